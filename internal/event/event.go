@@ -1,0 +1,220 @@
+// Package event defines the audit event record that flows through
+// auditstream and the rules that turn a producer's JSON into one.
+//
+// An event is a JSON object shaped like an Okta LogEvent where it can be.
+// Only three members are interpreted: eventType (required), uuid (generated
+// when absent) and published (the time of receipt when absent). Every other
+// member is kept exactly as sent, in the order sent; the stored bytes are
+// the producer's JSON with insignificant whitespace removed and, where they
+// were missing, uuid and published added at the front.
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Event is one audit event as stored in the journal.
+type Event struct {
+	// UUID identifies the event everywhere (journal de-duplication, sink
+	// idempotency keys, query results).
+	UUID string
+	// Org is the organisation the event belongs to.
+	Org string
+	// EventType is the dotted event type, e.g. user.session.start.
+	EventType string
+	// Published is when the event happened.
+	Published time.Time
+	// Source says where the event came from (the EventBridge envelope's
+	// source); empty means the org's default.
+	Source string
+	// Data is the event's compact JSON.
+	Data []byte
+}
+
+// Limits bound what Parse accepts.
+const (
+	// MaxUUIDLen bounds uuid length; real uuids are 36 bytes.
+	MaxUUIDLen = 128
+	// MaxEventTypeLen bounds eventType length.
+	MaxEventTypeLen = 256
+	// MaxDepth bounds JSON nesting of an event.
+	MaxDepth = 64
+)
+
+// ErrInvalid is wrapped by every validation error of Parse.
+var ErrInvalid = errors.New("invalid event")
+
+var orgRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidOrg reports whether name can be an org name: 1 to 64 letters,
+// digits, '-' or '_' (it becomes a NATS subject token).
+func ValidOrg(name string) bool { return orgRE.MatchString(name) }
+
+// head is the part of an event Parse interprets.
+type head struct {
+	UUID      json.RawMessage `json:"uuid"`
+	EventType json.RawMessage `json:"eventType"`
+	Published json.RawMessage `json:"published"`
+}
+
+// Parse validates one JSON event and returns it normalised: compact, with
+// uuid and published filled in. now is the time of receipt.
+func Parse(raw []byte, org string, now time.Time) (Event, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return Event{}, fmt.Errorf("%w: not a JSON object", ErrInvalid)
+	}
+	if d := depth(raw); d > MaxDepth {
+		return Event{}, fmt.Errorf("%w: nested deeper than %d levels", ErrInvalid, MaxDepth)
+	}
+	var h head
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return Event{}, fmt.Errorf("%w: malformed JSON: %v", ErrInvalid, jsonErr(err))
+	}
+	ev := Event{Org: org}
+	var err error
+	if ev.EventType, err = str(h.EventType, "eventType"); err != nil {
+		return Event{}, err
+	}
+	if ev.EventType == "" {
+		return Event{}, fmt.Errorf("%w: eventType is required", ErrInvalid)
+	}
+	if len(ev.EventType) > MaxEventTypeLen {
+		return Event{}, fmt.Errorf("%w: eventType longer than %d bytes", ErrInvalid, MaxEventTypeLen)
+	}
+	if ev.UUID, err = str(h.UUID, "uuid"); err != nil {
+		return Event{}, err
+	}
+	if len(ev.UUID) > MaxUUIDLen {
+		return Event{}, fmt.Errorf("%w: uuid longer than %d bytes", ErrInvalid, MaxUUIDLen)
+	}
+	pub, err := str(h.Published, "published")
+	if err != nil {
+		return Event{}, err
+	}
+	if pub != "" {
+		ev.Published, err = time.Parse(time.RFC3339Nano, pub)
+		if err != nil {
+			return Event{}, fmt.Errorf("%w: published %q is not an RFC 3339 time", ErrInvalid, pub)
+		}
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(raw) + 100)
+	if err := json.Compact(&buf, raw); err != nil {
+		return Event{}, fmt.Errorf("%w: malformed JSON: %v", ErrInvalid, jsonErr(err))
+	}
+	data := buf.Bytes()
+	var add []byte
+	if ev.UUID == "" {
+		ev.UUID = uuid.NewString()
+		add = fmt.Appendf(add, `"uuid":%q,`, ev.UUID)
+	}
+	if pub == "" {
+		ev.Published = now.UTC()
+		add = fmt.Appendf(add, `"published":%q,`, ev.Published.Format(TimeFormat))
+	}
+	if len(add) > 0 {
+		if string(data) == "{}" { // cannot happen: eventType is required
+			add = add[:len(add)-1]
+		}
+		out := make([]byte, 0, len(data)+len(add))
+		out = append(out, '{')
+		out = append(out, add...)
+		out = append(out, data[1:]...)
+		data = out
+	}
+	ev.Data = data
+	return ev, nil
+}
+
+// TimeFormat is how auditstream writes times into events: Okta's
+// millisecond RFC 3339 form.
+const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+func str(raw json.RawMessage, name string) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", fmt.Errorf("%w: %s must be a string", ErrInvalid, name)
+	}
+	return s, nil
+}
+
+// depth reports the deepest nesting of objects and arrays in raw, skipping
+// strings. It stops counting once past MaxDepth.
+func depth(raw []byte) int {
+	d, max := 0, 0
+	inStr, esc := false, false
+	for _, c := range raw {
+		if inStr {
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				inStr = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inStr = true
+		case '{', '[':
+			d++
+			if d > max {
+				max = d
+				if max > MaxDepth {
+					return max
+				}
+			}
+		case '}', ']':
+			d--
+		}
+	}
+	return max
+}
+
+func jsonErr(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%s at byte %d", se.Error(), se.Offset)
+	}
+	return err.Error()
+}
+
+// Subject returns the journal subject for an event: audit.<org>.<eventType>
+// with each dot-separated part of eventType turned into a valid subject
+// token (characters other than letters, digits, '-' and '_' become '_').
+func Subject(org, eventType string) string {
+	var b strings.Builder
+	b.Grow(7 + len(org) + len(eventType))
+	b.WriteString("audit.")
+	b.WriteString(org)
+	for _, part := range strings.Split(eventType, ".") {
+		b.WriteByte('.')
+		if part == "" {
+			b.WriteByte('_')
+			continue
+		}
+		for i := 0; i < len(part); i++ {
+			c := part[i]
+			if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' {
+				b.WriteByte(c)
+			} else {
+				b.WriteByte('_')
+			}
+		}
+	}
+	return b.String()
+}

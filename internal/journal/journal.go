@@ -1,0 +1,262 @@
+package journal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Default settings, named so their reasons stay next to them.
+const (
+	// DefaultStream is the JetStream stream that holds all events.
+	DefaultStream = "AUDIT"
+	// DefaultMaxBytes caps the journal at 10 GiB: a byte cap protects the
+	// disk, while age is unlimited so nothing ages out unless asked.
+	DefaultMaxBytes = 10 << 30
+	// DefaultDuplicateWindow is how long an event uuid is remembered for
+	// de-duplication. JetStream keeps the ids of the window in memory, so
+	// a long window costs memory at high ingest rates.
+	DefaultDuplicateWindow = 10 * time.Minute
+	// DefaultDeadLetterStream holds events a log stream could not deliver.
+	DefaultDeadLetterStream = "AUDIT_DEADLETTER"
+	// maxPendingAsync bounds unacknowledged async publishes per connection.
+	maxPendingAsync = 4096
+)
+
+// Header names carried on every event message, so consumers can route and
+// batch without parsing the event.
+const (
+	HeaderOrg       = "Audit-Org"
+	HeaderType      = "Audit-Type"
+	HeaderPublished = "Audit-Published"
+	HeaderSource    = "Audit-Source"
+)
+
+// Options configure the journal.
+type Options struct {
+	// DataDir is where the embedded server keeps its files. Ignored with URL.
+	DataDir string
+	// URL, when set, connects to an external NATS server or cluster
+	// instead of starting one.
+	URL string
+	// Stream names the events stream (DefaultStream when empty).
+	Stream string
+	// MaxAge drops events older than this (0: keep forever).
+	MaxAge time.Duration
+	// MaxBytes caps the stream's size; the oldest events go first (0:
+	// DefaultMaxBytes, -1: unlimited).
+	MaxBytes int64
+	// DuplicateWindow is the uuid de-duplication window.
+	DuplicateWindow time.Duration
+	// SyncAlways fsyncs every write before acknowledging it (embedded only).
+	SyncAlways bool
+	// SyncInterval is how often the embedded server fsyncs (0: JetStream's
+	// default).
+	SyncInterval time.Duration
+	// Replicas for the streams and buckets on a cluster (default 1).
+	Replicas int
+	// Listen, when set, makes the embedded server also listen for NATS
+	// clients on this host:port (for a second node or nats CLI).
+	Listen string
+}
+
+// Journal is the event store plus the state buckets. It is safe for
+// concurrent use.
+type Journal struct {
+	opts   Options
+	log    *slog.Logger
+	srv    *server.Server // nil when external
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	dead   jetstream.Stream
+}
+
+// Open starts (or connects to) NATS, and creates or updates the streams.
+func Open(ctx context.Context, opts Options, log *slog.Logger) (*Journal, error) {
+	if opts.Stream == "" {
+		opts.Stream = DefaultStream
+	}
+	if opts.MaxBytes == 0 {
+		opts.MaxBytes = DefaultMaxBytes
+	}
+	if opts.DuplicateWindow == 0 {
+		opts.DuplicateWindow = DefaultDuplicateWindow
+	}
+	if opts.Replicas == 0 {
+		opts.Replicas = 1
+	}
+	j := &Journal{opts: opts, log: log}
+	var err error
+	if opts.URL != "" {
+		j.nc, err = nats.Connect(opts.URL, nats.Name("auditstream"), nats.MaxReconnects(-1))
+		if err != nil {
+			return nil, fmt.Errorf("connect to nats %s: %w", opts.URL, err)
+		}
+	} else {
+		if err := j.startEmbedded(); err != nil {
+			return nil, err
+		}
+	}
+	j.js, err = jetstream.New(j.nc, jetstream.WithPublishAsyncMaxPending(maxPendingAsync))
+	if err != nil {
+		j.Close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if err := j.setupStreams(ctx); err != nil {
+		j.Close()
+		return nil, err
+	}
+	return j, nil
+}
+
+func (j *Journal) startEmbedded() error {
+	dir := j.opts.DataDir
+	if dir == "" {
+		dir = "data"
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	so := &server.Options{
+		ServerName:         "auditstream",
+		JetStream:          true,
+		StoreDir:           filepath.Join(dir, "jetstream"),
+		DontListen:         true,
+		NoSigs:             true,
+		SyncAlways:         j.opts.SyncAlways,
+		SyncInterval:       j.opts.SyncInterval,
+		MaxPayload:         8 << 20,
+		JetStreamMaxMemory: 256 << 20,
+	}
+	if j.opts.Listen != "" {
+		host, port, err := splitHostPort(j.opts.Listen)
+		if err != nil {
+			return err
+		}
+		so.DontListen, so.Host, so.Port = false, host, port
+	}
+	srv, err := server.NewServer(so)
+	if err != nil {
+		return fmt.Errorf("embedded nats: %w", err)
+	}
+	srv.SetLoggerV2(&natsLogger{log: j.log}, false, false, false)
+	srv.Start()
+	if !srv.ReadyForConnections(30 * time.Second) {
+		srv.Shutdown()
+		return errors.New("embedded nats: not ready after 30s")
+	}
+	j.srv = srv
+	nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name("auditstream"))
+	if err != nil {
+		srv.Shutdown()
+		return fmt.Errorf("connect embedded nats: %w", err)
+	}
+	j.nc = nc
+	return nil
+}
+
+func (j *Journal) setupStreams(ctx context.Context) error {
+	maxBytes := j.opts.MaxBytes
+	if maxBytes < 0 {
+		maxBytes = -1
+	}
+	var err error
+	j.stream, err = j.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        j.opts.Stream,
+		Description: "auditstream events",
+		Subjects:    []string{"audit.>"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      j.opts.MaxAge,
+		MaxBytes:    maxBytes,
+		Duplicates:  j.opts.DuplicateWindow,
+		Replicas:    j.opts.Replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("create stream %s: %w", j.opts.Stream, err)
+	}
+	j.dead, err = j.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        DefaultDeadLetterStream,
+		Description: "auditstream dead letters, one subject per log stream",
+		Subjects:    []string{"deadletter.>"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		MaxBytes:    1 << 30,
+		Discard:     jetstream.DiscardOld,
+		Replicas:    j.opts.Replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("create stream %s: %w", DefaultDeadLetterStream, err)
+	}
+	return nil
+}
+
+// JetStream exposes the JetStream context for packages that own consumers.
+func (j *Journal) JetStream() jetstream.JetStream { return j.js }
+
+// StreamName is the name of the events stream.
+func (j *Journal) StreamName() string { return j.opts.Stream }
+
+// Conn is the NATS connection.
+func (j *Journal) Conn() *nats.Conn { return j.nc }
+
+// Close drains the connection and stops the embedded server. It is safe to
+// call more than once.
+func (j *Journal) Close() {
+	if j.nc != nil && !j.nc.IsClosed() {
+		if err := j.nc.Drain(); err != nil {
+			j.nc.Close()
+		}
+		for i := 0; i < 100 && !j.nc.IsClosed(); i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		j.nc.Close()
+	}
+	if j.srv != nil {
+		j.srv.Shutdown()
+		j.srv.WaitForShutdown()
+		j.srv = nil
+	}
+}
+
+// Info reports the stream's message count and bytes.
+func (j *Journal) Info(ctx context.Context) (msgs, bytes uint64, err error) {
+	info, err := j.stream.Info(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	return info.State.Msgs, info.State.Bytes, nil
+}
+
+func splitHostPort(hp string) (string, int, error) {
+	i := strings.LastIndexByte(hp, ':')
+	if i < 0 {
+		return "", 0, fmt.Errorf("listen %q: want host:port", hp)
+	}
+	var port int
+	if _, err := fmt.Sscanf(hp[i+1:], "%d", &port); err != nil {
+		return "", 0, fmt.Errorf("listen %q: bad port", hp)
+	}
+	return hp[:i], port, nil
+}
+
+// natsLogger forwards the embedded server's log lines to slog.
+type natsLogger struct{ log *slog.Logger }
+
+func (l *natsLogger) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...), "component", "nats") }
+func (l *natsLogger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...), "component", "nats") }
+func (l *natsLogger) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...), "component", "nats") }
+func (l *natsLogger) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...), "component", "nats") }
+func (l *natsLogger) Debugf(format string, v ...any)  {}
+func (l *natsLogger) Tracef(format string, v ...any)  {}

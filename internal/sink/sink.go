@@ -1,0 +1,94 @@
+// Package sink defines what a log stream destination is: something that
+// writes one batch of events to a place and says how that went.
+//
+// The stream runner owns everything that is the same for all destinations:
+// fetching from the journal, filtering, batching within the sink's Limits,
+// retries with backoff, Retry-After, dead letters, acks, status and metrics.
+// A sink only knows how to write one batch and how to classify what its
+// destination answered.
+//
+// Lifecycle: a sink is built by its package's New, may be checked with
+// Verify (a "test connection" before a stream is created or activated),
+// receives Write calls from exactly one goroutine at a time, and is closed
+// once with Close. An ungraceful stop may make the runner write a batch
+// again (at-least-once): sinks that can, make writes idempotent by Record.ID.
+package sink
+
+import (
+	"context"
+	"time"
+)
+
+// Record is one event as handed to a sink.
+type Record struct {
+	// ID is the event's uuid, stable across retries and replays; use it as
+	// an idempotency key where the destination has one.
+	ID string
+	// Seq is the event's journal sequence number; it increases with each
+	// append and names the position a batch covers.
+	Seq uint64
+	// Org is the organisation the event belongs to.
+	Org string
+	// EventType is the event's eventType.
+	EventType string
+	// Published is the event's published time.
+	Published time.Time
+	// Data is the event (an Okta LogEvent-shaped JSON object) exactly as
+	// stored. Sinks must not modify it; they may keep it only until Write
+	// returns.
+	Data []byte
+}
+
+// Batch is an ordered group of records, in journal order, within the sink's
+// Limits.
+type Batch struct {
+	Records []Record
+}
+
+// Limits bound what the runner hands to Write. Zero means no limit of that
+// kind.
+type Limits struct {
+	// MaxEvents is the most records in one batch.
+	MaxEvents int
+	// MaxBytes is the most encoded bytes in one batch, counted with
+	// Sink.EncodedSize.
+	MaxBytes int
+	// MaxEventBytes is the largest single record the destination accepts;
+	// the runner dead-letters larger ones without calling Write.
+	MaxEventBytes int
+	// MaxAge is how long the runner may hold a partial batch before it is
+	// written anyway (zero: the runner's default).
+	MaxAge time.Duration
+}
+
+// Sink writes batches of events to one destination.
+type Sink interface {
+	// Limits reports the batch limits; they do not change over the sink's
+	// life.
+	Limits() Limits
+
+	// EncodedSize reports how many bytes r adds to a batch as the sink
+	// will encode it, so the runner can batch by encoded size.
+	EncodedSize(r Record) int
+
+	// Write delivers b and blocks until the destination has it or the
+	// attempt failed. A nil error means every record was delivered.
+	// Otherwise the error is classified with this package's helpers:
+	// Permanent (do not retry: dead-letter), Throttled (retry after a
+	// delay), Paused (stop the stream until an operator acts) or, by
+	// default, retryable. A *PartialError reports per-record outcomes so
+	// that only failed records are retried or dead-lettered.
+	// When ctx is cancelled, Write returns promptly with ctx's error; the
+	// batch then counts as not delivered. Write must not retain b after it
+	// returns.
+	Write(ctx context.Context, b Batch) error
+
+	// Verify checks that the destination is reachable and accepts writes
+	// with the configured settings (the "test connection" of the API). It
+	// must not deliver events.
+	Verify(ctx context.Context) error
+
+	// Close flushes and releases resources. It is called once, after the
+	// last Write has returned.
+	Close(ctx context.Context) error
+}
