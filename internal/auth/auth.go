@@ -1,0 +1,290 @@
+// Package auth keeps API tokens and answers who a request is.
+//
+// Tokens are random secrets shown to their creator once. The store keeps
+// only their SHA-256 hash (the secrets are 256-bit random values, so a fast
+// hash is enough; a token set from AUDITSTREAM_ADMIN_TOKEN should be just as
+// long). Tokens live in a JetStream KV bucket, and every node keeps a cache
+// fed by a watch on that bucket, so a token created or deleted on one node
+// takes effect on all of them within moments and authentication costs no
+// round trip.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Scope is one permission a token carries.
+type Scope string
+
+// The scopes. Admin implies every other scope.
+const (
+	ScopeWriteEvents   Scope = "events.write"
+	ScopeReadLogs      Scope = "logs.read"
+	ScopeReadStreams   Scope = "logStreams.read"
+	ScopeManageStreams Scope = "logStreams.manage"
+	ScopeAdmin         Scope = "admin"
+)
+
+// AllScopes lists the valid scopes.
+var AllScopes = []Scope{ScopeWriteEvents, ScopeReadLogs, ScopeReadStreams, ScopeManageStreams, ScopeAdmin}
+
+// AllOrgs is the Org of a token that may act on every org.
+const AllOrgs = "*"
+
+// Token is a stored token; the secret itself is never kept.
+type Token struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Org     string    `json:"org"`
+	Scopes  []Scope   `json:"scopes"`
+	Created time.Time `json:"created"`
+	// Hash is the hex SHA-256 of the secret. Not returned by the API.
+	Hash string `json:"hash"`
+}
+
+// Has reports whether t carries scope s (admin carries all).
+func (t Token) Has(s Scope) bool {
+	return slices.Contains(t.Scopes, ScopeAdmin) || slices.Contains(t.Scopes, s)
+}
+
+// CanAccessOrg reports whether t may act on org.
+func (t Token) CanAccessOrg(org string) bool { return t.Org == AllOrgs || t.Org == org }
+
+// ErrNotFound is returned for an unknown token id.
+var ErrNotFound = errors.New("token not found")
+
+// Store is the token store. It is safe for concurrent use.
+type Store struct {
+	kv  jetstream.KeyValue
+	log *slog.Logger
+
+	mu     sync.RWMutex
+	byHash map[string]Token
+	byID   map[string]Token
+	ready  chan struct{}
+	stop   context.CancelFunc
+	done   chan struct{}
+}
+
+// NewStore loads the tokens in kv and keeps following changes until Close.
+func NewStore(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger) (*Store, error) {
+	s := &Store{kv: kv, log: log, byHash: map[string]Token{}, byID: map[string]Token{},
+		ready: make(chan struct{}), done: make(chan struct{})}
+	wctx, cancel := context.WithCancel(context.Background())
+	s.stop = cancel
+	w, err := kv.WatchAll(wctx)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("watch tokens: %w", err)
+	}
+	go s.follow(w)
+	select {
+	case <-s.ready:
+	case <-ctx.Done():
+		s.Close()
+		return nil, ctx.Err()
+	}
+	return s, nil
+}
+
+func (s *Store) follow(w jetstream.KeyWatcher) {
+	defer close(s.done)
+	defer func() { _ = w.Stop() }()
+	readyOnce := sync.OnceFunc(func() { close(s.ready) })
+	for e := range w.Updates() {
+		if e == nil { // initial values delivered
+			readyOnce()
+			continue
+		}
+		s.mu.Lock()
+		if old, ok := s.byID[e.Key()]; ok {
+			delete(s.byHash, old.Hash)
+			delete(s.byID, e.Key())
+		}
+		if e.Operation() == jetstream.KeyValuePut {
+			var t Token
+			if err := json.Unmarshal(e.Value(), &t); err != nil {
+				s.log.Error("bad token record", "id", e.Key(), "err", err)
+			} else {
+				s.byHash[t.Hash] = t
+				s.byID[t.ID] = t
+			}
+		}
+		s.mu.Unlock()
+	}
+	readyOnce()
+}
+
+// Close stops following changes.
+func (s *Store) Close() {
+	s.stop()
+	<-s.done
+}
+
+// Hash returns the stored form of a secret.
+func Hash(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// NewSecret returns a fresh random token secret.
+func NewSecret() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return "as_" + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func newID() string {
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	return "tok" + hex.EncodeToString(b[:])
+}
+
+// Validate checks t's fields for Create.
+func Validate(t Token) error {
+	var errs []error
+	if t.Name == "" || len(t.Name) > 100 {
+		errs = append(errs, errors.New("name: must be 1 to 100 characters"))
+	}
+	if t.Org == "" {
+		errs = append(errs, errors.New("org: is required"))
+	}
+	if len(t.Scopes) == 0 {
+		errs = append(errs, errors.New("scopes: at least one scope is required"))
+	}
+	for _, sc := range t.Scopes {
+		if !slices.Contains(AllScopes, sc) {
+			errs = append(errs, fmt.Errorf("scopes: unknown scope %q", sc))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Create stores a new token and returns its secret, which is not kept.
+func (s *Store) Create(ctx context.Context, t Token) (string, Token, error) {
+	if err := Validate(t); err != nil {
+		return "", Token{}, err
+	}
+	secret := NewSecret()
+	t.ID = newID()
+	t.Hash = Hash(secret)
+	t.Created = time.Now().UTC().Truncate(time.Millisecond)
+	if err := s.put(ctx, t, true); err != nil {
+		return "", Token{}, err
+	}
+	return secret, t, nil
+}
+
+// Ensure makes sure a token with this secret exists (creating it with t's
+// name, org and scopes when it does not) and returns it.
+func (s *Store) Ensure(ctx context.Context, secret string, t Token) (Token, error) {
+	h := Hash(secret)
+	if have, ok := s.lookup(h); ok {
+		return have, nil
+	}
+	if err := Validate(t); err != nil {
+		return Token{}, err
+	}
+	t.ID = "tok" + h[:20]
+	t.Hash = h
+	t.Created = time.Now().UTC().Truncate(time.Millisecond)
+	if err := s.put(ctx, t, false); err != nil {
+		return Token{}, err
+	}
+	return t, nil
+}
+
+func (s *Store) put(ctx context.Context, t Token, create bool) error {
+	b, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	if create {
+		_, err = s.kv.Create(ctx, t.ID, b)
+	} else {
+		_, err = s.kv.Put(ctx, t.ID, b)
+	}
+	if err != nil {
+		return fmt.Errorf("store token: %w", err)
+	}
+	s.mu.Lock()
+	s.byHash[t.Hash] = t
+	s.byID[t.ID] = t
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Store) lookup(hash string) (Token, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t, ok := s.byHash[hash]
+	return t, ok
+}
+
+// Authenticate returns the token whose secret this is.
+func (s *Store) Authenticate(secret string) (Token, bool) {
+	if secret == "" {
+		return Token{}, false
+	}
+	h := Hash(secret)
+	t, ok := s.lookup(h)
+	// The map lookup is by hash, which leaks nothing about the secret; the
+	// constant-time compare guards against a corrupted record.
+	if !ok || subtle.ConstantTimeCompare([]byte(t.Hash), []byte(h)) != 1 {
+		return Token{}, false
+	}
+	return t, true
+}
+
+// List returns the tokens visible to org (all for AllOrgs), oldest first.
+func (s *Store) List(org string) []Token {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]Token, 0, len(s.byID))
+	for _, t := range s.byID {
+		if org == AllOrgs || t.Org == org {
+			out = append(out, t)
+		}
+	}
+	slices.SortFunc(out, func(a, b Token) int { return a.Created.Compare(b.Created) })
+	return out
+}
+
+// Get returns a token by id.
+func (s *Store) Get(id string) (Token, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t, ok := s.byID[id]
+	return t, ok
+}
+
+// Delete removes a token by id.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	if _, ok := s.Get(id); !ok {
+		return ErrNotFound
+	}
+	if err := s.kv.Delete(ctx, id); err != nil {
+		return fmt.Errorf("delete token: %w", err)
+	}
+	s.mu.Lock()
+	if t, ok := s.byID[id]; ok {
+		delete(s.byHash, t.Hash)
+		delete(s.byID, id)
+	}
+	s.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,73 @@
+package stream
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Status values of a log stream (Okta's).
+const (
+	StatusActive   = "ACTIVE"
+	StatusInactive = "INACTIVE"
+)
+
+// Definition is a log stream as configured.
+type Definition struct {
+	ID     string `json:"id"`
+	Type   string `json:"type"`
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	// Org is the org whose events the stream sees; auth.AllOrgs for all.
+	Org string `json:"org"`
+	// Settings are the destination's settings, secrets included (they are
+	// removed before the API returns a definition).
+	Settings json.RawMessage `json:"settings"`
+	// Filter is an EventBridge event pattern; empty means every event.
+	Filter      json.RawMessage `json:"filter,omitempty"`
+	Created     time.Time       `json:"created"`
+	LastUpdated time.Time       `json:"lastUpdated"`
+	// ReadOnly marks streams declared in the config file.
+	ReadOnly bool `json:"readOnly,omitempty"`
+	// Epoch names the stream's current journal consumer. Replay starts a
+	// new epoch, whose consumer begins at StartSeq or StartTime.
+	Epoch int `json:"epoch"`
+	// StartSeq is the first journal sequence the current epoch delivers
+	// (0: use StartTime).
+	StartSeq uint64 `json:"startSeq,omitempty"`
+	// StartTime is where a replay starts (journal arrival time).
+	StartTime time.Time `json:"startTime,omitzero"`
+	// Resume counts operator activations; a change restarts a paused
+	// runner.
+	Resume int `json:"resume,omitempty"`
+}
+
+// ConsumerName is the durable JetStream consumer of d's current epoch.
+func (d Definition) ConsumerName() string {
+	return consumerName(d.ID, d.Epoch)
+}
+
+func consumerName(id string, epoch int) string {
+	return "ls_" + id + "_" + itoa(epoch)
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}
+
+// FilterSubject is the journal subject filter for d's org.
+func (d Definition) FilterSubject() string {
+	if d.Org == "" || d.Org == "*" {
+		return "audit.>"
+	}
+	return "audit." + d.Org + ".>"
+}

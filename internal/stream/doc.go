@@ -1,0 +1,15 @@
+// Package stream runs log streams: each is a durable JetStream consumer on
+// the journal, a filter (an EventBridge event pattern) and a sink, driven by
+// a Runner that owns everything destinations have in common — fetching,
+// filtering, batching by count, encoded bytes and age, retries with capped
+// exponential backoff and jitter, Retry-After, dead letters, acks, status
+// and metrics.
+//
+// Delivery is at least once. A batch's journal messages are acknowledged
+// only after the sink accepted the batch or its records were dead-lettered,
+// so an ungraceful stop may deliver a batch again but never drops one.
+//
+// Definitions live in a JetStream KV bucket (Store); a Supervisor on every
+// node watches it and starts, restarts and stops runners as streams are
+// created, changed, replayed, deactivated and deleted.
+package stream

@@ -1,0 +1,440 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/sink"
+)
+
+// Defaults for delivery, named with their reasons.
+const (
+	// DefaultMaxAge is how long a partial batch waits for more events: short
+	// enough for near-real-time delivery, long enough to batch under load.
+	DefaultMaxAge = 200 * time.Millisecond
+	// DefaultBaseDelay is the first retry delay; it doubles up to MaxDelay.
+	DefaultBaseDelay = 500 * time.Millisecond
+	// DefaultMaxDelay caps the backoff, so a destination that comes back is
+	// found again within half a minute.
+	DefaultMaxDelay = 30 * time.Second
+	// DefaultConfigDelay is the retry delay while the destination refuses
+	// our configuration (401, 403, missing bucket): slow, since it needs a
+	// person to fix it.
+	DefaultConfigDelay = time.Minute
+	// ackWait is how long JetStream waits for an ack before redelivering;
+	// the runner signals progress during long retries.
+	ackWait = 5 * time.Minute
+	// maxFetch bounds one fetch from the journal.
+	maxFetch = 1000
+	// maxThrottle caps a destination's Retry-After.
+	maxThrottle = 15 * time.Minute
+)
+
+// Filter decides whether a record goes to the stream; source is the
+// event's envelope source (empty: the org's default).
+type Filter func(r *sink.Record, source string) bool
+
+// RunnerConfig is what a Runner needs.
+type RunnerConfig struct {
+	Def     Definition
+	Sink    sink.Sink
+	Filter  Filter // nil: every event
+	Journal *journal.Journal
+	Log     *slog.Logger
+	Metrics *Metrics
+	Status  *Status
+	// Backoff settings; zero values take the defaults above.
+	BaseDelay, MaxDelay, ConfigDelay, MaxAge time.Duration
+}
+
+// Runner delivers one log stream. Run blocks until its context ends.
+type Runner struct {
+	cfg    RunnerConfig
+	id     string
+	limits sink.Limits
+	log    *slog.Logger
+	cons   jetstream.Consumer
+	// pending holds journal messages fetched since the last completed
+	// batch, in order; they are acked together once the batch is done.
+	pending []jetstream.Msg
+	batch   []sink.Record
+	bytes   int
+	opened  time.Time // when the first record of batch arrived
+	// hard bounds writes; it outlives the soft context of Run so that a
+	// graceful stop can finish the batch in flight.
+	hard context.Context
+}
+
+// NewRunner prepares a runner.
+func NewRunner(cfg RunnerConfig) *Runner {
+	if cfg.BaseDelay == 0 {
+		cfg.BaseDelay = DefaultBaseDelay
+	}
+	if cfg.MaxDelay == 0 {
+		cfg.MaxDelay = DefaultMaxDelay
+	}
+	if cfg.ConfigDelay == 0 {
+		cfg.ConfigDelay = DefaultConfigDelay
+	}
+	lim := cfg.Sink.Limits()
+	if cfg.MaxAge == 0 {
+		cfg.MaxAge = lim.MaxAge
+	}
+	if cfg.MaxAge == 0 {
+		cfg.MaxAge = DefaultMaxAge
+	}
+	if lim.MaxEvents <= 0 {
+		lim.MaxEvents = maxFetch
+	}
+	return &Runner{cfg: cfg, id: cfg.Def.ID, limits: lim,
+		log: cfg.Log.With("stream", cfg.Def.ID, "sink", cfg.Def.Type)}
+}
+
+// EnsureConsumer creates the durable consumer of def's epoch if it does not
+// exist yet. Creating it when the stream is created pins where delivery
+// starts.
+func EnsureConsumer(ctx context.Context, j *journal.Journal, def Definition) (jetstream.Consumer, error) {
+	js := j.JetStream()
+	c, err := js.Consumer(ctx, j.StreamName(), def.ConsumerName())
+	if err == nil {
+		return c, nil
+	}
+	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, fmt.Errorf("consumer %s: %w", def.ConsumerName(), err)
+	}
+	cc := jetstream.ConsumerConfig{
+		Durable:       def.ConsumerName(),
+		Description:   "log stream " + def.ID,
+		FilterSubject: def.FilterSubject(),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxDeliver:    -1,
+		MaxAckPending: 200000,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}
+	switch {
+	case def.StartSeq > 0:
+		cc.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cc.OptStartSeq = def.StartSeq
+	case !def.StartTime.IsZero():
+		cc.DeliverPolicy = jetstream.DeliverByStartTimePolicy
+		t := def.StartTime
+		cc.OptStartTime = &t
+	}
+	c, err = js.CreateConsumer(ctx, j.StreamName(), cc)
+	if errors.Is(err, jetstream.ErrConsumerExists) {
+		return js.Consumer(ctx, j.StreamName(), def.ConsumerName())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create consumer %s: %w", def.ConsumerName(), err)
+	}
+	return c, nil
+}
+
+// Run delivers until ctx is cancelled or the destination pauses the stream.
+// When ctx ends, Run stops fetching, finishes the open batch (retrying as
+// usual) and returns; hard bounds that: once it ends too, the batch is
+// abandoned unacknowledged and will be delivered again by the next runner.
+// A stop may duplicate, never drop.
+func (r *Runner) Run(ctx, hard context.Context) error {
+	r.hard = hard
+	var err error
+	for {
+		r.cons, err = EnsureConsumer(ctx, r.cfg.Journal, r.cfg.Def)
+		if err == nil {
+			break
+		}
+		r.log.Warn("journal consumer unavailable", "err", err)
+		if !sleep(ctx, time.Second) {
+			return ctx.Err()
+		}
+	}
+	r.cfg.Status.setState(StateActive)
+	for ctx.Err() == nil {
+		if err := r.step(ctx); err != nil {
+			if errors.Is(err, errPaused) {
+				return nil
+			}
+			if ctx.Err() != nil {
+				break
+			}
+			r.log.Warn("fetch", "err", err)
+			sleep(ctx, time.Second)
+		}
+	}
+	if len(r.batch) > 0 {
+		if err := r.flush(hard); err != nil {
+			r.log.Warn("stopped with a batch undelivered; it will be delivered again", "events", len(r.batch))
+		}
+	} else if len(r.pending) > 0 {
+		r.ackPending()
+	}
+	return nil
+}
+
+var errPaused = errors.New("stream paused by its destination")
+
+// step fetches what is available (waiting at most until the open batch is
+// due) and flushes when a limit or the batch's age is reached.
+func (r *Runner) step(ctx context.Context) error {
+	wait := time.Second
+	if len(r.batch) > 0 {
+		wait = r.cfg.MaxAge - time.Since(r.opened)
+	}
+	if wait >= 10*time.Millisecond {
+		want := r.limits.MaxEvents - len(r.batch)
+		want = max(1, min(want, maxFetch))
+		msgs, err := r.cons.Fetch(want, jetstream.FetchMaxWait(wait), jetstream.FetchContext(ctx))
+		if err != nil {
+			return err
+		}
+		for m := range msgs.Messages() {
+			if err := r.add(m); err != nil {
+				return err
+			}
+		}
+		if err := msgs.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+	}
+	if len(r.batch) > 0 && time.Since(r.opened) >= r.cfg.MaxAge {
+		return r.flush(r.hard)
+	}
+	if len(r.batch) == 0 && len(r.pending) > 0 {
+		r.ackPending() // only filtered-out events since the last batch
+	}
+	return nil
+}
+
+// add takes one journal message into the open batch.
+func (r *Runner) add(m jetstream.Msg) error {
+	ctx := r.hard
+	rec, source, err := toRecord(m)
+	if err != nil {
+		// Unreadable metadata cannot happen for messages we wrote; keep
+		// going rather than wedge the stream, but say so loudly.
+		r.log.Error("skipping unreadable journal message", "err", err)
+		_ = m.Ack()
+		return nil
+	}
+	r.pending = append(r.pending, m)
+	if r.cfg.Filter != nil && !r.cfg.Filter(&rec, source) {
+		r.cfg.Metrics.Filtered.WithLabelValues(r.id).Inc()
+		return nil
+	}
+	size := r.cfg.Sink.EncodedSize(rec)
+	if r.limits.MaxEventBytes > 0 && size > r.limits.MaxEventBytes {
+		return r.deadLetter(ctx, []sink.Record{rec},
+			fmt.Errorf("event is %d bytes, larger than the destination's limit of %d", size, r.limits.MaxEventBytes))
+	}
+	if len(r.batch) > 0 && (len(r.batch)+1 > r.limits.MaxEvents || (r.limits.MaxBytes > 0 && r.bytes+size > r.limits.MaxBytes)) {
+		// The new message belongs to the next batch: flush the earlier ones
+		// but keep it pending.
+		last := r.pending[len(r.pending)-1]
+		r.pending = r.pending[:len(r.pending)-1]
+		if err := r.flush(ctx); err != nil {
+			r.pending = append(r.pending, last)
+			return err
+		}
+		r.pending = append(r.pending, last)
+	}
+	if len(r.batch) == 0 {
+		r.opened = time.Now()
+	}
+	rec.Data = append([]byte(nil), rec.Data...)
+	r.batch = append(r.batch, rec)
+	r.bytes += size
+	if len(r.batch) >= r.limits.MaxEvents {
+		return r.flush(ctx)
+	}
+	return nil
+}
+
+func toRecord(m jetstream.Msg) (sink.Record, string, error) {
+	md, err := m.Metadata()
+	if err != nil {
+		return sink.Record{}, "", err
+	}
+	h := m.Headers()
+	rec := sink.Record{
+		ID:        h.Get(jetstream.MsgIDHeader),
+		Seq:       md.Sequence.Stream,
+		Org:       h.Get(journal.HeaderOrg),
+		EventType: h.Get(journal.HeaderType),
+		Data:      m.Data(),
+	}
+	if ns, err := strconv.ParseInt(h.Get(journal.HeaderPublished), 10, 64); err == nil {
+		rec.Published = time.Unix(0, ns).UTC()
+	} else {
+		rec.Published = md.Timestamp
+	}
+	return rec, h.Get(journal.HeaderSource), nil
+}
+
+// flush writes the open batch until every record is delivered or
+// dead-lettered, then acks the batch's journal messages.
+func (r *Runner) flush(ctx context.Context) error {
+	if err := r.deliver(ctx, r.batch, 0); err != nil {
+		return err
+	}
+	r.ackPending()
+	r.batch = r.batch[:0]
+	r.bytes = 0
+	return nil
+}
+
+func (r *Runner) ackPending() {
+	now := time.Now()
+	lat := r.cfg.Metrics.Latency.WithLabelValues(r.id)
+	for _, m := range r.pending {
+		if md, err := m.Metadata(); err == nil {
+			lat.Observe(now.Sub(md.Timestamp).Seconds())
+		}
+		_ = m.Ack()
+	}
+	clear(r.pending)
+	r.pending = r.pending[:0]
+}
+
+// deliver writes recs, retrying as their errors say, until each record is
+// delivered or dead-lettered. It returns only ctx's error or errPaused.
+func (r *Runner) deliver(ctx context.Context, recs []sink.Record, depth int) error {
+	attempt := 0
+	for {
+		err := r.cfg.Sink.Write(ctx, sink.Batch{Records: recs})
+		now := time.Now()
+		if err == nil {
+			r.cfg.Status.success(len(recs), now)
+			r.cfg.Metrics.Delivered.WithLabelValues(r.id).Add(float64(len(recs)))
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.cfg.Metrics.Failed.WithLabelValues(r.id).Inc()
+		var pe *sink.PartialError
+		if errors.As(err, &pe) {
+			var again []sink.Record
+			var dead []sink.Record
+			var deadErr, retryErr error
+			for i, rec := range recs {
+				ferr, failed := pe.Failed[i]
+				if !failed {
+					continue
+				}
+				if c, _ := sink.ClassOf(ferr); c == sink.PermanentClass {
+					dead = append(dead, rec)
+					deadErr = ferr
+				} else {
+					again = append(again, rec)
+					retryErr = ferr
+				}
+			}
+			delivered := len(recs) - len(again) - len(dead)
+			r.cfg.Status.success(delivered, now)
+			r.cfg.Metrics.Delivered.WithLabelValues(r.id).Add(float64(delivered))
+			if len(dead) > 0 {
+				if err := r.deadLetter(ctx, dead, deadErr); err != nil {
+					return err
+				}
+			}
+			if len(again) == 0 {
+				return nil
+			}
+			recs, err = again, retryErr
+		}
+		class, delay := sink.ClassOf(err)
+		switch class {
+		case sink.PermanentClass:
+			if len(recs) > 1 && depth < 32 {
+				// Isolate the event the destination refuses: split and
+				// deliver each half on its own.
+				half := len(recs) / 2
+				if err := r.deliver(ctx, recs[:half], depth+1); err != nil {
+					return err
+				}
+				return r.deliver(ctx, recs[half:], depth+1)
+			}
+			r.cfg.Status.failure(StateActive, err, now, false)
+			return r.deadLetter(ctx, recs, err)
+		case sink.PausedClass:
+			r.cfg.Status.failure(StatePaused, err, now, false)
+			r.log.Error("destination asked to stop delivery; the stream is paused until it is activated again", "err", err)
+			return errPaused
+		case sink.ConfigClass:
+			r.cfg.Status.failure(StateError, err, now, true)
+			r.log.Error("destination refuses the stream's configuration; retrying slowly", "err", err)
+			delay = r.cfg.ConfigDelay
+		default:
+			r.cfg.Status.failure(StateRetrying, err, now, true)
+			r.log.Warn("write failed; retrying", "err", err, "class", class.String(), "attempt", attempt+1)
+			backoff := r.backoff(attempt)
+			if class == sink.ThrottledClass && delay == 0 {
+				delay = backoff
+			}
+			delay = min(max(delay, backoff), maxThrottle)
+		}
+		r.cfg.Metrics.Retried.WithLabelValues(r.id).Inc()
+		attempt++
+		r.keepAlive()
+		if !sleep(ctx, delay) {
+			return ctx.Err()
+		}
+		r.keepAlive()
+	}
+}
+
+// backoff is capped exponential backoff with full jitter above half.
+func (r *Runner) backoff(attempt int) time.Duration {
+	d := r.cfg.BaseDelay << min(attempt, 20)
+	if d <= 0 || d > r.cfg.MaxDelay {
+		d = r.cfg.MaxDelay
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// keepAlive tells JetStream the pending messages are still being worked on,
+// so a long retry does not make them redeliver.
+func (r *Runner) keepAlive() {
+	for _, m := range r.pending {
+		_ = m.InProgress()
+	}
+}
+
+// deadLetter stores recs in the stream's dead letters with the reason.
+func (r *Runner) deadLetter(ctx context.Context, recs []sink.Record, reason error) error {
+	for {
+		err := writeDeadLetters(ctx, r.cfg.Journal, r.id, recs, reason)
+		if err == nil {
+			break
+		}
+		r.log.Error("store dead letters", "err", err)
+		if !sleep(ctx, time.Second) {
+			return ctx.Err()
+		}
+	}
+	r.cfg.Status.deadLetter(len(recs), reason, time.Now())
+	r.cfg.Metrics.DeadLettered.WithLabelValues(r.id).Add(float64(len(recs)))
+	r.log.Warn("events dead-lettered", "count", len(recs), "reason", reason)
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
