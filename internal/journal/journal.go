@@ -260,3 +260,12 @@ func (l *natsLogger) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(
 func (l *natsLogger) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...), "component", "nats") }
 func (l *natsLogger) Debugf(format string, v ...any)  {}
 func (l *natsLogger) Tracef(format string, v ...any)  {}
+
+// LastSeq is the sequence of the newest event in the journal (0 if empty).
+func (j *Journal) LastSeq(ctx context.Context) (uint64, error) {
+	info, err := j.stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("journal info: %w", err)
+	}
+	return info.State.LastSeq, nil
+}

@@ -1,0 +1,293 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/event"
+)
+
+type ingestMetrics struct {
+	events   prometheus.Counter
+	dups     prometheus.Counter
+	bytes    prometheus.Counter
+	rejected *prometheus.CounterVec
+	inflight chan struct{}
+}
+
+// maxInflightIngest bounds concurrent ingest requests; past it producers get
+// 429 and back off instead of piling requests onto the journal.
+const maxInflightIngest = 64
+
+func newIngestMetrics(reg prometheus.Registerer) *ingestMetrics {
+	m := &ingestMetrics{
+		events: prometheus.NewCounter(prometheus.CounterOpts{Name: "auditstream_ingest_events_total",
+			Help: "Events accepted into the journal through the ingest API."}),
+		dups: prometheus.NewCounter(prometheus.CounterOpts{Name: "auditstream_ingest_duplicate_events_total",
+			Help: "Events sent again with a uuid the journal already had."}),
+		bytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "auditstream_ingest_bytes_total",
+			Help: "Request body bytes (decompressed) of accepted ingest requests."}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "auditstream_ingest_rejected_requests_total",
+			Help: "Ingest requests refused, by HTTP status."}, []string{"code"}),
+		inflight: make(chan struct{}, maxInflightIngest),
+	}
+	if reg != nil {
+		reg.MustRegister(m.events, m.dups, m.bytes, m.rejected)
+	}
+	return m
+}
+
+type ingestResult struct {
+	Accepted   int `json:"accepted"`
+	Duplicates int `json:"duplicates"`
+}
+
+// ingest handles POST /api/v1/events: one JSON object, a JSON array, or
+// NDJSON, optionally gzip-encoded. All or nothing: every event is validated
+// before any is stored, and 202 is sent only once the journal has them all.
+func (s *Server) ingest(w http.ResponseWriter, r *http.Request, tok auth.Token) (err error) {
+	defer func() {
+		var e *Error
+		if errors.As(err, &e) {
+			s.metrics.rejected.WithLabelValues(strconv.Itoa(e.Status)).Inc()
+		} else if err != nil {
+			s.metrics.rejected.WithLabelValues("500").Inc()
+		}
+	}()
+	if s.draining.Load() {
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+			Summary: "Service is shutting down; retry on another node or later", RetryAfter: 5 * time.Second}
+	}
+	select {
+	case s.metrics.inflight <- struct{}{}:
+		defer func() { <-s.metrics.inflight }()
+	default:
+		return &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimit,
+			Summary: "API call exceeded rate limit due to too many requests.", RetryAfter: time.Second}
+	}
+	org, err := s.ingestOrg(r, tok)
+	if err != nil {
+		return err
+	}
+	ndjson, err := ingestMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return err
+	}
+	body, err := s.readBody(r)
+	if err != nil {
+		return err
+	}
+	now := s.d.Now()
+	var evs []event.Event
+	if ndjson {
+		evs, err = s.parseNDJSON(body, org, now)
+	} else {
+		evs, err = s.parseJSON(body, org, now)
+	}
+	if err != nil {
+		return err
+	}
+	if len(evs) == 0 {
+		return Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: events").
+			WithCauses("the request holds no events")
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	res, err := s.d.Journal.Append(ctx, evs)
+	if err != nil {
+		s.d.Log.Warn("append to journal", "org", org, "events", len(evs), "err", err)
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+			Summary: "The journal could not store the events; retry (events are de-duplicated by uuid)", RetryAfter: time.Second}
+	}
+	s.metrics.events.Add(float64(res.Stored))
+	s.metrics.dups.Add(float64(res.Duplicates))
+	s.metrics.bytes.Add(float64(len(body)))
+	writeJSON(w, http.StatusAccepted, ingestResult{Accepted: res.Stored, Duplicates: res.Duplicates})
+	return nil
+}
+
+func (s *Server) ingestOrg(r *http.Request, tok auth.Token) (string, error) {
+	org := r.URL.Query().Get("org")
+	switch {
+	case org == "" && tok.Org == auth.AllOrgs:
+		org = s.d.DefaultOrg
+	case org == "":
+		org = tok.Org
+	case !tok.CanAccessOrg(org):
+		return "", Errorf(http.StatusForbidden, CodeForbidden, "You do not have permission to perform the requested action").
+			WithCauses("the token may not write events for org " + org)
+	}
+	if !event.ValidOrg(org) {
+		return "", Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: org").
+			WithCauses("org must be 1 to 64 letters, digits, '-' or '_'")
+	}
+	return org, nil
+}
+
+// ingestMediaType reports whether the body is NDJSON, or a 415.
+func ingestMediaType(ct string) (bool, error) {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil && ct != "" {
+		mt = ""
+	}
+	switch mt {
+	case "application/json":
+		return false, nil
+	case "application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines":
+		return true, nil
+	}
+	return false, Errorf(http.StatusUnsupportedMediaType, CodeUnsupported,
+		"Unsupported media type %q", ct).WithCauses("send application/json (an object or an array) or application/x-ndjson")
+}
+
+func (s *Server) readBody(r *http.Request) ([]byte, error) {
+	limit := s.d.Limits.MaxBody
+	tooLarge := Errorf(http.StatusRequestEntityTooLarge, CodeTooLarge,
+		"Request body too large").WithCauses(fmt.Sprintf("the body is larger than %d bytes", limit))
+	if r.ContentLength > limit && r.Header.Get("Content-Encoding") == "" {
+		return nil, tooLarge
+	}
+	var src io.Reader = http.MaxBytesReader(nil, r.Body, limit+1)
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(src)
+		if err != nil {
+			return nil, Errorf(http.StatusBadRequest, CodeMalformed, "The request body was not well-formed.").
+				WithCauses("gzip: " + err.Error())
+		}
+		defer zr.Close()
+		src = zr
+	default:
+		return nil, Errorf(http.StatusUnsupportedMediaType, CodeUnsupported, "Unsupported content encoding %q", enc).
+			WithCauses("send gzip or no Content-Encoding")
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 && r.ContentLength <= limit {
+		buf.Grow(int(r.ContentLength) + 1)
+	}
+	n, err := buf.ReadFrom(io.LimitReader(src, limit+1))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge
+		}
+		return nil, Errorf(http.StatusBadRequest, CodeMalformed, "The request body was not well-formed.").
+			WithCauses("read body: " + err.Error())
+	}
+	if n > limit {
+		return nil, tooLarge
+	}
+	return buf.Bytes(), nil
+}
+
+func (s *Server) parseNDJSON(body []byte, org string, now time.Time) ([]event.Event, error) {
+	var evs []event.Event
+	var causes []string
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(nil, len(body)+1)
+	line := 0
+	for sc.Scan() {
+		line++
+		raw := bytes.TrimSpace(sc.Bytes())
+		if len(raw) == 0 {
+			continue
+		}
+		if err := s.checkEventSize(len(raw), fmt.Sprintf("line %d", line)); err != nil {
+			return nil, err
+		}
+		ev, err := event.Parse(raw, org, now)
+		if err != nil {
+			causes = append(causes, fmt.Sprintf("line %d: %v", line, err))
+			if len(causes) >= 20 {
+				break
+			}
+			continue
+		}
+		evs = append(evs, ev)
+		if len(evs) > s.d.Limits.MaxEvents {
+			return nil, s.tooManyEvents()
+		}
+	}
+	if len(causes) > 0 {
+		return nil, Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: events").WithCauses(causes...)
+	}
+	return evs, nil
+}
+
+func (s *Server) parseJSON(body []byte, org string, now time.Time) ([]event.Event, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) > 0 && body[0] == '{' {
+		if err := s.checkEventSize(len(body), "event"); err != nil {
+			return nil, err
+		}
+		ev, err := event.Parse(body, org, now)
+		if err != nil {
+			return nil, Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: event").WithCauses(err.Error())
+		}
+		return []event.Event{ev}, nil
+	}
+	if len(body) == 0 || body[0] != '[' {
+		return nil, Errorf(http.StatusBadRequest, CodeMalformed, "The request body was not well-formed.").
+			WithCauses("expected a JSON object or an array of objects")
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(body, &raws); err != nil {
+		var se *json.SyntaxError
+		cause := err.Error()
+		if errors.As(err, &se) {
+			cause = fmt.Sprintf("%s at byte %d", se.Error(), se.Offset)
+		}
+		return nil, Errorf(http.StatusBadRequest, CodeMalformed, "The request body was not well-formed.").WithCauses(cause)
+	}
+	if len(raws) > s.d.Limits.MaxEvents {
+		return nil, s.tooManyEvents()
+	}
+	evs := make([]event.Event, 0, len(raws))
+	var causes []string
+	for i, raw := range raws {
+		if err := s.checkEventSize(len(raw), fmt.Sprintf("index %d", i)); err != nil {
+			return nil, err
+		}
+		ev, err := event.Parse(raw, org, now)
+		if err != nil {
+			causes = append(causes, fmt.Sprintf("index %d: %v", i, err))
+			if len(causes) >= 20 {
+				break
+			}
+			continue
+		}
+		evs = append(evs, ev)
+	}
+	if len(causes) > 0 {
+		return nil, Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: events").WithCauses(causes...)
+	}
+	return evs, nil
+}
+
+func (s *Server) checkEventSize(n int, where string) error {
+	if n > s.d.Limits.MaxEvent {
+		return Errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "Event too large").
+			WithCauses(fmt.Sprintf("%s: the event is %d bytes, more than the limit of %d", where, n, s.d.Limits.MaxEvent))
+	}
+	return nil
+}
+
+func (s *Server) tooManyEvents() error {
+	return Errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "Too many events in one request").
+		WithCauses(fmt.Sprintf("at most %d events per request", s.d.Limits.MaxEvents))
+}

@@ -1,0 +1,183 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/stream"
+)
+
+// Limits bound what the API accepts.
+type Limits struct {
+	// MaxBody is the largest request body, after decompression.
+	MaxBody int64
+	// MaxEvent is the largest single event.
+	MaxEvent int
+	// MaxEvents is the most events in one ingest request.
+	MaxEvents int
+}
+
+// Default limits, chosen so that one request stays well within memory and a
+// single event fits every destination (CloudWatch Logs allows 1 MB).
+var DefaultLimits = Limits{MaxBody: 10 << 20, MaxEvent: 256 << 10, MaxEvents: 10000}
+
+// StreamTypes validates and builds log stream settings per type.
+type StreamTypes interface {
+	// Validate checks a stream's settings for its type and returns every
+	// problem (joined), or an error wrapping ErrUnknownType.
+	Validate(typ string, settings []byte) error
+	// Verify checks that the destination accepts writes (test connection).
+	Verify(ctx context.Context, def stream.Definition) error
+	// SecretPaths lists the settings (dotted paths) that are write-only.
+	SecretPaths(typ string) []string
+}
+
+// Deps are the server's collaborators.
+type Deps struct {
+	Journal    *journal.Journal
+	Tokens     *auth.Store
+	Streams    *stream.Store
+	Supervisor *stream.Supervisor
+	Types      StreamTypes
+	// ValidateFilter compiles an event pattern and returns AWS's error.
+	ValidateFilter func(pattern []byte) error
+	Log        *slog.Logger
+	Registry   *prometheus.Registry
+	// DefaultOrg receives events sent with an all-orgs token that names no
+	// org.
+	DefaultOrg string
+	Limits     Limits
+	// Now returns the current time (tests may fix it).
+	Now func() time.Time
+}
+
+// Server serves the API. Create it with New.
+type Server struct {
+	d        Deps
+	mux      *http.ServeMux
+	metrics  *ingestMetrics
+	draining atomic.Bool
+}
+
+// New builds the server and its routes.
+func New(d Deps) *Server {
+	if d.Limits == (Limits{}) {
+		d.Limits = DefaultLimits
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.DefaultOrg == "" {
+		d.DefaultOrg = "default"
+	}
+	s := &Server{d: d, mux: http.NewServeMux(), metrics: newIngestMetrics(d.Registry)}
+	s.routes()
+	return s
+}
+
+// Drain makes the server refuse new events with 503 while it shuts down.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	s.mux.ServeHTTP(w, r)
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, tok auth.Token) error
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", s.authed(auth.ScopeAdmin, func(w http.ResponseWriter, r *http.Request, _ auth.Token) error {
+		promhttp.HandlerFor(s.d.Registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+		return nil
+	}))
+
+	s.mux.Handle("POST /api/v1/events", s.authed(auth.ScopeWriteEvents, s.ingest))
+
+	s.mux.Handle("GET /api/v1/tokens", s.authed(auth.ScopeAdmin, s.listTokens))
+	s.mux.Handle("POST /api/v1/tokens", s.authed(auth.ScopeAdmin, s.createToken))
+	s.mux.Handle("GET /api/v1/tokens/{id}", s.authed(auth.ScopeAdmin, s.getToken))
+	s.mux.Handle("DELETE /api/v1/tokens/{id}", s.authed(auth.ScopeAdmin, s.deleteToken))
+
+	read, manage := auth.ScopeReadStreams, auth.ScopeManageStreams
+	s.mux.Handle("GET /api/v1/logStreams", s.authed(read, s.listStreams))
+	s.mux.Handle("POST /api/v1/logStreams", s.authed(manage, s.createStream))
+	s.mux.Handle("GET /api/v1/logStreams/{id}", s.authed(read, s.getStream))
+	s.mux.Handle("PUT /api/v1/logStreams/{id}", s.authed(manage, s.updateStream))
+	s.mux.Handle("DELETE /api/v1/logStreams/{id}", s.authed(manage, s.deleteStream))
+	s.mux.Handle("POST /api/v1/logStreams/{id}/lifecycle/activate", s.authed(manage, s.activateStream))
+	s.mux.Handle("POST /api/v1/logStreams/{id}/lifecycle/deactivate", s.authed(manage, s.deactivateStream))
+	s.mux.Handle("GET /api/v1/logStreams/{id}/status", s.authed(read, s.streamStatus))
+	s.mux.Handle("POST /api/v1/logStreams/{id}/replay", s.authed(manage, s.replayStream))
+	s.mux.Handle("GET /api/v1/logStreams/{id}/deadLetters", s.authed(read, s.deadLetters))
+	s.mux.Handle("POST /api/v1/logStreams/{id}/deadLetters/redrive", s.authed(manage, s.redrive))
+
+	s.mux.Handle("/", s.authed("", func(w http.ResponseWriter, r *http.Request, _ auth.Token) error {
+		return Errorf(http.StatusNotFound, CodeNotFound, "Not found: Resource not found: %s (%s)", r.URL.Path, r.Method)
+	}))
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		WriteError(w, s.d.Log, &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+			Summary: "Service is shutting down"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if _, _, err := s.d.Journal.Info(ctx); err != nil {
+		WriteError(w, s.d.Log, &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+			Summary: "Journal unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// authed wraps h with token authentication and a scope check (an empty
+// scope only authenticates).
+func (s *Server) authed(scope auth.Scope, h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := s.d.Tokens.Authenticate(bearer(r))
+		if !ok {
+			WriteError(w, s.d.Log, Errorf(http.StatusUnauthorized, CodeInvalidToken, "Invalid token provided"))
+			return
+		}
+		if scope != "" && !tok.Has(scope) {
+			WriteError(w, s.d.Log, Errorf(http.StatusForbidden, CodeForbidden,
+				"You do not have permission to perform the requested action").WithCauses("missing scope "+string(scope)))
+			return
+		}
+		if err := h(w, r, tok); err != nil {
+			WriteError(w, s.d.Log, err)
+		}
+	})
+}
+
+func validOrg(org string) bool { return event.ValidOrg(org) }
+
+// bearer extracts the token from "SSWS <t>" or "Bearer <t>".
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok {
+		return ""
+	}
+	if strings.EqualFold(scheme, "SSWS") || strings.EqualFold(scheme, "Bearer") {
+		return strings.TrimSpace(tok)
+	}
+	return ""
+}

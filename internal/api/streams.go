@@ -1,0 +1,492 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/stream"
+)
+
+// streamView is a log stream as the API shows it: Okta's LogStream object
+// plus auditstream's filter and org.
+type streamView struct {
+	ID          string          `json:"id"`
+	Type        string          `json:"type"`
+	Name        string          `json:"name"`
+	Status      string          `json:"status"`
+	Settings    json.RawMessage `json:"settings"`
+	Filter      json.RawMessage `json:"filter,omitempty"`
+	Org         string          `json:"org"`
+	ReadOnly    bool            `json:"readOnly,omitempty"`
+	Created     string          `json:"created"`
+	LastUpdated string          `json:"lastUpdated"`
+	Links       map[string]link `json:"_links"`
+}
+
+type link struct {
+	Href   string `json:"href"`
+	Method string `json:"method"`
+}
+
+const oktaTime = "2006-01-02T15:04:05.000Z07:00"
+
+func (s *Server) view(r *http.Request, d stream.Definition) streamView {
+	base := baseURL(r) + "/api/v1/logStreams/" + d.ID
+	links := map[string]link{"self": {Href: base, Method: "GET"}}
+	if d.Status == stream.StatusActive {
+		links["deactivate"] = link{Href: base + "/lifecycle/deactivate", Method: "POST"}
+	} else {
+		links["activate"] = link{Href: base + "/lifecycle/activate", Method: "POST"}
+	}
+	settings, err := withoutPaths(d.Settings, s.d.Types.SecretPaths(d.Type))
+	if err != nil {
+		settings = json.RawMessage("{}")
+	}
+	return streamView{ID: d.ID, Type: d.Type, Name: d.Name, Status: d.Status, Settings: settings,
+		Filter: d.Filter, Org: d.Org, ReadOnly: d.ReadOnly,
+		Created: d.Created.UTC().Format(oktaTime), LastUpdated: d.LastUpdated.UTC().Format(oktaTime), Links: links}
+}
+
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// streamInput is the body of POST and PUT.
+type streamInput struct {
+	Type     string          `json:"type"`
+	Name     string          `json:"name"`
+	Settings json.RawMessage `json:"settings"`
+	Filter   json.RawMessage `json:"filter"`
+	Org      string          `json:"org"`
+}
+
+func (s *Server) listStreams(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	q := r.URL.Query()
+	var fField, fValue string
+	if f := q.Get("filter"); f != "" {
+		var ok bool
+		fField, fValue, ok = parseEqFilter(f)
+		if !ok || (fField != "type" && fField != "status") {
+			return Errorf(http.StatusBadRequest, CodeInvalidFilter, "Invalid filter %q", f).
+				WithCauses(`use exactly one of: type eq "<type>", status eq "ACTIVE|INACTIVE"`)
+		}
+	}
+	out := []streamView{}
+	for _, d := range s.d.Streams.List() {
+		if !tok.CanAccessOrg(d.Org) {
+			continue
+		}
+		if (fField == "type" && d.Type != fValue) || (fField == "status" && d.Status != fValue) {
+			continue
+		}
+		out = append(out, s.view(r, d))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// parseEqFilter reads `field eq "value"`.
+func parseEqFilter(f string) (field, value string, ok bool) {
+	parts := strings.SplitN(strings.TrimSpace(f), " ", 3)
+	if len(parts) != 3 || parts[1] != "eq" {
+		return "", "", false
+	}
+	v, err := strconv.Unquote(strings.TrimSpace(parts[2]))
+	if err != nil {
+		return "", "", false
+	}
+	return parts[0], v, true
+}
+
+func (s *Server) findStream(r *http.Request, tok auth.Token) (stream.Definition, error) {
+	id := r.PathValue("id")
+	d, ok := s.d.Streams.Get(id)
+	if !ok || !tok.CanAccessOrg(d.Org) {
+		return stream.Definition{}, Errorf(http.StatusNotFound, CodeNotFound, "Not found: Resource not found: %s (LogStream)", id)
+	}
+	return d, nil
+}
+
+func (s *Server) getStream(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	d, err := s.findStream(r, tok)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.view(r, d))
+	return nil
+}
+
+// validateInput checks a create or update; old is the stream being
+// replaced (zero for a create).
+func (s *Server) validateInput(in *streamInput, tok auth.Token, old stream.Definition) error {
+	var causes []string
+	if n := len([]rune(in.Name)); n < 1 || n > 100 {
+		causes = append(causes, "name: must be 1 to 100 characters")
+	}
+	for _, d := range s.d.Streams.List() {
+		if d.Name == in.Name && d.ID != old.ID && d.Org == orgOr(in.Org, tok) {
+			causes = append(causes, "name: a log stream with this name already exists")
+		}
+	}
+	if old.ID != "" && in.Type != old.Type {
+		causes = append(causes, "type: cannot be changed; create a new log stream")
+	}
+	if len(in.Settings) == 0 || string(in.Settings) == "null" {
+		in.Settings = json.RawMessage("{}")
+	}
+	if err := s.d.Types.Validate(in.Type, in.Settings); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			causes = append(causes, line)
+		}
+	}
+	if len(in.Filter) > 0 && string(in.Filter) != "null" {
+		if err := s.d.ValidateFilter(in.Filter); err != nil {
+			causes = append(causes, "filter: "+err.Error())
+		}
+	} else {
+		in.Filter = nil
+	}
+	if in.Org != "" && in.Org != auth.AllOrgs && !validOrg(in.Org) {
+		causes = append(causes, "org: must be 1 to 64 letters, digits, '-' or '_', or * for all orgs")
+	}
+	if in.Org != "" && !tok.CanAccessOrg(in.Org) {
+		return Errorf(http.StatusForbidden, CodeForbidden, "You do not have permission to perform the requested action").
+			WithCauses("the token may not manage log streams of org " + in.Org)
+	}
+	if len(causes) > 0 {
+		return Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: logStream").WithCauses(causes...)
+	}
+	return nil
+}
+
+func orgOr(org string, tok auth.Token) string {
+	if org != "" {
+		return org
+	}
+	return tok.Org
+}
+
+func (s *Server) verify(ctx context.Context, r *http.Request, d stream.Definition) error {
+	if r.URL.Query().Get("verify") == "false" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := s.d.Types.Verify(ctx, d); err != nil {
+		return Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: settings").
+			WithCauses("the destination check failed: " + err.Error())
+	}
+	return nil
+}
+
+func (s *Server) createStream(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	var in streamInput
+	if err := decodeBody(r, &in, false); err != nil {
+		return err
+	}
+	if err := s.validateInput(&in, tok, stream.Definition{}); err != nil {
+		return err
+	}
+	now := s.d.Now().UTC().Truncate(time.Millisecond)
+	d := stream.Definition{ID: stream.NewID(), Type: in.Type, Name: in.Name, Status: stream.StatusActive,
+		Org: orgOr(in.Org, tok), Settings: compact(in.Settings), Filter: compact(in.Filter), Created: now, LastUpdated: now}
+	if err := s.verify(r.Context(), r, d); err != nil {
+		return err
+	}
+	// Delivery starts with the next event the journal stores, pinned now
+	// so events sent right after this answer are never missed.
+	last, err := s.d.Journal.LastSeq(r.Context())
+	if err != nil {
+		return err
+	}
+	d.StartSeq = last + 1
+	if _, err := stream.EnsureConsumer(r.Context(), s.d.Journal, d); err != nil {
+		return err
+	}
+	if err := s.d.Streams.Put(r.Context(), d); err != nil {
+		return err
+	}
+	s.d.Log.Info("log stream created", "stream", d.ID, "type", d.Type, "org", d.Org)
+	writeJSON(w, http.StatusOK, s.view(r, d))
+	return nil
+}
+
+func compact(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return nil
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return raw
+	}
+	return b.Bytes()
+}
+
+func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	old, err := s.findStream(r, tok)
+	if err != nil {
+		return err
+	}
+	if old.ReadOnly {
+		return readOnlyError()
+	}
+	var in streamInput
+	if err := decodeBody(r, &in, false); err != nil {
+		return err
+	}
+	if in.Org == "" {
+		in.Org = old.Org
+	}
+	merged, err := withPathsFrom(in.Settings, old.Settings, s.d.Types.SecretPaths(old.Type))
+	if err == nil {
+		in.Settings = merged
+	}
+	if err := s.validateInput(&in, tok, old); err != nil {
+		return err
+	}
+	d := old
+	d.Name, d.Settings, d.Filter, d.Org = in.Name, compact(in.Settings), compact(in.Filter), in.Org
+	d.LastUpdated = s.d.Now().UTC().Truncate(time.Millisecond)
+	if d.Status == stream.StatusActive && !bytes.Equal(d.Settings, old.Settings) {
+		if err := s.verify(r.Context(), r, d); err != nil {
+			return err
+		}
+	}
+	if d.Org != old.Org {
+		// A new org means a new subject filter: start a new consumer where
+		// the old one stood.
+		d.Epoch++
+		d.StartSeq, d.StartTime = 0, time.Now()
+	}
+	if err := s.d.Streams.Put(r.Context(), d); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.view(r, d))
+	return nil
+}
+
+func readOnlyError() error {
+	return Errorf(http.StatusForbidden, CodeForbidden, "You do not have permission to perform the requested action").
+		WithCauses(stream.ErrReadOnly.Error())
+}
+
+func (s *Server) deleteStream(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	d, err := s.findStream(r, tok)
+	if err != nil {
+		return err
+	}
+	if d.ReadOnly {
+		return readOnlyError()
+	}
+	if err := s.d.Streams.Delete(r.Context(), d.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) activateStream(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	return s.lifecycle(w, r, tok, stream.StatusActive)
+}
+
+func (s *Server) deactivateStream(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	return s.lifecycle(w, r, tok, stream.StatusInactive)
+}
+
+func (s *Server) lifecycle(w http.ResponseWriter, r *http.Request, tok auth.Token, status string) error {
+	d, err := s.findStream(r, tok)
+	if err != nil {
+		return err
+	}
+	if d.ReadOnly {
+		return readOnlyError()
+	}
+	if status == stream.StatusActive {
+		if err := s.verify(r.Context(), r, d); err != nil {
+			return err
+		}
+		// Activating again resumes a stream its destination paused.
+		d.Resume++
+	}
+	d.Status = status
+	d.LastUpdated = s.d.Now().UTC().Truncate(time.Millisecond)
+	if err := s.d.Streams.Put(r.Context(), d); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.view(r, d))
+	return nil
+}
+
+func (s *Server) streamStatus(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	d, err := s.findStream(r, tok)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.d.Supervisor.Snapshot(r.Context(), d))
+	return nil
+}
+
+func (s *Server) replayStream(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	d, err := s.findStream(r, tok)
+	if err != nil {
+		return err
+	}
+	if d.ReadOnly {
+		return readOnlyError()
+	}
+	var in struct {
+		Since string `json:"since"`
+	}
+	if err := decodeBody(r, &in, true); err != nil {
+		return err
+	}
+	since, err := time.Parse(time.RFC3339Nano, in.Since)
+	if err != nil {
+		return Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: since").
+			WithCauses(fmt.Sprintf("since %q is not an RFC 3339 time", in.Since))
+	}
+	d.Epoch++
+	d.StartSeq, d.StartTime = 0, since.UTC()
+	d.LastUpdated = s.d.Now().UTC().Truncate(time.Millisecond)
+	if _, err := stream.EnsureConsumer(r.Context(), s.d.Journal, d); err != nil {
+		return err
+	}
+	if err := s.d.Streams.Put(r.Context(), d); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"id": d.ID, "since": since.UTC().Format(time.RFC3339Nano)})
+	return nil
+}
+
+func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	d, err := s.findStream(r, tok)
+	if err != nil {
+		return err
+	}
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: limit").
+				WithCauses("limit must be an integer from 1 to 1000")
+		}
+		limit = n
+	}
+	dls, err := stream.ListDeadLetters(r.Context(), s.d.Journal, d.ID, limit)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, dls)
+	return nil
+}
+
+func (s *Server) redrive(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	d, err := s.findStream(r, tok)
+	if err != nil {
+		return err
+	}
+	sk, err := s.d.Supervisor.Sink(d)
+	if err != nil {
+		return err
+	}
+	defer sk.Close(context.WithoutCancel(r.Context()))
+	n, err := stream.Redrive(r.Context(), s.d.Journal, d.ID, sk, s.d.Supervisor.StatusOf(d.ID))
+	if err != nil {
+		return &Error{Status: http.StatusBadGateway, Code: CodeInternal, Summary: "Redrive stopped: the destination refused events",
+			Causes: []string{fmt.Sprintf("%d redriven before: %v", n, err)}}
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"redriven": n})
+	return nil
+}
+
+// withoutPaths removes dotted paths from a JSON object.
+func withoutPaths(raw json.RawMessage, paths []string) (json.RawMessage, error) {
+	if len(paths) == 0 || len(raw) == 0 {
+		return raw, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	for _, p := range paths {
+		deletePath(m, strings.Split(p, "."))
+	}
+	return json.Marshal(m)
+}
+
+func deletePath(m map[string]any, path []string) {
+	if len(path) == 1 {
+		delete(m, path[0])
+		return
+	}
+	if sub, ok := m[path[0]].(map[string]any); ok {
+		deletePath(sub, path[1:])
+	}
+}
+
+// withPathsFrom copies each of paths from old into raw where raw lacks it:
+// secrets are write-only, so a PUT that leaves them out keeps them.
+func withPathsFrom(raw, old json.RawMessage, paths []string) (json.RawMessage, error) {
+	if len(paths) == 0 || len(old) == 0 {
+		return raw, nil
+	}
+	var m, o map[string]any
+	if len(raw) == 0 {
+		m = map[string]any{}
+	} else if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(old, &o); err != nil {
+		return nil, err
+	}
+	for _, p := range paths {
+		parts := strings.Split(p, ".")
+		v, ok := lookupPath(o, parts)
+		if !ok {
+			continue
+		}
+		if _, has := lookupPath(m, parts); has {
+			continue
+		}
+		setPath(m, parts, v)
+	}
+	return json.Marshal(m)
+}
+
+func lookupPath(m map[string]any, path []string) (any, bool) {
+	v, ok := m[path[0]]
+	if !ok || len(path) == 1 {
+		return v, ok
+	}
+	sub, ok := v.(map[string]any)
+	if !ok {
+		return nil, false
+	}
+	return lookupPath(sub, path[1:])
+}
+
+func setPath(m map[string]any, path []string, v any) {
+	if len(path) == 1 {
+		m[path[0]] = v
+		return
+	}
+	sub, ok := m[path[0]].(map[string]any)
+	if !ok {
+		sub = map[string]any{}
+		m[path[0]] = sub
+	}
+	setPath(sub, path[1:], v)
+}
+
+
