@@ -51,8 +51,8 @@ type Deps struct {
 	Types      StreamTypes
 	// ValidateFilter compiles an event pattern and returns AWS's error.
 	ValidateFilter func(pattern []byte) error
-	Log        *slog.Logger
-	Registry   *prometheus.Registry
+	Log            *slog.Logger
+	Registry       *prometheus.Registry
 	// DefaultOrg receives events sent with an all-orgs token that names no
 	// org.
 	DefaultOrg string

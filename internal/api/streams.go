@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/secret"
 	"github.com/auditstream/auditstream/internal/stream"
 )
 
@@ -435,8 +436,9 @@ func deletePath(m map[string]any, path []string) {
 	}
 }
 
-// withPathsFrom copies each of paths from old into raw where raw lacks it:
-// secrets are write-only, so a PUT that leaves them out keeps them.
+// withPathsFrom copies each of paths from old into raw where raw lacks it
+// or holds the redaction mark: secrets are write-only, so a PUT that leaves
+// them out (or sends back "********") keeps them.
 func withPathsFrom(raw, old json.RawMessage, paths []string) (json.RawMessage, error) {
 	if len(paths) == 0 || len(old) == 0 {
 		return raw, nil
@@ -456,7 +458,7 @@ func withPathsFrom(raw, old json.RawMessage, paths []string) (json.RawMessage, e
 		if !ok {
 			continue
 		}
-		if _, has := lookupPath(m, parts); has {
+		if nv, has := lookupPath(m, parts); has && nv != secret.Redacted {
 			continue
 		}
 		setPath(m, parts, v)
@@ -488,5 +490,3 @@ func setPath(m map[string]any, path []string, v any) {
 	}
 	setPath(sub, path[1:], v)
 }
-
-

@@ -193,7 +193,9 @@ func (r *Runner) step(ctx context.Context) error {
 	if wait >= 10*time.Millisecond {
 		want := r.limits.MaxEvents - len(r.batch)
 		want = max(1, min(want, maxFetch))
-		msgs, err := r.cons.Fetch(want, jetstream.FetchMaxWait(wait), jetstream.FetchContext(ctx))
+		fctx, cancel := context.WithTimeout(ctx, wait)
+		defer cancel()
+		msgs, err := r.cons.Fetch(want, jetstream.FetchContext(fctx))
 		if err != nil {
 			return err
 		}

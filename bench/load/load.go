@@ -1,0 +1,373 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/client"
+)
+
+const (
+	// streamMaxEvents is the bench stream's batch size (settings.maxEvents).
+	streamMaxEvents = 1000
+	// settle is how long the receiver keeps listening after the last
+	// expected event, to count late duplicates.
+	settle = 200 * time.Millisecond
+	// cleanupTimeout bounds deleting the stream and stopping the receiver,
+	// which happen even after --timeout or an interrupt.
+	cleanupTimeout = 15 * time.Second
+	// maxErrors bounds the send errors kept for the report.
+	maxErrors = 5
+	// progressEvery is how often progress goes to stderr.
+	progressEvery = 5 * time.Second
+)
+
+// config is the tool's parsed flags.
+type config struct {
+	server      string
+	token       string
+	events      int
+	batch       int
+	concurrency int
+	rate        float64
+	receiver    string
+	pid         int
+	testdata    string
+	timeout     time.Duration
+	gzip        bool
+}
+
+func (c config) validate() error {
+	var errs []error
+	if err := loopbackURL(c.server); err != nil {
+		errs = append(errs, fmt.Errorf("--server: %w", err))
+	}
+	if host, _, err := net.SplitHostPort(c.receiver); err != nil {
+		errs = append(errs, fmt.Errorf("--receiver %q: %w", c.receiver, err))
+	} else if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		errs = append(errs, fmt.Errorf("--receiver %q: want a loopback IP such as 127.0.0.1", c.receiver))
+	}
+	if c.token == "" {
+		errs = append(errs, errors.New("no token: use --token or set AUDITSTREAM_ADMIN_TOKEN"))
+	}
+	if c.events <= 0 || c.batch <= 0 || c.concurrency <= 0 {
+		errs = append(errs, errors.New("--events, --batch and --concurrency must be positive"))
+	}
+	if c.batch > client.DefaultBatchEvents {
+		errs = append(errs, fmt.Errorf("--batch %d: at most %d", c.batch, client.DefaultBatchEvents))
+	}
+	if c.rate < 0 || c.timeout <= 0 {
+		errs = append(errs, errors.New("--rate must not be negative and --timeout must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// loopbackURL accepts only http URLs of loopback hosts: the tool loads a
+// server hard and must not be pointed at someone else's by accident.
+func loopbackURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return err
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("%q: want an http URL", s)
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%q: the load tool only targets loopback servers (127.0.0.1)", s)
+}
+
+// run performs one load run and returns its report. The report is filled
+// as far as the run got even when the run fails part way; err is for
+// failures that make it meaningless (no server, no stream).
+func run(ctx context.Context, cfg config, progress io.Writer) (*Report, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	templates, err := loadTemplates(cfg.testdata)
+	if err != nil {
+		return nil, err
+	}
+	gen, err := newGenerator(templates)
+	if err != nil {
+		return nil, err
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	defer cancel()
+	start := time.Now()
+
+	var rss *rssSampler
+	rssCtx, stopRSS := context.WithCancel(ctx)
+	defer stopRSS()
+	if cfg.pid > 0 {
+		if rss, err = startRSS(rssCtx, cfg.pid); err != nil {
+			return nil, err
+		}
+	}
+
+	// Receiver first, so the stream has somewhere to deliver from its start.
+	rc := newReceiver(gen, cfg.events, start)
+	ln, err := net.Listen("tcp", cfg.receiver)
+	if err != nil {
+		return nil, fmt.Errorf("receiver: %w", err)
+	}
+	hookSrv := &http.Server{Handler: rc, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hookSrv.Serve(ln) }()
+	defer func() {
+		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer scancel()
+		_ = hookSrv.Shutdown(sctx)
+	}()
+
+	hc := &http.Client{
+		Timeout: 2 * time.Minute,
+		Transport: &http.Transport{
+			Proxy:               nil, // loopback only; never through a proxy
+			MaxIdleConnsPerHost: cfg.concurrency + 2,
+			IdleConnTimeout:     90 * time.Second,
+		},
+	}
+	defer hc.CloseIdleConnections()
+	cl := client.New(cfg.server, cfg.token, hc)
+	cl.DisableCompression = !cfg.gzip
+
+	settings, _ := json.Marshal(map[string]any{
+		"url":       "http://" + ln.Addr().String() + "/hook",
+		"body":      "batch",
+		"maxEvents": streamMaxEvents,
+	})
+	var suffix [6]byte
+	_, _ = rand.Read(suffix[:])
+	stream, err := cl.CreateStream(ctx, client.Stream{Type: "http", Name: "bench-" + hex.EncodeToString(suffix[:]), Settings: settings})
+	if err != nil {
+		return nil, fmt.Errorf("create stream: %w", err)
+	}
+	defer func() {
+		dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer dcancel()
+		if err := cl.DeleteStream(dctx, stream.ID); err != nil {
+			fmt.Fprintf(progress, "load: delete stream %s: %v\n", stream.ID, err)
+		}
+	}()
+	if stream.Status != client.StatusActive {
+		if _, err := cl.Activate(ctx, stream.ID); err != nil {
+			return nil, fmt.Errorf("activate stream %s: %w", stream.ID, err)
+		}
+	}
+
+	rep := &Report{Events: cfg.events}
+	snd := newSender(cfg, gen, cl, start)
+	stopProgress := startProgress(ctx, progress, cfg.events, snd, rc)
+	defer stopProgress()
+
+	ingestStart := time.Now()
+	snd.run(ctx)
+	ingestEnd := snd.lastAnswer()
+	rep.Requests = snd.requests
+	rep.Accepted, rep.ServerDuplicates = snd.accepted.Load(), snd.dups.Load()
+	rep.Sent = snd.sent.Load()
+	rep.NotSent = int64(cfg.events) - rep.Sent
+	rep.Errors = snd.errs
+	if ingestEnd.After(ingestStart) {
+		rep.IngestSeconds = ingestEnd.Sub(ingestStart).Seconds()
+		rep.IngestPerSecond = rate(rep.Sent, ingestEnd.Sub(ingestStart))
+	}
+
+	// Wait for every sent event, or the timeout.
+	rep.TimedOut = !waitFor(ctx, func() bool { return rc.received.Load() >= rep.Sent })
+	if !rep.TimedOut {
+		_ = sleepCtx(ctx, settle)
+	}
+	stopRSS()
+	if rss != nil {
+		rep.PeakRSSBytes, rep.HWMBytes = rss.result()
+	}
+
+	// Tally.
+	rep.Received = rc.received.Load()
+	rep.Duplicates = rc.duplicates.Load()
+	rep.Foreign = rc.foreign.Load()
+	rep.BadDeliveries = rc.badBodies.Load()
+	if first, last := rc.first.Load(), rc.last.Load(); first > 0 && last > first {
+		d := time.Duration(last - first)
+		rep.DeliverSeconds = d.Seconds()
+		// The first receipt opens the interval; the events after it are
+		// what was delivered during it.
+		rep.DeliveredPerSecond = rate(rep.Received-1, d)
+	}
+	lat := make([]time.Duration, 0, rep.Received)
+	for i := range cfg.events {
+		req := i / cfg.batch
+		at := rc.at[i].Load()
+		switch {
+		case !snd.ok[req]:
+		case at == 0:
+			rep.Missing++
+		default:
+			lat = append(lat, time.Duration(at-1-snd.sentAt[req]))
+		}
+	}
+	rep.Latency = latencies(lat)
+	return rep, nil
+}
+
+// sender posts the run's events.
+type sender struct {
+	cfg   config
+	gen   *generator
+	cl    *client.Client
+	start time.Time
+
+	requests int
+	// sentAt[j] is when request j was first sent, in ns since start;
+	// ok[j] whether the server took it. Each is written by one worker
+	// and read after run returns.
+	sentAt []int64
+	ok     []bool
+
+	next     atomic.Int64 // next request to send
+	sent     atomic.Int64 // events in requests answered 2xx
+	accepted atomic.Int64
+	dups     atomic.Int64
+	last     atomic.Int64 // ns since start of the last answer
+
+	mu   sync.Mutex
+	errs []string
+}
+
+func newSender(cfg config, gen *generator, cl *client.Client, start time.Time) *sender {
+	n := (cfg.events + cfg.batch - 1) / cfg.batch
+	return &sender{
+		cfg: cfg, gen: gen, cl: cl, start: start,
+		requests: n, sentAt: make([]int64, n), ok: make([]bool, n),
+	}
+}
+
+// run sends every request with cfg.concurrency workers, paced to cfg.rate,
+// until done or ctx ends.
+func (s *sender) run(ctx context.Context) {
+	paceStart := time.Now()
+	var wg sync.WaitGroup
+	for range s.cfg.concurrency {
+		wg.Go(func() {
+			// Each worker builds its bodies in one reused buffer, so the
+			// tool holds about concurrency bodies at a time, whatever --events.
+			var buf []byte
+			for {
+				j := int(s.next.Add(1) - 1)
+				if j >= s.requests || ctx.Err() != nil {
+					return
+				}
+				lo := j * s.cfg.batch
+				hi := min(lo+s.cfg.batch, s.cfg.events)
+				if s.cfg.rate > 0 {
+					due := paceStart.Add(time.Duration(float64(lo) / s.cfg.rate * float64(time.Second)))
+					if sleepCtx(ctx, time.Until(due)) != nil {
+						return
+					}
+				}
+				published := time.Now().UTC().Format(publishedFormat)
+				buf = buf[:0]
+				for i := lo; i < hi; i++ {
+					buf = s.gen.appendEvent(buf, uint64(i), published)
+				}
+				s.sentAt[j] = int64(time.Since(s.start))
+				res, err := s.cl.SendBatch(ctx, buf)
+				s.noteAnswer(int64(time.Since(s.start)))
+				if err != nil {
+					s.mu.Lock()
+					if len(s.errs) < maxErrors {
+						s.errs = append(s.errs, fmt.Sprintf("request %d (events %d-%d): %v", j, lo, hi-1, err))
+					}
+					s.mu.Unlock()
+					continue
+				}
+				s.ok[j] = true
+				s.sent.Add(int64(hi - lo))
+				s.accepted.Add(res.Accepted)
+				s.dups.Add(res.Duplicates)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// noteAnswer raises last to t.
+func (s *sender) noteAnswer(t int64) {
+	for {
+		l := s.last.Load()
+		if t <= l || s.last.CompareAndSwap(l, t) {
+			return
+		}
+	}
+}
+
+// lastAnswer is when the last request was answered.
+func (s *sender) lastAnswer() time.Time {
+	return s.start.Add(time.Duration(s.last.Load()))
+}
+
+// waitFor polls done until it is true (true) or ctx ends (false).
+func waitFor(ctx context.Context, done func() bool) bool {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for !done() {
+		select {
+		case <-ctx.Done():
+			return done()
+		case <-t.C:
+		}
+	}
+	return true
+}
+
+// startProgress writes a progress line every progressEvery until stopped.
+func startProgress(ctx context.Context, w io.Writer, total int, s *sender, rc *receiver) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(progressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				fmt.Fprintf(w, "load: sent %d/%d, received %d\n", s.sent.Load(), total, rc.received.Load())
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/client/clienttest"
+)
+
+func TestPercentile(t *testing.T) {
+	ms := func(ns ...int) []time.Duration {
+		var out []time.Duration
+		for _, n := range ns {
+			out = append(out, time.Duration(n)*time.Millisecond)
+		}
+		return out
+	}
+	hundred := make([]time.Duration, 100)
+	for i := range hundred {
+		hundred[i] = time.Duration(i+1) * time.Millisecond
+	}
+	tests := []struct {
+		name   string
+		sorted []time.Duration
+		p      float64
+		want   time.Duration
+	}{
+		{"empty", nil, 50, 0},
+		{"one", ms(7), 50, 7 * time.Millisecond},
+		{"one p99", ms(7), 99, 7 * time.Millisecond},
+		{"p50 of 1..100", hundred, 50, 50 * time.Millisecond},
+		{"p90 of 1..100", hundred, 90, 90 * time.Millisecond},
+		{"p99 of 1..100", hundred, 99, 99 * time.Millisecond},
+		{"p100 of 1..100", hundred, 100, 100 * time.Millisecond},
+		{"p50 of four", ms(1, 2, 3, 4), 50, 2 * time.Millisecond},
+		{"p90 of four", ms(1, 2, 3, 4), 90, 4 * time.Millisecond},
+		{"tiny p", ms(1, 2, 3), 0.001, 1 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := percentile(tt.sorted, tt.p); got != tt.want {
+				t.Errorf("percentile(%v, %v) = %v, want %v", tt.sorted, tt.p, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLatenciesAndRate(t *testing.T) {
+	ds := []time.Duration{5 * time.Millisecond, time.Millisecond, 3 * time.Millisecond, 2 * time.Millisecond, 4 * time.Millisecond}
+	got := latencies(ds)
+	want := Latency{P50: 3, P90: 5, P99: 5, Max: 5}
+	if got != want {
+		t.Errorf("latencies = %+v, want %+v", got, want)
+	}
+	if got := latencies(nil); got != (Latency{}) {
+		t.Errorf("latencies(nil) = %+v, want zero", got)
+	}
+	if got := rate(1000, 2*time.Second); got != 500 {
+		t.Errorf("rate = %v, want 500", got)
+	}
+	if got := rate(1000, 0); got != 0 {
+		t.Errorf("rate over 0s = %v, want 0", got)
+	}
+}
+
+func TestGenerator(t *testing.T) {
+	templates := [][]byte{
+		[]byte(`{"actor":{"id":"x"},"uuid":"old","eventType":"user.session.start","published":"2024-01-01T00:00:00Z","n":[1, 2]}`),
+		[]byte(`{"uuid":"only"}`),
+	}
+	g, err := newGenerator(templates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := g.appendEvent(nil, 0, "2025-01-02T03:04:05.678Z")
+	buf = g.appendEvent(buf, 1, "2025-01-02T03:04:05.678Z")
+	buf = g.appendEvent(buf, 1<<40+2, "2025-01-02T03:04:05.678Z")
+	lines := strings.Split(strings.TrimSuffix(string(buf), "\n"), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("got %d lines, want 3", len(lines))
+	}
+	wantSuffix := []string{
+		`,"published":"2025-01-02T03:04:05.678Z","actor":{"id":"x"},"eventType":"user.session.start","n":[1,2]}`,
+		`,"published":"2025-01-02T03:04:05.678Z"}`,
+		`,"published":"2025-01-02T03:04:05.678Z","actor":{"id":"x"},"eventType":"user.session.start","n":[1,2]}`,
+	}
+	for i, line := range lines {
+		var e struct{ UUID string }
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("line %d: %v: %s", i, err, line)
+		}
+		if !strings.HasSuffix(line, wantSuffix[i]) {
+			t.Errorf("line %d = %s, want suffix %s", i, line, wantSuffix[i])
+		}
+		if e.UUID[14] != '4' {
+			t.Errorf("uuid %s is not version 4", e.UUID)
+		}
+		idx, ok := g.index(e.UUID)
+		want := []uint64{0, 1, 1<<40 + 2}[i]
+		if !ok || idx != want {
+			t.Errorf("index(%s) = %d, %v, want %d", e.UUID, idx, ok, want)
+		}
+	}
+	if _, ok := g.index("dc9fd3c0-598c-11ef-8478-2b7584bf8d5a"); ok {
+		t.Error("a foreign uuid was taken for one of the run's")
+	}
+}
+
+func TestReadStatus(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "status")
+	content := "Name:\tauditstream\nVmPeak:\t  900000 kB\nVmHWM:\t   20480 kB\nVmRSS:\t   10240 kB\nThreads:\t12\n"
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rss, hwm, err := readStatus(p)
+	if err != nil || rss != 10<<20 || hwm != 20<<20 {
+		t.Errorf("readStatus = %d, %d, %v, want 10 MiB, 20 MiB", rss, hwm, err)
+	}
+	// Our own process can be sampled.
+	ctx, cancel := context.WithCancel(t.Context())
+	s, err := startRSS(ctx, os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if peak, hwm := s.result(); peak <= 0 || hwm < peak {
+		t.Errorf("own RSS: peak %d, hwm %d, want 0 < peak <= hwm", peak, hwm)
+	}
+	if _, err := startRSS(t.Context(), 1<<30); err == nil {
+		t.Error("sampling a missing pid: got nil error")
+	}
+}
+
+func TestValidateLoopbackOnly(t *testing.T) {
+	base := config{server: "http://127.0.0.1:8080", token: "t", events: 1, batch: 1, concurrency: 1, receiver: "127.0.0.1:0", timeout: time.Second}
+	if err := base.validate(); err != nil {
+		t.Fatalf("valid config: %v", err)
+	}
+	for _, tt := range []struct {
+		name string
+		mod  func(*config)
+	}{
+		{"remote server", func(c *config) { c.server = "http://example.com:8080" }},
+		{"public receiver", func(c *config) { c.receiver = "0.0.0.0:9999" }},
+		{"no token", func(c *config) { c.token = "" }},
+		{"batch too big", func(c *config) { c.batch = 20000 }},
+	} {
+		c := base
+		tt.mod(&c)
+		if err := c.validate(); err == nil {
+			t.Errorf("%s: got nil error", tt.name)
+		}
+	}
+}
+
+// TestRunAgainstFake runs the whole tool against the in-memory fake API,
+// which forwards ingested events to the stream's webhook.
+func TestRunAgainstFake(t *testing.T) {
+	const token = "bench-token"
+	srv := clienttest.New(t, token)
+	wd, _ := os.Getwd()
+	testdata, err := defaultTestdata(wd)
+	if err != nil {
+		t.Skipf("no test data: %v", err)
+	}
+	for _, gz := range []bool{false, true} {
+		cfg := config{
+			server: srv.URL, token: token, events: 2500, batch: 200, concurrency: 3,
+			receiver: "127.0.0.1:0", pid: os.Getpid(), testdata: testdata, timeout: time.Minute, gzip: gz,
+		}
+		var progress bytes.Buffer
+		rep, err := run(t.Context(), cfg, &progress)
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+		if !rep.OK() || rep.Missing != 0 || rep.Sent != 2500 || rep.Received != 2500 || rep.Duplicates != 0 || rep.Foreign != 0 {
+			t.Errorf("gzip %v: report %+v, want all 2500 sent and received once", gz, rep)
+		}
+		if rep.Requests != 13 || rep.Latency.Max <= 0 || rep.Latency.P50 > rep.Latency.P99 || rep.PeakRSSBytes <= 0 || rep.IngestPerSecond <= 0 {
+			t.Errorf("gzip %v: report %+v, want 13 requests, latencies, RSS and rates", gz, rep)
+		}
+		var text bytes.Buffer
+		rep.WriteText(&text)
+		if !strings.Contains(text.String(), "missing            0") {
+			t.Errorf("text report:\n%s", text.String())
+		}
+	}
+	// The streams were deleted, and the events kept their template content.
+	reqs := srv.Requests()
+	deletes := 0
+	for _, r := range reqs {
+		if r.Method == "DELETE" {
+			deletes++
+		}
+	}
+	if deletes != 2 {
+		t.Errorf("got %d stream deletes, want 2", deletes)
+	}
+	events := srv.Events()
+	var e map[string]any
+	if err := json.Unmarshal(events[0], &e); err != nil || e["eventType"] == nil || e["actor"] == nil {
+		t.Errorf("stored event %s lacks the template's content", events[0])
+	}
+	if _, err := time.Parse(time.RFC3339, e["published"].(string)); err != nil || time.Since(mustTime(t, e["published"].(string))) > time.Minute {
+		t.Errorf("published %v is not a recent RFC 3339 time", e["published"])
+	}
+}
+
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestMainFlags(t *testing.T) {
+	var out, errOut bytes.Buffer
+	env := func(string) string { return "" }
+	if code := mainErr(t.Context(), []string{"--server", "http://10.1.2.3:8080", "--token", "x"}, &out, &errOut, env); code != 2 {
+		t.Errorf("remote server: exit %d, want 2; %s", code, errOut.String())
+	}
+	errOut.Reset()
+	srv := clienttest.New(t, "tok")
+	jsonEnv := func(k string) string {
+		if k == "AUDITSTREAM_ADMIN_TOKEN" {
+			return "tok"
+		}
+		return ""
+	}
+	if code := mainErr(t.Context(), []string{"--server", srv.URL, "--events", "300", "--batch", "100", "--rate", "3000", "--json"}, &out, &errOut, jsonEnv); code != 0 {
+		t.Fatalf("json run: exit %d; %s", code, errOut.String())
+	}
+	var rep Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || rep.Received != 300 || rep.Missing != 0 || rep.IngestSeconds < 0.05 {
+		t.Errorf("json report %s: %v, want 300 received over at least 0.07s (paced)", out.String(), err)
+	}
+	if code := mainErr(t.Context(), []string{"--nope"}, &out, &errOut, env); code != 2 {
+		t.Errorf("unknown flag: exit %d, want 2", code)
+	}
+}

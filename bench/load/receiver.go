@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// maxHookBody bounds one delivery the receiver reads.
+const maxHookBody = 256 << 20
+
+// receiver is the webhook the bench stream delivers to. It records when
+// each event of the run first arrived, indexed by the event's index.
+type receiver struct {
+	gen   *generator
+	start time.Time
+	// at[i] is the receipt time of event i in ns since start, plus one
+	// (zero: not received).
+	at []atomic.Int64
+
+	received   atomic.Int64 // distinct events of this run
+	duplicates atomic.Int64 // events of this run received again
+	foreign    atomic.Int64 // events of other runs or producers
+	badBodies  atomic.Int64 // deliveries the receiver could not read
+	first      atomic.Int64 // ns since start of the first receipt, plus one
+	last       atomic.Int64 // ns since start of the last first-receipt
+}
+
+func newReceiver(gen *generator, events int, start time.Time) *receiver {
+	return &receiver{gen: gen, start: start, at: make([]atomic.Int64, events)}
+}
+
+// hookEvent is what the receiver reads of an event: its uuid, at the top
+// or, for EventBridge-shaped deliveries, in detail.
+type hookEvent struct {
+	UUID   string `json:"uuid"`
+	Detail *struct {
+		UUID string `json:"uuid"`
+	} `json:"detail"`
+}
+
+func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/hook" {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	var body io.Reader = io.LimitReader(r.Body, maxHookBody)
+	if r.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			rc.badBodies.Add(1)
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		body = io.LimitReader(zr, maxHookBody)
+	}
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		rc.badBodies.Add(1)
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	events, err := decodeHook(raw)
+	if err != nil {
+		rc.badBodies.Add(1)
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	now := int64(time.Since(rc.start)) + 1
+	for _, e := range events {
+		id := e.UUID
+		if id == "" && e.Detail != nil {
+			id = e.Detail.UUID
+		}
+		rc.record(id, now)
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// decodeHook reads a JSON array of events, or events one after another
+// (NDJSON or a single object).
+func decodeHook(raw []byte) ([]hookEvent, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) > 0 && raw[0] == '[' {
+		var events []hookEvent
+		err := json.Unmarshal(raw, &events)
+		return events, err
+	}
+	var events []hookEvent
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	for dec.More() {
+		var e hookEvent
+		if err := dec.Decode(&e); err != nil {
+			return nil, err
+		}
+		events = append(events, e)
+	}
+	return events, nil
+}
+
+// record notes the receipt of the event with uuid id at now.
+func (rc *receiver) record(id string, now int64) {
+	idx, ok := rc.gen.index(id)
+	if !ok || idx >= uint64(len(rc.at)) {
+		rc.foreign.Add(1)
+		return
+	}
+	if !rc.at[idx].CompareAndSwap(0, now) {
+		rc.duplicates.Add(1)
+		return
+	}
+	rc.received.Add(1)
+	rc.first.CompareAndSwap(0, now)
+	for {
+		l := rc.last.Load()
+		if now <= l || rc.last.CompareAndSwap(l, now) {
+			break
+		}
+	}
+}

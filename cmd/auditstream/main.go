@@ -1,0 +1,61 @@
+// Command auditstream is a self-hosted System Log and Log Streaming service
+// for audit events: it takes events in, keeps them in a durable journal and
+// streams them to any number of destinations.
+//
+// Usage:
+//
+//	auditstream serve [--data-dir DIR] [--listen ADDR] [--config FILE] [--nats-url URL]
+//	auditstream send [FILE]
+//	auditstream streams list|get|apply|delete|activate|deactivate|status|replay|deadletters|redrive
+//	auditstream pattern test --pattern JSON --event JSON
+//	auditstream version
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/auditstream/auditstream/internal/cli"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches a subcommand and returns the process exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) string) int {
+	if len(args) == 0 {
+		cli.Usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], stdout, stderr, env)
+	case "send":
+		return cli.Send(ctx, args[1:], stdin, stdout, stderr, env)
+	case "streams":
+		return cli.Streams(ctx, args[1:], stdin, stdout, stderr, env)
+	case "pattern":
+		return runPattern(args[1:], stdin, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "auditstream", version)
+		return 0
+	case "help", "-h", "--help":
+		cli.Usage(stdout)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "auditstream: unknown command %q\n\n", args[0])
+		cli.Usage(stderr)
+		return 2
+	}
+}

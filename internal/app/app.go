@@ -1,0 +1,203 @@
+// Package app wires auditstream together and runs it: journal, then log
+// stream runners, then the API; on the way down, the API stops taking
+// events first, runners finish their batches, and the journal closes last.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/auditstream/auditstream/internal/api"
+	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/stream"
+)
+
+// Options are the inputs of Run beyond the config file.
+type Options struct {
+	// AdminToken, when set, is made to exist as an all-orgs admin token.
+	AdminToken string
+	// Ready, when set, receives the API's address once it is serving.
+	Ready func(addr string)
+}
+
+// Run serves until ctx ends, then shuts down gracefully.
+func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	j, err := journal.Open(ctx, journal.Options{
+		DataDir:         cfg.DataDir,
+		URL:             cfg.Journal.NatsURL,
+		Listen:          cfg.Journal.NatsListen,
+		MaxAge:          time.Duration(cfg.Journal.MaxAge),
+		MaxBytes:        cfg.Journal.MaxBytes,
+		DuplicateWindow: time.Duration(cfg.Journal.DuplicateWindow),
+		SyncAlways:      cfg.Journal.SyncAlways,
+		SyncInterval:    time.Duration(cfg.Journal.SyncInterval),
+		Replicas:        cfg.Journal.Replicas,
+	}, log)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	registerJournalMetrics(reg, j)
+
+	tokKV, err := j.KV(ctx, journal.BucketTokens)
+	if err != nil {
+		return err
+	}
+	tokens, err := auth.NewStore(ctx, tokKV, log)
+	if err != nil {
+		return err
+	}
+	defer tokens.Close()
+	if opts.AdminToken != "" {
+		t, err := tokens.Ensure(ctx, opts.AdminToken, auth.Token{Name: "AUDITSTREAM_ADMIN_TOKEN", Org: auth.AllOrgs,
+			Scopes: []auth.Scope{auth.ScopeAdmin}})
+		if err != nil {
+			return fmt.Errorf("admin token: %w", err)
+		}
+		log.Info("admin token from AUDITSTREAM_ADMIN_TOKEN is ready", "id", t.ID)
+	}
+
+	fixed, err := configStreams(cfg)
+	if err != nil {
+		return err
+	}
+	lsKV, err := j.KV(ctx, journal.BucketStreams)
+	if err != nil {
+		return err
+	}
+	streams, err := stream.NewStore(ctx, lsKV, fixed, log)
+	if err != nil {
+		return err
+	}
+	defer streams.Close()
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	typ := newTypes(log, ln.Addr().String(), cfg.DataDir, envelopeDefaults{account: cfg.Envelope.Account, region: cfg.Envelope.Region})
+	sup := stream.NewSupervisor(stream.SupervisorConfig{
+		Store: streams, Journal: j, Build: typ.Build, Log: log, Metrics: stream.NewMetrics(reg),
+		StopTimeout: time.Duration(cfg.ShutdownTimeout) / 2,
+	})
+	runCtx, stopRunners := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { sup.Run(runCtx) })
+
+	limits := api.DefaultLimits
+	if cfg.Ingest.MaxBodyBytes > 0 {
+		limits.MaxBody = cfg.Ingest.MaxBodyBytes
+	}
+	if cfg.Ingest.MaxEventBytes > 0 {
+		limits.MaxEvent = cfg.Ingest.MaxEventBytes
+	}
+	if cfg.Ingest.MaxEvents > 0 {
+		limits.MaxEvents = cfg.Ingest.MaxEvents
+	}
+	srv := api.New(api.Deps{Journal: j, Tokens: tokens, Streams: streams, Supervisor: sup, Types: typ,
+		ValidateFilter: ValidateFilter, Log: log, Registry: reg, DefaultOrg: cfg.Ingest.DefaultOrg, Limits: limits})
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	log.Info("auditstream is serving", "addr", ln.Addr().String(), "data", cfg.DataDir)
+	if opts.Ready != nil {
+		opts.Ready(ln.Addr().String())
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		runErr = err
+	}
+	log.Info("shutting down")
+	// Stop intake first: new events get 503, in-flight requests finish.
+	srv.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownTimeout)/2)
+	if err := hs.Shutdown(sctx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	cancel()
+	// Then runners finish their batches, then the journal closes (defer).
+	stopRunners()
+	wg.Wait()
+	if errors.Is(runErr, http.ErrServerClosed) {
+		runErr = nil
+	}
+	log.Info("stopped")
+	return runErr
+}
+
+func configStreams(cfg config.Config) ([]stream.Definition, error) {
+	var out []stream.Definition
+	for _, s := range cfg.Streams {
+		settings, err := s.SettingsJSON()
+		if err != nil {
+			return nil, fmt.Errorf("stream %s settings: %w", s.ID, err)
+		}
+		filter, err := s.FilterJSON()
+		if err != nil {
+			return nil, fmt.Errorf("stream %s filter: %w", s.ID, err)
+		}
+		if filter != nil {
+			if err := ValidateFilter(filter); err != nil {
+				return nil, fmt.Errorf("stream %s filter: %w", s.ID, err)
+			}
+		}
+		status := s.Status
+		if status == "" {
+			status = stream.StatusActive
+		}
+		org := s.Org
+		if org == "" {
+			org = auth.AllOrgs
+		}
+		out = append(out, stream.Definition{ID: s.ID, Name: s.Name, Type: s.Type, Org: org, Status: status,
+			Settings: settings, Filter: filter, ReadOnly: true})
+	}
+	return out, nil
+}
+
+func registerJournalMetrics(reg *prometheus.Registry, j *journal.Journal) {
+	info := func(pick func(msgs, bytes uint64) uint64) func() float64 {
+		return func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			m, b, err := j.Info(ctx)
+			if err != nil {
+				return 0
+			}
+			return float64(pick(m, b))
+		}
+	}
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "auditstream_journal_messages", Help: "Events in the journal."},
+			info(func(m, _ uint64) uint64 { return m })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "auditstream_journal_bytes", Help: "Bytes stored by the journal."},
+			info(func(_, b uint64) uint64 { return b })),
+	)
+}

@@ -1,0 +1,227 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/pattern"
+	"github.com/auditstream/auditstream/internal/sink"
+	"github.com/auditstream/auditstream/internal/sink/filesink"
+	"github.com/auditstream/auditstream/internal/sink/httpsink"
+	"github.com/auditstream/auditstream/internal/stream"
+)
+
+// ErrUnknownType is returned for a stream type auditstream does not have.
+var ErrUnknownType = errors.New("unknown log stream type")
+
+// streamType is one row of the type table: how to check and build a
+// stream's destination.
+type streamType struct {
+	// secrets are the write-only settings, as dotted paths.
+	secrets []string
+	// build decodes settings strictly and makes the sink.
+	build func(settings []byte, t *types) (sink.Sink, error)
+}
+
+// types maps a stream type to its destination. It implements
+// api.StreamTypes and builds sinks and filters for the supervisor.
+type types struct {
+	table    map[string]streamType
+	log      *slog.Logger
+	self     []string // host:port forms of the service's own listener
+	dataDir  string   // the journal's directory, never a file stream's
+	envelope envelopeDefaults
+}
+
+type envelopeDefaults struct{ account, region string }
+
+func newTypes(log *slog.Logger, listen, dataDir string, env envelopeDefaults) *types {
+	t := &types{log: log, self: selfAddrs(listen), dataDir: dataDir, envelope: env}
+	// The one explicit table from stream type to constructor.
+	t.table = map[string]streamType{
+		"http": {
+			secrets: []string{"auth.password", "auth.apiKey", "auth.clientSecret", "signing.secret"},
+			build: func(raw []byte, t *types) (sink.Sink, error) {
+				var cfg httpsink.Config
+				if err := decodeStrict(raw, &cfg); err != nil {
+					return nil, err
+				}
+				return httpsink.New(cfg, httpsink.Deps{Logger: t.log, Forbidden: t.forbidden})
+			},
+		},
+		"file": {
+			build: func(raw []byte, t *types) (sink.Sink, error) {
+				var cfg filesink.Config
+				if err := decodeStrict(raw, &cfg); err != nil {
+					return nil, err
+				}
+				return filesink.New(cfg, filesink.Deps{Logger: t.log, Forbidden: t.forbiddenDir})
+			},
+		},
+	}
+	return t
+}
+
+func decodeStrict(raw []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("settings: %w", err)
+	}
+	return nil
+}
+
+// Validate implements api.StreamTypes: it builds the sink (which checks the
+// settings) and closes it again.
+func (t *types) Validate(typ string, settings []byte) error {
+	st, ok := t.table[typ]
+	if !ok {
+		return fmt.Errorf("type: %w %q (known: %s)", ErrUnknownType, typ, strings.Join(t.names(), ", "))
+	}
+	s, err := st.build(settings, t)
+	if err != nil {
+		return err
+	}
+	return s.Close(context.Background())
+}
+
+func (t *types) names() []string {
+	var out []string
+	for n := range t.table {
+		out = append(out, n)
+	}
+	return out
+}
+
+// Verify implements api.StreamTypes.
+func (t *types) Verify(ctx context.Context, def stream.Definition) error {
+	st, ok := t.table[def.Type]
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownType, def.Type)
+	}
+	s, err := st.build(def.Settings, t)
+	if err != nil {
+		return err
+	}
+	defer s.Close(context.WithoutCancel(ctx))
+	return s.Verify(ctx)
+}
+
+// SecretPaths implements api.StreamTypes.
+func (t *types) SecretPaths(typ string) []string { return t.table[typ].secrets }
+
+// Build makes the sink and filter of a definition (stream.BuildFunc).
+func (t *types) Build(def stream.Definition) (sink.Sink, stream.Filter, error) {
+	st, ok := t.table[def.Type]
+	if !ok {
+		return nil, nil, fmt.Errorf("%w %q", ErrUnknownType, def.Type)
+	}
+	var filter stream.Filter
+	if len(def.Filter) > 0 {
+		p, err := pattern.Compile(def.Filter)
+		if err != nil {
+			return nil, nil, fmt.Errorf("filter: %w", err)
+		}
+		filter = t.filter(p)
+	}
+	s, err := st.build(def.Settings, t)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, filter, nil
+}
+
+// filter matches a record as the detail of its EventBridge envelope
+// (PATTERNS.md §1).
+func (t *types) filter(p *pattern.Pattern) stream.Filter {
+	return func(r *sink.Record, source string) bool {
+		if source == "" {
+			source = "auditstream." + r.Org
+		}
+		env := pattern.Envelope{
+			Version:    "0",
+			ID:         r.ID,
+			DetailType: "SystemLog",
+			Source:     source,
+			Account:    t.envelope.account,
+			Time:       r.Published.UTC().Truncate(time.Second).Format(time.RFC3339),
+			Region:     t.envelope.region,
+			Detail:     r.Data,
+		}
+		return p.MatchEnvelope(&env)
+	}
+}
+
+// ValidateFilter compiles a pattern and returns AWS's error text.
+func ValidateFilter(raw []byte) error {
+	_, err := pattern.Compile(raw)
+	return err
+}
+
+// forbidden refuses destinations that point back at this service's own
+// listener, so a stream cannot be used to call the admin API.
+func (t *types) forbidden(u *url.URL) error {
+	host := u.Hostname()
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	for _, self := range t.self {
+		sh, sp, _ := net.SplitHostPort(self)
+		if sp != port {
+			continue
+		}
+		if strings.EqualFold(host, sh) || isLocal(host) || (isUnspecified(sh) && isLocal(host)) {
+			return fmt.Errorf("%s is auditstream's own API", u.Host)
+		}
+	}
+	return nil
+}
+
+// forbiddenDir refuses file streams inside the journal's data directory.
+func (t *types) forbiddenDir(dir string) error {
+	if t.dataDir == "" {
+		return nil
+	}
+	data, err1 := filepath.Abs(t.dataDir)
+	target, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return errors.Join(err1, err2)
+	}
+	if rel, err := filepath.Rel(data, target); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("%s is inside the journal's data directory", dir)
+	}
+	return nil
+}
+
+func isLocal(host string) bool {
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && (ip.IsLoopback() || ip.IsUnspecified())
+}
+
+func isUnspecified(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "" || (ip != nil && ip.IsUnspecified())
+}
+
+func selfAddrs(listen string) []string {
+	if listen == "" {
+		return nil
+	}
+	return []string{listen}
+}

@@ -1,0 +1,62 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Send is `auditstream send [--server URL] [--token T] [FILE|-]`: it posts
+// the NDJSON events in FILE, or stdin when FILE is "-" or absent, to the
+// server and prints "accepted N, duplicates M".
+func Send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) string) int {
+	env = orEmpty(env)
+	fs := newFlagSet("send")
+	var c conn
+	c.register(fs, env)
+	usage := func(w io.Writer) {
+		fmt.Fprint(w, `usage: auditstream send [--server URL] [--token TOKEN] [FILE|-]
+
+Posts newline-delimited JSON audit events from FILE (stdin when FILE is - or
+absent) to POST /api/v1/events, in gzip-compressed requests of at most 5 MiB
+or 10000 events. Blank lines are skipped. Requests that meet a rate limit or
+a connection error are retried; the server drops events whose uuid it has.
+
+flags:
+`)
+		printDefaults(w, fs)
+	}
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return usageError(err, stdout, stderr, usage)
+	}
+	if len(pos) > 1 {
+		return usageError(fmt.Errorf("send takes one FILE, got %d arguments", len(pos)), stdout, stderr, usage)
+	}
+	cl, err := c.client(env)
+	if err != nil {
+		return usageError(err, stdout, stderr, usage)
+	}
+
+	in := stdin
+	if len(pos) == 1 && pos[0] != "-" {
+		f, err := os.Open(pos[0])
+		if err != nil {
+			fmt.Fprintf(stderr, "auditstream: %v\n", err)
+			return exitError
+		}
+		defer f.Close()
+		in = f
+	}
+	res, err := cl.SendNDJSON(ctx, in)
+	if err != nil {
+		if res.Accepted > 0 || res.Duplicates > 0 {
+			fmt.Fprintf(stderr, "auditstream: before the error: accepted %d, duplicates %d\n", res.Accepted, res.Duplicates)
+		}
+		fmt.Fprintf(stderr, "auditstream: send: %v\n", err)
+		return exitError
+	}
+	fmt.Fprintf(stdout, "accepted %d, duplicates %d\n", res.Accepted, res.Duplicates)
+	return exitOK
+}

@@ -1,0 +1,214 @@
+// Package config is auditstream's typed configuration: a YAML file read
+// strictly (unknown keys are errors), defaults as named values, and a
+// Validate that reports every problem at once.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Defaults, each with its reason.
+const (
+	// DefaultListen serves on loopback only: exposing the API is a choice.
+	DefaultListen = "127.0.0.1:8080"
+	// DefaultDataDir keeps the journal next to where the service runs.
+	DefaultDataDir = "data"
+	// DefaultOrg receives events sent with an all-orgs token naming no org.
+	DefaultOrg = "default"
+	// DefaultShutdownTimeout bounds a graceful stop.
+	DefaultShutdownTimeout = 15 * time.Second
+	// DefaultAccount and DefaultRegion fill the EventBridge envelope that
+	// patterns are matched against (PATTERNS.md §1).
+	DefaultAccount = "000000000000"
+	DefaultRegion  = "us-east-1"
+)
+
+// Duration is a time.Duration written as "5m" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML reads "90s", "5m", "1h".
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration like 30s or 5m", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Config is the whole configuration file.
+type Config struct {
+	// Listen is the API's host:port.
+	Listen string `yaml:"listen"`
+	// DataDir holds the embedded journal.
+	DataDir string `yaml:"dataDir"`
+	// ShutdownTimeout bounds a graceful stop (in-flight requests and
+	// batches).
+	ShutdownTimeout Duration `yaml:"shutdownTimeout"`
+	Journal         Journal  `yaml:"journal"`
+	Ingest          Ingest   `yaml:"ingest"`
+	Envelope        Envelope `yaml:"envelope"`
+	Log             Log      `yaml:"log"`
+	// Streams are log streams declared here; the API shows them read-only.
+	Streams []Stream `yaml:"streams"`
+}
+
+// Journal configures the event store.
+type Journal struct {
+	// NatsURL uses an external NATS server or cluster instead of the
+	// embedded one.
+	NatsURL string `yaml:"natsUrl"`
+	// NatsListen exposes the embedded server on host:port (off by default).
+	NatsListen string `yaml:"natsListen"`
+	// MaxAge drops events older than this; 0 keeps them forever.
+	MaxAge Duration `yaml:"maxAge"`
+	// MaxBytes caps the journal's size, oldest events first (default 10 GiB,
+	// -1 for no cap).
+	MaxBytes int64 `yaml:"maxBytes"`
+	// DuplicateWindow is how long an event uuid is remembered to drop
+	// re-sent copies (default 10m; ids are held in memory).
+	DuplicateWindow Duration `yaml:"duplicateWindow"`
+	// SyncAlways fsyncs before every acknowledgement: no acknowledged event
+	// is lost even on power failure, at a large cost in throughput. Off,
+	// the journal fsyncs every SyncInterval and an acknowledged event
+	// survives a process crash but not a power cut in between.
+	SyncAlways bool `yaml:"syncAlways"`
+	// SyncInterval is the fsync period when SyncAlways is off (default
+	// JetStream's 2m).
+	SyncInterval Duration `yaml:"syncInterval"`
+	// Replicas for streams and buckets on a NATS cluster (3 is usual).
+	Replicas int `yaml:"replicas"`
+}
+
+// Ingest bounds the ingest API.
+type Ingest struct {
+	// MaxBodyBytes is the largest request body after decompression
+	// (default 10 MiB).
+	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
+	// MaxEventBytes is the largest single event (default 256 KiB).
+	MaxEventBytes int `yaml:"maxEventBytes"`
+	// MaxEvents is the most events in one request (default 10,000).
+	MaxEvents int `yaml:"maxEvents"`
+	// DefaultOrg receives events of all-orgs tokens that name no org.
+	DefaultOrg string `yaml:"defaultOrg"`
+}
+
+// Envelope fills the EventBridge envelope fields patterns can test.
+type Envelope struct {
+	Account string `yaml:"account"`
+	Region  string `yaml:"region"`
+}
+
+// Log configures the service's own logs.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is text or json.
+	Format string `yaml:"format"`
+}
+
+// Stream is a log stream declared in the file.
+type Stream struct {
+	ID       string         `yaml:"id"`
+	Name     string         `yaml:"name"`
+	Type     string         `yaml:"type"`
+	Org      string         `yaml:"org"`
+	Status   string         `yaml:"status"`
+	Settings map[string]any `yaml:"settings"`
+	Filter   map[string]any `yaml:"filter"`
+}
+
+// SettingsJSON returns the stream's settings as JSON.
+func (s Stream) SettingsJSON() (json.RawMessage, error) {
+	if s.Settings == nil {
+		return json.RawMessage("{}"), nil
+	}
+	return json.Marshal(s.Settings)
+}
+
+// FilterJSON returns the stream's filter as JSON, or nil.
+func (s Stream) FilterJSON() (json.RawMessage, error) {
+	if s.Filter == nil {
+		return nil, nil
+	}
+	return json.Marshal(s.Filter)
+}
+
+// Default returns the configuration used when there is no file.
+func Default() Config {
+	return Config{
+		Listen:          DefaultListen,
+		DataDir:         DefaultDataDir,
+		ShutdownTimeout: Duration(DefaultShutdownTimeout),
+		Ingest:          Ingest{DefaultOrg: DefaultOrg},
+		Envelope:        Envelope{Account: DefaultAccount, Region: DefaultRegion},
+		Log:             Log{Level: "info", Format: "text"},
+	}
+}
+
+// Load reads a YAML file over the defaults. Unknown keys are errors.
+func Load(path string) (Config, error) {
+	cfg := Default()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate reports every problem of the configuration at once.
+func (c Config) Validate() error {
+	var errs []error
+	if !strings.Contains(c.Listen, ":") {
+		errs = append(errs, fmt.Errorf("listen: %q must be host:port", c.Listen))
+	}
+	if c.Journal.NatsURL == "" && c.DataDir == "" {
+		errs = append(errs, errors.New("dataDir: required with the embedded journal"))
+	}
+	if c.Journal.Replicas < 0 || c.Journal.Replicas > 5 {
+		errs = append(errs, errors.New("journal.replicas: must be 1 to 5"))
+	}
+	if c.Ingest.MaxBodyBytes < 0 || c.Ingest.MaxEventBytes < 0 || c.Ingest.MaxEvents < 0 {
+		errs = append(errs, errors.New("ingest: limits must not be negative"))
+	}
+	switch c.Log.Level {
+	case "", "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level: %q is not one of debug, info, warn, error", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "", "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log.format: %q is not text or json", c.Log.Format))
+	}
+	ids := map[string]bool{}
+	for i, s := range c.Streams {
+		if s.ID == "" || s.Name == "" || s.Type == "" {
+			errs = append(errs, fmt.Errorf("streams[%d]: id, name and type are required", i))
+		}
+		if ids[s.ID] {
+			errs = append(errs, fmt.Errorf("streams[%d]: duplicate id %q", i, s.ID))
+		}
+		ids[s.ID] = true
+		switch s.Status {
+		case "", "ACTIVE", "INACTIVE":
+		default:
+			errs = append(errs, fmt.Errorf("streams[%d]: status %q is not ACTIVE or INACTIVE", i, s.Status))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,88 @@
+package filesink
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/sink"
+)
+
+// Defaults for the settings a stream leaves out.
+const (
+	// DefaultPrefix starts every file name.
+	DefaultPrefix = "events"
+	// DefaultMaxBytes is the size at which a file is finished: large
+	// enough for few files, small enough to ship or open comfortably.
+	DefaultMaxBytes = 100 << 20
+	// DefaultMaxAge is the age at which a file is finished, so consumers
+	// see events at least hourly on a busy stream.
+	DefaultMaxAge = time.Hour
+
+	// minMaxBytes and minMaxAge stop a typo from making a file per event.
+	minMaxBytes = 1 << 10
+	minMaxAge   = time.Second
+)
+
+// Config is the settings of a stream of type "file".
+type Config struct {
+	// Dir is the absolute path of the directory the files go to. It is
+	// created when missing.
+	Dir string `json:"dir" yaml:"dir"`
+	// Prefix starts every file name (default "events"): letters, digits,
+	// '.', '_' and '-', at most 64.
+	Prefix string `json:"prefix,omitempty" yaml:"prefix,omitempty"`
+	// MaxBytes is the size at which a file is finished (default 100 MiB).
+	// An event larger than that gets a file of its own.
+	MaxBytes int64 `json:"maxBytes,omitempty" yaml:"maxBytes,omitempty"`
+	// MaxAge is the age at which a file is finished, e.g. "1h" (default).
+	MaxAge sink.Duration `json:"maxAge,omitempty" yaml:"maxAge,omitempty"`
+	// Fsync makes every write wait until the events are on disk (default
+	// true). Off, a machine crash can lose acknowledged events.
+	Fsync *bool `json:"fsync,omitempty" yaml:"fsync,omitempty"`
+}
+
+var prefixPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// withDefaults returns c with every unset setting at its default.
+func (c Config) withDefaults() Config {
+	if c.Prefix == "" {
+		c.Prefix = DefaultPrefix
+	}
+	if c.MaxBytes == 0 {
+		c.MaxBytes = DefaultMaxBytes
+	}
+	if c.MaxAge == 0 {
+		c.MaxAge = sink.Duration(DefaultMaxAge)
+	}
+	if c.Fsync == nil {
+		on := true
+		c.Fsync = &on
+	}
+	return c
+}
+
+// Validate reports every problem with c at once. Unset settings are valid:
+// they take their defaults.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	switch {
+	case c.Dir == "":
+		errs = append(errs, errors.New("dir: required"))
+	case !filepath.IsAbs(c.Dir):
+		errs = append(errs, fmt.Errorf("dir %q: want an absolute path", c.Dir))
+	}
+	if !prefixPattern.MatchString(c.Prefix) {
+		errs = append(errs, fmt.Errorf("prefix %q: want 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", c.Prefix))
+	}
+	if c.MaxBytes < minMaxBytes {
+		errs = append(errs, fmt.Errorf("maxBytes %d: want at least %d", c.MaxBytes, minMaxBytes))
+	}
+	if c.MaxAge.D() < minMaxAge {
+		errs = append(errs, fmt.Errorf("maxAge %v: want at least %v", c.MaxAge, minMaxAge))
+	}
+	return errors.Join(errs...)
+}

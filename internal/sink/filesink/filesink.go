@@ -1,0 +1,358 @@
+package filesink
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/sink"
+)
+
+const (
+	// maxBatchEvents and maxBatchBytes bound a batch: large enough that
+	// the per-batch fsync is cheap per event, small enough to hold in
+	// memory.
+	maxBatchEvents = 10000
+	maxBatchBytes  = 8 << 20
+	// bufferBytes is the write buffer in front of each file.
+	bufferBytes = 64 << 10
+
+	partSuffix  = ".ndjson.part"
+	finalSuffix = ".ndjson"
+	timeLayout  = "20060102T150405Z"
+)
+
+// Deps are what a Sink needs from its surroundings. Every field is
+// optional.
+type Deps struct {
+	// Logger receives info logs about finished and recovered files; nil
+	// discards them.
+	Logger *slog.Logger
+	// Now is the clock for file names and maxAge; nil means time.Now.
+	Now func() time.Time
+	// Forbidden, when set, refuses directories: the API passes one that
+	// keeps streams inside the directories an operator allowed. New and
+	// Verify check Dir with it.
+	Forbidden func(dir string) error
+}
+
+// Sink writes batches to NDJSON files. Build it with New.
+type Sink struct {
+	cfg       Config
+	fsync     bool
+	log       *slog.Logger
+	now       func() time.Time
+	forbidden func(string) error
+
+	cur       *file // the open .part file, nil between files
+	recovered bool  // leftover .part files were finished
+	closed    bool
+
+	// afterSync, when set by tests, is called after each fsync of a file.
+	afterSync func(path string)
+}
+
+// file is the file being written.
+type file struct {
+	f      *os.File
+	w      *bufio.Writer
+	part   string // path while written
+	final  string // path once finished
+	size   int64  // bytes handed to w
+	start  int64  // size when the current batch began, where a failure cuts back to
+	opened time.Time
+}
+
+var _ sink.Sink = (*Sink)(nil)
+
+// ErrForbiddenDir wraps the error of Deps.Forbidden when it refuses Dir.
+var ErrForbiddenDir = errors.New("directory not allowed")
+
+// New checks cfg, applies its defaults and returns a sink for it. It
+// touches nothing on disk: the directory is created by the first Write
+// (or by Verify).
+func New(cfg Config, deps Deps) (*Sink, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("file sink config: %w", err)
+	}
+	cfg.Dir = filepath.Clean(cfg.Dir)
+	s := &Sink{
+		cfg:       cfg,
+		fsync:     *cfg.Fsync,
+		log:       deps.Logger,
+		now:       deps.Now,
+		forbidden: deps.Forbidden,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if err := s.allowed(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Sink) allowed() error {
+	if s.forbidden == nil {
+		return nil
+	}
+	if err := s.forbidden(s.cfg.Dir); err != nil {
+		return fmt.Errorf("%s: %w: %w", s.cfg.Dir, ErrForbiddenDir, err)
+	}
+	return nil
+}
+
+// Limits bounds batches to 10,000 events and 8 MiB.
+func (s *Sink) Limits() sink.Limits {
+	return sink.Limits{MaxEvents: maxBatchEvents, MaxBytes: maxBatchBytes, MaxEventBytes: maxBatchBytes}
+}
+
+// EncodedSize is the event and its newline.
+func (s *Sink) EncodedSize(r sink.Record) int { return len(r.Data) + 1 }
+
+// Write appends b's events to the current file, starting new files as
+// maxBytes and maxAge require, and flushes (and with fsync, syncs) before
+// it returns. On failure the current file is cut back to where the batch
+// started.
+func (s *Sink) Write(ctx context.Context, b sink.Batch) error {
+	if len(b.Records) == 0 {
+		return nil
+	}
+	if s.closed {
+		return errors.New("file sink: write after close")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !s.recovered {
+		if err := s.recoverParts(); err != nil {
+			return classify(err)
+		}
+		s.recovered = true
+	}
+	if s.cur != nil && s.now().Sub(s.cur.opened) >= s.cfg.MaxAge.D() {
+		if err := s.finish(); err != nil {
+			return classify(err)
+		}
+	}
+	if s.cur != nil {
+		s.cur.start = s.cur.size
+	}
+	if err := s.write(b); err != nil {
+		s.abort()
+		return classify(err)
+	}
+	return nil
+}
+
+func (s *Sink) write(b sink.Batch) error {
+	for _, r := range b.Records {
+		n := int64(len(r.Data)) + 1
+		if s.cur != nil && s.cur.size > 0 && s.cur.size+n > s.cfg.MaxBytes {
+			if err := s.finish(); err != nil {
+				return err
+			}
+		}
+		if s.cur == nil {
+			if err := s.open(r.Seq); err != nil {
+				return err
+			}
+		}
+		if _, err := s.cur.w.Write(r.Data); err != nil {
+			return fmt.Errorf("write %s: %w", s.cur.part, err)
+		}
+		if err := s.cur.w.WriteByte('\n'); err != nil {
+			return fmt.Errorf("write %s: %w", s.cur.part, err)
+		}
+		s.cur.size += n
+	}
+	return s.flush()
+}
+
+// flush pushes buffered bytes to the current file and, with fsync on,
+// to disk.
+func (s *Sink) flush() error {
+	c := s.cur
+	if err := c.w.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", c.part, err)
+	}
+	if !s.fsync {
+		return nil
+	}
+	if err := c.f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", c.part, err)
+	}
+	if s.afterSync != nil {
+		s.afterSync(c.part)
+	}
+	return nil
+}
+
+// open starts a new .part file named after now and seq.
+func (s *Sink) open(seq uint64) error {
+	if err := os.MkdirAll(s.cfg.Dir, 0o750); err != nil {
+		return fmt.Errorf("create directory: %w", err)
+	}
+	now := s.now()
+	base := fmt.Sprintf("%s-%s-%020d", s.cfg.Prefix, now.UTC().Format(timeLayout), seq)
+	// A replay can start a file with the same second and seq as an
+	// earlier one: number it rather than overwrite.
+	for i := 1; i < 1000; i++ {
+		name := base
+		if i > 1 {
+			name = fmt.Sprintf("%s-%d", base, i)
+		}
+		final := filepath.Join(s.cfg.Dir, name+finalSuffix)
+		if _, err := os.Lstat(final); err == nil {
+			continue
+		}
+		part := filepath.Join(s.cfg.Dir, name+partSuffix)
+		f, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o640)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("create file: %w", err)
+		}
+		if err := s.syncDir(); err != nil {
+			_ = f.Close()
+			_ = os.Remove(part)
+			return err
+		}
+		s.cur = &file{f: f, w: bufio.NewWriterSize(f, bufferBytes), part: part, final: final, opened: now}
+		return nil
+	}
+	return fmt.Errorf("create file: too many files named %s*", base)
+}
+
+// finish completes the current file: flush, sync, close, rename.
+func (s *Sink) finish() error {
+	c := s.cur
+	if c == nil {
+		return nil
+	}
+	if err := s.flush(); err != nil {
+		return err
+	}
+	s.cur = nil
+	if err := c.f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", c.part, err)
+	}
+	if err := os.Rename(c.part, c.final); err != nil {
+		return fmt.Errorf("finish %s: %w", c.part, err)
+	}
+	if err := s.syncDir(); err != nil {
+		return err
+	}
+	s.log.Info("finished file", "file", c.final, "bytes", c.size)
+	return nil
+}
+
+// abort gives up the current file after a failed write: it cuts the file
+// back to where the batch started and finishes it, or removes it when
+// nothing remains. A file that cannot be cut is left as .part for the next
+// sink's recovery.
+func (s *Sink) abort() {
+	c := s.cur
+	if c == nil {
+		return
+	}
+	s.cur = nil
+	mark := c.start
+	// c.w is dropped unflushed; what it did flush is cut off here.
+	cut := c.f.Truncate(mark)
+	if cut == nil {
+		cut = c.f.Sync()
+	}
+	if err := c.f.Close(); err != nil && cut == nil {
+		cut = err
+	}
+	switch {
+	case cut != nil:
+		s.log.Warn("left a partly written file for recovery", "file", c.part, "err", cut)
+	case mark == 0:
+		_ = os.Remove(c.part)
+	default:
+		if err := os.Rename(c.part, c.final); err != nil {
+			s.log.Warn("left a partly written file for recovery", "file", c.part, "err", err)
+		}
+	}
+}
+
+// syncDir makes creations and renames in the directory durable.
+func (s *Sink) syncDir() error {
+	if !s.fsync {
+		return nil
+	}
+	d, err := os.Open(s.cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("sync directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) { // some file systems cannot sync directories
+		return fmt.Errorf("sync directory: %w", err)
+	}
+	return nil
+}
+
+// Verify checks that Dir exists or can be created and takes a file, by
+// creating and removing a hidden temporary file. It writes no events.
+func (s *Sink) Verify(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.allowed(); err != nil {
+		return sink.Misconfigured(err)
+	}
+	if err := os.MkdirAll(s.cfg.Dir, 0o750); err != nil {
+		return classify(fmt.Errorf("create directory: %w", err))
+	}
+	f, err := os.CreateTemp(s.cfg.Dir, ".verify-*")
+	if err != nil {
+		return classify(fmt.Errorf("create a file: %w", err))
+	}
+	_, werr := f.Write([]byte("{}\n"))
+	cerr := f.Close()
+	rerr := os.Remove(f.Name())
+	if err := errors.Join(werr, cerr, rerr); err != nil {
+		return classify(fmt.Errorf("write a file: %w", err))
+	}
+	return nil
+}
+
+// Close finishes the current file. It may be called more than once.
+func (s *Sink) Close(context.Context) error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if err := s.finish(); err != nil {
+		if s.cur != nil {
+			_ = s.cur.f.Close()
+			s.cur = nil
+		}
+		return fmt.Errorf("file sink close: %w", err)
+	}
+	return nil
+}
+
+// classify marks errors only an operator can fix as configuration errors; all
+// others (a full disk, I/O errors) are retried.
+func classify(err error) error {
+	if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) ||
+		errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.EISDIR) {
+		return sink.Misconfigured(err)
+	}
+	return err
+}

@@ -1,0 +1,353 @@
+package httpsink
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/secret"
+	"github.com/auditstream/auditstream/internal/sink"
+)
+
+// Defaults for the settings a stream leaves out.
+const (
+	// DefaultTimeout bounds one request. Standard Webhooks suggests 15-30 s
+	// and many receivers answer within seconds; a stuck receiver should
+	// cost a retry, not a stalled stream.
+	DefaultTimeout = 15 * time.Second
+	// DefaultMaxEvents is the most events in one batch.
+	DefaultMaxEvents = 500
+	// DefaultMaxBytes is the largest request body, 1 MiB: what most
+	// receivers and proxies in front of them accept without tuning.
+	DefaultMaxBytes = 1 << 20
+	// DefaultAPIKeyHeader is the header an apiKey credential goes in when
+	// the stream does not name one.
+	DefaultAPIKeyHeader = "X-API-Key"
+
+	// maxTimeout and maxMaxEvents keep a typo from holding a stream for an
+	// hour or building huge requests.
+	maxTimeout   = 5 * time.Minute
+	maxMaxEvents = 10000
+	maxMaxBytes  = 64 << 20
+)
+
+// Body says how a batch goes on the wire.
+type Body string
+
+// The body modes.
+const (
+	// BodyBatch sends one request per batch whose body is a JSON array of
+	// the events (Content-Type application/json). The default.
+	BodyBatch Body = "batch"
+	// BodyNDJSON sends one request per batch whose body is the events,
+	// one per line (Content-Type application/x-ndjson).
+	BodyNDJSON Body = "ndjson"
+	// BodyEvent sends one request per event whose body is the event
+	// (Content-Type application/json).
+	BodyEvent Body = "event"
+)
+
+// AuthType names how requests authenticate.
+type AuthType string
+
+// The authentication types.
+const (
+	// AuthNone sends no credentials (the default). Signing may still
+	// authenticate the payload.
+	AuthNone AuthType = "none"
+	// AuthBasic sends HTTP Basic credentials (username, password).
+	AuthBasic AuthType = "basic"
+	// AuthAPIKey sends apiKey as the value of header headerName.
+	AuthAPIKey AuthType = "apiKey"
+	// AuthOAuth2 fetches a bearer token with the OAuth 2.0 client
+	// credentials grant from tokenUrl and sends it in Authorization.
+	AuthOAuth2 AuthType = "oauth2ClientCredentials"
+)
+
+// Config is the settings of a stream of type "http".
+type Config struct {
+	// URL receives the events; http or https. It must not carry
+	// credentials (use auth).
+	URL string `json:"url" yaml:"url"`
+	// Method is POST (default) or PUT.
+	Method string `json:"method,omitempty" yaml:"method,omitempty"`
+	// Headers are added to every request. Their values are shown by the
+	// API and in logs: put credentials in auth, which is redacted.
+	// Headers the sink sets itself (Content-Type, webhook-*, and the
+	// auth header) cannot be set here.
+	Headers map[string]string `json:"headers,omitempty" yaml:"headers,omitempty"`
+	// Auth is how requests authenticate; none by default.
+	Auth Auth `json:"auth,omitzero" yaml:"auth,omitempty"`
+	// Body is batch (default: a JSON array), ndjson, or event (one
+	// request per event).
+	Body Body `json:"body,omitempty" yaml:"body,omitempty"`
+	// Signing, when its secret is set, signs every request the Standard
+	// Webhooks way (webhook-id, webhook-timestamp, webhook-signature).
+	Signing Signing `json:"signing,omitzero" yaml:"signing,omitempty"`
+	// Timeout bounds each request, e.g. "15s" (the default).
+	Timeout sink.Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
+	// MaxEvents is the most events in one batch (default 500).
+	MaxEvents int `json:"maxEvents,omitempty" yaml:"maxEvents,omitempty"`
+	// MaxBytes is the largest request body in bytes (default 1 MiB); in
+	// event mode, the largest event.
+	MaxBytes int `json:"maxBytes,omitempty" yaml:"maxBytes,omitempty"`
+}
+
+// Auth is how requests authenticate. Only the fields of the chosen type
+// may be set.
+type Auth struct {
+	// Type is none (default), basic, apiKey or oauth2ClientCredentials.
+	Type AuthType `json:"type,omitempty" yaml:"type,omitempty"`
+	// Username and Password are the basic credentials.
+	Username string        `json:"username,omitempty" yaml:"username,omitempty"`
+	Password secret.String `json:"password,omitempty" yaml:"password,omitempty"`
+	// HeaderName is the header that carries APIKey (default X-API-Key;
+	// use Authorization with a value "Bearer <token>" for bearer tokens).
+	HeaderName string        `json:"headerName,omitempty" yaml:"headerName,omitempty"`
+	APIKey     secret.String `json:"apiKey,omitempty" yaml:"apiKey,omitempty"`
+	// TokenURL, ClientID, ClientSecret and Scopes configure the OAuth 2.0
+	// client credentials grant. The client authenticates to the token
+	// endpoint with HTTP Basic.
+	TokenURL     string        `json:"tokenUrl,omitempty" yaml:"tokenUrl,omitempty"`
+	ClientID     string        `json:"clientId,omitempty" yaml:"clientId,omitempty"`
+	ClientSecret secret.String `json:"clientSecret,omitempty" yaml:"clientSecret,omitempty"`
+	Scopes       []string      `json:"scopes,omitempty" yaml:"scopes,omitempty"`
+}
+
+// Signing configures Standard Webhooks signatures.
+type Signing struct {
+	// Secret is the endpoint's whsec_ secret: "whsec_" followed by the
+	// base64 of 24 to 64 random bytes.
+	Secret secret.String `json:"secret,omitempty" yaml:"secret,omitempty"`
+}
+
+// withDefaults returns c with every unset setting at its default.
+func (c Config) withDefaults() Config {
+	if c.Method == "" {
+		c.Method = http.MethodPost
+	}
+	if c.Body == "" {
+		c.Body = BodyBatch
+	}
+	if c.Auth.Type == "" {
+		c.Auth.Type = AuthNone
+	}
+	if c.Auth.Type == AuthAPIKey && c.Auth.HeaderName == "" {
+		c.Auth.HeaderName = DefaultAPIKeyHeader
+	}
+	if c.Timeout == 0 {
+		c.Timeout = sink.Duration(DefaultTimeout)
+	}
+	if c.MaxEvents == 0 {
+		c.MaxEvents = DefaultMaxEvents
+	}
+	if c.MaxBytes == 0 {
+		c.MaxBytes = DefaultMaxBytes
+	}
+	return c
+}
+
+// reservedHeaders are set by the sink and cannot be configured.
+var reservedHeaders = []string{
+	"Content-Type", "Content-Length", "Content-Encoding", "Transfer-Encoding",
+	"Host", "Connection", "Webhook-Id", "Webhook-Timestamp", "Webhook-Signature",
+}
+
+// Validate reports every problem with c at once. Unset settings are valid:
+// they take their defaults.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if c.URL == "" {
+		bad("url: required")
+	} else if err := checkURL(c.URL); err != nil {
+		bad("url: %w", err)
+	}
+	if c.Method != http.MethodPost && c.Method != http.MethodPut {
+		bad("method %q: want POST or PUT", c.Method)
+	}
+	switch c.Body {
+	case BodyBatch, BodyNDJSON, BodyEvent:
+	default:
+		bad("body %q: want batch, ndjson or event", c.Body)
+	}
+	authHeader := c.authHeader()
+	for name, value := range c.Headers {
+		canon := textproto.CanonicalMIMEHeaderKey(name)
+		switch {
+		case !validHeaderName(name):
+			bad("headers: %q is not a valid header name", name)
+		case strings.ContainsAny(value, "\r\n\x00"):
+			bad("headers: %s: value contains a control character", name)
+		case containsFold(reservedHeaders, canon):
+			bad("headers: %s is set by the sink", canon)
+		case authHeader != "" && strings.EqualFold(canon, authHeader):
+			bad("headers: %s is set by auth", canon)
+		}
+	}
+	errs = append(errs, c.Auth.validate()...)
+	if c.Signing.Secret != "" {
+		if _, err := signingKey(c.Signing.Secret); err != nil {
+			bad("signing.secret: %w", err)
+		}
+	}
+	if d := c.Timeout.D(); d < 0 || d > maxTimeout {
+		bad("timeout %v: want between 0 and %v", d, maxTimeout)
+	}
+	if c.MaxEvents < 0 || c.MaxEvents > maxMaxEvents {
+		bad("maxEvents %d: want between 1 and %d", c.MaxEvents, maxMaxEvents)
+	}
+	if c.MaxBytes < 0 || c.MaxBytes > maxMaxBytes {
+		bad("maxBytes %d: want between 1 and %d", c.MaxBytes, maxMaxBytes)
+	} else if c.MaxBytes < 1024 {
+		bad("maxBytes %d: want at least 1024, or no event would fit", c.MaxBytes)
+	}
+	return errors.Join(errs...)
+}
+
+func (a Auth) validate() []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	// unused lists fields set for another type: a half-edited config is
+	// better refused than silently ignored.
+	unused := func(names ...string) {
+		for _, n := range names {
+			bad("auth.%s: not used by auth type %s", n, a.Type)
+		}
+	}
+	var basic, apiKey, oauth []string
+	named := func(list *[]string, name string, isSet bool) {
+		if isSet {
+			*list = append(*list, name)
+		}
+	}
+	named(&basic, "username", a.Username != "")
+	named(&basic, "password", a.Password != "")
+	named(&apiKey, "headerName", a.HeaderName != "")
+	named(&apiKey, "apiKey", a.APIKey != "")
+	named(&oauth, "tokenUrl", a.TokenURL != "")
+	named(&oauth, "clientId", a.ClientID != "")
+	named(&oauth, "clientSecret", a.ClientSecret != "")
+	named(&oauth, "scopes", len(a.Scopes) > 0)
+
+	switch a.Type {
+	case AuthNone:
+		unused(slices.Concat(basic, apiKey, oauth)...)
+	case AuthBasic:
+		unused(slices.Concat(apiKey, oauth)...)
+		if a.Username == "" {
+			bad("auth.username: required for basic")
+		} else if strings.Contains(a.Username, ":") {
+			bad("auth.username: must not contain ':'")
+		}
+		if a.Password == "" {
+			bad("auth.password: required for basic")
+		}
+	case AuthAPIKey:
+		unused(slices.Concat(basic, oauth)...)
+		if !validHeaderName(a.HeaderName) {
+			bad("auth.headerName %q: not a valid header name", a.HeaderName)
+		} else if containsFold(reservedHeaders, textproto.CanonicalMIMEHeaderKey(a.HeaderName)) {
+			bad("auth.headerName %s: set by the sink", a.HeaderName)
+		}
+		if a.APIKey == "" {
+			bad("auth.apiKey: required for apiKey")
+		} else if strings.ContainsAny(a.APIKey.Reveal(), "\r\n\x00") {
+			bad("auth.apiKey: contains a control character")
+		}
+	case AuthOAuth2:
+		unused(slices.Concat(basic, apiKey)...)
+		if a.TokenURL == "" {
+			bad("auth.tokenUrl: required for oauth2ClientCredentials")
+		} else if err := checkURL(a.TokenURL); err != nil {
+			bad("auth.tokenUrl: %w", err)
+		}
+		if a.ClientID == "" {
+			bad("auth.clientId: required for oauth2ClientCredentials")
+		}
+		if a.ClientSecret == "" {
+			bad("auth.clientSecret: required for oauth2ClientCredentials")
+		}
+		for _, s := range a.Scopes {
+			if s == "" || strings.ContainsAny(s, " \"\\") {
+				bad("auth.scopes: %q is not a valid scope", s)
+			}
+		}
+	default:
+		bad("auth.type %q: want none, basic, apiKey or oauth2ClientCredentials", a.Type)
+	}
+	return errs
+}
+
+// authHeader is the header auth sets, or "".
+func (c Config) authHeader() string {
+	switch c.Auth.Type {
+	case AuthBasic, AuthOAuth2:
+		return "Authorization"
+	case AuthAPIKey:
+		return textproto.CanonicalMIMEHeaderKey(c.Auth.HeaderName)
+	default:
+		return ""
+	}
+}
+
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL", raw)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("scheme %q: want http or https", u.Scheme)
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return errors.New("no host")
+	}
+	if u.User != nil {
+		return errors.New("credentials in the URL: use auth instead")
+	}
+	if u.Fragment != "" {
+		return errors.New("fragment is not sent: remove it")
+	}
+	return nil
+}
+
+// signingKey decodes a whsec_ secret into its HMAC key.
+func signingKey(s secret.String) ([]byte, error) {
+	b64, ok := strings.CutPrefix(s.Reveal(), "whsec_")
+	if !ok {
+		return nil, errors.New(`want a "whsec_" prefix`)
+	}
+	key, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return nil, errors.New(`the part after "whsec_" is not standard base64`)
+	}
+	if len(key) < 24 || len(key) > 64 {
+		return nil, fmt.Errorf("key is %d bytes, want 24 to 64", len(key))
+	}
+	return key, nil
+}
+
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, r := range name {
+		// RFC 9110 token characters.
+		if r > 0x7e || r <= ' ' || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) {
+			return false
+		}
+	}
+	return true
+}
+
+func containsFold(list []string, s string) bool {
+	return slices.ContainsFunc(list, func(v string) bool { return strings.EqualFold(v, s) })
+}

@@ -1,0 +1,25 @@
+// Package httpsink is the destination of streams of type "http": a webhook
+// or any HTTP API that takes audit events as JSON.
+//
+// A batch goes out as one request whose body is a JSON array of the events
+// (body "batch", the default) or NDJSON (body "ndjson"), or as one request
+// per event (body "event"). Each event is sent exactly as stored. Requests
+// can authenticate with HTTP Basic, an API key header, or an OAuth 2.0
+// client credentials token that the sink fetches, caches until shortly
+// before it expires and fetches again when the endpoint answers 401. They
+// can be signed the Standard Webhooks way (webhook-id, webhook-timestamp,
+// webhook-signature "v1,<base64 HMAC-SHA256>"); the webhook-id of a batch
+// is derived from its record IDs, so a retried batch keeps its id and
+// receivers can de-duplicate on it.
+//
+// Answers are classified for the runner: 2xx delivered; 408, 425 and 5xx
+// retried (429 and 503 throttled), honouring Retry-After; 3xx (redirects
+// are never followed), 401, 403, 404 and 407 are configuration errors (the
+// runner holds the stream and retries slowly, since the endpoint needs an
+// operator and the events are fine); 410 pauses the stream; other 4xx are
+// permanent. Response bodies are always drained and closed, and the start
+// of an error body is quoted in the error.
+//
+// Deps.Forbidden lets the API refuse targets such as the service's own
+// admin endpoints.
+package httpsink
