@@ -1,0 +1,301 @@
+package pattern
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"unsafe"
+)
+
+// MaxEventDepth is the deepest nesting of objects and arrays an event may have; deeper
+// events never match (PutEvents accepts up to 1,000 levels). The flattener recurses at
+// most this deep.
+const MaxEventDepth = 1000
+
+// arrayPos records that a value sits at element idx of the array instance arr.
+type arrayPos struct {
+	arr int32
+	idx int32
+}
+
+// strClass marks the bytes that end a fast string scan: '"', '\\' and control bytes.
+var strClass = func() (t [256]bool) {
+	for i := 0; i < 0x20; i++ {
+		t[i] = true
+	}
+	t['"'] = true
+	t['\\'] = true
+	return t
+}()
+
+// SWAR constants: every byte 0x01, every byte 0x80.
+const (
+	swarLo = 0x0101010101010101
+	swarHi = 0x8080808080808080
+)
+
+// specialBytes is non-zero when one of the 8 bytes in x is '"', '\\' or below 0x20
+// (the classic "has zero byte" and "has byte less than" word tricks).
+func specialBytes(x uint64) uint64 {
+	q := x ^ ('"' * swarLo)
+	b := x ^ ('\\' * swarLo)
+	return ((q-swarLo)&^q | (b-swarLo)&^b | (x-0x20*swarLo)&^x) & swarHi
+}
+
+// flattener walks one event's JSON, recording the leaf values at the paths the index
+// knows into the scratch buffers. Unknown subtrees are validated but not recorded.
+type flattener struct {
+	s   *scratch
+	ix  *index
+	ev  []byte
+	pos int
+}
+
+// bstr returns b as a string without copying. The bytes must not change while the
+// string is in use: event bytes are owned by the caller for the duration of the match
+// call, and scratch string bytes are only appended to during one event.
+func bstr(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+func (f *flattener) space() {
+	i, ev := f.pos, f.ev
+	for i < len(ev) {
+		c := ev[i]
+		if c > ' ' || (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+			break
+		}
+		i++
+	}
+	f.pos = i
+}
+
+// walk parses the value at f.pos. t is the trie node of its path, nil when no pattern
+// path equals or extends it (the value is then only validated). It reports false when
+// the JSON is malformed or nests deeper than MaxEventDepth.
+func (f *flattener) walk(depth int, t *tnode) bool {
+	if depth > MaxEventDepth {
+		return false
+	}
+	f.space()
+	if f.pos >= len(f.ev) {
+		return false
+	}
+	switch c := f.ev[f.pos]; c {
+	case '{':
+		if t != nil && len(t.kids) == 0 {
+			t = nil
+		}
+		return f.object(depth, t)
+	case '[':
+		return f.array(depth, t)
+	case '"':
+		want := t != nil && t.id >= 0
+		s, ok := f.str(want)
+		if ok && want {
+			f.s.emit(t.id, value{kind: kindString, str: s})
+		}
+		return ok
+	case 't', 'f', 'n':
+		var word string
+		var k valueKind
+		switch c {
+		case 't':
+			word, k = "true", kindTrue
+		case 'f':
+			word, k = "false", kindFalse
+		default:
+			word, k = "null", kindNull
+		}
+		if len(f.ev)-f.pos < len(word) || bstr(f.ev[f.pos:f.pos+len(word)]) != word {
+			return false
+		}
+		f.pos += len(word)
+		if t != nil && t.id >= 0 {
+			f.s.emit(t.id, value{kind: k})
+		}
+		return true
+	default:
+		start := f.pos
+		end, ok := scanNumber(f.ev, f.pos)
+		if !ok {
+			return false
+		}
+		f.pos = end
+		if t != nil && t.id >= 0 {
+			text := bstr(f.ev[start:end])
+			n, nok := fastNumber(text)
+			f.s.emit(t.id, value{kind: kindNumber, str: text, num: n, numOK: nok})
+		}
+		return true
+	}
+}
+
+// fastNumber converts number text, with a fast path for small integers.
+func fastNumber(text string) (float64, bool) {
+	if len(text) <= 15 {
+		neg := false
+		t := text
+		if t[0] == '-' {
+			neg, t = true, t[1:]
+		}
+		var n int64
+		ok := len(t) > 0
+		for i := 0; i < len(t); i++ {
+			c := t[i]
+			if c < '0' || c > '9' {
+				ok = false
+				break
+			}
+			n = n*10 + int64(c-'0')
+		}
+		if ok {
+			if neg {
+				return -float64(n), true
+			}
+			return float64(n), true
+		}
+	}
+	return parseNumber(text)
+}
+
+// object walks an object; t is nil when no pattern path goes below it.
+func (f *flattener) object(depth int, t *tnode) bool {
+	f.pos++ // '{'
+	f.space()
+	if f.pos < len(f.ev) && f.ev[f.pos] == '}' {
+		f.pos++
+		return true
+	}
+	want := t != nil
+	for {
+		f.space()
+		if f.pos >= len(f.ev) || f.ev[f.pos] != '"' {
+			return false
+		}
+		key, ok := f.str(want)
+		if !ok {
+			return false
+		}
+		f.space()
+		if f.pos >= len(f.ev) || f.ev[f.pos] != ':' {
+			return false
+		}
+		f.pos++
+		var child *tnode
+		if want {
+			child = t.lookup(key)
+		}
+		if !f.walk(depth+1, child) {
+			return false
+		}
+		f.space()
+		if f.pos >= len(f.ev) {
+			return false
+		}
+		switch f.ev[f.pos] {
+		case ',':
+			f.pos++
+		case '}':
+			f.pos++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// array walks an array; its elements share t, and each gets its array position.
+func (f *flattener) array(depth int, t *tnode) bool {
+	f.pos++ // '['
+	f.space()
+	if f.pos < len(f.ev) && f.ev[f.pos] == ']' {
+		f.pos++
+		return true
+	}
+	s := f.s
+	track := t != nil
+	if track {
+		s.stack = append(s.stack, arrayPos{arr: s.nextArr})
+		s.nextArr++
+	}
+	for i := int32(0); ; i++ {
+		if track {
+			s.stack[len(s.stack)-1].idx = i
+		}
+		if !f.walk(depth+1, t) {
+			return false
+		}
+		f.space()
+		if f.pos >= len(f.ev) {
+			return false
+		}
+		switch f.ev[f.pos] {
+		case ',':
+			f.pos++
+		case ']':
+			f.pos++
+			if track {
+				s.stack = s.stack[:len(s.stack)-1]
+			}
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// str scans the string at f.pos (the opening quote). When want is set it returns the
+// unescaped text, pointing into the event when there are no escapes.
+func (f *flattener) str(want bool) (string, bool) {
+	f.pos++
+	start := f.pos
+	ev := f.ev
+	i := f.pos
+	for {
+		if i+8 <= len(ev) {
+			if m := specialBytes(binary.LittleEndian.Uint64(ev[i:])); m == 0 {
+				i += 8
+				continue
+			} else {
+				// The lowest flagged byte is always a real match.
+				i += bits.TrailingZeros64(m) >> 3
+			}
+		} else {
+			for i < len(ev) && !strClass[ev[i]] {
+				i++
+			}
+			if i >= len(ev) {
+				return "", false
+			}
+		}
+		break
+	}
+	if ev[i] == '"' {
+		f.pos = i + 1
+		if !want {
+			return "", true
+		}
+		return bstr(ev[start:i]), true
+	}
+	if ev[i] < 0x20 {
+		return "", false
+	}
+	// Escapes: decode into the scratch string buffer.
+	s := f.s
+	off := len(s.strbuf)
+	s.strbuf = append(s.strbuf, ev[start:i]...)
+	var end, bad int
+	s.strbuf, end, bad = unescapeString(ev, i, s.strbuf)
+	if bad >= 0 {
+		return "", false
+	}
+	f.pos = end
+	if !want {
+		s.strbuf = s.strbuf[:off]
+		return "", true
+	}
+	return bstr(s.strbuf[off:]), true
+}
