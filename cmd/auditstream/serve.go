@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/auditstream/auditstream/internal/app"
@@ -44,6 +46,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		cfg.Journal.NatsURL = *natsURL
 	}
 	log := newLogger(stderr, cfg.Log)
+	// AUDITSTREAM_CPUPROFILE=FILE records a CPU profile from start to
+	// shutdown, for performance work (see BENCHMARKS.md).
+	if path := env("AUDITSTREAM_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "serve: cpu profile: %v\n", err)
+			return 2
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "serve: cpu profile: %v\n", err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
+	}
 	err := app.Run(ctx, cfg, app.Options{AdminToken: env("AUDITSTREAM_ADMIN_TOKEN"),
 		Ready: func(addr string) { fmt.Fprintf(stdout, "listening on http://%s\n", addr) }}, log)
 	if err != nil {

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -198,12 +197,18 @@ func (s *Server) readBody(r *http.Request) ([]byte, error) {
 func (s *Server) parseNDJSON(body []byte, org string, now time.Time) ([]event.Event, error) {
 	var evs []event.Event
 	var causes []string
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	sc.Buffer(nil, len(body)+1)
 	line := 0
-	for sc.Scan() {
+	// Lines are sliced from body, which outlives the request: events keep
+	// pointing into it until the journal has them.
+	for rest := body; len(rest) > 0; {
+		var raw []byte
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			raw, rest = rest[:i], rest[i+1:]
+		} else {
+			raw, rest = rest, nil
+		}
 		line++
-		raw := bytes.TrimSpace(sc.Bytes())
+		raw = bytes.TrimSpace(raw)
 		if len(raw) == 0 {
 			continue
 		}

@@ -58,13 +58,6 @@ var orgRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 // digits, '-' or '_' (it becomes a NATS subject token).
 func ValidOrg(name string) bool { return orgRE.MatchString(name) }
 
-// head is the part of an event Parse interprets.
-type head struct {
-	UUID      json.RawMessage `json:"uuid"`
-	EventType json.RawMessage `json:"eventType"`
-	Published json.RawMessage `json:"published"`
-}
-
 // Parse validates one JSON event and returns it normalised: compact, with
 // uuid and published filled in. now is the time of receipt.
 func Parse(raw []byte, org string, now time.Time) (Event, error) {
@@ -72,16 +65,18 @@ func Parse(raw []byte, org string, now time.Time) (Event, error) {
 	if len(raw) == 0 || raw[0] != '{' {
 		return Event{}, fmt.Errorf("%w: not a JSON object", ErrInvalid)
 	}
-	if d := depth(raw); d > MaxDepth {
-		return Event{}, fmt.Errorf("%w: nested deeper than %d levels", ErrInvalid, MaxDepth)
-	}
-	var h head
-	if err := json.Unmarshal(raw, &h); err != nil {
+	if !json.Valid(raw) {
+		var v any
+		err := json.Unmarshal(raw, &v)
 		return Event{}, fmt.Errorf("%w: malformed JSON: %v", ErrInvalid, jsonErr(err))
+	}
+	f := scanTop(raw)
+	if f.depth > MaxDepth {
+		return Event{}, fmt.Errorf("%w: nested deeper than %d levels", ErrInvalid, MaxDepth)
 	}
 	ev := Event{Org: org}
 	var err error
-	if ev.EventType, err = str(h.EventType, "eventType"); err != nil {
+	if ev.EventType, err = rawString(f.eventType, "eventType"); err != nil {
 		return Event{}, err
 	}
 	if ev.EventType == "" {
@@ -90,13 +85,13 @@ func Parse(raw []byte, org string, now time.Time) (Event, error) {
 	if len(ev.EventType) > MaxEventTypeLen {
 		return Event{}, fmt.Errorf("%w: eventType longer than %d bytes", ErrInvalid, MaxEventTypeLen)
 	}
-	if ev.UUID, err = str(h.UUID, "uuid"); err != nil {
+	if ev.UUID, err = rawString(f.uuid, "uuid"); err != nil {
 		return Event{}, err
 	}
 	if len(ev.UUID) > MaxUUIDLen {
 		return Event{}, fmt.Errorf("%w: uuid longer than %d bytes", ErrInvalid, MaxUUIDLen)
 	}
-	pub, err := str(h.Published, "published")
+	pub, err := rawString(f.published, "published")
 	if err != nil {
 		return Event{}, err
 	}
@@ -106,12 +101,15 @@ func Parse(raw []byte, org string, now time.Time) (Event, error) {
 			return Event{}, fmt.Errorf("%w: published %q is not an RFC 3339 time", ErrInvalid, pub)
 		}
 	}
-	var buf bytes.Buffer
-	buf.Grow(len(raw) + 100)
-	if err := json.Compact(&buf, raw); err != nil {
-		return Event{}, fmt.Errorf("%w: malformed JSON: %v", ErrInvalid, jsonErr(err))
+	data := raw
+	if f.loose {
+		var buf bytes.Buffer
+		buf.Grow(len(raw))
+		if err := json.Compact(&buf, raw); err != nil {
+			return Event{}, fmt.Errorf("%w: malformed JSON: %v", ErrInvalid, jsonErr(err))
+		}
+		data = buf.Bytes()
 	}
-	data := buf.Bytes()
 	var add []byte
 	if ev.UUID == "" {
 		ev.UUID = uuid.NewString()
@@ -122,9 +120,6 @@ func Parse(raw []byte, org string, now time.Time) (Event, error) {
 		add = fmt.Appendf(add, `"published":%q,`, ev.Published.Format(TimeFormat))
 	}
 	if len(add) > 0 {
-		if string(data) == "{}" { // cannot happen: eventType is required
-			add = add[:len(add)-1]
-		}
 		out := make([]byte, 0, len(data)+len(add))
 		out = append(out, '{')
 		out = append(out, add...)
@@ -138,52 +133,6 @@ func Parse(raw []byte, org string, now time.Time) (Event, error) {
 // TimeFormat is how auditstream writes times into events: Okta's
 // millisecond RFC 3339 form.
 const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
-
-func str(raw json.RawMessage, name string) (string, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return "", nil
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", fmt.Errorf("%w: %s must be a string", ErrInvalid, name)
-	}
-	return s, nil
-}
-
-// depth reports the deepest nesting of objects and arrays in raw, skipping
-// strings. It stops counting once past MaxDepth.
-func depth(raw []byte) int {
-	d, max := 0, 0
-	inStr, esc := false, false
-	for _, c := range raw {
-		if inStr {
-			switch {
-			case esc:
-				esc = false
-			case c == '\\':
-				esc = true
-			case c == '"':
-				inStr = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inStr = true
-		case '{', '[':
-			d++
-			if d > max {
-				max = d
-				if max > MaxDepth {
-					return max
-				}
-			}
-		case '}', ']':
-			d--
-		}
-	}
-	return max
-}
 
 func jsonErr(err error) string {
 	var se *json.SyntaxError

