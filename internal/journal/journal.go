@@ -254,12 +254,20 @@ func splitHostPort(hp string) (string, int, error) {
 // natsLogger forwards the embedded server's log lines to slog.
 type natsLogger struct{ log *slog.Logger }
 
-func (l *natsLogger) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...), "component", "nats") }
-func (l *natsLogger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...), "component", "nats") }
-func (l *natsLogger) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...), "component", "nats") }
-func (l *natsLogger) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...), "component", "nats") }
-func (l *natsLogger) Debugf(format string, v ...any)  {}
-func (l *natsLogger) Tracef(format string, v ...any)  {}
+func (l *natsLogger) Noticef(format string, v ...any) {
+	l.log.Debug(fmt.Sprintf(format, v...), "component", "nats")
+}
+func (l *natsLogger) Warnf(format string, v ...any) {
+	l.log.Warn(fmt.Sprintf(format, v...), "component", "nats")
+}
+func (l *natsLogger) Fatalf(format string, v ...any) {
+	l.log.Error(fmt.Sprintf(format, v...), "component", "nats")
+}
+func (l *natsLogger) Errorf(format string, v ...any) {
+	l.log.Error(fmt.Sprintf(format, v...), "component", "nats")
+}
+func (l *natsLogger) Debugf(format string, v ...any) {}
+func (l *natsLogger) Tracef(format string, v ...any) {}
 
 // LastSeq is the sequence of the newest event in the journal (0 if empty).
 func (j *Journal) LastSeq(ctx context.Context) (uint64, error) {
