@@ -8,6 +8,9 @@
 //	auditstream send [FILE]
 //	auditstream streams list|get|apply|delete|activate|deactivate|status|replay|deadletters|redrive
 //	auditstream pattern test --pattern JSON --event JSON
+//	auditstream logs query|tail
+//	auditstream lambda
+//	auditstream import s3://bucket/prefix --since T --until T
 //	auditstream version
 package main
 
@@ -47,6 +50,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cli.Streams(ctx, args[1:], stdin, stdout, stderr, env)
 	case "pattern":
 		return runPattern(args[1:], stdin, stdout, stderr)
+	case "logs":
+		return runLogs(ctx, args[1:], stdin, stdout, stderr, env)
+	case "lambda":
+		return runLambda(ctx, args[1:], stdout, stderr, env)
+	case "import":
+		return runImport(ctx, args[1:], stdout, stderr, env)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "auditstream", version)
 		return 0

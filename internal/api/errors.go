@@ -103,6 +103,9 @@ func newErrorID() string {
 	return "oae" + base64.RawURLEncoding.EncodeToString(b[:])[:20]
 }
 
+// WriteJSON writes v as JSON with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
+
 // writeJSON writes v as JSON with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

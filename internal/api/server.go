@@ -59,6 +59,23 @@ type Deps struct {
 	Limits     Limits
 	// Now returns the current time (tests may fix it).
 	Now func() time.Time
+	// Routes are further endpoints (the System Log query API, sources),
+	// served with the same authentication and error rendering.
+	Routes []Route
+}
+
+// HandlerFunc handles an authenticated request. Returning an *Error
+// renders Okta's error body; any other error becomes a generic 500.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request, tok auth.Token) error
+
+// Route is an endpoint another package contributes.
+type Route struct {
+	// Pattern is a net/http ServeMux pattern, e.g. "GET /api/v1/logs".
+	Pattern string
+	// Scope is required of the token ("" only authenticates).
+	Scope auth.Scope
+	// Handle serves the request.
+	Handle HandlerFunc
 }
 
 // Server serves the API. Create it with New.
@@ -94,7 +111,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-type handler func(w http.ResponseWriter, r *http.Request, tok auth.Token) error
+type handler = HandlerFunc
 
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -125,6 +142,10 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /api/v1/logStreams/{id}/replay", s.authed(manage, s.replayStream))
 	s.mux.Handle("GET /api/v1/logStreams/{id}/deadLetters", s.authed(read, s.deadLetters))
 	s.mux.Handle("POST /api/v1/logStreams/{id}/deadLetters/redrive", s.authed(manage, s.redrive))
+
+	for _, rt := range s.d.Routes {
+		s.mux.Handle(rt.Pattern, s.authed(rt.Scope, rt.Handle))
+	}
 
 	s.mux.Handle("/", s.authed("", func(w http.ResponseWriter, r *http.Request, _ auth.Token) error {
 		return Errorf(http.StatusNotFound, CodeNotFound, "Not found: Resource not found: %s (%s)", r.URL.Path, r.Method)

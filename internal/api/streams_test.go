@@ -363,7 +363,15 @@ func TestEventsReachStreams(t *testing.T) {
 		acmeOnly.ID: {"user.session.start", "user.session.end", "user.session.start"},
 	}
 	for id, w := range want {
-		eventually(t, "events delivered to "+id, func() bool { return len(s.types.sink(id).eventTypes()) >= len(w) })
+		deadline := time.Now().Add(10 * time.Second)
+		for len(s.types.sink(id).eventTypes()) < len(w) {
+			if time.Now().After(deadline) {
+				var st map[string]any
+				s.call("GET", "/api/v1/logStreams/"+id+"/status", s.admin, nil).json(t, &st)
+				t.Fatalf("stream %s: got %v delivered (status %v), want %v", id, s.types.sink(id).eventTypes(), st, w)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 	time.Sleep(100 * time.Millisecond) // nothing more arrives
 	for id, w := range want {
@@ -371,11 +379,17 @@ func TestEventsReachStreams(t *testing.T) {
 			t.Errorf("stream %s: got %v, want %v", id, got, w)
 		}
 	}
-	eventually(t, "delivered counted in status", func() bool {
-		var m map[string]any
+	var m map[string]any
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		m = nil
 		s.call("GET", "/api/v1/logStreams/"+logins.ID+"/status", s.admin, nil).json(t, &m)
-		return m["delivered"] == float64(2) && m["lagEvents"] == float64(0)
-	})
+		if m["delivered"] == float64(2) && m["lagEvents"] == float64(0) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("got status %v, want 2 delivered and no lag", m)
+		}
+	}
 }
 
 func TestStreamManageScopes(t *testing.T) {

@@ -88,6 +88,10 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	}
 	defer streams.Close()
 
+	routes, err := extraRoutes(routeDeps{cfg: cfg, journal: j, log: log, registry: reg})
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -112,7 +116,8 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 		limits.MaxEvents = cfg.Ingest.MaxEvents
 	}
 	srv := api.New(api.Deps{Journal: j, Tokens: tokens, Streams: streams, Supervisor: sup, Types: typ,
-		ValidateFilter: ValidateFilter, Log: log, Registry: reg, DefaultOrg: cfg.Ingest.DefaultOrg, Limits: limits})
+		ValidateFilter: ValidateFilter, Log: log, Registry: reg, DefaultOrg: cfg.Ingest.DefaultOrg, Limits: limits,
+		Routes: routes})
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -46,8 +46,20 @@ type envelopeDefaults struct{ account, region string }
 
 func newTypes(log *slog.Logger, listen, dataDir string, env envelopeDefaults) *types {
 	t := &types{log: log, self: selfAddrs(listen), dataDir: dataDir, envelope: env}
-	// The one explicit table from stream type to constructor.
-	t.table = map[string]streamType{
+	// The one explicit table from stream type to constructor, assembled
+	// from one group per family of destinations.
+	t.table = map[string]streamType{}
+	for _, group := range []map[string]streamType{coreTypes(), destinationTypes(), archiveTypes()} {
+		for name, st := range group {
+			t.table[name] = st
+		}
+	}
+	return t
+}
+
+// coreTypes are the destinations of the core service: webhooks and files.
+func coreTypes() map[string]streamType {
+	return map[string]streamType{
 		"http": {
 			secrets: []string{"auth.password", "auth.apiKey", "auth.clientSecret", "signing.secret"},
 			build: func(raw []byte, t *types) (sink.Sink, error) {
@@ -68,7 +80,6 @@ func newTypes(log *slog.Logger, listen, dataDir string, env envelopeDefaults) *t
 			},
 		},
 	}
-	return t
 }
 
 func decodeStrict(raw []byte, v any) error {

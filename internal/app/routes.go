@@ -1,0 +1,30 @@
+package app
+
+import (
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/auditstream/auditstream/internal/api"
+	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/journal"
+)
+
+// routeDeps is what contributed endpoints may use.
+type routeDeps struct {
+	cfg      config.Config
+	journal  *journal.Journal
+	log      *slog.Logger
+	registry prometheus.Registerer
+}
+
+// extraRoutes gathers the endpoints other packages contribute to the API.
+func extraRoutes(d routeDeps) ([]api.Route, error) {
+	var out []api.Route
+	q, err := queryRoutes(d)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, q...)
+	return out, nil
+}
