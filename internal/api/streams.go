@@ -205,6 +205,9 @@ func (s *Server) createStream(w http.ResponseWriter, r *http.Request, tok auth.T
 	if err := s.verify(r.Context(), r, d); err != nil {
 		return err
 	}
+	// The creation is recorded first, so the new stream does not receive
+	// its own creation event.
+	s.recordStreamChange(r.Context(), tok, evStreamCreate, d)
 	// Delivery starts with the next event the journal stores, pinned now
 	// so events sent right after this answer are never missed.
 	last, err := s.d.Journal.LastSeq(r.Context())
@@ -273,6 +276,7 @@ func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.T
 	if err := s.d.Streams.Put(r.Context(), d); err != nil {
 		return err
 	}
+	s.recordStreamChange(r.Context(), tok, evStreamUpdate, d)
 	writeJSON(w, http.StatusOK, s.view(r, d))
 	return nil
 }
@@ -293,6 +297,7 @@ func (s *Server) deleteStream(w http.ResponseWriter, r *http.Request, tok auth.T
 	if err := s.d.Streams.Delete(r.Context(), d.ID); err != nil {
 		return err
 	}
+	s.recordStreamChange(r.Context(), tok, evStreamDelete, d)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -324,6 +329,11 @@ func (s *Server) lifecycle(w http.ResponseWriter, r *http.Request, tok auth.Toke
 	d.LastUpdated = s.d.Now().UTC().Truncate(time.Millisecond)
 	if err := s.d.Streams.Put(r.Context(), d); err != nil {
 		return err
+	}
+	if status == stream.StatusActive {
+		s.recordStreamChange(r.Context(), tok, evStreamActivate, d)
+	} else {
+		s.recordStreamChange(r.Context(), tok, evStreamDeactivate, d)
 	}
 	writeJSON(w, http.StatusOK, s.view(r, d))
 	return nil

@@ -92,6 +92,10 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	if err != nil {
 		return err
 	}
+	statusKV, err := j.KV(ctx, journal.BucketStatus)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -99,7 +103,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	typ := newTypes(log, ln.Addr().String(), cfg.DataDir, envelopeDefaults{account: cfg.Envelope.Account, region: cfg.Envelope.Region})
 	sup := stream.NewSupervisor(stream.SupervisorConfig{
 		Store: streams, Journal: j, Build: typ.Build, Log: log, Metrics: stream.NewMetrics(reg),
-		StopTimeout: time.Duration(cfg.ShutdownTimeout) / 2,
+		StopTimeout: time.Duration(cfg.ShutdownTimeout) / 2, StatusKV: statusKV,
 	})
 	runCtx, stopRunners := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup

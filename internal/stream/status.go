@@ -100,3 +100,11 @@ func (s *Status) redriven(n int) {
 	s.deadLettered -= uint64(n)
 	s.mu.Unlock()
 }
+
+// restore loads counters saved by an earlier run (or another node).
+func (s *Status) restore(snap Snapshot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delivered, s.failed, s.retried, s.deadLettered = snap.Delivered, snap.Failed, snap.Retried, snap.DeadLettered
+	s.lastError, s.lastErrorAt, s.lastSuccess = snap.LastError, snap.LastErrorAt, snap.LastSuccessAt
+}

@@ -3,6 +3,7 @@ package stream
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync"
@@ -28,6 +29,9 @@ type SupervisorConfig struct {
 	// StopTimeout bounds how long a stopping runner may spend finishing its
 	// batch in flight.
 	StopTimeout time.Duration
+	// StatusKV, when set, keeps each stream's status so it survives
+	// restarts and every node can read it.
+	StatusKV jetstream.KeyValue
 	// Runner tunes every runner (backoff, max age); Def, Sink, Filter,
 	// Journal, Log, Metrics and Status are filled in per stream.
 	Runner RunnerConfig
@@ -65,17 +69,19 @@ func NewSupervisor(cfg SupervisorConfig) *Supervisor {
 // runner, letting each finish its batch within StopTimeout.
 func (s *Supervisor) Run(ctx context.Context) {
 	changes := s.cfg.Store.Changes()
-	tick := time.NewTicker(5 * time.Second)
+	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
 	for {
 		s.reconcile(ctx)
 		select {
 		case <-ctx.Done():
 			s.stopAll()
+			s.saveStatuses(context.Background())
 			return
 		case <-changes:
 		case <-tick.C:
 			s.updateLagMetrics(ctx)
+			s.saveStatuses(ctx)
 		}
 	}
 }
@@ -87,9 +93,57 @@ func (s *Supervisor) StatusOf(id string) *Status {
 	st, ok := s.statuses[id]
 	if !ok {
 		st = &Status{}
+		if snap, ok := s.loadStatus(id); ok {
+			st.restore(snap)
+		}
 		s.statuses[id] = st
 	}
 	return st
+}
+
+func (s *Supervisor) loadStatus(id string) (Snapshot, bool) {
+	if s.cfg.StatusKV == nil {
+		return Snapshot{}, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	e, err := s.cfg.StatusKV.Get(ctx, id)
+	if err != nil {
+		return Snapshot{}, false
+	}
+	var snap Snapshot
+	if err := json.Unmarshal(e.Value(), &snap); err != nil {
+		return Snapshot{}, false
+	}
+	return snap, true
+}
+
+// saveStatuses writes the status of every stream running here to the KV
+// bucket.
+func (s *Supervisor) saveStatuses(ctx context.Context) {
+	if s.cfg.StatusKV == nil {
+		return
+	}
+	s.mu.Lock()
+	local := make(map[string]*Status, len(s.running))
+	for id := range s.running {
+		local[id] = s.statuses[id]
+	}
+	s.mu.Unlock()
+	for id, st := range local {
+		if st == nil {
+			continue
+		}
+		snap := st.Snapshot()
+		snap.ID = id
+		b, err := json.Marshal(snap)
+		if err != nil {
+			continue
+		}
+		if _, err := s.cfg.StatusKV.Put(ctx, id, b); err != nil && ctx.Err() == nil {
+			s.cfg.Log.Warn("save stream status", "stream", id, "err", err)
+		}
+	}
 }
 
 func sameRun(a, b Definition) bool {
@@ -228,15 +282,28 @@ func (s *Supervisor) cleanup(d Definition) {
 	if string(d.Settings) == "epoch" {
 		return
 	}
+	if s.cfg.StatusKV != nil {
+		_ = s.cfg.StatusKV.Delete(ctx, d.ID)
+	}
 	if err := PurgeDeadLetters(ctx, s.cfg.Journal, d.ID); err != nil {
 		s.cfg.Log.Warn("purge dead letters", "stream", d.ID, "err", err)
 	}
 	s.cfg.Metrics.forget(d.ID)
 }
 
-// Snapshot returns the status of a stream with its current lag.
+// Snapshot returns the status of a stream with its current lag: the live
+// status when the stream runs on this node, else the last one saved by the
+// node that runs it.
 func (s *Supervisor) Snapshot(ctx context.Context, d Definition) Snapshot {
-	snap := s.StatusOf(d.ID).Snapshot()
+	s.mu.Lock()
+	_, here := s.running[d.ID]
+	s.mu.Unlock()
+	var snap Snapshot
+	if saved, ok := s.loadStatus(d.ID); ok && !here {
+		snap = saved
+	} else {
+		snap = s.StatusOf(d.ID).Snapshot()
+	}
 	snap.ID = d.ID
 	if d.Status != StatusActive {
 		snap.State = StateInactive
