@@ -76,6 +76,10 @@ type Route struct {
 	Scope auth.Scope
 	// Handle serves the request.
 	Handle HandlerFunc
+	// OwnAuth routes authenticate requests themselves (for example the
+	// EventBridge receiver, which speaks API destination credentials):
+	// they get a zero Token and must refuse unauthenticated requests.
+	OwnAuth bool
 }
 
 // Server serves the API. Create it with New.
@@ -144,6 +148,10 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /api/v1/logStreams/{id}/deadLetters/redrive", s.authed(manage, s.redrive))
 
 	for _, rt := range s.d.Routes {
+		if rt.OwnAuth {
+			s.mux.Handle(rt.Pattern, s.unauthed(rt.Handle))
+			continue
+		}
 		s.mux.Handle(rt.Pattern, s.authed(rt.Scope, rt.Handle))
 	}
 
@@ -189,6 +197,15 @@ func (s *Server) authed(scope auth.Scope, h handler) http.Handler {
 }
 
 func validOrg(org string) bool { return event.ValidOrg(org) }
+
+// unauthed serves h without token authentication, rendering its errors.
+func (s *Server) unauthed(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r, auth.Token{}); err != nil {
+			WriteError(w, s.d.Log, err)
+		}
+	})
+}
 
 // bearer extracts the token from "SSWS <t>" or "Bearer <t>".
 func bearer(r *http.Request) string {

@@ -26,5 +26,10 @@ func extraRoutes(d routeDeps) ([]api.Route, error) {
 		return nil, err
 	}
 	out = append(out, q...)
+	src, err := sourceRoutes(d)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, src...)
 	return out, nil
 }
