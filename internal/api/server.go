@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -155,9 +156,26 @@ func (s *Server) routes() {
 		s.mux.Handle(rt.Pattern, s.authed(rt.Scope, rt.Handle))
 	}
 
-	s.mux.Handle("/", s.authed("", func(w http.ResponseWriter, r *http.Request, _ auth.Token) error {
-		return Errorf(http.StatusNotFound, CodeNotFound, "Not found: Resource not found: %s (%s)", r.URL.Path, r.Method)
-	}))
+	s.mux.Handle("/", s.authed("", s.notFound))
+}
+
+// notFound answers requests no route takes: 405 with Allow when the path
+// exists for other methods, else 404.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request, _ auth.Token) error {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		return Errorf(http.StatusMethodNotAllowed, CodeMethod, "The endpoint does not support the provided HTTP method").
+			WithCauses(fmt.Sprintf("%s %s: use %s", r.Method, r.URL.Path, strings.Join(allow, ", ")))
+	}
+	return Errorf(http.StatusNotFound, CodeNotFound, "Not found: Resource not found: %s (%s)", r.URL.Path, r.Method)
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

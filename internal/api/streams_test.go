@@ -357,8 +357,11 @@ func TestEventsReachStreams(t *testing.T) {
 	wantStatus(t, s.call("POST", "/api/v1/events?org=acme", s.admin, body, "Content-Type", "application/x-ndjson"), 202)
 	wantStatus(t, s.call("POST", "/api/v1/events?org=other", s.admin, `{"eventType":"app.other"}`), 202)
 
+	// The all-orgs stream also sees the audit events of the two streams
+	// created after it (in the default org); no stream sees its own.
+	const created = "system.log_stream.lifecycle.create"
 	want := map[string][]string{
-		all.ID:      {"user.session.start", "user.session.end", "user.session.start", "app.other"},
+		all.ID:      {created, created, "user.session.start", "user.session.end", "user.session.start", "app.other"},
 		logins.ID:   {"user.session.start", "user.session.start"},
 		acmeOnly.ID: {"user.session.start", "user.session.end", "user.session.start"},
 	}
@@ -406,5 +409,49 @@ func TestStreamManageScopes(t *testing.T) {
 		{"POST", base + "/replay"}, {"POST", base + "/deadLetters/redrive"},
 	} {
 		wantError(t, s.call(tt.method, tt.path, reader, nil), 403, api.CodeForbidden, "missing scope logStreams.manage")
+	}
+}
+
+func TestStreamChangesAreAudited(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, api.Limits{})
+	manager := s.token("acme", auth.ScopeManageStreams, auth.ScopeReadStreams)
+	r := s.call("POST", "/api/v1/logStreams", manager, map[string]any{"type": "test", "name": "audited",
+		"settings": map[string]any{"url": "http://x"}})
+	wantStatus(t, r, 200)
+	var v streamView
+	r.json(t, &v)
+	base := "/api/v1/logStreams/" + v.ID
+	wantStatus(t, s.call("PUT", base, manager, map[string]any{"type": "test", "name": "audited-2",
+		"settings": map[string]any{"url": "http://y"}}), 200)
+	wantStatus(t, s.call("POST", base+"/lifecycle/deactivate", manager, nil), 200)
+	wantStatus(t, s.call("POST", base+"/lifecycle/activate", manager, nil), 200)
+	wantStatus(t, s.call("DELETE", base, manager, nil), 204)
+
+	tok, _ := s.tokens.Authenticate(manager)
+	st, err := s.j.JetStream().Stream(t.Context(), s.j.StreamName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, action := range []string{"create", "update", "deactivate", "activate", "delete"} {
+		subj := "audit.acme.system.log_stream.lifecycle." + action
+		m, err := st.GetLastMsgForSubject(t.Context(), subj)
+		if err != nil {
+			t.Errorf("%s: got %v, want an audit event on %s", action, err, subj)
+			continue
+		}
+		var ev struct {
+			EventType string `json:"eventType"`
+			Actor     struct{ ID string }
+			Target    []struct{ ID, Type string }
+			Outcome   struct{ Result string }
+		}
+		if err := json.Unmarshal(m.Data, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.EventType != "system.log_stream.lifecycle."+action || ev.Actor.ID != tok.ID ||
+			len(ev.Target) != 1 || ev.Target[0].ID != v.ID || ev.Target[0].Type != "LogStream" || ev.Outcome.Result != "SUCCESS" {
+			t.Errorf("%s: got %s, want actor %s and target %s", action, m.Data, tok.ID, v.ID)
+		}
 	}
 }

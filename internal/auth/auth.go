@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/auditstream/auditstream/internal/event"
 )
 
 // Scope is one permission a token carries.
@@ -36,11 +38,14 @@ const (
 	ScopeReadLogs      Scope = "logs.read"
 	ScopeReadStreams   Scope = "logStreams.read"
 	ScopeManageStreams Scope = "logStreams.manage"
+	ScopeReadSources   Scope = "sources.read"
+	ScopeManageSources Scope = "sources.manage"
 	ScopeAdmin         Scope = "admin"
 )
 
 // AllScopes lists the valid scopes.
-var AllScopes = []Scope{ScopeWriteEvents, ScopeReadLogs, ScopeReadStreams, ScopeManageStreams, ScopeAdmin}
+var AllScopes = []Scope{ScopeWriteEvents, ScopeReadLogs, ScopeReadStreams, ScopeManageStreams,
+	ScopeReadSources, ScopeManageSources, ScopeAdmin}
 
 // AllOrgs is the Org of a token that may act on every org.
 const AllOrgs = "*"
@@ -75,6 +80,10 @@ type Store struct {
 	mu     sync.RWMutex
 	byHash map[string]Token
 	byID   map[string]Token
+	// rev is the newest KV revision applied per token id, so that the
+	// watch replaying an older write (after a local Delete, say) cannot
+	// bring a revoked token back.
+	rev map[string]uint64
 	ready  chan struct{}
 	stop   context.CancelFunc
 	done   chan struct{}
@@ -82,7 +91,7 @@ type Store struct {
 
 // NewStore loads the tokens in kv and keeps following changes until Close.
 func NewStore(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger) (*Store, error) {
-	s := &Store{kv: kv, log: log, byHash: map[string]Token{}, byID: map[string]Token{},
+	s := &Store{kv: kv, log: log, byHash: map[string]Token{}, byID: map[string]Token{}, rev: map[string]uint64{},
 		ready: make(chan struct{}), done: make(chan struct{})}
 	wctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
@@ -111,6 +120,11 @@ func (s *Store) follow(w jetstream.KeyWatcher) {
 			continue
 		}
 		s.mu.Lock()
+		if e.Revision() <= s.rev[e.Key()] {
+			s.mu.Unlock()
+			continue
+		}
+		s.rev[e.Key()] = e.Revision()
 		if old, ok := s.byID[e.Key()]; ok {
 			delete(s.byHash, old.Hash)
 			delete(s.byID, e.Key())
@@ -163,6 +177,9 @@ func Validate(t Token) error {
 	if t.Org == "" {
 		errs = append(errs, errors.New("org: is required"))
 	}
+	if t.Org != "" && t.Org != AllOrgs && !event.ValidOrg(t.Org) {
+		errs = append(errs, errors.New("org: must be 1 to 64 letters, digits, '-' or '_', or * for all orgs"))
+	}
 	if len(t.Scopes) == 0 {
 		errs = append(errs, errors.New("scopes: at least one scope is required"))
 	}
@@ -213,15 +230,17 @@ func (s *Store) put(ctx context.Context, t Token, create bool) error {
 	if err != nil {
 		return err
 	}
+	var rev uint64
 	if create {
-		_, err = s.kv.Create(ctx, t.ID, b)
+		rev, err = s.kv.Create(ctx, t.ID, b)
 	} else {
-		_, err = s.kv.Put(ctx, t.ID, b)
+		rev, err = s.kv.Put(ctx, t.ID, b)
 	}
 	if err != nil {
 		return fmt.Errorf("store token: %w", err)
 	}
 	s.mu.Lock()
+	s.rev[t.ID] = max(s.rev[t.ID], rev)
 	s.byHash[t.Hash] = t
 	s.byID[t.ID] = t
 	s.mu.Unlock()

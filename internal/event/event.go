@@ -88,12 +88,18 @@ func Parse(raw []byte, org string, now time.Time) (Event, error) {
 	if ev.UUID, err = rawString(f.uuid, "uuid"); err != nil {
 		return Event{}, err
 	}
+	if f.uuid != nil && ev.UUID == "" {
+		return Event{}, fmt.Errorf("%w: uuid must be a non-empty string (leave it out to have one generated)", ErrInvalid)
+	}
 	if len(ev.UUID) > MaxUUIDLen {
 		return Event{}, fmt.Errorf("%w: uuid longer than %d bytes", ErrInvalid, MaxUUIDLen)
 	}
 	pub, err := rawString(f.published, "published")
 	if err != nil {
 		return Event{}, err
+	}
+	if f.published != nil && pub == "" {
+		return Event{}, fmt.Errorf("%w: published must be an RFC 3339 time (leave it out to use the time of receipt)", ErrInvalid)
 	}
 	if pub != "" {
 		ev.Published, err = time.Parse(time.RFC3339Nano, pub)

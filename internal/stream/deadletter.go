@@ -89,7 +89,8 @@ func ListDeadLetters(ctx context.Context, j *journal.Journal, id string, limit i
 		return nil, fmt.Errorf("read dead letters: %w", err)
 	}
 	for uint64(len(out)) < pending && len(out) < limit {
-		batch, err := c.Fetch(min(limit-len(out), 500), jetstream.FetchMaxWait(time.Second))
+		want := min(limit-len(out), int(pending)-len(out), 500)
+		batch, err := c.Fetch(want, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
 			return nil, fmt.Errorf("read dead letters: %w", err)
 		}

@@ -1,11 +1,13 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 
@@ -168,10 +170,14 @@ func (r *Runner) Run(ctx, hard context.Context) error {
 	if err != nil {
 		return fmt.Errorf("consume journal: %w", err)
 	}
-	var runErr error
+	paused := false
 	for ctx.Err() == nil {
 		if err := r.step(ctx, it); err != nil {
-			if errors.Is(err, errPaused) || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			if errors.Is(err, errPaused) {
+				paused = true
+				break
+			}
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				break
 			}
 			if ctx.Err() != nil {
@@ -181,8 +187,22 @@ func (r *Runner) Run(ctx, hard context.Context) error {
 			sleep(ctx, time.Second)
 		}
 	}
+	switch {
+	case paused:
+		// The destination refused the batch; it waits, unacknowledged,
+		// for the runner that starts when the stream is activated again.
+		r.nakPending()
+	case len(r.batch) > 0:
+		if err := r.flush(hard); err != nil {
+			r.log.Warn("stopped with a batch undelivered; it will be delivered again", "events", len(r.batch))
+			r.nakPending()
+		}
+	case len(r.pending) > 0:
+		r.ackPending()
+	}
 	// Messages the iterator holds but the runner never took are handed
-	// back at once, so the next runner gets them without waiting AckWait.
+	// back at once (after the batch's, to keep journal order), so the next
+	// runner gets them without waiting AckWait.
 	it.Drain()
 	for {
 		m, err := it.Next()
@@ -191,15 +211,7 @@ func (r *Runner) Run(ctx, hard context.Context) error {
 		}
 		_ = m.Nak()
 	}
-	if len(r.batch) > 0 {
-		if err := r.flush(hard); err != nil {
-			r.log.Warn("stopped with a batch undelivered; it will be delivered again", "events", len(r.batch))
-			r.nakPending()
-		}
-	} else if len(r.pending) > 0 {
-		r.ackPending()
-	}
-	return runErr
+	return nil
 }
 
 var errPaused = errors.New("stream paused by its destination")
@@ -308,6 +320,9 @@ func toRecord(m jetstream.Msg) (sink.Record, string, error) {
 // flush writes the open batch until every record is delivered or
 // dead-lettered, then acks the batch's journal messages.
 func (r *Runner) flush(ctx context.Context) error {
+	// Redelivered messages (after a stop) can arrive out of order; a batch
+	// always goes out in journal order.
+	slices.SortFunc(r.batch, func(a, b sink.Record) int { return cmp.Compare(a.Seq, b.Seq) })
 	if err := r.deliver(ctx, r.batch, 0); err != nil {
 		return err
 	}

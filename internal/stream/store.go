@@ -169,6 +169,14 @@ func (s *Store) Put(ctx context.Context, d Definition) error {
 	if err != nil {
 		return err
 	}
+	// Cache what the watch will deliver: marshalling rewrites raw JSON
+	// (compacts it, escapes <, > and &), and comparing the two forms would
+	// restart the stream's runner for nothing.
+	var stored Definition // fresh: RawMessage decoding reuses a target's memory
+	if err := json.Unmarshal(b, &stored); err != nil {
+		return err
+	}
+	d = stored
 	if _, err := s.kv.Put(ctx, d.ID, b); err != nil {
 		return fmt.Errorf("store log stream: %w", err)
 	}
