@@ -1,0 +1,144 @@
+package datadog
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/secret"
+	"github.com/auditstream/auditstream/internal/sink"
+)
+
+// Defaults and the intake's limits.
+const (
+	// DefaultSite is Datadog's US1 site.
+	DefaultSite = "datadoghq.com"
+	// DefaultService and DefaultSource fill service and ddsource.
+	DefaultService = "auditstream"
+	DefaultSource  = "okta"
+	// DefaultMaxBytes is the batch size before compression that
+	// Datadog's own Vector sink uses, below the intake's 5 MB.
+	DefaultMaxBytes = 4250000
+	// DefaultTimeout bounds one request.
+	DefaultTimeout = 30 * time.Second
+
+	// maxItems, maxBytes and maxItemBytes are the intake's limits: 1,000
+	// items, 5 MB uncompressed, 1 MB per log.
+	maxItems     = 1000
+	maxBytes     = 5 << 20
+	maxItemBytes = 1 << 20
+	maxTimeout   = 5 * time.Minute
+)
+
+// Sites are Datadog's sites.
+var Sites = []string{
+	"datadoghq.com", "us3.datadoghq.com", "us5.datadoghq.com", "datadoghq.eu",
+	"ap1.datadoghq.com", "ap2.datadoghq.com", "uk1.datadoghq.com", "ddog-gov.com", "us2.ddog-gov.com",
+}
+
+// Config is the settings of a stream of type "datadog".
+type Config struct {
+	// Site is the Datadog site (default datadoghq.com); logs go to
+	// https://http-intake.logs.<site>.
+	Site string `json:"site,omitempty" yaml:"site,omitempty"`
+	// URL replaces the site's intake with another base URL (a proxy or a
+	// test server); /api/v2/logs is added to it.
+	URL string `json:"url,omitempty" yaml:"url,omitempty"`
+	// APIKey is the Datadog API key.
+	APIKey secret.String `json:"apiKey" yaml:"apiKey"`
+	// Service and Source fill service (default "auditstream") and
+	// ddsource (default "okta").
+	Service string `json:"service,omitempty" yaml:"service,omitempty"`
+	Source  string `json:"source,omitempty" yaml:"source,omitempty"`
+	// Tags are added to ddtags as "key:value", after org:<org>.
+	Tags []string `json:"tags,omitempty" yaml:"tags,omitempty"`
+	// Gzip compresses requests (default true).
+	Gzip *bool `json:"gzip,omitempty" yaml:"gzip,omitempty"`
+	// MaxBytes is the largest request before compression (default
+	// 4250000, at most 5242880).
+	MaxBytes int `json:"maxBytes,omitempty" yaml:"maxBytes,omitempty"`
+	// Timeout bounds each request, e.g. "30s" (the default).
+	Timeout sink.Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
+}
+
+func (c Config) withDefaults() Config {
+	if c.Site == "" {
+		c.Site = DefaultSite
+	}
+	if c.Service == "" {
+		c.Service = DefaultService
+	}
+	if c.Source == "" {
+		c.Source = DefaultSource
+	}
+	if c.Gzip == nil {
+		t := true
+		c.Gzip = &t
+	}
+	if c.MaxBytes == 0 {
+		c.MaxBytes = DefaultMaxBytes
+	}
+	if c.Timeout == 0 {
+		c.Timeout = sink.Duration(DefaultTimeout)
+	}
+	return c
+}
+
+// Validate reports every problem with c at once.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if !slices.Contains(Sites, c.Site) {
+		bad("site %q: want one of %s", c.Site, strings.Join(Sites, ", "))
+	}
+	if c.URL != "" {
+		u, err := url.Parse(c.URL)
+		switch {
+		case err != nil:
+			bad("url %q: not a URL", c.URL)
+		case u.Scheme != "http" && u.Scheme != "https":
+			bad("url: scheme %q: want https (or http)", u.Scheme)
+		case u.Hostname() == "":
+			bad("url: no host")
+		case u.User != nil || u.RawQuery != "":
+			bad("url: no credentials or query: the API key goes in apiKey")
+		}
+	}
+	if c.APIKey == "" {
+		bad("apiKey: required")
+	} else if strings.ContainsAny(c.APIKey.Reveal(), " \r\n\t\x00") {
+		bad("apiKey: contains white space or control characters")
+	}
+	for _, tag := range c.Tags {
+		if tag == "" || strings.ContainsAny(tag, ", \r\n") {
+			bad("tags: %q: want key:value without commas or spaces", tag)
+		}
+	}
+	if c.MaxBytes < 1024 || c.MaxBytes > maxBytes {
+		bad("maxBytes %d: want between 1024 and %d", c.MaxBytes, maxBytes)
+	}
+	if d := c.Timeout.D(); d <= 0 || d > maxTimeout {
+		bad("timeout %v: want between 0 and %v", d, maxTimeout)
+	}
+	return errors.Join(errs...)
+}
+
+// intake is the base URL logs go to.
+func (c Config) intake() string {
+	if c.URL != "" {
+		return strings.TrimSuffix(c.URL, "/")
+	}
+	return "https://http-intake.logs." + c.Site
+}
+
+// api is the base URL of the API (key validation).
+func (c Config) api() string {
+	if c.URL != "" {
+		return strings.TrimSuffix(c.URL, "/")
+	}
+	return "https://api." + c.Site
+}

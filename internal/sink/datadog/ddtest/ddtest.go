@@ -1,0 +1,199 @@
+// Package ddtest is an in-process Datadog Logs intake for tests:
+// POST /api/v2/logs (a JSON array, gzip or deflate, DD-API-KEY) with the
+// intake's limits, and GET /api/v1/validate for the API key.
+package ddtest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"compress/zlib"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	"github.com/auditstream/auditstream/internal/sink/sinktest"
+)
+
+// Paths and limits of the intake.
+const (
+	PathLogs       = "/api/v2/logs"
+	PathValidate   = "/api/v1/validate"
+	MaxItems       = 1000
+	MaxBytes       = 5 << 20
+	MaxItemBytes   = 1 << 20
+	HeaderAPIKey   = "DD-API-KEY"
+	ContentTypeRaw = "application/json"
+)
+
+// Server is a fake Datadog intake. Build it with NewServer.
+type Server struct {
+	t      testing.TB
+	apiKey string
+	srv    *httptest.Server
+
+	mu       sync.Mutex
+	items    []map[string]any
+	raw      [][]byte
+	requests int
+	status   int
+}
+
+// NewServer starts a fake intake on loopback that accepts apiKey, and
+// closes it when the test ends.
+func NewServer(t testing.TB, apiKey string) *Server {
+	s := &Server{t: t, apiKey: apiKey}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// URL is the base URL to configure.
+func (s *Server) URL() string { return s.srv.URL }
+
+// SetStatus makes log requests answer status (0 restores 202).
+func (s *Server) SetStatus(status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.status = status
+}
+
+// Items returns the accepted log items, decoded, in arrival order.
+func (s *Server) Items() []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]map[string]any(nil), s.items...)
+}
+
+// Requests returns how many log requests arrived.
+func (s *Server) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return
+	}
+	if r.Header.Get(HeaderAPIKey) != s.apiKey {
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(`{"errors":[{"status":"403","title":"Forbidden","detail":"API key is invalid"}]}`))
+		return
+	}
+	switch {
+	case r.URL.Path == PathValidate && r.Method == http.MethodGet:
+		_, _ = w.Write([]byte(`{"valid":true}`))
+	case r.URL.Path == PathLogs && r.Method == http.MethodPost:
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.requests++
+		if s.status != 0 {
+			w.WriteHeader(s.status)
+			_, _ = w.Write([]byte(`{"errors":[{"status":"scripted"}]}`))
+			return
+		}
+		items, err := Parse(r, body)
+		if err != nil {
+			s.t.Errorf("ddtest: %v", err)
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		for _, raw := range items {
+			var m map[string]any
+			_ = json.Unmarshal(raw, &m)
+			s.items = append(s.items, m)
+		}
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write([]byte(`{}`))
+	default:
+		w.WriteHeader(http.StatusNotFound)
+	}
+}
+
+// Parse checks a log request (content type, encoding, array, limits) and
+// returns its items.
+func Parse(r *http.Request, body []byte) ([]json.RawMessage, error) {
+	if ct := r.Header.Get("Content-Type"); ct != ContentTypeRaw {
+		return nil, fmt.Errorf("content-type: got %q, want %q", ct, ContentTypeRaw)
+	}
+	var zr io.Reader
+	switch ce := r.Header.Get("Content-Encoding"); ce {
+	case "gzip":
+		g, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		zr = g
+	case "deflate":
+		z, err := zlib.NewReader(bytes.NewReader(body))
+		if err != nil {
+			return nil, fmt.Errorf("deflate: %w", err)
+		}
+		zr = z
+	case "":
+	default:
+		return nil, fmt.Errorf("content-encoding %q: want gzip or deflate", ce)
+	}
+	if zr != nil {
+		var err error
+		if body, err = io.ReadAll(zr); err != nil {
+			return nil, fmt.Errorf("decompress: %w", err)
+		}
+	}
+	if len(body) > MaxBytes {
+		return nil, fmt.Errorf("payload: got %d bytes uncompressed, want at most %d", len(body), MaxBytes)
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(body, &items); err != nil {
+		return nil, fmt.Errorf("body is not a JSON array: %w", err)
+	}
+	if len(items) < 1 || len(items) > MaxItems {
+		return nil, fmt.Errorf("items: got %d, want 1 to %d", len(items), MaxItems)
+	}
+	for i, it := range items {
+		if len(it) > MaxItemBytes {
+			return nil, fmt.Errorf("item %d: %d bytes, want at most %d", i, len(it), MaxItemBytes)
+		}
+	}
+	return items, nil
+}
+
+// Reserved are the members a sink adds to each LogEvent.
+var Reserved = []string{"ddsource", "ddtags", "hostname", "service", "timestamp", "message"}
+
+// Decode is a sinktest.DecodeFunc for log requests. Data is the item
+// without the Reserved members, re-encoded; compare with EventEqual.
+func Decode(r *http.Request, body []byte) ([]sinktest.Received, error) {
+	items, err := Parse(r, body)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]sinktest.Received, len(items))
+	for i, it := range items {
+		id, err := sinktest.RecordID(it)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = sinktest.Received{ID: id, Data: bytes.Clone(it)}
+	}
+	return out, nil
+}
+
+// EventEqual reports whether item is event plus the Reserved members.
+func EventEqual(event, item []byte) bool {
+	var a, b map[string]any
+	if json.Unmarshal(event, &a) != nil || json.Unmarshal(item, &b) != nil {
+		return false
+	}
+	for _, k := range Reserved {
+		delete(b, k)
+	}
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return bytes.Equal(ja, jb)
+}

@@ -1,0 +1,172 @@
+package elasticsearch
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/secret"
+	"github.com/auditstream/auditstream/internal/sink"
+)
+
+// Defaults for the settings a stream leaves out.
+const (
+	// DefaultIndex is a data stream named the Elastic way
+	// (type-dataset-namespace), so the logs-*-* template applies.
+	DefaultIndex = "logs-okta.system-default"
+	// DefaultMaxBytes keeps requests within the 5-15 MB Elastic suggests,
+	// far below http.max_content_length (100 MB).
+	DefaultMaxBytes = 5 << 20
+	// DefaultMaxEvents bounds the items of one request.
+	DefaultMaxEvents = 1000
+	// DefaultTimeout bounds one request.
+	DefaultTimeout = 30 * time.Second
+
+	maxMaxBytes  = 100 << 20
+	maxMaxEvents = 100000
+	maxTimeout   = 5 * time.Minute
+)
+
+// AuthType names how requests authenticate.
+type AuthType string
+
+// The authentication types.
+const (
+	AuthNone   AuthType = "none"
+	AuthBasic  AuthType = "basic"
+	AuthAPIKey AuthType = "apiKey"
+)
+
+// Config is the settings of a stream of type "elasticsearch" (Elasticsearch
+// or OpenSearch).
+type Config struct {
+	// URLs are the cluster's nodes, e.g. "https://es1:9200"; a request
+	// that cannot reach one is sent to the next.
+	URLs []string `json:"urls" yaml:"urls"`
+	// Index is the index or data stream (default
+	// "logs-okta.system-default").
+	Index string `json:"index,omitempty" yaml:"index,omitempty"`
+	// Auth is how requests authenticate; none by default.
+	Auth Auth `json:"auth,omitzero" yaml:"auth,omitempty"`
+	// MaxBytes is the largest request (default 5 MiB).
+	MaxBytes int `json:"maxBytes,omitempty" yaml:"maxBytes,omitempty"`
+	// MaxEvents is the most documents in one request (default 1000).
+	MaxEvents int `json:"maxEvents,omitempty" yaml:"maxEvents,omitempty"`
+	// Timeout bounds each request, e.g. "30s" (the default).
+	Timeout sink.Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
+}
+
+// Auth is basic credentials or an API key.
+type Auth struct {
+	// Type is none (default), basic or apiKey.
+	Type AuthType `json:"type,omitempty" yaml:"type,omitempty"`
+	// Username and Password are the basic credentials.
+	Username string        `json:"username,omitempty" yaml:"username,omitempty"`
+	Password secret.String `json:"password,omitempty" yaml:"password,omitempty"`
+	// APIKey is the encoded API key (base64 of id:key, as Elasticsearch's
+	// create API key answer gives in "encoded"), sent as
+	// "Authorization: ApiKey <apiKey>".
+	APIKey secret.String `json:"apiKey,omitempty" yaml:"apiKey,omitempty"`
+}
+
+func (c Config) withDefaults() Config {
+	if c.Index == "" {
+		c.Index = DefaultIndex
+	}
+	if c.Auth.Type == "" {
+		c.Auth.Type = AuthNone
+	}
+	if c.MaxBytes == 0 {
+		c.MaxBytes = DefaultMaxBytes
+	}
+	if c.MaxEvents == 0 {
+		c.MaxEvents = DefaultMaxEvents
+	}
+	if c.Timeout == 0 {
+		c.Timeout = sink.Duration(DefaultTimeout)
+	}
+	return c
+}
+
+// Validate reports every problem with c at once.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if len(c.URLs) == 0 {
+		bad("urls: required")
+	}
+	for _, raw := range c.URLs {
+		u, err := url.Parse(raw)
+		switch {
+		case err != nil:
+			bad("urls: %q is not a URL", raw)
+		case u.Scheme != "http" && u.Scheme != "https":
+			bad("urls: %q: want http or https", raw)
+		case u.Hostname() == "":
+			bad("urls: %q: no host", raw)
+		case u.User != nil:
+			bad("urls: %q: credentials in the URL: use auth", raw)
+		case u.RawQuery != "" || u.Fragment != "":
+			bad("urls: %q: no query or fragment", raw)
+		}
+	}
+	if err := checkIndex(c.Index); err != nil {
+		bad("index %q: %v", c.Index, err)
+	}
+	a := c.Auth
+	switch a.Type {
+	case AuthNone:
+		if a.Username != "" || a.Password != "" || a.APIKey != "" {
+			bad("auth: credentials set but auth.type is none")
+		}
+	case AuthBasic:
+		if a.Username == "" || strings.Contains(a.Username, ":") {
+			bad("auth.username: required for basic, without ':'")
+		}
+		if a.Password == "" {
+			bad("auth.password: required for basic")
+		}
+		if a.APIKey != "" {
+			bad("auth.apiKey: not used by auth type basic")
+		}
+	case AuthAPIKey:
+		if a.APIKey == "" || strings.ContainsAny(a.APIKey.Reveal(), " \r\n\t\x00") {
+			bad("auth.apiKey: required for apiKey, without white space")
+		}
+		if a.Username != "" || a.Password != "" {
+			bad("auth.username, auth.password: not used by auth type apiKey")
+		}
+	default:
+		bad("auth.type %q: want none, basic or apiKey", a.Type)
+	}
+	if c.MaxBytes < 1024 || c.MaxBytes > maxMaxBytes {
+		bad("maxBytes %d: want between 1024 and %d", c.MaxBytes, maxMaxBytes)
+	}
+	if c.MaxEvents < 1 || c.MaxEvents > maxMaxEvents {
+		bad("maxEvents %d: want between 1 and %d", c.MaxEvents, maxMaxEvents)
+	}
+	if d := c.Timeout.D(); d <= 0 || d > maxTimeout {
+		bad("timeout %v: want between 0 and %v", d, maxTimeout)
+	}
+	return errors.Join(errs...)
+}
+
+// checkIndex applies Elasticsearch's index name rules.
+func checkIndex(name string) error {
+	switch {
+	case name == "." || name == "..":
+		return errors.New("not a valid name")
+	case len(name) > 255:
+		return errors.New("longer than 255 bytes")
+	case strings.ToLower(name) != name:
+		return errors.New("must be lowercase")
+	case strings.ContainsAny(name, `\/*?"<>| ,#:`):
+		return errors.New(`must not contain \ / * ? " < > | space , # :`)
+	case strings.IndexAny(name, "-_+") == 0:
+		return errors.New("must not start with -, _ or +")
+	}
+	return nil
+}

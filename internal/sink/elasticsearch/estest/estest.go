@@ -1,0 +1,234 @@
+// Package estest is an in-process Elasticsearch/OpenSearch _bulk endpoint
+// for tests: POST /<index>/_bulk with NDJSON action and source lines,
+// create-only semantics (an existing _id answers 409), per-item results in
+// request order, and basic or API key auth.
+package estest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/auditstream/auditstream/internal/sink/sinktest"
+)
+
+// Doc is one stored document.
+type Doc struct {
+	Index  string
+	ID     string
+	Source json.RawMessage
+}
+
+// Failure is a scripted per-item failure.
+type Failure struct {
+	Status int
+	Type   string
+}
+
+// Options configure a Server.
+type Options struct {
+	// Authorization is the exact Authorization header requests need;
+	// empty accepts any.
+	Authorization string
+	// Fail, if set, is asked for each new document and returns a failure
+	// for it, or nil to store it.
+	Fail func(d Doc) *Failure
+}
+
+// Server is a fake cluster. Build it with NewServer.
+type Server struct {
+	t    testing.TB
+	opts Options
+	srv  *httptest.Server
+
+	mu       sync.Mutex
+	docs     []Doc
+	ids      map[string]bool
+	requests int
+	status   int
+}
+
+// NewServer starts a fake cluster on loopback and closes it when the test
+// ends.
+func NewServer(t testing.TB, opts Options) *Server {
+	s := &Server{t: t, opts: opts, ids: map[string]bool{}}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// URL is the cluster URL to configure.
+func (s *Server) URL() string { return s.srv.URL }
+
+// SetStatus makes _bulk requests answer status as a whole (0 restores
+// normal answers).
+func (s *Server) SetStatus(status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.status = status
+}
+
+// Docs returns the stored documents in arrival order.
+func (s *Server) Docs() []Doc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Doc(nil), s.docs...)
+}
+
+// Requests returns how many _bulk requests arrived.
+func (s *Server) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if s.opts.Authorization != "" && r.Header.Get("Authorization") != s.opts.Authorization {
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"error":{"type":"security_exception","reason":"missing authentication credentials"},"status":401}`))
+		return
+	}
+	if r.Method == http.MethodGet && r.URL.Path == "/" {
+		_, _ = w.Write([]byte(`{"name":"fake","cluster_name":"estest","version":{"number":"8.15.0"},"tagline":"You Know, for Search"}`))
+		return
+	}
+	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/_bulk") {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests++
+	if s.status != 0 {
+		w.WriteHeader(s.status)
+		_, _ = fmt.Fprintf(w, `{"error":{"type":"scripted"},"status":%d}`, s.status)
+		return
+	}
+	docs, err := Parse(r, body)
+	if err != nil {
+		s.t.Errorf("estest: %v", err)
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = fmt.Fprintf(w, `{"error":{"type":"illegal_argument_exception","reason":%q},"status":400}`, err.Error())
+		return
+	}
+	items := make([]map[string]any, len(docs))
+	anyErr := false
+	for i, d := range docs {
+		res := map[string]any{"_index": d.Index, "_id": d.ID}
+		var f *Failure
+		switch {
+		case s.ids[d.Index+"/"+d.ID]:
+			f = &Failure{Status: http.StatusConflict, Type: "version_conflict_engine_exception"}
+		case s.opts.Fail != nil:
+			f = s.opts.Fail(d)
+		}
+		if f != nil {
+			anyErr = true
+			res["status"] = f.Status
+			res["error"] = map[string]string{"type": f.Type, "reason": "scripted " + f.Type}
+		} else {
+			s.ids[d.Index+"/"+d.ID] = true
+			s.docs = append(s.docs, d)
+			res["status"] = http.StatusCreated
+			res["result"] = "created"
+		}
+		items[i] = map[string]any{"create": res}
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"took": 1, "errors": anyErr, "items": items})
+}
+
+// Parse checks a _bulk request (content type, NDJSON ending in a newline,
+// create actions with an _id, @timestamp in every source) and returns its
+// documents.
+func Parse(r *http.Request, body []byte) ([]Doc, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "application/x-ndjson" {
+		return nil, fmt.Errorf("content-type: got %q, want application/x-ndjson", ct)
+	}
+	if !bytes.HasSuffix(body, []byte("\n")) {
+		return nil, errors.New("body does not end with a newline")
+	}
+	pathIndex := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/_bulk")
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(nil, 64<<20)
+	var docs []Doc
+	for sc.Scan() {
+		var action map[string]struct {
+			Index string `json:"_index"`
+			ID    string `json:"_id"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &action); err != nil {
+			return nil, fmt.Errorf("action line %d: %w", len(docs), err)
+		}
+		meta, ok := action["create"]
+		if len(action) != 1 || !ok {
+			return nil, fmt.Errorf("action line %d: got %s, want create only", len(docs), sc.Bytes())
+		}
+		if meta.ID == "" {
+			return nil, fmt.Errorf("action line %d: no _id", len(docs))
+		}
+		if meta.Index == "" {
+			meta.Index = pathIndex
+		}
+		if !sc.Scan() {
+			return nil, fmt.Errorf("action line %d has no source line", len(docs))
+		}
+		src := bytes.Clone(sc.Bytes())
+		var ts struct {
+			Timestamp string `json:"@timestamp"`
+		}
+		if err := json.Unmarshal(src, &ts); err != nil || ts.Timestamp == "" {
+			return nil, fmt.Errorf("source line %d: want a JSON object with @timestamp (%v)", len(docs), err)
+		}
+		docs = append(docs, Doc{Index: meta.Index, ID: meta.ID, Source: src})
+	}
+	if len(docs) == 0 {
+		return nil, errors.New("no documents")
+	}
+	return docs, sc.Err()
+}
+
+// Decode is a sinktest.DecodeFunc for _bulk requests: Data is the source
+// with @timestamp; compare with EventEqual.
+func Decode(r *http.Request, body []byte) ([]sinktest.Received, error) {
+	docs, err := Parse(r, body)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]sinktest.Received, len(docs))
+	for i, d := range docs {
+		id, err := sinktest.RecordID(d.Source)
+		if err != nil {
+			return nil, err
+		}
+		if id != d.ID {
+			return nil, fmt.Errorf("document %d: _id %q, uuid %q: want them equal", i, d.ID, id)
+		}
+		out[i] = sinktest.Received{ID: id, Data: d.Source}
+	}
+	return out, nil
+}
+
+// EventEqual reports whether source is event plus @timestamp.
+func EventEqual(event, source []byte) bool {
+	var a, b map[string]any
+	if json.Unmarshal(event, &a) != nil || json.Unmarshal(source, &b) != nil {
+		return false
+	}
+	delete(b, "@timestamp")
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return bytes.Equal(ja, jb)
+}

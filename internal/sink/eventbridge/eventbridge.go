@@ -1,0 +1,285 @@
+package eventbridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+
+	"github.com/auditstream/auditstream/internal/sink"
+	"github.com/auditstream/auditstream/internal/sink/awsconf"
+)
+
+// maxRetryAfter caps the delay an answer may ask for (DESTINATIONS.md 0.2).
+const maxRetryAfter = 15 * time.Minute
+
+// Deps are what a Sink needs from its surroundings. Every field is
+// optional.
+type Deps struct {
+	// HTTPClient sends the requests. The sink works on a copy that never
+	// follows redirects; nil means a client of the sink's own, whose idle
+	// connections Close releases.
+	HTTPClient *http.Client
+	// Logger receives debug logs; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock for Retry-After dates; nil means time.Now.
+	Now func() time.Time
+	// Forbidden, when set, refuses an endpoint override (the API passes
+	// one that rejects the service's own admin endpoints).
+	Forbidden func(*url.URL) error
+}
+
+// Sink delivers batches to an EventBridge bus with PutEvents. Build it
+// with New or NewOkta.
+type Sink struct {
+	cfg       Config
+	client    *eventbridge.Client
+	http      *http.Client
+	ownClient bool
+	log       *slog.Logger
+	now       func() time.Time
+	closed    atomic.Bool
+}
+
+var _ sink.Sink = (*Sink)(nil)
+
+// ErrForbiddenTarget wraps the error of Deps.Forbidden when it refuses the
+// endpoint.
+var ErrForbiddenTarget = errors.New("target not allowed")
+
+// New checks cfg, applies its defaults and returns a sink for it. It sends
+// nothing: use Verify to test the bus.
+func New(cfg Config, deps Deps) (*Sink, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("eventbridge sink config: %w", err)
+	}
+	return build(cfg, deps)
+}
+
+// NewOkta returns a sink for an "aws_eventbridge" stream. Its config
+// errors are Okta's messages, unwrapped, so the API can return them as
+// error causes as they are.
+func NewOkta(cfg OktaConfig, deps Deps) (*Sink, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return build(cfg.Generic().withDefaults(), deps)
+}
+
+func build(cfg Config, deps Deps) (*Sink, error) {
+	if u := cfg.EndpointURL(); u != nil && deps.Forbidden != nil {
+		if err := deps.Forbidden(u); err != nil {
+			return nil, fmt.Errorf("endpoint %s: %w: %w", u.Redacted(), ErrForbiddenTarget, err)
+		}
+	}
+	s := &Sink{cfg: cfg, log: deps.Logger, now: deps.Now}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if deps.HTTPClient != nil {
+		c := *deps.HTTPClient
+		s.http = &c
+	} else {
+		s.http = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		s.ownClient = true
+	}
+	// Audit data goes only where the stream's owner said.
+	s.http.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	awsCfg, err := awsconf.Load(context.Background(), cfg.Config, s.http)
+	if err != nil {
+		return nil, err
+	}
+	s.client = eventbridge.NewFromConfig(awsCfg)
+	return s, nil
+}
+
+// Limits are PutEvents' 10 entries and the request size limit; an entry
+// larger than the whole request limit can never be sent and is
+// dead-lettered by the runner.
+func (s *Sink) Limits() sink.Limits {
+	return sink.Limits{MaxEvents: maxEntries, MaxBytes: s.cfg.MaxBytes, MaxEventBytes: s.cfg.MaxBytes}
+}
+
+// EncodedSize is the entry's size as EventBridge counts it: Source,
+// DetailType and Detail in UTF-8 bytes plus 14 for Time.
+func (s *Sink) EncodedSize(r sink.Record) int {
+	return len(s.source(r)) + len(s.cfg.DetailType) + len(r.Data) + 14
+}
+
+func (s *Sink) source(r sink.Record) string {
+	org := r.Org
+	if org == "" {
+		org = "default"
+	}
+	return strings.ReplaceAll(s.cfg.Source, "{org}", org)
+}
+
+func (s *Sink) entry(r sink.Record) types.PutEventsRequestEntry {
+	e := types.PutEventsRequestEntry{
+		Source:       aws.String(s.source(r)),
+		DetailType:   aws.String(s.cfg.DetailType),
+		Detail:       aws.String(string(r.Data)),
+		EventBusName: aws.String(s.cfg.EventBusName),
+		Resources:    []string{},
+	}
+	if !r.Published.IsZero() {
+		// Okta's stream sets time to published cut to whole seconds.
+		e.Time = aws.Time(r.Published.UTC().Truncate(time.Second))
+	}
+	return e
+}
+
+// Write sends b with one PutEvents call (the runner keeps batches within
+// Limits). EventBridge answers per entry: failed entries are reported in a
+// *sink.PartialError by their error code, so only they are retried or
+// dead-lettered.
+func (s *Sink) Write(ctx context.Context, b sink.Batch) error {
+	if len(b.Records) == 0 {
+		return nil
+	}
+	if s.closed.Load() {
+		return errors.New("eventbridge sink: write after close")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(b.Records) > maxEntries {
+		return sink.Permanent(fmt.Errorf("batch of %d events: PutEvents takes at most %d", len(b.Records), maxEntries))
+	}
+	entries := make([]types.PutEventsRequestEntry, len(b.Records))
+	total := 0
+	for i, r := range b.Records {
+		entries[i] = s.entry(r)
+		total += s.EncodedSize(r)
+	}
+	if total > s.cfg.MaxBytes {
+		return sink.Permanent(fmt.Errorf("batch of %d bytes: over the PutEvents limit of %d", total, s.cfg.MaxBytes))
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout.D())
+	defer cancel()
+	out, err := s.client.PutEvents(rctx, &eventbridge.PutEventsInput{Entries: entries})
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return s.classify("put events", err)
+	}
+	if out.FailedEntryCount == 0 {
+		return nil
+	}
+	if len(out.Entries) != len(entries) {
+		return fmt.Errorf("put events: %d entries failed, but the answer has %d results for %d entries",
+			out.FailedEntryCount, len(out.Entries), len(entries))
+	}
+	failed := make(map[int]error)
+	for i, res := range out.Entries {
+		if res.ErrorCode == nil || *res.ErrorCode == "" {
+			continue
+		}
+		failed[i] = entryError(*res.ErrorCode, aws.ToString(res.ErrorMessage))
+	}
+	if len(failed) == 0 {
+		return fmt.Errorf("put events: %d entries failed, but no result says which", out.FailedEntryCount)
+	}
+	return &sink.PartialError{Failed: failed}
+}
+
+// EntryError is one PutEvents entry that EventBridge refused.
+type EntryError struct {
+	Code    string
+	Message string
+}
+
+func (e *EntryError) Error() string {
+	return fmt.Sprintf("eventbridge refused the event: %s: %s", e.Code, e.Message)
+}
+
+// entryError classifies a failed entry (DESTINATIONS.md §3).
+func entryError(code, msg string) error {
+	err := &EntryError{Code: code, Message: msg}
+	switch {
+	case code == "ThrottlingException":
+		return sink.Throttled(err, 0)
+	case code == "MalformedDetail", code == "InvalidArgument", code == "RedactionFailure":
+		return sink.Permanent(err)
+	case code == "AccessDeniedException", code == "InvalidAccountIdException", awsconf.IsAuth(code):
+		return sink.Misconfigured(err)
+	default: // InternalFailure and codes added later
+		return err
+	}
+}
+
+// classify turns a failed call into the runner's classes:
+//
+//	throttling codes, 429                      throttled (Retry-After honoured)
+//	auth codes, 401, 403, missing bus, 3xx     config
+//	other 4xx (ValidationException, …)         permanent
+//	5xx, InternalException, transport errors   retryable
+func (s *Sink) classify(op string, err error) error {
+	info := awsconf.Inspect(err)
+	err = fmt.Errorf("%s: %w", op, err)
+	delay := time.Duration(0)
+	if info.Header != nil {
+		delay = min(sink.ParseRetryAfter(info.Header.Get("Retry-After"), s.now()), maxRetryAfter)
+	}
+	switch {
+	case awsconf.IsThrottling(info.Code), info.Status == http.StatusTooManyRequests:
+		return sink.Throttled(err, delay)
+	case awsconf.IsAuth(info.Code), info.Code == "ResourceNotFoundException",
+		info.Status == http.StatusUnauthorized, info.Status == http.StatusForbidden,
+		info.Status == http.StatusNotFound, info.Status >= 300 && info.Status < 400:
+		return sink.Misconfigured(err)
+	case info.Status >= 500, info.Code == "InternalException", info.Code == "InternalFailure":
+		return sink.RetryAfter(err, delay)
+	case info.Status >= 400:
+		return sink.Permanent(err)
+	default:
+		return err
+	}
+}
+
+// Verify checks that the credentials are accepted and the bus exists with
+// DescribeEventBus. A role allowed PutEvents but not DescribeEventBus is
+// common: AccessDeniedException still proves the credentials valid, so it
+// passes (logged), while unknown credentials and a missing bus fail.
+func (s *Sink) Verify(ctx context.Context) error {
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout.D())
+	defer cancel()
+	_, err := s.client.DescribeEventBus(rctx, &eventbridge.DescribeEventBusInput{Name: aws.String(s.cfg.EventBusName)})
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if code := awsconf.Inspect(err).Code; code == "AccessDeniedException" {
+		s.log.InfoContext(ctx, "eventbridge verify: not allowed to describe the bus; credentials are valid", "bus", s.cfg.EventBusName)
+		return nil
+	}
+	return s.classify("describe event bus "+s.cfg.EventBusName, err)
+}
+
+// Close releases idle connections of the sink's own client. It may be
+// called more than once.
+func (s *Sink) Close(context.Context) error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	if s.ownClient {
+		s.http.CloseIdleConnections()
+	}
+	return nil
+}
