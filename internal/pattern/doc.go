@@ -11,9 +11,11 @@
 // text. Pattern.Match tests one event. A Set holds many patterns (hundreds to thousands
 // of log streams and rules) and Set.MatchAll returns all that match an event in one pass
 // over it: the event is flattened once into pooled buffers, recording values only at the
-// paths some pattern names; candidates are found by field path, by (path, exact string)
-// through a hash map, and by shared key tests evaluated once per value; only candidates
-// are evaluated. Matching allocates nothing on the common path. Envelope, MatchEnvelope
+// paths some pattern names (subtrees no pattern names are validated by a flat,
+// non-recursive skip); candidates are found by field path, by (path, exact string)
+// through a hash map, and by shared key tests; only candidates are evaluated, and each
+// distinct leaf test (same path and text) runs at most once per event however many
+// rules share it. Matching allocates nothing on the common path. Envelope, MatchEnvelope
 // and Set.MatchAllEnvelope match a stored LogEvent as the detail of an EventBridge
 // envelope without building the envelope's JSON.
 //

@@ -33,12 +33,16 @@ const (
 	swarHi = 0x8080808080808080
 )
 
-// specialBytes is non-zero when one of the 8 bytes in x is '"', '\\' or below 0x20
-// (the classic "has zero byte" and "has byte less than" word tricks).
+// specialBytes is non-zero when one of the 8 bytes in x is '"', '\\' or below 0x20,
+// and its lowest set bit (a 0x80 flag) always marks such a byte; higher flags may be
+// false positives (the classic "has zero byte" and "has byte less than" word tricks).
+// x^0x02 maps '"' to 0x20 and keeps control bytes below 0x20 and every other byte at
+// 0x21 or above, so one "less than 0x21" test covers both; bit 7 of x^c is bit 7 of x
+// for both constants, so the tests share one "and not x".
 func specialBytes(x uint64) uint64 {
-	q := x ^ ('"' * swarLo)
-	b := x ^ ('\\' * swarLo)
-	return ((q-swarLo)&^q | (b-swarLo)&^b | (x-0x20*swarLo)&^x) & swarHi
+	lt := (x ^ 0x02*swarLo) - 0x21*swarLo // '"' and control bytes
+	bs := (x ^ '\\'*swarLo) - swarLo      // '\\'
+	return (lt | bs) &^ x & swarHi
 }
 
 // flattener walks one event's JSON, recording the leaf values at the paths the index
@@ -76,6 +80,9 @@ func (f *flattener) space() {
 // path equals or extends it (the value is then only validated). It reports false when
 // the JSON is malformed or nests deeper than MaxEventDepth.
 func (f *flattener) walk(depth int, t *tnode) bool {
+	if t == nil {
+		return f.skip(depth)
+	}
 	if depth > MaxEventDepth {
 		return false
 	}
@@ -85,14 +92,14 @@ func (f *flattener) walk(depth int, t *tnode) bool {
 	}
 	switch c := f.ev[f.pos]; c {
 	case '{':
-		if t != nil && len(t.kids) == 0 {
-			t = nil
+		if len(t.kids) == 0 {
+			return f.skip(depth)
 		}
 		return f.object(depth, t)
 	case '[':
 		return f.array(depth, t)
 	case '"':
-		want := t != nil && t.id >= 0
+		want := t.id >= 0
 		s, ok := f.str(want)
 		if ok && want {
 			f.s.emit(t.id, value{kind: kindString, str: s})
@@ -113,7 +120,7 @@ func (f *flattener) walk(depth int, t *tnode) bool {
 			return false
 		}
 		f.pos += len(word)
-		if t != nil && t.id >= 0 {
+		if t.id >= 0 {
 			f.s.emit(t.id, value{kind: k})
 		}
 		return true
@@ -124,7 +131,7 @@ func (f *flattener) walk(depth int, t *tnode) bool {
 			return false
 		}
 		f.pos = end
-		if t != nil && t.id >= 0 {
+		if t.id >= 0 {
 			text := bstr(f.ev[start:end])
 			n, nok := fastNumber(text)
 			f.s.emit(t.id, value{kind: kindNumber, str: text, num: n, numOK: nok})
@@ -161,7 +168,7 @@ func fastNumber(text string) (float64, bool) {
 	return parseNumber(text)
 }
 
-// object walks an object; t is nil when no pattern path goes below it.
+// object walks an object; some pattern path goes below t.
 func (f *flattener) object(depth int, t *tnode) bool {
 	f.pos++ // '{'
 	f.space()
@@ -169,13 +176,12 @@ func (f *flattener) object(depth int, t *tnode) bool {
 		f.pos++
 		return true
 	}
-	want := t != nil
 	for {
 		f.space()
 		if f.pos >= len(f.ev) || f.ev[f.pos] != '"' {
 			return false
 		}
-		key, ok := f.str(want)
+		child, ok := f.keyChild(t)
 		if !ok {
 			return false
 		}
@@ -184,11 +190,15 @@ func (f *flattener) object(depth int, t *tnode) bool {
 			return false
 		}
 		f.pos++
-		var child *tnode
-		if want {
-			child = t.lookup(key)
+		if child != nil {
+			ok = f.walk(depth+1, child)
+		} else if f.pos < len(f.ev) && f.ev[f.pos] == '"' && depth+1 <= MaxEventDepth {
+			// The most common unreferenced member: a string.
+			f.pos, ok = skipString(f.ev, f.pos+1)
+		} else {
+			ok = f.skip(depth + 1)
 		}
-		if !f.walk(depth+1, child) {
+		if !ok {
 			return false
 		}
 		f.space()
@@ -207,6 +217,70 @@ func (f *flattener) object(depth int, t *tnode) bool {
 	}
 }
 
+// keyChild scans the object key at f.pos (the opening quote) and returns the trie node
+// it leads to from t, or nil. Keys without escapes are looked up straight from the
+// event bytes; the scan notes dots (keys "a.b" are paths) and packs the key's first
+// 8 bytes for tnode.childPacked.
+func (f *flattener) keyChild(t *tnode) (*tnode, bool) {
+	ev := f.ev
+	start := f.pos + 1
+	i := start
+	var dots uint64
+	for {
+		if i+8 <= len(ev) {
+			x := binary.LittleEndian.Uint64(ev[i:])
+			d := x ^ ('.' * swarLo)
+			md := (d - swarLo) &^ d & swarHi
+			if m := specialBytes(x); m != 0 {
+				// Only dots before the first special byte are in the key; the lowest
+				// flagged dot is always a real one.
+				dots |= md & (m&-m - 1)
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			dots |= md
+			i += 8
+			continue
+		}
+		for i < len(ev) && !strClass[ev[i]] {
+			if ev[i] == '.' {
+				dots = 1
+			}
+			i++
+		}
+		if i >= len(ev) {
+			return nil, false
+		}
+		break
+	}
+	if ev[i] != '"' {
+		if ev[i] < 0x20 {
+			return nil, false
+		}
+		// Escapes: decode, then look up the decoded key.
+		key, ok := f.str(true)
+		if !ok {
+			return nil, false
+		}
+		return t.lookup(key), true
+	}
+	f.pos = i + 1
+	key := bstr(ev[start:i])
+	if dots != 0 {
+		return t.lookup(key), true
+	}
+	var w uint64
+	if start+8 <= len(ev) {
+		w = binary.LittleEndian.Uint64(ev[start:])
+		if n := len(key); n < 8 {
+			w &= 1<<(8*n) - 1
+		}
+	} else {
+		w = pack8(key)
+	}
+	return t.childPacked(key, w), true
+}
+
 // array walks an array; its elements share t, and each gets its array position.
 func (f *flattener) array(depth int, t *tnode) bool {
 	f.pos++ // '['
@@ -216,15 +290,10 @@ func (f *flattener) array(depth int, t *tnode) bool {
 		return true
 	}
 	s := f.s
-	track := t != nil
-	if track {
-		s.stack = append(s.stack, arrayPos{arr: s.nextArr})
-		s.nextArr++
-	}
+	s.stack = append(s.stack, arrayPos{arr: s.nextArr})
+	s.nextArr++
 	for i := int32(0); ; i++ {
-		if track {
-			s.stack[len(s.stack)-1].idx = i
-		}
+		s.stack[len(s.stack)-1].idx = i
 		if !f.walk(depth+1, t) {
 			return false
 		}
@@ -237,9 +306,7 @@ func (f *flattener) array(depth int, t *tnode) bool {
 			f.pos++
 		case ']':
 			f.pos++
-			if track {
-				s.stack = s.stack[:len(s.stack)-1]
-			}
+			s.stack = s.stack[:len(s.stack)-1]
 			return true
 		default:
 			return false

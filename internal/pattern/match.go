@@ -43,16 +43,32 @@ type scratch struct {
 	touched []int32 // path ids that have values
 	strbuf  []byte
 	nextArr int32
+	// skipStack is skip's stack of open containers.
+	skipStack []byte
 
 	ruleStamp []uint32
 	patStamp  []uint32
 	epoch     uint32
 	matched   []int32
 
+	// memo holds, per leaf id, the leaf's result for the current event (valid when its
+	// epoch is current): many rules share leaves (detail-type, outcome.result, ...),
+	// which are then tested once per event. cands holds the memos' array-bound values.
+	memo    []leafMemo
 	cands   []int32
 	candOff []int32
 	chosen  []int32
 	steps   int
+}
+
+// leafMemo is one leaf's result for one event: n < 0 when no value satisfies the leaf,
+// n == 0 when it holds regardless of arrays (a matching value outside every array, or
+// an absent path for exists:false), and n > 0 when the n matching values, all inside
+// arrays, are cands[off:off+n].
+type leafMemo struct {
+	epoch uint32
+	off   int32
+	n     int32
 }
 
 // prepare sizes the scratch for ix.
@@ -67,6 +83,7 @@ func (s *scratch) prepare(ix *index) {
 	}
 	s.ruleStamp = make([]uint32, len(ix.rules))
 	s.patStamp = make([]uint32, len(ix.ids))
+	s.memo = make([]leafMemo, ix.nleaves)
 	s.epoch = 0
 }
 
@@ -82,6 +99,7 @@ func (s *scratch) clear() {
 	s.stack = s.stack[:0]
 	s.strbuf = s.strbuf[:0]
 	s.matched = s.matched[:0]
+	s.cands = s.cands[:0]
 	s.nextArr = 0
 }
 
@@ -150,6 +168,7 @@ func (s *scratch) nextEpoch() {
 	if s.epoch == 0 {
 		clear(s.ruleStamp)
 		clear(s.patStamp)
+		clear(s.memo)
 		s.epoch = 1
 	}
 }
@@ -161,12 +180,9 @@ func (s *scratch) run(ix *index) bool {
 	for _, id := range s.touched {
 		for gi := range ix.groups[id] {
 			g := &ix.groups[id][gi]
-			for vi := s.heads[id]; vi >= 0; vi = s.vals[vi].next {
-				if matchLeaf(g.l, &s.vals[vi]) {
-					for _, r := range g.rules {
-						s.consider(ix, r)
-					}
-					break
+			if s.leaf(&g.key).n >= 0 {
+				for _, r := range g.rules {
+					s.consider(ix, r)
 				}
 			}
 		}
@@ -215,6 +231,18 @@ func (s *scratch) collect(ix *index, dst []ID) []ID {
 
 // matchLeaf reports whether v satisfies one of the leaf's items.
 func matchLeaf(l *leaf, v *value) bool {
+	if l.exact != nil {
+		// Only exact strings (the commonest leaf): skip the matcher dispatch.
+		if v.kind != kindString {
+			return false
+		}
+		for _, x := range l.exact {
+			if v.str == x {
+				return true
+			}
+		}
+		return false
+	}
 	for i := range l.ms {
 		if l.ms[i].match(v) {
 			return true
@@ -223,41 +251,52 @@ func matchLeaf(l *leaf, v *value) bool {
 	return false
 }
 
+// leaf returns the memoised result of lf for the current event, computing it once.
+func (s *scratch) leaf(lf *ileaf) leafMemo {
+	m := &s.memo[lf.li]
+	if m.epoch == s.epoch {
+		return *m
+	}
+	m.epoch, m.off, m.n = s.epoch, 0, -1
+	head := s.heads[lf.id]
+	if head < 0 {
+		if lf.l.absentOK {
+			m.n = 0
+		}
+		return *m
+	}
+	start := int32(len(s.cands))
+	for vi := head; vi >= 0; vi = s.vals[vi].next {
+		v := &s.vals[vi]
+		if !matchLeaf(lf.l, v) {
+			continue
+		}
+		if v.trailLen == 0 {
+			// A value outside arrays is consistent with any other.
+			s.cands = s.cands[:start]
+			m.n = 0
+			return *m
+		}
+		s.cands = append(s.cands, vi)
+	}
+	if n := int32(len(s.cands)) - start; n > 0 {
+		m.off, m.n = start, n
+	}
+	return *m
+}
+
 // evalRule reports whether the flattened event satisfies every leaf of r, with all the
 // values used coming from the same element of every array they share.
 func (s *scratch) evalRule(r *irule) bool {
-	s.cands = s.cands[:0]
 	s.candOff = s.candOff[:0]
 	for i := range r.leaves {
-		lf := &r.leaves[i]
-		head := s.heads[lf.id]
-		if head < 0 {
-			if lf.l.absentOK {
-				continue
-			}
+		m := s.leaf(&r.leaves[i])
+		if m.n < 0 {
 			return false
 		}
-		start := int32(len(s.cands))
-		free := false
-		for vi := head; vi >= 0; vi = s.vals[vi].next {
-			v := &s.vals[vi]
-			if !matchLeaf(lf.l, v) {
-				continue
-			}
-			if v.trailLen == 0 {
-				free = true // a value outside arrays is consistent with any other
-				break
-			}
-			s.cands = append(s.cands, vi)
+		if m.n > 0 {
+			s.candOff = append(s.candOff, m.off, m.off+m.n)
 		}
-		if free {
-			s.cands = s.cands[:start]
-			continue
-		}
-		if int32(len(s.cands)) == start {
-			return false
-		}
-		s.candOff = append(s.candOff, start, int32(len(s.cands)))
 	}
 	if len(s.candOff) <= 2 {
 		return true

@@ -146,6 +146,7 @@ func (s *Set) index() *index {
 type tnode struct {
 	id     int32 // id of the path for leaves testing exactly this path, or -1
 	names  []string
+	packed []uint64 // pack8 of each name: most keys are told apart without a string compare
 	kids   []*tnode
 	byName map[string]*tnode // replaces the linear names/kids search when large
 }
@@ -155,14 +156,28 @@ const maxLinearChildren = 8
 
 func newTnode() *tnode { return &tnode{id: -1} }
 
+// pack8 packs the first 8 bytes of s little-endian, as a load of the bytes would.
+func pack8(s string) uint64 {
+	var w uint64
+	for i := 0; i < len(s) && i < 8; i++ {
+		w |= uint64(s[i]) << (8 * i)
+	}
+	return w
+}
+
 // child returns the child for one path segment, or nil.
-func (t *tnode) child(name string) *tnode {
+func (t *tnode) child(name string) *tnode { return t.childPacked(name, pack8(name)) }
+
+// childPacked is child with pack8(name) already known.
+func (t *tnode) childPacked(name string, w uint64) *tnode {
 	if t.byName != nil {
 		return t.byName[name]
 	}
-	for i, n := range t.names {
-		if n == name {
-			return t.kids[i]
+	for i, p := range t.packed {
+		if p == w {
+			if n := t.names[i]; len(n) == len(name) && (len(n) <= 8 || n[8:] == name[8:]) {
+				return t.kids[i]
+			}
 		}
 	}
 	return nil
@@ -189,14 +204,15 @@ type irule struct {
 }
 
 type ileaf struct {
-	id int32
+	id int32 // path id
+	li int32 // leaf id: equal (path, text) pairs share one, and one per-event result
 	l  *leaf
 }
 
 // keyGroup gathers the rules whose key leaf has the same text at the same path, so that
 // the leaf is tested once per event value however many rules share it.
 type keyGroup struct {
-	l     *leaf
+	key   ileaf
 	rules []int32
 }
 
@@ -205,10 +221,11 @@ var envelopeFields = [...]string{"version", "id", "detail-type", "source", "acco
 
 // index is the immutable, shareable lookup structure built from a Set's patterns.
 type index struct {
-	root   *tnode
-	npaths int
-	ids    []ID
-	rules  []irule
+	root    *tnode
+	npaths  int
+	nleaves int // distinct (path, leaf text) pairs
+	ids     []ID
+	rules   []irule
 	// exact maps, per path id, an exact string value to the rules whose key leaf
 	// lists it; groups lists, per path id, the other key leaves; always lists the
 	// rules without a leaf that needs a value (only exists:false leaves).
@@ -223,18 +240,27 @@ type index struct {
 
 func buildIndex(ids []ID, pats []*Pattern) *index {
 	ix := &index{root: newTnode(), ids: slices.Clone(ids)}
+	leafAt := map[string]int32{} // path id + leaf text → leaf id
 	for pi, p := range pats {
 		for _, r := range p.rules {
 			ir := irule{pat: int32(pi)}
 			for _, l := range r.leaves {
-				ir.leaves = append(ir.leaves, ileaf{id: ix.intern(l.path), l: l})
+				id := ix.intern(l.path)
+				lk := strconv.Itoa(int(id)) + "\x00" + l.text
+				li, ok := leafAt[lk]
+				if !ok {
+					li = int32(ix.nleaves)
+					leafAt[lk] = li
+					ix.nleaves++
+				}
+				ir.leaves = append(ir.leaves, ileaf{id: id, li: li, l: l})
 			}
 			ix.rules = append(ix.rules, ir)
 		}
 	}
 	ix.exact = make([]map[string][]int32, ix.npaths)
 	ix.groups = make([][]keyGroup, ix.npaths)
-	groupAt := map[string]int{} // path id + leaf text → index in ix.groups[id]
+	groupAt := map[int32]int{} // leaf id → index in ix.groups[id]
 	for ri := range ix.rules {
 		r := &ix.rules[ri]
 		key, best := -1, 0
@@ -264,12 +290,11 @@ func buildIndex(ids []ID, pats []*Pattern) *index {
 			}
 			continue
 		}
-		gk := strconv.Itoa(int(kl.id)) + "\x00" + kl.l.text
-		gi, ok := groupAt[gk]
+		gi, ok := groupAt[kl.li]
 		if !ok {
 			gi = len(ix.groups[kl.id])
-			groupAt[gk] = gi
-			ix.groups[kl.id] = append(ix.groups[kl.id], keyGroup{l: kl.l})
+			groupAt[kl.li] = gi
+			ix.groups[kl.id] = append(ix.groups[kl.id], keyGroup{key: kl})
 		}
 		ix.groups[kl.id][gi].rules = append(ix.groups[kl.id][gi].rules, int32(ri))
 	}
@@ -313,6 +338,7 @@ func (ix *index) intern(path string) int32 {
 		if c == nil {
 			c = newTnode()
 			t.names = append(t.names, seg)
+			t.packed = append(t.packed, pack8(seg))
 			t.kids = append(t.kids, c)
 			if len(t.kids) > maxLinearChildren {
 				if t.byName == nil {
