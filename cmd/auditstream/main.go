@@ -38,6 +38,11 @@ func main() {
 // run dispatches a subcommand and returns the process exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) string) int {
 	if len(args) == 0 {
+		// Run as an AWS Lambda function's bootstrap: the runtime starts the
+		// binary with no arguments and AWS_LAMBDA_RUNTIME_API set.
+		if env("AWS_LAMBDA_RUNTIME_API") != "" {
+			return runLambda(ctx, nil, stdout, stderr, env)
+		}
 		cli.Usage(stderr)
 		return 2
 	}

@@ -1,0 +1,148 @@
+package lambda
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/auditstream/auditstream/internal/archive"
+	"github.com/auditstream/auditstream/internal/sink/s3/s3test"
+)
+
+const envelopePath = "../../../shared/testdata/okta/eventbridge-envelope.json"
+
+func envelopeBytes(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile(envelopePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mapEnv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestOktaEnvelopeToS3(t *testing.T) {
+	srv := s3test.Start(t, s3test.Options{})
+	srv.CreateBucket("okta-archive")
+	for _, tc := range []struct {
+		format, compression, wantKey string
+	}{
+		{"", "", "okta/year=2023/month=05/day=30/hour=14/event-c6ed294a-fef4-11ed-a5b1-bbb7c1de1a4b.jsonl.gz"},
+		{"csv", "none", "okta/year=2023/month=05/day=30/hour=14/event-c6ed294a-fef4-11ed-a5b1-bbb7c1de1a4b.csv"},
+		{"parquet", "zstd", "okta/year=2023/month=05/day=30/hour=14/event-c6ed294a-fef4-11ed-a5b1-bbb7c1de1a4b.parquet"},
+	} {
+		t.Run(tc.format+"-"+tc.compression, func(t *testing.T) {
+			t.Setenv("AWS_ACCESS_KEY_ID", s3test.AccessKey)
+			t.Setenv("AWS_SECRET_ACCESS_KEY", s3test.SecretKey)
+			cfg, err := ConfigFromEnv(mapEnv(map[string]string{
+				EnvBucket: "okta-archive", EnvPrefix: "okta", "AWS_REGION": s3test.Region, EnvEndpoint: srv.Endpoint,
+				EnvForcePathStyle: "true", EnvFormat: tc.format, EnvCompression: tc.compression,
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := New(cfg, Deps{HTTPClient: srv.HTTPClient})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 2 { // EventBridge may deliver twice: same object, still 200
+				resp, err := h.Invoke(t.Context(), envelopeBytes(t))
+				if err != nil || resp.StatusCode != 200 || !strings.Contains(resp.Body, tc.wantKey) {
+					t.Fatalf("invoke: got %+v, %v, want 200 naming %s", resp, err, tc.wantKey)
+				}
+			}
+			body, _ := srv.Get(t.Context(), "okta-archive", tc.wantKey)
+			evs, err := archive.Decode(tc.wantKey, body)
+			if err != nil || len(evs) != 1 {
+				t.Fatalf("decode: got %d events, %v, want 1", len(evs), err)
+			}
+			got := string(evs[0].Data)
+			if tc.format == "csv" {
+				// The audit-export columns of the Okta event.
+				for _, want := range []string{"c6ed294a-fef4-11ed-a5b1-bbb7c1de1a4b", "00uttidj04jqI21bA1d6", "user@evership.biz", "user.session.access_admin_app"} {
+					if !strings.Contains(got, want) {
+						t.Errorf("csv event: got %s, want it to hold %s", got, want)
+					}
+				}
+				return
+			}
+			var want, have map[string]any
+			var env struct{ Detail json.RawMessage }
+			_ = json.Unmarshal(envelopeBytes(t), &env)
+			_ = json.Unmarshal(env.Detail, &want)
+			if err := json.Unmarshal(evs[0].Data, &have); err != nil {
+				t.Fatal(err)
+			}
+			wb, _ := json.Marshal(want)
+			hb, _ := json.Marshal(have)
+			if string(wb) != string(hb) {
+				t.Errorf("archived event: got %s, want the envelope's detail %s", hb, wb)
+			}
+			if tc.format == "parquet" && evs[0].Org != "evership" {
+				t.Errorf("org: got %q, want evership (from the partner source)", evs[0].Org)
+			}
+		})
+	}
+}
+
+func TestForward(t *testing.T) {
+	var got []byte
+	var auth string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ = io.ReadAll(r.Body)
+		auth = r.Header.Get("Authorization")
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write([]byte(`{"accepted":1,"duplicates":0}`))
+	}))
+	defer srv.Close()
+	cfg, err := ConfigFromEnv(mapEnv(map[string]string{EnvForwardURL: srv.URL + "/api/v1/events", EnvForwardToken: "tok"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(cfg, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := h.Invoke(t.Context(), envelopeBytes(t))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("invoke: got %+v, %v, want 200", resp, err)
+	}
+	if auth != "SSWS tok" || !strings.Contains(string(got), `"uuid":"c6ed294a-fef4-11ed-a5b1-bbb7c1de1a4b"`) {
+		t.Errorf("forwarded: got auth %q body %.100s, want SSWS tok and the event", auth, got)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	h, err := New(Config{ForwardURL: "http://127.0.0.1:1"}, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, payload := range []string{`[]`, `{"detail-type":"SystemLog"}`, `{"detail":{"uuid":"x"}}`} {
+		resp, err := h.Invoke(t.Context(), json.RawMessage(payload))
+		if err != nil || resp.StatusCode != 400 {
+			t.Errorf("invoke %s: got %+v, %v, want 400 and no error (not retried)", payload, resp, err)
+		}
+	}
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{}, "AUDITSTREAM_S3_BUCKET (or AUDITSTREAM_FORWARD_URL): required"},
+		{map[string]string{EnvBucket: "b-1", EnvForwardURL: "https://x"}, "not both"},
+		{map[string]string{EnvForwardURL: "https://x"}, "AUDITSTREAM_FORWARD_TOKEN: required"},
+		{map[string]string{EnvBucket: "b-1"}, "region: required"},
+		{map[string]string{EnvBucket: "b-1", "AWS_REGION": "eu-west-1", EnvFormat: "xml"}, `format "xml"`},
+	} {
+		if _, err := ConfigFromEnv(mapEnv(tc.env)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("config from %v: got %v, want %q", tc.env, err, tc.want)
+		}
+	}
+}

@@ -1,0 +1,279 @@
+// Package s3test starts a real S3-compatible server (versitygw with its
+// posix backend) for tests, and reads back what was written to it.
+//
+// versitygw is installed by .ci/run with
+// `go install github.com/versity/versitygw/cmd/versitygw@v1.8.0`. When the
+// binary is missing, Start skips the test, unless the CI environment
+// variable is set: there the test fails instead, so CI never passes by
+// skipping.
+package s3test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	s3api "github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// The server's fixed credentials and region.
+const (
+	AccessKey = "AUDITSTREAMTEST"
+	SecretKey = "auditstream-test-secret-0123456789"
+	Region    = "us-east-1"
+)
+
+// Server is a running versitygw.
+type Server struct {
+	// Endpoint is the server's base URL (http:// or https://127.0.0.1:port).
+	Endpoint string
+	// Root is the posix backend's directory: each directory in it is a
+	// bucket.
+	Root string
+	// HTTPClient trusts the server's certificate (TLS servers); plain
+	// http.DefaultClient otherwise.
+	HTTPClient *http.Client
+
+	t    testing.TB
+	cmd  *exec.Cmd
+	logs *lockedBuffer
+}
+
+// Options change how the server starts.
+type Options struct {
+	// TLS serves HTTPS with a fresh self-signed certificate for 127.0.0.1.
+	TLS bool
+}
+
+// Binary returns the path of versitygw: $VERSITYGW, else on PATH, else in
+// $(go env GOPATH)/bin; "" when not found.
+func Binary() string {
+	if p := os.Getenv("VERSITYGW"); p != "" {
+		return p
+	}
+	if p, err := exec.LookPath("versitygw"); err == nil {
+		return p
+	}
+	gopath := os.Getenv("GOPATH")
+	if gopath == "" {
+		if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+			gopath = strings.TrimSpace(string(out))
+		}
+	}
+	for _, dir := range filepath.SplitList(gopath) {
+		p := filepath.Join(dir, "bin", "versitygw")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// Start runs versitygw on a free loopback port with a posix backend on a
+// temporary directory, waits until it answers, and stops it when the test
+// ends.
+func Start(t testing.TB, opts Options) *Server {
+	t.Helper()
+	bin := Binary()
+	if bin == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("versitygw not found (go install github.com/versity/versitygw/cmd/versitygw@v1.8.0)")
+		}
+		t.Skip("versitygw not found; install it with go install github.com/versity/versitygw/cmd/versitygw@v1.8.0")
+	}
+	root := t.TempDir()
+	addr := freeAddr(t)
+	args := []string{"--port", addr, "--health", "/health", "--quiet"}
+	s := &Server{Root: root, t: t, logs: &lockedBuffer{}, HTTPClient: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}}
+	scheme := "http"
+	if opts.TLS {
+		certFile, keyFile, pool := selfSigned(t)
+		args = append(args, "--cert", certFile, "--key", keyFile)
+		scheme = "https"
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		s.HTTPClient = &http.Client{Transport: tr}
+	}
+	args = append(args, "posix", root)
+	s.Endpoint = scheme + "://" + addr
+	s.cmd = exec.Command(bin, args...)
+	s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+AccessKey, "ROOT_SECRET_ACCESS_KEY="+SecretKey)
+	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("start versitygw: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = s.cmd.Process.Kill()
+		<-done
+		s.HTTPClient.CloseIdleConnections()
+		if t.Failed() {
+			t.Logf("versitygw output:\n%s", s.logs.String())
+		}
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := s.HTTPClient.Get(s.Endpoint + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s
+			}
+		}
+		select {
+		case <-done:
+			t.Fatalf("versitygw exited at start:\n%s", s.logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("versitygw did not answer in 15s (last error %v):\n%s", err, s.logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// CreateBucket makes a bucket (a directory of the posix backend).
+func (s *Server) CreateBucket(name string) {
+	s.t.Helper()
+	if err := os.Mkdir(filepath.Join(s.Root, name), 0o755); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// Client returns an SDK client for the server, with path-style addressing
+// and checksums only where required.
+func (s *Server) Client() *s3api.Client {
+	return s3api.New(s3api.Options{
+		Region:                     Region,
+		BaseEndpoint:               aws.String(s.Endpoint),
+		UsePathStyle:               true,
+		Credentials:                credentials.NewStaticCredentialsProvider(AccessKey, SecretKey, ""),
+		HTTPClient:                 s.HTTPClient,
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+	})
+}
+
+// Keys lists every key under prefix in bucket, sorted.
+func (s *Server) Keys(ctx context.Context, bucket, prefix string) []string {
+	s.t.Helper()
+	var keys []string
+	p := s3api.NewListObjectsV2Paginator(s.Client(), &s3api.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			s.t.Fatalf("list s3://%s/%s: %v", bucket, prefix, err)
+		}
+		for _, o := range page.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Get returns an object's bytes and Content-Type.
+func (s *Server) Get(ctx context.Context, bucket, key string) ([]byte, string) {
+	s.t.Helper()
+	out, err := s.Client().GetObject(ctx, &s3api.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		s.t.Fatalf("get s3://%s/%s: %v", bucket, key, err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return b, aws.ToString(out.ContentType)
+}
+
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// selfSigned writes a certificate and key for 127.0.0.1 and returns their
+// files and a pool that trusts the certificate.
+func selfSigned(t testing.TB) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// String describes the server for test logs.
+func (s *Server) String() string { return fmt.Sprintf("versitygw at %s (root %s)", s.Endpoint, s.Root) }
