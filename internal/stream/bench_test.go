@@ -1,0 +1,88 @@
+package stream_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/sink"
+	"github.com/auditstream/auditstream/internal/stream"
+)
+
+// countSink accepts everything and counts it.
+type countSink struct{ n atomic.Int64 }
+
+func (c *countSink) Limits() sink.Limits           { return sink.Limits{MaxEvents: 1000} }
+func (c *countSink) EncodedSize(r sink.Record) int { return len(r.Data) + 1 }
+func (c *countSink) Write(_ context.Context, b sink.Batch) error {
+	c.n.Add(int64(len(b.Records)))
+	return nil
+}
+func (c *countSink) Verify(context.Context) error { return nil }
+func (c *countSink) Close(context.Context) error  { return nil }
+
+// BenchmarkRunnerDrain measures how fast one runner reads a backlog of
+// 1-KB events from the embedded journal into a sink that takes every batch
+// at once: the ceiling the runner puts on any destination.
+func BenchmarkRunnerDrain(b *testing.B) {
+	const n = 50000
+	pad := strings.Repeat("x", 900)
+	b.StopTimer()
+	for range b.N {
+		j, err := journal.Open(b.Context(), journal.Options{DataDir: b.TempDir()}, discard)
+		if err != nil {
+			b.Fatal(err)
+		}
+		evs := make([]event.Event, 0, 1000)
+		for i := range n {
+			ev, err := event.Parse(fmt.Appendf(nil, `{"uuid":"u-%d","eventType":"user.session.start","published":"2026-01-01T00:00:00.000Z","pad":%q}`, i, pad), "acme", time.Now())
+			if err != nil {
+				b.Fatal(err)
+			}
+			evs = append(evs, ev)
+			if len(evs) == cap(evs) {
+				if _, err := j.Append(b.Context(), evs); err != nil {
+					b.Fatal(err)
+				}
+				evs = evs[:0]
+			}
+		}
+		kv, err := j.KV(b.Context(), journal.BucketStreams)
+		if err != nil {
+			b.Fatal(err)
+		}
+		store, err := stream.NewStore(b.Context(), kv, nil, discard)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cs := &countSink{}
+		sup := stream.NewSupervisor(stream.SupervisorConfig{Store: store, Journal: j, Log: discard,
+			Metrics: stream.NewMetrics(prometheus.NewRegistry()),
+			Build:   func(stream.Definition) (sink.Sink, stream.Filter, error) { return cs, nil, nil }})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { sup.Run(ctx); close(done) }()
+		d := def("bench")
+		b.StartTimer()
+		start := time.Now()
+		if err := store.Put(b.Context(), d); err != nil {
+			b.Fatal(err)
+		}
+		for cs.n.Load() < n {
+			time.Sleep(time.Millisecond)
+		}
+		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "events/s")
+		b.StopTimer()
+		cancel()
+		<-done
+		store.Close()
+		j.Close()
+	}
+}
