@@ -98,7 +98,7 @@ func (tt *testTypes) build(d stream.Definition) (sink.Sink, stream.Filter, error
 		if err != nil {
 			return nil, nil, err
 		}
-		filter = func(r *sink.Record, source string) bool {
+		filter = func(r *sink.Record, source, account string) bool {
 			if source == "" {
 				source = "auditstream." + r.Org
 			}

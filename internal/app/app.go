@@ -1,6 +1,7 @@
 // Package app wires auditstream together and runs it: journal, then log
-// stream runners, then the API; on the way down, the API stops taking
-// events first, runners finish their batches, and the journal closes last.
+// stream runners, then sources (Okta pollers), then the API; on the way
+// down, the API stops taking events first, pollers finish their page,
+// runners finish their batches, and the journal closes last.
 package app
 
 import (
@@ -88,10 +89,12 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	}
 	defer streams.Close()
 
-	routes, err := extraRoutes(routeDeps{cfg: cfg, journal: j, log: log, registry: reg})
+	sources := &sourceRuntime{}
+	routes, err := extraRoutes(routeDeps{cfg: cfg, journal: j, log: log, registry: reg, sources: sources})
 	if err != nil {
 		return err
 	}
+	defer sources.stop() // on an early return; stop is idempotent
 	statusKV, err := j.KV(ctx, journal.BucketStatus)
 	if err != nil {
 		return err
@@ -108,6 +111,9 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	runCtx, stopRunners := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { sup.Run(runCtx) })
+	// Sources start after the runners and before the API, and stop after
+	// the API and before the runners.
+	sources.start(context.WithoutCancel(ctx))
 
 	limits := api.DefaultLimits
 	if cfg.Ingest.MaxBodyBytes > 0 {
@@ -151,7 +157,9 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 		log.Warn("http shutdown", "err", err)
 	}
 	cancel()
-	// Then runners finish their batches, then the journal closes (defer).
+	// Then pollers finish their page, runners their batches, then the
+	// journal closes (defer).
+	sources.stop()
 	stopRunners()
 	wg.Wait()
 	if errors.Is(runErr, http.ErrServerClosed) {

@@ -16,6 +16,8 @@ type routeDeps struct {
 	journal  *journal.Journal
 	log      *slog.Logger
 	registry prometheus.Registerer
+	// sources receives the sources' pollers for app.Run to start and stop.
+	sources *sourceRuntime
 }
 
 // extraRoutes gathers the endpoints other packages contribute to the API.

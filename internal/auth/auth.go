@@ -83,10 +83,10 @@ type Store struct {
 	// rev is the newest KV revision applied per token id, so that the
 	// watch replaying an older write (after a local Delete, say) cannot
 	// bring a revoked token back.
-	rev map[string]uint64
-	ready  chan struct{}
-	stop   context.CancelFunc
-	done   chan struct{}
+	rev   map[string]uint64
+	ready chan struct{}
+	stop  context.CancelFunc
+	done  chan struct{}
 }
 
 // NewStore loads the tokens in kv and keeps following changes until Close.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -58,8 +59,12 @@ type Config struct {
 	Ingest          Ingest   `yaml:"ingest"`
 	Envelope        Envelope `yaml:"envelope"`
 	Log             Log      `yaml:"log"`
+	Query           Query    `yaml:"query"`
 	// Streams are log streams declared here; the API shows them read-only.
 	Streams []Stream `yaml:"streams"`
+	// Sources are event sources (an Okta System Log poller, an EventBridge
+	// receiver) declared here; the API shows them read-only.
+	Sources []Source `yaml:"sources"`
 }
 
 // Journal configures the event store.
@@ -108,6 +113,24 @@ type Envelope struct {
 	Region  string `yaml:"region"`
 }
 
+// Query configures the System Log query API (GET /api/v1/logs).
+type Query struct {
+	// PublicURL is the base URL clients reach the API at; Link headers are
+	// built from it, never from the request's Host (default
+	// http://<listen>).
+	PublicURL string `yaml:"publicUrl"`
+	// Timeout bounds one query; a slower one answers 500 E0000009 (default
+	// 30s, Okta's).
+	Timeout Duration `yaml:"timeout"`
+	// RateLimitPerMinute is each token's budget of requests a minute,
+	// reported in X-Rate-Limit-* headers; past it the answer is 429
+	// (default 1200, -1 for no limit).
+	RateLimitPerMinute int `yaml:"rateLimitPerMinute"`
+	// ClampLimit serves a limit above 1000 as 1000 instead of answering
+	// 400, for clients that ask for more than Okta allows.
+	ClampLimit bool `yaml:"clampLimit"`
+}
+
 // Log configures the service's own logs.
 type Log struct {
 	// Level is debug, info, warn or error.
@@ -125,6 +148,27 @@ type Stream struct {
 	Status   string         `yaml:"status"`
 	Settings map[string]any `yaml:"settings"`
 	Filter   map[string]any `yaml:"filter"`
+}
+
+// Source is an event source declared in the file: type okta (a System Log
+// poller) or eventbridge (an API destination receiver), with the settings
+// of /api/v1/sources. Secrets may be written here in the clear; receiver
+// secrets are hashed when loaded.
+type Source struct {
+	ID       string         `yaml:"id"`
+	Name     string         `yaml:"name"`
+	Type     string         `yaml:"type"`
+	Org      string         `yaml:"org"`
+	Status   string         `yaml:"status"`
+	Settings map[string]any `yaml:"settings"`
+}
+
+// SettingsJSON returns the source's settings as JSON.
+func (s Source) SettingsJSON() (json.RawMessage, error) {
+	if s.Settings == nil {
+		return json.RawMessage("{}"), nil
+	}
+	return json.Marshal(s.Settings)
 }
 
 // SettingsJSON returns the stream's settings as JSON.
@@ -170,6 +214,9 @@ func Load(path string) (Config, error) {
 	return cfg, cfg.Validate()
 }
 
+// streamIDRE is what a stream id may be: it names a JetStream consumer.
+var streamIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
 // Validate reports every problem of the configuration at once.
 func (c Config) Validate() error {
 	var errs []error
@@ -181,6 +228,12 @@ func (c Config) Validate() error {
 	}
 	if c.Journal.Replicas < 0 || c.Journal.Replicas > 5 {
 		errs = append(errs, errors.New("journal.replicas: must be 1 to 5"))
+	}
+	if c.Query.Timeout < 0 || c.Query.RateLimitPerMinute < -1 {
+		errs = append(errs, errors.New("query: timeout must not be negative and rateLimitPerMinute must be -1 or more"))
+	}
+	if c.Query.PublicURL != "" && !strings.HasPrefix(c.Query.PublicURL, "http://") && !strings.HasPrefix(c.Query.PublicURL, "https://") {
+		errs = append(errs, fmt.Errorf("query.publicUrl: %q must be an http or https URL", c.Query.PublicURL))
 	}
 	if c.Ingest.MaxBodyBytes < 0 || c.Ingest.MaxEventBytes < 0 || c.Ingest.MaxEvents < 0 {
 		errs = append(errs, errors.New("ingest: limits must not be negative"))
@@ -200,6 +253,9 @@ func (c Config) Validate() error {
 		if s.ID == "" || s.Name == "" || s.Type == "" {
 			errs = append(errs, fmt.Errorf("streams[%d]: id, name and type are required", i))
 		}
+		if s.ID != "" && !streamIDRE.MatchString(s.ID) {
+			errs = append(errs, fmt.Errorf("streams[%d]: id %q must be 1 to 64 letters, digits, '-' or '_'", i, s.ID))
+		}
 		if ids[s.ID] {
 			errs = append(errs, fmt.Errorf("streams[%d]: duplicate id %q", i, s.ID))
 		}
@@ -208,6 +264,29 @@ func (c Config) Validate() error {
 		case "", "ACTIVE", "INACTIVE":
 		default:
 			errs = append(errs, fmt.Errorf("streams[%d]: status %q is not ACTIVE or INACTIVE", i, s.Status))
+		}
+	}
+	srcIDs := map[string]bool{}
+	for i, s := range c.Sources {
+		if s.ID == "" || s.Name == "" || s.Type == "" {
+			errs = append(errs, fmt.Errorf("sources[%d]: id, name and type are required", i))
+		}
+		if s.ID != "" && !streamIDRE.MatchString(s.ID) {
+			errs = append(errs, fmt.Errorf("sources[%d]: id %q must be 1 to 64 letters, digits, '-' or '_'", i, s.ID))
+		}
+		if srcIDs[s.ID] {
+			errs = append(errs, fmt.Errorf("sources[%d]: duplicate id %q", i, s.ID))
+		}
+		srcIDs[s.ID] = true
+		switch s.Type {
+		case "", "okta", "eventbridge":
+		default:
+			errs = append(errs, fmt.Errorf("sources[%d]: type %q is not okta or eventbridge", i, s.Type))
+		}
+		switch s.Status {
+		case "", "ACTIVE", "INACTIVE":
+		default:
+			errs = append(errs, fmt.Errorf("sources[%d]: status %q is not ACTIVE or INACTIVE", i, s.Status))
 		}
 	}
 	return errors.Join(errs...)

@@ -35,6 +35,9 @@ type Event struct {
 	// Source says where the event came from (the EventBridge envelope's
 	// source); empty means the org's default.
 	Source string
+	// Account is the EventBridge envelope's account the event arrived
+	// with; empty means the configured default.
+	Account string
 	// Data is the event's compact JSON.
 	Data []byte
 }

@@ -42,6 +42,9 @@ func (j *Journal) Append(ctx context.Context, evs []event.Event) (Result, error)
 		if ev.Source != "" {
 			m.Header.Set(HeaderSource, ev.Source)
 		}
+		if ev.Account != "" {
+			m.Header.Set(HeaderAccount, ev.Account)
+		}
 		f, err := j.js.PublishMsgAsync(m, jetstream.WithMsgID(ev.UUID), jetstream.WithExpectStream(j.opts.Stream))
 		if err != nil {
 			return res, fmt.Errorf("%w: publish: %v", ErrUnavailable, err)

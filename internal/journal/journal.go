@@ -39,6 +39,7 @@ const (
 	HeaderType      = "Audit-Type"
 	HeaderPublished = "Audit-Published"
 	HeaderSource    = "Audit-Source"
+	HeaderAccount   = "Audit-Account"
 )
 
 // Options configure the journal.

@@ -44,9 +44,9 @@ const (
 	maxThrottle = 15 * time.Minute
 )
 
-// Filter decides whether a record goes to the stream; source is the
-// event's envelope source (empty: the org's default).
-type Filter func(r *sink.Record, source string) bool
+// Filter decides whether a record goes to the stream; source and account
+// are the event's envelope source and account (empty: the defaults).
+type Filter func(r *sink.Record, source, account string) bool
 
 // RunnerConfig is what a Runner needs.
 type RunnerConfig struct {
@@ -255,7 +255,7 @@ func (r *Runner) step(ctx context.Context, it jetstream.MessagesContext) error {
 // add takes one journal message into the open batch.
 func (r *Runner) add(m jetstream.Msg) error {
 	ctx := r.hard
-	rec, source, err := toRecord(m)
+	rec, source, account, err := toRecord(m)
 	if err != nil {
 		// Unreadable metadata cannot happen for messages we wrote; keep
 		// going rather than wedge the stream, but say so loudly.
@@ -264,7 +264,7 @@ func (r *Runner) add(m jetstream.Msg) error {
 		return nil
 	}
 	r.pending = append(r.pending, m)
-	if r.cfg.Filter != nil && !r.cfg.Filter(&rec, source) {
+	if r.cfg.Filter != nil && !r.cfg.Filter(&rec, source, account) {
 		r.cfg.Metrics.Filtered.WithLabelValues(r.id).Inc()
 		return nil
 	}
@@ -296,13 +296,13 @@ func (r *Runner) add(m jetstream.Msg) error {
 	return nil
 }
 
-func toRecord(m jetstream.Msg) (sink.Record, string, error) {
+func toRecord(m jetstream.Msg) (rec sink.Record, source, account string, err error) {
 	md, err := m.Metadata()
 	if err != nil {
-		return sink.Record{}, "", err
+		return sink.Record{}, "", "", err
 	}
 	h := m.Headers()
-	rec := sink.Record{
+	rec = sink.Record{
 		ID:        h.Get(jetstream.MsgIDHeader),
 		Seq:       md.Sequence.Stream,
 		Org:       h.Get(journal.HeaderOrg),
@@ -314,7 +314,7 @@ func toRecord(m jetstream.Msg) (sink.Record, string, error) {
 	} else {
 		rec.Published = md.Timestamp
 	}
-	return rec, h.Get(journal.HeaderSource), nil
+	return rec, h.Get(journal.HeaderSource), h.Get(journal.HeaderAccount), nil
 }
 
 // flush writes the open batch until every record is delivered or

@@ -342,7 +342,7 @@ func TestFilterSelectsEvents(t *testing.T) {
 	f := newFakeSink(sink.Limits{}, nil)
 	e.setSink("s1", f)
 	var sources []string
-	e.setFilter("s1", func(r *sink.Record, source string) bool {
+	e.setFilter("s1", func(r *sink.Record, source, account string) bool {
 		sources = append(sources, source) // only the runner goroutine calls it
 		return r.EventType == "keep"
 	})

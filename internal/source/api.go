@@ -1,0 +1,418 @@
+package source
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/api"
+	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/event"
+)
+
+// API serves /api/v1/sources, shaped like /api/v1/logStreams.
+type API struct {
+	Store      *Store
+	Supervisor *Supervisor
+	Types      map[string]Type
+	Log        *slog.Logger
+	// DefaultOrg is the org of a source created with an all-orgs token
+	// that names none.
+	DefaultOrg string
+	// Now returns the current time (tests may fix it).
+	Now func() time.Time
+}
+
+// maxControlBody bounds a sources API request body.
+const maxControlBody = 1 << 20
+
+// Routes returns the API's endpoints.
+func (a *API) Routes() []api.Route {
+	read, manage := auth.ScopeReadSources, auth.ScopeManageSources
+	return []api.Route{
+		{Pattern: "GET /api/v1/sources", Scope: read, Handle: a.list},
+		{Pattern: "POST /api/v1/sources", Scope: manage, Handle: a.create},
+		{Pattern: "GET /api/v1/sources/{id}", Scope: read, Handle: a.get},
+		{Pattern: "PUT /api/v1/sources/{id}", Scope: manage, Handle: a.update},
+		{Pattern: "DELETE /api/v1/sources/{id}", Scope: manage, Handle: a.delete},
+		{Pattern: "POST /api/v1/sources/{id}/lifecycle/activate", Scope: manage, Handle: a.activate},
+		{Pattern: "POST /api/v1/sources/{id}/lifecycle/deactivate", Scope: manage, Handle: a.deactivate},
+		{Pattern: "GET /api/v1/sources/{id}/status", Scope: read, Handle: a.status},
+		{Pattern: "POST /api/v1/sources/{id}/backfill", Scope: manage, Handle: a.backfill},
+	}
+}
+
+func (a *API) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+type link struct {
+	Href   string `json:"href"`
+	Method string `json:"method"`
+}
+
+// view is a source as the API shows it.
+type view struct {
+	ID          string          `json:"id"`
+	Type        string          `json:"type"`
+	Name        string          `json:"name"`
+	Status      string          `json:"status"`
+	Org         string          `json:"org"`
+	Settings    json.RawMessage `json:"settings"`
+	ReadOnly    bool            `json:"readOnly,omitempty"`
+	Created     string          `json:"created"`
+	LastUpdated string          `json:"lastUpdated"`
+	Links       map[string]link `json:"_links"`
+}
+
+func (a *API) view(r *http.Request, d Definition) view {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	base := scheme + "://" + r.Host + "/api/v1/sources/" + d.ID
+	links := map[string]link{"self": {Href: base, Method: "GET"}, "status": {Href: base + "/status", Method: "GET"}}
+	if d.Status == StatusActive {
+		links["deactivate"] = link{Href: base + "/lifecycle/deactivate", Method: "POST"}
+	} else {
+		links["activate"] = link{Href: base + "/lifecycle/activate", Method: "POST"}
+	}
+	settings, err := WithoutPaths(d.Settings, a.Types[d.Type].SecretPaths)
+	if err != nil {
+		settings = json.RawMessage("{}")
+	}
+	return view{ID: d.ID, Type: d.Type, Name: d.Name, Status: d.Status, Org: d.Org, Settings: settings,
+		ReadOnly: d.ReadOnly, Created: d.Created.UTC().Format(event.TimeFormat),
+		LastUpdated: d.LastUpdated.UTC().Format(event.TimeFormat), Links: links}
+}
+
+// input is the body of POST and PUT.
+type input struct {
+	Type     string          `json:"type"`
+	Name     string          `json:"name"`
+	Org      string          `json:"org"`
+	Settings json.RawMessage `json:"settings"`
+}
+
+func (a *API) list(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	var field, value string
+	if f := r.URL.Query().Get("filter"); f != "" {
+		var ok bool
+		field, value, ok = parseEqFilter(f)
+		if !ok || (field != "type" && field != "status") {
+			return api.Errorf(http.StatusBadRequest, api.CodeInvalidFilter, "Invalid filter %q", f).
+				WithCauses(`use exactly one of: type eq "<type>", status eq "ACTIVE|INACTIVE"`)
+		}
+	}
+	out := []view{}
+	for _, d := range a.Store.List() {
+		if !tok.CanAccessOrg(d.Org) || (field == "type" && d.Type != value) || (field == "status" && d.Status != value) {
+			continue
+		}
+		out = append(out, a.view(r, d))
+	}
+	api.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func parseEqFilter(f string) (field, value string, ok bool) {
+	parts := strings.SplitN(strings.TrimSpace(f), " ", 3)
+	if len(parts) != 3 || parts[1] != "eq" {
+		return "", "", false
+	}
+	v, err := strconv.Unquote(strings.TrimSpace(parts[2]))
+	if err != nil {
+		return "", "", false
+	}
+	return parts[0], v, true
+}
+
+func (a *API) find(r *http.Request, tok auth.Token) (Definition, error) {
+	id := r.PathValue("id")
+	d, ok := a.Store.Get(id)
+	if !ok || !tok.CanAccessOrg(d.Org) {
+		return Definition{}, api.Errorf(http.StatusNotFound, api.CodeNotFound, "Not found: Resource not found: %s (LogSource)", id)
+	}
+	return d, nil
+}
+
+func (a *API) get(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	d, err := a.find(r, tok)
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusOK, a.view(r, d))
+	return nil
+}
+
+// validate checks a create or update and returns the stored settings; old
+// is the source being replaced (zero on create).
+func (a *API) validate(in *input, tok auth.Token, old Definition) (json.RawMessage, error) {
+	var causes []string
+	if n := len([]rune(in.Name)); n < 1 || n > 100 {
+		causes = append(causes, "name: must be 1 to 100 characters")
+	}
+	for _, d := range a.Store.List() {
+		if d.Name == in.Name && d.ID != old.ID && d.Org == in.Org {
+			causes = append(causes, "name: a source with this name already exists")
+		}
+	}
+	if old.ID != "" && in.Type != old.Type {
+		causes = append(causes, "type: cannot be changed; create a new source")
+	}
+	if in.Org == auth.AllOrgs || !event.ValidOrg(in.Org) {
+		causes = append(causes, "org: must be 1 to 64 letters, digits, '-' or '_' (a source feeds one org)")
+	} else if !tok.CanAccessOrg(in.Org) {
+		return nil, api.Errorf(http.StatusForbidden, api.CodeForbidden, "You do not have permission to perform the requested action").
+			WithCauses("the token may not manage sources of org " + in.Org)
+	}
+	var stored json.RawMessage
+	t, ok := a.Types[in.Type]
+	if !ok {
+		names := make([]string, 0, len(a.Types))
+		for n := range a.Types {
+			names = append(names, n)
+		}
+		causes = append(causes, fmt.Sprintf("type: %q is not one of %s", in.Type, strings.Join(slices.Sorted(slices.Values(names)), ", ")))
+	} else {
+		if len(in.Settings) == 0 || string(in.Settings) == "null" {
+			in.Settings = json.RawMessage("{}")
+		}
+		var err error
+		stored, err = t.Prepare(in.Settings, old.Settings)
+		if err != nil {
+			causes = append(causes, strings.Split(err.Error(), "\n")...)
+		}
+	}
+	if len(causes) > 0 {
+		return nil, api.Errorf(http.StatusBadRequest, api.CodeValidation, "Api validation failed: source").WithCauses(causes...)
+	}
+	return compact(stored), nil
+}
+
+func (a *API) orgOf(in string, tok auth.Token) string {
+	switch {
+	case in != "":
+		return in
+	case tok.Org == auth.AllOrgs:
+		return a.DefaultOrg
+	}
+	return tok.Org
+}
+
+func (a *API) create(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	var in input
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	in.Org = a.orgOf(in.Org, tok)
+	settings, err := a.validate(&in, tok, Definition{})
+	if err != nil {
+		return err
+	}
+	now := a.now().UTC().Truncate(time.Millisecond)
+	d := Definition{ID: NewID(), Type: in.Type, Name: in.Name, Status: StatusActive, Org: in.Org,
+		Settings: settings, Created: now, LastUpdated: now}
+	if err := a.Store.Put(r.Context(), d); err != nil {
+		return err
+	}
+	a.Log.Info("source created", "source", d.ID, "type", d.Type, "org", d.Org)
+	api.WriteJSON(w, http.StatusOK, a.view(r, d))
+	return nil
+}
+
+func readOnlyError() error {
+	return api.Errorf(http.StatusForbidden, api.CodeForbidden, "You do not have permission to perform the requested action").
+		WithCauses(ErrReadOnly.Error())
+}
+
+func (a *API) update(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	old, err := a.find(r, tok)
+	if err != nil {
+		return err
+	}
+	if old.ReadOnly {
+		return readOnlyError()
+	}
+	var in input
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	if in.Org == "" {
+		in.Org = old.Org
+	}
+	if in.Type == "" {
+		in.Type = old.Type
+	}
+	settings, err := a.validate(&in, tok, old)
+	if err != nil {
+		return err
+	}
+	d := old
+	d.Name, d.Org, d.Settings = in.Name, in.Org, settings
+	d.LastUpdated = a.now().UTC().Truncate(time.Millisecond)
+	if err := a.Store.Put(r.Context(), d); err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusOK, a.view(r, d))
+	return nil
+}
+
+func (a *API) delete(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	d, err := a.find(r, tok)
+	if err != nil {
+		return err
+	}
+	if d.ReadOnly {
+		return readOnlyError()
+	}
+	if err := a.Store.Delete(r.Context(), d.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) activate(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	return a.lifecycle(w, r, tok, StatusActive)
+}
+
+func (a *API) deactivate(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	return a.lifecycle(w, r, tok, StatusInactive)
+}
+
+func (a *API) lifecycle(w http.ResponseWriter, r *http.Request, tok auth.Token, status string) error {
+	d, err := a.find(r, tok)
+	if err != nil {
+		return err
+	}
+	if d.ReadOnly {
+		return readOnlyError()
+	}
+	if d.Status != status {
+		d.Status = status
+		d.LastUpdated = a.now().UTC().Truncate(time.Millisecond)
+		if err := a.Store.Put(r.Context(), d); err != nil {
+			return err
+		}
+	}
+	api.WriteJSON(w, http.StatusOK, a.view(r, d))
+	return nil
+}
+
+func (a *API) status(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	d, err := a.find(r, tok)
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusOK, a.Supervisor.Snapshot(d))
+	return nil
+}
+
+func (a *API) backfill(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	d, err := a.find(r, tok)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Since string `json:"since"`
+		Until string `json:"until"`
+	}
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	var causes []string
+	since, err := time.Parse(time.RFC3339Nano, in.Since)
+	if err != nil {
+		causes = append(causes, fmt.Sprintf("since: %q is not an RFC 3339 time", in.Since))
+	}
+	until := a.now().UTC()
+	if in.Until != "" {
+		if until, err = time.Parse(time.RFC3339Nano, in.Until); err != nil {
+			causes = append(causes, fmt.Sprintf("until: %q is not an RFC 3339 time", in.Until))
+		}
+	}
+	if len(causes) == 0 && !since.Before(until) {
+		causes = append(causes, "since: must be before until")
+	}
+	if len(causes) > 0 {
+		return api.Errorf(http.StatusBadRequest, api.CodeValidation, "Api validation failed: backfill").WithCauses(causes...)
+	}
+	if err := a.Supervisor.Backfill(d, since.UTC(), until.UTC()); err != nil {
+		switch {
+		case errors.Is(err, ErrBackfillRunning):
+			return api.Errorf(http.StatusConflict, api.CodeValidation, "Api validation failed: backfill").WithCauses(err.Error())
+		case errors.Is(err, ErrNoBackfill):
+			return api.Errorf(http.StatusBadRequest, api.CodeValidation, "Api validation failed: backfill").WithCauses(err.Error())
+		}
+		return err
+	}
+	api.WriteJSON(w, http.StatusAccepted, map[string]any{"id": d.ID, "state": "RUNNING",
+		"since": since.UTC().Format(event.TimeFormat), "until": until.UTC().Format(event.TimeFormat)})
+	return nil
+}
+
+func decodeBody(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return api.Errorf(http.StatusUnsupportedMediaType, api.CodeUnsupported, "Unsupported media type %q", ct).
+			WithCauses("send application/json")
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxControlBody+1))
+	if err != nil {
+		return api.Errorf(http.StatusBadRequest, api.CodeMalformed, "The request body was not well-formed.").WithCauses(err.Error())
+	}
+	if len(body) > maxControlBody {
+		return api.Errorf(http.StatusRequestEntityTooLarge, api.CodeTooLarge, "Request body too large").
+			WithCauses(fmt.Sprintf("at most %d bytes", maxControlBody))
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return api.Errorf(http.StatusBadRequest, api.CodeMalformed, "The request body was not well-formed.").WithCauses(err.Error())
+	}
+	return nil
+}
+
+func compact(raw json.RawMessage) json.RawMessage {
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return raw
+	}
+	return b.Bytes()
+}
+
+// WithoutPaths removes dotted paths from a JSON object.
+func WithoutPaths(raw json.RawMessage, paths []string) (json.RawMessage, error) {
+	if len(paths) == 0 || len(raw) == 0 {
+		return raw, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	for _, p := range paths {
+		deletePath(m, strings.Split(p, "."))
+	}
+	return json.Marshal(m)
+}
+
+func deletePath(m map[string]any, path []string) {
+	if len(path) == 1 {
+		delete(m, path[0])
+		return
+	}
+	if sub, ok := m[path[0]].(map[string]any); ok {
+		deletePath(sub, path[1:])
+	}
+}

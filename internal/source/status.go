@@ -1,0 +1,307 @@
+package source
+
+import (
+	"sync"
+	"time"
+)
+
+// States reported by GET /api/v1/sources/{id}/status.
+const (
+	StateActive    = "active"    // polling (or receiving) normally
+	StateInactive  = "inactive"  // deactivated by an operator
+	StateRetrying  = "retrying"  // the last call failed (5xx, timeout, network, journal) and is being retried
+	StateThrottled = "throttled" // waiting for the rate-limit window to reset
+	StateError     = "error"     // the org refuses the credential or the settings; retried slowly
+)
+
+// Error kinds, the kind label of auditstream_source_errors_total.
+const (
+	KindNetwork     = "network"       // connection refused, reset, timeout
+	KindServer      = "server"        // 5xx from the org
+	KindRateLimited = "rate_limited"  // 429
+	KindAuth        = "auth"          // 401/403, or the token endpoint refused the client
+	KindCursor      = "cursor"        // the org rejected the stored next link
+	KindRequest     = "request"       // another 4xx
+	KindJournal     = "journal"       // the journal could not take the page
+	KindInvalid     = "invalid_event" // an event the journal cannot store (skipped)
+)
+
+// Health transitions reported by Status.CheckHealth.
+const (
+	HealthFailing   = "failing"
+	HealthSilent    = "silent"
+	HealthRecovered = "recovered"
+)
+
+// Status is a source's live status. The zero value is ready to use; it is
+// safe for concurrent use.
+type Status struct {
+	mu            sync.Mutex
+	state         string
+	events        uint64
+	duplicates    uint64
+	lastPoll      time.Time
+	lastSuccess   time.Time
+	lastPublished time.Time
+	lastNewEvent  time.Time // when a new event last arrived (local clock)
+	caughtUp      bool
+	cursorTime    time.Time // how far the source has read
+	lastError     string
+	lastErrorKind string
+	lastErrorAt   time.Time
+	failingSince  time.Time
+	alertFailing  bool
+	alertSilent   bool
+	rate          RateLimit
+	backfill      *Backfill
+}
+
+// RateLimit is the last rate-limit state the org reported.
+type RateLimit struct {
+	Limit     int       `json:"limit"`
+	Remaining int       `json:"remaining"`
+	Reset     time.Time `json:"reset,omitzero"`
+}
+
+// Backfill reports an on-demand bounded pull.
+type Backfill struct {
+	State    string    `json:"state"` // RUNNING, DONE, FAILED
+	Since    time.Time `json:"since"`
+	Until    time.Time `json:"until"`
+	Events   uint64    `json:"events"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished,omitzero"`
+	Error    string    `json:"error,omitempty"`
+}
+
+// Snapshot is a Status at one moment, shaped for the API.
+type Snapshot struct {
+	ID                 string     `json:"id"`
+	State              string     `json:"state"`
+	Health             string     `json:"health"`
+	Events             uint64     `json:"events"`
+	Duplicates         uint64     `json:"duplicates"`
+	LastPollAt         time.Time  `json:"lastPollAt,omitzero"`
+	LastSuccessAt      time.Time  `json:"lastSuccessAt,omitzero"`
+	LastEventPublished time.Time  `json:"lastEventPublished,omitzero"`
+	CaughtUp           bool       `json:"caughtUp"`
+	LagSeconds         float64    `json:"lagSeconds"`
+	LastError          string     `json:"lastError,omitempty"`
+	LastErrorKind      string     `json:"lastErrorKind,omitempty"`
+	LastErrorAt        time.Time  `json:"lastErrorAt,omitzero"`
+	FailingSince       time.Time  `json:"failingSince,omitzero"`
+	RateLimit          *RateLimit `json:"rateLimit,omitempty"`
+	Backfill           *Backfill  `json:"backfill,omitempty"`
+}
+
+// Snapshot copies the status; now computes the lag.
+func (s *Status) Snapshot(now time.Time) Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.state
+	if st == "" {
+		st = StateActive
+	}
+	health := "ok"
+	switch {
+	case s.alertFailing:
+		health = HealthFailing
+	case s.alertSilent:
+		health = HealthSilent
+	}
+	snap := Snapshot{State: st, Health: health, Events: s.events, Duplicates: s.duplicates,
+		LastPollAt: s.lastPoll, LastSuccessAt: s.lastSuccess, LastEventPublished: s.lastPublished,
+		CaughtUp: s.caughtUp, LagSeconds: s.lagLocked(now), LastError: s.lastError,
+		LastErrorKind: s.lastErrorKind, LastErrorAt: s.lastErrorAt, FailingSince: s.failingSince}
+	if s.rate.Limit > 0 || !s.rate.Reset.IsZero() {
+		r := s.rate
+		snap.RateLimit = &r
+	}
+	if s.backfill != nil {
+		b := *s.backfill
+		snap.Backfill = &b
+	}
+	return snap
+}
+
+// lagLocked is how far behind the source is: 0 right after a poll that
+// reached the end of the log, growing while polls fail; while catching up,
+// the age of the newest event read.
+func (s *Status) lagLocked(now time.Time) float64 {
+	if s.cursorTime.IsZero() {
+		return 0
+	}
+	return max(0, now.Sub(s.cursorTime).Seconds())
+}
+
+// Lag reports the lag in seconds at now.
+func (s *Status) Lag(now time.Time) float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lagLocked(now)
+}
+
+// SetState sets the state.
+func (s *Status) SetState(st string) {
+	s.mu.Lock()
+	s.state = st
+	s.mu.Unlock()
+}
+
+// Started marks the start of a run: silence is measured from here.
+func (s *Status) Started(now time.Time) {
+	s.mu.Lock()
+	if s.lastNewEvent.IsZero() || s.lastNewEvent.Before(now) {
+		s.lastNewEvent = now
+	}
+	s.state = StateActive
+	s.mu.Unlock()
+}
+
+// Polled records a successful page: stored new events, duplicates, the
+// newest published time in the page, and whether the page reached the end
+// of the log.
+func (s *Status) Polled(now time.Time, stored, dups int, newest time.Time, caughtUp bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state = StateActive
+	s.lastPoll, s.lastSuccess = now, now
+	s.events += uint64(stored)
+	s.duplicates += uint64(dups)
+	if stored > 0 {
+		s.lastNewEvent = now
+	}
+	if newest.After(s.lastPublished) {
+		s.lastPublished = newest
+	}
+	s.caughtUp = caughtUp
+	if caughtUp {
+		s.cursorTime = now
+	} else if !newest.IsZero() {
+		s.cursorTime = newest
+	}
+	s.failingSince = time.Time{}
+}
+
+// Received records events an inbound source (the EventBridge receiver)
+// stored.
+func (s *Status) Received(now time.Time, stored, dups int, newest time.Time) {
+	s.Polled(now, stored, dups, newest, true)
+}
+
+// Failed records a failed call of kind with state as the new state.
+func (s *Status) Failed(now time.Time, state, kind string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state = state
+	s.lastPoll = now
+	s.lastError, s.lastErrorKind, s.lastErrorAt = err.Error(), kind, now
+	if s.failingSince.IsZero() {
+		s.failingSince = now
+	}
+}
+
+// Throttled records a wait for the rate-limit window (not a failure).
+func (s *Status) Throttled(rl RateLimit) {
+	s.mu.Lock()
+	s.state = StateThrottled
+	s.rate = rl
+	s.mu.Unlock()
+}
+
+// SetRateLimit records the org's last rate-limit headers.
+func (s *Status) SetRateLimit(rl RateLimit) {
+	s.mu.Lock()
+	s.rate = rl
+	s.mu.Unlock()
+}
+
+// Invalid records an error that does not change the state (an event the
+// journal cannot store).
+func (s *Status) Invalid(now time.Time, kind string, err error) {
+	s.mu.Lock()
+	s.lastError, s.lastErrorKind, s.lastErrorAt = err.Error(), kind, now
+	s.mu.Unlock()
+}
+
+// CheckHealth reports, once per episode, that the source has been failing
+// for failAfter or silent (no new event) for silentAfter, and when it
+// recovers. A zero threshold turns that check off. It returns "" when
+// nothing changed.
+func (s *Status) CheckHealth(now time.Time, failAfter, silentAfter time.Duration) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	failing := !s.failingSince.IsZero()
+	switch {
+	case failing && failAfter > 0 && !s.alertFailing && now.Sub(s.failingSince) >= failAfter:
+		s.alertFailing = true
+		return HealthFailing
+	case !failing && s.alertFailing:
+		s.alertFailing = false
+		if !s.alertSilent {
+			return HealthRecovered
+		}
+	}
+	silent := silentAfter > 0 && !s.lastNewEvent.IsZero() && now.Sub(s.lastNewEvent) >= silentAfter
+	switch {
+	case silent && !s.alertSilent && !s.alertFailing:
+		s.alertSilent = true
+		return HealthSilent
+	case !silent && s.alertSilent:
+		s.alertSilent = false
+		if !s.alertFailing {
+			return HealthRecovered
+		}
+	}
+	return ""
+}
+
+// StartBackfill records a new backfill; it reports false when one runs.
+func (s *Status) StartBackfill(b Backfill) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.backfill != nil && s.backfill.State == "RUNNING" {
+		return false
+	}
+	b.State = "RUNNING"
+	s.backfill = &b
+	return true
+}
+
+// BackfillProgress adds n events to the running backfill.
+func (s *Status) BackfillProgress(n int) {
+	s.mu.Lock()
+	if s.backfill != nil {
+		s.backfill.Events += uint64(n)
+	}
+	s.mu.Unlock()
+}
+
+// BackfillDone finishes the running backfill with err (nil: DONE).
+func (s *Status) BackfillDone(now time.Time, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.backfill == nil {
+		return
+	}
+	s.backfill.Finished = now
+	s.backfill.State = "DONE"
+	if err != nil {
+		s.backfill.State, s.backfill.Error = "FAILED", err.Error()
+	}
+}
+
+// restore loads what an earlier run saved.
+func (s *Status) restore(snap Snapshot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events, s.duplicates = snap.Events, snap.Duplicates
+	s.lastPoll, s.lastSuccess, s.lastPublished = snap.LastPollAt, snap.LastSuccessAt, snap.LastEventPublished
+	s.lastError, s.lastErrorKind, s.lastErrorAt = snap.LastError, snap.LastErrorKind, snap.LastErrorAt
+	s.alertFailing = snap.Health == HealthFailing
+	s.alertSilent = snap.Health == HealthSilent
+	if snap.Backfill != nil && snap.Backfill.State != "RUNNING" {
+		b := *snap.Backfill
+		s.backfill = &b
+	}
+}

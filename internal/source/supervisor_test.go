@@ -1,0 +1,331 @@
+package source_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
+
+	"github.com/auditstream/auditstream/internal/api"
+	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/source"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))
+}
+
+var discard = slog.New(slog.DiscardHandler)
+
+// fakeRunner records its runs and backfills.
+type fakeRunner struct {
+	rec *recorder
+	id  string
+}
+
+type recorder struct {
+	mu        sync.Mutex
+	running   map[string]int
+	starts    map[string]int
+	backfills int
+	block     chan struct{}
+}
+
+func (f *fakeRunner) Run(ctx context.Context) error {
+	f.rec.mu.Lock()
+	f.rec.running[f.id]++
+	f.rec.starts[f.id]++
+	f.rec.mu.Unlock()
+	<-ctx.Done()
+	f.rec.mu.Lock()
+	f.rec.running[f.id]--
+	f.rec.mu.Unlock()
+	return nil
+}
+
+func (f *fakeRunner) Backfill(ctx context.Context, since, until time.Time) error {
+	f.rec.mu.Lock()
+	f.rec.backfills++
+	block := f.rec.block
+	f.rec.mu.Unlock()
+	select {
+	case <-block:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+func (r *recorder) get(id string) (running, starts int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.running[id], r.starts[id]
+}
+
+type fixture struct {
+	j     *journal.Journal
+	store *source.Store
+	sup   *source.Supervisor
+	rec   *recorder
+	srv   *httptest.Server
+}
+
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	j, err := journal.Open(t.Context(), journal.Options{DataDir: t.TempDir()}, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(j.Close)
+	kv, _ := j.KV(t.Context(), journal.BucketSources)
+	cp, _ := j.KV(t.Context(), source.BucketCheckpoints)
+	statusKV, _ := j.KV(t.Context(), journal.BucketStatus)
+	fixed := []source.Definition{{ID: "fromfile", Type: "poll", Name: "file", Status: source.StatusActive, Org: "acme",
+		Settings: json.RawMessage(`{"n":1}`)}}
+	store, err := source.NewStore(t.Context(), kv, fixed, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	rec := &recorder{running: map[string]int{}, starts: map[string]int{}, block: make(chan struct{})}
+	types := map[string]source.Type{
+		"poll": {
+			Prepare: func(s, old json.RawMessage) (json.RawMessage, error) {
+				if bytes.Contains(s, []byte("bad")) {
+					return nil, errors.Join(errors.New("settings.a: bad"), errors.New("settings.b: bad too"))
+				}
+				return s, nil
+			},
+			SecretPaths: []string{"secret"},
+			NewRunner: func(d source.Definition, deps source.RunnerDeps) (source.Runner, error) {
+				return &fakeRunner{rec: rec, id: d.ID}, nil
+			},
+		},
+		"push": {Prepare: func(s, old json.RawMessage) (json.RawMessage, error) { return s, nil }},
+	}
+	sup := source.NewSupervisor(source.SupervisorConfig{Store: store, Types: types, Journal: j, Checkpoints: cp,
+		StatusKV: statusKV, Metrics: source.NewMetrics(prometheus.NewRegistry()), Log: discard})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { sup.Run(ctx); close(done) }()
+	t.Cleanup(func() { close(rec.block); cancel(); <-done })
+	a := &source.API{Store: store, Supervisor: sup, Types: types, Log: discard, DefaultOrg: "default"}
+	mux := http.NewServeMux()
+	tok := auth.Token{ID: "t1", Name: "admin", Org: auth.AllOrgs, Scopes: []auth.Scope{auth.ScopeAdmin}}
+	for _, rt := range a.Routes() {
+		mux.HandleFunc(rt.Pattern, func(w http.ResponseWriter, r *http.Request) {
+			if err := rt.Handle(w, r, tok); err != nil {
+				api.WriteError(w, discard, err)
+			}
+		})
+	}
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return &fixture{j: j, store: store, sup: sup, rec: rec, srv: srv}
+}
+
+func (f *fixture) call(t *testing.T, method, path, body string, want int, out any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("%s %s: got %d %s, want %d", method, path, resp.StatusCode, b, want)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("decode %s: %v", b, err)
+		}
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+type view struct {
+	ID       string         `json:"id"`
+	Status   string         `json:"status"`
+	Org      string         `json:"org"`
+	ReadOnly bool           `json:"readOnly"`
+	Settings map[string]any `json:"settings"`
+}
+
+// TestLifecycle drives a source through the API and checks that the
+// supervisor runs exactly one runner while it is active.
+func TestLifecycle(t *testing.T) {
+	f := setup(t)
+	waitFor(t, "the config file's source running", func() bool { r, _ := f.rec.get("fromfile"); return r == 1 })
+
+	var v view
+	f.call(t, "POST", "/api/v1/sources", `{"type":"poll","name":"one","org":"acme","settings":{"secret":"s","x":1}}`, 200, &v)
+	if v.Status != source.StatusActive || v.Settings["secret"] != nil || v.Settings["x"] != float64(1) {
+		t.Fatalf("created: got %+v, want ACTIVE without the secret", v)
+	}
+	waitFor(t, "the new source running", func() bool { r, _ := f.rec.get(v.ID); return r == 1 })
+
+	f.call(t, "PUT", "/api/v1/sources/"+v.ID, `{"name":"one","settings":{"x":2}}`, 200, nil)
+	waitFor(t, "a restart with the new settings", func() bool { r, s := f.rec.get(v.ID); return r == 1 && s == 2 })
+
+	f.call(t, "POST", "/api/v1/sources/"+v.ID+"/lifecycle/deactivate", "", 200, &v)
+	waitFor(t, "the runner stopped", func() bool { r, _ := f.rec.get(v.ID); return r == 0 })
+	var st source.Snapshot
+	f.call(t, "GET", "/api/v1/sources/"+v.ID+"/status", "", 200, &st)
+	if st.State != source.StateInactive {
+		t.Fatalf("status: got %s, want inactive", st.State)
+	}
+	f.call(t, "POST", "/api/v1/sources/"+v.ID+"/lifecycle/activate", "", 200, &v)
+	waitFor(t, "running again", func() bool { r, s := f.rec.get(v.ID); return r == 1 && s == 3 })
+
+	// Backfills run one at a time.
+	f.call(t, "POST", "/api/v1/sources/"+v.ID+"/backfill", `{"since":"2024-01-01T00:00:00Z","until":"2024-01-02T00:00:00Z"}`, 202, nil)
+	f.call(t, "POST", "/api/v1/sources/"+v.ID+"/backfill", `{"since":"2024-01-01T00:00:00Z"}`, 409, nil)
+
+	f.call(t, "DELETE", "/api/v1/sources/"+v.ID, "", 204, nil)
+	waitFor(t, "the runner stopped", func() bool { r, _ := f.rec.get(v.ID); return r == 0 })
+	f.call(t, "GET", "/api/v1/sources/"+v.ID, "", 404, nil)
+
+	var list []view
+	f.call(t, "GET", "/api/v1/sources", "", 200, &list)
+	if len(list) != 1 || list[0].ID != "fromfile" || !list[0].ReadOnly {
+		t.Fatalf("list: got %+v, want only the read-only config file source", list)
+	}
+	f.call(t, "DELETE", "/api/v1/sources/fromfile", "", 403, nil)
+}
+
+func TestValidation(t *testing.T) {
+	f := setup(t)
+	tests := []struct {
+		name, body string
+		want       int
+		causes     []string
+	}{
+		{"unknown type", `{"type":"ftp","name":"x","org":"acme"}`, 400, []string{`type: "ftp" is not one of poll, push`}},
+		{"no name and bad org", `{"type":"push","name":"","org":"a b"}`, 400, []string{"name:", "org:"}},
+		{"settings errors joined", `{"type":"poll","name":"x","org":"acme","settings":{"bad":1}}`, 400, []string{"settings.a: bad", "settings.b: bad too"}},
+		{"unknown member", `{"type":"push","name":"x","org":"acme","extra":1}`, 400, []string{"unknown field"}},
+		{"all orgs", `{"type":"push","name":"x","org":"*"}`, 400, []string{"org:"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var e struct {
+				ErrorCauses []struct{ ErrorSummary string }
+			}
+			f.call(t, "POST", "/api/v1/sources", tc.body, tc.want, &e)
+			var all []string
+			for _, c := range e.ErrorCauses {
+				all = append(all, c.ErrorSummary)
+			}
+			joined := strings.Join(all, "\n")
+			for _, c := range tc.causes {
+				if !strings.Contains(joined, c) {
+					t.Fatalf("causes: got %q, want one with %q", all, c)
+				}
+			}
+		})
+	}
+	f.call(t, "POST", "/api/v1/sources/fromfile/backfill", `{"since":"nope"}`, 400, nil)
+	f.call(t, "POST", "/api/v1/sources/fromfile/backfill", `{"since":"2024-01-02T00:00:00Z","until":"2024-01-01T00:00:00Z"}`, 400, nil)
+	var v view
+	f.call(t, "POST", "/api/v1/sources", `{"type":"push","name":"receiver"}`, 200, &v)
+	if v.Org != "default" {
+		t.Fatalf("org of an all-orgs token's source: got %q, want default", v.Org)
+	}
+	f.call(t, "POST", "/api/v1/sources/"+v.ID+"/backfill", `{"since":"2024-01-01T00:00:00Z"}`, 400, nil)
+}
+
+// TestHealthTransitions raises each health event once per episode.
+func TestHealthTransitions(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var st source.Status
+	st.Started(t0)
+	steps := []struct {
+		at   time.Duration
+		do   func(now time.Time)
+		want string
+	}{
+		{0, func(now time.Time) { st.Failed(now, source.StateError, source.KindAuth, errors.New("401")) }, ""},
+		{5 * time.Minute, nil, ""},
+		{16 * time.Minute, nil, source.HealthFailing},
+		{17 * time.Minute, func(now time.Time) { st.Failed(now, source.StateError, source.KindAuth, errors.New("401")) }, ""},
+		{18 * time.Minute, func(now time.Time) { st.Polled(now, 3, 0, now, true) }, source.HealthRecovered},
+		{19 * time.Minute, nil, ""},
+		{19*time.Minute + time.Hour, nil, source.HealthSilent},
+		{20*time.Minute + time.Hour, nil, ""},
+		{21*time.Minute + time.Hour, func(now time.Time) { st.Polled(now, 1, 0, now, true) }, source.HealthRecovered},
+	}
+	for i, s := range steps {
+		now := t0.Add(s.at)
+		if s.do != nil {
+			s.do(now)
+		}
+		if got := st.CheckHealth(now, 15*time.Minute, time.Hour); got != s.want {
+			t.Fatalf("step %d: got %q, want %q", i, got, s.want)
+		}
+	}
+}
+
+// TestLeaseOneNode runs two supervisors on one journal, as two nodes do:
+// a polling source runs on one of them, and moves when that one stops.
+func TestLeaseOneNode(t *testing.T) {
+	f := setup(t)
+	waitFor(t, "the source running", func() bool { r, _ := f.rec.get("fromfile"); return r == 1 })
+	kv, _ := f.j.KV(t.Context(), journal.BucketSources)
+	state, _ := f.j.KV(t.Context(), source.BucketState)
+	store2, err := source.NewStore(t.Context(), kv, []source.Definition{{ID: "fromfile", Type: "poll", Name: "file",
+		Status: source.StatusActive, Org: "acme", Settings: json.RawMessage(`{"n":1}`)}}, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store2.Close()
+	rec2 := &recorder{running: map[string]int{}, starts: map[string]int{}, block: make(chan struct{})}
+	types := map[string]source.Type{"poll": {NewRunner: func(d source.Definition, deps source.RunnerDeps) (source.Runner, error) {
+		return &fakeRunner{rec: rec2, id: d.ID}, nil
+	}}}
+	// The fixture's supervisor counts in another recorder and takes no
+	// leases; these two nodes share the lease bucket.
+	first := source.NewSupervisor(source.SupervisorConfig{Store: f.store, Types: types, LeaseKV: state, Log: discard})
+	second := source.NewSupervisor(source.SupervisorConfig{Store: store2, Types: types, LeaseKV: state, Log: discard})
+	ctx1, stop1 := context.WithCancel(t.Context())
+	done1 := make(chan struct{})
+	go func() { first.Run(ctx1); close(done1) }()
+	waitFor(t, "node one running it", func() bool { r, _ := rec2.get("fromfile"); return r == 1 })
+	ctx2, stop2 := context.WithCancel(t.Context())
+	done2 := make(chan struct{})
+	go func() { second.Run(ctx2); close(done2) }()
+	time.Sleep(3 * time.Second) // a reconcile tick or more
+	if r, s := rec2.get("fromfile"); r != 1 || s != 1 {
+		t.Fatalf("with two nodes: got %d running, %d starts, want 1 and 1", r, s)
+	}
+	stop1()
+	<-done1
+	waitFor(t, "node two taking over", func() bool { r, s := rec2.get("fromfile"); return r == 1 && s == 2 })
+	stop2()
+	<-done2
+	close(rec2.block)
+}
