@@ -46,7 +46,7 @@ func (s *Server) view(r *http.Request, d stream.Definition) streamView {
 	} else {
 		links["activate"] = link{Href: base + "/lifecycle/activate", Method: "POST"}
 	}
-	settings, err := withoutPaths(d.Settings, s.d.Types.SecretPaths(d.Type))
+	settings, err := secret.Strip(d.Settings, s.d.Types.SecretPaths(d.Type))
 	if err != nil {
 		settings = json.RawMessage("{}")
 	}
@@ -77,7 +77,7 @@ func (s *Server) listStreams(w http.ResponseWriter, r *http.Request, tok auth.To
 	var fField, fValue string
 	if f := q.Get("filter"); f != "" {
 		var ok bool
-		fField, fValue, ok = parseEqFilter(f)
+		fField, fValue, ok = ParseEqFilter(f)
 		if !ok || (fField != "type" && fField != "status") {
 			return Errorf(http.StatusBadRequest, CodeInvalidFilter, "Invalid filter %q", f).
 				WithCauses(`use exactly one of: type eq "<type>", status eq "ACTIVE|INACTIVE"`)
@@ -97,8 +97,9 @@ func (s *Server) listStreams(w http.ResponseWriter, r *http.Request, tok auth.To
 	return nil
 }
 
-// parseEqFilter reads `field eq "value"`.
-func parseEqFilter(f string) (field, value string, ok bool) {
+// ParseEqFilter reads the one-condition filter of Okta list endpoints:
+// `field eq "value"`.
+func ParseEqFilter(f string) (field, value string, ok bool) {
 	parts := strings.SplitN(strings.TrimSpace(f), " ", 3)
 	if len(parts) != 3 || parts[1] != "eq" {
 		return "", "", false
@@ -193,7 +194,7 @@ func (s *Server) verify(ctx context.Context, r *http.Request, d stream.Definitio
 
 func (s *Server) createStream(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
 	var in streamInput
-	if err := decodeBody(r, &in, false); err != nil {
+	if err := DecodeBody(r, &in, false); err != nil {
 		return err
 	}
 	if err := s.validateInput(&in, tok, stream.Definition{}); err != nil {
@@ -201,7 +202,7 @@ func (s *Server) createStream(w http.ResponseWriter, r *http.Request, tok auth.T
 	}
 	now := s.d.Now().UTC().Truncate(time.Millisecond)
 	d := stream.Definition{ID: stream.NewID(), Type: in.Type, Name: in.Name, Status: stream.StatusActive,
-		Org: orgOr(in.Org, tok), Settings: compact(in.Settings), Filter: compact(in.Filter), Created: now, LastUpdated: now}
+		Org: orgOr(in.Org, tok), Settings: CompactJSON(in.Settings), Filter: CompactJSON(in.Filter), Created: now, LastUpdated: now}
 	if err := s.verify(r.Context(), r, d); err != nil {
 		return err
 	}
@@ -226,7 +227,9 @@ func (s *Server) createStream(w http.ResponseWriter, r *http.Request, tok auth.T
 	return nil
 }
 
-func compact(raw json.RawMessage) json.RawMessage {
+// CompactJSON removes insignificant whitespace from raw (returned as it is
+// when it is not valid JSON).
+func CompactJSON(raw json.RawMessage) json.RawMessage {
 	if len(raw) == 0 {
 		return nil
 	}
@@ -246,13 +249,13 @@ func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.T
 		return readOnlyError()
 	}
 	var in streamInput
-	if err := decodeBody(r, &in, false); err != nil {
+	if err := DecodeBody(r, &in, false); err != nil {
 		return err
 	}
 	if in.Org == "" {
 		in.Org = old.Org
 	}
-	merged, err := withPathsFrom(in.Settings, old.Settings, s.d.Types.SecretPaths(old.Type))
+	merged, err := secret.Carry(in.Settings, old.Settings, s.d.Types.SecretPaths(old.Type))
 	if err == nil {
 		in.Settings = merged
 	}
@@ -260,7 +263,7 @@ func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.T
 		return err
 	}
 	d := old
-	d.Name, d.Settings, d.Filter, d.Org = in.Name, compact(in.Settings), compact(in.Filter), in.Org
+	d.Name, d.Settings, d.Filter, d.Org = in.Name, CompactJSON(in.Settings), CompactJSON(in.Filter), in.Org
 	d.LastUpdated = s.d.Now().UTC().Truncate(time.Millisecond)
 	if d.Status == stream.StatusActive && !bytes.Equal(d.Settings, old.Settings) {
 		if err := s.verify(r.Context(), r, d); err != nil {
@@ -359,7 +362,7 @@ func (s *Server) replayStream(w http.ResponseWriter, r *http.Request, tok auth.T
 	var in struct {
 		Since string `json:"since"`
 	}
-	if err := decodeBody(r, &in, true); err != nil {
+	if err := DecodeBody(r, &in, true); err != nil {
 		return err
 	}
 	since, err := time.Parse(time.RFC3339Nano, in.Since)
@@ -419,84 +422,4 @@ func (s *Server) redrive(w http.ResponseWriter, r *http.Request, tok auth.Token)
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"redriven": n})
 	return nil
-}
-
-// withoutPaths removes dotted paths from a JSON object.
-func withoutPaths(raw json.RawMessage, paths []string) (json.RawMessage, error) {
-	if len(paths) == 0 || len(raw) == 0 {
-		return raw, nil
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, err
-	}
-	for _, p := range paths {
-		deletePath(m, strings.Split(p, "."))
-	}
-	return json.Marshal(m)
-}
-
-func deletePath(m map[string]any, path []string) {
-	if len(path) == 1 {
-		delete(m, path[0])
-		return
-	}
-	if sub, ok := m[path[0]].(map[string]any); ok {
-		deletePath(sub, path[1:])
-	}
-}
-
-// withPathsFrom copies each of paths from old into raw where raw lacks it
-// or holds the redaction mark: secrets are write-only, so a PUT that leaves
-// them out (or sends back "********") keeps them.
-func withPathsFrom(raw, old json.RawMessage, paths []string) (json.RawMessage, error) {
-	if len(paths) == 0 || len(old) == 0 {
-		return raw, nil
-	}
-	var m, o map[string]any
-	if len(raw) == 0 {
-		m = map[string]any{}
-	} else if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal(old, &o); err != nil {
-		return nil, err
-	}
-	for _, p := range paths {
-		parts := strings.Split(p, ".")
-		v, ok := lookupPath(o, parts)
-		if !ok {
-			continue
-		}
-		if nv, has := lookupPath(m, parts); has && nv != secret.Redacted {
-			continue
-		}
-		setPath(m, parts, v)
-	}
-	return json.Marshal(m)
-}
-
-func lookupPath(m map[string]any, path []string) (any, bool) {
-	v, ok := m[path[0]]
-	if !ok || len(path) == 1 {
-		return v, ok
-	}
-	sub, ok := v.(map[string]any)
-	if !ok {
-		return nil, false
-	}
-	return lookupPath(sub, path[1:])
-}
-
-func setPath(m map[string]any, path []string, v any) {
-	if len(path) == 1 {
-		m[path[0]] = v
-		return
-	}
-	sub, ok := m[path[0]].(map[string]any)
-	if !ok {
-		sub = map[string]any{}
-		m[path[0]] = sub
-	}
-	setPath(sub, path[1:], v)
 }

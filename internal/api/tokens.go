@@ -44,7 +44,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, tok auth.To
 		Org    string       `json:"org"`
 		Scopes []auth.Scope `json:"scopes"`
 	}
-	if err := decodeBody(r, &in, true); err != nil {
+	if err := DecodeBody(r, &in, true); err != nil {
 		return err
 	}
 	if in.Org == "" {
@@ -100,8 +100,9 @@ func validationError(what string, err error) error {
 	return e
 }
 
-// decodeBody reads a JSON body of at most maxControlBody bytes into v.
-func decodeBody(r *http.Request, v any, strict bool) error {
+// DecodeBody reads a JSON request body of at most 1 MiB into v, strictly
+// (unknown members are errors) when strict is set, answering Okta errors.
+func DecodeBody(r *http.Request, v any, strict bool) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return Errorf(http.StatusUnsupportedMediaType, CodeUnsupported, "Unsupported media type %q", ct).
 			WithCauses("send application/json")

@@ -1,21 +1,19 @@
 package source
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/secret"
 )
 
 // API serves /api/v1/sources, shaped like /api/v1/logStreams.
@@ -30,9 +28,6 @@ type API struct {
 	// Now returns the current time (tests may fix it).
 	Now func() time.Time
 }
-
-// maxControlBody bounds a sources API request body.
-const maxControlBody = 1 << 20
 
 // Routes returns the API's endpoints.
 func (a *API) Routes() []api.Route {
@@ -88,7 +83,7 @@ func (a *API) view(r *http.Request, d Definition) view {
 	} else {
 		links["activate"] = link{Href: base + "/lifecycle/activate", Method: "POST"}
 	}
-	settings, err := WithoutPaths(d.Settings, a.Types[d.Type].SecretPaths)
+	settings, err := secret.Strip(d.Settings, a.Types[d.Type].SecretPaths)
 	if err != nil {
 		settings = json.RawMessage("{}")
 	}
@@ -109,7 +104,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, tok auth.Token) error
 	var field, value string
 	if f := r.URL.Query().Get("filter"); f != "" {
 		var ok bool
-		field, value, ok = parseEqFilter(f)
+		field, value, ok = api.ParseEqFilter(f)
 		if !ok || (field != "type" && field != "status") {
 			return api.Errorf(http.StatusBadRequest, api.CodeInvalidFilter, "Invalid filter %q", f).
 				WithCauses(`use exactly one of: type eq "<type>", status eq "ACTIVE|INACTIVE"`)
@@ -124,18 +119,6 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, tok auth.Token) error
 	}
 	api.WriteJSON(w, http.StatusOK, out)
 	return nil
-}
-
-func parseEqFilter(f string) (field, value string, ok bool) {
-	parts := strings.SplitN(strings.TrimSpace(f), " ", 3)
-	if len(parts) != 3 || parts[1] != "eq" {
-		return "", "", false
-	}
-	v, err := strconv.Unquote(strings.TrimSpace(parts[2]))
-	if err != nil {
-		return "", "", false
-	}
-	return parts[0], v, true
 }
 
 func (a *API) find(r *http.Request, tok auth.Token) (Definition, error) {
@@ -198,7 +181,7 @@ func (a *API) validate(in *input, tok auth.Token, old Definition) (json.RawMessa
 	if len(causes) > 0 {
 		return nil, api.Errorf(http.StatusBadRequest, api.CodeValidation, "Api validation failed: source").WithCauses(causes...)
 	}
-	return compact(stored), nil
+	return api.CompactJSON(stored), nil
 }
 
 func (a *API) orgOf(in string, tok auth.Token) string {
@@ -213,7 +196,7 @@ func (a *API) orgOf(in string, tok auth.Token) string {
 
 func (a *API) create(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
 	var in input
-	if err := decodeBody(r, &in); err != nil {
+	if err := api.DecodeBody(r, &in, true); err != nil {
 		return err
 	}
 	in.Org = a.orgOf(in.Org, tok)
@@ -246,7 +229,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, tok auth.Token) err
 		return readOnlyError()
 	}
 	var in input
-	if err := decodeBody(r, &in); err != nil {
+	if err := api.DecodeBody(r, &in, true); err != nil {
 		return err
 	}
 	if in.Org == "" {
@@ -329,7 +312,7 @@ func (a *API) backfill(w http.ResponseWriter, r *http.Request, tok auth.Token) e
 		Since string `json:"since"`
 		Until string `json:"until"`
 	}
-	if err := decodeBody(r, &in); err != nil {
+	if err := api.DecodeBody(r, &in, true); err != nil {
 		return err
 	}
 	var causes []string
@@ -361,58 +344,4 @@ func (a *API) backfill(w http.ResponseWriter, r *http.Request, tok auth.Token) e
 	api.WriteJSON(w, http.StatusAccepted, map[string]any{"id": d.ID, "state": "RUNNING",
 		"since": since.UTC().Format(event.TimeFormat), "until": until.UTC().Format(event.TimeFormat)})
 	return nil
-}
-
-func decodeBody(r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return api.Errorf(http.StatusUnsupportedMediaType, api.CodeUnsupported, "Unsupported media type %q", ct).
-			WithCauses("send application/json")
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxControlBody+1))
-	if err != nil {
-		return api.Errorf(http.StatusBadRequest, api.CodeMalformed, "The request body was not well-formed.").WithCauses(err.Error())
-	}
-	if len(body) > maxControlBody {
-		return api.Errorf(http.StatusRequestEntityTooLarge, api.CodeTooLarge, "Request body too large").
-			WithCauses(fmt.Sprintf("at most %d bytes", maxControlBody))
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return api.Errorf(http.StatusBadRequest, api.CodeMalformed, "The request body was not well-formed.").WithCauses(err.Error())
-	}
-	return nil
-}
-
-func compact(raw json.RawMessage) json.RawMessage {
-	var b bytes.Buffer
-	if err := json.Compact(&b, raw); err != nil {
-		return raw
-	}
-	return b.Bytes()
-}
-
-// WithoutPaths removes dotted paths from a JSON object.
-func WithoutPaths(raw json.RawMessage, paths []string) (json.RawMessage, error) {
-	if len(paths) == 0 || len(raw) == 0 {
-		return raw, nil
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, err
-	}
-	for _, p := range paths {
-		deletePath(m, strings.Split(p, "."))
-	}
-	return json.Marshal(m)
-}
-
-func deletePath(m map[string]any, path []string) {
-	if len(path) == 1 {
-		delete(m, path[0])
-		return
-	}
-	if sub, ok := m[path[0]].(map[string]any); ok {
-		deletePath(sub, path[1:])
-	}
 }
