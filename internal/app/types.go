@@ -154,16 +154,19 @@ func (t *types) Build(def stream.Definition) (sink.Sink, stream.Filter, error) {
 // filter matches a record as the detail of its EventBridge envelope
 // (PATTERNS.md §1).
 func (t *types) filter(p *pattern.Pattern) stream.Filter {
-	return func(r *sink.Record, source string) bool {
+	return func(r *sink.Record, source, account string) bool {
 		if source == "" {
 			source = "auditstream." + r.Org
+		}
+		if account == "" {
+			account = t.envelope.account
 		}
 		env := pattern.Envelope{
 			Version:    "0",
 			ID:         r.ID,
 			DetailType: "SystemLog",
 			Source:     source,
-			Account:    t.envelope.account,
+			Account:    account,
 			Time:       r.Published.UTC().Truncate(time.Second).Format(time.RFC3339),
 			Region:     t.envelope.region,
 			Detail:     r.Data,
