@@ -16,17 +16,18 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/kvstore"
 )
 
 // Scope is one permission a token carries.
@@ -74,80 +75,24 @@ var ErrNotFound = errors.New("token not found")
 
 // Store is the token store. It is safe for concurrent use.
 type Store struct {
-	kv  jetstream.KeyValue
-	log *slog.Logger
+	tokens *kvstore.Store[Token]
 
-	mu     sync.RWMutex
-	byHash map[string]Token
-	byID   map[string]Token
-	// rev is the newest KV revision applied per token id, so that the
-	// watch replaying an older write (after a local Delete, say) cannot
-	// bring a revoked token back.
-	rev   map[string]uint64
-	ready chan struct{}
-	stop  context.CancelFunc
-	done  chan struct{}
+	mu      sync.Mutex
+	byHash  map[string]Token
+	indexed uint64 // the tokens' Version byHash was built from
 }
 
 // NewStore loads the tokens in kv and keeps following changes until Close.
 func NewStore(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger) (*Store, error) {
-	s := &Store{kv: kv, log: log, byHash: map[string]Token{}, byID: map[string]Token{}, rev: map[string]uint64{},
-		ready: make(chan struct{}), done: make(chan struct{})}
-	wctx, cancel := context.WithCancel(context.Background())
-	s.stop = cancel
-	w, err := kv.WatchAll(wctx)
+	tokens, err := kvstore.Open[Token](ctx, kv, "token", log)
 	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("watch tokens: %w", err)
+		return nil, err
 	}
-	go s.follow(w)
-	select {
-	case <-s.ready:
-	case <-ctx.Done():
-		s.Close()
-		return nil, ctx.Err()
-	}
-	return s, nil
-}
-
-func (s *Store) follow(w jetstream.KeyWatcher) {
-	defer close(s.done)
-	defer func() { _ = w.Stop() }()
-	readyOnce := sync.OnceFunc(func() { close(s.ready) })
-	for e := range w.Updates() {
-		if e == nil { // initial values delivered
-			readyOnce()
-			continue
-		}
-		s.mu.Lock()
-		if e.Revision() <= s.rev[e.Key()] {
-			s.mu.Unlock()
-			continue
-		}
-		s.rev[e.Key()] = e.Revision()
-		if old, ok := s.byID[e.Key()]; ok {
-			delete(s.byHash, old.Hash)
-			delete(s.byID, e.Key())
-		}
-		if e.Operation() == jetstream.KeyValuePut {
-			var t Token
-			if err := json.Unmarshal(e.Value(), &t); err != nil {
-				s.log.Error("bad token record", "id", e.Key(), "err", err)
-			} else {
-				s.byHash[t.Hash] = t
-				s.byID[t.ID] = t
-			}
-		}
-		s.mu.Unlock()
-	}
-	readyOnce()
+	return &Store{tokens: tokens}, nil
 }
 
 // Close stops following changes.
-func (s *Store) Close() {
-	s.stop()
-	<-s.done
-}
+func (s *Store) Close() { s.tokens.Close() }
 
 // Hash returns the stored form of a secret.
 func Hash(secret string) string {
@@ -226,30 +171,24 @@ func (s *Store) Ensure(ctx context.Context, secret string, t Token) (Token, erro
 }
 
 func (s *Store) put(ctx context.Context, t Token, create bool) error {
-	b, err := json.Marshal(t)
-	if err != nil {
-		return err
-	}
-	var rev uint64
 	if create {
-		rev, err = s.kv.Create(ctx, t.ID, b)
-	} else {
-		rev, err = s.kv.Put(ctx, t.ID, b)
+		return s.tokens.Create(ctx, t.ID, t)
 	}
-	if err != nil {
-		return fmt.Errorf("store token: %w", err)
-	}
-	s.mu.Lock()
-	s.rev[t.ID] = max(s.rev[t.ID], rev)
-	s.byHash[t.Hash] = t
-	s.byID[t.ID] = t
-	s.mu.Unlock()
-	return nil
+	return s.tokens.Put(ctx, t.ID, t)
 }
 
+// lookup finds a token by the hash of its secret, through an index rebuilt
+// whenever the tokens change.
 func (s *Store) lookup(hash string) (Token, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v := s.tokens.Version(); s.byHash == nil || v != s.indexed {
+		s.byHash = map[string]Token{}
+		for _, t := range s.tokens.All() {
+			s.byHash[t.Hash] = t
+		}
+		s.indexed = v
+	}
 	t, ok := s.byHash[hash]
 	return t, ok
 }
@@ -271,39 +210,28 @@ func (s *Store) Authenticate(secret string) (Token, bool) {
 
 // List returns the tokens visible to org (all for AllOrgs), oldest first.
 func (s *Store) List(org string) []Token {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]Token, 0, len(s.byID))
-	for _, t := range s.byID {
+	var out []Token
+	for _, t := range s.tokens.All() {
 		if org == AllOrgs || t.Org == org {
 			out = append(out, t)
 		}
 	}
-	slices.SortFunc(out, func(a, b Token) int { return a.Created.Compare(b.Created) })
+	slices.SortFunc(out, func(a, b Token) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 	return out
 }
 
 // Get returns a token by id.
-func (s *Store) Get(id string) (Token, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	t, ok := s.byID[id]
-	return t, ok
-}
+func (s *Store) Get(id string) (Token, bool) { return s.tokens.Get(id) }
 
 // Delete removes a token by id.
 func (s *Store) Delete(ctx context.Context, id string) error {
-	if _, ok := s.Get(id); !ok {
+	if _, ok := s.tokens.Get(id); !ok {
 		return ErrNotFound
 	}
-	if err := s.kv.Delete(ctx, id); err != nil {
-		return fmt.Errorf("delete token: %w", err)
-	}
-	s.mu.Lock()
-	if t, ok := s.byID[id]; ok {
-		delete(s.byHash, t.Hash)
-		delete(s.byID, id)
-	}
-	s.mu.Unlock()
-	return nil
+	return s.tokens.Delete(ctx, id)
 }

@@ -3,14 +3,13 @@ package source
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/auditstream/auditstream/internal/kvstore"
 )
 
 // ErrNotFound is returned for an unknown source id.
@@ -22,106 +21,39 @@ var ErrReadOnly = errors.New("source is declared in the config file and is read-
 // Store keeps source definitions in a KV bucket, plus read-only ones from
 // the config file, and lets callers follow changes. Safe for concurrent use.
 type Store struct {
-	kv  jetstream.KeyValue
-	log *slog.Logger
-
-	mu       sync.RWMutex
-	defs     map[string]Definition
-	fixed    map[string]Definition
-	watchers []chan struct{}
-	ready    chan struct{}
-	stop     context.CancelFunc
-	done     chan struct{}
+	defs  *kvstore.Store[Definition]
+	fixed map[string]Definition // from the config file
 }
 
 // NewStore loads the definitions in kv and follows changes until Close.
 // fixed are the config file's sources.
 func NewStore(ctx context.Context, kv jetstream.KeyValue, fixed []Definition, log *slog.Logger) (*Store, error) {
-	s := &Store{kv: kv, log: log, defs: map[string]Definition{}, fixed: map[string]Definition{},
-		ready: make(chan struct{}), done: make(chan struct{})}
+	defs, err := kvstore.Open[Definition](ctx, kv, "source", log)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{defs: defs, fixed: map[string]Definition{}}
 	for _, d := range fixed {
 		d.ReadOnly = true
 		s.fixed[d.ID] = d
 	}
-	wctx, cancel := context.WithCancel(context.Background())
-	s.stop = cancel
-	w, err := kv.WatchAll(wctx)
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("watch sources: %w", err)
-	}
-	go s.follow(w)
-	select {
-	case <-s.ready:
-	case <-ctx.Done():
-		s.Close()
-		return nil, ctx.Err()
-	}
 	return s, nil
-}
-
-func (s *Store) follow(w jetstream.KeyWatcher) {
-	defer close(s.done)
-	defer func() { _ = w.Stop() }()
-	once := sync.OnceFunc(func() { close(s.ready) })
-	for e := range w.Updates() {
-		if e == nil {
-			once()
-			continue
-		}
-		s.mu.Lock()
-		if e.Operation() == jetstream.KeyValuePut {
-			var d Definition
-			if err := json.Unmarshal(e.Value(), &d); err != nil {
-				s.log.Error("bad source record", "id", e.Key(), "err", err)
-			} else {
-				s.defs[d.ID] = d
-			}
-		} else {
-			delete(s.defs, e.Key())
-		}
-		s.mu.Unlock()
-		s.notify()
-	}
-	once()
-}
-
-func (s *Store) notify() {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for _, c := range s.watchers {
-		select {
-		case c <- struct{}{}:
-		default:
-		}
-	}
 }
 
 // Changes returns a channel that receives a value (coalesced) whenever a
 // definition changes.
-func (s *Store) Changes() <-chan struct{} {
-	c := make(chan struct{}, 1)
-	s.mu.Lock()
-	s.watchers = append(s.watchers, c)
-	s.mu.Unlock()
-	return c
-}
+func (s *Store) Changes() <-chan struct{} { return s.defs.Changes() }
 
 // Close stops following changes. It is safe to call more than once.
-func (s *Store) Close() {
-	s.stop()
-	<-s.done
-}
+func (s *Store) Close() { s.defs.Close() }
 
 // List returns all definitions, config-file ones first, then by creation.
 func (s *Store) List() []Definition {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]Definition, 0, len(s.defs)+len(s.fixed))
+	out := make([]Definition, 0, len(s.fixed))
 	for _, d := range s.fixed {
 		out = append(out, d)
 	}
-	for _, d := range s.defs {
+	for _, d := range s.defs.All() {
 		if _, shadowed := s.fixed[d.ID]; !shadowed {
 			out = append(out, d)
 		}
@@ -143,13 +75,10 @@ func (s *Store) List() []Definition {
 
 // Get returns one definition.
 func (s *Store) Get(id string) (Definition, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
 	if d, ok := s.fixed[id]; ok {
 		return d, true
 	}
-	d, ok := s.defs[id]
-	return d, ok
+	return s.defs.Get(id)
 }
 
 // Put stores d (create or replace). Read-only sources cannot be changed.
@@ -157,18 +86,7 @@ func (s *Store) Put(ctx context.Context, d Definition) error {
 	if _, ok := s.fixed[d.ID]; ok {
 		return ErrReadOnly
 	}
-	b, err := json.Marshal(d)
-	if err != nil {
-		return err
-	}
-	if _, err := s.kv.Put(ctx, d.ID, b); err != nil {
-		return fmt.Errorf("store source: %w", err)
-	}
-	s.mu.Lock()
-	s.defs[d.ID] = d
-	s.mu.Unlock()
-	s.notify()
-	return nil
+	return s.defs.Put(ctx, d.ID, d)
 }
 
 // Delete removes a source definition.
@@ -176,15 +94,8 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if _, ok := s.fixed[id]; ok {
 		return ErrReadOnly
 	}
-	if _, ok := s.Get(id); !ok {
+	if _, ok := s.defs.Get(id); !ok {
 		return ErrNotFound
 	}
-	if err := s.kv.Delete(ctx, id); err != nil {
-		return fmt.Errorf("delete source: %w", err)
-	}
-	s.mu.Lock()
-	delete(s.defs, id)
-	s.mu.Unlock()
-	s.notify()
-	return nil
+	return s.defs.Delete(ctx, id)
 }
