@@ -1,8 +1,43 @@
 package app
 
-import "github.com/auditstream/auditstream/internal/api"
+import (
+	"context"
+	"net"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/api"
+	"github.com/auditstream/auditstream/internal/query"
+)
 
 // queryRoutes serves the System Log query API (GET /api/v1/logs).
 func queryRoutes(d routeDeps) ([]api.Route, error) {
-	return nil, nil
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	base := d.cfg.Query.PublicURL
+	if base == "" {
+		base = "http://" + publicHost(d.cfg.Listen)
+	}
+	e, err := query.New(ctx, d.journal, query.Config{
+		BaseURL:    base,
+		Timeout:    time.Duration(d.cfg.Query.Timeout),
+		RateLimit:  d.cfg.Query.RateLimitPerMinute,
+		ClampLimit: d.cfg.Query.ClampLimit,
+	}, d.log)
+	if err != nil {
+		return nil, err
+	}
+	return e.Routes(), nil
+}
+
+// publicHost turns a listen address into one a client can reach: an
+// unspecified host becomes loopback.
+func publicHost(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }

@@ -1,0 +1,243 @@
+package query
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/auditstream/auditstream/internal/api"
+	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/journal"
+)
+
+// The benchmarks load a journal of -query.events 1-KB events published over
+// 30 days (appended in published order with up to an hour of jitter, 50
+// event types, 10,000 actors) once per process, or reuse -query.dir when it
+// already holds them, and time queries through the real HTTP handler.
+var (
+	benchEvents = flag.Int("query.events", 1_000_000, "events in the benchmark journal")
+	benchDir    = flag.String("query.dir", "", "keep the benchmark journal here and reuse it (default: a temporary directory)")
+)
+
+const benchDays = 30
+
+var benchStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+type benchEnv struct {
+	srv   *httptest.Server
+	token string
+	e     *Engine
+}
+
+var (
+	benchOnce sync.Once
+	bench     *benchEnv
+	benchErr  error
+)
+
+func benchSetup(b *testing.B) *benchEnv {
+	benchOnce.Do(func() { bench, benchErr = loadBench(b) })
+	if benchErr != nil {
+		b.Fatal(benchErr)
+	}
+	return bench
+}
+
+func loadBench(b *testing.B) (*benchEnv, error) {
+	dir := *benchDir
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "querybench"); err != nil {
+			return nil, err
+		}
+	}
+	j, err := journal.Open(b.Context(), journal.Options{DataDir: dir, MaxBytes: -1, DuplicateWindow: time.Second}, discard)
+	if err != nil {
+		return nil, err
+	}
+	have, _, err := j.Info(b.Context())
+	if err != nil {
+		return nil, err
+	}
+	n := *benchEvents
+	start := time.Now()
+	if int(have) < n {
+		if err := fillBench(b, j, int(have), n); err != nil {
+			return nil, err
+		}
+		b.Logf("loaded %d events in %s", n-int(have), time.Since(start).Round(time.Second))
+	}
+	kv, err := j.KV(b.Context(), journal.BucketTokens)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := auth.NewStore(b.Context(), kv, discard)
+	if err != nil {
+		return nil, err
+	}
+	secret, _, err := tokens.Create(b.Context(), auth.Token{Name: "bench", Org: "acme", Scopes: []auth.Scope{auth.ScopeReadLogs}})
+	if err != nil {
+		return nil, err
+	}
+	start = time.Now()
+	e, err := New(b.Context(), j, Config{RateLimit: -1}, discard)
+	if err != nil {
+		return nil, err
+	}
+	last, err := j.LastSeq(b.Context())
+	if err != nil {
+		return nil, err
+	}
+	if err := e.ix.waitFor(b.Context(), last); err != nil {
+		return nil, err
+	}
+	b.Logf("index rebuilt from %d events in %s", last, time.Since(start).Round(time.Millisecond))
+	srv := httptest.NewServer(api.New(api.Deps{Journal: j, Tokens: tokens, Log: discard, Registry: prometheus.NewRegistry(), Routes: e.Routes()}))
+	return &benchEnv{srv: srv, token: secret, e: e}, nil
+}
+
+func benchEvent(i, n int, rng *rand.Rand) (event.Event, error) {
+	span := int64(benchDays * 24 * time.Hour)
+	pub := benchStart.Add(time.Duration(span/int64(n)*int64(i)) + time.Duration(rng.Int64N(int64(time.Hour))))
+	typ := fmt.Sprintf("app.family%d.action%d", rng.IntN(5), rng.IntN(10))
+	raw := fmt.Sprintf(`{"uuid":"b-%09d","published":%q,"eventType":%q,"version":"0","severity":"INFO","displayMessage":"User did something",`+
+		`"actor":{"id":"00u%d","type":"User","alternateId":"user%d@example.com","displayName":"User %d"},`+
+		`"client":{"ipAddress":"10.0.%d.%d","userAgent":{"rawUserAgent":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"}},`+
+		`"outcome":{"result":"SUCCESS"},"transaction":{"id":"tx%d","type":"WEB"},"debugContext":{"debugData":{"requestUri":"/api/v1/things/%d","pad":%q}}}`,
+		i, pub.Format(event.TimeFormat), typ, i%10000, rng.IntN(10000), i%10000, i%256, i%200, i, i, strings.Repeat("p", 440))
+	return event.Parse([]byte(raw), "acme", pub)
+}
+
+func fillBench(b *testing.B, j *journal.Journal, from, n int) error {
+	const batch = 1000
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	next := make(chan int)
+	for range 2 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(from), 7))
+			for s := range next {
+				evs := make([]event.Event, 0, batch)
+				for i := s; i < min(s+batch, n); i++ {
+					ev, err := benchEvent(i, n, rng)
+					if err != nil {
+						errc <- err
+						return
+					}
+					evs = append(evs, ev)
+				}
+				if _, err := j.Append(b.Context(), evs); err != nil {
+					errc <- err
+					return
+				}
+			}
+		})
+	}
+	for s := from; s < n; s += batch {
+		select {
+		case next <- s:
+		case err := <-errc:
+			close(next)
+			wg.Wait()
+			return err
+		}
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
+}
+
+func (be *benchEnv) get(b *testing.B, rawURL string) (int, string) {
+	req, _ := http.NewRequestWithContext(b.Context(), http.MethodGet, rawURL, nil)
+	req.Header.Set("Authorization", "SSWS "+be.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b.Fatalf("got %d: %s", resp.StatusCode, body)
+	}
+	n := strings.Count(string(body), `{"uuid"`)
+	next := ""
+	for _, l := range resp.Header.Values("Link") {
+		if strings.Contains(l, `rel="next"`) {
+			next = strings.Trim(strings.TrimSpace(strings.Split(l, ";")[0]), "<>")
+		}
+	}
+	if next != "" {
+		u, _ := url.Parse(next)
+		next = be.srv.URL + u.RequestURI()
+	}
+	return n, next
+}
+
+// benchQuery times the first page of a query over a random window of
+// width w, with filter.
+func benchQuery(b *testing.B, w time.Duration, filter func(rng *rand.Rand) string) {
+	be := benchSetup(b)
+	rng := rand.New(rand.NewPCG(3, 4))
+	span := benchDays*24*time.Hour - w
+	total := 0
+	b.ResetTimer()
+	for b.Loop() {
+		since := benchStart.Add(time.Duration(rng.Int64N(int64(span))))
+		p := url.Values{"since": {since.Format(time.RFC3339)}, "until": {since.Add(w).Format(time.RFC3339)}, "limit": {"100"}}
+		if filter != nil {
+			p.Set("filter", filter(rng))
+		}
+		n, _ := be.get(b, be.srv.URL+"/api/v1/logs?"+p.Encode())
+		total += n
+	}
+	b.ReportMetric(float64(total)/float64(b.N), "events/page")
+}
+
+func BenchmarkBoundedHourFirstPage(b *testing.B) { benchQuery(b, time.Hour, nil) }
+
+func BenchmarkFilteredDayEventType(b *testing.B) {
+	benchQuery(b, 24*time.Hour, func(rng *rand.Rand) string {
+		return fmt.Sprintf(`eventType eq "app.family%d.action%d"`, rng.IntN(5), rng.IntN(10))
+	})
+}
+
+func BenchmarkFilteredDayActor(b *testing.B) {
+	benchQuery(b, 24*time.Hour, func(rng *rand.Rand) string {
+		return fmt.Sprintf(`actor.alternateId eq "user%d@example.com"`, rng.IntN(10000))
+	})
+}
+
+// BenchmarkPolling follows next links with pages of 1,000 from the start
+// of the journal, as a poller catching up does.
+func BenchmarkPolling(b *testing.B) {
+	be := benchSetup(b)
+	next := be.srv.URL + "/api/v1/logs?limit=1000&since=2000-01-01T00:00:00Z"
+	total := 0
+	b.ResetTimer()
+	for b.Loop() {
+		n, nx := be.get(b, next)
+		total += n
+		next = nx
+		if n == 0 {
+			next = be.srv.URL + "/api/v1/logs?limit=1000&since=2000-01-01T00:00:00Z"
+		}
+	}
+	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "events/s")
+}

@@ -1,0 +1,28 @@
+// Package query answers Okta's System Log API, GET /api/v1/logs, from the
+// journal, for as long as the journal keeps events.
+//
+// Two modes, as Okta's (OKTA.md §1.2, §2.3):
+//
+//   - Polling (no until, ascending): events in journal order (auditstream's
+//     persistence time) from the first one persisted at or after since, or
+//     after the cursor. Every page has a rel="next" link, even an empty
+//     one, and following it returns only events that arrived after. It is
+//     complete: every persisted event is eventually returned.
+//   - Bounded (until given, or DESCENDING): events published in
+//     [since, until), ordered by published, then uuid, then journal
+//     sequence. The last page has no next link. As with Okta, an event
+//     appended with a published time inside a range a client already paged
+//     past is not returned to that client.
+//
+// Polling reads the journal with a short-lived consumer filtered to the
+// token's org (and to one event type when the filter requires it). Bounded
+// queries use an in-memory Index of the journal by published minute, event
+// type and actor.alternateId, rebuilt from the journal at start and kept
+// current by following it, so a query reads only events that may match.
+//
+// The after cursor is opaque and signed (HMAC-SHA256 with a key kept in the
+// auditstream_query KV bucket), and bound to the query it was issued for.
+// Filters (filter.go) are Okta's SCIM-style expressions; q is keyword search
+// (keywords.go). Every response carries Okta's X-Rate-Limit-* headers from a
+// per-token token bucket.
+package query

@@ -1,0 +1,213 @@
+package query
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/auditstream/auditstream/internal/api"
+	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/journal"
+)
+
+var discard = slog.New(slog.DiscardHandler)
+
+// harness is a real embedded journal, the query engine and the API server
+// on an httptest listener, with tokens for two orgs and for all orgs.
+type harness struct {
+	t      *testing.T
+	j      *journal.Journal
+	e      *Engine
+	srv    *httptest.Server
+	acme   string // logs.read on org acme
+	other  string // logs.read on org other
+	all    string // admin on every org
+	noRead string // events.write only
+}
+
+func newHarness(t *testing.T, cfg Config) *harness {
+	t.Helper()
+	j, err := journal.Open(t.Context(), journal.Options{DataDir: t.TempDir()}, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := j.KV(t.Context(), journal.BucketTokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := auth.NewStore(t.Context(), kv, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, j: j}
+	mk := func(org string, scopes ...auth.Scope) string {
+		secret, _, err := tokens.Create(t.Context(), auth.Token{Name: "t-" + org, Org: org, Scopes: scopes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return secret
+	}
+	h.acme = mk("acme", auth.ScopeReadLogs)
+	h.other = mk("other", auth.ScopeReadLogs)
+	h.all = mk(auth.AllOrgs, auth.ScopeAdmin)
+	h.noRead = mk("acme", auth.ScopeWriteEvents)
+
+	srv := httptest.NewUnstartedServer(nil)
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = "http://" + srv.Listener.Addr().String()
+	}
+	h.e, err = New(t.Context(), j, cfg, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = api.New(api.Deps{Journal: j, Tokens: tokens, Log: discard, Registry: prometheus.NewRegistry(), Routes: h.e.Routes()})
+	srv.Start()
+	h.srv = srv
+	t.Cleanup(func() {
+		srv.Close()
+		tokens.Close()
+		j.Close()
+		<-h.e.ix.done
+	})
+	return h
+}
+
+// ev builds one event.
+type ev struct {
+	uuid, org, typ, actor string
+	pub                   time.Time
+	extra                 string // more members, e.g. `"outcome":{"result":"FAILURE"}`
+}
+
+func (h *harness) append(evs ...ev) {
+	h.t.Helper()
+	var out []event.Event
+	for _, e := range evs {
+		raw := fmt.Sprintf(`{"uuid":%q,"published":%q,"eventType":%q,"actor":{"id":"x","type":"User","alternateId":%q}`,
+			e.uuid, e.pub.UTC().Format(event.TimeFormat), e.typ, e.actor)
+		if e.extra != "" {
+			raw += "," + e.extra
+		}
+		raw += "}"
+		pe, err := event.Parse([]byte(raw), e.org, time.Now())
+		if err != nil {
+			h.t.Fatalf("parse %s: %v", raw, err)
+		}
+		out = append(out, pe)
+	}
+	for len(out) > 0 {
+		n := min(len(out), 1000)
+		if _, err := h.j.Append(h.t.Context(), out[:n]); err != nil {
+			h.t.Fatal(err)
+		}
+		out = out[n:]
+	}
+}
+
+// response is one answer of GET /api/v1/logs.
+type response struct {
+	status int
+	header http.Header
+	events []map[string]any
+	err    struct {
+		ErrorCode    string `json:"errorCode"`
+		ErrorSummary string `json:"errorSummary"`
+		ErrorLink    string `json:"errorLink"`
+		ErrorID      string `json:"errorId"`
+		ErrorCauses  []struct {
+			ErrorSummary string `json:"errorSummary"`
+		} `json:"errorCauses"`
+	}
+}
+
+func (r response) uuids() []string {
+	out := make([]string, len(r.events))
+	for i, e := range r.events {
+		out[i], _ = e["uuid"].(string)
+	}
+	return out
+}
+
+// links returns the Link header targets by rel.
+func (r response) links() map[string]string {
+	out := map[string]string{}
+	for _, v := range r.header.Values("Link") {
+		target, params, _ := strings.Cut(v, ";")
+		rel := strings.Trim(strings.TrimPrefix(strings.TrimSpace(params), "rel="), `"`)
+		out[rel] = strings.Trim(strings.TrimSpace(target), "<>")
+	}
+	return out
+}
+
+// get requests rawURL (absolute, or a path and query on the server).
+func (h *harness) get(token, rawURL string) response {
+	h.t.Helper()
+	if strings.HasPrefix(rawURL, "/") {
+		rawURL = h.srv.URL + rawURL
+	}
+	req, err := http.NewRequestWithContext(h.t.Context(), http.MethodGet, rawURL, nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "SSWS "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	r := response{status: resp.StatusCode, header: resp.Header}
+	if resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(body, &r.events); err != nil {
+			h.t.Fatalf("decode %s: %v", body, err)
+		}
+	} else if err := json.Unmarshal(body, &r.err); err != nil {
+		h.t.Fatalf("decode error %s: %v", body, err)
+	}
+	return r
+}
+
+// logs requests /api/v1/logs with params.
+func (h *harness) logs(token string, params url.Values) response {
+	h.t.Helper()
+	return h.get(token, "/api/v1/logs?"+params.Encode())
+}
+
+// follow pages through next links until a page has fewer than limit
+// events (polling) or no next (bounded), and returns every uuid.
+func (h *harness) follow(token string, params url.Values, limit int) (all []string, last response) {
+	h.t.Helper()
+	r := h.logs(token, params)
+	for i := 0; ; i++ {
+		if r.status != http.StatusOK {
+			h.t.Fatalf("page %d: got status %d (%s), want 200", i, r.status, r.err.ErrorSummary)
+		}
+		all = append(all, r.uuids()...)
+		next, ok := r.links()["next"]
+		if !ok || len(r.events) < limit {
+			return all, r
+		}
+		if i > 100000 {
+			h.t.Fatal("too many pages")
+		}
+		r = h.get(token, next)
+	}
+}
+
+func params(kv ...string) url.Values {
+	v := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		v.Set(kv[i], kv[i+1])
+	}
+	return v
+}

@@ -1,0 +1,312 @@
+package query
+
+// A small walker over raw event JSON. Events in the journal were validated
+// when they were ingested, so the walker does not validate: it only finds
+// values at paths and visits scalar leaves, without decoding the whole event.
+
+// valueKind is the JSON type of a raw value.
+type valueKind uint8
+
+const (
+	kindNull valueKind = iota
+	kindString
+	kindNumber
+	kindBool
+	kindObject
+	kindArray
+)
+
+// rawValue is one JSON value as bytes of the event. For strings, raw still
+// holds the quotes and escapes; use text.
+type rawValue struct {
+	kind valueKind
+	raw  []byte
+	// decoded marks a string given as str rather than raw (index lookups).
+	decoded bool
+	str     string
+}
+
+func kindOf(b []byte) valueKind {
+	if len(b) == 0 {
+		return kindNull
+	}
+	switch b[0] {
+	case '"':
+		return kindString
+	case '{':
+		return kindObject
+	case '[':
+		return kindArray
+	case 't', 'f':
+		return kindBool
+	case 'n':
+		return kindNull
+	default:
+		return kindNumber
+	}
+}
+
+// text returns a string value unescaped, or the raw text of a number or
+// boolean.
+func (v rawValue) text() string {
+	if v.decoded {
+		return v.str
+	}
+	if v.kind != kindString {
+		return string(v.raw)
+	}
+	return unquote(v.raw)
+}
+
+// unquote decodes a JSON string literal (with its quotes).
+func unquote(b []byte) string {
+	if len(b) < 2 {
+		return ""
+	}
+	in := b[1 : len(b)-1]
+	esc := false
+	for _, c := range in {
+		if c == '\\' {
+			esc = true
+			break
+		}
+	}
+	if !esc {
+		return string(in)
+	}
+	out := make([]byte, 0, len(in))
+	for i := 0; i < len(in); i++ {
+		c := in[i]
+		if c != '\\' || i+1 >= len(in) {
+			out = append(out, c)
+			continue
+		}
+		i++
+		switch in[i] {
+		case 'n':
+			out = append(out, '\n')
+		case 't':
+			out = append(out, '\t')
+		case 'r':
+			out = append(out, '\r')
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'u':
+			if i+4 < len(in) {
+				r := hexRune(in[i+1 : i+5])
+				i += 4
+				if r >= 0xD800 && r < 0xDC00 && i+6 < len(in) && in[i+1] == '\\' && in[i+2] == 'u' {
+					lo := hexRune(in[i+3 : i+7])
+					if lo >= 0xDC00 && lo < 0xE000 {
+						r = 0x10000 + (r-0xD800)<<10 + (lo - 0xDC00)
+						i += 6
+					}
+				}
+				out = appendRune(out, r)
+			}
+		default:
+			out = append(out, in[i])
+		}
+	}
+	return string(out)
+}
+
+func hexRune(b []byte) rune {
+	var r rune
+	for _, c := range b {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		}
+	}
+	return r
+}
+
+func appendRune(b []byte, r rune) []byte { return append(b, string(r)...) }
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the index just past the value starting at i.
+func skipValue(b []byte, i int) int {
+	i = skipSpace(b, i)
+	if i >= len(b) {
+		return i
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return i
+	default:
+		for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && !isSpace(b[i]) {
+			i++
+		}
+		return i
+	}
+}
+
+// skipString returns the index just past the string starting at i.
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return i
+}
+
+// eachMember calls fn for each member of the object starting at i, with
+// the raw key (quoted) and the value's bounds, until fn returns false.
+func eachMember(b []byte, i int, fn func(key []byte, vs, ve int) bool) {
+	i = skipSpace(b, i)
+	if i >= len(b) || b[i] != '{' {
+		return
+	}
+	i++
+	for {
+		i = skipSpace(b, i)
+		if i >= len(b) || b[i] == '}' {
+			return
+		}
+		if b[i] == ',' {
+			i++
+			continue
+		}
+		ks := i
+		i = skipString(b, i)
+		key := b[ks:i]
+		i = skipSpace(b, i)
+		if i < len(b) && b[i] == ':' {
+			i++
+		}
+		vs := skipSpace(b, i)
+		ve := skipValue(b, vs)
+		if !fn(key, vs, ve) {
+			return
+		}
+		i = ve
+	}
+}
+
+// eachElement calls fn for each element of the array starting at i.
+func eachElement(b []byte, i int, fn func(vs, ve int)) {
+	i = skipSpace(b, i)
+	if i >= len(b) || b[i] != '[' {
+		return
+	}
+	i++
+	for {
+		i = skipSpace(b, i)
+		if i >= len(b) || b[i] == ']' {
+			return
+		}
+		if b[i] == ',' {
+			i++
+			continue
+		}
+		ve := skipValue(b, i)
+		fn(i, ve)
+		i = ve
+	}
+}
+
+// keyEquals reports whether the quoted JSON key equals name.
+func keyEquals(key []byte, name string) bool {
+	if len(key) == len(name)+2 && string(key[1:len(key)-1]) == name {
+		return true
+	}
+	for _, c := range key {
+		if c == '\\' {
+			return unquote(key) == name
+		}
+	}
+	return false
+}
+
+// lookup calls fn for every value at path in the JSON value b, descending
+// into every element of arrays met on the way (so target.id visits the id
+// of each target). An array at the end of the path is visited element by
+// element too.
+func lookup(b []byte, path []string, fn func(v rawValue)) {
+	walkPath(b, 0, path, fn)
+}
+
+func walkPath(b []byte, i int, path []string, fn func(v rawValue)) {
+	i = skipSpace(b, i)
+	if i >= len(b) {
+		return
+	}
+	if b[i] == '[' {
+		eachElement(b, i, func(vs, _ int) { walkPath(b, vs, path, fn) })
+		return
+	}
+	if len(path) == 0 {
+		end := skipValue(b, i)
+		fn(rawValue{kind: kindOf(b[i:end]), raw: b[i:end]})
+		return
+	}
+	if b[i] != '{' {
+		return
+	}
+	eachMember(b, i, func(key []byte, vs, _ int) bool {
+		if keyEquals(key, path[0]) {
+			walkPath(b, vs, path[1:], fn)
+			return false
+		}
+		return true
+	})
+}
+
+// leaves calls fn for every scalar (string, number, boolean) in b.
+func leaves(b []byte, i int, fn func(v rawValue)) {
+	i = skipSpace(b, i)
+	if i >= len(b) {
+		return
+	}
+	switch b[i] {
+	case '{':
+		eachMember(b, i, func(_ []byte, vs, _ int) bool {
+			leaves(b, vs, fn)
+			return true
+		})
+	case '[':
+		eachElement(b, i, func(vs, _ int) { leaves(b, vs, fn) })
+	case 'n':
+	default:
+		end := skipValue(b, i)
+		fn(rawValue{kind: kindOf(b[i:end]), raw: b[i:end]})
+	}
+}
