@@ -37,6 +37,7 @@ func (j *Journal) Append(ctx context.Context, evs []event.Event) (Result, error)
 		m := nats.NewMsg(event.Subject(ev.Org, ev.EventType))
 		m.Data = ev.Data
 		m.Header.Set(HeaderOrg, ev.Org)
+		m.Header.Set(HeaderUUID, ev.UUID)
 		m.Header.Set(HeaderType, ev.EventType)
 		m.Header.Set(HeaderPublished, strconv.FormatInt(ev.Published.UnixNano(), 10))
 		if ev.Source != "" {
@@ -45,7 +46,7 @@ func (j *Journal) Append(ctx context.Context, evs []event.Event) (Result, error)
 		if ev.Account != "" {
 			m.Header.Set(HeaderAccount, ev.Account)
 		}
-		f, err := j.js.PublishMsgAsync(m, jetstream.WithMsgID(ev.UUID), jetstream.WithExpectStream(j.opts.Stream))
+		f, err := j.js.PublishMsgAsync(m, jetstream.WithMsgID(MsgID(ev.Org, ev.UUID)), jetstream.WithExpectStream(j.opts.Stream))
 		if err != nil {
 			return res, fmt.Errorf("%w: publish: %v", ErrUnavailable, err)
 		}

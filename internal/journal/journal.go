@@ -40,7 +40,26 @@ const (
 	HeaderPublished = "Audit-Published"
 	HeaderSource    = "Audit-Source"
 	HeaderAccount   = "Audit-Account"
+	// HeaderUUID is the event's uuid. The JetStream message id is
+	// "<org>/<uuid>", so that de-duplication never lets one org's event
+	// stand in for another's.
+	HeaderUUID = "Audit-UUID"
 )
+
+// MsgID is the JetStream message id of an org's event.
+func MsgID(org, uuid string) string { return org + "/" + uuid }
+
+// UUIDOf returns the event uuid carried by a journal message's headers.
+func UUIDOf(h nats.Header) string {
+	if u := h.Get(HeaderUUID); u != "" {
+		return u
+	}
+	id := h.Get(jetstream.MsgIDHeader)
+	if i := strings.IndexByte(id, '/'); i >= 0 {
+		return id[i+1:]
+	}
+	return id
+}
 
 // Options configure the journal.
 type Options struct {

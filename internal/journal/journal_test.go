@@ -66,7 +66,7 @@ func TestAppendDeduplicatesAndPersists(t *testing.T) {
 	if raw.Subject != "audit.acme.user.session.start" {
 		t.Fatalf("subject: got %s, want audit.acme.user.session.start", raw.Subject)
 	}
-	if raw.Header.Get("Nats-Msg-Id") != "u-0" {
-		t.Fatalf("msg id: got %q, want u-0", raw.Header.Get("Nats-Msg-Id"))
+	if raw.Header.Get("Nats-Msg-Id") != "acme/u-0" || UUIDOf(raw.Header) != "u-0" {
+		t.Fatalf("msg id: got %q and uuid %q, want acme/u-0 and u-0", raw.Header.Get("Nats-Msg-Id"), UUIDOf(raw.Header))
 	}
 }

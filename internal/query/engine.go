@@ -394,7 +394,7 @@ func (e *Engine) read(ctx context.Context, ents []entry) ([]item, error) {
 				}
 				return
 			}
-			out[i] = item{seq: m.Sequence, pub: ents[i].pub, uuid: m.Header.Get("Nats-Msg-Id"), data: m.Data}
+			out[i] = item{seq: m.Sequence, pub: ents[i].pub, uuid: journal.UUIDOf(m.Header), data: m.Data}
 			ok[i] = true
 		})
 	}

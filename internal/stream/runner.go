@@ -33,10 +33,11 @@ const (
 	// our configuration (401, 403, missing bucket): slow, since it needs a
 	// person to fix it.
 	DefaultConfigDelay = time.Minute
-	// ackWait is how long JetStream waits for an ack before redelivering;
-	// the runner signals progress during long retries, so this only
-	// matters for messages a runner lost track of (a crash, a lost fetch).
-	ackWait = time.Minute
+	// DefaultAckWait is how long JetStream waits for an ack before it
+	// redelivers. The runner tells it the events it holds are in progress
+	// (while a batch fills, is written or retried), and a new runner resets
+	// its consumer, so this only matters for events nobody holds.
+	DefaultAckWait = 10 * time.Minute
 	// maxFetch bounds the events of a batch when the sink sets no limit,
 	// and how many filtered-out events wait for a common ack.
 	maxFetch = 1000
@@ -59,6 +60,8 @@ type RunnerConfig struct {
 	Status  *Status
 	// Backoff settings; zero values take the defaults above.
 	BaseDelay, MaxDelay, ConfigDelay, MaxAge time.Duration
+	// AckWait is the consumer's ack wait (DefaultAckWait when zero).
+	AckWait time.Duration
 }
 
 // Runner delivers one log stream. Run blocks until its context ends.
@@ -71,6 +74,13 @@ type Runner struct {
 	// pending holds journal messages fetched since the last completed
 	// batch, in order; they are acked together once the batch is done.
 	pending []jetstream.Msg
+	// pendingSeq holds the journal sequences in pending, so that a
+	// redelivered copy of a message the runner already holds is dropped.
+	pendingSeq map[uint64]struct{}
+	// lastKeep is when pending messages were last marked in progress.
+	lastKeep time.Time
+	// it pulls from the consumer; nil while released during retries.
+	it      jetstream.MessagesContext
 	batch   []sink.Record
 	bytes   int
 	opened  time.Time // when the first record of batch arrived
@@ -90,6 +100,9 @@ func NewRunner(cfg RunnerConfig) *Runner {
 	if cfg.ConfigDelay == 0 {
 		cfg.ConfigDelay = DefaultConfigDelay
 	}
+	if cfg.AckWait == 0 {
+		cfg.AckWait = DefaultAckWait
+	}
 	lim := cfg.Sink.Limits()
 	if cfg.MaxAge == 0 {
 		cfg.MaxAge = lim.MaxAge
@@ -100,7 +113,7 @@ func NewRunner(cfg RunnerConfig) *Runner {
 	if lim.MaxEvents <= 0 {
 		lim.MaxEvents = maxFetch
 	}
-	return &Runner{cfg: cfg, id: cfg.Def.ID, limits: lim,
+	return &Runner{cfg: cfg, id: cfg.Def.ID, limits: lim, pendingSeq: map[uint64]struct{}{},
 		log: cfg.Log.With("stream", cfg.Def.ID, "sink", cfg.Def.Type)}
 }
 
@@ -108,9 +121,17 @@ func NewRunner(cfg RunnerConfig) *Runner {
 // exist yet. Creating it when the stream is created pins where delivery
 // starts.
 func EnsureConsumer(ctx context.Context, j *journal.Journal, def Definition) (jetstream.Consumer, error) {
+	return ensureConsumer(ctx, j, def, DefaultAckWait)
+}
+
+func ensureConsumer(ctx context.Context, j *journal.Journal, def Definition, ackWait time.Duration) (jetstream.Consumer, error) {
 	js := j.JetStream()
 	c, err := js.Consumer(ctx, j.StreamName(), def.ConsumerName())
 	if err == nil {
+		if cc := c.CachedInfo().Config; cc.AckWait != ackWait {
+			cc.AckWait = ackWait
+			return js.UpdateConsumer(ctx, j.StreamName(), cc)
+		}
 		return c, nil
 	}
 	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
@@ -154,7 +175,7 @@ func (r *Runner) Run(ctx, hard context.Context) error {
 	r.hard = hard
 	var err error
 	for {
-		r.cons, err = EnsureConsumer(ctx, r.cfg.Journal, r.cfg.Def)
+		r.cons, err = ensureConsumer(ctx, r.cfg.Journal, r.cfg.Def, r.cfg.AckWait)
 		if err == nil {
 			break
 		}
@@ -163,16 +184,17 @@ func (r *Runner) Run(ctx, hard context.Context) error {
 			return ctx.Err()
 		}
 	}
-	r.cfg.Status.setState(StateActive)
-	// The iterator keeps pulling in the background, so the next batch is
-	// fetched while this one is written.
-	it, err := r.cons.Messages(jetstream.PullMaxMessages(min(2*r.limits.MaxEvents, 4000)))
-	if err != nil {
-		return fmt.Errorf("consume journal: %w", err)
+	// Events a previous runner held when it died come back at once, not
+	// after AckWait: the consumer restarts from its ack floor. What was
+	// acknowledged past the floor may come again (a duplicate, never a
+	// loss).
+	if _, err := r.cfg.Journal.JetStream().ResetConsumer(ctx, r.cfg.Journal.StreamName(), r.cfg.Def.ConsumerName()); err != nil {
+		r.log.Warn("reset consumer; unacknowledged events wait for AckWait", "err", err)
 	}
+	r.cfg.Status.setState(StateActive)
 	paused := false
 	for ctx.Err() == nil {
-		if err := r.step(ctx, it); err != nil {
+		if err := r.step(ctx); err != nil {
 			if errors.Is(err, errPaused) {
 				paused = true
 				break
@@ -201,24 +223,46 @@ func (r *Runner) Run(ctx, hard context.Context) error {
 		r.ackPending()
 	}
 	// Messages the iterator holds but the runner never took are handed
-	// back at once (after the batch's, to keep journal order), so the next
-	// runner gets them without waiting AckWait.
-	it.Drain()
+	// back at once (after the batch's, to keep journal order).
+	r.release()
+	return nil
+}
+
+// release stops the iterator and hands back the messages it prefetched,
+// so they are not held (and redelivered as duplicates) while the runner
+// cannot take them.
+func (r *Runner) release() {
+	if r.it == nil {
+		return
+	}
+	r.it.Drain()
 	for {
-		m, err := it.Next()
+		m, err := r.it.Next()
 		if err != nil {
 			break
 		}
 		_ = m.Nak()
 	}
-	return nil
+	r.it = nil
 }
 
 var errPaused = errors.New("stream paused by its destination")
 
 // step takes the next message (waiting at most until the open batch is
 // due, or a second) and flushes when a limit or the batch's age is reached.
-func (r *Runner) step(ctx context.Context, it jetstream.MessagesContext) error {
+func (r *Runner) step(ctx context.Context) error {
+	if r.it == nil {
+		// The iterator keeps pulling in the background, so the next batch
+		// is fetched while this one is written.
+		it, err := r.cons.Messages(jetstream.PullMaxMessages(min(2*r.limits.MaxEvents, 4000)))
+		if err != nil {
+			return fmt.Errorf("consume journal: %w", err)
+		}
+		r.it = it
+	}
+	if len(r.pending) > 0 && time.Since(r.lastKeep) > r.cfg.AckWait/3 {
+		r.keepAlive() // a batch that fills slowly (S3's five minutes)
+	}
 	wait := time.Second
 	if len(r.batch) > 0 {
 		wait = r.cfg.MaxAge - time.Since(r.opened)
@@ -228,7 +272,7 @@ func (r *Runner) step(ctx context.Context, it jetstream.MessagesContext) error {
 		// Waiting on the iterator only reads its local buffer, so a
 		// client-side deadline loses nothing.
 		nctx, cancel := context.WithTimeout(ctx, wait)
-		m, err := it.Next(jetstream.NextContext(nctx))
+		m, err := r.it.Next(jetstream.NextContext(nctx))
 		cancel()
 		switch {
 		case err == nil:
@@ -262,6 +306,13 @@ func (r *Runner) add(m jetstream.Msg) error {
 		r.log.Error("skipping unreadable journal message", "err", err)
 		_ = m.Ack()
 		return nil
+	}
+	if _, held := r.pendingSeq[rec.Seq]; held {
+		return nil // a redelivered copy of a message this runner holds
+	}
+	r.pendingSeq[rec.Seq] = struct{}{}
+	if len(r.pending) == 0 {
+		r.lastKeep = time.Now()
 	}
 	r.pending = append(r.pending, m)
 	if r.cfg.Filter != nil && !r.cfg.Filter(&rec, source, account) {
@@ -303,7 +354,7 @@ func toRecord(m jetstream.Msg) (rec sink.Record, source, account string, err err
 	}
 	h := m.Headers()
 	rec = sink.Record{
-		ID:        h.Get(jetstream.MsgIDHeader),
+		ID:        journal.UUIDOf(h),
 		Seq:       md.Sequence.Stream,
 		Org:       h.Get(journal.HeaderOrg),
 		EventType: h.Get(journal.HeaderType),
@@ -337,8 +388,13 @@ func (r *Runner) nakPending() {
 	for _, m := range r.pending {
 		_ = m.Nak()
 	}
+	r.clearPending()
+}
+
+func (r *Runner) clearPending() {
 	clear(r.pending)
 	r.pending = r.pending[:0]
+	clear(r.pendingSeq)
 }
 
 func (r *Runner) ackPending() {
@@ -350,8 +406,7 @@ func (r *Runner) ackPending() {
 		}
 		_ = m.Ack()
 	}
-	clear(r.pending)
-	r.pending = r.pending[:0]
+	r.clearPending()
 }
 
 // deliver writes recs, retrying as their errors say, until each record is
@@ -359,7 +414,7 @@ func (r *Runner) ackPending() {
 func (r *Runner) deliver(ctx context.Context, recs []sink.Record, depth int) error {
 	attempt := 0
 	for {
-		err := r.cfg.Sink.Write(ctx, sink.Batch{Records: recs})
+		err := r.write(ctx, recs)
 		now := time.Now()
 		if err == nil {
 			r.cfg.Status.success(len(recs), now)
@@ -434,6 +489,9 @@ func (r *Runner) deliver(ctx context.Context, recs []sink.Record, depth int) err
 		}
 		r.cfg.Metrics.Retried.WithLabelValues(r.id).Inc()
 		attempt++
+		// Nothing new can be taken while retrying: hand the prefetched
+		// messages back instead of letting them wait out AckWait.
+		r.release()
 		r.keepAlive()
 		if !sleep(ctx, delay) {
 			return ctx.Err()
@@ -452,11 +510,40 @@ func (r *Runner) backoff(attempt int) time.Duration {
 }
 
 // keepAlive tells JetStream the pending messages are still being worked on,
-// so a long retry does not make them redeliver.
+// so a long batch or retry does not make them redeliver.
 func (r *Runner) keepAlive() {
 	for _, m := range r.pending {
 		_ = m.InProgress()
 	}
+	r.lastKeep = time.Now()
+}
+
+// write is one Sink.Write, during which the pending messages are kept in
+// progress, however long the destination takes (a Splunk ack, a large
+// upload).
+func (r *Runner) write(ctx context.Context, recs []sink.Record) error {
+	held := slices.Clone(r.pending)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(r.cfg.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				for _, m := range held {
+					_ = m.InProgress()
+				}
+			}
+		}
+	}()
+	err := r.cfg.Sink.Write(ctx, sink.Batch{Records: recs})
+	close(stop)
+	<-done
+	return err
 }
 
 // deadLetter stores recs in the stream's dead letters with the reason.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -390,5 +391,43 @@ func TestPartialBatchHeldAtMostMaxAge(t *testing.T) {
 			t.Errorf("event %d: delivered after %v, want within MaxAge %v (+250ms slack)", i, took, fast.MaxAge)
 		}
 		time.Sleep(time.Duration(i) * 130 * time.Millisecond)
+	}
+}
+
+// TestBatchHeldLongerThanAckWait holds a batch open (and a write blocked)
+// for longer than the consumer's AckWait: the runner keeps its messages in
+// progress, so nothing is redelivered into the batch and every event is
+// delivered exactly once.
+func TestBatchHeldLongerThanAckWait(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var writes atomic.Int32
+	f := newFakeSink(sink.Limits{MaxEvents: 1000}, func(ctx context.Context, n int, b sink.Batch) error {
+		if writes.Add(1) == 1 {
+			time.Sleep(2500 * time.Millisecond) // a slow destination
+		}
+		return nil
+	})
+	e.setSink("s1", f)
+	cfg := fast
+	cfg.AckWait = time.Second
+	cfg.MaxAge = 2500 * time.Millisecond
+	sup := stream.NewSupervisor(stream.SupervisorConfig{Store: e.store, Journal: e.j, Build: e.build, Log: discard,
+		Metrics: e.metrics, StopTimeout: time.Second, Runner: cfg})
+	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
+	done := make(chan struct{})
+	go func() { defer close(done); sup.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	e.put(def("s1"))
+	e.appendEvents("acme", "user.session.start", 0, 5)
+	f.waitDelivered(t, 5)
+	time.Sleep(3 * time.Second) // room for redeliveries to show up
+	got := f.deliveredIDs()
+	seen := map[string]int{}
+	for _, id := range got {
+		seen[id]++
+	}
+	if len(got) != 5 || len(seen) != 5 {
+		t.Fatalf("got %d deliveries of %d events (%v), want each of 5 once", len(got), len(seen), got)
 	}
 }

@@ -42,7 +42,8 @@ func TestRealEnvelope(t *testing.T) {
 	_ = json.Compact(&want, in.Detail)
 	checks := []struct{ name, got, want string }{
 		{"subject", m.subject, "audit.acme.user.session.access_admin_app"},
-		{"Nats-Msg-Id", m.get("Nats-Msg-Id"), "c6ed294a-fef4-11ed-a5b1-bbb7c1de1a4b"},
+		{"Audit-UUID", m.get("Audit-UUID"), "c6ed294a-fef4-11ed-a5b1-bbb7c1de1a4b"},
+		{"Nats-Msg-Id", m.get("Nats-Msg-Id"), "acme/c6ed294a-fef4-11ed-a5b1-bbb7c1de1a4b"},
 		{"Audit-Source", m.get("Audit-Source"), "aws.partner/okta.com/evership/evershipsecuritylake"},
 		{"Audit-Account", m.get(eventbridge.HeaderAccount), "999999999999"},
 		{"data", string(m.data), want.String()},
@@ -135,7 +136,7 @@ func TestArrayAndNoUUID(t *testing.T) {
 	if len(msgs) != 2 {
 		t.Fatalf("messages: got %d, want 2", len(msgs))
 	}
-	if got := msgs[0].get("Nats-Msg-Id"); got != "11111111-2222-3333-4444-555555555555" {
+	if got := msgs[0].get("Audit-UUID"); got != "11111111-2222-3333-4444-555555555555" {
 		t.Fatalf("uuid of the event without one: got %q, want the envelope id", got)
 	}
 	if d := msgs[0].data; !bytes.Contains(d, []byte(`"uuid":"11111111-2222-3333-4444-555555555555",`)) ||

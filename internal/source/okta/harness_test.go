@@ -97,7 +97,7 @@ func (e *env) stored() map[string]int {
 		if strings.HasPrefix(m.Header.Get(journal.HeaderType), "system.log_source.") {
 			continue
 		}
-		out[m.Header.Get("Nats-Msg-Id")]++
+		out[journal.UUIDOf(m.Header)]++
 	}
 	return out
 }
