@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -39,6 +40,9 @@ type types struct {
 	log      *slog.Logger
 	self     []string // host:port forms of the service's own listener
 	dataDir  string   // the journal's directory, never a file stream's
+	// client is the HTTP client every destination uses; its dialer refuses
+	// connections to this service's own listener, whatever name led there.
+	client *http.Client
 	envelope envelopeDefaults
 }
 
@@ -46,6 +50,7 @@ type envelopeDefaults struct{ account, region string }
 
 func newTypes(log *slog.Logger, listen, dataDir string, env envelopeDefaults) *types {
 	t := &types{log: log, self: selfAddrs(listen), dataDir: dataDir, envelope: env}
+	t.client = guardedClient(listen)
 	// The one explicit table from stream type to constructor, assembled
 	// from one group per family of destinations.
 	t.table = map[string]streamType{}
@@ -67,7 +72,7 @@ func coreTypes() map[string]streamType {
 				if err := decodeStrict(raw, &cfg); err != nil {
 					return nil, err
 				}
-				return httpsink.New(cfg, httpsink.Deps{Logger: t.log, Forbidden: t.forbidden})
+				return httpsink.New(cfg, httpsink.Deps{Client: t.client, Logger: t.log, Forbidden: t.forbidden})
 			},
 		},
 		"file": {

@@ -25,7 +25,7 @@ func archiveTypes() map[string]streamType {
 						return nil, fmt.Errorf("endpoint %s: %w", u.Redacted(), err)
 					}
 				}
-				return s3.New(cfg, s3.Deps{Logger: t.log})
+				return s3.New(cfg, s3.Deps{HTTPClient: t.client, Logger: t.log})
 			},
 		},
 	}

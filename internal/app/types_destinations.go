@@ -25,7 +25,7 @@ func destinationTypes() map[string]streamType {
 				if err := decodeStrict(raw, &cfg); err != nil {
 					return nil, err
 				}
-				return eventbridge.New(cfg, eventbridge.Deps{Logger: t.log, Forbidden: t.forbidden})
+				return eventbridge.New(cfg, eventbridge.Deps{HTTPClient: t.client, Logger: t.log, Forbidden: t.forbidden})
 			},
 		},
 		"aws_eventbridge": {
@@ -35,7 +35,7 @@ func destinationTypes() map[string]streamType {
 				if err := decodeStrict(raw, &cfg); err != nil {
 					return nil, err
 				}
-				return eventbridge.NewOkta(cfg, eventbridge.Deps{Logger: t.log, Forbidden: t.forbidden})
+				return eventbridge.NewOkta(cfg, eventbridge.Deps{HTTPClient: t.client, Logger: t.log, Forbidden: t.forbidden})
 			},
 		},
 		"cloudwatch_logs": {
@@ -45,7 +45,7 @@ func destinationTypes() map[string]streamType {
 				if err := decodeStrict(raw, &cfg); err != nil {
 					return nil, err
 				}
-				return cloudwatch.New(cfg, cloudwatch.Deps{Logger: t.log, Forbidden: t.forbidden})
+				return cloudwatch.New(cfg, cloudwatch.Deps{HTTPClient: t.client, Logger: t.log, Forbidden: t.forbidden})
 			},
 		},
 		"splunk_hec": {
@@ -55,7 +55,7 @@ func destinationTypes() map[string]streamType {
 				if err := decodeStrict(raw, &cfg); err != nil {
 					return nil, err
 				}
-				return splunk.New(cfg, splunk.Deps{Logger: t.log, Forbidden: t.forbidden})
+				return splunk.New(cfg, splunk.Deps{HTTPClient: t.client, Logger: t.log, Forbidden: t.forbidden})
 			},
 		},
 		"splunk_cloud_logstreaming": {
@@ -65,7 +65,7 @@ func destinationTypes() map[string]streamType {
 				if err := decodeStrict(raw, &cfg); err != nil {
 					return nil, err
 				}
-				return splunk.NewOkta(cfg, splunk.Deps{Logger: t.log, Forbidden: t.forbidden})
+				return splunk.NewOkta(cfg, splunk.Deps{HTTPClient: t.client, Logger: t.log, Forbidden: t.forbidden})
 			},
 		},
 		"datadog": {
@@ -75,7 +75,7 @@ func destinationTypes() map[string]streamType {
 				if err := decodeStrict(raw, &cfg); err != nil {
 					return nil, err
 				}
-				return datadog.New(cfg, datadog.Deps{Logger: t.log, Forbidden: t.forbidden})
+				return datadog.New(cfg, datadog.Deps{HTTPClient: t.client, Logger: t.log, Forbidden: t.forbidden})
 			},
 		},
 		"elasticsearch": {
@@ -85,7 +85,7 @@ func destinationTypes() map[string]streamType {
 				if err := decodeStrict(raw, &cfg); err != nil {
 					return nil, err
 				}
-				return elasticsearch.New(cfg, elasticsearch.Deps{Logger: t.log, Forbidden: t.forbidden})
+				return elasticsearch.New(cfg, elasticsearch.Deps{HTTPClient: t.client, Logger: t.log, Forbidden: t.forbidden})
 			},
 		},
 	}

@@ -1,0 +1,87 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/auditstream/auditstream/internal/sink"
+	"github.com/auditstream/auditstream/internal/stream"
+)
+
+func TestCheckSelfDial(t *testing.T) {
+	own := []net.IP{net.ParseIP("192.0.2.7")}
+	tests := []struct {
+		address string
+		refuse  bool
+	}{
+		{"127.0.0.1:8080", true},
+		{"127.9.9.9:8080", true},
+		{"[::1]:8080", true},
+		{"0.0.0.0:8080", true},
+		{"192.0.2.7:8080", true},
+		{"192.0.2.8:8080", false},
+		{"127.0.0.1:9090", false},
+	}
+	for _, tt := range tests {
+		err := checkSelfDial(tt.address, "8080", own)
+		if got := errors.Is(err, errSelfTarget); got != tt.refuse {
+			t.Errorf("%s: got refused %v (%v), want %v", tt.address, got, err, tt.refuse)
+		}
+	}
+}
+
+// TestStreamCannotReachOwnAPIByAddress points a webhook stream at the
+// service's own port through the machine's LAN address, which the URL
+// check does not know as "self": the dialer still refuses, and the API
+// sees no request. The same stream shape reaches another port.
+func TestStreamCannotReachOwnAPIByAddress(t *testing.T) {
+	var lan net.IP
+	for _, ip := range ownAddrs() {
+		if ip.To4() != nil && !ip.IsLoopback() {
+			lan = ip
+			break
+		}
+	}
+	if lan == nil {
+		t.Skip("no non-loopback IPv4 address on this machine")
+	}
+	var hits atomic.Int32
+	own, err := net.Listen("tcp", net.JoinHostPort(lan.String(), "0"))
+	if err != nil {
+		t.Skipf("cannot listen on %s: %v", lan, err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) })}
+	go srv.Serve(own)
+	defer srv.Close()
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer other.Close()
+
+	// The service listens on all interfaces, on own's port.
+	_, port, _ := net.SplitHostPort(own.Addr().String())
+	typ := newTypes(slog.New(slog.DiscardHandler), "0.0.0.0:"+port, t.TempDir(), envelopeDefaults{})
+	write := func(url string) error {
+		settings, _ := json.Marshal(map[string]any{"url": url})
+		sk, _, err := typ.Build(stream.Definition{ID: "s", Type: "http", Settings: settings})
+		if err != nil {
+			return err
+		}
+		defer sk.Close(context.Background())
+		return sk.Write(t.Context(), sink.Batch{Records: []sink.Record{{ID: "e1", Data: []byte(`{"uuid":"e1"}`)}}})
+	}
+	if err := write("http://" + own.Addr().String() + "/hook"); !errors.Is(err, errSelfTarget) {
+		t.Fatalf("write to own API: got %v, want errSelfTarget", err)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("own API got %d requests, want 0", n)
+	}
+	if err := write(other.URL + "/hook"); err != nil {
+		t.Fatalf("write to another server: got %v, want nil", err)
+	}
+}
