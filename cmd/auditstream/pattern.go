@@ -23,7 +23,7 @@ The event is either a full EventBridge event (it has "detail-type" or "detail"; 
 id, account, source, time, region and detail-type are required, as in AWS's
 TestEventPattern) or a bare Okta LogEvent, which is wrapped in auditstream's default
 envelope: version "0", id = the event's uuid, detail-type "SystemLog", source
-"auditstream", account "000000000000", time = published truncated to whole seconds
+"auditstream.default" (what the service uses for the default org), account "000000000000", time = published truncated to whole seconds
 (RFC 3339, UTC; 1970-01-01T00:00:00Z when absent or unparseable), region "us-east-1",
 resources [], detail = the LogEvent.
 
@@ -35,7 +35,7 @@ pattern or an invalid event.
 const (
 	defaultEnvVersion    = "0"
 	defaultEnvDetailType = "SystemLog"
-	defaultEnvSource     = "auditstream"
+	defaultEnvSource     = "auditstream.default"
 	defaultEnvAccount    = "000000000000"
 	defaultEnvRegion     = "us-east-1"
 	defaultEnvTime       = "1970-01-01T00:00:00Z"

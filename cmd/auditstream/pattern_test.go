@@ -31,7 +31,7 @@ func TestRunPattern(t *testing.T) {
 	}{
 		{"match envelope", []string{"test", "--pattern", `{"source":[{"prefix":"aws.partner/okta.com/"}]}`, "--event", envelope}, "", 0, "true\n", ""},
 		{"no match envelope", []string{"test", "--pattern", `{"detail":{"outcome":{"result":["SUCCESS"]}}}`, "--event", envelope}, "", 0, "false\n", ""},
-		{"bare LogEvent wrapped", []string{"test", "--pattern", `{"source":["auditstream"],"detail-type":["SystemLog"],"id":["u-1"],"account":["000000000000"],"region":["us-east-1"],"time":["2024-08-13T15:58:20Z"],"detail":{"outcome":{"result":["FAILURE"]}}}`, "--event", logEvent}, "", 0, "true\n", ""},
+		{"bare LogEvent wrapped", []string{"test", "--pattern", `{"source":["auditstream.default"],"detail-type":["SystemLog"],"id":["u-1"],"account":["000000000000"],"region":["us-east-1"],"time":["2024-08-13T15:58:20Z"],"detail":{"outcome":{"result":["FAILURE"]}}}`, "--event", logEvent}, "", 0, "true\n", ""},
 		{"@file both", []string{"test", "--pattern", "@" + patFile, "--event", "@" + evFile}, "", 0, "true\n", ""},
 		{"@- stdin", []string{"test", "--pattern", "@" + patFile, "--event", "@-"}, `{"eventType":"system.api_token.create"}`, 0, "false\n", ""},
 		{"invalid pattern", []string{"test", "--pattern", `{"a":[{"prefix":1}]}`, "--event", logEvent}, "", 2, "", "Event pattern is not valid. Reason: prefix match pattern must be a string"},

@@ -63,13 +63,23 @@ func baseURL(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
-// streamInput is the body of POST and PUT.
+// streamInput is the body of POST and PUT, decoded strictly: a misspelt
+// member (a "filtr") must be an error, not a stream that gets everything.
+// The read-only members of a LogStream object are accepted and ignored, so
+// a client can PUT back what it got.
 type streamInput struct {
 	Type     string          `json:"type"`
 	Name     string          `json:"name"`
 	Settings json.RawMessage `json:"settings"`
 	Filter   json.RawMessage `json:"filter"`
 	Org      string          `json:"org"`
+
+	ID          json.RawMessage `json:"id"`
+	Status      json.RawMessage `json:"status"`
+	Created     json.RawMessage `json:"created"`
+	LastUpdated json.RawMessage `json:"lastUpdated"`
+	ReadOnly    json.RawMessage `json:"readOnly"`
+	Links       json.RawMessage `json:"_links"`
 }
 
 func (s *Server) listStreams(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
@@ -194,7 +204,7 @@ func (s *Server) verify(ctx context.Context, r *http.Request, d stream.Definitio
 
 func (s *Server) createStream(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
 	var in streamInput
-	if err := DecodeBody(r, &in, false); err != nil {
+	if err := DecodeBody(r, &in, true); err != nil {
 		return err
 	}
 	if err := s.validateInput(&in, tok, stream.Definition{}); err != nil {
@@ -249,7 +259,7 @@ func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.T
 		return readOnlyError()
 	}
 	var in streamInput
-	if err := DecodeBody(r, &in, false); err != nil {
+	if err := DecodeBody(r, &in, true); err != nil {
 		return err
 	}
 	if in.Org == "" {

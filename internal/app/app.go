@@ -24,6 +24,10 @@ import (
 	"github.com/auditstream/auditstream/internal/stream"
 )
 
+// minAdminToken is the shortest AUDITSTREAM_ADMIN_TOKEN accepted: it is an
+// all-orgs admin credential, stored as a fast hash.
+const minAdminToken = 16
+
 // Options are the inputs of Run beyond the config file.
 type Options struct {
 	// AdminToken, when set, is made to exist as an all-orgs admin token.
@@ -66,6 +70,9 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 		return err
 	}
 	defer tokens.Close()
+	if opts.AdminToken != "" && len(opts.AdminToken) < minAdminToken {
+		return fmt.Errorf("AUDITSTREAM_ADMIN_TOKEN: at least %d characters, please use a long random value", minAdminToken)
+	}
 	if opts.AdminToken != "" {
 		t, err := tokens.Ensure(ctx, opts.AdminToken, auth.Token{Name: "AUDITSTREAM_ADMIN_TOKEN", Org: auth.AllOrgs,
 			Scopes: []auth.Scope{auth.ScopeAdmin}})

@@ -36,13 +36,13 @@ type streamType struct {
 // types maps a stream type to its destination. It implements
 // api.StreamTypes and builds sinks and filters for the supervisor.
 type types struct {
-	table    map[string]streamType
-	log      *slog.Logger
-	self     []string // host:port forms of the service's own listener
-	dataDir  string   // the journal's directory, never a file stream's
+	table   map[string]streamType
+	log     *slog.Logger
+	self    []string // host:port forms of the service's own listener
+	dataDir string   // the journal's directory, never a file stream's
 	// client is the HTTP client every destination uses; its dialer refuses
 	// connections to this service's own listener, whatever name led there.
-	client *http.Client
+	client   *http.Client
 	envelope envelopeDefaults
 }
 

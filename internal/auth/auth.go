@@ -161,7 +161,9 @@ func (s *Store) Ensure(ctx context.Context, secret string, t Token) (Token, erro
 	if err := Validate(t); err != nil {
 		return Token{}, err
 	}
-	t.ID = "tok" + h[:20]
+	// A random id: one derived from the secret would publish part of its
+	// hash (ids are logged and listed).
+	t.ID = newID()
 	t.Hash = h
 	t.Created = time.Now().UTC().Truncate(time.Millisecond)
 	if err := s.put(ctx, t, false); err != nil {

@@ -139,6 +139,24 @@ func Parse(raw []byte, org string, now time.Time) (Event, error) {
 	return ev, nil
 }
 
+// WithUUID returns raw (a JSON object) with "uuid": id added at the front
+// when it has no uuid member, so that an event that arrives again under
+// the same outside id (an EventBridge event id) gets the same uuid. raw is
+// returned as it is when id is empty or raw is not an object.
+func WithUUID(raw []byte, id string) []byte {
+	d := bytes.TrimSpace(raw)
+	if id == "" || len(d) == 0 || d[0] != '{' || !json.Valid(d) || scanTop(d).uuid != nil {
+		return raw
+	}
+	idJSON, _ := json.Marshal(id)
+	rest := bytes.TrimSpace(d[1:])
+	out := append([]byte(`{"uuid":`), idJSON...)
+	if len(rest) > 0 && rest[0] != '}' {
+		out = append(out, ',')
+	}
+	return append(out, rest...)
+}
+
 // TimeFormat is how auditstream writes times into events: Okta's
 // millisecond RFC 3339 form.
 const TimeFormat = "2006-01-02T15:04:05.000Z07:00"

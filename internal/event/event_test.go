@@ -286,3 +286,18 @@ func TestValidOrg(t *testing.T) {
 		})
 	}
 }
+
+func TestWithUUID(t *testing.T) {
+	tests := []struct{ raw, id, want string }{
+		{`{"eventType":"x"}`, "e-1", `{"uuid":"e-1","eventType":"x"}`},
+		{` {} `, "e-1", `{"uuid":"e-1"}`},
+		{`{"uuid":"u","eventType":"x"}`, "e-1", `{"uuid":"u","eventType":"x"}`},
+		{`{"eventType":"x"}`, "", `{"eventType":"x"}`},
+		{`[1]`, "e-1", `[1]`},
+	}
+	for _, tt := range tests {
+		if got := string(event.WithUUID([]byte(tt.raw), tt.id)); got != tt.want {
+			t.Errorf("WithUUID(%s, %q): got %s, want %s", tt.raw, tt.id, got, tt.want)
+		}
+	}
+}

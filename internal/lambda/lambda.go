@@ -174,7 +174,9 @@ func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (Response
 		return Response{StatusCode: http.StatusBadRequest, Body: "the EventBridge event has no detail object"}, nil
 	}
 	org := h.org(env.Source)
-	ev, err := event.Parse(env.Detail, org, h.now())
+	// A detail without a uuid takes the EventBridge event id, which stays
+	// the same across Lambda's retries, so a retry writes the same key.
+	ev, err := event.Parse(event.WithUUID(env.Detail, env.ID), org, h.now())
 	if err != nil {
 		return Response{StatusCode: http.StatusBadRequest, Body: err.Error()}, nil
 	}

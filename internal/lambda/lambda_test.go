@@ -90,6 +90,38 @@ func TestOktaEnvelopeToS3(t *testing.T) {
 	}
 }
 
+// TestDetailWithoutUUIDIsIdempotent: a retried EventBridge event whose
+// detail has no uuid writes one object, keyed by the envelope id.
+func TestDetailWithoutUUIDIsIdempotent(t *testing.T) {
+	srv := s3test.Start(t, s3test.Options{})
+	srv.CreateBucket("archive")
+	t.Setenv("AWS_ACCESS_KEY_ID", s3test.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s3test.SecretKey)
+	cfg, err := ConfigFromEnv(mapEnv(map[string]string{EnvBucket: "archive", "AWS_REGION": s3test.Region,
+		EnvEndpoint: srv.Endpoint, EnvForcePathStyle: "true"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(cfg, Deps{HTTPClient: srv.HTTPClient})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := []byte(`{"version":"0","id":"eb-id-1","detail-type":"AppEvent","source":"app","account":"123456789012",
+		"time":"2026-01-02T03:04:05Z","region":"us-east-1","resources":[],
+		"detail":{"eventType":"app.thing","published":"2026-01-02T03:04:05.000Z"}}`)
+	var keys []string
+	for range 2 {
+		resp, err := h.Invoke(t.Context(), payload)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("invoke: got %+v, %v, want 200", resp, err)
+		}
+		keys = append(keys, resp.Body)
+	}
+	if keys[0] != keys[1] || !strings.Contains(keys[0], "event-eb-id-1") {
+		t.Fatalf("got %q and %q, want the same key named after the envelope id", keys[0], keys[1])
+	}
+}
+
 func TestForward(t *testing.T) {
 	var got []byte
 	var auth string

@@ -80,10 +80,10 @@ type Runner struct {
 	// lastKeep is when pending messages were last marked in progress.
 	lastKeep time.Time
 	// it pulls from the consumer; nil while released during retries.
-	it      jetstream.MessagesContext
-	batch   []sink.Record
-	bytes   int
-	opened  time.Time // when the first record of batch arrived
+	it     jetstream.MessagesContext
+	batch  []sink.Record
+	bytes  int
+	opened time.Time // when the first record of batch arrived
 	// hard bounds writes; it outlives the soft context of Run so that a
 	// graceful stop can finish the batch in flight.
 	hard context.Context

@@ -153,6 +153,22 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// credentialHeader reports whether a header name carries a credential.
+// Header values are shown by the API, so credentials belong in auth.
+func credentialHeader(canon string) bool {
+	switch canon {
+	case "Authorization", "Proxy-Authorization", "Cookie":
+		return true
+	}
+	l := strings.ToLower(canon)
+	for _, w := range []string{"key", "token", "secret", "password", "signature"} {
+		if strings.Contains(l, w) {
+			return true
+		}
+	}
+	return false
+}
+
 // reservedHeaders are set by the sink and cannot be configured.
 var reservedHeaders = []string{
 	"Content-Type", "Content-Length", "Content-Encoding", "Transfer-Encoding",
@@ -191,6 +207,8 @@ func (c Config) Validate() error {
 			bad("headers: %s is set by the sink", canon)
 		case authHeader != "" && strings.EqualFold(canon, authHeader):
 			bad("headers: %s is set by auth", canon)
+		case credentialHeader(canon):
+			bad("headers: %s looks like a credential; put it in auth (apiKey with headerName %q), whose values are write-only", canon, canon)
 		}
 	}
 	errs = append(errs, c.Auth.validate()...)

@@ -48,6 +48,9 @@ func TestValidate(t *testing.T) {
 		{name: "header clashes with auth", cfg: Config{URL: ok.URL, Headers: map[string]string{"x-api-key": "v"}, Auth: Auth{Type: AuthAPIKey, APIKey: "k"}}, want: []string{
 			"X-Api-Key is set by auth",
 		}},
+		{name: "credentials in headers", cfg: Config{URL: ok.URL, Headers: map[string]string{"Authorization": "Bearer x", "X-Auth-Token": "t", "DD-API-KEY": "k"}}, want: []string{
+			"Authorization looks like a credential", "X-Auth-Token looks like a credential", "Dd-Api-Key looks like a credential",
+		}},
 		{name: "oauth incomplete", cfg: Config{URL: ok.URL, Auth: Auth{Type: AuthOAuth2, TokenURL: "file:///x", Scopes: []string{"a b"}}}, want: []string{
 			"auth.tokenUrl:", "auth.clientId: required", "auth.clientSecret: required", `"a b" is not a valid scope`,
 		}},

@@ -444,20 +444,9 @@ func (rc *Receiver) parseOne(raw json.RawMessage, org string, now time.Time) (ev
 		return event.Event{}, "", api.Errorf(http.StatusRequestEntityTooLarge, api.CodeTooLarge, "Event too large").
 			WithCauses(fmt.Sprintf("the detail is %d bytes, more than the limit of %d", len(env.Detail), rc.cfg.Limits.MaxEvent))
 	}
-	detail := env.Detail
-	if env.ID != "" && !hasUUID(detail) {
-		// EventBridge keeps an event's id across retries: as the uuid it
-		// makes retries of events without one de-duplicate. It is added
-		// where event.Parse would add a random one.
-		idJSON, _ := json.Marshal(env.ID)
-		d := bytes.TrimSpace(detail)
-		rest := bytes.TrimSpace(d[1:])
-		sep := ","
-		if len(rest) > 0 && rest[0] == '}' {
-			sep = ""
-		}
-		detail = append(append(append([]byte(`{"uuid":`), idJSON...), sep...), rest...)
-	}
+	// EventBridge keeps an event's id across retries: as the uuid it makes
+	// retries of events without one de-duplicate.
+	detail := event.WithUUID(env.Detail, env.ID)
 	ev, err := event.Parse(detail, org, now)
 	if err != nil {
 		return event.Event{}, "", err
@@ -466,9 +455,3 @@ func (rc *Receiver) parseOne(raw json.RawMessage, org string, now time.Time) (ev
 	return ev, env.Account, nil
 }
 
-func hasUUID(detail []byte) bool {
-	var probe struct {
-		UUID *json.RawMessage `json:"uuid"`
-	}
-	return json.Unmarshal(detail, &probe) == nil && probe.UUID != nil
-}
