@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 
@@ -65,7 +67,7 @@ func TestStreamCannotReachOwnAPIByAddress(t *testing.T) {
 
 	// The service listens on all interfaces, on own's port.
 	_, port, _ := net.SplitHostPort(own.Addr().String())
-	typ := newTypes(slog.New(slog.DiscardHandler), "0.0.0.0:"+port, t.TempDir(), envelopeDefaults{})
+	typ := newTypes(slog.New(slog.DiscardHandler), "0.0.0.0:"+port, t.TempDir(), nil, envelopeDefaults{})
 	write := func(url string) error {
 		settings, _ := json.Marshal(map[string]any{"url": url})
 		sk, _, err := typ.Build(stream.Definition{ID: "s", Type: "http", Settings: settings})
@@ -83,5 +85,42 @@ func TestStreamCannotReachOwnAPIByAddress(t *testing.T) {
 	}
 	if err := write(other.URL + "/hook"); err != nil {
 		t.Fatalf("write to another server: got %v, want nil", err)
+	}
+}
+
+func TestFileStreamDirectories(t *testing.T) {
+	base := t.TempDir()
+	data := filepath.Join(base, "data")
+	root := filepath.Join(base, "exports")
+	for _, d := range []string{data, root} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := filepath.Join(root, "link-to-data")
+	if err := os.Symlink(data, link); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		roots []string
+		dir   string
+		ok    bool
+	}{
+		{"outside data, no roots", nil, filepath.Join(base, "elsewhere"), true},
+		{"inside data", nil, filepath.Join(data, "jetstream"), false},
+		{"through a link into data", nil, filepath.Join(link, "jetstream"), false},
+		{"under a root", []string{root}, filepath.Join(root, "acme", "new"), true},
+		{"outside the roots", []string{root}, filepath.Join(base, "elsewhere"), false},
+		{"link under a root into data", []string{root}, filepath.Join(link, "x"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			typ := newTypes(slog.New(slog.DiscardHandler), "127.0.0.1:0", data, tt.roots, envelopeDefaults{})
+			err := typ.forbiddenDir(tt.dir)
+			if (err == nil) != tt.ok {
+				t.Fatalf("forbiddenDir(%s): got %v, want ok=%v", tt.dir, err, tt.ok)
+			}
+		})
 	}
 }

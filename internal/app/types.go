@@ -40,6 +40,8 @@ type types struct {
 	log     *slog.Logger
 	self    []string // host:port forms of the service's own listener
 	dataDir string   // the journal's directory, never a file stream's
+	// fileRoots, when set, are the only directories file streams may use.
+	fileRoots []string
 	// client is the HTTP client every destination uses; its dialer refuses
 	// connections to this service's own listener, whatever name led there.
 	client   *http.Client
@@ -48,8 +50,8 @@ type types struct {
 
 type envelopeDefaults struct{ account, region string }
 
-func newTypes(log *slog.Logger, listen, dataDir string, env envelopeDefaults) *types {
-	t := &types{log: log, self: selfAddrs(listen), dataDir: dataDir, envelope: env}
+func newTypes(log *slog.Logger, listen, dataDir string, fileRoots []string, env envelopeDefaults) *types {
+	t := &types{log: log, self: selfAddrs(listen), dataDir: dataDir, fileRoots: fileRoots, envelope: env}
 	t.client = guardedClient(listen)
 	// The one explicit table from stream type to constructor, assembled
 	// from one group per family of destinations.
@@ -209,20 +211,57 @@ func (t *types) forbidden(u *url.URL) error {
 	return nil
 }
 
-// forbiddenDir refuses file streams inside the journal's data directory.
+// forbiddenDir refuses file streams inside the journal's data directory
+// and, when fileRoots are configured, outside them. Paths are compared
+// after resolving symbolic links, so a link cannot lead around the rules.
 func (t *types) forbiddenDir(dir string) error {
-	if t.dataDir == "" {
+	target, err := resolve(dir)
+	if err != nil {
+		return err
+	}
+	if t.dataDir != "" {
+		data, err := resolve(t.dataDir)
+		if err != nil {
+			return err
+		}
+		if within(data, target) {
+			return fmt.Errorf("%s is inside the journal's data directory", dir)
+		}
+	}
+	if len(t.fileRoots) == 0 {
 		return nil
 	}
-	data, err1 := filepath.Abs(t.dataDir)
-	target, err2 := filepath.Abs(dir)
-	if err1 != nil || err2 != nil {
-		return errors.Join(err1, err2)
+	for _, root := range t.fileRoots {
+		if r, err := resolve(root); err == nil && within(r, target) {
+			return nil
+		}
 	}
-	if rel, err := filepath.Rel(data, target); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return fmt.Errorf("%s is inside the journal's data directory", dir)
+	return fmt.Errorf("%s is outside the directories file streams may write (fileRoots: %s)", dir, strings.Join(t.fileRoots, ", "))
+}
+
+// resolve makes path absolute and resolves symbolic links in the part of
+// it that exists.
+func resolve(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
 	}
-	return nil
+	var rest []string
+	for p := abs; ; p = filepath.Dir(p) {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			return filepath.Join(append([]string{real}, rest...)...), nil
+		}
+		if filepath.Dir(p) == p {
+			return abs, nil
+		}
+		rest = append([]string{filepath.Base(p)}, rest...)
+	}
+}
+
+// within reports whether path is base or below it.
+func within(base, path string) bool {
+	rel, err := filepath.Rel(base, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 func isLocal(host string) bool {

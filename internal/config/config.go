@@ -60,6 +60,10 @@ type Config struct {
 	Envelope        Envelope `yaml:"envelope"`
 	Log             Log      `yaml:"log"`
 	Query           Query    `yaml:"query"`
+	// FileRoots are the directories file streams may write under (symbolic
+	// links resolved). Empty: any absolute directory outside dataDir; set
+	// it when org-scoped tokens may manage streams.
+	FileRoots []string `yaml:"fileRoots"`
 	// Streams are log streams declared here; the API shows them read-only.
 	Streams []Stream `yaml:"streams"`
 	// Sources are event sources (an Okta System Log poller, an EventBridge
