@@ -17,11 +17,12 @@ import (
 func TestSecondNodeSharesJournalAndState(t *testing.T) {
 	natsAddr := freeAddr(t)
 	cfg := filepath.Join(t.TempDir(), "a.yaml")
-	if err := os.WriteFile(cfg, []byte("journal:\n  natsListen: "+natsAddr+"\n"), 0o600); err != nil {
+	const natsToken = "e2e-nats-token-0123456789"
+	if err := os.WriteFile(cfg, []byte("journal:\n  natsListen: "+natsAddr+"\n  natsToken: "+natsToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	a := startServer(t, "", "--config", cfg)
-	b := startServer(t, "", "--nats-url", "nats://"+natsAddr)
+	b := startServer(t, "", "--nats-url", "nats://"+natsToken+"@"+natsAddr)
 
 	rcv := newReceiver(t)
 	id := a.createHTTPStream("shared", rcv.url(), nil, nil)

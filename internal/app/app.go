@@ -48,6 +48,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 		DataDir:         cfg.DataDir,
 		URL:             cfg.Journal.NatsURL,
 		Listen:          cfg.Journal.NatsListen,
+		ListenToken:     cfg.Journal.NatsToken,
 		MaxAge:          time.Duration(cfg.Journal.MaxAge),
 		MaxBytes:        cfg.Journal.MaxBytes,
 		DuplicateWindow: time.Duration(cfg.Journal.DuplicateWindow),

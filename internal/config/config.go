@@ -76,8 +76,12 @@ type Journal struct {
 	// NatsURL uses an external NATS server or cluster instead of the
 	// embedded one.
 	NatsURL string `yaml:"natsUrl"`
-	// NatsListen exposes the embedded server on host:port (off by default).
+	// NatsListen exposes the embedded server on host:port (off by default),
+	// for a second node (--nats-url nats://TOKEN@host:port) or the nats CLI.
 	NatsListen string `yaml:"natsListen"`
+	// NatsToken authenticates clients of NatsListen; required with it (at
+	// least 16 characters). The journal holds every event and every token.
+	NatsToken string `yaml:"natsToken"`
 	// MaxAge drops events older than this; 0 keeps them forever.
 	MaxAge Duration `yaml:"maxAge"`
 	// MaxBytes caps the journal's size, oldest events first (default 10 GiB,
@@ -226,6 +230,9 @@ func (c Config) Validate() error {
 	var errs []error
 	if !strings.Contains(c.Listen, ":") {
 		errs = append(errs, fmt.Errorf("listen: %q must be host:port", c.Listen))
+	}
+	if c.Journal.NatsListen != "" && len(c.Journal.NatsToken) < 16 {
+		errs = append(errs, errors.New("journal.natsToken: required with natsListen, at least 16 characters"))
 	}
 	if c.Journal.NatsURL == "" && c.DataDir == "" {
 		errs = append(errs, errors.New("dataDir: required with the embedded journal"))

@@ -57,6 +57,7 @@ func TestLoadGood(t *testing.T) {
 		ShutdownTimeout: config.Duration(30 * time.Second),
 		Journal: config.Journal{
 			NatsListen:      "127.0.0.1:4222",
+			NatsToken:       "good-nats-token-0123456789",
 			MaxAge:          config.Duration(720 * time.Hour),
 			MaxBytes:        10 << 30,
 			DuplicateWindow: config.Duration(10 * time.Minute),

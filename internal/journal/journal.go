@@ -85,8 +85,13 @@ type Options struct {
 	// Replicas for the streams and buckets on a cluster (default 1).
 	Replicas int
 	// Listen, when set, makes the embedded server also listen for NATS
-	// clients on this host:port (for a second node or nats CLI).
+	// clients on this host:port (for a second node or nats CLI). It
+	// requires ListenToken: the journal holds every event and the token
+	// store, so an open listener would hand both to anyone who connects.
 	Listen string
+	// ListenToken is the token clients of Listen authenticate with
+	// (nats://TOKEN@host:port).
+	ListenToken string
 }
 
 // Journal is the event store plus the state buckets. It is safe for
@@ -159,11 +164,15 @@ func (j *Journal) startEmbedded() error {
 		JetStreamMaxMemory: 256 << 20,
 	}
 	if j.opts.Listen != "" {
+		if len(j.opts.ListenToken) < 16 {
+			return errors.New("journal: exposing the embedded NATS server needs a token of at least 16 characters")
+		}
 		host, port, err := splitHostPort(j.opts.Listen)
 		if err != nil {
 			return err
 		}
 		so.DontListen, so.Host, so.Port = false, host, port
+		so.Authorization = j.opts.ListenToken
 	}
 	srv, err := server.NewServer(so)
 	if err != nil {
@@ -176,7 +185,7 @@ func (j *Journal) startEmbedded() error {
 		return errors.New("embedded nats: not ready after 30s")
 	}
 	j.srv = srv
-	nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name("auditstream"))
+	nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name("auditstream"), nats.Token(j.opts.ListenToken))
 	if err != nil {
 		srv.Shutdown()
 		return fmt.Errorf("connect embedded nats: %w", err)
