@@ -3,10 +3,15 @@ package s3
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -398,5 +403,56 @@ func TestSettingsJSON(t *testing.T) {
 	out, _ := json.Marshal(c)
 	if strings.Contains(string(out), `"sk"`) {
 		t.Errorf("marshalled settings show the secret: %s", out)
+	}
+}
+
+// md5Check is a transport that records whether every object write carried
+// a correct Content-MD5 (what an Object Lock bucket requires).
+type md5Check struct {
+	next   http.RoundTripper
+	mu     sync.Mutex
+	writes int
+	bad    []string
+}
+
+func (c *md5Check) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPut && r.Body != nil && r.ContentLength > 0 {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		r = r.Clone(r.Context())
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		sum := md5.Sum(b)
+		c.mu.Lock()
+		c.writes++
+		if got, want := r.Header.Get("Content-MD5"), base64.StdEncoding.EncodeToString(sum[:]); got != want {
+			c.bad = append(c.bad, fmt.Sprintf("%s: Content-MD5 %q, want %q", r.URL.Path, got, want))
+		}
+		c.mu.Unlock()
+	}
+	return c.next.RoundTrip(r)
+}
+
+func TestWritesCarryContentMD5(t *testing.T) {
+	srv := s3test.Start(t, s3test.Options{})
+	srv.CreateBucket(bucket)
+	check := &md5Check{next: srv.HTTPClient.Transport}
+	if check.next == nil {
+		check.next = http.DefaultTransport
+	}
+	client := *srv.HTTPClient
+	client.Transport = check
+	s := newSink(t, srv, testConfig(srv, func(c *Config) { c.Prefix, c.Compression = "md5/", archive.None }),
+		Deps{HTTPClient: &client, MultipartThreshold: 5 << 20, PartSize: 5 << 20})
+	for _, recs := range [][]sink.Record{sinktest.Records(10, 100, 200), sinktest.Records(100, 60000, 70000)} {
+		if err := s.Write(t.Context(), sink.Batch{Records: recs}); err != nil {
+			t.Fatalf("write: got %v, want nil", err)
+		}
+	}
+	check.mu.Lock()
+	defer check.mu.Unlock()
+	if check.writes < 3 || len(check.bad) > 0 { // a put, then two parts
+		t.Fatalf("got %d writes, bad %v; want a put and parts, each with its Content-MD5", check.writes, check.bad)
 	}
 }
