@@ -116,6 +116,23 @@ func TestErrors(t *testing.T) {
 
 // TestArrayAndNoUUID posts an array: all events or none; an event without
 // uuid takes the envelope's id, so a retry de-duplicates.
+// inactiveKey authenticates the deactivated receiver of the harness.
+const inactiveKey = "paused-receiver-key-0123456789"
+
+// TestInactiveReceiverAsksForRetry: a deactivated receiver's own
+// credentials get 503 with Retry-After, which EventBridge retries, not 401,
+// which it would drop; nothing is stored.
+func TestInactiveReceiverAsksForRetry(t *testing.T) {
+	h := newHarness(t, api.Limits{})
+	code, hdr, body := h.post(envelope(t), func(r *http.Request) { r.Header.Set("X-Paused-Key", inactiveKey) })
+	if code != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
+		t.Fatalf("got %d (Retry-After %q) %s, want 503 with Retry-After", code, hdr.Get("Retry-After"), body)
+	}
+	if n := len(h.messages()); n != 0 {
+		t.Fatalf("journal: got %d messages, want 0", n)
+	}
+}
+
 func TestArrayAndNoUUID(t *testing.T) {
 	h := newHarness(t, api.Limits{})
 	a := `{"version":"0","id":"11111111-2222-3333-4444-555555555555","detail-type":"Custom","source":"acme.app","account":"123456789012","time":"2024-01-01T00:00:00Z","region":"us-east-1","resources":[],"detail":{"eventType":"app.thing.happened","n":1}}`

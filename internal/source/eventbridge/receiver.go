@@ -105,16 +105,19 @@ func LoadKey(ctx context.Context, kv jetstream.KeyValue) ([]byte, error) {
 	return nil, errors.New("token key: lost the race three times")
 }
 
-// receiver is an active receiver definition with its parsed settings.
+// receiver is a receiver definition with its parsed settings.
 type receiver struct {
 	def source.Definition
 	set Settings
 }
 
+// receivers lists the receivers, inactive ones too: a deactivated
+// receiver still recognises its credentials, so that it can answer 503
+// (EventBridge retries) instead of 401 (EventBridge drops the event).
 func (rc *Receiver) receivers() []receiver {
 	var out []receiver
 	for _, d := range rc.cfg.Store.List() {
-		if d.Type != Type || d.Status != source.StatusActive {
+		if d.Type != Type {
 			continue
 		}
 		var s Settings
@@ -126,7 +129,10 @@ func (rc *Receiver) receivers() []receiver {
 	return out
 }
 
-var errUnauthorized = api.Errorf(http.StatusUnauthorized, api.CodeInvalidToken, "Invalid token provided")
+// errUnauthorized is the answer to wrong credentials.
+func errUnauthorized() error {
+	return api.Errorf(http.StatusUnauthorized, api.CodeInvalidToken, "Invalid token provided")
+}
 
 // authenticate finds the receiver whose credentials the request carries.
 func (rc *Receiver) authenticate(r *http.Request) (receiver, bool) {
@@ -298,7 +304,11 @@ func (rc *Receiver) receive(w http.ResponseWriter, r *http.Request, _ auth.Token
 	}
 	rv, ok := rc.authenticate(r)
 	if !ok {
-		return errUnauthorized
+		return errUnauthorized()
+	}
+	if rv.def.Status != source.StatusActive {
+		return &api.Error{Status: http.StatusServiceUnavailable, Code: api.CodeUnavailable,
+			Summary: "This receiver is deactivated; EventBridge keeps retrying until it is activated again", RetryAfter: time.Minute}
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); r.Header.Get("Content-Type") != "" && (err != nil || mt != "application/json") {
 		return api.Errorf(http.StatusUnsupportedMediaType, api.CodeUnsupported, "Unsupported media type %q", r.Header.Get("Content-Type")).

@@ -80,7 +80,9 @@ func newHarness(t *testing.T, limits api.Limits) *harness {
 		receiverDef(t, "apikey", "acme", `{"auth":{"type":"API_KEY","header":"X-Auditstream-Key","value":"`+apiKey+`"}}`),
 		receiverDef(t, "basic", "globex", `{"auth":{"type":"BASIC","username":"eventbridge","password":"`+password+`"}}`),
 		receiverDef(t, "oauth", "initech", `{"auth":{"type":"OAUTH_CLIENT_CREDENTIALS","clientId":"eb-client","clientSecret":"`+clientSecret+`"},"tokenTtl":"5m"}`),
+		receiverDef(t, "paused", "acme", `{"auth":{"type":"API_KEY","header":"X-Paused-Key","value":"`+inactiveKey+`"}}`),
 	}
+	fixed[3].Status = source.StatusInactive
 	store, err := source.NewStore(t.Context(), kv, fixed, discard)
 	if err != nil {
 		t.Fatal(err)
