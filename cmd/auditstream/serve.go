@@ -61,6 +61,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		}
 		defer pprof.StopCPUProfile()
 	}
+	// AUDITSTREAM_MEMPROFILE=FILE writes a heap profile at shutdown.
+	if path := env("AUDITSTREAM_MEMPROFILE"); path != "" {
+		defer func() {
+			f, err := os.Create(path)
+			if err != nil {
+				fmt.Fprintf(stderr, "serve: heap profile: %v\n", err)
+				return
+			}
+			defer f.Close()
+			_ = pprof.WriteHeapProfile(f)
+		}()
+	}
 	err := app.Run(ctx, cfg, app.Options{AdminToken: env("AUDITSTREAM_ADMIN_TOKEN"),
 		Ready: func(addr string) { fmt.Fprintf(stdout, "listening on http://%s\n", addr) }}, log)
 	if err != nil {
