@@ -1,12 +1,12 @@
 package stream
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -19,87 +19,29 @@ var ErrNotFound = errors.New("log stream not found")
 // ErrReadOnly is returned when changing a stream declared in the config file.
 var ErrReadOnly = errors.New("log stream is declared in the config file and is read-only")
 
-// Store keeps stream definitions in a KV bucket, plus read-only ones from
+// Store keeps log stream definitions in a KV bucket, plus read-only ones from
 // the config file, and lets callers follow changes. Safe for concurrent use.
-type Store struct {
-	defs  *kvstore.Store[Definition]
-	fixed map[string]Definition // from the config file
-}
+type Store = kvstore.Catalog[Definition]
 
 // NewStore loads the definitions in kv and follows changes until Close.
-// fixed are the config file's streams.
+// fixed are the config file's log streams.
 func NewStore(ctx context.Context, kv jetstream.KeyValue, fixed []Definition, log *slog.Logger) (*Store, error) {
-	defs, err := kvstore.Open[Definition](ctx, kv, "log stream", log)
-	if err != nil {
-		return nil, err
+	fixed = slices.Clone(fixed)
+	for i := range fixed {
+		fixed[i].ReadOnly = true
 	}
-	s := &Store{defs: defs, fixed: map[string]Definition{}}
-	for _, d := range fixed {
-		d.ReadOnly = true
-		s.fixed[d.ID] = d
-	}
-	return s, nil
+	return kvstore.OpenCatalog(ctx, kv, "log stream", fixed, ErrNotFound, ErrReadOnly, log)
 }
 
-// Changes returns a channel that receives a value (coalesced) whenever a
-// definition changes.
-func (s *Store) Changes() <-chan struct{} { return s.defs.Changes() }
+// EntryKey, EntryCreated and EntryReadOnly make a Definition a
+// kvstore.Entry.
+func (d Definition) EntryKey() string { return d.ID }
 
-// Close stops following changes.
-func (s *Store) Close() { s.defs.Close() }
+// EntryCreated is the definition's creation time.
+func (d Definition) EntryCreated() time.Time { return d.Created }
 
-// List returns all definitions, config-file ones first, then by creation.
-func (s *Store) List() []Definition {
-	out := make([]Definition, 0, len(s.fixed))
-	for _, d := range s.fixed {
-		out = append(out, d)
-	}
-	for _, d := range s.defs.All() {
-		if _, shadowed := s.fixed[d.ID]; !shadowed {
-			out = append(out, d)
-		}
-	}
-	slices.SortFunc(out, func(a, b Definition) int {
-		if a.ReadOnly != b.ReadOnly {
-			if a.ReadOnly {
-				return -1
-			}
-			return 1
-		}
-		if c := a.Created.Compare(b.Created); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
-	return out
-}
-
-// Get returns one definition.
-func (s *Store) Get(id string) (Definition, bool) {
-	if d, ok := s.fixed[id]; ok {
-		return d, true
-	}
-	return s.defs.Get(id)
-}
-
-// Put stores d (create or replace). Read-only streams cannot be changed.
-func (s *Store) Put(ctx context.Context, d Definition) error {
-	if _, ok := s.fixed[d.ID]; ok {
-		return ErrReadOnly
-	}
-	return s.defs.Put(ctx, d.ID, d)
-}
-
-// Delete removes a stream definition.
-func (s *Store) Delete(ctx context.Context, id string) error {
-	if _, ok := s.fixed[id]; ok {
-		return ErrReadOnly
-	}
-	if _, ok := s.defs.Get(id); !ok {
-		return ErrNotFound
-	}
-	return s.defs.Delete(ctx, id)
-}
+// EntryReadOnly reports whether the definition comes from the config file.
+func (d Definition) EntryReadOnly() bool { return d.ReadOnly }
 
 // NewID returns a fresh stream id in Okta's style (20 characters).
 func NewID() string {
