@@ -464,4 +464,3 @@ func (rc *Receiver) parseOne(raw json.RawMessage, org string, now time.Time) (ev
 	ev.Source = env.Source
 	return ev, env.Account, nil
 }
-
