@@ -61,9 +61,13 @@ type env struct {
 	cp jetstream.KeyValue
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvWindow(t, 0) }
+
+// newEnvWindow opens the journal with a de-duplication window (0: the
+// default).
+func newEnvWindow(t *testing.T, window time.Duration) *env {
 	t.Helper()
-	j, err := journal.Open(t.Context(), journal.Options{DataDir: t.TempDir()}, discard)
+	j, err := journal.Open(t.Context(), journal.Options{DataDir: t.TempDir(), DuplicateWindow: window}, discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,6 +237,11 @@ func (c *crashingAppender) Append(ctx context.Context, evs []event.Event) (journ
 		c.mu.Unlock()
 	}
 	return res, err
+}
+
+// RecentUUIDs passes through to the journal, as the real one offers it.
+func (c *crashingAppender) RecentUUIDs(ctx context.Context, org, src string, since time.Time, max int) ([]string, error) {
+	return c.j.RecentUUIDs(ctx, org, src, since, max)
 }
 
 func newOrg(t *testing.T, cfg oktatest.Config) *oktatest.Org {

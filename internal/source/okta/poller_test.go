@@ -24,12 +24,17 @@ func TestExactlyOnceAcrossRestarts(t *testing.T) {
 	tests := []struct {
 		name  string
 		after int // crash after this many appends of each run
+		// window is the journal's de-duplication window; when set, each
+		// restart comes after it has passed, so only the poller's own
+		// memory of what it stored can drop the page it reads again.
+		window time.Duration
 	}{
 		// Each run checkpoints after-1 pages, then crashes between the
 		// next append and its checkpoint.
-		{"crash after the second append of each run", 2},
-		{"crash after the third append of each run", 3},
-		{"crash after the fifth append of each run", 5},
+		{"crash after the second append of each run", 2, 0},
+		{"crash after the third append of each run", 3, 0},
+		{"crash after the fifth append of each run", 5, 0},
+		{"restarts later than the de-duplication window", 2, 200 * time.Millisecond},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -41,7 +46,7 @@ func TestExactlyOnceAcrossRestarts(t *testing.T) {
 			}
 			o := newOrg(t, oktatest.Config{})
 			o.Add(reversed(early)...) // persistence order ≠ published order
-			e := newEnv(t)
+			e := newEnvWindow(t, tc.window)
 			d := definition(t, o.URL, okta.Settings{})
 			runs := 0
 			crashes := 0
@@ -50,6 +55,7 @@ func TestExactlyOnceAcrossRestarts(t *testing.T) {
 				if runs == 4 {
 					o.Add(late...)
 				}
+				time.Sleep(2 * tc.window)
 				ctx, cancel := context.WithCancel(t.Context())
 				app := &crashingAppender{j: e.j, after: tc.after, cancel: cancel}
 				p, err := okta.New(d, source.RunnerDeps{Journal: app, Checkpoints: e.cp, Status: &source.Status{}, Log: discard}, fastOpts)

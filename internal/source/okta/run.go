@@ -41,6 +41,7 @@ func (pl *Poller) Run(ctx context.Context) error {
 		pl.log.Info("polling from since", "since", pl.p.since)
 	} else {
 		pl.log.Info("polling from checkpoint", "saved", cp.Saved)
+		pl.rememberRecent(ctx, cp.Saved)
 	}
 	var retry retryInfo
 	failures := 0
@@ -344,6 +345,31 @@ type recent struct {
 	set  map[string]struct{}
 	ring []string
 	pos  int
+}
+
+// recentReader is what a journal offers to list the events a source
+// stored lately (journal.Journal has it).
+type recentReader interface {
+	RecentUUIDs(ctx context.Context, org, source string, since time.Time, max int) ([]string, error)
+}
+
+// rememberRecent fills the recent uuids from the journal after a restart:
+// the page read again after the checkpoint must not be stored twice, even
+// when the restart came later than the journal's de-duplication window.
+func (pl *Poller) rememberRecent(ctx context.Context, saved time.Time) {
+	rr, ok := pl.deps.Journal.(recentReader)
+	if !ok || saved.IsZero() {
+		return
+	}
+	// The page behind the checkpoint was appended just before it was saved.
+	ids, err := rr.RecentUUIDs(ctx, pl.def.Org, pl.src, saved.Add(-time.Minute), recentSize)
+	if err != nil {
+		pl.log.Warn("recent events unreadable; re-read events rely on the journal's de-duplication window", "err", err)
+		return
+	}
+	for _, id := range ids {
+		pl.seen.add(id)
+	}
 }
 
 func newRecent(n int) *recent {
