@@ -147,6 +147,8 @@ func (s *Sink) classify(ctx context.Context, what string, err error) error {
 		return werr // retryable: fresh credentials, a slow upload, a race
 	case awsconf.IsThrottling(info.Code) || info.Status == http.StatusTooManyRequests || info.Status == http.StatusServiceUnavailable:
 		return sink.Throttled(werr, sink.ParseRetryAfter(info.Header.Get("Retry-After"), time.Now()))
+	case info.Code == "NoSuchUpload":
+		return werr // the multipart upload went away: retrying starts a new one
 	case configProblem(info):
 		return sink.Misconfigured(werr)
 	case info.Status >= 400 && info.Status < 500:

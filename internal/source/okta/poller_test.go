@@ -367,3 +367,14 @@ func value(m prometheus.Metric) float64 {
 	}
 	return d.Gauge.GetValue()
 }
+
+// TestOldSinceStartsInsideOktaRetention: an absolute since older than Okta
+// keeps (which the org would refuse with E0000053 forever) starts at the
+// oldest day it does keep, and events arrive.
+func TestOldSinceStartsInsideOktaRetention(t *testing.T) {
+	o := newOrg(t, oktatest.Config{})
+	o.Add(fileEvents(t)[:3]...)
+	e := newEnv(t)
+	e.start(definition(t, o.URL, okta.Settings{Since: "2019-01-01T00:00:00Z"}), fastOpts, nil, nil, nil)
+	waitFor(t, 10*time.Second, "3 events", func() bool { return len(e.stored()) == 3 })
+}

@@ -301,6 +301,11 @@ func (o *Org) logs(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if since.Before(now.Add(-180 * 24 * time.Hour)) {
+		// Okta refuses starts older than 180 days (OKTA.md §1.1).
+		writeError(w, http.StatusBadRequest, "E0000053", "Invalid parameter: since parameter is over 180 days prior to the current day.")
+		return
+	}
 	if q.Get("until") != "" {
 		o.bounded(w, q, since, until, limit)
 		return
