@@ -291,6 +291,11 @@ func (pl *Poller) sameOrigin(link string) bool {
 
 // pollURL is the first URL of a polling run from since.
 func (pl *Poller) pollURL(since time.Time) string {
+	// Okta keeps 90 days and refuses older starts with an error no retry
+	// fixes (a restart from an old published time would hit it).
+	if oldest := pl.opts.Now().Add(-MaxSince); since.Before(oldest) {
+		since = oldest
+	}
 	q := url.Values{"since": {since.UTC().Format(event.TimeFormat)}, "limit": {strconv.Itoa(pl.opts.PageSize)},
 		"sortOrder": {"ASCENDING"}}
 	return pl.p.base.String() + "/api/v1/logs?" + q.Encode()

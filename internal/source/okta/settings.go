@@ -205,15 +205,7 @@ func parse(s Settings, now time.Time) (params, error) {
 	p.silentAfter = dur("silentAfter", s.SilentAfter, DefaultSilentAfter, 0)
 	if s.Since != "" {
 		if t, err := time.Parse(time.RFC3339Nano, s.Since); err == nil {
-			// Okta keeps 90 days and refuses older or future starts with an
-			// error a retry cannot fix: start inside what it has.
-			switch {
-			case t.Before(now.Add(-MaxSince)):
-				t = now.Add(-MaxSince)
-			case t.After(now):
-				t = now
-			}
-			p.since = t
+			p.since = t // an old start is moved inside Okta's retention when polled
 		} else if d, err := time.ParseDuration(s.Since); err == nil && d > 0 && d <= MaxSince {
 			p.since = now.Add(-d)
 		} else {
