@@ -216,7 +216,7 @@ func newServer(t *testing.T, limits api.Limits) *server {
 	t.Cleanup(func() { stop(); <-done })
 
 	srv := api.New(api.Deps{Journal: j, Tokens: tokens, Streams: store, Supervisor: sup, Types: types,
-		ValidateFilter: app.ValidateFilter, Log: discard, Registry: reg, DefaultOrg: "default", Limits: limits})
+		ValidateFilter: func(raw []byte) error { return app.ValidateFilter(raw) }, Log: discard, Registry: reg, DefaultOrg: "default", Limits: limits})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	return &server{t: t, url: ts.URL, client: ts.Client(), api: srv, j: j, tokens: tokens, store: store,

@@ -21,6 +21,7 @@ import (
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/pattern"
 	"github.com/auditstream/auditstream/internal/stream"
 )
 
@@ -83,7 +84,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 		log.Info("admin token from AUDITSTREAM_ADMIN_TOKEN is ready", "id", t.ID)
 	}
 
-	fixed, err := configStreams(cfg)
+	fixed, err := configStreams(cfg, patternOptions(cfg.Patterns))
 	if err != nil {
 		return err
 	}
@@ -112,6 +113,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 		return fmt.Errorf("listen: %w", err)
 	}
 	typ := newTypes(log, ln.Addr().String(), cfg.DataDir, cfg.FileRoots, envelopeDefaults{account: cfg.Envelope.Account, region: cfg.Envelope.Region})
+	typ.patterns = patternOptions(cfg.Patterns)
 	sup := stream.NewSupervisor(stream.SupervisorConfig{
 		Store: streams, Journal: j, Build: typ.Build, Log: log, Metrics: stream.NewMetrics(reg),
 		StopTimeout: time.Duration(cfg.ShutdownTimeout) / 2, StatusKV: statusKV,
@@ -134,7 +136,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 		limits.MaxEvents = cfg.Ingest.MaxEvents
 	}
 	srv := api.New(api.Deps{Journal: j, Tokens: tokens, Streams: streams, Supervisor: sup, Types: typ,
-		ValidateFilter: ValidateFilter, Log: log, Registry: reg, DefaultOrg: cfg.Ingest.DefaultOrg, Limits: limits,
+		ValidateFilter: typ.validateFilter, Log: log, Registry: reg, DefaultOrg: cfg.Ingest.DefaultOrg, Limits: limits,
 		Routes: routes})
 	hs := &http.Server{
 		Handler:           srv,
@@ -177,7 +179,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	return runErr
 }
 
-func configStreams(cfg config.Config) ([]stream.Definition, error) {
+func configStreams(cfg config.Config, opts []pattern.Option) ([]stream.Definition, error) {
 	var out []stream.Definition
 	for _, s := range cfg.Streams {
 		settings, err := s.SettingsJSON()
@@ -189,7 +191,7 @@ func configStreams(cfg config.Config) ([]stream.Definition, error) {
 			return nil, fmt.Errorf("stream %s filter: %w", s.ID, err)
 		}
 		if filter != nil {
-			if err := ValidateFilter(filter); err != nil {
+			if err := ValidateFilter(filter, opts...); err != nil {
 				return nil, fmt.Errorf("stream %s filter: %w", s.ID, err)
 			}
 		}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/pattern"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/sink/filesink"
@@ -42,6 +43,8 @@ type types struct {
 	dataDir string   // the journal's directory, never a file stream's
 	// fileRoots, when set, are the only directories file streams may use.
 	fileRoots []string
+	// patterns are the limits filters are compiled with.
+	patterns []pattern.Option
 	// client is the HTTP client every destination uses; its dialer refuses
 	// connections to this service's own listener, whatever name led there.
 	client   *http.Client
@@ -145,7 +148,7 @@ func (t *types) Build(def stream.Definition) (sink.Sink, stream.Filter, error) {
 	}
 	var filter stream.Filter
 	if len(def.Filter) > 0 {
-		p, err := pattern.Compile(def.Filter)
+		p, err := pattern.Compile(def.Filter, t.patterns...)
 		if err != nil {
 			return nil, nil, fmt.Errorf("filter: %w", err)
 		}
@@ -183,10 +186,31 @@ func (t *types) filter(p *pattern.Pattern) stream.Filter {
 }
 
 // ValidateFilter compiles a pattern and returns AWS's error text.
-func ValidateFilter(raw []byte) error {
-	_, err := pattern.Compile(raw)
+func ValidateFilter(raw []byte, opts ...pattern.Option) error {
+	_, err := pattern.Compile(raw, opts...)
 	return err
 }
+
+// patternOptions turns the config's pattern limits into Compile options.
+func patternOptions(c config.Patterns) []pattern.Option {
+	var opts []pattern.Option
+	if c.MaxLength > 0 {
+		opts = append(opts, pattern.WithMaxLength(c.MaxLength))
+	}
+	if c.MaxCombinations > 0 {
+		opts = append(opts, pattern.WithMaxCombinations(c.MaxCombinations))
+	}
+	if c.MaxWildcardComplexity > 0 {
+		opts = append(opts, pattern.WithMaxWildcardComplexity(c.MaxWildcardComplexity))
+	}
+	if c.StrictNumericOperands != nil {
+		opts = append(opts, pattern.WithStrictNumericOperands(*c.StrictNumericOperands))
+	}
+	return opts
+}
+
+// validateFilter is ValidateFilter with the configured limits.
+func (t *types) validateFilter(raw []byte) error { return ValidateFilter(raw, t.patterns...) }
 
 // forbidden refuses destinations that point back at this service's own
 // listener, so a stream cannot be used to call the admin API.

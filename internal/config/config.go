@@ -60,6 +60,8 @@ type Config struct {
 	Envelope        Envelope `yaml:"envelope"`
 	Log             Log      `yaml:"log"`
 	Query           Query    `yaml:"query"`
+	// Patterns bound the EventBridge patterns streams filter with.
+	Patterns Patterns `yaml:"patterns"`
 	// FileRoots are the directories file streams may write under (symbolic
 	// links resolved). Empty: any absolute directory outside dataDir; set
 	// it when org-scoped tokens may manage streams.
@@ -137,6 +139,20 @@ type Query struct {
 	// ClampLimit serves a limit above 1000 as 1000 instead of answering
 	// 400, for clients that ask for more than Okta allows.
 	ClampLimit bool `yaml:"clampLimit"`
+}
+
+// Patterns bound event patterns (PATTERNS.md §6); zero values keep the
+// defaults, which are AWS's.
+type Patterns struct {
+	// MaxLength is the longest pattern in bytes (default 4096).
+	MaxLength int `yaml:"maxLength"`
+	// MaxCombinations caps the $or combinations of one pattern (default 1000).
+	MaxCombinations int `yaml:"maxCombinations"`
+	// MaxWildcardComplexity caps the wildcard complexity measure (default 10).
+	MaxWildcardComplexity int `yaml:"maxWildcardComplexity"`
+	// StrictNumericOperands refuses numeric operands outside ±5.0e9 or
+	// with more than 6 decimals, as AWS documents (default true).
+	StrictNumericOperands *bool `yaml:"strictNumericOperands"`
 }
 
 // Log configures the service's own logs.
