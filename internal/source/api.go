@@ -336,7 +336,7 @@ func (a *API) backfill(w http.ResponseWriter, r *http.Request, tok auth.Token) e
 		switch {
 		case errors.Is(err, ErrBackfillRunning):
 			return api.Errorf(http.StatusConflict, api.CodeValidation, "Api validation failed: backfill").WithCauses(err.Error())
-		case errors.Is(err, ErrNoBackfill):
+		case errors.Is(err, ErrNoBackfill), errors.Is(err, ErrInactive):
 			return api.Errorf(http.StatusBadRequest, api.CodeValidation, "Api validation failed: backfill").WithCauses(err.Error())
 		}
 		return err

@@ -88,7 +88,9 @@ type Supervisor struct {
 	running  map[string]*running
 	statuses map[string]*Status
 	known    map[string]Definition
-	bg       sync.WaitGroup
+	// backfills cancels the running backfill of a source.
+	backfills map[string]context.CancelFunc
+	bg        sync.WaitGroup
 }
 
 type running struct {
@@ -101,6 +103,9 @@ type running struct {
 // ErrBackfillRunning is returned when a source already runs a backfill.
 var ErrBackfillRunning = errors.New("a backfill of this source is already running")
 
+// ErrInactive is returned for a backfill of a deactivated source.
+var ErrInactive = errors.New("the source is deactivated; activate it to backfill")
+
 // ErrNoBackfill is returned for a source type that cannot backfill.
 var ErrNoBackfill = errors.New("this source type does not poll and cannot backfill")
 
@@ -110,6 +115,7 @@ func NewSupervisor(cfg SupervisorConfig) *Supervisor {
 		cfg.Now = time.Now
 	}
 	return &Supervisor{cfg: cfg, running: map[string]*running{}, statuses: map[string]*Status{},
+		backfills: map[string]context.CancelFunc{},
 		known: map[string]Definition{}, leases: &leases{kv: cfg.LeaseKV, node: newNodeID(), now: cfg.Now}}
 }
 
@@ -228,6 +234,11 @@ func (s *Supervisor) reconcile(ctx context.Context) {
 		if d, ok := want[id]; !ok || d.Status != StatusActive || !sameRun(r.def, d) {
 			stop = append(stop, r)
 			delete(s.running, id)
+		}
+	}
+	for id, cancel := range s.backfills {
+		if d, ok := want[id]; !ok || d.Status != StatusActive {
+			cancel()
 		}
 	}
 	s.mu.Unlock()
@@ -431,6 +442,9 @@ func (s *Supervisor) Backfill(d Definition, since, until time.Time) error {
 	if ctx == nil || ctx.Err() != nil {
 		return errors.New("sources are not running")
 	}
+	if d.Status != StatusActive {
+		return ErrInactive
+	}
 	st := s.StatusOf(d.ID)
 	var runner Runner
 	if r != nil && r.runner != nil && sameRun(r.def, d) {
@@ -452,8 +466,17 @@ func (s *Supervisor) Backfill(d Definition, since, until time.Time) error {
 	if !st.StartBackfill(Backfill{Since: since, Until: until, Started: s.cfg.Now()}) {
 		return ErrBackfillRunning
 	}
+	// Deleting or deactivating the source cancels it (reconcile).
+	bctx, cancel := context.WithCancel(ctx)
+	s.backfills[d.ID] = cancel
 	s.bg.Go(func() {
-		err := runner.Backfill(ctx, since, until)
+		defer func() {
+			s.mu.Lock()
+			delete(s.backfills, d.ID)
+			s.mu.Unlock()
+			cancel()
+		}()
+		err := runner.Backfill(bctx, since, until)
 		if err != nil {
 			s.cfg.Log.Warn("backfill", "source", d.ID, "err", err)
 		}

@@ -205,6 +205,16 @@ func TestLifecycle(t *testing.T) {
 	// Backfills run one at a time.
 	f.call(t, "POST", "/api/v1/sources/"+v.ID+"/backfill", `{"since":"2024-01-01T00:00:00Z","until":"2024-01-02T00:00:00Z"}`, 202, nil)
 	f.call(t, "POST", "/api/v1/sources/"+v.ID+"/backfill", `{"since":"2024-01-01T00:00:00Z"}`, 409, nil)
+	// Deactivating the source stops its backfill; a deactivated source
+	// takes none.
+	f.call(t, "POST", "/api/v1/sources/"+v.ID+"/lifecycle/deactivate", "", 200, &v)
+	waitFor(t, "the backfill stopped", func() bool {
+		var st source.Snapshot
+		f.call(t, "GET", "/api/v1/sources/"+v.ID+"/status", "", 200, &st)
+		return st.Backfill != nil && st.Backfill.State != "RUNNING"
+	})
+	f.call(t, "POST", "/api/v1/sources/"+v.ID+"/backfill", `{"since":"2024-01-01T00:00:00Z"}`, 400, nil)
+	f.call(t, "POST", "/api/v1/sources/"+v.ID+"/lifecycle/activate", "", 200, &v)
 
 	f.call(t, "DELETE", "/api/v1/sources/"+v.ID, "", 204, nil)
 	waitFor(t, "the runner stopped", func() bool { r, _ := f.rec.get(v.ID); return r == 0 })
