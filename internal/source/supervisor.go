@@ -116,7 +116,7 @@ func NewSupervisor(cfg SupervisorConfig) *Supervisor {
 	}
 	return &Supervisor{cfg: cfg, running: map[string]*running{}, statuses: map[string]*Status{},
 		backfills: map[string]context.CancelFunc{},
-		known: map[string]Definition{}, leases: &leases{kv: cfg.LeaseKV, node: newNodeID(), now: cfg.Now}}
+		known:     map[string]Definition{}, leases: &leases{kv: cfg.LeaseKV, node: newNodeID(), now: cfg.Now}}
 }
 
 // statusKey is the source's key in the shared status bucket (stream
