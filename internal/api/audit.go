@@ -49,6 +49,28 @@ type auditEvent struct {
 	Target         []auditRef        `json:"target"`
 }
 
+// Target names what a change was made to, in a lifecycle event.
+type Target struct {
+	ID, Type, AlternateID, DisplayName string
+}
+
+// LifecycleEvent builds the System Log event auditstream writes about a
+// change an API caller made (Okta's shape: actor the token, one target).
+func LifecycleEvent(tok auth.Token, eventType, message string, target Target, org string, now time.Time) (event.Event, error) {
+	ev := auditEvent{
+		UUID: uuid.NewString(), Published: now.UTC().Format(event.TimeFormat), EventType: eventType, Version: "0",
+		Severity: "INFO", DisplayMessage: message,
+		Actor:   auditRef{ID: tok.ID, Type: "Token", AlternateID: tok.Name, DisplayName: tok.Name},
+		Outcome: map[string]string{"result": "SUCCESS"},
+		Target:  []auditRef{{ID: target.ID, Type: target.Type, AlternateID: target.AlternateID, DisplayName: target.DisplayName}},
+	}
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		return event.Event{}, err
+	}
+	return event.Parse(raw, org, now)
+}
+
 // recordStreamChange appends a System Log event about a log stream change,
 // as Okta does, to the stream's org. The change has already happened: a
 // journal that cannot take the event is logged, not reported to the caller.
@@ -57,22 +79,12 @@ func (s *Server) recordStreamChange(ctx context.Context, tok auth.Token, eventTy
 	if org == auth.AllOrgs || org == "" {
 		org = s.d.DefaultOrg
 	}
-	now := s.d.Now().UTC()
-	ev := auditEvent{
-		UUID: uuid.NewString(), Published: now.Format(event.TimeFormat), EventType: eventType, Version: "0",
-		Severity: "INFO", DisplayMessage: streamMessages[eventType],
-		Actor:   auditRef{ID: tok.ID, Type: "Token", AlternateID: tok.Name, DisplayName: tok.Name},
-		Outcome: map[string]string{"result": "SUCCESS"},
-		Target:  []auditRef{{ID: d.ID, Type: "LogStream", AlternateID: d.Type, DisplayName: d.Name}},
-	}
-	raw, err := json.Marshal(ev)
+	ev, err := LifecycleEvent(tok, eventType, streamMessages[eventType],
+		Target{ID: d.ID, Type: "LogStream", AlternateID: d.Type, DisplayName: d.Name}, org, s.d.Now())
 	if err == nil {
-		var e event.Event
-		if e, err = event.Parse(raw, org, now); err == nil {
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
-			_, err = s.d.Journal.Append(ctx, []event.Event{e})
-		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_, err = s.d.Journal.Append(ctx, []event.Event{ev})
 	}
 	if err != nil {
 		s.d.Log.Warn("record log stream change", "stream", d.ID, "event", eventType, "err", err)

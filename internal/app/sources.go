@@ -99,7 +99,7 @@ func sourceRoutes(d routeDeps) ([]api.Route, error) {
 	if defaultOrg == "" {
 		defaultOrg = config.DefaultOrg
 	}
-	a := &source.API{Store: store, Supervisor: sup, Types: types, Log: d.log, DefaultOrg: defaultOrg}
+	a := &source.API{Store: store, Supervisor: sup, Types: types, Log: d.log, DefaultOrg: defaultOrg, Journal: d.journal}
 	rc := eventbridge.New(eventbridge.Config{Store: store, Journal: d.journal, Status: sup.StatusOf,
 		Metrics: metrics, Limits: ingestLimits(d.cfg), Key: key, Log: d.log})
 	return append(a.Routes(), rc.Routes()...), nil

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +28,31 @@ type API struct {
 	DefaultOrg string
 	// Now returns the current time (tests may fix it).
 	Now func() time.Time
+	// Journal, when set, receives a System Log event for every change
+	// (system.log_source.lifecycle.*), as log streams do.
+	Journal Appender
+}
+
+// record appends a lifecycle event about d; the change has already
+// happened, so a journal that cannot take it is only logged.
+func (a *API) record(r *http.Request, tok auth.Token, verb string, d Definition) {
+	if a.Journal == nil {
+		return
+	}
+	org := d.Org
+	if org == "" || org == auth.AllOrgs {
+		org = a.DefaultOrg
+	}
+	ev, err := api.LifecycleEvent(tok, "system.log_source.lifecycle."+verb, strings.ToUpper(verb[:1])+verb[1:]+" source",
+		api.Target{ID: d.ID, Type: "LogSource", AlternateID: d.Type, DisplayName: d.Name}, org, a.now())
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+		defer cancel()
+		_, err = a.Journal.Append(ctx, []event.Event{ev})
+	}
+	if err != nil && a.Log != nil {
+		a.Log.Warn("record source change", "source", d.ID, "verb", verb, "err", err)
+	}
 }
 
 // Routes returns the API's endpoints.
@@ -211,6 +237,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, tok auth.Token) err
 		return err
 	}
 	a.Log.Info("source created", "source", d.ID, "type", d.Type, "org", d.Org)
+	a.record(r, tok, "create", d)
 	api.WriteJSON(w, http.StatusOK, a.view(r, d))
 	return nil
 }
@@ -248,6 +275,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, tok auth.Token) err
 	if err := a.Store.Put(r.Context(), d); err != nil {
 		return err
 	}
+	a.record(r, tok, "update", d)
 	api.WriteJSON(w, http.StatusOK, a.view(r, d))
 	return nil
 }
@@ -263,6 +291,7 @@ func (a *API) delete(w http.ResponseWriter, r *http.Request, tok auth.Token) err
 	if err := a.Store.Delete(r.Context(), d.ID); err != nil {
 		return err
 	}
+	a.record(r, tok, "delete", d)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -288,6 +317,11 @@ func (a *API) lifecycle(w http.ResponseWriter, r *http.Request, tok auth.Token, 
 		d.LastUpdated = a.now().UTC().Truncate(time.Millisecond)
 		if err := a.Store.Put(r.Context(), d); err != nil {
 			return err
+		}
+		if status == StatusActive {
+			a.record(r, tok, "activate", d)
+		} else {
+			a.record(r, tok, "deactivate", d)
 		}
 	}
 	api.WriteJSON(w, http.StatusOK, a.view(r, d))

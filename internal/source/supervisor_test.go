@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/nats-io/nats.go/jetstream"
 	"io"
 	"log/slog"
 	"net/http"
@@ -121,7 +122,7 @@ func setup(t *testing.T) *fixture {
 	done := make(chan struct{})
 	go func() { sup.Run(ctx); close(done) }()
 	t.Cleanup(func() { close(rec.block); cancel(); <-done })
-	a := &source.API{Store: store, Supervisor: sup, Types: types, Log: discard, DefaultOrg: "default"}
+	a := &source.API{Store: store, Supervisor: sup, Types: types, Log: discard, DefaultOrg: "default", Journal: j}
 	mux := http.NewServeMux()
 	tok := auth.Token{ID: "t1", Name: "admin", Org: auth.AllOrgs, Scopes: []auth.Scope{auth.ScopeAdmin}}
 	for _, rt := range a.Routes() {
@@ -226,6 +227,21 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("list: got %+v, want only the read-only config file source", list)
 	}
 	f.call(t, "DELETE", "/api/v1/sources/fromfile", "", 403, nil)
+
+	// Every change was recorded in the System Log, as Okta does for streams.
+	js, err := f.j.JetStream().Stream(t.Context(), f.j.StreamName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := js.Info(t.Context(), jetstream.WithSubjectFilter("audit.acme.system.log_source.lifecycle.>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, verb := range []string{"create", "update", "deactivate", "activate", "delete"} {
+		if info.State.Subjects["audit.acme.system.log_source.lifecycle."+verb] == 0 {
+			t.Errorf("no system.log_source.lifecycle.%s event in the journal (got %v)", verb, info.State.Subjects)
+		}
+	}
 }
 
 func TestValidation(t *testing.T) {
