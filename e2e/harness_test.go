@@ -1,5 +1,3 @@
-// Package e2e drives the real auditstream binary over loopback: events in
-// through the ingest API, out through real HTTP receivers.
 package e2e
 
 import (
