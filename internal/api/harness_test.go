@@ -40,6 +40,8 @@ var errUnknownType = errors.New("unknown log stream type")
 type testSettings struct {
 	URL      string `json:"url"`
 	Password string `json:"password"`
+	// Region is write-once, as Okta's aws_eventbridge settings are.
+	Region string `json:"region,omitempty"`
 }
 
 // testTypes is an api.StreamTypes with one type, "test", whose sink
@@ -75,6 +77,14 @@ func (tt *testTypes) Verify(ctx context.Context, d stream.Definition) error {
 	}
 	if s.URL == "http://unreachable.invalid" {
 		return errors.New("dial tcp: no such host")
+	}
+	return nil
+}
+
+// WriteOnce makes the test type's "region" write-once.
+func (tt *testTypes) WriteOnce(typ string) []string {
+	if typ == "test" {
+		return []string{"region"}
 	}
 	return nil
 }

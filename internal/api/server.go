@@ -41,6 +41,9 @@ type StreamTypes interface {
 	Verify(ctx context.Context, def stream.Definition) error
 	// SecretPaths lists the settings (dotted paths) that are write-only.
 	SecretPaths(typ string) []string
+	// WriteOnce lists the top-level settings that are set on create and
+	// cannot change afterwards (Okta's aws_eventbridge settings).
+	WriteOnce(typ string) []string
 }
 
 // Deps are the server's collaborators.

@@ -154,6 +154,9 @@ func (s *Server) validateInput(in *streamInput, tok auth.Token, old stream.Defin
 	if old.ID != "" && in.Type != old.Type {
 		causes = append(causes, "type: cannot be changed; create a new log stream")
 	}
+	if old.ID != "" && in.Type == old.Type {
+		causes = append(causes, writeOnceChanges(old.Settings, in.Settings, s.d.Types.WriteOnce(old.Type))...)
+	}
 	if len(in.Settings) == 0 || string(in.Settings) == "null" {
 		in.Settings = json.RawMessage("{}")
 	}
@@ -180,6 +183,23 @@ func (s *Server) validateInput(in *streamInput, tok auth.Token, old stream.Defin
 		return Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: logStream").WithCauses(causes...)
 	}
 	return nil
+}
+
+// writeOnceChanges names the write-once settings an update changes.
+func writeOnceChanges(old, updated json.RawMessage, names []string) []string {
+	if len(names) == 0 {
+		return nil
+	}
+	var o, n map[string]json.RawMessage
+	_ = json.Unmarshal(old, &o)
+	_ = json.Unmarshal(updated, &n)
+	var causes []string
+	for _, name := range names {
+		if !bytes.Equal(CompactJSON(o[name]), CompactJSON(n[name])) {
+			causes = append(causes, fmt.Sprintf("settings.%s: is set when the log stream is created and cannot be changed", name))
+		}
+	}
+	return causes
 }
 
 func orgOr(org string, tok auth.Token) string {

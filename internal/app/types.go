@@ -30,6 +30,8 @@ var ErrUnknownType = errors.New("unknown log stream type")
 type streamType struct {
 	// secrets are the write-only settings, as dotted paths.
 	secrets []string
+	// writeOnce are the settings that cannot change after creation.
+	writeOnce []string
 	// build decodes settings strictly and makes the sink.
 	build func(settings []byte, t *types) (sink.Sink, error)
 }
@@ -139,6 +141,9 @@ func (t *types) Verify(ctx context.Context, def stream.Definition) error {
 
 // SecretPaths implements api.StreamTypes.
 func (t *types) SecretPaths(typ string) []string { return t.table[typ].secrets }
+
+// WriteOnce implements api.StreamTypes.
+func (t *types) WriteOnce(typ string) []string { return t.table[typ].writeOnce }
 
 // Build makes the sink and filter of a definition (stream.BuildFunc).
 func (t *types) Build(def stream.Definition) (sink.Sink, stream.Filter, error) {

@@ -30,6 +30,8 @@ func destinationTypes() map[string]streamType {
 		},
 		"aws_eventbridge": {
 			secrets: slices.Clone(awsconf.SecretPaths),
+			// Okta's rule (OKTA.md §3.2): sent on create, never modifiable.
+			writeOnce: []string{"accountId", "eventSourceName", "region"},
 			build: func(raw []byte, t *types) (sink.Sink, error) {
 				var cfg eventbridge.OktaConfig
 				if err := decodeStrict(raw, &cfg); err != nil {
