@@ -222,11 +222,17 @@ func (s *Sink) Write(ctx context.Context, b sink.Batch) error {
 
 // waitForAck polls the ack endpoint until ackID is acknowledged, ctx ends
 // or ackTimeout passes.
+// firstAckPoll is how soon the first acknowledgement poll goes out.
+const firstAckPoll = 250 * time.Millisecond
+
 func (s *Sink) waitForAck(ctx context.Context, ackID int) error {
 	deadline := time.NewTimer(s.cfg.AckTimeout.D())
 	defer deadline.Stop()
-	tick := time.NewTicker(s.cfg.AckPollInterval.D())
-	defer tick.Stop()
+	// Indexers usually ack within a second: poll soon, then back off to
+	// AckPollInterval, so ack mode does not cost a full interval a batch.
+	wait := min(firstAckPoll, s.cfg.AckPollInterval.D())
+	poll := time.NewTimer(wait)
+	defer poll.Stop()
 	body, _ := json.Marshal(map[string][]int{"acks": {ackID}})
 	for {
 		select {
@@ -234,8 +240,10 @@ func (s *Sink) waitForAck(ctx context.Context, ackID int) error {
 			return ctx.Err()
 		case <-deadline.C:
 			return fmt.Errorf("splunk did not acknowledge ackId %d within %v: sending the batch again", ackID, s.cfg.AckTimeout.D())
-		case <-tick.C:
+		case <-poll.C:
 		}
+		wait = min(2*wait, s.cfg.AckPollInterval.D())
+		poll.Reset(wait)
 		resp, err := s.do(ctx, http.MethodPost, pathAck, "channel="+url.QueryEscape(s.channel), body,
 			http.Header{"Content-Type": {"application/json"}})
 		if err != nil {

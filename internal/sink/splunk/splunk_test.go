@@ -200,6 +200,11 @@ func TestIndexerAcknowledgement(t *testing.T) {
 			false, errors.New("not acknowledged"), sink.Retryable, 2},
 		{"cancelled while waiting", hectest.Options{UseAck: true, AckAfterPolls: 1 << 30}, fast, true, context.Canceled, 0, 0},
 		{"token without acks", hectest.Options{UseAck: false}, fast, false, errors.New("no ackId"), sink.ConfigClass, 0},
+		// With the default 10 s interval, an indexer that acks at once is
+		// found by the first, early poll: ack mode costs no full interval.
+		{"prompt ack with the default interval", hectest.Options{UseAck: true, AckAfterPolls: 0},
+			Config{Ack: true, AckPollInterval: sink.Duration(10 * time.Second), AckTimeout: sink.Duration(time.Minute)},
+			false, nil, 0, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.server.Token = testToken
