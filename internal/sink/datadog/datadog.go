@@ -60,7 +60,7 @@ var _ sink.Sink = (*Sink)(nil)
 
 // ErrForbiddenTarget wraps the error of Deps.Forbidden when it refuses the
 // URL.
-var ErrForbiddenTarget = errors.New("target not allowed")
+var ErrForbiddenTarget = sink.ErrForbiddenTarget
 
 // New checks cfg, applies its defaults and returns a sink for it. It sends
 // nothing: use Verify to check the API key.
@@ -81,25 +81,12 @@ func New(cfg Config, deps Deps) (*Sink, error) {
 	if err := s.allowed(s.logsURL); err != nil {
 		return nil, err
 	}
-	if deps.HTTPClient != nil {
-		c := *deps.HTTPClient
-		s.client = &c
-	} else {
-		s.client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-		s.ownClient = true
-	}
-	s.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	s.client, s.ownClient = sink.HTTPClient(deps.HTTPClient)
 	return s, nil
 }
 
 func (s *Sink) allowed(u *url.URL) error {
-	if s.forbidden == nil {
-		return nil
-	}
-	if err := s.forbidden(u); err != nil {
-		return fmt.Errorf("%s: %w: %w", u.Redacted(), ErrForbiddenTarget, err)
-	}
-	return nil
+	return sink.CheckTarget(s.forbidden, u, u.Redacted())
 }
 
 // Limits are the intake's 1,000 items, the configured request size before

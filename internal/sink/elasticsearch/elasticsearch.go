@@ -60,7 +60,7 @@ var _ sink.Sink = (*Sink)(nil)
 
 // ErrForbiddenTarget wraps the error of Deps.Forbidden when it refuses a
 // URL.
-var ErrForbiddenTarget = errors.New("target not allowed")
+var ErrForbiddenTarget = sink.ErrForbiddenTarget
 
 // New checks cfg, applies its defaults and returns a sink for it. It sends
 // nothing: use Verify to test the cluster.
@@ -83,25 +83,12 @@ func New(cfg Config, deps Deps) (*Sink, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if deps.HTTPClient != nil {
-		c := *deps.HTTPClient
-		s.client = &c
-	} else {
-		s.client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-		s.ownClient = true
-	}
-	s.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	s.client, s.ownClient = sink.HTTPClient(deps.HTTPClient)
 	return s, nil
 }
 
 func (s *Sink) allowed(u *url.URL) error {
-	if s.forbidden == nil {
-		return nil
-	}
-	if err := s.forbidden(u); err != nil {
-		return fmt.Errorf("%s: %w: %w", u.Redacted(), ErrForbiddenTarget, err)
-	}
-	return nil
+	return sink.CheckTarget(s.forbidden, u, u.Redacted())
 }
 
 // Limits are the configured request size and document count.

@@ -54,7 +54,7 @@ var _ sink.Sink = (*Sink)(nil)
 
 // ErrForbiddenTarget wraps the error of Deps.Forbidden when it refuses the
 // endpoint.
-var ErrForbiddenTarget = errors.New("target not allowed")
+var ErrForbiddenTarget = sink.ErrForbiddenTarget
 
 // New checks cfg, applies its defaults and returns a sink for it. It sends
 // nothing: use Verify to test the bus.
@@ -77,9 +77,9 @@ func NewOkta(cfg OktaConfig, deps Deps) (*Sink, error) {
 }
 
 func build(cfg Config, deps Deps) (*Sink, error) {
-	if u := cfg.EndpointURL(); u != nil && deps.Forbidden != nil {
-		if err := deps.Forbidden(u); err != nil {
-			return nil, fmt.Errorf("endpoint %s: %w: %w", u.Redacted(), ErrForbiddenTarget, err)
+	if u := cfg.EndpointURL(); u != nil {
+		if err := sink.CheckTarget(deps.Forbidden, u, "endpoint "+u.Redacted()); err != nil {
+			return nil, err
 		}
 	}
 	s := &Sink{cfg: cfg, log: deps.Logger, now: deps.Now}
@@ -89,15 +89,7 @@ func build(cfg Config, deps Deps) (*Sink, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if deps.HTTPClient != nil {
-		c := *deps.HTTPClient
-		s.http = &c
-	} else {
-		s.http = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-		s.ownClient = true
-	}
-	// Audit data goes only where the stream's owner said.
-	s.http.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	s.http, s.ownClient = sink.HTTPClient(deps.HTTPClient)
 	awsCfg, err := awsconf.Load(context.Background(), cfg.Config, s.http)
 	if err != nil {
 		return nil, err

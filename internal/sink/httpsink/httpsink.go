@@ -60,7 +60,7 @@ var _ sink.Sink = (*Sink)(nil)
 
 // ErrForbiddenTarget wraps the error of Deps.Forbidden when it refuses a
 // URL.
-var ErrForbiddenTarget = errors.New("target not allowed")
+var ErrForbiddenTarget = sink.ErrForbiddenTarget
 
 // New checks cfg, applies its defaults and returns a sink for it. It sends
 // nothing: use Verify to test the endpoint.
@@ -87,16 +87,7 @@ func New(cfg Config, deps Deps) (*Sink, error) {
 	if err := s.allowed(u); err != nil {
 		return nil, err
 	}
-	if deps.Client != nil {
-		c := *deps.Client
-		s.client = &c
-	} else {
-		s.client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-		s.ownClient = true
-	}
-	// Audit data is never sent somewhere the stream's owner did not
-	// name: a redirect is answered as a configuration problem.
-	s.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	s.client, s.ownClient = sink.HTTPClient(deps.Client)
 	if cfg.Signing.Secret != "" {
 		s.key, _ = signingKey(cfg.Signing.Secret) // Validate checked it
 	}
@@ -112,13 +103,7 @@ func New(cfg Config, deps Deps) (*Sink, error) {
 
 // allowed applies Deps.Forbidden to u.
 func (s *Sink) allowed(u *url.URL) error {
-	if s.forbidden == nil {
-		return nil
-	}
-	if err := s.forbidden(u); err != nil {
-		return fmt.Errorf("%s: %w: %w", safeURL(u), ErrForbiddenTarget, err)
-	}
-	return nil
+	return sink.CheckTarget(s.forbidden, u, safeURL(u))
 }
 
 // Limits reports MaxEvents and MaxBytes from the config. In batch mode one

@@ -114,11 +114,7 @@ func New(cfg Config, deps Deps) (*Sink, error) {
 		s.partSize = DefaultPartSize
 	}
 	s.partSize = max(s.partSize, minPartSize)
-	s.http = deps.HTTPClient
-	if s.http == nil {
-		s.http = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-		s.ownClient = true
-	}
+	s.http, s.ownClient = sink.HTTPClient(deps.HTTPClient)
 	client, err := NewClient(context.Background(), cfg, s.http)
 	if err != nil {
 		return nil, err

@@ -68,7 +68,7 @@ var _ sink.Sink = (*Sink)(nil)
 
 // ErrForbiddenTarget wraps the error of Deps.Forbidden when it refuses the
 // URL.
-var ErrForbiddenTarget = errors.New("target not allowed")
+var ErrForbiddenTarget = sink.ErrForbiddenTarget
 
 // New checks cfg, applies its defaults and returns a sink for it. It sends
 // nothing: use Verify to check the collector's health.
@@ -102,14 +102,7 @@ func build(cfg Config, deps Deps) (*Sink, error) {
 	if err := s.allowed(); err != nil {
 		return nil, err
 	}
-	if deps.HTTPClient != nil {
-		c := *deps.HTTPClient
-		s.client = &c
-	} else {
-		s.client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-		s.ownClient = true
-	}
-	s.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	s.client, s.ownClient = sink.HTTPClient(deps.HTTPClient)
 	if cfg.Ack {
 		s.channel = uuid.NewString()
 	}
@@ -117,13 +110,7 @@ func build(cfg Config, deps Deps) (*Sink, error) {
 }
 
 func (s *Sink) allowed() error {
-	if s.forbidden == nil {
-		return nil
-	}
-	if err := s.forbidden(s.base); err != nil {
-		return fmt.Errorf("%s: %w: %w", s.base.Redacted(), ErrForbiddenTarget, err)
-	}
-	return nil
+	return sink.CheckTarget(s.forbidden, s.base, s.base.Redacted())
 }
 
 // Limits are the configured request size (before compression) and event

@@ -1,0 +1,41 @@
+package sink
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+)
+
+// HTTPClient returns the client a destination sends with: a copy of shared
+// when given (so the sink's settings stay its own), else a client of its
+// own, which own reports so Close can release its idle connections. It
+// never follows redirects: audit data goes only where the stream's owner
+// said, and a redirect is answered as the destination's response.
+func HTTPClient(shared *http.Client) (c *http.Client, own bool) {
+	if shared != nil {
+		cp := *shared
+		c = &cp
+	} else {
+		c = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		own = true
+	}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return c, own
+}
+
+// ErrForbiddenTarget wraps the error of a destination's Forbidden hook
+// when it refuses a URL (the service's own API, for one).
+var ErrForbiddenTarget = errors.New("target not allowed")
+
+// CheckTarget asks forbidden (nil allows everything) whether u may be
+// sent to; shown is u as error messages may print it (without secrets).
+func CheckTarget(forbidden func(*url.URL) error, u *url.URL, shown string) error {
+	if forbidden == nil {
+		return nil
+	}
+	if err := forbidden(u); err != nil {
+		return fmt.Errorf("%s: %w: %w", shown, ErrForbiddenTarget, err)
+	}
+	return nil
+}
