@@ -71,7 +71,7 @@ func TestStreamCannotReachOwnAPIByAddress(t *testing.T) {
 	_, port, _ := net.SplitHostPort(own.Addr().String())
 	typ := newTypes(slog.New(slog.DiscardHandler), "0.0.0.0:"+port, t.TempDir(), nil, envelopeDefaults{})
 	write := func(url string) error {
-		settings, _ := json.Marshal(map[string]any{"url": url})
+		settings, _ := json.Marshal(map[string]any{"url": url, "insecureHttp": true})
 		sk, _, err := typ.Build(stream.Definition{ID: "s", Type: "http", Settings: settings})
 		if err != nil {
 			return err

@@ -3,8 +3,10 @@ package sink
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // HTTPClient returns the client a destination sends with: a copy of shared
@@ -38,4 +40,22 @@ func CheckTarget(forbidden func(*url.URL) error, u *url.URL, shown string) error
 		return fmt.Errorf("%s: %w: %w", shown, ErrForbiddenTarget, err)
 	}
 	return nil
+}
+
+// CheckTransport refuses plain http to anything but this machine unless
+// insecure is set: audit events, and the credentials sent with them,
+// would cross the network unencrypted.
+func CheckTransport(u *url.URL, insecure bool) error {
+	if u.Scheme != "http" || insecure || isLoopback(u.Hostname()) {
+		return nil
+	}
+	return fmt.Errorf("plain http to %s would send audit events and credentials unencrypted: use https, or set insecureHttp to true", u.Host)
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

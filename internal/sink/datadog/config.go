@@ -49,6 +49,9 @@ type Config struct {
 	URL string `json:"url,omitempty" yaml:"url,omitempty"`
 	// APIKey is the Datadog API key.
 	APIKey secret.String `json:"apiKey" yaml:"apiKey"`
+	// InsecureHTTP allows plain http to hosts other than this machine
+	// (audit events and credentials then cross the network unencrypted).
+	InsecureHTTP bool `json:"insecureHttp,omitempty" yaml:"insecureHttp,omitempty"`
 	// Service and Source fill service (default "auditstream") and
 	// ddsource (default "okta").
 	Service string `json:"service,omitempty" yaml:"service,omitempty"`
@@ -106,6 +109,10 @@ func (c Config) Validate() error {
 			bad("url: no host")
 		case u.User != nil || u.RawQuery != "":
 			bad("url: no credentials or query: the API key goes in apiKey")
+		default:
+			if err := sink.CheckTransport(u, c.InsecureHTTP); err != nil {
+				bad("url: %w", err)
+			}
 		}
 	}
 	if c.APIKey == "" {

@@ -176,6 +176,12 @@ func TestSites(t *testing.T) {
 	if err := (Config{}).Validate(); err == nil || !strings.Contains(err.Error(), "apiKey: required") {
 		t.Errorf("no key: got %v, want apiKey: required", err)
 	}
+	if err := (Config{URL: "http://intake.internal", APIKey: testKey}).Validate(); err == nil || !strings.Contains(err.Error(), "plain http") {
+		t.Errorf("plain http elsewhere: got %v, want a plain http error", err)
+	}
+	if err := (Config{URL: "http://intake.internal", APIKey: testKey, InsecureHTTP: true}).Validate(); err != nil {
+		t.Errorf("plain http allowed: got %v, want nil", err)
+	}
 }
 
 func sinkKey(s string) secret.String { return secret.String(s) }

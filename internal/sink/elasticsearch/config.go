@@ -45,6 +45,9 @@ type Config struct {
 	// URLs are the cluster's nodes, e.g. "https://es1:9200"; a request
 	// that cannot reach one is sent to the next.
 	URLs []string `json:"urls" yaml:"urls"`
+	// InsecureHTTP allows plain http to hosts other than this machine
+	// (audit events and credentials then cross the network unencrypted).
+	InsecureHTTP bool `json:"insecureHttp,omitempty" yaml:"insecureHttp,omitempty"`
 	// Index is the index or data stream (default
 	// "logs-okta.system-default").
 	Index string `json:"index,omitempty" yaml:"index,omitempty"`
@@ -109,6 +112,8 @@ func (c Config) Validate() error {
 			bad("urls: %q: no host", raw)
 		case u.User != nil:
 			bad("urls: %q: credentials in the URL: use auth", raw)
+		case sink.CheckTransport(u, c.InsecureHTTP) != nil:
+			bad("urls: %w", sink.CheckTransport(u, c.InsecureHTTP))
 		case u.RawQuery != "" || u.Fragment != "":
 			bad("urls: %q: no query or fragment", raw)
 		}

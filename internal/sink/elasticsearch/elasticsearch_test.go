@@ -182,6 +182,8 @@ func TestConfigValidate(t *testing.T) {
 		want []string
 	}{
 		{"valid", Config{URLs: []string{"https://es:9200"}}, nil},
+		{"plain http elsewhere", Config{URLs: []string{"http://es:9200"}}, []string{"plain http to es:9200"}},
+		{"plain http allowed", Config{URLs: []string{"http://es:9200"}, InsecureHTTP: true}, nil},
 		{"no urls", Config{}, []string{"urls: required"}},
 		{"index case", Config{URLs: []string{"https://es"}, Index: "Audit"}, []string{"lowercase"}},
 		{"index start", Config{URLs: []string{"https://es"}, Index: "_audit"}, []string{"must not start"}},

@@ -97,6 +97,9 @@ type Config struct {
 	// MaxBytes is the largest request body in bytes (default 1 MiB); in
 	// event mode, the largest event.
 	MaxBytes int `json:"maxBytes,omitempty" yaml:"maxBytes,omitempty"`
+	// InsecureHTTP allows plain http to hosts other than this machine
+	// (audit events and credentials then cross the network unencrypted).
+	InsecureHTTP bool `json:"insecureHttp,omitempty" yaml:"insecureHttp,omitempty"`
 }
 
 // Auth is how requests authenticate. Only the fields of the chosen type
@@ -186,6 +189,8 @@ func (c Config) Validate() error {
 		bad("url: required")
 	} else if err := checkURL(c.URL); err != nil {
 		bad("url: %w", err)
+	} else if u, _ := url.Parse(c.URL); sink.CheckTransport(u, c.InsecureHTTP) != nil {
+		bad("url: %w", sink.CheckTransport(u, c.InsecureHTTP))
 	}
 	if c.Method != http.MethodPost && c.Method != http.MethodPut {
 		bad("method %q: want POST or PUT", c.Method)

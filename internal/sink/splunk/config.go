@@ -44,6 +44,10 @@ type Config struct {
 	URL string `json:"url" yaml:"url"`
 	// Token is the HEC token.
 	Token secret.String `json:"token" yaml:"token"`
+	// InsecureHTTP allows plain http to hosts other than this machine
+	// (audit events and credentials then cross the network unencrypted).
+	InsecureHTTP bool `json:"insecureHttp,omitempty" yaml:"insecureHttp,omitempty"`
+
 	// Sourcetype, Source, Index and Host fill the envelope; Sourcetype
 	// defaults to "OktaIM2:log" and Source to "okta:im2", Index to the
 	// token's default index and Host to the event's org.
@@ -117,6 +121,10 @@ func (c Config) Validate() error {
 			bad("url: credentials in the URL: use token")
 		case u.RawQuery != "" || u.Fragment != "":
 			bad("url: no query or fragment, the base URL only")
+		default:
+			if err := sink.CheckTransport(u, c.InsecureHTTP); err != nil {
+				bad("url: %w", err)
+			}
 		}
 	}
 	if c.Token == "" {

@@ -296,6 +296,9 @@ func TestConfigValidate(t *testing.T) {
 		{"missing", Config{}, []string{"url: required", "token: required"}},
 		{"scheme", Config{URL: "ftp://x", Token: "t"}, []string{"url: scheme"}},
 		{"query", Config{URL: "https://x/?token=t", Token: "t"}, []string{"no query"}},
+		{"plain http elsewhere", Config{URL: "http://splunk:8088", Token: "t"}, []string{"plain http to splunk:8088"}},
+		{"plain http allowed", Config{URL: "http://splunk:8088", Token: "t", InsecureHTTP: true}, nil},
+		{"plain http here", Config{URL: "http://127.0.0.1:8088", Token: "t"}, nil},
 		{"ack", Config{URL: "https://x", Token: "t", AckPollInterval: sink.Duration(time.Minute), AckTimeout: sink.Duration(time.Second)}, []string{"ackPollInterval"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
