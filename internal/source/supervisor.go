@@ -14,6 +14,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/kvstore"
 )
 
 // Appender stores events; *journal.Journal is one. Append returns once the
@@ -171,17 +172,7 @@ func (s *Supervisor) loadStatus(id string) (Snapshot, bool) {
 	if s.cfg.StatusKV == nil {
 		return Snapshot{}, false
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	e, err := s.cfg.StatusKV.Get(ctx, statusKey(id))
-	if err != nil {
-		return Snapshot{}, false
-	}
-	var snap Snapshot
-	if err := json.Unmarshal(e.Value(), &snap); err != nil {
-		return Snapshot{}, false
-	}
-	return snap, true
+	return kvstore.GetJSON[Snapshot](s.cfg.StatusKV, statusKey(id))
 }
 
 func (s *Supervisor) saveStatuses(ctx context.Context) {
@@ -202,11 +193,7 @@ func (s *Supervisor) saveStatuses(ctx context.Context) {
 	for id, st := range local {
 		snap := st.Snapshot(now)
 		snap.ID = id
-		b, err := json.Marshal(snap)
-		if err != nil {
-			continue
-		}
-		if _, err := s.cfg.StatusKV.Put(ctx, statusKey(id), b); err != nil && ctx.Err() == nil {
+		if err := kvstore.PutJSON(ctx, s.cfg.StatusKV, statusKey(id), snap); err != nil && ctx.Err() == nil {
 			s.cfg.Log.Warn("save source status", "source", id, "err", err)
 		}
 	}

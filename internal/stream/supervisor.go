@@ -3,7 +3,6 @@ package stream
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/sink"
 )
 
@@ -105,17 +105,7 @@ func (s *Supervisor) loadStatus(id string) (Snapshot, bool) {
 	if s.cfg.StatusKV == nil {
 		return Snapshot{}, false
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	e, err := s.cfg.StatusKV.Get(ctx, id)
-	if err != nil {
-		return Snapshot{}, false
-	}
-	var snap Snapshot
-	if err := json.Unmarshal(e.Value(), &snap); err != nil {
-		return Snapshot{}, false
-	}
-	return snap, true
+	return kvstore.GetJSON[Snapshot](s.cfg.StatusKV, id)
 }
 
 // saveStatuses writes the status of every stream running here to the KV
@@ -136,11 +126,7 @@ func (s *Supervisor) saveStatuses(ctx context.Context) {
 		}
 		snap := st.Snapshot()
 		snap.ID = id
-		b, err := json.Marshal(snap)
-		if err != nil {
-			continue
-		}
-		if _, err := s.cfg.StatusKV.Put(ctx, id, b); err != nil && ctx.Err() == nil {
+		if err := kvstore.PutJSON(ctx, s.cfg.StatusKV, id, snap); err != nil && ctx.Err() == nil {
 			s.cfg.Log.Warn("save stream status", "stream", id, "err", err)
 		}
 	}
