@@ -14,6 +14,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/health"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/stream"
 )
@@ -66,6 +67,9 @@ type Deps struct {
 	// Routes are further endpoints (the System Log query API, sources),
 	// served with the same authentication and error rendering.
 	Routes []Route
+	// Health holds conditions that make /readyz answer 503 (NotReady) or
+	// report "degraded"; nil reports none.
+	Health *health.Board
 }
 
 // HandlerFunc handles an authenticated request. Returning an *Error
@@ -194,7 +198,23 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 			Summary: "Journal unavailable"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	conds := s.d.Health.Conditions()
+	if len(conds) == 0 {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		return
+	}
+	var causes []string
+	for _, c := range conds {
+		if c.Level == health.NotReady {
+			causes = append(causes, c.Name+": "+c.Message)
+		}
+	}
+	if len(causes) > 0 {
+		WriteError(w, s.d.Log, Errorf(http.StatusServiceUnavailable, CodeUnavailable, "Service is not ready").
+			WithCauses(causes...))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "degraded", "conditions": conds})
 }
 
 // authed wraps h with token authentication and a scope check (an empty

@@ -20,6 +20,7 @@ import (
 	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/health"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/pattern"
 	"github.com/auditstream/auditstream/internal/stream"
@@ -43,6 +44,9 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 		return fmt.Errorf("config: %w", err)
 	}
 	reg := prometheus.NewRegistry()
+	// board collects the conditions /readyz reports (journal appends
+	// failing, events lost, retention holding ingest back).
+	board := &health.Board{}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	j, err := journal.Open(ctx, journal.Options{
@@ -137,7 +141,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	}
 	srv := api.New(api.Deps{Journal: j, Tokens: tokens, Streams: streams, Supervisor: sup, Types: typ,
 		ValidateFilter: typ.validateFilter, Log: log, Registry: reg, DefaultOrg: cfg.Ingest.DefaultOrg, Limits: limits,
-		Routes: routes})
+		Routes: routes, Health: board})
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -1,0 +1,101 @@
+// Package sysevent builds the System Log events auditstream writes about
+// itself (lifecycle changes made through the API, token changes, source
+// health, journal and retention problems), in Okta's LogEvent shape, so
+// they are stored, queried, filtered and streamed like any other event.
+// It is the one place that knows that shape.
+package sysevent
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/auditstream/auditstream/internal/event"
+)
+
+// Severities, Okta's.
+const (
+	SeverityInfo  = "INFO"
+	SeverityWarn  = "WARN"
+	SeverityError = "ERROR"
+)
+
+// Ref is an actor or target of a LogEvent.
+type Ref struct {
+	ID          string `json:"id"`
+	Type        string `json:"type"`
+	AlternateID string `json:"alternateId"`
+	DisplayName string `json:"displayName"`
+}
+
+// Service is the actor of events the service raises on its own (no caller).
+var Service = Ref{ID: "auditstream", Type: "SystemPrincipal", AlternateID: "system@auditstream", DisplayName: "auditstream"}
+
+// Spec describes one event.
+type Spec struct {
+	// Type is the event type, e.g. system.api_token.create.
+	Type string
+	// Severity is SeverityInfo (default), SeverityWarn or SeverityError.
+	Severity string
+	// Message is the displayMessage.
+	Message string
+	// Actor did it; the zero Ref means Service.
+	Actor Ref
+	// Targets are what it was done to.
+	Targets []Ref
+	// Failure sets outcome.result FAILURE (default SUCCESS).
+	Failure bool
+	// Reason is outcome.reason, when set.
+	Reason string
+	// Debug, when set, becomes debugContext.debugData.
+	Debug map[string]any
+	// Org is the org the event belongs to.
+	Org string
+}
+
+type logEvent struct {
+	UUID           string            `json:"uuid"`
+	Published      string            `json:"published"`
+	EventType      string            `json:"eventType"`
+	Version        string            `json:"version"`
+	Severity       string            `json:"severity"`
+	DisplayMessage string            `json:"displayMessage"`
+	Actor          Ref               `json:"actor"`
+	Outcome        map[string]string `json:"outcome"`
+	Target         []Ref             `json:"target"`
+	DebugContext   map[string]any    `json:"debugContext,omitempty"`
+}
+
+// New builds the event, published now.
+func New(s Spec, now time.Time) (event.Event, error) {
+	sev := s.Severity
+	if sev == "" {
+		sev = SeverityInfo
+	}
+	actor := s.Actor
+	if actor == (Ref{}) {
+		actor = Service
+	}
+	outcome := map[string]string{"result": "SUCCESS"}
+	if s.Failure {
+		outcome["result"] = "FAILURE"
+	}
+	if s.Reason != "" {
+		outcome["reason"] = s.Reason
+	}
+	targets := s.Targets
+	if targets == nil {
+		targets = []Ref{}
+	}
+	ev := logEvent{UUID: uuid.NewString(), Published: now.UTC().Format(event.TimeFormat), EventType: s.Type,
+		Version: "0", Severity: sev, DisplayMessage: s.Message, Actor: actor, Outcome: outcome, Target: targets}
+	if s.Debug != nil {
+		ev.DebugContext = map[string]any{"debugData": s.Debug}
+	}
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		return event.Event{}, err
+	}
+	return event.Parse(raw, s.Org, now)
+}
