@@ -61,7 +61,7 @@ func (j *Journal) Append(ctx context.Context, evs []event.Event) (Result, error)
 				res.Stored++
 			}
 		case err := <-f.Err():
-			return res, fmt.Errorf("%w: %v", ErrUnavailable, err)
+			return res, j.appendError(err)
 		case <-ctx.Done():
 			return res, fmt.Errorf("%w: %v", ErrUnavailable, ctx.Err())
 		}

@@ -72,9 +72,14 @@ type Options struct {
 	Stream string
 	// MaxAge drops events older than this (0: keep forever).
 	MaxAge time.Duration
-	// MaxBytes caps the stream's size; the oldest events go first (0:
-	// DefaultMaxBytes, -1: unlimited).
+	// MaxBytes caps the stream's size (0: DefaultMaxBytes, -1:
+	// unlimited). At the cap appends fail with ErrFull: JetStream never
+	// deletes events to make room, the retention manager purges them.
 	MaxBytes int64
+	// DeadLetterMaxBytes caps the dead-letter stream (0:
+	// DefaultDeadLetterMaxBytes, -1: unlimited). At the cap dead-letter
+	// writes fail; old letters are never deleted to make room.
+	DeadLetterMaxBytes int64
 	// DuplicateWindow is the uuid de-duplication window.
 	DuplicateWindow time.Duration
 	// SyncAlways fsyncs every write before acknowledging it (embedded only).
@@ -104,6 +109,8 @@ type Journal struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	dead   jetstream.Stream
+	// full is signalled when an append hits the byte cap (see Full).
+	full chan struct{}
 }
 
 // Open starts (or connects to) NATS, and creates or updates the streams.
@@ -120,7 +127,10 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Journal, error)
 	if opts.Replicas == 0 {
 		opts.Replicas = 1
 	}
-	j := &Journal{opts: opts, log: log}
+	if opts.DeadLetterMaxBytes == 0 {
+		opts.DeadLetterMaxBytes = DefaultDeadLetterMaxBytes
+	}
+	j := &Journal{opts: opts, log: log, full: make(chan struct{}, 1)}
 	var err error
 	if opts.URL != "" {
 		j.nc, err = nats.Connect(opts.URL, nats.Name("auditstream"), nats.MaxReconnects(-1))
@@ -200,13 +210,17 @@ func (j *Journal) setupStreams(ctx context.Context) error {
 		maxBytes = -1
 	}
 	var err error
+	// Both streams refuse new messages at their cap (DiscardNew) rather
+	// than delete old ones unseen: retention (stream.Retention) purges
+	// events, knowing which log streams have delivered what; dead letters
+	// stay until redriven or purged.
 	j.stream, err = j.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        j.opts.Stream,
 		Description: "auditstream events",
 		Subjects:    []string{"audit.>"},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
-		Discard:     jetstream.DiscardOld,
+		Discard:     jetstream.DiscardNew,
 		MaxAge:      j.opts.MaxAge,
 		MaxBytes:    maxBytes,
 		Duplicates:  j.opts.DuplicateWindow,
@@ -221,8 +235,8 @@ func (j *Journal) setupStreams(ctx context.Context) error {
 		Subjects:    []string{"deadletter.>"},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
-		MaxBytes:    1 << 30,
-		Discard:     jetstream.DiscardOld,
+		MaxBytes:    max(j.opts.DeadLetterMaxBytes, -1),
+		Discard:     jetstream.DiscardNew,
 		Replicas:    j.opts.Replicas,
 	})
 	if err != nil {

@@ -1,0 +1,155 @@
+package journal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The journal never lets JetStream delete events on its own to make room:
+// the events stream and the dead-letter stream refuse new messages at
+// their byte cap (DiscardNew), and the service's retention manager
+// (stream.Retention) decides what may be purged, so that events a log
+// stream has not delivered are either protected (ingest is refused) or
+// dropped with a report per stream. These are the primitives it uses.
+
+// DefaultDeadLetterMaxBytes caps the dead-letter stream at 1 GiB: dead
+// letters are the rare events a destination refused for good, so a small
+// fraction of the journal's cap is plenty.
+const DefaultDeadLetterMaxBytes = 1 << 30
+
+// ErrFull wraps append failures because the journal reached its byte cap
+// (journal.maxBytes). Errors that wrap it also wrap ErrUnavailable, so a
+// caller that only knows "retry later" keeps working.
+var ErrFull = errors.New("journal full")
+
+// ErrDeadLettersFull wraps dead-letter writes refused because the
+// dead-letter stream reached its cap (journal.deadLetters.maxBytes).
+var ErrDeadLettersFull = errors.New("dead-letter store full")
+
+// jsStoreFailed is JetStream's error code for a message the store refused
+// (JSStreamStoreFailedF, 10077). With the limits the journal sets (no
+// message count limit, payloads bounded by the ingest limits) it means the
+// byte cap was reached.
+const jsStoreFailed = 10077
+
+// IsCapReached reports whether err is JetStream refusing a message because
+// the stream is at its byte cap (DiscardNew).
+func IsCapReached(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode != jsStoreFailed {
+		return false
+	}
+	// The code is shared by every "store failed" cause; the description
+	// is the server's ErrMaxBytes text.
+	return strings.Contains(apiErr.Description, "maximum bytes")
+}
+
+// appendError wraps an error of an append: ErrFull (and ErrUnavailable)
+// when the byte cap was reached, ErrUnavailable otherwise. A full journal
+// wakes whoever waits on Full.
+func (j *Journal) appendError(err error) error {
+	if IsCapReached(err) {
+		select {
+		case j.full <- struct{}{}:
+		default:
+		}
+		return fmt.Errorf("%w (%w): %w", ErrFull, ErrUnavailable, err)
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// Full delivers a value (coalesced) each time an append is refused because
+// the journal reached its byte cap, so retention can free space at once.
+func (j *Journal) Full() <-chan struct{} { return j.full }
+
+// Usage is the size of a JetStream stream against its cap.
+type Usage struct {
+	// Msgs and Bytes are what the stream holds.
+	Msgs, Bytes uint64
+	// FirstSeq and LastSeq bound the sequences it holds (FirstSeq is
+	// LastSeq+1 when it is empty).
+	FirstSeq, LastSeq uint64
+	// MaxBytes is the stream's cap (0 or less: none).
+	MaxBytes int64
+}
+
+// Ratio is Bytes over MaxBytes (0 without a cap).
+func (u Usage) Ratio() float64 {
+	if u.MaxBytes <= 0 {
+		return 0
+	}
+	return float64(u.Bytes) / float64(u.MaxBytes)
+}
+
+// Usage reports the events stream's size, sequences and cap.
+func (j *Journal) Usage(ctx context.Context) (Usage, error) {
+	return streamUsage(ctx, j.stream)
+}
+
+// DeadLetterUsage reports the dead-letter stream's size and cap.
+func (j *Journal) DeadLetterUsage(ctx context.Context) (Usage, error) {
+	return streamUsage(ctx, j.dead)
+}
+
+func streamUsage(ctx context.Context, s jetstream.Stream) (Usage, error) {
+	info, err := s.Info(ctx)
+	if err != nil {
+		return Usage{}, fmt.Errorf("journal info: %w", err)
+	}
+	return Usage{Msgs: info.State.Msgs, Bytes: info.State.Bytes, FirstSeq: info.State.FirstSeq,
+		LastSeq: info.State.LastSeq, MaxBytes: info.Config.MaxBytes}, nil
+}
+
+// Purge removes the events below sequence keepFrom whose subject matches
+// subject ("" or "audit.>" for all) and returns how many it removed.
+// Consumers whose ack floor was below keepFrom skip what was removed, so
+// whoever purges must have accounted for it first.
+func (j *Journal) Purge(ctx context.Context, subject string, keepFrom uint64) (uint64, error) {
+	req := struct {
+		Subject  string `json:"filter,omitempty"`
+		Sequence uint64 `json:"seq"`
+	}{Subject: subject, Sequence: keepFrom}
+	if subject == "audit.>" {
+		req.Subject = ""
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return 0, err
+	}
+	// The raw API call, because jetstream.Stream.Purge does not return
+	// the count.
+	msg, err := j.nc.RequestWithContext(ctx, "$JS.API.STREAM.PURGE."+j.opts.Stream, body)
+	if err != nil {
+		return 0, fmt.Errorf("purge journal: %w", err)
+	}
+	var resp struct {
+		Success bool                `json:"success"`
+		Purged  uint64              `json:"purged"`
+		Error   *jetstream.APIError `json:"error"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return 0, fmt.Errorf("purge journal: %w", err)
+	}
+	if resp.Error != nil {
+		return 0, fmt.Errorf("purge journal: %w", resp.Error)
+	}
+	return resp.Purged, nil
+}
+
+// AckFloor returns the stream sequence below which the durable consumer
+// name has acknowledged everything, and whether the consumer exists.
+func (j *Journal) AckFloor(ctx context.Context, name string) (uint64, bool, error) {
+	c, err := j.js.Consumer(ctx, j.opts.Stream, name)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("consumer %s: %w", name, err)
+	}
+	return c.CachedInfo().AckFloor.Stream, true, nil
+}
