@@ -121,6 +121,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, env
 		DataDir: cfg.DataDir, URL: cfg.Journal.NatsURL, MaxAge: time.Duration(cfg.Journal.MaxAge),
 		MaxBytes: cfg.Journal.MaxBytes, DuplicateWindow: time.Duration(cfg.Journal.DuplicateWindow),
 		SyncAlways: cfg.Journal.SyncAlways, SyncInterval: time.Duration(cfg.Journal.SyncInterval), Replicas: cfg.Journal.Replicas,
+		DeadLetterMaxBytes: cfg.Journal.DeadLetters.MaxBytes,
 	}, log.With("component", "journal"))
 	if err != nil {
 		fmt.Fprintf(stderr, "import: %v\n", err)

@@ -26,6 +26,7 @@ const (
 	CodeTooLarge      = "E0000001" // 413 reuses the validation code: Okta has none for size
 	CodeUnsupported   = "E0000001" // 415 reuses the validation code: Okta has none for media types
 	CodeUnavailable   = "E0000009" // 503 journal unavailable or shutting down
+	CodeFull          = "E0000009" // 507 the journal is full (Okta has no code for it)
 	CodeMethod        = "E0000022" // 405 the endpoint does not support the method
 )
 

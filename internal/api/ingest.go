@@ -18,6 +18,8 @@ import (
 
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/stream"
 )
 
 type ingestMetrics struct {
@@ -107,6 +109,21 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, tok auth.Token) 
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
 	res, err := s.d.Journal.Append(ctx, evs)
+	var fullErr error
+	if errors.Is(err, journal.ErrFull) && s.d.Retention != nil {
+		// Retention purges what it may, then the append is tried once
+		// more; events stored the first time come back as duplicates.
+		if fullErr = s.d.Retention.MakeRoom(ctx); fullErr == nil {
+			first := res
+			res, err = s.d.Journal.Append(ctx, evs)
+			res.Stored += first.Stored
+			res.Duplicates -= min(first.Stored, res.Duplicates)
+		}
+	}
+	if errors.Is(err, journal.ErrFull) {
+		s.d.Log.Warn("journal full; ingest refused", "org", org, "events", len(evs), "stored", res.Stored, "err", err)
+		return s.fullError(tok, fullErr, res.Stored)
+	}
 	if err != nil {
 		s.d.Log.Warn("append to journal", "org", org, "events", len(evs), "err", err)
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
@@ -117,6 +134,45 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, tok auth.Token) 
 	s.metrics.bytes.Add(float64(len(body)))
 	writeJSON(w, http.StatusAccepted, ingestResult{Accepted: res.Stored, Duplicates: res.Duplicates})
 	return nil
+}
+
+// retryFull is the Retry-After of a 507: enough for a recovered
+// destination to deliver a few batches.
+const retryFull = 10 * time.Second
+
+// fullError is the 507 of a full journal. It names the log streams that
+// hold it full, those of orgs the token may see; the others are counted.
+func (s *Server) fullError(tok auth.Token, cause error, stored int) error {
+	var blockers []stream.Blocker
+	var fe *stream.FullError
+	switch {
+	case errors.As(cause, &fe):
+		blockers = fe.Blockers
+	case s.d.Retention != nil:
+		blockers = s.d.Retention.Blockers()
+	}
+	e := &Error{Status: http.StatusInsufficientStorage, Code: CodeFull, RetryAfter: retryFull,
+		Summary: "Insufficient storage: the journal is full; retry later (events are de-duplicated by uuid)"}
+	hidden := 0
+	for _, b := range blockers {
+		if !tok.CanAccessOrg(b.Org) {
+			hidden++
+			continue
+		}
+		e.Causes = append(e.Causes, fmt.Sprintf("log stream %s (%s) has not delivered events from journal sequence %d; "+
+			"the journal keeps them (journal.whenFull: protect) until it does or is deactivated", b.ID, b.Name, b.OldestUndelivered))
+	}
+	if hidden > 0 {
+		e.Causes = append(e.Causes, fmt.Sprintf("%d log streams of other orgs have not delivered the oldest events", hidden))
+	}
+	if len(blockers) == 0 {
+		e.Causes = append(e.Causes, "the journal is at journal.maxBytes")
+	}
+	if stored > 0 {
+		e.Causes = append(e.Causes, fmt.Sprintf("%d of the request's events were stored before the journal filled up; "+
+			"send the whole request again", stored))
+	}
+	return e
 }
 
 func (s *Server) ingestOrg(r *http.Request, tok auth.Token) (string, error) {

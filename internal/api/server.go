@@ -70,6 +70,22 @@ type Deps struct {
 	// Health holds conditions that make /readyz answer 503 (NotReady) or
 	// report "degraded"; nil reports none.
 	Health *health.Board
+	// Retention frees journal space when an append is refused at the
+	// journal's cap and names the log streams holding it full; nil
+	// answers 507 at once.
+	Retention Retention
+}
+
+// Retention is what ingest needs of the journal's retention manager
+// (*stream.Retention).
+type Retention interface {
+	// MakeRoom purges what retention allows after an append was refused
+	// because the journal is full. It returns nil when the append may be
+	// retried, else an error (a *stream.FullError naming the streams).
+	MakeRoom(ctx context.Context) error
+	// Blockers are the active streams whose undelivered events hold the
+	// journal full, as of the last check.
+	Blockers() []stream.Blocker
 }
 
 // HandlerFunc handles an authenticated request. Returning an *Error

@@ -60,6 +60,8 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 		SyncAlways:      cfg.Journal.SyncAlways,
 		SyncInterval:    time.Duration(cfg.Journal.SyncInterval),
 		Replicas:        cfg.Journal.Replicas,
+
+		DeadLetterMaxBytes: cfg.Journal.DeadLetters.MaxBytes,
 	}, log)
 	if err != nil {
 		return err
@@ -125,6 +127,11 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	runCtx, stopRunners := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { sup.Run(runCtx) })
+	// Retention keeps the journal under maxBytes without losing what an
+	// active stream has not delivered (journal.whenFull).
+	retention := stream.NewRetention(stream.RetentionConfig{Journal: j, Supervisor: sup, WhenFull: cfg.Journal.WhenFull,
+		Health: board, Log: log, Registry: reg, SystemOrg: cfg.Ingest.DefaultOrg})
+	wg.Go(func() { retention.Run(runCtx) })
 	// Sources start after the runners and before the API, and stop after
 	// the API and before the runners.
 	sources.start(context.WithoutCancel(ctx))
@@ -141,7 +148,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	}
 	srv := api.New(api.Deps{Journal: j, Tokens: tokens, Streams: streams, Supervisor: sup, Types: typ,
 		ValidateFilter: typ.validateFilter, Log: log, Registry: reg, DefaultOrg: cfg.Ingest.DefaultOrg, Limits: limits,
-		Routes: routes, Health: board})
+		Routes: routes, Health: board, Retention: retention})
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -86,9 +86,18 @@ type Journal struct {
 	NatsToken string `yaml:"natsToken"`
 	// MaxAge drops events older than this; 0 keeps them forever.
 	MaxAge Duration `yaml:"maxAge"`
-	// MaxBytes caps the journal's size, oldest events first (default 10 GiB,
-	// -1 for no cap).
+	// MaxBytes caps the journal's size (default 10 GiB, -1 for no cap).
+	// From 90% the oldest events are purged; see WhenFull for those log
+	// streams have not delivered.
 	MaxBytes int64 `yaml:"maxBytes"`
+	// WhenFull says what happens at MaxBytes to events an ACTIVE log
+	// stream has not delivered: protect (default) keeps them and ingest
+	// answers 507 with Retry-After until the stream catches up or is
+	// deactivated; dropOldest purges them and reports each stream's loss
+	// (status droppedByRetention, a metric, a WARN, system.log_stream.gap).
+	WhenFull string `yaml:"whenFull"`
+	// DeadLetters bounds the dead-letter store.
+	DeadLetters DeadLetters `yaml:"deadLetters"`
 	// DuplicateWindow is how long an event uuid is remembered to drop
 	// re-sent copies (default 10m; ids are held in memory).
 	DuplicateWindow Duration `yaml:"duplicateWindow"`
@@ -102,6 +111,16 @@ type Journal struct {
 	SyncInterval Duration `yaml:"syncInterval"`
 	// Replicas for streams and buckets on a NATS cluster (3 is usual).
 	Replicas int `yaml:"replicas"`
+}
+
+// DeadLetters bounds the store of events destinations refused for good.
+type DeadLetters struct {
+	// MaxBytes caps the dead-letter store (default 1 GiB, -1 for no cap).
+	// When it is full no letter is dropped: the stream that needs to store
+	// one keeps retrying, its status says "dead-letter store full", and
+	// /readyz reports journal.deadLetters, until letters are redriven or
+	// purged or the cap is raised.
+	MaxBytes int64 `yaml:"maxBytes"`
 }
 
 // Ingest bounds the ingest API.
@@ -255,6 +274,17 @@ func (c Config) Validate() error {
 	}
 	if c.Journal.Replicas < 0 || c.Journal.Replicas > 5 {
 		errs = append(errs, errors.New("journal.replicas: must be 1 to 5"))
+	}
+	switch c.Journal.WhenFull {
+	case "", "protect", "dropOldest":
+	default:
+		errs = append(errs, fmt.Errorf("journal.whenFull: %q is not protect or dropOldest", c.Journal.WhenFull))
+	}
+	if c.Journal.MaxBytes < -1 {
+		errs = append(errs, fmt.Errorf("journal.maxBytes: %d must be -1 (no cap), 0 (the default) or positive", c.Journal.MaxBytes))
+	}
+	if c.Journal.DeadLetters.MaxBytes < -1 {
+		errs = append(errs, fmt.Errorf("journal.deadLetters.maxBytes: %d must be -1 (no cap), 0 (the default) or positive", c.Journal.DeadLetters.MaxBytes))
 	}
 	if c.Query.Timeout < 0 || c.Query.RateLimitPerMinute < -1 {
 		errs = append(errs, errors.New("query: timeout must not be negative and rateLimitPerMinute must be -1 or more"))

@@ -25,10 +25,12 @@ const (
 func deadLetterSubject(id string) string { return "deadletter." + id }
 
 // writeDeadLetters appends recs to the stream's dead letters and waits for
-// the journal to have them.
-func writeDeadLetters(ctx context.Context, j *journal.Journal, id string, recs []sink.Record, reason error) error {
+// the journal to have them. It returns how many it stored: on error the
+// caller retries with the rest, so a letter is not stored twice. A full
+// dead-letter store gives an error wrapping journal.ErrDeadLettersFull.
+func writeDeadLetters(ctx context.Context, j *journal.Journal, id string, recs []sink.Record, reason error) (int, error) {
 	js := j.JetStream()
-	for _, rec := range recs {
+	for i, rec := range recs {
 		m := nats.NewMsg(deadLetterSubject(id))
 		m.Data = rec.Data
 		m.Header.Set(hdrReason, truncate(reason.Error(), 1024))
@@ -38,10 +40,14 @@ func writeDeadLetters(ctx context.Context, j *journal.Journal, id string, recs [
 		m.Header.Set(journal.HeaderType, rec.EventType)
 		m.Header.Set(journal.HeaderPublished, strconv.FormatInt(rec.Published.UnixNano(), 10))
 		if _, err := js.PublishMsg(ctx, m); err != nil {
-			return fmt.Errorf("publish dead letter: %w", err)
+			if journal.IsCapReached(err) {
+				return i, fmt.Errorf("%w (journal.deadLetters.maxBytes reached; redrive or purge dead letters, or raise the cap): %w",
+					journal.ErrDeadLettersFull, err)
+			}
+			return i, fmt.Errorf("publish dead letter: %w", err)
 		}
 	}
-	return nil
+	return len(recs), nil
 }
 
 func truncate(s string, n int) string {

@@ -12,6 +12,12 @@ type Metrics struct {
 	LagEvents    *prometheus.GaugeVec
 	LagSeconds   *prometheus.GaugeVec
 	Latency      *prometheus.HistogramVec
+	// DroppedByRetention counts events the journal removed before the
+	// stream delivered them.
+	DroppedByRetention *prometheus.CounterVec
+	// RetentionBlocking is 1 while the stream's undelivered events keep
+	// retention from freeing journal space.
+	RetentionBlocking *prometheus.GaugeVec
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -35,8 +41,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name:    "auditstream_stream_delivery_latency_seconds",
 			Help:    "Time from an event's arrival in the journal to its delivery.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}}, []string{"stream"}),
+		DroppedByRetention: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditstream_stream_dropped_by_retention_total",
+			Help: "Events the journal removed (retention at the cap, maxAge, loss) before the stream delivered them."}, []string{"stream"}),
+		RetentionBlocking: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "auditstream_stream_retention_blocking",
+			Help: "1 while the stream's undelivered events keep the full journal from purging (ingest answers 507 at the cap)."}, []string{"stream"}),
 	}
-	reg.MustRegister(m.Delivered, m.Failed, m.Retried, m.DeadLettered, m.Filtered, m.LagEvents, m.LagSeconds, m.Latency)
+	reg.MustRegister(m.Delivered, m.Failed, m.Retried, m.DeadLettered, m.Filtered, m.LagEvents, m.LagSeconds, m.Latency,
+		m.DroppedByRetention, m.RetentionBlocking)
 	return m
 }
 
@@ -51,4 +64,6 @@ func (m *Metrics) forget(id string) {
 	m.LagEvents.Delete(l)
 	m.LagSeconds.Delete(l)
 	m.Latency.Delete(l)
+	m.DroppedByRetention.Delete(l)
+	m.RetentionBlocking.Delete(l)
 }

@@ -546,18 +546,31 @@ func (r *Runner) write(ctx context.Context, recs []sink.Record) error {
 	return err
 }
 
-// deadLetter stores recs in the stream's dead letters with the reason.
+// deadLetter stores recs in the stream's dead letters with the reason. It
+// retries until they are stored: a full dead-letter store holds the batch
+// (and so the stream's journal position) rather than lose letters, and
+// says so in the status.
 func (r *Runner) deadLetter(ctx context.Context, recs []sink.Record, reason error) error {
+	left := recs
+	var lastLog time.Time
 	for {
-		err := writeDeadLetters(ctx, r.cfg.Journal, r.id, recs, reason)
+		n, err := writeDeadLetters(ctx, r.cfg.Journal, r.id, left, reason)
+		left = left[n:]
 		if err == nil {
 			break
 		}
-		r.log.Error("store dead letters", "err", err)
+		if errors.Is(err, journal.ErrDeadLettersFull) {
+			r.cfg.Status.setDeadLettersFull(true, err, time.Now())
+		}
+		if time.Since(lastLog) > time.Minute {
+			r.log.Error("store dead letters; retrying", "err", err, "events", len(left))
+			lastLog = time.Now()
+		}
 		if !sleep(ctx, time.Second) {
 			return ctx.Err()
 		}
 	}
+	r.cfg.Status.setDeadLettersFull(false, nil, time.Now())
 	r.cfg.Status.deadLetter(len(recs), reason, time.Now())
 	r.cfg.Metrics.DeadLettered.WithLabelValues(r.id).Add(float64(len(recs)))
 	r.log.Warn("events dead-lettered", "count", len(recs), "reason", reason)

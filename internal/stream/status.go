@@ -26,7 +26,46 @@ type Status struct {
 	lastError    string
 	lastErrorAt  time.Time
 	lastSuccess  time.Time
+	dropped      Dropped
+	blocking     bool
+	deadFull     bool
 }
+
+// Dropped accounts for events the journal removed before the stream
+// delivered them: purged by retention with journal.whenFull dropOldest
+// (or an inactive stream's under protect), or found missing (maxAge,
+// loss). Counts are cumulative.
+type Dropped struct {
+	// Events is how many events the stream lost. For gaps found after the
+	// fact it counts journal sequences, since the events are gone.
+	Events uint64 `json:"events"`
+	// Gaps is how many separate ranges were lost.
+	Gaps uint64 `json:"gaps"`
+	// FromSeq and ToSeq span the journal sequences of every gap.
+	FromSeq uint64 `json:"fromSeq"`
+	ToSeq   uint64 `json:"toSeq"`
+	// Last is the most recent gap.
+	Last Gap `json:"last"`
+}
+
+// Gap is one range of journal sequences a stream lost.
+type Gap struct {
+	FromSeq uint64    `json:"fromSeq"`
+	ToSeq   uint64    `json:"toSeq"`
+	Events  uint64    `json:"events"`
+	Cause   string    `json:"cause"`
+	At      time.Time `json:"at"`
+}
+
+// Causes of a Gap.
+const (
+	// GapDropOldest: retention purged events at the cap
+	// (journal.whenFull: dropOldest), or an inactive stream's events.
+	GapDropOldest = "retention"
+	// GapMissing: the events were gone before retention looked (maxAge
+	// expiry, a lost block).
+	GapMissing = "missing"
+)
 
 // Snapshot is a copy of a Status at one moment, shaped for the API.
 type Snapshot struct {
@@ -41,6 +80,13 @@ type Snapshot struct {
 	LastError     string    `json:"lastError,omitempty"`
 	LastErrorAt   time.Time `json:"lastErrorAt,omitzero"`
 	LastSuccessAt time.Time `json:"lastSuccessAt,omitzero"`
+	// DroppedByRetention is set once the stream lost events to the
+	// journal's retention (see Dropped).
+	DroppedByRetention *Dropped `json:"droppedByRetention,omitempty"`
+	// RetentionBlocking is true while the journal is near its cap and this
+	// stream's undelivered events keep retention from freeing space; at
+	// the cap ingest answers 507.
+	RetentionBlocking bool `json:"retentionBlocking,omitempty"`
 }
 
 // Snapshot copies the status.
@@ -51,9 +97,68 @@ func (s *Status) Snapshot() Snapshot {
 	if st == "" {
 		st = StateActive
 	}
-	return Snapshot{State: st, Delivered: s.delivered, Failed: s.failed, Retried: s.retried,
+	snap := Snapshot{State: st, Delivered: s.delivered, Failed: s.failed, Retried: s.retried,
 		DeadLettered: s.deadLettered, LastError: s.lastError, LastErrorAt: s.lastErrorAt,
-		LastSuccessAt: s.lastSuccess}
+		LastSuccessAt: s.lastSuccess, RetentionBlocking: s.blocking}
+	if s.dropped.Gaps > 0 {
+		d := s.dropped
+		snap.DroppedByRetention = &d
+	}
+	return snap
+}
+
+// addGap records a lost range; ranges at or below what is already
+// recorded are ignored (a gap is reported once), and it reports whether g
+// was new.
+func (s *Status) addGap(g Gap) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g.ToSeq <= s.dropped.ToSeq {
+		return false
+	}
+	d := &s.dropped
+	if d.Gaps == 0 || g.FromSeq < d.FromSeq {
+		d.FromSeq = g.FromSeq
+	}
+	d.ToSeq = g.ToSeq
+	d.Events += g.Events
+	d.Gaps++
+	d.Last = g
+	return true
+}
+
+// droppedTo is the highest journal sequence already reported lost.
+func (s *Status) droppedTo() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dropped.ToSeq
+}
+
+func (s *Status) setBlocking(b bool) {
+	s.mu.Lock()
+	s.blocking = b
+	s.mu.Unlock()
+}
+
+// setDeadLettersFull records whether the last dead-letter write was
+// refused because the dead-letter store is full.
+func (s *Status) setDeadLettersFull(full bool, err error, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deadFull = full
+	if full {
+		s.lastError = err.Error()
+		s.lastErrorAt = now
+		if s.state != StateInactive {
+			s.state = StateRetrying
+		}
+	}
+}
+
+func (s *Status) deadLettersFull() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.deadFull
 }
 
 func (s *Status) setState(st string) {
@@ -107,4 +212,7 @@ func (s *Status) restore(snap Snapshot) {
 	defer s.mu.Unlock()
 	s.delivered, s.failed, s.retried, s.deadLettered = snap.Delivered, snap.Failed, snap.Retried, snap.DeadLettered
 	s.lastError, s.lastErrorAt, s.lastSuccess = snap.LastError, snap.LastErrorAt, snap.LastSuccessAt
+	if snap.DroppedByRetention != nil {
+		s.dropped = *snap.DroppedByRetention
+	}
 }

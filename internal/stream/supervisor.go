@@ -132,6 +132,17 @@ func (s *Supervisor) saveStatuses(ctx context.Context) {
 	}
 }
 
+// persistStatus saves one stream's status now (retention records a gap of
+// a stream that may not run here, e.g. an inactive one).
+func (s *Supervisor) persistStatus(ctx context.Context, id string) error {
+	if s.cfg.StatusKV == nil {
+		return nil
+	}
+	snap := s.StatusOf(id).Snapshot()
+	snap.ID = id
+	return kvstore.PutJSON(ctx, s.cfg.StatusKV, id, snap)
+}
+
 func sameRun(a, b Definition) bool {
 	return a.Type == b.Type && a.Org == b.Org && a.Epoch == b.Epoch && a.Resume == b.Resume &&
 		bytes.Equal(a.Settings, b.Settings) && bytes.Equal(a.Filter, b.Filter)
