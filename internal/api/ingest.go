@@ -108,6 +108,16 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, tok auth.Token) 
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
+	if s.d.Retention != nil {
+		if err := s.d.Retention.Admit(ctx); err != nil {
+			if !errors.Is(err, journal.ErrFull) {
+				s.d.Log.Warn("journal retention check", "err", err)
+				return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+					Summary: "The journal could not store the events; retry (events are de-duplicated by uuid)", RetryAfter: time.Second}
+			}
+			return s.fullError(tok, err, 0)
+		}
+	}
 	res, err := s.d.Journal.Append(ctx, evs)
 	var fullErr error
 	if errors.Is(err, journal.ErrFull) && s.d.Retention != nil {

@@ -79,6 +79,10 @@ type Deps struct {
 // Retention is what ingest needs of the journal's retention manager
 // (*stream.Retention).
 type Retention interface {
+	// Admit answers an error (a *stream.FullError) while the journal is
+	// near its cap and retention may not purge: ingest is refused before
+	// the journal is completely full.
+	Admit(ctx context.Context) error
 	// MakeRoom purges what retention allows after an append was refused
 	// because the journal is full. It returns nil when the append may be
 	// retried, else an error (a *stream.FullError naming the streams).

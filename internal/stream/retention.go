@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -138,9 +139,10 @@ type Retention struct {
 	blocking map[string]bool
 	pending  []event.Event // System Log events not stored yet
 
+	blocked atomic.Bool
+
 	stateMu sync.Mutex
 	current []Blocker
-	usage   journal.Usage
 }
 
 // warner fires once when usage crosses its threshold, re-armed below.
@@ -221,27 +223,38 @@ func (r *Retention) makeRoom(ctx context.Context, failedAt time.Time) (bool, err
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.lastAt.After(failedAt) {
-		// A check ran since this append failed (concurrent refusals): its
-		// answer holds.
-		return false, r.lastErr
-	}
-	before, err := r.cfg.Journal.Usage(ctx)
-	if err != nil {
-		return false, err
+		// A check ran since this append failed (concurrent refusals, or
+		// the periodic check): its answer holds.
+		return r.lastErr == nil, r.lastErr
 	}
 	if err := r.check(ctx, true); err != nil {
 		return false, err
 	}
-	after, err := r.cfg.Journal.Usage(ctx)
-	if err != nil {
-		return false, err
-	}
-	r.lastAt = time.Now()
-	r.lastErr = nil
-	if after.FirstSeq <= before.FirstSeq {
-		r.lastErr = &FullError{Blockers: slices.Clone(r.blockers), Usage: after}
-	}
 	return r.lastErr == nil, r.lastErr
+}
+
+// Admit answers a *FullError while retention is blocked: the journal is
+// past the high-water mark (90% of journal.maxBytes) and active streams
+// have not delivered its oldest events. Ingest calls it before appending,
+// so the last 10% stay for events already in flight and the service's
+// own System Log events. While blocked it checks again at most every
+// 100 ms, so that a stream that caught up (or was deactivated) lets
+// ingest in at once.
+func (r *Retention) Admit(ctx context.Context) error {
+	if !r.blocked.Load() {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if time.Since(r.lastAt) > 100*time.Millisecond {
+		if err := r.check(ctx, false); err != nil {
+			return err
+		}
+	}
+	if r.blocked.Load() {
+		return r.lastErr
+	}
+	return nil
 }
 
 // Blockers returns the streams holding the journal full, as of the last
@@ -303,6 +316,10 @@ func (r *Retention) check(ctx context.Context, urgent bool) error {
 		}
 	}
 	r.setBlocked(ctx, blockers, u)
+	r.lastAt, r.lastErr = time.Now(), nil
+	if len(blockers) > 0 || (urgent && u.MaxBytes > 0 && u.Ratio() >= r.cfg.HighWater) {
+		r.lastErr = &FullError{Blockers: slices.Clone(blockers), Usage: u}
+	}
 	r.deadLetters(ctx)
 	r.flushEvents(ctx)
 	return nil
@@ -368,6 +385,10 @@ func (r *Retention) sweep(ctx context.Context, first, keep uint64, readers []rea
 		if rd.floor+1 >= keep {
 			continue
 		}
+		// Counted from the ack floor: what a runner holds in memory
+		// (its batch) it may still deliver, but a runner that stops or
+		// dies gives it back to a journal that no longer has it, so it
+		// is counted too. The count is an upper bound.
 		from := max(rd.floor+1, first)
 		losers = append(losers, loser{def: rd.def, from: from})
 		bounds = append(bounds, from)
@@ -479,8 +500,9 @@ func streamRef(d Definition) sysevent.Ref {
 func (r *Retention) setBlocked(ctx context.Context, blockers []Blocker, u journal.Usage) {
 	was := len(r.blockers) > 0
 	r.blockers = blockers
+	r.blocked.Store(len(blockers) > 0)
 	r.stateMu.Lock()
-	r.current, r.usage = slices.Clone(blockers), u
+	r.current = slices.Clone(blockers)
 	r.stateMu.Unlock()
 	now := map[string]bool{}
 	for _, b := range blockers {
