@@ -43,6 +43,10 @@ const (
 	maxFetch = 1000
 	// maxThrottle caps a destination's Retry-After.
 	maxThrottle = 15 * time.Minute
+	// pullExpiry bounds how long a pull request waits in the server. A
+	// released iterator's requests outlive it by that much (see
+	// settleRelease), so it is short.
+	pullExpiry = 2 * time.Second
 )
 
 // Filter decides whether a record goes to the stream; source and account
@@ -80,7 +84,17 @@ type Runner struct {
 	// lastKeep is when pending messages were last marked in progress.
 	lastKeep time.Time
 	// it pulls from the consumer; nil while released during retries.
-	it     jetstream.MessagesContext
+	it jetstream.MessagesContext
+	// backlog holds what the iterator had prefetched when it was released
+	// for a retry, taken before anything new. Handing those back with a
+	// Nak would leave them to JetStream's redelivery queue, which a purge
+	// of the journal empties (nats-server consumer.purge), stalling them
+	// for AckWait.
+	backlog []jetstream.Msg
+	// releasedAt is when the iterator was last released (zero: settled).
+	releasedAt time.Time
+	// lastAcked is the highest journal sequence acknowledged.
+	lastAcked uint64
 	batch  []sink.Record
 	bytes  int
 	opened time.Time // when the first record of batch arrived
@@ -223,14 +237,19 @@ func (r *Runner) Run(ctx, hard context.Context) error {
 		r.ackPending()
 	}
 	// Messages the iterator holds but the runner never took are handed
-	// back at once (after the batch's, to keep journal order).
+	// back at once (after the batch's, to keep journal order); the next
+	// runner resets the consumer to its ack floor anyway.
 	r.release()
+	for _, m := range r.backlog {
+		_ = m.Nak()
+	}
+	r.backlog = nil
 	return nil
 }
 
-// release stops the iterator and hands back the messages it prefetched,
-// so they are not held (and redelivered as duplicates) while the runner
-// cannot take them.
+// release stops the iterator and moves the messages it prefetched to the
+// backlog, kept in progress, so they are neither redelivered as
+// duplicates nor left waiting while the runner retries.
 func (r *Runner) release() {
 	if r.it == nil {
 		return
@@ -241,9 +260,46 @@ func (r *Runner) release() {
 		if err != nil {
 			break
 		}
-		_ = m.Nak()
+		r.backlog = append(r.backlog, m)
 	}
 	r.it = nil
+	r.releasedAt = time.Now()
+}
+
+// settleRelease runs before the runner pulls again after a release. The
+// released iterator's pull requests live on in the server until they
+// expire, and what the server hands them never reaches the runner:
+// unacknowledged, it would come back only after AckWait, out of order,
+// holding the stream's ack floor (and so the journal's retention) back.
+// So the runner finishes what it holds, lets those requests expire and
+// resets the consumer to its ack floor, which hands them back at once.
+func (r *Runner) settleRelease(ctx context.Context) error {
+	if len(r.batch) > 0 {
+		if err := r.flush(r.hard); err != nil {
+			return err
+		}
+	} else if len(r.pending) > 0 {
+		r.ackPending()
+	}
+	if wait := time.Until(r.releasedAt.Add(pullExpiry + 200*time.Millisecond)); wait > 0 && !sleep(ctx, wait) {
+		return nil
+	}
+	// Acks are asynchronous: wait until the server has them, so the reset
+	// does not hand back what was delivered.
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		info, err := r.cons.Info(ctx)
+		if err != nil || info.AckFloor.Stream >= r.lastAcked {
+			break
+		}
+		if !sleep(ctx, 10*time.Millisecond) {
+			return nil
+		}
+	}
+	if _, err := r.cfg.Journal.JetStream().ResetConsumer(ctx, r.cfg.Journal.StreamName(), r.cfg.Def.ConsumerName()); err != nil {
+		r.log.Warn("reset consumer after a retry; events given to the released iterator wait for AckWait", "err", err)
+	}
+	r.releasedAt = time.Time{}
+	return nil
 }
 
 var errPaused = errors.New("stream paused by its destination")
@@ -251,10 +307,27 @@ var errPaused = errors.New("stream paused by its destination")
 // step takes the next message (waiting at most until the open batch is
 // due, or a second) and flushes when a limit or the batch's age is reached.
 func (r *Runner) step(ctx context.Context) error {
+	if len(r.backlog) > 0 {
+		m := r.backlog[0]
+		r.backlog[0] = nil
+		r.backlog = r.backlog[1:]
+		if err := r.add(m); err != nil {
+			return err
+		}
+		if len(r.batch) > 0 && time.Since(r.opened) >= r.cfg.MaxAge {
+			return r.flush(r.hard)
+		}
+		return nil
+	}
 	if r.it == nil {
+		if !r.releasedAt.IsZero() {
+			if err := r.settleRelease(ctx); err != nil || ctx.Err() != nil {
+				return err
+			}
+		}
 		// The iterator keeps pulling in the background, so the next batch
 		// is fetched while this one is written.
-		it, err := r.cons.Messages(jetstream.PullMaxMessages(min(2*r.limits.MaxEvents, 4000)))
+		it, err := r.cons.Messages(jetstream.PullMaxMessages(min(2*r.limits.MaxEvents, 4000)), jetstream.PullExpiry(pullExpiry))
 		if err != nil {
 			return fmt.Errorf("consume journal: %w", err)
 		}
@@ -403,6 +476,7 @@ func (r *Runner) ackPending() {
 	for _, m := range r.pending {
 		if md, err := m.Metadata(); err == nil {
 			lat.Observe(now.Sub(md.Timestamp).Seconds())
+			r.lastAcked = max(r.lastAcked, md.Sequence.Stream)
 		}
 		_ = m.Ack()
 	}
@@ -513,6 +587,9 @@ func (r *Runner) backoff(attempt int) time.Duration {
 // so a long batch or retry does not make them redeliver.
 func (r *Runner) keepAlive() {
 	for _, m := range r.pending {
+		_ = m.InProgress()
+	}
+	for _, m := range r.backlog {
 		_ = m.InProgress()
 	}
 	r.lastKeep = time.Now()

@@ -1,0 +1,246 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/auditstream/auditstream/internal/api"
+	"github.com/auditstream/auditstream/internal/app"
+	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/health"
+	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/sink"
+	"github.com/auditstream/auditstream/internal/stream"
+)
+
+// gateSink is a recSink behind a switch: while closed every write fails
+// as a destination answering 503 would.
+type gateSink struct {
+	*recSink
+	open *atomic.Bool
+}
+
+func (g gateSink) Write(ctx context.Context, b sink.Batch) error {
+	if !g.open.Load() {
+		return errors.New("503 service unavailable")
+	}
+	return g.recSink.Write(ctx, b)
+}
+
+// newCappedServer is newServer over a journal capped at maxBytes, with
+// retention wired as app.Run does, and destinations behind gate.
+func newCappedServer(t *testing.T, maxBytes int64, gate *atomic.Bool) (*server, *health.Board) {
+	t.Helper()
+	ctx := t.Context()
+	j, err := journal.Open(ctx, journal.Options{DataDir: t.TempDir(), MaxBytes: maxBytes}, discard)
+	if err != nil {
+		t.Fatalf("open journal: %v", err)
+	}
+	t.Cleanup(j.Close)
+	tokKV, err := j.KV(ctx, journal.BucketTokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := auth.NewStore(ctx, tokKV, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tokens.Close)
+	if _, err := tokens.Ensure(ctx, adminSecret, auth.Token{Name: "admin", Org: auth.AllOrgs, Scopes: []auth.Scope{auth.ScopeAdmin}}); err != nil {
+		t.Fatal(err)
+	}
+	lsKV, err := j.KV(ctx, journal.BucketStreams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := stream.NewStore(ctx, lsKV, nil, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	reg := prometheus.NewRegistry()
+	types := &testTypes{sinks: map[string]*recSink{}}
+	build := func(d stream.Definition) (sink.Sink, stream.Filter, error) {
+		s, f, err := types.build(d)
+		if err != nil {
+			return nil, nil, err
+		}
+		return gateSink{recSink: s.(*recSink), open: gate}, f, nil
+	}
+	sup := stream.NewSupervisor(stream.SupervisorConfig{Store: store, Journal: j, Build: build, Log: discard,
+		Metrics: stream.NewMetrics(reg), StopTimeout: time.Second,
+		Runner: stream.RunnerConfig{BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond, MaxAge: 10 * time.Millisecond}})
+	board := &health.Board{}
+	ret := stream.NewRetention(stream.RetentionConfig{Journal: j, Supervisor: sup, Health: board, Log: discard,
+		Registry: reg, SystemOrg: "default", Interval: 20 * time.Millisecond})
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{}, 2)
+	go func() { sup.Run(runCtx); done <- struct{}{} }()
+	go func() { ret.Run(runCtx); done <- struct{}{} }()
+	t.Cleanup(func() { stop(); <-done; <-done })
+	srv := api.New(api.Deps{Journal: j, Tokens: tokens, Streams: store, Supervisor: sup, Types: types,
+		ValidateFilter: func(raw []byte) error { return app.ValidateFilter(raw) }, Log: discard, Registry: reg,
+		DefaultOrg: "default", Limits: api.DefaultLimits, Health: board, Retention: ret})
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	return &server{t: t, url: ts.URL, client: ts.Client(), api: srv, j: j, tokens: tokens, store: store,
+		types: types, admin: adminSecret}, board
+}
+
+// TestIngestFullJournalProtectsUndelivered is the reviewer's repro of H2:
+// a 1 MiB journal, a stream whose destination is down, 5 × 2,000 events
+// of 400 bytes. Before, all were accepted and 8,054 were lost with
+// lagEvents 0; now ingest answers 507 with Retry-After naming the stream,
+// /readyz, status and metrics say why, no accepted event is lost, and once
+// the destination is back everything is delivered and ingest accepted.
+func TestIngestFullJournalProtectsUndelivered(t *testing.T) {
+	gate := &atomic.Bool{}
+	s, _ := newCappedServer(t, 1<<20, gate)
+	r := s.call("POST", "/api/v1/logStreams?verify=false", s.admin,
+		map[string]any{"type": "test", "name": "down", "settings": map[string]any{"url": "http://127.0.0.1:19010/hook"}})
+	wantStatus(t, r, 200)
+	var created struct{ ID string }
+	r.json(t, &created)
+
+	var accepted []string
+	var full response
+	for b := range 50 {
+		var lines []string
+		var ids []string
+		for i := range 200 {
+			id := fmt.Sprintf("ret-%d-%d", b, i)
+			ids = append(ids, id)
+			lines = append(lines, fmt.Sprintf(`{"eventType":"ret.test","uuid":%q,"pad":%q}`, id, strings.Repeat("p", 400)))
+		}
+		r := s.call("POST", "/api/v1/events", s.admin, strings.Join(lines, "\n"), "Content-Type", "application/x-ndjson")
+		if r.status != 202 {
+			full = r
+			break
+		}
+		accepted = append(accepted, ids...)
+	}
+	e := wantError(t, full, 507, api.CodeFull, "log stream "+created.ID+" (down) has not delivered events from journal sequence")
+	if ra := full.header.Get("Retry-After"); ra == "" {
+		t.Errorf("got no Retry-After on %s, want one", full)
+	}
+	t.Logf("507 after %d accepted: %s", len(accepted), e.causes())
+
+	// The same refusal for an org-scoped token names no stream of
+	// another org.
+	tenant := s.token("acme", auth.ScopeWriteEvents)
+	r = s.call("POST", "/api/v1/events", tenant, ev("t1"))
+	te := wantError(t, r, 507, api.CodeFull, "1 log streams of other orgs")
+	if strings.Contains(strings.Join(te.causes(), " "), created.ID) {
+		t.Errorf("got causes %q for a tenant, want no other org's stream id", te.causes())
+	}
+
+	r = s.call("GET", "/readyz", "", nil)
+	if r.status != 200 || !strings.Contains(string(r.body), `"degraded"`) || !strings.Contains(string(r.body), created.ID) {
+		t.Errorf("got /readyz %s, want 200 degraded naming the stream", r)
+	}
+	r = s.call("GET", "/api/v1/logStreams/"+created.ID+"/status", s.admin, nil)
+	var st stream.Snapshot
+	r.json(t, &st)
+	if !st.RetentionBlocking || st.LagEvents == 0 {
+		t.Errorf("got status %s, want retentionBlocking and a lag", r.body)
+	}
+	r = s.call("GET", "/metrics", s.admin, nil)
+	for _, want := range []string{"auditstream_journal_retention_blocked 1",
+		`auditstream_stream_retention_blocking{stream="` + created.ID + `"} 1`,
+		`auditstream_ingest_rejected_requests_total{code="507"}`} {
+		if !strings.Contains(string(r.body), want) {
+			t.Errorf("got metrics without %q", want)
+		}
+	}
+
+	gate.Store(true)
+	rec := s.types.sink(created.ID)
+	eventually(t, "every accepted event delivered", func() bool {
+		got := map[string]bool{}
+		rec.mu.Lock()
+		for _, b := range rec.batches {
+			for _, r := range b {
+				got[r.ID] = true
+			}
+		}
+		rec.mu.Unlock()
+		for _, id := range accepted {
+			if !got[id] {
+				return false
+			}
+		}
+		return true
+	})
+	eventually(t, "ingest accepted again", func() bool {
+		return s.call("POST", "/api/v1/events", s.admin, ev("after-recovery")).status == 202
+	})
+	eventually(t, "readyz ready", func() bool {
+		r := s.call("GET", "/readyz", "", nil)
+		return r.status == 200 && strings.Contains(string(r.body), `"ready"`)
+	})
+	r = s.call("GET", "/api/v1/logStreams/"+created.ID+"/status", s.admin, nil)
+	var raw map[string]json.RawMessage
+	r.json(t, &raw)
+	if _, ok := raw["droppedByRetention"]; ok {
+		t.Errorf("got status %s, want nothing dropped", r.body)
+	}
+	if types := rec.eventTypes(); !slices.Contains(types, "system.journal.retention.blocked") {
+		t.Errorf("got no system.journal.retention.blocked event delivered, want one")
+	}
+}
+
+// TestIngestFullJournalDeactivateUnblocks checks that deactivating the
+// lagging stream lets ingest in again, and its status then shows what it
+// lost.
+func TestIngestFullJournalDeactivateUnblocks(t *testing.T) {
+	gate := &atomic.Bool{}
+	s, board := newCappedServer(t, 512<<10, gate)
+	r := s.call("POST", "/api/v1/logStreams?verify=false", s.admin,
+		map[string]any{"type": "test", "name": "down", "settings": map[string]any{"url": "http://127.0.0.1:19010/hook"}})
+	wantStatus(t, r, 200)
+	var created struct{ ID string }
+	r.json(t, &created)
+	pad := strings.Repeat("p", 400)
+	n := 0
+	for ; n < 100; n++ {
+		var lines []string
+		for i := range 200 {
+			lines = append(lines, fmt.Sprintf(`{"eventType":"ret.test","uuid":"d-%d-%d","pad":%q}`, n, i, pad))
+		}
+		if r = s.call("POST", "/api/v1/events", s.admin, strings.Join(lines, "\n"), "Content-Type", "application/x-ndjson"); r.status != 202 {
+			break
+		}
+	}
+	wantError(t, r, 507, api.CodeFull, created.ID)
+	wantStatus(t, s.call("POST", "/api/v1/logStreams/"+created.ID+"/lifecycle/deactivate", s.admin, nil), 200)
+	eventually(t, "ingest accepted after deactivation", func() bool {
+		return s.call("POST", "/api/v1/events", s.admin, ev("after-deactivate")).status == 202
+	})
+	eventually(t, "the condition cleared", func() bool {
+		for _, c := range board.Conditions() {
+			if c.Name == stream.ConditionRetention {
+				return false
+			}
+		}
+		return true
+	})
+	eventually(t, "the stream's loss in its status", func() bool {
+		r := s.call("GET", "/api/v1/logStreams/"+created.ID+"/status", s.admin, nil)
+		var st stream.Snapshot
+		r.json(t, &st)
+		// From the first event the stream had not delivered (sequence 1
+		// is its own creation event, which it did deliver).
+		return st.DroppedByRetention != nil && st.DroppedByRetention.FromSeq == 2 && st.DroppedByRetention.Events > 0 &&
+			st.State == stream.StateInactive && !st.RetentionBlocking
+	})
+}
