@@ -95,9 +95,9 @@ type Runner struct {
 	releasedAt time.Time
 	// lastAcked is the highest journal sequence acknowledged.
 	lastAcked uint64
-	batch  []sink.Record
-	bytes  int
-	opened time.Time // when the first record of batch arrived
+	batch     []sink.Record
+	bytes     int
+	opened    time.Time // when the first record of batch arrived
 	// hard bounds writes; it outlives the soft context of Run so that a
 	// graceful stop can finish the batch in flight.
 	hard context.Context
