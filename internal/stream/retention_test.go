@@ -444,3 +444,44 @@ func TestRetentionReportsMissingEvents(t *testing.T) {
 		t.Errorf("got %d gaps, want the gap reported once", dr.Gaps)
 	}
 }
+
+// TestDeadLettersFullKeepsLetters checks the dead-letter cap
+// (journal.deadLetters.maxBytes): a full store drops no letter (it used to
+// delete the oldest silently); the stream waits, says "dead-letter store
+// full" in its status and /readyz's conditions, and goes on once letters
+// are purged.
+func TestDeadLettersFullKeepsLetters(t *testing.T) {
+	re := newRetEnv(t, journal.Options{DeadLetterMaxBytes: 16 << 10}, stream.WhenFullProtect)
+	refuse := func(context.Context, int, sink.Batch) error { return sink.Permanent(errors.New("400 bad event")) }
+	re.setSink("s1", newFakeSink(sink.Limits{MaxEvents: 10}, refuse))
+	re.put(def("s1"))
+	var evs []event.Event
+	for i := range 30 {
+		evs = append(evs, mkEvent(t, "acme", "test.event", idOf(i), 1000))
+	}
+	re.appendAll(evs)
+	eventually(t, "the stream waiting on a full dead-letter store", func() bool {
+		snap := re.sup.StatusOf("s1").Snapshot()
+		_, cond := re.condition(stream.ConditionDeadLetters)
+		return strings.Contains(snap.LastError, "dead-letter store full") && snap.State == stream.StateRetrying && cond
+	}, func() string { return fmt.Sprintf("%+v", re.sup.StatusOf("s1").Snapshot()) })
+	dls := re.deadLetters("s1")
+	if len(dls) < 5 || len(dls) >= 30 || dls[0].UUID != idOf(0) {
+		t.Fatalf("got %d dead letters starting with %v, want the first ones kept", len(dls), dls[0].UUID)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if again := re.deadLetters("s1"); len(again) != len(dls) || again[0].UUID != idOf(0) {
+		t.Fatalf("got %d dead letters starting with %s, want the same %d: none dropped", len(again), again[0].UUID, len(dls))
+	}
+	// Purging the letters (as an operator would, or redriving them) lets
+	// the stream go on until every event is dead-lettered.
+	eventually(t, "every event dead-lettered and the condition cleared", func() bool {
+		if strings.Contains(re.sup.StatusOf("s1").Snapshot().LastError, "dead-letter store full") {
+			if err := stream.PurgeDeadLetters(t.Context(), re.j, "s1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, cond := re.condition(stream.ConditionDeadLetters)
+		return re.sup.StatusOf("s1").Snapshot().DeadLettered == 30 && !cond
+	}, func() string { return fmt.Sprintf("%+v", re.sup.StatusOf("s1").Snapshot()) })
+}
