@@ -141,6 +141,23 @@ func (j *Journal) Purge(ctx context.Context, subject string, keepFrom uint64) (u
 	return resp.Purged, nil
 }
 
+// AckFloors returns, for every durable consumer of the events stream, the
+// stream sequence below which it has acknowledged everything (one listing,
+// however many consumers).
+func (j *Journal) AckFloors(ctx context.Context) (map[string]uint64, error) {
+	out := map[string]uint64{}
+	list := j.stream.ListConsumers(ctx)
+	for info := range list.Info() {
+		if info.Config.Durable != "" {
+			out[info.Name] = info.AckFloor.Stream
+		}
+	}
+	if err := list.Err(); err != nil {
+		return nil, fmt.Errorf("list consumers: %w", err)
+	}
+	return out, nil
+}
+
 // AckFloor returns the stream sequence below which the durable consumer
 // name has acknowledged everything, and whether the consumer exists.
 func (j *Journal) AckFloor(ctx context.Context, name string) (uint64, bool, error) {

@@ -282,13 +282,13 @@ func (r *Retention) check(ctx context.Context, urgent bool) error {
 	}
 	r.usageRatio.Set(u.Ratio())
 	r.capacityWarning(&r.warn, "journal", u, "journal.maxBytes", "system.journal.capacity.warning")
+	floors, err := j.AckFloors(ctx)
+	if err != nil {
+		return err
+	}
 	var readers []reader
 	for _, d := range r.cfg.Supervisor.cfg.Store.List() {
-		floor, ok, err := j.AckFloor(ctx, d.ConsumerName())
-		if err != nil {
-			return err
-		}
-		if ok {
+		if floor, ok := floors[d.ConsumerName()]; ok {
 			readers = append(readers, reader{def: d, floor: floor})
 		}
 	}
