@@ -12,4 +12,12 @@
 // Definitions live in a JetStream KV bucket (Store); a Supervisor on every
 // node watches it and starts, restarts and stops runners as streams are
 // created, changed, replayed, deactivated and deleted.
+//
+// Retention keeps the journal under its byte cap by purging the oldest
+// events, and decides what that means for streams behind: with
+// journal.whenFull protect it purges only what every active stream has
+// delivered and refuses ingest (507) while it cannot; with dropOldest it
+// purges anyway. Either way, every event a stream loses (also to maxAge)
+// is reported on that stream: status droppedByRetention, a metric, a WARN
+// and a system.log_stream.gap event.
 package stream
