@@ -14,11 +14,12 @@ import (
 	"github.com/auditstream/auditstream/internal/source/okta"
 )
 
-// sourceTypes is the one table of source types.
-func sourceTypes() map[string]source.Type {
+// sourceTypes is the one table of source types; baseURL is the API's
+// public URL (receivers show their URL from it).
+func sourceTypes(baseURL string) map[string]source.Type {
 	return map[string]source.Type{
 		"okta":           okta.NewType(okta.Options{}),
-		eventbridge.Type: eventbridge.NewType(),
+		eventbridge.Type: eventbridge.NewType(baseURL),
 	}
 }
 
@@ -56,7 +57,8 @@ func (r *sourceRuntime) stop() {
 }
 
 // sourceRoutes serves the sources API (/api/v1/sources) and the EventBridge
-// receiver (/api/v1/eventbridge), and prepares the pollers in d.sources.
+// receivers (/api/v1/eventbridge/{sourceId}), and prepares the pollers in
+// d.sources.
 func sourceRoutes(d routeDeps) ([]api.Route, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -80,7 +82,11 @@ func sourceRoutes(d routeDeps) ([]api.Route, error) {
 	if err != nil {
 		return nil, err
 	}
-	types := sourceTypes()
+	base := d.cfg.Query.PublicURL // as /api/v1/logs: never the request's Host
+	if base == "" {
+		base = "http://" + publicHost(d.cfg.Listen)
+	}
+	types := sourceTypes(base)
 	fixed, err := configSources(d.cfg, types)
 	if err != nil {
 		return nil, err

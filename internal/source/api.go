@@ -109,6 +109,11 @@ func (a *API) view(r *http.Request, d Definition) view {
 	} else {
 		links["activate"] = link{Href: base + "/lifecycle/activate", Method: "POST"}
 	}
+	if ep := a.Types[d.Type].Endpoints; ep != nil {
+		for name, href := range ep(d) {
+			links[name] = link{Href: href, Method: "POST"}
+		}
+	}
 	settings, err := secret.Strip(d.Settings, a.Types[d.Type].SecretPaths)
 	if err != nil {
 		settings = json.RawMessage("{}")
@@ -226,6 +231,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, tok auth.Token) err
 		return err
 	}
 	in.Org = a.orgOf(in.Org, tok)
+	generated := a.generate(&in, nil)
 	settings, err := a.validate(&in, tok, Definition{})
 	if err != nil {
 		return err
@@ -238,7 +244,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, tok auth.Token) err
 	}
 	a.Log.Info("source created", "source", d.ID, "type", d.Type, "org", d.Org)
 	a.record(r, tok, "create", d)
-	api.WriteJSON(w, http.StatusOK, a.view(r, d))
+	api.WriteJSON(w, http.StatusOK, withGenerated(a.view(r, d), generated))
 	return nil
 }
 
@@ -265,6 +271,10 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, tok auth.Token) err
 	if in.Type == "" {
 		in.Type = old.Type
 	}
+	var generated map[string]string
+	if in.Type == old.Type {
+		generated = a.generate(&in, old.Settings)
+	}
 	settings, err := a.validate(&in, tok, old)
 	if err != nil {
 		return err
@@ -276,7 +286,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, tok auth.Token) err
 		return err
 	}
 	a.record(r, tok, "update", d)
-	api.WriteJSON(w, http.StatusOK, a.view(r, d))
+	api.WriteJSON(w, http.StatusOK, withGenerated(a.view(r, d), generated))
 	return nil
 }
 

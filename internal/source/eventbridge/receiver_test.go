@@ -117,10 +117,15 @@ func envelope(t *testing.T) []byte {
 	return b
 }
 
-// post sends body as an API destination does, with auth applied.
-func (h *harness) post(body []byte, auth func(*http.Request)) (int, http.Header, string) {
+// post sends body as an API destination does to receiver id's URL ("" for
+// the shared URL), with auth applied.
+func (h *harness) post(id string, body []byte, auth func(*http.Request)) (int, http.Header, string) {
 	h.t.Helper()
-	req, err := http.NewRequest("POST", h.srv.URL+"/api/v1/eventbridge", bytes.NewReader(body))
+	path := "/api/v1/eventbridge"
+	if id != "" {
+		path += "/" + id
+	}
+	req, err := http.NewRequest("POST", h.srv.URL+path, bytes.NewReader(body))
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -140,15 +145,21 @@ func (h *harness) post(body []byte, auth func(*http.Request)) (int, http.Header,
 	return resp.StatusCode, resp.Header, string(b)
 }
 
-// token gets an access token from the receiver's token endpoint.
+// token gets an access token from the oauth receiver's token endpoint.
 func (h *harness) token(id, secret string, basic bool) (int, string) {
+	h.t.Helper()
+	return h.tokenAt("/api/v1/eventbridge/oauth/token", id, secret, basic)
+}
+
+// tokenAt gets an access token from the token endpoint at path.
+func (h *harness) tokenAt(path, id, secret string, basic bool) (int, string) {
 	h.t.Helper()
 	form := url.Values{"grant_type": {"client_credentials"}}
 	if !basic {
 		form.Set("client_id", id)
 		form.Set("client_secret", secret)
 	}
-	req, _ := http.NewRequest("POST", h.srv.URL+"/api/v1/eventbridge/token", strings.NewReader(form.Encode()))
+	req, _ := http.NewRequest("POST", h.srv.URL+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if basic {
 		req.SetBasicAuth(id, secret)
