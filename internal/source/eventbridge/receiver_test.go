@@ -53,7 +53,22 @@ func receiverDef(t *testing.T, id, org, settings string) source.Definition {
 	return source.Definition{ID: id, Type: eventbridge.Type, Name: id, Status: source.StatusActive, Org: org, Settings: s}
 }
 
+// newHarness serves four receivers: apikey (org acme), basic (globex),
+// oauth (initech) and paused (acme, inactive).
 func newHarness(t *testing.T, limits api.Limits) *harness {
+	t.Helper()
+	fixed := []source.Definition{
+		receiverDef(t, "apikey", "acme", `{"auth":{"type":"API_KEY","header":"X-Auditstream-Key","value":"`+apiKey+`"}}`),
+		receiverDef(t, "basic", "globex", `{"auth":{"type":"BASIC","username":"eventbridge","password":"`+password+`"}}`),
+		receiverDef(t, "oauth", "initech", `{"auth":{"type":"OAUTH_CLIENT_CREDENTIALS","clientId":"eb-client","clientSecret":"`+clientSecret+`"},"tokenTtl":"5m"}`),
+		receiverDef(t, "paused", "acme", `{"auth":{"type":"API_KEY","header":"X-Paused-Key","value":"`+inactiveKey+`"}}`),
+	}
+	fixed[3].Status = source.StatusInactive
+	return newHarnessWith(t, limits, fixed...)
+}
+
+// newHarnessWith serves the receivers fixed.
+func newHarnessWith(t *testing.T, limits api.Limits, fixed ...source.Definition) *harness {
 	t.Helper()
 	j, err := journal.Open(t.Context(), journal.Options{DataDir: t.TempDir()}, discard)
 	if err != nil {
@@ -76,13 +91,6 @@ func newHarness(t *testing.T, limits api.Limits) *harness {
 	if err != nil || !bytes.Equal(key, again) {
 		t.Fatalf("LoadKey twice: got a different key (%v), want the same", err)
 	}
-	fixed := []source.Definition{
-		receiverDef(t, "apikey", "acme", `{"auth":{"type":"API_KEY","header":"X-Auditstream-Key","value":"`+apiKey+`"}}`),
-		receiverDef(t, "basic", "globex", `{"auth":{"type":"BASIC","username":"eventbridge","password":"`+password+`"}}`),
-		receiverDef(t, "oauth", "initech", `{"auth":{"type":"OAUTH_CLIENT_CREDENTIALS","clientId":"eb-client","clientSecret":"`+clientSecret+`"},"tokenTtl":"5m"}`),
-		receiverDef(t, "paused", "acme", `{"auth":{"type":"API_KEY","header":"X-Paused-Key","value":"`+inactiveKey+`"}}`),
-	}
-	fixed[3].Status = source.StatusInactive
 	store, err := source.NewStore(t.Context(), kv, fixed, discard)
 	if err != nil {
 		t.Fatal(err)
