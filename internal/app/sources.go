@@ -121,6 +121,10 @@ func configSources(cfg config.Config, types map[string]source.Type) ([]source.De
 		if !ok {
 			return nil, fmt.Errorf("source %s: unknown type %q", s.ID, s.Type)
 		}
+		if s.Type == eventbridge.Type && s.ID == "token" {
+			// Its URL, /api/v1/eventbridge/token, is the shared token endpoint.
+			return nil, fmt.Errorf("source %s: the id %q is reserved for eventbridge receivers; choose another", s.ID, s.ID)
+		}
 		raw, err := s.SettingsJSON()
 		if err != nil {
 			return nil, fmt.Errorf("source %s settings: %w", s.ID, err)

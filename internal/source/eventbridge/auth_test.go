@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -110,6 +111,17 @@ func TestTokenEndpoint(t *testing.T) {
 				t.Fatalf("token: got %q, want one only on 200", tok)
 			}
 		})
+	}
+}
+
+// TestTokenSecretInQuery: a client secret in the URL (kept by access
+// logs) is refused, RFC 6749 §2.3.1.
+func TestTokenSecretInQuery(t *testing.T) {
+	h := newHarness(t, api.Limits{})
+	q := url.Values{"grant_type": {"client_credentials"}, "client_id": {"eb-client"}, "client_secret": {clientSecret}}
+	code, tok := h.tokenAt("/api/v1/eventbridge/oauth/token?"+q.Encode(), "", "", false)
+	if code != 400 || tok != "" {
+		t.Fatalf("got %d %q, want 400 and no token", code, tok)
 	}
 }
 

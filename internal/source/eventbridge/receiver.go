@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -66,6 +67,9 @@ type Receiver struct {
 	// dummy is hashed against for an unknown receiver, so that an unknown
 	// id costs the same as a wrong credential.
 	dummy string
+	// warned holds the receivers already reported as keyed on a standard
+	// header (logged once each, not per request).
+	warned sync.Map
 }
 
 // maxInflight bounds concurrent requests, as for the ingest API: past it
@@ -187,8 +191,10 @@ func (rc *Receiver) authenticate(r *http.Request, rv receiver, found bool) bool 
 		if StandardHeader(a.Header) {
 			// Stored before such headers were refused: it would let in any
 			// request; the owner has to name another header.
-			rc.cfg.Log.Warn("eventbridge receiver keyed on a standard header refuses every request; update its settings.auth.header",
-				"source", rv.def.ID, "header", a.Header)
+			if _, seen := rc.warned.LoadOrStore(rv.def.ID+"\x00"+a.Header, true); !seen {
+				rc.cfg.Log.Warn("eventbridge receiver keyed on a standard header refuses every request; update its settings.auth.header",
+					"source", rv.def.ID, "header", a.Header)
+			}
 			return false
 		}
 		v := r.Header.Get(a.Header)
@@ -246,8 +252,9 @@ func (rc *Receiver) verifyToken(tok string, c *tokenClaims) bool {
 
 // token is the OAuth client credentials endpoint for API destination
 // connections: client_id and client_secret as Basic credentials or as
-// parameters (form, JSON body or query), checked against the addressed
-// receiver only and answered with a bearer token bound to it.
+// body parameters (form or JSON; a secret in the query string is
+// refused), checked against the addressed receiver only and answered with
+// a bearer token bound to it.
 func (rc *Receiver) token(w http.ResponseWriter, r *http.Request, _ auth.Token) error {
 	oauthError := func(status int, code, desc string) error {
 		if status == http.StatusUnauthorized {
@@ -258,6 +265,11 @@ func (rc *Receiver) token(w http.ResponseWriter, r *http.Request, _ auth.Token) 
 		return nil
 	}
 	params := r.URL.Query()
+	if params.Has("client_secret") {
+		// RFC 6749 §2.3.1: credentials never in the URI, which access logs keep.
+		rc.reject(http.StatusBadRequest)
+		return oauthError(http.StatusBadRequest, "invalid_request", "send client_secret as Basic credentials or in the body, never in the query string")
+	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch mt {
