@@ -149,7 +149,9 @@ func TestCheckBeforeDialling(t *testing.T) {
 // under an attacker's control would.
 type fakeResolver []netip.Addr
 
-func (f fakeResolver) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) { return f, nil }
+func (f fakeResolver) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	return f, nil
+}
 
 // TestDialerChecksResolvedAddress: a name that resolves to loopback (a
 // rebinding DNS answer) is refused for a tenant, and no connection reaches
