@@ -220,11 +220,11 @@ func (pl *Poller) fetch(ctx context.Context, u string, retry *retryInfo) (page, 
 		}
 		return page{}, e
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return page{}, fail(source.KindAuth, fmt.Errorf("GET /api/v1/logs: %s: %s", resp.Status, oktaSummary(body)))
+		return page{}, fail(source.KindAuth, fmt.Errorf("GET /api/v1/logs: %s: %w", resp.Status, oktaSummary(body)))
 	case resp.StatusCode >= 500:
-		return page{}, fail(source.KindServer, fmt.Errorf("GET /api/v1/logs: %s: %s", resp.Status, oktaSummary(body)))
+		return page{}, fail(source.KindServer, fmt.Errorf("GET /api/v1/logs: %s: %w", resp.Status, oktaSummary(body)))
 	case resp.StatusCode != http.StatusOK:
-		return page{}, fail(source.KindRequest, fmt.Errorf("GET /api/v1/logs: %s: %s", resp.Status, oktaSummary(body)))
+		return page{}, fail(source.KindRequest, fmt.Errorf("GET /api/v1/logs: %s: %w", resp.Status, oktaSummary(body)))
 	}
 	if retry != nil {
 		*retry = retryInfo{}
@@ -247,19 +247,30 @@ func (pl *Poller) fetch(ctx context.Context, u string, retry *retryInfo) (page, 
 	return pg, nil
 }
 
-func oktaSummary(body []byte) string {
+// oktaSummary is Okta's error code and summary from an error answer, or
+// else the start of the body, which tenants' views leave out (the base
+// URL may name something other than Okta).
+func oktaSummary(body []byte) error {
 	var e struct {
 		Code    string `json:"errorCode"`
 		Summary string `json:"errorSummary"`
 	}
 	if json.Unmarshal(body, &e) == nil && e.Code != "" {
-		return e.Code + " " + e.Summary
+		return errors.New(e.Code + " " + e.Summary)
 	}
 	if len(body) > 200 {
 		body = body[:200]
 	}
-	return string(body)
+	return &answerError{body: string(body)}
 }
+
+// answerError is the start of an answer that is not Okta's error object.
+type answerError struct{ body string }
+
+func (e *answerError) Error() string { return e.body }
+
+// ResponseBody makes egress.PublicMessage leave the answer out.
+func (e *answerError) ResponseBody() string { return e.body }
 
 func (pl *Poller) metric(code int) {
 	if pl.deps.Metrics == nil {
