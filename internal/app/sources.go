@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -14,10 +15,15 @@ import (
 	"github.com/auditstream/auditstream/internal/source/okta"
 )
 
-// sourceTypes is the one table of source types.
-func sourceTypes() map[string]source.Type {
+// sourceTypes is the one table of source types. Pollers connect through
+// out: the egress policy for their owner and the own-API guard.
+func sourceTypes(out *outbound) map[string]source.Type {
+	if out == nil {
+		out = &outbound{}
+	}
 	return map[string]source.Type{
-		"okta":           okta.NewType(okta.Options{}),
+		"okta": okta.NewType(okta.Options{Egress: out.policy,
+			Transport: func(d source.Definition) http.RoundTripper { return out.transport(trustOf(d.ByOperator())) }}),
 		eventbridge.Type: eventbridge.NewType(),
 	}
 }
@@ -80,7 +86,7 @@ func sourceRoutes(d routeDeps) ([]api.Route, error) {
 	if err != nil {
 		return nil, err
 	}
-	types := sourceTypes()
+	types := sourceTypes(d.outbound)
 	fixed, err := configSources(d.cfg, types)
 	if err != nil {
 		return nil, err
