@@ -17,6 +17,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/egress"
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/pattern"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/sink/filesink"
@@ -99,7 +100,12 @@ func coreTypes() map[string]streamType {
 				if err := decodeStrict(raw, &cfg); err != nil {
 					return nil, err
 				}
-				return filesink.New(cfg, filesink.Deps{Logger: t.log, Forbidden: t.forbiddenDir})
+				base, dir, err := t.fileDir(cfg.Dir)
+				if err != nil {
+					return nil, err
+				}
+				cfg.Dir = dir
+				return filesink.New(cfg, filesink.Deps{Logger: t.log, Forbidden: t.forbiddenDir, Base: base})
 			},
 		},
 	}
@@ -287,6 +293,40 @@ func (t *types) forbidden(u *url.URL) error {
 		}
 	}
 	return nil
+}
+
+// errNeedFileRoots refuses a tenant's file stream on a server without
+// fileRoots: there is no directory of its org to confine it to.
+var errNeedFileRoots = errors.New("settings.dir: file streams of org-scoped tokens need fileRoots in the server's configuration (each org writes below <fileRoot>/<org>); ask the operator")
+
+// fileDir returns the directory a file stream's dir is relative to ("" when
+// dir must be absolute) and dir as the sink takes it. A tenant's dir is always relative to its org's
+// directory under the first of fileRoots (<root>/<org>/<dir>), so it can
+// name neither another org's directory nor the root; the sink creates and
+// opens it without following links. The operator may name an absolute
+// directory (within fileRoots when set, anywhere outside dataDir when
+// not), or a relative one below the first root (and the org's directory,
+// for a stream of one org).
+func (t *types) fileDir(dir string) (base, rel string, err error) {
+	if t.trust == egress.Tenant {
+		if len(t.fileRoots) == 0 {
+			return "", "", errNeedFileRoots
+		}
+		if !event.ValidOrg(t.org) {
+			return "", "", fmt.Errorf("settings.dir: org %q cannot name a directory", t.org)
+		}
+		if dir == "" || filepath.IsAbs(dir) || !filepath.IsLocal(dir) {
+			return "", "", fmt.Errorf("settings.dir: %q: name a directory relative to your org's directory, without \"..\" (files go to <fileRoot>/%s/<dir>)", dir, t.org)
+		}
+		return t.fileRoots[0], filepath.Join(t.org, dir), nil
+	}
+	if dir == "" || filepath.IsAbs(dir) || len(t.fileRoots) == 0 {
+		return "", dir, nil
+	}
+	if t.org == "" || t.org == "*" {
+		return t.fileRoots[0], dir, nil
+	}
+	return t.fileRoots[0], filepath.Join(t.org, dir), nil
 }
 
 // forbiddenDir refuses file streams inside the journal's data directory
