@@ -65,8 +65,9 @@ type Config struct {
 	// Patterns bound the EventBridge patterns streams filter with.
 	Patterns Patterns `yaml:"patterns"`
 	// FileRoots are the directories file streams may write under (symbolic
-	// links resolved). Empty: any absolute directory outside dataDir; set
-	// it when org-scoped tokens may manage streams.
+	// links resolved). Empty: any absolute directory outside dataDir, and
+	// org-scoped tokens cannot create file streams. Each org writes below
+	// <first root>/<org>/, naming only a relative directory there.
 	FileRoots []string `yaml:"fileRoots"`
 	// Egress limits where streams and sources may connect. Destinations
 	// set by org-scoped tokens may not reach loopback, link-local (cloud
