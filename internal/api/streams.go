@@ -462,8 +462,12 @@ func (s *Server) redrive(w http.ResponseWriter, r *http.Request, tok auth.Token)
 	defer sk.Close(context.WithoutCancel(r.Context()))
 	n, err := stream.Redrive(r.Context(), s.d.Journal, d.ID, sk, s.d.Supervisor.StatusOf(d.ID))
 	if err != nil {
+		msg := err.Error()
+		if tok.Org != auth.AllOrgs {
+			msg = egress.PublicMessage(err) // the answer body stays with the operator
+		}
 		return &Error{Status: http.StatusBadGateway, Code: CodeInternal, Summary: "Redrive stopped: the destination refused events",
-			Causes: []string{fmt.Sprintf("%d redriven before: %v", n, err)}}
+			Causes: []string{fmt.Sprintf("%d redriven before: %s", n, msg)}}
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"redriven": n})
 	return nil
