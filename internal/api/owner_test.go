@@ -41,8 +41,13 @@ func TestStreamOwnerFollowsSettings(t *testing.T) {
 	}{
 		{"rename by the tenant", map[string]any{"url": "http://127.0.0.1:9"}, true},
 		{"new url by the tenant", map[string]any{"url": "http://127.0.0.1:10"}, false},
+		{"saved again by the operator", map[string]any{"url": "http://127.0.0.1:10"}, true},
 	} {
-		r := s.call("PUT", "/api/v1/logStreams/"+v.ID, acme, map[string]any{"type": "test", "name": step.name, "settings": step.settings})
+		tok := acme
+		if step.name == "saved again by the operator" {
+			tok = s.admin
+		}
+		r := s.call("PUT", "/api/v1/logStreams/"+v.ID, tok, map[string]any{"type": "test", "name": step.name, "settings": step.settings})
 		if r.status != http.StatusOK {
 			t.Fatalf("%s: got %s, want 200", step.name, r)
 		}

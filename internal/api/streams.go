@@ -307,7 +307,9 @@ func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.T
 	d := old
 	d.Name, d.Settings, d.Filter, d.Org = in.Name, CompactJSON(in.Settings), CompactJSON(in.Filter), in.Org
 	d.LastUpdated = s.d.Now().UTC().Truncate(time.Millisecond)
-	if !bytes.Equal(d.Settings, old.Settings) {
+	// Settings the operator saves are the operator's; a tenant's change
+	// of them makes them the tenant's.
+	if tok.Org == auth.AllOrgs || !bytes.Equal(d.Settings, old.Settings) {
 		d.Operator = tok.Org == auth.AllOrgs
 	}
 	if d.Status == stream.StatusActive && !bytes.Equal(d.Settings, old.Settings) {
