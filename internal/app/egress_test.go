@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/source"
+	"github.com/auditstream/auditstream/internal/stream"
 )
 
 const testAdmin = "app-test-admin-token-0123456789abcdef"
@@ -400,5 +403,61 @@ func TestTenantFileStreams(t *testing.T) {
 	acme2 := noRoots.token("acme", "logStreams.manage")
 	if code, body, _ := noRoots.stream(acme2, "", file("exports")); code != http.StatusBadRequest || !strings.Contains(body, "fileRoots") {
 		t.Fatalf("no fileRoots: got %d %s, want 400 naming fileRoots", code, body)
+	}
+}
+
+// rebind answers every name with 127.0.0.1, as a hostile DNS record (or a
+// rebinding one, after the check) would.
+type rebind struct{}
+
+func (rebind) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+}
+
+// TestEveryDestinationDialsThroughThePolicy builds each destination type
+// for a tenant with a host name that resolves to loopback: the name passes
+// the check before dialling, and the dialer refuses the address, so the
+// server sees nothing (the AWS SDK clients included). The operator's
+// destination with the same settings reaches it.
+func TestEveryDestinationDialsThroughThePolicy(t *testing.T) {
+	h := newHook(t, http.StatusInternalServerError, "{}")
+	_, port, _ := net.SplitHostPort(h.Listener.Addr().String())
+	u := "http://dest.rebind.test:" + port
+	creds := map[string]any{"accessKeyId": "AKIAEXAMPLE", "secretAccessKey": "example-secret"}
+	typ := newTypes(slog.New(slog.DiscardHandler), "127.0.0.1:1", t.TempDir(), nil, envelopeDefaults{})
+	typ.setEgress(&outbound{listen: "127.0.0.1:1", resolver: rebind{}})
+	for _, tc := range []struct {
+		typ      string
+		settings map[string]any
+	}{
+		{"http", map[string]any{"url": u, "insecureHttp": true}},
+		{"splunk_hec", map[string]any{"url": u, "token": "00000000-0000-0000-0000-000000000000", "insecureHttp": true}},
+		{"datadog", map[string]any{"url": u, "apiKey": "0123456789abcdef0123456789abcdef", "insecureHttp": true}},
+		{"elasticsearch", map[string]any{"urls": []string{u}, "insecureHttp": true}},
+		{"eventbridge", map[string]any{"region": "us-east-1", "endpoint": u, "eventBusName": "audit", "credentials": creds}},
+		{"cloudwatch_logs", map[string]any{"logGroupName": "/audit", "region": "eu-west-1", "endpoint": u, "credentials": creds}},
+		{"s3", map[string]any{"bucket": "audit", "region": "us-east-1", "endpoint": u, "credentials": creds}},
+	} {
+		t.Run(tc.typ, func(t *testing.T) {
+			settings, _ := json.Marshal(tc.settings)
+			verify := func(operator bool) error {
+				def := stream.Definition{ID: "s", Type: tc.typ, Org: "acme", Settings: settings, Operator: operator}
+				if err := typ.Validate(def); err != nil {
+					t.Fatalf("validate: got %v, want nil (a name is judged when dialled)", err)
+				}
+				return typ.Verify(t.Context(), def)
+			}
+			before := h.hits.Load()
+			if err := verify(false); err == nil || !strings.Contains(err.Error(), "loopback") {
+				t.Fatalf("tenant: got %v, want a loopback refusal from the dialer", err)
+			}
+			if n := h.hits.Load() - before; n != 0 {
+				t.Fatalf("tenant: the server got %d requests, want 0", n)
+			}
+			_ = verify(true)
+			if h.hits.Load() == before {
+				t.Fatal("operator: the server got no request, want the destination reached")
+			}
+		})
 	}
 }

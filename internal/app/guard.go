@@ -25,7 +25,7 @@ var errSelfTarget = errors.New("the destination is auditstream's own API")
 // or a source at the service's API. Tenants' connections never go through
 // an environment proxy (HTTPS_PROXY): the policy can only judge the
 // addresses it dials itself.
-func guardedTransport(listen string, policy *egress.Policy, trust egress.Trust) *http.Transport {
+func guardedTransport(listen string, policy *egress.Policy, trust egress.Trust, resolver egress.Resolver) *http.Transport {
 	_, port, err := net.SplitHostPort(listen)
 	if err != nil {
 		port = ""
@@ -34,7 +34,7 @@ func guardedTransport(listen string, policy *egress.Policy, trust egress.Trust) 
 		Control: func(network, address string, _ syscall.RawConn) error {
 			return checkSelfDial(address, port, ownAddrs())
 		}}
-	ed := &egress.Dialer{Policy: policy, Trust: trust, Dialer: d}
+	ed := &egress.Dialer{Policy: policy, Trust: trust, Dialer: d, Resolver: resolver}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = ed.DialContext
 	if trust == egress.Tenant {
@@ -47,9 +47,12 @@ func guardedTransport(listen string, policy *egress.Policy, trust egress.Trust) 
 // destination and source of that trust (connection pools included).
 type outbound struct {
 	policy *egress.Policy
-	mu     sync.Mutex
-	listen string
-	tr     map[egress.Trust]*http.Transport
+	// resolver looks names up (nil: the system's); tests answer with
+	// loopback addresses as a hostile DNS record would.
+	resolver egress.Resolver
+	mu       sync.Mutex
+	listen   string
+	tr       map[egress.Trust]*http.Transport
 }
 
 // setListen names the API's address, which the dialers refuse; call it
@@ -69,7 +72,7 @@ func (o *outbound) transport(trust egress.Trust) *http.Transport {
 	}
 	tr, ok := o.tr[trust]
 	if !ok {
-		tr = guardedTransport(o.listen, o.policy, trust)
+		tr = guardedTransport(o.listen, o.policy, trust, o.resolver)
 		o.tr[trust] = tr
 	}
 	return tr
