@@ -57,7 +57,6 @@ type types struct {
 	client   *http.Client
 	envelope envelopeDefaults
 
-	listen  string
 	policy  *egress.Policy
 	clients map[egress.Trust]*http.Client
 	// trust and org are those of the definition being built (forDef).
@@ -68,7 +67,7 @@ type types struct {
 type envelopeDefaults struct{ account, region string }
 
 func newTypes(log *slog.Logger, listen, dataDir string, fileRoots []string, env envelopeDefaults) *types {
-	t := &types{log: log, self: selfAddrs(listen), dataDir: dataDir, fileRoots: fileRoots, envelope: env, listen: listen}
+	t := &types{log: log, self: selfAddrs(listen), dataDir: dataDir, fileRoots: fileRoots, envelope: env}
 	t.setEgress(&outbound{listen: listen})
 	// The one explicit table from stream type to constructor, assembled
 	// from one group per family of destinations.
@@ -300,10 +299,10 @@ func (t *types) forbidden(u *url.URL) error {
 var errNeedFileRoots = errors.New("settings.dir: file streams of org-scoped tokens need fileRoots in the server's configuration (each org writes below <fileRoot>/<org>); ask the operator")
 
 // fileDir returns the directory a file stream's dir is relative to ("" when
-// dir must be absolute) and dir as the sink takes it. A tenant's dir is always relative to its org's
-// directory under the first of fileRoots (<root>/<org>/<dir>), so it can
-// name neither another org's directory nor the root; the sink creates and
-// opens it without following links. The operator may name an absolute
+// dir must be absolute) and dir as the sink takes it. A tenant's dir is
+// always relative to its org's directory under the first of fileRoots
+// (<root>/<org>/<dir>), so it can name neither another org's directory nor
+// the root; the sink creates and opens it without following links. The operator may name an absolute
 // directory (within fileRoots when set, anywhere outside dataDir when
 // not), or a relative one below the first root (and the org's directory,
 // for a stream of one org).

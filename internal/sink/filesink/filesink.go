@@ -158,6 +158,9 @@ func (s *Sink) dir() (*os.Root, error) {
 	} else {
 		r, err = openBelow(s.base, s.cfg.Dir)
 	}
+	if errors.Is(err, ErrLink) {
+		return nil, sink.Misconfigured(fmt.Errorf("open directory: %w", err))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open directory: %w", err)
 	}

@@ -73,8 +73,9 @@ func TestBaseConfinesTheDirectory(t *testing.T) {
 	if err := s.Verify(t.Context()); !errors.Is(err, ErrLink) {
 		t.Fatalf("through a link: got %v, want ErrLink", err)
 	}
-	if err := s.Write(t.Context(), sink.Batch{Records: sinktest.Records(1, 10, 10)}); !errors.Is(err, ErrLink) {
-		t.Fatalf("write through a link: got %v, want ErrLink", err)
+	err := s.Write(t.Context(), sink.Batch{Records: sinktest.Records(1, 10, 10)})
+	if class, _ := sink.ClassOf(err); !errors.Is(err, ErrLink) || class != sink.ConfigClass {
+		t.Fatalf("write through a link: got %v (%v), want ErrLink as a configuration error", err, class)
 	}
 	if entries, _ := os.ReadDir(filepath.Join(base, "beta", "exports")); len(entries) != 0 {
 		t.Fatalf("beta's directory got %d files, want none", len(entries))
