@@ -53,7 +53,8 @@ type testTypes struct {
 
 var _ api.StreamTypes = (*testTypes)(nil)
 
-func (tt *testTypes) Validate(typ string, settings []byte) error {
+func (tt *testTypes) Validate(d stream.Definition) error {
+	typ, settings := d.Type, d.Settings
 	if typ != "test" {
 		return fmt.Errorf("type: %w %q (known: test)", errUnknownType, typ)
 	}

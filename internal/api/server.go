@@ -35,9 +35,11 @@ var DefaultLimits = Limits{MaxBody: 10 << 20, MaxEvent: 256 << 10, MaxEvents: 10
 
 // StreamTypes validates and builds log stream settings per type.
 type StreamTypes interface {
-	// Validate checks a stream's settings for its type and returns every
+	// Validate checks d's settings for its type, as d's owner may set
+	// them (d.Org, d.ByOperator: a tenant's destination may not name an
+	// internal address or an absolute directory), and returns every
 	// problem (joined), or an error wrapping ErrUnknownType.
-	Validate(typ string, settings []byte) error
+	Validate(d stream.Definition) error
 	// Verify checks that the destination accepts writes (test connection).
 	Verify(ctx context.Context, def stream.Definition) error
 	// SecretPaths lists the settings (dotted paths) that are write-only.

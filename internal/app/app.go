@@ -20,6 +20,7 @@ import (
 	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/egress"
 	"github.com/auditstream/auditstream/internal/health"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/pattern"
@@ -103,7 +104,14 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	defer streams.Close()
 
 	sources := &sourceRuntime{}
-	routes, err := extraRoutes(routeDeps{cfg: cfg, journal: j, log: log, registry: reg, sources: sources})
+	// out is where streams and sources connect from: the egress policy
+	// and the own-API guard, in the dialer.
+	policy, err := egress.New(cfg.Egress.Allow, cfg.Egress.Deny)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	out := &outbound{policy: policy}
+	routes, err := extraRoutes(routeDeps{cfg: cfg, journal: j, log: log, registry: reg, sources: sources, outbound: out})
 	if err != nil {
 		return err
 	}
@@ -118,6 +126,8 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	}
 	typ := newTypes(log, ln.Addr().String(), cfg.DataDir, cfg.FileRoots, envelopeDefaults{account: cfg.Envelope.Account, region: cfg.Envelope.Region})
 	typ.patterns = patternOptions(cfg.Patterns)
+	out.setListen(ln.Addr().String())
+	typ.setEgress(out)
 	sup := stream.NewSupervisor(stream.SupervisorConfig{
 		Store: streams, Journal: j, Build: typ.Build, Log: log, Metrics: stream.NewMetrics(reg),
 		StopTimeout: time.Duration(cfg.ShutdownTimeout) / 2, StatusKV: statusKV,

@@ -18,6 +18,8 @@ type routeDeps struct {
 	registry prometheus.Registerer
 	// sources receives the sources' pollers for app.Run to start and stop.
 	sources *sourceRuntime
+	// outbound is the guarded transports sources connect with.
+	outbound *outbound
 }
 
 // extraRoutes gathers the endpoints other packages contribute to the API.

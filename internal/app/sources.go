@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -14,11 +15,16 @@ import (
 	"github.com/auditstream/auditstream/internal/source/okta"
 )
 
-// sourceTypes is the one table of source types; baseURL is the API's
-// public URL (receivers show their URL from it).
-func sourceTypes(baseURL string) map[string]source.Type {
+// sourceTypes is the one table of source types. Pollers connect through
+// out: the egress policy for their owner and the own-API guard; baseURL is
+// the API's public URL (receivers show their URL from it).
+func sourceTypes(out *outbound, baseURL string) map[string]source.Type {
+	if out == nil {
+		out = &outbound{}
+	}
 	return map[string]source.Type{
-		"okta":           okta.NewType(okta.Options{}),
+		"okta": okta.NewType(okta.Options{Egress: out.policy,
+			Transport: func(d source.Definition) http.RoundTripper { return out.transport(trustOf(d.ByOperator())) }}),
 		eventbridge.Type: eventbridge.NewType(baseURL),
 	}
 }
@@ -86,7 +92,7 @@ func sourceRoutes(d routeDeps) ([]api.Route, error) {
 	if base == "" {
 		base = "http://" + publicHost(d.cfg.Listen)
 	}
-	types := sourceTypes(base)
+	types := sourceTypes(d.outbound, base)
 	fixed, err := configSources(d.cfg, types)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -207,12 +208,25 @@ func (a *API) validate(in *input, tok auth.Token, old Definition) (json.RawMessa
 		stored, err = t.Prepare(in.Settings, old.Settings)
 		if err != nil {
 			causes = append(causes, strings.Split(err.Error(), "\n")...)
+		} else if t.Check != nil {
+			d := Definition{ID: old.ID, Type: in.Type, Org: in.Org, Settings: stored,
+				Operator: operatorSets(tok, old, stored)}
+			if err := t.Check(d); err != nil {
+				causes = append(causes, err.Error())
+			}
 		}
 	}
 	if len(causes) > 0 {
 		return nil, api.Errorf(http.StatusBadRequest, api.CodeValidation, "Api validation failed: source").WithCauses(causes...)
 	}
 	return api.CompactJSON(stored), nil
+}
+
+// operatorSets reports whether settings, stored by tok over old (zero on
+// create), are the operator's choice: tok is an all-orgs token, or the
+// operator's settings stay as they were.
+func operatorSets(tok auth.Token, old Definition, settings json.RawMessage) bool {
+	return tok.Org == auth.AllOrgs || (old.ID != "" && old.Operator && bytes.Equal(api.CompactJSON(settings), old.Settings))
 }
 
 func (a *API) orgOf(in string, tok auth.Token) string {
@@ -238,7 +252,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, tok auth.Token) err
 	}
 	now := a.now().UTC().Truncate(time.Millisecond)
 	d := Definition{ID: NewID(), Type: in.Type, Name: in.Name, Status: StatusActive, Org: in.Org,
-		Settings: settings, Created: now, LastUpdated: now}
+		Settings: settings, Created: now, LastUpdated: now, Operator: tok.Org == auth.AllOrgs}
 	if err := a.Store.Put(r.Context(), d); err != nil {
 		return err
 	}
@@ -280,6 +294,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, tok auth.Token) err
 		return err
 	}
 	d := old
+	d.Operator = operatorSets(tok, old, settings)
 	d.Name, d.Org, d.Settings = in.Name, in.Org, settings
 	d.LastUpdated = a.now().UTC().Truncate(time.Millisecond)
 	if err := a.Store.Put(r.Context(), d); err != nil {

@@ -67,6 +67,10 @@ type Type struct {
 	// NewRunner builds the poller of a definition; nil for types that only
 	// receive (they have no runner).
 	NewRunner func(d Definition, deps RunnerDeps) (Runner, error)
+	// Check, when set, refuses a definition the API is about to store for
+	// a reason that depends on its owner (the egress policy refusing a
+	// tenant's URL); its error becomes a cause of the 400.
+	Check func(d Definition) error
 }
 
 // SupervisorConfig is what a Supervisor needs.
