@@ -8,7 +8,9 @@ import (
 	"testing"
 )
 
-func testKey(b byte) string { return base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{b}, KeySize)) }
+func testKey(b byte) string {
+	return base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{b}, KeySize))
+}
 
 func TestNewKeyring(t *testing.T) {
 	tests := []struct {
