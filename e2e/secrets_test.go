@@ -1,9 +1,16 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
+	"encoding/base64"
 	"encoding/json"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -125,6 +132,159 @@ func TestSecretsDoNotFollowANewHost(t *testing.T) {
 	for _, a := range evil.seen() {
 		if strings.Contains(a, "00-OKTA-API-TOKEN") || a == basicAuth("u", "B-WEBHOOK-PASSWORD") {
 			t.Fatalf("the new host got an old secret: %q", a)
+		}
+	}
+}
+
+// keyFile writes a secret key file and a config naming it, and returns
+// the config's path.
+func keyConfig(t *testing.T, dir, name string, keys ...string) string {
+	t.Helper()
+	kf := filepath.Join(dir, name+".keys")
+	if err := os.WriteFile(kf, []byte(strings.Join(keys, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, name+".yaml")
+	if err := os.WriteFile(cfg, []byte("secrets:\n  keyFile: "+kf+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func keyLine(id string, b byte) string {
+	return id + ":" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{b}, 32))
+}
+
+// filesWith lists the files under dir that contain s.
+func filesWith(t *testing.T, dir, s string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(b, []byte(s)) {
+			out = append(out, p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// runBinary runs auditstream to completion and returns its exit code and
+// output.
+func runBinary(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = append(os.Environ(), "AUDITSTREAM_ADMIN_TOKEN="+adminToken)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, string(out)
+}
+
+// TestSecretsEncryptedAtRest follows an install from clear secrets to an
+// encrypted journal and through a key rotation, against the real binary:
+// records written through the API with a key are not in the journal's
+// files, secrets rotate encrypts the old clear records and purges their
+// copies, a start without the key (or without the key a record names) is
+// refused naming the record and key id, and after a rotation the new key
+// alone is enough.
+func TestSecretsEncryptedAtRest(t *testing.T) {
+	const (
+		streamPassword = "E2E-STREAM-PASSWORD-0001"
+		oktaToken1     = "E2E-OKTA-API-TOKEN-0001"
+	)
+	dir, data := t.TempDir(), t.TempDir()
+	okta := newRecorder(t)
+	k1 := keyConfig(t, dir, "k1", keyLine("k1", 1))
+	rotated := keyConfig(t, dir, "rotated", keyLine("k2", 2), keyLine("k1", 1))
+	only2 := keyConfig(t, dir, "only2", keyLine("k2", 2))
+
+	// Without a key: a WARN, and the stream's password is in clear.
+	s := startServer(t, data)
+	st := s.createHTTPStream("hook", okta.srv.URL+"/hook", nil,
+		map[string]any{"auth": map[string]any{"type": "basic", "username": "u", "password": streamPassword}})
+	s.stop()
+	if !strings.Contains(s.logs.String(), "stored in clear") {
+		t.Fatalf("start without a key: got logs %s, want a WARN that secrets are stored in clear", s.logs.String())
+	}
+	if len(filesWith(t, data, streamPassword)) == 0 {
+		t.Fatal("the clear password is not in the journal's files; the test cannot show it is encrypted later")
+	}
+
+	// With a key: records written through the API are sealed; the old
+	// clear record is reported.
+	s = startServer(t, data, "--config", k1)
+	var src sourceObj
+	s.mustJSON("POST", "/api/v1/sources", map[string]any{"type": "okta", "name": "acme", "org": "acme",
+		"settings": map[string]any{"baseUrl": okta.srv.URL, "auth": map[string]any{"type": "SSWS", "token": oktaToken1}, "pollInterval": "200ms"}}, 200, &src)
+	code, body, _ := s.do("GET", "/api/v1/sources/"+src.ID, adminToken, "", nil)
+	if code != 200 || strings.Contains(string(body), oktaToken1) {
+		t.Fatalf("GET source: got %d %s, want 200 without the token", code, body)
+	}
+	s.stop()
+	if !strings.Contains(s.logs.String(), "still stored in clear") {
+		t.Fatalf("start with a key over clear records: got logs %s, want a WARN naming them", s.logs.String())
+	}
+	if files := filesWith(t, data, oktaToken1); len(files) != 0 {
+		t.Fatalf("the Okta token written with a key is in clear in %v", files)
+	}
+
+	// Rotate with the same key: the clear record is encrypted and its old
+	// copy purged.
+	code, out := runBinary(t, "secrets", "rotate", "--data-dir", data, "--config", k1)
+	if code != 0 || !strings.Contains(out, "auditstream_streams: 1 records encrypted with key k1 (1 were in clear)") {
+		t.Fatalf("secrets rotate: got %d %s, want 0 and one stream record encrypted", code, out)
+	}
+	if files := filesWith(t, data, streamPassword); len(files) != 0 {
+		t.Fatalf("after secrets rotate the password is still in clear in %v", files)
+	}
+
+	// No key, or only a key the records do not name: refused, naming the
+	// record and the key id.
+	for _, args := range [][]string{{}, {"--config", only2}} {
+		code, out := runBinary(t, append([]string{"serve", "--data-dir", data, "--listen", freeAddr(t)}, args...)...)
+		if code == 0 || !strings.Contains(out, `key id \"k1\"`) || !(strings.Contains(out, st) || strings.Contains(out, src.ID)) {
+			t.Fatalf("serve %v over encrypted records: got %d %s, want a refusal naming a record and key k1", args, code, out)
+		}
+	}
+
+	// Rotate to k2 (the key file still holds k1), then k2 alone works and
+	// the source polls with its token.
+	code, out = runBinary(t, "secrets", "rotate", "--data-dir", data, "--config", rotated)
+	if code != 0 || !strings.Contains(out, "auditstream_sources: 1 records encrypted with key k2 (0 were in clear)") {
+		t.Fatalf("secrets rotate to k2: got %d %s, want 0", code, out)
+	}
+	before := len(okta.seen())
+	s = startServer(t, data, "--config", only2)
+	var got streamObj
+	s.mustJSON("GET", "/api/v1/logStreams/"+st, nil, 200, &got)
+	waitFor(t, 10*time.Second, "the source to poll with its token after the rotation", func() bool {
+		for _, a := range okta.seen()[before:] {
+			if a == "SSWS "+oktaToken1 {
+				return true
+			}
+		}
+		return false
+	})
+	s.stop()
+	for _, secretValue := range []string{streamPassword, oktaToken1} {
+		if files := filesWith(t, data, secretValue); len(files) != 0 {
+			t.Fatalf("%s in clear in %v", secretValue, files)
 		}
 	}
 }

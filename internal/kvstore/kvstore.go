@@ -127,8 +127,10 @@ func (s *Store[T]) apply(e jetstream.KeyValueEntry, loading bool) {
 		plain, err := s.open(key, e.Value())
 		if err != nil {
 			err = fmt.Errorf("%s %s (bucket %s): %w", s.what, key, s.kv.Bucket(), err)
-			if loading {
+			if loading { // Open returns it
 				s.loadErrs = append(s.loadErrs, err)
+				s.mu.Unlock()
+				return
 			}
 			s.mu.Unlock()
 			s.log.Error("unreadable record skipped", "kind", s.what, "key", key, "err", err)
