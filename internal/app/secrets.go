@@ -98,7 +98,9 @@ func RotateSecrets(ctx context.Context, cfg config.Config, keys *secret.Keyring,
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	j, err := journal.Open(ctx, journalOptions(cfg), log)
+	jopts := journalOptions(cfg)
+	jopts.Listen, jopts.ListenToken = "", "" // nobody else needs to reach it meanwhile
+	j, err := journal.Open(ctx, jopts, log)
 	if err != nil {
 		return nil, err
 	}
