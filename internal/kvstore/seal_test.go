@@ -262,3 +262,56 @@ func TestResealRefusesUnknownKey(t *testing.T) {
 		t.Fatal("the record changed, want it untouched")
 	}
 }
+
+// TestResealFinishesAnInterruptedRun: a run that stopped after the purge
+// left the records only in the backup; the next run restores them.
+func TestResealFinishesAnInterruptedRun(t *testing.T) {
+	e := newSealEnv(t)
+	k := keyring(t, keyLine("k1", 1))
+	s, err := e.open(t, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"r1", "r2"} {
+		if err := s.Put(t.Context(), key, rec{Name: key, Raw: plainSecret}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	// What the interrupted run left: a complete backup, a purged bucket.
+	js := e.j.JetStream()
+	backup, err := js.CreateKeyValue(t.Context(), jetstream.KeyValueConfig{Bucket: "seal_test_reseal", History: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"r1", "r2"} {
+		if _, err := backup.Put(t.Context(), key, e.raw(t, key)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := backup.Put(t.Context(), "reseal.complete", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(t.Context(), "KV_seal_test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Purge(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	rep, err := kvstore.Reseal(t.Context(), js, "seal_test", keyring(t, keyLine("k2", 2), keyLine("k1", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Recovered || rep.Records != 2 {
+		t.Fatalf("got %+v, want 2 records recovered from the backup", rep)
+	}
+	s2, err := e.open(t, keyring(t, keyLine("k2", 2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s2.Get("r2"); got.Raw != plainSecret || len(s2.All()) != 2 {
+		t.Fatalf("got %d records (%+v), want both back", len(s2.All()), got)
+	}
+}
