@@ -91,6 +91,12 @@ func TestSecretsDoNotFollowANewHost(t *testing.T) {
 	if code != 400 || !strings.Contains(body, "settings.auth.token must be sent again because settings.baseUrl changed port") {
 		t.Fatalf("PUT source to a new host without the token: got %d %s, want 400 naming settings.auth.token", code, body)
 	}
+	var gotStream, gotSource sourceObj
+	s.mustJSON("GET", "/api/v1/logStreams/"+st.ID, nil, 200, &gotStream)
+	s.mustJSON("GET", "/api/v1/sources/"+src.ID, nil, 200, &gotSource)
+	if gotStream.Settings["url"] != home.srv.URL+"/in" || gotSource.Settings["baseUrl"] != home.srv.URL {
+		t.Fatalf("after the refused PUTs: got stream %v and source %v, want both unchanged", gotStream.Settings, gotSource.Settings)
+	}
 	waitFor(t, 10*time.Second, "the source to poll its org", func() bool {
 		for _, a := range home.seen() {
 			if a == "SSWS 00-OKTA-API-TOKEN" {

@@ -7,6 +7,9 @@
 // mirror; the watch later delivers the same write, which is recognised by
 // its revision and not applied twice, and an older write the watch is late
 // with can never undo a newer one (a deleted token stays deleted).
+//
+// A Codec (WithCodec) may seal the records at rest; Reseal rewrites a
+// bucket with a codec's current key and leaves no older copy behind.
 package kvstore
 
 import (
