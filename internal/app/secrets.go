@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -19,23 +18,6 @@ import (
 // passwords and tokens, Okta API tokens and private keys, AWS keys): every
 // record is sealed whole, so no secret field of any type can be missed.
 var sealedBuckets = []string{journal.BucketStreams, journal.BucketSources}
-
-// journalOptions are the journal's options from the config, the same for
-// serve and for commands that open the journal (secrets rotate).
-func journalOptions(cfg config.Config) journal.Options {
-	return journal.Options{
-		DataDir:         cfg.DataDir,
-		URL:             cfg.Journal.NatsURL,
-		Listen:          cfg.Journal.NatsListen,
-		ListenToken:     cfg.Journal.NatsToken,
-		MaxAge:          time.Duration(cfg.Journal.MaxAge),
-		MaxBytes:        cfg.Journal.MaxBytes,
-		DuplicateWindow: time.Duration(cfg.Journal.DuplicateWindow),
-		SyncAlways:      cfg.Journal.SyncAlways,
-		SyncInterval:    time.Duration(cfg.Journal.SyncInterval),
-		Replicas:        cfg.Journal.Replicas,
-	}
-}
 
 // secretKeys loads the keys that seal records at rest: from envKey
 // (AUDITSTREAM_SECRET_KEY) or the config's secrets.keyFile. nil means no
