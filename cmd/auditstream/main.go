@@ -11,6 +11,7 @@
 //	auditstream logs query|tail
 //	auditstream lambda
 //	auditstream import s3://bucket/prefix --since T --until T
+//	auditstream secrets rotate [--data-dir DIR] [--config FILE] [--nats-url URL]
 //	auditstream version
 package main
 
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runLambda(ctx, args[1:], stdout, stderr, env)
 	case "import":
 		return runImport(ctx, args[1:], stdout, stderr, env)
+	case "secrets":
+		return runSecrets(ctx, args[1:], stdout, stderr, env)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "auditstream", version)
 		return 0

@@ -19,6 +19,9 @@ func TestRunDispatch(t *testing.T) {
 		// Started by the Lambda runtime as bootstrap: lambda mode, which
 		// here stops at its missing configuration.
 		{"lambda bootstrap", nil, map[string]string{"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9"}, 2, "lambda:"},
+		{"secrets without a subcommand", []string{"secrets"}, nil, 2, "usage: auditstream secrets rotate"},
+		{"secrets rotate without a key", []string{"secrets", "rotate", "--data-dir", "unused"}, nil, 2, "no secret key"},
+		{"secrets rotate with a short key", []string{"secrets", "rotate"}, map[string]string{"AUDITSTREAM_SECRET_KEY": "c2hvcnQ="}, 2, "key is 5 bytes, want 32"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

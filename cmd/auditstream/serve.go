@@ -73,7 +73,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 			_ = pprof.WriteHeapProfile(f)
 		}()
 	}
-	err := app.Run(ctx, cfg, app.Options{AdminToken: env("AUDITSTREAM_ADMIN_TOKEN"),
+	err := app.Run(ctx, cfg, app.Options{AdminToken: env("AUDITSTREAM_ADMIN_TOKEN"), SecretKey: env("AUDITSTREAM_SECRET_KEY"),
 		Ready: func(addr string) { fmt.Fprintf(stdout, "listening on http://%s\n", addr) }}, log)
 	if err != nil {
 		log.Error("serve", "err", err)

@@ -90,6 +90,14 @@ func (tt *testTypes) WriteOnce(typ string) []string {
 	return nil
 }
 
+// DestinationPaths makes the test type's "url" say where its password goes.
+func (tt *testTypes) DestinationPaths(typ string) []string {
+	if typ == "test" {
+		return []string{"url"}
+	}
+	return nil
+}
+
 func (tt *testTypes) SecretPaths(typ string) []string {
 	if typ == "test" {
 		return []string{"password"}

@@ -44,6 +44,11 @@ type StreamTypes interface {
 	Verify(ctx context.Context, def stream.Definition) error
 	// SecretPaths lists the settings (dotted paths) that are write-only.
 	SecretPaths(typ string) []string
+	// DestinationPaths lists the settings (dotted paths) that say where
+	// the secrets are sent (secret.Fields.Destination): an update that
+	// moves one to another scheme, host or port must send the secrets
+	// again.
+	DestinationPaths(typ string) []string
 	// WriteOnce lists the top-level settings that are set on create and
 	// cannot change afterwards (Okta's aws_eventbridge settings).
 	WriteOnce(typ string) []string

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -297,9 +298,17 @@ func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.T
 	if in.Org == "" {
 		in.Org = old.Org
 	}
-	merged, err := secret.Carry(in.Settings, old.Settings, s.d.Types.SecretPaths(old.Type))
-	if err == nil {
-		in.Settings = merged
+	if in.Type == old.Type {
+		merged, err := secret.Carry(in.Settings, old.Settings,
+			secret.Fields{Secrets: s.d.Types.SecretPaths(old.Type), Destination: s.d.Types.DestinationPaths(old.Type)})
+		if errors.Is(err, secret.ErrResend) {
+			// A stored secret never follows the stream to another host.
+			return Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: logStream").
+				WithCauses(strings.Split(err.Error(), "\n")...)
+		}
+		if err == nil {
+			in.Settings = merged
+		}
 	}
 	if err := s.validateInput(&in, tok, old); err != nil {
 		return err

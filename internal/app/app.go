@@ -23,6 +23,7 @@ import (
 	"github.com/auditstream/auditstream/internal/egress"
 	"github.com/auditstream/auditstream/internal/health"
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/pattern"
 	"github.com/auditstream/auditstream/internal/stream"
 )
@@ -37,6 +38,9 @@ type Options struct {
 	AdminToken string
 	// Ready, when set, receives the API's address once it is serving.
 	Ready func(addr string)
+	// SecretKey is AUDITSTREAM_SECRET_KEY: the key that encrypts the
+	// secrets of log streams and sources at rest (see secret.Keyring).
+	SecretKey string
 }
 
 // Run serves until ctx ends, then shuts down gracefully.
@@ -50,22 +54,18 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	board := &health.Board{}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	j, err := journal.Open(ctx, journal.Options{
-		DataDir:         cfg.DataDir,
-		URL:             cfg.Journal.NatsURL,
-		Listen:          cfg.Journal.NatsListen,
-		ListenToken:     cfg.Journal.NatsToken,
-		MaxAge:          time.Duration(cfg.Journal.MaxAge),
-		MaxBytes:        cfg.Journal.MaxBytes,
-		DuplicateWindow: time.Duration(cfg.Journal.DuplicateWindow),
-		SyncAlways:      cfg.Journal.SyncAlways,
-		SyncInterval:    time.Duration(cfg.Journal.SyncInterval),
-		Replicas:        cfg.Journal.Replicas,
-	}, log)
+	// The secret keys are read before the journal is touched, so a bad key
+	// file changes nothing.
+	keys, err := secretKeys(cfg, opts.SecretKey)
+	if err != nil {
+		return err
+	}
+	j, err := journal.Open(ctx, journalOptions(cfg), log)
 	if err != nil {
 		return err
 	}
 	defer j.Close()
+	reportSealing(ctx, cfg, j, keys, log)
 	registerJournalMetrics(reg, j)
 
 	tokKV, err := j.KV(ctx, journal.BucketTokens)
@@ -97,7 +97,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	if err != nil {
 		return err
 	}
-	streams, err := stream.NewStore(ctx, lsKV, fixed, log)
+	streams, err := stream.NewStore(ctx, lsKV, fixed, log, kvstore.WithCodec(keys))
 	if err != nil {
 		return err
 	}
@@ -111,7 +111,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 		return fmt.Errorf("config: %w", err)
 	}
 	out := &outbound{policy: policy}
-	routes, err := extraRoutes(routeDeps{cfg: cfg, journal: j, log: log, registry: reg, sources: sources, outbound: out})
+	routes, err := extraRoutes(routeDeps{cfg: cfg, journal: j, log: log, registry: reg, sources: sources, outbound: out, keys: keys})
 	if err != nil {
 		return err
 	}

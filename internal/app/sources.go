@@ -10,6 +10,7 @@ import (
 	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/source"
 	"github.com/auditstream/auditstream/internal/source/eventbridge"
 	"github.com/auditstream/auditstream/internal/source/okta"
@@ -97,7 +98,7 @@ func sourceRoutes(d routeDeps) ([]api.Route, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := source.NewStore(ctx, defsKV, fixed, d.log)
+	store, err := source.NewStore(ctx, defsKV, fixed, d.log, kvstore.WithCodec(d.keys))
 	if err != nil {
 		return nil, err
 	}

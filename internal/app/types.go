@@ -33,6 +33,10 @@ var ErrUnknownType = errors.New("unknown log stream type")
 type streamType struct {
 	// secrets are the write-only settings, as dotted paths.
 	secrets []string
+	// destination are the settings that say where the secrets are sent
+	// (secret.Fields.Destination): moving one to another scheme, host or
+	// port needs the secrets sent again.
+	destination []string
 	// writeOnce are the settings that cannot change after creation.
 	writeOnce []string
 	// build decodes settings strictly and makes the sink.
@@ -84,7 +88,8 @@ func newTypes(log *slog.Logger, listen, dataDir string, fileRoots []string, env 
 func coreTypes() map[string]streamType {
 	return map[string]streamType{
 		"http": {
-			secrets: []string{"auth.password", "auth.apiKey", "auth.clientSecret", "signing.secret"},
+			secrets:     []string{"auth.password", "auth.apiKey", "auth.clientSecret", "signing.secret"},
+			destination: []string{"url", "auth.tokenUrl"},
 			build: func(raw []byte, t *types) (sink.Sink, error) {
 				var cfg httpsink.Config
 				if err := decodeStrict(raw, &cfg); err != nil {
@@ -187,6 +192,9 @@ func (t *types) Verify(ctx context.Context, def stream.Definition) error {
 
 // SecretPaths implements api.StreamTypes.
 func (t *types) SecretPaths(typ string) []string { return t.table[typ].secrets }
+
+// DestinationPaths implements api.StreamTypes.
+func (t *types) DestinationPaths(typ string) []string { return t.table[typ].destination }
 
 // WriteOnce implements api.StreamTypes.
 func (t *types) WriteOnce(typ string) []string { return t.table[typ].writeOnce }

@@ -41,6 +41,7 @@ commands:
   streams        manage log streams: list, get, apply, delete, activate,
                  deactivate, status, replay, deadletters, redrive
   pattern test   test an EventBridge event pattern against events
+  secrets rotate re-encrypt stored secrets with the current key
   version        print the version
 
 Run "auditstream <command> -h" for a command's flags.

@@ -79,6 +79,22 @@ type Config struct {
 	// Sources are event sources (an Okta System Log poller, an EventBridge
 	// receiver) declared here; the API shows them read-only.
 	Sources []Source `yaml:"sources"`
+	// Secrets configures the encryption of secrets at rest.
+	Secrets Secrets `yaml:"secrets"`
+}
+
+// Secrets configures how the log stream and source definitions (which hold
+// destination passwords, API tokens and private keys) are encrypted in the
+// journal's buckets (AES-256-GCM). Without a key they are stored in clear
+// and serve logs a warning.
+type Secrets struct {
+	// KeyFile holds the keys, one a line: "id:base64" (32 random bytes,
+	// e.g. openssl rand -base64 32) or a bare base64 key. The first is
+	// the current key; the others only decrypt records sealed before a
+	// rotation (auditstream secrets rotate). Keep it readable by the
+	// service only. AUDITSTREAM_SECRET_KEY (one key) is the alternative;
+	// setting both is an error. Default: none.
+	KeyFile string `yaml:"keyFile"`
 }
 
 // Egress is the operator's egress policy. Entries are CIDRs

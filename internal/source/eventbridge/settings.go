@@ -106,6 +106,11 @@ type Auth struct {
 }
 
 // SecretPaths are the settings the API never shows.
+//
+// A receiver has no destination settings (secret.Fields.Destination):
+// its secret is what EventBridge presents to auditstream, stored only as
+// a hash and never sent anywhere, so no change of settings can carry it
+// to another host; a change of auth.type drops it.
 var SecretPaths = []string{"auth.value", "auth.password", "auth.clientSecret", "auth.secretSha256"}
 
 var headerRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
