@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,7 +46,7 @@ func TestAuthTypes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(h.messages())
 			// A uuid of its own, or the journal drops it as a duplicate.
-			env := bytes.Replace(envelope(t), []byte("c6ed294a-fef4-11ed-a5b1-bbb7c1de1a4b"), []byte("uuid-"+tc.name), 1)
+			env := bytes.Replace(envelope(t), []byte("c6ed294a-fef4-11ed-a5b1-bbb7c1de1a4b"), []byte("uuid-"+strings.ReplaceAll(tc.name, " ", "-")), 1) // uuids have no spaces
 			code, _, body := h.post(env, tc.auth)
 			if code != tc.want {
 				t.Fatalf("status: got %d %s, want %d", code, body, tc.want)
