@@ -61,6 +61,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, tok auth.To
 		}
 		return validationError("token", err)
 	}
+	s.recordTokenChange(r.Context(), tok, EvTokenCreate, t)
 	v := viewToken(t)
 	v.Token = secret
 	writeJSON(w, http.StatusCreated, v)
@@ -84,6 +85,7 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request, tok auth.To
 	if err := s.d.Tokens.Delete(r.Context(), t.ID); err != nil {
 		return err
 	}
+	s.recordTokenChange(r.Context(), tok, EvTokenRevoke, t)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -141,7 +141,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	}
 	srv := api.New(api.Deps{Journal: j, Tokens: tokens, Streams: streams, Supervisor: sup, Types: typ,
 		ValidateFilter: typ.validateFilter, Log: log, Registry: reg, DefaultOrg: cfg.Ingest.DefaultOrg, Limits: limits,
-		Routes: routes, Health: board})
+		Routes: routes, Health: board, PublicURL: publicURL(cfg)})
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
