@@ -50,6 +50,10 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, tok auth.To
 	if in.Org == "" {
 		in.Org = tok.Org
 	}
+	if in.Name == auth.EnvTokenName {
+		return Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: token").
+			WithCauses("name: " + auth.EnvTokenName + " is reserved for the token set from that environment variable")
+	}
 	if !tok.CanAccessOrg(in.Org) {
 		return Errorf(http.StatusForbidden, CodeForbidden, "You do not have permission to perform the requested action").
 			WithCauses("the token may not create tokens for org " + in.Org)

@@ -88,6 +88,8 @@ func TestCreateTokenErrors(t *testing.T) {
 		{"org-bound admin for another org", acmeAdmin, `{"name":"n","org":"other","scopes":["admin"]}`, nil, 403, api.CodeForbidden,
 			[]string{"the token may not create tokens for org other"}},
 		{"org-bound admin for all orgs", acmeAdmin, `{"name":"n","org":"*","scopes":["admin"]}`, nil, 403, api.CodeForbidden, nil},
+		{"the environment token's name", s.admin, `{"name":"AUDITSTREAM_ADMIN_TOKEN","org":"*","scopes":["admin"]}`, nil, 400, api.CodeValidation,
+			[]string{"AUDITSTREAM_ADMIN_TOKEN is reserved"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
