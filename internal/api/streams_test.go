@@ -412,6 +412,25 @@ func TestStreamManageScopes(t *testing.T) {
 	}
 }
 
+// TestManageImpliesRead checks that logStreams.manage alone can read the
+// streams it may change (Okta's manage scopes imply read), but not the
+// events in their dead letters, which need logs.read.
+func TestManageImpliesRead(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, api.Limits{})
+	manager := s.token("acme", auth.ScopeManageStreams)
+	r := s.call("POST", "/api/v1/logStreams", manager, map[string]any{"type": "test", "name": "managed",
+		"settings": map[string]any{"url": "http://x"}})
+	wantStatus(t, r, 200)
+	var v streamView
+	r.json(t, &v)
+	base := "/api/v1/logStreams/" + v.ID
+	for _, path := range []string{"/api/v1/logStreams", base, base + "/status", base + "/deadLetters"} {
+		wantStatus(t, s.call("GET", path, manager, nil), 200)
+	}
+	wantError(t, s.call("GET", "/api/v1/tokens", manager, nil), 403, api.CodeForbidden)
+}
+
 func TestStreamChangesAreAudited(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, api.Limits{})

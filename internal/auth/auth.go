@@ -33,7 +33,8 @@ import (
 // Scope is one permission a token carries.
 type Scope string
 
-// The scopes. Admin implies every other scope.
+// The scopes. Admin implies every other scope; a manage scope implies its
+// read scope.
 const (
 	ScopeWriteEvents   Scope = "events.write"
 	ScopeReadLogs      Scope = "logs.read"
@@ -62,9 +63,19 @@ type Token struct {
 	Hash string `json:"hash"`
 }
 
-// Has reports whether t carries scope s (admin carries all).
+// Has reports whether t carries scope s: admin carries all, and a manage
+// scope carries its read scope, as Okta's manage scopes do.
 func (t Token) Has(s Scope) bool {
-	return slices.Contains(t.Scopes, ScopeAdmin) || slices.Contains(t.Scopes, s)
+	if slices.Contains(t.Scopes, ScopeAdmin) || slices.Contains(t.Scopes, s) {
+		return true
+	}
+	switch s {
+	case ScopeReadStreams:
+		return slices.Contains(t.Scopes, ScopeManageStreams)
+	case ScopeReadSources:
+		return slices.Contains(t.Scopes, ScopeManageSources)
+	}
+	return false
 }
 
 // CanAccessOrg reports whether t may act on org.
