@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -84,7 +85,8 @@ func Parse(raw []byte, org string, now time.Time) (Event, error) {
 		return Event{}, fmt.Errorf("%w: eventType longer than %d bytes", ErrInvalid, MaxEventTypeLen)
 	}
 	if i := strings.IndexFunc(ev.EventType, unicode.IsControl); i >= 0 {
-		return Event{}, fmt.Errorf("%w: eventType has a control character %q at byte %d", ErrInvalid, ev.EventType[i], i)
+		r, _ := utf8.DecodeRuneInString(ev.EventType[i:])
+		return Event{}, fmt.Errorf("%w: eventType has a control character %q at byte %d", ErrInvalid, r, i)
 	}
 	if ev.UUID, err = rawString(f.uuid, "uuid"); err != nil {
 		return Event{}, err
