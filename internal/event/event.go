@@ -142,6 +142,19 @@ func Parse(raw []byte, org string, now time.Time) (Event, error) {
 	return ev, nil
 }
 
+// CheckObject reports whether raw is one JSON object that Parse's rules of
+// form accept: I-JSON (RFC 7493: unique member names, UTF-8, no unpaired
+// surrogates), nested at most MaxDepth levels. It is for JSON that wraps
+// events (an EventBridge envelope), so that every reader agrees on it too.
+func CheckObject(raw []byte) error {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return fmt.Errorf("%w: not a JSON object", ErrInvalid)
+	}
+	_, err := scan(raw)
+	return err
+}
+
 // WithUUID returns raw (a JSON object) with "uuid": id added at the front
 // when it has no uuid member, so that an event that arrives again under
 // the same outside id (an EventBridge event id) gets the same uuid. raw is

@@ -381,3 +381,26 @@ func TestParseReadsEscapedNames(t *testing.T) {
 		t.Errorf("got eventType %q uuid %q, want x.y u-esc", ev.EventType, ev.UUID)
 	}
 }
+
+func TestCheckObject(t *testing.T) {
+	tests := []struct {
+		raw  string
+		want string // "" for valid
+	}{
+		{`{"source":"a","detail":{"eventType":"x"}}`, ""},
+		{` {} `, ""},
+		{`{"source":"a","source":"b"}`, `duplicate member "source"`},
+		{`{"detail":{"x":"\udfff"}}`, "unpaired surrogate"},
+		{"{\"a\":\"\xff\"}", "invalid UTF-8"},
+		{`[{}]`, "not a JSON object"},
+		{`{"a":1}{}`, "malformed JSON"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.raw, func(t *testing.T) {
+			err := event.CheckObject([]byte(tt.raw))
+			if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+				t.Errorf("got %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
