@@ -438,6 +438,10 @@ func (rc *Receiver) parse(body []byte, org string, now time.Time) ([]event.Event
 }
 
 func (rc *Receiver) parseOne(raw json.RawMessage, org string, now time.Time) (event.Event, string, error) {
+	// The envelope too must mean the same to every reader (one "source").
+	if err := event.CheckObject(raw); err != nil {
+		return event.Event{}, "", fmt.Errorf("envelope: %w", err)
+	}
 	var env envelope
 	if err := json.Unmarshal(raw, &env); err != nil {
 		return event.Event{}, "", fmt.Errorf("not an EventBridge event: %v", err)
