@@ -74,6 +74,10 @@ type Deps struct {
 	// Routes are further endpoints (the System Log query API, sources),
 	// served with the same authentication and error rendering.
 	Routes []Route
+	// PublicURL is the base URL clients reach the API at (query.publicUrl,
+	// default http://<listen>); the _links of answers are built from it,
+	// never from the request's Host header. Empty: links are paths.
+	PublicURL string
 	// Health holds conditions that make /readyz answer 503 (NotReady) or
 	// report "degraded"; nil reports none.
 	Health *health.Board
@@ -116,6 +120,7 @@ func New(d Deps) *Server {
 	if d.DefaultOrg == "" {
 		d.DefaultOrg = "default"
 	}
+	d.PublicURL = strings.TrimRight(d.PublicURL, "/")
 	s := &Server{d: d, mux: http.NewServeMux(), metrics: newIngestMetrics(d.Registry)}
 	s.routes()
 	return s
@@ -137,7 +142,13 @@ func (s *Server) routes() {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", s.authed(auth.ScopeAdmin, func(w http.ResponseWriter, r *http.Request, _ auth.Token) error {
+	s.mux.Handle("GET /metrics", s.authed(auth.ScopeAdmin, func(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+		// Metrics name every org's streams and sources and the journal's
+		// totals: they are for the operator.
+		if tok.Org != auth.AllOrgs {
+			return Errorf(http.StatusForbidden, CodeForbidden, "You do not have permission to perform the requested action").
+				WithCauses("metrics cover every org: use an all-orgs admin token")
+		}
 		promhttp.HandlerFor(s.d.Registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 		return nil
 	}))

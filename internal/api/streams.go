@@ -41,7 +41,7 @@ type link struct {
 const oktaTime = "2006-01-02T15:04:05.000Z07:00"
 
 func (s *Server) view(r *http.Request, d stream.Definition) streamView {
-	base := baseURL(r) + "/api/v1/logStreams/" + d.ID
+	base := s.d.PublicURL + "/api/v1/logStreams/" + d.ID
 	links := map[string]link{"self": {Href: base, Method: "GET"}}
 	if d.Status == stream.StatusActive {
 		links["deactivate"] = link{Href: base + "/lifecycle/deactivate", Method: "POST"}
@@ -55,14 +55,6 @@ func (s *Server) view(r *http.Request, d stream.Definition) streamView {
 	return streamView{ID: d.ID, Type: d.Type, Name: d.Name, Status: d.Status, Settings: settings,
 		Filter: d.Filter, Org: d.Org, ReadOnly: d.ReadOnly,
 		Created: d.Created.UTC().Format(oktaTime), LastUpdated: d.LastUpdated.UTC().Format(oktaTime), Links: links}
-}
-
-func baseURL(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
 }
 
 // streamInput is the body of POST and PUT, decoded strictly: a misspelt
@@ -439,6 +431,15 @@ func (s *Server) replayStream(w http.ResponseWriter, r *http.Request, tok auth.T
 	return nil
 }
 
+// deadLetterView is a dead letter without its event, for a token without
+// logs.read.
+type deadLetterView struct {
+	stream.DeadLetter
+	// Event hides the letter's event (omitted when nil).
+	Event        json.RawMessage `json:"event,omitempty"`
+	EventOmitted string          `json:"eventOmitted"`
+}
+
 func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
 	d, err := s.findStream(r, tok)
 	if err != nil {
@@ -456,6 +457,16 @@ func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request, tok auth.To
 	dls, err := stream.ListDeadLetters(r.Context(), s.d.Journal, d.ID, limit)
 	if err != nil {
 		return err
+	}
+	// The letters hold the events themselves: their bodies are for tokens
+	// that may read events (logs.read), the rest sees why and which.
+	if !tok.Has(auth.ScopeReadLogs) {
+		out := make([]deadLetterView, len(dls))
+		for i, dl := range dls {
+			out[i] = deadLetterView{DeadLetter: dl, EventOmitted: "the token lacks " + string(auth.ScopeReadLogs)}
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
 	}
 	writeJSON(w, http.StatusOK, dls)
 	return nil

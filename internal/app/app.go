@@ -28,10 +28,6 @@ import (
 	"github.com/auditstream/auditstream/internal/stream"
 )
 
-// minAdminToken is the shortest AUDITSTREAM_ADMIN_TOKEN accepted: it is an
-// all-orgs admin credential, stored as a fast hash.
-const minAdminToken = 16
-
 // Options are the inputs of Run beyond the config file.
 type Options struct {
 	// AdminToken, when set, is made to exist as an all-orgs admin token.
@@ -47,6 +43,11 @@ type Options struct {
 func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
+	}
+	if opts.AdminToken != "" {
+		if err := checkAdminToken(opts.AdminToken); err != nil {
+			return err
+		}
 	}
 	reg := prometheus.NewRegistry()
 	// board collects the conditions /readyz reports (journal appends
@@ -77,16 +78,10 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 		return err
 	}
 	defer tokens.Close()
-	if opts.AdminToken != "" && len(opts.AdminToken) < minAdminToken {
-		return fmt.Errorf("AUDITSTREAM_ADMIN_TOKEN: at least %d characters, please use a long random value", minAdminToken)
-	}
 	if opts.AdminToken != "" {
-		t, err := tokens.Ensure(ctx, opts.AdminToken, auth.Token{Name: "AUDITSTREAM_ADMIN_TOKEN", Org: auth.AllOrgs,
-			Scopes: []auth.Scope{auth.ScopeAdmin}})
-		if err != nil {
-			return fmt.Errorf("admin token: %w", err)
+		if err := setAdminToken(ctx, tokens, j, defaultOrg(cfg), opts.AdminToken, log); err != nil {
+			return err
 		}
-		log.Info("admin token from AUDITSTREAM_ADMIN_TOKEN is ready", "id", t.ID)
 	}
 
 	fixed, err := configStreams(cfg, patternOptions(cfg.Patterns))
@@ -151,7 +146,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	}
 	srv := api.New(api.Deps{Journal: j, Tokens: tokens, Streams: streams, Supervisor: sup, Types: typ,
 		ValidateFilter: typ.validateFilter, Log: log, Registry: reg, DefaultOrg: cfg.Ingest.DefaultOrg, Limits: limits,
-		Routes: routes, Health: board})
+		Routes: routes, Health: board, PublicURL: publicURL(cfg)})
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,

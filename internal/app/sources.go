@@ -112,7 +112,8 @@ func sourceRoutes(d routeDeps) ([]api.Route, error) {
 	if defaultOrg == "" {
 		defaultOrg = config.DefaultOrg
 	}
-	a := &source.API{Store: store, Supervisor: sup, Types: types, Log: d.log, DefaultOrg: defaultOrg, Journal: d.journal}
+	a := &source.API{Store: store, Supervisor: sup, Types: types, Log: d.log, DefaultOrg: defaultOrg, Journal: d.journal,
+		PublicURL: publicURL(d.cfg)}
 	rc := eventbridge.New(eventbridge.Config{Store: store, Journal: d.journal, Status: sup.StatusOf,
 		Metrics: metrics, Limits: ingestLimits(d.cfg), Key: key, Log: d.log})
 	return append(a.Routes(), rc.Routes()...), nil

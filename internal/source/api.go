@@ -32,6 +32,9 @@ type API struct {
 	// Journal, when set, receives a System Log event for every change
 	// (system.log_source.lifecycle.*), as log streams do.
 	Journal Appender
+	// PublicURL is the base URL clients reach the API at; _links are built
+	// from it, never from the request's Host header. Empty: links are paths.
+	PublicURL string
 }
 
 // record appends a lifecycle event about d; the change has already
@@ -99,11 +102,7 @@ type view struct {
 }
 
 func (a *API) view(r *http.Request, d Definition) view {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	base := scheme + "://" + r.Host + "/api/v1/sources/" + d.ID
+	base := strings.TrimRight(a.PublicURL, "/") + "/api/v1/sources/" + d.ID
 	links := map[string]link{"self": {Href: base, Method: "GET"}, "status": {Href: base + "/status", Method: "GET"}}
 	if d.Status == StatusActive {
 		links["deactivate"] = link{Href: base + "/lifecycle/deactivate", Method: "POST"}

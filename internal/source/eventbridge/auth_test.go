@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,7 +52,7 @@ func TestAuthTypes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(h.messages())
 			// A uuid of its own, or the journal drops it as a duplicate.
-			env := bytes.Replace(envelope(t), []byte("c6ed294a-fef4-11ed-a5b1-bbb7c1de1a4b"), []byte("uuid-"+tc.name), 1)
+			env := bytes.Replace(envelope(t), []byte("c6ed294a-fef4-11ed-a5b1-bbb7c1de1a4b"), []byte("uuid-"+strings.ReplaceAll(tc.name, " ", "-")), 1) // uuids have no spaces
 			code, _, body := h.post(tc.id, env, tc.auth)
 			if code != tc.want {
 				t.Fatalf("status: got %d %s, want %d", code, body, tc.want)

@@ -86,6 +86,8 @@ func TestErrors(t *testing.T) {
 		{"no source", mod(func(c map[string]any) { delete(c, "source") }), "", 400, api.CodeValidation},
 		{"detail without eventType", mod(func(c map[string]any) { delete(c["detail"].(map[string]any), "eventType") }), "", 400, api.CodeValidation},
 		{"empty array", []byte("[]"), "", 400, api.CodeValidation},
+		{"envelope with a duplicate member", bytes.Replace(mod(func(map[string]any) {}), []byte(`"detail":{`), []byte(`"source":"shadow","detail":{`), 1), "", 400, api.CodeValidation},
+		{"detail with a duplicate member", bytes.Replace(mod(func(map[string]any) {}), []byte(`"detail":{`), []byte(`"detail":{"eventType":"shadow.type",`), 1), "", 400, api.CodeValidation},
 		{"event too large", mod(func(c map[string]any) { c["detail"].(map[string]any)["pad"] = big }), "", 413, api.CodeTooLarge},
 		{"too many events", []byte("[" + strings.Repeat(string(env)+",", 3) + string(env) + "]"), "", 413, api.CodeTooLarge},
 		{"body too large", bytes.Repeat([]byte(" "), 9<<10), "", 413, api.CodeTooLarge},

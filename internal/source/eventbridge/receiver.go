@@ -601,11 +601,16 @@ func (rc *Receiver) parse(body []byte, org string, now time.Time) ([]event.Event
 }
 
 func (rc *Receiver) parseOne(raw json.RawMessage, org string, now time.Time) (event.Event, string, error) {
+	// The envelope must mean the same to every reader (one "source"):
+	// no names Go's decoder would fold together, and I-JSON.
 	if !utf8.Valid(raw) {
 		return event.Event{}, "", errors.New("the envelope is not valid UTF-8")
 	}
 	if err := checkKeys(raw); err != nil {
 		return event.Event{}, "", err
+	}
+	if err := event.CheckObject(raw); err != nil {
+		return event.Event{}, "", fmt.Errorf("envelope: %w", err)
 	}
 	var env envelope
 	if err := json.Unmarshal(raw, &env); err != nil {
