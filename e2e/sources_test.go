@@ -44,7 +44,7 @@ func (s *server) sourceStatus(id string) sourceStatus {
 // selects them by their envelope source, a restart resumes from the
 // checkpoint without pulling them again, and a backfill runs.
 func TestSourceOktaPoller(t *testing.T) {
-	all, err := oktatest.LoadEvents("../../shared/testdata/okta/logevents.ndjson")
+	all, err := oktatest.LoadEvents("../testdata/okta/logevents.ndjson")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestSourceOktaPoller(t *testing.T) {
 // with an OAuth token from auditstream's token endpoint, and sees it
 // delivered by a log stream with an Okta EventBridge rule's pattern.
 func TestSourceEventBridgeReceiver(t *testing.T) {
-	env, err := os.ReadFile("../../shared/testdata/okta/eventbridge-envelope.json")
+	env, err := os.ReadFile("../testdata/okta/eventbridge-envelope.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func TestSourceEventBridgeReceiver(t *testing.T) {
 // TestSourceFromConfigFile declares a receiver in the YAML config: it is
 // read-only in the API, shows no secret, and accepts its credentials.
 func TestSourceFromConfigFile(t *testing.T) {
-	env, err := os.ReadFile("../../shared/testdata/okta/eventbridge-envelope.json")
+	env, err := os.ReadFile("../testdata/okta/eventbridge-envelope.json")
 	if err != nil {
 		t.Fatal(err)
 	}
