@@ -16,10 +16,13 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/auditstream/auditstream/internal/cli"
@@ -72,4 +75,44 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		cli.Usage(stderr)
 		return 2
 	}
+}
+
+// parseFlags parses args into fs, which takes no positional arguments.
+// usage is a format with one %s for the flag list. On -h or --help it
+// prints the usage to stdout and reports exit 0; on a bad flag or an
+// argument it prints the error and usage to stderr and reports exit 2.
+// done is false when the command should go on.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, usage string) (code int, done bool) {
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprintf(stdout, usage, flagList(fs))
+		return 0, true
+	case err == nil && fs.NArg() > 0:
+		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n\n", fs.Name(), err)
+		fmt.Fprintf(stderr, usage, flagList(fs))
+		return 2, true
+	}
+	return 0, false
+}
+
+// flagList formats fs's flags as flag.PrintDefaults does, with "--" names.
+func flagList(fs *flag.FlagSet) string {
+	var b strings.Builder
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		fmt.Fprintf(&b, "  --%s", f.Name)
+		if name != "" {
+			fmt.Fprintf(&b, " %s", name)
+		}
+		fmt.Fprintf(&b, "\n      %s", usage)
+		if f.DefValue != "" && f.DefValue != "false" {
+			fmt.Fprintf(&b, " (default %q)", f.DefValue)
+		}
+		b.WriteString("\n")
+	})
+	return b.String()
 }
