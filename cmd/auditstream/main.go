@@ -7,6 +7,8 @@
 //	auditstream serve [--data-dir DIR] [--listen ADDR] [--config FILE] [--nats-url URL]
 //	auditstream send [FILE]
 //	auditstream streams list|get|apply|delete|activate|deactivate|status|replay|deadletters|redrive
+//	auditstream sources list|get|create|update|delete|activate|deactivate|status
+//	auditstream tokens list|get|create|delete
 //	auditstream pattern test --pattern JSON --event JSON
 //	auditstream logs query|tail
 //	auditstream lambda
@@ -56,6 +58,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cli.Send(ctx, args[1:], stdin, stdout, stderr, env)
 	case "streams":
 		return cli.Streams(ctx, args[1:], stdin, stdout, stderr, env)
+	case "sources":
+		return cli.Sources(ctx, args[1:], stdin, stdout, stderr, env)
+	case "tokens":
+		return cli.Tokens(ctx, args[1:], stdin, stdout, stderr, env)
 	case "pattern":
 		return runPattern(args[1:], stdin, stdout, stderr)
 	case "logs":
