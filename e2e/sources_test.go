@@ -48,7 +48,7 @@ func (s *server) sourceStatus(id string) sourceStatus {
 // selects them by their envelope source, a restart resumes from the
 // checkpoint without pulling them again, and a backfill runs.
 func TestSourceOktaPoller(t *testing.T) {
-	all, err := oktatest.LoadEvents("../../shared/testdata/okta/logevents.ndjson")
+	all, err := oktatest.LoadEvents("../testdata/okta/logevents.ndjson")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestSourceOktaPoller(t *testing.T) {
 // token from that receiver's token endpoint, and sees it delivered by a
 // log stream with an Okta EventBridge rule's pattern.
 func TestSourceEventBridgeReceiver(t *testing.T) {
-	env, err := os.ReadFile("../../shared/testdata/okta/eventbridge-envelope.json")
+	env, err := os.ReadFile("../testdata/okta/eventbridge-envelope.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func postTo(t *testing.T, u string, body []byte, header, value string) int {
 // TestSourceFromConfigFile declares a receiver in the YAML config: it is
 // read-only in the API, shows no secret, and accepts its credentials.
 func TestSourceFromConfigFile(t *testing.T) {
-	env, err := os.ReadFile("../../shared/testdata/okta/eventbridge-envelope.json")
+	env, err := os.ReadFile("../testdata/okta/eventbridge-envelope.json")
 	if err != nil {
 		t.Fatal(err)
 	}

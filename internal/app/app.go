@@ -83,6 +83,12 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 			return err
 		}
 	}
+	if opts.AdminToken == "" && len(tokens.List(auth.AllOrgs)) == 0 {
+		log.Warn("no API token exists, so nothing can use the API: stop, then start again with " +
+			"AUDITSTREAM_ADMIN_TOKEN set to a long random value, e.g. " +
+			"export AUDITSTREAM_ADMIN_TOKEN=$(openssl rand -hex 24); that creates an all-orgs admin token " +
+			"with which `auditstream tokens create` makes narrower ones")
+	}
 
 	fixed, err := configStreams(cfg, patternOptions(cfg.Patterns))
 	if err != nil {

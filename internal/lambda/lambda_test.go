@@ -13,7 +13,7 @@ import (
 	"github.com/auditstream/auditstream/internal/sink/s3/s3test"
 )
 
-const envelopePath = "../../../shared/testdata/okta/eventbridge-envelope.json"
+const envelopePath = "../../testdata/okta/eventbridge-envelope.json"
 
 func envelopeBytes(t *testing.T) []byte {
 	t.Helper()

@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 var discard = slog.New(slog.DiscardHandler)
 
 const (
-	envelopeFile = "../../../../shared/testdata/okta/eventbridge-envelope.json"
+	envelopeFile = "../../../testdata/okta/eventbridge-envelope.json"
 	apiKey       = "key-0123456789abcdef"
 	password     = "pass-0123456789abcdef"
 	clientSecret = "secret-0123456789abcdef"
