@@ -43,6 +43,15 @@ func TestBadInputIsRefusedAndStoresNothing(t *testing.T) {
 		{"oversize event", adminToken, "application/x-ndjson", bigEvent, 413, "E0000001", "line 1"},
 		{"oversize body", adminToken, "application/x-ndjson", bytes.Repeat(append(good[0], '\n'), 12<<20/len(good[0])), 413, "E0000001", ""},
 		{"wrong content type", adminToken, "text/plain", joinLines(good), 415, "E0000001", ""},
+		// The review's M4 and L1: I-JSON and uuids that travel unchanged.
+		{"duplicate eventType", adminToken, "application/x-ndjson", joinLines([][]byte{good[0], []byte(`{"eventType":"first.type","eventType":"second.type","uuid":"dup-key-1"}`)}),
+			400, "E0000001", `line 2: invalid event: duplicate member "eventType"`},
+		{"duplicate uuid", adminToken, "application/json", []byte(`[` + string(good[0]) + `,{"eventType":"dupuuid","uuid":"dupu-1","uuid":"dupu-2"}]`),
+			400, "E0000001", `index 1: invalid event: duplicate member "uuid"`},
+		{"invalid UTF-8", adminToken, "application/x-ndjson", joinLines([][]byte{good[0], []byte("{\"eventType\":\"x\",\"x\":\"\xff\xfe\xc3\"}")}),
+			400, "E0000001", "line 2: invalid event: invalid UTF-8"},
+		{"lone surrogate", adminToken, "application/json", []byte(`{"eventType":"a\ud800"}`), 400, "E0000001", "unpaired surrogate"},
+		{"uuid with CR LF", adminToken, "application/json", []byte(`{"eventType":"x","uuid":"inj-2\r\nAudit-Org: orgb"}`), 400, "E0000001", "uuid has"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

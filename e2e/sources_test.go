@@ -20,6 +20,10 @@ type sourceObj struct {
 	Status   string         `json:"status"`
 	Org      string         `json:"org"`
 	Settings map[string]any `json:"settings"`
+	Links    map[string]struct {
+		Href   string `json:"href"`
+		Method string `json:"method"`
+	} `json:"_links"`
 }
 
 type sourceStatus struct {
@@ -44,7 +48,7 @@ func (s *server) sourceStatus(id string) sourceStatus {
 // selects them by their envelope source, a restart resumes from the
 // checkpoint without pulling them again, and a backfill runs.
 func TestSourceOktaPoller(t *testing.T) {
-	all, err := oktatest.LoadEvents("../../shared/testdata/okta/logevents.ndjson")
+	all, err := oktatest.LoadEvents("../testdata/okta/logevents.ndjson")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,11 +116,12 @@ func TestSourceOktaPoller(t *testing.T) {
 }
 
 // TestSourceEventBridgeReceiver posts the real Okta partner envelope to
-// /api/v1/eventbridge as an API destination would, with an API key and
-// with an OAuth token from auditstream's token endpoint, and sees it
-// delivered by a log stream with an Okta EventBridge rule's pattern.
+// each receiver's own URL (/api/v1/eventbridge/{sourceId}, from its
+// _links) as an API destination would, with an API key and with an OAuth
+// token from that receiver's token endpoint, and sees it delivered by a
+// log stream with an Okta EventBridge rule's pattern.
 func TestSourceEventBridgeReceiver(t *testing.T) {
-	env, err := os.ReadFile("../../shared/testdata/okta/eventbridge-envelope.json")
+	env, err := os.ReadFile("../testdata/okta/eventbridge-envelope.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,28 +137,30 @@ func TestSourceEventBridgeReceiver(t *testing.T) {
 	s.createHTTPStream("from the default account", defaultAccount.url(), map[string]any{"account": []any{"000000000000"},
 		"detail": map[string]any{"eventType": []any{"user.session.access_admin_app"}}}, nil)
 	const key = "e2e-eventbridge-key-0123456789"
+	var keyed, oauth sourceObj
 	s.mustJSON("POST", "/api/v1/sources", map[string]any{"type": "eventbridge", "name": "api destination", "org": "acme",
-		"settings": map[string]any{"auth": map[string]any{"type": "API_KEY", "header": "X-Api-Key", "value": key}}}, 200, nil)
+		"settings": map[string]any{"auth": map[string]any{"type": "API_KEY", "header": "X-Api-Key", "value": key}}}, 200, &keyed)
 	const secret = "e2e-eventbridge-secret-0123456789"
 	s.mustJSON("POST", "/api/v1/sources", map[string]any{"type": "eventbridge", "name": "oauth destination", "org": "acme",
-		"settings": map[string]any{"auth": map[string]any{"type": "OAUTH_CLIENT_CREDENTIALS", "clientId": "eb", "clientSecret": secret}}}, 200, nil)
+		"settings": map[string]any{"auth": map[string]any{"type": "OAUTH_CLIENT_CREDENTIALS", "clientId": "eb", "clientSecret": secret}}}, 200, &oauth)
+	if got, want := keyed.Links["receiver"].Href, s.url("/api/v1/eventbridge/"+keyed.ID); got != want {
+		t.Fatalf("_links.receiver: got %q, want %q", got, want)
+	}
+	if got, want := oauth.Links["token"].Href, s.url("/api/v1/eventbridge/"+oauth.ID+"/token"); got != want {
+		t.Fatalf("_links.token: got %q, want %q", got, want)
+	}
 
 	post := func(body []byte, header, value string) int {
-		req, _ := http.NewRequest("POST", s.url("/api/v1/eventbridge"), bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json; charset=utf-8")
-		req.Header.Set("User-Agent", "Amazon/EventBridge/ApiDestinations")
-		if header != "" {
-			req.Header.Set(header, value)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return postTo(t, keyed.Links["receiver"].Href, body, header, value)
+	}
+	postOAuth := func(body []byte, header, value string) int {
+		return postTo(t, oauth.Links["receiver"].Href, body, header, value)
 	}
 	if code := post(env, "X-Api-Key", "wrong-key-0123456789"); code != 401 {
 		t.Fatalf("wrong key: got %d, want 401", code)
+	}
+	if code := postTo(t, s.url("/api/v1/eventbridge"), env, "X-Api-Key", key); code != 409 {
+		t.Fatalf("shared URL with two receivers: got %d, want 409", code)
 	}
 	if code := post(env, "X-Api-Key", key); code != 202 {
 		t.Fatalf("api key: got %d, want 202", code)
@@ -166,7 +173,7 @@ func TestSourceEventBridgeReceiver(t *testing.T) {
 	}
 
 	// OAuth client credentials: auditstream is the authorization endpoint.
-	req, _ := http.NewRequest("POST", s.url("/api/v1/eventbridge/token"),
+	req, _ := http.NewRequest("POST", oauth.Links["token"].Href,
 		strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth("eb", secret)
@@ -183,7 +190,10 @@ func TestSourceEventBridgeReceiver(t *testing.T) {
 		t.Fatalf("token: got %d, want 200 and a token", resp.StatusCode)
 	}
 	second := bytes.Replace(env, []byte(uuid), []byte("d7fe305b-fef4-11ed-a5b1-bbb7c1de1a4b"), 1)
-	if code := post(second, "Authorization", "Bearer "+tok.AccessToken); code != 202 {
+	if code := post(second, "Authorization", "Bearer "+tok.AccessToken); code != 401 {
+		t.Fatalf("oauth token at the api key receiver: got %d, want 401", code)
+	}
+	if code := postOAuth(second, "Authorization", "Bearer "+tok.AccessToken); code != 202 {
 		t.Fatalf("oauth: got %d, want 202", code)
 	}
 	waitFor(t, 20*time.Second, "the second event at the stream", func() bool { return rcv.has("d7fe305b-fef4-11ed-a5b1-bbb7c1de1a4b") })
@@ -192,10 +202,28 @@ func TestSourceEventBridgeReceiver(t *testing.T) {
 	}
 }
 
+// postTo posts body to an EventBridge receiver URL as an API destination
+// does, with header set to value, and returns the status.
+func postTo(t *testing.T, u string, body []byte, header, value string) int {
+	t.Helper()
+	req, _ := http.NewRequest("POST", u, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	req.Header.Set("User-Agent", "Amazon/EventBridge/ApiDestinations")
+	if header != "" {
+		req.Header.Set(header, value)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 // TestSourceFromConfigFile declares a receiver in the YAML config: it is
 // read-only in the API, shows no secret, and accepts its credentials.
 func TestSourceFromConfigFile(t *testing.T) {
-	env, err := os.ReadFile("../../shared/testdata/okta/eventbridge-envelope.json")
+	env, err := os.ReadFile("../testdata/okta/eventbridge-envelope.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,10 +257,16 @@ func TestSourceFromConfigFile(t *testing.T) {
 	}
 	s.mustJSON("DELETE", "/api/v1/sources/eb-basic", nil, 403, nil)
 	for _, tc := range []struct {
-		password string
-		want     int
-	}{{"wrong-password-0123456789", 401}, {"e2e-basic-password-0123456789", 202}} {
-		req, _ := http.NewRequest("POST", s.url("/api/v1/eventbridge"), bytes.NewReader(env))
+		path, password string
+		want           int
+	}{
+		{"/api/v1/eventbridge/eb-basic", "wrong-password-0123456789", 401},
+		{"/api/v1/eventbridge/eb-basic", "e2e-basic-password-0123456789", 202},
+		// The single receiver keeps the shared URL of the first version.
+		{"/api/v1/eventbridge", "wrong-password-0123456789", 401},
+		{"/api/v1/eventbridge", "e2e-basic-password-0123456789", 202},
+	} {
+		req, _ := http.NewRequest("POST", s.url(tc.path), bytes.NewReader(env))
 		req.Header.Set("Content-Type", "application/json; charset=utf-8")
 		req.SetBasicAuth("eventbridge", tc.password)
 		resp, err := http.DefaultClient.Do(req)
@@ -241,7 +275,7 @@ func TestSourceFromConfigFile(t *testing.T) {
 		}
 		resp.Body.Close()
 		if resp.StatusCode != tc.want {
-			t.Fatalf("password %q: got %d, want %d", tc.password, resp.StatusCode, tc.want)
+			t.Fatalf("%s with password %q: got %d, want %d", tc.path, tc.password, resp.StatusCode, tc.want)
 		}
 	}
 }

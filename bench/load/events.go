@@ -159,10 +159,10 @@ func loadTemplates(path string) ([][]byte, error) {
 	return out, nil
 }
 
-// defaultTestdata finds ../shared/testdata/okta/logevents.ndjson relative
-// to the root of the auditstream module containing dir.
+// defaultTestdata finds testdata/okta/logevents.ndjson in the root of the
+// auditstream module containing dir.
 func defaultTestdata(dir string) (string, error) {
-	const rel = "../shared/testdata/okta/logevents.ndjson"
+	const rel = "testdata/okta/logevents.ndjson"
 	for d := dir; ; d = filepath.Dir(d) {
 		if isModuleRoot(filepath.Join(d, "go.mod")) {
 			p := filepath.Join(d, filepath.FromSlash(rel))

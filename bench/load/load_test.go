@@ -167,7 +167,7 @@ func TestRunAgainstFake(t *testing.T) {
 	wd, _ := os.Getwd()
 	testdata, err := defaultTestdata(wd)
 	if err != nil {
-		t.Skipf("no test data: %v", err)
+		t.Fatalf("no test data: %v", err)
 	}
 	for _, gz := range []bool{false, true} {
 		cfg := config{

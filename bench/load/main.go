@@ -39,7 +39,7 @@ func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer, env f
 	fs.Float64Var(&cfg.rate, "rate", 0, "target events/s (0: as fast as possible)")
 	fs.StringVar(&cfg.receiver, "receiver", "127.0.0.1:0", "listen `address` of the webhook receiver (loopback only)")
 	fs.IntVar(&cfg.pid, "pid", 0, "server `pid` whose RSS to sample (Linux /proc)")
-	fs.StringVar(&cfg.testdata, "testdata", "", "NDJSON template `file` (default ../shared/testdata/okta/logevents.ndjson from the module root)")
+	fs.StringVar(&cfg.testdata, "testdata", "", "NDJSON template `file` (default testdata/okta/logevents.ndjson in the module root)")
 	fs.DurationVar(&cfg.timeout, "timeout", 5*time.Minute, "overall time limit")
 	fs.BoolVar(&cfg.gzip, "gzip", false, "gzip request bodies")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")

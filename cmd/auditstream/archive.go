@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -19,12 +20,41 @@ import (
 	"github.com/auditstream/auditstream/internal/sink/s3"
 )
 
+const lambdaUsage = `usage: auditstream lambda
+
+Runs as an AWS Lambda function (runtime provided.al2023; the binary named
+bootstrap also starts this mode when AWS_LAMBDA_RUNTIME_API is set). Each
+invocation takes EventBridge events (Okta's log stream) and writes them to
+S3 in the archive's layout, or forwards them to an auditstream server.
+It takes no flags; the environment configures it:
+
+  AUDITSTREAM_S3_BUCKET          bucket to write to (or AUDITSTREAM_FORWARD_URL)
+  AUDITSTREAM_S3_PREFIX          key prefix
+  AUDITSTREAM_S3_REGION          bucket region (default AWS_REGION)
+  AUDITSTREAM_S3_ENDPOINT        S3-compatible endpoint URL instead of AWS
+  AUDITSTREAM_S3_FORCE_PATH_STYLE  true: bucket in the path
+  AUDITSTREAM_S3_FORMAT          object format (see the README's S3 archive)
+  AUDITSTREAM_S3_COMPRESSION     object compression
+  AUDITSTREAM_S3_COLUMNS         CSV columns, comma-separated
+  AUDITSTREAM_S3_KEY_TEMPLATE    object key template
+  AUDITSTREAM_ORG                org of the events (default from the Okta source name)
+  AUDITSTREAM_FORWARD_URL        instead of S3: post events to this ingest URL
+  AUDITSTREAM_FORWARD_TOKEN      SSWS token for AUDITSTREAM_FORWARD_URL
+  AWS_LAMBDA_RUNTIME_API         set by Lambda; without it the command stops
+
+Credentials are the function's execution role.
+`
+
 // runLambda is `auditstream lambda`, the AWS Lambda handler. It is
 // configured by environment variables (internal/lambda) and serves
 // invocations from the Lambda runtime API until the runtime stops it.
 func runLambda(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) int {
 	if len(args) > 0 {
-		fmt.Fprintf(stderr, "lambda: unexpected argument %q (configure with environment variables, see the README)\n", args[0])
+		if args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+			fmt.Fprint(stdout, lambdaUsage)
+			return 0
+		}
+		fmt.Fprintf(stderr, "lambda: unexpected argument %q (configure with environment variables)\n\n%s", args[0], lambdaUsage)
 		return 2
 	}
 	cfg, err := lambda.ConfigFromEnv(env)
@@ -47,18 +77,30 @@ func runLambda(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	return 0
 }
 
+const importUsage = `usage: auditstream import s3://BUCKET/PREFIX [--since T] [--until T] [flags]
+
+Reads the objects an S3 archive stream (or the lambda command) wrote under
+s3://BUCKET/PREFIX back into the journal; events already there (same uuid)
+are skipped. It opens the journal directly, as serve does: stop serve first,
+or use --nats-url with a NATS cluster. Credentials: the AWS SDK's default
+chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, a role...).
+It prints what it read, stored and skipped.
+
+flags:
+%s`
+
 // runImport is `auditstream import`, rehydration from an S3 archive: it
 // reads archived objects back into the journal, which it opens directly
 // like serve does (stop serve first, or use --nats-url with a cluster).
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) int {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	since := fs.String("since", "", "import events published at or after this time (RFC 3339 or YYYY-MM-DD)")
-	until := fs.String("until", "", "import events published before this time (RFC 3339 or YYYY-MM-DD)")
-	org := fs.String("org", config.DefaultOrg, "org of events whose archive object does not name one")
-	dataDir := fs.String("data-dir", "", "directory of the embedded journal (default ./data, as serve)")
+	fs.SetOutput(io.Discard)
+	since := fs.String("since", "", "import events published at or after `T` (RFC 3339 or YYYY-MM-DD)")
+	until := fs.String("until", "", "import events published before `T` (RFC 3339 or YYYY-MM-DD)")
+	org := fs.String("org", config.DefaultOrg, "`org` of events whose archive object does not name one")
+	dataDir := fs.String("data-dir", "", "`DIR` of the embedded journal (default ./data, as serve)")
 	natsURL := fs.String("nats-url", "", "external NATS server or cluster instead of the embedded journal")
-	cfgPath := fs.String("config", "", "serve's YAML configuration file (journal settings)")
+	cfgPath := fs.String("config", "", "serve's YAML configuration `FILE` (journal settings)")
 	region := fs.String("region", "", "the bucket's region (default $AWS_REGION, else us-east-1)")
 	endpoint := fs.String("endpoint", "", "S3-compatible endpoint URL instead of AWS")
 	pathStyle := fs.Bool("force-path-style", false, "address the bucket in the path (most S3-compatible servers)")
@@ -67,18 +109,26 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		target, args = args[0], args[1:]
 	}
+	if target == "-h" || target == "--help" || target == "-help" {
+		target, args = "", append([]string{"-h"}, args...)
+	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stdout, importUsage, flagList(fs))
+			return 0
+		}
+		fmt.Fprintf(stderr, "import: %v\n\n"+importUsage, err, flagList(fs))
 		return 2
 	}
 	if target == "" && fs.NArg() > 0 {
 		target = fs.Arg(0)
 	} else if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "import: unexpected argument %q\n", fs.Arg(0))
+		fmt.Fprintf(stderr, "import: unexpected argument %q\n\n"+importUsage, fs.Arg(0), flagList(fs))
 		return 2
 	}
 	bucket, prefix, err := archive.ParseURL(target)
 	if err != nil {
-		fmt.Fprintf(stderr, "import %q: %v\nusage: auditstream import s3://bucket/prefix --since T --until T\n", target, err)
+		fmt.Fprintf(stderr, "import %q: %v\n\n"+importUsage, target, err, flagList(fs))
 		return 2
 	}
 	opts := archive.ImportOptions{Bucket: bucket, Prefix: prefix, Org: *org}

@@ -7,19 +7,25 @@
 //	auditstream serve [--data-dir DIR] [--listen ADDR] [--config FILE] [--nats-url URL]
 //	auditstream send [FILE]
 //	auditstream streams list|get|apply|delete|activate|deactivate|status|replay|deadletters|redrive
+//	auditstream sources list|get|create|update|delete|activate|deactivate|status
+//	auditstream tokens list|get|create|delete
 //	auditstream pattern test --pattern JSON --event JSON
 //	auditstream logs query|tail
 //	auditstream lambda
 //	auditstream import s3://bucket/prefix --since T --until T
+//	auditstream secrets rotate [--data-dir DIR] [--config FILE] [--nats-url URL]
 //	auditstream version
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/auditstream/auditstream/internal/cli"
@@ -53,6 +59,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cli.Send(ctx, args[1:], stdin, stdout, stderr, env)
 	case "streams":
 		return cli.Streams(ctx, args[1:], stdin, stdout, stderr, env)
+	case "sources":
+		return cli.Sources(ctx, args[1:], stdin, stdout, stderr, env)
+	case "tokens":
+		return cli.Tokens(ctx, args[1:], stdin, stdout, stderr, env)
 	case "pattern":
 		return runPattern(args[1:], stdin, stdout, stderr)
 	case "logs":
@@ -61,6 +71,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runLambda(ctx, args[1:], stdout, stderr, env)
 	case "import":
 		return runImport(ctx, args[1:], stdout, stderr, env)
+	case "secrets":
+		return runSecrets(ctx, args[1:], stdout, stderr, env)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "auditstream", version)
 		return 0
@@ -72,4 +84,44 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		cli.Usage(stderr)
 		return 2
 	}
+}
+
+// parseFlags parses args into fs, which takes no positional arguments.
+// usage is a format with one %s for the flag list. On -h or --help it
+// prints the usage to stdout and reports exit 0; on a bad flag or an
+// argument it prints the error and usage to stderr and reports exit 2.
+// done is false when the command should go on.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, usage string) (code int, done bool) {
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprintf(stdout, usage, flagList(fs))
+		return 0, true
+	case err == nil && fs.NArg() > 0:
+		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n\n", fs.Name(), err)
+		fmt.Fprintf(stderr, usage, flagList(fs))
+		return 2, true
+	}
+	return 0, false
+}
+
+// flagList formats fs's flags as flag.PrintDefaults does, with "--" names.
+func flagList(fs *flag.FlagSet) string {
+	var b strings.Builder
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		fmt.Fprintf(&b, "  --%s", f.Name)
+		if name != "" {
+			fmt.Fprintf(&b, " %s", name)
+		}
+		fmt.Fprintf(&b, "\n      %s", usage)
+		if f.DefValue != "" && f.DefValue != "false" {
+			fmt.Fprintf(&b, " (default %q)", f.DefValue)
+		}
+		b.WriteString("\n")
+	})
+	return b.String()
 }

@@ -44,16 +44,24 @@ const (
 // runPattern implements "auditstream pattern ...". args are the arguments after
 // "pattern". It returns the process exit status.
 func runPattern(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help") {
+		fmt.Fprint(stdout, patternUsage)
+		return 0
+	}
 	if len(args) == 0 || args[0] != "test" {
 		fmt.Fprint(stderr, patternUsage)
 		return 2
 	}
 	fs := flag.NewFlagSet("auditstream pattern test", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, patternUsage) }
+	fs.SetOutput(io.Discard)
 	patArg := fs.String("pattern", "", "event pattern JSON, @file or @-")
 	evArg := fs.String("event", "", "event JSON, @file or @-")
 	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, patternUsage)
+			return 0
+		}
+		fmt.Fprintf(stderr, "auditstream pattern test: %v\n\n%s", err, patternUsage)
 		return 2
 	}
 	if fs.NArg() > 0 || *patArg == "" || *evArg == "" {

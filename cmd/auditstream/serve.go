@@ -14,19 +14,35 @@ import (
 	"github.com/auditstream/auditstream/internal/config"
 )
 
+const serveUsage = `usage: auditstream serve [--config FILE] [--data-dir DIR] [--listen ADDR] [--nats-url URL]
+
+Runs the service: the journal (embedded NATS JetStream in --data-dir, or the
+NATS server of --nats-url), log streams, sources and the API on --listen.
+It prints "listening on http://ADDR" once the API answers; GET /readyz then
+answers 200. Flags override the configuration file.
+
+flags:
+%s
+environment:
+  AUDITSTREAM_ADMIN_TOKEN
+      the secret of an all-orgs admin token, created (or kept) at start; at
+      least 16 characters, e.g. export AUDITSTREAM_ADMIN_TOKEN=$(openssl rand -hex 24).
+      Without it and without any token in the store, nothing can use the API.
+  AUDITSTREAM_CPUPROFILE, AUDITSTREAM_MEMPROFILE
+      write a CPU profile (start to stop) / a heap profile (at stop) to this file
+  GOMEMLIMIT
+      the Go runtime's soft memory limit, e.g. 200MiB on a small machine
+`
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dataDir := fs.String("data-dir", "", "directory of the embedded journal (default ./data)")
-	listen := fs.String("listen", "", "API address host:port (default 127.0.0.1:8080)")
-	cfgPath := fs.String("config", "", "YAML configuration file")
-	natsURL := fs.String("nats-url", "", "external NATS server or cluster instead of the embedded journal")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "serve: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	fs.SetOutput(io.Discard)
+	dataDir := fs.String("data-dir", "", "`DIR` of the embedded journal (default ./data)")
+	listen := fs.String("listen", "", "API address `host:port` (default 127.0.0.1:8080)")
+	cfgPath := fs.String("config", "", "YAML configuration `FILE` (see the README's Configuration)")
+	natsURL := fs.String("nats-url", "", "external NATS server or cluster `URL` instead of the embedded journal")
+	if code, done := parseFlags(fs, args, stdout, stderr, serveUsage); done {
+		return code
 	}
 	cfg := config.Default()
 	if *cfgPath != "" {
@@ -73,7 +89,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 			_ = pprof.WriteHeapProfile(f)
 		}()
 	}
-	err := app.Run(ctx, cfg, app.Options{AdminToken: env("AUDITSTREAM_ADMIN_TOKEN"),
+	err := app.Run(ctx, cfg, app.Options{AdminToken: env("AUDITSTREAM_ADMIN_TOKEN"), SecretKey: env("AUDITSTREAM_SECRET_KEY"),
 		Ready: func(addr string) { fmt.Fprintf(stdout, "listening on http://%s\n", addr) }}, log)
 	if err != nil {
 		log.Error("serve", "err", err)

@@ -218,3 +218,35 @@ func TestOrgIsolation(t *testing.T) {
 		t.Errorf("got %d events stored, want 4", n)
 	}
 }
+
+// TestMetricsNeedAllOrgsAdmin checks that /metrics, which names every org's
+// streams and the journal's totals, answers only an all-orgs admin token.
+func TestMetricsNeedAllOrgsAdmin(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, api.Limits{})
+	tests := []struct {
+		name, token string
+		status      int
+	}{
+		{"all-orgs admin", s.admin, 200},
+		{"org admin", s.token("acme", auth.ScopeAdmin), 403},
+		{"all-orgs reader", s.token(auth.AllOrgs, auth.ScopeReadLogs, auth.ScopeReadStreams), 403},
+		{"no token", "", 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := s.call("GET", "/metrics", tt.token, nil)
+			if tt.status != 200 {
+				wantError(t, r, tt.status, map[int]string{401: api.CodeInvalidToken, 403: api.CodeForbidden}[tt.status])
+				if strings.Contains(string(r.body), "auditstream_") {
+					t.Errorf("got metrics in %s, want none", r.body)
+				}
+				return
+			}
+			wantStatus(t, r, 200)
+			if !strings.Contains(string(r.body), "auditstream_ingest_") {
+				t.Errorf("got %s, want the metrics", r.body)
+			}
+		})
+	}
+}

@@ -2,14 +2,12 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/stream"
+	"github.com/auditstream/auditstream/internal/sysevent"
 )
 
 // Lifecycle event types, Okta's names for log stream changes (OKTA.md §3.4).
@@ -21,6 +19,16 @@ const (
 	evStreamDelete     = "system.log_stream.lifecycle.delete"
 )
 
+// Token event types, Okta's names for API token changes.
+const (
+	EvTokenCreate = "system.api_token.create"
+	EvTokenRevoke = "system.api_token.revoke"
+	// EvTokenRotate is written when the token from AUDITSTREAM_ADMIN_TOKEN
+	// is replaced by a new value (Okta has no such event: its tokens are
+	// never set from outside).
+	EvTokenRotate = "system.api_token.rotate"
+)
+
 var streamMessages = map[string]string{
 	evStreamCreate:     "Create log stream",
 	evStreamUpdate:     "Update log stream",
@@ -29,64 +37,74 @@ var streamMessages = map[string]string{
 	evStreamDelete:     "Delete log stream",
 }
 
-type auditRef struct {
-	ID          string `json:"id"`
-	Type        string `json:"type"`
-	AlternateID string `json:"alternateId"`
-	DisplayName string `json:"displayName"`
-}
-
-// auditEvent is the LogEvent auditstream writes about its own changes.
-type auditEvent struct {
-	UUID           string            `json:"uuid"`
-	Published      string            `json:"published"`
-	EventType      string            `json:"eventType"`
-	Version        string            `json:"version"`
-	Severity       string            `json:"severity"`
-	DisplayMessage string            `json:"displayMessage"`
-	Actor          auditRef          `json:"actor"`
-	Outcome        map[string]string `json:"outcome"`
-	Target         []auditRef        `json:"target"`
-}
-
 // Target names what a change was made to, in a lifecycle event.
 type Target struct {
 	ID, Type, AlternateID, DisplayName string
 }
 
+// TokenActor is the actor of an event about a change an API caller made:
+// the token it authenticated with (never its secret).
+func TokenActor(tok auth.Token) sysevent.Ref {
+	return sysevent.Ref{ID: tok.ID, Type: "Token", AlternateID: tok.Name, DisplayName: tok.Name}
+}
+
+// TokenTarget is the target of an event about a token.
+func TokenTarget(t auth.Token) sysevent.Ref {
+	return sysevent.Ref{ID: t.ID, Type: "Token", AlternateID: t.Name, DisplayName: t.Name}
+}
+
 // LifecycleEvent builds the System Log event auditstream writes about a
 // change an API caller made (Okta's shape: actor the token, one target).
 func LifecycleEvent(tok auth.Token, eventType, message string, target Target, org string, now time.Time) (event.Event, error) {
-	ev := auditEvent{
-		UUID: uuid.NewString(), Published: now.UTC().Format(event.TimeFormat), EventType: eventType, Version: "0",
-		Severity: "INFO", DisplayMessage: message,
-		Actor:   auditRef{ID: tok.ID, Type: "Token", AlternateID: tok.Name, DisplayName: tok.Name},
-		Outcome: map[string]string{"result": "SUCCESS"},
-		Target:  []auditRef{{ID: target.ID, Type: target.Type, AlternateID: target.AlternateID, DisplayName: target.DisplayName}},
-	}
-	raw, err := json.Marshal(ev)
-	if err != nil {
-		return event.Event{}, err
-	}
-	return event.Parse(raw, org, now)
+	return sysevent.New(sysevent.Spec{Type: eventType, Message: message, Actor: TokenActor(tok),
+		Targets: []sysevent.Ref{{ID: target.ID, Type: target.Type, AlternateID: target.AlternateID, DisplayName: target.DisplayName}},
+		Org:     org}, now)
 }
 
-// recordStreamChange appends a System Log event about a log stream change,
-// as Okta does, to the stream's org. The change has already happened: a
-// journal that cannot take the event is logged, not reported to the caller.
-func (s *Server) recordStreamChange(ctx context.Context, tok auth.Token, eventType string, d stream.Definition) {
-	org := d.Org
+// eventOrg is the org an event about something in org belongs to: the
+// default org for things of every org.
+func (s *Server) eventOrg(org string) string {
 	if org == auth.AllOrgs || org == "" {
-		org = s.d.DefaultOrg
+		return s.d.DefaultOrg
 	}
-	ev, err := LifecycleEvent(tok, eventType, streamMessages[eventType],
-		Target{ID: d.ID, Type: "LogStream", AlternateID: d.Type, DisplayName: d.Name}, org, s.d.Now())
+	return org
+}
+
+// record appends a System Log event about a change that has already
+// happened: a journal that cannot take the event is logged, not reported
+// to the caller.
+func (s *Server) record(ctx context.Context, spec sysevent.Spec, what, id string) {
+	ev, err := sysevent.New(spec, s.d.Now())
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		_, err = s.d.Journal.Append(ctx, []event.Event{ev})
 	}
 	if err != nil {
-		s.d.Log.Warn("record log stream change", "stream", d.ID, "event", eventType, "err", err)
+		s.d.Log.Warn("record "+what+" change", what, id, "event", spec.Type, "err", err)
 	}
+}
+
+// recordStreamChange appends a System Log event about a log stream change,
+// as Okta does, to the stream's org.
+func (s *Server) recordStreamChange(ctx context.Context, tok auth.Token, eventType string, d stream.Definition) {
+	s.record(ctx, sysevent.Spec{Type: eventType, Message: streamMessages[eventType], Actor: TokenActor(tok),
+		Targets: []sysevent.Ref{{ID: d.ID, Type: "LogStream", AlternateID: d.Type, DisplayName: d.Name}},
+		Org:     s.eventOrg(d.Org)}, "stream", d.ID)
+}
+
+// recordTokenChange appends system.api_token.create or .revoke to the
+// token's org, and logs it.
+func (s *Server) recordTokenChange(ctx context.Context, tok auth.Token, eventType string, t auth.Token) {
+	msg := "Create API token"
+	if eventType == EvTokenRevoke {
+		msg = "Revoke API token"
+	}
+	scopes := make([]string, len(t.Scopes))
+	for i, sc := range t.Scopes {
+		scopes[i] = string(sc)
+	}
+	s.d.Log.Info(msg, "token", t.ID, "name", t.Name, "org", t.Org, "scopes", scopes, "by", tok.ID)
+	s.record(ctx, sysevent.Spec{Type: eventType, Message: msg, Actor: TokenActor(tok), Targets: []sysevent.Ref{TokenTarget(t)},
+		Debug: map[string]any{"tokenOrg": t.Org, "scopes": scopes}, Org: s.eventOrg(t.Org)}, "token", t.ID)
 }

@@ -53,7 +53,8 @@ type testTypes struct {
 
 var _ api.StreamTypes = (*testTypes)(nil)
 
-func (tt *testTypes) Validate(typ string, settings []byte) error {
+func (tt *testTypes) Validate(d stream.Definition) error {
+	typ, settings := d.Type, d.Settings
 	if typ != "test" {
 		return fmt.Errorf("type: %w %q (known: test)", errUnknownType, typ)
 	}
@@ -89,6 +90,14 @@ func (tt *testTypes) WriteOnce(typ string) []string {
 	return nil
 }
 
+// DestinationPaths makes the test type's "url" say where its password goes.
+func (tt *testTypes) DestinationPaths(typ string) []string {
+	if typ == "test" {
+		return []string{"url"}
+	}
+	return nil
+}
+
 func (tt *testTypes) SecretPaths(typ string) []string {
 	if typ == "test" {
 		return []string{"password"}
@@ -116,7 +125,28 @@ func (tt *testTypes) build(d stream.Definition) (sink.Sink, stream.Filter, error
 				Account: "000000000000", Time: r.Published.UTC().Format(time.RFC3339), Region: "us-east-1", Detail: r.Data})
 		}
 	}
+	var set testSettings
+	if err := json.Unmarshal(d.Settings, &set); err == nil && set.URL == rejectURL {
+		return rejectSink{}, filter, nil
+	}
 	return tt.sink(d.ID), filter, nil
+}
+
+// rejectURL is the test type's URL for a destination that refuses every
+// event for good, so each one is dead-lettered.
+const rejectURL = "http://reject.invalid"
+
+// rejectSink refuses every batch with a permanent error.
+type rejectSink struct{}
+
+var _ sink.Sink = rejectSink{}
+
+func (rejectSink) Limits() sink.Limits           { return sink.Limits{MaxAge: 10 * time.Millisecond} }
+func (rejectSink) EncodedSize(r sink.Record) int { return len(r.Data) + 1 }
+func (rejectSink) Verify(context.Context) error  { return nil }
+func (rejectSink) Close(context.Context) error   { return nil }
+func (rejectSink) Write(context.Context, sink.Batch) error {
+	return sink.Permanent(errors.New("400 Bad Request"))
 }
 
 func (tt *testTypes) sink(id string) *recSink {
@@ -225,9 +255,14 @@ func newServer(t *testing.T, limits api.Limits) *server {
 	}()
 	t.Cleanup(func() { stop(); <-done })
 
+	// The public URL is the test server's, so links point where the
+	// client can follow them.
+	ts := httptest.NewUnstartedServer(nil)
 	srv := api.New(api.Deps{Journal: j, Tokens: tokens, Streams: store, Supervisor: sup, Types: types,
-		ValidateFilter: func(raw []byte) error { return app.ValidateFilter(raw) }, Log: discard, Registry: reg, DefaultOrg: "default", Limits: limits})
-	ts := httptest.NewServer(srv)
+		ValidateFilter: func(raw []byte) error { return app.ValidateFilter(raw) }, Log: discard, Registry: reg, DefaultOrg: "default", Limits: limits,
+		PublicURL: "http://" + ts.Listener.Addr().String()})
+	ts.Config.Handler = srv
+	ts.Start()
 	t.Cleanup(ts.Close)
 	return &server{t: t, url: ts.URL, client: ts.Client(), api: srv, j: j, tokens: tokens, store: store,
 		types: types, admin: adminSecret}

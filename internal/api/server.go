@@ -35,13 +35,20 @@ var DefaultLimits = Limits{MaxBody: 10 << 20, MaxEvent: 256 << 10, MaxEvents: 10
 
 // StreamTypes validates and builds log stream settings per type.
 type StreamTypes interface {
-	// Validate checks a stream's settings for its type and returns every
+	// Validate checks d's settings for its type, as d's owner may set
+	// them (d.Org, d.ByOperator: a tenant's destination may not name an
+	// internal address or an absolute directory), and returns every
 	// problem (joined), or an error wrapping ErrUnknownType.
-	Validate(typ string, settings []byte) error
+	Validate(d stream.Definition) error
 	// Verify checks that the destination accepts writes (test connection).
 	Verify(ctx context.Context, def stream.Definition) error
 	// SecretPaths lists the settings (dotted paths) that are write-only.
 	SecretPaths(typ string) []string
+	// DestinationPaths lists the settings (dotted paths) that say where
+	// the secrets are sent (secret.Fields.Destination): an update that
+	// moves one to another scheme, host or port must send the secrets
+	// again.
+	DestinationPaths(typ string) []string
 	// WriteOnce lists the top-level settings that are set on create and
 	// cannot change afterwards (Okta's aws_eventbridge settings).
 	WriteOnce(typ string) []string
@@ -67,6 +74,10 @@ type Deps struct {
 	// Routes are further endpoints (the System Log query API, sources),
 	// served with the same authentication and error rendering.
 	Routes []Route
+	// PublicURL is the base URL clients reach the API at (query.publicUrl,
+	// default http://<listen>); the _links of answers are built from it,
+	// never from the request's Host header. Empty: links are paths.
+	PublicURL string
 	// Health holds conditions that make /readyz answer 503 (NotReady) or
 	// report "degraded"; nil reports none.
 	Health *health.Board
@@ -129,6 +140,7 @@ func New(d Deps) *Server {
 	if d.DefaultOrg == "" {
 		d.DefaultOrg = "default"
 	}
+	d.PublicURL = strings.TrimRight(d.PublicURL, "/")
 	s := &Server{d: d, mux: http.NewServeMux(), metrics: newIngestMetrics(d.Registry)}
 	s.routes()
 	return s
@@ -150,7 +162,13 @@ func (s *Server) routes() {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", s.authed(auth.ScopeAdmin, func(w http.ResponseWriter, r *http.Request, _ auth.Token) error {
+	s.mux.Handle("GET /metrics", s.authed(auth.ScopeAdmin, func(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+		// Metrics name every org's streams and sources and the journal's
+		// totals: they are for the operator.
+		if tok.Org != auth.AllOrgs {
+			return Errorf(http.StatusForbidden, CodeForbidden, "You do not have permission to perform the requested action").
+				WithCauses("metrics cover every org: use an all-orgs admin token")
+		}
 		promhttp.HandlerFor(s.d.Registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 		return nil
 	}))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/egress"
 	"github.com/auditstream/auditstream/internal/secret"
 	"github.com/auditstream/auditstream/internal/stream"
 )
@@ -39,7 +41,7 @@ type link struct {
 const oktaTime = "2006-01-02T15:04:05.000Z07:00"
 
 func (s *Server) view(r *http.Request, d stream.Definition) streamView {
-	base := baseURL(r) + "/api/v1/logStreams/" + d.ID
+	base := s.d.PublicURL + "/api/v1/logStreams/" + d.ID
 	links := map[string]link{"self": {Href: base, Method: "GET"}}
 	if d.Status == stream.StatusActive {
 		links["deactivate"] = link{Href: base + "/lifecycle/deactivate", Method: "POST"}
@@ -53,14 +55,6 @@ func (s *Server) view(r *http.Request, d stream.Definition) streamView {
 	return streamView{ID: d.ID, Type: d.Type, Name: d.Name, Status: d.Status, Settings: settings,
 		Filter: d.Filter, Org: d.Org, ReadOnly: d.ReadOnly,
 		Created: d.Created.UTC().Format(oktaTime), LastUpdated: d.LastUpdated.UTC().Format(oktaTime), Links: links}
-}
-
-func baseURL(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
 }
 
 // streamInput is the body of POST and PUT, decoded strictly: a misspelt
@@ -160,7 +154,11 @@ func (s *Server) validateInput(in *streamInput, tok auth.Token, old stream.Defin
 	if len(in.Settings) == 0 || string(in.Settings) == "null" {
 		in.Settings = json.RawMessage("{}")
 	}
-	if err := s.d.Types.Validate(in.Type, in.Settings); err != nil {
+	// The destination is the operator's when an all-orgs token sets it, or
+	// when a change leaves the operator's settings as they were.
+	operator := tok.Org == auth.AllOrgs || (old.ID != "" && old.Operator && bytes.Equal(CompactJSON(in.Settings), old.Settings))
+	if err := s.d.Types.Validate(stream.Definition{ID: old.ID, Type: in.Type, Org: orgOr(in.Org, tok), Settings: in.Settings,
+		Operator: operator}); err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			causes = append(causes, line)
 		}
@@ -209,15 +207,21 @@ func orgOr(org string, tok auth.Token) string {
 	return tok.Org
 }
 
-func (s *Server) verify(ctx context.Context, r *http.Request, d stream.Definition) error {
+func (s *Server) verify(ctx context.Context, r *http.Request, tok auth.Token, d stream.Definition) error {
 	if r.URL.Query().Get("verify") == "false" {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	if err := s.d.Types.Verify(ctx, d); err != nil {
+		msg := err.Error()
+		if tok.Org != auth.AllOrgs {
+			// A tenant learns the status line, never what the
+			// destination answered: it may be an internal service.
+			msg = egress.PublicMessage(err)
+		}
 		return Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: settings").
-			WithCauses("the destination check failed: " + err.Error())
+			WithCauses("the destination check failed: " + msg)
 	}
 	return nil
 }
@@ -232,8 +236,9 @@ func (s *Server) createStream(w http.ResponseWriter, r *http.Request, tok auth.T
 	}
 	now := s.d.Now().UTC().Truncate(time.Millisecond)
 	d := stream.Definition{ID: stream.NewID(), Type: in.Type, Name: in.Name, Status: stream.StatusActive,
-		Org: orgOr(in.Org, tok), Settings: CompactJSON(in.Settings), Filter: CompactJSON(in.Filter), Created: now, LastUpdated: now}
-	if err := s.verify(r.Context(), r, d); err != nil {
+		Org: orgOr(in.Org, tok), Settings: CompactJSON(in.Settings), Filter: CompactJSON(in.Filter), Created: now, LastUpdated: now,
+		Operator: tok.Org == auth.AllOrgs}
+	if err := s.verify(r.Context(), r, tok, d); err != nil {
 		return err
 	}
 	// The creation is recorded first, so the new stream does not receive
@@ -285,9 +290,17 @@ func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.T
 	if in.Org == "" {
 		in.Org = old.Org
 	}
-	merged, err := secret.Carry(in.Settings, old.Settings, s.d.Types.SecretPaths(old.Type))
-	if err == nil {
-		in.Settings = merged
+	if in.Type == old.Type {
+		merged, err := secret.Carry(in.Settings, old.Settings,
+			secret.Fields{Secrets: s.d.Types.SecretPaths(old.Type), Destination: s.d.Types.DestinationPaths(old.Type)})
+		if errors.Is(err, secret.ErrResend) {
+			// A stored secret never follows the stream to another host.
+			return Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: logStream").
+				WithCauses(strings.Split(err.Error(), "\n")...)
+		}
+		if err == nil {
+			in.Settings = merged
+		}
 	}
 	if err := s.validateInput(&in, tok, old); err != nil {
 		return err
@@ -295,8 +308,13 @@ func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.T
 	d := old
 	d.Name, d.Settings, d.Filter, d.Org = in.Name, CompactJSON(in.Settings), CompactJSON(in.Filter), in.Org
 	d.LastUpdated = s.d.Now().UTC().Truncate(time.Millisecond)
+	// Settings the operator saves are the operator's; a tenant's change
+	// of them makes them the tenant's.
+	if tok.Org == auth.AllOrgs || !bytes.Equal(d.Settings, old.Settings) {
+		d.Operator = tok.Org == auth.AllOrgs
+	}
 	if d.Status == stream.StatusActive && !bytes.Equal(d.Settings, old.Settings) {
-		if err := s.verify(r.Context(), r, d); err != nil {
+		if err := s.verify(r.Context(), r, tok, d); err != nil {
 			return err
 		}
 	}
@@ -352,7 +370,7 @@ func (s *Server) lifecycle(w http.ResponseWriter, r *http.Request, tok auth.Toke
 		return readOnlyError()
 	}
 	if status == stream.StatusActive {
-		if err := s.verify(r.Context(), r, d); err != nil {
+		if err := s.verify(r.Context(), r, tok, d); err != nil {
 			return err
 		}
 		// Activating again resumes a stream its destination paused.
@@ -413,6 +431,15 @@ func (s *Server) replayStream(w http.ResponseWriter, r *http.Request, tok auth.T
 	return nil
 }
 
+// deadLetterView is a dead letter without its event, for a token without
+// logs.read.
+type deadLetterView struct {
+	stream.DeadLetter
+	// Event hides the letter's event (omitted when nil).
+	Event        json.RawMessage `json:"event,omitempty"`
+	EventOmitted string          `json:"eventOmitted"`
+}
+
 func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
 	d, err := s.findStream(r, tok)
 	if err != nil {
@@ -431,6 +458,16 @@ func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request, tok auth.To
 	if err != nil {
 		return err
 	}
+	// The letters hold the events themselves: their bodies are for tokens
+	// that may read events (logs.read), the rest sees why and which.
+	if !tok.Has(auth.ScopeReadLogs) {
+		out := make([]deadLetterView, len(dls))
+		for i, dl := range dls {
+			out[i] = deadLetterView{DeadLetter: dl, EventOmitted: "the token lacks " + string(auth.ScopeReadLogs)}
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
 	writeJSON(w, http.StatusOK, dls)
 	return nil
 }
@@ -447,8 +484,12 @@ func (s *Server) redrive(w http.ResponseWriter, r *http.Request, tok auth.Token)
 	defer sk.Close(context.WithoutCancel(r.Context()))
 	n, err := stream.Redrive(r.Context(), s.d.Journal, d.ID, sk, s.d.Supervisor.StatusOf(d.ID))
 	if err != nil {
+		msg := err.Error()
+		if tok.Org != auth.AllOrgs {
+			msg = egress.PublicMessage(err) // the answer body stays with the operator
+		}
 		return &Error{Status: http.StatusBadGateway, Code: CodeInternal, Summary: "Redrive stopped: the destination refused events",
-			Causes: []string{fmt.Sprintf("%d redriven before: %v", n, err)}}
+			Causes: []string{fmt.Sprintf("%d redriven before: %s", n, msg)}}
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"redriven": n})
 	return nil

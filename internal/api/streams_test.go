@@ -132,10 +132,11 @@ func TestStreamCRUD(t *testing.T) {
 		t.Errorf("list: got %+v, want [%s]", list, v.ID)
 	}
 
-	// PUT keeps the secret when it is left out or sent back redacted.
+	// PUT keeps the secret when it is left out or sent back redacted, as
+	// long as the destination's host stays the same.
 	for _, settings := range []map[string]any{
-		{"url": "http://dest2.example"},
-		{"url": "http://dest3.example", "password": "********"},
+		{"url": "http://dest.example/two"},
+		{"url": "http://dest.example/three", "password": "********"},
 	} {
 		r := s.call("PUT", "/api/v1/logStreams/"+v.ID, s.admin, map[string]any{"type": "test", "name": "siem-2", "settings": settings})
 		wantStatus(t, r, 200)
@@ -412,6 +413,25 @@ func TestStreamManageScopes(t *testing.T) {
 	}
 }
 
+// TestManageImpliesRead checks that logStreams.manage alone can read the
+// streams it may change (Okta's manage scopes imply read), but not the
+// events in their dead letters, which need logs.read.
+func TestManageImpliesRead(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, api.Limits{})
+	manager := s.token("acme", auth.ScopeManageStreams)
+	r := s.call("POST", "/api/v1/logStreams", manager, map[string]any{"type": "test", "name": "managed",
+		"settings": map[string]any{"url": "http://x"}})
+	wantStatus(t, r, 200)
+	var v streamView
+	r.json(t, &v)
+	base := "/api/v1/logStreams/" + v.ID
+	for _, path := range []string{"/api/v1/logStreams", base, base + "/status", base + "/deadLetters"} {
+		wantStatus(t, s.call("GET", path, manager, nil), 200)
+	}
+	wantError(t, s.call("GET", "/api/v1/tokens", manager, nil), 403, api.CodeForbidden)
+}
+
 func TestStreamChangesAreAudited(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, api.Limits{})
@@ -453,5 +473,83 @@ func TestStreamChangesAreAudited(t *testing.T) {
 			len(ev.Target) != 1 || ev.Target[0].ID != v.ID || ev.Target[0].Type != "LogStream" || ev.Outcome.Result != "SUCCESS" {
 			t.Errorf("%s: got %s, want actor %s and target %s", action, m.Data, tok.ID, v.ID)
 		}
+	}
+}
+
+// TestLinksIgnoreHostHeader checks that _links are built from the public
+// URL, never from the request's Host header (a client that follows them
+// would otherwise send its token to whatever host the request named).
+func TestLinksIgnoreHostHeader(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, api.Limits{})
+	v := s.create(t, newStream("links"))
+	for _, path := range []string{"/api/v1/logStreams", "/api/v1/logStreams/" + v.ID} {
+		t.Run(path, func(t *testing.T) {
+			r := s.call("GET", path, s.admin, nil, "Host", "evil.example", "X-Forwarded-Host", "evil.example")
+			wantStatus(t, r, 200)
+			if strings.Contains(string(r.body), "evil.example") {
+				t.Fatalf("got %s, want links without the request's Host", r.body)
+			}
+			var got streamView
+			if path == "/api/v1/logStreams" {
+				var list []streamView
+				r.json(t, &list)
+				if len(list) != 1 {
+					t.Fatalf("got %d streams, want 1", len(list))
+				}
+				got = list[0]
+			} else {
+				r.json(t, &got)
+			}
+			checkLinks(t, s.url, got)
+		})
+	}
+}
+
+// TestDeadLetterBodiesNeedLogsRead checks that a dead letter's event, which
+// is an event like any other, is shown only to tokens that may read events
+// (logs.read); logStreams.read alone sees which events failed and why.
+func TestDeadLetterBodiesNeedLogsRead(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, api.Limits{})
+	v := s.create(t, map[string]any{"type": "test", "name": "refused", "org": "acme", "settings": map[string]any{"url": "http://reject.invalid"}})
+	wantStatus(t, s.call("POST", "/api/v1/events", s.token("acme", auth.ScopeWriteEvents),
+		`{"eventType":"hr.salary.change","uuid":"dl-1","debugContext":{"debugData":{"newSalary":"999999"}}}`), 202)
+	path := "/api/v1/logStreams/" + v.ID + "/deadLetters"
+	eventually(t, "a dead letter", func() bool {
+		var dls []map[string]any
+		s.call("GET", path, s.admin, nil).json(t, &dls)
+		return len(dls) == 1
+	})
+	tests := []struct {
+		name      string
+		token     string
+		wantEvent bool
+	}{
+		{"logStreams.read only", s.token("acme", auth.ScopeReadStreams), false},
+		{"logStreams.read and logs.read", s.token("acme", auth.ScopeReadStreams, auth.ScopeReadLogs), true},
+		{"admin", s.admin, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := s.call("GET", path, tt.token, nil)
+			wantStatus(t, r, 200)
+			var dls []map[string]json.RawMessage
+			r.json(t, &dls)
+			if len(dls) != 1 {
+				t.Fatalf("got %s, want one dead letter", r.body)
+			}
+			dl := dls[0]
+			if string(dl["uuid"]) != `"dl-1"` || len(dl["reason"]) == 0 {
+				t.Errorf("got %s, want uuid dl-1 and a reason", r.body)
+			}
+			hasBody := strings.Contains(string(r.body), "999999")
+			if _, ok := dl["event"]; ok != tt.wantEvent || hasBody != tt.wantEvent {
+				t.Errorf("got %s, want the event shown: %v", r.body, tt.wantEvent)
+			}
+			if _, ok := dl["eventOmitted"]; ok == tt.wantEvent {
+				t.Errorf("got %s, want eventOmitted only when the event is left out", r.body)
+			}
+		})
 	}
 }

@@ -50,6 +50,10 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, tok auth.To
 	if in.Org == "" {
 		in.Org = tok.Org
 	}
+	if in.Name == auth.EnvTokenName {
+		return Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: token").
+			WithCauses("name: " + auth.EnvTokenName + " is reserved for the token set from that environment variable")
+	}
 	if !tok.CanAccessOrg(in.Org) {
 		return Errorf(http.StatusForbidden, CodeForbidden, "You do not have permission to perform the requested action").
 			WithCauses("the token may not create tokens for org " + in.Org)
@@ -61,6 +65,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, tok auth.To
 		}
 		return validationError("token", err)
 	}
+	s.recordTokenChange(r.Context(), tok, EvTokenCreate, t)
 	v := viewToken(t)
 	v.Token = secret
 	writeJSON(w, http.StatusCreated, v)
@@ -84,6 +89,7 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request, tok auth.To
 	if err := s.d.Tokens.Delete(r.Context(), t.ID); err != nil {
 		return err
 	}
+	s.recordTokenChange(r.Context(), tok, EvTokenRevoke, t)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -87,6 +88,8 @@ func TestCreateTokenErrors(t *testing.T) {
 		{"org-bound admin for another org", acmeAdmin, `{"name":"n","org":"other","scopes":["admin"]}`, nil, 403, api.CodeForbidden,
 			[]string{"the token may not create tokens for org other"}},
 		{"org-bound admin for all orgs", acmeAdmin, `{"name":"n","org":"*","scopes":["admin"]}`, nil, 403, api.CodeForbidden, nil},
+		{"the environment token's name", s.admin, `{"name":"AUDITSTREAM_ADMIN_TOKEN","org":"*","scopes":["admin"]}`, nil, 400, api.CodeValidation,
+			[]string{"AUDITSTREAM_ADMIN_TOKEN is reserved"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -136,5 +139,63 @@ func TestCreateTokenValidatesOrg(t *testing.T) {
 	for _, org := range []string{"bad org", "a.b", "a>"} {
 		r := s.call("POST", "/api/v1/tokens", s.admin, map[string]any{"name": "n", "org": org, "scopes": []string{"events.write"}})
 		wantError(t, r, 400, api.CodeValidation, "org")
+	}
+}
+
+// TestTokenChangesAreAudited checks that creating and revoking a token
+// writes Okta's system.api_token.create and .revoke to the token's org
+// (the default org for an all-orgs token), with the calling token as actor
+// and the token as target, and never the secret.
+func TestTokenChangesAreAudited(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, api.Limits{})
+	orgAdmin := s.token("acme", auth.ScopeAdmin)
+	orgAdminTok, _ := s.tokens.Authenticate(orgAdmin)
+	allAdminTok, _ := s.tokens.Authenticate(s.admin)
+	tests := []struct {
+		name, caller, org, wantOrg string
+		actor                      auth.Token
+	}{
+		{"org admin, own org", orgAdmin, "acme", "acme", orgAdminTok},
+		{"all-orgs admin, an org", s.admin, "globex", "globex", allAdminTok},
+		{"all-orgs admin, all orgs", s.admin, "*", "default", allAdminTok},
+	}
+	st, err := s.j.JetStream().Stream(t.Context(), s.j.StreamName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := s.call("POST", "/api/v1/tokens", tt.caller, map[string]any{"name": "audited " + tt.name, "org": tt.org,
+				"scopes": []string{"events.write"}})
+			wantStatus(t, r, 201)
+			var created struct{ ID, Token string }
+			r.json(t, &created)
+			wantStatus(t, s.call("DELETE", "/api/v1/tokens/"+created.ID, tt.caller, nil), 204)
+			for _, action := range []string{"create", "revoke"} {
+				subj := "audit." + tt.wantOrg + ".system.api_token." + action
+				m, err := st.GetLastMsgForSubject(t.Context(), subj)
+				if err != nil {
+					t.Fatalf("%s: got %v, want an audit event on %s", action, err, subj)
+				}
+				var ev struct {
+					EventType string `json:"eventType"`
+					Actor     struct{ ID, Type string }
+					Target    []struct{ ID, Type, DisplayName string }
+					Outcome   struct{ Result string }
+				}
+				if err := json.Unmarshal(m.Data, &ev); err != nil {
+					t.Fatal(err)
+				}
+				if ev.EventType != "system.api_token."+action || ev.Actor.ID != tt.actor.ID || ev.Actor.Type != "Token" ||
+					len(ev.Target) != 1 || ev.Target[0].ID != created.ID || ev.Target[0].Type != "Token" ||
+					ev.Target[0].DisplayName != "audited "+tt.name || ev.Outcome.Result != "SUCCESS" {
+					t.Errorf("%s: got %s, want actor %s and target %s", action, m.Data, tt.actor.ID, created.ID)
+				}
+				if strings.Contains(string(m.Data), created.Token) || strings.Contains(string(m.Data), auth.Hash(created.Token)) {
+					t.Errorf("%s: got %s, want neither the secret nor its hash", action, m.Data)
+				}
+			}
+		})
 	}
 }

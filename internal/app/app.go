@@ -20,15 +20,13 @@ import (
 	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/egress"
 	"github.com/auditstream/auditstream/internal/health"
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/pattern"
 	"github.com/auditstream/auditstream/internal/stream"
 )
-
-// minAdminToken is the shortest AUDITSTREAM_ADMIN_TOKEN accepted: it is an
-// all-orgs admin credential, stored as a fast hash.
-const minAdminToken = 16
 
 // Options are the inputs of Run beyond the config file.
 type Options struct {
@@ -36,6 +34,9 @@ type Options struct {
 	AdminToken string
 	// Ready, when set, receives the API's address once it is serving.
 	Ready func(addr string)
+	// SecretKey is AUDITSTREAM_SECRET_KEY: the key that encrypts the
+	// secrets of log streams and sources at rest (see secret.Keyring).
+	SecretKey string
 }
 
 // Run serves until ctx ends, then shuts down gracefully.
@@ -43,30 +44,29 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
+	if opts.AdminToken != "" {
+		if err := checkAdminToken(opts.AdminToken); err != nil {
+			return err
+		}
+	}
 	reg := prometheus.NewRegistry()
 	// board collects the conditions /readyz reports (journal appends
 	// failing, events lost, retention holding ingest back).
 	board := &health.Board{}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	j, err := journal.Open(ctx, journal.Options{
-		DataDir:         cfg.DataDir,
-		URL:             cfg.Journal.NatsURL,
-		Listen:          cfg.Journal.NatsListen,
-		ListenToken:     cfg.Journal.NatsToken,
-		MaxAge:          time.Duration(cfg.Journal.MaxAge),
-		MaxBytes:        cfg.Journal.MaxBytes,
-		DuplicateWindow: time.Duration(cfg.Journal.DuplicateWindow),
-		SyncAlways:      cfg.Journal.SyncAlways,
-		SyncInterval:    time.Duration(cfg.Journal.SyncInterval),
-		Replicas:        cfg.Journal.Replicas,
-
-		DeadLetterMaxBytes: cfg.Journal.DeadLetters.MaxBytes,
-	}, log)
+	// The secret keys are read before the journal is touched, so a bad key
+	// file changes nothing.
+	keys, err := secretKeys(cfg, opts.SecretKey)
+	if err != nil {
+		return err
+	}
+	j, err := journal.Open(ctx, journalOptions(cfg), log)
 	if err != nil {
 		return err
 	}
 	defer j.Close()
+	reportSealing(ctx, cfg, j, keys, log)
 	registerJournalMetrics(reg, j)
 
 	tokKV, err := j.KV(ctx, journal.BucketTokens)
@@ -78,16 +78,16 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 		return err
 	}
 	defer tokens.Close()
-	if opts.AdminToken != "" && len(opts.AdminToken) < minAdminToken {
-		return fmt.Errorf("AUDITSTREAM_ADMIN_TOKEN: at least %d characters, please use a long random value", minAdminToken)
-	}
 	if opts.AdminToken != "" {
-		t, err := tokens.Ensure(ctx, opts.AdminToken, auth.Token{Name: "AUDITSTREAM_ADMIN_TOKEN", Org: auth.AllOrgs,
-			Scopes: []auth.Scope{auth.ScopeAdmin}})
-		if err != nil {
-			return fmt.Errorf("admin token: %w", err)
+		if err := setAdminToken(ctx, tokens, j, defaultOrg(cfg), opts.AdminToken, log); err != nil {
+			return err
 		}
-		log.Info("admin token from AUDITSTREAM_ADMIN_TOKEN is ready", "id", t.ID)
+	}
+	if opts.AdminToken == "" && len(tokens.List(auth.AllOrgs)) == 0 {
+		log.Warn("no API token exists, so nothing can use the API: stop, then start again with " +
+			"AUDITSTREAM_ADMIN_TOKEN set to a long random value, e.g. " +
+			"export AUDITSTREAM_ADMIN_TOKEN=$(openssl rand -hex 24); that creates an all-orgs admin token " +
+			"with which `auditstream tokens create` makes narrower ones")
 	}
 
 	fixed, err := configStreams(cfg, patternOptions(cfg.Patterns))
@@ -98,14 +98,21 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	if err != nil {
 		return err
 	}
-	streams, err := stream.NewStore(ctx, lsKV, fixed, log)
+	streams, err := stream.NewStore(ctx, lsKV, fixed, log, kvstore.WithCodec(keys))
 	if err != nil {
 		return err
 	}
 	defer streams.Close()
 
 	sources := &sourceRuntime{}
-	routes, err := extraRoutes(routeDeps{cfg: cfg, journal: j, log: log, registry: reg, sources: sources})
+	// out is where streams and sources connect from: the egress policy
+	// and the own-API guard, in the dialer.
+	policy, err := egress.New(cfg.Egress.Allow, cfg.Egress.Deny)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	out := &outbound{policy: policy}
+	routes, err := extraRoutes(routeDeps{cfg: cfg, journal: j, log: log, registry: reg, sources: sources, outbound: out, keys: keys})
 	if err != nil {
 		return err
 	}
@@ -120,6 +127,8 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	}
 	typ := newTypes(log, ln.Addr().String(), cfg.DataDir, cfg.FileRoots, envelopeDefaults{account: cfg.Envelope.Account, region: cfg.Envelope.Region})
 	typ.patterns = patternOptions(cfg.Patterns)
+	out.setListen(ln.Addr().String())
+	typ.setEgress(out)
 	sup := stream.NewSupervisor(stream.SupervisorConfig{
 		Store: streams, Journal: j, Build: typ.Build, Log: log, Metrics: stream.NewMetrics(reg),
 		StopTimeout: time.Duration(cfg.ShutdownTimeout) / 2, StatusKV: statusKV,
@@ -148,7 +157,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	}
 	srv := api.New(api.Deps{Journal: j, Tokens: tokens, Streams: streams, Supervisor: sup, Types: typ,
 		ValidateFilter: typ.validateFilter, Log: log, Registry: reg, DefaultOrg: cfg.Ingest.DefaultOrg, Limits: limits,
-		Routes: routes, Health: board, Retention: retention})
+		Routes: routes, Health: board, PublicURL: publicURL(cfg), Retention: retention})
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,

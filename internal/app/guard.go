@@ -5,19 +5,27 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"syscall"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/egress"
 )
 
 // errSelfTarget is returned when a destination would connect to this
 // service's own API.
 var errSelfTarget = errors.New("the destination is auditstream's own API")
 
-// guardedClient returns the HTTP client destinations use. Its dialer checks
-// the address it is about to connect to, after name resolution, so no host
-// name (a machine name, a DNS record pointing at 127.0.0.1, the machine's
-// own LAN address) can aim a stream at the service's listener.
-func guardedClient(listen string) *http.Client {
+// guardedTransport returns the HTTP transport destinations of trust use.
+// It dials through the egress policy, which checks every address after name
+// resolution and dials that address (so a DNS answer cannot change between
+// check and connection), and the dialer underneath refuses this service's
+// own listener, for everyone: no host name (a machine name, a DNS record
+// pointing at 127.0.0.1, the machine's own LAN address) can aim a stream
+// or a source at the service's API. Tenants' connections never go through
+// an environment proxy (HTTPS_PROXY): the policy can only judge the
+// addresses it dials itself.
+func guardedTransport(listen string, policy *egress.Policy, trust egress.Trust, resolver egress.Resolver) *http.Transport {
 	_, port, err := net.SplitHostPort(listen)
 	if err != nil {
 		port = ""
@@ -26,9 +34,48 @@ func guardedClient(listen string) *http.Client {
 		Control: func(network, address string, _ syscall.RawConn) error {
 			return checkSelfDial(address, port, ownAddrs())
 		}}
+	ed := &egress.Dialer{Policy: policy, Trust: trust, Dialer: d, Resolver: resolver}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.DialContext = d.DialContext
-	return &http.Client{Transport: tr}
+	tr.DialContext = ed.DialContext
+	if trust == egress.Tenant {
+		tr.Proxy = nil
+	}
+	return tr
+}
+
+// outbound holds the guarded transports, one per trust, shared by every
+// destination and source of that trust (connection pools included).
+type outbound struct {
+	policy *egress.Policy
+	// resolver looks names up (nil: the system's); tests answer with
+	// loopback addresses as a hostile DNS record would.
+	resolver egress.Resolver
+	mu       sync.Mutex
+	listen   string
+	tr       map[egress.Trust]*http.Transport
+}
+
+// setListen names the API's address, which the dialers refuse; call it
+// before the first connection.
+func (o *outbound) setListen(addr string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.listen, o.tr = addr, nil
+}
+
+// transport is the guarded transport of trust.
+func (o *outbound) transport(trust egress.Trust) *http.Transport {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.tr == nil {
+		o.tr = map[egress.Trust]*http.Transport{}
+	}
+	tr, ok := o.tr[trust]
+	if !ok {
+		tr = guardedTransport(o.listen, o.policy, trust, o.resolver)
+		o.tr[trust] = tr
+	}
+	return tr
 }
 
 // checkSelfDial refuses address (a resolved ip:port) when it is the

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/api"
+	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/query"
 )
 
@@ -13,10 +14,7 @@ import (
 func queryRoutes(d routeDeps) ([]api.Route, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	base := d.cfg.Query.PublicURL
-	if base == "" {
-		base = "http://" + publicHost(d.cfg.Listen)
-	}
+	base := publicURL(d.cfg)
 	e, err := query.New(ctx, d.journal, query.Config{
 		BaseURL:    base,
 		Timeout:    time.Duration(d.cfg.Query.Timeout),
@@ -27,6 +25,15 @@ func queryRoutes(d routeDeps) ([]api.Route, error) {
 		return nil, err
 	}
 	return e.Routes(), nil
+}
+
+// publicURL is the base URL clients reach the API at: query.publicUrl, else
+// http://<listen>. Links in answers are built from it.
+func publicURL(cfg config.Config) string {
+	if cfg.Query.PublicURL != "" {
+		return cfg.Query.PublicURL
+	}
+	return "http://" + publicHost(cfg.Listen)
 }
 
 // publicHost turns a listen address into one a client can reach: an

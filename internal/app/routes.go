@@ -8,6 +8,7 @@ import (
 	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/secret"
 )
 
 // routeDeps is what contributed endpoints may use.
@@ -18,6 +19,10 @@ type routeDeps struct {
 	registry prometheus.Registerer
 	// sources receives the sources' pollers for app.Run to start and stop.
 	sources *sourceRuntime
+	// outbound is the guarded transports sources connect with.
+	outbound *outbound
+	// keys seal the source definitions at rest (nil: in clear).
+	keys *secret.Keyring
 }
 
 // extraRoutes gathers the endpoints other packages contribute to the API.

@@ -3,22 +3,30 @@ package app
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/source"
 	"github.com/auditstream/auditstream/internal/source/eventbridge"
 	"github.com/auditstream/auditstream/internal/source/okta"
 )
 
-// sourceTypes is the one table of source types.
-func sourceTypes() map[string]source.Type {
+// sourceTypes is the one table of source types. Pollers connect through
+// out: the egress policy for their owner and the own-API guard; baseURL is
+// the API's public URL (receivers show their URL from it).
+func sourceTypes(out *outbound, baseURL string) map[string]source.Type {
+	if out == nil {
+		out = &outbound{}
+	}
 	return map[string]source.Type{
-		"okta":           okta.NewType(okta.Options{}),
-		eventbridge.Type: eventbridge.NewType(),
+		"okta": okta.NewType(okta.Options{Egress: out.policy,
+			Transport: func(d source.Definition) http.RoundTripper { return out.transport(trustOf(d.ByOperator())) }}),
+		eventbridge.Type: eventbridge.NewType(baseURL),
 	}
 }
 
@@ -56,7 +64,8 @@ func (r *sourceRuntime) stop() {
 }
 
 // sourceRoutes serves the sources API (/api/v1/sources) and the EventBridge
-// receiver (/api/v1/eventbridge), and prepares the pollers in d.sources.
+// receivers (/api/v1/eventbridge/{sourceId}), and prepares the pollers in
+// d.sources.
 func sourceRoutes(d routeDeps) ([]api.Route, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -80,12 +89,16 @@ func sourceRoutes(d routeDeps) ([]api.Route, error) {
 	if err != nil {
 		return nil, err
 	}
-	types := sourceTypes()
+	base := d.cfg.Query.PublicURL // as /api/v1/logs: never the request's Host
+	if base == "" {
+		base = "http://" + publicHost(d.cfg.Listen)
+	}
+	types := sourceTypes(d.outbound, base)
 	fixed, err := configSources(d.cfg, types)
 	if err != nil {
 		return nil, err
 	}
-	store, err := source.NewStore(ctx, defsKV, fixed, d.log)
+	store, err := source.NewStore(ctx, defsKV, fixed, d.log, kvstore.WithCodec(d.keys))
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +112,8 @@ func sourceRoutes(d routeDeps) ([]api.Route, error) {
 	if defaultOrg == "" {
 		defaultOrg = config.DefaultOrg
 	}
-	a := &source.API{Store: store, Supervisor: sup, Types: types, Log: d.log, DefaultOrg: defaultOrg, Journal: d.journal}
+	a := &source.API{Store: store, Supervisor: sup, Types: types, Log: d.log, DefaultOrg: defaultOrg, Journal: d.journal,
+		PublicURL: publicURL(d.cfg)}
 	rc := eventbridge.New(eventbridge.Config{Store: store, Journal: d.journal, Status: sup.StatusOf,
 		Metrics: metrics, Limits: ingestLimits(d.cfg), Key: key, Log: d.log})
 	return append(a.Routes(), rc.Routes()...), nil
@@ -114,6 +128,10 @@ func configSources(cfg config.Config, types map[string]source.Type) ([]source.De
 		t, ok := types[s.Type]
 		if !ok {
 			return nil, fmt.Errorf("source %s: unknown type %q", s.ID, s.Type)
+		}
+		if s.Type == eventbridge.Type && s.ID == "token" {
+			// Its URL, /api/v1/eventbridge/token, is the shared token endpoint.
+			return nil, fmt.Errorf("source %s: the id %q is reserved for eventbridge receivers; choose another", s.ID, s.ID)
 		}
 		raw, err := s.SettingsJSON()
 		if err != nil {

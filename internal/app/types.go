@@ -11,10 +11,13 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/egress"
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/pattern"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/sink/filesink"
@@ -30,6 +33,10 @@ var ErrUnknownType = errors.New("unknown log stream type")
 type streamType struct {
 	// secrets are the write-only settings, as dotted paths.
 	secrets []string
+	// destination are the settings that say where the secrets are sent
+	// (secret.Fields.Destination): moving one to another scheme, host or
+	// port needs the secrets sent again.
+	destination []string
 	// writeOnce are the settings that cannot change after creation.
 	writeOnce []string
 	// build decodes settings strictly and makes the sink.
@@ -47,17 +54,25 @@ type types struct {
 	fileRoots []string
 	// patterns are the limits filters are compiled with.
 	patterns []pattern.Option
-	// client is the HTTP client every destination uses; its dialer refuses
-	// connections to this service's own listener, whatever name led there.
+	// client is the HTTP client the destination being built uses: the
+	// one of its trust. Its dialer refuses connections to this service's
+	// own listener, whatever name led there, and applies the egress
+	// policy to every address it dials.
 	client   *http.Client
 	envelope envelopeDefaults
+
+	policy  *egress.Policy
+	clients map[egress.Trust]*http.Client
+	// trust and org are those of the definition being built (forDef).
+	trust egress.Trust
+	org   string
 }
 
 type envelopeDefaults struct{ account, region string }
 
 func newTypes(log *slog.Logger, listen, dataDir string, fileRoots []string, env envelopeDefaults) *types {
 	t := &types{log: log, self: selfAddrs(listen), dataDir: dataDir, fileRoots: fileRoots, envelope: env}
-	t.client = guardedClient(listen)
+	t.setEgress(&outbound{listen: listen})
 	// The one explicit table from stream type to constructor, assembled
 	// from one group per family of destinations.
 	t.table = map[string]streamType{}
@@ -73,7 +88,8 @@ func newTypes(log *slog.Logger, listen, dataDir string, fileRoots []string, env 
 func coreTypes() map[string]streamType {
 	return map[string]streamType{
 		"http": {
-			secrets: []string{"auth.password", "auth.apiKey", "auth.clientSecret", "signing.secret"},
+			secrets:     []string{"auth.password", "auth.apiKey", "auth.clientSecret", "signing.secret"},
+			destination: []string{"url", "auth.tokenUrl"},
 			build: func(raw []byte, t *types) (sink.Sink, error) {
 				var cfg httpsink.Config
 				if err := decodeStrict(raw, &cfg); err != nil {
@@ -88,10 +104,45 @@ func coreTypes() map[string]streamType {
 				if err := decodeStrict(raw, &cfg); err != nil {
 					return nil, err
 				}
-				return filesink.New(cfg, filesink.Deps{Logger: t.log, Forbidden: t.forbiddenDir})
+				base, dir, err := t.fileDir(cfg.Dir)
+				if err != nil {
+					return nil, err
+				}
+				cfg.Dir = dir
+				return filesink.New(cfg, filesink.Deps{Logger: t.log, Forbidden: t.forbiddenDir, Base: base})
 			},
 		},
 	}
+}
+
+// setEgress makes the destinations use out's transports and policy (a
+// nil policy keeps tenants off internal addresses and denies nothing to
+// the operator).
+func (t *types) setEgress(out *outbound) {
+	t.policy = out.policy
+	t.clients = map[egress.Trust]*http.Client{}
+	for _, trust := range []egress.Trust{egress.Tenant, egress.Operator} {
+		t.clients[trust] = &http.Client{Transport: out.transport(trust)}
+	}
+	t.client = t.clients[egress.Tenant]
+}
+
+// forDef is t for building d's destination: with the client, checks and
+// directories of d's owner.
+func (t *types) forDef(d stream.Definition) *types {
+	c := *t
+	c.trust = trustOf(d.ByOperator())
+	c.org = d.Org
+	c.client = t.clients[c.trust]
+	return &c
+}
+
+// trustOf maps "the operator chose this destination" to egress's words.
+func trustOf(operator bool) egress.Trust {
+	if operator {
+		return egress.Operator
+	}
+	return egress.Tenant
 }
 
 func decodeStrict(raw []byte, v any) error {
@@ -104,13 +155,13 @@ func decodeStrict(raw []byte, v any) error {
 }
 
 // Validate implements api.StreamTypes: it builds the sink (which checks the
-// settings) and closes it again.
-func (t *types) Validate(typ string, settings []byte) error {
-	st, ok := t.table[typ]
+// settings, as d's owner may set them) and closes it again.
+func (t *types) Validate(d stream.Definition) error {
+	st, ok := t.table[d.Type]
 	if !ok {
-		return fmt.Errorf("type: %w %q (known: %s)", ErrUnknownType, typ, strings.Join(t.names(), ", "))
+		return fmt.Errorf("type: %w %q (known: %s)", ErrUnknownType, d.Type, strings.Join(t.names(), ", "))
 	}
-	s, err := st.build(settings, t)
+	s, err := st.build(d.Settings, t.forDef(d))
 	if err != nil {
 		return err
 	}
@@ -131,7 +182,7 @@ func (t *types) Verify(ctx context.Context, def stream.Definition) error {
 	if !ok {
 		return fmt.Errorf("%w %q", ErrUnknownType, def.Type)
 	}
-	s, err := st.build(def.Settings, t)
+	s, err := st.build(def.Settings, t.forDef(def))
 	if err != nil {
 		return err
 	}
@@ -141,6 +192,9 @@ func (t *types) Verify(ctx context.Context, def stream.Definition) error {
 
 // SecretPaths implements api.StreamTypes.
 func (t *types) SecretPaths(typ string) []string { return t.table[typ].secrets }
+
+// DestinationPaths implements api.StreamTypes.
+func (t *types) DestinationPaths(typ string) []string { return t.table[typ].destination }
 
 // WriteOnce implements api.StreamTypes.
 func (t *types) WriteOnce(typ string) []string { return t.table[typ].writeOnce }
@@ -159,7 +213,7 @@ func (t *types) Build(def stream.Definition) (sink.Sink, stream.Filter, error) {
 		}
 		filter = t.filter(p)
 	}
-	s, err := st.build(def.Settings, t)
+	s, err := st.build(def.Settings, t.forDef(def))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -218,7 +272,10 @@ func patternOptions(c config.Patterns) []pattern.Option {
 func (t *types) validateFilter(raw []byte) error { return ValidateFilter(raw, t.patterns...) }
 
 // forbidden refuses destinations that point back at this service's own
-// listener, so a stream cannot be used to call the admin API.
+// listener, so a stream cannot be used to call the admin API, and those
+// the egress policy refuses to the destination's owner (a tenant naming a
+// loopback or metadata address). Names are judged again, on every address
+// they resolve to, when they are dialled.
 func (t *types) forbidden(u *url.URL) error {
 	host := u.Hostname()
 	port := u.Port()
@@ -226,6 +283,11 @@ func (t *types) forbidden(u *url.URL) error {
 		port = "80"
 		if u.Scheme == "https" {
 			port = "443"
+		}
+	}
+	if n, err := strconv.Atoi(port); err == nil {
+		if err := t.policy.Check(t.trust, host, n); err != nil {
+			return err
 		}
 	}
 	for _, self := range t.self {
@@ -238,6 +300,40 @@ func (t *types) forbidden(u *url.URL) error {
 		}
 	}
 	return nil
+}
+
+// errNeedFileRoots refuses a tenant's file stream on a server without
+// fileRoots: there is no directory of its org to confine it to.
+var errNeedFileRoots = errors.New("settings.dir: file streams of org-scoped tokens need fileRoots in the server's configuration (each org writes below <fileRoot>/<org>); ask the operator")
+
+// fileDir returns the directory a file stream's dir is relative to ("" when
+// dir must be absolute) and dir as the sink takes it. A tenant's dir is
+// always relative to its org's directory under the first of fileRoots
+// (<root>/<org>/<dir>), so it can name neither another org's directory nor
+// the root; the sink creates and opens it without following links. The operator may name an absolute
+// directory (within fileRoots when set, anywhere outside dataDir when
+// not), or a relative one below the first root (and the org's directory,
+// for a stream of one org).
+func (t *types) fileDir(dir string) (base, rel string, err error) {
+	if t.trust == egress.Tenant {
+		if len(t.fileRoots) == 0 {
+			return "", "", errNeedFileRoots
+		}
+		if !event.ValidOrg(t.org) {
+			return "", "", fmt.Errorf("settings.dir: org %q cannot name a directory", t.org)
+		}
+		if dir == "" || filepath.IsAbs(dir) || !filepath.IsLocal(dir) {
+			return "", "", fmt.Errorf("settings.dir: %q: name a directory relative to your org's directory, without \"..\" (files go to <fileRoot>/%s/<dir>)", dir, t.org)
+		}
+		return t.fileRoots[0], filepath.Join(t.org, dir), nil
+	}
+	if dir == "" || filepath.IsAbs(dir) || len(t.fileRoots) == 0 {
+		return "", dir, nil
+	}
+	if t.org == "" || t.org == "*" {
+		return t.fileRoots[0], dir, nil
+	}
+	return t.fileRoots[0], filepath.Join(t.org, dir), nil
 }
 
 // forbiddenDir refuses file streams inside the journal's data directory

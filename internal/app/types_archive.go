@@ -13,7 +13,8 @@ import (
 func archiveTypes() map[string]streamType {
 	return map[string]streamType{
 		"s3": {
-			secrets: slices.Clone(awsconf.SecretPaths),
+			secrets:     slices.Clone(awsconf.SecretPaths),
+			destination: slices.Clone(awsconf.DestinationPaths),
 			build: func(raw []byte, t *types) (sink.Sink, error) {
 				var cfg s3.Config
 				if err := decodeStrict(raw, &cfg); err != nil {

@@ -19,7 +19,8 @@ import (
 func destinationTypes() map[string]streamType {
 	return map[string]streamType{
 		"eventbridge": {
-			secrets: slices.Clone(awsconf.SecretPaths),
+			secrets:     slices.Clone(awsconf.SecretPaths),
+			destination: slices.Clone(awsconf.DestinationPaths),
 			build: func(raw []byte, t *types) (sink.Sink, error) {
 				var cfg eventbridge.Config
 				if err := decodeStrict(raw, &cfg); err != nil {
@@ -29,7 +30,8 @@ func destinationTypes() map[string]streamType {
 			},
 		},
 		"aws_eventbridge": {
-			secrets: slices.Clone(awsconf.SecretPaths),
+			secrets:     slices.Clone(awsconf.SecretPaths),
+			destination: slices.Clone(awsconf.DestinationPaths),
 			// Okta's rule (OKTA.md §3.2): sent on create, never modifiable.
 			writeOnce: []string{"accountId", "eventSourceName", "region"},
 			build: func(raw []byte, t *types) (sink.Sink, error) {
@@ -41,7 +43,8 @@ func destinationTypes() map[string]streamType {
 			},
 		},
 		"cloudwatch_logs": {
-			secrets: slices.Clone(awsconf.SecretPaths),
+			secrets:     slices.Clone(awsconf.SecretPaths),
+			destination: slices.Clone(awsconf.DestinationPaths),
 			build: func(raw []byte, t *types) (sink.Sink, error) {
 				var cfg cloudwatch.Config
 				if err := decodeStrict(raw, &cfg); err != nil {
@@ -51,7 +54,8 @@ func destinationTypes() map[string]streamType {
 			},
 		},
 		"splunk_hec": {
-			secrets: []string{"token"},
+			secrets:     []string{"token"},
+			destination: []string{"url"},
 			build: func(raw []byte, t *types) (sink.Sink, error) {
 				var cfg splunk.Config
 				if err := decodeStrict(raw, &cfg); err != nil {
@@ -61,7 +65,8 @@ func destinationTypes() map[string]streamType {
 			},
 		},
 		"splunk_cloud_logstreaming": {
-			secrets: []string{"token"},
+			secrets:     []string{"token"},
+			destination: []string{"edition", "host"},
 			build: func(raw []byte, t *types) (sink.Sink, error) {
 				var cfg splunk.OktaConfig
 				if err := decodeStrict(raw, &cfg); err != nil {
@@ -71,7 +76,8 @@ func destinationTypes() map[string]streamType {
 			},
 		},
 		"datadog": {
-			secrets: []string{"apiKey"},
+			secrets:     []string{"apiKey"},
+			destination: []string{"site", "url"},
 			build: func(raw []byte, t *types) (sink.Sink, error) {
 				var cfg datadog.Config
 				if err := decodeStrict(raw, &cfg); err != nil {
@@ -81,7 +87,8 @@ func destinationTypes() map[string]streamType {
 			},
 		},
 		"elasticsearch": {
-			secrets: []string{"auth.password", "auth.apiKey"},
+			secrets:     []string{"auth.password", "auth.apiKey"},
+			destination: []string{"urls"},
 			build: func(raw []byte, t *types) (sink.Sink, error) {
 				var cfg elasticsearch.Config
 				if err := decodeStrict(raw, &cfg); err != nil {

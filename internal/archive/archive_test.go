@@ -17,7 +17,7 @@ import (
 // out.
 func oktaRecords(t *testing.T) []sink.Record {
 	t.Helper()
-	f, err := os.Open("../../../shared/testdata/okta/logevents.ndjson")
+	f, err := os.Open("../../testdata/okta/logevents.ndjson")
 	if err != nil {
 		t.Fatal(err)
 	}

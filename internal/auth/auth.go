@@ -33,7 +33,8 @@ import (
 // Scope is one permission a token carries.
 type Scope string
 
-// The scopes. Admin implies every other scope.
+// The scopes. Admin implies every other scope; a manage scope implies its
+// read scope.
 const (
 	ScopeWriteEvents   Scope = "events.write"
 	ScopeReadLogs      Scope = "logs.read"
@@ -62,9 +63,19 @@ type Token struct {
 	Hash string `json:"hash"`
 }
 
-// Has reports whether t carries scope s (admin carries all).
+// Has reports whether t carries scope s: admin carries all, and a manage
+// scope carries its read scope, as Okta's manage scopes do.
 func (t Token) Has(s Scope) bool {
-	return slices.Contains(t.Scopes, ScopeAdmin) || slices.Contains(t.Scopes, s)
+	if slices.Contains(t.Scopes, ScopeAdmin) || slices.Contains(t.Scopes, s) {
+		return true
+	}
+	switch s {
+	case ScopeReadStreams:
+		return slices.Contains(t.Scopes, ScopeManageStreams)
+	case ScopeReadSources:
+		return slices.Contains(t.Scopes, ScopeManageSources)
+	}
+	return false
 }
 
 // CanAccessOrg reports whether t may act on org.
@@ -170,6 +181,68 @@ func (s *Store) Ensure(ctx context.Context, secret string, t Token) (Token, erro
 		return Token{}, err
 	}
 	return t, nil
+}
+
+// The token set from the AUDITSTREAM_ADMIN_TOKEN environment variable is
+// one record with a fixed id: a new value replaces it (see SetFixed).
+const (
+	EnvTokenID   = "env-admin"
+	EnvTokenName = "AUDITSTREAM_ADMIN_TOKEN"
+)
+
+// Fixed is what SetFixed did.
+type Fixed struct {
+	// Token is the record now in force.
+	Token Token
+	// Created is true when there was no record with its id before.
+	Created bool
+	// Revoked are the records whose secrets stopped working: the record's
+	// previous value, and records of the same name with other ids, which
+	// earlier versions created for every new value.
+	Revoked []Token
+}
+
+// SetFixed makes t (whose ID is fixed, like EnvTokenID) the one token of
+// its name, with this secret: a record with t's id and another secret is
+// replaced, so the old secret stops working at once, here and on every
+// node as soon as the change reaches it. Records of the same name under
+// other ids are deleted too. Unchanged, it writes nothing.
+func (s *Store) SetFixed(ctx context.Context, secret string, t Token) (Fixed, error) {
+	if t.ID == "" {
+		return Fixed{}, errors.New("id: is required")
+	}
+	if err := Validate(t); err != nil {
+		return Fixed{}, err
+	}
+	h := Hash(secret)
+	have, ok := s.tokens.Get(t.ID)
+	res := Fixed{Token: have, Created: !ok}
+	if !ok || have.Hash != h || have.Name != t.Name || have.Org != t.Org || !slices.Equal(have.Scopes, t.Scopes) {
+		t.Hash = h
+		t.Created = time.Now().UTC().Truncate(time.Millisecond)
+		if ok && have.Hash == h {
+			t.Created = have.Created
+		}
+		if err := s.put(ctx, t, false); err != nil {
+			return Fixed{}, err
+		}
+		res.Token = t
+		if ok && have.Hash != h {
+			res.Revoked = append(res.Revoked, have)
+		}
+	}
+	for _, old := range s.tokens.All() {
+		if old.ID == t.ID || old.Name != t.Name {
+			continue
+		}
+		if err := s.tokens.Delete(ctx, old.ID); err != nil {
+			return res, err
+		}
+		if old.Hash != h {
+			res.Revoked = append(res.Revoked, old)
+		}
+	}
+	return res, nil
 }
 
 func (s *Store) put(ctx context.Context, t Token, create bool) error {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -315,6 +316,11 @@ func TestHas(t *testing.T) {
 		{"other scope", []auth.Scope{auth.ScopeWriteEvents}, auth.ScopeReadStreams, false},
 		{"read is not manage", []auth.Scope{auth.ScopeReadStreams}, auth.ScopeManageStreams, false},
 		{"manage is not admin", []auth.Scope{auth.ScopeManageStreams}, auth.ScopeAdmin, false},
+		{"stream manage implies stream read", []auth.Scope{auth.ScopeManageStreams}, auth.ScopeReadStreams, true},
+		{"source manage implies source read", []auth.Scope{auth.ScopeManageSources}, auth.ScopeReadSources, true},
+		{"stream manage is not source read", []auth.Scope{auth.ScopeManageStreams}, auth.ScopeReadSources, false},
+		{"source manage is not stream read", []auth.Scope{auth.ScopeManageSources}, auth.ScopeReadStreams, false},
+		{"stream manage is not logs read", []auth.Scope{auth.ScopeManageStreams}, auth.ScopeReadLogs, false},
 		{"admin implies write", []auth.Scope{auth.ScopeAdmin}, auth.ScopeWriteEvents, true},
 		{"admin implies manage", []auth.Scope{auth.ScopeAdmin}, auth.ScopeManageStreams, true},
 		{"admin has admin", []auth.Scope{auth.ScopeReadLogs, auth.ScopeAdmin}, auth.ScopeAdmin, true},
@@ -414,5 +420,78 @@ func TestDeleteIsNotUndoneByTheWatch(t *testing.T) {
 				t.Fatalf("round %d: got a deleted token accepted, want it refused from Delete on", i)
 			}
 		}
+	}
+}
+
+// TestSetFixedReplaces checks that SetFixed keeps one record under the
+// fixed id: the same secret changes nothing, a new secret replaces the old
+// one at once (and on another node through the watch), and records of the
+// same name under other ids are revoked.
+func TestSetFixedReplaces(t *testing.T) {
+	kv := openKV(t)
+	s := newStore(t, kv)
+	other := newStore(t, kv) // another node
+	ctx := t.Context()
+	env := auth.Token{ID: auth.EnvTokenID, Name: auth.EnvTokenName, Org: auth.AllOrgs, Scopes: []auth.Scope{auth.ScopeAdmin}}
+	const legacy, first, second = "legacy-value-0123456789abcdef", "first-value-0123456789abcdef", "second-value-0123456789abcdef"
+	old, err := s.Ensure(ctx, legacy, auth.Token{Name: auth.EnvTokenName, Org: auth.AllOrgs, Scopes: []auth.Scope{auth.ScopeAdmin}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, kept, err := s.Create(ctx, writer) // a token of another name stays
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name        string
+		secret      string
+		wantCreated bool
+		wantRevoked []string
+	}{
+		{"first value revokes the legacy record", first, true, []string{old.ID}},
+		{"same value changes nothing", first, false, nil},
+		{"new value replaces the old", second, false, []string{auth.EnvTokenID}},
+	}
+	var prevCreated time.Time
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fx, err := s.SetFixed(ctx, tt.secret, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var revoked []string
+			for _, r := range fx.Revoked {
+				revoked = append(revoked, r.ID)
+			}
+			if fx.Created != tt.wantCreated || !slices.Equal(revoked, tt.wantRevoked) || fx.Token.ID != auth.EnvTokenID {
+				t.Errorf("got created %v revoked %v token %s, want %v %v %s", fx.Created, revoked, fx.Token.ID, tt.wantCreated, tt.wantRevoked, auth.EnvTokenID)
+			}
+			if tt.name == "same value changes nothing" && !fx.Token.Created.Equal(prevCreated) {
+				t.Errorf("got created %v, want %v kept", fx.Token.Created, prevCreated)
+			}
+			prevCreated = fx.Token.Created
+			for _, st := range []*auth.Store{s, other} {
+				eventually(t, "the stores to agree", func() bool {
+					got, ok := st.Authenticate(tt.secret)
+					return ok && got.ID == auth.EnvTokenID && len(st.List(auth.AllOrgs)) == 2
+				})
+				for _, gone := range []string{legacy, first, second} {
+					if gone == tt.secret {
+						continue
+					}
+					eventually(t, "the old value to stop working", func() bool {
+						_, ok := st.Authenticate(gone)
+						return !ok
+					})
+				}
+				if _, ok := st.Get(kept.ID); !ok {
+					t.Errorf("got token %s removed, want it kept", kept.ID)
+				}
+			}
+		})
+	}
+	if _, err := s.SetFixed(ctx, first, auth.Token{Name: "x", Org: auth.AllOrgs, Scopes: []auth.Scope{auth.ScopeAdmin}}); err == nil {
+		t.Error("SetFixed without an id: got nil error, want one")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/auditstream/auditstream/internal/client"
 )
@@ -29,24 +30,88 @@ const (
 // configuration listens.
 const defaultServer = "http://127.0.0.1:8080"
 
+// Command is one line of the overall usage.
+type Command struct {
+	// Name is what the user types, with its verbs where useful.
+	Name string
+	// Summary says what it does, in a few words.
+	Summary string
+}
+
+// Commands lists every auditstream command, by group, in usage order.
+// A new command adds its line here (and its case in cmd/auditstream).
+var Commands = []struct {
+	Group    string
+	Commands []Command
+}{
+	{"server commands", []Command{
+		{"serve", "run the service: journal, log streams, sources and the API"},
+		{"import", "read events archived in S3 (s3://bucket/prefix) back into the journal"},
+		{"secrets rotate", "re-encrypt stored secrets with the current key (service stopped)"},
+		{"lambda", "run as an AWS Lambda function (S3 archive or forwarding; see the README)"},
+	}},
+	{"client commands (they talk to a running server's API)", []Command{
+		{"send", "post NDJSON audit events from a file or stdin"},
+		{"logs", "query or tail the System Log: query, tail"},
+		{"streams", "manage log streams: list, get, apply, delete, activate,\ndeactivate, status, replay, deadletters, redrive"},
+		{"sources", "manage sources (Okta poller, EventBridge receiver): list, get,\ncreate, update, delete, activate, deactivate, status"},
+		{"tokens", "manage API tokens: list, get, create, delete (revoke)"},
+	}},
+	{"tools", []Command{
+		{"pattern test", "test an EventBridge event pattern against an event"},
+		{"version", "print the version"},
+		{"help", "print this help"},
+	}},
+}
+
+// Environment lists the environment variables the commands read, for the
+// overall usage.
+var Environment = []Command{
+	{envAdminToken, "serve: the secret of the all-orgs admin token it makes sure exists\n(16+ characters, e.g. $(openssl rand -hex 24)); client commands use\nit when " + envToken + " is unset"},
+	{envURL, "client commands: the server's base URL (default " + defaultServer + ")"},
+	{envToken, "client commands: the API token (else " + envAdminToken + ")"},
+	{"AUDITSTREAM_SECRET_KEY", "serve, secrets rotate: the key that encrypts stored secrets\n(base64 of 32 bytes, or id:base64; or secrets.keyFile in the config)"},
+	{"AUDITSTREAM_CPUPROFILE, AUDITSTREAM_MEMPROFILE", "serve: write CPU / heap profiles to this file"},
+	{"AUDITSTREAM_S3_*, AUDITSTREAM_FORWARD_*", "lambda: its configuration (auditstream lambda -h)"},
+}
+
 // Usage writes the overall command list to w.
 func Usage(w io.Writer) {
-	fmt.Fprint(w, `auditstream: a self-hosted audit event journal with log streaming
+	fmt.Fprint(w, `auditstream: a self-hosted System Log and log streaming service for audit events
 
 usage: auditstream <command> [arguments]
-
-commands:
-  serve          run the server (journal, log streams, API, console)
-  send           post NDJSON audit events from a file or stdin
-  streams        manage log streams: list, get, apply, delete, activate,
-                 deactivate, status, replay, deadletters, redrive
-  pattern test   test an EventBridge event pattern against events
-  version        print the version
-
-Run "auditstream <command> -h" for a command's flags.
-The client commands read AUDITSTREAM_URL (default `+defaultServer+`) and
-AUDITSTREAM_TOKEN (else AUDITSTREAM_ADMIN_TOKEN).
 `)
+	for _, g := range Commands {
+		fmt.Fprintf(w, "\n%s:\n", g.Group)
+		writeTable(w, g.Commands)
+	}
+	fmt.Fprint(w, "\nenvironment:\n")
+	for _, e := range Environment {
+		fmt.Fprintf(w, "  %s\n", e.Name)
+		for l := range strings.SplitSeq(e.Summary, "\n") {
+			fmt.Fprintf(w, "      %s\n", l)
+		}
+	}
+	fmt.Fprint(w, `
+Run "auditstream <command> -h" for a command's flags and arguments.
+Start with: export AUDITSTREAM_ADMIN_TOKEN=$(openssl rand -hex 24); auditstream serve
+`)
+}
+
+// writeTable writes name/summary rows; a summary's further lines are
+// indented under its first.
+func writeTable(w io.Writer, rows []Command) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, r := range rows {
+		for i, l := range strings.Split(r.Summary, "\n") {
+			name := r.Name
+			if i > 0 {
+				name = ""
+			}
+			fmt.Fprintf(tw, "  %s\t%s\n", name, l)
+		}
+	}
+	_ = tw.Flush()
 }
 
 // conn holds the flags every client command takes.

@@ -80,6 +80,9 @@ func TestSend(t *testing.T) {
 		{"bad line", envFor(srv), "{\"uuid\":\"h\",\"eventType\":\"x\"}\n\nnot json\n", nil, 1, "", "line 3 is not a JSON object"},
 		{"server rejects", envFor(srv), `{"uuid":"i"}`, nil, 1, "", "400 E0000001"},
 		{"unreachable", map[string]string{envURL: "http://127.0.0.1:1", envToken: token}, threeEvents, nil, 1, "", "connection refused"},
+		{"empty stdin", envFor(srv), "", []string{"-"}, 1, "", "no events: stdin is empty"},
+		{"blank stdin", envFor(srv), "\n  \n\t\n", nil, 1, "", "no events: stdin is empty"},
+		{"empty file", envFor(srv), "", []string{writeFile(t, "empty.ndjson", "")}, 1, "", "empty.ndjson is empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -405,9 +408,18 @@ func TestParseSince(t *testing.T) {
 func TestUsage(t *testing.T) {
 	var b bytes.Buffer
 	Usage(&b)
-	for _, cmd := range []string{"serve", "send", "streams", "pattern test", "version"} {
+	for _, cmd := range []string{"serve", "import", "lambda", "send", "logs", "streams", "sources", "tokens", "pattern test", "version", "help"} {
 		if !strings.Contains(b.String(), "\n  "+cmd+" ") {
 			t.Errorf("usage lacks %q:\n%s", cmd, b.String())
 		}
+	}
+	for _, v := range []string{envAdminToken, envURL, envToken} {
+		if !strings.Contains(b.String(), "\n  "+v+"\n") {
+			t.Errorf("usage lacks the environment variable %s:\n%s", v, b.String())
+		}
+	}
+	// There is no console (yet): the help must not promise one.
+	if strings.Contains(strings.ToLower(b.String()), "console") {
+		t.Errorf("usage mentions a console:\n%s", b.String())
 	}
 }

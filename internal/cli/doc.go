@@ -1,5 +1,5 @@
 // Package cli implements the client subcommands of the auditstream binary:
-// send and streams. Each command is a function of its arguments, standard
+// send, logs, streams, sources and tokens. Each command is a function of its arguments, standard
 // streams and environment that returns the process exit code, so main only
 // dispatches and tests run commands without a process:
 //

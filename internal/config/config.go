@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/auditstream/auditstream/internal/egress"
 )
 
 // Defaults, each with its reason.
@@ -63,14 +65,49 @@ type Config struct {
 	// Patterns bound the EventBridge patterns streams filter with.
 	Patterns Patterns `yaml:"patterns"`
 	// FileRoots are the directories file streams may write under (symbolic
-	// links resolved). Empty: any absolute directory outside dataDir; set
-	// it when org-scoped tokens may manage streams.
+	// links resolved). Empty: any absolute directory outside dataDir, and
+	// org-scoped tokens cannot create file streams. Each org writes below
+	// <first root>/<org>/, naming only a relative directory there.
 	FileRoots []string `yaml:"fileRoots"`
+	// Egress limits where streams and sources may connect. Destinations
+	// set by org-scoped tokens may not reach loopback, link-local (cloud
+	// metadata), private, CGNAT, ULA, multicast or reserved addresses
+	// unless Allow names them; Deny applies to every destination.
+	Egress Egress `yaml:"egress"`
 	// Streams are log streams declared here; the API shows them read-only.
 	Streams []Stream `yaml:"streams"`
 	// Sources are event sources (an Okta System Log poller, an EventBridge
 	// receiver) declared here; the API shows them read-only.
 	Sources []Source `yaml:"sources"`
+	// Secrets configures the encryption of secrets at rest.
+	Secrets Secrets `yaml:"secrets"`
+}
+
+// Secrets configures how the log stream and source definitions (which hold
+// destination passwords, API tokens and private keys) are encrypted in the
+// journal's buckets (AES-256-GCM). Without a key they are stored in clear
+// and serve logs a warning.
+type Secrets struct {
+	// KeyFile holds the keys, one a line: "id:base64" (32 random bytes,
+	// e.g. openssl rand -base64 32) or a bare base64 key. The first is
+	// the current key; the others only decrypt records sealed before a
+	// rotation (auditstream secrets rotate). Keep it readable by the
+	// service only. AUDITSTREAM_SECRET_KEY (one key) is the alternative;
+	// setting both is an error. Default: none.
+	KeyFile string `yaml:"keyFile"`
+}
+
+// Egress is the operator's egress policy. Entries are CIDRs
+// ("10.0.0.0/8"), addresses ("10.1.2.3"), or host:port ("splunk.corp:8088",
+// "10.1.2.3:8088"). Both are empty by default: tenants reach only public
+// addresses, the operator's own streams anything but the service's API.
+type Egress struct {
+	// Allow lets destinations of org-scoped tokens reach these internal
+	// addresses (an on-premises Splunk, say).
+	Allow []string `yaml:"allow"`
+	// Deny refuses these to every destination, the operator's included;
+	// it wins over Allow.
+	Deny []string `yaml:"deny"`
 }
 
 // Journal configures the event store.
@@ -304,6 +341,9 @@ func (c Config) Validate() error {
 	case "", "text", "json":
 	default:
 		errs = append(errs, fmt.Errorf("log.format: %q is not text or json", c.Log.Format))
+	}
+	if err := egress.Validate(c.Egress.Allow, c.Egress.Deny); err != nil {
+		errs = append(errs, err)
 	}
 	ids := map[string]bool{}
 	for i, s := range c.Streams {

@@ -68,6 +68,7 @@ func TestLoadGood(t *testing.T) {
 		Ingest:   config.Ingest{MaxBodyBytes: 10 << 20, MaxEventBytes: 256 << 10, MaxEvents: 10000, DefaultOrg: "acme"},
 		Envelope: config.Envelope{Account: "123456789012", Region: "eu-west-1"},
 		Log:      config.Log{Level: "debug", Format: "json"},
+		Egress:   config.Egress{Allow: []string{"10.20.0.0/16", "splunk.corp:8088"}, Deny: []string{"203.0.113.0/24"}},
 	}
 	streams := c.Streams
 	c.Streams = nil
@@ -183,6 +184,8 @@ func TestLoadBad(t *testing.T) {
 			`log.format: "xml" is not text or json`,
 			"streams[0]: id, name and type are required",
 			`streams[1]: status "ENABLED" is not ACTIVE or INACTIVE`,
+			`egress.allow[1]: "not-a-rule": want a CIDR`,
+			`egress.deny[0]: "host:0": port must be 1 to 65535`,
 		}},
 	}
 	for _, tt := range tests {

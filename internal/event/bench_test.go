@@ -8,12 +8,13 @@ import (
 	"time"
 )
 
-// oktaEvents reads the real Okta LogEvents of the shared test data.
+// oktaEvents reads the real Okta LogEvents of the test data (testdata/okta at
+// the module root).
 func oktaEvents(tb testing.TB) [][]byte {
 	tb.Helper()
-	f, err := os.Open(filepath.Join("..", "..", "..", "shared", "testdata", "okta", "logevents.ndjson"))
+	f, err := os.Open(filepath.Join("..", "..", "testdata", "okta", "logevents.ndjson"))
 	if err != nil {
-		tb.Skipf("shared test data not found: %v", err)
+		tb.Fatalf("test data: %v", err)
 	}
 	defer f.Close()
 	var out [][]byte

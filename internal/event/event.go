@@ -17,6 +17,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -68,17 +70,11 @@ func Parse(raw []byte, org string, now time.Time) (Event, error) {
 	if len(raw) == 0 || raw[0] != '{' {
 		return Event{}, fmt.Errorf("%w: not a JSON object", ErrInvalid)
 	}
-	if !json.Valid(raw) {
-		var v any
-		err := json.Unmarshal(raw, &v)
-		return Event{}, fmt.Errorf("%w: malformed JSON: %v", ErrInvalid, jsonErr(err))
-	}
-	f := scanTop(raw)
-	if f.depth > MaxDepth {
-		return Event{}, fmt.Errorf("%w: nested deeper than %d levels", ErrInvalid, MaxDepth)
+	f, err := scan(raw)
+	if err != nil {
+		return Event{}, err
 	}
 	ev := Event{Org: org}
-	var err error
 	if ev.EventType, err = rawString(f.eventType, "eventType"); err != nil {
 		return Event{}, err
 	}
@@ -88,6 +84,10 @@ func Parse(raw []byte, org string, now time.Time) (Event, error) {
 	if len(ev.EventType) > MaxEventTypeLen {
 		return Event{}, fmt.Errorf("%w: eventType longer than %d bytes", ErrInvalid, MaxEventTypeLen)
 	}
+	if i := strings.IndexFunc(ev.EventType, unicode.IsControl); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(ev.EventType[i:])
+		return Event{}, fmt.Errorf("%w: eventType has a control character %q at byte %d", ErrInvalid, r, i)
+	}
 	if ev.UUID, err = rawString(f.uuid, "uuid"); err != nil {
 		return Event{}, err
 	}
@@ -96,6 +96,9 @@ func Parse(raw []byte, org string, now time.Time) (Event, error) {
 	}
 	if len(ev.UUID) > MaxUUIDLen {
 		return Event{}, fmt.Errorf("%w: uuid longer than %d bytes", ErrInvalid, MaxUUIDLen)
+	}
+	if err := checkUUID(ev.UUID); err != nil {
+		return Event{}, err
 	}
 	pub, err := rawString(f.published, "published")
 	if err != nil {
@@ -139,13 +142,29 @@ func Parse(raw []byte, org string, now time.Time) (Event, error) {
 	return ev, nil
 }
 
+// CheckObject reports whether raw is one JSON object that Parse's rules of
+// form accept: I-JSON (RFC 7493: unique member names, UTF-8, no unpaired
+// surrogates), nested at most MaxDepth levels. It is for JSON that wraps
+// events (an EventBridge envelope), so that every reader agrees on it too.
+func CheckObject(raw []byte) error {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return fmt.Errorf("%w: not a JSON object", ErrInvalid)
+	}
+	_, err := scan(raw)
+	return err
+}
+
 // WithUUID returns raw (a JSON object) with "uuid": id added at the front
 // when it has no uuid member, so that an event that arrives again under
 // the same outside id (an EventBridge event id) gets the same uuid. raw is
 // returned as it is when id is empty or raw is not an object.
 func WithUUID(raw []byte, id string) []byte {
 	d := bytes.TrimSpace(raw)
-	if id == "" || len(d) == 0 || d[0] != '{' || !json.Valid(d) || scanTop(d).uuid != nil {
+	if id == "" || len(d) == 0 || d[0] != '{' {
+		return raw
+	}
+	if f, err := scan(d); err != nil || f.uuid != nil {
 		return raw
 	}
 	idJSON, _ := json.Marshal(id)
@@ -155,6 +174,20 @@ func WithUUID(raw []byte, id string) []byte {
 		out = append(out, ',')
 	}
 	return append(out, rest...)
+}
+
+// checkUUID refuses uuids that cannot travel as a message id and header
+// unchanged: the journal de-duplicates on "<org>/<uuid>" and carries the
+// uuid in a NATS header, where control characters (a CR LF becomes two
+// spaces), spaces and the subject wildcards '*' and '>' have meanings of
+// their own. A uuid is printable ASCII other than those.
+func checkUUID(id string) error {
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c <= ' ' || c >= 0x7f || c == '*' || c == '>' {
+			return fmt.Errorf("%w: uuid has %q at byte %d: use printable ASCII without spaces, '*' or '>'", ErrInvalid, c, i)
+		}
+	}
+	return nil
 }
 
 // TimeFormat is how auditstream writes times into events: Okta's

@@ -3,6 +3,7 @@ package event_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +44,51 @@ func TestParseErrors(t *testing.T) {
 		{"malformed", `{"eventType":"x"`, "malformed JSON"},
 		{"trailing garbage", `{"eventType":"x"} {}`, "malformed JSON"},
 		{"too deep", `{"eventType":"x","a":` + strings.Repeat("[", event.MaxDepth) + strings.Repeat("]", event.MaxDepth) + `}`, "nested deeper than 64 levels"},
+		// I-JSON (RFC 7493): unique names, UTF-8, no lone surrogates.
+		{"duplicate eventType", `{"eventType":"a","eventType":"b"}`, `duplicate member "eventType" at byte 17`},
+		{"duplicate uuid", `{"eventType":"x","uuid":"dupu-1","uuid":"dupu-2"}`, `duplicate member "uuid"`},
+		{"duplicate by escape", `{"eventType":"x","\u0065ventType":"y"}`, `duplicate member "eventType"`},
+		{"duplicate nested", `{"eventType":"x","actor":{"id":"1","id":"2"}}`, `duplicate member "id"`},
+		{"duplicate in array element", `{"eventType":"x","t":[{"a":1},{"a":1,"a":2}]}`, `duplicate member "a"`},
+		{"duplicate among many", `{"eventType":"x",` + manyMembers(40) + `,"m7":0}`, `duplicate member "m7"`},
+		{"duplicate unknown member", `{"eventType":"x","k":1,"k":2}`, `duplicate member "k"`},
+		{"invalid UTF-8 in value", "{\"eventType\":\"x\",\"x\":\"\xff\xfe\xc3\"}", "invalid UTF-8 at byte 22"},
+		{"invalid UTF-8 in eventType", "{\"eventType\":\"x\xc3\"}", "invalid UTF-8"},
+		{"invalid UTF-8 in a name", "{\"eventType\":\"x\",\"\xc0\xaf\":1}", "invalid UTF-8"},
+		{"UTF-8 encoded surrogate", "{\"eventType\":\"x\",\"x\":\"\xed\xa0\x80\"}", "invalid UTF-8"},
+		{"truncated UTF-8", "{\"eventType\":\"x\",\"x\":\"\xe2\x82\"}", "invalid UTF-8"},
+		{"lone high surrogate", `{"eventType":"x","x":"\ud800"}`, `unpaired surrogate \ud800`},
+		{"high surrogate then text", `{"eventType":"x","x":"\ud800abcdef"}`, `unpaired surrogate \ud800`},
+		{"high surrogate twice", `{"eventType":"x","x":"\ud800\ud800"}`, `unpaired surrogate \ud800`},
+		{"lone low surrogate", `{"eventType":"x","x":"\udc00"}`, `unpaired surrogate \udc00`},
+		{"lone surrogate in eventType", `{"eventType":"\ud800"}`, `unpaired surrogate`},
+		{"lone surrogate in a name", `{"eventType":"x","\uDBFF":1}`, `unpaired surrogate \udbff`},
+		{"control character in string", "{\"eventType\":\"x\",\"x\":\"a\tb\"}", "malformed JSON"},
+		{"bad escape", `{"eventType":"x","x":"\q"}`, "malformed JSON"},
+		{"bad hex escape", `{"eventType":"x","x":"\u12g4"}`, "malformed JSON"},
+		{"NUL in eventType", `{"eventType":"a\u0000b"}`, "eventType has a control character"},
+		{"CR LF in eventType", `{"eventType":"a\r\nAudit-Org: orgb"}`, "eventType has a control character"},
+		// uuids travel as "<org>/<uuid>" message ids and NATS headers.
+		{"uuid with a space", `{"eventType":"x","uuid":"a b"}`, "uuid has ' ' at byte 1"},
+		{"uuid with CR LF", `{"eventType":"x","uuid":"inj-2\r\nAudit-Org: orgb"}`, `uuid has '\r' at byte 5`},
+		{"uuid with NUL", `{"eventType":"x","uuid":"a\u0000"}`, "uuid has"},
+		{"uuid with tab", `{"eventType":"x","uuid":"a\tb"}`, "uuid has"},
+		{"uuid with DEL", `{"eventType":"x","uuid":"a\u007f"}`, "uuid has"},
+		{"uuid with star", `{"eventType":"x","uuid":"a*"}`, "uuid has '*'"},
+		{"uuid with gt", `{"eventType":"x","uuid":"a.>"}`, "uuid has '>'"},
+		{"uuid not ASCII", `{"eventType":"x","uuid":"é"}`, "uuid has"},
+		// syntax the old validator caught, in the new scanner's words
+		{"trailing comma", `{"eventType":"x",}`, "malformed JSON"},
+		{"missing colon", `{"eventType" "x"}`, "malformed JSON"},
+		{"bad literal", `{"eventType":"x","b":tru}`, "malformed JSON"},
+		{"leading zero", `{"eventType":"x","n":01}`, "malformed JSON"},
+		{"bare minus", `{"eventType":"x","n":-}`, "malformed JSON"},
+		{"no fraction digits", `{"eventType":"x","n":1.}`, "malformed JSON"},
+		{"no exponent digits", `{"eventType":"x","n":1e+}`, "malformed JSON"},
+		{"unclosed string", `{"eventType":"x`, "malformed JSON"},
+		{"unclosed array", `{"eventType":"x","a":[1,2`, "malformed JSON"},
+		{"single quotes", `{'eventType':'x'}`, "malformed JSON"},
+		{"too deep objects", `{"eventType":"x","a":` + strings.Repeat(`{"a":`, event.MaxDepth) + "1" + strings.Repeat("}", event.MaxDepth) + `}`, "nested deeper than 64 levels"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,6 +104,19 @@ func TestParseErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// manyMembers returns n members "m0":0,… (enough to take the scanner past
+// its linear duplicate check).
+func manyMembers(n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"m%d":0`, i)
+	}
+	return b.String()
 }
 
 func TestParseDepthLimit(t *testing.T) {
@@ -169,11 +228,20 @@ func TestParseNormalises(t *testing.T) {
 			wantEvTyp: "app.thing",
 		},
 		{
-			name:      "duplicate unknown members are kept as sent",
-			raw:       `{"eventType":"x","uuid":"u4","published":"2026-01-01T00:00:00Z","k":1,"k":2}`,
+			name:      "same name in different objects, valid surrogate pair, UTF-8 text",
+			raw:       `{"eventType":"x","uuid":"u4","published":"2026-01-01T00:00:00Z","k":{"k":[{"k":1},{"k":2}]},"s":"\ud83d\ude00 é 😀"}`,
 			now:       now,
-			wantData:  `{"eventType":"x","uuid":"u4","published":"2026-01-01T00:00:00Z","k":1,"k":2}`,
+			wantData:  `{"eventType":"x","uuid":"u4","published":"2026-01-01T00:00:00Z","k":{"k":[{"k":1},{"k":2}]},"s":"\ud83d\ude00 é 😀"}`,
 			wantUUID:  "u4",
+			wantPub:   time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+			wantEvTyp: "x",
+		},
+		{
+			name:      "uuid with punctuation a message id allows",
+			raw:       `{"eventType":"x","uuid":"src/2026:01.a_b-c~!#","published":"2026-01-01T00:00:00Z"}`,
+			now:       now,
+			wantData:  `{"eventType":"x","uuid":"src/2026:01.a_b-c~!#","published":"2026-01-01T00:00:00Z"}`,
+			wantUUID:  "src/2026:01.a_b-c~!#",
 			wantPub:   time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 			wantEvTyp: "x",
 		},
@@ -299,5 +367,40 @@ func TestWithUUID(t *testing.T) {
 		if got := string(event.WithUUID([]byte(tt.raw), tt.id)); got != tt.want {
 			t.Errorf("WithUUID(%s, %q): got %s, want %s", tt.raw, tt.id, got, tt.want)
 		}
+	}
+}
+
+// TestParseReadsEscapedNames checks that a member name written with escapes
+// is the member it names, as it is to every JSON parser downstream.
+func TestParseReadsEscapedNames(t *testing.T) {
+	ev, err := event.Parse([]byte(`{"\u0065ventType":"x.y","uu\u0069d":"u-esc"}`), "acme", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.EventType != "x.y" || ev.UUID != "u-esc" {
+		t.Errorf("got eventType %q uuid %q, want x.y u-esc", ev.EventType, ev.UUID)
+	}
+}
+
+func TestCheckObject(t *testing.T) {
+	tests := []struct {
+		raw  string
+		want string // "" for valid
+	}{
+		{`{"source":"a","detail":{"eventType":"x"}}`, ""},
+		{` {} `, ""},
+		{`{"source":"a","source":"b"}`, `duplicate member "source"`},
+		{`{"detail":{"x":"\udfff"}}`, "unpaired surrogate"},
+		{"{\"a\":\"\xff\"}", "invalid UTF-8"},
+		{`[{}]`, "not a JSON object"},
+		{`{"a":1}{}`, "malformed JSON"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.raw, func(t *testing.T) {
+			err := event.CheckObject([]byte(tt.raw))
+			if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+				t.Errorf("got %v, want %q", err, tt.want)
+			}
+		})
 	}
 }

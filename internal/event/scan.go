@@ -1,8 +1,10 @@
 package event
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"unicode/utf8"
 )
 
 // fields are the top-level members Parse interprets, as raw JSON values
@@ -15,133 +17,438 @@ type fields struct {
 	depth int
 }
 
-// scanTop walks a JSON object that json.Valid accepted, picking out the
-// top-level members Parse needs without decoding the rest. A repeated
-// member counts by its last occurrence, as encoding/json does.
-func scanTop(raw []byte) fields {
-	var f fields
-	depth := 0
-	i := 0
-	n := len(raw)
-	var key []byte
-	expectKey := false
-	for i < n {
-		c := raw[i]
-		switch c {
+// scan validates raw, which must start with '{', in one pass and picks out
+// the top-level members Parse needs without decoding the rest. Beyond
+// RFC 8259 syntax it enforces I-JSON (RFC 7493): member names are unique
+// in every object (compared after unescaping, so "a" and "\u0061" are the
+// same name), the text is valid UTF-8, and \u escapes never leave a
+// surrogate unpaired. Parsers disagree about such input (which of two
+// "eventType" members counts, what a lone surrogate becomes), so an event
+// carrying any of them could mean one thing to auditstream and another to
+// every consumer. It stops at the first problem, and past MaxDepth levels.
+func scan(raw []byte) (fields, error) {
+	s := scanner{raw: raw}
+	i, err := s.object(0, 1)
+	if err != nil {
+		return fields{}, err
+	}
+	if i = s.space(i); i < len(raw) {
+		return fields{}, s.syntax(i, "after top-level value")
+	}
+	return s.f, nil
+}
+
+// scanner is one scan's state. It holds no pointers it writes to, so it
+// lives on the caller's stack: Parse allocates nothing to validate.
+type scanner struct {
+	raw []byte
+	f   fields
+	// names holds the member names of the objects being scanned, innermost
+	// last (each object owns the tail from where it started); past len(names)
+	// they go on in more.
+	names  [64]name
+	more   []name
+	nnames int
+}
+
+// name is a member name: raw[start:end] between its quotes, escaped when
+// it holds backslash escapes (and so must be decoded to compare).
+type name struct {
+	start, end int
+	escaped    bool
+}
+
+func (s *scanner) name(k int) name {
+	if k < len(s.names) {
+		return s.names[k]
+	}
+	return s.more[k-len(s.names)]
+}
+
+func (s *scanner) push(n name) {
+	if s.nnames < len(s.names) {
+		s.names[s.nnames] = n
+	} else {
+		s.more = append(s.more[:s.nnames-len(s.names)], n)
+	}
+	s.nnames++
+}
+
+// text returns a name as its decoded bytes.
+func (s *scanner) text(n name) []byte {
+	b := s.raw[n.start:n.end]
+	if !n.escaped {
+		return b
+	}
+	var k string
+	_ = json.Unmarshal(s.raw[n.start-1:n.end+1], &k) // str checked it
+	return []byte(k)
+}
+
+func (s *scanner) same(a, b name) bool {
+	if !a.escaped && !b.escaped {
+		return bytes.Equal(s.raw[a.start:a.end], s.raw[b.start:b.end])
+	}
+	return bytes.Equal(s.text(a), s.text(b))
+}
+
+// needsCare marks the bytes a string scan must look at: the quote, the
+// backslash, control characters and the start of every multi-byte
+// sequence. Everything else is one byte of plain ASCII text.
+var needsCare = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	for c := 0x80; c < 0x100; c++ {
+		t[c] = true
+	}
+	return t
+}()
+
+// dupSetAt is how many members an object may have before names are
+// checked through a map rather than by comparing with each earlier one
+// (an Okta LogEvent has 17 at the top).
+const dupSetAt = 32
+
+func (s *scanner) space(i int) int {
+	for i < len(s.raw) {
+		switch s.raw[i] {
 		case ' ', '\t', '\n', '\r':
-			f.loose = true
+			s.f.loose = true
 			i++
-		case '{':
-			depth++
-			f.depth = max(f.depth, depth)
-			expectKey = depth == 1
-			i++
-		case '[':
-			depth++
-			f.depth = max(f.depth, depth)
-			i++
-		case '}', ']':
-			depth--
-			i++
-		case ',':
-			expectKey = depth == 1 && raw[0] == '{'
-			i++
-		case ':':
-			i++
-			if depth == 1 {
-				start := skipSpace(raw, i, &f)
-				end := skipValue(raw, start, &f)
-				switch string(key) {
-				case `"uuid"`:
-					f.uuid = raw[start:end]
-				case `"eventType"`:
-					f.eventType = raw[start:end]
-				case `"published"`:
-					f.published = raw[start:end]
-				}
-				i = end
-			}
-		case '"':
-			end := skipString(raw, i)
-			if depth == 1 && expectKey {
-				key = raw[i:end]
-				expectKey = false
-			}
-			i = end
 		default:
-			i++
-		}
-	}
-	return f
-}
-
-func skipSpace(raw []byte, i int, f *fields) int {
-	for i < len(raw) && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\n' || raw[i] == '\r') {
-		f.loose = true
-		i++
-	}
-	return i
-}
-
-// skipString returns the index just past the string starting at raw[i].
-func skipString(raw []byte, i int) int {
-	i++
-	for i < len(raw) {
-		switch raw[i] {
-		case '\\':
-			i += 2
-		case '"':
-			return i + 1
-		default:
-			i++
+			return i
 		}
 	}
 	return i
 }
 
-// skipValue returns the index just past the value starting at raw[i],
-// noting depth and loose whitespace inside it.
-func skipValue(raw []byte, i int, f *fields) int {
-	if i >= len(raw) {
-		return i
+func (s *scanner) value(i, depth int) (int, error) {
+	if i >= len(s.raw) {
+		return i, s.eof()
 	}
-	switch raw[i] {
-	case '"':
-		return skipString(raw, i)
-	case '{', '[':
-		depth := 1 // relative to the member's value; the object is depth 1
-		f.depth = max(f.depth, 2)
-		i++
-		for i < len(raw) && depth > 0 {
-			switch raw[i] {
-			case '"':
-				i = skipString(raw, i)
-				continue
-			case '{', '[':
-				depth++
-				f.depth = max(f.depth, depth+1)
-			case '}', ']':
-				depth--
-			case ' ', '\t', '\n', '\r':
-				f.loose = true
-			}
-			i++
-		}
-		return i
+	switch c := s.raw[i]; {
+	case c == '{':
+		return s.object(i, depth+1)
+	case c == '[':
+		return s.array(i, depth+1)
+	case c == '"':
+		end, _, err := s.str(i)
+		return end, err
+	case c == 't':
+		return s.literal(i, "true")
+	case c == 'f':
+		return s.literal(i, "false")
+	case c == 'n':
+		return s.literal(i, "null")
+	case c == '-' || c >= '0' && c <= '9':
+		return s.number(i)
 	default:
-		for i < len(raw) {
-			switch raw[i] {
-			case ',', '}', ']', ' ', '\t', '\n', '\r':
-				return i
+		return i, s.syntax(i, "looking for beginning of value")
+	}
+}
+
+// object scans the object starting at raw[i] ('{'), depth levels deep.
+func (s *scanner) object(i, depth int) (int, error) {
+	if depth > MaxDepth {
+		return i, fmt.Errorf("%w: nested deeper than %d levels", ErrInvalid, MaxDepth)
+	}
+	s.f.depth = max(s.f.depth, depth)
+	raw := s.raw
+	start := s.nnames
+	defer func() { s.nnames = start }()
+	var set map[string]struct{}
+	if i = s.space(i + 1); i < len(raw) && raw[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if i >= len(raw) {
+			return i, s.eof()
+		}
+		if raw[i] != '"' {
+			return i, s.syntax(i, "looking for beginning of object key string")
+		}
+		end, escaped, err := s.str(i)
+		if err != nil {
+			return end, err
+		}
+		key := name{start: i + 1, end: end - 1, escaped: escaped}
+		if set == nil && s.nnames-start >= dupSetAt {
+			set = make(map[string]struct{}, 2*dupSetAt)
+			for k := start; k < s.nnames; k++ {
+				set[string(s.text(s.name(k)))] = struct{}{}
 			}
+		}
+		dup := false
+		if set != nil {
+			t := s.text(key)
+			_, dup = set[string(t)]
+			set[string(t)] = struct{}{}
+		} else {
+			for k := start; k < s.nnames; k++ {
+				if s.same(s.name(k), key) {
+					dup = true
+					break
+				}
+			}
+		}
+		if dup {
+			return i, fmt.Errorf("%w: duplicate member %s at byte %d (member names must be unique, RFC 7493)",
+				ErrInvalid, quoteShort(s.text(key)), i)
+		}
+		s.push(key)
+		if i = s.space(end); i >= len(raw) || raw[i] != ':' {
+			if i >= len(raw) {
+				return i, s.eof()
+			}
+			return i, s.syntax(i, "after object key")
+		}
+		vStart := s.space(i + 1)
+		if i, err = s.value(vStart, depth); err != nil {
+			return i, err
+		}
+		if depth == 1 {
+			switch string(s.text(key)) {
+			case "uuid":
+				s.f.uuid = raw[vStart:i]
+			case "eventType":
+				s.f.eventType = raw[vStart:i]
+			case "published":
+				s.f.published = raw[vStart:i]
+			}
+		}
+		if i = s.space(i); i >= len(raw) {
+			return i, s.eof()
+		}
+		switch raw[i] {
+		case ',':
+			i = s.space(i + 1)
+		case '}':
+			return i + 1, nil
+		default:
+			return i, s.syntax(i, "after object key:value pair")
+		}
+	}
+}
+
+// array scans the array starting at raw[i] ('['), depth levels deep.
+func (s *scanner) array(i, depth int) (int, error) {
+	if depth > MaxDepth {
+		return i, fmt.Errorf("%w: nested deeper than %d levels", ErrInvalid, MaxDepth)
+	}
+	s.f.depth = max(s.f.depth, depth)
+	raw := s.raw
+	if i = s.space(i + 1); i < len(raw) && raw[i] == ']' {
+		return i + 1, nil
+	}
+	for {
+		var err error
+		if i, err = s.value(i, depth); err != nil {
+			return i, err
+		}
+		if i = s.space(i); i >= len(raw) {
+			return i, s.eof()
+		}
+		switch raw[i] {
+		case ',':
+			i = s.space(i + 1)
+		case ']':
+			return i + 1, nil
+		default:
+			return i, s.syntax(i, "after array element")
+		}
+	}
+}
+
+// str scans the string starting at raw[i] ('"') and returns the index just
+// past it and whether it holds escapes.
+func (s *scanner) str(i int) (end int, escaped bool, err error) {
+	raw := s.raw
+	j := i + 1
+	for j < len(raw) {
+		c := raw[j]
+		if !needsCare[c] {
+			j++
+			continue
+		}
+		switch {
+		case c == '"':
+			return j + 1, escaped, nil
+		case c == '\\':
+			escaped = true
+			if j, err = s.escape(j); err != nil {
+				return j, escaped, err
+			}
+		case c < 0x20:
+			return j, escaped, s.syntax(j, "in string literal")
+		default:
+			r, size := utf8.DecodeRune(raw[j:])
+			if r == utf8.RuneError && size <= 1 {
+				return j, escaped, fmt.Errorf("%w: invalid UTF-8 at byte %d", ErrInvalid, j)
+			}
+			j += size
+		}
+	}
+	return j, escaped, s.eof()
+}
+
+// escape checks the escape sequence at raw[j] ('\\') and returns the index
+// just past it. A \u escape of a high surrogate must be followed by one of
+// a low surrogate; a low surrogate may not stand alone.
+func (s *scanner) escape(j int) (int, error) {
+	raw := s.raw
+	if j+1 >= len(raw) {
+		return j, s.eof()
+	}
+	switch raw[j+1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		return j + 2, nil
+	case 'u':
+	default:
+		return j + 1, s.syntax(j+1, "in string escape code")
+	}
+	r, err := s.hex4(j + 2)
+	if err != nil {
+		return j, err
+	}
+	switch {
+	case r >= 0xDC00 && r < 0xE000:
+		return j, fmt.Errorf("%w: unpaired surrogate \\u%04x at byte %d", ErrInvalid, r, j)
+	case r >= 0xD800 && r < 0xDC00:
+		if j+11 < len(raw) && raw[j+6] == '\\' && raw[j+7] == 'u' {
+			if lo, err := s.hex4(j + 8); err == nil && lo >= 0xDC00 && lo < 0xE000 {
+				return j + 12, nil
+			}
+		}
+		return j, fmt.Errorf("%w: unpaired surrogate \\u%04x at byte %d", ErrInvalid, r, j)
+	}
+	return j + 6, nil
+}
+
+func (s *scanner) hex4(j int) (rune, error) {
+	if j+4 > len(s.raw) {
+		return 0, s.eof()
+	}
+	var r rune
+	for k := j; k < j+4; k++ {
+		c := s.raw[k]
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, s.syntax(k, "in \\u hexadecimal character escape")
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, nil
+}
+
+func (s *scanner) literal(i int, word string) (int, error) {
+	if !bytes.HasPrefix(s.raw[i:], []byte(word)) {
+		for k := 1; k < len(word); k++ {
+			if i+k >= len(s.raw) {
+				return i + k, s.eof()
+			}
+			if s.raw[i+k] != word[k] {
+				return i + k, s.syntax(i+k, "in literal "+word+" (expecting "+fmt.Sprintf("%q", word[k])+")")
+			}
+		}
+	}
+	return i + len(word), nil
+}
+
+// number scans an RFC 8259 number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func (s *scanner) number(i int) (int, error) {
+	raw := s.raw
+	digits := func(j int) int {
+		for j < len(raw) && raw[j] >= '0' && raw[j] <= '9' {
+			j++
+		}
+		return j
+	}
+	need := func(j int, what string) error {
+		if j >= len(raw) {
+			return s.eof()
+		}
+		return s.syntax(j, what)
+	}
+	if raw[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(raw) && raw[i] == '0':
+		i++
+	case i < len(raw) && raw[i] >= '1' && raw[i] <= '9':
+		i = digits(i + 1)
+	default:
+		return i, need(i, "in numeric literal")
+	}
+	if i < len(raw) && raw[i] == '.' {
+		j := digits(i + 1)
+		if j == i+1 {
+			return j, need(j, "after decimal point in numeric literal")
+		}
+		i = j
+	}
+	if i < len(raw) && (raw[i] == 'e' || raw[i] == 'E') {
+		i++
+		if i < len(raw) && (raw[i] == '+' || raw[i] == '-') {
 			i++
 		}
-		return i
+		j := digits(i)
+		if j == i {
+			return j, need(j, "in exponent of numeric literal")
+		}
+		i = j
 	}
+	return i, nil
+}
+
+// syntax reports an unexpected byte at raw[i], in encoding/json's words.
+func (s *scanner) syntax(i int, context string) error {
+	c := s.raw[i]
+	var ch string
+	switch {
+	case c == '\'':
+		ch = `'\''`
+	case c == '"':
+		ch = `'"'`
+	case c < 0x20 || c >= 0x7f:
+		ch = fmt.Sprintf("%q", rune(c))
+		if c >= 0x80 {
+			ch = fmt.Sprintf("byte 0x%02x", c)
+		}
+	default:
+		ch = "'" + string(c) + "'"
+	}
+	return fmt.Errorf("%w: malformed JSON: invalid character %s %s at byte %d", ErrInvalid, ch, context, i)
+}
+
+func (s *scanner) eof() error {
+	return fmt.Errorf("%w: malformed JSON: unexpected end of JSON input", ErrInvalid)
+}
+
+// quoteShort quotes a member name for an error message, shortened so a
+// huge name cannot flood the answer.
+func quoteShort(name []byte) string {
+	const max = 64
+	if len(name) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(name[cut]) {
+			cut--
+		}
+		return fmt.Sprintf("%q…", name[:cut])
+	}
+	return fmt.Sprintf("%q", name)
 }
 
 // rawString decodes a raw JSON value that must be a string or null; name
-// is the member's name for the error.
+// is the member's name for the error. The value has passed scan.
 func rawString(v []byte, name string) (string, error) {
 	if len(v) == 0 || string(v) == "null" {
 		return "", nil

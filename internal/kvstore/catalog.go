@@ -31,8 +31,8 @@ type Catalog[T Entry] struct {
 // OpenCatalog loads the records in kv and follows changes until Close.
 // fixed are the config file's entries (their EntryReadOnly must be true).
 func OpenCatalog[T Entry](ctx context.Context, kv jetstream.KeyValue, what string, fixed []T,
-	notFound, readOnly error, log *slog.Logger) (*Catalog[T], error) {
-	recs, err := Open[T](ctx, kv, what, log)
+	notFound, readOnly error, log *slog.Logger, opts ...Option) (*Catalog[T], error) {
+	recs, err := Open[T](ctx, kv, what, log, opts...)
 	if err != nil {
 		return nil, err
 	}

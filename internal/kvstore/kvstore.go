@@ -7,6 +7,9 @@
 // mirror; the watch later delivers the same write, which is recognised by
 // its revision and not applied twice, and an older write the watch is late
 // with can never undo a newer one (a deleted token stays deleted).
+//
+// A Codec (WithCodec) may seal the records at rest; Reseal rewrites a
+// bucket with a codec's current key and leaves no older copy behind.
 package kvstore
 
 import (
@@ -23,11 +26,36 @@ import (
 // ErrExists is returned by Create for a key that is already there.
 var ErrExists = errors.New("record already exists")
 
+// Codec turns a record's JSON into the bytes the bucket stores and back,
+// to seal records at rest (*secret.Keyring is one). bucket and key name
+// the record, so that a codec can bind the stored bytes to it. Open must
+// accept what Seal returns and may refuse anything else with an error
+// that says why.
+type Codec interface {
+	Seal(bucket, key string, plain []byte) ([]byte, error)
+	Open(bucket, key string, stored []byte) ([]byte, error)
+}
+
+// Option changes how a Store reads and writes its records.
+type Option func(*options)
+
+type options struct{ codec Codec }
+
+// WithCodec stores records through c. A record c cannot open when the
+// Store is opened makes Open fail (naming the record), so a service does
+// not start without the key its records were sealed with; one that
+// arrives later through the watch is logged and skipped.
+func WithCodec(c Codec) Option { return func(o *options) { o.codec = c } }
+
 // Store is the live mirror of one bucket. It is safe for concurrent use.
 type Store[T any] struct {
-	kv   jetstream.KeyValue
-	what string
-	log  *slog.Logger
+	kv    jetstream.KeyValue
+	what  string
+	log   *slog.Logger
+	codec Codec // nil: records are stored as JSON
+
+	// loadErrs are the records the initial load could not open.
+	loadErrs []error
 
 	mu       sync.RWMutex
 	items    map[string]T
@@ -43,8 +71,12 @@ type Store[T any] struct {
 
 // Open loads the bucket and follows its changes until Close. what names
 // the records in errors and logs ("token", "log stream").
-func Open[T any](ctx context.Context, kv jetstream.KeyValue, what string, log *slog.Logger) (*Store[T], error) {
-	s := &Store[T]{kv: kv, what: what, log: log, items: map[string]T{}, rev: map[string]uint64{},
+func Open[T any](ctx context.Context, kv jetstream.KeyValue, what string, log *slog.Logger, opts ...Option) (*Store[T], error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	s := &Store[T]{kv: kv, what: what, log: log, codec: o.codec, items: map[string]T{}, rev: map[string]uint64{},
 		ready: make(chan struct{}), done: make(chan struct{})}
 	wctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
@@ -56,6 +88,13 @@ func Open[T any](ctx context.Context, kv jetstream.KeyValue, what string, log *s
 	go s.follow(w)
 	select {
 	case <-s.ready:
+		s.mu.RLock()
+		errs := s.loadErrs
+		s.mu.RUnlock()
+		if len(errs) > 0 {
+			s.Close()
+			return nil, errors.Join(errs...)
+		}
 		return s, nil
 	case <-ctx.Done():
 		s.Close()
@@ -68,16 +107,18 @@ func (s *Store[T]) follow(w jetstream.KeyWatcher) {
 	defer func() { _ = w.Stop() }()
 	ready := sync.OnceFunc(func() { close(s.ready) })
 	defer ready()
+	loading := true
 	for e := range w.Updates() {
 		if e == nil { // the bucket's current records have all arrived
+			loading = false
 			ready()
 			continue
 		}
-		s.apply(e)
+		s.apply(e, loading)
 	}
 }
 
-func (s *Store[T]) apply(e jetstream.KeyValueEntry) {
+func (s *Store[T]) apply(e jetstream.KeyValueEntry, loading bool) {
 	key := e.Key()
 	s.mu.Lock()
 	if e.Revision() <= s.rev[key] {
@@ -86,8 +127,20 @@ func (s *Store[T]) apply(e jetstream.KeyValueEntry) {
 	}
 	s.rev[key] = e.Revision()
 	if e.Operation() == jetstream.KeyValuePut {
+		plain, err := s.open(key, e.Value())
+		if err != nil {
+			err = fmt.Errorf("%s %s (bucket %s): %w", s.what, key, s.kv.Bucket(), err)
+			if loading { // Open returns it
+				s.loadErrs = append(s.loadErrs, err)
+				s.mu.Unlock()
+				return
+			}
+			s.mu.Unlock()
+			s.log.Error("unreadable record skipped", "kind", s.what, "key", key, "err", err)
+			return
+		}
 		var v T
-		if err := json.Unmarshal(e.Value(), &v); err != nil {
+		if err := json.Unmarshal(plain, &v); err != nil {
 			s.mu.Unlock()
 			s.log.Error("unreadable record skipped", "kind", s.what, "key", key, "err", err)
 			return
@@ -179,6 +232,11 @@ func (s *Store[T]) write(ctx context.Context, key string, v T, create bool) erro
 	if err := json.Unmarshal(b, &stored); err != nil {
 		return err
 	}
+	if s.codec != nil {
+		if b, err = s.codec.Seal(s.kv.Bucket(), key, b); err != nil {
+			return fmt.Errorf("seal %s %s: %w", s.what, key, err)
+		}
+	}
 	var rev uint64
 	if create {
 		rev, err = s.kv.Create(ctx, key, b)
@@ -200,6 +258,13 @@ func (s *Store[T]) write(ctx context.Context, key string, v T, create bool) erro
 	s.mu.Unlock()
 	s.notify()
 	return nil
+}
+
+func (s *Store[T]) open(key string, stored []byte) ([]byte, error) {
+	if s.codec == nil {
+		return stored, nil
+	}
+	return s.codec.Open(s.kv.Bucket(), key, stored)
 }
 
 // Delete removes the record at key. Deleting a missing key is not an error.

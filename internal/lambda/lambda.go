@@ -167,6 +167,9 @@ type envelope struct {
 // retries (and the function's dead-letter queue, if any) apply.
 func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (Response, error) {
 	var env envelope
+	if err := event.CheckObject(payload); err != nil {
+		return Response{StatusCode: http.StatusBadRequest, Body: "not an EventBridge event: " + err.Error()}, nil
+	}
 	if err := json.Unmarshal(payload, &env); err != nil {
 		return Response{StatusCode: http.StatusBadRequest, Body: "not an EventBridge event: " + err.Error()}, nil
 	}

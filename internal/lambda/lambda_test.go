@@ -13,7 +13,7 @@ import (
 	"github.com/auditstream/auditstream/internal/sink/s3/s3test"
 )
 
-const envelopePath = "../../../shared/testdata/okta/eventbridge-envelope.json"
+const envelopePath = "../../testdata/okta/eventbridge-envelope.json"
 
 func envelopeBytes(t *testing.T) []byte {
 	t.Helper()
@@ -154,7 +154,11 @@ func TestBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, payload := range []string{`[]`, `{"detail-type":"SystemLog"}`, `{"detail":{"uuid":"x"}}`} {
+	for _, payload := range []string{`[]`, `{"detail-type":"SystemLog"}`, `{"detail":{"uuid":"x"}}`,
+		// I-JSON: a duplicate member, invalid UTF-8, a lone surrogate, a uuid with CR LF.
+		`{"id":"e1","detail":{"eventType":"a","eventType":"b"}}`, "{\"id\":\"e1\",\"detail\":{\"eventType\":\"a\xff\"}}",
+		`{"id":"e1","detail":{"eventType":"a","x":"\udc00"}}`, `{"detail":{"eventType":"a","uuid":"u\r\nX: y"}}`,
+		`{"source":"a","source":"b","detail":{"eventType":"a"}}`} {
 		resp, err := h.Invoke(t.Context(), json.RawMessage(payload))
 		if err != nil || resp.StatusCode != 400 {
 			t.Errorf("invoke %s: got %+v, %v, want 400 and no error (not retried)", payload, resp, err)

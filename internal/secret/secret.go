@@ -8,6 +8,12 @@
 // use easy to find. Code that persists a config and must keep the secret (a
 // KV store, say) cannot marshal it as it is: it has to store Reveal's value
 // explicitly.
+//
+// The package also holds the rest of the handling of write-only settings:
+// Fields, Strip and Carry keep secrets out of API answers and decide when
+// an update may keep a stored secret (only while its destination stays on
+// the same scheme, host and port), and Keyring encrypts records at rest
+// with keys the operator provides.
 package secret
 
 import "log/slog"

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,6 +32,9 @@ type API struct {
 	// Journal, when set, receives a System Log event for every change
 	// (system.log_source.lifecycle.*), as log streams do.
 	Journal Appender
+	// PublicURL is the base URL clients reach the API at; _links are built
+	// from it, never from the request's Host header. Empty: links are paths.
+	PublicURL string
 }
 
 // record appends a lifecycle event about d; the change has already
@@ -98,16 +102,17 @@ type view struct {
 }
 
 func (a *API) view(r *http.Request, d Definition) view {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	base := scheme + "://" + r.Host + "/api/v1/sources/" + d.ID
+	base := strings.TrimRight(a.PublicURL, "/") + "/api/v1/sources/" + d.ID
 	links := map[string]link{"self": {Href: base, Method: "GET"}, "status": {Href: base + "/status", Method: "GET"}}
 	if d.Status == StatusActive {
 		links["deactivate"] = link{Href: base + "/lifecycle/deactivate", Method: "POST"}
 	} else {
 		links["activate"] = link{Href: base + "/lifecycle/activate", Method: "POST"}
+	}
+	if ep := a.Types[d.Type].Endpoints; ep != nil {
+		for name, href := range ep(d) {
+			links[name] = link{Href: href, Method: "POST"}
+		}
 	}
 	settings, err := secret.Strip(d.Settings, a.Types[d.Type].SecretPaths)
 	if err != nil {
@@ -202,12 +207,25 @@ func (a *API) validate(in *input, tok auth.Token, old Definition) (json.RawMessa
 		stored, err = t.Prepare(in.Settings, old.Settings)
 		if err != nil {
 			causes = append(causes, strings.Split(err.Error(), "\n")...)
+		} else if t.Check != nil {
+			d := Definition{ID: old.ID, Type: in.Type, Org: in.Org, Settings: stored,
+				Operator: operatorSets(tok, old, stored)}
+			if err := t.Check(d); err != nil {
+				causes = append(causes, err.Error())
+			}
 		}
 	}
 	if len(causes) > 0 {
 		return nil, api.Errorf(http.StatusBadRequest, api.CodeValidation, "Api validation failed: source").WithCauses(causes...)
 	}
 	return api.CompactJSON(stored), nil
+}
+
+// operatorSets reports whether settings, stored by tok over old (zero on
+// create), are the operator's choice: tok is an all-orgs token, or the
+// operator's settings stay as they were.
+func operatorSets(tok auth.Token, old Definition, settings json.RawMessage) bool {
+	return tok.Org == auth.AllOrgs || (old.ID != "" && old.Operator && bytes.Equal(api.CompactJSON(settings), old.Settings))
 }
 
 func (a *API) orgOf(in string, tok auth.Token) string {
@@ -226,19 +244,20 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, tok auth.Token) err
 		return err
 	}
 	in.Org = a.orgOf(in.Org, tok)
+	generated := a.generate(&in, nil)
 	settings, err := a.validate(&in, tok, Definition{})
 	if err != nil {
 		return err
 	}
 	now := a.now().UTC().Truncate(time.Millisecond)
 	d := Definition{ID: NewID(), Type: in.Type, Name: in.Name, Status: StatusActive, Org: in.Org,
-		Settings: settings, Created: now, LastUpdated: now}
+		Settings: settings, Created: now, LastUpdated: now, Operator: tok.Org == auth.AllOrgs}
 	if err := a.Store.Put(r.Context(), d); err != nil {
 		return err
 	}
 	a.Log.Info("source created", "source", d.ID, "type", d.Type, "org", d.Org)
 	a.record(r, tok, "create", d)
-	api.WriteJSON(w, http.StatusOK, a.view(r, d))
+	api.WriteJSON(w, http.StatusOK, withGenerated(a.view(r, d), generated))
 	return nil
 }
 
@@ -265,18 +284,23 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, tok auth.Token) err
 	if in.Type == "" {
 		in.Type = old.Type
 	}
+	var generated map[string]string
+	if in.Type == old.Type {
+		generated = a.generate(&in, old.Settings)
+	}
 	settings, err := a.validate(&in, tok, old)
 	if err != nil {
 		return err
 	}
 	d := old
+	d.Operator = operatorSets(tok, old, settings)
 	d.Name, d.Org, d.Settings = in.Name, in.Org, settings
 	d.LastUpdated = a.now().UTC().Truncate(time.Millisecond)
 	if err := a.Store.Put(r.Context(), d); err != nil {
 		return err
 	}
 	a.record(r, tok, "update", d)
-	api.WriteJSON(w, http.StatusOK, a.view(r, d))
+	api.WriteJSON(w, http.StatusOK, withGenerated(a.view(r, d), generated))
 	return nil
 }
 

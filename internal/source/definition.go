@@ -40,7 +40,16 @@ type Definition struct {
 	LastUpdated time.Time       `json:"lastUpdated"`
 	// ReadOnly marks sources declared in the config file.
 	ReadOnly bool `json:"readOnly,omitempty"`
+	// Operator is set when an all-orgs token last set the settings: the
+	// source's URLs are then the operator's, and only the operator's
+	// egress.deny list applies; otherwise they are a tenant's, kept off
+	// internal addresses (internal/egress).
+	Operator bool `json:"operator,omitempty"`
 }
+
+// ByOperator reports whether the source's settings were chosen by the
+// operator (an all-orgs token, or the config file).
+func (d Definition) ByOperator() bool { return d.Operator || d.ReadOnly }
 
 // NewID returns a fresh source id in Okta's style (20 characters).
 func NewID() string {

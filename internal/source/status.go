@@ -3,6 +3,8 @@ package source
 import (
 	"sync"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/egress"
 )
 
 // States reported by GET /api/v1/sources/{id}/status.
@@ -195,7 +197,7 @@ func (s *Status) Failed(now time.Time, state, kind string, err error) {
 	defer s.mu.Unlock()
 	s.state = state
 	s.lastPoll = now
-	s.lastError, s.lastErrorKind, s.lastErrorAt = err.Error(), kind, now
+	s.lastError, s.lastErrorKind, s.lastErrorAt = egress.PublicMessage(err), kind, now
 	if s.failingSince.IsZero() {
 		s.failingSince = now
 	}
@@ -220,7 +222,7 @@ func (s *Status) SetRateLimit(rl RateLimit) {
 // journal cannot store).
 func (s *Status) Invalid(now time.Time, kind string, err error) {
 	s.mu.Lock()
-	s.lastError, s.lastErrorKind, s.lastErrorAt = err.Error(), kind, now
+	s.lastError, s.lastErrorKind, s.lastErrorAt = egress.PublicMessage(err), kind, now
 	s.mu.Unlock()
 }
 

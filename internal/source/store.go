@@ -23,13 +23,14 @@ var ErrReadOnly = errors.New("source is declared in the config file and is read-
 type Store = kvstore.Catalog[Definition]
 
 // NewStore loads the definitions in kv and follows changes until Close.
-// fixed are the config file's sources.
-func NewStore(ctx context.Context, kv jetstream.KeyValue, fixed []Definition, log *slog.Logger) (*Store, error) {
+// fixed are the config file's sources; opts may seal the records at rest
+// (kvstore.WithCodec).
+func NewStore(ctx context.Context, kv jetstream.KeyValue, fixed []Definition, log *slog.Logger, opts ...kvstore.Option) (*Store, error) {
 	fixed = slices.Clone(fixed)
 	for i := range fixed {
 		fixed[i].ReadOnly = true
 	}
-	return kvstore.OpenCatalog(ctx, kv, "source", fixed, ErrNotFound, ErrReadOnly, log)
+	return kvstore.OpenCatalog(ctx, kv, "source", fixed, ErrNotFound, ErrReadOnly, log, opts...)
 }
 
 // EntryKey, EntryCreated and EntryReadOnly make a Definition a

@@ -55,9 +55,22 @@ type Type struct {
 	Prepare func(settings, old json.RawMessage) (json.RawMessage, error)
 	// SecretPaths are the settings (dotted paths) the API never shows.
 	SecretPaths []string
+	// Generate, when set, fills in secrets the server makes up because the
+	// settings leave them out (a receiver's API key). The API calls it
+	// before Prepare with the same arguments; it returns the settings to
+	// prepare and the generated values by dotted path, which only the
+	// answer to that create or update shows.
+	Generate func(settings, old json.RawMessage) (json.RawMessage, map[string]string)
+	// Endpoints, when set, returns the URLs a source of this type takes
+	// requests at (POST), by name, for its _links.
+	Endpoints func(d Definition) map[string]string
 	// NewRunner builds the poller of a definition; nil for types that only
 	// receive (they have no runner).
 	NewRunner func(d Definition, deps RunnerDeps) (Runner, error)
+	// Check, when set, refuses a definition the API is about to store for
+	// a reason that depends on its owner (the egress policy refusing a
+	// tenant's URL); its error becomes a cause of the 400.
+	Check func(d Definition) error
 }
 
 // SupervisorConfig is what a Supervisor needs.

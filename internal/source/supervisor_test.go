@@ -122,7 +122,8 @@ func setup(t *testing.T) *fixture {
 	done := make(chan struct{})
 	go func() { sup.Run(ctx); close(done) }()
 	t.Cleanup(func() { close(rec.block); cancel(); <-done })
-	a := &source.API{Store: store, Supervisor: sup, Types: types, Log: discard, DefaultOrg: "default", Journal: j}
+	a := &source.API{Store: store, Supervisor: sup, Types: types, Log: discard, DefaultOrg: "default", Journal: j,
+		PublicURL: publicURL + "/"}
 	mux := http.NewServeMux()
 	tok := auth.Token{ID: "t1", Name: "admin", Org: auth.AllOrgs, Scopes: []auth.Scope{auth.ScopeAdmin}}
 	for _, rt := range a.Routes() {
@@ -354,4 +355,33 @@ func TestLeaseOneNode(t *testing.T) {
 	stop2()
 	<-done2
 	close(rec2.block)
+}
+
+// publicURL is the fixture's configured public URL (given with a trailing
+// slash, which links must not double).
+const publicURL = "https://audit.example.test"
+
+// TestLinksIgnoreHostHeader checks that a source's _links are built from
+// the configured public URL, never from the request's Host header.
+func TestLinksIgnoreHostHeader(t *testing.T) {
+	f := setup(t)
+	for _, path := range []string{"/api/v1/sources", "/api/v1/sources/fromfile"} {
+		t.Run(path, func(t *testing.T) {
+			req, _ := http.NewRequestWithContext(t.Context(), "GET", f.srv.URL+path, nil)
+			req.Host = "evil.example"
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 || strings.Contains(string(b), "evil.example") {
+				t.Fatalf("got %d %s, want 200 and links without the request's Host", resp.StatusCode, b)
+			}
+			want := `"self":{"href":"` + publicURL + `/api/v1/sources/fromfile","method":"GET"}`
+			if !strings.Contains(string(b), want) {
+				t.Errorf("got %s, want a link %s", b, want)
+			}
+		})
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/auditstream/auditstream/internal/egress"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/sink"
 )
@@ -33,7 +34,7 @@ func writeDeadLetters(ctx context.Context, j *journal.Journal, id string, recs [
 	for i, rec := range recs {
 		m := nats.NewMsg(deadLetterSubject(id))
 		m.Data = rec.Data
-		m.Header.Set(hdrReason, truncate(reason.Error(), 1024))
+		m.Header.Set(hdrReason, truncate(egress.PublicMessage(reason), 1024))
 		m.Header.Set(hdrSeq, strconv.FormatUint(rec.Seq, 10))
 		m.Header.Set(hdrUUID, rec.ID)
 		m.Header.Set(journal.HeaderOrg, rec.Org)

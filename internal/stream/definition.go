@@ -39,6 +39,18 @@ type Definition struct {
 	// Resume counts operator activations; a change restarts a paused
 	// runner.
 	Resume int `json:"resume,omitempty"`
+	// Operator is set when an all-orgs token last set the destination's
+	// settings. Such destinations are the operator's, and only the
+	// operator's egress.deny list applies to them; the others are a
+	// tenant's, kept off internal addresses (internal/egress).
+	Operator bool `json:"operator,omitempty"`
+}
+
+// ByOperator reports whether the destination was chosen by the operator:
+// set by an all-orgs token (Operator), declared in the config file
+// (ReadOnly), or a stream of all orgs, which only such a token can make.
+func (d Definition) ByOperator() bool {
+	return d.Operator || d.ReadOnly || d.Org == "" || d.Org == "*"
 }
 
 // ConsumerName is the durable JetStream consumer of d's current epoch.

@@ -3,6 +3,8 @@ package stream
 import (
 	"sync"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/egress"
 )
 
 // Delivery states reported by GET /logStreams/{id}/status.
@@ -184,7 +186,7 @@ func (s *Status) failure(state string, err error, now time.Time, retried bool) {
 		s.retried++
 	}
 	s.state = state
-	s.lastError = err.Error()
+	s.lastError = egress.PublicMessage(err)
 	s.lastErrorAt = now
 	s.mu.Unlock()
 }
@@ -192,7 +194,7 @@ func (s *Status) failure(state string, err error, now time.Time, retried bool) {
 func (s *Status) deadLetter(n int, err error, now time.Time) {
 	s.mu.Lock()
 	s.deadLettered += uint64(n)
-	s.lastError = err.Error()
+	s.lastError = egress.PublicMessage(err)
 	s.lastErrorAt = now
 	s.mu.Unlock()
 }

@@ -24,13 +24,14 @@ var ErrReadOnly = errors.New("log stream is declared in the config file and is r
 type Store = kvstore.Catalog[Definition]
 
 // NewStore loads the definitions in kv and follows changes until Close.
-// fixed are the config file's log streams.
-func NewStore(ctx context.Context, kv jetstream.KeyValue, fixed []Definition, log *slog.Logger) (*Store, error) {
+// fixed are the config file's log streams; opts may seal the records at
+// rest (kvstore.WithCodec).
+func NewStore(ctx context.Context, kv jetstream.KeyValue, fixed []Definition, log *slog.Logger, opts ...kvstore.Option) (*Store, error) {
 	fixed = slices.Clone(fixed)
 	for i := range fixed {
 		fixed[i].ReadOnly = true
 	}
-	return kvstore.OpenCatalog(ctx, kv, "log stream", fixed, ErrNotFound, ErrReadOnly, log)
+	return kvstore.OpenCatalog(ctx, kv, "log stream", fixed, ErrNotFound, ErrReadOnly, log, opts...)
 }
 
 // EntryKey, EntryCreated and EntryReadOnly make a Definition a

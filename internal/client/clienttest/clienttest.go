@@ -7,7 +7,9 @@
 // error bodies. Ingested events are kept by uuid (duplicates are counted,
 // not stored again) and forwarded, in order, to every active stream of type
 // "http" as JSON arrays of at most settings.maxEvents events POSTed to
-// settings.url. Filters are stored and returned but not evaluated.
+// settings.url. Filters are stored and returned but not evaluated. Tokens
+// and sources are kept as created (secrets of sources are write-only);
+// tokens the fake creates are not accepted as credentials.
 //
 // Tests inject faults with Server.Intercept.
 package clienttest
@@ -69,6 +71,8 @@ type Server struct {
 	log   []json.RawMessage // stored events in order
 	strms []*stream
 	wg    sync.WaitGroup
+	// tokens and sources of /api/v1/tokens and /api/v1/sources.
+	tokens, sources []map[string]any
 }
 
 type stream struct {
@@ -108,6 +112,7 @@ func New(t testing.TB, token string) *Server {
 	mux.HandleFunc("POST /api/v1/logStreams/{id}/replay", s.withStream(s.replay))
 	mux.HandleFunc("GET /api/v1/logStreams/{id}/deadLetters", s.withStream(s.deadLetters))
 	mux.HandleFunc("POST /api/v1/logStreams/{id}/deadLetters/redrive", s.withStream(s.redrive))
+	s.registerResources(mux)
 	s.srv = httptest.NewServer(s.front(mux))
 	s.URL = s.srv.URL
 	t.Cleanup(s.Close)

@@ -69,6 +69,12 @@ type Credentials struct {
 // relative to the settings object Config is embedded in (inline).
 var SecretPaths = []string{"credentials.secretAccessKey", "credentials.sessionToken"}
 
+// DestinationPaths are the settings of Config that say where the
+// credentials are presented: the endpoint override and the region that
+// picks AWS's endpoint. Changing one needs the secrets sent again
+// (secret.Fields).
+var DestinationPaths = []string{"endpoint", "region"}
+
 var (
 	regionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d{1,2}$`)
 	keyIDRE   = regexp.MustCompile(`^[A-Za-z0-9]{1,128}$`)

@@ -298,6 +298,10 @@ type StatusError struct {
 	Body        string
 }
 
+// ResponseBody is the part of the answer the error carries; tenants'
+// views leave it out (egress.PublicMessage).
+func (e *StatusError) ResponseBody() string { return e.Body }
+
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("%s %s: %d %s: %s", e.Method, e.URL, e.StatusCode, http.StatusText(e.StatusCode), e.Body)
 }

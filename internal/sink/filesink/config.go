@@ -28,8 +28,10 @@ const (
 
 // Config is the settings of a stream of type "file".
 type Config struct {
-	// Dir is the absolute path of the directory the files go to. It is
-	// created when missing.
+	// Dir is the directory the files go to, created when missing: an
+	// absolute path, or, when the sink is given a base directory
+	// (Deps.Base: a tenant's directory under fileRoots), a path relative
+	// to it that does not leave it.
 	Dir string `json:"dir" yaml:"dir"`
 	// Prefix starts every file name (default "events"): letters, digits,
 	// '.', '_' and '-', at most 64.

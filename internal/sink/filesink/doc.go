@@ -24,6 +24,13 @@
 // therefore write a given directory and prefix at a time: give each stream
 // its own directory or prefix.
 //
+// The directory is opened once, when first needed, and every file is
+// created, renamed and removed relative to that open directory (os.Root):
+// moving it away and putting a symbolic link in its place afterwards
+// redirects nothing. Given a base directory (Deps.Base, a tenant's
+// directory under fileRoots), Dir is relative to it and is created and
+// opened one component at a time, refusing symbolic links (ErrLink).
+//
 // Errors are retryable, except those an operator must fix (permission
 // denied, read-only file system, a path that is not a directory), which
 // are configuration errors: the runner holds the stream and retries slowly.

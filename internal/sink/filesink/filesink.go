@@ -3,12 +3,14 @@ package filesink
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -39,8 +41,13 @@ type Deps struct {
 	Now func() time.Time
 	// Forbidden, when set, refuses directories: the API passes one that
 	// keeps streams inside the directories an operator allowed. New and
-	// Verify check Dir with it.
+	// Verify check Dir (joined to Base) with it.
 	Forbidden func(dir string) error
+	// Base, when set, is the directory Dir is relative to. The sink then
+	// creates and opens Dir one component at a time, each through the
+	// directory before it, never following a symbolic link and never
+	// leaving Base (a tenant's directory under fileRoots).
+	Base string
 }
 
 // Sink writes batches to NDJSON files. Build it with New.
@@ -50,6 +57,13 @@ type Sink struct {
 	log       *slog.Logger
 	now       func() time.Time
 	forbidden func(string) error
+
+	base string // Deps.Base
+	path string // the directory as logs and errors name it
+	// root is the directory, opened once: every file is created, renamed
+	// and removed relative to it, so a directory swapped for a symbolic
+	// link after it was opened cannot redirect the writes.
+	root *os.Root
 
 	cur       *file // the open .part file, nil between files
 	recovered bool  // leftover .part files were finished
@@ -63,8 +77,8 @@ type Sink struct {
 type file struct {
 	f      *os.File
 	w      *bufio.Writer
-	part   string // path while written
-	final  string // path once finished
+	part   string // name while written, in the directory
+	final  string // name once finished
 	size   int64  // bytes handed to w
 	start  int64  // size when the current batch began, where a failure cuts back to
 	opened time.Time
@@ -80,7 +94,18 @@ var ErrForbiddenDir = errors.New("directory not allowed")
 // (or by Verify).
 func New(cfg Config, deps Deps) (*Sink, error) {
 	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
+	check := cfg
+	path := filepath.Clean(cfg.Dir)
+	if deps.Base != "" {
+		if cfg.Dir != "" && (filepath.IsAbs(cfg.Dir) || !filepath.IsLocal(cfg.Dir)) {
+			return nil, fmt.Errorf("file sink config: dir %q: want a path relative to your directory, without \"..\"", cfg.Dir)
+		}
+		path = filepath.Join(deps.Base, cfg.Dir)
+		if cfg.Dir != "" {
+			check.Dir = path
+		}
+	}
+	if err := check.Validate(); err != nil {
 		return nil, fmt.Errorf("file sink config: %w", err)
 	}
 	cfg.Dir = filepath.Clean(cfg.Dir)
@@ -90,6 +115,8 @@ func New(cfg Config, deps Deps) (*Sink, error) {
 		log:       deps.Logger,
 		now:       deps.Now,
 		forbidden: deps.Forbidden,
+		base:      deps.Base,
+		path:      path,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -107,10 +134,88 @@ func (s *Sink) allowed() error {
 	if s.forbidden == nil {
 		return nil
 	}
-	if err := s.forbidden(s.cfg.Dir); err != nil {
+	if err := s.forbidden(s.path); err != nil {
 		return fmt.Errorf("%s: %w: %w", s.cfg.Dir, ErrForbiddenDir, err)
 	}
 	return nil
+}
+
+// dir returns the directory, creating and opening it on first use.
+func (s *Sink) dir() (*os.Root, error) {
+	if s.root != nil {
+		return s.root, nil
+	}
+	if err := s.allowed(); err != nil {
+		return nil, sink.Misconfigured(err)
+	}
+	var r *os.Root
+	var err error
+	if s.base == "" {
+		if err := os.MkdirAll(s.path, 0o750); err != nil {
+			return nil, fmt.Errorf("create directory: %w", err)
+		}
+		r, err = os.OpenRoot(s.path)
+	} else {
+		r, err = openBelow(s.base, s.cfg.Dir)
+	}
+	if errors.Is(err, ErrLink) {
+		return nil, sink.Misconfigured(fmt.Errorf("open directory: %w", err))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open directory: %w", err)
+	}
+	s.root = r
+	return r, nil
+}
+
+// dropDir forgets the open directory after a failure to create a file in
+// it (removed, say), so the next attempt opens the path again, with every
+// check again.
+func (s *Sink) dropDir() {
+	if s.root != nil {
+		_ = s.root.Close()
+		s.root = nil
+	}
+}
+
+// ErrLink is returned when a component of a directory below Base is a
+// symbolic link.
+var ErrLink = errors.New("is a symbolic link, which file streams do not follow")
+
+// openBelow opens base/rel, creating missing directories, one component
+// at a time through the directory before it: a component that is a
+// symbolic link is refused, and one swapped for a link between the check
+// and the opening still cannot lead out of its parent (os.Root).
+func openBelow(base, rel string) (*os.Root, error) {
+	cur, err := os.OpenRoot(base)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range strings.Split(filepath.ToSlash(filepath.Clean(rel)), "/") {
+		if name == "." || name == "" {
+			continue
+		}
+		info, err := cur.Lstat(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			err = cur.Mkdir(name, 0o750)
+			if err == nil || errors.Is(err, fs.ErrExist) {
+				info, err = cur.Lstat(name)
+			}
+		}
+		if err == nil && info.Mode()&fs.ModeSymlink != 0 {
+			err = fmt.Errorf("%s %w", name, ErrLink)
+		}
+		var next *os.Root
+		if err == nil {
+			next, err = cur.OpenRoot(name)
+		}
+		_ = cur.Close()
+		if err != nil {
+			return nil, err
+		}
+		cur = next
+	}
+	return cur, nil
 }
 
 // Limits bounds batches to 10,000 events and 8 MiB.
@@ -170,10 +275,10 @@ func (s *Sink) write(b sink.Batch) error {
 			}
 		}
 		if _, err := s.cur.w.Write(r.Data); err != nil {
-			return fmt.Errorf("write %s: %w", s.cur.part, err)
+			return fmt.Errorf("write %s: %w", s.file(s.cur.part), err)
 		}
 		if err := s.cur.w.WriteByte('\n'); err != nil {
-			return fmt.Errorf("write %s: %w", s.cur.part, err)
+			return fmt.Errorf("write %s: %w", s.file(s.cur.part), err)
 		}
 		s.cur.size += n
 	}
@@ -185,24 +290,25 @@ func (s *Sink) write(b sink.Batch) error {
 func (s *Sink) flush() error {
 	c := s.cur
 	if err := c.w.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", c.part, err)
+		return fmt.Errorf("write %s: %w", s.file(c.part), err)
 	}
 	if !s.fsync {
 		return nil
 	}
 	if err := c.f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", c.part, err)
+		return fmt.Errorf("sync %s: %w", s.file(c.part), err)
 	}
 	if s.afterSync != nil {
-		s.afterSync(c.part)
+		s.afterSync(s.file(c.part))
 	}
 	return nil
 }
 
 // open starts a new .part file named after now and seq.
 func (s *Sink) open(seq uint64) error {
-	if err := os.MkdirAll(s.cfg.Dir, 0o750); err != nil {
-		return fmt.Errorf("create directory: %w", err)
+	root, err := s.dir()
+	if err != nil {
+		return err
 	}
 	now := s.now()
 	base := fmt.Sprintf("%s-%s-%020d", s.cfg.Prefix, now.UTC().Format(timeLayout), seq)
@@ -213,21 +319,22 @@ func (s *Sink) open(seq uint64) error {
 		if i > 1 {
 			name = fmt.Sprintf("%s-%d", base, i)
 		}
-		final := filepath.Join(s.cfg.Dir, name+finalSuffix)
-		if _, err := os.Lstat(final); err == nil {
+		final := name + finalSuffix
+		if _, err := root.Lstat(final); err == nil {
 			continue
 		}
-		part := filepath.Join(s.cfg.Dir, name+partSuffix)
-		f, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o640)
+		part := name + partSuffix
+		f, err := root.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o640)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("create file: %w", err)
+			s.dropDir()
+			return fmt.Errorf("create file in %s: %w", s.path, err)
 		}
 		if err := s.syncDir(); err != nil {
 			_ = f.Close()
-			_ = os.Remove(part)
+			_ = root.Remove(part)
 			return err
 		}
 		s.cur = &file{f: f, w: bufio.NewWriterSize(f, bufferBytes), part: part, final: final, opened: now}
@@ -247,15 +354,15 @@ func (s *Sink) finish() error {
 	}
 	s.cur = nil
 	if err := c.f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", c.part, err)
+		return fmt.Errorf("close %s: %w", s.file(c.part), err)
 	}
-	if err := os.Rename(c.part, c.final); err != nil {
-		return fmt.Errorf("finish %s: %w", c.part, err)
+	if err := s.root.Rename(c.part, c.final); err != nil {
+		return fmt.Errorf("finish %s: %w", s.file(c.part), err)
 	}
 	if err := s.syncDir(); err != nil {
 		return err
 	}
-	s.log.Info("finished file", "file", c.final, "bytes", c.size)
+	s.log.Info("finished file", "file", s.file(c.final), "bytes", c.size)
 	return nil
 }
 
@@ -280,12 +387,12 @@ func (s *Sink) abort() {
 	}
 	switch {
 	case cut != nil:
-		s.log.Warn("left a partly written file for recovery", "file", c.part, "err", cut)
+		s.log.Warn("left a partly written file for recovery", "file", s.file(c.part), "err", cut)
 	case mark == 0:
-		_ = os.Remove(c.part)
+		_ = s.root.Remove(c.part)
 	default:
-		if err := os.Rename(c.part, c.final); err != nil {
-			s.log.Warn("left a partly written file for recovery", "file", c.part, "err", err)
+		if err := s.root.Rename(c.part, c.final); err != nil {
+			s.log.Warn("left a partly written file for recovery", "file", s.file(c.part), "err", err)
 		}
 	}
 }
@@ -295,7 +402,7 @@ func (s *Sink) syncDir() error {
 	if !s.fsync {
 		return nil
 	}
-	d, err := os.Open(s.cfg.Dir)
+	d, err := s.root.Open(".")
 	if err != nil {
 		return fmt.Errorf("sync directory: %w", err)
 	}
@@ -315,16 +422,20 @@ func (s *Sink) Verify(ctx context.Context) error {
 	if err := s.allowed(); err != nil {
 		return sink.Misconfigured(err)
 	}
-	if err := os.MkdirAll(s.cfg.Dir, 0o750); err != nil {
-		return classify(fmt.Errorf("create directory: %w", err))
+	root, err := s.dir()
+	if err != nil {
+		return classify(err)
 	}
-	f, err := os.CreateTemp(s.cfg.Dir, ".verify-*")
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	name := fmt.Sprintf(".verify-%x", rnd)
+	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return classify(fmt.Errorf("create a file: %w", err))
 	}
 	_, werr := f.Write([]byte("{}\n"))
 	cerr := f.Close()
-	rerr := os.Remove(f.Name())
+	rerr := root.Remove(name)
 	if err := errors.Join(werr, cerr, rerr); err != nil {
 		return classify(fmt.Errorf("write a file: %w", err))
 	}
@@ -337,6 +448,7 @@ func (s *Sink) Close(context.Context) error {
 		return nil
 	}
 	s.closed = true
+	defer s.dropDir()
 	if err := s.finish(); err != nil {
 		if s.cur != nil {
 			_ = s.cur.f.Close()
@@ -346,6 +458,9 @@ func (s *Sink) Close(context.Context) error {
 	}
 	return nil
 }
+
+// file is name in the directory, as logs name it.
+func (s *Sink) file(name string) string { return filepath.Join(s.path, name) }
 
 // classify marks errors only an operator can fix as configuration errors; all
 // others (a full disk, I/O errors) are retried.

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 )
 
@@ -15,10 +13,16 @@ import (
 // sink that did not close: each is cut after its last complete line and
 // renamed, or removed when no complete line remains.
 func (s *Sink) recoverParts() error {
-	entries, err := os.ReadDir(s.cfg.Dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+	root, err := s.dir()
+	if err != nil {
+		return err
 	}
+	d, err := root.Open(".")
+	if err != nil {
+		return fmt.Errorf("list directory: %w", err)
+	}
+	entries, err := d.ReadDir(-1)
+	_ = d.Close()
 	if err != nil {
 		return fmt.Errorf("list directory: %w", err)
 	}
@@ -27,7 +31,7 @@ func (s *Sink) recoverParts() error {
 		if !e.Type().IsRegular() || !strings.HasPrefix(name, s.cfg.Prefix+"-") || !strings.HasSuffix(name, partSuffix) {
 			continue
 		}
-		if err := s.recoverPart(filepath.Join(s.cfg.Dir, name)); err != nil {
+		if err := s.recoverPart(name); err != nil {
 			return err
 		}
 	}
@@ -35,9 +39,9 @@ func (s *Sink) recoverParts() error {
 }
 
 func (s *Sink) recoverPart(part string) error {
-	f, err := os.OpenFile(part, os.O_RDWR, 0)
+	f, err := s.root.OpenFile(part, os.O_RDWR, 0)
 	if err != nil {
-		return fmt.Errorf("recover %s: %w", part, err)
+		return fmt.Errorf("recover %s: %w", s.file(part), err)
 	}
 	end, err := completeLength(f)
 	if err == nil {
@@ -50,22 +54,22 @@ func (s *Sink) recoverPart(part string) error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("recover %s: %w", part, err)
+		return fmt.Errorf("recover %s: %w", s.file(part), err)
 	}
 	if end == 0 {
-		if err := os.Remove(part); err != nil {
-			return fmt.Errorf("recover %s: %w", part, err)
+		if err := s.root.Remove(part); err != nil {
+			return fmt.Errorf("recover %s: %w", s.file(part), err)
 		}
 		return nil
 	}
 	final := strings.TrimSuffix(part, partSuffix) + finalSuffix
-	if _, err := os.Lstat(final); err == nil {
+	if _, err := s.root.Lstat(final); err == nil {
 		final = strings.TrimSuffix(part, partSuffix) + "-recovered" + finalSuffix
 	}
-	if err := os.Rename(part, final); err != nil {
-		return fmt.Errorf("recover %s: %w", part, err)
+	if err := s.root.Rename(part, final); err != nil {
+		return fmt.Errorf("recover %s: %w", s.file(part), err)
 	}
-	s.log.Info("finished a file left by an earlier run", "file", final, "bytes", end)
+	s.log.Info("finished a file left by an earlier run", "file", s.file(final), "bytes", end)
 	return s.syncDir()
 }
 

@@ -37,6 +37,10 @@ type StatusError struct {
 	Location string
 }
 
+// ResponseBody is the part of the answer the error carries; tenants'
+// views leave it out (egress.PublicMessage).
+func (e *StatusError) ResponseBody() string { return e.Body }
+
 func (e *StatusError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s: %d %s", e.Method, e.URL, e.StatusCode, http.StatusText(e.StatusCode))

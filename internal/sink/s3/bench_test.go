@@ -18,7 +18,7 @@ import (
 // within one hour, as the runner hands them to the sink.
 func oktaBatch(tb testing.TB, n int, seq uint64) []sink.Record {
 	tb.Helper()
-	f, err := os.Open("../../../../shared/testdata/okta/logevents.ndjson")
+	f, err := os.Open("../../../testdata/okta/logevents.ndjson")
 	if err != nil {
 		tb.Fatal(err)
 	}

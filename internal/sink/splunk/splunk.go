@@ -325,6 +325,10 @@ type HECError struct {
 	Text   string
 }
 
+// ResponseBody is the part of the answer the error carries; tenants'
+// views leave it out (egress.PublicMessage).
+func (e *HECError) ResponseBody() string { return e.Text }
+
 func (e *HECError) Error() string {
 	if e.Code < 0 {
 		return fmt.Sprintf("splunk hec: %d %s: %s", e.Status, http.StatusText(e.Status), e.Text)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,28 +27,33 @@ func TestAuthTypes(t *testing.T) {
 	_, tokForm := h.token("eb-client", clientSecret, false)
 	tests := []struct {
 		name    string
+		id      string
 		auth    func(*http.Request)
 		want    int
 		wantOrg string
 	}{
-		{"api key", func(r *http.Request) { r.Header.Set("X-Auditstream-Key", apiKey) }, 202, "acme"},
-		{"api key header case-insensitive", func(r *http.Request) { r.Header.Set("x-auditstream-key", apiKey) }, 202, "acme"},
-		{"wrong api key", func(r *http.Request) { r.Header.Set("X-Auditstream-Key", apiKey+"x") }, 401, ""},
-		{"api key in another header", func(r *http.Request) { r.Header.Set("X-Api-Key", apiKey) }, 401, ""},
-		{"basic", func(r *http.Request) { r.SetBasicAuth("eventbridge", password) }, 202, "globex"},
-		{"basic wrong password", func(r *http.Request) { r.SetBasicAuth("eventbridge", password+"x") }, 401, ""},
-		{"basic wrong user", func(r *http.Request) { r.SetBasicAuth("other", password) }, 401, ""},
-		{"oauth bearer", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }, 202, "initech"},
-		{"oauth bearer from form credentials", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tokForm) }, 202, "initech"},
-		{"forged bearer", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok[:len(tok)-2]+"xx") }, 401, ""},
-		{"no credentials", nil, 401, ""},
+		{"api key", "apikey", func(r *http.Request) { r.Header.Set("X-Auditstream-Key", apiKey) }, 202, "acme"},
+		{"api key header case-insensitive", "apikey", func(r *http.Request) { r.Header.Set("x-auditstream-key", apiKey) }, 202, "acme"},
+		{"wrong api key", "apikey", func(r *http.Request) { r.Header.Set("X-Auditstream-Key", apiKey+"x") }, 401, ""},
+		{"api key in another header", "apikey", func(r *http.Request) { r.Header.Set("X-Api-Key", apiKey) }, 401, ""},
+		{"api key at another receiver", "basic", func(r *http.Request) { r.Header.Set("X-Auditstream-Key", apiKey) }, 401, ""},
+		{"basic", "basic", func(r *http.Request) { r.SetBasicAuth("eventbridge", password) }, 202, "globex"},
+		{"basic wrong password", "basic", func(r *http.Request) { r.SetBasicAuth("eventbridge", password+"x") }, 401, ""},
+		{"basic wrong user", "basic", func(r *http.Request) { r.SetBasicAuth("other", password) }, 401, ""},
+		{"basic at another receiver", "apikey", func(r *http.Request) { r.SetBasicAuth("eventbridge", password) }, 401, ""},
+		{"oauth bearer", "oauth", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }, 202, "initech"},
+		{"oauth bearer from form credentials", "oauth", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tokForm) }, 202, "initech"},
+		{"oauth bearer at another receiver", "basic", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }, 401, ""},
+		{"forged bearer", "oauth", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok[:len(tok)-2]+"xx") }, 401, ""},
+		{"no credentials", "apikey", nil, 401, ""},
+		{"unknown receiver", "nosuchid", func(r *http.Request) { r.Header.Set("X-Auditstream-Key", apiKey) }, 401, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(h.messages())
 			// A uuid of its own, or the journal drops it as a duplicate.
-			env := bytes.Replace(envelope(t), []byte("c6ed294a-fef4-11ed-a5b1-bbb7c1de1a4b"), []byte("uuid-"+tc.name), 1)
-			code, _, body := h.post(env, tc.auth)
+			env := bytes.Replace(envelope(t), []byte("c6ed294a-fef4-11ed-a5b1-bbb7c1de1a4b"), []byte("uuid-"+strings.ReplaceAll(tc.name, " ", "-")), 1) // uuids have no spaces
+			code, _, body := h.post(tc.id, env, tc.auth)
 			if code != tc.want {
 				t.Fatalf("status: got %d %s, want %d", code, body, tc.want)
 			}
@@ -75,22 +82,29 @@ func TestAuthTypes(t *testing.T) {
 	}
 }
 
+// TestTokenEndpoint: each receiver has its own token endpoint, which
+// checks the client credentials against that receiver only; the shared one
+// refuses when several receivers exist.
 func TestTokenEndpoint(t *testing.T) {
 	h := newHarness(t, api.Limits{})
+	const own = "/api/v1/eventbridge/oauth/token"
 	tests := []struct {
-		name, id, secret string
-		basic            bool
-		want             int
+		name, path, id, secret string
+		basic                  bool
+		want                   int
 	}{
-		{"basic credentials", "eb-client", clientSecret, true, 200},
-		{"form credentials", "eb-client", clientSecret, false, 200},
-		{"wrong secret", "eb-client", "nope-nope-nope-nope", true, 401},
-		{"unknown client", "other", clientSecret, false, 401},
-		{"api key receiver is no client", "apikey", apiKey, true, 401},
+		{"basic credentials", own, "eb-client", clientSecret, true, 200},
+		{"form credentials", own, "eb-client", clientSecret, false, 200},
+		{"wrong secret", own, "eb-client", "nope-nope-nope-nope", true, 401},
+		{"unknown client", own, "other", clientSecret, false, 401},
+		{"api key receiver is no client", "/api/v1/eventbridge/apikey/token", "apikey", apiKey, true, 401},
+		{"another receiver's endpoint", "/api/v1/eventbridge/basic/token", "eb-client", clientSecret, true, 401},
+		{"unknown receiver", "/api/v1/eventbridge/nosuchid/token", "eb-client", clientSecret, true, 401},
+		{"shared endpoint with several receivers", "/api/v1/eventbridge/token", "eb-client", clientSecret, true, 409},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			code, tok := h.token(tc.id, tc.secret, tc.basic)
+			code, tok := h.tokenAt(tc.path, tc.id, tc.secret, tc.basic)
 			if code != tc.want {
 				t.Fatalf("status: got %d, want %d", code, tc.want)
 			}
@@ -101,17 +115,28 @@ func TestTokenEndpoint(t *testing.T) {
 	}
 }
 
+// TestTokenSecretInQuery: a client secret in the URL (kept by access
+// logs) is refused, RFC 6749 §2.3.1.
+func TestTokenSecretInQuery(t *testing.T) {
+	h := newHarness(t, api.Limits{})
+	q := url.Values{"grant_type": {"client_credentials"}, "client_id": {"eb-client"}, "client_secret": {clientSecret}}
+	code, tok := h.tokenAt("/api/v1/eventbridge/oauth/token?"+q.Encode(), "", "", false)
+	if code != 400 || tok != "" {
+		t.Fatalf("got %d %q, want 400 and no token", code, tok)
+	}
+}
+
 // TestTokenExpires checks that an issued token stops working after its
 // lifetime (EventBridge then fetches a new one on the 401).
 func TestTokenExpires(t *testing.T) {
 	h := newHarness(t, api.Limits{})
 	_, tok := h.token("eb-client", clientSecret, true)
 	bearer := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }
-	if code, _, body := h.post(envelope(t), bearer); code != 202 {
+	if code, _, body := h.post("oauth", envelope(t), bearer); code != 202 {
 		t.Fatalf("fresh token: got %d %s, want 202", code, body)
 	}
 	h.skew.Store(int64(6 * time.Minute))
-	if code, _, _ := h.post(envelope(t), bearer); code != 401 {
+	if code, _, _ := h.post("oauth", envelope(t), bearer); code != 401 {
 		t.Fatalf("expired token: got %d, want 401", code)
 	}
 }

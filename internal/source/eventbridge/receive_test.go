@@ -19,11 +19,11 @@ func withKey(r *http.Request) { r.Header.Set("X-Auditstream-Key", apiKey) }
 func TestRealEnvelope(t *testing.T) {
 	h := newHarness(t, api.Limits{})
 	env := envelope(t)
-	code, _, body := h.post(env, withKey)
+	code, _, body := h.post("apikey", env, withKey)
 	if code != 202 || !strings.Contains(body, `"accepted":1`) {
 		t.Fatalf("post: got %d %s, want 202 accepted 1", code, body)
 	}
-	code, _, body = h.post(env, withKey) // EventBridge retries
+	code, _, body = h.post("apikey", env, withKey) // EventBridge retries
 	if code != 202 || !strings.Contains(body, `"duplicates":1`) {
 		t.Fatalf("retry: got %d %s, want 202 duplicates 1", code, body)
 	}
@@ -86,6 +86,8 @@ func TestErrors(t *testing.T) {
 		{"no source", mod(func(c map[string]any) { delete(c, "source") }), "", 400, api.CodeValidation},
 		{"detail without eventType", mod(func(c map[string]any) { delete(c["detail"].(map[string]any), "eventType") }), "", 400, api.CodeValidation},
 		{"empty array", []byte("[]"), "", 400, api.CodeValidation},
+		{"envelope with a duplicate member", bytes.Replace(mod(func(map[string]any) {}), []byte(`"detail":{`), []byte(`"source":"shadow","detail":{`), 1), "", 400, api.CodeValidation},
+		{"detail with a duplicate member", bytes.Replace(mod(func(map[string]any) {}), []byte(`"detail":{`), []byte(`"detail":{"eventType":"shadow.type",`), 1), "", 400, api.CodeValidation},
 		{"event too large", mod(func(c map[string]any) { c["detail"].(map[string]any)["pad"] = big }), "", 413, api.CodeTooLarge},
 		{"too many events", []byte("[" + strings.Repeat(string(env)+",", 3) + string(env) + "]"), "", 413, api.CodeTooLarge},
 		{"body too large", bytes.Repeat([]byte(" "), 9<<10), "", 413, api.CodeTooLarge},
@@ -93,7 +95,7 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			code, _, body := h.post(tc.body, func(r *http.Request) {
+			code, _, body := h.post("apikey", tc.body, func(r *http.Request) {
 				withKey(r)
 				if tc.ct != "" {
 					r.Header.Set("Content-Type", tc.ct)
@@ -124,7 +126,7 @@ const inactiveKey = "paused-receiver-key-0123456789"
 // which it would drop; nothing is stored.
 func TestInactiveReceiverAsksForRetry(t *testing.T) {
 	h := newHarness(t, api.Limits{})
-	code, hdr, body := h.post(envelope(t), func(r *http.Request) { r.Header.Set("X-Paused-Key", inactiveKey) })
+	code, hdr, body := h.post("paused", envelope(t), func(r *http.Request) { r.Header.Set("X-Paused-Key", inactiveKey) })
 	if code != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
 		t.Fatalf("got %d (Retry-After %q) %s, want 503 with Retry-After", code, hdr.Get("Retry-After"), body)
 	}
@@ -138,14 +140,14 @@ func TestArrayAndNoUUID(t *testing.T) {
 	a := `{"version":"0","id":"11111111-2222-3333-4444-555555555555","detail-type":"Custom","source":"acme.app","account":"123456789012","time":"2024-01-01T00:00:00Z","region":"us-east-1","resources":[],"detail":{"eventType":"app.thing.happened","n":1}}`
 	b := `{"version":"0","id":"x-2","detail-type":"SystemLog","source":"aws.partner/okta.com/acme/s","account":"123456789012","detail":{"uuid":"u-2","eventType":"user.session.start","published":"2024-01-01T00:00:00.000Z"}}`
 	bad := `{"id":"x-3","source":"s","detail":{"uuid":"u-3"}}`
-	if code, _, body := h.post([]byte("["+a+","+bad+"]"), withKey); code != 400 || !strings.Contains(body, "index 1") {
+	if code, _, body := h.post("apikey", []byte("["+a+","+bad+"]"), withKey); code != 400 || !strings.Contains(body, "index 1") {
 		t.Fatalf("with a bad event: got %d %s, want 400 naming index 1", code, body)
 	}
 	if n := len(h.messages()); n != 0 {
 		t.Fatalf("messages after a refused array: got %d, want 0", n)
 	}
 	for range 2 {
-		if code, _, body := h.post([]byte("["+a+","+b+"]"), withKey); code != 202 {
+		if code, _, body := h.post("apikey", []byte("["+a+","+b+"]"), withKey); code != 202 {
 			t.Fatalf("array: got %d %s, want 202", code, body)
 		}
 	}
@@ -166,7 +168,7 @@ func TestArrayAndNoUUID(t *testing.T) {
 func TestJournalUnavailable(t *testing.T) {
 	h := newHarness(t, api.Limits{})
 	h.j.Close()
-	code, hdr, body := h.post(envelope(t), withKey)
+	code, hdr, body := h.post("apikey", envelope(t), withKey)
 	if code != 503 || hdr.Get("Retry-After") == "" {
 		t.Fatalf("got %d (Retry-After %q) %s, want 503 with Retry-After", code, hdr.Get("Retry-After"), body)
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -18,7 +19,10 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -55,10 +59,17 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Receiver serves POST /api/v1/eventbridge and its token endpoint.
+// Receiver serves POST /api/v1/eventbridge/{sourceId} and its token
+// endpoint, and the shared URL of the first version.
 type Receiver struct {
 	cfg      Config
 	inflight chan struct{}
+	// dummy is hashed against for an unknown receiver, so that an unknown
+	// id costs the same as a wrong credential.
+	dummy string
+	// warned holds the receivers already reported as keyed on a standard
+	// header (logged once each, not per request).
+	warned sync.Map
 }
 
 // maxInflight bounds concurrent requests, as for the ingest API: past it
@@ -73,12 +84,21 @@ func New(cfg Config) *Receiver {
 	if cfg.Limits == (api.Limits{}) {
 		cfg.Limits = api.DefaultLimits
 	}
-	return &Receiver{cfg: cfg, inflight: make(chan struct{}, maxInflight)}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return &Receiver{cfg: cfg, inflight: make(chan struct{}, maxInflight), dummy: Hash(string(b))}
 }
 
-// Routes are the receiver's endpoints; both authenticate by themselves.
+// Routes are the receiver's endpoints; all authenticate by themselves.
+// The per-source routes are the ones to use; the shared ones serve only
+// while a single receiver exists (resolve).
 func (rc *Receiver) Routes() []api.Route {
 	return []api.Route{
+		{Pattern: "POST /api/v1/eventbridge/{sourceId}", OwnAuth: true, Handle: rc.receive},
+		{Pattern: "POST /api/v1/eventbridge/{sourceId}/token", OwnAuth: true, Handle: rc.token},
 		{Pattern: "POST /api/v1/eventbridge", OwnAuth: true, Handle: rc.receive},
 		{Pattern: "POST /api/v1/eventbridge/token", OwnAuth: true, Handle: rc.token},
 	}
@@ -111,22 +131,45 @@ type receiver struct {
 	set Settings
 }
 
-// receivers lists the receivers, inactive ones too: a deactivated
-// receiver still recognises its credentials, so that it can answer 503
-// (EventBridge retries) instead of 401 (EventBridge drops the event).
-func (rc *Receiver) receivers() []receiver {
-	var out []receiver
-	for _, d := range rc.cfg.Store.List() {
-		if d.Type != Type {
-			continue
+// errAmbiguous answers the shared URL when more than one receiver exists.
+// 409 is a status EventBridge retries, so deliveries wait (up to the
+// rule's retry policy, 24 h by default) while the operator points the API
+// destination at its receiver's own URL; nothing is lost or misrouted.
+func errAmbiguous() error {
+	return &api.Error{Status: http.StatusConflict, Code: api.CodeValidation,
+		Summary: "Several EventBridge receivers exist: POST to the receiver's own URL, /api/v1/eventbridge/{sourceId}",
+		Causes: []string{"the shared URL /api/v1/eventbridge serves only while a single receiver exists; " +
+			"each source shows its URL in _links.receiver"}}
+}
+
+// resolve finds the receiver a request addresses: the {sourceId} of its
+// path, or on the shared URL the one receiver that exists. ok is false
+// for an unknown receiver, which the caller answers like wrong
+// credentials (401), so that the answer tells nothing about which ids
+// exist. Inactive receivers count: a deactivated receiver still
+// recognises its credentials and answers 503 (EventBridge retries).
+func (rc *Receiver) resolve(r *http.Request) (rv receiver, ok bool, err error) {
+	var d source.Definition
+	if id := r.PathValue("sourceId"); id != "" {
+		d, ok = rc.cfg.Store.Get(id)
+		ok = ok && d.Type == Type
+	} else {
+		n := 0
+		for _, def := range rc.cfg.Store.List() {
+			if def.Type == Type {
+				d, n = def, n+1
+			}
 		}
-		var s Settings
-		if err := json.Unmarshal(d.Settings, &s); err != nil || s.Auth.SecretSHA256 == "" {
-			continue
+		if n > 1 {
+			return receiver{}, false, errAmbiguous()
 		}
-		out = append(out, receiver{def: d, set: s})
+		ok = n == 1
 	}
-	return out
+	if !ok || json.Unmarshal(d.Settings, &rv.set) != nil || rv.set.Auth.SecretSHA256 == "" {
+		return receiver{}, false, nil
+	}
+	rv.def = d
+	return rv, true, nil
 }
 
 // errUnauthorized is the answer to wrong credentials.
@@ -134,33 +177,38 @@ func errUnauthorized() error {
 	return api.Errorf(http.StatusUnauthorized, api.CodeInvalidToken, "Invalid token provided")
 }
 
-// authenticate finds the receiver whose credentials the request carries.
-func (rc *Receiver) authenticate(r *http.Request) (receiver, bool) {
-	bearer := ""
-	if scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
-		bearer = strings.TrimSpace(tok)
+// authenticate checks the request's credentials against rv, the one
+// receiver it addresses, and nothing else. found is false for an unknown
+// receiver: a hash is still compared so the answer takes as long.
+func (rc *Receiver) authenticate(r *http.Request, rv receiver, found bool) bool {
+	if !found {
+		hashEqual(r.Header.Get(DefaultHeader), rc.dummy)
+		return false
 	}
-	user, pass, basic := r.BasicAuth()
-	var claims tokenClaims
-	validToken := bearer != "" && rc.verifyToken(bearer, &claims)
-	for _, rv := range rc.receivers() {
-		a := rv.set.Auth
-		switch a.Type {
-		case AuthAPIKey:
-			if v := r.Header.Get(a.Header); v != "" && hashEqual(v, a.SecretSHA256) {
-				return rv, true
+	a := rv.set.Auth
+	switch a.Type {
+	case AuthAPIKey:
+		if StandardHeader(a.Header) {
+			// Stored before such headers were refused: it would let in any
+			// request; the owner has to name another header.
+			if _, seen := rc.warned.LoadOrStore(rv.def.ID+"\x00"+a.Header, true); !seen {
+				rc.cfg.Log.Warn("eventbridge receiver keyed on a standard header refuses every request; update its settings.auth.header",
+					"source", rv.def.ID, "header", a.Header)
 			}
-		case AuthBasic:
-			if basic && user == a.Username && hashEqual(pass, a.SecretSHA256) {
-				return rv, true
-			}
-		case AuthOAuth:
-			if validToken && claims.Source == rv.def.ID && claims.Version == version(a.SecretSHA256) {
-				return rv, true
-			}
+			return false
 		}
+		v := r.Header.Get(a.Header)
+		return v != "" && hashEqual(v, a.SecretSHA256)
+	case AuthBasic:
+		user, pass, ok := r.BasicAuth()
+		return ok && subtle.ConstantTimeCompare([]byte(user), []byte(a.Username)) == 1 && hashEqual(pass, a.SecretSHA256)
+	case AuthOAuth:
+		scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		var claims tokenClaims
+		return ok && strings.EqualFold(scheme, "Bearer") && rc.verifyToken(strings.TrimSpace(tok), &claims) &&
+			claims.Source == rv.def.ID && claims.Version == version(a.SecretSHA256)
 	}
-	return receiver{}, false
+	return false
 }
 
 // version ties a token to the secret it was issued for: rotating the
@@ -204,7 +252,9 @@ func (rc *Receiver) verifyToken(tok string, c *tokenClaims) bool {
 
 // token is the OAuth client credentials endpoint for API destination
 // connections: client_id and client_secret as Basic credentials or as
-// parameters (form, JSON body or query), answered with a bearer token.
+// body parameters (form or JSON; a secret in the query string is
+// refused), checked against the addressed receiver only and answered with
+// a bearer token bound to it.
 func (rc *Receiver) token(w http.ResponseWriter, r *http.Request, _ auth.Token) error {
 	oauthError := func(status int, code, desc string) error {
 		if status == http.StatusUnauthorized {
@@ -215,6 +265,11 @@ func (rc *Receiver) token(w http.ResponseWriter, r *http.Request, _ auth.Token) 
 		return nil
 	}
 	params := r.URL.Query()
+	if params.Has("client_secret") {
+		// RFC 6749 §2.3.1: credentials never in the URI, which access logs keep.
+		rc.reject(http.StatusBadRequest)
+		return oauthError(http.StatusBadRequest, "invalid_request", "send client_secret as Basic credentials or in the body, never in the query string")
+	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch mt {
@@ -242,19 +297,31 @@ func (rc *Receiver) token(w http.ResponseWriter, r *http.Request, _ auth.Token) 
 		id, secret = params.Get("client_id"), params.Get("client_secret")
 	}
 	if id == "" || secret == "" {
+		rc.reject(http.StatusUnauthorized)
 		return oauthError(http.StatusUnauthorized, "invalid_client", "client authentication failed")
 	}
-	for _, rv := range rc.receivers() {
-		a := rv.set.Auth
-		if a.Type == AuthOAuth && a.ClientID == id && hashEqual(secret, a.SecretSHA256) {
-			ttl := rv.set.tokenTTL()
-			tok := rc.signToken(tokenClaims{Source: rv.def.ID, Version: version(a.SecretSHA256),
-				Expires: rc.cfg.Now().Add(ttl).Unix()})
-			w.Header().Set("Cache-Control", "no-store")
-			api.WriteJSON(w, http.StatusOK, map[string]any{"access_token": tok, "token_type": "Bearer",
-				"expires_in": int(ttl / time.Second)})
-			return nil
-		}
+	rv, found, err := rc.resolve(r)
+	if err != nil {
+		rc.reject(http.StatusConflict)
+		return oauthError(http.StatusConflict, "invalid_request",
+			"several EventBridge receivers exist: use the receiver's own token endpoint, /api/v1/eventbridge/{sourceId}/token")
+	}
+	a := rv.set.Auth
+	hash := a.SecretSHA256
+	if !found {
+		hash = rc.dummy
+	}
+	// Both compared every time (no early exit), against this receiver only.
+	secretOK := hashEqual(secret, hash)
+	idOK := subtle.ConstantTimeCompare([]byte(id), []byte(a.ClientID)) == 1
+	if found && a.Type == AuthOAuth && idOK && secretOK {
+		ttl := rv.set.tokenTTL()
+		tok := rc.signToken(tokenClaims{Source: rv.def.ID, Version: version(a.SecretSHA256),
+			Expires: rc.cfg.Now().Add(ttl).Unix()})
+		w.Header().Set("Cache-Control", "no-store")
+		api.WriteJSON(w, http.StatusOK, map[string]any{"access_token": tok, "token_type": "Bearer",
+			"expires_in": int(ttl / time.Second)})
+		return nil
 	}
 	rc.reject(http.StatusUnauthorized)
 	return oauthError(http.StatusUnauthorized, "invalid_client", "client authentication failed")
@@ -275,7 +342,92 @@ type envelope struct {
 	Account    string          `json:"account"`
 	Time       string          `json:"time"`
 	Region     string          `json:"region"`
+	Resources  []string        `json:"resources"`
 	Detail     json.RawMessage `json:"detail"`
+}
+
+// Limits of the envelope's fields. EventBridge's own values are far
+// shorter (a 12-digit account, a uuid id, an ARN of at most 2048
+// characters); the limits keep what can never be stored (the account and
+// source travel as journal message headers) out with a 400, before
+// anything of the request is stored.
+const (
+	maxField     = 256  // version, id, detail-type, source, account, region
+	maxTime      = 64   // time
+	maxResources = 100  // resources entries
+	maxResource  = 2048 // one resource (an ARN)
+)
+
+// envelopeFields are the envelope's keys, which encoding/json matches
+// ignoring case: each may appear once, in any spelling.
+var envelopeFields = []string{"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"}
+
+// checkKeys refuses an envelope that holds a key twice (I-JSON, RFC 7493):
+// encoding/json would take the last one while a reader of the stored
+// event might take the first. Keys of the detail are event.Parse's to check.
+func checkKeys(raw []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil // not an object: decoding reports it
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		key, _ := t.(string)
+		k := key
+		for _, f := range envelopeFields {
+			if strings.EqualFold(key, f) {
+				k = f
+				break
+			}
+		}
+		if seen[k] {
+			return fmt.Errorf("duplicate key %q in the envelope", key)
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+// checkEnvelope reports every field of env that cannot be stored, by name.
+func checkEnvelope(env *envelope) []string {
+	var out []string
+	text := func(name, v string, limit int) {
+		switch {
+		case len(v) > limit:
+			out = append(out, fmt.Sprintf("%s is %d bytes long, more than %d", name, len(v), limit))
+		case !utf8.ValidString(v):
+			out = append(out, name+" is not valid UTF-8")
+		case strings.ContainsFunc(v, unicode.IsControl):
+			out = append(out, name+" holds control characters")
+		}
+	}
+	if env.Source == "" {
+		out = append(out, "source is required")
+	}
+	for _, f := range []struct{ name, v string }{{"version", env.Version}, {"id", env.ID},
+		{"detail-type", env.DetailType}, {"source", env.Source}, {"account", env.Account}, {"region", env.Region}} {
+		text(f.name, f.v, maxField)
+	}
+	text("time", env.Time, maxTime)
+	if len(env.Resources) > maxResources {
+		out = append(out, fmt.Sprintf("resources has %d entries, more than %d", len(env.Resources), maxResources))
+	} else {
+		for i, r := range env.Resources {
+			text(fmt.Sprintf("resources[%d]", i), r, maxResource)
+		}
+	}
+	if d := bytes.TrimSpace(env.Detail); len(d) == 0 || d[0] != '{' {
+		out = append(out, "detail must be a JSON object (the event)")
+	}
+	return out
 }
 
 type result struct {
@@ -283,9 +435,11 @@ type result struct {
 	Duplicates int `json:"duplicates"`
 }
 
-// receive handles POST /api/v1/eventbridge. All or nothing: every envelope
-// is checked before any event is stored, and 202 is sent only once the
-// journal has them all.
+// receive handles POST /api/v1/eventbridge/{sourceId} (and the shared
+// URL). All or nothing: every field of every envelope is checked before
+// any event is stored, all are appended in one call, and 202 is sent only
+// once the journal has them all; a journal failure answers 503, and the
+// retry stores each event once.
 func (rc *Receiver) receive(w http.ResponseWriter, r *http.Request, _ auth.Token) (err error) {
 	defer func() {
 		var e *api.Error
@@ -302,8 +456,11 @@ func (rc *Receiver) receive(w http.ResponseWriter, r *http.Request, _ auth.Token
 		return &api.Error{Status: http.StatusTooManyRequests, Code: api.CodeRateLimit,
 			Summary: "API call exceeded rate limit due to too many requests.", RetryAfter: time.Second}
 	}
-	rv, ok := rc.authenticate(r)
-	if !ok {
+	rv, found, err := rc.resolve(r)
+	if err != nil {
+		return err
+	}
+	if !rc.authenticate(r, rv, found) {
 		return errUnauthorized()
 	}
 	if rv.def.Status != source.StatusActive {
@@ -328,8 +485,14 @@ func (rc *Receiver) receive(w http.ResponseWriter, r *http.Request, _ auth.Token
 	res, err := rc.cfg.Journal.Append(ctx, evs)
 	if err != nil {
 		rc.cfg.Log.Warn("append to journal", "source", rv.def.ID, "events", len(evs), "err", err)
-		return &api.Error{Status: http.StatusServiceUnavailable, Code: api.CodeUnavailable,
-			Summary: "The journal could not store the events; retry (events are de-duplicated by uuid)", RetryAfter: time.Second}
+		// Every envelope was checked above, so this is the journal failing
+		// (retryable), never an event that cannot be stored. Events acked
+		// before the failure are kept: EventBridge retries the whole
+		// request, and de-duplication by uuid stores each event once.
+		return (&api.Error{Status: http.StatusServiceUnavailable, Code: api.CodeUnavailable,
+			Summary: "The journal could not store the events; retry (events are de-duplicated by uuid)", RetryAfter: time.Second}).
+			WithCauses(fmt.Sprintf("%d of the %d events were confirmed stored before the failure, others may be; "+
+				"retrying the same request stores each event once", res.Stored+res.Duplicates, len(evs)))
 	}
 	var newest time.Time
 	for _, ev := range evs {
@@ -438,17 +601,23 @@ func (rc *Receiver) parse(body []byte, org string, now time.Time) ([]event.Event
 }
 
 func (rc *Receiver) parseOne(raw json.RawMessage, org string, now time.Time) (event.Event, string, error) {
+	// The envelope must mean the same to every reader (one "source"):
+	// no names Go's decoder would fold together, and I-JSON.
+	if !utf8.Valid(raw) {
+		return event.Event{}, "", errors.New("the envelope is not valid UTF-8")
+	}
+	if err := checkKeys(raw); err != nil {
+		return event.Event{}, "", err
+	}
+	if err := event.CheckObject(raw); err != nil {
+		return event.Event{}, "", fmt.Errorf("envelope: %w", err)
+	}
 	var env envelope
 	if err := json.Unmarshal(raw, &env); err != nil {
 		return event.Event{}, "", fmt.Errorf("not an EventBridge event: %v", err)
 	}
-	switch {
-	case env.Source == "":
-		return event.Event{}, "", errors.New("source is required")
-	case len(env.Source) > 256:
-		return event.Event{}, "", errors.New("source is longer than 256 characters")
-	case len(bytes.TrimSpace(env.Detail)) == 0 || bytes.TrimSpace(env.Detail)[0] != '{':
-		return event.Event{}, "", errors.New("detail must be a JSON object (the event)")
+	if problems := checkEnvelope(&env); len(problems) > 0 {
+		return event.Event{}, "", errors.New(strings.Join(problems, "; "))
 	}
 	if len(env.Detail) > rc.cfg.Limits.MaxEvent {
 		return event.Event{}, "", api.Errorf(http.StatusRequestEntityTooLarge, api.CodeTooLarge, "Event too large").

@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 var discard = slog.New(slog.DiscardHandler)
 
 const (
-	envelopeFile = "../../../../shared/testdata/okta/eventbridge-envelope.json"
+	envelopeFile = "../../../testdata/okta/eventbridge-envelope.json"
 	apiKey       = "key-0123456789abcdef"
 	password     = "pass-0123456789abcdef"
 	clientSecret = "secret-0123456789abcdef"
@@ -53,7 +53,22 @@ func receiverDef(t *testing.T, id, org, settings string) source.Definition {
 	return source.Definition{ID: id, Type: eventbridge.Type, Name: id, Status: source.StatusActive, Org: org, Settings: s}
 }
 
+// newHarness serves four receivers: apikey (org acme), basic (globex),
+// oauth (initech) and paused (acme, inactive).
 func newHarness(t *testing.T, limits api.Limits) *harness {
+	t.Helper()
+	fixed := []source.Definition{
+		receiverDef(t, "apikey", "acme", `{"auth":{"type":"API_KEY","header":"X-Auditstream-Key","value":"`+apiKey+`"}}`),
+		receiverDef(t, "basic", "globex", `{"auth":{"type":"BASIC","username":"eventbridge","password":"`+password+`"}}`),
+		receiverDef(t, "oauth", "initech", `{"auth":{"type":"OAUTH_CLIENT_CREDENTIALS","clientId":"eb-client","clientSecret":"`+clientSecret+`"},"tokenTtl":"5m"}`),
+		receiverDef(t, "paused", "acme", `{"auth":{"type":"API_KEY","header":"X-Paused-Key","value":"`+inactiveKey+`"}}`),
+	}
+	fixed[3].Status = source.StatusInactive
+	return newHarnessWith(t, limits, fixed...)
+}
+
+// newHarnessWith serves the receivers fixed.
+func newHarnessWith(t *testing.T, limits api.Limits, fixed ...source.Definition) *harness {
 	t.Helper()
 	j, err := journal.Open(t.Context(), journal.Options{DataDir: t.TempDir()}, discard)
 	if err != nil {
@@ -76,13 +91,6 @@ func newHarness(t *testing.T, limits api.Limits) *harness {
 	if err != nil || !bytes.Equal(key, again) {
 		t.Fatalf("LoadKey twice: got a different key (%v), want the same", err)
 	}
-	fixed := []source.Definition{
-		receiverDef(t, "apikey", "acme", `{"auth":{"type":"API_KEY","header":"X-Auditstream-Key","value":"`+apiKey+`"}}`),
-		receiverDef(t, "basic", "globex", `{"auth":{"type":"BASIC","username":"eventbridge","password":"`+password+`"}}`),
-		receiverDef(t, "oauth", "initech", `{"auth":{"type":"OAUTH_CLIENT_CREDENTIALS","clientId":"eb-client","clientSecret":"`+clientSecret+`"},"tokenTtl":"5m"}`),
-		receiverDef(t, "paused", "acme", `{"auth":{"type":"API_KEY","header":"X-Paused-Key","value":"`+inactiveKey+`"}}`),
-	}
-	fixed[3].Status = source.StatusInactive
 	store, err := source.NewStore(t.Context(), kv, fixed, discard)
 	if err != nil {
 		t.Fatal(err)
@@ -117,10 +125,15 @@ func envelope(t *testing.T) []byte {
 	return b
 }
 
-// post sends body as an API destination does, with auth applied.
-func (h *harness) post(body []byte, auth func(*http.Request)) (int, http.Header, string) {
+// post sends body as an API destination does to receiver id's URL ("" for
+// the shared URL), with auth applied.
+func (h *harness) post(id string, body []byte, auth func(*http.Request)) (int, http.Header, string) {
 	h.t.Helper()
-	req, err := http.NewRequest("POST", h.srv.URL+"/api/v1/eventbridge", bytes.NewReader(body))
+	path := "/api/v1/eventbridge"
+	if id != "" {
+		path += "/" + id
+	}
+	req, err := http.NewRequest("POST", h.srv.URL+path, bytes.NewReader(body))
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -140,15 +153,21 @@ func (h *harness) post(body []byte, auth func(*http.Request)) (int, http.Header,
 	return resp.StatusCode, resp.Header, string(b)
 }
 
-// token gets an access token from the receiver's token endpoint.
+// token gets an access token from the oauth receiver's token endpoint.
 func (h *harness) token(id, secret string, basic bool) (int, string) {
+	h.t.Helper()
+	return h.tokenAt("/api/v1/eventbridge/oauth/token", id, secret, basic)
+}
+
+// tokenAt gets an access token from the token endpoint at path.
+func (h *harness) tokenAt(path, id, secret string, basic bool) (int, string) {
 	h.t.Helper()
 	form := url.Values{"grant_type": {"client_credentials"}}
 	if !basic {
 		form.Set("client_id", id)
 		form.Set("client_secret", secret)
 	}
-	req, _ := http.NewRequest("POST", h.srv.URL+"/api/v1/eventbridge/token", strings.NewReader(form.Encode()))
+	req, _ := http.NewRequest("POST", h.srv.URL+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if basic {
 		req.SetBasicAuth(id, secret)

@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 }
 
 const (
-	testdata = "../../../../shared/testdata/okta/logevents.ndjson"
+	testdata = "../../../testdata/okta/logevents.ndjson"
 	apiToken = "ssws-test-token-0123456789"
 	org      = "acme"
 )

@@ -16,6 +16,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/auditstream/auditstream/internal/egress"
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/source"
 )
@@ -40,6 +41,15 @@ type Options struct {
 	ResetMargin time.Duration
 	// HTTPClient makes the calls (default: a client with RequestTimeout).
 	HTTPClient *http.Client
+	// Transport, when set, returns the transport d's poller sends
+	// through: the app's, whose dialer applies the egress policy for d's
+	// owner. It replaces HTTPClient's transport; the client's timeout and
+	// redirect rule stay.
+	Transport func(d source.Definition) http.RoundTripper
+	// Egress, when set, refuses a baseUrl the egress policy does not
+	// allow to the source's owner when the source is created or changed,
+	// with a clear message (the dialer refuses it anyway).
+	Egress *egress.Policy
 	// Now returns the current time (default time.Now).
 	Now func() time.Time
 }
@@ -88,7 +98,36 @@ func NewType(opts Options) source.Type {
 		NewRunner: func(d source.Definition, deps source.RunnerDeps) (source.Runner, error) {
 			return New(d, deps, opts)
 		},
+		Check: func(d source.Definition) error { return checkEgress(opts.Egress, d) },
 	}
+}
+
+// checkEgress asks the egress policy whether d's owner may reach d's
+// baseUrl (only addresses and localhost are judged before dialling).
+func checkEgress(p *egress.Policy, d source.Definition) error {
+	var s Settings
+	if err := json.Unmarshal(d.Settings, &s); err != nil {
+		return fmt.Errorf("okta settings: %w", err)
+	}
+	u, err := url.Parse(s.BaseURL)
+	if err != nil {
+		return nil // Prepare reports it
+	}
+	port := 443
+	if u.Scheme == "http" {
+		port = 80
+	}
+	if n, err := strconv.Atoi(u.Port()); err == nil {
+		port = n
+	}
+	trust := egress.Tenant
+	if d.ByOperator() {
+		trust = egress.Operator
+	}
+	if err := p.Check(trust, u.Hostname(), port); err != nil {
+		return fmt.Errorf("settings.baseUrl: %w", err)
+	}
+	return nil
 }
 
 // Poller pulls one Okta org's System Log into the journal. Create it with
@@ -110,6 +149,11 @@ var _ source.Runner = (*Poller)(nil)
 // New builds the poller of d.
 func New(d source.Definition, deps source.RunnerDeps, opts Options) (*Poller, error) {
 	opts = opts.withDefaults()
+	if opts.Transport != nil {
+		c := *opts.HTTPClient
+		c.Transport = opts.Transport(d)
+		opts.HTTPClient = &c
+	}
 	var s Settings
 	if err := json.Unmarshal(d.Settings, &s); err != nil {
 		return nil, fmt.Errorf("okta settings: %w", err)
@@ -220,11 +264,11 @@ func (pl *Poller) fetch(ctx context.Context, u string, retry *retryInfo) (page, 
 		}
 		return page{}, e
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return page{}, fail(source.KindAuth, fmt.Errorf("GET /api/v1/logs: %s: %s", resp.Status, oktaSummary(body)))
+		return page{}, fail(source.KindAuth, fmt.Errorf("GET /api/v1/logs: %s: %w", resp.Status, oktaSummary(body)))
 	case resp.StatusCode >= 500:
-		return page{}, fail(source.KindServer, fmt.Errorf("GET /api/v1/logs: %s: %s", resp.Status, oktaSummary(body)))
+		return page{}, fail(source.KindServer, fmt.Errorf("GET /api/v1/logs: %s: %w", resp.Status, oktaSummary(body)))
 	case resp.StatusCode != http.StatusOK:
-		return page{}, fail(source.KindRequest, fmt.Errorf("GET /api/v1/logs: %s: %s", resp.Status, oktaSummary(body)))
+		return page{}, fail(source.KindRequest, fmt.Errorf("GET /api/v1/logs: %s: %w", resp.Status, oktaSummary(body)))
 	}
 	if retry != nil {
 		*retry = retryInfo{}
@@ -247,19 +291,30 @@ func (pl *Poller) fetch(ctx context.Context, u string, retry *retryInfo) (page, 
 	return pg, nil
 }
 
-func oktaSummary(body []byte) string {
+// oktaSummary is Okta's error code and summary from an error answer, or
+// else the start of the body, which tenants' views leave out (the base
+// URL may name something other than Okta).
+func oktaSummary(body []byte) error {
 	var e struct {
 		Code    string `json:"errorCode"`
 		Summary string `json:"errorSummary"`
 	}
 	if json.Unmarshal(body, &e) == nil && e.Code != "" {
-		return e.Code + " " + e.Summary
+		return errors.New(e.Code + " " + e.Summary)
 	}
 	if len(body) > 200 {
 		body = body[:200]
 	}
-	return string(body)
+	return &answerError{body: string(body)}
 }
+
+// answerError is the start of an answer that is not Okta's error object.
+type answerError struct{ body string }
+
+func (e *answerError) Error() string { return e.body }
+
+// ResponseBody makes egress.PublicMessage leave the answer out.
+func (e *answerError) ResponseBody() string { return e.body }
 
 func (pl *Poller) metric(code int) {
 	if pl.deps.Metrics == nil {

@@ -99,6 +99,14 @@ type Auth struct {
 // SecretPaths are the settings the API never shows.
 var SecretPaths = []string{"auth.token", "auth.privateKey"}
 
+// DestinationPaths are the settings that say where the secrets are sent:
+// the org URL, which also gives the OAuth token endpoint. Changing its
+// scheme, host or port needs the secrets sent again.
+var DestinationPaths = []string{"baseUrl"}
+
+// WriteOnly are the secrets and the destination settings together.
+var WriteOnly = secret.Fields{Secrets: SecretPaths, Destination: DestinationPaths}
+
 // params are parsed, defaulted settings.
 type params struct {
 	base         *url.URL
@@ -127,11 +135,15 @@ func Prepare(raw, old json.RawMessage, now time.Time) (json.RawMessage, error) {
 	if len(old) > 0 {
 		var o Settings
 		if err := json.Unmarshal(old, &o); err == nil && o.Auth.Type == s.Auth.Type {
-			if s.Auth.Token == "" || s.Auth.Token == secret.Redacted {
-				s.Auth.Token = o.Auth.Token
+			// The secrets stay only while baseUrl keeps its scheme, host
+			// and port: an API token never follows the source elsewhere.
+			merged, err := secret.Carry(raw, old, WriteOnly)
+			if err != nil {
+				return nil, err
 			}
-			if s.Auth.PrivateKey == "" || s.Auth.PrivateKey == secret.Redacted {
-				s.Auth.PrivateKey = o.Auth.PrivateKey
+			s = Settings{}
+			if err := json.Unmarshal(merged, &s); err != nil {
+				return nil, fmt.Errorf("settings: %v", err)
 			}
 		}
 	}

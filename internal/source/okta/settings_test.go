@@ -52,6 +52,29 @@ func TestPrepare(t *testing.T) {
 					t.Fatalf("token: got %q, want old-token", s.Auth.Token)
 				}
 			}},
+		{name: "token kept on a new path of the same org", in: `{"baseUrl":"https://ACME.okta.com:443/","auth":{"type":"SSWS"}}`,
+			old: `{"baseUrl":"https://acme.okta.com","auth":{"type":"SSWS","token":"old-token"}}`,
+			check: func(t *testing.T, s okta.Settings) {
+				if s.Auth.Token != "old-token" {
+					t.Fatalf("token: got %q, want old-token", s.Auth.Token)
+				}
+			}},
+		{name: "token left out for a new host", in: `{"baseUrl":"https://evil.example.com","auth":{"type":"SSWS"}}`,
+			old:     `{"baseUrl":"https://acme.okta.com","auth":{"type":"SSWS","token":"old-token"}}`,
+			wantErr: "settings.auth.token must be sent again because settings.baseUrl changed host"},
+		{name: "token redacted for a new port", in: `{"baseUrl":"http://127.0.0.1:19002","auth":{"type":"SSWS","token":"` + secret.Redacted + `"}}`,
+			old:     `{"baseUrl":"http://127.0.0.1:19001","auth":{"type":"SSWS","token":"old-token"}}`,
+			wantErr: "settings.auth.token must be sent again because settings.baseUrl changed port"},
+		{name: "private key left out for a new host", in: `{"baseUrl":"https://evil.example.com","auth":{"type":"OAUTH","clientId":"c"}}`,
+			old:     `{"baseUrl":"https://acme.okta.com","auth":{"type":"OAUTH","clientId":"c","privateKey":` + quote(pemKey) + `}}`,
+			wantErr: "settings.auth.privateKey must be sent again because settings.baseUrl changed host"},
+		{name: "new host with the token", in: `{"baseUrl":"https://other.okta.com","auth":{"type":"SSWS","token":"new-token"}}`,
+			old: `{"baseUrl":"https://acme.okta.com","auth":{"type":"SSWS","token":"old-token"}}`,
+			check: func(t *testing.T, s okta.Settings) {
+				if s.Auth.Token != "new-token" {
+					t.Fatalf("token: got %q, want new-token", s.Auth.Token)
+				}
+			}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,11 +1,10 @@
 // Package s3test starts a real S3-compatible server (versitygw with its
 // posix backend) for tests, and reads back what was written to it.
 //
-// versitygw is installed by .ci/run with
-// `go install github.com/versity/versitygw/cmd/versitygw@v1.8.0`. When the
-// binary is missing, Start skips the test, unless the CI environment
-// variable is set: there the test fails instead, so CI never passes by
-// skipping.
+// Start finds versitygw ($VERSITYGW, PATH, $(go env GOPATH)/bin or the
+// test tool cache) and, when it is nowhere, builds it once with the go
+// command into $(go env GOCACHE)/auditstream-tools (see [Binary]). It
+// never skips: a test that needs the server fails when it cannot have it.
 package s3test
 
 import (
@@ -27,7 +26,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -66,41 +64,14 @@ type Options struct {
 	TLS bool
 }
 
-// Binary returns the path of versitygw: $VERSITYGW, else on PATH, else in
-// $(go env GOPATH)/bin; "" when not found.
-func Binary() string {
-	if p := os.Getenv("VERSITYGW"); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath("versitygw"); err == nil {
-		return p
-	}
-	gopath := os.Getenv("GOPATH")
-	if gopath == "" {
-		if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-			gopath = strings.TrimSpace(string(out))
-		}
-	}
-	for _, dir := range filepath.SplitList(gopath) {
-		p := filepath.Join(dir, "bin", "versitygw")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
 // Start runs versitygw on a free loopback port with a posix backend on a
 // temporary directory, waits until it answers, and stops it when the test
 // ends.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
-	bin := Binary()
-	if bin == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("versitygw not found (go install github.com/versity/versitygw/cmd/versitygw@v1.8.0)")
-		}
-		t.Skip("versitygw not found; install it with go install github.com/versity/versitygw/cmd/versitygw@v1.8.0")
+	bin, err := Binary()
+	if err != nil {
+		t.Fatal(err)
 	}
 	root := t.TempDir()
 	addr := freeAddr(t)

@@ -13,7 +13,7 @@ import (
 )
 
 // LoadEvents reads LogEvents from an NDJSON file (such as
-// shared/testdata/okta/logevents.ndjson) and makes them servable: each gets
+// testdata/okta/logevents.ndjson at the module root) and makes them servable: each gets
 // a unique uuid derived from its line and original uuid (the file repeats
 // uuids and has some without one), and a line without a valid published
 // time gets one (a minute apart from 2024-01-01). Every other member is

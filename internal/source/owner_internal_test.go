@@ -1,0 +1,37 @@
+package source
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/auditstream/auditstream/internal/auth"
+)
+
+// TestOperatorSets: a source's settings are the operator's when an
+// all-orgs token sets them, or when a tenant's change leaves the
+// operator's settings as they were.
+func TestOperatorSets(t *testing.T) {
+	op := auth.Token{Org: auth.AllOrgs}
+	tenant := auth.Token{Org: "acme"}
+	old := Definition{ID: "s1", Settings: json.RawMessage(`{"baseUrl":"http://127.0.0.1:9"}`), Operator: true}
+	tests := []struct {
+		name     string
+		tok      auth.Token
+		old      Definition
+		settings string
+		want     bool
+	}{
+		{"operator creates", op, Definition{}, `{}`, true},
+		{"tenant creates", tenant, Definition{}, `{}`, false},
+		{"tenant keeps the operator's settings", tenant, old, `{"baseUrl": "http://127.0.0.1:9"}`, true},
+		{"tenant changes them", tenant, old, `{"baseUrl":"http://127.0.0.1:10"}`, false},
+		{"tenant keeps a tenant's settings", tenant, Definition{ID: "s2", Settings: old.Settings}, `{"baseUrl":"http://127.0.0.1:9"}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := operatorSets(tt.tok, tt.old, json.RawMessage(tt.settings)); got != tt.want {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
