@@ -532,22 +532,44 @@ func (r *Retention) setBlocked(ctx context.Context, blockers []Blocker, u journa
 	}
 	r.blockedG.Set(1)
 	names := make([]string, len(blockers))
-	targets := make([]sysevent.Ref, len(blockers))
 	for i, b := range blockers {
 		names[i] = fmt.Sprintf("%s (%s, undelivered from journal sequence %d)", b.ID, b.Name, b.OldestUndelivered)
-		targets[i] = sysevent.Ref{ID: b.ID, Type: "LogStream", AlternateID: b.Name, DisplayName: b.Name}
 	}
-	msg := fmt.Sprintf("journal at %.0f%% of journal.maxBytes (%d of %d bytes) and log streams %s have not delivered its oldest events; "+
-		"they are kept (journal.whenFull: protect) and ingest answers 507 once the journal is full. "+
-		"Fix or deactivate those streams, raise journal.maxBytes, or set journal.whenFull: dropOldest",
-		100*u.Ratio(), u.Bytes, u.MaxBytes, strings.Join(names, ", "))
-	r.cfg.Health.Set(ConditionRetention, health.Degraded, msg)
-	if !was {
-		r.log.Warn("journal retention blocked by undelivered events", "streams", strings.Join(names, ", "),
-			"bytes", u.Bytes, "maxBytes", u.MaxBytes)
-		r.event(r.cfg.SystemOrg, sysevent.Spec{Type: "system.journal.retention.blocked", Severity: sysevent.SeverityWarn,
-			Message: "The " + msg, Targets: targets, Failure: true, Reason: "undelivered events protected",
-			Debug: map[string]any{"bytes": u.Bytes, "maxBytes": u.MaxBytes}})
+	// /readyz is unauthenticated: the condition counts the streams; their
+	// ids and names are in their status, the metrics, the events and the
+	// 507, each for those allowed to see them.
+	r.cfg.Health.Set(ConditionRetention, health.Degraded, fmt.Sprintf(
+		"journal at %.0f%% of journal.maxBytes; %d active log streams have not delivered its oldest events, so new events are refused (507) "+
+			"until they do or are deactivated (their status shows retentionBlocking)", 100*u.Ratio(), len(blockers)))
+	if was {
+		return
+	}
+	r.log.Warn("journal retention blocked by undelivered events", "streams", strings.Join(names, ", "),
+		"bytes", u.Bytes, "maxBytes", u.MaxBytes)
+	// One event per org, naming only that org's streams (all-orgs streams
+	// in the system org), so no tenant reads another's stream names.
+	byOrg := map[string][]Blocker{}
+	for _, b := range blockers {
+		org := b.Org
+		if org == "" || org == "*" {
+			org = r.cfg.SystemOrg
+		}
+		byOrg[org] = append(byOrg[org], b)
+	}
+	for org, bs := range byOrg {
+		names := make([]string, len(bs))
+		targets := make([]sysevent.Ref, len(bs))
+		for i, b := range bs {
+			names[i] = fmt.Sprintf("%s (%s, undelivered from journal sequence %d)", b.ID, b.Name, b.OldestUndelivered)
+			targets[i] = sysevent.Ref{ID: b.ID, Type: "LogStream", AlternateID: b.Name, DisplayName: b.Name}
+		}
+		r.event(org, sysevent.Spec{Type: "system.journal.retention.blocked", Severity: sysevent.SeverityWarn,
+			Message: fmt.Sprintf("The journal is at %.0f%% of journal.maxBytes and log streams %s have not delivered its oldest events; "+
+				"they are kept (journal.whenFull: protect) and new events are refused (507) until they are. "+
+				"Fix or deactivate those streams, raise journal.maxBytes, or set journal.whenFull: dropOldest",
+				100*u.Ratio(), strings.Join(names, ", ")),
+			Targets: targets, Failure: true, Reason: "undelivered events protected",
+			Debug: map[string]any{"bytes": u.Bytes, "maxBytes": u.MaxBytes, "blockingStreams": len(blockers)}})
 	}
 }
 
@@ -590,10 +612,10 @@ func (r *Retention) deadLetters(ctx context.Context) {
 		r.cfg.Health.Clear(ConditionDeadLetters)
 		return
 	}
-	slices.Sort(full)
+	// Counted, not named: /readyz is unauthenticated.
 	r.cfg.Health.Set(ConditionDeadLetters, health.Degraded, fmt.Sprintf(
-		"dead-letter store full (%d of %d bytes): log streams %s wait to store dead letters; redrive or purge dead letters, or raise journal.deadLetters.maxBytes",
-		u.Bytes, u.MaxBytes, strings.Join(full, ", ")))
+		"dead-letter store full (%d of %d bytes): %d log streams wait to store dead letters (their status says so); "+
+			"redrive or purge dead letters, or raise journal.deadLetters.maxBytes", u.Bytes, u.MaxBytes, len(full)))
 }
 
 // event queues a System Log event; flushEvents stores it (later, if the
