@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -17,6 +19,11 @@ import (
 // the producer retries; de-duplication by uuid makes the retry safe.
 var ErrUnavailable = errors.New("journal unavailable")
 
+// ErrStorageFull wraps append failures caused by a full disk or a full
+// JetStream store. Callers answer 507 with Retry-After: the journal
+// recovers by itself once space is freed.
+var ErrStorageFull = errors.New("journal storage full")
+
 // Result counts what Append did.
 type Result struct {
 	// Stored is how many events were new.
@@ -26,12 +33,56 @@ type Result struct {
 	Duplicates int
 }
 
+// AppendError is the error of an Append that failed. It matches
+// ErrUnavailable, and ErrStorageFull when the store is full.
+type AppendError struct {
+	// Stored lists, in order, the indexes (into the events given to
+	// Append) of the events JetStream acknowledged, as new or duplicate,
+	// before the failure. Every other event was not confirmed: send it
+	// again (its uuid de-duplicates it should it have been stored after
+	// all).
+	Stored []int
+	// Full reports a full disk or store.
+	Full bool
+	// Err is the cause.
+	Err error
+}
+
+// Error describes the failure.
+func (e *AppendError) Error() string {
+	return fmt.Sprintf("%v: %v (%d events acknowledged before the failure)", e.kind(), e.Err, len(e.Stored))
+}
+
+func (e *AppendError) kind() error {
+	if e.Full {
+		return ErrStorageFull
+	}
+	return ErrUnavailable
+}
+
+// Unwrap returns ErrUnavailable, ErrStorageFull when Full, and the cause.
+func (e *AppendError) Unwrap() []error {
+	if e.Full {
+		return []error{ErrUnavailable, ErrStorageFull, e.Err}
+	}
+	return []error{ErrUnavailable, e.Err}
+}
+
 // Append stores events and returns once JetStream has acknowledged every one
-// of them. On error some events may have been stored; appending the same
-// events again is safe because uuids de-duplicate.
+// of them, waiting at most Options.AppendTimeout. On error it returns an
+// *AppendError that lists the events that were acknowledged; appending the
+// others (or all) again is safe because uuids de-duplicate. While the store
+// is known to be failing (see Options.Health) Append fails at once and
+// stores nothing.
 func (j *Journal) Append(ctx context.Context, evs []event.Event) (Result, error) {
 	var res Result
+	if reason, full := j.health.fastFail(); reason != "" {
+		return res, &AppendError{Full: full, Err: errors.New(reason)}
+	}
+	ctx, cancel := context.WithTimeout(ctx, j.opts.AppendTimeout)
+	defer cancel()
 	futures := make([]jetstream.PubAckFuture, 0, len(evs))
+	var pubErr error
 	for i := range evs {
 		ev := &evs[i]
 		m := nats.NewMsg(event.Subject(ev.Org, ev.EventType))
@@ -46,25 +97,84 @@ func (j *Journal) Append(ctx context.Context, evs []event.Event) (Result, error)
 		if ev.Account != "" {
 			m.Header.Set(HeaderAccount, ev.Account)
 		}
-		f, err := j.js.PublishMsgAsync(m, jetstream.WithMsgID(MsgID(ev.Org, ev.UUID)), jetstream.WithExpectStream(j.opts.Stream))
+		f, err := j.js.PublishMsgAsync(m, jetstream.WithMsgID(MsgID(ev.Org, ev.UUID)), jetstream.WithExpectStream(j.opts.Stream),
+			jetstream.WithStallWait(stallWait(ctx)))
 		if err != nil {
-			return res, fmt.Errorf("%w: publish: %v", ErrUnavailable, err)
+			pubErr = fmt.Errorf("publish: %w", err)
+			break
 		}
 		futures = append(futures, f)
 	}
-	for _, f := range futures {
+	// Wait for every published event, also after a failure, so the error
+	// can say exactly which were stored.
+	var stored []int
+	var firstErr error
+wait:
+	for i, f := range futures {
 		select {
 		case ack := <-f.Ok():
+			stored = append(stored, i)
 			if ack.Duplicate {
 				res.Duplicates++
 			} else {
 				res.Stored++
 			}
 		case err := <-f.Err():
-			return res, fmt.Errorf("%w: %v", ErrUnavailable, err)
+			if firstErr == nil {
+				firstErr = err
+			}
 		case <-ctx.Done():
-			return res, fmt.Errorf("%w: %v", ErrUnavailable, ctx.Err())
+			if firstErr == nil {
+				firstErr = fmt.Errorf("no acknowledgement within %s: %w", j.opts.AppendTimeout, ctx.Err())
+			}
+			// Take the acknowledgements that did arrive.
+			for k := i; k < len(futures); k++ {
+				select {
+				case ack := <-futures[k].Ok():
+					stored = append(stored, k)
+					if ack.Duplicate {
+						res.Duplicates++
+					} else {
+						res.Stored++
+					}
+				default:
+				}
+			}
+			break wait
 		}
 	}
-	return res, nil
+	if firstErr == nil {
+		firstErr = pubErr
+	}
+	if firstErr == nil {
+		j.health.appendOK(j)
+		return res, nil
+	}
+	full := isFull(firstErr)
+	if !full && errors.Is(firstErr, context.Canceled) {
+		// The caller gave up; that says nothing about the journal.
+		return res, &AppendError{Stored: stored, Err: firstErr}
+	}
+	if diag := j.diagnose(); diag != "" {
+		firstErr = fmt.Errorf("%w (%s)", firstErr, diag)
+		full = full || strings.Contains(diag, "no space left")
+	}
+	j.health.appendFailed(j, firstErr.Error(), full)
+	return res, &AppendError{Stored: stored, Full: full, Err: firstErr}
+}
+
+// stallWait is how long PublishMsgAsync may wait for room among the
+// pending publishes: what is left of the append's time.
+func stallWait(ctx context.Context) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		if left := time.Until(d); left > 0 {
+			return left
+		}
+	}
+	return time.Millisecond
+}
+
+// isFull reports errors that mean the disk or the store is full.
+func isFull(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "no space left") || isInsufficientStorage(err))
 }
