@@ -223,7 +223,7 @@ func (j *Journal) startEmbedded() error {
 	if err := os.MkdirAll(j.storeDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	j.sizing, err = sizeStore(j.storeDir, j.opts.MaxBytes, j.opts.DeadLetterMaxBytes, j.opts.DiskSpace)
+	j.sizing, err = sizeStore(j.storeDir, j.opts.Stream, j.opts.MaxBytes, j.opts.DeadLetterMaxBytes, j.opts.DiskSpace)
 	if err != nil {
 		return fmt.Errorf("size the journal: %w", err)
 	}

@@ -1,9 +1,11 @@
 package journal
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"syscall"
 
@@ -65,7 +67,11 @@ type storeSizing struct {
 // disk will fill before the caps apply, and ingest then answers 507 until
 // space is freed (see Append). Without a journal cap the limit is the file
 // system's size: the disk is the cap.
-func sizeStore(storeDir string, journalMax, deadMax int64, space DiskSpace) (storeSizing, error) {
+//
+// Streams already on disk keep their old reservation until they are
+// updated, one at a time, so each stream counts with the larger of its old
+// and new cap: lowering journal.maxBytes on a small disk then starts too.
+func sizeStore(storeDir, journalStream string, journalMax, deadMax int64, space DiskSpace) (storeSizing, error) {
 	free, total, err := space(storeDir)
 	if err != nil {
 		return storeSizing{}, err
@@ -74,15 +80,46 @@ func sizeStore(storeDir string, journalMax, deadMax int64, space DiskSpace) (sto
 	caps := int64(deadMax) + kvHeadroom
 	if journalMax > 0 {
 		caps += journalMax
-		s.MaxStore = caps
-	} else {
-		s.MaxStore = max(int64(total), caps)
+	}
+	reserve := int64(kvHeadroom)
+	old := reservedOnDisk(storeDir)
+	for name, c := range map[string]int64{journalStream: journalMax, DefaultDeadLetterStream: deadMax} {
+		reserve += max(c, old[name], 0)
+		delete(old, name)
+	}
+	for _, c := range old {
+		reserve += c
+	}
+	s.MaxStore = reserve
+	if journalMax <= 0 {
+		s.MaxStore = max(int64(total), reserve)
 	}
 	if avail := s.Free + s.Used; journalMax > 0 && uint64(caps) > avail {
 		s.Warning = fmt.Sprintf("journal.maxBytes (%s) + the dead-letter cap (%s) + %s for state exceed the space the journal can use at %s (%s free + %s already stored): the disk will fill before the caps apply, and ingest will then answer 507 until space is freed; lower journal.maxBytes or give the journal more disk",
 			human(journalMax), human(deadMax), human(kvHeadroom), storeDir, human(int64(s.Free)), human(int64(s.Used)))
 	}
 	return s, nil
+}
+
+// reservedOnDisk reads the MaxBytes of the streams already in the store
+// (their meta.inf), by stream name.
+func reservedOnDisk(storeDir string) map[string]int64 {
+	out := map[string]int64{}
+	metas, _ := filepath.Glob(filepath.Join(storeDir, "jetstream", "*", "streams", "*", "meta.inf"))
+	for _, m := range metas {
+		b, err := os.ReadFile(m)
+		if err != nil {
+			continue
+		}
+		var cfg struct {
+			Name     string `json:"name"`
+			MaxBytes int64  `json:"max_bytes"`
+		}
+		if json.Unmarshal(b, &cfg) == nil && cfg.MaxBytes > 0 {
+			out[cfg.Name] += cfg.MaxBytes
+		}
+	}
+	return out
 }
 
 // ErrInsufficientStorage marks an Open that failed because JetStream
