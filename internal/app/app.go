@@ -49,6 +49,14 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	board := &health.Board{}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	// Bind the API first: a second start that fails on "address in use"
+	// must not have touched the journal's files.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+
 	j, err := journal.Open(ctx, journal.Options{
 		DataDir:         cfg.DataDir,
 		URL:             cfg.Journal.NatsURL,
@@ -60,12 +68,14 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 		SyncAlways:      cfg.Journal.SyncAlways,
 		SyncInterval:    time.Duration(cfg.Journal.SyncInterval),
 		Replicas:        cfg.Journal.Replicas,
+		Health:          board,
 	}, log)
 	if err != nil {
 		return err
 	}
 	defer j.Close()
 	registerJournalMetrics(reg, j)
+	reportLostEvents(ctx, j, cfg.Ingest.DefaultOrg, log)
 
 	tokKV, err := j.KV(ctx, journal.BucketTokens)
 	if err != nil {
@@ -111,10 +121,6 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	statusKV, err := j.KV(ctx, journal.BucketStatus)
 	if err != nil {
 		return err
-	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
 	}
 	typ := newTypes(log, ln.Addr().String(), cfg.DataDir, cfg.FileRoots, envelopeDefaults{account: cfg.Envelope.Account, region: cfg.Envelope.Region})
 	typ.patterns = patternOptions(cfg.Patterns)
@@ -230,5 +236,8 @@ func registerJournalMetrics(reg *prometheus.Registry, j *journal.Journal) {
 			info(func(m, _ uint64) uint64 { return m })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "auditstream_journal_bytes", Help: "Bytes stored by the journal."},
 			info(func(_, b uint64) uint64 { return b })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "auditstream_journal_lost_events_total",
+			Help: "Events recorded as stored that were missing when the journal started (corrupt or truncated files)."},
+			func() float64 { return float64(j.LostTotal()) }),
 	)
 }
