@@ -13,7 +13,7 @@ import (
 // Retry-After of a failed append: a full disk needs an operator or
 // retention to free space, other failures usually pass at once.
 const (
-	retryFull        = 30 * time.Second
+	retryFull        = 10 * time.Second
 	retryUnavailable = 5 * time.Second
 )
 

@@ -337,3 +337,110 @@ func waitUntil(t *testing.T, d time.Duration, what string, ok func() bool) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+func get(t *testing.T, addr, path string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "SSWS "+testAdmin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// The reviewer's repro: 3,000 events, bytes flipped in the newest block,
+// restart. The loss is reported in /readyz, the metric and the System Log
+// until an operator acknowledges it.
+func TestLostEventsReportedAndAcknowledged(t *testing.T) {
+	dir := t.TempDir()
+	app := startApp(t, testConfig(dir))
+	pad := strings.Repeat("y", 300)
+	for b := range 6 {
+		var body strings.Builder
+		for i := range 500 {
+			fmt.Fprintf(&body, "{\"eventType\":\"cor.test\",\"uuid\":\"cor-%d-%d\",\"pad\":%q}\n", b, i, pad)
+		}
+		resp := post(t, app.addr, body.String())
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("ingest: got %d, want 202", resp.StatusCode)
+		}
+	}
+	if err := app.stop(); err != nil {
+		t.Fatal(err)
+	}
+	blks, _ := filepath.Glob(filepath.Join(dir, "jetstream", "jetstream", "$G", "streams", "AUDIT", "msgs", "*.blk"))
+	if len(blks) == 0 {
+		t.Fatal("no message block")
+	}
+	blk := blks[len(blks)-1]
+	b, err := os.ReadFile(blk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []int{len(b) / 3, len(b) / 2, 2 * len(b) / 3} {
+		for k := range 16 {
+			b[o+k] ^= 0xFF
+		}
+	}
+	if err := os.WriteFile(blk, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	app = startApp(t, testConfig(dir))
+	code, body := get(t, app.addr, "/readyz")
+	if code != http.StatusOK || !strings.Contains(body, `"degraded"`) || !strings.Contains(body, journal.ConditionLost) {
+		t.Fatalf("readyz: got %d %s, want 200 degraded with %s", code, body, journal.ConditionLost)
+	}
+	_, metrics := get(t, app.addr, "/metrics")
+	var lost, msgs int
+	for _, line := range strings.Split(metrics, "\n") {
+		fmt.Sscanf(line, "auditstream_journal_lost_events_total %d", &lost)
+		fmt.Sscanf(line, "auditstream_journal_messages %d", &msgs)
+	}
+	// The service's own lost_events event is one of the messages.
+	if lost == 0 || lost != 3000-(msgs-1) {
+		t.Fatalf("metric: got %d lost with %d messages, want 3000 - %d", lost, msgs, msgs-1)
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+app.addr+"/api/v1/journal/lost/acknowledge", nil)
+	req.Header.Set("Authorization", "SSWS "+testAdmin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(ack), fmt.Sprintf(`"count":%d`, lost)) {
+		t.Fatalf("acknowledge: got %d %s, want 200 with the count %d", resp.StatusCode, ack, lost)
+	}
+	if code, body := get(t, app.addr, "/readyz"); code != http.StatusOK || strings.Contains(body, journal.ConditionLost) {
+		t.Fatalf("readyz after acknowledge: got %d %s, want ready without %s", code, body, journal.ConditionLost)
+	}
+	if err := app.stop(); err != nil {
+		t.Fatal(err)
+	}
+	j, err := journal.Open(t.Context(), journal.Options{DataDir: dir}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	s, err := j.JetStream().Stream(t.Context(), j.StreamName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{"system.journal.lost_events", "system.journal.lost_events.acknowledge"} {
+		m, err := s.GetLastMsgForSubject(t.Context(), "audit.default."+typ)
+		if err != nil {
+			t.Fatalf("%s event: %v", typ, err)
+		}
+		if typ == "system.journal.lost_events" && !strings.Contains(string(m.Data), fmt.Sprintf(`"lostEvents":%d`, lost)) {
+			t.Errorf("%s event: got %s, want lostEvents %d", typ, m.Data, lost)
+		}
+	}
+}

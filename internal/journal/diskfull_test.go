@@ -1,7 +1,6 @@
 package journal
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -115,7 +114,7 @@ func TestDiskFullFailsFastAndRecovers(t *testing.T) {
 	mnt := mountTmpfs(t, 64<<20)
 	board := &health.Board{}
 	j, err := Open(t.Context(), Options{DataDir: filepath.Join(mnt, "data"), MaxBytes: 40 << 20, DeadLetterMaxBytes: 1 << 20,
-		AppendTimeout: 2 * time.Second, Health: board}, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+		AppendTimeout: 2 * time.Second, Health: board}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("open on a 64 MiB disk: %v", err)
 	}
@@ -208,4 +207,54 @@ func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 	}
 }
 
-var _ = context.Background
+
+// After the journal restarts JetStream to clear a write error, pull
+// consumers (the log streams' runners) receive new events at once, not
+// after their missed heartbeats.
+func TestConsumersResumeAfterJetStreamRestart(t *testing.T) {
+	j := openTest(t, t.TempDir())
+	defer j.Close()
+	s, err := j.JetStream().Stream(t.Context(), j.StreamName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.CreateOrUpdateConsumer(t.Context(), jetstream.ConsumerConfig{Durable: "runner", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := c.Messages(jetstream.PullMaxMessages(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Stop()
+	if _, err := j.Append(t.Context(), padEvents(t, "before", 1, 10)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := it.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.DoubleAck(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if !j.restartJetStream("test") {
+		t.Fatal("restart: got none, want JetStream restarted")
+	}
+	if _, err := j.Append(t.Context(), padEvents(t, "after", 1, 10)); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		if m, err := it.Next(); err == nil {
+			got <- UUIDOf(m.Headers())
+		}
+	}()
+	select {
+	case u := <-got:
+		if u != "after-0" {
+			t.Fatalf("got %s, want after-0", u)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event delivered within 5s of the restart")
+	}
+}

@@ -222,6 +222,14 @@ func (j *Journal) restartJetStream(cause string) bool {
 		j.log.Error("restart JetStream", "err", err)
 		return false
 	}
+	// Consumers' pending pulls died with the old JetStream; a reconnect
+	// makes every pull consumer pull again at once instead of after its
+	// missed heartbeats (tens of seconds).
+	if err := j.nc.ForceReconnect(); err == nil {
+		for i := 0; i < 200 && !j.nc.IsConnected(); i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	return true
 }
 
