@@ -207,7 +207,6 @@ func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 	}
 }
 
-
 // After the journal restarts JetStream to clear a write error, pull
 // consumers (the log streams' runners) receive new events at once, not
 // after their missed heartbeats.
