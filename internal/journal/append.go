@@ -151,8 +151,10 @@ wait:
 		return res, nil
 	}
 	full := isFull(firstErr)
-	if !full && errors.Is(firstErr, context.Canceled) {
-		// The caller gave up; that says nothing about the journal.
+	var apiErr *jetstream.APIError
+	if !full && (errors.Is(firstErr, context.Canceled) || errors.As(firstErr, &apiErr)) {
+		// The caller gave up, or JetStream answered with a refusal (a
+		// stream limit, a bad message): neither says the store is failing.
 		return res, &AppendError{Stored: stored, Err: firstErr}
 	}
 	if diag := j.diagnose(); diag != "" {
