@@ -17,7 +17,7 @@ import (
 // Event types of the journal's own System Log events.
 const (
 	typeLostEvents    = "system.journal.lost_events"
-	typeLostAcknowled = "system.journal.lost_events.acknowledge"
+	typeLostAcknowledged = "system.journal.lost_events.acknowledge"
 )
 
 // reportLostEvents writes a System Log event when the journal found events
@@ -71,7 +71,7 @@ func acknowledgeLost(w http.ResponseWriter, r *http.Request, tok auth.Token, d r
 		return nil
 	}
 	d.log.Warn("lost journal events acknowledged", "lost", l.Count, "firstSeq", l.FirstSeq, "lastSeq", l.LastSeq, "token", tok.ID)
-	writeSysEvent(r.Context(), d.journal, d.log, sysevent.Spec{Type: typeLostAcknowled, Severity: sysevent.SeverityWarn, Org: d.cfg.Ingest.DefaultOrg,
+	writeSysEvent(r.Context(), d.journal, d.log, sysevent.Spec{Type: typeLostAcknowledged, Severity: sysevent.SeverityWarn, Org: d.cfg.Ingest.DefaultOrg,
 		Message: fmt.Sprintf("the loss of %d journal events was acknowledged", l.Count),
 		Actor:   sysevent.Ref{ID: tok.ID, Type: "Token", AlternateID: tok.Name, DisplayName: tok.Name},
 		Debug:   map[string]any{"lostEvents": l.Count, "firstSeq": l.FirstSeq, "lastSeq": l.LastSeq}})

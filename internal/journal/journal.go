@@ -232,7 +232,7 @@ func (j *Journal) startEmbedded() error {
 	}
 	if j.sizing.Warning != "" {
 		j.log.Warn(j.sizing.Warning)
-		j.opts.Health.Set("journal.sizing", health.Degraded, j.sizing.Warning)
+		j.opts.Health.Set(ConditionSizing, health.Degraded, j.sizing.Warning)
 	}
 	so := &server.Options{
 		ServerName:         "auditstream",
@@ -247,7 +247,7 @@ func (j *Journal) startEmbedded() error {
 		JetStreamMaxStore:  j.sizing.MaxStore,
 	}
 	// The same settings server.Start gives JetStream, kept to restart it
-	// after a write error (see recover in health.go).
+	// after a write error (see restartJetStream in health.go).
 	j.jsConfig = server.JetStreamConfig{StoreDir: so.StoreDir, SyncInterval: so.SyncInterval, SyncAlways: so.SyncAlways,
 		Strict: true, MaxMemory: so.JetStreamMaxMemory, MaxStore: so.JetStreamMaxStore, CompressOK: true}
 	if j.opts.Listen != "" {
