@@ -16,7 +16,7 @@ import (
 
 // Event types of the journal's own System Log events.
 const (
-	typeLostEvents    = "system.journal.lost_events"
+	typeLostEvents       = "system.journal.lost_events"
 	typeLostAcknowledged = "system.journal.lost_events.acknowledge"
 )
 
