@@ -68,8 +68,31 @@ func (e *AppendError) Unwrap() []error {
 	return []error{ErrUnavailable, e.Err}
 }
 
+// publisher is a JetStream context for Append's async publishes.
+type publisher struct{ js jetstream.JetStream }
+
+// asyncAckTimeout drops the futures of publishes JetStream never answers (a
+// stream with a write error does not reply), so they cannot hold the
+// pending slots forever and stall every later publish. Append gives up
+// sooner, see Options.AppendTimeout.
+const asyncAckTimeout = 30 * time.Second
+
+// newPublisher (re)creates Append's JetStream context.
+func (j *Journal) newPublisher() error {
+	js, err := jetstream.New(j.nc, jetstream.WithPublishAsyncMaxPending(maxPendingAsync),
+		jetstream.WithPublishAsyncTimeout(max(asyncAckTimeout, 2*j.opts.AppendTimeout)))
+	if err != nil {
+		return err
+	}
+	j.pub.Store(&publisher{js: js})
+	return nil
+}
+
 // Append stores events and returns once JetStream has acknowledged every one
-// of them, waiting at most Options.AppendTimeout. On error it returns an
+// of them. It gives up when JetStream acknowledges nothing for
+// Options.AppendTimeout: under load acknowledgements keep coming (at most
+// maxPendingAsync publishes are ahead of any one), while a stuck store
+// answers nothing. On error it returns an
 // *AppendError that lists the events that were acknowledged; appending the
 // others (or all) again is safe because uuids de-duplicate. While the store
 // is known to be failing (see Options.Health) Append fails at once and
@@ -79,8 +102,7 @@ func (j *Journal) Append(ctx context.Context, evs []event.Event) (Result, error)
 	if reason, full := j.health.fastFail(); reason != "" {
 		return res, &AppendError{Full: full, Err: errors.New(reason)}
 	}
-	ctx, cancel := context.WithTimeout(ctx, j.opts.AppendTimeout)
-	defer cancel()
+	js := j.pub.Load().js
 	futures := make([]jetstream.PubAckFuture, 0, len(evs))
 	var pubErr error
 	for i := range evs {
@@ -97,8 +119,8 @@ func (j *Journal) Append(ctx context.Context, evs []event.Event) (Result, error)
 		if ev.Account != "" {
 			m.Header.Set(HeaderAccount, ev.Account)
 		}
-		f, err := j.js.PublishMsgAsync(m, jetstream.WithMsgID(MsgID(ev.Org, ev.UUID)), jetstream.WithExpectStream(j.opts.Stream),
-			jetstream.WithStallWait(stallWait(ctx)))
+		f, err := js.PublishMsgAsync(m, jetstream.WithMsgID(MsgID(ev.Org, ev.UUID)), jetstream.WithExpectStream(j.opts.Stream),
+			jetstream.WithStallWait(j.opts.AppendTimeout))
 		if err != nil {
 			pubErr = fmt.Errorf("publish: %w", err)
 			break
@@ -109,8 +131,17 @@ func (j *Journal) Append(ctx context.Context, evs []event.Event) (Result, error)
 	// can say exactly which were stored.
 	var stored []int
 	var firstErr error
+	first := j.opts.AppendTimeout
+	if pubErr != nil {
+		// Publishing stalled for AppendTimeout already: take what was
+		// acknowledged and give up.
+		first = time.Millisecond
+	}
+	idle := time.NewTimer(first)
+	defer idle.Stop()
 wait:
 	for i, f := range futures {
+		var gaveUp error
 		select {
 		case ack := <-f.Ok():
 			stored = append(stored, i)
@@ -119,13 +150,19 @@ wait:
 			} else {
 				res.Stored++
 			}
+			idle.Reset(j.opts.AppendTimeout)
 		case err := <-f.Err():
 			if firstErr == nil {
 				firstErr = err
 			}
+		case <-idle.C:
+			gaveUp = fmt.Errorf("%w: no acknowledgement for %s", errStalled, j.opts.AppendTimeout)
 		case <-ctx.Done():
+			gaveUp = ctx.Err()
+		}
+		if gaveUp != nil {
 			if firstErr == nil {
-				firstErr = fmt.Errorf("no acknowledgement within %s: %w", j.opts.AppendTimeout, ctx.Err())
+				firstErr = gaveUp
 			}
 			// Take the acknowledgements that did arrive.
 			for k := i; k < len(futures); k++ {
@@ -165,16 +202,9 @@ wait:
 	return res, &AppendError{Stored: stored, Full: full, Err: firstErr}
 }
 
-// stallWait is how long PublishMsgAsync may wait for room among the
-// pending publishes: what is left of the append's time.
-func stallWait(ctx context.Context) time.Duration {
-	if d, ok := ctx.Deadline(); ok {
-		if left := time.Until(d); left > 0 {
-			return left
-		}
-	}
-	return time.Millisecond
-}
+// errStalled is the cause of an Append that JetStream stopped
+// acknowledging.
+var errStalled = errors.New("journal stalled")
 
 // isFull reports errors that mean the disk or the store is full.
 func isFull(err error) bool {

@@ -257,3 +257,42 @@ func TestConsumersResumeAfterJetStreamRestart(t *testing.T) {
 		t.Fatal("no event delivered within 5s of the restart")
 	}
 }
+
+// A loaded journal that keeps acknowledging is not "stuck": concurrent
+// appends that take much longer than AppendTimeout in total succeed, and
+// readiness is not touched.
+func TestSlowAppendsUnderLoadSucceed(t *testing.T) {
+	board := &health.Board{}
+	const timeout = 300 * time.Millisecond
+	j, err := Open(t.Context(), Options{DataDir: t.TempDir(), AppendTimeout: timeout, Health: board}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	const workers, per = 12, 5000
+	batches := make([][]event.Event, workers)
+	for w := range batches {
+		batches[w] = padEvents(t, fmt.Sprintf("load%d", w), per, 1000)
+	}
+	errs := make(chan error, workers)
+	start := time.Now()
+	for w := range batches {
+		go func() {
+			_, err := j.Append(t.Context(), batches[w])
+			errs <- err
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Errorf("append under load: %v", err)
+		}
+	}
+	took := time.Since(start)
+	if took < 2*timeout {
+		t.Fatalf("the load took %s, less than twice the append timeout %s: it shows nothing", took, timeout)
+	}
+	if !board.Ready() {
+		t.Errorf("readiness: got %+v, want ready", board.Conditions())
+	}
+	t.Logf("%d events in %s", workers*per, took)
+}

@@ -230,6 +230,9 @@ func (j *Journal) restartJetStream(cause string) bool {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+	if err := j.newPublisher(); err != nil {
+		j.log.Error("renew the publisher", "err", err)
+	}
 	return true
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -141,6 +142,10 @@ type Journal struct {
 
 	// health tracks append failures and recovery (see health.go).
 	health appendHealth
+	// pub is Append's JetStream context, replaced after a JetStream
+	// restart so futures the old store never answered cannot hold its
+	// pending slots.
+	pub atomic.Pointer[publisher]
 	// state is the record of what the journal held (see state.go).
 	state stateKeeper
 	stop  context.CancelFunc
@@ -183,11 +188,10 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Journal, error)
 			return nil, err
 		}
 	}
-	// The async timeout drops futures JetStream never answers (a store
-	// with a write error does not reply), so they cannot pile up and
-	// stall every later publish.
-	j.js, err = jetstream.New(j.nc, jetstream.WithPublishAsyncMaxPending(maxPendingAsync),
-		jetstream.WithPublishAsyncTimeout(opts.AppendTimeout))
+	j.js, err = jetstream.New(j.nc, jetstream.WithPublishAsyncMaxPending(maxPendingAsync))
+	if err == nil {
+		err = j.newPublisher()
+	}
 	if err != nil {
 		j.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)
