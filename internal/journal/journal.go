@@ -33,10 +33,11 @@ const (
 	DefaultDeadLetterStream = "AUDIT_DEADLETTER"
 	// DefaultDeadLetterMaxBytes caps the dead-letter stream.
 	DefaultDeadLetterMaxBytes = 1 << 30
-	// DefaultAppendTimeout bounds how long Append waits for JetStream to
-	// acknowledge a batch. A healthy journal acknowledges 10,000 events in
-	// well under a second; past this the store is stuck (disk full, write
-	// error) and the producer is better served by a quick 503 to retry.
+	// DefaultAppendTimeout is how long Append waits without any
+	// acknowledgement from JetStream. A healthy journal, even flooded,
+	// acknowledges something every few milliseconds; past this the store
+	// is stuck (disk full, write error) and the producer is better served
+	// by a quick 503/507 to retry.
 	DefaultAppendTimeout = 5 * time.Second
 	// maxPendingAsync bounds unacknowledged async publishes per connection.
 	maxPendingAsync = 4096
@@ -105,8 +106,8 @@ type Options struct {
 	// DeadLetterMaxBytes caps the dead-letter stream (0:
 	// DefaultDeadLetterMaxBytes).
 	DeadLetterMaxBytes int64
-	// AppendTimeout bounds how long Append waits for acknowledgements (0:
-	// DefaultAppendTimeout).
+	// AppendTimeout is how long Append waits without any acknowledgement
+	// before it gives up (0: DefaultAppendTimeout).
 	AppendTimeout time.Duration
 	// Health, when set, receives the journal's conditions: "journal.append"
 	// (NotReady while appends fail), "journal.lost" (Degraded from events
