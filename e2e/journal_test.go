@@ -53,3 +53,49 @@ func TestSecondServeRefused(t *testing.T) {
 		t.Fatalf("ingest on the first server: got %d %s, want 202", code, body)
 	}
 }
+
+// kill -9 while ingesting loses nothing and so reports no lost events; a
+// truncated newest block after a clean stop is reported in /readyz until
+// it is acknowledged.
+func TestJournalLossReporting(t *testing.T) {
+	dataDir := t.TempDir()
+	s := startServer(t, dataDir)
+	lines, _ := events("kill", 3000, constType("user.session.start"))
+	for i := 0; i < len(lines); i += 500 {
+		if code, body := s.ingest(lines[i : i+500]); code != 202 {
+			t.Fatalf("ingest: got %d %s, want 202", code, body)
+		}
+	}
+	s.kill()
+	s = startServer(t, dataDir)
+	if code, body, _ := s.do("GET", "/readyz", "", "", nil); code != 200 || strings.Contains(string(body), "journal.lost") {
+		t.Fatalf("readyz after kill -9: got %d %s, want ready without journal.lost", code, body)
+	}
+	s.stop()
+
+	blks, _ := filepath.Glob(filepath.Join(dataDir, "jetstream", "jetstream", "$G", "streams", "AUDIT", "msgs", "*.blk"))
+	if len(blks) == 0 {
+		t.Fatal("no message block")
+	}
+	fi, err := os.Stat(blks[len(blks)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(blks[len(blks)-1], fi.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+	s = startServer(t, dataDir)
+	code, body, _ := s.do("GET", "/readyz", "", "", nil)
+	if code != 200 || !strings.Contains(string(body), "journal.lost") || !strings.Contains(string(body), "degraded") {
+		t.Fatalf("readyz after truncation: got %d %s, want degraded with journal.lost", code, body)
+	}
+	if !strings.Contains(s.logs.String(), "level=ERROR msg=\"journal lost events") {
+		t.Errorf("logs: want an ERROR line about lost events, got\n%s", tail(s.logs.String(), 4000))
+	}
+	if code, body, _ := s.do("POST", "/api/v1/journal/lost/acknowledge", adminToken, "", nil); code != 200 || !strings.Contains(string(body), `"count":`) {
+		t.Fatalf("acknowledge: got %d %s, want 200 with the count", code, body)
+	}
+	if code, body, _ := s.do("GET", "/readyz", "", "", nil); code != 200 || strings.Contains(string(body), "journal.lost") {
+		t.Fatalf("readyz after acknowledge: got %d %s, want no journal.lost", code, body)
+	}
+}
