@@ -106,9 +106,11 @@ func (j *Journal) updateCondition() {
 		j.opts.Health.Clear(ConditionAppend)
 		return
 	}
-	msg := "appends fail: " + reason
+	// /readyz is public: the message says what is wrong and what to do,
+	// the log has the details (paths, errors).
+	msg := "appends to the journal fail (details in the log); it retries by itself"
 	if full {
-		msg = "the disk or store is full, appends fail: " + reason + "; free disk space (the journal recovers by itself)"
+		msg = "the journal's disk or store is full and appends fail; free disk space and the journal recovers by itself within seconds"
 	}
 	j.opts.Health.Set(ConditionAppend, health.NotReady, msg)
 }

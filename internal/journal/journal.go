@@ -237,7 +237,7 @@ func (j *Journal) startEmbedded() error {
 	}
 	if j.sizing.Warning != "" {
 		j.log.Warn(j.sizing.Warning)
-		j.opts.Health.Set(ConditionSizing, health.Degraded, j.sizing.Warning)
+		j.opts.Health.Set(ConditionSizing, health.Degraded, j.sizing.Condition)
 	}
 	so := &server.Options{
 		ServerName:         "auditstream",

@@ -53,8 +53,10 @@ type storeSizing struct {
 	// Free and Used are the file system's free bytes and what the store
 	// already occupies; Total is the file system's size.
 	Free, Used, Total uint64
-	// Warning, when set, says that the caps exceed what the disk can hold.
-	Warning string
+	// Warning, when set, says that the caps exceed what the disk can hold
+	// (for the log); Condition says it without the directory (for the
+	// public /readyz).
+	Warning, Condition string
 }
 
 // sizeStore chooses JetStreamMaxStore. Left to itself, embedded JetStream
@@ -97,6 +99,8 @@ func sizeStore(storeDir, journalStream string, journalMax, deadMax int64, space 
 	if avail := s.Free + s.Used; journalMax > 0 && uint64(caps) > avail {
 		s.Warning = fmt.Sprintf("journal.maxBytes (%s) + the dead-letter cap (%s) + %s for state exceed the space the journal can use at %s (%s free + %s already stored): the disk will fill before the caps apply, and ingest will then answer 507 until space is freed; lower journal.maxBytes or give the journal more disk",
 			human(journalMax), human(deadMax), human(kvHeadroom), storeDir, human(int64(s.Free)), human(int64(s.Used)))
+		s.Condition = fmt.Sprintf("journal.maxBytes (%s) and the dead-letter cap (%s) exceed the disk space the journal can use (%s): the disk will fill before the caps apply; lower journal.maxBytes",
+			human(journalMax), human(deadMax), human(int64(s.Free+s.Used)))
 	}
 	return s, nil
 }

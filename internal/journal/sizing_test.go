@@ -66,8 +66,11 @@ func TestOpenOnSmallDisk(t *testing.T) {
 	}
 	j.Close()
 	c := board.Conditions()
-	if len(c) != 1 || c[0].Name != ConditionSizing || c[0].Level != health.Degraded || !strings.Contains(c[0].Message, dir) {
-		t.Fatalf("conditions: got %+v, want journal.sizing degraded naming %s", c, dir)
+	if len(c) != 1 || c[0].Name != ConditionSizing || c[0].Level != health.Degraded || !strings.Contains(c[0].Message, "journal.maxBytes (10.0 GiB") {
+		t.Fatalf("conditions: got %+v, want journal.sizing degraded naming journal.maxBytes", c)
+	}
+	if strings.Contains(c[0].Message, dir) {
+		t.Errorf("condition %q: names the data dir, which /readyz shows to anyone", c[0].Message)
 	}
 	free = 1 << 20
 	j, err = Open(t.Context(), Options{DataDir: dir, DiskSpace: space}, slog.New(slog.DiscardHandler))
