@@ -408,9 +408,33 @@ func TestLostEventsReportedAndAcknowledged(t *testing.T) {
 	if lost == 0 || lost != 3000-(msgs-1) {
 		t.Fatalf("metric: got %d lost with %d messages, want 3000 - %d", lost, msgs, msgs-1)
 	}
+	// An org's admin may not acknowledge a loss that concerns every org.
+	treq, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+app.addr+"/api/v1/tokens",
+		strings.NewReader(`{"name":"acme admin","org":"acme","scopes":["admin"]}`))
+	treq.Header.Set("Authorization", "SSWS "+testAdmin)
+	treq.Header.Set("Content-Type", "application/json")
+	tresp, err := http.DefaultClient.Do(treq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created struct{ Token string }
+	if err := json.NewDecoder(tresp.Body).Decode(&created); err != nil || created.Token == "" {
+		t.Fatalf("create org token: %d %v", tresp.StatusCode, err)
+	}
+	tresp.Body.Close()
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+app.addr+"/api/v1/journal/lost/acknowledge", nil)
-	req.Header.Set("Authorization", "SSWS "+testAdmin)
+	req.Header.Set("Authorization", "SSWS "+created.Token)
 	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("acknowledge with an org admin token: got %d, want 403", resp.StatusCode)
+	}
+	req, _ = http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+app.addr+"/api/v1/journal/lost/acknowledge", nil)
+	req.Header.Set("Authorization", "SSWS "+testAdmin)
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
