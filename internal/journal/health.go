@@ -29,8 +29,11 @@ const (
 	// monitorInterval is how often the journal checks its store while it
 	// runs (and records its state, see state.go).
 	monitorInterval = time.Second
-	// restartBackoff spaces restarts of the embedded JetStream.
-	restartBackoff = 3 * time.Second
+	// restartBackoff spaces restarts of the embedded JetStream; it doubles
+	// (up to maxRestartBackoff) while restarts do not hold, so a broken
+	// disk does not restart JetStream every few seconds forever.
+	restartBackoff    = 3 * time.Second
+	maxRestartBackoff = time.Minute
 	// minRestartFree is the free space needed before JetStream is
 	// restarted after a write error: restarting onto a disk that is still
 	// full only fails again.
@@ -50,6 +53,7 @@ type appendHealth struct {
 	failing     string
 	full        bool
 	lastRestart time.Time
+	backoff     time.Duration
 	lastProbe   time.Time
 	probeKV     jetstream.KeyValue
 	kick        chan struct{}
@@ -207,8 +211,18 @@ func (j *Journal) checkHealth(ctx context.Context) {
 // restarted.
 func (j *Journal) restartJetStream(cause string) bool {
 	h := &j.health
-	if time.Since(h.lastRestart) < restartBackoff {
+	if h.backoff == 0 {
+		h.backoff = restartBackoff
+	}
+	since := time.Since(h.lastRestart)
+	if since < h.backoff {
 		return false
+	}
+	if !h.lastRestart.IsZero() && since < 2*maxRestartBackoff {
+		// The last restart did not hold for long: wait longer next time.
+		h.backoff = min(2*h.backoff, maxRestartBackoff)
+	} else {
+		h.backoff = restartBackoff
 	}
 	free, _, err := j.opts.DiskSpace(j.storeDir)
 	if err != nil || free < minRestartFree {
