@@ -109,8 +109,7 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, tok auth.Token) 
 	res, err := s.d.Journal.Append(ctx, evs)
 	if err != nil {
 		s.d.Log.Warn("append to journal", "org", org, "events", len(evs), "err", err)
-		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
-			Summary: "The journal could not store the events; retry (events are de-duplicated by uuid)", RetryAfter: time.Second}
+		return appendFailure(err, evs)
 	}
 	s.metrics.events.Add(float64(res.Stored))
 	s.metrics.dups.Add(float64(res.Duplicates))
