@@ -115,7 +115,7 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, tok auth.Token) 
 				return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
 					Summary: "The journal could not store the events; retry (events are de-duplicated by uuid)", RetryAfter: time.Second}
 			}
-			return s.fullError(tok, err, 0)
+			return s.fullError(tok, err, nil, evs)
 		}
 	}
 	res, err := s.d.Journal.Append(ctx, evs)
@@ -132,12 +132,11 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, tok auth.Token) 
 	}
 	if errors.Is(err, journal.ErrFull) {
 		s.d.Log.Warn("journal full; ingest refused", "org", org, "events", len(evs), "stored", res.Stored, "err", err)
-		return s.fullError(tok, fullErr, res.Stored)
+		return s.fullError(tok, fullErr, err, evs)
 	}
 	if err != nil {
 		s.d.Log.Warn("append to journal", "org", org, "events", len(evs), "err", err)
-		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
-			Summary: "The journal could not store the events; retry (events are de-duplicated by uuid)", RetryAfter: time.Second}
+		return appendFailure(err, evs)
 	}
 	s.metrics.events.Add(float64(res.Stored))
 	s.metrics.dups.Add(float64(res.Duplicates))
@@ -146,13 +145,11 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, tok auth.Token) 
 	return nil
 }
 
-// retryFull is the Retry-After of a 507: enough for a recovered
-// destination to deliver a few batches.
-const retryFull = 10 * time.Second
-
-// fullError is the 507 of a full journal. It names the log streams that
-// hold it full, those of orgs the token may see; the others are counted.
-func (s *Server) fullError(tok auth.Token, cause error, stored int) error {
+// fullError is the 507 of a journal at journal.maxBytes. It names the log
+// streams that hold it full, those of orgs the token may see; the others
+// are counted. appendErr, when the append was tried, says which events
+// were stored.
+func (s *Server) fullError(tok auth.Token, cause, appendErr error, evs []event.Event) error {
 	var blockers []stream.Blocker
 	var fe *stream.FullError
 	switch {
@@ -178,9 +175,10 @@ func (s *Server) fullError(tok auth.Token, cause error, stored int) error {
 	if len(blockers) == 0 {
 		e.Causes = append(e.Causes, "the journal is at journal.maxBytes")
 	}
-	if stored > 0 {
-		e.Causes = append(e.Causes, fmt.Sprintf("%d of the request's events were stored before the journal filled up; "+
-			"send the whole request again", stored))
+	if appendErr == nil {
+		e.Causes = append(e.Causes, "no event of this request was stored: resend them all")
+	} else {
+		e.Causes = append(e.Causes, storedCauses(appendErr, evs)...)
 	}
 	return e
 }

@@ -55,19 +55,30 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	board := &health.Board{}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	// Bind the API first: a second start that fails on "address in use"
+	// must not have touched the journal's files.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+
 	// The secret keys are read before the journal is touched, so a bad key
 	// file changes nothing.
 	keys, err := secretKeys(cfg, opts.SecretKey)
 	if err != nil {
 		return err
 	}
-	j, err := journal.Open(ctx, journalOptions(cfg), log)
+	jopts := journalOptions(cfg)
+	jopts.Health = board
+	j, err := journal.Open(ctx, jopts, log)
 	if err != nil {
 		return err
 	}
 	defer j.Close()
 	reportSealing(ctx, cfg, j, keys, log)
 	registerJournalMetrics(reg, j)
+	reportLostEvents(ctx, j, cfg.Ingest.DefaultOrg, log)
 
 	tokKV, err := j.KV(ctx, journal.BucketTokens)
 	if err != nil {
@@ -120,10 +131,6 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	statusKV, err := j.KV(ctx, journal.BucketStatus)
 	if err != nil {
 		return err
-	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
 	}
 	typ := newTypes(log, ln.Addr().String(), cfg.DataDir, cfg.FileRoots, envelopeDefaults{account: cfg.Envelope.Account, region: cfg.Envelope.Region})
 	typ.patterns = patternOptions(cfg.Patterns)
@@ -246,5 +253,8 @@ func registerJournalMetrics(reg *prometheus.Registry, j *journal.Journal) {
 			info(func(m, _ uint64) uint64 { return m })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "auditstream_journal_bytes", Help: "Bytes stored by the journal."},
 			info(func(_, b uint64) uint64 { return b })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "auditstream_journal_lost_events_total",
+			Help: "Events recorded as stored that were missing when the journal started (corrupt or truncated files)."},
+			func() float64 { return float64(j.LostTotal()) }),
 	)
 }

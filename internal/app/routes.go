@@ -38,5 +38,6 @@ func extraRoutes(d routeDeps) ([]api.Route, error) {
 		return nil, err
 	}
 	out = append(out, src...)
+	out = append(out, journalRoutes(d)...)
 	return out, nil
 }

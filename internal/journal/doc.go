@@ -21,4 +21,15 @@
 // nothing acknowledged is lost even on power failure, at a large cost in
 // ingest throughput. In a three-node cluster (R3) an ack means a quorum has
 // the message, which is the usual answer to power loss.
+//
+// Faults (embedded journal): Open takes an exclusive flock on
+// <dataDir>/LOCK, so a second process cannot open the same files. The
+// JetStream store limit is the sum of the caps, never a share of the free
+// disk, so start and restart do not depend on free space (sizing.go).
+// Append waits at most Options.AppendTimeout; a full disk or a write error
+// that JetStream latched makes appends fail fast (ErrStorageFull,
+// ConditionAppend) until a monitor restarts JetStream once there is space
+// again (health.go). A record of the stream's sequences and count kept in
+// <dataDir>/journal-state.json, outside JetStream's files, lets the next
+// start detect events lost to a corrupt or truncated block (state.go).
 package journal

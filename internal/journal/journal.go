@@ -8,11 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/auditstream/auditstream/internal/health"
 )
 
 // Default settings, named so their reasons stay next to them.
@@ -28,6 +31,14 @@ const (
 	DefaultDuplicateWindow = 10 * time.Minute
 	// DefaultDeadLetterStream holds events a log stream could not deliver.
 	DefaultDeadLetterStream = "AUDIT_DEADLETTER"
+	// DefaultDeadLetterMaxBytes caps the dead-letter stream.
+	DefaultDeadLetterMaxBytes = 1 << 30
+	// DefaultAppendTimeout is how long Append waits without any
+	// acknowledgement from JetStream. A healthy journal, even flooded,
+	// acknowledges something every few milliseconds; past this the store
+	// is stuck (disk full, write error) and the producer is better served
+	// by a quick 503/507 to retry.
+	DefaultAppendTimeout = 5 * time.Second
 	// maxPendingAsync bounds unacknowledged async publishes per connection.
 	maxPendingAsync = 4096
 )
@@ -97,6 +108,19 @@ type Options struct {
 	// ListenToken is the token clients of Listen authenticate with
 	// (nats://TOKEN@host:port).
 	ListenToken string
+	// AppendTimeout is how long Append waits without any acknowledgement
+	// before it gives up (0: DefaultAppendTimeout).
+	AppendTimeout time.Duration
+	// Health, when set, receives the journal's conditions: "journal.append"
+	// (NotReady while appends fail), "journal.lost" (Degraded from events
+	// found missing at start until AcknowledgeLost) and "journal.sizing"
+	// (Degraded when the caps exceed the disk).
+	Health *health.Board
+	// DiskSpace reports free and total bytes of the store's file system
+	// (nil: statfs). Tests inject it.
+	DiskSpace DiskSpace
+	// maxStore, when positive, overrides JetStreamMaxStore (tests).
+	maxStore int64
 }
 
 // Journal is the event store plus the state buckets. It is safe for
@@ -111,6 +135,26 @@ type Journal struct {
 	dead   jetstream.Stream
 	// full is signalled when an append hits the byte cap (see Full).
 	full chan struct{}
+
+	// Embedded only: the data dir's lock, the store's directory, the
+	// server's JetStream settings (to restart it after a write error) and
+	// how the store was sized.
+	lock     *dirLock
+	dataDir  string
+	storeDir string
+	jsConfig server.JetStreamConfig
+	sizing   storeSizing
+
+	// health tracks append failures and recovery (see health.go).
+	health appendHealth
+	// pub is Append's JetStream context, replaced after a JetStream
+	// restart so futures the old store never answered cannot hold its
+	// pending slots.
+	pub atomic.Pointer[publisher]
+	// state is the record of what the journal held (see state.go).
+	state stateKeeper
+	stop  context.CancelFunc
+	done  chan struct{}
 }
 
 // Open starts (or connects to) NATS, and creates or updates the streams.
@@ -130,6 +174,12 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Journal, error)
 	if opts.DeadLetterMaxBytes == 0 {
 		opts.DeadLetterMaxBytes = DefaultDeadLetterMaxBytes
 	}
+	if opts.AppendTimeout <= 0 {
+		opts.AppendTimeout = DefaultAppendTimeout
+	}
+	if opts.DiskSpace == nil {
+		opts.DiskSpace = statfsSpace
+	}
 	j := &Journal{opts: opts, log: log, full: make(chan struct{}, 1)}
 	var err error
 	if opts.URL != "" {
@@ -139,10 +189,14 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Journal, error)
 		}
 	} else {
 		if err := j.startEmbedded(); err != nil {
+			j.lock.release()
 			return nil, err
 		}
 	}
 	j.js, err = jetstream.New(j.nc, jetstream.WithPublishAsyncMaxPending(maxPendingAsync))
+	if err == nil {
+		err = j.newPublisher()
+	}
 	if err != nil {
 		j.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)
@@ -151,6 +205,13 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Journal, error)
 		j.Close()
 		return nil, err
 	}
+	if j.srv != nil {
+		if err := j.checkState(ctx); err != nil {
+			j.Close()
+			return nil, err
+		}
+	}
+	j.startMonitor()
 	return j, nil
 }
 
@@ -162,6 +223,26 @@ func (j *Journal) startEmbedded() error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
+	lock, err := lockDataDir(dir)
+	if err != nil {
+		return err
+	}
+	j.lock, j.dataDir = lock, dir
+	j.storeDir = filepath.Join(dir, "jetstream")
+	if err := os.MkdirAll(j.storeDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	j.sizing, err = sizeStore(j.storeDir, j.opts.Stream, j.opts.MaxBytes, j.opts.DeadLetterMaxBytes, j.opts.DiskSpace)
+	if err != nil {
+		return fmt.Errorf("size the journal: %w", err)
+	}
+	if j.opts.maxStore > 0 {
+		j.sizing.MaxStore = j.opts.maxStore
+	}
+	if j.sizing.Warning != "" {
+		j.log.Warn(j.sizing.Warning)
+		j.opts.Health.Set(ConditionSizing, health.Degraded, j.sizing.Condition)
+	}
 	so := &server.Options{
 		ServerName:         "auditstream",
 		JetStream:          true,
@@ -172,7 +253,12 @@ func (j *Journal) startEmbedded() error {
 		SyncInterval:       j.opts.SyncInterval,
 		MaxPayload:         8 << 20,
 		JetStreamMaxMemory: 256 << 20,
+		JetStreamMaxStore:  j.sizing.MaxStore,
 	}
+	// The same settings server.Start gives JetStream, kept to restart it
+	// after a write error (see restartJetStream in health.go).
+	j.jsConfig = server.JetStreamConfig{StoreDir: so.StoreDir, SyncInterval: so.SyncInterval, SyncAlways: so.SyncAlways,
+		Strict: true, MaxMemory: so.JetStreamMaxMemory, MaxStore: so.JetStreamMaxStore, CompressOK: true}
 	if j.opts.Listen != "" {
 		if len(j.opts.ListenToken) < 16 {
 			return errors.New("journal: exposing the embedded NATS server needs a token of at least 16 characters")
@@ -226,6 +312,9 @@ func (j *Journal) setupStreams(ctx context.Context) error {
 		Duplicates:  j.opts.DuplicateWindow,
 		Replicas:    j.opts.Replicas,
 	})
+	if isInsufficientStorage(err) {
+		return j.storageError(j.opts.Stream, err)
+	}
 	if err != nil {
 		return fmt.Errorf("create stream %s: %w", j.opts.Stream, err)
 	}
@@ -239,6 +328,9 @@ func (j *Journal) setupStreams(ctx context.Context) error {
 		Discard:     jetstream.DiscardNew,
 		Replicas:    j.opts.Replicas,
 	})
+	if isInsufficientStorage(err) {
+		return j.storageError(DefaultDeadLetterStream, err)
+	}
 	if err != nil {
 		return fmt.Errorf("create stream %s: %w", DefaultDeadLetterStream, err)
 	}
@@ -257,6 +349,14 @@ func (j *Journal) Conn() *nats.Conn { return j.nc }
 // Close drains the connection and stops the embedded server. It is safe to
 // call more than once.
 func (j *Journal) Close() {
+	if j.stop != nil {
+		j.stop()
+		<-j.done
+		j.stop = nil
+		// A clean shutdown records what the journal holds, so the next
+		// start can tell a loss from retention.
+		j.saveState(true)
+	}
 	if j.nc != nil && !j.nc.IsClosed() {
 		if err := j.nc.Drain(); err != nil {
 			j.nc.Close()
@@ -271,6 +371,7 @@ func (j *Journal) Close() {
 		j.srv.WaitForShutdown()
 		j.srv = nil
 	}
+	j.lock.release()
 }
 
 // Info reports the stream's message count and bytes.
@@ -297,8 +398,10 @@ func splitHostPort(hp string) (string, int, error) {
 // natsLogger forwards the embedded server's log lines to slog.
 type natsLogger struct{ log *slog.Logger }
 
+// Noticef logs at INFO: NATS notices include what recovery did to the
+// store ("will rebuild"), which an operator must be able to see.
 func (l *natsLogger) Noticef(format string, v ...any) {
-	l.log.Debug(fmt.Sprintf(format, v...), "component", "nats")
+	l.log.Info(fmt.Sprintf(format, v...), "component", "nats")
 }
 func (l *natsLogger) Warnf(format string, v ...any) {
 	l.log.Warn(fmt.Sprintf(format, v...), "component", "nats")

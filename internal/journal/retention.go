@@ -17,14 +17,10 @@ import (
 // stream has not delivered are either protected (ingest is refused) or
 // dropped with a report per stream. These are the primitives it uses.
 
-// DefaultDeadLetterMaxBytes caps the dead-letter stream at 1 GiB: dead
-// letters are the rare events a destination refused for good, so a small
-// fraction of the journal's cap is plenty.
-const DefaultDeadLetterMaxBytes = 1 << 30
-
-// ErrFull wraps append failures because the journal reached its byte cap
-// (journal.maxBytes). Errors that wrap it also wrap ErrUnavailable, so a
-// caller that only knows "retry later" keeps working.
+// ErrFull matches append failures because the journal reached its byte
+// cap (journal.maxBytes; AppendError.CapReached). Those errors also match
+// ErrUnavailable, so a caller that only knows "retry later" keeps working;
+// they do not match ErrStorageFull, which is a full disk.
 var ErrFull = errors.New("journal full")
 
 // ErrDeadLettersFull wraps dead-letter writes refused because the
@@ -49,18 +45,12 @@ func IsCapReached(err error) bool {
 	return strings.Contains(apiErr.Description, "maximum bytes")
 }
 
-// appendError wraps an error of an append: ErrFull (and ErrUnavailable)
-// when the byte cap was reached, ErrUnavailable otherwise. A full journal
-// wakes whoever waits on Full.
-func (j *Journal) appendError(err error) error {
-	if IsCapReached(err) {
-		select {
-		case j.full <- struct{}{}:
-		default:
-		}
-		return fmt.Errorf("%w (%w): %w", ErrFull, ErrUnavailable, err)
+// signalFull wakes whoever waits on Full.
+func (j *Journal) signalFull() {
+	select {
+	case j.full <- struct{}{}:
+	default:
 	}
-	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
 // Full delivers a value (coalesced) each time an append is refused because

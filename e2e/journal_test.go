@@ -1,0 +1,196 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// runServe runs a second `serve` that is expected to exit, and returns its
+// exit code and output.
+func runServe(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, append([]string{"serve"}, args...)...)
+	cmd.Env = append(os.Environ(), "AUDITSTREAM_ADMIN_TOKEN="+adminToken)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), string(out)
+	}
+	if err != nil {
+		t.Fatalf("serve: %v\n%s", err, out)
+	}
+	return 0, string(out)
+}
+
+// Two processes on one data directory lose acknowledged events: the second
+// is refused, naming the first. A second serve on a taken port does not
+// touch its data directory.
+func TestSecondServeRefused(t *testing.T) {
+	s := startServer(t, "")
+	code, out := runServe(t, "--data-dir", s.dataDir, "--listen", freeAddr(t))
+	if code == 0 || !strings.Contains(out, fmt.Sprintf("process %d holds the lock", s.cmd.Process.Pid)) {
+		t.Fatalf("second serve on the data dir: got exit %d\n%s\nwant a failure naming pid %d", code, out, s.cmd.Process.Pid)
+	}
+	fresh := filepath.Join(t.TempDir(), "data")
+	code, out = runServe(t, "--data-dir", fresh, "--listen", s.addr)
+	if code == 0 || !strings.Contains(out, "address already in use") {
+		t.Fatalf("serve on a taken port: got exit %d\n%s\nwant address already in use", code, out)
+	}
+	if _, err := os.Stat(fresh); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("serve on a taken port: data dir %s exists (%v), want it untouched", fresh, err)
+	}
+	// The first server still works.
+	if code, body := s.ingest([][]byte{[]byte(`{"eventType":"twin.a","uuid":"twin-a1"}`)}); code != 202 {
+		t.Fatalf("ingest on the first server: got %d %s, want 202", code, body)
+	}
+}
+
+// kill -9 while ingesting loses nothing and so reports no lost events; a
+// truncated newest block after a clean stop is reported in /readyz until
+// it is acknowledged.
+func TestJournalLossReporting(t *testing.T) {
+	dataDir := t.TempDir()
+	s := startServer(t, dataDir)
+	lines, _ := events("kill", 3000, constType("user.session.start"))
+	for i := 0; i < len(lines); i += 500 {
+		if code, body := s.ingest(lines[i : i+500]); code != 202 {
+			t.Fatalf("ingest: got %d %s, want 202", code, body)
+		}
+	}
+	s.kill()
+	s = startServer(t, dataDir)
+	if code, body, _ := s.do("GET", "/readyz", "", "", nil); code != 200 || strings.Contains(string(body), "journal.lost") {
+		t.Fatalf("readyz after kill -9: got %d %s, want ready without journal.lost", code, body)
+	}
+	s.stop()
+
+	blks, _ := filepath.Glob(filepath.Join(dataDir, "jetstream", "jetstream", "$G", "streams", "AUDIT", "msgs", "*.blk"))
+	if len(blks) == 0 {
+		t.Fatal("no message block")
+	}
+	fi, err := os.Stat(blks[len(blks)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(blks[len(blks)-1], fi.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+	s = startServer(t, dataDir)
+	code, body, _ := s.do("GET", "/readyz", "", "", nil)
+	if code != 200 || !strings.Contains(string(body), "journal.lost") || !strings.Contains(string(body), "degraded") {
+		t.Fatalf("readyz after truncation: got %d %s, want degraded with journal.lost", code, body)
+	}
+	if !strings.Contains(s.logs.String(), "level=ERROR msg=\"journal lost events") {
+		t.Errorf("logs: want an ERROR line about lost events, got\n%s", tail(s.logs.String(), 4000))
+	}
+	if code, body, _ := s.do("POST", "/api/v1/journal/lost/acknowledge", adminToken, "", nil); code != 200 || !strings.Contains(string(body), `"count":`) {
+		t.Fatalf("acknowledge: got %d %s, want 200 with the count", code, body)
+	}
+	if code, body, _ := s.do("GET", "/readyz", "", "", nil); code != 200 || strings.Contains(string(body), "journal.lost") {
+		t.Fatalf("readyz after acknowledge: got %d %s, want no journal.lost", code, body)
+	}
+}
+
+// The reviewer's disk-full run on a 64 MiB tmpfs with the defaults (which
+// used to need about 15 GiB free to start): ingest until the disk is full,
+// get 507 with Retry-After within seconds and /readyz 503, free the space,
+// and ingest works again without a restart; every 202'd event is there.
+func TestDiskFullRecovers(t *testing.T) {
+	mnt := filepath.Join(t.TempDir(), "mnt")
+	if err := os.Mkdir(mnt, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("mount tmpfs (needs root): %v: %s", err, out)
+		}
+		t.Skipf("mount tmpfs not permitted here (needs root): %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", mnt).Run() })
+	s := startServer(t, filepath.Join(mnt, "data"))
+
+	// Leave about 3 MiB free.
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(mnt, &st); err != nil {
+		t.Fatal(err)
+	}
+	filler := filepath.Join(mnt, "filler")
+	if err := os.WriteFile(filler, make([]byte, int64(st.Bavail)*st.Bsize-3<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	pad := strings.Repeat("p", 1000)
+	batch := func(prefix string, n int) ([][]byte, []string) {
+		lines, ids := make([][]byte, n), make([]string, n)
+		for i := range n {
+			ids[i] = fmt.Sprintf("%s-%d", prefix, i)
+			lines[i] = fmt.Appendf(nil, `{"eventType":"disk.fill","uuid":%q,"pad":%q}`, ids[i], pad)
+		}
+		return lines, ids
+	}
+	var acked []string
+	var code int
+	var hdr http.Header
+	var body []byte
+	for i := 0; i < 100; i++ {
+		lines, ids := batch(fmt.Sprintf("fill%d", i), 200)
+		start := time.Now()
+		code, body, hdr = s.do("POST", "/api/v1/events", adminToken, "application/x-ndjson", bytes.Join(lines, []byte("\n")))
+		if took := time.Since(start); took > 10*time.Second {
+			t.Fatalf("batch %d: answered %d after %s, want within seconds", i, code, took)
+		}
+		if code != 202 {
+			break
+		}
+		acked = append(acked, ids...)
+	}
+	if code != http.StatusInsufficientStorage || hdr.Get("Retry-After") == "" {
+		t.Fatalf("full disk: got %d Retry-After %q %s, want 507 with Retry-After", code, hdr.Get("Retry-After"), body)
+	}
+	for _, m := range regexp.MustCompile(`stored: event \d+ uuid (\S+?)"`).FindAllSubmatch(body, -1) {
+		acked = append(acked, string(m[1]))
+	}
+	waitFor(t, 5*time.Second, "readyz 503", func() bool { c, _, _ := s.do("GET", "/readyz", "", "", nil); return c == 503 })
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "ingest to work again", func() bool {
+		lines, ids := batch(fmt.Sprintf("after%d", time.Now().UnixNano()), 5)
+		if code, _ := s.ingest(lines); code != 202 {
+			return false
+		}
+		acked = append(acked, ids...)
+		return true
+	})
+	waitFor(t, 5*time.Second, "readyz 200", func() bool { c, _, _ := s.do("GET", "/readyz", "", "", nil); return c == 200 })
+	s.stop()
+	s = startServer(t, filepath.Join(mnt, "data"))
+	for _, id := range []string{acked[0], acked[len(acked)/2], acked[len(acked)-1]} {
+		code, body, _ := s.do("GET", "/api/v1/logs?limit=10&since=2020-01-01T00:00:00Z&filter="+queryEscape(`uuid eq "`+id+`"`), adminToken, "", nil)
+		if code != 200 || !strings.Contains(string(body), id) {
+			t.Errorf("acknowledged event %s: got %d %s, want it in the journal", id, code, body)
+		}
+	}
+	_, metrics, _ := s.do("GET", "/metrics", adminToken, "", nil)
+	var msgs int
+	for _, line := range strings.Split(string(metrics), "\n") {
+		fmt.Sscanf(line, "auditstream_journal_messages %d", &msgs)
+	}
+	if msgs < len(acked) {
+		t.Errorf("journal: got %d events, want at least the %d acknowledged", msgs, len(acked))
+	}
+}

@@ -1,0 +1,302 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/health"
+)
+
+// mountTmpfs mounts a tmpfs of size bytes on a fresh directory, so a test
+// can fill a real disk. It needs root (CAP_SYS_ADMIN): outside CI a test
+// is skipped with the reason when mounting is not permitted; in CI it
+// fails.
+func mountTmpfs(t *testing.T, size int64) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "mnt")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput()
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("mount tmpfs (needs root): %v: %s", err, out)
+		}
+		t.Skipf("mount tmpfs not permitted here (needs root), so no real disk-full test: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// fill writes a file that leaves about leave bytes free on dir's file system.
+func fill(t *testing.T, path string, leave uint64) {
+	t.Helper()
+	free, _, err := statfsSpace(filepath.Dir(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if free <= leave {
+		return
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	for left := int64(free - leave); left > 0; left -= int64(len(buf)) {
+		n := min(left, int64(len(buf)))
+		if _, err := f.Write(buf[:n]); err != nil {
+			break
+		}
+	}
+}
+
+func padEvents(t *testing.T, prefix string, n, size int) []event.Event {
+	t.Helper()
+	pad := strings.Repeat("x", size)
+	evs := make([]event.Event, n)
+	for i := range evs {
+		ev, err := event.Parse(fmt.Appendf(nil, `{"uuid":"%s-%d","eventType":"disk.fill","pad":%q}`, prefix, i, pad), "acme", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs[i] = ev
+	}
+	return evs
+}
+
+// uuidsIn reads every event uuid in the journal.
+func uuidsIn(t *testing.T, j *Journal) map[string]bool {
+	t.Helper()
+	ctx := t.Context()
+	c, err := j.JetStream().OrderedConsumer(ctx, j.StreamName(), jetstream.OrderedConsumerConfig{HeadersOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, _, err := j.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for uint64(len(out)) < msgs {
+		batch, err := c.Fetch(1000, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			out[UUIDOf(m.Headers())] = true
+		}
+		if n == 0 {
+			break
+		}
+	}
+	return out
+}
+
+func TestDiskFullFailsFastAndRecovers(t *testing.T) {
+	mnt := mountTmpfs(t, 64<<20)
+	board := &health.Board{}
+	j, err := Open(t.Context(), Options{DataDir: filepath.Join(mnt, "data"), MaxBytes: 40 << 20, DeadLetterMaxBytes: 1 << 20,
+		AppendTimeout: 2 * time.Second, Health: board}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("open on a 64 MiB disk: %v", err)
+	}
+	defer j.Close()
+	filler := filepath.Join(mnt, "filler")
+	fill(t, filler, 3<<20)
+
+	acked := map[string]bool{}
+	var failErr error
+	for b := 0; b < 200 && failErr == nil; b++ {
+		evs := padEvents(t, fmt.Sprintf("fill%d", b), 200, 1000)
+		start := time.Now()
+		_, err := j.Append(t.Context(), evs)
+		if took := time.Since(start); took > 4*time.Second {
+			t.Fatalf("batch %d: append took %s, want at most the append timeout plus a little", b, took)
+		}
+		var ae *AppendError
+		if err != nil && !errors.As(err, &ae) {
+			t.Fatalf("batch %d: got %T %v, want *AppendError", b, err, err)
+		}
+		stored := map[int]bool{}
+		if err == nil {
+			for i := range evs {
+				stored[i] = true
+			}
+		} else {
+			for _, i := range ae.Stored {
+				stored[i] = true
+			}
+			failErr = err
+		}
+		for i := range evs {
+			if stored[i] {
+				acked[evs[i].UUID] = true
+			}
+		}
+	}
+	if failErr == nil {
+		t.Fatal("the disk never filled: got no append error, want one")
+	}
+	t.Logf("first failure after %d acknowledged events: %v", len(acked), failErr)
+	if !errors.Is(failErr, ErrUnavailable) {
+		t.Fatalf("got %v, want ErrUnavailable", failErr)
+	}
+	// Readiness says so, and appends now fail at once.
+	waitFor(t, 5*time.Second, "journal.append NotReady", func() bool { return !board.Ready() })
+	start := time.Now()
+	_, err = j.Append(t.Context(), padEvents(t, "fast", 10, 100))
+	if err == nil || time.Since(start) > 500*time.Millisecond {
+		t.Fatalf("append on a full disk: got err=%v after %s, want a failure within 500ms", err, time.Since(start))
+	}
+	if !errors.Is(err, ErrStorageFull) {
+		t.Fatalf("append on a full disk: got %v, want ErrStorageFull", err)
+	}
+	// Free the space: appends work again without a restart.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	var after []event.Event
+	waitFor(t, 20*time.Second, "appends to work again", func() bool {
+		evs := padEvents(t, "after", 10, 100)
+		if _, err := j.Append(t.Context(), evs); err != nil {
+			return false
+		}
+		after = evs
+		return true
+	})
+	waitFor(t, 5*time.Second, "journal.append cleared", board.Ready)
+	have := uuidsIn(t, j)
+	for u := range acked {
+		if !have[u] {
+			t.Errorf("acknowledged event %s is missing after recovery", u)
+		}
+	}
+	for _, ev := range after {
+		if !have[ev.UUID] {
+			t.Errorf("event %s appended after recovery is missing", ev.UUID)
+		}
+	}
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s", d, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// After the journal restarts JetStream to clear a write error, pull
+// consumers (the log streams' runners) receive new events at once, not
+// after their missed heartbeats.
+func TestConsumersResumeAfterJetStreamRestart(t *testing.T) {
+	j := openTest(t, t.TempDir())
+	defer j.Close()
+	s, err := j.JetStream().Stream(t.Context(), j.StreamName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.CreateOrUpdateConsumer(t.Context(), jetstream.ConsumerConfig{Durable: "runner", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := c.Messages(jetstream.PullMaxMessages(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Stop()
+	if _, err := j.Append(t.Context(), padEvents(t, "before", 1, 10)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := it.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.DoubleAck(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if !j.restartJetStream("test") {
+		t.Fatal("restart: got none, want JetStream restarted")
+	}
+	if _, err := j.Append(t.Context(), padEvents(t, "after", 1, 10)); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		if m, err := it.Next(); err == nil {
+			got <- UUIDOf(m.Headers())
+		}
+	}()
+	select {
+	case u := <-got:
+		if u != "after-0" {
+			t.Fatalf("got %s, want after-0", u)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event delivered within 5s of the restart")
+	}
+}
+
+// A loaded journal that keeps acknowledging is not "stuck": concurrent
+// appends that take much longer than AppendTimeout in total succeed, and
+// readiness is not touched. The load grows until it takes at least twice
+// the timeout, so a fast machine still shows it.
+func TestSlowAppendsUnderLoadSucceed(t *testing.T) {
+	board := &health.Board{}
+	const timeout = 300 * time.Millisecond
+	j, err := Open(t.Context(), Options{DataDir: t.TempDir(), AppendTimeout: timeout, Health: board}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	const workers = 12
+	var took time.Duration
+	for round, per := 0, 4000; took < 2*timeout; round, per = round+1, per*2 {
+		if per > 32000 {
+			t.Fatalf("the largest load took %s, less than twice the append timeout %s: it shows nothing", took, timeout)
+		}
+		batches := make([][]event.Event, workers)
+		for w := range batches {
+			batches[w] = padEvents(t, fmt.Sprintf("load%d-%d", round, w), per, 500)
+		}
+		errs := make(chan error, workers)
+		start := time.Now()
+		for w := range batches {
+			go func() {
+				_, err := j.Append(t.Context(), batches[w])
+				errs <- err
+			}()
+		}
+		for range workers {
+			if err := <-errs; err != nil {
+				t.Fatalf("append under load (%d x %d events): %v", workers, per, err)
+			}
+		}
+		took = time.Since(start)
+		t.Logf("%d x %d events in %s", workers, per, took)
+	}
+	if !board.Ready() {
+		t.Errorf("readiness: got %+v, want ready", board.Conditions())
+	}
+}
