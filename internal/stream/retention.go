@@ -203,7 +203,7 @@ func (r *Retention) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		case <-r.cfg.Journal.Full():
-			if _, err := r.makeRoom(ctx, time.Now()); err != nil && ctx.Err() == nil && !errors.Is(err, journal.ErrFull) {
+			if err := r.makeRoom(ctx, time.Now()); err != nil && ctx.Err() == nil && !errors.Is(err, journal.ErrFull) {
 				r.log.Warn("journal retention check", "err", err)
 			}
 		}
@@ -215,22 +215,21 @@ func (r *Retention) Run(ctx context.Context) {
 // may be retried, or a *FullError naming the streams that hold the
 // journal full.
 func (r *Retention) MakeRoom(ctx context.Context) error {
-	_, err := r.makeRoom(ctx, time.Now())
-	return err
+	return r.makeRoom(ctx, time.Now())
 }
 
-func (r *Retention) makeRoom(ctx context.Context, failedAt time.Time) (bool, error) {
+func (r *Retention) makeRoom(ctx context.Context, failedAt time.Time) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.lastAt.After(failedAt) {
 		// A check ran since this append failed (concurrent refusals, or
 		// the periodic check): its answer holds.
-		return r.lastErr == nil, r.lastErr
+		return r.lastErr
 	}
 	if err := r.check(ctx, true); err != nil {
-		return false, err
+		return err
 	}
-	return r.lastErr == nil, r.lastErr
+	return r.lastErr
 }
 
 // Admit answers a *FullError while retention is blocked: the journal is
