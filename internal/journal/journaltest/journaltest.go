@@ -1,0 +1,49 @@
+// Package journaltest opens embedded journals for tests, as
+// net/http/httptest starts servers: each in its own t.TempDir(), closed
+// when the test ends.
+package journaltest
+
+import (
+	"log/slog"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/auditstream/auditstream/internal/journal"
+)
+
+// Open starts an embedded journal (in-process NATS JetStream, no network
+// listener) in a fresh t.TempDir() and closes it in t.Cleanup. It fails
+// the test if the journal does not start.
+func Open(t testing.TB) *journal.Journal {
+	t.Helper()
+	return OpenWith(t, journal.Options{})
+}
+
+// OpenWith is Open with opts: an empty DataDir becomes a fresh
+// t.TempDir(), so a test that reopens a directory passes its own. The
+// journal logs nowhere. Closing it again before the test ends is allowed
+// (Close is idempotent), for tests that hand the directory on.
+func OpenWith(t testing.TB, opts journal.Options) *journal.Journal {
+	t.Helper()
+	if opts.DataDir == "" {
+		opts.DataDir = t.TempDir()
+	}
+	j, err := journal.Open(t.Context(), opts, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("open journal: %v", err)
+	}
+	t.Cleanup(j.Close)
+	return j
+}
+
+// KV returns the journal's key-value bucket, creating it if needed, and
+// fails the test on an error.
+func KV(t testing.TB, j *journal.Journal, bucket string) jetstream.KeyValue {
+	t.Helper()
+	kv, err := j.KV(t.Context(), bucket)
+	if err != nil {
+		t.Fatalf("bucket %s: %v", bucket, err)
+	}
+	return kv
+}
