@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,7 +23,9 @@ import (
 	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/app"
 	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/health"
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/pattern"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/stream"
@@ -214,17 +217,32 @@ const adminSecret = "test-admin-token-0123456789abcdefghijklmnopqrstuvwxyz"
 
 func newServer(t *testing.T, limits api.Limits) *server {
 	t.Helper()
+	s, _ := newServerWith(t, env{limits: limits})
+	return s
+}
+
+// env is what tests vary in newServer's environment; the zero value is
+// newServer's.
+type env struct {
+	limits api.Limits
+	// maxBytes caps the journal (0: the journal's default).
+	maxBytes int64
+	// gate, when set, puts every destination behind a switch: while it is
+	// off each write fails as a destination answering 503 would.
+	gate *atomic.Bool
+	// retention wires retention as app.Run does, with its conditions on
+	// the returned board.
+	retention bool
+}
+
+// newServerWith is the API over an embedded journal with the token and
+// log stream stores, a stream supervisor whose sinks record what they
+// get, and an all-orgs admin token, all stopped when the test ends.
+func newServerWith(t *testing.T, e env) (*server, *health.Board) {
+	t.Helper()
 	ctx := t.Context()
-	j, err := journal.Open(ctx, journal.Options{DataDir: t.TempDir()}, discard)
-	if err != nil {
-		t.Fatalf("open journal: %v", err)
-	}
-	t.Cleanup(j.Close)
-	tokKV, err := j.KV(ctx, journal.BucketTokens)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := auth.NewStore(ctx, tokKV, discard)
+	j := journaltest.OpenWith(t, journal.Options{MaxBytes: e.maxBytes})
+	tokens, err := auth.NewStore(ctx, journaltest.KV(t, j, journal.BucketTokens), discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,11 +250,7 @@ func newServer(t *testing.T, limits api.Limits) *server {
 	if _, err := tokens.Ensure(ctx, adminSecret, auth.Token{Name: "admin", Org: auth.AllOrgs, Scopes: []auth.Scope{auth.ScopeAdmin}}); err != nil {
 		t.Fatal(err)
 	}
-	lsKV, err := j.KV(ctx, journal.BucketStreams)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := stream.NewStore(ctx, lsKV, nil, discard)
+	store, err := stream.NewStore(ctx, journaltest.KV(t, j, journal.BucketStreams), nil, discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,28 +258,50 @@ func newServer(t *testing.T, limits api.Limits) *server {
 
 	reg := prometheus.NewRegistry()
 	types := &testTypes{sinks: map[string]*recSink{}}
-	sup := stream.NewSupervisor(stream.SupervisorConfig{Store: store, Journal: j, Build: types.build, Log: discard,
+	build := types.build
+	if e.gate != nil {
+		build = func(d stream.Definition) (sink.Sink, stream.Filter, error) {
+			s, f, err := types.build(d)
+			if err != nil {
+				return nil, nil, err
+			}
+			return gateSink{recSink: s.(*recSink), open: e.gate}, f, nil
+		}
+	}
+	sup := stream.NewSupervisor(stream.SupervisorConfig{Store: store, Journal: j, Build: build, Log: discard,
 		Metrics: stream.NewMetrics(reg), StopTimeout: time.Second,
 		Runner: stream.RunnerConfig{BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond, MaxAge: 10 * time.Millisecond}})
+	runs := []func(context.Context){sup.Run}
+	var board *health.Board
+	var ret *stream.Retention
+	if e.retention {
+		board = &health.Board{}
+		ret = stream.NewRetention(stream.RetentionConfig{Journal: j, Supervisor: sup, Health: board, Log: discard,
+			Registry: reg, SystemOrg: "default", Interval: 20 * time.Millisecond})
+		runs = append(runs, ret.Run)
+	}
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sup.Run(runCtx)
-	}()
-	t.Cleanup(func() { stop(); <-done })
+	var wg sync.WaitGroup
+	for _, run := range runs {
+		wg.Go(func() { run(runCtx) })
+	}
+	t.Cleanup(func() { stop(); wg.Wait() })
 
 	// The public URL is the test server's, so links point where the
 	// client can follow them.
 	ts := httptest.NewUnstartedServer(nil)
-	srv := api.New(api.Deps{Journal: j, Tokens: tokens, Streams: store, Supervisor: sup, Types: types,
-		ValidateFilter: func(raw []byte) error { return app.ValidateFilter(raw) }, Log: discard, Registry: reg, DefaultOrg: "default", Limits: limits,
-		PublicURL: "http://" + ts.Listener.Addr().String()})
+	deps := api.Deps{Journal: j, Tokens: tokens, Streams: store, Supervisor: sup, Types: types,
+		ValidateFilter: func(raw []byte) error { return app.ValidateFilter(raw) }, Log: discard, Registry: reg, DefaultOrg: "default", Limits: e.limits,
+		PublicURL: "http://" + ts.Listener.Addr().String()}
+	if board != nil {
+		deps.Health, deps.Retention = board, ret
+	}
+	srv := api.New(deps)
 	ts.Config.Handler = srv
 	ts.Start()
 	t.Cleanup(ts.Close)
 	return &server{t: t, url: ts.URL, client: ts.Client(), api: srv, j: j, tokens: tokens, store: store,
-		types: types, admin: adminSecret}
+		types: types, admin: adminSecret}, board
 }
 
 // token creates a token and returns its secret.
@@ -399,18 +435,6 @@ func wantStatus(t *testing.T, r response, status int) {
 	t.Helper()
 	if r.status != status {
 		t.Fatalf("got %s, want status %d", r, status)
-	}
-}
-
-// eventually polls cond until it holds or a deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -5,22 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/auditstream/auditstream/internal/api"
-	"github.com/auditstream/auditstream/internal/app"
 	"github.com/auditstream/auditstream/internal/auth"
-	"github.com/auditstream/auditstream/internal/health"
-	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/stream"
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 // gateSink is a recSink behind a switch: while closed every write fails
@@ -37,66 +31,6 @@ func (g gateSink) Write(ctx context.Context, b sink.Batch) error {
 	return g.recSink.Write(ctx, b)
 }
 
-// newCappedServer is newServer over a journal capped at maxBytes, with
-// retention wired as app.Run does, and destinations behind gate.
-func newCappedServer(t *testing.T, maxBytes int64, gate *atomic.Bool) (*server, *health.Board) {
-	t.Helper()
-	ctx := t.Context()
-	j, err := journal.Open(ctx, journal.Options{DataDir: t.TempDir(), MaxBytes: maxBytes}, discard)
-	if err != nil {
-		t.Fatalf("open journal: %v", err)
-	}
-	t.Cleanup(j.Close)
-	tokKV, err := j.KV(ctx, journal.BucketTokens)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := auth.NewStore(ctx, tokKV, discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tokens.Close)
-	if _, err := tokens.Ensure(ctx, adminSecret, auth.Token{Name: "admin", Org: auth.AllOrgs, Scopes: []auth.Scope{auth.ScopeAdmin}}); err != nil {
-		t.Fatal(err)
-	}
-	lsKV, err := j.KV(ctx, journal.BucketStreams)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := stream.NewStore(ctx, lsKV, nil, discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(store.Close)
-	reg := prometheus.NewRegistry()
-	types := &testTypes{sinks: map[string]*recSink{}}
-	build := func(d stream.Definition) (sink.Sink, stream.Filter, error) {
-		s, f, err := types.build(d)
-		if err != nil {
-			return nil, nil, err
-		}
-		return gateSink{recSink: s.(*recSink), open: gate}, f, nil
-	}
-	sup := stream.NewSupervisor(stream.SupervisorConfig{Store: store, Journal: j, Build: build, Log: discard,
-		Metrics: stream.NewMetrics(reg), StopTimeout: time.Second,
-		Runner: stream.RunnerConfig{BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond, MaxAge: 10 * time.Millisecond}})
-	board := &health.Board{}
-	ret := stream.NewRetention(stream.RetentionConfig{Journal: j, Supervisor: sup, Health: board, Log: discard,
-		Registry: reg, SystemOrg: "default", Interval: 20 * time.Millisecond})
-	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{}, 2)
-	go func() { sup.Run(runCtx); done <- struct{}{} }()
-	go func() { ret.Run(runCtx); done <- struct{}{} }()
-	t.Cleanup(func() { stop(); <-done; <-done })
-	srv := api.New(api.Deps{Journal: j, Tokens: tokens, Streams: store, Supervisor: sup, Types: types,
-		ValidateFilter: func(raw []byte) error { return app.ValidateFilter(raw) }, Log: discard, Registry: reg,
-		DefaultOrg: "default", Limits: api.DefaultLimits, Health: board, Retention: ret})
-	ts := httptest.NewServer(srv)
-	t.Cleanup(ts.Close)
-	return &server{t: t, url: ts.URL, client: ts.Client(), api: srv, j: j, tokens: tokens, store: store,
-		types: types, admin: adminSecret}, board
-}
-
 // TestIngestFullJournalProtectsUndelivered is the reviewer's repro of H2:
 // a 1 MiB journal, a stream whose destination is down, 5 × 2,000 events
 // of 400 bytes. Before, all were accepted and 8,054 were lost with
@@ -105,7 +39,7 @@ func newCappedServer(t *testing.T, maxBytes int64, gate *atomic.Bool) (*server, 
 // the destination is back everything is delivered and ingest accepted.
 func TestIngestFullJournalProtectsUndelivered(t *testing.T) {
 	gate := &atomic.Bool{}
-	s, _ := newCappedServer(t, 1<<20, gate)
+	s, _ := newServerWith(t, env{limits: api.DefaultLimits, maxBytes: 1 << 20, gate: gate, retention: true})
 	r := s.call("POST", "/api/v1/logStreams?verify=false", s.admin,
 		map[string]any{"type": "test", "name": "down", "settings": map[string]any{"url": "http://127.0.0.1:19010/hook"}})
 	wantStatus(t, r, 200)
@@ -167,7 +101,7 @@ func TestIngestFullJournalProtectsUndelivered(t *testing.T) {
 
 	gate.Store(true)
 	rec := s.types.sink(created.ID)
-	eventually(t, "every accepted event delivered", func() bool {
+	wait.Eventually(t, "every accepted event delivered", func() bool {
 		got := map[string]bool{}
 		rec.mu.Lock()
 		for _, b := range rec.batches {
@@ -183,10 +117,10 @@ func TestIngestFullJournalProtectsUndelivered(t *testing.T) {
 		}
 		return true
 	})
-	eventually(t, "ingest accepted again", func() bool {
+	wait.Eventually(t, "ingest accepted again", func() bool {
 		return s.call("POST", "/api/v1/events", s.admin, ev("after-recovery")).status == 202
 	})
-	eventually(t, "readyz ready", func() bool {
+	wait.Eventually(t, "readyz ready", func() bool {
 		r := s.call("GET", "/readyz", "", nil)
 		return r.status == 200 && strings.Contains(string(r.body), `"ready"`)
 	})
@@ -198,7 +132,7 @@ func TestIngestFullJournalProtectsUndelivered(t *testing.T) {
 	}
 	// A burst straight to the cap leaves no room for the event while
 	// blocked; it is stored as soon as there is.
-	eventually(t, "a system.journal.retention.blocked event delivered", func() bool {
+	wait.Eventually(t, "a system.journal.retention.blocked event delivered", func() bool {
 		return slices.Contains(rec.eventTypes(), "system.journal.retention.blocked")
 	})
 }
@@ -208,7 +142,7 @@ func TestIngestFullJournalProtectsUndelivered(t *testing.T) {
 // lost.
 func TestIngestFullJournalDeactivateUnblocks(t *testing.T) {
 	gate := &atomic.Bool{}
-	s, board := newCappedServer(t, 512<<10, gate)
+	s, board := newServerWith(t, env{limits: api.DefaultLimits, maxBytes: 512 << 10, gate: gate, retention: true})
 	r := s.call("POST", "/api/v1/logStreams?verify=false", s.admin,
 		map[string]any{"type": "test", "name": "down", "settings": map[string]any{"url": "http://127.0.0.1:19010/hook"}})
 	wantStatus(t, r, 200)
@@ -227,10 +161,10 @@ func TestIngestFullJournalDeactivateUnblocks(t *testing.T) {
 	}
 	wantError(t, r, 507, api.CodeFull, created.ID)
 	wantStatus(t, s.call("POST", "/api/v1/logStreams/"+created.ID+"/lifecycle/deactivate", s.admin, nil), 200)
-	eventually(t, "ingest accepted after deactivation", func() bool {
+	wait.Eventually(t, "ingest accepted after deactivation", func() bool {
 		return s.call("POST", "/api/v1/events", s.admin, ev("after-deactivate")).status == 202
 	})
-	eventually(t, "the condition cleared", func() bool {
+	wait.Eventually(t, "the condition cleared", func() bool {
 		for _, c := range board.Conditions() {
 			if c.Name == stream.ConditionRetention {
 				return false
@@ -238,7 +172,7 @@ func TestIngestFullJournalDeactivateUnblocks(t *testing.T) {
 		}
 		return true
 	})
-	eventually(t, "the stream's loss in its status", func() bool {
+	wait.Eventually(t, "the stream's loss in its status", func() bool {
 		r := s.call("GET", "/api/v1/logStreams/"+created.ID+"/status", s.admin, nil)
 		var st stream.Snapshot
 		r.json(t, &st)

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 // streamView is Okta's LogStream object as the API returns it.
@@ -307,7 +309,7 @@ func TestStreamLifecycleAndStatus(t *testing.T) {
 		t.Errorf("got status %s, want ACTIVE", got.Status)
 	}
 	checkLinks(t, s.url, got)
-	eventually(t, "state active", func() bool { return status()["state"] == "active" })
+	wait.Eventually(t, "state active", func() bool { return status()["state"] == "active" })
 
 	wantError(t, s.call("POST", "/api/v1/logStreams/0oanothere/lifecycle/activate", s.admin, nil), 404, api.CodeNotFound)
 
@@ -367,15 +369,12 @@ func TestEventsReachStreams(t *testing.T) {
 		acmeOnly.ID: {"user.session.start", "user.session.end", "user.session.start"},
 	}
 	for id, w := range want {
-		deadline := time.Now().Add(10 * time.Second)
-		for len(s.types.sink(id).eventTypes()) < len(w) {
-			if time.Now().After(deadline) {
+		wait.Eventually(t, fmt.Sprintf("stream %s to deliver %v", id, w), func() bool { return len(s.types.sink(id).eventTypes()) >= len(w) },
+			wait.Seen(func() string {
 				var st map[string]any
 				s.call("GET", "/api/v1/logStreams/"+id+"/status", s.admin, nil).json(t, &st)
-				t.Fatalf("stream %s: got %v delivered (status %v), want %v", id, s.types.sink(id).eventTypes(), st, w)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+				return fmt.Sprintf("%v delivered (status %v)", s.types.sink(id).eventTypes(), st)
+			}))
 	}
 	time.Sleep(100 * time.Millisecond) // nothing more arrives
 	for id, w := range want {
@@ -384,16 +383,11 @@ func TestEventsReachStreams(t *testing.T) {
 		}
 	}
 	var m map[string]any
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	wait.Eventually(t, "status with 2 delivered and no lag", func() bool {
 		m = nil
 		s.call("GET", "/api/v1/logStreams/"+logins.ID+"/status", s.admin, nil).json(t, &m)
-		if m["delivered"] == float64(2) && m["lagEvents"] == float64(0) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("got status %v, want 2 delivered and no lag", m)
-		}
-	}
+		return m["delivered"] == float64(2) && m["lagEvents"] == float64(0)
+	}, wait.Seen(func() string { return fmt.Sprint(m) }))
 }
 
 func TestStreamManageScopes(t *testing.T) {
@@ -516,7 +510,7 @@ func TestDeadLetterBodiesNeedLogsRead(t *testing.T) {
 	wantStatus(t, s.call("POST", "/api/v1/events", s.token("acme", auth.ScopeWriteEvents),
 		`{"eventType":"hr.salary.change","uuid":"dl-1","debugContext":{"debugData":{"newSalary":"999999"}}}`), 202)
 	path := "/api/v1/logStreams/" + v.ID + "/deadLetters"
-	eventually(t, "a dead letter", func() bool {
+	wait.Eventually(t, "a dead letter", func() bool {
 		var dls []map[string]any
 		s.call("GET", path, s.admin, nil).json(t, &dls)
 		return len(dls) == 1

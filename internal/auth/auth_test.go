@@ -14,6 +14,8 @@ import (
 
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/journal/journaltest"
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 // TestMain checks that no store leaves its watch goroutine behind once its
@@ -23,16 +25,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // openKV starts an embedded journal and returns its tokens bucket.
 func openKV(t *testing.T) jetstream.KeyValue {
 	t.Helper()
-	j, err := journal.Open(t.Context(), journal.Options{DataDir: t.TempDir()}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatalf("open journal: %v", err)
-	}
-	t.Cleanup(j.Close)
-	kv, err := j.KV(t.Context(), journal.BucketTokens)
-	if err != nil {
-		t.Fatalf("tokens bucket: %v", err)
-	}
-	return kv
+	return journaltest.KV(t, journaltest.Open(t), journal.BucketTokens)
 }
 
 func newStore(t *testing.T, kv jetstream.KeyValue) *auth.Store {
@@ -43,18 +36,6 @@ func newStore(t *testing.T, kv jetstream.KeyValue) *auth.Store {
 	}
 	t.Cleanup(s.Close)
 	return s
-}
-
-// eventually polls cond until it holds or a deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 var writer = auth.Token{Name: "ingest", Org: "acme", Scopes: []auth.Scope{auth.ScopeWriteEvents}}
@@ -228,7 +209,7 @@ func TestStoresShareTokensLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the second store to see a new token", func() bool {
+	wait.Eventually(t, "the second store to see a new token", func() bool {
 		_, ok := b.Authenticate(late)
 		return ok
 	})
@@ -240,14 +221,14 @@ func TestStoresShareTokensLive(t *testing.T) {
 	if err := a.Delete(ctx, lateTok.ID); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the second store to drop a deleted token", func() bool {
+	wait.Eventually(t, "the second store to drop a deleted token", func() bool {
 		_, ok := b.Authenticate(late)
 		return !ok
 	})
 	if err := b.Delete(ctx, earlyTok.ID); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the first store to drop a token deleted elsewhere", func() bool {
+	wait.Eventually(t, "the first store to drop a token deleted elsewhere", func() bool {
 		_, ok := a.Authenticate(early)
 		return !ok
 	})
@@ -472,7 +453,7 @@ func TestSetFixedReplaces(t *testing.T) {
 			}
 			prevCreated = fx.Token.Created
 			for _, st := range []*auth.Store{s, other} {
-				eventually(t, "the stores to agree", func() bool {
+				wait.Eventually(t, "the stores to agree", func() bool {
 					got, ok := st.Authenticate(tt.secret)
 					return ok && got.ID == auth.EnvTokenID && len(st.List(auth.AllOrgs)) == 2
 				})
@@ -480,7 +461,7 @@ func TestSetFixedReplaces(t *testing.T) {
 					if gone == tt.secret {
 						continue
 					}
-					eventually(t, "the old value to stop working", func() bool {
+					wait.Eventually(t, "the old value to stop working", func() bool {
 						_, ok := st.Authenticate(gone)
 						return !ok
 					})

@@ -16,7 +16,9 @@ import (
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/query"
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 // logsServer is the real API with the query engine over an embedded
@@ -24,15 +26,8 @@ import (
 func logsServer(t *testing.T, t0 time.Time, n int) (url, secret string, j *journal.Journal) {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
-	j, err := journal.Open(t.Context(), journal.Options{DataDir: t.TempDir()}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kv, err := j.KV(t.Context(), journal.BucketTokens)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := auth.NewStore(t.Context(), kv, log)
+	j = journaltest.Open(t)
+	tokens, err := auth.NewStore(t.Context(), journaltest.KV(t, j, journal.BucketTokens), log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,10 +156,7 @@ func TestLogsTail(t *testing.T) {
 	// Events published long ago but arriving now are new to a tail.
 	time.Sleep(100 * time.Millisecond)
 	appendLogs(t, j, "n", t0.Add(-time.Hour), 3)
-	deadline := time.Now().Add(10 * time.Second)
-	for strings.Count(out.String(), "\n") < 3 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.Eventually(t, "3 lines of output", func() bool { return strings.Count(out.String(), "\n") >= 3 })
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("exit: got %d (stderr %q), want 0", code, errOut.String())

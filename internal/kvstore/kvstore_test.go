@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/kvstore"
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 type rec struct {
@@ -17,15 +19,8 @@ type rec struct {
 
 func open(t *testing.T) (*journal.Journal, *kvstore.Store[rec], *kvstore.Store[rec]) {
 	t.Helper()
-	j, err := journal.Open(t.Context(), journal.Options{DataDir: t.TempDir()}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(j.Close)
-	kv, err := j.KV(t.Context(), "kvstore_test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := journaltest.Open(t)
+	kv := journaltest.KV(t, j, "kvstore_test")
 	a, err := kvstore.Open[rec](t.Context(), kv, "record", slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -39,17 +34,6 @@ func open(t *testing.T) (*journal.Journal, *kvstore.Store[rec], *kvstore.Store[r
 	return j, a, b
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestWritesAreLocalAtOnceAndLiveElsewhere(t *testing.T) {
 	_, a, b := open(t)
 	changes := b.Changes()
@@ -59,7 +43,7 @@ func TestWritesAreLocalAtOnceAndLiveElsewhere(t *testing.T) {
 	if got, ok := a.Get("k1"); !ok || got.Name != "one" {
 		t.Fatalf("local read after create: got %+v %v, want one", got, ok)
 	}
-	eventually(t, "the other store to see the record", func() bool { _, ok := b.Get("k1"); return ok })
+	wait.Eventually(t, "the other store to see the record", func() bool { _, ok := b.Get("k1"); return ok })
 	select {
 	case <-changes:
 	case <-time.After(5 * time.Second):
@@ -71,7 +55,7 @@ func TestWritesAreLocalAtOnceAndLiveElsewhere(t *testing.T) {
 	if err := b.Delete(t.Context(), "k1"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the delete to reach the first store", func() bool { _, ok := a.Get("k1"); return !ok })
+	wait.Eventually(t, "the delete to reach the first store", func() bool { _, ok := a.Get("k1"); return !ok })
 	if n := len(a.All()); n != 0 {
 		t.Fatalf("after delete: got %d records, want 0", n)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/secret"
 )
@@ -43,15 +44,8 @@ type sealEnv struct {
 func newSealEnv(t *testing.T) *sealEnv {
 	t.Helper()
 	dir := t.TempDir()
-	j, err := journal.Open(t.Context(), journal.Options{DataDir: dir}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(j.Close)
-	kv, err := j.KV(t.Context(), "seal_test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := journaltest.OpenWith(t, journal.Options{DataDir: dir})
+	kv := journaltest.KV(t, j, "seal_test")
 	return &sealEnv{dir: dir, j: j, kv: kv}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/journal/journaltest"
 )
 
 var discard = slog.New(slog.DiscardHandler)
@@ -37,15 +38,8 @@ type harness struct {
 
 func newHarness(t *testing.T, cfg Config) *harness {
 	t.Helper()
-	j, err := journal.Open(t.Context(), journal.Options{DataDir: t.TempDir()}, discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kv, err := j.KV(t.Context(), journal.BucketTokens)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := auth.NewStore(t.Context(), kv, discard)
+	j := journaltest.Open(t)
+	tokens, err := auth.NewStore(t.Context(), journaltest.KV(t, j, journal.BucketTokens), discard)
 	if err != nil {
 		t.Fatal(err)
 	}

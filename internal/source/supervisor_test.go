@@ -21,7 +21,9 @@ import (
 	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/source"
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 func TestMain(m *testing.M) {
@@ -85,14 +87,10 @@ type fixture struct {
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	j, err := journal.Open(t.Context(), journal.Options{DataDir: t.TempDir()}, discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(j.Close)
-	kv, _ := j.KV(t.Context(), journal.BucketSources)
-	cp, _ := j.KV(t.Context(), source.BucketCheckpoints)
-	statusKV, _ := j.KV(t.Context(), journal.BucketStatus)
+	j := journaltest.Open(t)
+	kv := journaltest.KV(t, j, journal.BucketSources)
+	cp := journaltest.KV(t, j, source.BucketCheckpoints)
+	statusKV := journaltest.KV(t, j, journal.BucketStatus)
 	fixed := []source.Definition{{ID: "fromfile", Type: "poll", Name: "file", Status: source.StatusActive, Org: "acme",
 		Settings: json.RawMessage(`{"n":1}`)}}
 	store, err := source.NewStore(t.Context(), kv, fixed, discard)
@@ -158,18 +156,6 @@ func (f *fixture) call(t *testing.T, method, path, body string, want int, out an
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 type view struct {
 	ID       string         `json:"id"`
 	Status   string         `json:"status"`
@@ -182,27 +168,27 @@ type view struct {
 // supervisor runs exactly one runner while it is active.
 func TestLifecycle(t *testing.T) {
 	f := setup(t)
-	waitFor(t, "the config file's source running", func() bool { r, _ := f.rec.get("fromfile"); return r == 1 })
+	wait.Eventually(t, "the config file's source running", func() bool { r, _ := f.rec.get("fromfile"); return r == 1 })
 
 	var v view
 	f.call(t, "POST", "/api/v1/sources", `{"type":"poll","name":"one","org":"acme","settings":{"secret":"s","x":1}}`, 200, &v)
 	if v.Status != source.StatusActive || v.Settings["secret"] != nil || v.Settings["x"] != float64(1) {
 		t.Fatalf("created: got %+v, want ACTIVE without the secret", v)
 	}
-	waitFor(t, "the new source running", func() bool { r, _ := f.rec.get(v.ID); return r == 1 })
+	wait.Eventually(t, "the new source running", func() bool { r, _ := f.rec.get(v.ID); return r == 1 })
 
 	f.call(t, "PUT", "/api/v1/sources/"+v.ID, `{"name":"one","settings":{"x":2}}`, 200, nil)
-	waitFor(t, "a restart with the new settings", func() bool { r, s := f.rec.get(v.ID); return r == 1 && s == 2 })
+	wait.Eventually(t, "a restart with the new settings", func() bool { r, s := f.rec.get(v.ID); return r == 1 && s == 2 })
 
 	f.call(t, "POST", "/api/v1/sources/"+v.ID+"/lifecycle/deactivate", "", 200, &v)
-	waitFor(t, "the runner stopped", func() bool { r, _ := f.rec.get(v.ID); return r == 0 })
+	wait.Eventually(t, "the runner stopped", func() bool { r, _ := f.rec.get(v.ID); return r == 0 })
 	var st source.Snapshot
 	f.call(t, "GET", "/api/v1/sources/"+v.ID+"/status", "", 200, &st)
 	if st.State != source.StateInactive {
 		t.Fatalf("status: got %s, want inactive", st.State)
 	}
 	f.call(t, "POST", "/api/v1/sources/"+v.ID+"/lifecycle/activate", "", 200, &v)
-	waitFor(t, "running again", func() bool { r, s := f.rec.get(v.ID); return r == 1 && s == 3 })
+	wait.Eventually(t, "running again", func() bool { r, s := f.rec.get(v.ID); return r == 1 && s == 3 })
 
 	// Backfills run one at a time.
 	f.call(t, "POST", "/api/v1/sources/"+v.ID+"/backfill", `{"since":"2024-01-01T00:00:00Z","until":"2024-01-02T00:00:00Z"}`, 202, nil)
@@ -210,7 +196,7 @@ func TestLifecycle(t *testing.T) {
 	// Deactivating the source stops its backfill; a deactivated source
 	// takes none.
 	f.call(t, "POST", "/api/v1/sources/"+v.ID+"/lifecycle/deactivate", "", 200, &v)
-	waitFor(t, "the backfill stopped", func() bool {
+	wait.Eventually(t, "the backfill stopped", func() bool {
 		var st source.Snapshot
 		f.call(t, "GET", "/api/v1/sources/"+v.ID+"/status", "", 200, &st)
 		return st.Backfill != nil && st.Backfill.State != "RUNNING"
@@ -219,7 +205,7 @@ func TestLifecycle(t *testing.T) {
 	f.call(t, "POST", "/api/v1/sources/"+v.ID+"/lifecycle/activate", "", 200, &v)
 
 	f.call(t, "DELETE", "/api/v1/sources/"+v.ID, "", 204, nil)
-	waitFor(t, "the runner stopped", func() bool { r, _ := f.rec.get(v.ID); return r == 0 })
+	wait.Eventually(t, "the runner stopped", func() bool { r, _ := f.rec.get(v.ID); return r == 0 })
 	f.call(t, "GET", "/api/v1/sources/"+v.ID, "", 404, nil)
 
 	var list []view
@@ -321,7 +307,7 @@ func TestHealthTransitions(t *testing.T) {
 // a polling source runs on one of them, and moves when that one stops.
 func TestLeaseOneNode(t *testing.T) {
 	f := setup(t)
-	waitFor(t, "the source running", func() bool { r, _ := f.rec.get("fromfile"); return r == 1 })
+	wait.Eventually(t, "the source running", func() bool { r, _ := f.rec.get("fromfile"); return r == 1 })
 	kv, _ := f.j.KV(t.Context(), journal.BucketSources)
 	state, _ := f.j.KV(t.Context(), source.BucketState)
 	store2, err := source.NewStore(t.Context(), kv, []source.Definition{{ID: "fromfile", Type: "poll", Name: "file",
@@ -341,7 +327,7 @@ func TestLeaseOneNode(t *testing.T) {
 	ctx1, stop1 := context.WithCancel(t.Context())
 	done1 := make(chan struct{})
 	go func() { first.Run(ctx1); close(done1) }()
-	waitFor(t, "node one running it", func() bool { r, _ := rec2.get("fromfile"); return r == 1 })
+	wait.Eventually(t, "node one running it", func() bool { r, _ := rec2.get("fromfile"); return r == 1 })
 	ctx2, stop2 := context.WithCancel(t.Context())
 	done2 := make(chan struct{})
 	go func() { second.Run(ctx2); close(done2) }()
@@ -351,7 +337,7 @@ func TestLeaseOneNode(t *testing.T) {
 	}
 	stop1()
 	<-done1
-	waitFor(t, "node two taking over", func() bool { r, s := rec2.get("fromfile"); return r == 1 && s == 2 })
+	wait.Eventually(t, "node two taking over", func() bool { r, s := rec2.get("fromfile"); return r == 1 && s == 2 })
 	stop2()
 	<-done2
 	close(rec2.block)

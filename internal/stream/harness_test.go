@@ -17,8 +17,10 @@ import (
 
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/stream"
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 // TestMain checks that supervisors, runners and stores leave no goroutine
@@ -158,7 +160,7 @@ func (f *fakeSink) numClosed() int {
 // waitDelivered waits until at least n records were accepted.
 func (f *fakeSink) waitDelivered(t *testing.T, n int) []string {
 	t.Helper()
-	eventually(t, fmt.Sprintf("%d records delivered", n), func() bool { return len(f.deliveredIDs()) >= n })
+	wait.Eventually(t, fmt.Sprintf("%d records delivered", n), func() bool { return len(f.deliveredIDs()) >= n })
 	return f.deliveredIDs()
 }
 
@@ -168,6 +170,7 @@ type env struct {
 	t       *testing.T
 	j       *journal.Journal
 	store   *stream.Store
+	reg     *prometheus.Registry
 	metrics *stream.Metrics
 
 	mu      sync.Mutex
@@ -178,26 +181,26 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	return newEnvAt(t, t.TempDir())
+	return newEnvWith(t, journal.Options{})
 }
 
+// newEnvAt is newEnv on dir, for tests that restart on the same data.
 func newEnvAt(t *testing.T, dir string) *env {
 	t.Helper()
-	j, err := journal.Open(t.Context(), journal.Options{DataDir: dir}, discard)
-	if err != nil {
-		t.Fatalf("open journal: %v", err)
-	}
-	t.Cleanup(j.Close)
-	kv, err := j.KV(t.Context(), journal.BucketStreams)
-	if err != nil {
-		t.Fatalf("streams bucket: %v", err)
-	}
-	store, err := stream.NewStore(t.Context(), kv, nil, discard)
+	return newEnvWith(t, journal.Options{DataDir: dir})
+}
+
+// newEnvWith is newEnv over a journal opened with opts.
+func newEnvWith(t *testing.T, opts journal.Options) *env {
+	t.Helper()
+	j := journaltest.OpenWith(t, opts)
+	store, err := stream.NewStore(t.Context(), journaltest.KV(t, j, journal.BucketStreams), nil, discard)
 	if err != nil {
 		t.Fatalf("stream store: %v", err)
 	}
 	t.Cleanup(store.Close)
-	return &env{t: t, j: j, store: store, metrics: stream.NewMetrics(prometheus.NewRegistry()),
+	reg := prometheus.NewRegistry()
+	return &env{t: t, j: j, store: store, reg: reg, metrics: stream.NewMetrics(reg),
 		sinks: map[string]*fakeSink{}, filters: map[string]stream.Filter{}, builds: map[string]int{}}
 }
 
@@ -321,32 +324,6 @@ func ids(from, to int) []string {
 		out = append(out, idOf(i))
 	}
 	return out
-}
-
-// eventually polls cond until it holds or a deadline passes; state, when
-// given, describes what was seen instead.
-func eventually(t *testing.T, what string, cond func() bool, state ...func() string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			if len(state) > 0 {
-				t.Fatalf("timed out waiting for %s; got %s", what, state[0]())
-			}
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// never checks that cond stays false for d.
-func never(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
-		if cond() {
-			t.Fatalf("got %s, want it not to happen", what)
-		}
-	}
 }
 
 func (e *env) deadLetters(id string) []stream.DeadLetter {

@@ -18,6 +18,7 @@ import (
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/stream"
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 // retEnv is a journal with a small cap, a supervisor and a retention
@@ -33,28 +34,11 @@ type retEnv struct {
 
 func newRetEnv(t *testing.T, opts journal.Options, whenFull string) *retEnv {
 	t.Helper()
-	opts.DataDir = t.TempDir()
-	j, err := journal.Open(t.Context(), opts, discard)
-	if err != nil {
-		t.Fatalf("open journal: %v", err)
-	}
-	t.Cleanup(j.Close)
-	kv, err := j.KV(t.Context(), journal.BucketStreams)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := stream.NewStore(t.Context(), kv, nil, discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(store.Close)
-	reg := prometheus.NewRegistry()
-	e := &env{t: t, j: j, store: store, metrics: stream.NewMetrics(reg),
-		sinks: map[string]*fakeSink{}, filters: map[string]stream.Filter{}, builds: map[string]int{}}
-	re := &retEnv{env: e, board: &health.Board{}, reg: reg}
+	e := newEnvWith(t, opts)
+	re := &retEnv{env: e, board: &health.Board{}, reg: e.reg}
 	re.sup = e.start(time.Second)
-	re.ret = stream.NewRetention(stream.RetentionConfig{Journal: j, Supervisor: re.sup.Supervisor, WhenFull: whenFull,
-		Health: re.board, Log: discard, Registry: reg, SystemOrg: "ops", Interval: 20 * time.Millisecond})
+	re.ret = stream.NewRetention(stream.RetentionConfig{Journal: e.j, Supervisor: re.sup.Supervisor, WhenFull: whenFull,
+		Health: re.board, Log: discard, Registry: e.reg, SystemOrg: "ops", Interval: 20 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
 	done := make(chan struct{})
 	go func() {
@@ -191,7 +175,7 @@ func TestRetentionProtectsUndelivered(t *testing.T) {
 	re.setSink("ok", fOK)
 	re.put(def("down"))
 	re.put(def("ok"))
-	eventually(t, "consumers created", func() bool {
+	wait.Eventually(t, "consumers created", func() bool {
 		_, ok1, _ := re.j.AckFloor(t.Context(), "ls_down_0")
 		_, ok2, _ := re.j.AckFloor(t.Context(), "ls_ok_0")
 		return ok1 && ok2
@@ -233,7 +217,7 @@ func TestRetentionProtectsUndelivered(t *testing.T) {
 	if g := re.gauge("auditstream_stream_retention_blocking", "stream", "down"); g != 1 {
 		t.Errorf("got auditstream_stream_retention_blocking{down} %v, want 1", g)
 	}
-	eventually(t, "a system.journal.retention.blocked event delivered", func() bool {
+	wait.Eventually(t, "a system.journal.retention.blocked event delivered", func() bool {
 		return slices.Contains(eventTypes(fOK), "system.journal.retention.blocked")
 	})
 	u, err := re.j.Usage(t.Context())
@@ -242,7 +226,7 @@ func TestRetentionProtectsUndelivered(t *testing.T) {
 	}
 
 	down.set(true)
-	eventually(t, "every accepted event delivered", func() bool {
+	wait.Eventually(t, "every accepted event delivered", func() bool {
 		got := fDown.deliveredIDs()
 		for _, id := range accepted {
 			if !slices.Contains(got, id) {
@@ -250,19 +234,19 @@ func TestRetentionProtectsUndelivered(t *testing.T) {
 			}
 		}
 		return true
-	}, func() string { return fmt.Sprintf("%d of %d", len(fDown.deliveredIDs()), len(accepted)) })
+	}, wait.Seen(func() string { return fmt.Sprintf("%d of %d", len(fDown.deliveredIDs()), len(accepted)) }))
 	more, err := re.ingest("acme", 300)
 	if err != nil {
 		t.Fatalf("ingest after recovery: got %v after %d, want it accepted", err, len(more))
 	}
-	eventually(t, "the condition cleared", func() bool {
+	wait.Eventually(t, "the condition cleared", func() bool {
 		_, set := re.condition(stream.ConditionRetention)
 		return !set && !re.sup.StatusOf("down").Snapshot().RetentionBlocking
 	})
 	if g := re.gauge("auditstream_journal_retention_blocked"); g != 0 {
 		t.Errorf("got auditstream_journal_retention_blocked %v, want 0", g)
 	}
-	eventually(t, "a system.journal.retention.unblocked event", func() bool {
+	wait.Eventually(t, "a system.journal.retention.unblocked event", func() bool {
 		return slices.Contains(eventTypes(fOK), "system.journal.retention.unblocked")
 	})
 	if snap := re.sup.StatusOf("down").Snapshot(); snap.DroppedByRetention != nil {
@@ -284,7 +268,7 @@ func TestRetentionDeactivateClearsBlock(t *testing.T) {
 	d := def("down")
 	d.Status = stream.StatusInactive
 	re.put(d)
-	eventually(t, "the block cleared", func() bool {
+	wait.Eventually(t, "the block cleared", func() bool {
 		_, set := re.condition(stream.ConditionRetention)
 		return !set
 	})
@@ -337,13 +321,13 @@ func TestRetentionDropOldestReportsGaps(t *testing.T) {
 	}
 	// Recover once retention is done purging: the count is exact for
 	// what was purged while the stream was down.
-	eventually(t, "the journal purged below the high-water mark", func() bool {
+	wait.Eventually(t, "the journal purged below the high-water mark", func() bool {
 		u, err := re.j.Usage(t.Context())
 		return err == nil && u.Ratio() < stream.DefaultHighWater
 	})
 	time.Sleep(50 * time.Millisecond)
 	down.set(true)
-	eventually(t, "the gap event delivered to the lagging stream's org", func() bool {
+	wait.Eventually(t, "the gap event delivered to the lagging stream's org", func() bool {
 		for _, r := range fDown.deliveredRecords() {
 			if r.EventType == "system.log_stream.gap" && r.Org == "acme" && strings.Contains(string(r.Data), `"streamId":"down"`) {
 				return true
@@ -364,11 +348,11 @@ func TestRetentionDropOldestReportsGaps(t *testing.T) {
 	}
 	dropped := func() *stream.Dropped { return re.sup.StatusOf("down").Snapshot().DroppedByRetention }
 	total := func() int { return len(acme) + int(dropped().Gaps) }
-	eventually(t, "delivered plus dropped covers every acme event", func() bool {
+	wait.Eventually(t, "delivered plus dropped covers every acme event", func() bool {
 		return delivered()+int(dropped().Events) >= total()
-	}, func() string {
+	}, wait.Seen(func() string {
 		return fmt.Sprintf("delivered %d, dropped %+v, total %d", delivered(), dropped(), total())
-	})
+	}))
 	time.Sleep(100 * time.Millisecond)
 	if over := delivered() + int(dropped().Events) - total(); over > 50 {
 		t.Errorf("got %d events counted as dropped and delivered, want at most the runner's batch (50)", over)
@@ -400,7 +384,7 @@ func TestRetentionCapacityWarning(t *testing.T) {
 			t.Fatalf("got a capacity warning at %.2f, want none below 0.80", u.Ratio())
 		}
 	}
-	eventually(t, "a capacity warning", func() bool {
+	wait.Eventually(t, "a capacity warning", func() bool {
 		return slices.Contains(eventTypes(fOK), "system.journal.capacity.warning")
 	})
 	if g := re.gauge("auditstream_journal_usage_ratio"); g < 0.8 || g > 0.9 {
@@ -435,10 +419,10 @@ func TestRetentionReportsMissingEvents(t *testing.T) {
 	if _, err := re.ingest("acme", 1); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the aged-out events reported", func() bool {
+	wait.Eventually(t, "the aged-out events reported", func() bool {
 		dr := re.sup.StatusOf("down").Snapshot().DroppedByRetention
 		return dr != nil && dr.FromSeq == 1 && dr.ToSeq == 20 && dr.Events == 20 && dr.Last.Cause == stream.GapMissing
-	}, func() string { return fmt.Sprintf("%+v", re.sup.StatusOf("down").Snapshot().DroppedByRetention) })
+	}, wait.Seen(func() string { return fmt.Sprintf("%+v", re.sup.StatusOf("down").Snapshot().DroppedByRetention) }))
 	time.Sleep(100 * time.Millisecond)
 	if dr := re.sup.StatusOf("down").Snapshot().DroppedByRetention; dr.Gaps != 1 {
 		t.Errorf("got %d gaps, want the gap reported once", dr.Gaps)
@@ -460,11 +444,11 @@ func TestDeadLettersFullKeepsLetters(t *testing.T) {
 		evs = append(evs, mkEvent(t, "acme", "test.event", idOf(i), 1000))
 	}
 	re.appendAll(evs)
-	eventually(t, "the stream waiting on a full dead-letter store", func() bool {
+	wait.Eventually(t, "the stream waiting on a full dead-letter store", func() bool {
 		snap := re.sup.StatusOf("s1").Snapshot()
 		_, cond := re.condition(stream.ConditionDeadLetters)
 		return strings.Contains(snap.LastError, "dead-letter store full") && snap.State == stream.StateRetrying && cond
-	}, func() string { return fmt.Sprintf("%+v", re.sup.StatusOf("s1").Snapshot()) })
+	}, wait.Seen(func() string { return fmt.Sprintf("%+v", re.sup.StatusOf("s1").Snapshot()) }))
 	dls := re.deadLetters("s1")
 	if len(dls) < 5 || len(dls) >= 30 || dls[0].UUID != idOf(0) {
 		t.Fatalf("got %d dead letters starting with %v, want the first ones kept", len(dls), dls[0].UUID)
@@ -475,7 +459,7 @@ func TestDeadLettersFullKeepsLetters(t *testing.T) {
 	}
 	// Purging the letters (as an operator would, or redriving them) lets
 	// the stream go on until every event is dead-lettered.
-	eventually(t, "every event dead-lettered and the condition cleared", func() bool {
+	wait.Eventually(t, "every event dead-lettered and the condition cleared", func() bool {
 		if strings.Contains(re.sup.StatusOf("s1").Snapshot().LastError, "dead-letter store full") {
 			if err := stream.PurgeDeadLetters(t.Context(), re.j, "s1"); err != nil {
 				t.Fatal(err)
@@ -483,5 +467,5 @@ func TestDeadLettersFullKeepsLetters(t *testing.T) {
 		}
 		_, cond := re.condition(stream.ConditionDeadLetters)
 		return re.sup.StatusOf("s1").Snapshot().DeadLettered == 30 && !cond
-	}, func() string { return fmt.Sprintf("%+v", re.sup.StatusOf("s1").Snapshot()) })
+	}, wait.Seen(func() string { return fmt.Sprintf("%+v", re.sup.StatusOf("s1").Snapshot()) }))
 }

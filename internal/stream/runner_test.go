@@ -11,6 +11,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/stream"
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 func TestDeliversInJournalOrderWithIDs(t *testing.T) {
@@ -41,7 +42,7 @@ func TestDeliversInJournalOrderWithIDs(t *testing.T) {
 	if n := counterValue(e.metrics.Delivered.WithLabelValues("s1")); n != 25 {
 		t.Errorf("delivered metric: got %v, want 25", n)
 	}
-	eventually(t, "lag to reach 0", func() bool {
+	wait.Eventually(t, "lag to reach 0", func() bool {
 		snap := sup.Snapshot(t.Context(), def("s1"))
 		return snap.LagEvents == 0
 	})
@@ -65,7 +66,7 @@ func TestOrgStreamSeesOnlyItsOrg(t *testing.T) {
 	e.appendEvents("acme", "x", 3, 6)
 	e.appendEvents("acme-2", "x", 6, 8) // not a prefix match of the subject token
 	got := f.waitDelivered(t, 3)
-	never(t, "events of another org", 300*time.Millisecond, func() bool { return len(f.deliveredIDs()) > 3 })
+	wait.Never(t, "events of another org", 300*time.Millisecond, func() bool { return len(f.deliveredIDs()) > 3 })
 	if want := ids(3, 6); !equalIDs(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
@@ -139,7 +140,7 @@ func TestRetryableErrorIsRetriedThenDelivered(t *testing.T) {
 	e.put(def("s1"))
 	sup := e.start(time.Second)
 
-	eventually(t, "state retrying after a few attempts", func() bool {
+	wait.Eventually(t, "state retrying after a few attempts", func() bool {
 		return f.numCalls() >= 3 && sup.StatusOf("s1").Snapshot().State == stream.StateRetrying
 	})
 	snap := sup.StatusOf("s1").Snapshot()
@@ -156,7 +157,7 @@ func TestRetryableErrorIsRetriedThenDelivered(t *testing.T) {
 			t.Errorf("attempt %d: got %v, want the same batch retried", i, a)
 		}
 	}
-	eventually(t, "state active again", func() bool { return sup.StatusOf("s1").Snapshot().State == stream.StateActive })
+	wait.Eventually(t, "state active again", func() bool { return sup.StatusOf("s1").Snapshot().State == stream.StateActive })
 	if dls := e.deadLetters("s1"); len(dls) != 0 {
 		t.Errorf("got %d dead letters, want none for a retryable error", len(dls))
 	}
@@ -246,7 +247,7 @@ func TestPermanentErrorSplitsTheBatch(t *testing.T) {
 	if !equalIDs(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
-	eventually(t, "a dead letter", func() bool { return len(e.deadLetters("s1")) == 1 })
+	wait.Eventually(t, "a dead letter", func() bool { return len(e.deadLetters("s1")) == 1 })
 	dl := e.deadLetters("s1")[0]
 	if dl.UUID != idOf(5) || dl.JournalSeq != 6 || !strings.Contains(dl.Reason, "400 bad event e-005") ||
 		string(dl.Event) != string(evs[5].Data) || dl.At.IsZero() || dl.Seq == 0 {
@@ -297,11 +298,11 @@ func TestPartialErrorRetriesOnlyFailedRecords(t *testing.T) {
 	if want := []string{idOf(0), idOf(2), idOf(5), idOf(1), idOf(4)}; !equalIDs(got, want) {
 		t.Errorf("delivered: got %v, want %v", got, want)
 	}
-	eventually(t, "a dead letter", func() bool { return len(e.deadLetters("s1")) == 1 })
+	wait.Eventually(t, "a dead letter", func() bool { return len(e.deadLetters("s1")) == 1 })
 	if dl := e.deadLetters("s1")[0]; dl.UUID != idOf(3) || dl.Reason != "record rejected" {
 		t.Errorf("got dead letter %s %q, want e-003 \"record rejected\"", dl.UUID, dl.Reason)
 	}
-	eventually(t, "status counts", func() bool {
+	wait.Eventually(t, "status counts", func() bool {
 		s := sup.StatusOf("s1").Snapshot()
 		return s.Delivered == 5 && s.DeadLettered == 1
 	})
@@ -330,7 +331,7 @@ func TestOversizedEventIsDeadLetteredWithoutWrite(t *testing.T) {
 			}
 		}
 	}
-	eventually(t, "a dead letter", func() bool { return len(e.deadLetters("s1")) == 1 })
+	wait.Eventually(t, "a dead letter", func() bool { return len(e.deadLetters("s1")) == 1 })
 	dl := e.deadLetters("s1")[0]
 	if dl.UUID != idOf(1) || !strings.Contains(dl.Reason, "larger than the destination's limit of 300") {
 		t.Errorf("got dead letter %s %q, want e-001 with the size reason", dl.UUID, dl.Reason)
@@ -364,10 +365,10 @@ func TestFilterSelectsEvents(t *testing.T) {
 			t.Errorf("got source %q, want empty for events ingested without one", src)
 		}
 	}
-	eventually(t, "filtered events counted", func() bool {
+	wait.Eventually(t, "filtered events counted", func() bool {
 		return counterValue(e.metrics.Filtered.WithLabelValues("s1")) == 9
 	})
-	eventually(t, "lag 0 once filtered events are acknowledged", func() bool {
+	wait.Eventually(t, "lag 0 once filtered events are acknowledged", func() bool {
 		return sup.Snapshot(t.Context(), d).LagEvents == 0
 	})
 }

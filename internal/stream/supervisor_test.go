@@ -14,6 +14,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/stream"
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 func TestPausedStreamWaitsForResume(t *testing.T) {
@@ -31,15 +32,14 @@ func TestPausedStreamWaitsForResume(t *testing.T) {
 	e.put(d)
 	sup := e.start(time.Second)
 
-	eventually(t, "state paused", func() bool { return sup.StatusOf("s1").Snapshot().State == stream.StatePaused },
-		func() string {
-			return fmt.Sprintf("status %+v, writes %v", sup.StatusOf("s1").Snapshot(), f.attemptIDs())
-		})
+	wait.Eventually(t, "state paused", func() bool { return sup.StatusOf("s1").Snapshot().State == stream.StatePaused }, wait.Seen(func() string {
+		return fmt.Sprintf("status %+v, writes %v", sup.StatusOf("s1").Snapshot(), f.attemptIDs())
+	}))
 	if snap := sup.StatusOf("s1").Snapshot(); !strings.Contains(snap.LastError, "410 gone") {
 		t.Errorf("got lastError %q, want the destination's answer", snap.LastError)
 	}
 	e.appendEvents("acme", "x", 3, 5)
-	never(t, "a write while paused", 300*time.Millisecond, func() bool { return f.numCalls() > 1 })
+	wait.Never(t, "a write while paused", 300*time.Millisecond, func() bool { return f.numCalls() > 1 })
 	if dls := e.deadLetters("s1"); len(dls) != 0 {
 		t.Errorf("got %d dead letters, want none: a pause keeps the events", len(dls))
 	}
@@ -47,11 +47,11 @@ func TestPausedStreamWaitsForResume(t *testing.T) {
 	d.Resume++
 	e.put(d)
 	// The events written after the pause flow again.
-	eventually(t, "new events delivered after resume", func() bool {
+	wait.Eventually(t, "new events delivered after resume", func() bool {
 		got := f.deliveredIDs()
 		return len(got) >= 2 && equalIDs(got[len(got)-2:], ids(3, 5))
 	})
-	eventually(t, "state active", func() bool { return sup.StatusOf("s1").Snapshot().State == stream.StateActive })
+	wait.Eventually(t, "state active", func() bool { return sup.StatusOf("s1").Snapshot().State == stream.StateActive })
 }
 
 // TestPausedBatchIsDeliveredOnResume checks that the batch the destination
@@ -70,7 +70,7 @@ func TestPausedBatchIsDeliveredOnResume(t *testing.T) {
 	d := def("s1")
 	e.put(d)
 	sup := e.start(time.Second)
-	eventually(t, "state paused", func() bool { return sup.StatusOf("s1").Snapshot().State == stream.StatePaused })
+	wait.Eventually(t, "state paused", func() bool { return sup.StatusOf("s1").Snapshot().State == stream.StatePaused })
 	d.Resume++
 	e.put(d)
 	got := f.waitDelivered(t, 3)
@@ -93,7 +93,7 @@ func TestMisconfiguredIsHeldInErrorAndRetried(t *testing.T) {
 	e.put(def("s1"))
 	sup := e.start(time.Second)
 
-	eventually(t, "state error", func() bool { return sup.StatusOf("s1").Snapshot().State == stream.StateError })
+	wait.Eventually(t, "state error", func() bool { return sup.StatusOf("s1").Snapshot().State == stream.StateError })
 	if snap := sup.StatusOf("s1").Snapshot(); !strings.Contains(snap.LastError, "401 unauthorized") {
 		t.Errorf("got lastError %q, want the destination's answer", snap.LastError)
 	}
@@ -110,7 +110,7 @@ func TestMisconfiguredIsHeldInErrorAndRetried(t *testing.T) {
 	if dls := e.deadLetters("s1"); len(dls) != 0 {
 		t.Errorf("got %d dead letters, want none: the events are fine", len(dls))
 	}
-	eventually(t, "state active", func() bool { return sup.StatusOf("s1").Snapshot().State == stream.StateActive })
+	wait.Eventually(t, "state active", func() bool { return sup.StatusOf("s1").Snapshot().State == stream.StateActive })
 }
 
 func TestInactiveStreamIsNotDelivered(t *testing.T) {
@@ -123,7 +123,7 @@ func TestInactiveStreamIsNotDelivered(t *testing.T) {
 	e.put(d)
 	sup := e.start(time.Second)
 	e.appendEvents("acme", "x", 0, 2)
-	never(t, "a write to an inactive stream", 300*time.Millisecond, func() bool { return f.numCalls() > 0 })
+	wait.Never(t, "a write to an inactive stream", 300*time.Millisecond, func() bool { return f.numCalls() > 0 })
 	if got := sup.Snapshot(t.Context(), d).State; got != stream.StateInactive {
 		t.Errorf("got state %q, want inactive", got)
 	}
@@ -135,9 +135,9 @@ func TestInactiveStreamIsNotDelivered(t *testing.T) {
 	// Deactivating stops the runner and closes its sink.
 	d.Status = stream.StatusInactive
 	e.put(d)
-	eventually(t, "the sink closed", func() bool { return f.numClosed() > 0 })
+	wait.Eventually(t, "the sink closed", func() bool { return f.numClosed() > 0 })
 	e.appendEvents("acme", "x", 2, 3)
-	never(t, "a write after deactivation", 300*time.Millisecond, func() bool { return len(f.deliveredIDs()) > 2 })
+	wait.Never(t, "a write after deactivation", 300*time.Millisecond, func() bool { return len(f.deliveredIDs()) > 2 })
 	if got := sup.StatusOf("s1").Snapshot().State; got != stream.StateInactive {
 		t.Errorf("got state %q, want inactive", got)
 	}
@@ -149,7 +149,7 @@ func TestBuildErrorShowsInStatus(t *testing.T) {
 	d := def("s1")
 	e.put(d) // no sink yet: Build fails
 	sup := e.start(time.Second)
-	eventually(t, "state error", func() bool { return sup.StatusOf("s1").Snapshot().State == stream.StateError })
+	wait.Eventually(t, "state error", func() bool { return sup.StatusOf("s1").Snapshot().State == stream.StateError })
 	if got := sup.StatusOf("s1").Snapshot().LastError; !strings.Contains(got, "no sink for stream s1") {
 		t.Errorf("got lastError %q, want the build error", got)
 	}
@@ -176,7 +176,7 @@ func TestRedrive(t *testing.T) {
 	e.put(def("s1"))
 	sup := e.start(time.Second)
 	f.waitDelivered(t, 3)
-	eventually(t, "two dead letters", func() bool { return len(e.deadLetters("s1")) == 2 })
+	wait.Eventually(t, "two dead letters", func() bool { return len(e.deadLetters("s1")) == 2 })
 	st := sup.StatusOf("s1")
 	ctx := t.Context()
 
@@ -243,7 +243,7 @@ func TestListDeadLettersLimitAndIsolation(t *testing.T) {
 	e.put(def("s2"))
 	e.start(time.Second)
 	f2.waitDelivered(t, 5)
-	eventually(t, "five dead letters", func() bool { return len(e.deadLetters("s1")) == 5 })
+	wait.Eventually(t, "five dead letters", func() bool { return len(e.deadLetters("s1")) == 5 })
 	dls, err := stream.ListDeadLetters(t.Context(), e.j, "s1", 2)
 	if err != nil {
 		t.Fatal(err)
@@ -271,7 +271,7 @@ func TestDeleteRemovesConsumerAndDeadLetters(t *testing.T) {
 	e.put(d)
 	sup := e.start(time.Second)
 	f.waitDelivered(t, 2)
-	eventually(t, "a dead letter", func() bool { return len(e.deadLetters("s1")) == 1 })
+	wait.Eventually(t, "a dead letter", func() bool { return len(e.deadLetters("s1")) == 1 })
 	js, name := e.j.JetStream(), e.j.StreamName()
 	if _, err := js.Consumer(t.Context(), name, d.ConsumerName()); err != nil {
 		t.Fatalf("consumer before delete: %v", err)
@@ -280,15 +280,15 @@ func TestDeleteRemovesConsumerAndDeadLetters(t *testing.T) {
 	if err := e.store.Delete(t.Context(), "s1"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the consumer removed", func() bool {
+	wait.Eventually(t, "the consumer removed", func() bool {
 		_, err := js.Consumer(t.Context(), name, d.ConsumerName())
 		return errors.Is(err, jetstream.ErrConsumerNotFound)
 	})
-	eventually(t, "dead letters purged", func() bool { return len(e.deadLetters("s1")) == 0 })
-	eventually(t, "the sink closed", func() bool { return f.numClosed() > 0 })
+	wait.Eventually(t, "dead letters purged", func() bool { return len(e.deadLetters("s1")) == 0 })
+	wait.Eventually(t, "the sink closed", func() bool { return f.numClosed() > 0 })
 	calls := f.numCalls()
 	e.appendEvents("acme", "x", 3, 4)
-	never(t, "a write after delete", 300*time.Millisecond, func() bool { return f.numCalls() > calls })
+	wait.Never(t, "a write after delete", 300*time.Millisecond, func() bool { return f.numCalls() > calls })
 	if snap := sup.StatusOf("s1").Snapshot(); snap.Delivered != 0 {
 		t.Errorf("got status %+v for a deleted stream, want a fresh one", snap)
 	}
@@ -314,7 +314,7 @@ func TestReplayRedeliversAndRetiresOldConsumer(t *testing.T) {
 	if want := append(ids(0, 4), ids(0, 4)...); !equalIDs(got, want) {
 		t.Errorf("got %v, want the events twice", got)
 	}
-	eventually(t, "the old consumer removed", func() bool {
+	wait.Eventually(t, "the old consumer removed", func() bool {
 		_, err := e.j.JetStream().Consumer(t.Context(), e.j.StreamName(), old)
 		return errors.Is(err, jetstream.ErrConsumerNotFound)
 	})
@@ -370,7 +370,7 @@ func TestGracefulStopFinishesBatchInFlight(t *testing.T) {
 	e.start(time.Second)
 	e.appendEvents("acme", "x", 5, 6)
 	f2.waitDelivered(t, 1)
-	never(t, "a re-delivery", 200*time.Millisecond, func() bool { return len(f2.deliveredIDs()) > 1 })
+	wait.Never(t, "a re-delivery", 200*time.Millisecond, func() bool { return len(f2.deliveredIDs()) > 1 })
 	if got := f2.deliveredIDs(); !equalIDs(got, ids(5, 6)) {
 		t.Errorf("after restart: got %v, want only the new event", got)
 	}
@@ -397,7 +397,7 @@ func TestRestartResumesWithoutLoss(t *testing.T) {
 	e2.appendEvents("acme", "x", 10, 20)
 	e2.start(time.Second)
 	got := f2.waitDelivered(t, 10)
-	never(t, "a re-delivery", 200*time.Millisecond, func() bool { return len(f2.deliveredIDs()) > 10 })
+	wait.Never(t, "a re-delivery", 200*time.Millisecond, func() bool { return len(f2.deliveredIDs()) > 10 })
 	if want := ids(10, 20); !equalIDs(got, want) {
 		t.Errorf("after restart: got %v, want %v", got, want)
 	}
@@ -416,7 +416,7 @@ func hardStop(t *testing.T) []string {
 	e.appendEvents("acme", "x", 0, 3)
 	e.put(def("s1"))
 	sup := e.start(100 * time.Millisecond)
-	eventually(t, "a write in flight", func() bool { return f.numCalls() > 0 })
+	wait.Eventually(t, "a write in flight", func() bool { return f.numCalls() > 0 })
 	sup.stop()
 	if len(f.deliveredIDs()) != 0 {
 		t.Fatal("got records delivered, want none")
@@ -425,7 +425,7 @@ func hardStop(t *testing.T) []string {
 	e.setSink("s1", f2)
 	e.start(time.Second)
 	f2.waitDelivered(t, 3)
-	never(t, "more deliveries", 100*time.Millisecond, func() bool { return len(f2.deliveredIDs()) > 3 })
+	wait.Never(t, "more deliveries", 100*time.Millisecond, func() bool { return len(f2.deliveredIDs()) > 3 })
 	return f2.deliveredIDs()
 }
 
@@ -459,7 +459,7 @@ func TestListDeadLettersIsQuick(t *testing.T) {
 	e.appendEvents("acme", "x", 0, 1)
 	e.put(def("s1"))
 	e.start(time.Second)
-	eventually(t, "a dead letter", func() bool { return len(e.deadLetters("s1")) == 1 })
+	wait.Eventually(t, "a dead letter", func() bool { return len(e.deadLetters("s1")) == 1 })
 	start := time.Now()
 	e.deadLetters("s1")
 	if took := time.Since(start); took > 300*time.Millisecond {
@@ -492,8 +492,8 @@ func TestWatchedCopyDoesNotRestartRunner(t *testing.T) {
 				d.Filter = []byte(tt.filter)
 			}
 			e.put(d)
-			eventually(t, "the stream built", func() bool { return e.buildCount("s1") == 1 })
-			never(t, "a second build", 500*time.Millisecond, func() bool { return e.buildCount("s1") > 1 })
+			wait.Eventually(t, "the stream built", func() bool { return e.buildCount("s1") == 1 })
+			wait.Never(t, "a second build", 500*time.Millisecond, func() bool { return e.buildCount("s1") > 1 })
 		})
 	}
 }

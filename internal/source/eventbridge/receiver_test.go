@@ -18,6 +18,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/source"
 	"github.com/auditstream/auditstream/internal/source/eventbridge"
 )
@@ -70,19 +71,9 @@ func newHarness(t *testing.T, limits api.Limits) *harness {
 // newHarnessWith serves the receivers fixed.
 func newHarnessWith(t *testing.T, limits api.Limits, fixed ...source.Definition) *harness {
 	t.Helper()
-	j, err := journal.Open(t.Context(), journal.Options{DataDir: t.TempDir()}, discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(j.Close)
-	kv, err := j.KV(t.Context(), "auditstream_sources")
-	if err != nil {
-		t.Fatal(err)
-	}
-	state, err := j.KV(t.Context(), source.BucketState)
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := journaltest.Open(t)
+	kv := journaltest.KV(t, j, "auditstream_sources")
+	state := journaltest.KV(t, j, source.BucketState)
 	key, err := eventbridge.LoadKey(t.Context(), state)
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/source"
 	"github.com/auditstream/auditstream/internal/source/okta"
 	"github.com/auditstream/auditstream/internal/source/okta/oktatest"
@@ -67,16 +68,8 @@ func newEnv(t *testing.T) *env { return newEnvWindow(t, 0) }
 // default).
 func newEnvWindow(t *testing.T, window time.Duration) *env {
 	t.Helper()
-	j, err := journal.Open(t.Context(), journal.Options{DataDir: t.TempDir(), DuplicateWindow: window}, discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(j.Close)
-	cp, err := j.KV(t.Context(), source.BucketCheckpoints)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{t: t, j: j, cp: cp}
+	j := journaltest.OpenWith(t, journal.Options{DuplicateWindow: window})
+	return &env{t: t, j: j, cp: journaltest.KV(t, j, source.BucketCheckpoints)}
 }
 
 // stored counts the journal's messages by uuid, leaving out the sources'
@@ -203,19 +196,6 @@ func (e *env) start(d source.Definition, opts okta.Options, app source.Appender,
 	}()
 	e.t.Cleanup(r.stop)
 	return r
-}
-
-// waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %v waiting for %s", d, what)
 }
 
 // crashingAppender stores through the journal, then, after the n-th

@@ -16,6 +16,7 @@ import (
 	"github.com/auditstream/auditstream/internal/source"
 	"github.com/auditstream/auditstream/internal/source/okta"
 	"github.com/auditstream/auditstream/internal/source/okta/oktatest"
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 func rsaKey(t *testing.T) (*rsa.PrivateKey, string) {
@@ -45,12 +46,12 @@ func TestOAuthPoll(t *testing.T) {
 	st := &source.Status{}
 	d := definition(t, o.URL, okta.Settings{Auth: okta.Auth{Type: okta.AuthOAuth, ClientID: clientID, KeyID: "kid1", PrivateKey: pemKey}})
 	e.start(d, fastOpts, nil, st, nil)
-	waitFor(t, 10*time.Second, "20 events", func() bool { return len(e.stored()) == 20 })
+	wait.Eventually(t, "20 events", func() bool { return len(e.stored()) == 20 })
 	// Past the token's lifetime the poller has renewed it on its own.
-	waitFor(t, 10*time.Second, "a renewed token", func() bool { return o.Stats().Tokens >= 2 })
+	wait.Eventually(t, "a renewed token", func() bool { return o.Stats().Tokens >= 2 })
 	o.ExpireTokens()
 	o.Add(all[20:]...)
-	waitFor(t, 10*time.Second, "all events", func() bool { return len(e.stored()) == len(all) })
+	wait.Eventually(t, "all events", func() bool { return len(e.stored()) == len(all) })
 	s := o.Stats()
 	if len(s.AssertionErrors) != 0 {
 		t.Fatalf("assertion errors: got %v, want none", s.AssertionErrors)
@@ -74,7 +75,7 @@ func TestOAuthWrongKey(t *testing.T) {
 	e := newEnv(t)
 	st := &source.Status{}
 	e.start(definition(t, o.URL, okta.Settings{Auth: okta.Auth{Type: okta.AuthOAuth, ClientID: clientID, PrivateKey: pemKey}}), fastOpts, nil, st, nil)
-	waitFor(t, 10*time.Second, "a credential error", func() bool {
+	wait.Eventually(t, "a credential error", func() bool {
 		s := st.Snapshot(time.Now())
 		return s.State == source.StateError && s.LastErrorKind == source.KindAuth
 	})

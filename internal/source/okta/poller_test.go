@@ -14,6 +14,7 @@ import (
 	"github.com/auditstream/auditstream/internal/source"
 	"github.com/auditstream/auditstream/internal/source/okta"
 	"github.com/auditstream/auditstream/internal/source/okta/oktatest"
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 // TestExactlyOnceAcrossRestarts crashes the poller between an append and
@@ -104,13 +105,13 @@ func TestLateEventsWhilePolling(t *testing.T) {
 	e := newEnv(t)
 	st := &source.Status{}
 	e.start(definition(t, o.URL, okta.Settings{}), fastOpts, nil, st, nil)
-	waitFor(t, 10*time.Second, "30 events", func() bool { return len(e.stored()) == 30 })
+	wait.Eventually(t, "30 events", func() bool { return len(e.stored()) == 30 })
 	late := slices.Clone(all[30:])
 	for i := range late {
 		late[i] = oktatest.WithPublished(late[i], time.Date(2018, 6, 1, 0, i, 0, 0, time.UTC))
 	}
 	o.Add(late...)
-	waitFor(t, 10*time.Second, "all events", func() bool { return len(e.stored()) == len(all) })
+	wait.Eventually(t, "all events", func() bool { return len(e.stored()) == len(all) })
 	e.wantAll(append(all[:30:30], late...))
 	snap := st.Snapshot(time.Now())
 	if snap.Events != uint64(len(all)) {
@@ -144,7 +145,7 @@ func TestRateShare(t *testing.T) {
 			opts := fastOpts
 			opts.PageSize = 4
 			e.start(definition(t, o.URL, okta.Settings{RateLimitShare: tc.share, PollInterval: "100ms"}), opts, nil, nil, nil)
-			waitFor(t, 30*time.Second, "all events", func() bool { return len(e.stored()) == len(all) })
+			wait.Eventually(t, "all events", func() bool { return len(e.stored()) == len(all) }, wait.Within(30*time.Second))
 			time.Sleep(2 * time.Second) // keep polling empty pages for a window more
 			s := o.Stats()
 			if s.MaxInWindow > tc.want {
@@ -181,7 +182,7 @@ func TestRateLimited429(t *testing.T) {
 	opts := fastOpts
 	opts.MaxBackoff = 5 * time.Second
 	e.start(definition(t, o.URL, okta.Settings{RateLimitShare: 1}), opts, nil, nil, m)
-	waitFor(t, 20*time.Second, "all events", func() bool { return len(e.stored()) == len(all) })
+	wait.Eventually(t, "all events", func() bool { return len(e.stored()) == len(all) }, wait.Within(20*time.Second))
 	s := o.Stats()
 	if s.RateLimited < 1 {
 		t.Fatalf("429s: got %d, want at least 1", s.RateLimited)
@@ -209,16 +210,16 @@ func TestTransientFailures(t *testing.T) {
 	opts.RequestTimeout = 300 * time.Millisecond
 	st := &source.Status{}
 	e.start(definition(t, o.URL, okta.Settings{}), opts, nil, st, m)
-	waitFor(t, 10*time.Second, "10 events", func() bool { return len(e.stored()) >= 10 })
+	wait.Eventually(t, "10 events", func() bool { return len(e.stored()) >= 10 })
 	o.StallNext(1, time.Second)
 	o.FailNext(2, http.StatusInternalServerError)
-	waitFor(t, 20*time.Second, "all events", func() bool { return len(e.stored()) == len(all) })
-	waitFor(t, 10*time.Second, "5 server errors and a timeout", func() bool {
+	wait.Eventually(t, "all events", func() bool { return len(e.stored()) == len(all) }, wait.Within(20*time.Second))
+	wait.Eventually(t, "5 server errors and a timeout", func() bool {
 		return value(m.Errors.WithLabelValues("src1", source.KindServer)) == 5 &&
 			value(m.Errors.WithLabelValues("src1", source.KindNetwork)) == 1
 	})
 	e.wantAll(all)
-	waitFor(t, 5*time.Second, "state active", func() bool { return st.Snapshot(time.Now()).State == source.StateActive })
+	wait.Eventually(t, "state active", func() bool { return st.Snapshot(time.Now()).State == source.StateActive }, wait.Within(5*time.Second))
 }
 
 // TestRevokedTokenAndHealthEvents revokes the API token: the status and
@@ -234,24 +235,24 @@ func TestRevokedTokenAndHealthEvents(t *testing.T) {
 	m := source.NewMetrics(reg)
 	st := &source.Status{}
 	e.start(definition(t, o.URL, okta.Settings{AlertAfter: "300ms", SilentAfter: "0s"}), fastOpts, nil, st, m)
-	waitFor(t, 10*time.Second, "10 events", func() bool { return len(e.stored()) == 10 })
+	wait.Eventually(t, "10 events", func() bool { return len(e.stored()) == 10 })
 	o.SetAPIToken("")
-	waitFor(t, 10*time.Second, "state error", func() bool {
+	wait.Eventually(t, "state error", func() bool {
 		s := st.Snapshot(time.Now())
 		return s.State == source.StateError && s.LastErrorKind == source.KindAuth
 	})
 	if got := value(m.Failing.WithLabelValues("src1")); got != 2 {
 		t.Fatalf("failing gauge: got %v, want 2 (credential refused)", got)
 	}
-	waitFor(t, 10*time.Second, "a failing event", func() bool { return len(e.healthEvents()) == 1 })
+	wait.Eventually(t, "a failing event", func() bool { return len(e.healthEvents()) == 1 })
 	time.Sleep(500 * time.Millisecond) // more failed polls
 	if got := e.healthEvents(); !slices.Equal(got, []string{source.EventFailing}) {
 		t.Fatalf("health events: got %v, want one %s", got, source.EventFailing)
 	}
 	o.Add(all[10:]...)
 	o.SetAPIToken(apiToken)
-	waitFor(t, 10*time.Second, "all events", func() bool { return len(e.stored()) == len(all) })
-	waitFor(t, 10*time.Second, "a recovered event", func() bool { return len(e.healthEvents()) == 2 })
+	wait.Eventually(t, "all events", func() bool { return len(e.stored()) == len(all) })
+	wait.Eventually(t, "a recovered event", func() bool { return len(e.healthEvents()) == 2 })
 	if got := e.healthEvents(); !slices.Equal(got, []string{source.EventFailing, source.EventRecovered}) {
 		t.Fatalf("health events: got %v, want failing then recovered", got)
 	}
@@ -267,7 +268,7 @@ func TestSilentEvent(t *testing.T) {
 	o.Add(fileEvents(t)[:3]...)
 	e := newEnv(t)
 	e.start(definition(t, o.URL, okta.Settings{SilentAfter: "400ms"}), fastOpts, nil, nil, nil)
-	waitFor(t, 10*time.Second, "a silent event", func() bool { return len(e.healthEvents()) == 1 })
+	wait.Eventually(t, "a silent event", func() bool { return len(e.healthEvents()) == 1 })
 	time.Sleep(600 * time.Millisecond)
 	if got := e.healthEvents(); !slices.Equal(got, []string{source.EventSilent}) {
 		t.Fatalf("health events: got %v, want one %s", got, source.EventSilent)
@@ -285,12 +286,12 @@ func TestCursorRejected(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := source.NewMetrics(reg)
 	r := e.start(definition(t, o.URL, okta.Settings{}), fastOpts, nil, nil, m)
-	waitFor(t, 10*time.Second, "20 events", func() bool { return len(e.stored()) == 20 })
+	wait.Eventually(t, "20 events", func() bool { return len(e.stored()) == 20 })
 	r.stop()
 	o.RejectCursors(1)
 	o.Add(all[20:]...)
 	e.start(definition(t, o.URL, okta.Settings{}), fastOpts, nil, nil, m)
-	waitFor(t, 10*time.Second, "all events", func() bool { return len(e.stored()) == len(all) })
+	wait.Eventually(t, "all events", func() bool { return len(e.stored()) == len(all) })
 	if got := value(m.Errors.WithLabelValues("src1", source.KindCursor)); got != 1 {
 		t.Fatalf("cursor errors: got %v, want 1", got)
 	}
@@ -342,7 +343,7 @@ func TestEnvelopeSource(t *testing.T) {
 	o.Add(fileEvents(t)[:1]...)
 	e := newEnv(t)
 	e.start(definition(t, o.URL, okta.Settings{EventSourceName: "siem"}), fastOpts, nil, nil, nil)
-	waitFor(t, 10*time.Second, "1 event", func() bool { return len(e.stored()) == 1 })
+	wait.Eventually(t, "1 event", func() bool { return len(e.stored()) == 1 })
 	st, _ := e.j.JetStream().Stream(t.Context(), e.j.StreamName())
 	msg, err := st.GetMsg(t.Context(), 1)
 	if err != nil {
@@ -376,5 +377,5 @@ func TestOldSinceStartsInsideOktaRetention(t *testing.T) {
 	o.Add(fileEvents(t)[:3]...)
 	e := newEnv(t)
 	e.start(definition(t, o.URL, okta.Settings{Since: "2019-01-01T00:00:00Z"}), fastOpts, nil, nil, nil)
-	waitFor(t, 10*time.Second, "3 events", func() bool { return len(e.stored()) == 3 })
+	wait.Eventually(t, "3 events", func() bool { return len(e.stored()) == 3 })
 }
