@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 // TestSecondNodeSharesJournalAndState runs two serve processes on one
@@ -26,35 +28,35 @@ func TestSecondNodeSharesJournalAndState(t *testing.T) {
 
 	rcv := newReceiver(t)
 	id := a.createHTTPStream("shared", rcv.url(), nil, nil)
-	waitFor(t, 10*time.Second, "the stream to appear on the second node", func() bool {
+	wait.Eventually(t, "the stream to appear on the second node", func() bool {
 		code, _, _ := b.do("GET", "/api/v1/logStreams/"+id, adminToken, "", nil)
 		return code == 200
-	})
+	}, wait.Every(50*time.Millisecond))
 
 	var tok struct {
 		Token string `json:"token"`
 	}
 	a.mustJSON("POST", "/api/v1/tokens", map[string]any{"name": "producer", "org": "acme", "scopes": []string{"events.write"}}, 201, &tok)
 	lines, ids := events("node", 200, constType("user.session.start"))
-	waitFor(t, 10*time.Second, "the token to work on the second node", func() bool {
+	wait.Eventually(t, "the token to work on the second node", func() bool {
 		code, _ := b.ingestWith(tok.Token, "application/x-ndjson", joinLines(lines[:100]))
 		return code == 202
-	})
+	}, wait.Every(50*time.Millisecond))
 	if code, body := a.ingest(lines[100:]); code != 202 {
 		t.Fatalf("ingest on the first node: got %d %s, want 202", code, body)
 	}
-	waitFor(t, 30*time.Second, "all events from both nodes delivered", func() bool {
+	wait.Eventually(t, "all events from both nodes delivered", func() bool {
 		for _, u := range ids {
 			if !rcv.has(u) {
 				return false
 			}
 		}
 		return true
-	})
-	waitFor(t, 10*time.Second, "status readable on both nodes", func() bool {
+	}, wait.Within(30*time.Second), wait.Every(50*time.Millisecond))
+	wait.Eventually(t, "status readable on both nodes", func() bool {
 		sa, sb := a.status(id), b.status(id)
 		return sa.LagEvents == 0 && sb.LagEvents == 0 && sa.Delivered+sb.Delivered >= uint64(len(ids))
-	})
+	}, wait.Every(50*time.Millisecond))
 }
 
 func TestConfigFileStreamsAreReadOnly(t *testing.T) {
@@ -104,7 +106,7 @@ func TestConfigFileStreamsAreReadOnly(t *testing.T) {
 			want[u] = true
 		}
 	}
-	waitFor(t, 20*time.Second, "the file stream to write the user.* events", func() bool {
+	wait.Eventually(t, "the file stream to write the user.* events", func() bool {
 		got := map[string]bool{}
 		files, _ := filepath.Glob(filepath.Join(out, "*"))
 		for _, f := range files {
@@ -130,5 +132,5 @@ func TestConfigFileStreamsAreReadOnly(t *testing.T) {
 			}
 		}
 		return true
-	})
+	}, wait.Within(20*time.Second), wait.Every(50*time.Millisecond))
 }

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 func TestTenThousandEventsAllDelivered(t *testing.T) {
@@ -24,16 +26,16 @@ func TestTenThousandEventsAllDelivered(t *testing.T) {
 			t.Fatalf("ingest body: got %s, want accepted 1000", body)
 		}
 	}
-	waitFor(t, 60*time.Second, "10,000 deliveries", func() bool { return rcv.count() == len(ids) })
+	wait.Eventually(t, "10,000 deliveries", func() bool { return rcv.count() == len(ids) }, wait.Within(60*time.Second), wait.Every(50*time.Millisecond))
 	for _, u := range ids {
 		if !rcv.has(u) {
 			t.Fatalf("event %s not delivered", u)
 		}
 	}
-	waitFor(t, 10*time.Second, "status to catch up", func() bool {
+	wait.Eventually(t, "status to catch up", func() bool {
 		st := s.status(id)
 		return st.Delivered == uint64(len(ids)) && st.LagEvents == 0
-	})
+	}, wait.Every(50*time.Millisecond))
 	// Sending the same events again stores nothing new.
 	code, body := s.ingest(lines[:10])
 	if code != 202 || !strings.Contains(string(body), `"duplicates":10`) {
@@ -71,11 +73,11 @@ func TestKillDuringIngestLosesNothingAcknowledged(t *testing.T) {
 			}
 		})
 	}
-	waitFor(t, 30*time.Second, "some acknowledged events", func() bool {
+	wait.Eventually(t, "some acknowledged events", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(acked) >= 4000
-	})
+	}, wait.Within(30*time.Second), wait.Every(50*time.Millisecond))
 	s.kill()
 	stop.Store(true)
 	wg.Wait()
@@ -85,14 +87,14 @@ func TestKillDuringIngestLosesNothingAcknowledged(t *testing.T) {
 	mu.Lock()
 	want := append([]string(nil), acked...)
 	mu.Unlock()
-	waitFor(t, 90*time.Second, fmt.Sprintf("all %d acknowledged events delivered after restart", len(want)), func() bool {
+	wait.Eventually(t, fmt.Sprintf("all %d acknowledged events delivered after restart", len(want)), func() bool {
 		for _, u := range want {
 			if !rcv.has(u) {
 				return false
 			}
 		}
 		return true
-	})
+	}, wait.Within(90*time.Second), wait.Every(50*time.Millisecond))
 }
 
 func joinLines(lines [][]byte) []byte {
@@ -115,20 +117,20 @@ func TestReceiverDownThenBack(t *testing.T) {
 	if code, body := s.ingest(lines); code != 202 {
 		t.Fatalf("ingest: got %d %s, want 202", code, body)
 	}
-	waitFor(t, 20*time.Second, "status retrying with the error", func() bool {
+	wait.Eventually(t, "status retrying with the error", func() bool {
 		st := s.status(id)
 		return st.State == "retrying" && st.LastError != "" && st.LagEvents > 0
-	})
+	}, wait.Within(20*time.Second), wait.Every(50*time.Millisecond))
 	time.Sleep(60 * time.Second) // the receiver is down for a minute
 	if st := s.status(id); st.State != "retrying" || st.Retried == 0 {
 		t.Fatalf("while down: got %+v, want retrying with retries", st)
 	}
 	rcv.setDown(false)
-	waitFor(t, 60*time.Second, "every event delivered", func() bool { return rcv.count() == len(ids) })
-	waitFor(t, 10*time.Second, "lag to drain to zero", func() bool {
+	wait.Eventually(t, "every event delivered", func() bool { return rcv.count() == len(ids) }, wait.Within(60*time.Second), wait.Every(50*time.Millisecond))
+	wait.Eventually(t, "lag to drain to zero", func() bool {
 		st := s.status(id)
 		return st.LagEvents == 0 && st.State == "active"
-	})
+	}, wait.Every(50*time.Millisecond))
 	for _, u := range ids {
 		if n := rcv.times(u); n != 1 {
 			t.Fatalf("event %s delivered %d times, want once", u, n)
@@ -150,10 +152,10 @@ func TestRejectedEventsDeadLetteredAndRedriven(t *testing.T) {
 	if code, body := s.ingest(lines); code != 202 {
 		t.Fatalf("ingest: got %d %s, want 202", code, body)
 	}
-	waitFor(t, 30*time.Second, "good events delivered and bad dead-lettered", func() bool {
+	wait.Eventually(t, "good events delivered and bad dead-lettered", func() bool {
 		st := s.status(id)
 		return rcv.count() == 36 && st.DeadLettered == 4
-	})
+	}, wait.Within(30*time.Second), wait.Every(50*time.Millisecond))
 	var dls []struct {
 		UUID   string `json:"uuid"`
 		Reason string `json:"reason"`
@@ -213,9 +215,9 @@ func TestTwoStreamsWithFiltersAndReplay(t *testing.T) {
 			wantFailures = append(wantFailures, u)
 		}
 	}
-	waitFor(t, 30*time.Second, "both subsets", func() bool {
+	wait.Eventually(t, "both subsets", func() bool {
 		return logins.count() == len(wantLogins) && failures.count() == len(wantFailures)
-	})
+	}, wait.Within(30*time.Second), wait.Every(50*time.Millisecond))
 	for _, u := range wantLogins {
 		if !logins.has(u) {
 			t.Fatalf("login stream is missing %s", u)
@@ -233,12 +235,12 @@ func TestTwoStreamsWithFiltersAndReplay(t *testing.T) {
 
 	s.mustJSON("POST", "/api/v1/logStreams/"+loginID+"/replay",
 		map[string]string{"since": start.Add(-time.Second).UTC().Format(time.RFC3339Nano)}, 202, nil)
-	waitFor(t, 30*time.Second, "replay to re-deliver every login", func() bool {
+	wait.Eventually(t, "replay to re-deliver every login", func() bool {
 		for _, u := range wantLogins {
 			if logins.times(u) < 2 {
 				return false
 			}
 		}
 		return true
-	})
+	}, wait.Within(30*time.Second), wait.Every(50*time.Millisecond))
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/auditstream/auditstream/internal/sink/elasticsearch/estest"
 	"github.com/auditstream/auditstream/internal/sink/eventbridge/ebtest"
 	"github.com/auditstream/auditstream/internal/sink/splunk/hectest"
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 const (
@@ -162,18 +163,18 @@ func TestDestinationsReceiveExactlyTheEvents(t *testing.T) {
 	slices.Sort(want)
 	for _, d := range dests {
 		t.Run(d.typ, func(t *testing.T) {
-			waitFor(t, 30*time.Second, fmt.Sprintf("%d events at the %s fake", len(want), d.typ), func() bool {
+			wait.Eventually(t, fmt.Sprintf("%d events at the %s fake", len(want), d.typ), func() bool {
 				return len(d.received()) >= len(want)
-			})
+			}, wait.Within(30*time.Second), wait.Every(50*time.Millisecond))
 			got := d.received()
 			slices.Sort(got)
 			if !slices.Equal(got, want) {
 				t.Fatalf("received uuids: got %d %v, want exactly the %d ingested", len(got), got, len(want))
 			}
-			waitFor(t, 10*time.Second, "status to count the deliveries", func() bool {
+			wait.Eventually(t, "status to count the deliveries", func() bool {
 				st := s.status(ids[d.typ])
 				return st.Delivered == uint64(len(want)) && st.DeadLettered == 0
-			})
+			}, wait.Every(50*time.Millisecond))
 		})
 	}
 	if polls := hec.Polls(); polls == 0 {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 // TestTenantEgressAndFileStreams runs the binary with fileRoots and no
@@ -58,8 +60,8 @@ func TestTenantEgressAndFileStreams(t *testing.T) {
 	if code, body := s.ingestWith(tok.Token, "application/json", []byte(`{"eventType":"user.session.start","uuid":"egress-1"}`)); code != http.StatusAccepted {
 		t.Fatalf("ingest: got %d %s, want 202", code, body)
 	}
-	waitFor(t, 20*time.Second, "the operator's webhook to get the event", func() bool { return rcv.has("egress-1") })
-	waitFor(t, 20*time.Second, "the event in acme's directory", func() bool {
+	wait.Eventually(t, "the operator's webhook to get the event", func() bool { return rcv.has("egress-1") }, wait.Within(20*time.Second), wait.Every(50*time.Millisecond))
+	wait.Eventually(t, "the event in acme's directory", func() bool {
 		entries, _ := os.ReadDir(filepath.Join(root, "acme", "exports"))
 		for _, e := range entries {
 			if b, err := os.ReadFile(filepath.Join(root, "acme", "exports", e.Name())); err == nil && bytes.Contains(b, []byte("egress-1")) {
@@ -67,7 +69,7 @@ func TestTenantEgressAndFileStreams(t *testing.T) {
 			}
 		}
 		return false
-	})
+	}, wait.Within(20*time.Second), wait.Every(50*time.Millisecond))
 	if entries, _ := os.ReadDir(filepath.Join(root, "beta", "exports")); len(entries) != 0 {
 		t.Fatalf("beta's directory: got %d files, want none", len(entries))
 	}

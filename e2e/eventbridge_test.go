@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 // orgToken creates a token of org with scopes and returns it.
@@ -142,8 +144,8 @@ func TestEventBridgeTenantIsolation(t *testing.T) {
 			t.Fatalf("%s: got %d, want %d", st.name, code, st.want)
 		}
 	}
-	waitFor(t, 10*time.Second, "A's event in org A's logs", func() bool { return strings.Contains(s.logUUIDs(aRead), "meant-for-a") })
-	waitFor(t, 10*time.Second, "B's event in org B's logs", func() bool { return strings.Contains(s.logUUIDs(bSrc), "for-b") })
+	wait.Eventually(t, "A's event in org A's logs", func() bool { return strings.Contains(s.logUUIDs(aRead), "meant-for-a") }, wait.Every(50*time.Millisecond))
+	wait.Eventually(t, "B's event in org B's logs", func() bool { return strings.Contains(s.logUUIDs(bSrc), "for-b") }, wait.Every(50*time.Millisecond))
 	if got := s.logUUIDs(bSrc); strings.Contains(got, "meant-for-a") || strings.Contains(got, "no-credentials") {
 		t.Fatalf("org B's logs: got %s, want neither A's event nor the unauthenticated one", got)
 	}
@@ -182,5 +184,5 @@ func TestEventBridgeInvalidEnvelope(t *testing.T) {
 	if code := postTo(t, s.url("/api/v1/eventbridge/"+src.ID), []byte(good), "X-Api-Key", key); code != 202 {
 		t.Fatalf("good alone: got %d, want 202", code)
 	}
-	waitFor(t, 10*time.Second, "the good envelope in the logs", func() bool { return strings.Contains(s.logUUIDs(adminToken), "eb-part-1") })
+	wait.Eventually(t, "the good envelope in the logs", func() bool { return strings.Contains(s.logUUIDs(adminToken), "eb-part-1") }, wait.Every(50*time.Millisecond))
 }

@@ -249,19 +249,6 @@ func (s *server) ingestWith(token, contentType string, body []byte) (int, []byte
 	return code, b
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %v waiting for %s", d, what)
-}
-
 func (s *server) doGzip(body []byte) (int, []byte, error) {
 	req, err := http.NewRequest("POST", s.url("/api/v1/events"), bytes.NewReader(body))
 	if err != nil {

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 // runServe runs a second `serve` that is expected to exit, and returns its
@@ -163,20 +165,20 @@ func TestDiskFullRecovers(t *testing.T) {
 	for _, m := range regexp.MustCompile(`stored: event \d+ uuid (\S+?)"`).FindAllSubmatch(body, -1) {
 		acked = append(acked, string(m[1]))
 	}
-	waitFor(t, 5*time.Second, "readyz 503", func() bool { c, _, _ := s.do("GET", "/readyz", "", "", nil); return c == 503 })
+	wait.Eventually(t, "readyz 503", func() bool { c, _, _ := s.do("GET", "/readyz", "", "", nil); return c == 503 }, wait.Within(5*time.Second), wait.Every(50*time.Millisecond))
 
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "ingest to work again", func() bool {
+	wait.Eventually(t, "ingest to work again", func() bool {
 		lines, ids := batch(fmt.Sprintf("after%d", time.Now().UnixNano()), 5)
 		if code, _ := s.ingest(lines); code != 202 {
 			return false
 		}
 		acked = append(acked, ids...)
 		return true
-	})
-	waitFor(t, 5*time.Second, "readyz 200", func() bool { c, _, _ := s.do("GET", "/readyz", "", "", nil); return c == 200 })
+	}, wait.Within(20*time.Second), wait.Every(50*time.Millisecond))
+	wait.Eventually(t, "readyz 200", func() bool { c, _, _ := s.do("GET", "/readyz", "", "", nil); return c == 200 }, wait.Within(5*time.Second), wait.Every(50*time.Millisecond))
 	s.stop()
 	s = startServer(t, filepath.Join(mnt, "data"))
 	for _, id := range []string{acked[0], acked[len(acked)/2], acked[len(acked)-1]} {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 // TestJournalFullProtectsUndeliveredEvents is the security review's H2
@@ -61,18 +63,18 @@ func TestJournalFullProtectsUndeliveredEvents(t *testing.T) {
 	}
 
 	rcv.setDown(false)
-	waitFor(t, 90*time.Second, fmt.Sprintf("all %d accepted events delivered", len(accepted)), func() bool {
+	wait.Eventually(t, fmt.Sprintf("all %d accepted events delivered", len(accepted)), func() bool {
 		for _, u := range accepted {
 			if !rcv.has(u) {
 				return false
 			}
 		}
 		return true
-	})
-	waitFor(t, 30*time.Second, "ingest accepted again", func() bool {
+	}, wait.Within(90*time.Second), wait.Every(50*time.Millisecond))
+	wait.Eventually(t, "ingest accepted again", func() bool {
 		code, _ := s.ingest([][]byte{[]byte(`{"eventType":"ret.test","uuid":"after"}`)})
 		return code == 202
-	})
+	}, wait.Within(30*time.Second), wait.Every(50*time.Millisecond))
 	var raw map[string]json.RawMessage
 	s.mustJSON("GET", "/api/v1/logStreams/"+id+"/status", nil, 200, &raw)
 	if _, ok := raw["droppedByRetention"]; ok {

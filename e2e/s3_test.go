@@ -13,6 +13,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/archive"
 	"github.com/auditstream/auditstream/internal/sink/s3/s3test"
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 const s3Bucket = "e2e-archive"
@@ -78,10 +79,10 @@ func TestS3ArchiveStreamAndImport(t *testing.T) {
 		}
 	}
 	var got, keys []string
-	waitFor(t, 30*time.Second, "3000 archived events", func() bool {
+	wait.Eventually(t, "3000 archived events", func() bool {
 		got, keys = archived(t, srv, "e2e/year=")
 		return len(got) >= len(ids)
-	})
+	}, wait.Within(30*time.Second), wait.Every(50*time.Millisecond))
 	slices.Sort(got)
 	if !slices.Equal(got, ids) {
 		t.Fatalf("archived ids: got %d, want the %d sent, each once", len(got), len(ids))
@@ -184,7 +185,7 @@ func TestS3ArchiveThroughput(t *testing.T) {
 	}
 	wg.Wait()
 	ingested := time.Since(began)
-	waitFor(t, 10*time.Minute, "all events archived", func() bool { return s.status(out.ID).Delivered >= uint64(n) })
+	wait.Eventually(t, "all events archived", func() bool { return s.status(out.ID).Delivered >= uint64(n) }, wait.Within(10*time.Minute), wait.Every(50*time.Millisecond))
 	archivedAt := time.Since(began)
 	ids, keys := archived(t, srv, "bench/year=")
 	ids = slices.DeleteFunc(ids, func(id string) bool { return !strings.HasPrefix(id, "bench-") })
@@ -201,7 +202,7 @@ func TestS3ArchiveThroughput(t *testing.T) {
 	s.mustJSON("POST", "/api/v1/logStreams", map[string]any{"type": "s3", "name": "bench-replay", "settings": settings}, 200, &replay)
 	replayed := time.Now()
 	s.mustJSON("POST", "/api/v1/logStreams/"+replay.ID+"/replay", map[string]any{"since": began.Add(-time.Second).UTC().Format(time.RFC3339Nano)}, 202, nil)
-	waitFor(t, 10*time.Minute, "all events replayed", func() bool { return s.status(replay.ID).Delivered >= uint64(n) })
+	wait.Eventually(t, "all events replayed", func() bool { return s.status(replay.ID).Delivered >= uint64(n) }, wait.Within(10*time.Minute), wait.Every(50*time.Millisecond))
 	took := time.Since(replayed)
 	ids2, keys2 := archived(t, srv, "bench2/year=")
 	ids2 = slices.DeleteFunc(ids2, func(id string) bool { return !strings.HasPrefix(id, "bench-") }) // not the stream's own audit events
@@ -227,15 +228,15 @@ func TestS3KillDuringArchiveNoDuplicates(t *testing.T) {
 			t.Fatalf("ingest: got %d %s, want 202", code, body)
 		}
 	}
-	waitFor(t, 30*time.Second, "some objects", func() bool { _, keys := archived(t, srv, "kill/year="); return len(keys) >= 2 })
+	wait.Eventually(t, "some objects", func() bool { _, keys := archived(t, srv, "kill/year="); return len(keys) >= 2 }, wait.Within(30*time.Second), wait.Every(50*time.Millisecond))
 	s.kill()
 	startServer(t, dataDir)
 	var got []string
-	waitFor(t, 60*time.Second, "all events archived after the restart", func() bool {
+	wait.Eventually(t, "all events archived after the restart", func() bool {
 		got, _ = archived(t, srv, "kill/year=")
 		got = slices.DeleteFunc(got, func(id string) bool { return !strings.HasPrefix(id, "kill-") })
 		return len(got) >= len(ids)
-	})
+	}, wait.Within(60*time.Second), wait.Every(50*time.Millisecond))
 	time.Sleep(1500 * time.Millisecond) // a late duplicate would show up by now
 	got, _ = archived(t, srv, "kill/year=")
 	got = slices.DeleteFunc(got, func(id string) bool { return !strings.HasPrefix(id, "kill-") })

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 // recorder is a loopback destination (and a fake Okta org) that answers
@@ -103,14 +105,14 @@ func TestSecretsDoNotFollowANewHost(t *testing.T) {
 	if gotStream.Settings["url"] != home.srv.URL+"/in" || gotSource.Settings["baseUrl"] != home.srv.URL {
 		t.Fatalf("after the refused PUTs: got stream %v and source %v, want both unchanged", gotStream.Settings, gotSource.Settings)
 	}
-	waitFor(t, 10*time.Second, "the source to poll its org", func() bool {
+	wait.Eventually(t, "the source to poll its org", func() bool {
 		for _, a := range home.seen() {
 			if a == "SSWS 00-OKTA-API-TOKEN" {
 				return true
 			}
 		}
 		return false
-	})
+	}, wait.Every(50*time.Millisecond))
 	time.Sleep(time.Second) // a poll or two at the old place, none at the new
 	if got := evil.seen(); len(got) != 0 {
 		t.Fatalf("the new host got requests %q, want none", got)
@@ -133,14 +135,14 @@ func TestSecretsDoNotFollowANewHost(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("PUT source to a new host with the token: got %d %s, want 200", code, body)
 	}
-	waitFor(t, 10*time.Second, "the source to poll the new place with the new token", func() bool {
+	wait.Eventually(t, "the source to poll the new place with the new token", func() bool {
 		for _, a := range evil.seen() {
 			if a == "SSWS NEW-TOKEN" {
 				return true
 			}
 		}
 		return false
-	})
+	}, wait.Every(50*time.Millisecond))
 	for _, a := range evil.seen() {
 		if strings.Contains(a, "00-OKTA-API-TOKEN") || a == basicAuth("u", "B-WEBHOOK-PASSWORD") {
 			t.Fatalf("the new host got an old secret: %q", a)
@@ -285,14 +287,14 @@ func TestSecretsEncryptedAtRest(t *testing.T) {
 	s = startServer(t, data, "--config", only2)
 	var got streamObj
 	s.mustJSON("GET", "/api/v1/logStreams/"+st, nil, 200, &got)
-	waitFor(t, 10*time.Second, "the source to poll with its token after the rotation", func() bool {
+	wait.Eventually(t, "the source to poll with its token after the rotation", func() bool {
 		for _, a := range okta.seen()[before:] {
 			if a == "SSWS "+oktaToken1 {
 				return true
 			}
 		}
 		return false
-	})
+	}, wait.Every(50*time.Millisecond))
 	s.stop()
 	for _, secretValue := range []string{streamPassword, oktaToken1} {
 		if files := filesWith(t, data, secretValue); len(files) != 0 {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/source/okta/oktatest"
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 const oktaToken = "e2e-okta-api-token-0123456789"
@@ -71,18 +72,18 @@ func TestSourceOktaPoller(t *testing.T) {
 	if auth, _ := src.Settings["auth"].(map[string]any); auth["token"] != nil {
 		t.Fatalf("settings: got the token back, want it write-only")
 	}
-	waitFor(t, 30*time.Second, "30 events at the stream", func() bool { return rcv.count() == 30 })
-	waitFor(t, 10*time.Second, "status with 30 events", func() bool {
+	wait.Eventually(t, "30 events at the stream", func() bool { return rcv.count() == 30 }, wait.Within(30*time.Second), wait.Every(50*time.Millisecond))
+	wait.Eventually(t, "status with 30 events", func() bool {
 		st := s.sourceStatus(src.ID)
 		return st.Events == 30 && st.State == "active" && st.CaughtUp
-	})
+	}, wait.Every(50*time.Millisecond))
 
 	// A restart resumes from the checkpoint: only the new events come.
 	s.stop()
 	o.Add(all[30:]...)
 	requests := o.Stats().Served
 	s = startServer(t, dataDir)
-	waitFor(t, 30*time.Second, "all events at the stream", func() bool { return rcv.count() == len(all) })
+	wait.Eventually(t, "all events at the stream", func() bool { return rcv.count() == len(all) }, wait.Within(30*time.Second), wait.Every(50*time.Millisecond))
 	if served := o.Stats().Served - requests; served != len(all)-30 {
 		t.Fatalf("events served after the restart: got %d, want %d (resume from the checkpoint)", served, len(all)-30)
 	}
@@ -91,10 +92,10 @@ func TestSourceOktaPoller(t *testing.T) {
 	var bf map[string]any
 	s.mustJSON("POST", "/api/v1/sources/"+src.ID+"/backfill",
 		map[string]any{"since": "2019-01-01T00:00:00Z", "until": "2030-01-01T00:00:00Z"}, 202, &bf)
-	waitFor(t, 30*time.Second, "backfill done", func() bool {
+	wait.Eventually(t, "backfill done", func() bool {
 		st := s.sourceStatus(src.ID)
 		return st.Backfill != nil && st.Backfill.State == "DONE"
-	})
+	}, wait.Within(30*time.Second), wait.Every(50*time.Millisecond))
 	if st := s.sourceStatus(src.ID); st.Backfill.Events != 0 {
 		t.Fatalf("backfill new events: got %d, want 0 (all were already in the journal)", st.Backfill.Events)
 	}
@@ -166,8 +167,8 @@ func TestSourceEventBridgeReceiver(t *testing.T) {
 		t.Fatalf("api key: got %d, want 202", code)
 	}
 	const uuid = "c6ed294a-fef4-11ed-a5b1-bbb7c1de1a4b"
-	waitFor(t, 20*time.Second, "the envelope's event at the stream", func() bool { return rcv.has(uuid) })
-	waitFor(t, 20*time.Second, "the event at the stream filtering on its account", func() bool { return byAccount.has(uuid) })
+	wait.Eventually(t, "the envelope's event at the stream", func() bool { return rcv.has(uuid) }, wait.Within(20*time.Second), wait.Every(50*time.Millisecond))
+	wait.Eventually(t, "the event at the stream filtering on its account", func() bool { return byAccount.has(uuid) }, wait.Within(20*time.Second), wait.Every(50*time.Millisecond))
 	if defaultAccount.has(uuid) {
 		t.Fatalf("the stream filtering on the default account got the partner account's event")
 	}
@@ -196,7 +197,7 @@ func TestSourceEventBridgeReceiver(t *testing.T) {
 	if code := postOAuth(second, "Authorization", "Bearer "+tok.AccessToken); code != 202 {
 		t.Fatalf("oauth: got %d, want 202", code)
 	}
-	waitFor(t, 20*time.Second, "the second event at the stream", func() bool { return rcv.has("d7fe305b-fef4-11ed-a5b1-bbb7c1de1a4b") })
+	wait.Eventually(t, "the second event at the stream", func() bool { return rcv.has("d7fe305b-fef4-11ed-a5b1-bbb7c1de1a4b") }, wait.Within(20*time.Second), wait.Every(50*time.Millisecond))
 	if n := rcv.times(uuid); n != 1 {
 		t.Fatalf("first event: delivered %d times, want 1", n)
 	}

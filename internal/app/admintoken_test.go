@@ -1,20 +1,16 @@
 package app
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/auditstream/auditstream/internal/auth"
-	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/journal/journaltest"
 )
 
 func TestCheckAdminToken(t *testing.T) {
@@ -53,52 +49,6 @@ func TestCheckAdminToken(t *testing.T) {
 	}
 }
 
-// adminRun is one app.Run on a data directory, stopped by stop.
-type adminRun struct {
-	base string
-	stop func() error
-}
-
-func start(t *testing.T, dataDir, adminToken string) (*adminRun, error) {
-	t.Helper()
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.DataDir = dataDir
-	ctx, cancel := context.WithCancel(t.Context())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, cfg, Options{AdminToken: adminToken, Ready: func(addr string) { ready <- addr }},
-			slog.New(slog.DiscardHandler))
-	}()
-	select {
-	case addr := <-ready:
-		r := &adminRun{base: "http://" + addr}
-		r.stop = func() error { cancel(); return <-done }
-		return r, nil
-	case err := <-done:
-		cancel()
-		return nil, err
-	case <-time.After(60 * time.Second):
-		cancel()
-		t.Fatal("timed out waiting for the server")
-		return nil, nil
-	}
-}
-
-func (r *adminRun) get(t *testing.T, path, token string) (int, []byte) {
-	t.Helper()
-	req, _ := http.NewRequestWithContext(t.Context(), "GET", r.base+path, nil)
-	req.Header.Set("Authorization", "SSWS "+token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, b
-}
-
 // TestAdminTokenRotation restarts the service with a new
 // AUDITSTREAM_ADMIN_TOKEN: the old value stops working, one token record
 // remains, and the change is in the System Log. A token an earlier version
@@ -111,16 +61,9 @@ func TestAdminTokenRotation(t *testing.T) {
 	// random id, never removed.
 	const legacy = "legacy-admin-token-0123456789abcdef"
 	func() {
-		j, err := journal.Open(t.Context(), journal.Options{DataDir: dir}, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer j.Close()
-		kv, err := j.KV(t.Context(), journal.BucketTokens)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tokens, err := auth.NewStore(t.Context(), kv, slog.New(slog.DiscardHandler))
+		j := journaltest.OpenWith(t, journal.Options{DataDir: dir})
+		defer j.Close() // the service below opens dir next
+		tokens, err := auth.NewStore(t.Context(), journaltest.KV(t, j, journal.BucketTokens), slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,21 +74,21 @@ func TestAdminTokenRotation(t *testing.T) {
 		}
 	}()
 
-	r, err := start(t, dir, first)
+	r, err := launch(t, testConfig(dir), first)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, b := r.get(t, "/api/v1/tokens", first); code != 200 {
+	if code, b := r.call("GET", "/api/v1/tokens", first, nil); code != 200 {
 		t.Fatalf("first value: got %d %s, want 200", code, b)
 	}
-	if code, _ := r.get(t, "/api/v1/tokens", legacy); code != 401 {
+	if code, _ := r.call("GET", "/api/v1/tokens", legacy, nil); code != 401 {
 		t.Errorf("token an earlier version created: got %d, want 401", code)
 	}
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
 
-	r, err = start(t, dir, second)
+	r, err = launch(t, testConfig(dir), second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,15 +97,15 @@ func TestAdminTokenRotation(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	if code, _ := r.get(t, "/api/v1/tokens", first); code != 401 {
+	if code, _ := r.call("GET", "/api/v1/tokens", first, nil); code != 401 {
 		t.Errorf("old value after rotation: got %d, want 401", code)
 	}
-	code, b := r.get(t, "/api/v1/tokens", second)
+	code, b := r.call("GET", "/api/v1/tokens", second, nil)
 	if code != 200 {
 		t.Fatalf("new value: got %d %s, want 200", code, b)
 	}
 	var list []struct{ ID, Name, Org string }
-	if err := json.Unmarshal(b, &list); err != nil {
+	if err := json.Unmarshal([]byte(b), &list); err != nil {
 		t.Fatal(err)
 	}
 	if len(list) != 1 || list[0].ID != auth.EnvTokenID || list[0].Name != auth.EnvTokenName || list[0].Org != auth.AllOrgs {
@@ -172,7 +115,7 @@ func TestAdminTokenRotation(t *testing.T) {
 	// The System Log has both rotations (the legacy token replaced by the
 	// first value, the first by the second), as WARN.
 	q := url.Values{"since": {"2020-01-01T00:00:00Z"}, "filter": {`eventType sw "system.api_token."`}}
-	code, b = r.get(t, "/api/v1/logs?"+q.Encode(), second)
+	code, b = r.call("GET", "/api/v1/logs?"+q.Encode(), second, nil)
 	if code != 200 {
 		t.Fatalf("query: got %d %s", code, b)
 	}
@@ -181,7 +124,7 @@ func TestAdminTokenRotation(t *testing.T) {
 		Severity  string
 		Target    []struct{ ID string }
 	}
-	if err := json.Unmarshal(b, &evs); err != nil {
+	if err := json.Unmarshal([]byte(b), &evs); err != nil {
 		t.Fatal(err)
 	}
 	var types []string
@@ -195,7 +138,7 @@ func TestAdminTokenRotation(t *testing.T) {
 	if strings.Join(types, ",") != strings.Join(want, ",") {
 		t.Errorf("got events %v, want %v", types, want)
 	}
-	if strings.Contains(string(b), first) || strings.Contains(string(b), auth.Hash(first)) {
+	if strings.Contains(b, first) || strings.Contains(b, auth.Hash(first)) {
 		t.Errorf("got %s, want no secret or hash in the events", b)
 	}
 }
@@ -206,20 +149,20 @@ func TestAdminTokenUnchangedRestart(t *testing.T) {
 	dir := t.TempDir()
 	const secret = "same-admin-token-0123456789abcdef"
 	for i := range 2 {
-		r, err := start(t, dir, secret)
+		r, err := launch(t, testConfig(dir), secret)
 		if err != nil {
 			t.Fatal(err)
 		}
 		q := url.Values{"since": {"2020-01-01T00:00:00Z"}, "filter": {`eventType sw "system.api_token."`}}
-		code, b := r.get(t, "/api/v1/logs?"+q.Encode(), secret)
+		code, b := r.call("GET", "/api/v1/logs?"+q.Encode(), secret, nil)
 		if err := r.stop(); err != nil {
 			t.Fatal(err)
 		}
-		if code != 200 || strings.Count(string(b), `"eventType":"system.api_token.create"`) != 1 || strings.Contains(string(b), "rotate") {
+		if code != 200 || strings.Count(b, `"eventType":"system.api_token.create"`) != 1 || strings.Contains(b, "rotate") {
 			t.Errorf("start %d: got %d %s, want one system.api_token.create and no rotation", i+1, code, b)
 		}
 	}
-	if _, err := start(t, dir, "change-me-to-a-long-random-value"); !errors.Is(err, ErrSampleToken) {
+	if _, err := launch(t, testConfig(dir), "change-me-to-a-long-random-value"); !errors.Is(err, ErrSampleToken) {
 		t.Errorf("README's old sample value: got %v, want ErrSampleToken", err)
 	}
 }

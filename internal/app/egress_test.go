@@ -17,89 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/source"
 	"github.com/auditstream/auditstream/internal/stream"
+	"github.com/auditstream/auditstream/internal/wait"
 )
-
-const testAdmin = "app-test-admin-token-0123456789abcdef"
-
-// running is an app.Run serving on loopback for a test.
-type running struct {
-	t    *testing.T
-	base string
-	stop func()
-}
-
-// startApp runs the service with cfg (DataDir and Listen filled in when
-// empty) until stop or the end of the test.
-func startApp(t *testing.T, cfg config.Config) *running {
-	t.Helper()
-	if cfg.DataDir == "" {
-		cfg.DataDir = t.TempDir()
-	}
-	cfg.Listen = "127.0.0.1:0"
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, cfg, Options{AdminToken: testAdmin, Ready: func(a string) { ready <- a }}, slog.New(slog.DiscardHandler))
-	}()
-	r := &running{t: t}
-	select {
-	case addr := <-ready:
-		r.base = "http://" + addr
-	case err := <-done:
-		cancel()
-		t.Fatalf("run: %v", err)
-	case <-time.After(60 * time.Second):
-		cancel()
-		t.Fatal("the service did not start in 60s")
-	}
-	stopped := false
-	r.stop = func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			<-done
-		}
-	}
-	t.Cleanup(r.stop)
-	return r
-}
-
-func appConfig() config.Config {
-	cfg := config.Default()
-	cfg.DataDir = "" // startApp makes one per test
-	cfg.ShutdownTimeout = config.Duration(5 * time.Second)
-	return cfg
-}
-
-// call sends in as JSON with token and returns the status and body.
-func (r *running) call(method, path, token string, in any) (int, string) {
-	r.t.Helper()
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, r.base+path, body)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "SSWS "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
 
 // token makes a token of org with scopes.
 func (r *running) token(org string, scopes ...string) string {
@@ -134,17 +55,6 @@ func (r *running) ingest(token, uuid string) {
 	}
 }
 
-// waitFor polls cond for up to 20 seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("waited 20s for %s", what)
-}
-
 // hook is a loopback destination that counts requests and answers with
 // status and body.
 type hook struct {
@@ -173,7 +83,7 @@ func httpStream(name, url string) map[string]any {
 // destination type; the all-orgs token can, and its stream delivers.
 func TestTenantStreamsKeptOffLoopback(t *testing.T) {
 	h := newHook(t, http.StatusOK, "")
-	r := startApp(t, appConfig())
+	r := startApp(t, testConfig(""))
 	acme := r.token("acme", "logStreams.manage", "logStreams.read", "events.write")
 	for _, tc := range []struct {
 		name string
@@ -204,7 +114,7 @@ func TestTenantStreamsKeptOffLoopback(t *testing.T) {
 		t.Fatalf("all-orgs token: got %d %s, want 200", code, body)
 	}
 	r.ingest(acme, "e-1")
-	waitFor(t, "the operator's stream to deliver", func() bool { return h.hits.Load() >= 2 })
+	wait.Eventually(t, "the operator's stream to deliver", func() bool { return h.hits.Load() >= 2 }, wait.Within(20*time.Second))
 }
 
 // TestEgressAllowAndRestart: egress.allow lets a tenant's stream reach a
@@ -212,7 +122,7 @@ func TestTenantStreamsKeptOffLoopback(t *testing.T) {
 // stream is refused at delivery by the dialer, and the status says why.
 func TestEgressAllowAndRestart(t *testing.T) {
 	h := newHook(t, http.StatusOK, "")
-	cfg := appConfig()
+	cfg := testConfig("")
 	cfg.DataDir = t.TempDir()
 	cfg.Egress.Allow = []string{"127.0.0.0/8"}
 	r := startApp(t, cfg)
@@ -226,17 +136,17 @@ func TestEgressAllowAndRestart(t *testing.T) {
 		t.Fatalf("metadata address: got %d %s, want 400 naming it", code, body)
 	}
 	r.ingest(acme, "e-1")
-	waitFor(t, "delivery", func() bool { return h.hits.Load() >= 2 })
+	wait.Eventually(t, "delivery", func() bool { return h.hits.Load() >= 2 }, wait.Within(20*time.Second))
 	r.stop()
 
 	cfg.Egress.Allow = nil
 	r2 := startApp(t, cfg)
 	before := h.hits.Load()
 	r2.ingest(acme, "e-2")
-	waitFor(t, "the status to show the refusal", func() bool {
+	wait.Eventually(t, "the status to show the refusal", func() bool {
 		_, body := r2.call("GET", "/api/v1/logStreams/"+id+"/status", acme, nil)
 		return strings.Contains(body, "loopback") && strings.Contains(body, "egress.allow")
-	})
+	}, wait.Within(20*time.Second))
 	if n := h.hits.Load(); n != before {
 		t.Fatalf("the destination got %d requests after the allowance went, want 0", n-before)
 	}
@@ -244,7 +154,7 @@ func TestEgressAllowAndRestart(t *testing.T) {
 
 // TestOperatorDenyApplies: egress.deny refuses even the all-orgs token.
 func TestOperatorDenyApplies(t *testing.T) {
-	cfg := appConfig()
+	cfg := testConfig("")
 	cfg.Egress.Deny = []string{"169.254.169.254/32"}
 	r := startApp(t, cfg)
 	code, body, _ := r.stream(testAdmin, "?verify=false", httpStream("md", "https://169.254.169.254/latest/meta-data/"))
@@ -260,7 +170,7 @@ func TestOperatorDenyApplies(t *testing.T) {
 func TestTenantsDoNotSeeAnswerBodies(t *testing.T) {
 	const secret = "INTERNAL-ONLY-DATA: db_password=hunter2"
 	h := newHook(t, http.StatusInternalServerError, `{"internal":"`+secret+`"}`)
-	cfg := appConfig()
+	cfg := testConfig("")
 	cfg.Egress.Allow = []string{"127.0.0.0/8"}
 	r := startApp(t, cfg)
 	acme := r.token("acme", "logStreams.manage", "logStreams.read", "events.write")
@@ -284,10 +194,10 @@ func TestTenantsDoNotSeeAnswerBodies(t *testing.T) {
 	}
 	r.ingest(acme, "e-1")
 	var status string
-	waitFor(t, "status.lastError", func() bool {
+	wait.Eventually(t, "status.lastError", func() bool {
 		_, status = r.call("GET", "/api/v1/logStreams/"+id+"/status", acme, nil)
 		return strings.Contains(status, "lastError")
-	})
+	}, wait.Within(20*time.Second))
 	if strings.Contains(status, "hunter2") || !strings.Contains(status, "500 Internal Server Error") {
 		t.Fatalf("status: got %s, want the status line without the body", status)
 	}
@@ -297,7 +207,7 @@ func TestTenantsDoNotSeeAnswerBodies(t *testing.T) {
 // poll a loopback baseUrl (the service itself, in the review); the
 // operator's may.
 func TestTenantOktaSourceKeptOffLoopback(t *testing.T) {
-	r := startApp(t, appConfig())
+	r := startApp(t, testConfig(""))
 	acme := r.token("acme", "sources.manage", "sources.read")
 	in := func(url string) map[string]any {
 		return map[string]any{"type": "okta", "name": "o", "org": "acme",
@@ -363,7 +273,7 @@ func TestTenantFileStreams(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(root, "beta", "exports"), 0o750); err != nil {
 		t.Fatal(err)
 	}
-	cfg := appConfig()
+	cfg := testConfig("")
 	cfg.FileRoots = []string{root}
 	r := startApp(t, cfg)
 	acme := r.token("acme", "logStreams.manage", "logStreams.read", "events.write")
@@ -381,7 +291,7 @@ func TestTenantFileStreams(t *testing.T) {
 		t.Fatalf("relative dir: got %d %s, want 200", code, body)
 	}
 	r.ingest(acme, "file-e-1")
-	waitFor(t, "a file in acme's directory", func() bool {
+	wait.Eventually(t, "a file in acme's directory", func() bool {
 		entries, _ := os.ReadDir(filepath.Join(root, "acme", "exports"))
 		for _, e := range entries {
 			if b, err := os.ReadFile(filepath.Join(root, "acme", "exports", e.Name())); err == nil && bytes.Contains(b, []byte("file-e-1")) {
@@ -389,7 +299,7 @@ func TestTenantFileStreams(t *testing.T) {
 			}
 		}
 		return false
-	})
+	}, wait.Within(20*time.Second))
 	if entries, _ := os.ReadDir(filepath.Join(root, "beta", "exports")); len(entries) != 0 {
 		t.Fatalf("beta's directory: got %d files, want none", len(entries))
 	}
@@ -399,7 +309,7 @@ func TestTenantFileStreams(t *testing.T) {
 	}
 	r.stop()
 
-	noRoots := startApp(t, appConfig())
+	noRoots := startApp(t, testConfig(""))
 	acme2 := noRoots.token("acme", "logStreams.manage")
 	if code, body, _ := noRoots.stream(acme2, "", file("exports")); code != http.StatusBadRequest || !strings.Contains(body, "fileRoots") {
 		t.Fatalf("no fileRoots: got %d %s, want 400 naming fileRoots", code, body)

@@ -2,7 +2,6 @@ package app
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,59 +18,10 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/journal/journaltest"
+	"github.com/auditstream/auditstream/internal/wait"
 )
-
-const journalAdmin = "journal-test-admin-0123456789abcdef"
-
-// journalRun is an app.Run serving in the background.
-type journalRun struct {
-	addr string
-	stop func() error
-}
-
-// startJournalApp runs the service on cfg until the test ends or stop is called;
-// it fails the test if Run returns before serving.
-func startJournalApp(t *testing.T, cfg config.Config) journalRun {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, cfg, Options{AdminToken: journalAdmin, Ready: func(a string) { ready <- a }}, slog.New(slog.DiscardHandler))
-	}()
-	select {
-	case a := <-ready:
-		stopped := false
-		var runErr error
-		stop := func() error {
-			if !stopped {
-				stopped = true
-				cancel()
-				runErr = <-done
-			}
-			return runErr
-		}
-		t.Cleanup(func() { _ = stop() })
-		return journalRun{addr: a, stop: stop}
-	case err := <-done:
-		cancel()
-		t.Fatalf("run: %v", err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("run: not serving after 30s")
-	}
-	return journalRun{}
-}
-
-func testConfig(dir string) config.Config {
-	cfg := config.Default()
-	cfg.DataDir = dir
-	cfg.Listen = "127.0.0.1:0"
-	cfg.ShutdownTimeout = config.Duration(4 * time.Second)
-	return cfg
-}
 
 // snapshot lists the files under dir with size, mode and modification time.
 func snapshot(t *testing.T, dir string) map[string]string {
@@ -100,7 +50,7 @@ func post(t *testing.T, addr, body string) *http.Response {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "SSWS "+journalAdmin)
+	req.Header.Set("Authorization", "SSWS "+testAdmin)
 	req.Header.Set("Content-Type", "application/x-ndjson")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -113,7 +63,7 @@ func post(t *testing.T, addr, body string) *http.Response {
 // second serve on a taken port fails before it touches the data dir.
 func TestSecondServe(t *testing.T) {
 	dir := t.TempDir()
-	first := startJournalApp(t, testConfig(dir))
+	first := startApp(t, testConfig(dir))
 	resp := post(t, first.addr, `{"eventType":"twin.a","uuid":"twin-a1"}`)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusAccepted {
@@ -136,7 +86,7 @@ func TestSecondServe(t *testing.T) {
 	defer ln.Close()
 	cfg := testConfig(dir)
 	cfg.Listen = ln.Addr().String()
-	err = Run(t.Context(), cfg, Options{AdminToken: journalAdmin}, slog.New(slog.DiscardHandler))
+	err = Run(t.Context(), cfg, Options{AdminToken: testAdmin}, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "address already in use") {
 		t.Fatalf("serve on a taken port: got %v, want address already in use", err)
 	}
@@ -214,7 +164,7 @@ func readyz(t *testing.T, addr string) int {
 func TestDiskFullIngest(t *testing.T) {
 	mnt := mountTmpfs(t, 64<<20)
 	dir := filepath.Join(mnt, "data")
-	app := startJournalApp(t, testConfig(dir)) // the 10 GiB default starts on 64 MiB
+	app := startApp(t, testConfig(dir)) // the 10 GiB default starts on 64 MiB
 	filler := filepath.Join(mnt, "filler")
 	fillDisk(t, filler, 3<<20)
 
@@ -267,7 +217,7 @@ func TestDiskFullIngest(t *testing.T) {
 		}
 	}
 	t.Logf("%d events acknowledged; failure: %d %s", len(acked), failed.StatusCode, bytes.TrimSpace(failBody)[:min(200, len(failBody))])
-	waitUntil(t, 5*time.Second, "readyz 503", func() bool { return readyz(t, app.addr) == http.StatusServiceUnavailable })
+	wait.Eventually(t, "readyz 503", func() bool { return readyz(t, app.addr) == http.StatusServiceUnavailable }, wait.Within(5*time.Second), wait.Every(200*time.Millisecond))
 	start := time.Now()
 	body, _ := batch("during", 5)
 	resp := post(t, app.addr, body)
@@ -279,7 +229,7 @@ func TestDiskFullIngest(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 20*time.Second, "ingest to work again", func() bool {
+	wait.Eventually(t, "ingest to work again", func() bool {
 		body, uuids := batch(fmt.Sprintf("after%d", time.Now().UnixNano()), 5)
 		resp := post(t, app.addr, body)
 		resp.Body.Close()
@@ -290,17 +240,13 @@ func TestDiskFullIngest(t *testing.T) {
 			acked[u] = true
 		}
 		return true
-	})
-	waitUntil(t, 5*time.Second, "readyz 200", func() bool { return readyz(t, app.addr) == http.StatusOK })
+	}, wait.Within(20*time.Second), wait.Every(200*time.Millisecond))
+	wait.Eventually(t, "readyz 200", func() bool { return readyz(t, app.addr) == http.StatusOK }, wait.Within(5*time.Second), wait.Every(200*time.Millisecond))
 	if err := app.stop(); err != nil {
 		t.Fatal(err)
 	}
 
-	j, err := journal.Open(t.Context(), journal.Options{DataDir: dir}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
+	j := journaltest.OpenWith(t, journal.Options{DataDir: dir})
 	have := map[string]bool{}
 	c, err := j.JetStream().OrderedConsumer(t.Context(), j.StreamName(), jetstream.OrderedConsumerConfig{HeadersOnly: true})
 	if err != nil {
@@ -327,39 +273,12 @@ func TestDiskFullIngest(t *testing.T) {
 	}
 }
 
-func waitUntil(t *testing.T, d time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s", d, what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-func get(t *testing.T, addr, path string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "SSWS "+journalAdmin)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
 // The reviewer's repro: 3,000 events, bytes flipped in the newest block,
 // restart. The loss is reported in /readyz, the metric and the System Log
 // until an operator acknowledges it.
 func TestLostEventsReportedAndAcknowledged(t *testing.T) {
 	dir := t.TempDir()
-	app := startJournalApp(t, testConfig(dir))
+	app := startApp(t, testConfig(dir))
 	pad := strings.Repeat("y", 300)
 	for b := range 6 {
 		var body strings.Builder
@@ -396,12 +315,12 @@ func TestLostEventsReportedAndAcknowledged(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	app = startJournalApp(t, testConfig(dir))
-	code, body := get(t, app.addr, "/readyz")
+	app = startApp(t, testConfig(dir))
+	code, body := app.call("GET", "/readyz", testAdmin, nil)
 	if code != http.StatusOK || !strings.Contains(body, `"degraded"`) || !strings.Contains(body, journal.ConditionLost) {
 		t.Fatalf("readyz: got %d %s, want 200 degraded with %s", code, body, journal.ConditionLost)
 	}
-	_, metrics := get(t, app.addr, "/metrics")
+	_, metrics := app.call("GET", "/metrics", testAdmin, nil)
 	var lost, msgs int
 	for _, line := range strings.Split(metrics, "\n") {
 		fmt.Sscanf(line, "auditstream_journal_lost_events_total %d", &lost)
@@ -416,7 +335,7 @@ func TestLostEventsReportedAndAcknowledged(t *testing.T) {
 	// An org's admin may not acknowledge a loss that concerns every org.
 	treq, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+app.addr+"/api/v1/tokens",
 		strings.NewReader(`{"name":"acme admin","org":"acme","scopes":["admin"]}`))
-	treq.Header.Set("Authorization", "SSWS "+journalAdmin)
+	treq.Header.Set("Authorization", "SSWS "+testAdmin)
 	treq.Header.Set("Content-Type", "application/json")
 	tresp, err := http.DefaultClient.Do(treq)
 	if err != nil {
@@ -438,7 +357,7 @@ func TestLostEventsReportedAndAcknowledged(t *testing.T) {
 		t.Fatalf("acknowledge with an org admin token: got %d, want 403", resp.StatusCode)
 	}
 	req, _ = http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+app.addr+"/api/v1/journal/lost/acknowledge", nil)
-	req.Header.Set("Authorization", "SSWS "+journalAdmin)
+	req.Header.Set("Authorization", "SSWS "+testAdmin)
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -448,17 +367,13 @@ func TestLostEventsReportedAndAcknowledged(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(ack), fmt.Sprintf(`"count":%d`, lost)) {
 		t.Fatalf("acknowledge: got %d %s, want 200 with the count %d", resp.StatusCode, ack, lost)
 	}
-	if code, body := get(t, app.addr, "/readyz"); code != http.StatusOK || strings.Contains(body, journal.ConditionLost) {
+	if code, body := app.call("GET", "/readyz", testAdmin, nil); code != http.StatusOK || strings.Contains(body, journal.ConditionLost) {
 		t.Fatalf("readyz after acknowledge: got %d %s, want ready without %s", code, body, journal.ConditionLost)
 	}
 	if err := app.stop(); err != nil {
 		t.Fatal(err)
 	}
-	j, err := journal.Open(t.Context(), journal.Options{DataDir: dir}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
+	j := journaltest.OpenWith(t, journal.Options{DataDir: dir})
 	s, err := j.JetStream().Stream(t.Context(), j.StreamName())
 	if err != nil {
 		t.Fatal(err)

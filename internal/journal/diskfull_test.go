@@ -15,6 +15,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/health"
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 // mountTmpfs mounts a tmpfs of size bytes on a fresh directory, so a test
@@ -160,7 +161,7 @@ func TestDiskFullFailsFastAndRecovers(t *testing.T) {
 		t.Fatalf("got %v, want ErrUnavailable", failErr)
 	}
 	// Readiness says so, and appends now fail at once.
-	waitFor(t, 5*time.Second, "journal.append NotReady", func() bool { return !board.Ready() })
+	wait.Eventually(t, "journal.append NotReady", func() bool { return !board.Ready() }, wait.Within(5*time.Second), wait.Every(100*time.Millisecond))
 	start := time.Now()
 	_, err = j.Append(t.Context(), padEvents(t, "fast", 10, 100))
 	if err == nil || time.Since(start) > 500*time.Millisecond {
@@ -174,15 +175,15 @@ func TestDiskFullFailsFastAndRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	var after []event.Event
-	waitFor(t, 20*time.Second, "appends to work again", func() bool {
+	wait.Eventually(t, "appends to work again", func() bool {
 		evs := padEvents(t, "after", 10, 100)
 		if _, err := j.Append(t.Context(), evs); err != nil {
 			return false
 		}
 		after = evs
 		return true
-	})
-	waitFor(t, 5*time.Second, "journal.append cleared", board.Ready)
+	}, wait.Within(20*time.Second), wait.Every(100*time.Millisecond))
+	wait.Eventually(t, "journal.append cleared", board.Ready, wait.Within(5*time.Second), wait.Every(100*time.Millisecond))
 	have := uuidsIn(t, j)
 	for u := range acked {
 		if !have[u] {
@@ -193,17 +194,6 @@ func TestDiskFullFailsFastAndRecovers(t *testing.T) {
 		if !have[ev.UUID] {
 			t.Errorf("event %s appended after recovery is missing", ev.UUID)
 		}
-	}
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s", d, what)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 
