@@ -121,6 +121,25 @@ func New(cfg Config) *Org {
 	return o
 }
 
+// Transport serves requests to the org in-process, on the calling
+// goroutine, without the network. It is for testing/synctest bubbles: a
+// real connection's goroutines block on I/O, which keeps the bubble's
+// fake clock from advancing. Requests go to the org whatever their host.
+func (o *Org) Transport() http.RoundTripper { return inProcess{o.srv.Config.Handler} }
+
+type inProcess struct{ h http.Handler }
+
+func (p inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
+	if err := r.Context().Err(); err != nil {
+		return nil, err
+	}
+	rec := httptest.NewRecorder()
+	p.h.ServeHTTP(rec, r)
+	res := rec.Result()
+	res.Request = r
+	return res, nil
+}
+
 // Close stops the org.
 func (o *Org) Close() {
 	o.srv.CloseClientConnections()
