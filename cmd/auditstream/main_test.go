@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 func TestRunDispatch(t *testing.T) {
@@ -158,18 +160,14 @@ func TestServeWarnsWithoutToken(t *testing.T) {
 		go func() {
 			done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir}, nil, &out, &errOut, env)
 		}()
-		deadline := time.Now().Add(30 * time.Second)
-		for !strings.Contains(out.String(), "listening on") {
+		wait.Eventually(t, "serve to start", func() bool {
 			select {
 			case code := <-done:
 				t.Fatalf("serve exited with %d at start:\n%s", code, errOut.String())
 			default:
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("serve did not start in 30s:\n%s", errOut.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return strings.Contains(out.String(), "listening on")
+		}, wait.Within(30*time.Second), wait.Every(20*time.Millisecond), wait.Seen(errOut.String))
 		cancel()
 		if code := <-done; code != 0 {
 			t.Fatalf("serve exited with %d:\n%s", code, errOut.String())
