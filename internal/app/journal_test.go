@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/auditstream/auditstream/internal/disktest"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/wait"
@@ -103,50 +103,6 @@ func TestSecondServe(t *testing.T) {
 	}
 }
 
-func mountTmpfs(t *testing.T, size int64) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "mnt")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput()
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("mount tmpfs (needs root): %v: %s", err, out)
-		}
-		t.Skipf("mount tmpfs not permitted here (needs root), so no real disk-full test: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
-
-func fillDisk(t *testing.T, path string, leave int64) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 1<<20)
-	for {
-		var st syscallStatfs
-		if err := statfs(filepath.Dir(path), &st); err != nil {
-			t.Fatal(err)
-		}
-		free := int64(st.Bavail) * int64(st.Bsize)
-		if free <= leave {
-			return
-		}
-		if _, err := f.Write(buf[:min(int64(len(buf)), free-leave)]); err != nil {
-			return
-		}
-	}
-}
-
 func readyz(t *testing.T, addr string) int {
 	t.Helper()
 	resp, err := http.Get("http://" + addr + "/readyz")
@@ -162,11 +118,11 @@ func readyz(t *testing.T, addr string) int {
 // not ready, a partial store is listed, and once space is back ingest
 // works again without a restart; every acknowledged event is kept.
 func TestDiskFullIngest(t *testing.T) {
-	mnt := mountTmpfs(t, 64<<20)
+	mnt := disktest.Tmpfs(t, 64<<20)
 	dir := filepath.Join(mnt, "data")
 	app := startApp(t, testConfig(dir)) // the 10 GiB default starts on 64 MiB
 	filler := filepath.Join(mnt, "filler")
-	fillDisk(t, filler, 3<<20)
+	disktest.Fill(t, filler, 3<<20)
 
 	pad := strings.Repeat("x", 1000)
 	acked := map[string]bool{}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,59 +12,11 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/auditstream/auditstream/internal/disktest"
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/health"
 	"github.com/auditstream/auditstream/internal/wait"
 )
-
-// mountTmpfs mounts a tmpfs of size bytes on a fresh directory, so a test
-// can fill a real disk. It needs root (CAP_SYS_ADMIN): outside CI a test
-// is skipped with the reason when mounting is not permitted; in CI it
-// fails.
-func mountTmpfs(t *testing.T, size int64) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "mnt")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput()
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("mount tmpfs (needs root): %v: %s", err, out)
-		}
-		t.Skipf("mount tmpfs not permitted here (needs root), so no real disk-full test: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
-
-// fill writes a file that leaves about leave bytes free on dir's file system.
-func fill(t *testing.T, path string, leave uint64) {
-	t.Helper()
-	free, _, err := statfsSpace(filepath.Dir(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if free <= leave {
-		return
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 1<<20)
-	for left := int64(free - leave); left > 0; left -= int64(len(buf)) {
-		n := min(left, int64(len(buf)))
-		if _, err := f.Write(buf[:n]); err != nil {
-			break
-		}
-	}
-}
 
 func padEvents(t *testing.T, prefix string, n, size int) []event.Event {
 	t.Helper()
@@ -112,7 +63,7 @@ func uuidsIn(t *testing.T, j *Journal) map[string]bool {
 }
 
 func TestDiskFullFailsFastAndRecovers(t *testing.T) {
-	mnt := mountTmpfs(t, 64<<20)
+	mnt := disktest.Tmpfs(t, 64<<20)
 	board := &health.Board{}
 	j, err := Open(t.Context(), Options{DataDir: filepath.Join(mnt, "data"), MaxBytes: 40 << 20, DeadLetterMaxBytes: 1 << 20,
 		AppendTimeout: 2 * time.Second, Health: board}, slog.New(slog.DiscardHandler))
@@ -121,7 +72,7 @@ func TestDiskFullFailsFastAndRecovers(t *testing.T) {
 	}
 	defer j.Close()
 	filler := filepath.Join(mnt, "filler")
-	fill(t, filler, 3<<20)
+	disktest.Fill(t, filler, 3<<20)
 
 	acked := map[string]bool{}
 	var failErr error

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/auditstream/auditstream/internal/disktest"
 	"github.com/auditstream/auditstream/internal/health"
 )
 
@@ -82,13 +83,13 @@ func TestOpenOnSmallDisk(t *testing.T) {
 
 // The same on a real 64 MiB disk (tmpfs).
 func TestOpenDefaultsOnTmpfs(t *testing.T) {
-	mnt := mountTmpfs(t, 64<<20)
+	mnt := disktest.Tmpfs(t, 64<<20)
 	j, err := Open(t.Context(), Options{DataDir: filepath.Join(mnt, "data")}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("open with defaults on a 64 MiB disk: %v", err)
 	}
 	j.Close()
-	fill(t, filepath.Join(mnt, "other-files"), 2<<20)
+	disktest.Fill(t, filepath.Join(mnt, "other-files"), 2<<20)
 	j, err = Open(t.Context(), Options{DataDir: filepath.Join(mnt, "data")}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("restart after other files filled the disk: %v", err)
