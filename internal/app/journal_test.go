@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/disktest"
 	"github.com/auditstream/auditstream/internal/journal"
 )
 
@@ -153,26 +153,8 @@ func TestSecondServe(t *testing.T) {
 	}
 }
 
-func mountTmpfs(t *testing.T, size int64) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "mnt")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput()
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("mount tmpfs (needs root): %v: %s", err, out)
-		}
-		t.Skipf("mount tmpfs not permitted here (needs root), so no real disk-full test: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
+// mountTmpfs mounts a tmpfs of size bytes (disktest.Reexec first).
+func mountTmpfs(t *testing.T, size int64) string { return disktest.Mount(t, size) }
 
 func fillDisk(t *testing.T, path string, leave int64) {
 	t.Helper()
@@ -212,6 +194,9 @@ func readyz(t *testing.T, addr string) int {
 // not ready, a partial store is listed, and once space is back ingest
 // works again without a restart; every acknowledged event is kept.
 func TestDiskFullIngest(t *testing.T) {
+	if disktest.Reexec(t) {
+		return
+	}
 	mnt := mountTmpfs(t, 64<<20)
 	dir := filepath.Join(mnt, "data")
 	app := startJournalApp(t, testConfig(dir)) // the 10 GiB default starts on 64 MiB

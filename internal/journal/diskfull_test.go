@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,34 +12,14 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/auditstream/auditstream/internal/disktest"
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/health"
 )
 
-// mountTmpfs mounts a tmpfs of size bytes on a fresh directory, so a test
-// can fill a real disk. It needs root (CAP_SYS_ADMIN): outside CI a test
-// is skipped with the reason when mounting is not permitted; in CI it
-// fails.
-func mountTmpfs(t *testing.T, size int64) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "mnt")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput()
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("mount tmpfs (needs root): %v: %s", err, out)
-		}
-		t.Skipf("mount tmpfs not permitted here (needs root), so no real disk-full test: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
+// mountTmpfs mounts a tmpfs of size bytes, so a test can fill a real
+// disk; tests call disktest.Reexec first so any user can run them.
+func mountTmpfs(t *testing.T, size int64) string { return disktest.Mount(t, size) }
 
 // fill writes a file that leaves about leave bytes free on dir's file system.
 func fill(t *testing.T, path string, leave uint64) {
@@ -111,6 +90,9 @@ func uuidsIn(t *testing.T, j *Journal) map[string]bool {
 }
 
 func TestDiskFullFailsFastAndRecovers(t *testing.T) {
+	if disktest.Reexec(t) {
+		return
+	}
 	mnt := mountTmpfs(t, 64<<20)
 	board := &health.Board{}
 	j, err := Open(t.Context(), Options{DataDir: filepath.Join(mnt, "data"), MaxBytes: 40 << 20, DeadLetterMaxBytes: 1 << 20,

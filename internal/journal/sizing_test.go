@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/auditstream/auditstream/internal/disktest"
 	"github.com/auditstream/auditstream/internal/health"
 )
 
@@ -82,6 +83,9 @@ func TestOpenOnSmallDisk(t *testing.T) {
 
 // The same on a real 64 MiB disk (tmpfs).
 func TestOpenDefaultsOnTmpfs(t *testing.T) {
+	if disktest.Reexec(t) {
+		return
+	}
 	mnt := mountTmpfs(t, 64<<20)
 	j, err := Open(t.Context(), Options{DataDir: filepath.Join(mnt, "data")}, slog.New(slog.DiscardHandler))
 	if err != nil {
