@@ -13,6 +13,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/egress"
+	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/secret"
 	"github.com/auditstream/auditstream/internal/stream"
 )
@@ -81,9 +82,9 @@ func (s *Server) listStreams(w http.ResponseWriter, r *http.Request, tok auth.To
 	var fField, fValue string
 	if f := q.Get("filter"); f != "" {
 		var ok bool
-		fField, fValue, ok = ParseEqFilter(f)
+		fField, fValue, ok = httpapi.ParseEqFilter(f)
 		if !ok || (fField != "type" && fField != "status") {
-			return Errorf(http.StatusBadRequest, CodeInvalidFilter, "Invalid filter %q", f).
+			return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeInvalidFilter, "Invalid filter %q", f).
 				WithCauses(`use exactly one of: type eq "<type>", status eq "ACTIVE|INACTIVE"`)
 		}
 	}
@@ -97,29 +98,15 @@ func (s *Server) listStreams(w http.ResponseWriter, r *http.Request, tok auth.To
 		}
 		out = append(out, s.view(r, d))
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
-}
-
-// ParseEqFilter reads the one-condition filter of Okta list endpoints:
-// `field eq "value"`.
-func ParseEqFilter(f string) (field, value string, ok bool) {
-	parts := strings.SplitN(strings.TrimSpace(f), " ", 3)
-	if len(parts) != 3 || parts[1] != "eq" {
-		return "", "", false
-	}
-	v, err := strconv.Unquote(strings.TrimSpace(parts[2]))
-	if err != nil {
-		return "", "", false
-	}
-	return parts[0], v, true
 }
 
 func (s *Server) findStream(r *http.Request, tok auth.Token) (stream.Definition, error) {
 	id := r.PathValue("id")
 	d, ok := s.d.Streams.Get(id)
 	if !ok || !tok.CanAccessOrg(d.Org) {
-		return stream.Definition{}, Errorf(http.StatusNotFound, CodeNotFound, "Not found: Resource not found: %s (LogStream)", id)
+		return stream.Definition{}, httpapi.Errorf(http.StatusNotFound, httpapi.CodeNotFound, "Not found: Resource not found: %s (LogStream)", id)
 	}
 	return d, nil
 }
@@ -129,7 +116,7 @@ func (s *Server) getStream(w http.ResponseWriter, r *http.Request, tok auth.Toke
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.view(r, d))
+	httpapi.WriteJSON(w, http.StatusOK, s.view(r, d))
 	return nil
 }
 
@@ -156,7 +143,7 @@ func (s *Server) validateInput(in *streamInput, tok auth.Token, old stream.Defin
 	}
 	// The destination is the operator's when an all-orgs token sets it, or
 	// when a change leaves the operator's settings as they were.
-	operator := tok.Org == auth.AllOrgs || (old.ID != "" && old.Operator && bytes.Equal(CompactJSON(in.Settings), old.Settings))
+	operator := tok.Org == auth.AllOrgs || (old.ID != "" && old.Operator && bytes.Equal(httpapi.CompactJSON(in.Settings), old.Settings))
 	if err := s.d.Types.Validate(stream.Definition{ID: old.ID, Type: in.Type, Org: orgOr(in.Org, tok), Settings: in.Settings,
 		Operator: operator}); err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
@@ -174,11 +161,11 @@ func (s *Server) validateInput(in *streamInput, tok auth.Token, old stream.Defin
 		causes = append(causes, "org: must be 1 to 64 letters, digits, '-' or '_', or * for all orgs")
 	}
 	if in.Org != "" && !tok.CanAccessOrg(in.Org) {
-		return Errorf(http.StatusForbidden, CodeForbidden, "You do not have permission to perform the requested action").
+		return httpapi.Errorf(http.StatusForbidden, httpapi.CodeForbidden, "You do not have permission to perform the requested action").
 			WithCauses("the token may not manage log streams of org " + in.Org)
 	}
 	if len(causes) > 0 {
-		return Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: logStream").WithCauses(causes...)
+		return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: logStream").WithCauses(causes...)
 	}
 	return nil
 }
@@ -193,7 +180,7 @@ func writeOnceChanges(old, updated json.RawMessage, names []string) []string {
 	_ = json.Unmarshal(updated, &n)
 	var causes []string
 	for _, name := range names {
-		if !bytes.Equal(CompactJSON(o[name]), CompactJSON(n[name])) {
+		if !bytes.Equal(httpapi.CompactJSON(o[name]), httpapi.CompactJSON(n[name])) {
 			causes = append(causes, fmt.Sprintf("settings.%s: is set when the log stream is created and cannot be changed", name))
 		}
 	}
@@ -220,7 +207,7 @@ func (s *Server) verify(ctx context.Context, r *http.Request, tok auth.Token, d 
 			// destination answered: it may be an internal service.
 			msg = egress.PublicMessage(err)
 		}
-		return Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: settings").
+		return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: settings").
 			WithCauses("the destination check failed: " + msg)
 	}
 	return nil
@@ -228,7 +215,7 @@ func (s *Server) verify(ctx context.Context, r *http.Request, tok auth.Token, d 
 
 func (s *Server) createStream(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
 	var in streamInput
-	if err := DecodeBody(r, &in, true); err != nil {
+	if err := httpapi.DecodeBody(r, &in, true); err != nil {
 		return err
 	}
 	if err := s.validateInput(&in, tok, stream.Definition{}); err != nil {
@@ -236,7 +223,7 @@ func (s *Server) createStream(w http.ResponseWriter, r *http.Request, tok auth.T
 	}
 	now := s.d.Now().UTC().Truncate(time.Millisecond)
 	d := stream.Definition{ID: stream.NewID(), Type: in.Type, Name: in.Name, Status: stream.StatusActive,
-		Org: orgOr(in.Org, tok), Settings: CompactJSON(in.Settings), Filter: CompactJSON(in.Filter), Created: now, LastUpdated: now,
+		Org: orgOr(in.Org, tok), Settings: httpapi.CompactJSON(in.Settings), Filter: httpapi.CompactJSON(in.Filter), Created: now, LastUpdated: now,
 		Operator: tok.Org == auth.AllOrgs}
 	if err := s.verify(r.Context(), r, tok, d); err != nil {
 		return err
@@ -258,21 +245,8 @@ func (s *Server) createStream(w http.ResponseWriter, r *http.Request, tok auth.T
 		return err
 	}
 	s.d.Log.Info("log stream created", "stream", d.ID, "type", d.Type, "org", d.Org)
-	writeJSON(w, http.StatusOK, s.view(r, d))
+	httpapi.WriteJSON(w, http.StatusOK, s.view(r, d))
 	return nil
-}
-
-// CompactJSON removes insignificant whitespace from raw (returned as it is
-// when it is not valid JSON).
-func CompactJSON(raw json.RawMessage) json.RawMessage {
-	if len(raw) == 0 {
-		return nil
-	}
-	var b bytes.Buffer
-	if err := json.Compact(&b, raw); err != nil {
-		return raw
-	}
-	return b.Bytes()
 }
 
 func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
@@ -284,7 +258,7 @@ func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.T
 		return readOnlyError()
 	}
 	var in streamInput
-	if err := DecodeBody(r, &in, true); err != nil {
+	if err := httpapi.DecodeBody(r, &in, true); err != nil {
 		return err
 	}
 	if in.Org == "" {
@@ -295,7 +269,7 @@ func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.T
 			secret.Fields{Secrets: s.d.Types.SecretPaths(old.Type), Destination: s.d.Types.DestinationPaths(old.Type)})
 		if errors.Is(err, secret.ErrResend) {
 			// A stored secret never follows the stream to another host.
-			return Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: logStream").
+			return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: logStream").
 				WithCauses(strings.Split(err.Error(), "\n")...)
 		}
 		if err == nil {
@@ -306,7 +280,7 @@ func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.T
 		return err
 	}
 	d := old
-	d.Name, d.Settings, d.Filter, d.Org = in.Name, CompactJSON(in.Settings), CompactJSON(in.Filter), in.Org
+	d.Name, d.Settings, d.Filter, d.Org = in.Name, httpapi.CompactJSON(in.Settings), httpapi.CompactJSON(in.Filter), in.Org
 	d.LastUpdated = s.d.Now().UTC().Truncate(time.Millisecond)
 	// Settings the operator saves are the operator's; a tenant's change
 	// of them makes them the tenant's.
@@ -328,12 +302,12 @@ func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.T
 		return err
 	}
 	s.recordStreamChange(r.Context(), tok, evStreamUpdate, d)
-	writeJSON(w, http.StatusOK, s.view(r, d))
+	httpapi.WriteJSON(w, http.StatusOK, s.view(r, d))
 	return nil
 }
 
 func readOnlyError() error {
-	return Errorf(http.StatusForbidden, CodeForbidden, "You do not have permission to perform the requested action").
+	return httpapi.Errorf(http.StatusForbidden, httpapi.CodeForbidden, "You do not have permission to perform the requested action").
 		WithCauses(stream.ErrReadOnly.Error())
 }
 
@@ -386,7 +360,7 @@ func (s *Server) lifecycle(w http.ResponseWriter, r *http.Request, tok auth.Toke
 	} else {
 		s.recordStreamChange(r.Context(), tok, evStreamDeactivate, d)
 	}
-	writeJSON(w, http.StatusOK, s.view(r, d))
+	httpapi.WriteJSON(w, http.StatusOK, s.view(r, d))
 	return nil
 }
 
@@ -395,7 +369,7 @@ func (s *Server) streamStatus(w http.ResponseWriter, r *http.Request, tok auth.T
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.d.Supervisor.Snapshot(r.Context(), d))
+	httpapi.WriteJSON(w, http.StatusOK, s.d.Supervisor.Snapshot(r.Context(), d))
 	return nil
 }
 
@@ -410,12 +384,12 @@ func (s *Server) replayStream(w http.ResponseWriter, r *http.Request, tok auth.T
 	var in struct {
 		Since string `json:"since"`
 	}
-	if err := DecodeBody(r, &in, true); err != nil {
+	if err := httpapi.DecodeBody(r, &in, true); err != nil {
 		return err
 	}
 	since, err := time.Parse(time.RFC3339Nano, in.Since)
 	if err != nil {
-		return Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: since").
+		return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: since").
 			WithCauses(fmt.Sprintf("since %q is not an RFC 3339 time", in.Since))
 	}
 	d.Epoch++
@@ -427,7 +401,7 @@ func (s *Server) replayStream(w http.ResponseWriter, r *http.Request, tok auth.T
 	if err := s.d.Streams.Put(r.Context(), d); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"id": d.ID, "since": since.UTC().Format(time.RFC3339Nano)})
+	httpapi.WriteJSON(w, http.StatusAccepted, map[string]any{"id": d.ID, "since": since.UTC().Format(time.RFC3339Nano)})
 	return nil
 }
 
@@ -449,7 +423,7 @@ func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request, tok auth.To
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
-			return Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: limit").
+			return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: limit").
 				WithCauses("limit must be an integer from 1 to 1000")
 		}
 		limit = n
@@ -465,10 +439,10 @@ func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request, tok auth.To
 		for i, dl := range dls {
 			out[i] = deadLetterView{DeadLetter: dl, EventOmitted: "the token lacks " + string(auth.ScopeReadLogs)}
 		}
-		writeJSON(w, http.StatusOK, out)
+		httpapi.WriteJSON(w, http.StatusOK, out)
 		return nil
 	}
-	writeJSON(w, http.StatusOK, dls)
+	httpapi.WriteJSON(w, http.StatusOK, dls)
 	return nil
 }
 
@@ -488,9 +462,9 @@ func (s *Server) redrive(w http.ResponseWriter, r *http.Request, tok auth.Token)
 		if tok.Org != auth.AllOrgs {
 			msg = egress.PublicMessage(err) // the answer body stays with the operator
 		}
-		return &Error{Status: http.StatusBadGateway, Code: CodeInternal, Summary: "Redrive stopped: the destination refused events",
+		return &httpapi.Error{Status: http.StatusBadGateway, Code: httpapi.CodeInternal, Summary: "Redrive stopped: the destination refused events",
 			Causes: []string{fmt.Sprintf("%d redriven before: %s", n, msg)}}
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"redriven": n})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]int{"redriven": n})
 	return nil
 }

@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/source"
@@ -66,7 +66,7 @@ func (r *sourceRuntime) stop() {
 // sourceRoutes serves the sources API (/api/v1/sources) and the EventBridge
 // receivers (/api/v1/eventbridge/{sourceId}), and prepares the pollers in
 // d.sources.
-func sourceRoutes(d routeDeps) ([]api.Route, error) {
+func sourceRoutes(d routeDeps) ([]httpapi.Route, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	defsKV, err := d.journal.KV(ctx, journal.BucketSources)
@@ -159,8 +159,8 @@ func configSources(cfg config.Config, types map[string]source.Type) ([]source.De
 }
 
 // ingestLimits are the ingest API's limits, which the receiver shares.
-func ingestLimits(cfg config.Config) api.Limits {
-	l := api.DefaultLimits
+func ingestLimits(cfg config.Config) httpapi.Limits {
+	l := httpapi.DefaultLimits
 	if cfg.Ingest.MaxBodyBytes > 0 {
 		l.MaxBody = cfg.Ingest.MaxBodyBytes
 	}

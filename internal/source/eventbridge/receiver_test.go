@@ -16,7 +16,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/auditstream/auditstream/internal/api"
+	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/source"
 	"github.com/auditstream/auditstream/internal/source/eventbridge"
@@ -55,7 +55,7 @@ func receiverDef(t *testing.T, id, org, settings string) source.Definition {
 
 // newHarness serves four receivers: apikey (org acme), basic (globex),
 // oauth (initech) and paused (acme, inactive).
-func newHarness(t *testing.T, limits api.Limits) *harness {
+func newHarness(t *testing.T, limits httpapi.Limits) *harness {
 	t.Helper()
 	fixed := []source.Definition{
 		receiverDef(t, "apikey", "acme", `{"auth":{"type":"API_KEY","header":"X-Auditstream-Key","value":"`+apiKey+`"}}`),
@@ -68,7 +68,7 @@ func newHarness(t *testing.T, limits api.Limits) *harness {
 }
 
 // newHarnessWith serves the receivers fixed.
-func newHarnessWith(t *testing.T, limits api.Limits, fixed ...source.Definition) *harness {
+func newHarnessWith(t *testing.T, limits httpapi.Limits, fixed ...source.Definition) *harness {
 	t.Helper()
 	j, err := journal.Open(t.Context(), journal.Options{DataDir: t.TempDir()}, discard)
 	if err != nil {
@@ -107,7 +107,7 @@ func newHarnessWith(t *testing.T, limits api.Limits, fixed ...source.Definition)
 		}
 		mux.HandleFunc(rt.Pattern, func(w http.ResponseWriter, r *http.Request) {
 			if err := rt.Handle(w, r, zeroToken); err != nil {
-				api.WriteError(w, discard, err)
+				httpapi.WriteError(w, discard, err)
 			}
 		})
 	}
