@@ -1,4 +1,4 @@
-package eventbridge_test
+package ebreceiver_test
 
 import (
 	"encoding/json"
@@ -8,7 +8,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/source"
-	"github.com/auditstream/auditstream/internal/source/eventbridge"
+	"github.com/auditstream/auditstream/internal/source/ebreceiver"
 )
 
 const (
@@ -20,8 +20,8 @@ const (
 // keyed on Content-Type: stored as it was before such headers were
 // refused, since Prepare no longer lets anyone create it.
 func catchAll() source.Definition {
-	return source.Definition{ID: "b-catch-all", Type: eventbridge.Type, Name: "catch-all", Status: source.StatusActive, Org: "orgb",
-		Settings: json.RawMessage(`{"auth":{"type":"API_KEY","header":"Content-Type","secretSha256":"` + eventbridge.Hash(jsonType) + `"}}`)}
+	return source.Definition{ID: "b-catch-all", Type: ebreceiver.Type, Name: "catch-all", Status: source.StatusActive, Org: "orgb",
+		Settings: json.RawMessage(`{"auth":{"type":"API_KEY","header":"Content-Type","secretSha256":"` + ebreceiver.Hash(jsonType) + `"}}`)}
 }
 
 // orgEvents counts the journal's events of org.
@@ -76,7 +76,7 @@ func TestHostileTenantCapturesNothing(t *testing.T) {
 		t.Fatalf("org A: got %d events, want its 1", n)
 	}
 	// And such a receiver can no longer be created.
-	if _, err := eventbridge.Prepare(json.RawMessage(`{"auth":{"type":"API_KEY","header":"Content-Type","value":"`+jsonType+`"}}`), nil); err == nil ||
+	if _, err := ebreceiver.Prepare(json.RawMessage(`{"auth":{"type":"API_KEY","header":"Content-Type","value":"`+jsonType+`"}}`), nil); err == nil ||
 		!strings.Contains(err.Error(), "settings.auth.header") {
 		t.Fatalf("creating the catch-all: got %v, want an error naming settings.auth.header", err)
 	}
@@ -156,7 +156,7 @@ func TestStandardHeadersRefused(t *testing.T) {
 		"X-Amz-Date", "X-Amzn-Trace-Id", "Forwarded", "Traceparent", "Proxy-Authorization"}
 	for _, hdr := range refused {
 		t.Run(hdr, func(t *testing.T) {
-			_, err := eventbridge.Prepare(json.RawMessage(`{"auth":{"type":"API_KEY","header":"`+hdr+`","value":"`+apiKey+`"}}`), nil)
+			_, err := ebreceiver.Prepare(json.RawMessage(`{"auth":{"type":"API_KEY","header":"`+hdr+`","value":"`+apiKey+`"}}`), nil)
 			if err == nil || !strings.Contains(err.Error(), "settings.auth.header") || !strings.Contains(err.Error(), hdr) {
 				t.Fatalf("got %v, want an error naming settings.auth.header and %q", err, hdr)
 			}
@@ -164,7 +164,7 @@ func TestStandardHeadersRefused(t *testing.T) {
 	}
 	for _, hdr := range []string{"X-Api-Key", "Authorization", "X-Auditstream-Key", "DD-API-KEY"} {
 		t.Run(hdr, func(t *testing.T) {
-			if _, err := eventbridge.Prepare(json.RawMessage(`{"auth":{"type":"API_KEY","header":"`+hdr+`","value":"`+apiKey+`"}}`), nil); err != nil {
+			if _, err := ebreceiver.Prepare(json.RawMessage(`{"auth":{"type":"API_KEY","header":"`+hdr+`","value":"`+apiKey+`"}}`), nil); err != nil {
 				t.Fatalf("got %v, want none", err)
 			}
 		})
@@ -196,7 +196,7 @@ func TestGenerate(t *testing.T) {
 			if tc.old != "" {
 				old = json.RawMessage(tc.old)
 			}
-			out, gen := eventbridge.Generate(json.RawMessage(tc.in), old)
+			out, gen := ebreceiver.Generate(json.RawMessage(tc.in), old)
 			if tc.wantPath == "" {
 				if len(gen) != 0 || string(out) != tc.in {
 					t.Fatalf("got %s and %v, want the settings unchanged and nothing generated", out, gen)
@@ -208,11 +208,11 @@ func TestGenerate(t *testing.T) {
 				t.Fatalf("generated: got %v, want one fresh value of at least 43 characters (256 bits) at %s", gen, tc.wantPath)
 			}
 			seen[key] = true
-			stored, err := eventbridge.Prepare(out, old)
+			stored, err := ebreceiver.Prepare(out, old)
 			if err != nil {
 				t.Fatalf("prepare: got %v, want none", err)
 			}
-			if strings.Contains(string(stored), key) || !strings.Contains(string(stored), eventbridge.Hash(key)) {
+			if strings.Contains(string(stored), key) || !strings.Contains(string(stored), ebreceiver.Hash(key)) {
 				t.Fatalf("stored: got %s, want the hash of the generated value only", stored)
 			}
 		})

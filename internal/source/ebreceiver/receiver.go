@@ -1,8 +1,7 @@
-package eventbridge
+package ebreceiver
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -35,9 +34,6 @@ import (
 
 // Type is the source type name of receivers.
 const Type = "eventbridge"
-
-// HeaderAccount carries the envelope's account on the journal message.
-const HeaderAccount = journal.HeaderAccount
 
 // Journal is where received events go; *journal.Journal is one.
 type Journal interface {
@@ -467,11 +463,8 @@ func (rc *Receiver) receive(w http.ResponseWriter, r *http.Request, _ auth.Token
 		return &httpapi.Error{Status: http.StatusServiceUnavailable, Code: httpapi.CodeUnavailable,
 			Summary: "This receiver is deactivated; EventBridge keeps retrying until it is activated again", RetryAfter: time.Minute}
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); r.Header.Get("Content-Type") != "" && (err != nil || mt != "application/json") {
-		return httpapi.Errorf(http.StatusUnsupportedMediaType, httpapi.CodeUnsupported, "Unsupported media type %q", r.Header.Get("Content-Type")).
-			WithCauses("send application/json: one EventBridge event or an array of them")
-	}
-	body, err := rc.readBody(r)
+	_, body, err := httpapi.ReadPush(r, httpapi.Push{MaxBody: rc.cfg.Limits.MaxBody, Types: []string{"application/json"},
+		Untyped: true, Hint: "send application/json: one EventBridge event or an array of them"})
 	if err != nil {
 		return err
 	}
@@ -511,45 +504,6 @@ func (rc *Receiver) receive(w http.ResponseWriter, r *http.Request, _ auth.Token
 	return nil
 }
 
-func malformed(cause string) error {
-	return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeMalformed, "The request body was not well-formed.").WithCauses(cause)
-}
-
-func (rc *Receiver) readBody(r *http.Request) ([]byte, error) {
-	limit := rc.cfg.Limits.MaxBody
-	tooLarge := httpapi.Errorf(http.StatusRequestEntityTooLarge, httpapi.CodeTooLarge, "Request body too large").
-		WithCauses(fmt.Sprintf("the body is larger than %d bytes", limit))
-	if r.ContentLength > limit && r.Header.Get("Content-Encoding") == "" {
-		return nil, tooLarge
-	}
-	var src io.Reader = http.MaxBytesReader(nil, r.Body, limit+1)
-	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
-	case "", "identity":
-	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(src)
-		if err != nil {
-			return nil, malformed("gzip: " + err.Error())
-		}
-		defer zr.Close()
-		src = zr
-	default:
-		return nil, httpapi.Errorf(http.StatusUnsupportedMediaType, httpapi.CodeUnsupported, "Unsupported content encoding %q", enc).
-			WithCauses("send gzip or no Content-Encoding")
-	}
-	b, err := io.ReadAll(io.LimitReader(src, limit+1))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, tooLarge
-		}
-		return nil, malformed("read body: " + err.Error())
-	}
-	if int64(len(b)) > limit {
-		return nil, tooLarge
-	}
-	return b, nil
-}
-
 // parse checks the envelopes and turns their details into events.
 func (rc *Receiver) parse(body []byte, org string, now time.Time) ([]event.Event, error) {
 	body = bytes.TrimSpace(body)
@@ -559,14 +513,13 @@ func (rc *Receiver) parse(body []byte, org string, now time.Time) ([]event.Event
 		raws = []json.RawMessage{body}
 	case len(body) > 0 && body[0] == '[':
 		if err := json.Unmarshal(body, &raws); err != nil {
-			return nil, malformed(err.Error())
+			return nil, httpapi.Malformed(err.Error())
 		}
 		if len(raws) > rc.cfg.Limits.MaxEvents {
-			return nil, httpapi.Errorf(http.StatusRequestEntityTooLarge, httpapi.CodeTooLarge, "Too many events in one request").
-				WithCauses(fmt.Sprintf("at most %d events per request", rc.cfg.Limits.MaxEvents))
+			return nil, httpapi.TooManyEvents(rc.cfg.Limits.MaxEvents)
 		}
 	default:
-		return nil, malformed("expected an EventBridge event (a JSON object) or an array of them")
+		return nil, httpapi.Malformed("expected an EventBridge event (a JSON object) or an array of them")
 	}
 	if len(raws) == 0 {
 		return nil, httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: events").

@@ -1,4 +1,4 @@
-package eventbridge_test
+package ebreceiver_test
 
 import (
 	"bytes"

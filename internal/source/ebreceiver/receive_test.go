@@ -1,4 +1,4 @@
-package eventbridge_test
+package ebreceiver_test
 
 import (
 	"bytes"
@@ -8,7 +8,8 @@ import (
 	"testing"
 
 	"github.com/auditstream/auditstream/internal/httpapi"
-	"github.com/auditstream/auditstream/internal/source/eventbridge"
+	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/source/ebreceiver"
 )
 
 func withKey(r *http.Request) { r.Header.Set("X-Auditstream-Key", apiKey) }
@@ -45,7 +46,7 @@ func TestRealEnvelope(t *testing.T) {
 		{"Audit-UUID", m.get("Audit-UUID"), "c6ed294a-fef4-11ed-a5b1-bbb7c1de1a4b"},
 		{"Nats-Msg-Id", m.get("Nats-Msg-Id"), "acme/c6ed294a-fef4-11ed-a5b1-bbb7c1de1a4b"},
 		{"Audit-Source", m.get("Audit-Source"), "aws.partner/okta.com/evership/evershipsecuritylake"},
-		{"Audit-Account", m.get(eventbridge.HeaderAccount), "999999999999"},
+		{"Audit-Account", m.get(journal.HeaderAccount), "999999999999"},
 		{"data", string(m.data), want.String()},
 	}
 	for _, c := range checks {
@@ -194,7 +195,7 @@ func TestPrepare(t *testing.T) {
 			if tc.old != "" {
 				old = json.RawMessage(tc.old)
 			}
-			out, err := eventbridge.Prepare(json.RawMessage(tc.in), old)
+			out, err := ebreceiver.Prepare(json.RawMessage(tc.in), old)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error: got %v, want one mentioning %q", err, tc.wantErr)
