@@ -4,26 +4,8 @@ import (
 	"context"
 
 	"github.com/auditstream/auditstream/internal/auth"
-	"github.com/auditstream/auditstream/internal/stream"
 	"github.com/auditstream/auditstream/internal/sysevent"
 )
-
-// Lifecycle event types, Okta's names for log stream changes (OKTA.md §3.4).
-const (
-	evStreamCreate     = "system.log_stream.lifecycle.create"
-	evStreamUpdate     = "system.log_stream.lifecycle.update"
-	evStreamActivate   = "system.log_stream.lifecycle.activate"
-	evStreamDeactivate = "system.log_stream.lifecycle.deactivate"
-	evStreamDelete     = "system.log_stream.lifecycle.delete"
-)
-
-var streamMessages = map[string]string{
-	evStreamCreate:     "Create log stream",
-	evStreamUpdate:     "Update log stream",
-	evStreamActivate:   "Activate log stream",
-	evStreamDeactivate: "Deactivate log stream",
-	evStreamDelete:     "Delete log stream",
-}
 
 // eventOrg is the org an event about something in org belongs to: the
 // default org for things of every org.
@@ -41,14 +23,6 @@ func (s *Server) record(ctx context.Context, spec sysevent.Spec, what, id string
 	if err := sysevent.Write(ctx, s.d.Journal, spec, s.d.Now()); err != nil {
 		s.d.Log.Warn("record "+what+" change", what, id, "event", spec.Type, "err", err)
 	}
-}
-
-// recordStreamChange appends a System Log event about a log stream change,
-// as Okta does, to the stream's org.
-func (s *Server) recordStreamChange(ctx context.Context, tok auth.Token, eventType string, d stream.Definition) {
-	s.record(ctx, sysevent.Spec{Type: eventType, Message: streamMessages[eventType], Actor: sysevent.Token(tok),
-		Targets: []sysevent.Ref{{ID: d.ID, Type: "LogStream", AlternateID: d.Type, DisplayName: d.Name}},
-		Org:     s.eventOrg(d.Org)}, "stream", d.ID)
 }
 
 // recordTokenChange appends system.api_token.create or .revoke to the

@@ -92,7 +92,9 @@ type Retention interface {
 
 // Server serves the API. Create it with New.
 type Server struct {
-	d        Deps
+	d Deps
+	// streams carries out the log-stream changes the handlers decode.
+	streams  *stream.Service
 	mux      *http.ServeMux
 	metrics  *ingestMetrics
 	draining atomic.Bool
@@ -110,7 +112,9 @@ func New(d Deps) *Server {
 		d.DefaultOrg = "default"
 	}
 	d.PublicURL = strings.TrimRight(d.PublicURL, "/")
-	s := &Server{d: d, mux: http.NewServeMux(), metrics: newIngestMetrics(d.Registry)}
+	s := &Server{d: d, mux: http.NewServeMux(), metrics: newIngestMetrics(d.Registry),
+		streams: stream.NewService(stream.ServiceDeps{Journal: d.Journal, Store: d.Streams, Supervisor: d.Supervisor,
+			SystemOrg: d.DefaultOrg, Log: d.Log, Now: d.Now})}
 	s.routes()
 	return s
 }

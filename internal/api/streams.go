@@ -16,6 +16,7 @@ import (
 	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/secret"
 	"github.com/auditstream/auditstream/internal/stream"
+	"github.com/auditstream/auditstream/internal/sysevent"
 )
 
 // streamView is a log stream as the API shows it: Okta's LogStream object
@@ -89,7 +90,7 @@ func (s *Server) listStreams(w http.ResponseWriter, r *http.Request, tok auth.To
 		}
 	}
 	out := []streamView{}
-	for _, d := range s.d.Streams.List() {
+	for _, d := range s.streams.List() {
 		if !tok.CanAccessOrg(d.Org) {
 			continue
 		}
@@ -104,7 +105,7 @@ func (s *Server) listStreams(w http.ResponseWriter, r *http.Request, tok auth.To
 
 func (s *Server) findStream(r *http.Request, tok auth.Token) (stream.Definition, error) {
 	id := r.PathValue("id")
-	d, ok := s.d.Streams.Get(id)
+	d, ok := s.streams.Get(id)
 	if !ok || !tok.CanAccessOrg(d.Org) {
 		return stream.Definition{}, httpapi.Errorf(http.StatusNotFound, httpapi.CodeNotFound, "Not found: Resource not found: %s (LogStream)", id)
 	}
@@ -127,7 +128,7 @@ func (s *Server) validateInput(in *streamInput, tok auth.Token, old stream.Defin
 	if n := len([]rune(in.Name)); n < 1 || n > 100 {
 		causes = append(causes, "name: must be 1 to 100 characters")
 	}
-	for _, d := range s.d.Streams.List() {
+	for _, d := range s.streams.List() {
 		if d.Name == in.Name && d.ID != old.ID && d.Org == orgOr(in.Org, tok) {
 			causes = append(causes, "name: a log stream with this name already exists")
 		}
@@ -228,23 +229,10 @@ func (s *Server) createStream(w http.ResponseWriter, r *http.Request, tok auth.T
 	if err := s.verify(r.Context(), r, tok, d); err != nil {
 		return err
 	}
-	// The creation is recorded first, so the new stream does not receive
-	// its own creation event.
-	s.recordStreamChange(r.Context(), tok, evStreamCreate, d)
-	// Delivery starts with the next event the journal stores, pinned now
-	// so events sent right after this answer are never missed.
-	last, err := s.d.Journal.LastSeq(r.Context())
+	d, err := s.streams.Create(r.Context(), sysevent.Token(tok), d)
 	if err != nil {
 		return err
 	}
-	d.StartSeq = last + 1
-	if _, err := stream.EnsureConsumer(r.Context(), s.d.Journal, d); err != nil {
-		return err
-	}
-	if err := s.d.Streams.Put(r.Context(), d); err != nil {
-		return err
-	}
-	s.d.Log.Info("log stream created", "stream", d.ID, "type", d.Type, "org", d.Org)
 	httpapi.WriteJSON(w, http.StatusOK, s.view(r, d))
 	return nil
 }
@@ -281,7 +269,6 @@ func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.T
 	}
 	d := old
 	d.Name, d.Settings, d.Filter, d.Org = in.Name, httpapi.CompactJSON(in.Settings), httpapi.CompactJSON(in.Filter), in.Org
-	d.LastUpdated = s.d.Now().UTC().Truncate(time.Millisecond)
 	// Settings the operator saves are the operator's; a tenant's change
 	// of them makes them the tenant's.
 	if tok.Org == auth.AllOrgs || !bytes.Equal(d.Settings, old.Settings) {
@@ -292,16 +279,10 @@ func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.T
 			return err
 		}
 	}
-	if d.Org != old.Org {
-		// A new org means a new subject filter: start a new consumer where
-		// the old one stood.
-		d.Epoch++
-		d.StartSeq, d.StartTime = 0, time.Now()
-	}
-	if err := s.d.Streams.Put(r.Context(), d); err != nil {
+	d, err = s.streams.Update(r.Context(), sysevent.Token(tok), old, d)
+	if err != nil {
 		return err
 	}
-	s.recordStreamChange(r.Context(), tok, evStreamUpdate, d)
 	httpapi.WriteJSON(w, http.StatusOK, s.view(r, d))
 	return nil
 }
@@ -319,10 +300,9 @@ func (s *Server) deleteStream(w http.ResponseWriter, r *http.Request, tok auth.T
 	if d.ReadOnly {
 		return readOnlyError()
 	}
-	if err := s.d.Streams.Delete(r.Context(), d.ID); err != nil {
+	if err := s.streams.Delete(r.Context(), sysevent.Token(tok), d); err != nil {
 		return err
 	}
-	s.recordStreamChange(r.Context(), tok, evStreamDelete, d)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -347,18 +327,10 @@ func (s *Server) lifecycle(w http.ResponseWriter, r *http.Request, tok auth.Toke
 		if err := s.verify(r.Context(), r, tok, d); err != nil {
 			return err
 		}
-		// Activating again resumes a stream its destination paused.
-		d.Resume++
 	}
-	d.Status = status
-	d.LastUpdated = s.d.Now().UTC().Truncate(time.Millisecond)
-	if err := s.d.Streams.Put(r.Context(), d); err != nil {
+	d, err = s.streams.SetStatus(r.Context(), sysevent.Token(tok), d, status)
+	if err != nil {
 		return err
-	}
-	if status == stream.StatusActive {
-		s.recordStreamChange(r.Context(), tok, evStreamActivate, d)
-	} else {
-		s.recordStreamChange(r.Context(), tok, evStreamDeactivate, d)
 	}
 	httpapi.WriteJSON(w, http.StatusOK, s.view(r, d))
 	return nil
@@ -369,7 +341,7 @@ func (s *Server) streamStatus(w http.ResponseWriter, r *http.Request, tok auth.T
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, http.StatusOK, s.d.Supervisor.Snapshot(r.Context(), d))
+	httpapi.WriteJSON(w, http.StatusOK, s.streams.Status(r.Context(), d))
 	return nil
 }
 
@@ -392,13 +364,7 @@ func (s *Server) replayStream(w http.ResponseWriter, r *http.Request, tok auth.T
 		return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: since").
 			WithCauses(fmt.Sprintf("since %q is not an RFC 3339 time", in.Since))
 	}
-	d.Epoch++
-	d.StartSeq, d.StartTime = 0, since.UTC()
-	d.LastUpdated = s.d.Now().UTC().Truncate(time.Millisecond)
-	if _, err := stream.EnsureConsumer(r.Context(), s.d.Journal, d); err != nil {
-		return err
-	}
-	if err := s.d.Streams.Put(r.Context(), d); err != nil {
+	if d, err = s.streams.Replay(r.Context(), d, since); err != nil {
 		return err
 	}
 	httpapi.WriteJSON(w, http.StatusAccepted, map[string]any{"id": d.ID, "since": since.UTC().Format(time.RFC3339Nano)})
@@ -428,7 +394,7 @@ func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request, tok auth.To
 		}
 		limit = n
 	}
-	dls, err := stream.ListDeadLetters(r.Context(), s.d.Journal, d.ID, limit)
+	dls, err := s.streams.DeadLetters(r.Context(), d, limit)
 	if err != nil {
 		return err
 	}
@@ -451,19 +417,18 @@ func (s *Server) redrive(w http.ResponseWriter, r *http.Request, tok auth.Token)
 	if err != nil {
 		return err
 	}
-	sk, err := s.d.Supervisor.Sink(d)
-	if err != nil {
-		return err
-	}
-	defer sk.Close(context.WithoutCancel(r.Context()))
-	n, err := stream.Redrive(r.Context(), s.d.Journal, d.ID, sk, s.d.Supervisor.StatusOf(d.ID))
-	if err != nil {
-		msg := err.Error()
+	n, err := s.streams.Redrive(r.Context(), d)
+	var re *stream.RedriveError
+	if errors.As(err, &re) {
+		msg := re.Err.Error()
 		if tok.Org != auth.AllOrgs {
-			msg = egress.PublicMessage(err) // the answer body stays with the operator
+			msg = egress.PublicMessage(re.Err) // the answer body stays with the operator
 		}
 		return &httpapi.Error{Status: http.StatusBadGateway, Code: httpapi.CodeInternal, Summary: "Redrive stopped: the destination refused events",
 			Causes: []string{fmt.Sprintf("%d redriven before: %s", n, msg)}}
+	}
+	if err != nil {
+		return err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, map[string]int{"redriven": n})
 	return nil
