@@ -24,7 +24,6 @@ type ingestMetrics struct {
 	dups     prometheus.Counter
 	bytes    prometheus.Counter
 	rejected *prometheus.CounterVec
-	inflight chan struct{}
 }
 
 // maxInflightIngest bounds concurrent ingest requests; past it producers get
@@ -41,7 +40,6 @@ func newIngestMetrics(reg prometheus.Registerer) *ingestMetrics {
 			Help: "Request body bytes (decompressed) of accepted ingest requests."}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "auditstream_ingest_rejected_requests_total",
 			Help: "Ingest requests refused, by HTTP status."}, []string{"code"}),
-		inflight: make(chan struct{}, maxInflightIngest),
 	}
 	if reg != nil {
 		reg.MustRegister(m.events, m.dups, m.bytes, m.rejected)
@@ -49,34 +47,24 @@ func newIngestMetrics(reg prometheus.Registerer) *ingestMetrics {
 	return m
 }
 
-type ingestResult struct {
-	Accepted   int `json:"accepted"`
-	Duplicates int `json:"duplicates"`
-}
-
 // ingest handles POST /api/v1/events: one JSON object, a JSON array, or
 // NDJSON, optionally gzip-encoded. All or nothing: every event is validated
 // before any is stored, and 202 is sent only once the journal has them all.
 func (s *Server) ingest(w http.ResponseWriter, r *http.Request, tok auth.Token) (err error) {
 	defer func() {
-		var e *httpapi.Error
-		if errors.As(err, &e) {
-			s.metrics.rejected.WithLabelValues(strconv.Itoa(e.Status)).Inc()
-		} else if err != nil {
-			s.metrics.rejected.WithLabelValues("500").Inc()
+		if err != nil {
+			s.metrics.rejected.WithLabelValues(strconv.Itoa(httpapi.StatusOf(err))).Inc()
 		}
 	}()
 	if s.draining.Load() {
 		return &httpapi.Error{Status: http.StatusServiceUnavailable, Code: httpapi.CodeUnavailable,
 			Summary: "Service is shutting down; retry on another node or later", RetryAfter: 5 * time.Second}
 	}
-	select {
-	case s.metrics.inflight <- struct{}{}:
-		defer func() { <-s.metrics.inflight }()
-	default:
-		return &httpapi.Error{Status: http.StatusTooManyRequests, Code: httpapi.CodeRateLimit,
-			Summary: "API call exceeded rate limit due to too many requests.", RetryAfter: time.Second}
+	release, err := s.gate.Enter()
+	if err != nil {
+		return err
 	}
+	defer release()
 	org, err := s.ingestOrg(r, tok)
 	if err != nil {
 		return err
@@ -135,7 +123,7 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, tok auth.Token) 
 	s.metrics.events.Add(float64(res.Stored))
 	s.metrics.dups.Add(float64(res.Duplicates))
 	s.metrics.bytes.Add(float64(len(body)))
-	httpapi.WriteJSON(w, http.StatusAccepted, ingestResult{Accepted: res.Stored, Duplicates: res.Duplicates})
+	httpapi.WriteJSON(w, http.StatusAccepted, httpapi.PushResult{Accepted: res.Stored, Duplicates: res.Duplicates})
 	return nil
 }
 

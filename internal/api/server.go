@@ -94,9 +94,11 @@ type Retention interface {
 type Server struct {
 	d Deps
 	// streams carries out the log-stream changes the handlers decode.
-	streams  *stream.Service
-	mux      *http.ServeMux
-	metrics  *ingestMetrics
+	streams *stream.Service
+	mux     *http.ServeMux
+	metrics *ingestMetrics
+	// gate bounds concurrent ingest requests (maxInflightIngest).
+	gate     httpapi.Gate
 	draining atomic.Bool
 }
 
@@ -113,6 +115,7 @@ func New(d Deps) *Server {
 	}
 	d.PublicURL = strings.TrimRight(d.PublicURL, "/")
 	s := &Server{d: d, mux: http.NewServeMux(), metrics: newIngestMetrics(d.Registry),
+		gate: httpapi.NewGate(maxInflightIngest),
 		streams: stream.NewService(stream.ServiceDeps{Journal: d.Journal, Store: d.Streams, Supervisor: d.Supervisor,
 			SystemOrg: d.DefaultOrg, Log: d.Log, Now: d.Now})}
 	s.routes()

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Limits bound what the push-ingest endpoints accept.
@@ -165,4 +166,40 @@ func CompactJSON(raw json.RawMessage) json.RawMessage {
 		return raw
 	}
 	return b.Bytes()
+}
+
+// PushResult is the 202 answer of a push-ingest endpoint: how many events
+// the journal stored, and how many it already had (same uuid).
+type PushResult struct {
+	Accepted   int `json:"accepted"`
+	Duplicates int `json:"duplicates"`
+}
+
+// Gate bounds the requests an endpoint serves at once; past it the answer
+// is 429 with Retry-After, so producers back off instead of piling
+// requests onto the journal.
+type Gate chan struct{}
+
+// NewGate returns a gate for n requests at once.
+func NewGate(n int) Gate { return make(Gate, n) }
+
+// Enter takes a place, or returns the 429 when none is free. The caller
+// calls release once the request is done.
+func (g Gate) Enter() (release func(), err error) {
+	select {
+	case g <- struct{}{}:
+		return func() { <-g }, nil
+	default:
+		return nil, &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimit,
+			Summary: "API call exceeded rate limit due to too many requests.", RetryAfter: time.Second}
+	}
+}
+
+// StatusOf is the HTTP status err is answered with: an *Error's, else 500.
+func StatusOf(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return http.StatusInternalServerError
 }

@@ -153,3 +153,33 @@ func TestWriteError(t *testing.T) {
 		t.Fatalf("got %d %s, want a bare 500", w.Code, body)
 	}
 }
+
+// TestGate lets n requests in at once and answers the next with a 429
+// that says when to retry; a released place serves again.
+func TestGate(t *testing.T) {
+	t.Parallel()
+	g := httpapi.NewGate(2)
+	r1, err1 := g.Enter()
+	r2, err2 := g.Enter()
+	if err1 != nil || err2 != nil {
+		t.Fatalf("got %v, %v, want two places", err1, err2)
+	}
+	_, err := g.Enter()
+	var e *httpapi.Error
+	if !errors.As(err, &e) || e.Status != http.StatusTooManyRequests || e.RetryAfter <= 0 {
+		t.Fatalf("third: got %v, want a 429 with Retry-After", err)
+	}
+	if got := httpapi.StatusOf(err); got != http.StatusTooManyRequests {
+		t.Errorf("StatusOf: got %d, want 429", got)
+	}
+	if got := httpapi.StatusOf(errors.New("x")); got != http.StatusInternalServerError {
+		t.Errorf("StatusOf of a plain error: got %d, want 500", got)
+	}
+	r1()
+	r3, err := g.Enter()
+	if err != nil {
+		t.Fatalf("after a release: got %v, want a place", err)
+	}
+	r2()
+	r3()
+}

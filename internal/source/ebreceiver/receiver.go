@@ -58,8 +58,8 @@ type Config struct {
 // Receiver serves POST /api/v1/eventbridge/{sourceId} and its token
 // endpoint, and the shared URL of the first version.
 type Receiver struct {
-	cfg      Config
-	inflight chan struct{}
+	cfg  Config
+	gate httpapi.Gate
 	// dummy is hashed against for an unknown receiver, so that an unknown
 	// id costs the same as a wrong credential.
 	dummy string
@@ -85,7 +85,7 @@ func New(cfg Config) *Receiver {
 	}
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
-	return &Receiver{cfg: cfg, inflight: make(chan struct{}, maxInflight), dummy: Hash(string(b))}
+	return &Receiver{cfg: cfg, gate: httpapi.NewGate(maxInflight), dummy: Hash(string(b))}
 }
 
 // Routes are the receiver's endpoints; all authenticate by themselves.
@@ -426,11 +426,6 @@ func checkEnvelope(env *envelope) []string {
 	return out
 }
 
-type result struct {
-	Accepted   int `json:"accepted"`
-	Duplicates int `json:"duplicates"`
-}
-
 // receive handles POST /api/v1/eventbridge/{sourceId} (and the shared
 // URL). All or nothing: every field of every envelope is checked before
 // any event is stored, all are appended in one call, and 202 is sent only
@@ -438,20 +433,15 @@ type result struct {
 // retry stores each event once.
 func (rc *Receiver) receive(w http.ResponseWriter, r *http.Request, _ auth.Token) (err error) {
 	defer func() {
-		var e *httpapi.Error
-		if errors.As(err, &e) {
-			rc.reject(e.Status)
-		} else if err != nil {
-			rc.reject(http.StatusInternalServerError)
+		if err != nil {
+			rc.reject(httpapi.StatusOf(err))
 		}
 	}()
-	select {
-	case rc.inflight <- struct{}{}:
-		defer func() { <-rc.inflight }()
-	default:
-		return &httpapi.Error{Status: http.StatusTooManyRequests, Code: httpapi.CodeRateLimit,
-			Summary: "API call exceeded rate limit due to too many requests.", RetryAfter: time.Second}
+	release, err := rc.gate.Enter()
+	if err != nil {
+		return err
 	}
+	defer release()
 	rv, found, err := rc.resolve(r)
 	if err != nil {
 		return err
@@ -500,7 +490,7 @@ func (rc *Receiver) receive(w http.ResponseWriter, r *http.Request, _ auth.Token
 		m.Events.WithLabelValues(rv.def.ID).Add(float64(res.Stored))
 		m.Duplicates.WithLabelValues(rv.def.ID).Add(float64(res.Duplicates))
 	}
-	httpapi.WriteJSON(w, http.StatusAccepted, result{Accepted: res.Stored, Duplicates: res.Duplicates})
+	httpapi.WriteJSON(w, http.StatusAccepted, httpapi.PushResult{Accepted: res.Stored, Duplicates: res.Duplicates})
 	return nil
 }
 
