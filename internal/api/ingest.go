@@ -173,8 +173,7 @@ func (s *Server) ingestOrg(r *http.Request, tok auth.Token) (string, error) {
 	case org == "":
 		org = tok.Org
 	case !tok.CanAccessOrg(org):
-		return "", httpapi.Errorf(http.StatusForbidden, httpapi.CodeForbidden, "You do not have permission to perform the requested action").
-			WithCauses("the token may not write events for org " + org)
+		return "", httpapi.Forbidden("the token may not write events for org " + org)
 	}
 	if !event.ValidOrg(org) {
 		return "", httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: org").

@@ -140,8 +140,7 @@ func (s *Server) routes() {
 		// Metrics name every org's streams and sources and the journal's
 		// totals: they are for the operator.
 		if tok.Org != auth.AllOrgs {
-			return httpapi.Errorf(http.StatusForbidden, httpapi.CodeForbidden, "You do not have permission to perform the requested action").
-				WithCauses("metrics cover every org: use an all-orgs admin token")
+			return httpapi.Forbidden("metrics cover every org: use an all-orgs admin token")
 		}
 		promhttp.HandlerFor(s.d.Registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 		return nil
@@ -239,8 +238,7 @@ func (s *Server) authed(scope auth.Scope, h httpapi.HandlerFunc) http.Handler {
 			return
 		}
 		if scope != "" && !tok.Has(scope) {
-			httpapi.WriteError(w, s.d.Log, httpapi.Errorf(http.StatusForbidden, httpapi.CodeForbidden,
-				"You do not have permission to perform the requested action").WithCauses("missing scope "+string(scope)))
+			httpapi.WriteError(w, s.d.Log, httpapi.Forbidden("missing scope "+string(scope)))
 			return
 		}
 		if err := h(w, r, tok); err != nil {

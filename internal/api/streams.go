@@ -162,8 +162,7 @@ func (s *Server) validateInput(in *streamInput, tok auth.Token, old stream.Defin
 		causes = append(causes, "org: must be 1 to 64 letters, digits, '-' or '_', or * for all orgs")
 	}
 	if in.Org != "" && !tok.CanAccessOrg(in.Org) {
-		return httpapi.Errorf(http.StatusForbidden, httpapi.CodeForbidden, "You do not have permission to perform the requested action").
-			WithCauses("the token may not manage log streams of org " + in.Org)
+		return httpapi.Forbidden("the token may not manage log streams of org " + in.Org)
 	}
 	if len(causes) > 0 {
 		return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: logStream").WithCauses(causes...)
@@ -288,8 +287,7 @@ func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.T
 }
 
 func readOnlyError() error {
-	return httpapi.Errorf(http.StatusForbidden, httpapi.CodeForbidden, "You do not have permission to perform the requested action").
-		WithCauses(stream.ErrReadOnly.Error())
+	return httpapi.Forbidden(stream.ErrReadOnly.Error())
 }
 
 func (s *Server) deleteStream(w http.ResponseWriter, r *http.Request, tok auth.Token) error {

@@ -50,8 +50,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, tok auth.To
 			WithCauses("name: " + auth.EnvTokenName + " is reserved for the token set from that environment variable")
 	}
 	if !tok.CanAccessOrg(in.Org) {
-		return httpapi.Errorf(http.StatusForbidden, httpapi.CodeForbidden, "You do not have permission to perform the requested action").
-			WithCauses("the token may not create tokens for org " + in.Org)
+		return httpapi.Forbidden("the token may not create tokens for org " + in.Org)
 	}
 	secret, t, err := s.d.Tokens.Create(r.Context(), auth.Token{Name: in.Name, Org: in.Org, Scopes: in.Scopes})
 	if err != nil {

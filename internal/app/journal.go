@@ -74,8 +74,7 @@ func journalRoutes(d routeDeps) []httpapi.Route {
 // all-orgs admin) has seen the loss; the System Log keeps who and when.
 func acknowledgeLost(w http.ResponseWriter, r *http.Request, tok auth.Token, d routeDeps) error {
 	if tok.Org != auth.AllOrgs {
-		return httpapi.Errorf(http.StatusForbidden, httpapi.CodeForbidden, "You do not have permission to perform the requested action").
-			WithCauses("acknowledging lost journal events needs an all-orgs admin token")
+		return httpapi.Forbidden("acknowledging lost journal events needs an all-orgs admin token")
 	}
 	l, ok, err := d.journal.AcknowledgeLost()
 	if err != nil {

@@ -184,8 +184,7 @@ func (a *API) validate(in *input, tok auth.Token, old Definition) (json.RawMessa
 	if in.Org == auth.AllOrgs || !event.ValidOrg(in.Org) {
 		causes = append(causes, "org: must be 1 to 64 letters, digits, '-' or '_' (a source feeds one org)")
 	} else if !tok.CanAccessOrg(in.Org) {
-		return nil, httpapi.Errorf(http.StatusForbidden, httpapi.CodeForbidden, "You do not have permission to perform the requested action").
-			WithCauses("the token may not manage sources of org " + in.Org)
+		return nil, httpapi.Forbidden("the token may not manage sources of org " + in.Org)
 	}
 	var stored json.RawMessage
 	t, ok := a.Types[in.Type]
@@ -258,8 +257,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, tok auth.Token) err
 }
 
 func readOnlyError() error {
-	return httpapi.Errorf(http.StatusForbidden, httpapi.CodeForbidden, "You do not have permission to perform the requested action").
-		WithCauses(ErrReadOnly.Error())
+	return httpapi.Forbidden(ErrReadOnly.Error())
 }
 
 func (a *API) update(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
