@@ -22,6 +22,7 @@ import (
 	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/app"
 	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/pattern"
 	"github.com/auditstream/auditstream/internal/sink"
@@ -212,7 +213,7 @@ type server struct {
 
 const adminSecret = "test-admin-token-0123456789abcdefghijklmnopqrstuvwxyz"
 
-func newServer(t *testing.T, limits api.Limits) *server {
+func newServer(t *testing.T, limits httpapi.Limits) *server {
 	t.Helper()
 	ctx := t.Context()
 	j, err := journal.Open(ctx, journal.Options{DataDir: t.TempDir()}, discard)

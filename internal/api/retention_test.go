@@ -18,6 +18,7 @@ import (
 	"github.com/auditstream/auditstream/internal/app"
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/health"
+	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/stream"
@@ -90,7 +91,7 @@ func newCappedServer(t *testing.T, maxBytes int64, gate *atomic.Bool) (*server, 
 	t.Cleanup(func() { stop(); <-done; <-done })
 	srv := api.New(api.Deps{Journal: j, Tokens: tokens, Streams: store, Supervisor: sup, Types: types,
 		ValidateFilter: func(raw []byte) error { return app.ValidateFilter(raw) }, Log: discard, Registry: reg,
-		DefaultOrg: "default", Limits: api.DefaultLimits, Health: board, Retention: ret})
+		DefaultOrg: "default", Limits: httpapi.DefaultLimits, Health: board, Retention: ret})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	return &server{t: t, url: ts.URL, client: ts.Client(), api: srv, j: j, tokens: tokens, store: store,
@@ -129,7 +130,7 @@ func TestIngestFullJournalProtectsUndelivered(t *testing.T) {
 		}
 		accepted = append(accepted, ids...)
 	}
-	e := wantError(t, full, 507, api.CodeFull, "log stream "+created.ID+" (down) has not delivered events from journal sequence")
+	e := wantError(t, full, 507, httpapi.CodeFull, "log stream "+created.ID+" (down) has not delivered events from journal sequence")
 	if ra := full.header.Get("Retry-After"); ra == "" {
 		t.Errorf("got no Retry-After on %s, want one", full)
 	}
@@ -139,7 +140,7 @@ func TestIngestFullJournalProtectsUndelivered(t *testing.T) {
 	// another org.
 	tenant := s.token("acme", auth.ScopeWriteEvents)
 	r = s.call("POST", "/api/v1/events", tenant, ev("t1"))
-	te := wantError(t, r, 507, api.CodeFull, "1 log streams of other orgs")
+	te := wantError(t, r, 507, httpapi.CodeFull, "1 log streams of other orgs")
 	if strings.Contains(strings.Join(te.causes(), " "), created.ID) {
 		t.Errorf("got causes %q for a tenant, want no other org's stream id", te.causes())
 	}
@@ -225,7 +226,7 @@ func TestIngestFullJournalDeactivateUnblocks(t *testing.T) {
 			break
 		}
 	}
-	wantError(t, r, 507, api.CodeFull, created.ID)
+	wantError(t, r, 507, httpapi.CodeFull, created.ID)
 	wantStatus(t, s.call("POST", "/api/v1/logStreams/"+created.ID+"/lifecycle/deactivate", s.admin, nil), 200)
 	eventually(t, "ingest accepted after deactivation", func() bool {
 		return s.call("POST", "/api/v1/events", s.admin, ev("after-deactivate")).status == 202

@@ -22,6 +22,7 @@ import (
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/egress"
 	"github.com/auditstream/auditstream/internal/health"
+	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/pattern"
@@ -152,7 +153,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	// the API and before the runners.
 	sources.start(context.WithoutCancel(ctx))
 
-	limits := api.DefaultLimits
+	limits := httpapi.DefaultLimits
 	if cfg.Ingest.MaxBodyBytes > 0 {
 		limits.MaxBody = cfg.Ingest.MaxBodyBytes
 	}

@@ -5,13 +5,13 @@ import (
 	"net"
 	"time"
 
-	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/query"
 )
 
 // queryRoutes serves the System Log query API (GET /api/v1/logs).
-func queryRoutes(d routeDeps) ([]api.Route, error) {
+func queryRoutes(d routeDeps) ([]httpapi.Route, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	base := publicURL(d.cfg)

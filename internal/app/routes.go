@@ -5,8 +5,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/secret"
 )
@@ -26,8 +26,8 @@ type routeDeps struct {
 }
 
 // extraRoutes gathers the endpoints other packages contribute to the API.
-func extraRoutes(d routeDeps) ([]api.Route, error) {
-	var out []api.Route
+func extraRoutes(d routeDeps) ([]httpapi.Route, error) {
+	var out []httpapi.Route
 	q, err := queryRoutes(d)
 	if err != nil {
 		return nil, err

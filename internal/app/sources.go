@@ -7,12 +7,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/source"
-	"github.com/auditstream/auditstream/internal/source/eventbridge"
+	"github.com/auditstream/auditstream/internal/source/ebreceiver"
 	"github.com/auditstream/auditstream/internal/source/okta"
 )
 
@@ -26,7 +26,7 @@ func sourceTypes(out *outbound, baseURL string) map[string]source.Type {
 	return map[string]source.Type{
 		"okta": okta.NewType(okta.Options{Egress: out.policy,
 			Transport: func(d source.Definition) http.RoundTripper { return out.transport(trustOf(d.ByOperator())) }}),
-		eventbridge.Type: eventbridge.NewType(baseURL),
+		ebreceiver.Type: ebreceiver.NewType(baseURL),
 	}
 }
 
@@ -66,7 +66,7 @@ func (r *sourceRuntime) stop() {
 // sourceRoutes serves the sources API (/api/v1/sources) and the EventBridge
 // receivers (/api/v1/eventbridge/{sourceId}), and prepares the pollers in
 // d.sources.
-func sourceRoutes(d routeDeps) ([]api.Route, error) {
+func sourceRoutes(d routeDeps) ([]httpapi.Route, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	defsKV, err := d.journal.KV(ctx, journal.BucketSources)
@@ -85,7 +85,7 @@ func sourceRoutes(d routeDeps) ([]api.Route, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := eventbridge.LoadKey(ctx, stateKV)
+	key, err := ebreceiver.LoadKey(ctx, stateKV)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +114,7 @@ func sourceRoutes(d routeDeps) ([]api.Route, error) {
 	}
 	a := &source.API{Store: store, Supervisor: sup, Types: types, Log: d.log, DefaultOrg: defaultOrg, Journal: d.journal,
 		PublicURL: publicURL(d.cfg)}
-	rc := eventbridge.New(eventbridge.Config{Store: store, Journal: d.journal, Status: sup.StatusOf,
+	rc := ebreceiver.New(ebreceiver.Config{Store: store, Journal: d.journal, Status: sup.StatusOf,
 		Metrics: metrics, Limits: ingestLimits(d.cfg), Key: key, Log: d.log})
 	return append(a.Routes(), rc.Routes()...), nil
 }
@@ -129,7 +129,7 @@ func configSources(cfg config.Config, types map[string]source.Type) ([]source.De
 		if !ok {
 			return nil, fmt.Errorf("source %s: unknown type %q", s.ID, s.Type)
 		}
-		if s.Type == eventbridge.Type && s.ID == "token" {
+		if s.Type == ebreceiver.Type && s.ID == "token" {
 			// Its URL, /api/v1/eventbridge/token, is the shared token endpoint.
 			return nil, fmt.Errorf("source %s: the id %q is reserved for eventbridge receivers; choose another", s.ID, s.ID)
 		}
@@ -159,8 +159,8 @@ func configSources(cfg config.Config, types map[string]source.Type) ([]source.De
 }
 
 // ingestLimits are the ingest API's limits, which the receiver shares.
-func ingestLimits(cfg config.Config) api.Limits {
-	l := api.DefaultLimits
+func ingestLimits(cfg config.Config) httpapi.Limits {
+	l := httpapi.DefaultLimits
 	if cfg.Ingest.MaxBodyBytes > 0 {
 		l.MaxBody = cfg.Ingest.MaxBodyBytes
 	}
