@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/auditstream/auditstream/internal/duration"
 	"github.com/auditstream/auditstream/internal/egress"
 )
 
@@ -35,18 +36,9 @@ const (
 	DefaultRegion  = "us-east-1"
 )
 
-// Duration is a time.Duration written as "5m" in YAML.
-type Duration time.Duration
-
-// UnmarshalYAML reads "90s", "5m", "1h".
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration like 30s or 5m", n.Line, n.Value)
-	}
-	*d = Duration(v)
-	return nil
-}
+// Duration is the settings' one duration type (duration.Duration),
+// written as "5m" in YAML.
+type Duration = duration.Duration
 
 // Config is the whole configuration file.
 type Config struct {
