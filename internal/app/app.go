@@ -24,6 +24,7 @@ import (
 	"github.com/auditstream/auditstream/internal/health"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/kvstore"
+	"github.com/auditstream/auditstream/internal/source"
 	"github.com/auditstream/auditstream/internal/stream"
 )
 
@@ -48,6 +49,9 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
+	// Every default is resolved here, once; below, cfg is the effective
+	// configuration (serve --print-config shows it).
+	cfg = cfg.WithDefaults()
 	if opts.AdminToken != "" {
 		if err := checkAdminToken(opts.AdminToken); err != nil {
 			return err
@@ -73,28 +77,13 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	if err != nil {
 		return err
 	}
-	// out is where streams and sources connect from: the egress policy
-	// and the own-API guard, in the dialer.
-	policy, err := egress.New(cfg.Egress.Allow, cfg.Egress.Deny)
-	if err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	out := &outbound{policy: policy}
-	out.setListen(ln.Addr().String())
-	typ := newTypes(log, ln.Addr().String(), cfg.DataDir, cfg.FileRoots, envelopeDefaults{account: cfg.Envelope.Account, region: cfg.Envelope.Region})
-	typ.patterns = patternOptions(cfg.Patterns)
-	typ.setEgress(out)
-	srcTypes := sourceTypes(out, publicURL(cfg))
 	// The config file's streams and sources are checked through their
 	// type tables before the journal is touched, as the API checks them.
-	fixedStreams, err := configStreams(cfg, typ)
+	dcl, err := declare(cfg, ln.Addr().String(), log)
 	if err != nil {
 		return err
 	}
-	fixedSources, err := configSources(cfg, srcTypes)
-	if err != nil {
-		return err
-	}
+	typ, srcTypes := dcl.types, dcl.sourceTypes
 
 	jopts := journalOptions(cfg)
 	jopts.Health = board
@@ -128,7 +117,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	}
 	closers = append(closers, tokens.Close)
 	if opts.AdminToken != "" {
-		if err := setAdminToken(ctx, tokens, j, defaultOrg(cfg), opts.AdminToken, log); err != nil {
+		if err := setAdminToken(ctx, tokens, j, cfg.Ingest.DefaultOrg, opts.AdminToken, log); err != nil {
 			return err
 		}
 	}
@@ -143,7 +132,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	if err != nil {
 		return err
 	}
-	streams, err := stream.NewStore(ctx, lsKV, fixedStreams, log, kvstore.WithCodec(keys))
+	streams, err := stream.NewStore(ctx, lsKV, dcl.streams, log, kvstore.WithCodec(keys))
 	if err != nil {
 		return err
 	}
@@ -167,7 +156,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	}
 	limits := ingestLimits(cfg)
 	sources, err := newSources(ctx, sourceDeps{cfg: cfg, journal: j, log: log, registry: reg, keys: keys,
-		types: srcTypes, fixed: fixedSources, statusKV: statusKV, limits: limits})
+		types: srcTypes, fixed: dcl.sources, statusKV: statusKV, limits: limits})
 	if err != nil {
 		return err
 	}
@@ -255,6 +244,41 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	return runErr
 }
 
+// declared is what Run builds from the config file before it touches the
+// journal: the type tables, and the declared streams and sources checked
+// through them.
+type declared struct {
+	types       *types
+	sourceTypes map[string]source.Type
+	streams     []stream.Definition
+	sources     []source.Definition
+}
+
+// declare builds the type tables for a service listening on listen and
+// checks the config file's streams and sources with them. cfg has its
+// defaults resolved.
+func declare(cfg config.Config, listen string, log *slog.Logger) (*declared, error) {
+	// out is where streams and sources connect from: the egress policy
+	// and the own-API guard, in the dialer.
+	policy, err := egress.New(cfg.Egress.Allow, cfg.Egress.Deny)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	out := &outbound{policy: policy}
+	out.setListen(listen)
+	typ := newTypes(log, listen, cfg.DataDir, cfg.FileRoots, envelopeDefaults{account: cfg.Envelope.Account, region: cfg.Envelope.Region})
+	typ.patterns = patternOptions(cfg.Patterns)
+	typ.setEgress(out)
+	d := &declared{types: typ, sourceTypes: sourceTypes(out, publicURL(cfg))}
+	if d.streams, err = configStreams(cfg, typ); err != nil {
+		return nil, err
+	}
+	if d.sources, err = configSources(cfg, d.sourceTypes); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
 // configStreams turns the config file's streams into read-only
 // definitions, each checked by its type (filter and settings) as the API
 // checks a stream it creates.
@@ -274,15 +298,8 @@ func configStreams(cfg config.Config, typ *types) ([]stream.Definition, error) {
 				return nil, fmt.Errorf("stream %s filter: %w", s.ID, err)
 			}
 		}
-		status := s.Status
-		if status == "" {
-			status = stream.StatusActive
-		}
-		org := s.Org
-		if org == "" {
-			org = auth.AllOrgs
-		}
-		def := stream.Definition{ID: s.ID, Name: s.Name, Type: s.Type, Org: org, Status: status,
+		// Org and status were resolved by config.WithDefaults.
+		def := stream.Definition{ID: s.ID, Name: s.Name, Type: s.Type, Org: s.Org, Status: s.Status,
 			Settings: settings, Filter: filter, ReadOnly: true}
 		if err := typ.Validate(def); err != nil {
 			return nil, fmt.Errorf("stream %s: %w", s.ID, err)

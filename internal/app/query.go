@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"log/slog"
-	"net"
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
@@ -22,24 +21,6 @@ func newQuery(ctx context.Context, cfg config.Config, j *journal.Journal, log *s
 	}, log)
 }
 
-// publicURL is the base URL clients reach the API at: query.publicUrl, else
-// http://<listen>. Links in answers are built from it.
-func publicURL(cfg config.Config) string {
-	if cfg.Query.PublicURL != "" {
-		return cfg.Query.PublicURL
-	}
-	return "http://" + publicHost(cfg.Listen)
-}
-
-// publicHost turns a listen address into one a client can reach: an
-// unspecified host becomes loopback.
-func publicHost(listen string) string {
-	host, port, err := net.SplitHostPort(listen)
-	if err != nil {
-		return listen
-	}
-	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port)
-}
+// publicURL is the base URL clients reach the API at (query.publicUrl,
+// resolved by config.WithDefaults). Links in answers are built from it.
+func publicURL(cfg config.Config) string { return cfg.Query.PublicURL }

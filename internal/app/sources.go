@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -109,7 +112,7 @@ func configSources(cfg config.Config, types map[string]source.Type) ([]source.De
 	for _, s := range cfg.Sources {
 		t, ok := types[s.Type]
 		if !ok {
-			return nil, fmt.Errorf("source %s: unknown type %q", s.ID, s.Type)
+			return nil, fmt.Errorf("source %s: unknown type %q (known: %s)", s.ID, s.Type, strings.Join(slices.Sorted(maps.Keys(types)), ", "))
 		}
 		if s.Type == eventbridge.Type && s.ID == "token" {
 			// Its URL, /api/v1/eventbridge/token, is the shared token endpoint.
@@ -123,34 +126,17 @@ func configSources(cfg config.Config, types map[string]source.Type) ([]source.De
 		if err != nil {
 			return nil, fmt.Errorf("source %s settings: %w", s.ID, err)
 		}
-		status := s.Status
-		if status == "" {
-			status = source.StatusActive
-		}
-		org := s.Org
-		if org == "" {
-			org = cfg.Ingest.DefaultOrg
-		}
-		if org == "" {
-			org = config.DefaultOrg
-		}
-		out = append(out, source.Definition{ID: s.ID, Name: s.Name, Type: s.Type, Org: org, Status: status,
+		// Org and status were resolved by config.WithDefaults.
+		out = append(out, source.Definition{ID: s.ID, Name: s.Name, Type: s.Type, Org: s.Org, Status: s.Status,
 			Settings: settings, Created: now, LastUpdated: now, ReadOnly: true})
 	}
 	return out, nil
 }
 
-// ingestLimits are the ingest API's limits, which the receiver shares.
+// ingestLimits are the ingest API's limits (resolved by
+// config.WithDefaults), which the receiver shares.
 func ingestLimits(cfg config.Config) api.Limits {
 	l := api.DefaultLimits
-	if cfg.Ingest.MaxBodyBytes > 0 {
-		l.MaxBody = cfg.Ingest.MaxBodyBytes
-	}
-	if cfg.Ingest.MaxEventBytes > 0 {
-		l.MaxEvent = cfg.Ingest.MaxEventBytes
-	}
-	if cfg.Ingest.MaxEvents > 0 {
-		l.MaxEvents = cfg.Ingest.MaxEvents
-	}
+	l.MaxBody, l.MaxEvent, l.MaxEvents = cfg.Ingest.MaxBodyBytes, cfg.Ingest.MaxEventBytes, cfg.Ingest.MaxEvents
 	return l
 }
