@@ -101,6 +101,30 @@ func TestPrintConfigRoundTrip(t *testing.T) {
 	}
 }
 
+// TestPrintConfigREADME: the README's configuration example is one serve
+// accepts, streams and sources included, and its secrets are redacted.
+func TestPrintConfigREADME(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	start := strings.Index(text, "```yaml\nlisten:")
+	if start < 0 {
+		t.Fatal("README has no ```yaml block starting with listen:")
+	}
+	body := text[start+len("```yaml\n"):]
+	body = body[:strings.Index(body, "```")]
+	var out, errOut bytes.Buffer
+	code := run(t.Context(), []string{"serve", "--print-config", "--config", writeConfig(t, body)}, strings.NewReader(""), &out, &errOut, func(string) string { return "" })
+	if code != 0 {
+		t.Fatalf("got exit %d, want 0 (stderr %q)", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "token: '********'") || strings.Contains(out.String(), "00abc") {
+		t.Errorf("got\n%s\nwant the Okta token redacted", out.String())
+	}
+}
+
 // writeConfig writes a configuration file and returns its path.
 func writeConfig(t *testing.T, text string) string {
 	t.Helper()
