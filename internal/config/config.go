@@ -487,41 +487,36 @@ func (c Config) Validate() error {
 	}
 	ids := map[string]bool{}
 	for i, s := range c.Streams {
-		if s.ID == "" || s.Name == "" || s.Type == "" {
-			errs = append(errs, fmt.Errorf("streams[%d]: id, name and type are required", i))
-		}
-		if s.ID != "" && !streamIDRE.MatchString(s.ID) {
-			errs = append(errs, fmt.Errorf("streams[%d]: id %q must be 1 to 64 letters, digits, '-' or '_'", i, s.ID))
-		}
-		if ids[s.ID] {
-			errs = append(errs, fmt.Errorf("streams[%d]: duplicate id %q", i, s.ID))
-		}
-		ids[s.ID] = true
-		switch s.Status {
-		case "", stream.StatusActive, stream.StatusInactive:
-		default:
-			errs = append(errs, fmt.Errorf("streams[%d]: status %q is not %s or %s", i, s.Status, stream.StatusActive, stream.StatusInactive))
-		}
+		errs = append(errs, checkDeclared(fmt.Sprintf("streams[%d]", i), s.ID, s.Name, s.Type, s.Status, ids,
+			stream.StatusActive, stream.StatusInactive)...)
 	}
+	// A source's type is checked against the table of source types when
+	// the service starts (or --print-config runs).
 	srcIDs := map[string]bool{}
 	for i, s := range c.Sources {
-		if s.ID == "" || s.Name == "" || s.Type == "" {
-			errs = append(errs, fmt.Errorf("sources[%d]: id, name and type are required", i))
-		}
-		if s.ID != "" && !streamIDRE.MatchString(s.ID) {
-			errs = append(errs, fmt.Errorf("sources[%d]: id %q must be 1 to 64 letters, digits, '-' or '_'", i, s.ID))
-		}
-		if srcIDs[s.ID] {
-			errs = append(errs, fmt.Errorf("sources[%d]: duplicate id %q", i, s.ID))
-		}
-		srcIDs[s.ID] = true
-		// The type is checked against the table of source types when the
-		// service starts (or --print-config runs).
-		switch s.Status {
-		case "", source.StatusActive, source.StatusInactive:
-		default:
-			errs = append(errs, fmt.Errorf("sources[%d]: status %q is not %s or %s", i, s.Status, source.StatusActive, source.StatusInactive))
-		}
+		errs = append(errs, checkDeclared(fmt.Sprintf("sources[%d]", i), s.ID, s.Name, s.Type, s.Status, srcIDs,
+			source.StatusActive, source.StatusInactive)...)
 	}
 	return errors.Join(errs...)
+}
+
+// checkDeclared checks what the file says of one declared stream or source
+// (at names it, "streams[2]"): the required fields, the id's form and
+// uniqueness among seen, and the status.
+func checkDeclared(at, id, name, typ, status string, seen map[string]bool, active, inactive string) []error {
+	var errs []error
+	if id == "" || name == "" || typ == "" {
+		errs = append(errs, fmt.Errorf("%s: id, name and type are required", at))
+	}
+	if id != "" && !streamIDRE.MatchString(id) {
+		errs = append(errs, fmt.Errorf("%s: id %q must be 1 to 64 letters, digits, '-' or '_'", at, id))
+	}
+	if seen[id] {
+		errs = append(errs, fmt.Errorf("%s: duplicate id %q", at, id))
+	}
+	seen[id] = true
+	if status != "" && status != active && status != inactive {
+		errs = append(errs, fmt.Errorf("%s: status %q is not %s or %s", at, status, active, inactive))
+	}
+	return errs
 }
