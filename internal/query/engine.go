@@ -100,15 +100,21 @@ func New(ctx context.Context, j *journal.Journal, cfg Config, log *slog.Logger) 
 // ErrRunning is returned by a second concurrent Run of one Engine.
 var ErrRunning = errors.New("query: engine already running")
 
-// Run builds the index from the journal and then follows new events,
-// until ctx ends (or the journal's connection closes); it returns nil
-// then. Stop the engine by ending ctx and waiting for Run to return.
+// Run builds the index from the journal and then follows new events
+// until ctx ends; it returns nil then. Stop the engine by ending ctx and
+// waiting for Run to return. Should the journal's connection close first,
+// the index stops following (queries wait for events it will not see)
+// and Run waits for ctx all the same, so that the service decides.
 func (e *Engine) Run(ctx context.Context) error {
 	if !e.running.CompareAndSwap(false, true) {
 		return ErrRunning
 	}
 	defer e.running.Store(false)
 	e.ix.follow(ctx, e.js, e.j.Conn(), e.j.StreamName())
+	if ctx.Err() == nil {
+		e.log.Warn("query index: the journal's connection closed; the index no longer follows it")
+		<-ctx.Done()
+	}
 	return nil
 }
 
