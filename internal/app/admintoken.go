@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/auth"
-	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/sysevent"
 )
@@ -83,12 +82,4 @@ func setAdminToken(ctx context.Context, tokens *auth.Store, j *journal.Journal, 
 		log.Warn("record admin token change", "event", spec.Type, "err", err)
 	}
 	return nil
-}
-
-// defaultOrg is the org of events that belong to no org in particular.
-func defaultOrg(cfg config.Config) string {
-	if cfg.Ingest.DefaultOrg != "" {
-		return cfg.Ingest.DefaultOrg
-	}
-	return config.DefaultOrg
 }
