@@ -11,10 +11,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/disktest"
 	"github.com/auditstream/auditstream/internal/wait"
 )
 
@@ -111,28 +111,15 @@ func TestJournalLossReporting(t *testing.T) {
 // get 507 with Retry-After within seconds and /readyz 503, free the space,
 // and ingest works again without a restart; every 202'd event is there.
 func TestDiskFullRecovers(t *testing.T) {
-	mnt := filepath.Join(t.TempDir(), "mnt")
-	if err := os.Mkdir(mnt, 0o700); err != nil {
-		t.Fatal(err)
+	if disktest.Reexec(t) {
+		return
 	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("mount tmpfs (needs root): %v: %s", err, out)
-		}
-		t.Skipf("mount tmpfs not permitted here (needs root): %v: %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", mnt).Run() })
+	mnt := disktest.Mount(t, 64<<20)
 	s := startServer(t, filepath.Join(mnt, "data"))
 
 	// Leave about 3 MiB free.
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(mnt, &st); err != nil {
-		t.Fatal(err)
-	}
 	filler := filepath.Join(mnt, "filler")
-	if err := os.WriteFile(filler, make([]byte, int64(st.Bavail)*st.Bsize-3<<20), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	disktest.Fill(t, filler, 3<<20)
 
 	pad := strings.Repeat("p", 1000)
 	batch := func(prefix string, n int) ([][]byte, []string) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,16 +11,20 @@ import (
 	"runtime/pprof"
 	"strings"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/auditstream/auditstream/internal/app"
 	"github.com/auditstream/auditstream/internal/config"
 )
 
-const serveUsage = `usage: auditstream serve [--config FILE] [--data-dir DIR] [--listen ADDR] [--nats-url URL]
+const serveUsage = `usage: auditstream serve [--config FILE] [--data-dir DIR] [--listen ADDR] [--nats-url URL] [--print-config]
 
 Runs the service: the journal (embedded NATS JetStream in --data-dir, or the
 NATS server of --nats-url), log streams, sources and the API on --listen.
 It prints "listening on http://ADDR" once the API answers; GET /readyz then
-answers 200. Flags override the configuration file.
+answers 200. Flags override the configuration file. --print-config prints
+the effective configuration (every default resolved, secrets redacted) as
+YAML and exits without starting anything.
 
 flags:
 %s
@@ -41,6 +46,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	listen := fs.String("listen", "", "API address `host:port` (default 127.0.0.1:8080)")
 	cfgPath := fs.String("config", "", "YAML configuration `FILE` (see the README's Configuration)")
 	natsURL := fs.String("nats-url", "", "external NATS server or cluster `URL` instead of the embedded journal")
+	printConfig := fs.Bool("print-config", false, "print the effective configuration (defaults resolved, secrets redacted) and exit")
 	if code, done := parseFlags(fs, args, stdout, stderr, serveUsage); done {
 		return code
 	}
@@ -60,6 +66,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	}
 	if *natsURL != "" {
 		cfg.Journal.NatsURL = *natsURL
+	}
+	if *printConfig {
+		eff, err := app.EffectiveConfig(cfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "serve: %v\n", err)
+			return 2
+		}
+		enc := yaml.NewEncoder(stdout)
+		enc.SetIndent(2)
+		if err := errors.Join(enc.Encode(eff), enc.Close()); err != nil {
+			fmt.Fprintf(stderr, "serve: print config: %v\n", err)
+			return 1
+		}
+		return 0
 	}
 	log := newLogger(stderr, cfg.Log)
 	// AUDITSTREAM_CPUPROFILE=FILE records a CPU profile from start to

@@ -5,13 +5,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/httpapi"
 )
 
 func TestAuthentication(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, api.Limits{})
+	s := newServer(t, httpapi.Limits{})
 	writer := s.token("acme", auth.ScopeWriteEvents)
 	reader := s.token("acme", auth.ScopeReadStreams)
 	tests := []struct {
@@ -23,25 +23,25 @@ func TestAuthentication(t *testing.T) {
 		code   string
 		cause  string
 	}{
-		{"no token", "GET", "/api/v1/logStreams", "", 401, api.CodeInvalidToken, ""},
+		{"no token", "GET", "/api/v1/logStreams", "", 401, httpapi.CodeInvalidToken, ""},
 		{"SSWS", "GET", "/api/v1/logStreams", "SSWS " + s.admin, 200, "", ""},
 		{"Bearer", "GET", "/api/v1/logStreams", "Bearer " + s.admin, 200, "", ""},
 		{"scheme is case-insensitive", "GET", "/api/v1/logStreams", "bearer " + s.admin, 200, "", ""},
-		{"Basic is not a token", "GET", "/api/v1/logStreams", "Basic " + s.admin, 401, api.CodeInvalidToken, ""},
-		{"bare token", "GET", "/api/v1/logStreams", s.admin, 401, api.CodeInvalidToken, ""},
-		{"wrong token", "GET", "/api/v1/logStreams", "SSWS as_wrong", 401, api.CodeInvalidToken, ""},
-		{"empty token", "GET", "/api/v1/logStreams", "SSWS ", 401, api.CodeInvalidToken, ""},
-		{"writer cannot read streams", "GET", "/api/v1/logStreams", "SSWS " + writer, 403, api.CodeForbidden, "missing scope logStreams.read"},
-		{"reader cannot manage streams", "POST", "/api/v1/logStreams", "SSWS " + reader, 403, api.CodeForbidden, "missing scope logStreams.manage"},
-		{"reader cannot ingest", "POST", "/api/v1/events", "SSWS " + reader, 403, api.CodeForbidden, "missing scope events.write"},
-		{"writer cannot list tokens", "GET", "/api/v1/tokens", "SSWS " + writer, 403, api.CodeForbidden, "missing scope admin"},
-		{"metrics needs a token", "GET", "/metrics", "", 401, api.CodeInvalidToken, ""},
-		{"metrics needs admin", "GET", "/metrics", "SSWS " + reader, 403, api.CodeForbidden, "missing scope admin"},
+		{"Basic is not a token", "GET", "/api/v1/logStreams", "Basic " + s.admin, 401, httpapi.CodeInvalidToken, ""},
+		{"bare token", "GET", "/api/v1/logStreams", s.admin, 401, httpapi.CodeInvalidToken, ""},
+		{"wrong token", "GET", "/api/v1/logStreams", "SSWS as_wrong", 401, httpapi.CodeInvalidToken, ""},
+		{"empty token", "GET", "/api/v1/logStreams", "SSWS ", 401, httpapi.CodeInvalidToken, ""},
+		{"writer cannot read streams", "GET", "/api/v1/logStreams", "SSWS " + writer, 403, httpapi.CodeForbidden, "missing scope logStreams.read"},
+		{"reader cannot manage streams", "POST", "/api/v1/logStreams", "SSWS " + reader, 403, httpapi.CodeForbidden, "missing scope logStreams.manage"},
+		{"reader cannot ingest", "POST", "/api/v1/events", "SSWS " + reader, 403, httpapi.CodeForbidden, "missing scope events.write"},
+		{"writer cannot list tokens", "GET", "/api/v1/tokens", "SSWS " + writer, 403, httpapi.CodeForbidden, "missing scope admin"},
+		{"metrics needs a token", "GET", "/metrics", "", 401, httpapi.CodeInvalidToken, ""},
+		{"metrics needs admin", "GET", "/metrics", "SSWS " + reader, 403, httpapi.CodeForbidden, "missing scope admin"},
 		{"metrics for admin", "GET", "/metrics", "SSWS " + s.admin, 200, "", ""},
 		{"healthz is open", "GET", "/healthz", "", 200, "", ""},
 		{"readyz is open", "GET", "/readyz", "", 200, "", ""},
-		{"unknown path without a token", "GET", "/api/v1/nothing", "", 401, api.CodeInvalidToken, ""},
-		{"unknown path", "GET", "/api/v1/nothing", "SSWS " + reader, 404, api.CodeNotFound, ""},
+		{"unknown path without a token", "GET", "/api/v1/nothing", "", 401, httpapi.CodeInvalidToken, ""},
+		{"unknown path", "GET", "/api/v1/nothing", "SSWS " + reader, 404, httpapi.CodeNotFound, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,7 +64,7 @@ func TestAuthentication(t *testing.T) {
 
 func TestHealthAndMetrics(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, api.Limits{})
+	s := newServer(t, httpapi.Limits{})
 	tests := []struct {
 		path, token, want string
 	}{
@@ -88,63 +88,63 @@ func TestHealthAndMetrics(t *testing.T) {
 
 func TestDrainRefusesEvents(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, api.Limits{})
+	s := newServer(t, httpapi.Limits{})
 	s.api.Drain()
 	r := s.call("POST", "/api/v1/events", s.admin, `{"eventType":"x"}`)
-	wantError(t, r, http.StatusServiceUnavailable, api.CodeUnavailable)
+	wantError(t, r, http.StatusServiceUnavailable, httpapi.CodeUnavailable)
 	if got := r.header.Get("Retry-After"); got != "5" {
 		t.Errorf("got Retry-After %q, want 5", got)
 	}
-	wantError(t, s.call("GET", "/readyz", "", nil), http.StatusServiceUnavailable, api.CodeUnavailable)
+	wantError(t, s.call("GET", "/readyz", "", nil), http.StatusServiceUnavailable, httpapi.CodeUnavailable)
 	wantStatus(t, s.call("GET", "/healthz", "", nil), 200)
 }
 
 func TestReadyzWithoutJournal(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, api.Limits{})
+	s := newServer(t, httpapi.Limits{})
 	s.j.Close()
-	wantError(t, s.call("GET", "/readyz", "", nil), http.StatusServiceUnavailable, api.CodeUnavailable)
+	wantError(t, s.call("GET", "/readyz", "", nil), http.StatusServiceUnavailable, httpapi.CodeUnavailable)
 }
 
 func TestErrorBodyShape(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, api.Limits{})
+	s := newServer(t, httpapi.Limits{})
 	r := s.call("GET", "/api/v1/logStreams", "", nil)
-	e1 := wantError(t, r, 401, api.CodeInvalidToken)
+	e1 := wantError(t, r, 401, httpapi.CodeInvalidToken)
 	if string(r.body) == "" || !strings.Contains(string(r.body), `"errorCauses":[]`) {
 		t.Errorf("got %s, want errorCauses as an empty array", r.body)
 	}
 	if e1.ErrorSummary != "Invalid token provided" {
 		t.Errorf("got summary %q, want Okta's %q", e1.ErrorSummary, "Invalid token provided")
 	}
-	e2 := wantError(t, s.call("GET", "/api/v1/logStreams", "", nil), 401, api.CodeInvalidToken)
+	e2 := wantError(t, s.call("GET", "/api/v1/logStreams", "", nil), 401, httpapi.CodeInvalidToken)
 	if e1.ErrorID == e2.ErrorID {
 		t.Errorf("got errorId %s twice, want a fresh id per error", e1.ErrorID)
 	}
-	e := wantError(t, s.call("POST", "/api/v1/logStreams", s.admin, `{"type":"nope","name":""}`), 400, api.CodeValidation)
+	e := wantError(t, s.call("POST", "/api/v1/logStreams", s.admin, `{"type":"nope","name":""}`), 400, httpapi.CodeValidation)
 	if len(e.ErrorCauses) < 2 {
 		t.Errorf("got causes %q, want one per problem", e.causes())
 	}
 }
 
 // TestWrongMethod checks that a known path with a method it does not serve
-// answers 405 with Okta's E0000022 (api.CodeMethod), not "not found".
+// answers 405 with Okta's E0000022 (httpapi.CodeMethod), not "not found".
 func TestWrongMethod(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, api.Limits{})
+	s := newServer(t, httpapi.Limits{})
 	for _, tt := range []struct{ method, path string }{
 		{"PATCH", "/api/v1/logStreams"},
 		{"DELETE", "/api/v1/tokens"},
 		{"GET", "/api/v1/events"},
 	} {
 		r := s.call(tt.method, tt.path, s.admin, nil)
-		wantError(t, r, http.StatusMethodNotAllowed, api.CodeMethod)
+		wantError(t, r, http.StatusMethodNotAllowed, httpapi.CodeMethod)
 	}
 }
 
 func TestOrgIsolation(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, api.Limits{})
+	s := newServer(t, httpapi.Limits{})
 	acme := s.token("acme", auth.ScopeReadStreams, auth.ScopeManageStreams, auth.ScopeWriteEvents)
 	var mine, theirs, everyone streamView
 	mk := func(name, org string) streamView {
@@ -179,7 +179,7 @@ func TestOrgIsolation(t *testing.T) {
 			if tt.method != "GET" && tt.method != "DELETE" {
 				body = `{}`
 			}
-			wantError(t, s.call(tt.method, tt.path, acme, body), 404, api.CodeNotFound)
+			wantError(t, s.call(tt.method, tt.path, acme, body), 404, httpapi.CodeNotFound)
 		}
 	}
 	wantStatus(t, s.call("GET", "/api/v1/logStreams/"+mine.ID, acme, nil), 200)
@@ -187,22 +187,22 @@ func TestOrgIsolation(t *testing.T) {
 	// An org-bound token cannot create or move a stream into another org.
 	r = s.call("POST", "/api/v1/logStreams", acme, map[string]any{"type": "test", "name": "sneaky", "org": "other",
 		"settings": map[string]any{"url": "http://x"}})
-	wantError(t, r, 403, api.CodeForbidden)
+	wantError(t, r, 403, httpapi.CodeForbidden)
 	r = s.call("PUT", "/api/v1/logStreams/"+mine.ID, acme, map[string]any{"type": "test", "name": "mine", "org": "*",
 		"settings": map[string]any{"url": "http://x"}})
-	wantError(t, r, 403, api.CodeForbidden)
+	wantError(t, r, 403, httpapi.CodeForbidden)
 
 	// Ingest: the token's own org, explicitly or not; never another.
 	before := s.journalCount()
 	wantStatus(t, s.call("POST", "/api/v1/events", acme, `{"eventType":"a.one"}`), 202)
 	wantStatus(t, s.call("POST", "/api/v1/events?org=acme", acme, `{"eventType":"a.two"}`), 202)
-	wantError(t, s.call("POST", "/api/v1/events?org=other", acme, `{"eventType":"x"}`), 403, api.CodeForbidden,
+	wantError(t, s.call("POST", "/api/v1/events?org=other", acme, `{"eventType":"x"}`), 403, httpapi.CodeForbidden,
 		"the token may not write events for org other")
-	wantError(t, s.call("POST", "/api/v1/events?org=*", acme, `{"eventType":"x"}`), 403, api.CodeForbidden)
+	wantError(t, s.call("POST", "/api/v1/events?org=*", acme, `{"eventType":"x"}`), 403, httpapi.CodeForbidden)
 	// An all-orgs token names the org, or gets the default one.
 	wantStatus(t, s.call("POST", "/api/v1/events?org=other", s.admin, `{"eventType":"o.one"}`), 202)
 	wantStatus(t, s.call("POST", "/api/v1/events", s.admin, `{"eventType":"d.one"}`), 202)
-	wantError(t, s.call("POST", "/api/v1/events?org=bad.org", s.admin, `{"eventType":"x"}`), 400, api.CodeValidation)
+	wantError(t, s.call("POST", "/api/v1/events?org=bad.org", s.admin, `{"eventType":"x"}`), 400, httpapi.CodeValidation)
 
 	js := s.j.JetStream()
 	st, err := js.Stream(t.Context(), s.j.StreamName())
@@ -223,7 +223,7 @@ func TestOrgIsolation(t *testing.T) {
 // streams and the journal's totals, answers only an all-orgs admin token.
 func TestMetricsNeedAllOrgsAdmin(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, api.Limits{})
+	s := newServer(t, httpapi.Limits{})
 	tests := []struct {
 		name, token string
 		status      int
@@ -237,7 +237,7 @@ func TestMetricsNeedAllOrgsAdmin(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := s.call("GET", "/metrics", tt.token, nil)
 			if tt.status != 200 {
-				wantError(t, r, tt.status, map[int]string{401: api.CodeInvalidToken, 403: api.CodeForbidden}[tt.status])
+				wantError(t, r, tt.status, map[int]string{401: httpapi.CodeInvalidToken, 403: httpapi.CodeForbidden}[tt.status])
 				if strings.Contains(string(r.body), "auditstream_") {
 					t.Errorf("got metrics in %s, want none", r.body)
 				}

@@ -24,6 +24,7 @@ import (
 	"github.com/auditstream/auditstream/internal/app"
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/health"
+	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/pattern"
@@ -215,7 +216,7 @@ type server struct {
 
 const adminSecret = "test-admin-token-0123456789abcdefghijklmnopqrstuvwxyz"
 
-func newServer(t *testing.T, limits api.Limits) *server {
+func newServer(t *testing.T, limits httpapi.Limits) *server {
 	t.Helper()
 	s, _ := newServerWith(t, env{limits: limits})
 	return s
@@ -224,7 +225,7 @@ func newServer(t *testing.T, limits api.Limits) *server {
 // env is what tests vary in newServer's environment; the zero value is
 // newServer's.
 type env struct {
-	limits api.Limits
+	limits httpapi.Limits
 	// maxBytes caps the journal (0: the journal's default).
 	maxBytes int64
 	// gate, when set, puts every destination behind a switch: while it is

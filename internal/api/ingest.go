@@ -2,22 +2,19 @@ package api
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/stream"
 )
@@ -27,7 +24,6 @@ type ingestMetrics struct {
 	dups     prometheus.Counter
 	bytes    prometheus.Counter
 	rejected *prometheus.CounterVec
-	inflight chan struct{}
 }
 
 // maxInflightIngest bounds concurrent ingest requests; past it producers get
@@ -44,7 +40,6 @@ func newIngestMetrics(reg prometheus.Registerer) *ingestMetrics {
 			Help: "Request body bytes (decompressed) of accepted ingest requests."}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "auditstream_ingest_rejected_requests_total",
 			Help: "Ingest requests refused, by HTTP status."}, []string{"code"}),
-		inflight: make(chan struct{}, maxInflightIngest),
 	}
 	if reg != nil {
 		reg.MustRegister(m.events, m.dups, m.bytes, m.rejected)
@@ -52,49 +47,36 @@ func newIngestMetrics(reg prometheus.Registerer) *ingestMetrics {
 	return m
 }
 
-type ingestResult struct {
-	Accepted   int `json:"accepted"`
-	Duplicates int `json:"duplicates"`
-}
-
 // ingest handles POST /api/v1/events: one JSON object, a JSON array, or
 // NDJSON, optionally gzip-encoded. All or nothing: every event is validated
 // before any is stored, and 202 is sent only once the journal has them all.
 func (s *Server) ingest(w http.ResponseWriter, r *http.Request, tok auth.Token) (err error) {
 	defer func() {
-		var e *Error
-		if errors.As(err, &e) {
-			s.metrics.rejected.WithLabelValues(strconv.Itoa(e.Status)).Inc()
-		} else if err != nil {
-			s.metrics.rejected.WithLabelValues("500").Inc()
+		if err != nil {
+			s.metrics.rejected.WithLabelValues(strconv.Itoa(httpapi.StatusOf(err))).Inc()
 		}
 	}()
 	if s.draining.Load() {
-		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+		return &httpapi.Error{Status: http.StatusServiceUnavailable, Code: httpapi.CodeUnavailable,
 			Summary: "Service is shutting down; retry on another node or later", RetryAfter: 5 * time.Second}
 	}
-	select {
-	case s.metrics.inflight <- struct{}{}:
-		defer func() { <-s.metrics.inflight }()
-	default:
-		return &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimit,
-			Summary: "API call exceeded rate limit due to too many requests.", RetryAfter: time.Second}
+	release, err := s.gate.Enter()
+	if err != nil {
+		return err
 	}
+	defer release()
 	org, err := s.ingestOrg(r, tok)
 	if err != nil {
 		return err
 	}
-	ndjson, err := ingestMediaType(r.Header.Get("Content-Type"))
-	if err != nil {
-		return err
-	}
-	body, err := s.readBody(r)
+	mt, body, err := httpapi.ReadPush(r, httpapi.Push{MaxBody: s.d.Limits.MaxBody, Types: ingestTypes,
+		Hint: "send application/json (an object or an array) or application/x-ndjson"})
 	if err != nil {
 		return err
 	}
 	now := s.d.Now()
 	var evs []event.Event
-	if ndjson {
+	if mt != "application/json" {
 		evs, err = s.parseNDJSON(body, org, now)
 	} else {
 		evs, err = s.parseJSON(body, org, now)
@@ -103,7 +85,7 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, tok auth.Token) 
 		return err
 	}
 	if len(evs) == 0 {
-		return Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: events").
+		return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: events").
 			WithCauses("the request holds no events")
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
@@ -112,7 +94,7 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, tok auth.Token) 
 		if err := s.d.Retention.Admit(ctx); err != nil {
 			if !errors.Is(err, journal.ErrFull) {
 				s.d.Log.Warn("journal retention check", "err", err)
-				return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+				return &httpapi.Error{Status: http.StatusServiceUnavailable, Code: httpapi.CodeUnavailable,
 					Summary: "The journal could not store the events; retry (events are de-duplicated by uuid)", RetryAfter: time.Second}
 			}
 			return s.fullError(tok, err, nil, evs)
@@ -141,7 +123,7 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, tok auth.Token) 
 	s.metrics.events.Add(float64(res.Stored))
 	s.metrics.dups.Add(float64(res.Duplicates))
 	s.metrics.bytes.Add(float64(len(body)))
-	writeJSON(w, http.StatusAccepted, ingestResult{Accepted: res.Stored, Duplicates: res.Duplicates})
+	httpapi.WriteJSON(w, http.StatusAccepted, httpapi.PushResult{Accepted: res.Stored, Duplicates: res.Duplicates})
 	return nil
 }
 
@@ -158,7 +140,7 @@ func (s *Server) fullError(tok auth.Token, cause, appendErr error, evs []event.E
 	case s.d.Retention != nil:
 		blockers = s.d.Retention.Blockers()
 	}
-	e := &Error{Status: http.StatusInsufficientStorage, Code: CodeFull, RetryAfter: retryFull,
+	e := &httpapi.Error{Status: http.StatusInsufficientStorage, Code: httpapi.CodeFull, RetryAfter: retryFull,
 		Summary: "Insufficient storage: the journal is full; retry later (events are de-duplicated by uuid)"}
 	hidden := 0
 	for _, b := range blockers {
@@ -191,72 +173,19 @@ func (s *Server) ingestOrg(r *http.Request, tok auth.Token) (string, error) {
 	case org == "":
 		org = tok.Org
 	case !tok.CanAccessOrg(org):
-		return "", Errorf(http.StatusForbidden, CodeForbidden, "You do not have permission to perform the requested action").
-			WithCauses("the token may not write events for org " + org)
+		return "", httpapi.Forbidden("the token may not write events for org " + org)
 	}
 	if !event.ValidOrg(org) {
-		return "", Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: org").
+		return "", httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: org").
 			WithCauses("org must be 1 to 64 letters, digits, '-' or '_'")
 	}
 	return org, nil
 }
 
-// ingestMediaType reports whether the body is NDJSON, or a 415.
-func ingestMediaType(ct string) (bool, error) {
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil && ct != "" {
-		mt = ""
-	}
-	switch mt {
-	case "application/json":
-		return false, nil
-	case "application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines":
-		return true, nil
-	}
-	return false, Errorf(http.StatusUnsupportedMediaType, CodeUnsupported,
-		"Unsupported media type %q", ct).WithCauses("send application/json (an object or an array) or application/x-ndjson")
-}
-
-func (s *Server) readBody(r *http.Request) ([]byte, error) {
-	limit := s.d.Limits.MaxBody
-	tooLarge := Errorf(http.StatusRequestEntityTooLarge, CodeTooLarge,
-		"Request body too large").WithCauses(fmt.Sprintf("the body is larger than %d bytes", limit))
-	if r.ContentLength > limit && r.Header.Get("Content-Encoding") == "" {
-		return nil, tooLarge
-	}
-	var src io.Reader = http.MaxBytesReader(nil, r.Body, limit+1)
-	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
-	case "", "identity":
-	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(src)
-		if err != nil {
-			return nil, Errorf(http.StatusBadRequest, CodeMalformed, "The request body was not well-formed.").
-				WithCauses("gzip: " + err.Error())
-		}
-		defer zr.Close()
-		src = zr
-	default:
-		return nil, Errorf(http.StatusUnsupportedMediaType, CodeUnsupported, "Unsupported content encoding %q", enc).
-			WithCauses("send gzip or no Content-Encoding")
-	}
-	var buf bytes.Buffer
-	if r.ContentLength > 0 && r.ContentLength <= limit {
-		buf.Grow(int(r.ContentLength) + 1)
-	}
-	n, err := buf.ReadFrom(io.LimitReader(src, limit+1))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, tooLarge
-		}
-		return nil, Errorf(http.StatusBadRequest, CodeMalformed, "The request body was not well-formed.").
-			WithCauses("read body: " + err.Error())
-	}
-	if n > limit {
-		return nil, tooLarge
-	}
-	return buf.Bytes(), nil
-}
+// ingestTypes are the media types of POST /api/v1/events: JSON (an
+// object or an array) and the names NDJSON goes by.
+var ingestTypes = []string{"application/json",
+	"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines"}
 
 func (s *Server) parseNDJSON(body []byte, org string, now time.Time) ([]event.Event, error) {
 	var evs []event.Event
@@ -289,11 +218,11 @@ func (s *Server) parseNDJSON(body []byte, org string, now time.Time) ([]event.Ev
 		}
 		evs = append(evs, ev)
 		if len(evs) > s.d.Limits.MaxEvents {
-			return nil, s.tooManyEvents()
+			return nil, httpapi.TooManyEvents(s.d.Limits.MaxEvents)
 		}
 	}
 	if len(causes) > 0 {
-		return nil, Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: events").WithCauses(causes...)
+		return nil, httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: events").WithCauses(causes...)
 	}
 	return evs, nil
 }
@@ -306,12 +235,12 @@ func (s *Server) parseJSON(body []byte, org string, now time.Time) ([]event.Even
 		}
 		ev, err := event.Parse(body, org, now)
 		if err != nil {
-			return nil, Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: event").WithCauses(err.Error())
+			return nil, httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: event").WithCauses(err.Error())
 		}
 		return []event.Event{ev}, nil
 	}
 	if len(body) == 0 || body[0] != '[' {
-		return nil, Errorf(http.StatusBadRequest, CodeMalformed, "The request body was not well-formed.").
+		return nil, httpapi.Errorf(http.StatusBadRequest, httpapi.CodeMalformed, "The request body was not well-formed.").
 			WithCauses("expected a JSON object or an array of objects")
 	}
 	var raws []json.RawMessage
@@ -321,10 +250,10 @@ func (s *Server) parseJSON(body []byte, org string, now time.Time) ([]event.Even
 		if errors.As(err, &se) {
 			cause = fmt.Sprintf("%s at byte %d", se.Error(), se.Offset)
 		}
-		return nil, Errorf(http.StatusBadRequest, CodeMalformed, "The request body was not well-formed.").WithCauses(cause)
+		return nil, httpapi.Errorf(http.StatusBadRequest, httpapi.CodeMalformed, "The request body was not well-formed.").WithCauses(cause)
 	}
 	if len(raws) > s.d.Limits.MaxEvents {
-		return nil, s.tooManyEvents()
+		return nil, httpapi.TooManyEvents(s.d.Limits.MaxEvents)
 	}
 	evs := make([]event.Event, 0, len(raws))
 	var causes []string
@@ -343,20 +272,15 @@ func (s *Server) parseJSON(body []byte, org string, now time.Time) ([]event.Even
 		evs = append(evs, ev)
 	}
 	if len(causes) > 0 {
-		return nil, Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: events").WithCauses(causes...)
+		return nil, httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: events").WithCauses(causes...)
 	}
 	return evs, nil
 }
 
 func (s *Server) checkEventSize(n int, where string) error {
 	if n > s.d.Limits.MaxEvent {
-		return Errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "Event too large").
+		return httpapi.Errorf(http.StatusRequestEntityTooLarge, httpapi.CodeTooLarge, "Event too large").
 			WithCauses(fmt.Sprintf("%s: the event is %d bytes, more than the limit of %d", where, n, s.d.Limits.MaxEvent))
 	}
 	return nil
-}
-
-func (s *Server) tooManyEvents() error {
-	return Errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "Too many events in one request").
-		WithCauses(fmt.Sprintf("at most %d events per request", s.d.Limits.MaxEvents))
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/journal"
 )
 
@@ -23,8 +24,8 @@ const (
 // the request and uuid), so a producer that let the server generate uuids
 // can resend only the others; resending all is safe too, uuids
 // de-duplicate.
-func appendFailure(err error, evs []event.Event) *Error {
-	e := &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+func appendFailure(err error, evs []event.Event) *httpapi.Error {
+	e := &httpapi.Error{Status: http.StatusServiceUnavailable, Code: httpapi.CodeUnavailable,
 		Summary: "The journal could not store the events; retry (events are de-duplicated by uuid)", RetryAfter: retryUnavailable}
 	if errors.Is(err, journal.ErrStorageFull) {
 		e.Status, e.RetryAfter = http.StatusInsufficientStorage, retryFull

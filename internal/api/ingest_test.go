@@ -7,11 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/auditstream/auditstream/internal/api"
+	"github.com/auditstream/auditstream/internal/httpapi"
 )
 
 // small limits make the size checks cheap to reach.
-var small = api.Limits{MaxBody: 4096, MaxEvent: 256, MaxEvents: 5}
+var small = httpapi.Limits{MaxBody: 4096, MaxEvent: 256, MaxEvents: 5}
 
 func gz(t *testing.T, s string) []byte {
 	t.Helper()
@@ -76,49 +76,49 @@ func TestIngestRefuses(t *testing.T) {
 		code   string
 		causes []string
 	}{
-		{"text/plain", ev("x"), []string{"Content-Type", "text/plain"}, 415, api.CodeUnsupported, []string{"application/x-ndjson"}},
-		{"no content type", ev("x"), []string{"Content-Type", ""}, 415, api.CodeUnsupported, nil},
-		{"form", "a=b", []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, api.CodeUnsupported, nil},
-		{"brotli", ev("x"), []string{"Content-Encoding", "br"}, 415, api.CodeUnsupported, []string{"gzip"}},
-		{"not gzip", ev("x"), []string{"Content-Encoding", "gzip"}, 400, api.CodeMalformed, []string{"gzip"}},
-		{"body too large", "[" + strings.Repeat(ev("x")+",", 100) + ev("x") + "]", nil, 413, api.CodeTooLarge,
+		{"text/plain", ev("x"), []string{"Content-Type", "text/plain"}, 415, httpapi.CodeUnsupported, []string{"application/x-ndjson"}},
+		{"no content type", ev("x"), []string{"Content-Type", ""}, 415, httpapi.CodeUnsupported, nil},
+		{"form", "a=b", []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, httpapi.CodeUnsupported, nil},
+		{"brotli", ev("x"), []string{"Content-Encoding", "br"}, 415, httpapi.CodeUnsupported, []string{"gzip"}},
+		{"not gzip", ev("x"), []string{"Content-Encoding", "gzip"}, 400, httpapi.CodeMalformed, []string{"gzip"}},
+		{"body too large", "[" + strings.Repeat(ev("x")+",", 100) + ev("x") + "]", nil, 413, httpapi.CodeTooLarge,
 			[]string{"larger than 4096 bytes"}},
 		{"gzip body too large once inflated", gz(t, strings.Repeat(" ", 10000)+ev("x")), []string{"Content-Encoding", "gzip"},
-			413, api.CodeTooLarge, []string{"larger than 4096 bytes"}},
-		{"event too large", big, nil, 413, api.CodeTooLarge, []string{"event: the event is", "more than the limit of 256"}},
-		{"array event too large", "[" + ev("x") + "," + big + "]", nil, 413, api.CodeTooLarge, []string{"index 1: the event is"}},
-		{"ndjson event too large", ev("x") + "\n" + big, nd, 413, api.CodeTooLarge, []string{"line 2: the event is"}},
+			413, httpapi.CodeTooLarge, []string{"larger than 4096 bytes"}},
+		{"event too large", big, nil, 413, httpapi.CodeTooLarge, []string{"event: the event is", "more than the limit of 256"}},
+		{"array event too large", "[" + ev("x") + "," + big + "]", nil, 413, httpapi.CodeTooLarge, []string{"index 1: the event is"}},
+		{"ndjson event too large", ev("x") + "\n" + big, nd, 413, httpapi.CodeTooLarge, []string{"line 2: the event is"}},
 		{"too many in an array", "[" + strings.Repeat(`{"eventType":"x"},`, small.MaxEvents) + `{"eventType":"x"}]`, nil,
-			413, api.CodeTooLarge, []string{"at most 5 events per request"}},
+			413, httpapi.CodeTooLarge, []string{"at most 5 events per request"}},
 		{"too many ndjson lines", strings.Repeat(`{"eventType":"x"}`+"\n", small.MaxEvents+1), nd,
-			413, api.CodeTooLarge, []string{"at most 5 events per request"}},
-		{"invalid object", `{"uuid":"u"}`, nil, 400, api.CodeValidation, []string{"eventType is required"}},
+			413, httpapi.CodeTooLarge, []string{"at most 5 events per request"}},
+		{"invalid object", `{"uuid":"u"}`, nil, 400, httpapi.CodeValidation, []string{"eventType is required"}},
 		{"invalid array members", `[{"eventType":"ok"},{"uuid":"u"},{"eventType":"ok"},{"eventType":"x","published":"soon"},7]`, nil,
-			400, api.CodeValidation, []string{
+			400, httpapi.CodeValidation, []string{
 				"index 1: invalid event: eventType is required",
 				`index 3: invalid event: published "soon" is not an RFC 3339 time`,
 				"index 4: invalid event: not a JSON object"}},
 		{"invalid ndjson lines", `{"eventType":"ok"}` + "\n\n" + `{"eventType":3}` + "\n" + `{"eventType":"ok"` + "\n", nd,
-			400, api.CodeValidation, []string{"line 3: invalid event: eventType must be a string", "line 4: invalid event: malformed JSON"}},
-		{"malformed array", `[{"eventType":"x"},`, nil, 400, api.CodeMalformed, nil},
+			400, httpapi.CodeValidation, []string{"line 3: invalid event: eventType must be a string", "line 4: invalid event: malformed JSON"}},
+		{"malformed array", `[{"eventType":"x"},`, nil, 400, httpapi.CodeMalformed, nil},
 		// I-JSON (RFC 7493) and uuids that must travel unchanged (the review's M4 and L1).
 		{"duplicate eventType", `{"eventType":"first.type","eventType":"second.type","uuid":"dup-key-1"}`, nil,
-			400, api.CodeValidation, []string{`invalid event: duplicate member "eventType"`}},
+			400, httpapi.CodeValidation, []string{`invalid event: duplicate member "eventType"`}},
 		{"duplicate uuid on an ndjson line", `{"eventType":"ok"}` + "\n" + `{"eventType":"dupuuid","uuid":"dupu-1","uuid":"dupu-2"}`, nd,
-			400, api.CodeValidation, []string{`line 2: invalid event: duplicate member "uuid"`}},
+			400, httpapi.CodeValidation, []string{`line 2: invalid event: duplicate member "uuid"`}},
 		{"duplicate nested member in an array", `[{"eventType":"ok"},{"eventType":"x","actor":{"id":"a","id":"b"}}]`, nil,
-			400, api.CodeValidation, []string{`index 1: invalid event: duplicate member "id"`}},
+			400, httpapi.CodeValidation, []string{`index 1: invalid event: duplicate member "id"`}},
 		{"invalid UTF-8", "{\"eventType\":\"x\",\"x\":\"\xff\xfe\xc3\"}", nil,
-			400, api.CodeValidation, []string{"invalid event: invalid UTF-8 at byte 22"}},
+			400, httpapi.CodeValidation, []string{"invalid event: invalid UTF-8 at byte 22"}},
 		{"lone surrogate in eventType", `{"eventType":"a\ud800"}`, nil,
-			400, api.CodeValidation, []string{`invalid event: unpaired surrogate \ud800`}},
+			400, httpapi.CodeValidation, []string{`invalid event: unpaired surrogate \ud800`}},
 		{"uuid with CR LF", `{"eventType":"x","uuid":"inj-2\r\nAudit-Org: orgb"}`, nil,
-			400, api.CodeValidation, []string{`invalid event: uuid has '\r'`}},
+			400, httpapi.CodeValidation, []string{`invalid event: uuid has '\r'`}},
 		{"uuid with wildcards", `[{"eventType":"x","uuid":"a*"},{"eventType":"x","uuid":"b>"},{"eventType":"x","uuid":"c d"}]`, nil,
-			400, api.CodeValidation, []string{"index 0: invalid event: uuid has '*'", "index 1: invalid event: uuid has '>'", "index 2: invalid event: uuid has ' '"}},
-		{"scalar", `42`, nil, 400, api.CodeMalformed, []string{"expected a JSON object or an array of objects"}},
-		{"empty array", `[]`, nil, 400, api.CodeValidation, []string{"the request holds no events"}},
-		{"empty ndjson", "\n\n", nd, 400, api.CodeValidation, []string{"the request holds no events"}},
+			400, httpapi.CodeValidation, []string{"index 0: invalid event: uuid has '*'", "index 1: invalid event: uuid has '>'", "index 2: invalid event: uuid has ' '"}},
+		{"scalar", `42`, nil, 400, httpapi.CodeMalformed, []string{"expected a JSON object or an array of objects"}},
+		{"empty array", `[]`, nil, 400, httpapi.CodeValidation, []string{"the request holds no events"}},
+		{"empty ndjson", "\n\n", nd, 400, httpapi.CodeValidation, []string{"the request holds no events"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,8 +4,8 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/httpapi"
 )
 
 // TestStreamOwnerFollowsSettings: a stream's destination is the operator's
@@ -13,7 +13,7 @@ import (
 // change of the settings makes it the tenant's, a change of the name only
 // does not.
 func TestStreamOwnerFollowsSettings(t *testing.T) {
-	s := newServer(t, api.Limits{})
+	s := newServer(t, httpapi.Limits{})
 	acme := s.token("acme", auth.ScopeManageStreams)
 	var v struct {
 		ID string `json:"id"`

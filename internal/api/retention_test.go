@@ -10,8 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/stream"
 	"github.com/auditstream/auditstream/internal/wait"
@@ -39,7 +39,7 @@ func (g gateSink) Write(ctx context.Context, b sink.Batch) error {
 // the destination is back everything is delivered and ingest accepted.
 func TestIngestFullJournalProtectsUndelivered(t *testing.T) {
 	gate := &atomic.Bool{}
-	s, _ := newServerWith(t, env{limits: api.DefaultLimits, maxBytes: 1 << 20, gate: gate, retention: true})
+	s, _ := newServerWith(t, env{limits: httpapi.DefaultLimits, maxBytes: 1 << 20, gate: gate, retention: true})
 	r := s.call("POST", "/api/v1/logStreams?verify=false", s.admin,
 		map[string]any{"type": "test", "name": "down", "settings": map[string]any{"url": "http://127.0.0.1:19010/hook"}})
 	wantStatus(t, r, 200)
@@ -63,7 +63,7 @@ func TestIngestFullJournalProtectsUndelivered(t *testing.T) {
 		}
 		accepted = append(accepted, ids...)
 	}
-	e := wantError(t, full, 507, api.CodeFull, "log stream "+created.ID+" (down) has not delivered events from journal sequence")
+	e := wantError(t, full, 507, httpapi.CodeFull, "log stream "+created.ID+" (down) has not delivered events from journal sequence")
 	if ra := full.header.Get("Retry-After"); ra == "" {
 		t.Errorf("got no Retry-After on %s, want one", full)
 	}
@@ -73,7 +73,7 @@ func TestIngestFullJournalProtectsUndelivered(t *testing.T) {
 	// another org.
 	tenant := s.token("acme", auth.ScopeWriteEvents)
 	r = s.call("POST", "/api/v1/events", tenant, ev("t1"))
-	te := wantError(t, r, 507, api.CodeFull, "1 log streams of other orgs")
+	te := wantError(t, r, 507, httpapi.CodeFull, "1 log streams of other orgs")
 	if strings.Contains(strings.Join(te.causes(), " "), created.ID) {
 		t.Errorf("got causes %q for a tenant, want no other org's stream id", te.causes())
 	}
@@ -142,7 +142,7 @@ func TestIngestFullJournalProtectsUndelivered(t *testing.T) {
 // lost.
 func TestIngestFullJournalDeactivateUnblocks(t *testing.T) {
 	gate := &atomic.Bool{}
-	s, board := newServerWith(t, env{limits: api.DefaultLimits, maxBytes: 512 << 10, gate: gate, retention: true})
+	s, board := newServerWith(t, env{limits: httpapi.DefaultLimits, maxBytes: 512 << 10, gate: gate, retention: true})
 	r := s.call("POST", "/api/v1/logStreams?verify=false", s.admin,
 		map[string]any{"type": "test", "name": "down", "settings": map[string]any{"url": "http://127.0.0.1:19010/hook"}})
 	wantStatus(t, r, 200)
@@ -159,7 +159,7 @@ func TestIngestFullJournalDeactivateUnblocks(t *testing.T) {
 			break
 		}
 	}
-	wantError(t, r, 507, api.CodeFull, created.ID)
+	wantError(t, r, 507, httpapi.CodeFull, created.ID)
 	wantStatus(t, s.call("POST", "/api/v1/logStreams/"+created.ID+"/lifecycle/deactivate", s.admin, nil), 200)
 	wait.Eventually(t, "ingest accepted after deactivation", func() bool {
 		return s.call("POST", "/api/v1/events", s.admin, ev("after-deactivate")).status == 202

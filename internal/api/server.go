@@ -15,23 +15,10 @@ import (
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/health"
+	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/stream"
 )
-
-// Limits bound what the API accepts.
-type Limits struct {
-	// MaxBody is the largest request body, after decompression.
-	MaxBody int64
-	// MaxEvent is the largest single event.
-	MaxEvent int
-	// MaxEvents is the most events in one ingest request.
-	MaxEvents int
-}
-
-// Default limits, chosen so that one request stays well within memory and a
-// single event fits every destination (CloudWatch Logs allows 1 MB).
-var DefaultLimits = Limits{MaxBody: 10 << 20, MaxEvent: 256 << 10, MaxEvents: 10000}
 
 // StreamTypes validates and builds log stream settings per type.
 type StreamTypes interface {
@@ -68,12 +55,12 @@ type Deps struct {
 	// DefaultOrg receives events sent with an all-orgs token that names no
 	// org.
 	DefaultOrg string
-	Limits     Limits
+	Limits     httpapi.Limits
 	// Now returns the current time (tests may fix it).
 	Now func() time.Time
 	// Routes are further endpoints (the System Log query API, sources),
 	// served with the same authentication and error rendering.
-	Routes []Route
+	Routes []httpapi.Route
 	// PublicURL is the base URL clients reach the API at (query.publicUrl,
 	// default http://<listen>); the _links of answers are built from it,
 	// never from the request's Host header. Empty: links are paths.
@@ -103,36 +90,22 @@ type Retention interface {
 	Blockers() []stream.Blocker
 }
 
-// HandlerFunc handles an authenticated request. Returning an *Error
-// renders Okta's error body; any other error becomes a generic 500.
-type HandlerFunc func(w http.ResponseWriter, r *http.Request, tok auth.Token) error
-
-// Route is an endpoint another package contributes.
-type Route struct {
-	// Pattern is a net/http ServeMux pattern, e.g. "GET /api/v1/logs".
-	Pattern string
-	// Scope is required of the token ("" only authenticates).
-	Scope auth.Scope
-	// Handle serves the request.
-	Handle HandlerFunc
-	// OwnAuth routes authenticate requests themselves (for example the
-	// EventBridge receiver, which speaks API destination credentials):
-	// they get a zero Token and must refuse unauthenticated requests.
-	OwnAuth bool
-}
-
 // Server serves the API. Create it with New.
 type Server struct {
-	d        Deps
-	mux      *http.ServeMux
-	metrics  *ingestMetrics
+	d Deps
+	// streams carries out the log-stream changes the handlers decode.
+	streams *stream.Service
+	mux     *http.ServeMux
+	metrics *ingestMetrics
+	// gate bounds concurrent ingest requests (maxInflightIngest).
+	gate     httpapi.Gate
 	draining atomic.Bool
 }
 
 // New builds the server and its routes.
 func New(d Deps) *Server {
-	if d.Limits == (Limits{}) {
-		d.Limits = DefaultLimits
+	if d.Limits == (httpapi.Limits{}) {
+		d.Limits = httpapi.DefaultLimits
 	}
 	if d.Now == nil {
 		d.Now = time.Now
@@ -141,7 +114,10 @@ func New(d Deps) *Server {
 		d.DefaultOrg = "default"
 	}
 	d.PublicURL = strings.TrimRight(d.PublicURL, "/")
-	s := &Server{d: d, mux: http.NewServeMux(), metrics: newIngestMetrics(d.Registry)}
+	s := &Server{d: d, mux: http.NewServeMux(), metrics: newIngestMetrics(d.Registry),
+		gate: httpapi.NewGate(maxInflightIngest),
+		streams: stream.NewService(stream.ServiceDeps{Journal: d.Journal, Store: d.Streams, Supervisor: d.Supervisor,
+			SystemOrg: d.DefaultOrg, Log: d.Log, Now: d.Now})}
 	s.routes()
 	return s
 }
@@ -155,19 +131,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-type handler = HandlerFunc
-
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", s.authed(auth.ScopeAdmin, func(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
 		// Metrics name every org's streams and sources and the journal's
 		// totals: they are for the operator.
 		if tok.Org != auth.AllOrgs {
-			return Errorf(http.StatusForbidden, CodeForbidden, "You do not have permission to perform the requested action").
-				WithCauses("metrics cover every org: use an all-orgs admin token")
+			return httpapi.Forbidden("metrics cover every org: use an all-orgs admin token")
 		}
 		promhttp.HandlerFor(s.d.Registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 		return nil
@@ -217,28 +190,28 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request, _ auth.Token) 
 	}
 	if len(allow) > 0 {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		return Errorf(http.StatusMethodNotAllowed, CodeMethod, "The endpoint does not support the provided HTTP method").
+		return httpapi.Errorf(http.StatusMethodNotAllowed, httpapi.CodeMethod, "The endpoint does not support the provided HTTP method").
 			WithCauses(fmt.Sprintf("%s %s: use %s", r.Method, r.URL.Path, strings.Join(allow, ", ")))
 	}
-	return Errorf(http.StatusNotFound, CodeNotFound, "Not found: Resource not found: %s (%s)", r.URL.Path, r.Method)
+	return httpapi.Errorf(http.StatusNotFound, httpapi.CodeNotFound, "Not found: Resource not found: %s (%s)", r.URL.Path, r.Method)
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.draining.Load() {
-		WriteError(w, s.d.Log, &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+		httpapi.WriteError(w, s.d.Log, &httpapi.Error{Status: http.StatusServiceUnavailable, Code: httpapi.CodeUnavailable,
 			Summary: "Service is shutting down"})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if _, _, err := s.d.Journal.Info(ctx); err != nil {
-		WriteError(w, s.d.Log, &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+		httpapi.WriteError(w, s.d.Log, &httpapi.Error{Status: http.StatusServiceUnavailable, Code: httpapi.CodeUnavailable,
 			Summary: "Journal unavailable"})
 		return
 	}
 	conds := s.d.Health.Conditions()
 	if len(conds) == 0 {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return
 	}
 	var causes []string
@@ -248,29 +221,28 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(causes) > 0 {
-		WriteError(w, s.d.Log, Errorf(http.StatusServiceUnavailable, CodeUnavailable, "Service is not ready").
+		httpapi.WriteError(w, s.d.Log, httpapi.Errorf(http.StatusServiceUnavailable, httpapi.CodeUnavailable, "Service is not ready").
 			WithCauses(causes...))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "degraded", "conditions": conds})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"status": "degraded", "conditions": conds})
 }
 
 // authed wraps h with token authentication and a scope check (an empty
 // scope only authenticates).
-func (s *Server) authed(scope auth.Scope, h handler) http.Handler {
+func (s *Server) authed(scope auth.Scope, h httpapi.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := s.d.Tokens.Authenticate(bearer(r))
 		if !ok {
-			WriteError(w, s.d.Log, Errorf(http.StatusUnauthorized, CodeInvalidToken, "Invalid token provided"))
+			httpapi.WriteError(w, s.d.Log, httpapi.Errorf(http.StatusUnauthorized, httpapi.CodeInvalidToken, "Invalid token provided"))
 			return
 		}
 		if scope != "" && !tok.Has(scope) {
-			WriteError(w, s.d.Log, Errorf(http.StatusForbidden, CodeForbidden,
-				"You do not have permission to perform the requested action").WithCauses("missing scope "+string(scope)))
+			httpapi.WriteError(w, s.d.Log, httpapi.Forbidden("missing scope "+string(scope)))
 			return
 		}
 		if err := h(w, r, tok); err != nil {
-			WriteError(w, s.d.Log, err)
+			httpapi.WriteError(w, s.d.Log, err)
 		}
 	})
 }
@@ -278,10 +250,10 @@ func (s *Server) authed(scope auth.Scope, h handler) http.Handler {
 func validOrg(org string) bool { return event.ValidOrg(org) }
 
 // unauthed serves h without token authentication, rendering its errors.
-func (s *Server) unauthed(h handler) http.Handler {
+func (s *Server) unauthed(h httpapi.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r, auth.Token{}); err != nil {
-			WriteError(w, s.d.Log, err)
+			httpapi.WriteError(w, s.d.Log, err)
 		}
 	})
 }

@@ -13,8 +13,10 @@ import (
 
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/egress"
+	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/secret"
 	"github.com/auditstream/auditstream/internal/stream"
+	"github.com/auditstream/auditstream/internal/sysevent"
 )
 
 // streamView is a log stream as the API shows it: Okta's LogStream object
@@ -81,14 +83,14 @@ func (s *Server) listStreams(w http.ResponseWriter, r *http.Request, tok auth.To
 	var fField, fValue string
 	if f := q.Get("filter"); f != "" {
 		var ok bool
-		fField, fValue, ok = ParseEqFilter(f)
+		fField, fValue, ok = httpapi.ParseEqFilter(f)
 		if !ok || (fField != "type" && fField != "status") {
-			return Errorf(http.StatusBadRequest, CodeInvalidFilter, "Invalid filter %q", f).
+			return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeInvalidFilter, "Invalid filter %q", f).
 				WithCauses(`use exactly one of: type eq "<type>", status eq "ACTIVE|INACTIVE"`)
 		}
 	}
 	out := []streamView{}
-	for _, d := range s.d.Streams.List() {
+	for _, d := range s.streams.List() {
 		if !tok.CanAccessOrg(d.Org) {
 			continue
 		}
@@ -97,29 +99,15 @@ func (s *Server) listStreams(w http.ResponseWriter, r *http.Request, tok auth.To
 		}
 		out = append(out, s.view(r, d))
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
-}
-
-// ParseEqFilter reads the one-condition filter of Okta list endpoints:
-// `field eq "value"`.
-func ParseEqFilter(f string) (field, value string, ok bool) {
-	parts := strings.SplitN(strings.TrimSpace(f), " ", 3)
-	if len(parts) != 3 || parts[1] != "eq" {
-		return "", "", false
-	}
-	v, err := strconv.Unquote(strings.TrimSpace(parts[2]))
-	if err != nil {
-		return "", "", false
-	}
-	return parts[0], v, true
 }
 
 func (s *Server) findStream(r *http.Request, tok auth.Token) (stream.Definition, error) {
 	id := r.PathValue("id")
-	d, ok := s.d.Streams.Get(id)
+	d, ok := s.streams.Get(id)
 	if !ok || !tok.CanAccessOrg(d.Org) {
-		return stream.Definition{}, Errorf(http.StatusNotFound, CodeNotFound, "Not found: Resource not found: %s (LogStream)", id)
+		return stream.Definition{}, httpapi.Errorf(http.StatusNotFound, httpapi.CodeNotFound, "Not found: Resource not found: %s (LogStream)", id)
 	}
 	return d, nil
 }
@@ -129,7 +117,7 @@ func (s *Server) getStream(w http.ResponseWriter, r *http.Request, tok auth.Toke
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.view(r, d))
+	httpapi.WriteJSON(w, http.StatusOK, s.view(r, d))
 	return nil
 }
 
@@ -140,7 +128,7 @@ func (s *Server) validateInput(in *streamInput, tok auth.Token, old stream.Defin
 	if n := len([]rune(in.Name)); n < 1 || n > 100 {
 		causes = append(causes, "name: must be 1 to 100 characters")
 	}
-	for _, d := range s.d.Streams.List() {
+	for _, d := range s.streams.List() {
 		if d.Name == in.Name && d.ID != old.ID && d.Org == orgOr(in.Org, tok) {
 			causes = append(causes, "name: a log stream with this name already exists")
 		}
@@ -156,7 +144,7 @@ func (s *Server) validateInput(in *streamInput, tok auth.Token, old stream.Defin
 	}
 	// The destination is the operator's when an all-orgs token sets it, or
 	// when a change leaves the operator's settings as they were.
-	operator := tok.Org == auth.AllOrgs || (old.ID != "" && old.Operator && bytes.Equal(CompactJSON(in.Settings), old.Settings))
+	operator := tok.Org == auth.AllOrgs || (old.ID != "" && old.Operator && bytes.Equal(httpapi.CompactJSON(in.Settings), old.Settings))
 	if err := s.d.Types.Validate(stream.Definition{ID: old.ID, Type: in.Type, Org: orgOr(in.Org, tok), Settings: in.Settings,
 		Operator: operator}); err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
@@ -174,11 +162,10 @@ func (s *Server) validateInput(in *streamInput, tok auth.Token, old stream.Defin
 		causes = append(causes, "org: must be 1 to 64 letters, digits, '-' or '_', or * for all orgs")
 	}
 	if in.Org != "" && !tok.CanAccessOrg(in.Org) {
-		return Errorf(http.StatusForbidden, CodeForbidden, "You do not have permission to perform the requested action").
-			WithCauses("the token may not manage log streams of org " + in.Org)
+		return httpapi.Forbidden("the token may not manage log streams of org " + in.Org)
 	}
 	if len(causes) > 0 {
-		return Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: logStream").WithCauses(causes...)
+		return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: logStream").WithCauses(causes...)
 	}
 	return nil
 }
@@ -193,7 +180,7 @@ func writeOnceChanges(old, updated json.RawMessage, names []string) []string {
 	_ = json.Unmarshal(updated, &n)
 	var causes []string
 	for _, name := range names {
-		if !bytes.Equal(CompactJSON(o[name]), CompactJSON(n[name])) {
+		if !bytes.Equal(httpapi.CompactJSON(o[name]), httpapi.CompactJSON(n[name])) {
 			causes = append(causes, fmt.Sprintf("settings.%s: is set when the log stream is created and cannot be changed", name))
 		}
 	}
@@ -220,7 +207,7 @@ func (s *Server) verify(ctx context.Context, r *http.Request, tok auth.Token, d 
 			// destination answered: it may be an internal service.
 			msg = egress.PublicMessage(err)
 		}
-		return Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: settings").
+		return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: settings").
 			WithCauses("the destination check failed: " + msg)
 	}
 	return nil
@@ -228,7 +215,7 @@ func (s *Server) verify(ctx context.Context, r *http.Request, tok auth.Token, d 
 
 func (s *Server) createStream(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
 	var in streamInput
-	if err := DecodeBody(r, &in, true); err != nil {
+	if err := httpapi.DecodeBody(r, &in, true); err != nil {
 		return err
 	}
 	if err := s.validateInput(&in, tok, stream.Definition{}); err != nil {
@@ -236,43 +223,17 @@ func (s *Server) createStream(w http.ResponseWriter, r *http.Request, tok auth.T
 	}
 	now := s.d.Now().UTC().Truncate(time.Millisecond)
 	d := stream.Definition{ID: stream.NewID(), Type: in.Type, Name: in.Name, Status: stream.StatusActive,
-		Org: orgOr(in.Org, tok), Settings: CompactJSON(in.Settings), Filter: CompactJSON(in.Filter), Created: now, LastUpdated: now,
+		Org: orgOr(in.Org, tok), Settings: httpapi.CompactJSON(in.Settings), Filter: httpapi.CompactJSON(in.Filter), Created: now, LastUpdated: now,
 		Operator: tok.Org == auth.AllOrgs}
 	if err := s.verify(r.Context(), r, tok, d); err != nil {
 		return err
 	}
-	// The creation is recorded first, so the new stream does not receive
-	// its own creation event.
-	s.recordStreamChange(r.Context(), tok, evStreamCreate, d)
-	// Delivery starts with the next event the journal stores, pinned now
-	// so events sent right after this answer are never missed.
-	last, err := s.d.Journal.LastSeq(r.Context())
+	d, err := s.streams.Create(r.Context(), sysevent.Token(tok), d)
 	if err != nil {
 		return err
 	}
-	d.StartSeq = last + 1
-	if _, err := stream.EnsureConsumer(r.Context(), s.d.Journal, d); err != nil {
-		return err
-	}
-	if err := s.d.Streams.Put(r.Context(), d); err != nil {
-		return err
-	}
-	s.d.Log.Info("log stream created", "stream", d.ID, "type", d.Type, "org", d.Org)
-	writeJSON(w, http.StatusOK, s.view(r, d))
+	httpapi.WriteJSON(w, http.StatusOK, s.view(r, d))
 	return nil
-}
-
-// CompactJSON removes insignificant whitespace from raw (returned as it is
-// when it is not valid JSON).
-func CompactJSON(raw json.RawMessage) json.RawMessage {
-	if len(raw) == 0 {
-		return nil
-	}
-	var b bytes.Buffer
-	if err := json.Compact(&b, raw); err != nil {
-		return raw
-	}
-	return b.Bytes()
 }
 
 func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
@@ -284,7 +245,7 @@ func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.T
 		return readOnlyError()
 	}
 	var in streamInput
-	if err := DecodeBody(r, &in, true); err != nil {
+	if err := httpapi.DecodeBody(r, &in, true); err != nil {
 		return err
 	}
 	if in.Org == "" {
@@ -295,7 +256,7 @@ func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.T
 			secret.Fields{Secrets: s.d.Types.SecretPaths(old.Type), Destination: s.d.Types.DestinationPaths(old.Type)})
 		if errors.Is(err, secret.ErrResend) {
 			// A stored secret never follows the stream to another host.
-			return Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: logStream").
+			return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: logStream").
 				WithCauses(strings.Split(err.Error(), "\n")...)
 		}
 		if err == nil {
@@ -306,8 +267,7 @@ func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.T
 		return err
 	}
 	d := old
-	d.Name, d.Settings, d.Filter, d.Org = in.Name, CompactJSON(in.Settings), CompactJSON(in.Filter), in.Org
-	d.LastUpdated = s.d.Now().UTC().Truncate(time.Millisecond)
+	d.Name, d.Settings, d.Filter, d.Org = in.Name, httpapi.CompactJSON(in.Settings), httpapi.CompactJSON(in.Filter), in.Org
 	// Settings the operator saves are the operator's; a tenant's change
 	// of them makes them the tenant's.
 	if tok.Org == auth.AllOrgs || !bytes.Equal(d.Settings, old.Settings) {
@@ -318,23 +278,16 @@ func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.T
 			return err
 		}
 	}
-	if d.Org != old.Org {
-		// A new org means a new subject filter: start a new consumer where
-		// the old one stood.
-		d.Epoch++
-		d.StartSeq, d.StartTime = 0, time.Now()
-	}
-	if err := s.d.Streams.Put(r.Context(), d); err != nil {
+	d, err = s.streams.Update(r.Context(), sysevent.Token(tok), old, d)
+	if err != nil {
 		return err
 	}
-	s.recordStreamChange(r.Context(), tok, evStreamUpdate, d)
-	writeJSON(w, http.StatusOK, s.view(r, d))
+	httpapi.WriteJSON(w, http.StatusOK, s.view(r, d))
 	return nil
 }
 
 func readOnlyError() error {
-	return Errorf(http.StatusForbidden, CodeForbidden, "You do not have permission to perform the requested action").
-		WithCauses(stream.ErrReadOnly.Error())
+	return httpapi.Forbidden(stream.ErrReadOnly.Error())
 }
 
 func (s *Server) deleteStream(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
@@ -345,10 +298,9 @@ func (s *Server) deleteStream(w http.ResponseWriter, r *http.Request, tok auth.T
 	if d.ReadOnly {
 		return readOnlyError()
 	}
-	if err := s.d.Streams.Delete(r.Context(), d.ID); err != nil {
+	if err := s.streams.Delete(r.Context(), sysevent.Token(tok), d); err != nil {
 		return err
 	}
-	s.recordStreamChange(r.Context(), tok, evStreamDelete, d)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -373,20 +325,12 @@ func (s *Server) lifecycle(w http.ResponseWriter, r *http.Request, tok auth.Toke
 		if err := s.verify(r.Context(), r, tok, d); err != nil {
 			return err
 		}
-		// Activating again resumes a stream its destination paused.
-		d.Resume++
 	}
-	d.Status = status
-	d.LastUpdated = s.d.Now().UTC().Truncate(time.Millisecond)
-	if err := s.d.Streams.Put(r.Context(), d); err != nil {
+	d, err = s.streams.SetStatus(r.Context(), sysevent.Token(tok), d, status)
+	if err != nil {
 		return err
 	}
-	if status == stream.StatusActive {
-		s.recordStreamChange(r.Context(), tok, evStreamActivate, d)
-	} else {
-		s.recordStreamChange(r.Context(), tok, evStreamDeactivate, d)
-	}
-	writeJSON(w, http.StatusOK, s.view(r, d))
+	httpapi.WriteJSON(w, http.StatusOK, s.view(r, d))
 	return nil
 }
 
@@ -395,7 +339,7 @@ func (s *Server) streamStatus(w http.ResponseWriter, r *http.Request, tok auth.T
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.d.Supervisor.Snapshot(r.Context(), d))
+	httpapi.WriteJSON(w, http.StatusOK, s.streams.Status(r.Context(), d))
 	return nil
 }
 
@@ -410,24 +354,18 @@ func (s *Server) replayStream(w http.ResponseWriter, r *http.Request, tok auth.T
 	var in struct {
 		Since string `json:"since"`
 	}
-	if err := DecodeBody(r, &in, true); err != nil {
+	if err := httpapi.DecodeBody(r, &in, true); err != nil {
 		return err
 	}
 	since, err := time.Parse(time.RFC3339Nano, in.Since)
 	if err != nil {
-		return Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: since").
+		return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: since").
 			WithCauses(fmt.Sprintf("since %q is not an RFC 3339 time", in.Since))
 	}
-	d.Epoch++
-	d.StartSeq, d.StartTime = 0, since.UTC()
-	d.LastUpdated = s.d.Now().UTC().Truncate(time.Millisecond)
-	if _, err := stream.EnsureConsumer(r.Context(), s.d.Journal, d); err != nil {
+	if d, err = s.streams.Replay(r.Context(), d, since); err != nil {
 		return err
 	}
-	if err := s.d.Streams.Put(r.Context(), d); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"id": d.ID, "since": since.UTC().Format(time.RFC3339Nano)})
+	httpapi.WriteJSON(w, http.StatusAccepted, map[string]any{"id": d.ID, "since": since.UTC().Format(time.RFC3339Nano)})
 	return nil
 }
 
@@ -449,12 +387,12 @@ func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request, tok auth.To
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
-			return Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: limit").
+			return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: limit").
 				WithCauses("limit must be an integer from 1 to 1000")
 		}
 		limit = n
 	}
-	dls, err := stream.ListDeadLetters(r.Context(), s.d.Journal, d.ID, limit)
+	dls, err := s.streams.DeadLetters(r.Context(), d, limit)
 	if err != nil {
 		return err
 	}
@@ -465,10 +403,10 @@ func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request, tok auth.To
 		for i, dl := range dls {
 			out[i] = deadLetterView{DeadLetter: dl, EventOmitted: "the token lacks " + string(auth.ScopeReadLogs)}
 		}
-		writeJSON(w, http.StatusOK, out)
+		httpapi.WriteJSON(w, http.StatusOK, out)
 		return nil
 	}
-	writeJSON(w, http.StatusOK, dls)
+	httpapi.WriteJSON(w, http.StatusOK, dls)
 	return nil
 }
 
@@ -477,20 +415,19 @@ func (s *Server) redrive(w http.ResponseWriter, r *http.Request, tok auth.Token)
 	if err != nil {
 		return err
 	}
-	sk, err := s.d.Supervisor.Sink(d)
+	n, err := s.streams.Redrive(r.Context(), d)
+	var re *stream.RedriveError
+	if errors.As(err, &re) {
+		msg := re.Err.Error()
+		if tok.Org != auth.AllOrgs {
+			msg = egress.PublicMessage(re.Err) // the answer body stays with the operator
+		}
+		return &httpapi.Error{Status: http.StatusBadGateway, Code: httpapi.CodeInternal, Summary: "Redrive stopped: the destination refused events",
+			Causes: []string{fmt.Sprintf("%d redriven before: %s", n, msg)}}
+	}
 	if err != nil {
 		return err
 	}
-	defer sk.Close(context.WithoutCancel(r.Context()))
-	n, err := stream.Redrive(r.Context(), s.d.Journal, d.ID, sk, s.d.Supervisor.StatusOf(d.ID))
-	if err != nil {
-		msg := err.Error()
-		if tok.Org != auth.AllOrgs {
-			msg = egress.PublicMessage(err) // the answer body stays with the operator
-		}
-		return &Error{Status: http.StatusBadGateway, Code: CodeInternal, Summary: "Redrive stopped: the destination refused events",
-			Causes: []string{fmt.Sprintf("%d redriven before: %s", n, msg)}}
-	}
-	writeJSON(w, http.StatusOK, map[string]int{"redriven": n})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]int{"redriven": n})
 	return nil
 }

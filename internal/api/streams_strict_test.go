@@ -5,15 +5,15 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/httpapi"
 )
 
 // TestStreamBodyIsStrict: a misspelt member is refused, not ignored (a
 // stream without its filter would get every event), while the read-only
 // members of a LogStream object may be sent back on PUT.
 func TestStreamBodyIsStrict(t *testing.T) {
-	s := newServer(t, api.Limits{})
+	s := newServer(t, httpapi.Limits{})
 	tok := s.token(auth.AllOrgs, auth.ScopeAdmin)
 	r := s.call("POST", "/api/v1/logStreams", tok, map[string]any{"type": "test", "name": "typo",
 		"settings": map[string]any{"url": "http://x"}, "filtr": map[string]any{"detail": map[string]any{"eventType": []string{"x"}}}})
@@ -31,7 +31,7 @@ func TestStreamBodyIsStrict(t *testing.T) {
 // TestWriteOnceSettings: a write-once setting may be sent back unchanged on
 // PUT, but not changed.
 func TestWriteOnceSettings(t *testing.T) {
-	s := newServer(t, api.Limits{})
+	s := newServer(t, httpapi.Limits{})
 	tok := s.token(auth.AllOrgs, auth.ScopeAdmin)
 	r := s.call("POST", "/api/v1/logStreams", tok, map[string]any{"type": "test", "name": "once",
 		"settings": map[string]any{"url": "http://x", "region": "us-east-1"}})
@@ -53,7 +53,7 @@ func TestWriteOnceSettings(t *testing.T) {
 // password again is refused and changes nothing; a new path on the same
 // host keeps the password; a new host with the password is accepted.
 func TestSecretDoesNotFollowANewHost(t *testing.T) {
-	s := newServer(t, api.Limits{})
+	s := newServer(t, httpapi.Limits{})
 	manage := s.token(auth.AllOrgs, auth.ScopeManageStreams)
 	v := s.create(t, newStream("webhook"))
 	before, _ := s.store.Get(v.ID)
@@ -65,7 +65,7 @@ func TestSecretDoesNotFollowANewHost(t *testing.T) {
 		{"url": "http://dest.example:8080"},
 	} {
 		r := s.call("PUT", "/api/v1/logStreams/"+v.ID, manage, map[string]any{"type": "test", "name": "webhook", "settings": settings})
-		wantError(t, r, http.StatusBadRequest, api.CodeValidation, "settings.password must be sent again because settings.url changed")
+		wantError(t, r, http.StatusBadRequest, httpapi.CodeValidation, "settings.password must be sent again because settings.url changed")
 		after, _ := s.store.Get(v.ID)
 		if string(after.Settings) != string(before.Settings) || after.LastUpdated != before.LastUpdated {
 			t.Fatalf("after refused PUT %v: got %s, want %s unchanged", settings, after.Settings, before.Settings)
@@ -73,7 +73,7 @@ func TestSecretDoesNotFollowANewHost(t *testing.T) {
 	}
 	r := s.call("PUT", "/api/v1/logStreams/"+v.ID, manage, map[string]any{"type": "test", "name": "webhook",
 		"settings": map[string]any{"url": "http://attacker.example"}})
-	e := wantError(t, r, http.StatusBadRequest, api.CodeValidation)
+	e := wantError(t, r, http.StatusBadRequest, httpapi.CodeValidation)
 	if got, want := e.causes(), []string{"settings.password must be sent again because settings.url changed host"}; !slices.Equal(got, want) {
 		t.Errorf("got causes %q, want %q", got, want)
 	}

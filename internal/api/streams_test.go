@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/wait"
 )
 
@@ -100,7 +100,7 @@ func checkLinks(t *testing.T, base string, v streamView) {
 
 func TestStreamCRUD(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, api.Limits{})
+	s := newServer(t, httpapi.Limits{})
 	before := time.Now().UTC().Truncate(time.Millisecond)
 	v := s.create(t, newStream("siem"))
 
@@ -165,14 +165,14 @@ func TestStreamCRUD(t *testing.T) {
 	// DELETE.
 	r = s.call("DELETE", "/api/v1/logStreams/"+v.ID, s.admin, nil)
 	wantStatus(t, r, 204)
-	wantError(t, s.call("GET", "/api/v1/logStreams/"+v.ID, s.admin, nil), 404, api.CodeNotFound)
-	wantError(t, s.call("DELETE", "/api/v1/logStreams/"+v.ID, s.admin, nil), 404, api.CodeNotFound)
-	wantError(t, s.call("GET", "/api/v1/logStreams/0oanothere", s.admin, nil), 404, api.CodeNotFound)
+	wantError(t, s.call("GET", "/api/v1/logStreams/"+v.ID, s.admin, nil), 404, httpapi.CodeNotFound)
+	wantError(t, s.call("DELETE", "/api/v1/logStreams/"+v.ID, s.admin, nil), 404, httpapi.CodeNotFound)
+	wantError(t, s.call("GET", "/api/v1/logStreams/0oanothere", s.admin, nil), 404, httpapi.CodeNotFound)
 }
 
 func TestStreamValidation(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, api.Limits{})
+	s := newServer(t, httpapi.Limits{})
 	existing := s.create(t, newStream("taken"))
 	settings := map[string]any{"url": "http://x"}
 	tests := []struct {
@@ -184,29 +184,29 @@ func TestStreamValidation(t *testing.T) {
 		code   string
 		causes []string
 	}{
-		{"empty name", "POST", "", map[string]any{"type": "test", "name": "", "settings": settings}, 400, api.CodeValidation,
+		{"empty name", "POST", "", map[string]any{"type": "test", "name": "", "settings": settings}, 400, httpapi.CodeValidation,
 			[]string{"name: must be 1 to 100 characters"}},
-		{"long name", "POST", "", map[string]any{"type": "test", "name": strings.Repeat("n", 101), "settings": settings}, 400, api.CodeValidation,
+		{"long name", "POST", "", map[string]any{"type": "test", "name": strings.Repeat("n", 101), "settings": settings}, 400, httpapi.CodeValidation,
 			[]string{"name: must be 1 to 100 characters"}},
-		{"duplicate name", "POST", "", map[string]any{"type": "test", "name": "taken", "settings": settings}, 400, api.CodeValidation,
+		{"duplicate name", "POST", "", map[string]any{"type": "test", "name": "taken", "settings": settings}, 400, httpapi.CodeValidation,
 			[]string{"name: a log stream with this name already exists"}},
-		{"unknown type", "POST", "", map[string]any{"type": "nope", "name": "n", "settings": settings}, 400, api.CodeValidation,
+		{"unknown type", "POST", "", map[string]any{"type": "nope", "name": "n", "settings": settings}, 400, httpapi.CodeValidation,
 			[]string{`unknown log stream type "nope"`}},
-		{"bad settings", "POST", "", map[string]any{"type": "test", "name": "n", "settings": map[string]any{"uri": "x"}}, 400, api.CodeValidation,
+		{"bad settings", "POST", "", map[string]any{"type": "test", "name": "n", "settings": map[string]any{"uri": "x"}}, 400, httpapi.CodeValidation,
 			[]string{"settings"}},
 		{"invalid filter", "POST", "", map[string]any{"type": "test", "name": "n", "settings": settings,
-			"filter": map[string]any{"detail": map[string]any{"eventType": "user.session.start"}}}, 400, api.CodeValidation,
+			"filter": map[string]any{"detail": map[string]any{"eventType": "user.session.start"}}}, 400, httpapi.CodeValidation,
 			[]string{"filter: Event pattern is not valid. Reason: "}},
-		{"bad org", "POST", "", map[string]any{"type": "test", "name": "n", "settings": settings, "org": "a.b"}, 400, api.CodeValidation,
+		{"bad org", "POST", "", map[string]any{"type": "test", "name": "n", "settings": settings, "org": "a.b"}, 400, httpapi.CodeValidation,
 			[]string{"org: must be 1 to 64 letters"}},
-		{"every problem at once", "POST", "", map[string]any{"type": "nope", "name": "", "filter": map[string]any{"a": 1}}, 400, api.CodeValidation,
+		{"every problem at once", "POST", "", map[string]any{"type": "nope", "name": "", "filter": map[string]any{"a": 1}}, 400, httpapi.CodeValidation,
 			[]string{"name: must be", "unknown log stream type", "filter: Event pattern is not valid. Reason: "}},
 		{"destination check", "POST", "", map[string]any{"type": "test", "name": "n", "settings": map[string]any{"url": "http://unreachable.invalid"}},
-			400, api.CodeValidation, []string{"the destination check failed: dial tcp: no such host"}},
-		{"not JSON", "POST", "", `{"type":`, 400, api.CodeMalformed, nil},
-		{"type cannot change", "PUT", "/" + existing.ID, map[string]any{"type": "other", "name": "taken", "settings": settings}, 400, api.CodeValidation,
+			400, httpapi.CodeValidation, []string{"the destination check failed: dial tcp: no such host"}},
+		{"not JSON", "POST", "", `{"type":`, 400, httpapi.CodeMalformed, nil},
+		{"type cannot change", "PUT", "/" + existing.ID, map[string]any{"type": "other", "name": "taken", "settings": settings}, 400, httpapi.CodeValidation,
 			[]string{"type: cannot be changed"}},
-		{"PUT unknown", "PUT", "/0oanothere", newStream("x"), 404, api.CodeNotFound, nil},
+		{"PUT unknown", "PUT", "/0oanothere", newStream("x"), 404, httpapi.CodeNotFound, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -227,7 +227,7 @@ func TestStreamValidation(t *testing.T) {
 
 func TestListStreamsFilter(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, api.Limits{})
+	s := newServer(t, httpapi.Limits{})
 	a := s.create(t, newStream("a"))
 	b := s.create(t, newStream("b"))
 	wantStatus(t, s.call("POST", "/api/v1/logStreams/"+b.ID+"/lifecycle/deactivate", s.admin, nil), 200)
@@ -257,7 +257,7 @@ func TestListStreamsFilter(t *testing.T) {
 	}
 	for _, bad := range []string{`name eq "a"`, `type = "test"`, `type eq test`, `type eq "test" and status eq "ACTIVE"`, `status`} {
 		t.Run(bad, func(t *testing.T) {
-			wantError(t, s.callQuery("/api/v1/logStreams", "filter", bad), 400, api.CodeInvalidFilter)
+			wantError(t, s.callQuery("/api/v1/logStreams", "filter", bad), 400, httpapi.CodeInvalidFilter)
 		})
 	}
 }
@@ -269,7 +269,7 @@ func (s *server) callQuery(path, key, value string) response {
 
 func TestStreamLifecycleAndStatus(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, api.Limits{})
+	s := newServer(t, httpapi.Limits{})
 	v := s.create(t, newStream("life"))
 	base := "/api/v1/logStreams/" + v.ID
 
@@ -311,13 +311,13 @@ func TestStreamLifecycleAndStatus(t *testing.T) {
 	checkLinks(t, s.url, got)
 	wait.Eventually(t, "state active", func() bool { return status()["state"] == "active" })
 
-	wantError(t, s.call("POST", "/api/v1/logStreams/0oanothere/lifecycle/activate", s.admin, nil), 404, api.CodeNotFound)
+	wantError(t, s.call("POST", "/api/v1/logStreams/0oanothere/lifecycle/activate", s.admin, nil), 404, httpapi.CodeNotFound)
 
 	// Replay, dead letters, redrive.
 	for _, bad := range []string{`{"since":"yesterday"}`, `{"since":""}`, `{}`} {
-		wantError(t, s.call("POST", base+"/replay", s.admin, bad), 400, api.CodeValidation, "is not an RFC 3339 time")
+		wantError(t, s.call("POST", base+"/replay", s.admin, bad), 400, httpapi.CodeValidation, "is not an RFC 3339 time")
 	}
-	wantError(t, s.call("POST", base+"/replay", s.admin, `{"since":"2026-01-01T00:00:00Z","extra":1}`), 400, api.CodeMalformed)
+	wantError(t, s.call("POST", base+"/replay", s.admin, `{"since":"2026-01-01T00:00:00Z","extra":1}`), 400, httpapi.CodeMalformed)
 	r = s.call("POST", base+"/replay", s.admin, `{"since":"2026-01-01T00:00:00Z"}`)
 	wantStatus(t, r, 202)
 	var replay map[string]any
@@ -330,8 +330,8 @@ func TestStreamLifecycleAndStatus(t *testing.T) {
 	if strings.TrimSpace(string(r.body)) != "[]" {
 		t.Errorf("got dead letters %s, want []", r.body)
 	}
-	wantError(t, s.call("GET", base+"/deadLetters?limit=0", s.admin, nil), 400, api.CodeValidation, "limit")
-	wantError(t, s.call("GET", base+"/deadLetters?limit=x", s.admin, nil), 400, api.CodeValidation, "limit")
+	wantError(t, s.call("GET", base+"/deadLetters?limit=0", s.admin, nil), 400, httpapi.CodeValidation, "limit")
+	wantError(t, s.call("GET", base+"/deadLetters?limit=x", s.admin, nil), 400, httpapi.CodeValidation, "limit")
 	r = s.call("POST", base+"/deadLetters/redrive", s.admin, nil)
 	wantStatus(t, r, 200)
 	if strings.TrimSpace(string(r.body)) != `{"redriven":0}` {
@@ -341,7 +341,7 @@ func TestStreamLifecycleAndStatus(t *testing.T) {
 
 func TestEventsReachStreams(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, api.Limits{})
+	s := newServer(t, httpapi.Limits{})
 	// Events before a stream exists are not delivered to it.
 	wantStatus(t, s.call("POST", "/api/v1/events", s.admin, `{"eventType":"before"}`), 202)
 
@@ -392,7 +392,7 @@ func TestEventsReachStreams(t *testing.T) {
 
 func TestStreamManageScopes(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, api.Limits{})
+	s := newServer(t, httpapi.Limits{})
 	v := s.create(t, newStream("scoped"))
 	reader := s.token(auth.AllOrgs, auth.ScopeReadStreams)
 	base := "/api/v1/logStreams/" + v.ID
@@ -403,7 +403,7 @@ func TestStreamManageScopes(t *testing.T) {
 		{"PUT", base}, {"DELETE", base}, {"POST", base + "/lifecycle/deactivate"},
 		{"POST", base + "/replay"}, {"POST", base + "/deadLetters/redrive"},
 	} {
-		wantError(t, s.call(tt.method, tt.path, reader, nil), 403, api.CodeForbidden, "missing scope logStreams.manage")
+		wantError(t, s.call(tt.method, tt.path, reader, nil), 403, httpapi.CodeForbidden, "missing scope logStreams.manage")
 	}
 }
 
@@ -412,7 +412,7 @@ func TestStreamManageScopes(t *testing.T) {
 // events in their dead letters, which need logs.read.
 func TestManageImpliesRead(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, api.Limits{})
+	s := newServer(t, httpapi.Limits{})
 	manager := s.token("acme", auth.ScopeManageStreams)
 	r := s.call("POST", "/api/v1/logStreams", manager, map[string]any{"type": "test", "name": "managed",
 		"settings": map[string]any{"url": "http://x"}})
@@ -423,12 +423,12 @@ func TestManageImpliesRead(t *testing.T) {
 	for _, path := range []string{"/api/v1/logStreams", base, base + "/status", base + "/deadLetters"} {
 		wantStatus(t, s.call("GET", path, manager, nil), 200)
 	}
-	wantError(t, s.call("GET", "/api/v1/tokens", manager, nil), 403, api.CodeForbidden)
+	wantError(t, s.call("GET", "/api/v1/tokens", manager, nil), 403, httpapi.CodeForbidden)
 }
 
 func TestStreamChangesAreAudited(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, api.Limits{})
+	s := newServer(t, httpapi.Limits{})
 	manager := s.token("acme", auth.ScopeManageStreams, auth.ScopeReadStreams)
 	r := s.call("POST", "/api/v1/logStreams", manager, map[string]any{"type": "test", "name": "audited",
 		"settings": map[string]any{"url": "http://x"}})
@@ -475,7 +475,7 @@ func TestStreamChangesAreAudited(t *testing.T) {
 // would otherwise send its token to whatever host the request named).
 func TestLinksIgnoreHostHeader(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, api.Limits{})
+	s := newServer(t, httpapi.Limits{})
 	v := s.create(t, newStream("links"))
 	for _, path := range []string{"/api/v1/logStreams", "/api/v1/logStreams/" + v.ID} {
 		t.Run(path, func(t *testing.T) {
@@ -505,7 +505,7 @@ func TestLinksIgnoreHostHeader(t *testing.T) {
 // (logs.read); logStreams.read alone sees which events failed and why.
 func TestDeadLetterBodiesNeedLogsRead(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, api.Limits{})
+	s := newServer(t, httpapi.Limits{})
 	v := s.create(t, map[string]any{"type": "test", "name": "refused", "org": "acme", "settings": map[string]any{"url": "http://reject.invalid"}})
 	wantStatus(t, s.call("POST", "/api/v1/events", s.token("acme", auth.ScopeWriteEvents),
 		`{"eventType":"hr.salary.change","uuid":"dl-1","debugContext":{"debugData":{"newSalary":"999999"}}}`), 202)

@@ -5,13 +5,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/httpapi"
 )
 
 func TestTokensLifecycle(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, api.Limits{})
+	s := newServer(t, httpapi.Limits{})
 
 	r := s.call("POST", "/api/v1/tokens", s.admin, map[string]any{"name": "producer", "org": "acme",
 		"scopes": []string{"events.write"}})
@@ -51,7 +51,7 @@ func TestTokensLifecycle(t *testing.T) {
 
 	// The new token works, for its scope only.
 	wantStatus(t, s.call("POST", "/api/v1/events", secret, `{"eventType":"x"}`), 202)
-	wantError(t, s.call("GET", "/api/v1/tokens", secret, nil), 403, api.CodeForbidden)
+	wantError(t, s.call("GET", "/api/v1/tokens", secret, nil), 403, httpapi.CodeForbidden)
 
 	// Delete revokes it.
 	r = s.call("DELETE", "/api/v1/tokens/"+id, s.admin, nil)
@@ -59,14 +59,14 @@ func TestTokensLifecycle(t *testing.T) {
 	if len(r.body) != 0 {
 		t.Errorf("got body %s, want none with 204", r.body)
 	}
-	wantError(t, s.call("POST", "/api/v1/events", secret, `{"eventType":"x"}`), 401, api.CodeInvalidToken)
-	wantError(t, s.call("GET", "/api/v1/tokens/"+id, s.admin, nil), 404, api.CodeNotFound)
-	wantError(t, s.call("DELETE", "/api/v1/tokens/"+id, s.admin, nil), 404, api.CodeNotFound)
+	wantError(t, s.call("POST", "/api/v1/events", secret, `{"eventType":"x"}`), 401, httpapi.CodeInvalidToken)
+	wantError(t, s.call("GET", "/api/v1/tokens/"+id, s.admin, nil), 404, httpapi.CodeNotFound)
+	wantError(t, s.call("DELETE", "/api/v1/tokens/"+id, s.admin, nil), 404, httpapi.CodeNotFound)
 }
 
 func TestCreateTokenErrors(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, api.Limits{})
+	s := newServer(t, httpapi.Limits{})
 	acmeAdmin := s.token("acme", auth.ScopeAdmin)
 	tests := []struct {
 		name   string
@@ -77,18 +77,18 @@ func TestCreateTokenErrors(t *testing.T) {
 		code   string
 		causes []string
 	}{
-		{"no scopes", s.admin, `{"name":"n","org":"acme","scopes":[]}`, nil, 400, api.CodeValidation,
+		{"no scopes", s.admin, `{"name":"n","org":"acme","scopes":[]}`, nil, 400, httpapi.CodeValidation,
 			[]string{"scopes: at least one scope is required"}},
-		{"every problem", s.admin, `{"name":"","org":"acme","scopes":["root"]}`, nil, 400, api.CodeValidation,
+		{"every problem", s.admin, `{"name":"","org":"acme","scopes":["root"]}`, nil, 400, httpapi.CodeValidation,
 			[]string{"name: must be 1 to 100 characters", `scopes: unknown scope "root"`}},
-		{"unknown field", s.admin, `{"name":"n","org":"acme","scopes":["admin"],"hash":"x"}`, nil, 400, api.CodeMalformed,
+		{"unknown field", s.admin, `{"name":"n","org":"acme","scopes":["admin"],"hash":"x"}`, nil, 400, httpapi.CodeMalformed,
 			[]string{"unknown field"}},
-		{"not JSON", s.admin, `{"name":`, nil, 400, api.CodeMalformed, nil},
-		{"wrong media type", s.admin, `name=n`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, api.CodeUnsupported, nil},
-		{"org-bound admin for another org", acmeAdmin, `{"name":"n","org":"other","scopes":["admin"]}`, nil, 403, api.CodeForbidden,
+		{"not JSON", s.admin, `{"name":`, nil, 400, httpapi.CodeMalformed, nil},
+		{"wrong media type", s.admin, `name=n`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, httpapi.CodeUnsupported, nil},
+		{"org-bound admin for another org", acmeAdmin, `{"name":"n","org":"other","scopes":["admin"]}`, nil, 403, httpapi.CodeForbidden,
 			[]string{"the token may not create tokens for org other"}},
-		{"org-bound admin for all orgs", acmeAdmin, `{"name":"n","org":"*","scopes":["admin"]}`, nil, 403, api.CodeForbidden, nil},
-		{"the environment token's name", s.admin, `{"name":"AUDITSTREAM_ADMIN_TOKEN","org":"*","scopes":["admin"]}`, nil, 400, api.CodeValidation,
+		{"org-bound admin for all orgs", acmeAdmin, `{"name":"n","org":"*","scopes":["admin"]}`, nil, 403, httpapi.CodeForbidden, nil},
+		{"the environment token's name", s.admin, `{"name":"AUDITSTREAM_ADMIN_TOKEN","org":"*","scopes":["admin"]}`, nil, 400, httpapi.CodeValidation,
 			[]string{"AUDITSTREAM_ADMIN_TOKEN is reserved"}},
 	}
 	for _, tt := range tests {
@@ -101,7 +101,7 @@ func TestCreateTokenErrors(t *testing.T) {
 
 func TestOrgBoundAdminSeesOnlyItsTokens(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, api.Limits{})
+	s := newServer(t, httpapi.Limits{})
 	acmeAdmin := s.token("acme", auth.ScopeAdmin)
 	r := s.call("POST", "/api/v1/tokens", acmeAdmin, `{"name":"n","scopes":["events.write"]}`)
 	wantStatus(t, r, 201)
@@ -124,8 +124,8 @@ func TestOrgBoundAdminSeesOnlyItsTokens(t *testing.T) {
 	if len(list) != 2 {
 		t.Errorf("got %d tokens, want 2 (the acme admin and its new token)", len(list))
 	}
-	wantError(t, s.call("GET", "/api/v1/tokens/"+other.ID, acmeAdmin, nil), 404, api.CodeNotFound)
-	wantError(t, s.call("DELETE", "/api/v1/tokens/"+other.ID, acmeAdmin, nil), 404, api.CodeNotFound)
+	wantError(t, s.call("GET", "/api/v1/tokens/"+other.ID, acmeAdmin, nil), 404, httpapi.CodeNotFound)
+	wantError(t, s.call("DELETE", "/api/v1/tokens/"+other.ID, acmeAdmin, nil), 404, httpapi.CodeNotFound)
 	if _, ok := s.tokens.Get(other.ID); !ok {
 		t.Error("got the other org's token deleted, want it kept")
 	}
@@ -135,10 +135,10 @@ func TestOrgBoundAdminSeesOnlyItsTokens(t *testing.T) {
 // org name no event can carry.
 func TestCreateTokenValidatesOrg(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, api.Limits{})
+	s := newServer(t, httpapi.Limits{})
 	for _, org := range []string{"bad org", "a.b", "a>"} {
 		r := s.call("POST", "/api/v1/tokens", s.admin, map[string]any{"name": "n", "org": org, "scopes": []string{"events.write"}})
-		wantError(t, r, 400, api.CodeValidation, "org")
+		wantError(t, r, 400, httpapi.CodeValidation, "org")
 	}
 }
 
@@ -148,7 +148,7 @@ func TestCreateTokenValidatesOrg(t *testing.T) {
 // and the token as target, and never the secret.
 func TestTokenChangesAreAudited(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, api.Limits{})
+	s := newServer(t, httpapi.Limits{})
 	orgAdmin := s.token("acme", auth.ScopeAdmin)
 	orgAdminTok, _ := s.tokens.Authenticate(orgAdmin)
 	allAdminTok, _ := s.tokens.Authenticate(s.admin)

@@ -8,10 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/auth"
-	"github.com/auditstream/auditstream/internal/config"
-	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/sysevent"
 )
@@ -61,7 +58,7 @@ func setAdminToken(ctx context.Context, tokens *auth.Store, j *journal.Journal, 
 	if err != nil {
 		return fmt.Errorf("admin token: %w", err)
 	}
-	target := api.TokenTarget(fx.Token)
+	target := sysevent.Token(fx.Token)
 	var spec sysevent.Spec
 	switch {
 	case len(fx.Revoked) > 0:
@@ -70,33 +67,19 @@ func setAdminToken(ctx context.Context, tokens *auth.Store, j *journal.Journal, 
 			ids[i] = t.ID
 		}
 		log.Warn("AUDITSTREAM_ADMIN_TOKEN changed: the previous admin token no longer works", "id", fx.Token.ID, "revoked", ids)
-		spec = sysevent.Spec{Type: api.EvTokenRotate, Severity: sysevent.SeverityWarn,
+		spec = sysevent.Spec{Type: sysevent.TokenRotate, Severity: sysevent.SeverityWarn,
 			Message: "Rotate API token set from AUDITSTREAM_ADMIN_TOKEN", Targets: []sysevent.Ref{target},
 			Reason: "AUDITSTREAM_ADMIN_TOKEN changed", Debug: map[string]any{"revoked": ids}, Org: org}
 	case fx.Created:
 		log.Info("admin token from AUDITSTREAM_ADMIN_TOKEN is ready", "id", fx.Token.ID)
-		spec = sysevent.Spec{Type: api.EvTokenCreate, Message: "Create API token from AUDITSTREAM_ADMIN_TOKEN",
+		spec = sysevent.Spec{Type: sysevent.TokenCreate, Message: "Create API token from AUDITSTREAM_ADMIN_TOKEN",
 			Targets: []sysevent.Ref{target}, Org: org}
 	default:
 		log.Info("admin token from AUDITSTREAM_ADMIN_TOKEN is ready", "id", fx.Token.ID)
 		return nil
 	}
-	ev, err := sysevent.New(spec, time.Now())
-	if err == nil {
-		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		_, err = j.Append(actx, []event.Event{ev})
-	}
-	if err != nil {
+	if err := sysevent.Write(ctx, j, spec, time.Now()); err != nil {
 		log.Warn("record admin token change", "event", spec.Type, "err", err)
 	}
 	return nil
-}
-
-// defaultOrg is the org of events that belong to no org in particular.
-func defaultOrg(cfg config.Config) string {
-	if cfg.Ingest.DefaultOrg != "" {
-		return cfg.Ingest.DefaultOrg
-	}
-	return config.DefaultOrg
 }

@@ -1,7 +1,8 @@
-// Package app wires auditstream together and runs it: journal, then log
-// stream runners, then sources (Okta pollers), then the API; on the way
-// down, the API stops taking events first, pollers finish their page,
-// runners finish their batches, and the journal closes last.
+// Package app wires auditstream together and runs it: journal, retention,
+// log stream runners, query index, sources (pollers), then the API; on
+// the way down, the API stops taking events first, pollers finish their
+// page, runners finish their batches, and the journal closes last (see
+// the lifecycle list in Run).
 package app
 
 import (
@@ -11,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,7 +24,7 @@ import (
 	"github.com/auditstream/auditstream/internal/health"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/kvstore"
-	"github.com/auditstream/auditstream/internal/pattern"
+	"github.com/auditstream/auditstream/internal/source"
 	"github.com/auditstream/auditstream/internal/stream"
 )
 
@@ -40,10 +40,18 @@ type Options struct {
 }
 
 // Run serves until ctx ends, then shuts down gracefully.
+//
+// It first checks everything it can without touching the journal, then
+// builds the components (constructors start nothing), then runs them as
+// one ordered list (see the list below for the reason of each place) and
+// stops them in reverse under one deadline, cfg.ShutdownTimeout.
 func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
+	// Every default is resolved here, once; below, cfg is the effective
+	// configuration (serve --print-config shows it).
+	cfg = cfg.WithDefaults()
 	if opts.AdminToken != "" {
 		if err := checkAdminToken(opts.AdminToken); err != nil {
 			return err
@@ -69,13 +77,32 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	if err != nil {
 		return err
 	}
+	// The config file's streams and sources are checked through their
+	// type tables before the journal is touched, as the API checks them.
+	dcl, err := declare(cfg, ln.Addr().String(), log)
+	if err != nil {
+		return err
+	}
+	typ, srcTypes := dcl.types, dcl.sourceTypes
+
 	jopts := journalOptions(cfg)
 	jopts.Health = board
 	j, err := journal.Open(ctx, jopts, log)
 	if err != nil {
 		return err
 	}
-	defer j.Close()
+	// closers release the journal and the stores on it, in reverse; the
+	// lifecycle's "journal" item runs them, or, when the start fails
+	// before the lifecycle exists, the deferred call below.
+	closers := []func(){func() { j.Close() }}
+	closeAll := func(context.Context) error {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+		closers = nil
+		return nil
+	}
+	defer func() { _ = closeAll(ctx) }() // a no-op once the lifecycle closed them
 	reportSealing(ctx, cfg, j, keys, log)
 	registerJournalMetrics(reg, j)
 	reportLostEvents(ctx, j, cfg.Ingest.DefaultOrg, log)
@@ -88,9 +115,9 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	if err != nil {
 		return err
 	}
-	defer tokens.Close()
+	closers = append(closers, tokens.Close)
 	if opts.AdminToken != "" {
-		if err := setAdminToken(ctx, tokens, j, defaultOrg(cfg), opts.AdminToken, log); err != nil {
+		if err := setAdminToken(ctx, tokens, j, cfg.Ingest.DefaultOrg, opts.AdminToken, log); err != nil {
 			return err
 		}
 	}
@@ -101,70 +128,44 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 			"with which `auditstream tokens create` makes narrower ones")
 	}
 
-	fixed, err := configStreams(cfg, patternOptions(cfg.Patterns))
-	if err != nil {
-		return err
-	}
 	lsKV, err := j.KV(ctx, journal.BucketStreams)
 	if err != nil {
 		return err
 	}
-	streams, err := stream.NewStore(ctx, lsKV, fixed, log, kvstore.WithCodec(keys))
+	streams, err := stream.NewStore(ctx, lsKV, dcl.streams, log, kvstore.WithCodec(keys))
 	if err != nil {
 		return err
 	}
-	defer streams.Close()
-
-	sources := &sourceRuntime{}
-	// out is where streams and sources connect from: the egress policy
-	// and the own-API guard, in the dialer.
-	policy, err := egress.New(cfg.Egress.Allow, cfg.Egress.Deny)
-	if err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	out := &outbound{policy: policy}
-	routes, err := extraRoutes(routeDeps{cfg: cfg, journal: j, log: log, registry: reg, sources: sources, outbound: out, keys: keys})
-	if err != nil {
-		return err
-	}
-	defer sources.stop() // on an early return; stop is idempotent
+	closers = append(closers, streams.Close)
+	// statusKV holds the streams' and the sources' last statuses.
 	statusKV, err := j.KV(ctx, journal.BucketStatus)
 	if err != nil {
 		return err
 	}
-	typ := newTypes(log, ln.Addr().String(), cfg.DataDir, cfg.FileRoots, envelopeDefaults{account: cfg.Envelope.Account, region: cfg.Envelope.Region})
-	typ.patterns = patternOptions(cfg.Patterns)
-	out.setListen(ln.Addr().String())
-	typ.setEgress(out)
 	sup := stream.NewSupervisor(stream.SupervisorConfig{
 		Store: streams, Journal: j, Build: typ.Build, Log: log, Metrics: stream.NewMetrics(reg),
 		StopTimeout: time.Duration(cfg.ShutdownTimeout) / 2, StatusKV: statusKV,
 	})
-	runCtx, stopRunners := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	wg.Go(func() { sup.Run(runCtx) })
 	// Retention keeps the journal under maxBytes without losing what an
 	// active stream has not delivered (journal.whenFull).
 	retention := stream.NewRetention(stream.RetentionConfig{Journal: j, Supervisor: sup, WhenFull: cfg.Journal.WhenFull,
 		Health: board, Log: log, Registry: reg, SystemOrg: cfg.Ingest.DefaultOrg})
-	wg.Go(func() { retention.Run(runCtx) })
-	// Sources start after the runners and before the API, and stop after
-	// the API and before the runners.
-	sources.start(context.WithoutCancel(ctx))
+	queries, err := newQuery(ctx, cfg, j, log)
+	if err != nil {
+		return err
+	}
+	limits := ingestLimits(cfg)
+	sources, err := newSources(ctx, sourceDeps{cfg: cfg, journal: j, log: log, registry: reg, keys: keys,
+		types: srcTypes, fixed: dcl.sources, statusKV: statusKV, limits: limits})
+	if err != nil {
+		return err
+	}
+	closers = append(closers, sources.store.Close)
 
-	limits := api.DefaultLimits
-	if cfg.Ingest.MaxBodyBytes > 0 {
-		limits.MaxBody = cfg.Ingest.MaxBodyBytes
-	}
-	if cfg.Ingest.MaxEventBytes > 0 {
-		limits.MaxEvent = cfg.Ingest.MaxEventBytes
-	}
-	if cfg.Ingest.MaxEvents > 0 {
-		limits.MaxEvents = cfg.Ingest.MaxEvents
-	}
 	srv := api.New(api.Deps{Journal: j, Tokens: tokens, Streams: streams, Supervisor: sup, Types: typ,
 		ValidateFilter: typ.validateFilter, Log: log, Registry: reg, DefaultOrg: cfg.Ingest.DefaultOrg, Limits: limits,
-		Routes: routes, Health: board, PublicURL: publicURL(cfg), Retention: retention})
+		Routes: extraRoutes(queries, sources, routeDeps{cfg: cfg, journal: j, log: log}), Health: board,
+		PublicURL: publicURL(cfg), Retention: retention})
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -173,8 +174,56 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
+
+	// The lifecycle, in start order; it stops in reverse. Consumers of the
+	// journal start before its producers and stop after them (OTel's
+	// order), so nothing appends to a journal that is closing and nothing
+	// stops reading while events still come in.
+	lc := newLifecycle(log,
+		// The journal (and the stores on it) first and last: every other
+		// item reads or writes it. It is already open; its stop closes
+		// the stores, then the journal.
+		component{name: "journal", stop: closeAll},
+		// Retention before the runners and after them on the way down: it
+		// keeps room in the journal for everything that writes after it
+		// (runners' dead letters and status events, sources, ingest). It
+		// reads the streams' state from the store and the supervisor's
+		// statuses, which answer before the supervisor runs.
+		component{name: "retention", run: func(ctx context.Context) error { retention.Run(ctx); return nil }},
+		// The log stream runners consume the journal: up before anything
+		// appends, so no event waits for a runner; on the way down they
+		// finish their batches (StopTimeout) after intake has stopped.
+		component{name: "streams", run: func(ctx context.Context) error { sup.Run(ctx); return nil }},
+		// The query index follows the journal (Engine.Run); it runs before
+		// the API so /api/v1/logs answers from it (queries wait for it to
+		// catch up), and stops after the API so no query waits on it.
+		component{name: "query index", run: queries.Run},
+		// Sources append what they poll: after the runners (consumers
+		// first), before the API; on the way down each poller finishes
+		// its page after the API (receivers) stopped.
+		component{name: "sources", run: sources.run},
+		// Detections, when they exist, go here: they read the journal and
+		// append alerts, like sources.
+		//
+		// The API last: it takes events in (ingest, receivers) and serves
+		// everything above. Its stop refuses new events (503), then lets
+		// requests in flight finish within half the deadline, so the
+		// runners keep the other half for their batches.
+		component{name: "http",
+			run: func(context.Context) error {
+				if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+					return err
+				}
+				return nil
+			},
+			stop: func(ctx context.Context) error {
+				srv.Drain()
+				sctx, cancel := context.WithTimeout(ctx, time.Duration(cfg.ShutdownTimeout)/2)
+				defer cancel()
+				return hs.Shutdown(sctx)
+			}},
+	)
+	lc.start(ctx)
 	log.Info("auditstream is serving", "addr", ln.Addr().String(), "data", cfg.DataDir)
 	if opts.Ready != nil {
 		opts.Ready(ln.Addr().String())
@@ -183,30 +232,57 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	var runErr error
 	select {
 	case <-ctx.Done():
-	case err := <-serveErr:
-		runErr = err
+	case runErr = <-lc.exited:
 	}
 	log.Info("shutting down")
-	// Stop intake first: new events get 503, in-flight requests finish.
-	srv.Drain()
-	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownTimeout)/2)
-	if err := hs.Shutdown(sctx); err != nil {
-		log.Warn("http shutdown", "err", err)
-	}
-	cancel()
-	// Then pollers finish their page, runners their batches, then the
-	// journal closes (defer).
-	sources.stop()
-	stopRunners()
-	wg.Wait()
-	if errors.Is(runErr, http.ErrServerClosed) {
-		runErr = nil
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(cfg.ShutdownTimeout))
+	defer cancel()
+	if err := lc.stop(sctx); err != nil {
+		log.Warn("shutdown", "err", err)
 	}
 	log.Info("stopped")
 	return runErr
 }
 
-func configStreams(cfg config.Config, opts []pattern.Option) ([]stream.Definition, error) {
+// declared is what Run builds from the config file before it touches the
+// journal: the type tables, and the declared streams and sources checked
+// through them.
+type declared struct {
+	types       *types
+	sourceTypes map[string]source.Type
+	streams     []stream.Definition
+	sources     []source.Definition
+}
+
+// declare builds the type tables for a service listening on listen and
+// checks the config file's streams and sources with them. cfg has its
+// defaults resolved.
+func declare(cfg config.Config, listen string, log *slog.Logger) (*declared, error) {
+	// out is where streams and sources connect from: the egress policy
+	// and the own-API guard, in the dialer.
+	policy, err := egress.New(cfg.Egress.Allow, cfg.Egress.Deny)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	out := &outbound{policy: policy}
+	out.setListen(listen)
+	typ := newTypes(log, listen, cfg.DataDir, cfg.FileRoots, envelopeDefaults{account: cfg.Envelope.Account, region: cfg.Envelope.Region})
+	typ.patterns = patternOptions(cfg.Patterns)
+	typ.setEgress(out)
+	d := &declared{types: typ, sourceTypes: sourceTypes(out, publicURL(cfg))}
+	if d.streams, err = configStreams(cfg, typ); err != nil {
+		return nil, err
+	}
+	if d.sources, err = configSources(cfg, d.sourceTypes); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// configStreams turns the config file's streams into read-only
+// definitions, each checked by its type (filter and settings) as the API
+// checks a stream it creates.
+func configStreams(cfg config.Config, typ *types) ([]stream.Definition, error) {
 	var out []stream.Definition
 	for _, s := range cfg.Streams {
 		settings, err := s.SettingsJSON()
@@ -218,20 +294,17 @@ func configStreams(cfg config.Config, opts []pattern.Option) ([]stream.Definitio
 			return nil, fmt.Errorf("stream %s filter: %w", s.ID, err)
 		}
 		if filter != nil {
-			if err := ValidateFilter(filter, opts...); err != nil {
+			if err := typ.validateFilter(filter); err != nil {
 				return nil, fmt.Errorf("stream %s filter: %w", s.ID, err)
 			}
 		}
-		status := s.Status
-		if status == "" {
-			status = stream.StatusActive
+		// Org and status were resolved by config.WithDefaults.
+		def := stream.Definition{ID: s.ID, Name: s.Name, Type: s.Type, Org: s.Org, Status: s.Status,
+			Settings: settings, Filter: filter, ReadOnly: true}
+		if err := typ.Validate(def); err != nil {
+			return nil, fmt.Errorf("stream %s: %w", s.ID, err)
 		}
-		org := s.Org
-		if org == "" {
-			org = auth.AllOrgs
-		}
-		out = append(out, stream.Definition{ID: s.ID, Name: s.Name, Type: s.Type, Org: org, Status: status,
-			Settings: settings, Filter: filter, ReadOnly: true})
+		out = append(out, def)
 	}
 	return out, nil
 }

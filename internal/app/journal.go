@@ -7,10 +7,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/config"
-	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/sysevent"
 )
@@ -58,18 +57,14 @@ func writeSysEvent(ctx context.Context, j *journal.Journal, log *slog.Logger, sp
 	if spec.Org == "" {
 		spec.Org = "default"
 	}
-	ev, err := sysevent.New(spec, time.Now())
-	if err == nil {
-		_, err = j.Append(ctx, []event.Event{ev})
-	}
-	if err != nil {
+	if err := sysevent.Write(ctx, j, spec, time.Now()); err != nil {
 		log.Error("write system log event", "type", spec.Type, "err", err)
 	}
 }
 
 // journalRoutes are the journal's operator endpoints.
-func journalRoutes(d routeDeps) []api.Route {
-	return []api.Route{{Pattern: "POST /api/v1/journal/lost/acknowledge", Scope: auth.ScopeAdmin,
+func journalRoutes(d routeDeps) []httpapi.Route {
+	return []httpapi.Route{{Pattern: "POST /api/v1/journal/lost/acknowledge", Scope: auth.ScopeAdmin,
 		Handle: func(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
 			return acknowledgeLost(w, r, tok, d)
 		}}}
@@ -79,22 +74,21 @@ func journalRoutes(d routeDeps) []api.Route {
 // all-orgs admin) has seen the loss; the System Log keeps who and when.
 func acknowledgeLost(w http.ResponseWriter, r *http.Request, tok auth.Token, d routeDeps) error {
 	if tok.Org != auth.AllOrgs {
-		return api.Errorf(http.StatusForbidden, api.CodeForbidden, "You do not have permission to perform the requested action").
-			WithCauses("acknowledging lost journal events needs an all-orgs admin token")
+		return httpapi.Forbidden("acknowledging lost journal events needs an all-orgs admin token")
 	}
 	l, ok, err := d.journal.AcknowledgeLost()
 	if err != nil {
 		return err
 	}
 	if !ok {
-		api.WriteJSON(w, http.StatusOK, map[string]any{"acknowledged": nil})
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"acknowledged": nil})
 		return nil
 	}
 	d.log.Warn("lost journal events acknowledged", "lost", l.Count, "firstSeq", l.FirstSeq, "lastSeq", l.LastSeq, "token", tok.ID)
 	writeSysEvent(r.Context(), d.journal, d.log, sysevent.Spec{Type: typeLostAcknowledged, Severity: sysevent.SeverityWarn, Org: d.cfg.Ingest.DefaultOrg,
 		Message: fmt.Sprintf("the loss of %d journal events was acknowledged", l.Count),
-		Actor:   sysevent.Ref{ID: tok.ID, Type: "Token", AlternateID: tok.Name, DisplayName: tok.Name},
+		Actor:   sysevent.Token(tok),
 		Debug:   map[string]any{"lostEvents": l.Count, "firstSeq": l.FirstSeq, "lastSeq": l.LastSeq}})
-	api.WriteJSON(w, http.StatusOK, map[string]any{"acknowledged": l})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"acknowledged": l})
 	return nil
 }

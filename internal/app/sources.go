@@ -3,16 +3,23 @@ package app
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"maps"
 	"net/http"
-	"sync"
+	"slices"
+	"strings"
 	"time"
 
-	"github.com/auditstream/auditstream/internal/api"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/kvstore"
+	"github.com/auditstream/auditstream/internal/secret"
 	"github.com/auditstream/auditstream/internal/source"
-	"github.com/auditstream/auditstream/internal/source/eventbridge"
+	"github.com/auditstream/auditstream/internal/source/ebreceiver"
 	"github.com/auditstream/auditstream/internal/source/okta"
 )
 
@@ -26,49 +33,47 @@ func sourceTypes(out *outbound, baseURL string) map[string]source.Type {
 	return map[string]source.Type{
 		"okta": okta.NewType(okta.Options{Egress: out.policy,
 			Transport: func(d source.Definition) http.RoundTripper { return out.transport(trustOf(d.ByOperator())) }}),
-		eventbridge.Type: eventbridge.NewType(baseURL),
+		ebreceiver.Type: ebreceiver.NewType(baseURL),
 	}
 }
 
-// sourceRuntime is the sources' background work, which app.Run starts
-// after the log stream runners and stops before them.
+// sourceRuntime is the sources' part of the service: the store of their
+// definitions, the supervisor of the pollers (run by app.Run's lifecycle)
+// and the endpoints of the sources API and the EventBridge receivers.
 type sourceRuntime struct {
-	sup   *source.Supervisor
-	store *source.Store
-
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	sup    *source.Supervisor
+	store  *source.Store
+	routes []httpapi.Route
 }
 
-// start runs the supervisor until stop.
-func (r *sourceRuntime) start(ctx context.Context) {
-	if r == nil || r.sup == nil {
-		return
-	}
-	ctx, r.cancel = context.WithCancel(ctx)
-	r.wg.Go(func() { r.sup.Run(ctx) })
+// run runs the pollers until ctx ends; each finishes its current page.
+func (r *sourceRuntime) run(ctx context.Context) error {
+	r.sup.Run(ctx)
+	return nil
 }
 
-// stop stops the pollers (each after its current page) and the store.
-func (r *sourceRuntime) stop() {
-	if r == nil {
-		return
-	}
-	if r.cancel != nil {
-		r.cancel()
-	}
-	r.wg.Wait()
-	if r.store != nil {
-		r.store.Close()
-	}
+// sourceDeps is what newSources builds from.
+type sourceDeps struct {
+	cfg      config.Config
+	journal  *journal.Journal
+	log      *slog.Logger
+	registry prometheus.Registerer
+	// keys seal the source definitions at rest (nil: in clear).
+	keys *secret.Keyring
+	// types is the table of source types (sourceTypes).
+	types map[string]source.Type
+	// fixed are the config file's sources (configSources).
+	fixed []source.Definition
+	// statusKV holds the sources' last statuses.
+	statusKV jetstream.KeyValue
+	// limits are the ingest API's, which the receiver shares.
+	limits httpapi.Limits
 }
 
-// sourceRoutes serves the sources API (/api/v1/sources) and the EventBridge
-// receivers (/api/v1/eventbridge/{sourceId}), and prepares the pollers in
-// d.sources.
-func sourceRoutes(d routeDeps) ([]api.Route, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+// newSources builds the sources' store, supervisor and endpoints: the
+// sources API (/api/v1/sources) and the EventBridge receivers
+// (/api/v1/eventbridge/{sourceId}). It starts nothing.
+func newSources(ctx context.Context, d sourceDeps) (*sourceRuntime, error) {
 	defsKV, err := d.journal.KV(ctx, journal.BucketSources)
 	if err != nil {
 		return nil, err
@@ -81,42 +86,22 @@ func sourceRoutes(d routeDeps) ([]api.Route, error) {
 	if err != nil {
 		return nil, err
 	}
-	statusKV, err := d.journal.KV(ctx, journal.BucketStatus)
+	key, err := ebreceiver.LoadKey(ctx, stateKV)
 	if err != nil {
 		return nil, err
 	}
-	key, err := eventbridge.LoadKey(ctx, stateKV)
-	if err != nil {
-		return nil, err
-	}
-	base := d.cfg.Query.PublicURL // as /api/v1/logs: never the request's Host
-	if base == "" {
-		base = "http://" + publicHost(d.cfg.Listen)
-	}
-	types := sourceTypes(d.outbound, base)
-	fixed, err := configSources(d.cfg, types)
-	if err != nil {
-		return nil, err
-	}
-	store, err := source.NewStore(ctx, defsKV, fixed, d.log, kvstore.WithCodec(d.keys))
+	store, err := source.NewStore(ctx, defsKV, d.fixed, d.log, kvstore.WithCodec(d.keys))
 	if err != nil {
 		return nil, err
 	}
 	metrics := source.NewMetrics(d.registry)
-	sup := source.NewSupervisor(source.SupervisorConfig{Store: store, Types: types, Journal: d.journal,
-		Checkpoints: cpKV, StatusKV: statusKV, LeaseKV: stateKV, Metrics: metrics, Log: d.log})
-	if d.sources != nil {
-		d.sources.sup, d.sources.store = sup, store
-	}
-	defaultOrg := d.cfg.Ingest.DefaultOrg
-	if defaultOrg == "" {
-		defaultOrg = config.DefaultOrg
-	}
-	a := &source.API{Store: store, Supervisor: sup, Types: types, Log: d.log, DefaultOrg: defaultOrg, Journal: d.journal,
-		PublicURL: publicURL(d.cfg)}
-	rc := eventbridge.New(eventbridge.Config{Store: store, Journal: d.journal, Status: sup.StatusOf,
-		Metrics: metrics, Limits: ingestLimits(d.cfg), Key: key, Log: d.log})
-	return append(a.Routes(), rc.Routes()...), nil
+	sup := source.NewSupervisor(source.SupervisorConfig{Store: store, Types: d.types, Journal: d.journal,
+		Checkpoints: cpKV, StatusKV: d.statusKV, LeaseKV: stateKV, Metrics: metrics, Log: d.log})
+	a := &source.API{Store: store, Supervisor: sup, Types: d.types, Log: d.log, DefaultOrg: d.cfg.Ingest.DefaultOrg,
+		Journal: d.journal, PublicURL: publicURL(d.cfg)}
+	rc := ebreceiver.New(ebreceiver.Config{Store: store, Journal: d.journal, Status: sup.StatusOf,
+		Metrics: metrics, Limits: d.limits, Key: key, Log: d.log})
+	return &sourceRuntime{sup: sup, store: store, routes: append(a.Routes(), rc.Routes()...)}, nil
 }
 
 // configSources turns the config file's sources into read-only
@@ -127,9 +112,9 @@ func configSources(cfg config.Config, types map[string]source.Type) ([]source.De
 	for _, s := range cfg.Sources {
 		t, ok := types[s.Type]
 		if !ok {
-			return nil, fmt.Errorf("source %s: unknown type %q", s.ID, s.Type)
+			return nil, fmt.Errorf("source %s: unknown type %q (known: %s)", s.ID, s.Type, strings.Join(slices.Sorted(maps.Keys(types)), ", "))
 		}
-		if s.Type == eventbridge.Type && s.ID == "token" {
+		if s.Type == ebreceiver.Type && s.ID == "token" {
 			// Its URL, /api/v1/eventbridge/token, is the shared token endpoint.
 			return nil, fmt.Errorf("source %s: the id %q is reserved for eventbridge receivers; choose another", s.ID, s.ID)
 		}
@@ -141,34 +126,17 @@ func configSources(cfg config.Config, types map[string]source.Type) ([]source.De
 		if err != nil {
 			return nil, fmt.Errorf("source %s settings: %w", s.ID, err)
 		}
-		status := s.Status
-		if status == "" {
-			status = source.StatusActive
-		}
-		org := s.Org
-		if org == "" {
-			org = cfg.Ingest.DefaultOrg
-		}
-		if org == "" {
-			org = config.DefaultOrg
-		}
-		out = append(out, source.Definition{ID: s.ID, Name: s.Name, Type: s.Type, Org: org, Status: status,
+		// Org and status were resolved by config.WithDefaults.
+		out = append(out, source.Definition{ID: s.ID, Name: s.Name, Type: s.Type, Org: s.Org, Status: s.Status,
 			Settings: settings, Created: now, LastUpdated: now, ReadOnly: true})
 	}
 	return out, nil
 }
 
-// ingestLimits are the ingest API's limits, which the receiver shares.
-func ingestLimits(cfg config.Config) api.Limits {
-	l := api.DefaultLimits
-	if cfg.Ingest.MaxBodyBytes > 0 {
-		l.MaxBody = cfg.Ingest.MaxBodyBytes
-	}
-	if cfg.Ingest.MaxEventBytes > 0 {
-		l.MaxEvent = cfg.Ingest.MaxEventBytes
-	}
-	if cfg.Ingest.MaxEvents > 0 {
-		l.MaxEvents = cfg.Ingest.MaxEvents
-	}
+// ingestLimits are the ingest API's limits (resolved by
+// config.WithDefaults), which the receiver shares.
+func ingestLimits(cfg config.Config) httpapi.Limits {
+	l := httpapi.DefaultLimits
+	l.MaxBody, l.MaxEvent, l.MaxEvents = cfg.Ingest.MaxBodyBytes, cfg.Ingest.MaxEventBytes, cfg.Ingest.MaxEvents
 	return l
 }

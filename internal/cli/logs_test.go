@@ -39,6 +39,7 @@ func logsServer(t *testing.T, t0 time.Time, n int) (url, secret string, j *journ
 	if err != nil {
 		t.Fatal(err)
 	}
+	go func() { _ = e.Run(t.Context()) }()
 	srv := httptest.NewServer(api.New(api.Deps{Journal: j, Tokens: tokens, Log: log, Registry: prometheus.NewRegistry(), Routes: e.Routes()}))
 	t.Cleanup(func() {
 		srv.Close()

@@ -9,14 +9,26 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/duration"
 	"github.com/auditstream/auditstream/internal/egress"
+	"github.com/auditstream/auditstream/internal/httpapi"
+	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/pattern"
+	"github.com/auditstream/auditstream/internal/query"
+	"github.com/auditstream/auditstream/internal/secret"
+	"github.com/auditstream/auditstream/internal/source"
+	"github.com/auditstream/auditstream/internal/stream"
 )
 
 // Defaults, each with its reason.
@@ -35,18 +47,9 @@ const (
 	DefaultRegion  = "us-east-1"
 )
 
-// Duration is a time.Duration written as "5m" in YAML.
-type Duration time.Duration
-
-// UnmarshalYAML reads "90s", "5m", "1h".
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration like 30s or 5m", n.Line, n.Value)
-	}
-	*d = Duration(v)
-	return nil
-}
+// Duration is the settings' one duration type (duration.Duration),
+// written as "5m" in YAML.
+type Duration = duration.Duration
 
 // Config is the whole configuration file.
 type Config struct {
@@ -227,7 +230,7 @@ type Stream struct {
 	Org      string         `yaml:"org"`
 	Status   string         `yaml:"status"`
 	Settings map[string]any `yaml:"settings"`
-	Filter   map[string]any `yaml:"filter"`
+	Filter   map[string]any `yaml:"filter,omitempty"`
 }
 
 // Source is an event source declared in the file: type okta (a System Log
@@ -277,6 +280,143 @@ func Default() Config {
 		Envelope:        Envelope{Account: DefaultAccount, Region: DefaultRegion},
 		Log:             Log{Level: "info", Format: "text"},
 	}
+}
+
+// Defaults the packages define, repeated here so that one place resolves
+// them all (see WithDefaults).
+const (
+	// DefaultWhenFull keeps undelivered events at the journal's cap.
+	DefaultWhenFull = "protect"
+	// DefaultSyncInterval is JetStream's fsync period.
+	DefaultSyncInterval = 2 * time.Minute
+	// DefaultReplicas keeps one copy: a single node.
+	DefaultReplicas = 1
+	// DefaultStrictNumericOperands follows AWS's documented bounds.
+	DefaultStrictNumericOperands = true
+)
+
+// WithDefaults returns c with every default resolved: each setting whose
+// zero value means "the default" holds the value the service runs with,
+// so the result is the effective configuration (serve --print-config
+// prints it). Settings a zero value does not mean "default" for (listen,
+// dataDir, egress, the declared streams and sources) are left as they
+// are. It is idempotent and does not validate.
+func (c Config) WithDefaults() Config {
+	str := func(v *string, def string) {
+		if *v == "" {
+			*v = def
+		}
+	}
+	num := func(v *int, def int) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	num64 := func(v *int64, def int64) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	dur := func(v *Duration, def time.Duration) {
+		if *v == 0 {
+			*v = Duration(def)
+		}
+	}
+	dur(&c.ShutdownTimeout, DefaultShutdownTimeout)
+
+	num64(&c.Journal.MaxBytes, journal.DefaultMaxBytes)
+	str(&c.Journal.WhenFull, DefaultWhenFull)
+	num64(&c.Journal.DeadLetters.MaxBytes, journal.DefaultDeadLetterMaxBytes)
+	dur(&c.Journal.DuplicateWindow, journal.DefaultDuplicateWindow)
+	dur(&c.Journal.SyncInterval, DefaultSyncInterval)
+	num(&c.Journal.Replicas, DefaultReplicas)
+
+	num64(&c.Ingest.MaxBodyBytes, httpapi.DefaultLimits.MaxBody)
+	num(&c.Ingest.MaxEventBytes, httpapi.DefaultLimits.MaxEvent)
+	num(&c.Ingest.MaxEvents, httpapi.DefaultLimits.MaxEvents)
+	str(&c.Ingest.DefaultOrg, DefaultOrg)
+
+	str(&c.Envelope.Account, DefaultAccount)
+	str(&c.Envelope.Region, DefaultRegion)
+	str(&c.Log.Level, "info")
+	str(&c.Log.Format, "text")
+
+	// Links in answers are built from publicUrl, never from the request's
+	// Host: by default the listen address, an unspecified host made
+	// loopback.
+	str(&c.Query.PublicURL, "http://"+publicHost(c.Listen))
+	dur(&c.Query.Timeout, query.DefaultTimeout)
+	num(&c.Query.RateLimitPerMinute, query.DefaultRateLimit)
+
+	// Declared streams belong to every org unless they name one; declared
+	// sources bring their events to the default org. Both start active.
+	c.Streams = slices.Clone(c.Streams)
+	for i := range c.Streams {
+		str(&c.Streams[i].Org, auth.AllOrgs)
+		str(&c.Streams[i].Status, stream.StatusActive)
+	}
+	c.Sources = slices.Clone(c.Sources)
+	for i := range c.Sources {
+		str(&c.Sources[i].Org, c.Ingest.DefaultOrg)
+		str(&c.Sources[i].Status, source.StatusActive)
+	}
+
+	num(&c.Patterns.MaxLength, pattern.DefaultMaxLength)
+	num(&c.Patterns.MaxCombinations, pattern.DefaultMaxCombinations)
+	num(&c.Patterns.MaxWildcardComplexity, pattern.DefaultMaxWildcardComplexity)
+	if c.Patterns.StrictNumericOperands == nil {
+		on := DefaultStrictNumericOperands
+		c.Patterns.StrictNumericOperands = &on
+	}
+	return c
+}
+
+// publicHost turns a listen address into one a client can reach: an
+// unspecified host becomes loopback.
+func publicHost(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// Redacted returns c with the secrets it holds itself replaced by
+// secret.Redacted: the NATS token, and the password or token of a NATS
+// URL. The settings of streams and sources are left to their types (they
+// know their secret fields).
+func (c Config) Redacted() Config {
+	if c.Journal.NatsToken != "" {
+		c.Journal.NatsToken = secret.Redacted
+	}
+	c.Journal.NatsURL = redactURLs(c.Journal.NatsURL)
+	return c
+}
+
+// redactURLs redacts the user information of each URL in a comma-separated
+// list (NATS takes several).
+func redactURLs(list string) string {
+	if list == "" {
+		return ""
+	}
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		u, err := url.Parse(strings.TrimSpace(p))
+		if err != nil {
+			parts[i] = secret.Redacted
+			continue
+		}
+		if u.User == nil {
+			parts[i] = u.String()
+			continue
+		}
+		u.User = nil
+		parts[i] = strings.Replace(u.String(), "://", "://"+secret.Redacted+"@", 1)
+	}
+	return strings.Join(parts, ",")
 }
 
 // Load reads a YAML file over the defaults. Unknown keys are errors.
@@ -347,44 +487,36 @@ func (c Config) Validate() error {
 	}
 	ids := map[string]bool{}
 	for i, s := range c.Streams {
-		if s.ID == "" || s.Name == "" || s.Type == "" {
-			errs = append(errs, fmt.Errorf("streams[%d]: id, name and type are required", i))
-		}
-		if s.ID != "" && !streamIDRE.MatchString(s.ID) {
-			errs = append(errs, fmt.Errorf("streams[%d]: id %q must be 1 to 64 letters, digits, '-' or '_'", i, s.ID))
-		}
-		if ids[s.ID] {
-			errs = append(errs, fmt.Errorf("streams[%d]: duplicate id %q", i, s.ID))
-		}
-		ids[s.ID] = true
-		switch s.Status {
-		case "", "ACTIVE", "INACTIVE":
-		default:
-			errs = append(errs, fmt.Errorf("streams[%d]: status %q is not ACTIVE or INACTIVE", i, s.Status))
-		}
+		errs = append(errs, checkDeclared(fmt.Sprintf("streams[%d]", i), s.ID, s.Name, s.Type, s.Status, ids,
+			stream.StatusActive, stream.StatusInactive)...)
 	}
+	// A source's type is checked against the table of source types when
+	// the service starts (or --print-config runs).
 	srcIDs := map[string]bool{}
 	for i, s := range c.Sources {
-		if s.ID == "" || s.Name == "" || s.Type == "" {
-			errs = append(errs, fmt.Errorf("sources[%d]: id, name and type are required", i))
-		}
-		if s.ID != "" && !streamIDRE.MatchString(s.ID) {
-			errs = append(errs, fmt.Errorf("sources[%d]: id %q must be 1 to 64 letters, digits, '-' or '_'", i, s.ID))
-		}
-		if srcIDs[s.ID] {
-			errs = append(errs, fmt.Errorf("sources[%d]: duplicate id %q", i, s.ID))
-		}
-		srcIDs[s.ID] = true
-		switch s.Type {
-		case "", "okta", "eventbridge":
-		default:
-			errs = append(errs, fmt.Errorf("sources[%d]: type %q is not okta or eventbridge", i, s.Type))
-		}
-		switch s.Status {
-		case "", "ACTIVE", "INACTIVE":
-		default:
-			errs = append(errs, fmt.Errorf("sources[%d]: status %q is not ACTIVE or INACTIVE", i, s.Status))
-		}
+		errs = append(errs, checkDeclared(fmt.Sprintf("sources[%d]", i), s.ID, s.Name, s.Type, s.Status, srcIDs,
+			source.StatusActive, source.StatusInactive)...)
 	}
 	return errors.Join(errs...)
+}
+
+// checkDeclared checks what the file says of one declared stream or source
+// (at names it, "streams[2]"): the required fields, the id's form and
+// uniqueness among seen, and the status.
+func checkDeclared(at, id, name, typ, status string, seen map[string]bool, active, inactive string) []error {
+	var errs []error
+	if id == "" || name == "" || typ == "" {
+		errs = append(errs, fmt.Errorf("%s: id, name and type are required", at))
+	}
+	if id != "" && !streamIDRE.MatchString(id) {
+		errs = append(errs, fmt.Errorf("%s: id %q must be 1 to 64 letters, digits, '-' or '_'", at, id))
+	}
+	if seen[id] {
+		errs = append(errs, fmt.Errorf("%s: duplicate id %q", at, id))
+	}
+	seen[id] = true
+	if status != "" && status != active && status != inactive {
+		errs = append(errs, fmt.Errorf("%s: status %q is not %s or %s", at, status, active, inactive))
+	}
+	return errs
 }

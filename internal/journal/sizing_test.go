@@ -83,7 +83,10 @@ func TestOpenOnSmallDisk(t *testing.T) {
 
 // The same on a real 64 MiB disk (tmpfs).
 func TestOpenDefaultsOnTmpfs(t *testing.T) {
-	mnt := disktest.Tmpfs(t, 64<<20)
+	if disktest.Reexec(t) {
+		return
+	}
+	mnt := disktest.Mount(t, 64<<20)
 	j, err := Open(t.Context(), Options{DataDir: filepath.Join(mnt, "data")}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("open with defaults on a 64 MiB disk: %v", err)

@@ -96,6 +96,7 @@ func loadBench(b *testing.B) (*benchEnv, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.Cleanup(runEngine(b, e))
 	last, err := j.LastSeq(b.Context())
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -62,11 +63,13 @@ type Engine struct {
 	key    []byte
 	rl     *limiter
 	log    *slog.Logger
+	// running is set while Run runs.
+	running atomic.Bool
 }
 
-// New opens the cursor key, starts building the index from the journal in
-// the background, and returns the engine. The index follows the journal
-// until the journal's connection closes.
+// New opens the cursor key and returns the engine. It starts nothing: the
+// index is built from the journal, and then follows it, while Run runs;
+// queries wait for the index to reach the events they must see.
 func New(ctx context.Context, j *journal.Journal, cfg Config, log *slog.Logger) (*Engine, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
@@ -91,8 +94,28 @@ func New(ctx context.Context, j *journal.Journal, cfg Config, log *slog.Logger) 
 	if cfg.RateLimit > 0 {
 		e.rl = newLimiter(cfg.RateLimit, cfg.Now)
 	}
-	go e.ix.follow(e.js, j.Conn(), j.StreamName())
 	return e, nil
+}
+
+// ErrRunning is returned by a second concurrent Run of one Engine.
+var ErrRunning = errors.New("query: engine already running")
+
+// Run builds the index from the journal and then follows new events
+// until ctx ends; it returns nil then. Stop the engine by ending ctx and
+// waiting for Run to return. Should the journal's connection close first,
+// the index stops following (queries wait for events it will not see)
+// and Run waits for ctx all the same, so that the service decides.
+func (e *Engine) Run(ctx context.Context) error {
+	if !e.running.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	defer e.running.Store(false)
+	e.ix.follow(ctx, e.js, e.j.Conn(), e.j.StreamName())
+	if ctx.Err() == nil {
+		e.log.Warn("query index: the journal's connection closed; the index no longer follows it")
+		<-ctx.Done()
+	}
+	return nil
 }
 
 // Index is the engine's index (for tests and benchmarks).

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/httpapi"
 )
 
 // Parameter limits of GET /api/v1/logs (OKTA.md §1.1, §2.2).
@@ -32,8 +32,8 @@ const (
 )
 
 // Routes returns the System Log query endpoint.
-func (e *Engine) Routes() []api.Route {
-	return []api.Route{{Pattern: "GET /api/v1/logs", Scope: auth.ScopeReadLogs, Handle: e.ServeLogs}}
+func (e *Engine) Routes() []httpapi.Route {
+	return []httpapi.Route{{Pattern: "GET /api/v1/logs", Scope: auth.ScopeReadLogs, Handle: e.ServeLogs}}
 }
 
 // ServeLogs is GET /api/v1/logs.
@@ -46,7 +46,7 @@ func (e *Engine) ServeLogs(w http.ResponseWriter, r *http.Request, tok auth.Toke
 		h.Set("X-Rate-Limit-Remaining", strconv.Itoa(st.remaining))
 		h.Set("X-Rate-Limit-Reset", strconv.FormatInt((st.reset.UnixNano()+int64(time.Second)-1)/int64(time.Second), 10))
 		if !st.ok {
-			return &api.Error{Status: http.StatusTooManyRequests, Code: api.CodeRateLimit,
+			return &httpapi.Error{Status: http.StatusTooManyRequests, Code: httpapi.CodeRateLimit,
 				Summary: "API call exceeded rate limit due to too many requests.", RetryAfter: st.reset.Sub(e.cfg.Now())}
 		}
 	}
@@ -64,7 +64,7 @@ func (e *Engine) ServeLogs(w http.ResponseWriter, r *http.Request, tok auth.Toke
 	}
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {
-			return api.Errorf(http.StatusInternalServerError, api.CodeInternal,
+			return httpapi.Errorf(http.StatusInternalServerError, httpapi.CodeInternal,
 				"The query did not finish within %s; narrow the time range or the filter", e.cfg.Timeout)
 		}
 		if r.Context().Err() != nil {
@@ -106,8 +106,8 @@ func (e *Engine) ServeLogs(w http.ResponseWriter, r *http.Request, tok auth.Toke
 }
 
 // validation is Okta's E0000001 for one parameter.
-func validation(param, cause string) *api.Error {
-	return api.Errorf(http.StatusBadRequest, api.CodeValidation, "Api validation failed: '%s': %s", param, cause).
+func validation(param, cause string) *httpapi.Error {
+	return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: '%s': %s", param, cause).
 		WithCauses(param + ": " + cause)
 }
 
@@ -161,7 +161,7 @@ func (e *Engine) parse(q url.Values, tok auth.Token) (*request, error) {
 		var fe *FilterError
 		if errors.As(err, &fe) {
 			status := http.StatusBadRequest
-			return nil, api.Errorf(status, fe.Code, "%s", fe.Error())
+			return nil, httpapi.Errorf(status, fe.Code, "%s", fe.Error())
 		}
 		return nil, err
 	}

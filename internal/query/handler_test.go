@@ -453,6 +453,7 @@ func TestIndexRebuiltOnRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer runEngine(t, e2)()
 	if err := e2.ix.waitFor(t.Context(), 500); err != nil {
 		t.Fatal(err)
 	}

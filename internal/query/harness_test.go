@@ -1,6 +1,7 @@
 package query
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -64,16 +65,37 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stopEngine := runEngine(t, h.e)
 	srv.Config.Handler = api.New(api.Deps{Journal: j, Tokens: tokens, Log: discard, Registry: prometheus.NewRegistry(), Routes: h.e.Routes()})
 	srv.Start()
 	h.srv = srv
 	t.Cleanup(func() {
 		srv.Close()
 		tokens.Close()
+		stopEngine()
 		j.Close()
-		<-h.e.ix.done
 	})
 	return h
+}
+
+// runEngine runs e until the returned stop, which waits for Run to return
+// (and fails the test when Run fails or does not return within 10s).
+func runEngine(t testing.TB, e *Engine) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	return func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("engine run: got %v, want nil", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("engine run: still running 10s after its context ended, want it stopped")
+		}
+	}
 }
 
 // ev builds one event.

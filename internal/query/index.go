@@ -60,9 +60,8 @@ type Index struct {
 	actorID map[string]uint32
 	size    int
 
-	hw   atomic.Uint64 // highest journal sequence indexed
-	log  *slog.Logger
-	done chan struct{}
+	hw  atomic.Uint64 // highest journal sequence indexed
+	log *slog.Logger
 }
 
 func newIndex(log *slog.Logger) *Index {
@@ -72,7 +71,6 @@ func newIndex(log *slog.Logger) *Index {
 		actors:  []string{"", ""},
 		actorID: map[string]uint32{},
 		log:     log,
-		done:    make(chan struct{}),
 	}
 }
 
@@ -164,27 +162,30 @@ func (ix *Index) prune(first uint64) {
 }
 
 // follow indexes the journal from its start and then every new event,
-// until the connection closes.
-func (ix *Index) follow(js jetstream.JetStream, nc *nats.Conn, streamName string) {
-	defer close(ix.done)
+// until ctx ends or the connection closes.
+func (ix *Index) follow(ctx context.Context, js jetstream.JetStream, nc *nats.Conn, streamName string) {
 	backoff := 100 * time.Millisecond
 	lastPrune := time.Now()
+	stopped := func() bool { return ctx.Err() != nil || nc.IsClosed() || nc.IsDraining() }
 	for {
-		if nc.IsClosed() || nc.IsDraining() {
+		if stopped() {
 			return
 		}
-		err := ix.followOnce(js, streamName, &lastPrune)
-		if nc.IsClosed() || nc.IsDraining() {
+		err := ix.followOnce(ctx, js, streamName, &lastPrune)
+		if stopped() {
 			return
 		}
 		ix.log.Warn("query index: following the journal", "err", err)
-		time.Sleep(backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
 		backoff = min(backoff*2, 5*time.Second)
 	}
 }
 
-func (ix *Index) followOnce(js jetstream.JetStream, streamName string, lastPrune *time.Time) error {
-	ctx := context.Background()
+func (ix *Index) followOnce(ctx context.Context, js jetstream.JetStream, streamName string, lastPrune *time.Time) error {
 	cons, err := js.OrderedConsumer(ctx, streamName, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{"audit.>"},
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
@@ -198,6 +199,9 @@ func (ix *Index) followOnce(js jetstream.JetStream, streamName string, lastPrune
 		return err
 	}
 	defer it.Stop()
+	// Next blocks until a message comes: stopping the iterator when ctx
+	// ends is what lets Run return.
+	defer context.AfterFunc(ctx, it.Stop)()
 	for {
 		msg, err := it.Next()
 		if err != nil {

@@ -1,12 +1,8 @@
 package source
 
 import (
-	"encoding/json"
-	"time"
-
-	"github.com/google/uuid"
-
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/sysevent"
 )
 
 // Event types of the health events a source raises about itself, routable
@@ -17,39 +13,20 @@ const (
 	EventRecovered = "system.log_source.health.recovered"
 )
 
-type ref struct {
-	ID          string `json:"id"`
-	Type        string `json:"type"`
-	AlternateID string `json:"alternateId"`
-	DisplayName string `json:"displayName"`
-}
-
-type healthEvent struct {
-	UUID           string            `json:"uuid"`
-	Published      string            `json:"published"`
-	EventType      string            `json:"eventType"`
-	Version        string            `json:"version"`
-	Severity       string            `json:"severity"`
-	DisplayMessage string            `json:"displayMessage"`
-	Actor          ref               `json:"actor"`
-	Outcome        map[string]string `json:"outcome"`
-	Target         []ref             `json:"target"`
-	DebugContext   map[string]any    `json:"debugContext"`
-}
-
-// HealthEvent builds the LogEvent a source raises when its health changes
-// (health is one of HealthFailing, HealthSilent, HealthRecovered): the
-// actor is the source, the outcome FAILURE (SUCCESS on recovery), severity
-// WARN (INFO on recovery). It belongs to the source's org.
-func HealthEvent(d Definition, health, detail string, snap Snapshot, now time.Time) (event.Event, error) {
-	typ, msg, sev, result := EventFailing, "Log source is failing", "WARN", "FAILURE"
+// HealthEvent describes the LogEvent a source raises when its health
+// changes (health is one of HealthFailing, HealthSilent, HealthRecovered),
+// for sysevent to build: the actor is the source, the outcome FAILURE
+// (SUCCESS on recovery) with detail as its reason, severity WARN (INFO on
+// recovery). It belongs to the source's org.
+func HealthEvent(d Definition, health, detail string, snap Snapshot) sysevent.Spec {
+	typ, msg, sev, failure := EventFailing, "Log source is failing", sysevent.SeverityWarn, true
 	switch health {
 	case HealthSilent:
 		typ, msg = EventSilent, "Log source has been silent"
 	case HealthRecovered:
-		typ, msg, sev, result = EventRecovered, "Log source recovered", "INFO", "SUCCESS"
+		typ, msg, sev, failure = EventRecovered, "Log source recovered", sysevent.SeverityInfo, false
 	}
-	self := ref{ID: d.ID, Type: "LogSource", AlternateID: d.Type, DisplayName: d.Name}
+	self := sysevent.Ref{ID: d.ID, Type: "LogSource", AlternateID: d.Type, DisplayName: d.Name}
 	debug := map[string]any{"detail": detail, "lastError": snap.LastError, "lastErrorKind": snap.LastErrorKind,
 		"eventsPulled": snap.Events}
 	if !snap.LastSuccessAt.IsZero() {
@@ -58,14 +35,6 @@ func HealthEvent(d Definition, health, detail string, snap Snapshot, now time.Ti
 	if !snap.LastEventPublished.IsZero() {
 		debug["lastEventPublished"] = snap.LastEventPublished.UTC().Format(event.TimeFormat)
 	}
-	ev := healthEvent{UUID: uuid.NewString(), Published: now.UTC().Format(event.TimeFormat), EventType: typ,
-		Version: "0", Severity: sev, DisplayMessage: msg, Actor: self,
-		Outcome:      map[string]string{"result": result, "reason": detail},
-		Target:       []ref{self},
-		DebugContext: map[string]any{"debugData": debug}}
-	raw, err := json.Marshal(ev)
-	if err != nil {
-		return event.Event{}, err
-	}
-	return event.Parse(raw, d.Org, now)
+	return sysevent.Spec{Type: typ, Severity: sev, Message: msg, Actor: self, Targets: []sysevent.Ref{self},
+		Failure: failure, Reason: detail, Debug: debug, Org: d.Org}
 }

@@ -2,7 +2,6 @@ package source
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,10 +11,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/secret"
+	"github.com/auditstream/auditstream/internal/sysevent"
 )
 
 // API serves /api/v1/sources, shaped like /api/v1/logStreams.
@@ -47,22 +47,18 @@ func (a *API) record(r *http.Request, tok auth.Token, verb string, d Definition)
 	if org == "" || org == auth.AllOrgs {
 		org = a.DefaultOrg
 	}
-	ev, err := api.LifecycleEvent(tok, "system.log_source.lifecycle."+verb, strings.ToUpper(verb[:1])+verb[1:]+" source",
-		api.Target{ID: d.ID, Type: "LogSource", AlternateID: d.Type, DisplayName: d.Name}, org, a.now())
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
-		defer cancel()
-		_, err = a.Journal.Append(ctx, []event.Event{ev})
-	}
+	err := sysevent.Write(r.Context(), a.Journal, sysevent.Spec{Type: "system.log_source.lifecycle." + verb,
+		Message: strings.ToUpper(verb[:1]) + verb[1:] + " source", Actor: sysevent.Token(tok),
+		Targets: []sysevent.Ref{{ID: d.ID, Type: "LogSource", AlternateID: d.Type, DisplayName: d.Name}}, Org: org}, a.now())
 	if err != nil && a.Log != nil {
 		a.Log.Warn("record source change", "source", d.ID, "verb", verb, "err", err)
 	}
 }
 
 // Routes returns the API's endpoints.
-func (a *API) Routes() []api.Route {
+func (a *API) Routes() []httpapi.Route {
 	read, manage := auth.ScopeReadSources, auth.ScopeManageSources
-	return []api.Route{
+	return []httpapi.Route{
 		{Pattern: "GET /api/v1/sources", Scope: read, Handle: a.list},
 		{Pattern: "POST /api/v1/sources", Scope: manage, Handle: a.create},
 		{Pattern: "GET /api/v1/sources/{id}", Scope: read, Handle: a.get},
@@ -135,9 +131,9 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, tok auth.Token) error
 	var field, value string
 	if f := r.URL.Query().Get("filter"); f != "" {
 		var ok bool
-		field, value, ok = api.ParseEqFilter(f)
+		field, value, ok = httpapi.ParseEqFilter(f)
 		if !ok || (field != "type" && field != "status") {
-			return api.Errorf(http.StatusBadRequest, api.CodeInvalidFilter, "Invalid filter %q", f).
+			return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeInvalidFilter, "Invalid filter %q", f).
 				WithCauses(`use exactly one of: type eq "<type>", status eq "ACTIVE|INACTIVE"`)
 		}
 	}
@@ -148,7 +144,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, tok auth.Token) error
 		}
 		out = append(out, a.view(r, d))
 	}
-	api.WriteJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -156,7 +152,7 @@ func (a *API) find(r *http.Request, tok auth.Token) (Definition, error) {
 	id := r.PathValue("id")
 	d, ok := a.Store.Get(id)
 	if !ok || !tok.CanAccessOrg(d.Org) {
-		return Definition{}, api.Errorf(http.StatusNotFound, api.CodeNotFound, "Not found: Resource not found: %s (LogSource)", id)
+		return Definition{}, httpapi.Errorf(http.StatusNotFound, httpapi.CodeNotFound, "Not found: Resource not found: %s (LogSource)", id)
 	}
 	return d, nil
 }
@@ -166,7 +162,7 @@ func (a *API) get(w http.ResponseWriter, r *http.Request, tok auth.Token) error 
 	if err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusOK, a.view(r, d))
+	httpapi.WriteJSON(w, http.StatusOK, a.view(r, d))
 	return nil
 }
 
@@ -188,8 +184,7 @@ func (a *API) validate(in *input, tok auth.Token, old Definition) (json.RawMessa
 	if in.Org == auth.AllOrgs || !event.ValidOrg(in.Org) {
 		causes = append(causes, "org: must be 1 to 64 letters, digits, '-' or '_' (a source feeds one org)")
 	} else if !tok.CanAccessOrg(in.Org) {
-		return nil, api.Errorf(http.StatusForbidden, api.CodeForbidden, "You do not have permission to perform the requested action").
-			WithCauses("the token may not manage sources of org " + in.Org)
+		return nil, httpapi.Forbidden("the token may not manage sources of org " + in.Org)
 	}
 	var stored json.RawMessage
 	t, ok := a.Types[in.Type]
@@ -216,16 +211,16 @@ func (a *API) validate(in *input, tok auth.Token, old Definition) (json.RawMessa
 		}
 	}
 	if len(causes) > 0 {
-		return nil, api.Errorf(http.StatusBadRequest, api.CodeValidation, "Api validation failed: source").WithCauses(causes...)
+		return nil, httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: source").WithCauses(causes...)
 	}
-	return api.CompactJSON(stored), nil
+	return httpapi.CompactJSON(stored), nil
 }
 
 // operatorSets reports whether settings, stored by tok over old (zero on
 // create), are the operator's choice: tok is an all-orgs token, or the
 // operator's settings stay as they were.
 func operatorSets(tok auth.Token, old Definition, settings json.RawMessage) bool {
-	return tok.Org == auth.AllOrgs || (old.ID != "" && old.Operator && bytes.Equal(api.CompactJSON(settings), old.Settings))
+	return tok.Org == auth.AllOrgs || (old.ID != "" && old.Operator && bytes.Equal(httpapi.CompactJSON(settings), old.Settings))
 }
 
 func (a *API) orgOf(in string, tok auth.Token) string {
@@ -240,7 +235,7 @@ func (a *API) orgOf(in string, tok auth.Token) string {
 
 func (a *API) create(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
 	var in input
-	if err := api.DecodeBody(r, &in, true); err != nil {
+	if err := httpapi.DecodeBody(r, &in, true); err != nil {
 		return err
 	}
 	in.Org = a.orgOf(in.Org, tok)
@@ -257,13 +252,12 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, tok auth.Token) err
 	}
 	a.Log.Info("source created", "source", d.ID, "type", d.Type, "org", d.Org)
 	a.record(r, tok, "create", d)
-	api.WriteJSON(w, http.StatusOK, withGenerated(a.view(r, d), generated))
+	httpapi.WriteJSON(w, http.StatusOK, withGenerated(a.view(r, d), generated))
 	return nil
 }
 
 func readOnlyError() error {
-	return api.Errorf(http.StatusForbidden, api.CodeForbidden, "You do not have permission to perform the requested action").
-		WithCauses(ErrReadOnly.Error())
+	return httpapi.Forbidden(ErrReadOnly.Error())
 }
 
 func (a *API) update(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
@@ -275,7 +269,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, tok auth.Token) err
 		return readOnlyError()
 	}
 	var in input
-	if err := api.DecodeBody(r, &in, true); err != nil {
+	if err := httpapi.DecodeBody(r, &in, true); err != nil {
 		return err
 	}
 	if in.Org == "" {
@@ -300,7 +294,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, tok auth.Token) err
 		return err
 	}
 	a.record(r, tok, "update", d)
-	api.WriteJSON(w, http.StatusOK, withGenerated(a.view(r, d), generated))
+	httpapi.WriteJSON(w, http.StatusOK, withGenerated(a.view(r, d), generated))
 	return nil
 }
 
@@ -348,7 +342,7 @@ func (a *API) lifecycle(w http.ResponseWriter, r *http.Request, tok auth.Token, 
 			a.record(r, tok, "deactivate", d)
 		}
 	}
-	api.WriteJSON(w, http.StatusOK, a.view(r, d))
+	httpapi.WriteJSON(w, http.StatusOK, a.view(r, d))
 	return nil
 }
 
@@ -357,7 +351,7 @@ func (a *API) status(w http.ResponseWriter, r *http.Request, tok auth.Token) err
 	if err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusOK, a.Supervisor.Snapshot(d))
+	httpapi.WriteJSON(w, http.StatusOK, a.Supervisor.Snapshot(d))
 	return nil
 }
 
@@ -370,7 +364,7 @@ func (a *API) backfill(w http.ResponseWriter, r *http.Request, tok auth.Token) e
 		Since string `json:"since"`
 		Until string `json:"until"`
 	}
-	if err := api.DecodeBody(r, &in, true); err != nil {
+	if err := httpapi.DecodeBody(r, &in, true); err != nil {
 		return err
 	}
 	var causes []string
@@ -388,18 +382,18 @@ func (a *API) backfill(w http.ResponseWriter, r *http.Request, tok auth.Token) e
 		causes = append(causes, "since: must be before until")
 	}
 	if len(causes) > 0 {
-		return api.Errorf(http.StatusBadRequest, api.CodeValidation, "Api validation failed: backfill").WithCauses(causes...)
+		return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: backfill").WithCauses(causes...)
 	}
 	if err := a.Supervisor.Backfill(d, since.UTC(), until.UTC()); err != nil {
 		switch {
 		case errors.Is(err, ErrBackfillRunning):
-			return api.Errorf(http.StatusConflict, api.CodeValidation, "Api validation failed: backfill").WithCauses(err.Error())
+			return httpapi.Errorf(http.StatusConflict, httpapi.CodeValidation, "Api validation failed: backfill").WithCauses(err.Error())
 		case errors.Is(err, ErrNoBackfill), errors.Is(err, ErrInactive):
-			return api.Errorf(http.StatusBadRequest, api.CodeValidation, "Api validation failed: backfill").WithCauses(err.Error())
+			return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: backfill").WithCauses(err.Error())
 		}
 		return err
 	}
-	api.WriteJSON(w, http.StatusAccepted, map[string]any{"id": d.ID, "state": "RUNNING",
+	httpapi.WriteJSON(w, http.StatusAccepted, map[string]any{"id": d.ID, "state": "RUNNING",
 		"since": since.UTC().Format(event.TimeFormat), "until": until.UTC().Format(event.TimeFormat)})
 	return nil
 }

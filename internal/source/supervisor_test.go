@@ -18,8 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
-	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/source"
@@ -127,7 +127,7 @@ func setup(t *testing.T) *fixture {
 	for _, rt := range a.Routes() {
 		mux.HandleFunc(rt.Pattern, func(w http.ResponseWriter, r *http.Request) {
 			if err := rt.Handle(w, r, tok); err != nil {
-				api.WriteError(w, discard, err)
+				httpapi.WriteError(w, discard, err)
 			}
 		})
 	}

@@ -11,7 +11,10 @@
 //
 // Definitions live in a JetStream KV bucket (Store); a Supervisor on every
 // node watches it and starts, restarts and stops runners as streams are
-// created, changed, replayed, deactivated and deleted.
+// created, changed, replayed, deactivated and deleted. The Service is what
+// the API calls to make those changes: it pins a new stream's consumer,
+// starts a replay's epoch, lists and redrives dead letters, and writes the
+// System Log event of each change.
 //
 // Retention keeps the journal under its byte cap by purging the oldest
 // events, and decides what that means for streams behind: with

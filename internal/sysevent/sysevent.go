@@ -6,12 +6,15 @@
 package sysevent
 
 import (
+	"context"
 	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/journal"
 )
 
 // Severities, Okta's.
@@ -31,6 +34,22 @@ type Ref struct {
 
 // Service is the actor of events the service raises on its own (no caller).
 var Service = Ref{ID: "auditstream", Type: "SystemPrincipal", AlternateID: "system@auditstream", DisplayName: "auditstream"}
+
+// Token event types, Okta's names for API token changes.
+const (
+	TokenCreate = "system.api_token.create"
+	TokenRevoke = "system.api_token.revoke"
+	// TokenRotate is written when the token from AUDITSTREAM_ADMIN_TOKEN
+	// is replaced by a new value (Okta has no such event: its tokens are
+	// never set from outside).
+	TokenRotate = "system.api_token.rotate"
+)
+
+// Token is the Ref of an API token (never its secret): the actor of a
+// change an API caller made, or the target of an event about a token.
+func Token(t auth.Token) Ref {
+	return Ref{ID: t.ID, Type: "Token", AlternateID: t.Name, DisplayName: t.Name}
+}
 
 // Spec describes one event.
 type Spec struct {
@@ -98,4 +117,27 @@ func New(s Spec, now time.Time) (event.Event, error) {
 		return event.Event{}, err
 	}
 	return event.Parse(raw, s.Org, now)
+}
+
+// Appender stores events; *journal.Journal is one.
+type Appender interface {
+	Append(ctx context.Context, evs []event.Event) (journal.Result, error)
+}
+
+// appendTimeout bounds the append of one event, which goes on when the
+// request or run that raised it is cancelled: the change has happened.
+const appendTimeout = 10 * time.Second
+
+// Write builds the event, published now, and appends it to j, even when
+// ctx is cancelled (within appendTimeout). The error is for the caller to
+// log: an event about a change that has already happened is not undone.
+func Write(ctx context.Context, j Appender, s Spec, now time.Time) error {
+	ev, err := New(s, now)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), appendTimeout)
+	defer cancel()
+	_, err = j.Append(ctx, []event.Event{ev})
+	return err
 }

@@ -42,27 +42,27 @@ import (
 type Config struct {
 	// Region is the AWS region of the destination, e.g. "us-east-1".
 	// Required, even with an endpoint override.
-	Region string `json:"region" yaml:"region"`
+	Region string `json:"region"`
 	// Endpoint overrides the service endpoint, e.g. a VPC endpoint or a
 	// local test server ("http://127.0.0.1:4566"). Empty means AWS's own.
-	Endpoint string `json:"endpoint,omitempty" yaml:"endpoint,omitempty"`
+	Endpoint string `json:"endpoint,omitempty"`
 	// Credentials say who the requests are signed as; empty means the
 	// SDK's default chain.
-	Credentials Credentials `json:"credentials,omitzero" yaml:"credentials,omitempty"`
+	Credentials Credentials `json:"credentials,omitzero"`
 }
 
 // Credentials are static keys and/or a role to assume.
 type Credentials struct {
 	// AccessKeyID and SecretAccessKey are static keys; set both or
 	// neither. SessionToken goes with temporary keys.
-	AccessKeyID     string        `json:"accessKeyId,omitempty" yaml:"accessKeyId,omitempty"`
-	SecretAccessKey secret.String `json:"secretAccessKey,omitempty" yaml:"secretAccessKey,omitempty"`
-	SessionToken    secret.String `json:"sessionToken,omitempty" yaml:"sessionToken,omitempty"`
+	AccessKeyID     string        `json:"accessKeyId,omitempty"`
+	SecretAccessKey secret.String `json:"secretAccessKey,omitempty"`
+	SessionToken    secret.String `json:"sessionToken,omitempty"`
 	// RoleARN is a role to assume with STS, using the static keys (or the
 	// default chain) as the base identity. ExternalID is passed along
 	// when the role's trust policy asks for one.
-	RoleARN    string `json:"roleArn,omitempty" yaml:"roleArn,omitempty"`
-	ExternalID string `json:"externalId,omitempty" yaml:"externalId,omitempty"`
+	RoleARN    string `json:"roleArn,omitempty"`
+	ExternalID string `json:"externalId,omitempty"`
 }
 
 // SecretPaths are the write-only settings of Config, as dotted paths

@@ -41,21 +41,21 @@ const (
 // Config is the settings of a stream of type "cloudwatch_logs".
 type Config struct {
 	// LogGroupName is the log group, e.g. "/audit/okta".
-	LogGroupName string `json:"logGroupName" yaml:"logGroupName"`
+	LogGroupName string `json:"logGroupName"`
 	// LogStreamName is the log stream, a template: {org} becomes the
 	// event's org and {date} its published day (2024-08-13, UTC).
 	// Default "{org}".
-	LogStreamName string `json:"logStreamName,omitempty" yaml:"logStreamName,omitempty"`
+	LogStreamName string `json:"logStreamName,omitempty"`
 	// AutoCreate creates the group and stream when they are missing
 	// (default true). With false, a missing one holds the stream.
-	AutoCreate *bool `json:"autoCreate,omitempty" yaml:"autoCreate,omitempty"`
+	AutoCreate *bool `json:"autoCreate,omitempty"`
 	// MaxEventBytes is the largest event (default 262144, at most
 	// 1048550); larger events are dead-lettered.
-	MaxEventBytes int `json:"maxEventBytes,omitempty" yaml:"maxEventBytes,omitempty"`
+	MaxEventBytes int `json:"maxEventBytes,omitempty"`
 	// Timeout bounds each call, e.g. "30s" (the default).
-	Timeout sink.Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
+	Timeout sink.Duration `json:"timeout,omitempty"`
 	// Config holds region, endpoint and credentials.
-	awsconf.Config `json:",inline" yaml:",inline"`
+	awsconf.Config `json:",inline"`
 }
 
 func (c Config) withDefaults() Config {

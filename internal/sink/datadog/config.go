@@ -43,28 +43,28 @@ var Sites = []string{
 type Config struct {
 	// Site is the Datadog site (default datadoghq.com); logs go to
 	// https://http-intake.logs.<site>.
-	Site string `json:"site,omitempty" yaml:"site,omitempty"`
+	Site string `json:"site,omitempty"`
 	// URL replaces the site's intake with another base URL (a proxy or a
 	// test server); /api/v2/logs is added to it.
-	URL string `json:"url,omitempty" yaml:"url,omitempty"`
+	URL string `json:"url,omitempty"`
 	// APIKey is the Datadog API key.
-	APIKey secret.String `json:"apiKey" yaml:"apiKey"`
+	APIKey secret.String `json:"apiKey"`
 	// InsecureHTTP allows plain http to hosts other than this machine
 	// (audit events and credentials then cross the network unencrypted).
-	InsecureHTTP bool `json:"insecureHttp,omitempty" yaml:"insecureHttp,omitempty"`
+	InsecureHTTP bool `json:"insecureHttp,omitempty"`
 	// Service and Source fill service (default "auditstream") and
 	// ddsource (default "okta").
-	Service string `json:"service,omitempty" yaml:"service,omitempty"`
-	Source  string `json:"source,omitempty" yaml:"source,omitempty"`
+	Service string `json:"service,omitempty"`
+	Source  string `json:"source,omitempty"`
 	// Tags are added to ddtags as "key:value", after org:<org>.
-	Tags []string `json:"tags,omitempty" yaml:"tags,omitempty"`
+	Tags []string `json:"tags,omitempty"`
 	// Gzip compresses requests (default true).
-	Gzip *bool `json:"gzip,omitempty" yaml:"gzip,omitempty"`
+	Gzip *bool `json:"gzip,omitempty"`
 	// MaxBytes is the largest request before compression (default
 	// 4250000, at most 5242880).
-	MaxBytes int `json:"maxBytes,omitempty" yaml:"maxBytes,omitempty"`
+	MaxBytes int `json:"maxBytes,omitempty"`
 	// Timeout bounds each request, e.g. "30s" (the default).
-	Timeout sink.Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
+	Timeout sink.Duration `json:"timeout,omitempty"`
 }
 
 func (c Config) withDefaults() Config {

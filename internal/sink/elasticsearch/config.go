@@ -44,34 +44,34 @@ const (
 type Config struct {
 	// URLs are the cluster's nodes, e.g. "https://es1:9200"; a request
 	// that cannot reach one is sent to the next.
-	URLs []string `json:"urls" yaml:"urls"`
+	URLs []string `json:"urls"`
 	// InsecureHTTP allows plain http to hosts other than this machine
 	// (audit events and credentials then cross the network unencrypted).
-	InsecureHTTP bool `json:"insecureHttp,omitempty" yaml:"insecureHttp,omitempty"`
+	InsecureHTTP bool `json:"insecureHttp,omitempty"`
 	// Index is the index or data stream (default
 	// "logs-okta.system-default").
-	Index string `json:"index,omitempty" yaml:"index,omitempty"`
+	Index string `json:"index,omitempty"`
 	// Auth is how requests authenticate; none by default.
-	Auth Auth `json:"auth,omitzero" yaml:"auth,omitempty"`
+	Auth Auth `json:"auth,omitzero"`
 	// MaxBytes is the largest request (default 5 MiB).
-	MaxBytes int `json:"maxBytes,omitempty" yaml:"maxBytes,omitempty"`
+	MaxBytes int `json:"maxBytes,omitempty"`
 	// MaxEvents is the most documents in one request (default 1000).
-	MaxEvents int `json:"maxEvents,omitempty" yaml:"maxEvents,omitempty"`
+	MaxEvents int `json:"maxEvents,omitempty"`
 	// Timeout bounds each request, e.g. "30s" (the default).
-	Timeout sink.Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
+	Timeout sink.Duration `json:"timeout,omitempty"`
 }
 
 // Auth is basic credentials or an API key.
 type Auth struct {
 	// Type is none (default), basic or apiKey.
-	Type AuthType `json:"type,omitempty" yaml:"type,omitempty"`
+	Type AuthType `json:"type,omitempty"`
 	// Username and Password are the basic credentials.
-	Username string        `json:"username,omitempty" yaml:"username,omitempty"`
-	Password secret.String `json:"password,omitempty" yaml:"password,omitempty"`
+	Username string        `json:"username,omitempty"`
+	Password secret.String `json:"password,omitempty"`
 	// APIKey is the encoded API key (base64 of id:key, as Elasticsearch's
 	// create API key answer gives in "encoded"), sent as
 	// "Authorization: ApiKey <apiKey>".
-	APIKey secret.String `json:"apiKey,omitempty" yaml:"apiKey,omitempty"`
+	APIKey secret.String `json:"apiKey,omitempty"`
 }
 
 func (c Config) withDefaults() Config {

@@ -41,19 +41,19 @@ const (
 type Config struct {
 	// EventBusName is the bus's name or ARN (an ARN reaches a bus in
 	// another account). Default "default".
-	EventBusName string `json:"eventBusName,omitempty" yaml:"eventBusName,omitempty"`
+	EventBusName string `json:"eventBusName,omitempty"`
 	// Source is each event's source, default "auditstream.{org}"; {org}
 	// is replaced by the event's org. It must not start with "aws.".
-	Source string `json:"source,omitempty" yaml:"source,omitempty"`
+	Source string `json:"source,omitempty"`
 	// DetailType is each event's detail-type, default "SystemLog".
-	DetailType string `json:"detailType,omitempty" yaml:"detailType,omitempty"`
+	DetailType string `json:"detailType,omitempty"`
 	// MaxBytes is the PutEvents request size limit as EventBridge counts
 	// it (default 262144; at most 1048576).
-	MaxBytes int `json:"maxBytes,omitempty" yaml:"maxBytes,omitempty"`
+	MaxBytes int `json:"maxBytes,omitempty"`
 	// Timeout bounds each call, e.g. "30s" (the default).
-	Timeout sink.Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
+	Timeout sink.Duration `json:"timeout,omitempty"`
 	// Config holds region, endpoint and credentials.
-	awsconf.Config `json:",inline" yaml:",inline"`
+	awsconf.Config `json:",inline"`
 }
 
 func (c Config) withDefaults() Config {
@@ -140,24 +140,24 @@ var (
 // Region with the source "auditstream.{org}.<eventSourceName>".
 type OktaConfig struct {
 	// AccountID is the 12-digit AWS account of the bus.
-	AccountID string `json:"accountId" yaml:"accountId"`
+	AccountID string `json:"accountId"`
 	// EventSourceName names the stream's events; it becomes the last part
 	// of their source.
-	EventSourceName string `json:"eventSourceName" yaml:"eventSourceName"`
+	EventSourceName string `json:"eventSourceName"`
 	// Region is the bus's region, one of OktaRegions.
-	Region string `json:"region" yaml:"region"`
+	Region string `json:"region"`
 
 	// The settings below are auditstream extensions; Okta clients leave
 	// them out.
 
 	// EventBusName is the bus in AccountID, default "default".
-	EventBusName string `json:"eventBusName,omitempty" yaml:"eventBusName,omitempty"`
+	EventBusName string `json:"eventBusName,omitempty"`
 	// Endpoint overrides the EventBridge endpoint (a VPC endpoint).
-	Endpoint string `json:"endpoint,omitempty" yaml:"endpoint,omitempty"`
+	Endpoint string `json:"endpoint,omitempty"`
 	// Credentials sign the requests; default the SDK's default chain.
-	Credentials awsconf.Credentials `json:"credentials,omitzero" yaml:"credentials,omitempty"`
+	Credentials awsconf.Credentials `json:"credentials,omitzero"`
 	// MaxBytes is the PutEvents request size limit (default 262144).
-	MaxBytes int `json:"maxBytes,omitempty" yaml:"maxBytes,omitempty"`
+	MaxBytes int `json:"maxBytes,omitempty"`
 }
 
 // Validate reports every problem with c, with Okta's messages for Okta's

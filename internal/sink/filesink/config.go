@@ -32,18 +32,18 @@ type Config struct {
 	// absolute path, or, when the sink is given a base directory
 	// (Deps.Base: a tenant's directory under fileRoots), a path relative
 	// to it that does not leave it.
-	Dir string `json:"dir" yaml:"dir"`
+	Dir string `json:"dir"`
 	// Prefix starts every file name (default "events"): letters, digits,
 	// '.', '_' and '-', at most 64.
-	Prefix string `json:"prefix,omitempty" yaml:"prefix,omitempty"`
+	Prefix string `json:"prefix,omitempty"`
 	// MaxBytes is the size at which a file is finished (default 100 MiB).
 	// An event larger than that gets a file of its own.
-	MaxBytes int64 `json:"maxBytes,omitempty" yaml:"maxBytes,omitempty"`
+	MaxBytes int64 `json:"maxBytes,omitempty"`
 	// MaxAge is the age at which a file is finished, e.g. "1h" (default).
-	MaxAge sink.Duration `json:"maxAge,omitempty" yaml:"maxAge,omitempty"`
+	MaxAge sink.Duration `json:"maxAge,omitempty"`
 	// Fsync makes every write wait until the events are on disk (default
 	// true). Off, a machine crash can lose acknowledged events.
-	Fsync *bool `json:"fsync,omitempty" yaml:"fsync,omitempty"`
+	Fsync *bool `json:"fsync,omitempty"`
 }
 
 var prefixPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)

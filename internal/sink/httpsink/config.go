@@ -74,60 +74,60 @@ const (
 type Config struct {
 	// URL receives the events; http or https. It must not carry
 	// credentials (use auth).
-	URL string `json:"url" yaml:"url"`
+	URL string `json:"url"`
 	// Method is POST (default) or PUT.
-	Method string `json:"method,omitempty" yaml:"method,omitempty"`
+	Method string `json:"method,omitempty"`
 	// Headers are added to every request. Their values are shown by the
 	// API and in logs: put credentials in auth, which is redacted.
 	// Headers the sink sets itself (Content-Type, webhook-*, and the
 	// auth header) cannot be set here.
-	Headers map[string]string `json:"headers,omitempty" yaml:"headers,omitempty"`
+	Headers map[string]string `json:"headers,omitempty"`
 	// Auth is how requests authenticate; none by default.
-	Auth Auth `json:"auth,omitzero" yaml:"auth,omitempty"`
+	Auth Auth `json:"auth,omitzero"`
 	// Body is batch (default: a JSON array), ndjson, or event (one
 	// request per event).
-	Body Body `json:"body,omitempty" yaml:"body,omitempty"`
+	Body Body `json:"body,omitempty"`
 	// Signing, when its secret is set, signs every request the Standard
 	// Webhooks way (webhook-id, webhook-timestamp, webhook-signature).
-	Signing Signing `json:"signing,omitzero" yaml:"signing,omitempty"`
+	Signing Signing `json:"signing,omitzero"`
 	// Timeout bounds each request, e.g. "15s" (the default).
-	Timeout sink.Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
+	Timeout sink.Duration `json:"timeout,omitempty"`
 	// MaxEvents is the most events in one batch (default 500).
-	MaxEvents int `json:"maxEvents,omitempty" yaml:"maxEvents,omitempty"`
+	MaxEvents int `json:"maxEvents,omitempty"`
 	// MaxBytes is the largest request body in bytes (default 1 MiB); in
 	// event mode, the largest event.
-	MaxBytes int `json:"maxBytes,omitempty" yaml:"maxBytes,omitempty"`
+	MaxBytes int `json:"maxBytes,omitempty"`
 	// InsecureHTTP allows plain http to hosts other than this machine
 	// (audit events and credentials then cross the network unencrypted).
-	InsecureHTTP bool `json:"insecureHttp,omitempty" yaml:"insecureHttp,omitempty"`
+	InsecureHTTP bool `json:"insecureHttp,omitempty"`
 }
 
 // Auth is how requests authenticate. Only the fields of the chosen type
 // may be set.
 type Auth struct {
 	// Type is none (default), basic, apiKey or oauth2ClientCredentials.
-	Type AuthType `json:"type,omitempty" yaml:"type,omitempty"`
+	Type AuthType `json:"type,omitempty"`
 	// Username and Password are the basic credentials.
-	Username string        `json:"username,omitempty" yaml:"username,omitempty"`
-	Password secret.String `json:"password,omitempty" yaml:"password,omitempty"`
+	Username string        `json:"username,omitempty"`
+	Password secret.String `json:"password,omitempty"`
 	// HeaderName is the header that carries APIKey (default X-API-Key;
 	// use Authorization with a value "Bearer <token>" for bearer tokens).
-	HeaderName string        `json:"headerName,omitempty" yaml:"headerName,omitempty"`
-	APIKey     secret.String `json:"apiKey,omitempty" yaml:"apiKey,omitempty"`
+	HeaderName string        `json:"headerName,omitempty"`
+	APIKey     secret.String `json:"apiKey,omitempty"`
 	// TokenURL, ClientID, ClientSecret and Scopes configure the OAuth 2.0
 	// client credentials grant. The client authenticates to the token
 	// endpoint with HTTP Basic.
-	TokenURL     string        `json:"tokenUrl,omitempty" yaml:"tokenUrl,omitempty"`
-	ClientID     string        `json:"clientId,omitempty" yaml:"clientId,omitempty"`
-	ClientSecret secret.String `json:"clientSecret,omitempty" yaml:"clientSecret,omitempty"`
-	Scopes       []string      `json:"scopes,omitempty" yaml:"scopes,omitempty"`
+	TokenURL     string        `json:"tokenUrl,omitempty"`
+	ClientID     string        `json:"clientId,omitempty"`
+	ClientSecret secret.String `json:"clientSecret,omitempty"`
+	Scopes       []string      `json:"scopes,omitempty"`
 }
 
 // Signing configures Standard Webhooks signatures.
 type Signing struct {
 	// Secret is the endpoint's whsec_ secret: "whsec_" followed by the
 	// base64 of 24 to 64 random bytes.
-	Secret secret.String `json:"secret,omitempty" yaml:"secret,omitempty"`
+	Secret secret.String `json:"secret,omitempty"`
 }
 
 // withDefaults returns c with every unset setting at its default.

@@ -38,36 +38,36 @@ const (
 type Config struct {
 	// Config holds region, endpoint and credentials (inline: the settings
 	// "region", "endpoint" and "credentials").
-	awsconf.Config `yaml:",inline"`
+	awsconf.Config
 	// Bucket receives the objects. Required.
-	Bucket string `json:"bucket" yaml:"bucket"`
+	Bucket string `json:"bucket"`
 	// Prefix goes in front of every key, e.g. "audit/" (a missing
 	// trailing "/" is added).
-	Prefix string `json:"prefix,omitempty" yaml:"prefix,omitempty"`
+	Prefix string `json:"prefix,omitempty"`
 	// ForcePathStyle addresses the bucket in the path (endpoint/bucket/key)
 	// instead of the host name, as most S3-compatible servers need.
-	ForcePathStyle bool `json:"forcePathStyle,omitempty" yaml:"forcePathStyle,omitempty"`
+	ForcePathStyle bool `json:"forcePathStyle,omitempty"`
 	// Format is ndjson (default), csv or parquet.
-	Format archive.Format `json:"format,omitempty" yaml:"format,omitempty"`
+	Format archive.Format `json:"format,omitempty"`
 	// Compression is gzip (default), zstd or none. For parquet it is the
 	// codec inside the file.
-	Compression archive.Compression `json:"compression,omitempty" yaml:"compression,omitempty"`
+	Compression archive.Compression `json:"compression,omitempty"`
 	// Columns are the CSV columns: names of the flat audit-export schema
 	// (EVENT_ID, EVENT_TIME, USER_ID, ...), "event" for the whole event as
 	// JSON, or dotted paths into the event ("actor.alternateId"). Empty
 	// means the whole audit-export schema.
-	Columns []string `json:"columns,omitempty" yaml:"columns,omitempty"`
+	Columns []string `json:"columns,omitempty"`
 	// KeyTemplate is the partition path below the prefix; default
 	// "year={yyyy}/month={MM}/day={dd}/hour={HH}/". Placeholders: {org},
 	// {yyyy}, {MM}, {dd}, {HH}, from the event's published time in UTC.
-	KeyTemplate string `json:"keyTemplate,omitempty" yaml:"keyTemplate,omitempty"`
+	KeyTemplate string `json:"keyTemplate,omitempty"`
 	// Batch says when an object is written.
-	Batch Batch `json:"batch,omitzero" yaml:"batch,omitempty"`
+	Batch Batch `json:"batch,omitzero"`
 	// ConditionalWrites sends If-None-Match: * so that an object is never
 	// overwritten and a re-sent batch is recognised (default true). Turn
 	// it off only for servers without conditional writes; a batch re-sent
 	// after a crash may then be archived twice.
-	ConditionalWrites *bool `json:"conditionalWrites,omitempty" yaml:"conditionalWrites,omitempty"`
+	ConditionalWrites *bool `json:"conditionalWrites,omitempty"`
 }
 
 // Batch says when the buffered events are written as an object: when the
@@ -75,12 +75,12 @@ type Config struct {
 // MaxEvents are buffered, whichever comes first.
 type Batch struct {
 	// MaxAge, e.g. "5m" (the default).
-	MaxAge sink.Duration `json:"maxAge,omitempty" yaml:"maxAge,omitempty"`
+	MaxAge sink.Duration `json:"maxAge,omitempty"`
 	// MaxBytes is the largest object in bytes as stored (compressed);
 	// default 64 MiB.
-	MaxBytes int `json:"maxBytes,omitempty" yaml:"maxBytes,omitempty"`
+	MaxBytes int `json:"maxBytes,omitempty"`
 	// MaxEvents is the most events in one batch; default 100,000.
-	MaxEvents int `json:"maxEvents,omitempty" yaml:"maxEvents,omitempty"`
+	MaxEvents int `json:"maxEvents,omitempty"`
 }
 
 func (c Config) withDefaults() Config {

@@ -41,36 +41,36 @@ const (
 type Config struct {
 	// URL is the collector's base URL, e.g. "https://splunk.example.com:8088";
 	// events go to /services/collector/event below it.
-	URL string `json:"url" yaml:"url"`
+	URL string `json:"url"`
 	// Token is the HEC token.
-	Token secret.String `json:"token" yaml:"token"`
+	Token secret.String `json:"token"`
 	// InsecureHTTP allows plain http to hosts other than this machine
 	// (audit events and credentials then cross the network unencrypted).
-	InsecureHTTP bool `json:"insecureHttp,omitempty" yaml:"insecureHttp,omitempty"`
+	InsecureHTTP bool `json:"insecureHttp,omitempty"`
 
 	// Sourcetype, Source, Index and Host fill the envelope; Sourcetype
 	// defaults to "OktaIM2:log" and Source to "okta:im2", Index to the
 	// token's default index and Host to the event's org.
-	Sourcetype string `json:"sourcetype,omitempty" yaml:"sourcetype,omitempty"`
-	Source     string `json:"source,omitempty" yaml:"source,omitempty"`
-	Index      string `json:"index,omitempty" yaml:"index,omitempty"`
-	Host       string `json:"host,omitempty" yaml:"host,omitempty"`
+	Sourcetype string `json:"sourcetype,omitempty"`
+	Source     string `json:"source,omitempty"`
+	Index      string `json:"index,omitempty"`
+	Host       string `json:"host,omitempty"`
 	// Gzip compresses requests (default true).
-	Gzip *bool `json:"gzip,omitempty" yaml:"gzip,omitempty"`
+	Gzip *bool `json:"gzip,omitempty"`
 	// MaxBytes is the largest request before compression (default 1 MiB).
-	MaxBytes int `json:"maxBytes,omitempty" yaml:"maxBytes,omitempty"`
+	MaxBytes int `json:"maxBytes,omitempty"`
 	// MaxEvents is the most events in one request (default 1000).
-	MaxEvents int `json:"maxEvents,omitempty" yaml:"maxEvents,omitempty"`
+	MaxEvents int `json:"maxEvents,omitempty"`
 	// Ack turns on indexer acknowledgement (the token must have useACK):
 	// a write returns only once Splunk says the events are indexed, so
 	// the journal is acknowledged only then.
-	Ack bool `json:"ack,omitempty" yaml:"ack,omitempty"`
+	Ack bool `json:"ack,omitempty"`
 	// AckPollInterval is how often to ask (default "10s"); AckTimeout is
 	// how long to wait before sending the batch again (default "5m").
-	AckPollInterval sink.Duration `json:"ackPollInterval,omitempty" yaml:"ackPollInterval,omitempty"`
-	AckTimeout      sink.Duration `json:"ackTimeout,omitempty" yaml:"ackTimeout,omitempty"`
+	AckPollInterval sink.Duration `json:"ackPollInterval,omitempty"`
+	AckTimeout      sink.Duration `json:"ackTimeout,omitempty"`
 	// Timeout bounds each request, e.g. "30s" (the default).
-	Timeout sink.Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
+	Timeout sink.Duration `json:"timeout,omitempty"`
 }
 
 func (c Config) withDefaults() Config {
@@ -176,12 +176,12 @@ var (
 // "splunk_cloud_logstreaming", Okta's Splunk Cloud log stream.
 type OktaConfig struct {
 	// Edition is the Splunk Cloud platform: aws, aws_govcloud or gcp.
-	Edition Edition `json:"edition" yaml:"edition"`
+	Edition Edition `json:"edition"`
 	// Host is the Splunk Cloud stack's domain, e.g. "acme.splunkcloud.com",
 	// without scheme.
-	Host string `json:"host" yaml:"host"`
+	Host string `json:"host"`
 	// Token is the HEC token (a GUID).
-	Token secret.String `json:"token" yaml:"token"`
+	Token secret.String `json:"token"`
 }
 
 // Validate reports every problem with c with Okta's messages.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/source"
+	"github.com/auditstream/auditstream/internal/sysevent"
 )
 
 // recentSize is how many recent uuids a poller remembers, to drop re-read
@@ -259,13 +260,7 @@ func (pl *Poller) health(ctx context.Context) {
 	default:
 		detail = "polling normally again"
 	}
-	ev, err := source.HealthEvent(pl.def, h, detail, snap, now)
-	if err == nil {
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		_, err = pl.deps.Journal.Append(actx, []event.Event{ev})
-		cancel()
-	}
-	if err != nil {
+	if err := sysevent.Write(ctx, pl.deps.Journal, source.HealthEvent(pl.def, h, detail, snap), now); err != nil {
 		pl.log.Warn("health event not stored", "health", h, "err", err)
 		return
 	}

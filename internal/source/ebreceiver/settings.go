@@ -1,4 +1,4 @@
-// Package eventbridge receives what an Amazon EventBridge API destination
+// Package ebreceiver is the EventBridge receiver: it receives what an Amazon EventBridge API destination
 // posts (DESTINATIONS.md §8): one event envelope per request, or an array
 // of them, such as the events of Okta's EventBridge log stream routed
 // through a rule. The envelope's detail becomes the event, tagged with the
@@ -32,7 +32,7 @@
 // URL when it is ambiguous, 413 for too large, 415 for a non-JSON body,
 // 429 when too many requests are in flight and 503 when the journal is
 // unavailable or the receiver deactivated, both with Retry-After.
-package eventbridge
+package ebreceiver
 
 import (
 	"crypto/rand"

@@ -1,4 +1,4 @@
-package api
+package httpapi
 
 import (
 	"crypto/rand"
@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -95,7 +96,7 @@ func WriteError(w http.ResponseWriter, log *slog.Logger, err error) {
 		secs := int((e.RetryAfter + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
-	writeJSON(w, e.Status, body)
+	WriteJSON(w, e.Status, body)
 }
 
 func newErrorID() string {
@@ -104,14 +105,35 @@ func newErrorID() string {
 	return "oae" + base64.RawURLEncoding.EncodeToString(b[:])[:20]
 }
 
-// WriteJSON writes v as JSON with status.
-func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
-
-// writeJSON writes v as JSON with status.
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// WriteJSON writes v as JSON with status, without escaping HTML.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
+}
+
+// Malformed is the 400 of a body that is not well-formed, with cause.
+func Malformed(cause string) *Error {
+	return Errorf(http.StatusBadRequest, CodeMalformed, "The request body was not well-formed.").WithCauses(cause)
+}
+
+// Forbidden is the 403 of a token that may not do what it asks, with
+// cause.
+func Forbidden(cause string) *Error {
+	return Errorf(http.StatusForbidden, CodeForbidden, "You do not have permission to perform the requested action").
+		WithCauses(cause)
+}
+
+// ValidationError turns joined validation errors into a 400 ("Api
+// validation failed: what") with one cause per problem.
+func ValidationError(what string, err error) *Error {
+	e := Errorf(http.StatusBadRequest, CodeValidation, "Api validation failed: %s", what)
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if line != "" {
+			e.Causes = append(e.Causes, line)
+		}
+	}
+	return e
 }

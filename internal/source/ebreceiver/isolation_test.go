@@ -1,4 +1,4 @@
-package eventbridge_test
+package ebreceiver_test
 
 import (
 	"encoding/json"
@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/auditstream/auditstream/internal/api"
+	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/source"
-	"github.com/auditstream/auditstream/internal/source/eventbridge"
+	"github.com/auditstream/auditstream/internal/source/ebreceiver"
 )
 
 const (
@@ -20,8 +20,8 @@ const (
 // keyed on Content-Type: stored as it was before such headers were
 // refused, since Prepare no longer lets anyone create it.
 func catchAll() source.Definition {
-	return source.Definition{ID: "b-catch-all", Type: eventbridge.Type, Name: "catch-all", Status: source.StatusActive, Org: "orgb",
-		Settings: json.RawMessage(`{"auth":{"type":"API_KEY","header":"Content-Type","secretSha256":"` + eventbridge.Hash(jsonType) + `"}}`)}
+	return source.Definition{ID: "b-catch-all", Type: ebreceiver.Type, Name: "catch-all", Status: source.StatusActive, Org: "orgb",
+		Settings: json.RawMessage(`{"auth":{"type":"API_KEY","header":"Content-Type","secretSha256":"` + ebreceiver.Hash(jsonType) + `"}}`)}
 }
 
 // orgEvents counts the journal's events of org.
@@ -42,7 +42,7 @@ func (h *harness) orgEvents(org string) int {
 // unauthenticated is stored.
 func TestHostileTenantCapturesNothing(t *testing.T) {
 	a := receiverDef(t, "a-eb", "orga", `{"auth":{"type":"API_KEY","header":"X-Api-Key","value":"`+orgAKey+`"}}`)
-	h := newHarnessWith(t, api.Limits{}, catchAll(), a)
+	h := newHarnessWith(t, httpapi.Limits{}, catchAll(), a)
 	withA := func(r *http.Request) { r.Header.Set("X-Api-Key", orgAKey) }
 	meantForA := []byte(`{"id":"meant-for-a","source":"aws.partner/okta.com/orga","detail-type":"SystemLog","detail":{"eventType":"user.session.start"}}`)
 	noCreds := []byte(`{"id":"no-credentials","source":"x","detail-type":"SystemLog","detail":{"eventType":"spam"}}`)
@@ -76,7 +76,7 @@ func TestHostileTenantCapturesNothing(t *testing.T) {
 		t.Fatalf("org A: got %d events, want its 1", n)
 	}
 	// And such a receiver can no longer be created.
-	if _, err := eventbridge.Prepare(json.RawMessage(`{"auth":{"type":"API_KEY","header":"Content-Type","value":"`+jsonType+`"}}`), nil); err == nil ||
+	if _, err := ebreceiver.Prepare(json.RawMessage(`{"auth":{"type":"API_KEY","header":"Content-Type","value":"`+jsonType+`"}}`), nil); err == nil ||
 		!strings.Contains(err.Error(), "settings.auth.header") {
 		t.Fatalf("creating the catch-all: got %v, want an error naming settings.auth.header", err)
 	}
@@ -88,7 +88,7 @@ func TestHostileTenantCapturesNothing(t *testing.T) {
 func TestUnknownReceiverLooksLikeWrongKey(t *testing.T) {
 	poller := source.Definition{ID: "okta-poller", Type: "okta", Name: "poller", Status: source.StatusActive, Org: "acme",
 		Settings: json.RawMessage(`{}`)}
-	h := newHarnessWith(t, api.Limits{}, receiverDef(t, "apikey", "acme",
+	h := newHarnessWith(t, httpapi.Limits{}, receiverDef(t, "apikey", "acme",
 		`{"auth":{"type":"API_KEY","header":"X-Auditstream-Key","value":"`+apiKey+`"}}`), poller)
 	wrong := func(r *http.Request) { r.Header.Set("X-Auditstream-Key", apiKey+"x") }
 	c1, h1, b1 := h.post("apikey", envelope(t), wrong)
@@ -113,7 +113,7 @@ func TestUnknownReceiverLooksLikeWrongKey(t *testing.T) {
 // receiver exists, checking that receiver's credentials only.
 func TestSharedURL(t *testing.T) {
 	t.Run("one receiver", func(t *testing.T) {
-		h := newHarnessWith(t, api.Limits{}, receiverDef(t, "only", "acme",
+		h := newHarnessWith(t, httpapi.Limits{}, receiverDef(t, "only", "acme",
 			`{"auth":{"type":"API_KEY","header":"X-Auditstream-Key","value":"`+apiKey+`"}}`))
 		if code, _, body := h.post("", envelope(t), func(r *http.Request) { r.Header.Set("X-Auditstream-Key", apiKey+"x") }); code != 401 {
 			t.Fatalf("wrong key: got %d %s, want 401", code, body)
@@ -126,19 +126,19 @@ func TestSharedURL(t *testing.T) {
 		}
 	})
 	t.Run("no receiver", func(t *testing.T) {
-		h := newHarnessWith(t, api.Limits{})
+		h := newHarnessWith(t, httpapi.Limits{})
 		if code, _, body := h.post("", envelope(t), withKey); code != 401 {
 			t.Fatalf("got %d %s, want 401", code, body)
 		}
 	})
 	t.Run("several receivers", func(t *testing.T) {
-		h := newHarness(t, api.Limits{})
+		h := newHarness(t, httpapi.Limits{})
 		code, hdr, body := h.post("", envelope(t), withKey)
 		if code != http.StatusConflict || !strings.Contains(body, "/api/v1/eventbridge/{sourceId}") {
 			t.Fatalf("got %d %s, want 409 naming the per-source URL", code, body)
 		}
 		var e struct{ ErrorCode string }
-		if json.Unmarshal([]byte(body), &e) != nil || e.ErrorCode != api.CodeValidation || hdr.Get("Content-Type") != "application/json" {
+		if json.Unmarshal([]byte(body), &e) != nil || e.ErrorCode != httpapi.CodeValidation || hdr.Get("Content-Type") != "application/json" {
 			t.Fatalf("body: got %s (%s), want an Okta error", body, hdr.Get("Content-Type"))
 		}
 		if n := len(h.messages()); n != 0 {
@@ -156,7 +156,7 @@ func TestStandardHeadersRefused(t *testing.T) {
 		"X-Amz-Date", "X-Amzn-Trace-Id", "Forwarded", "Traceparent", "Proxy-Authorization"}
 	for _, hdr := range refused {
 		t.Run(hdr, func(t *testing.T) {
-			_, err := eventbridge.Prepare(json.RawMessage(`{"auth":{"type":"API_KEY","header":"`+hdr+`","value":"`+apiKey+`"}}`), nil)
+			_, err := ebreceiver.Prepare(json.RawMessage(`{"auth":{"type":"API_KEY","header":"`+hdr+`","value":"`+apiKey+`"}}`), nil)
 			if err == nil || !strings.Contains(err.Error(), "settings.auth.header") || !strings.Contains(err.Error(), hdr) {
 				t.Fatalf("got %v, want an error naming settings.auth.header and %q", err, hdr)
 			}
@@ -164,7 +164,7 @@ func TestStandardHeadersRefused(t *testing.T) {
 	}
 	for _, hdr := range []string{"X-Api-Key", "Authorization", "X-Auditstream-Key", "DD-API-KEY"} {
 		t.Run(hdr, func(t *testing.T) {
-			if _, err := eventbridge.Prepare(json.RawMessage(`{"auth":{"type":"API_KEY","header":"`+hdr+`","value":"`+apiKey+`"}}`), nil); err != nil {
+			if _, err := ebreceiver.Prepare(json.RawMessage(`{"auth":{"type":"API_KEY","header":"`+hdr+`","value":"`+apiKey+`"}}`), nil); err != nil {
 				t.Fatalf("got %v, want none", err)
 			}
 		})
@@ -196,7 +196,7 @@ func TestGenerate(t *testing.T) {
 			if tc.old != "" {
 				old = json.RawMessage(tc.old)
 			}
-			out, gen := eventbridge.Generate(json.RawMessage(tc.in), old)
+			out, gen := ebreceiver.Generate(json.RawMessage(tc.in), old)
 			if tc.wantPath == "" {
 				if len(gen) != 0 || string(out) != tc.in {
 					t.Fatalf("got %s and %v, want the settings unchanged and nothing generated", out, gen)
@@ -208,11 +208,11 @@ func TestGenerate(t *testing.T) {
 				t.Fatalf("generated: got %v, want one fresh value of at least 43 characters (256 bits) at %s", gen, tc.wantPath)
 			}
 			seen[key] = true
-			stored, err := eventbridge.Prepare(out, old)
+			stored, err := ebreceiver.Prepare(out, old)
 			if err != nil {
 				t.Fatalf("prepare: got %v, want none", err)
 			}
-			if strings.Contains(string(stored), key) || !strings.Contains(string(stored), eventbridge.Hash(key)) {
+			if strings.Contains(string(stored), key) || !strings.Contains(string(stored), ebreceiver.Hash(key)) {
 				t.Fatalf("stored: got %s, want the hash of the generated value only", stored)
 			}
 		})
@@ -226,7 +226,7 @@ func TestGenerate(t *testing.T) {
 // (Posted to the shared URL of a single receiver, as before per-source
 // URLs.)
 func TestEnvelopeFields(t *testing.T) {
-	h := newHarnessWith(t, api.Limits{}, receiverDef(t, "apikey", "acme",
+	h := newHarnessWith(t, httpapi.Limits{}, receiverDef(t, "apikey", "acme",
 		`{"auth":{"type":"API_KEY","header":"X-Auditstream-Key","value":"`+apiKey+`"}}`))
 	good := `{"version":"0","id":"good-1","detail-type":"SystemLog","source":"aws.partner/okta.com/acme/s","account":"123456789012",` +
 		`"time":"2024-01-01T00:00:00Z","region":"us-east-1","resources":[],"detail":{"eventType":"user.session.start"}}`

@@ -1,8 +1,7 @@
-package eventbridge
+package ebreceiver
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -26,18 +25,15 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/source"
 )
 
 // Type is the source type name of receivers.
 const Type = "eventbridge"
-
-// HeaderAccount carries the envelope's account on the journal message.
-const HeaderAccount = journal.HeaderAccount
 
 // Journal is where received events go; *journal.Journal is one.
 type Journal interface {
@@ -51,7 +47,7 @@ type Config struct {
 	// Status returns a source's live status (Supervisor.StatusOf).
 	Status  func(id string) *source.Status
 	Metrics *source.Metrics
-	Limits  api.Limits
+	Limits  httpapi.Limits
 	// Key signs the access tokens the token endpoint issues (LoadKey).
 	Key []byte
 	Log *slog.Logger
@@ -62,8 +58,8 @@ type Config struct {
 // Receiver serves POST /api/v1/eventbridge/{sourceId} and its token
 // endpoint, and the shared URL of the first version.
 type Receiver struct {
-	cfg      Config
-	inflight chan struct{}
+	cfg  Config
+	gate httpapi.Gate
 	// dummy is hashed against for an unknown receiver, so that an unknown
 	// id costs the same as a wrong credential.
 	dummy string
@@ -81,22 +77,22 @@ func New(cfg Config) *Receiver {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Limits == (api.Limits{}) {
-		cfg.Limits = api.DefaultLimits
+	if cfg.Limits == (httpapi.Limits{}) {
+		cfg.Limits = httpapi.DefaultLimits
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
-	return &Receiver{cfg: cfg, inflight: make(chan struct{}, maxInflight), dummy: Hash(string(b))}
+	return &Receiver{cfg: cfg, gate: httpapi.NewGate(maxInflight), dummy: Hash(string(b))}
 }
 
 // Routes are the receiver's endpoints; all authenticate by themselves.
 // The per-source routes are the ones to use; the shared ones serve only
 // while a single receiver exists (resolve).
-func (rc *Receiver) Routes() []api.Route {
-	return []api.Route{
+func (rc *Receiver) Routes() []httpapi.Route {
+	return []httpapi.Route{
 		{Pattern: "POST /api/v1/eventbridge/{sourceId}", OwnAuth: true, Handle: rc.receive},
 		{Pattern: "POST /api/v1/eventbridge/{sourceId}/token", OwnAuth: true, Handle: rc.token},
 		{Pattern: "POST /api/v1/eventbridge", OwnAuth: true, Handle: rc.receive},
@@ -136,7 +132,7 @@ type receiver struct {
 // rule's retry policy, 24 h by default) while the operator points the API
 // destination at its receiver's own URL; nothing is lost or misrouted.
 func errAmbiguous() error {
-	return &api.Error{Status: http.StatusConflict, Code: api.CodeValidation,
+	return &httpapi.Error{Status: http.StatusConflict, Code: httpapi.CodeValidation,
 		Summary: "Several EventBridge receivers exist: POST to the receiver's own URL, /api/v1/eventbridge/{sourceId}",
 		Causes: []string{"the shared URL /api/v1/eventbridge serves only while a single receiver exists; " +
 			"each source shows its URL in _links.receiver"}}
@@ -174,7 +170,7 @@ func (rc *Receiver) resolve(r *http.Request) (rv receiver, ok bool, err error) {
 
 // errUnauthorized is the answer to wrong credentials.
 func errUnauthorized() error {
-	return api.Errorf(http.StatusUnauthorized, api.CodeInvalidToken, "Invalid token provided")
+	return httpapi.Errorf(http.StatusUnauthorized, httpapi.CodeInvalidToken, "Invalid token provided")
 }
 
 // authenticate checks the request's credentials against rv, the one
@@ -261,7 +257,7 @@ func (rc *Receiver) token(w http.ResponseWriter, r *http.Request, _ auth.Token) 
 			w.Header().Set("WWW-Authenticate", `Basic realm="auditstream"`)
 		}
 		w.Header().Set("Cache-Control", "no-store")
-		api.WriteJSON(w, status, map[string]string{"error": code, "error_description": desc})
+		httpapi.WriteJSON(w, status, map[string]string{"error": code, "error_description": desc})
 		return nil
 	}
 	params := r.URL.Query()
@@ -319,7 +315,7 @@ func (rc *Receiver) token(w http.ResponseWriter, r *http.Request, _ auth.Token) 
 		tok := rc.signToken(tokenClaims{Source: rv.def.ID, Version: version(a.SecretSHA256),
 			Expires: rc.cfg.Now().Add(ttl).Unix()})
 		w.Header().Set("Cache-Control", "no-store")
-		api.WriteJSON(w, http.StatusOK, map[string]any{"access_token": tok, "token_type": "Bearer",
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"access_token": tok, "token_type": "Bearer",
 			"expires_in": int(ttl / time.Second)})
 		return nil
 	}
@@ -430,11 +426,6 @@ func checkEnvelope(env *envelope) []string {
 	return out
 }
 
-type result struct {
-	Accepted   int `json:"accepted"`
-	Duplicates int `json:"duplicates"`
-}
-
 // receive handles POST /api/v1/eventbridge/{sourceId} (and the shared
 // URL). All or nothing: every field of every envelope is checked before
 // any event is stored, all are appended in one call, and 202 is sent only
@@ -442,20 +433,15 @@ type result struct {
 // retry stores each event once.
 func (rc *Receiver) receive(w http.ResponseWriter, r *http.Request, _ auth.Token) (err error) {
 	defer func() {
-		var e *api.Error
-		if errors.As(err, &e) {
-			rc.reject(e.Status)
-		} else if err != nil {
-			rc.reject(http.StatusInternalServerError)
+		if err != nil {
+			rc.reject(httpapi.StatusOf(err))
 		}
 	}()
-	select {
-	case rc.inflight <- struct{}{}:
-		defer func() { <-rc.inflight }()
-	default:
-		return &api.Error{Status: http.StatusTooManyRequests, Code: api.CodeRateLimit,
-			Summary: "API call exceeded rate limit due to too many requests.", RetryAfter: time.Second}
+	release, err := rc.gate.Enter()
+	if err != nil {
+		return err
 	}
+	defer release()
 	rv, found, err := rc.resolve(r)
 	if err != nil {
 		return err
@@ -464,14 +450,11 @@ func (rc *Receiver) receive(w http.ResponseWriter, r *http.Request, _ auth.Token
 		return errUnauthorized()
 	}
 	if rv.def.Status != source.StatusActive {
-		return &api.Error{Status: http.StatusServiceUnavailable, Code: api.CodeUnavailable,
+		return &httpapi.Error{Status: http.StatusServiceUnavailable, Code: httpapi.CodeUnavailable,
 			Summary: "This receiver is deactivated; EventBridge keeps retrying until it is activated again", RetryAfter: time.Minute}
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); r.Header.Get("Content-Type") != "" && (err != nil || mt != "application/json") {
-		return api.Errorf(http.StatusUnsupportedMediaType, api.CodeUnsupported, "Unsupported media type %q", r.Header.Get("Content-Type")).
-			WithCauses("send application/json: one EventBridge event or an array of them")
-	}
-	body, err := rc.readBody(r)
+	_, body, err := httpapi.ReadPush(r, httpapi.Push{MaxBody: rc.cfg.Limits.MaxBody, Types: []string{"application/json"},
+		Untyped: true, Hint: "send application/json: one EventBridge event or an array of them"})
 	if err != nil {
 		return err
 	}
@@ -489,7 +472,7 @@ func (rc *Receiver) receive(w http.ResponseWriter, r *http.Request, _ auth.Token
 		// (retryable), never an event that cannot be stored. Events acked
 		// before the failure are kept: EventBridge retries the whole
 		// request, and de-duplication by uuid stores each event once.
-		return (&api.Error{Status: http.StatusServiceUnavailable, Code: api.CodeUnavailable,
+		return (&httpapi.Error{Status: http.StatusServiceUnavailable, Code: httpapi.CodeUnavailable,
 			Summary: "The journal could not store the events; retry (events are de-duplicated by uuid)", RetryAfter: time.Second}).
 			WithCauses(fmt.Sprintf("%d of the %d events were confirmed stored before the failure, others may be; "+
 				"retrying the same request stores each event once", res.Stored+res.Duplicates, len(evs)))
@@ -507,47 +490,8 @@ func (rc *Receiver) receive(w http.ResponseWriter, r *http.Request, _ auth.Token
 		m.Events.WithLabelValues(rv.def.ID).Add(float64(res.Stored))
 		m.Duplicates.WithLabelValues(rv.def.ID).Add(float64(res.Duplicates))
 	}
-	api.WriteJSON(w, http.StatusAccepted, result{Accepted: res.Stored, Duplicates: res.Duplicates})
+	httpapi.WriteJSON(w, http.StatusAccepted, httpapi.PushResult{Accepted: res.Stored, Duplicates: res.Duplicates})
 	return nil
-}
-
-func malformed(cause string) error {
-	return api.Errorf(http.StatusBadRequest, api.CodeMalformed, "The request body was not well-formed.").WithCauses(cause)
-}
-
-func (rc *Receiver) readBody(r *http.Request) ([]byte, error) {
-	limit := rc.cfg.Limits.MaxBody
-	tooLarge := api.Errorf(http.StatusRequestEntityTooLarge, api.CodeTooLarge, "Request body too large").
-		WithCauses(fmt.Sprintf("the body is larger than %d bytes", limit))
-	if r.ContentLength > limit && r.Header.Get("Content-Encoding") == "" {
-		return nil, tooLarge
-	}
-	var src io.Reader = http.MaxBytesReader(nil, r.Body, limit+1)
-	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
-	case "", "identity":
-	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(src)
-		if err != nil {
-			return nil, malformed("gzip: " + err.Error())
-		}
-		defer zr.Close()
-		src = zr
-	default:
-		return nil, api.Errorf(http.StatusUnsupportedMediaType, api.CodeUnsupported, "Unsupported content encoding %q", enc).
-			WithCauses("send gzip or no Content-Encoding")
-	}
-	b, err := io.ReadAll(io.LimitReader(src, limit+1))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, tooLarge
-		}
-		return nil, malformed("read body: " + err.Error())
-	}
-	if int64(len(b)) > limit {
-		return nil, tooLarge
-	}
-	return b, nil
 }
 
 // parse checks the envelopes and turns their details into events.
@@ -559,17 +503,16 @@ func (rc *Receiver) parse(body []byte, org string, now time.Time) ([]event.Event
 		raws = []json.RawMessage{body}
 	case len(body) > 0 && body[0] == '[':
 		if err := json.Unmarshal(body, &raws); err != nil {
-			return nil, malformed(err.Error())
+			return nil, httpapi.Malformed(err.Error())
 		}
 		if len(raws) > rc.cfg.Limits.MaxEvents {
-			return nil, api.Errorf(http.StatusRequestEntityTooLarge, api.CodeTooLarge, "Too many events in one request").
-				WithCauses(fmt.Sprintf("at most %d events per request", rc.cfg.Limits.MaxEvents))
+			return nil, httpapi.TooManyEvents(rc.cfg.Limits.MaxEvents)
 		}
 	default:
-		return nil, malformed("expected an EventBridge event (a JSON object) or an array of them")
+		return nil, httpapi.Malformed("expected an EventBridge event (a JSON object) or an array of them")
 	}
 	if len(raws) == 0 {
-		return nil, api.Errorf(http.StatusBadRequest, api.CodeValidation, "Api validation failed: events").
+		return nil, httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: events").
 			WithCauses("the request holds no events")
 	}
 	evs := make([]event.Event, 0, len(raws))
@@ -581,7 +524,7 @@ func (rc *Receiver) parse(body []byte, org string, now time.Time) ([]event.Event
 		}
 		ev, account, err := rc.parseOne(raw, org, now)
 		if err != nil {
-			var ae *api.Error
+			var ae *httpapi.Error
 			if errors.As(err, &ae) && ae.Status == http.StatusRequestEntityTooLarge {
 				return nil, ae.WithCauses(where)
 			}
@@ -595,7 +538,7 @@ func (rc *Receiver) parse(body []byte, org string, now time.Time) ([]event.Event
 		evs = append(evs, ev)
 	}
 	if len(causes) > 0 {
-		return nil, api.Errorf(http.StatusBadRequest, api.CodeValidation, "Api validation failed: events").WithCauses(causes...)
+		return nil, httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: events").WithCauses(causes...)
 	}
 	return evs, nil
 }
@@ -620,7 +563,7 @@ func (rc *Receiver) parseOne(raw json.RawMessage, org string, now time.Time) (ev
 		return event.Event{}, "", errors.New(strings.Join(problems, "; "))
 	}
 	if len(env.Detail) > rc.cfg.Limits.MaxEvent {
-		return event.Event{}, "", api.Errorf(http.StatusRequestEntityTooLarge, api.CodeTooLarge, "Event too large").
+		return event.Event{}, "", httpapi.Errorf(http.StatusRequestEntityTooLarge, httpapi.CodeTooLarge, "Event too large").
 			WithCauses(fmt.Sprintf("the detail is %d bytes, more than the limit of %d", len(env.Detail), rc.cfg.Limits.MaxEvent))
 	}
 	// EventBridge keeps an event's id across retries: as the uuid it makes

@@ -1,4 +1,4 @@
-package eventbridge_test
+package ebreceiver_test
 
 import (
 	"bytes"
@@ -16,11 +16,11 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/auditstream/auditstream/internal/api"
+	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/source"
-	"github.com/auditstream/auditstream/internal/source/eventbridge"
+	"github.com/auditstream/auditstream/internal/source/ebreceiver"
 )
 
 func TestMain(m *testing.M) {
@@ -47,16 +47,16 @@ type harness struct {
 
 func receiverDef(t *testing.T, id, org, settings string) source.Definition {
 	t.Helper()
-	s, err := eventbridge.Prepare(json.RawMessage(settings), nil)
+	s, err := ebreceiver.Prepare(json.RawMessage(settings), nil)
 	if err != nil {
 		t.Fatalf("prepare %s: %v", id, err)
 	}
-	return source.Definition{ID: id, Type: eventbridge.Type, Name: id, Status: source.StatusActive, Org: org, Settings: s}
+	return source.Definition{ID: id, Type: ebreceiver.Type, Name: id, Status: source.StatusActive, Org: org, Settings: s}
 }
 
 // newHarness serves four receivers: apikey (org acme), basic (globex),
 // oauth (initech) and paused (acme, inactive).
-func newHarness(t *testing.T, limits api.Limits) *harness {
+func newHarness(t *testing.T, limits httpapi.Limits) *harness {
 	t.Helper()
 	fixed := []source.Definition{
 		receiverDef(t, "apikey", "acme", `{"auth":{"type":"API_KEY","header":"X-Auditstream-Key","value":"`+apiKey+`"}}`),
@@ -69,16 +69,16 @@ func newHarness(t *testing.T, limits api.Limits) *harness {
 }
 
 // newHarnessWith serves the receivers fixed.
-func newHarnessWith(t *testing.T, limits api.Limits, fixed ...source.Definition) *harness {
+func newHarnessWith(t *testing.T, limits httpapi.Limits, fixed ...source.Definition) *harness {
 	t.Helper()
 	j := journaltest.Open(t)
 	kv := journaltest.KV(t, j, "auditstream_sources")
 	state := journaltest.KV(t, j, source.BucketState)
-	key, err := eventbridge.LoadKey(t.Context(), state)
+	key, err := ebreceiver.LoadKey(t.Context(), state)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := eventbridge.LoadKey(t.Context(), state)
+	again, err := ebreceiver.LoadKey(t.Context(), state)
 	if err != nil || !bytes.Equal(key, again) {
 		t.Fatalf("LoadKey twice: got a different key (%v), want the same", err)
 	}
@@ -89,7 +89,7 @@ func newHarnessWith(t *testing.T, limits api.Limits, fixed ...source.Definition)
 	t.Cleanup(store.Close)
 	h := &harness{t: t, j: j}
 	sup := source.NewSupervisor(source.SupervisorConfig{Store: store, Log: discard})
-	rc := eventbridge.New(eventbridge.Config{Store: store, Journal: j, Status: sup.StatusOf, Limits: limits, Key: key,
+	rc := ebreceiver.New(ebreceiver.Config{Store: store, Journal: j, Status: sup.StatusOf, Limits: limits, Key: key,
 		Log: discard, Now: func() time.Time { return time.Now().Add(time.Duration(h.skew.Load())) }})
 	mux := http.NewServeMux()
 	for _, rt := range rc.Routes() {
@@ -98,7 +98,7 @@ func newHarnessWith(t *testing.T, limits api.Limits, fixed ...source.Definition)
 		}
 		mux.HandleFunc(rt.Pattern, func(w http.ResponseWriter, r *http.Request) {
 			if err := rt.Handle(w, r, zeroToken); err != nil {
-				api.WriteError(w, discard, err)
+				httpapi.WriteError(w, discard, err)
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package eventbridge_test
+package ebreceiver_test
 
 import (
 	"bytes"
@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/httpapi"
 )
 
 var zeroToken auth.Token
@@ -19,7 +19,7 @@ var zeroToken auth.Token
 // authorization type: the right credentials store the event for the
 // receiver's org, wrong ones get 401 and store nothing.
 func TestAuthTypes(t *testing.T) {
-	h := newHarness(t, api.Limits{})
+	h := newHarness(t, httpapi.Limits{})
 	_, tok := h.token("eb-client", clientSecret, true)
 	if tok == "" {
 		t.Fatal("token: got none, want one")
@@ -86,7 +86,7 @@ func TestAuthTypes(t *testing.T) {
 // checks the client credentials against that receiver only; the shared one
 // refuses when several receivers exist.
 func TestTokenEndpoint(t *testing.T) {
-	h := newHarness(t, api.Limits{})
+	h := newHarness(t, httpapi.Limits{})
 	const own = "/api/v1/eventbridge/oauth/token"
 	tests := []struct {
 		name, path, id, secret string
@@ -118,7 +118,7 @@ func TestTokenEndpoint(t *testing.T) {
 // TestTokenSecretInQuery: a client secret in the URL (kept by access
 // logs) is refused, RFC 6749 §2.3.1.
 func TestTokenSecretInQuery(t *testing.T) {
-	h := newHarness(t, api.Limits{})
+	h := newHarness(t, httpapi.Limits{})
 	q := url.Values{"grant_type": {"client_credentials"}, "client_id": {"eb-client"}, "client_secret": {clientSecret}}
 	code, tok := h.tokenAt("/api/v1/eventbridge/oauth/token?"+q.Encode(), "", "", false)
 	if code != 400 || tok != "" {
@@ -129,7 +129,7 @@ func TestTokenSecretInQuery(t *testing.T) {
 // TestTokenExpires checks that an issued token stops working after its
 // lifetime (EventBridge then fetches a new one on the 401).
 func TestTokenExpires(t *testing.T) {
-	h := newHarness(t, api.Limits{})
+	h := newHarness(t, httpapi.Limits{})
 	_, tok := h.token("eb-client", clientSecret, true)
 	bearer := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }
 	if code, _, body := h.post("oauth", envelope(t), bearer); code != 202 {

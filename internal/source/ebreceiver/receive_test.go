@@ -1,4 +1,4 @@
-package eventbridge_test
+package ebreceiver_test
 
 import (
 	"bytes"
@@ -7,8 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/auditstream/auditstream/internal/api"
-	"github.com/auditstream/auditstream/internal/source/eventbridge"
+	"github.com/auditstream/auditstream/internal/httpapi"
+	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/source/ebreceiver"
 )
 
 func withKey(r *http.Request) { r.Header.Set("X-Auditstream-Key", apiKey) }
@@ -17,7 +18,7 @@ func withKey(r *http.Request) { r.Header.Set("X-Auditstream-Key", apiKey) }
 // event, tagged with the envelope's source and account, and a retry of the
 // same envelope is de-duplicated by uuid.
 func TestRealEnvelope(t *testing.T) {
-	h := newHarness(t, api.Limits{})
+	h := newHarness(t, httpapi.Limits{})
 	env := envelope(t)
 	code, _, body := h.post("apikey", env, withKey)
 	if code != 202 || !strings.Contains(body, `"accepted":1`) {
@@ -45,7 +46,7 @@ func TestRealEnvelope(t *testing.T) {
 		{"Audit-UUID", m.get("Audit-UUID"), "c6ed294a-fef4-11ed-a5b1-bbb7c1de1a4b"},
 		{"Nats-Msg-Id", m.get("Nats-Msg-Id"), "acme/c6ed294a-fef4-11ed-a5b1-bbb7c1de1a4b"},
 		{"Audit-Source", m.get("Audit-Source"), "aws.partner/okta.com/evership/evershipsecuritylake"},
-		{"Audit-Account", m.get(eventbridge.HeaderAccount), "999999999999"},
+		{"Audit-Account", m.get(journal.HeaderAccount), "999999999999"},
 		{"data", string(m.data), want.String()},
 	}
 	for _, c := range checks {
@@ -58,7 +59,7 @@ func TestRealEnvelope(t *testing.T) {
 // TestErrors maps bad requests like the ingest API, using the statuses
 // EventBridge retries only where a retry helps.
 func TestErrors(t *testing.T) {
-	h := newHarness(t, api.Limits{MaxBody: 8 << 10, MaxEvent: 4 << 10, MaxEvents: 3})
+	h := newHarness(t, httpapi.Limits{MaxBody: 8 << 10, MaxEvent: 4 << 10, MaxEvents: 3})
 	env := envelope(t)
 	var m map[string]any
 	_ = json.Unmarshal(env, &m)
@@ -78,20 +79,20 @@ func TestErrors(t *testing.T) {
 		want int
 		code string
 	}{
-		{"not JSON", []byte("hello"), "", 400, api.CodeMalformed},
-		{"truncated", env[:100], "", 400, api.CodeValidation},
-		{"truncated array", append([]byte("["), env[:100]...), "", 400, api.CodeMalformed},
-		{"no detail", mod(func(c map[string]any) { delete(c, "detail") }), "", 400, api.CodeValidation},
-		{"detail not an object", mod(func(c map[string]any) { c["detail"] = "x" }), "", 400, api.CodeValidation},
-		{"no source", mod(func(c map[string]any) { delete(c, "source") }), "", 400, api.CodeValidation},
-		{"detail without eventType", mod(func(c map[string]any) { delete(c["detail"].(map[string]any), "eventType") }), "", 400, api.CodeValidation},
-		{"empty array", []byte("[]"), "", 400, api.CodeValidation},
-		{"envelope with a duplicate member", bytes.Replace(mod(func(map[string]any) {}), []byte(`"detail":{`), []byte(`"source":"shadow","detail":{`), 1), "", 400, api.CodeValidation},
-		{"detail with a duplicate member", bytes.Replace(mod(func(map[string]any) {}), []byte(`"detail":{`), []byte(`"detail":{"eventType":"shadow.type",`), 1), "", 400, api.CodeValidation},
-		{"event too large", mod(func(c map[string]any) { c["detail"].(map[string]any)["pad"] = big }), "", 413, api.CodeTooLarge},
-		{"too many events", []byte("[" + strings.Repeat(string(env)+",", 3) + string(env) + "]"), "", 413, api.CodeTooLarge},
-		{"body too large", bytes.Repeat([]byte(" "), 9<<10), "", 413, api.CodeTooLarge},
-		{"not json media type", env, "text/plain", 415, api.CodeUnsupported},
+		{"not JSON", []byte("hello"), "", 400, httpapi.CodeMalformed},
+		{"truncated", env[:100], "", 400, httpapi.CodeValidation},
+		{"truncated array", append([]byte("["), env[:100]...), "", 400, httpapi.CodeMalformed},
+		{"no detail", mod(func(c map[string]any) { delete(c, "detail") }), "", 400, httpapi.CodeValidation},
+		{"detail not an object", mod(func(c map[string]any) { c["detail"] = "x" }), "", 400, httpapi.CodeValidation},
+		{"no source", mod(func(c map[string]any) { delete(c, "source") }), "", 400, httpapi.CodeValidation},
+		{"detail without eventType", mod(func(c map[string]any) { delete(c["detail"].(map[string]any), "eventType") }), "", 400, httpapi.CodeValidation},
+		{"empty array", []byte("[]"), "", 400, httpapi.CodeValidation},
+		{"envelope with a duplicate member", bytes.Replace(mod(func(map[string]any) {}), []byte(`"detail":{`), []byte(`"source":"shadow","detail":{`), 1), "", 400, httpapi.CodeValidation},
+		{"detail with a duplicate member", bytes.Replace(mod(func(map[string]any) {}), []byte(`"detail":{`), []byte(`"detail":{"eventType":"shadow.type",`), 1), "", 400, httpapi.CodeValidation},
+		{"event too large", mod(func(c map[string]any) { c["detail"].(map[string]any)["pad"] = big }), "", 413, httpapi.CodeTooLarge},
+		{"too many events", []byte("[" + strings.Repeat(string(env)+",", 3) + string(env) + "]"), "", 413, httpapi.CodeTooLarge},
+		{"body too large", bytes.Repeat([]byte(" "), 9<<10), "", 413, httpapi.CodeTooLarge},
+		{"not json media type", env, "text/plain", 415, httpapi.CodeUnsupported},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -125,7 +126,7 @@ const inactiveKey = "paused-receiver-key-0123456789"
 // credentials get 503 with Retry-After, which EventBridge retries, not 401,
 // which it would drop; nothing is stored.
 func TestInactiveReceiverAsksForRetry(t *testing.T) {
-	h := newHarness(t, api.Limits{})
+	h := newHarness(t, httpapi.Limits{})
 	code, hdr, body := h.post("paused", envelope(t), func(r *http.Request) { r.Header.Set("X-Paused-Key", inactiveKey) })
 	if code != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
 		t.Fatalf("got %d (Retry-After %q) %s, want 503 with Retry-After", code, hdr.Get("Retry-After"), body)
@@ -136,7 +137,7 @@ func TestInactiveReceiverAsksForRetry(t *testing.T) {
 }
 
 func TestArrayAndNoUUID(t *testing.T) {
-	h := newHarness(t, api.Limits{})
+	h := newHarness(t, httpapi.Limits{})
 	a := `{"version":"0","id":"11111111-2222-3333-4444-555555555555","detail-type":"Custom","source":"acme.app","account":"123456789012","time":"2024-01-01T00:00:00Z","region":"us-east-1","resources":[],"detail":{"eventType":"app.thing.happened","n":1}}`
 	b := `{"version":"0","id":"x-2","detail-type":"SystemLog","source":"aws.partner/okta.com/acme/s","account":"123456789012","detail":{"uuid":"u-2","eventType":"user.session.start","published":"2024-01-01T00:00:00.000Z"}}`
 	bad := `{"id":"x-3","source":"s","detail":{"uuid":"u-3"}}`
@@ -166,7 +167,7 @@ func TestArrayAndNoUUID(t *testing.T) {
 
 // TestJournalUnavailable answers 503 with Retry-After: EventBridge retries.
 func TestJournalUnavailable(t *testing.T) {
-	h := newHarness(t, api.Limits{})
+	h := newHarness(t, httpapi.Limits{})
 	h.j.Close()
 	code, hdr, body := h.post("apikey", envelope(t), withKey)
 	if code != 503 || hdr.Get("Retry-After") == "" {
@@ -194,7 +195,7 @@ func TestPrepare(t *testing.T) {
 			if tc.old != "" {
 				old = json.RawMessage(tc.old)
 			}
-			out, err := eventbridge.Prepare(json.RawMessage(tc.in), old)
+			out, err := ebreceiver.Prepare(json.RawMessage(tc.in), old)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error: got %v, want one mentioning %q", err, tc.wantErr)

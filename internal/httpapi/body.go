@@ -1,0 +1,205 @@
+package httpapi
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Limits bound what the push-ingest endpoints accept.
+type Limits struct {
+	// MaxBody is the largest request body, after decompression.
+	MaxBody int64
+	// MaxEvent is the largest single event.
+	MaxEvent int
+	// MaxEvents is the most events in one ingest request.
+	MaxEvents int
+}
+
+// DefaultLimits are chosen so that one request stays well within memory
+// and a single event fits every destination (CloudWatch Logs allows 1 MB).
+var DefaultLimits = Limits{MaxBody: 10 << 20, MaxEvent: 256 << 10, MaxEvents: 10000}
+
+// TooManyEvents is the 413 of a request with more than max events.
+func TooManyEvents(max int) *Error {
+	return Errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "Too many events in one request").
+		WithCauses(fmt.Sprintf("at most %d events per request", max))
+}
+
+// MaxControlBody bounds bodies of control-plane requests (DecodeBody).
+const MaxControlBody = 1 << 20
+
+// DecodeBody reads a JSON request body of at most MaxControlBody bytes
+// into v, strictly (unknown members are errors) when strict is set,
+// answering Okta errors: 415 for another media type, 413 for a body too
+// large, 400 for one that does not decode.
+func DecodeBody(r *http.Request, v any, strict bool) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return Errorf(http.StatusUnsupportedMediaType, CodeUnsupported, "Unsupported media type %q", ct).
+			WithCauses("send application/json")
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxControlBody+1))
+	if err != nil {
+		return Malformed(err.Error())
+	}
+	if len(body) > MaxControlBody {
+		return Errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "Request body too large").
+			WithCauses(fmt.Sprintf("at most %d bytes", MaxControlBody))
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(v); err != nil {
+		return Malformed(err.Error())
+	}
+	return nil
+}
+
+// Push is what a push-ingest endpoint (POST /api/v1/events, the
+// EventBridge receiver) accepts.
+type Push struct {
+	// MaxBody is the largest body, after decompression.
+	MaxBody int64
+	// Types are the media types accepted; the first is the one a request
+	// without Content-Type is read as, when Untyped is set.
+	Types []string
+	// Untyped accepts a request that sends no Content-Type.
+	Untyped bool
+	// Hint is the cause of the 415 for another media type: what to send.
+	Hint string
+}
+
+// ReadPush checks a push request's media type and reads its body, gzip
+// or not, up to p.MaxBody bytes after decompression. It returns the media
+// type (without parameters) and the body, or the Okta error to answer:
+// 415 for a media type or content encoding not accepted, 413 for a body
+// too large (before reading it when Content-Length says so), 400 for a
+// broken gzip stream or a body that cannot be read.
+func ReadPush(r *http.Request, p Push) (mediaType string, body []byte, err error) {
+	ct := r.Header.Get("Content-Type")
+	mt, _, perr := mime.ParseMediaType(ct)
+	switch {
+	case ct == "" && p.Untyped && len(p.Types) > 0:
+		mt = p.Types[0]
+	case perr != nil || !slices.Contains(p.Types, mt):
+		return "", nil, Errorf(http.StatusUnsupportedMediaType, CodeUnsupported, "Unsupported media type %q", ct).
+			WithCauses(p.Hint)
+	}
+	body, err = readBody(r, p.MaxBody)
+	if err != nil {
+		return "", nil, err
+	}
+	return mt, body, nil
+}
+
+// readBody reads r's body, decompressing gzip, up to limit bytes.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	tooLarge := Errorf(http.StatusRequestEntityTooLarge, CodeTooLarge,
+		"Request body too large").WithCauses(fmt.Sprintf("the body is larger than %d bytes", limit))
+	if r.ContentLength > limit && r.Header.Get("Content-Encoding") == "" {
+		return nil, tooLarge
+	}
+	var src io.Reader = http.MaxBytesReader(nil, r.Body, limit+1)
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(src)
+		if err != nil {
+			return nil, Malformed("gzip: " + err.Error())
+		}
+		defer zr.Close()
+		src = zr
+	default:
+		return nil, Errorf(http.StatusUnsupportedMediaType, CodeUnsupported, "Unsupported content encoding %q", enc).
+			WithCauses("send gzip or no Content-Encoding")
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 && r.ContentLength <= limit {
+		buf.Grow(int(r.ContentLength) + 1)
+	}
+	n, err := buf.ReadFrom(io.LimitReader(src, limit+1))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge
+		}
+		return nil, Malformed("read body: " + err.Error())
+	}
+	if n > limit {
+		return nil, tooLarge
+	}
+	return buf.Bytes(), nil
+}
+
+// ParseEqFilter reads the one-condition filter of Okta list endpoints:
+// `field eq "value"`.
+func ParseEqFilter(f string) (field, value string, ok bool) {
+	parts := strings.SplitN(strings.TrimSpace(f), " ", 3)
+	if len(parts) != 3 || parts[1] != "eq" {
+		return "", "", false
+	}
+	v, err := strconv.Unquote(strings.TrimSpace(parts[2]))
+	if err != nil {
+		return "", "", false
+	}
+	return parts[0], v, true
+}
+
+// CompactJSON removes insignificant whitespace from raw (returned as it is
+// when it is not valid JSON).
+func CompactJSON(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return nil
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return raw
+	}
+	return b.Bytes()
+}
+
+// PushResult is the 202 answer of a push-ingest endpoint: how many events
+// the journal stored, and how many it already had (same uuid).
+type PushResult struct {
+	Accepted   int `json:"accepted"`
+	Duplicates int `json:"duplicates"`
+}
+
+// Gate bounds the requests an endpoint serves at once; past it the answer
+// is 429 with Retry-After, so producers back off instead of piling
+// requests onto the journal.
+type Gate chan struct{}
+
+// NewGate returns a gate for n requests at once.
+func NewGate(n int) Gate { return make(Gate, n) }
+
+// Enter takes a place, or returns the 429 when none is free. The caller
+// calls release once the request is done.
+func (g Gate) Enter() (release func(), err error) {
+	select {
+	case g <- struct{}{}:
+		return func() { <-g }, nil
+	default:
+		return nil, &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimit,
+			Summary: "API call exceeded rate limit due to too many requests.", RetryAfter: time.Second}
+	}
+}
+
+// StatusOf is the HTTP status err is answered with: an *Error's, else 500.
+func StatusOf(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return http.StatusInternalServerError
+}

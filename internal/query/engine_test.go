@@ -1,0 +1,54 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// TestEngineIndexesOnlyWhileRunning checks that New starts nothing, that
+// Run builds the index, and that Run returns once its context ends while
+// the journal stays open (the lifecycle app.Run relies on).
+func TestEngineIndexesOnlyWhileRunning(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.append(seqEvents("a", "acme", 20, func(i int) time.Time { return t0.Add(time.Duration(i) * time.Second) })...)
+
+	e, err := New(t.Context(), h.j, Config{}, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Give a goroutine started by New ample time to index the 20 events.
+	time.Sleep(300 * time.Millisecond)
+	if got := e.Index().HighWater(); got != 0 {
+		t.Fatalf("index before Run: got high water %d, want 0 (New must start nothing)", got)
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	wctx, wcancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer wcancel()
+	if err := e.ix.waitFor(wctx, 20); err != nil {
+		t.Fatalf("index while running: got %v, want all 20 events indexed", err)
+	}
+	if err := e.Run(t.Context()); !errors.Is(err, ErrRunning) {
+		t.Fatalf("second Run: got %v, want ErrRunning", err)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run after its context ended: got %v, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run: still running 10s after its context ended (journal open), want it returned")
+	}
+	// Stopped: new events are no longer indexed.
+	h.append(seqEvents("b", "acme", 5, func(i int) time.Time { return t0.Add(time.Hour) })...)
+	time.Sleep(300 * time.Millisecond)
+	if got := e.Index().HighWater(); got != 20 {
+		t.Fatalf("index after Run returned: got high water %d, want 20", got)
+	}
+}
