@@ -399,7 +399,7 @@ func (a *API) backfill(w http.ResponseWriter, r *http.Request, tok auth.Token) e
 		}
 		return err
 	}
-	api.WriteJSON(w, http.StatusAccepted, map[string]any{"id": d.ID, "state": "RUNNING",
+	api.WriteJSON(w, http.StatusAccepted, map[string]any{"id": d.ID, "state": BackfillRunning,
 		"since": since.UTC().Format(event.TimeFormat), "until": until.UTC().Format(event.TimeFormat)})
 	return nil
 }

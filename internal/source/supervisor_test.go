@@ -300,11 +300,11 @@ func TestHealthTransitions(t *testing.T) {
 		{5 * time.Minute, nil, ""},
 		{16 * time.Minute, nil, source.HealthFailing},
 		{17 * time.Minute, func(now time.Time) { st.Failed(now, source.StateError, source.KindAuth, errors.New("401")) }, ""},
-		{18 * time.Minute, func(now time.Time) { st.Polled(now, 3, 0, now, true) }, source.HealthRecovered},
+		{18 * time.Minute, func(now time.Time) { st.Polled(now, source.Page{Stored: 3, Newest: now, CaughtUp: true}) }, source.HealthRecovered},
 		{19 * time.Minute, nil, ""},
 		{19*time.Minute + time.Hour, nil, source.HealthSilent},
 		{20*time.Minute + time.Hour, nil, ""},
-		{21*time.Minute + time.Hour, func(now time.Time) { st.Polled(now, 1, 0, now, true) }, source.HealthRecovered},
+		{21*time.Minute + time.Hour, func(now time.Time) { st.Polled(now, source.Page{Stored: 1, Newest: now, CaughtUp: true}) }, source.HealthRecovered},
 	}
 	for i, s := range steps {
 		now := t0.Add(s.at)

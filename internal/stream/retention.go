@@ -598,15 +598,12 @@ func (r *Retention) deadLetters(ctx context.Context) {
 	}
 	r.dlRatio.Set(u.Ratio())
 	r.capacityWarning(&r.dlWarn, "dead-letter store", u, "journal.deadLetters.maxBytes", "system.journal.dead_letters.capacity.warning")
-	sup := r.cfg.Supervisor
-	sup.mu.Lock()
 	var full []string
-	for id, st := range sup.statuses {
+	for id, st := range r.cfg.Supervisor.core.Statuses() {
 		if st.deadLettersFull() {
 			full = append(full, id)
 		}
 	}
-	sup.mu.Unlock()
 	if len(full) == 0 {
 		r.cfg.Health.Clear(ConditionDeadLetters)
 		return
