@@ -637,7 +637,7 @@ func (r *Runner) deadLetter(ctx context.Context, recs []sink.Record, reason erro
 			break
 		}
 		if errors.Is(err, journal.ErrDeadLettersFull) {
-			r.cfg.Status.setDeadLettersFull(true, err, time.Now())
+			r.cfg.Status.deadLettersRefused(err, time.Now())
 		}
 		if time.Since(lastLog) > time.Minute {
 			r.log.Error("store dead letters; retrying", "err", err, "events", len(left))
@@ -647,7 +647,7 @@ func (r *Runner) deadLetter(ctx context.Context, recs []sink.Record, reason erro
 			return ctx.Err()
 		}
 	}
-	r.cfg.Status.setDeadLettersFull(false, nil, time.Now())
+	r.cfg.Status.deadLettersStored()
 	r.cfg.Status.deadLetter(len(recs), reason, time.Now())
 	r.cfg.Metrics.DeadLettered.WithLabelValues(r.id).Add(float64(len(recs)))
 	r.log.Warn("events dead-lettered", "count", len(recs), "reason", reason)

@@ -146,19 +146,24 @@ func (s *Status) setBlocking(b bool) {
 	s.mu.Unlock()
 }
 
-// setDeadLettersFull records whether the last dead-letter write was
-// refused because the dead-letter store is full.
-func (s *Status) setDeadLettersFull(full bool, err error, now time.Time) {
+// deadLettersRefused records that the last dead-letter write was refused
+// because the dead-letter store is full.
+func (s *Status) deadLettersRefused(err error, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.deadFull = full
-	if full {
-		s.lastError = err.Error()
-		s.lastErrorAt = now
-		if s.state != StateInactive {
-			s.state = StateRetrying
-		}
+	s.deadFull = true
+	s.lastError = err.Error()
+	s.lastErrorAt = now
+	if s.state != StateInactive {
+		s.state = StateRetrying
 	}
+}
+
+// deadLettersStored records that the dead-letter store took a write.
+func (s *Status) deadLettersStored() {
+	s.mu.Lock()
+	s.deadFull = false
+	s.mu.Unlock()
 }
 
 func (s *Status) deadLettersFull() bool {
