@@ -197,7 +197,7 @@ const (
 	willRetry retry = true
 )
 
-func (s *Status) failure(state supervise.State, err error, now time.Time, r retry) {
+func (s *Status) failure(now time.Time, state supervise.State, err error, r retry) {
 	s.mu.Lock()
 	s.failed++
 	if r == willRetry {

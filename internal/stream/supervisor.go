@@ -141,7 +141,7 @@ func (k streams) Start(ctx context.Context, d Definition, st *Status) supervise.
 	if err != nil {
 		// A definition the API accepted should always build; if it does
 		// not (a config file edited by hand), say so in the status.
-		st.failure(StateError, err, time.Now(), noRetry)
+		st.failure(time.Now(), StateError, err, noRetry)
 		log.Error("cannot start log stream", "err", err)
 		return &running{s: s, def: d, soft: func() {}, hard: func() {}, done: closedChan()}
 	}
