@@ -31,8 +31,10 @@ const (
 	KindInvalid     = "invalid_event" // an event the journal cannot store (skipped)
 )
 
-// Health transitions reported by Status.CheckHealth.
+// Health of a source in its status, and the transitions reported by
+// Status.CheckHealth.
 const (
+	HealthOK        = "ok"
 	HealthFailing   = "failing"
 	HealthSilent    = "silent"
 	HealthRecovered = "recovered"
@@ -117,7 +119,7 @@ func (s *Status) Snapshot(now time.Time) Snapshot {
 	if st == "" {
 		st = StateActive
 	}
-	health := "ok"
+	health := HealthOK
 	switch {
 	case s.alertFailing:
 		health = HealthFailing
