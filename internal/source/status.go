@@ -8,15 +8,14 @@ import (
 	"github.com/auditstream/auditstream/internal/supervise"
 )
 
-// States reported by GET /api/v1/sources/{id}/status: the states log
-// streams share (package supervise), and throttled.
+// States reported by GET /api/v1/sources/{id}/status (package supervise's,
+// shared with log streams).
 const (
-	StateActive   = supervise.StateActive   // polling (or receiving) normally
-	StateInactive = supervise.StateInactive // deactivated by an operator
-	StateRetrying = supervise.StateRetrying // the last call failed (5xx, timeout, network, journal) and is being retried
-	StateError    = supervise.StateError    // the org refuses the credential or the settings; retried slowly
-	// StateThrottled: waiting for the rate-limit window to reset.
-	StateThrottled supervise.State = "throttled"
+	StateActive    = supervise.StateActive    // polling (or receiving) normally
+	StateInactive  = supervise.StateInactive  // deactivated by an operator
+	StateRetrying  = supervise.StateRetrying  // the last call failed (5xx, timeout, network, journal) and is being retried
+	StateThrottled = supervise.StateThrottled // waiting for the rate-limit window to reset
+	StateError     = supervise.StateError     // the org refuses the credential or the settings; retried slowly
 )
 
 // Error kinds, the kind label of auditstream_source_errors_total.

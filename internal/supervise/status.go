@@ -10,8 +10,7 @@ import (
 )
 
 // State is what a supervised definition is doing, as its status endpoint
-// reports it. Kinds add states of their own (a paused log stream, a
-// throttled source).
+// reports it. Kinds add states of their own (a paused log stream).
 type State string
 
 // States shared by log streams and sources.
@@ -25,6 +24,9 @@ const (
 	// StateError: the other side refuses the configuration or the
 	// credential; retried slowly.
 	StateError State = "error"
+	// StateThrottled: the other side asked us to wait (a rate limit); not
+	// a failure.
+	StateThrottled State = "throttled"
 )
 
 // Status is the live status of one definition; P is the snapshot the
