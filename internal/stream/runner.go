@@ -542,18 +542,18 @@ func (r *Runner) deliver(ctx context.Context, recs []sink.Record, depth int) err
 				}
 				return r.deliver(ctx, recs[half:], depth+1)
 			}
-			r.cfg.Status.failure(StateActive, err, now, false)
+			r.cfg.Status.failure(now, StateActive, err, noRetry)
 			return r.deadLetter(ctx, recs, err)
 		case sink.PausedClass:
-			r.cfg.Status.failure(StatePaused, err, now, false)
+			r.cfg.Status.failure(now, StatePaused, err, noRetry)
 			r.log.Error("destination asked to stop delivery; the stream is paused until it is activated again", "err", err)
 			return errPaused
 		case sink.ConfigClass:
-			r.cfg.Status.failure(StateError, err, now, true)
+			r.cfg.Status.failure(now, StateError, err, willRetry)
 			r.log.Error("destination refuses the stream's configuration; retrying slowly", "err", err)
 			delay = r.cfg.ConfigDelay
 		default:
-			r.cfg.Status.failure(StateRetrying, err, now, true)
+			r.cfg.Status.failure(now, StateRetrying, err, willRetry)
 			r.log.Warn("write failed; retrying", "err", err, "class", class.String(), "attempt", attempt+1)
 			backoff := r.backoff(attempt)
 			if class == sink.ThrottledClass && delay == 0 {
@@ -637,7 +637,7 @@ func (r *Runner) deadLetter(ctx context.Context, recs []sink.Record, reason erro
 			break
 		}
 		if errors.Is(err, journal.ErrDeadLettersFull) {
-			r.cfg.Status.setDeadLettersFull(true, err, time.Now())
+			r.cfg.Status.deadLettersRefused(err, time.Now())
 		}
 		if time.Since(lastLog) > time.Minute {
 			r.log.Error("store dead letters; retrying", "err", err, "events", len(left))
@@ -647,7 +647,7 @@ func (r *Runner) deadLetter(ctx context.Context, recs []sink.Record, reason erro
 			return ctx.Err()
 		}
 	}
-	r.cfg.Status.setDeadLettersFull(false, nil, time.Now())
+	r.cfg.Status.deadLettersStored()
 	r.cfg.Status.deadLetter(len(recs), reason, time.Now())
 	r.cfg.Metrics.DeadLettered.WithLabelValues(r.id).Add(float64(len(recs)))
 	r.log.Warn("events dead-lettered", "count", len(recs), "reason", reason)
