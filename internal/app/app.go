@@ -25,6 +25,7 @@ import (
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/pattern"
+	"github.com/auditstream/auditstream/internal/sink/outbound"
 	"github.com/auditstream/auditstream/internal/stream"
 )
 
@@ -122,7 +123,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	out := &outbound{policy: policy}
+	out := outbound.New(outbound.Config{Policy: policy, DataDir: cfg.DataDir, FileRoots: cfg.FileRoots})
 	routes, err := extraRoutes(routeDeps{cfg: cfg, journal: j, log: log, registry: reg, sources: sources, outbound: out, keys: keys})
 	if err != nil {
 		return err
@@ -132,10 +133,9 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	if err != nil {
 		return err
 	}
-	typ := newTypes(log, ln.Addr().String(), cfg.DataDir, cfg.FileRoots, envelopeDefaults{account: cfg.Envelope.Account, region: cfg.Envelope.Region})
+	out.SetListen(ln.Addr().String())
+	typ := newDestinations(log, out, envelopeDefaults{account: cfg.Envelope.Account, region: cfg.Envelope.Region})
 	typ.patterns = patternOptions(cfg.Patterns)
-	out.setListen(ln.Addr().String())
-	typ.setEgress(out)
 	sup := stream.NewSupervisor(stream.SupervisorConfig{
 		Store: streams, Journal: j, Build: typ.Build, Log: log, Metrics: stream.NewMetrics(reg),
 		StopTimeout: time.Duration(cfg.ShutdownTimeout) / 2, StatusKV: statusKV,

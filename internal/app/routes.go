@@ -9,6 +9,7 @@ import (
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/secret"
+	"github.com/auditstream/auditstream/internal/sink/outbound"
 )
 
 // routeDeps is what contributed endpoints may use.
@@ -20,7 +21,7 @@ type routeDeps struct {
 	// sources receives the sources' pollers for app.Run to start and stop.
 	sources *sourceRuntime
 	// outbound is the guarded transports sources connect with.
-	outbound *outbound
+	outbound *outbound.Guard
 	// keys seal the source definitions at rest (nil: in clear).
 	keys *secret.Keyring
 }

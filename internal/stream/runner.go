@@ -509,7 +509,7 @@ func (r *Runner) deliver(ctx context.Context, recs []sink.Record, depth int) err
 				if !failed {
 					continue
 				}
-				if c, _ := sink.ClassOf(ferr); c == sink.PermanentClass {
+				if c, _ := sink.ClassOf(ferr); c == sink.ClassPermanent {
 					dead = append(dead, rec)
 					deadErr = ferr
 				} else {
@@ -532,7 +532,7 @@ func (r *Runner) deliver(ctx context.Context, recs []sink.Record, depth int) err
 		}
 		class, delay := sink.ClassOf(err)
 		switch class {
-		case sink.PermanentClass:
+		case sink.ClassPermanent:
 			if len(recs) > 1 && depth < 32 {
 				// Isolate the event the destination refuses: split and
 				// deliver each half on its own.
@@ -544,11 +544,11 @@ func (r *Runner) deliver(ctx context.Context, recs []sink.Record, depth int) err
 			}
 			r.cfg.Status.failure(StateActive, err, now, false)
 			return r.deadLetter(ctx, recs, err)
-		case sink.PausedClass:
+		case sink.ClassPaused:
 			r.cfg.Status.failure(StatePaused, err, now, false)
 			r.log.Error("destination asked to stop delivery; the stream is paused until it is activated again", "err", err)
 			return errPaused
-		case sink.ConfigClass:
+		case sink.ClassConfig:
 			r.cfg.Status.failure(StateError, err, now, true)
 			r.log.Error("destination refuses the stream's configuration; retrying slowly", "err", err)
 			delay = r.cfg.ConfigDelay
@@ -556,7 +556,7 @@ func (r *Runner) deliver(ctx context.Context, recs []sink.Record, depth int) err
 			r.cfg.Status.failure(StateRetrying, err, now, true)
 			r.log.Warn("write failed; retrying", "err", err, "class", class.String(), "attempt", attempt+1)
 			backoff := r.backoff(attempt)
-			if class == sink.ThrottledClass && delay == 0 {
+			if class == sink.ClassThrottled && delay == 0 {
 				delay = backoff
 			}
 			delay = min(max(delay, backoff), maxThrottle)
