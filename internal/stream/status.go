@@ -12,6 +12,9 @@ const (
 	StateActive   = "active"   // delivering normally
 	StateInactive = "inactive" // deactivated by an operator
 	StateRetrying = "retrying" // the last write failed and is being retried
+	// StateThrottled: the destination asked us to slow down (429, 503);
+	// the runner waits as asked, without counting a failure.
+	StateThrottled = "throttled"
 	StatePaused   = "paused"   // the destination asked us to stop (410); activate resumes
 	StateError    = "error"    // the destination refuses our configuration; retried slowly
 )
@@ -186,6 +189,19 @@ func (s *Status) failure(state string, err error, now time.Time, retried bool) {
 		s.retried++
 	}
 	s.state = state
+	s.lastError = egress.PublicMessage(err)
+	s.lastErrorAt = now
+	s.mu.Unlock()
+}
+
+// throttled records a wait the destination asked for: a retry, not a
+// failure.
+func (s *Status) throttled(err error, now time.Time) {
+	s.mu.Lock()
+	s.retried++
+	if s.state != StateInactive {
+		s.state = StateThrottled
+	}
 	s.lastError = egress.PublicMessage(err)
 	s.lastErrorAt = now
 	s.mu.Unlock()

@@ -30,7 +30,7 @@ const (
 type Config struct {
 	// Dir is the directory the files go to, created when missing: an
 	// absolute path, or, when the sink is given a base directory
-	// (Deps.Base: a tenant's directory under fileRoots), a path relative
+	// (sink.Deps.Egress: a tenant's directory under fileRoots), a path relative
 	// to it that does not leave it.
 	Dir string `json:"dir" yaml:"dir"`
 	// Prefix starts every file name (default "events"): letters, digits,
