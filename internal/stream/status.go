@@ -15,8 +15,8 @@ const (
 	// StateThrottled: the destination asked us to slow down (429, 503);
 	// the runner waits as asked, without counting a failure.
 	StateThrottled = "throttled"
-	StatePaused   = "paused"   // the destination asked us to stop (410); activate resumes
-	StateError    = "error"    // the destination refuses our configuration; retried slowly
+	StatePaused    = "paused" // the destination asked us to stop (410); activate resumes
+	StateError     = "error"  // the destination refuses our configuration; retried slowly
 )
 
 // Status is a stream's delivery status. The zero value is ready to use and
