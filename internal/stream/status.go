@@ -12,12 +12,14 @@ const (
 	StateActive   = "active"   // delivering normally
 	StateInactive = "inactive" // deactivated by an operator
 	StateRetrying = "retrying" // the last write failed and is being retried
-	// StateThrottled: the destination asked us to slow down (429, 503);
-	// the runner waits as asked, without counting a failure.
-	StateThrottled = "throttled"
-	StatePaused    = "paused" // the destination asked us to stop (410); activate resumes
-	StateError     = "error"  // the destination refuses our configuration; retried slowly
+	StatePaused   = "paused"   // the destination asked us to stop (410); activate resumes
+	StateError    = "error"    // the destination refuses our configuration; retried slowly
 )
+
+// StateThrottled is the delivery state while the destination asks us to
+// slow down (429, 503): the runner waits as asked, without counting a
+// failure.
+const StateThrottled = "throttled"
 
 // Status is a stream's delivery status. The zero value is ready to use and
 // safe for concurrent use.
