@@ -46,10 +46,11 @@ func (t Type) Settings() any {
 }
 
 // NewType makes the row of a destination whose settings are a C: strict
-// decoding, Validate with check, New with build, and the secret paths
-// derived from C's secret.String fields. The caller adds Destination and
-// WriteOnce.
-func NewType[C any, S Sink](name string, check func(C, Deps) error, build func(C, Deps) (S, error)) Type {
+// decoding; Validate runs prepare, which applies C's defaults and checks
+// it, its targets against deps.Egress included, without building
+// anything; New runs prepare then build (Build). The secret paths are
+// derived from C's secret.String fields.
+func NewType[C, P any, S Sink](name string, prepare func(C, Deps) (P, error), build func(P, Deps) (S, error)) Type {
 	var zero C
 	return Type{
 		Name:    name,
@@ -59,14 +60,15 @@ func NewType[C any, S Sink](name string, check func(C, Deps) error, build func(C
 			if err != nil {
 				return err
 			}
-			return check(cfg, deps)
+			_, err = prepare(cfg, deps)
+			return err
 		},
 		New: func(raw []byte, deps Deps) (Sink, error) {
 			cfg, err := Decode[C](raw)
 			if err != nil {
 				return nil, err
 			}
-			s, err := build(cfg, deps)
+			s, err := Build(cfg, deps, prepare, build)
 			if err != nil {
 				return nil, err
 			}
@@ -74,6 +76,29 @@ func NewType[C any, S Sink](name string, check func(C, Deps) error, build func(C
 		},
 		settings: reflect.TypeFor[C](),
 	}
+}
+
+// WithDestination returns t with its Destination paths.
+func (t Type) WithDestination(paths ...string) Type {
+	t.Destination = paths
+	return t
+}
+
+// WithWriteOnce returns t with its WriteOnce paths.
+func (t Type) WithWriteOnce(paths ...string) Type {
+	t.WriteOnce = paths
+	return t
+}
+
+// Build is a destination's New: prepare checks cfg and applies its
+// defaults, then build makes the sink with deps' defaults filled in.
+func Build[C, P any, S Sink](cfg C, deps Deps, prepare func(C, Deps) (P, error), build func(P, Deps) (S, error)) (S, error) {
+	p, err := prepare(cfg, deps)
+	if err != nil {
+		var zero S
+		return zero, err
+	}
+	return build(p, deps.WithDefaults())
 }
 
 // Decode reads settings into a C strictly: an unknown member is an error.

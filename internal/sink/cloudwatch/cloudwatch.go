@@ -33,17 +33,12 @@ var _ sink.Sink = (*Sink)(nil)
 
 // Type is the "cloudwatch_logs" row of the stream type table.
 func Type() sink.Type {
-	t := sink.NewType("cloudwatch_logs", Check, New)
-	t.Destination = awsconf.DestinationPaths()
-	return t
+	return sink.NewType("cloudwatch_logs", prepare, build).WithDestination(awsconf.DestinationPaths()...)
 }
 
-// Check reports what New would refuse, the endpoint against deps.Egress
-// included, without loading credentials or building a client.
-func Check(cfg Config, deps sink.Deps) error {
-	_, err := prepare(cfg, deps)
-	return err
-}
+// New checks cfg, applies its defaults and returns a sink for it. It sends
+// nothing: use Verify to test the group.
+func New(cfg Config, deps sink.Deps) (*Sink, error) { return sink.Build(cfg, deps, prepare, build) }
 
 func prepare(cfg Config, deps sink.Deps) (Config, error) {
 	cfg = cfg.withDefaults()
@@ -53,14 +48,7 @@ func prepare(cfg Config, deps sink.Deps) (Config, error) {
 	return cfg, cfg.CheckEndpoint(deps)
 }
 
-// New checks cfg, applies its defaults and returns a sink for it. It sends
-// nothing: use Verify to test the group.
-func New(cfg Config, deps sink.Deps) (*Sink, error) {
-	cfg, err := prepare(cfg, deps)
-	if err != nil {
-		return nil, err
-	}
-	deps = deps.WithDefaults()
+func build(cfg Config, deps sink.Deps) (*Sink, error) {
 	conn, err := awsconf.Open(context.Background(), cfg.Config, deps)
 	if err != nil {
 		return nil, err

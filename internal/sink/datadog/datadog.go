@@ -34,17 +34,12 @@ var _ sink.Sink = (*Sink)(nil)
 
 // Type is the "datadog" row of the stream type table.
 func Type() sink.Type {
-	t := sink.NewType("datadog", Check, New)
-	t.Destination = []string{"site", "url"}
-	return t
+	return sink.NewType("datadog", prepare, build).WithDestination("site", "url")
 }
 
-// Check reports what New would refuse, deps.Egress included, without
-// building anything.
-func Check(cfg Config, deps sink.Deps) error {
-	_, err := prepare(cfg, deps)
-	return err
-}
+// New checks cfg, applies its defaults and returns a sink for it. It sends
+// nothing: use Verify to check the API key.
+func New(cfg Config, deps sink.Deps) (*Sink, error) { return sink.Build(cfg, deps, prepare, build) }
 
 func prepare(cfg Config, deps sink.Deps) (Config, error) {
 	cfg = cfg.withDefaults()
@@ -55,14 +50,7 @@ func prepare(cfg Config, deps sink.Deps) (Config, error) {
 	return cfg, deps.CheckURL(u, sink.ShowURL(u))
 }
 
-// New checks cfg, applies its defaults and returns a sink for it. It sends
-// nothing: use Verify to check the API key.
-func New(cfg Config, deps sink.Deps) (*Sink, error) {
-	cfg, err := prepare(cfg, deps)
-	if err != nil {
-		return nil, err
-	}
-	deps = deps.WithDefaults()
+func build(cfg Config, deps sink.Deps) (*Sink, error) {
 	s := &Sink{cfg: cfg, deps: deps, http: sink.NewHTTP(deps, cfg.Timeout.D())}
 	s.logsURL, _ = url.Parse(cfg.intake() + pathLogs)
 	s.checkURL, _ = url.Parse(cfg.api() + pathValidate)

@@ -34,43 +34,38 @@ var _ sink.Sink = (*Sink)(nil)
 
 // Type is the "elasticsearch" row of the stream type table.
 func Type() sink.Type {
-	t := sink.NewType("elasticsearch", Check, New)
-	t.Destination = []string{"urls"}
-	return t
-}
-
-// Check reports what New would refuse, deps.Egress included, without
-// building anything.
-func Check(cfg Config, deps sink.Deps) error {
-	_, _, err := prepare(cfg, deps)
-	return err
-}
-
-func prepare(cfg Config, deps sink.Deps) (Config, []*url.URL, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
-		return cfg, nil, fmt.Errorf("elasticsearch sink config: %w", err)
-	}
-	var urls []*url.URL
-	for _, raw := range cfg.URLs {
-		u, _ := url.Parse(strings.TrimSuffix(raw, "/")) // Validate parsed it
-		if err := deps.CheckURL(u, sink.ShowURL(u)); err != nil {
-			return cfg, nil, err
-		}
-		urls = append(urls, u)
-	}
-	return cfg, urls, nil
+	return sink.NewType("elasticsearch", prepare, build).WithDestination("urls")
 }
 
 // New checks cfg, applies its defaults and returns a sink for it. It sends
 // nothing: use Verify to test the cluster.
-func New(cfg Config, deps sink.Deps) (*Sink, error) {
-	cfg, urls, err := prepare(cfg, deps)
-	if err != nil {
-		return nil, err
+func New(cfg Config, deps sink.Deps) (*Sink, error) { return sink.Build(cfg, deps, prepare, build) }
+
+func prepare(cfg Config, deps sink.Deps) (Config, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("elasticsearch sink config: %w", err)
 	}
-	deps = deps.WithDefaults()
-	return &Sink{cfg: cfg, urls: urls, deps: deps, http: sink.NewHTTP(deps, cfg.Timeout.D())}, nil
+	for _, u := range nodes(cfg) {
+		if err := deps.CheckURL(u, sink.ShowURL(u)); err != nil {
+			return cfg, err
+		}
+	}
+	return cfg, nil
+}
+
+// nodes are the cluster's URLs (Validate parsed them).
+func nodes(cfg Config) []*url.URL {
+	var urls []*url.URL
+	for _, raw := range cfg.URLs {
+		u, _ := url.Parse(strings.TrimSuffix(raw, "/"))
+		urls = append(urls, u)
+	}
+	return urls
+}
+
+func build(cfg Config, deps sink.Deps) (*Sink, error) {
+	return &Sink{cfg: cfg, urls: nodes(cfg), deps: deps, http: sink.NewHTTP(deps, cfg.Timeout.D())}, nil
 }
 
 // Limits are the configured request size and document count.

@@ -30,32 +30,26 @@ var _ sink.Sink = (*Sink)(nil)
 
 // Type is the "eventbridge" row of the stream type table.
 func Type() sink.Type {
-	t := sink.NewType("eventbridge", Check, New)
-	t.Destination = awsconf.DestinationPaths()
-	return t
+	return sink.NewType("eventbridge", prepare, build).WithDestination(awsconf.DestinationPaths()...)
 }
 
 // OktaType is the "aws_eventbridge" row: Okta's type name with Okta's
-// settings.
+// settings. Okta's rule (OKTA.md §3.2): the bus is sent on create, never
+// modifiable.
 func OktaType() sink.Type {
-	t := sink.NewType("aws_eventbridge", CheckOkta, NewOkta)
-	t.Destination = awsconf.DestinationPaths()
-	// Okta's rule (OKTA.md §3.2): sent on create, never modifiable.
-	t.WriteOnce = []string{"accountId", "eventSourceName", "region"}
-	return t
+	return sink.NewType("aws_eventbridge", prepareOkta, build).WithDestination(awsconf.DestinationPaths()...).
+		WithWriteOnce("accountId", "eventSourceName", "region")
 }
 
-// Check reports what New would refuse, the endpoint against deps.Egress
-// included, without loading credentials or building a client.
-func Check(cfg Config, deps sink.Deps) error {
-	_, err := prepare(cfg, deps)
-	return err
-}
+// New checks cfg, applies its defaults and returns a sink for it. It sends
+// nothing: use Verify to test the bus.
+func New(cfg Config, deps sink.Deps) (*Sink, error) { return sink.Build(cfg, deps, prepare, build) }
 
-// CheckOkta reports what NewOkta would refuse.
-func CheckOkta(cfg OktaConfig, deps sink.Deps) error {
-	_, err := prepareOkta(cfg, deps)
-	return err
+// NewOkta returns a sink for an "aws_eventbridge" stream. Its config
+// errors are Okta's messages, unwrapped, so the API can return them as
+// error causes as they are.
+func NewOkta(cfg OktaConfig, deps sink.Deps) (*Sink, error) {
+	return sink.Build(cfg, deps, prepareOkta, build)
 }
 
 func prepare(cfg Config, deps sink.Deps) (Config, error) {
@@ -74,29 +68,7 @@ func prepareOkta(cfg OktaConfig, deps sink.Deps) (Config, error) {
 	return g, g.CheckEndpoint(deps)
 }
 
-// New checks cfg, applies its defaults and returns a sink for it. It sends
-// nothing: use Verify to test the bus.
-func New(cfg Config, deps sink.Deps) (*Sink, error) {
-	cfg, err := prepare(cfg, deps)
-	if err != nil {
-		return nil, err
-	}
-	return build(cfg, deps)
-}
-
-// NewOkta returns a sink for an "aws_eventbridge" stream. Its config
-// errors are Okta's messages, unwrapped, so the API can return them as
-// error causes as they are.
-func NewOkta(cfg OktaConfig, deps sink.Deps) (*Sink, error) {
-	g, err := prepareOkta(cfg, deps)
-	if err != nil {
-		return nil, err
-	}
-	return build(g, deps)
-}
-
 func build(cfg Config, deps sink.Deps) (*Sink, error) {
-	deps = deps.WithDefaults()
 	conn, err := awsconf.Open(context.Background(), cfg.Config, deps)
 	if err != nil {
 		return nil, err

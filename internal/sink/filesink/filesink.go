@@ -76,29 +76,35 @@ var _ sink.Sink = (*Sink)(nil)
 var ErrForbiddenDir = errors.New("directory not allowed")
 
 // Type is the "file" row of the stream type table.
-func Type() sink.Type { return sink.NewType("file", Check, New) }
+func Type() sink.Type { return sink.NewType("file", prepare, build) }
 
-// Check reports what New would refuse, the directory against deps.Egress
-// included. It touches nothing on disk.
-func Check(cfg Config, deps sink.Deps) error {
-	_, _, _, err := prepare(cfg, deps)
-	return err
+// New checks cfg, applies its defaults and returns a sink for it. It
+// touches nothing on disk: the directory is created by the first Write
+// (or by Verify).
+func New(cfg Config, deps sink.Deps) (*Sink, error) { return sink.Build(cfg, deps, prepare, build) }
+
+// placed is a checked Config with where it writes: base, when not "", is
+// the directory Dir is relative to; path is the directory as logs and
+// errors name it.
+type placed struct {
+	cfg        Config
+	base, path string
 }
 
-// prepare applies cfg's defaults, places Dir with deps.Egress (base, when
-// not "", is the directory it is relative to) and checks it; path is the
-// directory as logs and errors name it.
-func prepare(cfg Config, deps sink.Deps) (_ Config, base, path string, err error) {
+// prepare applies cfg's defaults, places Dir with deps.Egress and checks
+// it.
+func prepare(cfg Config, deps sink.Deps) (placed, error) {
 	cfg = cfg.withDefaults()
-	base, cfg.Dir, err = deps.PlaceDir(cfg.Dir)
+	base, dir, err := deps.PlaceDir(cfg.Dir)
 	if err != nil {
-		return cfg, "", "", err
+		return placed{}, err
 	}
+	cfg.Dir = dir
 	check := cfg
-	path = filepath.Clean(cfg.Dir)
+	path := filepath.Clean(cfg.Dir)
 	if base != "" {
 		if cfg.Dir != "" && (filepath.IsAbs(cfg.Dir) || !filepath.IsLocal(cfg.Dir)) {
-			return cfg, "", "", fmt.Errorf("file sink config: dir %q: want a path relative to your directory, without \"..\"", cfg.Dir)
+			return placed{}, fmt.Errorf("file sink config: dir %q: want a path relative to your directory, without \"..\"", cfg.Dir)
 		}
 		path = filepath.Join(base, cfg.Dir)
 		if cfg.Dir != "" {
@@ -106,25 +112,17 @@ func prepare(cfg Config, deps sink.Deps) (_ Config, base, path string, err error
 		}
 	}
 	if err := check.Validate(); err != nil {
-		return cfg, "", "", fmt.Errorf("file sink config: %w", err)
+		return placed{}, fmt.Errorf("file sink config: %w", err)
 	}
 	cfg.Dir = filepath.Clean(cfg.Dir)
 	if err := allowed(deps, cfg.Dir, path); err != nil {
-		return cfg, "", "", err
+		return placed{}, err
 	}
-	return cfg, base, path, nil
+	return placed{cfg: cfg, base: base, path: path}, nil
 }
 
-// New checks cfg, applies its defaults and returns a sink for it. It
-// touches nothing on disk: the directory is created by the first Write
-// (or by Verify).
-func New(cfg Config, deps sink.Deps) (*Sink, error) {
-	cfg, base, path, err := prepare(cfg, deps)
-	if err != nil {
-		return nil, err
-	}
-	deps = deps.WithDefaults()
-	return &Sink{cfg: cfg, fsync: *cfg.Fsync, log: deps.Logger, now: deps.Now, deps: deps, base: base, path: path}, nil
+func build(p placed, deps sink.Deps) (*Sink, error) {
+	return &Sink{cfg: p.cfg, fsync: *p.cfg.Fsync, log: deps.Logger, now: deps.Now, deps: deps, base: p.base, path: p.path}, nil
 }
 
 // allowed asks deps.Egress whether path (the directory dir names) may be

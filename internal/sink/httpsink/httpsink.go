@@ -29,17 +29,15 @@ var _ sink.Sink = (*Sink)(nil)
 
 // Type is the "http" row of the stream type table.
 func Type() sink.Type {
-	t := sink.NewType("http", Check, New)
-	t.Destination = []string{"url", "auth.tokenUrl"}
-	return t
+	return sink.NewType("http", prepare, build).WithDestination("url", "auth.tokenUrl")
 }
 
-// Check reports what New would refuse in cfg, deps.Egress included,
-// without building anything.
-func Check(cfg Config, deps sink.Deps) error {
-	_, err := prepare(cfg, deps)
-	return err
-}
+// New checks cfg, applies its defaults and returns a sink for it. It sends
+// nothing: use Verify to test the endpoint. deps.Egress checks the url and
+// the token URL here and before every request, so a policy that resolves
+// names is applied at send time too; redirects are never followed, so no
+// other URL is ever requested.
+func New(cfg Config, deps sink.Deps) (*Sink, error) { return sink.Build(cfg, deps, prepare, build) }
 
 // prepare applies cfg's defaults and checks it and its URLs.
 func prepare(cfg Config, deps sink.Deps) (Config, error) {
@@ -60,17 +58,7 @@ func prepare(cfg Config, deps sink.Deps) (Config, error) {
 	return cfg, nil
 }
 
-// New checks cfg, applies its defaults and returns a sink for it. It sends
-// nothing: use Verify to test the endpoint. deps.Egress checks the url and
-// the token URL here and before every request, so a policy that resolves
-// names is applied at send time too; redirects are never followed, so no
-// other URL is ever requested.
-func New(cfg Config, deps sink.Deps) (*Sink, error) {
-	cfg, err := prepare(cfg, deps)
-	if err != nil {
-		return nil, err
-	}
-	deps = deps.WithDefaults()
+func build(cfg Config, deps sink.Deps) (*Sink, error) {
 	u, _ := url.Parse(cfg.URL)
 	s := &Sink{cfg: cfg, url: u, target: sink.ShowURL(u), deps: deps, http: sink.NewHTTP(deps, cfg.Timeout.D())}
 	if cfg.Signing.Secret != "" {

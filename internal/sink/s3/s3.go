@@ -78,16 +78,13 @@ var _ sink.Sink = (*Sink)(nil)
 
 // Type is the "s3" row of the stream type table.
 func Type() sink.Type {
-	t := sink.NewType("s3", Check, func(cfg Config, deps sink.Deps) (*Sink, error) { return New(cfg, deps) })
-	t.Destination = awsconf.DestinationPaths()
-	return t
+	return sink.NewType("s3", prepare, defaultBuild).WithDestination(awsconf.DestinationPaths()...)
 }
 
-// Check reports what New would refuse, the endpoint against deps.Egress
-// included, without loading credentials or building a client.
-func Check(cfg Config, deps sink.Deps) error {
-	_, err := prepare(cfg, deps)
-	return err
+// New checks cfg, applies its defaults and returns a sink for it. It sends
+// nothing: Verify writes the verification object.
+func New(cfg Config, deps sink.Deps, opts ...Option) (*Sink, error) {
+	return sink.Build(cfg, deps, prepare, func(cfg Config, deps sink.Deps) (*Sink, error) { return build(cfg, deps, opts...) })
 }
 
 // prepare checks the endpoint first: a refused endpoint is the answer
@@ -103,14 +100,9 @@ func prepare(cfg Config, deps sink.Deps) (Config, error) {
 	return cfg, nil
 }
 
-// New checks cfg, applies its defaults and returns a sink for it. It sends
-// nothing: Verify writes the verification object.
-func New(cfg Config, deps sink.Deps, opts ...Option) (*Sink, error) {
-	cfg, err := prepare(cfg, deps)
-	if err != nil {
-		return nil, err
-	}
-	deps = deps.WithDefaults()
+func defaultBuild(cfg Config, deps sink.Deps) (*Sink, error) { return build(cfg, deps) }
+
+func build(cfg Config, deps sink.Deps, opts ...Option) (*Sink, error) {
 	layout, _ := archive.NewLayout(cfg.Prefix, cfg.KeyTemplate)            // Validate checked
 	codec, _ := archive.NewCodec(cfg.Format, cfg.Compression, cfg.Columns) // Validate checked
 	s := &Sink{
@@ -129,11 +121,11 @@ func New(cfg Config, deps sink.Deps, opts ...Option) (*Sink, error) {
 		s.partSize = DefaultPartSize
 	}
 	s.partSize = max(s.partSize, minPartSize)
-	s.conn, err = awsconf.Open(context.Background(), cfg.Config, deps)
+	conn, err := awsconf.Open(context.Background(), cfg.Config, deps)
 	if err != nil {
 		return nil, err
 	}
-	s.client = newClient(s.conn.AWS, cfg)
+	s.conn, s.client = conn, newClient(conn.AWS, cfg)
 	prior := priorRatio
 	if s.exact {
 		prior = 1

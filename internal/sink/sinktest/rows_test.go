@@ -20,7 +20,7 @@ type rowConfig struct {
 }
 
 func rowOf() sink.Type {
-	return sink.NewType("test", func(rowConfig, sink.Deps) error { return nil },
+	return sink.NewType("test", func(c rowConfig, _ sink.Deps) (rowConfig, error) { return c, nil },
 		func(rowConfig, sink.Deps) (sink.Sink, error) { return nil, nil })
 }
 

@@ -43,30 +43,24 @@ var _ sink.Sink = (*Sink)(nil)
 
 // Type is the "splunk_hec" row of the stream type table.
 func Type() sink.Type {
-	t := sink.NewType("splunk_hec", Check, New)
-	t.Destination = []string{"url"}
-	return t
+	return sink.NewType("splunk_hec", prepare, build).WithDestination("url")
 }
 
 // OktaType is the "splunk_cloud_logstreaming" row: Okta's type name with
 // Okta's settings.
 func OktaType() sink.Type {
-	t := sink.NewType("splunk_cloud_logstreaming", CheckOkta, NewOkta)
-	t.Destination = []string{"edition", "host"}
-	return t
+	return sink.NewType("splunk_cloud_logstreaming", prepareOkta, build).WithDestination("edition", "host")
 }
 
-// Check reports what New would refuse, deps.Egress included, without
-// building anything.
-func Check(cfg Config, deps sink.Deps) error {
-	_, err := prepare(cfg, deps)
-	return err
-}
+// New checks cfg, applies its defaults and returns a sink for it. It sends
+// nothing: use Verify to check the collector's health.
+func New(cfg Config, deps sink.Deps) (*Sink, error) { return sink.Build(cfg, deps, prepare, build) }
 
-// CheckOkta reports what NewOkta would refuse.
-func CheckOkta(cfg OktaConfig, deps sink.Deps) error {
-	_, err := prepareOkta(cfg, deps)
-	return err
+// NewOkta returns a sink for a "splunk_cloud_logstreaming" stream. Its
+// config errors are Okta's messages, unwrapped, so the API can return them
+// as error causes as they are.
+func NewOkta(cfg OktaConfig, deps sink.Deps) (*Sink, error) {
+	return sink.Build(cfg, deps, prepareOkta, build)
 }
 
 func prepare(cfg Config, deps sink.Deps) (Config, error) {
@@ -74,7 +68,8 @@ func prepare(cfg Config, deps sink.Deps) (Config, error) {
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("splunk_hec sink config: %w", err)
 	}
-	return cfg, checkURL(cfg, deps)
+	base := baseURL(cfg)
+	return cfg, deps.CheckURL(base, sink.ShowURL(base))
 }
 
 func prepareOkta(cfg OktaConfig, deps sink.Deps) (Config, error) {
@@ -82,12 +77,8 @@ func prepareOkta(cfg OktaConfig, deps sink.Deps) (Config, error) {
 		return Config{}, err
 	}
 	g := cfg.Generic().withDefaults()
-	return g, checkURL(g, deps)
-}
-
-func checkURL(cfg Config, deps sink.Deps) error {
-	base := baseURL(cfg)
-	return deps.CheckURL(base, sink.ShowURL(base))
+	base := baseURL(g)
+	return g, deps.CheckURL(base, sink.ShowURL(base))
 }
 
 func baseURL(cfg Config) *url.URL {
@@ -95,34 +86,12 @@ func baseURL(cfg Config) *url.URL {
 	return base
 }
 
-// New checks cfg, applies its defaults and returns a sink for it. It sends
-// nothing: use Verify to check the collector's health.
-func New(cfg Config, deps sink.Deps) (*Sink, error) {
-	cfg, err := prepare(cfg, deps)
-	if err != nil {
-		return nil, err
-	}
-	return build(cfg, deps), nil
-}
-
-// NewOkta returns a sink for a "splunk_cloud_logstreaming" stream. Its
-// config errors are Okta's messages, unwrapped, so the API can return them
-// as error causes as they are.
-func NewOkta(cfg OktaConfig, deps sink.Deps) (*Sink, error) {
-	g, err := prepareOkta(cfg, deps)
-	if err != nil {
-		return nil, err
-	}
-	return build(g, deps), nil
-}
-
-func build(cfg Config, deps sink.Deps) *Sink {
-	deps = deps.WithDefaults()
+func build(cfg Config, deps sink.Deps) (*Sink, error) {
 	s := &Sink{cfg: cfg, base: baseURL(cfg), deps: deps, http: sink.NewHTTP(deps, cfg.Timeout.D())}
 	if cfg.Ack {
 		s.channel = uuid.NewString()
 	}
-	return s
+	return s, nil
 }
 
 // Limits are the configured request size (before compression) and event
