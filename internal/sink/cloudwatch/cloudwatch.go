@@ -2,7 +2,6 @@ package cloudwatch
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -72,13 +71,7 @@ func (s *Sink) EncodedSize(r sink.Record) int { return len(r.Data) + eventOverhe
 // permanent failures; a failed call fails its events. The outcome is nil,
 // the one error of all events, or a *sink.PartialError.
 func (s *Sink) Write(ctx context.Context, b sink.Batch) error {
-	if len(b.Records) == 0 {
-		return nil
-	}
-	if s.closed.Load() {
-		return errors.New("cloudwatch_logs sink: write after close")
-	}
-	if err := ctx.Err(); err != nil {
+	if skip, err := sink.Skip(ctx, b, s.closed.Load(), "cloudwatch_logs"); skip {
 		return err
 	}
 	now := s.now()

@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -109,13 +108,7 @@ func (s *Sink) item(r sink.Record) []byte {
 // Write sends b as one JSON array. 413 is permanent, so the runner splits
 // the batch until the event that does not fit is alone.
 func (s *Sink) Write(ctx context.Context, b sink.Batch) error {
-	if len(b.Records) == 0 {
-		return nil
-	}
-	if s.closed.Load() {
-		return errors.New("datadog sink: write after close")
-	}
-	if err := ctx.Err(); err != nil {
+	if skip, err := sink.Skip(ctx, b, s.closed.Load(), "datadog"); skip {
 		return err
 	}
 	var raw bytes.Buffer

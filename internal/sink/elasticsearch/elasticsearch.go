@@ -107,13 +107,7 @@ func source(r sink.Record) []byte {
 // permanent, and 403/404 (closed, missing or blocked index) hold the
 // stream.
 func (s *Sink) Write(ctx context.Context, b sink.Batch) error {
-	if len(b.Records) == 0 {
-		return nil
-	}
-	if s.closed.Load() {
-		return errors.New("elasticsearch sink: write after close")
-	}
-	if err := ctx.Err(); err != nil {
+	if skip, err := sink.Skip(ctx, b, s.closed.Load(), "elasticsearch"); skip {
 		return err
 	}
 	var body bytes.Buffer

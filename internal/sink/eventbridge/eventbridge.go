@@ -2,7 +2,6 @@ package eventbridge
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -117,13 +116,7 @@ func (s *Sink) entry(r sink.Record) types.PutEventsRequestEntry {
 // *sink.PartialError by their error code, so only they are retried or
 // dead-lettered.
 func (s *Sink) Write(ctx context.Context, b sink.Batch) error {
-	if len(b.Records) == 0 {
-		return nil
-	}
-	if s.closed.Load() {
-		return errors.New("eventbridge sink: write after close")
-	}
-	if err := ctx.Err(); err != nil {
+	if skip, err := sink.Skip(ctx, b, s.closed.Load(), "eventbridge"); skip {
 		return err
 	}
 	if len(b.Records) > maxEntries {

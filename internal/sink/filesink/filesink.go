@@ -227,13 +227,7 @@ func (s *Sink) EncodedSize(r sink.Record) int { return len(r.Data) + 1 }
 // it returns. On failure the current file is cut back to where the batch
 // started.
 func (s *Sink) Write(ctx context.Context, b sink.Batch) error {
-	if len(b.Records) == 0 {
-		return nil
-	}
-	if s.closed {
-		return errors.New("file sink: write after close")
-	}
-	if err := ctx.Err(); err != nil {
+	if skip, err := sink.Skip(ctx, b, s.closed, "file"); skip {
 		return err
 	}
 	if !s.recovered {

@@ -2,7 +2,6 @@ package httpsink
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -97,13 +96,7 @@ func (s *Sink) EncodedSize(r sink.Record) int { return len(r.Data) + 1 }
 // the outcome is then a *sink.PartialError unless no event got through
 // for one reason, which is returned as it is.
 func (s *Sink) Write(ctx context.Context, b sink.Batch) error {
-	if len(b.Records) == 0 {
-		return nil
-	}
-	if s.closed.Load() {
-		return errors.New("http sink: write after close")
-	}
-	if err := ctx.Err(); err != nil {
+	if skip, err := sink.Skip(ctx, b, s.closed.Load(), "http"); skip {
 		return err
 	}
 	switch s.cfg.Body {

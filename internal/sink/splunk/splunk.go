@@ -155,13 +155,7 @@ func (s *Sink) encode(b sink.Batch) ([]byte, error) {
 // so a nil error means indexed, not only accepted; an ack that does not
 // come within ackTimeout is a retryable error (the batch is sent again).
 func (s *Sink) Write(ctx context.Context, b sink.Batch) error {
-	if len(b.Records) == 0 {
-		return nil
-	}
-	if s.closed.Load() {
-		return errors.New("splunk sink: write after close")
-	}
-	if err := ctx.Err(); err != nil {
+	if skip, err := sink.Skip(ctx, b, s.closed.Load(), "splunk"); skip {
 		return err
 	}
 	body, err := s.encode(b)
