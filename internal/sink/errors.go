@@ -104,13 +104,16 @@ type PartialError struct {
 	Failed map[int]error
 }
 
+// Error names the failure of the first failed record, so the same
+// outcome always reads the same (status.lastError).
 func (e *PartialError) Error() string {
-	var first error
-	for _, err := range e.Failed {
-		first = err
-		break
+	first := -1
+	for i := range e.Failed {
+		if first < 0 || i < first {
+			first = i
+		}
 	}
-	return fmt.Sprintf("%d records failed, e.g. %v", len(e.Failed), first)
+	return fmt.Sprintf("%d records failed, e.g. %v", len(e.Failed), e.Failed[first])
 }
 
 // ParseRetryAfter reads an HTTP Retry-After value in either of its forms,
