@@ -1,10 +1,15 @@
 package app
 
 import (
+	"log/slog"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/auditstream/auditstream/internal/sink/outbound"
 	"github.com/auditstream/auditstream/internal/sink/sinktest"
+	"github.com/auditstream/auditstream/internal/stream"
 )
 
 // TestDestinationRows: every row of the table has a name of its own, and
@@ -63,6 +68,31 @@ func TestDerivedSecretPaths(t *testing.T) {
 		slices.Sort(w)
 		if !slices.Equal(got, w) {
 			t.Errorf("%s: got %v, want %v", typ, got, w)
+		}
+	}
+}
+
+// TestValidateBuildsNoClient: validating settings reads neither the AWS
+// environment nor shared config files (it used to build the sink, and
+// with it an AWS config): with a profile that does not exist, validation
+// passes and only building the sink fails.
+func TestValidateBuildsNoClient(t *testing.T) {
+	t.Setenv("AWS_PROFILE", "auditstream-no-such-profile")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "credentials"))
+	d := newDestinations(slog.New(slog.DiscardHandler), outbound.New(outbound.Config{}), envelopeDefaults{})
+	for typ, settings := range map[string]string{
+		"s3":              `{"bucket":"audit-archive","region":"us-east-1"}`,
+		"eventbridge":     `{"region":"us-east-1","eventBusName":"audit"}`,
+		"aws_eventbridge": `{"accountId":"123456789012","eventSourceName":"audit","region":"us-east-1"}`,
+		"cloudwatch_logs": `{"logGroupName":"/audit","region":"us-east-1"}`,
+	} {
+		def := stream.Definition{ID: "s", Type: typ, Settings: []byte(settings), Operator: true}
+		if err := d.Validate(def); err != nil {
+			t.Errorf("%s: validate: got %v, want nil without loading AWS config", typ, err)
+		}
+		if _, _, err := d.Build(def); err == nil || !strings.Contains(err.Error(), "auditstream-no-such-profile") {
+			t.Errorf("%s: build: got %v, want the missing profile (the sink loads AWS config)", typ, err)
 		}
 	}
 }
