@@ -2,12 +2,15 @@ package httpsink
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -231,3 +234,35 @@ func TestOAuth2TokenAnswers(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestNoTokenForARefusedURL: when the policy refuses the url, no token is
+// fetched for a request that could not be sent.
+func TestNoTokenForARefusedURL(t *testing.T) {
+	var tokens atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/token" {
+			tokens.Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"access_token":"t","token_type":"bearer","expires_in":3600}`)
+		}
+	}))
+	defer srv.Close()
+	var block atomic.Bool
+	deps := sink.Deps{Egress: sink.EgressFuncs{URL: func(u *url.URL) error {
+		if block.Load() && u.Path == "/hook" {
+			return errors.New("refused")
+		}
+		return nil
+	}}}
+	s := newTestSink(t, Config{URL: srv.URL + "/hook", Auth: Auth{Type: AuthOAuth2, TokenURL: srv.URL + "/token", ClientID: "c", ClientSecret: "s"}}, deps)
+	block.Store(true)
+	if err := s.Write(t.Context(), sink.Batch{Records: records(1)}); !errors.Is(err, sink.ErrForbiddenTarget) {
+		t.Fatalf("write: got %v, want ErrForbiddenTarget", err)
+	}
+	if err := s.Verify(t.Context()); !errors.Is(err, sink.ErrForbiddenTarget) {
+		t.Fatalf("verify: got %v, want ErrForbiddenTarget", err)
+	}
+	if n := tokens.Load(); n != 0 {
+		t.Fatalf("token requests: got %d, want 0", n)
+	}
+}

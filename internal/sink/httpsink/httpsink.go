@@ -180,8 +180,13 @@ func (s *Sink) do(ctx context.Context, method string, body []byte, h http.Header
 	return s.http.Do(ctx, sink.Request{Method: method, URL: s.url, Header: h, Body: body})
 }
 
-// authorization returns the value of the auth header, "" for none.
+// authorization returns the value of the auth header, "" for none. It
+// checks the url with the egress policy first, so no token is fetched for
+// a destination the request could not go to.
 func (s *Sink) authorization(ctx context.Context) (string, error) {
+	if err := s.deps.CheckURL(s.url, s.target); err != nil {
+		return "", sink.Misconfigured(err)
+	}
 	switch s.cfg.Auth.Type {
 	case AuthBasic:
 		req := http.Request{Header: make(http.Header)}
