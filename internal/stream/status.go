@@ -18,6 +18,9 @@ const (
 	// StatePaused: the destination asked us to stop (410); activate
 	// resumes.
 	StatePaused supervise.State = "paused"
+	// StateThrottled: the destination asks us to slow down (429, 503);
+	// the runner waits as asked, without counting a failure.
+	StateThrottled = supervise.StateThrottled
 )
 
 // Status is a stream's delivery status. The zero value is ready to use and
@@ -204,6 +207,19 @@ func (s *Status) failure(now time.Time, state supervise.State, err error, r retr
 		s.retried++
 	}
 	s.state = state
+	s.lastError = egress.PublicMessage(err)
+	s.lastErrorAt = now
+	s.mu.Unlock()
+}
+
+// throttled records a wait the destination asked for: a retry, not a
+// failure.
+func (s *Status) throttled(err error, now time.Time) {
+	s.mu.Lock()
+	s.retried++
+	if s.state != StateInactive {
+		s.state = StateThrottled
+	}
 	s.lastError = egress.PublicMessage(err)
 	s.lastErrorAt = now
 	s.mu.Unlock()
