@@ -24,6 +24,7 @@ import (
 	"github.com/auditstream/auditstream/internal/health"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/kvstore"
+	"github.com/auditstream/auditstream/internal/sink/outbound"
 	"github.com/auditstream/auditstream/internal/source"
 	"github.com/auditstream/auditstream/internal/stream"
 )
@@ -248,7 +249,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 // journal: the type tables, and the declared streams and sources checked
 // through them.
 type declared struct {
-	types       *types
+	types       *destinations
 	sourceTypes map[string]source.Type
 	streams     []stream.Definition
 	sources     []source.Definition
@@ -264,11 +265,10 @@ func declare(cfg config.Config, listen string, log *slog.Logger) (*declared, err
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	out := &outbound{policy: policy}
-	out.setListen(listen)
-	typ := newTypes(log, listen, cfg.DataDir, cfg.FileRoots, envelopeDefaults{account: cfg.Envelope.Account, region: cfg.Envelope.Region})
+	out := outbound.New(outbound.Config{Policy: policy, DataDir: cfg.DataDir, FileRoots: cfg.FileRoots})
+	out.SetListen(listen)
+	typ := newDestinations(log, out, envelopeDefaults{account: cfg.Envelope.Account, region: cfg.Envelope.Region})
 	typ.patterns = patternOptions(cfg.Patterns)
-	typ.setEgress(out)
 	d := &declared{types: typ, sourceTypes: sourceTypes(out, publicURL(cfg))}
 	if d.streams, err = configStreams(cfg, typ); err != nil {
 		return nil, err
@@ -282,7 +282,7 @@ func declare(cfg config.Config, listen string, log *slog.Logger) (*declared, err
 // configStreams turns the config file's streams into read-only
 // definitions, each checked by its type (filter and settings) as the API
 // checks a stream it creates.
-func configStreams(cfg config.Config, typ *types) ([]stream.Definition, error) {
+func configStreams(cfg config.Config, typ *destinations) ([]stream.Definition, error) {
 	var out []stream.Definition
 	for _, s := range cfg.Streams {
 		settings, err := s.SettingsJSON()

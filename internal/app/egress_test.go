@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/sink/outbound"
 	"github.com/auditstream/auditstream/internal/source"
 	"github.com/auditstream/auditstream/internal/stream"
 	"github.com/auditstream/auditstream/internal/wait"
@@ -236,7 +237,7 @@ func TestTenantOktaPollerUsesGuardedClient(t *testing.T) {
 		_, _ = io.WriteString(w, "[]")
 	}))
 	defer org.Close()
-	okta := sourceTypes(&outbound{}, "http://127.0.0.1")["okta"]
+	okta := sourceTypes(outbound.New(outbound.Config{}), "http://127.0.0.1")["okta"]
 	settings, err := okta.Prepare([]byte(`{"baseUrl":"`+org.URL+`","auth":{"type":"SSWS","token":"okta-token-0123456789"}}`), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -334,8 +335,9 @@ func TestEveryDestinationDialsThroughThePolicy(t *testing.T) {
 	_, port, _ := net.SplitHostPort(h.Listener.Addr().String())
 	u := "http://dest.rebind.test:" + port
 	creds := map[string]any{"accessKeyId": "AKIAEXAMPLE", "secretAccessKey": "example-secret"}
-	typ := newTypes(slog.New(slog.DiscardHandler), "127.0.0.1:1", t.TempDir(), nil, envelopeDefaults{})
-	typ.setEgress(&outbound{listen: "127.0.0.1:1", resolver: rebind{}})
+	g := outbound.New(outbound.Config{Resolver: rebind{}, DataDir: t.TempDir()})
+	g.SetListen("127.0.0.1:1")
+	typ := newDestinations(slog.New(slog.DiscardHandler), g, envelopeDefaults{})
 	for _, tc := range []struct {
 		typ      string
 		settings map[string]any

@@ -13,11 +13,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/secret"
+	"github.com/auditstream/auditstream/internal/sink/outbound"
 	"github.com/auditstream/auditstream/internal/source"
 	"github.com/auditstream/auditstream/internal/source/ebreceiver"
 	"github.com/auditstream/auditstream/internal/source/okta"
@@ -26,13 +27,13 @@ import (
 // sourceTypes is the one table of source types. Pollers connect through
 // out: the egress policy for their owner and the own-API guard; baseURL is
 // the API's public URL (receivers show their URL from it).
-func sourceTypes(out *outbound, baseURL string) map[string]source.Type {
+func sourceTypes(out *outbound.Guard, baseURL string) map[string]source.Type {
 	if out == nil {
-		out = &outbound{}
+		out = outbound.New(outbound.Config{})
 	}
 	return map[string]source.Type{
-		"okta": okta.NewType(okta.Options{Egress: out.policy,
-			Transport: func(d source.Definition) http.RoundTripper { return out.transport(trustOf(d.ByOperator())) }}),
+		"okta": okta.NewType(okta.Options{Egress: out.Policy(),
+			Transport: func(d source.Definition) http.RoundTripper { return out.Transport(outbound.TrustOf(d.ByOperator())) }}),
 		ebreceiver.Type: ebreceiver.NewType(baseURL),
 	}
 }

@@ -7,8 +7,7 @@ import (
 	"testing"
 
 	"github.com/auditstream/auditstream/internal/egress"
-	"github.com/auditstream/auditstream/internal/sink/elasticsearch"
-	"github.com/auditstream/auditstream/internal/sink/httpsink"
+	"github.com/auditstream/auditstream/internal/sink"
 )
 
 type apiErr struct{ code, msg string }
@@ -24,9 +23,9 @@ func TestPublicMessageWithholdsBodies(t *testing.T) {
 		err  error
 		keep string
 	}{
-		{"webhook", fmt.Errorf("verify: %w", &httpsink.StatusError{Method: "POST", URL: "http://10.0.0.1/", StatusCode: 500, Body: secret}),
+		{"webhook", fmt.Errorf("verify: %w", &sink.StatusError{Method: "POST", URL: "http://10.0.0.1/", StatusCode: 500, Body: secret}),
 			"verify: POST http://10.0.0.1/: 500 Internal Server Error (answer body withheld)"},
-		{"elasticsearch", fmt.Errorf("x: %w", &elasticsearch.StatusError{Method: "GET", URL: "http://10.0.0.1/", StatusCode: 500, Body: secret}),
+		{"elasticsearch", fmt.Errorf("x: %w", &sink.StatusError{Method: "GET", URL: "http://10.0.0.1/", StatusCode: 500, Body: secret}),
 			"500 Internal Server Error"},
 		{"aws, joined", errors.Join(errors.New("first"), fmt.Errorf("put: %w", apiErr{"InternalError", secret})),
 			"api error InternalError"},

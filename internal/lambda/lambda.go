@@ -134,7 +134,7 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		h.now = time.Now
 	}
 	if cfg.S3 != nil {
-		s, err := s3.New(*cfg.S3, s3.Deps{HTTPClient: deps.HTTPClient})
+		s, err := s3.New(*cfg.S3, sink.Deps{HTTPClient: deps.HTTPClient})
 		if err != nil {
 			return nil, err
 		}

@@ -26,21 +26,9 @@ func HTTPClient(shared *http.Client) (c *http.Client, own bool) {
 	return c, own
 }
 
-// ErrForbiddenTarget wraps the error of a destination's Forbidden hook
-// when it refuses a URL (the service's own API, for one).
+// ErrForbiddenTarget wraps the error of Deps.Egress when it refuses a URL
+// (the service's own API, for one).
 var ErrForbiddenTarget = errors.New("target not allowed")
-
-// CheckTarget asks forbidden (nil allows everything) whether u may be
-// sent to; shown is u as error messages may print it (without secrets).
-func CheckTarget(forbidden func(*url.URL) error, u *url.URL, shown string) error {
-	if forbidden == nil {
-		return nil
-	}
-	if err := forbidden(u); err != nil {
-		return fmt.Errorf("%s: %w: %w", shown, ErrForbiddenTarget, err)
-	}
-	return nil
-}
 
 // CheckTransport refuses plain http to anything but this machine unless
 // insecure is set: audit events, and the credentials sent with them,

@@ -37,13 +37,13 @@ func TestHTTPClientNeverFollowsRedirects(t *testing.T) {
 	}
 }
 
-func TestCheckTarget(t *testing.T) {
+func TestCheckURL(t *testing.T) {
 	u, _ := url.Parse("http://127.0.0.1:8080/api")
-	if err := CheckTarget(nil, u, "x"); err != nil {
+	if err := (Deps{}).CheckURL(u, "x"); err != nil {
 		t.Fatalf("no hook: got %v, want nil", err)
 	}
 	refuse := func(*url.URL) error { return errors.New("own API") }
-	if err := CheckTarget(refuse, u, "x"); !errors.Is(err, ErrForbiddenTarget) {
+	if err := (Deps{Egress: EgressFuncs{URL: refuse}}).CheckURL(u, "x"); !errors.Is(err, ErrForbiddenTarget) {
 		t.Fatalf("refused: got %v, want ErrForbiddenTarget", err)
 	}
 }

@@ -13,34 +13,37 @@ import (
 type Class int
 
 const (
-	// Retryable errors are retried with capped exponential backoff. It is
-	// the class of any error not marked otherwise.
-	Retryable Class = iota
-	// PermanentClass errors are not retried: the records go to dead letters
-	// with the error as the reason, and the stream moves on.
-	PermanentClass
-	// ThrottledClass errors are retried after the delay the destination
-	// asked for (or the backoff when it gave none).
-	ThrottledClass
-	// PausedClass errors stop the stream until an operator reactivates it
+	// ClassRetryable errors are retried with capped exponential backoff
+	// (or after the delay they carry, when longer). It is the class of any
+	// error not marked otherwise.
+	ClassRetryable Class = iota
+	// ClassPermanent errors are not retried: the records go to dead
+	// letters with the error as the reason, and the stream moves on.
+	ClassPermanent
+	// ClassThrottled errors say the destination is busy, not failing: the
+	// runner waits the delay it asked for (the longest backoff when it
+	// gave none), without growing its backoff or counting a failure, and
+	// shows the stream as throttled.
+	ClassThrottled
+	// ClassPaused errors stop the stream until an operator reactivates it
 	// (for example a webhook answering 410 Gone).
-	PausedClass
-	// ConfigClass errors say the destination refuses us, not the events
-	// (bad credentials, missing bucket or endpoint): the events are fine, so
-	// they are not dead-lettered; the runner holds the stream in an error
-	// state and retries slowly until the configuration is fixed.
-	ConfigClass
+	ClassPaused
+	// ClassConfig errors say the destination refuses us, not the events
+	// (bad credentials, missing bucket or endpoint): the events are fine,
+	// so they are not dead-lettered; the runner holds the stream in an
+	// error state and retries slowly until the configuration is fixed.
+	ClassConfig
 )
 
 func (c Class) String() string {
 	switch c {
-	case PermanentClass:
+	case ClassPermanent:
 		return "permanent"
-	case ThrottledClass:
+	case ClassThrottled:
 		return "throttled"
-	case PausedClass:
+	case ClassPaused:
 		return "paused"
-	case ConfigClass:
+	case ClassConfig:
 		return "config"
 	default:
 		return "retryable"
@@ -56,57 +59,41 @@ type classified struct {
 func (e *classified) Error() string { return e.err.Error() }
 func (e *classified) Unwrap() error { return e.err }
 
-// Permanent marks err as not worth retrying.
-func Permanent(err error) error {
+// Mark marks err with class and the delay the destination asked for
+// (zero when it did not say); nil stays nil.
+func Mark(err error, class Class, delay time.Duration) error {
 	if err == nil {
 		return nil
 	}
-	return &classified{err: err, class: PermanentClass}
+	return &classified{err: err, class: class, delay: delay}
 }
+
+// Permanent marks err as not worth retrying.
+func Permanent(err error) error { return Mark(err, ClassPermanent, 0) }
 
 // Throttled marks err as a throttling answer; delay is how long the
 // destination asked to wait (zero when it did not say).
-func Throttled(err error, delay time.Duration) error {
-	if err == nil {
-		return nil
-	}
-	return &classified{err: err, class: ThrottledClass, delay: delay}
-}
+func Throttled(err error, delay time.Duration) error { return Mark(err, ClassThrottled, delay) }
 
 // RetryAfter marks err as retryable after at least delay (for example a 503
 // with Retry-After).
-func RetryAfter(err error, delay time.Duration) error {
-	if err == nil {
-		return nil
-	}
-	return &classified{err: err, class: Retryable, delay: delay}
-}
+func RetryAfter(err error, delay time.Duration) error { return Mark(err, ClassRetryable, delay) }
 
 // Paused marks err as one that stops the stream until an operator acts.
-func Paused(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &classified{err: err, class: PausedClass}
-}
+func Paused(err error) error { return Mark(err, ClassPaused, 0) }
 
 // Misconfigured marks err as a configuration problem on the destination's
 // side (401, 403, a missing bucket): retried slowly, never dead-lettered.
-func Misconfigured(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &classified{err: err, class: ConfigClass}
-}
+func Misconfigured(err error) error { return Mark(err, ClassConfig, 0) }
 
 // ClassOf reports the class of err and the delay it carries, if any.
-// Unmarked errors are Retryable with no delay.
+// Unmarked errors are ClassRetryable with no delay.
 func ClassOf(err error) (Class, time.Duration) {
 	var c *classified
 	if errors.As(err, &c) {
 		return c.class, c.delay
 	}
-	return Retryable, 0
+	return ClassRetryable, 0
 }
 
 // PartialError reports a write in which some records were delivered and
@@ -117,13 +104,16 @@ type PartialError struct {
 	Failed map[int]error
 }
 
+// Error names the failure of the first failed record, so the same
+// outcome always reads the same (status.lastError).
 func (e *PartialError) Error() string {
-	var first error
-	for _, err := range e.Failed {
-		first = err
-		break
+	first := -1
+	for i := range e.Failed {
+		if first < 0 || i < first {
+			first = i
+		}
 	}
-	return fmt.Sprintf("%d records failed, e.g. %v", len(e.Failed), first)
+	return fmt.Sprintf("%d records failed, e.g. %v", len(e.Failed), e.Failed[first])
 }
 
 // ParseRetryAfter reads an HTTP Retry-After value in either of its forms,

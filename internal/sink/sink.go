@@ -16,6 +16,7 @@ package sink
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -91,4 +92,19 @@ type Sink interface {
 	// Close flushes and releases resources. It is called once, after the
 	// last Write has returned.
 	Close(ctx context.Context) error
+}
+
+// Skip is the start of every Write: it reports whether Write has nothing
+// to do (an empty batch, with err nil) or must stop with err (the sink is
+// closed, named by name in the error, or ctx is done).
+func Skip(ctx context.Context, b Batch, closed bool, name string) (skip bool, err error) {
+	switch {
+	case len(b.Records) == 0:
+		return true, nil
+	case closed:
+		return true, fmt.Errorf("%s sink: write after close", name)
+	default:
+		err = ctx.Err()
+		return err != nil, err
+	}
 }

@@ -393,7 +393,7 @@ func (a *API) backfill(w http.ResponseWriter, r *http.Request, tok auth.Token) e
 		}
 		return err
 	}
-	httpapi.WriteJSON(w, http.StatusAccepted, map[string]any{"id": d.ID, "state": "RUNNING",
+	httpapi.WriteJSON(w, http.StatusAccepted, map[string]any{"id": d.ID, "state": BackfillRunning,
 		"since": since.UTC().Format(event.TimeFormat), "until": until.UTC().Format(event.TimeFormat)})
 	return nil
 }

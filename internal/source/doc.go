@@ -4,8 +4,9 @@
 //
 // The design mirrors package stream: definitions live in a JetStream KV
 // bucket (plus read-only ones from the config file) and every node follows
-// changes through a watch; a Supervisor keeps one Runner per active polling
-// source in step with the store. What a type means (its settings, secrets,
+// changes through a watch; a Supervisor (the supervise.Core that log
+// streams use too) keeps one Runner per active polling source in step with
+// the store, on the one node that holds the source's lease. What a type means (its settings, secrets,
 // runner) is given by an explicit Types table built by package app, so this
 // package knows no source type itself.
 //

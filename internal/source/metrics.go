@@ -1,6 +1,10 @@
 package source
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/auditstream/auditstream/internal/supervise"
+)
 
 // Metrics are the per-source Prometheus metrics, labelled by source id.
 type Metrics struct {
@@ -51,15 +55,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // forget removes a deleted source's series.
 func (m *Metrics) forget(id string) {
-	l := prometheus.Labels{"source": id}
-	m.Events.DeletePartialMatch(l)
-	m.Duplicates.DeletePartialMatch(l)
-	m.Errors.DeletePartialMatch(l)
-	m.Requests.DeletePartialMatch(l)
-	m.Lag.DeletePartialMatch(l)
-	m.LastPoll.DeletePartialMatch(l)
-	m.Failing.DeletePartialMatch(l)
-	m.RateRemain.DeletePartialMatch(l)
-	m.Alerts.DeletePartialMatch(l)
-	m.Backfilled.DeletePartialMatch(l)
+	supervise.ForgetSeries("source", id, m.Events, m.Duplicates, m.Errors, m.Requests, m.Lag, m.LastPoll,
+		m.Failing, m.RateRemain, m.Alerts, m.Backfilled)
 }

@@ -5,15 +5,17 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/egress"
+	"github.com/auditstream/auditstream/internal/supervise"
 )
 
-// States reported by GET /api/v1/sources/{id}/status.
+// States reported by GET /api/v1/sources/{id}/status (package supervise's,
+// shared with log streams).
 const (
-	StateActive    = "active"    // polling (or receiving) normally
-	StateInactive  = "inactive"  // deactivated by an operator
-	StateRetrying  = "retrying"  // the last call failed (5xx, timeout, network, journal) and is being retried
-	StateThrottled = "throttled" // waiting for the rate-limit window to reset
-	StateError     = "error"     // the org refuses the credential or the settings; retried slowly
+	StateActive    = supervise.StateActive    // polling (or receiving) normally
+	StateInactive  = supervise.StateInactive  // deactivated by an operator
+	StateRetrying  = supervise.StateRetrying  // the last call failed (5xx, timeout, network, journal) and is being retried
+	StateThrottled = supervise.StateThrottled // waiting for the rate-limit window to reset
+	StateError     = supervise.StateError     // the org refuses the credential or the settings; retried slowly
 )
 
 // Error kinds, the kind label of auditstream_source_errors_total.
@@ -28,8 +30,10 @@ const (
 	KindInvalid     = "invalid_event" // an event the journal cannot store (skipped)
 )
 
-// Health transitions reported by Status.CheckHealth.
+// Health of a source in its status, and the transitions reported by
+// Status.CheckHealth.
 const (
+	HealthOK        = "ok"
 	HealthFailing   = "failing"
 	HealthSilent    = "silent"
 	HealthRecovered = "recovered"
@@ -39,7 +43,7 @@ const (
 // safe for concurrent use.
 type Status struct {
 	mu            sync.Mutex
-	state         string
+	state         supervise.State
 	events        uint64
 	duplicates    uint64
 	lastPoll      time.Time
@@ -65,35 +69,45 @@ type RateLimit struct {
 	Reset     time.Time `json:"reset,omitzero"`
 }
 
+// BackfillState is where a backfill is.
+type BackfillState string
+
+// States of a Backfill.
+const (
+	BackfillRunning BackfillState = "RUNNING"
+	BackfillDone    BackfillState = "DONE"
+	BackfillFailed  BackfillState = "FAILED"
+)
+
 // Backfill reports an on-demand bounded pull.
 type Backfill struct {
-	State    string    `json:"state"` // RUNNING, DONE, FAILED
-	Since    time.Time `json:"since"`
-	Until    time.Time `json:"until"`
-	Events   uint64    `json:"events"`
-	Started  time.Time `json:"started"`
-	Finished time.Time `json:"finished,omitzero"`
-	Error    string    `json:"error,omitempty"`
+	State    BackfillState `json:"state"`
+	Since    time.Time     `json:"since"`
+	Until    time.Time     `json:"until"`
+	Events   uint64        `json:"events"`
+	Started  time.Time     `json:"started"`
+	Finished time.Time     `json:"finished,omitzero"`
+	Error    string        `json:"error,omitempty"`
 }
 
 // Snapshot is a Status at one moment, shaped for the API.
 type Snapshot struct {
-	ID                 string     `json:"id"`
-	State              string     `json:"state"`
-	Health             string     `json:"health"`
-	Events             uint64     `json:"events"`
-	Duplicates         uint64     `json:"duplicates"`
-	LastPollAt         time.Time  `json:"lastPollAt,omitzero"`
-	LastSuccessAt      time.Time  `json:"lastSuccessAt,omitzero"`
-	LastEventPublished time.Time  `json:"lastEventPublished,omitzero"`
-	CaughtUp           bool       `json:"caughtUp"`
-	LagSeconds         float64    `json:"lagSeconds"`
-	LastError          string     `json:"lastError,omitempty"`
-	LastErrorKind      string     `json:"lastErrorKind,omitempty"`
-	LastErrorAt        time.Time  `json:"lastErrorAt,omitzero"`
-	FailingSince       time.Time  `json:"failingSince,omitzero"`
-	RateLimit          *RateLimit `json:"rateLimit,omitempty"`
-	Backfill           *Backfill  `json:"backfill,omitempty"`
+	ID                 string          `json:"id"`
+	State              supervise.State `json:"state"`
+	Health             string          `json:"health"`
+	Events             uint64          `json:"events"`
+	Duplicates         uint64          `json:"duplicates"`
+	LastPollAt         time.Time       `json:"lastPollAt,omitzero"`
+	LastSuccessAt      time.Time       `json:"lastSuccessAt,omitzero"`
+	LastEventPublished time.Time       `json:"lastEventPublished,omitzero"`
+	CaughtUp           bool            `json:"caughtUp"`
+	LagSeconds         float64         `json:"lagSeconds"`
+	LastError          string          `json:"lastError,omitempty"`
+	LastErrorKind      string          `json:"lastErrorKind,omitempty"`
+	LastErrorAt        time.Time       `json:"lastErrorAt,omitzero"`
+	FailingSince       time.Time       `json:"failingSince,omitzero"`
+	RateLimit          *RateLimit      `json:"rateLimit,omitempty"`
+	Backfill           *Backfill       `json:"backfill,omitempty"`
 }
 
 // Snapshot copies the status; now computes the lag.
@@ -104,7 +118,7 @@ func (s *Status) Snapshot(now time.Time) Snapshot {
 	if st == "" {
 		st = StateActive
 	}
-	health := "ok"
+	health := HealthOK
 	switch {
 	case s.alertFailing:
 		health = HealthFailing
@@ -144,7 +158,7 @@ func (s *Status) Lag(now time.Time) float64 {
 }
 
 // SetState sets the state.
-func (s *Status) SetState(st string) {
+func (s *Status) SetState(st supervise.State) {
 	s.mu.Lock()
 	s.state = st
 	s.mu.Unlock()
@@ -160,39 +174,49 @@ func (s *Status) Started(now time.Time) {
 	s.mu.Unlock()
 }
 
-// Polled records a successful page: stored new events, duplicates, the
-// newest published time in the page, and whether the page reached the end
-// of the log.
-func (s *Status) Polled(now time.Time, stored, dups int, newest time.Time, caughtUp bool) {
+// Page is what one successful poll (or one received request) stored.
+type Page struct {
+	// Stored is how many new events the journal took.
+	Stored int
+	// Duplicates is how many events the journal already had.
+	Duplicates int
+	// Newest is the newest published time in the page.
+	Newest time.Time
+	// CaughtUp is set when the page reached the end of the log.
+	CaughtUp bool
+}
+
+// Polled records a successful page.
+func (s *Status) Polled(now time.Time, p Page) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.state = StateActive
 	s.lastPoll, s.lastSuccess = now, now
-	s.events += uint64(stored)
-	s.duplicates += uint64(dups)
-	if stored > 0 {
+	s.events += uint64(p.Stored)
+	s.duplicates += uint64(p.Duplicates)
+	if p.Stored > 0 {
 		s.lastNewEvent = now
 	}
-	if newest.After(s.lastPublished) {
-		s.lastPublished = newest
+	if p.Newest.After(s.lastPublished) {
+		s.lastPublished = p.Newest
 	}
-	s.caughtUp = caughtUp
-	if caughtUp {
+	s.caughtUp = p.CaughtUp
+	if p.CaughtUp {
 		s.cursorTime = now
-	} else if !newest.IsZero() {
-		s.cursorTime = newest
+	} else if !p.Newest.IsZero() {
+		s.cursorTime = p.Newest
 	}
 	s.failingSince = time.Time{}
 }
 
 // Received records events an inbound source (the EventBridge receiver)
-// stored.
+// stored; an inbound source is always caught up.
 func (s *Status) Received(now time.Time, stored, dups int, newest time.Time) {
-	s.Polled(now, stored, dups, newest, true)
+	s.Polled(now, Page{Stored: stored, Duplicates: dups, Newest: newest, CaughtUp: true})
 }
 
 // Failed records a failed call of kind with state as the new state.
-func (s *Status) Failed(now time.Time, state, kind string, err error) {
+func (s *Status) Failed(now time.Time, state supervise.State, kind string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.state = state
@@ -262,10 +286,10 @@ func (s *Status) CheckHealth(now time.Time, failAfter, silentAfter time.Duration
 func (s *Status) StartBackfill(b Backfill) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.backfill != nil && s.backfill.State == "RUNNING" {
+	if s.backfill != nil && s.backfill.State == BackfillRunning {
 		return false
 	}
-	b.State = "RUNNING"
+	b.State = BackfillRunning
 	s.backfill = &b
 	return true
 }
@@ -287,14 +311,22 @@ func (s *Status) BackfillDone(now time.Time, err error) {
 		return
 	}
 	s.backfill.Finished = now
-	s.backfill.State = "DONE"
+	s.backfill.State = BackfillDone
 	if err != nil {
-		s.backfill.State, s.backfill.Error = "FAILED", err.Error()
+		s.backfill.State, s.backfill.Error = BackfillFailed, err.Error()
 	}
 }
 
-// restore loads what an earlier run saved.
-func (s *Status) restore(snap Snapshot) {
+// Record returns the snapshot the status bucket keeps for source id
+// (supervise.Status).
+func (s *Status) Record(id string, now time.Time) Snapshot {
+	snap := s.Snapshot(now)
+	snap.ID = id
+	return snap
+}
+
+// Restore loads what an earlier run (or another node) saved.
+func (s *Status) Restore(snap Snapshot) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.events, s.duplicates = snap.Events, snap.Duplicates
@@ -302,7 +334,7 @@ func (s *Status) restore(snap Snapshot) {
 	s.lastError, s.lastErrorKind, s.lastErrorAt = snap.LastError, snap.LastErrorKind, snap.LastErrorAt
 	s.alertFailing = snap.Health == HealthFailing
 	s.alertSilent = snap.Health == HealthSilent
-	if snap.Backfill != nil && snap.Backfill.State != "RUNNING" {
+	if snap.Backfill != nil && snap.Backfill.State != BackfillRunning {
 		b := *snap.Backfill
 		s.backfill = &b
 	}

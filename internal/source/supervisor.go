@@ -14,7 +14,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
-	"github.com/auditstream/auditstream/internal/kvstore"
+	"github.com/auditstream/auditstream/internal/supervise"
 )
 
 // Appender stores events; *journal.Journal is one. Append returns once the
@@ -92,26 +92,18 @@ type SupervisorConfig struct {
 }
 
 // Supervisor keeps one runner per active polling source in step with the
-// Store, and runs backfills.
+// Store (a supervise.Core with the source's hooks: leases, so that one
+// node polls each source, and backfills), and runs backfills.
 type Supervisor struct {
 	cfg    SupervisorConfig
 	leases *leases
+	core   *supervise.Core[Definition, *Status, Snapshot]
 
-	mu       sync.Mutex
-	ctx      context.Context // Run's, for backfills; nil before Run
-	running  map[string]*running
-	statuses map[string]*Status
-	known    map[string]Definition
+	mu  sync.Mutex
+	ctx context.Context // Run's, for backfills; nil before Run and once it ends
 	// backfills cancels the running backfill of a source.
 	backfills map[string]context.CancelFunc
 	bg        sync.WaitGroup
-}
-
-type running struct {
-	def    Definition
-	runner Runner
-	cancel context.CancelFunc
-	done   chan struct{}
 }
 
 // ErrBackfillRunning is returned when a source already runs a backfill.
@@ -123,19 +115,24 @@ var ErrInactive = errors.New("the source is deactivated; activate it to backfill
 // ErrNoBackfill is returned for a source type that cannot backfill.
 var ErrNoBackfill = errors.New("this source type does not poll and cannot backfill")
 
+// statusPrefix sets the sources' keys apart in the status bucket shared
+// with log streams (whose keys are bare ids).
+const statusPrefix = "source."
+
 // NewSupervisor prepares a supervisor; Run starts it.
 func NewSupervisor(cfg SupervisorConfig) *Supervisor {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Supervisor{cfg: cfg, running: map[string]*running{}, statuses: map[string]*Status{},
-		backfills: map[string]context.CancelFunc{},
-		known:     map[string]Definition{}, leases: &leases{kv: cfg.LeaseKV, node: newNodeID(), now: cfg.Now}}
+	s := &Supervisor{cfg: cfg, backfills: map[string]context.CancelFunc{},
+		leases: &leases{kv: cfg.LeaseKV, node: newNodeID(), now: cfg.Now}}
+	s.core = supervise.New(supervise.Deps[Definition, *Status, Snapshot]{
+		Catalog: cfg.Store, Kind: sources{s}, NewStatus: func() *Status { return &Status{} },
+		Statuses: supervise.StatusStore[Snapshot]{KV: cfg.StatusKV, Prefix: statusPrefix},
+		Log:      cfg.Log, Noun: "source", Now: cfg.Now,
+	})
+	return s
 }
-
-// statusKey is the source's key in the shared status bucket (stream
-// statuses use bare ids there).
-func statusKey(id string) string { return "source." + id }
 
 // Run reconciles runners with the store until ctx ends, then stops every
 // runner and backfill and saves their statuses.
@@ -143,169 +140,99 @@ func (s *Supervisor) Run(ctx context.Context) {
 	s.mu.Lock()
 	s.ctx = ctx
 	s.mu.Unlock()
-	changes := s.cfg.Store.Changes()
-	tick := time.NewTicker(2 * time.Second)
-	defer tick.Stop()
-	for {
-		s.reconcile(ctx)
-		select {
-		case <-ctx.Done():
-			s.mu.Lock()
-			s.ctx = nil // no new backfills
-			s.mu.Unlock()
-			s.stopAll()
-			s.bg.Wait()
-			s.saveStatuses(context.Background())
-			return
-		case <-changes:
-		case <-tick.C:
-			s.updateMetrics()
-			s.saveStatuses(ctx)
-		}
-	}
+	s.core.Run(ctx)
 }
 
 // StatusOf returns the live status of a source (creating it, restored from
 // the status bucket when saved there).
-func (s *Supervisor) StatusOf(id string) *Status {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st, ok := s.statuses[id]
-	if !ok {
-		st = &Status{}
-		if snap, ok := s.loadStatus(id); ok {
-			st.restore(snap)
-		}
-		s.statuses[id] = st
+func (s *Supervisor) StatusOf(id string) *Status { return s.core.StatusOf(id) }
+
+// Snapshot returns the status of a source: the live one when it runs on
+// this node, else the last one saved.
+func (s *Supervisor) Snapshot(d Definition) Snapshot {
+	snap := s.core.Current(d.ID)
+	if d.Status != StatusActive {
+		snap.State = StateInactive
 	}
-	return st
+	return snap
 }
 
-func (s *Supervisor) loadStatus(id string) (Snapshot, bool) {
-	if s.cfg.StatusKV == nil {
-		return Snapshot{}, false
-	}
-	return kvstore.GetJSON[Snapshot](s.cfg.StatusKV, statusKey(id))
-}
+// sources are the source's hooks of the supervise.Core.
+type sources struct{ s *Supervisor }
 
-func (s *Supervisor) saveStatuses(ctx context.Context) {
-	if s.cfg.StatusKV == nil {
-		return
-	}
-	// Only the node that runs a source writes its status (receivers run
-	// everywhere and each node writes what it saw).
-	s.mu.Lock()
-	local := make(map[string]*Status, len(s.running))
-	for id := range s.running {
-		if st := s.statuses[id]; st != nil {
-			local[id] = st
-		}
-	}
-	s.mu.Unlock()
-	now := s.cfg.Now()
-	for id, st := range local {
-		snap := st.Snapshot(now)
-		snap.ID = id
-		if err := kvstore.PutJSON(ctx, s.cfg.StatusKV, statusKey(id), snap); err != nil && ctx.Err() == nil {
-			s.cfg.Log.Warn("save source status", "source", id, "err", err)
-		}
-	}
-}
+var (
+	_ supervise.Kind[Definition, *Status] = sources{}
+	_ supervise.Keeper[Definition]        = sources{}
+	_ supervise.Drainer                   = sources{}
+)
 
-// sameRun reports whether a runner of a may go on serving b.
+// Same reports whether a runner of a may go on serving b.
+func (sources) Same(a, b Definition) bool { return sameRun(a, b) }
+
 func sameRun(a, b Definition) bool {
 	return a.Type == b.Type && a.Org == b.Org && a.Status == b.Status && a.Name == b.Name &&
 		bytes.Equal(a.Settings, b.Settings)
 }
 
-func (s *Supervisor) reconcile(ctx context.Context) {
-	if ctx.Err() != nil {
+// Active reports whether the source is ACTIVE.
+func (sources) Active(d Definition) bool { return d.Status == StatusActive }
+
+// Idle marks a deactivated source's status and stops its backfill.
+func (k sources) Idle(d Definition, st *Status) {
+	st.SetState(StateInactive)
+	k.s.cancelBackfill(d.ID)
+}
+
+// Keep renews the lease of a polling source; one lost goes to another
+// node.
+func (k sources) Keep(ctx context.Context, d Definition, w supervise.Work) bool {
+	return w.(*running).runner == nil || k.s.leases.acquire(ctx, d.ID)
+}
+
+// Forget removes what a deleted source left: its backfill, cursor and
+// metrics.
+func (k sources) Forget(ctx context.Context, d Definition) {
+	s := k.s
+	s.cancelBackfill(d.ID)
+	if s.cfg.Checkpoints != nil {
+		if err := s.cfg.Checkpoints.Delete(ctx, d.ID); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			s.cfg.Log.Warn("delete source checkpoint", "source", d.ID, "err", err)
+		}
+	}
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.forget(d.ID)
+	}
+}
+
+// Tick updates the lag metrics of the sources polled here.
+func (k sources) Tick(context.Context) {
+	s := k.s
+	if s.cfg.Metrics == nil {
 		return
 	}
-	defs := s.cfg.Store.List()
-	want := map[string]Definition{}
-	for _, d := range defs {
-		want[d.ID] = d
-	}
-	s.mu.Lock()
-	var stop []*running
-	var gone []string
-	for id, r := range s.running {
-		if d, ok := want[id]; !ok || d.Status != StatusActive || !sameRun(r.def, d) {
-			stop = append(stop, r)
-			delete(s.running, id)
-		}
-	}
-	for id, cancel := range s.backfills {
-		if d, ok := want[id]; !ok || d.Status != StatusActive {
-			cancel()
-		}
-	}
-	s.mu.Unlock()
-	// Renew the leases of the runners kept; one lost goes to another node.
-	for id, r := range s.runningCopy() {
-		if r.runner != nil && !containsRunning(stop, r) && !s.leases.acquire(ctx, id) {
-			s.mu.Lock()
-			delete(s.running, id)
-			s.mu.Unlock()
-			stop = append(stop, r)
-		}
-	}
-	s.mu.Lock()
-	for id := range s.known {
-		if _, ok := want[id]; !ok {
-			gone = append(gone, id)
-			delete(s.known, id)
-			delete(s.statuses, id)
-		}
-	}
-	for id, d := range want {
-		s.known[id] = d
-	}
-	s.mu.Unlock()
-
-	for _, r := range stop {
-		r.cancel()
-		<-r.done
-		if r.runner != nil {
-			s.leases.release(ctx, r.def.ID)
-		}
-	}
-	for _, id := range gone {
-		s.cleanup(id)
-	}
-	for _, d := range defs {
-		st := s.StatusOf(d.ID)
-		if d.Status != StatusActive {
-			st.SetState(StateInactive)
-			continue
-		}
-		s.mu.Lock()
-		_, ok := s.running[d.ID]
-		s.mu.Unlock()
-		if !ok {
-			s.start(ctx, d, st)
+	now := s.cfg.Now()
+	for id, w := range s.core.Works() {
+		if w.(*running).runner != nil {
+			s.cfg.Metrics.Lag.WithLabelValues(id).Set(s.core.StatusOf(id).Lag(now))
 		}
 	}
 }
 
-func (s *Supervisor) runningCopy() map[string]*running {
+// Drain stops taking backfills and waits for the running ones.
+func (k sources) Drain() {
+	s := k.s
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]*running, len(s.running))
-	for id, r := range s.running {
-		out[id] = r
-	}
-	return out
+	s.ctx = nil // no new backfills
+	s.mu.Unlock()
+	s.bg.Wait()
 }
 
-func containsRunning(rs []*running, r *running) bool {
-	for _, x := range rs {
-		if x == r {
-			return true
-		}
+func (s *Supervisor) cancelBackfill(id string) {
+	s.mu.Lock()
+	if cancel, ok := s.backfills[id]; ok {
+		cancel()
 	}
-	return false
+	s.mu.Unlock()
 }
 
 func (s *Supervisor) newRunner(d Definition, st *Status) (Runner, error) {
@@ -320,12 +247,15 @@ func (s *Supervisor) newRunner(d Definition, st *Status) (Runner, error) {
 		Metrics: s.cfg.Metrics, Log: s.cfg.Log.With("source", d.ID, "type", d.Type, "org", d.Org)})
 }
 
-func (s *Supervisor) start(ctx context.Context, d Definition, st *Status) {
+// Start starts a polling source's runner once it holds its lease; a
+// source that only receives runs nothing.
+func (k sources) Start(ctx context.Context, d Definition, st *Status) supervise.Work {
+	s := k.s
 	if t, ok := s.cfg.Types[d.Type]; ok && t.NewRunner != nil && !s.leases.acquire(ctx, d.ID) {
 		// Another node polls this source; its status is in StatusKV.
-		return
+		return nil
 	}
-	r := &running{def: d, cancel: func() {}, done: make(chan struct{})}
+	r := &running{s: s, def: d, cancel: func() {}, done: make(chan struct{})}
 	runner, err := s.newRunner(d, st)
 	if err != nil || runner == nil {
 		if err != nil {
@@ -337,16 +267,10 @@ func (s *Supervisor) start(ctx context.Context, d Definition, st *Status) {
 			st.SetState(StateActive)
 		}
 		close(r.done)
-		s.mu.Lock()
-		s.running[d.ID] = r
-		s.mu.Unlock()
-		return
+		return r
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	r.runner, r.cancel = runner, cancel
-	s.mu.Lock()
-	s.running[d.ID] = r
-	s.mu.Unlock()
 	s.cfg.Log.Info("source started", "source", d.ID, "type", d.Type, "org", d.Org)
 	go func() {
 		defer close(r.done)
@@ -355,80 +279,26 @@ func (s *Supervisor) start(ctx context.Context, d Definition, st *Status) {
 			s.cfg.Log.Error("source stopped", "source", d.ID, "err", err)
 		}
 	}()
+	return r
 }
 
-func (s *Supervisor) stopAll() {
-	s.mu.Lock()
-	all := make([]*running, 0, len(s.running))
-	for id, r := range s.running {
-		all = append(all, r)
-		delete(s.running, id)
-	}
-	s.mu.Unlock()
-	for _, r := range all {
-		r.cancel()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for _, r := range all {
-		<-r.done
-		if r.runner != nil {
-			s.leases.release(ctx, r.def.ID)
-		}
-	}
+// running is one source's runner; runner is nil for a source that only
+// receives, or whose runner could not be built.
+type running struct {
+	s      *Supervisor
+	def    Definition
+	runner Runner
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
-// cleanup forgets a deleted source: its cursor, saved status and metrics.
-func (s *Supervisor) cleanup(id string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if s.cfg.Checkpoints != nil {
-		if err := s.cfg.Checkpoints.Delete(ctx, id); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-			s.cfg.Log.Warn("delete source checkpoint", "source", id, "err", err)
-		}
+// Stop ends the runner and gives its lease up.
+func (r *running) Stop(ctx context.Context) {
+	r.cancel()
+	<-r.done
+	if r.runner != nil {
+		r.s.leases.release(ctx, r.def.ID)
 	}
-	if s.cfg.StatusKV != nil {
-		_ = s.cfg.StatusKV.Delete(ctx, statusKey(id))
-	}
-	if s.cfg.Metrics != nil {
-		s.cfg.Metrics.forget(id)
-	}
-}
-
-func (s *Supervisor) updateMetrics() {
-	if s.cfg.Metrics == nil {
-		return
-	}
-	now := s.cfg.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for id, r := range s.running {
-		if r.runner == nil {
-			continue
-		}
-		if st := s.statuses[id]; st != nil {
-			s.cfg.Metrics.Lag.WithLabelValues(id).Set(st.Lag(now))
-		}
-	}
-}
-
-// Snapshot returns the status of a source: the live one when it runs on
-// this node, else the last one saved.
-func (s *Supervisor) Snapshot(d Definition) Snapshot {
-	s.mu.Lock()
-	_, here := s.running[d.ID]
-	s.mu.Unlock()
-	var snap Snapshot
-	if saved, ok := s.loadStatus(d.ID); ok && !here {
-		snap = saved
-	} else {
-		snap = s.StatusOf(d.ID).Snapshot(s.cfg.Now())
-	}
-	snap.ID = d.ID
-	if d.Status != StatusActive {
-		snap.State = StateInactive
-	}
-	return snap
 }
 
 // Backfill starts a bounded pull of d's events published in [since,
@@ -437,7 +307,6 @@ func (s *Supervisor) Snapshot(d Definition) Snapshot {
 func (s *Supervisor) Backfill(d Definition, since, until time.Time) error {
 	s.mu.Lock()
 	ctx := s.ctx
-	r := s.running[d.ID]
 	s.mu.Unlock()
 	if ctx == nil || ctx.Err() != nil {
 		return errors.New("sources are not running")
@@ -447,8 +316,8 @@ func (s *Supervisor) Backfill(d Definition, since, until time.Time) error {
 	}
 	st := s.StatusOf(d.ID)
 	var runner Runner
-	if r != nil && r.runner != nil && sameRun(r.def, d) {
-		runner = r.runner
+	if def, w, ok := s.core.Running(d.ID); ok && w.(*running).runner != nil && sameRun(def, d) {
+		runner = w.(*running).runner
 	} else {
 		var err error
 		if runner, err = s.newRunner(d, st); err != nil {

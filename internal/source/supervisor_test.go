@@ -286,11 +286,11 @@ func TestHealthTransitions(t *testing.T) {
 		{5 * time.Minute, nil, ""},
 		{16 * time.Minute, nil, source.HealthFailing},
 		{17 * time.Minute, func(now time.Time) { st.Failed(now, source.StateError, source.KindAuth, errors.New("401")) }, ""},
-		{18 * time.Minute, func(now time.Time) { st.Polled(now, 3, 0, now, true) }, source.HealthRecovered},
+		{18 * time.Minute, func(now time.Time) { st.Polled(now, source.Page{Stored: 3, Newest: now, CaughtUp: true}) }, source.HealthRecovered},
 		{19 * time.Minute, nil, ""},
 		{19*time.Minute + time.Hour, nil, source.HealthSilent},
 		{20*time.Minute + time.Hour, nil, ""},
-		{21*time.Minute + time.Hour, func(now time.Time) { st.Polled(now, 1, 0, now, true) }, source.HealthRecovered},
+		{21*time.Minute + time.Hour, func(now time.Time) { st.Polled(now, source.Page{Stored: 1, Newest: now, CaughtUp: true}) }, source.HealthRecovered},
 	}
 	for i, s := range steps {
 		now := t0.Add(s.at)
@@ -369,5 +369,52 @@ func TestLinksIgnoreHostHeader(t *testing.T) {
 				t.Errorf("got %s, want a link %s", b, want)
 			}
 		})
+	}
+}
+
+// TestStopSavesStatus: on the way down the supervisor saves the status of
+// each source it ran, under "source."+id in the status bucket it shares
+// with log streams, so a restart starts from those counters.
+func TestStopSavesStatus(t *testing.T) {
+	j := journaltest.Open(t)
+	kv := journaltest.KV(t, j, journal.BucketSources)
+	statusKV := journaltest.KV(t, j, journal.BucketStatus)
+	fixed := []source.Definition{{ID: "s1", Type: "poll", Name: "s1", Status: source.StatusActive, Org: "acme",
+		Settings: json.RawMessage(`{}`)}}
+	store, err := source.NewStore(t.Context(), kv, fixed, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	rec := &recorder{running: map[string]int{}, starts: map[string]int{}, block: make(chan struct{})}
+	types := map[string]source.Type{"poll": {NewRunner: func(d source.Definition, _ source.RunnerDeps) (source.Runner, error) {
+		return &fakeRunner{rec: rec, id: d.ID}, nil
+	}}}
+	newSup := func() *source.Supervisor {
+		return source.NewSupervisor(source.SupervisorConfig{Store: store, Types: types, Journal: j,
+			StatusKV: statusKV, Log: discard})
+	}
+	sup := newSup()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { sup.Run(ctx); close(done) }()
+	wait.Eventually(t, "the runner", func() bool { n, _ := rec.get("s1"); return n == 1 })
+	sup.StatusOf("s1").Polled(time.Now(), source.Page{Stored: 4, Duplicates: 1, CaughtUp: true})
+	cancel() // well before the first tick (2 s) saves anything
+	<-done
+
+	entry, err := statusKV.Get(t.Context(), "source.s1")
+	if err != nil {
+		t.Fatalf("saved status of s1: %v, want one saved on stop", err)
+	}
+	var saved source.Snapshot
+	if err := json.Unmarshal(entry.Value(), &saved); err != nil {
+		t.Fatal(err)
+	}
+	if saved.ID != "s1" || saved.Events != 4 || saved.Duplicates != 1 {
+		t.Errorf("saved: got id %q events %d duplicates %d, want s1, 4, 1", saved.ID, saved.Events, saved.Duplicates)
+	}
+	if got := newSup().StatusOf("s1").Snapshot(time.Now()).Events; got != 4 {
+		t.Errorf("restored events: got %d, want 4", got)
 	}
 }

@@ -11,10 +11,13 @@
 //
 // Definitions live in a JetStream KV bucket (Store); a Supervisor on every
 // node watches it and starts, restarts and stops runners as streams are
-// created, changed, replayed, deactivated and deleted. The Service is what
-// the API calls to make those changes: it pins a new stream's consumer,
-// starts a replay's epoch, lists and redrives dead letters, and writes the
-// System Log event of each change.
+// created, changed, replayed, deactivated and deleted. It is the
+// supervise.Core that sources use too, with the stream's own hooks: a
+// replay's new epoch retires the old consumer, a runner stops softly then
+// hard, and a deleted stream's consumer and dead letters go.
+// The Service is what the API calls to make those changes: it pins a new
+// stream's consumer, starts a replay's epoch, lists and redrives dead
+// letters, and writes the System Log event of each change.
 //
 // Retention keeps the journal under its byte cap by purging the oldest
 // events, and decides what that means for streams behind: with

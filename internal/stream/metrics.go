@@ -1,6 +1,10 @@
 package stream
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/auditstream/auditstream/internal/supervise"
+)
 
 // Metrics are the per-stream Prometheus metrics, labelled by stream id.
 type Metrics struct {
@@ -55,15 +59,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // forget removes a deleted stream's series.
 func (m *Metrics) forget(id string) {
-	l := prometheus.Labels{"stream": id}
-	m.Delivered.Delete(l)
-	m.Failed.Delete(l)
-	m.Retried.Delete(l)
-	m.DeadLettered.Delete(l)
-	m.Filtered.Delete(l)
-	m.LagEvents.Delete(l)
-	m.LagSeconds.Delete(l)
-	m.Latency.Delete(l)
-	m.DroppedByRetention.Delete(l)
-	m.RetentionBlocking.Delete(l)
+	supervise.ForgetSeries("stream", id, m.Delivered, m.Failed, m.Retried, m.DeadLettered, m.Filtered,
+		m.LagEvents, m.LagSeconds, m.Latency, m.DroppedByRetention, m.RetentionBlocking)
 }

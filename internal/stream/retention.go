@@ -186,6 +186,14 @@ func NewRetention(cfg RetentionConfig) *Retention {
 	return r
 }
 
+// checkCause is why Retention.check runs.
+type checkCause int
+
+const (
+	periodic checkCause = iota // the Interval ticked
+	refused                    // an append was just refused at the cap
+)
+
 // Run checks the journal every Interval, and at once when an append was
 // refused at the cap, until ctx ends.
 func (r *Retention) Run(ctx context.Context) {
@@ -193,7 +201,7 @@ func (r *Retention) Run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		r.mu.Lock()
-		err := r.check(ctx, false)
+		err := r.check(ctx, periodic)
 		r.mu.Unlock()
 		if err != nil && ctx.Err() == nil {
 			r.log.Warn("journal retention check", "err", err)
@@ -226,7 +234,7 @@ func (r *Retention) makeRoom(ctx context.Context, failedAt time.Time) error {
 		// the periodic check): its answer holds.
 		return r.lastErr
 	}
-	if err := r.check(ctx, true); err != nil {
+	if err := r.check(ctx, refused); err != nil {
 		return err
 	}
 	return r.lastErr
@@ -246,7 +254,7 @@ func (r *Retention) Admit(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if time.Since(r.lastAt) > 100*time.Millisecond {
-		if err := r.check(ctx, false); err != nil {
+		if err := r.check(ctx, periodic); err != nil {
 			return err
 		}
 	}
@@ -271,9 +279,11 @@ type reader struct {
 }
 
 // check measures the journal, reports gaps, purges what it may and
-// updates the blocked state. urgent means an append was just refused.
+// updates the blocked state. cause says why it runs: an append refused
+// at the cap makes it purge even below the high-water mark.
 // r.mu is held.
-func (r *Retention) check(ctx context.Context, urgent bool) error {
+func (r *Retention) check(ctx context.Context, cause checkCause) error {
+	urgent := cause == refused
 	j := r.cfg.Journal
 	u, err := j.Usage(ctx)
 	if err != nil {
@@ -598,15 +608,12 @@ func (r *Retention) deadLetters(ctx context.Context) {
 	}
 	r.dlRatio.Set(u.Ratio())
 	r.capacityWarning(&r.dlWarn, "dead-letter store", u, "journal.deadLetters.maxBytes", "system.journal.dead_letters.capacity.warning")
-	sup := r.cfg.Supervisor
-	sup.mu.Lock()
 	var full []string
-	for id, st := range sup.statuses {
+	for id, st := range r.cfg.Supervisor.core.Statuses() {
 		if st.deadLettersFull() {
 			full = append(full, id)
 		}
 	}
-	sup.mu.Unlock()
 	if len(full) == 0 {
 		r.cfg.Health.Clear(ConditionDeadLetters)
 		return

@@ -41,7 +41,8 @@ const (
 	// maxFetch bounds the events of a batch when the sink sets no limit,
 	// and how many filtered-out events wait for a common ack.
 	maxFetch = 1000
-	// maxThrottle caps a destination's Retry-After.
+	// maxThrottle caps a destination's Retry-After (sinks pass what the
+	// destination asked for; the cap lives here only).
 	maxThrottle = 15 * time.Minute
 	// pullExpiry bounds how long a pull request waits in the server. A
 	// released iterator's requests outlive it by that much (see
@@ -498,7 +499,10 @@ func (r *Runner) deliver(ctx context.Context, recs []sink.Record, depth int) err
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		r.cfg.Metrics.Failed.WithLabelValues(r.id).Inc()
+		if c, _ := sink.ClassOf(err); c != sink.ClassThrottled {
+			// A destination pacing us is not failing.
+			r.cfg.Metrics.Failed.WithLabelValues(r.id).Inc()
+		}
 		var pe *sink.PartialError
 		if errors.As(err, &pe) {
 			var again []sink.Record
@@ -509,7 +513,7 @@ func (r *Runner) deliver(ctx context.Context, recs []sink.Record, depth int) err
 				if !failed {
 					continue
 				}
-				if c, _ := sink.ClassOf(ferr); c == sink.PermanentClass {
+				if c, _ := sink.ClassOf(ferr); c == sink.ClassPermanent {
 					dead = append(dead, rec)
 					deadErr = ferr
 				} else {
@@ -532,7 +536,7 @@ func (r *Runner) deliver(ctx context.Context, recs []sink.Record, depth int) err
 		}
 		class, delay := sink.ClassOf(err)
 		switch class {
-		case sink.PermanentClass:
+		case sink.ClassPermanent:
 			if len(recs) > 1 && depth < 32 {
 				// Isolate the event the destination refuses: split and
 				// deliver each half on its own.
@@ -542,27 +546,29 @@ func (r *Runner) deliver(ctx context.Context, recs []sink.Record, depth int) err
 				}
 				return r.deliver(ctx, recs[half:], depth+1)
 			}
-			r.cfg.Status.failure(StateActive, err, now, false)
+			r.cfg.Status.failure(now, StateActive, err, noRetry)
 			return r.deadLetter(ctx, recs, err)
-		case sink.PausedClass:
-			r.cfg.Status.failure(StatePaused, err, now, false)
+		case sink.ClassPaused:
+			r.cfg.Status.failure(now, StatePaused, err, noRetry)
 			r.log.Error("destination asked to stop delivery; the stream is paused until it is activated again", "err", err)
 			return errPaused
-		case sink.ConfigClass:
-			r.cfg.Status.failure(StateError, err, now, true)
+		case sink.ClassConfig:
+			r.cfg.Status.failure(now, StateError, err, willRetry)
 			r.log.Error("destination refuses the stream's configuration; retrying slowly", "err", err)
-			delay = r.cfg.ConfigDelay
+		case sink.ClassThrottled:
+			r.cfg.Status.throttled(err, now)
+			r.log.Info("destination is throttling; waiting as asked", "err", err, "retryAfter", delay)
 		default:
-			r.cfg.Status.failure(StateRetrying, err, now, true)
+			r.cfg.Status.failure(now, StateRetrying, err, willRetry)
 			r.log.Warn("write failed; retrying", "err", err, "class", class.String(), "attempt", attempt+1)
-			backoff := r.backoff(attempt)
-			if class == sink.ThrottledClass && delay == 0 {
-				delay = backoff
-			}
-			delay = min(max(delay, backoff), maxThrottle)
 		}
+		delay = r.retryDelay(class, delay, attempt)
 		r.cfg.Metrics.Retried.WithLabelValues(r.id).Inc()
-		attempt++
+		if class != sink.ClassThrottled {
+			// Throttling is the destination pacing us, not failing: it
+			// does not grow the backoff.
+			attempt++
+		}
 		// Nothing new can be taken while retrying: hand the prefetched
 		// messages back instead of letting them wait out AckWait.
 		r.release()
@@ -575,6 +581,26 @@ func (r *Runner) deliver(ctx context.Context, recs []sink.Record, depth int) err
 }
 
 // backoff is capped exponential backoff with full jitter above half.
+// retryDelay is how long to wait before writing again after an error of
+// class that asked for delay (zero: it did not say), at attempt: slow for
+// config errors; what a throttling destination asked for, or the longest
+// backoff when it did not say; otherwise the backoff of attempt, or the
+// asked delay when longer. A destination's delay is capped at maxThrottle
+// here, and only here.
+func (r *Runner) retryDelay(class sink.Class, delay time.Duration, attempt int) time.Duration {
+	switch class {
+	case sink.ClassConfig:
+		return r.cfg.ConfigDelay
+	case sink.ClassThrottled:
+		if delay <= 0 {
+			delay = r.cfg.MaxDelay
+		}
+		return min(delay, maxThrottle)
+	default:
+		return min(max(delay, r.backoff(attempt)), maxThrottle)
+	}
+}
+
 func (r *Runner) backoff(attempt int) time.Duration {
 	d := r.cfg.BaseDelay << min(attempt, 20)
 	if d <= 0 || d > r.cfg.MaxDelay {
@@ -637,7 +663,7 @@ func (r *Runner) deadLetter(ctx context.Context, recs []sink.Record, reason erro
 			break
 		}
 		if errors.Is(err, journal.ErrDeadLettersFull) {
-			r.cfg.Status.setDeadLettersFull(true, err, time.Now())
+			r.cfg.Status.deadLettersRefused(err, time.Now())
 		}
 		if time.Since(lastLog) > time.Minute {
 			r.log.Error("store dead letters; retrying", "err", err, "events", len(left))
@@ -647,7 +673,7 @@ func (r *Runner) deadLetter(ctx context.Context, recs []sink.Record, reason erro
 			return ctx.Err()
 		}
 	}
-	r.cfg.Status.setDeadLettersFull(false, nil, time.Now())
+	r.cfg.Status.deadLettersStored()
 	r.cfg.Status.deadLetter(len(recs), reason, time.Now())
 	r.cfg.Metrics.DeadLettered.WithLabelValues(r.id).Add(float64(len(recs)))
 	r.log.Warn("events dead-lettered", "count", len(recs), "reason", reason)

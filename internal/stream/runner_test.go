@@ -432,3 +432,45 @@ func TestBatchHeldLongerThanAckWait(t *testing.T) {
 		t.Fatalf("got %d deliveries of %d events (%v), want each of 5 once", len(got), len(seen), got)
 	}
 }
+
+// TestThrottlingIsNotAFailure: a destination that asks us to slow down
+// puts the stream in the throttled state, counts retries but no failure,
+// and its waits do not grow: each is the longest backoff (it gave no
+// Retry-After), not a doubling series.
+func TestThrottlingIsNotAFailure(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	release := make(chan struct{})
+	f := newFakeSink(sink.Limits{}, func(ctx context.Context, n int, b sink.Batch) error {
+		select {
+		case <-release:
+			return nil
+		default:
+			return sink.Throttled(errors.New("429 slow down"), 0)
+		}
+	})
+	e.setSink("s1", f)
+	e.appendEvents("acme", "x", 0, 3)
+	e.put(def("s1"))
+	sup := e.start(time.Second)
+
+	wait.Eventually(t, "state throttled after a few attempts", func() bool {
+		return f.numCalls() >= 4 && sup.StatusOf("s1").Snapshot().State == stream.StateThrottled
+	})
+	snap := sup.StatusOf("s1").Snapshot()
+	if snap.Failed != 0 || snap.Retried == 0 || !strings.Contains(snap.LastError, "429 slow down") {
+		t.Errorf("while throttled: got %+v, want no failure, retries and the answer as lastError", snap)
+	}
+	if n := counterValue(e.metrics.Failed.WithLabelValues("s1")); n != 0 {
+		t.Errorf("failed metric: got %v, want 0", n)
+	}
+	close(release)
+	f.waitDelivered(t, 3)
+	times := f.attemptTimes()
+	for i := 1; i < len(times)-1; i++ {
+		if gap := times[i].Sub(times[i-1]); gap < fast.MaxDelay || gap > 4*fast.MaxDelay {
+			t.Errorf("wait %d: got %v, want the longest backoff %v every time, not a growing one", i, gap, fast.MaxDelay)
+		}
+	}
+	wait.Eventually(t, "state active again", func() bool { return sup.StatusOf("s1").Snapshot().State == stream.StateActive })
+}

@@ -5,22 +5,29 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/egress"
+	"github.com/auditstream/auditstream/internal/supervise"
 )
 
-// Delivery states reported by GET /logStreams/{id}/status.
+// Delivery states reported by GET /logStreams/{id}/status: the states
+// sources share (package supervise), and paused.
 const (
-	StateActive   = "active"   // delivering normally
-	StateInactive = "inactive" // deactivated by an operator
-	StateRetrying = "retrying" // the last write failed and is being retried
-	StatePaused   = "paused"   // the destination asked us to stop (410); activate resumes
-	StateError    = "error"    // the destination refuses our configuration; retried slowly
+	StateActive   = supervise.StateActive   // delivering normally
+	StateInactive = supervise.StateInactive // deactivated by an operator
+	StateRetrying = supervise.StateRetrying // the last write failed and is being retried
+	StateError    = supervise.StateError    // the destination refuses our configuration; retried slowly
+	// StatePaused: the destination asked us to stop (410); activate
+	// resumes.
+	StatePaused supervise.State = "paused"
+	// StateThrottled: the destination asks us to slow down (429, 503);
+	// the runner waits as asked, without counting a failure.
+	StateThrottled = supervise.StateThrottled
 )
 
 // Status is a stream's delivery status. The zero value is ready to use and
 // safe for concurrent use.
 type Status struct {
 	mu           sync.Mutex
-	state        string
+	state        supervise.State
 	delivered    uint64
 	failed       uint64
 	retried      uint64
@@ -71,17 +78,17 @@ const (
 
 // Snapshot is a copy of a Status at one moment, shaped for the API.
 type Snapshot struct {
-	ID            string    `json:"id"`
-	State         string    `json:"state"`
-	Delivered     uint64    `json:"delivered"`
-	Failed        uint64    `json:"failed"`
-	Retried       uint64    `json:"retried"`
-	DeadLettered  uint64    `json:"deadLettered"`
-	LagEvents     uint64    `json:"lagEvents"`
-	LagSeconds    float64   `json:"lagSeconds"`
-	LastError     string    `json:"lastError,omitempty"`
-	LastErrorAt   time.Time `json:"lastErrorAt,omitzero"`
-	LastSuccessAt time.Time `json:"lastSuccessAt,omitzero"`
+	ID            string          `json:"id"`
+	State         supervise.State `json:"state"`
+	Delivered     uint64          `json:"delivered"`
+	Failed        uint64          `json:"failed"`
+	Retried       uint64          `json:"retried"`
+	DeadLettered  uint64          `json:"deadLettered"`
+	LagEvents     uint64          `json:"lagEvents"`
+	LagSeconds    float64         `json:"lagSeconds"`
+	LastError     string          `json:"lastError,omitempty"`
+	LastErrorAt   time.Time       `json:"lastErrorAt,omitzero"`
+	LastSuccessAt time.Time       `json:"lastSuccessAt,omitzero"`
 	// DroppedByRetention is set once the stream lost events to the
 	// journal's retention (see Dropped).
 	DroppedByRetention *Dropped `json:"droppedByRetention,omitempty"`
@@ -142,19 +149,24 @@ func (s *Status) setBlocking(b bool) {
 	s.mu.Unlock()
 }
 
-// setDeadLettersFull records whether the last dead-letter write was
-// refused because the dead-letter store is full.
-func (s *Status) setDeadLettersFull(full bool, err error, now time.Time) {
+// deadLettersRefused records that the last dead-letter write was refused
+// because the dead-letter store is full.
+func (s *Status) deadLettersRefused(err error, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.deadFull = full
-	if full {
-		s.lastError = err.Error()
-		s.lastErrorAt = now
-		if s.state != StateInactive {
-			s.state = StateRetrying
-		}
+	s.deadFull = true
+	s.lastError = err.Error()
+	s.lastErrorAt = now
+	if s.state != StateInactive {
+		s.state = StateRetrying
 	}
+}
+
+// deadLettersStored records that the dead-letter store took a write.
+func (s *Status) deadLettersStored() {
+	s.mu.Lock()
+	s.deadFull = false
+	s.mu.Unlock()
 }
 
 func (s *Status) deadLettersFull() bool {
@@ -163,7 +175,7 @@ func (s *Status) deadLettersFull() bool {
 	return s.deadFull
 }
 
-func (s *Status) setState(st string) {
+func (s *Status) setState(st supervise.State) {
 	s.mu.Lock()
 	s.state = st
 	s.mu.Unlock()
@@ -179,13 +191,35 @@ func (s *Status) success(n int, now time.Time) {
 	s.mu.Unlock()
 }
 
-func (s *Status) failure(state string, err error, now time.Time, retried bool) {
+// retry tells Status.failure whether the failed write is tried again
+// (it then counts in Retried).
+type retry bool
+
+const (
+	noRetry   retry = false // dead-lettered, paused, or never started
+	willRetry retry = true
+)
+
+func (s *Status) failure(now time.Time, state supervise.State, err error, r retry) {
 	s.mu.Lock()
 	s.failed++
-	if retried {
+	if r == willRetry {
 		s.retried++
 	}
 	s.state = state
+	s.lastError = egress.PublicMessage(err)
+	s.lastErrorAt = now
+	s.mu.Unlock()
+}
+
+// throttled records a wait the destination asked for: a retry, not a
+// failure.
+func (s *Status) throttled(err error, now time.Time) {
+	s.mu.Lock()
+	s.retried++
+	if s.state != StateInactive {
+		s.state = StateThrottled
+	}
 	s.lastError = egress.PublicMessage(err)
 	s.lastErrorAt = now
 	s.mu.Unlock()
@@ -208,8 +242,16 @@ func (s *Status) redriven(n int) {
 	s.mu.Unlock()
 }
 
-// restore loads counters saved by an earlier run (or another node).
-func (s *Status) restore(snap Snapshot) {
+// Record returns the snapshot the status bucket keeps for stream id
+// (supervise.Status).
+func (s *Status) Record(id string, _ time.Time) Snapshot {
+	snap := s.Snapshot()
+	snap.ID = id
+	return snap
+}
+
+// Restore loads counters saved by an earlier run (or another node).
+func (s *Status) Restore(snap Snapshot) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.delivered, s.failed, s.retried, s.deadLettered = snap.Delivered, snap.Failed, snap.Retried, snap.DeadLettered

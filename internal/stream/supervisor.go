@@ -5,14 +5,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/auditstream/auditstream/internal/journal"
-	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/sink"
+	"github.com/auditstream/auditstream/internal/supervise"
 )
 
 // BuildFunc makes the sink and filter for a definition. It is the one
@@ -37,23 +36,12 @@ type SupervisorConfig struct {
 	Runner RunnerConfig
 }
 
-// Supervisor keeps one runner per active stream in step with the Store.
+// Supervisor keeps one runner per active stream in step with the Store
+// (a supervise.Core with the log stream's hooks: epochs, the soft and hard
+// stop, the sink's Close and lag).
 type Supervisor struct {
-	cfg SupervisorConfig
-
-	mu       sync.Mutex
-	running  map[string]*running
-	statuses map[string]*Status
-	known    map[string]Definition // last definitions seen, for cleanup
-}
-
-type running struct {
-	def    Definition
-	soft   context.CancelFunc
-	hard   context.CancelFunc
-	done   chan struct{}
-	sink   sink.Sink
-	paused bool
+	cfg  SupervisorConfig
+	core *supervise.Core[Definition, *Status, Snapshot]
 }
 
 // NewSupervisor prepares a supervisor; Run starts it.
@@ -61,174 +49,123 @@ func NewSupervisor(cfg SupervisorConfig) *Supervisor {
 	if cfg.StopTimeout == 0 {
 		cfg.StopTimeout = 10 * time.Second
 	}
-	return &Supervisor{cfg: cfg, running: map[string]*running{}, statuses: map[string]*Status{},
-		known: map[string]Definition{}}
+	s := &Supervisor{cfg: cfg}
+	s.core = supervise.New(supervise.Deps[Definition, *Status, Snapshot]{
+		Catalog: cfg.Store, Kind: streams{s}, NewStatus: func() *Status { return &Status{} },
+		// Stream statuses are kept under their bare ids.
+		Statuses: supervise.StatusStore[Snapshot]{KV: cfg.StatusKV},
+		Log:      cfg.Log, Noun: "stream",
+	})
+	return s
 }
 
 // Run reconciles runners with the store until ctx ends, then stops every
-// runner, letting each finish its batch within StopTimeout.
-func (s *Supervisor) Run(ctx context.Context) {
-	changes := s.cfg.Store.Changes()
-	tick := time.NewTicker(2 * time.Second)
-	defer tick.Stop()
-	for {
-		s.reconcile(ctx)
-		select {
-		case <-ctx.Done():
-			s.stopAll()
-			s.saveStatuses(context.Background())
-			return
-		case <-changes:
-		case <-tick.C:
-			s.updateLagMetrics(ctx)
-			s.saveStatuses(ctx)
-		}
-	}
-}
+// runner, letting each finish its batch within StopTimeout, and saves
+// their statuses.
+func (s *Supervisor) Run(ctx context.Context) { s.core.Run(ctx) }
 
 // StatusOf returns the live status object of a stream (creating it).
-func (s *Supervisor) StatusOf(id string) *Status {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st, ok := s.statuses[id]
-	if !ok {
-		st = &Status{}
-		if snap, ok := s.loadStatus(id); ok {
-			st.restore(snap)
-		}
-		s.statuses[id] = st
-	}
-	return st
-}
-
-func (s *Supervisor) loadStatus(id string) (Snapshot, bool) {
-	if s.cfg.StatusKV == nil {
-		return Snapshot{}, false
-	}
-	return kvstore.GetJSON[Snapshot](s.cfg.StatusKV, id)
-}
-
-// saveStatuses writes the status of every stream running here to the KV
-// bucket.
-func (s *Supervisor) saveStatuses(ctx context.Context) {
-	if s.cfg.StatusKV == nil {
-		return
-	}
-	s.mu.Lock()
-	local := make(map[string]*Status, len(s.running))
-	for id := range s.running {
-		local[id] = s.statuses[id]
-	}
-	s.mu.Unlock()
-	for id, st := range local {
-		if st == nil {
-			continue
-		}
-		snap := st.Snapshot()
-		snap.ID = id
-		if err := kvstore.PutJSON(ctx, s.cfg.StatusKV, id, snap); err != nil && ctx.Err() == nil {
-			s.cfg.Log.Warn("save stream status", "stream", id, "err", err)
-		}
-	}
-}
+func (s *Supervisor) StatusOf(id string) *Status { return s.core.StatusOf(id) }
 
 // persistStatus saves one stream's status now (retention records a gap of
 // a stream that may not run here, e.g. an inactive one).
 func (s *Supervisor) persistStatus(ctx context.Context, id string) error {
-	if s.cfg.StatusKV == nil {
-		return nil
-	}
-	snap := s.StatusOf(id).Snapshot()
-	snap.ID = id
-	return kvstore.PutJSON(ctx, s.cfg.StatusKV, id, snap)
+	return s.core.SaveStatus(ctx, id)
 }
 
-func sameRun(a, b Definition) bool {
+// Snapshot returns the status of a stream with its current lag: the live
+// status when the stream runs on this node, else the last one saved by the
+// node that runs it.
+func (s *Supervisor) Snapshot(ctx context.Context, d Definition) Snapshot {
+	snap := s.core.Current(d.ID)
+	if d.Status != StatusActive {
+		snap.State = StateInactive
+	}
+	snap.LagEvents, snap.LagSeconds = s.lag(ctx, d)
+	return snap
+}
+
+// streams are the log stream's hooks of the supervise.Core.
+type streams struct{ s *Supervisor }
+
+var (
+	_ supervise.Kind[Definition, *Status] = streams{}
+	_ supervise.Retirer[Definition]       = streams{}
+)
+
+// Same reports whether a runner of a may go on serving b: the name may
+// change under it, the destination, filter, epoch and resume count may not.
+func (streams) Same(a, b Definition) bool {
 	return a.Type == b.Type && a.Org == b.Org && a.Epoch == b.Epoch && a.Resume == b.Resume &&
 		bytes.Equal(a.Settings, b.Settings) && bytes.Equal(a.Filter, b.Filter)
 }
 
-func (s *Supervisor) reconcile(ctx context.Context) {
-	if ctx.Err() != nil {
-		return
-	}
-	defs := s.cfg.Store.List()
-	want := map[string]Definition{}
-	for _, d := range defs {
-		want[d.ID] = d
-	}
-	s.mu.Lock()
-	var stop []*running
-	var cleanup []Definition
-	for id, r := range s.running {
-		d, ok := want[id]
-		if !ok || d.Status != StatusActive || !sameRun(r.def, d) {
-			stop = append(stop, r)
-			delete(s.running, id)
-		}
-	}
-	for id, old := range s.known {
-		if d, ok := want[id]; !ok {
-			cleanup = append(cleanup, old)
-			delete(s.statuses, id)
-			delete(s.known, id)
-		} else if d.Epoch != old.Epoch {
-			cleanup = append(cleanup, Definition{ID: old.ID, Epoch: old.Epoch, Settings: []byte("epoch")})
-		}
-	}
-	for id, d := range want {
-		s.known[id] = d
-	}
-	s.mu.Unlock()
+// Active reports whether the stream is ACTIVE.
+func (streams) Active(d Definition) bool { return d.Status == StatusActive }
 
-	for _, r := range stop {
-		s.stopRunner(r)
+// Idle marks a deactivated stream's status.
+func (streams) Idle(_ Definition, st *Status) { st.setState(StateInactive) }
+
+// Generation is the stream's epoch: a replay starts a new consumer.
+func (streams) Generation(d Definition) int { return d.Epoch }
+
+// Retire deletes the journal consumer of old's epoch.
+func (k streams) Retire(ctx context.Context, old Definition) { k.s.deleteConsumer(ctx, old) }
+
+// Forget removes what a deleted stream left in the journal: its consumer,
+// dead letters and metrics.
+func (k streams) Forget(ctx context.Context, d Definition) {
+	s := k.s
+	s.deleteConsumer(ctx, d)
+	if err := PurgeDeadLetters(ctx, s.cfg.Journal, d.ID); err != nil {
+		s.cfg.Log.Warn("purge dead letters", "stream", d.ID, "err", err)
 	}
-	for _, d := range cleanup {
-		s.cleanup(d)
-	}
-	for _, d := range defs {
-		st := s.StatusOf(d.ID)
-		if d.Status != StatusActive {
-			st.setState(StateInactive)
-			continue
-		}
-		s.mu.Lock()
-		_, ok := s.running[d.ID]
-		s.mu.Unlock()
-		if ok {
-			continue
-		}
-		s.start(ctx, d, st)
+	s.cfg.Metrics.forget(d.ID)
+}
+
+// Tick updates the lag metrics.
+func (k streams) Tick(ctx context.Context) { k.s.updateLagMetrics(ctx) }
+
+func (s *Supervisor) deleteConsumer(ctx context.Context, d Definition) {
+	err := s.cfg.Journal.JetStream().DeleteConsumer(ctx, s.cfg.Journal.StreamName(), d.ConsumerName())
+	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		s.cfg.Log.Warn("delete consumer", "stream", d.ID, "err", err)
 	}
 }
 
-func (s *Supervisor) start(ctx context.Context, d Definition, st *Status) {
+// Start builds the stream's sink and starts its runner.
+func (k streams) Start(ctx context.Context, d Definition, st *Status) supervise.Work {
+	s := k.s
 	log := s.cfg.Log.With("stream", d.ID, "sink", d.Type)
 	sk, filter, err := s.cfg.Build(d)
 	if err != nil {
 		// A definition the API accepted should always build; if it does
 		// not (a config file edited by hand), say so in the status.
-		st.failure(StateError, err, time.Now(), false)
+		st.failure(time.Now(), StateError, err, noRetry)
 		log.Error("cannot start log stream", "err", err)
-		s.mu.Lock()
-		s.running[d.ID] = &running{def: d, soft: func() {}, hard: func() {}, done: closedChan()}
-		s.mu.Unlock()
-		return
+		return &running{s: s, def: d, soft: func() {}, hard: func() {}, done: closedChan()}
 	}
 	rc := s.cfg.Runner
 	rc.Def, rc.Sink, rc.Filter, rc.Journal, rc.Log, rc.Metrics, rc.Status = d, sk, filter, s.cfg.Journal, s.cfg.Log, s.cfg.Metrics, st
 	soft, cancelSoft := context.WithCancel(ctx)
 	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
-	r := &running{def: d, soft: cancelSoft, hard: cancelHard, done: make(chan struct{}), sink: sk}
-	s.mu.Lock()
-	s.running[d.ID] = r
-	s.mu.Unlock()
+	r := &running{s: s, def: d, soft: cancelSoft, hard: cancelHard, done: make(chan struct{}), sink: sk}
 	log.Info("log stream started")
 	go func() {
 		defer close(r.done)
 		_ = NewRunner(rc).Run(soft, hard)
 	}()
+	return r
+}
+
+// running is one stream's runner.
+type running struct {
+	s    *Supervisor
+	def  Definition
+	soft context.CancelFunc
+	hard context.CancelFunc
+	done chan struct{}
+	sink sink.Sink
 }
 
 func closedChan() chan struct{} {
@@ -237,76 +174,21 @@ func closedChan() chan struct{} {
 	return c
 }
 
-func (s *Supervisor) stopRunner(r *running) {
+// Stop ends the runner softly, hard after StopTimeout, and closes its
+// sink (within StopTimeout too; ctx is not used).
+func (r *running) Stop(context.Context) {
 	r.soft()
-	t := time.AfterFunc(s.cfg.StopTimeout, r.hard)
+	t := time.AfterFunc(r.s.cfg.StopTimeout, r.hard)
 	<-r.done
 	t.Stop()
 	r.hard()
 	if r.sink != nil {
-		cctx, cancel := context.WithTimeout(context.Background(), s.cfg.StopTimeout)
+		cctx, cancel := context.WithTimeout(context.Background(), r.s.cfg.StopTimeout)
 		if err := r.sink.Close(cctx); err != nil {
-			s.cfg.Log.Warn("close sink", "stream", r.def.ID, "err", err)
+			r.s.cfg.Log.Warn("close sink", "stream", r.def.ID, "err", err)
 		}
 		cancel()
 	}
-}
-
-func (s *Supervisor) stopAll() {
-	s.mu.Lock()
-	all := make([]*running, 0, len(s.running))
-	for id, r := range s.running {
-		all = append(all, r)
-		delete(s.running, id)
-	}
-	s.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, r := range all {
-		wg.Go(func() { s.stopRunner(r) })
-	}
-	wg.Wait()
-}
-
-// cleanup removes what a deleted stream (or a replaced epoch) left in the
-// journal. A definition with Settings "epoch" only retires its consumer.
-func (s *Supervisor) cleanup(d Definition) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err := s.cfg.Journal.JetStream().DeleteConsumer(ctx, s.cfg.Journal.StreamName(), d.ConsumerName())
-	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		s.cfg.Log.Warn("delete consumer", "stream", d.ID, "err", err)
-	}
-	if string(d.Settings) == "epoch" {
-		return
-	}
-	if s.cfg.StatusKV != nil {
-		_ = s.cfg.StatusKV.Delete(ctx, d.ID)
-	}
-	if err := PurgeDeadLetters(ctx, s.cfg.Journal, d.ID); err != nil {
-		s.cfg.Log.Warn("purge dead letters", "stream", d.ID, "err", err)
-	}
-	s.cfg.Metrics.forget(d.ID)
-}
-
-// Snapshot returns the status of a stream with its current lag: the live
-// status when the stream runs on this node, else the last one saved by the
-// node that runs it.
-func (s *Supervisor) Snapshot(ctx context.Context, d Definition) Snapshot {
-	s.mu.Lock()
-	_, here := s.running[d.ID]
-	s.mu.Unlock()
-	var snap Snapshot
-	if saved, ok := s.loadStatus(d.ID); ok && !here {
-		snap = saved
-	} else {
-		snap = s.StatusOf(d.ID).Snapshot()
-	}
-	snap.ID = d.ID
-	if d.Status != StatusActive {
-		snap.State = StateInactive
-	}
-	snap.LagEvents, snap.LagSeconds = s.lag(ctx, d)
-	return snap
 }
 
 // lag reports how many events of the stream's subject are not yet done and

@@ -2,6 +2,7 @@ package stream_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/stream"
 	"github.com/auditstream/auditstream/internal/wait"
@@ -495,5 +497,51 @@ func TestWatchedCopyDoesNotRestartRunner(t *testing.T) {
 			wait.Eventually(t, "the stream built", func() bool { return e.buildCount("s1") == 1 })
 			wait.Never(t, "a second build", 500*time.Millisecond, func() bool { return e.buildCount("s1") > 1 })
 		})
+	}
+}
+
+// TestStopSavesStatus: the statuses of the streams a node stops are saved
+// on the way down, not only every tick, so the counters a restart (or
+// another node) reads include the last batches.
+func TestStopSavesStatus(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	e := newEnvAt(t, dir)
+	statusKV, err := e.j.KV(t.Context(), journal.BucketStatus)
+	if err != nil {
+		t.Fatalf("status bucket: %v", err)
+	}
+	f := newFakeSink(sink.Limits{MaxEvents: 4}, nil)
+	e.setSink("s1", f)
+	e.put(def("s1"))
+	sup := stream.NewSupervisor(stream.SupervisorConfig{Store: e.store, Journal: e.j, Build: e.build, Log: discard,
+		Metrics: e.metrics, StopTimeout: time.Second, StatusKV: statusKV, Runner: fast})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sup.Run(ctx)
+	}()
+	e.appendEvents("acme", "x", 0, 10)
+	f.waitDelivered(t, 10)
+	cancel() // well before the first tick (2 s) saves anything
+	<-done
+
+	entry, err := statusKV.Get(t.Context(), "s1")
+	if err != nil {
+		t.Fatalf("saved status of s1: %v, want one saved on stop", err)
+	}
+	var saved stream.Snapshot
+	if err := json.Unmarshal(entry.Value(), &saved); err != nil {
+		t.Fatal(err)
+	}
+	if saved.ID != "s1" || saved.Delivered != 10 {
+		t.Errorf("saved status: got id %q delivered %d, want s1 and 10", saved.ID, saved.Delivered)
+	}
+	// A new supervisor (a restart) starts from the saved counters.
+	again := stream.NewSupervisor(stream.SupervisorConfig{Store: e.store, Journal: e.j, Build: e.build, Log: discard,
+		Metrics: e.metrics, StatusKV: statusKV, Runner: fast})
+	if got := again.StatusOf("s1").Snapshot().Delivered; got != 10 {
+		t.Errorf("restored delivered: got %d, want 10", got)
 	}
 }

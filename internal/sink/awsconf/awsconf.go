@@ -25,7 +25,9 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -36,6 +38,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/auditstream/auditstream/internal/secret"
+	"github.com/auditstream/auditstream/internal/sink"
 )
 
 // Config is the AWS part of a destination's settings.
@@ -65,15 +68,11 @@ type Credentials struct {
 	ExternalID string `json:"externalId,omitempty"`
 }
 
-// SecretPaths are the write-only settings of Config, as dotted paths
-// relative to the settings object Config is embedded in (inline).
-var SecretPaths = []string{"credentials.secretAccessKey", "credentials.sessionToken"}
-
 // DestinationPaths are the settings of Config that say where the
-// credentials are presented: the endpoint override and the region that
-// picks AWS's endpoint. Changing one needs the secrets sent again
-// (secret.Fields).
-var DestinationPaths = []string{"endpoint", "region"}
+// credentials are sent (secret.Fields.Destination), relative to the
+// settings object Config is embedded in. The secret paths are derived from
+// the secret.String fields (secret.Paths).
+func DestinationPaths() []string { return []string{"endpoint", "region"} }
 
 var (
 	regionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d{1,2}$`)
@@ -299,4 +298,82 @@ func IsAuth(code string) bool {
 		return true
 	}
 	return strings.HasPrefix(code, "NotAuthorizedFor")
+}
+
+// CheckEndpoint refuses an endpoint override deps.Egress does not allow;
+// the error wraps sink.ErrForbiddenTarget.
+func (c Config) CheckEndpoint(deps sink.Deps) error {
+	if u := c.EndpointURL(); u != nil {
+		return deps.CheckURL(u, "endpoint "+u.Redacted())
+	}
+	return nil
+}
+
+// Conn is what an AWS destination sends through: the aws.Config Load
+// makes and the HTTP client under it.
+type Conn struct {
+	// AWS is the configuration for the service's client.
+	AWS  aws.Config
+	http *http.Client
+	own  bool
+}
+
+// Open checks c's endpoint with deps.Egress and loads the aws.Config that
+// sends through deps.HTTPClient (a copy that never follows redirects; a
+// client of the destination's own when nil).
+func Open(ctx context.Context, c Config, deps sink.Deps) (*Conn, error) {
+	if err := c.CheckEndpoint(deps); err != nil {
+		return nil, err
+	}
+	conn := &Conn{}
+	conn.http, conn.own = sink.HTTPClient(deps.HTTPClient)
+	awsCfg, err := Load(ctx, c, conn.http)
+	if err != nil {
+		return nil, err
+	}
+	conn.AWS = awsCfg
+	return conn, nil
+}
+
+// Close releases the idle connections of a client of the destination's
+// own.
+func (c *Conn) Close() {
+	if c.own {
+		c.http.CloseIdleConnections()
+	}
+}
+
+// Classify marks err, a failed call named op, with the table the AWS
+// destinations share; retry are codes retried whatever their status:
+//
+//	throttling codes, 429                                   throttled (Retry-After honoured)
+//	auth codes, ResourceNotFoundException, 401, 403, 404, 3xx config
+//	retry codes, 5xx                                         retryable (Retry-After honoured)
+//	other 4xx (ValidationException, …)                       permanent
+//	anything else (transport errors)                         retryable
+//
+// Retry-After dates are read against now (the wall clock).
+func Classify(op string, err error, now time.Time, retry ...string) error {
+	info := Inspect(err)
+	if op != "" {
+		err = fmt.Errorf("%s: %w", op, err)
+	}
+	var delay time.Duration
+	if info.Header != nil {
+		delay = sink.ParseRetryAfter(info.Header.Get("Retry-After"), now)
+	}
+	switch {
+	case IsThrottling(info.Code), info.Status == http.StatusTooManyRequests:
+		return sink.Throttled(err, delay)
+	case IsAuth(info.Code), info.Code == "ResourceNotFoundException",
+		info.Status == http.StatusUnauthorized, info.Status == http.StatusForbidden,
+		info.Status == http.StatusNotFound, info.Status >= 300 && info.Status < 400:
+		return sink.Misconfigured(err)
+	case slices.Contains(retry, info.Code), info.Status >= 500:
+		return sink.RetryAfter(err, delay)
+	case info.Status >= 400:
+		return sink.Permanent(err)
+	default:
+		return err
+	}
 }

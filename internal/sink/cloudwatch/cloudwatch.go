@@ -2,11 +2,8 @@ package cloudwatch
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/url"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -19,70 +16,43 @@ import (
 	"github.com/auditstream/auditstream/internal/sink/awsconf"
 )
 
-// maxRetryAfter caps the delay an answer may ask for (DESTINATIONS.md 0.2).
-const maxRetryAfter = 15 * time.Minute
-
-// Deps are what a Sink needs from its surroundings. Every field is
-// optional.
-type Deps struct {
-	// HTTPClient sends the requests. The sink works on a copy that never
-	// follows redirects; nil means a client of the sink's own, whose idle
-	// connections Close releases.
-	HTTPClient *http.Client
-	// Logger receives debug logs; nil discards them.
-	Logger *slog.Logger
-	// Now is the clock that decides which events are too old or too new
-	// for CloudWatch; nil means time.Now. Retry-After dates are read
-	// against the wall clock.
-	Now func() time.Time
-	// Forbidden, when set, refuses an endpoint override (the API passes
-	// one that rejects the service's own admin endpoints).
-	Forbidden func(*url.URL) error
-}
-
 // Sink delivers batches to a CloudWatch Logs group. Build it with New.
+// Its clock (Deps.Now) decides which events are too old or too new for
+// CloudWatch; Retry-After dates are read against the wall clock.
 type Sink struct {
-	cfg       Config
-	client    *cloudwatchlogs.Client
-	http      *http.Client
-	ownClient bool
-	log       *slog.Logger
-	now       func() time.Time
-	closed    atomic.Bool
+	cfg    Config
+	client *cloudwatchlogs.Client
+	conn   *awsconf.Conn
+	log    *slog.Logger
+	now    func() time.Time
+	closed atomic.Bool
 }
 
 var _ sink.Sink = (*Sink)(nil)
 
-// ErrForbiddenTarget wraps the error of Deps.Forbidden when it refuses the
-// endpoint.
-var ErrForbiddenTarget = sink.ErrForbiddenTarget
+// Type is the "cloudwatch_logs" row of the stream type table.
+func Type() sink.Type {
+	return sink.NewType("cloudwatch_logs", prepare, build).WithDestination(awsconf.DestinationPaths()...)
+}
 
 // New checks cfg, applies its defaults and returns a sink for it. It sends
 // nothing: use Verify to test the group.
-func New(cfg Config, deps Deps) (*Sink, error) {
+func New(cfg Config, deps sink.Deps) (*Sink, error) { return sink.Build(cfg, deps, prepare, build) }
+
+func prepare(cfg Config, deps sink.Deps) (Config, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("cloudwatch_logs sink config: %w", err)
+		return cfg, fmt.Errorf("cloudwatch_logs sink config: %w", err)
 	}
-	if u := cfg.EndpointURL(); u != nil {
-		if err := sink.CheckTarget(deps.Forbidden, u, "endpoint "+u.Redacted()); err != nil {
-			return nil, err
-		}
-	}
-	s := &Sink{cfg: cfg, log: deps.Logger, now: deps.Now}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.now == nil {
-		s.now = time.Now
-	}
-	s.http, s.ownClient = sink.HTTPClient(deps.HTTPClient)
-	awsCfg, err := awsconf.Load(context.Background(), cfg.Config, s.http)
+	return cfg, cfg.CheckEndpoint(deps)
+}
+
+func build(cfg Config, deps sink.Deps) (*Sink, error) {
+	conn, err := awsconf.Open(context.Background(), cfg.Config, deps)
 	if err != nil {
 		return nil, err
 	}
-	s.client = cloudwatchlogs.NewFromConfig(awsCfg)
-	return s, nil
+	return &Sink{cfg: cfg, conn: conn, log: deps.Logger, now: deps.Now, client: cloudwatchlogs.NewFromConfig(conn.AWS)}, nil
 }
 
 // Limits are PutLogEvents' 10,000 events and 1,048,576 bytes (counting 26
@@ -101,13 +71,7 @@ func (s *Sink) EncodedSize(r sink.Record) int { return len(r.Data) + eventOverhe
 // permanent failures; a failed call fails its events. The outcome is nil,
 // the one error of all events, or a *sink.PartialError.
 func (s *Sink) Write(ctx context.Context, b sink.Batch) error {
-	if len(b.Records) == 0 {
-		return nil
-	}
-	if s.closed.Load() {
-		return errors.New("cloudwatch_logs sink: write after close")
-	}
-	if err := ctx.Err(); err != nil {
+	if skip, err := sink.Skip(ctx, b, s.closed.Load(), "cloudwatch_logs"); skip {
 		return err
 	}
 	now := s.now()
@@ -304,30 +268,8 @@ func (s *Sink) create(ctx context.Context, stream string) error {
 //	InvalidParameterException, other 4xx              permanent (the runner splits)
 //	ServiceUnavailableException, 5xx, transport       retryable
 func (s *Sink) classify(op string, err error) error {
-	info := awsconf.Inspect(err)
-	if op != "" {
-		err = fmt.Errorf("%s: %w", op, err)
-	}
-	delay := time.Duration(0)
-	if info.Header != nil {
-		// Retry-After dates are the server's wall clock, not event time.
-		delay = min(sink.ParseRetryAfter(info.Header.Get("Retry-After"), time.Now()), maxRetryAfter)
-	}
-	switch {
-	case awsconf.IsThrottling(info.Code), info.Status == http.StatusTooManyRequests:
-		return sink.Throttled(err, delay)
-	case awsconf.IsAuth(info.Code), info.Code == "ResourceNotFoundException",
-		info.Status == http.StatusUnauthorized, info.Status == http.StatusForbidden,
-		info.Status == http.StatusNotFound, info.Status >= 300 && info.Status < 400:
-		return sink.Misconfigured(err)
-	case info.Code == "InvalidSequenceTokenException", info.Code == "ServiceUnavailableException",
-		info.Status >= 500:
-		return sink.RetryAfter(err, delay)
-	case info.Status >= 400:
-		return sink.Permanent(err)
-	default:
-		return err
-	}
+	// Retry-After dates are the server's wall clock, not event time.
+	return awsconf.Classify(op, err, time.Now(), "InvalidSequenceTokenException", "ServiceUnavailableException")
 }
 
 // Verify checks that the credentials are accepted and, unless autoCreate
@@ -359,8 +301,6 @@ func (s *Sink) Close(context.Context) error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	if s.ownClient {
-		s.http.CloseIdleConnections()
-	}
+	s.conn.Close()
 	return nil
 }

@@ -50,7 +50,7 @@ func TestConformance(t *testing.T) {
 				},
 			})
 			s, err := New(Config{LogGroupName: testGroup, Config: awsConfig(fake.URL())},
-				Deps{Now: func() time.Time { return testNow }})
+				sink.Deps{Now: func() time.Time { return testNow }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -70,7 +70,7 @@ func newTestSink(t *testing.T, srv *cwtest.Server, cfg Config, now time.Time) *S
 	if cfg.LogGroupName == "" {
 		cfg.LogGroupName = testGroup
 	}
-	s, err := New(cfg, Deps{Now: func() time.Time { return now }})
+	s, err := New(cfg, sink.Deps{Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestWriteWithoutAutoCreate(t *testing.T) {
 	off := false
 	s := newTestSink(t, srv, Config{AutoCreate: &off}, testNow)
 	err := s.Write(t.Context(), sink.Batch{Records: sinktest.Records(2, 20, 30)})
-	if c, _ := sink.ClassOf(err); c != sink.ConfigClass {
+	if c, _ := sink.ClassOf(err); c != sink.ClassConfig {
 		t.Fatalf("write to a missing stream: got %v, want a config error", err)
 	}
 	if n := srv.Calls(cwtest.TargetCreateLogGroup) + srv.Calls(cwtest.TargetCreateLogStream); n != 0 {
@@ -179,7 +179,7 @@ func TestWriteDeadLettersEventsOutOfRange(t *testing.T) {
 	}
 	for i, want := range map[int]string{0: "more than 14 days old", 2: "more than 2 hours ahead"} {
 		c, _ := sink.ClassOf(pe.Failed[i])
-		if c != sink.PermanentClass || !strings.Contains(pe.Failed[i].Error(), want) {
+		if c != sink.ClassPermanent || !strings.Contains(pe.Failed[i].Error(), want) {
 			t.Errorf("record %d: got %v (%v), want permanent %q", i, pe.Failed[i], c, want)
 		}
 	}
@@ -223,7 +223,7 @@ func TestWriteReportsRejectedEvents(t *testing.T) {
 			}
 			for i, reason := range tc.want {
 				c, _ := sink.ClassOf(pe.Failed[i])
-				if c != sink.PermanentClass || !strings.Contains(pe.Failed[i].Error(), reason) {
+				if c != sink.ClassPermanent || !strings.Contains(pe.Failed[i].Error(), reason) {
 					t.Errorf("record %d: got %v (%v), want permanent %q", i, pe.Failed[i], c, reason)
 				}
 			}
@@ -238,12 +238,12 @@ func TestWriteClassifiesCallErrors(t *testing.T) {
 		want  sink.Class
 		delay time.Duration
 	}{
-		{"throttling", cwtest.CallError{Status: 400, Code: "ThrottlingException", RetryAfter: "3"}, sink.ThrottledClass, 3 * time.Second},
-		{"unavailable", cwtest.CallError{Status: 500, Code: "ServiceUnavailableException"}, sink.Retryable, 0},
-		{"invalid parameter", cwtest.CallError{Status: 400, Code: "InvalidParameterException"}, sink.PermanentClass, 0},
-		{"unrecognized client", cwtest.CallError{Status: 400, Code: "UnrecognizedClientException"}, sink.ConfigClass, 0},
-		{"access denied", cwtest.CallError{Status: 400, Code: "AccessDeniedException"}, sink.ConfigClass, 0},
-		{"sequence token", cwtest.CallError{Status: 400, Code: "InvalidSequenceTokenException"}, sink.Retryable, 0},
+		{"throttling", cwtest.CallError{Status: 400, Code: "ThrottlingException", RetryAfter: "3"}, sink.ClassThrottled, 3 * time.Second},
+		{"unavailable", cwtest.CallError{Status: 500, Code: "ServiceUnavailableException"}, sink.ClassRetryable, 0},
+		{"invalid parameter", cwtest.CallError{Status: 400, Code: "InvalidParameterException"}, sink.ClassPermanent, 0},
+		{"unrecognized client", cwtest.CallError{Status: 400, Code: "UnrecognizedClientException"}, sink.ClassConfig, 0},
+		{"access denied", cwtest.CallError{Status: 400, Code: "AccessDeniedException"}, sink.ClassConfig, 0},
+		{"sequence token", cwtest.CallError{Status: 400, Code: "InvalidSequenceTokenException"}, sink.ClassRetryable, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := fakeAt(t, testNow)

@@ -1,6 +1,7 @@
 package cloudwatch
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"regexp"
@@ -59,19 +60,13 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.LogStreamName == "" {
-		c.LogStreamName = DefaultLogStreamName
-	}
+	c.LogStreamName = cmp.Or(c.LogStreamName, DefaultLogStreamName)
 	if c.AutoCreate == nil {
 		t := true
 		c.AutoCreate = &t
 	}
-	if c.MaxEventBytes == 0 {
-		c.MaxEventBytes = DefaultMaxEventBytes
-	}
-	if c.Timeout == 0 {
-		c.Timeout = sink.Duration(DefaultTimeout)
-	}
+	c.MaxEventBytes = cmp.Or(c.MaxEventBytes, DefaultMaxEventBytes)
+	c.Timeout = cmp.Or(c.Timeout, sink.Duration(DefaultTimeout))
 	return c
 }
 

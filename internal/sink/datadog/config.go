@@ -1,6 +1,7 @@
 package datadog
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
@@ -68,25 +69,15 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.Site == "" {
-		c.Site = DefaultSite
-	}
-	if c.Service == "" {
-		c.Service = DefaultService
-	}
-	if c.Source == "" {
-		c.Source = DefaultSource
-	}
+	c.Site = cmp.Or(c.Site, DefaultSite)
+	c.Service = cmp.Or(c.Service, DefaultService)
+	c.Source = cmp.Or(c.Source, DefaultSource)
 	if c.Gzip == nil {
 		t := true
 		c.Gzip = &t
 	}
-	if c.MaxBytes == 0 {
-		c.MaxBytes = DefaultMaxBytes
-	}
-	if c.Timeout == 0 {
-		c.Timeout = sink.Duration(DefaultTimeout)
-	}
+	c.MaxBytes = cmp.Or(c.MaxBytes, DefaultMaxBytes)
+	c.Timeout = cmp.Or(c.Timeout, sink.Duration(DefaultTimeout))
 	return c
 }
 

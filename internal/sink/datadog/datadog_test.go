@@ -38,7 +38,7 @@ func TestConformance(t *testing.T) {
 							sinktest.Accept: {Status: http.StatusAccepted, Body: []byte(`{}`)},
 						},
 					})
-					s, err := New(Config{URL: fake.URL(), APIKey: testKey, Gzip: &gzip, MaxBytes: maxBytes}, Deps{})
+					s, err := New(Config{URL: fake.URL(), APIKey: testKey, Gzip: &gzip, MaxBytes: maxBytes}, sink.Deps{})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -61,7 +61,7 @@ func TestConformance(t *testing.T) {
 
 func TestWriteAddsReservedMembers(t *testing.T) {
 	srv := ddtest.NewServer(t, testKey)
-	s, err := New(Config{URL: srv.URL(), APIKey: testKey, Tags: []string{"env:prod", "team:sec"}}, Deps{})
+	s, err := New(Config{URL: srv.URL(), APIKey: testKey, Tags: []string{"env:prod", "team:sec"}}, sink.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,19 +102,20 @@ func TestClassify(t *testing.T) {
 		status int
 		want   sink.Class
 	}{
-		{400, sink.PermanentClass},
-		{401, sink.ConfigClass},
-		{403, sink.ConfigClass},
-		{408, sink.Retryable},
-		{413, sink.PermanentClass},
-		{429, sink.ThrottledClass},
-		{500, sink.Retryable},
-		{503, sink.Retryable},
-		{302, sink.ConfigClass},
+		{400, sink.ClassPermanent},
+		{401, sink.ClassConfig},
+		{403, sink.ClassConfig},
+		{408, sink.ClassRetryable},
+		{413, sink.ClassPermanent},
+		{429, sink.ClassThrottled},
+		{500, sink.ClassRetryable},
+		{503, sink.ClassThrottled}, // the default table (sink.StatusClass), as for every HTTP destination
+		{410, sink.ClassPaused},
+		{302, sink.ClassConfig},
 	} {
 		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
 			srv := ddtest.NewServer(t, testKey)
-			s, err := New(Config{URL: srv.URL(), APIKey: testKey}, Deps{})
+			s, err := New(Config{URL: srv.URL(), APIKey: testKey}, sink.Deps{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -136,9 +137,9 @@ func TestVerify(t *testing.T) {
 		ok   bool
 	}{
 		{testKey, 0, true},
-		{"wrong", sink.ConfigClass, false},
+		{"wrong", sink.ClassConfig, false},
 	} {
-		s, err := New(Config{URL: srv.URL(), APIKey: sinkKey(tc.key)}, Deps{})
+		s, err := New(Config{URL: srv.URL(), APIKey: sinkKey(tc.key)}, sink.Deps{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -161,7 +162,7 @@ func TestSites(t *testing.T) {
 		{"datadoghq.eu", "https://http-intake.logs.datadoghq.eu/api/v2/logs", "https://api.datadoghq.eu/api/v1/validate"},
 		{"us2.ddog-gov.com", "https://http-intake.logs.us2.ddog-gov.com/api/v2/logs", "https://api.us2.ddog-gov.com/api/v1/validate"},
 	} {
-		s, err := New(Config{Site: tc.site, APIKey: testKey}, Deps{})
+		s, err := New(Config{Site: tc.site, APIKey: testKey}, sink.Deps{})
 		if err != nil {
 			t.Fatal(err)
 		}

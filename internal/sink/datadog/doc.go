@@ -11,9 +11,11 @@
 // request size before compression (default 4,250,000 bytes, at most 5 MB)
 // and 1 MB per log.
 //
-// Answers: 2xx delivered; 429 throttled; 408 and 5xx retried; 401, 403, 404
-// and redirects hold the stream; 400 and 413 are permanent (a 413 makes the
-// runner split the batch until one event is left, which is dead-lettered).
+// Answers are classified by the default table of HTTP destinations
+// (sink.StatusClass): 2xx delivered; 429 and 503 throttled; 408 and other
+// 5xx retried; 401, 403, 404, 407 and redirects hold the stream; 410 pauses
+// it; 400 and 413 are permanent (a 413 makes the runner split the batch
+// until one event is left, which is dead-lettered).
 // Datadog accepts timestamps from 18 hours ago to 2 hours ahead only, so
 // replayed older events are stored with the intake time.
 //

@@ -1,6 +1,7 @@
 package elasticsearch
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
@@ -75,21 +76,11 @@ type Auth struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.Index == "" {
-		c.Index = DefaultIndex
-	}
-	if c.Auth.Type == "" {
-		c.Auth.Type = AuthNone
-	}
-	if c.MaxBytes == 0 {
-		c.MaxBytes = DefaultMaxBytes
-	}
-	if c.MaxEvents == 0 {
-		c.MaxEvents = DefaultMaxEvents
-	}
-	if c.Timeout == 0 {
-		c.Timeout = sink.Duration(DefaultTimeout)
-	}
+	c.Index = cmp.Or(c.Index, DefaultIndex)
+	c.Auth.Type = cmp.Or(c.Auth.Type, AuthNone)
+	c.MaxBytes = cmp.Or(c.MaxBytes, DefaultMaxBytes)
+	c.MaxEvents = cmp.Or(c.MaxEvents, DefaultMaxEvents)
+	c.Timeout = cmp.Or(c.Timeout, sink.Duration(DefaultTimeout))
 	return c
 }
 

@@ -13,8 +13,9 @@
 // _bulk answers 200 even when documents fail: items are classified one by
 // one, so only failed documents are retried (429) or dead-lettered (400
 // mapping and argument errors); 403/404 items (closed, missing or blocked
-// index) hold the stream. A whole request answered 429 is throttled, 5xx
-// retried, 413 split by the runner, 401/403 hold the stream. Requests
+// index) hold the stream. A whole request is classified by the default
+// table of HTTP destinations (sink.StatusClass): 429 and 503 throttled,
+// other 5xx retried, 413 split by the runner, 401/403/404 hold the stream. Requests
 // authenticate with basic credentials or an API key; several node URLs can
 // be given and a node that cannot be reached is skipped.
 package elasticsearch

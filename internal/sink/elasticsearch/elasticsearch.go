@@ -6,89 +6,66 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/auditstream/auditstream/internal/sink"
 )
 
 const (
-	// maxRetryAfter caps the delay an answer may ask for.
-	maxRetryAfter = 15 * time.Minute
-	snippetBytes  = 512
-	drainBytes    = 64 << 10
 	// maxAnswerBytes bounds a _bulk answer read: about 200 bytes per item.
 	maxAnswerBytes = 64 << 20
 )
 
-// Deps are what a Sink needs from its surroundings. Every field is
-// optional.
-type Deps struct {
-	// HTTPClient sends the requests. The sink works on a copy that never
-	// follows redirects; nil means a client of the sink's own, whose idle
-	// connections Close releases.
-	HTTPClient *http.Client
-	// Logger receives debug logs; nil discards them.
-	Logger *slog.Logger
-	// Now is the clock for Retry-After dates; nil means time.Now.
-	Now func() time.Time
-	// Forbidden, when set, refuses target URLs (the API passes one that
-	// rejects the service's own admin endpoints).
-	Forbidden func(*url.URL) error
-}
-
 // Sink delivers batches to an Elasticsearch or OpenSearch cluster with
 // _bulk. Build it with New.
 type Sink struct {
-	cfg       Config
-	urls      []*url.URL
-	client    *http.Client
-	ownClient bool
-	log       *slog.Logger
-	now       func() time.Time
-	forbidden func(*url.URL) error
-	next      atomic.Int64 // the node to try first
-	closed    atomic.Bool
+	cfg    Config
+	urls   []*url.URL
+	http   *sink.HTTP
+	deps   sink.Deps
+	next   atomic.Int64 // the node to try first
+	closed atomic.Bool
 }
 
 var _ sink.Sink = (*Sink)(nil)
 
-// ErrForbiddenTarget wraps the error of Deps.Forbidden when it refuses a
-// URL.
-var ErrForbiddenTarget = sink.ErrForbiddenTarget
+// Type is the "elasticsearch" row of the stream type table.
+func Type() sink.Type {
+	return sink.NewType("elasticsearch", prepare, build).WithDestination("urls")
+}
 
 // New checks cfg, applies its defaults and returns a sink for it. It sends
 // nothing: use Verify to test the cluster.
-func New(cfg Config, deps Deps) (*Sink, error) {
+func New(cfg Config, deps sink.Deps) (*Sink, error) { return sink.Build(cfg, deps, prepare, build) }
+
+func prepare(cfg Config, deps sink.Deps) (Config, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("elasticsearch sink config: %w", err)
+		return cfg, fmt.Errorf("elasticsearch sink config: %w", err)
 	}
-	s := &Sink{cfg: cfg, log: deps.Logger, now: deps.Now, forbidden: deps.Forbidden}
-	for _, raw := range cfg.URLs {
-		u, _ := url.Parse(strings.TrimSuffix(raw, "/"))
-		if err := s.allowed(u); err != nil {
-			return nil, err
+	for _, u := range nodes(cfg) {
+		if err := deps.CheckURL(u, sink.ShowURL(u)); err != nil {
+			return cfg, err
 		}
-		s.urls = append(s.urls, u)
 	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.now == nil {
-		s.now = time.Now
-	}
-	s.client, s.ownClient = sink.HTTPClient(deps.HTTPClient)
-	return s, nil
+	return cfg, nil
 }
 
-func (s *Sink) allowed(u *url.URL) error {
-	return sink.CheckTarget(s.forbidden, u, u.Redacted())
+// nodes are the cluster's URLs (Validate parsed them).
+func nodes(cfg Config) []*url.URL {
+	var urls []*url.URL
+	for _, raw := range cfg.URLs {
+		u, _ := url.Parse(strings.TrimSuffix(raw, "/"))
+		urls = append(urls, u)
+	}
+	return urls
+}
+
+func build(cfg Config, deps sink.Deps) (*Sink, error) {
+	return &Sink{cfg: cfg, urls: nodes(cfg), deps: deps, http: sink.NewHTTP(deps, cfg.Timeout.D())}, nil
 }
 
 // Limits are the configured request size and document count.
@@ -130,13 +107,7 @@ func source(r sink.Record) []byte {
 // permanent, and 403/404 (closed, missing or blocked index) hold the
 // stream.
 func (s *Sink) Write(ctx context.Context, b sink.Batch) error {
-	if len(b.Records) == 0 {
-		return nil
-	}
-	if s.closed.Load() {
-		return errors.New("elasticsearch sink: write after close")
-	}
-	if err := ctx.Err(); err != nil {
+	if skip, err := sink.Skip(ctx, b, s.closed.Load(), "elasticsearch"); skip {
 		return err
 	}
 	var body bytes.Buffer
@@ -150,14 +121,14 @@ func (s *Sink) Write(ctx context.Context, b sink.Batch) error {
 	if err != nil {
 		return err
 	}
-	if err := s.classify(resp); err != nil {
+	if err := sink.Classify(resp, s.deps.Now()); err != nil {
 		return err
 	}
 	var out struct {
 		Errors bool                         `json:"errors"`
 		Items  []map[string]json.RawMessage `json:"items"`
 	}
-	if err := json.Unmarshal(resp.body, &out); err != nil {
+	if err := json.Unmarshal(resp.Body, &out); err != nil {
 		return fmt.Errorf("bulk answer: %w", err)
 	}
 	if !out.Errors {
@@ -221,128 +192,56 @@ func itemClass(e *ItemError) error {
 	}
 }
 
-type response struct {
-	method, url string
-	status      int
-	header      http.Header
-	body        []byte
-}
-
-// do sends a request to the first node that answers, draining and closing
-// the answer (reading at most limit bytes of it).
-func (s *Sink) do(ctx context.Context, method, path string, body []byte, limit int64) (response, error) {
+// do sends a request to the first node that answers (sink.HTTP.Do:
+// egress check, timeout, drained answer), keeping at most keep bytes of
+// the answer. Whole-request answers are classified with the default
+// table, sink.StatusClass (DESTINATIONS.md §6): 413 is permanent, so the
+// runner splits the batch.
+func (s *Sink) do(ctx context.Context, method, path string, body []byte, keep int64) (sink.Response, error) {
 	var lastErr error
 	start := int(s.next.Load())
 	for k := range s.urls {
 		i := (start + k) % len(s.urls)
 		u := *s.urls[i]
 		u.Path = strings.TrimSuffix(u.Path, "/") + path
-		if err := s.allowed(&u); err != nil {
-			return response{}, sink.Misconfigured(err)
+		h := http.Header{"Accept": {"application/json"}}
+		if body != nil {
+			h.Set("Content-Type", "application/x-ndjson")
 		}
-		resp, err := s.once(ctx, method, &u, body, limit)
+		switch s.cfg.Auth.Type {
+		case AuthBasic:
+			r := http.Request{Header: h}
+			r.SetBasicAuth(s.cfg.Auth.Username, s.cfg.Auth.Password.Reveal())
+		case AuthAPIKey:
+			h.Set("Authorization", "ApiKey "+s.cfg.Auth.APIKey.Reveal())
+		}
+		resp, err := s.http.Do(ctx, sink.Request{Method: method, URL: &u, Header: h, Body: body, Keep: keep})
 		if err == nil {
 			s.next.Store(int64(i))
 			return resp, nil
 		}
 		if ctx.Err() != nil {
-			return response{}, ctx.Err()
+			return sink.Response{}, ctx.Err()
 		}
-		s.log.DebugContext(ctx, "node unreachable, trying the next", "url", u.Redacted(), "err", err)
+		if errors.Is(err, sink.ErrForbiddenTarget) {
+			return sink.Response{}, err
+		}
+		s.deps.Logger.DebugContext(ctx, "node unreachable, trying the next", "url", sink.ShowURL(&u), "err", err)
 		lastErr = err
 	}
 	s.next.Store(int64((start + 1) % len(s.urls)))
-	return response{}, lastErr
-}
-
-func (s *Sink) once(ctx context.Context, method string, u *url.URL, body []byte, limit int64) (response, error) {
-	rctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout.D())
-	defer cancel()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(rctx, method, u.String(), rd)
-	if err != nil {
-		return response{}, sink.Misconfigured(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/x-ndjson")
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "auditstream")
-	switch s.cfg.Auth.Type {
-	case AuthBasic:
-		req.SetBasicAuth(s.cfg.Auth.Username, s.cfg.Auth.Password.Reveal())
-	case AuthAPIKey:
-		req.Header.Set("Authorization", "ApiKey "+s.cfg.Auth.APIKey.Reveal())
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return response{}, fmt.Errorf("%s %s: %w", method, u.Redacted(), err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, limit))
-	_, _ = io.CopyN(io.Discard, resp.Body, drainBytes)
-	return response{method: method, url: u.Redacted(), status: resp.StatusCode, header: resp.Header, body: raw}, nil
-}
-
-// StatusError is a whole-request answer other than 2xx.
-type StatusError struct {
-	Method, URL string
-	StatusCode  int
-	Body        string
-}
-
-// ResponseBody is the part of the answer the error carries; tenants'
-// views leave it out (egress.PublicMessage).
-func (e *StatusError) ResponseBody() string { return e.Body }
-
-func (e *StatusError) Error() string {
-	return fmt.Sprintf("%s %s: %d %s: %s", e.Method, e.URL, e.StatusCode, http.StatusText(e.StatusCode), e.Body)
-}
-
-// classify maps a whole-request answer (DESTINATIONS.md §6):
-//
-//	2xx                      look at the items
-//	401, 403, 404, 3xx       config
-//	429                      throttled (Retry-After honoured)
-//	408, 5xx                 retryable
-//	400, 413, other 4xx      permanent (413: the runner splits the batch)
-func (s *Sink) classify(r response) error {
-	if r.status >= 200 && r.status < 300 {
-		return nil
-	}
-	snippet := strings.Join(strings.Fields(string(r.body[:min(len(r.body), snippetBytes)])), " ")
-	err := &StatusError{Method: r.method, URL: r.url, StatusCode: r.status, Body: snippet}
-	delay := min(sink.ParseRetryAfter(r.header.Get("Retry-After"), s.now()), maxRetryAfter)
-	switch st := r.status; {
-	case st >= 300 && st < 400, st == http.StatusUnauthorized, st == http.StatusForbidden, st == http.StatusNotFound:
-		return sink.Misconfigured(err)
-	case st == http.StatusTooManyRequests:
-		return sink.Throttled(err, delay)
-	case st == http.StatusRequestTimeout, st >= 500:
-		return sink.RetryAfter(err, delay)
-	case st >= 400:
-		return sink.Permanent(err)
-	default:
-		return sink.RetryAfter(err, delay)
-	}
+	return sink.Response{}, lastErr
 }
 
 // Verify asks the cluster's root endpoint with the credentials: an answer
 // proves the node reachable and the credentials accepted. It writes
 // nothing.
 func (s *Sink) Verify(ctx context.Context) error {
-	resp, err := s.do(ctx, http.MethodGet, "/", nil, drainBytes)
+	resp, err := s.do(ctx, http.MethodGet, "/", nil, 0)
 	if err != nil {
 		return err
 	}
-	return s.classify(resp)
+	return sink.Classify(resp, s.deps.Now())
 }
 
 // Close releases idle connections of the sink's own client. It may be
@@ -351,8 +250,6 @@ func (s *Sink) Close(context.Context) error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	if s.ownClient {
-		s.client.CloseIdleConnections()
-	}
+	s.http.Close()
 	return nil
 }

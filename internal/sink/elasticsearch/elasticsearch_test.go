@@ -36,7 +36,7 @@ func TestConformance(t *testing.T) {
 				},
 			})
 			s, err := New(Config{URLs: []string{fake.URL()}, Index: "audit", MaxEvents: maxEvents, MaxBytes: maxBytes,
-				Auth: Auth{Type: AuthBasic, Username: "elastic", Password: "changeme"}}, Deps{})
+				Auth: Auth{Type: AuthBasic, Username: "elastic", Password: "changeme"}}, sink.Deps{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -54,7 +54,7 @@ func TestConformance(t *testing.T) {
 
 func newTestSink(t *testing.T, cfg Config) *Sink {
 	t.Helper()
-	s, err := New(cfg, Deps{})
+	s, err := New(cfg, sink.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,12 +97,12 @@ func TestWriteReportsItemErrors(t *testing.T) {
 		failure estest.Failure
 		want    sink.Class
 	}{
-		{estest.Failure{Status: 429, Type: "es_rejected_execution_exception"}, sink.ThrottledClass},
-		{estest.Failure{Status: 400, Type: "mapper_parsing_exception"}, sink.PermanentClass},
-		{estest.Failure{Status: 400, Type: "strict_dynamic_mapping_exception"}, sink.PermanentClass},
-		{estest.Failure{Status: 403, Type: "cluster_block_exception"}, sink.ConfigClass},
-		{estest.Failure{Status: 404, Type: "index_not_found_exception"}, sink.ConfigClass},
-		{estest.Failure{Status: 503, Type: "unavailable_shards_exception"}, sink.Retryable},
+		{estest.Failure{Status: 429, Type: "es_rejected_execution_exception"}, sink.ClassThrottled},
+		{estest.Failure{Status: 400, Type: "mapper_parsing_exception"}, sink.ClassPermanent},
+		{estest.Failure{Status: 400, Type: "strict_dynamic_mapping_exception"}, sink.ClassPermanent},
+		{estest.Failure{Status: 403, Type: "cluster_block_exception"}, sink.ClassConfig},
+		{estest.Failure{Status: 404, Type: "index_not_found_exception"}, sink.ClassConfig},
+		{estest.Failure{Status: 503, Type: "unavailable_shards_exception"}, sink.ClassRetryable},
 	} {
 		t.Run(tc.failure.Type, func(t *testing.T) {
 			recs := sinktest.Records(5, 20, 100)
@@ -135,14 +135,15 @@ func TestClassify(t *testing.T) {
 		status int
 		want   sink.Class
 	}{
-		{400, sink.PermanentClass},
-		{401, sink.ConfigClass},
-		{403, sink.ConfigClass},
-		{413, sink.PermanentClass},
-		{429, sink.ThrottledClass},
-		{500, sink.Retryable},
-		{503, sink.Retryable},
-		{301, sink.ConfigClass},
+		{400, sink.ClassPermanent},
+		{401, sink.ClassConfig},
+		{403, sink.ClassConfig},
+		{413, sink.ClassPermanent},
+		{429, sink.ClassThrottled},
+		{500, sink.ClassRetryable},
+		{503, sink.ClassThrottled}, // the default table (sink.StatusClass), as for every HTTP destination
+		{410, sink.ClassPaused},
+		{301, sink.ClassConfig},
 	} {
 		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
 			srv := estest.NewServer(t, estest.Options{})
@@ -167,7 +168,7 @@ func TestFailoverAndVerify(t *testing.T) {
 		t.Fatalf("write with the first node down: got %v, want nil", err)
 	}
 	bad := newTestSink(t, Config{URLs: []string{srv.URL()}, Auth: Auth{Type: AuthBasic, Username: "u", Password: "wrong"}})
-	if c, _ := sink.ClassOf(bad.Verify(t.Context())); c != sink.ConfigClass {
+	if c, _ := sink.ClassOf(bad.Verify(t.Context())); c != sink.ClassConfig {
 		t.Errorf("verify with a wrong password: got %v, want a config error", c)
 	}
 	if got := srv.Requests(); got != 1 {

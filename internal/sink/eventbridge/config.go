@@ -1,6 +1,7 @@
 package eventbridge
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"regexp"
@@ -57,21 +58,11 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.EventBusName == "" {
-		c.EventBusName = DefaultBusName
-	}
-	if c.Source == "" {
-		c.Source = DefaultSource
-	}
-	if c.DetailType == "" {
-		c.DetailType = DefaultDetailType
-	}
-	if c.MaxBytes == 0 {
-		c.MaxBytes = DefaultMaxBytes
-	}
-	if c.Timeout == 0 {
-		c.Timeout = sink.Duration(DefaultTimeout)
-	}
+	c.EventBusName = cmp.Or(c.EventBusName, DefaultBusName)
+	c.Source = cmp.Or(c.Source, DefaultSource)
+	c.DetailType = cmp.Or(c.DetailType, DefaultDetailType)
+	c.MaxBytes = cmp.Or(c.MaxBytes, DefaultMaxBytes)
+	c.Timeout = cmp.Or(c.Timeout, sink.Duration(DefaultTimeout))
 	return c
 }
 

@@ -44,7 +44,7 @@ func TestConformance(t *testing.T) {
 			s, err := New(Config{
 				MaxBytes: maxBytes,
 				Config:   awsconf.Config{Region: testRegion, Endpoint: fake.URL(), Credentials: testCredentials()},
-			}, Deps{})
+			}, sink.Deps{})
 			if err != nil {
 				t.Fatal(err)
 			}

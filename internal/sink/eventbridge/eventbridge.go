@@ -2,11 +2,7 @@ package eventbridge
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
-	"net/http"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -19,83 +15,64 @@ import (
 	"github.com/auditstream/auditstream/internal/sink/awsconf"
 )
 
-// maxRetryAfter caps the delay an answer may ask for (DESTINATIONS.md 0.2).
-const maxRetryAfter = 15 * time.Minute
-
-// Deps are what a Sink needs from its surroundings. Every field is
-// optional.
-type Deps struct {
-	// HTTPClient sends the requests. The sink works on a copy that never
-	// follows redirects; nil means a client of the sink's own, whose idle
-	// connections Close releases.
-	HTTPClient *http.Client
-	// Logger receives debug logs; nil discards them.
-	Logger *slog.Logger
-	// Now is the clock for Retry-After dates; nil means time.Now.
-	Now func() time.Time
-	// Forbidden, when set, refuses an endpoint override (the API passes
-	// one that rejects the service's own admin endpoints).
-	Forbidden func(*url.URL) error
-}
-
 // Sink delivers batches to an EventBridge bus with PutEvents. Build it
 // with New or NewOkta.
 type Sink struct {
-	cfg       Config
-	client    *eventbridge.Client
-	http      *http.Client
-	ownClient bool
-	log       *slog.Logger
-	now       func() time.Time
-	closed    atomic.Bool
+	cfg    Config
+	client *eventbridge.Client
+	conn   *awsconf.Conn
+	deps   sink.Deps
+	closed atomic.Bool
 }
 
 var _ sink.Sink = (*Sink)(nil)
 
-// ErrForbiddenTarget wraps the error of Deps.Forbidden when it refuses the
-// endpoint.
-var ErrForbiddenTarget = sink.ErrForbiddenTarget
+// Type is the "eventbridge" row of the stream type table.
+func Type() sink.Type {
+	return sink.NewType("eventbridge", prepare, build).WithDestination(awsconf.DestinationPaths()...)
+}
+
+// OktaType is the "aws_eventbridge" row: Okta's type name with Okta's
+// settings. Okta's rule (OKTA.md §3.2): the bus is sent on create, never
+// modifiable.
+func OktaType() sink.Type {
+	return sink.NewType("aws_eventbridge", prepareOkta, build).WithDestination(awsconf.DestinationPaths()...).
+		WithWriteOnce("accountId", "eventSourceName", "region")
+}
 
 // New checks cfg, applies its defaults and returns a sink for it. It sends
 // nothing: use Verify to test the bus.
-func New(cfg Config, deps Deps) (*Sink, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("eventbridge sink config: %w", err)
-	}
-	return build(cfg, deps)
-}
+func New(cfg Config, deps sink.Deps) (*Sink, error) { return sink.Build(cfg, deps, prepare, build) }
 
 // NewOkta returns a sink for an "aws_eventbridge" stream. Its config
 // errors are Okta's messages, unwrapped, so the API can return them as
 // error causes as they are.
-func NewOkta(cfg OktaConfig, deps Deps) (*Sink, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	return build(cfg.Generic().withDefaults(), deps)
+func NewOkta(cfg OktaConfig, deps sink.Deps) (*Sink, error) {
+	return sink.Build(cfg, deps, prepareOkta, build)
 }
 
-func build(cfg Config, deps Deps) (*Sink, error) {
-	if u := cfg.EndpointURL(); u != nil {
-		if err := sink.CheckTarget(deps.Forbidden, u, "endpoint "+u.Redacted()); err != nil {
-			return nil, err
-		}
+func prepare(cfg Config, deps sink.Deps) (Config, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("eventbridge sink config: %w", err)
 	}
-	s := &Sink{cfg: cfg, log: deps.Logger, now: deps.Now}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
+	return cfg, cfg.CheckEndpoint(deps)
+}
+
+func prepareOkta(cfg OktaConfig, deps sink.Deps) (Config, error) {
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
 	}
-	if s.now == nil {
-		s.now = time.Now
-	}
-	s.http, s.ownClient = sink.HTTPClient(deps.HTTPClient)
-	awsCfg, err := awsconf.Load(context.Background(), cfg.Config, s.http)
+	g := cfg.Generic().withDefaults()
+	return g, g.CheckEndpoint(deps)
+}
+
+func build(cfg Config, deps sink.Deps) (*Sink, error) {
+	conn, err := awsconf.Open(context.Background(), cfg.Config, deps)
 	if err != nil {
 		return nil, err
 	}
-	s.client = eventbridge.NewFromConfig(awsCfg)
-	return s, nil
+	return &Sink{cfg: cfg, deps: deps, conn: conn, client: eventbridge.NewFromConfig(conn.AWS)}, nil
 }
 
 // Limits are PutEvents' 10 entries and the request size limit; an entry
@@ -139,13 +116,7 @@ func (s *Sink) entry(r sink.Record) types.PutEventsRequestEntry {
 // *sink.PartialError by their error code, so only they are retried or
 // dead-lettered.
 func (s *Sink) Write(ctx context.Context, b sink.Batch) error {
-	if len(b.Records) == 0 {
-		return nil
-	}
-	if s.closed.Load() {
-		return errors.New("eventbridge sink: write after close")
-	}
-	if err := ctx.Err(); err != nil {
+	if skip, err := sink.Skip(ctx, b, s.closed.Load(), "eventbridge"); skip {
 		return err
 	}
 	if len(b.Records) > maxEntries {
@@ -221,26 +192,7 @@ func entryError(code, msg string) error {
 //	other 4xx (ValidationException, …)         permanent
 //	5xx, InternalException, transport errors   retryable
 func (s *Sink) classify(op string, err error) error {
-	info := awsconf.Inspect(err)
-	err = fmt.Errorf("%s: %w", op, err)
-	delay := time.Duration(0)
-	if info.Header != nil {
-		delay = min(sink.ParseRetryAfter(info.Header.Get("Retry-After"), s.now()), maxRetryAfter)
-	}
-	switch {
-	case awsconf.IsThrottling(info.Code), info.Status == http.StatusTooManyRequests:
-		return sink.Throttled(err, delay)
-	case awsconf.IsAuth(info.Code), info.Code == "ResourceNotFoundException",
-		info.Status == http.StatusUnauthorized, info.Status == http.StatusForbidden,
-		info.Status == http.StatusNotFound, info.Status >= 300 && info.Status < 400:
-		return sink.Misconfigured(err)
-	case info.Status >= 500, info.Code == "InternalException", info.Code == "InternalFailure":
-		return sink.RetryAfter(err, delay)
-	case info.Status >= 400:
-		return sink.Permanent(err)
-	default:
-		return err
-	}
+	return awsconf.Classify(op, err, s.deps.Now(), "InternalException", "InternalFailure")
 }
 
 // Verify checks that the credentials are accepted and the bus exists with
@@ -258,7 +210,7 @@ func (s *Sink) Verify(ctx context.Context) error {
 		return ctx.Err()
 	}
 	if code := awsconf.Inspect(err).Code; code == "AccessDeniedException" {
-		s.log.InfoContext(ctx, "eventbridge verify: not allowed to describe the bus; credentials are valid", "bus", s.cfg.EventBusName)
+		s.deps.Logger.InfoContext(ctx, "eventbridge verify: not allowed to describe the bus; credentials are valid", "bus", s.cfg.EventBusName)
 		return nil
 	}
 	return s.classify("describe event bus "+s.cfg.EventBusName, err)
@@ -270,8 +222,6 @@ func (s *Sink) Close(context.Context) error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	if s.ownClient {
-		s.http.CloseIdleConnections()
-	}
+	s.conn.Close()
 	return nil
 }

@@ -16,7 +16,7 @@ import (
 func newTestSink(t *testing.T, srv *ebtest.Server, cfg Config) *Sink {
 	t.Helper()
 	cfg.Config = awsconf.Config{Region: testRegion, Endpoint: srv.URL(), Credentials: testCredentials()}
-	s, err := New(cfg, Deps{})
+	s, err := New(cfg, sink.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,14 +58,14 @@ func TestWriteReportsFailedEntries(t *testing.T) {
 		code string
 		want sink.Class
 	}{
-		{"InternalFailure", sink.Retryable},
-		{"ThrottlingException", sink.ThrottledClass},
-		{"MalformedDetail", sink.PermanentClass},
-		{"InvalidArgument", sink.PermanentClass},
-		{"RedactionFailure", sink.PermanentClass},
-		{"AccessDeniedException", sink.ConfigClass},
-		{"NotAuthorizedForSourceException", sink.ConfigClass},
-		{"InvalidAccountIdException", sink.ConfigClass},
+		{"InternalFailure", sink.ClassRetryable},
+		{"ThrottlingException", sink.ClassThrottled},
+		{"MalformedDetail", sink.ClassPermanent},
+		{"InvalidArgument", sink.ClassPermanent},
+		{"RedactionFailure", sink.ClassPermanent},
+		{"AccessDeniedException", sink.ClassConfig},
+		{"NotAuthorizedForSourceException", sink.ClassConfig},
+		{"InvalidAccountIdException", sink.ClassConfig},
 	} {
 		t.Run(tc.code, func(t *testing.T) {
 			recs := sinktest.Records(10, 20, 100)
@@ -110,14 +110,14 @@ func TestWriteClassifiesCallErrors(t *testing.T) {
 		want  sink.Class
 		delay time.Duration
 	}{
-		{"throttling", ebtest.CallError{Status: 400, Code: "ThrottlingException", RetryAfter: "7"}, sink.ThrottledClass, 7 * time.Second},
-		{"access denied", ebtest.CallError{Status: 400, Code: "AccessDeniedException"}, sink.ConfigClass, 0},
-		{"unknown key", ebtest.CallError{Status: 400, Code: "UnrecognizedClientException"}, sink.ConfigClass, 0},
-		{"missing bus", ebtest.CallError{Status: 400, Code: "ResourceNotFoundException"}, sink.ConfigClass, 0},
-		{"validation", ebtest.CallError{Status: 400, Code: "ValidationException"}, sink.PermanentClass, 0},
-		{"internal", ebtest.CallError{Status: 500, Code: "InternalException"}, sink.Retryable, 0},
-		{"unavailable", ebtest.CallError{Status: 503, Code: "ServiceUnavailable"}, sink.Retryable, 0},
-		{"redirect", ebtest.CallError{Status: 301, Code: "Moved"}, sink.ConfigClass, 0},
+		{"throttling", ebtest.CallError{Status: 400, Code: "ThrottlingException", RetryAfter: "7"}, sink.ClassThrottled, 7 * time.Second},
+		{"access denied", ebtest.CallError{Status: 400, Code: "AccessDeniedException"}, sink.ClassConfig, 0},
+		{"unknown key", ebtest.CallError{Status: 400, Code: "UnrecognizedClientException"}, sink.ClassConfig, 0},
+		{"missing bus", ebtest.CallError{Status: 400, Code: "ResourceNotFoundException"}, sink.ClassConfig, 0},
+		{"validation", ebtest.CallError{Status: 400, Code: "ValidationException"}, sink.ClassPermanent, 0},
+		{"internal", ebtest.CallError{Status: 500, Code: "InternalException"}, sink.ClassRetryable, 0},
+		{"unavailable", ebtest.CallError{Status: 503, Code: "ServiceUnavailable"}, sink.ClassRetryable, 0},
+		{"redirect", ebtest.CallError{Status: 301, Code: "Moved"}, sink.ClassConfig, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := ebtest.NewServer(t, ebtest.Options{AccessKeyID: testKeyID})
@@ -153,7 +153,7 @@ func TestLimits(t *testing.T) {
 	// before it is sent.
 	s := newTestSink(t, srv, Config{MaxBytes: 4096})
 	err := s.Write(t.Context(), sink.Batch{Records: sinktest.Records(3, 3000, 3001)})
-	if c, _ := sink.ClassOf(err); c != sink.PermanentClass {
+	if c, _ := sink.ClassOf(err); c != sink.ClassPermanent {
 		t.Errorf("oversized batch: got %v, want permanent", err)
 	}
 	if got := srv.Requests(); got != 0 {
@@ -181,7 +181,7 @@ func TestVerify(t *testing.T) {
 				t.Fatalf("verify: got %v, want nil", err)
 			}
 			if tc.want != nil {
-				if c, _ := sink.ClassOf(err); c != sink.ConfigClass {
+				if c, _ := sink.ClassOf(err); c != sink.ClassConfig {
 					t.Fatalf("verify: got %v, want a config error", err)
 				}
 			}
@@ -252,7 +252,7 @@ func TestOktaConfig(t *testing.T) {
 func TestOktaSinkSource(t *testing.T) {
 	srv := ebtest.NewServer(t, ebtest.Options{AccessKeyID: testKeyID, Region: "us-east-2"})
 	s, err := NewOkta(OktaConfig{AccountID: "123456789012", EventSourceName: "prod", Region: "us-east-2",
-		Endpoint: srv.URL(), Credentials: testCredentials()}, Deps{})
+		Endpoint: srv.URL(), Credentials: testCredentials()}, sink.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,11 +267,11 @@ func TestOktaSinkSource(t *testing.T) {
 }
 
 func TestForbiddenEndpoint(t *testing.T) {
-	_, err := New(Config{Config: awsconf.Config{Region: "us-east-1", Endpoint: "http://127.0.0.1:8080"}}, Deps{
-		Forbidden: func(*url.URL) error { return errors.New("own API") },
+	_, err := New(Config{Config: awsconf.Config{Region: "us-east-1", Endpoint: "http://127.0.0.1:8080"}}, sink.Deps{
+		Egress: sink.EgressFuncs{URL: func(*url.URL) error { return errors.New("own API") }},
 	})
-	if !errors.Is(err, ErrForbiddenTarget) {
-		t.Errorf("new: got %v, want ErrForbiddenTarget", err)
+	if !errors.Is(err, sink.ErrForbiddenTarget) {
+		t.Errorf("new: got %v, want sink.ErrForbiddenTarget", err)
 	}
 }
 

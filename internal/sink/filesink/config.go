@@ -1,6 +1,7 @@
 package filesink
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -30,7 +31,7 @@ const (
 type Config struct {
 	// Dir is the directory the files go to, created when missing: an
 	// absolute path, or, when the sink is given a base directory
-	// (Deps.Base: a tenant's directory under fileRoots), a path relative
+	// (sink.Deps.Egress: a tenant's directory under fileRoots), a path relative
 	// to it that does not leave it.
 	Dir string `json:"dir"`
 	// Prefix starts every file name (default "events"): letters, digits,
@@ -50,15 +51,9 @@ var prefixPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // withDefaults returns c with every unset setting at its default.
 func (c Config) withDefaults() Config {
-	if c.Prefix == "" {
-		c.Prefix = DefaultPrefix
-	}
-	if c.MaxBytes == 0 {
-		c.MaxBytes = DefaultMaxBytes
-	}
-	if c.MaxAge == 0 {
-		c.MaxAge = sink.Duration(DefaultMaxAge)
-	}
+	c.Prefix = cmp.Or(c.Prefix, DefaultPrefix)
+	c.MaxBytes = cmp.Or(c.MaxBytes, DefaultMaxBytes)
+	c.MaxAge = cmp.Or(c.MaxAge, sink.Duration(DefaultMaxAge))
 	if c.Fsync == nil {
 		on := true
 		c.Fsync = &on

@@ -20,7 +20,7 @@ func TestConformance(t *testing.T) {
 	sinktest.Run(t, sinktest.Harness{
 		New: func(t *testing.T) (sink.Sink, sinktest.Fake) {
 			dir := filepath.Join(t.TempDir(), "out")
-			s, err := New(Config{Dir: dir}, Deps{})
+			s, err := New(Config{Dir: dir}, sink.Deps{})
 			if err != nil {
 				t.Fatal(err)
 			}

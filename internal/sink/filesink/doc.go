@@ -27,8 +27,8 @@
 // The directory is opened once, when first needed, and every file is
 // created, renamed and removed relative to that open directory (os.Root):
 // moving it away and putting a symbolic link in its place afterwards
-// redirects nothing. Given a base directory (Deps.Base, a tenant's
-// directory under fileRoots), Dir is relative to it and is created and
+// redirects nothing. Given a base directory (placed by
+// sink.Deps.Egress: a tenant's directory under fileRoots), Dir is relative to it and is created and
 // opened one component at a time, refusing symbolic links (ErrLink).
 //
 // Errors are retryable, except those an operator must fix (permission

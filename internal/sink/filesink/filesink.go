@@ -31,34 +31,20 @@ const (
 	timeLayout  = "20060102T150405Z"
 )
 
-// Deps are what a Sink needs from its surroundings. Every field is
-// optional.
-type Deps struct {
-	// Logger receives info logs about finished and recovered files; nil
-	// discards them.
-	Logger *slog.Logger
-	// Now is the clock for file names and maxAge; nil means time.Now.
-	Now func() time.Time
-	// Forbidden, when set, refuses directories: the API passes one that
-	// keeps streams inside the directories an operator allowed. New and
-	// Verify check Dir (joined to Base) with it.
-	Forbidden func(dir string) error
-	// Base, when set, is the directory Dir is relative to. The sink then
-	// creates and opens Dir one component at a time, each through the
-	// directory before it, never following a symbolic link and never
-	// leaving Base (a tenant's directory under fileRoots).
-	Base string
-}
-
 // Sink writes batches to NDJSON files. Build it with New.
 type Sink struct {
-	cfg       Config
-	fsync     bool
-	log       *slog.Logger
-	now       func() time.Time
-	forbidden func(string) error
+	cfg   Config
+	fsync bool
+	log   *slog.Logger
+	now   func() time.Time
+	deps  sink.Deps
 
-	base string // Deps.Base
+	// base, when set, is the directory Dir is relative to (a tenant's
+	// directory under fileRoots, from Deps.Egress.PlaceDir). The sink then
+	// creates and opens Dir one component at a time, each through the
+	// directory before it, never following a symbolic link and never
+	// leaving base.
+	base string
 	path string // the directory as logs and errors name it
 	// root is the directory, opened once: every file is created, renamed
 	// and removed relative to it, so a directory swapped for a symbolic
@@ -86,59 +72,69 @@ type file struct {
 
 var _ sink.Sink = (*Sink)(nil)
 
-// ErrForbiddenDir wraps the error of Deps.Forbidden when it refuses Dir.
+// ErrForbiddenDir wraps the error of Deps.Egress when it refuses Dir.
 var ErrForbiddenDir = errors.New("directory not allowed")
+
+// Type is the "file" row of the stream type table.
+func Type() sink.Type { return sink.NewType("file", prepare, build) }
 
 // New checks cfg, applies its defaults and returns a sink for it. It
 // touches nothing on disk: the directory is created by the first Write
 // (or by Verify).
-func New(cfg Config, deps Deps) (*Sink, error) {
+func New(cfg Config, deps sink.Deps) (*Sink, error) { return sink.Build(cfg, deps, prepare, build) }
+
+// placed is a checked Config with where it writes: base, when not "", is
+// the directory Dir is relative to; path is the directory as logs and
+// errors name it.
+type placed struct {
+	cfg        Config
+	base, path string
+}
+
+// prepare applies cfg's defaults, places Dir with deps.Egress and checks
+// it.
+func prepare(cfg Config, deps sink.Deps) (placed, error) {
 	cfg = cfg.withDefaults()
+	base, dir, err := deps.PlaceDir(cfg.Dir)
+	if err != nil {
+		return placed{}, err
+	}
+	cfg.Dir = dir
 	check := cfg
 	path := filepath.Clean(cfg.Dir)
-	if deps.Base != "" {
+	if base != "" {
 		if cfg.Dir != "" && (filepath.IsAbs(cfg.Dir) || !filepath.IsLocal(cfg.Dir)) {
-			return nil, fmt.Errorf("file sink config: dir %q: want a path relative to your directory, without \"..\"", cfg.Dir)
+			return placed{}, fmt.Errorf("file sink config: dir %q: want a path relative to your directory, without \"..\"", cfg.Dir)
 		}
-		path = filepath.Join(deps.Base, cfg.Dir)
+		path = filepath.Join(base, cfg.Dir)
 		if cfg.Dir != "" {
 			check.Dir = path
 		}
 	}
 	if err := check.Validate(); err != nil {
-		return nil, fmt.Errorf("file sink config: %w", err)
+		return placed{}, fmt.Errorf("file sink config: %w", err)
 	}
 	cfg.Dir = filepath.Clean(cfg.Dir)
-	s := &Sink{
-		cfg:       cfg,
-		fsync:     *cfg.Fsync,
-		log:       deps.Logger,
-		now:       deps.Now,
-		forbidden: deps.Forbidden,
-		base:      deps.Base,
-		path:      path,
+	if err := allowed(deps, cfg.Dir, path); err != nil {
+		return placed{}, err
 	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.now == nil {
-		s.now = time.Now
-	}
-	if err := s.allowed(); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return placed{cfg: cfg, base: base, path: path}, nil
 }
 
-func (s *Sink) allowed() error {
-	if s.forbidden == nil {
-		return nil
-	}
-	if err := s.forbidden(s.path); err != nil {
-		return fmt.Errorf("%s: %w: %w", s.cfg.Dir, ErrForbiddenDir, err)
+func build(p placed, deps sink.Deps) (*Sink, error) {
+	return &Sink{cfg: p.cfg, fsync: *p.cfg.Fsync, log: deps.Logger, now: deps.Now, deps: deps, base: p.base, path: p.path}, nil
+}
+
+// allowed asks deps.Egress whether path (the directory dir names) may be
+// written.
+func allowed(deps sink.Deps, dir, path string) error {
+	if err := deps.CheckDir(path); err != nil {
+		return fmt.Errorf("%s: %w: %w", dir, ErrForbiddenDir, err)
 	}
 	return nil
 }
+
+func (s *Sink) allowed() error { return allowed(s.deps, s.cfg.Dir, s.path) }
 
 // dir returns the directory, creating and opening it on first use.
 func (s *Sink) dir() (*os.Root, error) {
@@ -231,13 +227,7 @@ func (s *Sink) EncodedSize(r sink.Record) int { return len(r.Data) + 1 }
 // it returns. On failure the current file is cut back to where the batch
 // started.
 func (s *Sink) Write(ctx context.Context, b sink.Batch) error {
-	if len(b.Records) == 0 {
-		return nil
-	}
-	if s.closed {
-		return errors.New("file sink: write after close")
-	}
-	if err := ctx.Err(); err != nil {
+	if skip, err := sink.Skip(ctx, b, s.closed, "file"); skip {
 		return err
 	}
 	if !s.recovered {

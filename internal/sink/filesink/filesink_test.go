@@ -32,7 +32,7 @@ func (c *clock) add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func newTestSink(t *testing.T, cfg Config, deps Deps) *Sink {
+func newTestSink(t *testing.T, cfg Config, deps sink.Deps) *Sink {
 	t.Helper()
 	s, err := New(cfg, deps)
 	if err != nil {
@@ -60,7 +60,7 @@ func receivedIDs(got []sinktest.Received) []string {
 
 func TestRotateBySize(t *testing.T) {
 	dir := t.TempDir()
-	s := newTestSink(t, Config{Dir: dir, MaxBytes: 4096}, Deps{})
+	s := newTestSink(t, Config{Dir: dir, MaxBytes: 4096}, sink.Deps{})
 	recs := sinktest.Records(60, 100, 1500)
 	for i := 0; i < len(recs); i += 7 {
 		b := sink.Batch{Records: recs[i:min(i+7, len(recs))]}
@@ -101,7 +101,7 @@ func TestRotateBySize(t *testing.T) {
 func TestRotateByAge(t *testing.T) {
 	dir := t.TempDir()
 	clk := &clock{t: time.Date(2024, 8, 13, 15, 58, 20, 0, time.Local)}
-	s := newTestSink(t, Config{Dir: dir, Prefix: "audit", MaxAge: sink.Duration(time.Minute)}, Deps{Now: clk.now})
+	s := newTestSink(t, Config{Dir: dir, Prefix: "audit", MaxAge: sink.Duration(time.Minute)}, sink.Deps{Now: clk.now})
 	recs := sinktest.Records(4, 20, 100)
 	for _, step := range []struct {
 		advance time.Duration
@@ -144,7 +144,7 @@ func TestFsync(t *testing.T) {
 		{"off", new(bool), 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newTestSink(t, Config{Dir: t.TempDir(), Fsync: tc.fsync}, Deps{})
+			s := newTestSink(t, Config{Dir: t.TempDir(), Fsync: tc.fsync}, sink.Deps{})
 			var syncs int
 			s.afterSync = func(string) { syncs++ }
 			recs := sinktest.Records(4, 20, 100)
@@ -175,7 +175,7 @@ func TestRecoverLeftovers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s := newTestSink(t, Config{Dir: dir}, Deps{})
+	s := newTestSink(t, Config{Dir: dir}, sink.Deps{})
 	recs := sinktest.Records(2, 20, 100)
 	for i := range recs {
 		recs[i].Seq += 100
@@ -211,7 +211,7 @@ func TestSameNameNumbered(t *testing.T) {
 	now := func() time.Time { return time.Date(2024, 8, 13, 15, 58, 20, 0, time.UTC) }
 	recs := sinktest.Records(1, 20, 100)
 	for range 2 { // a replay of the same event in the same second
-		s := newTestSink(t, Config{Dir: dir}, Deps{Now: now})
+		s := newTestSink(t, Config{Dir: dir}, sink.Deps{Now: now})
 		if err := s.Write(t.Context(), sink.Batch{Records: recs}); err != nil {
 			t.Fatal(err)
 		}
@@ -234,9 +234,9 @@ func TestDirProblems(t *testing.T) {
 	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := newTestSink(t, Config{Dir: filepath.Join(notDir, "sub")}, Deps{})
+	s := newTestSink(t, Config{Dir: filepath.Join(notDir, "sub")}, sink.Deps{})
 	err := s.Write(t.Context(), sink.Batch{Records: sinktest.Records(1, 20, 100)})
-	if class, _ := sink.ClassOf(err); err == nil || class != sink.ConfigClass {
+	if class, _ := sink.ClassOf(err); err == nil || class != sink.ClassConfig {
 		t.Errorf("write under a file: got %v (%v), want config", err, class)
 	}
 	if err := s.Verify(t.Context()); err == nil {
@@ -244,7 +244,7 @@ func TestDirProblems(t *testing.T) {
 	}
 
 	good := filepath.Join(base, "new", "dir")
-	s = newTestSink(t, Config{Dir: good}, Deps{})
+	s = newTestSink(t, Config{Dir: good}, sink.Deps{})
 	if err := s.Verify(t.Context()); err != nil {
 		t.Fatalf("verify: got %v, want nil", err)
 	}
@@ -252,7 +252,7 @@ func TestDirProblems(t *testing.T) {
 		t.Errorf("after verify: got %v entries (%v), want an empty directory", len(entries), err)
 	}
 
-	_, err = New(Config{Dir: good}, Deps{Forbidden: func(string) error { return errors.New("outside /var/lib/auditstream") }})
+	_, err = New(Config{Dir: good}, sink.Deps{Egress: sink.EgressFuncs{Dir: func(string) error { return errors.New("outside /var/lib/auditstream") }}})
 	if !errors.Is(err, ErrForbiddenDir) {
 		t.Errorf("new with a forbidden dir: got %v, want ErrForbiddenDir", err)
 	}
@@ -293,7 +293,7 @@ func TestValidate(t *testing.T) {
 
 func TestAbortCutsBackTheBatch(t *testing.T) {
 	dir := t.TempDir()
-	s := newTestSink(t, Config{Dir: dir}, Deps{})
+	s := newTestSink(t, Config{Dir: dir}, sink.Deps{})
 	recs := sinktest.Records(2, 20, 100)
 	if err := s.Write(t.Context(), sink.Batch{Records: recs}); err != nil {
 		t.Fatal(err)

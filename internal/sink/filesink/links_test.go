@@ -23,7 +23,7 @@ func TestSymlinkSwapAfterOpen(t *testing.T) {
 	if err := os.MkdirAll(target, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	s := newTestSink(t, Config{Dir: dir, MaxBytes: 1024}, Deps{})
+	s := newTestSink(t, Config{Dir: dir, MaxBytes: 1024}, sink.Deps{})
 	recs := sinktest.Records(40, 700, 700)
 	if err := s.Write(t.Context(), sink.Batch{Records: recs[:4]}); err != nil {
 		t.Fatalf("first write: got %v, want nil", err)
@@ -65,22 +65,22 @@ func TestBaseConfinesTheDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, dir := range []string{"../beta", "acme/../../x", filepath.Join(base, "acme")} {
-		if _, err := New(Config{Dir: dir}, Deps{Base: base}); err == nil || !strings.Contains(err.Error(), "relative") {
+		if _, err := New(Config{Dir: dir}, sink.Deps{Egress: below(base)}); err == nil || !strings.Contains(err.Error(), "relative") {
 			t.Errorf("dir %q: got %v, want a refusal asking for a relative path", dir, err)
 		}
 	}
-	s := newTestSink(t, Config{Dir: "acme/link/exports"}, Deps{Base: base})
+	s := newTestSink(t, Config{Dir: "acme/link/exports"}, sink.Deps{Egress: below(base)})
 	if err := s.Verify(t.Context()); !errors.Is(err, ErrLink) {
 		t.Fatalf("through a link: got %v, want ErrLink", err)
 	}
 	err := s.Write(t.Context(), sink.Batch{Records: sinktest.Records(1, 10, 10)})
-	if class, _ := sink.ClassOf(err); !errors.Is(err, ErrLink) || class != sink.ConfigClass {
+	if class, _ := sink.ClassOf(err); !errors.Is(err, ErrLink) || class != sink.ClassConfig {
 		t.Fatalf("write through a link: got %v (%v), want ErrLink as a configuration error", err, class)
 	}
 	if entries, _ := os.ReadDir(filepath.Join(base, "beta", "exports")); len(entries) != 0 {
 		t.Fatalf("beta's directory got %d files, want none", len(entries))
 	}
-	good := newTestSink(t, Config{Dir: "acme/new/exports"}, Deps{Base: base})
+	good := newTestSink(t, Config{Dir: "acme/new/exports"}, sink.Deps{Egress: below(base)})
 	if err := good.Verify(t.Context()); err != nil {
 		t.Fatalf("verify a new relative directory: got %v, want nil", err)
 	}
@@ -94,4 +94,10 @@ func TestBaseConfinesTheDirectory(t *testing.T) {
 	if got := receivedIDs(readDir(t, filepath.Join(base, "acme", "new", "exports"))); !slices.Equal(got, ids(recs)) {
 		t.Fatalf("events: got %v, want %v", got, ids(recs))
 	}
+}
+
+// below places every directory relative to base, as the service does for
+// a tenant's file stream.
+func below(base string) sink.Egress {
+	return sink.EgressFuncs{Place: func(dir string) (string, string, error) { return base, dir, nil }}
 }

@@ -2,12 +2,15 @@ package httpsink
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,7 +32,7 @@ func TestStaticAuth(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rc := newReceiver(t, nil)
-			s := newTestSink(t, Config{URL: rc.srv.URL, Auth: tc.auth}, Deps{})
+			s := newTestSink(t, Config{URL: rc.srv.URL, Auth: tc.auth}, sink.Deps{})
 			if err := s.Write(t.Context(), sink.Batch{Records: records(1)}); err != nil {
 				t.Fatalf("write: got %v, want nil", err)
 			}
@@ -135,7 +138,7 @@ func TestOAuth2ClientCredentials(t *testing.T) {
 			ClientSecret: "s&cr=t",
 			Scopes:       []string{"events.write", "audit"},
 		},
-	}, Deps{Now: clock.now})
+	}, sink.Deps{Now: clock.now})
 
 	// Each step runs in order against the same sink and servers.
 	for _, step := range []struct {
@@ -150,12 +153,12 @@ func TestOAuth2ClientCredentials(t *testing.T) {
 		{name: "still cached before refresh time", before: func() { clock.add(100 * time.Second) }, wantIssued: 1, wantHits: 3},
 		{name: "refreshed shortly before expiry", before: func() { clock.add(10 * time.Second) }, wantIssued: 2, wantHits: 4},
 		{name: "401 fetches again once", before: func() { ts.set(func(ts *tokenServer) { ts.valid = "tok-3" }) }, wantIssued: 3, wantHits: 6},
-		{name: "second 401 holds the stream as misconfigured", before: func() { ts.set(func(ts *tokenServer) { ts.valid = "never" }) }, wantClass: ptr(sink.ConfigClass), wantIssued: 4, wantHits: 8},
+		{name: "second 401 holds the stream as misconfigured", before: func() { ts.set(func(ts *tokenServer) { ts.valid = "never" }) }, wantClass: ptr(sink.ClassConfig), wantIssued: 4, wantHits: 8},
 		{name: "token endpoint refusing the client holds the stream as misconfigured", before: func() {
 			ts.set(func(ts *tokenServer) { ts.valid, ts.refuse = "", http.StatusUnauthorized })
 			clock.add(time.Hour)
-		}, wantClass: ptr(sink.ConfigClass), wantIssued: 4, wantHits: 8},
-		{name: "token endpoint 503 throttles", before: func() { ts.set(func(ts *tokenServer) { ts.refuse = http.StatusServiceUnavailable }) }, wantClass: ptr(sink.ThrottledClass), wantIssued: 4, wantHits: 8},
+		}, wantClass: ptr(sink.ClassConfig), wantIssued: 4, wantHits: 8},
+		{name: "token endpoint 503 throttles", before: func() { ts.set(func(ts *tokenServer) { ts.refuse = http.StatusServiceUnavailable }) }, wantClass: ptr(sink.ClassThrottled), wantIssued: 4, wantHits: 8},
 		{name: "recovers", before: func() { ts.set(func(ts *tokenServer) { ts.refuse = 0 }) }, wantIssued: 5, wantHits: 9},
 	} {
 		t.Run(step.name, func(t *testing.T) {
@@ -208,9 +211,9 @@ func TestOAuth2TokenAnswers(t *testing.T) {
 	}{
 		{name: "string expires_in", answer: `{"access_token":"a","token_type":"bearer","expires_in":"3600"}`},
 		{name: "no expires_in", answer: `{"access_token":"a"}`},
-		{name: "mac token", answer: `{"access_token":"a","token_type":"mac"}`, wantErr: true, wantClass: sink.ConfigClass},
-		{name: "no access token", answer: `{"token_type":"bearer"}`, wantErr: true, wantClass: sink.ConfigClass},
-		{name: "html", answer: `<html>login</html>`, wantErr: true, wantClass: sink.ConfigClass},
+		{name: "mac token", answer: `{"access_token":"a","token_type":"mac"}`, wantErr: true, wantClass: sink.ClassConfig},
+		{name: "no access token", answer: `{"token_type":"bearer"}`, wantErr: true, wantClass: sink.ClassConfig},
+		{name: "html", answer: `<html>login</html>`, wantErr: true, wantClass: sink.ClassConfig},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mux := http.NewServeMux()
@@ -218,7 +221,7 @@ func TestOAuth2TokenAnswers(t *testing.T) {
 			mux.HandleFunc("POST /hook", func(http.ResponseWriter, *http.Request) {})
 			srv := httptest.NewServer(mux)
 			t.Cleanup(srv.Close)
-			s := newTestSink(t, Config{URL: srv.URL + "/hook", Auth: Auth{Type: AuthOAuth2, TokenURL: srv.URL + "/token", ClientID: "c", ClientSecret: "s"}}, Deps{})
+			s := newTestSink(t, Config{URL: srv.URL + "/hook", Auth: Auth{Type: AuthOAuth2, TokenURL: srv.URL + "/token", ClientID: "c", ClientSecret: "s"}}, sink.Deps{})
 			err := s.Write(t.Context(), sink.Batch{Records: records(1)})
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("write: got %v, want error %v", err, tc.wantErr)
@@ -231,3 +234,35 @@ func TestOAuth2TokenAnswers(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestNoTokenForARefusedURL: when the policy refuses the url, no token is
+// fetched for a request that could not be sent.
+func TestNoTokenForARefusedURL(t *testing.T) {
+	var tokens atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/token" {
+			tokens.Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"access_token":"t","token_type":"bearer","expires_in":3600}`)
+		}
+	}))
+	defer srv.Close()
+	var block atomic.Bool
+	deps := sink.Deps{Egress: sink.EgressFuncs{URL: func(u *url.URL) error {
+		if block.Load() && u.Path == "/hook" {
+			return errors.New("refused")
+		}
+		return nil
+	}}}
+	s := newTestSink(t, Config{URL: srv.URL + "/hook", Auth: Auth{Type: AuthOAuth2, TokenURL: srv.URL + "/token", ClientID: "c", ClientSecret: "s"}}, deps)
+	block.Store(true)
+	if err := s.Write(t.Context(), sink.Batch{Records: records(1)}); !errors.Is(err, sink.ErrForbiddenTarget) {
+		t.Fatalf("write: got %v, want ErrForbiddenTarget", err)
+	}
+	if err := s.Verify(t.Context()); !errors.Is(err, sink.ErrForbiddenTarget) {
+		t.Fatalf("verify: got %v, want ErrForbiddenTarget", err)
+	}
+	if n := tokens.Load(); n != 0 {
+		t.Fatalf("token requests: got %d, want 0", n)
+	}
+}

@@ -1,6 +1,7 @@
 package httpsink
 
 import (
+	"cmp"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -132,27 +133,15 @@ type Signing struct {
 
 // withDefaults returns c with every unset setting at its default.
 func (c Config) withDefaults() Config {
-	if c.Method == "" {
-		c.Method = http.MethodPost
-	}
-	if c.Body == "" {
-		c.Body = BodyBatch
-	}
-	if c.Auth.Type == "" {
-		c.Auth.Type = AuthNone
-	}
+	c.Method = cmp.Or(c.Method, http.MethodPost)
+	c.Body = cmp.Or(c.Body, BodyBatch)
+	c.Auth.Type = cmp.Or(c.Auth.Type, AuthNone)
 	if c.Auth.Type == AuthAPIKey && c.Auth.HeaderName == "" {
 		c.Auth.HeaderName = DefaultAPIKeyHeader
 	}
-	if c.Timeout == 0 {
-		c.Timeout = sink.Duration(DefaultTimeout)
-	}
-	if c.MaxEvents == 0 {
-		c.MaxEvents = DefaultMaxEvents
-	}
-	if c.MaxBytes == 0 {
-		c.MaxBytes = DefaultMaxBytes
-	}
+	c.Timeout = cmp.Or(c.Timeout, sink.Duration(DefaultTimeout))
+	c.MaxEvents = cmp.Or(c.MaxEvents, DefaultMaxEvents)
+	c.MaxBytes = cmp.Or(c.MaxBytes, DefaultMaxBytes)
 	return c
 }
 

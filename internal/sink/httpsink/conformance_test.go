@@ -39,7 +39,7 @@ func TestConformance(t *testing.T) {
 						Auth:      Auth{Type: AuthAPIKey, APIKey: "k"},
 						MaxEvents: maxEvents,
 						MaxBytes:  maxBytes,
-					}, Deps{})
+					}, sink.Deps{})
 					if err != nil {
 						t.Fatal(err)
 					}

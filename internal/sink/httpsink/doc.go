@@ -17,9 +17,11 @@
 // are never followed), 401, 403, 404 and 407 are configuration errors (the
 // runner holds the stream and retries slowly, since the endpoint needs an
 // operator and the events are fine); 410 pauses the stream; other 4xx are
-// permanent. Response bodies are always drained and closed, and the start
-// of an error body is quoted in the error.
+// permanent: the default table of every HTTP destination,
+// sink.StatusClass. Requests go through sink.HTTP, so response bodies are
+// always drained and closed, and the start of an error body is quoted in
+// the error.
 //
-// Deps.Forbidden lets the API refuse targets such as the service's own
-// admin endpoints.
+// sink.Deps.Egress lets the service refuse targets such as its own admin
+// endpoints, or a tenant's loopback address.
 package httpsink

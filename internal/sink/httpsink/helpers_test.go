@@ -67,7 +67,7 @@ func status(code int, h http.Header, body string) func(http.ResponseWriter, capt
 }
 
 // newTestSink builds a sink and closes it with the test.
-func newTestSink(t *testing.T, cfg Config, deps Deps) *Sink {
+func newTestSink(t *testing.T, cfg Config, deps sink.Deps) *Sink {
 	t.Helper()
 	s, err := New(cfg, deps)
 	if err != nil {

@@ -36,7 +36,7 @@ func TestBodyModes(t *testing.T) {
 				Method:  tc.wantMethods,
 				Body:    tc.body,
 				Headers: map[string]string{"X-Tenant": "acme"},
-			}, Deps{})
+			}, sink.Deps{})
 			if err := s.Write(t.Context(), sink.Batch{Records: recs}); err != nil {
 				t.Fatalf("write: got %v, want nil", err)
 			}
@@ -84,7 +84,7 @@ func TestSigning(t *testing.T) {
 		t.Run(string(tc.body), func(t *testing.T) {
 			clock := &fixedClock{t: time.Unix(1723564700, 0)}
 			rc := newReceiver(t, nil)
-			s := newTestSink(t, Config{URL: rc.srv.URL, Body: tc.body, Signing: Signing{Secret: testSecret}}, Deps{Now: clock.now})
+			s := newTestSink(t, Config{URL: rc.srv.URL, Body: tc.body, Signing: Signing{Secret: testSecret}}, sink.Deps{Now: clock.now})
 			for _, b := range tc.batches {
 				if err := s.Write(t.Context(), b); err != nil {
 					t.Fatalf("write: got %v, want nil", err)
@@ -147,28 +147,29 @@ func TestStatusClasses(t *testing.T) {
 		{name: "200", status: 200, wantNil: true},
 		{name: "204", status: 204, wantNil: true},
 		{name: "202", status: 202, wantNil: true},
-		{name: "400 with snippet", status: 400, body: `{"error":"bad event"}`, wantClass: sink.PermanentClass, wantText: `400 Bad Request: {"error":"bad event"}`},
-		{name: "413", status: 413, wantClass: sink.PermanentClass},
-		{name: "422", status: 422, wantClass: sink.PermanentClass},
-		{name: "401", status: 401, wantClass: sink.ConfigClass},
-		{name: "403", status: 403, wantClass: sink.ConfigClass},
-		{name: "404", status: 404, wantClass: sink.ConfigClass},
-		{name: "410 gone", status: 410, wantClass: sink.PausedClass, wantText: "410 Gone"},
-		{name: "302", status: 302, header: http.Header{"Location": {"https://elsewhere.example/x?secret=1"}}, wantClass: sink.ConfigClass, wantText: "to https://elsewhere.example/x?…"},
-		{name: "408", status: 408, wantClass: sink.Retryable},
-		{name: "425", status: 425, wantClass: sink.Retryable},
-		{name: "500", status: 500, wantClass: sink.Retryable},
-		{name: "502 retry-after", status: 502, header: http.Header{"Retry-After": {"4"}}, wantClass: sink.Retryable, wantDelay: 4 * time.Second},
-		{name: "429 seconds", status: 429, header: http.Header{"Retry-After": {"2"}}, wantClass: sink.ThrottledClass, wantDelay: 2 * time.Second},
-		{name: "429 http-date", status: 429, header: http.Header{"Retry-After": {now.Add(90 * time.Second).Format(http.TimeFormat)}}, wantClass: sink.ThrottledClass, wantDelay: 90 * time.Second},
-		{name: "429 past date", status: 429, header: http.Header{"Retry-After": {now.Add(-time.Hour).Format(http.TimeFormat)}}, wantClass: sink.ThrottledClass},
-		{name: "429 capped", status: 429, header: http.Header{"Retry-After": {"86400"}}, wantClass: sink.ThrottledClass, wantDelay: 15 * time.Minute},
-		{name: "503 no retry-after", status: 503, wantClass: sink.ThrottledClass},
-		{name: "long body snippet", status: 400, body: long, wantClass: sink.PermanentClass, wantText: strings.Repeat("y", 512) + "…"},
+		{name: "400 with snippet", status: 400, body: `{"error":"bad event"}`, wantClass: sink.ClassPermanent, wantText: `400 Bad Request: {"error":"bad event"}`},
+		{name: "413", status: 413, wantClass: sink.ClassPermanent},
+		{name: "422", status: 422, wantClass: sink.ClassPermanent},
+		{name: "401", status: 401, wantClass: sink.ClassConfig},
+		{name: "403", status: 403, wantClass: sink.ClassConfig},
+		{name: "404", status: 404, wantClass: sink.ClassConfig},
+		{name: "410 gone", status: 410, wantClass: sink.ClassPaused, wantText: "410 Gone"},
+		{name: "302", status: 302, header: http.Header{"Location": {"https://elsewhere.example/x?secret=1"}}, wantClass: sink.ClassConfig, wantText: "to https://elsewhere.example/x?…"},
+		{name: "408", status: 408, wantClass: sink.ClassRetryable},
+		{name: "425", status: 425, wantClass: sink.ClassRetryable},
+		{name: "500", status: 500, wantClass: sink.ClassRetryable},
+		{name: "502 retry-after", status: 502, header: http.Header{"Retry-After": {"4"}}, wantClass: sink.ClassRetryable, wantDelay: 4 * time.Second},
+		{name: "429 seconds", status: 429, header: http.Header{"Retry-After": {"2"}}, wantClass: sink.ClassThrottled, wantDelay: 2 * time.Second},
+		{name: "429 http-date", status: 429, header: http.Header{"Retry-After": {now.Add(90 * time.Second).Format(http.TimeFormat)}}, wantClass: sink.ClassThrottled, wantDelay: 90 * time.Second},
+		{name: "429 past date", status: 429, header: http.Header{"Retry-After": {now.Add(-time.Hour).Format(http.TimeFormat)}}, wantClass: sink.ClassThrottled},
+		// The sink passes what the receiver asked for; the runner caps it (maxThrottle).
+		{name: "429 a day", status: 429, header: http.Header{"Retry-After": {"86400"}}, wantClass: sink.ClassThrottled, wantDelay: 24 * time.Hour},
+		{name: "503 no retry-after", status: 503, wantClass: sink.ClassThrottled},
+		{name: "long body snippet", status: 400, body: long, wantClass: sink.ClassPermanent, wantText: strings.Repeat("y", 512) + "…"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rc := newReceiver(t, status(tc.status, tc.header, tc.body))
-			s := newTestSink(t, Config{URL: rc.srv.URL + "/hook?key=s3cret"}, Deps{Now: func() time.Time { return now }})
+			s := newTestSink(t, Config{URL: rc.srv.URL + "/hook?key=s3cret"}, sink.Deps{Now: func() time.Time { return now }})
 			err := s.Write(t.Context(), sink.Batch{Records: records(2)})
 			if tc.wantNil {
 				if err != nil {
@@ -183,9 +184,9 @@ func TestStatusClasses(t *testing.T) {
 			if class != tc.wantClass || delay != tc.wantDelay {
 				t.Errorf("class: got %v %v, want %v %v (%v)", class, delay, tc.wantClass, tc.wantDelay, err)
 			}
-			var se *StatusError
+			var se *sink.StatusError
 			if !errors.As(err, &se) || se.StatusCode != tc.status {
-				t.Errorf("status error: got %v, want a *StatusError with %d", err, tc.status)
+				t.Errorf("status error: got %v, want a *sink.StatusError with %d", err, tc.status)
 			}
 			if !strings.Contains(err.Error(), tc.wantText) {
 				t.Errorf("error text: got %q, want it to contain %q", err, tc.wantText)
@@ -207,14 +208,14 @@ func TestEventModePartial(t *testing.T) {
 	rc := newReceiver(t, func(w http.ResponseWriter, _ captured, n int) {
 		w.WriteHeader(answers[n])
 	})
-	s := newTestSink(t, Config{URL: rc.srv.URL, Body: BodyEvent}, Deps{})
+	s := newTestSink(t, Config{URL: rc.srv.URL, Body: BodyEvent}, sink.Deps{})
 	recs := records(6)
 	err := s.Write(t.Context(), sink.Batch{Records: recs})
 	var pe *sink.PartialError
 	if !errors.As(err, &pe) {
 		t.Fatalf("write: got %v, want a *sink.PartialError", err)
 	}
-	want := map[int]sink.Class{2: sink.PermanentClass, 4: sink.Retryable, 5: sink.Retryable}
+	want := map[int]sink.Class{2: sink.ClassPermanent, 4: sink.ClassRetryable, 5: sink.ClassRetryable}
 	if len(pe.Failed) != len(want) {
 		t.Errorf("failed records: got %v, want %v", pe.Failed, want)
 	}
@@ -232,13 +233,13 @@ func TestTimeout(t *testing.T) {
 	release := make(chan struct{})
 	rc := newReceiver(t, func(http.ResponseWriter, captured, int) { <-release })
 	t.Cleanup(func() { close(release) }) // runs before the server's Close
-	s := newTestSink(t, Config{URL: rc.srv.URL, Timeout: sink.Duration(100 * time.Millisecond)}, Deps{})
+	s := newTestSink(t, Config{URL: rc.srv.URL, Timeout: sink.Duration(100 * time.Millisecond)}, sink.Deps{})
 	began := time.Now()
 	err := s.Write(t.Context(), sink.Batch{Records: records(1)})
 	if took := time.Since(began); took > 2*time.Second {
 		t.Errorf("write took %v, want about 100ms", took)
 	}
-	if class, _ := sink.ClassOf(err); err == nil || class != sink.Retryable {
+	if class, _ := sink.ClassOf(err); err == nil || class != sink.ClassRetryable {
 		t.Errorf("write: got %v (%v), want a retryable error", err, class)
 	}
 	if !strings.Contains(fmt.Sprint(err), "no answer within 100ms") {
@@ -249,9 +250,9 @@ func TestTimeout(t *testing.T) {
 func TestRedirectNotFollowed(t *testing.T) {
 	other := newReceiver(t, nil)
 	rc := newReceiver(t, status(http.StatusTemporaryRedirect, http.Header{"Location": {other.srv.URL}}, ""))
-	s := newTestSink(t, Config{URL: rc.srv.URL}, Deps{Client: &http.Client{}})
+	s := newTestSink(t, Config{URL: rc.srv.URL}, sink.Deps{HTTPClient: &http.Client{}})
 	err := s.Write(t.Context(), sink.Batch{Records: records(1)})
-	if class, _ := sink.ClassOf(err); class != sink.ConfigClass {
+	if class, _ := sink.ClassOf(err); class != sink.ClassConfig {
 		t.Errorf("write: got %v (%v), want config", err, class)
 	}
 	if got := len(other.requests()); got != 0 {
@@ -276,22 +277,22 @@ func TestForbiddenTarget(t *testing.T) {
 			{URL: rc.srv.URL + "/api/v1/logStreams"},
 			{URL: "https://hooks.example/x", Auth: Auth{Type: AuthOAuth2, TokenURL: rc.srv.URL + "/token", ClientID: "c", ClientSecret: "s"}},
 		} {
-			_, err := New(cfg, Deps{Forbidden: forbidden})
-			if !errors.Is(err, ErrForbiddenTarget) {
-				t.Errorf("new %s: got %v, want ErrForbiddenTarget", cfg.URL, err)
+			_, err := New(cfg, sink.Deps{Egress: sink.EgressFuncs{URL: forbidden}})
+			if !errors.Is(err, sink.ErrForbiddenTarget) {
+				t.Errorf("new %s: got %v, want sink.ErrForbiddenTarget", cfg.URL, err)
 			}
 		}
 	})
 	t.Run("write", func(t *testing.T) {
 		block.Store(false)
-		s := newTestSink(t, Config{URL: rc.srv.URL}, Deps{Forbidden: forbidden})
+		s := newTestSink(t, Config{URL: rc.srv.URL}, sink.Deps{Egress: sink.EgressFuncs{URL: forbidden}})
 		block.Store(true) // e.g. the policy changed, or a name now resolves elsewhere
 		err := s.Write(t.Context(), sink.Batch{Records: records(1)})
-		if class, _ := sink.ClassOf(err); !errors.Is(err, ErrForbiddenTarget) || class != sink.ConfigClass {
-			t.Errorf("write: got %v (%v), want a paused ErrForbiddenTarget", err, class)
+		if class, _ := sink.ClassOf(err); !errors.Is(err, sink.ErrForbiddenTarget) || class != sink.ClassConfig {
+			t.Errorf("write: got %v (%v), want a paused sink.ErrForbiddenTarget", err, class)
 		}
-		if err := s.Verify(t.Context()); !errors.Is(err, ErrForbiddenTarget) {
-			t.Errorf("verify: got %v, want ErrForbiddenTarget", err)
+		if err := s.Verify(t.Context()); !errors.Is(err, sink.ErrForbiddenTarget) {
+			t.Errorf("verify: got %v, want sink.ErrForbiddenTarget", err)
 		}
 		if got := len(rc.requests()); got != 0 {
 			t.Errorf("requests: got %d, want 0", got)
@@ -309,7 +310,7 @@ func TestVerify(t *testing.T) {
 	} {
 		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
 			rc := newReceiver(t, status(tc.status, nil, ""))
-			s := newTestSink(t, Config{URL: rc.srv.URL, Auth: Auth{Type: AuthAPIKey, HeaderName: "Authorization", APIKey: "Bearer t0k"}}, Deps{})
+			s := newTestSink(t, Config{URL: rc.srv.URL, Auth: Auth{Type: AuthAPIKey, HeaderName: "Authorization", APIKey: "Bearer t0k"}}, sink.Deps{})
 			err := s.Verify(t.Context())
 			if (err != nil) != tc.wantErr {
 				t.Errorf("verify: got %v, want error %v", err, tc.wantErr)
@@ -327,7 +328,7 @@ func TestVerify(t *testing.T) {
 
 func TestWriteAfterClose(t *testing.T) {
 	rc := newReceiver(t, nil)
-	s := newTestSink(t, Config{URL: rc.srv.URL}, Deps{})
+	s := newTestSink(t, Config{URL: rc.srv.URL}, sink.Deps{})
 	if err := s.Close(t.Context()); err != nil {
 		t.Fatal(err)
 	}

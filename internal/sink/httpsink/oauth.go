@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -43,7 +42,7 @@ type tokenSource struct {
 func (ts *tokenSource) token(ctx context.Context) (string, error) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	if ts.cached != "" && (ts.refresh.IsZero() || ts.sink.now().Before(ts.refresh)) {
+	if ts.cached != "" && (ts.refresh.IsZero() || ts.sink.deps.Now().Before(ts.refresh)) {
 		return ts.cached, nil
 	}
 	tok, lifetime, err := ts.fetch(ctx)
@@ -52,9 +51,9 @@ func (ts *tokenSource) token(ctx context.Context) (string, error) {
 	}
 	ts.cached, ts.refresh = "Bearer "+tok, time.Time{}
 	if lifetime > 0 {
-		ts.refresh = ts.sink.now().Add(lifetime - min(tokenEarly, lifetime/10))
+		ts.refresh = ts.sink.deps.Now().Add(lifetime - min(tokenEarly, lifetime/10))
 	}
-	ts.sink.log.DebugContext(ctx, "fetched oauth2 token", "tokenUrl", safeURL(ts.url), "expiresIn", lifetime)
+	ts.sink.deps.Logger.DebugContext(ctx, "fetched oauth2 token", "tokenUrl", sink.ShowURL(ts.url), "expiresIn", lifetime)
 	return ts.cached, nil
 }
 
@@ -79,39 +78,27 @@ type tokenResponse struct {
 // refused client or a broken answer is a configuration error (credentials
 // need an operator), throttling and server errors are retried.
 func (ts *tokenSource) fetch(ctx context.Context) (string, time.Duration, error) {
-	s := ts.sink
-	where := "oauth2 token from " + safeURL(ts.url)
-	if err := s.allowed(ts.url); err != nil {
-		return "", 0, sink.Misconfigured(fmt.Errorf("%s: %w", where, err))
-	}
+	where := "oauth2 token from " + sink.ShowURL(ts.url)
 	form := url.Values{"grant_type": {"client_credentials"}}
 	if len(ts.auth.Scopes) > 0 {
 		form.Set("scope", strings.Join(ts.auth.Scopes, " "))
 	}
-	rctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout.D())
-	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, ts.url.String(), strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", 0, sink.Misconfigured(fmt.Errorf("%s: %w", where, err))
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", userAgent)
+	h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Accept": {"application/json"}}
 	// RFC 6749 section 2.3.1: the client id and secret are form-encoded
 	// before they go into the Basic header.
-	req.SetBasicAuth(url.QueryEscape(ts.auth.ClientID), url.QueryEscape(ts.auth.ClientSecret.Reveal()))
-
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return "", 0, transportError(ctx, rctx, http.MethodPost, safeURL(ts.url), s.cfg.Timeout.D(), err)
+	basic := http.Request{Header: h}
+	basic.SetBasicAuth(url.QueryEscape(ts.auth.ClientID), url.QueryEscape(ts.auth.ClientSecret.Reveal()))
+	resp, err := ts.sink.http.Do(ctx, sink.Request{Method: http.MethodPost, URL: ts.url, Header: h,
+		Body: []byte(form.Encode()), Keep: maxTokenResponse + 1})
+	if errors.Is(err, sink.ErrForbiddenTarget) {
+		return "", 0, sink.Misconfigured(fmt.Errorf("%s: %w", where, err))
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse+1))
 	if err != nil {
-		return "", 0, transportError(ctx, rctx, http.MethodPost, safeURL(ts.url), s.cfg.Timeout.D(), err)
+		return "", 0, err
 	}
+	body := resp.Body
 	if resp.StatusCode != http.StatusOK {
-		return "", 0, ts.statusError(resp, body)
+		return "", 0, ts.statusError(resp)
 	}
 	if len(body) > maxTokenResponse {
 		return "", 0, sink.Misconfigured(fmt.Errorf("%s: answer larger than %d bytes", where, maxTokenResponse))
@@ -139,20 +126,12 @@ func (ts *tokenSource) fetch(ctx context.Context) (string, time.Duration, error)
 // statusError classifies a token endpoint's refusal. Unlike a delivery, a
 // 400 here means bad client credentials or scopes (RFC 6749 section 5.2),
 // so every 4xx but 408, 425 and 429 is a configuration error.
-func (ts *tokenSource) statusError(resp *http.Response, body []byte) error {
-	err := &StatusError{
-		Method:     http.MethodPost,
-		URL:        safeURL(ts.url),
-		StatusCode: resp.StatusCode,
-		Body:       printable(body[:min(len(body), snippetBytes)], len(body) > snippetBytes),
-	}
+func (ts *tokenSource) statusError(resp sink.Response) error {
+	err := &sink.StatusError{Method: resp.Method, URL: resp.URL, StatusCode: resp.StatusCode, Body: resp.Snippet}
 	wrapped := fmt.Errorf("oauth2 token: %w", err)
-	delay := min(sink.ParseRetryAfter(resp.Header.Get("Retry-After"), ts.sink.now()), maxRetryAfter)
-	switch st := resp.StatusCode; {
-	case st == http.StatusTooManyRequests, st == http.StatusServiceUnavailable:
-		return sink.Throttled(wrapped, delay)
-	case st == http.StatusRequestTimeout, st == http.StatusTooEarly, st >= 500:
-		return sink.RetryAfter(wrapped, delay)
+	switch class, delay := sink.StatusClass(resp.StatusCode, resp.Header, ts.sink.deps.Now()); class {
+	case sink.ClassThrottled, sink.ClassRetryable:
+		return sink.Mark(wrapped, class, delay)
 	default:
 		return sink.Misconfigured(wrapped)
 	}

@@ -64,7 +64,7 @@ func BenchmarkWrite(b *testing.B) {
 		b.Run(string(tc.format)+"-"+string(tc.compression), func(b *testing.B) {
 			s, err := New(testConfig(srv, func(c *Config) {
 				c.Prefix, c.Format, c.Compression = "bench-"+string(tc.format)+"-"+string(tc.compression)+"/", tc.format, tc.compression
-			}), Deps{HTTPClient: srv.HTTPClient})
+			}), sink.Deps{HTTPClient: srv.HTTPClient})
 			if err != nil {
 				b.Fatal(err)
 			}

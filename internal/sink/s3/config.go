@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"regexp"
@@ -84,21 +85,11 @@ type Batch struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.Format == "" {
-		c.Format = archive.NDJSON
-	}
-	if c.Compression == "" {
-		c.Compression = archive.Gzip
-	}
-	if c.Batch.MaxAge == 0 {
-		c.Batch.MaxAge = sink.Duration(DefaultMaxAge)
-	}
-	if c.Batch.MaxBytes == 0 {
-		c.Batch.MaxBytes = DefaultMaxBytes
-	}
-	if c.Batch.MaxEvents == 0 {
-		c.Batch.MaxEvents = DefaultMaxEvents
-	}
+	c.Format = cmp.Or(c.Format, archive.NDJSON)
+	c.Compression = cmp.Or(c.Compression, archive.Gzip)
+	c.Batch.MaxAge = cmp.Or(c.Batch.MaxAge, sink.Duration(DefaultMaxAge))
+	c.Batch.MaxBytes = cmp.Or(c.Batch.MaxBytes, DefaultMaxBytes)
+	c.Batch.MaxEvents = cmp.Or(c.Batch.MaxEvents, DefaultMaxEvents)
 	if c.ConditionalWrites == nil {
 		t := true
 		c.ConditionalWrites = &t

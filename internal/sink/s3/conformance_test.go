@@ -79,7 +79,7 @@ func TestConformance(t *testing.T) {
 					cfg := fakeConfig(fake.URL())
 					cfg.Compression = c
 					cfg.Batch = Batch{MaxEvents: maxEvents, MaxBytes: maxBytes}
-					s, err := New(cfg, Deps{})
+					s, err := New(cfg, sink.Deps{})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -109,20 +109,20 @@ func TestClassify(t *testing.T) {
 	}{
 		{status: 412, code: "PreconditionFailed", ok: true},
 		{status: 304, ok: true},
-		{status: 409, code: "ConditionalRequestConflict", want: sink.Retryable},
-		{status: 503, code: "SlowDown", header: http.Header{"Retry-After": {"7"}}, want: sink.ThrottledClass, delay: 7 * time.Second},
-		{status: 500, code: "InternalError", want: sink.Retryable},
-		{status: 400, code: "RequestTimeout", want: sink.Retryable},
-		{status: 400, code: "ExpiredToken", want: sink.Retryable, words: "session token has expired"},
-		{status: 404, code: "NoSuchBucket", want: sink.ConfigClass, words: `no such bucket: bucket "audit-archive" does not exist`},
-		{status: 403, code: "AccessDenied", want: sink.ConfigClass, words: "access denied: the credentials may not write"},
-		{status: 403, code: "InvalidAccessKeyId", want: sink.ConfigClass, words: "access key id is not known"},
-		{status: 301, code: "PermanentRedirect", header: http.Header{"X-Amz-Bucket-Region": {"eu-central-1"}}, want: sink.ConfigClass,
+		{status: 409, code: "ConditionalRequestConflict", want: sink.ClassRetryable},
+		{status: 503, code: "SlowDown", header: http.Header{"Retry-After": {"7"}}, want: sink.ClassThrottled, delay: 7 * time.Second},
+		{status: 500, code: "InternalError", want: sink.ClassRetryable},
+		{status: 400, code: "RequestTimeout", want: sink.ClassRetryable},
+		{status: 400, code: "ExpiredToken", want: sink.ClassRetryable, words: "session token has expired"},
+		{status: 404, code: "NoSuchBucket", want: sink.ClassConfig, words: `no such bucket: bucket "audit-archive" does not exist`},
+		{status: 403, code: "AccessDenied", want: sink.ClassConfig, words: "access denied: the credentials may not write"},
+		{status: 403, code: "InvalidAccessKeyId", want: sink.ClassConfig, words: "access key id is not known"},
+		{status: 301, code: "PermanentRedirect", header: http.Header{"X-Amz-Bucket-Region": {"eu-central-1"}}, want: sink.ClassConfig,
 			words: `wrong region: bucket "audit-archive" is in region eu-central-1, not us-east-1`},
-		{status: 400, code: "AuthorizationHeaderMalformed", header: http.Header{"X-Amz-Bucket-Region": {"eu-west-2"}}, want: sink.ConfigClass, words: "wrong region"},
-		{status: 501, code: "NotImplemented", want: sink.ConfigClass, words: "conditionalWrites"},
-		{status: 400, code: "XAmzContentSHA256Mismatch", want: sink.ConfigClass, words: "checksum"},
-		{status: 400, code: "EntityTooLarge", want: sink.PermanentClass},
+		{status: 400, code: "AuthorizationHeaderMalformed", header: http.Header{"X-Amz-Bucket-Region": {"eu-west-2"}}, want: sink.ClassConfig, words: "wrong region"},
+		{status: 501, code: "NotImplemented", want: sink.ClassConfig, words: "conditionalWrites"},
+		{status: 400, code: "XAmzContentSHA256Mismatch", want: sink.ClassConfig, words: "checksum"},
+		{status: 400, code: "EntityTooLarge", want: sink.ClassPermanent},
 	} {
 		t.Run(fmt.Sprintf("%d-%s", tc.status, tc.code), func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -138,7 +138,7 @@ func TestClassify(t *testing.T) {
 				_, _ = w.Write(resp.Body)
 			}))
 			defer srv.Close()
-			s, err := New(fakeConfig(srv.URL), Deps{})
+			s, err := New(fakeConfig(srv.URL), sink.Deps{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,7 +3,6 @@ package s3
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -43,21 +42,13 @@ const (
 	minRatio    = 0.01
 )
 
-// Deps are what a Sink needs from its surroundings. Every field is
-// optional.
-type Deps struct {
-	// Logger receives warnings (recovery after a crash); nil discards.
-	Logger *slog.Logger
-	// HTTPClient sends the requests; nil means a client of the sink's own
-	// (released by Close). It must not follow redirects.
-	HTTPClient *http.Client
-	// Now is the clock for the verification object's name; nil means
-	// time.Now.
-	Now func() time.Time
-	// MultipartThreshold and PartSize override the multipart defaults
-	// (tests use small values; PartSize is at least 5 MiB).
-	MultipartThreshold int
-	PartSize           int
+// Option changes how a Sink uploads.
+type Option func(*Sink)
+
+// Multipart overrides the multipart defaults: objects from threshold bytes
+// go up in parts of partSize (at least 5 MiB). Tests use small values.
+func Multipart(threshold, partSize int) Option {
+	return func(s *Sink) { s.threshold, s.partSize = threshold, partSize }
 }
 
 // Sink writes batches to S3 objects. Build it with New.
@@ -66,8 +57,7 @@ type Sink struct {
 	layout    archive.Layout
 	codec     *archive.Codec
 	client    *s3api.Client
-	http      *http.Client
-	ownClient bool
+	conn      *awsconf.Conn
 	log       *slog.Logger
 	now       func() time.Time
 	threshold int
@@ -85,27 +75,43 @@ type Sink struct {
 
 var _ sink.Sink = (*Sink)(nil)
 
+// Type is the "s3" row of the stream type table.
+func Type() sink.Type {
+	return sink.NewType("s3", prepare, defaultBuild).WithDestination(awsconf.DestinationPaths()...)
+}
+
 // New checks cfg, applies its defaults and returns a sink for it. It sends
 // nothing: Verify writes the verification object.
-func New(cfg Config, deps Deps) (*Sink, error) {
+func New(cfg Config, deps sink.Deps, opts ...Option) (*Sink, error) {
+	return sink.Build(cfg, deps, prepare, func(cfg Config, deps sink.Deps) (*Sink, error) { return build(cfg, deps, opts...) })
+}
+
+// prepare checks the endpoint first: a refused endpoint is the answer
+// whatever else the settings say.
+func prepare(cfg Config, deps sink.Deps) (Config, error) {
 	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("s3 sink config: %w", err)
+	if err := cfg.CheckEndpoint(deps); err != nil {
+		return cfg, err
 	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("s3 sink config: %w", err)
+	}
+	return cfg, nil
+}
+
+func defaultBuild(cfg Config, deps sink.Deps) (*Sink, error) { return build(cfg, deps) }
+
+func build(cfg Config, deps sink.Deps, opts ...Option) (*Sink, error) {
 	layout, _ := archive.NewLayout(cfg.Prefix, cfg.KeyTemplate)            // Validate checked
 	codec, _ := archive.NewCodec(cfg.Format, cfg.Compression, cfg.Columns) // Validate checked
 	s := &Sink{
 		cfg: cfg, layout: layout, codec: codec, log: deps.Logger, now: deps.Now,
-		threshold: deps.MultipartThreshold, partSize: deps.PartSize,
 		target:     "s3://" + cfg.Bucket + "/" + layout.Prefix,
 		recovering: true, listOK: true,
 		exact: cfg.Format == archive.NDJSON && cfg.Compression == archive.None,
 	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.now == nil {
-		s.now = time.Now
+	for _, o := range opts {
+		o(s)
 	}
 	if s.threshold <= 0 {
 		s.threshold = DefaultMultipartThreshold
@@ -114,12 +120,11 @@ func New(cfg Config, deps Deps) (*Sink, error) {
 		s.partSize = DefaultPartSize
 	}
 	s.partSize = max(s.partSize, minPartSize)
-	s.http, s.ownClient = sink.HTTPClient(deps.HTTPClient)
-	client, err := NewClient(context.Background(), cfg, s.http)
+	conn, err := awsconf.Open(context.Background(), cfg.Config, deps)
 	if err != nil {
 		return nil, err
 	}
-	s.client = client
+	s.conn, s.client = conn, newClient(conn.AWS, cfg)
 	prior := priorRatio
 	if s.exact {
 		prior = 1
@@ -142,9 +147,13 @@ func NewClient(ctx context.Context, cfg Config, httpClient *http.Client) (*s3api
 	if err != nil {
 		return nil, err
 	}
+	return newClient(awsCfg, cfg), nil
+}
+
+func newClient(awsCfg aws.Config, cfg Config) *s3api.Client {
 	return s3api.NewFromConfig(awsCfg, func(o *s3api.Options) {
 		o.UsePathStyle = cfg.ForcePathStyle
-	}), nil
+	})
 }
 
 // Limits reports the batch settings: MaxAge asks the runner to hold events
@@ -181,13 +190,7 @@ type object struct {
 // absent, so that a retried batch writes the same keys and an object that
 // already exists counts as written.
 func (s *Sink) Write(ctx context.Context, b sink.Batch) error {
-	if len(b.Records) == 0 {
-		return nil
-	}
-	if s.closed.Load() {
-		return errors.New("s3 sink: write after close")
-	}
-	if err := ctx.Err(); err != nil {
+	if skip, err := sink.Skip(ctx, b, s.closed.Load(), "s3"); skip {
 		return err
 	}
 	groups := s.layout.Split(b.Records)
@@ -281,14 +284,12 @@ func (s *Sink) Verify(ctx context.Context) error {
 func (s *Sink) Close(context.Context) error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
-		if s.ownClient {
-			s.http.CloseIdleConnections()
-		}
+		s.conn.Close()
 	})
 	return nil
 }
 
-// keyString is for messages.
+// keyString is key as messages show it: s3://bucket/key.
 func (s *Sink) keyString(key string) string {
 	return "s3://" + s.cfg.Bucket + "/" + strings.TrimPrefix(key, "/")
 }

@@ -43,12 +43,12 @@ func testConfig(srv *s3test.Server, mod func(*Config)) Config {
 	return cfg
 }
 
-func newSink(t *testing.T, srv *s3test.Server, cfg Config, deps Deps) *Sink {
+func newSink(t *testing.T, srv *s3test.Server, cfg Config, deps sink.Deps, opts ...Option) *Sink {
 	t.Helper()
 	if deps.HTTPClient == nil {
 		deps.HTTPClient = srv.HTTPClient
 	}
-	s, err := New(cfg, deps)
+	s, err := New(cfg, deps, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestFormatsRoundTrip(t *testing.T) {
 			prefix := "formats/" + strings.ReplaceAll(name, ",", "_") + "/"
 			s := newSink(t, srv, testConfig(srv, func(c *Config) {
 				c.Prefix, c.Format, c.Compression, c.Columns = prefix, tc.format, tc.compression, tc.columns
-			}), Deps{})
+			}), sink.Deps{})
 			recs := twoHours(40)
 			for _, b := range [][]sink.Record{recs[:25], recs[25:]} {
 				if err := s.Write(t.Context(), sink.Batch{Records: b}); err != nil {
@@ -163,7 +163,7 @@ func TestRetryAndCrashWriteNoDuplicates(t *testing.T) {
 			cfg := testConfig(srv, func(c *Config) { c.Prefix = prefix })
 			recs := sinktest.Records(30, 20, 300)
 
-			first := newSink(t, srv, cfg, Deps{})
+			first := newSink(t, srv, cfg, sink.Deps{})
 			if err := first.Write(t.Context(), sink.Batch{Records: recs[:10]}); err != nil {
 				t.Fatal(err)
 			}
@@ -174,7 +174,7 @@ func TestRetryAndCrashWriteNoDuplicates(t *testing.T) {
 			}
 			// A crash before the ack: the next process's runner rebuilds a
 			// larger batch from the ack floor, starting with the same events.
-			second := newSink(t, srv, cfg, Deps{})
+			second := newSink(t, srv, cfg, sink.Deps{})
 			if err := second.Write(t.Context(), sink.Batch{Records: recs[acked:20]}); err != nil {
 				t.Fatal(err)
 			}
@@ -209,7 +209,7 @@ func TestMaxBytesCutsObjects(t *testing.T) {
 			prefix := "cut-" + string(c) + "/"
 			s := newSink(t, srv, testConfig(srv, func(cfg *Config) {
 				cfg.Prefix, cfg.Compression, cfg.Batch.MaxBytes = prefix, c, maxBytes
-			}), Deps{})
+			}), sink.Deps{})
 			// Far more than maxBytes in one batch, as after an estimate that
 			// was too low.
 			recs := sinktest.Records(200, 50, 900)
@@ -243,7 +243,7 @@ func TestMaxBytesCutsObjects(t *testing.T) {
 func TestEstimateLearnsRatio(t *testing.T) {
 	srv := s3test.Start(t, s3test.Options{})
 	srv.CreateBucket(bucket)
-	s := newSink(t, srv, testConfig(srv, nil), Deps{})
+	s := newSink(t, srv, testConfig(srv, nil), sink.Deps{})
 	recs := sinktest.Records(500, 200, 1200)
 	before := s.EncodedSize(recs[0])
 	if err := s.Write(t.Context(), sink.Batch{Records: recs}); err != nil {
@@ -260,7 +260,7 @@ func TestMultipartUpload(t *testing.T) {
 	srv := s3test.Start(t, s3test.Options{})
 	srv.CreateBucket(bucket)
 	s := newSink(t, srv, testConfig(srv, func(c *Config) { c.Prefix, c.Compression = "mp/", archive.None }),
-		Deps{MultipartThreshold: 5 << 20, PartSize: 5 << 20})
+		sink.Deps{}, Multipart(5<<20, 5<<20))
 	// ~6.5 MB of NDJSON: two parts.
 	recs := sinktest.Records(100, 60000, 70000)
 	for range 2 { // the second time finds the object and succeeds
@@ -293,7 +293,7 @@ func TestVerify(t *testing.T) {
 	srv := s3test.Start(t, s3test.Options{})
 	srv.CreateBucket(bucket)
 	now := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
-	s := newSink(t, srv, testConfig(srv, nil), Deps{Now: func() time.Time { return now }})
+	s := newSink(t, srv, testConfig(srv, nil), sink.Deps{Now: func() time.Time { return now }})
 	if err := s.Verify(t.Context()); err != nil {
 		t.Fatalf("verify: got %v, want nil", err)
 	}
@@ -307,13 +307,13 @@ func TestVerify(t *testing.T) {
 		want  string
 		class sink.Class
 	}{
-		{"no such bucket", func(c *Config) { c.Bucket = "missing-bucket" }, `no such bucket: bucket "missing-bucket" does not exist`, sink.ConfigClass},
-		{"unknown key", func(c *Config) { c.Credentials.AccessKeyID = "nobody" }, "access denied: the access key id is not known", sink.ConfigClass},
-		{"wrong secret", func(c *Config) { c.Credentials.SecretAccessKey = "wrong" }, "access denied: the secret access key does not match", sink.ConfigClass},
-		{"unreachable", func(c *Config) { c.Endpoint = "http://127.0.0.1:1" }, "cannot reach S3 at http://127.0.0.1:1", sink.Retryable},
+		{"no such bucket", func(c *Config) { c.Bucket = "missing-bucket" }, `no such bucket: bucket "missing-bucket" does not exist`, sink.ClassConfig},
+		{"unknown key", func(c *Config) { c.Credentials.AccessKeyID = "nobody" }, "access denied: the access key id is not known", sink.ClassConfig},
+		{"wrong secret", func(c *Config) { c.Credentials.SecretAccessKey = "wrong" }, "access denied: the secret access key does not match", sink.ClassConfig},
+		{"unreachable", func(c *Config) { c.Endpoint = "http://127.0.0.1:1" }, "cannot reach S3 at http://127.0.0.1:1", sink.ClassRetryable},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newSink(t, srv, testConfig(srv, tc.mod), Deps{})
+			s := newSink(t, srv, testConfig(srv, tc.mod), sink.Deps{})
 			err := s.Verify(t.Context())
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("verify: got %v, want an error saying %q", err, tc.want)
@@ -331,7 +331,7 @@ func TestTLS(t *testing.T) {
 	// the sink must work there too (DESTINATIONS.md §1.4).
 	srv := s3test.Start(t, s3test.Options{TLS: true})
 	srv.CreateBucket(bucket)
-	s := newSink(t, srv, testConfig(srv, nil), Deps{})
+	s := newSink(t, srv, testConfig(srv, nil), sink.Deps{})
 	if err := s.Verify(t.Context()); err != nil {
 		t.Fatalf("verify over TLS: got %v, want nil", err)
 	}
@@ -444,7 +444,7 @@ func TestWritesCarryContentMD5(t *testing.T) {
 	client := *srv.HTTPClient
 	client.Transport = check
 	s := newSink(t, srv, testConfig(srv, func(c *Config) { c.Prefix, c.Compression = "md5/", archive.None }),
-		Deps{HTTPClient: &client, MultipartThreshold: 5 << 20, PartSize: 5 << 20})
+		sink.Deps{HTTPClient: &client}, Multipart(5<<20, 5<<20))
 	for _, recs := range [][]sink.Record{sinktest.Records(10, 100, 200), sinktest.Records(100, 60000, 70000)} {
 		if err := s.Write(t.Context(), sink.Batch{Records: recs}); err != nil {
 			t.Fatalf("write: got %v, want nil", err)

@@ -1,6 +1,7 @@
 package splunk
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
@@ -74,31 +75,17 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.Sourcetype == "" {
-		c.Sourcetype = DefaultSourcetype
-	}
-	if c.Source == "" {
-		c.Source = DefaultSource
-	}
+	c.Sourcetype = cmp.Or(c.Sourcetype, DefaultSourcetype)
+	c.Source = cmp.Or(c.Source, DefaultSource)
 	if c.Gzip == nil {
 		t := true
 		c.Gzip = &t
 	}
-	if c.MaxBytes == 0 {
-		c.MaxBytes = DefaultMaxBytes
-	}
-	if c.MaxEvents == 0 {
-		c.MaxEvents = DefaultMaxEvents
-	}
-	if c.AckPollInterval == 0 {
-		c.AckPollInterval = sink.Duration(DefaultAckPollInterval)
-	}
-	if c.AckTimeout == 0 {
-		c.AckTimeout = sink.Duration(DefaultAckTimeout)
-	}
-	if c.Timeout == 0 {
-		c.Timeout = sink.Duration(DefaultTimeout)
-	}
+	c.MaxBytes = cmp.Or(c.MaxBytes, DefaultMaxBytes)
+	c.MaxEvents = cmp.Or(c.MaxEvents, DefaultMaxEvents)
+	c.AckPollInterval = cmp.Or(c.AckPollInterval, sink.Duration(DefaultAckPollInterval))
+	c.AckTimeout = cmp.Or(c.AckTimeout, sink.Duration(DefaultAckTimeout))
+	c.Timeout = cmp.Or(c.Timeout, sink.Duration(DefaultTimeout))
 	return c
 }
 

@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -25,92 +23,75 @@ const (
 	pathEvent  = "/services/collector/event"
 	pathHealth = "/services/collector/health"
 	pathAck    = "/services/collector/ack"
-
-	// maxRetryAfter caps the delay an answer may ask for.
-	maxRetryAfter = 15 * time.Minute
-	// snippetBytes of an error answer go into the error; drainBytes more
-	// are read so the connection can be reused.
-	snippetBytes = 512
-	drainBytes   = 64 << 10
+	// maxAnswer bounds how much of an answer is read: HEC answers are
+	// small JSON objects.
+	maxAnswer = 64 << 10
 )
-
-// Deps are what a Sink needs from its surroundings. Every field is
-// optional.
-type Deps struct {
-	// HTTPClient sends the requests. The sink works on a copy that never
-	// follows redirects; nil means a client of the sink's own, whose idle
-	// connections Close releases.
-	HTTPClient *http.Client
-	// Logger receives debug logs; nil discards them.
-	Logger *slog.Logger
-	// Now is the clock for Retry-After dates; nil means time.Now.
-	Now func() time.Time
-	// Forbidden, when set, refuses target URLs (the API passes one that
-	// rejects the service's own admin endpoints).
-	Forbidden func(*url.URL) error
-}
 
 // Sink delivers batches to a Splunk HTTP Event Collector. Build it with
 // New or NewOkta.
 type Sink struct {
-	cfg       Config
-	base      *url.URL
-	client    *http.Client
-	ownClient bool
-	log       *slog.Logger
-	now       func() time.Time
-	forbidden func(*url.URL) error
-	channel   string // indexer acknowledgement channel, "" without acks
-	closed    atomic.Bool
+	cfg     Config
+	base    *url.URL
+	http    *sink.HTTP
+	deps    sink.Deps
+	channel string // indexer acknowledgement channel, "" without acks
+	closed  atomic.Bool
 }
 
 var _ sink.Sink = (*Sink)(nil)
 
-// ErrForbiddenTarget wraps the error of Deps.Forbidden when it refuses the
-// URL.
-var ErrForbiddenTarget = sink.ErrForbiddenTarget
+// Type is the "splunk_hec" row of the stream type table.
+func Type() sink.Type {
+	return sink.NewType("splunk_hec", prepare, build).WithDestination("url")
+}
+
+// OktaType is the "splunk_cloud_logstreaming" row: Okta's type name with
+// Okta's settings.
+func OktaType() sink.Type {
+	return sink.NewType("splunk_cloud_logstreaming", prepareOkta, build).WithDestination("edition", "host")
+}
 
 // New checks cfg, applies its defaults and returns a sink for it. It sends
 // nothing: use Verify to check the collector's health.
-func New(cfg Config, deps Deps) (*Sink, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("splunk_hec sink config: %w", err)
-	}
-	return build(cfg, deps)
-}
+func New(cfg Config, deps sink.Deps) (*Sink, error) { return sink.Build(cfg, deps, prepare, build) }
 
 // NewOkta returns a sink for a "splunk_cloud_logstreaming" stream. Its
 // config errors are Okta's messages, unwrapped, so the API can return them
 // as error causes as they are.
-func NewOkta(cfg OktaConfig, deps Deps) (*Sink, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	return build(cfg.Generic().withDefaults(), deps)
+func NewOkta(cfg OktaConfig, deps sink.Deps) (*Sink, error) {
+	return sink.Build(cfg, deps, prepareOkta, build)
 }
 
-func build(cfg Config, deps Deps) (*Sink, error) {
+func prepare(cfg Config, deps sink.Deps) (Config, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("splunk_hec sink config: %w", err)
+	}
+	base := baseURL(cfg)
+	return cfg, deps.CheckURL(base, sink.ShowURL(base))
+}
+
+func prepareOkta(cfg OktaConfig, deps sink.Deps) (Config, error) {
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	g := cfg.Generic().withDefaults()
+	base := baseURL(g)
+	return g, deps.CheckURL(base, sink.ShowURL(base))
+}
+
+func baseURL(cfg Config) *url.URL {
 	base, _ := url.Parse(strings.TrimSuffix(cfg.URL, "/")) // Validate parsed it
-	s := &Sink{cfg: cfg, base: base, log: deps.Logger, now: deps.Now, forbidden: deps.Forbidden}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.now == nil {
-		s.now = time.Now
-	}
-	if err := s.allowed(); err != nil {
-		return nil, err
-	}
-	s.client, s.ownClient = sink.HTTPClient(deps.HTTPClient)
+	return base
+}
+
+func build(cfg Config, deps sink.Deps) (*Sink, error) {
+	s := &Sink{cfg: cfg, base: baseURL(cfg), deps: deps, http: sink.NewHTTP(deps, cfg.Timeout.D())}
 	if cfg.Ack {
 		s.channel = uuid.NewString()
 	}
 	return s, nil
-}
-
-func (s *Sink) allowed() error {
-	return sink.CheckTarget(s.forbidden, s.base, s.base.Redacted())
 }
 
 // Limits are the configured request size (before compression) and event
@@ -174,13 +155,7 @@ func (s *Sink) encode(b sink.Batch) ([]byte, error) {
 // so a nil error means indexed, not only accepted; an ack that does not
 // come within ackTimeout is a retryable error (the batch is sent again).
 func (s *Sink) Write(ctx context.Context, b sink.Batch) error {
-	if len(b.Records) == 0 {
-		return nil
-	}
-	if s.closed.Load() {
-		return errors.New("splunk sink: write after close")
-	}
-	if err := ctx.Err(); err != nil {
+	if skip, err := sink.Skip(ctx, b, s.closed.Load(), "splunk"); skip {
 		return err
 	}
 	body, err := s.encode(b)
@@ -207,11 +182,11 @@ func (s *Sink) Write(ctx context.Context, b sink.Batch) error {
 	return s.waitForAck(ctx, *resp.hec.AckID)
 }
 
-// waitForAck polls the ack endpoint until ackID is acknowledged, ctx ends
-// or ackTimeout passes.
 // firstAckPoll is how soon the first acknowledgement poll goes out.
 const firstAckPoll = 250 * time.Millisecond
 
+// waitForAck polls the ack endpoint until ackID is acknowledged, ctx ends
+// or ackTimeout passes.
 func (s *Sink) waitForAck(ctx context.Context, ackID int) error {
 	deadline := time.NewTimer(s.cfg.AckTimeout.D())
 	defer deadline.Stop()
@@ -237,16 +212,16 @@ func (s *Sink) waitForAck(ctx context.Context, ackID int) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			s.log.DebugContext(ctx, "ack poll failed", "err", err)
+			s.deps.Logger.DebugContext(ctx, "ack poll failed", "err", err)
 			continue
 		}
-		if resp.status != http.StatusOK {
+		if resp.StatusCode != http.StatusOK {
 			return s.classify(resp, 0)
 		}
 		var acks struct {
 			Acks map[string]bool `json:"acks"`
 		}
-		if json.Unmarshal(resp.raw, &acks) == nil && acks.Acks[strconv.Itoa(ackID)] {
+		if json.Unmarshal(resp.Body, &acks) == nil && acks.Acks[strconv.Itoa(ackID)] {
 			return nil
 		}
 	}
@@ -260,58 +235,30 @@ type hecAnswer struct {
 	InvalidEventNumber *int   `json:"invalid-event-number"`
 }
 
+// response is an answer with its HEC body read.
 type response struct {
-	status  int
-	header  http.Header
-	raw     []byte
-	snippet string
-	hec     hecAnswer
+	sink.Response
+	hec hecAnswer
 }
 
-// do sends one request with the token and drains and closes the answer.
-// Errors are transport errors (retryable) or ctx's.
+// do sends one request with the token (sink.HTTP.Do: egress check,
+// timeout, drained answer) and reads the HEC body of the answer.
 func (s *Sink) do(ctx context.Context, method, path, query string, body []byte, h http.Header) (response, error) {
-	if err := s.allowed(); err != nil {
-		return response{}, sink.Misconfigured(err)
-	}
-	rctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout.D())
-	defer cancel()
 	u := *s.base
 	u.Path = strings.TrimSuffix(u.Path, "/") + path
 	u.RawQuery = query
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(rctx, method, u.String(), rd)
-	if err != nil {
-		return response{}, sink.Misconfigured(err)
-	}
-	req.Header = h
-	req.Header.Set("Authorization", "Splunk "+s.cfg.Token.Reveal())
-	req.Header.Set("User-Agent", "auditstream")
+	h.Set("Authorization", "Splunk "+s.cfg.Token.Reveal())
 	if s.channel != "" {
-		req.Header.Set("X-Splunk-Request-Channel", s.channel)
+		h.Set("X-Splunk-Request-Channel", s.channel)
 	}
-	resp, err := s.client.Do(req)
+	resp, err := s.http.Do(ctx, sink.Request{Method: method, URL: &u, Header: h, Body: body, Keep: maxAnswer})
 	if err != nil {
-		if ctx.Err() != nil {
-			return response{}, ctx.Err()
-		}
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return response{}, fmt.Errorf("%s %s: %w", method, u.Redacted(), err)
+		return response{}, err
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, drainBytes))
-	_, _ = io.CopyN(io.Discard, resp.Body, drainBytes)
-	out := response{status: resp.StatusCode, header: resp.Header, raw: raw}
-	_ = json.Unmarshal(raw, &out.hec)
-	out.snippet = string(raw[:min(len(raw), snippetBytes)])
+	out := response{Response: resp}
+	_ = json.Unmarshal(resp.Body, &out.hec)
 	if out.hec.Text != "" {
-		out.snippet = out.hec.Text
+		out.Snippet = out.hec.Text
 	}
 	return out, nil
 }
@@ -345,6 +292,7 @@ func (e *HECError) Error() string {
 //	                           events before it were accepted)
 //	8                          retryable
 //	9, 18-20                   throttled (Retry-After honoured)
+//	none                       sink.StatusClass, the default HTTP table
 //
 // n is the batch's size, for invalid-event-number; zero means the answer
 // is not to an event request.
@@ -353,11 +301,11 @@ func (s *Sink) classify(r response, n int) error {
 	if r.hec.Code != nil {
 		code = *r.hec.Code
 	}
-	if r.status >= 200 && r.status < 300 && (code == -1 || code == 0 || code == 17) {
+	if r.StatusCode >= 200 && r.StatusCode < 300 && (code == -1 || code == 0 || code == 17) {
 		return nil
 	}
-	err := &HECError{Status: r.status, Code: code, Text: r.snippet}
-	delay := min(sink.ParseRetryAfter(r.header.Get("Retry-After"), s.now()), maxRetryAfter)
+	err := &HECError{Status: r.StatusCode, Code: code, Text: r.Snippet}
+	delay := sink.ParseRetryAfter(r.Header.Get("Retry-After"), s.deps.Now())
 	switch code {
 	case 1, 2, 3, 4, 7, 10, 11, 14, 16, 21, 22:
 		return sink.Misconfigured(err)
@@ -379,18 +327,8 @@ func (s *Sink) classify(r response, n int) error {
 	case 9, 18, 19, 20:
 		return sink.Throttled(err, delay)
 	}
-	switch st := r.status; {
-	case st >= 300 && st < 400, st == http.StatusUnauthorized, st == http.StatusForbidden, st == http.StatusNotFound:
-		return sink.Misconfigured(err)
-	case st == http.StatusTooManyRequests, st == http.StatusServiceUnavailable:
-		return sink.Throttled(err, delay)
-	case st >= 500, st == http.StatusRequestTimeout:
-		return sink.RetryAfter(err, delay)
-	case st >= 400:
-		return sink.Permanent(err)
-	default:
-		return sink.RetryAfter(err, delay)
-	}
+	class, delay := sink.StatusClass(r.StatusCode, r.Header, s.deps.Now())
+	return sink.Mark(err, class, delay)
 }
 
 // Verify asks the collector's health endpoint with the token: healthy,
@@ -411,8 +349,6 @@ func (s *Sink) Close(context.Context) error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	if s.ownClient {
-		s.client.CloseIdleConnections()
-	}
+	s.http.Close()
 	return nil
 }

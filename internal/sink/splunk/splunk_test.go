@@ -40,7 +40,7 @@ func TestConformance(t *testing.T) {
 							sinktest.Throttle:      {Status: 503, Body: hectest.Body(9, "Server is busy")},
 						},
 					})
-					s, err := New(Config{URL: fake.URL(), Token: testToken, Gzip: &gzip, MaxEvents: maxEvents, MaxBytes: maxBytes}, Deps{})
+					s, err := New(Config{URL: fake.URL(), Token: testToken, Gzip: &gzip, MaxEvents: maxEvents, MaxBytes: maxBytes}, sink.Deps{})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -62,7 +62,7 @@ func newTestSink(t *testing.T, cfg Config) *Sink {
 	if cfg.Token == "" {
 		cfg.Token = testToken
 	}
-	s, err := New(cfg, Deps{})
+	s, err := New(cfg, sink.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,25 +103,25 @@ func TestClassify(t *testing.T) {
 		status, code int
 		want         sink.Class
 	}{
-		{403, 1, sink.ConfigClass}, // token disabled
-		{401, 2, sink.ConfigClass}, // token required
-		{401, 3, sink.ConfigClass}, // invalid authorization
-		{403, 4, sink.ConfigClass}, // invalid token
-		{400, 5, sink.PermanentClass},
-		{400, 6, sink.PermanentClass},
-		{400, 7, sink.ConfigClass}, // incorrect index
-		{500, 8, sink.Retryable},
-		{503, 9, sink.ThrottledClass},
-		{400, 10, sink.ConfigClass},
-		{400, 11, sink.ConfigClass},
-		{400, 12, sink.PermanentClass},
-		{400, 13, sink.PermanentClass},
-		{400, 14, sink.ConfigClass},
-		{400, 15, sink.PermanentClass},
-		{400, 16, sink.ConfigClass},
-		{503, 18, sink.ThrottledClass},
-		{503, 19, sink.ThrottledClass},
-		{503, 20, sink.ThrottledClass},
+		{403, 1, sink.ClassConfig}, // token disabled
+		{401, 2, sink.ClassConfig}, // token required
+		{401, 3, sink.ClassConfig}, // invalid authorization
+		{403, 4, sink.ClassConfig}, // invalid token
+		{400, 5, sink.ClassPermanent},
+		{400, 6, sink.ClassPermanent},
+		{400, 7, sink.ClassConfig}, // incorrect index
+		{500, 8, sink.ClassRetryable},
+		{503, 9, sink.ClassThrottled},
+		{400, 10, sink.ClassConfig},
+		{400, 11, sink.ClassConfig},
+		{400, 12, sink.ClassPermanent},
+		{400, 13, sink.ClassPermanent},
+		{400, 14, sink.ClassConfig},
+		{400, 15, sink.ClassPermanent},
+		{400, 16, sink.ClassConfig},
+		{503, 18, sink.ClassThrottled},
+		{503, 19, sink.ClassThrottled},
+		{503, 20, sink.ClassThrottled},
 	} {
 		t.Run(fmt.Sprintf("code %d", tc.code), func(t *testing.T) {
 			srv := hectest.NewServer(t, hectest.Options{Token: testToken})
@@ -147,7 +147,7 @@ func TestWrongTokenHoldsStream(t *testing.T) {
 		"write":  s.Write(t.Context(), sink.Batch{Records: sinktest.Records(1, 20, 60)}),
 		"verify": s.Verify(t.Context()),
 	} {
-		if c, _ := sink.ClassOf(err); c != sink.ConfigClass {
+		if c, _ := sink.ClassOf(err); c != sink.ClassConfig {
 			t.Errorf("%s with a wrong token: got %v, want a config error", name, err)
 		}
 	}
@@ -169,7 +169,7 @@ func TestInvalidEventNumber(t *testing.T) {
 	if !errors.As(err, &pe) {
 		t.Fatalf("write: got %v, want a *sink.PartialError", err)
 	}
-	want := map[int]sink.Class{3: sink.PermanentClass, 4: sink.Retryable, 5: sink.Retryable}
+	want := map[int]sink.Class{3: sink.ClassPermanent, 4: sink.ClassRetryable, 5: sink.ClassRetryable}
 	if len(pe.Failed) != len(want) {
 		t.Errorf("failed: got %d records, want %d", len(pe.Failed), len(want))
 	}
@@ -197,9 +197,9 @@ func TestIndexerAcknowledgement(t *testing.T) {
 		{"acked after polls", hectest.Options{UseAck: true, AckAfterPolls: 3}, fast, false, nil, 0, 4},
 		{"ack timeout", hectest.Options{UseAck: true, AckAfterPolls: 1 << 30},
 			Config{Ack: true, AckPollInterval: sink.Duration(10 * time.Millisecond), AckTimeout: sink.Duration(100 * time.Millisecond)},
-			false, errors.New("not acknowledged"), sink.Retryable, 2},
+			false, errors.New("not acknowledged"), sink.ClassRetryable, 2},
 		{"cancelled while waiting", hectest.Options{UseAck: true, AckAfterPolls: 1 << 30}, fast, true, context.Canceled, 0, 0},
-		{"token without acks", hectest.Options{UseAck: false}, fast, false, errors.New("no ackId"), sink.ConfigClass, 0},
+		{"token without acks", hectest.Options{UseAck: false}, fast, false, errors.New("no ackId"), sink.ClassConfig, 0},
 		// With the default 10 s interval, an indexer that acks at once is
 		// found by the first, early poll: ack mode costs no full interval.
 		{"prompt ack with the default interval", hectest.Options{UseAck: true, AckAfterPolls: 0},
@@ -281,7 +281,7 @@ func TestOktaConfig(t *testing.T) {
 			t.Errorf("generic of %s/%s: got %s, want %s", tc.cfg.Edition, tc.cfg.Host, got.URL, tc.want)
 		}
 	}
-	if s, err := NewOkta(ok, Deps{}); err != nil || s.cfg.Sourcetype != DefaultSourcetype || s.cfg.Token != secret.String(testToken) {
+	if s, err := NewOkta(ok, sink.Deps{}); err != nil || s.cfg.Sourcetype != DefaultSourcetype || s.cfg.Token != secret.String(testToken) {
 		t.Errorf("new okta: got %v, want a sink with Okta's sourcetype and the token", err)
 	}
 }

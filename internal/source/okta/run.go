@@ -10,6 +10,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/source"
+	"github.com/auditstream/auditstream/internal/supervise"
 	"github.com/auditstream/auditstream/internal/sysevent"
 )
 
@@ -106,7 +107,7 @@ func (pl *Poller) Run(ctx context.Context) error {
 		failures = 0
 		caughtUp := len(pg.events) < pl.opts.PageSize
 		now := pl.opts.Now()
-		st.Polled(now, res.Stored, res.Duplicates, newest, caughtUp)
+		st.Polled(now, source.Page{Stored: res.Stored, Duplicates: res.Duplicates, Newest: newest, CaughtUp: caughtUp})
 		if m := pl.deps.Metrics; m != nil {
 			m.Events.WithLabelValues(pl.def.ID).Add(float64(res.Stored))
 			m.Duplicates.WithLabelValues(pl.def.ID).Add(float64(res.Duplicates))
@@ -175,7 +176,7 @@ func (pl *Poller) countError(kind string) {
 	}
 }
 
-func (pl *Poller) failed(state, kind string, err error) {
+func (pl *Poller) failed(state supervise.State, kind string, err error) {
 	now := pl.opts.Now()
 	pl.deps.Status.Failed(now, state, kind, err)
 	pl.countError(kind)

@@ -1,22 +1,19 @@
-package app
+package outbound
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 
-	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/egress"
 	"github.com/auditstream/auditstream/internal/sink"
-	"github.com/auditstream/auditstream/internal/stream"
+	"github.com/auditstream/auditstream/internal/sink/httpsink"
 )
 
 func TestCheckSelfDial(t *testing.T) {
@@ -35,7 +32,7 @@ func TestCheckSelfDial(t *testing.T) {
 	}
 	for _, tt := range tests {
 		err := checkSelfDial(tt.address, "8080", own)
-		if got := errors.Is(err, errSelfTarget); got != tt.refuse {
+		if got := errors.Is(err, ErrSelfTarget); got != tt.refuse {
 			t.Errorf("%s: got refused %v (%v), want %v", tt.address, got, err, tt.refuse)
 		}
 	}
@@ -47,7 +44,7 @@ func TestCheckSelfDial(t *testing.T) {
 // sees no request. The same stream shape reaches another port.
 func TestStreamCannotReachOwnAPIByAddress(t *testing.T) {
 	var lan net.IP
-	for _, ip := range ownAddrs() {
+	for _, ip := range OwnAddrs() {
 		if ip.To4() != nil && !ip.IsLoopback() {
 			lan = ip
 			break
@@ -69,18 +66,18 @@ func TestStreamCannotReachOwnAPIByAddress(t *testing.T) {
 
 	// The service listens on all interfaces, on own's port.
 	_, port, _ := net.SplitHostPort(own.Addr().String())
-	typ := newTypes(slog.New(slog.DiscardHandler), "0.0.0.0:"+port, t.TempDir(), nil, envelopeDefaults{})
+	g := New(Config{DataDir: t.TempDir()})
+	g.SetListen("0.0.0.0:" + port)
 	write := func(url string) error {
-		settings, _ := json.Marshal(map[string]any{"url": url, "insecureHttp": true})
-		sk, _, err := typ.Build(stream.Definition{ID: "s", Type: "http", Settings: settings})
+		sk, err := httpsink.New(httpsink.Config{URL: url, InsecureHTTP: true}, g.Deps(Owner{Trust: egress.Operator}, nil))
 		if err != nil {
 			return err
 		}
 		defer sk.Close(context.Background())
 		return sk.Write(t.Context(), sink.Batch{Records: []sink.Record{{ID: "e1", Data: []byte(`{"uuid":"e1"}`)}}})
 	}
-	if err := write("http://" + own.Addr().String() + "/hook"); !errors.Is(err, errSelfTarget) {
-		t.Fatalf("write to own API: got %v, want errSelfTarget", err)
+	if err := write("http://" + own.Addr().String() + "/hook"); !errors.Is(err, ErrSelfTarget) {
+		t.Fatalf("write to own API: got %v, want ErrSelfTarget", err)
 	}
 	if n := hits.Load(); n != 0 {
 		t.Fatalf("own API got %d requests, want 0", n)
@@ -118,30 +115,11 @@ func TestFileStreamDirectories(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			typ := newTypes(slog.New(slog.DiscardHandler), "127.0.0.1:0", data, tt.roots, envelopeDefaults{})
-			err := typ.forbiddenDir(tt.dir)
+			g := New(Config{DataDir: data, FileRoots: tt.roots})
+			err := g.Deps(Owner{Trust: egress.Operator}, nil).Egress.CheckDir(tt.dir)
 			if (err == nil) != tt.ok {
 				t.Fatalf("forbiddenDir(%s): got %v, want ok=%v", tt.dir, err, tt.ok)
 			}
 		})
-	}
-}
-
-func TestPatternLimitsFromConfig(t *testing.T) {
-	long := []byte(`{"detail":{"eventType":["` + strings.Repeat("x", 200) + `"]}}`)
-	if err := ValidateFilter(long); err != nil {
-		t.Fatalf("default limits: got %v, want nil", err)
-	}
-	err := ValidateFilter(long, patternOptions(config.Patterns{MaxLength: 100})...)
-	if err == nil || !strings.Contains(err.Error(), "Event pattern is not valid") {
-		t.Fatalf("maxLength 100: got %v, want a pattern error", err)
-	}
-	off := false
-	big := []byte(`{"n":[{"numeric":[">",9e10]}]}`)
-	if err := ValidateFilter(big); err == nil {
-		t.Fatalf("strict numeric operands by default: got nil, want an error")
-	}
-	if err := ValidateFilter(big, patternOptions(config.Patterns{StrictNumericOperands: &off})...); err != nil {
-		t.Fatalf("strictNumericOperands false: got %v, want nil", err)
 	}
 }

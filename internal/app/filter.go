@@ -1,0 +1,65 @@
+package app
+
+import (
+	"time"
+
+	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/pattern"
+	"github.com/auditstream/auditstream/internal/sink"
+	"github.com/auditstream/auditstream/internal/stream"
+)
+
+// envelopeDefaults are the EventBridge envelope's account and region for
+// events that carry none.
+type envelopeDefaults struct{ account, region string }
+
+// filter matches a record as the detail of its EventBridge envelope
+// (PATTERNS.md §1).
+func (t *destinations) filter(p *pattern.Pattern) stream.Filter {
+	return func(r *sink.Record, source, account string) bool {
+		if source == "" {
+			source = "auditstream." + r.Org
+		}
+		if account == "" {
+			account = t.envelope.account
+		}
+		env := pattern.Envelope{
+			Version:    "0",
+			ID:         r.ID,
+			DetailType: "SystemLog",
+			Source:     source,
+			Account:    account,
+			Time:       r.Published.UTC().Truncate(time.Second).Format(time.RFC3339),
+			Region:     t.envelope.region,
+			Detail:     r.Data,
+		}
+		return p.MatchEnvelope(&env)
+	}
+}
+
+// ValidateFilter compiles a pattern and returns AWS's error text.
+func ValidateFilter(raw []byte, opts ...pattern.Option) error {
+	_, err := pattern.Compile(raw, opts...)
+	return err
+}
+
+// patternOptions turns the config's pattern limits into Compile options.
+func patternOptions(c config.Patterns) []pattern.Option {
+	var opts []pattern.Option
+	if c.MaxLength > 0 {
+		opts = append(opts, pattern.WithMaxLength(c.MaxLength))
+	}
+	if c.MaxCombinations > 0 {
+		opts = append(opts, pattern.WithMaxCombinations(c.MaxCombinations))
+	}
+	if c.MaxWildcardComplexity > 0 {
+		opts = append(opts, pattern.WithMaxWildcardComplexity(c.MaxWildcardComplexity))
+	}
+	if c.StrictNumericOperands != nil {
+		opts = append(opts, pattern.WithStrictNumericOperands(*c.StrictNumericOperands))
+	}
+	return opts
+}
+
+// validateFilter is ValidateFilter with the configured limits.
+func (t *destinations) validateFilter(raw []byte) error { return ValidateFilter(raw, t.patterns...) }

@@ -1,0 +1,117 @@
+package sink
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Deps are what every destination gets from its surroundings: the same
+// four things for all of them. Every field is optional.
+type Deps struct {
+	// HTTPClient sends the destination's requests (AWS SDK clients
+	// included): the client of the stream owner's trust, whose dialer
+	// applies the egress policy. A sink works on a copy that never follows
+	// redirects (HTTPClient); nil means a client of the sink's own, whose
+	// idle connections Close releases.
+	HTTPClient *http.Client
+	// Logger receives the sink's logs; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock (Retry-After dates, signatures, file and object
+	// names); nil means time.Now.
+	Now func() time.Time
+	// Egress says where the stream's owner may send events and write
+	// files; nil allows everything.
+	Egress Egress
+}
+
+// Egress is the policy a destination checks its targets with, as its
+// stream's owner may use them. Names are judged again, on every address
+// they resolve to, by the dialer of Deps.HTTPClient.
+type Egress interface {
+	// CheckURL refuses a URL the destination must not send to (this
+	// service's own API, a loopback or metadata address for a tenant).
+	CheckURL(u *url.URL) error
+	// PlaceDir maps the directory a file destination names to where it
+	// writes: base, when not "", is the directory rel is relative to and
+	// may not leave (a tenant's directory under fileRoots).
+	PlaceDir(dir string) (base, rel string, err error)
+	// CheckDir refuses a directory (a full path) the destination must not
+	// write in.
+	CheckDir(dir string) error
+}
+
+// WithDefaults returns d with a discarding Logger and time.Now for the
+// fields not set.
+func (d Deps) WithDefaults() Deps {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	return d
+}
+
+// CheckURL asks Egress whether u may be sent to; the error wraps
+// ErrForbiddenTarget, and shown is u as it may print (without secrets).
+func (d Deps) CheckURL(u *url.URL, shown string) error {
+	if d.Egress == nil {
+		return nil
+	}
+	if err := d.Egress.CheckURL(u); err != nil {
+		return fmt.Errorf("%s: %w: %w", shown, ErrForbiddenTarget, err)
+	}
+	return nil
+}
+
+// PlaceDir asks Egress where a file destination naming dir writes; without
+// Egress dir is used as it is.
+func (d Deps) PlaceDir(dir string) (base, rel string, err error) {
+	if d.Egress == nil {
+		return "", dir, nil
+	}
+	return d.Egress.PlaceDir(dir)
+}
+
+// CheckDir asks Egress whether dir may be written.
+func (d Deps) CheckDir(dir string) error {
+	if d.Egress == nil {
+		return nil
+	}
+	return d.Egress.CheckDir(dir)
+}
+
+// EgressFuncs is an Egress made of functions, for tests and tools; a nil
+// function allows everything (and places a directory as it is).
+type EgressFuncs struct {
+	URL   func(*url.URL) error
+	Place func(dir string) (base, rel string, err error)
+	Dir   func(dir string) error
+}
+
+// CheckURL implements Egress.
+func (f EgressFuncs) CheckURL(u *url.URL) error {
+	if f.URL == nil {
+		return nil
+	}
+	return f.URL(u)
+}
+
+// PlaceDir implements Egress.
+func (f EgressFuncs) PlaceDir(dir string) (string, string, error) {
+	if f.Place == nil {
+		return "", dir, nil
+	}
+	return f.Place(dir)
+}
+
+// CheckDir implements Egress.
+func (f EgressFuncs) CheckDir(dir string) error {
+	if f.Dir == nil {
+		return nil
+	}
+	return f.Dir(dir)
+}
