@@ -436,7 +436,17 @@ func TestRetentionReportsMissingEvents(t *testing.T) {
 // are purged.
 func TestDeadLettersFullKeepsLetters(t *testing.T) {
 	re := newRetEnv(t, journal.Options{DeadLetterMaxBytes: 16 << 10}, stream.WhenFullProtect)
-	refuse := func(context.Context, int, sink.Batch) error { return sink.Permanent(errors.New("400 bad event")) }
+	// The destination refuses the test's events only: the stream has no
+	// filter, so the service's own events (the dead-letter store's capacity
+	// warning) reach it too, and they must not count as letters here.
+	refuse := func(_ context.Context, _ int, b sink.Batch) error {
+		for _, r := range b.Records {
+			if strings.HasPrefix(r.ID, "e-") {
+				return sink.Permanent(errors.New("400 bad event"))
+			}
+		}
+		return nil
+	}
 	re.setSink("s1", newFakeSink(sink.Limits{MaxEvents: 10}, refuse))
 	re.put(def("s1"))
 	var evs []event.Event
