@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -25,7 +24,7 @@ type Sink struct {
 	conn   *awsconf.Conn
 	log    *slog.Logger
 	now    func() time.Time
-	closed atomic.Bool
+	closed sink.Closed
 }
 
 var _ sink.Sink = (*Sink)(nil)
@@ -297,10 +296,4 @@ func (s *Sink) Verify(ctx context.Context) error {
 
 // Close releases idle connections of the sink's own client. It may be
 // called more than once.
-func (s *Sink) Close(context.Context) error {
-	if s.closed.Swap(true) {
-		return nil
-	}
-	s.conn.Close()
-	return nil
-}
+func (s *Sink) Close(context.Context) error { return s.closed.Close(s.conn.Close) }

@@ -96,15 +96,8 @@ func (c Config) Validate() error {
 	case len(sample) > 512-64:
 		bad("logStreamName: too long (at most 512 characters once expanded)")
 	}
-	if c.MaxEventBytes < 1024 || c.MaxEventBytes > maxMaxEventBytes {
-		bad("maxEventBytes %d: want between 1024 and %d", c.MaxEventBytes, maxMaxEventBytes)
-	}
-	if d := c.Timeout.D(); d <= 0 || d > maxTimeout {
-		bad("timeout %v: want between 0 and %v", d, maxTimeout)
-	}
-	if err := c.Config.Validate(); err != nil {
-		errs = append(errs, err)
-	}
+	errs = append(errs, sink.CheckBetween("maxEventBytes", c.MaxEventBytes, 1024, maxMaxEventBytes),
+		sink.CheckTimeout(c.Timeout, maxTimeout), c.Config.Validate())
 	return errors.Join(errs...)
 }
 

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -90,20 +89,8 @@ func (c Config) Validate() error {
 		bad("site %q: want one of %s", c.Site, strings.Join(Sites, ", "))
 	}
 	if c.URL != "" {
-		u, err := url.Parse(c.URL)
-		switch {
-		case err != nil:
-			bad("url %q: not a URL", c.URL)
-		case u.Scheme != "http" && u.Scheme != "https":
-			bad("url: scheme %q: want https (or http)", u.Scheme)
-		case u.Hostname() == "":
-			bad("url: no host")
-		case u.User != nil || u.RawQuery != "":
-			bad("url: no credentials or query: the API key goes in apiKey")
-		default:
-			if err := sink.CheckTransport(u, c.InsecureHTTP); err != nil {
-				bad("url: %w", err)
-			}
+		if _, err := sink.ParseURL(c.URL, sink.URLRules{Credentials: "apiKey", InsecureHTTP: c.InsecureHTTP}); err != nil {
+			bad("url: %w", err)
 		}
 	}
 	if c.APIKey == "" {
@@ -116,12 +103,7 @@ func (c Config) Validate() error {
 			bad("tags: %q: want key:value without commas or spaces", tag)
 		}
 	}
-	if c.MaxBytes < 1024 || c.MaxBytes > maxBytes {
-		bad("maxBytes %d: want between 1024 and %d", c.MaxBytes, maxBytes)
-	}
-	if d := c.Timeout.D(); d <= 0 || d > maxTimeout {
-		bad("timeout %v: want between 0 and %v", d, maxTimeout)
-	}
+	errs = append(errs, sink.CheckBetween("maxBytes", c.MaxBytes, 1024, maxBytes), sink.CheckTimeout(c.Timeout, maxTimeout))
 	return errors.Join(errs...)
 }
 

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -93,20 +92,8 @@ func (c Config) Validate() error {
 		bad("urls: required")
 	}
 	for _, raw := range c.URLs {
-		u, err := url.Parse(raw)
-		switch {
-		case err != nil:
-			bad("urls: %q is not a URL", raw)
-		case u.Scheme != "http" && u.Scheme != "https":
-			bad("urls: %q: want http or https", raw)
-		case u.Hostname() == "":
-			bad("urls: %q: no host", raw)
-		case u.User != nil:
-			bad("urls: %q: credentials in the URL: use auth", raw)
-		case sink.CheckTransport(u, c.InsecureHTTP) != nil:
-			bad("urls: %w", sink.CheckTransport(u, c.InsecureHTTP))
-		case u.RawQuery != "" || u.Fragment != "":
-			bad("urls: %q: no query or fragment", raw)
+		if _, err := sink.ParseURL(raw, sink.URLRules{Credentials: "auth", InsecureHTTP: c.InsecureHTTP}); err != nil {
+			bad("urls: %q: %w", raw, err)
 		}
 	}
 	if err := checkIndex(c.Index); err != nil {
@@ -138,15 +125,8 @@ func (c Config) Validate() error {
 	default:
 		bad("auth.type %q: want none, basic or apiKey", a.Type)
 	}
-	if c.MaxBytes < 1024 || c.MaxBytes > maxMaxBytes {
-		bad("maxBytes %d: want between 1024 and %d", c.MaxBytes, maxMaxBytes)
-	}
-	if c.MaxEvents < 1 || c.MaxEvents > maxMaxEvents {
-		bad("maxEvents %d: want between 1 and %d", c.MaxEvents, maxMaxEvents)
-	}
-	if d := c.Timeout.D(); d <= 0 || d > maxTimeout {
-		bad("timeout %v: want between 0 and %v", d, maxTimeout)
-	}
+	errs = append(errs, sink.CheckBetween("maxBytes", c.MaxBytes, 1024, maxMaxBytes),
+		sink.CheckBetween("maxEvents", c.MaxEvents, 1, maxMaxEvents), sink.CheckTimeout(c.Timeout, maxTimeout))
 	return errors.Join(errs...)
 }
 

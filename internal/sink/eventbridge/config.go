@@ -93,15 +93,8 @@ func (c Config) Validate() error {
 	if n := utf8.RuneCountInString(c.DetailType); n < 1 || n > 128 || strings.TrimSpace(c.DetailType) == "" {
 		bad("detailType: want 1 to 128 characters")
 	}
-	if c.MaxBytes < 1024 || c.MaxBytes > maxMaxBytes {
-		bad("maxBytes %d: want between 1024 and %d", c.MaxBytes, maxMaxBytes)
-	}
-	if d := c.Timeout.D(); d <= 0 || d > maxTimeout {
-		bad("timeout %v: want between 0 and %v", d, maxTimeout)
-	}
-	if err := c.Config.Validate(); err != nil {
-		errs = append(errs, err)
-	}
+	errs = append(errs, sink.CheckBetween("maxBytes", c.MaxBytes, 1024, maxMaxBytes),
+		sink.CheckTimeout(c.Timeout, maxTimeout), c.Config.Validate())
 	return errors.Join(errs...)
 }
 

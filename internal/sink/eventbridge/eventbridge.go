@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,7 +21,7 @@ type Sink struct {
 	client *eventbridge.Client
 	conn   *awsconf.Conn
 	deps   sink.Deps
-	closed atomic.Bool
+	closed sink.Closed
 }
 
 var _ sink.Sink = (*Sink)(nil)
@@ -218,10 +217,4 @@ func (s *Sink) Verify(ctx context.Context) error {
 
 // Close releases idle connections of the sink's own client. It may be
 // called more than once.
-func (s *Sink) Close(context.Context) error {
-	if s.closed.Swap(true) {
-		return nil
-	}
-	s.conn.Close()
-	return nil
-}
+func (s *Sink) Close(context.Context) error { return s.closed.Close(s.conn.Close) }

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
 
 	"github.com/auditstream/auditstream/internal/sink"
 )
@@ -21,7 +20,7 @@ type Sink struct {
 	deps   sink.Deps
 	key    []byte       // Standard Webhooks HMAC key, nil when not signing
 	tokens *tokenSource // nil unless auth is oauth2ClientCredentials
-	closed atomic.Bool
+	closed sink.Closed
 }
 
 var _ sink.Sink = (*Sink)(nil)
@@ -229,13 +228,7 @@ func (s *Sink) Verify(ctx context.Context) error {
 
 // Close releases idle connections of the sink's own client. It may be
 // called more than once.
-func (s *Sink) Close(context.Context) error {
-	if s.closed.Swap(true) {
-		return nil
-	}
-	s.http.Close()
-	return nil
-}
+func (s *Sink) Close(context.Context) error { return s.closed.Close(s.http.Close) }
 
 func encodeArray(b sink.Batch) []byte {
 	n := 2

@@ -121,11 +121,7 @@ func (c Config) Validate() error {
 	if d := c.Batch.MaxAge.D(); d < minMaxAge || d > maxMaxAge {
 		bad("batch.maxAge %v: want between %v and %v", d, minMaxAge, maxMaxAge)
 	}
-	if b := c.Batch.MaxBytes; b < minMaxBytes || b > maxMaxBytes {
-		bad("batch.maxBytes %d: want between %d and %d", b, minMaxBytes, maxMaxBytes)
-	}
-	if n := c.Batch.MaxEvents; n < 1 || n > maxMaxEvents {
-		bad("batch.maxEvents %d: want between 1 and %d", n, maxMaxEvents)
-	}
+	errs = append(errs, sink.CheckBetween("batch.maxBytes", c.Batch.MaxBytes, minMaxBytes, maxMaxBytes),
+		sink.CheckBetween("batch.maxEvents", c.Batch.MaxEvents, 1, maxMaxEvents))
 	return errors.Join(errs...)
 }

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -96,23 +95,8 @@ func (c Config) Validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if c.URL == "" {
 		bad("url: required")
-	} else if u, err := url.Parse(c.URL); err != nil {
-		bad("url %q: not a URL", c.URL)
-	} else {
-		switch {
-		case u.Scheme != "http" && u.Scheme != "https":
-			bad("url: scheme %q: want https (or http)", u.Scheme)
-		case u.Hostname() == "":
-			bad("url: no host")
-		case u.User != nil:
-			bad("url: credentials in the URL: use token")
-		case u.RawQuery != "" || u.Fragment != "":
-			bad("url: no query or fragment, the base URL only")
-		default:
-			if err := sink.CheckTransport(u, c.InsecureHTTP); err != nil {
-				bad("url: %w", err)
-			}
-		}
+	} else if _, err := sink.ParseURL(c.URL, sink.URLRules{Credentials: "token", InsecureHTTP: c.InsecureHTTP}); err != nil {
+		bad("url: %w", err)
 	}
 	if c.Token == "" {
 		bad("token: required")
@@ -124,15 +108,8 @@ func (c Config) Validate() error {
 			bad("%s: at most 1024 characters, no control characters", name)
 		}
 	}
-	if c.MaxBytes < 1024 || c.MaxBytes > maxMaxBytes {
-		bad("maxBytes %d: want between 1024 and %d", c.MaxBytes, maxMaxBytes)
-	}
-	if c.MaxEvents < 1 || c.MaxEvents > maxMaxEvents {
-		bad("maxEvents %d: want between 1 and %d", c.MaxEvents, maxMaxEvents)
-	}
-	if d := c.Timeout.D(); d <= 0 || d > maxTimeout {
-		bad("timeout %v: want between 0 and %v", d, maxTimeout)
-	}
+	errs = append(errs, sink.CheckBetween("maxBytes", c.MaxBytes, 1024, maxMaxBytes),
+		sink.CheckBetween("maxEvents", c.MaxEvents, 1, maxMaxEvents), sink.CheckTimeout(c.Timeout, maxTimeout))
 	if c.AckPollInterval.D() <= 0 || c.AckTimeout.D() < c.AckPollInterval.D() {
 		bad("ackPollInterval %v, ackTimeout %v: want a positive interval no longer than the timeout", c.AckPollInterval.D(), c.AckTimeout.D())
 	}
