@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/sink"
 )
 
@@ -231,19 +232,7 @@ func (s *Sink) Verify(ctx context.Context) error {
 func (s *Sink) Close(context.Context) error { return s.closed.Close(s.http.Close) }
 
 func encodeArray(b sink.Batch) []byte {
-	n := 2
-	for _, r := range b.Records {
-		n += len(r.Data) + 1
-	}
-	buf := make([]byte, 0, n)
-	buf = append(buf, '[')
-	for i, r := range b.Records {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, r.Data...)
-	}
-	return append(buf, ']')
+	return event.JSONArray(b.Records, func(r sink.Record) []byte { return r.Data })
 }
 
 func encodeNDJSON(b sink.Batch) []byte {
