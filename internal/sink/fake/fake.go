@@ -38,6 +38,16 @@ func Start(t testing.TB, h Handler) *httptest.Server {
 	return srv
 }
 
+// Server is the httptest server of a fake: embed it for URL, and start
+// it with Serve.
+type Server struct{ srv *httptest.Server }
+
+// Serve starts the server with Start.
+func (s *Server) Serve(t testing.TB, h Handler) { s.srv = Start(t, h) }
+
+// URL is the server's base URL (http://127.0.0.1:port).
+func (s *Server) URL() string { return s.srv.URL }
+
 // Get returns *p read under mu.
 func Get[T any](mu *sync.Mutex, p *T) T {
 	mu.Lock()

@@ -87,3 +87,16 @@ func TestLockedAccessors(t *testing.T) {
 		t.Errorf("copy: got the slice itself (list[0] = %d), want a copy", list[0])
 	}
 }
+
+func TestServerURL(t *testing.T) {
+	var s Server
+	s.Serve(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) { w.WriteHeader(http.StatusTeapot) })
+	resp, err := http.Get(s.URL() + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTeapot {
+		t.Errorf("status: got %d, want 418", resp.StatusCode)
+	}
+}

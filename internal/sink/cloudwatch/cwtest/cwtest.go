@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -60,7 +59,7 @@ type Options struct {
 type Server struct {
 	t    testing.TB
 	opts Options
-	srv  *httptest.Server
+	fake.Server
 
 	mu      sync.Mutex
 	groups  map[string]map[string][]Event
@@ -79,12 +78,9 @@ func NewServer(t testing.TB, opts Options) *Server {
 		opts.Now = time.Now
 	}
 	s := &Server{t: t, opts: opts, groups: map[string]map[string][]Event{}, calls: map[string]int{}}
-	s.srv = fake.Start(t, s.serve)
+	s.Serve(t, s.serve)
 	return s
 }
-
-// URL is the endpoint to configure.
-func (s *Server) URL() string { return s.srv.URL }
 
 // CreateGroup makes a log group exist.
 func (s *Server) CreateGroup(name string) {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 
@@ -30,7 +29,7 @@ const (
 type Server struct {
 	t      testing.TB
 	apiKey string
-	srv    *httptest.Server
+	fake.Server
 
 	mu       sync.Mutex
 	items    []map[string]any
@@ -43,12 +42,9 @@ type Server struct {
 // closes it when the test ends.
 func NewServer(t testing.TB, apiKey string) *Server {
 	s := &Server{t: t, apiKey: apiKey}
-	s.srv = fake.Start(t, s.serve)
+	s.Serve(t, s.serve)
 	return s
 }
-
-// URL is the base URL to configure.
-func (s *Server) URL() string { return s.srv.URL }
 
 // SetStatus makes log requests answer status (0 restores 202).
 func (s *Server) SetStatus(status int) { fake.Set(&s.mu, &s.status, status) }

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -47,7 +46,7 @@ type Options struct {
 type Server struct {
 	t    testing.TB
 	opts Options
-	srv  *httptest.Server
+	fake.Server
 
 	mu       sync.Mutex
 	docs     []Doc
@@ -60,12 +59,9 @@ type Server struct {
 // ends.
 func NewServer(t testing.TB, opts Options) *Server {
 	s := &Server{t: t, opts: opts, ids: map[string]bool{}}
-	s.srv = fake.Start(t, s.serve)
+	s.Serve(t, s.serve)
 	return s
 }
-
-// URL is the cluster URL to configure.
-func (s *Server) URL() string { return s.srv.URL }
 
 // SetStatus makes _bulk requests answer status as a whole (0 restores
 // normal answers).

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -73,7 +72,7 @@ type Options struct {
 type Server struct {
 	t    testing.TB
 	opts Options
-	srv  *httptest.Server
+	fake.Server
 
 	mu       sync.Mutex
 	accepted []Entry
@@ -92,12 +91,9 @@ func NewServer(t testing.TB, opts Options) *Server {
 		opts.MaxBytes = DefaultMaxBytes
 	}
 	s := &Server{t: t, opts: opts}
-	s.srv = fake.Start(t, s.serve)
+	s.Serve(t, s.serve)
 	return s
 }
-
-// URL is the endpoint to configure.
-func (s *Server) URL() string { return s.srv.URL }
 
 // SetError makes every following request fail with e; nil clears it.
 func (s *Server) SetError(e *CallError) { fake.Set(&s.mu, &s.callErr, e) }

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -53,7 +52,7 @@ type Options struct {
 type Server struct {
 	t    testing.TB
 	opts Options
-	srv  *httptest.Server
+	fake.Server
 
 	mu        sync.Mutex
 	events    []Envelope
@@ -76,12 +75,9 @@ type Answer struct {
 // NewServer starts a fake HEC on loopback and closes it when the test ends.
 func NewServer(t testing.TB, opts Options) *Server {
 	s := &Server{t: t, opts: opts, polls: map[int]int{}}
-	s.srv = fake.Start(t, s.serve)
+	s.Serve(t, s.serve)
 	return s
 }
-
-// URL is the base URL to configure.
-func (s *Server) URL() string { return s.srv.URL }
 
 // SetAnswer makes event requests answer a; nil restores success.
 func (s *Server) SetAnswer(a *Answer) { fake.Set(&s.mu, &s.answer, a) }
