@@ -61,10 +61,7 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	c.LogStreamName = cmp.Or(c.LogStreamName, DefaultLogStreamName)
-	if c.AutoCreate == nil {
-		t := true
-		c.AutoCreate = &t
-	}
+	c.AutoCreate = cmp.Or(c.AutoCreate, new(true))
 	c.MaxEventBytes = cmp.Or(c.MaxEventBytes, DefaultMaxEventBytes)
 	c.Timeout = cmp.Or(c.Timeout, sink.Duration(DefaultTimeout))
 	return c

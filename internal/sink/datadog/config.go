@@ -71,10 +71,7 @@ func (c Config) withDefaults() Config {
 	c.Site = cmp.Or(c.Site, DefaultSite)
 	c.Service = cmp.Or(c.Service, DefaultService)
 	c.Source = cmp.Or(c.Source, DefaultSource)
-	if c.Gzip == nil {
-		t := true
-		c.Gzip = &t
-	}
+	c.Gzip = cmp.Or(c.Gzip, new(true))
 	c.MaxBytes = cmp.Or(c.MaxBytes, DefaultMaxBytes)
 	c.Timeout = cmp.Or(c.Timeout, sink.Duration(DefaultTimeout))
 	return c

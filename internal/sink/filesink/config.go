@@ -54,10 +54,7 @@ func (c Config) withDefaults() Config {
 	c.Prefix = cmp.Or(c.Prefix, DefaultPrefix)
 	c.MaxBytes = cmp.Or(c.MaxBytes, DefaultMaxBytes)
 	c.MaxAge = cmp.Or(c.MaxAge, sink.Duration(DefaultMaxAge))
-	if c.Fsync == nil {
-		on := true
-		c.Fsync = &on
-	}
+	c.Fsync = cmp.Or(c.Fsync, new(true))
 	return c
 }
 

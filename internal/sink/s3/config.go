@@ -90,10 +90,7 @@ func (c Config) withDefaults() Config {
 	c.Batch.MaxAge = cmp.Or(c.Batch.MaxAge, sink.Duration(DefaultMaxAge))
 	c.Batch.MaxBytes = cmp.Or(c.Batch.MaxBytes, DefaultMaxBytes)
 	c.Batch.MaxEvents = cmp.Or(c.Batch.MaxEvents, DefaultMaxEvents)
-	if c.ConditionalWrites == nil {
-		t := true
-		c.ConditionalWrites = &t
-	}
+	c.ConditionalWrites = cmp.Or(c.ConditionalWrites, new(true))
 	return c
 }
 

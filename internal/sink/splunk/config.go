@@ -76,10 +76,7 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	c.Sourcetype = cmp.Or(c.Sourcetype, DefaultSourcetype)
 	c.Source = cmp.Or(c.Source, DefaultSource)
-	if c.Gzip == nil {
-		t := true
-		c.Gzip = &t
-	}
+	c.Gzip = cmp.Or(c.Gzip, new(true))
 	c.MaxBytes = cmp.Or(c.MaxBytes, DefaultMaxBytes)
 	c.MaxEvents = cmp.Or(c.MaxEvents, DefaultMaxEvents)
 	c.AckPollInterval = cmp.Or(c.AckPollInterval, sink.Duration(DefaultAckPollInterval))
