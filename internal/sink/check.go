@@ -7,6 +7,19 @@ import (
 	"time"
 )
 
+// Problems collects what a Config's Validate finds wrong, so that it
+// reports every problem at once. Its zero value is empty and ready.
+type Problems []error
+
+// Addf adds a problem, formatted as fmt.Errorf does.
+func (p *Problems) Addf(format string, args ...any) { *p = append(*p, fmt.Errorf(format, args...)) }
+
+// Add adds errs; the nils among them are dropped by Err.
+func (p *Problems) Add(errs ...error) { *p = append(*p, errs...) }
+
+// Err joins the problems, or is nil when there are none.
+func (p Problems) Err() error { return errors.Join(p...) }
+
 // The checks below are the ones every destination's Config.Validate
 // shares. Each returns nil when the setting is good, so a Validate can
 // append their results to its problems and errors.Join drops the nils.

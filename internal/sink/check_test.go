@@ -82,3 +82,16 @@ func TestClosedReleasesOnce(t *testing.T) {
 		t.Errorf("releases: got %d (closed %v), want 1 (closed true)", n, c.Load())
 	}
 }
+
+func TestProblems(t *testing.T) {
+	var p Problems
+	if err := p.Err(); err != nil {
+		t.Fatalf("empty: got %v, want nil", err)
+	}
+	p.Addf("maxBytes %d: too small", 3)
+	p.Add(nil, CheckBetween("maxEvents", 0, 1, 2))
+	got := p.Err()
+	if got == nil || got.Error() != "maxBytes 3: too small\nmaxEvents 0: want between 1 and 2" {
+		t.Errorf("got %q, want both problems, one a line, the nil dropped", got)
+	}
+}

@@ -2,8 +2,6 @@ package datadog
 
 import (
 	"cmp"
-	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -80,28 +78,27 @@ func (c Config) withDefaults() Config {
 // Validate reports every problem with c at once.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	var errs sink.Problems
 	if !slices.Contains(Sites, c.Site) {
-		bad("site %q: want one of %s", c.Site, strings.Join(Sites, ", "))
+		errs.Addf("site %q: want one of %s", c.Site, strings.Join(Sites, ", "))
 	}
 	if c.URL != "" {
 		if _, err := sink.ParseURL(c.URL, sink.URLRules{Credentials: "apiKey", InsecureHTTP: c.InsecureHTTP}); err != nil {
-			bad("url: %w", err)
+			errs.Addf("url: %w", err)
 		}
 	}
 	if c.APIKey == "" {
-		bad("apiKey: required")
+		errs.Addf("apiKey: required")
 	} else if strings.ContainsAny(c.APIKey.Reveal(), " \r\n\t\x00") {
-		bad("apiKey: contains white space or control characters")
+		errs.Addf("apiKey: contains white space or control characters")
 	}
 	for _, tag := range c.Tags {
 		if tag == "" || strings.ContainsAny(tag, ", \r\n") {
-			bad("tags: %q: want key:value without commas or spaces", tag)
+			errs.Addf("tags: %q: want key:value without commas or spaces", tag)
 		}
 	}
-	errs = append(errs, sink.CheckBetween("maxBytes", c.MaxBytes, 1024, maxBytes), sink.CheckTimeout(c.Timeout, maxTimeout))
-	return errors.Join(errs...)
+	errs.Add(sink.CheckBetween("maxBytes", c.MaxBytes, 1024, maxBytes), sink.CheckTimeout(c.Timeout, maxTimeout))
+	return errs.Err()
 }
 
 // intake is the base URL logs go to.

@@ -3,7 +3,6 @@ package elasticsearch
 import (
 	"cmp"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -86,48 +85,47 @@ func (c Config) withDefaults() Config {
 // Validate reports every problem with c at once.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	var errs sink.Problems
 	if len(c.URLs) == 0 {
-		bad("urls: required")
+		errs.Addf("urls: required")
 	}
 	for _, raw := range c.URLs {
 		if _, err := sink.ParseURL(raw, sink.URLRules{Credentials: "auth", InsecureHTTP: c.InsecureHTTP}); err != nil {
-			bad("urls: %q: %w", raw, err)
+			errs.Addf("urls: %q: %w", raw, err)
 		}
 	}
 	if err := checkIndex(c.Index); err != nil {
-		bad("index %q: %v", c.Index, err)
+		errs.Addf("index %q: %v", c.Index, err)
 	}
 	a := c.Auth
 	switch a.Type {
 	case AuthNone:
 		if a.Username != "" || a.Password != "" || a.APIKey != "" {
-			bad("auth: credentials set but auth.type is none")
+			errs.Addf("auth: credentials set but auth.type is none")
 		}
 	case AuthBasic:
 		if a.Username == "" || strings.Contains(a.Username, ":") {
-			bad("auth.username: required for basic, without ':'")
+			errs.Addf("auth.username: required for basic, without ':'")
 		}
 		if a.Password == "" {
-			bad("auth.password: required for basic")
+			errs.Addf("auth.password: required for basic")
 		}
 		if a.APIKey != "" {
-			bad("auth.apiKey: not used by auth type basic")
+			errs.Addf("auth.apiKey: not used by auth type basic")
 		}
 	case AuthAPIKey:
 		if a.APIKey == "" || strings.ContainsAny(a.APIKey.Reveal(), " \r\n\t\x00") {
-			bad("auth.apiKey: required for apiKey, without white space")
+			errs.Addf("auth.apiKey: required for apiKey, without white space")
 		}
 		if a.Username != "" || a.Password != "" {
-			bad("auth.username, auth.password: not used by auth type apiKey")
+			errs.Addf("auth.username, auth.password: not used by auth type apiKey")
 		}
 	default:
-		bad("auth.type %q: want none, basic or apiKey", a.Type)
+		errs.Addf("auth.type %q: want none, basic or apiKey", a.Type)
 	}
-	errs = append(errs, sink.CheckBetween("maxBytes", c.MaxBytes, 1024, maxMaxBytes),
+	errs.Add(sink.CheckBetween("maxBytes", c.MaxBytes, 1024, maxMaxBytes),
 		sink.CheckBetween("maxEvents", c.MaxEvents, 1, maxMaxEvents), sink.CheckTimeout(c.Timeout, maxTimeout))
-	return errors.Join(errs...)
+	return errs.Err()
 }
 
 // checkIndex applies Elasticsearch's index name rules.

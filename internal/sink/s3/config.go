@@ -2,8 +2,6 @@ package s3
 
 import (
 	"cmp"
-	"errors"
-	"fmt"
 	"regexp"
 	"time"
 
@@ -101,24 +99,23 @@ var bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 // where they have defaults.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	var errs sink.Problems
 	if c.Bucket == "" {
-		bad("bucket: required")
+		errs.Addf("bucket: required")
 	} else if !bucketRE.MatchString(c.Bucket) {
-		bad("bucket %q: want 3 to 63 lower-case letters, digits, dots and hyphens", c.Bucket)
+		errs.Addf("bucket %q: want 3 to 63 lower-case letters, digits, dots and hyphens", c.Bucket)
 	}
-	errs = append(errs, c.Config.Validate())
+	errs.Add(c.Config.Validate())
 	if _, err := archive.NewLayout(c.Prefix, c.KeyTemplate); err != nil {
-		errs = append(errs, err)
+		errs.Add(err)
 	}
 	if _, err := archive.NewCodec(c.Format, c.Compression, c.Columns); err != nil {
-		errs = append(errs, err)
+		errs.Add(err)
 	}
 	if d := c.Batch.MaxAge.D(); d < minMaxAge || d > maxMaxAge {
-		bad("batch.maxAge %v: want between %v and %v", d, minMaxAge, maxMaxAge)
+		errs.Addf("batch.maxAge %v: want between %v and %v", d, minMaxAge, maxMaxAge)
 	}
-	errs = append(errs, sink.CheckBetween("batch.maxBytes", c.Batch.MaxBytes, minMaxBytes, maxMaxBytes),
+	errs.Add(sink.CheckBetween("batch.maxBytes", c.Batch.MaxBytes, minMaxBytes, maxMaxBytes),
 		sink.CheckBetween("batch.maxEvents", c.Batch.MaxEvents, 1, maxMaxEvents))
-	return errors.Join(errs...)
+	return errs.Err()
 }
