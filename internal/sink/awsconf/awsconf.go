@@ -101,16 +101,10 @@ func (c Config) ValidateEndpoint() error {
 	if c.Endpoint == "" {
 		return nil
 	}
-	u, err := url.Parse(c.Endpoint)
-	switch {
-	case err != nil:
-		return fmt.Errorf("endpoint %q: not a URL", c.Endpoint)
-	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("endpoint: scheme %q: want http or https", u.Scheme)
-	case u.Hostname() == "":
-		return errors.New("endpoint: no host")
-	case u.User != nil:
-		return errors.New("endpoint: credentials in the URL: use credentials instead")
+	// Plain http is not refused here (as before): the egress policy
+	// judges the target.
+	if _, err := sink.ParseURL(c.Endpoint, sink.URLRules{Credentials: "credentials", Query: true, InsecureHTTP: true}); err != nil {
+		return fmt.Errorf("endpoint: %w", err)
 	}
 	return nil
 }
