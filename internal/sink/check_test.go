@@ -95,3 +95,19 @@ func TestProblems(t *testing.T) {
 		t.Errorf("got %q, want both problems, one a line, the nil dropped", got)
 	}
 }
+
+type checkedConfig struct{ N, Default int }
+
+func (c checkedConfig) Validate() error { return CheckBetween("n", c.N, 1, 9) }
+
+func TestChecked(t *testing.T) {
+	withDefault := func(c checkedConfig) checkedConfig { c.Default = 5; return c }
+	got, err := Checked("demo", checkedConfig{N: 2}, withDefault)
+	if err != nil || got.Default != 5 {
+		t.Fatalf("got %+v %v, want the default applied and no error", got, err)
+	}
+	_, err = Checked("demo", checkedConfig{N: 10}, withDefault)
+	if err == nil || err.Error() != "demo sink config: n 10: want between 1 and 9" {
+		t.Errorf("got %v, want the problem wrapped with the sink's name", err)
+	}
+}

@@ -39,9 +39,9 @@ func Type() sink.Type {
 func New(cfg Config, deps sink.Deps) (*Sink, error) { return sink.Build(cfg, deps, prepare, build) }
 
 func prepare(cfg Config, deps sink.Deps) (Config, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("cloudwatch_logs sink config: %w", err)
+	cfg, err := sink.Checked("cloudwatch_logs", cfg, Config.withDefaults)
+	if err != nil {
+		return cfg, err
 	}
 	return cfg, cfg.CheckEndpoint(deps)
 }

@@ -41,9 +41,9 @@ func Type() sink.Type {
 func New(cfg Config, deps sink.Deps) (*Sink, error) { return sink.Build(cfg, deps, prepare, build) }
 
 func prepare(cfg Config, deps sink.Deps) (Config, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("datadog sink config: %w", err)
+	cfg, err := sink.Checked("datadog", cfg, Config.withDefaults)
+	if err != nil {
+		return cfg, err
 	}
 	u, _ := url.Parse(cfg.intake() + pathLogs)
 	return cfg, deps.CheckURL(u, sink.ShowURL(u))

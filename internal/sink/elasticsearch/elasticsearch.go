@@ -43,9 +43,9 @@ func Type() sink.Type {
 func New(cfg Config, deps sink.Deps) (*Sink, error) { return sink.Build(cfg, deps, prepare, build) }
 
 func prepare(cfg Config, deps sink.Deps) (Config, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("elasticsearch sink config: %w", err)
+	cfg, err := sink.Checked("elasticsearch", cfg, Config.withDefaults)
+	if err != nil {
+		return cfg, err
 	}
 	for _, u := range nodes(cfg) {
 		if err := deps.CheckURL(u, sink.ShowURL(u)); err != nil {

@@ -51,9 +51,9 @@ func NewOkta(cfg OktaConfig, deps sink.Deps) (*Sink, error) {
 }
 
 func prepare(cfg Config, deps sink.Deps) (Config, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("eventbridge sink config: %w", err)
+	cfg, err := sink.Checked("eventbridge", cfg, Config.withDefaults)
+	if err != nil {
+		return cfg, err
 	}
 	return cfg, cfg.CheckEndpoint(deps)
 }

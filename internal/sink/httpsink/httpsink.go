@@ -40,9 +40,9 @@ func New(cfg Config, deps sink.Deps) (*Sink, error) { return sink.Build(cfg, dep
 
 // prepare applies cfg's defaults and checks it and its URLs.
 func prepare(cfg Config, deps sink.Deps) (Config, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("http sink config: %w", err)
+	cfg, err := sink.Checked("http", cfg, Config.withDefaults)
+	if err != nil {
+		return cfg, err
 	}
 	u, _ := url.Parse(cfg.URL) // Validate parsed it
 	if err := deps.CheckURL(u, sink.ShowURL(u)); err != nil {

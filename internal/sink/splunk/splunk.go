@@ -63,9 +63,9 @@ func NewOkta(cfg OktaConfig, deps sink.Deps) (*Sink, error) {
 }
 
 func prepare(cfg Config, deps sink.Deps) (Config, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("splunk_hec sink config: %w", err)
+	cfg, err := sink.Checked("splunk_hec", cfg, Config.withDefaults)
+	if err != nil {
+		return cfg, err
 	}
 	base := baseURL(cfg)
 	return cfg, deps.CheckURL(base, sink.ShowURL(base))
