@@ -17,6 +17,7 @@ package sink
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -107,4 +108,20 @@ func Skip(ctx context.Context, b Batch, closed bool, name string) (skip bool, er
 		err = ctx.Err()
 		return err != nil, err
 	}
+}
+
+// Closed is a sink's closed flag: Write checks it with Skip(ctx, b,
+// closed.Load(), name) and Close releases the sink's resources once.
+type Closed struct{ closed atomic.Bool }
+
+// Load reports whether Close has been called.
+func (c *Closed) Load() bool { return c.closed.Load() }
+
+// Close runs release the first time it is called, and returns nil: a
+// sink's Close may be called more than once.
+func (c *Closed) Close(release func()) error {
+	if !c.closed.Swap(true) {
+		release()
+	}
+	return nil
 }

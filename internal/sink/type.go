@@ -101,6 +101,17 @@ func Build[C, P any, S Sink](cfg C, deps Deps, prepare func(C, Deps) (P, error),
 	return build(p, deps.WithDefaults())
 }
 
+// Checked is the start of a destination's prepare: cfg with defaults
+// applied, checked by its Validate, whose problems are wrapped as
+// "<name> sink config: …".
+func Checked[C interface{ Validate() error }](name string, cfg C, defaults func(C) C) (C, error) {
+	cfg = defaults(cfg)
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("%s sink config: %w", name, err)
+	}
+	return cfg, nil
+}
+
 // Decode reads settings into a C strictly: an unknown member is an error.
 func Decode[C any](raw []byte) (C, error) {
 	var cfg C

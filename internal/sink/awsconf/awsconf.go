@@ -85,14 +85,15 @@ var (
 // check Region themselves and call ValidateCredentials and
 // ValidateEndpoint instead.
 func (c Config) Validate() error {
-	var errs []error
+	var errs sink.Problems
 	switch {
 	case c.Region == "":
-		errs = append(errs, errors.New("region: required"))
+		errs.Add(errors.New("region: required"))
 	case !regionRE.MatchString(c.Region):
-		errs = append(errs, fmt.Errorf("region %q: not an AWS region name such as us-east-1", c.Region))
+		errs.Addf("region %q: not an AWS region name such as us-east-1", c.Region)
 	}
-	return errors.Join(append(errs, c.ValidateEndpoint(), c.ValidateCredentials())...)
+	errs.Add(c.ValidateEndpoint(), c.ValidateCredentials())
+	return errs.Err()
 }
 
 // ValidateEndpoint checks the endpoint override, if any.
@@ -100,47 +101,40 @@ func (c Config) ValidateEndpoint() error {
 	if c.Endpoint == "" {
 		return nil
 	}
-	u, err := url.Parse(c.Endpoint)
-	switch {
-	case err != nil:
-		return fmt.Errorf("endpoint %q: not a URL", c.Endpoint)
-	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("endpoint: scheme %q: want http or https", u.Scheme)
-	case u.Hostname() == "":
-		return errors.New("endpoint: no host")
-	case u.User != nil:
-		return errors.New("endpoint: credentials in the URL: use credentials instead")
+	// Plain http is not refused here (as before): the egress policy
+	// judges the target.
+	if _, err := sink.ParseURL(c.Endpoint, sink.URLRules{Credentials: "credentials", Query: true, InsecureHTTP: true}); err != nil {
+		return fmt.Errorf("endpoint: %w", err)
 	}
 	return nil
 }
 
 // ValidateCredentials checks the credentials settings.
 func (c Config) ValidateCredentials() error {
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	var errs sink.Problems
 	k := c.Credentials
 	switch {
 	case k.AccessKeyID != "" && k.SecretAccessKey == "":
-		bad("credentials.secretAccessKey: required with accessKeyId")
+		errs.Addf("credentials.secretAccessKey: required with accessKeyId")
 	case k.AccessKeyID == "" && k.SecretAccessKey != "":
-		bad("credentials.accessKeyId: required with secretAccessKey")
+		errs.Addf("credentials.accessKeyId: required with secretAccessKey")
 	case k.AccessKeyID != "" && !keyIDRE.MatchString(k.AccessKeyID):
-		bad("credentials.accessKeyId: want letters and digits only")
+		errs.Addf("credentials.accessKeyId: want letters and digits only")
 	}
 	if k.SessionToken != "" && k.AccessKeyID == "" {
-		bad("credentials.sessionToken: only used with accessKeyId and secretAccessKey")
+		errs.Addf("credentials.sessionToken: only used with accessKeyId and secretAccessKey")
 	}
 	if k.RoleARN != "" && !roleARNRE.MatchString(k.RoleARN) {
-		bad("credentials.roleArn %q: want arn:aws:iam::<account>:role/<name>", k.RoleARN)
+		errs.Addf("credentials.roleArn %q: want arn:aws:iam::<account>:role/<name>", k.RoleARN)
 	}
 	if k.ExternalID != "" {
 		if k.RoleARN == "" {
-			bad("credentials.externalId: only used with roleArn")
+			errs.Addf("credentials.externalId: only used with roleArn")
 		} else if len(k.ExternalID) < 2 || len(k.ExternalID) > 1224 {
-			bad("credentials.externalId: want 2 to 1224 characters")
+			errs.Addf("credentials.externalId: want 2 to 1224 characters")
 		}
 	}
-	return errors.Join(errs...)
+	return errs.Err()
 }
 
 // EndpointURL returns the parsed endpoint override, nil when there is none

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -25,7 +24,7 @@ type Sink struct {
 	conn   *awsconf.Conn
 	log    *slog.Logger
 	now    func() time.Time
-	closed atomic.Bool
+	closed sink.Closed
 }
 
 var _ sink.Sink = (*Sink)(nil)
@@ -40,9 +39,9 @@ func Type() sink.Type {
 func New(cfg Config, deps sink.Deps) (*Sink, error) { return sink.Build(cfg, deps, prepare, build) }
 
 func prepare(cfg Config, deps sink.Deps) (Config, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("cloudwatch_logs sink config: %w", err)
+	cfg, err := sink.Checked("cloudwatch_logs", cfg, Config.withDefaults)
+	if err != nil {
+		return cfg, err
 	}
 	return cfg, cfg.CheckEndpoint(deps)
 }
@@ -297,10 +296,4 @@ func (s *Sink) Verify(ctx context.Context) error {
 
 // Close releases idle connections of the sink's own client. It may be
 // called more than once.
-func (s *Sink) Close(context.Context) error {
-	if s.closed.Swap(true) {
-		return nil
-	}
-	s.conn.Close()
-	return nil
-}
+func (s *Sink) Close(context.Context) error { return s.closed.Close(s.conn.Close) }

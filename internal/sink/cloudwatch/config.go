@@ -2,8 +2,6 @@ package cloudwatch
 
 import (
 	"cmp"
-	"errors"
-	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -61,10 +59,7 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	c.LogStreamName = cmp.Or(c.LogStreamName, DefaultLogStreamName)
-	if c.AutoCreate == nil {
-		t := true
-		c.AutoCreate = &t
-	}
+	c.AutoCreate = cmp.Or(c.AutoCreate, new(true))
 	c.MaxEventBytes = cmp.Or(c.MaxEventBytes, DefaultMaxEventBytes)
 	c.Timeout = cmp.Or(c.Timeout, sink.Duration(DefaultTimeout))
 	return c
@@ -75,37 +70,29 @@ var groupRE = regexp.MustCompile(`^[\.\-_/#A-Za-z0-9]{1,512}$`)
 // Validate reports every problem with c at once.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	var errs sink.Problems
 	switch {
 	case c.LogGroupName == "":
-		bad("logGroupName: required")
+		errs.Addf("logGroupName: required")
 	case !groupRE.MatchString(c.LogGroupName):
-		bad("logGroupName %q: want 1 to 512 of letters, digits, '.', '-', '_', '/', '#'", c.LogGroupName)
+		errs.Addf("logGroupName %q: want 1 to 512 of letters, digits, '.', '-', '_', '/', '#'", c.LogGroupName)
 	case strings.HasPrefix(c.LogGroupName, "aws/"):
-		bad("logGroupName %q: must not start with aws/", c.LogGroupName)
+		errs.Addf("logGroupName %q: must not start with aws/", c.LogGroupName)
 	}
 	// Check the template with placeholder values of typical length.
 	sample := expand(c.LogStreamName, "org", "2024-08-13")
 	rest := strings.NewReplacer("{org}", "", "{date}", "").Replace(c.LogStreamName)
 	switch {
 	case strings.ContainsAny(c.LogStreamName, ":*"):
-		bad("logStreamName %q: must not contain ':' or '*'", c.LogStreamName)
+		errs.Addf("logStreamName %q: must not contain ':' or '*'", c.LogStreamName)
 	case strings.ContainsAny(rest, "{}"):
-		bad("logStreamName %q: the placeholders are {org} and {date}", c.LogStreamName)
+		errs.Addf("logStreamName %q: the placeholders are {org} and {date}", c.LogStreamName)
 	case len(sample) > 512-64:
-		bad("logStreamName: too long (at most 512 characters once expanded)")
+		errs.Addf("logStreamName: too long (at most 512 characters once expanded)")
 	}
-	if c.MaxEventBytes < 1024 || c.MaxEventBytes > maxMaxEventBytes {
-		bad("maxEventBytes %d: want between 1024 and %d", c.MaxEventBytes, maxMaxEventBytes)
-	}
-	if d := c.Timeout.D(); d <= 0 || d > maxTimeout {
-		bad("timeout %v: want between 0 and %v", d, maxTimeout)
-	}
-	if err := c.Config.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
+	errs.Add(sink.CheckBetween("maxEventBytes", c.MaxEventBytes, 1024, maxMaxEventBytes),
+		sink.CheckTimeout(c.Timeout, maxTimeout), c.Config.Validate())
+	return errs.Err()
 }
 
 func expand(template, org, date string) string {

@@ -2,9 +2,6 @@ package datadog
 
 import (
 	"cmp"
-	"errors"
-	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -72,10 +69,7 @@ func (c Config) withDefaults() Config {
 	c.Site = cmp.Or(c.Site, DefaultSite)
 	c.Service = cmp.Or(c.Service, DefaultService)
 	c.Source = cmp.Or(c.Source, DefaultSource)
-	if c.Gzip == nil {
-		t := true
-		c.Gzip = &t
-	}
+	c.Gzip = cmp.Or(c.Gzip, new(true))
 	c.MaxBytes = cmp.Or(c.MaxBytes, DefaultMaxBytes)
 	c.Timeout = cmp.Or(c.Timeout, sink.Duration(DefaultTimeout))
 	return c
@@ -84,45 +78,27 @@ func (c Config) withDefaults() Config {
 // Validate reports every problem with c at once.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	var errs sink.Problems
 	if !slices.Contains(Sites, c.Site) {
-		bad("site %q: want one of %s", c.Site, strings.Join(Sites, ", "))
+		errs.Addf("site %q: want one of %s", c.Site, strings.Join(Sites, ", "))
 	}
 	if c.URL != "" {
-		u, err := url.Parse(c.URL)
-		switch {
-		case err != nil:
-			bad("url %q: not a URL", c.URL)
-		case u.Scheme != "http" && u.Scheme != "https":
-			bad("url: scheme %q: want https (or http)", u.Scheme)
-		case u.Hostname() == "":
-			bad("url: no host")
-		case u.User != nil || u.RawQuery != "":
-			bad("url: no credentials or query: the API key goes in apiKey")
-		default:
-			if err := sink.CheckTransport(u, c.InsecureHTTP); err != nil {
-				bad("url: %w", err)
-			}
+		if _, err := sink.ParseURL(c.URL, sink.URLRules{Credentials: "apiKey", InsecureHTTP: c.InsecureHTTP}); err != nil {
+			errs.Addf("url: %w", err)
 		}
 	}
 	if c.APIKey == "" {
-		bad("apiKey: required")
+		errs.Addf("apiKey: required")
 	} else if strings.ContainsAny(c.APIKey.Reveal(), " \r\n\t\x00") {
-		bad("apiKey: contains white space or control characters")
+		errs.Addf("apiKey: contains white space or control characters")
 	}
 	for _, tag := range c.Tags {
 		if tag == "" || strings.ContainsAny(tag, ", \r\n") {
-			bad("tags: %q: want key:value without commas or spaces", tag)
+			errs.Addf("tags: %q: want key:value without commas or spaces", tag)
 		}
 	}
-	if c.MaxBytes < 1024 || c.MaxBytes > maxBytes {
-		bad("maxBytes %d: want between 1024 and %d", c.MaxBytes, maxBytes)
-	}
-	if d := c.Timeout.D(); d <= 0 || d > maxTimeout {
-		bad("timeout %v: want between 0 and %v", d, maxTimeout)
-	}
-	return errors.Join(errs...)
+	errs.Add(sink.CheckBetween("maxBytes", c.MaxBytes, 1024, maxBytes), sink.CheckTimeout(c.Timeout, maxTimeout))
+	return errs.Err()
 }
 
 // intake is the base URL logs go to.

@@ -9,8 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync/atomic"
 
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/sink"
 )
 
@@ -26,7 +26,7 @@ type Sink struct {
 	checkURL *url.URL
 	http     *sink.HTTP
 	deps     sink.Deps
-	closed   atomic.Bool
+	closed   sink.Closed
 }
 
 var _ sink.Sink = (*Sink)(nil)
@@ -41,9 +41,9 @@ func Type() sink.Type {
 func New(cfg Config, deps sink.Deps) (*Sink, error) { return sink.Build(cfg, deps, prepare, build) }
 
 func prepare(cfg Config, deps sink.Deps) (Config, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("datadog sink config: %w", err)
+	cfg, err := sink.Checked("datadog", cfg, Config.withDefaults)
+	if err != nil {
+		return cfg, err
 	}
 	u, _ := url.Parse(cfg.intake() + pathLogs)
 	return cfg, deps.CheckURL(u, sink.ShowURL(u))
@@ -88,7 +88,7 @@ func (s *Sink) item(r sink.Record) []byte {
 		"ddsource": s.cfg.Source, "service": s.cfg.Service, "hostname": r.Org, "ddtags": tags, "message": msg,
 	}
 	if !r.Published.IsZero() {
-		extra["timestamp"] = r.Published.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+		extra["timestamp"] = r.Published.UTC().Format(event.TimeFormat)
 	}
 	add, _ := json.Marshal(extra) // sorted keys: stable sizes
 	data := bytes.TrimSpace(r.Data)
@@ -155,10 +155,4 @@ func (s *Sink) Verify(ctx context.Context) error {
 
 // Close releases idle connections of the sink's own client. It may be
 // called more than once.
-func (s *Sink) Close(context.Context) error {
-	if s.closed.Swap(true) {
-		return nil
-	}
-	s.http.Close()
-	return nil
-}
+func (s *Sink) Close(context.Context) error { return s.closed.Close(s.http.Close) }

@@ -183,6 +183,13 @@ func TestSites(t *testing.T) {
 	if err := (Config{URL: "http://intake.internal", APIKey: testKey, InsecureHTTP: true}).Validate(); err != nil {
 		t.Errorf("plain http allowed: got %v, want nil", err)
 	}
+	// url is a base URL that /api/v2/logs is added to: a fragment would
+	// swallow that path, so it is refused like a query.
+	for _, u := range []string{"https://proxy.example.com/#x", "https://proxy.example.com/?k=v"} {
+		if err := (Config{URL: u, APIKey: testKey}).Validate(); err == nil || !strings.Contains(err.Error(), "url: no query or fragment") {
+			t.Errorf("url %s: got %v, want a no query or fragment error", u, err)
+		}
+	}
 }
 
 func sinkKey(s string) secret.String { return secret.String(s) }

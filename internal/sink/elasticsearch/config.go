@@ -3,8 +3,6 @@ package elasticsearch
 import (
 	"cmp"
 	"errors"
-	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -87,67 +85,47 @@ func (c Config) withDefaults() Config {
 // Validate reports every problem with c at once.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	var errs sink.Problems
 	if len(c.URLs) == 0 {
-		bad("urls: required")
+		errs.Addf("urls: required")
 	}
 	for _, raw := range c.URLs {
-		u, err := url.Parse(raw)
-		switch {
-		case err != nil:
-			bad("urls: %q is not a URL", raw)
-		case u.Scheme != "http" && u.Scheme != "https":
-			bad("urls: %q: want http or https", raw)
-		case u.Hostname() == "":
-			bad("urls: %q: no host", raw)
-		case u.User != nil:
-			bad("urls: %q: credentials in the URL: use auth", raw)
-		case sink.CheckTransport(u, c.InsecureHTTP) != nil:
-			bad("urls: %w", sink.CheckTransport(u, c.InsecureHTTP))
-		case u.RawQuery != "" || u.Fragment != "":
-			bad("urls: %q: no query or fragment", raw)
+		if _, err := sink.ParseURL(raw, sink.URLRules{Credentials: "auth", InsecureHTTP: c.InsecureHTTP}); err != nil {
+			errs.Addf("urls: %q: %w", raw, err)
 		}
 	}
 	if err := checkIndex(c.Index); err != nil {
-		bad("index %q: %v", c.Index, err)
+		errs.Addf("index %q: %v", c.Index, err)
 	}
 	a := c.Auth
 	switch a.Type {
 	case AuthNone:
 		if a.Username != "" || a.Password != "" || a.APIKey != "" {
-			bad("auth: credentials set but auth.type is none")
+			errs.Addf("auth: credentials set but auth.type is none")
 		}
 	case AuthBasic:
 		if a.Username == "" || strings.Contains(a.Username, ":") {
-			bad("auth.username: required for basic, without ':'")
+			errs.Addf("auth.username: required for basic, without ':'")
 		}
 		if a.Password == "" {
-			bad("auth.password: required for basic")
+			errs.Addf("auth.password: required for basic")
 		}
 		if a.APIKey != "" {
-			bad("auth.apiKey: not used by auth type basic")
+			errs.Addf("auth.apiKey: not used by auth type basic")
 		}
 	case AuthAPIKey:
 		if a.APIKey == "" || strings.ContainsAny(a.APIKey.Reveal(), " \r\n\t\x00") {
-			bad("auth.apiKey: required for apiKey, without white space")
+			errs.Addf("auth.apiKey: required for apiKey, without white space")
 		}
 		if a.Username != "" || a.Password != "" {
-			bad("auth.username, auth.password: not used by auth type apiKey")
+			errs.Addf("auth.username, auth.password: not used by auth type apiKey")
 		}
 	default:
-		bad("auth.type %q: want none, basic or apiKey", a.Type)
+		errs.Addf("auth.type %q: want none, basic or apiKey", a.Type)
 	}
-	if c.MaxBytes < 1024 || c.MaxBytes > maxMaxBytes {
-		bad("maxBytes %d: want between 1024 and %d", c.MaxBytes, maxMaxBytes)
-	}
-	if c.MaxEvents < 1 || c.MaxEvents > maxMaxEvents {
-		bad("maxEvents %d: want between 1 and %d", c.MaxEvents, maxMaxEvents)
-	}
-	if d := c.Timeout.D(); d <= 0 || d > maxTimeout {
-		bad("timeout %v: want between 0 and %v", d, maxTimeout)
-	}
-	return errors.Join(errs...)
+	errs.Add(sink.CheckBetween("maxBytes", c.MaxBytes, 1024, maxMaxBytes),
+		sink.CheckBetween("maxEvents", c.MaxEvents, 1, maxMaxEvents), sink.CheckTimeout(c.Timeout, maxTimeout))
+	return errs.Err()
 }
 
 // checkIndex applies Elasticsearch's index name rules.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/sink"
 )
 
@@ -27,7 +28,7 @@ type Sink struct {
 	http   *sink.HTTP
 	deps   sink.Deps
 	next   atomic.Int64 // the node to try first
-	closed atomic.Bool
+	closed sink.Closed
 }
 
 var _ sink.Sink = (*Sink)(nil)
@@ -42,9 +43,9 @@ func Type() sink.Type {
 func New(cfg Config, deps sink.Deps) (*Sink, error) { return sink.Build(cfg, deps, prepare, build) }
 
 func prepare(cfg Config, deps sink.Deps) (Config, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("elasticsearch sink config: %w", err)
+	cfg, err := sink.Checked("elasticsearch", cfg, Config.withDefaults)
+	if err != nil {
+		return cfg, err
 	}
 	for _, u := range nodes(cfg) {
 		if err := deps.CheckURL(u, sink.ShowURL(u)); err != nil {
@@ -88,7 +89,7 @@ func (s *Sink) action(r sink.Record) []byte {
 
 // source is the event with @timestamp (= published) added first.
 func source(r sink.Record) []byte {
-	ts := r.Published.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	ts := r.Published.UTC().Format(event.TimeFormat)
 	data := bytes.TrimSpace(r.Data)
 	body := bytes.TrimSpace(bytes.TrimSuffix(bytes.TrimPrefix(data, []byte("{")), []byte("}")))
 	out := make([]byte, 0, len(data)+40)
@@ -246,10 +247,4 @@ func (s *Sink) Verify(ctx context.Context) error {
 
 // Close releases idle connections of the sink's own client. It may be
 // called more than once.
-func (s *Sink) Close(context.Context) error {
-	if s.closed.Swap(true) {
-		return nil
-	}
-	s.http.Close()
-	return nil
-}
+func (s *Sink) Close(context.Context) error { return s.closed.Close(s.http.Close) }

@@ -76,33 +76,25 @@ var (
 // they take their defaults.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	var errs sink.Problems
 	if !busNameRE.MatchString(c.EventBusName) && !busARNRE.MatchString(c.EventBusName) {
-		bad("eventBusName %q: want a bus name or arn:aws:events:<region>:<account>:event-bus/<name>", c.EventBusName)
+		errs.Addf("eventBusName %q: want a bus name or arn:aws:events:<region>:<account>:event-bus/<name>", c.EventBusName)
 	}
 	switch {
 	case !sourceRE.MatchString(c.Source):
-		bad("source %q: want 1 to 256 letters, digits, '.', '-', '_', '/'", c.Source)
+		errs.Addf("source %q: want 1 to 256 letters, digits, '.', '-', '_', '/'", c.Source)
 	case strings.HasPrefix(c.Source, "aws."):
-		bad("source %q: must not start with \"aws.\" (reserved for AWS and partner sources)", c.Source)
+		errs.Addf("source %q: must not start with \"aws.\" (reserved for AWS and partner sources)", c.Source)
 	case strings.Contains(strings.ReplaceAll(c.Source, "{org}", ""), "{") ||
 		strings.Contains(strings.ReplaceAll(c.Source, "{org}", ""), "}"):
-		bad("source %q: the only placeholder is {org}", c.Source)
+		errs.Addf("source %q: the only placeholder is {org}", c.Source)
 	}
 	if n := utf8.RuneCountInString(c.DetailType); n < 1 || n > 128 || strings.TrimSpace(c.DetailType) == "" {
-		bad("detailType: want 1 to 128 characters")
+		errs.Addf("detailType: want 1 to 128 characters")
 	}
-	if c.MaxBytes < 1024 || c.MaxBytes > maxMaxBytes {
-		bad("maxBytes %d: want between 1024 and %d", c.MaxBytes, maxMaxBytes)
-	}
-	if d := c.Timeout.D(); d <= 0 || d > maxTimeout {
-		bad("timeout %v: want between 0 and %v", d, maxTimeout)
-	}
-	if err := c.Config.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
+	errs.Add(sink.CheckBetween("maxBytes", c.MaxBytes, 1024, maxMaxBytes),
+		sink.CheckTimeout(c.Timeout, maxTimeout), c.Config.Validate())
+	return errs.Err()
 }
 
 // OktaRegions are the regions an "aws_eventbridge" stream accepts: the
@@ -154,23 +146,24 @@ type OktaConfig struct {
 // Validate reports every problem with c, with Okta's messages for Okta's
 // settings.
 func (c OktaConfig) Validate() error {
-	var errs []error
+	var errs sink.Problems
 	if !accountIDRE.MatchString(c.AccountID) {
-		errs = append(errs, errors.New("accountId: "+msgAccountID))
+		errs.Add(errors.New("accountId: " + msgAccountID))
 	}
 	if !eventSourceNameRE.MatchString(c.EventSourceName) {
-		errs = append(errs, errors.New("eventSourceName: "+msgEventSourceName))
+		errs.Add(errors.New("eventSourceName: " + msgEventSourceName))
 	}
 	if !slices.Contains(OktaRegions, c.Region) {
-		errs = append(errs, fmt.Errorf("region: must be one of %s", strings.Join(OktaRegions, ", ")))
+		errs.Addf("region: must be one of %s", strings.Join(OktaRegions, ", "))
 	}
 	if c.EventBusName != "" && !busNameRE.MatchString(c.EventBusName) {
-		errs = append(errs, fmt.Errorf("eventBusName %q: want a bus name (the account and region are accountId and region)", c.EventBusName))
+		errs.Addf("eventBusName %q: want a bus name (the account and region are accountId and region)", c.EventBusName)
 	}
 	if len(errs) > 0 {
 		// The generic checks below would repeat these problems.
 		aws := awsconf.Config{Endpoint: c.Endpoint, Credentials: c.Credentials}
-		return errors.Join(append(errs, aws.ValidateEndpoint(), aws.ValidateCredentials())...)
+		errs.Add(aws.ValidateEndpoint(), aws.ValidateCredentials())
+		return errs.Err()
 	}
 	return c.Generic().Validate()
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,7 +21,7 @@ type Sink struct {
 	client *eventbridge.Client
 	conn   *awsconf.Conn
 	deps   sink.Deps
-	closed atomic.Bool
+	closed sink.Closed
 }
 
 var _ sink.Sink = (*Sink)(nil)
@@ -52,9 +51,9 @@ func NewOkta(cfg OktaConfig, deps sink.Deps) (*Sink, error) {
 }
 
 func prepare(cfg Config, deps sink.Deps) (Config, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("eventbridge sink config: %w", err)
+	cfg, err := sink.Checked("eventbridge", cfg, Config.withDefaults)
+	if err != nil {
+		return cfg, err
 	}
 	return cfg, cfg.CheckEndpoint(deps)
 }
@@ -218,10 +217,4 @@ func (s *Sink) Verify(ctx context.Context) error {
 
 // Close releases idle connections of the sink's own client. It may be
 // called more than once.
-func (s *Sink) Close(context.Context) error {
-	if s.closed.Swap(true) {
-		return nil
-	}
-	s.conn.Close()
-	return nil
-}
+func (s *Sink) Close(context.Context) error { return s.closed.Close(s.conn.Close) }

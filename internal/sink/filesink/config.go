@@ -2,8 +2,6 @@ package filesink
 
 import (
 	"cmp"
-	"errors"
-	"fmt"
 	"path/filepath"
 	"regexp"
 	"time"
@@ -54,10 +52,7 @@ func (c Config) withDefaults() Config {
 	c.Prefix = cmp.Or(c.Prefix, DefaultPrefix)
 	c.MaxBytes = cmp.Or(c.MaxBytes, DefaultMaxBytes)
 	c.MaxAge = cmp.Or(c.MaxAge, sink.Duration(DefaultMaxAge))
-	if c.Fsync == nil {
-		on := true
-		c.Fsync = &on
-	}
+	c.Fsync = cmp.Or(c.Fsync, new(true))
 	return c
 }
 
@@ -65,21 +60,21 @@ func (c Config) withDefaults() Config {
 // they take their defaults.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	var errs []error
+	var errs sink.Problems
 	switch {
 	case c.Dir == "":
-		errs = append(errs, errors.New("dir: required"))
+		errs.Addf("dir: required")
 	case !filepath.IsAbs(c.Dir):
-		errs = append(errs, fmt.Errorf("dir %q: want an absolute path", c.Dir))
+		errs.Addf("dir %q: want an absolute path", c.Dir)
 	}
 	if !prefixPattern.MatchString(c.Prefix) {
-		errs = append(errs, fmt.Errorf("prefix %q: want 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", c.Prefix))
+		errs.Addf("prefix %q: want 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", c.Prefix)
 	}
 	if c.MaxBytes < minMaxBytes {
-		errs = append(errs, fmt.Errorf("maxBytes %d: want at least %d", c.MaxBytes, minMaxBytes))
+		errs.Addf("maxBytes %d: want at least %d", c.MaxBytes, minMaxBytes)
 	}
 	if c.MaxAge.D() < minMaxAge {
-		errs = append(errs, fmt.Errorf("maxAge %v: want at least %v", c.MaxAge, minMaxAge))
+		errs.Addf("maxAge %v: want at least %v", c.MaxAge, minMaxAge)
 	}
-	return errors.Join(errs...)
+	return errs.Err()
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/textproto"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -171,68 +170,59 @@ var reservedHeaders = []string{
 // they take their defaults.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	var errs sink.Problems
 
 	if c.URL == "" {
-		bad("url: required")
-	} else if err := checkURL(c.URL); err != nil {
-		bad("url: %w", err)
-	} else if u, _ := url.Parse(c.URL); sink.CheckTransport(u, c.InsecureHTTP) != nil {
-		bad("url: %w", sink.CheckTransport(u, c.InsecureHTTP))
+		errs.Addf("url: required")
+	} else if _, err := sink.ParseURL(c.URL, sink.URLRules{Credentials: "auth", Query: true, InsecureHTTP: c.InsecureHTTP}); err != nil {
+		errs.Addf("url: %w", err)
 	}
 	if c.Method != http.MethodPost && c.Method != http.MethodPut {
-		bad("method %q: want POST or PUT", c.Method)
+		errs.Addf("method %q: want POST or PUT", c.Method)
 	}
 	switch c.Body {
 	case BodyBatch, BodyNDJSON, BodyEvent:
 	default:
-		bad("body %q: want batch, ndjson or event", c.Body)
+		errs.Addf("body %q: want batch, ndjson or event", c.Body)
 	}
 	authHeader := c.authHeader()
 	for name, value := range c.Headers {
 		canon := textproto.CanonicalMIMEHeaderKey(name)
 		switch {
 		case !validHeaderName(name):
-			bad("headers: %q is not a valid header name", name)
+			errs.Addf("headers: %q is not a valid header name", name)
 		case strings.ContainsAny(value, "\r\n\x00"):
-			bad("headers: %s: value contains a control character", name)
+			errs.Addf("headers: %s: value contains a control character", name)
 		case containsFold(reservedHeaders, canon):
-			bad("headers: %s is set by the sink", canon)
+			errs.Addf("headers: %s is set by the sink", canon)
 		case authHeader != "" && strings.EqualFold(canon, authHeader):
-			bad("headers: %s is set by auth", canon)
+			errs.Addf("headers: %s is set by auth", canon)
 		case credentialHeader(canon):
-			bad("headers: %s looks like a credential; put it in auth (apiKey with headerName %q), whose values are write-only", canon, canon)
+			errs.Addf("headers: %s looks like a credential; put it in auth (apiKey with headerName %q), whose values are write-only", canon, canon)
 		}
 	}
-	errs = append(errs, c.Auth.validate()...)
+	errs.Add(c.Auth.validate()...)
 	if c.Signing.Secret != "" {
 		if _, err := signingKey(c.Signing.Secret); err != nil {
-			bad("signing.secret: %w", err)
+			errs.Addf("signing.secret: %w", err)
 		}
 	}
-	if d := c.Timeout.D(); d < 0 || d > maxTimeout {
-		bad("timeout %v: want between 0 and %v", d, maxTimeout)
-	}
-	if c.MaxEvents < 0 || c.MaxEvents > maxMaxEvents {
-		bad("maxEvents %d: want between 1 and %d", c.MaxEvents, maxMaxEvents)
-	}
+	errs.Add(sink.CheckTimeout(c.Timeout, maxTimeout), sink.CheckBetween("maxEvents", c.MaxEvents, 1, maxMaxEvents))
 	if c.MaxBytes < 0 || c.MaxBytes > maxMaxBytes {
-		bad("maxBytes %d: want between 1 and %d", c.MaxBytes, maxMaxBytes)
+		errs.Addf("maxBytes %d: want between 1 and %d", c.MaxBytes, maxMaxBytes)
 	} else if c.MaxBytes < 1024 {
-		bad("maxBytes %d: want at least 1024, or no event would fit", c.MaxBytes)
+		errs.Addf("maxBytes %d: want at least 1024, or no event would fit", c.MaxBytes)
 	}
-	return errors.Join(errs...)
+	return errs.Err()
 }
 
 func (a Auth) validate() []error {
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	var errs sink.Problems
 	// unused lists fields set for another type: a half-edited config is
 	// better refused than silently ignored.
 	unused := func(names ...string) {
 		for _, n := range names {
-			bad("auth.%s: not used by auth type %s", n, a.Type)
+			errs.Addf("auth.%s: not used by auth type %s", n, a.Type)
 		}
 	}
 	var basic, apiKey, oauth []string
@@ -256,45 +246,45 @@ func (a Auth) validate() []error {
 	case AuthBasic:
 		unused(slices.Concat(apiKey, oauth)...)
 		if a.Username == "" {
-			bad("auth.username: required for basic")
+			errs.Addf("auth.username: required for basic")
 		} else if strings.Contains(a.Username, ":") {
-			bad("auth.username: must not contain ':'")
+			errs.Addf("auth.username: must not contain ':'")
 		}
 		if a.Password == "" {
-			bad("auth.password: required for basic")
+			errs.Addf("auth.password: required for basic")
 		}
 	case AuthAPIKey:
 		unused(slices.Concat(basic, oauth)...)
 		if !validHeaderName(a.HeaderName) {
-			bad("auth.headerName %q: not a valid header name", a.HeaderName)
+			errs.Addf("auth.headerName %q: not a valid header name", a.HeaderName)
 		} else if containsFold(reservedHeaders, textproto.CanonicalMIMEHeaderKey(a.HeaderName)) {
-			bad("auth.headerName %s: set by the sink", a.HeaderName)
+			errs.Addf("auth.headerName %s: set by the sink", a.HeaderName)
 		}
 		if a.APIKey == "" {
-			bad("auth.apiKey: required for apiKey")
+			errs.Addf("auth.apiKey: required for apiKey")
 		} else if strings.ContainsAny(a.APIKey.Reveal(), "\r\n\x00") {
-			bad("auth.apiKey: contains a control character")
+			errs.Addf("auth.apiKey: contains a control character")
 		}
 	case AuthOAuth2:
 		unused(slices.Concat(basic, apiKey)...)
 		if a.TokenURL == "" {
-			bad("auth.tokenUrl: required for oauth2ClientCredentials")
-		} else if err := checkURL(a.TokenURL); err != nil {
-			bad("auth.tokenUrl: %w", err)
+			errs.Addf("auth.tokenUrl: required for oauth2ClientCredentials")
+		} else if _, err := sink.ParseURL(a.TokenURL, tokenURLRules); err != nil {
+			errs.Addf("auth.tokenUrl: %w", err)
 		}
 		if a.ClientID == "" {
-			bad("auth.clientId: required for oauth2ClientCredentials")
+			errs.Addf("auth.clientId: required for oauth2ClientCredentials")
 		}
 		if a.ClientSecret == "" {
-			bad("auth.clientSecret: required for oauth2ClientCredentials")
+			errs.Addf("auth.clientSecret: required for oauth2ClientCredentials")
 		}
 		for _, s := range a.Scopes {
 			if s == "" || strings.ContainsAny(s, " \"\\") {
-				bad("auth.scopes: %q is not a valid scope", s)
+				errs.Addf("auth.scopes: %q is not a valid scope", s)
 			}
 		}
 	default:
-		bad("auth.type %q: want none, basic, apiKey or oauth2ClientCredentials", a.Type)
+		errs.Addf("auth.type %q: want none, basic, apiKey or oauth2ClientCredentials", a.Type)
 	}
 	return errs
 }
@@ -311,25 +301,10 @@ func (c Config) authHeader() string {
 	}
 }
 
-func checkURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("%q is not a URL", raw)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("scheme %q: want http or https", u.Scheme)
-	}
-	if u.Host == "" || u.Hostname() == "" {
-		return errors.New("no host")
-	}
-	if u.User != nil {
-		return errors.New("credentials in the URL: use auth instead")
-	}
-	if u.Fragment != "" {
-		return errors.New("fragment is not sent: remove it")
-	}
-	return nil
-}
+// tokenURLRules check auth.tokenUrl as the url is checked, except that
+// plain http to another host is not refused (as before: only the egress
+// policy judges the token URL's target).
+var tokenURLRules = sink.URLRules{Credentials: "auth", Query: true, InsecureHTTP: true}
 
 // signingKey decodes a whsec_ secret into its HMAC key.
 func signingKey(s secret.String) ([]byte, error) {

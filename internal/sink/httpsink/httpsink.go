@@ -7,8 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
 
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/sink"
 )
 
@@ -21,7 +21,7 @@ type Sink struct {
 	deps   sink.Deps
 	key    []byte       // Standard Webhooks HMAC key, nil when not signing
 	tokens *tokenSource // nil unless auth is oauth2ClientCredentials
-	closed atomic.Bool
+	closed sink.Closed
 }
 
 var _ sink.Sink = (*Sink)(nil)
@@ -40,9 +40,9 @@ func New(cfg Config, deps sink.Deps) (*Sink, error) { return sink.Build(cfg, dep
 
 // prepare applies cfg's defaults and checks it and its URLs.
 func prepare(cfg Config, deps sink.Deps) (Config, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("http sink config: %w", err)
+	cfg, err := sink.Checked("http", cfg, Config.withDefaults)
+	if err != nil {
+		return cfg, err
 	}
 	u, _ := url.Parse(cfg.URL) // Validate parsed it
 	if err := deps.CheckURL(u, sink.ShowURL(u)); err != nil {
@@ -229,28 +229,10 @@ func (s *Sink) Verify(ctx context.Context) error {
 
 // Close releases idle connections of the sink's own client. It may be
 // called more than once.
-func (s *Sink) Close(context.Context) error {
-	if s.closed.Swap(true) {
-		return nil
-	}
-	s.http.Close()
-	return nil
-}
+func (s *Sink) Close(context.Context) error { return s.closed.Close(s.http.Close) }
 
 func encodeArray(b sink.Batch) []byte {
-	n := 2
-	for _, r := range b.Records {
-		n += len(r.Data) + 1
-	}
-	buf := make([]byte, 0, n)
-	buf = append(buf, '[')
-	for i, r := range b.Records {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, r.Data...)
-	}
-	return append(buf, ']')
+	return event.JSONArray(b.Records, func(r sink.Record) []byte { return r.Data })
 }
 
 func encodeNDJSON(b sink.Batch) []byte {

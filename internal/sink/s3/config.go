@@ -2,8 +2,6 @@ package s3
 
 import (
 	"cmp"
-	"errors"
-	"fmt"
 	"regexp"
 	"time"
 
@@ -90,10 +88,7 @@ func (c Config) withDefaults() Config {
 	c.Batch.MaxAge = cmp.Or(c.Batch.MaxAge, sink.Duration(DefaultMaxAge))
 	c.Batch.MaxBytes = cmp.Or(c.Batch.MaxBytes, DefaultMaxBytes)
 	c.Batch.MaxEvents = cmp.Or(c.Batch.MaxEvents, DefaultMaxEvents)
-	if c.ConditionalWrites == nil {
-		t := true
-		c.ConditionalWrites = &t
-	}
+	c.ConditionalWrites = cmp.Or(c.ConditionalWrites, new(true))
 	return c
 }
 
@@ -104,28 +99,23 @@ var bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 // where they have defaults.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	var errs sink.Problems
 	if c.Bucket == "" {
-		bad("bucket: required")
+		errs.Addf("bucket: required")
 	} else if !bucketRE.MatchString(c.Bucket) {
-		bad("bucket %q: want 3 to 63 lower-case letters, digits, dots and hyphens", c.Bucket)
+		errs.Addf("bucket %q: want 3 to 63 lower-case letters, digits, dots and hyphens", c.Bucket)
 	}
-	errs = append(errs, c.Config.Validate())
+	errs.Add(c.Config.Validate())
 	if _, err := archive.NewLayout(c.Prefix, c.KeyTemplate); err != nil {
-		errs = append(errs, err)
+		errs.Add(err)
 	}
 	if _, err := archive.NewCodec(c.Format, c.Compression, c.Columns); err != nil {
-		errs = append(errs, err)
+		errs.Add(err)
 	}
 	if d := c.Batch.MaxAge.D(); d < minMaxAge || d > maxMaxAge {
-		bad("batch.maxAge %v: want between %v and %v", d, minMaxAge, maxMaxAge)
+		errs.Addf("batch.maxAge %v: want between %v and %v", d, minMaxAge, maxMaxAge)
 	}
-	if b := c.Batch.MaxBytes; b < minMaxBytes || b > maxMaxBytes {
-		bad("batch.maxBytes %d: want between %d and %d", b, minMaxBytes, maxMaxBytes)
-	}
-	if n := c.Batch.MaxEvents; n < 1 || n > maxMaxEvents {
-		bad("batch.maxEvents %d: want between 1 and %d", n, maxMaxEvents)
-	}
-	return errors.Join(errs...)
+	errs.Add(sink.CheckBetween("batch.maxBytes", c.Batch.MaxBytes, minMaxBytes, maxMaxBytes),
+		sink.CheckBetween("batch.maxEvents", c.Batch.MaxEvents, 1, maxMaxEvents))
+	return errs.Err()
 }

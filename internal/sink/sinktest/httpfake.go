@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/sink/fake"
 )
 
 // DecodeFunc turns one HTTP request to a fake destination into the records
@@ -121,32 +123,16 @@ func NewHTTPFake(t *testing.T, opts HTTPFakeOptions) *HTTPFake {
 func (f *HTTPFake) URL() string { return f.srv.URL }
 
 // Answer implements Fake.
-func (f *HTTPFake) Answer(a Answer) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.answer = a
-}
+func (f *HTTPFake) Answer(a Answer) { fake.Set(&f.mu, &f.answer, a) }
 
 // Requests implements Fake.
-func (f *HTTPFake) Requests() []Request {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]Request(nil), f.reqs...)
-}
+func (f *HTTPFake) Requests() []Request { return fake.Copy(&f.mu, &f.reqs) }
 
 // Connections implements Fake.
-func (f *HTTPFake) Connections() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.conns
-}
+func (f *HTTPFake) Connections() int { return fake.Get(&f.mu, &f.conns) }
 
 // Probes returns how many requests were answered as Verify probes.
-func (f *HTTPFake) Probes() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.probes
-}
+func (f *HTTPFake) Probes() int { return fake.Get(&f.mu, &f.probes) }
 
 // Close implements Fake.
 func (f *HTTPFake) Close() {
@@ -175,9 +161,7 @@ func (f *HTTPFake) serve(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(w, r)
 		return
 	}
-	f.mu.Lock()
-	a := f.answer
-	f.mu.Unlock()
+	a := fake.Get(&f.mu, &f.answer)
 
 	if a.Behaviour == Unreachable {
 		closeWithoutAnswer(w)

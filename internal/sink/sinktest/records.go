@@ -1,6 +1,7 @@
 package sinktest
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -140,4 +141,35 @@ func RecordID(data []byte) (string, error) {
 		return "", fmt.Errorf("event has no uuid")
 	}
 	return ev.UUID, nil
+}
+
+// ReceivedFrom is the end of a fake's DecodeFunc: each item's event (a
+// copy of what data returns) with its uuid as ID, in order.
+func ReceivedFrom[T any](items []T, data func(T) []byte) ([]Received, error) {
+	out := make([]Received, len(items))
+	for i, it := range items {
+		d := bytes.Clone(data(it))
+		id, err := RecordID(d)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = Received{ID: id, Data: d}
+	}
+	return out, nil
+}
+
+// EqualWithout reports whether event and got are the same JSON object
+// once the members named drop are removed from got: a destination's
+// document is the event plus members the sink adds.
+func EqualWithout(event, got []byte, drop ...string) bool {
+	var a, b map[string]any
+	if json.Unmarshal(event, &a) != nil || json.Unmarshal(got, &b) != nil {
+		return false
+	}
+	for _, k := range drop {
+		delete(b, k)
+	}
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return bytes.Equal(ja, jb)
 }

@@ -3,8 +3,6 @@ package splunk
 import (
 	"cmp"
 	"errors"
-	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -77,10 +75,7 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	c.Sourcetype = cmp.Or(c.Sourcetype, DefaultSourcetype)
 	c.Source = cmp.Or(c.Source, DefaultSource)
-	if c.Gzip == nil {
-		t := true
-		c.Gzip = &t
-	}
+	c.Gzip = cmp.Or(c.Gzip, new(true))
 	c.MaxBytes = cmp.Or(c.MaxBytes, DefaultMaxBytes)
 	c.MaxEvents = cmp.Or(c.MaxEvents, DefaultMaxEvents)
 	c.AckPollInterval = cmp.Or(c.AckPollInterval, sink.Duration(DefaultAckPollInterval))
@@ -92,51 +87,28 @@ func (c Config) withDefaults() Config {
 // Validate reports every problem with c at once.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	var errs sink.Problems
 	if c.URL == "" {
-		bad("url: required")
-	} else if u, err := url.Parse(c.URL); err != nil {
-		bad("url %q: not a URL", c.URL)
-	} else {
-		switch {
-		case u.Scheme != "http" && u.Scheme != "https":
-			bad("url: scheme %q: want https (or http)", u.Scheme)
-		case u.Hostname() == "":
-			bad("url: no host")
-		case u.User != nil:
-			bad("url: credentials in the URL: use token")
-		case u.RawQuery != "" || u.Fragment != "":
-			bad("url: no query or fragment, the base URL only")
-		default:
-			if err := sink.CheckTransport(u, c.InsecureHTTP); err != nil {
-				bad("url: %w", err)
-			}
-		}
+		errs.Addf("url: required")
+	} else if _, err := sink.ParseURL(c.URL, sink.URLRules{Credentials: "token", InsecureHTTP: c.InsecureHTTP}); err != nil {
+		errs.Addf("url: %w", err)
 	}
 	if c.Token == "" {
-		bad("token: required")
+		errs.Addf("token: required")
 	} else if strings.ContainsAny(c.Token.Reveal(), " \r\n\t\x00") {
-		bad("token: contains white space or control characters")
+		errs.Addf("token: contains white space or control characters")
 	}
 	for name, v := range map[string]string{"sourcetype": c.Sourcetype, "source": c.Source, "index": c.Index, "host": c.Host} {
 		if strings.ContainsAny(v, "\r\n\x00") || len(v) > 1024 {
-			bad("%s: at most 1024 characters, no control characters", name)
+			errs.Addf("%s: at most 1024 characters, no control characters", name)
 		}
 	}
-	if c.MaxBytes < 1024 || c.MaxBytes > maxMaxBytes {
-		bad("maxBytes %d: want between 1024 and %d", c.MaxBytes, maxMaxBytes)
-	}
-	if c.MaxEvents < 1 || c.MaxEvents > maxMaxEvents {
-		bad("maxEvents %d: want between 1 and %d", c.MaxEvents, maxMaxEvents)
-	}
-	if d := c.Timeout.D(); d <= 0 || d > maxTimeout {
-		bad("timeout %v: want between 0 and %v", d, maxTimeout)
-	}
+	errs.Add(sink.CheckBetween("maxBytes", c.MaxBytes, 1024, maxMaxBytes),
+		sink.CheckBetween("maxEvents", c.MaxEvents, 1, maxMaxEvents), sink.CheckTimeout(c.Timeout, maxTimeout))
 	if c.AckPollInterval.D() <= 0 || c.AckTimeout.D() < c.AckPollInterval.D() {
-		bad("ackPollInterval %v, ackTimeout %v: want a positive interval no longer than the timeout", c.AckPollInterval.D(), c.AckTimeout.D())
+		errs.Addf("ackPollInterval %v, ackTimeout %v: want a positive interval no longer than the timeout", c.AckPollInterval.D(), c.AckTimeout.D())
 	}
-	return errors.Join(errs...)
+	return errs.Err()
 }
 
 // Edition is a Splunk Cloud platform, as Okta names it.
@@ -173,19 +145,19 @@ type OktaConfig struct {
 
 // Validate reports every problem with c with Okta's messages.
 func (c OktaConfig) Validate() error {
-	var errs []error
+	var errs sink.Problems
 	switch c.Edition {
 	case EditionAWS, EditionAWSGovCloud, EditionGCP:
 	default:
-		errs = append(errs, errors.New("edition: must be one of aws, aws_govcloud, gcp"))
+		errs.Add(errors.New("edition: must be one of aws, aws_govcloud, gcp"))
 	}
 	if n := len(c.Host); n < 17 || n > 116 || !oktaHostRE.MatchString(c.Host) {
-		errs = append(errs, errors.New("host: "+msgHost))
+		errs.Add(errors.New("host: " + msgHost))
 	}
 	if !oktaTokenRE.MatchString(c.Token.Reveal()) {
-		errs = append(errs, errors.New("token: must be a valid HEC token (a GUID)"))
+		errs.Add(errors.New("token: must be a valid HEC token (a GUID)"))
 	}
-	return errors.Join(errs...)
+	return errs.Err()
 }
 
 // Generic is the "splunk_hec" configuration c stands for: HEC on the

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -36,7 +35,7 @@ type Sink struct {
 	http    *sink.HTTP
 	deps    sink.Deps
 	channel string // indexer acknowledgement channel, "" without acks
-	closed  atomic.Bool
+	closed  sink.Closed
 }
 
 var _ sink.Sink = (*Sink)(nil)
@@ -64,9 +63,9 @@ func NewOkta(cfg OktaConfig, deps sink.Deps) (*Sink, error) {
 }
 
 func prepare(cfg Config, deps sink.Deps) (Config, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("splunk_hec sink config: %w", err)
+	cfg, err := sink.Checked("splunk_hec", cfg, Config.withDefaults)
+	if err != nil {
+		return cfg, err
 	}
 	base := baseURL(cfg)
 	return cfg, deps.CheckURL(base, sink.ShowURL(base))
@@ -345,10 +344,4 @@ func (s *Sink) Verify(ctx context.Context) error {
 // Close releases idle connections of the sink's own client. It may be
 // called more than once. A write waiting for acknowledgement has returned
 // by then (the runner closes after the last Write).
-func (s *Sink) Close(context.Context) error {
-	if s.closed.Swap(true) {
-		return nil
-	}
-	s.http.Close()
-	return nil
-}
+func (s *Sink) Close(context.Context) error { return s.closed.Close(s.http.Close) }

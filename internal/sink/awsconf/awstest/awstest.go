@@ -89,3 +89,20 @@ func ErrorResponse(status int, code string) sinktest.Response {
 		Body:   b,
 	}
 }
+
+// CallError is a whole-call error a fake answers with until it is
+// cleared.
+type CallError struct {
+	Status     int
+	Code       string
+	RetryAfter string
+}
+
+// Write answers e: Retry-After when set, then the error with the message
+// "scripted failure".
+func (e *CallError) Write(w http.ResponseWriter) {
+	if e.RetryAfter != "" {
+		w.Header().Set("Retry-After", e.RetryAfter)
+	}
+	WriteError(w, e.Status, e.Code, "scripted failure")
+}

@@ -12,15 +12,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/auditstream/auditstream/internal/sink/awsconf/awstest"
+	"github.com/auditstream/auditstream/internal/sink/fake"
 	"github.com/auditstream/auditstream/internal/sink/sinktest"
 )
 
@@ -60,7 +59,7 @@ type Options struct {
 type Server struct {
 	t    testing.TB
 	opts Options
-	srv  *httptest.Server
+	fake.Server
 
 	mu      sync.Mutex
 	groups  map[string]map[string][]Event
@@ -70,11 +69,7 @@ type Server struct {
 
 // CallError is a whole-call error the server answers PutLogEvents with
 // until it is cleared.
-type CallError struct {
-	Status     int
-	Code       string
-	RetryAfter string
-}
+type CallError = awstest.CallError
 
 // NewServer starts a fake CloudWatch Logs on loopback and closes it when
 // the test ends.
@@ -83,13 +78,9 @@ func NewServer(t testing.TB, opts Options) *Server {
 		opts.Now = time.Now
 	}
 	s := &Server{t: t, opts: opts, groups: map[string]map[string][]Event{}, calls: map[string]int{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.srv.Close)
+	s.Serve(t, s.serve)
 	return s
 }
-
-// URL is the endpoint to configure.
-func (s *Server) URL() string { return s.srv.URL }
 
 // CreateGroup makes a log group exist.
 func (s *Server) CreateGroup(name string) {
@@ -101,11 +92,7 @@ func (s *Server) CreateGroup(name string) {
 }
 
 // SetError makes PutLogEvents fail with e; nil clears it.
-func (s *Server) SetError(e *CallError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.callErr = e
-}
+func (s *Server) SetError(e *CallError) { fake.Set(&s.mu, &s.callErr, e) }
 
 // Events returns the events stored in a log stream, in arrival order.
 func (s *Server) Events(group, stream string) []Event {
@@ -133,11 +120,7 @@ func (s *Server) Calls(target string) int {
 	return s.calls[target]
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return
-	}
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 	if err := CheckRequest(s.opts.AccessKeyID, s.opts.Region)(r, body); err != nil {
 		s.t.Errorf("cwtest: %v", err)
 		awstest.WriteError(w, http.StatusBadRequest, "InvalidParameterException", err.Error())
@@ -182,10 +165,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		awstest.WriteJSON(w, map[string]any{"logGroups": groups})
 	case TargetPutLogEvents:
 		if e := s.callErr; e != nil {
-			if e.RetryAfter != "" {
-				w.Header().Set("Retry-After", e.RetryAfter)
-			}
-			awstest.WriteError(w, e.Status, e.Code, "scripted failure")
+			e.Write(w)
 			return
 		}
 		put, err := ParsePutLogEvents(body)
@@ -286,15 +266,7 @@ func Decode(_ *http.Request, body []byte) ([]sinktest.Received, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]sinktest.Received, len(put.LogEvents))
-	for i, e := range put.LogEvents {
-		id, err := sinktest.RecordID([]byte(e.Message))
-		if err != nil {
-			return nil, err
-		}
-		out[i] = sinktest.Received{ID: id, Data: []byte(e.Message)}
-	}
-	return out, nil
+	return sinktest.ReceivedFrom(put.LogEvents, func(e Event) []byte { return []byte(e.Message) })
 }
 
 // IsPutLogEvents reports whether r is a PutLogEvents call (a sinktest

@@ -4,17 +4,13 @@
 package ddtest
 
 import (
-	"bytes"
-	"compress/gzip"
-	"compress/zlib"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 
+	"github.com/auditstream/auditstream/internal/sink/fake"
 	"github.com/auditstream/auditstream/internal/sink/sinktest"
 )
 
@@ -33,7 +29,7 @@ const (
 type Server struct {
 	t      testing.TB
 	apiKey string
-	srv    *httptest.Server
+	fake.Server
 
 	mu       sync.Mutex
 	items    []map[string]any
@@ -46,40 +42,20 @@ type Server struct {
 // closes it when the test ends.
 func NewServer(t testing.TB, apiKey string) *Server {
 	s := &Server{t: t, apiKey: apiKey}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.srv.Close)
+	s.Serve(t, s.serve)
 	return s
 }
 
-// URL is the base URL to configure.
-func (s *Server) URL() string { return s.srv.URL }
-
 // SetStatus makes log requests answer status (0 restores 202).
-func (s *Server) SetStatus(status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.status = status
-}
+func (s *Server) SetStatus(status int) { fake.Set(&s.mu, &s.status, status) }
 
 // Items returns the accepted log items, decoded, in arrival order.
-func (s *Server) Items() []map[string]any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]map[string]any(nil), s.items...)
-}
+func (s *Server) Items() []map[string]any { return fake.Copy(&s.mu, &s.items) }
 
 // Requests returns how many log requests arrived.
-func (s *Server) Requests() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests
-}
+func (s *Server) Requests() int { return fake.Get(&s.mu, &s.requests) }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return
-	}
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 	if r.Header.Get(HeaderAPIKey) != s.apiKey {
 		w.WriteHeader(http.StatusForbidden)
 		_, _ = w.Write([]byte(`{"errors":[{"status":"403","title":"Forbidden","detail":"API key is invalid"}]}`))
@@ -121,29 +97,9 @@ func Parse(r *http.Request, body []byte) ([]json.RawMessage, error) {
 	if ct := r.Header.Get("Content-Type"); ct != ContentTypeRaw {
 		return nil, fmt.Errorf("content-type: got %q, want %q", ct, ContentTypeRaw)
 	}
-	var zr io.Reader
-	switch ce := r.Header.Get("Content-Encoding"); ce {
-	case "gzip":
-		g, err := gzip.NewReader(bytes.NewReader(body))
-		if err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
-		}
-		zr = g
-	case "deflate":
-		z, err := zlib.NewReader(bytes.NewReader(body))
-		if err != nil {
-			return nil, fmt.Errorf("deflate: %w", err)
-		}
-		zr = z
-	case "":
-	default:
-		return nil, fmt.Errorf("content-encoding %q: want gzip or deflate", ce)
-	}
-	if zr != nil {
-		var err error
-		if body, err = io.ReadAll(zr); err != nil {
-			return nil, fmt.Errorf("decompress: %w", err)
-		}
+	body, err := fake.Decompress(r, body, "gzip", "deflate")
+	if err != nil {
+		return nil, err
 	}
 	if len(body) > MaxBytes {
 		return nil, fmt.Errorf("payload: got %d bytes uncompressed, want at most %d", len(body), MaxBytes)
@@ -166,34 +122,15 @@ func Parse(r *http.Request, body []byte) ([]json.RawMessage, error) {
 // Reserved are the members a sink adds to each LogEvent.
 var Reserved = []string{"ddsource", "ddtags", "hostname", "service", "timestamp", "message"}
 
-// Decode is a sinktest.DecodeFunc for log requests. Data is the item
-// without the Reserved members, re-encoded; compare with EventEqual.
+// Decode is a sinktest.DecodeFunc for log requests. Data is the item as
+// sent, with the Reserved members; compare with EventEqual.
 func Decode(r *http.Request, body []byte) ([]sinktest.Received, error) {
 	items, err := Parse(r, body)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]sinktest.Received, len(items))
-	for i, it := range items {
-		id, err := sinktest.RecordID(it)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = sinktest.Received{ID: id, Data: bytes.Clone(it)}
-	}
-	return out, nil
+	return sinktest.ReceivedFrom(items, func(it json.RawMessage) []byte { return it })
 }
 
 // EventEqual reports whether item is event plus the Reserved members.
-func EventEqual(event, item []byte) bool {
-	var a, b map[string]any
-	if json.Unmarshal(event, &a) != nil || json.Unmarshal(item, &b) != nil {
-		return false
-	}
-	for _, k := range Reserved {
-		delete(b, k)
-	}
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(b)
-	return bytes.Equal(ja, jb)
-}
+func EventEqual(event, item []byte) bool { return sinktest.EqualWithout(event, item, Reserved...) }

@@ -10,13 +10,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/auditstream/auditstream/internal/sink/fake"
 	"github.com/auditstream/auditstream/internal/sink/sinktest"
 )
 
@@ -47,7 +46,7 @@ type Options struct {
 type Server struct {
 	t    testing.TB
 	opts Options
-	srv  *httptest.Server
+	fake.Server
 
 	mu       sync.Mutex
 	docs     []Doc
@@ -60,41 +59,21 @@ type Server struct {
 // ends.
 func NewServer(t testing.TB, opts Options) *Server {
 	s := &Server{t: t, opts: opts, ids: map[string]bool{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.srv.Close)
+	s.Serve(t, s.serve)
 	return s
 }
 
-// URL is the cluster URL to configure.
-func (s *Server) URL() string { return s.srv.URL }
-
 // SetStatus makes _bulk requests answer status as a whole (0 restores
 // normal answers).
-func (s *Server) SetStatus(status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.status = status
-}
+func (s *Server) SetStatus(status int) { fake.Set(&s.mu, &s.status, status) }
 
 // Docs returns the stored documents in arrival order.
-func (s *Server) Docs() []Doc {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Doc(nil), s.docs...)
-}
+func (s *Server) Docs() []Doc { return fake.Copy(&s.mu, &s.docs) }
 
 // Requests returns how many _bulk requests arrived.
-func (s *Server) Requests() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests
-}
+func (s *Server) Requests() int { return fake.Get(&s.mu, &s.requests) }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return
-	}
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	if s.opts.Authorization != "" && r.Header.Get("Authorization") != s.opts.Authorization {
 		w.WriteHeader(http.StatusUnauthorized)
@@ -207,28 +186,17 @@ func Decode(r *http.Request, body []byte) ([]sinktest.Received, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]sinktest.Received, len(docs))
+	out, err := sinktest.ReceivedFrom(docs, func(d Doc) []byte { return d.Source })
+	if err != nil {
+		return nil, err
+	}
 	for i, d := range docs {
-		id, err := sinktest.RecordID(d.Source)
-		if err != nil {
-			return nil, err
+		if out[i].ID != d.ID {
+			return nil, fmt.Errorf("document %d: _id %q, uuid %q: want them equal", i, d.ID, out[i].ID)
 		}
-		if id != d.ID {
-			return nil, fmt.Errorf("document %d: _id %q, uuid %q: want them equal", i, d.ID, id)
-		}
-		out[i] = sinktest.Received{ID: id, Data: d.Source}
 	}
 	return out, nil
 }
 
 // EventEqual reports whether source is event plus @timestamp.
-func EventEqual(event, source []byte) bool {
-	var a, b map[string]any
-	if json.Unmarshal(event, &a) != nil || json.Unmarshal(source, &b) != nil {
-		return false
-	}
-	delete(b, "@timestamp")
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(b)
-	return bytes.Equal(ja, jb)
-}
+func EventEqual(event, source []byte) bool { return sinktest.EqualWithout(event, source, "@timestamp") }

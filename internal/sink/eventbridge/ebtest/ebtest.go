@@ -10,15 +10,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/auditstream/auditstream/internal/sink/awsconf/awstest"
+	"github.com/auditstream/auditstream/internal/sink/fake"
 	"github.com/auditstream/auditstream/internal/sink/sinktest"
 )
 
@@ -73,7 +72,7 @@ type Options struct {
 type Server struct {
 	t    testing.TB
 	opts Options
-	srv  *httptest.Server
+	fake.Server
 
 	mu       sync.Mutex
 	accepted []Entry
@@ -83,11 +82,7 @@ type Server struct {
 
 // CallError is a whole-call error the server answers every request with
 // until it is cleared.
-type CallError struct {
-	Status     int
-	Code       string
-	RetryAfter string
-}
+type CallError = awstest.CallError
 
 // NewServer starts a fake EventBridge on loopback and closes it when the
 // test ends.
@@ -96,40 +91,20 @@ func NewServer(t testing.TB, opts Options) *Server {
 		opts.MaxBytes = DefaultMaxBytes
 	}
 	s := &Server{t: t, opts: opts}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.srv.Close)
+	s.Serve(t, s.serve)
 	return s
 }
 
-// URL is the endpoint to configure.
-func (s *Server) URL() string { return s.srv.URL }
-
 // SetError makes every following request fail with e; nil clears it.
-func (s *Server) SetError(e *CallError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.callErr = e
-}
+func (s *Server) SetError(e *CallError) { fake.Set(&s.mu, &s.callErr, e) }
 
 // Entries returns every accepted entry, in arrival order.
-func (s *Server) Entries() []Entry {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Entry(nil), s.accepted...)
-}
+func (s *Server) Entries() []Entry { return fake.Copy(&s.mu, &s.accepted) }
 
 // Requests returns how many PutEvents requests arrived.
-func (s *Server) Requests() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests
-}
+func (s *Server) Requests() int { return fake.Get(&s.mu, &s.requests) }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return
-	}
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 	if err := CheckRequest(s.opts.AccessKeyID, s.opts.Region)(r, body); err != nil {
 		s.t.Errorf("ebtest: %v", err)
 		awstest.WriteError(w, http.StatusBadRequest, "ValidationException", err.Error())
@@ -142,10 +117,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if callErr != nil {
-		if callErr.RetryAfter != "" {
-			w.Header().Set("Retry-After", callErr.RetryAfter)
-		}
-		awstest.WriteError(w, callErr.Status, callErr.Code, "scripted failure")
+		callErr.Write(w)
 		return
 	}
 	switch r.Header.Get("X-Amz-Target") {
@@ -236,15 +208,7 @@ func Decode(maxBytes int) sinktest.DecodeFunc {
 		if err != nil {
 			return nil, err
 		}
-		out := make([]sinktest.Received, len(entries))
-		for i, e := range entries {
-			id, err := sinktest.RecordID([]byte(e.Detail))
-			if err != nil {
-				return nil, err
-			}
-			out[i] = sinktest.Received{ID: id, Data: []byte(e.Detail)}
-		}
-		return out, nil
+		return sinktest.ReceivedFrom(entries, func(e Entry) []byte { return []byte(e.Detail) })
 	}
 }
 

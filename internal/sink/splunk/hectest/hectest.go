@@ -7,17 +7,16 @@ package hectest
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/auditstream/auditstream/internal/sink/fake"
 	"github.com/auditstream/auditstream/internal/sink/sinktest"
 )
 
@@ -53,7 +52,7 @@ type Options struct {
 type Server struct {
 	t    testing.TB
 	opts Options
-	srv  *httptest.Server
+	fake.Server
 
 	mu        sync.Mutex
 	events    []Envelope
@@ -76,36 +75,20 @@ type Answer struct {
 // NewServer starts a fake HEC on loopback and closes it when the test ends.
 func NewServer(t testing.TB, opts Options) *Server {
 	s := &Server{t: t, opts: opts, polls: map[int]int{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.srv.Close)
+	s.Serve(t, s.serve)
 	return s
 }
 
-// URL is the base URL to configure.
-func (s *Server) URL() string { return s.srv.URL }
-
 // SetAnswer makes event requests answer a; nil restores success.
-func (s *Server) SetAnswer(a *Answer) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.answer = a
-}
+func (s *Server) SetAnswer(a *Answer) { fake.Set(&s.mu, &s.answer, a) }
 
 // FailEvent makes the server refuse a request at the first event f
 // reports, with code 6 and invalid-event-number, after accepting the
 // events before it (as Splunk does).
-func (s *Server) FailEvent(f func(Envelope) bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failEvent = f
-}
+func (s *Server) FailEvent(f func(Envelope) bool) { fake.Set(&s.mu, &s.failEvent, f) }
 
 // Events returns the accepted events, in arrival order.
-func (s *Server) Events() []Envelope {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Envelope(nil), s.events...)
-}
+func (s *Server) Events() []Envelope { return fake.Copy(&s.mu, &s.events) }
 
 // Requests returns how many event requests arrived and how many of them
 // were gzipped.
@@ -153,11 +136,7 @@ func CheckAuth(w http.ResponseWriter, r *http.Request, token string) bool {
 	return false
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return
-	}
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 	if !CheckAuth(w, r, s.opts.Token) {
 		return
 	}
@@ -236,18 +215,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 // Content-Encoding says gzip, concatenated JSON objects, each with a
 // non-blank event.
 func ParseEvents(r *http.Request, body []byte) ([]Envelope, error) {
-	switch ce := r.Header.Get("Content-Encoding"); ce {
-	case "gzip":
-		zr, err := gzip.NewReader(bytes.NewReader(body))
-		if err != nil {
-			return nil, fmt.Errorf("gzip body: %w", err)
-		}
-		if body, err = io.ReadAll(zr); err != nil {
-			return nil, fmt.Errorf("gzip body: %w", err)
-		}
-	case "":
-	default:
-		return nil, fmt.Errorf("content-encoding %q: HEC takes gzip only", ce)
+	body, err := fake.Decompress(r, body, "gzip")
+	if err != nil {
+		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -278,15 +248,7 @@ func Decode(r *http.Request, body []byte) ([]sinktest.Received, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]sinktest.Received, len(envs))
-	for i, e := range envs {
-		id, err := sinktest.RecordID(e.Event)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = sinktest.Received{ID: id, Data: bytes.Clone(e.Event)}
-	}
-	return out, nil
+	return sinktest.ReceivedFrom(envs, func(e Envelope) []byte { return e.Event })
 }
 
 // Body is a HEC answer body padded to about sinktest.FailureBodySize, for
