@@ -35,31 +35,40 @@ type streamSpec struct {
 
 // loadSpecs reads the apply file name ("-" for stdin).
 func loadSpecs(name string, stdin io.Reader) ([]streamSpec, error) {
-	var (
-		data []byte
-		err  error
-	)
-	if name == "-" {
-		data, err = io.ReadAll(io.LimitReader(stdin, maxApplyFile+1))
-		name = "stdin"
-	} else {
-		var f *os.File
-		if f, err = os.Open(name); err == nil {
-			data, err = io.ReadAll(io.LimitReader(f, maxApplyFile+1))
-			_ = f.Close()
-		}
-	}
+	data, name, err := readInput(name, stdin)
 	if err != nil {
 		return nil, err
-	}
-	if len(data) > maxApplyFile {
-		return nil, fmt.Errorf("%s: larger than %d bytes", name, maxApplyFile)
 	}
 	specs, err := parseSpecs(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return specs, nil
+}
+
+// readInput reads the file name, or stdin when name is "-", refusing
+// more than maxApplyFile bytes. It returns the name to report, "stdin"
+// for stdin.
+func readInput(name string, stdin io.Reader) ([]byte, string, error) {
+	r := stdin
+	if name == "-" {
+		name = "stdin"
+	} else {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, name, err
+		}
+		defer f.Close()
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxApplyFile+1))
+	if err != nil {
+		return nil, name, err
+	}
+	if len(data) > maxApplyFile {
+		return nil, name, fmt.Errorf("%s: larger than %d bytes", name, maxApplyFile)
+	}
+	return data, name, nil
 }
 
 // parseSpecs reads YAML or JSON holding one stream, a list of streams or
@@ -182,13 +191,9 @@ func plain(v any, path string) (any, error) {
 			if !ok {
 				return nil, fmt.Errorf("%s: key %v is not a string", strings.TrimPrefix(path, "."), k)
 			}
-			p, err := plain(e, path+"."+ks)
-			if err != nil {
-				return nil, err
-			}
-			m[ks] = p
+			m[ks] = e
 		}
-		return m, nil
+		return plain(m, path)
 	case []any:
 		for i, e := range x {
 			p, err := plain(e, fmt.Sprintf("%s[%d]", path, i))
@@ -264,7 +269,7 @@ func isNull(raw json.RawMessage) bool {
 // runApply creates or replaces each stream of the file by name, then
 // activates or deactivates it when the file gives a status. It stops at
 // the first API error; the streams before it have been applied.
-func runApply(ctx context.Context, c *client.Client, inv streamsInv) error {
+func runApply(ctx context.Context, c *client.Client, inv resInv) error {
 	specs, err := loadSpecs(inv.file, inv.stdin)
 	if err != nil {
 		return err

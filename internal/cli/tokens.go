@@ -13,13 +13,19 @@ import (
 var tokensCmd = resCmd{
 	name: "tokens",
 	noun: "token",
+	flags: []flagDef{
+		{name: "name", usage: "create: the token's `name`"},
+		{name: "org", usage: "create: the `org` it acts for (default the caller's; * = all orgs)"},
+		{name: "scopes", usage: "create: comma-separated `scopes`: events.write, logs.read,\nlogStreams.read, logStreams.manage, sources.read, sources.manage, admin"},
+	},
+	footer: envFooter,
 	verbs: []resVerb{
-		{name: "list", output: outputTable, run: runTokensList, help: "list the API tokens (never their secrets)"},
-		{name: "get", args: " ID", takesID: true, output: outputJSON, run: runTokensGet, help: "show one token"},
+		{name: "list", output: outputTable, run: listVerb((*client.Client).ListTokens, printTokens), help: "list the API tokens (never their secrets)"},
+		{name: "get", args: " ID", takesID: true, output: outputJSON, run: oneVerb((*client.Client).GetToken, printTokens), help: "show one token"},
 		{name: "create", args: " --name N --scopes S[,S] [--org O]", flags: []string{"name", "scopes", "org"}, required: []string{"name", "scopes"},
 			output: outputTable, run: runTokensCreate, help: "create a token and print its secret (shown only once)"},
-		{name: "delete", args: " ID", takesID: true, output: outputTable, run: runTokensDelete, help: "revoke a token at once"},
-		{name: "revoke", args: " ID", takesID: true, output: outputTable, run: runTokensDelete, help: "same as delete"},
+		{name: "delete", args: " ID", takesID: true, output: outputTable, run: deleteVerb((*client.Client).DeleteToken, "revoked"), help: "revoke a token at once"},
+		{name: "revoke", args: " ID", takesID: true, output: outputTable, run: deleteVerb((*client.Client).DeleteToken, "revoked"), help: "same as delete"},
 	},
 	notes: `Managing tokens needs a token with the admin scope (AUDITSTREAM_ADMIN_TOKEN's
 is one). The server keeps only a hash of each secret: create prints it once,
@@ -41,28 +47,6 @@ func printTokens(w io.Writer, tokens []client.Token) error {
 	return tw.Flush()
 }
 
-func runTokensList(ctx context.Context, c *client.Client, inv resInv) error {
-	tokens, err := c.ListTokens(ctx)
-	if err != nil {
-		return err
-	}
-	if inv.output == outputJSON {
-		return printJSON(inv.stdout, tokens)
-	}
-	return printTokens(inv.stdout, tokens)
-}
-
-func runTokensGet(ctx context.Context, c *client.Client, inv resInv) error {
-	t, err := c.GetToken(ctx, inv.id)
-	if err != nil {
-		return err
-	}
-	if inv.output == outputJSON {
-		return printJSON(inv.stdout, t)
-	}
-	return printTokens(inv.stdout, []client.Token{t})
-}
-
 func runTokensCreate(ctx context.Context, c *client.Client, inv resInv) error {
 	t, err := c.CreateToken(ctx, client.Token{Name: inv.name, Org: inv.org, Scopes: inv.scopes})
 	if err != nil {
@@ -76,16 +60,5 @@ func runTokensCreate(ctx context.Context, c *client.Client, inv resInv) error {
 	}
 	_, err = fmt.Fprintf(inv.stdout, "id     %s\nname   %s\norg    %s\nscopes %s\ntoken  %s\n(the token is shown only now: store it)\n",
 		t.ID, t.Name, t.Org, strings.Join(t.Scopes, ","), t.Secret)
-	return err
-}
-
-func runTokensDelete(ctx context.Context, c *client.Client, inv resInv) error {
-	if err := c.DeleteToken(ctx, inv.id); err != nil {
-		return err
-	}
-	if inv.output == outputJSON {
-		return printJSON(inv.stdout, map[string]any{"id": inv.id, "deleted": true})
-	}
-	_, err := fmt.Fprintf(inv.stdout, "revoked %s\n", inv.id)
 	return err
 }
