@@ -86,11 +86,11 @@ func (rc resCmd) lookup(name string) (resVerb, bool) {
 
 func (rc resCmd) usage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "usage: auditstream %s VERB [ID] [flags]\n\nverbs:\n", rc.name)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, v := range rc.verbs {
-		fmt.Fprintf(tw, "  %s%s\t%s\n", v.name, v.args, v.help)
+	rows := make([]Command, len(rc.verbs))
+	for i, v := range rc.verbs {
+		rows[i] = Command{Name: v.name + v.args, Summary: v.help}
 	}
-	_ = tw.Flush()
+	writeTable(w, rows)
 	fmt.Fprintf(w, "\n%s\nflags:\n", rc.notes)
 	printDefaults(w, fs)
 	fmt.Fprint(w, rc.footer)
@@ -201,17 +201,37 @@ func (rc resCmd) check(fs *flag.FlagSet, verb resVerb, args []string, inv *resIn
 	return nil
 }
 
-// listVerb runs list and prints the items as JSON or with table.
+// listVerb runs list and prints the items.
 func listVerb[T any](list func(*client.Client, context.Context) ([]T, error), table func(io.Writer, []T) error) runFunc {
 	return func(ctx context.Context, c *client.Client, inv resInv) error {
 		items, err := list(c, ctx)
 		if err != nil {
 			return err
 		}
-		if inv.output == outputJSON {
-			return printJSON(inv.stdout, items)
+		return printAll(inv, items, table)
+	}
+}
+
+// printAll prints items as a JSON array or with table.
+func printAll[T any](inv resInv, items []T, table func(io.Writer, []T) error) error {
+	if inv.output == outputJSON {
+		return printJSON(inv.stdout, items)
+	}
+	return table(inv.stdout, items)
+}
+
+// table returns a printer of items as a table: the header line (none
+// when empty), then the columns of each item's row.
+func table[T any](header string, row func(T) []string) func(io.Writer, []T) error {
+	return func(w io.Writer, items []T) error {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		if header != "" {
+			fmt.Fprintln(tw, header)
 		}
-		return table(inv.stdout, items)
+		for _, item := range items {
+			fmt.Fprintln(tw, strings.Join(row(item), "\t"))
+		}
+		return tw.Flush()
 	}
 }
 

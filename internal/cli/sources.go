@@ -3,9 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
-	"text/tabwriter"
 
 	"github.com/auditstream/auditstream/internal/client"
 )
@@ -64,14 +62,9 @@ func saveSourceVerb(save func(ctx context.Context, c *client.Client, id string, 
 	}
 }
 
-func printSources(w io.Writer, sources []client.Source) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tTYPE\tSTATUS\tORG\tCREATED")
-	for _, s := range sources {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Name, s.Type, dash(s.Status), dash(s.Org), fmtTime(s.Created))
-	}
-	return tw.Flush()
-}
+var printSources = table("ID\tNAME\tTYPE\tSTATUS\tORG\tCREATED", func(s client.Source) []string {
+	return []string{s.ID, s.Name, s.Type, dash(s.Status), dash(s.Org), fmtTime(s.Created)}
+})
 
 // printSourceState prints the line activate and deactivate answer with.
 var printSourceState = stateLines(func(s client.Source) (id, name, status string) { return s.ID, s.Name, s.Status })

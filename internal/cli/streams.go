@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"text/tabwriter"
 	"time"
 
 	"github.com/auditstream/auditstream/internal/client"
@@ -33,7 +32,7 @@ var streamsCmd = resCmd{
 		{name: "delete", args: " ID", takesID: true, output: outputTable, run: deleteVerb((*client.Client).DeleteStream, "deleted"), help: "delete a stream"},
 		{name: "activate", args: " ID", takesID: true, output: outputTable, run: oneVerb((*client.Client).Activate, printStreamState), help: "start delivery"},
 		{name: "deactivate", args: " ID", takesID: true, output: outputTable, run: oneVerb((*client.Client).Deactivate, printStreamState), help: "stop delivery (the position is kept)"},
-		{name: "status", args: " ID", takesID: true, output: outputTable, run: runStatus, help: "show delivery state, counters and lag"},
+		{name: "status", args: " ID", takesID: true, output: outputTable, run: oneVerb((*client.Client).Status, printStatus), help: "show delivery state, counters and lag"},
 		{name: "replay", args: " ID --since T", takesID: true, flags: []string{"since"}, check: needsSince, output: outputTable, run: runReplay, help: "deliver again every event since --since"},
 		{name: "deadletters", args: " ID", takesID: true, output: outputTable, run: runDeadLetters, help: "list events the stream gave up on"},
 		{name: "redrive", args: " ID", takesID: true, output: outputTable, run: runRedrive, help: "hand the dead letters back to the stream"},
@@ -110,44 +109,46 @@ func dash(s string) string {
 	return s
 }
 
-func printStreams(w io.Writer, streams []client.Stream) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tTYPE\tSTATUS\tCREATED")
-	for _, s := range streams {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID, s.Name, s.Type, dash(s.Status), fmtTime(s.Created))
-	}
-	return tw.Flush()
-}
+var printStreams = table("ID\tNAME\tTYPE\tSTATUS\tCREATED", func(s client.Stream) []string {
+	return []string{s.ID, s.Name, s.Type, dash(s.Status), fmtTime(s.Created)}
+})
 
 // printStreamState prints the line activate and deactivate answer with.
 var printStreamState = stateLines(func(s client.Stream) (id, name, status string) { return s.ID, s.Name, s.Status })
 
-func runStatus(ctx context.Context, c *client.Client, inv resInv) error {
-	st, err := c.Status(ctx, inv.id)
+// printStatus prints a stream's status as NAME VALUE rows.
+func printStatus(w io.Writer, sts []client.StreamStatus) error {
+	for _, st := range sts {
+		rows := [][]string{
+			{"ID", st.ID},
+			{"STATE", st.State},
+			{"DELIVERED", fmt.Sprint(st.Delivered)},
+			{"FAILED", fmt.Sprint(st.Failed)},
+			{"RETRIED", fmt.Sprint(st.Retried)},
+			{"DEAD LETTERED", fmt.Sprint(st.DeadLettered)},
+			{"LAG EVENTS", fmt.Sprint(st.LagEvents)},
+			{"LAG", (time.Duration(st.LagSeconds * float64(time.Second))).Round(time.Millisecond).String()},
+			{"LAST SUCCESS", fmtTime(st.LastSuccessAt)},
+			{"LAST ERROR", dash(st.LastError)},
+			{"LAST ERROR AT", fmtTime(st.LastErrorAt)},
+		}
+		if err := table("", func(r []string) []string { return r })(w, rows); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var printDeadLetters = table("SEQ\tUUID\tAT\tREASON", func(d client.DeadLetter) []string {
+	return []string{fmt.Sprint(d.Seq), d.UUID, fmtTime(d.At), dash(d.Reason)}
+})
+
+func runDeadLetters(ctx context.Context, c *client.Client, inv resInv) error {
+	dl, err := c.DeadLetters(ctx, inv.id)
 	if err != nil {
 		return err
 	}
-	if inv.output == outputJSON {
-		return printJSON(inv.stdout, st)
-	}
-	tw := tabwriter.NewWriter(inv.stdout, 0, 0, 2, ' ', 0)
-	rows := [][2]string{
-		{"ID", st.ID},
-		{"STATE", st.State},
-		{"DELIVERED", fmt.Sprint(st.Delivered)},
-		{"FAILED", fmt.Sprint(st.Failed)},
-		{"RETRIED", fmt.Sprint(st.Retried)},
-		{"DEAD LETTERED", fmt.Sprint(st.DeadLettered)},
-		{"LAG EVENTS", fmt.Sprint(st.LagEvents)},
-		{"LAG", (time.Duration(st.LagSeconds * float64(time.Second))).Round(time.Millisecond).String()},
-		{"LAST SUCCESS", fmtTime(st.LastSuccessAt)},
-		{"LAST ERROR", dash(st.LastError)},
-		{"LAST ERROR AT", fmtTime(st.LastErrorAt)},
-	}
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])
-	}
-	return tw.Flush()
+	return printAll(inv, dl, printDeadLetters)
 }
 
 func runReplay(ctx context.Context, c *client.Client, inv resInv) error {
@@ -160,22 +161,6 @@ func runReplay(ctx context.Context, c *client.Client, inv resInv) error {
 	}
 	_, err := fmt.Fprintf(inv.stdout, "replaying %s from %s\n", inv.id, since)
 	return err
-}
-
-func runDeadLetters(ctx context.Context, c *client.Client, inv resInv) error {
-	dl, err := c.DeadLetters(ctx, inv.id)
-	if err != nil {
-		return err
-	}
-	if inv.output == outputJSON {
-		return printJSON(inv.stdout, dl)
-	}
-	tw := tabwriter.NewWriter(inv.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEQ\tUUID\tAT\tREASON")
-	for _, d := range dl {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", d.Seq, d.UUID, fmtTime(d.At), dash(d.Reason))
-	}
-	return tw.Flush()
 }
 
 func runRedrive(ctx context.Context, c *client.Client, inv resInv) error {

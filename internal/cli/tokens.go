@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/auditstream/auditstream/internal/client"
 )
@@ -38,14 +37,9 @@ func Tokens(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	return tokensCmd.run(ctx, args, stdin, stdout, stderr, env)
 }
 
-func printTokens(w io.Writer, tokens []client.Token) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tORG\tSCOPES\tCREATED")
-	for _, t := range tokens {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Org, strings.Join(t.Scopes, ","), fmtTime(t.Created))
-	}
-	return tw.Flush()
-}
+var printTokens = table("ID\tNAME\tORG\tSCOPES\tCREATED", func(t client.Token) []string {
+	return []string{t.ID, t.Name, t.Org, strings.Join(t.Scopes, ","), fmtTime(t.Created)}
+})
 
 func runTokensCreate(ctx context.Context, c *client.Client, inv resInv) error {
 	t, err := c.CreateToken(ctx, client.Token{Name: inv.name, Org: inv.org, Scopes: inv.scopes})
