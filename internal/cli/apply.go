@@ -139,31 +139,30 @@ func parseSpecs(data []byte) ([]streamSpec, error) {
 // decodeDocs decodes JSON (when data starts like JSON) or YAML documents
 // into plain values with string-keyed maps.
 func decodeDocs(data []byte) ([]any, error) {
-	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
-		dec := json.NewDecoder(bytes.NewReader(trimmed))
-		dec.UseNumber() // keep numbers exactly as written
-		var docs []any
-		for {
-			var v any
-			if err := dec.Decode(&v); err == io.EOF {
-				return docs, nil
-			} else if err != nil {
-				return nil, fmt.Errorf("parse JSON: %w", err)
-			}
-			docs = append(docs, v)
-		}
+	var (
+		dec interface{ Decode(v any) error }
+		// convert makes a decoded value plain.
+		convert = func(v any) (any, error) { return v, nil }
+		format  = "JSON"
+	)
+	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
+		jd := json.NewDecoder(bytes.NewReader(trimmed))
+		jd.UseNumber() // keep numbers exactly as written
+		dec = jd
+	} else {
+		dec = yaml.NewDecoder(bytes.NewReader(data))
+		convert = func(v any) (any, error) { return plain(v, "") }
+		format = "YAML"
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var docs []any
 	for {
 		var v any
 		if err := dec.Decode(&v); err == io.EOF {
 			return docs, nil
 		} else if err != nil {
-			return nil, fmt.Errorf("parse YAML: %w", err)
+			return nil, fmt.Errorf("parse %s: %w", format, err)
 		}
-		v, err := plain(v, "")
+		v, err := convert(v)
 		if err != nil {
 			return nil, err
 		}

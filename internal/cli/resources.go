@@ -98,14 +98,11 @@ func (rc resCmd) usage(w io.Writer, fs *flag.FlagSet) {
 
 // run parses args and runs the verb, returning the exit code.
 func (rc resCmd) run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) string) int {
-	env = orEmpty(env)
-	fs := newFlagSet(rc.name)
+	fs, c := newClientFlags(rc.name, env)
 	var (
-		c      conn
 		inv    = resInv{stdin: stdin, stdout: stdout}
 		scopes string
 	)
-	c.register(fs, env)
 	outputUsage := cmp.Or(rc.outputUsage, "output `format`: json or table")
 	fs.StringVar(&inv.output, "output", "", outputUsage)
 	fs.StringVar(&inv.output, "o", "", "shorthand for --output")
@@ -136,7 +133,7 @@ func (rc resCmd) run(ctx context.Context, args []string, stdin io.Reader, stdout
 			inv.scopes = append(inv.scopes, s)
 		}
 	}
-	cl, err := c.client(env)
+	cl, err := c.client()
 	if err != nil {
 		return usageError(err, stdout, stderr, usage)
 	}
