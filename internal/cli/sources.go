@@ -8,6 +8,7 @@ import (
 	"github.com/auditstream/auditstream/internal/client"
 )
 
+// sourcesCmd is the sources command: its flags and verbs.
 var sourcesCmd = resCmd{
 	name:   "sources",
 	noun:   "source",
@@ -62,6 +63,7 @@ func saveSourceVerb(save func(ctx context.Context, c *client.Client, id string, 
 	}
 }
 
+// printSources prints sources as a table.
 var printSources = table("ID\tNAME\tTYPE\tSTATUS\tORG\tCREATED", func(s client.Source) []string {
 	return []string{s.ID, s.Name, s.Type, dash(s.Status), dash(s.Org), fmtTime(s.Created)}
 })

@@ -17,6 +17,7 @@ const (
 	outputTable = "table"
 )
 
+// streamsCmd is the streams command: its flags and verbs.
 var streamsCmd = resCmd{
 	name:        "streams",
 	noun:        "stream",
@@ -109,6 +110,7 @@ func dash(s string) string {
 	return s
 }
 
+// printStreams prints streams as a table.
 var printStreams = table("ID\tNAME\tTYPE\tSTATUS\tCREATED", func(s client.Stream) []string {
 	return []string{s.ID, s.Name, s.Type, dash(s.Status), fmtTime(s.Created)}
 })
@@ -139,6 +141,7 @@ func printStatus(w io.Writer, sts []client.StreamStatus) error {
 	return nil
 }
 
+// printDeadLetters prints dead letters as a table.
 var printDeadLetters = table("SEQ\tUUID\tAT\tREASON", func(d client.DeadLetter) []string {
 	return []string{fmt.Sprint(d.Seq), d.UUID, fmtTime(d.At), dash(d.Reason)}
 })

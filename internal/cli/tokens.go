@@ -9,6 +9,7 @@ import (
 	"github.com/auditstream/auditstream/internal/client"
 )
 
+// tokensCmd is the tokens command: its flags and verbs.
 var tokensCmd = resCmd{
 	name: "tokens",
 	noun: "token",
@@ -37,6 +38,7 @@ func Tokens(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	return tokensCmd.run(ctx, args, stdin, stdout, stderr, env)
 }
 
+// printTokens prints tokens as a table (never their secrets).
 var printTokens = table("ID\tNAME\tORG\tSCOPES\tCREATED", func(t client.Token) []string {
 	return []string{t.ID, t.Name, t.Org, strings.Join(t.Scopes, ","), fmtTime(t.Created)}
 })
