@@ -341,31 +341,39 @@ func waitFor(ctx context.Context, done func() bool) bool {
 // startProgress writes a progress line every progressEvery until stopped.
 func startProgress(ctx context.Context, w io.Writer, total int, s *sender, rc *receiver) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(progressEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				fmt.Fprintf(w, "load: sent %d/%d, received %d\n", s.sent.Load(), total, rc.received.Load())
-			}
-		}
-	}()
+	done := every(ctx, progressEvery, func() {
+		fmt.Fprintf(w, "load: sent %d/%d, received %d\n", s.sent.Load(), total, rc.received.Load())
+	})
 	return func() { cancel(); <-done }
 }
 
+// every calls f every d, from a goroutine, until ctx ends; the channel it
+// returns is closed once that goroutine has ended.
+func every(ctx context.Context, d time.Duration, f func()) <-chan struct{} {
+	t := time.NewTicker(d)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				f()
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return done
+}
+
+// sleepCtx waits d or until ctx ends, returning ctx's error then.
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
 	select {
-	case <-t.C:
+	case <-time.After(d):
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

@@ -23,28 +23,18 @@ type rssSampler struct {
 	mu   sync.Mutex
 	peak int64 // bytes
 	hwm  int64 // bytes
-	done chan struct{}
+	done <-chan struct{}
 }
 
 // startRSS samples pid until ctx ends; it fails when pid cannot be read.
 func startRSS(ctx context.Context, pid int) (*rssSampler, error) {
-	s := &rssSampler{path: fmt.Sprintf("/proc/%d/status", pid), done: make(chan struct{})}
+	s := &rssSampler{path: fmt.Sprintf("/proc/%d/status", pid)}
 	if err := s.sample(); err != nil {
 		return nil, fmt.Errorf("--pid %d: %w", pid, err)
 	}
-	go func() {
-		defer close(s.done)
-		t := time.NewTicker(rssInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				_ = s.sample() // the server may have exited; keep what we have
-			}
-		}
-	}()
+	s.done = every(ctx, rssInterval, func() {
+		_ = s.sample() // the server may have exited; keep what we have
+	})
 	return s, nil
 }
 

@@ -146,18 +146,10 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	if *region == "" {
 		*region = "us-east-1"
 	}
-	cfg := config.Default()
-	if *cfgPath != "" {
-		if cfg, err = config.Load(*cfgPath); err != nil {
-			fmt.Fprintf(stderr, "import: %v\n", err)
-			return 2
-		}
-	}
-	if *dataDir != "" {
-		cfg.DataDir = *dataDir
-	}
-	if *natsURL != "" {
-		cfg.Journal.NatsURL = *natsURL
+	cfg, err := loadConfig(*cfgPath, *dataDir, *natsURL)
+	if err != nil {
+		fmt.Fprintf(stderr, "import: %v\n", err)
+		return 2
 	}
 	log := newLogger(stderr, cfg.Log)
 	opts.Log = log

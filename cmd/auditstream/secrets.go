@@ -48,19 +48,10 @@ func runSecrets(ctx context.Context, args []string, stdout, stderr io.Writer, en
 		fmt.Fprintf(stderr, "secrets rotate: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	cfg := config.Default()
-	if *cfgPath != "" {
-		var err error
-		if cfg, err = config.Load(*cfgPath); err != nil {
-			fmt.Fprintf(stderr, "secrets rotate: %v\n", err)
-			return 2
-		}
-	}
-	if *dataDir != "" {
-		cfg.DataDir = *dataDir
-	}
-	if *natsURL != "" {
-		cfg.Journal.NatsURL = *natsURL
+	cfg, err := loadConfig(*cfgPath, *dataDir, *natsURL)
+	if err != nil {
+		fmt.Fprintf(stderr, "secrets rotate: %v\n", err)
+		return 2
 	}
 	keys, err := secret.LoadKeyring(env("AUDITSTREAM_SECRET_KEY"), cfg.Secrets.KeyFile)
 	if err != nil {

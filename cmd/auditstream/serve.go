@@ -39,6 +39,26 @@ environment:
       the Go runtime's soft memory limit, e.g. 200MiB on a small machine
 `
 
+// loadConfig loads the configuration file path (the defaults when path is
+// empty) and applies the --data-dir and --nats-url flags the commands
+// that open the journal share, when set.
+func loadConfig(path, dataDir, natsURL string) (config.Config, error) {
+	cfg := config.Default()
+	if path != "" {
+		var err error
+		if cfg, err = config.Load(path); err != nil {
+			return cfg, err
+		}
+	}
+	if dataDir != "" {
+		cfg.DataDir = dataDir
+	}
+	if natsURL != "" {
+		cfg.Journal.NatsURL = natsURL
+	}
+	return cfg, nil
+}
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -50,22 +70,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	if code, done := parseFlags(fs, args, stdout, stderr, serveUsage); done {
 		return code
 	}
-	cfg := config.Default()
-	if *cfgPath != "" {
-		var err error
-		if cfg, err = config.Load(*cfgPath); err != nil {
-			fmt.Fprintf(stderr, "serve: %v\n", err)
-			return 2
-		}
-	}
-	if *dataDir != "" {
-		cfg.DataDir = *dataDir
+	cfg, err := loadConfig(*cfgPath, *dataDir, *natsURL)
+	if err != nil {
+		fmt.Fprintf(stderr, "serve: %v\n", err)
+		return 2
 	}
 	if *listen != "" {
 		cfg.Listen = *listen
-	}
-	if *natsURL != "" {
-		cfg.Journal.NatsURL = *natsURL
 	}
 	if *printConfig {
 		eff, err := app.EffectiveConfig(cfg)
@@ -109,7 +120,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 			_ = pprof.WriteHeapProfile(f)
 		}()
 	}
-	err := app.Run(ctx, cfg, app.Options{AdminToken: env("AUDITSTREAM_ADMIN_TOKEN"), SecretKey: env("AUDITSTREAM_SECRET_KEY"),
+	err = app.Run(ctx, cfg, app.Options{AdminToken: env("AUDITSTREAM_ADMIN_TOKEN"), SecretKey: env("AUDITSTREAM_SECRET_KEY"),
 		Ready: func(addr string) { fmt.Fprintf(stdout, "listening on http://%s\n", addr) }}, log)
 	if err != nil {
 		log.Error("serve", "err", err)

@@ -35,31 +35,40 @@ type streamSpec struct {
 
 // loadSpecs reads the apply file name ("-" for stdin).
 func loadSpecs(name string, stdin io.Reader) ([]streamSpec, error) {
-	var (
-		data []byte
-		err  error
-	)
-	if name == "-" {
-		data, err = io.ReadAll(io.LimitReader(stdin, maxApplyFile+1))
-		name = "stdin"
-	} else {
-		var f *os.File
-		if f, err = os.Open(name); err == nil {
-			data, err = io.ReadAll(io.LimitReader(f, maxApplyFile+1))
-			_ = f.Close()
-		}
-	}
+	data, name, err := readInput(name, stdin)
 	if err != nil {
 		return nil, err
-	}
-	if len(data) > maxApplyFile {
-		return nil, fmt.Errorf("%s: larger than %d bytes", name, maxApplyFile)
 	}
 	specs, err := parseSpecs(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return specs, nil
+}
+
+// readInput reads the file name, or stdin when name is "-", refusing
+// more than maxApplyFile bytes. It returns the name to report, "stdin"
+// for stdin.
+func readInput(name string, stdin io.Reader) ([]byte, string, error) {
+	r := stdin
+	if name == "-" {
+		name = "stdin"
+	} else {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, name, err
+		}
+		defer f.Close()
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxApplyFile+1))
+	if err != nil {
+		return nil, name, err
+	}
+	if len(data) > maxApplyFile {
+		return nil, name, fmt.Errorf("%s: larger than %d bytes", name, maxApplyFile)
+	}
+	return data, name, nil
 }
 
 // parseSpecs reads YAML or JSON holding one stream, a list of streams or
@@ -130,31 +139,30 @@ func parseSpecs(data []byte) ([]streamSpec, error) {
 // decodeDocs decodes JSON (when data starts like JSON) or YAML documents
 // into plain values with string-keyed maps.
 func decodeDocs(data []byte) ([]any, error) {
-	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
-		dec := json.NewDecoder(bytes.NewReader(trimmed))
-		dec.UseNumber() // keep numbers exactly as written
-		var docs []any
-		for {
-			var v any
-			if err := dec.Decode(&v); err == io.EOF {
-				return docs, nil
-			} else if err != nil {
-				return nil, fmt.Errorf("parse JSON: %w", err)
-			}
-			docs = append(docs, v)
-		}
+	var (
+		dec interface{ Decode(v any) error }
+		// convert makes a decoded value plain.
+		convert = func(v any) (any, error) { return v, nil }
+		format  = "JSON"
+	)
+	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
+		jd := json.NewDecoder(bytes.NewReader(trimmed))
+		jd.UseNumber() // keep numbers exactly as written
+		dec = jd
+	} else {
+		dec = yaml.NewDecoder(bytes.NewReader(data))
+		convert = func(v any) (any, error) { return plain(v, "") }
+		format = "YAML"
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var docs []any
 	for {
 		var v any
 		if err := dec.Decode(&v); err == io.EOF {
 			return docs, nil
 		} else if err != nil {
-			return nil, fmt.Errorf("parse YAML: %w", err)
+			return nil, fmt.Errorf("parse %s: %w", format, err)
 		}
-		v, err := plain(v, "")
+		v, err := convert(v)
 		if err != nil {
 			return nil, err
 		}
@@ -182,13 +190,9 @@ func plain(v any, path string) (any, error) {
 			if !ok {
 				return nil, fmt.Errorf("%s: key %v is not a string", strings.TrimPrefix(path, "."), k)
 			}
-			p, err := plain(e, path+"."+ks)
-			if err != nil {
-				return nil, err
-			}
-			m[ks] = p
+			m[ks] = e
 		}
-		return m, nil
+		return plain(m, path)
 	case []any:
 		for i, e := range x {
 			p, err := plain(e, fmt.Sprintf("%s[%d]", path, i))
@@ -264,7 +268,7 @@ func isNull(raw json.RawMessage) bool {
 // runApply creates or replaces each stream of the file by name, then
 // activates or deactivates it when the file gives a status. It stops at
 // the first API error; the streams before it have been applied.
-func runApply(ctx context.Context, c *client.Client, inv streamsInv) error {
+func runApply(ctx context.Context, c *client.Client, inv resInv) error {
 	specs, err := loadSpecs(inv.file, inv.stdin)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -117,10 +118,21 @@ func writeTable(w io.Writer, rows []Command) {
 // conn holds the flags every client command takes.
 type conn struct {
 	server, token string
+	env           func(string) string
 }
 
-func (c *conn) register(fs *flag.FlagSet, env func(string) string) {
-	server := env(envURL)
+// newClientFlags returns the flag set of the client command name, with
+// the flags every client command takes registered, and the conn they
+// fill. A nil env reads as an empty environment.
+func newClientFlags(name string, env func(string) string) (*flag.FlagSet, *conn) {
+	fs := newFlagSet(name)
+	c := &conn{env: orEmpty(env)}
+	c.register(fs)
+	return fs, c
+}
+
+func (c *conn) register(fs *flag.FlagSet) {
+	server := c.env(envURL)
 	if server == "" {
 		server = defaultServer
 	}
@@ -129,18 +141,12 @@ func (c *conn) register(fs *flag.FlagSet, env func(string) string) {
 }
 
 // client builds the API client; its errors are usage errors.
-func (c *conn) client(env func(string) string) (*client.Client, error) {
+func (c *conn) client() (*client.Client, error) {
 	u, err := url.Parse(c.server)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("--server %q: want an http or https URL", c.server)
 	}
-	token := c.token
-	if token == "" {
-		token = env(envToken)
-	}
-	if token == "" {
-		token = env(envAdminToken)
-	}
+	token := cmp.Or(c.token, c.env(envToken), c.env(envAdminToken))
 	if token == "" {
 		return nil, fmt.Errorf("no API token: use --token or set %s", envToken)
 	}

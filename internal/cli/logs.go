@@ -18,17 +18,14 @@ import (
 // tail follows new events like an Okta poller until interrupted. Output is
 // one JSON event per line (json) or a table.
 func Logs(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) string) int {
-	env = orEmpty(env)
-	fs := newFlagSet("logs")
+	fs, c := newClientFlags("logs", env)
 	var (
-		c                 conn
 		since, until      string
 		filter, q, output string
 		limit             int
 		desc              bool
 		interval          time.Duration
 	)
-	c.register(fs, env)
 	fs.StringVar(&since, "since", "", "start: RFC 3339 `time`, date (2006-01-02) or duration ago (90m)\n(query default: 7 days before until; tail default: now)")
 	fs.StringVar(&until, "until", "", "query: end, same forms as --since (default now)")
 	fs.StringVar(&filter, "filter", "", "Okta filter `expression`, e.g. 'eventType eq \"user.session.start\"'")
@@ -89,7 +86,7 @@ flags:
 			lq.Since = now
 		}
 	}
-	cl, err := c.client(env)
+	cl, err := c.client()
 	if err != nil {
 		return usageError(err, stdout, stderr, usage)
 	}

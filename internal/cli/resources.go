@@ -1,21 +1,22 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/auditstream/auditstream/internal/client"
 )
 
-// resInv is one parsed invocation of a tokens or sources verb.
+// resInv is one parsed invocation of a resource command's verb.
 type resInv struct {
 	id     string
 	output string
@@ -23,11 +24,17 @@ type resInv struct {
 	name   string
 	org    string
 	scopes []string
-	stdin  io.Reader
-	stdout io.Writer
+	// sinceArg is --since as given; a verb's check reads it into since.
+	sinceArg string
+	since    time.Time
+	stdin    io.Reader
+	stdout   io.Writer
 }
 
-// resVerb is one verb of the tokens or sources command.
+// runFunc runs one verb with the API client.
+type runFunc func(ctx context.Context, c *client.Client, inv resInv) error
+
+// resVerb is one verb of a resource command.
 type resVerb struct {
 	name string
 	// args is how the usage shows its arguments, e.g. " ID -f FILE".
@@ -36,20 +43,37 @@ type resVerb struct {
 	takesID bool
 	// flags are the verb-specific flags it accepts; required those it needs.
 	flags, required []string
+	// check, when set, checks and completes inv after the common checks.
+	check func(inv *resInv) error
 	// output is the default output format.
 	output string
-	run    func(ctx context.Context, c *client.Client, inv resInv) error
+	run    runFunc
 	help   string
+}
+
+// flagDef is a verb-specific string flag of a resource command.
+type flagDef struct {
+	name, short string
+	usage       string
 }
 
 // resCmd is a client command made of verbs on one kind of resource.
 type resCmd struct {
-	name  string // tokens, sources
-	noun  string // token, source
+	name string // streams, tokens, sources
+	noun string // stream, token, source
+	// outputUsage is the usage of --output; empty means the plain one.
+	outputUsage string
+	// flags are the verb-specific flags, registered on the flag set.
+	flags []flagDef
 	verbs []resVerb
 	// notes follow the verb list in the usage.
 	notes string
+	// footer follows the flags in the usage.
+	footer string
 }
+
+// envFooter is the usage footer naming the environment variables.
+var envFooter = fmt.Sprintf("\nenvironment: %s (server, default %s), %s (else %s)\n", envURL, defaultServer, envToken, envAdminToken)
 
 func (rc resCmd) lookup(name string) (resVerb, bool) {
 	for _, v := range rc.verbs {
@@ -62,43 +86,32 @@ func (rc resCmd) lookup(name string) (resVerb, bool) {
 
 func (rc resCmd) usage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "usage: auditstream %s VERB [ID] [flags]\n\nverbs:\n", rc.name)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, v := range rc.verbs {
-		fmt.Fprintf(tw, "  %s%s\t%s\n", v.name, v.args, v.help)
+	rows := make([]Command, len(rc.verbs))
+	for i, v := range rc.verbs {
+		rows[i] = Command{Name: v.name + v.args, Summary: v.help}
 	}
-	_ = tw.Flush()
+	writeTable(w, rows)
 	fmt.Fprintf(w, "\n%s\nflags:\n", rc.notes)
 	printDefaults(w, fs)
-	fmt.Fprintf(w, "\nenvironment: %s (server, default %s), %s (else %s)\n", envURL, defaultServer, envToken, envAdminToken)
+	fmt.Fprint(w, rc.footer)
 }
 
 // run parses args and runs the verb, returning the exit code.
 func (rc resCmd) run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) string) int {
-	env = orEmpty(env)
-	fs := newFlagSet(rc.name)
+	fs, c := newClientFlags(rc.name, env)
 	var (
-		c      conn
 		inv    = resInv{stdin: stdin, stdout: stdout}
 		scopes string
 	)
-	c.register(fs, env)
-	fs.StringVar(&inv.output, "output", "", "output `format`: json or table")
+	outputUsage := cmp.Or(rc.outputUsage, "output `format`: json or table")
+	fs.StringVar(&inv.output, "output", "", outputUsage)
 	fs.StringVar(&inv.output, "o", "", "shorthand for --output")
-	has := func(flag string) bool {
-		return slices.ContainsFunc(rc.verbs, func(v resVerb) bool { return slices.Contains(v.flags, flag) })
-	}
-	if has("file") {
-		fs.StringVar(&inv.file, "file", "", "the "+rc.noun+" `FILE` (YAML or JSON, - for stdin)")
-		fs.StringVar(&inv.file, "f", "", "shorthand for --file")
-	}
-	if has("name") {
-		fs.StringVar(&inv.name, "name", "", "create: the "+rc.noun+"'s `name`")
-	}
-	if has("org") {
-		fs.StringVar(&inv.org, "org", "", "create: the `org` it acts for (default the caller's; * = all orgs)")
-	}
-	if has("scopes") {
-		fs.StringVar(&scopes, "scopes", "", "create: comma-separated `scopes`: events.write, logs.read,\nlogStreams.read, logStreams.manage, sources.read, sources.manage, admin")
+	targets := map[string]*string{"file": &inv.file, "name": &inv.name, "org": &inv.org, "scopes": &scopes, "since": &inv.sinceArg}
+	for _, f := range rc.flags {
+		fs.StringVar(targets[f.name], f.name, "", f.usage)
+		if f.short != "" {
+			fs.StringVar(targets[f.name], f.short, "", "shorthand for --"+f.name)
+		}
 	}
 	usage := func(w io.Writer) { rc.usage(w, fs) }
 	pos, err := parseArgs(fs, args)
@@ -120,7 +133,7 @@ func (rc resCmd) run(ctx context.Context, args []string, stdin io.Reader, stdout
 			inv.scopes = append(inv.scopes, s)
 		}
 	}
-	cl, err := c.client(env)
+	cl, err := c.client()
 	if err != nil {
 		return usageError(err, stdout, stderr, usage)
 	}
@@ -179,31 +192,100 @@ func (rc resCmd) check(fs *flag.FlagSet, verb resVerb, args []string, inv *resIn
 	default:
 		return fmt.Errorf("--output %q: want json or table", inv.output)
 	}
+	if verb.check != nil {
+		return verb.check(inv)
+	}
 	return nil
+}
+
+// listVerb runs list and prints the items.
+func listVerb[T any](list func(*client.Client, context.Context) ([]T, error), table func(io.Writer, []T) error) runFunc {
+	return func(ctx context.Context, c *client.Client, inv resInv) error {
+		items, err := list(c, ctx)
+		if err != nil {
+			return err
+		}
+		return printAll(inv, items, table)
+	}
+}
+
+// printAll prints items as a JSON array or with table.
+func printAll[T any](inv resInv, items []T, table func(io.Writer, []T) error) error {
+	if inv.output == outputJSON {
+		return printJSON(inv.stdout, items)
+	}
+	return table(inv.stdout, items)
+}
+
+// table returns a printer of items as a table: the header line (none
+// when empty), then the columns of each item's row.
+func table[T any](header string, row func(T) []string) func(io.Writer, []T) error {
+	return func(w io.Writer, items []T) error {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		if header != "" {
+			fmt.Fprintln(tw, header)
+		}
+		for _, item := range items {
+			fmt.Fprintln(tw, strings.Join(row(item), "\t"))
+		}
+		return tw.Flush()
+	}
+}
+
+// oneVerb runs op on the verb's ID and prints the item it returns.
+func oneVerb[T any](op func(*client.Client, context.Context, string) (T, error), table func(io.Writer, []T) error) runFunc {
+	return func(ctx context.Context, c *client.Client, inv resInv) error {
+		item, err := op(c, ctx, inv.id)
+		if err != nil {
+			return err
+		}
+		return printOne(inv, item, table)
+	}
+}
+
+// printOne prints item as JSON or as a table of one row.
+func printOne[T any](inv resInv, item T, table func(io.Writer, []T) error) error {
+	if inv.output == outputJSON {
+		return printJSON(inv.stdout, item)
+	}
+	return table(inv.stdout, []T{item})
+}
+
+// deleteVerb runs del on the verb's ID and reports it as done (e.g.
+// "deleted ID").
+func deleteVerb(del func(*client.Client, context.Context, string) error, done string) runFunc {
+	return func(ctx context.Context, c *client.Client, inv resInv) error {
+		if err := del(c, ctx, inv.id); err != nil {
+			return err
+		}
+		if inv.output == outputJSON {
+			return printJSON(inv.stdout, map[string]any{"id": inv.id, "deleted": true})
+		}
+		_, err := fmt.Fprintf(inv.stdout, "%s %s\n", done, inv.id)
+		return err
+	}
+}
+
+// stateLines prints "ID NAME: STATUS" lines, the answer to activate and
+// deactivate.
+func stateLines[T any](fields func(T) (id, name, status string)) func(io.Writer, []T) error {
+	return func(w io.Writer, items []T) error {
+		for _, item := range items {
+			id, name, status := fields(item)
+			if _, err := fmt.Fprintf(w, "%s %s: %s\n", id, name, status); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 // readOne reads the single YAML or JSON object in name ("-" for stdin)
 // and decodes it strictly into v.
 func readOne(name string, stdin io.Reader, v any) error {
-	var (
-		data []byte
-		err  error
-	)
-	if name == "-" {
-		data, err = io.ReadAll(io.LimitReader(stdin, maxApplyFile+1))
-		name = "stdin"
-	} else {
-		var f *os.File
-		if f, err = os.Open(name); err == nil {
-			data, err = io.ReadAll(io.LimitReader(f, maxApplyFile+1))
-			_ = f.Close()
-		}
-	}
+	data, name, err := readInput(name, stdin)
 	if err != nil {
 		return err
-	}
-	if len(data) > maxApplyFile {
-		return fmt.Errorf("%s: larger than %d bytes", name, maxApplyFile)
 	}
 	docs, err := decodeDocs(data)
 	if err != nil {

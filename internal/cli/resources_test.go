@@ -2,6 +2,8 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -154,5 +156,33 @@ func TestResourceUsageErrors(t *testing.T) {
 	}
 	if len(srv.Sources()) != 0 {
 		t.Fatalf("got %d sources, want none created", len(srv.Sources()))
+	}
+}
+
+// TestResourceUsageText pins the -h text of the resource commands, which
+// share one implementation: each must print exactly its own usage
+// (testdata/usage/NAME.txt), on stdout, with exit 0.
+func TestResourceUsageText(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		cmd  command
+	}{
+		{"streams", Streams},
+		{"sources", Sources},
+		{"tokens", Tokens},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			want, err := os.ReadFile(filepath.Join("testdata", "usage", tt.name+".txt"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := run(t, tt.cmd, nil, "", "-h")
+			if r.code != 0 || r.stderr != "" {
+				t.Fatalf("got exit %d, stderr %q, want 0 and none", r.code, r.stderr)
+			}
+			if r.stdout != string(want) {
+				t.Errorf("got usage\n%s\nwant\n%s", r.stdout, want)
+			}
+		})
 	}
 }

@@ -13,10 +13,7 @@ import (
 // server and prints "accepted N, duplicates M". An input without events is
 // an error (exit 1).
 func Send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) string) int {
-	env = orEmpty(env)
-	fs := newFlagSet("send")
-	var c conn
-	c.register(fs, env)
+	fs, c := newClientFlags("send", env)
 	usage := func(w io.Writer) {
 		fmt.Fprint(w, `usage: auditstream send [--server URL] [--token TOKEN] [FILE|-]
 
@@ -37,7 +34,7 @@ flags:
 	if len(pos) > 1 {
 		return usageError(fmt.Errorf("send takes one FILE, got %d arguments", len(pos)), stdout, stderr, usage)
 	}
-	cl, err := c.client(env)
+	cl, err := c.client()
 	if err != nil {
 		return usageError(err, stdout, stderr, usage)
 	}

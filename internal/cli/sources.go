@@ -3,24 +3,29 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
-	"text/tabwriter"
 
 	"github.com/auditstream/auditstream/internal/client"
 )
 
+// sourcesCmd is the sources command: its flags and verbs.
 var sourcesCmd = resCmd{
-	name: "sources",
-	noun: "source",
+	name:   "sources",
+	noun:   "source",
+	flags:  []flagDef{{name: "file", short: "f", usage: "the source `FILE` (YAML or JSON, - for stdin)"}},
+	footer: envFooter,
 	verbs: []resVerb{
-		{name: "list", output: outputTable, run: runSourcesList, help: "list the sources"},
-		{name: "get", args: " ID", takesID: true, output: outputJSON, run: runSourcesGet, help: "show one source (secrets are never shown)"},
-		{name: "create", args: " -f FILE", flags: []string{"file"}, required: []string{"file"}, output: outputJSON, run: runSourcesCreate, help: "create the source in FILE"},
-		{name: "update", args: " ID -f FILE", takesID: true, flags: []string{"file"}, required: []string{"file"}, output: outputJSON, run: runSourcesUpdate, help: "replace a source with the one in FILE"},
-		{name: "delete", args: " ID", takesID: true, output: outputTable, run: runSourcesDelete, help: "delete a source"},
-		{name: "activate", args: " ID", takesID: true, output: outputTable, run: runSourcesLifecycle(true), help: "start the source"},
-		{name: "deactivate", args: " ID", takesID: true, output: outputTable, run: runSourcesLifecycle(false), help: "stop the source (its cursor is kept)"},
+		{name: "list", output: outputTable, run: listVerb((*client.Client).ListSources, printSources), help: "list the sources"},
+		{name: "get", args: " ID", takesID: true, output: outputJSON, run: oneVerb((*client.Client).GetSource, printSources), help: "show one source (secrets are never shown)"},
+		{name: "create", args: " -f FILE", flags: []string{"file"}, required: []string{"file"}, output: outputJSON, run: saveSourceVerb(func(ctx context.Context, c *client.Client, _ string, s client.Source) (client.Source, error) {
+			return c.CreateSource(ctx, s)
+		}), help: "create the source in FILE"},
+		{name: "update", args: " ID -f FILE", takesID: true, flags: []string{"file"}, required: []string{"file"}, output: outputJSON, run: saveSourceVerb(func(ctx context.Context, c *client.Client, id string, s client.Source) (client.Source, error) {
+			return c.UpdateSource(ctx, id, s)
+		}), help: "replace a source with the one in FILE"},
+		{name: "delete", args: " ID", takesID: true, output: outputTable, run: deleteVerb((*client.Client).DeleteSource, "deleted"), help: "delete a source"},
+		{name: "activate", args: " ID", takesID: true, output: outputTable, run: oneVerb((*client.Client).ActivateSource, printSourceState), help: "start the source"},
+		{name: "deactivate", args: " ID", takesID: true, output: outputTable, run: oneVerb((*client.Client).DeactivateSource, printSourceState), help: "stop the source (its cursor is kept)"},
 		{name: "status", args: " ID", takesID: true, output: outputJSON, run: runSourcesStatus, help: "show state, counters, cursor and last error (JSON)"},
 	},
 	notes: `FILE (YAML or JSON, - for stdin) holds one source: type (okta or eventbridge),
@@ -42,97 +47,29 @@ type sourceSpec struct {
 	Settings json.RawMessage `json:"settings"`
 }
 
-func (s sourceSpec) source() client.Source {
-	return client.Source{Type: s.Type, Name: s.Name, Org: s.Org, Settings: s.Settings}
-}
-
-func printSources(w io.Writer, sources []client.Source) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tTYPE\tSTATUS\tORG\tCREATED")
-	for _, s := range sources {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Name, s.Type, dash(s.Status), dash(s.Org), fmtTime(s.Created))
-	}
-	return tw.Flush()
-}
-
-func printSource(inv resInv, s client.Source) error {
-	if inv.output == outputJSON {
-		return printJSON(inv.stdout, s)
-	}
-	return printSources(inv.stdout, []client.Source{s})
-}
-
-func runSourcesList(ctx context.Context, c *client.Client, inv resInv) error {
-	sources, err := c.ListSources(ctx)
-	if err != nil {
-		return err
-	}
-	if inv.output == outputJSON {
-		return printJSON(inv.stdout, sources)
-	}
-	return printSources(inv.stdout, sources)
-}
-
-func runSourcesGet(ctx context.Context, c *client.Client, inv resInv) error {
-	s, err := c.GetSource(ctx, inv.id)
-	if err != nil {
-		return err
-	}
-	return printSource(inv, s)
-}
-
-func runSourcesCreate(ctx context.Context, c *client.Client, inv resInv) error {
-	var spec sourceSpec
-	if err := readOne(inv.file, inv.stdin, &spec); err != nil {
-		return err
-	}
-	s, err := c.CreateSource(ctx, spec.source())
-	if err != nil {
-		return err
-	}
-	return printSource(inv, s)
-}
-
-func runSourcesUpdate(ctx context.Context, c *client.Client, inv resInv) error {
-	var spec sourceSpec
-	if err := readOne(inv.file, inv.stdin, &spec); err != nil {
-		return err
-	}
-	s, err := c.UpdateSource(ctx, inv.id, spec.source())
-	if err != nil {
-		return err
-	}
-	return printSource(inv, s)
-}
-
-func runSourcesDelete(ctx context.Context, c *client.Client, inv resInv) error {
-	if err := c.DeleteSource(ctx, inv.id); err != nil {
-		return err
-	}
-	if inv.output == outputJSON {
-		return printJSON(inv.stdout, map[string]any{"id": inv.id, "deleted": true})
-	}
-	_, err := fmt.Fprintf(inv.stdout, "deleted %s\n", inv.id)
-	return err
-}
-
-func runSourcesLifecycle(activate bool) func(context.Context, *client.Client, resInv) error {
+// saveSourceVerb reads the source of the -f file and saves it with save
+// (given the verb's ID, if any), printing the source as stored.
+func saveSourceVerb(save func(ctx context.Context, c *client.Client, id string, s client.Source) (client.Source, error)) runFunc {
 	return func(ctx context.Context, c *client.Client, inv resInv) error {
-		op := c.DeactivateSource
-		if activate {
-			op = c.ActivateSource
+		var spec sourceSpec
+		if err := readOne(inv.file, inv.stdin, &spec); err != nil {
+			return err
 		}
-		s, err := op(ctx, inv.id)
+		s, err := save(ctx, c, inv.id, client.Source{Type: spec.Type, Name: spec.Name, Org: spec.Org, Settings: spec.Settings})
 		if err != nil {
 			return err
 		}
-		if inv.output == outputJSON {
-			return printJSON(inv.stdout, s)
-		}
-		_, err = fmt.Fprintf(inv.stdout, "%s %s: %s\n", s.ID, s.Name, s.Status)
-		return err
+		return printOne(inv, s, printSources)
 	}
 }
+
+// printSources prints sources as a table.
+var printSources = table("ID\tNAME\tTYPE\tSTATUS\tORG\tCREATED", func(s client.Source) []string {
+	return []string{s.ID, s.Name, s.Type, dash(s.Status), dash(s.Org), fmtTime(s.Created)}
+})
+
+// printSourceState prints the line activate and deactivate answer with.
+var printSourceState = stateLines(func(s client.Source) (id, name, status string) { return s.ID, s.Name, s.Status })
 
 func runSourcesStatus(ctx context.Context, c *client.Client, inv resInv) error {
 	raw, err := c.SourceStatus(ctx, inv.id)

@@ -5,21 +5,27 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/auditstream/auditstream/internal/client"
 )
 
+// tokensCmd is the tokens command: its flags and verbs.
 var tokensCmd = resCmd{
 	name: "tokens",
 	noun: "token",
+	flags: []flagDef{
+		{name: "name", usage: "create: the token's `name`"},
+		{name: "org", usage: "create: the `org` it acts for (default the caller's; * = all orgs)"},
+		{name: "scopes", usage: "create: comma-separated `scopes`: events.write, logs.read,\nlogStreams.read, logStreams.manage, sources.read, sources.manage, admin"},
+	},
+	footer: envFooter,
 	verbs: []resVerb{
-		{name: "list", output: outputTable, run: runTokensList, help: "list the API tokens (never their secrets)"},
-		{name: "get", args: " ID", takesID: true, output: outputJSON, run: runTokensGet, help: "show one token"},
+		{name: "list", output: outputTable, run: listVerb((*client.Client).ListTokens, printTokens), help: "list the API tokens (never their secrets)"},
+		{name: "get", args: " ID", takesID: true, output: outputJSON, run: oneVerb((*client.Client).GetToken, printTokens), help: "show one token"},
 		{name: "create", args: " --name N --scopes S[,S] [--org O]", flags: []string{"name", "scopes", "org"}, required: []string{"name", "scopes"},
 			output: outputTable, run: runTokensCreate, help: "create a token and print its secret (shown only once)"},
-		{name: "delete", args: " ID", takesID: true, output: outputTable, run: runTokensDelete, help: "revoke a token at once"},
-		{name: "revoke", args: " ID", takesID: true, output: outputTable, run: runTokensDelete, help: "same as delete"},
+		{name: "delete", args: " ID", takesID: true, output: outputTable, run: deleteVerb((*client.Client).DeleteToken, "revoked"), help: "revoke a token at once"},
+		{name: "revoke", args: " ID", takesID: true, output: outputTable, run: deleteVerb((*client.Client).DeleteToken, "revoked"), help: "same as delete"},
 	},
 	notes: `Managing tokens needs a token with the admin scope (AUDITSTREAM_ADMIN_TOKEN's
 is one). The server keeps only a hash of each secret: create prints it once,
@@ -32,36 +38,10 @@ func Tokens(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	return tokensCmd.run(ctx, args, stdin, stdout, stderr, env)
 }
 
-func printTokens(w io.Writer, tokens []client.Token) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tORG\tSCOPES\tCREATED")
-	for _, t := range tokens {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Org, strings.Join(t.Scopes, ","), fmtTime(t.Created))
-	}
-	return tw.Flush()
-}
-
-func runTokensList(ctx context.Context, c *client.Client, inv resInv) error {
-	tokens, err := c.ListTokens(ctx)
-	if err != nil {
-		return err
-	}
-	if inv.output == outputJSON {
-		return printJSON(inv.stdout, tokens)
-	}
-	return printTokens(inv.stdout, tokens)
-}
-
-func runTokensGet(ctx context.Context, c *client.Client, inv resInv) error {
-	t, err := c.GetToken(ctx, inv.id)
-	if err != nil {
-		return err
-	}
-	if inv.output == outputJSON {
-		return printJSON(inv.stdout, t)
-	}
-	return printTokens(inv.stdout, []client.Token{t})
-}
+// printTokens prints tokens as a table (never their secrets).
+var printTokens = table("ID\tNAME\tORG\tSCOPES\tCREATED", func(t client.Token) []string {
+	return []string{t.ID, t.Name, t.Org, strings.Join(t.Scopes, ","), fmtTime(t.Created)}
+})
 
 func runTokensCreate(ctx context.Context, c *client.Client, inv resInv) error {
 	t, err := c.CreateToken(ctx, client.Token{Name: inv.name, Org: inv.org, Scopes: inv.scopes})
@@ -76,16 +56,5 @@ func runTokensCreate(ctx context.Context, c *client.Client, inv resInv) error {
 	}
 	_, err = fmt.Fprintf(inv.stdout, "id     %s\nname   %s\norg    %s\nscopes %s\ntoken  %s\n(the token is shown only now: store it)\n",
 		t.ID, t.Name, t.Org, strings.Join(t.Scopes, ","), t.Secret)
-	return err
-}
-
-func runTokensDelete(ctx context.Context, c *client.Client, inv resInv) error {
-	if err := c.DeleteToken(ctx, inv.id); err != nil {
-		return err
-	}
-	if inv.output == outputJSON {
-		return printJSON(inv.stdout, map[string]any{"id": inv.id, "deleted": true})
-	}
-	_, err := fmt.Fprintf(inv.stdout, "revoked %s\n", inv.id)
 	return err
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -142,18 +143,53 @@ type request struct {
 
 func (c *Client) url(path string) string { return c.base + path }
 
+// resend says whether a call may be sent again after a connection error,
+// when the server may or may not have acted on it.
+type resend bool
+
+const (
+	// safeToResend marks calls whose repetition does no harm (reads,
+	// PUT, DELETE, lifecycle changes).
+	safeToResend resend = true
+	// sendOnce marks calls a repetition could do twice (creates, redrive).
+	sendOnce resend = false
+)
+
+// call makes one JSON API call and returns its 2xx answer decoded into a T.
+// See send for in and again.
+func call[T any](ctx context.Context, c *Client, method, path string, again resend, in any) (T, error) {
+	var out T
+	err := c.send(ctx, method, path, again, in, &out)
+	return out, err
+}
+
+// send makes one JSON API call to path: in, when not nil, is encoded as
+// the request body; out, when not nil, receives the decoded 2xx answer.
+func (c *Client) send(ctx context.Context, method, path string, again resend, in, out any) error {
+	rq := request{method: method, url: c.url(path), idempotent: bool(again)}
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("%s %s: encode body: %w", method, path, err)
+		}
+		rq.body, rq.contentType = b, "application/json"
+	}
+	_, err := c.do(ctx, rq, out)
+	return err
+}
+
+// itemPath is the path of the item id of the collection at base, with
+// further segments appended.
+func itemPath(base, id string, rest ...string) string {
+	return base + "/" + strings.Join(append([]string{url.PathEscape(id)}, rest...), "/")
+}
+
 // do sends rq, retrying as the package doc describes, and decodes a 2xx
 // JSON body into out when out is non-nil. It returns the response headers
 // of the final answer.
 func (c *Client) do(ctx context.Context, rq request, out any) (http.Header, error) {
-	maxAttempts := c.MaxAttempts
-	if maxAttempts <= 0 {
-		maxAttempts = DefaultMaxAttempts
-	}
-	maxWait := c.MaxRetryWait
-	if maxWait <= 0 {
-		maxWait = DefaultMaxRetryWait
-	}
+	maxAttempts := orDefault(c.MaxAttempts, DefaultMaxAttempts)
+	maxWait := orDefault(c.MaxRetryWait, DefaultMaxRetryWait)
 	for attempt := 1; ; attempt++ {
 		h, err := c.once(ctx, rq, out)
 		if err == nil {
@@ -292,6 +328,14 @@ func backoff(attempt int) time.Duration {
 	d := backoffBase << min(attempt-1, 10)
 	d = min(d, backoffMax)
 	return d/2 + rand.N(d/2+1)
+}
+
+// orDefault is v, or def when v is zero or less (unset).
+func orDefault[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

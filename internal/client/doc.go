@@ -11,8 +11,8 @@
 // Client.MaxAttempts sends in all. Requests that are safe to repeat (reads,
 // PUT, DELETE, lifecycle calls, replay and event ingest, which the server
 // de-duplicates by uuid) are also retried after connection errors; creating
-// a stream and redriving dead letters are not, because a lost response may
-// hide a request that took effect.
+// a stream, a source or a token and redriving dead letters are not, because
+// a lost response may hide a request that took effect.
 //
 // A Client is safe for concurrent use once configured; set its exported
 // fields before the first request.

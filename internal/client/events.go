@@ -50,14 +50,8 @@ type Result struct {
 // server de-duplicates by uuid (events without a uuid get a new one each
 // time, so they would be stored twice).
 func (c *Client) SendNDJSON(ctx context.Context, r io.Reader) (Result, error) {
-	maxBytes := c.BatchBytes
-	if maxBytes <= 0 {
-		maxBytes = DefaultBatchBytes
-	}
-	maxEvents := c.BatchEvents
-	if maxEvents <= 0 {
-		maxEvents = DefaultBatchEvents
-	}
+	maxBytes := orDefault(c.BatchBytes, DefaultBatchBytes)
+	maxEvents := orDefault(c.BatchEvents, DefaultBatchEvents)
 
 	var (
 		total Result

@@ -83,10 +83,7 @@ func (c *Client) LogsPage(ctx context.Context, q LogQuery, next string) (LogPage
 // first page shorter than the page size (the events so far). fn may keep
 // the events.
 func (c *Client) QueryLogs(ctx context.Context, q LogQuery, fn func([]json.RawMessage) error) error {
-	limit := q.Limit
-	if limit <= 0 {
-		limit = 100
-	}
+	limit := orDefault(q.Limit, 100)
 	polling := q.Until.IsZero() && !q.Descending
 	next := ""
 	for range maxPages {
@@ -112,14 +109,9 @@ func (c *Client) QueryLogs(ctx context.Context, q LogQuery, fn func([]json.RawMe
 // a page shorter than the page size, and calls fn with every non-empty
 // page, until ctx ends (it then returns nil) or a request fails.
 func (c *Client) TailLogs(ctx context.Context, q LogQuery, interval time.Duration, fn func([]json.RawMessage) error) error {
-	if interval <= 0 {
-		interval = DefaultPollInterval
-	}
+	interval = orDefault(interval, DefaultPollInterval)
 	q.Until, q.Descending = time.Time{}, false
-	limit := q.Limit
-	if limit <= 0 {
-		limit = 100
-	}
+	limit := orDefault(q.Limit, 100)
 	next := ""
 	for {
 		page, err := c.LogsPage(ctx, q, next)

@@ -3,9 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
-	"net/url"
 	"time"
 )
 
@@ -32,91 +30,61 @@ type Source struct {
 // UnmarshalJSON decodes a source, taking empty or null times as unset.
 func (s *Source) UnmarshalJSON(b []byte) error {
 	type plain Source
-	aux := struct {
-		*plain
-		Created     flexTime `json:"created"`
-		LastUpdated flexTime `json:"lastUpdated"`
-	}{plain: (*plain)(s)}
-	if err := json.Unmarshal(b, &aux); err != nil {
-		return err
-	}
-	s.Created, s.LastUpdated = time.Time(aux.Created), time.Time(aux.LastUpdated)
-	return nil
+	return decodeTimes(b, (*plain)(s), map[string]*time.Time{"created": &s.Created, "lastUpdated": &s.LastUpdated})
 }
 
-func sourcePath(id string, rest ...string) string {
-	p := "/api/v1/sources/" + url.PathEscape(id)
-	for _, r := range rest {
-		p += "/" + r
-	}
-	return p
+// sourcesPath is the collection of sources.
+const sourcesPath = "/api/v1/sources"
+
+// body is what create and replace send: only the writable fields.
+func (s Source) body() any {
+	return struct {
+		Type     string          `json:"type"`
+		Name     string          `json:"name"`
+		Org      string          `json:"org,omitempty"`
+		Settings json.RawMessage `json:"settings,omitempty"`
+	}{s.Type, s.Name, s.Org, s.Settings}
 }
 
 // ListSources returns every source the token may see.
 func (c *Client) ListSources(ctx context.Context) ([]Source, error) {
-	return getAll[Source](ctx, c, "/api/v1/sources")
+	return getAll[Source](ctx, c, sourcesPath)
 }
 
 // GetSource returns the source id.
 func (c *Client) GetSource(ctx context.Context, id string) (Source, error) {
-	var s Source
-	_, err := c.do(ctx, request{method: http.MethodGet, url: c.url(sourcePath(id)), idempotent: true}, &s)
-	return s, err
+	return call[Source](ctx, c, http.MethodGet, itemPath(sourcesPath, id), safeToResend, nil)
 }
 
 // CreateSource creates a source from s's Type, Name, Org and Settings and
 // returns it as stored. It is not retried after connection errors.
 func (c *Client) CreateSource(ctx context.Context, s Source) (Source, error) {
-	return c.sendSource(ctx, http.MethodPost, "/api/v1/sources", s, false)
+	return call[Source](ctx, c, http.MethodPost, sourcesPath, sendOnce, s.body())
 }
 
 // UpdateSource replaces the source id with s's Type, Name, Org and
 // Settings (a PUT) and returns it as stored.
 func (c *Client) UpdateSource(ctx context.Context, id string, s Source) (Source, error) {
-	return c.sendSource(ctx, http.MethodPut, sourcePath(id), s, true)
-}
-
-func (c *Client) sendSource(ctx context.Context, method, path string, s Source, idempotent bool) (Source, error) {
-	b, err := json.Marshal(struct {
-		Type     string          `json:"type"`
-		Name     string          `json:"name"`
-		Org      string          `json:"org,omitempty"`
-		Settings json.RawMessage `json:"settings,omitempty"`
-	}{s.Type, s.Name, s.Org, s.Settings})
-	if err != nil {
-		return Source{}, fmt.Errorf("encode source %q: %w", s.Name, err)
-	}
-	var out Source
-	_, err = c.do(ctx, request{method: method, url: c.url(path), body: b, contentType: "application/json", idempotent: idempotent}, &out)
-	return out, err
+	return call[Source](ctx, c, http.MethodPut, itemPath(sourcesPath, id), safeToResend, s.body())
 }
 
 // DeleteSource deletes the source id.
 func (c *Client) DeleteSource(ctx context.Context, id string) error {
-	_, err := c.do(ctx, request{method: http.MethodDelete, url: c.url(sourcePath(id)), idempotent: true}, nil)
-	return err
+	return c.send(ctx, http.MethodDelete, itemPath(sourcesPath, id), safeToResend, nil, nil)
 }
 
 // ActivateSource starts the source id and returns it.
 func (c *Client) ActivateSource(ctx context.Context, id string) (Source, error) {
-	return c.sourceLifecycle(ctx, id, "activate")
+	return call[Source](ctx, c, http.MethodPost, itemPath(sourcesPath, id, "lifecycle", "activate"), safeToResend, nil)
 }
 
 // DeactivateSource stops the source id and returns it.
 func (c *Client) DeactivateSource(ctx context.Context, id string) (Source, error) {
-	return c.sourceLifecycle(ctx, id, "deactivate")
-}
-
-func (c *Client) sourceLifecycle(ctx context.Context, id, op string) (Source, error) {
-	var s Source
-	_, err := c.do(ctx, request{method: http.MethodPost, url: c.url(sourcePath(id, "lifecycle", op)), idempotent: true}, &s)
-	return s, err
+	return call[Source](ctx, c, http.MethodPost, itemPath(sourcesPath, id, "lifecycle", "deactivate"), safeToResend, nil)
 }
 
 // SourceStatus returns the status document of the source id as the server
 // sent it (state, counters, cursor, last error, rate limit, backfill).
 func (c *Client) SourceStatus(ctx context.Context, id string) (json.RawMessage, error) {
-	var raw json.RawMessage
-	_, err := c.do(ctx, request{method: http.MethodGet, url: c.url(sourcePath(id, "status")), idempotent: true}, &raw)
-	return raw, err
+	return call[json.RawMessage](ctx, c, http.MethodGet, itemPath(sourcesPath, id, "status"), safeToResend, nil)
 }

@@ -47,16 +47,7 @@ type Stream struct {
 // UnmarshalJSON decodes a stream, taking empty or null times as unset.
 func (s *Stream) UnmarshalJSON(b []byte) error {
 	type plain Stream
-	aux := struct {
-		*plain
-		Created     flexTime `json:"created"`
-		LastUpdated flexTime `json:"lastUpdated"`
-	}{plain: (*plain)(s)}
-	if err := json.Unmarshal(b, &aux); err != nil {
-		return err
-	}
-	s.Created, s.LastUpdated = time.Time(aux.Created), time.Time(aux.LastUpdated)
-	return nil
+	return decodeTimes(b, (*plain)(s), map[string]*time.Time{"created": &s.Created, "lastUpdated": &s.LastUpdated})
 }
 
 // StreamStatus is the delivery state and counters of one stream.
@@ -79,16 +70,7 @@ type StreamStatus struct {
 // UnmarshalJSON decodes a status, taking empty or null times as unset.
 func (s *StreamStatus) UnmarshalJSON(b []byte) error {
 	type plain StreamStatus
-	aux := struct {
-		*plain
-		LastErrorAt   flexTime `json:"lastErrorAt"`
-		LastSuccessAt flexTime `json:"lastSuccessAt"`
-	}{plain: (*plain)(s)}
-	if err := json.Unmarshal(b, &aux); err != nil {
-		return err
-	}
-	s.LastErrorAt, s.LastSuccessAt = time.Time(aux.LastErrorAt), time.Time(aux.LastSuccessAt)
-	return nil
+	return decodeTimes(b, (*plain)(s), map[string]*time.Time{"lastErrorAt": &s.LastErrorAt, "lastSuccessAt": &s.LastSuccessAt})
 }
 
 // DeadLetter is an event a stream gave up delivering.
@@ -105,161 +87,130 @@ type DeadLetter struct {
 // UnmarshalJSON decodes a dead letter, taking an empty or null time as unset.
 func (d *DeadLetter) UnmarshalJSON(b []byte) error {
 	type plain DeadLetter
-	aux := struct {
-		*plain
-		At flexTime `json:"at"`
-	}{plain: (*plain)(d)}
-	if err := json.Unmarshal(b, &aux); err != nil {
-		return err
-	}
-	d.At = time.Time(aux.At)
-	return nil
+	return decodeTimes(b, (*plain)(d), map[string]*time.Time{"at": &d.At})
 }
 
-// flexTime is an RFC 3339 time that may also be "" or null (unset).
-type flexTime time.Time
-
-func (t *flexTime) UnmarshalJSON(b []byte) error {
-	var s *string
-	if err := json.Unmarshal(b, &s); err != nil {
+// decodeTimes decodes the JSON object b into v, the method-less form of a
+// type, and its members named in times into those times, taking an RFC
+// 3339 string and "" or null (unset) alike.
+func decodeTimes(b []byte, v any, times map[string]*time.Time) error {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(b, &members); err != nil {
 		return err
 	}
-	if s == nil || *s == "" {
-		*t = flexTime{}
-		return nil
+	parsed := make(map[*time.Time]time.Time, len(times))
+	for name, t := range times {
+		raw, ok := members[name]
+		if !ok {
+			continue
+		}
+		delete(members, name)
+		var s *string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return err
+		}
+		if s == nil || *s == "" {
+			parsed[t] = time.Time{}
+			continue
+		}
+		tv, err := time.Parse(time.RFC3339Nano, *s)
+		if err != nil {
+			return err
+		}
+		parsed[t] = tv
 	}
-	v, err := time.Parse(time.RFC3339Nano, *s)
+	rest, err := json.Marshal(members)
 	if err != nil {
 		return err
 	}
-	*t = flexTime(v)
+	if err := json.Unmarshal(rest, v); err != nil {
+		return err
+	}
+	for t, tv := range parsed {
+		*t = tv
+	}
 	return nil
 }
 
-// streamBody is what create and replace send: only the writable fields.
-type streamBody struct {
-	Type     string          `json:"type"`
-	Name     string          `json:"name"`
-	Settings json.RawMessage `json:"settings,omitempty"`
-	Filter   json.RawMessage `json:"filter,omitempty"`
-}
+// streamsPath is the collection of log streams.
+const streamsPath = "/api/v1/logStreams"
 
-func bodyOf(s Stream) ([]byte, error) {
-	b, err := json.Marshal(streamBody{Type: s.Type, Name: s.Name, Settings: s.Settings, Filter: s.Filter})
-	if err != nil {
-		return nil, fmt.Errorf("encode stream %q: %w", s.Name, err)
-	}
-	return b, nil
-}
-
-func streamPath(id string, rest ...string) string {
-	p := "/api/v1/logStreams/" + url.PathEscape(id)
-	for _, r := range rest {
-		p += "/" + r
-	}
-	return p
+// body is what create and replace send: only the writable fields.
+func (s Stream) body() any {
+	return struct {
+		Type     string          `json:"type"`
+		Name     string          `json:"name"`
+		Settings json.RawMessage `json:"settings,omitempty"`
+		Filter   json.RawMessage `json:"filter,omitempty"`
+	}{s.Type, s.Name, s.Settings, s.Filter}
 }
 
 // ListStreams returns every log stream, following Okta's Link rel="next"
 // pagination when the server pages.
 func (c *Client) ListStreams(ctx context.Context) ([]Stream, error) {
-	return getAll[Stream](ctx, c, "/api/v1/logStreams")
+	return getAll[Stream](ctx, c, streamsPath)
 }
 
 // GetStream returns the stream with id.
 func (c *Client) GetStream(ctx context.Context, id string) (Stream, error) {
-	var s Stream
-	_, err := c.do(ctx, request{method: http.MethodGet, url: c.url(streamPath(id)), idempotent: true}, &s)
-	return s, err
+	return call[Stream](ctx, c, http.MethodGet, itemPath(streamsPath, id), safeToResend, nil)
 }
 
 // CreateStream creates a stream from s's Type, Name, Settings and Filter
 // and returns it as stored. It is not retried after connection errors: the
 // lost request may have created the stream.
 func (c *Client) CreateStream(ctx context.Context, s Stream) (Stream, error) {
-	return c.sendStream(ctx, http.MethodPost, "/api/v1/logStreams", s, false)
+	return call[Stream](ctx, c, http.MethodPost, streamsPath, sendOnce, s.body())
 }
 
 // UpdateStream replaces the stream id with s's Type, Name, Settings and
 // Filter (a PUT: an absent Filter removes the filter) and returns it as
 // stored. Status is not changed; use Activate or Deactivate.
 func (c *Client) UpdateStream(ctx context.Context, id string, s Stream) (Stream, error) {
-	return c.sendStream(ctx, http.MethodPut, streamPath(id), s, true)
-}
-
-func (c *Client) sendStream(ctx context.Context, method, path string, s Stream, idempotent bool) (Stream, error) {
-	b, err := bodyOf(s)
-	if err != nil {
-		return Stream{}, err
-	}
-	var out Stream
-	_, err = c.do(ctx, request{
-		method: method, url: c.url(path), body: b,
-		contentType: "application/json", idempotent: idempotent,
-	}, &out)
-	return out, err
+	return call[Stream](ctx, c, http.MethodPut, itemPath(streamsPath, id), safeToResend, s.body())
 }
 
 // DeleteStream deletes the stream id.
 func (c *Client) DeleteStream(ctx context.Context, id string) error {
-	_, err := c.do(ctx, request{method: http.MethodDelete, url: c.url(streamPath(id)), idempotent: true}, nil)
-	return err
+	return c.send(ctx, http.MethodDelete, itemPath(streamsPath, id), safeToResend, nil, nil)
 }
 
 // Activate starts delivery of the stream id and returns it.
 func (c *Client) Activate(ctx context.Context, id string) (Stream, error) {
-	return c.lifecycle(ctx, id, "activate")
+	return call[Stream](ctx, c, http.MethodPost, itemPath(streamsPath, id, "lifecycle", "activate"), safeToResend, nil)
 }
 
 // Deactivate stops delivery of the stream id and returns it. Its position
 // is kept; activating it again resumes from there.
 func (c *Client) Deactivate(ctx context.Context, id string) (Stream, error) {
-	return c.lifecycle(ctx, id, "deactivate")
-}
-
-func (c *Client) lifecycle(ctx context.Context, id, op string) (Stream, error) {
-	var s Stream
-	_, err := c.do(ctx, request{method: http.MethodPost, url: c.url(streamPath(id, "lifecycle", op)), idempotent: true}, &s)
-	return s, err
+	return call[Stream](ctx, c, http.MethodPost, itemPath(streamsPath, id, "lifecycle", "deactivate"), safeToResend, nil)
 }
 
 // Status returns the delivery status of the stream id.
 func (c *Client) Status(ctx context.Context, id string) (StreamStatus, error) {
-	var s StreamStatus
-	_, err := c.do(ctx, request{method: http.MethodGet, url: c.url(streamPath(id, "status")), idempotent: true}, &s)
-	return s, err
+	return call[StreamStatus](ctx, c, http.MethodGet, itemPath(streamsPath, id, "status"), safeToResend, nil)
 }
 
 // Replay makes the stream id deliver again every event the journal still
 // holds from since on. Delivery is at-least-once, so destinations see
 // those events a second time.
 func (c *Client) Replay(ctx context.Context, id string, since time.Time) error {
-	b, err := json.Marshal(struct {
-		Since string `json:"since"`
-	}{since.UTC().Format(time.RFC3339Nano)})
-	if err != nil {
-		return err
-	}
-	_, err = c.do(ctx, request{
-		method: http.MethodPost, url: c.url(streamPath(id, "replay")), body: b,
-		contentType: "application/json", idempotent: true,
-	}, nil)
-	return err
+	body := map[string]string{"since": since.UTC().Format(time.RFC3339Nano)}
+	return c.send(ctx, http.MethodPost, itemPath(streamsPath, id, "replay"), safeToResend, body, nil)
 }
 
 // DeadLetters returns the dead letters of the stream id.
 func (c *Client) DeadLetters(ctx context.Context, id string) ([]DeadLetter, error) {
-	return getAll[DeadLetter](ctx, c, streamPath(id, "deadLetters"))
+	return getAll[DeadLetter](ctx, c, itemPath(streamsPath, id, "deadLetters"))
 }
 
 // Redrive hands the dead letters of the stream id back to its runner and
 // returns how many. It is not retried after connection errors, so the
 // count it reports is never that of a second, empty redrive.
 func (c *Client) Redrive(ctx context.Context, id string) (int, error) {
-	var out struct {
+	out, err := call[struct {
 		Redriven int `json:"redriven"`
-	}
-	_, err := c.do(ctx, request{method: http.MethodPost, url: c.url(streamPath(id, "deadLetters", "redrive"))}, &out)
+	}](ctx, c, http.MethodPost, itemPath(streamsPath, id, "deadLetters", "redrive"), sendOnce, nil)
 	return out.Redriven, err
 }
 

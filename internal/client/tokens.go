@@ -2,10 +2,7 @@ package client
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
-	"net/url"
 	"time"
 )
 
@@ -24,19 +21,18 @@ type Token struct {
 	Secret string `json:"token,omitempty"`
 }
 
-func tokenPath(id string) string { return "/api/v1/tokens/" + url.PathEscape(id) }
+// tokensPath is the collection of API tokens.
+const tokensPath = "/api/v1/tokens"
 
 // ListTokens returns the tokens the caller's token may see (its org's,
 // every org's for an all-orgs token).
 func (c *Client) ListTokens(ctx context.Context) ([]Token, error) {
-	return getAll[Token](ctx, c, "/api/v1/tokens")
+	return getAll[Token](ctx, c, tokensPath)
 }
 
 // GetToken returns the token id (without its secret).
 func (c *Client) GetToken(ctx context.Context, id string) (Token, error) {
-	var t Token
-	_, err := c.do(ctx, request{method: http.MethodGet, url: c.url(tokenPath(id)), idempotent: true}, &t)
-	return t, err
+	return call[Token](ctx, c, http.MethodGet, itemPath(tokensPath, id), safeToResend, nil)
 }
 
 // CreateToken creates a token with t's Name, Org (empty: the caller's org)
@@ -44,21 +40,15 @@ func (c *Client) GetToken(ctx context.Context, id string) (Token, error) {
 // once. It is not retried after connection errors: the lost request may
 // have created the token.
 func (c *Client) CreateToken(ctx context.Context, t Token) (Token, error) {
-	b, err := json.Marshal(struct {
+	body := struct {
 		Name   string   `json:"name"`
 		Org    string   `json:"org,omitempty"`
 		Scopes []string `json:"scopes"`
-	}{t.Name, t.Org, t.Scopes})
-	if err != nil {
-		return Token{}, fmt.Errorf("encode token: %w", err)
-	}
-	var out Token
-	_, err = c.do(ctx, request{method: http.MethodPost, url: c.url("/api/v1/tokens"), body: b, contentType: "application/json"}, &out)
-	return out, err
+	}{t.Name, t.Org, t.Scopes}
+	return call[Token](ctx, c, http.MethodPost, tokensPath, sendOnce, body)
 }
 
 // DeleteToken revokes the token id; requests with it fail from then on.
 func (c *Client) DeleteToken(ctx context.Context, id string) error {
-	_, err := c.do(ctx, request{method: http.MethodDelete, url: c.url(tokenPath(id)), idempotent: true}, nil)
-	return err
+	return c.send(ctx, http.MethodDelete, itemPath(tokensPath, id), safeToResend, nil, nil)
 }

@@ -107,27 +107,23 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) withToken(h func(w http.ResponseWriter, r *http.Request, i int)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		s.record(r, 0, 0)
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		i := slices.IndexFunc(s.tokens, func(t map[string]any) bool { return t["id"] == r.PathValue("id") })
-		if i < 0 {
-			WriteError(w, http.StatusNotFound, "E0000007", "Not found: Resource not found: "+r.PathValue("id")+" (Token)")
-			return
-		}
-		h(w, r, i)
-	}
+	return s.withItem(&s.tokens, "Token", h)
 }
 
 func (s *Server) withSource(h func(w http.ResponseWriter, r *http.Request, i int)) http.HandlerFunc {
+	return s.withItem(&s.sources, "LogSource", h)
+}
+
+// withItem resolves {id} to its index in *items, answering Okta's 404
+// naming kind when there is none, and calls h with s.mu held.
+func (s *Server) withItem(items *[]map[string]any, kind string, h func(w http.ResponseWriter, r *http.Request, i int)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s.record(r, 0, 0)
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		i := slices.IndexFunc(s.sources, func(o map[string]any) bool { return o["id"] == r.PathValue("id") })
+		i := slices.IndexFunc(*items, func(o map[string]any) bool { return o["id"] == r.PathValue("id") })
 		if i < 0 {
-			WriteError(w, http.StatusNotFound, "E0000007", "Not found: Resource not found: "+r.PathValue("id")+" (LogSource)")
+			WriteError(w, http.StatusNotFound, "E0000007", "Not found: Resource not found: "+r.PathValue("id")+" ("+kind+")")
 			return
 		}
 		h(w, r, i)
