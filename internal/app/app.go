@@ -265,7 +265,8 @@ func declare(cfg config.Config, listen string, log *slog.Logger) (*declared, err
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	out := outbound.New(outbound.Config{Policy: policy, DataDir: cfg.DataDir, FileRoots: cfg.FileRoots})
+	out := outbound.New(outbound.Config{Policy: policy, DataDir: cfg.DataDir, FileRoots: cfg.FileRoots,
+		TenantAWSCredentials: cfg.Egress.TenantAWSCredentials})
 	out.SetListen(listen)
 	typ := newDestinations(log, out, envelopeDefaults{account: cfg.Envelope.Account, region: cfg.Envelope.Region})
 	typ.patterns = patternOptions(cfg.Patterns)

@@ -373,3 +373,46 @@ func TestEveryDestinationDialsThroughThePolicy(t *testing.T) {
 		})
 	}
 }
+
+// TestTenantAWSDestinationsBringTheirOwnKeys: an AWS destination of an
+// org-scoped token with no keys of its own would sign with the server's
+// credentials (its environment, instance role): refused, unless the
+// operator allows it; the operator's own streams may.
+func TestTenantAWSDestinationsBringTheirOwnKeys(t *testing.T) {
+	// The server's "own" credentials: what the default chain would find.
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIASERVERSOWNKEY")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "server-secret")
+	keyless := map[string]map[string]any{
+		"s3":              {"type": "s3", "name": "b", "settings": map[string]any{"bucket": "acme-audit", "region": "us-east-1"}},
+		"eventbridge":     {"type": "eventbridge", "name": "e", "settings": map[string]any{"region": "us-east-1"}},
+		"cloudwatch_logs": {"type": "cloudwatch_logs", "name": "c", "settings": map[string]any{"region": "us-east-1", "logGroupName": "g"}},
+		"assumed role":    {"type": "s3", "name": "r", "settings": map[string]any{"bucket": "acme-audit", "region": "us-east-1", "credentials": map[string]any{"roleArn": "arn:aws:iam::123456789012:role/x", "externalId": "acme"}}},
+	}
+	r := startApp(t, testConfig(""))
+	acme := r.token("acme", "logStreams.manage", "logStreams.read")
+	for name, in := range keyless {
+		t.Run("tenant "+name, func(t *testing.T) {
+			code, body, _ := r.stream(acme, "?verify=false", in)
+			if code != http.StatusBadRequest || !strings.Contains(body, "credentials.accessKeyId") || !strings.Contains(body, "egress.tenantAwsCredentials") {
+				t.Fatalf("got %d %s, want 400 naming credentials.accessKeyId and egress.tenantAwsCredentials", code, body)
+			}
+		})
+	}
+	own := map[string]any{"type": "s3", "name": "k", "settings": map[string]any{"bucket": "acme-audit", "region": "us-east-1",
+		"credentials": map[string]any{"accessKeyId": "AKIATENANTSOWN", "secretAccessKey": "tenant-secret"}}}
+	if code, body, _ := r.stream(acme, "?verify=false", own); code != http.StatusOK {
+		t.Fatalf("tenant with keys of its own: got %d %s, want 200", code, body)
+	}
+	op := map[string]any{"type": "s3", "name": "op", "org": "acme", "settings": map[string]any{"bucket": "acme-audit", "region": "us-east-1"}}
+	if code, body, _ := r.stream(testAdmin, "?verify=false", op); code != http.StatusOK {
+		t.Fatalf("operator without keys: got %d %s, want 200", code, body)
+	}
+
+	cfg := testConfig("")
+	cfg.Egress.TenantAWSCredentials = true
+	allowed := startApp(t, cfg)
+	tok := allowed.token("acme", "logStreams.manage")
+	if code, body, _ := allowed.stream(tok, "?verify=false", keyless["s3"]); code != http.StatusOK {
+		t.Fatalf("tenant without keys, egress.tenantAwsCredentials on: got %d %s, want 200", code, body)
+	}
+}

@@ -111,6 +111,11 @@ type Egress struct {
 	// Deny refuses these to every destination, the operator's included;
 	// it wins over Allow.
 	Deny []string `yaml:"deny"`
+	// TenantAWSCredentials lets AWS destinations of org-scoped tokens that
+	// bring no keys sign with the server's own AWS credentials (its
+	// environment, shared config or instance role). Off by default: those
+	// credentials are the operator's.
+	TenantAWSCredentials bool `yaml:"tenantAwsCredentials"`
 }
 
 // Journal configures the event store.

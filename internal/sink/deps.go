@@ -41,6 +41,11 @@ type Egress interface {
 	// CheckDir refuses a directory (a full path) the destination must not
 	// write in.
 	CheckDir(dir string) error
+	// AmbientCredentials refuses a destination that would sign its
+	// requests with the server's own cloud credentials (the environment,
+	// shared config or an instance role) instead of credentials of its
+	// own: those are the operator's, not a tenant's.
+	AmbientCredentials() error
 }
 
 // WithDefaults returns d with a discarding Logger and time.Now for the
@@ -84,12 +89,23 @@ func (d Deps) CheckDir(dir string) error {
 	return d.Egress.CheckDir(dir)
 }
 
+// CheckAmbientCredentials asks Egress whether the destination may use the
+// server's own cloud credentials; without Egress it may.
+func (d Deps) CheckAmbientCredentials() error {
+	if d.Egress == nil {
+		return nil
+	}
+	return d.Egress.AmbientCredentials()
+}
+
 // EgressFuncs is an Egress made of functions, for tests and tools; a nil
 // function allows everything (and places a directory as it is).
 type EgressFuncs struct {
 	URL   func(*url.URL) error
 	Place func(dir string) (base, rel string, err error)
 	Dir   func(dir string) error
+	// Ambient answers AmbientCredentials.
+	Ambient func() error
 }
 
 // CheckURL implements Egress.
@@ -114,4 +130,12 @@ func (f EgressFuncs) CheckDir(dir string) error {
 		return nil
 	}
 	return f.Dir(dir)
+}
+
+// AmbientCredentials implements Egress.
+func (f EgressFuncs) AmbientCredentials() error {
+	if f.Ambient == nil {
+		return nil
+	}
+	return f.Ambient()
 }

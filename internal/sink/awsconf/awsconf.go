@@ -294,9 +294,16 @@ func IsAuth(code string) bool {
 	return strings.HasPrefix(code, "NotAuthorizedFor")
 }
 
-// CheckEndpoint refuses an endpoint override deps.Egress does not allow;
-// the error wraps sink.ErrForbiddenTarget.
+// CheckEndpoint refuses an endpoint override deps.Egress does not allow
+// (the error wraps sink.ErrForbiddenTarget), and the server's own AWS
+// credentials for a destination whose owner may not use them (no
+// accessKeyId of its own).
 func (c Config) CheckEndpoint(deps sink.Deps) error {
+	if c.Credentials.AccessKeyID == "" {
+		if err := deps.CheckAmbientCredentials(); err != nil {
+			return err
+		}
+	}
 	if u := c.EndpointURL(); u != nil {
 		return deps.CheckURL(u, "endpoint "+u.Redacted())
 	}

@@ -36,6 +36,12 @@ import (
 // service's own API.
 var ErrSelfTarget = errors.New("the destination is auditstream's own API")
 
+// ErrAmbientCredentials refuses a tenant's AWS destination that brings no
+// keys of its own: it would act with the server's credentials.
+var ErrAmbientCredentials = errors.New("credentials.accessKeyId and credentials.secretAccessKey are required: " +
+	"destinations of org-scoped tokens sign with keys of their own (with roleArn, the keys assume the role), " +
+	"never with the server's AWS credentials; an operator can allow that with egress.tenantAwsCredentials")
+
 // errNeedFileRoots refuses a tenant's file stream on a server without
 // fileRoots: there is no directory of its org to confine it to.
 var errNeedFileRoots = errors.New("settings.dir: file streams of org-scoped tokens need fileRoots in the server's configuration (each org writes below <fileRoot>/<org>); ask the operator")
@@ -52,6 +58,10 @@ type Config struct {
 	DataDir string
 	// FileRoots, when set, are the only directories file streams may use.
 	FileRoots []string
+	// TenantAWSCredentials lets tenants' AWS destinations without keys of
+	// their own sign with the server's credentials (the environment, shared
+	// config or instance role). Off, only the operator's may.
+	TenantAWSCredentials bool
 }
 
 // Guard holds the guarded transports, one per trust, shared by every
@@ -208,6 +218,15 @@ func (w owned) PlaceDir(dir string) (base, rel string, err error) {
 // CheckDir refuses file streams inside the journal's data directory and,
 // when fileRoots are configured, outside them.
 func (w owned) CheckDir(dir string) error { return w.g.checkDir(dir) }
+
+// AmbientCredentials lets the operator's destinations use the server's
+// own AWS credentials, and tenants' only when the operator allows it.
+func (w owned) AmbientCredentials() error {
+	if w.o.Trust == egress.Operator || w.g.cfg.TenantAWSCredentials {
+		return nil
+	}
+	return ErrAmbientCredentials
+}
 
 // checkDir refuses dir inside the journal's data directory and, when
 // fileRoots are configured, outside them. Paths are compared after
