@@ -201,7 +201,7 @@ func (c Config) Validate() error {
 			errs.Addf("headers: %s looks like a credential; put it in auth (apiKey with headerName %q), whose values are write-only", canon, canon)
 		}
 	}
-	errs.Add(c.Auth.validate()...)
+	errs.Add(c.Auth.validate(c.InsecureHTTP)...)
 	if c.Signing.Secret != "" {
 		if _, err := signingKey(c.Signing.Secret); err != nil {
 			errs.Addf("signing.secret: %w", err)
@@ -216,7 +216,7 @@ func (c Config) Validate() error {
 	return errs.Err()
 }
 
-func (a Auth) validate() []error {
+func (a Auth) validate(insecureHTTP bool) []error {
 	var errs sink.Problems
 	// unused lists fields set for another type: a half-edited config is
 	// better refused than silently ignored.
@@ -269,7 +269,7 @@ func (a Auth) validate() []error {
 		unused(slices.Concat(basic, apiKey)...)
 		if a.TokenURL == "" {
 			errs.Addf("auth.tokenUrl: required for oauth2ClientCredentials")
-		} else if _, err := sink.ParseURL(a.TokenURL, tokenURLRules); err != nil {
+		} else if _, err := sink.ParseURL(a.TokenURL, sink.URLRules{Credentials: "auth", Query: true, InsecureHTTP: insecureHTTP}); err != nil {
 			errs.Addf("auth.tokenUrl: %w", err)
 		}
 		if a.ClientID == "" {
@@ -300,11 +300,6 @@ func (c Config) authHeader() string {
 		return ""
 	}
 }
-
-// tokenURLRules check auth.tokenUrl as the url is checked, except that
-// plain http to another host is not refused (as before: only the egress
-// policy judges the token URL's target).
-var tokenURLRules = sink.URLRules{Credentials: "auth", Query: true, InsecureHTTP: true}
 
 // signingKey decodes a whsec_ secret into its HMAC key.
 func signingKey(s secret.String) ([]byte, error) {

@@ -28,6 +28,10 @@ func TestValidate(t *testing.T) {
 		}},
 		{name: "plain http to another host", cfg: Config{URL: "http://10.0.0.1:8080/in"}, want: []string{"plain http to 10.0.0.1:8080", "insecureHttp"}},
 		{name: "plain http to this machine", cfg: Config{URL: "http://127.0.0.1:8080/in"}},
+		// The client secret goes to tokenUrl: the same rule as url.
+		{name: "token url over plain http to another host", cfg: Config{URL: "https://hook.example/in",
+			Auth: Auth{Type: AuthOAuth2, TokenURL: "http://idp.example/token", ClientID: "c", ClientSecret: "s"}},
+			want: []string{"auth.tokenUrl:", "plain http to idp.example", "insecureHttp"}},
 		{name: "missing url", cfg: Config{}, want: []string{"url: required"}},
 		{name: "ftp", cfg: Config{URL: "ftp://x/y"}, want: []string{`scheme "ftp"`}},
 		{name: "no host", cfg: Config{URL: "https:///x"}, want: []string{"no host"}},
