@@ -14,6 +14,7 @@ import (
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/egress"
 	"github.com/auditstream/auditstream/internal/httpapi"
+	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/secret"
 	"github.com/auditstream/auditstream/internal/stream"
 	"github.com/auditstream/auditstream/internal/sysevent"
@@ -145,7 +146,7 @@ func (s *Server) validateInput(in *streamInput, tok auth.Token, old stream.Defin
 	// The destination is the operator's when an all-orgs token sets it, or
 	// when a change leaves the operator's settings as they were.
 	operator := tok.Org == auth.AllOrgs || (old.ID != "" && old.Operator && bytes.Equal(httpapi.CompactJSON(in.Settings), old.Settings))
-	if err := s.d.Types.Validate(stream.Definition{ID: old.ID, Type: in.Type, Org: orgOr(in.Org, tok), Settings: in.Settings,
+	if err := s.d.Types.Validate(stream.Definition{Header: kvstore.Header{ID: old.ID, Type: in.Type, Org: orgOr(in.Org, tok), Settings: in.Settings},
 		Operator: operator}); err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			causes = append(causes, line)
@@ -222,9 +223,8 @@ func (s *Server) createStream(w http.ResponseWriter, r *http.Request, tok auth.T
 		return err
 	}
 	now := s.d.Now().UTC().Truncate(time.Millisecond)
-	d := stream.Definition{ID: stream.NewID(), Type: in.Type, Name: in.Name, Status: stream.StatusActive,
-		Org: orgOr(in.Org, tok), Settings: httpapi.CompactJSON(in.Settings), Filter: httpapi.CompactJSON(in.Filter), Created: now, LastUpdated: now,
-		Operator: tok.Org == auth.AllOrgs}
+	d := stream.Definition{Header: kvstore.Header{ID: stream.NewID(), Type: in.Type, Name: in.Name, Status: stream.StatusActive, Org: orgOr(in.Org, tok), Settings: httpapi.CompactJSON(in.Settings)},
+		Filter: httpapi.CompactJSON(in.Filter), Stamps: kvstore.Stamps{Created: now, LastUpdated: now}, Operator: tok.Org == auth.AllOrgs}
 	if err := s.verify(r.Context(), r, tok, d); err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/httpapi"
+	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/secret"
 	"github.com/auditstream/auditstream/internal/sysevent"
 )
@@ -203,7 +204,7 @@ func (a *API) validate(in *input, tok auth.Token, old Definition) (json.RawMessa
 		if err != nil {
 			causes = append(causes, strings.Split(err.Error(), "\n")...)
 		} else if t.Check != nil {
-			d := Definition{ID: old.ID, Type: in.Type, Org: in.Org, Settings: stored,
+			d := Definition{Header: kvstore.Header{ID: old.ID, Type: in.Type, Org: in.Org, Settings: stored},
 				Operator: operatorSets(tok, old, stored)}
 			if err := t.Check(d); err != nil {
 				causes = append(causes, err.Error())
@@ -245,8 +246,8 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, tok auth.Token) err
 		return err
 	}
 	now := a.now().UTC().Truncate(time.Millisecond)
-	d := Definition{ID: NewID(), Type: in.Type, Name: in.Name, Status: StatusActive, Org: in.Org,
-		Settings: settings, Created: now, LastUpdated: now, Operator: tok.Org == auth.AllOrgs}
+	d := Definition{Header: kvstore.Header{ID: NewID(), Type: in.Type, Name: in.Name, Status: StatusActive, Org: in.Org, Settings: settings},
+		Stamps: kvstore.Stamps{Created: now, LastUpdated: now}, Operator: tok.Org == auth.AllOrgs}
 	if err := a.Store.Put(r.Context(), d); err != nil {
 		return err
 	}

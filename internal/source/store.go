@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"slices"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -26,19 +24,5 @@ type Store = kvstore.Catalog[Definition]
 // fixed are the config file's sources; opts may seal the records at rest
 // (kvstore.WithCodec).
 func NewStore(ctx context.Context, kv jetstream.KeyValue, fixed []Definition, log *slog.Logger, opts ...kvstore.Option) (*Store, error) {
-	fixed = slices.Clone(fixed)
-	for i := range fixed {
-		fixed[i].ReadOnly = true
-	}
 	return kvstore.OpenCatalog(ctx, kv, "source", fixed, ErrNotFound, ErrReadOnly, log, opts...)
 }
-
-// EntryKey, EntryCreated and EntryReadOnly make a Definition a
-// kvstore.Entry.
-func (d Definition) EntryKey() string { return d.ID }
-
-// EntryCreated is the definition's creation time.
-func (d Definition) EntryCreated() time.Time { return d.Created }
-
-// EntryReadOnly reports whether the definition comes from the config file.
-func (d Definition) EntryReadOnly() bool { return d.ReadOnly }

@@ -21,6 +21,7 @@ import (
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/source"
 )
 
@@ -93,8 +94,7 @@ func setup(t *testing.T) *fixture {
 	kv, _ := j.KV(t.Context(), journal.BucketSources)
 	cp, _ := j.KV(t.Context(), source.BucketCheckpoints)
 	statusKV, _ := j.KV(t.Context(), journal.BucketStatus)
-	fixed := []source.Definition{{ID: "fromfile", Type: "poll", Name: "file", Status: source.StatusActive, Org: "acme",
-		Settings: json.RawMessage(`{"n":1}`)}}
+	fixed := []source.Definition{{Header: kvstore.Header{ID: "fromfile", Type: "poll", Name: "file", Status: source.StatusActive, Org: "acme", Settings: json.RawMessage(`{"n":1}`)}}}
 	store, err := source.NewStore(t.Context(), kv, fixed, discard)
 	if err != nil {
 		t.Fatal(err)
@@ -324,8 +324,7 @@ func TestLeaseOneNode(t *testing.T) {
 	waitFor(t, "the source running", func() bool { r, _ := f.rec.get("fromfile"); return r == 1 })
 	kv, _ := f.j.KV(t.Context(), journal.BucketSources)
 	state, _ := f.j.KV(t.Context(), source.BucketState)
-	store2, err := source.NewStore(t.Context(), kv, []source.Definition{{ID: "fromfile", Type: "poll", Name: "file",
-		Status: source.StatusActive, Org: "acme", Settings: json.RawMessage(`{"n":1}`)}}, discard)
+	store2, err := source.NewStore(t.Context(), kv, []source.Definition{{Header: kvstore.Header{ID: "fromfile", Type: "poll", Name: "file", Status: source.StatusActive, Org: "acme", Settings: json.RawMessage(`{"n":1}`)}}}, discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,8 +396,7 @@ func TestStopSavesStatus(t *testing.T) {
 	t.Cleanup(j.Close)
 	kv, _ := j.KV(t.Context(), journal.BucketSources)
 	statusKV, _ := j.KV(t.Context(), journal.BucketStatus)
-	fixed := []source.Definition{{ID: "s1", Type: "poll", Name: "s1", Status: source.StatusActive, Org: "acme",
-		Settings: json.RawMessage(`{}`)}}
+	fixed := []source.Definition{{Header: kvstore.Header{ID: "s1", Type: "poll", Name: "s1", Status: source.StatusActive, Org: "acme", Settings: json.RawMessage(`{}`)}}}
 	store, err := source.NewStore(t.Context(), kv, fixed, discard)
 	if err != nil {
 		t.Fatal(err)

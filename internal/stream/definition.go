@@ -3,31 +3,24 @@ package stream
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/kvstore"
 )
 
 // Status values of a log stream (Okta's).
 const (
-	StatusActive   = "ACTIVE"
-	StatusInactive = "INACTIVE"
+	StatusActive   = kvstore.StatusActive
+	StatusInactive = kvstore.StatusInactive
 )
 
-// Definition is a log stream as configured.
+// Definition is a log stream as configured. Its Header's Org is the org
+// whose events the stream sees (auth.AllOrgs for all); its Settings are
+// the destination's.
 type Definition struct {
-	ID     string `json:"id"`
-	Type   string `json:"type"`
-	Name   string `json:"name"`
-	Status string `json:"status"`
-	// Org is the org whose events the stream sees; auth.AllOrgs for all.
-	Org string `json:"org"`
-	// Settings are the destination's settings, secrets included (they are
-	// removed before the API returns a definition).
-	Settings json.RawMessage `json:"settings"`
+	kvstore.Header
 	// Filter is an EventBridge event pattern; empty means every event.
-	Filter      json.RawMessage `json:"filter,omitempty"`
-	Created     time.Time       `json:"created"`
-	LastUpdated time.Time       `json:"lastUpdated"`
-	// ReadOnly marks streams declared in the config file.
-	ReadOnly bool `json:"readOnly,omitempty"`
+	Filter json.RawMessage `json:"filter,omitempty"`
+	kvstore.Stamps
 	// Epoch names the stream's current journal consumer. Replay starts a
 	// new epoch, whose consumer begins at StartSeq or StartTime.
 	Epoch int `json:"epoch"`

@@ -2,11 +2,8 @@ package stream
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"log/slog"
-	"slices"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -27,31 +24,8 @@ type Store = kvstore.Catalog[Definition]
 // fixed are the config file's log streams; opts may seal the records at
 // rest (kvstore.WithCodec).
 func NewStore(ctx context.Context, kv jetstream.KeyValue, fixed []Definition, log *slog.Logger, opts ...kvstore.Option) (*Store, error) {
-	fixed = slices.Clone(fixed)
-	for i := range fixed {
-		fixed[i].ReadOnly = true
-	}
 	return kvstore.OpenCatalog(ctx, kv, "log stream", fixed, ErrNotFound, ErrReadOnly, log, opts...)
 }
 
-// EntryKey, EntryCreated and EntryReadOnly make a Definition a
-// kvstore.Entry.
-func (d Definition) EntryKey() string { return d.ID }
-
-// EntryCreated is the definition's creation time.
-func (d Definition) EntryCreated() time.Time { return d.Created }
-
-// EntryReadOnly reports whether the definition comes from the config file.
-func (d Definition) EntryReadOnly() bool { return d.ReadOnly }
-
 // NewID returns a fresh stream id in Okta's style (20 characters).
-func NewID() string {
-	const alphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	var b [17]byte
-	_, _ = rand.Read(b[:])
-	out := []byte("0oa")
-	for _, c := range b {
-		out = append(out, alphabet[int(c)%len(alphabet)])
-	}
-	return string(out)
-}
+func NewID() string { return kvstore.NewID("0oa") }
