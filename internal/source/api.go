@@ -44,13 +44,9 @@ func (a *API) record(r *http.Request, tok auth.Token, verb string, d Definition)
 	if a.Journal == nil {
 		return
 	}
-	org := d.Org
-	if org == "" || org == auth.AllOrgs {
-		org = a.DefaultOrg
-	}
 	err := sysevent.Write(r.Context(), a.Journal, sysevent.Spec{Type: "system.log_source.lifecycle." + verb,
 		Message: strings.ToUpper(verb[:1]) + verb[1:] + " source", Actor: sysevent.Token(tok),
-		Targets: []sysevent.Ref{{ID: d.ID, Type: "LogSource", AlternateID: d.Type, DisplayName: d.Name}}, Org: org}, a.now())
+		Targets: []sysevent.Ref{{ID: d.ID, Type: "LogSource", AlternateID: d.Type, DisplayName: d.Name}}, Org: sysevent.OrgFor(d.Org, a.DefaultOrg)}, a.now())
 	if err != nil && a.Log != nil {
 		a.Log.Warn("record source change", "source", d.ID, "verb", verb, "err", err)
 	}

@@ -559,10 +559,7 @@ func (r *Retention) setBlocked(ctx context.Context, blockers []Blocker, u journa
 	// in the system org), so no tenant reads another's stream names.
 	byOrg := map[string][]Blocker{}
 	for _, b := range blockers {
-		org := b.Org
-		if org == "" || org == "*" {
-			org = r.cfg.SystemOrg
-		}
+		org := sysevent.OrgFor(b.Org, r.cfg.SystemOrg)
 		byOrg[org] = append(byOrg[org], b)
 	}
 	for org, bs := range byOrg {
@@ -627,10 +624,7 @@ func (r *Retention) deadLetters(ctx context.Context) {
 // event queues a System Log event; flushEvents stores it (later, if the
 // journal is full right now).
 func (r *Retention) event(org string, spec sysevent.Spec) {
-	if org == "" || org == "*" {
-		org = r.cfg.SystemOrg
-	}
-	spec.Org = org
+	spec.Org = sysevent.OrgFor(org, r.cfg.SystemOrg)
 	ev, err := sysevent.New(spec, time.Now())
 	if err != nil {
 		r.log.Warn("build system event", "type", spec.Type, "err", err)
