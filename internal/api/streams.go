@@ -79,47 +79,21 @@ type streamInput struct {
 	Links       json.RawMessage `json:"_links"`
 }
 
-func (s *Server) listStreams(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	q := r.URL.Query()
-	var fField, fValue string
-	if f := q.Get("filter"); f != "" {
-		var ok bool
-		fField, fValue, ok = httpapi.ParseEqFilter(f)
-		if !ok || (fField != "type" && fField != "status") {
-			return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeInvalidFilter, "Invalid filter %q", f).
-				WithCauses(`use exactly one of: type eq "<type>", status eq "ACTIVE|INACTIVE"`)
-		}
-	}
-	out := []streamView{}
-	for _, d := range s.streams.List() {
-		if !tok.CanAccessOrg(d.Org) {
-			continue
-		}
-		if (fField == "type" && d.Type != fValue) || (fField == "status" && d.Status != fValue) {
-			continue
-		}
-		out = append(out, s.view(r, d))
-	}
-	httpapi.WriteJSON(w, http.StatusOK, out)
-	return nil
+// logStreams is the shared request flow of /api/v1/logStreams.
+func (s *Server) logStreams() *httpapi.Collection[stream.Definition, streamView] {
+	return &httpapi.Collection[stream.Definition, streamView]{Kind: "LogStream", List: s.streams.List, Get: s.streams.Get,
+		Meta: func(d stream.Definition) httpapi.Meta {
+			return httpapi.Meta{Org: d.Org, Type: d.Type, Status: d.Status, ReadOnly: d.ReadOnly}
+		},
+		View: s.view, ReadOnly: stream.ErrReadOnly.Error()}
 }
 
-func (s *Server) findStream(r *http.Request, tok auth.Token) (stream.Definition, error) {
-	id := r.PathValue("id")
-	d, ok := s.streams.Get(id)
-	if !ok || !tok.CanAccessOrg(d.Org) {
-		return stream.Definition{}, httpapi.Errorf(http.StatusNotFound, httpapi.CodeNotFound, "Not found: Resource not found: %s (LogStream)", id)
-	}
-	return d, nil
+func (s *Server) listStreams(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	return s.logStreams().ServeList(w, r, tok)
 }
 
 func (s *Server) getStream(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	d, err := s.findStream(r, tok)
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, s.view(r, d))
-	return nil
+	return s.logStreams().ServeGet(w, r, tok)
 }
 
 // validateInput checks a create or update; old is the stream being
@@ -237,12 +211,9 @@ func (s *Server) createStream(w http.ResponseWriter, r *http.Request, tok auth.T
 }
 
 func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	old, err := s.findStream(r, tok)
+	old, err := s.logStreams().Editable(r, tok)
 	if err != nil {
 		return err
-	}
-	if old.ReadOnly {
-		return readOnlyError()
 	}
 	var in streamInput
 	if err := httpapi.DecodeBody(r, &in, true); err != nil {
@@ -286,23 +257,10 @@ func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.T
 	return nil
 }
 
-func readOnlyError() error {
-	return httpapi.Forbidden(stream.ErrReadOnly.Error())
-}
-
 func (s *Server) deleteStream(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	d, err := s.findStream(r, tok)
-	if err != nil {
-		return err
-	}
-	if d.ReadOnly {
-		return readOnlyError()
-	}
-	if err := s.streams.Delete(r.Context(), sysevent.Token(tok), d); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return s.logStreams().ServeDelete(w, r, tok, func(d stream.Definition) error {
+		return s.streams.Delete(r.Context(), sysevent.Token(tok), d)
+	})
 }
 
 func (s *Server) activateStream(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
@@ -314,42 +272,24 @@ func (s *Server) deactivateStream(w http.ResponseWriter, r *http.Request, tok au
 }
 
 func (s *Server) lifecycle(w http.ResponseWriter, r *http.Request, tok auth.Token, status string) error {
-	d, err := s.findStream(r, tok)
-	if err != nil {
-		return err
-	}
-	if d.ReadOnly {
-		return readOnlyError()
-	}
-	if status == stream.StatusActive {
-		if err := s.verify(r.Context(), r, tok, d); err != nil {
-			return err
+	return s.logStreams().ServeChange(w, r, tok, func(d stream.Definition) (stream.Definition, error) {
+		if status == stream.StatusActive {
+			if err := s.verify(r.Context(), r, tok, d); err != nil {
+				return d, err
+			}
 		}
-	}
-	d, err = s.streams.SetStatus(r.Context(), sysevent.Token(tok), d, status)
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, s.view(r, d))
-	return nil
+		return s.streams.SetStatus(r.Context(), sysevent.Token(tok), d, status)
+	})
 }
 
 func (s *Server) streamStatus(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	d, err := s.findStream(r, tok)
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, s.streams.Status(r.Context(), d))
-	return nil
+	return s.logStreams().ServeFound(w, r, tok, func(d stream.Definition) any { return s.streams.Status(r.Context(), d) })
 }
 
 func (s *Server) replayStream(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	d, err := s.findStream(r, tok)
+	d, err := s.logStreams().Editable(r, tok)
 	if err != nil {
 		return err
-	}
-	if d.ReadOnly {
-		return readOnlyError()
 	}
 	var in struct {
 		Since string `json:"since"`
@@ -379,7 +319,7 @@ type deadLetterView struct {
 }
 
 func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	d, err := s.findStream(r, tok)
+	d, err := s.logStreams().Find(r, tok)
 	if err != nil {
 		return err
 	}
@@ -411,7 +351,7 @@ func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request, tok auth.To
 }
 
 func (s *Server) redrive(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	d, err := s.findStream(r, tok)
+	d, err := s.logStreams().Find(r, tok)
 	if err != nil {
 		return err
 	}

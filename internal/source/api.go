@@ -124,43 +124,21 @@ type input struct {
 	Settings json.RawMessage `json:"settings"`
 }
 
-func (a *API) list(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	var field, value string
-	if f := r.URL.Query().Get("filter"); f != "" {
-		var ok bool
-		field, value, ok = httpapi.ParseEqFilter(f)
-		if !ok || (field != "type" && field != "status") {
-			return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeInvalidFilter, "Invalid filter %q", f).
-				WithCauses(`use exactly one of: type eq "<type>", status eq "ACTIVE|INACTIVE"`)
-		}
-	}
-	out := []view{}
-	for _, d := range a.Store.List() {
-		if !tok.CanAccessOrg(d.Org) || (field == "type" && d.Type != value) || (field == "status" && d.Status != value) {
-			continue
-		}
-		out = append(out, a.view(r, d))
-	}
-	httpapi.WriteJSON(w, http.StatusOK, out)
-	return nil
+// sources is the shared request flow of /api/v1/sources.
+func (a *API) sources() *httpapi.Collection[Definition, view] {
+	return &httpapi.Collection[Definition, view]{Kind: "LogSource", List: a.Store.List, Get: a.Store.Get,
+		Meta: func(d Definition) httpapi.Meta {
+			return httpapi.Meta{Org: d.Org, Type: d.Type, Status: d.Status, ReadOnly: d.ReadOnly}
+		},
+		View: a.view, ReadOnly: ErrReadOnly.Error()}
 }
 
-func (a *API) find(r *http.Request, tok auth.Token) (Definition, error) {
-	id := r.PathValue("id")
-	d, ok := a.Store.Get(id)
-	if !ok || !tok.CanAccessOrg(d.Org) {
-		return Definition{}, httpapi.Errorf(http.StatusNotFound, httpapi.CodeNotFound, "Not found: Resource not found: %s (LogSource)", id)
-	}
-	return d, nil
+func (a *API) list(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	return a.sources().ServeList(w, r, tok)
 }
 
 func (a *API) get(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	d, err := a.find(r, tok)
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, a.view(r, d))
-	return nil
+	return a.sources().ServeGet(w, r, tok)
 }
 
 // validate checks a create or update and returns the stored settings; old
@@ -253,17 +231,10 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, tok auth.Token) err
 	return nil
 }
 
-func readOnlyError() error {
-	return httpapi.Forbidden(ErrReadOnly.Error())
-}
-
 func (a *API) update(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	old, err := a.find(r, tok)
+	old, err := a.sources().Editable(r, tok)
 	if err != nil {
 		return err
-	}
-	if old.ReadOnly {
-		return readOnlyError()
 	}
 	var in input
 	if err := httpapi.DecodeBody(r, &in, true); err != nil {
@@ -296,19 +267,13 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, tok auth.Token) err
 }
 
 func (a *API) delete(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	d, err := a.find(r, tok)
-	if err != nil {
-		return err
-	}
-	if d.ReadOnly {
-		return readOnlyError()
-	}
-	if err := a.Store.Delete(r.Context(), d.ID); err != nil {
-		return err
-	}
-	a.record(r, tok, "delete", d)
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return a.sources().ServeDelete(w, r, tok, func(d Definition) error {
+		if err := a.Store.Delete(r.Context(), d.ID); err != nil {
+			return err
+		}
+		a.record(r, tok, "delete", d)
+		return nil
+	})
 }
 
 func (a *API) activate(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
@@ -320,40 +285,30 @@ func (a *API) deactivate(w http.ResponseWriter, r *http.Request, tok auth.Token)
 }
 
 func (a *API) lifecycle(w http.ResponseWriter, r *http.Request, tok auth.Token, status string) error {
-	d, err := a.find(r, tok)
-	if err != nil {
-		return err
-	}
-	if d.ReadOnly {
-		return readOnlyError()
-	}
-	if d.Status != status {
+	return a.sources().ServeChange(w, r, tok, func(d Definition) (Definition, error) {
+		if d.Status == status {
+			return d, nil
+		}
 		d.Status = status
 		d.LastUpdated = a.now().UTC().Truncate(time.Millisecond)
 		if err := a.Store.Put(r.Context(), d); err != nil {
-			return err
+			return d, err
 		}
 		if status == StatusActive {
 			a.record(r, tok, "activate", d)
 		} else {
 			a.record(r, tok, "deactivate", d)
 		}
-	}
-	httpapi.WriteJSON(w, http.StatusOK, a.view(r, d))
-	return nil
+		return d, nil
+	})
 }
 
 func (a *API) status(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	d, err := a.find(r, tok)
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, a.Supervisor.Snapshot(d))
-	return nil
+	return a.sources().ServeFound(w, r, tok, func(d Definition) any { return a.Supervisor.Snapshot(d) })
 }
 
 func (a *API) backfill(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	d, err := a.find(r, tok)
+	d, err := a.sources().Find(r, tok)
 	if err != nil {
 		return err
 	}

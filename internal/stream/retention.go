@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -153,21 +154,11 @@ func NewRetention(cfg RetentionConfig) *Retention {
 	if cfg.WhenFull == "" {
 		cfg.WhenFull = WhenFullProtect
 	}
-	if cfg.Interval == 0 {
-		cfg.Interval = DefaultRetentionInterval
-	}
-	if cfg.HighWater == 0 {
-		cfg.HighWater = DefaultHighWater
-	}
-	if cfg.Target == 0 {
-		cfg.Target = DefaultTarget
-	}
-	if cfg.WarnAt == 0 {
-		cfg.WarnAt = DefaultWarnAt
-	}
-	if cfg.RearmBelow == 0 {
-		cfg.RearmBelow = DefaultRearmBelow
-	}
+	cfg.Interval = cmp.Or(cfg.Interval, DefaultRetentionInterval)
+	cfg.HighWater = cmp.Or(cfg.HighWater, DefaultHighWater)
+	cfg.Target = cmp.Or(cfg.Target, DefaultTarget)
+	cfg.WarnAt = cmp.Or(cfg.WarnAt, DefaultWarnAt)
+	cfg.RearmBelow = cmp.Or(cfg.RearmBelow, DefaultRearmBelow)
 	r := &Retention{cfg: cfg, log: cfg.Log.With("component", "retention"), blocking: map[string]bool{},
 		usageRatio: prometheus.NewGauge(prometheus.GaugeOpts{Name: "auditstream_journal_usage_ratio",
 			Help: "Bytes stored by the journal over journal.maxBytes."}),
