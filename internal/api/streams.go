@@ -211,12 +211,9 @@ func (s *Server) createStream(w http.ResponseWriter, r *http.Request, tok auth.T
 }
 
 func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	old, err := s.logStreams().Editable(r, tok)
-	if err != nil {
-		return err
-	}
 	var in streamInput
-	if err := httpapi.DecodeBody(r, &in, true); err != nil {
+	old, err := s.logStreams().Replacing(r, tok, &in)
+	if err != nil {
 		return err
 	}
 	if in.Org == "" {

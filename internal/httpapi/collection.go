@@ -56,6 +56,16 @@ func (c *Collection[D, V]) Editable(r *http.Request, tok auth.Token) (D, error) 
 	return d, err
 }
 
+// Replacing is Editable for a PUT: it also decodes the request's body
+// strictly into in.
+func (c *Collection[D, V]) Replacing(r *http.Request, tok auth.Token, in any) (D, error) {
+	d, err := c.Editable(r, tok)
+	if err != nil {
+		return d, err
+	}
+	return d, DecodeBody(r, in, true)
+}
+
 // ServeList answers GET of the collection: the resources of the token's
 // orgs, optionally filtered with `type eq "…"` or `status eq "…"`.
 func (c *Collection[D, V]) ServeList(w http.ResponseWriter, r *http.Request, tok auth.Token) error {

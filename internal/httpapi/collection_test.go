@@ -62,6 +62,17 @@ func serveThings(t *testing.T, tok auth.Token, things ...thing) (*httptest.Serve
 			return x, nil
 		})
 	}))
+	mux.HandleFunc("PUT /things/{id}", handle(func(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+		var in struct {
+			Name string `json:"name"`
+		}
+		x, err := c.Replacing(r, tok, &in)
+		if err != nil {
+			return err
+		}
+		httpapi.WriteJSON(w, http.StatusOK, x.ID+"="+in.Name)
+		return nil
+	}))
 	mux.HandleFunc("DELETE /things/{id}", handle(func(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
 		return c.ServeDelete(w, r, tok, func(x thing) error { changed = append(changed, "-"+x.ID); return nil })
 	}))
@@ -80,33 +91,39 @@ func TestCollection(t *testing.T) {
 	srv, changed := serveThings(t, auth.Token{ID: "t", Org: "acme"}, things...)
 	tests := []struct {
 		name, method, path string
+		send               string // request body
 		status             int
 		body               string // JSON body, or the errorCode of an error
 	}{
-		{"list the token's org", "GET", "/things", 200, `["a1","a2","f","bad"]`},
-		{"filter by type", "GET", `/things?filter=type+eq+"http"`, 200, `["a1","f"]`},
-		{"filter by status", "GET", `/things?filter=status+eq+"INACTIVE"`, 200, `["a2"]`},
-		{"filter on another member", "GET", `/things?filter=org+eq+"acme"`, 400, httpapi.CodeInvalidFilter},
-		{"malformed filter", "GET", `/things?filter=type`, 400, httpapi.CodeInvalidFilter},
-		{"get", "GET", "/things/a1", 200, `"a1"`},
-		{"another org's is not found", "GET", "/things/g1", 404, httpapi.CodeNotFound},
-		{"unknown", "GET", "/things/nope", 404, httpapi.CodeNotFound},
-		{"status", "GET", "/things/a2/status", 200, `"INACTIVE"`},
-		{"another org's status", "GET", "/things/g1/status", 404, httpapi.CodeNotFound},
-		{"change", "POST", "/things/a1/touch", 200, `"a1!"`},
-		{"change refused by the caller", "POST", "/things/bad/touch", 500, httpapi.CodeInternal},
-		{"change of the config file's", "POST", "/things/f/touch", 403, httpapi.CodeForbidden},
-		{"change of another org's", "POST", "/things/g1/touch", 404, httpapi.CodeNotFound},
-		{"delete", "DELETE", "/things/a2", 204, ``},
-		{"delete the config file's", "DELETE", "/things/f", 403, httpapi.CodeForbidden},
-		{"delete another org's", "DELETE", "/things/g1", 404, httpapi.CodeNotFound},
+		{"list the token's org", "GET", "/things", "", 200, `["a1","a2","f","bad"]`},
+		{"filter by type", "GET", `/things?filter=type+eq+"http"`, "", 200, `["a1","f"]`},
+		{"filter by status", "GET", `/things?filter=status+eq+"INACTIVE"`, "", 200, `["a2"]`},
+		{"filter on another member", "GET", `/things?filter=org+eq+"acme"`, "", 400, httpapi.CodeInvalidFilter},
+		{"malformed filter", "GET", `/things?filter=type`, "", 400, httpapi.CodeInvalidFilter},
+		{"get", "GET", "/things/a1", "", 200, `"a1"`},
+		{"another org's is not found", "GET", "/things/g1", "", 404, httpapi.CodeNotFound},
+		{"unknown", "GET", "/things/nope", "", 404, httpapi.CodeNotFound},
+		{"status", "GET", "/things/a2/status", "", 200, `"INACTIVE"`},
+		{"another org's status", "GET", "/things/g1/status", "", 404, httpapi.CodeNotFound},
+		{"change", "POST", "/things/a1/touch", "", 200, `"a1!"`},
+		{"change refused by the caller", "POST", "/things/bad/touch", "", 500, httpapi.CodeInternal},
+		{"change of the config file's", "POST", "/things/f/touch", "", 403, httpapi.CodeForbidden},
+		{"change of another org's", "POST", "/things/g1/touch", "", 404, httpapi.CodeNotFound},
+		{"replace", "PUT", "/things/a1", `{"name":"n"}`, 200, `"a1=n"`},
+		{"replace with a misspelt member", "PUT", "/things/a1", `{"nmae":"n"}`, 400, httpapi.CodeMalformed},
+		{"replace the config file's", "PUT", "/things/f", `{"name":"n"}`, 403, httpapi.CodeForbidden},
+		{"replace another org's", "PUT", "/things/g1", `{"name":"n"}`, 404, httpapi.CodeNotFound},
+		{"delete", "DELETE", "/things/a2", "", 204, ``},
+		{"delete the config file's", "DELETE", "/things/f", "", 403, httpapi.CodeForbidden},
+		{"delete another org's", "DELETE", "/things/g1", "", 404, httpapi.CodeNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, err := http.NewRequestWithContext(t.Context(), tt.method, srv.URL+tt.path, nil)
+			req, err := http.NewRequestWithContext(t.Context(), tt.method, srv.URL+tt.path, strings.NewReader(tt.send))
 			if err != nil {
 				t.Fatal(err)
 			}
+			req.Header.Set("Content-Type", "application/json")
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)

@@ -80,14 +80,10 @@ type link struct {
 	Method string `json:"method"`
 }
 
-// view is a source as the API shows it.
+// view is a source as the API shows it: its Header with the secret
+// settings removed, then the rest.
 type view struct {
-	ID          string          `json:"id"`
-	Type        string          `json:"type"`
-	Name        string          `json:"name"`
-	Status      string          `json:"status"`
-	Org         string          `json:"org"`
-	Settings    json.RawMessage `json:"settings"`
+	kvstore.Header
 	ReadOnly    bool            `json:"readOnly,omitempty"`
 	Created     string          `json:"created"`
 	LastUpdated string          `json:"lastUpdated"`
@@ -111,8 +107,9 @@ func (a *API) view(r *http.Request, d Definition) view {
 	if err != nil {
 		settings = json.RawMessage("{}")
 	}
-	return view{ID: d.ID, Type: d.Type, Name: d.Name, Status: d.Status, Org: d.Org, Settings: settings,
-		ReadOnly: d.ReadOnly, Created: d.Created.UTC().Format(event.TimeFormat),
+	h := d.Header
+	h.Settings = settings
+	return view{Header: h, ReadOnly: d.ReadOnly, Created: d.Created.UTC().Format(event.TimeFormat),
 		LastUpdated: d.LastUpdated.UTC().Format(event.TimeFormat), Links: links}
 }
 
@@ -232,12 +229,9 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, tok auth.Token) err
 }
 
 func (a *API) update(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	old, err := a.sources().Editable(r, tok)
-	if err != nil {
-		return err
-	}
 	var in input
-	if err := httpapi.DecodeBody(r, &in, true); err != nil {
+	old, err := a.sources().Replacing(r, tok, &in)
+	if err != nil {
 		return err
 	}
 	if in.Org == "" {
