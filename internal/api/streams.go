@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -216,9 +217,7 @@ func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.T
 	if err != nil {
 		return err
 	}
-	if in.Org == "" {
-		in.Org = old.Org
-	}
+	in.Org = cmp.Or(in.Org, old.Org)
 	if in.Type == old.Type {
 		merged, err := secret.Carry(in.Settings, old.Settings,
 			secret.Fields{Secrets: s.d.Types.SecretPaths(old.Type), Destination: s.d.Types.DestinationPaths(old.Type)})

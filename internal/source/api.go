@@ -2,6 +2,7 @@ package source
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -234,12 +235,8 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, tok auth.Token) err
 	if err != nil {
 		return err
 	}
-	if in.Org == "" {
-		in.Org = old.Org
-	}
-	if in.Type == "" {
-		in.Type = old.Type
-	}
+	in.Org = cmp.Or(in.Org, old.Org)
+	in.Type = cmp.Or(in.Type, old.Type)
 	var generated map[string]string
 	if in.Type == old.Type {
 		generated = a.generate(&in, old.Settings)
