@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/event"
@@ -31,20 +32,17 @@ type ingestMetrics struct {
 const maxInflightIngest = 64
 
 func newIngestMetrics(reg prometheus.Registerer) *ingestMetrics {
-	m := &ingestMetrics{
-		events: prometheus.NewCounter(prometheus.CounterOpts{Name: "auditstream_ingest_events_total",
+	f := promauto.With(reg) // registers with reg, when there is one
+	return &ingestMetrics{
+		events: f.NewCounter(prometheus.CounterOpts{Name: "auditstream_ingest_events_total",
 			Help: "Events accepted into the journal through the ingest API."}),
-		dups: prometheus.NewCounter(prometheus.CounterOpts{Name: "auditstream_ingest_duplicate_events_total",
+		dups: f.NewCounter(prometheus.CounterOpts{Name: "auditstream_ingest_duplicate_events_total",
 			Help: "Events sent again with a uuid the journal already had."}),
-		bytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "auditstream_ingest_bytes_total",
+		bytes: f.NewCounter(prometheus.CounterOpts{Name: "auditstream_ingest_bytes_total",
 			Help: "Request body bytes (decompressed) of accepted ingest requests."}),
-		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "auditstream_ingest_rejected_requests_total",
+		rejected: f.NewCounterVec(prometheus.CounterOpts{Name: "auditstream_ingest_rejected_requests_total",
 			Help: "Ingest requests refused, by HTTP status."}, []string{"code"}),
 	}
-	if reg != nil {
-		reg.MustRegister(m.events, m.dups, m.bytes, m.rejected)
-	}
-	return m
 }
 
 // ingest handles POST /api/v1/events: one JSON object, a JSON array, or

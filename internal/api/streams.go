@@ -170,6 +170,16 @@ func orgOr(org string, tok auth.Token) string {
 	return tok.Org
 }
 
+// destinationError is what tok learns of a destination's refusal: all of
+// it for the operator, the status line only for a tenant, never what the
+// destination answered, which may be an internal service.
+func destinationError(tok auth.Token, err error) string {
+	if tok.Org != auth.AllOrgs {
+		return egress.PublicMessage(err)
+	}
+	return err.Error()
+}
+
 func (s *Server) verify(ctx context.Context, r *http.Request, tok auth.Token, d stream.Definition) error {
 	if r.URL.Query().Get("verify") == "false" {
 		return nil
@@ -177,14 +187,8 @@ func (s *Server) verify(ctx context.Context, r *http.Request, tok auth.Token, d 
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	if err := s.d.Types.Verify(ctx, d); err != nil {
-		msg := err.Error()
-		if tok.Org != auth.AllOrgs {
-			// A tenant learns the status line, never what the
-			// destination answered: it may be an internal service.
-			msg = egress.PublicMessage(err)
-		}
 		return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: settings").
-			WithCauses("the destination check failed: " + msg)
+			WithCauses("the destination check failed: " + destinationError(tok, err))
 	}
 	return nil
 }
@@ -354,12 +358,8 @@ func (s *Server) redrive(w http.ResponseWriter, r *http.Request, tok auth.Token)
 	n, err := s.streams.Redrive(r.Context(), d)
 	var re *stream.RedriveError
 	if errors.As(err, &re) {
-		msg := re.Err.Error()
-		if tok.Org != auth.AllOrgs {
-			msg = egress.PublicMessage(re.Err) // the answer body stays with the operator
-		}
 		return &httpapi.Error{Status: http.StatusBadGateway, Code: httpapi.CodeInternal, Summary: "Redrive stopped: the destination refused events",
-			Causes: []string{fmt.Sprintf("%d redriven before: %s", n, msg)}}
+			Causes: []string{fmt.Sprintf("%d redriven before: %s", n, destinationError(tok, re.Err))}}
 	}
 	if err != nil {
 		return err

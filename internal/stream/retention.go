@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/health"
@@ -159,22 +160,19 @@ func NewRetention(cfg RetentionConfig) *Retention {
 	cfg.Target = cmp.Or(cfg.Target, DefaultTarget)
 	cfg.WarnAt = cmp.Or(cfg.WarnAt, DefaultWarnAt)
 	cfg.RearmBelow = cmp.Or(cfg.RearmBelow, DefaultRearmBelow)
-	r := &Retention{cfg: cfg, log: cfg.Log.With("component", "retention"), blocking: map[string]bool{},
-		usageRatio: prometheus.NewGauge(prometheus.GaugeOpts{Name: "auditstream_journal_usage_ratio",
+	f := promauto.With(cfg.Registry) // registers with it, when there is one
+	return &Retention{cfg: cfg, log: cfg.Log.With("component", "retention"), blocking: map[string]bool{},
+		usageRatio: f.NewGauge(prometheus.GaugeOpts{Name: "auditstream_journal_usage_ratio",
 			Help: "Bytes stored by the journal over journal.maxBytes."}),
-		dlRatio: prometheus.NewGauge(prometheus.GaugeOpts{Name: "auditstream_journal_dead_letters_usage_ratio",
+		dlRatio: f.NewGauge(prometheus.GaugeOpts{Name: "auditstream_journal_dead_letters_usage_ratio",
 			Help: "Bytes stored by the dead-letter store over journal.deadLetters.maxBytes."}),
-		blockedG: prometheus.NewGauge(prometheus.GaugeOpts{Name: "auditstream_journal_retention_blocked",
+		blockedG: f.NewGauge(prometheus.GaugeOpts{Name: "auditstream_journal_retention_blocked",
 			Help: "1 while the journal is near its cap and undelivered events of active log streams keep retention from purging."}),
-		purged: prometheus.NewCounter(prometheus.CounterOpts{Name: "auditstream_journal_purged_events_total",
+		purged: f.NewCounter(prometheus.CounterOpts{Name: "auditstream_journal_purged_events_total",
 			Help: "Events retention purged from the journal to stay under journal.maxBytes."}),
-		capWarnings: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "auditstream_journal_capacity_warnings_total",
+		capWarnings: f.NewCounterVec(prometheus.CounterOpts{Name: "auditstream_journal_capacity_warnings_total",
 			Help: "Times a store passed 80% of its cap."}, []string{"store"}),
 	}
-	if cfg.Registry != nil {
-		cfg.Registry.MustRegister(r.usageRatio, r.dlRatio, r.blockedG, r.purged, r.capWarnings)
-	}
-	return r
 }
 
 // checkCause is why Retention.check runs.
