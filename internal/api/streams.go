@@ -24,41 +24,23 @@ import (
 // streamView is a log stream as the API shows it: Okta's LogStream object
 // plus auditstream's filter and org.
 type streamView struct {
-	ID          string          `json:"id"`
-	Type        string          `json:"type"`
-	Name        string          `json:"name"`
-	Status      string          `json:"status"`
-	Settings    json.RawMessage `json:"settings"`
-	Filter      json.RawMessage `json:"filter,omitempty"`
-	Org         string          `json:"org"`
-	ReadOnly    bool            `json:"readOnly,omitempty"`
-	Created     string          `json:"created"`
-	LastUpdated string          `json:"lastUpdated"`
-	Links       map[string]link `json:"_links"`
+	ID       string          `json:"id"`
+	Type     string          `json:"type"`
+	Name     string          `json:"name"`
+	Status   string          `json:"status"`
+	Settings json.RawMessage `json:"settings"`
+	Filter   json.RawMessage `json:"filter,omitempty"`
+	Org      string          `json:"org"`
+	httpapi.Tail
 }
-
-type link struct {
-	Href   string `json:"href"`
-	Method string `json:"method"`
-}
-
-const oktaTime = "2006-01-02T15:04:05.000Z07:00"
 
 func (s *Server) view(r *http.Request, d stream.Definition) streamView {
-	base := s.d.PublicURL + "/api/v1/logStreams/" + d.ID
-	links := map[string]link{"self": {Href: base, Method: "GET"}}
-	if d.Status == stream.StatusActive {
-		links["deactivate"] = link{Href: base + "/lifecycle/deactivate", Method: "POST"}
-	} else {
-		links["activate"] = link{Href: base + "/lifecycle/activate", Method: "POST"}
-	}
 	settings, err := secret.Strip(d.Settings, s.d.Types.SecretPaths(d.Type))
 	if err != nil {
 		settings = json.RawMessage("{}")
 	}
-	return streamView{ID: d.ID, Type: d.Type, Name: d.Name, Status: d.Status, Settings: settings,
-		Filter: d.Filter, Org: d.Org, ReadOnly: d.ReadOnly,
-		Created: d.Created.UTC().Format(oktaTime), LastUpdated: d.LastUpdated.UTC().Format(oktaTime), Links: links}
+	return streamView{ID: d.ID, Type: d.Type, Name: d.Name, Status: d.Status, Settings: settings, Filter: d.Filter, Org: d.Org,
+		Tail: httpapi.NewTail(s.d.PublicURL+"/api/v1/logStreams/"+d.ID, d.Status == stream.StatusActive, d.ReadOnly, d.Created, d.LastUpdated)}
 }
 
 // streamInput is the body of POST and PUT, decoded strictly: a misspelt

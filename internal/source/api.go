@@ -76,32 +76,20 @@ func (a *API) now() time.Time {
 	return time.Now()
 }
 
-type link struct {
-	Href   string `json:"href"`
-	Method string `json:"method"`
-}
-
 // view is a source as the API shows it: its Header with the secret
 // settings removed, then the rest.
 type view struct {
 	kvstore.Header
-	ReadOnly    bool            `json:"readOnly,omitempty"`
-	Created     string          `json:"created"`
-	LastUpdated string          `json:"lastUpdated"`
-	Links       map[string]link `json:"_links"`
+	httpapi.Tail
 }
 
 func (a *API) view(r *http.Request, d Definition) view {
 	base := strings.TrimRight(a.PublicURL, "/") + "/api/v1/sources/" + d.ID
-	links := map[string]link{"self": {Href: base, Method: "GET"}, "status": {Href: base + "/status", Method: "GET"}}
-	if d.Status == StatusActive {
-		links["deactivate"] = link{Href: base + "/lifecycle/deactivate", Method: "POST"}
-	} else {
-		links["activate"] = link{Href: base + "/lifecycle/activate", Method: "POST"}
-	}
+	tail := httpapi.NewTail(base, d.Status == StatusActive, d.ReadOnly, d.Created, d.LastUpdated)
+	tail.Links["status"] = httpapi.Link{Href: base + "/status", Method: "GET"}
 	if ep := a.Types[d.Type].Endpoints; ep != nil {
 		for name, href := range ep(d) {
-			links[name] = link{Href: href, Method: "POST"}
+			tail.Links[name] = httpapi.Link{Href: href, Method: "POST"}
 		}
 	}
 	settings, err := secret.Strip(d.Settings, a.Types[d.Type].SecretPaths)
@@ -110,8 +98,7 @@ func (a *API) view(r *http.Request, d Definition) view {
 	}
 	h := d.Header
 	h.Settings = settings
-	return view{Header: h, ReadOnly: d.ReadOnly, Created: d.Created.UTC().Format(event.TimeFormat),
-		LastUpdated: d.LastUpdated.UTC().Format(event.TimeFormat), Links: links}
+	return view{Header: h, Tail: tail}
 }
 
 // input is the body of POST and PUT.
