@@ -9,12 +9,7 @@ import (
 
 // eventOrg is the org an event about something in org belongs to: the
 // default org for things of every org.
-func (s *Server) eventOrg(org string) string {
-	if org == auth.AllOrgs || org == "" {
-		return s.d.DefaultOrg
-	}
-	return org
-}
+func (s *Server) eventOrg(org string) string { return sysevent.OrgFor(org, s.d.DefaultOrg) }
 
 // record appends a System Log event about a change that has already
 // happened: a journal that cannot take the event is logged, not reported

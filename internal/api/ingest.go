@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/event"
@@ -31,20 +32,17 @@ type ingestMetrics struct {
 const maxInflightIngest = 64
 
 func newIngestMetrics(reg prometheus.Registerer) *ingestMetrics {
-	m := &ingestMetrics{
-		events: prometheus.NewCounter(prometheus.CounterOpts{Name: "auditstream_ingest_events_total",
+	f := promauto.With(reg) // registers with reg, when there is one
+	return &ingestMetrics{
+		events: f.NewCounter(prometheus.CounterOpts{Name: "auditstream_ingest_events_total",
 			Help: "Events accepted into the journal through the ingest API."}),
-		dups: prometheus.NewCounter(prometheus.CounterOpts{Name: "auditstream_ingest_duplicate_events_total",
+		dups: f.NewCounter(prometheus.CounterOpts{Name: "auditstream_ingest_duplicate_events_total",
 			Help: "Events sent again with a uuid the journal already had."}),
-		bytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "auditstream_ingest_bytes_total",
+		bytes: f.NewCounter(prometheus.CounterOpts{Name: "auditstream_ingest_bytes_total",
 			Help: "Request body bytes (decompressed) of accepted ingest requests."}),
-		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "auditstream_ingest_rejected_requests_total",
+		rejected: f.NewCounterVec(prometheus.CounterOpts{Name: "auditstream_ingest_rejected_requests_total",
 			Help: "Ingest requests refused, by HTTP status."}, []string{"code"}),
 	}
-	if reg != nil {
-		reg.MustRegister(m.events, m.dups, m.bytes, m.rejected)
-	}
-	return m
 }
 
 // ingest handles POST /api/v1/events: one JSON object, a JSON array, or
@@ -187,9 +185,44 @@ func (s *Server) ingestOrg(r *http.Request, tok auth.Token) (string, error) {
 var ingestTypes = []string{"application/json",
 	"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines"}
 
+// maxCauses is how many refused events one answer names.
+const maxCauses = 20
+
+// batch gathers the events of one request, and the causes of those it
+// cannot store.
+type batch struct {
+	s      *Server
+	org    string
+	now    time.Time
+	evs    []event.Event
+	causes []string
+}
+
+// add parses raw, which where names in causes. An event too large ends the
+// request with err; more is false once maxCauses events were refused.
+func (b *batch) add(raw []byte, where string) (more bool, err error) {
+	if err := b.s.checkEventSize(len(raw), where); err != nil {
+		return false, err
+	}
+	ev, err := event.Parse(raw, b.org, b.now)
+	if err != nil {
+		b.causes = append(b.causes, fmt.Sprintf("%s: %v", where, err))
+		return len(b.causes) < maxCauses, nil
+	}
+	b.evs = append(b.evs, ev)
+	return true, nil
+}
+
+// result is the events, or the 400 naming the refused ones.
+func (b *batch) result() ([]event.Event, error) {
+	if len(b.causes) > 0 {
+		return nil, httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: events").WithCauses(b.causes...)
+	}
+	return b.evs, nil
+}
+
 func (s *Server) parseNDJSON(body []byte, org string, now time.Time) ([]event.Event, error) {
-	var evs []event.Event
-	var causes []string
+	b := batch{s: s, org: org, now: now}
 	line := 0
 	// Lines are sliced from body, which outlives the request: events keep
 	// pointing into it until the journal has them.
@@ -205,26 +238,18 @@ func (s *Server) parseNDJSON(body []byte, org string, now time.Time) ([]event.Ev
 		if len(raw) == 0 {
 			continue
 		}
-		if err := s.checkEventSize(len(raw), fmt.Sprintf("line %d", line)); err != nil {
+		more, err := b.add(raw, fmt.Sprintf("line %d", line))
+		if err != nil {
 			return nil, err
 		}
-		ev, err := event.Parse(raw, org, now)
-		if err != nil {
-			causes = append(causes, fmt.Sprintf("line %d: %v", line, err))
-			if len(causes) >= 20 {
-				break
-			}
-			continue
+		if !more {
+			break
 		}
-		evs = append(evs, ev)
-		if len(evs) > s.d.Limits.MaxEvents {
+		if len(b.evs) > s.d.Limits.MaxEvents {
 			return nil, httpapi.TooManyEvents(s.d.Limits.MaxEvents)
 		}
 	}
-	if len(causes) > 0 {
-		return nil, httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: events").WithCauses(causes...)
-	}
-	return evs, nil
+	return b.result()
 }
 
 func (s *Server) parseJSON(body []byte, org string, now time.Time) ([]event.Event, error) {
@@ -255,26 +280,17 @@ func (s *Server) parseJSON(body []byte, org string, now time.Time) ([]event.Even
 	if len(raws) > s.d.Limits.MaxEvents {
 		return nil, httpapi.TooManyEvents(s.d.Limits.MaxEvents)
 	}
-	evs := make([]event.Event, 0, len(raws))
-	var causes []string
+	b := batch{s: s, org: org, now: now, evs: make([]event.Event, 0, len(raws))}
 	for i, raw := range raws {
-		if err := s.checkEventSize(len(raw), fmt.Sprintf("index %d", i)); err != nil {
+		more, err := b.add(raw, fmt.Sprintf("index %d", i))
+		if err != nil {
 			return nil, err
 		}
-		ev, err := event.Parse(raw, org, now)
-		if err != nil {
-			causes = append(causes, fmt.Sprintf("index %d: %v", i, err))
-			if len(causes) >= 20 {
-				break
-			}
-			continue
+		if !more {
+			break
 		}
-		evs = append(evs, ev)
 	}
-	if len(causes) > 0 {
-		return nil, httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: events").WithCauses(causes...)
-	}
-	return evs, nil
+	return b.result()
 }
 
 func (s *Server) checkEventSize(n int, where string) error {

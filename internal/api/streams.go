@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/egress"
 	"github.com/auditstream/auditstream/internal/httpapi"
+	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/secret"
 	"github.com/auditstream/auditstream/internal/stream"
 	"github.com/auditstream/auditstream/internal/sysevent"
@@ -22,41 +24,23 @@ import (
 // streamView is a log stream as the API shows it: Okta's LogStream object
 // plus auditstream's filter and org.
 type streamView struct {
-	ID          string          `json:"id"`
-	Type        string          `json:"type"`
-	Name        string          `json:"name"`
-	Status      string          `json:"status"`
-	Settings    json.RawMessage `json:"settings"`
-	Filter      json.RawMessage `json:"filter,omitempty"`
-	Org         string          `json:"org"`
-	ReadOnly    bool            `json:"readOnly,omitempty"`
-	Created     string          `json:"created"`
-	LastUpdated string          `json:"lastUpdated"`
-	Links       map[string]link `json:"_links"`
+	ID       string          `json:"id"`
+	Type     string          `json:"type"`
+	Name     string          `json:"name"`
+	Status   string          `json:"status"`
+	Settings json.RawMessage `json:"settings"`
+	Filter   json.RawMessage `json:"filter,omitempty"`
+	Org      string          `json:"org"`
+	httpapi.Tail
 }
-
-type link struct {
-	Href   string `json:"href"`
-	Method string `json:"method"`
-}
-
-const oktaTime = "2006-01-02T15:04:05.000Z07:00"
 
 func (s *Server) view(r *http.Request, d stream.Definition) streamView {
-	base := s.d.PublicURL + "/api/v1/logStreams/" + d.ID
-	links := map[string]link{"self": {Href: base, Method: "GET"}}
-	if d.Status == stream.StatusActive {
-		links["deactivate"] = link{Href: base + "/lifecycle/deactivate", Method: "POST"}
-	} else {
-		links["activate"] = link{Href: base + "/lifecycle/activate", Method: "POST"}
-	}
 	settings, err := secret.Strip(d.Settings, s.d.Types.SecretPaths(d.Type))
 	if err != nil {
 		settings = json.RawMessage("{}")
 	}
-	return streamView{ID: d.ID, Type: d.Type, Name: d.Name, Status: d.Status, Settings: settings,
-		Filter: d.Filter, Org: d.Org, ReadOnly: d.ReadOnly,
-		Created: d.Created.UTC().Format(oktaTime), LastUpdated: d.LastUpdated.UTC().Format(oktaTime), Links: links}
+	return streamView{ID: d.ID, Type: d.Type, Name: d.Name, Status: d.Status, Settings: settings, Filter: d.Filter, Org: d.Org,
+		Tail: httpapi.NewTail(s.d.PublicURL+"/api/v1/logStreams/"+d.ID, d.Status == stream.StatusActive, d.ReadOnly, d.Created, d.LastUpdated)}
 }
 
 // streamInput is the body of POST and PUT, decoded strictly: a misspelt
@@ -78,47 +62,21 @@ type streamInput struct {
 	Links       json.RawMessage `json:"_links"`
 }
 
-func (s *Server) listStreams(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	q := r.URL.Query()
-	var fField, fValue string
-	if f := q.Get("filter"); f != "" {
-		var ok bool
-		fField, fValue, ok = httpapi.ParseEqFilter(f)
-		if !ok || (fField != "type" && fField != "status") {
-			return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeInvalidFilter, "Invalid filter %q", f).
-				WithCauses(`use exactly one of: type eq "<type>", status eq "ACTIVE|INACTIVE"`)
-		}
-	}
-	out := []streamView{}
-	for _, d := range s.streams.List() {
-		if !tok.CanAccessOrg(d.Org) {
-			continue
-		}
-		if (fField == "type" && d.Type != fValue) || (fField == "status" && d.Status != fValue) {
-			continue
-		}
-		out = append(out, s.view(r, d))
-	}
-	httpapi.WriteJSON(w, http.StatusOK, out)
-	return nil
+// logStreams is the shared request flow of /api/v1/logStreams.
+func (s *Server) logStreams() *httpapi.Collection[stream.Definition, streamView] {
+	return &httpapi.Collection[stream.Definition, streamView]{Kind: "LogStream", List: s.streams.List, Get: s.streams.Get,
+		Meta: func(d stream.Definition) httpapi.Meta {
+			return httpapi.Meta{Org: d.Org, Type: d.Type, Status: d.Status, ReadOnly: d.ReadOnly}
+		},
+		View: s.view, ReadOnly: stream.ErrReadOnly.Error()}
 }
 
-func (s *Server) findStream(r *http.Request, tok auth.Token) (stream.Definition, error) {
-	id := r.PathValue("id")
-	d, ok := s.streams.Get(id)
-	if !ok || !tok.CanAccessOrg(d.Org) {
-		return stream.Definition{}, httpapi.Errorf(http.StatusNotFound, httpapi.CodeNotFound, "Not found: Resource not found: %s (LogStream)", id)
-	}
-	return d, nil
+func (s *Server) listStreams(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	return s.logStreams().ServeList(w, r, tok)
 }
 
 func (s *Server) getStream(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	d, err := s.findStream(r, tok)
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, s.view(r, d))
-	return nil
+	return s.logStreams().ServeGet(w, r, tok)
 }
 
 // validateInput checks a create or update; old is the stream being
@@ -145,7 +103,7 @@ func (s *Server) validateInput(in *streamInput, tok auth.Token, old stream.Defin
 	// The destination is the operator's when an all-orgs token sets it, or
 	// when a change leaves the operator's settings as they were.
 	operator := tok.Org == auth.AllOrgs || (old.ID != "" && old.Operator && bytes.Equal(httpapi.CompactJSON(in.Settings), old.Settings))
-	if err := s.d.Types.Validate(stream.Definition{ID: old.ID, Type: in.Type, Org: orgOr(in.Org, tok), Settings: in.Settings,
+	if err := s.d.Types.Validate(stream.Definition{Header: kvstore.Header{ID: old.ID, Type: in.Type, Org: orgOr(in.Org, tok), Settings: in.Settings},
 		Operator: operator}); err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			causes = append(causes, line)
@@ -194,6 +152,16 @@ func orgOr(org string, tok auth.Token) string {
 	return tok.Org
 }
 
+// destinationError is what tok learns of a destination's refusal: all of
+// it for the operator, the status line only for a tenant, never what the
+// destination answered, which may be an internal service.
+func destinationError(tok auth.Token, err error) string {
+	if tok.Org != auth.AllOrgs {
+		return egress.PublicMessage(err)
+	}
+	return err.Error()
+}
+
 func (s *Server) verify(ctx context.Context, r *http.Request, tok auth.Token, d stream.Definition) error {
 	if r.URL.Query().Get("verify") == "false" {
 		return nil
@@ -201,14 +169,8 @@ func (s *Server) verify(ctx context.Context, r *http.Request, tok auth.Token, d 
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	if err := s.d.Types.Verify(ctx, d); err != nil {
-		msg := err.Error()
-		if tok.Org != auth.AllOrgs {
-			// A tenant learns the status line, never what the
-			// destination answered: it may be an internal service.
-			msg = egress.PublicMessage(err)
-		}
 		return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: settings").
-			WithCauses("the destination check failed: " + msg)
+			WithCauses("the destination check failed: " + destinationError(tok, err))
 	}
 	return nil
 }
@@ -222,9 +184,8 @@ func (s *Server) createStream(w http.ResponseWriter, r *http.Request, tok auth.T
 		return err
 	}
 	now := s.d.Now().UTC().Truncate(time.Millisecond)
-	d := stream.Definition{ID: stream.NewID(), Type: in.Type, Name: in.Name, Status: stream.StatusActive,
-		Org: orgOr(in.Org, tok), Settings: httpapi.CompactJSON(in.Settings), Filter: httpapi.CompactJSON(in.Filter), Created: now, LastUpdated: now,
-		Operator: tok.Org == auth.AllOrgs}
+	d := stream.Definition{Header: kvstore.Header{ID: stream.NewID(), Type: in.Type, Name: in.Name, Status: stream.StatusActive, Org: orgOr(in.Org, tok), Settings: httpapi.CompactJSON(in.Settings)},
+		Filter: httpapi.CompactJSON(in.Filter), Stamps: kvstore.Stamps{Created: now, LastUpdated: now}, Operator: tok.Org == auth.AllOrgs}
 	if err := s.verify(r.Context(), r, tok, d); err != nil {
 		return err
 	}
@@ -237,20 +198,12 @@ func (s *Server) createStream(w http.ResponseWriter, r *http.Request, tok auth.T
 }
 
 func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	old, err := s.findStream(r, tok)
+	var in streamInput
+	old, err := s.logStreams().Replacing(r, tok, &in)
 	if err != nil {
 		return err
 	}
-	if old.ReadOnly {
-		return readOnlyError()
-	}
-	var in streamInput
-	if err := httpapi.DecodeBody(r, &in, true); err != nil {
-		return err
-	}
-	if in.Org == "" {
-		in.Org = old.Org
-	}
+	in.Org = cmp.Or(in.Org, old.Org)
 	if in.Type == old.Type {
 		merged, err := secret.Carry(in.Settings, old.Settings,
 			secret.Fields{Secrets: s.d.Types.SecretPaths(old.Type), Destination: s.d.Types.DestinationPaths(old.Type)})
@@ -286,23 +239,10 @@ func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.T
 	return nil
 }
 
-func readOnlyError() error {
-	return httpapi.Forbidden(stream.ErrReadOnly.Error())
-}
-
 func (s *Server) deleteStream(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	d, err := s.findStream(r, tok)
-	if err != nil {
-		return err
-	}
-	if d.ReadOnly {
-		return readOnlyError()
-	}
-	if err := s.streams.Delete(r.Context(), sysevent.Token(tok), d); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return s.logStreams().ServeDelete(w, r, tok, func(d stream.Definition) error {
+		return s.streams.Delete(r.Context(), sysevent.Token(tok), d)
+	})
 }
 
 func (s *Server) activateStream(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
@@ -314,42 +254,24 @@ func (s *Server) deactivateStream(w http.ResponseWriter, r *http.Request, tok au
 }
 
 func (s *Server) lifecycle(w http.ResponseWriter, r *http.Request, tok auth.Token, status string) error {
-	d, err := s.findStream(r, tok)
-	if err != nil {
-		return err
-	}
-	if d.ReadOnly {
-		return readOnlyError()
-	}
-	if status == stream.StatusActive {
-		if err := s.verify(r.Context(), r, tok, d); err != nil {
-			return err
+	return s.logStreams().ServeChange(w, r, tok, func(d stream.Definition) (stream.Definition, error) {
+		if status == stream.StatusActive {
+			if err := s.verify(r.Context(), r, tok, d); err != nil {
+				return d, err
+			}
 		}
-	}
-	d, err = s.streams.SetStatus(r.Context(), sysevent.Token(tok), d, status)
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, s.view(r, d))
-	return nil
+		return s.streams.SetStatus(r.Context(), sysevent.Token(tok), d, status)
+	})
 }
 
 func (s *Server) streamStatus(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	d, err := s.findStream(r, tok)
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, s.streams.Status(r.Context(), d))
-	return nil
+	return s.logStreams().ServeFound(w, r, tok, func(d stream.Definition) any { return s.streams.Status(r.Context(), d) })
 }
 
 func (s *Server) replayStream(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	d, err := s.findStream(r, tok)
+	d, err := s.logStreams().Editable(r, tok)
 	if err != nil {
 		return err
-	}
-	if d.ReadOnly {
-		return readOnlyError()
 	}
 	var in struct {
 		Since string `json:"since"`
@@ -379,7 +301,7 @@ type deadLetterView struct {
 }
 
 func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	d, err := s.findStream(r, tok)
+	d, err := s.logStreams().Find(r, tok)
 	if err != nil {
 		return err
 	}
@@ -411,19 +333,15 @@ func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request, tok auth.To
 }
 
 func (s *Server) redrive(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	d, err := s.findStream(r, tok)
+	d, err := s.logStreams().Find(r, tok)
 	if err != nil {
 		return err
 	}
 	n, err := s.streams.Redrive(r.Context(), d)
 	var re *stream.RedriveError
 	if errors.As(err, &re) {
-		msg := re.Err.Error()
-		if tok.Org != auth.AllOrgs {
-			msg = egress.PublicMessage(re.Err) // the answer body stays with the operator
-		}
 		return &httpapi.Error{Status: http.StatusBadGateway, Code: httpapi.CodeInternal, Summary: "Redrive stopped: the destination refused events",
-			Causes: []string{fmt.Sprintf("%d redriven before: %s", n, msg)}}
+			Causes: []string{fmt.Sprintf("%d redriven before: %s", n, destinationError(tok, re.Err))}}
 	}
 	if err != nil {
 		return err

@@ -300,8 +300,8 @@ func configStreams(cfg config.Config, typ *destinations) ([]stream.Definition, e
 			}
 		}
 		// Org and status were resolved by config.WithDefaults.
-		def := stream.Definition{ID: s.ID, Name: s.Name, Type: s.Type, Org: s.Org, Status: s.Status,
-			Settings: settings, Filter: filter, ReadOnly: true}
+		def := stream.Definition{Header: kvstore.Header{ID: s.ID, Name: s.Name, Type: s.Type, Org: s.Org, Status: s.Status, Settings: settings},
+			Filter: filter, Stamps: kvstore.Stamps{ReadOnly: true}}
 		if err := typ.Validate(def); err != nil {
 			return nil, fmt.Errorf("stream %s: %w", s.ID, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/sink/outbound"
 	"github.com/auditstream/auditstream/internal/sink/sinktest"
 	"github.com/auditstream/auditstream/internal/stream"
@@ -87,7 +88,7 @@ func TestValidateBuildsNoClient(t *testing.T) {
 		"aws_eventbridge": `{"accountId":"123456789012","eventSourceName":"audit","region":"us-east-1"}`,
 		"cloudwatch_logs": `{"logGroupName":"/audit","region":"us-east-1"}`,
 	} {
-		def := stream.Definition{ID: "s", Type: typ, Settings: []byte(settings), Operator: true}
+		def := stream.Definition{Header: kvstore.Header{ID: "s", Type: typ, Settings: []byte(settings)}, Operator: true}
 		if err := d.Validate(def); err != nil {
 			t.Errorf("%s: validate: got %v, want nil without loading AWS config", typ, err)
 		}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/sink/outbound"
 	"github.com/auditstream/auditstream/internal/source"
 	"github.com/auditstream/auditstream/internal/stream"
@@ -243,7 +244,8 @@ func TestTenantOktaPollerUsesGuardedClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	backfill := func(operator bool) {
-		d := source.Definition{ID: "s1", Type: "okta", Org: "acme", Settings: settings, Created: time.Now(), Operator: operator}
+		d := source.Definition{Header: kvstore.Header{ID: "s1", Type: "okta", Org: "acme", Settings: settings},
+			Stamps: kvstore.Stamps{Created: time.Now()}, Operator: operator}
 		r, err := okta.NewRunner(d, source.RunnerDeps{Status: &source.Status{}})
 		if err != nil {
 			t.Fatal(err)
@@ -256,7 +258,7 @@ func TestTenantOktaPollerUsesGuardedClient(t *testing.T) {
 	if n := hits.Load(); n != 0 {
 		t.Fatalf("tenant's poller: the org got %d requests, want 0", n)
 	}
-	if err := okta.Check(source.Definition{Type: "okta", Org: "acme", Settings: settings}); err == nil || !strings.Contains(err.Error(), "loopback") {
+	if err := okta.Check(source.Definition{Header: kvstore.Header{Type: "okta", Org: "acme", Settings: settings}}); err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Fatalf("check, tenant: got %v, want a loopback refusal", err)
 	}
 	backfill(true)
@@ -353,7 +355,8 @@ func TestEveryDestinationDialsThroughThePolicy(t *testing.T) {
 		t.Run(tc.typ, func(t *testing.T) {
 			settings, _ := json.Marshal(tc.settings)
 			verify := func(operator bool) error {
-				def := stream.Definition{ID: "s", Type: tc.typ, Org: "acme", Settings: settings, Operator: operator}
+				def := stream.Definition{Header: kvstore.Header{ID: "s", Type: tc.typ, Org: "acme", Settings: settings},
+					Operator: operator}
 				if err := typ.Validate(def); err != nil {
 					t.Fatalf("validate: got %v, want nil (a name is judged when dialled)", err)
 				}

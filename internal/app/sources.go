@@ -128,8 +128,8 @@ func configSources(cfg config.Config, types map[string]source.Type) ([]source.De
 			return nil, fmt.Errorf("source %s settings: %w", s.ID, err)
 		}
 		// Org and status were resolved by config.WithDefaults.
-		out = append(out, source.Definition{ID: s.ID, Name: s.Name, Type: s.Type, Org: s.Org, Status: s.Status,
-			Settings: settings, Created: now, LastUpdated: now, ReadOnly: true})
+		out = append(out, source.Definition{Header: kvstore.Header{ID: s.ID, Name: s.Name, Type: s.Type, Org: s.Org, Status: s.Status, Settings: settings},
+			Stamps: kvstore.Stamps{Created: now, LastUpdated: now, ReadOnly: true}})
 	}
 	return out, nil
 }

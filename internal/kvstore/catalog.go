@@ -28,9 +28,17 @@ type Catalog[T Entry] struct {
 	notFound, readOnly error
 }
 
+// marker is a pointer to an Entry that embeds Stamps.
+type marker[T Entry] interface {
+	*T
+	markReadOnly()
+}
+
 // OpenCatalog loads the records in kv and follows changes until Close.
-// fixed are the config file's entries (their EntryReadOnly must be true).
-func OpenCatalog[T Entry](ctx context.Context, kv jetstream.KeyValue, what string, fixed []T,
+// fixed are the config file's entries; the catalog keeps copies of them
+// marked read-only. what names the records in errors and logs; notFound
+// and readOnly are the owner's errors for those cases.
+func OpenCatalog[T Entry, PT marker[T]](ctx context.Context, kv jetstream.KeyValue, what string, fixed []T,
 	notFound, readOnly error, log *slog.Logger, opts ...Option) (*Catalog[T], error) {
 	recs, err := Open[T](ctx, kv, what, log, opts...)
 	if err != nil {
@@ -38,6 +46,7 @@ func OpenCatalog[T Entry](ctx context.Context, kv jetstream.KeyValue, what strin
 	}
 	c := &Catalog[T]{recs: recs, fixed: map[string]T{}, notFound: notFound, readOnly: readOnly}
 	for _, e := range fixed {
+		PT(&e).markReadOnly()
 		c.fixed[e.EntryKey()] = e
 	}
 	return c, nil

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/source"
 	"github.com/auditstream/auditstream/internal/sysevent"
 )
@@ -14,7 +15,7 @@ import (
 func TestHealthEvent(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
-	d := source.Definition{ID: "src1", Type: "okta", Name: "prod", Org: "acme"}
+	d := source.Definition{Header: kvstore.Header{ID: "src1", Type: "okta", Name: "prod", Org: "acme"}}
 	snap := source.Snapshot{Events: 7, LastError: "401", LastErrorKind: "auth", LastSuccessAt: now.Add(-time.Hour)}
 	tests := []struct {
 		health, typ, severity, result string

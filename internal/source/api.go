@@ -2,6 +2,7 @@ package source
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/httpapi"
+	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/secret"
 	"github.com/auditstream/auditstream/internal/sysevent"
 )
@@ -43,13 +45,9 @@ func (a *API) record(r *http.Request, tok auth.Token, verb string, d Definition)
 	if a.Journal == nil {
 		return
 	}
-	org := d.Org
-	if org == "" || org == auth.AllOrgs {
-		org = a.DefaultOrg
-	}
 	err := sysevent.Write(r.Context(), a.Journal, sysevent.Spec{Type: "system.log_source.lifecycle." + verb,
 		Message: strings.ToUpper(verb[:1]) + verb[1:] + " source", Actor: sysevent.Token(tok),
-		Targets: []sysevent.Ref{{ID: d.ID, Type: "LogSource", AlternateID: d.Type, DisplayName: d.Name}}, Org: org}, a.now())
+		Targets: []sysevent.Ref{{ID: d.ID, Type: "LogSource", AlternateID: d.Type, DisplayName: d.Name}}, Org: sysevent.OrgFor(d.Org, a.DefaultOrg)}, a.now())
 	if err != nil && a.Log != nil {
 		a.Log.Warn("record source change", "source", d.ID, "verb", verb, "err", err)
 	}
@@ -78,45 +76,29 @@ func (a *API) now() time.Time {
 	return time.Now()
 }
 
-type link struct {
-	Href   string `json:"href"`
-	Method string `json:"method"`
-}
-
-// view is a source as the API shows it.
+// view is a source as the API shows it: its Header with the secret
+// settings removed, then the rest.
 type view struct {
-	ID          string          `json:"id"`
-	Type        string          `json:"type"`
-	Name        string          `json:"name"`
-	Status      string          `json:"status"`
-	Org         string          `json:"org"`
-	Settings    json.RawMessage `json:"settings"`
-	ReadOnly    bool            `json:"readOnly,omitempty"`
-	Created     string          `json:"created"`
-	LastUpdated string          `json:"lastUpdated"`
-	Links       map[string]link `json:"_links"`
+	kvstore.Header
+	httpapi.Tail
 }
 
 func (a *API) view(r *http.Request, d Definition) view {
 	base := strings.TrimRight(a.PublicURL, "/") + "/api/v1/sources/" + d.ID
-	links := map[string]link{"self": {Href: base, Method: "GET"}, "status": {Href: base + "/status", Method: "GET"}}
-	if d.Status == StatusActive {
-		links["deactivate"] = link{Href: base + "/lifecycle/deactivate", Method: "POST"}
-	} else {
-		links["activate"] = link{Href: base + "/lifecycle/activate", Method: "POST"}
-	}
+	tail := httpapi.NewTail(base, d.Status == StatusActive, d.ReadOnly, d.Created, d.LastUpdated)
+	tail.Links["status"] = httpapi.Link{Href: base + "/status", Method: "GET"}
 	if ep := a.Types[d.Type].Endpoints; ep != nil {
 		for name, href := range ep(d) {
-			links[name] = link{Href: href, Method: "POST"}
+			tail.Links[name] = httpapi.Link{Href: href, Method: "POST"}
 		}
 	}
 	settings, err := secret.Strip(d.Settings, a.Types[d.Type].SecretPaths)
 	if err != nil {
 		settings = json.RawMessage("{}")
 	}
-	return view{ID: d.ID, Type: d.Type, Name: d.Name, Status: d.Status, Org: d.Org, Settings: settings,
-		ReadOnly: d.ReadOnly, Created: d.Created.UTC().Format(event.TimeFormat),
-		LastUpdated: d.LastUpdated.UTC().Format(event.TimeFormat), Links: links}
+	h := d.Header
+	h.Settings = settings
+	return view{Header: h, Tail: tail}
 }
 
 // input is the body of POST and PUT.
@@ -127,43 +109,21 @@ type input struct {
 	Settings json.RawMessage `json:"settings"`
 }
 
-func (a *API) list(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	var field, value string
-	if f := r.URL.Query().Get("filter"); f != "" {
-		var ok bool
-		field, value, ok = httpapi.ParseEqFilter(f)
-		if !ok || (field != "type" && field != "status") {
-			return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeInvalidFilter, "Invalid filter %q", f).
-				WithCauses(`use exactly one of: type eq "<type>", status eq "ACTIVE|INACTIVE"`)
-		}
-	}
-	out := []view{}
-	for _, d := range a.Store.List() {
-		if !tok.CanAccessOrg(d.Org) || (field == "type" && d.Type != value) || (field == "status" && d.Status != value) {
-			continue
-		}
-		out = append(out, a.view(r, d))
-	}
-	httpapi.WriteJSON(w, http.StatusOK, out)
-	return nil
+// sources is the shared request flow of /api/v1/sources.
+func (a *API) sources() *httpapi.Collection[Definition, view] {
+	return &httpapi.Collection[Definition, view]{Kind: "LogSource", List: a.Store.List, Get: a.Store.Get,
+		Meta: func(d Definition) httpapi.Meta {
+			return httpapi.Meta{Org: d.Org, Type: d.Type, Status: d.Status, ReadOnly: d.ReadOnly}
+		},
+		View: a.view, ReadOnly: ErrReadOnly.Error()}
 }
 
-func (a *API) find(r *http.Request, tok auth.Token) (Definition, error) {
-	id := r.PathValue("id")
-	d, ok := a.Store.Get(id)
-	if !ok || !tok.CanAccessOrg(d.Org) {
-		return Definition{}, httpapi.Errorf(http.StatusNotFound, httpapi.CodeNotFound, "Not found: Resource not found: %s (LogSource)", id)
-	}
-	return d, nil
+func (a *API) list(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	return a.sources().ServeList(w, r, tok)
 }
 
 func (a *API) get(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	d, err := a.find(r, tok)
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, a.view(r, d))
-	return nil
+	return a.sources().ServeGet(w, r, tok)
 }
 
 // validate checks a create or update and returns the stored settings; old
@@ -203,7 +163,7 @@ func (a *API) validate(in *input, tok auth.Token, old Definition) (json.RawMessa
 		if err != nil {
 			causes = append(causes, strings.Split(err.Error(), "\n")...)
 		} else if t.Check != nil {
-			d := Definition{ID: old.ID, Type: in.Type, Org: in.Org, Settings: stored,
+			d := Definition{Header: kvstore.Header{ID: old.ID, Type: in.Type, Org: in.Org, Settings: stored},
 				Operator: operatorSets(tok, old, stored)}
 			if err := t.Check(d); err != nil {
 				causes = append(causes, err.Error())
@@ -245,8 +205,8 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, tok auth.Token) err
 		return err
 	}
 	now := a.now().UTC().Truncate(time.Millisecond)
-	d := Definition{ID: NewID(), Type: in.Type, Name: in.Name, Status: StatusActive, Org: in.Org,
-		Settings: settings, Created: now, LastUpdated: now, Operator: tok.Org == auth.AllOrgs}
+	d := Definition{Header: kvstore.Header{ID: NewID(), Type: in.Type, Name: in.Name, Status: StatusActive, Org: in.Org, Settings: settings},
+		Stamps: kvstore.Stamps{Created: now, LastUpdated: now}, Operator: tok.Org == auth.AllOrgs}
 	if err := a.Store.Put(r.Context(), d); err != nil {
 		return err
 	}
@@ -256,28 +216,14 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, tok auth.Token) err
 	return nil
 }
 
-func readOnlyError() error {
-	return httpapi.Forbidden(ErrReadOnly.Error())
-}
-
 func (a *API) update(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	old, err := a.find(r, tok)
+	var in input
+	old, err := a.sources().Replacing(r, tok, &in)
 	if err != nil {
 		return err
 	}
-	if old.ReadOnly {
-		return readOnlyError()
-	}
-	var in input
-	if err := httpapi.DecodeBody(r, &in, true); err != nil {
-		return err
-	}
-	if in.Org == "" {
-		in.Org = old.Org
-	}
-	if in.Type == "" {
-		in.Type = old.Type
-	}
+	in.Org = cmp.Or(in.Org, old.Org)
+	in.Type = cmp.Or(in.Type, old.Type)
 	var generated map[string]string
 	if in.Type == old.Type {
 		generated = a.generate(&in, old.Settings)
@@ -299,19 +245,13 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, tok auth.Token) err
 }
 
 func (a *API) delete(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	d, err := a.find(r, tok)
-	if err != nil {
-		return err
-	}
-	if d.ReadOnly {
-		return readOnlyError()
-	}
-	if err := a.Store.Delete(r.Context(), d.ID); err != nil {
-		return err
-	}
-	a.record(r, tok, "delete", d)
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return a.sources().ServeDelete(w, r, tok, func(d Definition) error {
+		if err := a.Store.Delete(r.Context(), d.ID); err != nil {
+			return err
+		}
+		a.record(r, tok, "delete", d)
+		return nil
+	})
 }
 
 func (a *API) activate(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
@@ -323,40 +263,30 @@ func (a *API) deactivate(w http.ResponseWriter, r *http.Request, tok auth.Token)
 }
 
 func (a *API) lifecycle(w http.ResponseWriter, r *http.Request, tok auth.Token, status string) error {
-	d, err := a.find(r, tok)
-	if err != nil {
-		return err
-	}
-	if d.ReadOnly {
-		return readOnlyError()
-	}
-	if d.Status != status {
+	return a.sources().ServeChange(w, r, tok, func(d Definition) (Definition, error) {
+		if d.Status == status {
+			return d, nil
+		}
 		d.Status = status
 		d.LastUpdated = a.now().UTC().Truncate(time.Millisecond)
 		if err := a.Store.Put(r.Context(), d); err != nil {
-			return err
+			return d, err
 		}
 		if status == StatusActive {
 			a.record(r, tok, "activate", d)
 		} else {
 			a.record(r, tok, "deactivate", d)
 		}
-	}
-	httpapi.WriteJSON(w, http.StatusOK, a.view(r, d))
-	return nil
+		return d, nil
+	})
 }
 
 func (a *API) status(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	d, err := a.find(r, tok)
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, a.Supervisor.Snapshot(d))
-	return nil
+	return a.sources().ServeFound(w, r, tok, func(d Definition) any { return a.Supervisor.Snapshot(d) })
 }
 
 func (a *API) backfill(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	d, err := a.find(r, tok)
+	d, err := a.sources().Find(r, tok)
 	if err != nil {
 		return err
 	}

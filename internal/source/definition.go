@@ -1,15 +1,19 @@
 package source
 
 import (
-	"crypto/rand"
-	"encoding/json"
-	"time"
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/auditstream/auditstream/internal/kvstore"
 )
 
 // Status values of a source (Okta's lifecycle words, as for log streams).
 const (
-	StatusActive   = "ACTIVE"
-	StatusInactive = "INACTIVE"
+	StatusActive   = kvstore.StatusActive
+	StatusInactive = kvstore.StatusInactive
 )
 
 // Bucket names this package and its source types use besides
@@ -23,23 +27,13 @@ const (
 	BucketState = "auditstream_source_state"
 )
 
-// Definition is a source as configured.
+// Definition is a source as configured. Its Header's Org is the org the
+// source's events belong to; its Settings are the type's settings in their
+// stored form: secrets the type can hash are hashed, others (an Okta API
+// token, a private key) are kept because the poller must present them.
 type Definition struct {
-	ID     string `json:"id"`
-	Type   string `json:"type"`
-	Name   string `json:"name"`
-	Status string `json:"status"`
-	// Org is the auditstream org the source's events belong to.
-	Org string `json:"org"`
-	// Settings are the type's settings in their stored form: secrets the
-	// type can hash are hashed, others (an Okta API token, a private key)
-	// are kept because the poller must present them. The API never shows
-	// the secret paths.
-	Settings    json.RawMessage `json:"settings"`
-	Created     time.Time       `json:"created"`
-	LastUpdated time.Time       `json:"lastUpdated"`
-	// ReadOnly marks sources declared in the config file.
-	ReadOnly bool `json:"readOnly,omitempty"`
+	kvstore.Header
+	kvstore.Stamps
 	// Operator is set when an all-orgs token last set the settings: the
 	// source's URLs are then the operator's, and only the operator's
 	// egress.deny list applies; otherwise they are a tenant's, kept off
@@ -52,13 +46,21 @@ type Definition struct {
 func (d Definition) ByOperator() bool { return d.Operator || d.ReadOnly }
 
 // NewID returns a fresh source id in Okta's style (20 characters).
-func NewID() string {
-	const alphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	var b [17]byte
-	_, _ = rand.Read(b[:])
-	out := []byte("0sr")
-	for _, c := range b {
-		out = append(out, alphabet[int(c)%len(alphabet)])
-	}
-	return string(out)
+func NewID() string { return kvstore.NewID("0sr") }
+
+// ErrNotFound is returned for an unknown source id.
+var ErrNotFound = errors.New("source not found")
+
+// ErrReadOnly is returned when changing a source declared in the config file.
+var ErrReadOnly = errors.New("source is declared in the config file and is read-only")
+
+// Store keeps source definitions in a KV bucket, plus read-only ones from
+// the config file, and lets callers follow changes. Safe for concurrent use.
+type Store = kvstore.Catalog[Definition]
+
+// NewStore loads the definitions in kv and follows changes until Close.
+// fixed are the config file's sources; opts may seal the records at rest
+// (kvstore.WithCodec).
+func NewStore(ctx context.Context, kv jetstream.KeyValue, fixed []Definition, log *slog.Logger, opts ...kvstore.Option) (*Store, error) {
+	return kvstore.OpenCatalog(ctx, kv, "source", fixed, ErrNotFound, ErrReadOnly, log, opts...)
 }

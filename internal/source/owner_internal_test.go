@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/kvstore"
 )
 
 // TestOperatorSets: a source's settings are the operator's when an
@@ -13,7 +14,7 @@ import (
 func TestOperatorSets(t *testing.T) {
 	op := auth.Token{Org: auth.AllOrgs}
 	tenant := auth.Token{Org: "acme"}
-	old := Definition{ID: "s1", Settings: json.RawMessage(`{"baseUrl":"http://127.0.0.1:9"}`), Operator: true}
+	old := Definition{Header: kvstore.Header{ID: "s1", Settings: json.RawMessage(`{"baseUrl":"http://127.0.0.1:9"}`)}, Operator: true}
 	tests := []struct {
 		name     string
 		tok      auth.Token
@@ -25,7 +26,7 @@ func TestOperatorSets(t *testing.T) {
 		{"tenant creates", tenant, Definition{}, `{}`, false},
 		{"tenant keeps the operator's settings", tenant, old, `{"baseUrl": "http://127.0.0.1:9"}`, true},
 		{"tenant changes them", tenant, old, `{"baseUrl":"http://127.0.0.1:10"}`, false},
-		{"tenant keeps a tenant's settings", tenant, Definition{ID: "s2", Settings: old.Settings}, `{"baseUrl":"http://127.0.0.1:9"}`, false},
+		{"tenant keeps a tenant's settings", tenant, Definition{Header: kvstore.Header{ID: "s2", Settings: old.Settings}}, `{"baseUrl":"http://127.0.0.1:9"}`, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

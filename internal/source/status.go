@@ -258,24 +258,25 @@ func (s *Status) CheckHealth(now time.Time, failAfter, silentAfter time.Duration
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	failing := !s.failingSince.IsZero()
-	switch {
-	case failing && failAfter > 0 && !s.alertFailing && now.Sub(s.failingSince) >= failAfter:
-		s.alertFailing = true
-		return HealthFailing
-	case !failing && s.alertFailing:
-		s.alertFailing = false
-		if !s.alertSilent {
-			return HealthRecovered
-		}
+	if h := alertEpisode(failing, failAfter > 0 && now.Sub(s.failingSince) >= failAfter, &s.alertFailing, s.alertSilent, HealthFailing); h != "" {
+		return h
 	}
 	silent := silentAfter > 0 && !s.lastNewEvent.IsZero() && now.Sub(s.lastNewEvent) >= silentAfter
+	return alertEpisode(silent, !s.alertFailing, &s.alertSilent, s.alertFailing, HealthSilent)
+}
+
+// alertEpisode moves one alert (up): raised, reported as raised, when the
+// condition holds and it may be raised; cleared once the condition ends,
+// reported as HealthRecovered unless the other alert is up. It returns ""
+// when nothing changed.
+func alertEpisode(holds, mayRaise bool, up *bool, other bool, raised string) string {
 	switch {
-	case silent && !s.alertSilent && !s.alertFailing:
-		s.alertSilent = true
-		return HealthSilent
-	case !silent && s.alertSilent:
-		s.alertSilent = false
-		if !s.alertFailing {
+	case holds && mayRaise && !*up:
+		*up = true
+		return raised
+	case !holds && *up:
+		*up = false
+		if !other {
 			return HealthRecovered
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
+	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/source"
 	"github.com/auditstream/auditstream/internal/wait"
 )
@@ -91,8 +92,7 @@ func setup(t *testing.T) *fixture {
 	kv := journaltest.KV(t, j, journal.BucketSources)
 	cp := journaltest.KV(t, j, source.BucketCheckpoints)
 	statusKV := journaltest.KV(t, j, journal.BucketStatus)
-	fixed := []source.Definition{{ID: "fromfile", Type: "poll", Name: "file", Status: source.StatusActive, Org: "acme",
-		Settings: json.RawMessage(`{"n":1}`)}}
+	fixed := []source.Definition{{Header: kvstore.Header{ID: "fromfile", Type: "poll", Name: "file", Status: source.StatusActive, Org: "acme", Settings: json.RawMessage(`{"n":1}`)}}}
 	store, err := source.NewStore(t.Context(), kv, fixed, discard)
 	if err != nil {
 		t.Fatal(err)
@@ -310,8 +310,7 @@ func TestLeaseOneNode(t *testing.T) {
 	wait.Eventually(t, "the source running", func() bool { r, _ := f.rec.get("fromfile"); return r == 1 })
 	kv, _ := f.j.KV(t.Context(), journal.BucketSources)
 	state, _ := f.j.KV(t.Context(), source.BucketState)
-	store2, err := source.NewStore(t.Context(), kv, []source.Definition{{ID: "fromfile", Type: "poll", Name: "file",
-		Status: source.StatusActive, Org: "acme", Settings: json.RawMessage(`{"n":1}`)}}, discard)
+	store2, err := source.NewStore(t.Context(), kv, []source.Definition{{Header: kvstore.Header{ID: "fromfile", Type: "poll", Name: "file", Status: source.StatusActive, Org: "acme", Settings: json.RawMessage(`{"n":1}`)}}}, discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,8 +378,7 @@ func TestStopSavesStatus(t *testing.T) {
 	j := journaltest.Open(t)
 	kv := journaltest.KV(t, j, journal.BucketSources)
 	statusKV := journaltest.KV(t, j, journal.BucketStatus)
-	fixed := []source.Definition{{ID: "s1", Type: "poll", Name: "s1", Status: source.StatusActive, Org: "acme",
-		Settings: json.RawMessage(`{}`)}}
+	fixed := []source.Definition{{Header: kvstore.Header{ID: "s1", Type: "poll", Name: "s1", Status: source.StatusActive, Org: "acme", Settings: json.RawMessage(`{}`)}}}
 	store, err := source.NewStore(t.Context(), kv, fixed, discard)
 	if err != nil {
 		t.Fatal(err)

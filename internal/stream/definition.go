@@ -1,33 +1,31 @@
 package stream
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/auditstream/auditstream/internal/kvstore"
 )
 
 // Status values of a log stream (Okta's).
 const (
-	StatusActive   = "ACTIVE"
-	StatusInactive = "INACTIVE"
+	StatusActive   = kvstore.StatusActive
+	StatusInactive = kvstore.StatusInactive
 )
 
-// Definition is a log stream as configured.
+// Definition is a log stream as configured. Its Header's Org is the org
+// whose events the stream sees (auth.AllOrgs for all); its Settings are
+// the destination's.
 type Definition struct {
-	ID     string `json:"id"`
-	Type   string `json:"type"`
-	Name   string `json:"name"`
-	Status string `json:"status"`
-	// Org is the org whose events the stream sees; auth.AllOrgs for all.
-	Org string `json:"org"`
-	// Settings are the destination's settings, secrets included (they are
-	// removed before the API returns a definition).
-	Settings json.RawMessage `json:"settings"`
+	kvstore.Header
 	// Filter is an EventBridge event pattern; empty means every event.
-	Filter      json.RawMessage `json:"filter,omitempty"`
-	Created     time.Time       `json:"created"`
-	LastUpdated time.Time       `json:"lastUpdated"`
-	// ReadOnly marks streams declared in the config file.
-	ReadOnly bool `json:"readOnly,omitempty"`
+	Filter json.RawMessage `json:"filter,omitempty"`
+	kvstore.Stamps
 	// Epoch names the stream's current journal consumer. Replay starts a
 	// new epoch, whose consumer begins at StartSeq or StartTime.
 	Epoch int `json:"epoch"`
@@ -83,3 +81,23 @@ func (d Definition) FilterSubject() string {
 	}
 	return "audit." + d.Org + ".>"
 }
+
+// ErrNotFound is returned for an unknown stream id.
+var ErrNotFound = errors.New("log stream not found")
+
+// ErrReadOnly is returned when changing a stream declared in the config file.
+var ErrReadOnly = errors.New("log stream is declared in the config file and is read-only")
+
+// Store keeps log stream definitions in a KV bucket, plus read-only ones from
+// the config file, and lets callers follow changes. Safe for concurrent use.
+type Store = kvstore.Catalog[Definition]
+
+// NewStore loads the definitions in kv and follows changes until Close.
+// fixed are the config file's log streams; opts may seal the records at
+// rest (kvstore.WithCodec).
+func NewStore(ctx context.Context, kv jetstream.KeyValue, fixed []Definition, log *slog.Logger, opts ...kvstore.Option) (*Store, error) {
+	return kvstore.OpenCatalog(ctx, kv, "log stream", fixed, ErrNotFound, ErrReadOnly, log, opts...)
+}
+
+// NewID returns a fresh stream id in Okta's style (20 characters).
+func NewID() string { return kvstore.NewID("0oa") }

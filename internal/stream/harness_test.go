@@ -18,6 +18,7 @@ import (
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
+	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/stream"
 	"github.com/auditstream/auditstream/internal/wait"
@@ -270,8 +271,8 @@ func (e *env) start(stopTimeout time.Duration) *supervisor {
 // the journal.
 func def(id string) stream.Definition {
 	now := time.Now().UTC()
-	return stream.Definition{ID: id, Type: "test", Name: id, Status: stream.StatusActive, Org: "*",
-		Settings: json.RawMessage(`{}`), Created: now, LastUpdated: now}
+	return stream.Definition{Header: kvstore.Header{ID: id, Type: "test", Name: id, Status: stream.StatusActive, Org: "*", Settings: json.RawMessage(`{}`)},
+		Stamps: kvstore.Stamps{Created: now, LastUpdated: now}}
 }
 
 func (e *env) put(d stream.Definition) {

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/health"
@@ -153,37 +155,24 @@ func NewRetention(cfg RetentionConfig) *Retention {
 	if cfg.WhenFull == "" {
 		cfg.WhenFull = WhenFullProtect
 	}
-	if cfg.Interval == 0 {
-		cfg.Interval = DefaultRetentionInterval
-	}
-	if cfg.HighWater == 0 {
-		cfg.HighWater = DefaultHighWater
-	}
-	if cfg.Target == 0 {
-		cfg.Target = DefaultTarget
-	}
-	if cfg.WarnAt == 0 {
-		cfg.WarnAt = DefaultWarnAt
-	}
-	if cfg.RearmBelow == 0 {
-		cfg.RearmBelow = DefaultRearmBelow
-	}
-	r := &Retention{cfg: cfg, log: cfg.Log.With("component", "retention"), blocking: map[string]bool{},
-		usageRatio: prometheus.NewGauge(prometheus.GaugeOpts{Name: "auditstream_journal_usage_ratio",
+	cfg.Interval = cmp.Or(cfg.Interval, DefaultRetentionInterval)
+	cfg.HighWater = cmp.Or(cfg.HighWater, DefaultHighWater)
+	cfg.Target = cmp.Or(cfg.Target, DefaultTarget)
+	cfg.WarnAt = cmp.Or(cfg.WarnAt, DefaultWarnAt)
+	cfg.RearmBelow = cmp.Or(cfg.RearmBelow, DefaultRearmBelow)
+	f := promauto.With(cfg.Registry) // registers with it, when there is one
+	return &Retention{cfg: cfg, log: cfg.Log.With("component", "retention"), blocking: map[string]bool{},
+		usageRatio: f.NewGauge(prometheus.GaugeOpts{Name: "auditstream_journal_usage_ratio",
 			Help: "Bytes stored by the journal over journal.maxBytes."}),
-		dlRatio: prometheus.NewGauge(prometheus.GaugeOpts{Name: "auditstream_journal_dead_letters_usage_ratio",
+		dlRatio: f.NewGauge(prometheus.GaugeOpts{Name: "auditstream_journal_dead_letters_usage_ratio",
 			Help: "Bytes stored by the dead-letter store over journal.deadLetters.maxBytes."}),
-		blockedG: prometheus.NewGauge(prometheus.GaugeOpts{Name: "auditstream_journal_retention_blocked",
+		blockedG: f.NewGauge(prometheus.GaugeOpts{Name: "auditstream_journal_retention_blocked",
 			Help: "1 while the journal is near its cap and undelivered events of active log streams keep retention from purging."}),
-		purged: prometheus.NewCounter(prometheus.CounterOpts{Name: "auditstream_journal_purged_events_total",
+		purged: f.NewCounter(prometheus.CounterOpts{Name: "auditstream_journal_purged_events_total",
 			Help: "Events retention purged from the journal to stay under journal.maxBytes."}),
-		capWarnings: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "auditstream_journal_capacity_warnings_total",
+		capWarnings: f.NewCounterVec(prometheus.CounterOpts{Name: "auditstream_journal_capacity_warnings_total",
 			Help: "Times a store passed 80% of its cap."}, []string{"store"}),
 	}
-	if cfg.Registry != nil {
-		cfg.Registry.MustRegister(r.usageRatio, r.dlRatio, r.blockedG, r.purged, r.capWarnings)
-	}
-	return r
 }
 
 // checkCause is why Retention.check runs.
@@ -559,10 +548,7 @@ func (r *Retention) setBlocked(ctx context.Context, blockers []Blocker, u journa
 	// in the system org), so no tenant reads another's stream names.
 	byOrg := map[string][]Blocker{}
 	for _, b := range blockers {
-		org := b.Org
-		if org == "" || org == "*" {
-			org = r.cfg.SystemOrg
-		}
+		org := sysevent.OrgFor(b.Org, r.cfg.SystemOrg)
 		byOrg[org] = append(byOrg[org], b)
 	}
 	for org, bs := range byOrg {
@@ -627,10 +613,7 @@ func (r *Retention) deadLetters(ctx context.Context) {
 // event queues a System Log event; flushEvents stores it (later, if the
 // journal is full right now).
 func (r *Retention) event(org string, spec sysevent.Spec) {
-	if org == "" || org == "*" {
-		org = r.cfg.SystemOrg
-	}
-	spec.Org = org
+	spec.Org = sysevent.OrgFor(org, r.cfg.SystemOrg)
 	ev, err := sysevent.New(spec, time.Now())
 	if err != nil {
 		r.log.Warn("build system event", "type", spec.Type, "err", err)

@@ -106,25 +106,12 @@ type Runner struct {
 
 // NewRunner prepares a runner.
 func NewRunner(cfg RunnerConfig) *Runner {
-	if cfg.BaseDelay == 0 {
-		cfg.BaseDelay = DefaultBaseDelay
-	}
-	if cfg.MaxDelay == 0 {
-		cfg.MaxDelay = DefaultMaxDelay
-	}
-	if cfg.ConfigDelay == 0 {
-		cfg.ConfigDelay = DefaultConfigDelay
-	}
-	if cfg.AckWait == 0 {
-		cfg.AckWait = DefaultAckWait
-	}
+	cfg.BaseDelay = cmp.Or(cfg.BaseDelay, DefaultBaseDelay)
+	cfg.MaxDelay = cmp.Or(cfg.MaxDelay, DefaultMaxDelay)
+	cfg.ConfigDelay = cmp.Or(cfg.ConfigDelay, DefaultConfigDelay)
+	cfg.AckWait = cmp.Or(cfg.AckWait, DefaultAckWait)
 	lim := cfg.Sink.Limits()
-	if cfg.MaxAge == 0 {
-		cfg.MaxAge = lim.MaxAge
-	}
-	if cfg.MaxAge == 0 {
-		cfg.MaxAge = DefaultMaxAge
-	}
+	cfg.MaxAge = cmp.Or(cfg.MaxAge, lim.MaxAge, DefaultMaxAge)
 	if lim.MaxEvents <= 0 {
 		lim.MaxEvents = maxFetch
 	}

@@ -203,12 +203,8 @@ func (s *Service) now() time.Time { return s.d.Now().UTC().Truncate(time.Millise
 // d's org (SystemOrg for a stream of every org). The change has already
 // happened: a journal that cannot take the event is logged, not reported.
 func (s *Service) record(ctx context.Context, actor sysevent.Ref, eventType string, d Definition) {
-	org := d.Org
-	if org == "" || org == "*" {
-		org = s.d.SystemOrg
-	}
 	err := sysevent.Write(ctx, s.d.Journal, sysevent.Spec{Type: eventType, Message: lifecycleMessages[eventType], Actor: actor,
-		Targets: []sysevent.Ref{{ID: d.ID, Type: "LogStream", AlternateID: d.Type, DisplayName: d.Name}}, Org: org}, s.d.Now())
+		Targets: []sysevent.Ref{{ID: d.ID, Type: "LogStream", AlternateID: d.Type, DisplayName: d.Name}}, Org: sysevent.OrgFor(d.Org, s.d.SystemOrg)}, s.d.Now())
 	if err != nil {
 		s.d.Log.Warn("record stream change", "stream", d.ID, "event", eventType, "err", err)
 	}

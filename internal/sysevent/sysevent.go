@@ -51,6 +51,16 @@ func Token(t auth.Token) Ref {
 	return Ref{ID: t.ID, Type: "Token", AlternateID: t.Name, DisplayName: t.Name}
 }
 
+// OrgFor is the org an event about something of org goes to: org itself,
+// or systemOrg (the default org) for something of every org (auth.AllOrgs)
+// or of none, so that no tenant reads about what is not theirs.
+func OrgFor(org, systemOrg string) string {
+	if org == "" || org == auth.AllOrgs {
+		return systemOrg
+	}
+	return org
+}
+
 // Spec describes one event.
 type Spec struct {
 	// Type is the event type, e.g. system.api_token.create.

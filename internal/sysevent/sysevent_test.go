@@ -33,3 +33,20 @@ func TestNew(t *testing.T) {
 		t.Fatalf("got %+v", got)
 	}
 }
+
+// TestOrgFor: events about something of every org (or of none) go to the
+// system org; the others to their own org.
+func TestOrgFor(t *testing.T) {
+	tests := []struct{ name, org, want string }{
+		{"a tenant's", "acme", "acme"},
+		{"every org's", "*", "default"},
+		{"no org", "", "default"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := OrgFor(tt.org, "default"); got != tt.want {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/auditstream/auditstream/internal/httpapi"
+	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/source"
 	"github.com/auditstream/auditstream/internal/source/ebreceiver"
 )
@@ -20,8 +21,7 @@ const (
 // keyed on Content-Type: stored as it was before such headers were
 // refused, since Prepare no longer lets anyone create it.
 func catchAll() source.Definition {
-	return source.Definition{ID: "b-catch-all", Type: ebreceiver.Type, Name: "catch-all", Status: source.StatusActive, Org: "orgb",
-		Settings: json.RawMessage(`{"auth":{"type":"API_KEY","header":"Content-Type","secretSha256":"` + ebreceiver.Hash(jsonType) + `"}}`)}
+	return source.Definition{Header: kvstore.Header{ID: "b-catch-all", Type: ebreceiver.Type, Name: "catch-all", Status: source.StatusActive, Org: "orgb", Settings: json.RawMessage(`{"auth":{"type":"API_KEY","header":"Content-Type","secretSha256":"` + ebreceiver.Hash(jsonType) + `"}}`)}}
 }
 
 // orgEvents counts the journal's events of org.
@@ -86,8 +86,7 @@ func TestHostileTenantCapturesNothing(t *testing.T) {
 // source and a wrong key get the same 401, so the answers do not tell
 // which receiver ids exist.
 func TestUnknownReceiverLooksLikeWrongKey(t *testing.T) {
-	poller := source.Definition{ID: "okta-poller", Type: "okta", Name: "poller", Status: source.StatusActive, Org: "acme",
-		Settings: json.RawMessage(`{}`)}
+	poller := source.Definition{Header: kvstore.Header{ID: "okta-poller", Type: "okta", Name: "poller", Status: source.StatusActive, Org: "acme", Settings: json.RawMessage(`{}`)}}
 	h := newHarnessWith(t, httpapi.Limits{}, receiverDef(t, "apikey", "acme",
 		`{"auth":{"type":"API_KEY","header":"X-Auditstream-Key","value":"`+apiKey+`"}}`), poller)
 	wrong := func(r *http.Request) { r.Header.Set("X-Auditstream-Key", apiKey+"x") }

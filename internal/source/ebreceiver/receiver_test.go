@@ -19,6 +19,7 @@ import (
 	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
+	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/source"
 	"github.com/auditstream/auditstream/internal/source/ebreceiver"
 )
@@ -51,7 +52,7 @@ func receiverDef(t *testing.T, id, org, settings string) source.Definition {
 	if err != nil {
 		t.Fatalf("prepare %s: %v", id, err)
 	}
-	return source.Definition{ID: id, Type: ebreceiver.Type, Name: id, Status: source.StatusActive, Org: org, Settings: s}
+	return source.Definition{Header: kvstore.Header{ID: id, Type: ebreceiver.Type, Name: id, Status: source.StatusActive, Org: org, Settings: s}}
 }
 
 // newHarness serves four receivers: apikey (org acme), basic (globex),

@@ -16,6 +16,7 @@ import (
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
+	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/source"
 	"github.com/auditstream/auditstream/internal/source/okta"
 	"github.com/auditstream/auditstream/internal/source/okta/oktatest"
@@ -155,8 +156,8 @@ func definition(t *testing.T, baseURL string, s okta.Settings) source.Definition
 	if err != nil {
 		t.Fatalf("prepare: %v", err)
 	}
-	return source.Definition{ID: "src1", Type: "okta", Name: "acme okta", Status: source.StatusActive, Org: org,
-		Settings: stored, Created: time.Now()}
+	return source.Definition{Header: kvstore.Header{ID: "src1", Type: "okta", Name: "acme okta", Status: source.StatusActive, Org: org, Settings: stored},
+		Stamps: kvstore.Stamps{Created: time.Now()}}
 }
 
 var fastOpts = okta.Options{PageSize: 5, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
