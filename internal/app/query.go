@@ -8,12 +8,14 @@ import (
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/query"
+	"github.com/auditstream/auditstream/internal/secret"
 )
 
 // newQuery builds the System Log query engine (GET /api/v1/logs); its
 // index runs in app.Run's lifecycle.
-func newQuery(ctx context.Context, cfg config.Config, j *journal.Journal, log *slog.Logger) (*query.Engine, error) {
+func newQuery(ctx context.Context, cfg config.Config, j *journal.Journal, keys *secret.Keyring, log *slog.Logger) (*query.Engine, error) {
 	return query.New(ctx, j, query.Config{
+		Keys:       keys,
 		BaseURL:    publicURL(cfg),
 		Timeout:    time.Duration(cfg.Query.Timeout),
 		RateLimit:  cfg.Query.RateLimitPerMinute,

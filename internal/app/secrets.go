@@ -11,7 +11,10 @@ import (
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/kvstore"
+	"github.com/auditstream/auditstream/internal/query"
 	"github.com/auditstream/auditstream/internal/secret"
+	"github.com/auditstream/auditstream/internal/source"
+	"github.com/auditstream/auditstream/internal/source/ebreceiver"
 )
 
 // sealedBuckets are the buckets whose records carry secrets (destination
@@ -99,5 +102,23 @@ func RotateSecrets(ctx context.Context, cfg config.Config, keys *secret.Keyring,
 		}
 		out = append(out, rep)
 	}
+	// The install's signing keys (query cursors, EventBridge receiver
+	// tokens) are sealed like the definitions.
+	for _, k := range signingKeys {
+		kv, err := j.KV(ctx, k.bucket)
+		if err != nil {
+			return out, err
+		}
+		if err := kvstore.ResealKey(ctx, kv, k.name, keys); err != nil {
+			return out, err
+		}
+	}
 	return out, nil
+}
+
+// signingKeys are the records of the install's signing keys
+// (kvstore.LoadKey), which secrets rotate seals again.
+var signingKeys = []struct{ bucket, name string }{
+	{query.KeyBucket, query.CursorKeyName},
+	{source.BucketState, ebreceiver.TokenKeyName},
 }

@@ -87,7 +87,7 @@ func newSources(ctx context.Context, d sourceDeps) (*sourceRuntime, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := ebreceiver.LoadKey(ctx, stateKV)
+	key, err := ebreceiver.LoadKey(ctx, stateKV, d.keys)
 	if err != nil {
 		return nil, err
 	}

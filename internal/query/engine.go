@@ -2,7 +2,6 @@ package query
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/kvstore"
 )
 
 // Defaults of Config, each with its reason.
@@ -32,8 +32,8 @@ const (
 	DefaultPollScan = 5 * time.Second
 	// KeyBucket is the KV bucket holding the cursor signing key.
 	KeyBucket = "auditstream_query"
-	// keyName is the key of the cursor signing key in KeyBucket.
-	keyName = "cursor-hmac-key"
+	// CursorKeyName is the record of the cursor signing key in KeyBucket.
+	CursorKeyName = "cursor-hmac-key"
 	// readAhead is how many events a bounded page reads in parallel.
 	readAhead = 8
 )
@@ -51,6 +51,8 @@ type Config struct {
 	ClampLimit bool
 	// Now returns the current time (tests fix it).
 	Now func() time.Time
+	// Keys seal the cursor signing key at rest (nil: stored in clear).
+	Keys kvstore.Codec
 }
 
 // Engine answers System Log queries from the journal. Create it with New.
@@ -86,7 +88,7 @@ func New(ctx context.Context, j *journal.Journal, cfg Config, log *slog.Logger) 
 	if err != nil {
 		return nil, fmt.Errorf("query: open stream: %w", err)
 	}
-	key, err := cursorKey(ctx, j)
+	key, err := cursorKey(ctx, j, cfg.Keys)
 	if err != nil {
 		return nil, err
 	}
@@ -121,26 +123,16 @@ func (e *Engine) Run(ctx context.Context) error {
 // Index is the engine's index (for tests and benchmarks).
 func (e *Engine) Index() *Index { return e.ix }
 
-// cursorKey loads the install's cursor signing key, creating it once.
-func cursorKey(ctx context.Context, j *journal.Journal) ([]byte, error) {
+// cursorKey loads the install's cursor signing key, creating it once
+// (kvstore.LoadKey: sealed at rest through keys when configured).
+func cursorKey(ctx context.Context, j *journal.Journal, keys kvstore.Codec) ([]byte, error) {
 	kv, err := j.KV(ctx, KeyBucket)
 	if err != nil {
 		return nil, err
 	}
-	if v, err := kv.Get(ctx, keyName); err == nil {
-		return v.Value(), nil
-	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, fmt.Errorf("query: read cursor key: %w", err)
-	}
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	if _, err := kv.Create(ctx, keyName, key); err != nil {
-		// Another node created it first: use theirs.
-		v, gerr := kv.Get(ctx, keyName)
-		if gerr != nil {
-			return nil, fmt.Errorf("query: create cursor key: %w", err)
-		}
-		return v.Value(), nil
+	key, err := kvstore.LoadKey(ctx, kv, CursorKeyName, keys)
+	if err != nil {
+		return nil, fmt.Errorf("query: cursor key: %w", err)
 	}
 	return key, nil
 }

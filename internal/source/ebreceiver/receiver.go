@@ -29,6 +29,7 @@ import (
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/source"
 )
 
@@ -100,25 +101,15 @@ func (rc *Receiver) Routes() []httpapi.Route {
 	}
 }
 
+// TokenKeyName is the record of the key that signs the token endpoint's
+// access tokens, in the sources' state bucket.
+const TokenKeyName = "eventbridge.tokenKey"
+
 // LoadKey returns the token signing key kept in kv, creating it on first
-// use so that every node signs and checks with the same key.
-func LoadKey(ctx context.Context, kv jetstream.KeyValue) ([]byte, error) {
-	const name = "eventbridge.tokenKey"
-	for range 3 {
-		if e, err := kv.Get(ctx, name); err == nil {
-			return e.Value(), nil
-		} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
-			return nil, fmt.Errorf("load token key: %w", err)
-		}
-		key := make([]byte, 32)
-		_, _ = rand.Read(key)
-		if _, err := kv.Create(ctx, name, key); err == nil {
-			return key, nil
-		} else if !errors.Is(err, jetstream.ErrKeyExists) {
-			return nil, fmt.Errorf("create token key: %w", err)
-		}
-	}
-	return nil, errors.New("token key: lost the race three times")
+// use (kvstore.LoadKey: sealed at rest through c when an operator key is
+// configured).
+func LoadKey(ctx context.Context, kv jetstream.KeyValue, c kvstore.Codec) ([]byte, error) {
+	return kvstore.LoadKey(ctx, kv, TokenKeyName, c)
 }
 
 // receiver is a receiver definition with its parsed settings.

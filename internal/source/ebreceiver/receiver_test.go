@@ -75,11 +75,11 @@ func newHarnessWith(t *testing.T, limits httpapi.Limits, fixed ...source.Definit
 	j := journaltest.Open(t)
 	kv := journaltest.KV(t, j, "auditstream_sources")
 	state := journaltest.KV(t, j, source.BucketState)
-	key, err := ebreceiver.LoadKey(t.Context(), state)
+	key, err := ebreceiver.LoadKey(t.Context(), state, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := ebreceiver.LoadKey(t.Context(), state)
+	again, err := ebreceiver.LoadKey(t.Context(), state, nil)
 	if err != nil || !bytes.Equal(key, again) {
 		t.Fatalf("LoadKey twice: got a different key (%v), want the same", err)
 	}
