@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/jsonlex"
 )
 
 // The filter language of the System Log API (OKTA.md §2.5): a SCIM-style
@@ -167,7 +169,7 @@ func isWordByte(c byte) bool {
 
 // next reads the next token into p.tok.
 func (p *parser) next() {
-	for p.i < len(p.src) && isSpace(p.src[p.i]) {
+	for p.i < len(p.src) && jsonlex.IsSpace(p.src[p.i]) {
 		p.i++
 	}
 	start := p.i
@@ -477,7 +479,7 @@ func present(v rawValue) bool {
 	case kindString:
 		return len(v.raw) > 2 || v.decoded && v.str != ""
 	case kindObject, kindArray:
-		return skipSpace(v.raw, 1) < len(v.raw)-1
+		return jsonlex.SkipSpace(v.raw, 1) < len(v.raw)-1
 	}
 	return true
 }
