@@ -2,6 +2,8 @@ package journal
 
 import (
 	"context"
+	"crypto/rand"
+	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -28,4 +30,27 @@ func (j *Journal) KV(ctx context.Context, bucket string) (jetstream.KeyValue, er
 		return nil, fmt.Errorf("kv bucket %s: %w", bucket, err)
 	}
 	return kv, nil
+}
+
+// SharedKey returns the random 32-byte key kept under name in kv, creating
+// it on first use, so that every node signs and checks with the same key.
+// When nodes create it at the same time, all of them use the one stored
+// first.
+func SharedKey(ctx context.Context, kv jetstream.KeyValue, name string) ([]byte, error) {
+	var err error
+	for range 3 {
+		var e jetstream.KeyValueEntry
+		if e, err = kv.Get(ctx, name); err == nil {
+			return e.Value(), nil
+		} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		key := make([]byte, 32)
+		_, _ = rand.Read(key)
+		if _, err = kv.Create(ctx, name, key); err == nil {
+			return key, nil
+		}
+		// Another node may have stored it first: read theirs.
+	}
+	return nil, fmt.Errorf("create %s: %w", name, err)
 }

@@ -1,8 +1,8 @@
 package query
 
 import (
+	"cmp"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -127,20 +127,9 @@ func cursorKey(ctx context.Context, j *journal.Journal) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if v, err := kv.Get(ctx, keyName); err == nil {
-		return v.Value(), nil
-	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, fmt.Errorf("query: read cursor key: %w", err)
-	}
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	if _, err := kv.Create(ctx, keyName, key); err != nil {
-		// Another node created it first: use theirs.
-		v, gerr := kv.Get(ctx, keyName)
-		if gerr != nil {
-			return nil, fmt.Errorf("query: create cursor key: %w", err)
-		}
-		return v.Value(), nil
+	key, err := journal.SharedKey(ctx, kv, keyName)
+	if err != nil {
+		return nil, fmt.Errorf("query: cursor key: %w", err)
 	}
 	return key, nil
 }
@@ -373,29 +362,19 @@ func sortGroup(g []item, desc bool) {
 
 // afterCursor reports whether it comes after c in the query's order.
 func afterCursor(it item, c *cursor, desc bool) bool {
-	cmp := 0
+	order := 0
 	switch {
 	case it.pub != c.Pub:
-		cmp = compareInt(it.pub, c.Pub)
+		order = cmp.Compare(it.pub, c.Pub)
 	case it.uuid != c.UUID:
-		cmp = strings.Compare(it.uuid, c.UUID)
+		order = strings.Compare(it.uuid, c.UUID)
 	default:
-		cmp = compareInt(int64(it.seq), int64(c.Seq))
+		order = cmp.Compare(int64(it.seq), int64(c.Seq))
 	}
 	if desc {
-		return cmp < 0
+		return order < 0
 	}
-	return cmp > 0
-}
-
-func compareInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return order > 0
 }
 
 // read gets the events at the entries' sequences, in the entries' order,

@@ -141,20 +141,7 @@ func skipString(b []byte, i int) int {
 // eachMember calls fn for each member of the object starting at i, with
 // the raw key (quoted) and the value's bounds, until fn returns false.
 func eachMember(b []byte, i int, fn func(key []byte, vs, ve int) bool) {
-	i = jsonlex.SkipSpace(b, i)
-	if i >= len(b) || b[i] != '{' {
-		return
-	}
-	i++
-	for {
-		i = jsonlex.SkipSpace(b, i)
-		if i >= len(b) || b[i] == '}' {
-			return
-		}
-		if b[i] == ',' {
-			i++
-			continue
-		}
+	eachItem(b, i, '{', '}', func(i int) (int, bool) {
 		ks := i
 		i = skipString(b, i)
 		key := b[ks:i]
@@ -164,32 +151,42 @@ func eachMember(b []byte, i int, fn func(key []byte, vs, ve int) bool) {
 		}
 		vs := jsonlex.SkipSpace(b, i)
 		ve := skipValue(b, vs)
-		if !fn(key, vs, ve) {
-			return
-		}
-		i = ve
-	}
+		return ve, fn(key, vs, ve)
+	})
 }
 
 // eachElement calls fn for each element of the array starting at i.
 func eachElement(b []byte, i int, fn func(vs, ve int)) {
+	eachItem(b, i, '[', ']', func(i int) (int, bool) {
+		ve := skipValue(b, i)
+		fn(i, ve)
+		return ve, true
+	})
+}
+
+// eachItem calls item for each member or element of the container that
+// opens with open at i (nothing when another value is there), skipping
+// separators. item reads the one at i and returns the index just past it,
+// and whether to go on.
+func eachItem(b []byte, i int, open, closer byte, item func(i int) (end int, more bool)) {
 	i = jsonlex.SkipSpace(b, i)
-	if i >= len(b) || b[i] != '[' {
+	if i >= len(b) || b[i] != open {
 		return
 	}
 	i++
 	for {
 		i = jsonlex.SkipSpace(b, i)
-		if i >= len(b) || b[i] == ']' {
+		if i >= len(b) || b[i] == closer {
 			return
 		}
 		if b[i] == ',' {
 			i++
 			continue
 		}
-		ve := skipValue(b, i)
-		fn(i, ve)
-		i = ve
+		more := false
+		if i, more = item(i); !more {
+			return
+		}
 	}
 }
 

@@ -103,22 +103,11 @@ func (rc *Receiver) Routes() []httpapi.Route {
 // LoadKey returns the token signing key kept in kv, creating it on first
 // use so that every node signs and checks with the same key.
 func LoadKey(ctx context.Context, kv jetstream.KeyValue) ([]byte, error) {
-	const name = "eventbridge.tokenKey"
-	for range 3 {
-		if e, err := kv.Get(ctx, name); err == nil {
-			return e.Value(), nil
-		} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
-			return nil, fmt.Errorf("load token key: %w", err)
-		}
-		key := make([]byte, 32)
-		_, _ = rand.Read(key)
-		if _, err := kv.Create(ctx, name, key); err == nil {
-			return key, nil
-		} else if !errors.Is(err, jetstream.ErrKeyExists) {
-			return nil, fmt.Errorf("create token key: %w", err)
-		}
+	key, err := journal.SharedKey(ctx, kv, "eventbridge.tokenKey")
+	if err != nil {
+		return nil, fmt.Errorf("token key: %w", err)
 	}
-	return nil, errors.New("token key: lost the race three times")
+	return key, nil
 }
 
 // receiver is a receiver definition with its parsed settings.
