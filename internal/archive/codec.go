@@ -197,23 +197,29 @@ var (
 func (c *Codec) compressor(buf *bytes.Buffer) (io.Writer, func() error) {
 	switch c.compression {
 	case Gzip:
-		zw := gzipPool.Get().(*gzip.Writer)
-		zw.Reset(buf)
-		return zw, func() error {
-			err := zw.Close()
-			gzipPool.Put(zw)
-			return err
-		}
+		return pooled[*gzip.Writer](&gzipPool, buf)
 	case Zstd:
-		zw := zstdPool.Get().(*zstd.Encoder)
-		zw.Reset(buf)
-		return zw, func() error {
-			err := zw.Close()
-			zstdPool.Put(zw)
-			return err
-		}
+		return pooled[*zstd.Encoder](&zstdPool, buf)
 	default:
 		return buf, func() error { return nil }
+	}
+}
+
+// resetWriter is a compressing writer that can be pointed at a new output.
+type resetWriter interface {
+	io.WriteCloser
+	Reset(io.Writer)
+}
+
+// pooled takes a W from pool and points it at buf; finish closes it and
+// returns it to the pool.
+func pooled[W resetWriter](pool *sync.Pool, buf *bytes.Buffer) (w io.Writer, finish func() error) {
+	zw := pool.Get().(W)
+	zw.Reset(buf)
+	return zw, func() error {
+		err := zw.Close()
+		pool.Put(zw)
+		return err
 	}
 }
 
