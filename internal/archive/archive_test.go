@@ -184,3 +184,33 @@ func TestRebuildFromExportColumns(t *testing.T) {
 		t.Errorf("org: got %q, want acme", d.Org)
 	}
 }
+
+func TestCodecNames(t *testing.T) {
+	tests := []struct {
+		f        Format
+		c        Compression
+		ext, typ string
+	}{
+		{NDJSON, Gzip, ".jsonl.gz", "application/x-ndjson"},
+		{NDJSON, Zstd, ".jsonl.zst", "application/x-ndjson"},
+		{NDJSON, None, ".jsonl", "application/x-ndjson"},
+		{CSV, Gzip, ".csv.gz", "text/csv"},
+		{CSV, None, ".csv", "text/csv"},
+		{Parquet, Gzip, ".parquet", "application/vnd.apache.parquet"},
+		{Parquet, None, ".parquet", "application/vnd.apache.parquet"},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.f)+"-"+string(tt.c), func(t *testing.T) {
+			codec, err := NewCodec(tt.f, tt.c, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := codec.Ext(); got != tt.ext {
+				t.Errorf("Ext: got %q, want %q", got, tt.ext)
+			}
+			if got := codec.ContentType(); got != tt.typ {
+				t.Errorf("ContentType: got %q, want %q", got, tt.typ)
+			}
+		})
+	}
+}

@@ -97,13 +97,23 @@ func (c *Codec) Compression() Compression { return c.compression }
 // or .zst when the whole object is compressed (never for Parquet, which
 // compresses inside).
 func (c *Codec) Ext() string {
+	ext, _ := c.formatNames()
+	if c.format == Parquet {
+		return ext
+	}
+	return ext + c.compressionExt()
+}
+
+// formatNames returns the name extension and the Content-Type of the
+// codec's format.
+func (c *Codec) formatNames() (ext, contentType string) {
 	switch c.format {
 	case Parquet:
-		return ".parquet"
+		return ".parquet", "application/vnd.apache.parquet"
 	case CSV:
-		return ".csv" + c.compressionExt()
+		return ".csv", "text/csv"
 	default:
-		return ".jsonl" + c.compressionExt()
+		return ".jsonl", "application/x-ndjson"
 	}
 }
 
@@ -122,14 +132,8 @@ func (c *Codec) compressionExt() string {
 // type of what they hold and get no Content-Encoding, so that clients
 // download exactly the bytes stored (some would decompress transparently).
 func (c *Codec) ContentType() string {
-	switch c.format {
-	case Parquet:
-		return "application/vnd.apache.parquet"
-	case CSV:
-		return "text/csv"
-	default:
-		return "application/x-ndjson"
-	}
+	_, ct := c.formatNames()
+	return ct
 }
 
 // RawSize is what a record adds to a batch before compression: its event

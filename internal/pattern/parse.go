@@ -296,19 +296,13 @@ func scanNumber(src []byte, i int) (int, bool) {
 	case src[i] == '0':
 		i++
 	case src[i] >= '1' && src[i] <= '9':
-		for i < len(src) && src[i] >= '0' && src[i] <= '9' {
-			i++
-		}
+		i = digits(src, i)
 	default:
 		return i, false
 	}
 	if i < len(src) && src[i] == '.' {
-		i++
-		d := i
-		for i < len(src) && src[i] >= '0' && src[i] <= '9' {
-			i++
-		}
-		if i == d {
+		d := i + 1
+		if i = digits(src, d); i == d {
 			return i, false
 		}
 	}
@@ -318,12 +312,18 @@ func scanNumber(src []byte, i int) (int, bool) {
 			i++
 		}
 		d := i
-		for i < len(src) && src[i] >= '0' && src[i] <= '9' {
-			i++
-		}
-		if i == d {
+		if i = digits(src, d); i == d {
 			return i, false
 		}
 	}
 	return i, true
+}
+
+// digits returns the offset of the first byte at or after i that is not a decimal
+// digit.
+func digits(src []byte, i int) int {
+	for i < len(src) && src[i] >= '0' && src[i] <= '9' {
+		i++
+	}
+	return i
 }
