@@ -1,6 +1,6 @@
 // Package jsonlex holds the lexical pieces of JSON (RFC 8259) text that the
-// packages reading raw JSON without encoding/json share: white space and
-// string escapes. The pattern package parses patterns and walks events with
+// packages reading and writing raw JSON without encoding/json share: white
+// space, string escapes, and arrays of values that are JSON already. The pattern package parses patterns and walks events with
 // them, the query package walks stored events with them; each keeps its own
 // walk, because one validates every byte and the other trusts what the
 // journal stored.
@@ -10,6 +10,7 @@
 package jsonlex
 
 import (
+	"slices"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -109,4 +110,23 @@ func Hex4(src []byte, i int) (rune, bool) {
 		}
 	}
 	return r, true
+}
+
+// AppendArray appends to dst the JSON array of items, each of which raw
+// returns as JSON text, without white space, and returns the extended
+// slice.
+func AppendArray[T any](dst []byte, items []T, raw func(T) []byte) []byte {
+	n := 2
+	for _, it := range items {
+		n += len(raw(it)) + 1
+	}
+	dst = slices.Grow(dst, n)
+	dst = append(dst, '[')
+	for i, it := range items {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, raw(it)...)
+	}
+	return append(dst, ']')
 }

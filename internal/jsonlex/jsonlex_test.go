@@ -98,3 +98,27 @@ func TestSkipSpace(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendArray(t *testing.T) {
+	raw := func(s string) []byte { return []byte(s) }
+	tests := []struct {
+		name  string
+		items []string
+		want  string
+	}{
+		{"none", nil, `x[]`},
+		{"one", []string{`{"a":1}`}, `x[{"a":1}]`},
+		{"several", []string{`1`, `"two"`, `{"three":[3]}`}, `x[1,"two",{"three":[3]}]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := AppendArray([]byte("x"), tt.items, raw)
+			if string(got) != tt.want {
+				t.Errorf("got %s, want %s", got, tt.want)
+			}
+			if !json.Valid(got[1:]) {
+				t.Errorf("got %s, want valid JSON", got[1:])
+			}
+		})
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/httpapi"
+	"github.com/auditstream/auditstream/internal/jsonlex"
 )
 
 // Parameter limits of GET /api/v1/logs (OKTA.md §1.1, §2.2).
@@ -88,19 +89,8 @@ func (e *Engine) ServeLogs(w http.ResponseWriter, r *http.Request, tok auth.Toke
 	}
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	size := 2
-	for _, it := range p.items {
-		size += len(it.data) + 1
-	}
-	body := make([]byte, 0, size)
-	body = append(body, '[')
-	for i, it := range p.items {
-		if i > 0 {
-			body = append(body, ',')
-		}
-		body = append(body, it.data...)
-	}
-	body = append(body, ']', '\n')
+	body := jsonlex.AppendArray(nil, p.items, func(it item) []byte { return it.data })
+	body = append(body, '\n')
 	_, _ = w.Write(body)
 	return nil
 }

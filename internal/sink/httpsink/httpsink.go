@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/auditstream/auditstream/internal/jsonlex"
 	"github.com/auditstream/auditstream/internal/sink"
 )
 
@@ -238,19 +239,7 @@ func (s *Sink) Close(context.Context) error {
 }
 
 func encodeArray(b sink.Batch) []byte {
-	n := 2
-	for _, r := range b.Records {
-		n += len(r.Data) + 1
-	}
-	buf := make([]byte, 0, n)
-	buf = append(buf, '[')
-	for i, r := range b.Records {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, r.Data...)
-	}
-	return append(buf, ']')
+	return jsonlex.AppendArray(nil, b.Records, func(r sink.Record) []byte { return r.Data })
 }
 
 func encodeNDJSON(b sink.Batch) []byte {
