@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"os"
+	"reflect"
 	"testing"
 	"time"
 
@@ -150,5 +152,65 @@ func TestLayout(t *testing.T) {
 	}
 	if _, err := NewLayout("/abs", "{nope}/"); err == nil {
 		t.Error("bad layout: got nil, want errors")
+	}
+}
+
+// TestRebuildFromExportColumns pins where import puts each export column
+// of an object written without the event column.
+func TestRebuildFromExportColumns(t *testing.T) {
+	header := []string{"ORGANIZATION_ID", "EVENT_ID", "EVENT_TIME", "EVENT_TYPE", "USER_ID", "EMAIL",
+		"SERVICE_REVISION", "RESOURCE_TYPE", "RESOURCE_ID", "APP_ID", "LOGIN_TYPE", "EVENT_YEAR", "client.zone"}
+	row := []string{"acme", "u-1", "2024-08-13 15:58:20.353", "user.session.start", "00u1", "jane@example.com",
+		"0", "User", "00u2", "0oa1", "", "2024", "OFF"}
+	d, err := rebuild(header, row)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got any
+	if err := json.Unmarshal(d.Data, &got); err != nil {
+		t.Fatalf("rebuilt %s: %v", d.Data, err)
+	}
+	want := map[string]any{
+		"uuid": "u-1", "published": "2024-08-13T15:58:20.353Z", "eventType": "user.session.start", "version": "0",
+		"actor":  map[string]any{"id": "00u1", "alternateId": "jane@example.com"},
+		"target": []any{map[string]any{"type": "User", "id": "00u2"}},
+		"appId":  "0oa1",
+		"client": map[string]any{"zone": "OFF"},
+	}
+	if !reflect.DeepEqual(got, any(want)) {
+		t.Errorf("got %s, want %v", d.Data, want)
+	}
+	if d.Org != "acme" {
+		t.Errorf("org: got %q, want acme", d.Org)
+	}
+}
+
+func TestCodecNames(t *testing.T) {
+	tests := []struct {
+		f        Format
+		c        Compression
+		ext, typ string
+	}{
+		{NDJSON, Gzip, ".jsonl.gz", "application/x-ndjson"},
+		{NDJSON, Zstd, ".jsonl.zst", "application/x-ndjson"},
+		{NDJSON, None, ".jsonl", "application/x-ndjson"},
+		{CSV, Gzip, ".csv.gz", "text/csv"},
+		{CSV, None, ".csv", "text/csv"},
+		{Parquet, Gzip, ".parquet", "application/vnd.apache.parquet"},
+		{Parquet, None, ".parquet", "application/vnd.apache.parquet"},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.f)+"-"+string(tt.c), func(t *testing.T) {
+			codec, err := NewCodec(tt.f, tt.c, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := codec.Ext(); got != tt.ext {
+				t.Errorf("Ext: got %q, want %q", got, tt.ext)
+			}
+			if got := codec.ContentType(); got != tt.typ {
+				t.Errorf("ContentType: got %q, want %q", got, tt.typ)
+			}
+		})
 	}
 }

@@ -97,13 +97,23 @@ func (c *Codec) Compression() Compression { return c.compression }
 // or .zst when the whole object is compressed (never for Parquet, which
 // compresses inside).
 func (c *Codec) Ext() string {
+	ext, _ := c.formatNames()
+	if c.format == Parquet {
+		return ext
+	}
+	return ext + c.compressionExt()
+}
+
+// formatNames returns the name extension and the Content-Type of the
+// codec's format.
+func (c *Codec) formatNames() (ext, contentType string) {
 	switch c.format {
 	case Parquet:
-		return ".parquet"
+		return ".parquet", "application/vnd.apache.parquet"
 	case CSV:
-		return ".csv" + c.compressionExt()
+		return ".csv", "text/csv"
 	default:
-		return ".jsonl" + c.compressionExt()
+		return ".jsonl", "application/x-ndjson"
 	}
 }
 
@@ -122,14 +132,8 @@ func (c *Codec) compressionExt() string {
 // type of what they hold and get no Content-Encoding, so that clients
 // download exactly the bytes stored (some would decompress transparently).
 func (c *Codec) ContentType() string {
-	switch c.format {
-	case Parquet:
-		return "application/vnd.apache.parquet"
-	case CSV:
-		return "text/csv"
-	default:
-		return "application/x-ndjson"
-	}
+	_, ct := c.formatNames()
+	return ct
 }
 
 // RawSize is what a record adds to a batch before compression: its event
@@ -197,23 +201,29 @@ var (
 func (c *Codec) compressor(buf *bytes.Buffer) (io.Writer, func() error) {
 	switch c.compression {
 	case Gzip:
-		zw := gzipPool.Get().(*gzip.Writer)
-		zw.Reset(buf)
-		return zw, func() error {
-			err := zw.Close()
-			gzipPool.Put(zw)
-			return err
-		}
+		return pooled[*gzip.Writer](&gzipPool, buf)
 	case Zstd:
-		zw := zstdPool.Get().(*zstd.Encoder)
-		zw.Reset(buf)
-		return zw, func() error {
-			err := zw.Close()
-			zstdPool.Put(zw)
-			return err
-		}
+		return pooled[*zstd.Encoder](&zstdPool, buf)
 	default:
 		return buf, func() error { return nil }
+	}
+}
+
+// resetWriter is a compressing writer that can be pointed at a new output.
+type resetWriter interface {
+	io.WriteCloser
+	Reset(io.Writer)
+}
+
+// pooled takes a W from pool and points it at buf; finish closes it and
+// returns it to the pool.
+func pooled[W resetWriter](pool *sync.Pool, buf *bytes.Buffer) (w io.Writer, finish func() error) {
+	zw := pool.Get().(W)
+	zw.Reset(buf)
+	return zw, func() error {
+		err := zw.Close()
+		pool.Put(zw)
+		return err
 	}
 }
 

@@ -298,24 +298,12 @@ func rebuild(header, row []string) (Decoded, error) {
 		case h == "ORGANIZATION_ID":
 			d.Org = v
 		case v == "":
-		case h == "EVENT_ID":
-			ev["uuid"] = v
 		case h == "EVENT_TIME":
 			if t, err := time.Parse(exportTimeLayout, v); err == nil {
 				ev["published"] = t.UTC().Format("2006-01-02T15:04:05.000Z")
 			}
-		case h == "EVENT_TYPE":
-			ev["eventType"] = v
-		case h == "USER_ID":
-			set(ev, v, "actor", "id")
-		case h == "EMAIL":
-			set(ev, v, "actor", "alternateId")
-		case h == "SERVICE_REVISION":
-			ev["version"] = v
-		case h == "RESOURCE_TYPE":
-			set(ev, v, "target", "type")
-		case h == "RESOURCE_ID":
-			set(ev, v, "target", "id")
+		case exportPaths[h] != nil:
+			set(ev, v, exportPaths[h]...)
 		case appSpecific[h] || h == "ROOT_SCOPE_USER_ID" || h == "SERVICE" || h == "DOMAIN" || h == "APP_ID":
 			ev[lowerCamel(h)] = v
 		case h != strings.ToUpper(h):
@@ -334,6 +322,18 @@ func rebuild(header, row []string) (Decoded, error) {
 	}
 	d.Data = b
 	return d, nil
+}
+
+// exportPaths are the export columns that hold a LogEvent string, with
+// its path in the event.
+var exportPaths = map[string][]string{
+	"EVENT_ID":         {"uuid"},
+	"EVENT_TYPE":       {"eventType"},
+	"USER_ID":          {"actor", "id"},
+	"EMAIL":            {"actor", "alternateId"},
+	"SERVICE_REVISION": {"version"},
+	"RESOURCE_TYPE":    {"target", "type"},
+	"RESOURCE_ID":      {"target", "id"},
 }
 
 // set stores v at a dotted path, making objects on the way; numeric

@@ -151,17 +151,14 @@ func (s *scanner) value(i, depth int) (int, error) {
 
 // object scans the object starting at raw[i] ('{'), depth levels deep.
 func (s *scanner) object(i, depth int) (int, error) {
-	if depth > MaxDepth {
-		return i, fmt.Errorf("%w: nested deeper than %d levels", ErrInvalid, MaxDepth)
+	i, done, err := s.open(i, depth, '}')
+	if done || err != nil {
+		return i, err
 	}
-	s.f.depth = max(s.f.depth, depth)
 	raw := s.raw
 	start := s.nnames
 	defer func() { s.nnames = start }()
 	var set map[string]struct{}
-	if i = s.space(i + 1); i < len(raw) && raw[i] == '}' {
-		return i + 1, nil
-	}
 	for {
 		if i >= len(raw) {
 			return i, s.eof()
@@ -169,8 +166,9 @@ func (s *scanner) object(i, depth int) (int, error) {
 		if raw[i] != '"' {
 			return i, s.syntax(i, "looking for beginning of object key string")
 		}
-		end, escaped, err := s.str(i)
-		if err != nil {
+		var end int
+		var escaped bool
+		if end, escaped, err = s.str(i); err != nil {
 			return end, err
 		}
 		key := name{start: i + 1, end: end - 1, escaped: escaped}
@@ -218,47 +216,52 @@ func (s *scanner) object(i, depth int) (int, error) {
 				s.f.published = raw[vStart:i]
 			}
 		}
-		if i = s.space(i); i >= len(raw) {
-			return i, s.eof()
-		}
-		switch raw[i] {
-		case ',':
-			i = s.space(i + 1)
-		case '}':
-			return i + 1, nil
-		default:
-			return i, s.syntax(i, "after object key:value pair")
+		if i, done, err = s.sep(i, '}', "after object key:value pair"); done || err != nil {
+			return i, err
 		}
 	}
 }
 
 // array scans the array starting at raw[i] ('['), depth levels deep.
 func (s *scanner) array(i, depth int) (int, error) {
+	i, done, err := s.open(i, depth, ']')
+	for !done && err == nil {
+		if i, err = s.value(i, depth); err == nil {
+			i, done, err = s.sep(i, ']', "after array element")
+		}
+	}
+	return i, err
+}
+
+// open checks the depth of the object or array starting at raw[i] and
+// returns the index of its first member or element, or, when closer
+// follows at once, the index just past that (done).
+func (s *scanner) open(i, depth int, closer byte) (int, bool, error) {
 	if depth > MaxDepth {
-		return i, fmt.Errorf("%w: nested deeper than %d levels", ErrInvalid, MaxDepth)
+		return i, false, fmt.Errorf("%w: nested deeper than %d levels", ErrInvalid, MaxDepth)
 	}
 	s.f.depth = max(s.f.depth, depth)
-	raw := s.raw
-	if i = s.space(i + 1); i < len(raw) && raw[i] == ']' {
-		return i + 1, nil
+	if i = s.space(i + 1); i < len(s.raw) && s.raw[i] == closer {
+		return i + 1, true, nil
 	}
-	for {
-		var err error
-		if i, err = s.value(i, depth); err != nil {
-			return i, err
-		}
-		if i = s.space(i); i >= len(raw) {
-			return i, s.eof()
-		}
-		switch raw[i] {
-		case ',':
-			i = s.space(i + 1)
-		case ']':
-			return i + 1, nil
-		default:
-			return i, s.syntax(i, "after array element")
-		}
+	return i, false, nil
+}
+
+// sep reads what follows a member or an element: a comma, after which it
+// returns the index of the next one, or closer, after which it returns the
+// index just past the container (done). context names the place in a
+// syntax error.
+func (s *scanner) sep(i int, closer byte, context string) (int, bool, error) {
+	if i = s.space(i); i >= len(s.raw) {
+		return i, false, s.eof()
 	}
+	switch s.raw[i] {
+	case ',':
+		return s.space(i + 1), false, nil
+	case closer:
+		return i + 1, true, nil
+	}
+	return i, false, s.syntax(i, context)
 }
 
 // str scans the string starting at raw[i] ('"') and returns the index just

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -159,21 +160,11 @@ type Journal struct {
 
 // Open starts (or connects to) NATS, and creates or updates the streams.
 func Open(ctx context.Context, opts Options, log *slog.Logger) (*Journal, error) {
-	if opts.Stream == "" {
-		opts.Stream = DefaultStream
-	}
-	if opts.MaxBytes == 0 {
-		opts.MaxBytes = DefaultMaxBytes
-	}
-	if opts.DuplicateWindow == 0 {
-		opts.DuplicateWindow = DefaultDuplicateWindow
-	}
-	if opts.Replicas == 0 {
-		opts.Replicas = 1
-	}
-	if opts.DeadLetterMaxBytes == 0 {
-		opts.DeadLetterMaxBytes = DefaultDeadLetterMaxBytes
-	}
+	opts.Stream = cmp.Or(opts.Stream, DefaultStream)
+	opts.MaxBytes = cmp.Or(opts.MaxBytes, DefaultMaxBytes)
+	opts.DuplicateWindow = cmp.Or(opts.DuplicateWindow, DefaultDuplicateWindow)
+	opts.Replicas = cmp.Or(opts.Replicas, 1)
+	opts.DeadLetterMaxBytes = cmp.Or(opts.DeadLetterMaxBytes, DefaultDeadLetterMaxBytes)
 	if opts.AppendTimeout <= 0 {
 		opts.AppendTimeout = DefaultAppendTimeout
 	}

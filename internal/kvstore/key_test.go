@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/auditstream/auditstream/internal/kvstore"
@@ -60,5 +61,32 @@ func TestLoadKeySealedAtRest(t *testing.T) {
 	}
 	if raw := e.raw(t, "fresh"); !secret.IsSealed(raw) || bytes.Contains(raw, fresh) {
 		t.Fatalf("fresh key stored as %q, want it sealed", raw)
+	}
+}
+
+// TestLoadKeyRace: nodes that start together all end up with the key
+// stored first, sealed or not; another name gets a key of its own.
+func TestLoadKeyRace(t *testing.T) {
+	e := newSealEnv(t)
+	k1 := keyring(t, keyLine("k1", 1))
+	const nodes = 8
+	keys := make([][]byte, nodes)
+	errs := make([]error, nodes)
+	var wg sync.WaitGroup
+	for i := range nodes {
+		wg.Go(func() { keys[i], errs[i] = kvstore.LoadKey(t.Context(), e.kv, "a", k1) })
+	}
+	wg.Wait()
+	for i := range nodes {
+		if errs[i] != nil {
+			t.Fatalf("node %d: %v", i, errs[i])
+		}
+		if len(keys[i]) != kvstore.KeySize || !bytes.Equal(keys[i], keys[0]) {
+			t.Fatalf("node %d: got key %x, want the %d bytes %x every node has", i, keys[i], kvstore.KeySize, keys[0])
+		}
+	}
+	other, err := kvstore.LoadKey(t.Context(), e.kv, "b", k1)
+	if err != nil || len(other) != kvstore.KeySize || bytes.Equal(other, keys[0]) {
+		t.Fatalf("other name: got %x (%v), want a key of its own", other, err)
 	}
 }

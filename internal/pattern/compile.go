@@ -396,20 +396,14 @@ func (c *compiler) expression(n *node) (m matcher, isAbsent bool, err *Error) {
 		default:
 			m = matcher{kind: matchSuffix, s: v.text}
 		}
-	case "equals-ignore-case":
+	case "equals-ignore-case", "wildcard", "cidr":
 		if v.kind != nodeString {
-			return m, false, c.err(v.off, reasonEIC)
+			return m, false, c.err(v.off, notStringReason[name])
 		}
-		m = matcher{kind: matchEqualsFold, s: foldString(v.text)}
-	case "wildcard":
-		if v.kind != nodeString {
-			return m, false, c.err(v.off, reasonWildcardString)
-		}
-		w, reason := parseWildcard(v.text)
-		if reason != "" {
+		var reason string
+		if m, reason = stringMatcher(name, v.text); reason != "" {
 			return m, false, c.err(v.off, reason)
 		}
-		m = matcher{kind: matchWildcard, wc: w}
 	case "exists":
 		switch v.kind {
 		case nodeTrue:
@@ -419,15 +413,6 @@ func (c *compiler) expression(n *node) (m matcher, isAbsent bool, err *Error) {
 		default:
 			return m, false, c.err(v.off, reasonExists)
 		}
-	case "cidr":
-		if v.kind != nodeString {
-			return m, false, c.err(v.off, reasonPrefixString)
-		}
-		p, reason := parseCIDR(v.text)
-		if reason != "" {
-			return m, false, c.err(v.off, reason)
-		}
-		m = matcher{kind: matchCIDR, prefix: p}
 	case "numeric":
 		if v.kind != nodeArray {
 			return m, false, c.err(v.off, reasonNumericArray)
@@ -452,6 +437,29 @@ func (c *compiler) expression(n *node) (m matcher, isAbsent bool, err *Error) {
 		return m, false, e
 	}
 	return m, isAbsent, nil
+}
+
+// notStringReason is the reason given when the operand of an operator that takes a
+// string is not one (event-ruler's words, which name "prefix" for cidr).
+var notStringReason = map[string]string{
+	"equals-ignore-case": reasonEIC,
+	"wildcard":           reasonWildcardString,
+	"cidr":               reasonPrefixString,
+}
+
+// stringMatcher compiles the string operand of equals-ignore-case, wildcard or cidr,
+// and returns the reason when the operand is not valid for it.
+func stringMatcher(name, text string) (matcher, string) {
+	switch name {
+	case "equals-ignore-case":
+		return matcher{kind: matchEqualsFold, s: foldString(text)}, ""
+	case "wildcard":
+		w, reason := parseWildcard(text)
+		return matcher{kind: matchWildcard, wc: w}, reason
+	default:
+		p, reason := parseCIDR(text)
+		return matcher{kind: matchCIDR, prefix: p}, reason
+	}
 }
 
 // ignoreCaseInner validates {"equals-ignore-case": "x"} inside prefix or suffix and

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"unsafe"
+
+	"github.com/auditstream/auditstream/internal/jsonlex"
 )
 
 // MaxEventDepth is the deepest nesting of objects and arrays an event may have; deeper
@@ -64,17 +66,7 @@ func bstr(b []byte) string {
 	return unsafe.String(&b[0], len(b))
 }
 
-func (f *flattener) space() {
-	i, ev := f.pos, f.ev
-	for i < len(ev) {
-		c := ev[i]
-		if c > ' ' || (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
-			break
-		}
-		i++
-	}
-	f.pos = i
-}
+func (f *flattener) space() { f.pos = jsonlex.SkipSpace(f.ev, f.pos) }
 
 // walk parses the value at f.pos. t is the trie node of its path, nil when no pattern
 // path equals or extends it (the value is then only validated). It reports false when
@@ -170,10 +162,7 @@ func fastNumber(text string) (float64, bool) {
 
 // object walks an object; some pattern path goes below t.
 func (f *flattener) object(depth int, t *tnode) bool {
-	f.pos++ // '{'
-	f.space()
-	if f.pos < len(f.ev) && f.ev[f.pos] == '}' {
-		f.pos++
+	if f.open('}') {
 		return true
 	}
 	for {
@@ -201,20 +190,33 @@ func (f *flattener) object(depth int, t *tnode) bool {
 		if !ok {
 			return false
 		}
-		f.space()
-		if f.pos >= len(f.ev) {
-			return false
-		}
-		switch f.ev[f.pos] {
-		case ',':
-			f.pos++
-		case '}':
-			f.pos++
-			return true
-		default:
-			return false
+		if c := f.sep(); c != ',' {
+			return c == '}'
 		}
 	}
+}
+
+// open moves past the '{' or '[' at f.pos, and reports whether closer follows (the
+// container is empty; then it moves past that too).
+func (f *flattener) open(closer byte) bool {
+	f.pos++
+	f.space()
+	if f.pos < len(f.ev) && f.ev[f.pos] == closer {
+		f.pos++
+		return true
+	}
+	return false
+}
+
+// sep moves past the byte that follows a member or an element and returns it: ',' or
+// the container's closing byte in valid JSON; 0 at the end of the event.
+func (f *flattener) sep() byte {
+	f.space()
+	if f.pos >= len(f.ev) {
+		return 0
+	}
+	f.pos++
+	return f.ev[f.pos-1]
 }
 
 // keyChild scans the object key at f.pos (the opening quote) and returns the trie node
@@ -283,10 +285,7 @@ func (f *flattener) keyChild(t *tnode) (*tnode, bool) {
 
 // array walks an array; its elements share t, and each gets its array position.
 func (f *flattener) array(depth int, t *tnode) bool {
-	f.pos++ // '['
-	f.space()
-	if f.pos < len(f.ev) && f.ev[f.pos] == ']' {
-		f.pos++
+	if f.open(']') {
 		return true
 	}
 	s := f.s
@@ -297,19 +296,12 @@ func (f *flattener) array(depth int, t *tnode) bool {
 		if !f.walk(depth+1, t) {
 			return false
 		}
-		f.space()
-		if f.pos >= len(f.ev) {
-			return false
-		}
-		switch f.ev[f.pos] {
-		case ',':
-			f.pos++
-		case ']':
-			f.pos++
+		if c := f.sep(); c != ',' {
+			if c != ']' {
+				return false
+			}
 			s.stack = s.stack[:len(s.stack)-1]
 			return true
-		default:
-			return false
 		}
 	}
 }
@@ -355,7 +347,7 @@ func (f *flattener) str(want bool) (string, bool) {
 	off := len(s.strbuf)
 	s.strbuf = append(s.strbuf, ev[start:i]...)
 	var end, bad int
-	s.strbuf, end, bad = unescapeString(ev, i, s.strbuf)
+	s.strbuf, end, bad = jsonlex.AppendUnescaped(s.strbuf, ev, i)
 	if bad >= 0 {
 		return "", false
 	}

@@ -2,8 +2,9 @@ package pattern
 
 import (
 	"fmt"
-	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/auditstream/auditstream/internal/jsonlex"
 )
 
 // maxPatternDepth bounds the nesting of pattern JSON so that parsing and compiling never
@@ -102,16 +103,7 @@ func errorAt(src []byte, off int, reason string) *Error {
 	return &Error{Reason: reason, Line: line, Column: col, Offset: off}
 }
 
-func (p *parser) skipSpace() {
-	for p.pos < len(p.src) {
-		switch p.src[p.pos] {
-		case ' ', '\t', '\n', '\r':
-			p.pos++
-		default:
-			return
-		}
-	}
-}
+func (p *parser) skipSpace() { p.pos = jsonlex.SkipSpace(p.src, p.pos) }
 
 func (p *parser) unexpected() *Error {
 	if p.pos >= len(p.src) {
@@ -182,14 +174,8 @@ func isIdentByte(c byte) bool {
 }
 
 func (p *parser) object(depth int) (*node, *Error) {
-	n := &node{kind: nodeObject, off: p.pos}
-	p.pos++ // '{'
-	p.skipSpace()
-	if p.pos < len(p.src) && p.src[p.pos] == '}' {
-		p.pos++
-		return n, nil
-	}
-	for {
+	n, done := p.open(nodeObject, '}')
+	for !done {
 		p.skipSpace()
 		if p.pos >= len(p.src) || p.src[p.pos] != '"' {
 			return nil, p.unexpected()
@@ -210,51 +196,58 @@ func (p *parser) object(depth int) (*node, *Error) {
 			return nil, err
 		}
 		n.members = append(n.members, member{name: name, val: v, off: noff})
-		p.skipSpace()
-		if p.pos >= len(p.src) {
-			return nil, p.unexpected()
-		}
-		switch p.src[p.pos] {
-		case ',':
-			p.pos++
-		case '}':
-			p.pos++
-			return n, nil
-		default:
-			return nil, p.unexpected()
+		if done, err = p.next('}'); err != nil {
+			return nil, err
 		}
 	}
+	return n, nil
 }
 
 func (p *parser) array(depth int) (*node, *Error) {
-	n := &node{kind: nodeArray, off: p.pos}
-	p.pos++ // '['
-	p.skipSpace()
-	if p.pos < len(p.src) && p.src[p.pos] == ']' {
-		p.pos++
-		return n, nil
-	}
-	for {
+	n, done := p.open(nodeArray, ']')
+	for !done {
 		p.skipSpace()
 		v, err := p.value(depth + 1)
 		if err != nil {
 			return nil, err
 		}
 		n.elems = append(n.elems, v)
-		p.skipSpace()
-		if p.pos >= len(p.src) {
-			return nil, p.unexpected()
-		}
-		switch p.src[p.pos] {
-		case ',':
-			p.pos++
-		case ']':
-			p.pos++
-			return n, nil
-		default:
-			return nil, p.unexpected()
+		if done, err = p.next(']'); err != nil {
+			return nil, err
 		}
 	}
+	return n, nil
+}
+
+// open starts a node of kind at the '{' or '[' at p.pos and moves past it, and past
+// closer too when the container is empty (done).
+func (p *parser) open(kind nodeKind, closer byte) (n *node, done bool) {
+	n = &node{kind: kind, off: p.pos}
+	p.pos++
+	p.skipSpace()
+	if p.pos < len(p.src) && p.src[p.pos] == closer {
+		p.pos++
+		return n, true
+	}
+	return n, false
+}
+
+// next moves past what follows a member or an element: ',' when more follow, or
+// closer when the container ends (done).
+func (p *parser) next(closer byte) (done bool, err *Error) {
+	p.skipSpace()
+	if p.pos >= len(p.src) {
+		return false, p.unexpected()
+	}
+	switch p.src[p.pos] {
+	case ',':
+		p.pos++
+		return false, nil
+	case closer:
+		p.pos++
+		return true, nil
+	}
+	return false, p.unexpected()
 }
 
 // str parses a JSON string starting at the opening quote and returns it unescaped.
@@ -277,7 +270,7 @@ func (p *parser) str() (string, *Error) {
 		p.pos++
 	}
 	buf := append([]byte(nil), p.src[start:p.pos]...)
-	out, end, bad := unescapeString(p.src, p.pos, buf)
+	out, end, bad := jsonlex.AppendUnescaped(buf, p.src, p.pos)
 	if bad >= 0 {
 		if bad >= len(p.src) {
 			return "", p.errAt(bad, reasonUnexpectedEOF)
@@ -289,84 +282,6 @@ func (p *parser) str() (string, *Error) {
 	}
 	p.pos = end
 	return string(out), nil
-}
-
-// unescapeString continues decoding a JSON string at src[i] (inside the quotes),
-// appending the decoded bytes to buf. It returns the extended buffer, the offset just
-// after the closing quote, and -1, or the offset of the offending byte.
-func unescapeString(src []byte, i int, buf []byte) ([]byte, int, int) {
-	for i < len(src) {
-		c := src[i]
-		switch {
-		case c == '"':
-			return buf, i + 1, -1
-		case c < 0x20:
-			return buf, 0, i
-		case c != '\\':
-			buf = append(buf, c)
-			i++
-			continue
-		}
-		if i+1 >= len(src) {
-			return buf, 0, len(src)
-		}
-		switch src[i+1] {
-		case '"', '\\', '/':
-			buf = append(buf, src[i+1])
-		case 'b':
-			buf = append(buf, '\b')
-		case 'f':
-			buf = append(buf, '\f')
-		case 'n':
-			buf = append(buf, '\n')
-		case 'r':
-			buf = append(buf, '\r')
-		case 't':
-			buf = append(buf, '\t')
-		case 'u':
-			r, ok := hex4(src, i+2)
-			if !ok {
-				return buf, 0, i
-			}
-			i += 6
-			if utf16.IsSurrogate(r) {
-				if r2, ok := hex4(src, i+2); ok && i+1 < len(src) && src[i] == '\\' && src[i+1] == 'u' {
-					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-						buf = utf8.AppendRune(buf, dec)
-						i += 6
-						continue
-					}
-				}
-				r = utf8.RuneError
-			}
-			buf = utf8.AppendRune(buf, r)
-			continue
-		default:
-			return buf, 0, i
-		}
-		i += 2
-	}
-	return buf, 0, len(src)
-}
-
-func hex4(src []byte, i int) (rune, bool) {
-	if i+4 > len(src) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range src[i : i+4] {
-		switch {
-		case c >= '0' && c <= '9':
-			r = r<<4 | rune(c-'0')
-		case c >= 'a' && c <= 'f':
-			r = r<<4 | rune(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			r = r<<4 | rune(c-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	return r, true
 }
 
 // scanNumber checks the JSON number grammar at src[i] and returns the end offset.
@@ -381,19 +296,13 @@ func scanNumber(src []byte, i int) (int, bool) {
 	case src[i] == '0':
 		i++
 	case src[i] >= '1' && src[i] <= '9':
-		for i < len(src) && src[i] >= '0' && src[i] <= '9' {
-			i++
-		}
+		i = digits(src, i)
 	default:
 		return i, false
 	}
 	if i < len(src) && src[i] == '.' {
-		i++
-		d := i
-		for i < len(src) && src[i] >= '0' && src[i] <= '9' {
-			i++
-		}
-		if i == d {
+		d := i + 1
+		if i = digits(src, d); i == d {
 			return i, false
 		}
 	}
@@ -403,12 +312,18 @@ func scanNumber(src []byte, i int) (int, bool) {
 			i++
 		}
 		d := i
-		for i < len(src) && src[i] >= '0' && src[i] <= '9' {
-			i++
-		}
-		if i == d {
+		if i = digits(src, d); i == d {
 			return i, false
 		}
 	}
 	return i, true
+}
+
+// digits returns the offset of the first byte at or after i that is not a decimal
+// digit.
+func digits(src []byte, i int) int {
+	for i < len(src) && src[i] >= '0' && src[i] <= '9' {
+		i++
+	}
+	return i
 }

@@ -76,22 +76,16 @@ func (s *Set) Len() int {
 // EventBridge event (an object with version, id, detail-type, source, account, time,
 // region, resources and detail). Malformed JSON, a top level that is not an object and
 // events nested deeper than MaxEventDepth match nothing. The set does not retain event.
-func (s *Set) MatchAll(event []byte, dst []ID) []ID {
-	ix := s.index()
-	sc := s.get(ix)
-	if sc.flattenEvent(ix, event) {
-		dst = sc.collect(ix, dst)
-	}
-	s.put(sc)
-	return dst
-}
+func (s *Set) MatchAll(event []byte, dst []ID) []ID { return s.matchAll(event, nil, dst) }
 
 // MatchAllEnvelope is MatchAll for an event given as an Envelope, which saves building
 // the envelope's JSON. The set does not retain env or its Detail.
-func (s *Set) MatchAllEnvelope(env *Envelope, dst []ID) []ID {
-	ix := s.index()
-	sc := s.get(ix)
-	if sc.flattenEnvelope(ix, env) {
+func (s *Set) MatchAllEnvelope(env *Envelope, dst []ID) []ID { return s.matchAll(nil, env, dst) }
+
+// matchAll is MatchAll of event, or of env when it is not nil.
+func (s *Set) matchAll(event []byte, env *Envelope, dst []ID) []ID {
+	ix, sc, ok := s.flatten(event, env)
+	if ok {
 		dst = sc.collect(ix, dst)
 	}
 	s.put(sc)
@@ -100,19 +94,22 @@ func (s *Set) MatchAllEnvelope(env *Envelope, dst []ID) []ID {
 
 // matchesAny reports whether any pattern of the set matches; event or env is used.
 func (s *Set) matchesAny(event []byte, env *Envelope) bool {
-	ix := s.index()
-	sc := s.get(ix)
-	var ok bool
-	if env != nil {
-		ok = sc.flattenEnvelope(ix, env)
-	} else {
-		ok = sc.flattenEvent(ix, event)
-	}
-	if ok {
-		ok = sc.run(ix)
-	}
+	ix, sc, ok := s.flatten(event, env)
+	ok = ok && sc.run(ix)
 	s.put(sc)
 	return ok
+}
+
+// flatten takes a scratch for the current index and flattens event, or env when it is
+// not nil, into it; ok is false when the event can match nothing. The caller puts the
+// scratch back.
+func (s *Set) flatten(event []byte, env *Envelope) (ix *index, sc *scratch, ok bool) {
+	ix = s.index()
+	sc = s.get(ix)
+	if env != nil {
+		return ix, sc, sc.flattenEnvelope(ix, env)
+	}
+	return ix, sc, sc.flattenEvent(ix, event)
 }
 
 func (s *Set) get(ix *index) *scratch {

@@ -3,6 +3,8 @@ package pattern
 import (
 	"encoding/binary"
 	"math/bits"
+
+	"github.com/auditstream/auditstream/internal/jsonlex"
 )
 
 // skip validates the value at f.pos, which sits at the given depth, without recording
@@ -23,7 +25,7 @@ func (f *flattener) skip(depth int) bool {
 		if !needKey && depth+len(stack) > MaxEventDepth {
 			return false
 		}
-		i = skipSpace(ev, i)
+		i = jsonlex.SkipSpace(ev, i)
 		if i >= len(ev) {
 			return false
 		}
@@ -49,7 +51,7 @@ func (f *flattener) skip(depth int) bool {
 				return false
 			}
 			if needKey {
-				i = skipSpace(ev, i)
+				i = jsonlex.SkipSpace(ev, i)
 				if i >= len(ev) || ev[i] != ':' {
 					return false
 				}
@@ -57,24 +59,16 @@ func (f *flattener) skip(depth int) bool {
 				needKey = false
 				continue
 			}
-		case '{':
-			i = skipSpace(ev, i+1)
-			if i < len(ev) && ev[i] == '}' {
+		case '{', '[':
+			closer := c + 2 // '}' or ']'
+			i = jsonlex.SkipSpace(ev, i+1)
+			if i < len(ev) && ev[i] == closer {
 				i++
 				break
 			}
-			stack = append(stack, '}')
+			stack = append(stack, closer)
 			f.s.skipStack = stack
-			needKey = true
-			continue
-		case '[':
-			i = skipSpace(ev, i+1)
-			if i < len(ev) && ev[i] == ']' {
-				i++
-				break
-			}
-			stack = append(stack, ']')
-			f.s.skipStack = stack
+			needKey = c == '{'
 			continue
 		case 't':
 			if len(ev)-i < 4 || bstr(ev[i:i+4]) != "true" {
@@ -102,7 +96,7 @@ func (f *flattener) skip(depth int) bool {
 				f.pos = i
 				return true
 			}
-			i = skipSpace(ev, i)
+			i = jsonlex.SkipSpace(ev, i)
 			if i >= len(ev) {
 				return false
 			}
@@ -121,17 +115,8 @@ func (f *flattener) skip(depth int) bool {
 	}
 }
 
-// skipSpace returns the offset of the first byte at or after i that is not JSON
-// whitespace.
-func skipSpace(ev []byte, i int) int {
-	for i < len(ev) && ev[i] <= ' ' && (ev[i] == ' ' || ev[i] == '\t' || ev[i] == '\n' || ev[i] == '\r') {
-		i++
-	}
-	return i
-}
-
 // skipString validates a JSON string whose opening quote is just before ev[i] and
-// returns the offset after its closing quote. Escapes are checked as unescapeString
+// returns the offset after its closing quote. Escapes are checked as jsonlex.AppendUnescaped
 // checks them (which is also what str accepts): one of \" \\ \/ \b \f \n \r \t, or \u
 // with four hex digits; control bytes are rejected.
 func skipString(ev []byte, i int) (int, bool) {
@@ -166,7 +151,7 @@ func skipString(ev []byte, i int) (int, bool) {
 		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			i += 2
 		case 'u':
-			if _, ok := hex4(ev, i+2); !ok {
+			if _, ok := jsonlex.Hex4(ev, i+2); !ok {
 				return i, false
 			}
 			i += 6

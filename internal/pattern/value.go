@@ -68,21 +68,28 @@ func foldString(s string) string {
 	return b.String()
 }
 
-// hasPrefixFold reports whether s begins with folded, a foldString result, comparing
-// rune by rune after folding (folding may change byte lengths, never rune counts).
+// hasPrefixFold reports whether s begins with folded, a foldString result.
 func hasPrefixFold(s, folded string) bool {
+	_, ok := cutPrefixFold(s, folded)
+	return ok
+}
+
+// cutPrefixFold returns s without its prefix that folds to folded, a foldString
+// result, and whether s has such a prefix. It compares rune by rune after folding
+// (folding may change byte lengths, never rune counts).
+func cutPrefixFold(s, folded string) (string, bool) {
 	for len(folded) > 0 {
 		if len(s) == 0 {
-			return false
+			return "", false
 		}
 		pr, pn := utf8.DecodeRuneInString(folded)
 		sr, sn := utf8.DecodeRuneInString(s)
 		if pr != foldRune(sr) {
-			return false
+			return "", false
 		}
 		folded, s = folded[pn:], s[sn:]
 	}
-	return true
+	return s, true
 }
 
 // hasSuffixFold reports whether s ends with folded, a foldString result.
@@ -106,18 +113,8 @@ func equalFold(s, folded string) bool {
 	if len(s) == len(folded) && s == folded {
 		return true
 	}
-	for len(folded) > 0 {
-		if len(s) == 0 {
-			return false
-		}
-		pr, pn := utf8.DecodeRuneInString(folded)
-		sr, sn := utf8.DecodeRuneInString(s)
-		if pr != foldRune(sr) {
-			return false
-		}
-		folded, s = folded[pn:], s[sn:]
-	}
-	return len(s) == 0
+	rest, ok := cutPrefixFold(s, folded)
+	return ok && rest == ""
 }
 
 // looksLikeIP is a cheap pre-check before netip.ParseAddr on event strings.

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -365,29 +366,19 @@ func sortGroup(g []item, desc bool) {
 
 // afterCursor reports whether it comes after c in the query's order.
 func afterCursor(it item, c *cursor, desc bool) bool {
-	cmp := 0
+	order := 0
 	switch {
 	case it.pub != c.Pub:
-		cmp = compareInt(it.pub, c.Pub)
+		order = cmp.Compare(it.pub, c.Pub)
 	case it.uuid != c.UUID:
-		cmp = strings.Compare(it.uuid, c.UUID)
+		order = strings.Compare(it.uuid, c.UUID)
 	default:
-		cmp = compareInt(int64(it.seq), int64(c.Seq))
+		order = cmp.Compare(int64(it.seq), int64(c.Seq))
 	}
 	if desc {
-		return cmp < 0
+		return order < 0
 	}
-	return cmp > 0
-}
-
-func compareInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return order > 0
 }
 
 // read gets the events at the entries' sequences, in the entries' order,

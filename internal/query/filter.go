@@ -1,10 +1,13 @@
 package query
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/jsonlex"
 )
 
 // The filter language of the System Log API (OKTA.md §2.5): a SCIM-style
@@ -167,7 +170,7 @@ func isWordByte(c byte) bool {
 
 // next reads the next token into p.tok.
 func (p *parser) next() {
-	for p.i < len(p.src) && isSpace(p.src[p.i]) {
+	for p.i < len(p.src) && jsonlex.IsSpace(p.src[p.i]) {
 		p.i++
 	}
 	start := p.i
@@ -223,35 +226,21 @@ func (p *parser) isKeyword(w string) bool {
 	return p.tok.kind == tokWord && strings.EqualFold(p.tok.text, w)
 }
 
-func (p *parser) or() (*node, error) {
-	left, err := p.and()
-	if err != nil {
-		return nil, err
-	}
-	kids := []*node{left}
-	for p.isKeyword("or") {
-		p.next()
-		right, err := p.and()
-		if err != nil {
-			return nil, err
-		}
-		kids = append(kids, right)
-	}
-	if len(kids) == 1 {
-		return left, nil
-	}
-	return &node{kind: nodeOr, kids: kids}, nil
-}
+func (p *parser) or() (*node, error) { return p.chain("or", nodeOr, p.and) }
 
-func (p *parser) and() (*node, error) {
-	left, err := p.factor()
+func (p *parser) and() (*node, error) { return p.chain("and", nodeAnd, p.factor) }
+
+// chain parses operands joined by the keyword word into one node of kind, or
+// returns the single operand as it is.
+func (p *parser) chain(word string, kind nodeKind, operand func() (*node, error)) (*node, error) {
+	left, err := operand()
 	if err != nil {
 		return nil, err
 	}
 	kids := []*node{left}
-	for p.isKeyword("and") {
+	for p.isKeyword(word) {
 		p.next()
-		right, err := p.factor()
+		right, err := operand()
 		if err != nil {
 			return nil, err
 		}
@@ -260,7 +249,7 @@ func (p *parser) and() (*node, error) {
 	if len(kids) == 1 {
 		return left, nil
 	}
-	return &node{kind: nodeAnd, kids: kids}, nil
+	return &node{kind: kind, kids: kids}, nil
 }
 
 func (p *parser) factor() (*node, error) {
@@ -477,7 +466,7 @@ func present(v rawValue) bool {
 	case kindString:
 		return len(v.raw) > 2 || v.decoded && v.str != ""
 	case kindObject, kindArray:
-		return skipSpace(v.raw, 1) < len(v.raw)-1
+		return jsonlex.SkipSpace(v.raw, 1) < len(v.raw)-1
 	}
 	return true
 }
@@ -523,7 +512,7 @@ func (n *node) test(v rawValue) bool {
 		if err != nil {
 			return false
 		}
-		c = cmpFloat(f, n.val.num)
+		c = cmp.Compare(f, n.val.num)
 	case n.val.kind == kindString && v.kind == kindString:
 		s := v.text()
 		if n.val.isTime {
@@ -546,14 +535,4 @@ func (n *node) test(v rawValue) bool {
 	default:
 		return c <= 0
 	}
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

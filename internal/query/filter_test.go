@@ -205,3 +205,32 @@ func TestLookupEscapes(t *testing.T) {
 		t.Fatalf("got %q, want [1 2]", got)
 	}
 }
+
+// TestUnquote pins how string values decode: stored events' JSON escapes,
+// and filter strings strconv.Unquote refuses (JSON's \/, surrogate pairs,
+// and escapes neither knows, which keep their letter).
+func TestUnquote(t *testing.T) {
+	tests := []struct{ lit, want string }{
+		{`""`, ""},
+		{`"plain"`, "plain"},
+		{`"x\"y\\z\u00e9\/"`, "x\"y\\zé/"},
+		{`"\b\f\n\r\t"`, "\b\f\n\r\t"},
+		{`"\ud83d\ude00!"`, "😀!"},
+		{`"\ud83d!"`, "\uFFFD!"},
+		{`"a\qb"`, "aqb"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.lit, func(t *testing.T) {
+			if got := unquote([]byte(tt.lit)); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+	f, err := ParseFilter(`displayMessage eq "a\/b \ud83d\ude00"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.Match([]byte(`{"displayMessage":"a/b 😀"}`)) || !f.Match([]byte(`{"displayMessage":"a\/b \ud83d\ude00"}`)) {
+		t.Errorf("filter %s: got no match, want a match for both spellings", f)
+	}
+}

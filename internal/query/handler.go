@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/auth"
-	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/httpapi"
+	"github.com/auditstream/auditstream/internal/jsonlex"
 )
 
 // Parameter limits of GET /api/v1/logs (OKTA.md §1.1, §2.2).
@@ -89,7 +89,8 @@ func (e *Engine) ServeLogs(w http.ResponseWriter, r *http.Request, tok auth.Toke
 	}
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	body := append(event.JSONArray(p.items, func(it item) []byte { return it.data }), '\n')
+	body := jsonlex.AppendArray(nil, p.items, func(it item) []byte { return it.data })
+	body = append(body, '\n')
 	_, _ = w.Write(body)
 	return nil
 }

@@ -1,5 +1,11 @@
 package query
 
+import (
+	"bytes"
+
+	"github.com/auditstream/auditstream/internal/jsonlex"
+)
+
 // A small walker over raw event JSON. Events in the journal were validated
 // when they were ingested, so the walker does not validate: it only finds
 // values at paths and visits scalar leaves, without decoding the whole event.
@@ -58,91 +64,35 @@ func (v rawValue) text() string {
 	return unquote(v.raw)
 }
 
-// unquote decodes a JSON string literal (with its quotes).
+// unquote decodes a JSON string literal (with its quotes). Stored events
+// passed event.Parse, so their strings are valid JSON; a filter's string
+// that neither strconv.Unquote nor JSON reads keeps its bytes, less the
+// backslash of each bad escape.
 func unquote(b []byte) string {
 	if len(b) < 2 {
 		return ""
 	}
 	in := b[1 : len(b)-1]
-	esc := false
-	for _, c := range in {
-		if c == '\\' {
-			esc = true
-			break
-		}
-	}
-	if !esc {
+	if bytes.IndexByte(in, '\\') < 0 {
 		return string(in)
 	}
 	out := make([]byte, 0, len(in))
-	for i := 0; i < len(in); i++ {
-		c := in[i]
-		if c != '\\' || i+1 >= len(in) {
-			out = append(out, c)
-			continue
+	for i := 1; ; {
+		var bad int
+		out, i, bad = jsonlex.AppendUnescaped(out, b, i)
+		if bad < 0 || bad >= len(b)-1 {
+			return string(out)
 		}
-		i++
-		switch in[i] {
-		case 'n':
-			out = append(out, '\n')
-		case 't':
-			out = append(out, '\t')
-		case 'r':
-			out = append(out, '\r')
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'u':
-			if i+4 < len(in) {
-				r := hexRune(in[i+1 : i+5])
-				i += 4
-				if r >= 0xD800 && r < 0xDC00 && i+6 < len(in) && in[i+1] == '\\' && in[i+2] == 'u' {
-					lo := hexRune(in[i+3 : i+7])
-					if lo >= 0xDC00 && lo < 0xE000 {
-						r = 0x10000 + (r-0xD800)<<10 + (lo - 0xDC00)
-						i += 6
-					}
-				}
-				out = appendRune(out, r)
-			}
-		default:
-			out = append(out, in[i])
+		if b[bad] != '\\' {
+			out = append(out, b[bad])
 		}
+		i = bad + 1
 	}
-	return string(out)
-}
-
-func hexRune(b []byte) rune {
-	var r rune
-	for _, c := range b {
-		r <<= 4
-		switch {
-		case c >= '0' && c <= '9':
-			r |= rune(c - '0')
-		case c >= 'a' && c <= 'f':
-			r |= rune(c - 'a' + 10)
-		case c >= 'A' && c <= 'F':
-			r |= rune(c - 'A' + 10)
-		}
-	}
-	return r
-}
-
-func appendRune(b []byte, r rune) []byte { return append(b, string(r)...) }
-
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && isSpace(b[i]) {
-		i++
-	}
-	return i
 }
 
 // skipValue returns the index just past the value starting at i.
 func skipValue(b []byte, i int) int {
-	i = skipSpace(b, i)
+	i = jsonlex.SkipSpace(b, i)
 	if i >= len(b) {
 		return i
 	}
@@ -168,7 +118,7 @@ func skipValue(b []byte, i int) int {
 		}
 		return i
 	default:
-		for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && !isSpace(b[i]) {
+		for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && !jsonlex.IsSpace(b[i]) {
 			i++
 		}
 		return i
@@ -191,55 +141,52 @@ func skipString(b []byte, i int) int {
 // eachMember calls fn for each member of the object starting at i, with
 // the raw key (quoted) and the value's bounds, until fn returns false.
 func eachMember(b []byte, i int, fn func(key []byte, vs, ve int) bool) {
-	i = skipSpace(b, i)
-	if i >= len(b) || b[i] != '{' {
-		return
-	}
-	i++
-	for {
-		i = skipSpace(b, i)
-		if i >= len(b) || b[i] == '}' {
-			return
-		}
-		if b[i] == ',' {
-			i++
-			continue
-		}
+	eachItem(b, i, '{', '}', func(i int) (int, bool) {
 		ks := i
 		i = skipString(b, i)
 		key := b[ks:i]
-		i = skipSpace(b, i)
+		i = jsonlex.SkipSpace(b, i)
 		if i < len(b) && b[i] == ':' {
 			i++
 		}
-		vs := skipSpace(b, i)
+		vs := jsonlex.SkipSpace(b, i)
 		ve := skipValue(b, vs)
-		if !fn(key, vs, ve) {
-			return
-		}
-		i = ve
-	}
+		return ve, fn(key, vs, ve)
+	})
 }
 
 // eachElement calls fn for each element of the array starting at i.
 func eachElement(b []byte, i int, fn func(vs, ve int)) {
-	i = skipSpace(b, i)
-	if i >= len(b) || b[i] != '[' {
+	eachItem(b, i, '[', ']', func(i int) (int, bool) {
+		ve := skipValue(b, i)
+		fn(i, ve)
+		return ve, true
+	})
+}
+
+// eachItem calls item for each member or element of the container that
+// opens with open at i (nothing when another value is there), skipping
+// separators. item reads the one at i and returns the index just past it,
+// and whether to go on.
+func eachItem(b []byte, i int, open, closer byte, item func(i int) (end int, more bool)) {
+	i = jsonlex.SkipSpace(b, i)
+	if i >= len(b) || b[i] != open {
 		return
 	}
 	i++
 	for {
-		i = skipSpace(b, i)
-		if i >= len(b) || b[i] == ']' {
+		i = jsonlex.SkipSpace(b, i)
+		if i >= len(b) || b[i] == closer {
 			return
 		}
 		if b[i] == ',' {
 			i++
 			continue
 		}
-		ve := skipValue(b, i)
-		fn(i, ve)
-		i = ve
+		more := false
+		if i, more = item(i); !more {
+			return
+		}
 	}
 }
 
@@ -265,7 +212,7 @@ func lookup(b []byte, path []string, fn func(v rawValue)) {
 }
 
 func walkPath(b []byte, i int, path []string, fn func(v rawValue)) {
-	i = skipSpace(b, i)
+	i = jsonlex.SkipSpace(b, i)
 	if i >= len(b) {
 		return
 	}
@@ -292,7 +239,7 @@ func walkPath(b []byte, i int, path []string, fn func(v rawValue)) {
 
 // leaves calls fn for every scalar (string, number, boolean) in b.
 func leaves(b []byte, i int, fn func(v rawValue)) {
-	i = skipSpace(b, i)
+	i = jsonlex.SkipSpace(b, i)
 	if i >= len(b) {
 		return
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/auditstream/auditstream/internal/jsonlex"
 )
 
 // Keyword search limits (OKTA.md §2.6).
@@ -81,4 +83,4 @@ func hasToken(s, w string, sep func(rune) bool) bool {
 	return false
 }
 
-func isSpaceRune(r rune) bool { return r < utf8.RuneSelf && isSpace(byte(r)) }
+func isSpaceRune(r rune) bool { return r < utf8.RuneSelf && jsonlex.IsSpace(byte(r)) }

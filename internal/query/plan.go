@@ -53,23 +53,17 @@ func (p *planner) keep(e *entry, types []typeKey, actors []string) bool {
 
 func (p *planner) eval(n *node, e *entry, eventType string, actors []string) tri {
 	switch n.kind {
-	case nodeAnd:
-		out := triTrue
-		for _, k := range n.kids {
-			switch p.eval(k, e, eventType, actors) {
-			case triFalse:
-				return triFalse
-			case triUnknown:
-				out = triUnknown
-			}
+	case nodeAnd, nodeOr:
+		// and ends at the first false kid, or at the first true one; an unknown
+		// kid makes the rest unknown.
+		stop, out := triFalse, triTrue
+		if n.kind == nodeOr {
+			stop, out = triTrue, triFalse
 		}
-		return out
-	case nodeOr:
-		out := triFalse
 		for _, k := range n.kids {
 			switch p.eval(k, e, eventType, actors) {
-			case triTrue:
-				return triTrue
+			case stop:
+				return stop
 			case triUnknown:
 				out = triUnknown
 			}

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/jsonlex"
 	"github.com/auditstream/auditstream/internal/sink"
 )
 
@@ -232,7 +232,7 @@ func (s *Sink) Verify(ctx context.Context) error {
 func (s *Sink) Close(context.Context) error { return s.closed.Close(s.http.Close) }
 
 func encodeArray(b sink.Batch) []byte {
-	return event.JSONArray(b.Records, func(r sink.Record) []byte { return r.Data })
+	return jsonlex.AppendArray(nil, b.Records, func(r sink.Record) []byte { return r.Data })
 }
 
 func encodeNDJSON(b sink.Batch) []byte {

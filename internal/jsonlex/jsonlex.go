@@ -1,0 +1,132 @@
+// Package jsonlex holds the lexical pieces of JSON (RFC 8259) text that the
+// packages reading and writing raw JSON without encoding/json share: white
+// space, string escapes, and arrays of values that are JSON already. The pattern package parses patterns and walks events with
+// them, the query package walks stored events with them; each keeps its own
+// walk, because one validates every byte and the other trusts what the
+// journal stored.
+//
+// The functions work on offsets into a byte slice and allocate nothing
+// beyond the buffer they are given; the small ones inline.
+package jsonlex
+
+import (
+	"slices"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// IsSpace reports whether c is JSON white space: space, tab, line feed or
+// carriage return.
+func IsSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// SkipSpace returns the offset of the first byte at or after i that is not
+// JSON white space (len(b) when there is none).
+func SkipSpace(b []byte, i int) int {
+	for i < len(b) && b[i] <= ' ' && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// AppendUnescaped decodes a JSON string from src[i] (inside the quotes) up to
+// its closing quote, appending the decoded bytes to buf. It returns the
+// extended buffer, the offset just after the closing quote, and -1; or, when
+// the string is not valid JSON, the offset of the offending byte: a control
+// byte, the backslash of a bad escape, or len(src) when the string does not
+// end. A \u escape of a surrogate that is not half of a pair decodes to
+// U+FFFD, as encoding/json decodes it.
+func AppendUnescaped(buf, src []byte, i int) ([]byte, int, int) {
+	for i < len(src) {
+		c := src[i]
+		switch {
+		case c == '"':
+			return buf, i + 1, -1
+		case c < 0x20:
+			return buf, 0, i
+		case c != '\\':
+			buf = append(buf, c)
+			i++
+			continue
+		}
+		if i+1 >= len(src) {
+			return buf, 0, len(src)
+		}
+		switch src[i+1] {
+		case '"', '\\', '/':
+			buf = append(buf, src[i+1])
+		case 'b':
+			buf = append(buf, '\b')
+		case 'f':
+			buf = append(buf, '\f')
+		case 'n':
+			buf = append(buf, '\n')
+		case 'r':
+			buf = append(buf, '\r')
+		case 't':
+			buf = append(buf, '\t')
+		case 'u':
+			r, ok := Hex4(src, i+2)
+			if !ok {
+				return buf, 0, i
+			}
+			i += 6
+			if utf16.IsSurrogate(r) {
+				if r2, ok := Hex4(src, i+2); ok && i+1 < len(src) && src[i] == '\\' && src[i+1] == 'u' {
+					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+						buf = utf8.AppendRune(buf, dec)
+						i += 6
+						continue
+					}
+				}
+				r = utf8.RuneError
+			}
+			buf = utf8.AppendRune(buf, r)
+			continue
+		default:
+			return buf, 0, i
+		}
+		i += 2
+	}
+	return buf, 0, len(src)
+}
+
+// Hex4 reads the four hex digits of a \u escape at src[i:i+4], and reports
+// false when there are fewer than four or one is not a hex digit.
+func Hex4(src []byte, i int) (rune, bool) {
+	if i+4 > len(src) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range src[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// AppendArray appends to dst the JSON array of items, each of which raw
+// returns as JSON text, without white space, and returns the extended
+// slice.
+func AppendArray[T any](dst []byte, items []T, raw func(T) []byte) []byte {
+	n := 2
+	for _, it := range items {
+		n += len(raw(it)) + 1
+	}
+	dst = slices.Grow(dst, n)
+	dst = append(dst, '[')
+	for i, it := range items {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, raw(it)...)
+	}
+	return append(dst, ']')
+}
