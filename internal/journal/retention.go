@@ -131,21 +131,52 @@ func (j *Journal) Purge(ctx context.Context, subject string, keepFrom uint64) (u
 	return resp.Purged, nil
 }
 
-// AckFloors returns, for every durable consumer of the events stream, the
-// stream sequence below which it has acknowledged everything (one listing,
-// however many consumers).
-func (j *Journal) AckFloors(ctx context.Context) (map[string]uint64, error) {
-	out := map[string]uint64{}
+// ConsumerFloor is where a durable consumer of the events stands.
+type ConsumerFloor struct {
+	// Acked is the stream sequence below which it acknowledged everything.
+	// For a consumer with a subject filter it stays at its last matching
+	// event while other subjects' events go on: it is not where the
+	// consumer's undelivered events begin (see NextSeq).
+	Acked uint64
+	// Pending counts its events not yet delivered or not yet acknowledged.
+	Pending uint64
+	// Filter is its subject filter ("" for every event).
+	Filter string
+}
+
+// AckFloors returns where every durable consumer of the events stream
+// stands, by consumer name, in one listing.
+func (j *Journal) AckFloors(ctx context.Context) (map[string]ConsumerFloor, error) {
+	out := map[string]ConsumerFloor{}
 	list := j.stream.ListConsumers(ctx)
 	for info := range list.Info() {
-		if info.Config.Durable != "" {
-			out[info.Name] = info.AckFloor.Stream
+		if info.Config.Durable == "" {
+			continue
 		}
+		f := ConsumerFloor{Acked: info.AckFloor.Stream, Pending: info.NumPending + uint64(info.NumAckPending),
+			Filter: info.Config.FilterSubject}
+		if f.Filter == "" && len(info.Config.FilterSubjects) == 1 {
+			f.Filter = info.Config.FilterSubjects[0]
+		}
+		out[info.Name] = f
 	}
 	if err := list.Err(); err != nil {
 		return nil, fmt.Errorf("list consumers: %w", err)
 	}
 	return out, nil
+}
+
+// NextSeq returns the sequence of the first event at or after from whose
+// subject matches filter, and false when there is none.
+func (j *Journal) NextSeq(ctx context.Context, filter string, from uint64) (uint64, bool, error) {
+	m, err := j.stream.GetMsg(ctx, from, jetstream.WithGetMsgSubject(filter))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("next %s from %d: %w", filter, from, err)
+	}
+	return m.Sequence, true, nil
 }
 
 // AckFloor returns the stream sequence below which the durable consumer

@@ -263,8 +263,14 @@ func (r *Retention) Blockers() []Blocker {
 
 // reader is a stream's journal consumer as retention sees it.
 type reader struct {
-	def   Definition
-	floor uint64 // ack floor
+	def Definition
+	// floor is the sequence below which the stream has nothing of its own
+	// left to deliver: its ack floor, moved up past other orgs' events for
+	// a stream of one org, and to the newest event when it has nothing
+	// pending.
+	floor uint64
+	// acked is the consumer's ack floor as JetStream reports it.
+	acked uint64
 }
 
 // check measures the journal, reports gaps, purges what it may and
@@ -286,16 +292,24 @@ func (r *Retention) check(ctx context.Context, cause checkCause) error {
 	}
 	var readers []reader
 	for _, d := range r.cfg.Supervisor.cfg.Store.List() {
-		if floor, ok := floors[d.ConsumerName()]; ok {
-			readers = append(readers, reader{def: d, floor: floor})
+		f, ok := floors[d.ConsumerName()]
+		if !ok {
+			continue
 		}
+		floor, err := r.floor(ctx, f, u)
+		if err != nil {
+			return err
+		}
+		readers = append(readers, reader{def: d, floor: floor, acked: f.Acked})
 	}
 	now := time.Now().UTC()
 	// Gaps nobody here caused: the journal's first event is past what a
-	// stream acknowledged (maxAge expiry, a lost block, another node).
+	// stream acknowledged (maxAge expiry, a lost block, another node). Only
+	// a stream of every org can tell: one org's stream's ack floor stays
+	// below other orgs' events, and what expired of its own is not known.
 	for _, rd := range readers {
-		if u.FirstSeq > 0 && rd.floor+1 < u.FirstSeq {
-			r.reportGap(ctx, rd.def, Gap{FromSeq: rd.floor + 1, ToSeq: u.FirstSeq - 1, Events: u.FirstSeq - 1 - rd.floor,
+		if rd.def.FilterSubject() == "audit.>" && u.FirstSeq > 0 && rd.acked+1 < u.FirstSeq {
+			r.reportGap(ctx, rd.def, Gap{FromSeq: rd.acked + 1, ToSeq: u.FirstSeq - 1, Events: u.FirstSeq - 1 - rd.acked,
 				Cause: GapMissing, At: now})
 		}
 	}
@@ -321,6 +335,27 @@ func (r *Retention) check(ctx context.Context, cause checkCause) error {
 	r.deadLetters(ctx)
 	r.flushEvents(ctx)
 	return nil
+}
+
+// floor is where a stream's undelivered events begin, less one: its ack
+// floor, except that a stream with nothing pending holds nothing back, and
+// a stream of one org holds back only from its own next event (its ack
+// floor stays at its org's last event while other orgs' events go on).
+func (r *Retention) floor(ctx context.Context, f journal.ConsumerFloor, u journal.Usage) (uint64, error) {
+	if f.Pending == 0 {
+		return max(f.Acked, u.LastSeq), nil
+	}
+	if f.Filter == "" || f.Filter == "audit.>" {
+		return f.Acked, nil
+	}
+	next, ok, err := r.cfg.Journal.NextSeq(ctx, f.Filter, f.Acked+1)
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return max(f.Acked, u.LastSeq), nil
+	}
+	return max(f.Acked, next-1), nil
 }
 
 // purge removes the oldest events down to the Target, in protect mode
