@@ -25,6 +25,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -244,6 +245,28 @@ func BenchmarkFormatWrite(b *testing.B) {
 			})
 		})
 	}
+	b.Run("c=record-batch-100+msgid", func(b *testing.B) {
+		// A message id per batch (org + first uuid) lets a producer
+		// retry a whole batch; JetStream then remembers 1 id per 100
+		// events instead of 100.
+		j := openBench(b)
+		js := asyncJS(b, j)
+		var enc recordBatch
+		const per = 100
+		futures := make([]jetstream.PubAckFuture, 0, benchBatch/per)
+		writeLoop(b, func(batch []event.Event) {
+			futures = futures[:0]
+			for lo := 0; lo < len(batch); lo += per {
+				f, err := js.PublishAsync("rb."+batch[lo].Org, enc.encode(batch[lo:min(lo+per, len(batch))]),
+					jetstream.WithMsgID(MsgID(batch[lo].Org, batch[lo].UUID)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				futures = append(futures, f)
+			}
+			waitAcks(b, futures)
+		})
+	})
 	b.Run("c=record-batch-100+dedup-window", func(b *testing.B) {
 		j := openBench(b)
 		js := asyncJS(b, j)
@@ -321,6 +344,76 @@ func BenchmarkFormatWrite(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkFormatWriteParallel stores batches from 4 concurrent writers,
+// as 4 ingest clients do: today's Append, record batches of 100 into one
+// stream, and record batches of 100 into 4 streams (partitions, one per
+// writer).
+func BenchmarkFormatWriteParallel(b *testing.B) {
+	const writers = 4
+	run := func(b *testing.B, write func(w int, batch []event.Event)) {
+		b.Helper()
+		batches := eventBatches(b, benchRounds, "p")
+		b.ReportAllocs()
+		m := startMeter()
+		n := 0
+		for b.Loop() {
+			if n/benchBatch+writers > benchRounds {
+				b.Fatalf("got -benchtime above %dx, want at most that (uuids would repeat)", benchRounds/writers)
+			}
+			var wg sync.WaitGroup
+			for w := range writers {
+				batch := batches[n/benchBatch+w]
+				wg.Go(func() { write(w, batch) })
+			}
+			wg.Wait()
+			n += writers * benchBatch
+		}
+		m.report(b, n)
+	}
+	b.Run("a=today", func(b *testing.B) {
+		j := openBench(b)
+		run(b, func(_ int, batch []event.Event) {
+			if _, err := j.Append(b.Context(), batch); err != nil {
+				b.Error(err)
+			}
+		})
+	})
+	for _, streams := range []int{1, writers} {
+		b.Run(fmt.Sprintf("c=record-batch-100-streams-%d", streams), func(b *testing.B) {
+			j := openBench(b)
+			for s := range streams {
+				if _, err := j.JetStream().CreateOrUpdateStream(b.Context(), jetstream.StreamConfig{
+					Name: fmt.Sprintf("P%d", s), Subjects: []string{fmt.Sprintf("p%d.>", s)}, Storage: jetstream.FileStorage,
+				}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			js := asyncJS(b, j)
+			encs := make([]recordBatch, writers)
+			run(b, func(w int, batch []event.Event) {
+				const per = 100
+				subj := fmt.Sprintf("p%d.%s", w%streams, batch[0].Org)
+				var futures []jetstream.PubAckFuture
+				for lo := 0; lo < len(batch); lo += per {
+					f, err := js.PublishAsync(subj, encs[w].encode(batch[lo:min(lo+per, len(batch))]))
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					futures = append(futures, f)
+				}
+				for _, f := range futures {
+					select {
+					case <-f.Ok():
+					case err := <-f.Err():
+						b.Error(err)
+					}
+				}
+			})
+		})
+	}
 }
 
 // asyncJS is a JetStream context for async publishes like Append's.
