@@ -267,6 +267,31 @@ func BenchmarkFormatWrite(b *testing.B) {
 			waitAcks(b, futures)
 		})
 	})
+	b.Run("c=record-batch-100+expected-seq", func(b *testing.B) {
+		// Fencing for one writer per partition: every publish expects
+		// the stream's last sequence, pipelined (the writer predicts the
+		// sequences of the messages it has in flight). A failure fails
+		// the benchmark, so this also shows that pipelining works.
+		j := openBench(b)
+		js := asyncJS(b, j)
+		var enc recordBatch
+		const per = 100
+		var last uint64
+		futures := make([]jetstream.PubAckFuture, 0, benchBatch/per)
+		writeLoop(b, func(batch []event.Event) {
+			futures = futures[:0]
+			for lo := 0; lo < len(batch); lo += per {
+				f, err := js.PublishAsync("rb."+batch[lo].Org, enc.encode(batch[lo:min(lo+per, len(batch))]),
+					jetstream.WithExpectLastSequence(last))
+				if err != nil {
+					b.Fatal(err)
+				}
+				last++
+				futures = append(futures, f)
+			}
+			waitAcks(b, futures)
+		})
+	})
 	b.Run("c=record-batch-100+dedup-window", func(b *testing.B) {
 		j := openBench(b)
 		js := asyncJS(b, j)
