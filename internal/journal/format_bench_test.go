@@ -292,6 +292,68 @@ func BenchmarkFormatWrite(b *testing.B) {
 			waitAcks(b, futures)
 		})
 	})
+	b.Run("c=record-batch-100+msgid-chain", func(b *testing.B) {
+		// Fencing that survives pipelining: every batch has a message id
+		// and expects the previous batch's id as the stream's last one
+		// (the first expects the last sequence). If one fails, every
+		// later one in flight fails too, which a pipelined
+		// Nats-Expected-Last-Sequence does not guarantee (a later
+		// message can match a foreign write's sequence).
+		j := openBench(b)
+		js := asyncJS(b, j)
+		var enc recordBatch
+		const per = 100
+		prev, n := "", 0
+		futures := make([]jetstream.PubAckFuture, 0, benchBatch/per)
+		writeLoop(b, func(batch []event.Event) {
+			futures = futures[:0]
+			for lo := 0; lo < len(batch); lo += per {
+				n++
+				id := "w1/" + strconv.Itoa(n)
+				opts := []jetstream.PublishOpt{jetstream.WithMsgID(id)}
+				if prev == "" {
+					opts = append(opts, jetstream.WithExpectLastSequence(0))
+				} else {
+					opts = append(opts, jetstream.WithExpectLastMsgID(prev))
+				}
+				f, err := js.PublishAsync("rb."+batch[lo].Org, enc.encode(batch[lo:min(lo+per, len(batch))]), opts...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				prev = id
+				futures = append(futures, f)
+			}
+			waitAcks(b, futures)
+		})
+	})
+	b.Run("c=record-batch-100-atomic+expected-seq", func(b *testing.B) {
+		// The 10 record batches of an append as one atomic batch whose
+		// first message expects the stream's last sequence: all or
+		// nothing, so a fenced writer stores none of them.
+		j := openBench(b)
+		const per = 100
+		encs := make([]recordBatch, benchBatch/per)
+		msgs := make([]*nats.Msg, 0, benchBatch/per)
+		var last uint64
+		writeLoop(b, func(batch []event.Event) {
+			msgs = msgs[:0]
+			for lo := 0; lo < len(batch); lo += per {
+				m := &nats.Msg{Subject: "ab." + batch[lo].Org, Data: encs[lo/per].encode(batch[lo:min(lo+per, len(batch))])}
+				if lo == 0 {
+					m.Header = nats.Header{jetstream.ExpectedLastSeqHeader: []string{strconv.FormatUint(last, 10)}}
+				}
+				msgs = append(msgs, m)
+			}
+			ack, err := jetstreamext.PublishMsgBatch(b.Context(), j.JetStream(), msgs)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if ack.BatchSize != uint64(len(msgs)) {
+				b.Fatalf("got batch of %d, want %d", ack.BatchSize, len(msgs))
+			}
+			last = ack.Sequence
+		})
+	})
 	b.Run("c=record-batch-100+dedup-window", func(b *testing.B) {
 		j := openBench(b)
 		js := asyncJS(b, j)
