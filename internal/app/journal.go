@@ -54,9 +54,6 @@ func reportLostEvents(ctx context.Context, j *journal.Journal, org string, log *
 }
 
 func writeSysEvent(ctx context.Context, j *journal.Journal, log *slog.Logger, spec sysevent.Spec) {
-	if spec.Org == "" {
-		spec.Org = "default"
-	}
 	if err := sysevent.Write(ctx, j, spec, time.Now()); err != nil {
 		log.Error("write system log event", "type", spec.Type, "err", err)
 	}

@@ -1,6 +1,7 @@
 package kvstore
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -30,10 +31,14 @@ func LoadKey(ctx context.Context, kv jetstream.KeyValue, name string, c Codec) (
 			if err != nil {
 				return nil, fmt.Errorf("key %s in %s: %w", name, kv.Bucket(), err)
 			}
-			if sealed, err := c.Seal(kv.Bucket(), name, key); err == nil && string(sealed) != string(e.Value()) {
-				// Stored in clear before an operator key existed: seal it.
-				// Losing this race to another node sealing it too is fine.
-				_, _ = kv.Update(ctx, name, sealed, e.Revision())
+			// Stored in clear (it opened as itself) before an operator key
+			// existed: seal it, once. A sealed key is left as it is: sealing
+			// again would rewrite it at every start. Losing this race to
+			// another node sealing it too is fine.
+			if bytes.Equal(key, e.Value()) {
+				if sealed, err := c.Seal(kv.Bucket(), name, key); err == nil && !bytes.Equal(sealed, key) {
+					_, _ = kv.Update(ctx, name, sealed, e.Revision())
+				}
 			}
 			return key, nil
 		}

@@ -37,6 +37,18 @@ func TestLoadKeySealedAtRest(t *testing.T) {
 		t.Fatalf("stored: got %q, want it sealed with k1 and the key absent", stored)
 	}
 
+	// Loading a sealed key again leaves the record alone (no rewrite per start).
+	before, err := e.kv.Get(t.Context(), "signing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kvstore.LoadKey(t.Context(), e.kv, "signing", k1); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := e.kv.Get(t.Context(), "signing"); after.Revision() != before.Revision() {
+		t.Fatalf("loading a sealed key: revision %d → %d, want it unchanged", before.Revision(), after.Revision())
+	}
+
 	var none *secret.Keyring
 	if _, err := kvstore.LoadKey(t.Context(), e.kv, "signing", none); !errors.Is(err, secret.ErrNoKey) || !strings.Contains(err.Error(), "k1") {
 		t.Fatalf("sealed, no key: got %v, want ErrNoKey naming k1", err)
