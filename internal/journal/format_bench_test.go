@@ -177,6 +177,31 @@ func writeLoop(b *testing.B, write func(batch []event.Event)) {
 }
 
 // waitAcks waits for every future and fails on any error.
+// publishBatches publishes evs as record batches of per events (subject
+// "rb.<org>"; opts, when not nil, gives each batch's publish options from
+// its first event) and waits for every acknowledgement. futures is reused
+// as scratch space and returned.
+func publishBatches(b *testing.B, js jetstream.JetStream, enc *recordBatch, per int, evs []event.Event,
+	futures []jetstream.PubAckFuture, opts func(first event.Event) []jetstream.PublishOpt) []jetstream.PubAckFuture {
+	b.Helper()
+	futures = futures[:0]
+	for lo := 0; lo < len(evs); lo += per {
+		var o []jetstream.PublishOpt
+		if opts != nil {
+			o = opts(evs[lo])
+		}
+		// The payload is copied into the connection's buffer by
+		// PublishAsync, so enc's buffer can be reused.
+		f, err := js.PublishAsync("rb."+evs[lo].Org, enc.encode(evs[lo:min(lo+per, len(evs))]), o...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		futures = append(futures, f)
+	}
+	waitAcks(b, futures)
+	return futures
+}
+
 func waitAcks(b *testing.B, futures []jetstream.PubAckFuture) {
 	b.Helper()
 	stuck := time.NewTimer(30 * time.Second)
@@ -230,18 +255,7 @@ func BenchmarkFormatWrite(b *testing.B) {
 			var enc recordBatch
 			futures := make([]jetstream.PubAckFuture, 0, benchBatch/per)
 			writeLoop(b, func(batch []event.Event) {
-				futures = futures[:0]
-				for lo := 0; lo < len(batch); lo += per {
-					buf := enc.encode(batch[lo:min(lo+per, len(batch))])
-					// The payload is copied into the connection's buffer by
-					// PublishAsync, so enc's buffer can be reused.
-					f, err := js.PublishAsync("rb."+batch[lo].Org, buf)
-					if err != nil {
-						b.Fatal(err)
-					}
-					futures = append(futures, f)
-				}
-				waitAcks(b, futures)
+				futures = publishBatches(b, js, &enc, per, batch, futures, nil)
 			})
 		})
 	}
@@ -255,16 +269,9 @@ func BenchmarkFormatWrite(b *testing.B) {
 		const per = 100
 		futures := make([]jetstream.PubAckFuture, 0, benchBatch/per)
 		writeLoop(b, func(batch []event.Event) {
-			futures = futures[:0]
-			for lo := 0; lo < len(batch); lo += per {
-				f, err := js.PublishAsync("rb."+batch[lo].Org, enc.encode(batch[lo:min(lo+per, len(batch))]),
-					jetstream.WithMsgID(MsgID(batch[lo].Org, batch[lo].UUID)))
-				if err != nil {
-					b.Fatal(err)
-				}
-				futures = append(futures, f)
-			}
-			waitAcks(b, futures)
+			futures = publishBatches(b, js, &enc, per, batch, futures, func(first event.Event) []jetstream.PublishOpt {
+				return []jetstream.PublishOpt{jetstream.WithMsgID(MsgID(first.Org, first.UUID))}
+			})
 		})
 	})
 	b.Run("c=record-batch-100+expected-seq", func(b *testing.B) {
@@ -279,17 +286,10 @@ func BenchmarkFormatWrite(b *testing.B) {
 		var last uint64
 		futures := make([]jetstream.PubAckFuture, 0, benchBatch/per)
 		writeLoop(b, func(batch []event.Event) {
-			futures = futures[:0]
-			for lo := 0; lo < len(batch); lo += per {
-				f, err := js.PublishAsync("rb."+batch[lo].Org, enc.encode(batch[lo:min(lo+per, len(batch))]),
-					jetstream.WithExpectLastSequence(last))
-				if err != nil {
-					b.Fatal(err)
-				}
+			futures = publishBatches(b, js, &enc, per, batch, futures, func(event.Event) []jetstream.PublishOpt {
 				last++
-				futures = append(futures, f)
-			}
-			waitAcks(b, futures)
+				return []jetstream.PublishOpt{jetstream.WithExpectLastSequence(last - 1)}
+			})
 		})
 	})
 	b.Run("c=record-batch-100+msgid-chain", func(b *testing.B) {
@@ -306,8 +306,7 @@ func BenchmarkFormatWrite(b *testing.B) {
 		prev, n := "", 0
 		futures := make([]jetstream.PubAckFuture, 0, benchBatch/per)
 		writeLoop(b, func(batch []event.Event) {
-			futures = futures[:0]
-			for lo := 0; lo < len(batch); lo += per {
+			futures = publishBatches(b, js, &enc, per, batch, futures, func(event.Event) []jetstream.PublishOpt {
 				n++
 				id := "w1/" + strconv.Itoa(n)
 				opts := []jetstream.PublishOpt{jetstream.WithMsgID(id)}
@@ -316,14 +315,9 @@ func BenchmarkFormatWrite(b *testing.B) {
 				} else {
 					opts = append(opts, jetstream.WithExpectLastMsgID(prev))
 				}
-				f, err := js.PublishAsync("rb."+batch[lo].Org, enc.encode(batch[lo:min(lo+per, len(batch))]), opts...)
-				if err != nil {
-					b.Fatal(err)
-				}
 				prev = id
-				futures = append(futures, f)
-			}
-			waitAcks(b, futures)
+				return opts
+			})
 		})
 	})
 	b.Run("c=record-batch-100-atomic+expected-seq", func(b *testing.B) {
@@ -363,7 +357,6 @@ func BenchmarkFormatWrite(b *testing.B) {
 		futures := make([]jetstream.PubAckFuture, 0, benchBatch/per)
 		keep := make([]event.Event, 0, benchBatch)
 		writeLoop(b, func(batch []event.Event) {
-			futures = futures[:0]
 			keep = keep[:0]
 			now := time.Now()
 			for i := range batch {
@@ -371,14 +364,7 @@ func BenchmarkFormatWrite(b *testing.B) {
 					keep = append(keep, batch[i])
 				}
 			}
-			for lo := 0; lo < len(keep); lo += per {
-				f, err := js.PublishAsync("rb."+keep[lo].Org, enc.encode(keep[lo:min(lo+per, len(keep))]))
-				if err != nil {
-					b.Fatal(err)
-				}
-				futures = append(futures, f)
-			}
-			waitAcks(b, futures)
+			futures = publishBatches(b, js, &enc, per, keep, futures, nil)
 		})
 	})
 	for _, withID := range []bool{false, true} {
@@ -570,15 +556,7 @@ func BenchmarkFormatRead(b *testing.B) {
 			js := asyncJS(b, j)
 			var enc recordBatch
 			for _, batch := range eventBatches(b, readEvents/benchBatch, "r") {
-				var futures []jetstream.PubAckFuture
-				for lo := 0; lo < len(batch); lo += per {
-					f, err := js.PublishAsync("rb."+batch[lo].Org, enc.encode(batch[lo:min(lo+per, len(batch))]))
-					if err != nil {
-						b.Fatal(err)
-					}
-					futures = append(futures, f)
-				}
-				waitAcks(b, futures)
+				publishBatches(b, js, &enc, per, batch, nil, nil)
 			}
 			var recs []rec
 			readLoop(b, j, "RB", per, func(m jetstream.Msg) int {
