@@ -294,11 +294,11 @@ func IsAuth(code string) bool {
 	return strings.HasPrefix(code, "NotAuthorizedFor")
 }
 
-// CheckEndpoint refuses an endpoint override deps.Egress does not allow
-// (the error wraps sink.ErrForbiddenTarget), and the server's own AWS
-// credentials for a destination whose owner may not use them (no
-// accessKeyId of its own).
-func (c Config) CheckEndpoint(deps sink.Deps) error {
+// CheckOwner checks c against what its stream's owner may use
+// (deps.Egress): the server's own AWS credentials, when c brings no
+// accessKeyId of its own, and the endpoint override (the error wraps
+// sink.ErrForbiddenTarget).
+func (c Config) CheckOwner(deps sink.Deps) error {
 	if c.Credentials.AccessKeyID == "" {
 		if err := deps.CheckAmbientCredentials(); err != nil {
 			return err
@@ -319,11 +319,11 @@ type Conn struct {
 	own  bool
 }
 
-// Open checks c's endpoint with deps.Egress and loads the aws.Config that
+// Open checks c with deps.Egress (CheckOwner) and loads the aws.Config that
 // sends through deps.HTTPClient (a copy that never follows redirects; a
 // client of the destination's own when nil).
 func Open(ctx context.Context, c Config, deps sink.Deps) (*Conn, error) {
-	if err := c.CheckEndpoint(deps); err != nil {
+	if err := c.CheckOwner(deps); err != nil {
 		return nil, err
 	}
 	conn := &Conn{}

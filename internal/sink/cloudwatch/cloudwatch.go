@@ -43,7 +43,7 @@ func prepare(cfg Config, deps sink.Deps) (Config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	return cfg, cfg.CheckEndpoint(deps)
+	return cfg, cfg.CheckOwner(deps)
 }
 
 func build(cfg Config, deps sink.Deps) (*Sink, error) {

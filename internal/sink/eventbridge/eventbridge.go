@@ -55,7 +55,7 @@ func prepare(cfg Config, deps sink.Deps) (Config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	return cfg, cfg.CheckEndpoint(deps)
+	return cfg, cfg.CheckOwner(deps)
 }
 
 func prepareOkta(cfg OktaConfig, deps sink.Deps) (Config, error) {
@@ -63,7 +63,7 @@ func prepareOkta(cfg OktaConfig, deps sink.Deps) (Config, error) {
 		return Config{}, err
 	}
 	g := cfg.Generic().withDefaults()
-	return g, g.CheckEndpoint(deps)
+	return g, g.CheckOwner(deps)
 }
 
 func build(cfg Config, deps sink.Deps) (*Sink, error) {

@@ -90,7 +90,7 @@ func New(cfg Config, deps sink.Deps, opts ...Option) (*Sink, error) {
 // whatever else the settings say.
 func prepare(cfg Config, deps sink.Deps) (Config, error) {
 	cfg = cfg.withDefaults()
-	if err := cfg.CheckEndpoint(deps); err != nil {
+	if err := cfg.CheckOwner(deps); err != nil {
 		return cfg, err
 	}
 	if err := cfg.Validate(); err != nil {
