@@ -316,9 +316,16 @@ func TestRetentionDropOldestReportsGaps(t *testing.T) {
 	if dr == nil || dr.FromSeq != 1 || dr.Events == 0 || dr.Last.Cause != stream.GapDropOldest {
 		t.Fatalf("got status %+v, dropped %+v, want a drop from sequence 1", snap, snap.DroppedByRetention)
 	}
-	if g := re.gauge("auditstream_stream_dropped_by_retention_total", "stream", "down"); g != float64(dr.Events) {
-		t.Errorf("got auditstream_stream_dropped_by_retention_total{down} %v, want %d", g, dr.Events)
-	}
+	// The metric and the status count the same drops; retention may still
+	// be purging between the two reads, so compare them once they agree
+	// on a snapshot taken together.
+	var g float64
+	var events uint64
+	wait.Eventually(t, "the dropped metric equal to the status's count", func() bool {
+		events = re.sup.StatusOf("down").Snapshot().DroppedByRetention.Events
+		g = re.gauge("auditstream_stream_dropped_by_retention_total", "stream", "down")
+		return g == float64(events) && events == re.sup.StatusOf("down").Snapshot().DroppedByRetention.Events
+	}, wait.Seen(func() string { return fmt.Sprintf("metric %v, status %d", g, events) }))
 	// Recover once retention is done purging: the count is exact for
 	// what was purged while the stream was down.
 	wait.Eventually(t, "the journal purged below the high-water mark", func() bool {
