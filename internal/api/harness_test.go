@@ -23,6 +23,7 @@ import (
 	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/app"
 	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/health"
 	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/journal"
@@ -121,11 +122,11 @@ func (tt *testTypes) build(d stream.Definition) (sink.Sink, stream.Filter, error
 		if err != nil {
 			return nil, nil, err
 		}
-		filter = func(r *sink.Record, source, account string) bool {
+		filter = func(r *event.Record, source, account string) bool {
 			if source == "" {
 				source = "auditstream." + r.Org
 			}
-			return p.MatchEnvelope(&pattern.Envelope{Version: "0", ID: r.ID, DetailType: "SystemLog", Source: source,
+			return p.MatchEnvelope(&pattern.Envelope{Version: "0", ID: r.UUID, DetailType: "SystemLog", Source: source,
 				Account: "000000000000", Time: r.Published.UTC().Format(time.RFC3339), Region: "us-east-1", Detail: r.Data})
 		}
 	}
@@ -145,10 +146,10 @@ type rejectSink struct{}
 
 var _ sink.Sink = rejectSink{}
 
-func (rejectSink) Limits() sink.Limits           { return sink.Limits{MaxAge: 10 * time.Millisecond} }
-func (rejectSink) EncodedSize(r sink.Record) int { return len(r.Data) + 1 }
-func (rejectSink) Verify(context.Context) error  { return nil }
-func (rejectSink) Close(context.Context) error   { return nil }
+func (rejectSink) Limits() sink.Limits            { return sink.Limits{MaxAge: 10 * time.Millisecond} }
+func (rejectSink) EncodedSize(r event.Record) int { return len(r.Data) + 1 }
+func (rejectSink) Verify(context.Context) error   { return nil }
+func (rejectSink) Close(context.Context) error    { return nil }
 func (rejectSink) Write(context.Context, sink.Batch) error {
 	return sink.Permanent(errors.New("400 Bad Request"))
 }
@@ -167,17 +168,17 @@ func (tt *testTypes) sink(id string) *recSink {
 // recSink records the batches it is given and accepts them all.
 type recSink struct {
 	mu      sync.Mutex
-	batches [][]sink.Record
+	batches [][]event.Record
 }
 
 var _ sink.Sink = (*recSink)(nil)
 
-func (s *recSink) Limits() sink.Limits           { return sink.Limits{MaxAge: 10 * time.Millisecond} }
-func (s *recSink) EncodedSize(r sink.Record) int { return len(r.Data) + 1 }
-func (s *recSink) Verify(context.Context) error  { return nil }
-func (s *recSink) Close(context.Context) error   { return nil }
+func (s *recSink) Limits() sink.Limits            { return sink.Limits{MaxAge: 10 * time.Millisecond} }
+func (s *recSink) EncodedSize(r event.Record) int { return len(r.Data) + 1 }
+func (s *recSink) Verify(context.Context) error   { return nil }
+func (s *recSink) Close(context.Context) error    { return nil }
 func (s *recSink) Write(_ context.Context, b sink.Batch) error {
-	recs := make([]sink.Record, len(b.Records))
+	recs := make([]event.Record, len(b.Records))
 	for i, r := range b.Records {
 		r.Data = slices.Clone(r.Data)
 		recs[i] = r

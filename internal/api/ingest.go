@@ -73,7 +73,7 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, tok auth.Token) 
 		return err
 	}
 	now := s.d.Now()
-	var evs []event.Event
+	var evs []event.Record
 	if mt != "application/json" {
 		evs, err = s.parseNDJSON(body, org, now)
 	} else {
@@ -129,7 +129,7 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, tok auth.Token) 
 // streams that hold it full, those of orgs the token may see; the others
 // are counted. appendErr, when the append was tried, says which events
 // were stored.
-func (s *Server) fullError(tok auth.Token, cause, appendErr error, evs []event.Event) error {
+func (s *Server) fullError(tok auth.Token, cause, appendErr error, evs []event.Record) error {
 	var blockers []stream.Blocker
 	var fe *stream.FullError
 	switch {
@@ -194,7 +194,7 @@ type batch struct {
 	s      *Server
 	org    string
 	now    time.Time
-	evs    []event.Event
+	evs    []event.Record
 	causes []string
 }
 
@@ -214,14 +214,14 @@ func (b *batch) add(raw []byte, where string) (more bool, err error) {
 }
 
 // result is the events, or the 400 naming the refused ones.
-func (b *batch) result() ([]event.Event, error) {
+func (b *batch) result() ([]event.Record, error) {
 	if len(b.causes) > 0 {
 		return nil, httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: events").WithCauses(b.causes...)
 	}
 	return b.evs, nil
 }
 
-func (s *Server) parseNDJSON(body []byte, org string, now time.Time) ([]event.Event, error) {
+func (s *Server) parseNDJSON(body []byte, org string, now time.Time) ([]event.Record, error) {
 	b := batch{s: s, org: org, now: now}
 	line := 0
 	// Lines are sliced from body, which outlives the request: events keep
@@ -252,7 +252,7 @@ func (s *Server) parseNDJSON(body []byte, org string, now time.Time) ([]event.Ev
 	return b.result()
 }
 
-func (s *Server) parseJSON(body []byte, org string, now time.Time) ([]event.Event, error) {
+func (s *Server) parseJSON(body []byte, org string, now time.Time) ([]event.Record, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) > 0 && body[0] == '{' {
 		if err := s.checkEventSize(len(body), "event"); err != nil {
@@ -262,7 +262,7 @@ func (s *Server) parseJSON(body []byte, org string, now time.Time) ([]event.Even
 		if err != nil {
 			return nil, httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: event").WithCauses(err.Error())
 		}
-		return []event.Event{ev}, nil
+		return []event.Record{ev}, nil
 	}
 	if len(body) == 0 || body[0] != '[' {
 		return nil, httpapi.Errorf(http.StatusBadRequest, httpapi.CodeMalformed, "The request body was not well-formed.").
@@ -280,7 +280,7 @@ func (s *Server) parseJSON(body []byte, org string, now time.Time) ([]event.Even
 	if len(raws) > s.d.Limits.MaxEvents {
 		return nil, httpapi.TooManyEvents(s.d.Limits.MaxEvents)
 	}
-	b := batch{s: s, org: org, now: now, evs: make([]event.Event, 0, len(raws))}
+	b := batch{s: s, org: org, now: now, evs: make([]event.Record, 0, len(raws))}
 	for i, raw := range raws {
 		more, err := b.add(raw, fmt.Sprintf("index %d", i))
 		if err != nil {

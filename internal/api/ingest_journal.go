@@ -24,7 +24,7 @@ const (
 // the request and uuid), so a producer that let the server generate uuids
 // can resend only the others; resending all is safe too, uuids
 // de-duplicate.
-func appendFailure(err error, evs []event.Event) *httpapi.Error {
+func appendFailure(err error, evs []event.Record) *httpapi.Error {
 	e := &httpapi.Error{Status: http.StatusServiceUnavailable, Code: httpapi.CodeUnavailable,
 		Summary: "The journal could not store the events; retry (events are de-duplicated by uuid)", RetryAfter: retryUnavailable}
 	if errors.Is(err, journal.ErrStorageFull) {
@@ -36,7 +36,7 @@ func appendFailure(err error, evs []event.Event) *httpapi.Error {
 }
 
 // storedCauses say which events of a failed append were stored.
-func storedCauses(err error, evs []event.Event) []string {
+func storedCauses(err error, evs []event.Record) []string {
 	var ae *journal.AppendError
 	if !errors.As(err, &ae) || len(ae.Stored) == 0 {
 		return []string{"no event of this request was confirmed stored: resend them all"}

@@ -13,7 +13,7 @@ import (
 )
 
 func TestAppendFailure(t *testing.T) {
-	evs := make([]event.Event, 4)
+	evs := make([]event.Record, 4)
 	for i := range evs {
 		evs[i].UUID = fmt.Sprintf("u%d", i)
 	}

@@ -106,7 +106,7 @@ func TestIngestFullJournalProtectsUndelivered(t *testing.T) {
 		rec.mu.Lock()
 		for _, b := range rec.batches {
 			for _, r := range b {
-				got[r.ID] = true
+				got[r.UUID] = true
 			}
 		}
 		rec.mu.Unlock()

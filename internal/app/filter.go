@@ -4,8 +4,8 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/pattern"
-	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/stream"
 )
 
@@ -16,7 +16,7 @@ type envelopeDefaults struct{ account, region string }
 // filter matches a record as the detail of its EventBridge envelope
 // (PATTERNS.md §1).
 func (t *destinations) filter(p *pattern.Pattern) stream.Filter {
-	return func(r *sink.Record, source, account string) bool {
+	return func(r *event.Record, source, account string) bool {
 		if source == "" {
 			source = "auditstream." + r.Org
 		}
@@ -25,7 +25,7 @@ func (t *destinations) filter(p *pattern.Pattern) stream.Filter {
 		}
 		env := pattern.Envelope{
 			Version:    "0",
-			ID:         r.ID,
+			ID:         r.UUID,
 			DetailType: "SystemLog",
 			Source:     source,
 			Account:    account,

@@ -11,20 +11,19 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/event"
-	"github.com/auditstream/auditstream/internal/sink"
 )
 
 // oktaRecords are the Okta LogEvents of the shared test data that parse
 // (three carry "redacted" as published), as the journal would hand them
 // out.
-func oktaRecords(t *testing.T) []sink.Record {
+func oktaRecords(t *testing.T) []event.Record {
 	t.Helper()
 	f, err := os.Open("../../testdata/okta/logevents.ndjson")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var recs []sink.Record
+	var recs []event.Record
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 1<<20)
 	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -33,7 +32,7 @@ func oktaRecords(t *testing.T) []sink.Record {
 		if err != nil {
 			continue
 		}
-		recs = append(recs, sink.Record{ID: ev.UUID, Seq: uint64(len(recs) + 1), Org: ev.Org, EventType: ev.EventType, Published: ev.Published, Data: ev.Data})
+		recs = append(recs, event.Record{UUID: ev.UUID, Seq: uint64(len(recs) + 1), Org: ev.Org, EventType: ev.EventType, Published: ev.Published, Data: ev.Data})
 	}
 	if len(recs) < 50 {
 		t.Fatalf("okta records: got %d, want at least 50", len(recs))
@@ -118,7 +117,7 @@ func TestExportColumns(t *testing.T) {
 		t.Fatalf("decode: got %d, %v", len(dec), err)
 	}
 	ev, err := event.Parse(dec[0].Data, dec[0].Org, time.Now())
-	if err != nil || ev.UUID != recs[0].ID || !ev.Published.Equal(recs[0].Published) || ev.EventType != "user.session.start" || dec[0].Org != "acme" {
+	if err != nil || ev.UUID != recs[0].UUID || !ev.Published.Equal(recs[0].Published) || ev.EventType != "user.session.start" || dec[0].Org != "acme" {
 		t.Errorf("rebuilt event: got %+v (%v) from %s", ev, err, dec[0].Data)
 	}
 }
@@ -140,7 +139,7 @@ func TestLayout(t *testing.T) {
 			t.Errorf("dir(%q, %q): got %q, want %q", tc.prefix, tc.template, got, tc.want)
 		}
 	}
-	recs := []sink.Record{{ID: "a", Seq: 7}, {ID: "b", Seq: 42}}
+	recs := []event.Record{{UUID: "a", Seq: 7}, {UUID: "b", Seq: 42}}
 	name := ObjectName(recs, ".jsonl.gz")
 	first, last, tag, ok := ObjectRange("p/" + name)
 	if !ok || first != 7 || last != 42 || tag != Tag(recs) {

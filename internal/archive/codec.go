@@ -8,10 +8,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-
-	"github.com/auditstream/auditstream/internal/sink"
 )
 
 // Format is how events are laid out in an object.
@@ -138,11 +137,11 @@ func (c *Codec) ContentType() string {
 
 // RawSize is what a record adds to a batch before compression: its event
 // and a newline. Batching estimates encoded sizes from it.
-func RawSize(r sink.Record) int { return len(r.Data) + 1 }
+func RawSize(r event.Record) int { return len(r.Data) + 1 }
 
 // Encode writes recs as one object and returns its bytes. The output
 // depends only on recs, so a retried batch produces the same object.
-func (c *Codec) Encode(recs []sink.Record) ([]byte, error) {
+func (c *Codec) Encode(recs []event.Record) ([]byte, error) {
 	if c.format == Parquet {
 		return encodeParquet(recs, c.compression)
 	}
@@ -172,7 +171,7 @@ func (c *Codec) Encode(recs []sink.Record) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func encodeNDJSON(w io.Writer, recs []sink.Record) error {
+func encodeNDJSON(w io.Writer, recs []event.Record) error {
 	nl := []byte{'\n'}
 	for _, r := range recs {
 		if _, err := w.Write(r.Data); err != nil {

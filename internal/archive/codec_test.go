@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auditstream/auditstream/internal/sink"
+	"github.com/auditstream/auditstream/internal/event"
 )
 
 func TestNewCodec(t *testing.T) {
@@ -65,12 +65,12 @@ func TestNewCodec(t *testing.T) {
 }
 
 // records are small events of two orgs.
-func records() []sink.Record {
+func records() []event.Record {
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-	var recs []sink.Record
+	var recs []event.Record
 	for i, org := range []string{"acme", "other", "acme"} {
 		pub := t0.Add(time.Duration(i) * time.Minute)
-		recs = append(recs, sink.Record{ID: "u" + string(rune('1'+i)), Seq: uint64(i + 1), Org: org, EventType: "user.session.start",
+		recs = append(recs, event.Record{UUID: "u" + string(rune('1'+i)), Seq: uint64(i + 1), Org: org, EventType: "user.session.start",
 			Published: pub, Data: []byte(`{"uuid":"u` + string(rune('1'+i)) + `","published":"` + pub.Format("2006-01-02T15:04:05.000Z") +
 				`","eventType":"user.session.start","actor":{"id":"00u1","alternateId":"a@example.com"},"n":1.50,"ok":true}`)})
 	}
@@ -212,7 +212,7 @@ func TestDecodeNDJSON(t *testing.T) {
 // TestEncodeRefusesBadJSON: formats that parse the event name the record
 // that does not parse instead of writing a broken object.
 func TestEncodeRefusesBadJSON(t *testing.T) {
-	bad := []sink.Record{{ID: "broken-1", Seq: 1, Data: []byte(`{"uuid":`)}}
+	bad := []event.Record{{UUID: "broken-1", Seq: 1, Data: []byte(`{"uuid":`)}}
 	for _, f := range []Format{CSV, Parquet} {
 		t.Run(string(f), func(t *testing.T) {
 			codec, err := NewCodec(f, None, nil)
@@ -234,7 +234,7 @@ func TestEncodeRefusesBadJSON(t *testing.T) {
 }
 
 func TestRawSize(t *testing.T) {
-	if got := RawSize(sink.Record{Data: []byte(`{"a":1}`)}); got != 8 {
+	if got := RawSize(event.Record{Data: []byte(`{"a":1}`)}); got != 8 {
 		t.Errorf("got %d, want 8 (the event and a newline)", got)
 	}
 	codec, _ := NewCodec(NDJSON, None, nil)

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/auditstream/auditstream/internal/sink"
+	"github.com/auditstream/auditstream/internal/event"
 )
 
 // ExportColumns are the columns of the flat audit-export schema (see the
@@ -85,7 +85,7 @@ func ParseColumns(specs []string) ([]Column, error) {
 	return cols, errors.Join(errs...)
 }
 
-func encodeCSV(w io.Writer, recs []sink.Record, cols []Column) error {
+func encodeCSV(w io.Writer, recs []event.Record, cols []Column) error {
 	cw := csv.NewWriter(w)
 	row := make([]string, len(cols))
 	for i, c := range cols {
@@ -99,7 +99,7 @@ func encodeCSV(w io.Writer, recs []sink.Record, cols []Column) error {
 		dec := json.NewDecoder(bytes.NewReader(r.Data))
 		dec.UseNumber()
 		if err := dec.Decode(&ev); err != nil {
-			return fmt.Errorf("event %s: %w", r.ID, err)
+			return fmt.Errorf("event %s: %w", r.UUID, err)
 		}
 		for i, c := range cols {
 			switch {
@@ -157,7 +157,7 @@ func text(v any) string {
 	}
 }
 
-func exportValue(col string, r sink.Record, ev map[string]any) string {
+func exportValue(col string, r event.Record, ev map[string]any) string {
 	t := r.Published.UTC()
 	switch col {
 	case "ORGANIZATION_ID":

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auditstream/auditstream/internal/sink"
+	"github.com/auditstream/auditstream/internal/event"
 )
 
 func TestParseColumns(t *testing.T) {
@@ -66,7 +66,7 @@ func exportRow(t *testing.T, org string, published time.Time, data string) map[s
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, err := codec.Encode([]sink.Record{{ID: "r", Seq: 1, Org: org, Published: published, Data: []byte(data)}})
+	body, err := codec.Encode([]event.Record{{UUID: "r", Seq: 1, Org: org, Published: published, Data: []byte(data)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestPathColumns(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := `{"actor":{"alternateId":"a@example.com","id":"00u1"},"target":[{"id":"t0"},{"id":"t1"}],"n":1.50,"ok":false,"nothing":null}`
-	body, err := codec.Encode([]sink.Record{{ID: "r", Data: []byte(data)}})
+	body, err := codec.Encode([]event.Record{{UUID: "r", Data: []byte(data)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +259,7 @@ func TestCSVEdgeCases(t *testing.T) {
 	// A cell with quotes, commas and newlines survives the round trip.
 	codec, _ := NewCodec(CSV, None, []string{"EVENT_ID", "displayMessage", "event"})
 	data := `{"uuid":"q-1","displayMessage":"a, \"b\"\nc"}`
-	body, err := codec.Encode([]sink.Record{{ID: "q-1", Data: []byte(data)}})
+	body, err := codec.Encode([]event.Record{{UUID: "q-1", Data: []byte(data)}})
 	if err != nil {
 		t.Fatal(err)
 	}

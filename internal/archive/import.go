@@ -21,7 +21,7 @@ const importBatch = 1000
 
 // Appender stores events; *journal.Journal is one.
 type Appender interface {
-	Append(ctx context.Context, evs []event.Event) (journal.Result, error)
+	Append(ctx context.Context, evs []event.Record) (journal.Result, error)
 }
 
 // ImportOptions say what to import.
@@ -67,7 +67,7 @@ func Import(ctx context.Context, client *s3api.Client, j Appender, opts ImportOp
 		opts.Prefix += "/"
 	}
 	seen := map[string]bool{}
-	var pending []event.Event
+	var pending []event.Record
 	flush := func() error {
 		if len(pending) == 0 {
 			return nil

@@ -17,21 +17,20 @@ import (
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
-	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/sink/s3/s3test"
 )
 
 var day = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 
-// rec is an event published at pub, as a sink.Record of org.
-func rec(uuid, org string, pub time.Time) sink.Record {
+// rec is an event published at pub, as a event.Record of org.
+func rec(uuid, org string, pub time.Time) event.Record {
 	data := fmt.Sprintf(`{"uuid":%q,"published":%q,"eventType":"user.session.start"}`, uuid, pub.Format(event.TimeFormat))
-	return sink.Record{ID: uuid, Org: org, Published: pub, Data: []byte(data)}
+	return event.Record{UUID: uuid, Org: org, Published: pub, Data: []byte(data)}
 }
 
 // put encodes recs with format and compression and stores them at key
 // (the codec's extension appended).
-func put(t *testing.T, c *s3api.Client, key string, f archive.Format, comp archive.Compression, recs []sink.Record) {
+func put(t *testing.T, c *s3api.Client, key string, f archive.Format, comp archive.Compression, recs []event.Record) {
 	t.Helper()
 	var cols []string
 	if f == archive.CSV {
@@ -93,18 +92,18 @@ func TestImport(t *testing.T) {
 
 	// In the span [day, day+1d).
 	put(t, c, "audit/org=acme/year=2026/month=03/day=01/hour=10/a", archive.NDJSON, archive.Gzip,
-		[]sink.Record{rec("n-1", "acme", h(10)), rec("n-2", "acme", h(10)), rec("dup", "acme", h(10))})
+		[]event.Record{rec("n-1", "acme", h(10)), rec("n-2", "acme", h(10)), rec("dup", "acme", h(10))})
 	put(t, c, "audit/year=2026/month=03/day=01/hour=11/b", archive.CSV, archive.Zstd,
-		[]sink.Record{rec("c-1", "beta", h(11)), rec("dup", "beta", h(11))})
+		[]event.Record{rec("c-1", "beta", h(11)), rec("dup", "beta", h(11))})
 	put(t, c, "audit/year=2026/month=03/day=01/hour=12/c", archive.Parquet, archive.None,
-		[]sink.Record{rec("p-1", "gamma", h(12))})
+		[]event.Record{rec("p-1", "gamma", h(12))})
 	// A custom layout: no partition to prune by, no org in the key; one
 	// event before the span, one at its end (excluded), one invalid.
 	custom := []byte(string(rec("x-1", "", h(13)).Data) + "\n" + string(rec("early", "", h(-1)).Data) + "\n" +
 		string(rec("late", "", h(24)).Data) + "\n" + `{"uuid":"bad-1","published":"2026-03-01T00:00:00Z"}` + "\n")
 	putRaw(t, c, "audit/custom/d.jsonl", custom)
 	// Pruned by their partition, so never read (one would not decode).
-	put(t, c, "audit/year=2026/month=02/day=28/hour=23/e", archive.NDJSON, archive.None, []sink.Record{rec("old", "acme", h(-1))})
+	put(t, c, "audit/year=2026/month=02/day=28/hour=23/e", archive.NDJSON, archive.None, []event.Record{rec("old", "acme", h(-1))})
 	putRaw(t, c, "audit/year=2026/month=03/day=02/f.jsonl.gz", []byte("not gzip at all"))
 	// Skipped: the verify object, a folder marker, and keys outside the prefix.
 	putRaw(t, c, "audit/"+archive.VerifyPrefix+"1700000000", []byte("ok"))
@@ -112,7 +111,7 @@ func TestImport(t *testing.T) {
 	putRaw(t, c, "auditx/g.jsonl", []byte(rec("outside", "", h(1)).Data))
 
 	// More events than one Append takes.
-	var many []sink.Record
+	var many []event.Record
 	for i := range 1001 {
 		many = append(many, rec(fmt.Sprintf("m-%04d", i), "acme", h(20)))
 	}
@@ -157,7 +156,7 @@ func TestImport(t *testing.T) {
 // failing is an Appender that refuses every batch.
 type failing struct{ calls int }
 
-func (f *failing) Append(context.Context, []event.Event) (journal.Result, error) {
+func (f *failing) Append(context.Context, []event.Record) (journal.Result, error) {
 	f.calls++
 	return journal.Result{}, errors.New("journal down")
 }
@@ -166,7 +165,7 @@ func TestImportErrors(t *testing.T) {
 	srv := s3test.Start(t, s3test.Options{})
 	srv.CreateBucket("arch")
 	c := srv.Client()
-	put(t, c, "ok/year=2026/month=03/day=01/hour=00/a", archive.NDJSON, archive.Gzip, []sink.Record{rec("a-1", "acme", day)})
+	put(t, c, "ok/year=2026/month=03/day=01/hour=00/a", archive.NDJSON, archive.Gzip, []event.Record{rec("a-1", "acme", day)})
 	putRaw(t, c, "corrupt/a.jsonl.gz", []byte{0x1f, 0x8b, 0, 0})
 
 	tests := []struct {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/auditstream/auditstream/internal/sink"
+	"github.com/auditstream/auditstream/internal/event"
 )
 
 // DefaultTemplate is the partition path of an object below the prefix:
@@ -119,12 +119,12 @@ func pad(v, width int) string {
 type Group struct {
 	// Dir is the partition's key prefix.
 	Dir     string
-	Records []sink.Record
+	Records []event.Record
 }
 
 // Split groups recs by partition, keeping journal order within each group;
 // groups come in the order of their first record.
-func (l Layout) Split(recs []sink.Record) []Group {
+func (l Layout) Split(recs []event.Record) []Group {
 	var groups []Group
 	index := map[string]int{}
 	for _, r := range recs {
@@ -145,16 +145,16 @@ func (l Layout) Split(recs []sink.Record) []Group {
 // order, and a tag of the records' ids and sequences, so that two streams
 // writing different events of the same range to one place never collide,
 // while a retry of the same records names the same object.
-func ObjectName(recs []sink.Record, ext string) string {
+func ObjectName(recs []event.Record, ext string) string {
 	return fmt.Sprintf("%020d-%020d-%s%s", recs[0].Seq, recs[len(recs)-1].Seq, Tag(recs), ext)
 }
 
 // Tag is the 8-hex-digit content tag of ObjectName.
-func Tag(recs []sink.Record) string {
+func Tag(recs []event.Record) string {
 	h := fnv.New32a()
 	var buf [8]byte
 	for _, r := range recs {
-		h.Write([]byte(r.ID))
+		h.Write([]byte(r.UUID))
 		for i := range buf {
 			buf[i] = byte(r.Seq >> (8 * i))
 		}

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auditstream/auditstream/internal/sink"
+	"github.com/auditstream/auditstream/internal/event"
 )
 
 func TestNewLayout(t *testing.T) {
@@ -101,12 +101,12 @@ func TestLayoutSplit(t *testing.T) {
 	}
 	d1 := time.Date(2024, 8, 3, 10, 0, 0, 0, time.UTC)
 	d2 := d1.AddDate(0, 0, 1)
-	recs := []sink.Record{
-		{ID: "1", Seq: 1, Org: "acme", Published: d2},
-		{ID: "2", Seq: 2, Org: "acme", Published: d1},
-		{ID: "3", Seq: 3, Org: "other", Published: d1},
-		{ID: "4", Seq: 4, Org: "acme", Published: d2.Add(time.Hour)},
-		{ID: "5", Seq: 5, Org: "acme", Published: d1.Add(-time.Hour)},
+	recs := []event.Record{
+		{UUID: "1", Seq: 1, Org: "acme", Published: d2},
+		{UUID: "2", Seq: 2, Org: "acme", Published: d1},
+		{UUID: "3", Seq: 3, Org: "other", Published: d1},
+		{UUID: "4", Seq: 4, Org: "acme", Published: d2.Add(time.Hour)},
+		{UUID: "5", Seq: 5, Org: "acme", Published: d1.Add(-time.Hour)},
 	}
 	groups := l.Split(recs)
 	type g struct {
@@ -124,7 +124,7 @@ func TestLayoutSplit(t *testing.T) {
 	for i, w := range want {
 		var ids []string
 		for _, r := range groups[i].Records {
-			ids = append(ids, r.ID)
+			ids = append(ids, r.UUID)
 		}
 		if got := (g{groups[i].Dir, strings.Join(ids, ",")}); got != w {
 			t.Errorf("group %d: got %+v, want %+v", i, got, w)
@@ -136,17 +136,17 @@ func TestLayoutSplit(t *testing.T) {
 }
 
 func TestObjectNameAndRange(t *testing.T) {
-	a := []sink.Record{{ID: "a", Seq: 7}, {ID: "b", Seq: 42}}
+	a := []event.Record{{UUID: "a", Seq: 7}, {UUID: "b", Seq: 42}}
 	name := ObjectName(a, ".jsonl.gz")
 	if want := "00000000000000000007-00000000000000000042-" + Tag(a) + ".jsonl.gz"; name != want {
 		t.Fatalf("got %q, want %q", name, want)
 	}
 	// The tag depends on the ids and the sequences, and only on them.
 	tags := map[string]string{
-		"same":        Tag([]sink.Record{{ID: "a", Seq: 7, Org: "x"}, {ID: "b", Seq: 42, Data: []byte("{}")}}),
-		"other id":    Tag([]sink.Record{{ID: "a", Seq: 7}, {ID: "c", Seq: 42}}),
-		"other seq":   Tag([]sink.Record{{ID: "a", Seq: 7}, {ID: "b", Seq: 43}}),
-		"other order": Tag([]sink.Record{{ID: "b", Seq: 42}, {ID: "a", Seq: 7}}),
+		"same":        Tag([]event.Record{{UUID: "a", Seq: 7, Org: "x"}, {UUID: "b", Seq: 42, Data: []byte("{}")}}),
+		"other id":    Tag([]event.Record{{UUID: "a", Seq: 7}, {UUID: "c", Seq: 42}}),
+		"other seq":   Tag([]event.Record{{UUID: "a", Seq: 7}, {UUID: "b", Seq: 43}}),
+		"other order": Tag([]event.Record{{UUID: "b", Seq: 42}, {UUID: "a", Seq: 7}}),
 		"subset":      Tag(a[:1]),
 	}
 	if tags["same"] != Tag(a) {
@@ -169,8 +169,8 @@ func TestObjectNameAndRange(t *testing.T) {
 	}{
 		{key: "p/year=2024/" + name, first: 7, last: 42, tag: Tag(a), ok: true},
 		{key: name, first: 7, last: 42, tag: Tag(a), ok: true},
-		{key: ObjectName([]sink.Record{{ID: "x", Seq: 18446744073709551615}}, ".parquet"), first: 18446744073709551615,
-			last: 18446744073709551615, tag: Tag([]sink.Record{{ID: "x", Seq: 18446744073709551615}}), ok: true},
+		{key: ObjectName([]event.Record{{UUID: "x", Seq: 18446744073709551615}}, ".parquet"), first: 18446744073709551615,
+			last: 18446744073709551615, tag: Tag([]event.Record{{UUID: "x", Seq: 18446744073709551615}}), ok: true},
 		{key: "p/event-abc.jsonl"},
 		{key: "p/00000000000000000042-00000000000000000007-abcdef01.jsonl"}, // first after last
 		{key: "p/0000000000000000000x-00000000000000000007-abcdef01.jsonl"},

@@ -6,10 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
-
-	"github.com/auditstream/auditstream/internal/sink"
 )
 
 // parquetRow is one event in a Parquet object: typed columns for the core
@@ -51,7 +50,7 @@ func parquetCodec(c Compression) compress.Codec {
 	}
 }
 
-func encodeParquet(recs []sink.Record, c Compression) ([]byte, error) {
+func encodeParquet(recs []event.Record, c Compression) ([]byte, error) {
 	var buf bytes.Buffer
 	w := parquet.NewGenericWriter[parquetRow](&buf, parquet.Compression(parquetCodec(c)),
 		parquet.MaxRowsPerRowGroup(parquetRowGroup))
@@ -75,12 +74,12 @@ func encodeParquet(recs []sink.Record, c Compression) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func toRow(r sink.Record) (parquetRow, error) {
+func toRow(r event.Record) (parquetRow, error) {
 	var ev map[string]any
 	dec := json.NewDecoder(bytes.NewReader(r.Data))
 	dec.UseNumber()
 	if err := dec.Decode(&ev); err != nil {
-		return parquetRow{}, fmt.Errorf("event %s: %w", r.ID, err)
+		return parquetRow{}, fmt.Errorf("event %s: %w", r.UUID, err)
 	}
 	return parquetRow{
 		UUID:             text(ev["uuid"]),

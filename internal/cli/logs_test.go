@@ -52,7 +52,7 @@ func logsServer(t *testing.T, t0 time.Time, n int) (url, secret string, j *journ
 
 func appendLogs(t *testing.T, j *journal.Journal, prefix string, t0 time.Time, n int) {
 	t.Helper()
-	var evs []event.Event
+	var evs []event.Record
 	for i := range n {
 		typ := "user.session.start"
 		if i%2 == 1 {

@@ -23,11 +23,18 @@ import (
 	"github.com/google/uuid"
 )
 
-// Event is one audit event as stored in the journal.
-type Event struct {
+// Record is one audit event, the one type that carries it from ingest
+// through the journal to the query engine and the sinks.
+type Record struct {
 	// UUID identifies the event everywhere (journal de-duplication, sink
-	// idempotency keys, query results).
+	// idempotency keys, query results); stable across retries and replays.
 	UUID string
+	// Seq is the event's position in the journal, set when read back (0
+	// before it is stored): it increases in journal order and is unique
+	// within the journal, so it names the range a batch covers. The
+	// journal derives it from the message sequence and the event's index
+	// in the message (journal.Position).
+	Seq uint64
 	// Org is the organisation the event belongs to.
 	Org string
 	// EventType is the dotted event type, e.g. user.session.start.
@@ -40,7 +47,9 @@ type Event struct {
 	// Account is the EventBridge envelope's account the event arrived
 	// with; empty means the configured default.
 	Account string
-	// Data is the event's compact JSON.
+	// Data is the event's compact JSON. Records read from the journal
+	// point into the journal message: readers must not modify it, and
+	// copy it to keep it past the batch they were handed.
 	Data []byte
 }
 
@@ -65,52 +74,52 @@ func ValidOrg(name string) bool { return orgRE.MatchString(name) }
 
 // Parse validates one JSON event and returns it normalised: compact, with
 // uuid and published filled in. now is the time of receipt.
-func Parse(raw []byte, org string, now time.Time) (Event, error) {
+func Parse(raw []byte, org string, now time.Time) (Record, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
-		return Event{}, fmt.Errorf("%w: not a JSON object", ErrInvalid)
+		return Record{}, fmt.Errorf("%w: not a JSON object", ErrInvalid)
 	}
 	f, err := scan(raw)
 	if err != nil {
-		return Event{}, err
+		return Record{}, err
 	}
-	ev := Event{Org: org}
+	ev := Record{Org: org}
 	if ev.EventType, err = rawString(f.eventType, "eventType"); err != nil {
-		return Event{}, err
+		return Record{}, err
 	}
 	if ev.EventType == "" {
-		return Event{}, fmt.Errorf("%w: eventType is required", ErrInvalid)
+		return Record{}, fmt.Errorf("%w: eventType is required", ErrInvalid)
 	}
 	if len(ev.EventType) > MaxEventTypeLen {
-		return Event{}, fmt.Errorf("%w: eventType longer than %d bytes", ErrInvalid, MaxEventTypeLen)
+		return Record{}, fmt.Errorf("%w: eventType longer than %d bytes", ErrInvalid, MaxEventTypeLen)
 	}
 	if i := strings.IndexFunc(ev.EventType, unicode.IsControl); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(ev.EventType[i:])
-		return Event{}, fmt.Errorf("%w: eventType has a control character %q at byte %d", ErrInvalid, r, i)
+		return Record{}, fmt.Errorf("%w: eventType has a control character %q at byte %d", ErrInvalid, r, i)
 	}
 	if ev.UUID, err = rawString(f.uuid, "uuid"); err != nil {
-		return Event{}, err
+		return Record{}, err
 	}
 	if f.uuid != nil && ev.UUID == "" {
-		return Event{}, fmt.Errorf("%w: uuid must be a non-empty string (leave it out to have one generated)", ErrInvalid)
+		return Record{}, fmt.Errorf("%w: uuid must be a non-empty string (leave it out to have one generated)", ErrInvalid)
 	}
 	if len(ev.UUID) > MaxUUIDLen {
-		return Event{}, fmt.Errorf("%w: uuid longer than %d bytes", ErrInvalid, MaxUUIDLen)
+		return Record{}, fmt.Errorf("%w: uuid longer than %d bytes", ErrInvalid, MaxUUIDLen)
 	}
 	if err := checkUUID(ev.UUID); err != nil {
-		return Event{}, err
+		return Record{}, err
 	}
 	pub, err := rawString(f.published, "published")
 	if err != nil {
-		return Event{}, err
+		return Record{}, err
 	}
 	if f.published != nil && pub == "" {
-		return Event{}, fmt.Errorf("%w: published must be an RFC 3339 time (leave it out to use the time of receipt)", ErrInvalid)
+		return Record{}, fmt.Errorf("%w: published must be an RFC 3339 time (leave it out to use the time of receipt)", ErrInvalid)
 	}
 	if pub != "" {
 		ev.Published, err = time.Parse(time.RFC3339Nano, pub)
 		if err != nil {
-			return Event{}, fmt.Errorf("%w: published %q is not an RFC 3339 time", ErrInvalid, pub)
+			return Record{}, fmt.Errorf("%w: published %q is not an RFC 3339 time", ErrInvalid, pub)
 		}
 	}
 	data := raw
@@ -118,7 +127,7 @@ func Parse(raw []byte, org string, now time.Time) (Event, error) {
 		var buf bytes.Buffer
 		buf.Grow(len(raw))
 		if err := json.Compact(&buf, raw); err != nil {
-			return Event{}, fmt.Errorf("%w: malformed JSON: %v", ErrInvalid, jsonErr(err))
+			return Record{}, fmt.Errorf("%w: malformed JSON: %v", ErrInvalid, jsonErr(err))
 		}
 		data = buf.Bytes()
 	}

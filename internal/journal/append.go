@@ -108,7 +108,7 @@ func (j *Journal) newPublisher() error {
 // others (or all) again is safe because uuids de-duplicate. While the store
 // is known to be failing (see Options.Health) Append fails at once and
 // stores nothing.
-func (j *Journal) Append(ctx context.Context, evs []event.Event) (Result, error) {
+func (j *Journal) Append(ctx context.Context, evs []event.Record) (Result, error) {
 	var res Result
 	if reason, full := j.health.fastFail(); reason != "" {
 		return res, &AppendError{Full: full, Err: errors.New(reason)}

@@ -20,7 +20,7 @@ func BenchmarkAppend(b *testing.B) {
 	defer j.Close()
 	pad := strings.Repeat("x", 900)
 	const batch = 1000
-	evs := make([]event.Event, batch)
+	evs := make([]event.Record, batch)
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {

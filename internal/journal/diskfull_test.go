@@ -18,10 +18,10 @@ import (
 	"github.com/auditstream/auditstream/internal/wait"
 )
 
-func padEvents(t *testing.T, prefix string, n, size int) []event.Event {
+func padEvents(t *testing.T, prefix string, n, size int) []event.Record {
 	t.Helper()
 	pad := strings.Repeat("x", size)
-	evs := make([]event.Event, n)
+	evs := make([]event.Record, n)
 	for i := range evs {
 		ev, err := event.Parse(fmt.Appendf(nil, `{"uuid":"%s-%d","eventType":"disk.fill","pad":%q}`, prefix, i, pad), "acme", time.Now())
 		if err != nil {
@@ -128,7 +128,7 @@ func TestDiskFullFailsFastAndRecovers(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	var after []event.Event
+	var after []event.Record
 	wait.Eventually(t, "appends to work again", func() bool {
 		evs := padEvents(t, "after", 10, 100)
 		if _, err := j.Append(t.Context(), evs); err != nil {
@@ -222,7 +222,7 @@ func TestSlowAppendsUnderLoadSucceed(t *testing.T) {
 		if per > 32000 {
 			t.Fatalf("the largest load took %s, less than twice the append timeout %s: it shows nothing", took, timeout)
 		}
-		batches := make([][]event.Event, workers)
+		batches := make([][]event.Record, workers)
 		for w := range batches {
 			batches[w] = padEvents(t, fmt.Sprintf("load%d-%d", round, w), per, 500)
 		}

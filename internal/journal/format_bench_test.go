@@ -41,14 +41,14 @@ import (
 const benchBatch = 1000
 
 // oktaEvents parses the sample Okta LogEvents once per benchmark.
-func oktaEvents(b *testing.B) []event.Event {
+func oktaEvents(b *testing.B) []event.Record {
 	b.Helper()
 	f, err := os.Open("../../testdata/okta/logevents.ndjson")
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer f.Close()
-	var evs []event.Event
+	var evs []event.Record
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -74,13 +74,13 @@ func oktaEvents(b *testing.B) []event.Event {
 
 // eventBatches returns rounds batches of benchBatch events cycling through
 // the samples, each with its own uuid (so nothing de-duplicates).
-func eventBatches(b *testing.B, rounds int, tag string) [][]event.Event {
+func eventBatches(b *testing.B, rounds int, tag string) [][]event.Record {
 	b.Helper()
 	samples := oktaEvents(b)
-	out := make([][]event.Event, rounds)
+	out := make([][]event.Record, rounds)
 	n := 0
 	for r := range out {
-		out[r] = make([]event.Event, benchBatch)
+		out[r] = make([]event.Record, benchBatch)
 		for i := range out[r] {
 			ev := samples[n%len(samples)]
 			ev.UUID = fmt.Sprintf("%s-%08d-0000-4000-8000-000000000000", tag, n)[:36]
@@ -160,7 +160,7 @@ func openBench(b *testing.B) *Journal {
 const benchRounds = 64
 
 // writeLoop runs write for each batch and reports per-event metrics.
-func writeLoop(b *testing.B, write func(batch []event.Event)) {
+func writeLoop(b *testing.B, write func(batch []event.Record)) {
 	b.Helper()
 	batches := eventBatches(b, benchRounds, "w")
 	b.ReportAllocs()
@@ -181,8 +181,8 @@ func writeLoop(b *testing.B, write func(batch []event.Event)) {
 // "rb.<org>"; opts, when not nil, gives each batch's publish options from
 // its first event) and waits for every acknowledgement. futures is reused
 // as scratch space and returned.
-func publishBatches(b *testing.B, js jetstream.JetStream, enc *recordBatch, per int, evs []event.Event,
-	futures []jetstream.PubAckFuture, opts func(first event.Event) []jetstream.PublishOpt) []jetstream.PubAckFuture {
+func publishBatches(b *testing.B, js jetstream.JetStream, enc *recordBatch, per int, evs []event.Record,
+	futures []jetstream.PubAckFuture, opts func(first event.Record) []jetstream.PublishOpt) []jetstream.PubAckFuture {
 	b.Helper()
 	futures = futures[:0]
 	for lo := 0; lo < len(evs); lo += per {
@@ -222,7 +222,7 @@ func waitAcks(b *testing.B, futures []jetstream.PubAckFuture) {
 func BenchmarkFormatWrite(b *testing.B) {
 	b.Run("a=today-msg-per-event-headers-msgid", func(b *testing.B) {
 		j := openBench(b)
-		writeLoop(b, func(batch []event.Event) {
+		writeLoop(b, func(batch []event.Record) {
 			res, err := j.Append(b.Context(), batch)
 			if err != nil {
 				b.Fatal(err)
@@ -236,7 +236,7 @@ func BenchmarkFormatWrite(b *testing.B) {
 		j := openBench(b)
 		js := asyncJS(b, j)
 		futures := make([]jetstream.PubAckFuture, 0, benchBatch)
-		writeLoop(b, func(batch []event.Event) {
+		writeLoop(b, func(batch []event.Record) {
 			futures = futures[:0]
 			for i := range batch {
 				f, err := js.PublishAsync("bare"+event.Subject(batch[i].Org, batch[i].EventType)[len("audit"):], batch[i].Data)
@@ -254,7 +254,7 @@ func BenchmarkFormatWrite(b *testing.B) {
 			js := asyncJS(b, j)
 			var enc recordBatch
 			futures := make([]jetstream.PubAckFuture, 0, benchBatch/per)
-			writeLoop(b, func(batch []event.Event) {
+			writeLoop(b, func(batch []event.Record) {
 				futures = publishBatches(b, js, &enc, per, batch, futures, nil)
 			})
 		})
@@ -268,8 +268,8 @@ func BenchmarkFormatWrite(b *testing.B) {
 		var enc recordBatch
 		const per = 100
 		futures := make([]jetstream.PubAckFuture, 0, benchBatch/per)
-		writeLoop(b, func(batch []event.Event) {
-			futures = publishBatches(b, js, &enc, per, batch, futures, func(first event.Event) []jetstream.PublishOpt {
+		writeLoop(b, func(batch []event.Record) {
+			futures = publishBatches(b, js, &enc, per, batch, futures, func(first event.Record) []jetstream.PublishOpt {
 				return []jetstream.PublishOpt{jetstream.WithMsgID(MsgID(first.Org, first.UUID))}
 			})
 		})
@@ -285,8 +285,8 @@ func BenchmarkFormatWrite(b *testing.B) {
 		const per = 100
 		var last uint64
 		futures := make([]jetstream.PubAckFuture, 0, benchBatch/per)
-		writeLoop(b, func(batch []event.Event) {
-			futures = publishBatches(b, js, &enc, per, batch, futures, func(event.Event) []jetstream.PublishOpt {
+		writeLoop(b, func(batch []event.Record) {
+			futures = publishBatches(b, js, &enc, per, batch, futures, func(event.Record) []jetstream.PublishOpt {
 				last++
 				return []jetstream.PublishOpt{jetstream.WithExpectLastSequence(last - 1)}
 			})
@@ -305,8 +305,8 @@ func BenchmarkFormatWrite(b *testing.B) {
 		const per = 100
 		prev, n := "", 0
 		futures := make([]jetstream.PubAckFuture, 0, benchBatch/per)
-		writeLoop(b, func(batch []event.Event) {
-			futures = publishBatches(b, js, &enc, per, batch, futures, func(event.Event) []jetstream.PublishOpt {
+		writeLoop(b, func(batch []event.Record) {
+			futures = publishBatches(b, js, &enc, per, batch, futures, func(event.Record) []jetstream.PublishOpt {
 				n++
 				id := "w1/" + strconv.Itoa(n)
 				opts := []jetstream.PublishOpt{jetstream.WithMsgID(id)}
@@ -329,7 +329,7 @@ func BenchmarkFormatWrite(b *testing.B) {
 		encs := make([]recordBatch, benchBatch/per)
 		msgs := make([]*nats.Msg, 0, benchBatch/per)
 		var last uint64
-		writeLoop(b, func(batch []event.Event) {
+		writeLoop(b, func(batch []event.Record) {
 			msgs = msgs[:0]
 			for lo := 0; lo < len(batch); lo += per {
 				m := &nats.Msg{Subject: "ab." + batch[lo].Org, Data: encs[lo/per].encode(batch[lo:min(lo+per, len(batch))])}
@@ -355,8 +355,8 @@ func BenchmarkFormatWrite(b *testing.B) {
 		win := newDedupWindow(DefaultDuplicateWindow)
 		const per = 100
 		futures := make([]jetstream.PubAckFuture, 0, benchBatch/per)
-		keep := make([]event.Event, 0, benchBatch)
-		writeLoop(b, func(batch []event.Event) {
+		keep := make([]event.Record, 0, benchBatch)
+		writeLoop(b, func(batch []event.Record) {
 			keep = keep[:0]
 			now := time.Now()
 			for i := range batch {
@@ -374,7 +374,7 @@ func BenchmarkFormatWrite(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			j := openBench(b)
-			writeLoop(b, func(batch []event.Event) {
+			writeLoop(b, func(batch []event.Record) {
 				fp, err := jetstreamext.NewFastPublisher(j.JetStream(), jetstreamext.FastPublishFlowControl{Flow: 100, MaxOutstandingAcks: 2})
 				if err != nil {
 					b.Fatal(err)
@@ -404,7 +404,7 @@ func BenchmarkFormatWrite(b *testing.B) {
 	b.Run("d=atomic-batch-msg-per-event", func(b *testing.B) {
 		j := openBench(b)
 		msgs := make([]*nats.Msg, benchBatch)
-		writeLoop(b, func(batch []event.Event) {
+		writeLoop(b, func(batch []event.Record) {
 			for i := range batch {
 				msgs[i] = &nats.Msg{Subject: "ab" + event.Subject(batch[i].Org, batch[i].EventType)[len("audit"):], Data: batch[i].Data}
 			}
@@ -425,7 +425,7 @@ func BenchmarkFormatWrite(b *testing.B) {
 // writer).
 func BenchmarkFormatWriteParallel(b *testing.B) {
 	const writers = 4
-	run := func(b *testing.B, write func(w int, batch []event.Event)) {
+	run := func(b *testing.B, write func(w int, batch []event.Record)) {
 		b.Helper()
 		batches := eventBatches(b, benchRounds, "p")
 		b.ReportAllocs()
@@ -447,7 +447,7 @@ func BenchmarkFormatWriteParallel(b *testing.B) {
 	}
 	b.Run("a=today", func(b *testing.B) {
 		j := openBench(b)
-		run(b, func(_ int, batch []event.Event) {
+		run(b, func(_ int, batch []event.Record) {
 			if _, err := j.Append(b.Context(), batch); err != nil {
 				b.Error(err)
 			}
@@ -465,7 +465,7 @@ func BenchmarkFormatWriteParallel(b *testing.B) {
 			}
 			js := asyncJS(b, j)
 			encs := make([]recordBatch, writers)
-			run(b, func(w int, batch []event.Event) {
+			run(b, func(w int, batch []event.Record) {
 				const per = 100
 				subj := fmt.Sprintf("p%d.%s", w%streams, batch[0].Org)
 				var futures []jetstream.PubAckFuture
@@ -636,7 +636,7 @@ func readLoop(b *testing.B, j *Journal, stream string, per int, handle func(jets
 // the JSON; an event's offset is the sum of the data lengths before it.
 type recordBatch struct{ buf []byte }
 
-func (r *recordBatch) encode(evs []event.Event) []byte {
+func (r *recordBatch) encode(evs []event.Record) []byte {
 	b := append(r.buf[:0], 'A', 'R', 1)
 	b = binary.AppendUvarint(b, uint64(len(evs)))
 	for i := range evs {

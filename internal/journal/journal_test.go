@@ -21,7 +21,7 @@ func openTest(t *testing.T, dir string) *Journal {
 func TestAppendDeduplicatesAndPersists(t *testing.T) {
 	dir := t.TempDir()
 	j := openTest(t, dir)
-	var evs []event.Event
+	var evs []event.Record
 	for i := range 5 {
 		ev, err := event.Parse(fmt.Appendf(nil, `{"uuid":"u-%d","eventType":"user.session.start"}`, i), "acme", time.Now())
 		if err != nil {

@@ -11,7 +11,7 @@ import (
 	"github.com/auditstream/auditstream/internal/event"
 )
 
-func padded(t *testing.T, org string, i int) event.Event {
+func padded(t *testing.T, org string, i int) event.Record {
 	t.Helper()
 	ev, err := event.Parse(fmt.Appendf(nil, `{"uuid":"u-%d","eventType":"t.x","pad":%q}`, i, strings.Repeat("p", 900)), org, time.Now())
 	if err != nil {
@@ -37,7 +37,7 @@ func TestCapRefusesNewEventsAndKeepsOld(t *testing.T) {
 		if i%2 == 1 {
 			org = "b"
 		}
-		if _, appendErr = j.Append(t.Context(), []event.Event{padded(t, org, i)}); appendErr != nil {
+		if _, appendErr = j.Append(t.Context(), []event.Record{padded(t, org, i)}); appendErr != nil {
 			break
 		}
 		stored++
@@ -73,7 +73,7 @@ func TestCapRefusesNewEventsAndKeepsOld(t *testing.T) {
 	if u.FirstSeq != 11 {
 		t.Errorf("got first seq %d, want 11", u.FirstSeq)
 	}
-	if _, err := j.Append(t.Context(), []event.Event{padded(t, "a", 1000)}); err != nil {
+	if _, err := j.Append(t.Context(), []event.Record{padded(t, "a", 1000)}); err != nil {
 		t.Errorf("append after purge: %v", err)
 	}
 }

@@ -186,8 +186,8 @@ func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (Response
 	if h.sink == nil {
 		return h.forward(ctx, ev)
 	}
-	key, err := h.sink.WriteEvent(ctx, sink.Record{
-		ID: ev.UUID, Org: ev.Org, EventType: ev.EventType, Published: ev.Published, Data: ev.Data,
+	key, err := h.sink.WriteEvent(ctx, event.Record{
+		UUID: ev.UUID, Org: ev.Org, EventType: ev.EventType, Published: ev.Published, Data: ev.Data,
 	})
 	if err != nil {
 		return Response{}, err
@@ -208,7 +208,7 @@ func (h *Handler) org(source string) string {
 	return "default"
 }
 
-func (h *Handler) forward(ctx context.Context, ev event.Event) (Response, error) {
+func (h *Handler) forward(ctx context.Context, ev event.Record) (Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, forwardTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.cfg.ForwardURL, bytes.NewReader(ev.Data))

@@ -109,7 +109,7 @@ func loadBench(b *testing.B) (*benchEnv, error) {
 	return &benchEnv{srv: srv, token: secret, e: e}, nil
 }
 
-func benchEvent(i, n int, rng *rand.Rand) (event.Event, error) {
+func benchEvent(i, n int, rng *rand.Rand) (event.Record, error) {
 	span := int64(benchDays * 24 * time.Hour)
 	pub := benchStart.Add(time.Duration(span/int64(n)*int64(i)) + time.Duration(rng.Int64N(int64(time.Hour))))
 	typ := fmt.Sprintf("app.family%d.action%d", rng.IntN(5), rng.IntN(10))
@@ -130,7 +130,7 @@ func fillBench(b *testing.B, j *journal.Journal, from, n int) error {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(from), 7))
 			for s := range next {
-				evs := make([]event.Event, 0, batch)
+				evs := make([]event.Record, 0, batch)
 				for i := s; i < min(s+batch, n); i++ {
 					ev, err := benchEvent(i, n, rng)
 					if err != nil {

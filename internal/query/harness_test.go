@@ -107,7 +107,7 @@ type ev struct {
 
 func (h *harness) append(evs ...ev) {
 	h.t.Helper()
-	var out []event.Event
+	var out []event.Record
 	for _, e := range evs {
 		raw := fmt.Sprintf(`{"uuid":%q,"published":%q,"eventType":%q,"actor":{"id":"x","type":"User","alternateId":%q}`,
 			e.uuid, e.pub.UTC().Format(event.TimeFormat), e.typ, e.actor)

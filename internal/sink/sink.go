@@ -11,7 +11,7 @@
 // Verify (a "test connection" before a stream is created or activated),
 // receives Write calls from exactly one goroutine at a time, and is closed
 // once with Close. An ungraceful stop may make the runner write a batch
-// again (at-least-once): sinks that can, make writes idempotent by Record.ID.
+// again (at-least-once): sinks that can, make writes idempotent by the record's UUID.
 package sink
 
 import (
@@ -19,32 +19,15 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/event"
 )
 
-// Record is one event as handed to a sink.
-type Record struct {
-	// ID is the event's uuid, stable across retries and replays; use it as
-	// an idempotency key where the destination has one.
-	ID string
-	// Seq is the event's journal sequence number; it increases with each
-	// append and names the position a batch covers.
-	Seq uint64
-	// Org is the organisation the event belongs to.
-	Org string
-	// EventType is the event's eventType.
-	EventType string
-	// Published is the event's published time.
-	Published time.Time
-	// Data is the event (an Okta LogEvent-shaped JSON object) exactly as
-	// stored. Sinks must not modify it; they may keep it only until Write
-	// returns.
-	Data []byte
-}
-
 // Batch is an ordered group of records, in journal order, within the sink's
-// Limits.
+// Limits. Sinks must not modify a record's Data and may keep it only until
+// Write returns (it points into the journal's message).
 type Batch struct {
-	Records []Record
+	Records []event.Record
 }
 
 // Limits bound what the runner hands to Write. Zero means no limit of that
@@ -71,7 +54,7 @@ type Sink interface {
 
 	// EncodedSize reports how many bytes r adds to a batch as the sink
 	// will encode it, so the runner can batch by encoded size.
-	EncodedSize(r Record) int
+	EncodedSize(r event.Record) int
 
 	// Write delivers b and blocks until the destination has it or the
 	// attempt failed. A nil error means every record was delivered.

@@ -21,7 +21,7 @@ import (
 // journal has every event, or an error after which appending the same
 // events again is safe (uuids de-duplicate).
 type Appender interface {
-	Append(ctx context.Context, evs []event.Event) (journal.Result, error)
+	Append(ctx context.Context, evs []event.Record) (journal.Result, error)
 }
 
 // Runner pulls one source's events. A Runner is used by one supervisor; Run

@@ -19,8 +19,8 @@ import (
 // countSink accepts everything and counts it.
 type countSink struct{ n atomic.Int64 }
 
-func (c *countSink) Limits() sink.Limits           { return sink.Limits{MaxEvents: 1000} }
-func (c *countSink) EncodedSize(r sink.Record) int { return len(r.Data) + 1 }
+func (c *countSink) Limits() sink.Limits            { return sink.Limits{MaxEvents: 1000} }
+func (c *countSink) EncodedSize(r event.Record) int { return len(r.Data) + 1 }
 func (c *countSink) Write(_ context.Context, b sink.Batch) error {
 	c.n.Add(int64(len(b.Records)))
 	return nil
@@ -40,7 +40,7 @@ func BenchmarkRunnerDrain(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		evs := make([]event.Event, 0, 1000)
+		evs := make([]event.Record, 0, 1000)
 		for i := range n {
 			ev, err := event.Parse(fmt.Appendf(nil, `{"uuid":"u-%d","eventType":"user.session.start","published":"2026-01-01T00:00:00.000Z","pad":%q}`, i, pad), "acme", time.Now())
 			if err != nil {

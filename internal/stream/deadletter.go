@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/auditstream/auditstream/internal/egress"
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/sink"
 )
@@ -29,14 +30,14 @@ func deadLetterSubject(id string) string { return "deadletter." + id }
 // the journal to have them. It returns how many it stored: on error the
 // caller retries with the rest, so a letter is not stored twice. A full
 // dead-letter store gives an error wrapping journal.ErrDeadLettersFull.
-func writeDeadLetters(ctx context.Context, j *journal.Journal, id string, recs []sink.Record, reason error) (int, error) {
+func writeDeadLetters(ctx context.Context, j *journal.Journal, id string, recs []event.Record, reason error) (int, error) {
 	js := j.JetStream()
 	for i, rec := range recs {
 		m := nats.NewMsg(deadLetterSubject(id))
 		m.Data = rec.Data
 		m.Header.Set(hdrReason, truncate(egress.PublicMessage(reason), 1024))
 		m.Header.Set(hdrSeq, strconv.FormatUint(rec.Seq, 10))
-		m.Header.Set(hdrUUID, rec.ID)
+		m.Header.Set(hdrUUID, rec.UUID)
 		m.Header.Set(journal.HeaderOrg, rec.Org)
 		m.Header.Set(journal.HeaderType, rec.EventType)
 		m.Header.Set(journal.HeaderPublished, strconv.FormatInt(rec.Published.UnixNano(), 10))
@@ -69,7 +70,7 @@ type DeadLetter struct {
 	At         time.Time       `json:"at"`
 	Event      json.RawMessage `json:"event"`
 
-	rec sink.Record
+	rec event.Record
 }
 
 // ListDeadLetters returns up to limit dead letters of stream id, oldest first.
@@ -127,8 +128,8 @@ func toDeadLetter(m jetstream.Msg) (DeadLetter, error) {
 	}
 	h := m.Headers()
 	jseq, _ := strconv.ParseUint(h.Get(hdrSeq), 10, 64)
-	rec := sink.Record{
-		ID:        h.Get(hdrUUID),
+	rec := event.Record{
+		UUID:      h.Get(hdrUUID),
 		Seq:       jseq,
 		Org:       h.Get(journal.HeaderOrg),
 		EventType: h.Get(journal.HeaderType),
@@ -137,7 +138,7 @@ func toDeadLetter(m jetstream.Msg) (DeadLetter, error) {
 	if ns, err := strconv.ParseInt(h.Get(journal.HeaderPublished), 10, 64); err == nil {
 		rec.Published = time.Unix(0, ns).UTC()
 	}
-	return DeadLetter{Seq: md.Sequence.Stream, JournalSeq: jseq, UUID: rec.ID, Reason: h.Get(hdrReason),
+	return DeadLetter{Seq: md.Sequence.Stream, JournalSeq: jseq, UUID: rec.UUID, Reason: h.Get(hdrReason),
 		At: md.Timestamp.UTC(), Event: json.RawMessage(rec.Data), rec: rec}, nil
 }
 
@@ -170,7 +171,7 @@ func Redrive(ctx context.Context, j *journal.Journal, id string, s sink.Sink, st
 		}
 		chunk := dls[:n]
 		dls = dls[n:]
-		recs := make([]sink.Record, n)
+		recs := make([]event.Record, n)
 		for i, dl := range chunk {
 			recs[i] = dl.rec
 		}

@@ -43,9 +43,9 @@ type fakeSink struct {
 	mu        sync.Mutex
 	answer    answerFunc
 	calls     int
-	attempts  [][]sink.Record
+	attempts  [][]event.Record
 	times     []time.Time
-	delivered []sink.Record
+	delivered []event.Record
 	closed    int
 }
 
@@ -61,10 +61,10 @@ func newFakeSink(limits sink.Limits, answer answerFunc) *fakeSink {
 func (f *fakeSink) Limits() sink.Limits { return f.limits }
 
 // EncodedSize counts a record as an NDJSON line.
-func (f *fakeSink) EncodedSize(r sink.Record) int { return len(r.Data) + 1 }
+func (f *fakeSink) EncodedSize(r event.Record) int { return len(r.Data) + 1 }
 
 func (f *fakeSink) Write(ctx context.Context, b sink.Batch) error {
-	recs := make([]sink.Record, len(b.Records))
+	recs := make([]event.Record, len(b.Records))
 	for i, r := range b.Records {
 		r.Data = append([]byte(nil), r.Data...) // the runner owns b
 		recs[i] = r
@@ -115,12 +115,12 @@ func (f *fakeSink) deliveredIDs() []string {
 	defer f.mu.Unlock()
 	var ids []string
 	for _, r := range f.delivered {
-		ids = append(ids, r.ID)
+		ids = append(ids, r.UUID)
 	}
 	return ids
 }
 
-func (f *fakeSink) deliveredRecords() []sink.Record {
+func (f *fakeSink) deliveredRecords() []event.Record {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.delivered)
@@ -133,7 +133,7 @@ func (f *fakeSink) attemptIDs() [][]string {
 	for _, a := range f.attempts {
 		var ids []string
 		for _, r := range a {
-			ids = append(ids, r.ID)
+			ids = append(ids, r.UUID)
 		}
 		out = append(out, ids)
 	}
@@ -284,7 +284,7 @@ func (e *env) put(d stream.Definition) {
 
 // mkEvent builds an event with a fixed uuid and, when pad > 0, a padding
 // member so that its size can be controlled.
-func mkEvent(t *testing.T, org, typ, id string, pad int) event.Event {
+func mkEvent(t *testing.T, org, typ, id string, pad int) event.Record {
 	t.Helper()
 	raw := fmt.Sprintf(`{"uuid":%q,"eventType":%q,"published":"2026-01-02T03:04:05.000Z","pad":%q}`,
 		id, typ, strings.Repeat("p", pad))
@@ -296,9 +296,9 @@ func mkEvent(t *testing.T, org, typ, id string, pad int) event.Event {
 }
 
 // appendEvents stores events e-<from> … e-<to-1> of type typ for org.
-func (e *env) appendEvents(org, typ string, from, to int) []event.Event {
+func (e *env) appendEvents(org, typ string, from, to int) []event.Record {
 	e.t.Helper()
-	var evs []event.Event
+	var evs []event.Record
 	for i := from; i < to; i++ {
 		evs = append(evs, mkEvent(e.t, org, typ, idOf(i), 0))
 	}
@@ -306,7 +306,7 @@ func (e *env) appendEvents(org, typ string, from, to int) []event.Event {
 	return evs
 }
 
-func (e *env) appendAll(evs []event.Event) {
+func (e *env) appendAll(evs []event.Record) {
 	e.t.Helper()
 	res, err := e.j.Append(e.t.Context(), evs)
 	if err != nil {
@@ -338,7 +338,7 @@ func (e *env) deadLetters(id string) []stream.DeadLetter {
 
 func equalIDs(a, b []string) bool { return slices.Equal(a, b) }
 
-type eventT = event.Event
+type eventT = event.Record
 
 // counterValue reads a counter without the testutil package.
 func counterValue(c prometheus.Counter) float64 {

@@ -139,7 +139,7 @@ type Retention struct {
 	dlWarn   warner
 	blockers []Blocker
 	blocking map[string]bool
-	pending  []event.Event // System Log events not stored yet
+	pending  []event.Record // System Log events not stored yet
 
 	blocked atomic.Bool
 

@@ -60,10 +60,10 @@ func (re *retEnv) ingest(org string, n int) ([]string, error) {
 		if err := re.ret.Admit(re.t.Context()); err != nil {
 			return stored, err
 		}
-		_, err := re.j.Append(re.t.Context(), []event.Event{ev})
+		_, err := re.j.Append(re.t.Context(), []event.Record{ev})
 		if errors.Is(err, journal.ErrFull) {
 			if err = re.ret.MakeRoom(re.t.Context()); err == nil {
-				_, err = re.j.Append(re.t.Context(), []event.Event{ev})
+				_, err = re.j.Append(re.t.Context(), []event.Record{ev})
 			}
 		}
 		if err != nil {
@@ -448,7 +448,7 @@ func TestDeadLettersFullKeepsLetters(t *testing.T) {
 	// warning) reach it too, and they must not count as letters here.
 	refuse := func(_ context.Context, _ int, b sink.Batch) error {
 		for _, r := range b.Records {
-			if strings.HasPrefix(r.ID, "e-") {
+			if strings.HasPrefix(r.UUID, "e-") {
 				return sink.Permanent(errors.New("400 bad event"))
 			}
 		}
@@ -456,7 +456,7 @@ func TestDeadLettersFullKeepsLetters(t *testing.T) {
 	}
 	re.setSink("s1", newFakeSink(sink.Limits{MaxEvents: 10}, refuse))
 	re.put(def("s1"))
-	var evs []event.Event
+	var evs []event.Record
 	for i := range 30 {
 		evs = append(evs, mkEvent(t, "acme", "test.event", idOf(i), 1000))
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/sink"
 )
@@ -52,7 +53,7 @@ const (
 
 // Filter decides whether a record goes to the stream; source and account
 // are the event's envelope source and account (empty: the defaults).
-type Filter func(r *sink.Record, source, account string) bool
+type Filter func(r *event.Record, source, account string) bool
 
 // RunnerConfig is what a Runner needs.
 type RunnerConfig struct {
@@ -96,7 +97,7 @@ type Runner struct {
 	releasedAt time.Time
 	// lastAcked is the highest journal sequence acknowledged.
 	lastAcked uint64
-	batch     []sink.Record
+	batch     []event.Record
 	bytes     int
 	opened    time.Time // when the first record of batch arrived
 	// hard bounds writes; it outlives the soft context of Run so that a
@@ -382,7 +383,7 @@ func (r *Runner) add(m jetstream.Msg) error {
 	}
 	size := r.cfg.Sink.EncodedSize(rec)
 	if r.limits.MaxEventBytes > 0 && size > r.limits.MaxEventBytes {
-		return r.deadLetter(ctx, []sink.Record{rec},
+		return r.deadLetter(ctx, []event.Record{rec},
 			fmt.Errorf("event is %d bytes, larger than the destination's limit of %d", size, r.limits.MaxEventBytes))
 	}
 	if len(r.batch) > 0 && (len(r.batch)+1 > r.limits.MaxEvents || (r.limits.MaxBytes > 0 && r.bytes+size > r.limits.MaxBytes)) {
@@ -408,14 +409,14 @@ func (r *Runner) add(m jetstream.Msg) error {
 	return nil
 }
 
-func toRecord(m jetstream.Msg) (rec sink.Record, source, account string, err error) {
+func toRecord(m jetstream.Msg) (rec event.Record, source, account string, err error) {
 	md, err := m.Metadata()
 	if err != nil {
-		return sink.Record{}, "", "", err
+		return event.Record{}, "", "", err
 	}
 	h := m.Headers()
-	rec = sink.Record{
-		ID:        journal.UUIDOf(h),
+	rec = event.Record{
+		UUID:      journal.UUIDOf(h),
 		Seq:       md.Sequence.Stream,
 		Org:       h.Get(journal.HeaderOrg),
 		EventType: h.Get(journal.HeaderType),
@@ -434,7 +435,7 @@ func toRecord(m jetstream.Msg) (rec sink.Record, source, account string, err err
 func (r *Runner) flush(ctx context.Context) error {
 	// Redelivered messages (after a stop) can arrive out of order; a batch
 	// always goes out in journal order.
-	slices.SortFunc(r.batch, func(a, b sink.Record) int { return cmp.Compare(a.Seq, b.Seq) })
+	slices.SortFunc(r.batch, func(a, b event.Record) int { return cmp.Compare(a.Seq, b.Seq) })
 	if err := r.deliver(ctx, r.batch, 0); err != nil {
 		return err
 	}
@@ -473,7 +474,7 @@ func (r *Runner) ackPending() {
 
 // deliver writes recs, retrying as their errors say, until each record is
 // delivered or dead-lettered. It returns only ctx's error or errPaused.
-func (r *Runner) deliver(ctx context.Context, recs []sink.Record, depth int) error {
+func (r *Runner) deliver(ctx context.Context, recs []event.Record, depth int) error {
 	attempt := 0
 	for {
 		err := r.write(ctx, recs)
@@ -492,8 +493,8 @@ func (r *Runner) deliver(ctx context.Context, recs []sink.Record, depth int) err
 		}
 		var pe *sink.PartialError
 		if errors.As(err, &pe) {
-			var again []sink.Record
-			var dead []sink.Record
+			var again []event.Record
+			var dead []event.Record
 			var deadErr, retryErr error
 			for i, rec := range recs {
 				ferr, failed := pe.Failed[i]
@@ -611,7 +612,7 @@ func (r *Runner) keepAlive() {
 // write is one Sink.Write, during which the pending messages are kept in
 // progress, however long the destination takes (a Splunk ack, a large
 // upload).
-func (r *Runner) write(ctx context.Context, recs []sink.Record) error {
+func (r *Runner) write(ctx context.Context, recs []event.Record) error {
 	held := slices.Clone(r.pending)
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -640,7 +641,7 @@ func (r *Runner) write(ctx context.Context, recs []sink.Record) error {
 // retries until they are stored: a full dead-letter store holds the batch
 // (and so the stream's journal position) rather than lose letters, and
 // says so in the status.
-func (r *Runner) deadLetter(ctx context.Context, recs []sink.Record, reason error) error {
+func (r *Runner) deadLetter(ctx context.Context, recs []event.Record, reason error) error {
 	left := recs
 	var lastLog time.Time
 	for {

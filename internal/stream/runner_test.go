@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/stream"
 	"github.com/auditstream/auditstream/internal/wait"
@@ -231,8 +232,8 @@ func TestPermanentErrorSplitsTheBatch(t *testing.T) {
 	e := newEnv(t)
 	f := newFakeSink(sink.Limits{MaxEvents: 8}, func(ctx context.Context, n int, b sink.Batch) error {
 		for _, r := range b.Records {
-			if r.ID == idOf(5) {
-				return sink.Permanent(errors.New("400 bad event " + r.ID))
+			if r.UUID == idOf(5) {
+				return sink.Permanent(errors.New("400 bad event " + r.UUID))
 			}
 		}
 		return nil
@@ -344,7 +345,7 @@ func TestFilterSelectsEvents(t *testing.T) {
 	f := newFakeSink(sink.Limits{}, nil)
 	e.setSink("s1", f)
 	var sources []string
-	e.setFilter("s1", func(r *sink.Record, source, account string) bool {
+	e.setFilter("s1", func(r *event.Record, source, account string) bool {
 		sources = append(sources, source) // only the runner goroutine calls it
 		return r.EventType == "keep"
 	})

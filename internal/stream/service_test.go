@@ -145,7 +145,7 @@ func TestServiceRedrive(t *testing.T) {
 	var refuse atomic.Bool
 	refuse.Store(true)
 	f := newFakeSink(sink.Limits{MaxEvents: 1}, func(ctx context.Context, n int, b sink.Batch) error {
-		if refuse.Load() && b.Records[0].ID == idOf(1) {
+		if refuse.Load() && b.Records[0].UUID == idOf(1) {
 			return sink.Permanent(errors.New("refused"))
 		}
 		return nil

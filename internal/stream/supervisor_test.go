@@ -168,7 +168,7 @@ func TestRedrive(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	f := newFakeSink(sink.Limits{MaxEvents: 1}, func(ctx context.Context, n int, b sink.Batch) error {
-		if id := b.Records[0].ID; id == idOf(1) || id == idOf(3) {
+		if id := b.Records[0].UUID; id == idOf(1) || id == idOf(3) {
 			return sink.Permanent(errors.New("refused " + id))
 		}
 		return nil
@@ -216,7 +216,7 @@ func TestRedrive(t *testing.T) {
 		t.Errorf("redrive: got %d, %v, want 1, nil", n, err)
 	}
 	recs := ok.deliveredRecords()
-	if len(recs) != 1 || recs[0].ID != idOf(1) || recs[0].Seq != 2 || recs[0].Org != "acme" ||
+	if len(recs) != 1 || recs[0].UUID != idOf(1) || recs[0].Seq != 2 || recs[0].Org != "acme" ||
 		recs[0].EventType != "x" || !recs[0].Published.Equal(evs[1].Published) || string(recs[0].Data) != string(evs[1].Data) {
 		t.Errorf("redriven records: got %+v, want e-001 as it was stored", recs)
 	}
@@ -262,7 +262,7 @@ func TestDeleteRemovesConsumerAndDeadLetters(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	f := newFakeSink(sink.Limits{MaxEvents: 1}, func(ctx context.Context, n int, b sink.Batch) error {
-		if b.Records[0].ID == idOf(1) {
+		if b.Records[0].UUID == idOf(1) {
 			return sink.Permanent(errors.New("refused"))
 		}
 		return nil

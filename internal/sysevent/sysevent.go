@@ -97,7 +97,7 @@ type logEvent struct {
 }
 
 // New builds the event, published now.
-func New(s Spec, now time.Time) (event.Event, error) {
+func New(s Spec, now time.Time) (event.Record, error) {
 	sev := s.Severity
 	if sev == "" {
 		sev = SeverityInfo
@@ -124,14 +124,14 @@ func New(s Spec, now time.Time) (event.Event, error) {
 	}
 	raw, err := json.Marshal(ev)
 	if err != nil {
-		return event.Event{}, err
+		return event.Record{}, err
 	}
 	return event.Parse(raw, s.Org, now)
 }
 
 // Appender stores events; *journal.Journal is one.
 type Appender interface {
-	Append(ctx context.Context, evs []event.Event) (journal.Result, error)
+	Append(ctx context.Context, evs []event.Record) (journal.Result, error)
 }
 
 // appendTimeout bounds the append of one event, which goes on when the
@@ -148,6 +148,6 @@ func Write(ctx context.Context, j Appender, s Spec, now time.Time) error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), appendTimeout)
 	defer cancel()
-	_, err = j.Append(ctx, []event.Event{ev})
+	_, err = j.Append(ctx, []event.Record{ev})
 	return err
 }

@@ -17,7 +17,7 @@ func TestOpenAppendsAndClosesAtCleanup(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := j.Append(t.Context(), []event.Event{ev}); err != nil {
+		if _, err := j.Append(t.Context(), []event.Record{ev}); err != nil {
 			t.Fatal(err)
 		}
 		kv := journaltest.KV(t, j, journal.BucketStatus)
@@ -49,7 +49,7 @@ func TestOpenUsesAFreshDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Append(t.Context(), []event.Event{ev}); err != nil {
+	if _, err := a.Append(t.Context(), []event.Record{ev}); err != nil {
 		t.Fatal(err)
 	}
 	if n, _, err := b.Info(t.Context()); err != nil || n != 0 {

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/sink/awsconf"
 )
@@ -62,7 +63,7 @@ func (s *Sink) Limits() sink.Limits {
 
 // EncodedSize is what PutLogEvents counts: the message's UTF-8 bytes plus
 // 26.
-func (s *Sink) EncodedSize(r sink.Record) int { return len(r.Data) + eventOverhead }
+func (s *Sink) EncodedSize(r event.Record) int { return len(r.Data) + eventOverhead }
 
 // Write sends b's events, grouped by log stream, sorted by time and cut
 // into calls within the service's rules. Events CloudWatch would refuse
@@ -126,14 +127,14 @@ func outcome(failed map[int]error, n int) error {
 	return &sink.PartialError{Failed: failed}
 }
 
-func timestamp(r sink.Record, now time.Time) time.Time {
+func timestamp(r event.Record, now time.Time) time.Time {
 	if r.Published.IsZero() {
 		return now
 	}
 	return r.Published
 }
 
-func (s *Sink) streamName(r sink.Record, ts time.Time) string {
+func (s *Sink) streamName(r event.Record, ts time.Time) string {
 	org := r.Org
 	if org == "" {
 		org = "default"
@@ -144,7 +145,7 @@ func (s *Sink) streamName(r sink.Record, ts time.Time) string {
 // calls sorts the records idx names by time and cuts them into
 // PutLogEvents calls: a new call when the next event would make the span
 // over 24 hours, the events over 10,000 or the bytes over the budget.
-func calls(recs []sink.Record, idx []int, now time.Time) [][]int {
+func calls(recs []event.Record, idx []int, now time.Time) [][]int {
 	idx = slices.Clone(idx)
 	slices.SortStableFunc(idx, func(a, b int) int {
 		return timestamp(recs[a], now).Compare(timestamp(recs[b], now))
@@ -170,7 +171,7 @@ func calls(recs []sink.Record, idx []int, now time.Time) [][]int {
 
 // put sends one call and records its failures in failed. It returns only
 // ctx's error.
-func (s *Sink) put(ctx context.Context, stream string, recs []sink.Record, idx []int, now time.Time, failed map[int]error) error {
+func (s *Sink) put(ctx context.Context, stream string, recs []event.Record, idx []int, now time.Time, failed map[int]error) error {
 	events := make([]types.InputLogEvent, len(idx))
 	for j, i := range idx {
 		events[j] = types.InputLogEvent{

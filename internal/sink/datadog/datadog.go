@@ -65,13 +65,13 @@ func (s *Sink) Limits() sink.Limits {
 
 // EncodedSize is the record's item plus its separator (the array's
 // opening bracket or a comma).
-func (s *Sink) EncodedSize(r sink.Record) int { return len(s.item(r)) + 1 }
+func (s *Sink) EncodedSize(r event.Record) int { return len(s.item(r)) + 1 }
 
 // item is the LogEvent with Datadog's reserved members added at its end
 // (so they win over any member of the same name): ddsource, service,
 // hostname, ddtags, timestamp (= published; Datadog does not read
 // "published") and message (= displayMessage, else eventType).
-func (s *Sink) item(r sink.Record) []byte {
+func (s *Sink) item(r event.Record) []byte {
 	var ev struct {
 		DisplayMessage string `json:"displayMessage"`
 	}

@@ -67,7 +67,7 @@ func TestWriteAddsReservedMembers(t *testing.T) {
 	}
 	defer s.Close(t.Context())
 	recs := sinktest.Records(3, 20, 100)
-	recs[1].Data = []byte(`{"uuid":"` + recs[1].ID + `","displayMessage":"User login to Okta","eventType":"user.session.start"}`)
+	recs[1].Data = []byte(`{"uuid":"` + recs[1].UUID + `","displayMessage":"User login to Okta","eventType":"user.session.start"}`)
 	recs[1].Published = time.Date(2024, 8, 13, 15, 58, 20, 353e6, time.UTC)
 	if err := s.Write(t.Context(), sink.Batch{Records: recs}); err != nil {
 		t.Fatalf("write: got %v, want nil", err)
@@ -79,7 +79,7 @@ func TestWriteAddsReservedMembers(t *testing.T) {
 	want := map[string]any{
 		"ddsource": "okta", "service": "auditstream", "hostname": "example",
 		"ddtags": "org:example,env:prod,team:sec", "timestamp": "2024-08-13T15:58:20.353Z",
-		"message": "User login to Okta", "uuid": recs[1].ID, "eventType": "user.session.start",
+		"message": "User login to Okta", "uuid": recs[1].UUID, "eventType": "user.session.start",
 	}
 	for k, v := range want {
 		if items[1][k] != v {

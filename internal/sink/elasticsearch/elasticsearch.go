@@ -75,20 +75,20 @@ func (s *Sink) Limits() sink.Limits {
 }
 
 // EncodedSize is the record's action and source lines with their newlines.
-func (s *Sink) EncodedSize(r sink.Record) int {
+func (s *Sink) EncodedSize(r event.Record) int {
 	return len(s.action(r)) + 1 + len(source(r)) + 1
 }
 
 // action is the create action line: create-only with the event's uuid as
 // _id, so a replay never duplicates (409 counts as delivered), and the
 // only action data streams accept.
-func (s *Sink) action(r sink.Record) []byte {
-	meta, _ := json.Marshal(map[string]map[string]string{"create": {"_index": s.cfg.Index, "_id": r.ID}})
+func (s *Sink) action(r event.Record) []byte {
+	meta, _ := json.Marshal(map[string]map[string]string{"create": {"_index": s.cfg.Index, "_id": r.UUID}})
 	return meta
 }
 
 // source is the event with @timestamp (= published) added first.
-func source(r sink.Record) []byte {
+func source(r event.Record) []byte {
 	ts := r.Published.UTC().Format(event.TimeFormat)
 	data := bytes.TrimSpace(r.Data)
 	body := bytes.TrimSpace(bytes.TrimSuffix(bytes.TrimPrefix(data, []byte("{")), []byte("}")))

@@ -76,8 +76,8 @@ func TestWriteCreatesWithUUIDAndTimestamp(t *testing.T) {
 		t.Fatalf("documents: got %d, want %d", len(docs), len(recs))
 	}
 	for i, d := range docs {
-		if d.ID != recs[i].ID || d.Index != DefaultIndex || !estest.EventEqual(recs[i].Data, d.Source) {
-			t.Errorf("document %d: got %s/%s %s, want %s/%s with the event", i, d.Index, d.ID, d.Source, DefaultIndex, recs[i].ID)
+		if d.ID != recs[i].UUID || d.Index != DefaultIndex || !estest.EventEqual(recs[i].Data, d.Source) {
+			t.Errorf("document %d: got %s/%s %s, want %s/%s with the event", i, d.Index, d.ID, d.Source, DefaultIndex, recs[i].UUID)
 		}
 	}
 	if !strings.HasPrefix(string(docs[0].Source), `{"@timestamp":"2024-08-13T15:58:20.353Z",`) {
@@ -107,7 +107,7 @@ func TestWriteReportsItemErrors(t *testing.T) {
 		t.Run(tc.failure.Type, func(t *testing.T) {
 			recs := sinktest.Records(5, 20, 100)
 			srv := estest.NewServer(t, estest.Options{Fail: func(d estest.Doc) *estest.Failure {
-				if d.ID == recs[1].ID || d.ID == recs[4].ID {
+				if d.ID == recs[1].UUID || d.ID == recs[4].UUID {
 					return &tc.failure
 				}
 				return nil

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/sink/awsconf"
 )
@@ -83,11 +84,11 @@ func (s *Sink) Limits() sink.Limits {
 
 // EncodedSize is the entry's size as EventBridge counts it: Source,
 // DetailType and Detail in UTF-8 bytes plus 14 for Time.
-func (s *Sink) EncodedSize(r sink.Record) int {
+func (s *Sink) EncodedSize(r event.Record) int {
 	return len(s.source(r)) + len(s.cfg.DetailType) + len(r.Data) + 14
 }
 
-func (s *Sink) source(r sink.Record) string {
+func (s *Sink) source(r event.Record) string {
 	org := r.Org
 	if org == "" {
 		org = "default"
@@ -95,7 +96,7 @@ func (s *Sink) source(r sink.Record) string {
 	return strings.ReplaceAll(s.cfg.Source, "{org}", org)
 }
 
-func (s *Sink) entry(r sink.Record) types.PutEventsRequestEntry {
+func (s *Sink) entry(r event.Record) types.PutEventsRequestEntry {
 	e := types.PutEventsRequestEntry{
 		Source:       aws.String(s.source(r)),
 		DetailType:   aws.String(s.cfg.DetailType),

@@ -69,7 +69,7 @@ func TestWriteReportsFailedEntries(t *testing.T) {
 	} {
 		t.Run(tc.code, func(t *testing.T) {
 			recs := sinktest.Records(10, 20, 100)
-			fail := map[string]bool{recs[2].ID: true, recs[7].ID: true}
+			fail := map[string]bool{recs[2].UUID: true, recs[7].UUID: true}
 			srv := ebtest.NewServer(t, ebtest.Options{
 				AccessKeyID: testKeyID,
 				Fail: func(e ebtest.Entry) string {

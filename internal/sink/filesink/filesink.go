@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/sink"
 )
 
@@ -220,7 +221,7 @@ func (s *Sink) Limits() sink.Limits {
 }
 
 // EncodedSize is the event and its newline.
-func (s *Sink) EncodedSize(r sink.Record) int { return len(r.Data) + 1 }
+func (s *Sink) EncodedSize(r event.Record) int { return len(r.Data) + 1 }
 
 // Write appends b's events to the current file, starting new files as
 // maxBytes and maxAge require, and flushes (and with fsync, syncs) before

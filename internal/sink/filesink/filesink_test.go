@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/sink/sinktest"
 )
@@ -42,10 +43,10 @@ func newTestSink(t *testing.T, cfg Config, deps sink.Deps) *Sink {
 	return s
 }
 
-func ids(recs []sink.Record) []string {
+func ids(recs []event.Record) []string {
 	out := make([]string, len(recs))
 	for i, r := range recs {
-		out[i] = r.ID
+		out[i] = r.UUID
 	}
 	return out
 }

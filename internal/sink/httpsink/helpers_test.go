@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/sink"
 )
 
@@ -78,11 +79,11 @@ func newTestSink(t *testing.T, cfg Config, deps sink.Deps) *Sink {
 }
 
 // records returns n small records with ids r0, r1, ...
-func records(n int) []sink.Record {
-	out := make([]sink.Record, n)
+func records(n int) []event.Record {
+	out := make([]event.Record, n)
 	for i := range out {
 		id := "0000000" + string(rune('0'+i%10)) + "-1111-2222-3333-444455556666"
-		out[i] = sink.Record{ID: id, Seq: uint64(i + 1), Data: []byte(`{"uuid":"` + id + `","n":` + string(rune('0'+i%10)) + `}`)}
+		out[i] = event.Record{UUID: id, Seq: uint64(i + 1), Data: []byte(`{"uuid":"` + id + `","n":` + string(rune('0'+i%10)) + `}`)}
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/jsonlex"
 	"github.com/auditstream/auditstream/internal/sink"
 )
@@ -88,7 +89,7 @@ func (s *Sink) Limits() sink.Limits {
 
 // EncodedSize is the event plus its separator: the comma or opening
 // bracket of a JSON array, or the newline of NDJSON.
-func (s *Sink) EncodedSize(r sink.Record) int { return len(r.Data) + 1 }
+func (s *Sink) EncodedSize(r event.Record) int { return len(r.Data) + 1 }
 
 // Write sends b: one request in batch and ndjson mode, one request per
 // event in event mode. In event mode a permanent failure of one event
@@ -232,7 +233,7 @@ func (s *Sink) Verify(ctx context.Context) error {
 func (s *Sink) Close(context.Context) error { return s.closed.Close(s.http.Close) }
 
 func encodeArray(b sink.Batch) []byte {
-	return jsonlex.AppendArray(nil, b.Records, func(r sink.Record) []byte { return r.Data })
+	return jsonlex.AppendArray(nil, b.Records, func(r event.Record) []byte { return r.Data })
 }
 
 func encodeNDJSON(b sink.Batch) []byte {
@@ -250,9 +251,9 @@ func encodeNDJSON(b sink.Batch) []byte {
 
 // eventID is the webhook-id of a single event: its uuid, unless that could
 // not be one (Standard Webhooks ids must not contain '.').
-func eventID(r sink.Record) string {
-	if r.ID == "" || strings.ContainsAny(r.ID, ". \t\r\n") {
-		return batchID(sink.Batch{Records: []sink.Record{r}})
+func eventID(r event.Record) string {
+	if r.UUID == "" || strings.ContainsAny(r.UUID, ". \t\r\n") {
+		return batchID(sink.Batch{Records: []event.Record{r}})
 	}
-	return r.ID
+	return r.UUID
 }

@@ -79,7 +79,7 @@ func TestSigning(t *testing.T) {
 	}{
 		{BodyBatch, []sink.Batch{{Records: recs[:2]}, {Records: recs[:2]}, {Records: recs[2:]}}, []string{"A", "A", "B"}},
 		{BodyNDJSON, []sink.Batch{{Records: recs[:2]}, {Records: recs[2:]}}, []string{"A", "B"}},
-		{BodyEvent, []sink.Batch{{Records: recs[:2]}}, []string{recs[0].ID, recs[1].ID}},
+		{BodyEvent, []sink.Batch{{Records: recs[:2]}}, []string{recs[0].UUID, recs[1].UUID}},
 	} {
 		t.Run(string(tc.body), func(t *testing.T) {
 			clock := &fixedClock{t: time.Unix(1723564700, 0)}

@@ -28,7 +28,7 @@ func sign(key []byte, id, timestamp string, body []byte) string {
 func batchID(b sink.Batch) string {
 	h := sha256.New()
 	for _, r := range b.Records {
-		h.Write([]byte(r.ID))
+		h.Write([]byte(r.UUID))
 		h.Write([]byte{'\n'})
 	}
 	return "batch_" + hex.EncodeToString(h.Sum(nil)[:16])

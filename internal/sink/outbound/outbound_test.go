@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/auditstream/auditstream/internal/egress"
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/sink/httpsink"
 )
@@ -74,7 +75,7 @@ func TestStreamCannotReachOwnAPIByAddress(t *testing.T) {
 			return err
 		}
 		defer sk.Close(context.Background())
-		return sk.Write(t.Context(), sink.Batch{Records: []sink.Record{{ID: "e1", Data: []byte(`{"uuid":"e1"}`)}}})
+		return sk.Write(t.Context(), sink.Batch{Records: []event.Record{{UUID: "e1", Data: []byte(`{"uuid":"e1"}`)}}})
 	}
 	if err := write("http://" + own.Addr().String() + "/hook"); !errors.Is(err, ErrSelfTarget) {
 		t.Fatalf("write to own API: got %v, want ErrSelfTarget", err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/archive"
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/sink/s3/s3test"
 )
@@ -16,7 +17,7 @@ import (
 // oktaBatch returns n records made from the real Okta LogEvents of the
 // shared test data (about 1.4 KB each), each with a fresh uuid, published
 // within one hour, as the runner hands them to the sink.
-func oktaBatch(tb testing.TB, n int, seq uint64) []sink.Record {
+func oktaBatch(tb testing.TB, n int, seq uint64) []event.Record {
 	tb.Helper()
 	f, err := os.Open("../../../testdata/okta/logevents.ndjson")
 	if err != nil {
@@ -33,14 +34,14 @@ func oktaBatch(tb testing.TB, n int, seq uint64) []sink.Record {
 		}
 	}
 	base := time.Date(2024, 8, 13, 15, 0, 0, 0, time.UTC)
-	recs := make([]sink.Record, n)
+	recs := make([]event.Record, n)
 	for i := range recs {
 		m := templates[i%len(templates)]
 		id := fmt.Sprintf("bench-%d-%08d", seq, i)
 		pub := base.Add(time.Duration(i) * time.Millisecond)
 		m["uuid"], m["published"] = id, pub.Format("2006-01-02T15:04:05.000Z")
 		data, _ := json.Marshal(m)
-		recs[i] = sink.Record{ID: id, Seq: seq + uint64(i), Org: "acme", EventType: "user.session.start", Published: pub, Data: data}
+		recs[i] = event.Record{UUID: id, Seq: seq + uint64(i), Org: "acme", EventType: "user.session.start", Published: pub, Data: data}
 	}
 	return recs
 }

@@ -11,7 +11,7 @@ import (
 	s3api "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/auditstream/auditstream/internal/archive"
-	"github.com/auditstream/auditstream/internal/sink"
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/sink/awsconf"
 )
 
@@ -54,7 +54,7 @@ func (s *Sink) recover(ctx context.Context, groups []archive.Group) ([]archive.G
 			}
 			found = true
 			kept := recs[:0:0]
-			var inRange []sink.Record
+			var inRange []event.Record
 			for _, rec := range recs {
 				if rec.Seq >= r.first && rec.Seq <= r.last {
 					inRange = append(inRange, rec)
@@ -83,7 +83,7 @@ func (s *Sink) recover(ctx context.Context, groups []archive.Group) ([]archive.G
 			}
 			kept = recs[:0:0]
 			for _, rec := range recs {
-				if !ids[rec.ID] || rec.Seq < r.first || rec.Seq > r.last {
+				if !ids[rec.UUID] || rec.Seq < r.first || rec.Seq > r.last {
 					kept = append(kept, rec)
 				}
 			}

@@ -16,6 +16,7 @@ import (
 	s3api "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/auditstream/auditstream/internal/archive"
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/sink/awsconf"
 )
@@ -171,7 +172,7 @@ func (s *Sink) Limits() sink.Limits {
 // encoded size is only known after encoding, so it is the raw size times
 // the ratio encoded/raw of the last batch written, plus 10%; see Write for
 // how an underestimate is caught.
-func (s *Sink) EncodedSize(r sink.Record) int {
+func (s *Sink) EncodedSize(r event.Record) int {
 	raw := archive.RawSize(r)
 	if s.exact {
 		return raw
@@ -226,7 +227,7 @@ func (s *Sink) Write(ctx context.Context, b sink.Batch) error {
 // encode turns one partition's records into objects of at most maxBytes
 // each (a single event larger than that gets an object of its own). The
 // cuts depend only on the records, so a retry produces the same keys.
-func (s *Sink) encode(dir string, recs []sink.Record) ([]object, error) {
+func (s *Sink) encode(dir string, recs []event.Record) ([]object, error) {
 	body, err := s.codec.Encode(recs)
 	if err != nil {
 		return nil, err
@@ -298,12 +299,12 @@ func (s *Sink) keyString(key string) string {
 // uuid in its partition (the Lambda handler's layout: it has no journal
 // sequence). Like Write, it creates the object only if absent, so a
 // redelivered event is written once. It returns the object's key.
-func (s *Sink) WriteEvent(ctx context.Context, r sink.Record) (string, error) {
-	body, err := s.codec.Encode([]sink.Record{r})
+func (s *Sink) WriteEvent(ctx context.Context, r event.Record) (string, error) {
+	body, err := s.codec.Encode([]event.Record{r})
 	if err != nil {
 		return "", sink.Permanent(fmt.Errorf("encode: %w", err))
 	}
-	key := s.layout.Dir(r.Org, r.Published) + archive.EventName(r.ID, s.codec.Ext())
+	key := s.layout.Dir(r.Org, r.Published) + archive.EventName(r.UUID, s.codec.Ext())
 	return key, s.put(ctx, key, body)
 }
 

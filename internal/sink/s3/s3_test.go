@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/archive"
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/secret"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/sink/awsconf"
@@ -58,7 +59,7 @@ func newSink(t *testing.T, srv *s3test.Server, cfg Config, deps sink.Deps, opts 
 
 // twoHours returns n records whose second half is published an hour after
 // the first half.
-func twoHours(n int) []sink.Record {
+func twoHours(n int) []event.Record {
 	recs := sinktest.Records(n, 20, 400)
 	for i := n / 2; i < n; i++ {
 		recs[i].Published = recs[i].Published.Add(time.Hour)
@@ -119,7 +120,7 @@ func TestFormatsRoundTrip(t *testing.T) {
 				c.Prefix, c.Format, c.Compression, c.Columns = prefix, tc.format, tc.compression, tc.columns
 			}), sink.Deps{})
 			recs := twoHours(40)
-			for _, b := range [][]sink.Record{recs[:25], recs[25:]} {
+			for _, b := range [][]event.Record{recs[:25], recs[25:]} {
 				if err := s.Write(t.Context(), sink.Batch{Records: b}); err != nil {
 					t.Fatalf("write: got %v, want nil", err)
 				}
@@ -139,8 +140,8 @@ func TestFormatsRoundTrip(t *testing.T) {
 			}
 			for i, ev := range events {
 				if tc.lossy {
-					if got := eventID(t, ev.Data); got != recs[i].ID {
-						t.Errorf("event %d id: got %s, want %s", i, got, recs[i].ID)
+					if got := eventID(t, ev.Data); got != recs[i].UUID {
+						t.Errorf("event %d id: got %s, want %s", i, got, recs[i].UUID)
 					}
 					continue
 				}
@@ -191,7 +192,7 @@ func TestRetryAndCrashWriteNoDuplicates(t *testing.T) {
 			}
 			var want []string
 			for _, r := range recs {
-				want = append(want, r.ID)
+				want = append(want, r.UUID)
 			}
 			if !slices.Equal(got, want) {
 				t.Errorf("archived ids: got %d, want %d exactly once each, in order", len(got), len(want))
@@ -445,7 +446,7 @@ func TestWritesCarryContentMD5(t *testing.T) {
 	client.Transport = check
 	s := newSink(t, srv, testConfig(srv, func(c *Config) { c.Prefix, c.Compression = "md5/", archive.None }),
 		sink.Deps{HTTPClient: &client}, Multipart(5<<20, 5<<20))
-	for _, recs := range [][]sink.Record{sinktest.Records(10, 100, 200), sinktest.Records(100, 60000, 70000)} {
+	for _, recs := range [][]event.Record{sinktest.Records(10, 100, 200), sinktest.Records(100, 60000, 70000)} {
 		if err := s.Write(t.Context(), sink.Batch{Records: recs}); err != nil {
 			t.Fatalf("write: got %v, want nil", err)
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/sink"
 )
 
@@ -17,9 +18,9 @@ import (
 // numbers from 1, fresh uuids, and Data of varied sizes between minBytes and
 // maxBytes (roughly: the JSON envelope adds ~250 bytes to the padding). The
 // sizes are deterministic for a given n and bounds; the uuids are not.
-func Records(n, minBytes, maxBytes int) []sink.Record {
+func Records(n, minBytes, maxBytes int) []event.Record {
 	rng := rand.New(rand.NewPCG(uint64(n), uint64(maxBytes)))
-	recs := make([]sink.Record, n)
+	recs := make([]event.Record, n)
 	for i := range recs {
 		pad := minBytes
 		if maxBytes > minBytes {
@@ -32,7 +33,7 @@ func Records(n, minBytes, maxBytes int) []sink.Record {
 
 // Record returns one record like those of Records, with sequence number
 // seq, a fresh uuid and pad bytes of padding in its Data.
-func Record(seq, pad int) sink.Record {
+func Record(seq, pad int) event.Record {
 	id := uuid.NewString()
 	published := time.Date(2024, 8, 13, 15, 58, 20, 0, time.UTC).Add(time.Duration(seq) * time.Millisecond)
 	data, err := json.Marshal(map[string]any{
@@ -48,8 +49,8 @@ func Record(seq, pad int) sink.Record {
 	if err != nil {
 		panic(err) // cannot happen: plain maps and strings
 	}
-	return sink.Record{
-		ID:        id,
+	return event.Record{
+		UUID:      id,
 		Seq:       uint64(seq),
 		Org:       "example",
 		EventType: "user.session.start",
@@ -61,7 +62,7 @@ func Record(seq, pad int) sink.Record {
 // RecordOfSize returns a record like Record's whose s.EncodedSize is size,
 // searching over the padding. ok is false when no padding gives exactly
 // size (an encoding that grows in steps, or size too small for an event).
-func RecordOfSize(s sink.Sink, seq, size int) (r sink.Record, ok bool) {
+func RecordOfSize(s sink.Sink, seq, size int) (r event.Record, ok bool) {
 	pad := 0
 	for range 64 {
 		r = Record(seq, pad)
@@ -99,20 +100,20 @@ func padding(n, seq int) string {
 // batch as large as s.Limits allows counting s.EncodedSize, a new batch
 // when the next record would not fit. A record that fits no batch is an
 // error, as the runner would dead-letter it.
-func Batches(s sink.Sink, recs []sink.Record) ([]sink.Batch, error) {
+func Batches(s sink.Sink, recs []event.Record) ([]sink.Batch, error) {
 	lim := s.Limits()
 	var (
 		out   []sink.Batch
-		cur   []sink.Record
+		cur   []event.Record
 		bytes int
 	)
 	for _, r := range recs {
 		size := s.EncodedSize(r)
 		if lim.MaxEventBytes > 0 && size > lim.MaxEventBytes {
-			return nil, fmt.Errorf("record %s: encoded size %d over MaxEventBytes %d", r.ID, size, lim.MaxEventBytes)
+			return nil, fmt.Errorf("record %s: encoded size %d over MaxEventBytes %d", r.UUID, size, lim.MaxEventBytes)
 		}
 		if lim.MaxBytes > 0 && size > lim.MaxBytes {
-			return nil, fmt.Errorf("record %s: encoded size %d over MaxBytes %d", r.ID, size, lim.MaxBytes)
+			return nil, fmt.Errorf("record %s: encoded size %d over MaxBytes %d", r.UUID, size, lim.MaxBytes)
 		}
 		full := (lim.MaxEvents > 0 && len(cur) == lim.MaxEvents) ||
 			(lim.MaxBytes > 0 && bytes+size > lim.MaxBytes)

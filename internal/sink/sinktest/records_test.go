@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/sink"
 )
 
@@ -14,7 +15,7 @@ type sizedSink struct {
 }
 
 func (s sizedSink) Limits() sink.Limits                     { return s.lim }
-func (s sizedSink) EncodedSize(r sink.Record) int           { return len(r.Data) + s.overhead }
+func (s sizedSink) EncodedSize(r event.Record) int          { return len(r.Data) + s.overhead }
 func (s sizedSink) Write(context.Context, sink.Batch) error { return nil }
 func (s sizedSink) Verify(context.Context) error            { return nil }
 func (s sizedSink) Close(context.Context) error             { return nil }
@@ -69,8 +70,8 @@ func TestRecordOfSize(t *testing.T) {
 		if !ok || s.EncodedSize(r) != size {
 			t.Errorf("record of size %d: got %d (ok %v)", size, s.EncodedSize(r), ok)
 		}
-		if id, err := RecordID(r.Data); err != nil || id != r.ID {
-			t.Errorf("record id: got %q (%v), want %q", id, err, r.ID)
+		if id, err := RecordID(r.Data); err != nil || id != r.UUID {
+			t.Errorf("record id: got %q (%v), want %q", id, err, r.UUID)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/sink"
 )
 
@@ -77,7 +78,7 @@ func acceptedOf(reqs []Request) []Received {
 }
 
 // checkDelivered compares what the fake accepted in reqs with want.
-func checkDelivered(t *testing.T, h Harness, reqs []Request, want []sink.Record) {
+func checkDelivered(t *testing.T, h Harness, reqs []Request, want []event.Record) {
 	t.Helper()
 	got := acceptedOf(reqs)
 	gotIDs := make([]string, len(got))
@@ -86,7 +87,7 @@ func checkDelivered(t *testing.T, h Harness, reqs []Request, want []sink.Record)
 	}
 	wantIDs := make([]string, len(want))
 	for i, r := range want {
-		wantIDs[i] = r.ID
+		wantIDs[i] = r.UUID
 	}
 	if !slices.Equal(gotIDs, wantIDs) {
 		t.Fatalf("delivered ids: got %d %v, want %d %v", len(gotIDs), gotIDs, len(wantIDs), wantIDs)
@@ -190,7 +191,7 @@ func exactBatch(s sink.Sink, lim sink.Limits, seq int) (sink.Batch, bool) {
 	if !ok {
 		return sink.Batch{}, false
 	}
-	return sink.Batch{Records: []sink.Record{first, second}}, true
+	return sink.Batch{Records: []event.Record{first, second}}, true
 }
 
 // outcomes returns the class and delay of err for each of n records: one

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/sink"
 )
 
@@ -100,13 +101,13 @@ func (s *Sink) Limits() sink.Limits {
 }
 
 // EncodedSize is the record's envelope as sent, before compression.
-func (s *Sink) EncodedSize(r sink.Record) int {
+func (s *Sink) EncodedSize(r event.Record) int {
 	return len(s.envelopeHead(r)) + len(r.Data) + len("}\n")
 }
 
 // envelopeHead is the envelope up to the event's value: time, host,
 // source, sourcetype and index, then "event":.
-func (s *Sink) envelopeHead(r sink.Record) []byte {
+func (s *Sink) envelopeHead(r event.Record) []byte {
 	var b bytes.Buffer
 	b.WriteString(`{`)
 	if !r.Published.IsZero() {

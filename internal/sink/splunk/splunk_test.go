@@ -162,7 +162,7 @@ func TestInvalidEventNumber(t *testing.T) {
 	recs := sinktest.Records(6, 20, 60)
 	srv.FailEvent(func(e hectest.Envelope) bool {
 		id, _ := sinktest.RecordID(e.Event)
-		return id == recs[3].ID
+		return id == recs[3].UUID
 	})
 	err := s.Write(t.Context(), sink.Batch{Records: recs})
 	var pe *sink.PartialError

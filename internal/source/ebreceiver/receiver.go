@@ -38,7 +38,7 @@ const Type = "eventbridge"
 
 // Journal is where received events go; *journal.Journal is one.
 type Journal interface {
-	Append(ctx context.Context, evs []event.Event) (journal.Result, error)
+	Append(ctx context.Context, evs []event.Record) (journal.Result, error)
 }
 
 // Config is what a Receiver needs.
@@ -486,7 +486,7 @@ func (rc *Receiver) receive(w http.ResponseWriter, r *http.Request, _ auth.Token
 }
 
 // parse checks the envelopes and turns their details into events.
-func (rc *Receiver) parse(body []byte, org string, now time.Time) ([]event.Event, error) {
+func (rc *Receiver) parse(body []byte, org string, now time.Time) ([]event.Record, error) {
 	body = bytes.TrimSpace(body)
 	var raws []json.RawMessage
 	switch {
@@ -506,7 +506,7 @@ func (rc *Receiver) parse(body []byte, org string, now time.Time) ([]event.Event
 		return nil, httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: events").
 			WithCauses("the request holds no events")
 	}
-	evs := make([]event.Event, 0, len(raws))
+	evs := make([]event.Record, 0, len(raws))
 	var causes []string
 	for i, raw := range raws {
 		where := "event"
@@ -534,27 +534,27 @@ func (rc *Receiver) parse(body []byte, org string, now time.Time) ([]event.Event
 	return evs, nil
 }
 
-func (rc *Receiver) parseOne(raw json.RawMessage, org string, now time.Time) (event.Event, string, error) {
+func (rc *Receiver) parseOne(raw json.RawMessage, org string, now time.Time) (event.Record, string, error) {
 	// The envelope must mean the same to every reader (one "source"):
 	// no names Go's decoder would fold together, and I-JSON.
 	if !utf8.Valid(raw) {
-		return event.Event{}, "", errors.New("the envelope is not valid UTF-8")
+		return event.Record{}, "", errors.New("the envelope is not valid UTF-8")
 	}
 	if err := checkKeys(raw); err != nil {
-		return event.Event{}, "", err
+		return event.Record{}, "", err
 	}
 	if err := event.CheckObject(raw); err != nil {
-		return event.Event{}, "", fmt.Errorf("envelope: %w", err)
+		return event.Record{}, "", fmt.Errorf("envelope: %w", err)
 	}
 	var env envelope
 	if err := json.Unmarshal(raw, &env); err != nil {
-		return event.Event{}, "", fmt.Errorf("not an EventBridge event: %v", err)
+		return event.Record{}, "", fmt.Errorf("not an EventBridge event: %v", err)
 	}
 	if problems := checkEnvelope(&env); len(problems) > 0 {
-		return event.Event{}, "", errors.New(strings.Join(problems, "; "))
+		return event.Record{}, "", errors.New(strings.Join(problems, "; "))
 	}
 	if len(env.Detail) > rc.cfg.Limits.MaxEvent {
-		return event.Event{}, "", httpapi.Errorf(http.StatusRequestEntityTooLarge, httpapi.CodeTooLarge, "Event too large").
+		return event.Record{}, "", httpapi.Errorf(http.StatusRequestEntityTooLarge, httpapi.CodeTooLarge, "Event too large").
 			WithCauses(fmt.Sprintf("the detail is %d bytes, more than the limit of %d", len(env.Detail), rc.cfg.Limits.MaxEvent))
 	}
 	// EventBridge keeps an event's id across retries: as the uuid it makes
@@ -562,7 +562,7 @@ func (rc *Receiver) parseOne(raw json.RawMessage, org string, now time.Time) (ev
 	detail := event.WithUUID(env.Detail, env.ID)
 	ev, err := event.Parse(detail, org, now)
 	if err != nil {
-		return event.Event{}, "", err
+		return event.Record{}, "", err
 	}
 	ev.Source = env.Source
 	return ev, env.Account, nil

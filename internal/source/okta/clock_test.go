@@ -34,7 +34,7 @@ type memJournal struct {
 	health []string // the event types of the sources' own events
 }
 
-func (m *memJournal) Append(_ context.Context, evs []event.Event) (journal.Result, error) {
+func (m *memJournal) Append(_ context.Context, evs []event.Record) (journal.Result, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var r journal.Result

@@ -210,7 +210,7 @@ type crashingAppender struct {
 	cancel context.CancelFunc
 }
 
-func (c *crashingAppender) Append(ctx context.Context, evs []event.Event) (journal.Result, error) {
+func (c *crashingAppender) Append(ctx context.Context, evs []event.Record) (journal.Result, error) {
 	res, err := c.j.Append(ctx, evs)
 	if err == nil && int(c.calls.Add(1)) == c.after {
 		c.mu.Lock()

@@ -194,10 +194,10 @@ func (pl *Poller) failed(state supervise.State, kind string, err error) {
 // events turns a page into journal events, dropping uuids seen lately. An
 // event the journal cannot take is skipped and counted: one bad event must
 // not stop the source.
-func (pl *Poller) events(raws []json.RawMessage) ([]event.Event, time.Time) {
+func (pl *Poller) events(raws []json.RawMessage) ([]event.Record, time.Time) {
 	now := pl.opts.Now()
 	var newest time.Time
-	out := make([]event.Event, 0, len(raws))
+	out := make([]event.Record, 0, len(raws))
 	for i, raw := range raws {
 		ev, err := event.Parse(raw, pl.def.Org, now)
 		if err != nil {
@@ -220,7 +220,7 @@ func (pl *Poller) events(raws []json.RawMessage) ([]event.Event, time.Time) {
 
 // appendAll stores evs, retrying while the journal is unavailable. It
 // reports false when ctx ended first.
-func (pl *Poller) appendAll(ctx context.Context, evs []event.Event) (res appendResult, ok bool) {
+func (pl *Poller) appendAll(ctx context.Context, evs []event.Record) (res appendResult, ok bool) {
 	if len(evs) == 0 {
 		return appendResult{}, true
 	}
