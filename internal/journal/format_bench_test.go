@@ -655,11 +655,6 @@ func (r *recordBatch) encode(evs []event.Record) []byte {
 	return b
 }
 
-func appendStr(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
 // rec is one decoded index entry; its byte slices point into the message.
 type rec struct {
 	uuid, typ, source, account, data []byte
@@ -720,15 +715,6 @@ func decodeRecordBatch(b []byte, out []rec) ([]rec, error) {
 		return out, errBadBatch
 	}
 	return out, nil
-}
-
-func readStr(b []byte, p int) ([]byte, int, bool) {
-	l, n := binary.Uvarint(b[p:])
-	if n <= 0 || uint64(len(b)-p-n) < l {
-		return nil, p, false
-	}
-	p += n
-	return b[p : p+int(l) : p+int(l)], p + int(l), true
 }
 
 // dedupWindow remembers the uuids of one org seen within a window, as a

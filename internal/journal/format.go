@@ -1,0 +1,298 @@
+package journal
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/auditstream/auditstream/internal/event"
+)
+
+// The journal's wire format lives in this file and nowhere else: other
+// packages read events through Decode and name subjects through Subject and
+// OrgSubjects.
+//
+// Version 2 (written since issue 12): one JetStream message holds a record
+// batch, up to MaxBatchEvents events of one org from one append, on the
+// subject audit.<org>, without headers:
+//
+//	"AR" version(=1) flags(1 byte, 0)
+//	org (uvarint length + bytes)
+//	count (uvarint)
+//	count × index entry: uuid, eventType, source, account (uvarint length
+//	  + bytes each), published (varint Unix ns), data length (uvarint)
+//	the events' JSON, back to back in index order
+//
+// The index comes first, so readers route and filter without touching the
+// JSON. The flags byte is reserved for the hash chain of issue 16.
+//
+// Version 1 (written before): one message per event on
+// audit.<org>.<eventType tokens> with the Audit-* headers below and the
+// message id <org>/<uuid>. Decode reads both, so a data directory written
+// by an older release keeps working; version 1 messages leave with
+// retention.
+const (
+	// MaxBatchEvents is the most events one record batch holds.
+	MaxBatchEvents = 100
+	// maxBatchBytes bounds a record batch's JSON; one larger event makes a
+	// batch of its own.
+	maxBatchBytes = 256 << 10
+	// indexBits is how many low bits of a position hold the index in the
+	// message (see Position).
+	indexBits = 8
+	// batchMagic and batchVersion open a version 2 message.
+	batchMagic0, batchMagic1, batchVersion = 'A', 'R', 1
+)
+
+// Version 1 header names, read by Decode for messages written by older
+// releases.
+const (
+	headerOrg       = "Audit-Org"
+	headerType      = "Audit-Type"
+	headerPublished = "Audit-Published"
+	headerSource    = "Audit-Source"
+	headerAccount   = "Audit-Account"
+	headerUUID      = "Audit-UUID"
+)
+
+// AllSubjects is the subject filter of every org's events.
+const AllSubjects = "audit.>"
+
+// Subject is the subject an org's record batches are written to.
+func Subject(org string) string { return "audit." + org }
+
+// OrgSubjects is the subject filter of an org's events in both formats
+// (audit.<org> for record batches, audit.<org>.> for version 1 messages);
+// org "" means every org.
+func OrgSubjects(org string) []string {
+	if org == "" {
+		return []string{AllSubjects}
+	}
+	return []string{"audit." + org, "audit." + org + ".>"}
+}
+
+// OrgOfSubject returns the org a journal subject belongs to ("" if it is
+// not one).
+func OrgOfSubject(subject string) string {
+	rest, ok := strings.CutPrefix(subject, "audit.")
+	if !ok {
+		return ""
+	}
+	org, _, _ := strings.Cut(rest, ".")
+	return org
+}
+
+// Position is an event's position (event.Record.Seq): the message's
+// sequence shifted left by 8 bits plus the event's index in the message.
+// It increases in journal order, also from a version 1 message (index 0)
+// to the record batches after it.
+func Position(msgSeq uint64, index int) uint64 { return msgSeq<<indexBits | uint64(index) }
+
+// SplitPosition is the inverse of Position.
+func SplitPosition(pos uint64) (msgSeq uint64, index int) {
+	return pos >> indexBits, int(pos & (1<<indexBits - 1))
+}
+
+// MsgSeqOf is the sequence of the message that holds the event at pos.
+func MsgSeqOf(pos uint64) uint64 { return pos >> indexBits }
+
+// ErrCorrupt is returned by Decode for a message that is neither format.
+var ErrCorrupt = errors.New("journal: unreadable message")
+
+// Message is what Decode needs of a journal message.
+type Message struct {
+	Subject string
+	Header  nats.Header
+	Data    []byte
+	// Seq is the message's stream sequence.
+	Seq uint64
+}
+
+// MessageOf adapts a consumer's message (its metadata gives the sequence).
+func MessageOf(m jetstream.Msg) (Message, error) {
+	md, err := m.Metadata()
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{Subject: m.Subject(), Header: m.Headers(), Data: m.Data(), Seq: md.Sequence.Stream}, nil
+}
+
+// RawMessage adapts a message read by sequence.
+func RawMessage(m *jetstream.RawStreamMsg) Message {
+	return Message{Subject: m.Subject, Header: m.Header, Data: m.Data, Seq: m.Sequence}
+}
+
+// Decode appends the events of a journal message to out, in order, with
+// their positions. The records' Data point into m.Data (no copy).
+func Decode(m Message, out []event.Record) ([]event.Record, error) {
+	if isBatch(m.Data) {
+		return decodeBatch(m.Data, m.Seq, out)
+	}
+	h := m.Header
+	org := h.Get(headerOrg)
+	if org == "" {
+		return out, fmt.Errorf("%w: message %d has neither a record batch nor event headers", ErrCorrupt, m.Seq)
+	}
+	rec := event.Record{
+		UUID:      h.Get(headerUUID),
+		Seq:       Position(m.Seq, 0),
+		Org:       org,
+		EventType: h.Get(headerType),
+		Source:    h.Get(headerSource),
+		Account:   h.Get(headerAccount),
+		Data:      m.Data,
+	}
+	if rec.UUID == "" { // the oldest releases kept it in the message id only
+		id := h.Get(jetstream.MsgIDHeader)
+		if i := strings.IndexByte(id, '/'); i >= 0 {
+			id = id[i+1:]
+		}
+		rec.UUID = id
+	}
+	if ns, err := strconv.ParseInt(h.Get(headerPublished), 10, 64); err == nil {
+		rec.Published = time.Unix(0, ns).UTC()
+	}
+	return append(out, rec), nil
+}
+
+func isBatch(b []byte) bool {
+	return len(b) >= 4 && b[0] == batchMagic0 && b[1] == batchMagic1
+}
+
+// batchEncoder encodes record batches into a reused buffer.
+type batchEncoder struct{ buf []byte }
+
+// encode returns the record batch of evs, all of one org. The result is
+// valid until the next call.
+func (e *batchEncoder) encode(org string, evs []event.Record) []byte {
+	b := append(e.buf[:0], batchMagic0, batchMagic1, batchVersion, 0)
+	b = appendStr(b, org)
+	b = binary.AppendUvarint(b, uint64(len(evs)))
+	for i := range evs {
+		ev := &evs[i]
+		b = appendStr(b, ev.UUID)
+		b = appendStr(b, ev.EventType)
+		b = appendStr(b, ev.Source)
+		b = appendStr(b, ev.Account)
+		b = binary.AppendVarint(b, ev.Published.UnixNano())
+		b = binary.AppendUvarint(b, uint64(len(ev.Data)))
+	}
+	for i := range evs {
+		b = append(b, evs[i].Data...)
+	}
+	e.buf = b
+	return b
+}
+
+func appendStr(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// decodeBatch appends the records of a version 2 message to out. The
+// strings of one batch share one allocation; Data points into b.
+func decodeBatch(b []byte, seq uint64, out []event.Record) ([]event.Record, error) {
+	bad := func(what string) ([]event.Record, error) {
+		return out, fmt.Errorf("%w: message %d: record batch: %s", ErrCorrupt, seq, what)
+	}
+	if b[2] != batchVersion {
+		return bad(fmt.Sprintf("version %d is newer than this release reads", b[2]))
+	}
+	p := 4
+	org, p, ok := readStr(b, p)
+	if !ok {
+		return bad("org")
+	}
+	count, n := binary.Uvarint(b[p:])
+	if n <= 0 || count == 0 || count > 1<<indexBits || count > uint64(len(b)) {
+		return bad("count")
+	}
+	p += n
+	// One string holds the org and every entry's strings: the index is
+	// small next to the JSON, and this keeps decoding at one allocation.
+	indexEnd, err := scanIndex(b, p, int(count))
+	if err != nil {
+		return bad(err.Error())
+	}
+	strs := string(b[:indexEnd])
+	at := func(s []byte, off int) string { // s points into b[:indexEnd]
+		return strs[off-len(s) : off]
+	}
+	orgStr := at(org, p-n)
+	start := len(out)
+	q := indexEnd
+	for i := range int(count) {
+		var r event.Record
+		var u, t, s, a []byte
+		u, p, _ = readStr(b, p)
+		r.UUID = at(u, p)
+		t, p, _ = readStr(b, p)
+		r.EventType = at(t, p)
+		s, p, _ = readStr(b, p)
+		r.Source = at(s, p)
+		a, p, _ = readStr(b, p)
+		r.Account = at(a, p)
+		ns, k := binary.Varint(b[p:])
+		p += k
+		l, k := binary.Uvarint(b[p:])
+		p += k
+		r.Published = time.Unix(0, ns).UTC()
+		r.Org = orgStr
+		r.Seq = Position(seq, i)
+		r.Data = b[q : q+int(l) : q+int(l)]
+		q += int(l)
+		out = append(out, r)
+	}
+	if q != len(b) {
+		return out[:start], fmt.Errorf("%w: message %d: record batch: %d bytes after the last event", ErrCorrupt, seq, len(b)-q)
+	}
+	return out, nil
+}
+
+// scanIndex checks count index entries from p and that the data lengths
+// fit the message; it returns where the data starts.
+func scanIndex(b []byte, p, count int) (int, error) {
+	total := uint64(0)
+	for range count {
+		for f := 0; f < 4; f++ {
+			var ok bool
+			if _, p, ok = readStr(b, p); !ok {
+				return 0, errors.New("index entry")
+			}
+		}
+		_, n := binary.Varint(b[p:])
+		if n <= 0 {
+			return 0, errors.New("published")
+		}
+		p += n
+		l, n := binary.Uvarint(b[p:])
+		if n <= 0 || l > uint64(len(b)) {
+			return 0, errors.New("data length")
+		}
+		p += n
+		total += l
+	}
+	if total != uint64(len(b)-p) {
+		return 0, fmt.Errorf("data lengths add up to %d bytes, the message has %d", total, len(b)-p)
+	}
+	return p, nil
+}
+
+// readStr reads a uvarint-length-prefixed string at p.
+func readStr(b []byte, p int) ([]byte, int, bool) {
+	if p >= len(b) {
+		return nil, p, false
+	}
+	l, n := binary.Uvarint(b[p:])
+	if n <= 0 || uint64(len(b)-p-n) < l {
+		return nil, p, false
+	}
+	p += n
+	return b[p : p+int(l) : p+int(l)], p + int(l), true
+}
