@@ -1,6 +1,7 @@
 package query
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -9,10 +10,13 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -241,4 +245,77 @@ func BenchmarkPolling(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "events/s")
+}
+
+var benchFollowEvents = flag.Int("query.followevents", 100_000, "events in the index follower benchmark's journal")
+
+var (
+	followOnce sync.Once
+	followJ    *journal.Journal
+	followErr  error
+)
+
+// BenchmarkIndexFollow rebuilds the index from a journal of
+// -query.followevents events (the follower's pass at start, the same code
+// that then follows new events) and reports CPU per event and the
+// process's heap allocations per event (the embedded server's included).
+func BenchmarkIndexFollow(b *testing.B) {
+	followOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "queryfollow")
+		if err != nil {
+			followErr = err
+			return
+		}
+		// Not b.Context(): the journal outlives this benchmark's first run.
+		followJ, followErr = journal.Open(context.Background(), journal.Options{DataDir: dir, MaxBytes: -1, DuplicateWindow: time.Second}, discard)
+		if followErr == nil {
+			followErr = fillBench(b, followJ, 0, *benchFollowEvents)
+		}
+	})
+	if followErr != nil {
+		b.Fatal(followErr)
+	}
+	last, err := followJ.LastSeq(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ms0, ms1 runtime.MemStats
+	var ru0, ru1 syscall.Rusage
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	events, entryBytes := 0, 0
+	b.ResetTimer()
+	for b.Loop() {
+		ix := newIndex(discard)
+		ctx, cancel := context.WithCancel(b.Context())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			ix.follow(ctx, followJ.JetStream(), followJ.Conn(), followJ.StreamName())
+		}()
+		if err := ix.waitFor(b.Context(), last); err != nil {
+			b.Fatal(err)
+		}
+		cancel()
+		<-done
+		if ix.Len() != *benchFollowEvents {
+			b.Fatalf("index: got %d events, want %d", ix.Len(), *benchFollowEvents)
+		}
+		events += ix.Len()
+		entryBytes = 0
+		for _, bk := range ix.buckets {
+			entryBytes += cap(bk) * int(unsafe.Sizeof(bk[0]))
+		}
+	}
+	b.StopTimer()
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	runtime.ReadMemStats(&ms1)
+	cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(events), "ns/event")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(events), "cpu-ns/event")
+	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/float64(events), "allocs/event")
+	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/float64(events), "B/event")
+	// The index's own memory: its entries (with the slack of their slices).
+	b.ReportMetric(float64(entryBytes)/float64(*benchFollowEvents), "index-B/event")
 }
