@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/kvstore"
 )
@@ -63,6 +64,7 @@ type Engine struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	ix     *Index
+	msgs   *msgCache
 	key    []byte
 	rl     *limiter
 	log    *slog.Logger
@@ -94,6 +96,7 @@ func New(ctx context.Context, j *journal.Journal, cfg Config, log *slog.Logger) 
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, j: j, js: j.JetStream(), stream: st, ix: newIndex(log), key: key, log: log}
+	e.msgs = newMsgCache(e.fetchMsg, cacheMessages, cacheBytes)
 	if cfg.RateLimit > 0 {
 		e.rl = newLimiter(cfg.RateLimit, cfg.Now)
 	}
@@ -140,7 +143,7 @@ func cursorKey(ctx context.Context, j *journal.Journal, keys kvstore.Codec) ([]b
 
 // item is one event of a page.
 type item struct {
-	seq  uint64
+	seq  uint64 // journal position
 	pub  int64
 	uuid string
 	data []byte
@@ -170,6 +173,14 @@ func (e *Engine) matches(r *request, data []byte) bool {
 	return r.filter.Match(data) && r.keywords.Match(data)
 }
 
+// endOf is the position at or after every event of message msgSeq: a
+// polling cursor there has examined the message whole.
+func endOf(msgSeq uint64) uint64 { return journal.Position(msgSeq+1, 0) - 1 }
+
+// pollFetchEvents is about how many events one fetch of a polling page
+// asks for.
+const pollFetchEvents = 500
+
 // poll reads a polling page: journal order from the cursor (or from the
 // first event persisted at or after since), always with a next cursor.
 func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
@@ -178,18 +189,24 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 		return page{}, fmt.Errorf("stream info: %w", err)
 	}
 	last := info.State.LastSeq
+	org := r.org
+	if org == auth.AllOrgs {
+		org = ""
+	}
 	cc := jetstream.ConsumerConfig{
 		AckPolicy:         jetstream.AckNonePolicy,
-		FilterSubject:     subjects(r.org, r.filter),
+		FilterSubjects:    journal.OrgSubjects(org),
 		MemoryStorage:     true,
 		InactiveThreshold: time.Minute,
 		Replicas:          1,
 	}
-	pos := uint64(0)
+	pos := uint64(0) // the last position examined
 	switch {
 	case r.after != nil:
 		pos = r.after.Seq
-		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, pos+1
+		// The message of the cursor's position, unless it was examined
+		// whole.
+		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, journal.MsgSeqOf(pos+1)
 	default:
 		since := r.since
 		if since.After(e.cfg.Now()) {
@@ -199,14 +216,14 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 		cc.DeliverPolicy, cc.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
 		// If nothing matches yet, the next poll starts after what is
 		// in the journal now.
-		pos = last
+		pos = endOf(last)
 	}
 	next := &cursor{Mode: "p", Seq: pos, FP: r.fp}
 	if r.limit == 0 && r.after == nil {
 		// No position yet: the next link repeats this request.
 		return page{}, nil
 	}
-	if r.limit == 0 || (r.after != nil && pos >= last) {
+	if r.limit == 0 || (r.after != nil && pos >= endOf(last)) {
 		return page{next: next}, nil
 	}
 	cons, err := e.stream.CreateConsumer(ctx, cc)
@@ -220,15 +237,25 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 			e.log.Debug("delete query consumer", "err", err)
 		}
 	}()
-	pending := cons.CachedInfo().NumPending
+	pending := cons.CachedInfo().NumPending // messages
 	examined := false
 	var out []item
+	var recs []event.Record
+	keeper := newRecordKeeper(r.org, r.filter)
+	// Events per message read so far, to size fetches in events: a
+	// record batch holds up to 100, an older message one.
+	msgs, events := uint64(0), uint64(0)
 	deadline := time.Now().Add(min(DefaultPollScan, e.cfg.Timeout/2))
 	for pending > 0 && len(out) < r.limit && time.Now().Before(deadline) {
-		n := min(pending, 500)
+		want := uint64(pollFetchEvents)
 		if r.filter.root == nil && len(r.keywords) == 0 {
-			n = min(n, uint64(r.limit-len(out)))
+			want = min(want, uint64(r.limit-len(out)))
 		}
+		n := want
+		if msgs > 0 && events > msgs {
+			n = max(1, want*msgs/events)
+		}
+		n = min(pending, n)
 		batch, err := cons.Fetch(int(n), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
 			return page{}, fmt.Errorf("fetch: %w", err)
@@ -245,10 +272,32 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 				continue
 			}
 			pending = md.NumPending
-			next.Seq = md.Sequence.Stream
-			if e.matches(r, msg.Data()) {
-				pub, _ := strconv.ParseInt(msg.Headers().Get(journal.HeaderPublished), 10, 64)
-				out = append(out, item{seq: md.Sequence.Stream, pub: pub, data: msg.Data()})
+			seq := md.Sequence.Stream
+			recs, err = journal.Decode(journal.Message{Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data(), Seq: seq}, recs[:0])
+			if err != nil {
+				e.log.Warn("query: skipping an unreadable journal message", "seq", seq, "err", err)
+				next.Seq = endOf(seq)
+				continue
+			}
+			msgs++
+			events += uint64(len(recs))
+			whole := true
+			for i := range recs {
+				rec := &recs[i]
+				if r.after != nil && rec.Seq <= r.after.Seq {
+					continue // examined by the page before
+				}
+				if len(out) >= r.limit {
+					whole = false
+					break
+				}
+				next.Seq = rec.Seq
+				if keeper.keep(rec) && e.matches(r, rec.Data) {
+					out = append(out, item{seq: rec.Seq, pub: rec.Published.UnixNano(), uuid: rec.UUID, data: rec.Data})
+				}
+			}
+			if whole {
+				next.Seq = endOf(seq)
 			}
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
@@ -273,7 +322,8 @@ func (e *Engine) bounded(ctx context.Context, r *request) (page, error) {
 	if err != nil {
 		return page{}, fmt.Errorf("stream info: %w", err)
 	}
-	// Everything in the journal when the request came must be indexed.
+	// Everything in the journal when the request came must be indexed
+	// (the index's high water is a message sequence).
 	if err := e.ix.waitFor(ctx, info.State.LastSeq); err != nil {
 		return page{}, err
 	}
@@ -345,7 +395,7 @@ func (e *Engine) bounded(ctx context.Context, r *request) (page, error) {
 	return p, nil
 }
 
-// sortGroup orders events of equal published by uuid, then sequence.
+// sortGroup orders events of equal published by uuid, then position.
 func sortGroup(g []item, desc bool) {
 	less := func(a, b item) bool {
 		if a.uuid != b.uuid {
@@ -381,38 +431,68 @@ func afterCursor(it item, c *cursor, desc bool) bool {
 	return order > 0
 }
 
-// read gets the events at the entries' sequences, in the entries' order,
-// readAhead at a time. Events that aged out of the journal are skipped.
+// read gets the events at the entries' positions, in the entries' order,
+// reading each message once (through the engine's message cache),
+// readAhead messages at a time. Events that aged out of the journal are
+// skipped.
 func (e *Engine) read(ctx context.Context, ents []entry) ([]item, error) {
-	out := make([]item, len(ents))
-	ok := make([]bool, len(ents))
-	errs := make([]error, len(ents))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, readAhead)
+	// The distinct messages, in the order first needed.
+	seqs := make([]uint64, 0, len(ents))
+	slot := make(map[uint64]int, len(ents))
 	for i := range ents {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			m, err := e.stream.GetMsg(ctx, ents[i].seq)
-			if err != nil {
-				if !errors.Is(err, jetstream.ErrMsgNotFound) {
-					errs[i] = err
-				}
-				return
-			}
-			out[i] = item{seq: m.Sequence, pub: ents[i].pub, uuid: journal.UUIDOf(m.Header), data: m.Data}
-			ok[i] = true
-		})
+		s := journal.MsgSeqOf(ents[i].pos)
+		if _, ok := slot[s]; !ok {
+			slot[s] = len(seqs)
+			seqs = append(seqs, s)
+		}
 	}
-	wg.Wait()
+	msgs := make([][]event.Record, len(seqs))
+	errs := make([]error, len(seqs))
+	if len(seqs) == 1 {
+		msgs[0], errs[0] = e.msgs.get(ctx, seqs[0])
+	} else {
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, readAhead)
+		for i := range seqs {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				msgs[i], errs[i] = e.msgs.get(ctx, seqs[i])
+			})
+		}
+		wg.Wait()
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	kept := out[:0]
-	for i := range out {
-		if ok[i] {
-			kept = append(kept, out[i])
+	out := make([]item, 0, len(ents))
+	for i := range ents {
+		recs := msgs[slot[journal.MsgSeqOf(ents[i].pos)]]
+		_, idx := journal.SplitPosition(ents[i].pos)
+		if idx >= len(recs) || recs[idx].Seq != ents[i].pos {
+			continue // aged out
 		}
+		rec := &recs[idx]
+		out = append(out, item{seq: ents[i].pos, pub: ents[i].pub, uuid: rec.UUID, data: rec.Data})
 	}
-	return kept, nil
+	return out, nil
+}
+
+// fetchMsg reads and decodes the journal message at seq (msgCache's
+// fetch).
+func (e *Engine) fetchMsg(ctx context.Context, seq uint64) ([]event.Record, int, error) {
+	m, err := e.stream.GetMsg(ctx, seq)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil, 0, nil
+		}
+		return nil, 0, err
+	}
+	recs, err := journal.Decode(journal.RawMessage(m), nil)
+	if err != nil {
+		// As the index skipped it: answer without its events.
+		e.log.Warn("query: skipping an unreadable journal message", "seq", seq, "err", err)
+		return nil, 0, nil
+	}
+	return recs, len(m.Data), nil
 }

@@ -29,8 +29,15 @@ func TestEngineIndexesOnlyWhileRunning(t *testing.T) {
 	go func() { done <- e.Run(ctx) }()
 	wctx, wcancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer wcancel()
-	if err := e.ix.waitFor(wctx, 20); err != nil {
+	last, err := h.j.LastSeq(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ix.waitFor(wctx, last); err != nil {
 		t.Fatalf("index while running: got %v, want all 20 events indexed", err)
+	}
+	if n := e.Index().Len(); n != 20 {
+		t.Fatalf("index while running: got %d events, want 20", n)
 	}
 	if err := e.Run(t.Context()); !errors.Is(err, ErrRunning) {
 		t.Fatalf("second Run: got %v, want ErrRunning", err)
@@ -48,7 +55,10 @@ func TestEngineIndexesOnlyWhileRunning(t *testing.T) {
 	// Stopped: new events are no longer indexed.
 	h.append(seqEvents("b", "acme", 5, func(i int) time.Time { return t0.Add(time.Hour) })...)
 	time.Sleep(300 * time.Millisecond)
-	if got := e.Index().HighWater(); got != 20 {
-		t.Fatalf("index after Run returned: got high water %d, want 20", got)
+	if got := e.Index().HighWater(); got != last {
+		t.Fatalf("index after Run returned: got high water %d, want %d", got, last)
+	}
+	if n := e.Index().Len(); n != 20 {
+		t.Fatalf("index after Run returned: got %d events, want 20", n)
 	}
 }

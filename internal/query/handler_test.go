@@ -454,7 +454,11 @@ func TestIndexRebuiltOnRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer runEngine(t, e2)()
-	if err := e2.ix.waitFor(t.Context(), 500); err != nil {
+	last, err := h.j.LastSeq(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e2.ix.waitFor(t.Context(), last); err != nil {
 		t.Fatal(err)
 	}
 	if n := e2.Index().Len(); n != 500 {

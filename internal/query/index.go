@@ -1,10 +1,11 @@
 package query
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"slices"
-	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,14 +13,19 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
 )
 
-// The index answers "which journal sequences hold events published in this
+// The index answers "which journal positions hold events published in this
 // time range, of these event types, by these actors" without reading the
 // journal. It lives in memory and is rebuilt from the journal when the
 // process starts (one pass over the stream), then follows new events. It
-// holds 24 bytes per event: 10 million events cost about 240 MB.
+// holds 24 bytes per event (an entry: position, published, type and actor
+// ids), about 28 with the slack of its slices: 10 million events cost
+// about 280 MB. An event's position (journal.Position: its message's
+// sequence and its index in the message) fits the 8 bytes a message
+// sequence took before record batches.
 //
 // Events are kept in one-minute buckets of published time. Within a bucket
 // entries are in arrival order; a query sorts the few it needs. Bucket keys
@@ -39,8 +45,8 @@ const (
 
 // entry is one event in the index.
 type entry struct {
-	seq   uint64
-	pub   int64 // published, unix nanoseconds
+	pos   uint64 // the event's journal position (journal.Position)
+	pub   int64  // published, unix nanoseconds
 	typ   uint32
 	actor uint32
 }
@@ -60,8 +66,19 @@ type Index struct {
 	actorID map[string]uint32
 	size    int
 
-	hw  atomic.Uint64 // highest journal sequence indexed
+	hw  atomic.Uint64 // highest journal message sequence indexed (whole)
 	log *slog.Logger
+	// actorScratch holds the actor of each event of the batch being added
+	// (used by the follower only, one batch at a time).
+	actorScratch []actorRef
+}
+
+// actorRef is an event's actor as found in its JSON before interning: the
+// raw alternateId string (with its quotes) when n == 1 and it is a plain
+// string.
+type actorRef struct {
+	raw []byte
+	id  uint32 // actorAbsent, actorOther, or 0 with raw set
 }
 
 func newIndex(log *slog.Logger) *Index {
@@ -74,7 +91,8 @@ func newIndex(log *slog.Logger) *Index {
 	}
 }
 
-// HighWater is the highest journal sequence in the index.
+// HighWater is the highest journal message sequence in the index: every
+// event of that message and of the messages before it is indexed.
 func (ix *Index) HighWater() uint64 { return ix.hw.Load() }
 
 // Len is the number of events in the index.
@@ -91,54 +109,106 @@ func bucketOf(pub int64) int64 {
 	return pub / bucketWidth
 }
 
-// add indexes one journal message.
-func (ix *Index) add(seq uint64, org, eventType string, pub int64, data []byte) {
-	actor := actorAbsent
-	var alt string
+// actorPath is the path of the indexed actor.
+var actorPath = []string{"actor", "alternateId"}
+
+// actorOf finds an event's actor.alternateId in its JSON without
+// allocating: the raw string when there is exactly one plain string.
+func actorOf(data []byte) actorRef {
+	var ref actorRef
 	n := 0
-	lookup(data, []string{"actor", "alternateId"}, func(v rawValue) {
+	lookup(data, actorPath, func(v rawValue) {
 		n++
-		if v.kind == kindString {
-			alt = v.text()
-		} else if v.kind != kindNull {
+		switch v.kind {
+		case kindString:
+			ref.raw = v.raw
+		case kindNull:
+		default:
 			n++
 		}
 	})
-	if n > 1 {
-		actor = actorOther
+	switch {
+	case n == 0:
+		ref.id = actorAbsent
+	case n > 1 || ref.raw == nil:
+		ref.raw, ref.id = nil, actorOther
+	case len(ref.raw) <= 2: // ""
+		ref.raw, ref.id = nil, actorOther
 	}
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	if n == 1 && alt != "" {
-		id, ok := ix.actorID[alt]
-		if !ok {
-			id = uint32(len(ix.actors))
-			ix.actors = append(ix.actors, alt)
-			ix.actorID[alt] = id
-		}
-		actor = id
-	} else if n == 1 {
-		actor = actorOther
-	}
-	tk := typeKey{org, eventType}
-	typ, ok := ix.typeIDs[tk]
-	if !ok {
-		typ = uint32(len(ix.types))
-		ix.types = append(ix.types, tk)
-		ix.typeIDs[tk] = typ
-	}
-	k := bucketOf(pub)
-	b, ok := ix.buckets[k]
-	if !ok {
-		i, _ := slices.BinarySearch(ix.keys, k)
-		ix.keys = slices.Insert(ix.keys, i, k)
-	}
-	ix.buckets[k] = append(b, entry{seq: seq, pub: pub, typ: typ, actor: actor})
-	ix.size++
+	return ref
 }
 
-// prune drops entries below the journal's first sequence (aged out).
+// internActor returns the id of a raw actor string (with its quotes),
+// adding it when new. The caller holds ix.mu.
+func (ix *Index) internActor(raw []byte) uint32 {
+	in := raw[1 : len(raw)-1]
+	if bytes.IndexByte(in, '\\') < 0 {
+		if id, ok := ix.actorID[string(in)]; ok { // no allocation
+			return id
+		}
+	}
+	alt := unquote(raw)
+	if alt == "" {
+		return actorOther
+	}
+	id, ok := ix.actorID[alt]
+	if !ok {
+		id = uint32(len(ix.actors))
+		ix.actors = append(ix.actors, alt)
+		ix.actorID[alt] = id
+	}
+	return id
+}
+
+// addBatch indexes the events of one journal message (as journal.Decode
+// returns them, with their positions). The events' JSON is read for the
+// actor only, before the index's lock is taken.
+func (ix *Index) addBatch(recs []event.Record) {
+	actors := ix.actorScratch[:0]
+	for i := range recs {
+		actors = append(actors, actorOf(recs[i].Data))
+	}
+	ix.actorScratch = actors
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	var tk typeKey
+	typ := uint32(0)
+	for i := range recs {
+		r := &recs[i]
+		actor := actors[i].id
+		if actors[i].raw != nil {
+			actor = ix.internActor(actors[i].raw)
+		}
+		if i == 0 || r.Org != tk.org || r.EventType != tk.eventType {
+			tk = typeKey{r.Org, r.EventType}
+			var ok bool
+			if typ, ok = ix.typeIDs[tk]; !ok {
+				// The decoded strings point into the message: copy them.
+				tk = typeKey{strings.Clone(r.Org), strings.Clone(r.EventType)}
+				typ = uint32(len(ix.types))
+				ix.types = append(ix.types, tk)
+				ix.typeIDs[tk] = typ
+			}
+		}
+		pub := r.Published.UnixNano()
+		k := bucketOf(pub)
+		b, ok := ix.buckets[k]
+		if !ok {
+			i, _ := slices.BinarySearch(ix.keys, k)
+			ix.keys = slices.Insert(ix.keys, i, k)
+		}
+		ix.buckets[k] = append(b, entry{pos: r.Seq, pub: pub, typ: typ, actor: actor})
+		ix.size++
+	}
+	for i := range actors {
+		actors[i].raw = nil // do not keep the message alive
+	}
+}
+
+// prune drops the entries of messages below the journal's first sequence
+// (aged out).
 func (ix *Index) prune(first uint64) {
+	from := journal.Position(first, 0)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	keys := ix.keys[:0]
@@ -146,7 +216,7 @@ func (ix *Index) prune(first uint64) {
 		b := ix.buckets[k]
 		kept := b[:0]
 		for _, e := range b {
-			if e.seq >= first {
+			if e.pos >= from {
 				kept = append(kept, e)
 			}
 		}
@@ -187,7 +257,7 @@ func (ix *Index) follow(ctx context.Context, js jetstream.JetStream, nc *nats.Co
 
 func (ix *Index) followOnce(ctx context.Context, js jetstream.JetStream, streamName string, lastPrune *time.Time) error {
 	cons, err := js.OrderedConsumer(ctx, streamName, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{"audit.>"},
+		FilterSubjects: journal.OrgSubjects(""),
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:    ix.hw.Load() + 1,
 	})
@@ -202,6 +272,7 @@ func (ix *Index) followOnce(ctx context.Context, js jetstream.JetStream, streamN
 	// Next blocks until a message comes: stopping the iterator when ctx
 	// ends is what lets Run return.
 	defer context.AfterFunc(ctx, it.Stop)()
+	var recs []event.Record
 	for {
 		msg, err := it.Next()
 		if err != nil {
@@ -211,10 +282,15 @@ func (ix *Index) followOnce(ctx context.Context, js jetstream.JetStream, streamN
 		if err != nil {
 			continue
 		}
-		h := msg.Headers()
-		pub, _ := strconv.ParseInt(h.Get(journal.HeaderPublished), 10, 64)
-		ix.add(md.Sequence.Stream, h.Get(journal.HeaderOrg), h.Get(journal.HeaderType), pub, msg.Data())
-		ix.hw.Store(md.Sequence.Stream)
+		m := journal.Message{Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data(), Seq: md.Sequence.Stream}
+		recs, err = journal.Decode(m, recs[:0])
+		if err != nil {
+			// An unreadable message is skipped, not retried for ever.
+			ix.log.Warn("query index: skipping a journal message", "seq", m.Seq, "err", err)
+		}
+		ix.addBatch(recs)
+		clear(recs) // do not keep the message alive
+		ix.hw.Store(m.Seq)
 		if md.NumPending == 0 && time.Since(*lastPrune) > time.Minute {
 			*lastPrune = time.Now()
 			if s, err := js.Stream(ctx, streamName); err == nil {
@@ -224,7 +300,8 @@ func (ix *Index) followOnce(ctx context.Context, js jetstream.JetStream, streamN
 	}
 }
 
-// waitFor blocks until the index holds every event up to seq.
+// waitFor blocks until the index holds every event of the messages up to
+// sequence seq.
 func (ix *Index) waitFor(ctx context.Context, seq uint64) error {
 	if ix.hw.Load() >= seq {
 		return nil
@@ -244,7 +321,7 @@ func (ix *Index) waitFor(ctx context.Context, seq uint64) error {
 // scan calls fn with the candidate entries of each bucket overlapping
 // [lo, hi) in order (ascending, or descending when desc), each batch
 // already restricted to [lo, hi), passing keep, and sorted by published
-// (then sequence). fn returns false to stop.
+// (then position). fn returns false to stop.
 func (ix *Index) scan(lo, hi int64, desc bool, keep keepFunc, fn func([]entry) bool) {
 	if lo >= hi {
 		return
@@ -290,7 +367,7 @@ func (ix *Index) scan(lo, hi int64, desc bool, keep keepFunc, fn func([]entry) b
 					}
 					return 1
 				}
-				if desc == (a.seq > b.seq) {
+				if desc == (a.pos > b.pos) {
 					return -1
 				}
 				return 1

@@ -1,12 +1,15 @@
 package query
 
 import (
+	"strings"
+
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/event"
 )
 
-// A plan turns a query's org and filter into cheap tests the journal and
-// the index can answer, so that only events that may match are read.
+// A plan turns a query's org and filter into cheap tests the index (or a
+// record batch's own index) can answer, so that only events that may match
+// are read.
 
 // tri is a three-valued truth: the index may not know the answer.
 type tri uint8
@@ -117,41 +120,36 @@ func (p *planner) eval(n *node, e *entry, eventType string, actors []string) tri
 	return triFalse
 }
 
-// subjects returns the journal subject filter for a polling read: the
-// org's subjects, narrowed to one event type when the filter requires it
-// with a top-level eq whose subject form is exact.
-func subjects(org string, f *Filter) string {
-	orgTok := org
-	if org == auth.AllOrgs {
-		orgTok = "*"
-	}
-	if f != nil && f.root != nil {
-		if et, ok := requiredEventType(f.root); ok {
-			if s := event.Subject("x", et); s == "audit.x."+et { // no characters were replaced
-				return "audit." + orgTok + s[len("audit.x"):]
-			}
-		}
-	}
-	if org == auth.AllOrgs {
-		return "audit.>"
-	}
-	return "audit." + org + ".>"
+// recordKeeper is the planner over decoded journal records, for reads
+// in journal order (polling): it tests an event's org and type from the
+// record batch's index, before its JSON is read. The subject no longer
+// narrows reads to an event type (a record batch holds several), so this
+// is where a type filter saves work. The actor is not in a record's index:
+// tests on it are left to the full filter.
+type recordKeeper struct {
+	p     *planner
+	ids   map[typeKey]uint32
+	types []typeKey
 }
 
-// requiredEventType finds an `eventType eq "x"` that every match must
-// satisfy (the root, or a term of a top-level and).
-func requiredEventType(n *node) (string, bool) {
-	switch n.kind {
-	case nodeCmp:
-		if n.pathStr == pathEventType && n.op == "eq" && n.val.kind == kindString && n.val.s != "" {
-			return n.val.s, true
-		}
-	case nodeAnd:
-		for _, k := range n.kids {
-			if et, ok := requiredEventType(k); ok {
-				return et, true
-			}
-		}
+func newRecordKeeper(org string, f *Filter) *recordKeeper {
+	return &recordKeeper{p: newPlanner(org, f), ids: map[typeKey]uint32{}}
+}
+
+// keep is false only when the record cannot match.
+func (k *recordKeeper) keep(r *event.Record) bool {
+	if k.p.root == nil && k.p.org == auth.AllOrgs {
+		return true
 	}
-	return "", false
+	tk := typeKey{r.Org, r.EventType}
+	id, ok := k.ids[tk]
+	if !ok {
+		// The record's strings point into its message: copy them.
+		tk = typeKey{strings.Clone(r.Org), strings.Clone(r.EventType)}
+		id = uint32(len(k.types))
+		k.types = append(k.types, tk)
+		k.ids[tk] = id
+	}
+	e := entry{typ: id, actor: actorOther}
+	return k.p.keep(&e, k.types, nil)
 }
