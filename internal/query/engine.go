@@ -205,8 +205,9 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 	case r.after != nil:
 		pos = r.after.Seq
 		// The message of the cursor's position, unless it was examined
-		// whole.
-		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, journal.MsgSeqOf(pos+1)
+		// whole (sequences start at 1: an earlier release's cursor on an
+		// empty journal held 0).
+		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, max(1, journal.MsgSeqOf(pos+1))
 	default:
 		since := r.since
 		if since.After(e.cfg.Now()) {

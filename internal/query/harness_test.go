@@ -105,16 +105,21 @@ type ev struct {
 	extra                 string // more members, e.g. `"outcome":{"result":"FAILURE"}`
 }
 
+// json is the event's JSON.
+func (e ev) json() string {
+	raw := fmt.Sprintf(`{"uuid":%q,"published":%q,"eventType":%q,"actor":{"id":"x","type":"User","alternateId":%q}`,
+		e.uuid, e.pub.UTC().Format(event.TimeFormat), e.typ, e.actor)
+	if e.extra != "" {
+		raw += "," + e.extra
+	}
+	return raw + "}"
+}
+
 func (h *harness) append(evs ...ev) {
 	h.t.Helper()
 	var out []event.Record
 	for _, e := range evs {
-		raw := fmt.Sprintf(`{"uuid":%q,"published":%q,"eventType":%q,"actor":{"id":"x","type":"User","alternateId":%q}`,
-			e.uuid, e.pub.UTC().Format(event.TimeFormat), e.typ, e.actor)
-		if e.extra != "" {
-			raw += "," + e.extra
-		}
-		raw += "}"
+		raw := e.json()
 		pe, err := event.Parse([]byte(raw), e.org, time.Now())
 		if err != nil {
 			h.t.Fatalf("parse %s: %v", raw, err)
