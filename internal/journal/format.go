@@ -161,6 +161,26 @@ func Decode(m Message, out []event.Record) ([]event.Record, error) {
 	return append(out, rec), nil
 }
 
+// eventsInMsgID is how many events the message with this id holds: a
+// record batch's id ends with its count, a version 1 message holds one.
+func eventsInMsgID(id string) int {
+	if strings.IndexByte(id, '/') >= 0 {
+		return 1
+	}
+	if i := strings.LastIndexByte(id, '.'); i >= 0 {
+		if n, err := strconv.Atoi(id[i+1:]); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 1
+}
+
+// batchMsgID is the message id of a writer's n-th record batch of count
+// events.
+func batchMsgID(nonce string, n uint64, count int) string {
+	return nonce + "." + strconv.FormatUint(n, 10) + "." + strconv.Itoa(count)
+}
+
 func isBatch(b []byte) bool {
 	return len(b) >= 4 && b[0] == batchMagic0 && b[1] == batchMagic1
 }

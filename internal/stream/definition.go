@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/kvstore"
 )
 
@@ -74,13 +75,16 @@ func itoa(n int) string {
 	return string(b[i:])
 }
 
-// FilterSubject is the journal subject filter for d's org.
-func (d Definition) FilterSubject() string {
-	if d.Org == "" || d.Org == "*" {
-		return "audit.>"
+// JournalOrg is the org whose journal events d reads ("" for every org).
+func (d Definition) JournalOrg() string {
+	if d.Org == "*" {
+		return ""
 	}
-	return "audit." + d.Org + ".>"
+	return d.Org
 }
+
+// FilterSubjects are the journal subject filters for d's org.
+func (d Definition) FilterSubjects() []string { return journal.OrgSubjects(d.JournalOrg()) }
 
 // ErrNotFound is returned for an unknown stream id.
 var ErrNotFound = errors.New("log stream not found")

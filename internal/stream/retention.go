@@ -308,7 +308,7 @@ func (r *Retention) check(ctx context.Context, cause checkCause) error {
 	// a stream of every org can tell: one org's stream's ack floor stays
 	// below other orgs' events, and what expired of its own is not known.
 	for _, rd := range readers {
-		if rd.def.FilterSubject() == "audit.>" && u.FirstSeq > 0 && rd.acked+1 < u.FirstSeq {
+		if rd.def.JournalOrg() == "" && u.FirstSeq > 0 && rd.acked+1 < u.FirstSeq {
 			r.reportGap(ctx, rd.def, Gap{FromSeq: rd.acked + 1, ToSeq: u.FirstSeq - 1, Events: u.FirstSeq - 1 - rd.acked,
 				Cause: GapMissing, At: now})
 		}
@@ -345,10 +345,10 @@ func (r *Retention) floor(ctx context.Context, f journal.ConsumerFloor, u journa
 	if f.Pending == 0 {
 		return max(f.Acked, u.LastSeq), nil
 	}
-	if f.Filter == "" || f.Filter == "audit.>" {
+	if f.Org == "" {
 		return f.Acked, nil
 	}
-	next, ok, err := r.cfg.Journal.NextSeq(ctx, f.Filter, f.Acked+1)
+	next, ok, err := r.cfg.Journal.NextSeq(ctx, f.Org, f.Acked+1)
 	if err != nil {
 		return 0, err
 	}
@@ -425,8 +425,8 @@ func (r *Retention) sweep(ctx context.Context, first, keep uint64, readers []rea
 		from := max(rd.floor+1, first)
 		losers = append(losers, loser{def: rd.def, from: from})
 		bounds = append(bounds, from)
-		if s := rd.def.FilterSubject(); s != "audit.>" {
-			subjects[s] = true
+		if org := rd.def.JournalOrg(); org != "" {
+			subjects[org] = true
 		}
 	}
 	slices.Sort(bounds)
@@ -475,12 +475,12 @@ func (r *Retention) sweep(ctx context.Context, first, keep uint64, readers []rea
 	}
 	for _, l := range losers {
 		var lost uint64
-		s := l.def.FilterSubject()
+		s := l.def.JournalOrg()
 		for i, b := range bounds {
 			if b < l.from {
 				continue
 			}
-			if s == "audit.>" {
+			if s == "" {
 				lost += all[i]
 			} else {
 				lost += perSubject[i][s]

@@ -141,14 +141,14 @@ func ensureConsumer(ctx context.Context, j *journal.Journal, def Definition, ack
 		return nil, fmt.Errorf("consumer %s: %w", def.ConsumerName(), err)
 	}
 	cc := jetstream.ConsumerConfig{
-		Durable:       def.ConsumerName(),
-		Description:   "log stream " + def.ID,
-		FilterSubject: def.FilterSubject(),
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       ackWait,
-		MaxDeliver:    -1,
-		MaxAckPending: 200000,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
+		Durable:        def.ConsumerName(),
+		Description:    "log stream " + def.ID,
+		FilterSubjects: def.FilterSubjects(),
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        ackWait,
+		MaxDeliver:     -1,
+		MaxAckPending:  200000,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
 	}
 	switch {
 	case def.StartSeq > 0:

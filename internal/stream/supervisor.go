@@ -211,7 +211,11 @@ func (s *Supervisor) lag(ctx context.Context, d Definition) (uint64, float64) {
 	if err != nil {
 		return n, 0
 	}
-	m, err := stream.GetMsg(ctx, info.AckFloor.Stream+1, jetstream.WithGetMsgSubject(d.FilterSubject()))
+	next, ok, err := s.cfg.Journal.NextSeq(ctx, d.JournalOrg(), info.AckFloor.Stream+1)
+	if err != nil || !ok {
+		return n, 0
+	}
+	m, err := stream.GetMsg(ctx, next)
 	if err != nil {
 		return n, 0
 	}
