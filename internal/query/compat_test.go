@@ -85,6 +85,10 @@ func TestBothFormatsInOrder(t *testing.T) {
 	h.append(cur...)
 	h.append(mixedEvents("o2", "other", 20, now)...)
 	all := append(slices.Clone(old), cur...)
+	// The 170 version 1 messages, and journal.Append's record batches.
+	if msgs, _, err := h.j.Info(t.Context()); err != nil || msgs <= 170 || msgs >= 170+270 {
+		t.Fatalf("journal: got %d messages (%v), want 170 of version 1 and a few record batches for 270 events", msgs, err)
+	}
 
 	keep := func(f func(ev) bool) []string {
 		var out []string
