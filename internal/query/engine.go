@@ -243,7 +243,7 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 	var out []item
 	var recs []event.Record
 	keeper := newRecordKeeper(r.org, r.filter)
-	// Events per message read so far, to size fetches in events: a
+	// Messages and events read so far, to size fetches in events: a
 	// record batch holds up to 100, an older message one.
 	msgs, events := uint64(0), uint64(0)
 	deadline := time.Now().Add(min(DefaultPollScan, e.cfg.Timeout/2))
@@ -252,8 +252,11 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 		if r.filter.root == nil && len(r.keywords) == 0 {
 			want = min(want, uint64(r.limit-len(out)))
 		}
-		n := want
-		if msgs > 0 && events > msgs {
+		// A first message tells how many events a message holds here:
+		// asking for want messages of 100 events would read 100 times
+		// the page.
+		n := uint64(1)
+		if events > 0 {
 			n = max(1, want*msgs/events)
 		}
 		n = min(pending, n)
