@@ -8,24 +8,20 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/journal"
 )
 
 // appendV1 writes events as releases before record batches did (journal
-// format version 1): one message per event on audit.<org>.<eventType
-// tokens>, with the Audit-* headers and the message id <org>/<uuid>. It
-// returns each event's message sequence. The format is spelled out here on
-// purpose, independent of the journal's writer, which now writes record
-// batches.
+// format version 1, journal.LegacyMessage: one message per event with
+// headers, as journaltest.AppendLegacy) and returns each event's message
+// sequence.
 func (h *harness) appendV1(evs ...ev) []uint64 {
 	h.t.Helper()
 	js := h.j.JetStream()
@@ -35,14 +31,7 @@ func (h *harness) appendV1(evs ...ev) []uint64 {
 		if err != nil {
 			h.t.Fatalf("parse %s: %v", e.json(), err)
 		}
-		m := nats.NewMsg("audit." + e.org + "." + e.typ) // test types are plain tokens
-		m.Data = rec.Data
-		m.Header.Set("Audit-Org", e.org)
-		m.Header.Set("Audit-UUID", rec.UUID)
-		m.Header.Set("Audit-Type", rec.EventType)
-		m.Header.Set("Audit-Published", strconv.FormatInt(rec.Published.UnixNano(), 10))
-		m.Header.Set(nats.MsgIdHdr, e.org+"/"+rec.UUID)
-		ack, err := js.PublishMsg(h.t.Context(), m)
+		ack, err := js.PublishMsg(h.t.Context(), journal.LegacyMessage(rec))
 		if err != nil {
 			h.t.Fatalf("publish a version 1 message: %v", err)
 		}
