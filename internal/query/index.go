@@ -349,9 +349,12 @@ func (ix *Index) scan(lo, hi int64, desc bool, keep keepFunc, fn func([]entry) b
 		var k int64
 		if ok {
 			k = ix.keys[i]
-			for _, e := range ix.buckets[k] {
-				if e.pub >= lo && e.pub < hi && keep(&e, ix.types, ix.actors) {
-					batch = append(batch, e)
+			bk := ix.buckets[k]
+			for i := range bk {
+				// A pointer into the bucket: &e of a copy would escape
+				// to the heap, one allocation per entry.
+				if e := &bk[i]; e.pub >= lo && e.pub < hi && keep(e, ix.types, ix.actors) {
+					batch = append(batch, *e)
 				}
 			}
 		}
