@@ -10,15 +10,21 @@
 //     complete: every persisted event is eventually returned.
 //   - Bounded (until given, or DESCENDING): events published in
 //     [since, until), ordered by published, then uuid, then journal
-//     sequence. The last page has no next link. As with Okta, an event
+//     position. The last page has no next link. As with Okta, an event
 //     appended with a published time inside a range a client already paged
 //     past is not returned to that client.
 //
+// The journal is read through journal.Decode only (record batches, and the
+// one-event messages of earlier releases); an event is known by its
+// position (journal.Position: message sequence, index in the message).
 // Polling reads the journal with a short-lived consumer filtered to the
-// token's org (and to one event type when the filter requires it). Bounded
-// queries use an in-memory Index of the journal by published minute, event
-// type and actor.alternateId, rebuilt from the journal at start and kept
-// current by following it, so a query reads only events that may match.
+// token's org (journal.OrgSubjects) and skips, on each record batch's own
+// index, events whose org or event type cannot match before reading their
+// JSON. Bounded queries use an in-memory Index of the journal by published
+// minute, event type and actor.alternateId, rebuilt from the journal at
+// start and kept current by following it, so a query reads only events
+// that may match; the messages it reads are decoded once and kept in a
+// small cache, as the next events of a page are often in the same one.
 //
 // The after cursor is opaque and signed (HMAC-SHA256 with a key kept in the
 // auditstream_query KV bucket), and bound to the query it was issued for.

@@ -319,7 +319,7 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 	return page{items: out, next: next}, nil
 }
 
-// bounded reads a page ordered by published (then uuid, then sequence)
+// bounded reads a page ordered by published (then uuid, then position)
 // within [lo, hi), from the index.
 func (e *Engine) bounded(ctx context.Context, r *request) (page, error) {
 	info, err := e.stream.Info(ctx)
