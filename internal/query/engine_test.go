@@ -62,3 +62,34 @@ func TestEngineIndexesOnlyWhileRunning(t *testing.T) {
 		t.Fatalf("index after Run returned: got %d events, want 20", n)
 	}
 }
+
+// TestBoundedOnEmptiedJournal checks that a bounded query answers at once
+// from an engine started on a journal whose every event aged out (its last
+// sequence stays, but no message is left for the index to reach it).
+func TestBoundedOnEmptiedJournal(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.append(seqEvents("a", "acme", 20, func(i int) time.Time { return t0.Add(time.Duration(i) * time.Second) })...)
+	st, err := h.j.JetStream().Stream(t.Context(), h.j.StreamName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Purge(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(t.Context(), h.j, Config{Timeout: 5 * time.Second}, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer runEngine(t, e)()
+	r := &request{org: "acme", filter: &Filter{}, limit: 10, lo: t0.Add(-time.Hour).UnixNano(), hi: t0.Add(time.Hour).UnixNano()}
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel()
+	start := time.Now()
+	p, err := e.bounded(ctx, r)
+	if err != nil || len(p.items) != 0 {
+		t.Fatalf("bounded: got %d events, %v, want none and no error", len(p.items), err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("bounded: answered after %s, want at once", d)
+	}
+}
