@@ -297,7 +297,7 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 				}
 				next.Seq = rec.Seq
 				if keeper.keep(rec) && e.matches(r, rec.Data) {
-					out = append(out, item{seq: rec.Seq, pub: rec.Published.UnixNano(), uuid: rec.UUID, data: rec.Data})
+					out = append(out, item{seq: rec.Seq, pub: unixNano(rec.Published), uuid: rec.UUID, data: rec.Data})
 				}
 			}
 			if whole {

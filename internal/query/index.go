@@ -109,6 +109,15 @@ func bucketOf(pub int64) int64 {
 	return pub / bucketWidth
 }
 
+// unixNano is t in Unix nanoseconds, 0 for the zero time (a version 1
+// message without a published header), as the index always kept it.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
 // actorPath is the path of the indexed actor.
 var actorPath = []string{"actor", "alternateId"}
 
@@ -190,7 +199,7 @@ func (ix *Index) addBatch(recs []event.Record) {
 				ix.typeIDs[tk] = typ
 			}
 		}
-		pub := r.Published.UnixNano()
+		pub := unixNano(r.Published)
 		k := bucketOf(pub)
 		b, ok := ix.buckets[k]
 		if !ok {
