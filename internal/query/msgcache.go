@@ -81,8 +81,10 @@ func (c *msgCache) get(ctx context.Context, seq uint64) ([]event.Record, error) 
 		c.mu.Unlock()
 
 		m.recs, m.size, m.err = c.fetch(ctx, seq)
-		close(m.done)
 		c.mu.Lock()
+		// Closed under the lock: a waiter that retries after an error
+		// finds the entry gone.
+		close(m.done)
 		if m.err != nil {
 			c.remove(seq, m)
 		} else {
