@@ -378,3 +378,48 @@ func TestMsgCache(t *testing.T) {
 		t.Fatalf("message 5: got %d fetches, want 2", n)
 	}
 }
+
+// TestMsgCacheFetcherGivesUp checks that a read waiting for another
+// request's fetch of the same message fetches it again when that request
+// gives up (its context ends), rather than failing with its error.
+func TestMsgCacheFetcherGivesUp(t *testing.T) {
+	var calls atomic.Int64
+	started := make(chan struct{}, 2)
+	c := newMsgCache(func(ctx context.Context, seq uint64) ([]event.Record, int, error) {
+		n := calls.Add(1)
+		started <- struct{}{}
+		if n == 1 {
+			<-ctx.Done()
+			return nil, 0, ctx.Err()
+		}
+		return []event.Record{{Seq: seq << 8}}, 1, nil
+	}, 4, 1000)
+	first, cancel := context.WithCancel(t.Context())
+	firstErr := make(chan error, 1)
+	go func() {
+		_, err := c.get(first, 7)
+		firstErr <- err
+	}()
+	<-started
+	type result struct {
+		recs []event.Record
+		err  error
+	}
+	second := make(chan result, 1)
+	go func() {
+		recs, err := c.get(t.Context(), 7)
+		second <- result{recs, err}
+	}()
+	time.Sleep(50 * time.Millisecond) // the second read waits for the first fetch
+	cancel()
+	if err := <-firstErr; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the request that gave up: got %v, want context.Canceled", err)
+	}
+	r := <-second
+	if r.err != nil || len(r.recs) != 1 || r.recs[0].Seq != 7<<8 {
+		t.Fatalf("the waiting read: got %v, %v, want message 7's record", r.recs, r.err)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("fetches: got %d, want 2", n)
+	}
+}
