@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/kvstore"
 )
 
@@ -74,13 +75,20 @@ func itoa(n int) string {
 	return string(b[i:])
 }
 
-// FilterSubject is the journal subject filter for d's org.
-func (d Definition) FilterSubject() string {
-	if d.Org == "" || d.Org == "*" {
-		return "audit.>"
+// AllOrgs reports whether d sees the events of every org.
+func (d Definition) AllOrgs() bool { return d.Org == "" || d.Org == "*" }
+
+// journalOrg is d's org as the journal names it ("" for every org).
+func (d Definition) journalOrg() string {
+	if d.AllOrgs() {
+		return ""
 	}
-	return "audit." + d.Org + ".>"
+	return d.Org
 }
+
+// FilterSubjects are the journal subject filters of d's org's events
+// (journal.OrgSubjects).
+func (d Definition) FilterSubjects() []string { return journal.OrgSubjects(d.journalOrg()) }
 
 // ErrNotFound is returned for an unknown stream id.
 var ErrNotFound = errors.New("log stream not found")

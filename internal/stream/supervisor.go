@@ -211,11 +211,17 @@ func (s *Supervisor) lag(ctx context.Context, d Definition) (uint64, float64) {
 	if err != nil {
 		return n, 0
 	}
-	m, err := stream.GetMsg(ctx, info.AckFloor.Stream+1, jetstream.WithGetMsgSubject(d.FilterSubject()))
-	if err != nil {
+	var oldest time.Time
+	for _, subj := range d.FilterSubjects() {
+		m, err := stream.GetMsg(ctx, info.AckFloor.Stream+1, jetstream.WithGetMsgSubject(subj))
+		if err == nil && (oldest.IsZero() || m.Time.Before(oldest)) {
+			oldest = m.Time
+		}
+	}
+	if oldest.IsZero() {
 		return n, 0
 	}
-	return n, max(0, time.Since(m.Time).Seconds())
+	return n, max(0, time.Since(oldest).Seconds())
 }
 
 func (s *Supervisor) updateLagMetrics(ctx context.Context) {
