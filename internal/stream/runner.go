@@ -361,9 +361,9 @@ func (r *Runner) step(ctx context.Context) error {
 			}
 		}
 		// The iterator keeps pulling in the background, so the next batch
-		// is fetched while this one is written.
-		// A message holds up to journal.MaxBatchEvents events: the byte
-		// limit bounds each pull (it must exceed the largest message).
+		// is fetched while this one is written. A message holds up to
+		// journal.MaxBatchEvents events: the byte limit bounds each pull
+		// (it must exceed the largest message).
 		it, err := r.cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(min(2*r.limits.MaxEvents, 4000), pullBytes),
 			jetstream.PullExpiry(pullExpiry))
 		if err != nil {

@@ -1,0 +1,183 @@
+package stream_test
+
+import (
+	"context"
+	"encoding/binary"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/sink"
+	"github.com/auditstream/auditstream/internal/wait"
+)
+
+// publishBatch writes evs (all of org) as one version 2 record batch, as
+// the journal's writer does (format documented in internal/journal's
+// format.go), and returns the message's sequence.
+//
+// It stands in for the journal's writer until Append writes record batches.
+func (e *env) publishBatch(org string, evs []event.Record) uint64 {
+	e.t.Helper()
+	ack, err := e.j.JetStream().Publish(e.t.Context(), journal.Subject(org), encodeBatch(org, evs))
+	if err != nil {
+		e.t.Fatalf("publish record batch: %v", err)
+	}
+	return ack.Sequence
+}
+
+// encodeBatch is the version 2 record batch of evs, all of org.
+func encodeBatch(org string, evs []event.Record) []byte {
+	str := func(b []byte, s string) []byte { return append(binary.AppendUvarint(b, uint64(len(s))), s...) }
+	b := str([]byte{'A', 'R', 1, 0}, org)
+	b = binary.AppendUvarint(b, uint64(len(evs)))
+	for _, ev := range evs {
+		b = str(str(str(str(b, ev.UUID), ev.EventType), ev.Source), ev.Account)
+		b = binary.AppendVarint(b, ev.Published.UnixNano())
+		b = binary.AppendUvarint(b, uint64(len(ev.Data)))
+	}
+	for _, ev := range evs {
+		b = append(b, ev.Data...)
+	}
+	return b
+}
+
+func (e *env) mkEvents(org, typ string, from, to int) []event.Record {
+	var evs []event.Record
+	for i := from; i < to; i++ {
+		evs = append(evs, mkEvent(e.t, org, typ, idOf(i), 0))
+	}
+	return evs
+}
+
+// ackFloor is the stream sequence below which consumer name acknowledged
+// everything.
+func (e *env) ackFloor(name string) uint64 {
+	e.t.Helper()
+	c, err := e.j.JetStream().Consumer(e.t.Context(), e.j.StreamName(), name)
+	if err != nil {
+		e.t.Fatalf("consumer %s: %v", name, err)
+	}
+	info, err := c.Info(e.t.Context())
+	if err != nil {
+		e.t.Fatalf("consumer %s: %v", name, err)
+	}
+	return info.AckFloor.Stream
+}
+
+// TestMessageStraddlesBatches: a record batch larger than the sink's batch
+// is delivered in order across sink batches, and acknowledged only by the
+// flush that completes it, not by the one that delivered its first events.
+func TestMessageStraddlesBatches(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	gate := make(chan struct{})
+	f := newFakeSink(sink.Limits{MaxEvents: 4}, func(ctx context.Context, n int, _ sink.Batch) error {
+		if n == 1 {
+			select {
+			case <-gate:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	})
+	e.setSink("s1", f)
+	// e-003 and e-007 are filtered out; the message's 10 events make
+	// sink batches of 4, 4 and 1 with the v1 event that follows it.
+	e.setFilter("s1", func(r *event.Record) bool { return r.UUID != idOf(3) && r.UUID != idOf(7) })
+	d := def("s1")
+	e.put(d)
+	e.start(time.Second)
+	wait.Eventually(t, "the stream's consumer", func() bool {
+		_, err := e.j.JetStream().Consumer(t.Context(), e.j.StreamName(), d.ConsumerName())
+		return err == nil
+	})
+	seq := e.publishBatch("acme", e.mkEvents("acme", "user.session.start", 0, 10))
+	e.appendEvents("acme", "user.session.start", 10, 11)
+
+	f.waitDelivered(t, 4)
+	time.Sleep(200 * time.Millisecond) // the runner is in the second write
+	if got := e.ackFloor(d.ConsumerName()); got >= seq {
+		t.Fatalf("ack floor after the first of the message's batches: got %d, want below the message (%d)", got, seq)
+	}
+	close(gate)
+	got := f.waitDelivered(t, 9)
+	want := slices.Concat(ids(0, 3), ids(4, 7), ids(8, 11))
+	if !equalIDs(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	var last uint64
+	for _, r := range f.deliveredRecords() {
+		if r.Seq <= last || (r.UUID != idOf(10) && journal.MsgSeqOf(r.Seq) != seq) {
+			t.Errorf("record %s: got seq %d (after %d), want a position in message %d", r.UUID, r.Seq, last, seq)
+		}
+		last = r.Seq
+	}
+	wait.Eventually(t, "the message and the v1 event acknowledged", func() bool { return e.ackFloor(d.ConsumerName()) >= seq+1 })
+	if n := counterValue(e.metrics.Filtered.WithLabelValues("s1")); n != 2 {
+		t.Errorf("filtered metric: got %v, want 2", n)
+	}
+	if n := counterValue(e.metrics.Delivered.WithLabelValues("s1")); n != 9 {
+		t.Errorf("delivered metric: got %v, want 9", n)
+	}
+}
+
+// TestOldConsumerWidened: a durable consumer created by the previous
+// release filters on audit.<org>.> only. The runner widens it to both
+// formats without moving it: what the old release acknowledged is not
+// delivered again, and the version 1 and record batch events after it
+// are delivered.
+func TestOldConsumerWidened(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	f := newFakeSink(sink.Limits{}, nil)
+	e.setSink("s1", f)
+	d := def("s1")
+	d.Org = "acme"
+	js := e.j.JetStream()
+	c, err := js.CreateConsumer(t.Context(), e.j.StreamName(), jetstream.ConsumerConfig{
+		Durable: d.ConsumerName(), FilterSubject: "audit.acme.>", AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait: time.Minute, MaxDeliver: -1, DeliverPolicy: jetstream.DeliverAllPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.appendEvents("acme", "user.session.start", 0, 3)
+	batch, err := c.Fetch(3, jetstream.FetchMaxWait(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for m := range batch.Messages() {
+		if err := m.DoubleAck(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n != 3 {
+		t.Fatalf("old consumer: got %d messages, want 3", n)
+	}
+	e.appendEvents("other", "user.session.start", 3, 4) // another org's
+	e.appendEvents("acme", "user.session.start", 4, 6)
+	e.publishBatch("acme", e.mkEvents("acme", "user.session.start", 6, 9))
+	e.publishBatch("other", e.mkEvents("other", "user.session.start", 9, 10))
+	e.appendEvents("acme", "user.session.start", 10, 11)
+
+	e.put(d)
+	e.start(time.Second)
+	got := f.waitDelivered(t, 6)
+	time.Sleep(200 * time.Millisecond) // nothing more comes
+	if want := slices.Concat(ids(4, 9), ids(10, 11)); !equalIDs(f.deliveredIDs(), want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	info, err := c.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := info.Config.FilterSubjects, journal.OrgSubjects("acme"); !slices.Equal(got, want) || info.Config.FilterSubject != "" {
+		t.Errorf("consumer filter: got %q %v, want %v", info.Config.FilterSubject, got, want)
+	}
+}
