@@ -161,6 +161,46 @@ func Decode(m Message, out []event.Record) ([]event.Record, error) {
 	return append(out, rec), nil
 }
 
+// eventsInMsgID is how many events the message with this id holds: a
+// record batch's id ends with its count, a version 1 message holds one.
+func eventsInMsgID(id string) int {
+	if strings.IndexByte(id, '/') >= 0 {
+		return 1
+	}
+	if i := strings.LastIndexByte(id, '.'); i >= 0 {
+		if n, err := strconv.Atoi(id[i+1:]); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 1
+}
+
+// batchMsgID is the message id of a writer's n-th record batch of count
+// events.
+func batchMsgID(nonce string, n uint64, count int) string {
+	return nonce + "." + strconv.FormatUint(n, 10) + "." + strconv.Itoa(count)
+}
+
+// LegacyMessage is ev as a version 1 message, as releases before record
+// batches wrote it (with its message id <org>/<uuid>). Tests use
+// it to check that data directories of those releases keep working.
+func LegacyMessage(ev event.Record) *nats.Msg {
+	m := nats.NewMsg(event.Subject(ev.Org, ev.EventType))
+	m.Data = ev.Data
+	m.Header.Set(headerOrg, ev.Org)
+	m.Header.Set(headerUUID, ev.UUID)
+	m.Header.Set(headerType, ev.EventType)
+	m.Header.Set(headerPublished, strconv.FormatInt(ev.Published.UnixNano(), 10))
+	if ev.Source != "" {
+		m.Header.Set(headerSource, ev.Source)
+	}
+	if ev.Account != "" {
+		m.Header.Set(headerAccount, ev.Account)
+	}
+	m.Header.Set(jetstream.MsgIDHeader, ev.Org+"/"+ev.UUID)
+	return m
+}
+
 func isBatch(b []byte) bool {
 	return len(b) >= 4 && b[0] == batchMagic0 && b[1] == batchMagic1
 }
@@ -203,6 +243,9 @@ func decodeBatch(b []byte, seq uint64, out []event.Record) ([]event.Record, erro
 	}
 	if b[2] != batchVersion {
 		return bad(fmt.Sprintf("version %d is newer than this release reads", b[2]))
+	}
+	if b[3] != 0 {
+		return bad(fmt.Sprintf("flags %#x are unknown to this release", b[3]))
 	}
 	p := 4
 	org, p, ok := readStr(b, p)

@@ -352,7 +352,7 @@ func BenchmarkFormatWrite(b *testing.B) {
 		j := openBench(b)
 		js := asyncJS(b, j)
 		var enc recordBatch
-		win := newDedupWindow(DefaultDuplicateWindow)
+		win := newWindow128(DefaultDuplicateWindow)
 		const per = 100
 		futures := make([]jetstream.PubAckFuture, 0, benchBatch/per)
 		keep := make([]event.Record, 0, benchBatch)
@@ -717,25 +717,25 @@ func decodeRecordBatch(b []byte, out []rec) ([]rec, error) {
 	return out, nil
 }
 
-// dedupWindow remembers the uuids of one org seen within a window, as a
+// window128 remembers the uuids of one org seen within a window, as a
 // journal whose messages hold many events would need to do itself: a map
 // from the uuid's 128-bit digest to its arrival (Unix seconds, relative),
 // and a FIFO of the same keys to expire them in order.
-type dedupWindow struct {
+type window128 struct {
 	window time.Duration
 	seen   map[[16]byte]uint32
-	fifo   []dedupEntry
+	fifo   []entry128
 	head   int
 	epoch  time.Time
 }
 
-type dedupEntry struct {
+type entry128 struct {
 	key [16]byte
 	at  uint32
 }
 
-func newDedupWindow(window time.Duration) *dedupWindow {
-	return &dedupWindow{window: window, seen: make(map[[16]byte]uint32), epoch: time.Now()}
+func newWindow128(window time.Duration) *window128 {
+	return &window128{window: window, seen: make(map[[16]byte]uint32), epoch: time.Now()}
 }
 
 // dedupKey is a uuid's 16 bytes when it is a canonical uuid, else the first
@@ -780,7 +780,7 @@ func unhex(c byte) byte {
 }
 
 // add reports whether uuid is new within the window, remembering it.
-func (w *dedupWindow) add(uuid string, now time.Time) bool {
+func (w *window128) add(uuid string, now time.Time) bool {
 	at := uint32(now.Sub(w.epoch) / time.Second)
 	horizon := int64(at) - int64(w.window/time.Second)
 	for w.head < len(w.fifo) && int64(w.fifo[w.head].at) < horizon {
@@ -799,7 +799,7 @@ func (w *dedupWindow) add(uuid string, now time.Time) bool {
 		return false
 	}
 	w.seen[k] = at
-	w.fifo = append(w.fifo, dedupEntry{key: k, at: at})
+	w.fifo = append(w.fifo, entry128{key: k, at: at})
 	return true
 }
 
@@ -812,7 +812,7 @@ func BenchmarkDedupWindow(b *testing.B) {
 		uuids[i] = fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i)
 	}
 	b.Run("add-new", func(b *testing.B) {
-		w := newDedupWindow(time.Hour)
+		w := newWindow128(time.Hour)
 		now := time.Now()
 		b.ReportAllocs()
 		i := 0
@@ -822,7 +822,7 @@ func BenchmarkDedupWindow(b *testing.B) {
 		}
 	})
 	b.Run("add-duplicate", func(b *testing.B) {
-		w := newDedupWindow(time.Hour)
+		w := newWindow128(time.Hour)
 		now := time.Now()
 		for _, u := range uuids[:100_000] {
 			w.add(u, now)
@@ -841,7 +841,7 @@ func BenchmarkDedupWindow(b *testing.B) {
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
-			w := newDedupWindow(time.Hour)
+			w := newWindow128(time.Hour)
 			now := time.Now()
 			for _, u := range uuids {
 				w.add(u, now)

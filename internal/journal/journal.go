@@ -94,6 +94,11 @@ type Options struct {
 	DeadLetterMaxBytes int64
 	// DuplicateWindow is the uuid de-duplication window.
 	DuplicateWindow time.Duration
+	// DuplicateWindowMaxIDs bounds the window by count (0:
+	// DefaultDuplicateWindowMaxIDs): an event is de-duplicated within the
+	// last DuplicateWindow or the last DuplicateWindowMaxIDs events,
+	// whichever is shorter.
+	DuplicateWindowMaxIDs int
 	// SyncAlways fsyncs every write before acknowledging it (embedded only).
 	SyncAlways bool
 	// SyncInterval is how often the embedded server fsyncs (0: JetStream's
@@ -156,6 +161,10 @@ type Journal struct {
 	state stateKeeper
 	stop  context.CancelFunc
 	done  chan struct{}
+	// writer appends (see writer.go); writerDone is closed when it ended.
+	writer     *writer
+	stopWriter context.CancelFunc
+	writerDone chan struct{}
 }
 
 // Open starts (or connects to) NATS, and creates or updates the streams.
@@ -163,6 +172,7 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Journal, error)
 	opts.Stream = cmp.Or(opts.Stream, DefaultStream)
 	opts.MaxBytes = cmp.Or(opts.MaxBytes, DefaultMaxBytes)
 	opts.DuplicateWindow = cmp.Or(opts.DuplicateWindow, DefaultDuplicateWindow)
+	opts.DuplicateWindowMaxIDs = cmp.Or(opts.DuplicateWindowMaxIDs, DefaultDuplicateWindowMaxIDs)
 	opts.Replicas = cmp.Or(opts.Replicas, 1)
 	opts.DeadLetterMaxBytes = cmp.Or(opts.DeadLetterMaxBytes, DefaultDeadLetterMaxBytes)
 	if opts.AppendTimeout <= 0 {
@@ -202,8 +212,28 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Journal, error)
 			return nil, err
 		}
 	}
+	if err := j.startWriter(ctx); err != nil {
+		j.Close()
+		return nil, err
+	}
 	j.startMonitor()
 	return j, nil
+}
+
+// startWriter rebuilds the uuid window from the journal's tail and starts
+// the writer goroutine.
+func (j *Journal) startWriter(ctx context.Context) error {
+	w := newWriter(j)
+	if err := w.sync(ctx); err != nil {
+		return fmt.Errorf("read the journal's tail into the de-duplication window: %w", err)
+	}
+	wctx, stop := context.WithCancel(context.Background())
+	j.writer, j.stopWriter, j.writerDone = w, stop, make(chan struct{})
+	go func() {
+		defer close(j.writerDone)
+		w.run(wctx)
+	}()
+	return nil
 }
 
 func (j *Journal) startEmbedded() error {
@@ -340,6 +370,11 @@ func (j *Journal) Conn() *nats.Conn { return j.nc }
 // Close drains the connection and stops the embedded server. It is safe to
 // call more than once.
 func (j *Journal) Close() {
+	if j.stopWriter != nil {
+		j.stopWriter()
+		<-j.writerDone
+		j.stopWriter = nil
+	}
 	if j.stop != nil {
 		j.stop()
 		<-j.done

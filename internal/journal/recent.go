@@ -8,48 +8,121 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/auditstream/auditstream/internal/event"
 )
+
+// ScanFrom says where Scan starts: at a message sequence (FromSeq > 0),
+// at an arrival time (Since not zero), or at the first event.
+type ScanFrom struct {
+	FromSeq uint64
+	Since   time.Time
+}
+
+// Scan reads org's events (every org's when org is "") from the given
+// start up to the journal's last message at the time of the call, a
+// message at a time, in order, and calls fn with each message's records
+// (valid only during the call), its sequence and arrival time. It stops
+// early when fn returns false. Unreadable messages are skipped and
+// logged.
+func (j *Journal) Scan(ctx context.Context, org string, from ScanFrom,
+	fn func(recs []event.Record, seq uint64, arrived time.Time) bool) error {
+	_, err := j.scan(ctx, org, from, fn)
+	return err
+}
+
+// scan is Scan; it also returns the stream's last sequence it read up to.
+func (j *Journal) scan(ctx context.Context, org string, from ScanFrom,
+	fn func(recs []event.Record, seq uint64, arrived time.Time) bool) (uint64, error) {
+	info, err := j.stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("journal info: %w", err)
+	}
+	last := info.State.LastSeq
+	if last == 0 || from.FromSeq > last {
+		return last, nil
+	}
+	err = j.scanTo(ctx, org, from, last, fn)
+	return last, err
+}
+
+func (j *Journal) scanTo(ctx context.Context, org string, from ScanFrom, last uint64,
+	fn func(recs []event.Record, seq uint64, arrived time.Time) bool) error {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: OrgSubjects(org)}
+	switch {
+	case from.FromSeq > 0:
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from.FromSeq
+	case !from.Since.IsZero():
+		since := from.Since
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
+	}
+	c, err := j.js.OrderedConsumer(ctx, j.opts.Stream, cfg)
+	if err != nil {
+		return fmt.Errorf("read the journal: %w", err)
+	}
+	// The messages that matched when the consumer was created are all
+	// there is to read up to last (later ones have higher sequences).
+	pending := c.CachedInfo().NumPending
+	var recs []event.Record
+	read := uint64(0)
+	for read < pending {
+		batch, err := c.Fetch(500, jetstream.FetchMaxWait(200*time.Millisecond))
+		if err != nil {
+			return fmt.Errorf("read the journal: %w", err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			read++
+			md, err := m.Metadata()
+			if err != nil {
+				return fmt.Errorf("read the journal: %w", err)
+			}
+			seq := md.Sequence.Stream
+			if seq > last {
+				return nil
+			}
+			recs, err = Decode(Message{Subject: m.Subject(), Header: m.Headers(), Data: m.Data(), Seq: seq}, recs[:0])
+			if err != nil {
+				j.log.Warn("journal: skipping an unreadable message", "err", err)
+				continue
+			}
+			if !fn(recs, seq, md.Timestamp) || seq == last {
+				return nil
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			return fmt.Errorf("read the journal: %w", err)
+		}
+		if n == 0 {
+			return nil
+		}
+	}
+	return nil
+}
 
 // RecentUUIDs returns the uuids of org's events that arrived since the
 // given time with the given envelope source, oldest first, at most max of
 // the newest. Sources use it after a restart to drop events they read
 // again, also when the restart came later than the de-duplication window.
 func (j *Journal) RecentUUIDs(ctx context.Context, org, source string, since time.Time, max int) ([]string, error) {
-	c, err := j.js.OrderedConsumer(ctx, j.opts.Stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{"audit." + org + ".>"},
-		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
-		OptStartTime:   &since,
-		HeadersOnly:    true,
+	var out []string
+	err := j.Scan(ctx, org, ScanFrom{Since: since}, func(recs []event.Record, _ uint64, _ time.Time) bool {
+		for i := range recs {
+			if recs[i].Source == source {
+				out = append(out, recs[i].UUID)
+			}
+		}
+		if len(out) > 2*max {
+			out = append(out[:0], out[len(out)-max:]...)
+		}
+		return true
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read recent events: %w", err)
 	}
-	var out []string
-	for {
-		info := c.CachedInfo()
-		if info != nil && info.NumPending == 0 && len(out) > 0 {
-			break
-		}
-		batch, err := c.Fetch(500, jetstream.FetchMaxWait(200*time.Millisecond))
-		if err != nil {
-			return nil, fmt.Errorf("read recent events: %w", err)
-		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			if m.Headers().Get(HeaderSource) == source {
-				out = append(out, UUIDOf(m.Headers()))
-				if len(out) > max {
-					out = out[len(out)-max:]
-				}
-			}
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return nil, fmt.Errorf("read recent events: %w", err)
-		}
-		if n == 0 {
-			break
-		}
+	if len(out) > max {
+		out = out[len(out)-max:]
 	}
 	return out, nil
 }

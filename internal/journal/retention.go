@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -95,40 +97,96 @@ func streamUsage(ctx context.Context, s jetstream.Stream) (Usage, error) {
 		LastSeq: info.State.LastSeq, MaxBytes: info.Config.MaxBytes}, nil
 }
 
-// Purge removes the events below sequence keepFrom whose subject matches
-// subject ("" or "audit.>" for all) and returns how many it removed.
+// Purge removes org's events (every org's when org is "") in messages
+// below sequence keepFrom and returns how many events it removed.
 // Consumers whose ack floor was below keepFrom skip what was removed, so
 // whoever purges must have accounted for it first.
-func (j *Journal) Purge(ctx context.Context, subject string, keepFrom uint64) (uint64, error) {
+func (j *Journal) Purge(ctx context.Context, org string, keepFrom uint64) (uint64, error) {
+	events, err := j.countEvents(ctx, org, keepFrom)
+	if err != nil {
+		return 0, err
+	}
+	subjects := []string{""}
+	if org != "" {
+		subjects = OrgSubjects(org)
+	}
+	for _, subject := range subjects {
+		if err := j.purge(ctx, subject, keepFrom); err != nil {
+			return 0, err
+		}
+	}
+	return events, nil
+}
+
+// countEvents counts org's events in messages below keepFrom, from the
+// messages' ids (a record batch's id ends with its event count) without
+// reading their data.
+func (j *Journal) countEvents(ctx context.Context, org string, keepFrom uint64) (uint64, error) {
+	u, err := j.Usage(ctx)
+	if err != nil || u.Msgs == 0 || keepFrom <= u.FirstSeq {
+		return 0, err
+	}
+	c, err := j.js.OrderedConsumer(ctx, j.opts.Stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: OrgSubjects(org), HeadersOnly: true})
+	if err != nil {
+		return 0, fmt.Errorf("count events to purge: %w", err)
+	}
+	pending := c.CachedInfo().NumPending
+	var events, read uint64
+	for read < pending {
+		batch, err := c.Fetch(1000, jetstream.FetchMaxWait(200*time.Millisecond))
+		if err != nil {
+			return 0, fmt.Errorf("count events to purge: %w", err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			read++
+			md, err := m.Metadata()
+			if err != nil {
+				return 0, fmt.Errorf("count events to purge: %w", err)
+			}
+			if md.Sequence.Stream >= keepFrom {
+				return events, nil
+			}
+			events += uint64(eventsInMsgID(m.Headers().Get(jetstream.MsgIDHeader)))
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			return 0, fmt.Errorf("count events to purge: %w", err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	return events, nil
+}
+
+// purge removes the messages below keepFrom on subject ("" for all).
+func (j *Journal) purge(ctx context.Context, subject string, keepFrom uint64) error {
 	req := struct {
 		Subject  string `json:"filter,omitempty"`
 		Sequence uint64 `json:"seq"`
 	}{Subject: subject, Sequence: keepFrom}
-	if subject == "audit.>" {
-		req.Subject = ""
-	}
 	body, err := json.Marshal(req)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	// The raw API call, because jetstream.Stream.Purge does not return
-	// the count.
+	// The raw API call: jetstream.Stream.Purge hides the error's code.
 	msg, err := j.nc.RequestWithContext(ctx, "$JS.API.STREAM.PURGE."+j.opts.Stream, body)
 	if err != nil {
-		return 0, fmt.Errorf("purge journal: %w", err)
+		return fmt.Errorf("purge journal: %w", err)
 	}
 	var resp struct {
 		Success bool                `json:"success"`
-		Purged  uint64              `json:"purged"`
 		Error   *jetstream.APIError `json:"error"`
 	}
 	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return 0, fmt.Errorf("purge journal: %w", err)
+		return fmt.Errorf("purge journal: %w", err)
 	}
 	if resp.Error != nil {
-		return 0, fmt.Errorf("purge journal: %w", resp.Error)
+		return fmt.Errorf("purge journal: %w", resp.Error)
 	}
-	return resp.Purged, nil
+	return nil
 }
 
 // ConsumerFloor is where a durable consumer of the events stands.
@@ -140,8 +198,8 @@ type ConsumerFloor struct {
 	Acked uint64
 	// Pending counts its events not yet delivered or not yet acknowledged.
 	Pending uint64
-	// Filter is its subject filter ("" for every event).
-	Filter string
+	// Org is the org whose events it reads ("" for every org's).
+	Org string
 }
 
 // AckFloors returns where every durable consumer of the events stream
@@ -153,10 +211,14 @@ func (j *Journal) AckFloors(ctx context.Context) (map[string]ConsumerFloor, erro
 		if info.Config.Durable == "" {
 			continue
 		}
-		f := ConsumerFloor{Acked: info.AckFloor.Stream, Pending: info.NumPending + uint64(info.NumAckPending),
-			Filter: info.Config.FilterSubject}
-		if f.Filter == "" && len(info.Config.FilterSubjects) == 1 {
-			f.Filter = info.Config.FilterSubjects[0]
+		f := ConsumerFloor{Acked: info.AckFloor.Stream, Pending: info.NumPending + uint64(info.NumAckPending)}
+		if s := info.Config.FilterSubject; s != "" {
+			f.Org = OrgOfSubject(s)
+		} else if len(info.Config.FilterSubjects) > 0 {
+			f.Org = OrgOfSubject(info.Config.FilterSubjects[0])
+		}
+		if f.Org == ">" {
+			f.Org = ""
 		}
 		out[info.Name] = f
 	}
@@ -166,17 +228,25 @@ func (j *Journal) AckFloors(ctx context.Context) (map[string]ConsumerFloor, erro
 	return out, nil
 }
 
-// NextSeq returns the sequence of the first event at or after from whose
-// subject matches filter, and false when there is none.
-func (j *Journal) NextSeq(ctx context.Context, filter string, from uint64) (uint64, bool, error) {
-	m, err := j.stream.GetMsg(ctx, from, jetstream.WithGetMsgSubject(filter))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return 0, false, nil
+// NextSeq returns the sequence of the first message at or after from that
+// holds org's events (any org's when org is ""), and false when there is
+// none.
+func (j *Journal) NextSeq(ctx context.Context, org string, from uint64) (uint64, bool, error) {
+	var next uint64
+	found := false
+	for _, subject := range OrgSubjects(org) {
+		m, err := j.stream.GetMsg(ctx, from, jetstream.WithGetMsgSubject(subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return 0, false, fmt.Errorf("next message of %q from %d: %w", org, from, err)
+		}
+		if !found || m.Sequence < next {
+			next, found = m.Sequence, true
+		}
 	}
-	if err != nil {
-		return 0, false, fmt.Errorf("next %s from %d: %w", filter, from, err)
-	}
-	return m.Sequence, true, nil
+	return next, found, nil
 }
 
 // AckFloor returns the stream sequence below which the durable consumer

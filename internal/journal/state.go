@@ -28,7 +28,10 @@ const stateInterval = 2 * time.Second
 // Lost describes events recorded as stored that were missing when the
 // journal started.
 type Lost struct {
-	// Count is how many events are missing.
+	// Count is how many journal messages are missing. A message holds
+	// one event (written before record batches) or a record batch of up
+	// to MaxBatchEvents events of one org; the events of a lost message
+	// cannot be counted, as they are gone.
 	Count uint64 `json:"count"`
 	// FirstSeq and LastSeq bound the sequences the missing events had
 	// (the recorded range they were in).
@@ -185,7 +188,7 @@ func (j *Journal) checkState(ctx context.Context) error {
 	}
 	if l := st.last.Lost; l != nil {
 		j.opts.Health.Set(ConditionLost, health.Degraded, fmt.Sprintf(
-			"%d events recorded as stored (seq %d-%d) were missing at start; restore them from a backup or archive if you can, then acknowledge with POST /api/v1/journal/lost/acknowledge",
+			"%d journal messages (each up to 100 events) recorded as stored (seq %d-%d) were missing at start; restore them from a backup or archive if you can, then acknowledge with POST /api/v1/journal/lost/acknowledge",
 			l.Count, l.FirstSeq, l.LastSeq))
 	}
 	j.saveState(true)

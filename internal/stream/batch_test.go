@@ -2,7 +2,6 @@ package stream_test
 
 import (
 	"context"
-	"encoding/binary"
 	"slices"
 	"testing"
 	"time"
@@ -11,39 +10,10 @@ import (
 
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/wait"
 )
-
-// publishBatch writes evs (all of org) as one version 2 record batch, as
-// the journal's writer does (format documented in internal/journal's
-// format.go), and returns the message's sequence.
-//
-// It stands in for the journal's writer until Append writes record batches.
-func (e *env) publishBatch(org string, evs []event.Record) uint64 {
-	e.t.Helper()
-	ack, err := e.j.JetStream().Publish(e.t.Context(), journal.Subject(org), encodeBatch(org, evs))
-	if err != nil {
-		e.t.Fatalf("publish record batch: %v", err)
-	}
-	return ack.Sequence
-}
-
-// encodeBatch is the version 2 record batch of evs, all of org.
-func encodeBatch(org string, evs []event.Record) []byte {
-	str := func(b []byte, s string) []byte { return append(binary.AppendUvarint(b, uint64(len(s))), s...) }
-	b := str([]byte{'A', 'R', 1, 0}, org)
-	b = binary.AppendUvarint(b, uint64(len(evs)))
-	for _, ev := range evs {
-		b = str(str(str(str(b, ev.UUID), ev.EventType), ev.Source), ev.Account)
-		b = binary.AppendVarint(b, ev.Published.UnixNano())
-		b = binary.AppendUvarint(b, uint64(len(ev.Data)))
-	}
-	for _, ev := range evs {
-		b = append(b, ev.Data...)
-	}
-	return b
-}
 
 func (e *env) mkEvents(org, typ string, from, to int) []event.Record {
 	var evs []event.Record
@@ -86,8 +56,8 @@ func TestMessageStraddlesBatches(t *testing.T) {
 		return nil
 	})
 	e.setSink("s1", f)
-	// e-003 and e-007 are filtered out; the message's 10 events make
-	// sink batches of 4, 4 and 1 with the v1 event that follows it.
+	// e-003 and e-007 are filtered out; the record batch's 10 events
+	// make sink batches of 4, 4 and 1 with the v1 event that follows it.
 	e.setFilter("s1", func(r *event.Record) bool { return r.UUID != idOf(3) && r.UUID != idOf(7) })
 	d := def("s1")
 	e.put(d)
@@ -96,8 +66,15 @@ func TestMessageStraddlesBatches(t *testing.T) {
 		_, err := e.j.JetStream().Consumer(t.Context(), e.j.StreamName(), d.ConsumerName())
 		return err == nil
 	})
-	seq := e.publishBatch("acme", e.mkEvents("acme", "user.session.start", 0, 10))
-	e.appendEvents("acme", "user.session.start", 10, 11)
+	e.appendEvents("acme", "user.session.start", 0, 10)
+	journaltest.AppendLegacy(t, e.j, e.mkEvents("acme", "user.session.start", 10, 11))
+	pos := e.positions()
+	seq := journal.MsgSeqOf(pos[idOf(0)])
+	for i := range 10 {
+		if got := journal.MsgSeqOf(pos[idOf(i)]); got != seq {
+			t.Fatalf("event %d in message %d, want all ten in one record batch (message %d)", i, got, seq)
+		}
+	}
 
 	f.waitDelivered(t, 4)
 	time.Sleep(200 * time.Millisecond) // the runner is in the second write
@@ -145,7 +122,7 @@ func TestOldConsumerWidened(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.appendEvents("acme", "user.session.start", 0, 3)
+	journaltest.AppendLegacy(t, e.j, e.mkEvents("acme", "user.session.start", 0, 3))
 	batch, err := c.Fetch(3, jetstream.FetchMaxWait(2*time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -160,10 +137,10 @@ func TestOldConsumerWidened(t *testing.T) {
 	if n != 3 {
 		t.Fatalf("old consumer: got %d messages, want 3", n)
 	}
-	e.appendEvents("other", "user.session.start", 3, 4) // another org's
-	e.appendEvents("acme", "user.session.start", 4, 6)
-	e.publishBatch("acme", e.mkEvents("acme", "user.session.start", 6, 9))
-	e.publishBatch("other", e.mkEvents("other", "user.session.start", 9, 10))
+	journaltest.AppendLegacy(t, e.j, e.mkEvents("other", "user.session.start", 3, 4)) // another org's
+	journaltest.AppendLegacy(t, e.j, e.mkEvents("acme", "user.session.start", 4, 6))
+	e.appendEvents("acme", "user.session.start", 6, 9) // record batches from here
+	e.appendEvents("other", "user.session.start", 9, 10)
 	e.appendEvents("acme", "user.session.start", 10, 11)
 
 	e.put(d)

@@ -75,20 +75,16 @@ func itoa(n int) string {
 	return string(b[i:])
 }
 
-// AllOrgs reports whether d sees the events of every org.
-func (d Definition) AllOrgs() bool { return d.Org == "" || d.Org == "*" }
-
-// journalOrg is d's org as the journal names it ("" for every org).
-func (d Definition) journalOrg() string {
-	if d.AllOrgs() {
+// JournalOrg is the org whose journal events d reads ("" for every org).
+func (d Definition) JournalOrg() string {
+	if d.Org == "*" {
 		return ""
 	}
 	return d.Org
 }
 
-// FilterSubjects are the journal subject filters of d's org's events
-// (journal.OrgSubjects).
-func (d Definition) FilterSubjects() []string { return journal.OrgSubjects(d.journalOrg()) }
+// FilterSubjects are the journal subject filters for d's org.
+func (d Definition) FilterSubjects() []string { return journal.OrgSubjects(d.JournalOrg()) }
 
 // ErrNotFound is returned for an unknown stream id.
 var ErrNotFound = errors.New("log stream not found")

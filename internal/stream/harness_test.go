@@ -353,29 +353,9 @@ func counterValue(c prometheus.Counter) float64 {
 // (event.Record.Seq) by uuid, whatever format the journal wrote it in.
 func (e *env) positions() map[string]uint64 {
 	e.t.Helper()
-	ctx := e.t.Context()
-	s, err := e.j.JetStream().Stream(ctx, e.j.StreamName())
-	if err != nil {
-		e.t.Fatalf("journal stream: %v", err)
-	}
-	u, err := e.j.Usage(ctx)
-	if err != nil {
-		e.t.Fatalf("journal usage: %v", err)
-	}
 	out := map[string]uint64{}
-	var recs []event.Record
-	for seq := u.FirstSeq; seq <= u.LastSeq; seq++ {
-		m, err := s.GetMsg(ctx, seq)
-		if err != nil {
-			continue // deleted
-		}
-		recs, err = journal.Decode(journal.RawMessage(m), recs[:0])
-		if err != nil {
-			e.t.Fatalf("decode message %d: %v", seq, err)
-		}
-		for _, r := range recs {
-			out[r.UUID] = r.Seq
-		}
+	for _, r := range journaltest.Records(e.t, e.j) {
+		out[r.UUID] = r.Seq
 	}
 	return out
 }

@@ -296,7 +296,7 @@ func (r *Retention) check(ctx context.Context, cause checkCause) error {
 		if !ok {
 			continue
 		}
-		floor, err := r.floor(ctx, d, f, u)
+		floor, err := r.floor(ctx, f, u)
 		if err != nil {
 			return err
 		}
@@ -308,7 +308,7 @@ func (r *Retention) check(ctx context.Context, cause checkCause) error {
 	// a stream of every org can tell: one org's stream's ack floor stays
 	// below other orgs' events, and what expired of its own is not known.
 	for _, rd := range readers {
-		if rd.def.AllOrgs() && u.FirstSeq > 0 && rd.acked+1 < u.FirstSeq {
+		if rd.def.JournalOrg() == "" && u.FirstSeq > 0 && rd.acked+1 < u.FirstSeq {
 			r.reportGap(ctx, rd.def, Gap{FromSeq: rd.acked + 1, ToSeq: u.FirstSeq - 1, Events: u.FirstSeq - 1 - rd.acked,
 				Cause: GapMissing, At: now})
 		}
@@ -341,16 +341,14 @@ func (r *Retention) check(ctx context.Context, cause checkCause) error {
 // floor, except that a stream with nothing pending holds nothing back, and
 // a stream of one org holds back only from its own next event (its ack
 // floor stays at its org's last event while other orgs' events go on).
-// Floors, like everything retention compares, are journal message
-// sequences, not event positions.
-func (r *Retention) floor(ctx context.Context, d Definition, f journal.ConsumerFloor, u journal.Usage) (uint64, error) {
+func (r *Retention) floor(ctx context.Context, f journal.ConsumerFloor, u journal.Usage) (uint64, error) {
 	if f.Pending == 0 {
 		return max(f.Acked, u.LastSeq), nil
 	}
-	if d.AllOrgs() {
+	if f.Org == "" {
 		return f.Acked, nil
 	}
-	next, ok, err := nextSeq(ctx, r.cfg.Journal, d.FilterSubjects(), f.Acked+1)
+	next, ok, err := r.cfg.Journal.NextSeq(ctx, f.Org, f.Acked+1)
 	if err != nil {
 		return 0, err
 	}
@@ -358,23 +356,6 @@ func (r *Retention) floor(ctx context.Context, d Definition, f journal.ConsumerF
 		return max(f.Acked, u.LastSeq), nil
 	}
 	return max(f.Acked, next-1), nil
-}
-
-// nextSeq returns the sequence of the first journal message at or after
-// from on any of subjects, and false when there is none.
-func nextSeq(ctx context.Context, j *journal.Journal, subjects []string, from uint64) (uint64, bool, error) {
-	var next uint64
-	found := false
-	for _, s := range subjects {
-		n, ok, err := j.NextSeq(ctx, s, from)
-		if err != nil {
-			return 0, false, err
-		}
-		if ok && (!found || n < next) {
-			next, found = n, true
-		}
-	}
-	return next, found, nil
 }
 
 // purge removes the oldest events down to the Target, in protect mode
@@ -432,7 +413,7 @@ func (r *Retention) sweep(ctx context.Context, first, keep uint64, readers []rea
 	}
 	var losers []loser
 	var bounds []uint64
-	orgs := map[string]bool{} // the orgs of streams of one org
+	subjects := map[string]bool{}
 	for _, rd := range readers {
 		if rd.floor+1 >= keep {
 			continue
@@ -444,8 +425,8 @@ func (r *Retention) sweep(ctx context.Context, first, keep uint64, readers []rea
 		from := max(rd.floor+1, first)
 		losers = append(losers, loser{def: rd.def, from: from})
 		bounds = append(bounds, from)
-		if !rd.def.AllOrgs() {
-			orgs[rd.def.Org] = true
+		if org := rd.def.JournalOrg(); org != "" {
+			subjects[org] = true
 		}
 	}
 	slices.Sort(bounds)
@@ -463,25 +444,23 @@ func (r *Retention) sweep(ctx context.Context, first, keep uint64, readers []rea
 		}
 		total += n
 	}
-	// perOrg[i][o] counts org o's messages in segment i; all[i] counts
-	// every message in it.
-	perOrg := make([]map[string]uint64, len(bounds))
+	// perSubject[i][s] counts subject s's events in segment i; all[i]
+	// counts every event in it.
+	perSubject := make([]map[string]uint64, len(bounds))
 	all := make([]uint64, len(bounds))
 	for i := range bounds {
 		end := keep
 		if i+1 < len(bounds) {
 			end = bounds[i+1]
 		}
-		perOrg[i] = map[string]uint64{}
-		for o := range orgs {
-			for _, s := range journal.OrgSubjects(o) {
-				n, err := j.Purge(ctx, s, end)
-				if err != nil {
-					return err
-				}
-				perOrg[i][o] += n
-				all[i] += n
+		perSubject[i] = map[string]uint64{}
+		for s := range subjects {
+			n, err := j.Purge(ctx, s, end)
+			if err != nil {
+				return err
 			}
+			perSubject[i][s] = n
+			all[i] += n
 		}
 		n, err := j.Purge(ctx, "", end)
 		if err != nil {
@@ -496,14 +475,15 @@ func (r *Retention) sweep(ctx context.Context, first, keep uint64, readers []rea
 	}
 	for _, l := range losers {
 		var lost uint64
+		s := l.def.JournalOrg()
 		for i, b := range bounds {
 			if b < l.from {
 				continue
 			}
-			if l.def.AllOrgs() {
+			if s == "" {
 				lost += all[i]
 			} else {
-				lost += perOrg[i][l.def.Org]
+				lost += perSubject[i][s]
 			}
 		}
 		r.reportGap(ctx, l.def, Gap{FromSeq: l.from, ToSeq: keep - 1, Events: lost, Cause: GapDropOldest, At: now})

@@ -211,17 +211,15 @@ func (s *Supervisor) lag(ctx context.Context, d Definition) (uint64, float64) {
 	if err != nil {
 		return n, 0
 	}
-	var oldest time.Time
-	for _, subj := range d.FilterSubjects() {
-		m, err := stream.GetMsg(ctx, info.AckFloor.Stream+1, jetstream.WithGetMsgSubject(subj))
-		if err == nil && (oldest.IsZero() || m.Time.Before(oldest)) {
-			oldest = m.Time
-		}
-	}
-	if oldest.IsZero() {
+	next, ok, err := s.cfg.Journal.NextSeq(ctx, d.JournalOrg(), info.AckFloor.Stream+1)
+	if err != nil || !ok {
 		return n, 0
 	}
-	return n, max(0, time.Since(oldest).Seconds())
+	m, err := stream.GetMsg(ctx, next)
+	if err != nil {
+		return n, 0
+	}
+	return n, max(0, time.Since(m.Time).Seconds())
 }
 
 func (s *Supervisor) updateLagMetrics(ctx context.Context) {

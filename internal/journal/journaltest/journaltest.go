@@ -4,11 +4,14 @@
 package journaltest
 
 import (
+	"bytes"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
 )
 
@@ -46,4 +49,34 @@ func KV(t testing.TB, j *journal.Journal, bucket string) jetstream.KeyValue {
 		t.Fatalf("bucket %s: %v", bucket, err)
 	}
 	return kv
+}
+
+// AppendLegacy stores evs in the version 1 format (one message per event,
+// with headers), as releases before record batches did, so that tests can
+// check that such data keeps working. It fails the test on an error.
+func AppendLegacy(t testing.TB, j *journal.Journal, evs []event.Record) {
+	t.Helper()
+	for _, ev := range evs {
+		if _, err := j.JetStream().PublishMsg(t.Context(), journal.LegacyMessage(ev)); err != nil {
+			t.Fatalf("append a version 1 message: %v", err)
+		}
+	}
+}
+
+// Records returns every event in the journal, in journal order, read with
+// journal.Scan; it fails the test on an error.
+func Records(t testing.TB, j *journal.Journal) []event.Record {
+	t.Helper()
+	var out []event.Record
+	err := j.Scan(t.Context(), "", journal.ScanFrom{}, func(recs []event.Record, _ uint64, _ time.Time) bool {
+		for _, r := range recs {
+			r.Data = bytes.Clone(r.Data)
+			out = append(out, r)
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatalf("read the journal: %v", err)
+	}
+	return out
 }

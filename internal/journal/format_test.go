@@ -1,0 +1,131 @@
+package journal
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/event"
+)
+
+func sampleRecords() []event.Record {
+	t0 := time.Date(2026, 12, 4, 10, 0, 0, 123000000, time.UTC)
+	return []event.Record{
+		{UUID: "u-1", Org: "acme", EventType: "user.session.start", Published: t0, Data: []byte(`{"uuid":"u-1"}`)},
+		{UUID: "u-2", Org: "acme", EventType: "a.b", Published: t0.Add(time.Second), Source: "aws.partner/okta",
+			Account: "123456789012", Data: []byte(`{"uuid":"u-2","x":[1,2]}`)},
+		{UUID: "", Org: "acme", EventType: "", Published: time.Unix(0, 0).UTC(), Data: []byte{}},
+	}
+}
+
+func TestBatchRoundTrip(t *testing.T) {
+	in := sampleRecords()
+	var enc batchEncoder
+	b := enc.encode("acme", in)
+	out, err := Decode(Message{Subject: Subject("acme"), Data: bytes.Clone(b), Seq: 7}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != len(in) {
+		t.Fatalf("got %d records, want %d", len(out), len(in))
+	}
+	for i := range in {
+		want := in[i]
+		want.Seq = Position(7, i)
+		got := out[i]
+		if got.UUID != want.UUID || got.Org != want.Org || got.EventType != want.EventType || !got.Published.Equal(want.Published) ||
+			got.Source != want.Source || got.Account != want.Account || !bytes.Equal(got.Data, want.Data) || got.Seq != want.Seq {
+			t.Errorf("record %d: got %+v, want %+v", i, got, want)
+		}
+	}
+	if seq, idx := SplitPosition(out[2].Seq); seq != 7 || idx != 2 {
+		t.Errorf("SplitPosition: got %d, %d, want 7, 2", seq, idx)
+	}
+}
+
+func TestDecodeLegacy(t *testing.T) {
+	in := sampleRecords()[1]
+	m := LegacyMessage(in)
+	out, err := Decode(Message{Subject: m.Subject, Header: m.Header, Data: m.Data, Seq: 3}, nil)
+	if err != nil || len(out) != 1 {
+		t.Fatalf("got %v, %v; want one record", out, err)
+	}
+	got := out[0]
+	if got.UUID != in.UUID || got.Org != "acme" || got.EventType != in.EventType || !got.Published.Equal(in.Published) ||
+		got.Source != in.Source || got.Account != in.Account || got.Seq != Position(3, 0) || m.Subject != "audit.acme.a.b" {
+		t.Errorf("got %+v on %s, want %+v at position %d", got, m.Subject, in, Position(3, 0))
+	}
+	// The oldest releases kept the uuid in the message id only.
+	m.Header.Del(headerUUID)
+	if out, _ := Decode(Message{Header: m.Header, Data: m.Data, Seq: 3}, nil); len(out) != 1 || out[0].UUID != "u-2" {
+		t.Errorf("uuid from the message id: got %+v, want u-2", out)
+	}
+}
+
+func TestDecodeRefusesDamage(t *testing.T) {
+	var enc batchEncoder
+	good := bytes.Clone(enc.encode("acme", sampleRecords()))
+	cases := map[string][]byte{
+		"truncated":        good[:len(good)-3],
+		"extra byte":       append(bytes.Clone(good), 'x'),
+		"newer version":    append([]byte{'A', 'R', 9, 0}, good[4:]...),
+		"cut in the index": good[:12],
+		"no headers, JSON": []byte(`{"uuid":"x"}`),
+	}
+	for name, b := range cases {
+		t.Run(name, func(t *testing.T) {
+			if out, err := Decode(Message{Data: b, Seq: 1}, nil); !errors.Is(err, ErrCorrupt) || len(out) != 0 {
+				t.Errorf("got %d records, %v; want ErrCorrupt and none", len(out), err)
+			}
+		})
+	}
+}
+
+func TestOrgSubjects(t *testing.T) {
+	if got := OrgSubjects(""); len(got) != 1 || got[0] != AllSubjects {
+		t.Errorf("all orgs: got %v", got)
+	}
+	if got := OrgSubjects("acme"); len(got) != 2 || got[0] != Subject("acme") || got[1] != "audit.acme.>" {
+		t.Errorf("acme: got %v", got)
+	}
+	for subject, org := range map[string]string{"audit.acme": "acme", "audit.acme.user.x": "acme", "deadletter.x": ""} {
+		if got := OrgOfSubject(subject); got != org {
+			t.Errorf("OrgOfSubject(%s): got %q, want %q", subject, got, org)
+		}
+	}
+	if n := eventsInMsgID(batchMsgID("abc", 7, 42)); n != 42 {
+		t.Errorf("events in a batch id: got %d, want 42", n)
+	}
+	if n := eventsInMsgID("acme/u.1.5"); n != 1 {
+		t.Errorf("events in a version 1 id: got %d, want 1", n)
+	}
+}
+
+// FuzzDecode: no input panics, and what decodes re-encodes to itself.
+func FuzzDecode(f *testing.F) {
+	var enc batchEncoder
+	f.Add(bytes.Clone(enc.encode("acme", sampleRecords())))
+	f.Add([]byte("AR\x01\x00\x04acme\x01"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		out, err := Decode(Message{Data: b, Seq: 1}, nil)
+		if err != nil || !isBatch(b) {
+			return
+		}
+		var e batchEncoder
+		if again := e.encode(out[0].Org, out); !bytes.Equal(again, b) && canonical(b) {
+			t.Errorf("re-encoded %x, want %x", again, b)
+		}
+	})
+}
+
+// canonical reports whether b uses minimal varints (the encoder's), so a
+// round trip must give the same bytes.
+func canonical(b []byte) bool {
+	out, err := Decode(Message{Data: b, Seq: 1}, nil)
+	if err != nil {
+		return false
+	}
+	var e batchEncoder
+	return len(e.encode(out[0].Org, out)) == len(b)
+}

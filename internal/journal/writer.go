@@ -1,0 +1,473 @@
+package journal
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/auditstream/auditstream/internal/event"
+)
+
+// The writer is the journal's one appender. Append hands it requests; it
+// takes every request queued at once (group commit: no added latency when
+// idle, full batches under load), drops the events its uuid window knows,
+// cuts record batches per org, and publishes them pipelined. Each batch
+// has a message id and expects the previous batch's id as the stream's
+// last (Nats-Expected-Last-Msg-Id; the first after a sync expects the last
+// sequence instead), so another writer's message landing in between (a
+// second node, issue 13) fails every batch after it rather than leaving a
+// hole: the writer then syncs (reads what it did not write into its
+// window) and tries again.
+
+// maxGroupEvents bounds the events of one group commit.
+const maxGroupEvents = 20_000
+
+// fenceRetries is how often a group is retried after another writer's
+// message landed in between.
+const fenceRetries = 3
+
+type appendReq struct {
+	ctx  context.Context
+	evs  []event.Record
+	res  Result
+	err  *AppendError
+	done chan struct{}
+	// state per event while the writer works on it: -1 not stored yet,
+	// 0 stored, 1 duplicate, 2+k duplicate of event k-2 of this group's
+	// pending list (resolved at the end).
+	state []int
+}
+
+// Event states in appendReq.state.
+const (
+	stNew = iota - 1
+	stStored
+	stDuplicate
+	stDupOfPending // + index into writer.pending
+)
+
+// pendingEv is an event of the current group on its way to a batch.
+type pendingEv struct {
+	req *appendReq
+	i   int
+	key uint64
+}
+
+// writer is the state of the writer goroutine.
+type writer struct {
+	j      *Journal
+	reqs   chan *appendReq
+	window *dedupWindow
+	nonce  string
+	n      uint64
+	// synced is false until the tail was read into the window; lastSeq is
+	// the stream's last sequence the writer knows, lastID the message id
+	// of the last batch it stored ("" after a sync: expect lastSeq).
+	synced  bool
+	lastSeq uint64
+	lastID  string
+	// confirmed caches the last message read to confirm a digest hit.
+	confirmedSeq  uint64
+	confirmedRecs []event.Record
+	// reused between groups
+	pending []pendingEv
+	orgs    []string
+	byOrg   map[string][]int // org → indexes into pending
+	local   map[uint64]int   // digest → index into pending
+	bufs    [][]byte
+	recs    []event.Record
+}
+
+func newWriter(j *Journal) *writer {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return &writer{j: j, reqs: make(chan *appendReq, 256),
+		window: newDedupWindow(j.opts.DuplicateWindow, j.opts.DuplicateWindowMaxIDs),
+		nonce:  hex.EncodeToString(b[:]), byOrg: map[string][]int{}, local: map[uint64]int{}}
+}
+
+// Append stores events and returns once JetStream has acknowledged every
+// one of them, or found it already stored (same uuid in the same org
+// within the de-duplication window: counted in Result.Duplicates). It
+// gives up when JetStream acknowledges nothing for Options.AppendTimeout.
+// On error it returns an *AppendError that lists the events that were
+// stored; appending the others (or all) again is safe because uuids
+// de-duplicate. While the store is known to be failing (see
+// Options.Health) Append fails at once and stores nothing. Append does
+// not keep evs (nor their Data) after it returns.
+func (j *Journal) Append(ctx context.Context, evs []event.Record) (Result, error) {
+	if reason, full := j.health.fastFail(); reason != "" {
+		return Result{}, &AppendError{Full: full, Err: errors.New(reason)}
+	}
+	if len(evs) == 0 {
+		return Result{}, nil
+	}
+	req := &appendReq{ctx: ctx, evs: evs, done: make(chan struct{})}
+	select {
+	case j.writer.reqs <- req:
+	case <-ctx.Done():
+		return Result{}, &AppendError{Err: ctx.Err()}
+	case <-j.writerDone:
+		return Result{}, &AppendError{Err: errors.New("journal closed")}
+	}
+	// The writer may be reading evs: wait for it even if ctx ends (it
+	// gives up within AppendTimeout).
+	select {
+	case <-req.done:
+	case <-j.writerDone:
+		return Result{}, &AppendError{Err: errors.New("journal closed")}
+	}
+	if req.err != nil {
+		return req.res, req.err
+	}
+	return req.res, nil
+}
+
+// run is the writer goroutine; it ends when ctx does.
+func (w *writer) run(ctx context.Context) {
+	var group []*appendReq
+	for {
+		select {
+		case r := <-w.reqs:
+			group = append(group[:0], r)
+		case <-ctx.Done():
+			return
+		}
+		n := len(group[0].evs)
+	more:
+		for n < maxGroupEvents {
+			select {
+			case r := <-w.reqs:
+				group = append(group, r)
+				n += len(r.evs)
+			default:
+				break more
+			}
+		}
+		w.commit(ctx, group)
+		for _, r := range group {
+			close(r.done)
+		}
+		clear(group)
+	}
+}
+
+// commit stores a group of requests and fills in their results.
+func (w *writer) commit(ctx context.Context, group []*appendReq) {
+	live := group[:0:0]
+	for _, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			r.err = &AppendError{Err: err}
+			continue
+		}
+		r.state = slices.Repeat([]int{stNew}, len(r.evs))
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	var err error
+	for attempt := 0; ; attempt++ {
+		if !w.synced {
+			if err = w.sync(ctx); err != nil {
+				err = fmt.Errorf("read the journal's tail: %w", err)
+				break
+			}
+		}
+		err = w.publishGroup(ctx, live)
+		if err == nil || !isFenced(err) || attempt >= fenceRetries {
+			break
+		}
+		w.j.log.Info("journal append fenced by another writer; reading its events and retrying", "err", err)
+	}
+	w.finish(live, err)
+}
+
+// publishGroup publishes what is not stored yet of the group's requests.
+func (w *writer) publishGroup(ctx context.Context, group []*appendReq) error {
+	now := time.Now()
+	w.window.expire(now)
+	w.pending = w.pending[:0]
+	w.orgs = w.orgs[:0]
+	clear(w.byOrg)
+	clear(w.local)
+	for _, r := range group {
+		for i := range r.evs {
+			if r.state[i] != stNew {
+				continue
+			}
+			ev := &r.evs[i]
+			key := w.window.key(ev.Org, ev.UUID)
+			if k, ok := w.local[key]; ok {
+				p := w.pending[k]
+				if o := &p.req.evs[p.i]; o.Org == ev.Org && o.UUID == ev.UUID {
+					r.state[i] = stDupOfPending + k
+					continue
+				}
+			}
+			if seq, ok := w.window.lookup(key); ok {
+				dup, err := w.confirm(ctx, seq, ev.Org, ev.UUID)
+				if err != nil {
+					return err
+				}
+				if dup {
+					r.state[i] = stDuplicate
+					continue
+				}
+			}
+			w.local[key] = len(w.pending)
+			if _, ok := w.byOrg[ev.Org]; !ok {
+				w.orgs = append(w.orgs, ev.Org)
+			}
+			w.byOrg[ev.Org] = append(w.byOrg[ev.Org], len(w.pending))
+			w.pending = append(w.pending, pendingEv{req: r, i: i, key: key})
+		}
+	}
+	if len(w.pending) == 0 {
+		return nil
+	}
+	type batch struct {
+		idx []int // into pending
+		buf []byte
+		f   jetstream.PubAckFuture
+	}
+	var batches []batch
+	js := w.j.pub.Load().js
+	var pubErr error
+	for _, org := range w.orgs {
+		idx := w.byOrg[org]
+		for len(idx) > 0 && pubErr == nil {
+			n, size := 0, 0
+			for n < len(idx) && n < MaxBatchEvents {
+				l := len(w.pending[idx[n]].req.evs[w.pending[idx[n]].i].Data)
+				if n > 0 && size+l > maxBatchBytes {
+					break
+				}
+				size += l
+				n++
+			}
+			w.recs = w.recs[:0]
+			for _, k := range idx[:n] {
+				w.recs = append(w.recs, w.pending[k].req.evs[w.pending[k].i])
+			}
+			buf := w.encode(org, w.recs)
+			m := nats.NewMsg(Subject(org))
+			m.Data = buf
+			w.n++
+			id := batchMsgID(w.nonce, w.n, n)
+			opts := []jetstream.PublishOpt{jetstream.WithMsgID(id), jetstream.WithExpectStream(w.j.opts.Stream),
+				jetstream.WithStallWait(w.j.opts.AppendTimeout)}
+			if w.lastID != "" {
+				opts = append(opts, jetstream.WithExpectLastMsgID(w.lastID))
+			} else {
+				opts = append(opts, jetstream.WithExpectLastSequence(w.lastSeq))
+			}
+			f, err := js.PublishMsgAsync(m, opts...)
+			if err != nil {
+				pubErr = fmt.Errorf("publish: %w", err)
+				w.bufs = append(w.bufs, buf)
+				break
+			}
+			w.lastID = id
+			batches = append(batches, batch{idx: idx[:n], buf: buf, f: f})
+			idx = idx[n:]
+		}
+	}
+	// Wait for every published batch, also after a failure, so the
+	// requests can say exactly which events were stored.
+	var firstErr error
+	first := w.j.opts.AppendTimeout
+	if pubErr != nil {
+		first = time.Millisecond // publishing stalled for AppendTimeout already
+	}
+	idle := time.NewTimer(first)
+	defer idle.Stop()
+	gaveUp := false
+	for _, b := range batches {
+		var ack *jetstream.PubAck
+		if gaveUp {
+			select {
+			case ack = <-b.f.Ok():
+			default:
+			}
+		} else {
+			select {
+			case ack = <-b.f.Ok():
+				idle.Reset(w.j.opts.AppendTimeout)
+			case err := <-b.f.Err():
+				firstErr = cmpErr(firstErr, err)
+			case <-idle.C:
+				gaveUp = true
+				firstErr = cmpErr(firstErr, fmt.Errorf("%w: no acknowledgement for %s", errStalled, w.j.opts.AppendTimeout))
+			case <-ctx.Done():
+				gaveUp = true
+				firstErr = cmpErr(firstErr, ctx.Err())
+			}
+		}
+		if ack != nil {
+			w.lastSeq = max(w.lastSeq, ack.Sequence)
+			for _, k := range b.idx {
+				p := w.pending[k]
+				p.req.state[p.i] = stStored
+				w.window.add(p.key, ack.Sequence, now)
+			}
+		}
+		if !gaveUp {
+			// A buffer whose future is still open may be resent by the
+			// client: reuse only answered ones.
+			w.bufs = append(w.bufs, b.buf)
+		}
+	}
+	err := cmpErr(firstErr, pubErr)
+	if err != nil {
+		// Batches after a failed one expected it as the last message and
+		// failed too; one that timed out may still land. Read the tail
+		// before the next publish, so the window knows what did land.
+		w.synced, w.lastID = false, ""
+	}
+	return err
+}
+
+func cmpErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// encode returns the record batch of recs in a buffer of its own (the
+// client may resend a message until it is answered), reusing one whose
+// batch was answered.
+func (w *writer) encode(org string, recs []event.Record) []byte {
+	var e batchEncoder
+	if n := len(w.bufs); n > 0 {
+		e.buf, w.bufs = w.bufs[n-1], w.bufs[:n-1]
+	}
+	return e.encode(org, recs)
+}
+
+// confirm reports whether message seq holds org's event uuid (a window
+// hit is a digest match). A message gone from the journal (retention)
+// confirms nothing: the event is stored again.
+func (w *writer) confirm(ctx context.Context, seq uint64, org, uuid string) (bool, error) {
+	if seq != w.confirmedSeq {
+		m, err := w.j.stream.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("read message %d to confirm a duplicate: %w", seq, err)
+		}
+		recs, err := Decode(RawMessage(m), w.confirmedRecs[:0])
+		if err != nil {
+			return false, nil
+		}
+		w.confirmedSeq, w.confirmedRecs = seq, recs
+	}
+	for i := range w.confirmedRecs {
+		if r := &w.confirmedRecs[i]; r.UUID == uuid && r.Org == org {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// sync reads the messages after lastSeq into the window (all of the
+// de-duplication window at the first sync) and makes the next publish
+// expect the stream's last sequence.
+func (w *writer) sync(ctx context.Context) error {
+	from := ScanFrom{FromSeq: w.lastSeq + 1}
+	if w.lastSeq == 0 {
+		from = ScanFrom{Since: time.Now().Add(-w.j.opts.DuplicateWindow)}
+	}
+	last, err := w.j.scan(ctx, "", from, func(recs []event.Record, seq uint64, arrived time.Time) bool {
+		for i := range recs {
+			w.window.add(w.window.key(recs[i].Org, recs[i].UUID), seq, arrived)
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	w.lastSeq, w.lastID, w.synced = last, "", true
+	return nil
+}
+
+// finish resolves each request's result from the states of its events.
+func (w *writer) finish(group []*appendReq, err error) {
+	for _, r := range group {
+		var stored []int
+		complete := true
+		for i, st := range r.state {
+			if st >= stDupOfPending {
+				p := w.pending[st-stDupOfPending]
+				if p.req.state[p.i] == stStored {
+					st = stDuplicate
+				} else {
+					st = stNew
+				}
+				r.state[i] = st
+			}
+			switch st {
+			case stStored:
+				r.res.Stored++
+				stored = append(stored, i)
+			case stDuplicate:
+				r.res.Duplicates++
+				stored = append(stored, i)
+			default:
+				complete = false
+			}
+		}
+		if complete {
+			continue
+		}
+		cause := err
+		if cause == nil {
+			cause = errors.New("events not stored")
+		}
+		r.err = w.j.appendError(stored, cause)
+	}
+	if err == nil {
+		w.j.health.appendOK(w.j)
+	}
+}
+
+// appendError classifies a failed append and updates the journal's health.
+func (j *Journal) appendError(stored []int, err error) *AppendError {
+	if IsCapReached(err) {
+		// journal.maxBytes, not a failing store: retention frees space.
+		j.signalFull()
+		return &AppendError{Stored: stored, CapReached: true, Err: err}
+	}
+	full := isFull(err)
+	var apiErr *jetstream.APIError
+	if !full && (errors.Is(err, context.Canceled) || errors.As(err, &apiErr)) {
+		// The caller gave up, or JetStream answered with a refusal (a
+		// stream limit, a bad message, another writer's message first):
+		// none says the store is failing.
+		return &AppendError{Stored: stored, Err: err}
+	}
+	if diag := j.diagnose(); diag != "" {
+		err = fmt.Errorf("%w (%s)", err, diag)
+		full = full || strings.Contains(diag, "no space left")
+	}
+	j.health.appendFailed(j, err.Error(), full)
+	return &AppendError{Stored: stored, Full: full, Err: err}
+}
+
+// isFenced reports a publish refused because another message landed
+// before it (wrong last message id or sequence).
+func isFenced(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) &&
+		(apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == 10070)
+}
