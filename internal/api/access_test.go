@@ -7,6 +7,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/httpapi"
+	"github.com/auditstream/auditstream/internal/journal/journaltest"
 )
 
 func TestAuthentication(t *testing.T) {
@@ -204,14 +205,9 @@ func TestOrgIsolation(t *testing.T) {
 	wantStatus(t, s.call("POST", "/api/v1/events", s.admin, `{"eventType":"d.one"}`), 202)
 	wantError(t, s.call("POST", "/api/v1/events?org=bad.org", s.admin, `{"eventType":"x"}`), 400, httpapi.CodeValidation)
 
-	js := s.j.JetStream()
-	st, err := js.Stream(t.Context(), s.j.StreamName())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, subj := range []string{"audit.acme.a.one", "audit.acme.a.two", "audit.other.o.one", "audit.default.d.one"} {
-		if _, err := st.GetLastMsgForSubject(t.Context(), subj); err != nil {
-			t.Errorf("got no event on %s: %v", subj, err)
+	for _, want := range [][2]string{{"acme", "a.one"}, {"acme", "a.two"}, {"other", "o.one"}, {"default", "d.one"}} {
+		if _, ok := journaltest.Last(t, s.j, want[0], want[1]); !ok {
+			t.Errorf("got no event %s of org %s", want[1], want[0])
 		}
 	}
 	if n := s.journalCount() - before; n != 4 {

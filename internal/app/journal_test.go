@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/auditstream/auditstream/internal/disktest"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
@@ -207,23 +205,8 @@ func TestDiskFullIngest(t *testing.T) {
 
 	j := journaltest.OpenWith(t, journal.Options{DataDir: dir})
 	have := map[string]bool{}
-	c, err := j.JetStream().OrderedConsumer(t.Context(), j.StreamName(), jetstream.OrderedConsumerConfig{HeadersOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		b, err := c.Fetch(1000, jetstream.FetchMaxWait(500*time.Millisecond))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for m := range b.Messages() {
-			n++
-			have[journal.UUIDOf(m.Headers())] = true
-		}
-		if n == 0 {
-			break
-		}
+	for _, r := range journaltest.Records(t, j) {
+		have[r.UUID] = true
 	}
 	for u := range acked {
 		if !have[u] {
@@ -333,14 +316,10 @@ func TestLostEventsReportedAndAcknowledged(t *testing.T) {
 		t.Fatal(err)
 	}
 	j := journaltest.OpenWith(t, journal.Options{DataDir: dir})
-	s, err := j.JetStream().Stream(t.Context(), j.StreamName())
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, typ := range []string{"system.journal.lost_events", "system.journal.lost_events.acknowledge"} {
-		m, err := s.GetLastMsgForSubject(t.Context(), "audit.default."+typ)
-		if err != nil {
-			t.Fatalf("%s event: %v", typ, err)
+		m, ok := journaltest.Last(t, j, "default", typ)
+		if !ok {
+			t.Fatalf("%s event: none in the journal", typ)
 		}
 		if typ == "system.journal.lost_events" && !strings.Contains(string(m.Data), fmt.Sprintf(`"lostEvents":%d`, lost)) {
 			t.Errorf("%s event: got %s, want lostEvents %d", typ, m.Data, lost)

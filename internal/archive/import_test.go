@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	s3api "github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/auditstream/auditstream/internal/archive"
 	"github.com/auditstream/auditstream/internal/event"
@@ -58,25 +57,11 @@ func putRaw(t *testing.T, c *s3api.Client, key string, body []byte) {
 // orgs lists the journal's events as uuid → org.
 func orgs(t *testing.T, j *journal.Journal) map[string]string {
 	t.Helper()
-	c, err := j.JetStream().OrderedConsumer(t.Context(), j.StreamName(), jetstream.OrderedConsumerConfig{HeadersOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]string{}
-	for {
-		b, err := c.Fetch(1000, jetstream.FetchMaxWait(300*time.Millisecond))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for m := range b.Messages() {
-			n++
-			out[journal.UUIDOf(m.Headers())] = m.Headers().Get(journal.HeaderOrg)
-		}
-		if n == 0 {
-			return out
-		}
+	for _, r := range journaltest.Records(t, j) {
+		out[r.UUID] = r.Org
 	}
+	return out
 }
 
 // TestImport imports an archive of every format from a real S3 server

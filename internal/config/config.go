@@ -146,6 +146,11 @@ type Journal struct {
 	// DuplicateWindow is how long an event uuid is remembered to drop
 	// re-sent copies (default 10m; ids are held in memory).
 	DuplicateWindow Duration `yaml:"duplicateWindow"`
+	// DuplicateWindowMaxIDs bounds the uuid window by count (default 2
+	// million, about 80 MB): a copy is dropped when it arrives within
+	// duplicateWindow or duplicateWindowMaxIds events of the original,
+	// whichever is shorter. A flood reaches the count first.
+	DuplicateWindowMaxIDs int `yaml:"duplicateWindowMaxIds"`
 	// SyncAlways fsyncs before every acknowledgement: no acknowledged event
 	// is lost even on power failure, at a large cost in throughput. Off,
 	// the journal fsyncs every SyncInterval and an acknowledged event
@@ -333,6 +338,7 @@ func (c Config) WithDefaults() Config {
 	str(&c.Journal.WhenFull, DefaultWhenFull)
 	num64(&c.Journal.DeadLetters.MaxBytes, journal.DefaultDeadLetterMaxBytes)
 	dur(&c.Journal.DuplicateWindow, journal.DefaultDuplicateWindow)
+	num(&c.Journal.DuplicateWindowMaxIDs, journal.DefaultDuplicateWindowMaxIDs)
 	dur(&c.Journal.SyncInterval, DefaultSyncInterval)
 	num(&c.Journal.Replicas, DefaultReplicas)
 
@@ -461,6 +467,10 @@ func (c Config) Validate() error {
 	case "", "protect", "dropOldest":
 	default:
 		errs = append(errs, fmt.Errorf("journal.whenFull: %q is not protect or dropOldest", c.Journal.WhenFull))
+	}
+	if c.Journal.DuplicateWindowMaxIDs < 0 {
+		errs = append(errs, fmt.Errorf("journal.duplicateWindowMaxIds: %d must be positive (0: the default of %d)",
+			c.Journal.DuplicateWindowMaxIDs, journal.DefaultDuplicateWindowMaxIDs))
 	}
 	if c.Journal.MaxBytes < -1 {
 		errs = append(errs, fmt.Errorf("journal.maxBytes: %d must be -1 (no cap), 0 (the default) or positive", c.Journal.MaxBytes))

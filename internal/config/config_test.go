@@ -225,6 +225,7 @@ func TestValidate(t *testing.T) {
 		{"replicas 5", func(c *config.Config) { c.Journal.Replicas = 5 }, ""},
 		{"replicas 6", func(c *config.Config) { c.Journal.Replicas = 6 }, "journal.replicas"},
 		{"replicas negative", func(c *config.Config) { c.Journal.Replicas = -1 }, "journal.replicas"},
+		{"duplicateWindowMaxIds negative", func(c *config.Config) { c.Journal.DuplicateWindowMaxIDs = -1 }, "journal.duplicateWindowMaxIds"},
 		{"negative body", func(c *config.Config) { c.Ingest.MaxBodyBytes = -1 }, "ingest: limits"},
 		{"negative event", func(c *config.Config) { c.Ingest.MaxEventBytes = -1 }, "ingest: limits"},
 		{"stream statuses", func(c *config.Config) {

@@ -29,6 +29,7 @@ func TestWithDefaults(t *testing.T) {
 		{"journal.whenFull", got.Journal.WhenFull, "protect"},
 		{"journal.deadLetters.maxBytes", got.Journal.DeadLetters.MaxBytes, int64(journal.DefaultDeadLetterMaxBytes)},
 		{"journal.duplicateWindow", got.Journal.DuplicateWindow.D(), journal.DefaultDuplicateWindow},
+		{"journal.duplicateWindowMaxIds", got.Journal.DuplicateWindowMaxIDs, journal.DefaultDuplicateWindowMaxIDs},
 		{"journal.syncInterval", got.Journal.SyncInterval.D(), 2 * time.Minute},
 		{"journal.replicas", got.Journal.Replicas, 1},
 		{"ingest limits", httpapi.Limits{MaxBody: got.Ingest.MaxBodyBytes, MaxEvent: got.Ingest.MaxEventBytes, MaxEvents: got.Ingest.MaxEvents}, httpapi.DefaultLimits},

@@ -2,11 +2,24 @@
 // holds the service's configuration and state in JetStream key-value
 // buckets.
 //
-// One JetStream stream (AUDIT by default) stores all events. An event's
-// subject is audit.<org>.<eventType tokens>, so a log stream for one org or
-// one event family gets a cheap subject filter. The event's uuid is the
-// JetStream message id, so a retried append or an overlapping poll does not
-// store an event twice within the de-duplication window.
+// One JetStream stream (AUDIT by default) stores all events, as record
+// batches: one message holds up to MaxBatchEvents events of one org, with
+// a compact index (uuid, event type, published, source, account) in front
+// of their JSON, on the subject audit.<org> (format.go, the only file that
+// knows the wire format; docs/journal.md has the design and its
+// measurements). Readers decode messages with Decode, which also reads the
+// one-message-per-event format of older releases, and address an event by
+// its position (Position: message sequence and index).
+//
+// One writer goroutine appends (writer.go): it takes every Append queued at
+// once, drops events whose (org, uuid) its window saw within
+// DuplicateWindow (and the last DuplicateWindowMaxIDs events), and
+// publishes the batches pipelined, each expecting the previous one as the
+// stream's last message, so that a second writer on the same stream
+// fences it instead of interleaving unseen; it then reads what the other
+// wrote and retries. The window is rebuilt from the journal's tail at
+// Open, so a retried append or an overlapping poll does not store an event
+// twice, also across a restart.
 //
 // The journal runs either embedded (an in-process nats-server with
 // JetStream on the data directory, no network listener) or against an

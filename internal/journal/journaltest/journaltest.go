@@ -80,3 +80,16 @@ func Records(t testing.TB, j *journal.Journal) []event.Record {
 	}
 	return out
 }
+
+// Last returns the newest event of org with the given event type, and
+// false when there is none; it fails the test on an error.
+func Last(t testing.TB, j *journal.Journal, org, eventType string) (event.Record, bool) {
+	t.Helper()
+	recs := Records(t, j)
+	for i := len(recs) - 1; i >= 0; i-- {
+		if recs[i].Org == org && recs[i].EventType == eventType {
+			return recs[i], true
+		}
+	}
+	return event.Record{}, false
+}

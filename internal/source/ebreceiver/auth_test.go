@@ -71,7 +71,7 @@ func TestAuthTypes(t *testing.T) {
 			}
 			found := false
 			for _, m := range msgs {
-				if m.get("Audit-Org") == tc.wantOrg {
+				if m.Org == tc.wantOrg {
 					found = true
 				}
 			}

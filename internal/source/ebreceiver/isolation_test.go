@@ -28,7 +28,7 @@ func catchAll() source.Definition {
 func (h *harness) orgEvents(org string) int {
 	n := 0
 	for _, m := range h.messages() {
-		if m.get("Audit-Org") == org {
+		if m.Org == org {
 			n++
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/auditstream/auditstream/internal/httpapi"
-	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/source/ebreceiver"
 )
 
@@ -42,12 +41,12 @@ func TestRealEnvelope(t *testing.T) {
 	var want bytes.Buffer
 	_ = json.Compact(&want, in.Detail)
 	checks := []struct{ name, got, want string }{
-		{"subject", m.subject, "audit.acme.user.session.access_admin_app"},
-		{"Audit-UUID", m.get("Audit-UUID"), "c6ed294a-fef4-11ed-a5b1-bbb7c1de1a4b"},
-		{"Nats-Msg-Id", m.get("Nats-Msg-Id"), "acme/c6ed294a-fef4-11ed-a5b1-bbb7c1de1a4b"},
-		{"Audit-Source", m.get("Audit-Source"), "aws.partner/okta.com/evership/evershipsecuritylake"},
-		{"Audit-Account", m.get(journal.HeaderAccount), "999999999999"},
-		{"data", string(m.data), want.String()},
+		{"org", m.Org, "acme"},
+		{"eventType", m.EventType, "user.session.access_admin_app"},
+		{"uuid", m.UUID, "c6ed294a-fef4-11ed-a5b1-bbb7c1de1a4b"},
+		{"source", m.Source, "aws.partner/okta.com/evership/evershipsecuritylake"},
+		{"account", m.Account, "999999999999"},
+		{"data", string(m.Data), want.String()},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -156,10 +155,10 @@ func TestArrayAndNoUUID(t *testing.T) {
 	if len(msgs) != 2 {
 		t.Fatalf("messages: got %d, want 2", len(msgs))
 	}
-	if got := msgs[0].get("Audit-UUID"); got != "11111111-2222-3333-4444-555555555555" {
+	if got := msgs[0].UUID; got != "11111111-2222-3333-4444-555555555555" {
 		t.Fatalf("uuid of the event without one: got %q, want the envelope id", got)
 	}
-	if d := msgs[0].data; !bytes.Contains(d, []byte(`"uuid":"11111111-2222-3333-4444-555555555555",`)) ||
+	if d := msgs[0].Data; !bytes.Contains(d, []byte(`"uuid":"11111111-2222-3333-4444-555555555555",`)) ||
 		!bytes.HasPrefix(d, []byte(`{"published":`)) || !bytes.HasSuffix(d, []byte(`"eventType":"app.thing.happened","n":1}`)) {
 		t.Fatalf("data: got %s, want uuid and published added in front of the detail", d)
 	}

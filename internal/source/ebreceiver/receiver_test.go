@@ -16,6 +16,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
@@ -181,36 +182,7 @@ func (h *harness) tokenAt(path, id, secret string, basic bool) (int, string) {
 	return resp.StatusCode, out.AccessToken
 }
 
-func (h *harness) messages() []*jsMsg {
+func (h *harness) messages() []event.Record {
 	h.t.Helper()
-	ctx := h.t.Context()
-	last, err := h.j.LastSeq(ctx)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	st, err := h.j.JetStream().Stream(ctx, h.j.StreamName())
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	var out []*jsMsg
-	for seq := uint64(1); seq <= last; seq++ {
-		m, err := st.GetMsg(ctx, seq)
-		if err == nil {
-			out = append(out, &jsMsg{subject: m.Subject, header: m.Header, data: m.Data})
-		}
-	}
-	return out
-}
-
-type jsMsg struct {
-	subject string
-	header  map[string][]string
-	data    []byte
-}
-
-func (m *jsMsg) get(k string) string {
-	if v := m.header[k]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
+	return journaltest.Records(h.t, h.j)
 }

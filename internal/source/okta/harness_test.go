@@ -77,25 +77,12 @@ func newEnvWindow(t *testing.T, window time.Duration) *env {
 // own health events.
 func (e *env) stored() map[string]int {
 	e.t.Helper()
-	ctx := context.Background()
-	last, err := e.j.LastSeq(ctx)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	st, err := e.j.JetStream().Stream(ctx, e.j.StreamName())
-	if err != nil {
-		e.t.Fatal(err)
-	}
 	out := map[string]int{}
-	for seq := uint64(1); seq <= last; seq++ {
-		m, err := st.GetMsg(ctx, seq)
-		if err != nil {
+	for _, r := range journaltest.Records(e.t, e.j) {
+		if strings.HasPrefix(r.EventType, "system.log_source.") {
 			continue
 		}
-		if strings.HasPrefix(m.Header.Get(journal.HeaderType), "system.log_source.") {
-			continue
-		}
-		out[journal.UUIDOf(m.Header)]++
+		out[r.UUID]++
 	}
 	return out
 }
@@ -103,14 +90,10 @@ func (e *env) stored() map[string]int {
 // healthEvents returns the event types of the health events stored.
 func (e *env) healthEvents() []string {
 	e.t.Helper()
-	ctx := context.Background()
-	last, _ := e.j.LastSeq(ctx)
-	st, _ := e.j.JetStream().Stream(ctx, e.j.StreamName())
 	var out []string
-	for seq := uint64(1); seq <= last; seq++ {
-		m, err := st.GetMsg(ctx, seq)
-		if err == nil && strings.HasPrefix(m.Header.Get(journal.HeaderType), "system.log_source.") {
-			out = append(out, m.Header.Get(journal.HeaderType))
+	for _, r := range journaltest.Records(e.t, e.j) {
+		if strings.HasPrefix(r.EventType, "system.log_source.") {
+			out = append(out, r.EventType)
 		}
 	}
 	return out
