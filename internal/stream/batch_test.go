@@ -77,7 +77,11 @@ func TestMessageStraddlesBatches(t *testing.T) {
 	}
 
 	f.waitDelivered(t, 4)
-	time.Sleep(200 * time.Millisecond) // the runner is in the second write
+	wait.Eventually(t, "the runner in the second write", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.calls >= 2
+	})
 	if got := e.ackFloor(d.ConsumerName()); got >= seq {
 		t.Fatalf("ack floor after the first of the message's batches: got %d, want below the message (%d)", got, seq)
 	}
