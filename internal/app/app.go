@@ -323,12 +323,13 @@ func registerJournalMetrics(reg *prometheus.Registry, j *journal.Journal) {
 		}
 	}
 	reg.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "auditstream_journal_messages", Help: "Events in the journal."},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "auditstream_journal_messages",
+			Help: "Messages in the journal: record batches of up to 100 events of one org (one event each if written by a release before record batches)."},
 			info(func(m, _ uint64) uint64 { return m })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "auditstream_journal_bytes", Help: "Bytes stored by the journal."},
 			info(func(_, b uint64) uint64 { return b })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "auditstream_journal_lost_events_total",
-			Help: "Events recorded as stored that were missing when the journal started (corrupt or truncated files)."},
+			Help: "Journal messages (each up to 100 events) recorded as stored that were missing when the journal started (corrupt or truncated files)."},
 			func() float64 { return float64(j.LostTotal()) }),
 	)
 }

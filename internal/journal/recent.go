@@ -56,6 +56,23 @@ func (j *Journal) scanTo(ctx context.Context, org string, from ScanFrom, last ui
 		since := from.Since
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
 	}
+	var recs []event.Record
+	return j.readMessages(ctx, cfg, last, func(m jetstream.Msg, md *jetstream.MsgMetadata) bool {
+		var err error
+		recs, err = Decode(Message{Subject: m.Subject(), Header: m.Headers(), Data: m.Data(), Seq: md.Sequence.Stream}, recs[:0])
+		if err != nil {
+			j.log.Warn("journal: skipping an unreadable message", "err", err)
+			return true
+		}
+		return fn(recs, md.Sequence.Stream, md.Timestamp)
+	})
+}
+
+// readMessages reads the messages an ordered consumer with cfg delivers,
+// in order, up to sequence last, and calls fn with each until it returns
+// false.
+func (j *Journal) readMessages(ctx context.Context, cfg jetstream.OrderedConsumerConfig, last uint64,
+	fn func(m jetstream.Msg, md *jetstream.MsgMetadata) bool) error {
 	c, err := j.js.OrderedConsumer(ctx, j.opts.Stream, cfg)
 	if err != nil {
 		return fmt.Errorf("read the journal: %w", err)
@@ -63,7 +80,6 @@ func (j *Journal) scanTo(ctx context.Context, org string, from ScanFrom, last ui
 	// The messages that matched when the consumer was created are all
 	// there is to read up to last (later ones have higher sequences).
 	pending := c.CachedInfo().NumPending
-	var recs []event.Record
 	read := uint64(0)
 	for read < pending {
 		batch, err := c.Fetch(500, jetstream.FetchMaxWait(200*time.Millisecond))
@@ -78,16 +94,7 @@ func (j *Journal) scanTo(ctx context.Context, org string, from ScanFrom, last ui
 			if err != nil {
 				return fmt.Errorf("read the journal: %w", err)
 			}
-			seq := md.Sequence.Stream
-			if seq > last {
-				return nil
-			}
-			recs, err = Decode(Message{Subject: m.Subject(), Header: m.Headers(), Data: m.Data(), Seq: seq}, recs[:0])
-			if err != nil {
-				j.log.Warn("journal: skipping an unreadable message", "err", err)
-				continue
-			}
-			if !fn(recs, seq, md.Timestamp) || seq == last {
+			if md.Sequence.Stream > last || !fn(m, md) || md.Sequence.Stream == last {
 				return nil
 			}
 		}

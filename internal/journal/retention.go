@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -126,37 +124,14 @@ func (j *Journal) countEvents(ctx context.Context, org string, keepFrom uint64) 
 	if err != nil || u.Msgs == 0 || keepFrom <= u.FirstSeq {
 		return 0, err
 	}
-	c, err := j.js.OrderedConsumer(ctx, j.opts.Stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: OrgSubjects(org), HeadersOnly: true})
+	var events uint64
+	err = j.readMessages(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: OrgSubjects(org), HeadersOnly: true}, keepFrom-1,
+		func(m jetstream.Msg, _ *jetstream.MsgMetadata) bool {
+			events += uint64(eventsInMsgID(m.Headers().Get(jetstream.MsgIDHeader)))
+			return true
+		})
 	if err != nil {
 		return 0, fmt.Errorf("count events to purge: %w", err)
-	}
-	pending := c.CachedInfo().NumPending
-	var events, read uint64
-	for read < pending {
-		batch, err := c.Fetch(1000, jetstream.FetchMaxWait(200*time.Millisecond))
-		if err != nil {
-			return 0, fmt.Errorf("count events to purge: %w", err)
-		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			read++
-			md, err := m.Metadata()
-			if err != nil {
-				return 0, fmt.Errorf("count events to purge: %w", err)
-			}
-			if md.Sequence.Stream >= keepFrom {
-				return events, nil
-			}
-			events += uint64(eventsInMsgID(m.Headers().Get(jetstream.MsgIDHeader)))
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return 0, fmt.Errorf("count events to purge: %w", err)
-		}
-		if n == 0 {
-			break
-		}
 	}
 	return events, nil
 }

@@ -110,6 +110,11 @@ func (j *Journal) Append(ctx context.Context, evs []event.Record) (Result, error
 	if len(evs) == 0 {
 		return Result{}, nil
 	}
+	if !j.nc.IsConnected() {
+		// Reconnecting: publishes would wait in the client's buffer.
+		// Answer at once so the producer retries (ingest: 503).
+		return Result{}, &AppendError{Err: fmt.Errorf("not connected to NATS (%s)", j.nc.Status())}
+	}
 	req := &appendReq{ctx: ctx, evs: evs, done: make(chan struct{})}
 	select {
 	case j.writer.reqs <- req:

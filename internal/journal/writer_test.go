@@ -4,16 +4,19 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 func parse(t testing.TB, org, uuid, typ string, pad int) event.Record {
@@ -236,4 +239,47 @@ func TestReadsBothFormatsInOrder(t *testing.T) {
 	if err != nil || fmt.Sprint(recent) != "[v1-1]" {
 		t.Errorf("RecentUUIDs: got %v, %v; want [v1-1]", recent, err)
 	}
+}
+
+// With an external NATS server that goes away, Append fails at once with
+// ErrUnavailable (ingest answers 503) instead of waiting for the
+// reconnect, and works again once the server is back.
+func TestAppendFailsFastWhenDisconnected(t *testing.T) {
+	dir := t.TempDir()
+	opts := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoSigs: true}
+	srv := startNATS(t, opts)
+	url := srv.ClientURL()
+	port := srv.Addr().(*net.TCPAddr).Port
+	j := journaltest.OpenWith(t, journal.Options{URL: url, AppendTimeout: 5 * time.Second})
+	if _, err := j.Append(t.Context(), events(t, "acme", "up", 3, 10)); err != nil {
+		t.Fatal(err)
+	}
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	wait.Eventually(t, "client disconnected", func() bool { return !j.Conn().IsConnected() })
+	start := time.Now()
+	_, err := j.Append(t.Context(), events(t, "acme", "down", 3, 10))
+	if !errors.Is(err, journal.ErrUnavailable) || time.Since(start) > time.Second {
+		t.Fatalf("append while disconnected: got %v after %s, want ErrUnavailable at once", err, time.Since(start))
+	}
+	opts.Port = port
+	startNATS(t, opts)
+	wait.Eventually(t, "append works again", func() bool {
+		_, err := j.Append(t.Context(), events(t, "acme", "again", 3, 10))
+		return err == nil
+	}, wait.Within(15*time.Second), wait.Every(200*time.Millisecond))
+}
+
+func startNATS(t *testing.T, opts *server.Options) *server.Server {
+	t.Helper()
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(srv.Shutdown)
+	return srv
 }
