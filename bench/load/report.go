@@ -137,6 +137,16 @@ func rate(n int64, d time.Duration) float64 {
 	return float64(n) / d.Seconds()
 }
 
+// Summary is the report's key figures on one line, for comparing runs:
+// server CPU-s per million events, ingest, delivered and end-to-end
+// events/s, latency p50/p99 in ms, peak sampled RSS in MiB, and missing,
+// duplicate and misrouted events.
+func (r *Report) Summary() string {
+	return fmt.Sprintf("cpu-s/M=%.1f ingest/s=%.0f delivered/s=%.0f e2e/s=%.0f p50ms=%.1f p99ms=%.1f rssMiB=%.0f missing=%d dup=%d misrouted=%d",
+		r.ServerCPUPerMillion, r.IngestPerSecond, r.DeliveredPerSecond, r.EndToEndPerSecond,
+		r.Latency.P50, r.Latency.P99, float64(r.PeakRSSBytes)/(1<<20), r.Missing, r.Duplicates, r.Misrouted)
+}
+
 // WriteText writes the report for people.
 func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "events sent        %d of %d in %d requests (accepted %d, server duplicates %d, not sent %d)\n",
@@ -167,6 +177,7 @@ func (r *Report) WriteText(w io.Writer) {
 	if r.PeakRSSBytes > 0 || r.HWMBytes > 0 {
 		fmt.Fprintf(w, "server peak RSS    %.1f MiB sampled, VmHWM %.1f MiB\n", float64(r.PeakRSSBytes)/(1<<20), float64(r.HWMBytes)/(1<<20))
 	}
+	fmt.Fprintf(w, "summary            %s\n", r.Summary())
 	if r.TimedOut {
 		fmt.Fprintln(w, "timed out          yes: not every event was delivered before --timeout")
 	}
