@@ -317,11 +317,25 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*Report, error) {
 		if at == 0 {
 			rep.Missing++
 			s.Missing++
+			if rep.MissingByRequest == nil {
+				rep.MissingByRequest = map[int]int{}
+			}
+			if _, ok := rep.MissingByRequest[req]; ok || len(rep.MissingByRequest) < maxMissingRequests {
+				rep.MissingByRequest[req]++
+			}
 			continue
 		}
 		lat = append(lat, time.Duration(at-1-snd.sentAt[req]))
 	}
 	rep.Latency = latencies(lat)
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer scancel()
+	for s, id := range created {
+		rep.Streams[s].ID = id
+		if st, err := cl.Status(sctx, id); err == nil {
+			rep.Streams[s].Status = &st
+		}
+	}
 	return rep, nil
 }
 

@@ -7,7 +7,12 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/client"
 )
+
+// maxMissingRequests bounds Report.MissingByRequest.
+const maxMissingRequests = 10
 
 // Report is the outcome of one run.
 type Report struct {
@@ -41,6 +46,10 @@ type Report struct {
 	// receipts of an event after its first.
 	Missing    int64 `json:"missing"`
 	Duplicates int64 `json:"duplicates"`
+	// MissingByRequest counts the missing events of the first requests
+	// that have any (request index → missing events), to tell whole lost
+	// requests from scattered losses.
+	MissingByRequest map[int]int `json:"missingByRequest,omitempty"`
 	// Foreign counts events received that this run did not send.
 	Foreign int64 `json:"foreign"`
 	// Misrouted counts events of this run delivered by a stream whose
@@ -86,6 +95,10 @@ type StreamResult struct {
 	Expected int64 `json:"expected"`
 	Received int64 `json:"received"`
 	Missing  int64 `json:"missing"`
+	// ID is the stream's id; Status what the server said of it at the
+	// end of the run (nil when it could not be read).
+	ID     string               `json:"id,omitempty"`
+	Status *client.StreamStatus `json:"status,omitempty"`
 }
 
 // Latency holds end-to-end latency percentiles in milliseconds.
@@ -157,9 +170,16 @@ func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "latency ms         p50 %.1f  p90 %.1f  p99 %.1f  max %.1f\n", r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.Max)
 	fmt.Fprintf(w, "missing            %d\n", r.Missing)
 	fmt.Fprintf(w, "duplicates         %d (foreign events %d, misrouted %d, unreadable deliveries %d)\n", r.Duplicates, r.Foreign, r.Misrouted, r.BadDeliveries)
-	if len(r.Streams) > 1 {
-		for i, s := range r.Streams {
+	if len(r.MissingByRequest) > 0 {
+		fmt.Fprintf(w, "missing by request %v (request index: events; first %d requests with any)\n", r.MissingByRequest, maxMissingRequests)
+	}
+	for i, s := range r.Streams {
+		if len(r.Streams) > 1 {
 			fmt.Fprintf(w, "stream %-2d          %d of %d received, missing %d  %s\n", i, s.Received, s.Expected, s.Missing, s.Filter)
+		}
+		if st := s.Status; st != nil && (s.Missing > 0 || st.Failed > 0 || st.DeadLettered > 0) {
+			fmt.Fprintf(w, "  server status    %s: state %s, delivered %d, failed %d, retried %d, dead-lettered %d, lag %d events; last error %q\n",
+				s.ID, st.State, st.Delivered, st.Failed, st.Retried, st.DeadLettered, st.LagEvents, st.LastError)
 		}
 	}
 	if r.Sink == "s3" {
