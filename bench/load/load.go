@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -161,14 +163,12 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*Report, error) {
 		}
 	}
 
-	hc := &http.Client{
-		Timeout: 2 * time.Minute,
-		Transport: &http.Transport{
-			Proxy:               nil, // loopback only; never through a proxy
-			MaxIdleConnsPerHost: cfg.concurrency + 2,
-			IdleConnTimeout:     90 * time.Second,
-		},
-	}
+	answers := &answerCounter{next: &http.Transport{
+		Proxy:               nil, // loopback only; never through a proxy
+		MaxIdleConnsPerHost: cfg.concurrency + 2,
+		IdleConnTimeout:     90 * time.Second,
+	}}
+	hc := &http.Client{Timeout: 2 * time.Minute, Transport: answers}
 	defer hc.CloseIdleConnections()
 	cl := client.New(cfg.server, cfg.token, hc)
 	cl.DisableCompression = !cfg.gzip
@@ -261,6 +261,7 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*Report, error) {
 	rep.Sent = snd.sent.Load()
 	rep.NotSent = int64(cfg.events) - rep.Sent
 	rep.Errors = snd.errs
+	rep.IngestAnswers = answers.result()
 	if ingestEnd.After(ingestStart) {
 		rep.IngestSeconds = ingestEnd.Sub(ingestStart).Seconds()
 		rep.IngestPerSecond = rate(rep.Sent, ingestEnd.Sub(ingestStart))
@@ -337,6 +338,44 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// answerCounter counts the answers to ingest requests (POST
+// /api/v1/events) by status, retries included, and failures to get one.
+type answerCounter struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	n    map[string]int
+}
+
+func (a *answerCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := a.next.RoundTrip(r)
+	if r.Method == http.MethodPost && r.URL.Path == "/api/v1/events" {
+		k := "transport error"
+		if err == nil {
+			k = strconv.Itoa(resp.StatusCode)
+		}
+		a.mu.Lock()
+		if a.n == nil {
+			a.n = map[string]int{}
+		}
+		a.n[k]++
+		a.mu.Unlock()
+	}
+	return resp, err
+}
+
+func (a *answerCounter) result() map[string]int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return maps.Clone(a.n)
+}
+
+// CloseIdleConnections passes on to the transport.
+func (a *answerCounter) CloseIdleConnections() {
+	if c, ok := a.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 // cpuSet measures the CPU the processes of a run use: the server (--pid),

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -182,6 +184,9 @@ func TestRunAgainstFake(t *testing.T) {
 		if !rep.OK() || rep.Missing != 0 || rep.Sent != 2500 || rep.Received != 2500 || rep.Duplicates != 0 || rep.Foreign != 0 {
 			t.Errorf("gzip %v: report %+v, want all 2500 sent and received once", gz, rep)
 		}
+		if rep.IngestAnswers["202"] != 13 || len(rep.IngestAnswers) != 1 {
+			t.Errorf("gzip %v: got answers by status %v, want 13 of 202", gz, rep.IngestAnswers)
+		}
 		if rep.Requests != 13 || rep.Latency.Max <= 0 || rep.Latency.P50 > rep.Latency.P99 || rep.PeakRSSBytes <= 0 || rep.IngestPerSecond <= 0 {
 			t.Errorf("gzip %v: report %+v, want 13 requests, latencies, RSS and rates", gz, rep)
 		}
@@ -191,6 +196,28 @@ func TestRunAgainstFake(t *testing.T) {
 			t.Errorf("text report:\n%s", text.String())
 		}
 	}
+	// Retried requests show in the answers by status.
+	var refused atomic.Int32
+	srv.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/api/v1/events" && refused.Add(1) <= 2 {
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return true
+		}
+		return false
+	})
+	cfg := config{
+		server: srv.URL, token: token, events: 1000, batch: 500, concurrency: 1,
+		receiver: "127.0.0.1:0", testdata: testdata, timeout: time.Minute,
+	}
+	rep, err := run(t.Context(), cfg, &bytes.Buffer{})
+	srv.Intercept(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || rep.IngestAnswers["503"] != 2 || rep.IngestAnswers["202"] != 2 || len(rep.IngestAnswers) != 2 {
+		t.Errorf("report %+v: got answers %v, want 2 of 503 then 2 of 202", rep, rep.IngestAnswers)
+	}
 	// The streams were deleted, and the events kept their template content.
 	reqs := srv.Requests()
 	deletes := 0
@@ -199,8 +226,8 @@ func TestRunAgainstFake(t *testing.T) {
 			deletes++
 		}
 	}
-	if deletes != 2 {
-		t.Errorf("got %d stream deletes, want 2", deletes)
+	if deletes != 3 {
+		t.Errorf("got %d stream deletes, want 3", deletes)
 	}
 	events := srv.Events()
 	var e map[string]any

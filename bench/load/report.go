@@ -28,6 +28,9 @@ type Report struct {
 	// NotSent counts events in requests that failed after retries.
 	NotSent  int64 `json:"notSent"`
 	Requests int   `json:"requests"`
+	// IngestAnswers counts the answers to ingest requests by HTTP status,
+	// retries included ("transport error": none came).
+	IngestAnswers map[string]int `json:"ingestAnswers"`
 	// IngestSeconds runs from the first request sent to the last answer.
 	IngestSeconds   float64 `json:"ingestSeconds"`
 	IngestPerSecond float64 `json:"ingestEventsPerSecond"`
@@ -164,7 +167,7 @@ func (r *Report) Summary() string {
 func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "events sent        %d of %d in %d requests (accepted %d, server duplicates %d, not sent %d)\n",
 		r.Sent, r.Events, r.Requests, r.Accepted, r.ServerDuplicates, r.NotSent)
-	fmt.Fprintf(w, "ingest             %.0f events/s over %.2fs\n", r.IngestPerSecond, r.IngestSeconds)
+	fmt.Fprintf(w, "ingest             %.0f events/s over %.2fs (answers by status %v)\n", r.IngestPerSecond, r.IngestSeconds, r.IngestAnswers)
 	fmt.Fprintf(w, "delivered          %d, %.0f events/s over %.2fs (first to last receipt)\n", r.Received, r.DeliveredPerSecond, r.DeliverSeconds)
 	fmt.Fprintf(w, "end to end         %.0f events/s (first request to last receipt)\n", r.EndToEndPerSecond)
 	fmt.Fprintf(w, "latency ms         p50 %.1f  p90 %.1f  p99 %.1f  max %.1f\n", r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.Max)
