@@ -144,6 +144,11 @@ func TestValidateLoopbackOnly(t *testing.T) {
 	if err := base.validate(); err != nil {
 		t.Fatalf("valid config: %v", err)
 	}
+	s3 := base
+	s3.sink, s3.versitygw, s3.s3MaxAge = sinkS3, "/bin/true", time.Second
+	if err := s3.validate(); err != nil {
+		t.Fatalf("valid s3 config: %v", err)
+	}
 	for _, tt := range []struct {
 		name string
 		mod  func(*config)
@@ -152,6 +157,11 @@ func TestValidateLoopbackOnly(t *testing.T) {
 		{"public receiver", func(c *config) { c.receiver = "0.0.0.0:9999" }},
 		{"no token", func(c *config) { c.token = "" }},
 		{"batch too big", func(c *config) { c.batch = 20000 }},
+		{"unknown sink", func(c *config) { c.sink = "kafka" }},
+		{"too many streams", func(c *config) { c.streams = maxStreams + 1 }},
+		{"s3 without versitygw", func(c *config) { c.sink, c.s3MaxAge = sinkS3, time.Second }},
+		{"s3 with several streams", func(c *config) { c.sink, c.versitygw, c.s3MaxAge, c.streams = sinkS3, "/bin/true", time.Second, 2 }},
+		{"s3 without max age", func(c *config) { c.sink, c.versitygw = sinkS3, "/bin/true" }},
 	} {
 		c := base
 		tt.mod(&c)
@@ -246,6 +256,54 @@ func mustTime(t *testing.T, s string) time.Time {
 		t.Fatal(err)
 	}
 	return v
+}
+
+func TestFindVersitygw(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin", "versitygw")
+	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", t.TempDir()) // nothing on PATH
+	envOf := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i+1 < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	for _, tt := range []struct {
+		name, flag string
+		env        func(string) string
+		want       string
+	}{
+		{"flag wins", "/x/versitygw", envOf("VERSITYGW", "/y/versitygw"), "/x/versitygw"},
+		{"VERSITYGW", "", envOf("VERSITYGW", "/y/versitygw", "GOPATH", dir), "/y/versitygw"},
+		{"GOPATH", "", envOf("GOPATH", "/nope"+string(os.PathListSeparator)+dir), bin},
+		{"nowhere", "", envOf("GOPATH", "/nope"), ""},
+	} {
+		got, err := findVersitygw(tt.flag, tt.env)
+		if got != tt.want || (err != nil) != (tt.want == "") {
+			t.Errorf("%s: got %q, %v, want %q", tt.name, got, err, tt.want)
+		}
+	}
+	home := t.TempDir()
+	homeBin := filepath.Join(home, "go", "bin", "versitygw")
+	if err := os.MkdirAll(filepath.Dir(homeBin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(homeBin, nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := findVersitygw("", envOf("HOME", home)); err != nil || got != homeBin {
+		t.Errorf("~/go/bin: got %q, %v, want %q", got, err, homeBin)
+	}
 }
 
 func TestMainFlags(t *testing.T) {
