@@ -257,19 +257,19 @@ type Source struct {
 }
 
 // SettingsJSON returns the source's settings as JSON.
-func (s Source) SettingsJSON() (json.RawMessage, error) {
-	if s.Settings == nil {
-		return json.RawMessage("{}"), nil
-	}
-	return json.Marshal(s.Settings)
-}
+func (s Source) SettingsJSON() (json.RawMessage, error) { return settingsJSON(s.Settings) }
 
 // SettingsJSON returns the stream's settings as JSON.
-func (s Stream) SettingsJSON() (json.RawMessage, error) {
-	if s.Settings == nil {
+func (s Stream) SettingsJSON() (json.RawMessage, error) { return settingsJSON(s.Settings) }
+
+// settingsJSON returns the settings of a declared stream or source as
+// JSON; none written in the file are the empty object, as the API stores
+// them.
+func settingsJSON(settings map[string]any) (json.RawMessage, error) {
+	if settings == nil {
 		return json.RawMessage("{}"), nil
 	}
-	return json.Marshal(s.Settings)
+	return json.Marshal(settings)
 }
 
 // FilterJSON returns the stream's filter as JSON, or nil.
