@@ -31,7 +31,9 @@ type generator struct {
 	// members of each template without uuid and published, as
 	// `"k":v,"k2":v2` (no braces), in the template's order.
 	members [][]byte
-	prefix  [10]byte
+	// types holds each template's eventType ("" when it has none).
+	types  []string
+	prefix [10]byte
 }
 
 func newGenerator(templates [][]byte) (*generator, error) {
@@ -46,7 +48,12 @@ func newGenerator(templates [][]byte) (*generator, error) {
 		if err != nil {
 			return nil, fmt.Errorf("template %d: %w", i+1, err)
 		}
+		var head struct {
+			EventType string `json:"eventType"`
+		}
+		_ = json.Unmarshal(t, &head) // stripMembers read it already
 		g.members = append(g.members, m)
+		g.types = append(g.types, head.EventType)
 	}
 	if len(g.members) == 0 {
 		return nil, errors.New("no templates")
@@ -121,6 +128,11 @@ func (g *generator) index(s string) (uint64, bool) {
 	return binary.BigEndian.Uint64(b[:]), true
 }
 
+// template returns the index of event idx's template.
+func (g *generator) template(idx uint64) int {
+	return int(idx % uint64(len(g.members)))
+}
+
 // appendEvent appends event idx as one NDJSON line.
 func (g *generator) appendEvent(dst []byte, idx uint64, published string) []byte {
 	dst = append(dst, `{"uuid":"`...)
@@ -128,7 +140,7 @@ func (g *generator) appendEvent(dst []byte, idx uint64, published string) []byte
 	dst = append(dst, `","published":"`...)
 	dst = append(dst, published...)
 	dst = append(dst, '"')
-	if m := g.members[idx%uint64(len(g.members))]; len(m) > 0 {
+	if m := g.members[g.template(idx)]; len(m) > 0 {
 		dst = append(dst, ',')
 		dst = append(dst, m...)
 	}

@@ -8,9 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +34,8 @@ const (
 	maxErrors = 5
 	// progressEvery is how often progress goes to stderr.
 	progressEvery = 5 * time.Second
+	// maxStreams bounds --streams.
+	maxStreams = 50
 )
 
 // config is the tool's parsed flags.
@@ -46,7 +51,21 @@ type config struct {
 	testdata    string
 	timeout     time.Duration
 	gzip        bool
+	// streams is the number of http streams (filtered when more than one).
+	streams int
+	// sink is sinkHTTP or sinkS3.
+	sink string
+	// versitygw is the versitygw binary (--sink s3); s3MaxAge the s3
+	// stream's batch.maxAge.
+	versitygw string
+	s3MaxAge  time.Duration
 }
+
+// The destinations the tool measures.
+const (
+	sinkHTTP = "http"
+	sinkS3   = "s3"
+)
 
 func (c config) validate() error {
 	var errs []error
@@ -66,6 +85,24 @@ func (c config) validate() error {
 	}
 	if c.batch > client.DefaultBatchEvents {
 		errs = append(errs, fmt.Errorf("--batch %d: at most %d", c.batch, client.DefaultBatchEvents))
+	}
+	switch c.sink {
+	case sinkHTTP, "":
+		if c.streams < 0 || c.streams > maxStreams {
+			errs = append(errs, fmt.Errorf("--streams %d: want 1 to %d", c.streams, maxStreams))
+		}
+	case sinkS3:
+		if c.streams > 1 {
+			errs = append(errs, errors.New("--sink s3 runs one stream: leave out --streams"))
+		}
+		if c.versitygw == "" {
+			errs = append(errs, errors.New("--sink s3 needs versitygw (--versitygw)"))
+		}
+		if c.s3MaxAge <= 0 {
+			errs = append(errs, errors.New("--s3-max-age must be positive"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--sink %q: want http or s3", c.sink))
 	}
 	if c.rate < 0 || c.timeout <= 0 {
 		errs = append(errs, errors.New("--rate must not be negative and --timeout must be positive"))
@@ -108,6 +145,10 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	rt, err := newRoute(gen, cfg.streams)
+	if err != nil {
+		return nil, err
+	}
 
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
@@ -122,61 +163,96 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*Report, error) {
 		}
 	}
 
-	// Receiver first, so the stream has somewhere to deliver from its start.
-	rc := newReceiver(gen, cfg.events, start)
-	ln, err := net.Listen("tcp", cfg.receiver)
-	if err != nil {
-		return nil, fmt.Errorf("receiver: %w", err)
-	}
-	hookSrv := &http.Server{Handler: rc, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hookSrv.Serve(ln) }()
-	defer func() {
-		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-		defer scancel()
-		_ = hookSrv.Shutdown(sctx)
-	}()
-
-	hc := &http.Client{
-		Timeout: 2 * time.Minute,
-		Transport: &http.Transport{
-			Proxy:               nil, // loopback only; never through a proxy
-			MaxIdleConnsPerHost: cfg.concurrency + 2,
-			IdleConnTimeout:     90 * time.Second,
-		},
-	}
+	answers := &answerCounter{next: &http.Transport{
+		Proxy:               nil, // loopback only; never through a proxy
+		MaxIdleConnsPerHost: cfg.concurrency + 2,
+		IdleConnTimeout:     90 * time.Second,
+	}}
+	hc := &http.Client{Timeout: 2 * time.Minute, Transport: answers}
 	defer hc.CloseIdleConnections()
 	cl := client.New(cfg.server, cfg.token, hc)
 	cl.DisableCompression = !cfg.gzip
 
-	settings, _ := json.Marshal(map[string]any{
-		"url":       "http://" + ln.Addr().String() + "/hook",
-		"body":      "batch",
-		"maxEvents": streamMaxEvents,
-	})
+	// The destination first, so the streams have somewhere to deliver
+	// from their start.
+	rc := newReceiver(gen, rt, cfg.events, start)
 	var suffix [6]byte
 	_, _ = rand.Read(suffix[:])
-	stream, err := cl.CreateStream(ctx, client.Stream{Type: "http", Name: "bench-" + hex.EncodeToString(suffix[:]), Settings: settings})
-	if err != nil {
-		return nil, fmt.Errorf("create stream: %w", err)
+	name := "bench-" + hex.EncodeToString(suffix[:])
+	var (
+		defs   []client.Stream
+		gw     *versitygw
+		reader *s3Reader
+	)
+	switch cfg.sink {
+	case sinkS3:
+		if gw, err = startVersitygw(ctx, cfg.versitygw); err != nil {
+			return nil, err
+		}
+		defer gw.stop()
+		reader = newS3Reader(gw.client(), name+"/", rc)
+		defs = []client.Stream{{Type: "s3", Name: name, Settings: gw.streamSettings(name+"/", cfg.s3MaxAge)}}
+	default:
+		ln, err := net.Listen("tcp", cfg.receiver)
+		if err != nil {
+			return nil, fmt.Errorf("receiver: %w", err)
+		}
+		hookSrv := &http.Server{Handler: rc, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = hookSrv.Serve(ln) }()
+		defer func() {
+			sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+			defer scancel()
+			_ = hookSrv.Shutdown(sctx)
+		}()
+		for s, filter := range rt.filters {
+			settings, _ := json.Marshal(map[string]any{
+				"url":       fmt.Sprintf("http://%s/hook/%d", ln.Addr(), s),
+				"body":      "batch",
+				"maxEvents": streamMaxEvents,
+			})
+			n := name
+			if rt.streams() > 1 {
+				n = fmt.Sprintf("%s-%d", name, s)
+			}
+			defs = append(defs, client.Stream{Type: "http", Name: n, Settings: settings, Filter: filter})
+		}
 	}
+	var created []string
 	defer func() {
 		dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer dcancel()
-		if err := cl.DeleteStream(dctx, stream.ID); err != nil {
-			fmt.Fprintf(progress, "load: delete stream %s: %v\n", stream.ID, err)
+		for _, id := range created {
+			if err := cl.DeleteStream(dctx, id); err != nil {
+				fmt.Fprintf(progress, "load: delete stream %s: %v\n", id, err)
+			}
 		}
 	}()
-	if stream.Status != client.StatusActive {
-		if _, err := cl.Activate(ctx, stream.ID); err != nil {
-			return nil, fmt.Errorf("activate stream %s: %w", stream.ID, err)
+	for _, def := range defs {
+		stream, err := cl.CreateStream(ctx, def)
+		if err != nil {
+			return nil, fmt.Errorf("create stream %s: %w", def.Name, err)
+		}
+		created = append(created, stream.ID)
+		if stream.Status != client.StatusActive {
+			if _, err := cl.Activate(ctx, stream.ID); err != nil {
+				return nil, fmt.Errorf("activate stream %s: %w", stream.ID, err)
+			}
 		}
 	}
+	if reader != nil {
+		readCtx, stopReading := context.WithCancel(ctx)
+		done := reader.run(readCtx)
+		defer func() { stopReading(); <-done }()
+	}
 
-	rep := &Report{Events: cfg.events}
+	rep := &Report{Events: cfg.events, Sink: cfg.sink}
 	snd := newSender(cfg, gen, cl, start)
 	stopProgress := startProgress(ctx, progress, cfg.events, snd, rc)
 	defer stopProgress()
 
+	// CPU is measured from just before the first request until the last
+	// event was delivered (or the timeout).
+	cpu := newCPUSet(cfg.pid, gw)
 	ingestStart := time.Now()
 	snd.run(ctx)
 	ingestEnd := snd.lastAnswer()
@@ -185,6 +261,7 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*Report, error) {
 	rep.Sent = snd.sent.Load()
 	rep.NotSent = int64(cfg.events) - rep.Sent
 	rep.Errors = snd.errs
+	rep.IngestAnswers = answers.result()
 	if ingestEnd.After(ingestStart) {
 		rep.IngestSeconds = ingestEnd.Sub(ingestStart).Seconds()
 		rep.IngestPerSecond = rate(rep.Sent, ingestEnd.Sub(ingestStart))
@@ -192,8 +269,17 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*Report, error) {
 
 	// Wait for every sent event, or the timeout.
 	rep.TimedOut = !waitFor(ctx, func() bool { return rc.received.Load() >= rep.Sent })
+	cpuEnd := time.Now()
+	cpu.stop(rep, cpuEnd.Sub(ingestStart))
 	if !rep.TimedOut {
 		_ = sleepCtx(ctx, settle)
+	}
+	if reader != nil {
+		// One more look, for late duplicates.
+		_ = reader.poll(context.WithoutCancel(ctx))
+		var bad []string
+		rep.Objects, bad = reader.result()
+		rep.Errors = append(rep.Errors, bad...)
 	}
 	stopRSS()
 	if rss != nil {
@@ -204,6 +290,7 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*Report, error) {
 	rep.Received = rc.received.Load()
 	rep.Duplicates = rc.duplicates.Load()
 	rep.Foreign = rc.foreign.Load()
+	rep.Misrouted = rc.misrouted.Load()
 	rep.BadDeliveries = rc.badBodies.Load()
 	if first, last := rc.first.Load(), rc.last.Load(); first > 0 && last > first {
 		d := time.Duration(last - first)
@@ -212,20 +299,121 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*Report, error) {
 		// what was delivered during it.
 		rep.DeliveredPerSecond = rate(rep.Received-1, d)
 	}
+	if last := rc.last.Load(); last > 0 {
+		rep.EndToEndPerSecond = rate(rep.Received, start.Add(time.Duration(last-1)).Sub(ingestStart))
+	}
+	rep.Streams = make([]StreamResult, rt.streams())
+	for s := range rep.Streams {
+		rep.Streams[s] = StreamResult{Filter: rt.filters[s], Received: rc.perStream[s].Load()}
+	}
 	lat := make([]time.Duration, 0, rep.Received)
 	for i := range cfg.events {
 		req := i / cfg.batch
 		at := rc.at[i].Load()
-		switch {
-		case !snd.ok[req]:
-		case at == 0:
-			rep.Missing++
-		default:
-			lat = append(lat, time.Duration(at-1-snd.sentAt[req]))
+		if !snd.ok[req] {
+			continue
 		}
+		s := &rep.Streams[rt.stream(gen, uint64(i))]
+		s.Expected++
+		if at == 0 {
+			rep.Missing++
+			s.Missing++
+			if rep.MissingByRequest == nil {
+				rep.MissingByRequest = map[int]int{}
+			}
+			if _, ok := rep.MissingByRequest[req]; ok || len(rep.MissingByRequest) < maxMissingRequests {
+				rep.MissingByRequest[req]++
+			}
+			continue
+		}
+		lat = append(lat, time.Duration(at-1-snd.sentAt[req]))
 	}
 	rep.Latency = latencies(lat)
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer scancel()
+	for s, id := range created {
+		rep.Streams[s].ID = id
+		if st, err := cl.Status(sctx, id); err == nil {
+			rep.Streams[s].Status = &st
+		}
+	}
 	return rep, nil
+}
+
+// answerCounter counts the answers to ingest requests (POST
+// /api/v1/events) by status, retries included, and failures to get one.
+type answerCounter struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	n    map[string]int
+}
+
+func (a *answerCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := a.next.RoundTrip(r)
+	if r.Method == http.MethodPost && r.URL.Path == "/api/v1/events" {
+		k := "transport error"
+		if err == nil {
+			k = strconv.Itoa(resp.StatusCode)
+		}
+		a.mu.Lock()
+		if a.n == nil {
+			a.n = map[string]int{}
+		}
+		a.n[k]++
+		a.mu.Unlock()
+	}
+	return resp, err
+}
+
+func (a *answerCounter) result() map[string]int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return maps.Clone(a.n)
+}
+
+// CloseIdleConnections passes on to the transport.
+func (a *answerCounter) CloseIdleConnections() {
+	if c, ok := a.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// cpuSet measures the CPU the processes of a run use: the server (--pid),
+// this tool, and the run's versitygw.
+type cpuSet struct {
+	server, tool, s3 *cpuMeter
+}
+
+// newCPUSet starts measuring; a process that cannot be read is left out.
+func newCPUSet(pid int, gw *versitygw) *cpuSet {
+	c := &cpuSet{}
+	if pid > 0 {
+		c.server, _ = startCPU(pid)
+	}
+	c.tool, _ = startCPU(os.Getpid())
+	if gw != nil {
+		c.s3, _ = startCPU(gw.pid())
+	}
+	return c
+}
+
+// stop fills rep's CPU figures for a window of d.
+func (c *cpuSet) stop(rep *Report, d time.Duration) {
+	rep.CPUWindowSeconds = d.Seconds()
+	rep.ClockTicks = ClockTicks()
+	read := func(m *cpuMeter) float64 {
+		if m == nil {
+			return 0
+		}
+		s, _ := m.seconds()
+		return s
+	}
+	rep.ServerCPUSeconds = read(c.server)
+	rep.ToolCPUSeconds = read(c.tool)
+	rep.S3ServerCPUSeconds = read(c.s3)
+	if rep.ServerCPUSeconds > 0 && rep.Sent > 0 {
+		rep.ServerCPUPerMillion = rep.ServerCPUSeconds / float64(rep.Sent) * 1e6
+	}
 }
 
 // sender posts the run's events.

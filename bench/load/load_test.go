@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -142,6 +144,11 @@ func TestValidateLoopbackOnly(t *testing.T) {
 	if err := base.validate(); err != nil {
 		t.Fatalf("valid config: %v", err)
 	}
+	s3 := base
+	s3.sink, s3.versitygw, s3.s3MaxAge = sinkS3, "/bin/true", time.Second
+	if err := s3.validate(); err != nil {
+		t.Fatalf("valid s3 config: %v", err)
+	}
 	for _, tt := range []struct {
 		name string
 		mod  func(*config)
@@ -150,6 +157,11 @@ func TestValidateLoopbackOnly(t *testing.T) {
 		{"public receiver", func(c *config) { c.receiver = "0.0.0.0:9999" }},
 		{"no token", func(c *config) { c.token = "" }},
 		{"batch too big", func(c *config) { c.batch = 20000 }},
+		{"unknown sink", func(c *config) { c.sink = "kafka" }},
+		{"too many streams", func(c *config) { c.streams = maxStreams + 1 }},
+		{"s3 without versitygw", func(c *config) { c.sink, c.s3MaxAge = sinkS3, time.Second }},
+		{"s3 with several streams", func(c *config) { c.sink, c.versitygw, c.s3MaxAge, c.streams = sinkS3, "/bin/true", time.Second, 2 }},
+		{"s3 without max age", func(c *config) { c.sink, c.versitygw = sinkS3, "/bin/true" }},
 	} {
 		c := base
 		tt.mod(&c)
@@ -182,6 +194,9 @@ func TestRunAgainstFake(t *testing.T) {
 		if !rep.OK() || rep.Missing != 0 || rep.Sent != 2500 || rep.Received != 2500 || rep.Duplicates != 0 || rep.Foreign != 0 {
 			t.Errorf("gzip %v: report %+v, want all 2500 sent and received once", gz, rep)
 		}
+		if rep.IngestAnswers["202"] != 13 || len(rep.IngestAnswers) != 1 {
+			t.Errorf("gzip %v: got answers by status %v, want 13 of 202", gz, rep.IngestAnswers)
+		}
 		if rep.Requests != 13 || rep.Latency.Max <= 0 || rep.Latency.P50 > rep.Latency.P99 || rep.PeakRSSBytes <= 0 || rep.IngestPerSecond <= 0 {
 			t.Errorf("gzip %v: report %+v, want 13 requests, latencies, RSS and rates", gz, rep)
 		}
@@ -191,6 +206,28 @@ func TestRunAgainstFake(t *testing.T) {
 			t.Errorf("text report:\n%s", text.String())
 		}
 	}
+	// Retried requests show in the answers by status.
+	var refused atomic.Int32
+	srv.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/api/v1/events" && refused.Add(1) <= 2 {
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return true
+		}
+		return false
+	})
+	cfg := config{
+		server: srv.URL, token: token, events: 1000, batch: 500, concurrency: 1,
+		receiver: "127.0.0.1:0", testdata: testdata, timeout: time.Minute,
+	}
+	rep, err := run(t.Context(), cfg, &bytes.Buffer{})
+	srv.Intercept(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || rep.IngestAnswers["503"] != 2 || rep.IngestAnswers["202"] != 2 || len(rep.IngestAnswers) != 2 {
+		t.Errorf("report %+v: got answers %v, want 2 of 503 then 2 of 202", rep, rep.IngestAnswers)
+	}
 	// The streams were deleted, and the events kept their template content.
 	reqs := srv.Requests()
 	deletes := 0
@@ -199,8 +236,8 @@ func TestRunAgainstFake(t *testing.T) {
 			deletes++
 		}
 	}
-	if deletes != 2 {
-		t.Errorf("got %d stream deletes, want 2", deletes)
+	if deletes != 3 {
+		t.Errorf("got %d stream deletes, want 3", deletes)
 	}
 	events := srv.Events()
 	var e map[string]any
@@ -219,6 +256,54 @@ func mustTime(t *testing.T, s string) time.Time {
 		t.Fatal(err)
 	}
 	return v
+}
+
+func TestFindVersitygw(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin", "versitygw")
+	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", t.TempDir()) // nothing on PATH
+	envOf := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i+1 < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	for _, tt := range []struct {
+		name, flag string
+		env        func(string) string
+		want       string
+	}{
+		{"flag wins", "/x/versitygw", envOf("VERSITYGW", "/y/versitygw"), "/x/versitygw"},
+		{"VERSITYGW", "", envOf("VERSITYGW", "/y/versitygw", "GOPATH", dir), "/y/versitygw"},
+		{"GOPATH", "", envOf("GOPATH", "/nope"+string(os.PathListSeparator)+dir), bin},
+		{"nowhere", "", envOf("GOPATH", "/nope"), ""},
+	} {
+		got, err := findVersitygw(tt.flag, tt.env)
+		if got != tt.want || (err != nil) != (tt.want == "") {
+			t.Errorf("%s: got %q, %v, want %q", tt.name, got, err, tt.want)
+		}
+	}
+	home := t.TempDir()
+	homeBin := filepath.Join(home, "go", "bin", "versitygw")
+	if err := os.MkdirAll(filepath.Dir(homeBin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(homeBin, nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := findVersitygw("", envOf("HOME", home)); err != nil || got != homeBin {
+		t.Errorf("~/go/bin: got %q, %v, want %q", got, err, homeBin)
+	}
 }
 
 func TestMainFlags(t *testing.T) {

@@ -1,7 +1,8 @@
 // Command load is auditstream's end-to-end load tool: it sends generated
 // Okta LogEvents to a server on this machine through POST /api/v1/events
-// and measures how fast and how completely an http log stream delivers
-// them back to a webhook receiver it runs itself. See bench/README.md.
+// and measures how fast, how completely and at what CPU cost log streams
+// deliver them back: http streams to a webhook receiver it runs itself,
+// or an s3 stream to a versitygw it runs itself. See bench/README.md.
 package main
 
 import (
@@ -38,7 +39,11 @@ func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer, env f
 	fs.IntVar(&cfg.concurrency, "concurrency", 4, "concurrent senders")
 	fs.Float64Var(&cfg.rate, "rate", 0, "target events/s (0: as fast as possible)")
 	fs.StringVar(&cfg.receiver, "receiver", "127.0.0.1:0", "listen `address` of the webhook receiver (loopback only)")
-	fs.IntVar(&cfg.pid, "pid", 0, "server `pid` whose RSS to sample (Linux /proc)")
+	fs.IntVar(&cfg.pid, "pid", 0, "server `pid` whose CPU time and RSS to measure (Linux /proc)")
+	fs.IntVar(&cfg.streams, "streams", 1, "`N` http streams; more than one: each filters a share of the event types")
+	fs.StringVar(&cfg.sink, "sink", sinkHTTP, "destination: http (webhook receiver) or s3 (a versitygw the tool runs)")
+	fs.StringVar(&cfg.versitygw, "versitygw", "", "versitygw `binary` for --sink s3 (default $VERSITYGW, PATH, $GOPATH/bin)")
+	fs.DurationVar(&cfg.s3MaxAge, "s3-max-age", 2*time.Second, "the s3 stream's batch.maxAge")
 	fs.StringVar(&cfg.testdata, "testdata", "", "NDJSON template `file` (default testdata/okta/logevents.ndjson in the module root)")
 	fs.DurationVar(&cfg.timeout, "timeout", 5*time.Minute, "overall time limit")
 	fs.BoolVar(&cfg.gzip, "gzip", false, "gzip request bodies")
@@ -65,6 +70,14 @@ func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer, env f
 			fmt.Fprintf(stderr, "load: %v\n", err)
 			return 2
 		}
+	}
+	if cfg.sink == sinkS3 {
+		bin, err := findVersitygw(cfg.versitygw, env)
+		if err != nil {
+			fmt.Fprintf(stderr, "load: %v\n", err)
+			return 2
+		}
+		cfg.versitygw = bin
 	}
 	if err := cfg.validate(); err != nil {
 		fmt.Fprintf(stderr, "load: %v\n", err)

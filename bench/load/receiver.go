@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -14,25 +16,31 @@ import (
 // maxHookBody bounds one delivery the receiver reads.
 const maxHookBody = 256 << 20
 
-// receiver is the webhook the bench stream delivers to. It records when
-// each event of the run first arrived, indexed by the event's index.
+// receiver is the webhook the bench streams deliver to, stream s at
+// /hook/<s> (the s3 reader feeds it too, as stream 0). It records when
+// each event of the run first arrived, indexed by the event's index, and
+// checks that it arrived through the stream whose filter selects it.
 type receiver struct {
 	gen   *generator
+	route *route
 	start time.Time
 	// at[i] is the receipt time of event i in ns since start, plus one
 	// (zero: not received).
 	at []atomic.Int64
+	// perStream[s] counts the distinct events stream s delivered.
+	perStream []atomic.Int64
 
 	received   atomic.Int64 // distinct events of this run
 	duplicates atomic.Int64 // events of this run received again
 	foreign    atomic.Int64 // events of other runs or producers
 	badBodies  atomic.Int64 // deliveries the receiver could not read
+	misrouted  atomic.Int64 // events of this run a stream's filter does not select
 	first      atomic.Int64 // ns since start of the first receipt, plus one
 	last       atomic.Int64 // ns since start of the last first-receipt
 }
 
-func newReceiver(gen *generator, events int, start time.Time) *receiver {
-	return &receiver{gen: gen, start: start, at: make([]atomic.Int64, events)}
+func newReceiver(gen *generator, rt *route, events int, start time.Time) *receiver {
+	return &receiver{gen: gen, route: rt, start: start, at: make([]atomic.Int64, events), perStream: make([]atomic.Int64, rt.streams())}
 }
 
 // hookEvent is what the receiver reads of an event: its uuid, at the top
@@ -45,7 +53,9 @@ type hookEvent struct {
 }
 
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/hook" {
+	num, ok := strings.CutPrefix(r.URL.Path, "/hook/")
+	stream, err := strconv.Atoi(num)
+	if !ok || err != nil || stream < 0 || stream >= len(rc.perStream) {
 		http.NotFound(w, r)
 		return
 	}
@@ -81,7 +91,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if id == "" && e.Detail != nil {
 			id = e.Detail.UUID
 		}
-		rc.record(id, now)
+		rc.record(id, stream, now)
 	}
 	w.WriteHeader(http.StatusOK)
 }
@@ -107,11 +117,17 @@ func decodeHook(raw []byte) ([]hookEvent, error) {
 	return events, nil
 }
 
-// record notes the receipt of the event with uuid id at now.
-func (rc *receiver) record(id string, now int64) {
+// record notes the receipt of the event with uuid id through stream at
+// now. An event the stream's filter does not select counts as misrouted,
+// not as received.
+func (rc *receiver) record(id string, stream int, now int64) {
 	idx, ok := rc.gen.index(id)
 	if !ok || idx >= uint64(len(rc.at)) {
 		rc.foreign.Add(1)
+		return
+	}
+	if rc.route.stream(rc.gen, idx) != stream {
+		rc.misrouted.Add(1)
 		return
 	}
 	if !rc.at[idx].CompareAndSwap(0, now) {
@@ -119,6 +135,7 @@ func (rc *receiver) record(id string, now int64) {
 		return
 	}
 	rc.received.Add(1)
+	rc.perStream[stream].Add(1)
 	rc.first.CompareAndSwap(0, now)
 	for {
 		l := rc.last.Load()

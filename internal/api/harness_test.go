@@ -122,7 +122,8 @@ func (tt *testTypes) build(d stream.Definition) (sink.Sink, stream.Filter, error
 		if err != nil {
 			return nil, nil, err
 		}
-		filter = func(r *event.Record, source, account string) bool {
+		filter = func(r *event.Record) bool {
+			source := r.Source
 			if source == "" {
 				source = "auditstream." + r.Org
 			}

@@ -14,14 +14,32 @@ import (
 type envelopeDefaults struct{ account, region string }
 
 // filter matches a record as the detail of its EventBridge envelope
-// (PATTERNS.md §1).
+// (PATTERNS.md §1). The envelope's default source and its time are kept
+// from one event to the next (events of one org, published within the
+// same second, share them), so matching allocates nothing on the common
+// path; the filter is used by one goroutine (stream.Filter).
 func (t *destinations) filter(p *pattern.Pattern) stream.Filter {
-	return func(r *event.Record, source, account string) bool {
+	var (
+		org, defSource string // defSource is the default source of org
+		sec            int64  // the Unix second of timeStr
+		timeStr        string
+		haveTime       bool
+	)
+	return func(r *event.Record) bool {
+		source := r.Source
 		if source == "" {
-			source = "auditstream." + r.Org
+			if r.Org != org || defSource == "" {
+				org, defSource = r.Org, "auditstream."+r.Org
+			}
+			source = defSource
 		}
+		account := r.Account
 		if account == "" {
 			account = t.envelope.account
+		}
+		if s := r.Published.Unix(); !haveTime || s != sec {
+			sec, haveTime = s, true
+			timeStr = r.Published.UTC().Truncate(time.Second).Format(time.RFC3339)
 		}
 		env := pattern.Envelope{
 			Version:    "0",
@@ -29,7 +47,7 @@ func (t *destinations) filter(p *pattern.Pattern) stream.Filter {
 			DetailType: "SystemLog",
 			Source:     source,
 			Account:    account,
-			Time:       r.Published.UTC().Truncate(time.Second).Format(time.RFC3339),
+			Time:       timeStr,
 			Region:     t.envelope.region,
 			Detail:     r.Data,
 		}

@@ -94,8 +94,8 @@ func TestLifecycleEarlyExit(t *testing.T) {
 func TestConfigStreamSettingsCheckedAtStart(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(dir)
-	cfg.Streams = []config.Stream{{ID: "hook", Name: "hook", Type: "http",
-		Settings: map[string]any{"url": "http://127.0.0.1:9/x", "unknownSetting": true}}}
+	cfg.Streams = []config.Stream{{Declared: config.Declared{ID: "hook", Name: "hook", Type: "http",
+		Settings: map[string]any{"url": "http://127.0.0.1:9/x", "unknownSetting": true}}}}
 	// Were the settings accepted, Run would serve until this deadline.
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()

@@ -9,7 +9,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -176,12 +175,6 @@ func (c *Client) send(ctx context.Context, method, path string, again resend, in
 	}
 	_, err := c.do(ctx, rq, out)
 	return err
-}
-
-// itemPath is the path of the item id of the collection at base, with
-// further segments appended.
-func itemPath(base, id string, rest ...string) string {
-	return base + "/" + strings.Join(append([]string{url.PathEscape(id)}, rest...), "/")
 }
 
 // do sends rq, retrying as the package doc describes, and decodes a 2xx

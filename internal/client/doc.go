@@ -1,6 +1,8 @@
 // Package client is a small typed client for the auditstream HTTP API:
-// event ingest (POST /api/v1/events) and the Okta-shaped log stream API
-// (/api/v1/logStreams).
+// event ingest (POST /api/v1/events), the System Log query (GET
+// /api/v1/logs) and the Okta-shaped collections of log streams
+// (/api/v1/logStreams), sources (/api/v1/sources) and API tokens
+// (/api/v1/tokens).
 //
 // Every request carries "Authorization: SSWS <token>". Errors the API
 // answers with are returned as *APIError, so callers branch with errors.As

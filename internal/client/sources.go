@@ -33,8 +33,8 @@ func (s *Source) UnmarshalJSON(b []byte) error {
 	return decodeTimes(b, (*plain)(s), map[string]*time.Time{"created": &s.Created, "lastUpdated": &s.LastUpdated})
 }
 
-// sourcesPath is the collection of sources.
-const sourcesPath = "/api/v1/sources"
+// sources is the collection of sources.
+func (c *Client) sources() resource[Source] { return resource[Source]{c, "/api/v1/sources"} }
 
 // body is what create and replace send: only the writable fields.
 func (s Source) body() any {
@@ -48,43 +48,43 @@ func (s Source) body() any {
 
 // ListSources returns every source the token may see.
 func (c *Client) ListSources(ctx context.Context) ([]Source, error) {
-	return getAll[Source](ctx, c, sourcesPath)
+	return c.sources().list(ctx)
 }
 
 // GetSource returns the source id.
 func (c *Client) GetSource(ctx context.Context, id string) (Source, error) {
-	return call[Source](ctx, c, http.MethodGet, itemPath(sourcesPath, id), safeToResend, nil)
+	return c.sources().get(ctx, id)
 }
 
 // CreateSource creates a source from s's Type, Name, Org and Settings and
 // returns it as stored. It is not retried after connection errors.
 func (c *Client) CreateSource(ctx context.Context, s Source) (Source, error) {
-	return call[Source](ctx, c, http.MethodPost, sourcesPath, sendOnce, s.body())
+	return c.sources().create(ctx, s.body())
 }
 
 // UpdateSource replaces the source id with s's Type, Name, Org and
 // Settings (a PUT) and returns it as stored.
 func (c *Client) UpdateSource(ctx context.Context, id string, s Source) (Source, error) {
-	return call[Source](ctx, c, http.MethodPut, itemPath(sourcesPath, id), safeToResend, s.body())
+	return c.sources().replace(ctx, id, s.body())
 }
 
 // DeleteSource deletes the source id.
 func (c *Client) DeleteSource(ctx context.Context, id string) error {
-	return c.send(ctx, http.MethodDelete, itemPath(sourcesPath, id), safeToResend, nil, nil)
+	return c.sources().delete(ctx, id)
 }
 
 // ActivateSource starts the source id and returns it.
 func (c *Client) ActivateSource(ctx context.Context, id string) (Source, error) {
-	return call[Source](ctx, c, http.MethodPost, itemPath(sourcesPath, id, "lifecycle", "activate"), safeToResend, nil)
+	return c.sources().lifecycle(ctx, id, "activate")
 }
 
 // DeactivateSource stops the source id and returns it.
 func (c *Client) DeactivateSource(ctx context.Context, id string) (Source, error) {
-	return call[Source](ctx, c, http.MethodPost, itemPath(sourcesPath, id, "lifecycle", "deactivate"), safeToResend, nil)
+	return c.sources().lifecycle(ctx, id, "deactivate")
 }
 
 // SourceStatus returns the status document of the source id as the server
 // sent it (state, counters, cursor, last error, rate limit, backfill).
 func (c *Client) SourceStatus(ctx context.Context, id string) (json.RawMessage, error) {
-	return call[json.RawMessage](ctx, c, http.MethodGet, itemPath(sourcesPath, id, "status"), safeToResend, nil)
+	return call[json.RawMessage](ctx, c, http.MethodGet, c.sources().item(id, "status"), safeToResend, nil)
 }

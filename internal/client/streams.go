@@ -3,22 +3,9 @@ package client
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 )
-
-// Log stream statuses (Stream.Status).
-const (
-	StatusActive   = "ACTIVE"
-	StatusInactive = "INACTIVE"
-)
-
-// maxPages bounds how many Link rel="next" pages a list follows, so a
-// server that links a page to itself cannot keep the client forever.
-const maxPages = 10000
 
 // Stream is a log stream as the API shows it (Okta's LogStream shape).
 type Stream struct {
@@ -132,8 +119,8 @@ func decodeTimes(b []byte, v any, times map[string]*time.Time) error {
 	return nil
 }
 
-// streamsPath is the collection of log streams.
-const streamsPath = "/api/v1/logStreams"
+// streams is the collection of log streams.
+func (c *Client) streams() resource[Stream] { return resource[Stream]{c, "/api/v1/logStreams"} }
 
 // body is what create and replace send: only the writable fields.
 func (s Stream) body() any {
@@ -148,47 +135,47 @@ func (s Stream) body() any {
 // ListStreams returns every log stream, following Okta's Link rel="next"
 // pagination when the server pages.
 func (c *Client) ListStreams(ctx context.Context) ([]Stream, error) {
-	return getAll[Stream](ctx, c, streamsPath)
+	return c.streams().list(ctx)
 }
 
 // GetStream returns the stream with id.
 func (c *Client) GetStream(ctx context.Context, id string) (Stream, error) {
-	return call[Stream](ctx, c, http.MethodGet, itemPath(streamsPath, id), safeToResend, nil)
+	return c.streams().get(ctx, id)
 }
 
 // CreateStream creates a stream from s's Type, Name, Settings and Filter
 // and returns it as stored. It is not retried after connection errors: the
 // lost request may have created the stream.
 func (c *Client) CreateStream(ctx context.Context, s Stream) (Stream, error) {
-	return call[Stream](ctx, c, http.MethodPost, streamsPath, sendOnce, s.body())
+	return c.streams().create(ctx, s.body())
 }
 
 // UpdateStream replaces the stream id with s's Type, Name, Settings and
 // Filter (a PUT: an absent Filter removes the filter) and returns it as
 // stored. Status is not changed; use Activate or Deactivate.
 func (c *Client) UpdateStream(ctx context.Context, id string, s Stream) (Stream, error) {
-	return call[Stream](ctx, c, http.MethodPut, itemPath(streamsPath, id), safeToResend, s.body())
+	return c.streams().replace(ctx, id, s.body())
 }
 
 // DeleteStream deletes the stream id.
 func (c *Client) DeleteStream(ctx context.Context, id string) error {
-	return c.send(ctx, http.MethodDelete, itemPath(streamsPath, id), safeToResend, nil, nil)
+	return c.streams().delete(ctx, id)
 }
 
 // Activate starts delivery of the stream id and returns it.
 func (c *Client) Activate(ctx context.Context, id string) (Stream, error) {
-	return call[Stream](ctx, c, http.MethodPost, itemPath(streamsPath, id, "lifecycle", "activate"), safeToResend, nil)
+	return c.streams().lifecycle(ctx, id, "activate")
 }
 
 // Deactivate stops delivery of the stream id and returns it. Its position
 // is kept; activating it again resumes from there.
 func (c *Client) Deactivate(ctx context.Context, id string) (Stream, error) {
-	return call[Stream](ctx, c, http.MethodPost, itemPath(streamsPath, id, "lifecycle", "deactivate"), safeToResend, nil)
+	return c.streams().lifecycle(ctx, id, "deactivate")
 }
 
 // Status returns the delivery status of the stream id.
 func (c *Client) Status(ctx context.Context, id string) (StreamStatus, error) {
-	return call[StreamStatus](ctx, c, http.MethodGet, itemPath(streamsPath, id, "status"), safeToResend, nil)
+	return call[StreamStatus](ctx, c, http.MethodGet, c.streams().item(id, "status"), safeToResend, nil)
 }
 
 // Replay makes the stream id deliver again every event the journal still
@@ -196,12 +183,12 @@ func (c *Client) Status(ctx context.Context, id string) (StreamStatus, error) {
 // those events a second time.
 func (c *Client) Replay(ctx context.Context, id string, since time.Time) error {
 	body := map[string]string{"since": since.UTC().Format(time.RFC3339Nano)}
-	return c.send(ctx, http.MethodPost, itemPath(streamsPath, id, "replay"), safeToResend, body, nil)
+	return c.send(ctx, http.MethodPost, c.streams().item(id, "replay"), safeToResend, body, nil)
 }
 
 // DeadLetters returns the dead letters of the stream id.
 func (c *Client) DeadLetters(ctx context.Context, id string) ([]DeadLetter, error) {
-	return getAll[DeadLetter](ctx, c, itemPath(streamsPath, id, "deadLetters"))
+	return getAll[DeadLetter](ctx, c, c.streams().item(id, "deadLetters"))
 }
 
 // Redrive hands the dead letters of the stream id back to its runner and
@@ -210,70 +197,6 @@ func (c *Client) DeadLetters(ctx context.Context, id string) ([]DeadLetter, erro
 func (c *Client) Redrive(ctx context.Context, id string) (int, error) {
 	out, err := call[struct {
 		Redriven int `json:"redriven"`
-	}](ctx, c, http.MethodPost, itemPath(streamsPath, id, "deadLetters", "redrive"), sendOnce, nil)
+	}](ctx, c, http.MethodPost, c.streams().item(id, "deadLetters", "redrive"), sendOnce, nil)
 	return out.Redriven, err
-}
-
-// getAll GETs a JSON array, following Link rel="next" to the same server.
-func getAll[T any](ctx context.Context, c *Client, path string) ([]T, error) {
-	all := []T{}
-	next := c.url(path)
-	for range maxPages {
-		var page []T
-		h, err := c.do(ctx, request{method: http.MethodGet, url: next, idempotent: true}, &page)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, page...)
-		link := nextLink(h)
-		if link == "" || len(page) == 0 {
-			return all, nil
-		}
-		u, err := c.sameServer(next, link)
-		if err != nil {
-			return nil, err
-		}
-		next = u
-	}
-	return nil, fmt.Errorf("GET %s: more than %d pages", path, maxPages)
-}
-
-// sameServer resolves link against cur and refuses links to another
-// server, which would be sent the token.
-func (c *Client) sameServer(cur, link string) (string, error) {
-	base, err := url.Parse(cur)
-	if err != nil {
-		return "", err
-	}
-	u, err := base.Parse(link)
-	if err != nil {
-		return "", fmt.Errorf("next link %q: %w", link, err)
-	}
-	if u.Scheme != base.Scheme || u.Host != base.Host {
-		return "", fmt.Errorf("next link %q leaves %s", link, base.Host)
-	}
-	return u.String(), nil
-}
-
-// nextLink returns the target of a Link header entry with rel="next".
-func nextLink(h http.Header) string {
-	for _, v := range h.Values("Link") {
-		for entry := range strings.SplitSeq(v, ",") {
-			target, params, ok := strings.Cut(entry, ";")
-			if !ok {
-				continue
-			}
-			target = strings.TrimSpace(target)
-			if !strings.HasPrefix(target, "<") || !strings.HasSuffix(target, ">") {
-				continue
-			}
-			for p := range strings.SplitSeq(params, ";") {
-				k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
-				if strings.EqualFold(k, "rel") && strings.Trim(v, `"`) == "next" {
-					return target[1 : len(target)-1]
-				}
-			}
-		}
-	}
-	return ""
 }

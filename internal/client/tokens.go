@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"net/http"
 	"time"
 )
 
@@ -21,18 +20,18 @@ type Token struct {
 	Secret string `json:"token,omitempty"`
 }
 
-// tokensPath is the collection of API tokens.
-const tokensPath = "/api/v1/tokens"
+// tokens is the collection of API tokens.
+func (c *Client) tokens() resource[Token] { return resource[Token]{c, "/api/v1/tokens"} }
 
 // ListTokens returns the tokens the caller's token may see (its org's,
 // every org's for an all-orgs token).
 func (c *Client) ListTokens(ctx context.Context) ([]Token, error) {
-	return getAll[Token](ctx, c, tokensPath)
+	return c.tokens().list(ctx)
 }
 
 // GetToken returns the token id (without its secret).
 func (c *Client) GetToken(ctx context.Context, id string) (Token, error) {
-	return call[Token](ctx, c, http.MethodGet, itemPath(tokensPath, id), safeToResend, nil)
+	return c.tokens().get(ctx, id)
 }
 
 // CreateToken creates a token with t's Name, Org (empty: the caller's org)
@@ -45,10 +44,10 @@ func (c *Client) CreateToken(ctx context.Context, t Token) (Token, error) {
 		Org    string   `json:"org,omitempty"`
 		Scopes []string `json:"scopes"`
 	}{t.Name, t.Org, t.Scopes}
-	return call[Token](ctx, c, http.MethodPost, tokensPath, sendOnce, body)
+	return c.tokens().create(ctx, body)
 }
 
 // DeleteToken revokes the token id; requests with it fail from then on.
 func (c *Client) DeleteToken(ctx context.Context, id string) error {
-	return c.send(ctx, http.MethodDelete, itemPath(tokensPath, id), safeToResend, nil, nil)
+	return c.tokens().delete(ctx, id)
 }

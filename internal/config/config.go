@@ -232,15 +232,30 @@ type Log struct {
 	Format string `yaml:"format"`
 }
 
+// Declared is what a log stream and a source declared in the file both
+// say of themselves: the header of their /api/v1/logStreams and
+// /api/v1/sources definitions.
+type Declared struct {
+	// ID is the definition's id: 1 to 64 letters, digits, '-' or '_'.
+	ID string `yaml:"id"`
+	// Name is shown by the API.
+	Name string `yaml:"name"`
+	// Type is the destination or source type, e.g. http or okta.
+	Type string `yaml:"type"`
+	// Org is the org the definition belongs to (default: every org, "*",
+	// for a stream; ingest.defaultOrg for a source).
+	Org string `yaml:"org"`
+	// Status is ACTIVE (the default) or INACTIVE.
+	Status string `yaml:"status"`
+	// Settings are the type's settings, as the API takes them.
+	Settings map[string]any `yaml:"settings"`
+}
+
 // Stream is a log stream declared in the file.
 type Stream struct {
-	ID       string         `yaml:"id"`
-	Name     string         `yaml:"name"`
-	Type     string         `yaml:"type"`
-	Org      string         `yaml:"org"`
-	Status   string         `yaml:"status"`
-	Settings map[string]any `yaml:"settings"`
-	Filter   map[string]any `yaml:"filter,omitempty"`
+	Declared `yaml:",inline"`
+	// Filter is the optional event pattern selecting the stream's events.
+	Filter map[string]any `yaml:"filter,omitempty"`
 }
 
 // Source is an event source declared in the file: type okta (a System Log
@@ -248,28 +263,16 @@ type Stream struct {
 // of /api/v1/sources. Secrets may be written here in the clear; receiver
 // secrets are hashed when loaded.
 type Source struct {
-	ID       string         `yaml:"id"`
-	Name     string         `yaml:"name"`
-	Type     string         `yaml:"type"`
-	Org      string         `yaml:"org"`
-	Status   string         `yaml:"status"`
-	Settings map[string]any `yaml:"settings"`
+	Declared `yaml:",inline"`
 }
 
-// SettingsJSON returns the source's settings as JSON.
-func (s Source) SettingsJSON() (json.RawMessage, error) {
-	if s.Settings == nil {
+// SettingsJSON returns the settings as JSON; none written in the file are
+// the empty object, as the API stores them.
+func (d Declared) SettingsJSON() (json.RawMessage, error) {
+	if d.Settings == nil {
 		return json.RawMessage("{}"), nil
 	}
-	return json.Marshal(s.Settings)
-}
-
-// SettingsJSON returns the stream's settings as JSON.
-func (s Stream) SettingsJSON() (json.RawMessage, error) {
-	if s.Settings == nil {
-		return json.RawMessage("{}"), nil
-	}
-	return json.Marshal(s.Settings)
+	return json.Marshal(d.Settings)
 }
 
 // FilterJSON returns the stream's filter as JSON, or nil.
@@ -502,36 +505,36 @@ func (c Config) Validate() error {
 	}
 	ids := map[string]bool{}
 	for i, s := range c.Streams {
-		errs = append(errs, checkDeclared(fmt.Sprintf("streams[%d]", i), s.ID, s.Name, s.Type, s.Status, ids,
+		errs = append(errs, s.check(fmt.Sprintf("streams[%d]", i), ids,
 			stream.StatusActive, stream.StatusInactive)...)
 	}
 	// A source's type is checked against the table of source types when
 	// the service starts (or --print-config runs).
 	srcIDs := map[string]bool{}
 	for i, s := range c.Sources {
-		errs = append(errs, checkDeclared(fmt.Sprintf("sources[%d]", i), s.ID, s.Name, s.Type, s.Status, srcIDs,
+		errs = append(errs, s.check(fmt.Sprintf("sources[%d]", i), srcIDs,
 			source.StatusActive, source.StatusInactive)...)
 	}
 	return errors.Join(errs...)
 }
 
-// checkDeclared checks what the file says of one declared stream or source
-// (at names it, "streams[2]"): the required fields, the id's form and
+// check checks what the file says of one declared stream or source (at
+// names it, "streams[2]"): the required fields, the id's form and
 // uniqueness among seen, and the status.
-func checkDeclared(at, id, name, typ, status string, seen map[string]bool, active, inactive string) []error {
+func (d Declared) check(at string, seen map[string]bool, active, inactive string) []error {
 	var errs []error
-	if id == "" || name == "" || typ == "" {
+	if d.ID == "" || d.Name == "" || d.Type == "" {
 		errs = append(errs, fmt.Errorf("%s: id, name and type are required", at))
 	}
-	if id != "" && !streamIDRE.MatchString(id) {
-		errs = append(errs, fmt.Errorf("%s: id %q must be 1 to 64 letters, digits, '-' or '_'", at, id))
+	if d.ID != "" && !streamIDRE.MatchString(d.ID) {
+		errs = append(errs, fmt.Errorf("%s: id %q must be 1 to 64 letters, digits, '-' or '_'", at, d.ID))
 	}
-	if seen[id] {
-		errs = append(errs, fmt.Errorf("%s: duplicate id %q", at, id))
+	if seen[d.ID] {
+		errs = append(errs, fmt.Errorf("%s: duplicate id %q", at, d.ID))
 	}
-	seen[id] = true
-	if status != "" && status != active && status != inactive {
-		errs = append(errs, fmt.Errorf("%s: status %q is not %s or %s", at, status, active, inactive))
+	seen[d.ID] = true
+	if d.Status != "" && d.Status != active && d.Status != inactive {
+		errs = append(errs, fmt.Errorf("%s: status %q is not %s or %s", at, d.Status, active, inactive))
 	}
 	return errs
 }

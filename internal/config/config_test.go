@@ -229,9 +229,9 @@ func TestValidate(t *testing.T) {
 		{"negative body", func(c *config.Config) { c.Ingest.MaxBodyBytes = -1 }, "ingest: limits"},
 		{"negative event", func(c *config.Config) { c.Ingest.MaxEventBytes = -1 }, "ingest: limits"},
 		{"stream statuses", func(c *config.Config) {
-			c.Streams = []config.Stream{{ID: "a", Name: "a", Type: "file", Status: "ACTIVE"}, {ID: "b", Name: "b", Type: "file", Status: "INACTIVE"}}
+			c.Streams = []config.Stream{{Declared: config.Declared{ID: "a", Name: "a", Type: "file", Status: "ACTIVE"}}, {Declared: config.Declared{ID: "b", Name: "b", Type: "file", Status: "INACTIVE"}}}
 		}, ""},
-		{"stream without type", func(c *config.Config) { c.Streams = []config.Stream{{ID: "a", Name: "a"}} }, "streams[0]: id, name and type are required"},
+		{"stream without type", func(c *config.Config) { c.Streams = []config.Stream{{Declared: config.Declared{ID: "a", Name: "a"}}} }, "streams[0]: id, name and type are required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,8 +17,8 @@ import (
 // touched.
 func TestWithDefaults(t *testing.T) {
 	c := config.Config{Listen: "0.0.0.0:9000",
-		Streams: []config.Stream{{ID: "a"}, {ID: "b", Org: "acme", Status: "INACTIVE"}},
-		Sources: []config.Source{{ID: "s"}}}
+		Streams: []config.Stream{{Declared: config.Declared{ID: "a"}}, {Declared: config.Declared{ID: "b", Org: "acme", Status: "INACTIVE"}}},
+		Sources: []config.Source{{Declared: config.Declared{ID: "s"}}}}
 	got := c.WithDefaults()
 	checks := []struct {
 		name      string
@@ -44,7 +44,7 @@ func TestWithDefaults(t *testing.T) {
 		{"streams[0]", [2]string{got.Streams[0].Org, got.Streams[0].Status}, [2]string{"*", "ACTIVE"}},
 		{"streams[1]", [2]string{got.Streams[1].Org, got.Streams[1].Status}, [2]string{"acme", "INACTIVE"}},
 		{"sources[0]", [2]string{got.Sources[0].Org, got.Sources[0].Status}, [2]string{"default", "ACTIVE"}},
-		{"caller's streams", c.Streams[0], config.Stream{ID: "a"}},
+		{"caller's streams", c.Streams[0], config.Stream{Declared: config.Declared{ID: "a"}}},
 		{"fixed point", reflect.DeepEqual(got.WithDefaults(), got), true},
 	}
 	for _, tt := range checks {

@@ -198,10 +198,12 @@ func TestConsumersResumeAfterJetStreamRestart(t *testing.T) {
 // the timeout, so a fast machine still shows it.
 func TestSlowAppendsUnderLoadSucceed(t *testing.T) {
 	board := &health.Board{}
-	// A quarter second: record batches are acknowledged every few
-	// milliseconds even on a loaded 2-core machine under -race.
-	const timeout = 250 * time.Millisecond
-	j, err := Open(t.Context(), Options{DataDir: t.TempDir(), AppendTimeout: timeout, Health: board}, slog.New(slog.DiscardHandler))
+	// 1 s, not less: on a loaded 2-core machine under -race a pause of a few
+	// hundred milliseconds without an acknowledgement happens. SyncAlways
+	// (an fsync per record batch) makes the load slow without needing
+	// gigabytes of events.
+	const timeout = time.Second
+	j, err := Open(t.Context(), Options{DataDir: t.TempDir(), AppendTimeout: timeout, Health: board, SyncAlways: true}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -231,7 +231,7 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Journal, error)
 // the writer goroutine.
 func (j *Journal) startWriter(ctx context.Context) error {
 	w := newWriter(j)
-	if err := w.sync(ctx); err != nil {
+	if _, err := w.sync(ctx); err != nil {
 		return fmt.Errorf("read the journal's tail into the de-duplication window: %w", err)
 	}
 	wctx, stop := context.WithCancel(context.Background())

@@ -195,3 +195,43 @@ func TestLostCount(t *testing.T) {
 		})
 	}
 }
+
+// After JetStream repaired a damaged block at start, its last sequence is
+// no longer its last stored message: appends still work (the writer's
+// fence expects the last sequence it read, which the server refuses once;
+// the writer then appends once without it) and new events are read back.
+func TestAppendAfterRepairedStore(t *testing.T) {
+	dir := t.TempDir()
+	fillJournal(t, dir, 3000)
+	blk := newestBlock(t, dir)
+	b, err := os.ReadFile(blk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []int{len(b) / 3, len(b) / 2, 2 * len(b) / 3} {
+		for k := range 1024 {
+			b[o+k] ^= 0xFF
+		}
+	}
+	if err := os.WriteFile(blk, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j := openTest(t, dir)
+	defer j.Close()
+	for round := range 3 {
+		evs := padEvents(t, fmt.Sprintf("after-%d", round), 150, 10)
+		res, err := j.Append(t.Context(), evs)
+		if err != nil || res.Stored != len(evs) {
+			t.Fatalf("append %d after the repair: got %+v, %v; want %d stored", round, res, err, len(evs))
+		}
+	}
+	got := 0
+	for u := range uuidsIn(t, j) {
+		if strings.HasPrefix(u, "after-") {
+			got++
+		}
+	}
+	if got != 450 {
+		t.Errorf("got %d events appended after the repair, want 450", got)
+	}
+}

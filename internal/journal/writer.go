@@ -74,6 +74,8 @@ type writer struct {
 	synced  bool
 	lastSeq uint64
 	lastID  string
+	// unfenced makes the next batch expect nothing (see commit).
+	unfenced bool
 	// confirmed caches the last message read to confirm a digest hit.
 	confirmedSeq  uint64
 	confirmedRecs []event.Record
@@ -180,17 +182,29 @@ func (w *writer) commit(ctx context.Context, group []*appendReq) {
 		return
 	}
 	var err error
+	fenced := false
 	for attempt := 0; ; attempt++ {
 		if !w.synced {
-			if err = w.sync(ctx); err != nil {
-				err = fmt.Errorf("read the journal's tail: %w", err)
+			n, err2 := w.sync(ctx)
+			if err2 != nil {
+				err = fmt.Errorf("read the journal's tail: %w", err2)
 				break
+			}
+			if fenced && n == 0 {
+				// Fenced, yet no message after the last one we know: the
+				// server's last sequence is not its last stored message
+				// (a block repaired at start keeps the old last
+				// sequence). Publish the next batch without expecting
+				// one, then chain from it.
+				w.j.log.Warn("journal: the server's last sequence is not its last stored message (repaired store?); appending once without the fence")
+				w.unfenced = true
 			}
 		}
 		err = w.publishGroup(ctx, live)
 		if err == nil || !isFenced(err) || attempt >= fenceRetries {
 			break
 		}
+		fenced = true
 		w.j.log.Info("journal append fenced by another writer; reading its events and retrying", "err", err)
 	}
 	w.finish(live, err)
@@ -270,9 +284,12 @@ func (w *writer) publishGroup(ctx context.Context, group []*appendReq) error {
 			id := batchMsgID(w.nonce, w.n, n)
 			opts := []jetstream.PublishOpt{jetstream.WithMsgID(id), jetstream.WithExpectStream(w.j.opts.Stream),
 				jetstream.WithStallWait(w.j.opts.AppendTimeout)}
-			if w.lastID != "" {
+			switch {
+			case w.lastID != "":
 				opts = append(opts, jetstream.WithExpectLastMsgID(w.lastID))
-			} else {
+			case w.unfenced:
+				w.unfenced = false
+			default:
 				opts = append(opts, jetstream.WithExpectLastSequence(w.lastSeq))
 			}
 			f, err := js.PublishMsgAsync(m, opts...)
@@ -388,22 +405,23 @@ func (w *writer) confirm(ctx context.Context, seq uint64, org, uuid string) (boo
 // sync reads the messages after lastSeq into the window (all of the
 // de-duplication window at the first sync) and makes the next publish
 // expect the stream's last sequence.
-func (w *writer) sync(ctx context.Context) error {
+func (w *writer) sync(ctx context.Context) (read int, err error) {
 	from := ScanFrom{FromSeq: w.lastSeq + 1}
 	if w.lastSeq == 0 {
 		from = ScanFrom{Since: time.Now().Add(-w.j.opts.DuplicateWindow)}
 	}
 	last, err := w.j.scan(ctx, "", from, func(recs []event.Record, seq uint64, arrived time.Time) bool {
+		read++
 		for i := range recs {
 			w.window.add(w.window.key(recs[i].Org, recs[i].UUID), seq, arrived)
 		}
 		return true
 	})
 	if err != nil {
-		return err
+		return read, err
 	}
 	w.lastSeq, w.lastID, w.synced = last, "", true
-	return nil
+	return read, nil
 }
 
 // finish resolves each request's result from the states of its events.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -17,39 +16,11 @@ import (
 	"github.com/auditstream/auditstream/internal/sink"
 )
 
-// Dead-letter message headers.
-const (
-	hdrReason = "Audit-Dead-Reason"
-	hdrSeq    = "Audit-Seq"
-	hdrUUID   = "Audit-UUID"
-)
-
-func deadLetterSubject(id string) string { return "deadletter." + id }
-
-// writeDeadLetters appends recs to the stream's dead letters and waits for
-// the journal to have them. It returns how many it stored: on error the
-// caller retries with the rest, so a letter is not stored twice. A full
-// dead-letter store gives an error wrapping journal.ErrDeadLettersFull.
+// writeDeadLetters stores recs in stream id's dead letters with reason,
+// as the destination may see it (egress.PublicMessage, at most 1 KiB). See
+// journal.WriteDeadLetters for what it returns.
 func writeDeadLetters(ctx context.Context, j *journal.Journal, id string, recs []event.Record, reason error) (int, error) {
-	js := j.JetStream()
-	for i, rec := range recs {
-		m := nats.NewMsg(deadLetterSubject(id))
-		m.Data = rec.Data
-		m.Header.Set(hdrReason, truncate(egress.PublicMessage(reason), 1024))
-		m.Header.Set(hdrSeq, strconv.FormatUint(rec.Seq, 10))
-		m.Header.Set(hdrUUID, rec.UUID)
-		m.Header.Set(journal.HeaderOrg, rec.Org)
-		m.Header.Set(journal.HeaderType, rec.EventType)
-		m.Header.Set(journal.HeaderPublished, strconv.FormatInt(rec.Published.UnixNano(), 10))
-		if _, err := js.PublishMsg(ctx, m); err != nil {
-			if journal.IsCapReached(err) {
-				return i, fmt.Errorf("%w (journal.deadLetters.maxBytes reached; redrive or purge dead letters, or raise the cap): %w",
-					journal.ErrDeadLettersFull, err)
-			}
-			return i, fmt.Errorf("publish dead letter: %w", err)
-		}
-	}
-	return len(recs), nil
+	return j.WriteDeadLetters(ctx, id, recs, truncate(egress.PublicMessage(reason), 1024))
 }
 
 func truncate(s string, n int) string {
@@ -63,7 +34,8 @@ func truncate(s string, n int) string {
 type DeadLetter struct {
 	// Seq is the dead letter's own sequence (used to redrive or delete it).
 	Seq uint64 `json:"seq"`
-	// JournalSeq is the event's sequence in the journal.
+	// JournalSeq is the sequence of the journal message that held the
+	// event (where a replay would start to deliver it again).
 	JournalSeq uint64          `json:"journalSeq"`
 	UUID       string          `json:"uuid"`
 	Reason     string          `json:"reason"`
@@ -80,7 +52,7 @@ func ListDeadLetters(ctx context.Context, j *journal.Journal, id string, limit i
 	if err != nil {
 		return nil, fmt.Errorf("read dead letters: %w", err)
 	}
-	subj := deadLetterSubject(id)
+	subj := journal.DeadLetterSubject(id)
 	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(subj))
 	if err != nil {
 		return nil, fmt.Errorf("read dead letters: %w", err)
@@ -126,19 +98,13 @@ func toDeadLetter(m jetstream.Msg) (DeadLetter, error) {
 	if err != nil {
 		return DeadLetter{}, err
 	}
-	h := m.Headers()
-	jseq, _ := strconv.ParseUint(h.Get(hdrSeq), 10, 64)
-	rec := event.Record{
-		UUID:      h.Get(hdrUUID),
-		Seq:       jseq,
-		Org:       h.Get(journal.HeaderOrg),
-		EventType: h.Get(journal.HeaderType),
-		Data:      append([]byte(nil), m.Data()...),
+	dl, err := journal.DecodeDeadLetter(journal.Message{Subject: m.Subject(), Header: m.Headers(), Data: m.Data(), Seq: md.Sequence.Stream})
+	if err != nil {
+		return DeadLetter{}, err
 	}
-	if ns, err := strconv.ParseInt(h.Get(journal.HeaderPublished), 10, 64); err == nil {
-		rec.Published = time.Unix(0, ns).UTC()
-	}
-	return DeadLetter{Seq: md.Sequence.Stream, JournalSeq: jseq, UUID: rec.UUID, Reason: h.Get(hdrReason),
+	rec := dl.Record
+	rec.Data = append([]byte(nil), rec.Data...)
+	return DeadLetter{Seq: dl.Seq, JournalSeq: journal.MsgSeqOf(rec.Seq), UUID: rec.UUID, Reason: dl.Reason,
 		At: md.Timestamp.UTC(), Event: json.RawMessage(rec.Data), rec: rec}, nil
 }
 
@@ -209,5 +175,5 @@ func PurgeDeadLetters(ctx context.Context, j *journal.Journal, id string) error 
 	if err != nil {
 		return err
 	}
-	return stream.Purge(ctx, jetstream.WithPurgeSubject(deadLetterSubject(id)))
+	return stream.Purge(ctx, jetstream.WithPurgeSubject(journal.DeadLetterSubject(id)))
 }

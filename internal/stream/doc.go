@@ -5,9 +5,12 @@
 // exponential backoff and jitter, Retry-After, dead letters, acks, status
 // and metrics.
 //
-// Delivery is at least once. A batch's journal messages are acknowledged
-// only after the sink accepted the batch or its records were dead-lettered,
-// so an ungraceful stop may deliver a batch again but never drops one.
+// Delivery is at least once. The runner reads the journal's messages (a
+// record batch holds up to 100 events) through journal.Decode and filters
+// and batches their events; a message is acknowledged only once every one
+// of its events was delivered, dead-lettered or filtered out (after the
+// flush that completes it, when it straddles two sink batches), so an
+// ungraceful stop may deliver a batch again but never drops one.
 //
 // Definitions live in a JetStream KV bucket (Store); a Supervisor on every
 // node watches it and starts, restarts and stops runners as streams are

@@ -348,3 +348,14 @@ func counterValue(c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// positions reads the journal and returns every event's position
+// (event.Record.Seq) by uuid, whatever format the journal wrote it in.
+func (e *env) positions() map[string]uint64 {
+	e.t.Helper()
+	out := map[string]uint64{}
+	for _, r := range journaltest.Records(e.t, e.j) {
+		out[r.UUID] = r.Seq
+	}
+	return out
+}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -49,11 +48,15 @@ const (
 	// released iterator's requests outlive it by that much (see
 	// settleRelease), so it is short.
 	pullExpiry = 2 * time.Second
+	// pullBytes bounds the bytes of one pull request; it is above the
+	// journal's largest message (its server's max_payload, 8 MiB).
+	pullBytes = 16 << 20
 )
 
-// Filter decides whether a record goes to the stream; source and account
-// are the event's envelope source and account (empty: the defaults).
-type Filter func(r *event.Record, source, account string) bool
+// Filter decides whether a record goes to the stream. A runner calls its
+// filter from one goroutine; the record and its Data are only valid during
+// the call.
+type Filter func(r *event.Record) bool
 
 // RunnerConfig is what a Runner needs.
 type RunnerConfig struct {
@@ -78,11 +81,19 @@ type Runner struct {
 	log    *slog.Logger
 	cons   jetstream.Consumer
 	// pending holds journal messages fetched since the last completed
-	// batch, in order; they are acked together once the batch is done.
-	pending []jetstream.Msg
-	// pendingSeq holds the journal sequences in pending, so that a
-	// redelivered copy of a message the runner already holds is dropped.
+	// batch, in order, each with all its events taken (in the batch,
+	// dead-lettered or filtered out); they are acked together once the
+	// batch is done. The batch's records point into their data.
+	pending []held
+	// cur is the message whose events add is taking: while a flush in
+	// the middle of it runs, it is not pending (not acked by that flush)
+	// but kept in progress.
+	cur jetstream.Msg
+	// pendingSeq holds the journal sequences of pending and cur, so that
+	// a redelivered copy of a message the runner already holds is dropped.
 	pendingSeq map[uint64]struct{}
+	// recs is add's decoding buffer, reused.
+	recs []event.Record
 	// lastKeep is when pending messages were last marked in progress.
 	lastKeep time.Time
 	// it pulls from the consumer; nil while released during retries.
@@ -103,6 +114,13 @@ type Runner struct {
 	// hard bounds writes; it outlives the soft context of Run so that a
 	// graceful stop can finish the batch in flight.
 	hard context.Context
+}
+
+// held is a journal message the runner holds until its events are done.
+type held struct {
+	msg jetstream.Msg
+	seq uint64    // its stream sequence
+	at  time.Time // when the journal stored it
 }
 
 // NewRunner prepares a runner.
@@ -129,11 +147,20 @@ func EnsureConsumer(ctx context.Context, j *journal.Journal, def Definition) (je
 
 func ensureConsumer(ctx context.Context, j *journal.Journal, def Definition, ackWait time.Duration) (jetstream.Consumer, error) {
 	js := j.JetStream()
+	subjects := def.FilterSubjects()
 	c, err := js.Consumer(ctx, j.StreamName(), def.ConsumerName())
 	if err == nil {
-		if cc := c.CachedInfo().Config; cc.AckWait != ackWait {
+		// A consumer made by an older release filters on the version 1
+		// subjects only (audit.<org>.>): widen it to both formats. An
+		// update keeps the consumer's position.
+		if cc := c.CachedInfo().Config; cc.AckWait != ackWait || !slices.Equal(filterSubjects(cc), subjects) {
 			cc.AckWait = ackWait
-			return js.UpdateConsumer(ctx, j.StreamName(), cc)
+			setFilter(&cc, subjects)
+			c, err := js.UpdateConsumer(ctx, j.StreamName(), cc)
+			if err != nil {
+				return nil, fmt.Errorf("update consumer %s: %w", def.ConsumerName(), err)
+			}
+			return c, nil
 		}
 		return c, nil
 	}
@@ -141,15 +168,15 @@ func ensureConsumer(ctx context.Context, j *journal.Journal, def Definition, ack
 		return nil, fmt.Errorf("consumer %s: %w", def.ConsumerName(), err)
 	}
 	cc := jetstream.ConsumerConfig{
-		Durable:        def.ConsumerName(),
-		Description:    "log stream " + def.ID,
-		FilterSubjects: def.FilterSubjects(),
-		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        ackWait,
-		MaxDeliver:     -1,
-		MaxAckPending:  200000,
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		Durable:       def.ConsumerName(),
+		Description:   "log stream " + def.ID,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxDeliver:    -1,
+		MaxAckPending: 200000,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}
+	setFilter(&cc, subjects)
 	switch {
 	case def.StartSeq > 0:
 		cc.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
@@ -167,6 +194,25 @@ func ensureConsumer(ctx context.Context, j *journal.Journal, def Definition, ack
 		return nil, fmt.Errorf("create consumer %s: %w", def.ConsumerName(), err)
 	}
 	return c, nil
+}
+
+// filterSubjects returns a consumer's subject filters.
+func filterSubjects(cc jetstream.ConsumerConfig) []string {
+	if cc.FilterSubject != "" {
+		return []string{cc.FilterSubject}
+	}
+	return cc.FilterSubjects
+}
+
+// setFilter sets a consumer's subject filters (one goes in FilterSubject,
+// which every server version reads).
+func setFilter(cc *jetstream.ConsumerConfig, subjects []string) {
+	cc.FilterSubject, cc.FilterSubjects = "", nil
+	if len(subjects) == 1 {
+		cc.FilterSubject = subjects[0]
+	} else {
+		cc.FilterSubjects = subjects
+	}
 }
 
 // Run delivers until ctx is cancelled or the destination pauses the stream.
@@ -315,8 +361,11 @@ func (r *Runner) step(ctx context.Context) error {
 			}
 		}
 		// The iterator keeps pulling in the background, so the next batch
-		// is fetched while this one is written.
-		it, err := r.cons.Messages(jetstream.PullMaxMessages(min(2*r.limits.MaxEvents, 4000)), jetstream.PullExpiry(pullExpiry))
+		// is fetched while this one is written. A message holds up to
+		// journal.MaxBatchEvents events: the byte limit bounds each pull
+		// (it must exceed the largest message).
+		it, err := r.cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(min(2*r.limits.MaxEvents, 4000), pullBytes),
+			jetstream.PullExpiry(pullExpiry))
 		if err != nil {
 			return fmt.Errorf("consume journal: %w", err)
 		}
@@ -358,76 +407,82 @@ func (r *Runner) step(ctx context.Context) error {
 	return nil
 }
 
-// add takes one journal message into the open batch.
+// add takes the events of one journal message into the open batch,
+// flushing it when an event does not fit. The message is acked with the
+// batch that holds its last event.
 func (r *Runner) add(m jetstream.Msg) error {
 	ctx := r.hard
-	rec, source, account, err := toRecord(m)
+	md, err := m.Metadata()
+	if err == nil {
+		if _, dup := r.pendingSeq[md.Sequence.Stream]; dup {
+			return nil // a redelivered copy of a message this runner holds
+		}
+		r.recs, err = journal.Decode(journal.Message{Subject: m.Subject(), Header: m.Headers(), Data: m.Data(),
+			Seq: md.Sequence.Stream}, r.recs[:0])
+	}
 	if err != nil {
-		// Unreadable metadata cannot happen for messages we wrote; keep
+		// Unreadable messages cannot happen for messages we wrote; keep
 		// going rather than wedge the stream, but say so loudly.
 		r.log.Error("skipping unreadable journal message", "err", err)
 		_ = m.Ack()
 		return nil
 	}
-	if _, held := r.pendingSeq[rec.Seq]; held {
-		return nil // a redelivered copy of a message this runner holds
-	}
-	r.pendingSeq[rec.Seq] = struct{}{}
+	h := held{msg: m, seq: md.Sequence.Stream, at: md.Timestamp}
 	if len(r.pending) == 0 {
 		r.lastKeep = time.Now()
 	}
-	r.pending = append(r.pending, m)
-	if r.cfg.Filter != nil && !r.cfg.Filter(&rec, source, account) {
-		r.cfg.Metrics.Filtered.WithLabelValues(r.id).Inc()
-		return nil
-	}
-	size := r.cfg.Sink.EncodedSize(rec)
-	if r.limits.MaxEventBytes > 0 && size > r.limits.MaxEventBytes {
-		return r.deadLetter(ctx, []event.Record{rec},
-			fmt.Errorf("event is %d bytes, larger than the destination's limit of %d", size, r.limits.MaxEventBytes))
-	}
-	if len(r.batch) > 0 && (len(r.batch)+1 > r.limits.MaxEvents || (r.limits.MaxBytes > 0 && r.bytes+size > r.limits.MaxBytes)) {
-		// The new message belongs to the next batch: flush the earlier ones
-		// but keep it pending.
-		last := r.pending[len(r.pending)-1]
-		r.pending = r.pending[:len(r.pending)-1]
-		if err := r.flush(ctx); err != nil {
-			r.pending = append(r.pending, last)
-			return err
+	r.pendingSeq[h.seq] = struct{}{}
+	r.cur = m
+	filtered := 0
+	for i := range r.recs {
+		rec := &r.recs[i]
+		if r.cfg.Filter != nil && !r.cfg.Filter(rec) {
+			filtered++
+			continue
 		}
-		r.pending = append(r.pending, last)
+		size := r.cfg.Sink.EncodedSize(*rec)
+		if r.limits.MaxEventBytes > 0 && size > r.limits.MaxEventBytes {
+			err := r.deadLetter(ctx, r.recs[i:i+1],
+				fmt.Errorf("event is %d bytes, larger than the destination's limit of %d", size, r.limits.MaxEventBytes))
+			if err != nil {
+				return r.abandon(h, err)
+			}
+			continue
+		}
+		if len(r.batch) > 0 && (len(r.batch)+1 > r.limits.MaxEvents || (r.limits.MaxBytes > 0 && r.bytes+size > r.limits.MaxBytes)) {
+			// This event belongs to the next batch: flush the earlier
+			// ones; the message stays held (it is not pending yet).
+			if err := r.flush(ctx); err != nil {
+				return r.abandon(h, err)
+			}
+		}
+		if len(r.batch) == 0 {
+			r.opened = time.Now()
+		}
+		r.batch = append(r.batch, *rec)
+		r.bytes += size
 	}
-	if len(r.batch) == 0 {
-		r.opened = time.Now()
+	if filtered > 0 {
+		r.cfg.Metrics.Filtered.WithLabelValues(r.id).Add(float64(filtered))
 	}
-	rec.Data = append([]byte(nil), rec.Data...)
-	r.batch = append(r.batch, rec)
-	r.bytes += size
+	r.cur = nil
+	r.pending = append(r.pending, h)
+	r.pendingSeq[h.seq] = struct{}{} // a flush above cleared it
 	if len(r.batch) >= r.limits.MaxEvents {
 		return r.flush(ctx)
 	}
 	return nil
 }
 
-func toRecord(m jetstream.Msg) (rec event.Record, source, account string, err error) {
-	md, err := m.Metadata()
-	if err != nil {
-		return event.Record{}, "", "", err
-	}
-	h := m.Headers()
-	rec = event.Record{
-		UUID:      journal.UUIDOf(h),
-		Seq:       md.Sequence.Stream,
-		Org:       h.Get(journal.HeaderOrg),
-		EventType: h.Get(journal.HeaderType),
-		Data:      m.Data(),
-	}
-	if ns, err := strconv.ParseInt(h.Get(journal.HeaderPublished), 10, 64); err == nil {
-		rec.Published = time.Unix(0, ns).UTC()
-	} else {
-		rec.Published = md.Timestamp
-	}
-	return rec, h.Get(journal.HeaderSource), h.Get(journal.HeaderAccount), nil
+// abandon gives up on message h when taking its events failed (the hard
+// context ended, or the destination paused the stream): it is handed back
+// whole, and its events already in the batch may be delivered twice, never
+// lost.
+func (r *Runner) abandon(h held, err error) error {
+	r.cur = nil
+	delete(r.pendingSeq, h.seq)
+	_ = h.msg.Nak()
+	return err
 }
 
 // flush writes the open batch until every record is delivered or
@@ -440,6 +495,7 @@ func (r *Runner) flush(ctx context.Context) error {
 		return err
 	}
 	r.ackPending()
+	clear(r.batch) // let go of the messages' data
 	r.batch = r.batch[:0]
 	r.bytes = 0
 	return nil
@@ -447,8 +503,8 @@ func (r *Runner) flush(ctx context.Context) error {
 
 // nakPending hands pending messages back for redelivery.
 func (r *Runner) nakPending() {
-	for _, m := range r.pending {
-		_ = m.Nak()
+	for _, h := range r.pending {
+		_ = h.msg.Nak()
 	}
 	r.clearPending()
 }
@@ -462,12 +518,10 @@ func (r *Runner) clearPending() {
 func (r *Runner) ackPending() {
 	now := time.Now()
 	lat := r.cfg.Metrics.Latency.WithLabelValues(r.id)
-	for _, m := range r.pending {
-		if md, err := m.Metadata(); err == nil {
-			lat.Observe(now.Sub(md.Timestamp).Seconds())
-			r.lastAcked = max(r.lastAcked, md.Sequence.Stream)
-		}
-		_ = m.Ack()
+	for _, h := range r.pending {
+		lat.Observe(now.Sub(h.at).Seconds())
+		r.lastAcked = max(r.lastAcked, h.seq)
+		_ = h.msg.Ack()
 	}
 	r.clearPending()
 }
@@ -600,8 +654,11 @@ func (r *Runner) backoff(attempt int) time.Duration {
 // keepAlive tells JetStream the pending messages are still being worked on,
 // so a long batch or retry does not make them redeliver.
 func (r *Runner) keepAlive() {
-	for _, m := range r.pending {
-		_ = m.InProgress()
+	for _, h := range r.pending {
+		_ = h.msg.InProgress()
+	}
+	if r.cur != nil {
+		_ = r.cur.InProgress()
 	}
 	for _, m := range r.backlog {
 		_ = m.InProgress()
@@ -613,7 +670,13 @@ func (r *Runner) keepAlive() {
 // progress, however long the destination takes (a Splunk ack, a large
 // upload).
 func (r *Runner) write(ctx context.Context, recs []event.Record) error {
-	held := slices.Clone(r.pending)
+	held := make([]jetstream.Msg, 0, len(r.pending)+1)
+	for _, h := range r.pending {
+		held = append(held, h.msg)
+	}
+	if r.cur != nil {
+		held = append(held, r.cur)
+	}
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {

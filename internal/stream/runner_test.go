@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/stream"
 	"github.com/auditstream/auditstream/internal/wait"
@@ -32,13 +33,16 @@ func TestDeliversInJournalOrderWithIDs(t *testing.T) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
 	evs := append(before, after...)
+	pos := e.positions()
+	var last uint64
 	for i, r := range f.deliveredRecords() {
 		ev := evs[i]
-		if r.Seq != uint64(i+1) || r.Org != ev.Org || r.EventType != ev.EventType ||
+		if want := pos[ev.UUID]; r.Seq != want || r.Seq <= last || r.Org != ev.Org || r.EventType != ev.EventType ||
 			!r.Published.Equal(ev.Published) || string(r.Data) != string(ev.Data) {
-			t.Errorf("record %d: got %+v, want seq %d org %s type %s published %v data %s",
-				i, r, i+1, ev.Org, ev.EventType, ev.Published, ev.Data)
+			t.Errorf("record %d: got %+v, want seq %d (after %d) org %s type %s published %v data %s",
+				i, r, want, last, ev.Org, ev.EventType, ev.Published, ev.Data)
 		}
+		last = r.Seq
 	}
 	if n := counterValue(e.metrics.Delivered.WithLabelValues("s1")); n != 25 {
 		t.Errorf("delivered metric: got %v, want 25", n)
@@ -250,9 +254,9 @@ func TestPermanentErrorSplitsTheBatch(t *testing.T) {
 	}
 	wait.Eventually(t, "a dead letter", func() bool { return len(e.deadLetters("s1")) == 1 })
 	dl := e.deadLetters("s1")[0]
-	if dl.UUID != idOf(5) || dl.JournalSeq != 6 || !strings.Contains(dl.Reason, "400 bad event e-005") ||
+	if want := journal.MsgSeqOf(e.positions()[idOf(5)]); dl.UUID != idOf(5) || want == 0 || dl.JournalSeq != want || !strings.Contains(dl.Reason, "400 bad event e-005") ||
 		string(dl.Event) != string(evs[5].Data) || dl.At.IsZero() || dl.Seq == 0 {
-		t.Errorf("got dead letter %+v, want e-005 (journal seq 6) with the sink's reason and the event", dl)
+		t.Errorf("got dead letter %+v, want e-005 (its journal message's seq) with the sink's reason and the event", dl)
 	}
 	snap := sup.StatusOf("s1").Snapshot()
 	if snap.DeadLettered != 1 || snap.Delivered != 7 || snap.State != stream.StateActive {
@@ -345,8 +349,8 @@ func TestFilterSelectsEvents(t *testing.T) {
 	f := newFakeSink(sink.Limits{}, nil)
 	e.setSink("s1", f)
 	var sources []string
-	e.setFilter("s1", func(r *event.Record, source, account string) bool {
-		sources = append(sources, source) // only the runner goroutine calls it
+	e.setFilter("s1", func(r *event.Record) bool {
+		sources = append(sources, r.Source) // only the runner goroutine calls it
 		return r.EventType == "keep"
 	})
 	e.appendEvents("acme", "drop", 0, 3)

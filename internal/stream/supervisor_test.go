@@ -216,7 +216,7 @@ func TestRedrive(t *testing.T) {
 		t.Errorf("redrive: got %d, %v, want 1, nil", n, err)
 	}
 	recs := ok.deliveredRecords()
-	if len(recs) != 1 || recs[0].UUID != idOf(1) || recs[0].Seq != 2 || recs[0].Org != "acme" ||
+	if len(recs) != 1 || recs[0].UUID != idOf(1) || recs[0].Seq != e.positions()[idOf(1)] || recs[0].Org != "acme" ||
 		recs[0].EventType != "x" || !recs[0].Published.Equal(evs[1].Published) || string(recs[0].Data) != string(evs[1].Data) {
 		t.Errorf("redriven records: got %+v, want e-001 as it was stored", recs)
 	}
