@@ -339,6 +339,9 @@ func (j *Journal) setupStreams(ctx context.Context) error {
 		MaxBytes:    maxBytes,
 		Duplicates:  j.opts.DuplicateWindow,
 		Replicas:    j.opts.Replicas,
+		// Reads by sequence (the query engine, the writer confirming a
+		// duplicate) skip the JSON API and its base64 body.
+		AllowDirect: true,
 	})
 	if isInsufficientStorage(err) {
 		return j.storageError(j.opts.Stream, err)
