@@ -67,24 +67,9 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, tok auth.Token) 
 	if err != nil {
 		return err
 	}
-	mt, body, err := httpapi.ReadPush(r, httpapi.Push{MaxBody: s.d.Limits.MaxBody, Types: ingestTypes,
-		Hint: "send application/json (an object or an array) or application/x-ndjson"})
+	body, evs, err := s.readEvents(r, org, s.d.Now())
 	if err != nil {
 		return err
-	}
-	now := s.d.Now()
-	var evs []event.Record
-	if mt != "application/json" {
-		evs, err = s.parseNDJSON(body, org, now)
-	} else {
-		evs, err = s.parseJSON(body, org, now)
-	}
-	if err != nil {
-		return err
-	}
-	if len(evs) == 0 {
-		return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: events").
-			WithCauses("the request holds no events")
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
@@ -123,6 +108,30 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, tok auth.Token) 
 	s.metrics.bytes.Add(float64(len(body)))
 	httpapi.WriteJSON(w, http.StatusAccepted, httpapi.PushResult{Accepted: res.Stored, Duplicates: res.Duplicates})
 	return nil
+}
+
+// readEvents reads and validates the events of an ingest request: the
+// body (gzip or not, within the size limits) and every event in it, all
+// or nothing. now is the time of receipt. The events point into body.
+func (s *Server) readEvents(r *http.Request, org string, now time.Time) (body []byte, evs []event.Record, err error) {
+	mt, body, err := httpapi.ReadPush(r, httpapi.Push{MaxBody: s.d.Limits.MaxBody, Types: ingestTypes,
+		Hint: "send application/json (an object or an array) or application/x-ndjson"})
+	if err != nil {
+		return nil, nil, err
+	}
+	if mt != "application/json" {
+		evs, err = s.parseNDJSON(body, org, now)
+	} else {
+		evs, err = s.parseJSON(body, org, now)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(evs) == 0 {
+		return nil, nil, httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: events").
+			WithCauses("the request holds no events")
+	}
+	return body, evs, nil
 }
 
 // fullError is the 507 of a journal at journal.maxBytes. It names the log
