@@ -107,3 +107,36 @@ func dropMember(tb testing.TB, e []byte, name string) []byte {
 	}
 	return out
 }
+
+// BenchmarkParser is BenchmarkParse with one Parser for all events, as an
+// ingest request parses its events.
+func BenchmarkParser(b *testing.B) { benchParser(b, oktaEvents(b)) }
+
+// BenchmarkParserGenerated is BenchmarkParseGenerated with one Parser.
+func BenchmarkParserGenerated(b *testing.B) {
+	var evs [][]byte
+	for _, e := range oktaEvents(b) {
+		evs = append(evs, dropMember(b, dropMember(b, e, "uuid"), "published"))
+	}
+	benchParser(b, evs)
+}
+
+func benchParser(b *testing.B, evs [][]byte) {
+	var n int64
+	for _, e := range evs {
+		n += int64(len(e))
+	}
+	now := time.Now()
+	var p Parser
+	b.SetBytes(n / int64(len(evs)))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		ev, err := p.Parse(evs[i%len(evs)], "acme", now)
+		if err != nil || ev.UUID == "" {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}

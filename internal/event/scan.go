@@ -451,13 +451,14 @@ func quoteShort(name []byte) string {
 }
 
 // rawString decodes a raw JSON value that must be a string or null; name
-// is the member's name for the error. The value has passed scan.
-func rawString(v []byte, name string) (string, error) {
+// is the member's name for the error. The value has passed scan. The
+// result points into v unless the string holds escapes or non-ASCII text.
+func rawString(v []byte, name string) ([]byte, error) {
 	if len(v) == 0 || string(v) == "null" {
-		return "", nil
+		return nil, nil
 	}
 	if v[0] != '"' {
-		return "", fmt.Errorf("%w: %s must be a string", ErrInvalid, name)
+		return nil, fmt.Errorf("%w: %s must be a string", ErrInvalid, name)
 	}
 	plain := true
 	for _, c := range v[1 : len(v)-1] {
@@ -467,11 +468,11 @@ func rawString(v []byte, name string) (string, error) {
 		}
 	}
 	if plain {
-		return string(v[1 : len(v)-1]), nil
+		return v[1 : len(v)-1], nil
 	}
 	var s string
 	if err := json.Unmarshal(v, &s); err != nil {
-		return "", fmt.Errorf("%w: %s must be a string", ErrInvalid, name)
+		return nil, fmt.Errorf("%w: %s must be a string", ErrInvalid, name)
 	}
-	return s, nil
+	return []byte(s), nil
 }
