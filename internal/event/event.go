@@ -96,6 +96,29 @@ func (p *Parser) Parse(raw []byte, org string, now time.Time) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
+	return p.record(raw, f, org, now)
+}
+
+// ParseObject parses the JSON object at the start of raw as Parse does
+// and returns it and its length in raw; what follows it is not looked at.
+// It is for events inside other JSON (the elements of an array), which
+// are then parsed in the one pass. Errors name byte offsets in raw.
+func (p *Parser) ParseObject(raw []byte, org string, now time.Time) (Record, int, error) {
+	if len(raw) == 0 || raw[0] != '{' {
+		return Record{}, 0, fmt.Errorf("%w: not a JSON object", ErrInvalid)
+	}
+	s := scanner{raw: raw}
+	end, err := s.object(0, 1)
+	if err != nil {
+		return Record{}, 0, err
+	}
+	ev, err := p.record(raw[:end], s.f, org, now)
+	return ev, end, err
+}
+
+// record checks the members Parse interprets, of raw (one object that
+// scan accepted, whose members f holds), and builds the record.
+func (p *Parser) record(raw []byte, f fields, org string, now time.Time) (Record, error) {
 	ev := Record{Org: org}
 	et, err := rawString(f.eventType, "eventType")
 	if err != nil {

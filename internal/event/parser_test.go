@@ -139,3 +139,34 @@ func TestParserAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestParseObject checks that ParseObject reads the object at the start
+// of its input as Parse reads it alone, whatever follows, and says how
+// long it is.
+func TestParseObject(t *testing.T) {
+	var p event.Parser
+	for _, raw := range samples(t) {
+		raw = bytes.TrimSpace(raw)
+		want, wantErr := p.Parse(raw, "acme", now)
+		for _, after := range []string{"", ",", " , {\"eventType\":\"next\"}]", "]x"} {
+			got, n, err := p.ParseObject(append(bytes.Clone(raw), after...), "acme", now)
+			if (err == nil) != (wantErr == nil) {
+				t.Fatalf("%q + %q: got error %v, want %v", raw, after, err, wantErr)
+			}
+			if err != nil {
+				continue
+			}
+			if n != len(raw) {
+				t.Fatalf("%q + %q: got length %d, want %d", raw, after, n, len(raw))
+			}
+			if want.UUID != got.UUID && bytes.Contains(raw, []byte(`"uuid"`)) || got.EventType != want.EventType ||
+				!got.Published.Equal(want.Published) && bytes.Contains(raw, []byte(`"published"`)) ||
+				len(got.Data) != len(want.Data) {
+				t.Fatalf("%q + %q: got %+v (%s), want %+v (%s)", raw, after, got, got.Data, want, want.Data)
+			}
+		}
+	}
+	if _, _, err := p.ParseObject([]byte(`[{"eventType":"x"}]`), "acme", now); err == nil || !strings.Contains(err.Error(), "not a JSON object") {
+		t.Errorf("an array: got %v, want not a JSON object", err)
+	}
+}
