@@ -56,6 +56,9 @@ type scanner struct {
 type name struct {
 	start, end int
 	escaped    bool
+	// sig is the length, first and last byte of an unescaped name: two
+	// names with different sigs, neither escaped, differ.
+	sig uint32
 }
 
 func (s *scanner) name(k int) name {
@@ -172,6 +175,9 @@ func (s *scanner) object(i, depth int) (int, error) {
 			return end, err
 		}
 		key := name{start: i + 1, end: end - 1, escaped: escaped}
+		if key.end > key.start {
+			key.sig = uint32(key.end-key.start)<<16 | uint32(raw[key.start])<<8 | uint32(raw[key.end-1])
+		}
 		if set == nil && s.nnames-start >= dupSetAt {
 			set = make(map[string]struct{}, 2*dupSetAt)
 			for k := start; k < s.nnames; k++ {
@@ -185,7 +191,11 @@ func (s *scanner) object(i, depth int) (int, error) {
 			set[string(t)] = struct{}{}
 		} else {
 			for k := start; k < s.nnames; k++ {
-				if s.same(s.name(k), key) {
+				n := s.name(k)
+				if n.sig != key.sig && !n.escaped && !key.escaped {
+					continue
+				}
+				if s.same(n, key) {
 					dup = true
 					break
 				}
