@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +13,11 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	// compress/gzip's format and API, inflating faster (BenchmarkIngestRead
+	// ndjson-gzip: about 0.4 µs less CPU per 1.4 KB event); archive and
+	// client use it too.
+	"github.com/klauspost/compress/gzip"
 )
 
 // Limits bound what the push-ingest endpoints accept.
