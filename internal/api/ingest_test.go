@@ -145,3 +145,49 @@ func TestIngestRejectedMetric(t *testing.T) {
 		}
 	}
 }
+
+// TestIngestArrays checks arrays of events, which are parsed in place when
+// all is well and read again the slow way for the error otherwise: white
+// space, brackets and quotes inside strings, and the refusals of arrays
+// that are not well-formed, whose elements are not all events.
+func TestIngestArrays(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, small)
+	tests := []struct {
+		name   string
+		body   string
+		status int
+		code   string
+		cause  string
+		want   string
+	}{
+		{name: "white space", body: " [ \n" + ev("w1") + " ,\r\n\t" + ev("w2") + "\n ] \n", status: 202, want: `{"accepted":2,"duplicates":0}`},
+		{name: "brackets and quotes in strings", status: 202, want: `{"accepted":2,"duplicates":0}`,
+			body: `[{"uuid":"b1","eventType":"x","s":"}]\"{[\\"},{"eventType":"x","uuid":"b2","t":["]",{"}":"{"}]}]`},
+		{name: "loose event", body: `[{ "uuid" : "b3", "eventType" : "x" }]`, status: 202, want: `{"accepted":1,"duplicates":0}`},
+		{name: "missing comma", body: `[` + ev("m1") + ev("m2") + `]`, status: 400, code: httpapi.CodeMalformed, cause: "invalid character '{' after array element"},
+		{name: "trailing comma", body: `[` + ev("m3") + `,]`, status: 400, code: httpapi.CodeMalformed, cause: "invalid character ']'"},
+		{name: "after the array", body: `[` + ev("m4") + `] x`, status: 400, code: httpapi.CodeMalformed, cause: "invalid character 'x' after top-level value"},
+		{name: "unclosed", body: `[` + ev("m5"), status: 400, code: httpapi.CodeMalformed, cause: "unexpected end of JSON input"},
+		{name: "malformed element", body: `[{"eventType":"x","a":tru}]`, status: 400, code: httpapi.CodeMalformed, cause: "invalid character '}' in literal true"},
+		{name: "element refused", body: `[` + ev("m6") + `,{"eventType":"x","k":1,"k":2},"s"]`, status: 400, code: httpapi.CodeValidation,
+			cause: `index 1: invalid event: duplicate member "k"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := s.journalCount()
+			r := s.call("POST", "/api/v1/events", s.admin, tt.body)
+			if tt.status == 202 {
+				wantStatus(t, r, 202)
+				if got := strings.TrimSpace(string(r.body)); got != tt.want {
+					t.Errorf("got %s, want %s", got, tt.want)
+				}
+				return
+			}
+			wantError(t, r, tt.status, tt.code, tt.cause)
+			if after := s.journalCount(); after != before {
+				t.Errorf("got %d events stored by a refused request, want none (all or nothing)", after-before)
+			}
+		})
+	}
+}

@@ -100,6 +100,8 @@ type Server struct {
 	// gate bounds concurrent ingest requests (maxInflightIngest).
 	gate     httpapi.Gate
 	draining atomic.Bool
+	// ingestBufs are the buffers ingest requests reuse (see readEvents).
+	ingestBufs ingestBuffers
 }
 
 // New builds the server and its routes.

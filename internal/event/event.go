@@ -11,6 +11,7 @@ package event
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/google/uuid"
 )
@@ -73,8 +75,19 @@ var orgRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 func ValidOrg(name string) bool { return orgRE.MatchString(name) }
 
 // Parse validates one JSON event and returns it normalised: compact, with
-// uuid and published filled in. now is the time of receipt.
+// uuid and published filled in. now is the time of receipt. Data may point
+// into raw (when raw is compact and complete already); the strings do not.
 func Parse(raw []byte, org string, now time.Time) (Record, error) {
+	return (*Parser)(nil).Parse(raw, org, now)
+}
+
+// Parse is the function Parse for a caller that parses many events (an
+// ingest request): the same rules, errors and results, but the strings of
+// the records (uuid, eventType) and the rewritten JSON of events that need
+// it are cut from blocks the parser allocates now and then, and the event
+// types it has seen are shared, so that the common event costs no
+// allocation. A nil *Parser allocates each result on its own.
+func (p *Parser) Parse(raw []byte, org string, now time.Time) (Record, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
 		return Record{}, fmt.Errorf("%w: not a JSON object", ErrInvalid)
@@ -83,72 +96,226 @@ func Parse(raw []byte, org string, now time.Time) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
+	return p.record(raw, f, org, now)
+}
+
+// ParseObject parses the JSON object at the start of raw as Parse does
+// and returns it and its length in raw; what follows it is not looked at.
+// It is for events inside other JSON (the elements of an array), which
+// are then parsed in the one pass. Errors name byte offsets in raw.
+func (p *Parser) ParseObject(raw []byte, org string, now time.Time) (Record, int, error) {
+	if len(raw) == 0 || raw[0] != '{' {
+		return Record{}, 0, fmt.Errorf("%w: not a JSON object", ErrInvalid)
+	}
+	s := scanner{raw: raw}
+	end, err := s.object(0, 1)
+	if err != nil {
+		return Record{}, 0, err
+	}
+	ev, err := p.record(raw[:end], s.f, org, now)
+	return ev, end, err
+}
+
+// record checks the members Parse interprets, of raw (one object that
+// scan accepted, whose members f holds), and builds the record.
+func (p *Parser) record(raw []byte, f fields, org string, now time.Time) (Record, error) {
 	ev := Record{Org: org}
-	if ev.EventType, err = rawString(f.eventType, "eventType"); err != nil {
+	et, err := rawString(f.eventType, "eventType")
+	if err != nil {
 		return Record{}, err
 	}
-	if ev.EventType == "" {
-		return Record{}, fmt.Errorf("%w: eventType is required", ErrInvalid)
-	}
-	if len(ev.EventType) > MaxEventTypeLen {
-		return Record{}, fmt.Errorf("%w: eventType longer than %d bytes", ErrInvalid, MaxEventTypeLen)
-	}
-	if i := strings.IndexFunc(ev.EventType, unicode.IsControl); i >= 0 {
-		r, _ := utf8.DecodeRuneInString(ev.EventType[i:])
-		return Record{}, fmt.Errorf("%w: eventType has a control character %q at byte %d", ErrInvalid, r, i)
-	}
-	if ev.UUID, err = rawString(f.uuid, "uuid"); err != nil {
+	if ev.EventType, err = p.eventType(et); err != nil {
 		return Record{}, err
 	}
-	if f.uuid != nil && ev.UUID == "" {
+	id, err := rawString(f.uuid, "uuid")
+	if err != nil {
+		return Record{}, err
+	}
+	if f.uuid != nil && len(id) == 0 {
 		return Record{}, fmt.Errorf("%w: uuid must be a non-empty string (leave it out to have one generated)", ErrInvalid)
 	}
-	if len(ev.UUID) > MaxUUIDLen {
+	if len(id) > MaxUUIDLen {
 		return Record{}, fmt.Errorf("%w: uuid longer than %d bytes", ErrInvalid, MaxUUIDLen)
 	}
-	if err := checkUUID(ev.UUID); err != nil {
+	if err := checkUUID(id); err != nil {
 		return Record{}, err
 	}
 	pub, err := rawString(f.published, "published")
 	if err != nil {
 		return Record{}, err
 	}
-	if f.published != nil && pub == "" {
+	if f.published != nil && len(pub) == 0 {
 		return Record{}, fmt.Errorf("%w: published must be an RFC 3339 time (leave it out to use the time of receipt)", ErrInvalid)
 	}
-	if pub != "" {
-		ev.Published, err = time.Parse(time.RFC3339Nano, pub)
+	if len(pub) > 0 {
+		// The text is only read: time.Parse keeps it in nothing it
+		// returns but its error, which is dropped.
+		ev.Published, err = time.Parse(time.RFC3339Nano, unsafe.String(&pub[0], len(pub)))
 		if err != nil {
-			return Record{}, fmt.Errorf("%w: published %q is not an RFC 3339 time", ErrInvalid, pub)
+			return Record{}, fmt.Errorf("%w: published %q is not an RFC 3339 time", ErrInvalid, string(pub))
 		}
 	}
-	data := raw
-	if f.loose {
-		var buf bytes.Buffer
-		buf.Grow(len(raw))
-		if err := json.Compact(&buf, raw); err != nil {
-			return Record{}, fmt.Errorf("%w: malformed JSON: %v", ErrInvalid, jsonErr(err))
+	// The stored form: members added at the front, then raw compacted.
+	var add [len(`"uuid":"","published":"",`) + uuidLen + len(TimeFormat) + 8]byte
+	head := add[:0]
+	if len(id) == 0 {
+		head = append(head, `"uuid":"`...)
+		if p == nil {
+			head = append(head, uuid.NewString()...)
+		} else {
+			head = p.appendUUID(head)
 		}
-		data = buf.Bytes()
+		ev.UUID = p.str(head[len(`"uuid":"`):])
+		head = append(head, `",`...)
+	} else {
+		ev.UUID = p.str(id)
 	}
-	var add []byte
-	if ev.UUID == "" {
-		ev.UUID = uuid.NewString()
-		add = fmt.Appendf(add, `"uuid":%q,`, ev.UUID)
-	}
-	if pub == "" {
+	if len(pub) == 0 {
 		ev.Published = now.UTC()
-		add = fmt.Appendf(add, `"published":%q,`, ev.Published.Format(TimeFormat))
+		head = append(head, `"published":"`...)
+		head = ev.Published.AppendFormat(head, TimeFormat)
+		head = append(head, `",`...)
 	}
-	if len(add) > 0 {
-		out := make([]byte, 0, len(data)+len(add))
+	ev.Data = raw
+	if f.loose || len(head) > 0 {
+		out := p.grab(len(raw) + len(head))
 		out = append(out, '{')
-		out = append(out, add...)
-		out = append(out, data[1:]...)
-		data = out
+		out = append(out, head...)
+		if f.loose {
+			out = appendCompact(out, raw[1:])
+		} else {
+			out = append(out, raw[1:]...)
+		}
+		ev.Data = out
 	}
-	ev.Data = data
 	return ev, nil
+}
+
+// Parser is reusable state for parsing many events (see Parser.Parse).
+// The zero value is ready to use. A Parser is not safe for concurrent use;
+// it may be reused after what it returned is dropped or not: it never
+// writes again to memory it handed out.
+type Parser struct {
+	// strs is the block strings are cut from: past len it is free.
+	strs []byte
+	// data is the block rewritten events are cut from: past len it is
+	// free.
+	data []byte
+	// types are the event types seen (at most maxTypes), which passed
+	// the checks.
+	types map[string]string
+	// rnd holds random bytes for generated uuids; the last rndLeft are
+	// unused.
+	rnd     [16 * 32]byte
+	rndLeft int
+}
+
+// Sizes of a Parser's blocks, and how many event types it remembers.
+const (
+	strBlock  = 4 << 10
+	dataBlock = 64 << 10
+	maxTypes  = 1024
+	uuidLen   = 36
+)
+
+// str returns b as a string that does not share memory with b.
+func (p *Parser) str(b []byte) string {
+	if p == nil || len(b) == 0 || len(b) > strBlock/16 {
+		return string(b)
+	}
+	if len(b) > cap(p.strs)-len(p.strs) {
+		p.strs = make([]byte, 0, strBlock)
+	}
+	n := len(p.strs)
+	p.strs = append(p.strs, b...)
+	// Bytes the block handed out are never written again.
+	return unsafe.String(&p.strs[n], len(b))
+}
+
+// grab returns an empty slice with room for n bytes, which belong to the
+// caller alone.
+func (p *Parser) grab(n int) []byte {
+	if p == nil || n > dataBlock/4 {
+		return make([]byte, 0, n)
+	}
+	if n > cap(p.data)-len(p.data) {
+		p.data = make([]byte, 0, dataBlock)
+	}
+	l := len(p.data)
+	p.data = p.data[:l+n]
+	return p.data[l : l : l+n]
+}
+
+// eventType checks the decoded eventType t and returns it as a string,
+// the one it returned before for the same type when it can.
+func (p *Parser) eventType(t []byte) (string, error) {
+	if p != nil {
+		if s, ok := p.types[string(t)]; ok {
+			return s, nil
+		}
+	}
+	if len(t) == 0 {
+		return "", fmt.Errorf("%w: eventType is required", ErrInvalid)
+	}
+	if len(t) > MaxEventTypeLen {
+		return "", fmt.Errorf("%w: eventType longer than %d bytes", ErrInvalid, MaxEventTypeLen)
+	}
+	if i := bytes.IndexFunc(t, unicode.IsControl); i >= 0 {
+		r, _ := utf8.DecodeRune(t[i:])
+		return "", fmt.Errorf("%w: eventType has a control character %q at byte %d", ErrInvalid, r, i)
+	}
+	s := string(t)
+	if p != nil && len(p.types) < maxTypes {
+		if p.types == nil {
+			p.types = make(map[string]string)
+		}
+		p.types[s] = s
+	}
+	return s, nil
+}
+
+// appendUUID appends a random (version 4) UUID in its 36-character form.
+func (p *Parser) appendUUID(dst []byte) []byte {
+	if p.rndLeft < 16 {
+		_, _ = rand.Read(p.rnd[:]) // never fails (crypto/rand)
+		p.rndLeft = len(p.rnd)
+	}
+	var u [16]byte
+	copy(u[:], p.rnd[len(p.rnd)-p.rndLeft:])
+	p.rndLeft -= 16
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // variant RFC 4122
+	const hexDigits = "0123456789abcdef"
+	for i, c := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			dst = append(dst, '-')
+		}
+		dst = append(dst, hexDigits[c>>4], hexDigits[c&0x0f])
+	}
+	return dst
+}
+
+// appendCompact appends src, JSON that scan accepted, without the white
+// space outside strings.
+func appendCompact(dst, src []byte) []byte {
+	for i := 0; i < len(src); i++ {
+		switch c := src[i]; c {
+		case ' ', '\t', '\n', '\r':
+		case '"':
+			j := i + 1
+			for src[j] != '"' {
+				if src[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			dst = append(dst, src[i:j+1]...)
+			i = j
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
 }
 
 // CheckObject reports whether raw is one JSON object that Parse's rules of
@@ -190,7 +357,7 @@ func WithUUID(raw []byte, id string) []byte {
 // uuid in a NATS header, where control characters (a CR LF becomes two
 // spaces), spaces and the subject wildcards '*' and '>' have meanings of
 // their own. A uuid is printable ASCII other than those.
-func checkUUID(id string) error {
+func checkUUID(id []byte) error {
 	for i := 0; i < len(id); i++ {
 		if c := id[i]; c <= ' ' || c >= 0x7f || c == '*' || c == '>' {
 			return fmt.Errorf("%w: uuid has %q at byte %d: use printable ASCII without spaces, '*' or '>'", ErrInvalid, c, i)
@@ -202,14 +369,6 @@ func checkUUID(id string) error {
 // TimeFormat is how auditstream writes times into events: Okta's
 // millisecond RFC 3339 form.
 const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
-
-func jsonErr(err error) string {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Sprintf("%s at byte %d", se.Error(), se.Offset)
-	}
-	return err.Error()
-}
 
 // Subject returns the journal subject for an event: audit.<org>.<eventType>
 // with each dot-separated part of eventType turned into a valid subject

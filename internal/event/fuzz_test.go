@@ -92,7 +92,22 @@ func FuzzParse(f *testing.F) {
 			if got.UUID != ev.UUID || got.EventType != ev.EventType {
 				t.Fatalf("got uuid %q eventType %q from encoding/json, want Parse's %q %q", got.UUID, got.EventType, ev.UUID, ev.EventType)
 			}
+			// A Parser, and ParseObject with more text after the
+			// event, read it the same.
+			var p event.Parser
+			pe, err := p.Parse(raw, "acme", now)
+			if err != nil || pe.EventType != ev.EventType || len(pe.Data) != len(ev.Data) {
+				t.Fatalf("Parser.Parse: got %+v, %v, want %+v", pe, err, ev)
+			}
+			oe, n, err := p.ParseObject(append(bytes.Clone(trimmed), "],"...), "acme", now)
+			if err != nil || n != len(trimmed) || oe.EventType != ev.EventType || len(oe.Data) != len(ev.Data) {
+				t.Fatalf("ParseObject: got %+v, %d, %v, want %+v, %d", oe, n, err, ev, len(trimmed))
+			}
 			return
+		}
+		var p event.Parser
+		if _, err2 := p.Parse(raw, "acme", now); err2 == nil || err2.Error() != err.Error() {
+			t.Fatalf("Parser.Parse: got error %v, want %v", err2, err)
 		}
 		if !errors.Is(err, event.ErrInvalid) {
 			t.Fatalf("got error %v, want ErrInvalid", err)

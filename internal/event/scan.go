@@ -56,6 +56,9 @@ type scanner struct {
 type name struct {
 	start, end int
 	escaped    bool
+	// sig is the length, first and last byte of an unescaped name: two
+	// names with different sigs, neither escaped, differ.
+	sig uint32
 }
 
 func (s *scanner) name(k int) name {
@@ -172,6 +175,9 @@ func (s *scanner) object(i, depth int) (int, error) {
 			return end, err
 		}
 		key := name{start: i + 1, end: end - 1, escaped: escaped}
+		if key.end > key.start {
+			key.sig = uint32(key.end-key.start)<<16 | uint32(raw[key.start])<<8 | uint32(raw[key.end-1])
+		}
 		if set == nil && s.nnames-start >= dupSetAt {
 			set = make(map[string]struct{}, 2*dupSetAt)
 			for k := start; k < s.nnames; k++ {
@@ -185,7 +191,11 @@ func (s *scanner) object(i, depth int) (int, error) {
 			set[string(t)] = struct{}{}
 		} else {
 			for k := start; k < s.nnames; k++ {
-				if s.same(s.name(k), key) {
+				n := s.name(k)
+				if n.sig != key.sig && !n.escaped && !key.escaped {
+					continue
+				}
+				if s.same(n, key) {
 					dup = true
 					break
 				}
@@ -451,13 +461,14 @@ func quoteShort(name []byte) string {
 }
 
 // rawString decodes a raw JSON value that must be a string or null; name
-// is the member's name for the error. The value has passed scan.
-func rawString(v []byte, name string) (string, error) {
+// is the member's name for the error. The value has passed scan. The
+// result points into v unless the string holds escapes or non-ASCII text.
+func rawString(v []byte, name string) ([]byte, error) {
 	if len(v) == 0 || string(v) == "null" {
-		return "", nil
+		return nil, nil
 	}
 	if v[0] != '"' {
-		return "", fmt.Errorf("%w: %s must be a string", ErrInvalid, name)
+		return nil, fmt.Errorf("%w: %s must be a string", ErrInvalid, name)
 	}
 	plain := true
 	for _, c := range v[1 : len(v)-1] {
@@ -467,11 +478,11 @@ func rawString(v []byte, name string) (string, error) {
 		}
 	}
 	if plain {
-		return string(v[1 : len(v)-1]), nil
+		return v[1 : len(v)-1], nil
 	}
 	var s string
 	if err := json.Unmarshal(v, &s); err != nil {
-		return "", fmt.Errorf("%w: %s must be a string", ErrInvalid, name)
+		return nil, fmt.Errorf("%w: %s must be a string", ErrInvalid, name)
 	}
-	return s, nil
+	return []byte(s), nil
 }

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +11,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	// compress/gzip's format and API, inflating faster (BenchmarkIngestRead
+	// ndjson-gzip: about 0.4 µs less CPU per 1.4 KB event); archive and
+	// client use it too.
+	"github.com/klauspost/compress/gzip"
 )
 
 // Limits bound what the push-ingest endpoints accept.
@@ -86,6 +91,26 @@ type Push struct {
 // too large (before reading it when Content-Length says so), 400 for a
 // broken gzip stream or a body that cannot be read.
 func ReadPush(r *http.Request, p Push) (mediaType string, body []byte, err error) {
+	return (*Buffers)(nil).ReadPush(r, p)
+}
+
+// Buffers keeps the buffers of push-request bodies and the gzip readers
+// for reuse across requests, so that a busy endpoint reads each body
+// without allocating it anew. The zero value is ready to use; it is safe
+// for concurrent use. A nil *Buffers reuses nothing.
+type Buffers struct {
+	bodies sync.Pool // *[]byte, cap at most MaxPooledBody
+	gzips  sync.Pool // *gzip.Reader
+}
+
+// MaxPooledBody is the largest body buffer Buffers keeps: larger ones are
+// left to the garbage collector, so rare huge requests do not stay in
+// memory.
+const MaxPooledBody = 4 << 20
+
+// ReadPush is the function ReadPush, reading into a buffer of bufs: hand
+// the body back with Release once nothing refers into it any more.
+func (bufs *Buffers) ReadPush(r *http.Request, p Push) (mediaType string, body []byte, err error) {
 	ct := r.Header.Get("Content-Type")
 	mt, _, perr := mime.ParseMediaType(ct)
 	switch {
@@ -95,50 +120,115 @@ func ReadPush(r *http.Request, p Push) (mediaType string, body []byte, err error
 		return "", nil, Errorf(http.StatusUnsupportedMediaType, CodeUnsupported, "Unsupported media type %q", ct).
 			WithCauses(p.Hint)
 	}
-	body, err = readBody(r, p.MaxBody)
+	body, err = bufs.readBody(r, p.MaxBody)
 	if err != nil {
 		return "", nil, err
 	}
 	return mt, body, nil
 }
 
+// Release hands back a body ReadPush returned, for another request to
+// read into: the caller must not use it, nor anything pointing into it,
+// afterwards. Releasing nil does nothing.
+func (bufs *Buffers) Release(body []byte) {
+	if bufs == nil || cap(body) == 0 || cap(body) > MaxPooledBody {
+		return
+	}
+	body = body[:0]
+	bufs.bodies.Put(&body)
+}
+
+// buffer returns an empty buffer with room for at least n bytes.
+func (bufs *Buffers) buffer(n int) []byte {
+	if bufs != nil {
+		if b, ok := bufs.bodies.Get().(*[]byte); ok {
+			return slices.Grow((*b)[:0], n)
+		}
+	}
+	return make([]byte, 0, n)
+}
+
+// gunzip returns a gzip reader of src.
+func (bufs *Buffers) gunzip(src io.Reader) (*gzip.Reader, error) {
+	var zr *gzip.Reader
+	if bufs != nil {
+		zr, _ = bufs.gzips.Get().(*gzip.Reader)
+	}
+	if zr == nil {
+		zr = new(gzip.Reader)
+	}
+	if err := zr.Reset(src); err != nil {
+		bufs.putGzip(zr)
+		return nil, err
+	}
+	return zr, nil
+}
+
+func (bufs *Buffers) putGzip(zr *gzip.Reader) {
+	if bufs != nil {
+		bufs.gzips.Put(zr)
+	}
+}
+
 // readBody reads r's body, decompressing gzip, up to limit bytes.
-func readBody(r *http.Request, limit int64) ([]byte, error) {
-	tooLarge := Errorf(http.StatusRequestEntityTooLarge, CodeTooLarge,
-		"Request body too large").WithCauses(fmt.Sprintf("the body is larger than %d bytes", limit))
+func (bufs *Buffers) readBody(r *http.Request, limit int64) ([]byte, error) {
+	tooLarge := func() error {
+		return Errorf(http.StatusRequestEntityTooLarge, CodeTooLarge,
+			"Request body too large").WithCauses(fmt.Sprintf("the body is larger than %d bytes", limit))
+	}
 	if r.ContentLength > limit && r.Header.Get("Content-Encoding") == "" {
-		return nil, tooLarge
+		return nil, tooLarge()
 	}
 	var src io.Reader = http.MaxBytesReader(nil, r.Body, limit+1)
+	size := 512 // a guess, when the request does not say
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
+		if r.ContentLength > 0 && r.ContentLength <= limit {
+			size = int(r.ContentLength) + 1 // room to see the end
+		}
 	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(src)
+		zr, err := bufs.gunzip(src)
 		if err != nil {
 			return nil, Malformed("gzip: " + err.Error())
 		}
-		defer zr.Close()
+		defer bufs.putGzip(zr)
 		src = zr
+		if r.ContentLength > 0 {
+			size = int(min(4*r.ContentLength, limit+1)) // audit JSON inflates 4 to 20 times
+		}
 	default:
 		return nil, Errorf(http.StatusUnsupportedMediaType, CodeUnsupported, "Unsupported content encoding %q", enc).
 			WithCauses("send gzip or no Content-Encoding")
 	}
-	var buf bytes.Buffer
-	if r.ContentLength > 0 && r.ContentLength <= limit {
-		buf.Grow(int(r.ContentLength) + 1)
-	}
-	n, err := buf.ReadFrom(io.LimitReader(src, limit+1))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, tooLarge
+	buf := bufs.buffer(size)
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) > limit {
+				bufs.Release(buf)
+				return nil, tooLarge()
+			}
+			buf = slices.Grow(buf, min(cap(buf), int(limit+1)-len(buf)))
 		}
-		return nil, Malformed("read body: " + err.Error())
+		// Read at most one byte past the limit.
+		room := buf[len(buf):min(cap(buf), int(limit+1))]
+		n, err := src.Read(room)
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > limit {
+			bufs.Release(buf)
+			return nil, tooLarge()
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			bufs.Release(buf)
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, tooLarge()
+			}
+			return nil, Malformed("read body: " + err.Error())
+		}
 	}
-	if n > limit {
-		return nil, tooLarge
-	}
-	return buf.Bytes(), nil
 }
 
 // ParseEqFilter reads the one-condition filter of Okta list endpoints:

@@ -67,33 +67,71 @@ func TestReadPush(t *testing.T) {
 			body: gz(t, strings.Repeat("a", 1000)), status: 413, cause: "larger than 64 bytes"},
 		{name: "over the limit as sent", push: ingest, ct: "application/json", enc: "gzip", body: gz(t, `{}`), status: 413},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(tc.body))
-			if tc.ct != "" {
-				r.Header.Set("Content-Type", tc.ct)
-			}
-			if tc.enc != "" {
-				r.Header.Set("Content-Encoding", tc.enc)
-			}
-			if tc.length != 0 {
-				r.ContentLength = tc.length
-			}
-			mt, body, err := httpapi.ReadPush(r, tc.push)
-			if tc.status == 0 {
-				if err != nil || string(body) != tc.want || mt != tc.wantType {
-					t.Fatalf("got %q %q %v, want %q %q", mt, body, err, tc.wantType, tc.want)
+	// The same through Buffers, whose buffers and gzip readers go from
+	// one case to the next (released whether or not they were read).
+	var bufs httpapi.Buffers
+	for _, reader := range []string{"ReadPush", "Buffers"} {
+		for _, tc := range tests {
+			t.Run(reader+"/"+tc.name, func(t *testing.T) {
+				r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(tc.body))
+				if tc.ct != "" {
+					r.Header.Set("Content-Type", tc.ct)
 				}
-				return
+				if tc.enc != "" {
+					r.Header.Set("Content-Encoding", tc.enc)
+				}
+				if tc.length != 0 {
+					r.ContentLength = tc.length
+				}
+				read := httpapi.ReadPush
+				if reader == "Buffers" {
+					read = bufs.ReadPush
+				}
+				mt, body, err := read(r, tc.push)
+				defer bufs.Release(body)
+				if tc.status == 0 {
+					if err != nil || string(body) != tc.want || mt != tc.wantType {
+						t.Fatalf("got %q %q %v, want %q %q", mt, body, err, tc.wantType, tc.want)
+					}
+					return
+				}
+				var e *httpapi.Error
+				if !errors.As(err, &e) || e.Status != tc.status {
+					t.Fatalf("got %v, want a %d", err, tc.status)
+				}
+				if tc.cause != "" && (len(e.Causes) == 0 || !strings.Contains(e.Causes[0], tc.cause)) {
+					t.Errorf("causes: got %q, want one with %q", e.Causes, tc.cause)
+				}
+			})
+		}
+	}
+}
+
+// TestBuffersReuse reads bodies of many sizes, gzip or not, through one
+// Buffers, each released before the next is read: every body is what was
+// sent, whatever the buffer held before.
+func TestBuffersReuse(t *testing.T) {
+	t.Parallel()
+	var bufs httpapi.Buffers
+	push := httpapi.Push{MaxBody: 1 << 20, Types: []string{"application/json"}}
+	for i, n := range []int{100_000, 10, 70_000, 0, 1 << 20, 3, 5000} {
+		want := bytes.Repeat([]byte{byte('a' + i)}, n)
+		for _, zip := range []bool{false, true} {
+			sent := want
+			if zip {
+				sent = gz(t, string(want))
 			}
-			var e *httpapi.Error
-			if !errors.As(err, &e) || e.Status != tc.status {
-				t.Fatalf("got %v, want a %d", err, tc.status)
+			r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(sent))
+			r.Header.Set("Content-Type", "application/json")
+			if zip {
+				r.Header.Set("Content-Encoding", "gzip")
 			}
-			if tc.cause != "" && (len(e.Causes) == 0 || !strings.Contains(e.Causes[0], tc.cause)) {
-				t.Errorf("causes: got %q, want one with %q", e.Causes, tc.cause)
+			_, body, err := bufs.ReadPush(r, push)
+			if err != nil || !bytes.Equal(body, want) {
+				t.Fatalf("%d bytes (gzip %v): got %d bytes, %v, want the %d sent", n, zip, len(body), err, n)
 			}
-		})
+			bufs.Release(body)
+		}
 	}
 }
 

@@ -100,14 +100,20 @@ func (s *Sink) Write(ctx context.Context, b sink.Batch) error {
 	if skip, err := sink.Skip(ctx, b, s.closed.Load(), "http"); skip {
 		return err
 	}
-	switch s.cfg.Body {
-	case BodyNDJSON:
-		return s.send(ctx, encodeNDJSON(b), "application/x-ndjson", batchID(b))
-	case BodyEvent:
+	if s.cfg.Body == BodyEvent {
 		return s.writeEvents(ctx, b)
-	default:
-		return s.send(ctx, encodeArray(b), "application/json", batchID(b))
 	}
+	body, contentType := s.encode(b)
+	return s.send(ctx, body, contentType, batchID(b))
+}
+
+// encode returns the body of a batch request (batch and ndjson mode) and
+// its media type.
+func (s *Sink) encode(b sink.Batch) (body []byte, contentType string) {
+	if s.cfg.Body == BodyNDJSON {
+		return encodeNDJSON(b), "application/x-ndjson"
+	}
+	return encodeArray(b), "application/json"
 }
 
 func (s *Sink) writeEvents(ctx context.Context, b sink.Batch) error {

@@ -27,9 +27,23 @@ func sign(key []byte, id, timestamp string, body []byte) string {
 // de-duplicate on it; any other batch gets another id.
 func batchID(b sink.Batch) string {
 	h := sha256.New()
+	// The ids go to the hash in chunks: a conversion of each to []byte
+	// would be an allocation per record (h.Write is an interface call).
+	buf := make([]byte, 0, 4096)
 	for _, r := range b.Records {
-		h.Write([]byte(r.UUID))
-		h.Write([]byte{'\n'})
+		if len(buf)+len(r.UUID)+1 > cap(buf) {
+			h.Write(buf)
+			buf = buf[:0]
+		}
+		if len(r.UUID)+1 > cap(buf) {
+			h.Write([]byte(r.UUID))
+			h.Write([]byte{'\n'})
+			continue
+		}
+		buf = append(buf, r.UUID...)
+		buf = append(buf, '\n')
 	}
-	return "batch_" + hex.EncodeToString(h.Sum(nil)[:16])
+	h.Write(buf)
+	var sum [sha256.Size]byte
+	return "batch_" + hex.EncodeToString(h.Sum(sum[:0])[:16])
 }
