@@ -208,6 +208,10 @@ func (w *writer) commit(ctx context.Context, group []*appendReq) {
 		w.j.log.Info("journal append fenced by another writer; reading its events and retrying", "err", err)
 	}
 	w.finish(live, err)
+	// Keep no reference to the requests' events: callers reuse them.
+	clear(w.pending)
+	clear(w.recs)
+	w.pending, w.recs = w.pending[:0], w.recs[:0]
 }
 
 // publishGroup publishes what is not stored yet of the group's requests.
