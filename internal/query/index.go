@@ -35,6 +35,10 @@ import (
 // bucketWidth is the published-time span of one bucket, in nanoseconds.
 const bucketWidth = int64(time.Minute)
 
+// followPullBytes bounds what the follower's pull requests bring into
+// memory ahead of indexing.
+const followPullBytes = 8 << 20
+
 // Special actor ids: actorAbsent when the event has no actor.alternateId,
 // actorOther when it is not one plain string (the index cannot answer for
 // such events, so they are always read).
@@ -273,7 +277,9 @@ func (ix *Index) followOnce(ctx context.Context, js jetstream.JetStream, streamN
 	if err != nil {
 		return err
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(2000))
+	// Bounded in bytes too: a message holds up to 100 events, so 2,000
+	// messages could be 280 MB waiting in the client.
+	it, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(2000, followPullBytes))
 	if err != nil {
 		return err
 	}
