@@ -86,7 +86,7 @@ func TestRunStreamsAgainstServer(t *testing.T) {
 		if s.Expected == 0 || s.Received != s.Expected || s.Missing != 0 || len(s.Filter) == 0 {
 			t.Errorf("stream %d: %+v, want a filter and every selected event received", i, s)
 		}
-		if s.Status == nil || s.Status.Delivered < s.Expected || s.ID == "" {
+		if s.Status == nil || int64(s.Status.Delivered) < s.Expected || s.ID == "" {
 			t.Errorf("stream %d: id %q, server status %+v, want it read, with at least %d delivered", i, s.ID, s.Status, s.Expected)
 		}
 		total += s.Expected

@@ -8,6 +8,7 @@ import (
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
+	"github.com/auditstream/auditstream/internal/wire"
 )
 
 func TestAuthentication(t *testing.T) {
@@ -147,9 +148,9 @@ func TestOrgIsolation(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, httpapi.Limits{})
 	acme := s.token("acme", auth.ScopeReadStreams, auth.ScopeManageStreams, auth.ScopeWriteEvents)
-	var mine, theirs, everyone streamView
-	mk := func(name, org string) streamView {
-		var v streamView
+	var mine, theirs, everyone wire.Stream
+	mk := func(name, org string) wire.Stream {
+		var v wire.Stream
 		r := s.call("POST", "/api/v1/logStreams", s.admin, map[string]any{"type": "test", "name": name, "org": org,
 			"settings": map[string]any{"url": "http://x"}})
 		wantStatus(t, r, 200)
@@ -158,7 +159,7 @@ func TestOrgIsolation(t *testing.T) {
 	}
 	mine, theirs, everyone = mk("mine", "acme"), mk("theirs", "other"), mk("everyone", "*")
 
-	var list []streamView
+	var list []wire.Stream
 	r := s.call("GET", "/api/v1/logStreams", acme, nil)
 	wantStatus(t, r, 200)
 	r.json(t, &list)

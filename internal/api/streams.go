@@ -19,28 +19,17 @@ import (
 	"github.com/auditstream/auditstream/internal/secret"
 	"github.com/auditstream/auditstream/internal/stream"
 	"github.com/auditstream/auditstream/internal/sysevent"
+	"github.com/auditstream/auditstream/internal/wire"
 )
 
-// streamView is a log stream as the API shows it: Okta's LogStream object
-// plus auditstream's filter and org.
-type streamView struct {
-	ID       string          `json:"id"`
-	Type     string          `json:"type"`
-	Name     string          `json:"name"`
-	Status   string          `json:"status"`
-	Settings json.RawMessage `json:"settings"`
-	Filter   json.RawMessage `json:"filter,omitempty"`
-	Org      string          `json:"org"`
-	httpapi.Tail
-}
-
-func (s *Server) view(r *http.Request, d stream.Definition) streamView {
+// view is a log stream as the API shows it, its secret settings removed.
+func (s *Server) view(r *http.Request, d stream.Definition) wire.Stream {
 	settings, err := secret.Strip(d.Settings, s.d.Types.SecretPaths(d.Type))
 	if err != nil {
 		settings = json.RawMessage("{}")
 	}
-	return streamView{ID: d.ID, Type: d.Type, Name: d.Name, Status: d.Status, Settings: settings, Filter: d.Filter, Org: d.Org,
-		Tail: httpapi.NewTail(s.d.PublicURL+"/api/v1/logStreams/"+d.ID, d.Status == stream.StatusActive, d.ReadOnly, d.Created, d.LastUpdated)}
+	return wire.Stream{ID: d.ID, Type: d.Type, Name: d.Name, Status: d.Status, Settings: settings, Filter: d.Filter, Org: d.Org,
+		Tail: wire.NewTail(s.d.PublicURL+"/api/v1/logStreams/"+d.ID, d.Status == stream.StatusActive, d.ReadOnly, d.Created, d.LastUpdated)}
 }
 
 // streamInput is the body of POST and PUT, decoded strictly: a misspelt
@@ -63,8 +52,8 @@ type streamInput struct {
 }
 
 // logStreams is the shared request flow of /api/v1/logStreams.
-func (s *Server) logStreams() *httpapi.Collection[stream.Definition, streamView] {
-	return &httpapi.Collection[stream.Definition, streamView]{Kind: "LogStream", List: s.streams.List, Get: s.streams.Get,
+func (s *Server) logStreams() *httpapi.Collection[stream.Definition, wire.Stream] {
+	return &httpapi.Collection[stream.Definition, wire.Stream]{Kind: "LogStream", List: s.streams.List, Get: s.streams.Get,
 		Meta: func(d stream.Definition) httpapi.Meta {
 			return httpapi.Meta{Org: d.Org, Type: d.Type, Status: d.Status, ReadOnly: d.ReadOnly}
 		},

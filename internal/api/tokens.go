@@ -3,29 +3,27 @@ package api
 import (
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/sysevent"
+	"github.com/auditstream/auditstream/internal/wire"
 )
 
-type tokenView struct {
-	ID      string       `json:"id"`
-	Name    string       `json:"name"`
-	Org     string       `json:"org"`
-	Scopes  []auth.Scope `json:"scopes"`
-	Created time.Time    `json:"created"`
-	// Token is the secret, present only in the answer to its creation.
-	Token string `json:"token,omitempty"`
-}
-
-func viewToken(t auth.Token) tokenView {
-	return tokenView{ID: t.ID, Name: t.Name, Org: t.Org, Scopes: t.Scopes, Created: t.Created}
+// viewToken is t as the API shows it, without its hash.
+func viewToken(t auth.Token) wire.Token {
+	var scopes []string
+	if t.Scopes != nil {
+		scopes = make([]string, len(t.Scopes))
+		for i, sc := range t.Scopes {
+			scopes[i] = string(sc)
+		}
+	}
+	return wire.Token{ID: t.ID, Name: t.Name, Org: t.Org, Scopes: scopes, Created: t.Created}
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	out := []tokenView{}
+	out := []wire.Token{}
 	for _, t := range s.d.Tokens.List(tok.Org) {
 		out = append(out, viewToken(t))
 	}
@@ -61,7 +59,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, tok auth.To
 	}
 	s.recordTokenChange(r.Context(), tok, sysevent.TokenCreate, t)
 	v := viewToken(t)
-	v.Token = secret
+	v.Secret = secret
 	httpapi.WriteJSON(w, http.StatusCreated, v)
 	return nil
 }

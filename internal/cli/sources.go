@@ -65,7 +65,7 @@ func saveSourceVerb(save func(ctx context.Context, c *client.Client, id string, 
 
 // printSources prints sources as a table.
 var printSources = table("ID\tNAME\tTYPE\tSTATUS\tORG\tCREATED", func(s client.Source) []string {
-	return []string{s.ID, s.Name, s.Type, dash(s.Status), dash(s.Org), fmtTime(s.Created)}
+	return []string{s.ID, s.Name, s.Type, dash(s.Status), dash(s.Org), fmtTime(s.Created.Time)}
 })
 
 // printSourceState prints the line activate and deactivate answer with.

@@ -112,7 +112,7 @@ func dash(s string) string {
 
 // printStreams prints streams as a table.
 var printStreams = table("ID\tNAME\tTYPE\tSTATUS\tCREATED", func(s client.Stream) []string {
-	return []string{s.ID, s.Name, s.Type, dash(s.Status), fmtTime(s.Created)}
+	return []string{s.ID, s.Name, s.Type, dash(s.Status), fmtTime(s.Created.Time)}
 })
 
 // printStreamState prints the line activate and deactivate answer with.
@@ -123,7 +123,7 @@ func printStatus(w io.Writer, sts []client.StreamStatus) error {
 	for _, st := range sts {
 		rows := [][]string{
 			{"ID", st.ID},
-			{"STATE", st.State},
+			{"STATE", string(st.State)},
 			{"DELIVERED", fmt.Sprint(st.Delivered)},
 			{"FAILED", fmt.Sprint(st.Failed)},
 			{"RETRIED", fmt.Sprint(st.Retried)},

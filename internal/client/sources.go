@@ -4,40 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"time"
+
+	"github.com/auditstream/auditstream/internal/wire"
 )
 
 // Source is a source (an Okta System Log poller, an EventBridge receiver)
 // as /api/v1/sources shows it. Secrets in Settings are write-only: the
-// server answers with them removed.
-type Source struct {
-	ID string `json:"id,omitempty"`
-	// Type is e.g. "okta" or "eventbridge".
-	Type string `json:"type"`
-	Name string `json:"name"`
-	// Status is StatusActive or StatusInactive.
-	Status   string          `json:"status,omitempty"`
-	Org      string          `json:"org,omitempty"`
-	Settings json.RawMessage `json:"settings,omitempty"`
-	// ReadOnly sources come from the configuration file.
-	ReadOnly    bool      `json:"readOnly,omitempty"`
-	Created     time.Time `json:"created,omitzero"`
-	LastUpdated time.Time `json:"lastUpdated,omitzero"`
-	// Links is the HAL _links object.
-	Links json.RawMessage `json:"_links,omitempty"`
-}
-
-// UnmarshalJSON decodes a source, taking empty or null times as unset.
-func (s *Source) UnmarshalJSON(b []byte) error {
-	type plain Source
-	return decodeTimes(b, (*plain)(s), map[string]*time.Time{"created": &s.Created, "lastUpdated": &s.LastUpdated})
-}
+// server answers with them removed. Status is StatusActive or
+// StatusInactive.
+type Source = wire.Source
 
 // sources is the collection of sources.
 func (c *Client) sources() resource[Source] { return resource[Source]{c, "/api/v1/sources"} }
 
-// body is what create and replace send: only the writable fields.
-func (s Source) body() any {
+// sourceBody is what create and replace send: only the writable fields.
+func sourceBody(s Source) any {
 	return struct {
 		Type     string          `json:"type"`
 		Name     string          `json:"name"`
@@ -59,13 +40,13 @@ func (c *Client) GetSource(ctx context.Context, id string) (Source, error) {
 // CreateSource creates a source from s's Type, Name, Org and Settings and
 // returns it as stored. It is not retried after connection errors.
 func (c *Client) CreateSource(ctx context.Context, s Source) (Source, error) {
-	return c.sources().create(ctx, s.body())
+	return c.sources().create(ctx, sourceBody(s))
 }
 
 // UpdateSource replaces the source id with s's Type, Name, Org and
 // Settings (a PUT) and returns it as stored.
 func (c *Client) UpdateSource(ctx context.Context, id string, s Source) (Source, error) {
-	return c.sources().replace(ctx, id, s.body())
+	return c.sources().replace(ctx, id, sourceBody(s))
 }
 
 // DeleteSource deletes the source id.

@@ -5,125 +5,26 @@ import (
 	"encoding/json"
 	"net/http"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/wire"
 )
 
 // Stream is a log stream as the API shows it (Okta's LogStream shape).
-type Stream struct {
-	// ID is assigned by the server.
-	ID string `json:"id,omitempty"`
-	// Type is the destination type, e.g. "http".
-	Type string `json:"type"`
-	// Name is unique per org.
-	Name string `json:"name"`
-	// Status is StatusActive or StatusInactive; change it with Activate
-	// and Deactivate.
-	Status string `json:"status,omitempty"`
-	// Settings are the destination's settings, kept as the server sent them.
-	Settings json.RawMessage `json:"settings,omitempty"`
-	// Filter is the optional EventBridge event pattern selecting the events.
-	Filter json.RawMessage `json:"filter,omitempty"`
-	// Org is the organisation the stream belongs to.
-	Org string `json:"org,omitempty"`
-	// Created and LastUpdated are set by the server.
-	Created     time.Time `json:"created,omitzero"`
-	LastUpdated time.Time `json:"lastUpdated,omitzero"`
-	// Links is the HAL _links object.
-	Links json.RawMessage `json:"_links,omitempty"`
-}
-
-// UnmarshalJSON decodes a stream, taking empty or null times as unset.
-func (s *Stream) UnmarshalJSON(b []byte) error {
-	type plain Stream
-	return decodeTimes(b, (*plain)(s), map[string]*time.Time{"created": &s.Created, "lastUpdated": &s.LastUpdated})
-}
+// Status is StatusActive or StatusInactive; change it with Activate and
+// Deactivate.
+type Stream = wire.Stream
 
 // StreamStatus is the delivery state and counters of one stream.
-type StreamStatus struct {
-	ID string `json:"id"`
-	// State is one of active, inactive, retrying, paused, error.
-	State        string  `json:"state"`
-	Delivered    int64   `json:"delivered"`
-	Failed       int64   `json:"failed"`
-	Retried      int64   `json:"retried"`
-	DeadLettered int64   `json:"deadLettered"`
-	LagEvents    int64   `json:"lagEvents"`
-	LagSeconds   float64 `json:"lagSeconds"`
-	LastError    string  `json:"lastError,omitempty"`
-	// LastErrorAt and LastSuccessAt are zero when it never happened.
-	LastErrorAt   time.Time `json:"lastErrorAt,omitzero"`
-	LastSuccessAt time.Time `json:"lastSuccessAt,omitzero"`
-}
-
-// UnmarshalJSON decodes a status, taking empty or null times as unset.
-func (s *StreamStatus) UnmarshalJSON(b []byte) error {
-	type plain StreamStatus
-	return decodeTimes(b, (*plain)(s), map[string]*time.Time{"lastErrorAt": &s.LastErrorAt, "lastSuccessAt": &s.LastSuccessAt})
-}
+type StreamStatus = wire.StreamStatus
 
 // DeadLetter is an event a stream gave up delivering.
-type DeadLetter struct {
-	// Seq is the event's position in the journal.
-	Seq    uint64 `json:"seq"`
-	UUID   string `json:"uuid"`
-	Reason string `json:"reason"`
-	// At is when the event was dead-lettered.
-	At    time.Time       `json:"at,omitzero"`
-	Event json.RawMessage `json:"event,omitempty"`
-}
-
-// UnmarshalJSON decodes a dead letter, taking an empty or null time as unset.
-func (d *DeadLetter) UnmarshalJSON(b []byte) error {
-	type plain DeadLetter
-	return decodeTimes(b, (*plain)(d), map[string]*time.Time{"at": &d.At})
-}
-
-// decodeTimes decodes the JSON object b into v, the method-less form of a
-// type, and its members named in times into those times, taking an RFC
-// 3339 string and "" or null (unset) alike.
-func decodeTimes(b []byte, v any, times map[string]*time.Time) error {
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(b, &members); err != nil {
-		return err
-	}
-	parsed := make(map[*time.Time]time.Time, len(times))
-	for name, t := range times {
-		raw, ok := members[name]
-		if !ok {
-			continue
-		}
-		delete(members, name)
-		var s *string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return err
-		}
-		if s == nil || *s == "" {
-			parsed[t] = time.Time{}
-			continue
-		}
-		tv, err := time.Parse(time.RFC3339Nano, *s)
-		if err != nil {
-			return err
-		}
-		parsed[t] = tv
-	}
-	rest, err := json.Marshal(members)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(rest, v); err != nil {
-		return err
-	}
-	for t, tv := range parsed {
-		*t = tv
-	}
-	return nil
-}
+type DeadLetter = wire.DeadLetter
 
 // streams is the collection of log streams.
 func (c *Client) streams() resource[Stream] { return resource[Stream]{c, "/api/v1/logStreams"} }
 
-// body is what create and replace send: only the writable fields.
-func (s Stream) body() any {
+// streamBody is what create and replace send: only the writable fields.
+func streamBody(s Stream) any {
 	return struct {
 		Type     string          `json:"type"`
 		Name     string          `json:"name"`
@@ -147,14 +48,14 @@ func (c *Client) GetStream(ctx context.Context, id string) (Stream, error) {
 // and returns it as stored. It is not retried after connection errors: the
 // lost request may have created the stream.
 func (c *Client) CreateStream(ctx context.Context, s Stream) (Stream, error) {
-	return c.streams().create(ctx, s.body())
+	return c.streams().create(ctx, streamBody(s))
 }
 
 // UpdateStream replaces the stream id with s's Type, Name, Settings and
 // Filter (a PUT: an absent Filter removes the filter) and returns it as
 // stored. Status is not changed; use Activate or Deactivate.
 func (c *Client) UpdateStream(ctx context.Context, id string, s Stream) (Stream, error) {
-	return c.streams().replace(ctx, id, s.body())
+	return c.streams().replace(ctx, id, streamBody(s))
 }
 
 // DeleteStream deletes the stream id.

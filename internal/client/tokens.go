@@ -2,23 +2,13 @@ package client
 
 import (
 	"context"
-	"time"
+
+	"github.com/auditstream/auditstream/internal/wire"
 )
 
 // Token is an API token as /api/v1/tokens shows it. Its secret is only in
 // the answer to CreateToken; the server keeps a hash of it.
-type Token struct {
-	ID   string `json:"id,omitempty"`
-	Name string `json:"name"`
-	// Org is the org the token acts for, "*" for all orgs.
-	Org string `json:"org,omitempty"`
-	// Scopes are e.g. events.write, logs.read, logStreams.read,
-	// logStreams.manage, admin.
-	Scopes  []string  `json:"scopes"`
-	Created time.Time `json:"created,omitzero"`
-	// Secret is the token itself, set only by CreateToken.
-	Secret string `json:"token,omitempty"`
-}
+type Token = wire.Token
 
 // tokens is the collection of API tokens.
 func (c *Client) tokens() resource[Token] { return resource[Token]{c, "/api/v1/tokens"} }

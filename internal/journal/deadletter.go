@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -53,16 +52,7 @@ func (j *Journal) WriteDeadLetters(ctx context.Context, id string, recs []event.
 		m.Header.Set(dlHeaderReason, reason)
 		m.Header.Set(dlHeaderSeq, strconv.FormatUint(MsgSeqOf(rec.Seq), 10))
 		m.Header.Set(dlHeaderPosition, strconv.FormatUint(rec.Seq, 10))
-		m.Header.Set(headerUUID, rec.UUID)
-		m.Header.Set(headerOrg, rec.Org)
-		m.Header.Set(headerType, rec.EventType)
-		m.Header.Set(headerPublished, strconv.FormatInt(rec.Published.UnixNano(), 10))
-		if rec.Source != "" {
-			m.Header.Set(headerSource, rec.Source)
-		}
-		if rec.Account != "" {
-			m.Header.Set(headerAccount, rec.Account)
-		}
+		setRecordHeaders(m.Header, rec)
 		if _, err := j.js.PublishMsg(ctx, m); err != nil {
 			if IsCapReached(err) {
 				return i, fmt.Errorf("%w (journal.deadLetters.maxBytes reached; redrive or purge dead letters, or raise the cap): %w",
@@ -81,22 +71,12 @@ func DecodeDeadLetter(m Message) (DeadLetter, error) {
 	if len(h) == 0 {
 		return DeadLetter{}, fmt.Errorf("%w: dead letter %d has no headers", ErrCorrupt, m.Seq)
 	}
-	rec := event.Record{
-		UUID:      h.Get(headerUUID),
-		Org:       h.Get(headerOrg),
-		EventType: h.Get(headerType),
-		Source:    h.Get(headerSource),
-		Account:   h.Get(headerAccount),
-		Data:      m.Data,
-	}
+	rec := headerRecord(h, m.Data)
 	if pos, err := strconv.ParseUint(h.Get(dlHeaderPosition), 10, 64); err == nil {
 		rec.Seq = pos
 	} else {
 		seq, _ := strconv.ParseUint(h.Get(dlHeaderSeq), 10, 64)
 		rec.Seq = Position(seq, 0)
-	}
-	if ns, err := strconv.ParseInt(h.Get(headerPublished), 10, 64); err == nil {
-		rec.Published = time.Unix(0, ns).UTC()
 	}
 	return DeadLetter{Record: rec, Reason: h.Get(dlHeaderReason), Seq: m.Seq}, nil
 }

@@ -135,19 +135,11 @@ func Decode(m Message, out []event.Record) ([]event.Record, error) {
 		return decodeBatch(m.Data, m.Seq, out)
 	}
 	h := m.Header
-	org := h.Get(headerOrg)
-	if org == "" {
+	if h.Get(headerOrg) == "" {
 		return out, fmt.Errorf("%w: message %d has neither a record batch nor event headers", ErrCorrupt, m.Seq)
 	}
-	rec := event.Record{
-		UUID:      h.Get(headerUUID),
-		Seq:       Position(m.Seq, 0),
-		Org:       org,
-		EventType: h.Get(headerType),
-		Source:    h.Get(headerSource),
-		Account:   h.Get(headerAccount),
-		Data:      m.Data,
-	}
+	rec := headerRecord(h, m.Data)
+	rec.Seq = Position(m.Seq, 0)
 	if rec.UUID == "" { // the oldest releases kept it in the message id only
 		id := h.Get(jetstream.MsgIDHeader)
 		if i := strings.IndexByte(id, '/'); i >= 0 {
@@ -155,10 +147,40 @@ func Decode(m Message, out []event.Record) ([]event.Record, error) {
 		}
 		rec.UUID = id
 	}
+	return append(out, rec), nil
+}
+
+// headerRecord reads a record from the version 1 headers of a message
+// (a version 1 event, a dead letter) and its body data; Seq is left to
+// the caller.
+func headerRecord(h nats.Header, data []byte) event.Record {
+	rec := event.Record{
+		UUID:      h.Get(headerUUID),
+		Org:       h.Get(headerOrg),
+		EventType: h.Get(headerType),
+		Source:    h.Get(headerSource),
+		Account:   h.Get(headerAccount),
+		Data:      data,
+	}
 	if ns, err := strconv.ParseInt(h.Get(headerPublished), 10, 64); err == nil {
 		rec.Published = time.Unix(0, ns).UTC()
 	}
-	return append(out, rec), nil
+	return rec
+}
+
+// setRecordHeaders writes rec's members but its data and sequence into h
+// as version 1 headers, which headerRecord reads back.
+func setRecordHeaders(h nats.Header, rec *event.Record) {
+	h.Set(headerUUID, rec.UUID)
+	h.Set(headerOrg, rec.Org)
+	h.Set(headerType, rec.EventType)
+	h.Set(headerPublished, strconv.FormatInt(rec.Published.UnixNano(), 10))
+	if rec.Source != "" {
+		h.Set(headerSource, rec.Source)
+	}
+	if rec.Account != "" {
+		h.Set(headerAccount, rec.Account)
+	}
 }
 
 // eventsInMsgID is how many events the message with this id holds: a
@@ -187,16 +209,7 @@ func batchMsgID(nonce string, n uint64, count int) string {
 func LegacyMessage(ev event.Record) *nats.Msg {
 	m := nats.NewMsg(event.Subject(ev.Org, ev.EventType))
 	m.Data = ev.Data
-	m.Header.Set(headerOrg, ev.Org)
-	m.Header.Set(headerUUID, ev.UUID)
-	m.Header.Set(headerType, ev.EventType)
-	m.Header.Set(headerPublished, strconv.FormatInt(ev.Published.UnixNano(), 10))
-	if ev.Source != "" {
-		m.Header.Set(headerSource, ev.Source)
-	}
-	if ev.Account != "" {
-		m.Header.Set(headerAccount, ev.Account)
-	}
+	setRecordHeaders(m.Header, &ev)
 	m.Header.Set(jetstream.MsgIDHeader, ev.Org+"/"+ev.UUID)
 	return m
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/secret"
 	"github.com/auditstream/auditstream/internal/sysevent"
+	"github.com/auditstream/auditstream/internal/wire"
 )
 
 // API serves /api/v1/sources, shaped like /api/v1/logStreams.
@@ -76,29 +77,22 @@ func (a *API) now() time.Time {
 	return time.Now()
 }
 
-// view is a source as the API shows it: its Header with the secret
-// settings removed, then the rest.
-type view struct {
-	kvstore.Header
-	httpapi.Tail
-}
-
-func (a *API) view(r *http.Request, d Definition) view {
+// view is a source as the API shows it: its settings without the secret
+// ones, and the links of its status and of its type's endpoints.
+func (a *API) view(r *http.Request, d Definition) wire.Source {
 	base := strings.TrimRight(a.PublicURL, "/") + "/api/v1/sources/" + d.ID
-	tail := httpapi.NewTail(base, d.Status == StatusActive, d.ReadOnly, d.Created, d.LastUpdated)
-	tail.Links["status"] = httpapi.Link{Href: base + "/status", Method: "GET"}
+	tail := wire.NewTail(base, d.Status == StatusActive, d.ReadOnly, d.Created, d.LastUpdated)
+	tail.Links["status"] = wire.Link{Href: base + "/status", Method: "GET"}
 	if ep := a.Types[d.Type].Endpoints; ep != nil {
 		for name, href := range ep(d) {
-			tail.Links[name] = httpapi.Link{Href: href, Method: "POST"}
+			tail.Links[name] = wire.Link{Href: href, Method: "POST"}
 		}
 	}
 	settings, err := secret.Strip(d.Settings, a.Types[d.Type].SecretPaths)
 	if err != nil {
 		settings = json.RawMessage("{}")
 	}
-	h := d.Header
-	h.Settings = settings
-	return view{Header: h, Tail: tail}
+	return wire.Source{ID: d.ID, Type: d.Type, Name: d.Name, Status: d.Status, Org: d.Org, Settings: settings, Tail: tail}
 }
 
 // input is the body of POST and PUT.
@@ -110,8 +104,8 @@ type input struct {
 }
 
 // sources is the shared request flow of /api/v1/sources.
-func (a *API) sources() *httpapi.Collection[Definition, view] {
-	return &httpapi.Collection[Definition, view]{Kind: "LogSource", List: a.Store.List, Get: a.Store.Get,
+func (a *API) sources() *httpapi.Collection[Definition, wire.Source] {
+	return &httpapi.Collection[Definition, wire.Source]{Kind: "LogSource", List: a.Store.List, Get: a.Store.Get,
 		Meta: func(d Definition) httpapi.Meta {
 			return httpapi.Meta{Org: d.Org, Type: d.Type, Status: d.Status, ReadOnly: d.ReadOnly}
 		},

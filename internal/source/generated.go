@@ -3,6 +3,8 @@ package source
 import (
 	"encoding/json"
 	"strings"
+
+	"github.com/auditstream/auditstream/internal/wire"
 )
 
 // generate lets the source's type fill in the secrets in.Settings leaves
@@ -20,7 +22,7 @@ func (a *API) generate(in *input, old json.RawMessage) map[string]string {
 
 // withGenerated shows the secrets the server generated in the answer that
 // created them, the only time they are shown: only their hashes are kept.
-func withGenerated(v view, generated map[string]string) view {
+func withGenerated(v wire.Source, generated map[string]string) wire.Source {
 	if len(generated) == 0 {
 		return v
 	}

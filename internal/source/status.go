@@ -6,6 +6,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/egress"
 	"github.com/auditstream/auditstream/internal/supervise"
+	"github.com/auditstream/auditstream/internal/wire"
 )
 
 // States reported by GET /api/v1/sources/{id}/status (package supervise's,
@@ -62,53 +63,25 @@ type Status struct {
 	backfill      *Backfill
 }
 
-// RateLimit is the last rate-limit state the org reported.
-type RateLimit struct {
-	Limit     int       `json:"limit"`
-	Remaining int       `json:"remaining"`
-	Reset     time.Time `json:"reset,omitzero"`
-}
+// RateLimit is the last rate-limit state the org reported (wire.RateLimit).
+type RateLimit = wire.RateLimit
 
-// BackfillState is where a backfill is.
-type BackfillState string
+// BackfillState is where a backfill is (wire.BackfillState).
+type BackfillState = wire.BackfillState
 
 // States of a Backfill.
 const (
-	BackfillRunning BackfillState = "RUNNING"
-	BackfillDone    BackfillState = "DONE"
-	BackfillFailed  BackfillState = "FAILED"
+	BackfillRunning = wire.BackfillRunning
+	BackfillDone    = wire.BackfillDone
+	BackfillFailed  = wire.BackfillFailed
 )
 
-// Backfill reports an on-demand bounded pull.
-type Backfill struct {
-	State    BackfillState `json:"state"`
-	Since    time.Time     `json:"since"`
-	Until    time.Time     `json:"until"`
-	Events   uint64        `json:"events"`
-	Started  time.Time     `json:"started"`
-	Finished time.Time     `json:"finished,omitzero"`
-	Error    string        `json:"error,omitempty"`
-}
+// Backfill reports an on-demand bounded pull (wire.Backfill).
+type Backfill = wire.Backfill
 
-// Snapshot is a Status at one moment, shaped for the API.
-type Snapshot struct {
-	ID                 string          `json:"id"`
-	State              supervise.State `json:"state"`
-	Health             string          `json:"health"`
-	Events             uint64          `json:"events"`
-	Duplicates         uint64          `json:"duplicates"`
-	LastPollAt         time.Time       `json:"lastPollAt,omitzero"`
-	LastSuccessAt      time.Time       `json:"lastSuccessAt,omitzero"`
-	LastEventPublished time.Time       `json:"lastEventPublished,omitzero"`
-	CaughtUp           bool            `json:"caughtUp"`
-	LagSeconds         float64         `json:"lagSeconds"`
-	LastError          string          `json:"lastError,omitempty"`
-	LastErrorKind      string          `json:"lastErrorKind,omitempty"`
-	LastErrorAt        time.Time       `json:"lastErrorAt,omitzero"`
-	FailingSince       time.Time       `json:"failingSince,omitzero"`
-	RateLimit          *RateLimit      `json:"rateLimit,omitempty"`
-	Backfill           *Backfill       `json:"backfill,omitempty"`
-}
+// Snapshot is a Status at one moment, shaped for the API
+// (wire.SourceStatus); the status bucket keeps it too.
+type Snapshot = wire.SourceStatus
 
 // Snapshot copies the status; now computes the lag.
 func (s *Status) Snapshot(now time.Time) Snapshot {

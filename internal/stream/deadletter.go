@@ -14,6 +14,7 @@ import (
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/sink"
+	"github.com/auditstream/auditstream/internal/wire"
 )
 
 // writeDeadLetters stores recs in stream id's dead letters with reason,
@@ -30,17 +31,10 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// DeadLetter is one undeliverable event as the API shows it.
+// DeadLetter is one undeliverable event as the API shows it, with the
+// record a redrive writes again.
 type DeadLetter struct {
-	// Seq is the dead letter's own sequence (used to redrive or delete it).
-	Seq uint64 `json:"seq"`
-	// JournalSeq is the sequence of the journal message that held the
-	// event (where a replay would start to deliver it again).
-	JournalSeq uint64          `json:"journalSeq"`
-	UUID       string          `json:"uuid"`
-	Reason     string          `json:"reason"`
-	At         time.Time       `json:"at"`
-	Event      json.RawMessage `json:"event"`
+	wire.DeadLetter
 
 	rec event.Record
 }
@@ -104,8 +98,8 @@ func toDeadLetter(m jetstream.Msg) (DeadLetter, error) {
 	}
 	rec := dl.Record
 	rec.Data = append([]byte(nil), rec.Data...)
-	return DeadLetter{Seq: dl.Seq, JournalSeq: journal.MsgSeqOf(rec.Seq), UUID: rec.UUID, Reason: dl.Reason,
-		At: md.Timestamp.UTC(), Event: json.RawMessage(rec.Data), rec: rec}, nil
+	return DeadLetter{DeadLetter: wire.DeadLetter{Seq: dl.Seq, JournalSeq: journal.MsgSeqOf(rec.Seq), UUID: rec.UUID, Reason: dl.Reason,
+		At: md.Timestamp.UTC(), Event: json.RawMessage(rec.Data)}, rec: rec}, nil
 }
 
 // Redrive writes the dead letters of stream id to s again, removing each

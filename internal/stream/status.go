@@ -6,6 +6,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/egress"
 	"github.com/auditstream/auditstream/internal/supervise"
+	"github.com/auditstream/auditstream/internal/wire"
 )
 
 // Delivery states reported by GET /logStreams/{id}/status: the states
@@ -41,30 +42,11 @@ type Status struct {
 }
 
 // Dropped accounts for events the journal removed before the stream
-// delivered them: purged by retention with journal.whenFull dropOldest
-// (or an inactive stream's under protect), or found missing (maxAge,
-// loss). Counts are cumulative.
-type Dropped struct {
-	// Events is how many events the stream lost. For gaps found after the
-	// fact it counts journal sequences, since the events are gone.
-	Events uint64 `json:"events"`
-	// Gaps is how many separate ranges were lost.
-	Gaps uint64 `json:"gaps"`
-	// FromSeq and ToSeq span the journal sequences of every gap.
-	FromSeq uint64 `json:"fromSeq"`
-	ToSeq   uint64 `json:"toSeq"`
-	// Last is the most recent gap.
-	Last Gap `json:"last"`
-}
+// delivered them (wire.Dropped).
+type Dropped = wire.Dropped
 
-// Gap is one range of journal sequences a stream lost.
-type Gap struct {
-	FromSeq uint64    `json:"fromSeq"`
-	ToSeq   uint64    `json:"toSeq"`
-	Events  uint64    `json:"events"`
-	Cause   string    `json:"cause"`
-	At      time.Time `json:"at"`
-}
+// Gap is one range of journal sequences a stream lost (wire.Gap).
+type Gap = wire.Gap
 
 // Causes of a Gap.
 const (
@@ -76,27 +58,9 @@ const (
 	GapMissing = "missing"
 )
 
-// Snapshot is a copy of a Status at one moment, shaped for the API.
-type Snapshot struct {
-	ID            string          `json:"id"`
-	State         supervise.State `json:"state"`
-	Delivered     uint64          `json:"delivered"`
-	Failed        uint64          `json:"failed"`
-	Retried       uint64          `json:"retried"`
-	DeadLettered  uint64          `json:"deadLettered"`
-	LagEvents     uint64          `json:"lagEvents"`
-	LagSeconds    float64         `json:"lagSeconds"`
-	LastError     string          `json:"lastError,omitempty"`
-	LastErrorAt   time.Time       `json:"lastErrorAt,omitzero"`
-	LastSuccessAt time.Time       `json:"lastSuccessAt,omitzero"`
-	// DroppedByRetention is set once the stream lost events to the
-	// journal's retention (see Dropped).
-	DroppedByRetention *Dropped `json:"droppedByRetention,omitempty"`
-	// RetentionBlocking is true while the journal is near its cap and this
-	// stream's undelivered events keep retention from freeing space; at
-	// the cap ingest answers 507.
-	RetentionBlocking bool `json:"retentionBlocking,omitempty"`
-}
+// Snapshot is a copy of a Status at one moment, shaped for the API
+// (wire.StreamStatus); the status bucket keeps it too.
+type Snapshot = wire.StreamStatus
 
 // Snapshot copies the status.
 func (s *Status) Snapshot() Snapshot {

@@ -7,11 +7,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/auditstream/auditstream/internal/kvstore"
+	"github.com/auditstream/auditstream/internal/wire"
 )
 
 // State is what a supervised definition is doing, as its status endpoint
-// reports it. Kinds add states of their own (a paused log stream).
-type State string
+// reports it (wire.State). Kinds add states of their own (a paused log
+// stream).
+type State = wire.State
 
 // States shared by log streams and sources.
 const (

@@ -1,11 +1,11 @@
-package httpapi_test
+package wire_test
 
 import (
 	"encoding/json"
 	"testing"
 	"time"
 
-	"github.com/auditstream/auditstream/internal/httpapi"
+	"github.com/auditstream/auditstream/internal/wire"
 )
 
 // TestNewTail: a view ends with readOnly, created, lastUpdated (Okta's
@@ -15,7 +15,7 @@ func TestNewTail(t *testing.T) {
 	at := time.Date(2026, 12, 4, 11, 0, 0, 5e6, time.FixedZone("x", 3600))
 	type view struct {
 		ID string `json:"id"`
-		httpapi.Tail
+		wire.Tail
 	}
 	tests := []struct {
 		name     string
@@ -30,7 +30,7 @@ func TestNewTail(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := json.Marshal(view{ID: "a", Tail: httpapi.NewTail("/r/a", tt.active, tt.readOnly, at, at)})
+			b, err := json.Marshal(view{ID: "a", Tail: wire.NewTail("/r/a", tt.active, tt.readOnly, at, at)})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,10 +1,6 @@
-package httpapi
+package wire
 
 import "time"
-
-// OktaTime is the format of the times in Okta's API objects: UTC with
-// milliseconds.
-const OktaTime = "2006-01-02T15:04:05.000Z07:00"
 
 // Link is one member of a view's HAL _links.
 type Link struct {
@@ -15,10 +11,16 @@ type Link struct {
 // Tail is how the view of a log stream or a source ends: its read-only
 // mark, its times in Okta's format and its _links.
 type Tail struct {
-	ReadOnly    bool            `json:"readOnly,omitempty"`
-	Created     string          `json:"created"`
-	LastUpdated string          `json:"lastUpdated"`
-	Links       map[string]Link `json:"_links"`
+	// ReadOnly marks definitions declared in the configuration file; the
+	// API refuses to change them.
+	ReadOnly bool `json:"readOnly,omitempty"`
+	// Created and LastUpdated are set by the server.
+	Created     Time `json:"created"`
+	LastUpdated Time `json:"lastUpdated"`
+	// Links is the HAL _links object: self, the lifecycle step the
+	// resource can take, and what its type adds (a source's status and
+	// receiver endpoints).
+	Links map[string]Link `json:"_links"`
 }
 
 // NewTail returns the Tail of the resource at base (its URL): a self link,
@@ -31,6 +33,5 @@ func NewTail(base string, active, readOnly bool, created, lastUpdated time.Time)
 	} else {
 		links["activate"] = Link{Href: base + "/lifecycle/activate", Method: "POST"}
 	}
-	return Tail{ReadOnly: readOnly, Created: created.UTC().Format(OktaTime), LastUpdated: lastUpdated.UTC().Format(OktaTime),
-		Links: links}
+	return Tail{ReadOnly: readOnly, Created: Time{created}, LastUpdated: Time{lastUpdated}, Links: links}
 }
