@@ -43,6 +43,9 @@ const (
 	// natsPingInterval is how often the connection to an external NATS
 	// server is checked.
 	natsPingInterval = 2 * time.Second
+	// embeddedMaxPending is the embedded server's outbound buffer for its
+	// in-process client.
+	embeddedMaxPending = 1 << 30
 	// maxPendingAsync bounds unacknowledged async publishes per connection.
 	maxPendingAsync = 4096
 )
@@ -280,6 +283,11 @@ func (j *Journal) startEmbedded() error {
 		SyncAlways:         j.opts.SyncAlways,
 		SyncInterval:       j.opts.SyncInterval,
 		MaxPayload:         8 << 20,
+		// The one client is this process: every log stream's runner and
+		// the query index pull over it (up to 8 MiB each in flight), so
+		// the default 64 MiB would close it as a slow consumer with a
+		// dozen streams under load, dropping ingest's connection too.
+		MaxPending: embeddedMaxPending,
 		JetStreamMaxMemory: 256 << 20,
 		JetStreamMaxStore:  j.sizing.MaxStore,
 	}

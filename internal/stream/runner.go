@@ -48,9 +48,11 @@ const (
 	// released iterator's requests outlive it by that much (see
 	// settleRelease), so it is short.
 	pullExpiry = 2 * time.Second
-	// pullBytes bounds the bytes of one pull request; it is above the
-	// journal's largest message (its server's max_payload, 8 MiB).
-	pullBytes = 16 << 20
+	// pullBytes bounds the bytes of one pull request; it is the journal's
+	// largest message (its server's max_payload, 8 MiB). All runners pull
+	// over one connection: an external NATS server's max_pending must
+	// hold (streams + 1) × 8 MiB (see README).
+	pullBytes = 8 << 20
 )
 
 // Filter decides whether a record goes to the stream. A runner calls its
