@@ -224,6 +224,11 @@ func (w *writer) publishGroup(ctx context.Context, group []*appendReq) error {
 	clear(w.local)
 	for _, r := range group {
 		for i := range r.evs {
+			if r.state[i] >= stDupOfPending {
+				// A copy of an event of the previous attempt's pending
+				// list, which is rebuilt: look at it again.
+				r.state[i] = stNew
+			}
 			if r.state[i] != stNew {
 				continue
 			}

@@ -156,12 +156,13 @@ func TestAppendFencedByAnotherWriter(t *testing.T) {
 	// The other writer stores next[2] first (as a version 1 message, or
 	// any message that is not this writer's).
 	journaltest.AppendLegacy(t, j, next[2:3])
-	res, err := j.Append(t.Context(), next)
+	// The request also repeats next-0 and next-2: copies within it.
+	res, err := j.Append(t.Context(), append(next, next[0], next[2]))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Stored != 4 || res.Duplicates != 1 {
-		t.Errorf("got %+v, want 4 stored and next-2 found as a duplicate", res)
+	if res.Stored != 4 || res.Duplicates != 3 {
+		t.Errorf("got %+v, want 4 stored and 3 duplicates (next-2 twice, the copy of next-0)", res)
 	}
 	got := uuids(journaltest.Records(t, j))
 	want := []string{"acme/first-0", "acme/first-1", "acme/first-2", "acme/first-3", "acme/first-4",
