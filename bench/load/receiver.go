@@ -79,18 +79,25 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	events, err := decodeHook(raw)
-	if err != nil {
-		rc.badBodies.Add(1)
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
+	ids, ok := scanHookUUIDs(raw, nil)
+	if !ok {
+		events, err := decodeHook(raw)
+		if err != nil {
+			rc.badBodies.Add(1)
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		ids = ids[:0]
+		for _, e := range events {
+			id := e.UUID
+			if id == "" && e.Detail != nil {
+				id = e.Detail.UUID
+			}
+			ids = append(ids, id)
+		}
 	}
 	now := int64(time.Since(rc.start)) + 1
-	for _, e := range events {
-		id := e.UUID
-		if id == "" && e.Detail != nil {
-			id = e.Detail.UUID
-		}
+	for _, id := range ids {
 		rc.record(id, stream, now)
 	}
 	w.WriteHeader(http.StatusOK)
