@@ -275,19 +275,19 @@ func (j *Journal) startEmbedded() error {
 		j.opts.Health.Set(ConditionSizing, health.Degraded, j.sizing.Condition)
 	}
 	so := &server.Options{
-		ServerName:         "auditstream",
-		JetStream:          true,
-		StoreDir:           filepath.Join(dir, "jetstream"),
-		DontListen:         true,
-		NoSigs:             true,
-		SyncAlways:         j.opts.SyncAlways,
-		SyncInterval:       j.opts.SyncInterval,
-		MaxPayload:         8 << 20,
+		ServerName:   "auditstream",
+		JetStream:    true,
+		StoreDir:     filepath.Join(dir, "jetstream"),
+		DontListen:   true,
+		NoSigs:       true,
+		SyncAlways:   j.opts.SyncAlways,
+		SyncInterval: j.opts.SyncInterval,
+		MaxPayload:   8 << 20,
 		// The one client is this process: every log stream's runner and
 		// the query index pull over it (up to 8 MiB each in flight), so
 		// the default 64 MiB would close it as a slow consumer with a
 		// dozen streams under load, dropping ingest's connection too.
-		MaxPending: embeddedMaxPending,
+		MaxPending:         embeddedMaxPending,
 		JetStreamMaxMemory: 256 << 20,
 		JetStreamMaxStore:  j.sizing.MaxStore,
 	}
