@@ -14,6 +14,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/lease"
 	"github.com/auditstream/auditstream/internal/supervise"
 )
 
@@ -85,6 +86,9 @@ type SupervisorConfig struct {
 	// LeaseKV, when set, holds leases so that a polling source runs on one
 	// node at a time (BucketState).
 	LeaseKV jetstream.KeyValue
+	// NodeID names this node in the leases it holds (the cluster view
+	// shows it); a random id when empty.
+	NodeID  string
 	Metrics *Metrics
 	Log     *slog.Logger
 	// Now returns the current time (tests may fix it).
@@ -96,7 +100,7 @@ type SupervisorConfig struct {
 // node polls each source, and backfills), and runs backfills.
 type Supervisor struct {
 	cfg    SupervisorConfig
-	leases *leases
+	leases *lease.Leases
 	core   *supervise.Core[Definition, *Status, Snapshot]
 
 	mu  sync.Mutex
@@ -124,8 +128,11 @@ func NewSupervisor(cfg SupervisorConfig) *Supervisor {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.NodeID == "" {
+		cfg.NodeID = newNodeID()
+	}
 	s := &Supervisor{cfg: cfg, backfills: map[string]context.CancelFunc{},
-		leases: &leases{kv: cfg.LeaseKV, node: newNodeID(), now: cfg.Now}}
+		leases: lease.New(lease.Config{KV: cfg.LeaseKV, Prefix: LeasePrefix, Node: cfg.NodeID, TTL: LeaseTTL, Now: cfg.Now})}
 	s.core = supervise.New(supervise.Deps[Definition, *Status, Snapshot]{
 		Catalog: cfg.Store, Kind: sources{s}, NewStatus: func() *Status { return &Status{} },
 		Statuses: supervise.StatusStore[Snapshot]{KV: cfg.StatusKV, Prefix: statusPrefix},
@@ -186,7 +193,7 @@ func (k sources) Idle(d Definition, st *Status) {
 // Keep renews the lease of a polling source; one lost goes to another
 // node.
 func (k sources) Keep(ctx context.Context, d Definition, w supervise.Work) bool {
-	return w.(*running).runner == nil || k.s.leases.acquire(ctx, d.ID)
+	return w.(*running).runner == nil || k.s.leases.Acquire(ctx, d.ID)
 }
 
 // Forget removes what a deleted source left: its backfill, cursor and
@@ -251,7 +258,7 @@ func (s *Supervisor) newRunner(d Definition, st *Status) (Runner, error) {
 // source that only receives runs nothing.
 func (k sources) Start(ctx context.Context, d Definition, st *Status) supervise.Work {
 	s := k.s
-	if t, ok := s.cfg.Types[d.Type]; ok && t.NewRunner != nil && !s.leases.acquire(ctx, d.ID) {
+	if t, ok := s.cfg.Types[d.Type]; ok && t.NewRunner != nil && !s.leases.Acquire(ctx, d.ID) {
 		// Another node polls this source; its status is in StatusKV.
 		return nil
 	}
@@ -297,7 +304,7 @@ func (r *running) Stop(ctx context.Context) {
 	r.cancel()
 	<-r.done
 	if r.runner != nil {
-		r.s.leases.release(ctx, r.def.ID)
+		r.s.leases.Release(ctx, r.def.ID)
 	}
 }
 

@@ -1,0 +1,213 @@
+package lease
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Timings of node heartbeats and of the log streams' leases, named with
+// their reasons.
+const (
+	// HeartbeatInterval is how often a node announces itself.
+	HeartbeatInterval = 3 * time.Second
+	// NodeTTL is how long a node counts as live after its last heartbeat:
+	// three heartbeats, so one slow write does not move its work.
+	NodeTTL = 10 * time.Second
+	// nodeForget is how long a node that stopped announcing itself stays
+	// listed (not live) in the cluster view before any node deletes its
+	// entry.
+	nodeForget = time.Hour
+	// NodePrefix starts the key of a node's heartbeat in its bucket.
+	NodePrefix = "node."
+)
+
+// Node is one node's heartbeat entry.
+type Node struct {
+	ID      string    `json:"id"`
+	Version string    `json:"version"`
+	Started time.Time `json:"started"`
+	// LastSeen is when the node last announced itself (its own clock).
+	LastSeen time.Time `json:"lastSeen"`
+}
+
+// NodesConfig is what Nodes need.
+type NodesConfig struct {
+	// KV holds the heartbeats; nil makes this node the only one.
+	KV      jetstream.KeyValue
+	Node    string
+	Version string
+	Log     *slog.Logger
+	// Now returns the current time (time.Now if nil).
+	Now func() time.Time
+	// Interval is how often to announce (HeartbeatInterval if zero).
+	Interval time.Duration
+}
+
+// Nodes announces this node and knows the live ones. Its methods are safe
+// for concurrent use.
+type Nodes struct {
+	cfg     NodesConfig
+	started time.Time
+
+	mu   sync.Mutex
+	live []string // sorted ids, this node's included while it runs
+	all  []Node
+}
+
+// NewNodes prepares the heartbeat of one node; Run starts it.
+func NewNodes(cfg NodesConfig) *Nodes {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Interval == 0 {
+		cfg.Interval = HeartbeatInterval
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Nodes{cfg: cfg, started: cfg.Now(), live: []string{cfg.Node}}
+}
+
+// Self is this node's id.
+func (n *Nodes) Self() string { return n.cfg.Node }
+
+// Announce writes this node's heartbeat once and reads the others'. Run
+// calls it on every interval; call it once before starting work so that
+// the first choices see this node.
+func (n *Nodes) Announce(ctx context.Context) error {
+	if n.cfg.KV == nil {
+		return nil
+	}
+	now := n.cfg.Now()
+	val, _ := json.Marshal(Node{ID: n.cfg.Node, Version: n.cfg.Version, Started: n.started, LastSeen: now})
+	if _, err := n.cfg.KV.Put(ctx, NodePrefix+n.cfg.Node, val); err != nil {
+		return err
+	}
+	return n.refresh(ctx)
+}
+
+// refresh reads every heartbeat.
+func (n *Nodes) refresh(ctx context.Context) error {
+	all, err := ReadNodes(ctx, n.cfg.KV)
+	if err != nil {
+		return err
+	}
+	now := n.cfg.Now()
+	live := []string{n.cfg.Node}
+	for _, nd := range all {
+		switch {
+		case nd.ID == n.cfg.Node:
+		case now.Sub(nd.LastSeen) < NodeTTL:
+			live = append(live, nd.ID)
+		case now.Sub(nd.LastSeen) > nodeForget:
+			_ = n.cfg.KV.Delete(ctx, NodePrefix+nd.ID)
+		}
+	}
+	slices.Sort(live)
+	n.mu.Lock()
+	n.live, n.all = live, all
+	n.mu.Unlock()
+	return nil
+}
+
+// Run announces this node every interval until ctx ends, then deletes its
+// heartbeat so that the other nodes stop preferring it at once.
+func (n *Nodes) Run(ctx context.Context) {
+	if n.cfg.KV == nil {
+		<-ctx.Done()
+		return
+	}
+	t := time.NewTicker(n.cfg.Interval)
+	defer t.Stop()
+	for {
+		if err := n.Announce(ctx); err != nil && ctx.Err() == nil {
+			n.cfg.Log.Warn("node heartbeat", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			n.Leave()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Leave deletes this node's heartbeat: the other nodes stop preferring it
+// on their next pass. Its work still stops and gives its leases up on its
+// own.
+func (n *Nodes) Leave() {
+	if n.cfg.KV == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = n.cfg.KV.Delete(ctx, NodePrefix+n.cfg.Node)
+}
+
+// Live returns the ids of the live nodes, sorted, this one included.
+func (n *Nodes) Live() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.live)
+}
+
+// Preferred returns the node, among the live ones, that work id prefers.
+func (n *Nodes) Preferred(id string) string { return Preferred(id, n.Live()) }
+
+// Preferred picks the node of nodes that work id prefers, by rendezvous
+// (highest random weight) hashing: each (id, node) pair has a score and
+// the highest wins, so when a node joins or leaves only the work that
+// prefers it moves. It returns "" when nodes is empty.
+func Preferred(id string, nodes []string) string {
+	var best string
+	var bestScore uint64
+	for _, node := range nodes {
+		h := sha256.Sum256([]byte(id + "\x00" + node))
+		score := binary.BigEndian.Uint64(h[:8])
+		if best == "" || score > bestScore || score == bestScore && node < best {
+			best, bestScore = node, score
+		}
+	}
+	return best
+}
+
+// ReadNodes returns every heartbeat in kv, sorted by id.
+func ReadNodes(ctx context.Context, kv jetstream.KeyValue) ([]Node, error) {
+	if kv == nil {
+		return nil, nil
+	}
+	w, err := kv.Watch(ctx, NodePrefix+">", jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = w.Stop() }()
+	var out []Node
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, errors.New("heartbeat watch closed")
+			}
+			if e == nil {
+				slices.SortFunc(out, func(a, b Node) int { return strings.Compare(a.ID, b.ID) })
+				return out, nil
+			}
+			var nd Node
+			if json.Unmarshal(e.Value(), &nd) == nil {
+				out = append(out, nd)
+			}
+		}
+	}
+}
