@@ -27,6 +27,8 @@ const (
 	// listed (not live) in the cluster view before any node deletes its
 	// entry.
 	nodeForget = time.Hour
+	// Bucket holds the node heartbeats and the log streams' leases.
+	Bucket = "auditstream_cluster"
 	// NodePrefix starts the key of a node's heartbeat in its bucket.
 	NodePrefix = "node."
 )

@@ -82,6 +82,15 @@ type Keeper[D any] interface {
 	Keep(ctx context.Context, d D, w Work) bool
 }
 
+// Fencer is a Kind whose statuses only the node that holds the work may
+// write: a log stream's owner, while its lease holds. The Core saves a
+// status only when MaySave allows it, so a node that was paused and lost
+// its lease does not overwrite the new owner's status on waking.
+type Fencer interface {
+	// MaySave reports whether this node may save id's status now.
+	MaySave(id string) bool
+}
+
 // Drainer is a Kind with background work of its own (a source's
 // backfills) that Run waits for on the way down.
 type Drainer interface {
@@ -115,6 +124,7 @@ type Core[D kvstore.Entry, S Status[P], P any] struct {
 	deps    Deps[D, S, P]
 	retirer Retirer[D]
 	keeper  Keeper[D]
+	fencer  Fencer
 	drainer Drainer
 
 	mu       sync.Mutex
@@ -142,6 +152,7 @@ func New[D kvstore.Entry, S Status[P], P any](deps Deps[D, S, P]) *Core[D, S, P]
 	c.retirer, _ = deps.Kind.(Retirer[D])
 	c.keeper, _ = deps.Kind.(Keeper[D])
 	c.drainer, _ = deps.Kind.(Drainer)
+	c.fencer, _ = deps.Kind.(Fencer)
 	return c
 }
 
@@ -204,6 +215,17 @@ func (c *Core[D, S, P]) Current(id string) P {
 	return c.StatusOf(id).Record(id, c.deps.Now())
 }
 
+// Reload restores id's live status from what was saved last, when
+// something was: work that starts here after another node ran it goes on
+// from that node's counters.
+func (c *Core[D, S, P]) Reload(id string) {
+	saved, ok := c.deps.Statuses.Load(id)
+	if !ok {
+		return
+	}
+	c.StatusOf(id).Restore(saved)
+}
+
 // SaveStatus saves one definition's status now, whether or not it runs
 // here.
 func (c *Core[D, S, P]) SaveStatus(ctx context.Context, id string) error {
@@ -258,7 +280,7 @@ func (c *Core[D, S, P]) save(ctx context.Context, ids []string) {
 		c.mu.Lock()
 		st, ok := c.statuses[id]
 		c.mu.Unlock()
-		if !ok {
+		if !ok || c.fencer != nil && !c.fencer.MaySave(id) {
 			continue
 		}
 		if err := c.deps.Statuses.Save(ctx, id, st.Record(id, now)); err != nil && ctx.Err() == nil {
