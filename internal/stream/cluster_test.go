@@ -18,6 +18,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
+	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/lease"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/sink/httpsink"
@@ -398,6 +399,14 @@ func TestClusterOneOwnerPerStream(t *testing.T) {
 		if got := c.rc.nodesOf(id); len(got) != 2 || got[1] != after[id] {
 			t.Errorf("stream %s delivered by %v, want %s then %s", id, got, gone.id, after[id])
 		}
+		// The new owner goes on from the counters the old one saved: the
+		// status is a total across nodes.
+		statusKV := journaltest.KV(t, c.nodes[0].j, journal.BucketStatus)
+		var snap stream.Snapshot
+		wait.Eventually(t, id+"'s saved status counts every delivery", func() bool {
+			snap, _ = kvstore.GetJSON[stream.Snapshot](statusKV, id)
+			return snap.Delivered >= 120
+		}, wait.Within(10*time.Second), wait.Seen(func() string { return fmt.Sprint(snap.Delivered) }))
 	}
 }
 

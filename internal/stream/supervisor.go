@@ -100,8 +100,15 @@ func (s *Supervisor) Local() []string {
 func (s *Supervisor) StatusOf(id string) *Status { return s.core.StatusOf(id) }
 
 // persistStatus saves one stream's status now (retention records a gap of
-// a stream that may not run here, e.g. an inactive one).
+// a stream that may not run here, e.g. an inactive one). When streams are
+// owned, an active stream's status is saved only by its owner (whose
+// retention records the gap too); an inactive one has no owner.
 func (s *Supervisor) persistStatus(ctx context.Context, id string) error {
+	if s.own.enabled() && !s.own.leases.Holds(id) {
+		if d, ok := s.cfg.Store.Get(id); ok && d.Status == StatusActive {
+			return nil
+		}
+	}
 	return s.core.SaveStatus(ctx, id)
 }
 
