@@ -138,14 +138,6 @@ func (l *Leases) Expires(id string) time.Time {
 	return l.held[id].expires
 }
 
-// Drop forgets a lease this node held without touching the bucket (it was
-// lost: another node holds it now).
-func (l *Leases) Drop(id string) {
-	l.mu.Lock()
-	delete(l.held, id)
-	l.mu.Unlock()
-}
-
 // Release gives the lease of id up if this node still holds it (a
 // delete fenced with the revision this node last wrote).
 func (l *Leases) Release(ctx context.Context, id string) {

@@ -64,6 +64,9 @@ type Nodes struct {
 	mu   sync.Mutex
 	live []string // sorted ids, this node's included while it runs
 	all  []Node
+	// watched holds the heartbeats by id while Run watches them (nil
+	// before its watch delivered anything).
+	watched map[string]Node
 }
 
 // NewNodes prepares the heartbeat of one node; Run starts it.
@@ -95,16 +98,38 @@ func (n *Nodes) Announce(ctx context.Context) error {
 	if _, err := n.cfg.KV.Put(ctx, NodePrefix+n.cfg.Node, val); err != nil {
 		return err
 	}
-	return n.refresh(ctx)
-}
-
-// refresh reads every heartbeat.
-func (n *Nodes) refresh(ctx context.Context) error {
+	n.mu.Lock()
+	watched := n.watched != nil
+	n.mu.Unlock()
+	if watched {
+		n.update(ctx)
+		return nil
+	}
 	all, err := ReadNodes(ctx, n.cfg.KV)
 	if err != nil {
 		return err
 	}
+	n.mu.Lock()
+	n.all = all
+	n.mu.Unlock()
+	n.update(ctx)
+	return nil
+}
+
+// update works the live nodes out from the heartbeats last read (the
+// watched ones while Run watches), and deletes those long silent.
+func (n *Nodes) update(ctx context.Context) {
 	now := n.cfg.Now()
+	n.mu.Lock()
+	if n.watched != nil {
+		n.all = n.all[:0]
+		for _, nd := range n.watched {
+			n.all = append(n.all, nd)
+		}
+		slices.SortFunc(n.all, func(a, b Node) int { return strings.Compare(a.ID, b.ID) })
+	}
+	all := slices.Clone(n.all)
+	n.mu.Unlock()
 	live := []string{n.cfg.Node}
 	for _, nd := range all {
 		switch {
@@ -117,30 +142,70 @@ func (n *Nodes) refresh(ctx context.Context) error {
 	}
 	slices.Sort(live)
 	n.mu.Lock()
-	n.live, n.all = live, all
+	n.live = live
 	n.mu.Unlock()
-	return nil
 }
 
 // Run announces this node every interval until ctx ends, then deletes its
-// heartbeat so that the other nodes stop preferring it at once.
+// heartbeat so that the other nodes stop preferring it at once. It
+// watches the heartbeats meanwhile (one consumer for its whole run, not
+// one per read), so a node that leaves is seen at once.
 func (n *Nodes) Run(ctx context.Context) {
 	if n.cfg.KV == nil {
 		<-ctx.Done()
 		return
 	}
+	var updates <-chan jetstream.KeyValueEntry
+	if w, err := n.cfg.KV.Watch(ctx, NodePrefix+">"); err != nil {
+		n.cfg.Log.Warn("watch node heartbeats; reading them on every heartbeat instead", "err", err)
+	} else {
+		defer func() { _ = w.Stop() }()
+		updates = w.Updates()
+	}
 	t := time.NewTicker(n.cfg.Interval)
 	defer t.Stop()
 	for {
-		if err := n.Announce(ctx); err != nil && ctx.Err() == nil {
-			n.cfg.Log.Warn("node heartbeat", "err", err)
-		}
 		select {
 		case <-ctx.Done():
 			n.Leave()
 			return
+		case e, ok := <-updates:
+			if !ok {
+				updates = nil
+				n.mu.Lock()
+				n.watched = nil
+				n.mu.Unlock()
+				continue
+			}
+			n.apply(e)
+			n.update(ctx)
+			continue
 		case <-t.C:
 		}
+		if err := n.Announce(ctx); err != nil && ctx.Err() == nil {
+			n.cfg.Log.Warn("node heartbeat", "err", err)
+		}
+	}
+}
+
+// apply takes one watched heartbeat change (nil: the watch caught up).
+func (n *Nodes) apply(e jetstream.KeyValueEntry) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.watched == nil {
+		n.watched = map[string]Node{}
+	}
+	if e == nil {
+		return
+	}
+	id := strings.TrimPrefix(e.Key(), NodePrefix)
+	if e.Operation() != jetstream.KeyValuePut {
+		delete(n.watched, id)
+		return
+	}
+	var nd Node
+	if json.Unmarshal(e.Value(), &nd) == nil {
+		n.watched[id] = nd
 	}
 }
 

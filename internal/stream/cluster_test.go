@@ -30,7 +30,8 @@ import (
 const clusterLeaseTTL = 2 * time.Second
 
 // receiver is a webhook endpoint that records, per stream (the URL's
-// path), the uuids it received in order.
+// path), the uuids it received in order, and which node (the X-Node
+// header) delivered each batch.
 type receiver struct {
 	srv *httptest.Server
 
@@ -64,8 +65,11 @@ func newReceiver(t *testing.T) *receiver {
 			}
 			ids = append(ids, ev.UUID)
 		}
+		id := r.URL.Path[1:]
 		rc.mu.Lock()
-		rc.got[r.URL.Path[1:]] = append(rc.got[r.URL.Path[1:]], ids...)
+		rc.got[id] = append(rc.got[id], ids...)
+		rc.seq++
+		rc.byNd[id] = append(rc.byNd[id], delivery{node: r.Header.Get("X-Node"), seq: rc.seq, n: len(ids)})
 		rc.mu.Unlock()
 	}))
 	t.Cleanup(rc.srv.Close)
@@ -87,13 +91,6 @@ func (rc *receiver) delivered(id string) (first []string, total int) {
 	return first, len(rc.got[id])
 }
 
-func (rc *receiver) record(stream, node string, n int) {
-	rc.mu.Lock()
-	rc.seq++
-	rc.byNd[stream] = append(rc.byNd[stream], delivery{node: node, seq: rc.seq, n: n})
-	rc.mu.Unlock()
-}
-
 // nodesOf returns the nodes that delivered batches of stream id.
 func (rc *receiver) nodesOf(id string) []string {
 	rc.mu.Lock()
@@ -111,23 +108,6 @@ func (rc *receiver) deliveries(id string) []delivery {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	return slices.Clone(rc.byNd[id])
-}
-
-// taggedSink is a real webhook sink that tells the receiver which node
-// delivered each batch it wrote.
-type taggedSink struct {
-	sink.Sink
-	rc     *receiver
-	node   string
-	stream string
-}
-
-func (s *taggedSink) Write(ctx context.Context, b sink.Batch) error {
-	if err := s.Sink.Write(ctx, b); err != nil {
-		return err
-	}
-	s.rc.record(s.stream, s.node, len(b.Records))
-	return nil
 }
 
 // gatedKV is a lease bucket whose updates (renewals) a test can hold, as
@@ -229,11 +209,13 @@ func (c *cluster) start(id string) *node {
 		t.Fatal(err)
 	}
 	build := func(d stream.Definition) (sink.Sink, stream.Filter, error) {
-		hs, err := httpsink.New(httpsink.Config{URL: c.rc.srv.URL + "/" + d.ID, Body: httpsink.BodyNDJSON}, sink.Deps{})
+		// The header tells the receiver which node delivered each batch.
+		hs, err := httpsink.New(httpsink.Config{URL: c.rc.srv.URL + "/" + d.ID, Body: httpsink.BodyNDJSON,
+			Headers: map[string]string{"X-Node": id}}, sink.Deps{})
 		if err != nil {
 			return nil, nil, err
 		}
-		return &taggedSink{Sink: hs, rc: c.rc, node: id, stream: d.ID}, nil, nil
+		return hs, nil, nil
 	}
 	n.sup = stream.NewSupervisor(stream.SupervisorConfig{Store: store, Journal: j, Build: build, Log: discard,
 		Metrics: stream.NewMetrics(prometheus.NewRegistry()), StopTimeout: 2 * time.Second, Runner: fast,

@@ -285,13 +285,17 @@ func (r *running) Stop(context.Context) {
 	if !r.owned {
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), ownerStopTimeout)
+	defer cancel()
 	if lost {
-		r.s.own.leases.Drop(r.def.ID)
+		// Nothing is saved. The delete is fenced: it removes the lease only
+		// if this node's last renewal is still the latest write (the fence
+		// stopped the runner, yet the renewal went through late), so
+		// another node need not wait for it to expire.
+		r.s.own.leases.Release(ctx, r.def.ID)
 		r.s.cfg.Log.Warn("log stream lease lost: stopped at once", "stream", r.def.ID)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), ownerStopTimeout)
-	defer cancel()
 	if err := r.s.core.SaveStatus(ctx, r.def.ID); err != nil {
 		r.s.cfg.Log.Warn("save stream status", "stream", r.def.ID, "err", err)
 	}
