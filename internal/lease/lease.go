@@ -46,6 +46,7 @@ type Leases struct {
 type heldLease struct {
 	rev     uint64
 	expires time.Time
+	since   time.Time // when this node took it (its first write of this term)
 }
 
 // New prepares the leases of one node.
@@ -113,7 +114,11 @@ func (l *Leases) write(ctx context.Context, id string, rev uint64, exists bool) 
 		return false
 	}
 	l.mu.Lock()
-	l.held[id] = heldLease{rev: rev, expires: expires}
+	since := l.held[id].since
+	if since.IsZero() {
+		since = l.cfg.Now()
+	}
+	l.held[id] = heldLease{rev: rev, expires: expires, since: since}
 	l.mu.Unlock()
 	return true
 }
@@ -128,6 +133,14 @@ func (l *Leases) Holds(id string) bool {
 	defer l.mu.Unlock()
 	h, ok := l.held[id]
 	return ok && l.cfg.Now().Before(h.expires)
+}
+
+// Since is when this node took the lease it holds on id (zero when it
+// holds none).
+func (l *Leases) Since(id string) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.held[id].since
 }
 
 // Expires is when the lease this node holds on id expires unless renewed

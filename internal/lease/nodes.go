@@ -228,6 +228,19 @@ func (n *Nodes) Live() []string {
 	return slices.Clone(n.live)
 }
 
+// LastSeen returns when node last announced itself, as last read (zero
+// when unknown).
+func (n *Nodes) LastSeen(node string) time.Time {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, nd := range n.all {
+		if nd.ID == node {
+			return nd.LastSeen
+		}
+	}
+	return time.Time{}
+}
+
 // Preferred returns the node, among the live ones, that work id prefers.
 func (n *Nodes) Preferred(id string) string { return Preferred(id, n.Live()) }
 

@@ -157,6 +157,16 @@ type node struct {
 	sup    *stream.Supervisor
 	cancel context.CancelFunc
 	done   chan struct{}
+	// cut: the node lost its connection to NATS (cutOff).
+	cut bool
+}
+
+// cutOff closes the node's connection to NATS, as a crash or a network
+// partition would: it neither renews its leases nor gives them up, and
+// its heartbeat stays until it is too old.
+func (n *node) cutOff() {
+	n.cut = true
+	n.j.Close()
 }
 
 // stop stops the node gracefully: its heartbeat goes, then its runners
@@ -247,6 +257,9 @@ func (c *cluster) owners() map[string][]string {
 			continue
 		default:
 		}
+		if n.cut {
+			continue
+		}
 		for _, id := range n.sup.Local() {
 			out[id] = append(out[id], n.id)
 		}
@@ -264,7 +277,9 @@ func (c *cluster) waitOwned(ids []string) map[string]string {
 		select {
 		case <-n.done:
 		default:
-			live = append(live, n.id)
+			if !n.cut {
+				live = append(live, n.id)
+			}
 		}
 	}
 	var got map[string][]string
@@ -441,4 +456,56 @@ func TestClusterFencedOwnerStopsDelivering(t *testing.T) {
 	c.waitOwned([]string{"s1"})
 	c.append(40, 60)
 	c.waitDelivered("s1", 60)
+}
+
+// TestClusterCutOffOwner: a node cut off from NATS (a crash, a partition)
+// neither renews nor gives up its leases; the other nodes take its
+// streams once the leases expire, before its heartbeat stops counting,
+// and delivery goes on in order.
+func TestClusterCutOffOwner(t *testing.T) {
+	c := newCluster(t, 3)
+	streamIDs := []string{"s1", "s2", "s3", "s4", "s5", "s6"}
+	for _, id := range streamIDs {
+		if err := c.nodes[0].store.Put(t.Context(), def(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	owner := c.waitOwned(streamIDs)
+	c.append(0, 30)
+	for _, id := range streamIDs {
+		c.waitDelivered(id, 30)
+	}
+	cut := c.node(owner["s1"])
+	if cut == c.nodes[0] {
+		// c.append writes through the first node's connection.
+		c.nodes[0], c.nodes[1] = c.nodes[1], c.nodes[0]
+	}
+	start := time.Now()
+	cut.cutOff()
+	c.append(30, 60)
+	for _, id := range streamIDs {
+		c.waitDelivered(id, 60)
+	}
+	if took := time.Since(start); took >= lease.NodeTTL {
+		t.Errorf("failover took %s, want it within the lease's TTL, not the node's (%s)", took, lease.NodeTTL)
+	}
+	for id, o := range owner {
+		if o != cut.id {
+			continue
+		}
+		ds := c.rc.deliveries(id)
+		if last := ds[len(ds)-1]; last.node == cut.id {
+			t.Errorf("stream %s: last delivery by %s, which was cut off", id, cut.id)
+		}
+	}
+	// Once the cut-off node's heartbeat is too old, every stream runs on
+	// its preferred node among the others.
+	after := c.waitOwned(streamIDs)
+	c.append(60, 90)
+	for _, id := range streamIDs {
+		c.waitDelivered(id, 90)
+		if after[id] == cut.id {
+			t.Errorf("stream %s on the cut-off node", id)
+		}
+	}
 }

@@ -90,7 +90,8 @@ func (o *ownership) claim(ctx context.Context, id string) bool {
 // keep renews the lease of a stream running here. It returns keep=false
 // when the stream must stop; lost is true when the lease was lost (stop
 // at once, write nothing), false when another live node is preferred
-// (finish the batch, save the status, give the lease up).
+// and announced itself since this node took the stream (finish the
+// batch, save the status, give the lease up).
 func (o *ownership) keep(ctx context.Context, id string) (keep, lost bool) {
 	if !o.enabled() {
 		return true, false
@@ -98,7 +99,12 @@ func (o *ownership) keep(ctx context.Context, id string) (keep, lost bool) {
 	if !o.leases.Acquire(ctx, id) {
 		return false, true
 	}
-	if o.nodes.Preferred(id) != o.nodes.Self() {
+	// Give the stream up to the node it prefers only once that node has
+	// announced itself after this one took the stream: a node that took
+	// it over from a dead owner keeps it while the dead owner's last
+	// heartbeat still counts as live (NodeTTL), instead of handing it
+	// back and forth.
+	if pref := o.nodes.Preferred(id); pref != o.nodes.Self() && o.nodes.LastSeen(pref).After(o.leases.Since(id)) {
 		return false, false
 	}
 	return true, false
