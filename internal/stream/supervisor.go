@@ -30,7 +30,7 @@ type SupervisorConfig struct {
 	Log     *slog.Logger
 	Metrics *Metrics
 	// StopTimeout bounds how long a stopping runner may spend finishing its
-	// batch in flight.
+	// batch in flight; at most half the LeaseTTL when streams are owned.
 	StopTimeout time.Duration
 	// StatusKV, when set, keeps each stream's status so it survives
 	// restarts and every node can read it.
@@ -73,6 +73,10 @@ func NewSupervisor(cfg SupervisorConfig) *Supervisor {
 	}
 	s := &Supervisor{cfg: cfg}
 	if cfg.LeaseKV != nil && cfg.Nodes != nil {
+		// A stopping runner finishes its batch while its lease and those
+		// of the other streams go unrenewed (the reconcile pass waits for
+		// it): half a TTL leaves room for the pass.
+		s.cfg.StopTimeout = min(s.cfg.StopTimeout, cfg.LeaseTTL/2)
 		s.own = &ownership{nodes: cfg.Nodes, now: cfg.Now, ttl: cfg.LeaseTTL, freeSince: map[string]time.Time{},
 			leases: lease.New(lease.Config{KV: cfg.LeaseKV, Prefix: LeasePrefix, Node: cfg.Nodes.Self(), TTL: cfg.LeaseTTL, Now: cfg.Now})}
 	}
@@ -265,9 +269,7 @@ const ownerStopTimeout = 5 * time.Second
 // the status and gives the lease up; a runner whose lease was lost stops
 // hard at once and writes nothing.
 func (r *running) Stop(context.Context) {
-	r.fence.disarm()
-	lost := r.lost.Load() || r.fence.tripped()
-	if lost {
+	if r.lost.Load() || r.fence.tripped() {
 		r.hard()
 	}
 	r.soft()
@@ -275,6 +277,10 @@ func (r *running) Stop(context.Context) {
 	<-r.done
 	t.Stop()
 	r.hard()
+	// The fence stays armed while the runner finishes its batch: a lease
+	// that runs out meanwhile stops it hard, and then counts as lost.
+	r.fence.disarm()
+	lost := r.lost.Load() || r.fence.tripped()
 	if r.sink != nil {
 		cctx, cancel := context.WithTimeout(context.Background(), r.s.cfg.StopTimeout)
 		if err := r.sink.Close(cctx); err != nil {

@@ -339,9 +339,13 @@ func (c *Core[D, S, P]) reconcile(ctx context.Context) {
 	maps.Copy(c.known, want)
 	c.mu.Unlock()
 
+	// In parallel: one slow stop (a batch being finished) must not hold
+	// the others, nor the next pass that renews the leases, for long.
+	var wg sync.WaitGroup
 	for _, w := range stop {
-		w.Stop(ctx)
+		wg.Go(func() { w.Stop(ctx) })
 	}
+	wg.Wait()
 	for _, old := range retired {
 		cctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 		c.retirer.Retire(cctx, old)
