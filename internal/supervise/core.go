@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"maps"
+	"reflect"
 	"sync"
 	"time"
 
@@ -131,6 +132,9 @@ type Core[D kvstore.Entry, S Status[P], P any] struct {
 	running  map[string]running[D]
 	statuses map[string]S
 	known    map[string]D // last definitions seen, for clean-up
+	// written is the record this node last wrote of each status, so that
+	// a tick writes only what changed.
+	written map[string]P
 }
 
 type running[D any] struct {
@@ -148,7 +152,7 @@ func New[D kvstore.Entry, S Status[P], P any](deps Deps[D, S, P]) *Core[D, S, P]
 		deps.Interval = DefaultInterval
 	}
 	c := &Core[D, S, P]{deps: deps, running: map[string]running[D]{}, statuses: map[string]S{},
-		known: map[string]D{}}
+		known: map[string]D{}, written: map[string]P{}}
 	c.retirer, _ = deps.Kind.(Retirer[D])
 	c.keeper, _ = deps.Kind.(Keeper[D])
 	c.drainer, _ = deps.Kind.(Drainer)
@@ -158,7 +162,7 @@ func New[D kvstore.Entry, S Status[P], P any](deps Deps[D, S, P]) *Core[D, S, P]
 
 // Run reconciles the work with the catalog on every change and every
 // Interval until ctx ends; on each tick it also saves the statuses of the
-// work running here. Then it stops all work (in parallel), drains the
+// work running here that changed since this node last wrote them. Then it stops all work (in parallel), drains the
 // kind, and saves the statuses of the work it stopped.
 func (c *Core[D, S, P]) Run(ctx context.Context) {
 	changes := c.deps.Catalog.Changes()
@@ -229,7 +233,14 @@ func (c *Core[D, S, P]) Reload(id string) {
 // SaveStatus saves one definition's status now, whether or not it runs
 // here.
 func (c *Core[D, S, P]) SaveStatus(ctx context.Context, id string) error {
-	return c.deps.Statuses.Save(ctx, id, c.StatusOf(id).Record(id, c.deps.Now()))
+	rec := c.StatusOf(id).Record(id, c.deps.Now())
+	if err := c.deps.Statuses.Save(ctx, id, rec); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.written[id] = rec
+	c.mu.Unlock()
+	return nil
 }
 
 // Running returns the work running here for id and the definition it was
@@ -283,9 +294,22 @@ func (c *Core[D, S, P]) save(ctx context.Context, ids []string) {
 		if !ok || c.fencer != nil && !c.fencer.MaySave(id) {
 			continue
 		}
-		if err := c.deps.Statuses.Save(ctx, id, st.Record(id, now)); err != nil && ctx.Err() == nil {
-			c.deps.Log.Warn("save "+c.deps.Noun+" status", c.deps.Noun, id, "err", err)
+		rec := st.Record(id, now)
+		c.mu.Lock()
+		last, had := c.written[id]
+		c.mu.Unlock()
+		if had && reflect.DeepEqual(last, rec) {
+			continue
 		}
+		if err := c.deps.Statuses.Save(ctx, id, rec); err != nil {
+			if ctx.Err() == nil {
+				c.deps.Log.Warn("save "+c.deps.Noun+" status", c.deps.Noun, id, "err", err)
+			}
+			continue
+		}
+		c.mu.Lock()
+		c.written[id] = rec
+		c.mu.Unlock()
 	}
 }
 
@@ -332,6 +356,7 @@ func (c *Core[D, S, P]) reconcile(ctx context.Context) {
 			gone = append(gone, old)
 			delete(c.statuses, id)
 			delete(c.known, id)
+			delete(c.written, id)
 		case c.retirer != nil && c.retirer.Generation(d) != c.retirer.Generation(old):
 			retired = append(retired, old)
 		}

@@ -49,3 +49,29 @@ func TestReload(t *testing.T) {
 		t.Errorf("b after reload with nothing saved: got n %d, want 4", got)
 	}
 }
+
+// TestSaveOnlyChanges: a tick writes a status only when it changed since
+// this node last wrote it.
+func TestSaveOnlyChanges(t *testing.T) {
+	statuses := statusBucket(t)
+	c := newCore(newCatalog(def{ID: "a"}), &kind{}, statuses)
+	c.reconcile(t.Context())
+	rev := func() uint64 {
+		e, err := statuses.KV.Get(t.Context(), "fake.a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.Revision()
+	}
+	c.save(t.Context(), []string{"a"})
+	first := rev()
+	c.save(t.Context(), []string{"a"})
+	if got := rev(); got != first {
+		t.Errorf("revision after an unchanged save: got %d, want %d (no write)", got, first)
+	}
+	c.StatusOf("a").add(1)
+	c.save(t.Context(), []string{"a"})
+	if got := rev(); got == first {
+		t.Errorf("revision after a change: got %d, want a new write", got)
+	}
+}
