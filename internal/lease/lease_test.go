@@ -1,13 +1,23 @@
 package lease_test
 
 import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/lease"
+	"github.com/auditstream/auditstream/internal/wait"
 )
+
+// TestMain checks that heartbeats and watches leave no goroutine behind.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // clock is a settable time shared by the nodes of a test.
 type clock struct {
@@ -174,4 +184,45 @@ func TestNodes(t *testing.T) {
 	if len(all) != 2 || all[0].ID != "a" || all[1].ID != "b" || all[0].Version != "v1" {
 		t.Fatalf("nodes: got %+v, want a and b (b not live)", all)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestNodesDuplicateID: a node that sees another announce itself under
+// its own id says so.
+func TestNodesDuplicateID(t *testing.T) {
+	j := journaltest.Open(t)
+	kv := journaltest.KV(t, j, "nodes")
+	var logs syncBuffer
+	a := lease.NewNodes(lease.NodesConfig{KV: kv, Node: "same", Log: slog.New(slog.NewTextHandler(&logs, nil)), Interval: time.Hour})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.Run(ctx)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	b := lease.NewNodes(lease.NodesConfig{KV: kv, Node: "same", Now: func() time.Time { return time.Now().Add(time.Millisecond) }})
+	wait.Eventually(t, "a warning about the duplicate id", func() bool {
+		if err := b.Announce(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Contains(logs.String(), "another node announces itself with this node's id")
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -60,6 +61,8 @@ type NodesConfig struct {
 type Nodes struct {
 	cfg     NodesConfig
 	started time.Time
+	// warned is set once a second node with this id was reported.
+	warned atomic.Bool
 
 	mu   sync.Mutex
 	live []string // sorted ids, this node's included while it runs
@@ -134,6 +137,10 @@ func (n *Nodes) update(ctx context.Context) {
 	for _, nd := range all {
 		switch {
 		case nd.ID == n.cfg.Node:
+			if !nd.Started.Equal(n.started) && now.Sub(nd.LastSeen) < NodeTTL && n.warned.CompareAndSwap(false, true) {
+				n.cfg.Log.Error("another node announces itself with this node's id: give each node its own cluster.nodeId",
+					"node", n.cfg.Node)
+			}
 		case now.Sub(nd.LastSeen) < NodeTTL:
 			live = append(live, nd.ID)
 		case now.Sub(nd.LastSeen) > nodeForget:
