@@ -236,6 +236,9 @@ type env struct {
 	// retention wires retention as app.Run does, with its conditions on
 	// the returned board.
 	retention bool
+	// routes, when set, adds the endpoints it returns for the server's
+	// journal (as app.Run adds other packages').
+	routes func(j *journal.Journal) []httpapi.Route
 }
 
 // newServerWith is the API over an embedded journal with the token and
@@ -298,6 +301,9 @@ func newServerWith(t *testing.T, e env) (*server, *health.Board) {
 		PublicURL: "http://" + ts.Listener.Addr().String()}
 	if board != nil {
 		deps.Health, deps.Retention = board, ret
+	}
+	if e.routes != nil {
+		deps.Routes = e.routes(j)
 	}
 	srv := api.New(deps)
 	ts.Config.Handler = srv

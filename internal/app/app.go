@@ -24,6 +24,7 @@ import (
 	"github.com/auditstream/auditstream/internal/health"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/kvstore"
+	"github.com/auditstream/auditstream/internal/lease"
 	"github.com/auditstream/auditstream/internal/sink/outbound"
 	"github.com/auditstream/auditstream/internal/source"
 	"github.com/auditstream/auditstream/internal/stream"
@@ -143,9 +144,22 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	if err != nil {
 		return err
 	}
+	// clusterKV holds the nodes' heartbeats and the log streams' leases:
+	// each stream runs on one node of those sharing the journal.
+	clusterKV, err := j.KV(ctx, lease.Bucket)
+	if err != nil {
+		return err
+	}
+	nodes := lease.NewNodes(lease.NodesConfig{KV: clusterKV, Node: cfg.Cluster.NodeID, Version: buildVersion(), Log: log})
+	// The first heartbeat before any supervisor runs, so that their first
+	// choices see this node.
+	if err := nodes.Announce(ctx); err != nil {
+		return fmt.Errorf("node heartbeat: %w", err)
+	}
 	sup := stream.NewSupervisor(stream.SupervisorConfig{
 		Store: streams, Journal: j, Build: typ.Build, Log: log, Metrics: stream.NewMetrics(reg),
 		StopTimeout: time.Duration(cfg.ShutdownTimeout) / 2, StatusKV: statusKV,
+		LeaseKV: clusterKV, Nodes: nodes,
 	})
 	// Retention keeps the journal under maxBytes without losing what an
 	// active stream has not delivered (journal.whenFull).
@@ -165,7 +179,8 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 
 	srv := api.New(api.Deps{Journal: j, Tokens: tokens, Streams: streams, Supervisor: sup, Types: typ,
 		ValidateFilter: typ.validateFilter, Log: log, Registry: reg, DefaultOrg: cfg.Ingest.DefaultOrg, Limits: limits,
-		Routes: extraRoutes(queries, sources, routeDeps{cfg: cfg, journal: j, log: log}), Health: board,
+		Routes: append(extraRoutes(queries, sources, routeDeps{cfg: cfg, journal: j, log: log}),
+			api.ClusterRoute(clusterDeps(cfg, j, clusterKV, sources.stateKV))), Health: board,
 		PublicURL: publicURL(cfg), Retention: retention})
 	hs := &http.Server{
 		Handler:           srv,
@@ -195,6 +210,10 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 		// appends, so no event waits for a runner; on the way down they
 		// finish their batches (StopTimeout) after intake has stopped.
 		component{name: "streams", run: func(ctx context.Context) error { sup.Run(ctx); return nil }},
+		// The heartbeat after the runners, so that on the way down this
+		// node leaves first (the others stop preferring it) and its
+		// runners then finish their batches and give their leases up.
+		component{name: "heartbeat", run: func(ctx context.Context) error { nodes.Run(ctx); return nil }},
 		// The query index follows the journal (Engine.Run); it runs before
 		// the API so /api/v1/logs answers from it (queries wait for it to
 		// catch up), and stops after the API so no query waits on it.

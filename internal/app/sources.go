@@ -45,6 +45,8 @@ type sourceRuntime struct {
 	sup    *source.Supervisor
 	store  *source.Store
 	routes []httpapi.Route
+	// stateKV holds the sources' leases (BucketState).
+	stateKV jetstream.KeyValue
 }
 
 // run runs the pollers until ctx ends; each finishes its current page.
@@ -97,12 +99,12 @@ func newSources(ctx context.Context, d sourceDeps) (*sourceRuntime, error) {
 	}
 	metrics := source.NewMetrics(d.registry)
 	sup := source.NewSupervisor(source.SupervisorConfig{Store: store, Types: d.types, Journal: d.journal,
-		Checkpoints: cpKV, StatusKV: d.statusKV, LeaseKV: stateKV, Metrics: metrics, Log: d.log})
+		Checkpoints: cpKV, StatusKV: d.statusKV, LeaseKV: stateKV, NodeID: d.cfg.Cluster.NodeID, Metrics: metrics, Log: d.log})
 	a := &source.API{Store: store, Supervisor: sup, Types: d.types, Log: d.log, DefaultOrg: d.cfg.Ingest.DefaultOrg,
 		Journal: d.journal, PublicURL: publicURL(d.cfg)}
 	rc := ebreceiver.New(ebreceiver.Config{Store: store, Journal: d.journal, Status: sup.StatusOf,
 		Metrics: metrics, Limits: d.limits, Key: key, Log: d.log})
-	return &sourceRuntime{sup: sup, store: store, routes: append(a.Routes(), rc.Routes()...)}, nil
+	return &sourceRuntime{sup: sup, store: store, routes: append(a.Routes(), rc.Routes()...), stateKV: stateKV}, nil
 }
 
 // configSources turns the config file's sources into read-only

@@ -5,6 +5,8 @@ package config
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +14,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -84,6 +87,44 @@ type Config struct {
 	Sources []Source `yaml:"sources"`
 	// Secrets configures the encryption of secrets at rest.
 	Secrets Secrets `yaml:"secrets"`
+	// Cluster configures this node among the nodes that share one journal
+	// (journal.natsUrl).
+	Cluster Cluster `yaml:"cluster"`
+}
+
+// Cluster configures this node among the nodes sharing one journal.
+type Cluster struct {
+	// NodeID names this node in its heartbeat, in the leases of the log
+	// streams and sources it runs, and in GET /api/v1/cluster: 1 to 64
+	// letters, digits, '-' or '_', distinct per node. Default: the host
+	// name's first label and a hash of the data directory's absolute
+	// path (DefaultNodeID): stable across restarts, and distinct for
+	// nodes that share a host but not a data directory.
+	NodeID string `yaml:"nodeId"`
+}
+
+// DefaultNodeID is the node id of a node on this host with dataDir:
+// "<host>-<8 hex digits of the hash of dataDir's absolute path>".
+func DefaultNodeID(dataDir string) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "node"
+	}
+	host, _, _ = strings.Cut(host, ".")
+	host = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '-'
+	}, host)
+	if len(host) > 40 {
+		host = host[:40]
+	}
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
+	sum := sha256.Sum256([]byte(dataDir))
+	return host + "-" + hex.EncodeToString(sum[:4])
 }
 
 // Secrets configures how the log stream and source definitions (which hold
@@ -375,6 +416,10 @@ func (c Config) WithDefaults() Config {
 		str(&c.Sources[i].Status, source.StatusActive)
 	}
 
+	if c.Cluster.NodeID == "" {
+		c.Cluster.NodeID = DefaultNodeID(c.DataDir)
+	}
+
 	num(&c.Patterns.MaxLength, pattern.DefaultMaxLength)
 	num(&c.Patterns.MaxCombinations, pattern.DefaultMaxCombinations)
 	num(&c.Patterns.MaxWildcardComplexity, pattern.DefaultMaxWildcardComplexity)
@@ -499,6 +544,9 @@ func (c Config) Validate() error {
 	case "", "text", "json":
 	default:
 		errs = append(errs, fmt.Errorf("log.format: %q is not text or json", c.Log.Format))
+	}
+	if c.Cluster.NodeID != "" && !streamIDRE.MatchString(c.Cluster.NodeID) {
+		errs = append(errs, fmt.Errorf("cluster.nodeId: %q must be 1 to 64 letters, digits, '-' or '_'", c.Cluster.NodeID))
 	}
 	if err := egress.Validate(c.Egress.Allow, c.Egress.Deny); err != nil {
 		errs = append(errs, err)

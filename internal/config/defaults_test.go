@@ -45,6 +45,7 @@ func TestWithDefaults(t *testing.T) {
 		{"streams[1]", [2]string{got.Streams[1].Org, got.Streams[1].Status}, [2]string{"acme", "INACTIVE"}},
 		{"sources[0]", [2]string{got.Sources[0].Org, got.Sources[0].Status}, [2]string{"default", "ACTIVE"}},
 		{"caller's streams", c.Streams[0], config.Stream{Declared: config.Declared{ID: "a"}}},
+		{"cluster.nodeId", got.Cluster.NodeID, config.DefaultNodeID("")},
 		{"fixed point", reflect.DeepEqual(got.WithDefaults(), got), true},
 	}
 	for _, tt := range checks {

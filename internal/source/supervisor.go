@@ -14,6 +14,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/lease"
 	"github.com/auditstream/auditstream/internal/supervise"
 )
 
@@ -85,6 +86,9 @@ type SupervisorConfig struct {
 	// LeaseKV, when set, holds leases so that a polling source runs on one
 	// node at a time (BucketState).
 	LeaseKV jetstream.KeyValue
+	// NodeID names this node in the leases it holds (the cluster view
+	// shows it); a random id when empty.
+	NodeID  string
 	Metrics *Metrics
 	Log     *slog.Logger
 	// Now returns the current time (tests may fix it).
@@ -96,7 +100,7 @@ type SupervisorConfig struct {
 // node polls each source, and backfills), and runs backfills.
 type Supervisor struct {
 	cfg    SupervisorConfig
-	leases *leases
+	leases *lease.Leases
 	core   *supervise.Core[Definition, *Status, Snapshot]
 
 	mu  sync.Mutex
@@ -124,8 +128,11 @@ func NewSupervisor(cfg SupervisorConfig) *Supervisor {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.NodeID == "" {
+		cfg.NodeID = newNodeID()
+	}
 	s := &Supervisor{cfg: cfg, backfills: map[string]context.CancelFunc{},
-		leases: &leases{kv: cfg.LeaseKV, node: newNodeID(), now: cfg.Now}}
+		leases: lease.New(lease.Config{KV: cfg.LeaseKV, Prefix: LeasePrefix, Node: cfg.NodeID, TTL: LeaseTTL, Now: cfg.Now})}
 	s.core = supervise.New(supervise.Deps[Definition, *Status, Snapshot]{
 		Catalog: cfg.Store, Kind: sources{s}, NewStatus: func() *Status { return &Status{} },
 		Statuses: supervise.StatusStore[Snapshot]{KV: cfg.StatusKV, Prefix: statusPrefix},
@@ -164,6 +171,7 @@ var (
 	_ supervise.Kind[Definition, *Status] = sources{}
 	_ supervise.Keeper[Definition]        = sources{}
 	_ supervise.Drainer                   = sources{}
+	_ supervise.Fencer                    = sources{}
 )
 
 // Same reports whether a runner of a may go on serving b.
@@ -186,7 +194,20 @@ func (k sources) Idle(d Definition, st *Status) {
 // Keep renews the lease of a polling source; one lost goes to another
 // node.
 func (k sources) Keep(ctx context.Context, d Definition, w supervise.Work) bool {
-	return w.(*running).runner == nil || k.s.leases.acquire(ctx, d.ID)
+	r := w.(*running)
+	if r.runner == nil || k.s.leases.Acquire(ctx, d.ID) {
+		return true
+	}
+	r.lost = true
+	return false
+}
+
+// MaySave lets only the node polling a source save its status while its
+// lease holds; a source that only receives has its status saved by the
+// nodes that receive.
+func (k sources) MaySave(id string) bool {
+	_, w, ok := k.s.core.Running(id)
+	return !ok || w.(*running).runner == nil || k.s.leases.Holds(id)
 }
 
 // Forget removes what a deleted source left: its backfill, cursor and
@@ -251,9 +272,13 @@ func (s *Supervisor) newRunner(d Definition, st *Status) (Runner, error) {
 // source that only receives runs nothing.
 func (k sources) Start(ctx context.Context, d Definition, st *Status) supervise.Work {
 	s := k.s
-	if t, ok := s.cfg.Types[d.Type]; ok && t.NewRunner != nil && !s.leases.acquire(ctx, d.ID) {
-		// Another node polls this source; its status is in StatusKV.
-		return nil
+	if t, ok := s.cfg.Types[d.Type]; ok && t.NewRunner != nil {
+		if !s.leases.Acquire(ctx, d.ID) {
+			// Another node polls this source; its status is in StatusKV.
+			return nil
+		}
+		// Go on from the counters the node that polled it last saved.
+		s.core.Reload(d.ID)
 	}
 	r := &running{s: s, def: d, cancel: func() {}, done: make(chan struct{})}
 	runner, err := s.newRunner(d, st)
@@ -290,15 +315,24 @@ type running struct {
 	runner Runner
 	cancel context.CancelFunc
 	done   chan struct{}
+	// lost is set (by Keep, before Stop) when the lease was lost.
+	lost bool
 }
 
-// Stop ends the runner and gives its lease up.
+// Stop ends the runner, saves its status (unless the lease was lost: the
+// new holder writes it) and gives its lease up.
 func (r *running) Stop(ctx context.Context) {
 	r.cancel()
 	<-r.done
-	if r.runner != nil {
-		r.s.leases.release(ctx, r.def.ID)
+	if r.runner == nil {
+		return
 	}
+	if !r.lost && r.s.leases.Holds(r.def.ID) {
+		if err := r.s.core.SaveStatus(ctx, r.def.ID); err != nil {
+			r.s.cfg.Log.Warn("save source status", "source", r.def.ID, "err", err)
+		}
+	}
+	r.s.leases.Release(ctx, r.def.ID)
 }
 
 // Backfill starts a bounded pull of d's events published in [since,
@@ -350,6 +384,16 @@ func (s *Supervisor) Backfill(d Definition, since, until time.Time) error {
 			s.cfg.Log.Warn("backfill", "source", d.ID, "err", err)
 		}
 		st.BackfillDone(s.cfg.Now(), err)
+		// A source that stopped here meanwhile (deactivated, not deleted)
+		// had its status saved as it stopped: save the backfill's end too.
+		_, _, here := s.core.Running(d.ID)
+		if _, exists := s.cfg.Store.Get(d.ID); exists && !here {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			if err := s.core.SaveStatus(sctx, d.ID); err != nil {
+				s.cfg.Log.Warn("save source status", "source", d.ID, "err", err)
+			}
+			cancel()
+		}
 	})
 	return nil
 }

@@ -413,3 +413,42 @@ func TestStopSavesStatus(t *testing.T) {
 		t.Errorf("restored events: got %d, want 4", got)
 	}
 }
+
+// TestStatusFollowsLease: when a polling source's lease moves to another
+// node, that node goes on from the counters the first one saved when it
+// gave the source up (the counter no longer falls on a move).
+func TestStatusFollowsLease(t *testing.T) {
+	j := journaltest.Open(t)
+	kv := journaltest.KV(t, j, journal.BucketSources)
+	statusKV := journaltest.KV(t, j, journal.BucketStatus)
+	state := journaltest.KV(t, j, source.BucketState)
+	fixed := []source.Definition{{Header: kvstore.Header{ID: "s1", Type: "poll", Name: "s1", Status: source.StatusActive, Org: "acme", Settings: json.RawMessage(`{}`)}}}
+	rec := &recorder{running: map[string]int{}, starts: map[string]int{}, block: make(chan struct{})}
+	defer close(rec.block)
+	types := map[string]source.Type{"poll": {NewRunner: func(d source.Definition, deps source.RunnerDeps) (source.Runner, error) {
+		return &fakeRunner{rec: rec, id: d.ID}, nil
+	}}}
+	node := func(id string) (*source.Supervisor, func()) {
+		store, err := source.NewStore(t.Context(), kv, fixed, discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sup := source.NewSupervisor(source.SupervisorConfig{Store: store, Types: types, StatusKV: statusKV, LeaseKV: state,
+			NodeID: id, Log: discard})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { sup.Run(ctx); close(done) }()
+		return sup, func() { cancel(); <-done; store.Close() }
+	}
+	first, stop1 := node("n1")
+	wait.Eventually(t, "n1 polling s1", func() bool { r, _ := rec.get("s1"); return r == 1 })
+	first.StatusOf("s1").Polled(time.Now(), source.Page{Stored: 5})
+	second, stop2 := node("n2")
+	defer stop2()
+	stop1()
+	wait.Eventually(t, "n2 taking s1 over", func() bool { r, s := rec.get("s1"); return r == 1 && s == 2 })
+	second.StatusOf("s1").Polled(time.Now(), source.Page{Stored: 2})
+	if got := second.StatusOf("s1").Record("s1", time.Now()).Events; got != 7 {
+		t.Errorf("events counted on n2 after the move: got %d, want 7 (5 from n1, 2 of its own)", got)
+	}
+}

@@ -14,7 +14,11 @@
 //
 // Definitions live in a JetStream KV bucket (Store); a Supervisor on every
 // node watches it and starts, restarts and stops runners as streams are
-// created, changed, replayed, deactivated and deleted. It is the
+// created, changed, replayed, deactivated and deleted. When several nodes
+// share the journal, each stream runs on one of them: the node holding its
+// lease (package lease), spread by rendezvous hashing over the live nodes,
+// fenced so that a node that lost its lease stops at once, and only that
+// owner saves the stream's status (ownership.go). It is the
 // supervise.Core that sources use too, with the stream's own hooks: a
 // replay's new epoch retires the old consumer, a runner stops softly then
 // hard, and a deleted stream's consumer and dead letters go.

@@ -5,11 +5,15 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/lease"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/supervise"
 )
@@ -26,11 +30,22 @@ type SupervisorConfig struct {
 	Log     *slog.Logger
 	Metrics *Metrics
 	// StopTimeout bounds how long a stopping runner may spend finishing its
-	// batch in flight.
+	// batch in flight; at most half the LeaseTTL when streams are owned.
 	StopTimeout time.Duration
 	// StatusKV, when set, keeps each stream's status so it survives
 	// restarts and every node can read it.
 	StatusKV jetstream.KeyValue
+	// LeaseKV and Nodes, when both set, make each stream run on one node
+	// of those sharing the journal (lease.Bucket, and this node's
+	// heartbeat); without them every stream runs here.
+	LeaseKV jetstream.KeyValue
+	Nodes   *lease.Nodes
+	// LeaseTTL is how long a stream's lease lasts unrenewed (LeaseTTL if
+	// zero); the supervisor reconciles, and so renews, four times per TTL
+	// or every 2 s, whichever is more often.
+	LeaseTTL time.Duration
+	// Now returns the current time for the leases (time.Now if nil).
+	Now func() time.Time
 	// Runner tunes every runner (backoff, max age); Def, Sink, Filter,
 	// Journal, Log, Metrics and Status are filled in per stream.
 	Runner RunnerConfig
@@ -41,6 +56,7 @@ type SupervisorConfig struct {
 // stop, the sink's Close and lag).
 type Supervisor struct {
 	cfg  SupervisorConfig
+	own  *ownership
 	core *supervise.Core[Definition, *Status, Snapshot]
 }
 
@@ -49,12 +65,26 @@ func NewSupervisor(cfg SupervisorConfig) *Supervisor {
 	if cfg.StopTimeout == 0 {
 		cfg.StopTimeout = 10 * time.Second
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.LeaseTTL == 0 {
+		cfg.LeaseTTL = LeaseTTL
+	}
 	s := &Supervisor{cfg: cfg}
+	if cfg.LeaseKV != nil && cfg.Nodes != nil {
+		// A stopping runner finishes its batch while its lease and those
+		// of the other streams go unrenewed (the reconcile pass waits for
+		// it): half a TTL leaves room for the pass.
+		s.cfg.StopTimeout = min(s.cfg.StopTimeout, cfg.LeaseTTL/2)
+		s.own = &ownership{nodes: cfg.Nodes, now: cfg.Now, ttl: cfg.LeaseTTL, freeSince: map[string]time.Time{},
+			leases: lease.New(lease.Config{KV: cfg.LeaseKV, Prefix: LeasePrefix, Node: cfg.Nodes.Self(), TTL: cfg.LeaseTTL, Now: cfg.Now})}
+	}
 	s.core = supervise.New(supervise.Deps[Definition, *Status, Snapshot]{
 		Catalog: cfg.Store, Kind: streams{s}, NewStatus: func() *Status { return &Status{} },
 		// Stream statuses are kept under their bare ids.
 		Statuses: supervise.StatusStore[Snapshot]{KV: cfg.StatusKV},
-		Log:      cfg.Log, Noun: "stream",
+		Log:      cfg.Log, Noun: "stream", Interval: min(supervise.DefaultInterval, cfg.LeaseTTL/4),
 	})
 	return s
 }
@@ -64,12 +94,25 @@ func NewSupervisor(cfg SupervisorConfig) *Supervisor {
 // their statuses.
 func (s *Supervisor) Run(ctx context.Context) { s.core.Run(ctx) }
 
+// Local returns the ids of the streams whose runners run on this node,
+// sorted.
+func (s *Supervisor) Local() []string {
+	return slices.Sorted(maps.Keys(s.core.Works()))
+}
+
 // StatusOf returns the live status object of a stream (creating it).
 func (s *Supervisor) StatusOf(id string) *Status { return s.core.StatusOf(id) }
 
 // persistStatus saves one stream's status now (retention records a gap of
-// a stream that may not run here, e.g. an inactive one).
+// a stream that may not run here, e.g. an inactive one). When streams are
+// owned, an active stream's status is saved only by its owner (whose
+// retention records the gap too); an inactive one has no owner.
 func (s *Supervisor) persistStatus(ctx context.Context, id string) error {
+	if s.own.enabled() && !s.own.leases.Holds(id) {
+		if d, ok := s.cfg.Store.Get(id); ok && d.Status == StatusActive {
+			return nil
+		}
+	}
 	return s.core.SaveStatus(ctx, id)
 }
 
@@ -91,6 +134,8 @@ type streams struct{ s *Supervisor }
 var (
 	_ supervise.Kind[Definition, *Status] = streams{}
 	_ supervise.Retirer[Definition]       = streams{}
+	_ supervise.Keeper[Definition]        = streams{}
+	_ supervise.Fencer                    = streams{}
 )
 
 // Same reports whether a runner of a may go on serving b: the name may
@@ -123,6 +168,29 @@ func (k streams) Forget(ctx context.Context, d Definition) {
 	s.cfg.Metrics.forget(d.ID)
 }
 
+// Keep renews the lease of a stream running here; a lost lease stops the
+// runner at once, another preferred live node makes this one give the
+// stream up.
+func (k streams) Keep(ctx context.Context, d Definition, w supervise.Work) bool {
+	r := w.(*running)
+	if r.fence.tripped() {
+		r.lost.Store(true)
+		return false
+	}
+	keep, lost := k.s.own.keep(ctx, d.ID)
+	if lost {
+		r.lost.Store(true)
+	}
+	if keep {
+		r.fence.extend()
+	}
+	return keep
+}
+
+// MaySave lets only the owner of a stream save its status, while its
+// lease holds.
+func (k streams) MaySave(id string) bool { return !k.s.own.enabled() || k.s.own.leases.Holds(id) }
+
 // Tick updates the lag metrics.
 func (k streams) Tick(ctx context.Context) { k.s.updateLagMetrics(ctx) }
 
@@ -133,9 +201,17 @@ func (s *Supervisor) deleteConsumer(ctx context.Context, d Definition) {
 	}
 }
 
-// Start builds the stream's sink and starts its runner.
+// Start builds the stream's sink and starts its runner, once this node
+// owns the stream (when streams are owned); it goes on from the status
+// the previous owner saved.
 func (k streams) Start(ctx context.Context, d Definition, st *Status) supervise.Work {
 	s := k.s
+	if s.own.enabled() {
+		if !s.own.claim(ctx, d.ID) {
+			return nil
+		}
+		s.core.Reload(d.ID)
+	}
 	log := s.cfg.Log.With("stream", d.ID, "sink", d.Type)
 	sk, filter, err := s.cfg.Build(d)
 	if err != nil {
@@ -143,13 +219,18 @@ func (k streams) Start(ctx context.Context, d Definition, st *Status) supervise.
 		// not (a config file edited by hand), say so in the status.
 		st.failure(time.Now(), StateError, err, noRetry)
 		log.Error("cannot start log stream", "err", err)
-		return &running{s: s, def: d, soft: func() {}, hard: func() {}, done: closedChan()}
+		return &running{s: s, def: d, soft: func() {}, hard: func() {}, done: closedChan(), owned: s.own.enabled()}
 	}
 	rc := s.cfg.Runner
 	rc.Def, rc.Sink, rc.Filter, rc.Journal, rc.Log, rc.Metrics, rc.Status = d, sk, filter, s.cfg.Journal, s.cfg.Log, s.cfg.Metrics, st
 	soft, cancelSoft := context.WithCancel(ctx)
 	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
-	r := &running{s: s, def: d, soft: cancelSoft, hard: cancelHard, done: make(chan struct{}), sink: sk}
+	r := &running{s: s, def: d, soft: cancelSoft, hard: cancelHard, done: make(chan struct{}), sink: sk, owned: s.own.enabled()}
+	r.fence = s.own.newFence(d.ID, func() {
+		log.Warn("log stream lease not renewed in time: stopped")
+		cancelSoft()
+		cancelHard()
+	})
 	log.Info("log stream started")
 	go func() {
 		defer close(r.done)
@@ -166,6 +247,11 @@ type running struct {
 	hard context.CancelFunc
 	done chan struct{}
 	sink sink.Sink
+	// owned: the stream runs here under a lease, fenced by fence; lost
+	// is set once the lease is lost.
+	owned bool
+	fence *fence
+	lost  atomic.Bool
 }
 
 func closedChan() chan struct{} {
@@ -174,14 +260,27 @@ func closedChan() chan struct{} {
 	return c
 }
 
+// ownerStopTimeout bounds the status save and lease release of an owner
+// giving a stream up.
+const ownerStopTimeout = 5 * time.Second
+
 // Stop ends the runner softly, hard after StopTimeout, and closes its
-// sink (within StopTimeout too; ctx is not used).
+// sink (within StopTimeout too; ctx is not used). An owner then saves
+// the status and gives the lease up; a runner whose lease was lost stops
+// hard at once and writes nothing.
 func (r *running) Stop(context.Context) {
+	if r.lost.Load() || r.fence.tripped() {
+		r.hard()
+	}
 	r.soft()
 	t := time.AfterFunc(r.s.cfg.StopTimeout, r.hard)
 	<-r.done
 	t.Stop()
 	r.hard()
+	// The fence stays armed while the runner finishes its batch: a lease
+	// that runs out meanwhile stops it hard, and then counts as lost.
+	r.fence.disarm()
+	lost := r.lost.Load() || r.fence.tripped()
 	if r.sink != nil {
 		cctx, cancel := context.WithTimeout(context.Background(), r.s.cfg.StopTimeout)
 		if err := r.sink.Close(cctx); err != nil {
@@ -189,6 +288,24 @@ func (r *running) Stop(context.Context) {
 		}
 		cancel()
 	}
+	if !r.owned {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ownerStopTimeout)
+	defer cancel()
+	if lost {
+		// Nothing is saved. The delete is fenced: it removes the lease only
+		// if this node's last renewal is still the latest write (the fence
+		// stopped the runner, yet the renewal went through late), so
+		// another node need not wait for it to expire.
+		r.s.own.leases.Release(ctx, r.def.ID)
+		r.s.cfg.Log.Warn("log stream lease lost: stopped at once", "stream", r.def.ID)
+		return
+	}
+	if err := r.s.core.SaveStatus(ctx, r.def.ID); err != nil {
+		r.s.cfg.Log.Warn("save stream status", "stream", r.def.ID, "err", err)
+	}
+	r.s.own.leases.Release(ctx, r.def.ID)
 }
 
 // lag reports how many events of the stream's subject are not yet done and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"maps"
+	"reflect"
 	"sync"
 	"time"
 
@@ -82,6 +83,15 @@ type Keeper[D any] interface {
 	Keep(ctx context.Context, d D, w Work) bool
 }
 
+// Fencer is a Kind whose statuses only the node that holds the work may
+// write: a log stream's owner, while its lease holds. The Core saves a
+// status only when MaySave allows it, so a node that was paused and lost
+// its lease does not overwrite the new owner's status on waking.
+type Fencer interface {
+	// MaySave reports whether this node may save id's status now.
+	MaySave(id string) bool
+}
+
 // Drainer is a Kind with background work of its own (a source's
 // backfills) that Run waits for on the way down.
 type Drainer interface {
@@ -115,12 +125,16 @@ type Core[D kvstore.Entry, S Status[P], P any] struct {
 	deps    Deps[D, S, P]
 	retirer Retirer[D]
 	keeper  Keeper[D]
+	fencer  Fencer
 	drainer Drainer
 
 	mu       sync.Mutex
 	running  map[string]running[D]
 	statuses map[string]S
 	known    map[string]D // last definitions seen, for clean-up
+	// written is the record this node last wrote of each status, so that
+	// a tick writes only what changed.
+	written map[string]P
 }
 
 type running[D any] struct {
@@ -138,16 +152,17 @@ func New[D kvstore.Entry, S Status[P], P any](deps Deps[D, S, P]) *Core[D, S, P]
 		deps.Interval = DefaultInterval
 	}
 	c := &Core[D, S, P]{deps: deps, running: map[string]running[D]{}, statuses: map[string]S{},
-		known: map[string]D{}}
+		known: map[string]D{}, written: map[string]P{}}
 	c.retirer, _ = deps.Kind.(Retirer[D])
 	c.keeper, _ = deps.Kind.(Keeper[D])
 	c.drainer, _ = deps.Kind.(Drainer)
+	c.fencer, _ = deps.Kind.(Fencer)
 	return c
 }
 
 // Run reconciles the work with the catalog on every change and every
 // Interval until ctx ends; on each tick it also saves the statuses of the
-// work running here. Then it stops all work (in parallel), drains the
+// work running here that changed since this node last wrote them. Then it stops all work (in parallel), drains the
 // kind, and saves the statuses of the work it stopped.
 func (c *Core[D, S, P]) Run(ctx context.Context) {
 	changes := c.deps.Catalog.Changes()
@@ -204,10 +219,28 @@ func (c *Core[D, S, P]) Current(id string) P {
 	return c.StatusOf(id).Record(id, c.deps.Now())
 }
 
+// Reload restores id's live status from what was saved last, when
+// something was: work that starts here after another node ran it goes on
+// from that node's counters.
+func (c *Core[D, S, P]) Reload(id string) {
+	saved, ok := c.deps.Statuses.Load(id)
+	if !ok {
+		return
+	}
+	c.StatusOf(id).Restore(saved)
+}
+
 // SaveStatus saves one definition's status now, whether or not it runs
 // here.
 func (c *Core[D, S, P]) SaveStatus(ctx context.Context, id string) error {
-	return c.deps.Statuses.Save(ctx, id, c.StatusOf(id).Record(id, c.deps.Now()))
+	rec := c.StatusOf(id).Record(id, c.deps.Now())
+	if err := c.deps.Statuses.Save(ctx, id, rec); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.written[id] = rec
+	c.mu.Unlock()
+	return nil
 }
 
 // Running returns the work running here for id and the definition it was
@@ -258,12 +291,25 @@ func (c *Core[D, S, P]) save(ctx context.Context, ids []string) {
 		c.mu.Lock()
 		st, ok := c.statuses[id]
 		c.mu.Unlock()
-		if !ok {
+		if !ok || c.fencer != nil && !c.fencer.MaySave(id) {
 			continue
 		}
-		if err := c.deps.Statuses.Save(ctx, id, st.Record(id, now)); err != nil && ctx.Err() == nil {
-			c.deps.Log.Warn("save "+c.deps.Noun+" status", c.deps.Noun, id, "err", err)
+		rec := st.Record(id, now)
+		c.mu.Lock()
+		last, had := c.written[id]
+		c.mu.Unlock()
+		if had && reflect.DeepEqual(last, rec) {
+			continue
 		}
+		if err := c.deps.Statuses.Save(ctx, id, rec); err != nil {
+			if ctx.Err() == nil {
+				c.deps.Log.Warn("save "+c.deps.Noun+" status", c.deps.Noun, id, "err", err)
+			}
+			continue
+		}
+		c.mu.Lock()
+		c.written[id] = rec
+		c.mu.Unlock()
 	}
 }
 
@@ -310,6 +356,7 @@ func (c *Core[D, S, P]) reconcile(ctx context.Context) {
 			gone = append(gone, old)
 			delete(c.statuses, id)
 			delete(c.known, id)
+			delete(c.written, id)
 		case c.retirer != nil && c.retirer.Generation(d) != c.retirer.Generation(old):
 			retired = append(retired, old)
 		}
@@ -317,9 +364,13 @@ func (c *Core[D, S, P]) reconcile(ctx context.Context) {
 	maps.Copy(c.known, want)
 	c.mu.Unlock()
 
+	// In parallel: one slow stop (a batch being finished) must not hold
+	// the others, nor the next pass that renews the leases, for long.
+	var wg sync.WaitGroup
 	for _, w := range stop {
-		w.Stop(ctx)
+		wg.Go(func() { w.Stop(ctx) })
 	}
+	wg.Wait()
 	for _, old := range retired {
 		cctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 		c.retirer.Retire(cctx, old)

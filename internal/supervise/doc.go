@@ -8,11 +8,12 @@
 // What differs between the kinds is a Kind's hooks: when running work
 // may go on serving a changed definition (Same), how work starts and
 // stops (Start, Work.Stop), what a deleted definition leaves behind
-// (Forget), and three optional extras: generations whose old consumer is
+// (Forget), and four optional extras: generations whose old consumer is
 // retired (Retirer, a log stream's replay epoch), work that must be
-// confirmed on every pass (Keeper, a polling source's lease), and
-// background work of the kind's own to wait for on the way down (Drainer,
-// a source's backfills).
+// confirmed on every pass (Keeper, a lease), statuses only the holder of
+// the work may save (Fencer, a log stream's owner), and background work
+// of the kind's own to wait for on the way down (Drainer, a source's
+// backfills).
 //
 // Statuses share one vocabulary of states (State) and one store
 // (StatusStore), each kind under its own key prefix in the same bucket.
