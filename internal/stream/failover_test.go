@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -306,4 +307,51 @@ func consumerInfo(t *testing.T, j *journal.Journal) (*jetstream.ConsumerInfo, er
 		return nil, fmt.Errorf("consumer: %w", err)
 	}
 	return c.Info(t.Context())
+}
+
+// TestLongStallShowsInStatus: another node holds the one message the
+// consumer lets out at a time (MaxAckPending 1), so events are pending but
+// none reach this runner. The watchdog keeps recreating its reader, counts
+// the stall once, and after StallError the status says the stream cannot
+// make progress; once the message is acknowledged, delivery goes on.
+func TestLongStallShowsInStatus(t *testing.T) {
+	t.Parallel()
+	j := journaltest.Open(t)
+	c, err := stream.EnsureConsumer(t.Context(), j, def("s1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := c.CachedInfo().Config
+	cc.MaxAckPending = 1
+	if c, err = j.JetStream().UpdateConsumer(t.Context(), j.StreamName(), cc); err != nil {
+		t.Fatal(err)
+	}
+	appendOneByOne(t, j, 0, 3)
+	batch, err := c.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var holding jetstream.Msg
+	for m := range batch.Messages() {
+		holding = m
+	}
+	if holding == nil {
+		t.Fatalf("fetch: got no message (%v), want one", batch.Error())
+	}
+	cfg := fast
+	cfg.StallAfter, cfg.StallError = time.Second, 2*time.Second
+	n := startNode(t, j, newFakeSink(sink.Limits{}, nil), cfg)
+	wait.Eventually(t, "the status saying the stream makes no progress", func() bool {
+		return strings.Contains(n.status.Snapshot().LastError, "no progress")
+	}, wait.Within(15*time.Second))
+	if got := counterValue(n.metrics.Stalls.WithLabelValues("s1")); got != 1 {
+		t.Errorf("stalls metric: got %v, want 1 (one stall, however many retries)", got)
+	}
+	if err := holding.DoubleAck(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got := n.sink.waitDelivered(t, 2)
+	if want := ids(1, 3); !equalIDs(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
 }
