@@ -129,50 +129,62 @@ func blockFirst(release <-chan struct{}) answerFunc {
 // below it while node B delivers and acknowledges everything after it. A
 // third runner starting (a node restart) must not hand all of that out
 // again: the deliveries beyond one per event are at most what A held.
+// Then A either finishes its batch or is stopped; a stopped A hands what
+// it holds back at once (the consumer's AckWait is the default 30 s, longer
+// than the test waits).
 func TestRunnerStartDoesNotRedeliverAboveAckFloor(t *testing.T) {
 	t.Parallel()
-	const events, maxEvents = 100, 5
-	srv := startNATS(t)
-	jA := journaltest.OpenWith(t, journal.Options{URL: srv.ClientURL()})
-	jB := journaltest.OpenWith(t, journal.Options{URL: srv.ClientURL()})
-	jC := journaltest.OpenWith(t, journal.Options{URL: srv.ClientURL()})
-	cfg := fast
-	cfg.AckWait = 3 * time.Second
-	release := make(chan struct{})
-	a := startNode(t, jA, newFakeSink(sink.Limits{MaxEvents: maxEvents}, blockFirst(release)), cfg)
-	wait.Eventually(t, "node A pulling", func() bool {
-		info, err := consumerInfo(t, jA)
-		return err == nil && info.NumWaiting == 1
-	})
-	b := startNode(t, jB, newFakeSink(sink.Limits{MaxEvents: maxEvents}, nil), cfg)
-	wait.Eventually(t, "nodes A and B pulling", func() bool {
-		info, err := consumerInfo(t, jA)
-		return err == nil && info.NumWaiting == 2
-	})
-	appendOneByOne(t, jA, 0, events)
-	wait.Eventually(t, "node A's first write in flight", func() bool { return a.sink.numCalls() == 1 })
-	// A holds its open batch and what its iterator prefetched (two
-	// batches' worth): B delivers the rest.
-	const held = 3 * maxEvents
-	wait.Eventually(t, "node B delivering all A does not hold", func() bool {
-		return len(b.sink.deliveredIDs()) >= events-held
-	}, wait.Within(15*time.Second))
-	c := startNode(t, jC, newFakeSink(sink.Limits{MaxEvents: maxEvents}, nil), cfg)
-	wait.Never(t, "a redelivery storm", time.Second, func() bool {
-		return total(deliveries(a.sink, b.sink, c.sink)) > events+held
-	})
-	close(release)
-	wait.Eventually(t, "every event delivered", func() bool {
-		return len(deliveries(a.sink, b.sink, c.sink)) == events
-	}, wait.Within(15*time.Second))
-	seen := deliveries(a.sink, b.sink, c.sink)
-	if dup := total(seen) - events; dup > held {
-		t.Errorf("got %d duplicate deliveries, want at most the %d events node A held", dup, held)
+	tests := []struct {
+		name string
+		stop bool // stop node A rather than let its write finish
+	}{
+		{"node A finishes its batch", false},
+		{"node A is stopped", true},
 	}
-	for i := range events {
-		if seen[idOf(i)] == 0 {
-			t.Errorf("event %s: got no delivery, want one", idOf(i))
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			const events, maxEvents = 100, 5
+			srv := startNATS(t)
+			jA := journaltest.OpenWith(t, journal.Options{URL: srv.ClientURL()})
+			jB := journaltest.OpenWith(t, journal.Options{URL: srv.ClientURL()})
+			jC := journaltest.OpenWith(t, journal.Options{URL: srv.ClientURL()})
+			release := make(chan struct{})
+			a := startNode(t, jA, newFakeSink(sink.Limits{MaxEvents: maxEvents}, blockFirst(release)), fast)
+			wait.Eventually(t, "node A pulling", func() bool {
+				info, err := consumerInfo(t, jA)
+				return err == nil && info.NumWaiting == 1
+			})
+			b := startNode(t, jB, newFakeSink(sink.Limits{MaxEvents: maxEvents}, nil), fast)
+			wait.Eventually(t, "nodes A and B pulling", func() bool {
+				info, err := consumerInfo(t, jA)
+				return err == nil && info.NumWaiting == 2
+			})
+			appendOneByOne(t, jA, 0, events)
+			wait.Eventually(t, "node A's first write in flight", func() bool { return a.sink.numCalls() == 1 })
+			// A holds its open batch and what its iterator prefetched
+			// (two batches' worth): B delivers the rest.
+			const held = 3 * maxEvents
+			wait.Eventually(t, "node B delivering all A does not hold", func() bool {
+				return len(b.sink.deliveredIDs()) >= events-held
+			}, wait.Within(15*time.Second))
+			c := startNode(t, jC, newFakeSink(sink.Limits{MaxEvents: maxEvents}, nil), fast)
+			wait.Never(t, "a redelivery storm", time.Second, func() bool {
+				return total(deliveries(a.sink, b.sink, c.sink)) > events+held
+			})
+			if tt.stop {
+				a.stop()
+			} else {
+				close(release)
+			}
+			wait.Eventually(t, "every event delivered", func() bool {
+				return len(deliveries(a.sink, b.sink, c.sink)) == events
+			}, wait.Within(15*time.Second))
+			seen := deliveries(a.sink, b.sink, c.sink)
+			if dup := total(seen) - events; dup > held {
+				t.Errorf("got %d duplicate deliveries, want at most the %d events node A held", dup, held)
+			}
+		})
 	}
 }
 
