@@ -179,7 +179,17 @@ func TestRunnerStartDoesNotRedeliverAboveAckFloor(t *testing.T) {
 			}
 			wait.Eventually(t, "every event delivered", func() bool {
 				return len(deliveries(a.sink, b.sink, c.sink)) == events
-			}, wait.Within(15*time.Second))
+			}, wait.Within(15*time.Second), wait.Seen(func() string {
+				info, _ := consumerInfo(t, jB)
+				seen := deliveries(a.sink, b.sink, c.sink)
+				var missing []string
+				for i := range events {
+					if seen[idOf(i)] == 0 {
+						missing = append(missing, idOf(i))
+					}
+				}
+				return fmt.Sprintf("missing %v, A attempts %v, consumer %+v", missing, a.sink.attemptIDs(), info)
+			}))
 			seen := deliveries(a.sink, b.sink, c.sink)
 			if dup := total(seen) - events; dup > held {
 				t.Errorf("got %d duplicate deliveries, want at most the %d events node A held", dup, held)
