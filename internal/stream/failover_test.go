@@ -129,9 +129,11 @@ func blockFirst(release <-chan struct{}) answerFunc {
 // below it while node B delivers and acknowledges everything after it. A
 // third runner starting (a node restart) must not hand all of that out
 // again: the deliveries beyond one per event are at most what A held.
-// Then A either finishes its batch or is stopped; a stopped A hands what
-// it holds back at once (the consumer's AckWait is the default 30 s, longer
-// than the test waits).
+// Then A either finishes its batch or is stopped. AckWait is short: the
+// client library drops a message that finds its iterator's buffer full of
+// heartbeats (a slow consumer), and such a message comes back only after
+// AckWait (TestHardStopRedeliversPromptly checks that a stopped runner
+// hands back what it holds at once).
 func TestRunnerStartDoesNotRedeliverAboveAckFloor(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -149,13 +151,15 @@ func TestRunnerStartDoesNotRedeliverAboveAckFloor(t *testing.T) {
 			jA := journaltest.OpenWith(t, journal.Options{URL: srv.ClientURL()})
 			jB := journaltest.OpenWith(t, journal.Options{URL: srv.ClientURL()})
 			jC := journaltest.OpenWith(t, journal.Options{URL: srv.ClientURL()})
+			cfg := fast
+			cfg.AckWait = 3 * time.Second
 			release := make(chan struct{})
-			a := startNode(t, jA, newFakeSink(sink.Limits{MaxEvents: maxEvents}, blockFirst(release)), fast)
+			a := startNode(t, jA, newFakeSink(sink.Limits{MaxEvents: maxEvents}, blockFirst(release)), cfg)
 			wait.Eventually(t, "node A pulling", func() bool {
 				info, err := consumerInfo(t, jA)
 				return err == nil && info.NumWaiting == 1
 			})
-			b := startNode(t, jB, newFakeSink(sink.Limits{MaxEvents: maxEvents}, nil), fast)
+			b := startNode(t, jB, newFakeSink(sink.Limits{MaxEvents: maxEvents}, nil), cfg)
 			wait.Eventually(t, "nodes A and B pulling", func() bool {
 				info, err := consumerInfo(t, jA)
 				return err == nil && info.NumWaiting == 2
@@ -168,7 +172,7 @@ func TestRunnerStartDoesNotRedeliverAboveAckFloor(t *testing.T) {
 			wait.Eventually(t, "node B delivering all A does not hold", func() bool {
 				return len(b.sink.deliveredIDs()) >= events-held
 			}, wait.Within(15*time.Second))
-			c := startNode(t, jC, newFakeSink(sink.Limits{MaxEvents: maxEvents}, nil), fast)
+			c := startNode(t, jC, newFakeSink(sink.Limits{MaxEvents: maxEvents}, nil), cfg)
 			wait.Never(t, "a redelivery storm", time.Second, func() bool {
 				return total(deliveries(a.sink, b.sink, c.sink)) > events+held
 			})
