@@ -12,6 +12,18 @@
 // flush that completes it, when it straddles two sink batches), so an
 // ungraceful stop may deliver a batch again but never drops one.
 //
+// Several nodes may read one consumer, so no runner resets it (that would
+// hand out again everything above its ack floor). The consumer's AckWait
+// is seconds (DefaultAckWait), kept alive with in-progress acks for every
+// message a runner holds, so a dead runner's messages come back promptly;
+// a runner that stops hands back what it holds with a Nak. A batch's
+// messages are acknowledged with confirmed acks, and its events count as
+// delivered (status, metrics) only once the server confirmed them. A
+// watchdog recreates a runner's journal reader when the consumer has
+// events pending and nothing arrived for a few pull heartbeats (pull
+// requests lost with a consumer leader), counts it (a stalls metric),
+// and after DefaultStallError says so in the stream's status.
+//
 // Definitions live in a JetStream KV bucket (Store); a Supervisor on every
 // node watches it and starts, restarts and stops runners as streams are
 // created, changed, replayed, deactivated and deleted. When several nodes

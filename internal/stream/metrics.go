@@ -22,6 +22,12 @@ type Metrics struct {
 	// RetentionBlocking is 1 while the stream's undelivered events keep
 	// retention from freeing journal space.
 	RetentionBlocking *prometheus.GaugeVec
+	// Stalls counts times the runner found events pending in the journal
+	// but none arriving, and recreated its journal reader.
+	Stalls *prometheus.CounterVec
+	// AckFailures counts journal messages whose acknowledgement the
+	// server did not confirm: their events may be delivered again.
+	AckFailures *prometheus.CounterVec
 
 	vecs *supervise.Vecs
 }
@@ -43,6 +49,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			"Events the journal removed (retention at the cap, maxAge, loss) before the stream delivered them."),
 		RetentionBlocking: v.Gauge("auditstream_stream_retention_blocking",
 			"1 while the stream's undelivered events keep the full journal from purging (ingest answers 507 at the cap)."),
+		Stalls: v.Counter("auditstream_stream_stalls_total",
+			"Times events were pending in the journal but none arrived for several heartbeats, so the runner recreated its reader."),
+		AckFailures: v.Counter("auditstream_stream_ack_failures_total",
+			"Journal messages whose acknowledgement the server did not confirm; their events may be delivered again."),
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -34,10 +35,30 @@ const (
 	// person to fix it.
 	DefaultConfigDelay = time.Minute
 	// DefaultAckWait is how long JetStream waits for an ack before it
-	// redelivers. The runner tells it the events it holds are in progress
-	// (while a batch fills, is written or retried), and a new runner resets
-	// its consumer, so this only matters for events nobody holds.
-	DefaultAckWait = 10 * time.Minute
+	// redelivers. The runner tells it every message it holds is in
+	// progress (while a batch fills, is written or retried) every
+	// AckWait/3, so this only matters for messages nobody holds: those of
+	// a runner that died (a crashed or partitioned node), or given to a
+	// pull request nobody reads any more. Seconds, so that those come back
+	// promptly; not less, so that a pause of the process (GC, a loaded
+	// machine) does not make held messages redeliver as duplicates. No
+	// runner resets its consumer: another node may be reading it.
+	DefaultAckWait = 30 * time.Second
+	// ackTimeout bounds the confirmed acknowledgements of one batch.
+	ackTimeout = 5 * time.Second
+	// ackParallel is how many confirmed acknowledgements are in flight at
+	// once: each waits for the server's reply, and a batch of small
+	// messages must not pay a round trip per message in turn.
+	ackParallel = 32
+	// DefaultStallAfter is how long a runner waits with nothing arriving
+	// before it asks the consumer whether events are pending: three
+	// heartbeats of its pull requests. Pull requests left on a consumer
+	// leader that moved are never answered nor re-sent; only this finds
+	// them (see watchdog).
+	DefaultStallAfter = 3 * pullHeartbeat
+	// DefaultStallError is how long a stream may be unable to make
+	// progress before its status says so.
+	DefaultStallError = 2 * time.Minute
 	// maxFetch bounds the events of a batch when the sink sets no limit,
 	// and how many filtered-out events wait for a common ack.
 	maxFetch = 1000
@@ -45,9 +66,14 @@ const (
 	// destination asked for; the cap lives here only).
 	maxThrottle = 15 * time.Minute
 	// pullExpiry bounds how long a pull request waits in the server. A
-	// released iterator's requests outlive it by that much (see
-	// settleRelease), so it is short.
+	// released iterator unsubscribes its inbox, and the server drops
+	// requests nobody listens to; the expiry bounds those it has not yet
+	// dropped (in a cluster, interest travels between servers), so it is
+	// short.
 	pullExpiry = 2 * time.Second
+	// pullHeartbeat is the idle heartbeat of a pull request, half its
+	// expiry (the most JetStream allows).
+	pullHeartbeat = pullExpiry / 2
 	// pullBytes bounds the bytes of one pull request; it is the journal's
 	// largest message (its server's max_payload, 8 MiB). All runners pull
 	// over one connection: an external NATS server's max_pending must
@@ -73,6 +99,9 @@ type RunnerConfig struct {
 	BaseDelay, MaxDelay, ConfigDelay, MaxAge time.Duration
 	// AckWait is the consumer's ack wait (DefaultAckWait when zero).
 	AckWait time.Duration
+	// StallAfter and StallError set the watchdog (DefaultStallAfter and
+	// DefaultStallError when zero).
+	StallAfter, StallError time.Duration
 }
 
 // Runner delivers one log stream. Run blocks until its context ends.
@@ -106,13 +135,15 @@ type Runner struct {
 	// of the journal empties (nats-server consumer.purge), stalling them
 	// for AckWait.
 	backlog []jetstream.Msg
-	// releasedAt is when the iterator was last released (zero: settled).
-	releasedAt time.Time
-	// lastAcked is the highest journal sequence acknowledged.
-	lastAcked uint64
-	batch     []event.Record
-	bytes     int
-	opened    time.Time // when the first record of batch arrived
+	// unacked counts, by journal message sequence, the events delivered
+	// from messages not yet acknowledged: they are counted delivered once
+	// their message's acknowledgement is confirmed.
+	unacked map[uint64]int
+	// wd is the watchdog's state.
+	wd     watchdog
+	batch  []event.Record
+	bytes  int
+	opened time.Time // when the first record of batch arrived
 	// hard bounds writes; it outlives the soft context of Run so that a
 	// graceful stop can finish the batch in flight.
 	hard context.Context
@@ -136,7 +167,9 @@ func NewRunner(cfg RunnerConfig) *Runner {
 	if lim.MaxEvents <= 0 {
 		lim.MaxEvents = maxFetch
 	}
-	return &Runner{cfg: cfg, id: cfg.Def.ID, limits: lim, pendingSeq: map[uint64]struct{}{},
+	cfg.StallAfter = cmp.Or(cfg.StallAfter, DefaultStallAfter)
+	cfg.StallError = cmp.Or(cfg.StallError, DefaultStallError)
+	return &Runner{cfg: cfg, id: cfg.Def.ID, limits: lim, pendingSeq: map[uint64]struct{}{}, unacked: map[uint64]int{},
 		log: cfg.Log.With("stream", cfg.Def.ID, "sink", cfg.Def.Type)}
 }
 
@@ -235,13 +268,9 @@ func (r *Runner) Run(ctx, hard context.Context) error {
 			return ctx.Err()
 		}
 	}
-	// Events a previous runner held when it died come back at once, not
-	// after AckWait: the consumer restarts from its ack floor. What was
-	// acknowledged past the floor may come again (a duplicate, never a
-	// loss).
-	if _, err := r.cfg.Journal.JetStream().ResetConsumer(ctx, r.cfg.Journal.StreamName(), r.cfg.Def.ConsumerName()); err != nil {
-		r.log.Warn("reset consumer; unacknowledged events wait for AckWait", "err", err)
-	}
+	// No reset of the consumer: another node may be reading it, and a
+	// reset would deliver everything above its ack floor again. Events a
+	// previous runner held when it died come back after AckWait.
 	r.cfg.Status.setState(StateActive)
 	paused := false
 	for ctx.Err() == nil {
@@ -274,8 +303,7 @@ func (r *Runner) Run(ctx, hard context.Context) error {
 		r.ackPending()
 	}
 	// Messages the iterator holds but the runner never took are handed
-	// back at once (after the batch's, to keep journal order); the next
-	// runner resets the consumer to its ack floor anyway.
+	// back at once (after the batch's, to keep journal order).
 	r.release()
 	for _, m := range r.backlog {
 		_ = m.Nak()
@@ -300,43 +328,6 @@ func (r *Runner) release() {
 		r.backlog = append(r.backlog, m)
 	}
 	r.it = nil
-	r.releasedAt = time.Now()
-}
-
-// settleRelease runs before the runner pulls again after a release. The
-// released iterator's pull requests live on in the server until they
-// expire, and what the server hands them never reaches the runner:
-// unacknowledged, it would come back only after AckWait, out of order,
-// holding the stream's ack floor (and so the journal's retention) back.
-// So the runner finishes what it holds, lets those requests expire and
-// resets the consumer to its ack floor, which hands them back at once.
-func (r *Runner) settleRelease(ctx context.Context) error {
-	if len(r.batch) > 0 {
-		if err := r.flush(r.hard); err != nil {
-			return err
-		}
-	} else if len(r.pending) > 0 {
-		r.ackPending()
-	}
-	if wait := time.Until(r.releasedAt.Add(pullExpiry + 200*time.Millisecond)); wait > 0 && !sleep(ctx, wait) {
-		return nil
-	}
-	// Acks are asynchronous: wait until the server has them, so the reset
-	// does not hand back what was delivered.
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
-		info, err := r.cons.Info(ctx)
-		if err != nil || info.AckFloor.Stream >= r.lastAcked {
-			break
-		}
-		if !sleep(ctx, 10*time.Millisecond) {
-			return nil
-		}
-	}
-	if _, err := r.cfg.Journal.JetStream().ResetConsumer(ctx, r.cfg.Journal.StreamName(), r.cfg.Def.ConsumerName()); err != nil {
-		r.log.Warn("reset consumer after a retry; events given to the released iterator wait for AckWait", "err", err)
-	}
-	r.releasedAt = time.Time{}
-	return nil
 }
 
 var errPaused = errors.New("stream paused by its destination")
@@ -357,21 +348,17 @@ func (r *Runner) step(ctx context.Context) error {
 		return nil
 	}
 	if r.it == nil {
-		if !r.releasedAt.IsZero() {
-			if err := r.settleRelease(ctx); err != nil || ctx.Err() != nil {
-				return err
-			}
-		}
 		// The iterator keeps pulling in the background, so the next batch
 		// is fetched while this one is written. A message holds up to
 		// journal.MaxBatchEvents events: the byte limit bounds each pull
 		// (it must exceed the largest message).
 		it, err := r.cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(min(2*r.limits.MaxEvents, 4000), pullBytes),
-			jetstream.PullExpiry(pullExpiry))
+			jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(pullHeartbeat))
 		if err != nil {
 			return fmt.Errorf("consume journal: %w", err)
 		}
 		r.it = it
+		r.wd.created(time.Now())
 	}
 	if len(r.pending) > 0 && time.Since(r.lastKeep) > r.cfg.AckWait/3 {
 		r.keepAlive() // a batch that fills slowly (S3's five minutes)
@@ -389,11 +376,15 @@ func (r *Runner) step(ctx context.Context) error {
 		cancel()
 		switch {
 		case err == nil:
+			r.wd.arrived(r)
 			if err := r.add(m); err != nil {
 				return err
 			}
 		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
 			idle = true
+			r.watch(ctx, false)
+		case errors.Is(err, jetstream.ErrNoHeartbeat):
+			r.watch(ctx, true)
 		case errors.Is(err, context.Canceled):
 			return nil
 		default:
@@ -483,6 +474,7 @@ func (r *Runner) add(m jetstream.Msg) error {
 func (r *Runner) abandon(h held, err error) error {
 	r.cur = nil
 	delete(r.pendingSeq, h.seq)
+	delete(r.unacked, h.seq)
 	_ = h.msg.Nak()
 	return err
 }
@@ -503,10 +495,12 @@ func (r *Runner) flush(ctx context.Context) error {
 	return nil
 }
 
-// nakPending hands pending messages back for redelivery.
+// nakPending hands pending messages back for redelivery. Their events
+// delivered so far are not counted: they will be delivered again.
 func (r *Runner) nakPending() {
 	for _, h := range r.pending {
 		_ = h.msg.Nak()
+		delete(r.unacked, h.seq)
 	}
 	r.clearPending()
 }
@@ -517,15 +511,62 @@ func (r *Runner) clearPending() {
 	clear(r.pendingSeq)
 }
 
+// ackPending acknowledges the pending messages with confirmed acks, and
+// only then counts their delivered events in the status and metrics. A
+// message whose ack the server does not confirm may be delivered again
+// (at least once); its events are not counted now, but when they are
+// delivered and acknowledged again.
 func (r *Runner) ackPending() {
+	if len(r.pending) == 0 {
+		return
+	}
+	errs := make([]error, len(r.pending))
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.hard), ackTimeout)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, ackParallel)
+	for i, h := range r.pending {
+		sem <- struct{}{}
+		wg.Go(func() {
+			errs[i] = h.msg.DoubleAck(ctx)
+			<-sem
+		})
+	}
+	wg.Wait()
+	cancel()
 	now := time.Now()
 	lat := r.cfg.Metrics.Latency.WithLabelValues(r.id)
-	for _, h := range r.pending {
+	delivered, failed := 0, 0
+	var firstErr error
+	for i, h := range r.pending {
+		n := r.unacked[h.seq]
+		delete(r.unacked, h.seq)
+		if errs[i] != nil {
+			failed++
+			firstErr = cmp.Or(firstErr, errs[i])
+			continue
+		}
 		lat.Observe(now.Sub(h.at).Seconds())
-		r.lastAcked = max(r.lastAcked, h.seq)
-		_ = h.msg.Ack()
+		delivered += n
+	}
+	if delivered > 0 {
+		r.cfg.Status.addDelivered(delivered)
+		r.cfg.Metrics.Delivered.WithLabelValues(r.id).Add(float64(delivered))
+	}
+	if failed > 0 {
+		r.cfg.Metrics.AckFailures.WithLabelValues(r.id).Add(float64(failed))
+		r.log.Warn("journal did not confirm acknowledgements; those events may be delivered again",
+			"messages", failed, "err", firstErr)
 	}
 	r.clearPending()
+}
+
+// delivered notes recs as written: they are counted delivered when their
+// journal messages' acknowledgements are confirmed (ackPending).
+func (r *Runner) delivered(recs []event.Record, now time.Time) {
+	for _, rec := range recs {
+		r.unacked[journal.MsgSeqOf(rec.Seq)]++
+	}
+	r.cfg.Status.success(0, now)
 }
 
 // deliver writes recs, retrying as their errors say, until each record is
@@ -536,8 +577,7 @@ func (r *Runner) deliver(ctx context.Context, recs []event.Record, depth int) er
 		err := r.write(ctx, recs)
 		now := time.Now()
 		if err == nil {
-			r.cfg.Status.success(len(recs), now)
-			r.cfg.Metrics.Delivered.WithLabelValues(r.id).Add(float64(len(recs)))
+			r.delivered(recs, now)
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -565,9 +605,13 @@ func (r *Runner) deliver(ctx context.Context, recs []event.Record, depth int) er
 					retryErr = ferr
 				}
 			}
-			delivered := len(recs) - len(again) - len(dead)
-			r.cfg.Status.success(delivered, now)
-			r.cfg.Metrics.Delivered.WithLabelValues(r.id).Add(float64(delivered))
+			ok := make([]event.Record, 0, len(recs)-len(again)-len(dead))
+			for i, rec := range recs {
+				if _, failed := pe.Failed[i]; !failed {
+					ok = append(ok, rec)
+				}
+			}
+			r.delivered(ok, now)
 			if len(dead) > 0 {
 				if err := r.deadLetter(ctx, dead, deadErr); err != nil {
 					return err
@@ -681,6 +725,8 @@ func (r *Runner) write(ctx context.Context, recs []event.Record) error {
 	}
 	stop := make(chan struct{})
 	done := make(chan struct{})
+	// Until done is closed, the goroutine owns r.it and r.backlog: the
+	// runner is in Sink.Write.
 	go func() {
 		defer close(done)
 		t := time.NewTicker(r.cfg.AckWait / 3)
@@ -691,6 +737,13 @@ func (r *Runner) write(ctx context.Context, recs []event.Record) error {
 				return
 			case <-t.C:
 				for _, m := range held {
+					_ = m.InProgress()
+				}
+				// A long write: what the iterator prefetched would
+				// outlive AckWait in its buffer. Stop pulling and keep
+				// those in progress too.
+				r.release()
+				for _, m := range r.backlog {
 					_ = m.InProgress()
 				}
 			}

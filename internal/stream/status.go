@@ -155,6 +155,22 @@ func (s *Status) success(n int, now time.Time) {
 	s.mu.Unlock()
 }
 
+// addDelivered counts n events delivered and acknowledged in the journal.
+func (s *Status) addDelivered(n int) {
+	s.mu.Lock()
+	s.delivered += uint64(n)
+	s.mu.Unlock()
+}
+
+// stalled records that the stream cannot make progress (err says why)
+// without changing its state.
+func (s *Status) stalled(err error, now time.Time) {
+	s.mu.Lock()
+	s.lastError = err.Error()
+	s.lastErrorAt = now
+	s.mu.Unlock()
+}
+
 // retry tells Status.failure whether the failed write is tried again
 // (it then counts in Retried).
 type retry bool
