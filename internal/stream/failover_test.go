@@ -42,8 +42,8 @@ func startNATS(t *testing.T) *server.Server {
 	return srv
 }
 
-// node is one runner on its own journal connection.
-type node struct {
+// runnerNode is one runner on its own journal connection.
+type runnerNode struct {
 	j       *journal.Journal
 	sink    *fakeSink
 	status  *stream.Status
@@ -54,9 +54,9 @@ type node struct {
 
 // startNode runs a runner of def("s1") with cfg on j until the test ends
 // (or stop).
-func startNode(t *testing.T, j *journal.Journal, f *fakeSink, cfg stream.RunnerConfig) *node {
+func startNode(t *testing.T, j *journal.Journal, f *fakeSink, cfg stream.RunnerConfig) *runnerNode {
 	t.Helper()
-	n := &node{j: j, sink: f, status: &stream.Status{}, metrics: stream.NewMetrics(prometheus.NewRegistry()),
+	n := &runnerNode{j: j, sink: f, status: &stream.Status{}, metrics: stream.NewMetrics(prometheus.NewRegistry()),
 		done: make(chan struct{})}
 	cfg.Def, cfg.Sink, cfg.Journal, cfg.Log, cfg.Metrics, cfg.Status = def("s1"), f, j, discard, n.metrics, n.status
 	r := stream.NewRunner(cfg)
@@ -70,7 +70,7 @@ func startNode(t *testing.T, j *journal.Journal, f *fakeSink, cfg stream.RunnerC
 	return n
 }
 
-func (n *node) stop() {
+func (n *runnerNode) stop() {
 	n.cancel()
 	<-n.done
 }
