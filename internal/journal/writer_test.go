@@ -247,8 +247,8 @@ func TestReadsBothFormatsInOrder(t *testing.T) {
 // reconnect, and works again once the server is back.
 func TestAppendFailsFastWhenDisconnected(t *testing.T) {
 	dir := t.TempDir()
-	opts := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoSigs: true}
-	srv := startNATS(t, opts)
+	opts := &server.Options{StoreDir: dir}
+	srv := journaltest.StartNATS(t, opts)
 	url := srv.ClientURL()
 	port := srv.Addr().(*net.TCPAddr).Port
 	j := journaltest.OpenWith(t, journal.Options{URL: url, AppendTimeout: 5 * time.Second})
@@ -264,23 +264,9 @@ func TestAppendFailsFastWhenDisconnected(t *testing.T) {
 		t.Fatalf("append while disconnected: got %v after %s, want ErrUnavailable at once", err, time.Since(start))
 	}
 	opts.Port = port
-	startNATS(t, opts)
+	journaltest.StartNATS(t, opts)
 	wait.Eventually(t, "append works again", func() bool {
 		_, err := j.Append(t.Context(), events(t, "acme", "again", 3, 10))
 		return err == nil
 	}, wait.Within(15*time.Second), wait.Every(200*time.Millisecond))
-}
-
-func startNATS(t *testing.T, opts *server.Options) *server.Server {
-	t.Helper()
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(srv.Shutdown)
-	return srv
 }

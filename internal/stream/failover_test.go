@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -24,23 +23,6 @@ import (
 // These tests run runners as the nodes of a cluster would: each on its own
 // journal (its own connection) to one NATS server started in the test,
 // all on the stream's one durable consumer.
-
-// startNATS starts a JetStream server on loopback with its store in a
-// fresh directory; it stops when the test ends.
-func startNATS(t *testing.T) *server.Server {
-	t.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: t.TempDir(), NoSigs: true, MaxPayload: 8 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	return srv
-}
 
 // runnerNode is one runner on its own journal connection.
 type runnerNode struct {
@@ -147,7 +129,7 @@ func TestRunnerStartDoesNotRedeliverAboveAckFloor(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			const events, maxEvents = 100, 5
-			srv := startNATS(t)
+			srv := journaltest.StartNATS(t, nil)
 			jA := journaltest.OpenWith(t, journal.Options{URL: srv.ClientURL()})
 			jB := journaltest.OpenWith(t, journal.Options{URL: srv.ClientURL()})
 			jC := journaltest.OpenWith(t, journal.Options{URL: srv.ClientURL()})
@@ -210,7 +192,7 @@ func TestRunnerStartDoesNotRedeliverAboveAckFloor(t *testing.T) {
 func TestDeadRunnerEventsComeBackAfterAckWait(t *testing.T) {
 	t.Parallel()
 	const events, maxEvents = 30, 10
-	srv := startNATS(t)
+	srv := journaltest.StartNATS(t, nil)
 	jA := journaltest.OpenWith(t, journal.Options{URL: srv.ClientURL()})
 	jB := journaltest.OpenWith(t, journal.Options{URL: srv.ClientURL()})
 	appendOneByOne(t, jA, 0, events)
@@ -283,7 +265,7 @@ func TestEnsureConsumerShortensAckWait(t *testing.T) {
 // once, and the stall is counted.
 func TestRunnerResumesAfterLostPullRequests(t *testing.T) {
 	t.Parallel()
-	srv := startNATS(t)
+	srv := journaltest.StartNATS(t, nil)
 	j := journaltest.OpenWith(t, journal.Options{URL: srv.ClientURL()})
 	cfg := fast
 	cfg.StallAfter = time.Second

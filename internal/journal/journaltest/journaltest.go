@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/auditstream/auditstream/internal/event"
@@ -92,4 +93,39 @@ func Last(t testing.TB, j *journal.Journal, org, eventType string) (event.Record
 		}
 	}
 	return event.Record{}, false
+}
+
+// StartNATS starts a nats-server with JetStream for tests that need an
+// external server (several journals as nodes, a server that goes away):
+// on 127.0.0.1, a free port unless opts.Port is set, its store in a fresh
+// t.TempDir() unless opts.StoreDir is set, the journal's 8 MiB
+// max_payload. It is shut down when the test ends. opts may be nil; it is
+// filled in, so a test can start the server again on the same port and
+// store with the same opts.
+func StartNATS(t testing.TB, opts *server.Options) *server.Server {
+	t.Helper()
+	if opts == nil {
+		opts = &server.Options{}
+	}
+	opts.Host, opts.JetStream, opts.NoSigs = "127.0.0.1", true, true
+	if opts.Port == 0 {
+		opts.Port = -1
+	}
+	if opts.StoreDir == "" {
+		opts.StoreDir = t.TempDir()
+	}
+	if opts.MaxPayload == 0 {
+		opts.MaxPayload = 8 << 20
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatalf("nats-server: %v", err)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		t.Fatal("nats-server not ready after 10s")
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	return srv
 }
