@@ -66,14 +66,16 @@ func TestResendAfterConnectionError(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			*waits = nil
-			var dropped atomic.Int32 // counted by the server's goroutine
+			// Counted by the server's goroutine before it drops the
+			// connection: a call that is not resent returns as soon as
+			// the connection closes, maybe before anything after it ran.
+			var dropped atomic.Int32
 			drop := dropFirst(1, tt.method, tt.path)
 			srv.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
-				if drop(w, r) {
+				if r.Method == tt.method && r.URL.Path == tt.path && dropped.Load() == 0 {
 					dropped.Add(1)
-					return true
 				}
-				return false
+				return drop(w, r)
 			})
 			defer srv.Intercept(nil)
 			// Only a resent call can succeed: its first request was dropped.
