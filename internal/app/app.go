@@ -165,7 +165,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	// active stream has not delivered (journal.whenFull).
 	retention := stream.NewRetention(stream.RetentionConfig{Journal: j, Supervisor: sup, WhenFull: cfg.Journal.WhenFull,
 		Health: board, Log: log, Registry: reg, SystemOrg: cfg.Ingest.DefaultOrg})
-	queries, err := newQuery(ctx, cfg, j, keys, log)
+	queries, err := newQuery(ctx, cfg, j, keys, board, log)
 	if err != nil {
 		return err
 	}

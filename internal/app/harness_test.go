@@ -7,10 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/query"
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 // testAdmin is the AUDITSTREAM_ADMIN_TOKEN of the services the tests run.
@@ -75,6 +78,12 @@ func startApp(t *testing.T, cfg config.Config) *running {
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
+	// The query index reads the journal at start (query.index on
+	// /readyz): tests begin once it has.
+	wait.Eventually(t, "the query index to catch up", func() bool {
+		_, body := r.call("GET", "/readyz", testAdmin, nil)
+		return !strings.Contains(body, query.ConditionIndex)
+	}, wait.Within(20*time.Second), wait.Every(20*time.Millisecond))
 	return r
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/health"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/query"
 	"github.com/auditstream/auditstream/internal/secret"
@@ -13,8 +14,9 @@ import (
 
 // newQuery builds the System Log query engine (GET /api/v1/logs); its
 // index runs in app.Run's lifecycle.
-func newQuery(ctx context.Context, cfg config.Config, j *journal.Journal, keys *secret.Keyring, log *slog.Logger) (*query.Engine, error) {
+func newQuery(ctx context.Context, cfg config.Config, j *journal.Journal, keys *secret.Keyring, board *health.Board, log *slog.Logger) (*query.Engine, error) {
 	return query.New(ctx, j, query.Config{
+		Health:     board,
 		Keys:       keys,
 		BaseURL:    publicURL(cfg),
 		Timeout:    time.Duration(cfg.Query.Timeout),

@@ -15,6 +15,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/health"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/kvstore"
 )
@@ -55,7 +56,15 @@ type Config struct {
 	Now func() time.Time
 	// Keys seal the cursor signing key at rest (nil: stored in clear).
 	Keys kvstore.Codec
+	// Health, when set, receives ConditionIndex: NotReady from New until
+	// Run's index has read the journal as it was when Run started.
+	Health *health.Board
 }
+
+// ConditionIndex is NotReady while the query index reads the journal at
+// start: until then bounded queries wait for it, and a node behind a load
+// balancer should not get them.
+const ConditionIndex = "query.index"
 
 // Engine answers System Log queries from the journal. Create it with New.
 type Engine struct {
@@ -97,6 +106,8 @@ func New(ctx context.Context, j *journal.Journal, cfg Config, log *slog.Logger) 
 	}
 	e := &Engine{cfg: cfg, j: j, js: j.JetStream(), stream: st, ix: newIndex(log), key: key, log: log}
 	e.msgs = newMsgCache(e.fetchMsg, cacheMessages, cacheBytes)
+	// Not ready until Run has indexed the journal (see ConditionIndex).
+	cfg.Health.Set(ConditionIndex, health.NotReady, "the query index is reading the journal")
 	if cfg.RateLimit > 0 {
 		e.rl = newLimiter(cfg.RateLimit, cfg.Now)
 	}
@@ -116,6 +127,15 @@ func (e *Engine) Run(ctx context.Context) error {
 		return ErrRunning
 	}
 	defer e.running.Store(false)
+	if e.cfg.Health != nil {
+		go func() {
+			select {
+			case <-e.ix.caughtUp:
+				e.cfg.Health.Clear(ConditionIndex)
+			case <-ctx.Done():
+			}
+		}()
+	}
 	e.ix.follow(ctx, e.js, e.j.Conn(), e.j.StreamName())
 	if ctx.Err() == nil {
 		e.log.Warn("query index: the journal's connection closed; the index no longer follows it")

@@ -70,8 +70,12 @@ type Index struct {
 	actorID map[string]uint32
 	size    int
 
-	hw  atomic.Uint64 // highest journal message sequence indexed (whole)
-	log *slog.Logger
+	hw atomic.Uint64 // highest journal message sequence indexed (whole)
+	// caughtUp is closed once the follower has read every message the
+	// journal held when it started (caughtUpOnce closes it).
+	caughtUp     chan struct{}
+	caughtUpOnce sync.Once
+	log          *slog.Logger
 	// actorScratch holds the actor of each event of the batch being added
 	// (used by the follower only, one batch at a time).
 	actorScratch []actorRef
@@ -87,13 +91,18 @@ type actorRef struct {
 
 func newIndex(log *slog.Logger) *Index {
 	return &Index{
-		buckets: map[int64][]entry{},
-		typeIDs: map[typeKey]uint32{},
-		actors:  []string{"", ""},
-		actorID: map[string]uint32{},
-		log:     log,
+		buckets:  map[int64][]entry{},
+		typeIDs:  map[typeKey]uint32{},
+		actors:   []string{"", ""},
+		actorID:  map[string]uint32{},
+		log:      log,
+		caughtUp: make(chan struct{}),
 	}
 }
+
+// markCaughtUp records that the index has read the journal as it was
+// when the follower started.
+func (ix *Index) markCaughtUp() { ix.caughtUpOnce.Do(func() { close(ix.caughtUp) }) }
 
 // HighWater is the highest journal message sequence in the index: every
 // event of that message and of the messages before it is indexed.
@@ -277,6 +286,9 @@ func (ix *Index) followOnce(ctx context.Context, js jetstream.JetStream, streamN
 	if err != nil {
 		return err
 	}
+	if cons.CachedInfo().NumPending == 0 {
+		ix.markCaughtUp() // nothing to read (an empty journal)
+	}
 	// Bounded in bytes too: a message holds up to 100 events, so 2,000
 	// messages could be 280 MB waiting in the client.
 	it, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(2000, followPullBytes))
@@ -306,6 +318,9 @@ func (ix *Index) followOnce(ctx context.Context, js jetstream.JetStream, streamN
 		ix.addBatch(recs)
 		clear(recs) // do not keep the message alive
 		ix.hw.Store(m.Seq)
+		if md.NumPending == 0 {
+			ix.markCaughtUp()
+		}
 		if md.NumPending == 0 && time.Since(*lastPrune) > time.Minute {
 			*lastPrune = time.Now()
 			if s, err := js.Stream(ctx, streamName); err == nil {
