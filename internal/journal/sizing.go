@@ -150,10 +150,14 @@ func isInsufficientStorage(err error) bool {
 // storageError explains a stream creation JetStream refused for lack of
 // storage, naming the settings an operator can change.
 func (j *Journal) storageError(stream string, err error) error {
-	where := "the NATS server at " + j.opts.URL + " (its JetStream max_file_store)"
-	if j.srv != nil {
-		where = fmt.Sprintf("%s (%s free, JetStream store limit %s)", j.storeDir, human(int64(j.sizing.Free)), human(j.sizing.MaxStore))
+	if j.srv == nil {
+		// Every replica reserves both caps on its own server.
+		return fmt.Errorf("%w: create stream %s: journal.maxBytes (%s) + the dead-letter cap (%s) are reserved on each of "+
+			"journal.replicas = %d servers of the NATS cluster at %s and do not fit a server's JetStream max_file_store; "+
+			"lower journal.maxBytes or journal.deadLetters.maxBytes, or raise max_file_store: %v",
+			ErrInsufficientStorage, stream, human(j.opts.MaxBytes), human(j.opts.DeadLetterMaxBytes), j.opts.Replicas, j.opts.URL, err)
 	}
+	where := fmt.Sprintf("%s (%s free, JetStream store limit %s)", j.storeDir, human(int64(j.sizing.Free)), human(j.sizing.MaxStore))
 	return fmt.Errorf("%w: create stream %s: journal.maxBytes (%s) + the dead-letter cap (%s) do not fit %s; lower journal.maxBytes or free disk space: %v",
 		ErrInsufficientStorage, stream, human(j.opts.MaxBytes), human(j.opts.DeadLetterMaxBytes), where, err)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -269,4 +270,19 @@ func TestAppendFailsFastWhenDisconnected(t *testing.T) {
 		_, err := j.Append(t.Context(), events(t, "acme", "again", 3, 10))
 		return err == nil
 	}, wait.Within(15*time.Second), wait.Every(200*time.Millisecond))
+}
+
+// On an external server whose max_file_store cannot hold the caps, Open
+// refuses with a message naming the settings to change, replicas included.
+func TestExternalServerTooSmall(t *testing.T) {
+	srv := journaltest.StartNATS(t, &server.Options{JetStreamMaxStore: 64 << 20})
+	_, err := journal.Open(t.Context(), journal.Options{URL: srv.ClientURL(), MaxBytes: 1 << 30}, slog.New(slog.DiscardHandler))
+	if !errors.Is(err, journal.ErrInsufficientStorage) {
+		t.Fatalf("got %v, want ErrInsufficientStorage", err)
+	}
+	for _, want := range []string{"journal.maxBytes (1.0 GiB", "journal.replicas = 1", "max_file_store", srv.ClientURL()} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q: want it to name %q", err, want)
+		}
+	}
 }
