@@ -111,6 +111,17 @@ func startServer(t *testing.T, dataDir string, extra ...string) *server {
 			t.Logf("server logs:\n%s", tail(s.logs.String(), 8000))
 		}
 	})
+	// The query index reads the journal at start (query.index on
+	// /readyz): tests begin once it has.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, body, _ := s.do("GET", "/readyz", "", "", nil)
+		if !strings.Contains(string(body), "query.index") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the query index did not catch up in 30s: %s", body)
+		}
+	}
 	return s
 }
 
