@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/event"
@@ -193,28 +196,23 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 	if org == auth.AllOrgs {
 		org = ""
 	}
-	cc := jetstream.ConsumerConfig{
-		AckPolicy:         jetstream.AckNonePolicy,
-		FilterSubjects:    journal.OrgSubjects(org),
-		MemoryStorage:     true,
-		InactiveThreshold: time.Minute,
-		Replicas:          1,
-	}
-	pos := uint64(0) // the last position examined
+	subjects := journal.OrgSubjects(org)
+	pos := uint64(0)  // the last position examined
+	from := uint64(0) // the message sequence to read from; 0: from since
+	var since time.Time
 	switch {
 	case r.after != nil:
 		pos = r.after.Seq
 		// The message of the cursor's position, unless it was examined
 		// whole (sequences start at 1: an earlier release's cursor on an
 		// empty journal held 0).
-		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, max(1, journal.MsgSeqOf(pos+1))
+		from = max(1, journal.MsgSeqOf(pos+1))
 	default:
-		since := r.since
+		since = r.since
 		if since.After(e.cfg.Now()) {
 			// Nothing persisted yet can match; keep asking from since.
 			return page{}, nil
 		}
-		cc.DeliverPolicy, cc.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
 		// If nothing matches yet, the next poll starts after what is
 		// in the journal now.
 		pos = endOf(last)
@@ -227,27 +225,16 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 	if r.limit == 0 || (r.after != nil && pos >= endOf(last)) {
 		return page{next: next}, nil
 	}
-	cons, err := e.stream.CreateConsumer(ctx, cc)
-	if err != nil {
-		return page{}, fmt.Errorf("create consumer: %w", err)
-	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := e.stream.DeleteConsumer(dctx, cons.CachedInfo().Name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-			e.log.Debug("delete query consumer", "err", err)
-		}
-	}()
-	pending := cons.CachedInfo().NumPending // messages
+	more := true // messages may wait after those read
 	examined := false
 	var out []item
 	var recs []event.Record
 	keeper := newRecordKeeper(r.org, r.filter)
-	// Messages and events read so far, to size fetches in events: a
-	// record batch holds up to 100, an older message one.
+	// Messages and events read so far, to size reads in events: a record
+	// batch holds up to 100, an older message one.
 	msgs, events := uint64(0), uint64(0)
 	deadline := time.Now().Add(min(DefaultPollScan, e.cfg.Timeout/2))
-	for pending > 0 && len(out) < r.limit && time.Now().Before(deadline) {
+	for more && len(out) < r.limit && time.Now().Before(deadline) {
 		want := uint64(pollFetchEvents)
 		if r.filter.root == nil && len(r.keywords) == 0 {
 			want = min(want, uint64(r.limit-len(out)))
@@ -259,25 +246,22 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 		if events > 0 {
 			n = max(1, want*msgs/events)
 		}
-		n = min(pending, n)
-		batch, err := cons.Fetch(int(n), jetstream.FetchMaxWait(5*time.Second))
+		batch, complete, err := e.readMsgs(ctx, subjects, from, since, int(n))
 		if err != nil {
-			return page{}, fmt.Errorf("fetch: %w", err)
+			return page{}, err
 		}
+		more = !complete
 		got := 0
-		for msg := range batch.Messages() {
+		for _, msg := range batch {
 			if len(out) >= r.limit {
+				more = true
 				break // the rest of the batch is read again next time
 			}
 			got++
 			examined = true
-			md, err := msg.Metadata()
-			if err != nil {
-				continue
-			}
-			pending = md.NumPending
-			seq := md.Sequence.Stream
-			recs, err = journal.Decode(journal.Message{Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data(), Seq: seq}, recs[:0])
+			seq := msg.Sequence
+			from = seq + 1
+			recs, err = journal.Decode(journal.Message{Subject: msg.Subject, Header: msg.Header, Data: msg.Data, Seq: seq}, recs[:0])
 			if err != nil {
 				e.log.Warn("query: skipping an unreadable journal message", "seq", seq, "err", err)
 				next.Seq = endOf(seq)
@@ -302,21 +286,69 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 			}
 			if whole {
 				next.Seq = endOf(seq)
+			} else {
+				more = true
 			}
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
-			return page{}, fmt.Errorf("fetch: %w", err)
 		}
 		if got == 0 {
 			break
 		}
 	}
-	if !examined && pending > 0 && r.after == nil {
+	if !examined && more && r.after == nil {
 		// Nothing read though events wait: keep the request's own start
 		// rather than skip them.
 		return page{}, nil
 	}
 	return page{items: out, next: next}, nil
+}
+
+// numPendingHeader is the header in which a batched direct get tells how
+// many matching messages follow the one it carries.
+const numPendingHeader = "Nats-Num-Pending"
+
+// readMsgs reads up to about n journal messages of subjects with direct
+// gets (no consumer: any replica answers, and the meta leader is not
+// asked), in sequence order from message sequence from, or, when from is
+// 0, from the first message stored at or after since. No message of
+// subjects is missing between those returned; complete tells that none
+// followed them when they were read.
+func (e *Engine) readMsgs(ctx context.Context, subjects []string, from uint64, since time.Time, n int) (msgs []*jetstream.RawStreamMsg, complete bool, err error) {
+	complete = true
+	bound := uint64(math.MaxUint64) // every subject is read up to here
+	for _, subject := range subjects {
+		opts := []jetstreamext.GetBatchOpt{jetstreamext.GetBatchSubject(subject)}
+		if from > 0 {
+			opts = append(opts, jetstreamext.GetBatchSeq(from))
+		} else {
+			opts = append(opts, jetstreamext.GetBatchStartTime(since))
+		}
+		it, err := jetstreamext.GetBatch(ctx, e.js, e.j.StreamName(), n, opts...)
+		if err != nil {
+			return nil, false, fmt.Errorf("direct get from %d: %w", from, err)
+		}
+		var lastMsg *jetstream.RawStreamMsg
+		for m, err := range it {
+			if errors.Is(err, jetstreamext.ErrNoMessages) {
+				break
+			}
+			if err != nil {
+				return nil, false, fmt.Errorf("direct get from %d: %w", from, err)
+			}
+			msgs = append(msgs, m)
+			lastMsg = m
+		}
+		// The server counts what matches after each message it sends: a
+		// batch cut short (by n or by bytes) leaves some.
+		if lastMsg != nil && lastMsg.Header.Get(numPendingHeader) != "0" {
+			complete = false
+			bound = min(bound, lastMsg.Sequence)
+		}
+	}
+	if len(subjects) > 1 {
+		msgs = slices.DeleteFunc(msgs, func(m *jetstream.RawStreamMsg) bool { return m.Sequence > bound })
+		slices.SortFunc(msgs, func(a, b *jetstream.RawStreamMsg) int { return cmp.Compare(a.Sequence, b.Sequence) })
+	}
+	return msgs, complete, nil
 }
 
 // bounded reads a page ordered by published (then uuid, then position)

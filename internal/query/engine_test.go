@@ -3,6 +3,9 @@ package query
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -91,5 +94,75 @@ func TestBoundedOnEmptiedJournal(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("bounded: answered after %s, want at once", d)
+	}
+}
+
+// TestPollingCreatesNoConsumer checks that polling pages, for one org and
+// for every org, read the journal with direct gets: no JetStream consumer
+// is created (nor deleted) through the meta leader per request, and the
+// pages still hold every event in journal order.
+func TestPollingCreatesNoConsumer(t *testing.T) {
+	h := newHarness(t, Config{})
+	now := time.Now()
+	var acme, all []string
+	for c := range 4 {
+		a := seqEvents(fmt.Sprintf("a%d", c), "acme", 150, func(int) time.Time { return now })
+		o := seqEvents(fmt.Sprintf("o%d", c), "other", 60, func(int) time.Time { return now })
+		h.append(a...)
+		h.append(o...)
+		for _, e := range a {
+			acme = append(acme, e.uuid)
+		}
+		for _, e := range slices.Concat(a, o) {
+			all = append(all, e.uuid)
+		}
+	}
+	last, err := h.j.LastSeq(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.e.ix.waitFor(t.Context(), last); err != nil {
+		t.Fatal(err)
+	}
+	// Consumer creation and deletion are JetStream API requests: a plain
+	// subscriber sees them too.
+	nc := h.j.Conn()
+	sub, err := nc.SubscribeSync("$JS.API.CONSUMER.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	since := now.Add(-time.Hour).UTC().Format(time.RFC3339)
+	for _, tc := range []struct {
+		name, token string
+		want        []string
+	}{
+		{"acme", h.acme, acme},
+		{"all orgs", h.all, all},
+	} {
+		got, _ := h.follow(tc.token, params("since", since, "limit", "70"), 70)
+		if !slices.Equal(got, tc.want) {
+			t.Fatalf("polling %s: got %d events (first %v), want the %d events in journal order", tc.name, len(got), got[:min(3, len(got))], len(tc.want))
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var reqs []string
+	for {
+		m, err := sub.NextMsg(0)
+		if err != nil {
+			break
+		}
+		if strings.Contains(m.Subject, ".CREATE.") || strings.Contains(m.Subject, ".DELETE.") {
+			reqs = append(reqs, m.Subject)
+		}
+	}
+	if len(reqs) != 0 {
+		t.Fatalf("polling: got %d consumer API requests (first %s), want none", len(reqs), reqs[0])
 	}
 }
