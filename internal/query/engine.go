@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/event"
@@ -302,8 +301,8 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 	return page{items: out, next: next}, nil
 }
 
-// numPendingHeader is the header in which a batched direct get tells how
-// many matching messages follow the one it carries.
+// numPendingHeader is the header in which a batched direct get's end of
+// batch tells how many matching messages follow.
 const numPendingHeader = "Nats-Num-Pending"
 
 // readMsgs reads up to about n journal messages of subjects with direct
@@ -316,32 +315,16 @@ func (e *Engine) readMsgs(ctx context.Context, subjects []string, from uint64, s
 	complete = true
 	bound := uint64(math.MaxUint64) // every subject is read up to here
 	for _, subject := range subjects {
-		opts := []jetstreamext.GetBatchOpt{jetstreamext.GetBatchSubject(subject)}
-		if from > 0 {
-			opts = append(opts, jetstreamext.GetBatchSeq(from))
-		} else {
-			opts = append(opts, jetstreamext.GetBatchStartTime(since))
-		}
-		it, err := jetstreamext.GetBatch(ctx, e.js, e.j.StreamName(), n, opts...)
+		got, more, err := directBatch(ctx, e.js, e.j.StreamName(), subject, from, since, n)
 		if err != nil {
-			return nil, false, fmt.Errorf("direct get from %d: %w", from, err)
+			return nil, false, fmt.Errorf("read journal from %d: %w", from, err)
 		}
-		var lastMsg *jetstream.RawStreamMsg
-		for m, err := range it {
-			if errors.Is(err, jetstreamext.ErrNoMessages) {
-				break
-			}
-			if err != nil {
-				return nil, false, fmt.Errorf("direct get from %d: %w", from, err)
-			}
-			msgs = append(msgs, m)
-			lastMsg = m
-		}
-		// The server counts what matches after each message it sends: a
-		// batch cut short (by n or by bytes) leaves some.
-		if lastMsg != nil && lastMsg.Header.Get(numPendingHeader) != "0" {
+		msgs = append(msgs, got...)
+		if more && len(got) > 0 {
+			// Read up to the last message only: others of other
+			// subjects may follow it.
 			complete = false
-			bound = min(bound, lastMsg.Sequence)
+			bound = min(bound, got[len(got)-1].Sequence)
 		}
 	}
 	if len(subjects) > 1 {
