@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -164,5 +165,33 @@ func TestPollingCreatesNoConsumer(t *testing.T) {
 	}
 	if len(reqs) != 0 {
 		t.Fatalf("polling: got %d consumer API requests (first %s), want none", len(reqs), reqs[0])
+	}
+}
+
+// TestPollingInterleavedFormats checks that polling pages hold an org's
+// events in journal order when version 1 messages (one subject per event)
+// and record batches (the org's subject) alternate: each subject is read
+// with its own direct get, and the reads are merged only up to where both
+// were read.
+func TestPollingInterleavedFormats(t *testing.T) {
+	h := newHarness(t, Config{})
+	now := time.Now()
+	var want []string
+	for c := range 6 {
+		v1 := seqEvents(fmt.Sprintf("v1-%d", c), "acme", 7, func(int) time.Time { return now })
+		v2 := seqEvents(fmt.Sprintf("v2-%d", c), "acme", 130, func(int) time.Time { return now })
+		h.appendV1(v1...)
+		h.append(v2...)
+		h.appendV1(seqEvents(fmt.Sprintf("o-%d", c), "other", 3, func(int) time.Time { return now })...)
+		want = append(want, uuidsOf(v1)...)
+		want = append(want, uuidsOf(v2)...)
+	}
+	since := now.Add(-time.Hour).UTC().Format(time.RFC3339)
+	for _, limit := range []int{3, 40, 1000} {
+		got, _ := h.follow(h.acme, params("since", since, "limit", strconv.Itoa(limit)), limit)
+		if !slices.Equal(got, want) {
+			i := firstDiff(got, want)
+			t.Fatalf("limit %d: got %d events, want %d; first difference at %d: got %v, want %v", limit, len(got), len(want), i, at(got, i), at(want, i))
+		}
 	}
 }
