@@ -212,8 +212,8 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 			// Nothing persisted yet can match; keep asking from since.
 			return page{}, nil
 		}
-		// If nothing matches yet, the next poll starts after what is
-		// in the journal now.
+		// If what is read matches nothing, the next poll starts after
+		// it (if nothing is read, it repeats this request: below).
 		pos = endOf(last)
 	}
 	next := &cursor{Mode: "p", Seq: pos, FP: r.fp}
@@ -293,9 +293,10 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 			break
 		}
 	}
-	if !examined && more && r.after == nil {
-		// Nothing read though events wait: keep the request's own start
-		// rather than skip them.
+	if !examined && r.after == nil {
+		// Nothing read, though events may wait, or a replica that has not
+		// yet stored the journal's last messages answered: keep the
+		// request's own start rather than skip them.
 		return page{}, nil
 	}
 	return page{items: out, next: next}, nil
