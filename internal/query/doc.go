@@ -17,8 +17,10 @@
 // The journal is read through journal.Decode only (record batches, and the
 // one-event messages of earlier releases); an event is known by its
 // position (journal.Position: message sequence, index in the message).
-// Polling reads the journal with a short-lived consumer filtered to the
-// token's org (journal.OrgSubjects) and skips, on each record batch's own
+// Polling reads the journal with batched direct gets of the token's org's
+// subjects (journal.OrgSubjects) from the cursor's message, merged in
+// sequence order: no consumer is created per request, and any replica of
+// the stream answers. It skips, on each record batch's own
 // index, events whose org or event type cannot match before reading their
 // JSON. Bounded queries use an in-memory Index of the journal by published
 // minute, event type and actor.alternateId, rebuilt from the journal at

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -213,30 +215,25 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 	if org == auth.AllOrgs {
 		org = ""
 	}
-	cc := jetstream.ConsumerConfig{
-		AckPolicy:         jetstream.AckNonePolicy,
-		FilterSubjects:    journal.OrgSubjects(org),
-		MemoryStorage:     true,
-		InactiveThreshold: time.Minute,
-		Replicas:          1,
-	}
-	pos := uint64(0) // the last position examined
+	subjects := journal.OrgSubjects(org)
+	pos := uint64(0)  // the last position examined
+	from := uint64(0) // the message sequence to read from; 0: from since
+	var since time.Time
 	switch {
 	case r.after != nil:
 		pos = r.after.Seq
 		// The message of the cursor's position, unless it was examined
 		// whole (sequences start at 1: an earlier release's cursor on an
 		// empty journal held 0).
-		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, max(1, journal.MsgSeqOf(pos+1))
+		from = max(1, journal.MsgSeqOf(pos+1))
 	default:
-		since := r.since
+		since = r.since
 		if since.After(e.cfg.Now()) {
 			// Nothing persisted yet can match; keep asking from since.
 			return page{}, nil
 		}
-		cc.DeliverPolicy, cc.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
-		// If nothing matches yet, the next poll starts after what is
-		// in the journal now.
+		// If what is read matches nothing, the next poll starts after
+		// it (if nothing is read, it repeats this request: below).
 		pos = endOf(last)
 	}
 	next := &cursor{Mode: "p", Seq: pos, FP: r.fp}
@@ -247,27 +244,16 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 	if r.limit == 0 || (r.after != nil && pos >= endOf(last)) {
 		return page{next: next}, nil
 	}
-	cons, err := e.stream.CreateConsumer(ctx, cc)
-	if err != nil {
-		return page{}, fmt.Errorf("create consumer: %w", err)
-	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := e.stream.DeleteConsumer(dctx, cons.CachedInfo().Name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-			e.log.Debug("delete query consumer", "err", err)
-		}
-	}()
-	pending := cons.CachedInfo().NumPending // messages
+	more := true // messages may wait after those read
 	examined := false
 	var out []item
 	var recs []event.Record
 	keeper := newRecordKeeper(r.org, r.filter)
-	// Messages and events read so far, to size fetches in events: a
-	// record batch holds up to 100, an older message one.
+	// Messages and events read so far, to size reads in events: a record
+	// batch holds up to 100, an older message one.
 	msgs, events := uint64(0), uint64(0)
 	deadline := time.Now().Add(min(DefaultPollScan, e.cfg.Timeout/2))
-	for pending > 0 && len(out) < r.limit && time.Now().Before(deadline) {
+	for more && len(out) < r.limit && time.Now().Before(deadline) {
 		want := uint64(pollFetchEvents)
 		if r.filter.root == nil && len(r.keywords) == 0 {
 			want = min(want, uint64(r.limit-len(out)))
@@ -279,25 +265,22 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 		if events > 0 {
 			n = max(1, want*msgs/events)
 		}
-		n = min(pending, n)
-		batch, err := cons.Fetch(int(n), jetstream.FetchMaxWait(5*time.Second))
+		batch, complete, err := e.readMsgs(ctx, subjects, from, since, int(n))
 		if err != nil {
-			return page{}, fmt.Errorf("fetch: %w", err)
+			return page{}, err
 		}
+		more = !complete
 		got := 0
-		for msg := range batch.Messages() {
+		for _, msg := range batch {
 			if len(out) >= r.limit {
+				more = true
 				break // the rest of the batch is read again next time
 			}
 			got++
 			examined = true
-			md, err := msg.Metadata()
-			if err != nil {
-				continue
-			}
-			pending = md.NumPending
-			seq := md.Sequence.Stream
-			recs, err = journal.Decode(journal.Message{Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data(), Seq: seq}, recs[:0])
+			seq := msg.Sequence
+			from = seq + 1
+			recs, err = journal.Decode(journal.Message{Subject: msg.Subject, Header: msg.Header, Data: msg.Data, Seq: seq}, recs[:0])
 			if err != nil {
 				e.log.Warn("query: skipping an unreadable journal message", "seq", seq, "err", err)
 				next.Seq = endOf(seq)
@@ -322,21 +305,54 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 			}
 			if whole {
 				next.Seq = endOf(seq)
+			} else {
+				more = true
 			}
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
-			return page{}, fmt.Errorf("fetch: %w", err)
 		}
 		if got == 0 {
 			break
 		}
 	}
-	if !examined && pending > 0 && r.after == nil {
-		// Nothing read though events wait: keep the request's own start
-		// rather than skip them.
+	if !examined && r.after == nil {
+		// Nothing read, though events may wait, or a replica that has not
+		// yet stored the journal's last messages answered: keep the
+		// request's own start rather than skip them.
 		return page{}, nil
 	}
 	return page{items: out, next: next}, nil
+}
+
+// numPendingHeader is the header in which a batched direct get's end of
+// batch tells how many matching messages follow.
+const numPendingHeader = "Nats-Num-Pending"
+
+// readMsgs reads up to about n journal messages of subjects with direct
+// gets (no consumer: any replica answers, and the meta leader is not
+// asked), in sequence order from message sequence from, or, when from is
+// 0, from the first message stored at or after since. No message of
+// subjects is missing between those returned; complete tells that none
+// followed them when they were read.
+func (e *Engine) readMsgs(ctx context.Context, subjects []string, from uint64, since time.Time, n int) (msgs []*jetstream.RawStreamMsg, complete bool, err error) {
+	complete = true
+	bound := uint64(math.MaxUint64) // every subject is read up to here
+	for _, subject := range subjects {
+		got, more, err := directBatch(ctx, e.js, e.j.StreamName(), subject, from, since, n)
+		if err != nil {
+			return nil, false, fmt.Errorf("read journal from %d: %w", from, err)
+		}
+		msgs = append(msgs, got...)
+		if more && len(got) > 0 {
+			// Read up to the last message only: others of other
+			// subjects may follow it.
+			complete = false
+			bound = min(bound, got[len(got)-1].Sequence)
+		}
+	}
+	if len(subjects) > 1 {
+		msgs = slices.DeleteFunc(msgs, func(m *jetstream.RawStreamMsg) bool { return m.Sequence > bound })
+		slices.SortFunc(msgs, func(a, b *jetstream.RawStreamMsg) int { return cmp.Compare(a.Sequence, b.Sequence) })
+	}
+	return msgs, complete, nil
 }
 
 // bounded reads a page ordered by published (then uuid, then position)

@@ -3,6 +3,10 @@ package query
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -91,5 +95,103 @@ func TestBoundedOnEmptiedJournal(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("bounded: answered after %s, want at once", d)
+	}
+}
+
+// TestPollingCreatesNoConsumer checks that polling pages, for one org and
+// for every org, read the journal with direct gets: no JetStream consumer
+// is created (nor deleted) through the meta leader per request, and the
+// pages still hold every event in journal order.
+func TestPollingCreatesNoConsumer(t *testing.T) {
+	h := newHarness(t, Config{})
+	now := time.Now()
+	var acme, all []string
+	for c := range 4 {
+		a := seqEvents(fmt.Sprintf("a%d", c), "acme", 150, func(int) time.Time { return now })
+		o := seqEvents(fmt.Sprintf("o%d", c), "other", 60, func(int) time.Time { return now })
+		h.append(a...)
+		h.append(o...)
+		for _, e := range a {
+			acme = append(acme, e.uuid)
+		}
+		for _, e := range slices.Concat(a, o) {
+			all = append(all, e.uuid)
+		}
+	}
+	last, err := h.j.LastSeq(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.e.ix.waitFor(t.Context(), last); err != nil {
+		t.Fatal(err)
+	}
+	// Consumer creation and deletion are JetStream API requests: a plain
+	// subscriber sees them too.
+	nc := h.j.Conn()
+	sub, err := nc.SubscribeSync("$JS.API.CONSUMER.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	since := now.Add(-time.Hour).UTC().Format(time.RFC3339)
+	for _, tc := range []struct {
+		name, token string
+		want        []string
+	}{
+		{"acme", h.acme, acme},
+		{"all orgs", h.all, all},
+	} {
+		got, _ := h.follow(tc.token, params("since", since, "limit", "70"), 70)
+		if !slices.Equal(got, tc.want) {
+			t.Fatalf("polling %s: got %d events (first %v), want the %d events in journal order", tc.name, len(got), got[:min(3, len(got))], len(tc.want))
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var reqs []string
+	for {
+		m, err := sub.NextMsg(0)
+		if err != nil {
+			break
+		}
+		if strings.Contains(m.Subject, ".CREATE.") || strings.Contains(m.Subject, ".DELETE.") {
+			reqs = append(reqs, m.Subject)
+		}
+	}
+	if len(reqs) != 0 {
+		t.Fatalf("polling: got %d consumer API requests (first %s), want none", len(reqs), reqs[0])
+	}
+}
+
+// TestPollingInterleavedFormats checks that polling pages hold an org's
+// events in journal order when version 1 messages (one subject per event)
+// and record batches (the org's subject) alternate: each subject is read
+// with its own direct get, and the reads are merged only up to where both
+// were read.
+func TestPollingInterleavedFormats(t *testing.T) {
+	h := newHarness(t, Config{})
+	now := time.Now()
+	var want []string
+	for c := range 6 {
+		v1 := seqEvents(fmt.Sprintf("v1-%d", c), "acme", 7, func(int) time.Time { return now })
+		v2 := seqEvents(fmt.Sprintf("v2-%d", c), "acme", 130, func(int) time.Time { return now })
+		h.appendV1(v1...)
+		h.append(v2...)
+		h.appendV1(seqEvents(fmt.Sprintf("o-%d", c), "other", 3, func(int) time.Time { return now })...)
+		want = append(want, uuidsOf(v1)...)
+		want = append(want, uuidsOf(v2)...)
+	}
+	since := now.Add(-time.Hour).UTC().Format(time.RFC3339)
+	for _, limit := range []int{3, 40, 1000} {
+		got, _ := h.follow(h.acme, params("since", since, "limit", strconv.Itoa(limit)), limit)
+		if !slices.Equal(got, want) {
+			i := firstDiff(got, want)
+			t.Fatalf("limit %d: got %d events, want %d; first difference at %d: got %v, want %v", limit, len(got), len(want), i, at(got, i), at(want, i))
+		}
 	}
 }
