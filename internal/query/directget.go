@@ -22,9 +22,10 @@ const directBatchWait = 5 * time.Second
 // after since. Any replica of the stream answers; no consumer is created.
 // more tells that messages of subject follow the last one returned.
 //
-// It is jetstreamext.GetBatch with a reply subscription sized to the
-// batch: GetBatch's subscription buffers 64K messages, half a megabyte
-// allocated per call, which a polling page makes several of.
+// The request is JetStream's batched direct get (the protocol orbit.go's
+// jetstreamext.GetBatch speaks); it is sent here with a reply
+// subscription sized to the batch, since GetBatch's buffers 64K messages,
+// half a megabyte allocated per call, and a polling page makes several.
 func directBatch(ctx context.Context, js jetstream.JetStream, stream, subject string, from uint64, since time.Time, n int) (msgs []*jetstream.RawStreamMsg, more bool, err error) {
 	req := struct {
 		Seq       uint64     `json:"seq,omitempty"`
