@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+
+	"github.com/auditstream/auditstream/internal/jsonlex"
 )
 
 // scanHookUUIDs reads the uuid of each event of a delivery (a JSON array
@@ -68,11 +70,7 @@ func (s *hookScanner) peek() byte {
 	return 0
 }
 
-func (s *hookScanner) space() {
-	for s.i < len(s.b) && (s.b[s.i] == ' ' || s.b[s.i] == '\n' || s.b[s.i] == '\r' || s.b[s.i] == '\t') {
-		s.i++
-	}
-}
+func (s *hookScanner) space() { s.i = jsonlex.SkipSpace(s.b, s.i) }
 
 // object reads an object and returns its "uuid" (depth 0), or its
 // "detail" object's "uuid".
@@ -145,58 +143,20 @@ func (s *hookScanner) str() ([]byte, error) {
 		return nil, errHookScan
 	}
 	start := s.i
-	s.i++
-	for s.i < len(s.b) {
-		k := bytes.IndexAny(s.b[s.i:], `"\`)
-		if k < 0 {
-			return nil, errHookScan
-		}
-		s.i += k
-		if s.b[s.i] == '\\' {
-			s.i += 2
-			continue
-		}
-		s.i++
-		return s.b[start:s.i], nil
+	end, ok := jsonlex.SkipString(s.b, s.i)
+	if !ok {
+		return nil, errHookScan
 	}
-	return nil, errHookScan
+	s.i = end
+	return s.b[start:end], nil
 }
 
 // skip passes over one value.
 func (s *hookScanner) skip() error {
-	switch s.peek() {
-	case '"':
-		_, err := s.str()
-		return err
-	case '{', '[':
-		depth := 0
-		for s.i < len(s.b) {
-			switch s.b[s.i] {
-			case '"':
-				if _, err := s.str(); err != nil {
-					return err
-				}
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					s.i++
-					return nil
-				}
-			}
-			s.i++
-		}
+	end, ok := jsonlex.SkipValue(s.b, s.i)
+	if !ok {
 		return errHookScan
-	default:
-		start := s.i
-		for s.i < len(s.b) && !bytes.ContainsRune([]byte(",}] \n\r\t"), rune(s.b[s.i])) {
-			s.i++
-		}
-		if s.i == start {
-			return errHookScan
-		}
-		return nil
 	}
+	s.i = end
+	return nil
 }

@@ -1,6 +1,7 @@
 // Package jsonlex holds the lexical pieces of JSON (RFC 8259) text that the
 // packages reading and writing raw JSON without encoding/json share: white
-// space, string escapes, and arrays of values that are JSON already. The pattern package parses patterns and walks events with
+// space, string escapes, skipping strings and values, and arrays of values
+// that are JSON already. The pattern package parses patterns and walks events with
 // them, the query package walks stored events with them; each keeps its own
 // walk, because one validates every byte and the other trusts what the
 // journal stored.
@@ -26,6 +27,64 @@ func SkipSpace(b []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// SkipString returns the offset just past the JSON string whose opening
+// quote is at b[i], and whether it was closed; an unclosed string gives an
+// offset at or past len(b) and false. Escapes are passed over, not checked.
+func SkipString(b []byte, i int) (int, bool) {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1, true
+		}
+	}
+	return i, false
+}
+
+// SkipValue returns the offset just past the JSON value that starts at i
+// (after white space), and false when there is no value there or it does
+// not end before len(b) (an unclosed string, object or array). It follows
+// only the nesting of strings, objects and arrays: it trusts what it
+// skips, as readers of stored events do.
+func SkipValue(b []byte, i int) (int, bool) {
+	i = SkipSpace(b, i)
+	if i >= len(b) {
+		return i, false
+	}
+	switch b[i] {
+	case '"':
+		return SkipString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				var ok bool
+				if i, ok = SkipString(b, i); !ok {
+					return i, false
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1, true
+				}
+			}
+			i++
+		}
+		return i, false
+	default:
+		start := i
+		for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && !IsSpace(b[i]) {
+			i++
+		}
+		return i, i > start
+	}
 }
 
 // AppendUnescaped decodes a JSON string from src[i] (inside the quotes) up to

@@ -122,3 +122,43 @@ func TestAppendArray(t *testing.T) {
 		})
 	}
 }
+
+func TestSkipStringAndValue(t *testing.T) {
+	tests := []struct {
+		in     string
+		i      int
+		end    int
+		closed bool
+	}{
+		{`"abc",`, 0, 5, true},
+		{`"a\"b"x`, 0, 6, true},
+		{`"a\\"x`, 0, 5, true},
+		{`"abc`, 0, 4, false},
+		{`"ab\"`, 0, 5, false},
+	}
+	for _, tt := range tests {
+		if end, ok := SkipString([]byte(tt.in), tt.i); end != tt.end || ok != tt.closed {
+			t.Errorf("SkipString(%s): got %d %v, want %d %v", tt.in, end, ok, tt.end, tt.closed)
+		}
+	}
+	values := []struct {
+		in  string
+		end int
+		ok  bool
+	}{
+		{` {"a":[1,"]}",{"b":null}]} ,`, 26, true},
+		{`[1,2]]`, 5, true},
+		{`-1.5e3,`, 6, true},
+		{`true}`, 4, true},
+		{`"x"`, 3, true},
+		{` `, 1, false},
+		{`}`, 0, false},
+		{`{"a":"}`, 7, false},
+		{`[[1]`, 4, false},
+	}
+	for _, tt := range values {
+		if end, ok := SkipValue([]byte(tt.in), 0); end != tt.end || ok != tt.ok {
+			t.Errorf("SkipValue(%s): got %d %v, want %d %v", tt.in, end, ok, tt.end, tt.ok)
+		}
+	}
+}

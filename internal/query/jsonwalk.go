@@ -92,50 +92,14 @@ func unquote(b []byte) string {
 
 // skipValue returns the index just past the value starting at i.
 func skipValue(b []byte, i int) int {
-	i = jsonlex.SkipSpace(b, i)
-	if i >= len(b) {
-		return i
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for i < len(b) {
-			switch b[i] {
-			case '"':
-				i = skipString(b, i)
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return i
-	default:
-		for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && !jsonlex.IsSpace(b[i]) {
-			i++
-		}
-		return i
-	}
+	end, _ := jsonlex.SkipValue(b, i)
+	return end
 }
 
 // skipString returns the index just past the string starting at i.
 func skipString(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-	return i
+	end, _ := jsonlex.SkipString(b, i)
+	return end
 }
 
 // eachMember calls fn for each member of the object starting at i, with
