@@ -109,7 +109,7 @@ func (e *Event) parse(i, depth int) (int, error) {
 		i = jsonlex.SkipSpace(raw, i+1)
 		closer := byte(']')
 		if isObj {
-				closer = '}'
+			closer = '}'
 		}
 		prev := -1
 		if i < len(raw) && raw[i] == closer {
