@@ -58,6 +58,7 @@ type Event struct {
 	nodes []node
 	buf   []byte // unescaped strings and keys
 	tmp   []byte // compact text of objects, rebuilt per callback
+	keep  bool   // AppendValues: object texts accumulate in tmp until Reset
 }
 
 // Reset parses raw as the event to resolve paths against, replacing the previous
@@ -67,6 +68,7 @@ func (e *Event) Reset(raw []byte) error {
 	e.raw = raw
 	e.nodes = e.nodes[:0]
 	e.buf = e.buf[:0]
+	e.tmp = e.tmp[:0]
 	i := jsonlex.SkipSpace(raw, 0)
 	i, err := e.parse(i, 0)
 	if err == nil {
@@ -282,6 +284,19 @@ func (e *Event) Values(p Path, fn func(v Value) bool) {
 	e.walk(0, p.segs, fn)
 }
 
+// AppendValues appends to dst the values p resolves to, in document order, and
+// returns the extended slice. Unlike Values it needs no callback; the Texts stay
+// valid until the next Reset.
+func (e *Event) AppendValues(dst []Value, p Path) []Value {
+	if len(e.nodes) == 0 {
+		return dst
+	}
+	e.keep = true
+	e.walk(0, p.segs, func(v Value) bool { dst = append(dst, v); return true })
+	e.keep = false
+	return dst
+}
+
 // Exists reports whether p resolves to at least one value (null counts).
 func (e *Event) Exists(p Path) bool {
 	found := false
@@ -368,8 +383,12 @@ func (e *Event) emit(i int, fn func(Value) bool) bool {
 	case String:
 		return fn(Value{Kind: String, Text: e.text(n)})
 	case Object:
-		e.tmp = compact(e.tmp[:0], e.raw[n.vs:n.ve])
-		return fn(Value{Kind: Object, Text: e.tmp})
+		start := 0
+		if e.keep {
+			start = len(e.tmp)
+		}
+		e.tmp = compact(e.tmp[:start], e.raw[n.vs:n.ve])
+		return fn(Value{Kind: Object, Text: e.tmp[start:len(e.tmp):len(e.tmp)]})
 	default:
 		return fn(Value{Kind: n.kind, Text: e.raw[n.vs:n.ve]})
 	}

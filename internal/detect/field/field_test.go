@@ -91,6 +91,21 @@ func TestValues(t *testing.T) {
 	}
 }
 
+func TestAppendValues(t *testing.T) {
+	var e Event
+	if err := e.Reset([]byte(`{"a":[{"x":1},{"y":2},"s",null]}`)); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range e.AppendValues(nil, MustParsePath("a")) {
+		got = append(got, kindName(v.Kind)+":"+string(v.Text))
+	}
+	want := []string{`obj:{"x":1}`, `obj:{"y":2}`, "str:s", "null:null"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
 func TestValuesStop(t *testing.T) {
 	var e Event
 	if err := e.Reset([]byte(`{"a":[1,2,3]}`)); err != nil {
