@@ -15,7 +15,7 @@
 //     ("target.0.displayName") and does not fan out.
 //   - Scalars are yielded as text: strings unescaped, numbers and booleans by their
 //     JSON text (so 'true' and JSON true compare equal as strings), null with Kind
-//     Null. Objects are yielded with Kind Object and their compact JSON text, for
+//     Null. Objects are yielded with Kind Object and their compact JSON text (valid until the next Reset), for
 //     string modifiers such as contains; rules decide that plain equality never
 //     matches an object. JSON inside strings is never parsed.
 //   - An absent path yields nothing; a JSON null yields one Null value; Exists tells

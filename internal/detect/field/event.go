@@ -57,8 +57,7 @@ type Event struct {
 	raw   []byte
 	nodes []node
 	buf   []byte // unescaped strings and keys
-	tmp   []byte // compact text of objects, rebuilt per callback
-	keep  bool   // AppendValues: object texts accumulate in tmp until Reset
+	tmp   []byte // compact text of objects yielded since Reset
 }
 
 // Reset parses raw as the event to resolve paths against, replacing the previous
@@ -291,10 +290,78 @@ func (e *Event) AppendValues(dst []Value, p Path) []Value {
 	if len(e.nodes) == 0 {
 		return dst
 	}
-	e.keep = true
-	e.walk(0, p.segs, func(v Value) bool { dst = append(dst, v); return true })
-	e.keep = false
+	return e.walkAppend(0, p.segs, dst)
+}
+
+// walkAppend is walk collecting into dst without a callback, so that a caller's
+// stack array can hold the values.
+func (e *Event) walkAppend(i int, segs []seg, dst []Value) []Value {
+	n := &e.nodes[i]
+	if len(segs) == 0 {
+		return e.emitAppend(i, dst)
+	}
+	switch n.kind {
+	case Object:
+		if c := e.member(i, segs[0].name); c >= 0 {
+			return e.walkAppend(c, segs[1:], dst)
+		}
+	case array:
+		c := i + 1
+		if ix := segs[0].index; ix >= 0 {
+			if ix >= int(n.n) {
+				return dst
+			}
+			for k := 0; k < ix; k++ {
+				c = int(e.nodes[c].next)
+			}
+			return e.walkAppend(c, segs[1:], dst)
+		}
+		for k := int32(0); k < n.n; k++ {
+			dst = e.walkAppend(c, segs, dst)
+			c = int(e.nodes[c].next)
+		}
+	}
 	return dst
+}
+
+func (e *Event) emitAppend(i int, dst []Value) []Value {
+	n := &e.nodes[i]
+	switch n.kind {
+	case array:
+		c := i + 1
+		for k := int32(0); k < n.n; k++ {
+			dst = e.emitAppend(c, dst)
+			c = int(e.nodes[c].next)
+		}
+		return dst
+	case String:
+		return append(dst, Value{Kind: String, Text: e.text(n)})
+	case Object:
+		start := len(e.tmp)
+		e.tmp = compact(e.tmp, e.raw[n.vs:n.ve])
+		return append(dst, Value{Kind: Object, Text: e.tmp[start:len(e.tmp):len(e.tmp)]})
+	default:
+		return append(dst, Value{Kind: n.kind, Text: e.raw[n.vs:n.ve]})
+	}
+}
+
+// member returns the node of the object i's member named name (exact first, else
+// the first ASCII-case-insensitive match), or -1.
+func (e *Event) member(i int, name string) int {
+	n := &e.nodes[i]
+	c, found := i+1, -1
+	for k := int32(0); k < n.n; k++ {
+		cn := &e.nodes[c]
+		key := e.key(cn)
+		if string(key) == name {
+			return c
+		}
+		if found < 0 && equalFold(key, name) {
+			found = c
+		}
+		c = int(cn.next)
+	}
+	return found
 }
 
 // Exists reports whether p resolves to at least one value (null counts).
@@ -330,19 +397,7 @@ func (e *Event) walk(i int, segs []seg, fn func(Value) bool) bool {
 	}
 	switch n.kind {
 	case Object:
-		c, found := i+1, -1
-		for k := int32(0); k < n.n; k++ {
-			cn := &e.nodes[c]
-			key := e.key(cn)
-			if string(key) == segs[0].name {
-				found = c
-				break
-			}
-			if found < 0 && equalFold(key, segs[0].name) {
-				found = c
-			}
-			c = int(cn.next)
-		}
+		found := e.member(i, segs[0].name)
 		if found < 0 {
 			return true
 		}
@@ -383,11 +438,8 @@ func (e *Event) emit(i int, fn func(Value) bool) bool {
 	case String:
 		return fn(Value{Kind: String, Text: e.text(n)})
 	case Object:
-		start := 0
-		if e.keep {
-			start = len(e.tmp)
-		}
-		e.tmp = compact(e.tmp[:start], e.raw[n.vs:n.ve])
+		start := len(e.tmp)
+		e.tmp = compact(e.tmp, e.raw[n.vs:n.ve])
 		return fn(Value{Kind: Object, Text: e.tmp[start:len(e.tmp):len(e.tmp)]})
 	default:
 		return fn(Value{Kind: n.kind, Text: e.raw[n.vs:n.ve]})

@@ -276,6 +276,17 @@ func compare(t *testing.T, e *Event, raw []byte, path string) {
 	if !slices.Equal(got, want) {
 		t.Errorf("%s over %s: got %q, want %q", path, raw, got, want)
 	}
+	var appended []string
+	for _, v := range e.AppendValues(nil, p) {
+		s := kindName(v.Kind) + ":" + string(v.Text)
+		if v.Kind == Object {
+			s = "obj"
+		}
+		appended = append(appended, s)
+	}
+	if !slices.Equal(appended, want) {
+		t.Errorf("AppendValues %s over %s: got %q, want %q", path, raw, appended, want)
+	}
 }
 
 func TestAgainstEncodingJSON(t *testing.T) {
