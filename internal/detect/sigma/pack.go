@@ -311,23 +311,28 @@ func (p *Pack) resolveCorrelations() {
 		black
 	)
 	color := map[string]int{}
+	var stack []string
 	var visit func(id string) int
 	visit = func(id string) int {
 		c := corr[id]
 		switch color[id] {
 		case grey:
-			bad[id] = "correlations refer to each other in a cycle"
+			for _, s := range stack[slices.Index(stack, id):] {
+				bad[s] = "correlations refer to each other in a cycle: " + strings.Join(append(slices.Clone(stack[slices.Index(stack, id):]), id), " → ")
+			}
 			return MaxChainDepth + 1
 		case black:
 			return c.Depth
 		}
 		color[id] = grey
+		stack = append(stack, id)
+		defer func() { stack = stack[:len(stack)-1] }()
 		d := 1
 		for _, ref := range c.Resolved {
 			if _, isCorr := corr[ref]; isCorr {
 				sub := visit(ref)
 				if _, refBad := bad[ref]; refBad && bad[id] == "" {
-					bad[id] = fmt.Sprintf("refers to correlation %q, which is refused (%s)", ref, bad[ref])
+					bad[id] = fmt.Sprintf("refers to correlation %q, which is refused", ref)
 				}
 				d = max(d, sub+1)
 			}
