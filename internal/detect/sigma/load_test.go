@@ -390,3 +390,30 @@ func TestPrefilterPatterns(t *testing.T) {
 		t.Errorf("prefilter must ignore case: %s", pat)
 	}
 }
+
+// TestIndex checks that Index.Candidates never loses a match: over the golden
+// events, the rules matching among the candidates are exactly the rules matching.
+func TestIndex(t *testing.T) {
+	p := loadPack(t, "sigma", testOverlay)
+	ix := NewIndex(p.Rules)
+	if got := len(ix.Unindexed()); got != 2 {
+		t.Errorf("got %d unindexed rules, want 2", got)
+	}
+	var e field.Event
+	var cand []*Rule
+	events := append(readEvents(t), []byte(`{"eventType":"USER.SESSION.START","securityContext":{"isProxy":true}}`))
+	for i, raw := range events {
+		if err := e.Reset(raw); err != nil {
+			t.Fatal(err)
+		}
+		cand = ix.Candidates(&e, cand[:0])
+		for _, r := range p.Rules {
+			if r.Match(&e) && !slices.Contains(cand, r) {
+				t.Errorf("event %d: %s matches but is not a candidate", i+1, r.File)
+			}
+		}
+		if len(cand) > 2+2 {
+			t.Errorf("event %d: got %d candidates, want few", i+1, len(cand))
+		}
+	}
+}
