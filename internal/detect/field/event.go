@@ -405,6 +405,17 @@ func (e *Event) Strings(fn func(text []byte) bool) {
 	}
 }
 
+// AppendStrings appends every string value of the event (not keys) to dst, in
+// document order, as Values of Kind String, and returns the extended slice.
+func (e *Event) AppendStrings(dst []Value) []Value {
+	for i := range e.nodes {
+		if e.nodes[i].kind == String {
+			dst = append(dst, Value{Kind: String, Text: e.text(&e.nodes[i])})
+		}
+	}
+	return dst
+}
+
 func (e *Event) text(n *node) []byte {
 	if n.valBuf {
 		return e.buf[n.vs:n.ve]
