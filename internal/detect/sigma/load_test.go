@@ -261,7 +261,10 @@ func TestCorrelationRefusals(t *testing.T) {
 		docs []string
 		want map[string]string // correlation name → reason substring ("" = loads)
 	}{
-		{"unknown rule", []string{base, corr("c1", "[nope]", "")}, map[string]string{"c1": `refers to "nope"`}},
+		{"unknown rule", []string{base, corr("c1", "[nope]", "")}, map[string]string{"c1": `refers to "nope", which is no rule`}},
+		{"refused rule", []string{base, "title: r\nid: rid\nlogsource: {product: okta}\ndetection: {sel: {a|bogus: 1}, condition: sel}\n", corr("c1", "[rid]", "")},
+			map[string]string{"r": "unknown modifier", "c1": `refers to "rid", which is refused`}},
+		{"duplicate name", []string{base, strings.Replace(base, "title: base", "title: base2", 1)}, map[string]string{"base2": `duplicate name "base"`}},
 		{"cycle", []string{base, corr("c1", "[c2]", ""), corr("c2", "[c1]", "")}, map[string]string{"c1": "cycle", "c2": "cycle"}},
 		{"self", []string{base, corr("c1", "[c1]", "")}, map[string]string{"c1": "cycle"}},
 		{"chain of 10 loads", chain(base, corr, 10), nil},

@@ -234,8 +234,20 @@ func (p *Pack) dedupe() {
 		seen[m.ID] = m
 		return true
 	}
-	p.Rules = slices.DeleteFunc(p.Rules, func(r *Rule) bool { return !check(&r.Meta) })
-	p.Correlations = slices.DeleteFunc(p.Correlations, func(c *Correlation) bool { return !check(&c.Meta) })
+	names := map[string]*Meta{}
+	checkName := func(m *Meta) bool {
+		if m.Name == "" {
+			return true
+		}
+		if first, ok := names[m.Name]; ok {
+			p.refuse(m.File, m.Line, m, fmt.Errorf("duplicate name %q (first in %s:%d): correlations could not tell them apart", m.Name, first.File, first.Line))
+			return false
+		}
+		names[m.Name] = m
+		return true
+	}
+	p.Rules = slices.DeleteFunc(p.Rules, func(r *Rule) bool { return !check(&r.Meta) || !checkName(&r.Meta) })
+	p.Correlations = slices.DeleteFunc(p.Correlations, func(c *Correlation) bool { return !check(&c.Meta) || !checkName(&c.Meta) })
 	p.Filters = slices.DeleteFunc(p.Filters, func(f *Filter) bool { return !check(&f.Meta) })
 }
 
@@ -299,6 +311,9 @@ func (p *Pack) resolveCorrelations() {
 			id, ok := byRef[ref]
 			if !ok {
 				bad[c.ID] = fmt.Sprintf("correlation refers to %q, which is no rule id or name in the pack", ref)
+				if slices.ContainsFunc(p.Refused, func(r Refusal) bool { return r.ID == ref }) {
+					bad[c.ID] = fmt.Sprintf("correlation refers to %q, which is refused", ref)
+				}
 				break
 			}
 			c.Resolved = append(c.Resolved, id)
