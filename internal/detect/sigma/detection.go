@@ -310,6 +310,9 @@ func (c *compileCtx) item(v *yaml.Node, name string, modList []string, at *yaml.
 	if err != nil {
 		return nil, err
 	}
+	if m.all && len(vals) == 1 {
+		c.warn(at.Line, fmt.Sprintf("%s: the all modifier on a single value is not allowed by the specification (read as the value alone)", at.Value))
+	}
 	switch m.kind {
 	case "exists":
 		if len(vals) != 1 || vals[0].Tag != "!!bool" {

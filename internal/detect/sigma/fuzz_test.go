@@ -36,3 +36,33 @@ func FuzzCondition(f *testing.F) {
 		n.eval(&e)
 	})
 }
+
+// FuzzLoad loads arbitrary rule documents: every one is loaded or refused, nothing
+// panics, and a loaded rule evaluates on an event.
+func FuzzLoad(f *testing.F) {
+	for _, d := range []string{
+		ruleYAML("    sel:\n        eventType|contains|all:\n            - a\n            - b\n    condition: sel\n"),
+		ruleYAML("    sel:\n        - a|re|i: '^x'\n        - b|cidr: 10.0.0.0/8\n    k:\n        - evil\n    condition: 1 of them\n"),
+		ruleYAML("    sel:\n        a|windash|base64offset|contains: '-x'\n    condition: not sel\n"),
+		ruleYAML("    sel:\n        a|expand: '%p%'\n        b|fieldref: c\n        d|hour|gte: 3\n    condition: sel\n"),
+		"title: c\ncorrelation:\n    type: event_count\n    rules: [x]\n    timespan: 5m\n    condition: {gte: 1}\n",
+	} {
+		f.Add([]byte(d))
+	}
+	ov := Overlay{Placeholders: map[string][]string{"p": {"v*", "w"}}}
+	var e field.Event
+	if err := e.Reset([]byte(`{"a":"-x /x","b":"10.1.1.1","c":["x",{"y":1}],"d":"2024-01-01T05:00:00Z","eventType":"ab"}`)); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := LoadFiles(ov, File{Name: "f.yml", Data: data})
+		for _, r := range p.Rules {
+			r.Match(&e)
+		}
+		for _, r := range p.Refused {
+			if r.Reason == "" || r.File != "f.yml" {
+				t.Fatalf("refusal without reason or file: %+v", r)
+			}
+		}
+	})
+}
