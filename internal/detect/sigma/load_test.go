@@ -420,3 +420,49 @@ func TestIndex(t *testing.T) {
 		}
 	}
 }
+
+func TestCorrelationGroupPaths(t *testing.T) {
+	docs := `title: failed
+name: failed
+logsource: {product: okta}
+detection: {sel: {eventType: user.session.start, outcome.result: FAILURE}, condition: sel}
+---
+title: locked
+id: locked-id
+logsource: {product: okta}
+detection: {sel: {eventType: user.account.lock}, condition: sel}
+---
+title: spray then lock
+correlation:
+    type: value_count
+    rules: [failed, locked-id]
+    group-by: [ip, actor.id]
+    aliases:
+        ip:
+            failed: client.ipAddress
+            locked-id: request.ipChain.ip
+    timespan: 1h
+    condition: {field: actor.alternateId, gt: 9}
+`
+	p := LoadFiles(Overlay{}, File{Name: "c.yml", Data: []byte(docs)})
+	if len(p.Refused) != 0 || len(p.Correlations) != 1 {
+		t.Fatalf("refused %v", p.Refused)
+	}
+	c := p.Correlations[0]
+	str := func(ps []field.Path) []string {
+		var out []string
+		for _, p := range ps {
+			out = append(out, p.String())
+		}
+		return out
+	}
+	if got := str(c.GroupPaths("c.yml")); !slices.Equal(got, []string{"client.ipAddress", "actor.id"}) {
+		t.Errorf("failed: got %v", got)
+	}
+	if got := str(c.GroupPaths("locked-id")); !slices.Equal(got, []string{"request.ipChain.ip", "actor.id"}) {
+		t.Errorf("locked: got %v", got)
+	}
+	if c.GroupPaths("other") != nil || c.FieldPath().String() != "actor.alternateId" || c.Thresholds[0] != (Threshold{"gt", 9}) {
+		t.Errorf("got %+v", c)
+	}
+}

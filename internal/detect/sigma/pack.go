@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/auditstream/auditstream/internal/detect/field"
 )
 
 // Refusal is a rule document the engine does not load, with where and why. A
@@ -317,6 +319,20 @@ func (p *Pack) resolveCorrelations() {
 				break
 			}
 			c.Resolved = append(c.Resolved, id)
+		}
+		if len(c.Resolved) == len(c.Rules) {
+			c.groupPaths = map[string][]field.Path{}
+			for i, id := range c.Resolved {
+				paths := make([]field.Path, len(c.GroupBy))
+				for j, g := range c.GroupBy {
+					name := g
+					if f, ok := c.Aliases[g][c.Rules[i]]; ok {
+						name = f
+					}
+					paths[j] = field.MustParsePath(name) // checked by compileCorrelation
+				}
+				c.groupPaths[id] = paths
+			}
 		}
 	}
 	// Depth by DFS; a node on the stack again is a cycle.
