@@ -466,3 +466,32 @@ correlation:
 		t.Errorf("got %+v", c)
 	}
 }
+
+// TestSpecificationFolder loads the specification's examples as one pack, as they
+// are: each file is loaded or refused with the right reason.
+func TestSpecificationFolder(t *testing.T) {
+	p := loadPack(t, "sigma-specification", Overlay{})
+	want := map[string]string{
+		"tests/schema/rules/rule_ecs.yml":               "duplicate id",
+		"tests/schema/correlation/event_count_ecs.yml":  "duplicate id",
+		"tests/schema/correlation/event_count.yml":      "no rule id or name in the pack",
+		"tests/schema/correlation/value_count.yml":      "no rule id or name in the pack",
+		"tests/schema/correlation/value_sum.yml":        "no rule id or name in the pack",
+		"tests/schema/correlation/value_avg.yml":        "no rule id or name in the pack",
+		"tests/schema/correlation/value_percentile.yml": "no rule id or name in the pack",
+		"tests/schema/correlation/temporal.yml":         "no rule id or name in the pack",
+		"tests/schema/correlation/temporal_ordered.yml": "no rule id or name in the pack",
+	}
+	got := map[string]string{}
+	for _, r := range p.Refused {
+		got[r.File] = r.Reason
+	}
+	for f, reason := range want {
+		if !strings.Contains(got[f], reason) {
+			t.Errorf("%s: got %q, want a refusal containing %q", f, got[f], reason)
+		}
+	}
+	if len(got) != len(want) || len(p.Rules) != 1 || len(p.Filters) != 2 {
+		t.Errorf("got %d refusals, %d rules, %d filters; want %d, 1, 2", len(got), len(p.Rules), len(p.Filters), len(want))
+	}
+}
