@@ -512,7 +512,7 @@ func (e *Engine) feed(c consumer, o *orgState, vals []Field, t int64, id [16]byt
 		en.raw = cloneString(en.raw)
 	}
 	if r.Type == Single {
-		g.gone = insertSorted(g.gone, en)
+		g.gone = appendGone(g.gone, []entry{en})
 		e.capGone(g)
 		e.fire(g, []entry{en}, t, t, t, 1)
 		g.prune(e.wm(o))
@@ -520,10 +520,9 @@ func (e *Engine) feed(c consumer, o *orgState, vals []Field, t int64, id [16]byt
 		e.schedule(g, at, ok)
 		return
 	}
-	g.live = insertSorted(g.live, en)
+	g.insertLive(en)
 	if len(g.live) > e.cfg.MaxEventsPerWindow {
-		g.gone = insertSorted(g.gone, g.live[0])
-		g.live = slices.Delete(g.live, 0, 1)
+		g.removeLive(1, true)
 		r.stats.EvictedEvents++
 		e.capGone(g)
 	}
@@ -546,7 +545,7 @@ func (e *Engine) wm(o *orgState) int64 { return o.wm(e.lateness) }
 // capGone bounds the de-duplication memory of a group like its window.
 func (e *Engine) capGone(g *group) {
 	if n := len(g.gone) - e.cfg.MaxEventsPerWindow; n > 0 {
-		g.gone = slices.Delete(g.gone, 0, n)
+		g.removeGone(n)
 		g.rule.stats.EvictedEvents += uint64(n)
 	}
 }
@@ -570,6 +569,9 @@ func (e *Engine) lookup(r *crule, o *orgState, vals []Field) *group {
 	for i, v := range vals {
 		g.vals[i] = GroupField{Field: r.GroupBy[i], Value: cloneString(v.Value), Null: !v.Present}
 	}
+	if r.Type == ValueCount && r.eager {
+		g.dc = &distinct{from: math.MinInt64, counts: make(map[string]int32)}
+	}
 	r.groups[g.key] = g
 	g.prev, g.next = &r.lru, r.lru.next
 	g.prev.next, g.next.prev = g, g
@@ -591,23 +593,31 @@ func (e *Engine) evalEager(g *group, i int) {
 	live := g.live
 	t := live[i].t
 	lo := lowerBound(live, t-r.span)
+	if i == len(live)-1 {
+		// In order: the window [t-T, t] holds every other window containing live[i].
+		win := live[lo:]
+		var m float64
+		if g.dc != nil {
+			m = g.dc.advance(live, t-r.span)
+		} else {
+			m = e.measure(r, win)
+		}
+		if r.holds(m) {
+			e.fire(g, win, win[0].t, t, t, m)
+		}
+		return
+	}
 	last := upperBound(live, t) // entries with time <= t
 	for j := lo; j < last; j++ {
 		if j > lo && live[j].t == live[j-1].t {
 			continue
 		}
-		if i == len(live)-1 && j > lo {
-			// In order: the window starting at lo holds every other candidate.
-			break
-		}
 		end := upperBound(live, live[j].t+r.span)
 		win := live[j:end]
-		m := e.measure(r, win)
-		if !r.holds(m) {
-			continue
+		if m := e.measure(r, win); r.holds(m) {
+			e.fire(g, win, win[0].t, win[len(win)-1].t, win[len(win)-1].t, m)
+			return
 		}
-		e.fire(g, win, win[0].t, win[len(win)-1].t, win[len(win)-1].t, m)
-		return
 	}
 }
 
@@ -627,7 +637,7 @@ func (e *Engine) closeWindows(g *group, wm int64) {
 		}
 		// Not met: the entries are decided and, being older than the watermark, too late
 		// to be redelivered; they are dropped.
-		g.live = slices.Delete(g.live, 0, end)
+		g.removeLive(end, false)
 	}
 }
 
@@ -645,40 +655,44 @@ func (r *crule) holds(m float64) bool {
 func (e *Engine) fire(g *group, win []entry, start, end, at int64, m float64) {
 	r := g.rule
 	r.stats.Fired++
-	n := min(len(win), e.cfg.MaxContributing)
-	d := Detection{
-		Rule:        r.ID,
-		Org:         g.org.name,
-		Group:       slices.Clone(g.vals),
-		Time:        time.Unix(0, at).UTC(),
-		WindowStart: time.Unix(0, start).UTC(),
-		WindowEnd:   time.Unix(0, end).UTC(),
-		Count:       len(win),
-		Value:       m,
-		Events:      make([]string, n),
-	}
-	for k := range n {
-		d.Events[k] = win[k].uuid()
-	}
-	d.ID = detectionID(r.ID, g.key, start, d.Events[0])
-	if r.Type != Single {
-		// Reset: every live entry up to the window's newest is consumed; their uuids
-		// stay for de-duplication.
-		last := win[len(win)-1].t
-		k := upperBound(g.live, last)
-		for _, en := range g.live[:k] {
-			g.gone = insertSorted(g.gone, en)
+	suppressed := r.generates && at < g.suppUntil
+	var d Detection
+	if !suppressed || len(r.consumers) > 0 {
+		n := min(len(win), e.cfg.MaxContributing)
+		d = Detection{
+			Rule:        r.ID,
+			Org:         g.org.name,
+			Group:       slices.Clone(g.vals),
+			Time:        time.Unix(0, at).UTC(),
+			WindowStart: time.Unix(0, start).UTC(),
+			WindowEnd:   time.Unix(0, end).UTC(),
+			Count:       len(win),
+			Value:       m,
+			Events:      make([]string, n),
 		}
-		g.live = slices.Delete(g.live, 0, k)
+		for k := range n {
+			d.Events[k] = win[k].uuid()
+		}
+		d.ID = detectionID(r.ID, g.key, start, d.Events[0])
+	}
+	if suppressed {
+		g.suppressed++
+		r.stats.Suppressed++
+		e.res.Suppressed = append(e.res.Suppressed, Suppression{
+			Rule: r.ID, Org: g.org.name, Group: slices.Clone(g.vals), OpenID: g.openID, Count: g.suppressed,
+			Time: time.Unix(0, at).UTC(), LastUID: win[len(win)-1].uuid(),
+		})
+	}
+	if r.Type != Single {
+		// Reset: every live entry up to the window's newest is consumed (win aliases
+		// live, so this comes after reading it); their uuids stay for de-duplication.
+		g.removeLive(upperBound(g.live, win[len(win)-1].t), true)
 		e.capGone(g)
 	}
 	switch {
+	case suppressed:
 	case !r.generates:
 		r.stats.NotGenerated++
-	case at < g.suppUntil:
-		g.suppressed++
-		r.stats.Suppressed++
-		e.res.Suppressed = append(e.res.Suppressed, Suppression{Rule: r.ID, Org: g.org.name, Group: d.Group, OpenID: g.openID, Count: g.suppressed, Time: d.Time, LastUID: d.Events[len(d.Events)-1]})
 	default:
 		d.SuppressedBefore = g.suppressed
 		g.suppressed = 0

@@ -136,7 +136,9 @@ func (e *Engine) Restore(data []byte) (RestoreReport, error) {
 			g := e.lookup(r, o, vals)
 			g.seq = sg.Seq
 			g.suppUntil, g.openID, g.suppressed = sg.SuppUntil, sg.OpenID, sg.Suppressed
-			g.live = restoreEntries(sg.Live)
+			for _, en := range restoreEntries(sg.Live) {
+				g.insertLive(en)
+			}
 			g.gone = restoreEntries(sg.Gone)
 			g.timerAt = math.MaxInt64
 			at, ok := g.nextDue(e.wm(o))
