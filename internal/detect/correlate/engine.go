@@ -512,7 +512,7 @@ func (e *Engine) feed(c consumer, o *orgState, vals []Field, t int64, id [16]byt
 		en.raw = cloneString(en.raw)
 	}
 	if r.Type == Single {
-		g.gone = appendGone(g.gone, []entry{en})
+		g.gone = appendGone(reserve(&g.gbuf, g.gone, 1), []entry{en})
 		e.capGone(g)
 		e.fire(g, []entry{en}, t, t, t, 1)
 		g.prune(e.wm(o))

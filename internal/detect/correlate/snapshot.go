@@ -139,7 +139,9 @@ func (e *Engine) Restore(data []byte) (RestoreReport, error) {
 			for _, en := range restoreEntries(sg.Live) {
 				g.insertLive(en)
 			}
-			g.gone = restoreEntries(sg.Gone)
+			if gone := restoreEntries(sg.Gone); len(gone) > 0 {
+				g.gone = appendGone(reserve(&g.gbuf, nil, len(gone)), gone)
+			}
 			g.timerAt = math.MaxInt64
 			at, ok := g.nextDue(e.wm(o))
 			e.schedule(g, at, ok)

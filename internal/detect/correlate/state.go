@@ -98,6 +98,7 @@ type group struct {
 	timerAt    int64  // earliest pending timer, MaxInt64 for none
 	dead       bool
 	dc         *distinct // value_count rules that fire eagerly
+	lbuf, gbuf []entry    // the arrays live and gone slide through (see reserve)
 }
 
 func (g *group) seen(t int64, id [16]byte) bool {
@@ -147,7 +148,7 @@ func (g *group) prune(wm int64) {
 
 // insertLive adds an entry to live, keeping the distinct counts.
 func (g *group) insertLive(en entry) {
-	g.live = insertSorted(g.live, en)
+	g.live = insertSorted(reserve(&g.lbuf, g.live, 1), en)
 	if g.dc != nil && en.t >= g.dc.from {
 		g.dc.add(en.str)
 	}
@@ -168,12 +169,12 @@ func (g *group) removeLive(n int, keep bool) {
 		}
 	}
 	if keep {
-		g.gone = appendGone(g.gone, g.live[:n])
+		g.gone = appendGone(reserve(&g.gbuf, g.gone, n), g.live[:n])
 	}
 	clear(g.live[:n]) // release the strings
 	g.live = g.live[n:]
 	if len(g.live) == 0 {
-		g.live = nil
+		g.live = g.lbuf[:0]
 	}
 }
 
@@ -184,8 +185,29 @@ func (g *group) removeGone(n int) {
 	clear(g.gone[:n])
 	g.gone = g.gone[n:]
 	if len(g.gone) == 0 {
-		g.gone = nil
+		g.gone = g.gbuf[:0]
 	}
+}
+
+// reserve makes room for n more entries in s, a window sliding through *buf: entries
+// are removed from the front by reslicing, so when s reaches the end of its array it is
+// moved back to the start of buf if that leaves at least half of buf free, and only
+// otherwise moved to a new array twice its length. A sliding window thus costs no
+// allocation once its buffer has grown to size.
+func reserve(buf *[]entry, s []entry, n int) []entry {
+	if len(s)+n <= cap(s) {
+		return s
+	}
+	if len(s)+n <= cap(*buf)/2 {
+		b := *buf
+		copy(b, s)
+		clear(b[len(s):])
+		return b[:len(s)]
+	}
+	nb := make([]entry, len(s), max(8, 2*(len(s)+n)))
+	copy(nb, s)
+	*buf = nb[:cap(nb)]
+	return nb
 }
 
 // appendGone adds sorted entries to sorted gone.
