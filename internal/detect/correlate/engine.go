@@ -227,6 +227,8 @@ type Engine struct {
 	vbuf     []Field
 	scratch  scratch
 	res      Result
+	// noIncremental turns off incremental distinct counting (tests compare both).
+	noIncremental bool
 }
 
 // New compiles rules. Every problem is reported at once.
@@ -480,7 +482,12 @@ func (e *Engine) org(name string) *orgState {
 func (e *Engine) feed(c consumer, o *orgState, vals []Field, t int64, id [16]byte, raw string) {
 	r := c.c
 	ng := len(r.GroupBy)
-	en := entry{t: t, id: id, raw: raw, ref: uint16(c.ref)}
+	en := entry{t: t, id: id, raw: raw}
+	if r.Type == Temporal || r.Type == TemporalOrdered {
+		// One event matching two referenced rules counts for both; for the other
+		// types it is one event.
+		en.ref = uint16(c.ref)
+	}
 	if r.Field != "" {
 		v := vals[ng]
 		switch {
@@ -499,7 +506,7 @@ func (e *Engine) feed(c consumer, o *orgState, vals []Field, t int64, id [16]byt
 		}
 	}
 	g := e.lookup(r, o, vals[:ng])
-	if g.seen(t, id) {
+	if g.seen(t, id, en.ref) {
 		r.stats.Duplicates++
 		return
 	}
@@ -569,7 +576,7 @@ func (e *Engine) lookup(r *crule, o *orgState, vals []Field) *group {
 	for i, v := range vals {
 		g.vals[i] = GroupField{Field: r.GroupBy[i], Value: cloneString(v.Value), Null: !v.Present}
 	}
-	if r.Type == ValueCount && r.eager {
+	if r.Type == ValueCount && r.eager && !e.noIncremental {
 		g.dc = &distinct{from: math.MinInt64, counts: make(map[string]int32)}
 	}
 	r.groups[g.key] = g

@@ -113,6 +113,10 @@ func TestCorrelationTypes(t *testing.T) {
 		{name: "temporal_ordered/in order", rules: []Rule{{ID: "c", Type: TemporalOrdered, Rules: []string{"a", "b"}, Timespan: 10 * time.Minute}}, ins: []in{{rule: "a", id: 1}, {rule: "b", at: time.Minute, id: 2}}, want: 1, value: 2, count: 2},
 		{name: "temporal_ordered/wrong order", rules: []Rule{{ID: "c", Type: TemporalOrdered, Rules: []string{"a", "b"}, Timespan: 10 * time.Minute}}, ins: []in{{rule: "b", id: 1}, {rule: "a", at: time.Minute, id: 2}}, want: 0},
 		{name: "temporal_ordered/b a b", rules: []Rule{{ID: "c", Type: TemporalOrdered, Rules: []string{"a", "b"}, Timespan: 10 * time.Minute}}, ins: []in{{rule: "b", id: 1}, {rule: "a", at: time.Minute, id: 2}, {rule: "b", at: 2 * time.Minute, id: 3}}, want: 1, value: 2, count: 3},
+		// One event matched by two referenced rules.
+		{name: "temporal/one event matching both rules", rules: []Rule{{ID: "c", Type: Temporal, Rules: []string{"a", "b"}, Timespan: 10 * time.Minute}}, ins: []in{{rule: "a", id: 1}, {rule: "b", id: 1}}, want: 1, value: 2, count: 2},
+		{name: "event_count/one event matching both rules counts once", rules: []Rule{{ID: "c", Type: EventCount, Rules: []string{"a", "b"}, Timespan: 10 * time.Minute, Condition: cond(GTE, 2)}}, ins: []in{{rule: "a", id: 1}, {rule: "b", id: 1}}, want: 0},
+		{name: "event_count/two rules", rules: []Rule{{ID: "c", Type: EventCount, Rules: []string{"a", "b"}, Timespan: 10 * time.Minute, Condition: cond(GTE, 2)}}, ins: []in{{rule: "a", id: 1}, {rule: "b", id: 2}}, want: 1, value: 2, count: 2},
 		// group-by: absent values form their own group; aliases.
 		{name: "group-by/null is a group", rules: []Rule{fatigue}, ins: denials("", 1, 0, time.Minute, 2*time.Minute, 3*time.Minute, 4*time.Minute), want: 1, value: 5, count: 5},
 		{name: "group-by/orgs never share a group", rules: []Rule{fatigue}, ins: func() []in {

@@ -20,7 +20,7 @@ type entry struct {
 	raw string   // the id as given when it is not a canonical lower-case uuid
 	str string   // value_count's value
 	num float64  // numeric value of the value_* types
-	ref uint16   // index of the referenced rule in Rule.Rules
+	ref uint16   // temporal types: index of the referenced rule in Rule.Rules; else 0
 }
 
 func (en *entry) uuid() string {
@@ -39,7 +39,10 @@ func cmpEntry(a, b entry) int {
 		}
 		return 1
 	}
-	return bytes.Compare(a.id[:], b.id[:])
+	if c := bytes.Compare(a.id[:], b.id[:]); c != 0 {
+		return c
+	}
+	return int(a.ref) - int(b.ref)
 }
 
 func insertSorted(s []entry, en entry) []entry {
@@ -101,11 +104,11 @@ type group struct {
 	lbuf, gbuf []entry    // the arrays live and gone slide through (see reserve)
 }
 
-func (g *group) seen(t int64, id [16]byte) bool {
+func (g *group) seen(t int64, id [16]byte, ref uint16) bool {
 	if (len(g.live) == 0 || g.live[len(g.live)-1].t < t) && (len(g.gone) == 0 || g.gone[len(g.gone)-1].t < t) {
 		return false // newer than everything held: the common case
 	}
-	probe := entry{t: t, id: id}
+	probe := entry{t: t, id: id, ref: ref}
 	if _, ok := slices.BinarySearchFunc(g.live, probe, cmpEntry); ok {
 		return true
 	}
@@ -114,7 +117,7 @@ func (g *group) seen(t int64, id [16]byte) bool {
 }
 
 func (g *group) index(en entry) int {
-	if n := len(g.live); n > 0 && g.live[n-1].t == en.t && g.live[n-1].id == en.id {
+	if n := len(g.live); n > 0 && g.live[n-1].t == en.t && g.live[n-1].id == en.id && g.live[n-1].ref == en.ref {
 		return n - 1
 	}
 	i, ok := slices.BinarySearchFunc(g.live, en, cmpEntry)
