@@ -101,7 +101,7 @@ type group struct {
 	timerAt    int64  // earliest pending timer, MaxInt64 for none
 	dead       bool
 	dc         *distinct // value_count rules that fire eagerly
-	lbuf, gbuf []entry    // the arrays live and gone slide through (see reserve)
+	lbuf, gbuf []entry   // the arrays live and gone slide through (see reserve)
 }
 
 func (g *group) seen(t int64, id [16]byte, ref uint16) bool {
