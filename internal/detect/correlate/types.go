@@ -175,4 +175,3 @@ type RuleStats struct {
 	// Groups is the number of active groups.
 	Groups int
 }
-
