@@ -207,7 +207,7 @@ func reserve(buf *[]entry, s []entry, n int) []entry {
 		clear(b[len(s):])
 		return b[:len(s)]
 	}
-	nb := make([]entry, len(s), max(8, 2*(len(s)+n)))
+	nb := make([]entry, len(s), 2*(len(s)+n))
 	copy(nb, s)
 	*buf = nb[:cap(nb)]
 	return nb
