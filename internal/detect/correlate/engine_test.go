@@ -477,3 +477,48 @@ func TestNewRejects(t *testing.T) {
 		t.Errorf("chain of 10: got %v, want accepted", err)
 	}
 }
+
+// TestEventIDs: ids that are not canonical lower-case uuids are kept as given, in
+// detections and snapshots, and de-duplicated like uuids.
+func TestEventIDs(t *testing.T) {
+	r := Rule{ID: "c", Type: EventCount, Rules: []string{"a"}, Timespan: time.Hour, Condition: cond(GTE, 3)}
+	ids := []string{"AAAAAAAA-0000-4000-8000-000000000001", "evt-2", "00000000-0000-4000-8000-000000000003"}
+	e := mustNew(t, Config{}, r)
+	var got outcome
+	for k, n := range []int{0, 1, 0, 1, 2} { // the first two twice, across a restore
+		got.add(e.Observe(Match{Rule: "a", Org: "org1", Time: t0.Add(time.Duration(n) * time.Second), UUID: ids[n]}))
+		if k == 1 {
+			snap, err := e.Snapshot()
+			if err != nil {
+				t.Fatal(err)
+			}
+			e = mustNew(t, Config{}, r)
+			if _, err := e.Restore(snap); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(got.Detections) != 1 || !slices.Equal(got.Detections[0].Events, ids) {
+		t.Fatalf("got %s, want one detection with events %v", js(t, got.Detections), ids)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	err := Config{AllowedLateness: -1, MaxGroupsPerRule: -1, MaxEventsPerWindow: -1, MaxContributing: -1}.Validate()
+	for _, want := range []string{"allowed_lateness", "max_groups_per_rule", "max_events_per_window", "max_contributing"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want an error naming %s", err, want)
+		}
+	}
+	if _, err := New(Config{MaxGroupsPerRule: -1}, nil); err == nil {
+		t.Errorf("New with a bad config: got nil error")
+	}
+}
+
+func TestMaxContributing(t *testing.T) {
+	e := mustNew(t, Config{MaxContributing: 3}, brute)
+	got := feed(t, e, seq(20, time.Second, func(i int) in { return in{rule: "fail", id: i, fields: []string{"203.0.113.7"}} }), 0)
+	if len(got.Detections) != 1 || got.Detections[0].Count != 20 || !slices.Equal(got.Detections[0].Events, []string{uid(0), uid(1), uid(2)}) {
+		t.Errorf("got %s, want count 20 with the first 3 uuids", js(t, got.Detections))
+	}
+}
