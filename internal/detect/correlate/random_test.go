@@ -98,3 +98,59 @@ func TestRandomRestore(t *testing.T) {
 		}
 	}
 }
+
+// FuzzEngine feeds random streams (every rule type, chaining, suppression, late and
+// redelivered inputs) and checks the invariants: no panic, a restore at any point
+// continues exactly, state stays within the caps.
+func FuzzEngine(f *testing.F) {
+	f.Add(uint64(1), uint16(200), uint16(50), uint8(3))
+	f.Add(uint64(7), uint16(500), uint16(499), uint8(1))
+	f.Fuzz(func(t *testing.T, seed uint64, n, cut uint16, maxEvents uint8) {
+		n = n%600 + 1
+		cut %= n
+		rules := append(randomRules(),
+			Rule{ID: "ordered", Type: TemporalOrdered, Rules: []string{"count", "spray", "fail"}, GroupBy: []string{"ip"}, Timespan: 20 * time.Minute},
+			Rule{ID: "single", Type: Single, Rules: []string{"fail"}, GroupBy: []string{"user"}, Suppress: 5 * time.Minute},
+			Rule{ID: "avg", Type: ValueAvg, Rules: []string{"few"}, Field: "user", Timespan: time.Hour, Condition: cond(GT, 1)},
+		)
+		cfg := Config{MaxEventsPerWindow: int(maxEvents%20) + 6, MaxGroupsPerRule: 4}
+		ins := randomStream(seed, int(n))
+		want := feed(t, mustNew(t, cfg, rules...), ins, 48*time.Hour)
+		a := mustNew(t, cfg, rules...)
+		got := feed(t, a, ins[:cut], 0)
+		snap, err := a.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := mustNew(t, cfg, rules...)
+		if _, err := b.Restore(snap); err != nil {
+			t.Fatal(err)
+		}
+		got.add(feed(t, b, ins[cut:], 48*time.Hour).resultOf())
+		if js(t, got.Detections) != js(t, want.Detections) || js(t, got.Suppressed) != js(t, want.Suppressed) || js(t, got.Late) != js(t, want.Late) {
+			t.Fatalf("cut %d: restore diverged:\n%s", cut, firstDiff(js(t, got), js(t, want)))
+		}
+		for id, s := range b.Stats() {
+			if s.Groups > cfg.MaxGroupsPerRule {
+				t.Errorf("rule %s: %d groups, cap %d", id, s.Groups, cfg.MaxGroupsPerRule)
+			}
+		}
+		for _, r := range b.rules {
+			for _, g := range r.groups {
+				if len(g.live) > cfg.MaxEventsPerWindow || len(g.gone) > cfg.MaxEventsPerWindow {
+					t.Errorf("rule %s: group holds %d live and %d gone, cap %d", r.ID, len(g.live), len(g.gone), cfg.MaxEventsPerWindow)
+				}
+			}
+		}
+	})
+}
+
+// firstDiff shows where two long strings start to differ.
+func firstDiff(a, b string) string {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	from := max(0, i-300)
+	return "got  ..." + a[from:min(len(a), i+300)] + "\nwant ..." + b[from:min(len(b), i+300)]
+}
