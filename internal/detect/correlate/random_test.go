@@ -18,6 +18,9 @@ func randomStream(seed uint64, n int) []in {
 		x := in{rule: "fail", at: at, id: i, fields: []string{
 			"203.0.113." + strconv.Itoa(rng.IntN(3)), "user" + strconv.Itoa(rng.IntN(12)) + "@example.com", strconv.Itoa(rng.IntN(100)),
 		}}
+		if rng.IntN(5) == 0 {
+			x.org = "org2"
+		}
 		switch rng.IntN(10) {
 		case 0: // late by up to 3 minutes (the lateness is 2)
 			x.at -= time.Duration(rng.IntN(180)) * time.Second
