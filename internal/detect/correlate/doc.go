@@ -48,8 +48,8 @@
 // at the new event. The detection's Time is the newest contributing event's time, its
 // window the span of the contributing events.
 //
-// Every other condition (lt, lte, eq, neq, ranges, and every condition of value_avg,
-// value_percentile, value_median) can only be decided once no more events can enter
+// Every other condition (lt, lte, eq, neq, ranges, every condition of value_avg,
+// value_percentile, value_median, and temporal expressions) can only be decided once no more events can enter
 // the window. These windows are aligned to the events: a window starts at the oldest
 // event not yet in a decided window and covers [s, s+Timespan]; it is decided when the
 // org's watermark passes s+Timespan; whether it fires or not, its events are consumed,
@@ -67,9 +67,14 @@
 // Field as a decimal number; events where it is absent or not a finite number are
 // ignored (IgnoredValues).
 //
+// pySigma's extended temporal conditions (Rule.Expression, e.g. "push and not
+// mfa_ok": and, or, not, parentheses over the referenced rules) are temporal
+// correlations decided when the window closes: the window fires when the expression
+// holds with each rule true if it matched in the window. That is how absence is
+// written ("a push not followed by a success within 10 minutes").
+//
 // Firing resets the group (rsigma's Reset): every event of the group up to the newest
-// contributing one is consumed, so the next firing needs a fresh threshold. pySigma's
-// extended temporal conditions (absence, "a and not b") are not implemented.
+// contributing one is consumed, so the next firing needs a fresh threshold.
 //
 // # Time, lateness, de-duplication
 //

@@ -20,6 +20,7 @@ type crule struct {
 	generates bool
 	fp        string
 	consumers []consumer // correlations that reference this one
+	expr      *expr      // Temporal with an Expression
 	groups    map[string]*group
 	lru       group // sentinel: lru.next is the most recently updated group
 	stats     RuleStats
@@ -80,6 +81,7 @@ func New(cfg Config, rules []Rule) (*Engine, error) {
 		r.Rules = slices.Clone(r.Rules)
 		r.GroupBy = slices.Clone(r.GroupBy)
 		r.Condition = slices.Clone(r.Condition)
+		r.Names = slices.Clone(r.Names)
 		if err := r.validate(); err != nil {
 			errs = append(errs, err)
 			continue
@@ -96,6 +98,9 @@ func New(cfg Config, rules []Rule) (*Engine, error) {
 			}
 		}
 		cr := &crule{Rule: r, idx: len(e.rules), span: int64(r.Timespan), conds: r.conds(), eager: r.eager(), fp: r.fingerprint(), groups: make(map[string]*group)}
+		if r.Expression != "" {
+			cr.expr, _ = parseExpr(r.Expression, r.Rules, r.Names) // validated above
+		}
 		cr.lru.next, cr.lru.prev = &cr.lru, &cr.lru
 		e.rules = append(e.rules, cr)
 		e.byID[r.ID] = cr
@@ -579,6 +584,12 @@ func (e *Engine) measure(r *crule, win []entry) float64 {
 				seen[win[i].ref] = true
 				n++
 			}
+		}
+		if r.expr != nil {
+			if r.expr.eval(seen) {
+				return 1
+			}
+			return 0
 		}
 		return float64(n)
 	case TemporalOrdered:

@@ -21,6 +21,9 @@ var (
 	roaming = Rule{ID: "roaming", Type: ValueCount, Rules: []string{"sess"}, GroupBy: []string{"authenticationContext.externalSessionId"}, Field: "securityContext.asNumber", Timespan: time.Hour, Condition: cond(GTE, 2)}
 )
 
+// absence is "a push not followed by a successful MFA within 10 minutes".
+var absence = Rule{ID: "unanswered", Type: Temporal, Rules: []string{"push", "mfa_ok"}, GroupBy: []string{"actor.id"}, Expression: "push and not mfa_ok", Timespan: 10 * time.Minute}
+
 // denials returns one deny per offset for user u, uuids from id0.
 func denials(u string, id0 int, at ...time.Duration) []in {
 	var out []in
@@ -117,6 +120,16 @@ func TestCorrelationTypes(t *testing.T) {
 		{name: "temporal/one event matching both rules", rules: []Rule{{ID: "c", Type: Temporal, Rules: []string{"a", "b"}, Timespan: 10 * time.Minute}}, ins: []in{{rule: "a", id: 1}, {rule: "b", id: 1}}, want: 1, value: 2, count: 2},
 		{name: "event_count/one event matching both rules counts once", rules: []Rule{{ID: "c", Type: EventCount, Rules: []string{"a", "b"}, Timespan: 10 * time.Minute, Condition: cond(GTE, 2)}}, ins: []in{{rule: "a", id: 1}, {rule: "b", id: 1}}, want: 0},
 		{name: "event_count/two rules", rules: []Rule{{ID: "c", Type: EventCount, Rules: []string{"a", "b"}, Timespan: 10 * time.Minute, Condition: cond(GTE, 2)}}, ins: []in{{rule: "a", id: 1}, {rule: "b", id: 2}}, want: 1, value: 2, count: 2},
+		// Extended temporal conditions (pySigma): absence, decided at window close.
+		{name: "temporal expression/a and not b: only a", rules: []Rule{absence}, ins: []in{{rule: "push", id: 1, fields: []string{"U"}}}, advance: 12 * time.Minute, want: 1, value: 1, count: 1},
+		{name: "temporal expression/a and not b: window still open", rules: []Rule{absence}, ins: []in{{rule: "push", id: 1, fields: []string{"U"}}}, advance: 11 * time.Minute, want: 0},
+		{name: "temporal expression/a and not b: b follows", rules: []Rule{absence}, ins: []in{{rule: "push", id: 1, fields: []string{"U"}}, {rule: "mfa_ok", at: 10 * time.Minute, id: 2, fields: []string{"U"}}}, advance: time.Hour, want: 0},
+		{name: "temporal expression/a and not b: b too late", rules: []Rule{absence}, ins: []in{{rule: "push", id: 1, fields: []string{"U"}}, {rule: "mfa_ok", at: 10*time.Minute + 1, id: 2, fields: []string{"U"}}}, advance: time.Hour, want: 1, value: 1, count: 1},
+		{name: "temporal expression/a and not b: b for another user", rules: []Rule{absence}, ins: []in{{rule: "push", id: 1, fields: []string{"U"}}, {rule: "mfa_ok", at: time.Minute, id: 2, fields: []string{"V"}}}, advance: time.Hour, want: 1, value: 1, count: 1},
+		{name: "temporal expression/(a or b) and not c by names", rules: []Rule{{ID: "x", Type: Temporal, Rules: []string{"id-a", "id-b", "id-c"}, Names: []string{"a", "b", "c"}, Expression: "(a OR b) and not c", Timespan: 10 * time.Minute}},
+			ins: []in{{rule: "id-b", id: 1}}, advance: time.Hour, want: 1, value: 1, count: 1},
+		{name: "temporal expression/(a or b) and not c, c seen", rules: []Rule{{ID: "x", Type: Temporal, Rules: []string{"id-a", "id-b", "id-c"}, Names: []string{"a", "b", "c"}, Expression: "(a OR b) and not c", Timespan: 10 * time.Minute}},
+			ins: []in{{rule: "id-b", id: 1}, {rule: "id-c", at: time.Minute, id: 2}}, advance: time.Hour, want: 0},
 		// group-by: absent values form their own group; aliases.
 		{name: "group-by/null is a group", rules: []Rule{fatigue}, ins: denials("", 1, 0, time.Minute, 2*time.Minute, 3*time.Minute, 4*time.Minute), want: 1, value: 5, count: 5},
 		{name: "group-by/orgs never share a group", rules: []Rule{fatigue}, ins: func() []in {
@@ -464,6 +477,13 @@ func TestNewRejects(t *testing.T) {
 		{"depth 11", chain(11), "chain depth 11 exceeds 10"},
 		{"alias not grouped", []Rule{{ID: "x", Type: EventCount, Rules: []string{"a"}, Timespan: time.Minute, Condition: cond(GT, 1), Aliases: map[string]map[string]string{"u": {"a": "b"}}}}, `alias "u" is not a group-by field`},
 		{"defined twice", []Rule{fatigue, fatigue}, "defined twice"},
+		{"expression on event_count", []Rule{{ID: "x", Type: EventCount, Rules: []string{"a"}, Timespan: time.Minute, Condition: cond(GT, 1), Expression: "a"}}, "only for temporal"},
+		{"expression and condition", []Rule{{ID: "x", Type: Temporal, Rules: []string{"a"}, Timespan: time.Minute, Condition: cond(GT, 1), Expression: "a"}}, "exclusive"},
+		{"expression names another rule", []Rule{{ID: "x", Type: Temporal, Rules: []string{"a", "b"}, Timespan: time.Minute, Expression: "a and not c"}}, `"c" is not a referenced rule`},
+		{"expression unbalanced", []Rule{{ID: "x", Type: Temporal, Rules: []string{"a", "b"}, Timespan: time.Minute, Expression: "(a and not b"}}, "missing )"},
+		{"expression trailing", []Rule{{ID: "x", Type: Temporal, Rules: []string{"a", "b"}, Timespan: time.Minute, Expression: "a b"}}, `unexpected "b"`},
+		{"expression dangling and", []Rule{{ID: "x", Type: Temporal, Rules: []string{"a", "b"}, Timespan: time.Minute, Expression: "a and"}}, "ends early"},
+		{"names length", []Rule{{ID: "x", Type: Temporal, Rules: []string{"a", "b"}, Names: []string{"a"}, Timespan: time.Minute, Expression: "a"}}, "names has 1 entries"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

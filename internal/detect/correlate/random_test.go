@@ -114,6 +114,7 @@ func FuzzEngine(f *testing.F) {
 		rules := append(randomRules(),
 			Rule{ID: "ordered", Type: TemporalOrdered, Rules: []string{"count", "spray", "fail"}, GroupBy: []string{"ip"}, Timespan: 20 * time.Minute},
 			Rule{ID: "single", Type: Single, Rules: []string{"fail"}, GroupBy: []string{"user"}, Suppress: 5 * time.Minute},
+			Rule{ID: "absent", Type: Temporal, Rules: []string{"count", "fail"}, GroupBy: []string{"user"}, Expression: "fail and not count", Timespan: 90 * time.Second},
 			Rule{ID: "avg", Type: ValueAvg, Rules: []string{"few"}, Field: "user", Timespan: time.Hour, Condition: cond(GT, 1)},
 		)
 		cfg := Config{MaxEventsPerWindow: int(maxEvents%20) + 6, MaxGroupsPerRule: 4}
