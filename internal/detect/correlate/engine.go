@@ -287,7 +287,9 @@ func (e *Engine) Observe(m Match) Result {
 
 // Advance moves every org's clock to now (when now is later than its newest event),
 // so that windows of idle orgs close and state expires. The runtime calls it
-// periodically with the wall clock; backtests never call it.
+// periodically with the wall clock minus the delivery delay it expects from its
+// sources: afterwards, events older than now - AllowedLateness are late. Backtests
+// never call it.
 func (e *Engine) Advance(now time.Time) Result {
 	e.res = Result{}
 	t := now.UnixNano()
