@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"errors"
+	"maps"
 	"fmt"
 	"math"
 	"slices"
@@ -82,6 +83,13 @@ func New(cfg Config, rules []Rule) (*Engine, error) {
 		r.GroupBy = slices.Clone(r.GroupBy)
 		r.Condition = slices.Clone(r.Condition)
 		r.Names = slices.Clone(r.Names)
+		if r.Aliases != nil {
+			aliases := make(map[string]map[string]string, len(r.Aliases))
+			for k, v := range r.Aliases {
+				aliases[k] = maps.Clone(v)
+			}
+			r.Aliases = aliases
+		}
 		if err := r.validate(); err != nil {
 			errs = append(errs, err)
 			continue
@@ -90,9 +98,10 @@ func New(cfg Config, rules []Rule) (*Engine, error) {
 			errs = append(errs, fmt.Errorf("correlation %q: defined twice", r.ID))
 			continue
 		}
-		if r.Type == EventCount || r.Type == Temporal || r.Type == TemporalOrdered {
+		if r.Type == EventCount || r.Type == ValueCount || r.Type == Temporal || r.Type == TemporalOrdered {
+			// A window holds at most MaxEventsPerWindow events.
 			for _, c := range r.conds() {
-				if isLower(c.Op) && c.Value >= float64(cfg.MaxEventsPerWindow) {
+				if limit := float64(cfg.MaxEventsPerWindow); c.Op == GT && c.Value >= limit || c.Op == GTE && c.Value > limit {
 					errs = append(errs, fmt.Errorf("correlation %q: condition %s %v cannot be reached with max_events_per_window %d", r.ID, c.Op, c.Value, cfg.MaxEventsPerWindow))
 				}
 			}

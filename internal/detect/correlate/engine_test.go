@@ -437,6 +437,12 @@ func TestEviction(t *testing.T) {
 	if _, err := New(Config{MaxEventsPerWindow: 10}, []Rule{brute}); err == nil || !strings.Contains(err.Error(), "cannot be reached") {
 		t.Errorf("got %v, want an error: gte 20 cannot be reached with 10 events", err)
 	}
+	at10 := brute
+	at10.Condition = cond(GTE, 10)
+	e = mustNew(t, Config{MaxEventsPerWindow: 10}, at10)
+	if got := feed(t, e, seq(10, time.Second, func(i int) in { return in{rule: "fail", id: i, fields: []string{"203.0.113.7"}} }), 0); len(got.Detections) != 1 {
+		t.Errorf("gte 10 with 10 events at most: got %d detections, want 1", len(got.Detections))
+	}
 }
 
 func TestStateExpires(t *testing.T) {

@@ -117,7 +117,7 @@ func FuzzEngine(f *testing.F) {
 			Rule{ID: "absent", Type: Temporal, Rules: []string{"count", "fail"}, GroupBy: []string{"user"}, Expression: "fail and not count", Timespan: 90 * time.Second},
 			Rule{ID: "avg", Type: ValueAvg, Rules: []string{"few"}, Field: "user", Timespan: time.Hour, Condition: cond(GT, 1)},
 		)
-		cfg := Config{MaxEventsPerWindow: int(maxEvents%20) + 6, MaxGroupsPerRule: 4}
+		cfg := Config{MaxEventsPerWindow: int(maxEvents%20) + 8, MaxGroupsPerRule: 4}
 		ins := randomStream(seed, int(n))
 		want := feed(t, mustNew(t, cfg, rules...), ins, 48*time.Hour)
 		a := mustNew(t, cfg, rules...)
