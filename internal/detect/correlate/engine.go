@@ -2,8 +2,8 @@ package correlate
 
 import (
 	"errors"
-	"maps"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
