@@ -392,7 +392,7 @@ func newCPUSet(pid int, gw *versitygw) *cpuSet {
 	}
 	c.tool, _ = startCPU(os.Getpid())
 	if gw != nil {
-		c.s3, _ = startCPU(gw.pid())
+		c.s3, _ = startCPU(gw.Pid())
 	}
 	return c
 }
