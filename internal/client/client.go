@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/pause"
 )
 
 // Defaults of the Client's tunables.
@@ -81,7 +83,7 @@ func New(baseURL, token string, httpClient *http.Client) *Client {
 		base:  strings.TrimRight(baseURL, "/"),
 		token: token,
 		hc:    httpClient,
-		sleep: sleepCtx,
+		sleep: pause.For,
 	}
 }
 
@@ -329,18 +331,4 @@ func orDefault[T int | time.Duration](v, def T) T {
 		return def
 	}
 	return v
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
