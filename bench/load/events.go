@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/binary"
@@ -14,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+
+	"github.com/auditstream/auditstream/internal/ndjson"
 )
 
 // publishedFormat is Okta's published format: RFC 3339, ms, UTC.
@@ -155,12 +156,9 @@ func loadTemplates(path string) ([][]byte, error) {
 	}
 	defer f.Close()
 	var out [][]byte
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
+	sc := ndjson.NewScanner(f, 1<<20)
 	for sc.Scan() {
-		if line := bytes.TrimSpace(sc.Bytes()); len(line) > 0 {
-			out = append(out, bytes.Clone(line))
-		}
+		out = append(out, bytes.Clone(sc.Bytes()))
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)

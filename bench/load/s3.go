@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -20,6 +19,8 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	gw "github.com/auditstream/auditstream/internal/versitygw"
+
+	"github.com/auditstream/auditstream/internal/ndjson"
 )
 
 // The versitygw the tool runs for --sink s3: fixed credentials, region and
@@ -168,14 +169,9 @@ func (r *s3Reader) read(ctx context.Context, key string, now int64) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", key, err)
 	}
-	sc := bufio.NewScanner(zr)
-	sc.Buffer(nil, maxHookBody)
+	sc := ndjson.NewScanner(zr, maxHookBody)
 	for sc.Scan() {
-		line := sc.Bytes()
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		id, err := lineUUID(line)
+		id, err := lineUUID(sc.Bytes())
 		if err != nil {
 			return fmt.Errorf("%s: %w", key, err)
 		}

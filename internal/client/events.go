@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,6 +10,8 @@ import (
 	"net/http"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/auditstream/auditstream/internal/ndjson"
 )
 
 // Ingest limits. The server takes bodies up to 10 MiB by default; the client
@@ -73,22 +74,16 @@ func (c *Client) SendNDJSON(ctx context.Context, r io.Reader) (Result, error) {
 		return nil
 	}
 
-	sc := bufio.NewScanner(r)
 	// Room for the longest line plus its "\r\n", so an over-long line is
 	// seen whole and reported by number rather than as a scanner error.
-	sc.Buffer(make([]byte, 0, 64<<10), MaxLineBytes+2)
-	line := 0
+	sc := ndjson.NewScanner(r, MaxLineBytes+2)
 	for sc.Scan() {
-		line++
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 {
-			continue
-		}
+		b := sc.Bytes()
 		if len(b) > MaxLineBytes {
-			return total, fmt.Errorf("%w: line %d is longer than %d bytes", ErrInvalidInput, line, MaxLineBytes)
+			return total, fmt.Errorf("%w: line %d is longer than %d bytes", ErrInvalidInput, sc.Line(), MaxLineBytes)
 		}
 		if b[0] != '{' || !json.Valid(b) {
-			return total, fmt.Errorf("%w: line %d is not a JSON object", ErrInvalidInput, line)
+			return total, fmt.Errorf("%w: line %d is not a JSON object", ErrInvalidInput, sc.Line())
 		}
 		if n > 0 && (n >= maxEvents || batch.Len()+len(b)+1 > maxBytes) {
 			if err := flush(); err != nil {
@@ -100,8 +95,8 @@ func (c *Client) SendNDJSON(ctx context.Context, r io.Reader) (Result, error) {
 		n++
 	}
 	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return total, fmt.Errorf("%w: line %d is longer than %d bytes", ErrInvalidInput, line+1, MaxLineBytes)
+		if errors.Is(err, ndjson.ErrTooLong) {
+			return total, fmt.Errorf("%w: line %d is longer than %d bytes", ErrInvalidInput, sc.Line()+1, MaxLineBytes)
 		}
 		return total, fmt.Errorf("read input: %w", err)
 	}

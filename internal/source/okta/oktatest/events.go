@@ -1,7 +1,6 @@
 package oktatest
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,6 +9,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/ndjson"
 )
 
 // LoadEvents reads LogEvents from an NDJSON file (such as
@@ -25,16 +26,10 @@ func LoadEvents(path string) ([]json.RawMessage, error) {
 	}
 	defer f.Close()
 	var out []json.RawMessage
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
-	line := 0
+	sc := ndjson.NewScanner(f, 16<<20)
 	for sc.Scan() {
-		line++
-		raw := bytes.TrimSpace(sc.Bytes())
-		if len(raw) == 0 {
-			continue
-		}
-		ev, err := Unique(raw, fmt.Sprintf("line%d", line), time.Date(2024, 1, 1, 0, line, 0, 0, time.UTC))
+		line := sc.Line()
+		ev, err := Unique(sc.Bytes(), fmt.Sprintf("line%d", line), time.Date(2024, 1, 1, 0, line, 0, 0, time.UTC))
 		if err != nil {
 			return nil, fmt.Errorf("%s line %d: %w", path, line, err)
 		}
