@@ -5,7 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -273,28 +273,10 @@ func ReadNodes(ctx context.Context, kv jetstream.KeyValue) ([]Node, error) {
 	if kv == nil {
 		return nil, nil
 	}
-	w, err := kv.Watch(ctx, NodePrefix+">", jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = w.Stop() }()
 	var out []Node
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case e, ok := <-w.Updates():
-			if !ok {
-				return nil, errors.New("heartbeat watch closed")
-			}
-			if e == nil {
-				slices.SortFunc(out, func(a, b Node) int { return strings.Compare(a.ID, b.ID) })
-				return out, nil
-			}
-			var nd Node
-			if json.Unmarshal(e.Value(), &nd) == nil {
-				out = append(out, nd)
-			}
-		}
+	if err := readAll(ctx, kv, NodePrefix, func(_ string, nd Node) { out = append(out, nd) }); err != nil {
+		return nil, fmt.Errorf("heartbeats: %w", err)
 	}
+	slices.SortFunc(out, func(a, b Node) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
 }
