@@ -5,11 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/jsonlex"
 	"github.com/auditstream/auditstream/internal/ndjson"
 )
 
@@ -47,11 +48,11 @@ func Unique(raw []byte, salt string, fallback time.Time) (json.RawMessage, error
 	}
 	var orig, pub string
 	for _, m := range members {
-		switch m.key {
+		switch m.Key {
 		case "uuid":
-			_ = json.Unmarshal(m.value, &orig)
+			_ = json.Unmarshal(m.Value, &orig)
 		case "published":
-			_ = json.Unmarshal(m.value, &pub)
+			_ = json.Unmarshal(m.Value, &pub)
 		}
 	}
 	sum := sha256.Sum256([]byte(salt + "\x00" + orig))
@@ -74,38 +75,17 @@ func WithPublished(raw json.RawMessage, t time.Time) json.RawMessage {
 	return withMembers(ms, map[string]string{"published": t.UTC().Format("2006-01-02T15:04:05.000Z")})
 }
 
-type member struct {
-	key   string
-	value json.RawMessage
-}
-
-func members(raw []byte) ([]member, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	tok, err := dec.Token()
-	if err != nil || tok != json.Delim('{') {
-		return nil, fmt.Errorf("not a JSON object")
+func members(raw []byte) ([]jsonlex.Member, error) {
+	ms, ok := jsonlex.Members(raw)
+	if !ok {
+		return nil, errors.New("not a JSON object")
 	}
-	var out []member
-	for dec.More() {
-		k, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, member{key: k.(string), value: v})
-	}
-	if _, err := dec.Token(); err != nil && err != io.EOF {
-		return nil, err
-	}
-	return out, nil
+	return ms, nil
 }
 
 // withMembers re-encodes members, replacing the values of set's keys and
 // appending those missing, in set's order of uuid then published.
-func withMembers(ms []member, set map[string]string) json.RawMessage {
+func withMembers(ms []jsonlex.Member, set map[string]string) json.RawMessage {
 	var b bytes.Buffer
 	b.WriteByte('{')
 	done := map[string]bool{}
@@ -119,13 +99,13 @@ func withMembers(ms []member, set map[string]string) json.RawMessage {
 		b.Write(v)
 	}
 	for _, m := range ms {
-		if v, ok := set[m.key]; ok {
+		if v, ok := set[m.Key]; ok {
 			vb, _ := json.Marshal(v)
-			write(m.key, vb)
-			done[m.key] = true
+			write(m.Key, vb)
+			done[m.Key] = true
 			continue
 		}
-		write(m.key, m.value)
+		write(m.Key, m.Value)
 	}
 	for _, k := range []string{"uuid", "published"} {
 		if v, ok := set[k]; ok && !done[k] {
