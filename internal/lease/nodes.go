@@ -5,7 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -274,8 +274,12 @@ func ReadNodes(ctx context.Context, kv jetstream.KeyValue) ([]Node, error) {
 		return nil, nil
 	}
 	var out []Node
-	if err := readAll(ctx, kv, NodePrefix, func(_ string, nd Node) { out = append(out, nd) }); err != nil {
-		return nil, fmt.Errorf("heartbeats: %w", err)
+	err := readAll(ctx, kv, NodePrefix, func(_ string, nd Node) { out = append(out, nd) })
+	if errors.Is(err, errWatchClosed) {
+		return nil, errors.New("heartbeat watch closed")
+	}
+	if err != nil {
+		return nil, err
 	}
 	slices.SortFunc(out, func(a, b Node) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil

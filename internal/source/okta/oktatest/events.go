@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -78,7 +77,7 @@ func WithPublished(raw json.RawMessage, t time.Time) json.RawMessage {
 func members(raw []byte) ([]jsonlex.Member, error) {
 	ms, ok := jsonlex.Members(raw)
 	if !ok {
-		return nil, errors.New("not a JSON object")
+		return nil, fmt.Errorf("not a JSON object")
 	}
 	return ms, nil
 }
