@@ -13,8 +13,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/auditstream/auditstream/internal/pause"
 )
 
 // Defaults of the Client's tunables.
@@ -83,7 +81,7 @@ func New(baseURL, token string, httpClient *http.Client) *Client {
 		base:  strings.TrimRight(baseURL, "/"),
 		token: token,
 		hc:    httpClient,
-		sleep: pause.For,
+		sleep: sleepCtx,
 	}
 }
 
@@ -331,4 +329,22 @@ func orDefault[T int | time.Duration](v, def T) T {
 		return def
 	}
 	return v
+}
+
+// sleepCtx waits d or until ctx ends, and returns ctx's error then. It is
+// package pause's For, written again: the client imports no internal
+// package but wire (see wire's TestLeaf), so that it stays apart from the
+// server.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,8 +11,6 @@ import (
 	"net/http"
 
 	"github.com/klauspost/compress/gzip"
-
-	"github.com/auditstream/auditstream/internal/ndjson"
 )
 
 // Ingest limits. The server takes bodies up to 10 MiB by default; the client
@@ -74,16 +73,24 @@ func (c *Client) SendNDJSON(ctx context.Context, r io.Reader) (Result, error) {
 		return nil
 	}
 
+	// The client keeps its own NDJSON scanning (package ndjson's): it
+	// imports no internal package but wire.
+	sc := bufio.NewScanner(r)
 	// Room for the longest line plus its "\r\n", so an over-long line is
 	// seen whole and reported by number rather than as a scanner error.
-	sc := ndjson.NewScanner(r, MaxLineBytes+2)
+	sc.Buffer(make([]byte, 0, 64<<10), MaxLineBytes+2)
+	line := 0
 	for sc.Scan() {
-		b := sc.Bytes()
+		line++
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
 		if len(b) > MaxLineBytes {
-			return total, fmt.Errorf("%w: line %d is longer than %d bytes", ErrInvalidInput, sc.Line(), MaxLineBytes)
+			return total, fmt.Errorf("%w: line %d is longer than %d bytes", ErrInvalidInput, line, MaxLineBytes)
 		}
 		if b[0] != '{' || !json.Valid(b) {
-			return total, fmt.Errorf("%w: line %d is not a JSON object", ErrInvalidInput, sc.Line())
+			return total, fmt.Errorf("%w: line %d is not a JSON object", ErrInvalidInput, line)
 		}
 		if n > 0 && (n >= maxEvents || batch.Len()+len(b)+1 > maxBytes) {
 			if err := flush(); err != nil {
@@ -95,8 +102,8 @@ func (c *Client) SendNDJSON(ctx context.Context, r io.Reader) (Result, error) {
 		n++
 	}
 	if err := sc.Err(); err != nil {
-		if errors.Is(err, ndjson.ErrTooLong) {
-			return total, fmt.Errorf("%w: line %d is longer than %d bytes", ErrInvalidInput, sc.Line()+1, MaxLineBytes)
+		if errors.Is(err, bufio.ErrTooLong) {
+			return total, fmt.Errorf("%w: line %d is longer than %d bytes", ErrInvalidInput, line+1, MaxLineBytes)
 		}
 		return total, fmt.Errorf("read input: %w", err)
 	}
