@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/binary"
@@ -11,9 +10,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
+
+	"github.com/auditstream/auditstream/internal/jsonlex"
+	"github.com/auditstream/auditstream/internal/ndjson"
 )
 
 // publishedFormat is Okta's published format: RFC 3339, ms, UTC.
@@ -64,46 +67,28 @@ func newGenerator(templates [][]byte) (*generator, error) {
 // stripMembers returns the members of the JSON object obj except those
 // named drop, in order, as `"k":v,...` without the braces.
 func stripMembers(obj []byte, drop ...string) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(obj))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+	members, ok := jsonlex.Members(obj)
+	if !ok {
 		return nil, errors.New("not a JSON object")
 	}
 	var out []byte
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		key := tok.(string)
-		var val json.RawMessage
-		if err := dec.Decode(&val); err != nil {
-			return nil, err
-		}
-		if containsStr(drop, key) {
+	for _, m := range members {
+		if slices.Contains(drop, m.Key) {
 			continue
 		}
 		if len(out) > 0 {
 			out = append(out, ',')
 		}
-		k, _ := json.Marshal(key)
+		k, _ := json.Marshal(m.Key)
 		out = append(out, k...)
 		out = append(out, ':')
 		var compact bytes.Buffer
-		if err := json.Compact(&compact, val); err != nil {
+		if err := json.Compact(&compact, m.Value); err != nil {
 			return nil, err
 		}
 		out = append(out, compact.Bytes()...)
 	}
 	return out, nil
-}
-
-func containsStr(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // uuid returns the uuid of event idx.
@@ -155,12 +140,9 @@ func loadTemplates(path string) ([][]byte, error) {
 	}
 	defer f.Close()
 	var out [][]byte
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
+	sc := ndjson.NewScanner(f, 1<<20)
 	for sc.Scan() {
-		if line := bytes.TrimSpace(sc.Bytes()); len(line) > 0 {
-			out = append(out, bytes.Clone(line))
-		}
+		out = append(out, bytes.Clone(sc.Bytes()))
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)

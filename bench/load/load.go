@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/client"
+	"github.com/auditstream/auditstream/internal/pause"
 )
 
 const (
@@ -272,7 +273,7 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*Report, error) {
 	cpuEnd := time.Now()
 	cpu.stop(rep, cpuEnd.Sub(ingestStart))
 	if !rep.TimedOut {
-		_ = sleepCtx(ctx, settle)
+		_ = pause.For(ctx, settle)
 	}
 	if reader != nil {
 		// One more look, for late duplicates.
@@ -392,7 +393,7 @@ func newCPUSet(pid int, gw *versitygw) *cpuSet {
 	}
 	c.tool, _ = startCPU(os.Getpid())
 	if gw != nil {
-		c.s3, _ = startCPU(gw.pid())
+		c.s3, _ = startCPU(gw.Pid())
 	}
 	return c
 }
@@ -467,7 +468,7 @@ func (s *sender) run(ctx context.Context) {
 				hi := min(lo+s.cfg.batch, s.cfg.events)
 				if s.cfg.rate > 0 {
 					due := paceStart.Add(time.Duration(float64(lo) / s.cfg.rate * float64(time.Second)))
-					if sleepCtx(ctx, time.Until(due)) != nil {
+					if pause.For(ctx, time.Until(due)) != nil {
 						return
 					}
 				}
@@ -553,17 +554,4 @@ func every(ctx context.Context, d time.Duration, f func()) <-chan struct{} {
 		}
 	}()
 	return done
-}
-
-// sleepCtx waits d or until ctx ends, returning ctx's error then.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	select {
-	case <-time.After(d):
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

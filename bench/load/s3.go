@@ -1,26 +1,26 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	s3api "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/klauspost/compress/gzip"
+
+	gw "github.com/auditstream/auditstream/internal/versitygw"
+
+	"github.com/auditstream/auditstream/internal/ndjson"
 )
 
 // The versitygw the tool runs for --sink s3: fixed credentials, region and
@@ -36,43 +36,27 @@ const (
 	// s3Poll is how often the tool lists the bucket for new objects; it is
 	// the resolution of the s3 run's delivery times.
 	s3Poll = 200 * time.Millisecond
-	// versitygwStart bounds versitygw's start.
-	versitygwStart = 15 * time.Second
 )
 
 // versitygw is a running versitygw with a posix backend on a temporary
 // directory.
 type versitygw struct {
-	endpoint string
-	root     string
-	cmd      *exec.Cmd
-	done     chan struct{}
-	logs     bytes.Buffer
+	*gw.Process
+	root string
+	logs bytes.Buffer
 }
 
-// findVersitygw returns path when set, else $VERSITYGW, versitygw on PATH,
-// or $GOPATH/bin/versitygw ($HOME/go/bin without GOPATH).
+// findVersitygw returns path when set, else the installed versitygw env
+// points to (gw.Lookup: $VERSITYGW, PATH, $GOPATH/bin or $HOME/go/bin).
 func findVersitygw(path string, env func(string) string) (string, error) {
 	if path != "" {
 		return path, nil
 	}
-	if p := env("VERSITYGW"); p != "" {
-		return p, nil
+	p, err := gw.Lookup(env)
+	if err != nil {
+		return "", fmt.Errorf("%w (or use --versitygw)", err)
 	}
-	if p, err := exec.LookPath("versitygw"); err == nil {
-		return p, nil
-	}
-	gopath := env("GOPATH")
-	if gopath == "" && env("HOME") != "" {
-		gopath = filepath.Join(env("HOME"), "go")
-	}
-	for _, dir := range filepath.SplitList(gopath) {
-		p := filepath.Join(dir, "bin", "versitygw")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", errors.New("versitygw not found: use --versitygw, set VERSITYGW, or go install github.com/versity/versitygw/cmd/versitygw@v1.8.0")
+	return p, nil
 }
 
 // startVersitygw runs bin on a free loopback port with a fresh posix root
@@ -86,79 +70,33 @@ func startVersitygw(ctx context.Context, bin string) (*versitygw, error) {
 		os.RemoveAll(root)
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		os.RemoveAll(root)
-		return nil, err
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	g := &versitygw{endpoint: "http://" + addr, root: root, done: make(chan struct{})}
-	g.cmd = exec.Command(bin, "--port", addr, "--health", "/health", "--quiet", "posix", root)
-	g.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+s3AccessKey, "ROOT_SECRET_ACCESS_KEY="+s3SecretKey)
-	g.cmd.Stdout, g.cmd.Stderr = &g.logs, &g.logs
-	if err := g.cmd.Start(); err != nil {
-		os.RemoveAll(root)
-		return nil, fmt.Errorf("start versitygw: %w", err)
-	}
-	go func() { _ = g.cmd.Wait(); close(g.done) }()
-	deadline := time.Now().Add(versitygwStart)
+	g := &versitygw{root: root}
 	hc := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
 	defer hc.CloseIdleConnections()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, g.endpoint+"/health", nil)
-		resp, err := hc.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return g, nil
-			}
-		}
-		select {
-		case <-g.done:
-			out := g.logs.String()
-			g.stop()
-			return nil, fmt.Errorf("versitygw exited at start: %s", out)
-		case <-ctx.Done():
-			g.stop()
-			return nil, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			g.stop()
-			return nil, fmt.Errorf("versitygw did not answer in %s (last error %v)", versitygwStart, err)
-		}
+	g.Process, err = gw.Start(ctx, bin, gw.Options{Root: root, AccessKey: s3AccessKey, SecretKey: s3SecretKey, HTTPClient: hc, Output: &g.logs})
+	if err != nil {
+		os.RemoveAll(root)
+		return nil, fmt.Errorf("%w: %s", err, g.logs.String())
 	}
+	return g, nil
 }
-
-// pid is versitygw's process id.
-func (g *versitygw) pid() int { return g.cmd.Process.Pid }
 
 // stop kills versitygw and removes its data.
 func (g *versitygw) stop() {
-	_ = g.cmd.Process.Kill()
-	<-g.done
+	g.Stop()
 	os.RemoveAll(g.root)
 }
 
 // client is an SDK client for the server.
 func (g *versitygw) client() *s3api.Client {
-	return s3api.New(s3api.Options{
-		Region:                     s3Region,
-		BaseEndpoint:               aws.String(g.endpoint),
-		UsePathStyle:               true,
-		Credentials:                credentials.NewStaticCredentialsProvider(s3AccessKey, s3SecretKey, ""),
-		HTTPClient:                 &http.Client{Transport: &http.Transport{Proxy: nil}},
-		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
-		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
-	})
+	return gw.Client(g.Endpoint, s3Region, s3AccessKey, s3SecretKey, &http.Client{Transport: &http.Transport{Proxy: nil}})
 }
 
 // streamSettings are the s3 stream's settings: gzip NDJSON (the default
 // format) under prefix, written at maxAge or s3MaxEvents.
 func (g *versitygw) streamSettings(prefix string, maxAge time.Duration) json.RawMessage {
 	b, _ := json.Marshal(map[string]any{
-		"bucket": s3Bucket, "region": s3Region, "endpoint": g.endpoint, "forcePathStyle": true,
+		"bucket": s3Bucket, "region": s3Region, "endpoint": g.Endpoint, "forcePathStyle": true,
 		"prefix":      prefix,
 		"credentials": map[string]any{"accessKeyId": s3AccessKey, "secretAccessKey": s3SecretKey},
 		"batch":       map[string]any{"maxAge": maxAge.String(), "maxEvents": s3MaxEvents},
@@ -231,14 +169,9 @@ func (r *s3Reader) read(ctx context.Context, key string, now int64) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", key, err)
 	}
-	sc := bufio.NewScanner(zr)
-	sc.Buffer(nil, maxHookBody)
+	sc := ndjson.NewScanner(zr, maxHookBody)
 	for sc.Scan() {
-		line := sc.Bytes()
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		id, err := lineUUID(line)
+		id, err := lineUUID(sc.Bytes())
 		if err != nil {
 			return fmt.Errorf("%s: %w", key, err)
 		}

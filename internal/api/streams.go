@@ -89,11 +89,8 @@ func (s *Server) validateInput(in *streamInput, tok auth.Token, old stream.Defin
 	if len(in.Settings) == 0 || string(in.Settings) == "null" {
 		in.Settings = json.RawMessage("{}")
 	}
-	// The destination is the operator's when an all-orgs token sets it, or
-	// when a change leaves the operator's settings as they were.
-	operator := tok.Org == auth.AllOrgs || (old.ID != "" && old.Operator && bytes.Equal(httpapi.CompactJSON(in.Settings), old.Settings))
 	if err := s.d.Types.Validate(stream.Definition{Header: kvstore.Header{ID: old.ID, Type: in.Type, Org: orgOr(in.Org, tok), Settings: in.Settings},
-		Operator: operator}); err != nil {
+		Operator: httpapi.ByOperator(tok, old.Operator, old.Settings, in.Settings)}); err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			causes = append(causes, line)
 		}
@@ -210,11 +207,7 @@ func (s *Server) updateStream(w http.ResponseWriter, r *http.Request, tok auth.T
 	}
 	d := old
 	d.Name, d.Settings, d.Filter, d.Org = in.Name, httpapi.CompactJSON(in.Settings), httpapi.CompactJSON(in.Filter), in.Org
-	// Settings the operator saves are the operator's; a tenant's change
-	// of them makes them the tenant's.
-	if tok.Org == auth.AllOrgs || !bytes.Equal(d.Settings, old.Settings) {
-		d.Operator = tok.Org == auth.AllOrgs
-	}
+	d.Operator = httpapi.ByOperator(tok, old.Operator, old.Settings, in.Settings)
 	if d.Status == stream.StatusActive && !bytes.Equal(d.Settings, old.Settings) {
 		if err := s.verify(r.Context(), r, tok, d); err != nil {
 			return err

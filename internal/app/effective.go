@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/jsonmap"
 	"github.com/auditstream/auditstream/internal/secret"
 )
 
@@ -57,22 +58,9 @@ func redactPaths(settings map[string]any, paths []string) map[string]any {
 		return map[string]any{}
 	}
 	for _, p := range paths {
-		cur := m
 		parts := strings.Split(p, ".")
-		for i, k := range parts {
-			v, ok := cur[k]
-			if !ok {
-				break
-			}
-			if i == len(parts)-1 {
-				cur[k] = secret.Redacted
-				break
-			}
-			next, ok := v.(map[string]any)
-			if !ok {
-				break
-			}
-			cur = next
+		if _, ok := jsonmap.Get(m, parts); ok {
+			jsonmap.Set(m, parts, secret.Redacted)
 		}
 	}
 	return m

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/jsonmap"
 )
 
 // ExportColumns are the columns of the flat audit-export schema (see the
@@ -303,11 +304,11 @@ func rebuild(header, row []string) (Decoded, error) {
 				ev["published"] = t.UTC().Format("2006-01-02T15:04:05.000Z")
 			}
 		case exportPaths[h] != nil:
-			set(ev, v, exportPaths[h]...)
+			jsonmap.Set(ev, exportPaths[h], v)
 		case appSpecific[h] || h == "ROOT_SCOPE_USER_ID" || h == "SERVICE" || h == "DOMAIN" || h == "APP_ID":
 			ev[lowerCamel(h)] = v
 		case h != strings.ToUpper(h):
-			set(ev, v, strings.Split(h, ".")...)
+			jsonmap.Set(ev, strings.Split(h, "."), v)
 		}
 	}
 	if d.Data != nil {
@@ -334,19 +335,4 @@ var exportPaths = map[string][]string{
 	"SERVICE_REVISION": {"version"},
 	"RESOURCE_TYPE":    {"target", "type"},
 	"RESOURCE_ID":      {"target", "id"},
-}
-
-// set stores v at a dotted path, making objects on the way; numeric
-// segments are kept as object keys (the array shape is lost in CSV).
-func set(ev map[string]any, v string, path ...string) {
-	m := ev
-	for _, p := range path[:len(path)-1] {
-		next, ok := m[p].(map[string]any)
-		if !ok {
-			next = map[string]any{}
-			m[p] = next
-		}
-		m = next
-	}
-	m[path[len(path)-1]] = v
 }

@@ -331,6 +331,10 @@ func orDefault[T int | time.Duration](v, def T) T {
 	return v
 }
 
+// sleepCtx waits d or until ctx ends, and returns ctx's error then. It is
+// package pause's For, written again: the client imports no internal
+// package but wire (see wire's TestLeaf), so that it stays apart from the
+// server.
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()

@@ -73,6 +73,8 @@ func (c *Client) SendNDJSON(ctx context.Context, r io.Reader) (Result, error) {
 		return nil
 	}
 
+	// The client keeps its own NDJSON scanning (package ndjson's): it
+	// imports no internal package but wire.
 	sc := bufio.NewScanner(r)
 	// Room for the longest line plus its "\r\n", so an over-long line is
 	// seen whole and reported by number rather than as a scanner error.

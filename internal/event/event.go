@@ -127,12 +127,9 @@ func (p *Parser) record(raw []byte, f fields, org string, now time.Time) (Record
 	if ev.EventType, err = p.eventType(et); err != nil {
 		return Record{}, err
 	}
-	id, err := rawString(f.uuid, "uuid")
+	id, err := optionalString(f.uuid, "uuid", "a non-empty string (leave it out to have one generated)")
 	if err != nil {
 		return Record{}, err
-	}
-	if f.uuid != nil && len(id) == 0 {
-		return Record{}, fmt.Errorf("%w: uuid must be a non-empty string (leave it out to have one generated)", ErrInvalid)
 	}
 	if len(id) > MaxUUIDLen {
 		return Record{}, fmt.Errorf("%w: uuid longer than %d bytes", ErrInvalid, MaxUUIDLen)
@@ -140,12 +137,9 @@ func (p *Parser) record(raw []byte, f fields, org string, now time.Time) (Record
 	if err := checkUUID(id); err != nil {
 		return Record{}, err
 	}
-	pub, err := rawString(f.published, "published")
+	pub, err := optionalString(f.published, "published", "an RFC 3339 time (leave it out to use the time of receipt)")
 	if err != nil {
 		return Record{}, err
-	}
-	if f.published != nil && len(pub) == 0 {
-		return Record{}, fmt.Errorf("%w: published must be an RFC 3339 time (leave it out to use the time of receipt)", ErrInvalid)
 	}
 	if len(pub) > 0 {
 		// The text is only read: time.Parse keeps it in nothing it

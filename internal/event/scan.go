@@ -460,6 +460,17 @@ func quoteShort(name []byte) string {
 	return fmt.Sprintf("%q", name)
 }
 
+// optionalString is rawString for a member that may be left out but, when
+// present, must be a non-empty string: null or "" is an error saying the
+// member must be want.
+func optionalString(v []byte, name, want string) ([]byte, error) {
+	s, err := rawString(v, name)
+	if err == nil && v != nil && len(s) == 0 {
+		return nil, fmt.Errorf("%w: %s must be %s", ErrInvalid, name, want)
+	}
+	return s, err
+}
+
 // rawString decodes a raw JSON value that must be a string or null; name
 // is the member's name for the error. The value has passed scan. The
 // result points into v unless the string holds escapes or non-ASCII text.

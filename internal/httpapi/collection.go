@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 
 	"github.com/auditstream/auditstream/internal/auth"
@@ -11,6 +13,15 @@ type Meta struct {
 	Org, Type, Status string
 	// ReadOnly marks resources declared in the config file.
 	ReadOnly bool
+}
+
+// ByOperator reports whether settings stored by tok are the operator's
+// choice, which decides the egress policy they are held to: tok is an
+// all-orgs token, or it leaves the settings of a resource the operator
+// set (oldOperator, false on create) as they were (oldSettings, stored
+// compacted).
+func ByOperator(tok auth.Token, oldOperator bool, oldSettings, settings json.RawMessage) bool {
+	return tok.Org == auth.AllOrgs || (oldOperator && bytes.Equal(CompactJSON(settings), oldSettings))
 }
 
 // Collection is the request flow log streams and sources share: resources

@@ -1,7 +1,8 @@
 // Package jsonlex holds the lexical pieces of JSON (RFC 8259) text that the
 // packages reading and writing raw JSON without encoding/json share: white
-// space, string escapes, skipping strings and values, and arrays of values
-// that are JSON already. The pattern package parses patterns and walks events with
+// space, string escapes, skipping strings and values, an object's members
+// in order (the load tool and the Okta fake rewrite events keeping member
+// order), and arrays of values that are JSON already. The pattern package parses patterns and walks events with
 // them, the query package walks stored events with them; each keeps its own
 // walk, because one validates every byte and the other trusts what the
 // journal stored.
@@ -188,4 +189,60 @@ func AppendArray[T any](dst []byte, items []T, raw func(T) []byte) []byte {
 		dst = append(dst, raw(it)...)
 	}
 	return append(dst, ']')
+}
+
+// Member is one member of a JSON object: its name, unescaped, and its
+// value as written.
+type Member struct {
+	Key   string
+	Value []byte
+}
+
+// Members returns the members of the JSON object obj in their order, the
+// values pointing into obj, and false when obj is not one object (white
+// space around it aside). Like SkipValue, it trusts the values it skips.
+func Members(obj []byte) ([]Member, bool) {
+	i := SkipSpace(obj, 0)
+	if i >= len(obj) || obj[i] != '{' {
+		return nil, false
+	}
+	var out []Member
+	i = SkipSpace(obj, i+1)
+	if i < len(obj) && obj[i] == '}' {
+		return closed(obj, i, out)
+	}
+	for i < len(obj) && obj[i] == '"' {
+		key, end, bad := AppendUnescaped(nil, obj, i+1)
+		if bad >= 0 {
+			return nil, false
+		}
+		i = SkipSpace(obj, end)
+		if i >= len(obj) || obj[i] != ':' {
+			return nil, false
+		}
+		start := SkipSpace(obj, i+1)
+		end, ok := SkipValue(obj, start)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, Member{Key: string(key), Value: obj[start:end]})
+		i = SkipSpace(obj, end)
+		if i < len(obj) && obj[i] == '}' {
+			return closed(obj, i, out)
+		}
+		if i >= len(obj) || obj[i] != ',' {
+			return nil, false
+		}
+		i = SkipSpace(obj, i+1)
+	}
+	return nil, false
+}
+
+// closed is Members' answer at the object's closing brace obj[i]: out,
+// unless more than white space follows.
+func closed(obj []byte, i int, out []Member) ([]Member, bool) {
+	if SkipSpace(obj, i+1) != len(obj) {
+		return nil, false
+	}
+	return out, true
 }

@@ -162,3 +162,32 @@ func TestSkipStringAndValue(t *testing.T) {
 		}
 	}
 }
+
+func TestMembers(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want []Member
+		ok   bool
+	}{
+		{`{}`, nil, true},
+		{` { "a" : 1 , "b\u0041":{"x":[1, "}"]},"c":"s" } `, []Member{{"a", []byte("1")}, {"bA", []byte(`{"x":[1, "}"]}`)}, {"c", []byte(`"s"`)}}, true},
+		{`{"a":1,}`, nil, false},
+		{`{"a" 1}`, nil, false},
+		{`{"a":1} x`, nil, false},
+		{`[1]`, nil, false},
+		{`{"a":`, nil, false},
+		{`{"a":1`, nil, false},
+		{``, nil, false},
+	} {
+		got, ok := Members([]byte(tt.in))
+		if ok != tt.ok || len(got) != len(tt.want) {
+			t.Errorf("%s: got %q, %v, want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+			continue
+		}
+		for i := range got {
+			if got[i].Key != tt.want[i].Key || string(got[i].Value) != string(tt.want[i].Value) {
+				t.Errorf("%s: member %d: got %s=%s, want %s=%s", tt.in, i, got[i].Key, got[i].Value, tt.want[i].Key, tt.want[i].Value)
+			}
+		}
+	}
+}

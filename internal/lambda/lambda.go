@@ -11,18 +11,17 @@
 package lambda
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/auditstream/auditstream/internal/archive"
+	"github.com/auditstream/auditstream/internal/client"
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/secret"
 	"github.com/auditstream/auditstream/internal/sink"
@@ -42,7 +41,9 @@ type Config struct {
 	// source aws.partner/okta.com/<org>/<name>, else "default".
 	Org string
 	// ForwardURL, instead of S3, posts each event to an auditstream ingest
-	// URL (https://host/api/v1/events) with ForwardToken as SSWS token.
+	// URL (https://host/api/v1/events, or the server's https://host) with
+	// ForwardToken as SSWS token, through package client (which retries
+	// throttling, server errors and lost connections).
 	ForwardURL   string
 	ForwardToken secret.String
 }
@@ -72,9 +73,8 @@ func ConfigFromEnv(env func(string) string) (Config, error) {
 	case cfg.ForwardURL != "" && bucket != "":
 		return cfg, fmt.Errorf("set %s or %s, not both", EnvBucket, EnvForwardURL)
 	case cfg.ForwardURL != "":
-		u, err := url.Parse(cfg.ForwardURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return cfg, fmt.Errorf("%s %q: want an http(s) URL", EnvForwardURL, cfg.ForwardURL)
+		if _, ok := ingestBase(cfg.ForwardURL); !ok {
+			return cfg, fmt.Errorf("%s %q: want an http(s) URL, the server's or its /api/v1/events", EnvForwardURL, cfg.ForwardURL)
 		}
 		if cfg.ForwardToken == "" {
 			return cfg, fmt.Errorf("%s: required with %s", EnvForwardToken, EnvForwardURL)
@@ -120,16 +120,13 @@ type Deps struct {
 type Handler struct {
 	cfg    Config
 	sink   *s3.Sink
-	client *http.Client
+	ingest *client.Client // when forwarding
 	now    func() time.Time
 }
 
 // New builds the handler. It makes no request.
 func New(cfg Config, deps Deps) (*Handler, error) {
-	h := &Handler{cfg: cfg, client: deps.HTTPClient, now: deps.Now}
-	if h.client == nil {
-		h.client = &http.Client{Timeout: forwardTimeout}
-	}
+	h := &Handler{cfg: cfg, now: deps.Now}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -141,6 +138,18 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		h.sink = s
 	} else if cfg.ForwardURL == "" {
 		return nil, errors.New("lambda: neither S3 nor a forward URL configured")
+	} else {
+		base, ok := ingestBase(cfg.ForwardURL)
+		if !ok {
+			return nil, fmt.Errorf("lambda: forward URL %q: want an http(s) URL, the server's or its /api/v1/events", cfg.ForwardURL)
+		}
+		hc := deps.HTTPClient
+		if hc == nil {
+			hc = &http.Client{Timeout: forwardTimeout}
+		}
+		// One event a call, sent as it came: nothing to gain by gzip.
+		h.ingest = client.New(base, cfg.ForwardToken.Reveal(), hc)
+		h.ingest.DisableCompression = true
 	}
 	return h, nil
 }
@@ -211,26 +220,30 @@ func (h *Handler) org(source string) string {
 func (h *Handler) forward(ctx context.Context, ev event.Record) (Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, forwardTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.cfg.ForwardURL, bytes.NewReader(ev.Data))
-	if err != nil {
-		return Response{}, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "SSWS "+h.cfg.ForwardToken.Reveal())
-	resp, err := h.client.Do(req)
-	if err != nil {
+	res, err := h.ingest.SendBatch(ctx, ev.Data)
+	var apiErr *client.APIError
+	switch {
+	case err == nil:
+		b, _ := json.Marshal(res)
+		return Response{StatusCode: http.StatusOK, Body: fmt.Sprintf("forwarded event %s: %s", ev.UUID, b)}, nil
+	case errors.As(err, &apiErr) && (apiErr.Status == http.StatusBadRequest || apiErr.Status == http.StatusUnprocessableEntity):
+		// The server refuses the event itself: retrying cannot help.
+		return Response{StatusCode: apiErr.Status, Body: "refused: " + apiErr.Error()}, nil
+	default:
 		return Response{}, fmt.Errorf("forward to %s: %w", h.cfg.ForwardURL, err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	switch {
-	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		return Response{StatusCode: http.StatusOK, Body: fmt.Sprintf("forwarded event %s: %s", ev.UUID, bytes.TrimSpace(body))}, nil
-	case resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusUnprocessableEntity:
-		// The server refuses the event itself: retrying cannot help.
-		return Response{StatusCode: resp.StatusCode, Body: fmt.Sprintf("refused: %s", bytes.TrimSpace(body))}, nil
-	default:
-		return Response{}, fmt.Errorf("forward to %s: %s: %s", h.cfg.ForwardURL, resp.Status, bytes.TrimSpace(body))
+}
+
+// ingestBase is the server's base URL in an ingest URL: the URL without
+// its path /api/v1/events, or the URL itself when it has no path.
+func ingestBase(forward string) (string, bool) {
+	u, err := url.Parse(forward)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", false
 	}
+	base, found := strings.CutSuffix(strings.TrimRight(forward, "/"), "/api/v1/events")
+	if !found && strings.Trim(u.Path, "/") != "" {
+		return "", false
+	}
+	return base, true
 }

@@ -182,3 +182,44 @@ func TestConfigFromEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardRefused: an event the server refuses (400, 422) is answered
+// with the server's status and no error, so Lambda does not retry it.
+func TestForwardRefused(t *testing.T) {
+	for _, status := range []int{http.StatusBadRequest, http.StatusUnprocessableEntity} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_, _ = w.Write([]byte(`{"errorCode":"E0000001","errorSummary":"Api validation failed: events","errorCauses":[]}`))
+		}))
+		h, err := New(Config{ForwardURL: srv.URL + "/api/v1/events/", ForwardToken: "tok"}, Deps{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := h.Invoke(t.Context(), envelopeBytes(t))
+		srv.Close()
+		if err != nil || resp.StatusCode != status || !strings.Contains(resp.Body, "Api validation failed") {
+			t.Errorf("%d: got %+v, %v, want %d naming the server's summary and no error", status, resp, err, status)
+		}
+	}
+}
+
+func TestIngestBase(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"https://as.example.com/api/v1/events", "https://as.example.com", true},
+		{"https://as.example.com/api/v1/events/", "https://as.example.com", true},
+		{"https://as.example.com/prefix/api/v1/events", "https://as.example.com/prefix", true},
+		{"https://as.example.com", "https://as.example.com", true},
+		{"http://127.0.0.1:8080/", "http://127.0.0.1:8080", true},
+		{"https://as.example.com/other", "", false},
+		{"ftp://as.example.com", "", false},
+		{"as.example.com", "", false},
+	} {
+		if got, ok := ingestBase(tc.in); got != tc.want || ok != tc.ok {
+			t.Errorf("%s: got %q, %v, want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}

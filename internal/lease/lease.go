@@ -194,22 +194,40 @@ func All(ctx context.Context, kv jetstream.KeyValue, prefix string) (map[string]
 	if kv == nil {
 		return out, nil
 	}
+	err := readAll(ctx, kv, prefix, func(key string, l Lease) { out[key] = l })
+	if err != nil && !errors.Is(err, errWatchClosed) {
+		return nil, err
+	}
+	return out, nil
+}
+
+// errWatchClosed is readAll's error when the watch ends before it has
+// given every current value.
+var errWatchClosed = errors.New("watch closed")
+
+// readAll calls each with the key (prefix removed) and the decoded value
+// of every JSON value in kv under prefix; values that do not decode as a
+// T are passed over.
+func readAll[T any](ctx context.Context, kv jetstream.KeyValue, prefix string, each func(key string, v T)) error {
 	w, err := kv.Watch(ctx, prefix+">", jetstream.IgnoreDeletes())
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer func() { _ = w.Stop() }()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		case e, ok := <-w.Updates():
-			if !ok || e == nil {
-				return out, nil
+			if !ok {
+				return errWatchClosed
 			}
-			var cur Lease
-			if json.Unmarshal(e.Value(), &cur) == nil {
-				out[strings.TrimPrefix(e.Key(), prefix)] = cur
+			if e == nil {
+				return nil
+			}
+			var v T
+			if json.Unmarshal(e.Value(), &v) == nil {
+				each(strings.TrimPrefix(e.Key(), prefix), v)
 			}
 		}
 	}

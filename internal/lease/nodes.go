@@ -273,28 +273,14 @@ func ReadNodes(ctx context.Context, kv jetstream.KeyValue) ([]Node, error) {
 	if kv == nil {
 		return nil, nil
 	}
-	w, err := kv.Watch(ctx, NodePrefix+">", jetstream.IgnoreDeletes())
+	var out []Node
+	err := readAll(ctx, kv, NodePrefix, func(_ string, nd Node) { out = append(out, nd) })
+	if errors.Is(err, errWatchClosed) {
+		return nil, errors.New("heartbeat watch closed")
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = w.Stop() }()
-	var out []Node
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case e, ok := <-w.Updates():
-			if !ok {
-				return nil, errors.New("heartbeat watch closed")
-			}
-			if e == nil {
-				slices.SortFunc(out, func(a, b Node) int { return strings.Compare(a.ID, b.ID) })
-				return out, nil
-			}
-			var nd Node
-			if json.Unmarshal(e.Value(), &nd) == nil {
-				out = append(out, nd)
-			}
-		}
-	}
+	slices.SortFunc(out, func(a, b Node) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
 }

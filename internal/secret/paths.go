@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/auditstream/auditstream/internal/jsonmap"
 )
 
 // Fields says which settings of a type are write-only secrets and which
@@ -40,19 +42,9 @@ func Strip(raw json.RawMessage, paths []string) (json.RawMessage, error) {
 		return nil, err
 	}
 	for _, p := range paths {
-		deletePath(m, strings.Split(p, "."))
+		jsonmap.Delete(m, strings.Split(p, "."))
 	}
 	return json.Marshal(m)
-}
-
-func deletePath(m map[string]any, path []string) {
-	if len(path) == 1 {
-		delete(m, path[0])
-		return
-	}
-	if sub, ok := m[path[0]].(map[string]any); ok {
-		deletePath(sub, path[1:])
-	}
 }
 
 // Carry copies each of f.Secrets from old into raw where raw lacks it or
@@ -83,18 +75,18 @@ func Carry(raw, old json.RawMessage, f Fields) (json.RawMessage, error) {
 	var errs []error
 	for _, p := range f.Secrets {
 		parts := strings.Split(p, ".")
-		v, ok := lookupPath(o, parts)
+		v, ok := jsonmap.Get(o, parts)
 		if !ok {
 			continue
 		}
-		if nv, has := lookupPath(m, parts); has && nv != Redacted {
+		if nv, has := jsonmap.Get(m, parts); has && nv != Redacted {
 			continue
 		}
 		if len(moved) > 0 {
 			errs = append(errs, fmt.Errorf("settings.%s %w because %s", p, ErrResend, strings.Join(moved, " and ")))
 			continue
 		}
-		setPath(m, parts, v)
+		jsonmap.Set(m, parts, v)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -124,8 +116,8 @@ func changes(o, n map[string]any, paths []string) []string {
 	var out []string
 	for _, p := range paths {
 		parts := strings.Split(p, ".")
-		ov, _ := lookupPath(o, parts)
-		nv, _ := lookupPath(n, parts)
+		ov, _ := jsonmap.Get(o, parts)
+		nv, _ := jsonmap.Get(n, parts)
 		if what, changed := compare(ov, nv); changed {
 			out = append(out, strings.TrimSpace("settings."+p+" changed "+what))
 		}
@@ -205,29 +197,4 @@ func origin(s string) (originParts, bool) {
 		}
 	}
 	return o, true
-}
-
-func lookupPath(m map[string]any, path []string) (any, bool) {
-	v, ok := m[path[0]]
-	if !ok || len(path) == 1 {
-		return v, ok
-	}
-	sub, ok := v.(map[string]any)
-	if !ok {
-		return nil, false
-	}
-	return lookupPath(sub, path[1:])
-}
-
-func setPath(m map[string]any, path []string, v any) {
-	if len(path) == 1 {
-		m[path[0]] = v
-		return
-	}
-	sub, ok := m[path[0]].(map[string]any)
-	if !ok {
-		sub = map[string]any{}
-		m[path[0]] = sub
-	}
-	setPath(sub, path[1:], v)
 }

@@ -1,7 +1,6 @@
 package source
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
@@ -158,7 +157,7 @@ func (a *API) validate(in *input, tok auth.Token, old Definition) (json.RawMessa
 			causes = append(causes, strings.Split(err.Error(), "\n")...)
 		} else if t.Check != nil {
 			d := Definition{Header: kvstore.Header{ID: old.ID, Type: in.Type, Org: in.Org, Settings: stored},
-				Operator: operatorSets(tok, old, stored)}
+				Operator: httpapi.ByOperator(tok, old.Operator, old.Settings, stored)}
 			if err := t.Check(d); err != nil {
 				causes = append(causes, err.Error())
 			}
@@ -168,13 +167,6 @@ func (a *API) validate(in *input, tok auth.Token, old Definition) (json.RawMessa
 		return nil, httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: source").WithCauses(causes...)
 	}
 	return httpapi.CompactJSON(stored), nil
-}
-
-// operatorSets reports whether settings, stored by tok over old (zero on
-// create), are the operator's choice: tok is an all-orgs token, or the
-// operator's settings stay as they were.
-func operatorSets(tok auth.Token, old Definition, settings json.RawMessage) bool {
-	return tok.Org == auth.AllOrgs || (old.ID != "" && old.Operator && bytes.Equal(httpapi.CompactJSON(settings), old.Settings))
 }
 
 func (a *API) orgOf(in string, tok auth.Token) string {
@@ -227,7 +219,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, tok auth.Token) err
 		return err
 	}
 	d := old
-	d.Operator = operatorSets(tok, old, settings)
+	d.Operator = httpapi.ByOperator(tok, old.Operator, old.Settings, settings)
 	d.Name, d.Org, d.Settings = in.Name, in.Org, settings
 	d.LastUpdated = a.now().UTC().Truncate(time.Millisecond)
 	if err := a.Store.Put(r.Context(), d); err != nil {

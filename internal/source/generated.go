@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/auditstream/auditstream/internal/jsonmap"
 	"github.com/auditstream/auditstream/internal/wire"
 )
 
@@ -31,17 +32,7 @@ func withGenerated(v wire.Source, generated map[string]string) wire.Source {
 		m = map[string]any{}
 	}
 	for path, value := range generated {
-		parts := strings.Split(path, ".")
-		cur := m
-		for _, p := range parts[:len(parts)-1] {
-			sub, ok := cur[p].(map[string]any)
-			if !ok {
-				sub = map[string]any{}
-				cur[p] = sub
-			}
-			cur = sub
-		}
-		cur[parts[len(parts)-1]] = value
+		jsonmap.Set(m, strings.Split(path, "."), value)
 	}
 	if b, err := json.Marshal(m); err == nil {
 		v.Settings = b

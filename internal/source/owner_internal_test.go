@@ -5,12 +5,13 @@ import (
 	"testing"
 
 	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/kvstore"
 )
 
-// TestOperatorSets: a source's settings are the operator's when an
-// all-orgs token sets them, or when a tenant's change leaves the
-// operator's settings as they were.
+// TestOperatorSets (httpapi.ByOperator, which log streams share): a
+// source's settings are the operator's when an all-orgs token sets them,
+// or when a tenant's change leaves the operator's settings as they were.
 func TestOperatorSets(t *testing.T) {
 	op := auth.Token{Org: auth.AllOrgs}
 	tenant := auth.Token{Org: "acme"}
@@ -30,7 +31,7 @@ func TestOperatorSets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := operatorSets(tt.tok, tt.old, json.RawMessage(tt.settings)); got != tt.want {
+			if got := httpapi.ByOperator(tt.tok, tt.old.Operator, tt.old.Settings, json.RawMessage(tt.settings)); got != tt.want {
 				t.Fatalf("got %v, want %v", got, tt.want)
 			}
 		})

@@ -15,7 +15,6 @@
 package clienttest
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -33,6 +32,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/auditstream/auditstream/internal/ndjson"
 )
 
 // MaxBody is the largest ingest body, after decompression, the fake takes
@@ -269,15 +270,9 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 		data json.RawMessage
 	}
 	var evs []parsed
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	sc.Buffer(nil, MaxBody)
-	line := 0
+	sc := ndjson.NewScanner(bytes.NewReader(body), MaxBody)
 	for sc.Scan() {
-		line++
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 {
-			continue
-		}
+		b := sc.Bytes()
 		var head struct {
 			UUID      string `json:"uuid"`
 			EventType string `json:"eventType"`
@@ -285,7 +280,7 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 		if err := json.Unmarshal(b, &head); err != nil || head.EventType == "" {
 			s.record(r, len(raw), 0)
 			WriteError(w, http.StatusBadRequest, "E0000001", "Api validation failed: events",
-				fmt.Sprintf("line %d: not an event with an eventType", line))
+				fmt.Sprintf("line %d: not an event with an eventType", sc.Line()))
 			return
 		}
 		data := slices.Clone(b)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/egress"
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/pause"
 	"github.com/auditstream/auditstream/internal/source"
 )
 
@@ -415,19 +416,7 @@ func (pl *Poller) saveCheckpoint(ctx context.Context, cp checkpoint) error {
 }
 
 // sleep waits d or until ctx ends, and reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
+func sleep(ctx context.Context, d time.Duration) bool { return pause.For(ctx, d) == nil }
 
 // backoff is the n-th (from 1) wait after a transient failure: MinBackoff
 // doubling to MaxBackoff, with jitter in [d/2, d].

@@ -11,13 +11,15 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/versitygw"
 )
 
 // Version is the versitygw release the tests build when none is installed.
-const Version = "v1.8.0"
+const Version = versitygw.Version
 
 // pkg is versitygw's main package.
-const pkg = "github.com/versity/versitygw/cmd/versitygw"
+const pkg = versitygw.Package
 
 // buildTimeout bounds building versitygw (downloading its modules and
 // compiling them takes a few minutes on a small machine).
@@ -45,20 +47,17 @@ func findOrBuild() (string, error) {
 		if _, err := os.Stat(p); err != nil {
 			return "", fmt.Errorf("VERSITYGW=%s: %w", p, err)
 		}
-		return p, nil
 	}
-	if p, err := exec.LookPath("versitygw"); err == nil {
-		return p, nil
-	}
-	gopath, err := goEnv("GOPATH")
-	if err != nil {
-		return "", err
-	}
-	for _, dir := range filepath.SplitList(gopath) {
-		p := filepath.Join(dir, "bin", "versitygw")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
+	env := func(k string) string {
+		if k == "GOPATH" {
+			v, _ := goEnv("GOPATH") // go env knows GOPATH's default
+			return v
 		}
+		return os.Getenv(k)
+	}
+	p, err := versitygw.Lookup(env)
+	if !errors.Is(err, versitygw.ErrNotFound) {
+		return p, err
 	}
 	cache, err := goEnv("GOCACHE")
 	if err != nil {

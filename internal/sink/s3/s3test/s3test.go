@@ -23,7 +23,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -31,8 +30,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	s3api "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/auditstream/auditstream/internal/versitygw"
 )
 
 // The server's fixed credentials and region.
@@ -54,7 +54,6 @@ type Server struct {
 	HTTPClient *http.Client
 
 	t    testing.TB
-	cmd  *exec.Cmd
 	logs *lockedBuffer
 }
 
@@ -74,55 +73,29 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Fatal(err)
 	}
 	root := t.TempDir()
-	addr := freeAddr(t)
-	args := []string{"--port", addr, "--health", "/health", "--quiet"}
 	s := &Server{Root: root, t: t, logs: &lockedBuffer{}, HTTPClient: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}}
-	scheme := "http"
+	o := versitygw.Options{Root: root, AccessKey: AccessKey, SecretKey: SecretKey, HTTPClient: s.HTTPClient, Output: s.logs}
 	if opts.TLS {
-		certFile, keyFile, pool := selfSigned(t)
-		args = append(args, "--cert", certFile, "--key", keyFile)
-		scheme = "https"
+		var pool *x509.CertPool
+		o.CertFile, o.KeyFile, pool = selfSigned(t)
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 		s.HTTPClient = &http.Client{Transport: tr}
+		o.HTTPClient = s.HTTPClient
 	}
-	args = append(args, "posix", root)
-	s.Endpoint = scheme + "://" + addr
-	s.cmd = exec.Command(bin, args...)
-	s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+AccessKey, "ROOT_SECRET_ACCESS_KEY="+SecretKey)
-	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start versitygw: %v", err)
+	p, err := versitygw.Start(t.Context(), bin, o)
+	if err != nil {
+		t.Fatalf("%v:\n%s", err, s.logs.String())
 	}
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
+	s.Endpoint = p.Endpoint
 	t.Cleanup(func() {
-		_ = s.cmd.Process.Kill()
-		<-done
+		p.Stop()
 		s.HTTPClient.CloseIdleConnections()
 		if t.Failed() {
 			t.Logf("versitygw output:\n%s", s.logs.String())
 		}
 	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := s.HTTPClient.Get(s.Endpoint + "/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
-			}
-		}
-		select {
-		case <-done:
-			t.Fatalf("versitygw exited at start:\n%s", s.logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("versitygw did not answer in 15s (last error %v):\n%s", err, s.logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return s
 }
 
 // CreateBucket makes a bucket (a directory of the posix backend).
@@ -136,15 +109,7 @@ func (s *Server) CreateBucket(name string) {
 // Client returns an SDK client for the server, with path-style addressing
 // and checksums only where required.
 func (s *Server) Client() *s3api.Client {
-	return s3api.New(s3api.Options{
-		Region:                     Region,
-		BaseEndpoint:               aws.String(s.Endpoint),
-		UsePathStyle:               true,
-		Credentials:                credentials.NewStaticCredentialsProvider(AccessKey, SecretKey, ""),
-		HTTPClient:                 s.HTTPClient,
-		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
-		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
-	})
+	return versitygw.Client(s.Endpoint, Region, AccessKey, SecretKey, s.HTTPClient)
 }
 
 // Keys lists every key under prefix in bucket, sorted.
@@ -178,16 +143,6 @@ func (s *Server) Get(ctx context.Context, bucket, key string) ([]byte, string) {
 		s.t.Fatal(err)
 	}
 	return b, aws.ToString(out.ContentType)
-}
-
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // selfSigned writes a certificate and key for 127.0.0.1 and returns their

@@ -1,15 +1,16 @@
 package oktatest
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/jsonlex"
+	"github.com/auditstream/auditstream/internal/ndjson"
 )
 
 // LoadEvents reads LogEvents from an NDJSON file (such as
@@ -25,16 +26,10 @@ func LoadEvents(path string) ([]json.RawMessage, error) {
 	}
 	defer f.Close()
 	var out []json.RawMessage
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
-	line := 0
+	sc := ndjson.NewScanner(f, 16<<20)
 	for sc.Scan() {
-		line++
-		raw := bytes.TrimSpace(sc.Bytes())
-		if len(raw) == 0 {
-			continue
-		}
-		ev, err := Unique(raw, fmt.Sprintf("line%d", line), time.Date(2024, 1, 1, 0, line, 0, 0, time.UTC))
+		line := sc.Line()
+		ev, err := Unique(sc.Bytes(), fmt.Sprintf("line%d", line), time.Date(2024, 1, 1, 0, line, 0, 0, time.UTC))
 		if err != nil {
 			return nil, fmt.Errorf("%s line %d: %w", path, line, err)
 		}
@@ -52,11 +47,11 @@ func Unique(raw []byte, salt string, fallback time.Time) (json.RawMessage, error
 	}
 	var orig, pub string
 	for _, m := range members {
-		switch m.key {
+		switch m.Key {
 		case "uuid":
-			_ = json.Unmarshal(m.value, &orig)
+			_ = json.Unmarshal(m.Value, &orig)
 		case "published":
-			_ = json.Unmarshal(m.value, &pub)
+			_ = json.Unmarshal(m.Value, &pub)
 		}
 	}
 	sum := sha256.Sum256([]byte(salt + "\x00" + orig))
@@ -79,38 +74,17 @@ func WithPublished(raw json.RawMessage, t time.Time) json.RawMessage {
 	return withMembers(ms, map[string]string{"published": t.UTC().Format("2006-01-02T15:04:05.000Z")})
 }
 
-type member struct {
-	key   string
-	value json.RawMessage
-}
-
-func members(raw []byte) ([]member, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	tok, err := dec.Token()
-	if err != nil || tok != json.Delim('{') {
+func members(raw []byte) ([]jsonlex.Member, error) {
+	ms, ok := jsonlex.Members(raw)
+	if !ok {
 		return nil, fmt.Errorf("not a JSON object")
 	}
-	var out []member
-	for dec.More() {
-		k, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, member{key: k.(string), value: v})
-	}
-	if _, err := dec.Token(); err != nil && err != io.EOF {
-		return nil, err
-	}
-	return out, nil
+	return ms, nil
 }
 
 // withMembers re-encodes members, replacing the values of set's keys and
 // appending those missing, in set's order of uuid then published.
-func withMembers(ms []member, set map[string]string) json.RawMessage {
+func withMembers(ms []jsonlex.Member, set map[string]string) json.RawMessage {
 	var b bytes.Buffer
 	b.WriteByte('{')
 	done := map[string]bool{}
@@ -124,13 +98,13 @@ func withMembers(ms []member, set map[string]string) json.RawMessage {
 		b.Write(v)
 	}
 	for _, m := range ms {
-		if v, ok := set[m.key]; ok {
+		if v, ok := set[m.Key]; ok {
 			vb, _ := json.Marshal(v)
-			write(m.key, vb)
-			done[m.key] = true
+			write(m.Key, vb)
+			done[m.Key] = true
 			continue
 		}
-		write(m.key, m.value)
+		write(m.Key, m.Value)
 	}
 	for _, k := range []string{"uuid", "published"} {
 		if v, ok := set[k]; ok && !done[k] {

@@ -348,6 +348,30 @@ func (o *Org) authorized(h, apiToken string, now time.Time) bool {
 	return false
 }
 
+// stored returns the events keep accepts, in persistence order, at most
+// max of them (all when max < 0).
+func (o *Org) stored(max int, keep func(stored) bool) []stored {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []stored
+	for _, e := range o.events {
+		if len(out) == max {
+			break
+		}
+		if keep(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// served counts n events served.
+func (o *Org) served(n int) {
+	o.mu.Lock()
+	o.stats.Served += n
+	o.mu.Unlock()
+}
+
 // poll serves polling mode: persistence order from the after cursor.
 func (o *Org) poll(w http.ResponseWriter, q url.Values, since time.Time, limit int) {
 	afterSeq := 0
@@ -366,18 +390,8 @@ func (o *Org) poll(w http.ResponseWriter, q url.Values, since time.Time, limit i
 		}
 		afterSeq = n
 	}
-	o.mu.Lock()
-	var out []stored
-	for _, e := range o.events {
-		if len(out) >= limit {
-			break
-		}
-		if e.seq > afterSeq && !e.persisted.Before(since) {
-			out = append(out, e)
-		}
-	}
-	o.stats.Served += len(out)
-	o.mu.Unlock()
+	out := o.stored(limit, func(e stored) bool { return e.seq > afterSeq && !e.persisted.Before(since) })
+	o.served(len(out))
 	next := url.Values{}
 	for k, v := range q {
 		next[k] = v
@@ -400,23 +414,14 @@ func (o *Org) bounded(w http.ResponseWriter, q url.Values, since, until time.Tim
 		}
 		offset = n
 	}
-	o.mu.Lock()
-	var all []stored
-	for _, e := range o.events {
-		if !e.published.Before(since) && e.published.Before(until) {
-			all = append(all, e)
-		}
-	}
-	o.mu.Unlock()
+	all := o.stored(-1, func(e stored) bool { return !e.published.Before(since) && e.published.Before(until) })
 	slices.SortStableFunc(all, func(a, b stored) int { return a.published.Compare(b.published) })
 	end := min(len(all), offset+limit)
 	var out []stored
 	if offset < len(all) {
 		out = all[offset:end]
 	}
-	o.mu.Lock()
-	o.stats.Served += len(out)
-	o.mu.Unlock()
+	o.served(len(out))
 	var next url.Values
 	if end < len(all) {
 		next = url.Values{}
