@@ -306,4 +306,3 @@ func tags(t threat) []string {
 	slices.Sort(out)
 	return slices.Compact(out)
 }
-
