@@ -26,6 +26,8 @@ package overlay
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"fmt"
 	"os"
 	"slices"
@@ -210,7 +212,7 @@ func Parse(data []byte) (*Overlay, error) {
 	var f file
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil && err.Error() != "EOF" {
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("overlay: %w", err)
 	}
 	o := &Overlay{Placeholders: f.Placeholders, Aliases: f.Aliases, Rules: map[string]Tuning{}}
