@@ -15,6 +15,9 @@
 //	    suppress: {for: 30m, by: [client.ipAddress], summary: true}
 //	    exceptions: [<EventBridge pattern>, ...]
 //	    severityWhen: [{match: <EventBridge pattern>, level: critical}]
+//	disabled: [<rule id>, ...]          # short forms: rules.<id>.enabled: false,
+//	levels: {<rule id>: high}           # rules.<id>.level,
+//	suppress: {for: 1h}                 # defaults.suppress
 //
 // Exceptions and severityWhen patterns are EventBridge event patterns (package
 // pattern, the full language) matched against the event's envelope, whose detail
@@ -204,6 +207,11 @@ type file struct {
 	Aliases      map[string]string     `yaml:"aliases"`
 	Defaults     fileTuning            `yaml:"defaults"`
 	Rules        map[string]fileTuning `yaml:"rules"`
+	// Short forms (the runtime's first overlay spelling): disabled ids, levels by
+	// id, the pack's default suppression. rules: wins where both set a rule.
+	Disabled []string          `yaml:"disabled"`
+	Levels   map[string]string `yaml:"levels"`
+	Suppress *fileSuppress     `yaml:"suppress"`
 }
 
 // Parse parses an overlay (YAML). Unknown keys, bad levels, durations and
@@ -216,6 +224,27 @@ func Parse(data []byte) (*Overlay, error) {
 		return nil, fmt.Errorf("overlay: %w", err)
 	}
 	o := &Overlay{Placeholders: f.Placeholders, Aliases: f.Aliases, Rules: map[string]Tuning{}}
+	if f.Rules == nil {
+		f.Rules = map[string]fileTuning{}
+	}
+	off := false
+	for _, id := range f.Disabled {
+		ft := f.Rules[id]
+		if ft.Enabled == nil {
+			ft.Enabled = &off
+		}
+		f.Rules[id] = ft
+	}
+	for id, lv := range f.Levels {
+		ft := f.Rules[id]
+		if ft.Level == "" {
+			ft.Level = lv
+		}
+		f.Rules[id] = ft
+	}
+	if f.Suppress != nil && f.Defaults.Suppress == nil {
+		f.Defaults.Suppress = f.Suppress
+	}
 	var err error
 	if o.Defaults, err = compileTuning(f.Defaults); err != nil {
 		return nil, fmt.Errorf("overlay: defaults: %w", err)

@@ -110,3 +110,17 @@ func TestOverlayErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestOverlayShortForms(t *testing.T) {
+	o, err := Parse([]byte("disabled: [a]\nlevels: {b: critical, c: low}\nsuppress: {for: 2h}\nrules: {c: {level: high}}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b, c := o.For("a"), o.For("b"), o.For("c")
+	if a.Enabled || !b.Enabled || b.Level != "critical" || c.Level != "high" || a.Suppress == nil || a.Suppress.For != 2*time.Hour {
+		t.Errorf("got a %+v, b %+v, c %+v", a, b, c)
+	}
+	if _, err := Parse([]byte("levels: {b: severe}")); err == nil {
+		t.Error("bad level in levels accepted")
+	}
+}
