@@ -14,6 +14,7 @@ import (
 	"github.com/auditstream/auditstream/internal/detect/field"
 	"github.com/auditstream/auditstream/internal/detect/overlay"
 	"github.com/auditstream/auditstream/internal/detect/sigma"
+	"github.com/auditstream/auditstream/internal/query"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -237,4 +238,42 @@ func TestCatalogDialectOnRules(t *testing.T) {
 			t.Errorf("%s on %s: got %v, want %v", tt.file, tt.event, got, tt.want)
 		}
 	}
+}
+
+// The query API's own dialect is unchanged by the detection dialect: of the 37 OIE
+// expressions it still refuses exactly the two DETECTIONS.md §2 names (in [...] and
+// the result slip), and it still does not coerce "true" to true.
+func TestCatalogQueryDialectUnchanged(t *testing.T) {
+	p := loadCatalog(t, nil)
+	var refused []string
+	for _, r := range p.Rules {
+		if _, err := query.ParseFilter(r.Expression); err != nil {
+			refused = append(refused, path.Base(r.File))
+		}
+	}
+	slices.Sort(refused)
+	want := []string{"api_token_excessive_network_access.yml", "detect_aitm_phishing_using_okta_fastpass.yml"}
+	if !slices.Equal(refused, want) {
+		t.Errorf("query.ParseFilter refused %q, want %q", refused, want)
+	}
+}
+
+func FuzzDetectionDialect(f *testing.F) {
+	p := loadCatalog(f, nil)
+	for _, r := range p.Rules {
+		f.Add(r.Expression, `{"eventType":"user.session.start","target":[{"displayName":"x"}],"securityContext":{"isProxy":true}}`)
+	}
+	f.Add(`eventType in [1, "a", true, null]`, `{"eventType":[1,{"a":null}]}`)
+	var e field.Event
+	f.Fuzz(func(t *testing.T, expr, event string) {
+		flt, err := query.ParseDetectionFilter(expr, query.DetectionOptions{Aliases: map[string]string{"result": "outcome.result"}})
+		if err != nil {
+			return
+		}
+		if e.Reset([]byte(event)) != nil {
+			return
+		}
+		flt.Match(&e)
+		flt.EventTypes()
+	})
 }
