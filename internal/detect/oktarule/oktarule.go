@@ -125,7 +125,9 @@ func LoadFS(fsys fs.FS, root string, ov *overlay.Overlay) (*Pack, error) {
 }
 
 // LoadFiles loads the given files as one pack, with the shipped overlay's aliases
-// and then ov's.
+// and then ov's. A rule's Level is the overlay's level for it when set, else
+// DefaultLevel; the rest of the overlay (enabled, suppression, exceptions) is the
+// runtime's to apply (overlay.For).
 func LoadFiles(ov *overlay.Overlay, files ...sigma.File) *Pack {
 	aliases := map[string]string{}
 	for _, o := range []*overlay.Overlay{ShippedOverlay(), ov} {
@@ -154,6 +156,9 @@ func LoadFiles(ov *overlay.Overlay, files ...sigma.File) *Pack {
 			continue
 		}
 		seen[r.ID] = f.Name
+		if lv := ov.For(r.ID).Level; lv != "" {
+			r.Level = lv
+		}
 		p.Rules = append(p.Rules, r)
 	}
 	if ov != nil {

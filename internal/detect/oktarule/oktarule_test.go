@@ -277,3 +277,20 @@ func FuzzDetectionDialect(f *testing.F) {
 		flt.EventTypes()
 	})
 }
+
+func TestCatalogOverlayLevel(t *testing.T) {
+	ov, err := overlay.Parse([]byte("rules:\n  f0d9c641e55c89527c263090ed2ea0c8: {level: high}\n  0000000000000000000000000000dead: {enabled: false}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := loadCatalog(t, ov)
+	if got := p.Rule("f0d9c641e55c89527c263090ed2ea0c8").Level; got != "high" {
+		t.Errorf("new_api_token_created: got level %s, want high", got)
+	}
+	if got := p.Rule("c490537fcdae239605717ee314bd61c9").Level; got != DefaultLevel {
+		t.Errorf("api_token_excessive_network_access: got level %s, want %s", got, DefaultLevel)
+	}
+	if !slices.ContainsFunc(p.Warnings, func(w sigma.Warning) bool { return strings.Contains(w.Message, "0000000000000000000000000000dead") }) {
+		t.Errorf("no warning for the overlay's unknown rule: %v", p.Warnings)
+	}
+}
