@@ -14,6 +14,7 @@ import (
 	"github.com/auditstream/auditstream/internal/detect/field"
 	"github.com/auditstream/auditstream/internal/detect/overlay"
 	"github.com/auditstream/auditstream/internal/detect/sigma"
+	"github.com/auditstream/auditstream/internal/pattern"
 	"github.com/auditstream/auditstream/internal/query"
 )
 
@@ -292,5 +293,40 @@ func TestCatalogOverlayLevel(t *testing.T) {
 	}
 	if !slices.ContainsFunc(p.Warnings, func(w sigma.Warning) bool { return strings.Contains(w.Message, "0000000000000000000000000000dead") }) {
 		t.Errorf("no warning for the overlay's unknown rule: %v", p.Warnings)
+	}
+}
+
+// The prefilters as EventBridge patterns in one pattern.Set (the runtime's first
+// pass) select every rule on every event it matches.
+func TestCatalogPrefilterPatternSet(t *testing.T) {
+	p := loadCatalog(t, nil)
+	set := pattern.NewSet()
+	for _, r := range p.Rules {
+		if pf := r.Prefilter(); pf != nil {
+			pat, err := pattern.Compile(pf.Pattern())
+			if err != nil {
+				t.Fatalf("%s: %v", r.File, err)
+			}
+			set.Add(pattern.ID(r.ID), pat)
+		}
+	}
+	var e field.Event
+	checked := 0
+	for i, ev := range readEvents(t) {
+		if err := e.Reset(ev); err != nil {
+			t.Fatal(err)
+		}
+		cands := set.MatchAllEnvelope(&pattern.Envelope{Source: "aws.partner/okta.com/acme/okta", DetailType: "SystemLog", Detail: ev}, nil)
+		for _, r := range p.Rules {
+			if r.Prefilter() != nil && r.Match(&e) {
+				checked++
+				if !slices.Contains(cands, pattern.ID(r.ID)) {
+					t.Errorf("line %d: %s matches but the pattern set did not select it", i+1, r.File)
+				}
+			}
+		}
+	}
+	if checked < 16 {
+		t.Errorf("only %d matches checked", checked)
 	}
 }
