@@ -18,6 +18,7 @@
 //	disabled: [<rule id>, ...]          # short forms: rules.<id>.enabled: false,
 //	levels: {<rule id>: high}           # rules.<id>.level,
 //	suppress: {for: 1h}                 # defaults.suppress
+//	filters: [<Sigma filter document>]  # for Sigma packs (SigmaFiles)
 //
 // Exceptions and severityWhen patterns are EventBridge event patterns (package
 // pattern, the full language) matched against the event's envelope, whose detail
@@ -55,6 +56,9 @@ type Overlay struct {
 	// Defaults apply to every rule of the pack; Rules per rule id.
 	Defaults Tuning
 	Rules    map[string]Tuning
+	// Filters are Sigma filter documents (filter: {rules, selection…,
+	// condition}) to load with a Sigma pack, as SigmaFiles.
+	Filters []*yaml.Node
 }
 
 // Tuning is what the overlay sets for one rule (or as the pack's default).
@@ -105,6 +109,25 @@ func (o *Overlay) Sigma() sigma.Overlay {
 		return sigma.Overlay{}
 	}
 	return sigma.Overlay{Placeholders: o.Placeholders, Aliases: o.Aliases}
+}
+
+// SigmaFiles returns the overlay's Sigma filters as files to load with a Sigma
+// pack (sigma.LoadFiles(o.Sigma(), append(packFiles, o.SigmaFiles()...)...)), so
+// that they are applied to the rules they name, or refused with a reason, like
+// filter files of the pack. Names are "overlay/filters/<n>.yml".
+func (o *Overlay) SigmaFiles() []sigma.File {
+	if o == nil {
+		return nil
+	}
+	var out []sigma.File
+	for i, n := range o.Filters {
+		data, err := yaml.Marshal(n)
+		if err != nil {
+			continue // a parsed node always marshals
+		}
+		out = append(out, sigma.File{Name: fmt.Sprintf("overlay/filters/%d.yml", i), Data: data})
+	}
+	return out
 }
 
 // For returns the effective tuning of the rule with the given id.
@@ -212,6 +235,8 @@ type file struct {
 	Disabled []string          `yaml:"disabled"`
 	Levels   map[string]string `yaml:"levels"`
 	Suppress *fileSuppress     `yaml:"suppress"`
+	// Filters are Sigma filter documents.
+	Filters []yaml.Node `yaml:"filters"`
 }
 
 // Parse parses an overlay (YAML). Unknown keys, bad levels, durations and
@@ -224,6 +249,20 @@ func Parse(data []byte) (*Overlay, error) {
 		return nil, fmt.Errorf("overlay: %w", err)
 	}
 	o := &Overlay{Placeholders: f.Placeholders, Aliases: f.Aliases, Rules: map[string]Tuning{}}
+	for i := range f.Filters {
+		n := &f.Filters[i]
+		o.Filters = append(o.Filters, n)
+		if n.Kind != yaml.MappingNode {
+			return nil, fmt.Errorf("overlay: filters[%d] (line %d): want a Sigma filter document (a map)", i, n.Line)
+		}
+		hasFilter := false
+		for j := 0; j+1 < len(n.Content); j += 2 {
+			hasFilter = hasFilter || n.Content[j].Value == "filter"
+		}
+		if !hasFilter {
+			return nil, fmt.Errorf("overlay: filters[%d] (line %d): a Sigma filter document needs a filter key", i, n.Line)
+		}
+	}
 	if f.Rules == nil {
 		f.Rules = map[string]fileTuning{}
 	}

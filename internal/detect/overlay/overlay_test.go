@@ -1,10 +1,13 @@
 package overlay
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/detect/field"
+	"github.com/auditstream/auditstream/internal/detect/sigma"
 	"github.com/auditstream/auditstream/internal/pattern"
 )
 
@@ -122,5 +125,53 @@ func TestOverlayShortForms(t *testing.T) {
 	}
 	if _, err := Parse([]byte("levels: {b: severe}")); err == nil {
 		t.Error("bad level in levels accepted")
+	}
+}
+
+// Sigma filters in the overlay are applied to the Sigma rules they name.
+func TestOverlaySigmaFilters(t *testing.T) {
+	o, err := Parse([]byte(`
+filters:
+  - title: Our automation creates API tokens
+    id: 0f6c2d8e-1b7a-4e55-9a1e-3c2b7d9e8f10
+    logsource: {product: okta, service: okta}
+    filter:
+      rules: [19951c21-229d-4ccb-8774-b993c3ff3c5c]
+      selection:
+        actor.alternateId|endswith: '@automation.example.com'
+      condition: selection
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule, err := os.ReadFile("../../../testdata/detections/sigma/rules/identity/okta/okta_api_token_created.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := append([]sigma.File{{Name: "okta_api_token_created.yml", Data: rule}}, o.SigmaFiles()...)
+	p := sigma.LoadFiles(o.Sigma(), files...)
+	if len(p.Refused) > 0 || len(p.Filters) != 1 {
+		t.Fatalf("got filters %d, refused %v", len(p.Filters), p.Refused)
+	}
+	r := p.Rule("19951c21-229d-4ccb-8774-b993c3ff3c5c")
+	var e field.Event
+	for _, tt := range []struct {
+		event string
+		want  bool
+	}{
+		{`{"eventType":"system.api_token.create","actor":{"alternateId":"jane@example.com"}}`, true},
+		{`{"eventType":"system.api_token.create","actor":{"alternateId":"ci@automation.example.com"}}`, false},
+	} {
+		if err := e.Reset([]byte(tt.event)); err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Match(&e); got != tt.want {
+			t.Errorf("%s: got %v, want %v", tt.event, got, tt.want)
+		}
+	}
+	for _, bad := range []string{"filters: [1]", "filters: [{title: x}]"} {
+		if _, err := Parse([]byte(bad)); err == nil {
+			t.Errorf("%s: accepted", bad)
+		}
 	}
 }
