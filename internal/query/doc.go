@@ -30,7 +30,9 @@
 //
 // The after cursor is opaque and signed (HMAC-SHA256 with a key kept in the
 // auditstream_query KV bucket), and bound to the query it was issued for.
-// Filters (filter.go) are Okta's SCIM-style expressions; q is keyword search
+// Filters (filter.go) are Okta's SCIM-style expressions; the same parser has a
+// detection dialect (filter_detect.go, ParseDetectionFilter) for detection
+// rules written as filters (Okta's catalog), which the API never uses; q is keyword search
 // (keywords.go). Every response carries Okta's X-Rate-Limit-* headers from a
 // per-token token bucket.
 package query

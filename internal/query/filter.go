@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/detect/field"
 	"github.com/auditstream/auditstream/internal/jsonlex"
 )
 
@@ -81,6 +82,10 @@ type literal struct {
 	b      bool
 	t      time.Time
 	isTime bool
+	// Detection dialect only: s is the literal's text for every kind, bs the same
+	// as bytes, num its number when numOK.
+	numOK bool
+	bs    []byte
 }
 
 // node is one node of a parsed filter.
@@ -92,6 +97,9 @@ type node struct {
 	pathStr string
 	op      string
 	val     literal
+	// Detection dialect only: the compiled path and, for in, the listed values.
+	fpath field.Path
+	vals  []literal
 }
 
 // Filter is a parsed filter expression. The zero value (and nil) matches
@@ -158,6 +166,10 @@ type parser struct {
 	src string
 	i   int
 	tok token
+	// det is set when parsing the detection dialect (filter_detect.go).
+	det *DetectionOptions
+	// aliased records the aliases applied, as "name → path".
+	aliased []string
 }
 
 func (p *parser) errorf(pos int, format string, args ...any) *FilterError {
@@ -293,6 +305,9 @@ func (p *parser) unexpected(expected string) *FilterError {
 }
 
 func (p *parser) attrExpr() (*node, error) {
+	if p.det != nil {
+		return p.detAttrExpr()
+	}
 	pathTok := p.tok
 	path := strings.Split(pathTok.text, ".")
 	for _, part := range path {
