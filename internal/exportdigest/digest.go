@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/integrity"
 )
 
 // Version is the payload version digests are written with.
@@ -97,59 +100,61 @@ func safeName(s string) string {
 	return b.String()
 }
 
-// envelope is the integrity package's signed JSON: the signature is over
-// the exact bytes of payload.
-type envelope struct {
-	Payload   json.RawMessage `json:"payload"`
-	KeyID     string          `json:"keyId"`
-	Signature []byte          `json:"signature"`
-}
-
-// Sign makes the signed digest object of d.
+// Sign makes the signed digest object of d: the integrity package's
+// envelope, the signature over the exact payload bytes.
 func Sign(s Signer, d Digest) ([]byte, error) {
 	payload, err := json.Marshal(d)
 	if err != nil {
 		return nil, fmt.Errorf("encode digest: %w", err)
 	}
 	id, sig := s.Sign(payload)
-	return json.Marshal(envelope{Payload: payload, KeyID: id, Signature: sig})
+	return json.Marshal(integrity.Envelope{Payload: payload, KeyID: id, Signature: base64.StdEncoding.EncodeToString(sig)})
 }
 
-// Errors of Open, for callers that branch on them.
+// Errors of Open, for callers that branch on them (the integrity
+// package's).
 var (
 	// ErrUnknownKey: the digest is signed with a key id the verifier does
 	// not trust.
-	ErrUnknownKey = errors.New("signed with an unknown key")
+	ErrUnknownKey = integrity.ErrUnknownKey
 	// ErrBadSignature: the signature does not match the payload (the
 	// digest was modified, or forged with another key of the same id).
-	ErrBadSignature = errors.New("signature does not verify")
+	ErrBadSignature = integrity.ErrSignature
 )
 
 // Open checks the signature of a digest object with keys and returns its
 // payload and the key id it was signed with.
 func Open(b []byte, keys KeyLookup) (Digest, string, error) {
-	var env envelope
-	if err := json.Unmarshal(b, &env); err != nil {
+	env, err := integrity.ParseEnvelope(b)
+	if err != nil {
 		return Digest{}, "", fmt.Errorf("not a signed digest: %w", err)
 	}
-	if len(env.Payload) == 0 || env.KeyID == "" || len(env.Signature) == 0 {
-		return Digest{}, env.KeyID, errors.New("not a signed digest: payload, keyId or signature missing")
+	if err := env.Verify(keys); err != nil {
+		return Digest{}, env.KeyID, err
 	}
-	pub, ok := keys(env.KeyID)
-	if !ok {
-		return Digest{}, env.KeyID, fmt.Errorf("%w %q", ErrUnknownKey, env.KeyID)
+	d, err := payloadOf(env)
+	return d, env.KeyID, err
+}
+
+// parse reads a digest's payload without checking its signature: a writer
+// continues its own chain (Verify checks signatures).
+func parse(b []byte) (Digest, error) {
+	env, err := integrity.ParseEnvelope(b)
+	if err != nil {
+		return Digest{}, fmt.Errorf("not a signed digest: %w", err)
 	}
-	if !ed25519.Verify(pub, env.Payload, env.Signature) {
-		return Digest{}, env.KeyID, fmt.Errorf("%w with key %q", ErrBadSignature, env.KeyID)
-	}
+	return payloadOf(env)
+}
+
+func payloadOf(env integrity.Envelope) (Digest, error) {
 	var d Digest
 	if err := json.Unmarshal(env.Payload, &d); err != nil {
-		return Digest{}, env.KeyID, fmt.Errorf("digest payload: %w", err)
+		return Digest{}, fmt.Errorf("digest payload: %w", err)
 	}
 	if d.Version != Version {
-		return Digest{}, env.KeyID, fmt.Errorf("digest version %d: this auditstream reads version %d", d.Version, Version)
+		return Digest{}, fmt.Errorf("digest version %d: this auditstream reads version %d", d.Version, Version)
 	}
-	return d, env.KeyID, nil
+	return d, nil
 }
 
 // Object is a stored object as a listing shows it.

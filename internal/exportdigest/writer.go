@@ -2,7 +2,6 @@ package exportdigest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -211,7 +210,7 @@ func (w *Writer) recover(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read digest %s: %w", last.Key, err)
 	}
-	d, err := unsignedPayload(body)
+	d, err := parse(body)
 	if err != nil {
 		return fmt.Errorf("digest %s: %w", last.Key, err)
 	}
@@ -226,7 +225,7 @@ func (w *Writer) recover(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("read digest %s: %w", mine[i].Key, err)
 		}
-		older, err := unsignedPayload(b)
+		older, err := parse(b)
 		if err != nil {
 			return fmt.Errorf("digest %s: %w", mine[i].Key, err)
 		}
@@ -264,20 +263,6 @@ func (w *Writer) recover(ctx context.Context) error {
 		w.log.Info("objects written before a restart and not yet in a digest; the next digest lists them", "objects", len(found), "since", last.Key)
 	}
 	return nil
-}
-
-// unsignedPayload reads a digest's payload without checking its signature:
-// the writer continues its own chain (verify checks signatures).
-func unsignedPayload(b []byte) (Digest, error) {
-	var env envelope
-	if err := json.Unmarshal(b, &env); err != nil {
-		return Digest{}, fmt.Errorf("not a signed digest: %w", err)
-	}
-	var d Digest
-	if err := json.Unmarshal(env.Payload, &d); err != nil {
-		return Digest{}, fmt.Errorf("digest payload: %w", err)
-	}
-	return d, nil
 }
 
 // Flush writes a digest now if objects are waiting (recovering first).
