@@ -268,6 +268,12 @@ func TestRestartBeforeDigest(t *testing.T) {
 	tr := standard(t)
 	tr.object(t, "events-d.ndjson", 4) // the writer dies before its digest
 	tr.w = tr.writer()
+	if err := tr.w.Flush(t.Context()); err != nil || tr.w.Pending() != 0 {
+		t.Fatalf("flush before anything was written: %v, %d pending; want nothing done", err, tr.w.Pending())
+	}
+	if err := tr.w.Recover(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	if err := tr.w.Flush(t.Context()); err != nil {
 		t.Fatal(err)
 	}

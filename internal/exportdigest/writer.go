@@ -269,6 +269,9 @@ func (w *Writer) recover(ctx context.Context) error {
 func (w *Writer) Flush(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if len(w.pending) == 0 && !w.recovered {
+		return nil // nothing written: no genesis digest either
+	}
 	if err := w.recover(ctx); err != nil {
 		return err
 	}
