@@ -86,6 +86,10 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 		return err
 	}
 	typ, srcTypes := dcl.types, dcl.sourceTypes
+	// S3 and file streams sign the digests of what they export.
+	if typ.signer, err = exportKeyring(cfg, log); err != nil {
+		return err
+	}
 
 	jopts := journalOptions(cfg)
 	jopts.Health = board
@@ -289,6 +293,7 @@ func declare(cfg config.Config, listen string, log *slog.Logger) (*declared, err
 	out.SetListen(listen)
 	typ := newDestinations(log, out, envelopeDefaults{account: cfg.Envelope.Account, region: cfg.Envelope.Region})
 	typ.patterns = patternOptions(cfg.Patterns)
+
 	d := &declared{types: typ, sourceTypes: sourceTypes(out, publicURL(cfg))}
 	if d.streams, err = configStreams(cfg, typ); err != nil {
 		return nil, err
