@@ -59,6 +59,7 @@ var Commands = []struct {
 		{"tokens", "manage API tokens: list, get, create, delete (revoke)"},
 	}},
 	{"tools", []Command{
+		{"verify", "check exports against their signed digests: s3 (a bucket prefix),\ndir (a file stream's directory)"},
 		{"pattern test", "test an EventBridge event pattern against an event"},
 		{"version", "print the version"},
 		{"help", "print this help"},
