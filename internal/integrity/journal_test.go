@@ -1,0 +1,465 @@
+package integrity_test
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/integrity"
+	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/journal/journaltest"
+	"github.com/auditstream/auditstream/internal/secret"
+)
+
+func newKeys(t testing.TB, ids ...string) []integrity.KeySpec {
+	t.Helper()
+	var out []integrity.KeySpec
+	for _, id := range ids {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, integrity.KeySpec{ID: id, PrivateKey: secret.String(base64.StdEncoding.EncodeToString(priv.Seed()))})
+	}
+	return out
+}
+
+func keyring(t testing.TB, specs []integrity.KeySpec, signing string) *integrity.Keyring {
+	t.Helper()
+	kr, err := integrity.NewKeyring(specs, signing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kr
+}
+
+func evs(t testing.TB, org, prefix string, n int) []event.Record {
+	t.Helper()
+	out := make([]event.Record, n)
+	for i := range out {
+		ev, err := event.Parse(fmt.Appendf(nil, `{"uuid":"%s-%d","eventType":"user.session.start","published":"2026-12-04T10:00:%02d.000Z","displayMessage":"event %d"}`,
+			prefix, i, i%60, i), org, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = ev
+	}
+	return out
+}
+
+func appendAll(t testing.TB, j *journal.Journal, recs []event.Record) {
+	t.Helper()
+	if _, err := j.Append(t.Context(), recs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type fixture struct {
+	j   *journal.Journal
+	kr  *integrity.Keyring
+	dg  *integrity.Digester
+	reg *prometheus.Registry
+}
+
+func newFixture(t *testing.T, j *journal.Journal, kr *integrity.Keyring) *fixture {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	kv := journaltest.KV(t, j, integrity.Bucket)
+	dg := integrity.NewDigester(integrity.DigesterConfig{Interval: time.Minute, SystemOrg: "default"},
+		integrity.DigesterDeps{Journal: j, Keys: kr, State: kv, Registry: reg})
+	return &fixture{j: j, kr: kr, dg: dg, reg: reg}
+}
+
+func (f *fixture) pass(t *testing.T) []integrity.SignedDigest {
+	t.Helper()
+	out, err := f.dg.Pass(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func (f *fixture) verify(t *testing.T, org string, expect ...[]byte) integrity.Report {
+	t.Helper()
+	reps, err := integrity.VerifyJournal(t.Context(), f.j, org, f.kr.Lookup(), expect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reps) != 1 {
+		t.Fatalf("got %d reports, want 1", len(reps))
+	}
+	return reps[0]
+}
+
+// batches returns the journal's messages of org's record batches (not
+// digests) in order.
+func batches(t *testing.T, j *journal.Journal, org string) []journal.Message {
+	t.Helper()
+	var out []journal.Message
+	err := j.ScanMessages(t.Context(), org, journal.ScanFrom{}, func(m journal.Message, _ time.Time) bool {
+		recs, _ := journal.Decode(m, nil)
+		if len(recs) > 0 && !integrity.IsDigestType(recs[0].EventType) {
+			m.Data = bytes.Clone(m.Data)
+			out = append(out, m)
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func kinds(r integrity.Report) []string {
+	var out []string
+	for _, p := range r.Problems {
+		out = append(out, p.Kind)
+	}
+	return out
+}
+
+func hasProblem(r integrity.Report, kind string, pos uint64) bool {
+	for _, p := range r.Problems {
+		if p.Kind == kind && (pos == 0 || p.Position == pos) {
+			return true
+		}
+	}
+	return false
+}
+
+// populate writes two digested rounds for acme (and traffic of globex in
+// between) and returns the digests.
+func populate(t *testing.T, f *fixture) []integrity.SignedDigest {
+	t.Helper()
+	appendAll(t, f.j, evs(t, "acme", "a", 250))
+	appendAll(t, f.j, evs(t, "globex", "g", 30))
+	d1 := f.pass(t)
+	appendAll(t, f.j, evs(t, "acme", "b", 120))
+	d2 := f.pass(t)
+	return append(d1, d2...)
+}
+
+// TestVerifyUntouched: an untouched trail verifies, every event counted,
+// and digests chain; an org's only new events being its digests gives no
+// new digest.
+func TestVerifyUntouched(t *testing.T) {
+	f := newFixture(t, journaltest.Open(t), keyring(t, newKeys(t, "k1"), ""))
+	ds := populate(t, f)
+	if len(ds) != 3 || ds[0].Org != "acme" || ds[1].Org != "globex" || ds[2].Org != "acme" {
+		t.Fatalf("digests: got %d, want acme, globex, acme", len(ds))
+	}
+	if ds[0].Count != 250 || ds[2].PrevDigest != ds[0].Hash() || ds[2].Count != 121 {
+		t.Errorf("digests: got counts %d, %d and prev %q, want 250, 121 (with the first digest) and %q", ds[0].Count, ds[2].Count, ds[2].PrevDigest, ds[0].Hash())
+	}
+	if again := f.pass(t); len(again) != 0 {
+		t.Errorf("a pass with only digests new: got %d digests, want none", len(again))
+	}
+	r := f.verify(t, "acme")
+	if !r.OK() || r.Events != 372 || r.Digests != 2 || r.Undigested != 1 {
+		t.Fatalf("got %s(%+v), want 372 events, 2 digests, the last digest undigested", r, r)
+	}
+	if !strings.Contains(r.String(), "verified 372 events from 2026-12-04T10:00:00Z to") {
+		t.Errorf("summary: got %q", r.String())
+	}
+	if g := f.verify(t, "globex"); !g.OK() || g.Events != 31 {
+		t.Errorf("globex: got %s", g)
+	}
+}
+
+// TestTamperDetected: each way of changing the journal by hand is
+// reported, at the place it happened.
+func TestTamperDetected(t *testing.T) {
+	tests := []struct {
+		name   string
+		tamper func(t *testing.T, f *fixture, bs []journal.Message)
+		want   []string // problem kinds that must be reported
+	}{
+		{"delete a batch", func(t *testing.T, f *fixture, bs []journal.Message) {
+			if err := stream(t, f.j).DeleteMsg(t.Context(), bs[1].Seq); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{integrity.ProblemBrokenLink, integrity.ProblemMissing}},
+		{"modify an event (delete and publish a changed copy)", func(t *testing.T, f *fixture, bs []journal.Message) {
+			b := bytes.Replace(bs[1].Data, []byte("event 120"), []byte("event 666"), 1)
+			if bytes.Equal(b, bs[1].Data) {
+				t.Fatal("nothing to change")
+			}
+			if err := stream(t, f.j).DeleteMsg(t.Context(), bs[1].Seq); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.j.JetStream().PublishMsg(t.Context(), &nats.Msg{Subject: bs[1].Subject, Data: b}); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{integrity.ProblemBrokenLink, integrity.ProblemMissing}},
+		{"forge a digest", func(t *testing.T, f *fixture, bs []journal.Message) {
+			other := keyring(t, newKeys(t, "k1"), "")
+			ev, _, err := integrity.DigestEvent(other, integrity.Digest{Kind: integrity.KindDigest, Org: "acme", Count: 1}, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			appendAll(t, f.j, []event.Record{ev})
+		}, []string{integrity.ProblemSignature}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, journaltest.Open(t), keyring(t, newKeys(t, "k1"), ""))
+			populate(t, f)
+			bs := batches(t, f.j, "acme")
+			if r := f.verify(t, "acme"); !r.OK() {
+				t.Fatalf("before: got %s", r)
+			}
+			tt.tamper(t, f, bs)
+			r := f.verify(t, "acme")
+			for _, k := range tt.want {
+				if !hasProblem(r, k, 0) {
+					t.Errorf("got problems %v, want %s among them:\n%s", kinds(r), k, r)
+				}
+			}
+			if r.OK() || !strings.Contains(r.String(), "FAILED") {
+				t.Errorf("summary: got %q, want FAILED", r)
+			}
+		})
+	}
+}
+
+// TestDeleteNamesPosition: a deleted batch is reported as the broken link
+// of the batch after it (position and uuid), and the digest that covered
+// it names how many events are missing.
+func TestDeleteNamesPosition(t *testing.T) {
+	f := newFixture(t, journaltest.Open(t), keyring(t, newKeys(t, "k1"), ""))
+	populate(t, f)
+	bs := batches(t, f.j, "acme")
+	if err := stream(t, f.j).DeleteMsg(t.Context(), bs[1].Seq); err != nil {
+		t.Fatal(err)
+	}
+	r := f.verify(t, "acme")
+	next, _ := journal.Decode(bs[2], nil)
+	if len(r.Problems) == 0 || r.Problems[0].Kind != integrity.ProblemMissing && r.Problems[0].Kind != integrity.ProblemBrokenLink {
+		t.Fatalf("got %s", r)
+	}
+	if !hasProblem(r, integrity.ProblemBrokenLink, next[0].Seq) {
+		t.Errorf("got %s, want the broken link at position %d (uuid %s)", r, next[0].Seq, next[0].UUID)
+	}
+	if !strings.Contains(r.String(), "100 are missing") {
+		t.Errorf("got %s, want 100 events reported missing", r)
+	}
+	// The digester finds the break too, loudly.
+	appendAll(t, f.j, evs(t, "acme", "c", 5))
+	if _, err := f.dg.Pass(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// The digester goes on from its last digest, after the deleted
+	// batch: a batch deleted after it is what it finds.
+	appendAll(t, f.j, evs(t, "acme", "d", 5))
+	bs = batches(t, f.j, "acme")
+	if err := stream(t, f.j).DeleteMsg(t.Context(), bs[len(bs)-1].Seq); err != nil {
+		t.Fatal(err)
+	}
+	appendAll(t, f.j, evs(t, "acme", "e", 5))
+	ds := f.pass(t)
+	if len(ds) != 1 || len(ds[0].Breaks) != 1 {
+		t.Fatalf("got %d digests, want one recording one break", len(ds))
+	}
+	if got := counter(t, f.reg, "auditstream_integrity_chain_breaks_total"); got < 1 {
+		t.Errorf("chain breaks metric: got %v, want at least 1", got)
+	}
+	if _, ok := journaltest.Last(t, f.j, "acme", integrity.EventChainBroken); !ok {
+		t.Error("no system.integrity.chain_broken event in the org")
+	}
+}
+
+func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
+
+// TestRollbackDetectedWithAKeptDigest: removing the journal's newest
+// messages (digest included) leaves a consistent chain; a digest kept
+// outside the journal (exported, or fetched by the auditor) shows the
+// rollback.
+func TestRollbackDetectedWithAKeptDigest(t *testing.T) {
+	f := newFixture(t, journaltest.Open(t), keyring(t, newKeys(t, "k1"), ""))
+	ds := populate(t, f)
+	kept := ds[len(ds)-1]
+	// Roll back: everything from the last round on goes.
+	bs := batches(t, f.j, "acme")
+	last, _ := f.j.LastSeq(t.Context())
+	for seq := bs[len(bs)-2].Seq; seq <= last; seq++ {
+		_ = stream(t, f.j).DeleteMsg(t.Context(), seq)
+	}
+	if r := f.verify(t, "acme"); !r.OK() {
+		t.Fatalf("without the kept digest: got %s, want a consistent (shorter) trail", r)
+	}
+	r := f.verify(t, "acme", kept.Envelope)
+	if !hasProblem(r, integrity.ProblemRolledBack, kept.LastPosition) {
+		t.Errorf("got %s, want rolled back at position %d", r, kept.LastPosition)
+	}
+}
+
+// TestRetentionTruncationVerifies: a purge by policy, recorded by the
+// purge hook, verifies as a truncation; the same purge unrecorded is
+// reported as missing events.
+func TestRetentionTruncationVerifies(t *testing.T) {
+	for _, recorded := range []bool{true, false} {
+		t.Run(fmt.Sprintf("recorded=%v", recorded), func(t *testing.T) {
+			f := newFixture(t, journaltest.Open(t), keyring(t, newKeys(t, "k1"), ""))
+			if recorded {
+				tr := &integrity.Truncations{Journal: f.j, Keys: f.kr}
+				f.j.SetPurgeHook(tr.Hook(integrity.ReasonRetention))
+			}
+			populate(t, f)
+			bs := batches(t, f.j, "acme")
+			if _, err := f.j.Purge(t.Context(), "", bs[2].Seq); err != nil {
+				t.Fatal(err)
+			}
+			appendAll(t, f.j, evs(t, "acme", "z", 3))
+			f.pass(t)
+			r := f.verify(t, "acme")
+			if recorded {
+				if !r.OK() || len(r.Truncations) != 1 || r.Truncations[0].Reason != integrity.ReasonRetention {
+					t.Fatalf("got %s, want it verified with one retention truncation", r)
+				}
+				if !strings.Contains(r.String(), "removed by retention") {
+					t.Errorf("summary: got %q", r)
+				}
+				return
+			}
+			if !hasProblem(r, integrity.ProblemMissing, 0) {
+				t.Errorf("got %s, want missing events", r)
+			}
+		})
+	}
+}
+
+// TestKeyRotation: digests signed before a rotation verify with the old
+// key kept for verification; new ones are signed with the new key.
+func TestKeyRotation(t *testing.T) {
+	specs := newKeys(t, "old", "new")
+	j := journaltest.Open(t)
+	f := newFixture(t, j, keyring(t, specs[:1], ""))
+	appendAll(t, j, evs(t, "acme", "a", 10))
+	d1 := f.pass(t)
+	rotated := keyring(t, specs, "new")
+	f2 := &fixture{j: j, kr: rotated, dg: integrity.NewDigester(integrity.DigesterConfig{Interval: time.Minute},
+		integrity.DigesterDeps{Journal: j, Keys: rotated, State: journaltest.KV(t, j, integrity.Bucket)})}
+	appendAll(t, j, evs(t, "acme", "b", 10))
+	d2 := f2.pass(t)
+	if len(d1) != 1 || len(d2) != 1 || d1[0].KeyID != "old" || d2[0].KeyID != "new" {
+		t.Fatalf("got key ids %v, %v, want old then new", d1, d2)
+	}
+	if r := f2.verify(t, "acme"); !r.OK() || r.Digests != 2 {
+		t.Errorf("with both keys: got %s", r)
+	}
+	onlyNew := keyring(t, specs[1:], "")
+	reps, err := integrity.VerifyJournal(t.Context(), j, "acme", onlyNew.Lookup(), nil)
+	if err != nil || len(reps) != 1 || !hasProblem(reps[0], integrity.ProblemSignature, 0) {
+		t.Errorf("without the old key: got %v, %v, want the old digest unverifiable", reps, err)
+	}
+}
+
+// TestChainContinuesAcrossRestart: a journal reopened on its directory
+// continues each org's chain from its last batch.
+func TestChainContinuesAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	kr := keyring(t, newKeys(t, "k1"), "")
+	j := journaltest.OpenWith(t, journal.Options{DataDir: dir})
+	appendAll(t, j, evs(t, "acme", "a", 150))
+	j.Close()
+	j = journaltest.OpenWith(t, journal.Options{DataDir: dir})
+	appendAll(t, j, evs(t, "acme", "b", 50))
+	f := newFixture(t, j, kr)
+	f.pass(t)
+	r := f.verify(t, "acme")
+	if !r.OK() || r.Events != 201 {
+		t.Fatalf("got %s, want 201 events verified", r)
+	}
+	if bs := batches(t, j, "acme"); len(bs) != 3 {
+		t.Fatalf("got %d batches, want 3", len(bs))
+	}
+}
+
+// TestTwoWritersOneChain: two journals writing one stream (two nodes)
+// keep one chain per org: each batch stores the head after the batch
+// before it, whichever node wrote it.
+func TestTwoWritersOneChain(t *testing.T) {
+	srv := journaltest.StartNATS(t, nil)
+	a := journaltest.OpenWith(t, journal.Options{URL: srv.ClientURL()})
+	b := journaltest.OpenWith(t, journal.Options{URL: srv.ClientURL()})
+	var wg sync.WaitGroup
+	for w, j := range []*journal.Journal{a, b, a, b} {
+		wg.Go(func() {
+			for r := range 15 {
+				for _, org := range []string{"acme", "globex"} {
+					// Under this much contention a group can be fenced more
+					// often than the writer retries (a limit of the writer,
+					// not of the chain): the caller appends again, which
+					// uuids make safe.
+					var err error
+					for range 10 {
+						if _, err = j.Append(t.Context(), evs(t, org, fmt.Sprintf("w%d-r%d", w, r), 40)); err == nil {
+							break
+						}
+					}
+					if err != nil {
+						t.Errorf("append: %v", err)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	f := newFixture(t, a, keyring(t, newKeys(t, "k1"), ""))
+	f.pass(t)
+	for _, org := range []string{"acme", "globex"} {
+		r := f.verify(t, org)
+		if !r.OK() || r.Events != 4*15*40+1 {
+			t.Errorf("%s: got %s, want %d events verified", org, r, 4*15*40+1)
+		}
+	}
+}
+
+// TestUnchainedBatchesStayReadable: batches written before the chain
+// (flags 0) and version 1 messages decode as before; the chain starts at
+// the first chained batch.
+func TestUnchainedBatchesStayReadable(t *testing.T) {
+	j := journaltest.Open(t)
+	journaltest.AppendLegacy(t, j, evs(t, "acme", "legacy", 3))
+	appendAll(t, j, evs(t, "acme", "a", 5))
+	f := newFixture(t, j, keyring(t, newKeys(t, "k1"), ""))
+	f.pass(t)
+	r := f.verify(t, "acme")
+	if !r.OK() || r.Events != 6 || r.Unchained != 3 {
+		t.Errorf("got %s (%+v), want 6 chained events and 3 unchained", r, r)
+	}
+}
+
+func stream(t *testing.T, j *journal.Journal) jetstream.Stream {
+	t.Helper()
+	s, err := j.JetStream().Stream(t.Context(), j.StreamName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
