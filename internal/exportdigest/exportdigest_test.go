@@ -150,6 +150,11 @@ func TestVerifyFindsTampering(t *testing.T) {
 		{"digest deleted", func(t *testing.T, tr *trail) {
 			os.Remove(filepath.Join(tr.dir, tr.digests(t)[1]))
 		}, exportdigest.BrokenChain, "" /* the third digest, checked below */},
+		{"digest replaced by a copy of an older one", func(t *testing.T, tr *trail) {
+			ds := tr.digests(t)
+			b, _ := os.ReadFile(filepath.Join(tr.dir, ds[0]))
+			writeKeepTime(t, filepath.Join(tr.dir, ds[1]), b)
+		}, exportdigest.BrokenChain, ""},
 		{"digest forged with another key", func(t *testing.T, tr *trail) {
 			forge(t, tr, newKeyring("k9"))
 		}, exportdigest.BadDigest, ""},
