@@ -1,0 +1,89 @@
+package e2e
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	s3api "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/auditstream/auditstream/internal/integrity"
+	"github.com/auditstream/auditstream/internal/sink/s3"
+	"github.com/auditstream/auditstream/internal/sink/s3/s3test"
+	"github.com/auditstream/auditstream/internal/wait"
+)
+
+// TestS3ArchiveVerify: serve archives to versitygw with digests, `verify
+// s3` verifies the prefix, a flipped byte in one object is then named.
+func TestS3ArchiveVerify(t *testing.T) {
+	srv := s3test.Start(t, s3test.Options{})
+	srv.CreateBucket(s3Bucket)
+	dataDir := t.TempDir()
+	s := startServer(t, dataDir)
+
+	settings := s3Settings(srv, s3Bucket, "proof/")
+	settings["digests"] = map[string]any{"interval": "1s"}
+	var out streamObj
+	s.mustJSON("POST", "/api/v1/logStreams", map[string]any{"type": "s3", "name": "proof", "settings": settings}, 200, &out)
+	lines, ids := events("digeste2e", 500, constType("user.session.start"))
+	if code, body := s.ingest(lines); code != 202 {
+		t.Fatalf("ingest: got %d %s, want 202", code, body)
+	}
+	wait.Eventually(t, "500 archived events", func() bool {
+		got, _ := archived(t, srv, "proof/year=")
+		return len(got) >= len(ids)
+	}, wait.Within(30*time.Second), wait.Every(50*time.Millisecond))
+	s.stop() // the last digest is written at the stream's close
+
+	// The public key of the key serve generated, as a keys file.
+	spec, _, err := integrity.LoadOrGenerate(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := integrity.NewKeyring([]integrity.KeySpec{spec}, spec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := filepath.Join(t.TempDir(), "keys.json")
+	if err := integrity.WriteKeysFile(keys, kr.PublicKeys()); err != nil {
+		t.Fatal(err)
+	}
+	verify := func() (int, string) {
+		cmd := exec.Command(binary, "verify", "s3", "--bucket", s3Bucket, "--prefix", "proof/", "--keys", keys,
+			"--endpoint", srv.Endpoint, "--region", s3test.Region)
+		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+s3test.AccessKey, "AWS_SECRET_ACCESS_KEY="+s3test.SecretKey)
+		b, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return code, string(b)
+	}
+	code, outp := verify()
+	if code != 0 || !strings.Contains(outp, "500 events") || strings.Contains(outp, "WARN") || strings.Contains(outp, "INFO") {
+		t.Fatalf("verify: got exit %d\n%s\nwant 0 and 500 events verified", code, outp)
+	}
+
+	var victim string
+	for _, k := range srv.Keys(t.Context(), s3Bucket, "proof/") {
+		if s3.IsData(k) {
+			victim = k
+		}
+	}
+	body, _ := srv.Get(t.Context(), s3Bucket, victim)
+	body[len(body)/2] ^= 0x20
+	if _, err := srv.Client().PutObject(t.Context(), &s3api.PutObjectInput{Bucket: aws.String(s3Bucket), Key: aws.String(victim), Body: bytes.NewReader(body)}); err != nil {
+		t.Fatal(err)
+	}
+	code, outp = verify()
+	if code != 1 || !strings.Contains(outp, "FAIL  modified object: "+victim) {
+		t.Fatalf("verify after tampering: got exit %d\n%s\nwant 1 naming %s", code, outp, victim)
+	}
+}
