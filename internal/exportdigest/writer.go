@@ -131,7 +131,13 @@ func NewWriter(cfg Config, deps Deps) *Writer {
 
 // Start writes digests every Interval from a goroutine of its own until
 // Close. A failed digest is retried at the next tick; the objects wait.
+// Calls after the first (or after Close) do nothing.
 func (w *Writer) Start() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.started {
+		return
+	}
 	w.started = true
 	go func() {
 		defer close(w.done)
@@ -323,8 +329,12 @@ func (w *Writer) flush(ctx context.Context, empty bool) error {
 // It may be called more than once.
 func (w *Writer) Close(ctx context.Context) error {
 	w.once.Do(func() {
+		w.mu.Lock()
+		started := w.started
+		w.started = true // a Start after Close starts nothing
+		w.mu.Unlock()
 		close(w.stop)
-		if w.started {
+		if started {
 			<-w.done
 		}
 		w.closeErr = w.Flush(ctx)
