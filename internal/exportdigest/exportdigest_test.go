@@ -321,3 +321,25 @@ func TestDirStoreNeverOverwrites(t *testing.T) {
 		t.Errorf("got %v, want one object (no temporary files)", objs)
 	}
 }
+
+func TestSettings(t *testing.T) {
+	tests := []struct {
+		in      exportdigest.Settings
+		want    time.Duration
+		wantErr string
+	}{
+		{exportdigest.Settings{}, time.Hour, ""},
+		{exportdigest.Settings{Interval: "15m"}, 15 * time.Minute, ""},
+		{exportdigest.Settings{Interval: "500ms"}, time.Hour, "want at least 1s"},
+		{exportdigest.Settings{Interval: "soon"}, time.Hour, `digests.interval "soon"`},
+	}
+	for _, tt := range tests {
+		err := tt.in.Validate()
+		if got := tt.in.IntervalOrDefault(); got != tt.want {
+			t.Errorf("%+v: got interval %v, want %v", tt.in, got, tt.want)
+		}
+		if (err == nil) != (tt.wantErr == "") || err != nil && !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("%+v: got error %v, want %q", tt.in, err, tt.wantErr)
+		}
+	}
+}
