@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
-	"log/slog"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -70,7 +70,6 @@ func (p *integrityParts) run(ctx context.Context) error {
 	p.digester.Run(ctx)
 	return nil
 }
-
 
 // VerifyJournal verifies the trails in the journal (org's, or every org's
 // when org is ""), opening it as serve does: embedded on cfg.DataDir
