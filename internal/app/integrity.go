@@ -80,6 +80,9 @@ func VerifyJournal(ctx context.Context, cfg config.Config, org string, keys []in
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	var kr *integrity.Keyring
 	var err error
 	switch {
