@@ -79,11 +79,6 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	if err != nil {
 		return err
 	}
-	// So are the integrity keys that sign the trail's digests.
-	ikeys, err := integrityKeys(cfg, log)
-	if err != nil {
-		return err
-	}
 	// The config file's streams and sources are checked through their
 	// type tables before the journal is touched, as the API checks them.
 	dcl, err := declare(cfg, ln.Addr().String(), log)
@@ -91,6 +86,12 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 		return err
 	}
 	typ, srcTypes := dcl.types, dcl.sourceTypes
+	// So are the integrity keys that sign the trail's digests; a key is
+	// generated into the data directory only once the rest checked out.
+	ikeys, err := integrityKeys(cfg, log)
+	if err != nil {
+		return err
+	}
 
 	jopts := journalOptions(cfg)
 	jopts.Health = board

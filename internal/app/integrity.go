@@ -58,7 +58,7 @@ func newIntegrity(ctx context.Context, cfg config.Config, j *journal.Journal, ke
 	// The lease outlives two missed passes, so it stays with one node
 	// while that node digests.
 	leases := lease.New(lease.Config{KV: clusterKV, Node: cfg.Cluster.NodeID, TTL: 3 * interval})
-	dg := integrity.NewDigester(integrity.DigesterConfig{Interval: interval, SystemOrg: cfg.Ingest.DefaultOrg},
+	dg := integrity.NewDigester(integrity.DigesterConfig{Interval: interval, SystemOrg: cfg.Ingest.DefaultOrg, MaxAge: cfg.Journal.MaxAge.D()},
 		integrity.DigesterDeps{Journal: j, Keys: keys, State: stateKV, Leases: leases, Log: log, Registry: reg})
 	tr := &integrity.Truncations{Journal: j, Keys: keys, Log: log}
 	j.SetPurgeHook(tr.Hook(integrity.ReasonRetention))

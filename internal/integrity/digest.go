@@ -36,6 +36,7 @@ const (
 	ReasonRetention = "retention"
 	ReasonPurge     = "purge"
 	ReasonLost      = "lost"
+	ReasonMaxAge    = "maxAge"
 )
 
 // Digest is the signed statement about a range of one org's chain (Kind

@@ -20,6 +20,7 @@ import (
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/secret"
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 func newKeys(t testing.TB, ids ...string) []integrity.KeySpec {
@@ -462,4 +463,28 @@ func stream(t *testing.T, j *journal.Journal) jetstream.Stream {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestMaxAgeTruncationVerifies: events JetStream drops by journal.maxAge
+// are recorded by the digester in a truncation digest (maxAge), and the
+// trail verifies with the drop shown as a policy deletion.
+func TestMaxAgeTruncationVerifies(t *testing.T) {
+	j := journaltest.OpenWith(t, journal.Options{MaxAge: 2 * time.Second, DuplicateWindow: time.Second})
+	kr := keyring(t, newKeys(t, "k1"), "")
+	dg := integrity.NewDigester(integrity.DigesterConfig{Interval: time.Minute, MaxAge: 2 * time.Second},
+		integrity.DigesterDeps{Journal: j, Keys: kr, State: journaltest.KV(t, j, integrity.Bucket)})
+	f := &fixture{j: j, kr: kr, dg: dg}
+	appendAll(t, j, evs(t, "acme", "old", 150))
+	f.pass(t)
+	wait.Eventually(t, "the old events to age out", func() bool {
+		u, err := j.Usage(t.Context())
+		return err == nil && u.Msgs == 0
+	}, wait.Within(20*time.Second), wait.Every(100*time.Millisecond))
+	// New events right after, digested before they age out too.
+	appendAll(t, j, evs(t, "acme", "new", 30))
+	f.pass(t)
+	r := f.verify(t, "acme")
+	if !r.OK() || len(r.Truncations) != 1 || r.Truncations[0].Reason != integrity.ReasonMaxAge {
+		t.Fatalf("got %s, want verified with a maxAge truncation", r)
+	}
 }
