@@ -224,7 +224,7 @@ func (d *Digester) digestOrg(ctx context.Context, org string, last uint64) (Sign
 	}
 	var leaves []journal.Head
 	var first, lastRec event.Record
-	var breaks []Break
+	var breaks, lost []Break
 	var recs []event.Record
 	err = j.ScanMessages(ctx, org, journal.ScanFrom{FromSeq: from}, func(m journal.Message, _ time.Time) bool {
 		if m.Seq > last {
@@ -244,12 +244,29 @@ func (d *Digester) digestOrg(ctx context.Context, org string, last uint64) (Sign
 			leaves = append(leaves, leaf)
 		})
 		if brk != nil {
-			breaks = append(breaks, *brk)
+			if d.lostAt(*brk) {
+				lost = append(lost, *brk)
+			} else {
+				breaks = append(breaks, *brk)
+			}
 		}
 		return true
 	})
 	if err != nil {
 		return SignedDigest{}, false, err
+	}
+	// Gaps the journal reported lost at start (corrupt or truncated
+	// files) are recorded as such, signed, so verification tells them
+	// from tampering; the loss itself was reported when it was found.
+	for _, b := range lost {
+		cut := journal.Cut{Org: org, KeepFrom: journal.MsgSeqOf(b.Position)}
+		cut.HeadAtCut, _ = hexHead(b.Stored)
+		tr := Truncations{Journal: j, Keys: d.deps.Keys, Log: d.log, Now: d.deps.Now}
+		if err := tr.Record(ctx, cut, ReasonLost); err != nil {
+			return SignedDigest{}, false, err
+		}
+		d.log.Warn("integrity: a gap in the org's hash chain lies in the range the journal lost at start; recorded in a truncation digest",
+			"org", org, "position", b.Position, "after", b.After)
 	}
 	if len(leaves) == 0 {
 		return SignedDigest{}, false, nil
@@ -332,6 +349,18 @@ func (d *Digester) recordAged(ctx context.Context, firstSeq uint64) error {
 		}
 	}
 	return nil
+}
+
+// lostAt reports whether a break's gap lies in the range of messages the
+// journal found missing at start.
+func (d *Digester) lostAt(b Break) bool {
+	l, ok := d.deps.Journal.LostEvents()
+	if !ok {
+		return false
+	}
+	from, to := journal.MsgSeqOf(b.After), journal.MsgSeqOf(b.Position)
+	// Some message strictly between the two batches is in the lost range.
+	return from < l.LastSeq && to > l.FirstSeq && to-from > 1
 }
 
 func (d *Digester) event(ctx context.Context, s sysevent.Spec) {
