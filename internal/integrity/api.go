@@ -1,7 +1,6 @@
 package integrity
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
@@ -291,7 +290,7 @@ func (a *API) batches(w http.ResponseWriter, r *http.Request, tok auth.Token) er
 			return false
 		}
 		e := BatchEntry{Seq: m.Seq, Subject: m.Subject, Data: base64.StdEncoding.EncodeToString(m.Data)}
-		if !bytes.HasPrefix(m.Data, []byte("AR")) {
+		if !journal.IsRecordBatch(m.Data) {
 			e.Header = m.Header
 		}
 		out = append(out, e)
