@@ -19,7 +19,7 @@ import (
 	"github.com/auditstream/auditstream/internal/sink/s3"
 )
 
-const verifyUsage = `usage: auditstream verify s3 --bucket B [--prefix P] --keys FILE|URL [flags]
+const verifyExportUsage = `usage: auditstream verify s3 --bucket B [--prefix P] --keys FILE|URL [flags]
        auditstream verify dir PATH --keys FILE|URL
 
 Checks what an S3 or file stream exported against the signed digests it
@@ -40,27 +40,6 @@ Exit status: 0 verified (warnings allowed), 1 a failure, 2 a usage error.
 
 flags:
 %s`
-
-// runVerify is `auditstream verify`: s3 and dir check exports against
-// their digests.
-func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) int {
-	if len(args) == 0 {
-		fmt.Fprintf(stderr, verifyUsage, flagList(verifyFlags(new(verifyOpts))))
-		return 2
-	}
-	switch args[0] {
-	case "s3":
-		return verifyS3(ctx, args[1:], stdout, stderr, env)
-	case "dir":
-		return verifyDir(ctx, args[1:], stdout, stderr, env)
-	case "-h", "--help", "-help", "help":
-		fmt.Fprintf(stdout, verifyUsage, flagList(verifyFlags(new(verifyOpts))))
-		return 0
-	default:
-		fmt.Fprintf(stderr, "verify: unknown target %q\n\n"+verifyUsage, args[0], flagList(verifyFlags(new(verifyOpts))))
-		return 2
-	}
-}
 
 type verifyOpts struct {
 	keys, bucket, prefix, region, endpoint string
@@ -88,10 +67,10 @@ func parseVerify(args []string, stdout, stderr io.Writer) (o verifyOpts, positio
 	for len(args) > 0 {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprintf(stdout, verifyUsage, flagList(fs))
+				fmt.Fprintf(stdout, verifyExportUsage, flagList(fs))
 				return o, nil, 0
 			}
-			fmt.Fprintf(stderr, "verify: %v\n\n"+verifyUsage, err, flagList(fs))
+			fmt.Fprintf(stderr, "verify: %v\n\n"+verifyExportUsage, err, flagList(fs))
 			return o, nil, 2
 		}
 		args = fs.Args()
@@ -100,7 +79,7 @@ func parseVerify(args []string, stdout, stderr io.Writer) (o verifyOpts, positio
 		}
 	}
 	if o.keys == "" {
-		fmt.Fprintf(stderr, "verify: --keys is required\n\n"+verifyUsage, flagList(fs))
+		fmt.Fprintf(stderr, "verify: --keys is required\n\n"+verifyExportUsage, flagList(fs))
 		return o, nil, 2
 	}
 	return o, positional, -1
@@ -112,7 +91,7 @@ func verifyS3(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		return code
 	}
 	if o.bucket == "" || len(pos) > 0 {
-		fmt.Fprintf(stderr, "verify s3: want --bucket and no other arguments\n\n"+verifyUsage, flagList(verifyFlags(new(verifyOpts))))
+		fmt.Fprintf(stderr, "verify s3: want --bucket and no other arguments\n\n"+verifyExportUsage, flagList(verifyFlags(new(verifyOpts))))
 		return 2
 	}
 	keys, err := loadKeys(ctx, o.keys, env)
@@ -153,7 +132,7 @@ func verifyDir(ctx context.Context, args []string, stdout, stderr io.Writer, env
 		return code
 	}
 	if len(pos) != 1 {
-		fmt.Fprintf(stderr, "verify dir: want one directory\n\n"+verifyUsage, flagList(verifyFlags(new(verifyOpts))))
+		fmt.Fprintf(stderr, "verify dir: want one directory\n\n"+verifyExportUsage, flagList(verifyFlags(new(verifyOpts))))
 		return 2
 	}
 	keys, err := loadKeys(ctx, o.keys, env)

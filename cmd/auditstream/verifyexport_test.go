@@ -159,9 +159,10 @@ func TestVerifyUsage(t *testing.T) {
 		code int
 		want string
 	}{
-		{nil, 2, "usage: auditstream verify s3"},
-		{[]string{"--help"}, 0, "usage: auditstream verify s3"},
-		{[]string{"tape"}, 2, `unknown target "tape"`},
+		{nil, 2, "verify s3"},
+		{[]string{"--help"}, 0, "verify dir"},
+		{[]string{"s3", "--help"}, 0, "usage: auditstream verify s3"},
+		{[]string{"tape"}, 2, "verify s3"},
 		{[]string{"s3", "--bucket", "b"}, 2, "--keys is required"},
 		{[]string{"s3", "--keys", "k.json"}, 2, "want --bucket"},
 		{[]string{"dir", "--keys", "k.json"}, 2, "want one directory"},

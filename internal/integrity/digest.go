@@ -36,6 +36,7 @@ const (
 	ReasonRetention = "retention"
 	ReasonPurge     = "purge"
 	ReasonLost      = "lost"
+	ReasonMaxAge    = "maxAge"
 )
 
 // Digest is the signed statement about a range of one org's chain (Kind
@@ -88,6 +89,8 @@ type Break struct {
 	// Follows is the position of the last event of an earlier batch whose
 	// head the batch stores (a batch moved or re-inserted), 0 if none.
 	Follows uint64 `json:"follows,omitempty"`
+	// After is the position of the org's last event before the batch.
+	After uint64 `json:"after,omitempty"`
 }
 
 // SignedDigest is a digest with its envelope.
@@ -180,6 +183,7 @@ type Chain struct {
 	FirstPosition uint64
 	hs            journal.Hasher
 	ends          map[journal.Head]uint64
+	lastPos       uint64
 }
 
 // Anchor continues the chain from head (a digest's).
@@ -205,7 +209,7 @@ func (c *Chain) Add(m journal.Message, recs []event.Record, fn func(rec *event.R
 	case !c.Started:
 		c.Started, c.FirstPrev, c.FirstPosition = true, prev, recs[0].Seq
 	case prev != c.Head:
-		brk = &Break{Position: recs[0].Seq, UUID: recs[0].UUID, Want: c.Head.String(), Stored: prev.String(), Follows: c.ends[prev]}
+		brk = &Break{Position: recs[0].Seq, UUID: recs[0].UUID, Want: c.Head.String(), Stored: prev.String(), Follows: c.ends[prev], After: c.lastPos}
 	}
 	h := prev
 	for i := range recs {
@@ -216,7 +220,8 @@ func (c *Chain) Add(m journal.Message, recs []event.Record, fn func(rec *event.R
 		}
 	}
 	c.Head = h
-	c.ends[h] = recs[len(recs)-1].Seq
+	c.lastPos = recs[len(recs)-1].Seq
+	c.ends[h] = c.lastPos
 	return true, brk
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -30,6 +31,10 @@ type DigesterConfig struct {
 	Interval time.Duration
 	// SystemOrg receives journal-wide findings (a rolled-back journal).
 	SystemOrg string
+	// MaxAge is journal.maxAge: when set, events JetStream drops by age
+	// are recorded in truncation digests (ReasonMaxAge) as the digester
+	// finds the journal's first message moved.
+	MaxAge time.Duration
 }
 
 // DigesterDeps is what the digester is handed.
@@ -52,10 +57,14 @@ type orgState struct {
 	Head         string `json:"head"`
 	DigestHash   string `json:"digestHash"`
 	Time         string `json:"time"`
+	// CutHead is the head at the last cut recorded for maxAge.
+	CutHead string `json:"cutHead,omitempty"`
 }
 
 type cursorState struct {
 	Seq uint64 `json:"seq"`
+	// FirstSeq is the journal's first sequence at the last pass.
+	FirstSeq uint64 `json:"firstSeq,omitempty"`
 }
 
 // Digester signs each org's new events at an interval: it reads the
@@ -139,6 +148,18 @@ func (d *Digester) Pass(ctx context.Context) ([]SignedDigest, error) {
 			Message: fmt.Sprintf("The journal ends at message %d, before message %d already digested: it was rolled back or cut", last, cur.Seq)})
 		cur.Seq = last
 	}
+	if d.cfg.MaxAge > 0 {
+		u, err := j.Usage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if u.FirstSeq > cur.FirstSeq {
+			if err := d.recordAged(ctx, u.FirstSeq); err != nil {
+				return nil, err
+			}
+			cur.FirstSeq = u.FirstSeq
+		}
+	}
 	if cur.Seq == last {
 		return nil, d.put(ctx, "cursor", cur, curRev)
 	}
@@ -203,7 +224,7 @@ func (d *Digester) digestOrg(ctx context.Context, org string, last uint64) (Sign
 	}
 	var leaves []journal.Head
 	var first, lastRec event.Record
-	var breaks []Break
+	var breaks, lost []Break
 	var recs []event.Record
 	err = j.ScanMessages(ctx, org, journal.ScanFrom{FromSeq: from}, func(m journal.Message, _ time.Time) bool {
 		if m.Seq > last {
@@ -223,12 +244,29 @@ func (d *Digester) digestOrg(ctx context.Context, org string, last uint64) (Sign
 			leaves = append(leaves, leaf)
 		})
 		if brk != nil {
-			breaks = append(breaks, *brk)
+			if d.lostAt(*brk) {
+				lost = append(lost, *brk)
+			} else {
+				breaks = append(breaks, *brk)
+			}
 		}
 		return true
 	})
 	if err != nil {
 		return SignedDigest{}, false, err
+	}
+	// Gaps the journal reported lost at start (corrupt or truncated
+	// files) are recorded as such, signed, so verification tells them
+	// from tampering; the loss itself was reported when it was found.
+	for _, b := range lost {
+		cut := journal.Cut{Org: org, KeepFrom: journal.MsgSeqOf(b.Position)}
+		cut.HeadAtCut, _ = hexHead(b.Stored)
+		tr := Truncations{Journal: j, Keys: d.deps.Keys, Log: d.log, Now: d.deps.Now}
+		if err := tr.Record(ctx, cut, ReasonLost); err != nil {
+			return SignedDigest{}, false, err
+		}
+		d.log.Warn("integrity: a gap in the org's hash chain lies in the range the journal lost at start; recorded in a truncation digest",
+			"org", org, "position", b.Position, "after", b.After)
 	}
 	if len(leaves) == 0 {
 		return SignedDigest{}, false, nil
@@ -264,6 +302,65 @@ func (d *Digester) digestOrg(ctx context.Context, org string, last uint64) (Sign
 	st = orgState{LastPosition: lastRec.Seq, Head: chain.Head.String(), DigestHash: sd.Hash(), Time: now.UTC().Format(time.RFC3339Nano)}
 	d.digests.Inc()
 	return sd, true, d.put(ctx, "org."+org, st, rev)
+}
+
+// recordAged records, for each org digested before, the events the
+// journal dropped by age: a truncation digest whose head at the cut is
+// the one the org's first remaining batch stores (once per cut).
+func (d *Digester) recordAged(ctx context.Context, firstSeq uint64) error {
+	lister, err := d.deps.State.ListKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("integrity state: %w", err)
+	}
+	var orgs []string
+	for k := range lister.Keys() {
+		if o, ok := strings.CutPrefix(k, "org."); ok {
+			orgs = append(orgs, o)
+		}
+	}
+	tr := Truncations{Journal: d.deps.Journal, Keys: d.deps.Keys, Log: d.log, Now: d.deps.Now}
+	for _, org := range orgs {
+		var st orgState
+		rev, err := d.get(ctx, "org."+org, &st)
+		if err != nil {
+			return err
+		}
+		h, err := d.deps.Journal.HeadAt(ctx, org, firstSeq)
+		if err != nil {
+			return err
+		}
+		if h.IsZero() || h.String() == st.CutHead {
+			continue
+		}
+		next, ok, err := d.deps.Journal.NextSeq(ctx, org, firstSeq)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			next = firstSeq
+		}
+		if err := tr.Record(ctx, journal.Cut{Org: org, KeepFrom: next, HeadAtCut: h}, ReasonMaxAge); err != nil {
+			return err
+		}
+		d.log.Info("integrity: events dropped by journal.maxAge recorded in a truncation digest", "org", org, "before", next)
+		st.CutHead = h.String()
+		if err := d.put(ctx, "org."+org, st, rev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lostAt reports whether a break's gap lies in the range of messages the
+// journal found missing at start.
+func (d *Digester) lostAt(b Break) bool {
+	l, ok := d.deps.Journal.LostEvents()
+	if !ok {
+		return false
+	}
+	from, to := journal.MsgSeqOf(b.After), journal.MsgSeqOf(b.Position)
+	// Some message strictly between the two batches is in the lost range.
+	return from < l.LastSeq && to > l.FirstSeq && to-from > 1
 }
 
 func (d *Digester) event(ctx context.Context, s sysevent.Spec) {

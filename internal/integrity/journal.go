@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
+	"net/url"
 	"slices"
 	"time"
 
@@ -74,4 +76,69 @@ func orgOf(payload []byte) string {
 	}
 	_ = json.Unmarshal(payload, &d)
 	return d.Org
+}
+
+// Getter makes a GET call to the API (path with its query) and decodes
+// the answer into out; client.Client.GetJSON is one.
+type Getter func(ctx context.Context, path string, out any) error
+
+// VerifyAPI verifies org's trail through the API, as a tenant can: it
+// reads the org's journal messages as stored, in position order, from
+// GET /api/v1/integrity/batches, and checks them like VerifyJournal.
+func VerifyAPI(ctx context.Context, get Getter, org string, lookup func(string) (ed25519.PublicKey, bool), expect [][]byte) (Report, error) {
+	v := NewVerifier(org, lookup)
+	for _, e := range expect {
+		if err := v.Expect(e); err != nil {
+			return Report{}, err
+		}
+	}
+	from := uint64(1)
+	for {
+		var page struct {
+			Org     string       `json:"org"`
+			Batches []BatchEntry `json:"batches"`
+			NextSeq uint64       `json:"nextSeq"`
+		}
+		path := fmt.Sprintf("/api/v1/integrity/batches?fromSeq=%d&limit=%d", from, MaxBatchLimit)
+		if org != "" {
+			path += "&org=" + url.QueryEscape(org)
+		}
+		if err := get(ctx, path, &page); err != nil {
+			return Report{}, err
+		}
+		if org == "" {
+			org = page.Org
+			v.org, v.rep.Org = org, org
+		}
+		for _, b := range page.Batches {
+			m, err := b.Message()
+			if err != nil {
+				return Report{}, err
+			}
+			if journal.OrgOfSubject(m.Subject) != org {
+				return Report{}, fmt.Errorf("the server answered a message of another org (%s)", m.Subject)
+			}
+			v.Add(m)
+		}
+		if page.NextSeq == 0 {
+			break
+		}
+		from = page.NextSeq
+	}
+	return v.Finish(), nil
+}
+
+// FetchKeys reads GET /api/v1/integrity/keys. Verifying with keys read
+// from the server trusts the server: an auditor keeps the keys file.
+func FetchKeys(ctx context.Context, get Getter) ([]PublicKey, error) {
+	var keys []PublicKey
+	if err := get(ctx, "/api/v1/integrity/keys", &keys); err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if _, err := k.Decode(); err != nil {
+			return nil, err
+		}
+	}
+	return keys, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/secret"
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 func newKeys(t testing.TB, ids ...string) []integrity.KeySpec {
@@ -340,7 +341,7 @@ func TestRetentionTruncationVerifies(t *testing.T) {
 				if !r.OK() || len(r.Truncations) != 1 || r.Truncations[0].Reason != integrity.ReasonRetention {
 					t.Fatalf("got %s, want it verified with one retention truncation", r)
 				}
-				if !strings.Contains(r.String(), "removed by retention") {
+				if !strings.Contains(r.String(), "removed by retention (journal.maxBytes)") {
 					t.Errorf("summary: got %q", r)
 				}
 				return
@@ -462,4 +463,57 @@ func stream(t *testing.T, j *journal.Journal) jetstream.Stream {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestMaxAgeTruncationVerifies: events JetStream drops by journal.maxAge
+// are recorded by the digester in a truncation digest (maxAge), and the
+// trail verifies with the drop shown as a policy deletion.
+func TestMaxAgeTruncationVerifies(t *testing.T) {
+	j := journaltest.OpenWith(t, journal.Options{MaxAge: 2 * time.Second, DuplicateWindow: time.Second})
+	kr := keyring(t, newKeys(t, "k1"), "")
+	dg := integrity.NewDigester(integrity.DigesterConfig{Interval: time.Minute, MaxAge: 2 * time.Second},
+		integrity.DigesterDeps{Journal: j, Keys: kr, State: journaltest.KV(t, j, integrity.Bucket)})
+	f := &fixture{j: j, kr: kr, dg: dg}
+	appendAll(t, j, evs(t, "acme", "old", 150))
+	f.pass(t)
+	wait.Eventually(t, "the old events to age out", func() bool {
+		u, err := j.Usage(t.Context())
+		return err == nil && u.Msgs == 0
+	}, wait.Within(20*time.Second), wait.Every(100*time.Millisecond))
+	// New events right after, digested before they age out too.
+	appendAll(t, j, evs(t, "acme", "new", 30))
+	f.pass(t)
+	r := f.verify(t, "acme")
+	if !r.OK() || len(r.Truncations) != 1 || r.Truncations[0].Reason != integrity.ReasonMaxAge {
+		t.Fatalf("got %s, want verified with a maxAge truncation", r)
+	}
+}
+
+// TestRecordedLossVerifies: a gap in the chain that a signed truncation
+// digest records (reason lost: what the digester writes for a range the
+// journal found missing at start) is reported as a recorded removal, not
+// a broken link; the same gap unrecorded is a broken link.
+func TestRecordedLossVerifies(t *testing.T) {
+	f := newFixture(t, journaltest.Open(t), keyring(t, newKeys(t, "k1"), ""))
+	populate(t, f)
+	appendAll(t, f.j, evs(t, "acme", "x", 250)) // three batches, not digested
+	bs := batches(t, f.j, "acme")
+	gone := bs[len(bs)-2]
+	if err := stream(t, f.j).DeleteMsg(t.Context(), gone.Seq); err != nil {
+		t.Fatal(err)
+	}
+	r := f.verify(t, "acme")
+	if !hasProblem(r, integrity.ProblemBrokenLink, 0) {
+		t.Fatalf("unrecorded: got %s, want a broken link", r)
+	}
+	after := bs[len(bs)-1]
+	head, _ := journal.ChainedBatch(after.Data)
+	tr := &integrity.Truncations{Journal: f.j, Keys: f.kr}
+	if err := tr.Record(t.Context(), journal.Cut{Org: "acme", KeepFrom: after.Seq, HeadAtCut: head}, integrity.ReasonLost); err != nil {
+		t.Fatal(err)
+	}
+	r = f.verify(t, "acme")
+	if !r.OK() || len(r.Truncations) != 1 || r.Truncations[0].Reason != integrity.ReasonLost {
+		t.Fatalf("recorded: got %s, want verified with the loss shown", r)
+	}
 }

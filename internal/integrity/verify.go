@@ -87,7 +87,12 @@ func (r Report) OK() bool { return len(r.Problems) == 0 }
 func (r Report) String() string {
 	var b strings.Builder
 	for _, t := range r.Truncations {
-		fmt.Fprintf(&b, "org %s: events before position %d were removed by %s (signed truncation digest of %s)\n", r.Org, t.RemovedBefore, t.Reason, t.Time)
+		why := map[string]string{ReasonRetention: "retention (journal.maxBytes)", ReasonMaxAge: "retention (journal.maxAge)",
+			ReasonPurge: "an operator's purge", ReasonLost: "a loss the journal found at start (corrupt or truncated files)"}[t.Reason]
+		if why == "" {
+			why = t.Reason
+		}
+		fmt.Fprintf(&b, "org %s: events before position %d were removed by %s: a recorded removal, signed by a truncation digest of %s\n", r.Org, t.RemovedBefore, why, t.Time)
 	}
 	if r.OK() {
 		fmt.Fprintf(&b, "org %s: verified %d events from %s to %s (%d signed digests", r.Org, r.Events,
@@ -127,6 +132,15 @@ type Verifier struct {
 	expect  []SignedDigest
 	heads   map[uint64]journal.Head // positions of expected digests → head seen
 	recs    []event.Record
+	breaks  []Break
+	// recorded are the breaks digests list, reported unless a
+	// truncation digest explains them.
+	recorded []recordedBreak
+}
+
+type recordedBreak struct {
+	Break
+	time string
 }
 
 // NewVerifier verifies org's trail with the keys lookup returns.
@@ -186,11 +200,9 @@ func (v *Verifier) Add(m journal.Message) {
 		}
 	})
 	if brk != nil {
-		detail := fmt.Sprintf("the batch stores chain head %.16s…, the events before it give %.16s…: an event before it was modified, or events between were removed", brk.Stored, brk.Want)
-		if brk.Follows != 0 {
-			detail = fmt.Sprintf("the batch claims to follow position %d, not the events before it: batches were removed, moved or re-inserted", brk.Follows)
-		}
-		v.problem(ProblemBrokenLink, brk.Position, brk.UUID, "%s", detail)
+		// A truncation digest may record the gap (events lost at start):
+		// resolved in Finish.
+		v.breaks = append(v.breaks, *brk)
 	}
 	if !chained {
 		v.rep.Unchained += len(v.recs)
@@ -265,10 +277,21 @@ func (v *Verifier) digest(rec *event.Record) {
 		}
 	}
 	for _, b := range sd.Breaks {
-		v.problem(ProblemBrokenLink, b.Position, b.UUID, "recorded by the digester when it signed the digest of %s", sd.Time)
+		v.recorded = append(v.recorded, recordedBreak{b, sd.Time})
 	}
 	v.pending = append(v.pending[:0], v.pending[end:]...)
 	v.last = &sd
+}
+
+// truncationAt returns the truncation digest whose head at the cut is
+// head (hex).
+func (v *Verifier) truncationAt(head string) (SignedDigest, bool) {
+	for _, t := range v.truncs {
+		if t.HeadAtCut == head {
+			return t, true
+		}
+	}
+	return SignedDigest{}, false
 }
 
 // Finish completes the verification and returns the report.
@@ -286,6 +309,26 @@ func (v *Verifier) Finish() Report {
 		}
 		if !found {
 			v.problem(ProblemMissing, v.chain.FirstPosition, "", "events before position %d are gone and no signed truncation digest records their removal", v.chain.FirstPosition)
+		}
+	}
+	for _, b := range v.breaks {
+		if t, ok := v.truncationAt(b.Stored); ok {
+			v.rep.Truncations = append(v.rep.Truncations, Truncation{Reason: t.Reason, RemovedBefore: b.Position, Time: t.Time})
+			continue
+		}
+		detail := fmt.Sprintf("the batch stores chain head %.16s…, the events before it give %.16s…: an event before it was modified, or events between were removed", b.Stored, b.Want)
+		if b.Follows != 0 {
+			detail = fmt.Sprintf("the batch claims to follow position %d, not the events before it: batches were removed, moved or re-inserted", b.Follows)
+		}
+		v.problem(ProblemBrokenLink, b.Position, b.UUID, "%s", detail)
+	}
+	seen := map[uint64]bool{}
+	for _, b := range v.breaks {
+		seen[b.Position] = true
+	}
+	for _, b := range v.recorded {
+		if _, ok := v.truncationAt(b.Stored); !ok && !seen[b.Position] {
+			v.problem(ProblemBrokenLink, b.Position, b.UUID, "recorded by the digester when it signed the digest of %s", b.time)
 		}
 	}
 	for _, d := range v.expect {

@@ -3,7 +3,6 @@ package journal
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"hash"
 )
 
 // The hash chain of issue 16 (docs/integrity.md). Each org's events form
@@ -28,33 +27,25 @@ func (h Head) IsZero() bool { return h == Head{} }
 // String is the head in hex.
 func (h Head) String() string { return hex.EncodeToString(h[:]) }
 
-// Hasher computes leaves and heads reusing one SHA-256 state; it is not
-// safe for concurrent use. The zero value is ready.
+// Hasher computes leaves and heads reusing one buffer (no allocation per
+// event); it is not safe for concurrent use. The zero value is ready.
 type Hasher struct {
-	d   hash.Hash
-	buf [1 + 2*sha256.Size]byte
+	buf  []byte
+	node [1 + 2*sha256.Size]byte
 }
 
 // Leaf is the leaf hash of an event's stored JSON.
 func (c *Hasher) Leaf(data []byte) Head {
-	if c.d == nil {
-		c.d = sha256.New()
-	}
-	c.d.Reset()
-	c.buf[0] = 0
-	c.d.Write(c.buf[:1])
-	c.d.Write(data)
-	var h Head
-	c.d.Sum(h[:0])
-	return h
+	c.buf = append(append(c.buf[:0], 0), data...)
+	return sha256.Sum256(c.buf)
 }
 
 // Next is the head after prev and the event with leaf.
 func (c *Hasher) Next(prev, leaf Head) Head {
-	c.buf[0] = 1
-	copy(c.buf[1:], prev[:])
-	copy(c.buf[1+sha256.Size:], leaf[:])
-	return sha256.Sum256(c.buf[:])
+	c.node[0] = 1
+	copy(c.node[1:], prev[:])
+	copy(c.node[1+sha256.Size:], leaf[:])
+	return sha256.Sum256(c.node[:])
 }
 
 // Append is the head after prev and the events with these JSONs.

@@ -219,6 +219,10 @@ func LegacyMessage(ev event.Record) *nats.Msg {
 	return m
 }
 
+// IsRecordBatch reports whether a message's data is a record batch
+// (version 2); a version 1 message carries its event in headers and data.
+func IsRecordBatch(data []byte) bool { return isBatch(data) }
+
 func isBatch(b []byte) bool {
 	return len(b) >= 4 && b[0] == batchMagic0 && b[1] == batchMagic1
 }

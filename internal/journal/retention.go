@@ -110,7 +110,7 @@ func (j *Journal) Purge(ctx context.Context, org string, keepFrom uint64) (uint6
 		// The heads at the cut are read before it: an org's last batch
 		// may be among what goes.
 		for o, n := range perOrg {
-			h, err := j.headAt(ctx, o, keepFrom)
+			h, err := j.HeadAt(ctx, o, keepFrom)
 			if err != nil {
 				return 0, err
 			}
@@ -155,10 +155,10 @@ func (j *Journal) SetPurgeHook(h PurgeHook) {
 	j.purgeHook.Store(&h)
 }
 
-// headAt is org's chain head before its first record batch at or after
+// HeadAt is org's chain head before its first record batch at or after
 // seq: the head that batch stores, or, when the org has none there, the
 // head after its last batch.
-func (j *Journal) headAt(ctx context.Context, org string, seq uint64) (Head, error) {
+func (j *Journal) HeadAt(ctx context.Context, org string, seq uint64) (Head, error) {
 	m, err := j.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(Subject(org)))
 	if err == nil {
 		h, _ := ChainedBatch(m.Data)
