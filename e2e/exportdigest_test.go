@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	s3api "github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/auditstream/auditstream/internal/integrity"
 	"github.com/auditstream/auditstream/internal/sink/s3"
 	"github.com/auditstream/auditstream/internal/sink/s3/s3test"
 	"github.com/auditstream/auditstream/internal/wait"
@@ -38,25 +37,12 @@ func TestS3ArchiveVerify(t *testing.T) {
 		got, _ := archived(t, srv, "proof/year=")
 		return len(got) >= len(ids)
 	}, wait.Within(30*time.Second), wait.Every(50*time.Millisecond))
-	s.stop() // the last digest is written at the stream's close
 
-	// The public key of the key serve generated, as a keys file.
-	spec, _, err := integrity.LoadOrGenerate(dataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := integrity.NewKeyring([]integrity.KeySpec{spec}, spec.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := filepath.Join(t.TempDir(), "keys.json")
-	if err := integrity.WriteKeysFile(keys, kr.PublicKeys()); err != nil {
-		t.Fatal(err)
-	}
-	verify := func() (int, string) {
+	verifyWith := func(keys string) (int, string) {
 		cmd := exec.Command(binary, "verify", "s3", "--bucket", s3Bucket, "--prefix", "proof/", "--keys", keys,
 			"--endpoint", srv.Endpoint, "--region", s3test.Region)
-		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+s3test.AccessKey, "AWS_SECRET_ACCESS_KEY="+s3test.SecretKey)
+		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+s3test.AccessKey, "AWS_SECRET_ACCESS_KEY="+s3test.SecretKey,
+			"AUDITSTREAM_TOKEN="+adminToken)
 		b, err := cmd.CombinedOutput()
 		code := 0
 		if ee, ok := err.(*exec.ExitError); ok {
@@ -66,6 +52,19 @@ func TestS3ArchiveVerify(t *testing.T) {
 		}
 		return code, string(b)
 	}
+	// While serve runs: the keys from its API, the digests its timer wrote.
+	keysURL := s.url("/api/v1/integrity/keys")
+	wait.Eventually(t, "verify s3 with the server's keys to verify all 500 events", func() bool {
+		code, outp := verifyWith(keysURL)
+		return code == 0 && strings.Contains(outp, "500 events")
+	}, wait.Within(30*time.Second), wait.Every(500*time.Millisecond))
+	_, keysBody, _ := s.do("GET", "/api/v1/integrity/keys", adminToken, "", nil)
+	keys := filepath.Join(t.TempDir(), "keys.json")
+	if err := os.WriteFile(keys, keysBody, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.stop() // the last digest is written at the stream's close
+	verify := func() (int, string) { return verifyWith(keys) }
 	code, outp := verify()
 	if code != 0 || !strings.Contains(outp, "500 events") || strings.Contains(outp, "WARN") || strings.Contains(outp, "INFO") {
 		t.Fatalf("verify: got exit %d\n%s\nwant 0 and 500 events verified", code, outp)
