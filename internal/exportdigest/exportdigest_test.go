@@ -343,3 +343,18 @@ func TestSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestObjectListedTwice: an object listed again by a later digest (a
+// batch re-sent after a restart finds its object there) counts once.
+func TestObjectListedTwice(t *testing.T) {
+	tr := standard(t)
+	b, err := tr.store.Read(t.Context(), "events-a.ndjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.w.Add(exportdigest.Entry{Key: "events-a.ndjson", SHA256: exportdigest.Hash(b), Size: int64(len(b)), Events: 3})
+	tr.flush(t)
+	if r := tr.verify(t, tr.keys); !r.OK() || r.Objects != 3 || r.Events != 10 {
+		t.Errorf("got %s %v, want 3 objects and 10 events", r.Summary(), r.Failures)
+	}
+}

@@ -192,6 +192,10 @@ func Verify(ctx context.Context, store Store, opts VerifyOptions) (Report, error
 			continue
 		}
 		for _, e := range rd.d.Objects {
+			// An object written again after a restart (the same key, a
+			// create that found it there) may be listed twice: checked
+			// each time, counted once.
+			again := listed[e.Key]
 			listed[e.Key] = true
 			o, ok := data[e.Key]
 			if !ok {
@@ -213,6 +217,9 @@ func Verify(ctx context.Context, store Store, opts VerifyOptions) (Report, error
 			}
 			if h := Hash(b); h != e.SHA256 {
 				r.Failures = append(r.Failures, Finding{ModifiedObject, e.Key, fmt.Sprintf("SHA-256 %s, digest %s says %s", h, k, e.SHA256)})
+				continue
+			}
+			if again {
 				continue
 			}
 			r.Objects++
