@@ -358,3 +358,41 @@ func TestObjectListedTwice(t *testing.T) {
 		t.Errorf("got %s %v, want 3 objects and 10 events", r.Summary(), r.Failures)
 	}
 }
+
+// slowStore holds Create of digests until release is closed.
+type slowStore struct {
+	*exportdigest.DirStore
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s slowStore) Create(ctx context.Context, key string, body []byte) error {
+	if strings.HasPrefix(key, exportdigest.Dir) {
+		s.entered <- struct{}{}
+		<-s.release
+	}
+	return s.DirStore.Create(ctx, key, body)
+}
+
+// TestAddDuringADigest: Add does not wait for a digest being written, and
+// what it adds meanwhile goes into the next digest.
+func TestAddDuringADigest(t *testing.T) {
+	tr := standard(t)
+	slow := slowStore{DirStore: tr.store, entered: make(chan struct{}), release: make(chan struct{})}
+	w := exportdigest.NewWriter(exportdigest.Config{Stream: "0ls1"}, exportdigest.Deps{Store: slow, Signer: tr.keys, Data: isData})
+	if err := w.Recover(t.Context()); err != nil { // reads only: the chain exists
+		t.Fatal(err)
+	}
+	w.Add(exportdigest.Entry{Key: "events-x.ndjson"})
+	errc := make(chan error, 1)
+	go func() { errc <- w.Flush(t.Context()) }()
+	<-slow.entered // the digest is being written
+	w.Add(exportdigest.Entry{Key: "events-y.ndjson"})
+	close(slow.release)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if got := w.Pending(); got != 1 {
+		t.Errorf("got %d objects waiting, want events-y.ndjson", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -98,13 +99,17 @@ type Writer struct {
 	deps Deps
 	log  *slog.Logger
 
-	mu        sync.Mutex
+	// io serialises recovery and digest writes, and guards the chain's
+	// state; mu guards the objects waiting (held only briefly, so Add never
+	// waits for a digest being written).
+	io        sync.Mutex
 	recovered bool
-	pending   []Entry
-	keys      map[string]bool // keys in pending
 	prev      *Link
 	prevEnd   time.Time
 
+	mu       sync.Mutex
+	pending  []Entry
+	keys     map[string]bool // keys in pending
 	started  bool
 	stop     chan struct{}
 	done     chan struct{}
@@ -186,9 +191,16 @@ func (w *Writer) Pending() int {
 // Flush calls it; a sink calls it before its first write so that a new
 // chain's genesis digest comes before its objects. It does its work once.
 func (w *Writer) Recover(ctx context.Context) error {
+	w.io.Lock()
+	defer w.io.Unlock()
+	return w.recover(ctx)
+}
+
+// isPending reports whether key waits for a digest.
+func (w *Writer) isPending(key string) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.recover(ctx)
+	return w.keys[key]
 }
 
 func (w *Writer) recover(ctx context.Context) error {
@@ -209,7 +221,7 @@ func (w *Writer) recover(ctx context.Context) error {
 	if len(mine) == 0 {
 		// A new chain: an empty digest marks where it begins.
 		w.recovered = true
-		return w.flush(ctx, true)
+		return w.flush(ctx, nil)
 	}
 	last := mine[len(mine)-1]
 	body, err := w.deps.Store.Read(ctx, last.Key)
@@ -245,7 +257,7 @@ func (w *Writer) recover(ctx context.Context) error {
 	}
 	var found []Entry
 	for _, o := range data {
-		if strings.HasPrefix(o.Key, w.cfg.Prefix+Dir) || !w.deps.Data(o.Key) || o.Modified.Before(since) || listed[o.Key] || w.keys[o.Key] {
+		if strings.HasPrefix(o.Key, w.cfg.Prefix+Dir) || !w.deps.Data(o.Key) || o.Modified.Before(since) || listed[o.Key] || w.isPending(o.Key) {
 			continue
 		}
 		b, err := w.deps.Store.Read(ctx, o.Key)
@@ -262,9 +274,11 @@ func (w *Writer) recover(ctx context.Context) error {
 	w.prev = &Link{Key: last.Key, SHA256: Hash(body)}
 	w.prevEnd = d.End
 	w.recovered = true
+	w.mu.Lock()
 	for _, e := range found {
 		w.add(e)
 	}
+	w.mu.Unlock()
 	if len(found) > 0 {
 		w.log.Info("objects written before a restart and not yet in a digest; the next digest lists them", "objects", len(found), "since", last.Key)
 	}
@@ -273,24 +287,37 @@ func (w *Writer) recover(ctx context.Context) error {
 
 // Flush writes a digest now if objects are waiting (recovering first).
 func (w *Writer) Flush(ctx context.Context) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.pending) == 0 && !w.recovered {
+	w.io.Lock()
+	defer w.io.Unlock()
+	if w.Pending() == 0 && !w.recovered {
 		return nil // nothing written: no genesis digest either
 	}
 	if err := w.recover(ctx); err != nil {
 		return err
 	}
-	if len(w.pending) == 0 {
+	w.mu.Lock()
+	objs := slices.Clone(w.pending)
+	w.mu.Unlock()
+	if len(objs) == 0 {
 		return nil
 	}
-	return w.flush(ctx, false)
+	if err := w.flush(ctx, objs); err != nil {
+		return err
+	}
+	// Objects added while the digest was written stay for the next.
+	w.mu.Lock()
+	for _, e := range objs {
+		delete(w.keys, e.Key)
+	}
+	w.pending = slices.Clone(w.pending[len(objs):])
+	w.mu.Unlock()
+	return nil
 }
 
-// flush writes the digest of the pending objects; empty makes the genesis
-// digest of a chain. The key is created only if absent: a key taken (by a
-// digest of another writer in the same millisecond) moves on by 1ms.
-func (w *Writer) flush(ctx context.Context, empty bool) error {
+// flush writes the digest of objs (none: the genesis digest of a chain);
+// the caller holds io. The key is created only if absent: a key taken (by
+// a digest of another writer in the same millisecond) moves on by 1ms.
+func (w *Writer) flush(ctx context.Context, objs []Entry) error {
 	end := w.deps.Now().UTC().Truncate(time.Millisecond)
 	if !end.After(w.prevEnd) {
 		end = w.prevEnd.Add(time.Millisecond)
@@ -299,7 +326,7 @@ func (w *Writer) flush(ctx context.Context, empty bool) error {
 	if start.IsZero() {
 		start = end
 	}
-	d := Digest{Version: Version, Stream: w.cfg.Stream, Start: start, End: end, Previous: w.prev, Objects: w.pending}
+	d := Digest{Version: Version, Stream: w.cfg.Stream, Start: start, End: end, Previous: w.prev, Objects: objs}
 	if d.Objects == nil {
 		d.Objects = []Entry{}
 	}
@@ -318,7 +345,6 @@ func (w *Writer) flush(ctx context.Context, empty bool) error {
 			return fmt.Errorf("write digest %s: %w", key, err)
 		}
 		w.prev, w.prevEnd = &Link{Key: key, SHA256: Hash(body)}, d.End
-		w.pending, w.keys = nil, map[string]bool{}
 		w.log.Info("digest written", "key", key, "objects", len(d.Objects))
 		return nil
 	}
