@@ -436,12 +436,17 @@ func (t *Truncations) Record(ctx context.Context, cut journal.Cut, reason string
 	return nil
 }
 
-// Hook is the journal purge hook that records each purge as a retention
-// truncation; a failure is logged as an ERROR (verification will report
-// the removed events as missing).
+// Hook is the journal purge hook that records each purge as a truncation
+// for the purge's reason (journal.PurgeFor), else for reason (retention);
+// a failure is logged as an ERROR (verification will report the removed
+// events as missing).
 func (t *Truncations) Hook(reason string) journal.PurgeHook {
 	return func(ctx context.Context, c journal.Cut) {
-		if err := t.Record(ctx, c, reason); err != nil && t.Log != nil {
+		why := reason
+		if c.Reason != "" {
+			why = c.Reason
+		}
+		if err := t.Record(ctx, c, why); err != nil && t.Log != nil {
 			t.Log.Error("integrity: the truncation digest of a purge was not written; verification will report its events missing",
 				"org", c.Org, "keepFrom", c.KeepFrom, "err", err)
 		}

@@ -318,36 +318,44 @@ func TestRollbackDetectedWithAKeptDigest(t *testing.T) {
 	}
 }
 
-// TestRetentionTruncationVerifies: a purge by policy, recorded by the
-// purge hook, verifies as a truncation; the same purge unrecorded is
-// reported as missing events.
+// TestRetentionTruncationVerifies: a purge by retention, or an
+// operator's (journal.PurgeFor), recorded by the purge hook, verifies as
+// a truncation with its reason; the same purge unrecorded is reported as
+// missing events.
 func TestRetentionTruncationVerifies(t *testing.T) {
-	for _, recorded := range []bool{true, false} {
-		t.Run(fmt.Sprintf("recorded=%v", recorded), func(t *testing.T) {
+	tests := []struct {
+		name     string
+		recorded bool
+		reason   string // "" purges by retention (journal.Purge)
+		want     string
+	}{
+		{"retention", true, "", "removed by retention (journal.maxBytes)"},
+		{"operator's purge", true, integrity.ReasonPurge, "removed by an operator's purge"},
+		{"unrecorded", false, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, journaltest.Open(t), keyring(t, newKeys(t, "k1"), ""))
-			if recorded {
+			if tt.recorded {
 				tr := &integrity.Truncations{Journal: f.j, Keys: f.kr}
 				f.j.SetPurgeHook(tr.Hook(integrity.ReasonRetention))
 			}
 			populate(t, f)
 			bs := batches(t, f.j, "acme")
-			if _, err := f.j.Purge(t.Context(), "", bs[2].Seq); err != nil {
+			if _, err := f.j.PurgeFor(t.Context(), "", bs[2].Seq, tt.reason); err != nil {
 				t.Fatal(err)
 			}
 			appendAll(t, f.j, evs(t, "acme", "z", 3))
 			f.pass(t)
 			r := f.verify(t, "acme")
-			if recorded {
-				if !r.OK() || len(r.Truncations) != 1 || r.Truncations[0].Reason != integrity.ReasonRetention {
-					t.Fatalf("got %s, want it verified with one retention truncation", r)
-				}
-				if !strings.Contains(r.String(), "removed by retention (journal.maxBytes)") {
-					t.Errorf("summary: got %q", r)
+			if !tt.recorded {
+				if !hasProblem(r, integrity.ProblemMissing, 0) {
+					t.Errorf("got %s, want missing events", r)
 				}
 				return
 			}
-			if !hasProblem(r, integrity.ProblemMissing, 0) {
-				t.Errorf("got %s, want missing events", r)
+			if !r.OK() || len(r.Truncations) != 1 || !strings.Contains(r.String(), tt.want) {
+				t.Fatalf("got %s, want it verified with one truncation %q", r, tt.want)
 			}
 		})
 	}
