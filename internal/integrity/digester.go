@@ -294,6 +294,12 @@ func (d *Digester) digestOrg(ctx context.Context, org string, last uint64) (Sign
 	if err != nil {
 		return SignedDigest{}, false, err
 	}
+	// A node whose lease lapsed mid-pass stops before it appends: the
+	// node that took over digests the range (two digests naming the same
+	// previous one would break the digest chain).
+	if d.deps.Leases.Enabled() && !d.deps.Leases.Holds(LeaseID) {
+		return SignedDigest{}, false, errors.New("the digester's lease was lost")
+	}
 	if _, err := j.Append(ctx, []event.Record{ev}); err != nil {
 		return SignedDigest{}, false, fmt.Errorf("append the digest: %w", err)
 	}
