@@ -2,6 +2,7 @@ package integrity_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
@@ -19,6 +20,7 @@ import (
 	"github.com/auditstream/auditstream/internal/integrity"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
+	"github.com/auditstream/auditstream/internal/lease"
 	"github.com/auditstream/auditstream/internal/secret"
 	"github.com/auditstream/auditstream/internal/wait"
 )
@@ -523,5 +525,39 @@ func TestRecordedLossVerifies(t *testing.T) {
 	r = f.verify(t, "acme")
 	if !r.OK() || len(r.Truncations) != 1 || r.Truncations[0].Reason != integrity.ReasonLost {
 		t.Fatalf("recorded: got %s, want verified with the loss shown", r)
+	}
+}
+
+// TestOneDigesterInACluster: two nodes run the digester on one journal;
+// the lease lets one digest at a time, so the org's digests form one
+// chain and the trail verifies.
+func TestOneDigesterInACluster(t *testing.T) {
+	srv := journaltest.StartNATS(t, nil)
+	kr := keyring(t, newKeys(t, "k1"), "")
+	var js []*journal.Journal
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	for _, node := range []string{"a", "b"} {
+		j := journaltest.OpenWith(t, journal.Options{URL: srv.ClientURL()})
+		js = append(js, j)
+		leases := lease.New(lease.Config{KV: journaltest.KV(t, j, lease.Bucket), Node: node, TTL: 600 * time.Millisecond})
+		dg := integrity.NewDigester(integrity.DigesterConfig{Interval: 100 * time.Millisecond},
+			integrity.DigesterDeps{Journal: j, Keys: kr, State: journaltest.KV(t, j, integrity.Bucket), Leases: leases})
+		wg.Go(func() { dg.Run(ctx) })
+	}
+	for r := range 15 {
+		appendAll(t, js[r%2], evs(t, "acme", fmt.Sprintf("r%d", r), 20))
+		time.Sleep(50 * time.Millisecond) // traffic spread over several digest intervals, not an assertion
+	}
+	f := &fixture{j: js[0], kr: kr}
+	wait.Eventually(t, "every event digested", func() bool {
+		r := f.verify(t, "acme")
+		return r.Undigested <= 1
+	}, wait.Within(10*time.Second), wait.Every(100*time.Millisecond))
+	cancel()
+	wg.Wait()
+	r := f.verify(t, "acme")
+	if !r.OK() || r.Digests < 2 {
+		t.Fatalf("got %s, want one chain of several digests", r)
 	}
 }
