@@ -23,6 +23,9 @@ const (
 	// GET /api/v1/integrity/batches answer.
 	DefaultBatchLimit = 500
 	MaxBatchLimit     = 5000
+	// maxBatchPageBytes bounds the stored bytes of one batches answer
+	// (base64 adds a third): a page ends early past it.
+	maxBatchPageBytes = 8 << 20
 	// DefaultDigestLimit and MaxDigestLimit bound one digests answer.
 	DefaultDigestLimit = 100
 	MaxDigestLimit     = 1000
@@ -284,11 +287,13 @@ func (a *API) batches(w http.ResponseWriter, r *http.Request, tok auth.Token) er
 	}
 	out := []BatchEntry{}
 	next := uint64(0)
+	size := 0
 	err = a.Journal.ScanMessages(r.Context(), org, journal.ScanFrom{FromSeq: max(from, 1)}, func(m journal.Message, _ time.Time) bool {
-		if uint64(len(out)) == limit {
+		if uint64(len(out)) == limit || size > maxBatchPageBytes {
 			next = m.Seq
 			return false
 		}
+		size += len(m.Data)
 		e := BatchEntry{Seq: m.Seq, Subject: m.Subject, Data: base64.StdEncoding.EncodeToString(m.Data)}
 		if !journal.IsRecordBatch(m.Data) {
 			e.Header = m.Header
