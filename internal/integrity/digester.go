@@ -259,7 +259,7 @@ func (d *Digester) digestOrg(ctx context.Context, org string, last uint64) (Sign
 	// files) are recorded as such, signed, so verification tells them
 	// from tampering; the loss itself was reported when it was found.
 	for _, b := range lost {
-		cut := journal.Cut{Org: org, KeepFrom: journal.MsgSeqOf(b.Position)}
+		cut := journal.Cut{Org: org, KeepFrom: journal.MsgSeqOf(b.Position), After: b.After}
 		cut.HeadAtCut, _ = hexHead(b.Stored)
 		tr := Truncations{Journal: j, Keys: d.deps.Keys, Log: d.log, Now: d.deps.Now}
 		if err := tr.Record(ctx, cut, ReasonLost); err != nil {
@@ -429,7 +429,7 @@ func (t *Truncations) Record(ctx context.Context, cut journal.Cut, reason string
 		now = t.Now
 	}
 	d := Digest{Kind: KindTruncation, Org: cut.Org, Reason: reason, RemovedBefore: journal.Position(cut.KeepFrom, 0),
-		Count: int(cut.Events), HeadAtCut: cut.HeadAtCut.String()}
+		RemovedAfter: cut.After, Count: int(cut.Events), HeadAtCut: cut.HeadAtCut.String()}
 	ev, _, err := DigestEvent(t.Keys, d, now())
 	if err != nil {
 		return err
@@ -457,4 +457,69 @@ func (t *Truncations) Hook(reason string) journal.PurgeHook {
 				"org", c.Org, "keepFrom", c.KeepFrom, "err", err)
 		}
 	}
+}
+
+// RecordLoss records, in signed truncation digests (ReasonLost), each gap
+// in an org's chain that lies in the range the journal found missing at
+// start (journal.Lost), so verification tells the loss from tampering.
+// It reads the whole journal once (a loss is rare) and skips gaps a
+// truncation digest already records (the loss stays reported across
+// restarts until acknowledged). It returns how many it recorded.
+func RecordLoss(ctx context.Context, j *journal.Journal, keys *Keyring, lost journal.Lost, log *slog.Logger) (int, error) {
+	chains := map[string]*Chain{}
+	recorded := map[string]bool{} // org + head at cut
+	type gap struct {
+		org string
+		brk Break
+	}
+	var gaps []gap
+	var recs []event.Record
+	err := j.ScanMessages(ctx, "", journal.ScanFrom{}, func(m journal.Message, _ time.Time) bool {
+		var err error
+		if recs, err = journal.Decode(m, recs[:0]); err != nil || len(recs) == 0 {
+			return true
+		}
+		org := recs[0].Org
+		c := chains[org]
+		if c == nil {
+			c = &Chain{}
+			chains[org] = c
+		}
+		_, brk := c.Add(m, recs, nil)
+		if brk != nil {
+			from, to := journal.MsgSeqOf(brk.After), journal.MsgSeqOf(brk.Position)
+			if from < lost.LastSeq && to > lost.FirstSeq && to-from > 1 {
+				gaps = append(gaps, gap{org, *brk})
+			}
+		}
+		for i := range recs {
+			if recs[i].EventType == EventTruncation {
+				if sd, err := ParseDigestEvent(recs[i].Data); err == nil && sd.Reason == ReasonLost {
+					recorded[org+"/"+sd.HeadAtCut] = true
+				}
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return 0, err
+	}
+	tr := Truncations{Journal: j, Keys: keys, Log: log}
+	n := 0
+	for _, g := range gaps {
+		if recorded[g.org+"/"+g.brk.Stored] {
+			continue
+		}
+		cut := journal.Cut{Org: g.org, KeepFrom: journal.MsgSeqOf(g.brk.Position), After: g.brk.After}
+		cut.HeadAtCut, _ = hexHead(g.brk.Stored)
+		if err := tr.Record(ctx, cut, ReasonLost); err != nil {
+			return n, err
+		}
+		n++
+		if log != nil {
+			log.Warn("integrity: a gap in the org's hash chain lies in the range the journal lost at start; recorded in a truncation digest",
+				"org", g.org, "position", g.brk.Position, "after", g.brk.After)
+		}
+	}
+	return n, nil
 }

@@ -561,3 +561,38 @@ func TestOneDigesterInACluster(t *testing.T) {
 		t.Fatalf("got %s, want one chain of several digests", r)
 	}
 }
+
+// TestRecordLoss: gaps in the range the journal reported lost at start
+// are recorded once, signed, and verify as a recorded loss, also inside
+// an already digested range; a gap outside the range stays a problem.
+func TestRecordLoss(t *testing.T) {
+	f := newFixture(t, journaltest.Open(t), keyring(t, newKeys(t, "k1"), ""))
+	populate(t, f)
+	appendAll(t, f.j, evs(t, "acme", "x", 250))
+	bs := batches(t, f.j, "acme")
+	for _, m := range []journal.Message{bs[1], bs[len(bs)-2]} { // digested, and not
+		if err := stream(t, f.j).DeleteMsg(t.Context(), m.Seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Only the first gap is in the range the journal reported lost.
+	lost := journal.Lost{Count: 1, FirstSeq: bs[1].Seq, LastSeq: bs[1].Seq}
+	n, err := integrity.RecordLoss(t.Context(), f.j, f.kr, lost, nil)
+	if err != nil || n != 1 {
+		t.Fatalf("got %d, %v, want 1 gap recorded", n, err)
+	}
+	if n, err := integrity.RecordLoss(t.Context(), f.j, f.kr, lost, nil); err != nil || n != 0 {
+		t.Fatalf("again: got %d, %v, want none (already recorded)", n, err)
+	}
+	r := f.verify(t, "acme")
+	if len(r.Truncations) != 1 || r.Truncations[0].Reason != integrity.ReasonLost {
+		t.Fatalf("got %s, want the loss recorded", r)
+	}
+	next, _ := journal.Decode(bs[len(bs)-1], nil)
+	if len(r.Problems) != 1 || r.Problems[0].Kind != integrity.ProblemBrokenLink || r.Problems[0].Position != next[0].Seq {
+		t.Fatalf("got %s, want only the unrecorded gap at position %d", r, next[0].Seq)
+	}
+	if !strings.Contains(r.String(), "a loss the journal found at start") {
+		t.Errorf("summary: got %s", r)
+	}
+}

@@ -148,6 +148,9 @@ type Cut struct {
 	HeadAtCut Head
 	// Reason is PurgeFor's ("" from Purge: retention).
 	Reason string
+	// After is the position of the org's last event before a gap in the
+	// middle of the journal (a loss), 0 for a cut at the start.
+	After uint64
 }
 
 // PurgeHook is told of each org a Purge removed events of, after the
