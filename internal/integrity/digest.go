@@ -78,7 +78,7 @@ type Digest struct {
 	// RemovedAfter, for a gap in the middle (a loss), is the position of
 	// the last event before it.
 	RemovedAfter uint64 `json:"removedAfter,omitempty"`
-	HeadAtCut     string `json:"headAtCut,omitempty"`
+	HeadAtCut    string `json:"headAtCut,omitempty"`
 }
 
 // Break is a chain link that does not hold: the batch whose first event is

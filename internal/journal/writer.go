@@ -47,9 +47,9 @@ type appendReq struct {
 	// leaves are the events' chain leaves, hashed by the caller's
 	// goroutine so the one writer goroutine only chains them.
 	leaves []Head
-	res  Result
-	err  *AppendError
-	done chan struct{}
+	res    Result
+	err    *AppendError
+	done   chan struct{}
 	// state per event while the writer works on it: -1 not stored yet,
 	// 0 stored, 1 duplicate, 2+k duplicate of event k-2 of this group's
 	// pending list (resolved at the end).
