@@ -2,6 +2,7 @@ package integrity
 
 import (
 	"crypto/ed25519"
+	"encoding/json"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -315,4 +316,15 @@ func (e BatchEntry) Message() (journal.Message, error) {
 		return journal.Message{}, fmt.Errorf("batch %d: %w", e.Seq, err)
 	}
 	return journal.Message{Subject: e.Subject, Header: e.Header, Data: b, Seq: e.Seq}, nil
+}
+
+// EnvelopeOf returns the signed envelope in b: b itself, or the envelope
+// of a DigestEntry (one digest as GET /api/v1/integrity/digests lists it),
+// so a digest saved either way can be handed to Verifier.Expect.
+func EnvelopeOf(b []byte) []byte {
+	var e DigestEntry
+	if err := json.Unmarshal(b, &e); err == nil && e.Envelope != "" {
+		return []byte(e.Envelope)
+	}
+	return b
 }
