@@ -2,8 +2,8 @@ package integrity
 
 import (
 	"crypto/ed25519"
-	"encoding/json"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
