@@ -223,9 +223,13 @@ func (d *Digester) digestOrg(ctx context.Context, org string, last uint64) (Sign
 		}
 	}
 	var leaves []journal.Head
-	var first, lastRec event.Record
+	var recsOf []event.Record // each leaf's record (no data)
 	var breaks, lost []Break
 	var recs []event.Record
+	// Without a state (the org's first digest, or the digester's bucket
+	// lost) the org's last digest in the journal, if any, is where the
+	// new range starts.
+	var recovered *SignedDigest
 	err = j.ScanMessages(ctx, org, journal.ScanFrom{FromSeq: from}, func(m journal.Message, _ time.Time) bool {
 		if m.Seq > last {
 			return false
@@ -237,11 +241,17 @@ func (d *Digester) digestOrg(ctx context.Context, org string, last uint64) (Sign
 			return true
 		}
 		_, brk := chain.Add(m, recs, func(rec *event.Record, leaf, _ journal.Head) {
-			if len(leaves) == 0 {
-				first = *rec
-			}
-			lastRec = *rec
 			leaves = append(leaves, leaf)
+			r := *rec
+			r.Data = nil
+			recsOf = append(recsOf, r)
+			if rev == 0 && rec.EventType == EventDigest {
+				if sd, err := ParseDigestEvent(rec.Data); err == nil && sd.Org == org && sd.Kind == KindDigest {
+					if env, err := ParseEnvelope(sd.Envelope); err == nil && env.Verify(d.deps.Keys.Lookup()) == nil {
+						recovered = &sd
+					}
+				}
+			}
 		})
 		if brk != nil {
 			if d.lostAt(*brk) {
@@ -268,9 +278,28 @@ func (d *Digester) digestOrg(ctx context.Context, org string, last uint64) (Sign
 		d.log.Warn("integrity: a gap in the org's hash chain lies in the range the journal lost at start; recorded in a truncation digest",
 			"org", org, "position", b.Position, "after", b.After)
 	}
+	if recovered != nil {
+		k := 0
+		for k < len(recsOf) && recsOf[k].Seq <= recovered.LastPosition {
+			k++
+		}
+		leaves, recsOf = leaves[k:], recsOf[k:]
+		kept := breaks[:0]
+		for _, b := range breaks {
+			if b.Position > recovered.LastPosition {
+				kept = append(kept, b)
+			}
+		}
+		breaks = kept
+		st = orgState{LastPosition: recovered.LastPosition, Head: recovered.Head, DigestHash: recovered.Hash()}
+		anchored = true
+		d.log.Warn("integrity: the digester had no state for the org; it goes on from the org's last digest in the journal",
+			"org", org, "lastPosition", recovered.LastPosition)
+	}
 	if len(leaves) == 0 {
 		return SignedDigest{}, false, nil
 	}
+	first, lastRec := recsOf[0], recsOf[len(recsOf)-1]
 	// The head before the range: the last digest's, or, when the chain
 	// was not anchored there (the org's first digest, a cut since), the
 	// head its first batch stores.

@@ -596,3 +596,31 @@ func TestRecordLoss(t *testing.T) {
 		t.Errorf("summary: got %s", r)
 	}
 }
+
+// TestDigesterStateLost: a digester whose state bucket lost the org's
+// entry goes on from the org's last digest in the journal, so the
+// digests stay one chain.
+func TestDigesterStateLost(t *testing.T) {
+	f := newFixture(t, journaltest.Open(t), keyring(t, newKeys(t, "k1"), ""))
+	populate(t, f)
+	kv := journaltest.KV(t, f.j, integrity.Bucket)
+	for _, k := range []string{"org.acme", "cursor"} {
+		if err := kv.Delete(t.Context(), k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendAll(t, f.j, evs(t, "acme", "after", 7))
+	ds := f.pass(t)
+	var acme *integrity.SignedDigest
+	for i := range ds {
+		if ds[i].Org == "acme" {
+			acme = &ds[i]
+		}
+	}
+	if acme == nil || acme.Count != 8 {
+		t.Fatalf("got %+v, want a digest of acme's 7 new events and the last digest", acme)
+	}
+	if r := f.verify(t, "acme"); !r.OK() || r.Digests != 3 {
+		t.Fatalf("got %s, want one chain of 3 digests", r)
+	}
+}
