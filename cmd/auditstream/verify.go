@@ -75,7 +75,7 @@ func runVerifyJournal(ctx context.Context, args []string, stdout, stderr io.Writ
 	org := fs.String("org", "", "the `org` to verify (admin: default every org; an all-orgs token must name one)")
 	keysFile := fs.String("keys", "", "public keys `FILE` (JSON, as GET /api/v1/integrity/keys answers); default: admin the configured keys, API the server's (which trusts the server)")
 	var digests multiFlag
-	fs.Var(&digests, "digest", "a signed digest `FILE` kept outside the journal (an envelope, e.g. from GET /api/v1/integrity/digests or an export); repeatable")
+	fs.Var(&digests, "digest", "a signed digest `FILE` kept outside the journal: an envelope, or one entry of GET /api/v1/integrity/digests; repeatable")
 	asJSON := fs.Bool("json", false, "print the reports as JSON")
 	if code, done := parseFlags(fs, args, stdout, stderr, verifyUsage); done {
 		return code
@@ -95,7 +95,7 @@ func runVerifyJournal(ctx context.Context, args []string, stdout, stderr io.Writ
 			fmt.Fprintf(stderr, "verify journal: %v\n", err)
 			return 2
 		}
-		expect = append(expect, b)
+		expect = append(expect, integrity.EnvelopeOf(b))
 	}
 	var reports []integrity.Report
 	var err error

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,13 +46,23 @@ func TestVerifyJournalCommand(t *testing.T) {
 	if _, err := dg.Pass(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	var second uint64
+	var second, last uint64
+	var saved []byte // the digest, as GET /api/v1/integrity/digests lists it
 	_ = j.ScanMessages(t.Context(), "acme", journal.ScanFrom{}, func(m journal.Message, _ time.Time) bool {
 		if second == 0 && m.Seq > 1 {
 			second = m.Seq
 		}
+		last = m.Seq
+		recs, _ := journal.Decode(m, nil)
+		if sd, err := integrity.ParseDigestEvent(recs[0].Data); err == nil {
+			saved, _ = json.Marshal(integrity.DigestEntry{Position: recs[0].Seq, UUID: recs[0].UUID, Kind: sd.Kind, Envelope: string(sd.Envelope)})
+		}
 		return true
 	})
+	digestFile := filepath.Join(t.TempDir(), "digest.json")
+	if err := os.WriteFile(digestFile, saved, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	j.Close()
 	keys := filepath.Join(t.TempDir(), "keys.json")
 	if err := integrity.WriteKeysFile(keys, kr.PublicKeys()); err != nil {
@@ -81,6 +93,20 @@ func TestVerifyJournalCommand(t *testing.T) {
 	code, out := verify("journal", "--data-dir", dir, "--keys", keys)
 	if code != 1 || !strings.Contains(out, "FAILED") || !strings.Contains(out, "broken-link at position") || !strings.Contains(out, "are missing") {
 		t.Fatalf("after deleting a batch: got %d %s, want exit 1 naming the broken link and the missing events", code, out)
+	}
+	// Roll back: the newest batch and the digest go; the saved digest
+	// shows it.
+	j = journaltest.OpenWith(t, journal.Options{DataDir: dir})
+	s, err = j.JetStream().Stream(t.Context(), j.StreamName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := last - 1; seq <= last; seq++ {
+		_ = s.DeleteMsg(t.Context(), seq)
+	}
+	j.Close()
+	if code, out := verify("journal", "--data-dir", dir, "--digest", digestFile); code != 1 || !strings.Contains(out, "rolled-back") {
+		t.Fatalf("rolled back, with the saved digest: got %d %s", code, out)
 	}
 	for _, args := range [][]string{nil, {"bogus"}, {"journal", "--server", "http://x", "--data-dir", dir}} {
 		if code, out := verify(args...); code != 2 {

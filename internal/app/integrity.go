@@ -46,6 +46,9 @@ func integrityKeys(cfg config.Config, log *slog.Logger) (*integrity.Keyring, err
 type integrityParts struct {
 	digester *integrity.Digester
 	api      *integrity.API
+	journal  *journal.Journal
+	keys     *integrity.Keyring
+	log      *slog.Logger
 }
 
 func newIntegrity(ctx context.Context, cfg config.Config, j *journal.Journal, keys *integrity.Keyring,
@@ -62,11 +65,17 @@ func newIntegrity(ctx context.Context, cfg config.Config, j *journal.Journal, ke
 		integrity.DigesterDeps{Journal: j, Keys: keys, State: stateKV, Leases: leases, Log: log, Registry: reg})
 	tr := &integrity.Truncations{Journal: j, Keys: keys, Log: log}
 	j.SetPurgeHook(tr.Hook(integrity.ReasonRetention))
-	return &integrityParts{digester: dg, api: &integrity.API{Journal: j, Keys: keys}}, nil
+	return &integrityParts{digester: dg, api: &integrity.API{Journal: j, Keys: keys}, journal: j, keys: keys, log: log}, nil
 }
 
-// run digests until ctx ends.
+// run records a loss the journal found at start in truncation digests,
+// then digests until ctx ends.
 func (p *integrityParts) run(ctx context.Context) error {
+	if l, ok := p.journal.LostEvents(); ok {
+		if _, err := integrity.RecordLoss(ctx, p.journal, p.keys, l, p.log); err != nil && ctx.Err() == nil {
+			p.log.Error("integrity: the journal's loss could not be recorded in truncation digests; verification will report it as missing events", "err", err)
+		}
+	}
 	p.digester.Run(ctx)
 	return nil
 }

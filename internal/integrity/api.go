@@ -3,6 +3,7 @@ package integrity
 import (
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -23,6 +24,9 @@ const (
 	// GET /api/v1/integrity/batches answer.
 	DefaultBatchLimit = 500
 	MaxBatchLimit     = 5000
+	// maxBatchPageBytes bounds the stored bytes of one batches answer
+	// (base64 adds a third): a page ends early past it.
+	maxBatchPageBytes = 8 << 20
 	// DefaultDigestLimit and MaxDigestLimit bound one digests answer.
 	DefaultDigestLimit = 100
 	MaxDigestLimit     = 1000
@@ -284,11 +288,13 @@ func (a *API) batches(w http.ResponseWriter, r *http.Request, tok auth.Token) er
 	}
 	out := []BatchEntry{}
 	next := uint64(0)
+	size := 0
 	err = a.Journal.ScanMessages(r.Context(), org, journal.ScanFrom{FromSeq: max(from, 1)}, func(m journal.Message, _ time.Time) bool {
-		if uint64(len(out)) == limit {
+		if uint64(len(out)) == limit || size > maxBatchPageBytes {
 			next = m.Seq
 			return false
 		}
+		size += len(m.Data)
 		e := BatchEntry{Seq: m.Seq, Subject: m.Subject, Data: base64.StdEncoding.EncodeToString(m.Data)}
 		if !journal.IsRecordBatch(m.Data) {
 			e.Header = m.Header
@@ -310,4 +316,15 @@ func (e BatchEntry) Message() (journal.Message, error) {
 		return journal.Message{}, fmt.Errorf("batch %d: %w", e.Seq, err)
 	}
 	return journal.Message{Subject: e.Subject, Header: e.Header, Data: b, Seq: e.Seq}, nil
+}
+
+// EnvelopeOf returns the signed envelope in b: b itself, or the envelope
+// of a DigestEntry (one digest as GET /api/v1/integrity/digests lists it),
+// so a digest saved either way can be handed to Verifier.Expect.
+func EnvelopeOf(b []byte) []byte {
+	var e DigestEntry
+	if err := json.Unmarshal(b, &e); err == nil && e.Envelope != "" {
+		return []byte(e.Envelope)
+	}
+	return b
 }

@@ -2,6 +2,7 @@ package integrity_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -114,6 +115,17 @@ func TestAPIScopesAndOrgs(t *testing.T) {
 	}
 	var bs struct {
 		Batches []integrity.BatchEntry `json:"batches"`
+		NextSeq uint64                 `json:"nextSeq"`
+	}
+	// Pages: limit=1 gives one message and where the next starts.
+	h.get(t, h.acme, "/api/v1/integrity/batches?limit=1", &bs)
+	if len(bs.Batches) != 1 || bs.NextSeq <= bs.Batches[0].Seq {
+		t.Errorf("a page of 1: got %d messages, next %d", len(bs.Batches), bs.NextSeq)
+	}
+	first := bs.Batches[0].Seq
+	h.get(t, h.acme, fmt.Sprintf("/api/v1/integrity/batches?limit=1&fromSeq=%d", bs.NextSeq), &bs)
+	if len(bs.Batches) != 1 || bs.Batches[0].Seq <= first {
+		t.Errorf("the next page: got %+v after %d", bs.Batches, first)
 	}
 	h.get(t, h.other, "/api/v1/integrity/batches", &bs)
 	for _, b := range bs.Batches {

@@ -75,7 +75,10 @@ type Digest struct {
 	// event (the head the first remaining batch stores).
 	Reason        string `json:"reason,omitempty"`
 	RemovedBefore uint64 `json:"removedBefore,omitempty"`
-	HeadAtCut     string `json:"headAtCut,omitempty"`
+	// RemovedAfter, for a gap in the middle (a loss), is the position of
+	// the last event before it.
+	RemovedAfter uint64 `json:"removedAfter,omitempty"`
+	HeadAtCut    string `json:"headAtCut,omitempty"`
 }
 
 // Break is a chain link that does not hold: the batch whose first event is

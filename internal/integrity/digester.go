@@ -223,9 +223,13 @@ func (d *Digester) digestOrg(ctx context.Context, org string, last uint64) (Sign
 		}
 	}
 	var leaves []journal.Head
-	var first, lastRec event.Record
+	var recsOf []event.Record // each leaf's record (no data)
 	var breaks, lost []Break
 	var recs []event.Record
+	// Without a state (the org's first digest, or the digester's bucket
+	// lost) the org's last digest in the journal, if any, is where the
+	// new range starts.
+	var recovered *SignedDigest
 	err = j.ScanMessages(ctx, org, journal.ScanFrom{FromSeq: from}, func(m journal.Message, _ time.Time) bool {
 		if m.Seq > last {
 			return false
@@ -237,11 +241,17 @@ func (d *Digester) digestOrg(ctx context.Context, org string, last uint64) (Sign
 			return true
 		}
 		_, brk := chain.Add(m, recs, func(rec *event.Record, leaf, _ journal.Head) {
-			if len(leaves) == 0 {
-				first = *rec
-			}
-			lastRec = *rec
 			leaves = append(leaves, leaf)
+			r := *rec
+			r.Data = nil
+			recsOf = append(recsOf, r)
+			if rev == 0 && rec.EventType == EventDigest {
+				if sd, err := ParseDigestEvent(rec.Data); err == nil && sd.Org == org && sd.Kind == KindDigest {
+					if env, err := ParseEnvelope(sd.Envelope); err == nil && env.Verify(d.deps.Keys.Lookup()) == nil {
+						recovered = &sd
+					}
+				}
+			}
 		})
 		if brk != nil {
 			if d.lostAt(*brk) {
@@ -259,7 +269,7 @@ func (d *Digester) digestOrg(ctx context.Context, org string, last uint64) (Sign
 	// files) are recorded as such, signed, so verification tells them
 	// from tampering; the loss itself was reported when it was found.
 	for _, b := range lost {
-		cut := journal.Cut{Org: org, KeepFrom: journal.MsgSeqOf(b.Position)}
+		cut := journal.Cut{Org: org, KeepFrom: journal.MsgSeqOf(b.Position), After: b.After}
 		cut.HeadAtCut, _ = hexHead(b.Stored)
 		tr := Truncations{Journal: j, Keys: d.deps.Keys, Log: d.log, Now: d.deps.Now}
 		if err := tr.Record(ctx, cut, ReasonLost); err != nil {
@@ -268,9 +278,28 @@ func (d *Digester) digestOrg(ctx context.Context, org string, last uint64) (Sign
 		d.log.Warn("integrity: a gap in the org's hash chain lies in the range the journal lost at start; recorded in a truncation digest",
 			"org", org, "position", b.Position, "after", b.After)
 	}
+	if recovered != nil {
+		k := 0
+		for k < len(recsOf) && recsOf[k].Seq <= recovered.LastPosition {
+			k++
+		}
+		leaves, recsOf = leaves[k:], recsOf[k:]
+		kept := breaks[:0]
+		for _, b := range breaks {
+			if b.Position > recovered.LastPosition {
+				kept = append(kept, b)
+			}
+		}
+		breaks = kept
+		st = orgState{LastPosition: recovered.LastPosition, Head: recovered.Head, DigestHash: recovered.Hash()}
+		anchored = true
+		d.log.Warn("integrity: the digester had no state for the org; it goes on from the org's last digest in the journal",
+			"org", org, "lastPosition", recovered.LastPosition)
+	}
 	if len(leaves) == 0 {
 		return SignedDigest{}, false, nil
 	}
+	first, lastRec := recsOf[0], recsOf[len(recsOf)-1]
 	// The head before the range: the last digest's, or, when the chain
 	// was not anchored there (the org's first digest, a cut since), the
 	// head its first batch stores.
@@ -293,6 +322,12 @@ func (d *Digester) digestOrg(ctx context.Context, org string, last uint64) (Sign
 	ev, env, err := DigestEvent(d.deps.Keys, dg, now)
 	if err != nil {
 		return SignedDigest{}, false, err
+	}
+	// A node whose lease lapsed mid-pass stops before it appends: the
+	// node that took over digests the range (two digests naming the same
+	// previous one would break the digest chain).
+	if d.deps.Leases.Enabled() && !d.deps.Leases.Holds(LeaseID) {
+		return SignedDigest{}, false, errors.New("the digester's lease was lost")
 	}
 	if _, err := j.Append(ctx, []event.Record{ev}); err != nil {
 		return SignedDigest{}, false, fmt.Errorf("append the digest: %w", err)
@@ -423,7 +458,7 @@ func (t *Truncations) Record(ctx context.Context, cut journal.Cut, reason string
 		now = t.Now
 	}
 	d := Digest{Kind: KindTruncation, Org: cut.Org, Reason: reason, RemovedBefore: journal.Position(cut.KeepFrom, 0),
-		Count: int(cut.Events), HeadAtCut: cut.HeadAtCut.String()}
+		RemovedAfter: cut.After, Count: int(cut.Events), HeadAtCut: cut.HeadAtCut.String()}
 	ev, _, err := DigestEvent(t.Keys, d, now())
 	if err != nil {
 		return err
@@ -436,14 +471,84 @@ func (t *Truncations) Record(ctx context.Context, cut journal.Cut, reason string
 	return nil
 }
 
-// Hook is the journal purge hook that records each purge as a retention
-// truncation; a failure is logged as an ERROR (verification will report
-// the removed events as missing).
+// Hook is the journal purge hook that records each purge as a truncation
+// for the purge's reason (journal.PurgeFor), else for reason (retention);
+// a failure is logged as an ERROR (verification will report the removed
+// events as missing).
 func (t *Truncations) Hook(reason string) journal.PurgeHook {
 	return func(ctx context.Context, c journal.Cut) {
-		if err := t.Record(ctx, c, reason); err != nil && t.Log != nil {
+		why := reason
+		if c.Reason != "" {
+			why = c.Reason
+		}
+		if err := t.Record(ctx, c, why); err != nil && t.Log != nil {
 			t.Log.Error("integrity: the truncation digest of a purge was not written; verification will report its events missing",
 				"org", c.Org, "keepFrom", c.KeepFrom, "err", err)
 		}
 	}
+}
+
+// RecordLoss records, in signed truncation digests (ReasonLost), each gap
+// in an org's chain that lies in the range the journal found missing at
+// start (journal.Lost), so verification tells the loss from tampering.
+// It reads the whole journal once (a loss is rare) and skips gaps a
+// truncation digest already records (the loss stays reported across
+// restarts until acknowledged). It returns how many it recorded.
+func RecordLoss(ctx context.Context, j *journal.Journal, keys *Keyring, lost journal.Lost, log *slog.Logger) (int, error) {
+	chains := map[string]*Chain{}
+	recorded := map[string]bool{} // org + head at cut
+	type gap struct {
+		org string
+		brk Break
+	}
+	var gaps []gap
+	var recs []event.Record
+	err := j.ScanMessages(ctx, "", journal.ScanFrom{}, func(m journal.Message, _ time.Time) bool {
+		var err error
+		if recs, err = journal.Decode(m, recs[:0]); err != nil || len(recs) == 0 {
+			return true
+		}
+		org := recs[0].Org
+		c := chains[org]
+		if c == nil {
+			c = &Chain{}
+			chains[org] = c
+		}
+		_, brk := c.Add(m, recs, nil)
+		if brk != nil {
+			from, to := journal.MsgSeqOf(brk.After), journal.MsgSeqOf(brk.Position)
+			if from < lost.LastSeq && to > lost.FirstSeq && to-from > 1 {
+				gaps = append(gaps, gap{org, *brk})
+			}
+		}
+		for i := range recs {
+			if recs[i].EventType == EventTruncation {
+				if sd, err := ParseDigestEvent(recs[i].Data); err == nil && sd.Reason == ReasonLost {
+					recorded[org+"/"+sd.HeadAtCut] = true
+				}
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return 0, err
+	}
+	tr := Truncations{Journal: j, Keys: keys, Log: log}
+	n := 0
+	for _, g := range gaps {
+		if recorded[g.org+"/"+g.brk.Stored] {
+			continue
+		}
+		cut := journal.Cut{Org: g.org, KeepFrom: journal.MsgSeqOf(g.brk.Position), After: g.brk.After}
+		cut.HeadAtCut, _ = hexHead(g.brk.Stored)
+		if err := tr.Record(ctx, cut, ReasonLost); err != nil {
+			return n, err
+		}
+		n++
+		if log != nil {
+			log.Warn("integrity: a gap in the org's hash chain lies in the range the journal lost at start; recorded in a truncation digest",
+				"org", g.org, "position", g.brk.Position, "after", g.brk.After)
+		}
+	}
+	return n, nil
 }

@@ -2,6 +2,7 @@ package integrity_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
@@ -19,6 +20,7 @@ import (
 	"github.com/auditstream/auditstream/internal/integrity"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
+	"github.com/auditstream/auditstream/internal/lease"
 	"github.com/auditstream/auditstream/internal/secret"
 	"github.com/auditstream/auditstream/internal/wait"
 )
@@ -318,36 +320,44 @@ func TestRollbackDetectedWithAKeptDigest(t *testing.T) {
 	}
 }
 
-// TestRetentionTruncationVerifies: a purge by policy, recorded by the
-// purge hook, verifies as a truncation; the same purge unrecorded is
-// reported as missing events.
+// TestRetentionTruncationVerifies: a purge by retention, or an
+// operator's (journal.PurgeFor), recorded by the purge hook, verifies as
+// a truncation with its reason; the same purge unrecorded is reported as
+// missing events.
 func TestRetentionTruncationVerifies(t *testing.T) {
-	for _, recorded := range []bool{true, false} {
-		t.Run(fmt.Sprintf("recorded=%v", recorded), func(t *testing.T) {
+	tests := []struct {
+		name     string
+		recorded bool
+		reason   string // "" purges by retention (journal.Purge)
+		want     string
+	}{
+		{"retention", true, "", "removed by retention (journal.maxBytes)"},
+		{"operator's purge", true, integrity.ReasonPurge, "removed by an operator's purge"},
+		{"unrecorded", false, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, journaltest.Open(t), keyring(t, newKeys(t, "k1"), ""))
-			if recorded {
+			if tt.recorded {
 				tr := &integrity.Truncations{Journal: f.j, Keys: f.kr}
 				f.j.SetPurgeHook(tr.Hook(integrity.ReasonRetention))
 			}
 			populate(t, f)
 			bs := batches(t, f.j, "acme")
-			if _, err := f.j.Purge(t.Context(), "", bs[2].Seq); err != nil {
+			if _, err := f.j.PurgeFor(t.Context(), "", bs[2].Seq, tt.reason); err != nil {
 				t.Fatal(err)
 			}
 			appendAll(t, f.j, evs(t, "acme", "z", 3))
 			f.pass(t)
 			r := f.verify(t, "acme")
-			if recorded {
-				if !r.OK() || len(r.Truncations) != 1 || r.Truncations[0].Reason != integrity.ReasonRetention {
-					t.Fatalf("got %s, want it verified with one retention truncation", r)
-				}
-				if !strings.Contains(r.String(), "removed by retention (journal.maxBytes)") {
-					t.Errorf("summary: got %q", r)
+			if !tt.recorded {
+				if !hasProblem(r, integrity.ProblemMissing, 0) {
+					t.Errorf("got %s, want missing events", r)
 				}
 				return
 			}
-			if !hasProblem(r, integrity.ProblemMissing, 0) {
-				t.Errorf("got %s, want missing events", r)
+			if !r.OK() || len(r.Truncations) != 1 || !strings.Contains(r.String(), tt.want) {
+				t.Fatalf("got %s, want it verified with one truncation %q", r, tt.want)
 			}
 		})
 	}
@@ -515,5 +525,102 @@ func TestRecordedLossVerifies(t *testing.T) {
 	r = f.verify(t, "acme")
 	if !r.OK() || len(r.Truncations) != 1 || r.Truncations[0].Reason != integrity.ReasonLost {
 		t.Fatalf("recorded: got %s, want verified with the loss shown", r)
+	}
+}
+
+// TestOneDigesterInACluster: two nodes run the digester on one journal;
+// the lease lets one digest at a time, so the org's digests form one
+// chain and the trail verifies.
+func TestOneDigesterInACluster(t *testing.T) {
+	srv := journaltest.StartNATS(t, nil)
+	kr := keyring(t, newKeys(t, "k1"), "")
+	var js []*journal.Journal
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	for _, node := range []string{"a", "b"} {
+		j := journaltest.OpenWith(t, journal.Options{URL: srv.ClientURL()})
+		js = append(js, j)
+		leases := lease.New(lease.Config{KV: journaltest.KV(t, j, lease.Bucket), Node: node, TTL: 600 * time.Millisecond})
+		dg := integrity.NewDigester(integrity.DigesterConfig{Interval: 100 * time.Millisecond},
+			integrity.DigesterDeps{Journal: j, Keys: kr, State: journaltest.KV(t, j, integrity.Bucket), Leases: leases})
+		wg.Go(func() { dg.Run(ctx) })
+	}
+	for r := range 15 {
+		appendAll(t, js[r%2], evs(t, "acme", fmt.Sprintf("r%d", r), 20))
+		time.Sleep(50 * time.Millisecond) // traffic spread over several digest intervals, not an assertion
+	}
+	f := &fixture{j: js[0], kr: kr}
+	wait.Eventually(t, "every event digested", func() bool {
+		r := f.verify(t, "acme")
+		return r.Undigested <= 1
+	}, wait.Within(10*time.Second), wait.Every(100*time.Millisecond))
+	cancel()
+	wg.Wait()
+	r := f.verify(t, "acme")
+	if !r.OK() || r.Digests < 2 {
+		t.Fatalf("got %s, want one chain of several digests", r)
+	}
+}
+
+// TestRecordLoss: gaps in the range the journal reported lost at start
+// are recorded once, signed, and verify as a recorded loss, also inside
+// an already digested range; a gap outside the range stays a problem.
+func TestRecordLoss(t *testing.T) {
+	f := newFixture(t, journaltest.Open(t), keyring(t, newKeys(t, "k1"), ""))
+	populate(t, f)
+	appendAll(t, f.j, evs(t, "acme", "x", 250))
+	bs := batches(t, f.j, "acme")
+	for _, m := range []journal.Message{bs[1], bs[len(bs)-2]} { // digested, and not
+		if err := stream(t, f.j).DeleteMsg(t.Context(), m.Seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Only the first gap is in the range the journal reported lost.
+	lost := journal.Lost{Count: 1, FirstSeq: bs[1].Seq, LastSeq: bs[1].Seq}
+	n, err := integrity.RecordLoss(t.Context(), f.j, f.kr, lost, nil)
+	if err != nil || n != 1 {
+		t.Fatalf("got %d, %v, want 1 gap recorded", n, err)
+	}
+	if n, err := integrity.RecordLoss(t.Context(), f.j, f.kr, lost, nil); err != nil || n != 0 {
+		t.Fatalf("again: got %d, %v, want none (already recorded)", n, err)
+	}
+	r := f.verify(t, "acme")
+	if len(r.Truncations) != 1 || r.Truncations[0].Reason != integrity.ReasonLost {
+		t.Fatalf("got %s, want the loss recorded", r)
+	}
+	next, _ := journal.Decode(bs[len(bs)-1], nil)
+	if len(r.Problems) != 1 || r.Problems[0].Kind != integrity.ProblemBrokenLink || r.Problems[0].Position != next[0].Seq {
+		t.Fatalf("got %s, want only the unrecorded gap at position %d", r, next[0].Seq)
+	}
+	if !strings.Contains(r.String(), "a loss the journal found at start") {
+		t.Errorf("summary: got %s", r)
+	}
+}
+
+// TestDigesterStateLost: a digester whose state bucket lost the org's
+// entry goes on from the org's last digest in the journal, so the
+// digests stay one chain.
+func TestDigesterStateLost(t *testing.T) {
+	f := newFixture(t, journaltest.Open(t), keyring(t, newKeys(t, "k1"), ""))
+	populate(t, f)
+	kv := journaltest.KV(t, f.j, integrity.Bucket)
+	for _, k := range []string{"org.acme", "cursor"} {
+		if err := kv.Delete(t.Context(), k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendAll(t, f.j, evs(t, "acme", "after", 7))
+	ds := f.pass(t)
+	var acme *integrity.SignedDigest
+	for i := range ds {
+		if ds[i].Org == "acme" {
+			acme = &ds[i]
+		}
+	}
+	if acme == nil || acme.Count != 8 {
+		t.Fatalf("got %+v, want a digest of acme's 7 new events and the last digest", acme)
+	}
+	if r := f.verify(t, "acme"); !r.OK() || r.Digests != 3 {
+		t.Fatalf("got %s, want one chain of 3 digests", r)
 	}
 }

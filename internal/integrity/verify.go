@@ -133,9 +133,16 @@ type Verifier struct {
 	heads   map[uint64]journal.Head // positions of expected digests → head seen
 	recs    []event.Record
 	breaks  []Break
+	short   []shortRange
 	// recorded are the breaks digests list, reported unless a
 	// truncation digest explains them.
 	recorded []recordedBreak
+}
+
+// shortRange is a digest whose range holds fewer events than it counts.
+type shortRange struct {
+	sd   SignedDigest
+	have int
 }
 
 type recordedBreak struct {
@@ -259,8 +266,9 @@ func (v *Verifier) digest(rec *event.Record) {
 			v.problem(ProblemModified, sd.LastPosition, got[len(got)-1].uuid, "chain head at the end of a digest's range is not the signed one")
 		}
 	case len(got) < sd.Count:
-		v.problem(ProblemMissing, sd.FirstPosition, "", "a digest signed at %s counts %d events in positions %d to %d, the journal holds %d: %d are missing",
-			sd.Time, sd.Count, sd.FirstPosition, sd.LastPosition, len(got), sd.Count-len(got))
+		// Unless a truncation digest (a loss found at start) records a
+		// cut in the range: decided in Finish.
+		v.short = append(v.short, shortRange{sd: sd, have: len(got)})
 	case len(got) > sd.Count:
 		v.problem(ProblemModified, got[0].pos, got[0].uuid, "a digest signed at %s counts %d events in positions %d to %d, the journal holds %d: events were added",
 			sd.Time, sd.Count, sd.FirstPosition, sd.LastPosition, len(got))
@@ -321,6 +329,20 @@ func (v *Verifier) Finish() Report {
 			detail = fmt.Sprintf("the batch claims to follow position %d, not the events before it: batches were removed, moved or re-inserted", b.Follows)
 		}
 		v.problem(ProblemBrokenLink, b.Position, b.UUID, "%s", detail)
+	}
+	for _, s := range v.short {
+		sd := s.sd
+		explained := false
+		for _, t := range v.truncs {
+			if t.Reason == ReasonLost && t.RemovedAfter < sd.LastPosition && t.RemovedBefore > sd.FirstPosition {
+				explained = true
+				break
+			}
+		}
+		if !explained {
+			v.problem(ProblemMissing, sd.FirstPosition, "", "a digest signed at %s counts %d events in positions %d to %d, the journal holds %d: %d are missing",
+				sd.Time, sd.Count, sd.FirstPosition, sd.LastPosition, s.have, sd.Count-s.have)
+		}
 	}
 	seen := map[uint64]bool{}
 	for _, b := range v.breaks {

@@ -100,6 +100,12 @@ func streamUsage(ctx context.Context, s jetstream.Stream) (Usage, error) {
 // Consumers whose ack floor was below keepFrom skip what was removed, so
 // whoever purges must have accounted for it first.
 func (j *Journal) Purge(ctx context.Context, org string, keepFrom uint64) (uint64, error) {
+	return j.PurgeFor(ctx, org, keepFrom, "")
+}
+
+// PurgeFor is Purge for a stated reason, which the purge hook records
+// (package integrity: "purge" for an operator's, "" for retention).
+func (j *Journal) PurgeFor(ctx context.Context, org string, keepFrom uint64, reason string) (uint64, error) {
 	events, perOrg, err := j.countEvents(ctx, org, keepFrom)
 	if err != nil {
 		return 0, err
@@ -114,7 +120,7 @@ func (j *Journal) Purge(ctx context.Context, org string, keepFrom uint64) (uint6
 			if err != nil {
 				return 0, err
 			}
-			cuts = append(cuts, Cut{Org: o, KeepFrom: keepFrom, Events: n, HeadAtCut: h})
+			cuts = append(cuts, Cut{Org: o, KeepFrom: keepFrom, Events: n, HeadAtCut: h, Reason: reason})
 		}
 	}
 	subjects := []string{""}
@@ -140,6 +146,11 @@ type Cut struct {
 	KeepFrom  uint64
 	Events    uint64
 	HeadAtCut Head
+	// Reason is PurgeFor's ("" from Purge: retention).
+	Reason string
+	// After is the position of the org's last event before a gap in the
+	// middle of the journal (a loss), 0 for a cut at the start.
+	After uint64
 }
 
 // PurgeHook is told of each org a Purge removed events of, after the

@@ -42,11 +42,14 @@ const maxGroupEvents = 20_000
 const fenceRetries = 3
 
 type appendReq struct {
-	ctx  context.Context
-	evs  []event.Record
-	res  Result
-	err  *AppendError
-	done chan struct{}
+	ctx context.Context
+	evs []event.Record
+	// leaves are the events' chain leaves, hashed by the caller's
+	// goroutine so the one writer goroutine only chains them.
+	leaves []Head
+	res    Result
+	err    *AppendError
+	done   chan struct{}
 	// state per event while the writer works on it: -1 not stored yet,
 	// 0 stored, 1 duplicate, 2+k duplicate of event k-2 of this group's
 	// pending list (resolved at the end).
@@ -97,6 +100,7 @@ type writer struct {
 	local   map[uint64]int   // digest → index into pending
 	bufs    [][]byte
 	recs    []event.Record
+	leaves  []Head
 }
 
 func newWriter(j *Journal) *writer {
@@ -129,7 +133,11 @@ func (j *Journal) Append(ctx context.Context, evs []event.Record) (Result, error
 		// Answer at once so the producer retries (ingest: 503).
 		return Result{}, &AppendError{Err: fmt.Errorf("not connected to NATS (%s)", j.nc.Status())}
 	}
-	req := &appendReq{ctx: ctx, evs: evs, done: make(chan struct{})}
+	req := &appendReq{ctx: ctx, evs: evs, leaves: make([]Head, len(evs)), done: make(chan struct{})}
+	var hs Hasher
+	for i := range evs {
+		req.leaves[i] = hs.Leaf(evs[i].Data)
+	}
 	select {
 	case j.writer.reqs <- req:
 	case <-ctx.Done():
@@ -295,8 +303,11 @@ func (w *writer) publishGroup(ctx context.Context, group []*appendReq) error {
 				n++
 			}
 			w.recs = w.recs[:0]
+			w.leaves = w.leaves[:0]
 			for _, k := range idx[:n] {
-				w.recs = append(w.recs, w.pending[k].req.evs[w.pending[k].i])
+				p := w.pending[k]
+				w.recs = append(w.recs, p.req.evs[p.i])
+				w.leaves = append(w.leaves, p.req.leaves[p.i])
 			}
 			prev, err := w.chainHead(ctx, org)
 			if err != nil {
@@ -326,8 +337,8 @@ func (w *writer) publishGroup(ctx context.Context, group []*appendReq) error {
 			}
 			w.lastID = id
 			head := prev
-			for i := range w.recs {
-				head = w.hasher.Next(head, w.hasher.Leaf(w.recs[i].Data))
+			for _, leaf := range w.leaves {
+				head = w.hasher.Next(head, leaf)
 			}
 			w.heads[org] = head
 			batches = append(batches, batch{idx: idx[:n], buf: buf, f: f})
