@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -44,7 +45,7 @@ flags:
 type verifyOpts struct {
 	keys, bucket, prefix, region, endpoint string
 	pathStyle                              bool
-	quiet                                  bool
+	quiet, asJSON                          bool
 }
 
 func verifyFlags(o *verifyOpts) *flag.FlagSet {
@@ -57,6 +58,7 @@ func verifyFlags(o *verifyOpts) *flag.FlagSet {
 	fs.StringVar(&o.endpoint, "endpoint", "", "s3: S3-compatible endpoint `URL` instead of AWS")
 	fs.BoolVar(&o.pathStyle, "force-path-style", false, "s3: address the bucket in the path (most S3-compatible servers; on with --endpoint)")
 	fs.BoolVar(&o.quiet, "quiet", false, "print failures and the summary only")
+	fs.BoolVar(&o.asJSON, "json", false, "print the report as JSON (failures, warnings, infos, counts, ok)")
 	return fs
 }
 
@@ -120,10 +122,12 @@ func verifyS3(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
-	fmt.Fprintf(stdout, "verifying s3://%s/%s\n", o.bucket, prefix)
+	if !o.asJSON {
+		fmt.Fprintf(stdout, "verifying s3://%s/%s\n", o.bucket, prefix)
+	}
 	r, err := exportdigest.Verify(ctx, s3.BucketStore{Client: client, Bucket: o.bucket},
 		exportdigest.VerifyOptions{Prefix: prefix, Keys: keys, Data: s3.IsData})
-	return printReport(r, err, o.quiet, stdout, stderr)
+	return printReport(r, err, o, stdout, stderr)
 }
 
 func verifyDir(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) int {
@@ -146,22 +150,37 @@ func verifyDir(ctx context.Context, args []string, stdout, stderr io.Writer, env
 		return 1
 	}
 	defer st.Close()
-	fmt.Fprintf(stdout, "verifying %s\n", pos[0])
+	if !o.asJSON {
+		fmt.Fprintf(stdout, "verifying %s\n", pos[0])
+	}
 	r, err := exportdigest.Verify(ctx, st, exportdigest.VerifyOptions{Keys: keys, Data: filesink.IsData})
-	return printReport(r, err, o.quiet, stdout, stderr)
+	return printReport(r, err, o, stdout, stderr)
 }
 
 // printReport writes one line per finding, then the summary; the exit
 // status is 1 on any failure.
-func printReport(r exportdigest.Report, err error, quiet bool, stdout, stderr io.Writer) int {
+func printReport(r exportdigest.Report, err error, o verifyOpts, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "verify: %v\n", err)
 		return 1
 	}
+	if o.asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(struct {
+			OK      bool   `json:"ok"`
+			Summary string `json:"summary"`
+			exportdigest.Report
+		}{r.OK(), r.Summary(), r})
+		if !r.OK() {
+			return 1
+		}
+		return 0
+	}
 	for _, f := range r.Failures {
 		fmt.Fprintf(stdout, "FAIL  %s\n", f)
 	}
-	if !quiet {
+	if !o.quiet {
 		for _, f := range r.Warnings {
 			fmt.Fprintf(stdout, "WARN  %s\n", f)
 		}

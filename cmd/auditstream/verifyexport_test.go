@@ -145,6 +145,18 @@ func TestVerifyDirCommand(t *testing.T) {
 		t.Fatalf("modified: got exit %d and\n%s\nwant 1 and %s named modified", code, out, filepath.Base(files[0]))
 	}
 
+	// --json: the same report for tools.
+	code, out = runVerifyCmd(t, nil, "dir", dir, "--keys", keysFile, "--json")
+	var rep struct {
+		OK       bool `json:"ok"`
+		Failures []struct {
+			Kind, Key string
+		} `json:"failures"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 1 || rep.OK || len(rep.Failures) != 1 || rep.Failures[0].Kind != "modified object" || rep.Failures[0].Key != filepath.Base(files[0]) {
+		t.Fatalf("--json: got exit %d, %+v (%v) from\n%s\nwant 1 and the modified file", code, rep, err, out)
+	}
+
 	// A forged keys file (another key of the same id) refuses every digest.
 	_, otherKeys := verifyKeyring(t)
 	code, out = runVerifyCmd(t, nil, "dir", dir, "--keys", otherKeys)

@@ -28,11 +28,11 @@ const (
 
 // Finding is one thing Verify found.
 type Finding struct {
-	Kind Kind
+	Kind Kind `json:"kind"`
 	// Key is the object or digest it is about.
-	Key string
+	Key string `json:"key"`
 	// Detail says what is wrong, in words.
-	Detail string
+	Detail string `json:"detail,omitempty"`
 }
 
 func (f Finding) String() string {
@@ -46,14 +46,19 @@ func (f Finding) String() string {
 type Report struct {
 	// Digests, Objects and Events are what verified: digests with a good
 	// signature and objects whose bytes match their digest.
-	Digests, Objects, Events int
+	Digests int `json:"digests"`
+	Objects int `json:"objects"`
+	Events  int `json:"events"`
 	// From and To are the published times of the first and last event of
 	// the verified objects (zero when unknown).
-	From, To time.Time
+	From time.Time `json:"from,omitzero"`
+	To   time.Time `json:"to,omitzero"`
 	// Streams are the stream ids whose chains were checked.
-	Streams []string
+	Streams []string `json:"streams"`
 	// Failures make the report unclean; Warnings and Infos do not.
-	Failures, Warnings, Infos []Finding
+	Failures []Finding `json:"failures"`
+	Warnings []Finding `json:"warnings"`
+	Infos    []Finding `json:"infos"`
 }
 
 // OK reports whether nothing failed.
@@ -95,7 +100,7 @@ type readDigest struct {
 // they list; see Report. The error is for a store that could not be
 // listed; everything found is in the report.
 func Verify(ctx context.Context, store Store, opts VerifyOptions) (Report, error) {
-	var r Report
+	r := Report{Streams: []string{}, Failures: []Finding{}, Warnings: []Finding{}, Infos: []Finding{}} // [] in JSON, not null
 	if opts.Data == nil {
 		opts.Data = func(string) bool { return true }
 	}
