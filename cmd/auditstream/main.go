@@ -13,6 +13,8 @@
 //	auditstream logs query|tail
 //	auditstream lambda
 //	auditstream import s3://bucket/prefix --since T --until T
+//	auditstream verify s3 --bucket B [--prefix P] --keys FILE|URL
+//	auditstream verify dir PATH --keys FILE|URL
 //	auditstream secrets rotate [--data-dir DIR] [--config FILE] [--nats-url URL]
 //	auditstream version
 package main
@@ -73,6 +75,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runImport(ctx, args[1:], stdout, stderr, env)
 	case "secrets":
 		return runSecrets(ctx, args[1:], stdout, stderr, env)
+	case "verify":
+		return runVerify(ctx, args[1:], stdout, stderr, env)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "auditstream", version)
 		return 0

@@ -26,6 +26,7 @@ import (
 	"github.com/auditstream/auditstream/internal/duration"
 	"github.com/auditstream/auditstream/internal/egress"
 	"github.com/auditstream/auditstream/internal/httpapi"
+	"github.com/auditstream/auditstream/internal/integrity"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/pattern"
 	"github.com/auditstream/auditstream/internal/query"
@@ -90,6 +91,31 @@ type Config struct {
 	// Cluster configures this node among the nodes that share one journal
 	// (journal.natsUrl).
 	Cluster Cluster `yaml:"cluster"`
+	// Integrity configures the tamper-evident trail: the keys digests are
+	// signed with and how often (docs/integrity.md).
+	Integrity Integrity `yaml:"integrity"`
+}
+
+// DefaultDigestInterval is how often each org's trail is digested and
+// signed while it has traffic: CloudTrail digests hourly, a minute bounds
+// what an undetected tamperer could rewrite much tighter at a cost of one
+// small event per org and minute.
+const DefaultDigestInterval = time.Minute
+
+// Integrity configures signed digests of the journal's hash chains.
+type Integrity struct {
+	// Keys are Ed25519 keys by id, each from privateKeyFile (PEM PKCS #8,
+	// "openssl genpkey -algorithm ed25519") or privateKey (base64 of the
+	// 32-byte seed; write-only). None: serve generates one into
+	// <dataDir>/integrity/signing-key.pem on first start and logs its id.
+	// In a cluster configure the same keys on every node.
+	Keys []integrity.KeySpec `yaml:"keys"`
+	// SigningKey is the id of the key that signs new digests; the others
+	// only verify older ones (rotation). Required with more than one key.
+	SigningKey string `yaml:"signingKey"`
+	// DigestInterval is how often each org with new events gets a signed
+	// digest (default 1m).
+	DigestInterval Duration `yaml:"digestInterval"`
 }
 
 // Cluster configures this node among the nodes sharing one journal.
@@ -420,6 +446,8 @@ func (c Config) WithDefaults() Config {
 		c.Cluster.NodeID = DefaultNodeID(c.DataDir)
 	}
 
+	dur(&c.Integrity.DigestInterval, DefaultDigestInterval)
+
 	num(&c.Patterns.MaxLength, pattern.DefaultMaxLength)
 	num(&c.Patterns.MaxCombinations, pattern.DefaultMaxCombinations)
 	num(&c.Patterns.MaxWildcardComplexity, pattern.DefaultMaxWildcardComplexity)
@@ -547,6 +575,16 @@ func (c Config) Validate() error {
 	}
 	if c.Cluster.NodeID != "" && !streamIDRE.MatchString(c.Cluster.NodeID) {
 		errs = append(errs, fmt.Errorf("cluster.nodeId: %q must be 1 to 64 letters, digits, '-' or '_'", c.Cluster.NodeID))
+	}
+	if c.Integrity.DigestInterval < 0 || c.Integrity.DigestInterval > 0 && c.Integrity.DigestInterval.D() < time.Second {
+		errs = append(errs, fmt.Errorf("integrity.digestInterval: %s must be at least 1s", c.Integrity.DigestInterval.D()))
+	}
+	if len(c.Integrity.Keys) > 0 {
+		if _, err := integrity.NewKeyring(c.Integrity.Keys, c.Integrity.SigningKey); err != nil {
+			errs = append(errs, err)
+		}
+	} else if c.Integrity.SigningKey != "" {
+		errs = append(errs, fmt.Errorf("integrity.signingKey: %q names no key of integrity.keys", c.Integrity.SigningKey))
 	}
 	if err := egress.Validate(c.Egress.Allow, c.Egress.Deny); err != nil {
 		errs = append(errs, err)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/integrity"
+	"github.com/auditstream/auditstream/internal/secret"
 )
 
 func TestDefault(t *testing.T) {
@@ -243,6 +245,36 @@ func TestValidate(t *testing.T) {
 				t.Errorf("got %v, want nil", err)
 			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 				t.Errorf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestIntegrityConfig: the integrity keys are checked when the file loads,
+// every problem reported, the key never shown.
+func TestIntegrityConfig(t *testing.T) {
+	seed := "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+	tests := []struct {
+		name    string
+		in      config.Integrity
+		wantErr string
+	}{
+		{"none", config.Integrity{}, ""},
+		{"one key", config.Integrity{Keys: []integrity.KeySpec{{ID: "k1", PrivateKey: secret.String(seed)}}}, ""},
+		{"unknown signing key", config.Integrity{Keys: []integrity.KeySpec{{ID: "k1", PrivateKey: secret.String(seed)}}, SigningKey: "k2"}, "not one of"},
+		{"signing key without keys", config.Integrity{SigningKey: "k2"}, "names no key"},
+		{"interval too short", config.Integrity{DigestInterval: config.Duration(time.Millisecond)}, "at least 1s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := config.Default()
+			c.Integrity = tt.in
+			err := c.Validate()
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("got %v, want %q", err, tt.wantErr)
+			}
+			if err != nil && strings.Contains(err.Error(), seed) {
+				t.Errorf("error shows the key: %v", err)
 			}
 		})
 	}

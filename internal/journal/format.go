@@ -22,15 +22,18 @@ import (
 // batch, up to MaxBatchEvents events of one org from one append, on the
 // subject audit.<org>, without headers:
 //
-//	"AR" version(=1) flags(1 byte, 0)
+//	"AR" version(=1) flags(1 byte)
 //	org (uvarint length + bytes)
+//	prev head (32 bytes, only with flag chained)
 //	count (uvarint)
 //	count × index entry: uuid, eventType, source, account (uvarint length
 //	  + bytes each), published (varint Unix ns), data length (uvarint)
 //	the events' JSON, back to back in index order
 //
 // The index comes first, so readers route and filter without touching the
-// JSON. The flags byte is reserved for the hash chain of issue 16.
+// JSON. Flag chained (0x01, written since issue 16) adds the org's hash
+// chain head before the batch's first event (chain.go); batches without it
+// (flags 0) are read as before and are outside the chain.
 //
 // Version 1 (written before): one message per event on
 // audit.<org>.<eventType tokens> with the Audit-* headers below and the
@@ -48,6 +51,8 @@ const (
 	indexBits = 8
 	// batchMagic and batchVersion open a version 2 message.
 	batchMagic0, batchMagic1, batchVersion = 'A', 'R', 1
+	// flagChained marks a batch that carries its org's chain head.
+	flagChained = 0x01
 )
 
 // Version 1 header names, read by Decode for messages written by older
@@ -214,6 +219,10 @@ func LegacyMessage(ev event.Record) *nats.Msg {
 	return m
 }
 
+// IsRecordBatch reports whether a message's data is a record batch
+// (version 2); a version 1 message carries its event in headers and data.
+func IsRecordBatch(data []byte) bool { return isBatch(data) }
+
 func isBatch(b []byte) bool {
 	return len(b) >= 4 && b[0] == batchMagic0 && b[1] == batchMagic1
 }
@@ -221,11 +230,18 @@ func isBatch(b []byte) bool {
 // batchEncoder encodes record batches into a reused buffer.
 type batchEncoder struct{ buf []byte }
 
-// encode returns the record batch of evs, all of one org. The result is
-// valid until the next call.
-func (e *batchEncoder) encode(org string, evs []event.Record) []byte {
-	b := append(e.buf[:0], batchMagic0, batchMagic1, batchVersion, 0)
+// encode returns the record batch of evs, all of one org, chained after
+// prev when it is not nil. The result is valid until the next call.
+func (e *batchEncoder) encode(org string, evs []event.Record, prev *Head) []byte {
+	flags := byte(0)
+	if prev != nil {
+		flags = flagChained
+	}
+	b := append(e.buf[:0], batchMagic0, batchMagic1, batchVersion, flags)
 	b = appendStr(b, org)
+	if prev != nil {
+		b = append(b, prev[:]...)
+	}
 	b = binary.AppendUvarint(b, uint64(len(evs)))
 	for i := range evs {
 		ev := &evs[i]
@@ -257,13 +273,20 @@ func decodeBatch(b []byte, seq uint64, out []event.Record) ([]event.Record, erro
 	if b[2] != batchVersion {
 		return bad(fmt.Sprintf("version %d is newer than this release reads", b[2]))
 	}
-	if b[3] != 0 {
+	if b[3]&^flagChained != 0 {
 		return bad(fmt.Sprintf("flags %#x are unknown to this release", b[3]))
 	}
 	p := 4
 	org, p, ok := readStr(b, p)
 	if !ok {
 		return bad("org")
+	}
+	orgEnd := p
+	if b[3]&flagChained != 0 {
+		if len(b) < p+len(Head{}) {
+			return bad("chain head")
+		}
+		p += len(Head{})
 	}
 	count, n := binary.Uvarint(b[p:])
 	if n <= 0 || count == 0 || count > 1<<indexBits || count > uint64(len(b)) {
@@ -280,7 +303,7 @@ func decodeBatch(b []byte, seq uint64, out []event.Record) ([]event.Record, erro
 	at := func(s []byte, off int) string { // s points into b[:indexEnd]
 		return strs[off-len(s) : off]
 	}
-	orgStr := at(org, p-n)
+	orgStr := at(org, orgEnd)
 	start := len(out)
 	q := indexEnd
 	for i := range int(count) {

@@ -171,6 +171,8 @@ type Journal struct {
 	writer     *writer
 	stopWriter context.CancelFunc
 	writerDone chan struct{}
+	// purgeHook is told what each Purge removed (see SetPurgeHook).
+	purgeHook atomic.Pointer[PurgeHook]
 }
 
 // Open starts (or connects to) NATS, and creates or updates the streams.

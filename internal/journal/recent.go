@@ -68,6 +68,33 @@ func (j *Journal) scanTo(ctx context.Context, org string, from ScanFrom, last ui
 	})
 }
 
+// ScanMessages reads org's journal messages (every org's when org is "")
+// like Scan, handing fn each message itself, undecoded (Decode reads it;
+// ChainedBatch its chain head): integrity checks must see unreadable
+// messages too, and the bytes as stored.
+func (j *Journal) ScanMessages(ctx context.Context, org string, from ScanFrom,
+	fn func(m Message, arrived time.Time) bool) error {
+	info, err := j.stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("journal info: %w", err)
+	}
+	last := info.State.LastSeq
+	if last == 0 || from.FromSeq > last {
+		return nil
+	}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: OrgSubjects(org)}
+	switch {
+	case from.FromSeq > 0:
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from.FromSeq
+	case !from.Since.IsZero():
+		since := from.Since
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
+	}
+	return j.readMessages(ctx, cfg, last, func(m jetstream.Msg, md *jetstream.MsgMetadata) bool {
+		return fn(Message{Subject: m.Subject(), Header: m.Headers(), Data: m.Data(), Seq: md.Sequence.Stream}, md.Timestamp)
+	})
+}
+
 // readMessages reads the messages an ordered consumer with cfg delivers,
 // in order, up to sequence last, and calls fn with each until it returns
 // false.

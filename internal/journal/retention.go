@@ -100,9 +100,28 @@ func streamUsage(ctx context.Context, s jetstream.Stream) (Usage, error) {
 // Consumers whose ack floor was below keepFrom skip what was removed, so
 // whoever purges must have accounted for it first.
 func (j *Journal) Purge(ctx context.Context, org string, keepFrom uint64) (uint64, error) {
-	events, err := j.countEvents(ctx, org, keepFrom)
+	return j.PurgeFor(ctx, org, keepFrom, "")
+}
+
+// PurgeFor is Purge for a stated reason, which the purge hook records
+// (package integrity: "purge" for an operator's, "" for retention).
+func (j *Journal) PurgeFor(ctx context.Context, org string, keepFrom uint64, reason string) (uint64, error) {
+	events, perOrg, err := j.countEvents(ctx, org, keepFrom)
 	if err != nil {
 		return 0, err
+	}
+	hook := j.purgeHook.Load()
+	var cuts []Cut
+	if hook != nil {
+		// The heads at the cut are read before it: an org's last batch
+		// may be among what goes.
+		for o, n := range perOrg {
+			h, err := j.HeadAt(ctx, o, keepFrom)
+			if err != nil {
+				return 0, err
+			}
+			cuts = append(cuts, Cut{Org: o, KeepFrom: keepFrom, Events: n, HeadAtCut: h, Reason: reason})
+		}
 	}
 	subjects := []string{""}
 	if org != "" {
@@ -113,27 +132,86 @@ func (j *Journal) Purge(ctx context.Context, org string, keepFrom uint64) (uint6
 			return 0, err
 		}
 	}
+	for _, c := range cuts {
+		(*hook)(ctx, c)
+	}
 	return events, nil
 }
 
-// countEvents counts org's events in messages below keepFrom, from the
-// messages' ids (a record batch's id ends with its event count) without
-// reading their data.
-func (j *Journal) countEvents(ctx context.Context, org string, keepFrom uint64) (uint64, error) {
+// Cut is what a Purge removed of one org: its events in messages below
+// KeepFrom, and the org's chain head after the last of them (the head the
+// org's next record batch stores).
+type Cut struct {
+	Org       string
+	KeepFrom  uint64
+	Events    uint64
+	HeadAtCut Head
+	// Reason is PurgeFor's ("" from Purge: retention).
+	Reason string
+	// After is the position of the org's last event before a gap in the
+	// middle of the journal (a loss), 0 for a cut at the start.
+	After uint64
+}
+
+// PurgeHook is told of each org a Purge removed events of, after the
+// purge (package integrity records it in a signed truncation digest).
+type PurgeHook func(ctx context.Context, c Cut)
+
+// SetPurgeHook sets the hook every Purge calls; nil removes it.
+func (j *Journal) SetPurgeHook(h PurgeHook) {
+	if h == nil {
+		j.purgeHook.Store(nil)
+		return
+	}
+	j.purgeHook.Store(&h)
+}
+
+// HeadAt is org's chain head before its first record batch at or after
+// seq: the head that batch stores, or, when the org has none there, the
+// head after its last batch.
+func (j *Journal) HeadAt(ctx context.Context, org string, seq uint64) (Head, error) {
+	m, err := j.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(Subject(org)))
+	if err == nil {
+		h, _ := ChainedBatch(m.Data)
+		return h, nil
+	}
+	if !errors.Is(err, jetstream.ErrMsgNotFound) {
+		return Head{}, fmt.Errorf("chain head of org %s at %d: %w", org, seq, err)
+	}
+	m, err = j.stream.GetLastMsgForSubject(ctx, Subject(org))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return Head{}, nil
+	}
+	if err != nil {
+		return Head{}, fmt.Errorf("chain head of org %s: %w", org, err)
+	}
+	var hs Hasher
+	return batchHeadAfter(&hs, RawMessage(m))
+}
+
+// countEvents counts org's events in messages below keepFrom, in all and
+// per org, from the messages' ids (a record batch's id ends with its
+// event count) without reading their data.
+func (j *Journal) countEvents(ctx context.Context, org string, keepFrom uint64) (uint64, map[string]uint64, error) {
 	u, err := j.Usage(ctx)
 	if err != nil || u.Msgs == 0 || keepFrom <= u.FirstSeq {
-		return 0, err
+		return 0, nil, err
 	}
 	var events uint64
+	perOrg := map[string]uint64{}
 	err = j.readMessages(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: OrgSubjects(org), HeadersOnly: true}, keepFrom-1,
 		func(m jetstream.Msg, _ *jetstream.MsgMetadata) bool {
-			events += uint64(eventsInMsgID(m.Headers().Get(jetstream.MsgIDHeader)))
+			n := uint64(eventsInMsgID(m.Headers().Get(jetstream.MsgIDHeader)))
+			events += n
+			if o := OrgOfSubject(m.Subject()); o != "" {
+				perOrg[o] += n
+			}
 			return true
 		})
 	if err != nil {
-		return 0, fmt.Errorf("count events to purge: %w", err)
+		return 0, nil, fmt.Errorf("count events to purge: %w", err)
 	}
-	return events, nil
+	return events, perOrg, nil
 }
 
 // purge removes the messages below keepFrom on subject ("" for all).

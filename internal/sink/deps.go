@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/exportdigest"
 )
 
 // Deps are what every destination gets from its surroundings: the same
-// four things for all of them. Every field is optional.
+// things for all of them. Every field is optional.
 type Deps struct {
 	// HTTPClient sends the destination's requests (AWS SDK clients
 	// included): the client of the stream owner's trust, whose dialer
@@ -25,6 +27,12 @@ type Deps struct {
 	// Egress says where the stream's owner may send events and write
 	// files; nil allows everything.
 	Egress Egress
+	// Stream is the id of the stream the sink writes for; it names the
+	// stream's digests. Empty outside a stream (a connection test, Lambda).
+	Stream string
+	// Signer signs the digests of exported objects (package exportdigest)
+	// for destinations that keep objects (S3, files); nil writes none.
+	Signer exportdigest.Signer
 }
 
 // Egress is the policy a destination checks its targets with, as its
