@@ -140,6 +140,7 @@ func (d *Digester) Pass(ctx context.Context) ([]SignedDigest, error) {
 	if err != nil {
 		return nil, err
 	}
+	before := cur
 	if cur.Seq > last {
 		d.rolled.Inc()
 		d.log.Error("integrity: the journal ends before what was digested: it was rolled back or cut; digests start again from its end",
@@ -161,6 +162,9 @@ func (d *Digester) Pass(ctx context.Context) ([]SignedDigest, error) {
 		}
 	}
 	if cur.Seq == last {
+		if cur == before && curRev != 0 {
+			return nil, nil // nothing new: no write
+		}
 		return nil, d.put(ctx, "cursor", cur, curRev)
 	}
 	// The orgs with new events other than their own digests.
