@@ -140,6 +140,7 @@ func (d *Digester) Pass(ctx context.Context) ([]SignedDigest, error) {
 	if err != nil {
 		return nil, err
 	}
+	before := cur
 	if cur.Seq > last {
 		d.rolled.Inc()
 		d.log.Error("integrity: the journal ends before what was digested: it was rolled back or cut; digests start again from its end",
@@ -161,6 +162,9 @@ func (d *Digester) Pass(ctx context.Context) ([]SignedDigest, error) {
 		}
 	}
 	if cur.Seq == last {
+		if cur == before && curRev != 0 {
+			return nil, nil // nothing new: no write
+		}
 		return nil, d.put(ctx, "cursor", cur, curRev)
 	}
 	// The orgs with new events other than their own digests.
@@ -451,39 +455,49 @@ type Truncations struct {
 }
 
 // Record appends the signed truncation digest of cut, removed for reason
-// (ReasonRetention, ReasonPurge, ReasonLost).
+// (ReasonRetention, ReasonPurge, ReasonLost, ReasonMaxAge).
 func (t *Truncations) Record(ctx context.Context, cut journal.Cut, reason string) error {
+	return t.RecordAll(ctx, []journal.Cut{cut}, reason)
+}
+
+// RecordAll appends the signed truncation digests of cuts in one append,
+// each for its own Reason if it has one, else for reason.
+func (t *Truncations) RecordAll(ctx context.Context, cuts []journal.Cut, reason string) error {
 	now := time.Now
 	if t.Now != nil {
 		now = t.Now
 	}
-	d := Digest{Kind: KindTruncation, Org: cut.Org, Reason: reason, RemovedBefore: journal.Position(cut.KeepFrom, 0),
-		RemovedAfter: cut.After, Count: int(cut.Events), HeadAtCut: cut.HeadAtCut.String()}
-	ev, _, err := DigestEvent(t.Keys, d, now())
-	if err != nil {
-		return err
+	evs := make([]event.Record, 0, len(cuts))
+	for _, cut := range cuts {
+		why := reason
+		if cut.Reason != "" {
+			why = cut.Reason
+		}
+		d := Digest{Kind: KindTruncation, Org: cut.Org, Reason: why, RemovedBefore: journal.Position(cut.KeepFrom, 0),
+			RemovedAfter: cut.After, Count: int(cut.Events), HeadAtCut: cut.HeadAtCut.String()}
+		ev, _, err := DigestEvent(t.Keys, d, now())
+		if err != nil {
+			return err
+		}
+		evs = append(evs, ev)
 	}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if _, err := t.Journal.Append(actx, []event.Record{ev}); err != nil {
-		return fmt.Errorf("append the truncation digest of org %s: %w", cut.Org, err)
+	if _, err := t.Journal.Append(actx, evs); err != nil {
+		return fmt.Errorf("append %d truncation digests: %w", len(evs), err)
 	}
 	return nil
 }
 
-// Hook is the journal purge hook that records each purge as a truncation
-// for the purge's reason (journal.PurgeFor), else for reason (retention);
-// a failure is logged as an ERROR (verification will report the removed
-// events as missing).
+// Hook is the journal purge hook that records each purge's cuts as
+// truncations for the purge's reason (journal.PurgeFor), else for reason
+// (retention), in one append; a failure is logged as an ERROR
+// (verification will report the removed events as missing).
 func (t *Truncations) Hook(reason string) journal.PurgeHook {
-	return func(ctx context.Context, c journal.Cut) {
-		why := reason
-		if c.Reason != "" {
-			why = c.Reason
-		}
-		if err := t.Record(ctx, c, why); err != nil && t.Log != nil {
-			t.Log.Error("integrity: the truncation digest of a purge was not written; verification will report its events missing",
-				"org", c.Org, "keepFrom", c.KeepFrom, "err", err)
+	return func(ctx context.Context, cuts []journal.Cut) {
+		if err := t.RecordAll(ctx, cuts, reason); err != nil && t.Log != nil {
+			t.Log.Error("integrity: the truncation digests of a purge were not written; verification will report its events missing",
+				"orgs", len(cuts), "keepFrom", cuts[0].KeepFrom, "err", err)
 		}
 	}
 }

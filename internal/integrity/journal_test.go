@@ -624,3 +624,28 @@ func TestDigesterStateLost(t *testing.T) {
 		t.Fatalf("got %s, want one chain of 3 digests", r)
 	}
 }
+
+// TestDigesterFindsJournalBehind: a journal that ends before what the
+// digester already digested (restored from an older copy) is reported:
+// metric, and an ERROR event in the system org.
+func TestDigesterFindsJournalBehind(t *testing.T) {
+	f := newFixture(t, journaltest.Open(t), keyring(t, newKeys(t, "k1"), ""))
+	populate(t, f)
+	last, err := f.j.LastSeq(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As if the journal's files were replaced by an older copy: the
+	// digester's cursor is past its end.
+	if _, err := journaltest.KV(t, f.j, integrity.Bucket).Put(t.Context(), "cursor", fmt.Appendf(nil, `{"seq":%d}`, last+50)); err != nil {
+		t.Fatal(err)
+	}
+	f.pass(t)
+	if got := counter(t, f.reg, "auditstream_integrity_rollbacks_total"); got != 1 {
+		t.Errorf("rollbacks metric: got %v, want 1", got)
+	}
+	ev, ok := journaltest.Last(t, f.j, "default", integrity.EventChainBroken)
+	if !ok || !strings.Contains(string(ev.Data), "rolled back") {
+		t.Errorf("system event: got %v %s, want a chain_broken event naming the rollback", ok, ev.Data)
+	}
+}

@@ -132,8 +132,8 @@ func (j *Journal) PurgeFor(ctx context.Context, org string, keepFrom uint64, rea
 			return 0, err
 		}
 	}
-	for _, c := range cuts {
-		(*hook)(ctx, c)
+	if len(cuts) > 0 {
+		(*hook)(ctx, cuts)
 	}
 	return events, nil
 }
@@ -153,9 +153,10 @@ type Cut struct {
 	After uint64
 }
 
-// PurgeHook is told of each org a Purge removed events of, after the
-// purge (package integrity records it in a signed truncation digest).
-type PurgeHook func(ctx context.Context, c Cut)
+// PurgeHook is told of the orgs a Purge removed events of, one Cut each,
+// after the purge (package integrity records them in signed truncation
+// digests).
+type PurgeHook func(ctx context.Context, cuts []Cut)
 
 // SetPurgeHook sets the hook every Purge calls; nil removes it.
 func (j *Journal) SetPurgeHook(h PurgeHook) {
