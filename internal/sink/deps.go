@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/auditstream/auditstream/internal/exportdigest"
 )
 
 // Deps are what every destination gets from its surroundings: the same
@@ -32,7 +31,14 @@ type Deps struct {
 	Stream string
 	// Signer signs the digests of exported objects (package exportdigest)
 	// for destinations that keep objects (S3, files); nil writes none.
-	Signer exportdigest.Signer
+	Signer Signer
+}
+
+// Signer signs the digests of exported objects: Sign returns the id of
+// the key it used and the Ed25519 signature of msg (integrity.Keyring is
+// one; exportdigest.Signer is the same interface).
+type Signer interface {
+	Sign(msg []byte) (keyID string, sig []byte)
 }
 
 // Egress is the policy a destination checks its targets with, as its
