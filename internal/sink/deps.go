@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"time"
-
 )
 
 // Deps are what every destination gets from its surroundings: the same
