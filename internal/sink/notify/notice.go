@@ -66,7 +66,7 @@ type Notice struct {
 	Level string
 	// Rule fields of a detection.
 	RuleID, RuleName, RuleFormat, Pack, Author, License string
-	Tags                                                 []string
+	Tags                                                []string
 	// GroupBy is the group key ("actor.id=00u1,client.ipAddress=…").
 	GroupBy string
 	// Count is how many events matched; Value the correlation's value

@@ -74,7 +74,7 @@ func TestTemplateRefusedAtCreation(t *testing.T) {
 		{"digest field per event", `{"a": {{json .Notices}}}`, false, "can't evaluate field Notices"},
 		{"spin", `{{range 1000000000}}{{end}}{}`, false, "range over a number"},
 		{"huge output", `{"a":"{{range .Event}}{{end}}{{range $x := .Tags}}{{end}}{{printf "%2000000d" 1}}"}`, false, "over"},
-		{"too long", "{}"+strings.Repeat(" ", notify.MaxTemplateBytes), false, "want at most"},
+		{"too long", "{}" + strings.Repeat(" ", notify.MaxTemplateBytes), false, "want at most"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
