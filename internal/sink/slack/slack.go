@@ -139,14 +139,18 @@ func Digest(d notify.Digest) Message {
 		Block{Type: "section", Text: &Text{Type: "mrkdwn", Text: cut(escape(d.Summary()), maxSection)}},
 		Block{Type: "divider"})
 	for _, n := range d.Notices {
-		line := icon(n.Level) + " *" + escape(n.Headline()) + "*\n" + escape(strings.Join(detail(n), " · "))
-		m.Blocks = append(m.Blocks, Block{Type: "section", Text: &Text{Type: "mrkdwn", Text: cut(line, maxSection)}})
+		// Lines are bounded (200 + 400 characters and the attribution) so that a digest stays a
+		// message people read, whatever the events hold.
+		// The attribution (author, licence, id) is never cut.
+		line := icon(n.Level) + " *" + cut(escape(n.Headline()), 200) + "*\n" +
+			cut(escape(strings.Join(detail(n), " · ")), 400) + " · " + escape(n.Attribution())
+		m.Blocks = append(m.Blocks, Block{Type: "section", Text: &Text{Type: "mrkdwn", Text: line}})
 	}
 	return m
 }
 
-// detail is a digest line's second half: the group, count, time and
-// attribution of a detection; actor, time and uuid of another event.
+// detail is the middle of a digest line: the group, count and time of a
+// detection; actor, outcome and time of another event.
 func detail(n notify.Notice) []string {
 	var out []string
 	for _, f := range n.Facts() {
@@ -158,7 +162,7 @@ func detail(n notify.Notice) []string {
 	if n.Published != "" {
 		out = append(out, n.Published)
 	}
-	return append(out, n.Attribution())
+	return out
 }
 
 // icon is a level's emoji.

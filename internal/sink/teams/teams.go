@@ -183,10 +183,12 @@ func Digest(d notify.Digest) Message {
 				parts = append(parts, strings.ToLower(f.Name)+" "+f.Value)
 			}
 		}
-		parts = append(parts, n.Published, n.Attribution())
+		parts = append(parts, n.Published)
+		// 25 items of at most 200 + 400 characters and the attribution
+		// (never cut: author, licence, id) stay within Teams' 28 KB.
 		body = append(body,
-			Element{Type: "TextBlock", Text: text(n.Headline()), Weight: "Bolder", Color: color(n.Level), Wrap: true, Separator: true},
-			Element{Type: "TextBlock", Text: cut(text(strings.Join(nonEmpty(parts), " · ")), 2*maxValue), Size: "Small", Wrap: true})
+			Element{Type: "TextBlock", Text: cut(text(n.Headline()), 200), Weight: "Bolder", Color: color(n.Level), Wrap: true, Separator: true},
+			Element{Type: "TextBlock", Text: cut(text(strings.Join(nonEmpty(parts), " · ")), 400) + " · " + text(n.Attribution()), Size: "Small", Wrap: true})
 	}
 	return message(body)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -244,5 +245,29 @@ func TestTypeRow(t *testing.T) {
 	err := row.Validate([]byte(`{"webhookUrl":"https://example.invalid/x?sig=XXXXsecretXXXX#frag","digest":"1h","timeout":"0s"}`), sink.Deps{})
 	if err == nil || !strings.Contains(err.Error(), "fragment") || strings.Contains(err.Error(), "XXXXsecretXXXX") {
 		t.Errorf("validate: got %v, want the fragment refused without showing the sig", err)
+	}
+}
+
+// TestDigestStaysSmall: a full digest of events with huge values stays
+// under Teams' 28 KB and still names every event.
+func TestDigestStaysSmall(t *testing.T) {
+	big := strings.Repeat("x", 5000)
+	var notices []notify.Notice
+	var want []string
+	for i := range notify.MaxDigestItems {
+		r := sinktest.Record(i+1, 10)
+		r.Data = []byte(fmt.Sprintf(`{"uuid":%q,"eventType":"user.session.start","displayMessage":%q,"actor":{"alternateId":%q},"outcome":{"result":"FAILURE","reason":%q}}`, r.UUID, big, big, big))
+		notices = append(notices, notify.Parse(r))
+		want = append(want, r.UUID)
+	}
+	body, err := json.Marshal(Digest(notify.NewDigest(notices, time.Minute)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(body) > 28<<10 {
+		t.Errorf("digest: got %d bytes, want at most 28 KB", len(body))
+	}
+	if got := notifytest.IDs(string(body)); !slices.Equal(got, want) {
+		t.Errorf("ids: got %d, want all %d in order", len(got), len(want))
 	}
 }
