@@ -96,7 +96,13 @@ func build(cfg Config, deps sink.Deps) (*notify.Sink, error) {
 	return notify.New(notify.Options{
 		Name: "pagerduty", URL: u, Shown: sink.ShowURL(u), Timeout: cfg.Timeout.D(),
 		Header: http.Header{"Accept": {"application/json"}},
-		Digest: cfg.Digest.D(), Render: renderer{cfg: cfg}, Answer: classify,
+		Digest: cfg.Digest.D(), Render: renderer{cfg: cfg},
+		Answer: func(r sink.Response, now time.Time) error {
+			// An answer may quote the event, routing key included: the
+			// snippet goes to the stream's status and the logs.
+			r.Snippet = strings.ReplaceAll(r.Snippet, cfg.RoutingKey.Reveal(), "<routingKey>")
+			return classify(r, now)
+		},
 	}, deps), nil
 }
 

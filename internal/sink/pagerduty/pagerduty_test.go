@@ -218,6 +218,7 @@ func TestAnswers(t *testing.T) {
 		{"invalid event", http.StatusBadRequest, `{"status":"invalid event","message":"Event object is invalid","errors":["'payload.summary' is missing"]}`, sink.ClassPermanent},
 		{"bad routing key", http.StatusBadRequest, `{"status":"invalid event","message":"Event object is invalid","errors":["Length of 'routing_key' is incorrect"]}`, sink.ClassConfig},
 		{"throttled", http.StatusTooManyRequests, ``, sink.ClassThrottled},
+		{"answer quoting the key", http.StatusBadRequest, `{"status":"invalid event","errors":["unknown integration ` + testKey + `"]}`, sink.ClassPermanent},
 		{"server error", http.StatusInternalServerError, ``, sink.ClassRetryable},
 	}
 	for _, tt := range tests {
