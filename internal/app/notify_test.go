@@ -15,7 +15,7 @@ import (
 )
 
 // slackHook is a Slack incoming webhook on loopback: it records message
-// bodies and answers "ok".
+// bodies and answers "ok" (an empty message: 400 no_text).
 type slackHook struct {
 	*httptest.Server
 	mu   sync.Mutex
@@ -26,6 +26,11 @@ func newSlackHook(t *testing.T) *slackHook {
 	h := &slackHook{}
 	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
+		if string(b) == "{}" { // the stream's verification: Slack refuses an empty message
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, "no_text")
+			return
+		}
 		if r.Method == http.MethodPost {
 			h.mu.Lock()
 			h.msgs = append(h.msgs, string(b))

@@ -61,6 +61,11 @@ type Options struct {
 	// Answer classifies a destination's answer; nil means sink.Classify.
 	// The response's URL is already Shown.
 	Answer func(r sink.Response, now time.Time) error
+	// Probe, when set, is what Verify posts instead of a HEAD request: a
+	// body the destination refuses with 400 without delivering anything
+	// (Slack's "no_text"), which proves the URL and its credential. A 400
+	// that Answer classifies as a configuration error fails Verify.
+	Probe []byte
 }
 
 // Sink posts notifications: one request per event, or one per digest.
@@ -186,10 +191,13 @@ func (s *Sink) do(ctx context.Context, req sink.Request) (sink.Response, error) 
 }
 
 // Verify checks that the endpoint answers, without delivering anything:
-// a HEAD request. Any answer counts as reachable (webhook endpoints answer
+// it posts Options.Probe when set (see probe), else sends a HEAD request. Any answer counts as reachable (webhook endpoints answer
 // a HEAD with 404, 405 or 400) except a redirect, 401, 403, 407, 410 and
 // 5xx other than 501.
 func (s *Sink) Verify(ctx context.Context) error {
+	if s.opts.Probe != nil {
+		return s.probe(ctx)
+	}
 	resp, err := s.do(ctx, sink.Request{Method: http.MethodHead, URL: s.opts.URL})
 	if err != nil {
 		return err
@@ -202,6 +210,38 @@ func (s *Sink) Verify(ctx context.Context) error {
 		return sink.Classify(resp, s.deps.Now())
 	default:
 		return nil
+	}
+}
+
+// probe posts Options.Probe: 400 (the empty message refused) and 2xx
+// mean the endpoint and its credential are good, unless Answer makes the
+// 400 a configuration error; any other answer is classified.
+func (s *Sink) probe(ctx context.Context) error {
+	h := s.opts.Header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	h.Set("Content-Type", "application/json")
+	resp, err := s.do(ctx, sink.Request{Method: http.MethodPost, URL: s.opts.URL, Header: h, Body: s.opts.Probe})
+	if err != nil {
+		return err
+	}
+	answer := s.opts.Answer
+	if answer == nil {
+		answer = sink.Classify
+	}
+	switch st := resp.StatusCode; {
+	case st >= 200 && st < 300:
+		return nil
+	case st == http.StatusBadRequest:
+		if err := answer(resp, s.deps.Now()); err != nil {
+			if class, _ := sink.ClassOf(err); class == sink.ClassConfig {
+				return err
+			}
+		}
+		return nil
+	default:
+		return answer(resp, s.deps.Now())
 	}
 }
 

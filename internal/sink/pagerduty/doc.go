@@ -24,4 +24,8 @@
 // is a configuration error; 429 throttled (PagerDuty's rate limit per
 // routing key), with Retry-After when given; 5xx retried; the rest per the
 // default table of HTTP destinations.
+//
+// Verify posts a trigger without payload, which the Events API refuses
+// with 400 without opening an incident: it proves the endpoint answers, and
+// fails when the answer names the routing key.
 package pagerduty

@@ -93,10 +93,12 @@ func prepare(cfg Config, deps sink.Deps) (Config, error) {
 
 func build(cfg Config, deps sink.Deps) (*notify.Sink, error) {
 	u, _ := url.Parse(cfg.URL)
+	// An event without payload is refused (400) without opening anything.
+	probe, _ := json.Marshal(map[string]string{"routing_key": cfg.RoutingKey.Reveal(), "event_action": "trigger"})
 	return notify.New(notify.Options{
 		Name: "pagerduty", URL: u, Shown: sink.ShowURL(u), Timeout: cfg.Timeout.D(),
 		Header: http.Header{"Accept": {"application/json"}},
-		Digest: cfg.Digest.D(), Render: renderer{cfg: cfg},
+		Digest: cfg.Digest.D(), Render: renderer{cfg: cfg}, Probe: probe,
 		Answer: func(r sink.Response, now time.Time) error {
 			// An answer may quote the event, routing key included: the
 			// snippet goes to the stream's status and the logs.

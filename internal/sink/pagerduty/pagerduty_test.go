@@ -81,8 +81,12 @@ func TestConformance(t *testing.T) {
 		t.Run(fmt.Sprintf("digest=%v", digest), func(t *testing.T) {
 			h := sinktest.Harness{
 				New: func(t *testing.T) (sink.Sink, sinktest.Fake) {
+					probe, _ := json.Marshal(map[string]string{"routing_key": testKey, "event_action": "trigger"})
 					fake := sinktest.NewHTTPFake(t, sinktest.HTTPFakeOptions{
-						Decode:    decode,
+						Decode: decode,
+						// Verify's probe is a trigger without payload: 400.
+						Route:     func(r *http.Request) bool { return r.ContentLength != int64(len(probe)) },
+						Probe:     http.StatusBadRequest,
 						Responses: map[sinktest.Behaviour]sinktest.Response{sinktest.Accept: success()},
 					})
 					s, err := New(Config{RoutingKey: testKey, URL: fake.URL() + "/v2/enqueue", Digest: sink.Duration(digest)}, sink.Deps{})
@@ -125,15 +129,15 @@ func newServer(t *testing.T) *server {
 		_, _ = buf.ReadFrom(r.Body)
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		if s.status != http.StatusAccepted {
+			w.WriteHeader(s.status)
+			_, _ = w.Write([]byte(s.body))
+			return
+		}
 		ev, err := readEvent(buf.Bytes())
 		if err != nil {
 			w.WriteHeader(http.StatusBadRequest)
 			_ = json.NewEncoder(w).Encode(answer{Status: "invalid event", Message: "Event object is invalid", Errors: []string{err.Error()}})
-			return
-		}
-		if s.status != http.StatusAccepted {
-			w.WriteHeader(s.status)
-			_, _ = w.Write([]byte(s.body))
 			return
 		}
 		s.events = append(s.events, ev)
@@ -265,6 +269,37 @@ func TestConfig(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), "short secret") {
 			t.Errorf("error shows the key: %v", err)
+		}
+	}
+}
+
+// TestVerify: Verify posts a trigger without payload, which the Events API
+// refuses (400) without opening an incident; a 400 about the routing key
+// fails it.
+func TestVerify(t *testing.T) {
+	for _, tt := range []struct {
+		body    string
+		wantErr bool
+	}{
+		{`{"status":"invalid event","message":"Event object is invalid","errors":["'payload' is missing or blank"]}`, false},
+		{`{"status":"invalid event","message":"Event object is invalid","errors":["Invalid routing key"]}`, true},
+		{"", false}, // the server's own answer to an event without payload
+	} {
+		srv := newServer(t)
+		if tt.body != "" {
+			srv.status, srv.body = http.StatusBadRequest, tt.body
+		}
+		s, err := New(Config{RoutingKey: testKey, URL: srv.URL + "/v2/enqueue"}, sink.Deps{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.Verify(t.Context())
+		_ = s.Close(t.Context())
+		if (err != nil) != tt.wantErr {
+			t.Errorf("%s: got %v, want error %v", tt.body, err, tt.wantErr)
+		}
+		if len(srv.events) != 0 {
+			t.Errorf("events accepted by verify: got %d, want 0", len(srv.events))
 		}
 	}
 }

@@ -20,4 +20,8 @@
 // and 404 no_service or channel_not_found hold the stream as a
 // configuration error; 410 channel_is_archived pauses it; 429 is
 // throttled for its Retry-After; 5xx are retried.
+//
+// Verify posts an empty message ({}), which Slack refuses with 400
+// no_text without posting anything: that proves the webhook exists and
+// its token is valid (a revoked one answers 403 or 404).
 package slack

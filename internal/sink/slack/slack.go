@@ -80,7 +80,7 @@ func build(cfg Config, deps sink.Deps) (*notify.Sink, error) {
 	u, _ := url.Parse(cfg.WebhookURL.Reveal())
 	return notify.New(notify.Options{
 		Name: "slack", URL: u, Shown: notify.Shown(u), Timeout: cfg.Timeout.D(),
-		Digest: cfg.Digest.D(), Render: renderer{},
+		Digest: cfg.Digest.D(), Render: renderer{}, Probe: []byte(`{}`),
 	}, deps), nil
 }
 

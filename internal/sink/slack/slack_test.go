@@ -99,6 +99,10 @@ func TestConformance(t *testing.T) {
 				New: func(t *testing.T) (sink.Sink, sinktest.Fake) {
 					fake := sinktest.NewHTTPFake(t, sinktest.HTTPFakeOptions{
 						Decode: decode,
+						// Verify's probe is an empty message, which Slack
+						// refuses with 400 no_text.
+						Route: func(r *http.Request) bool { return r.ContentLength != int64(len(`{}`)) },
+						Probe: http.StatusBadRequest,
 						Responses: map[sinktest.Behaviour]sinktest.Response{
 							sinktest.Accept:        answer(http.StatusOK, "ok"),
 							sinktest.FailPermanent: answer(http.StatusBadRequest, "invalid_payload"),
@@ -401,4 +405,42 @@ func mustJSON(v any) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// TestVerify: Verify posts an empty message, which a good webhook refuses
+// with 400 no_text (nothing is posted); a revoked or unknown one fails.
+func TestVerify(t *testing.T) {
+	tests := []struct {
+		status  int
+		text    string
+		wantErr bool
+	}{
+		{http.StatusBadRequest, "no_text", false},
+		{http.StatusForbidden, "invalid_token", true},
+		{http.StatusNotFound, "no_service", true},
+		{http.StatusGone, "channel_is_archived", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.text, func(t *testing.T) {
+			srv := newServer(t)
+			srv.set(tt.status, tt.text, "")
+			s, err := New(Config{WebhookURL: secret.String(srv.URL + hookPath)}, sink.Deps{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close(t.Context())
+			err = s.Verify(t.Context())
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("verify: got %v, want error %v", err, tt.wantErr)
+			}
+			if err != nil && strings.Contains(err.Error(), "XXXXsecretXXXX") {
+				t.Errorf("verify error shows the credential: %v", err)
+			}
+			srv.mu.Lock()
+			defer srv.mu.Unlock()
+			if len(srv.bodies) != 1 || string(srv.bodies[0]) != "{}" {
+				t.Errorf("posted: got %q, want one empty message", srv.bodies)
+			}
+		})
+	}
 }
