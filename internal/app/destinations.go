@@ -18,8 +18,11 @@ import (
 	"github.com/auditstream/auditstream/internal/sink/filesink"
 	"github.com/auditstream/auditstream/internal/sink/httpsink"
 	"github.com/auditstream/auditstream/internal/sink/outbound"
+	"github.com/auditstream/auditstream/internal/sink/pagerduty"
 	"github.com/auditstream/auditstream/internal/sink/s3"
+	"github.com/auditstream/auditstream/internal/sink/slack"
 	"github.com/auditstream/auditstream/internal/sink/splunk"
+	"github.com/auditstream/auditstream/internal/sink/teams"
 	"github.com/auditstream/auditstream/internal/stream"
 )
 
@@ -43,6 +46,9 @@ func destinationTypes() []sink.Type {
 		splunk.OktaType(),
 		datadog.Type(),
 		elasticsearch.Type(),
+		slack.Type(),
+		teams.Type(),
+		pagerduty.Type(),
 	}
 }
 
