@@ -76,9 +76,33 @@ func (u Usage) Ratio() float64 {
 	return float64(u.Bytes) / float64(u.MaxBytes)
 }
 
-// Usage reports the events stream's size, sequences and cap.
+// Usage reports the events stream's size, sequences and cap. With several
+// partitions it sums their sizes and caps, and FirstSeq and LastSeq are 0
+// (sequences are per partition: Partition.Usage).
 func (j *Journal) Usage(ctx context.Context) (Usage, error) {
-	return streamUsage(ctx, j.stream)
+	if len(j.parts) == 1 {
+		return j.parts[0].Usage(ctx)
+	}
+	var sum Usage
+	for _, p := range j.parts {
+		u, err := p.Usage(ctx)
+		if err != nil {
+			return Usage{}, err
+		}
+		sum.Msgs += u.Msgs
+		sum.Bytes += u.Bytes
+		if u.MaxBytes <= 0 || sum.MaxBytes < 0 {
+			sum.MaxBytes = -1
+		} else {
+			sum.MaxBytes += u.MaxBytes
+		}
+	}
+	return sum, nil
+}
+
+// Usage reports the partition's stream's size, sequences and cap.
+func (p *Partition) Usage(ctx context.Context) (Usage, error) {
+	return streamUsage(ctx, p.stream)
 }
 
 // DeadLetterUsage reports the dead-letter stream's size and cap.
@@ -98,18 +122,28 @@ func streamUsage(ctx context.Context, s jetstream.Stream) (Usage, error) {
 // Purge removes org's events (every org's when org is "") in messages
 // below sequence keepFrom and returns how many events it removed.
 // Consumers whose ack floor was below keepFrom skip what was removed, so
-// whoever purges must have accounted for it first.
+// whoever purges must have accounted for it first. keepFrom is a sequence
+// of org's partition; every org's events are purged a partition at a time
+// (Partition.Purge) when there are several.
 func (j *Journal) Purge(ctx context.Context, org string, keepFrom uint64) (uint64, error) {
-	events, err := j.countEvents(ctx, org, keepFrom)
+	if org == "" && len(j.parts) > 1 {
+		return 0, errors.New("purge every org's events of a partitioned journal: purge each partition")
+	}
+	return j.PartitionFor(org).Purge(ctx, org, keepFrom)
+}
+
+// Purge is Journal.Purge in this partition.
+func (p *Partition) Purge(ctx context.Context, org string, keepFrom uint64) (uint64, error) {
+	events, err := p.countEvents(ctx, org, keepFrom)
 	if err != nil {
 		return 0, err
 	}
 	subjects := []string{""}
 	if org != "" {
-		subjects = OrgSubjects(org)
+		subjects = p.Subjects(org)
 	}
 	for _, subject := range subjects {
-		if err := j.purge(ctx, subject, keepFrom); err != nil {
+		if err := p.purge(ctx, subject, keepFrom); err != nil {
 			return 0, err
 		}
 	}
@@ -119,13 +153,13 @@ func (j *Journal) Purge(ctx context.Context, org string, keepFrom uint64) (uint6
 // countEvents counts org's events in messages below keepFrom, from the
 // messages' ids (a record batch's id ends with its event count) without
 // reading their data.
-func (j *Journal) countEvents(ctx context.Context, org string, keepFrom uint64) (uint64, error) {
-	u, err := j.Usage(ctx)
+func (p *Partition) countEvents(ctx context.Context, org string, keepFrom uint64) (uint64, error) {
+	u, err := p.Usage(ctx)
 	if err != nil || u.Msgs == 0 || keepFrom <= u.FirstSeq {
 		return 0, err
 	}
 	var events uint64
-	err = j.readMessages(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: OrgSubjects(org), HeadersOnly: true}, keepFrom-1,
+	err = p.readMessages(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: p.Subjects(org), HeadersOnly: true}, keepFrom-1,
 		func(m jetstream.Msg, _ *jetstream.MsgMetadata) bool {
 			events += uint64(eventsInMsgID(m.Headers().Get(jetstream.MsgIDHeader)))
 			return true
@@ -137,7 +171,7 @@ func (j *Journal) countEvents(ctx context.Context, org string, keepFrom uint64) 
 }
 
 // purge removes the messages below keepFrom on subject ("" for all).
-func (j *Journal) purge(ctx context.Context, subject string, keepFrom uint64) error {
+func (p *Partition) purge(ctx context.Context, subject string, keepFrom uint64) error {
 	req := struct {
 		Subject  string `json:"filter,omitempty"`
 		Sequence uint64 `json:"seq"`
@@ -147,7 +181,7 @@ func (j *Journal) purge(ctx context.Context, subject string, keepFrom uint64) er
 		return err
 	}
 	// The raw API call: jetstream.Stream.Purge hides the error's code.
-	msg, err := j.nc.RequestWithContext(ctx, "$JS.API.STREAM.PURGE."+j.opts.Stream, body)
+	msg, err := p.j.nc.RequestWithContext(ctx, "$JS.API.STREAM.PURGE."+p.name, body)
 	if err != nil {
 		return fmt.Errorf("purge journal: %w", err)
 	}
@@ -175,18 +209,38 @@ type ConsumerFloor struct {
 	Pending uint64
 	// Org is the org whose events it reads ("" for every org's).
 	Org string
+	// Partition is the journal partition the consumer reads.
+	Partition int
 }
 
-// AckFloors returns where every durable consumer of the events stream
-// stands, by consumer name, in one listing.
+// AckFloors returns where every durable consumer of the events streams
+// stands, by consumer name, in one listing per partition.
 func (j *Journal) AckFloors(ctx context.Context) (map[string]ConsumerFloor, error) {
 	out := map[string]ConsumerFloor{}
-	list := j.stream.ListConsumers(ctx)
+	for _, p := range j.parts {
+		if err := p.ackFloors(ctx, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// AckFloors is Journal.AckFloors for this partition's consumers.
+func (p *Partition) AckFloors(ctx context.Context) (map[string]ConsumerFloor, error) {
+	out := map[string]ConsumerFloor{}
+	if err := p.ackFloors(ctx, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (p *Partition) ackFloors(ctx context.Context, out map[string]ConsumerFloor) error {
+	list := p.stream.ListConsumers(ctx)
 	for info := range list.Info() {
 		if info.Config.Durable == "" {
 			continue
 		}
-		f := ConsumerFloor{Acked: info.AckFloor.Stream, Pending: info.NumPending + uint64(info.NumAckPending)}
+		f := ConsumerFloor{Acked: info.AckFloor.Stream, Pending: info.NumPending + uint64(info.NumAckPending), Partition: p.index}
 		if s := info.Config.FilterSubject; s != "" {
 			f.Org = OrgOfSubject(s)
 		} else if len(info.Config.FilterSubjects) > 0 {
@@ -198,19 +252,24 @@ func (j *Journal) AckFloors(ctx context.Context) (map[string]ConsumerFloor, erro
 		out[info.Name] = f
 	}
 	if err := list.Err(); err != nil {
-		return nil, fmt.Errorf("list consumers: %w", err)
+		return fmt.Errorf("list consumers: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
 // NextSeq returns the sequence of the first message at or after from that
 // holds org's events (any org's when org is ""), and false when there is
-// none.
+// none. Sequences are those of org's partition (partition 0 for org "").
 func (j *Journal) NextSeq(ctx context.Context, org string, from uint64) (uint64, bool, error) {
+	return j.PartitionFor(org).NextSeq(ctx, org, from)
+}
+
+// NextSeq is Journal.NextSeq in this partition.
+func (p *Partition) NextSeq(ctx context.Context, org string, from uint64) (uint64, bool, error) {
 	var next uint64
 	found := false
-	for _, subject := range OrgSubjects(org) {
-		m, err := j.stream.GetMsg(ctx, from, jetstream.WithGetMsgSubject(subject))
+	for _, subject := range p.Subjects(org) {
+		m, err := p.stream.GetMsg(ctx, from, jetstream.WithGetMsgSubject(subject))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			continue
 		}
@@ -225,14 +284,18 @@ func (j *Journal) NextSeq(ctx context.Context, org string, from uint64) (uint64,
 }
 
 // AckFloor returns the stream sequence below which the durable consumer
-// name has acknowledged everything, and whether the consumer exists.
+// name has acknowledged everything, and whether the consumer exists (in
+// any partition).
 func (j *Journal) AckFloor(ctx context.Context, name string) (uint64, bool, error) {
-	c, err := j.js.Consumer(ctx, j.opts.Stream, name)
-	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return 0, false, nil
+	for _, p := range j.parts {
+		c, err := j.js.Consumer(ctx, p.name, name)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			continue
+		}
+		if err != nil {
+			return 0, false, fmt.Errorf("consumer %s: %w", name, err)
+		}
+		return c.CachedInfo().AckFloor.Stream, true, nil
 	}
-	if err != nil {
-		return 0, false, fmt.Errorf("consumer %s: %w", name, err)
-	}
-	return c.CachedInfo().AckFloor.Stream, true, nil
+	return 0, false, nil
 }

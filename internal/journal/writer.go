@@ -63,7 +63,9 @@ type pendingEv struct {
 
 // writer is the state of the writer goroutine.
 type writer struct {
-	j      *Journal
+	j *Journal
+	// p is the partition the writer appends to (one writer per partition).
+	p      *Partition
 	reqs   chan *appendReq
 	window *dedupWindow
 	nonce  string
@@ -88,10 +90,10 @@ type writer struct {
 	recs    []event.Record
 }
 
-func newWriter(j *Journal) *writer {
+func newWriter(j *Journal, p *Partition) *writer {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	return &writer{j: j, reqs: make(chan *appendReq, 256),
+	return &writer{j: j, p: p, reqs: make(chan *appendReq, 256),
 		window: newDedupWindow(j.opts.DuplicateWindow, j.opts.DuplicateWindowMaxIDs),
 		nonce:  hex.EncodeToString(b[:]), byOrg: map[string][]int{}, local: map[uint64]int{}}
 }
@@ -117,19 +119,33 @@ func (j *Journal) Append(ctx context.Context, evs []event.Record) (Result, error
 		// Answer at once so the producer retries (ingest: 503).
 		return Result{}, &AppendError{Err: fmt.Errorf("not connected to NATS (%s)", j.nc.Status())}
 	}
+	if len(j.parts) > 1 {
+		p := j.PartitionFor(evs[0].Org)
+		for i := range evs {
+			if j.PartitionFor(evs[i].Org) != p {
+				return j.appendSplit(ctx, evs)
+			}
+		}
+		return p.append(ctx, evs)
+	}
+	return j.parts[0].append(ctx, evs)
+}
+
+// append hands evs, all of orgs of this partition, to its writer.
+func (p *Partition) append(ctx context.Context, evs []event.Record) (Result, error) {
 	req := &appendReq{ctx: ctx, evs: evs, done: make(chan struct{})}
 	select {
-	case j.writer.reqs <- req:
+	case p.writer.reqs <- req:
 	case <-ctx.Done():
 		return Result{}, &AppendError{Err: ctx.Err()}
-	case <-j.writerDone:
+	case <-p.writerDone:
 		return Result{}, &AppendError{Err: errors.New("journal closed")}
 	}
 	// The writer may be reading evs: wait for it even if ctx ends (it
 	// gives up within AppendTimeout).
 	select {
 	case <-req.done:
-	case <-j.writerDone:
+	case <-p.writerDone:
 		return Result{}, &AppendError{Err: errors.New("journal closed")}
 	}
 	if req.err != nil {
@@ -287,11 +303,11 @@ func (w *writer) publishGroup(ctx context.Context, group []*appendReq) error {
 				w.recs = append(w.recs, w.pending[k].req.evs[w.pending[k].i])
 			}
 			buf := w.encode(org, w.recs)
-			m := nats.NewMsg(Subject(org))
+			m := nats.NewMsg(w.p.subject(org))
 			m.Data = buf
 			w.n++
 			id := batchMsgID(w.nonce, w.n, n)
-			opts := []jetstream.PublishOpt{jetstream.WithMsgID(id), jetstream.WithExpectStream(w.j.opts.Stream),
+			opts := []jetstream.PublishOpt{jetstream.WithMsgID(id), jetstream.WithExpectStream(w.p.name),
 				jetstream.WithStallWait(w.j.opts.AppendTimeout)}
 			switch {
 			case w.lastID != "":
@@ -390,7 +406,7 @@ func (w *writer) encode(org string, recs []event.Record) []byte {
 // confirms nothing: the event is stored again.
 func (w *writer) confirm(ctx context.Context, seq uint64, org, uuid string) (bool, error) {
 	if seq != w.confirmedSeq {
-		m, err := w.j.stream.GetMsg(ctx, seq)
+		m, err := w.p.stream.GetMsg(ctx, seq)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return false, nil
 		}
@@ -419,7 +435,7 @@ func (w *writer) sync(ctx context.Context) (read int, err error) {
 	if w.lastSeq == 0 {
 		from = ScanFrom{Since: time.Now().Add(-w.j.opts.DuplicateWindow)}
 	}
-	last, err := w.j.scan(ctx, "", from, func(recs []event.Record, seq uint64, arrived time.Time) bool {
+	last, err := w.p.scan(ctx, "", from, func(recs []event.Record, seq uint64, arrived time.Time) bool {
 		read++
 		for i := range recs {
 			w.window.add(w.window.key(recs[i].Org, recs[i].UUID), seq, arrived)
