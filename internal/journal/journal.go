@@ -143,10 +143,10 @@ type Options struct {
 // Journal is the event store plus the state buckets. It is safe for
 // concurrent use.
 type Journal struct {
-	opts   Options
-	log    *slog.Logger
-	srv    *server.Server // nil when external
-	nc     *nats.Conn
+	opts Options
+	log  *slog.Logger
+	srv  *server.Server // nil when external
+	nc   *nats.Conn
 	js   jetstream.JetStream
 	dead jetstream.Stream
 	// parts are the events streams (one unless Options.Partitions).
