@@ -163,6 +163,11 @@ func SplitPosition(pos uint64) (msgSeq uint64, index int) {
 // that holds the event at pos.
 func MsgSeqOf(pos uint64) uint64 { return pos >> indexBits & (1<<seqBits - 1) }
 
+// MsgOf identifies the message that holds the event at pos across
+// partitions: PartitionSeq of its partition and sequence (MsgSeqOf for
+// partition 0).
+func MsgOf(pos uint64) uint64 { return pos >> indexBits }
+
 // PartitionOf is the journal partition of the event at pos (0 in an
 // unpartitioned journal).
 func PartitionOf(pos uint64) int { return int(pos >> (indexBits + seqBits)) }
