@@ -227,6 +227,7 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Journal, error)
 		j.Close()
 		return nil, err
 	}
+	j.spreadLeaders(ctx)
 	if j.srv != nil {
 		if err := j.checkState(ctx); err != nil {
 			j.Close()

@@ -2,8 +2,10 @@ package journal
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -280,4 +282,64 @@ func (j *Journal) appendSplit(ctx context.Context, evs []event.Record) (Result, 
 	slices.Sort(stored)
 	failed.Stored = stored
 	return res, failed
+}
+
+// spreadLeaders moves the partitions' stream leaders onto different
+// servers of a NATS cluster, once at Open: JetStream elects each
+// stream's leader among its replicas at random, so three partitions on
+// three servers share a leader more often than not, and writes would
+// again go through fewer servers than there are partitions. Partition i
+// asks for the i-th of the replicas' servers (sorted by name) through a
+// leader step-down with a preferred server, where that server holds one
+// of its replicas. Best effort: a failure is logged and changes nothing
+// else; leaders also move later (server restarts), and the next start of
+// a node spreads them again.
+func (j *Journal) spreadLeaders(ctx context.Context) {
+	if len(j.parts) < 2 || j.srv != nil || j.opts.Replicas < 2 {
+		return
+	}
+	type placed struct {
+		leader string
+		peers  map[string]bool
+	}
+	all := map[string]bool{}
+	var ps []placed
+	for _, p := range j.parts {
+		info, err := p.stream.Info(ctx)
+		if err != nil || info.Cluster == nil || info.Cluster.Leader == "" {
+			return
+		}
+		pl := placed{leader: info.Cluster.Leader, peers: map[string]bool{info.Cluster.Leader: true}}
+		for _, r := range info.Cluster.Replicas {
+			pl.peers[r.Name] = true
+		}
+		for s := range pl.peers {
+			all[s] = true
+		}
+		ps = append(ps, pl)
+	}
+	servers := slices.Sorted(maps.Keys(all))
+	for i, p := range j.parts {
+		want := servers[i%len(servers)]
+		if ps[i].leader == want || !ps[i].peers[want] {
+			continue
+		}
+		body := []byte(`{"placement":{"preferred":` + strconv.Quote(want) + `}}`)
+		msg, err := j.nc.RequestWithContext(ctx, "$JS.API.STREAM.LEADER.STEPDOWN."+p.name, body)
+		if err == nil {
+			var resp struct {
+				Error *jetstream.APIError `json:"error"`
+			}
+			if json.Unmarshal(msg.Data, &resp) == nil && resp.Error != nil {
+				err = resp.Error
+			}
+		}
+		if err != nil {
+			j.log.Warn("journal: could not move a partition's leader to spread the partitions over the servers",
+				"stream", p.name, "leader", ps[i].leader, "preferred", want, "err", err)
+			continue
+		}
+		j.log.Info("journal: partition leader moved to spread the partitions over the servers",
+			"stream", p.name, "from", ps[i].leader, "to", want)
+	}
 }
