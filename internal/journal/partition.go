@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -319,6 +320,7 @@ func (j *Journal) spreadLeaders(ctx context.Context) {
 		ps = append(ps, pl)
 	}
 	servers := slices.Sorted(maps.Keys(all))
+	var moved []*Partition
 	for i, p := range j.parts {
 		want := servers[i%len(servers)]
 		if ps[i].leader == want || !ps[i].peers[want] {
@@ -341,5 +343,22 @@ func (j *Journal) spreadLeaders(ctx context.Context) {
 		}
 		j.log.Info("journal: partition leader moved to spread the partitions over the servers",
 			"stream", p.name, "from", ps[i].leader, "to", want)
+		moved = append(moved, p)
+	}
+	// The moved streams answer again once their new leader is elected.
+	deadline := time.Now().Add(leaderWait)
+	for _, p := range moved {
+		for time.Now().Before(deadline) && ctx.Err() == nil {
+			ictx, cancel := context.WithTimeout(ctx, time.Second)
+			info, err := p.stream.Info(ictx)
+			cancel()
+			if err == nil && info.Cluster != nil && info.Cluster.Leader != "" {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 }
+
+// leaderWait bounds how long Open waits for moved partition leaders.
+const leaderWait = 15 * time.Second
