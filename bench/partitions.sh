@@ -98,6 +98,19 @@ for round in $(seq 1 "$rounds"); do
 		for i in 1 2 3; do
 			wait_url "http://127.0.0.1:$(mon_port $i)/healthz" 300 || { echo "nats-server n$i not healthy" >&2; tail "$run/n$i.log" >&2; exit 1; }
 		done
+		# Every server sees the two others as current meta peers (healthz
+		# alone can answer before: placing an R3 stream then fails with
+		# "no suitable peers for placement").
+		for _ in $(seq 1 300); do
+			ok=0
+			for i in 1 2 3; do
+				curl -fsS "http://127.0.0.1:$(mon_port $i)/jsz" 2>/dev/null |
+					jq -e '.meta_cluster.leader != null and ([.meta_cluster.replicas[]? | select(.current and (.offline | not))] | length) == 2' >/dev/null &&
+					ok=$((ok + 1))
+			done
+			[ $ok = 3 ] && break
+			sleep 0.1
+		done
 		cat >"$run/serve.yaml" <<-EOF
 			journal:
 			  natsUrl: nats://127.0.0.1:$(client_port 1),nats://127.0.0.1:$(client_port 2),nats://127.0.0.1:$(client_port 3)

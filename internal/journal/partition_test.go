@@ -256,3 +256,38 @@ func TestPartitionedAppendFromManyGoroutines(t *testing.T) {
 		t.Errorf("got %d events, want 400", got)
 	}
 }
+
+// On a three-server cluster (R3) a journal of 3 partitions has its three
+// stream leaders on three different servers, and appends across orgs of
+// every partition are stored.
+func TestPartitionLeadersSpreadOverCluster(t *testing.T) {
+	srvs := journaltest.StartCluster(t, 3)
+	j, err := journal.Open(t.Context(), journal.Options{URL: journaltest.ClusterURL(srvs), Replicas: 3, Partitions: 3},
+		slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(j.Close)
+	leaders := map[string]bool{}
+	for _, p := range j.Partitions() {
+		info, err := p.Info(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
+			t.Fatalf("%s: got cluster %+v, want a leader and 2 replicas", p.Stream(), info.Cluster)
+		}
+		leaders[info.Cluster.Leader] = true
+	}
+	if len(leaders) != 3 {
+		t.Errorf("partition leaders: got %v, want 3 different servers", leaders)
+	}
+	orgs := orgsPerPartition(t, 3)
+	var evs []event.Record
+	for i := range 90 {
+		evs = append(evs, parse(t, orgs[i%3], fmt.Sprintf("c-%d", i), "user.session.start", 10))
+	}
+	if res, err := j.Append(t.Context(), evs); err != nil || res.Stored != 90 {
+		t.Fatalf("append: got %+v %v, want 90 stored", res, err)
+	}
+}
