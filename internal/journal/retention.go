@@ -214,7 +214,10 @@ type ConsumerFloor struct {
 }
 
 // AckFloors returns where every durable consumer of the events streams
-// stands, by consumer name, in one listing per partition.
+// stands, by consumer name, in one listing per partition. A log stream of
+// every org on a partitioned journal has a consumer of the same name in
+// each partition: the map holds the last partition's (ConsumerFloor.Partition);
+// Partition.AckFloors lists one partition's.
 func (j *Journal) AckFloors(ctx context.Context) (map[string]ConsumerFloor, error) {
 	out := map[string]ConsumerFloor{}
 	for _, p := range j.parts {
