@@ -64,6 +64,9 @@ route_port() { echo $((16221 + $1)); }
 mon_port() { echo $((18221 + $1)); }
 http_port=18321
 
+# cpu_ticks prints utime+stime of a process in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
 wait_url() { # url tries
 	local i
 	for i in $(seq 1 "$2"); do
@@ -132,13 +135,23 @@ for round in $(seq 1 "$rounds"); do
 		# shellcheck disable=SC2206 # word splitting of LOAD_ARGS is the point
 		[ -n "${LOAD_ARGS:-}" ] && args+=(${LOAD_ARGS})
 		echo "== partitions $p, round $round, load: ${args[*]}" >&2
+		before=()
+		for i in 0 1 2; do before+=("$(cpu_ticks "${pids[$i]}")"); done
 		rc=0
 		(cd "$root" && AUDITSTREAM_ADMIN_TOKEN=$token "$work/load" --server "http://127.0.0.1:$http_port" --pid "$serve_pid" "${args[@]}") |
 			tee "$run/report.txt" || rc=$?
+		# The NATS servers' CPU over the run (from before the load until
+		# the report, which ends when the last event was delivered): the
+		# leaders do more of the work than the followers.
+		natscpu=""
+		for i in 0 1 2; do
+			natscpu+="n$((i + 1))=$(awk -v a="${before[$i]}" -v b="$(cpu_ticks "${pids[$i]}")" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.1f", (b-a)/hz}')s "
+		done
+		echo "nats-server CPU    ${natscpu% }" | tee -a "$run/report.txt"
 		[ $rc = 0 ] || status=$rc
 		leaders=$(awk '{printf "%s%s", sep, $5; sep=","}' "$run/leaders.txt")
 		stop_all
-		summaries+=("partitions $p r$round leaders [$leaders]: $(sed -n 's/^summary *//p' "$run/report.txt")")
+		summaries+=("partitions $p r$round leaders [$leaders] nats CPU [${natscpu% }]: $(sed -n 's/^summary *//p' "$run/report.txt")")
 		[ "${KEEP:-0}" = 1 ] || rm -rf "$run"
 	done
 done

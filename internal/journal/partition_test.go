@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -218,6 +220,19 @@ func TestPartitionCountIsFixed(t *testing.T) {
 			j = journaltest.OpenWith(t, journal.Options{DataDir: dir, Partitions: tt.created})
 			if got := len(journaltest.Records(t, j)); got != 2 {
 				t.Errorf("reopened with the right count: got %d events, want 2", got)
+			}
+			if l, lost := j.LostEvents(); lost {
+				t.Errorf("reopened: got lost events %+v, want none", l)
+			}
+			// The record of what each partition held, one file each.
+			for _, p := range j.Partitions() {
+				name := journal.StateFile
+				if tt.created > 1 {
+					name = "journal-state-" + p.Stream() + ".json"
+				}
+				if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+					t.Errorf("state record of %s: %v", p.Stream(), err)
+				}
 			}
 		})
 	}

@@ -83,7 +83,8 @@ type Index struct {
 	behind       atomic.Int32
 	log          *slog.Logger
 	// actorScratch holds the actor of each event of the batch being added
-	// (used by the follower only, one batch at a time).
+	// (used by the follower only, one batch at a time; each follower of a
+	// partitioned journal has its own).
 	actorScratch []actorRef
 }
 
@@ -218,12 +219,17 @@ func (ix *Index) internActor(raw []byte) uint32 {
 // addBatch indexes the events of one journal message (as journal.Decode
 // returns them, with their positions). The events' JSON is read for the
 // actor only, before the index's lock is taken.
-func (ix *Index) addBatch(recs []event.Record) {
-	actors := ix.actorScratch[:0]
+func (ix *Index) addBatch(recs []event.Record) { ix.addBatchWith(recs, &ix.actorScratch) }
+
+// addBatchWith is addBatch with the caller's scratch for the actors: one
+// per follower, as the followers of a partitioned journal's partitions
+// add batches at the same time.
+func (ix *Index) addBatchWith(recs []event.Record, scratch *[]actorRef) {
+	actors := (*scratch)[:0]
 	for i := range recs {
 		actors = append(actors, actorOf(recs[i].Data))
 	}
-	ix.actorScratch = actors
+	*scratch = actors
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	var tk typeKey
@@ -326,6 +332,10 @@ func (ix *Index) followPart(ctx context.Context, js jetstream.JetStream, nc *nat
 func (ix *Index) followOnce(ctx context.Context, js jetstream.JetStream, streamName string, part int, subjects []string,
 	caught *bool, lastPrune *time.Time) error {
 	hw := ix.hwOf(part)
+	scratch := &ix.actorScratch
+	if ix.hwp != nil {
+		scratch = new([]actorRef) // several followers
+	}
 	markCaughtUp := ix.markCaughtUp
 	if !*caught {
 		markCaughtUp = func() { ix.partCaughtUp(caught) }
@@ -367,7 +377,7 @@ func (ix *Index) followOnce(ctx context.Context, js jetstream.JetStream, streamN
 			// An unreadable message is skipped, not retried for ever.
 			ix.log.Warn("query index: skipping a journal message", "seq", m.Seq, "err", err)
 		}
-		ix.addBatch(recs)
+		ix.addBatchWith(recs, scratch)
 		clear(recs) // do not keep the message alive
 		hw.Store(m.Seq)
 		if md.NumPending == 0 {
