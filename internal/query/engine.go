@@ -219,11 +219,6 @@ func (e *Engine) matches(r *request, data []byte) bool {
 // polling cursor there has examined the message whole.
 func endOf(msgSeq uint64) uint64 { return journal.Position(msgSeq+1, 0) - 1 }
 
-// errPollAllPartitions refuses a polling query of every org on a
-// partitioned journal: its cursor is one position, which belongs to one
-// partition.
-var errPollAllPartitions = validation("until",
-	"polling every org's events (no until) is not supported with journal.partitions above 1: give until, or poll with an org's token")
 
 // pollFetchEvents is about how many events one fetch of a polling page
 // asks for.
@@ -237,9 +232,20 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 		org = ""
 	}
 	if org == "" && len(e.streams) > 1 {
-		return page{}, errPollAllPartitions
+		return e.pollAll(ctx, r)
 	}
-	part := e.j.PartitionFor(org)
+	var after *uint64
+	if r.after != nil {
+		after = &r.after.Seq
+	}
+	return e.pollPart(ctx, r, org, e.j.PartitionFor(org), after, r.limit, time.Time{})
+}
+
+// pollPart reads a polling page of org's events ("" every org's) in one
+// journal partition, from the position after (nil: from r.since), of at
+// most limit events, reading until deadline (zero: the default).
+func (e *Engine) pollPart(ctx context.Context, r *request, org string, part *journal.Partition, after *uint64,
+	limit int, deadline time.Time) (page, error) {
 	info, err := e.streams[part.Index()].Info(ctx)
 	if err != nil {
 		return page{}, fmt.Errorf("stream info: %w", err)
@@ -252,8 +258,8 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 	from := uint64(0) // the message sequence to read from; 0: from since
 	var since time.Time
 	switch {
-	case r.after != nil:
-		pos = r.after.Seq
+	case after != nil:
+		pos = *after
 		// The message of the cursor's position, unless it was examined
 		// whole (sequences start at 1: an earlier release's cursor on an
 		// empty journal held 0).
@@ -269,11 +275,11 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 		pos = endOf(last)
 	}
 	next := &cursor{Mode: "p", Seq: pos, FP: r.fp}
-	if r.limit == 0 && r.after == nil {
+	if limit == 0 && after == nil {
 		// No position yet: the next link repeats this request.
 		return page{}, nil
 	}
-	if r.limit == 0 || (r.after != nil && pos >= endOf(last)) {
+	if limit == 0 || (after != nil && pos >= endOf(last)) {
 		return page{next: next}, nil
 	}
 	more := true // messages may wait after those read
@@ -284,11 +290,13 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 	// Messages and events read so far, to size reads in events: a record
 	// batch holds up to 100, an older message one.
 	msgs, events := uint64(0), uint64(0)
-	deadline := time.Now().Add(min(DefaultPollScan, e.cfg.Timeout/2))
-	for more && len(out) < r.limit && time.Now().Before(deadline) {
+	if deadline.IsZero() {
+		deadline = time.Now().Add(min(DefaultPollScan, e.cfg.Timeout/2))
+	}
+	for more && len(out) < limit && time.Now().Before(deadline) {
 		want := uint64(pollFetchEvents)
 		if r.filter.root == nil && len(r.keywords) == 0 {
-			want = min(want, uint64(r.limit-len(out)))
+			want = min(want, uint64(limit-len(out)))
 		}
 		// A first message tells how many events a message holds here:
 		// asking for want messages of 100 events would read 100 times
@@ -304,7 +312,7 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 		more = !complete
 		got := 0
 		for _, msg := range batch {
-			if len(out) >= r.limit {
+			if len(out) >= limit {
 				more = true
 				break // the rest of the batch is read again next time
 			}
@@ -323,10 +331,10 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 			whole := true
 			for i := range recs {
 				rec := &recs[i]
-				if r.after != nil && rec.Seq <= r.after.Seq {
+				if after != nil && rec.Seq <= *after {
 					continue // examined by the page before
 				}
-				if len(out) >= r.limit {
+				if len(out) >= limit {
 					whole = false
 					break
 				}
@@ -345,13 +353,62 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 			break
 		}
 	}
-	if !examined && r.after == nil {
+	if !examined && after == nil {
 		// Nothing read, though events may wait, or a replica that has not
 		// yet stored the journal's last messages answered: keep the
 		// request's own start rather than skip them.
 		return page{}, nil
 	}
 	return page{items: out, next: next}, nil
+}
+
+// noPosition marks, in a polling cursor of every org on a partitioned
+// journal, a partition read from since on the next page (nothing examined
+// there yet).
+const noPosition = math.MaxUint64
+
+// pollAll reads a polling page of every org's events on a partitioned
+// journal: the cursor holds a position per partition (cursor.Parts), and
+// each page reads the partitions in turn, starting with the next one each
+// page (cursor.Turn) so that a busy partition cannot starve the others.
+// Each org's events come in journal order; events of orgs in different
+// partitions interleave by page.
+func (e *Engine) pollAll(ctx context.Context, r *request) (page, error) {
+	parts := e.j.Partitions()
+	n := len(parts)
+	pos := slices.Repeat([]uint64{noPosition}, n)
+	turn := 0
+	if r.after != nil {
+		if len(r.after.Parts) != n {
+			return page{}, validation("after", "the cursor is not one of this query's")
+		}
+		copy(pos, r.after.Parts)
+		turn = r.after.Turn % n
+	}
+	deadline := time.Now().Add(min(DefaultPollScan, e.cfg.Timeout/2))
+	var out []item
+	anyPos := r.after != nil
+	for i := range n {
+		k := (turn + i) % n
+		var after *uint64
+		if pos[k] != noPosition {
+			after = &pos[k]
+		}
+		pg, err := e.pollPart(ctx, r, "", parts[k], after, r.limit-len(out), deadline)
+		if err != nil {
+			return page{}, err
+		}
+		out = append(out, pg.items...)
+		if pg.next != nil {
+			pos[k], anyPos = pg.next.Seq, true
+		}
+	}
+	if !anyPos {
+		// No position in any partition yet: the next link repeats this
+		// request.
+		return page{items: out}, nil
+	}
+	return page{items: out, next: &cursor{Mode: "p", Parts: pos, Turn: (turn + 1) % n, FP: r.fp}}, nil
 }
 
 // numPendingHeader is the header in which a batched direct get's end of
