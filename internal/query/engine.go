@@ -219,7 +219,6 @@ func (e *Engine) matches(r *request, data []byte) bool {
 // polling cursor there has examined the message whole.
 func endOf(msgSeq uint64) uint64 { return journal.Position(msgSeq+1, 0) - 1 }
 
-
 // pollFetchEvents is about how many events one fetch of a polling page
 // asks for.
 const pollFetchEvents = 500
