@@ -48,6 +48,9 @@ type Cluster struct {
 	Nodes []ClusterNode `json:"nodes"`
 	// Journal lists the journal's JetStream streams and their leaders.
 	Journal []JournalStream `json:"journal"`
+	// JournalPartitions is how many streams hold the events
+	// (journal.partitions); each is listed in Journal with its partition.
+	JournalPartitions int `json:"journalPartitions"`
 }
 
 // ClusterNode is one node: its heartbeat and what it owns.
@@ -71,6 +74,9 @@ type JournalStream struct {
 	// id for the embedded journal).
 	Leader   string `json:"leader"`
 	Replicas int    `json:"replicas"`
+	// Partition is the journal partition the stream holds, for the events
+	// streams (absent for the dead letters).
+	Partition *int `json:"partition,omitempty"`
 }
 
 // ClusterRoute is GET /api/v1/cluster: the nodes, what each owns, and the
@@ -145,6 +151,9 @@ func (d ClusterDeps) view(ctx context.Context) (Cluster, error) {
 	if out.Journal, err = d.journalStreams(ctx); err != nil {
 		return Cluster{}, err
 	}
+	if d.Journal != nil {
+		out.JournalPartitions = len(d.Journal.Partitions())
+	}
 	return out, nil
 }
 
@@ -162,6 +171,11 @@ func (d ClusterDeps) journalStreams(ctx context.Context) ([]JournalStream, error
 			continue
 		}
 		s := JournalStream{Name: name, Replicas: max(info.Config.Replicas, 1)}
+		for _, p := range d.Journal.Partitions() {
+			if p.Stream() == name {
+				s.Partition = new(p.Index())
+			}
+		}
 		switch {
 		case d.Embedded:
 			s.Leader = d.Self

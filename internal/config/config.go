@@ -228,6 +228,12 @@ type Journal struct {
 	SyncInterval Duration `yaml:"syncInterval"`
 	// Replicas for streams and buckets on a NATS cluster (3 is usual).
 	Replicas int `yaml:"replicas"`
+	// Partitions is how many JetStream streams hold the events (default
+	// 1), each with its own leader on a cluster, so that journal writes
+	// spread over the servers; an org's events are all in one partition
+	// (a hash of its name). MaxBytes is split evenly between them. Fixed
+	// when the journal is created: another count is refused at start.
+	Partitions int `yaml:"partitions"`
 }
 
 // DeadLetters bounds the store of events destinations refused for good.
@@ -371,6 +377,9 @@ const (
 	DefaultSyncInterval = 2 * time.Minute
 	// DefaultReplicas keeps one copy: a single node.
 	DefaultReplicas = 1
+	// DefaultPartitions keeps the journal in one stream, as before
+	// partitions existed.
+	DefaultPartitions = 1
 	// DefaultStrictNumericOperands follows AWS's documented bounds.
 	DefaultStrictNumericOperands = true
 )
@@ -411,6 +420,7 @@ func (c Config) WithDefaults() Config {
 	num(&c.Journal.DuplicateWindowMaxIDs, journal.DefaultDuplicateWindowMaxIDs)
 	dur(&c.Journal.SyncInterval, DefaultSyncInterval)
 	num(&c.Journal.Replicas, DefaultReplicas)
+	num(&c.Journal.Partitions, DefaultPartitions)
 
 	num64(&c.Ingest.MaxBodyBytes, httpapi.DefaultLimits.MaxBody)
 	num(&c.Ingest.MaxEventBytes, httpapi.DefaultLimits.MaxEvent)
@@ -535,6 +545,9 @@ func (c Config) Validate() error {
 	}
 	if c.Journal.NatsURL == "" && c.DataDir == "" {
 		errs = append(errs, errors.New("dataDir: required with the embedded journal"))
+	}
+	if c.Journal.Partitions < 0 || c.Journal.Partitions > journal.MaxPartitions {
+		errs = append(errs, fmt.Errorf("journal.partitions: %d must be 1 to %d", c.Journal.Partitions, journal.MaxPartitions))
 	}
 	if c.Journal.Replicas < 0 || c.Journal.Replicas > 5 {
 		errs = append(errs, errors.New("journal.replicas: must be 1 to 5"))

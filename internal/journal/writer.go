@@ -73,7 +73,9 @@ type pendingEv struct {
 
 // writer is the state of the writer goroutine.
 type writer struct {
-	j      *Journal
+	j *Journal
+	// p is the partition the writer appends to (one writer per partition).
+	p      *Partition
 	reqs   chan *appendReq
 	window *dedupWindow
 	nonce  string
@@ -103,10 +105,10 @@ type writer struct {
 	leaves  []Head
 }
 
-func newWriter(j *Journal) *writer {
+func newWriter(j *Journal, p *Partition) *writer {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	return &writer{j: j, reqs: make(chan *appendReq, 256),
+	return &writer{j: j, p: p, reqs: make(chan *appendReq, 256),
 		window: newDedupWindow(j.opts.DuplicateWindow, j.opts.DuplicateWindowMaxIDs),
 		nonce:  hex.EncodeToString(b[:]), byOrg: map[string][]int{}, local: map[uint64]int{},
 		heads: map[string]Head{}}
@@ -133,23 +135,37 @@ func (j *Journal) Append(ctx context.Context, evs []event.Record) (Result, error
 		// Answer at once so the producer retries (ingest: 503).
 		return Result{}, &AppendError{Err: fmt.Errorf("not connected to NATS (%s)", j.nc.Status())}
 	}
+	if len(j.parts) > 1 {
+		p := j.PartitionFor(evs[0].Org)
+		for i := range evs {
+			if j.PartitionFor(evs[i].Org) != p {
+				return j.appendSplit(ctx, evs)
+			}
+		}
+		return p.append(ctx, evs)
+	}
+	return j.parts[0].append(ctx, evs)
+}
+
+// append hands evs, all of orgs of this partition, to its writer.
+func (p *Partition) append(ctx context.Context, evs []event.Record) (Result, error) {
 	req := &appendReq{ctx: ctx, evs: evs, leaves: make([]Head, len(evs)), done: make(chan struct{})}
 	var hs Hasher
 	for i := range evs {
 		req.leaves[i] = hs.Leaf(evs[i].Data)
 	}
 	select {
-	case j.writer.reqs <- req:
+	case p.writer.reqs <- req:
 	case <-ctx.Done():
 		return Result{}, &AppendError{Err: ctx.Err()}
-	case <-j.writerDone:
+	case <-p.writerDone:
 		return Result{}, &AppendError{Err: errors.New("journal closed")}
 	}
 	// The writer may be reading evs: wait for it even if ctx ends (it
 	// gives up within AppendTimeout).
 	select {
 	case <-req.done:
-	case <-j.writerDone:
+	case <-p.writerDone:
 		return Result{}, &AppendError{Err: errors.New("journal closed")}
 	}
 	if req.err != nil {
@@ -315,11 +331,11 @@ func (w *writer) publishGroup(ctx context.Context, group []*appendReq) error {
 				break
 			}
 			buf := w.encode(org, w.recs, &prev)
-			m := nats.NewMsg(Subject(org))
+			m := nats.NewMsg(w.p.subject(org))
 			m.Data = buf
 			w.n++
 			id := batchMsgID(w.nonce, w.n, n)
-			opts := []jetstream.PublishOpt{jetstream.WithMsgID(id), jetstream.WithExpectStream(w.j.opts.Stream),
+			opts := []jetstream.PublishOpt{jetstream.WithMsgID(id), jetstream.WithExpectStream(w.p.name),
 				jetstream.WithStallWait(w.j.opts.AppendTimeout)}
 			switch {
 			case w.lastID != "":
@@ -411,7 +427,7 @@ func (w *writer) chainHead(ctx context.Context, org string) (Head, error) {
 	if h, ok := w.heads[org]; ok {
 		return h, nil
 	}
-	m, err := w.j.stream.GetLastMsgForSubject(ctx, Subject(org))
+	m, err := w.p.stream.GetLastMsgForSubject(ctx, w.p.subject(org))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		w.heads[org] = Head{}
 		return Head{}, nil
@@ -471,7 +487,7 @@ func (w *writer) encode(org string, recs []event.Record, prev *Head) []byte {
 // confirms nothing: the event is stored again.
 func (w *writer) confirm(ctx context.Context, seq uint64, org, uuid string) (bool, error) {
 	if seq != w.confirmedSeq {
-		m, err := w.j.stream.GetMsg(ctx, seq)
+		m, err := w.p.stream.GetMsg(ctx, seq)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return false, nil
 		}
@@ -500,7 +516,7 @@ func (w *writer) sync(ctx context.Context) (read int, err error) {
 	if w.lastSeq == 0 {
 		from = ScanFrom{Since: time.Now().Add(-w.j.opts.DuplicateWindow)}
 	}
-	last, err := w.j.scan(ctx, "", from, func(recs []event.Record, seq uint64, arrived time.Time) bool {
+	last, err := w.p.scan(ctx, "", from, func(recs []event.Record, seq uint64, arrived time.Time) bool {
 		read++
 		if len(recs) > 0 {
 			// Another writer's batch (or one of ours whose answer was
