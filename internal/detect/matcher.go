@@ -178,7 +178,6 @@ func (m *Matcher) Feed(r *event.Record, out []Raised) []Raised {
 	return out
 }
 
-
 // event returns the parsed event, parsing it once per Feed.
 func (m *Matcher) event(r *event.Record) (*field.Event, bool) {
 	if !m.feSet {

@@ -51,7 +51,7 @@ func TestServiceBruteForceOnce(t *testing.T) {
 		t.Errorf("got published %s, want the fifth event's time %s", d.Published, start.Add(4*time.Second))
 	}
 	var ev struct {
-		Severity string `json:"severity"`
+		Severity string              `json:"severity"`
 		Actor    struct{ ID string } `json:"actor"`
 		Target   []struct {
 			ID, Type    string
