@@ -125,10 +125,13 @@ func (m *Matcher) Unindexed() int {
 	return n
 }
 
-// routeOf returns the routes r's source binds, as a bit set (at most 64
-// routes are routed; more is refused by config validation).
-func (m *Matcher) routeOf(source string) uint64 {
-	if source == DetectSource {
+// routeOf returns the routes an event's envelope source binds, as a bit set
+// (at most 63 routes; more is refused by config validation). Detection
+// events bind only the detections route. raw is the event's own source
+// (empty for the org's default source, which can therefore never pose as
+// a detection even for an org named "detect").
+func (m *Matcher) routeOf(raw, source string) uint64 {
+	if raw == DetectSource {
 		return 1 << uint(len(m.reg.routes))
 	}
 	var bits uint64
@@ -150,7 +153,7 @@ func (m *Matcher) Feed(r *event.Record, out []Raised) []Raised {
 	if source == "" {
 		source = "auditstream." + r.Org
 	}
-	routes := m.routeOf(source)
+	routes := m.routeOf(r.Source, source)
 	if routes == 0 {
 		return out
 	}
