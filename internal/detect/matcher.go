@@ -34,8 +34,8 @@ type Matcher struct {
 	reg       *Registry
 	eng       *correlate.Engine
 	env       Envelope
-	sets      []*pattern.Set // per route, the last one for detection events
-	unindexed [][]*rule      // per route
+	sets      []*pattern.Set // per class of sources (Registry.classes)
+	unindexed [][]*rule      // per class
 	byPat     map[pattern.ID]*rule
 	inputs    map[string][]field.Path // by base id
 	corrType  map[string]string
@@ -66,7 +66,10 @@ func NewMatcher(reg *Registry, cfg correlate.Config, env Envelope) (*Matcher, er
 	}
 	m := &Matcher{reg: reg, eng: eng, env: env, byPat: map[pattern.ID]*rule{}, inputs: map[string][]field.Path{},
 		corrType: map[string]string{}}
-	n := len(reg.routes) + 1
+	n := len(reg.classes)
+	if n > 64 {
+		return nil, fmt.Errorf("rules bind %d distinct sets of event sources, at most 64", n)
+	}
 	m.sets = make([]*pattern.Set, n)
 	m.unindexed = make([][]*rule, n)
 	for i := range m.sets {
@@ -132,11 +135,17 @@ func (m *Matcher) Unindexed() int {
 // a detection even for an org named "detect").
 func (m *Matcher) routeOf(raw, source string) uint64 {
 	if raw == DetectSource {
-		return 1 << uint(len(m.reg.routes))
+		if m.reg.detectClass < 0 {
+			return 0
+		}
+		return 1 << uint(m.reg.detectClass)
 	}
 	var bits uint64
-	for i, rt := range m.reg.routes {
-		for _, p := range rt.Sources {
+	for i, prefixes := range m.reg.classes {
+		if i == m.reg.detectClass {
+			continue
+		}
+		for _, p := range prefixes {
 			if strings.HasPrefix(source, p) {
 				bits |= 1 << uint(i)
 				break

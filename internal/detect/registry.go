@@ -279,8 +279,13 @@ func (r Route) binds(ls sigma.Logsource) bool {
 // Registry is the set of packs the runtime evaluates, with each rule's status.
 type Registry struct {
 	routes []Route
-	// rules are the loaded detection rules bound to a route; route[i] is
-	// len(routes) for the detections logsource.
+	// classes are the distinct sets of envelope source prefixes rules bind
+	// to (the union of the routes binding their logsource); class
+	// detectClass (when not -1) is the detection events'.
+	classes     [][]string
+	classKey    map[string]int
+	detectClass int
+	// rules are the loaded detection rules; route[i] is rules[i]'s class.
 	rules []*rule
 	route []int
 	corrs []correlate.Rule
@@ -292,7 +297,7 @@ type Registry struct {
 // duplicate is refused), and each loaded rule is bound to the route of its
 // logsource or listed as "no source".
 func NewRegistry(routes []Route, packs ...*Pack) *Registry {
-	g := &Registry{routes: routes, byID: map[string]*Info{}}
+	g := &Registry{routes: routes, byID: map[string]*Info{}, classKey: map[string]int{}, detectClass: -1}
 	seen := map[string]string{}
 	dup := map[string]bool{}
 	for _, p := range packs {
@@ -321,18 +326,7 @@ func NewRegistry(routes []Route, packs ...*Pack) *Registry {
 			if isDup(r.Org, r.ID) {
 				continue
 			}
-			ri := -1
-			if r.Logsource.Product != "" && strings.EqualFold(r.Logsource.Product, detectionsLogsource.Product) &&
-				strings.EqualFold(r.Logsource.Service, detectionsLogsource.Service) {
-				ri = len(routes)
-			} else {
-				for i, rt := range routes {
-					if rt.binds(r.Logsource) {
-						ri = i
-						break
-					}
-				}
-			}
+			ri := g.classOf(r.Logsource)
 			if ri < 0 {
 				g.setStatus(r.Org, r.ID, StatusNoSource, fmt.Sprintf("no event source declares logsource %s", lsString(r.Logsource)))
 				continue
@@ -353,6 +347,36 @@ func NewRegistry(routes []Route, packs ...*Pack) *Registry {
 		}
 	}
 	return g
+}
+
+// classOf returns the class of a logsource, adding it when new; -1 when no
+// route binds it.
+func (g *Registry) classOf(ls sigma.Logsource) int {
+	if strings.EqualFold(ls.Product, detectionsLogsource.Product) && strings.EqualFold(ls.Service, detectionsLogsource.Service) {
+		if g.detectClass < 0 {
+			g.detectClass = len(g.classes)
+			g.classes = append(g.classes, nil)
+		}
+		return g.detectClass
+	}
+	var prefixes []string
+	for _, rt := range g.routes {
+		if rt.binds(ls) {
+			prefixes = append(prefixes, rt.Sources...)
+		}
+	}
+	if len(prefixes) == 0 {
+		return -1
+	}
+	slices.Sort(prefixes)
+	prefixes = slices.Compact(prefixes)
+	key := strings.Join(prefixes, "\x00")
+	if i, ok := g.classKey[key]; ok {
+		return i
+	}
+	g.classKey[key] = len(g.classes)
+	g.classes = append(g.classes, prefixes)
+	return len(g.classes) - 1
 }
 
 func (g *Registry) setStatus(org, id, status, reason string) {

@@ -169,6 +169,12 @@ func (s *Service) Run(ctx context.Context) error {
 var errLeaseLost = errors.New("detections lease lost")
 
 func (s *Service) build(ctx context.Context) (*Matcher, uint64, error) {
+	// This build takes the current rules: a change signalled before it is
+	// already in them.
+	select {
+	case <-s.deps.Rules.Changed():
+	default:
+	}
 	reg := s.deps.Rules.Registry()
 	m, err := NewMatcher(reg, s.cfg.Engine, s.cfg.Envelope)
 	if err != nil {
