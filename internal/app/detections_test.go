@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/cli"
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/wait"
 )
@@ -118,6 +119,23 @@ func TestDetectionsEndToEnd(t *testing.T) {
 	code, body = r.call("POST", "/api/v1/detections/backtest", other, map[string]any{"pack": "ours"})
 	if code != http.StatusOK || !strings.Contains(body, `"count":0`) {
 		t.Errorf("another org's backtest: got %d %s, want count 0", code, body)
+	}
+	// The CLI over the same server.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"list"}, dets[0]["id"].(string)},
+		{[]string{"rules"}, "Okta brute force against one user"},
+		{[]string{"close", dets[0]["id"].(string), "--note", "done"}, `"status": "CLOSED"`},
+		{[]string{"backtest", "--pack", "ours"}, `"count":1`},
+	} {
+		var out, errOut strings.Builder
+		args := append(tc.args, "--server", r.base, "--token", acme)
+		if code := cli.Detections(t.Context(), args, strings.NewReader(""), &out, &errOut, func(string) string { return "" }); code != 0 ||
+			!strings.Contains(out.String(), tc.want) {
+			t.Errorf("auditstream detections %v: got exit %d, %s %s, want 0 and %q", tc.args, code, out.String(), errOut.String(), tc.want)
+		}
 	}
 	if d := delivered(); d != 1 {
 		t.Errorf("webhook: got %d deliveries of the detection, want 1", d)
