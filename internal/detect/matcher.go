@@ -49,7 +49,11 @@ type Matcher struct {
 	feSet  bool
 	ids    []pattern.ID
 	fields []correlate.Field
+	vals   []field.Value
 	stats  MatchStats
+	// sec and secText cache the envelope time of the last event's second.
+	sec     int64
+	secText string
 }
 
 // MatchStats are the matcher's counters, for metrics.
@@ -173,7 +177,10 @@ func (m *Matcher) Feed(r *event.Record, out []Raised) []Raised {
 		env.Account = r.Account
 	}
 	if m.native {
-		env.Time = r.Published.UTC().Truncate(time.Second).Format(time.RFC3339)
+		if sec := r.Published.Unix(); sec != m.sec || m.secText == "" {
+			m.sec, m.secText = sec, r.Published.UTC().Truncate(time.Second).Format(time.RFC3339)
+		}
+		env.Time = m.secText
 	}
 	for ri := range m.sets {
 		if routes&(1<<uint(ri)) == 0 {
@@ -217,7 +224,7 @@ func (m *Matcher) eval(rl *rule, r *event.Record, out []Raised) []Raised {
 		}
 	}
 	m.stats.Matches++
-	bid := baseID(rl.ID)
+	bid := rl.base
 	paths := m.inputs[bid]
 	m.fields = m.fields[:0]
 	if len(paths) > 0 {
@@ -225,12 +232,11 @@ func (m *Matcher) eval(rl *rule, r *event.Record, out []Raised) []Raised {
 		for _, p := range paths {
 			var f correlate.Field
 			if ok {
-				fe.Values(p, func(v field.Value) bool {
-					if v.Kind != field.Null {
-						f = correlate.Field{Value: string(v.Text), Present: true}
-					}
-					return false
-				})
+				// The first value, as Sigma's group-by takes it.
+				m.vals = fe.AppendValues(m.vals[:0], p)
+				if len(m.vals) > 0 && m.vals[0].Kind != field.Null {
+					f = correlate.Field{Value: string(m.vals[0].Text), Present: true}
+				}
 			}
 			m.fields = append(m.fields, f)
 		}

@@ -331,6 +331,7 @@ func NewRegistry(routes []Route, packs ...*Pack) *Registry {
 				g.setStatus(r.Org, r.ID, StatusNoSource, fmt.Sprintf("no event source declares logsource %s", lsString(r.Logsource)))
 				continue
 			}
+			r.base = baseID(r.ID)
 			g.rules = append(g.rules, r)
 			g.route = append(g.route, ri)
 		}

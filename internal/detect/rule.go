@@ -80,6 +80,8 @@ type rule struct {
 	suppress time.Duration
 	// raises is true when the rule raises its own detections (Sigma's generate).
 	raises bool
+	// base is baseID(ID), kept to build it once.
+	base string
 }
 
 // baseID is the correlation engine's name for the matches of detection rule id:
