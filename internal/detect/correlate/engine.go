@@ -3,182 +3,13 @@ package correlate
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
 	"strconv"
 	"time"
 )
-
-// Defaults for Config's zero values.
-const (
-	// DefaultAllowedLateness is how far behind the newest event of an org an event may
-	// be and still count: Okta's own pipeline and the pollers deliver within seconds,
-	// retries and EventBridge within a minute or two (DETECTIONS.md §6.2).
-	DefaultAllowedLateness = 2 * time.Minute
-	// DefaultMaxGroupsPerRule bounds the groups of one correlation (rsigma caps all
-	// state at 100,000 entries; ours is per rule).
-	DefaultMaxGroupsPerRule = 100_000
-	// DefaultMaxEventsPerWindow bounds the events kept per group: enough for any
-	// threshold in the published packs (the largest is 20) with room for busy groups.
-	DefaultMaxEventsPerWindow = 1_000
-	// DefaultMaxContributing is how many contributing event uuids a detection lists.
-	DefaultMaxContributing = 20
-)
-
-// Config is what an operator sets.
-type Config struct {
-	// AllowedLateness: an event older than the newest event of its org minus this is
-	// too late: reported in Result.Late and counted, not applied. Zero means
-	// DefaultAllowedLateness.
-	AllowedLateness time.Duration `yaml:"allowed_lateness"`
-	// MaxGroupsPerRule bounds the groups of one correlation; the least recently
-	// updated group is evicted (counted). Zero means DefaultMaxGroupsPerRule.
-	MaxGroupsPerRule int `yaml:"max_groups_per_rule"`
-	// MaxEventsPerWindow bounds the events kept per group; the oldest is evicted
-	// (counted). Zero means DefaultMaxEventsPerWindow.
-	MaxEventsPerWindow int `yaml:"max_events_per_window"`
-	// MaxContributing bounds Detection.Events. Zero means DefaultMaxContributing.
-	MaxContributing int `yaml:"max_contributing"`
-}
-
-func (c Config) withDefaults() Config {
-	if c.AllowedLateness == 0 {
-		c.AllowedLateness = DefaultAllowedLateness
-	}
-	if c.MaxGroupsPerRule == 0 {
-		c.MaxGroupsPerRule = DefaultMaxGroupsPerRule
-	}
-	if c.MaxEventsPerWindow == 0 {
-		c.MaxEventsPerWindow = DefaultMaxEventsPerWindow
-	}
-	if c.MaxContributing == 0 {
-		c.MaxContributing = DefaultMaxContributing
-	}
-	return c
-}
-
-// Validate reports every problem of the configuration.
-func (c Config) Validate() error {
-	var errs []error
-	if c.AllowedLateness < 0 {
-		errs = append(errs, fmt.Errorf("allowed_lateness must not be negative, got %s", c.AllowedLateness))
-	}
-	if c.MaxGroupsPerRule < 0 {
-		errs = append(errs, fmt.Errorf("max_groups_per_rule must not be negative, got %d", c.MaxGroupsPerRule))
-	}
-	if c.MaxEventsPerWindow < 0 {
-		errs = append(errs, fmt.Errorf("max_events_per_window must not be negative, got %d", c.MaxEventsPerWindow))
-	}
-	if c.MaxContributing < 0 {
-		errs = append(errs, fmt.Errorf("max_contributing must not be negative, got %d", c.MaxContributing))
-	}
-	return errors.Join(errs...)
-}
-
-// Field is the value of one input field of a match: Present is false when the path is
-// absent or JSON null.
-type Field struct {
-	Value   string
-	Present bool
-}
-
-// Match is one event matched by a base (single-event) rule.
-type Match struct {
-	// Rule is the base rule's id.
-	Rule string
-	// Org is the event's org; every group is keyed by it.
-	Org string
-	// Time is the event time (LogEvent published).
-	Time time.Time
-	// UUID is the event's uuid, the de-duplication key. The engine copies it.
-	UUID string
-	// Fields are the values of Engine.Inputs(Rule), in that order. The engine copies
-	// what it keeps; the caller may reuse the slice and its strings' buffers.
-	Fields []Field
-}
-
-// GroupField is one group-by value of a detection. Null: the field was absent or null
-// (such events form their own group, as in Sigma).
-type GroupField struct {
-	Field string `json:"field"`
-	Value string `json:"value"`
-	Null  bool   `json:"null,omitempty"`
-}
-
-// Detection is one emitted firing of a correlation.
-type Detection struct {
-	// ID is deterministic: UUIDv5 of rule id, org, group, window start and the first
-	// contributing event's uuid.
-	ID    string       `json:"id"`
-	Rule  string       `json:"rule"`
-	Org   string       `json:"org"`
-	Group []GroupField `json:"group"`
-	// Time is the detection's event time: the newest contributing event for rules that
-	// fire as soon as the condition holds, the window's end for rules decided when the
-	// window closes.
-	Time        time.Time `json:"time"`
-	WindowStart time.Time `json:"window_start"`
-	WindowEnd   time.Time `json:"window_end"`
-	// Count is the number of contributing events; Value the measure the condition was
-	// tested on (count, distinct count, rules seen, sum, average, percentile).
-	Count int     `json:"count"`
-	Value float64 `json:"value"`
-	// Events are the uuids of the first MaxContributing contributing events, in event
-	// time order; Count says how many there were.
-	Events []string `json:"events"`
-	// SuppressedBefore is the number of firings of this group suppressed since the
-	// previous emitted detection of the group.
-	SuppressedBefore int `json:"suppressed_before,omitempty"`
-}
-
-// Suppression reports a firing that was suppressed: Count firings of the group have
-// been suppressed since the detection OpenID was emitted.
-type Suppression struct {
-	Rule    string       `json:"rule"`
-	Org     string       `json:"org"`
-	Group   []GroupField `json:"group"`
-	OpenID  string       `json:"open_id"`
-	Count   int          `json:"count"`
-	Time    time.Time    `json:"time"`
-	LastUID string       `json:"last_event"`
-}
-
-// Late reports an input that arrived too late to be applied.
-type Late struct {
-	Rule      string    `json:"rule"`
-	Org       string    `json:"org"`
-	UUID      string    `json:"uuid"`
-	Time      time.Time `json:"time"`
-	Watermark time.Time `json:"watermark"`
-}
-
-// Result is what one Observe or Advance produced. Slices are nil when empty.
-type Result struct {
-	Detections []Detection
-	Suppressed []Suppression
-	Late       []Late
-}
-
-// RuleStats are the counters of one correlation rule, for metrics.
-type RuleStats struct {
-	// Inputs counts the events applied to the rule's state (after de-duplication).
-	Inputs uint64
-	// Duplicates counts inputs dropped because their uuid was already seen.
-	Duplicates uint64
-	// Late counts inputs older than the watermark (not applied).
-	Late uint64
-	// IgnoredValues counts inputs without a usable value field (absent, null, or not a
-	// number for the numeric types).
-	IgnoredValues uint64
-	// Fired counts firings; Emitted the detections returned; Suppressed the firings
-	// suppressed; NotGenerated the firings that only fed chained correlations.
-	Fired, Emitted, Suppressed, NotGenerated uint64
-	// EvictedGroups and EvictedEvents count state dropped at the caps.
-	EvictedGroups, EvictedEvents uint64
-	// Groups is the number of active groups.
-	Groups int
-}
 
 // crule is a compiled rule with its state.
 type crule struct {
@@ -190,6 +21,7 @@ type crule struct {
 	generates bool
 	fp        string
 	consumers []consumer // correlations that reference this one
+	expr      *expr      // Temporal with an Expression
 	groups    map[string]*group
 	lru       group // sentinel: lru.next is the most recently updated group
 	stats     RuleStats
@@ -227,6 +59,8 @@ type Engine struct {
 	vbuf     []Field
 	scratch  scratch
 	res      Result
+	// noIncremental turns off incremental distinct counting (tests compare both).
+	noIncremental bool
 }
 
 // New compiles rules. Every problem is reported at once.
@@ -248,6 +82,14 @@ func New(cfg Config, rules []Rule) (*Engine, error) {
 		r.Rules = slices.Clone(r.Rules)
 		r.GroupBy = slices.Clone(r.GroupBy)
 		r.Condition = slices.Clone(r.Condition)
+		r.Names = slices.Clone(r.Names)
+		if r.Aliases != nil {
+			aliases := make(map[string]map[string]string, len(r.Aliases))
+			for k, v := range r.Aliases {
+				aliases[k] = maps.Clone(v)
+			}
+			r.Aliases = aliases
+		}
 		if err := r.validate(); err != nil {
 			errs = append(errs, err)
 			continue
@@ -256,14 +98,18 @@ func New(cfg Config, rules []Rule) (*Engine, error) {
 			errs = append(errs, fmt.Errorf("correlation %q: defined twice", r.ID))
 			continue
 		}
-		if r.Type == EventCount || r.Type == Temporal || r.Type == TemporalOrdered {
+		if r.Type == EventCount || r.Type == ValueCount || r.Type == Temporal || r.Type == TemporalOrdered {
+			// A window holds at most MaxEventsPerWindow events.
 			for _, c := range r.conds() {
-				if isLower(c.Op) && c.Value >= float64(cfg.MaxEventsPerWindow) {
+				if limit := float64(cfg.MaxEventsPerWindow); c.Op == GT && c.Value >= limit || c.Op == GTE && c.Value > limit {
 					errs = append(errs, fmt.Errorf("correlation %q: condition %s %v cannot be reached with max_events_per_window %d", r.ID, c.Op, c.Value, cfg.MaxEventsPerWindow))
 				}
 			}
 		}
 		cr := &crule{Rule: r, idx: len(e.rules), span: int64(r.Timespan), conds: r.conds(), eager: r.eager(), fp: r.fingerprint(), groups: make(map[string]*group)}
+		if r.Expression != "" {
+			cr.expr, _ = parseExpr(r.Expression, r.Rules, r.Names) // validated above
+		}
 		cr.lru.next, cr.lru.prev = &cr.lru, &cr.lru
 		e.rules = append(e.rules, cr)
 		e.byID[r.ID] = cr
@@ -450,7 +296,9 @@ func (e *Engine) Observe(m Match) Result {
 
 // Advance moves every org's clock to now (when now is later than its newest event),
 // so that windows of idle orgs close and state expires. The runtime calls it
-// periodically with the wall clock; backtests never call it.
+// periodically with the wall clock minus the delivery delay it expects from its
+// sources: afterwards, events older than now - AllowedLateness are late. Backtests
+// never call it.
 func (e *Engine) Advance(now time.Time) Result {
 	e.res = Result{}
 	t := now.UnixNano()
@@ -480,7 +328,12 @@ func (e *Engine) org(name string) *orgState {
 func (e *Engine) feed(c consumer, o *orgState, vals []Field, t int64, id [16]byte, raw string) {
 	r := c.c
 	ng := len(r.GroupBy)
-	en := entry{t: t, id: id, raw: raw, ref: uint16(c.ref)}
+	en := entry{t: t, id: id, raw: raw}
+	if r.Type == Temporal || r.Type == TemporalOrdered {
+		// One event matching two referenced rules counts for both; for the other
+		// types it is one event.
+		en.ref = uint16(c.ref)
+	}
 	if r.Field != "" {
 		v := vals[ng]
 		switch {
@@ -499,7 +352,7 @@ func (e *Engine) feed(c consumer, o *orgState, vals []Field, t int64, id [16]byt
 		}
 	}
 	g := e.lookup(r, o, vals[:ng])
-	if g.seen(t, id) {
+	if g.seen(t, id, en.ref) {
 		r.stats.Duplicates++
 		return
 	}
@@ -512,7 +365,7 @@ func (e *Engine) feed(c consumer, o *orgState, vals []Field, t int64, id [16]byt
 		en.raw = cloneString(en.raw)
 	}
 	if r.Type == Single {
-		g.gone = insertSorted(g.gone, en)
+		g.gone = appendGone(reserve(&g.gbuf, g.gone, 1), []entry{en})
 		e.capGone(g)
 		e.fire(g, []entry{en}, t, t, t, 1)
 		g.prune(e.wm(o))
@@ -520,10 +373,9 @@ func (e *Engine) feed(c consumer, o *orgState, vals []Field, t int64, id [16]byt
 		e.schedule(g, at, ok)
 		return
 	}
-	g.live = insertSorted(g.live, en)
+	g.insertLive(en)
 	if len(g.live) > e.cfg.MaxEventsPerWindow {
-		g.gone = insertSorted(g.gone, g.live[0])
-		g.live = slices.Delete(g.live, 0, 1)
+		g.removeLive(1, true)
 		r.stats.EvictedEvents++
 		e.capGone(g)
 	}
@@ -546,7 +398,7 @@ func (e *Engine) wm(o *orgState) int64 { return o.wm(e.lateness) }
 // capGone bounds the de-duplication memory of a group like its window.
 func (e *Engine) capGone(g *group) {
 	if n := len(g.gone) - e.cfg.MaxEventsPerWindow; n > 0 {
-		g.gone = slices.Delete(g.gone, 0, n)
+		g.removeGone(n)
 		g.rule.stats.EvictedEvents += uint64(n)
 	}
 }
@@ -570,6 +422,9 @@ func (e *Engine) lookup(r *crule, o *orgState, vals []Field) *group {
 	for i, v := range vals {
 		g.vals[i] = GroupField{Field: r.GroupBy[i], Value: cloneString(v.Value), Null: !v.Present}
 	}
+	if r.Type == ValueCount && r.eager && !e.noIncremental {
+		g.dc = &distinct{from: math.MinInt64, counts: make(map[string]int32)}
+	}
 	r.groups[g.key] = g
 	g.prev, g.next = &r.lru, r.lru.next
 	g.prev.next, g.next.prev = g, g
@@ -591,23 +446,31 @@ func (e *Engine) evalEager(g *group, i int) {
 	live := g.live
 	t := live[i].t
 	lo := lowerBound(live, t-r.span)
+	if i == len(live)-1 {
+		// In order: the window [t-T, t] holds every other window containing live[i].
+		win := live[lo:]
+		var m float64
+		if g.dc != nil {
+			m = g.dc.advance(live, t-r.span)
+		} else {
+			m = e.measure(r, win)
+		}
+		if r.holds(m) {
+			e.fire(g, win, win[0].t, t, t, m)
+		}
+		return
+	}
 	last := upperBound(live, t) // entries with time <= t
 	for j := lo; j < last; j++ {
 		if j > lo && live[j].t == live[j-1].t {
 			continue
 		}
-		if i == len(live)-1 && j > lo {
-			// In order: the window starting at lo holds every other candidate.
-			break
-		}
 		end := upperBound(live, live[j].t+r.span)
 		win := live[j:end]
-		m := e.measure(r, win)
-		if !r.holds(m) {
-			continue
+		if m := e.measure(r, win); r.holds(m) {
+			e.fire(g, win, win[0].t, win[len(win)-1].t, win[len(win)-1].t, m)
+			return
 		}
-		e.fire(g, win, win[0].t, win[len(win)-1].t, win[len(win)-1].t, m)
-		return
 	}
 }
 
@@ -627,7 +490,7 @@ func (e *Engine) closeWindows(g *group, wm int64) {
 		}
 		// Not met: the entries are decided and, being older than the watermark, too late
 		// to be redelivered; they are dropped.
-		g.live = slices.Delete(g.live, 0, end)
+		g.removeLive(end, false)
 	}
 }
 
@@ -645,40 +508,44 @@ func (r *crule) holds(m float64) bool {
 func (e *Engine) fire(g *group, win []entry, start, end, at int64, m float64) {
 	r := g.rule
 	r.stats.Fired++
-	n := min(len(win), e.cfg.MaxContributing)
-	d := Detection{
-		Rule:        r.ID,
-		Org:         g.org.name,
-		Group:       slices.Clone(g.vals),
-		Time:        time.Unix(0, at).UTC(),
-		WindowStart: time.Unix(0, start).UTC(),
-		WindowEnd:   time.Unix(0, end).UTC(),
-		Count:       len(win),
-		Value:       m,
-		Events:      make([]string, n),
-	}
-	for k := range n {
-		d.Events[k] = win[k].uuid()
-	}
-	d.ID = detectionID(r.ID, g.key, start, d.Events[0])
-	if r.Type != Single {
-		// Reset: every live entry up to the window's newest is consumed; their uuids
-		// stay for de-duplication.
-		last := win[len(win)-1].t
-		k := upperBound(g.live, last)
-		for _, en := range g.live[:k] {
-			g.gone = insertSorted(g.gone, en)
+	suppressed := r.generates && at < g.suppUntil
+	var d Detection
+	if !suppressed || len(r.consumers) > 0 {
+		n := min(len(win), e.cfg.MaxContributing)
+		d = Detection{
+			Rule:        r.ID,
+			Org:         g.org.name,
+			Group:       slices.Clone(g.vals),
+			Time:        time.Unix(0, at).UTC(),
+			WindowStart: time.Unix(0, start).UTC(),
+			WindowEnd:   time.Unix(0, end).UTC(),
+			Count:       len(win),
+			Value:       m,
+			Events:      make([]string, n),
 		}
-		g.live = slices.Delete(g.live, 0, k)
+		for k := range n {
+			d.Events[k] = win[k].uuid()
+		}
+		d.ID = detectionID(r.ID, g.key, start, d.Events[0])
+	}
+	if suppressed {
+		g.suppressed++
+		r.stats.Suppressed++
+		e.res.Suppressed = append(e.res.Suppressed, Suppression{
+			Rule: r.ID, Org: g.org.name, Group: slices.Clone(g.vals), OpenID: g.openID, Count: g.suppressed,
+			Time: time.Unix(0, at).UTC(), LastUID: win[len(win)-1].uuid(),
+		})
+	}
+	if r.Type != Single {
+		// Reset: every live entry up to the window's newest is consumed (win aliases
+		// live, so this comes after reading it); their uuids stay for de-duplication.
+		g.removeLive(upperBound(g.live, win[len(win)-1].t), true)
 		e.capGone(g)
 	}
 	switch {
+	case suppressed:
 	case !r.generates:
 		r.stats.NotGenerated++
-	case at < g.suppUntil:
-		g.suppressed++
-		r.stats.Suppressed++
-		e.res.Suppressed = append(e.res.Suppressed, Suppression{Rule: r.ID, Org: g.org.name, Group: d.Group, OpenID: g.openID, Count: g.suppressed, Time: d.Time, LastUID: d.Events[len(d.Events)-1]})
 	default:
 		d.SuppressedBefore = g.suppressed
 		g.suppressed = 0
@@ -728,6 +595,12 @@ func (e *Engine) measure(r *crule, win []entry) float64 {
 				seen[win[i].ref] = true
 				n++
 			}
+		}
+		if r.expr != nil {
+			if r.expr.eval(seen) {
+				return 1
+			}
+			return 0
 		}
 		return float64(n)
 	case TemporalOrdered:

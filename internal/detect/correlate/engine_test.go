@@ -21,6 +21,9 @@ var (
 	roaming = Rule{ID: "roaming", Type: ValueCount, Rules: []string{"sess"}, GroupBy: []string{"authenticationContext.externalSessionId"}, Field: "securityContext.asNumber", Timespan: time.Hour, Condition: cond(GTE, 2)}
 )
 
+// absence is "a push not followed by a successful MFA within 10 minutes".
+var absence = Rule{ID: "unanswered", Type: Temporal, Rules: []string{"push", "mfa_ok"}, GroupBy: []string{"actor.id"}, Expression: "push and not mfa_ok", Timespan: 10 * time.Minute}
+
 // denials returns one deny per offset for user u, uuids from id0.
 func denials(u string, id0 int, at ...time.Duration) []in {
 	var out []in
@@ -113,6 +116,20 @@ func TestCorrelationTypes(t *testing.T) {
 		{name: "temporal_ordered/in order", rules: []Rule{{ID: "c", Type: TemporalOrdered, Rules: []string{"a", "b"}, Timespan: 10 * time.Minute}}, ins: []in{{rule: "a", id: 1}, {rule: "b", at: time.Minute, id: 2}}, want: 1, value: 2, count: 2},
 		{name: "temporal_ordered/wrong order", rules: []Rule{{ID: "c", Type: TemporalOrdered, Rules: []string{"a", "b"}, Timespan: 10 * time.Minute}}, ins: []in{{rule: "b", id: 1}, {rule: "a", at: time.Minute, id: 2}}, want: 0},
 		{name: "temporal_ordered/b a b", rules: []Rule{{ID: "c", Type: TemporalOrdered, Rules: []string{"a", "b"}, Timespan: 10 * time.Minute}}, ins: []in{{rule: "b", id: 1}, {rule: "a", at: time.Minute, id: 2}, {rule: "b", at: 2 * time.Minute, id: 3}}, want: 1, value: 2, count: 3},
+		// One event matched by two referenced rules.
+		{name: "temporal/one event matching both rules", rules: []Rule{{ID: "c", Type: Temporal, Rules: []string{"a", "b"}, Timespan: 10 * time.Minute}}, ins: []in{{rule: "a", id: 1}, {rule: "b", id: 1}}, want: 1, value: 2, count: 2},
+		{name: "event_count/one event matching both rules counts once", rules: []Rule{{ID: "c", Type: EventCount, Rules: []string{"a", "b"}, Timespan: 10 * time.Minute, Condition: cond(GTE, 2)}}, ins: []in{{rule: "a", id: 1}, {rule: "b", id: 1}}, want: 0},
+		{name: "event_count/two rules", rules: []Rule{{ID: "c", Type: EventCount, Rules: []string{"a", "b"}, Timespan: 10 * time.Minute, Condition: cond(GTE, 2)}}, ins: []in{{rule: "a", id: 1}, {rule: "b", id: 2}}, want: 1, value: 2, count: 2},
+		// Extended temporal conditions (pySigma): absence, decided at window close.
+		{name: "temporal expression/a and not b: only a", rules: []Rule{absence}, ins: []in{{rule: "push", id: 1, fields: []string{"U"}}}, advance: 12 * time.Minute, want: 1, value: 1, count: 1},
+		{name: "temporal expression/a and not b: window still open", rules: []Rule{absence}, ins: []in{{rule: "push", id: 1, fields: []string{"U"}}}, advance: 11 * time.Minute, want: 0},
+		{name: "temporal expression/a and not b: b follows", rules: []Rule{absence}, ins: []in{{rule: "push", id: 1, fields: []string{"U"}}, {rule: "mfa_ok", at: 10 * time.Minute, id: 2, fields: []string{"U"}}}, advance: time.Hour, want: 0},
+		{name: "temporal expression/a and not b: b too late", rules: []Rule{absence}, ins: []in{{rule: "push", id: 1, fields: []string{"U"}}, {rule: "mfa_ok", at: 10*time.Minute + 1, id: 2, fields: []string{"U"}}}, advance: time.Hour, want: 1, value: 1, count: 1},
+		{name: "temporal expression/a and not b: b for another user", rules: []Rule{absence}, ins: []in{{rule: "push", id: 1, fields: []string{"U"}}, {rule: "mfa_ok", at: time.Minute, id: 2, fields: []string{"V"}}}, advance: time.Hour, want: 1, value: 1, count: 1},
+		{name: "temporal expression/(a or b) and not c by names", rules: []Rule{{ID: "x", Type: Temporal, Rules: []string{"id-a", "id-b", "id-c"}, Names: []string{"a", "b", "c"}, Expression: "(a OR b) and not c", Timespan: 10 * time.Minute}},
+			ins: []in{{rule: "id-b", id: 1}}, advance: time.Hour, want: 1, value: 1, count: 1},
+		{name: "temporal expression/(a or b) and not c, c seen", rules: []Rule{{ID: "x", Type: Temporal, Rules: []string{"id-a", "id-b", "id-c"}, Names: []string{"a", "b", "c"}, Expression: "(a OR b) and not c", Timespan: 10 * time.Minute}},
+			ins: []in{{rule: "id-b", id: 1}, {rule: "id-c", at: time.Minute, id: 2}}, advance: time.Hour, want: 0},
 		// group-by: absent values form their own group; aliases.
 		{name: "group-by/null is a group", rules: []Rule{fatigue}, ins: denials("", 1, 0, time.Minute, 2*time.Minute, 3*time.Minute, 4*time.Minute), want: 1, value: 5, count: 5},
 		{name: "group-by/orgs never share a group", rules: []Rule{fatigue}, ins: func() []in {
@@ -420,6 +437,12 @@ func TestEviction(t *testing.T) {
 	if _, err := New(Config{MaxEventsPerWindow: 10}, []Rule{brute}); err == nil || !strings.Contains(err.Error(), "cannot be reached") {
 		t.Errorf("got %v, want an error: gte 20 cannot be reached with 10 events", err)
 	}
+	at10 := brute
+	at10.Condition = cond(GTE, 10)
+	e = mustNew(t, Config{MaxEventsPerWindow: 10}, at10)
+	if got := feed(t, e, seq(10, time.Second, func(i int) in { return in{rule: "fail", id: i, fields: []string{"203.0.113.7"}} }), 0); len(got.Detections) != 1 {
+		t.Errorf("gte 10 with 10 events at most: got %d detections, want 1", len(got.Detections))
+	}
 }
 
 func TestStateExpires(t *testing.T) {
@@ -460,6 +483,13 @@ func TestNewRejects(t *testing.T) {
 		{"depth 11", chain(11), "chain depth 11 exceeds 10"},
 		{"alias not grouped", []Rule{{ID: "x", Type: EventCount, Rules: []string{"a"}, Timespan: time.Minute, Condition: cond(GT, 1), Aliases: map[string]map[string]string{"u": {"a": "b"}}}}, `alias "u" is not a group-by field`},
 		{"defined twice", []Rule{fatigue, fatigue}, "defined twice"},
+		{"expression on event_count", []Rule{{ID: "x", Type: EventCount, Rules: []string{"a"}, Timespan: time.Minute, Condition: cond(GT, 1), Expression: "a"}}, "only for temporal"},
+		{"expression and condition", []Rule{{ID: "x", Type: Temporal, Rules: []string{"a"}, Timespan: time.Minute, Condition: cond(GT, 1), Expression: "a"}}, "exclusive"},
+		{"expression names another rule", []Rule{{ID: "x", Type: Temporal, Rules: []string{"a", "b"}, Timespan: time.Minute, Expression: "a and not c"}}, `"c" is not a referenced rule`},
+		{"expression unbalanced", []Rule{{ID: "x", Type: Temporal, Rules: []string{"a", "b"}, Timespan: time.Minute, Expression: "(a and not b"}}, "missing )"},
+		{"expression trailing", []Rule{{ID: "x", Type: Temporal, Rules: []string{"a", "b"}, Timespan: time.Minute, Expression: "a b"}}, `unexpected "b"`},
+		{"expression dangling and", []Rule{{ID: "x", Type: Temporal, Rules: []string{"a", "b"}, Timespan: time.Minute, Expression: "a and"}}, "ends early"},
+		{"names length", []Rule{{ID: "x", Type: Temporal, Rules: []string{"a", "b"}, Names: []string{"a"}, Timespan: time.Minute, Expression: "a"}}, "names has 1 entries"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -471,5 +501,50 @@ func TestNewRejects(t *testing.T) {
 	}
 	if _, err := New(Config{}, chain(10)); err != nil {
 		t.Errorf("chain of 10: got %v, want accepted", err)
+	}
+}
+
+// TestEventIDs: ids that are not canonical lower-case uuids are kept as given, in
+// detections and snapshots, and de-duplicated like uuids.
+func TestEventIDs(t *testing.T) {
+	r := Rule{ID: "c", Type: EventCount, Rules: []string{"a"}, Timespan: time.Hour, Condition: cond(GTE, 3)}
+	ids := []string{"AAAAAAAA-0000-4000-8000-000000000001", "evt-2", "00000000-0000-4000-8000-000000000003"}
+	e := mustNew(t, Config{}, r)
+	var got outcome
+	for k, n := range []int{0, 1, 0, 1, 2} { // the first two twice, across a restore
+		got.add(e.Observe(Match{Rule: "a", Org: "org1", Time: t0.Add(time.Duration(n) * time.Second), UUID: ids[n]}))
+		if k == 1 {
+			snap, err := e.Snapshot()
+			if err != nil {
+				t.Fatal(err)
+			}
+			e = mustNew(t, Config{}, r)
+			if _, err := e.Restore(snap); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(got.Detections) != 1 || !slices.Equal(got.Detections[0].Events, ids) {
+		t.Fatalf("got %s, want one detection with events %v", js(t, got.Detections), ids)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	err := Config{AllowedLateness: -1, MaxGroupsPerRule: -1, MaxEventsPerWindow: -1, MaxContributing: -1}.Validate()
+	for _, want := range []string{"allowed_lateness", "max_groups_per_rule", "max_events_per_window", "max_contributing"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want an error naming %s", err, want)
+		}
+	}
+	if _, err := New(Config{MaxGroupsPerRule: -1}, nil); err == nil {
+		t.Errorf("New with a bad config: got nil error")
+	}
+}
+
+func TestMaxContributing(t *testing.T) {
+	e := mustNew(t, Config{MaxContributing: 3}, brute)
+	got := feed(t, e, seq(20, time.Second, func(i int) in { return in{rule: "fail", id: i, fields: []string{"203.0.113.7"}} }), 0)
+	if len(got.Detections) != 1 || got.Detections[0].Count != 20 || !slices.Equal(got.Detections[0].Events, []string{uid(0), uid(1), uid(2)}) {
+		t.Errorf("got %s, want count 20 with the first 3 uuids", js(t, got.Detections))
 	}
 }

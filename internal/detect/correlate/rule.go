@@ -113,6 +113,14 @@ type Rule struct {
 	// Suppress is the suppression period after an emitted detection, per (org, rule,
 	// group). Zero: every firing is emitted.
 	Suppress time.Duration `json:"suppress,omitempty"`
+	// Expression is pySigma's extended temporal condition, a boolean expression over
+	// the referenced rules ("a and not b"; and, or, not, parentheses), for Temporal
+	// only, instead of Condition. Identifiers are entries of Rules or of Names. It is
+	// decided when the window closes, so absence ("not b") can be expressed.
+	Expression string `json:"expression,omitempty"`
+	// Names are the referenced rules' names as written in the correlation (same order
+	// as Rules), for Expression; optional.
+	Names []string `json:"names,omitempty"`
 }
 
 // MaxChainDepth is the deepest chain of correlations referencing correlations.
@@ -198,6 +206,20 @@ func (r *Rule) validate() error {
 			bad("condition value %v is not a finite number", c.Value)
 		}
 	}
+	if r.Expression != "" {
+		switch {
+		case r.Type != Temporal:
+			bad("expression is only for temporal, not %s", r.Type)
+		case len(r.Condition) > 0:
+			bad("expression and condition are exclusive")
+		case len(r.Names) > 0 && len(r.Names) != len(r.Rules):
+			bad("names has %d entries, rules %d", len(r.Names), len(r.Rules))
+		default:
+			if _, err := parseExpr(r.Expression, r.Rules, r.Names); err != nil {
+				bad("%v", err)
+			}
+		}
+	}
 	if r.Suppress < 0 {
 		bad("suppress must not be negative")
 	}
@@ -219,6 +241,9 @@ func isUpper(op Op) bool { return op == LT || op == LTE }
 // bounds on a measure that never decreases as events are added) rather than when a
 // window closes.
 func (r *Rule) eager() bool {
+	if r.Expression != "" {
+		return false
+	}
 	switch r.Type {
 	case Single:
 		return true
@@ -236,6 +261,9 @@ func (r *Rule) eager() bool {
 // conds returns the effective condition: temporal types default to "every referenced
 // rule seen".
 func (r *Rule) conds() []Cond {
+	if r.Expression != "" {
+		return []Cond{{Op: EQ, Value: 1}} // the measure is 1 when the expression holds
+	}
 	if len(r.Condition) == 0 && (r.Type == Temporal || r.Type == TemporalOrdered) {
 		return []Cond{{Op: GTE, Value: float64(len(r.Rules))}}
 	}

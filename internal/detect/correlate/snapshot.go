@@ -38,6 +38,9 @@ type snapGroup struct {
 	OpenID     string       `json:"open_id,omitempty"`
 	Suppressed int          `json:"suppressed,omitempty"`
 	Seq        uint64       `json:"seq"`
+	// TimerAt is the group's pending visit (absent: none). It is state, not derived:
+	// when a group is visited decides when it expires, which decides evictions.
+	TimerAt *int64 `json:"timer_at,omitempty"`
 }
 
 type snapEntry struct {
@@ -61,6 +64,10 @@ func (e *Engine) Snapshot() ([]byte, error) {
 		sr := snapRule{ID: r.ID, Fingerprint: r.fp}
 		for g := r.lru.prev; g != &r.lru; g = g.prev {
 			sg := snapGroup{Org: g.org.name, Vals: g.vals, SuppUntil: g.suppUntil, OpenID: g.openID, Suppressed: g.suppressed, Seq: g.seq}
+			if g.timerAt != math.MaxInt64 {
+				at := g.timerAt
+				sg.TimerAt = &at
+			}
 			sg.Live = snapEntries(g.live)
 			sg.Gone = snapEntries(g.gone)
 			sr.Groups = append(sr.Groups, sg)
@@ -136,11 +143,16 @@ func (e *Engine) Restore(data []byte) (RestoreReport, error) {
 			g := e.lookup(r, o, vals)
 			g.seq = sg.Seq
 			g.suppUntil, g.openID, g.suppressed = sg.SuppUntil, sg.OpenID, sg.Suppressed
-			g.live = restoreEntries(sg.Live)
-			g.gone = restoreEntries(sg.Gone)
+			for _, en := range restoreEntries(sg.Live) {
+				g.insertLive(en)
+			}
+			if gone := restoreEntries(sg.Gone); len(gone) > 0 {
+				g.gone = appendGone(reserve(&g.gbuf, nil, len(gone)), gone)
+			}
 			g.timerAt = math.MaxInt64
-			at, ok := g.nextDue(e.wm(o))
-			e.schedule(g, at, ok)
+			if sg.TimerAt != nil {
+				e.schedule(g, *sg.TimerAt, true)
+			}
 		}
 	}
 	e.seq = s.Seq

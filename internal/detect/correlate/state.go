@@ -20,7 +20,7 @@ type entry struct {
 	raw string   // the id as given when it is not a canonical lower-case uuid
 	str string   // value_count's value
 	num float64  // numeric value of the value_* types
-	ref uint16   // index of the referenced rule in Rule.Rules
+	ref uint16   // temporal types: index of the referenced rule in Rule.Rules; else 0
 }
 
 func (en *entry) uuid() string {
@@ -39,10 +39,16 @@ func cmpEntry(a, b entry) int {
 		}
 		return 1
 	}
-	return bytes.Compare(a.id[:], b.id[:])
+	if c := bytes.Compare(a.id[:], b.id[:]); c != 0 {
+		return c
+	}
+	return int(a.ref) - int(b.ref)
 }
 
 func insertSorted(s []entry, en entry) []entry {
+	if len(s) == 0 || cmpEntry(s[len(s)-1], en) < 0 {
+		return append(s, en) // in order: the common case
+	}
 	i, _ := slices.BinarySearchFunc(s, en, cmpEntry)
 	return slices.Insert(s, i, en)
 }
@@ -94,10 +100,15 @@ type group struct {
 	seq        uint64 // creation order: ties between timers
 	timerAt    int64  // earliest pending timer, MaxInt64 for none
 	dead       bool
+	dc         *distinct // value_count rules that fire eagerly
+	lbuf, gbuf []entry   // the arrays live and gone slide through (see reserve)
 }
 
-func (g *group) seen(t int64, id [16]byte) bool {
-	probe := entry{t: t, id: id}
+func (g *group) seen(t int64, id [16]byte, ref uint16) bool {
+	if (len(g.live) == 0 || g.live[len(g.live)-1].t < t) && (len(g.gone) == 0 || g.gone[len(g.gone)-1].t < t) {
+		return false // newer than everything held: the common case
+	}
+	probe := entry{t: t, id: id, ref: ref}
 	if _, ok := slices.BinarySearchFunc(g.live, probe, cmpEntry); ok {
 		return true
 	}
@@ -106,6 +117,9 @@ func (g *group) seen(t int64, id [16]byte) bool {
 }
 
 func (g *group) index(en entry) int {
+	if n := len(g.live); n > 0 && g.live[n-1].t == en.t && g.live[n-1].id == en.id && g.live[n-1].ref == en.ref {
+		return n - 1
+	}
 	i, ok := slices.BinarySearchFunc(g.live, en, cmpEntry)
 	if !ok {
 		return -1
@@ -127,14 +141,116 @@ func (g *group) touch() {
 // older than every window a future input can be in, and gone entries whose redelivery
 // would be too late anyway. Close-mode windows are decided by closeWindows only.
 func (g *group) prune(wm int64) {
-	if g.rule.eager {
-		if n := lowerBound(g.live, wm-g.rule.span); n > 0 {
-			g.live = slices.Delete(g.live, 0, n)
+	if g.rule.eager && len(g.live) > 0 && g.live[0].t < wm-g.rule.span {
+		g.removeLive(lowerBound(g.live, wm-g.rule.span), false)
+	}
+	if len(g.gone) > 0 && g.gone[0].t < wm {
+		g.removeGone(lowerBound(g.gone, wm))
+	}
+}
+
+// insertLive adds an entry to live, keeping the distinct counts.
+func (g *group) insertLive(en entry) {
+	g.live = insertSorted(reserve(&g.lbuf, g.live, 1), en)
+	if g.dc != nil && en.t >= g.dc.from {
+		g.dc.add(en.str)
+	}
+}
+
+// removeLive drops live[:n], moving the entries to gone when keep (for
+// de-duplication). The slice is resliced, not copied: removing from the front of a
+// window that slides costs nothing; append reallocates when the capacity runs out.
+func (g *group) removeLive(n int, keep bool) {
+	if n == 0 {
+		return
+	}
+	if g.dc != nil {
+		for i := range n {
+			if g.live[i].t >= g.dc.from {
+				g.dc.remove(g.live[i].str)
+			}
 		}
 	}
-	if n := lowerBound(g.gone, wm); n > 0 {
-		g.gone = slices.Delete(g.gone, 0, n)
+	if keep {
+		g.gone = appendGone(reserve(&g.gbuf, g.gone, n), g.live[:n])
 	}
+	clear(g.live[:n]) // release the strings
+	g.live = g.live[n:]
+	if len(g.live) == 0 {
+		g.live = g.lbuf[:0]
+	}
+}
+
+func (g *group) removeGone(n int) {
+	if n == 0 {
+		return
+	}
+	clear(g.gone[:n])
+	g.gone = g.gone[n:]
+	if len(g.gone) == 0 {
+		g.gone = g.gbuf[:0]
+	}
+}
+
+// reserve makes room for n more entries in s, a window sliding through *buf: entries
+// are removed from the front by reslicing, so when s reaches the end of its array it is
+// moved back to the start of buf if that leaves at least half of buf free, and only
+// otherwise moved to a new array twice its length. A sliding window thus costs no
+// allocation once its buffer has grown to size.
+func reserve(buf *[]entry, s []entry, n int) []entry {
+	if len(s)+n <= cap(s) {
+		return s
+	}
+	if len(s)+n <= cap(*buf)/2 {
+		b := *buf
+		copy(b, s)
+		clear(b[len(s):])
+		return b[:len(s)]
+	}
+	nb := make([]entry, len(s), 2*(len(s)+n))
+	copy(nb, s)
+	*buf = nb[:cap(nb)]
+	return nb
+}
+
+// appendGone adds sorted entries to sorted gone.
+func appendGone(gone, add []entry) []entry {
+	if len(gone) == 0 || cmpEntry(gone[len(gone)-1], add[0]) < 0 {
+		return append(gone, add...)
+	}
+	gone = append(gone, add...)
+	slices.SortFunc(gone, cmpEntry)
+	return gone
+}
+
+// distinct keeps value_count's distinct values incrementally: counts holds the values
+// of the live entries at or after from. In time order, the window [t-T, t] is then
+// counted by moving from forward instead of rescanning the window.
+type distinct struct {
+	from   int64
+	counts map[string]int32
+}
+
+func (d *distinct) add(s string) { d.counts[s]++ }
+
+func (d *distinct) remove(s string) {
+	if c := d.counts[s]; c <= 1 {
+		delete(d.counts, s)
+	} else {
+		d.counts[s] = c - 1
+	}
+}
+
+// advance moves from forward to from and returns the distinct count of live entries at
+// or after it.
+func (d *distinct) advance(live []entry, from int64) float64 {
+	if from > d.from {
+		for k := lowerBound(live, d.from); k < len(live) && live[k].t < from; k++ {
+			d.remove(live[k].str)
+		}
+		d.from = from
+	}
+	return float64(len(d.counts))
 }
 
 // nextDue returns when the group next needs attention: the close of its first window

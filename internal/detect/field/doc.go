@@ -7,8 +7,9 @@
 //
 //   - A Path is a dotted field name, compiled once with ParsePath. Each segment is
 //     looked up among an object's keys exactly first; when no key is equal, the first
-//     key (in document order) equal under ASCII case folding is taken. So
-//     "eventtype" and "eventType" both reach eventType.
+//     key (in document order) equal under ASCII case folding is taken (and of keys
+//     repeated exactly, the first). So "eventtype" and "eventType" both reach
+//     eventType.
 //   - Arrays fan out: a segment applied to an array applies to every element, and a
 //     path ending on an array yields each element (arrays of arrays flatten). A
 //     segment that is a non-negative decimal integer applied to an array is an index

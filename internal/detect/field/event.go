@@ -1,6 +1,7 @@
 package field
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -199,7 +200,7 @@ func (e *Event) lit(idx, i int, word string, k Kind) (int, error) {
 // where its decoded contents are: raw[s:t] when it has no escapes, else buf[s:t].
 func (e *Event) str(i int) (end int, s, t int32, inBuf bool, err error) {
 	raw := e.raw
-	j := i + 1
+	j := scanPlain(raw, i+1)
 	for j < len(raw) {
 		c := raw[j]
 		if c == '"' {
@@ -223,6 +224,27 @@ func (e *Event) str(i int) (end int, s, t int32, inBuf bool, err error) {
 		return bad, 0, 0, false, syntaxErr(bad)
 	}
 	return end, int32(start), int32(len(e.buf)), true, nil
+}
+
+// scanPlain returns the offset of the first byte at or after i that ends the plain
+// part of a string: a quote, a backslash or a control byte (len(b) if none). It tests
+// eight bytes at a time.
+func scanPlain(b []byte, i int) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q := x ^ (ones * '"')
+		bs := x ^ (ones * '\\')
+		// A byte is zero in q or bs, or below 0x20 in x, when its high bit is set here.
+		t := ((q - ones) &^ q) | ((bs - ones) &^ bs) | ((x - ones*0x20) &^ x)
+		if t&highs != 0 {
+			break
+		}
+	}
+	return i
 }
 
 // number returns the end of the JSON number at b[i] and whether it is well formed
@@ -381,6 +403,17 @@ func (e *Event) Strings(fn func(text []byte) bool) {
 			}
 		}
 	}
+}
+
+// AppendStrings appends every string value of the event (not keys) to dst, in
+// document order, as Values of Kind String, and returns the extended slice.
+func (e *Event) AppendStrings(dst []Value) []Value {
+	for i := range e.nodes {
+		if e.nodes[i].kind == String {
+			dst = append(dst, Value{Kind: String, Text: e.text(&e.nodes[i])})
+		}
+	}
+	return dst
 }
 
 func (e *Event) text(n *node) []byte {

@@ -89,6 +89,13 @@ func TestValues(t *testing.T) {
 	if !slices.Equal(strs, want) {
 		t.Errorf("Strings: got %q, want %q", strs, want)
 	}
+	strs = strs[:0]
+	for _, v := range e.AppendStrings(nil) {
+		strs = append(strs, string(v.Text))
+	}
+	if !slices.Equal(strs, want) {
+		t.Errorf("AppendStrings: got %q, want %q", strs, want)
+	}
 }
 
 func TestAppendValues(t *testing.T) {

@@ -69,25 +69,17 @@ type fieldRef struct {
 
 const stackValues = 16
 
-func (f *fieldNode) values(e *field.Event, arr *[stackValues]field.Value) []field.Value {
-	if f.keyword {
-		out := arr[:0]
-		e.Strings(func(b []byte) bool {
-			out = append(out, field.Value{Kind: field.String, Text: b})
-			return true
-		})
-		return out
-	}
-	return e.AppendValues(arr[:0], f.path)
-}
-
 func (f *fieldNode) eval(e *field.Event) bool {
 	if f.exists != nil {
 		return e.Exists(f.path) == *f.exists
 	}
-	var arr [stackValues]field.Value
-	vals := f.values(e, &arr)
-	r := f.match(e, vals)
+	var r bool
+	if f.keyword {
+		r = f.matchKeywords(e)
+	} else {
+		var arr [stackValues]field.Value
+		r = f.match(e, e.AppendValues(arr[:0], f.path))
+	}
 	if f.neq {
 		return !r
 	}
@@ -122,6 +114,44 @@ func (f *fieldNode) match(e *field.Event, vals []field.Value) bool {
 		}
 	}
 	return false
+}
+
+// matchKeywords is match over every string value of the event, without collecting
+// them (an event has many).
+func (f *fieldNode) matchKeywords(e *field.Event) bool {
+	var seen [stackValues]bool
+	var hit []bool
+	if len(f.alts) <= stackValues {
+		hit = seen[:len(f.alts)]
+	} else {
+		hit = make([]bool, len(f.alts))
+	}
+	left := len(f.alts)
+	found := false
+	e.Strings(func(b []byte) bool {
+		v := field.Value{Kind: field.String, Text: b}
+		for i, alts := range f.alts {
+			if hit[i] {
+				continue
+			}
+			for _, m := range alts {
+				if m.match(v) {
+					if !f.all {
+						found = true
+						return false
+					}
+					hit[i] = true
+					left--
+					break
+				}
+			}
+		}
+		return !f.all || left > 0
+	})
+	if f.all {
+		return left == 0 && len(f.alts) > 0
+	}
+	return found
 }
 
 func anyMatch(alts []matcher, vals []field.Value) bool {
@@ -279,6 +309,9 @@ func (c *compileCtx) item(v *yaml.Node, name string, modList []string, at *yaml.
 	vals, err := scalars(v)
 	if err != nil {
 		return nil, err
+	}
+	if m.all && len(vals) == 1 {
+		c.warn(at.Line, fmt.Sprintf("%s: the all modifier on a single value is not allowed by the specification (read as the value alone)", at.Value))
 	}
 	switch m.kind {
 	case "exists":

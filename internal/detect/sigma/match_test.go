@@ -144,6 +144,8 @@ func TestValuesAndModifiers(t *testing.T) {
 			[]string{`{"a":"foobar","b":"FOO"}`}, []string{`{"a":"foobar","b":"bar"}`}},
 		{"windash", "    sel:\n        cmd|windash|contains: ' -enc '\n    condition: sel\n",
 			[]string{`{"cmd":"ps -enc x"}`, `{"cmd":"ps /enc x"}`, "{\"cmd\":\"ps \u2013enc x\"}", "{\"cmd\":\"ps \u2014enc x\"}", "{\"cmd\":\"ps \u2015enc x\"}"}, []string{`{"cmd":"ps enc x"}`, `{"cmd":"ps +enc x"}`}},
+		{"contains then windash", "    sel:\n        cmd|contains|windash: ' -enc '\n    condition: sel\n",
+			[]string{`{"cmd":"ps /enc x"}`}, []string{`{"cmd":"ps enc x"}`}},
 		{"base64", "    sel:\n        a|base64: 'hello'\n    condition: sel\n",
 			[]string{`{"a":"` + b64("hello") + `"}`}, []string{`{"a":"hello"}`}},
 		{"base64offset contains", "    sel:\n        a|base64offset|contains: 'http://'\n    condition: sel\n",

@@ -156,7 +156,7 @@ func parseMods(list []string) (mods, error) {
 		case "neq":
 			m.neq = true
 		case "expand", "windash", "base64", "base64offset", "utf16le", "utf16be", "utf16", "wide":
-			if m.position != "" && name != "expand" {
+			if m.position != "" && name != "expand" && name != "windash" {
 				return m, fmt.Errorf("modifier %q must come before %q", name, m.position)
 			}
 			m.transforms = append(m.transforms, name)

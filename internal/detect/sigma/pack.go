@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/auditstream/auditstream/internal/detect/field"
 )
 
 // Refusal is a rule document the engine does not load, with where and why. A
@@ -234,8 +236,20 @@ func (p *Pack) dedupe() {
 		seen[m.ID] = m
 		return true
 	}
-	p.Rules = slices.DeleteFunc(p.Rules, func(r *Rule) bool { return !check(&r.Meta) })
-	p.Correlations = slices.DeleteFunc(p.Correlations, func(c *Correlation) bool { return !check(&c.Meta) })
+	names := map[string]*Meta{}
+	checkName := func(m *Meta) bool {
+		if m.Name == "" {
+			return true
+		}
+		if first, ok := names[m.Name]; ok {
+			p.refuse(m.File, m.Line, m, fmt.Errorf("duplicate name %q (first in %s:%d): correlations could not tell them apart", m.Name, first.File, first.Line))
+			return false
+		}
+		names[m.Name] = m
+		return true
+	}
+	p.Rules = slices.DeleteFunc(p.Rules, func(r *Rule) bool { return !check(&r.Meta) || !checkName(&r.Meta) })
+	p.Correlations = slices.DeleteFunc(p.Correlations, func(c *Correlation) bool { return !check(&c.Meta) || !checkName(&c.Meta) })
 	p.Filters = slices.DeleteFunc(p.Filters, func(f *Filter) bool { return !check(&f.Meta) })
 }
 
@@ -299,9 +313,26 @@ func (p *Pack) resolveCorrelations() {
 			id, ok := byRef[ref]
 			if !ok {
 				bad[c.ID] = fmt.Sprintf("correlation refers to %q, which is no rule id or name in the pack", ref)
+				if slices.ContainsFunc(p.Refused, func(r Refusal) bool { return r.ID == ref }) {
+					bad[c.ID] = fmt.Sprintf("correlation refers to %q, which is refused", ref)
+				}
 				break
 			}
 			c.Resolved = append(c.Resolved, id)
+		}
+		if len(c.Resolved) == len(c.Rules) {
+			c.groupPaths = map[string][]field.Path{}
+			for i, id := range c.Resolved {
+				paths := make([]field.Path, len(c.GroupBy))
+				for j, g := range c.GroupBy {
+					name := g
+					if f, ok := c.Aliases[g][c.Rules[i]]; ok {
+						name = f
+					}
+					paths[j] = field.MustParsePath(name) // checked by compileCorrelation
+				}
+				c.groupPaths[id] = paths
+			}
 		}
 	}
 	// Depth by DFS; a node on the stack again is a cycle.
@@ -311,23 +342,28 @@ func (p *Pack) resolveCorrelations() {
 		black
 	)
 	color := map[string]int{}
+	var stack []string
 	var visit func(id string) int
 	visit = func(id string) int {
 		c := corr[id]
 		switch color[id] {
 		case grey:
-			bad[id] = "correlations refer to each other in a cycle"
+			for _, s := range stack[slices.Index(stack, id):] {
+				bad[s] = "correlations refer to each other in a cycle: " + strings.Join(append(slices.Clone(stack[slices.Index(stack, id):]), id), " → ")
+			}
 			return MaxChainDepth + 1
 		case black:
 			return c.Depth
 		}
 		color[id] = grey
+		stack = append(stack, id)
+		defer func() { stack = stack[:len(stack)-1] }()
 		d := 1
 		for _, ref := range c.Resolved {
 			if _, isCorr := corr[ref]; isCorr {
 				sub := visit(ref)
 				if _, refBad := bad[ref]; refBad && bad[id] == "" {
-					bad[id] = fmt.Sprintf("refers to correlation %q, which is refused (%s)", ref, bad[ref])
+					bad[id] = fmt.Sprintf("refers to correlation %q, which is refused", ref)
 				}
 				d = max(d, sub+1)
 			}

@@ -146,7 +146,19 @@ type Correlation struct {
 	// Depth is the length of the longest chain of correlations below this one (1 when
 	// it refers only to detection rules).
 	Depth int `json:"depth"`
+
+	groupPaths map[string][]field.Path // resolved rule id → group-by paths after aliases
+	fieldPath  field.Path
 }
+
+// GroupPaths returns the LogEvent paths whose values form the group key of an event
+// matched by the referenced rule with the given (resolved) id, in GroupBy order, with
+// the correlation's aliases applied; nil when the correlation does not refer to the
+// rule. A path that resolves to nothing in an event is part of the key as absent.
+func (c *Correlation) GroupPaths(ruleID string) []field.Path { return c.groupPaths[ruleID] }
+
+// FieldPath returns condition.field as a path (the zero Path when there is none).
+func (c *Correlation) FieldPath() field.Path { return c.fieldPath }
 
 // MaxChainDepth is the deepest chain of correlations a pack may hold.
 const MaxChainDepth = 10
@@ -555,18 +567,17 @@ func compileCorrelation(doc *yaml.Node, m Meta) (*Correlation, error) {
 		if c.Field == "" {
 			return nil, errAt(ck, "%s needs condition.field", c.Type)
 		}
-		if _, err := field.ParsePath(c.Field); err != nil {
+		p, err := field.ParsePath(c.Field)
+		if err != nil {
 			return nil, errAt(condV, "condition.field: %v", err)
 		}
+		c.fieldPath = p
 	default:
 		if c.Field != "" {
 			return nil, errAt(condV, "condition.field is only for value_* correlations")
 		}
 	}
 	for _, g := range c.GroupBy {
-		if _, ok := c.Aliases[g]; ok {
-			continue
-		}
 		if _, err := field.ParsePath(g); err != nil {
 			return nil, errAt(ck, "group-by: %v", err)
 		}
