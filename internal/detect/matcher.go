@@ -99,6 +99,9 @@ func NewMatcher(reg *Registry, cfg correlate.Config, env Envelope) (*Matcher, er
 		}
 		var paths []field.Path
 		for _, in := range eng.Inputs(baseID(r.ID)) {
+			if a, ok := r.aliases[in]; ok {
+				in = a
+			}
 			fp, err := field.ParsePath(in)
 			if err != nil {
 				return nil, fmt.Errorf("rule %s: field %q: %w", r.ID, in, err)

@@ -201,7 +201,8 @@ func (p *Pack) loadSigma(files []sigma.File, ov Overlay, defSup time.Duration) {
 	for _, sr := range sp.Rules {
 		info := metaInfo(sr.Meta, p.Name, p.Org)
 		info.Kind = KindDetection
-		r := &rule{Info: info, match: sr.Match, suppress: defSup, groupBy: []string{"actor.id"}, raises: !referenced[sr.ID] || generated[sr.ID]}
+		r := &rule{Info: info, match: sr.Match, suppress: defSup, groupBy: []string{"actor.id"}, raises: !referenced[sr.ID] || generated[sr.ID],
+			aliases: ov.Aliases}
 		if pf := sr.Prefilter(); pf != nil {
 			r.prefilter = pf.Pattern()
 		}
@@ -233,9 +234,7 @@ func (p *Pack) loadSigma(files []sigma.File, ov Overlay, defSup time.Duration) {
 			}
 		}
 		if sc.Expression != "" {
-			info.Status, info.Reason = StatusRefused, fmt.Sprintf("extended temporal condition %q is not supported by the runtime yet", sc.Expression)
-			p.Infos = append(p.Infos, info)
-			continue
+			c.Expression, c.Names = sc.Expression, slices.Clone(sc.Rules)
 		}
 		p.add(ov, nil, &c, info)
 	}

@@ -82,6 +82,9 @@ type rule struct {
 	raises bool
 	// base is baseID(ID), kept to build it once.
 	base string
+	// aliases are the pack overlay's field aliases (Sigma name → LogEvent
+	// path), applied to the group-by and value fields the engine asks for.
+	aliases map[string]string
 }
 
 // baseID is the correlation engine's name for the matches of detection rule id:
