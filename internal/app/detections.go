@@ -91,8 +91,10 @@ func newDetections(ctx context.Context, d detectionsDeps) (*detections, error) {
 	if err != nil {
 		return nil, err
 	}
+	engine := correlate.Config{AllowedLateness: time.Duration(cfg.Detections.AllowedLateness),
+		MaxGroupsPerRule: cfg.Detections.MaxGroupsPerRule, MaxEventsPerWindow: cfg.Detections.MaxEventsPerWindow}
 	rules, err := detect.OpenRules(ctx, detect.RulesConfig{Routes: routes, Packs: packs, KV: rulesKV,
-		Patterns: patternOptions(cfg.Patterns), Log: d.log})
+		Patterns: patternOptions(cfg.Patterns), Engine: engine, Log: d.log})
 	if err != nil {
 		return nil, err
 	}
@@ -102,8 +104,6 @@ func newDetections(ctx context.Context, d detectionsDeps) (*detections, error) {
 		}
 	}
 	store := detect.NewStore(detKV)
-	engine := correlate.Config{AllowedLateness: time.Duration(cfg.Detections.AllowedLateness),
-		MaxGroupsPerRule: cfg.Detections.MaxGroupsPerRule, MaxEventsPerWindow: cfg.Detections.MaxEventsPerWindow}
 	env := detect.Envelope{Account: cfg.Envelope.Account, Region: cfg.Envelope.Region}
 	log := d.log
 	svc := detect.New(detect.Config{Engine: engine, Envelope: env, CheckpointInterval: time.Duration(cfg.Detections.CheckpointInterval)},

@@ -337,6 +337,9 @@ func (a *API) backtest(w http.ResponseWriter, r *http.Request, tok auth.Token) e
 			probs = append(probs, fmt.Errorf("rule: no rule %q", in.Rule))
 		}
 	}
+	if in.Pack != "" && !slices.ContainsFunc(a.visible(org), func(v RuleView) bool { return v.Pack == in.Pack }) {
+		probs = append(probs, fmt.Errorf("pack: no pack %q", in.Pack))
+	}
 	for _, p := range []struct {
 		name string
 		s    string

@@ -151,11 +151,14 @@ func loadNative(doc *yaml.Node, file string, line int, defSuppress time.Duration
 	var corr *correlate.Rule
 	if d.Correlation != nil {
 		c, err := d.Correlation.compile(d.ID, sup)
+		if d.Correlation.Generate {
+			err = errors.Join(err, errors.New("generate is not supported in a native rule: write the match as a rule of its own"))
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("correlation: %w", err))
 		} else {
 			corr = c
-			r.raises = d.Correlation.Generate
+			r.raises = false
 			info.Kind = KindCorrelation
 		}
 	}

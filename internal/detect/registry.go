@@ -425,3 +425,49 @@ func (g *Registry) engineRules() []correlate.Rule {
 
 // errNoRules is returned by operations that need at least one loaded rule.
 var errNoRules = errors.New("no rule loaded")
+
+// Check compiles the registry's correlation rules with the engine's
+// configuration and refuses (with the engine's reason) those it would not
+// accept, such as a threshold maxEventsPerWindow cannot reach, so that one
+// such rule does not stop every other. It must run before the registry is
+// shared.
+func (g *Registry) Check(cfg correlate.Config) {
+	for range 3 {
+		all := g.engineRules()
+		if _, err := correlate.New(cfg, all); err == nil {
+			return
+		}
+		bad := map[string]string{}
+		for _, r := range all {
+			if _, err := correlate.New(cfg, []correlate.Rule{r}); err != nil {
+				bad[r.ID] = err.Error()
+			}
+		}
+		if len(bad) == 0 {
+			// A problem between rules (a cycle): refuse every correlation
+			// the error names.
+			_, err := correlate.New(cfg, all)
+			for _, r := range all {
+				if strings.Contains(err.Error(), fmt.Sprintf("%q", r.ID)) {
+					bad[r.ID] = err.Error()
+				}
+			}
+			if len(bad) == 0 {
+				return
+			}
+		}
+		g.corrs = slices.DeleteFunc(g.corrs, func(c correlate.Rule) bool { return bad[c.ID] != "" })
+		for i := 0; i < len(g.rules); i++ {
+			if bad[g.rules[i].ID] != "" {
+				g.rules = slices.Delete(g.rules, i, i+1)
+				g.route = slices.Delete(g.route, i, i+1)
+				i--
+			}
+		}
+		for i := range g.infos {
+			if reason := bad[g.infos[i].ID]; reason != "" && g.infos[i].Status == StatusLoaded {
+				g.infos[i].Status, g.infos[i].Reason = StatusRefused, reason
+			}
+		}
+	}
+}

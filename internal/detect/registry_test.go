@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/auditstream/auditstream/internal/detect/correlate"
 )
 
 func TestNativePackStatuses(t *testing.T) {
@@ -97,4 +99,36 @@ func TestRoutesDeclareSources(t *testing.T) {
 	if in, _ := reg.Info("2c0f6a0e-6a57-4f0e-9d0e-0b6f3f1b1a04"); in.Status != StatusLoaded {
 		t.Errorf("with a github route: got %q, want loaded", in.Status)
 	}
+}
+
+// A correlation the engine would refuse (a threshold maxEventsPerWindow
+// cannot reach) is refused with the engine's reason; the others still run.
+func TestCheckRefusesWhatTheEngineWouldNot(t *testing.T) {
+	unreachable := []byte(`title: Too many
+id: too-many
+author: t
+match: {detail: {eventType: [user.session.start]}}
+correlation: {type: event_count, timespan: 1h, condition: {gte: 5000}}
+`)
+	reg := NewRegistry(DefaultRoutes(), nativePack(t), LoadPack("p2", "", fileList("x.yml", unreachable), Overlay{}))
+	reg.Check(correlate.Config{})
+	in, _ := findInfo(reg, "too-many")
+	if in.Status != StatusRefused || !strings.Contains(in.Reason, "cannot be reached") {
+		t.Errorf("got %q %q, want refused with the engine's reason", in.Status, in.Reason)
+	}
+	if _, err := NewMatcher(reg, correlate.Config{}, Envelope{}); err != nil {
+		t.Errorf("matcher after Check: got %v, want the other rules running", err)
+	}
+	if in, _ := findInfo(reg, bruteForceID); in.Status != StatusLoaded {
+		t.Errorf("brute force: got %q, want loaded", in.Status)
+	}
+}
+
+func findInfo(reg *Registry, id string) (Info, bool) {
+	for _, in := range reg.Infos() {
+		if in.ID == id {
+			return in, true
+		}
+	}
+	return Info{}, false
 }

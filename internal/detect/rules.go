@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/auditstream/auditstream/internal/detect/correlate"
 	"github.com/auditstream/auditstream/internal/detect/sigma"
 	"github.com/auditstream/auditstream/internal/pattern"
 )
@@ -41,7 +42,10 @@ type RulesConfig struct {
 	// KV is BucketRules; nil keeps only the packs (no uploads, every rule on).
 	KV       jetstream.KeyValue
 	Patterns []pattern.Option
-	Log      *slog.Logger
+	// Engine is the correlation engine's configuration: rules it would refuse
+	// are refused at load (Registry.Check).
+	Engine correlate.Config
+	Log    *slog.Logger
 }
 
 // Rules is the live RuleSource: the config's packs plus the rules uploaded
@@ -127,12 +131,26 @@ func (r *Rules) rebuild() {
 		off[k] = true
 	}
 	r.mu.Unlock()
-	r.reg.Store(NewRegistry(r.cfg.Routes, packs...))
+	reg := NewRegistry(r.cfg.Routes, packs...)
+	reg.Check(r.cfg.Engine)
+	r.reg.Store(reg)
 	r.off.Store(&off)
 	select {
 	case r.changed <- struct{}{}:
 	default:
 	}
+}
+
+// rebuildOff refreshes only the disabled marks (no new rules: the engine
+// keeps running).
+func (r *Rules) rebuildOff() {
+	r.mu.Lock()
+	off := make(map[string]bool, len(r.disabled))
+	for k := range r.disabled {
+		off[k] = true
+	}
+	r.mu.Unlock()
+	r.off.Store(&off)
 }
 
 // uploadPack loads an uploaded rule file as the one-file pack of its org.
@@ -162,7 +180,11 @@ func (r *Rules) Run(ctx context.Context) error {
 				continue
 			}
 			r.apply(e.Key(), e.Value(), e.Operation() != jetstream.KeyValuePut)
-			r.rebuild()
+			if strings.HasPrefix(e.Key(), "off.") {
+				r.rebuildOff()
+			} else {
+				r.rebuild()
+			}
 		}
 		_ = w.Stop()
 	}
@@ -250,7 +272,7 @@ func (r *Rules) SetEnabled(ctx context.Context, org, id string, on bool) error {
 		return err
 	}
 	r.apply(offKey(org, id), []byte("1"), on)
-	r.rebuild()
+	r.rebuildOff()
 	return nil
 }
 
