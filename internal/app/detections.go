@@ -112,6 +112,11 @@ func newDetections(ctx context.Context, d detectionsDeps) (*detections, error) {
 				if err := store.Record(ctx, rs); err != nil {
 					log.Warn("detections: recording triage state", "err", err)
 				}
+			},
+			Suppressed: func(ctx context.Context, ss []correlate.Suppression) {
+				if err := store.Suppressed(ctx, ss); err != nil {
+					log.Warn("detections: recording suppressed firings", "err", err)
+				}
 			}, Log: d.log, Registry: d.registry})
 	api := &detect.API{Rules: rules, Store: store, Journal: d.journal, Engine: engine, Envelope: env,
 		DefaultOrg: cfg.Ingest.DefaultOrg, Log: d.log}

@@ -50,6 +50,7 @@ type Matcher struct {
 	ids    []pattern.ID
 	fields []correlate.Field
 	vals   []field.Value
+	supps  []correlate.Suppression
 	stats  MatchStats
 	// sec and secText cache the envelope time of the last event's second.
 	sec     int64
@@ -248,6 +249,14 @@ func (m *Matcher) eval(rl *rule, r *event.Record, out []Raised) []Raised {
 	return m.collect(res, r, out)
 }
 
+// TakeSuppressed returns the firings suppressed since the last call (the
+// newest per open detection last) and forgets them.
+func (m *Matcher) TakeSuppressed() []correlate.Suppression {
+	s := m.supps
+	m.supps = nil
+	return s
+}
+
 // Advance moves idle orgs' clocks to now (wall clock), closing windows.
 func (m *Matcher) Advance(now time.Time, out []Raised) []Raised {
 	return m.collect(m.eng.Advance(now), nil, out)
@@ -255,6 +264,7 @@ func (m *Matcher) Advance(now time.Time, out []Raised) []Raised {
 
 func (m *Matcher) collect(res correlate.Result, last *event.Record, out []Raised) []Raised {
 	m.stats.Suppressed += uint64(len(res.Suppressed))
+	m.supps = append(m.supps, res.Suppressed...)
 	m.stats.Late += uint64(len(res.Late))
 	for _, d := range res.Detections {
 		info, ok := m.reg.Info(d.Rule)

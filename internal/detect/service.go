@@ -63,7 +63,10 @@ type Deps struct {
 	LeaseKV jetstream.KeyValue
 	Node    string
 	// Raised, when set, is told of every detection appended (the triage store).
-	Raised   func(ctx context.Context, rs []Raised)
+	Raised func(ctx context.Context, rs []Raised)
+	// Suppressed, when set, is told of firings suppressed after a detection
+	// was appended (the triage store counts them on the open detection).
+	Suppressed func(ctx context.Context, ss []correlate.Suppression)
 	Log      *slog.Logger
 	Registry prometheus.Registerer
 }
@@ -276,6 +279,9 @@ func (s *Service) runOwned(ctx context.Context) error {
 			if err := s.emit(ctx, raised); err != nil {
 				return err
 			}
+			if ss := m.TakeSuppressed(); len(ss) > 0 && s.deps.Suppressed != nil {
+				s.deps.Suppressed(ctx, ss)
+			}
 			s.observe(m)
 		case b, ok := <-rd.msgs:
 			if !ok {
@@ -287,6 +293,9 @@ func (s *Service) runOwned(ctx context.Context) error {
 			}
 			if err := s.emit(ctx, raised); err != nil {
 				return err
+			}
+			if ss := m.TakeSuppressed(); len(ss) > 0 && s.deps.Suppressed != nil {
+				s.deps.Suppressed(ctx, ss)
 			}
 			lastBatch = b
 			s.pos.Store(b.seq)

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -208,3 +209,27 @@ func TestSuppression(t *testing.T) {
 }
 
 func fileList(name string, data []byte) []sigma.File { return []sigma.File{{Name: name, Data: data}} }
+
+// Firings suppressed after a detection are counted on it in the triage
+// store, with the newest event.
+func TestServiceSuppressedCountedOnDetection(t *testing.T) {
+	j := journaltest.Open(t)
+	store := NewStore(journaltest.KV(t, j, BucketDetections))
+	svc, stop := startService(t, j, nativeRegistry(t), Config{}, func(s *Service) {
+		s.deps.Raised = func(ctx context.Context, rs []Raised) { _ = store.Record(ctx, rs) }
+		s.deps.Suppressed = func(ctx context.Context, ss []correlate.Suppression) { _ = store.Suppressed(ctx, ss) }
+	})
+	defer stop()
+	evs := failuresEvery("acme", "00uJANE", 10, recent(), time.Second, "s")
+	appendAll(t, j, evs[:5])
+	waitRaised(t, svc, 1)
+	appendAll(t, j, evs[5:])
+	caughtUp(t, j, svc)
+	ds, err := store.List(t.Context(), "acme", Filter{Rule: bruteForceID})
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("got %d detections (%v), want 1", len(ds), err)
+	}
+	if ds[0].SuppressedCount != 1 || ds[0].LastEvent != "s-09" || ds[0].Status != TriageOpen {
+		t.Errorf("got suppressed %d last %q status %s, want 1, s-09, OPEN", ds[0].SuppressedCount, ds[0].LastEvent, ds[0].Status)
+	}
+}

@@ -42,10 +42,15 @@ type Detection struct {
 	Group       []correlate.GroupField `json:"group,omitempty"`
 	Count       int                    `json:"count"`
 	Events      []string               `json:"events,omitempty"`
-	Status      string                 `json:"status"`
-	Note        string                 `json:"note,omitempty"`
-	Updated     time.Time              `json:"updated,omitzero"`
-	UpdatedBy   string                 `json:"updatedBy,omitempty"`
+	// SuppressedCount counts firings of the group suppressed after this
+	// detection; LastEvent and LastSeen are the newest of them.
+	SuppressedCount int       `json:"suppressedCount"`
+	LastEvent       string    `json:"lastEvent,omitempty"`
+	LastSeen        time.Time `json:"lastSeen,omitzero"`
+	Status          string    `json:"status"`
+	Note            string    `json:"note,omitempty"`
+	Updated         time.Time `json:"updated,omitzero"`
+	UpdatedBy       string    `json:"updatedBy,omitempty"`
 }
 
 // DetectionOf describes a raised detection (status OPEN).
@@ -163,4 +168,44 @@ func (s *Store) Update(ctx context.Context, org, id, status, note, actor string,
 		}
 	}
 	return Detection{}, errors.New("detection changed concurrently, try again")
+}
+
+// Suppressed records suppressed firings on their open detections: the count
+// and the newest event. Several firings of one detection in ss count once
+// each; the newest wins for LastEvent.
+func (s *Store) Suppressed(ctx context.Context, ss []correlate.Suppression) error {
+	last := map[string]correlate.Suppression{}
+	var order []string
+	for _, x := range ss {
+		k := x.Org + "\x00" + x.OpenID
+		if _, ok := last[k]; !ok {
+			order = append(order, k)
+		}
+		last[k] = x
+	}
+	var errs []error
+	for _, k := range order {
+		x := last[k]
+		for range 5 {
+			d, rev, err := s.Get(ctx, x.Org, x.OpenID)
+			if err != nil {
+				if !errors.Is(err, ErrNotFound) {
+					errs = append(errs, err)
+				}
+				break
+			}
+			if x.Count <= d.SuppressedCount {
+				break // already recorded (a replay)
+			}
+			d.SuppressedCount, d.LastEvent, d.LastSeen = x.Count, x.LastUID, x.Time
+			b, _ := json.Marshal(d)
+			if _, err := s.kv.Update(ctx, detKey(x.Org, x.OpenID), b, rev); err == nil {
+				break
+			} else if !errors.Is(err, jetstream.ErrKeyExists) {
+				errs = append(errs, err)
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
