@@ -67,8 +67,8 @@ type Deps struct {
 	// Suppressed, when set, is told of firings suppressed after a detection
 	// was appended (the triage store counts them on the open detection).
 	Suppressed func(ctx context.Context, ss []correlate.Suppression)
-	Log      *slog.Logger
-	Registry prometheus.Registerer
+	Log        *slog.Logger
+	Registry   prometheus.Registerer
 }
 
 // Service evaluates every rule over the journal as events arrive and appends
