@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -90,6 +91,9 @@ type Service struct {
 	// checkpoint at stop / from now on.
 	noFinalSave      bool
 	freezeCheckpoint atomic.Bool
+	// seen are the detections journaled after the checkpoint this run
+	// started from (owned by the evaluating goroutine).
+	seen map[string]bool
 }
 
 // New prepares the service.
@@ -202,6 +206,23 @@ func (s *Service) build(ctx context.Context) (*Matcher, uint64, error) {
 	return m, cp.Seq, nil
 }
 
+// journaled returns the uuids of the detection events in the journal after
+// message seq: those a previous run raised after its last checkpoint. Their
+// repeats are not appended again, even after the journal's de-duplication
+// window has passed (a restart long after a crash).
+func (s *Service) journaled(ctx context.Context, seq uint64) (map[string]bool, error) {
+	seen := map[string]bool{}
+	err := s.deps.Journal.Scan(ctx, "", journal.ScanFrom{FromSeq: seq + 1}, func(recs []event.Record, _ uint64, _ time.Time) bool {
+		for i := range recs {
+			if recs[i].Source == DetectSource {
+				seen[recs[i].Org+"\x00"+recs[i].UUID] = true
+			}
+		}
+		return ctx.Err() == nil
+	})
+	return seen, err
+}
+
 func (s *Service) runOwned(ctx context.Context) error {
 	m, pos, err := s.build(ctx)
 	if err != nil {
@@ -210,6 +231,11 @@ func (s *Service) runOwned(ctx context.Context) error {
 	if u, err := s.deps.Journal.Usage(ctx); err == nil && u.FirstSeq > pos+1 && pos > 0 {
 		s.log.Error("detections: journal events after the checkpoint were removed before they were evaluated",
 			"checkpoint", pos, "firstSeq", u.FirstSeq, "messages", u.FirstSeq-pos-1)
+	}
+	if pos > 0 {
+		if s.seen, err = s.journaled(ctx, pos); err != nil {
+			return err
+		}
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -319,6 +345,9 @@ func (s *Service) observe(m *Matcher) {
 // emit appends detection events, retrying until the journal takes them: an
 // evaluation never goes past a detection it could not store.
 func (s *Service) emit(ctx context.Context, rs []Raised) error {
+	if len(s.seen) > 0 {
+		rs = slices.DeleteFunc(rs, func(r Raised) bool { return s.seen[r.Record.Org+"\x00"+r.Record.UUID] })
+	}
 	if len(rs) == 0 {
 		return nil
 	}
