@@ -11,6 +11,7 @@ import (
 	"github.com/auditstream/auditstream/internal/detect/sigma"
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
+	"github.com/auditstream/auditstream/internal/lease"
 	"github.com/auditstream/auditstream/internal/wait"
 )
 
@@ -242,5 +243,49 @@ func TestServiceSuppressedCountedOnDetection(t *testing.T) {
 	}
 	if ds[0].SuppressedCount != 1 || ds[0].LastEvent != "s-09" || ds[0].Status != TriageOpen {
 		t.Errorf("got suppressed %d last %q status %s, want 1, s-09, OPEN", ds[0].SuppressedCount, ds[0].LastEvent, ds[0].Status)
+	}
+}
+
+// Two nodes share the journal: only the lease holder evaluates; when it
+// stops, the other takes over from its checkpoint and the detection is
+// raised once.
+func TestServiceLeaseOneNode(t *testing.T) {
+	j := journaltest.Open(t)
+	reg := nativeRegistry(t)
+	leaseKV := journaltest.KV(t, j, "auditstream_cluster")
+	node := func(name string) (*Service, func()) {
+		return startService(t, j, reg, Config{CheckpointInterval: time.Millisecond}, func(s *Service) {
+			s.leases = lease.New(lease.Config{KV: leaseKV, Prefix: "detect.", Node: name, TTL: LeaseTTL})
+		})
+	}
+	a, stopA := node("a")
+	b, stopB := node("b")
+	defer stopB()
+	evs := failuresEvery("acme", "00uJANE", 5, recent(), time.Second, "l")
+	appendAll(t, j, evs[:3])
+	wait.Eventually(t, "one node evaluating", func() bool { return a.Position() > 0 || b.Position() > 0 }, wait.Within(15*time.Second))
+	holder, other, stopHolder := a, b, stopA
+	if b.Position() > 0 {
+		holder, other, stopHolder = b, a, stopB
+	}
+	caughtUp(t, j, holder)
+	if other.Position() != 0 {
+		t.Fatalf("both nodes evaluate (positions %d and %d), want one", holder.Position(), other.Position())
+	}
+	stopHolder()
+	appendAll(t, j, evs[3:])
+	waitRaised(t, other, 1)
+	caughtUp(t, j, other)
+	n := 0
+	for _, d := range detections(t, j) {
+		if d.EventType == EventTypePrefix+"okta_brute_force_user" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("got %d brute force detections, want 1", n)
+	}
+	if holder == b {
+		stopA()
 	}
 }
