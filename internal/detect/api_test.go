@@ -138,6 +138,21 @@ func TestAPIUploadsAndLifecycle(t *testing.T) {
 	if code, _ := do(t, srv, "acme", "POST", "/api/v1/detections/rules/upload-token-human/lifecycle/explode", ""); code != http.StatusNotFound {
 		t.Errorf("unknown lifecycle op: got %d, want 404", code)
 	}
+	for _, tc := range []struct{ method, path, body, want string }{
+		{"POST", "/api/v1/detections/backtest", `{"rule":"upload-token-human","since":"yesterday"}`, "since"},
+		{"POST", "/api/v1/detections/backtest", `{}`, "rule or pack"},
+		{"POST", "/api/v1/detections/backtest", `{"pack":"nope"}`, "no pack"},
+		{"POST", "/api/v1/detections/backtest", `{"rule":"x","bogus":1}`, "bogus"},
+		{"GET", "/api/v1/detections?status=maybe", "", "status"},
+		{"GET", "/api/v1/detections?since=never", "", "since"},
+		{"GET", "/api/v1/detections?limit=0", "", "limit"},
+		{"GET", "/api/v1/detections?org=other", "", "org"},
+	} {
+		code, body := do(t, srv, "acme", tc.method, tc.path, tc.body)
+		if code/100 != 4 || !strings.Contains(body, `"errorCode":"E0000`) || !strings.Contains(body, tc.want) {
+			t.Errorf("%s %s %s: got %d %s, want a 4xx Okta error naming %q", tc.method, tc.path, tc.body, code, body, tc.want)
+		}
+	}
 }
 
 // Backtest: reports what a rule would have raised over the org's events in
