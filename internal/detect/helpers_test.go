@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
@@ -115,3 +117,7 @@ func waitRaised(t *testing.T, svc *Service, n uint64) {
 	wait.Eventually(t, fmt.Sprintf("%d detections raised", n), func() bool { return svc.raised.Load() >= n },
 		wait.Within(15*time.Second))
 }
+
+// TestMain checks that no test leaves a goroutine behind (the runtime's
+// reader, the rules watcher).
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
