@@ -19,6 +19,10 @@ import (
 	"github.com/auditstream/auditstream/internal/pattern"
 )
 
+// MaxUploadsPerOrg bounds the rules one org may upload: every rule costs
+// every org some evaluation time (the prefilter runs for all events).
+const MaxUploadsPerOrg = 100
+
 // BucketRules holds rules uploaded through the API and which rules each org
 // disabled.
 const BucketRules = "auditstream_detect_rules"
@@ -228,6 +232,19 @@ func (r *Rules) Upload(ctx context.Context, org string, doc []byte) ([]Info, err
 	}
 	if len(ids) != 1 && len(probs) == 0 {
 		probs = append(probs, "upload one rule per request")
+	}
+	if len(ids) == 1 {
+		r.mu.Lock()
+		n := 0
+		for k, u := range r.uploads {
+			if u.Org == org && k != ruleKey(org, ids[0]) {
+				n++
+			}
+		}
+		r.mu.Unlock()
+		if n >= MaxUploadsPerOrg {
+			probs = append(probs, fmt.Sprintf("an org may upload at most %d rules: delete one first", MaxUploadsPerOrg))
+		}
 	}
 	if len(probs) > 0 {
 		return nil, &UploadError{Problems: probs}
