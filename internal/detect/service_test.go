@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -287,5 +289,34 @@ func TestServiceLeaseOneNode(t *testing.T) {
 	}
 	if holder == b {
 		stopA()
+	}
+}
+
+// Replaying a journal from scratch (a fresh runtime over the same events in
+// another journal) appends byte-identical detection events.
+func TestServiceReplayByteIdentical(t *testing.T) {
+	evs := append(failuresEvery("acme", "00uJANE", 6, recent(), time.Second, "p"), failuresEvery("acme", "00uBOB", 5, recent(), time.Second, "q")...)
+	run := func() []event.Record {
+		j := journaltest.Open(t)
+		svc, stop := startService(t, j, nativeRegistry(t), Config{}, nil)
+		defer stop()
+		appendAll(t, j, evs)
+		waitRaised(t, svc, 4) // two brute force, two alert-on-alert
+		caughtUp(t, j, svc)
+		return detections(t, j)
+	}
+	a, b := run(), run()
+	if len(a) != 4 || len(b) != 4 {
+		t.Fatalf("got %d and %d detections, want 4 each", len(a), len(b))
+	}
+	sort := func(rs []event.Record) {
+		slices.SortFunc(rs, func(x, y event.Record) int { return strings.Compare(x.UUID, y.UUID) })
+	}
+	sort(a)
+	sort(b)
+	for i := range a {
+		if a[i].UUID != b[i].UUID || !bytes.Equal(a[i].Data, b[i].Data) {
+			t.Errorf("detection %d differs:\n%s\n%s", i, a[i].Data, b[i].Data)
+		}
 	}
 }
