@@ -39,6 +39,8 @@ type reader struct {
 	msgs chan batch
 	errc chan error
 	stop func()
+	// pending is how many messages the consumer had to deliver when created.
+	pending uint64
 }
 
 // openReader (re)creates the durable consumer at the message after
@@ -69,7 +71,7 @@ func openReader(ctx context.Context, j *journal.Journal, afterSeq uint64) (*read
 	if err != nil {
 		return nil, fmt.Errorf("consumer %s: %w", ConsumerName, err)
 	}
-	r := &reader{msgs: make(chan batch, 64), errc: make(chan error, 1), stop: it.Stop}
+	r := &reader{msgs: make(chan batch, 64), errc: make(chan error, 1), stop: it.Stop, pending: cons.CachedInfo().NumPending}
 	go func() {
 		defer close(r.msgs)
 		var last uint64 = afterSeq

@@ -252,6 +252,8 @@ func (s *Service) runOwned(ctx context.Context) error {
 		lastSave  = time.Now()
 		raised    []Raised
 		tick      = time.NewTicker(tickInterval)
+		// caught is true once the journal has been read to its end.
+		caught = rd.pending == 0
 	)
 	defer tick.Stop()
 	save := func(ctx context.Context) error {
@@ -298,7 +300,7 @@ func (s *Service) runOwned(ctx context.Context) error {
 			// Idle orgs' clocks follow the wall clock only once the journal
 			// is read to its end: advancing during a backlog would make
 			// the backlog's events late.
-			if lastBatch.pending > 0 {
+			if !caught {
 				continue
 			}
 			raised = m.Advance(time.Now(), raised[:0])
@@ -324,6 +326,7 @@ func (s *Service) runOwned(ctx context.Context) error {
 				s.deps.Suppressed(ctx, ss)
 			}
 			lastBatch = b
+			caught = b.pending == 0
 			s.pos.Store(b.seq)
 			s.observe(m)
 		}
