@@ -254,6 +254,8 @@ func (s *Service) runOwned(ctx context.Context) error {
 		tick      = time.NewTicker(tickInterval)
 		// caught is true once the journal has been read to its end.
 		caught = rd.pending == 0
+		// reported are the loss counters last logged.
+		reported lossCounts
 	)
 	defer tick.Stop()
 	save := func(ctx context.Context) error {
@@ -303,6 +305,7 @@ func (s *Service) runOwned(ctx context.Context) error {
 			if !caught {
 				continue
 			}
+			s.reportLosses(m, &reported)
 			raised = m.Advance(time.Now(), raised[:0])
 			if err := s.emit(ctx, raised); err != nil {
 				return err
@@ -343,6 +346,28 @@ func (s *Service) observe(m *Matcher) {
 		ev += rs.EvictedGroups + rs.EvictedEvents
 	}
 	s.evicted.Store(ev)
+}
+
+// lossCounts are the counters of inputs a runtime did not apply.
+type lossCounts struct{ late, evicted, bad uint64 }
+
+// reportLosses logs, at most once a tick, matches that were not applied:
+// too late, evicted at the state caps, or events that could not be parsed.
+// The metrics count them too; the log line says it where operators look.
+func (s *Service) reportLosses(m *Matcher, last *lossCounts) {
+	st := m.Stats()
+	cur := lossCounts{late: st.Late, evicted: s.evicted.Load(), bad: st.BadEvents}
+	if cur.late > last.late {
+		s.log.Warn("detections: matches arrived later than allowedLateness and were not applied to correlations",
+			"count", cur.late-last.late)
+	}
+	if cur.evicted > last.evicted {
+		s.log.Warn("detections: correlation state evicted at maxGroupsPerRule/maxEventsPerWindow", "count", cur.evicted-last.evicted)
+	}
+	if cur.bad > last.bad {
+		s.log.Warn("detections: events that are not valid JSON were not evaluated", "count", cur.bad-last.bad)
+	}
+	*last = cur
 }
 
 // emit appends detection events, retrying until the journal takes them: an
