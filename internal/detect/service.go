@@ -299,13 +299,13 @@ func (s *Service) runOwned(ctx context.Context) error {
 					s.log.Warn("detections checkpoint", "err", err)
 				}
 			}
+			s.reportLosses(m, &reported)
 			// Idle orgs' clocks follow the wall clock only once the journal
 			// is read to its end: advancing during a backlog would make
 			// the backlog's events late.
 			if !caught {
 				continue
 			}
-			s.reportLosses(m, &reported)
 			raised = m.Advance(time.Now(), raised[:0])
 			if err := s.emit(ctx, raised); err != nil {
 				return err
