@@ -29,8 +29,11 @@ const (
 	// LeaseTTL is how long a node evaluates detections without renewing its
 	// lease (as a log stream's).
 	LeaseTTL = 10 * time.Second
-	// LeaseID names the detections lease in the cluster bucket.
+	// LeaseID names the detections lease in the cluster bucket, under
+	// LeasePrefix.
 	LeaseID = "detect"
+	// LeasePrefix starts the key of the detections lease.
+	LeasePrefix = "detect."
 	// appendRetry is the first wait before appending detections again.
 	appendRetry = 200 * time.Millisecond
 )
@@ -106,7 +109,7 @@ func New(cfg Config, deps Deps) *Service {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{cfg: cfg, deps: deps, log: log.With("component", "detect"),
-		leases: lease.New(lease.Config{KV: deps.LeaseKV, Prefix: "detect.", Node: deps.Node, TTL: LeaseTTL})}
+		leases: lease.New(lease.Config{KV: deps.LeaseKV, Prefix: LeasePrefix, Node: deps.Node, TTL: LeaseTTL})}
 	s.register(deps.Registry)
 	return s
 }
