@@ -235,6 +235,7 @@ func (s *Service) runOwned(ctx context.Context) error {
 		s.log.Error("detections: journal events after the checkpoint were removed before they were evaluated",
 			"checkpoint", pos, "firstSeq", u.FirstSeq, "messages", u.FirstSeq-pos-1)
 	}
+	s.seen = nil
 	if pos > 0 {
 		if s.seen, err = s.journaled(ctx, pos); err != nil {
 			return err
