@@ -210,7 +210,8 @@ func (s *Service) build(ctx context.Context) (*Matcher, uint64, error) {
 }
 
 // journaled returns the uuids of the detection events in the journal after
-// message seq: those a previous run raised after its last checkpoint. Their
+// message seq: those a previous run raised after its last checkpoint (or
+// every one, without a checkpoint). Their
 // repeats are not appended again, even after the journal's de-duplication
 // window has passed (a restart long after a crash).
 func (s *Service) journaled(ctx context.Context, seq uint64) (map[string]bool, error) {
@@ -235,11 +236,10 @@ func (s *Service) runOwned(ctx context.Context) error {
 		s.log.Error("detections: journal events after the checkpoint were removed before they were evaluated",
 			"checkpoint", pos, "firstSeq", u.FirstSeq, "messages", u.FirstSeq-pos-1)
 	}
-	s.seen = nil
-	if pos > 0 {
-		if s.seen, err = s.journaled(ctx, pos); err != nil {
-			return err
-		}
+	// Also from the start (no checkpoint: a first start, or lost state):
+	// detections already in the journal are not appended again.
+	if s.seen, err = s.journaled(ctx, pos); err != nil {
+		return err
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
