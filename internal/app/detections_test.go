@@ -137,6 +137,12 @@ func TestDetectionsEndToEnd(t *testing.T) {
 			t.Errorf("auditstream detections %v: got exit %d, %s %s, want 0 and %q", tc.args, code, out.String(), errOut.String(), tc.want)
 		}
 	}
+	_, metrics := r.call("GET", "/metrics", testAdmin, nil)
+	for _, m := range []string{"auditstream_detect_unindexed_rules 0", "auditstream_detect_detections_total 1", "auditstream_detect_position "} {
+		if !strings.Contains(metrics, m) {
+			t.Errorf("/metrics: want %q", m)
+		}
+	}
 	if d := delivered(); d != 1 {
 		t.Errorf("webhook: got %d deliveries of the detection, want 1", d)
 	}
