@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -121,6 +122,11 @@ func TestDetectionsEndToEnd(t *testing.T) {
 		t.Errorf("another org's backtest: got %d %s, want count 0", code, body)
 	}
 	// The CLI over the same server.
+	ruleFile := filepath.Join(t.TempDir(), "token.yml")
+	if err := os.WriteFile(ruleFile, []byte("title: Token created\nid: acme-token-created\nauthor: acme\n"+
+		"match: {detail: {eventType: [system.api_token.create]}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -129,6 +135,9 @@ func TestDetectionsEndToEnd(t *testing.T) {
 		{[]string{"rules"}, "Okta brute force against one user"},
 		{[]string{"close", dets[0]["id"].(string), "--note", "done"}, `"status": "CLOSED"`},
 		{[]string{"backtest", "--pack", "ours"}, `"count":1`},
+		{[]string{"upload", "-f", ruleFile}, `"status": "loaded"`},
+		{[]string{"deactivate", "acme-token-created"}, `"enabled": false`},
+		{[]string{"rules"}, "acme-token-created"},
 	} {
 		var out, errOut strings.Builder
 		args := append(tc.args, "--server", r.base, "--token", acme)
