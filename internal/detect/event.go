@@ -77,10 +77,12 @@ func rfc3339(t time.Time) string {
 // buildDetection makes the detection event of d. last is the event that
 // completed the match (nil when the detection was decided at a window's
 // close): its client, security context and request are copied, and its
-// actor becomes the detection's when the rule is about one actor. Everything
+// actor becomes the detection's when the rule is about one actor. depth is
+// the length of the chain of detections it ends (1: raised from a
+// non-detection event). Everything
 // comes from d, the rule and last, so replaying the journal builds the same
 // bytes.
-func buildDetection(d correlate.Detection, info Info, corrType string, last *event.Record) (event.Record, error) {
+func buildDetection(d correlate.Detection, info Info, corrType string, last *event.Record, depth int) (event.Record, error) {
 	var src sourceParts
 	if last != nil {
 		_ = json.Unmarshal(last.Data, &src) // a malformed event was not matched
@@ -142,6 +144,7 @@ func buildDetection(d correlate.Detection, info Info, corrType string, last *eve
 		"value": strconv.FormatFloat(d.Value, 'g', -1, 64), "windowStart": rfc3339(d.WindowStart),
 		"windowEnd": rfc3339(d.WindowEnd), "firstEventUuid": first, "lastEventUuid": lastUUID,
 		"suppressedCount": strconv.Itoa(d.SuppressedBefore), "author": info.Author, "license": info.License,
+		"chainDepth": strconv.Itoa(depth),
 	}
 	ev.DebugContext = map[string]any{"debugData": debug}
 	data, err := json.Marshal(ev)

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,6 +53,10 @@ type Matcher struct {
 	vals   []field.Value
 	supps  []correlate.Suppression
 	stats  MatchStats
+	// curRule and curDepth describe the detection event being fed: the rule
+	// that raised it and its chain depth.
+	curRule  string
+	curDepth int
 	// sec and secText cache the envelope time of the last event's second.
 	sec     int64
 	secText string
@@ -60,7 +65,19 @@ type Matcher struct {
 // MatchStats are the matcher's counters, for metrics.
 type MatchStats struct {
 	Events, Candidates, Matches, Detections, Suppressed, Late, BadEvents uint64
+	// ChainStopped counts detection events not evaluated because their chain
+	// of alert-on-alert detections reached MaxChainDepth.
+	ChainStopped uint64
 }
+
+// MaxChainDepth bounds chains of detections raised from detection events
+// (alert-on-alert rules): a detection event this deep is not evaluated.
+const MaxChainDepth = 10
+
+var (
+	pathRuleID     = field.MustParsePath("debugContext.debugData.ruleId")
+	pathChainDepth = field.MustParsePath("debugContext.debugData.chainDepth")
+)
 
 // NewMatcher builds the matcher of reg's rules with a fresh correlation
 // engine.
@@ -175,6 +192,26 @@ func (m *Matcher) Feed(r *event.Record, out []Raised) []Raised {
 		return out
 	}
 	m.feSet = false
+	m.curRule, m.curDepth = "", 0
+	if r.Source == DetectSource {
+		// A detection event: the rule that raised it never sees it, and
+		// chains of alert-on-alert rules stop at MaxChainDepth (no loops,
+		// also between two rules).
+		if fe, ok := m.event(r); ok {
+			m.vals = fe.AppendValues(m.vals[:0], pathRuleID)
+			if len(m.vals) > 0 {
+				m.curRule = string(m.vals[0].Text)
+			}
+			m.vals = fe.AppendValues(m.vals[:0], pathChainDepth)
+			if len(m.vals) > 0 {
+				m.curDepth, _ = strconv.Atoi(string(m.vals[0].Text))
+			}
+		}
+		if m.curDepth >= MaxChainDepth {
+			m.stats.ChainStopped++
+			return out
+		}
+	}
 	env := pattern.Envelope{Version: "0", ID: r.UUID, DetailType: "SystemLog", Source: source,
 		Account: m.env.Account, Region: m.env.Region, Detail: r.Data}
 	if r.Account != "" {
@@ -214,7 +251,7 @@ func (m *Matcher) event(r *event.Record) (*field.Event, bool) {
 }
 
 func (m *Matcher) eval(rl *rule, r *event.Record, out []Raised) []Raised {
-	if rl == nil || (rl.Org != "" && rl.Org != r.Org) {
+	if rl == nil || (rl.Org != "" && rl.Org != r.Org) || (m.curRule != "" && rl.ID == m.curRule) {
 		return out
 	}
 	if m.Enabled != nil && !m.Enabled(r.Org, rl.ID) {
@@ -271,7 +308,11 @@ func (m *Matcher) collect(res correlate.Result, last *event.Record, out []Raised
 		if !ok {
 			info = Info{ID: d.Rule, Title: d.Rule, Slug: slugOf("", "", d.Rule), Level: "medium"}
 		}
-		rec, err := buildDetection(d, info, m.corrType[d.Rule], last)
+		depth := 1
+		if last != nil && last.Source == DetectSource {
+			depth = m.curDepth + 1
+		}
+		rec, err := buildDetection(d, info, m.corrType[d.Rule], last, depth)
 		if err != nil {
 			continue // cannot happen: the event is built from strings and numbers
 		}

@@ -353,14 +353,14 @@ func (s *Service) observe(m *Matcher) {
 }
 
 // lossCounts are the counters of inputs a runtime did not apply.
-type lossCounts struct{ late, evicted, bad uint64 }
+type lossCounts struct{ late, evicted, bad, chain uint64 }
 
 // reportLosses logs, at most once a tick, matches that were not applied:
 // too late, evicted at the state caps, or events that could not be parsed.
 // The metrics count them too; the log line says it where operators look.
 func (s *Service) reportLosses(m *Matcher, last *lossCounts) {
 	st := m.Stats()
-	cur := lossCounts{late: st.Late, evicted: s.evicted.Load(), bad: st.BadEvents}
+	cur := lossCounts{late: st.Late, evicted: s.evicted.Load(), bad: st.BadEvents, chain: st.ChainStopped}
 	if cur.late > last.late {
 		s.log.Warn("detections: matches arrived later than allowedLateness and were not applied to correlations",
 			"count", cur.late-last.late)
@@ -370,6 +370,10 @@ func (s *Service) reportLosses(m *Matcher, last *lossCounts) {
 	}
 	if cur.bad > last.bad {
 		s.log.Warn("detections: events that are not valid JSON were not evaluated", "count", cur.bad-last.bad)
+	}
+	if cur.chain > last.chain {
+		s.log.Warn("detections: detection events not evaluated: their alert-on-alert chain is MaxChainDepth deep",
+			"count", cur.chain-last.chain, "maxChainDepth", MaxChainDepth)
 	}
 	*last = cur
 }
