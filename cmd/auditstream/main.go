@@ -9,6 +9,7 @@
 //	auditstream streams list|get|apply|delete|activate|deactivate|status|replay|deadletters|redrive
 //	auditstream sources list|get|create|update|delete|activate|deactivate|status
 //	auditstream tokens list|get|create|delete
+//	auditstream detections rules|upload|activate|deactivate|list|get|ack|close|backtest
 //	auditstream pattern test --pattern JSON --event JSON
 //	auditstream logs query|tail
 //	auditstream lambda
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cli.Sources(ctx, args[1:], stdin, stdout, stderr, env)
 	case "tokens":
 		return cli.Tokens(ctx, args[1:], stdin, stdout, stderr, env)
+	case "detections":
+		return cli.Detections(ctx, args[1:], stdin, stdout, stderr, env)
 	case "pattern":
 		return runPattern(args[1:], stdin, stdout, stderr)
 	case "logs":

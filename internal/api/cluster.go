@@ -33,6 +33,8 @@ type ClusterDeps struct {
 	// LogStreams and Sources are the leases of the log streams and of the
 	// polling sources.
 	LogStreams, Sources LeaseSet
+	// Detections is the lease of the detection runtime (one node evaluates).
+	Detections LeaseSet
 	// Self is this node's id; Embedded says the journal is this node's
 	// embedded server (it leads every journal stream).
 	Self     string
@@ -65,6 +67,9 @@ type ClusterNode struct {
 	// sources whose unexpired lease the node holds.
 	LogStreams []string `json:"logStreams"`
 	Sources    []string `json:"sources"`
+	// Detections: the node evaluates the detection rules (it holds their
+	// lease).
+	Detections bool `json:"detections"`
 }
 
 // JournalStream is one JetStream stream of the journal.
@@ -130,7 +135,11 @@ func (d ClusterDeps) view(ctx context.Context) (Cluster, error) {
 	}{
 		{d.LogStreams, func(n *ClusterNode, id string) { n.LogStreams = append(n.LogStreams, id) }},
 		{d.Sources, func(n *ClusterNode, id string) { n.Sources = append(n.Sources, id) }},
+		{d.Detections, func(n *ClusterNode, _ string) { n.Detections = true }},
 	} {
+		if set.leases.KV == nil {
+			continue
+		}
 		held, err := lease.All(ctx, set.leases.KV, set.leases.Prefix)
 		if err != nil {
 			return Cluster{}, err

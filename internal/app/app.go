@@ -189,10 +189,15 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	}
 	closers = append(closers, sources.store.Close)
 
+	dets, err := newDetections(ctx, detectionsDeps{cfg: cfg, journal: j, leaseKV: clusterKV, registry: reg, log: log})
+	if err != nil {
+		return err
+	}
+
 	srv := api.New(api.Deps{Journal: j, Tokens: tokens, Streams: streams, Supervisor: sup, Types: typ,
 		ValidateFilter: typ.validateFilter, Log: log, Registry: reg, DefaultOrg: cfg.Ingest.DefaultOrg, Limits: limits,
-		Routes: append(append(extraRoutes(queries, sources, routeDeps{cfg: cfg, journal: j, log: log}),
-			api.ClusterRoute(clusterDeps(cfg, j, clusterKV, sources.stateKV))), integ.api.Routes()...), Health: board,
+		Routes: append(append(append(extraRoutes(queries, sources, routeDeps{cfg: cfg, journal: j, log: log}),
+			api.ClusterRoute(clusterDeps(cfg, j, clusterKV, sources.stateKV))), integ.api.Routes()...), dets.routes()...), Health: board,
 		PublicURL: publicURL(cfg), Retention: retention})
 	hs := &http.Server{
 		Handler:           srv,
@@ -237,8 +242,12 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 		// The digester reads the journal and appends signed digests: a
 		// producer, like the sources.
 		component{name: "integrity", run: integ.run},
-		// Detections, when they exist, go here: they read the journal and
-		// append alerts, like sources.
+		// Detections read the journal and append detection events, like
+		// sources: after the log stream runners and the query index (which
+		// deliver and serve the detections) and before the API; on the way
+		// down they stop after intake (the API) and save their checkpoint,
+		// so the next start resumes exactly where they stopped.
+		component{name: "detections", run: dets.run},
 		//
 		// The API last: it takes events in (ingest, receivers) and serves
 		// everything above. Its stop refuses new events (503), then lets

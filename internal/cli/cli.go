@@ -59,6 +59,7 @@ var Commands = []struct {
 		{"streams", "manage log streams: list, get, apply, delete, activate,\ndeactivate, status, replay, deadletters, redrive"},
 		{"sources", "manage sources (Okta poller, EventBridge receiver): list, get,\ncreate, update, delete, activate, deactivate, status"},
 		{"tokens", "manage API tokens: list, get, create, delete (revoke)"},
+		{"detections", "detection rules, detections and backtests: rules, upload,\nactivate, deactivate, list, get, ack, close, backtest"},
 	}},
 	{"tools", []Command{
 		{"pattern test", "test an EventBridge event pattern against an event"},

@@ -94,6 +94,9 @@ type Config struct {
 	// Integrity configures the tamper-evident trail: the keys digests are
 	// signed with and how often (docs/integrity.md).
 	Integrity Integrity `yaml:"integrity"`
+	// Detections configures the detection runtime: rule packs evaluated
+	// over every event as it is journaled (docs/detections.md).
+	Detections Detections `yaml:"detections"`
 }
 
 // DefaultDigestInterval is how often each org's trail is digested and
@@ -116,6 +119,71 @@ type Integrity struct {
 	// DigestInterval is how often each org with new events gets a signed
 	// digest (default 1m).
 	DigestInterval Duration `yaml:"digestInterval"`
+}
+
+// Detection defaults, each with its reason.
+const (
+	// DefaultDetectionsLateness is how far behind the newest event of an
+	// org an event may arrive and still count in correlation windows:
+	// Okta and the pollers deliver within seconds, retries within minutes.
+	DefaultDetectionsLateness = 2 * time.Minute
+	// DefaultDetectionsMaxGroups bounds each correlation's groups (rsigma
+	// caps all state at 100,000 entries; ours is per rule); the stalest
+	// group is evicted and counted.
+	DefaultDetectionsMaxGroups = 100_000
+	// DefaultDetectionsMaxEvents bounds the events kept per group: enough
+	// for every threshold in the published packs (the largest is 20).
+	DefaultDetectionsMaxEvents = 1_000
+	// DefaultDetectionsCheckpoint is how often the correlation state is
+	// saved: a restart re-reads at most this much of the journal.
+	DefaultDetectionsCheckpoint = 5 * time.Second
+)
+
+// Detections configures the detection runtime.
+type Detections struct {
+	// Enabled runs the runtime (default true; without packs it evaluates
+	// only rules uploaded through the API).
+	Enabled *bool `yaml:"enabled"`
+	// Packs are rule packs: directories (or files) of Sigma and native
+	// rules, loaded as published, each with an optional overlay file.
+	Packs []DetectionPack `yaml:"packs"`
+	// Logsources bind rule logsources to the envelope sources of the events
+	// that carry them, in addition to the built-in product okta =
+	// aws.partner/okta.com/... (the Okta poller and EventBridge receiver).
+	// Events ingested through the API have the source auditstream.<org>:
+	// declare {product: okta, sources: [auditstream.]} when producers push
+	// Okta events there.
+	Logsources []DetectionLogsource `yaml:"logsources"`
+	// AllowedLateness: matches older than the org's newest event minus this
+	// are counted as late, not applied (default 2m).
+	AllowedLateness Duration `yaml:"allowedLateness"`
+	// MaxGroupsPerRule bounds each correlation's groups (default 100000).
+	MaxGroupsPerRule int `yaml:"maxGroupsPerRule"`
+	// MaxEventsPerWindow bounds the events kept per group (default 1000).
+	MaxEventsPerWindow int `yaml:"maxEventsPerWindow"`
+	// CheckpointInterval is how often the state is saved (default 5s).
+	CheckpointInterval Duration `yaml:"checkpointInterval"`
+}
+
+// On reports whether the detection runtime runs.
+func (d Detections) On() bool { return d.Enabled == nil || *d.Enabled }
+
+// DetectionPack is one rule pack.
+type DetectionPack struct {
+	// Name names the pack in rule listings and detections.
+	Name string `yaml:"name"`
+	// Path is a directory of .yml/.yaml rule files, or one file.
+	Path string `yaml:"path"`
+	// Overlay is an optional YAML file of placeholders, aliases, disabled
+	// rules, levels and the pack's default suppression.
+	Overlay string `yaml:"overlay,omitempty"`
+}
+
+// DetectionLogsource binds a Sigma logsource to envelope source prefixes.
+type DetectionLogsource struct {
+	Product string   `yaml:"product"`
+	Service string   `yaml:"service,omitempty"`
+	Sources []string `yaml:"sources"`
 }
 
 // Cluster configures this node among the nodes sharing one journal.
@@ -457,6 +525,14 @@ func (c Config) WithDefaults() Config {
 	}
 
 	dur(&c.Integrity.DigestInterval, DefaultDigestInterval)
+	if c.Detections.Enabled == nil {
+		on := true
+		c.Detections.Enabled = &on
+	}
+	dur(&c.Detections.AllowedLateness, DefaultDetectionsLateness)
+	num(&c.Detections.MaxGroupsPerRule, DefaultDetectionsMaxGroups)
+	num(&c.Detections.MaxEventsPerWindow, DefaultDetectionsMaxEvents)
+	dur(&c.Detections.CheckpointInterval, DefaultDetectionsCheckpoint)
 
 	num(&c.Patterns.MaxLength, pattern.DefaultMaxLength)
 	num(&c.Patterns.MaxCombinations, pattern.DefaultMaxCombinations)
@@ -567,6 +643,7 @@ func (c Config) Validate() error {
 	if c.Journal.DeadLetters.MaxBytes < -1 {
 		errs = append(errs, fmt.Errorf("journal.deadLetters.maxBytes: %d must be -1 (no cap), 0 (the default) or positive", c.Journal.DeadLetters.MaxBytes))
 	}
+	errs = append(errs, c.Detections.validate()...)
 	if c.Query.Timeout < 0 || c.Query.RateLimitPerMinute < -1 {
 		errs = append(errs, errors.New("query: timeout must not be negative and rateLimitPerMinute must be -1 or more"))
 	}
@@ -634,6 +711,39 @@ func (d Declared) check(at string, seen map[string]bool, active, inactive string
 	seen[d.ID] = true
 	if d.Status != "" && d.Status != active && d.Status != inactive {
 		errs = append(errs, fmt.Errorf("%s: status %q is not %s or %s", at, d.Status, active, inactive))
+	}
+	return errs
+}
+
+func (d Detections) validate() []error {
+	var errs []error
+	names := map[string]bool{}
+	for i, p := range d.Packs {
+		if p.Name == "" || p.Name == "uploaded" {
+			errs = append(errs, fmt.Errorf("detections.packs[%d].name: required, not \"uploaded\" (the API's)", i))
+		} else if names[p.Name] {
+			errs = append(errs, fmt.Errorf("detections.packs[%d].name: %q is used twice", i, p.Name))
+		}
+		names[p.Name] = true
+		if p.Path == "" {
+			errs = append(errs, fmt.Errorf("detections.packs[%d].path: required", i))
+		}
+	}
+	for i, l := range d.Logsources {
+		if l.Product == "" || len(l.Sources) == 0 {
+			errs = append(errs, fmt.Errorf("detections.logsources[%d]: product and sources are required", i))
+		}
+		for _, s := range l.Sources {
+			if s == "" {
+				errs = append(errs, fmt.Errorf("detections.logsources[%d].sources: an empty prefix would route every source", i))
+			}
+		}
+	}
+	if len(d.Logsources) > 60 {
+		errs = append(errs, errors.New("detections.logsources: at most 60"))
+	}
+	if d.AllowedLateness < 0 || d.MaxGroupsPerRule < 0 || d.MaxEventsPerWindow < 0 || d.CheckpointInterval < 0 {
+		errs = append(errs, errors.New("detections: allowedLateness, maxGroupsPerRule, maxEventsPerWindow and checkpointInterval must not be negative"))
 	}
 	return errs
 }
