@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -141,9 +140,7 @@ func runVerifyJournal(ctx context.Context, args []string, stdout, stderr io.Writ
 		ok = ok && r.OK()
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(reports)
+		printJSON(stdout, reports)
 	} else {
 		if len(reports) == 0 {
 			fmt.Fprintln(stdout, "no events in the journal")
@@ -152,8 +149,5 @@ func runVerifyJournal(ctx context.Context, args []string, stdout, stderr io.Writ
 			fmt.Fprint(stdout, r.String())
 		}
 	}
-	if !ok {
-		return 1
-	}
-	return 0
+	return verifyStatus(ok)
 }
