@@ -66,9 +66,7 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 func runVerifyJournal(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) int {
 	fs := flag.NewFlagSet("verify journal", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	dataDir := fs.String("data-dir", "", "admin: `DIR` of the embedded journal (default ./data; serve stopped)")
-	cfgPath := fs.String("config", "", "admin: YAML configuration `FILE` (journal, integrity.keys)")
-	natsURL := fs.String("nats-url", "", "admin: external NATS server or cluster `URL`")
+	jf := addJournalFlags(fs, "admin: ", "journal, integrity.keys")
 	server := fs.String("server", "", "through the API: the server's base `URL` (env AUDITSTREAM_URL)")
 	token := fs.String("token", "", "through the API: an API `token` with logs.read (env AUDITSTREAM_TOKEN)")
 	org := fs.String("org", "", "the `org` to verify (admin: default every org; an all-orgs token must name one)")
@@ -99,7 +97,7 @@ func runVerifyJournal(ctx context.Context, args []string, stdout, stderr io.Writ
 	var reports []integrity.Report
 	var err error
 	if *server != "" || *token != "" {
-		if *dataDir != "" || *natsURL != "" {
+		if *jf.dataDir != "" || *jf.natsURL != "" {
 			fmt.Fprintln(stderr, "verify journal: --server/--token (through the API) and --data-dir/--nats-url (the journal) exclude each other")
 			return 2
 		}
@@ -124,7 +122,7 @@ func runVerifyJournal(ctx context.Context, args []string, stdout, stderr io.Writ
 			reports = []integrity.Report{r}
 		}
 	} else {
-		cfg, cerr := loadConfig(*cfgPath, *dataDir, *natsURL)
+		cfg, cerr := jf.load()
 		if cerr != nil {
 			fmt.Fprintf(stderr, "verify journal: %v\n", cerr)
 			return 2
