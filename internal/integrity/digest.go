@@ -1,6 +1,7 @@
 package integrity
 
 import (
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -112,6 +113,16 @@ type SignedDigest struct {
 func (d SignedDigest) Hash() string {
 	s := sha256.Sum256(d.Envelope)
 	return hex.EncodeToString(s[:])
+}
+
+// Verify checks the envelope's signature with the keys lookup returns
+// (ErrUnknownKey, ErrSignature).
+func (d SignedDigest) Verify(lookup func(id string) (ed25519.PublicKey, bool)) error {
+	env, err := ParseEnvelope(d.Envelope)
+	if err != nil {
+		return err
+	}
+	return env.Verify(lookup)
 }
 
 // DigestEvent builds the System Log event carrying a signed digest.
