@@ -1,7 +1,6 @@
 package integrity
 
 import (
-	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -113,16 +112,6 @@ type SignedDigest struct {
 func (d SignedDigest) Hash() string {
 	s := sha256.Sum256(d.Envelope)
 	return hex.EncodeToString(s[:])
-}
-
-// Verify checks the envelope's signature with the keys lookup returns
-// (ErrUnknownKey, ErrSignature).
-func (d SignedDigest) Verify(lookup func(id string) (ed25519.PublicKey, bool)) error {
-	env, err := ParseEnvelope(d.Envelope)
-	if err != nil {
-		return err
-	}
-	return env.Verify(lookup)
 }
 
 // DigestEvent builds the System Log event carrying a signed digest.

@@ -404,6 +404,16 @@ func (env Envelope) Verify(lookup func(id string) (ed25519.PublicKey, bool)) err
 	return nil
 }
 
+// Verify checks the signature of d's envelope with the keys lookup returns
+// (ErrUnknownKey, ErrSignature).
+func (d SignedDigest) Verify(lookup func(id string) (ed25519.PublicKey, bool)) error {
+	env, err := ParseEnvelope(d.Envelope)
+	if err != nil {
+		return err
+	}
+	return env.Verify(lookup)
+}
+
 // Lookup returns kr.PublicKey as the lookup VerifyJSON takes.
 func (kr *Keyring) Lookup() func(string) (ed25519.PublicKey, bool) { return kr.PublicKey }
 
