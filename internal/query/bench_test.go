@@ -289,7 +289,7 @@ func BenchmarkIndexFollow(b *testing.B) {
 	runtime.GC()
 	runtime.ReadMemStats(&ms0)
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
-	events, entryBytes := 0, 0
+	events, entryBytes, peopleBytes, whos := 0, 0, 0, 0
 	b.ResetTimer()
 	for b.Loop() {
 		ix := newIndex(discard)
@@ -312,6 +312,7 @@ func BenchmarkIndexFollow(b *testing.B) {
 		for _, bk := range ix.buckets {
 			entryBytes += cap(bk) * int(unsafe.Sizeof(bk[0]))
 		}
+		peopleBytes, whos = ix.peopleBytes(), len(ix.people.whos)
 	}
 	b.StopTimer()
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
@@ -323,4 +324,8 @@ func BenchmarkIndexFollow(b *testing.B) {
 	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/float64(events), "B/event")
 	// The index's own memory: its entries (with the slack of their slices).
 	b.ReportMetric(float64(entryBytes)/float64(*benchFollowEvents), "index-B/event")
+	// Its interned people (strings and who tuples, with their maps): per
+	// distinct value, not per event, so this depends on the data.
+	b.ReportMetric(float64(peopleBytes)/float64(*benchFollowEvents), "people-B/event")
+	b.ReportMetric(float64(whos)/float64(*benchFollowEvents), "whos/event")
 }
