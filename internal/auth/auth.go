@@ -42,12 +42,15 @@ const (
 	ScopeManageStreams Scope = "logStreams.manage"
 	ScopeReadSources   Scope = "sources.read"
 	ScopeManageSources Scope = "sources.manage"
-	ScopeAdmin         Scope = "admin"
+	// ScopeReadActivity reads per-user activity profiles and a user's
+	// events (GET /api/v1/activity/users/...).
+	ScopeReadActivity Scope = "activity.read"
+	ScopeAdmin        Scope = "admin"
 )
 
 // AllScopes lists the valid scopes.
 var AllScopes = []Scope{ScopeWriteEvents, ScopeReadLogs, ScopeReadStreams, ScopeManageStreams,
-	ScopeReadSources, ScopeManageSources, ScopeAdmin}
+	ScopeReadSources, ScopeManageSources, ScopeReadActivity, ScopeAdmin}
 
 // AllOrgs is the Org of a token that may act on every org.
 const AllOrgs = "*"
