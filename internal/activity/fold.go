@@ -138,13 +138,16 @@ func (f folder) fold(data []byte, pos uint64, t time.Time) bool {
 		apply(actor, func(p *Profile) { f.asActor(p, &e, pos) })
 	}
 	for _, tg := range e.Target {
-		if !isUser(tg.Type) || tg.ID == "" || tg.ID == actor || isSignIn(e.EventType) {
+		if !isUser(tg.Type) || tg.ID == "" || tg.ID == actor {
 			continue
 		}
 		apply(tg.ID, func(p *Profile) {
 			p.AsTarget++
 			if p.Login == "" {
 				p.Login, p.DisplayName = tg.AlternateID, tg.DisplayName
+			}
+			if isSignIn(e.EventType) {
+				return // named in a sign-in, not changed
 			}
 			p.pushAction(&p.ChangesByOthers, "changesByOthers", Action{Time: t, UUID: e.UUID, Event: e.EventType,
 				Result: e.Outcome.Result, Actor: firstOf(e.Actor.AlternateID, e.Actor.ID)}, f.lim.Actions)
