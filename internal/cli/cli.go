@@ -57,6 +57,7 @@ var Commands = []struct {
 		{"streams", "manage log streams: list, get, apply, delete, activate,\ndeactivate, status, replay, deadletters, redrive"},
 		{"sources", "manage sources (Okta poller, EventBridge receiver): list, get,\ncreate, update, delete, activate, deactivate, status"},
 		{"tokens", "manage API tokens: list, get, create, delete (revoke)"},
+		{"activity user", "show a user's activity profile (sign-ins, IPs, apps, detections)"},
 	}},
 	{"tools", []Command{
 		{"pattern test", "test an EventBridge event pattern against an event"},
