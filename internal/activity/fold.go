@@ -3,6 +3,7 @@ package activity
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,22 +54,26 @@ type logEvent struct {
 		ID string `json:"id"`
 	} `json:"transaction"`
 	Debug struct {
-		Data map[string]any `json:"debugData"`
+		// Only the members read are decoded (no map of every member).
+		Data struct {
+			Factor      any `json:"factor"`
+			DetectionID any `json:"detectionId"`
+			Level       any `json:"level"`
+			GroupBy     any `json:"groupBy"`
+		} `json:"debugData"`
 	} `json:"debugContext"`
 	DisplayMessage string `json:"displayMessage"`
 }
 
 type target struct {
-	ID          string         `json:"id"`
-	Type        string         `json:"type"`
-	AlternateID string         `json:"alternateId"`
-	DisplayName string         `json:"displayName"`
-	DetailEntry map[string]any `json:"detailEntry"`
+	ID          string `json:"id"`
+	Type        string `json:"type"`
+	AlternateID string `json:"alternateId"`
+	DisplayName string `json:"displayName"`
+	DetailEntry struct {
+		MethodTypeUsed any `json:"methodTypeUsed"`
+	} `json:"detailEntry"`
 }
-
-// debugString is debugData[key] as a string (Okta sends strings; some
-// producers objects or numbers).
-func (e *logEvent) debugString(key string) string { return scalarString(e.Debug.Data[key]) }
 
 // scalarString is a decoded JSON string or number as text, "" otherwise.
 func scalarString(v any) string {
@@ -110,12 +115,13 @@ func (f folder) fold(data []byte, pos uint64, t time.Time) bool {
 		}
 	}
 	e.Published = t
-	done := map[string]bool{} // users folded for this event
+	var doneBuf [4]string
+	done := doneBuf[:0] // users folded for this event
 	apply := func(user string, fn func(p *Profile)) {
-		if user == "" || done[user] {
+		if user == "" || slices.Contains(done, user) {
 			return
 		}
-		done[user] = true
+		done = append(done, user)
 		p := f.get(user)
 		if pos != 0 && pos <= p.Position {
 			return // already folded
@@ -213,11 +219,11 @@ func (f folder) asActor(p *Profile, e *logEvent, pos uint64) {
 
 // factorOf is the factor an event used, from Okta's usual places.
 func factorOf(e *logEvent) string {
-	if v := e.debugString("factor"); v != "" {
+	if v := scalarString(e.Debug.Data.Factor); v != "" {
 		return v
 	}
 	for _, tg := range e.Target {
-		if v, ok := tg.DetailEntry["methodTypeUsed"].(string); ok && v != "" {
+		if v := scalarString(tg.DetailEntry.MethodTypeUsed); v != "" {
 			return v
 		}
 	}
@@ -262,7 +268,7 @@ func detectionUsers(e *logEvent) []string {
 			out = append(out, tg.ID)
 		}
 	}
-	for _, part := range strings.Split(e.debugString("groupBy"), ",") {
+	for _, part := range strings.Split(scalarString(e.Debug.Data.GroupBy), ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if ok && v != "" && (k == "actor.id" || k == "target.id") {
 			out = append(out, v)
@@ -273,7 +279,7 @@ func detectionUsers(e *logEvent) []string {
 
 // detection folds a detection event into the profile of a user it names.
 func (f folder) detection(p *Profile, e *logEvent) {
-	id := firstOf(e.debugString("detectionId"), e.Transaction.ID, e.UUID)
+	id := firstOf(scalarString(e.Debug.Data.DetectionID), e.Transaction.ID, e.UUID)
 	rule := strings.TrimPrefix(e.EventType, detectionPrefix)
 	for i := range p.Detections {
 		d := &p.Detections[i]
@@ -289,7 +295,7 @@ func (f folder) detection(p *Profile, e *logEvent) {
 		}
 		return
 	}
-	d := Detection{ID: id, Rule: rule, Title: e.DisplayMessage, Level: e.debugString("level"),
+	d := Detection{ID: id, Rule: rule, Title: e.DisplayMessage, Level: scalarString(e.Debug.Data.Level),
 		First: e.Published, Last: e.Published, UUID: e.UUID, Count: 1}
 	p.Detections = insertNewest(p.Detections, d, func(d Detection) time.Time { return d.Last })
 	if len(p.Detections) > f.lim.Detections {
