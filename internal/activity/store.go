@@ -254,7 +254,8 @@ func (s *Store) Profile(ctx context.Context, org, user string) (Profile, bool, e
 // event at journal position pos: true when the user's profile does not
 // hold it, or first saw it at pos or later. The answer is the same whether
 // or not the fold has reached that event yet, provided it has reached the
-// events before it (see Covered). A value evicted at the list's limit
+// events before it: a caller that must be exact waits until Covered() is
+// at least journal.MsgSeqOf(pos). A value evicted at the list's limit
 // counts as new again. A profile that cannot be read answers false (not
 // new), so a broken bucket does not raise "first seen" for everyone.
 func (s *Store) FirstSeen(ctx context.Context, org, user string, kind Kind, value string, pos uint64) bool {

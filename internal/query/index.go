@@ -17,6 +17,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/jsonlex"
 )
 
 // The index answers "which journal positions hold events published in this
@@ -220,18 +221,47 @@ func stringAt(data []byte, path []string) actorRef {
 }
 
 // whoOf finds an event's people in its JSON, appending the raw target
-// ids to targets.
+// ids to targets. One pass over the event's members: the actor's and
+// the targets' values are then searched as lookup would.
 func whoOf(data []byte, targets [][]byte) (whoRef, [][]byte) {
-	ref := whoRef{alt: stringAt(data, actorPath), id: stringAt(data, actorIDPath), tFrom: len(targets)}
-	lookup(data, targetIDPath, func(v rawValue) {
+	ref := whoRef{alt: actorRef{id: actorAbsent}, id: actorRef{id: actorAbsent}, tFrom: len(targets)}
+	i := jsonlex.SkipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		// Not an object: the paths' own walk (an array fans out).
+		ref.alt, ref.id = stringAt(data, actorPath), stringAt(data, actorIDPath)
+		targets = appendTargets(data, targetIDPath, &ref, targets)
+		ref.tTo = len(targets)
+		return ref, targets
+	}
+	var actorDone, targetDone bool
+	eachMember(data, i, func(key []byte, vs, ve int) bool {
+		switch {
+		case !actorDone && keyEquals(key, "actor"):
+			actorDone = true
+			v := data[vs:ve]
+			ref.alt, ref.id = stringAt(v, actorPath[1:]), stringAt(v, actorIDPath[1:])
+		case !targetDone && keyEquals(key, "target"):
+			targetDone = true
+			targets = appendTargets(data[vs:ve], targetIDPath[1:], &ref, targets)
+		}
+		return !actorDone || !targetDone
+	})
+	ref.tTo = len(targets)
+	return ref, targets
+}
+
+// appendTargets appends the raw target ids at path in b to targets,
+// marking ref.targetsOther for one that is not a plain string or past
+// maxTargets.
+func appendTargets(b []byte, path []string, ref *whoRef, targets [][]byte) [][]byte {
+	lookup(b, path, func(v rawValue) {
 		if v.kind != kindString || len(v.raw) <= 2 || len(targets)-ref.tFrom >= maxTargets {
 			ref.targetsOther = true
 			return
 		}
 		targets = append(targets, v.raw)
 	})
-	ref.tTo = len(targets)
-	return ref, targets
+	return targets
 }
 
 // internActor returns the id of a raw string (with its quotes), adding it
