@@ -381,6 +381,28 @@ func TestBoundsAndEviction(t *testing.T) {
 	if got := counterValue(t, s.evicted.WithLabelValues(string(KindIP))); got != 3 {
 		t.Errorf("metric auditstream_activity_evicted_total{list=ip}: got %v, want 3", got)
 	}
+
+	// Three admin actions with a limit of two: the newest two stay.
+	var acts []event.Record
+	for i := range 3 {
+		pub := time.Date(2026, 12, 1, 11, i, 0, 0, time.UTC)
+		data := fmt.Sprintf(`{"uuid":"g%d","eventType":"group.privilege.grant","actor":{"id":"00uA","type":"User"},"target":[{"id":"00g%d","type":"UserGroup"}]}`, i, i)
+		acts = append(acts, event.Record{Org: "acme", Seq: journal.Position(2, i), Published: pub, Data: []byte(data)})
+	}
+	if err := s.Apply(t.Context(), 2, acts); err != nil {
+		t.Fatal(err)
+	}
+	p, _, _ = s.Profile(t.Context(), "acme", "00uA")
+	var uuids []string
+	for _, a := range p.AdminActions {
+		uuids = append(uuids, a.UUID)
+	}
+	if want := []string{"g2", "g1"}; !slices.Equal(uuids, want) {
+		t.Errorf("admin actions kept: got %v, want %v (newest first)", uuids, want)
+	}
+	if got := p.Evicted["adminActions"]; got != 1 {
+		t.Errorf("admin action evictions: got %d, want 1", got)
+	}
 }
 
 // TestFirstSeen answers "first seen for this user" from the profile, the
