@@ -1,89 +1,41 @@
 package activity
 
 import (
-	"encoding/json"
-	"errors"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
 
-// logEvent is the part of an Okta LogEvent a profile reads.
+// logEvent is the part of an Okta LogEvent a profile reads (parseEvent
+// fills it).
 type logEvent struct {
-	UUID      string `json:"uuid"`
-	EventType string `json:"eventType"`
+	UUID      string
+	EventType string
 	// Published is the record's (the journal's copy of the event's time).
-	Published time.Time `json:"-"`
-	Actor     struct {
-		ID          string `json:"id"`
-		Type        string `json:"type"`
-		AlternateID string `json:"alternateId"`
-		DisplayName string `json:"displayName"`
-	} `json:"actor"`
-	Client struct {
-		IPAddress string `json:"ipAddress"`
-		UserAgent struct {
-			Raw     string `json:"rawUserAgent"`
-			OS      string `json:"os"`
-			Browser string `json:"browser"`
-		} `json:"userAgent"`
-		Geo struct {
-			Country string `json:"country"`
-		} `json:"geographicalContext"`
-	} `json:"client"`
-	Device *struct {
-		ID         string `json:"id"`
-		Name       string `json:"name"`
-		OSPlatform string `json:"os_platform"`
-	} `json:"device"`
-	AuthContext struct {
-		CredentialType    string `json:"credentialType"`
-		ExternalSessionID string `json:"externalSessionId"`
-	} `json:"authenticationContext"`
-	Security struct {
-		ASNumber any    `json:"asNumber"` // a number from Okta; a string from some producers
-		ASOrg    string `json:"asOrg"`
-	} `json:"securityContext"`
-	Outcome struct {
-		Result string `json:"result"`
-		Reason string `json:"reason"`
-	} `json:"outcome"`
-	Target      []target `json:"target"`
-	Transaction struct {
-		ID string `json:"id"`
-	} `json:"transaction"`
-	Debug struct {
-		// Only the members read are decoded (no map of every member).
-		Data struct {
-			Factor      any `json:"factor"`
-			DetectionID any `json:"detectionId"`
-			Level       any `json:"level"`
-			GroupBy     any `json:"groupBy"`
-		} `json:"debugData"`
-	} `json:"debugContext"`
-	DisplayMessage string `json:"displayMessage"`
+	Published time.Time
+	Actor     struct{ ID, Type, AlternateID, DisplayName string }
+	Client    struct {
+		IPAddress string
+		UserAgent struct{ Raw, OS, Browser string }
+		Geo       struct{ Country string }
+	}
+	Device      *deviceInfo
+	AuthContext struct{ CredentialType, ExternalSessionID string }
+	// Security.ASNumber is a number from Okta, a string from some
+	// producers: as written either way.
+	Security       struct{ ASNumber, ASOrg string }
+	Outcome        struct{ Result, Reason string }
+	Target         []target
+	Transaction    struct{ ID string }
+	Debug          struct{ Factor, DetectionID, Level, GroupBy string } // debugData's members read
+	DisplayMessage string
 }
+
+type deviceInfo struct{ ID, Name, OSPlatform string }
 
 type target struct {
-	ID          string `json:"id"`
-	Type        string `json:"type"`
-	AlternateID string `json:"alternateId"`
-	DisplayName string `json:"displayName"`
-	DetailEntry struct {
-		MethodTypeUsed any `json:"methodTypeUsed"`
-	} `json:"detailEntry"`
-}
-
-// scalarString is a decoded JSON string or number as text, "" otherwise.
-func scalarString(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	}
-	return ""
+	ID, Type, AlternateID, DisplayName string
+	MethodTypeUsed                     string // detailEntry.methodTypeUsed
 }
 
 // isUser reports whether an actor or target type is a user.
@@ -108,11 +60,10 @@ type folder struct {
 // type is only left out.
 func (f folder) fold(data []byte, pos uint64, t time.Time) bool {
 	var e logEvent
-	if err := json.Unmarshal(data, &e); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if !errors.As(err, &typeErr) {
-			return false
-		}
+	var targets [4]target
+	e.Target = targets[:0]
+	if !parseEvent(data, &e) {
+		return false
 	}
 	e.Published = t
 	var doneBuf [4]string
@@ -172,7 +123,7 @@ func (f folder) asActor(p *Profile, e *logEvent, pos uint64) {
 	ip := e.Client.IPAddress
 	p.seen(KindIP, ip, "", t, pos, res, f.lim)
 	p.seen(KindCountry, e.Client.Geo.Country, "", t, pos, res, f.lim)
-	if asn := scalarString(e.Security.ASNumber); asn != "" && asn != "0" {
+	if asn := e.Security.ASNumber; asn != "" && asn != "0" {
 		p.seen(KindASN, asn, e.Security.ASOrg, t, pos, res, f.lim)
 	}
 	p.seen(KindUserAgent, e.Client.UserAgent.Raw, joinNonEmpty(" / ", e.Client.UserAgent.OS, e.Client.UserAgent.Browser), t, pos, res, f.lim)
@@ -219,11 +170,11 @@ func (f folder) asActor(p *Profile, e *logEvent, pos uint64) {
 
 // factorOf is the factor an event used, from Okta's usual places.
 func factorOf(e *logEvent) string {
-	if v := scalarString(e.Debug.Data.Factor); v != "" {
+	if v := e.Debug.Factor; v != "" {
 		return v
 	}
 	for _, tg := range e.Target {
-		if v := scalarString(tg.DetailEntry.MethodTypeUsed); v != "" {
+		if v := tg.MethodTypeUsed; v != "" {
 			return v
 		}
 	}
@@ -268,7 +219,7 @@ func detectionUsers(e *logEvent) []string {
 			out = append(out, tg.ID)
 		}
 	}
-	for _, part := range strings.Split(scalarString(e.Debug.Data.GroupBy), ",") {
+	for _, part := range strings.Split(e.Debug.GroupBy, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if ok && v != "" && (k == "actor.id" || k == "target.id") {
 			out = append(out, v)
@@ -279,7 +230,7 @@ func detectionUsers(e *logEvent) []string {
 
 // detection folds a detection event into the profile of a user it names.
 func (f folder) detection(p *Profile, e *logEvent) {
-	id := firstOf(scalarString(e.Debug.Data.DetectionID), e.Transaction.ID, e.UUID)
+	id := firstOf(e.Debug.DetectionID, e.Transaction.ID, e.UUID)
 	rule := strings.TrimPrefix(e.EventType, detectionPrefix)
 	for i := range p.Detections {
 		d := &p.Detections[i]
@@ -295,7 +246,7 @@ func (f folder) detection(p *Profile, e *logEvent) {
 		}
 		return
 	}
-	d := Detection{ID: id, Rule: rule, Title: e.DisplayMessage, Level: scalarString(e.Debug.Data.Level),
+	d := Detection{ID: id, Rule: rule, Title: e.DisplayMessage, Level: e.Debug.Level,
 		First: e.Published, Last: e.Published, UUID: e.UUID, Count: 1}
 	p.Detections = insertNewest(p.Detections, d, func(d Detection) time.Time { return d.Last })
 	if len(p.Detections) > f.lim.Detections {
