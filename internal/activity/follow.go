@@ -61,6 +61,14 @@ func (s *Store) followOnce(ctx context.Context) error {
 	s.covered.Store(s.cursor)
 	from := s.cursor + 1
 	s.mu.Unlock()
+	// Said loudly: messages the journal dropped (retention) before the
+	// fold read them. The fold is not one of the consumers retention
+	// waits for, like the query index.
+	if u, err := j.Usage(ctx); err == nil && from > 1 && u.Msgs > 0 && u.FirstSeq > from {
+		s.missed.Add(float64(u.FirstSeq - from))
+		s.log.Error("activity: journal messages were removed before they were folded; their events are in no profile",
+			"fromSeq", from, "toSeq", u.FirstSeq-1)
+	}
 	cons, err := j.JetStream().OrderedConsumer(ctx, j.StreamName(), jetstream.OrderedConsumerConfig{
 		FilterSubjects: journal.OrgSubjects(""),
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,

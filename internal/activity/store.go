@@ -67,8 +67,8 @@ type Store struct {
 	// covered is the message sequence folded in memory (≥ cursor).
 	covered atomic.Uint64
 
-	folded, skipped prometheus.Counter
-	evicted         *prometheus.CounterVec
+	folded, skipped, missed prometheus.Counter
+	evicted                 *prometheus.CounterVec
 }
 
 // Open opens the store on its bucket and reads its checkpoint.
@@ -86,11 +86,13 @@ func Open(ctx context.Context, cfg Config, deps Deps) (*Store, error) {
 			Help: "Events folded into per-user activity profiles."}),
 		skipped: prometheus.NewCounter(prometheus.CounterOpts{Name: "auditstream_activity_skipped_total",
 			Help: "Events the activity fold could not read (not a JSON object)."}),
+		missed: prometheus.NewCounter(prometheus.CounterOpts{Name: "auditstream_activity_missed_messages_total",
+			Help: "Journal messages removed (retention) before the activity fold read them: their events are in no profile."}),
 		evicted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "auditstream_activity_evicted_total",
 			Help: "Values dropped from a per-user activity list at its limit, by list."}, []string{"list"}),
 	}
 	if deps.Registry != nil {
-		for _, c := range []prometheus.Collector{s.folded, s.skipped, s.evicted} {
+		for _, c := range []prometheus.Collector{s.folded, s.skipped, s.missed, s.evicted} {
 			if err := deps.Registry.Register(c); err != nil {
 				return nil, fmt.Errorf("activity metrics: %w", err)
 			}

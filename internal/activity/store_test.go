@@ -451,3 +451,39 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// TestMissedMessagesCounted removes messages the fold has not read yet
+// (retention): the next start says so in a metric.
+func TestMissedMessagesCounted(t *testing.T) {
+	j := journaltest.Open(t)
+	kv := journaltest.KV(t, j, Bucket)
+	evs := oktaEvents(t, "acme")
+	appendAll(t, j, evs[:10], 5)
+	first := start(t, j, kv, Config{})
+	caughtUp(t, j, first.s)
+	first.stop()
+	cursor := first.s.Cursor()
+	for i := 10; i < 30; i += 5 { // messages after the checkpoint
+		appendAll(t, j, evs[i:i+5], 5)
+	}
+	last, err := j.LastSeq(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last < cursor+2 {
+		t.Fatalf("journal: got last message %d, want at least %d", last, cursor+2)
+	}
+	// Retention removes every message but the last, unread ones included.
+	if _, err := j.Purge(t.Context(), "", last); err != nil {
+		t.Fatal(err)
+	}
+	second := start(t, j, kv, Config{})
+	caughtUp(t, j, second.s)
+	second.stop()
+	if got, want := counterValue(t, second.s.missed), float64(last-cursor-1); got != want {
+		t.Errorf("auditstream_activity_missed_messages_total: got %v, want %v (messages %d to %d)", got, want, cursor+1, last-1)
+	}
+	if got := counterValue(t, first.s.missed); got != 0 {
+		t.Errorf("missed on a first start: got %v, want 0", got)
+	}
+}
