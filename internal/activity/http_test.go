@@ -209,6 +209,11 @@ func TestAPIEvents(t *testing.T) {
 			t.Errorf("%s events: got %v, want %v", user, got, want)
 		}
 	}
+	// An all-orgs token names the org: only that org's events.
+	a0 := e.get(t, e.all, "/api/v1/activity/users/"+john+"/events?org=other&since=2000-01-01T00:00:00Z&until=2030-01-01T00:00:00Z")
+	if a0.status != 200 || strings.Contains(string(a0.body), "john.doe@example.com") || !strings.Contains(string(a0.body), `"o-1"`) {
+		t.Errorf("all-orgs token, org other: got %d %s, want only org other's event", a0.status, a0.body)
+	}
 	// Another org's token: 404, nothing of acme's events.
 	if a := e.get(t, e.other, "/api/v1/activity/users/"+alice+"/events"); a.status != 404 {
 		t.Errorf("other org, alice's events: got %d, want 404", a.status)
