@@ -24,9 +24,10 @@
 // index, events whose org or event type cannot match before reading their
 // JSON. Bounded queries use an in-memory Index of the journal by published
 // minute, event type, actor.alternateId, actor.id and target.id (a user's
-// events as actor or target), rebuilt from the journal at
-// start and kept current by following it, so a query reads only events
-// that may match; the messages it reads are decoded once and kept in a
+// events as actor or target), rebuilt from the journal at start and kept
+// current by following it (a little behind a moving head, to spare the
+// store's memory; a query waits until it has caught up), so a query reads
+// only events that may match; the messages it reads are decoded once and kept in a
 // small cache, as the next events of a page are often in the same one.
 //
 // ServeSlice answers the same way for endpoints that show a slice of the
