@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -42,33 +41,6 @@ import (
 
 // bucketWidth is the published-time span of one bucket, in nanoseconds.
 const bucketWidth = int64(time.Minute)
-
-// followPullBytes bounds what one of the follower's pull requests brings
-// into memory ahead of indexing.
-const followPullBytes = 8 << 20
-
-// The follower stays behind the journal's head while the head moves fast.
-// The embedded nats-server keeps each 8 MB message block's cache for 10 s
-// after its last read or write, and hands the cache of a block it has just
-// filled to the next block only when nothing read from it while it was
-// being written. A follower reading at the head therefore kept every block
-// written in the last 10 s in memory: a whole 200,000-event flood, 280 MB
-// (BENCHMARKS.md, "Peak memory of a flood"). So the follower reads only
-// what lies followLagBytes behind the head, and the rest once the head has
-// not moved for followQuiet or a query waits for it (waitForPart).
-const (
-	// followLagBytes is three of nats-server's 8 MB blocks.
-	followLagBytes = 24 << 20
-	// followQuiet is how long the head must stay still before the
-	// follower reads up to it; it is also how often the follower looks.
-	followQuiet = 20 * time.Millisecond
-	// followIdleWait bounds one wait for a message at the head.
-	followIdleWait = 5 * time.Second
-	// followMaxMsgs bounds one pull in messages; followMinMsgBytes is the
-	// message size assumed for the byte bound until one was measured.
-	followMaxMsgs     = 2000
-	followMinMsgBytes = 16 << 10
-)
 
 // Special string ids: actorAbsent when the event has no such field (no
 // actor.alternateId, no actor.id), actorOther when it is not one plain
@@ -141,8 +113,8 @@ type Index struct {
 	// nudgeOf).
 	nudge  nudge
 	nudgep []nudge
-	// quiet and lagBytes are followQuiet and followLagBytes (tests set
-	// others).
+	// quiet and lagBytes are the follower's journal.TailConfig (0: the
+	// defaults; tests set others).
 	quiet    time.Duration
 	lagBytes int
 	// caughtUp is closed once the follower has read every message the
@@ -203,8 +175,6 @@ func newIndex(log *slog.Logger) *Index {
 		log:      log,
 		caughtUp: make(chan struct{}),
 		nudge:    nudge{wake: make(chan struct{}, 1)},
-		quiet:    followQuiet,
-		lagBytes: followLagBytes,
 	}
 }
 
@@ -570,137 +540,48 @@ func (ix *Index) followOnce(ctx context.Context, js jetstream.JetStream, streamN
 		defer cancel()
 		_ = js.DeleteConsumer(dctx, streamName, cons.CachedInfo().Name)
 	}()
-	f := follower{ix: ix, cons: cons, hw: hw, scratch: scratch, markCaughtUp: markCaughtUp,
-		pending: cons.CachedInfo().NumPending}
-	if f.pending == 0 {
+	// The tail stays behind a moving head (journal.TailLagBytes: the
+	// store's memory) until a query waits (waitForPart).
+	tail := journal.NewTail(cons, journal.TailConfig{LagBytes: ix.lagBytes, Quiet: ix.quiet,
+		Wanted: nd.want.Load, Wake: nd.wake})
+	if tail.Pending() == 0 {
 		markCaughtUp() // nothing to read (an empty journal)
 	}
-	quiet := time.NewTimer(ix.quiet)
-	defer quiet.Stop()
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
+	var (
+		recs []event.Record
+		cseq uint64
+	)
+	index := func(msg jetstream.Msg, md *jetstream.MsgMetadata) error {
+		if md.Sequence.Consumer != cseq+1 {
+			return fmt.Errorf("consumer sequence %d after %d: a message was lost in transit", md.Sequence.Consumer, cseq)
 		}
+		cseq = md.Sequence.Consumer
+		m := journal.Message{Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data(), Seq: md.Sequence.Stream}
 		var err error
-		switch lag := f.lagMsgs(); {
-		case f.pending == 0:
-			// At the head: the next message comes from the block being
-			// written, which is what the lag avoids only while the head
-			// moves fast; then the follower is soon behind again.
-			err = f.read(ctx, 1, followIdleWait)
-		case f.avg == 0:
-			err = f.read(ctx, 1, time.Second) // measure a message
-		case lag > 0 && f.pending > lag:
-			err = f.read(ctx, f.pending-lag, time.Second)
-		case nd.want.Load() > hw.Load():
-			err = f.read(ctx, f.pending, time.Second)
-		default:
-			// Within the lag: look again after quiet, or at once when a
-			// query waits.
-			quiet.Reset(ix.quiet)
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-nd.wake:
-			case <-quiet.C:
-			}
-			info, ierr := cons.Info(ctx)
-			if ierr != nil {
-				return ierr
-			}
-			if info.NumPending == f.pending || nd.want.Load() > hw.Load() {
-				err = f.read(ctx, info.NumPending, time.Second)
-			} else {
-				f.pending = info.NumPending
-			}
-		}
+		recs, err = journal.Decode(m, recs[:0])
 		if err != nil {
+			// An unreadable message is skipped, not retried for ever.
+			ix.log.Warn("query index: skipping a journal message", "seq", m.Seq, "err", err)
+		}
+		ix.addBatchWith(recs, scratch)
+		clear(recs) // do not keep the message alive
+		hw.Store(m.Seq)
+		if md.NumPending == 0 {
+			markCaughtUp()
+		}
+		return nil
+	}
+	for {
+		if err := tail.Read(ctx, index); err != nil {
 			return err
 		}
-		if f.pending == 0 && time.Since(*lastPrune) > time.Minute {
+		if tail.Pending() == 0 && time.Since(*lastPrune) > time.Minute {
 			*lastPrune = time.Now()
 			if s, err := js.Stream(ctx, streamName); err == nil {
 				ix.prunePart(part, s.CachedInfo().State.FirstSeq)
 			}
 		}
 	}
-}
-
-// follower is the state of one followOnce pass.
-type follower struct {
-	ix           *Index
-	cons         jetstream.Consumer
-	hw           *atomic.Uint64
-	scratch      *batchScratch
-	markCaughtUp func()
-	pending      uint64 // messages after the last one read, as last known
-	cseq         uint64 // consumer sequence of the last message read
-	avg          int    // moving average of a message's size in bytes (0: none read)
-	recs         []event.Record
-}
-
-// lagMsgs is the index's lagBytes in messages of the average size (0
-// before any message was read).
-func (f *follower) lagMsgs() uint64 {
-	if f.avg == 0 {
-		return 0
-	}
-	return uint64(f.ix.lagBytes / f.avg)
-}
-
-// read indexes the next n messages (fewer when one pull would bring more
-// than followPullBytes), waiting at most wait for them.
-func (f *follower) read(ctx context.Context, n uint64, wait time.Duration) error {
-	limit := uint64(max(1, followPullBytes/max(f.avg, followMinMsgBytes)))
-	n = max(1, min(n, limit, followMaxMsgs))
-	wctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	batch, err := f.cons.Fetch(int(n), jetstream.FetchContext(wctx))
-	if err != nil {
-		return err
-	}
-	ix := f.ix
-	for msg := range batch.Messages() {
-		md, err := msg.Metadata()
-		if err != nil {
-			continue
-		}
-		if md.Sequence.Consumer != f.cseq+1 {
-			return fmt.Errorf("consumer sequence %d after %d: a message was lost in transit", md.Sequence.Consumer, f.cseq)
-		}
-		f.cseq = md.Sequence.Consumer
-		size := len(msg.Data()) + len(msg.Subject())
-		for k, v := range msg.Headers() {
-			size += len(k)
-			for _, s := range v {
-				size += len(s)
-			}
-		}
-		if f.avg == 0 {
-			f.avg = size
-		} else {
-			f.avg += (size - f.avg) / 8
-		}
-		f.avg = max(f.avg, 1)
-		m := journal.Message{Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data(), Seq: md.Sequence.Stream}
-		f.recs, err = journal.Decode(m, f.recs[:0])
-		if err != nil {
-			// An unreadable message is skipped, not retried for ever.
-			ix.log.Warn("query index: skipping a journal message", "seq", m.Seq, "err", err)
-		}
-		ix.addBatchWith(f.recs, f.scratch)
-		clear(f.recs) // do not keep the message alive
-		f.hw.Store(m.Seq)
-		f.pending = md.NumPending
-		if md.NumPending == 0 {
-			f.markCaughtUp()
-		}
-	}
-	if err := batch.Error(); err != nil && ctx.Err() == nil &&
-		!errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return ctx.Err()
 }
 
 // waitFor blocks until the index holds every event of the messages up to
