@@ -2,6 +2,7 @@ package activity
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,8 +21,6 @@ import (
 const (
 	flushEvery = 1000
 	flushAfter = time.Second
-	// followPullBytes bounds what the pull requests bring into memory.
-	followPullBytes = 8 << 20
 )
 
 // Run folds the journal into the store from its checkpoint and then every
@@ -69,32 +68,40 @@ func (s *Store) followOnce(ctx context.Context) error {
 		s.log.Error("activity: journal messages were removed before they were folded; their events are in no profile",
 			"fromSeq", from, "toSeq", u.FirstSeq-1)
 	}
-	cons, err := j.JetStream().OrderedConsumer(ctx, j.StreamName(), jetstream.OrderedConsumerConfig{
-		FilterSubjects: journal.OrgSubjects(""),
-		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    from,
+	// A plain pull consumer without acks read through a journal.Tail,
+	// which stays behind a moving head (the store's memory); a gap in its
+	// sequence ends this pass, and the next one starts from the checkpoint.
+	js := j.JetStream()
+	cons, err := js.CreateConsumer(ctx, j.StreamName(), jetstream.ConsumerConfig{
+		FilterSubjects:    journal.OrgSubjects(""),
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       from,
+		AckPolicy:         jetstream.AckNonePolicy,
+		InactiveThreshold: time.Minute,
+		MemoryStorage:     true,
+		Replicas:          1,
 	})
 	if err != nil {
 		return err
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(1000, followPullBytes))
-	if err != nil {
-		return err
-	}
-	defer it.Stop()
-	defer context.AfterFunc(ctx, it.Stop)()
-	var recs []event.Record
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		_ = js.DeleteConsumer(dctx, j.StreamName(), cons.CachedInfo().Name)
+	}()
+	tail := journal.NewTail(cons, journal.TailConfig{})
+	var (
+		recs []event.Record
+		cseq uint64
+	)
 	n, last := 0, time.Now()
-	for {
-		msg, err := it.Next()
-		if err != nil {
-			return err
+	fold := func(msg jetstream.Msg, md *jetstream.MsgMetadata) error {
+		if md.Sequence.Consumer != cseq+1 {
+			return fmt.Errorf("activity: consumer sequence %d after %d: a message was lost in transit", md.Sequence.Consumer, cseq)
 		}
-		md, err := msg.Metadata()
-		if err != nil {
-			continue
-		}
+		cseq = md.Sequence.Consumer
 		m := journal.Message{Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data(), Seq: md.Sequence.Stream}
+		var err error
 		recs, err = journal.Decode(m, recs[:0])
 		if err != nil {
 			// Said loudly: the events of this message are not in any profile.
@@ -112,6 +119,12 @@ func (s *Store) followOnce(ctx context.Context) error {
 				return err
 			}
 			n, last = 0, time.Now()
+		}
+		return nil
+	}
+	for {
+		if err := tail.Read(ctx, fold); err != nil {
+			return err
 		}
 	}
 }
