@@ -67,29 +67,18 @@ func openReader(ctx context.Context, j *journal.Journal, afterSeq uint64) (*read
 	if err != nil {
 		return nil, fmt.Errorf("create consumer %s: %w", ConsumerName, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(1000, 16<<20))
-	if err != nil {
-		return nil, fmt.Errorf("consumer %s: %w", ConsumerName, err)
-	}
-	r := &reader{msgs: make(chan batch, 64), errc: make(chan error, 1), stop: it.Stop, pending: cons.CachedInfo().NumPending}
+	// Read through a journal.Tail, which stays behind a moving head (the
+	// store's memory); stop ends the goroutine.
+	tail := journal.NewTail(cons, journal.TailConfig{})
+	rctx, stop := context.WithCancel(ctx)
+	r := &reader{msgs: make(chan batch, 64), errc: make(chan error, 1), stop: stop, pending: cons.CachedInfo().NumPending}
 	go func() {
 		defer close(r.msgs)
 		var last uint64 = afterSeq
-		for {
-			m, err := it.Next()
-			if err != nil {
-				if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-					r.errc <- err
-				}
-				return
-			}
-			md, err := m.Metadata()
-			if err != nil {
-				continue
-			}
+		hand := func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
 			seq := md.Sequence.Stream
 			if seq <= last {
-				continue // a redelivery of what was already handed on
+				return nil // a redelivery of what was already handed on
 			}
 			last = seq
 			recs, err := journal.Decode(journal.Message{Subject: m.Subject(), Header: m.Headers(), Data: m.Data(), Seq: seq}, nil)
@@ -99,7 +88,16 @@ func openReader(ctx context.Context, j *journal.Journal, afterSeq uint64) (*read
 			}
 			select {
 			case r.msgs <- batch{seq: seq, recs: recs, msg: m, pending: md.NumPending}:
-			case <-ctx.Done():
+				return nil
+			case <-rctx.Done():
+				return rctx.Err()
+			}
+		}
+		for {
+			if err := tail.Read(rctx, hand); err != nil {
+				if rctx.Err() == nil {
+					r.errc <- err
+				}
 				return
 			}
 		}
