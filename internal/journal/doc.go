@@ -9,7 +9,10 @@
 // knows the wire format; docs/journal.md has the design and its
 // measurements). Readers decode messages with Decode, which also reads the
 // one-message-per-event format of older releases, and address an event by
-// its position (Position: message sequence and index).
+// its position (Position: message sequence and index). Readers that follow
+// the journal without a latency contract read through a Tail, which stays
+// a few message blocks behind a moving head so that the embedded store can
+// recycle the cache of the block being written (tail.go).
 //
 // With Options.Partitions N > 1 the events are in N streams instead
 // (<Stream>_P0 …, subjects audit_p<k>.<org>), each org in one of them by a
