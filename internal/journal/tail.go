@@ -30,7 +30,7 @@ const (
 	tailIdleWait = 5 * time.Second
 	// tailPullBytes and tailMaxMsgs bound one pull; tailMinMsgBytes is
 	// the message size assumed for the byte bound until one was measured.
-	tailPullBytes   = 8 << 20
+	tailPullBytes   = 2 << 20
 	tailMaxMsgs     = 2000
 	tailMinMsgBytes = 16 << 10
 )
