@@ -92,10 +92,12 @@ func (t *Tail) Read(ctx context.Context, fn func(jetstream.Msg, *jetstream.MsgMe
 	}
 	switch lag := t.lagMsgs(); {
 	case t.pending == 0:
-		// At the head: the next message comes from the block being
+		// At the head: the next messages come from the block being
 		// written, which is what the lag avoids only while the head
-		// moves fast; then the Tail is soon behind again.
-		return t.read(ctx, 1, tailIdleWait, fn)
+		// moves fast. One pull takes them as they come (no latency) up
+		// to its bound, so a steady trickle costs a pull per pull's worth
+		// of messages, not per message; after it the Tail looks again.
+		return t.read(ctx, tailMaxMsgs, tailIdleWait, fn)
 	case t.avg == 0:
 		return t.read(ctx, 1, time.Second, fn) // measure a message
 	case lag > 0 && t.pending > lag:
