@@ -54,6 +54,9 @@ const (
 // written as "5m" in YAML.
 type Duration = duration.Duration
 
+// DefaultSessionTTL is how long a console session lasts by default.
+const DefaultSessionTTL = 8 * time.Hour
+
 // Config is the whole configuration file.
 type Config struct {
 	// Listen is the API's host:port.
@@ -90,6 +93,51 @@ type Config struct {
 	// Cluster configures this node among the nodes that share one journal
 	// (journal.natsUrl).
 	Cluster Cluster `yaml:"cluster"`
+	// Console configures the web console served at / on the API listener.
+	Console Console `yaml:"console"`
+}
+
+// Console configures the web console.
+type Console struct {
+	// Enabled serves the console at / (default true); false serves only
+	// the API.
+	Enabled *bool `yaml:"enabled"`
+	// SessionTTL is how long a console session lasts after sign-in
+	// (default 8h).
+	SessionTTL Duration `yaml:"sessionTtl"`
+	// OIDC, when its issuer is set, offers single sign-on with an OpenID
+	// Connect provider (authorization code flow with PKCE).
+	OIDC OIDC `yaml:"oidc"`
+}
+
+// On reports whether the console is served.
+func (c Console) On() bool { return c.Enabled == nil || *c.Enabled }
+
+// OIDC configures console sign-in through an OpenID Connect provider.
+type OIDC struct {
+	// Issuer is the provider's issuer URL (its discovery document is at
+	// <issuer>/.well-known/openid-configuration).
+	Issuer string `yaml:"issuer"`
+	// ClientID and ClientSecret are the console's client at the provider.
+	ClientID     string        `yaml:"clientId"`
+	ClientSecret secret.String `yaml:"clientSecret"`
+	// RedirectURL is <console URL>/console/oidc/callback as registered at
+	// the provider.
+	RedirectURL string `yaml:"redirectUrl"`
+	// GroupsClaim is the ID token claim that lists the user's groups
+	// (default "groups").
+	GroupsClaim string `yaml:"groupsClaim"`
+	// Groups map a group to the org and scopes its members get; a user in
+	// several groups gets the scopes of all of those of one org (the
+	// first matching group's org). A user in none cannot sign in.
+	Groups []OIDCGroup `yaml:"groups"`
+}
+
+// OIDCGroup maps members of Group to Org ("*" for every org) and Scopes.
+type OIDCGroup struct {
+	Group  string   `yaml:"group"`
+	Org    string   `yaml:"org"`
+	Scopes []string `yaml:"scopes"`
 }
 
 // Cluster configures this node among the nodes sharing one journal.
@@ -420,6 +468,13 @@ func (c Config) WithDefaults() Config {
 		c.Cluster.NodeID = DefaultNodeID(c.DataDir)
 	}
 
+	if c.Console.Enabled == nil {
+		on := true
+		c.Console.Enabled = &on
+	}
+	dur(&c.Console.SessionTTL, DefaultSessionTTL)
+	str(&c.Console.OIDC.GroupsClaim, "groups")
+
 	num(&c.Patterns.MaxLength, pattern.DefaultMaxLength)
 	num(&c.Patterns.MaxCombinations, pattern.DefaultMaxCombinations)
 	num(&c.Patterns.MaxWildcardComplexity, pattern.DefaultMaxWildcardComplexity)
@@ -551,6 +606,7 @@ func (c Config) Validate() error {
 	if err := egress.Validate(c.Egress.Allow, c.Egress.Deny); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.Console.check()...)
 	ids := map[string]bool{}
 	for i, s := range c.Streams {
 		errs = append(errs, s.check(fmt.Sprintf("streams[%d]", i), ids,
@@ -583,6 +639,33 @@ func (d Declared) check(at string, seen map[string]bool, active, inactive string
 	seen[d.ID] = true
 	if d.Status != "" && d.Status != active && d.Status != inactive {
 		errs = append(errs, fmt.Errorf("%s: status %q is not %s or %s", at, d.Status, active, inactive))
+	}
+	return errs
+}
+
+// check reports the console section's problems.
+func (c Console) check() []error {
+	var errs []error
+	if c.SessionTTL < 0 {
+		errs = append(errs, errors.New("console.sessionTtl: must not be negative"))
+	}
+	o := c.OIDC
+	if o.Issuer == "" {
+		return errs
+	}
+	if !strings.HasPrefix(o.Issuer, "https://") && !strings.HasPrefix(o.Issuer, "http://") {
+		errs = append(errs, fmt.Errorf("console.oidc.issuer: %q must be an http or https URL", o.Issuer))
+	}
+	if o.ClientID == "" || o.RedirectURL == "" {
+		errs = append(errs, errors.New("console.oidc: clientId and redirectUrl are required with issuer"))
+	}
+	if len(o.Groups) == 0 {
+		errs = append(errs, errors.New("console.oidc.groups: at least one group mapping is required (nobody could sign in)"))
+	}
+	for i, g := range o.Groups {
+		if g.Group == "" || g.Org == "" || len(g.Scopes) == 0 {
+			errs = append(errs, fmt.Errorf("console.oidc.groups[%d]: group, org and scopes are required", i))
+		}
 	}
 	return errs
 }
