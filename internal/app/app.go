@@ -20,6 +20,7 @@ import (
 	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/console"
 	"github.com/auditstream/auditstream/internal/egress"
 	"github.com/auditstream/auditstream/internal/health"
 	"github.com/auditstream/auditstream/internal/journal"
@@ -182,8 +183,12 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 		Routes: append(extraRoutes(queries, sources, routeDeps{cfg: cfg, journal: j, log: log}),
 			api.ClusterRoute(clusterDeps(cfg, j, clusterKV, sources.stateKV))), Health: board,
 		PublicURL: publicURL(cfg), Retention: retention})
+	handler, err := withConsole(ctx, cfg, j, srv, tokens, typ, log, console.Deps{Log: log})
+	if err != nil {
+		return err
+	}
 	hs := &http.Server{
-		Handler:           srv,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
