@@ -457,6 +457,14 @@ func TestConsoleSystemLogSearch(t *testing.T) {
 		t.Fatalf("event JSON: got %q", js)
 	}
 	b.shot("systemlog")
+	// At phone width the page does not scroll sideways (wide tables
+	// scroll in their own box).
+	b.do("phone width", chromedp.EmulateViewport(390, 844), chromedp.Reload())
+	if w, err := chromedp.Run(b.ctx, chromedp.Evaluate[int]("document.documentElement.scrollWidth")); err != nil || w > 390 {
+		t.Errorf("phone width: got a page %d px wide (%v), want at most 390", w, err)
+	}
+	b.shot("systemlog-phone")
+	b.do("desktop width", chromedp.EmulateViewport(1280, 900))
 	// Export as NDJSON: the same events.
 	href, err := chromedp.Run(b.ctx, chromedp.AttributeValue(chromedp.CSS("#export-ndjson"), "href"))
 	if err != nil {
