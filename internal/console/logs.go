@@ -168,8 +168,8 @@ func (c *Console) logsPage(w http.ResponseWriter, rc *reqCtx) {
 	// The histogram's query runs beside the table's (both are the API's
 	// GET /api/v1/logs): the page takes the longer of the two, not their sum.
 	var (
-		hraw []json.RawMessage
-		herr error
+		hraw  []json.RawMessage
+		herr  error
 		hdone = make(chan struct{})
 	)
 	go func() {
