@@ -2,9 +2,13 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/auth"
@@ -23,9 +27,12 @@ func withConsole(ctx context.Context, cfg config.Config, j *journal.Journal, srv
 	if !cfg.Console.On() {
 		return srv, nil
 	}
-	kv, err := j.KV(ctx, console.Bucket)
+	// Sessions expire by themselves in the bucket too (its TTL is the
+	// session lifetime), so abandoned ones do not pile up.
+	kv, err := j.JetStream().CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: console.Bucket, History: 1,
+		Storage: jetstream.FileStorage, Replicas: cfg.Journal.Replicas, TTL: time.Duration(cfg.Console.SessionTTL)})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("kv bucket %s: %w", console.Bucket, err)
 	}
 	deps.API, deps.Tokens, deps.Sessions = srv, tokens, kv
 	deps.Destinations = destinationTypes()

@@ -592,3 +592,24 @@ func TestConsoleOrgScopedUserSeesOnlyItsOrg(t *testing.T) {
 	}
 	b.shot("org-scoped")
 }
+
+// TestConsoleSessionSurvivesRestart: sessions live in the journal's KV,
+// not in the process.
+func TestConsoleSessionSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	r := startApp(t, testConfig(dir))
+	c, _ := consoleClient(t, r, testAdmin)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	r = startApp(t, testConfig(dir))
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.Get(r.base + "/console/tokens")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("after a restart: got %d (%s), want the page", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
