@@ -335,6 +335,14 @@ func TestConsoleWebhookStreamLifecycle(t *testing.T) {
 		t.Errorf("filtered events: got %d app.other deliveries, want 0", n)
 	}
 	b.shot("stream")
+	b.open("/console/")
+	b.do("overview", chromedp.WaitVisible(chromedp.CSS("#journal-size")))
+	if got := b.text("#ingest-rate"); got == "0.00/s" {
+		t.Errorf("overview: got ingest rate %s, want the events just sent counted", got)
+	}
+	b.shot("overview")
+	b.open("/console/streams")
+	b.shot("streams")
 
 	// The change is an audit event with the signed-in token as actor.
 	code, body := r.call("GET", "/api/v1/logs?filter="+url.QueryEscape(`eventType eq "system.log_stream.lifecycle.create"`), testAdmin, nil)
