@@ -60,6 +60,9 @@ type config struct {
 	// stream's batch.maxAge.
 	versitygw string
 	s3MaxAge  time.Duration
+	// orgs spreads the requests over this many orgs (bench0, bench1, …)
+	// with ?org=; 1 sends to the token's org, as before.
+	orgs int
 }
 
 // The destinations the tool measures.
@@ -478,7 +481,13 @@ func (s *sender) run(ctx context.Context) {
 					buf = s.gen.appendEvent(buf, uint64(i), published)
 				}
 				s.sentAt[j] = int64(time.Since(s.start))
-				res, err := s.cl.SendBatch(ctx, buf)
+				var res client.Result
+				var err error
+				if s.cfg.orgs > 1 {
+					res, err = s.cl.SendBatchTo(ctx, fmt.Sprintf("bench%d", j%s.cfg.orgs), buf)
+				} else {
+					res, err = s.cl.SendBatch(ctx, buf)
+				}
 				s.noteAnswer(int64(time.Since(s.start)))
 				if err != nil {
 					s.mu.Lock()

@@ -9,10 +9,13 @@
 //	auditstream streams list|get|apply|delete|activate|deactivate|status|replay|deadletters|redrive
 //	auditstream sources list|get|create|update|delete|activate|deactivate|status
 //	auditstream tokens list|get|create|delete
+//	auditstream detections rules|upload|activate|deactivate|list|get|ack|close|backtest
 //	auditstream pattern test --pattern JSON --event JSON
 //	auditstream logs query|tail
 //	auditstream lambda
 //	auditstream import s3://bucket/prefix --since T --until T
+//	auditstream verify s3 --bucket B [--prefix P] --keys FILE|URL
+//	auditstream verify dir PATH --keys FILE|URL
 //	auditstream secrets rotate [--data-dir DIR] [--config FILE] [--nats-url URL]
 //	auditstream version
 package main
@@ -63,6 +66,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cli.Sources(ctx, args[1:], stdin, stdout, stderr, env)
 	case "tokens":
 		return cli.Tokens(ctx, args[1:], stdin, stdout, stderr, env)
+	case "detections":
+		return cli.Detections(ctx, args[1:], stdin, stdout, stderr, env)
 	case "pattern":
 		return runPattern(args[1:], stdin, stdout, stderr)
 	case "logs":
@@ -73,6 +78,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runImport(ctx, args[1:], stdout, stderr, env)
 	case "secrets":
 		return runSecrets(ctx, args[1:], stdout, stderr, env)
+	case "verify":
+		return runVerify(ctx, args[1:], stdout, stderr, env)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "auditstream", version)
 		return 0

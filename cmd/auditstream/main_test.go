@@ -60,7 +60,7 @@ func TestHelp(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"--help"}, []string{"serve", "send", "streams", "sources", "tokens", "logs", "import", "lambda", "pattern test", "version", "AUDITSTREAM_ADMIN_TOKEN", "AUDITSTREAM_URL", "AUDITSTREAM_TOKEN"}},
+		{[]string{"--help"}, []string{"serve", "send", "streams", "sources", "tokens", "detections", "logs", "import", "lambda", "pattern test", "version", "AUDITSTREAM_ADMIN_TOKEN", "AUDITSTREAM_URL", "AUDITSTREAM_TOKEN"}},
 		{[]string{"-h"}, []string{"usage: auditstream <command>"}},
 		{[]string{"help"}, []string{"usage: auditstream <command>"}},
 		{[]string{"serve", "-h"}, []string{"usage: auditstream serve", "--data-dir DIR", "--listen host:port", "--config FILE", "--nats-url URL", "AUDITSTREAM_ADMIN_TOKEN"}},
@@ -75,6 +75,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"logs", "-h"}, []string{"auditstream logs"}},
 		{[]string{"tokens", "-h"}, []string{"usage: auditstream tokens", "create --name N --scopes", "revoke ID", "AUDITSTREAM_TOKEN"}},
 		{[]string{"sources", "--help"}, []string{"usage: auditstream sources", "create -f FILE", "deactivate ID", "status ID"}},
+		{[]string{"detections", "-h"}, []string{"usage: auditstream detections", "upload -f FILE", "backtest --rule R|--pack P", "detections.manage"}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -109,6 +110,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"pattern"}, "usage: auditstream pattern test"},
 		{[]string{"tokens"}, "tokens needs a verb"},
 		{[]string{"sources", "get"}, "sources get takes one source ID"},
+		{[]string{"detections"}, "detections needs a verb"},
+		{[]string{"detections", "ack"}, "detections ack takes one ID"},
+		{[]string{"detections", "backtest"}, "needs --rule or --pack"},
+		{[]string{"detections", "explode"}, `unknown detections verb "explode"`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

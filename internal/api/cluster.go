@@ -33,6 +33,8 @@ type ClusterDeps struct {
 	// LogStreams and Sources are the leases of the log streams and of the
 	// polling sources.
 	LogStreams, Sources LeaseSet
+	// Detections is the lease of the detection runtime (one node evaluates).
+	Detections LeaseSet
 	// Self is this node's id; Embedded says the journal is this node's
 	// embedded server (it leads every journal stream).
 	Self     string
@@ -48,6 +50,9 @@ type Cluster struct {
 	Nodes []ClusterNode `json:"nodes"`
 	// Journal lists the journal's JetStream streams and their leaders.
 	Journal []JournalStream `json:"journal"`
+	// JournalPartitions is how many streams hold the events
+	// (journal.partitions); each is listed in Journal with its partition.
+	JournalPartitions int `json:"journalPartitions"`
 }
 
 // ClusterNode is one node: its heartbeat and what it owns.
@@ -62,6 +67,9 @@ type ClusterNode struct {
 	// sources whose unexpired lease the node holds.
 	LogStreams []string `json:"logStreams"`
 	Sources    []string `json:"sources"`
+	// Detections: the node evaluates the detection rules (it holds their
+	// lease).
+	Detections bool `json:"detections"`
 }
 
 // JournalStream is one JetStream stream of the journal.
@@ -71,6 +79,9 @@ type JournalStream struct {
 	// id for the embedded journal).
 	Leader   string `json:"leader"`
 	Replicas int    `json:"replicas"`
+	// Partition is the journal partition the stream holds, for the events
+	// streams (absent for the dead letters).
+	Partition *int `json:"partition,omitempty"`
 }
 
 // ClusterRoute is GET /api/v1/cluster: the nodes, what each owns, and the
@@ -124,7 +135,11 @@ func (d ClusterDeps) view(ctx context.Context) (Cluster, error) {
 	}{
 		{d.LogStreams, func(n *ClusterNode, id string) { n.LogStreams = append(n.LogStreams, id) }},
 		{d.Sources, func(n *ClusterNode, id string) { n.Sources = append(n.Sources, id) }},
+		{d.Detections, func(n *ClusterNode, _ string) { n.Detections = true }},
 	} {
+		if set.leases.KV == nil {
+			continue
+		}
 		held, err := lease.All(ctx, set.leases.KV, set.leases.Prefix)
 		if err != nil {
 			return Cluster{}, err
@@ -145,6 +160,9 @@ func (d ClusterDeps) view(ctx context.Context) (Cluster, error) {
 	if out.Journal, err = d.journalStreams(ctx); err != nil {
 		return Cluster{}, err
 	}
+	if d.Journal != nil {
+		out.JournalPartitions = len(d.Journal.Partitions())
+	}
 	return out, nil
 }
 
@@ -162,6 +180,11 @@ func (d ClusterDeps) journalStreams(ctx context.Context) ([]JournalStream, error
 			continue
 		}
 		s := JournalStream{Name: name, Replicas: max(info.Config.Replicas, 1)}
+		for _, p := range d.Journal.Partitions() {
+			if p.Stream() == name {
+				s.Partition = new(p.Index())
+			}
+		}
 		switch {
 		case d.Embedded:
 			s.Leader = d.Self

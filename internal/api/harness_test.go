@@ -239,6 +239,8 @@ type env struct {
 	// routes, when set, adds the endpoints it returns for the server's
 	// journal (as app.Run adds other packages').
 	routes func(j *journal.Journal) []httpapi.Route
+	// partitions is journal.partitions (0: one).
+	partitions int
 }
 
 // newServerWith is the API over an embedded journal with the token and
@@ -247,7 +249,7 @@ type env struct {
 func newServerWith(t *testing.T, e env) (*server, *health.Board) {
 	t.Helper()
 	ctx := t.Context()
-	j := journaltest.OpenWith(t, journal.Options{MaxBytes: e.maxBytes})
+	j := journaltest.OpenWith(t, journal.Options{MaxBytes: e.maxBytes, Partitions: e.partitions})
 	tokens, err := auth.NewStore(ctx, journaltest.KV(t, j, journal.BucketTokens), discard)
 	if err != nil {
 		t.Fatal(err)

@@ -87,6 +87,14 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 		return err
 	}
 	typ, srcTypes := dcl.types, dcl.sourceTypes
+	// So are the integrity keys that sign the trail's digests; a key is
+	// generated into the data directory only once the rest checked out.
+	ikeys, err := integrityKeys(cfg, log)
+	if err != nil {
+		return err
+	}
+	// S3 and file streams sign the digests of what they export with them.
+	typ.signer = ikeys
 
 	jopts := journalOptions(cfg)
 	jopts.Health = board
@@ -166,6 +174,10 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	// active stream has not delivered (journal.whenFull).
 	retention := stream.NewRetention(stream.RetentionConfig{Journal: j, Supervisor: sup, WhenFull: cfg.Journal.WhenFull,
 		Health: board, Log: log, Registry: reg, SystemOrg: cfg.Ingest.DefaultOrg})
+	integ, err := newIntegrity(ctx, cfg, j, ikeys, clusterKV, reg, log)
+	if err != nil {
+		return err
+	}
 	queries, err := newQuery(ctx, cfg, j, keys, board, log)
 	if err != nil {
 		return err
@@ -178,10 +190,15 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	}
 	closers = append(closers, sources.store.Close)
 
+	dets, err := newDetections(ctx, detectionsDeps{cfg: cfg, journal: j, leaseKV: clusterKV, registry: reg, log: log})
+	if err != nil {
+		return err
+	}
+
 	srv := api.New(api.Deps{Journal: j, Tokens: tokens, Streams: streams, Supervisor: sup, Types: typ,
 		ValidateFilter: typ.validateFilter, Log: log, Registry: reg, DefaultOrg: cfg.Ingest.DefaultOrg, Limits: limits,
-		Routes: append(extraRoutes(queries, sources, routeDeps{cfg: cfg, journal: j, log: log}),
-			api.ClusterRoute(clusterDeps(cfg, j, clusterKV, sources.stateKV))), Health: board,
+		Routes: append(append(append(extraRoutes(queries, sources, routeDeps{cfg: cfg, journal: j, log: log}),
+			api.ClusterRoute(clusterDeps(cfg, j, clusterKV, sources.stateKV))), integ.api.Routes()...), dets.routes()...), Health: board,
 		PublicURL: publicURL(cfg), Retention: retention})
 	handler, err := withConsole(ctx, cfg, j, srv, tokens, typ, log, console.Deps{Log: log})
 	if err != nil {
@@ -227,8 +244,15 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 		// first), before the API; on the way down each poller finishes
 		// its page after the API (receivers) stopped.
 		component{name: "sources", run: sources.run},
-		// Detections, when they exist, go here: they read the journal and
-		// append alerts, like sources.
+		// The digester reads the journal and appends signed digests: a
+		// producer, like the sources.
+		component{name: "integrity", run: integ.run},
+		// Detections read the journal and append detection events, like
+		// sources: after the log stream runners and the query index (which
+		// deliver and serve the detections) and before the API; on the way
+		// down they stop after intake (the API) and save their checkpoint,
+		// so the next start resumes exactly where they stopped.
+		component{name: "detections", run: dets.run},
 		//
 		// The API last: it takes events in (ingest, receivers) and serves
 		// everything above. Its stop refuses new events (503), then lets
@@ -294,6 +318,7 @@ func declare(cfg config.Config, listen string, log *slog.Logger) (*declared, err
 	out.SetListen(listen)
 	typ := newDestinations(log, out, envelopeDefaults{account: cfg.Envelope.Account, region: cfg.Envelope.Region})
 	typ.patterns = patternOptions(cfg.Patterns)
+
 	d := &declared{types: typ, sourceTypes: sourceTypes(out, publicURL(cfg))}
 	if d.streams, err = configStreams(cfg, typ); err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/detect"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/source"
 	"github.com/auditstream/auditstream/internal/stream"
@@ -26,5 +27,6 @@ func clusterDeps(cfg config.Config, j *journal.Journal, clusterKV, sourceStateKV
 	return api.ClusterDeps{Journal: j, Nodes: clusterKV,
 		LogStreams: api.LeaseSet{KV: clusterKV, Prefix: stream.LeasePrefix},
 		Sources:    api.LeaseSet{KV: sourceStateKV, Prefix: source.LeasePrefix},
+		Detections: api.LeaseSet{KV: clusterKV, Prefix: detect.LeasePrefix},
 		Self:       cfg.Cluster.NodeID, Embedded: cfg.Journal.NatsURL == ""}
 }

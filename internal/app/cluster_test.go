@@ -13,7 +13,7 @@ import (
 )
 
 // TestClusterView: a single node announces itself under its configured
-// id, owns its log stream, and shows itself as the embedded journal's
+// id, owns its log stream and the detection runtime, and shows itself as the embedded journal's
 // leader in GET /api/v1/cluster.
 func TestClusterView(t *testing.T) {
 	hook := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
@@ -31,7 +31,7 @@ func TestClusterView(t *testing.T) {
 		if code != http.StatusOK || json.Unmarshal([]byte(body), &c) != nil {
 			return false
 		}
-		return len(c.Nodes) == 1 && slices.Equal(c.Nodes[0].LogStreams, []string{"hook"})
+		return len(c.Nodes) == 1 && slices.Equal(c.Nodes[0].LogStreams, []string{"hook"}) && c.Nodes[0].Detections
 	}, wait.Seen(func() string { return body }))
 	if n := c.Nodes[0]; c.Self != "node-a" || n.ID != "node-a" || !n.Live || n.Version == "" {
 		t.Errorf("got %s, want live node-a with a version", body)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/auditstream/auditstream/internal/exportdigest"
 	"github.com/auditstream/auditstream/internal/pattern"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/sink/cloudwatch"
@@ -17,8 +18,11 @@ import (
 	"github.com/auditstream/auditstream/internal/sink/filesink"
 	"github.com/auditstream/auditstream/internal/sink/httpsink"
 	"github.com/auditstream/auditstream/internal/sink/outbound"
+	"github.com/auditstream/auditstream/internal/sink/pagerduty"
 	"github.com/auditstream/auditstream/internal/sink/s3"
+	"github.com/auditstream/auditstream/internal/sink/slack"
 	"github.com/auditstream/auditstream/internal/sink/splunk"
+	"github.com/auditstream/auditstream/internal/sink/teams"
 	"github.com/auditstream/auditstream/internal/stream"
 )
 
@@ -42,6 +46,9 @@ func destinationTypes() []sink.Type {
 		splunk.OktaType(),
 		datadog.Type(),
 		elasticsearch.Type(),
+		slack.Type(),
+		teams.Type(),
+		pagerduty.Type(),
 	}
 }
 
@@ -56,6 +63,8 @@ type destinations struct {
 	// patterns are the limits filters are compiled with.
 	patterns []pattern.Option
 	envelope envelopeDefaults
+	// signer signs the digests of S3 and file streams; nil writes none.
+	signer exportdigest.Signer
 }
 
 func newDestinations(log *slog.Logger, guard *outbound.Guard, env envelopeDefaults) *destinations {
@@ -69,7 +78,12 @@ func newDestinations(log *slog.Logger, guard *outbound.Guard, env envelopeDefaul
 // deps are the sink.Deps of d's destination: the client, checks and
 // directories of d's owner.
 func (t *destinations) deps(d stream.Definition) sink.Deps {
-	return t.guard.Deps(outbound.Owner{Trust: outbound.TrustOf(d.ByOperator()), Org: d.Org}, t.log)
+	deps := t.guard.Deps(outbound.Owner{Trust: outbound.TrustOf(d.ByOperator()), Org: d.Org}, t.log)
+	deps.Stream = d.ID
+	if t.signer != nil {
+		deps.Signer = t.signer
+	}
+	return deps
 }
 
 func (t *destinations) row(typ string) (sink.Type, error) {

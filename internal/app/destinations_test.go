@@ -40,8 +40,8 @@ func TestDestinationRows(t *testing.T) {
 			}
 		})
 	}
-	if len(seen) != 10 {
-		t.Errorf("rows: got %d, want 10", len(seen))
+	if len(seen) != 13 {
+		t.Errorf("rows: got %d, want 13", len(seen))
 	}
 }
 
@@ -60,6 +60,9 @@ func TestDerivedSecretPaths(t *testing.T) {
 		"splunk_cloud_logstreaming": {"token"},
 		"datadog":                   {"apiKey"},
 		"elasticsearch":             {"auth.password", "auth.apiKey"},
+		"slack":                     {"webhookUrl"},
+		"teams":                     {"webhookUrl"},
+		"pagerduty":                 {"routingKey"},
 	}
 	d := newDestinations(nil, nil, envelopeDefaults{})
 	for typ, w := range want {

@@ -29,6 +29,7 @@ func journalOptions(cfg config.Config) journal.Options {
 		SyncAlways:            cfg.Journal.SyncAlways,
 		SyncInterval:          time.Duration(cfg.Journal.SyncInterval),
 		Replicas:              cfg.Journal.Replicas,
+		Partitions:            cfg.Journal.Partitions,
 
 		DeadLetterMaxBytes: cfg.Journal.DeadLetters.MaxBytes,
 	}

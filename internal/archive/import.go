@@ -92,7 +92,7 @@ func Import(ctx context.Context, client *s3api.Client, j Appender, opts ImportOp
 		}
 		for _, o := range page.Contents {
 			key := aws.ToString(o.Key)
-			if strings.Contains(key, VerifyPrefix) || strings.HasSuffix(key, "/") {
+			if strings.Contains(key, VerifyPrefix) || strings.HasSuffix(key, "/") || hidden(strings.TrimPrefix(key, opts.Prefix)) {
 				continue
 			}
 			if from, to, ok := PartitionSpan(strings.TrimPrefix(key, opts.Prefix)); ok &&
@@ -170,4 +170,16 @@ func ParseURL(u string) (bucket, prefix string, err error) {
 		return "", "", errors.New("want s3://bucket/prefix: no bucket")
 	}
 	return bucket, prefix, nil
+}
+
+// hidden reports whether a key below the prefix is in a directory whose
+// name starts with "_" or ".", which query engines skip too: the digests
+// of <prefix>_digest/ (package exportdigest) are not events.
+func hidden(rel string) bool {
+	for seg := range strings.SplitSeq(rel, "/") {
+		if strings.HasPrefix(seg, "_") || strings.HasPrefix(seg, ".") {
+			return true
+		}
+	}
+	return false
 }

@@ -90,8 +90,10 @@ func TestImport(t *testing.T) {
 	// Pruned by their partition, so never read (one would not decode).
 	put(t, c, "audit/year=2026/month=02/day=28/hour=23/e", archive.NDJSON, archive.None, []event.Record{rec("old", "acme", h(-1))})
 	putRaw(t, c, "audit/year=2026/month=03/day=02/f.jsonl.gz", []byte("not gzip at all"))
-	// Skipped: the verify object, a folder marker, and keys outside the prefix.
+	// Skipped: the verify object, a folder marker, a digest (hidden
+	// "_" directory) and keys outside the prefix.
 	putRaw(t, c, "audit/"+archive.VerifyPrefix+"1700000000", []byte("ok"))
+	putRaw(t, c, "audit/_digest/2026/03/01/0ls1_20260301T000000.000Z.json", []byte(`{"payload":{"version":1},"keyId":"k","signature":"AA=="}`))
 	putRaw(t, c, "audit/folder/", nil)
 	putRaw(t, c, "auditx/g.jsonl", []byte(rec("outside", "", h(1)).Data))
 

@@ -42,12 +42,17 @@ const (
 	ScopeManageStreams Scope = "logStreams.manage"
 	ScopeReadSources   Scope = "sources.read"
 	ScopeManageSources Scope = "sources.manage"
-	ScopeAdmin         Scope = "admin"
+	// ScopeReadDetections lists detection rules and detections and runs
+	// backtests; ScopeManageDetections also uploads, enables and disables
+	// rules and acknowledges or closes detections.
+	ScopeReadDetections   Scope = "detections.read"
+	ScopeManageDetections Scope = "detections.manage"
+	ScopeAdmin            Scope = "admin"
 )
 
 // AllScopes lists the valid scopes.
 var AllScopes = []Scope{ScopeWriteEvents, ScopeReadLogs, ScopeReadStreams, ScopeManageStreams,
-	ScopeReadSources, ScopeManageSources, ScopeAdmin}
+	ScopeReadSources, ScopeManageSources, ScopeReadDetections, ScopeManageDetections, ScopeAdmin}
 
 // AllOrgs is the Org of a token that may act on every org.
 const AllOrgs = "*"
@@ -74,6 +79,8 @@ func (t Token) Has(s Scope) bool {
 		return slices.Contains(t.Scopes, ScopeManageStreams)
 	case ScopeReadSources:
 		return slices.Contains(t.Scopes, ScopeManageSources)
+	case ScopeReadDetections:
+		return slices.Contains(t.Scopes, ScopeManageDetections)
 	}
 	return false
 }

@@ -49,6 +49,8 @@ var Commands = []struct {
 		{"serve", "run the service: journal, log streams, sources and the API"},
 		{"import", "read events archived in S3 (s3://bucket/prefix) back into the journal"},
 		{"secrets rotate", "re-encrypt stored secrets with the current key (service stopped)"},
+		{"verify journal", "check the tamper-evident trail: hash chains, signed digests\n(directly, or through the API with an org token)"},
+		{"verify s3, verify dir", "check what an S3 or file stream exported against its signed\ndigests"},
 		{"lambda", "run as an AWS Lambda function (S3 archive or forwarding; see the README)"},
 	}},
 	{"client commands (they talk to a running server's API)", []Command{
@@ -57,6 +59,7 @@ var Commands = []struct {
 		{"streams", "manage log streams: list, get, apply, delete, activate,\ndeactivate, status, replay, deadletters, redrive"},
 		{"sources", "manage sources (Okta poller, EventBridge receiver): list, get,\ncreate, update, delete, activate, deactivate, status"},
 		{"tokens", "manage API tokens: list, get, create, delete (revoke)"},
+		{"detections", "detection rules, detections and backtests: rules, upload,\nactivate, deactivate, list, get, ack, close, backtest"},
 	}},
 	{"tools", []Command{
 		{"pattern test", "test an EventBridge event pattern against an event"},

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 
 	"github.com/klauspost/compress/gzip"
 )
@@ -119,9 +120,19 @@ func (c *Client) SendNDJSON(ctx context.Context, r io.Reader) (Result, error) {
 // body within the server's limits; SendNDJSON does the splitting. ndjson is
 // not modified or retained.
 func (c *Client) SendBatch(ctx context.Context, ndjson []byte) (Result, error) {
+	return c.SendBatchTo(ctx, "", ndjson)
+}
+
+// SendBatchTo is SendBatch into org (?org=, for a token of every org; ""
+// is the token's org, or the server's default org).
+func (c *Client) SendBatchTo(ctx context.Context, org string, ndjson []byte) (Result, error) {
+	path := "/api/v1/events"
+	if org != "" {
+		path += "?org=" + url.QueryEscape(org)
+	}
 	rq := request{
 		method:      http.MethodPost,
-		url:         c.url("/api/v1/events"),
+		url:         c.url(path),
 		body:        ndjson,
 		contentType: "application/x-ndjson",
 		idempotent:  true, // the server de-duplicates by uuid

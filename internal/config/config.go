@@ -26,6 +26,7 @@ import (
 	"github.com/auditstream/auditstream/internal/duration"
 	"github.com/auditstream/auditstream/internal/egress"
 	"github.com/auditstream/auditstream/internal/httpapi"
+	"github.com/auditstream/auditstream/internal/integrity"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/pattern"
 	"github.com/auditstream/auditstream/internal/query"
@@ -93,6 +94,12 @@ type Config struct {
 	// Cluster configures this node among the nodes that share one journal
 	// (journal.natsUrl).
 	Cluster Cluster `yaml:"cluster"`
+	// Integrity configures the tamper-evident trail: the keys digests are
+	// signed with and how often (docs/integrity.md).
+	Integrity Integrity `yaml:"integrity"`
+	// Detections configures the detection runtime: rule packs evaluated
+	// over every event as it is journaled (docs/detections.md).
+	Detections Detections `yaml:"detections"`
 	// Console configures the web console served at / on the API listener.
 	Console Console `yaml:"console"`
 }
@@ -138,6 +145,93 @@ type OIDCGroup struct {
 	Group  string   `yaml:"group"`
 	Org    string   `yaml:"org"`
 	Scopes []string `yaml:"scopes"`
+}
+
+// DefaultDigestInterval is how often each org's trail is digested and
+// signed while it has traffic: CloudTrail digests hourly, a minute bounds
+// what an undetected tamperer could rewrite much tighter at a cost of one
+// small event per org and minute.
+const DefaultDigestInterval = time.Minute
+
+// Integrity configures signed digests of the journal's hash chains.
+type Integrity struct {
+	// Keys are Ed25519 keys by id, each from privateKeyFile (PEM PKCS #8,
+	// "openssl genpkey -algorithm ed25519") or privateKey (base64 of the
+	// 32-byte seed; write-only). None: serve generates one into
+	// <dataDir>/integrity/signing-key.pem on first start and logs its id.
+	// In a cluster configure the same keys on every node.
+	Keys []integrity.KeySpec `yaml:"keys"`
+	// SigningKey is the id of the key that signs new digests; the others
+	// only verify older ones (rotation). Required with more than one key.
+	SigningKey string `yaml:"signingKey"`
+	// DigestInterval is how often each org with new events gets a signed
+	// digest (default 1m).
+	DigestInterval Duration `yaml:"digestInterval"`
+}
+
+// Detection defaults, each with its reason.
+const (
+	// DefaultDetectionsLateness is how far behind the newest event of an
+	// org an event may arrive and still count in correlation windows:
+	// Okta and the pollers deliver within seconds, retries within minutes.
+	DefaultDetectionsLateness = 2 * time.Minute
+	// DefaultDetectionsMaxGroups bounds each correlation's groups (rsigma
+	// caps all state at 100,000 entries; ours is per rule); the stalest
+	// group is evicted and counted.
+	DefaultDetectionsMaxGroups = 100_000
+	// DefaultDetectionsMaxEvents bounds the events kept per group: enough
+	// for every threshold in the published packs (the largest is 20).
+	DefaultDetectionsMaxEvents = 1_000
+	// DefaultDetectionsCheckpoint is how often the correlation state is
+	// saved: a restart re-reads at most this much of the journal.
+	DefaultDetectionsCheckpoint = 5 * time.Second
+)
+
+// Detections configures the detection runtime.
+type Detections struct {
+	// Enabled runs the runtime (default true; without packs it evaluates
+	// only rules uploaded through the API).
+	Enabled *bool `yaml:"enabled"`
+	// Packs are rule packs: directories (or files) of Sigma and native
+	// rules, loaded as published, each with an optional overlay file.
+	Packs []DetectionPack `yaml:"packs"`
+	// Logsources bind rule logsources to the envelope sources of the events
+	// that carry them, in addition to the built-in product okta =
+	// aws.partner/okta.com/... (the Okta poller and EventBridge receiver).
+	// Events ingested through the API have the source auditstream.<org>:
+	// declare {product: okta, sources: [auditstream.]} when producers push
+	// Okta events there.
+	Logsources []DetectionLogsource `yaml:"logsources"`
+	// AllowedLateness: matches older than the org's newest event minus this
+	// are counted as late, not applied (default 2m).
+	AllowedLateness Duration `yaml:"allowedLateness"`
+	// MaxGroupsPerRule bounds each correlation's groups (default 100000).
+	MaxGroupsPerRule int `yaml:"maxGroupsPerRule"`
+	// MaxEventsPerWindow bounds the events kept per group (default 1000).
+	MaxEventsPerWindow int `yaml:"maxEventsPerWindow"`
+	// CheckpointInterval is how often the state is saved (default 5s).
+	CheckpointInterval Duration `yaml:"checkpointInterval"`
+}
+
+// On reports whether the detection runtime runs.
+func (d Detections) On() bool { return d.Enabled == nil || *d.Enabled }
+
+// DetectionPack is one rule pack.
+type DetectionPack struct {
+	// Name names the pack in rule listings and detections.
+	Name string `yaml:"name"`
+	// Path is a directory of .yml/.yaml rule files, or one file.
+	Path string `yaml:"path"`
+	// Overlay is an optional YAML file of placeholders, aliases, disabled
+	// rules, levels and the pack's default suppression.
+	Overlay string `yaml:"overlay,omitempty"`
+}
+
+// DetectionLogsource binds a Sigma logsource to envelope source prefixes.
+type DetectionLogsource struct {
+	Product string   `yaml:"product"`
+	Service string   `yaml:"service,omitempty"`
+	Sources []string `yaml:"sources"`
 }
 
 // Cluster configures this node among the nodes sharing one journal.
@@ -250,6 +344,12 @@ type Journal struct {
 	SyncInterval Duration `yaml:"syncInterval"`
 	// Replicas for streams and buckets on a NATS cluster (3 is usual).
 	Replicas int `yaml:"replicas"`
+	// Partitions is how many JetStream streams hold the events (default
+	// 1), each with its own leader on a cluster, so that journal writes
+	// spread over the servers; an org's events are all in one partition
+	// (a hash of its name). MaxBytes is split evenly between them. Fixed
+	// when the journal is created: another count is refused at start.
+	Partitions int `yaml:"partitions"`
 }
 
 // DeadLetters bounds the store of events destinations refused for good.
@@ -393,6 +493,9 @@ const (
 	DefaultSyncInterval = 2 * time.Minute
 	// DefaultReplicas keeps one copy: a single node.
 	DefaultReplicas = 1
+	// DefaultPartitions keeps the journal in one stream, as before
+	// partitions existed.
+	DefaultPartitions = 1
 	// DefaultStrictNumericOperands follows AWS's documented bounds.
 	DefaultStrictNumericOperands = true
 )
@@ -433,6 +536,7 @@ func (c Config) WithDefaults() Config {
 	num(&c.Journal.DuplicateWindowMaxIDs, journal.DefaultDuplicateWindowMaxIDs)
 	dur(&c.Journal.SyncInterval, DefaultSyncInterval)
 	num(&c.Journal.Replicas, DefaultReplicas)
+	num(&c.Journal.Partitions, DefaultPartitions)
 
 	num64(&c.Ingest.MaxBodyBytes, httpapi.DefaultLimits.MaxBody)
 	num(&c.Ingest.MaxEventBytes, httpapi.DefaultLimits.MaxEvent)
@@ -467,6 +571,16 @@ func (c Config) WithDefaults() Config {
 	if c.Cluster.NodeID == "" {
 		c.Cluster.NodeID = DefaultNodeID(c.DataDir)
 	}
+
+	dur(&c.Integrity.DigestInterval, DefaultDigestInterval)
+	if c.Detections.Enabled == nil {
+		on := true
+		c.Detections.Enabled = &on
+	}
+	dur(&c.Detections.AllowedLateness, DefaultDetectionsLateness)
+	num(&c.Detections.MaxGroupsPerRule, DefaultDetectionsMaxGroups)
+	num(&c.Detections.MaxEventsPerWindow, DefaultDetectionsMaxEvents)
+	dur(&c.Detections.CheckpointInterval, DefaultDetectionsCheckpoint)
 
 	if c.Console.Enabled == nil {
 		on := true
@@ -563,6 +677,9 @@ func (c Config) Validate() error {
 	if c.Journal.NatsURL == "" && c.DataDir == "" {
 		errs = append(errs, errors.New("dataDir: required with the embedded journal"))
 	}
+	if c.Journal.Partitions < 0 || c.Journal.Partitions > journal.MaxPartitions {
+		errs = append(errs, fmt.Errorf("journal.partitions: %d must be 1 to %d", c.Journal.Partitions, journal.MaxPartitions))
+	}
 	if c.Journal.Replicas < 0 || c.Journal.Replicas > 5 {
 		errs = append(errs, errors.New("journal.replicas: must be 1 to 5"))
 	}
@@ -581,6 +698,7 @@ func (c Config) Validate() error {
 	if c.Journal.DeadLetters.MaxBytes < -1 {
 		errs = append(errs, fmt.Errorf("journal.deadLetters.maxBytes: %d must be -1 (no cap), 0 (the default) or positive", c.Journal.DeadLetters.MaxBytes))
 	}
+	errs = append(errs, c.Detections.validate()...)
 	if c.Query.Timeout < 0 || c.Query.RateLimitPerMinute < -1 {
 		errs = append(errs, errors.New("query: timeout must not be negative and rateLimitPerMinute must be -1 or more"))
 	}
@@ -602,6 +720,16 @@ func (c Config) Validate() error {
 	}
 	if c.Cluster.NodeID != "" && !streamIDRE.MatchString(c.Cluster.NodeID) {
 		errs = append(errs, fmt.Errorf("cluster.nodeId: %q must be 1 to 64 letters, digits, '-' or '_'", c.Cluster.NodeID))
+	}
+	if c.Integrity.DigestInterval < 0 || c.Integrity.DigestInterval > 0 && c.Integrity.DigestInterval.D() < time.Second {
+		errs = append(errs, fmt.Errorf("integrity.digestInterval: %s must be at least 1s", c.Integrity.DigestInterval.D()))
+	}
+	if len(c.Integrity.Keys) > 0 {
+		if _, err := integrity.NewKeyring(c.Integrity.Keys, c.Integrity.SigningKey); err != nil {
+			errs = append(errs, err)
+		}
+	} else if c.Integrity.SigningKey != "" {
+		errs = append(errs, fmt.Errorf("integrity.signingKey: %q names no key of integrity.keys", c.Integrity.SigningKey))
 	}
 	if err := egress.Validate(c.Egress.Allow, c.Egress.Deny); err != nil {
 		errs = append(errs, err)
@@ -666,6 +794,39 @@ func (c Console) check() []error {
 		if g.Group == "" || g.Org == "" || len(g.Scopes) == 0 {
 			errs = append(errs, fmt.Errorf("console.oidc.groups[%d]: group, org and scopes are required", i))
 		}
+	}
+	return errs
+}
+
+func (d Detections) validate() []error {
+	var errs []error
+	names := map[string]bool{}
+	for i, p := range d.Packs {
+		if p.Name == "" || p.Name == "uploaded" {
+			errs = append(errs, fmt.Errorf("detections.packs[%d].name: required, not \"uploaded\" (the API's)", i))
+		} else if names[p.Name] {
+			errs = append(errs, fmt.Errorf("detections.packs[%d].name: %q is used twice", i, p.Name))
+		}
+		names[p.Name] = true
+		if p.Path == "" {
+			errs = append(errs, fmt.Errorf("detections.packs[%d].path: required", i))
+		}
+	}
+	for i, l := range d.Logsources {
+		if l.Product == "" || len(l.Sources) == 0 {
+			errs = append(errs, fmt.Errorf("detections.logsources[%d]: product and sources are required", i))
+		}
+		for _, s := range l.Sources {
+			if s == "" {
+				errs = append(errs, fmt.Errorf("detections.logsources[%d].sources: an empty prefix would route every source", i))
+			}
+		}
+	}
+	if len(d.Logsources) > 60 {
+		errs = append(errs, errors.New("detections.logsources: at most 60"))
+	}
+	if d.AllowedLateness < 0 || d.MaxGroupsPerRule < 0 || d.MaxEventsPerWindow < 0 || d.CheckpointInterval < 0 {
+		errs = append(errs, errors.New("detections: allowedLateness, maxGroupsPerRule, maxEventsPerWindow and checkpointInterval must not be negative"))
 	}
 	return errs
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/integrity"
+	"github.com/auditstream/auditstream/internal/secret"
 )
 
 func TestDefault(t *testing.T) {
@@ -225,6 +227,9 @@ func TestValidate(t *testing.T) {
 		{"replicas 5", func(c *config.Config) { c.Journal.Replicas = 5 }, ""},
 		{"replicas 6", func(c *config.Config) { c.Journal.Replicas = 6 }, "journal.replicas"},
 		{"replicas negative", func(c *config.Config) { c.Journal.Replicas = -1 }, "journal.replicas"},
+		{"partitions 3", func(c *config.Config) { c.Journal.Partitions = 3 }, ""},
+		{"partitions negative", func(c *config.Config) { c.Journal.Partitions = -1 }, "journal.partitions"},
+		{"partitions 257", func(c *config.Config) { c.Journal.Partitions = 257 }, "journal.partitions"},
 		{"duplicateWindowMaxIds negative", func(c *config.Config) { c.Journal.DuplicateWindowMaxIDs = -1 }, "journal.duplicateWindowMaxIds"},
 		{"negative body", func(c *config.Config) { c.Ingest.MaxBodyBytes = -1 }, "ingest: limits"},
 		{"negative event", func(c *config.Config) { c.Ingest.MaxEventBytes = -1 }, "ingest: limits"},
@@ -243,6 +248,36 @@ func TestValidate(t *testing.T) {
 				t.Errorf("got %v, want nil", err)
 			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 				t.Errorf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestIntegrityConfig: the integrity keys are checked when the file loads,
+// every problem reported, the key never shown.
+func TestIntegrityConfig(t *testing.T) {
+	seed := "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+	tests := []struct {
+		name    string
+		in      config.Integrity
+		wantErr string
+	}{
+		{"none", config.Integrity{}, ""},
+		{"one key", config.Integrity{Keys: []integrity.KeySpec{{ID: "k1", PrivateKey: secret.String(seed)}}}, ""},
+		{"unknown signing key", config.Integrity{Keys: []integrity.KeySpec{{ID: "k1", PrivateKey: secret.String(seed)}}, SigningKey: "k2"}, "not one of"},
+		{"signing key without keys", config.Integrity{SigningKey: "k2"}, "names no key"},
+		{"interval too short", config.Integrity{DigestInterval: config.Duration(time.Millisecond)}, "at least 1s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := config.Default()
+			c.Integrity = tt.in
+			err := c.Validate()
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("got %v, want %q", err, tt.wantErr)
+			}
+			if err != nil && strings.Contains(err.Error(), seed) {
+				t.Errorf("error shows the key: %v", err)
 			}
 		})
 	}

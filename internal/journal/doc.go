@@ -11,7 +11,14 @@
 // one-message-per-event format of older releases, and address an event by
 // its position (Position: message sequence and index).
 //
-// One writer goroutine appends (writer.go): it takes every Append queued at
+// With Options.Partitions N > 1 the events are in N streams instead
+// (<Stream>_P0 …, subjects audit_p<k>.<org>), each org in one of them by a
+// hash of its name, each with its own writer and, on a cluster, its own
+// leader; positions carry the partition in their top 8 bits (PartitionSeq,
+// PartitionOf), so partition 0 and a journal of one partition have the
+// same positions as before partitions (partition.go).
+//
+// One writer goroutine per partition appends (writer.go): it takes every Append queued at
 // once, drops events whose (org, uuid) its window saw within
 // DuplicateWindow (and the last DuplicateWindowMaxIDs events), and
 // publishes the batches pipelined, each expecting the previous one as the

@@ -22,15 +22,18 @@ import (
 // batch, up to MaxBatchEvents events of one org from one append, on the
 // subject audit.<org>, without headers:
 //
-//	"AR" version(=1) flags(1 byte, 0)
+//	"AR" version(=1) flags(1 byte)
 //	org (uvarint length + bytes)
+//	prev head (32 bytes, only with flag chained)
 //	count (uvarint)
 //	count × index entry: uuid, eventType, source, account (uvarint length
 //	  + bytes each), published (varint Unix ns), data length (uvarint)
 //	the events' JSON, back to back in index order
 //
 // The index comes first, so readers route and filter without touching the
-// JSON. The flags byte is reserved for the hash chain of issue 16.
+// JSON. Flag chained (0x01, written since issue 16) adds the org's hash
+// chain head before the batch's first event (chain.go); batches without it
+// (flags 0) are read as before and are outside the chain.
 //
 // Version 1 (written before): one message per event on
 // audit.<org>.<eventType tokens> with the Audit-* headers below and the
@@ -48,6 +51,8 @@ const (
 	indexBits = 8
 	// batchMagic and batchVersion open a version 2 message.
 	batchMagic0, batchMagic1, batchVersion = 'A', 'R', 1
+	// flagChained marks a batch that carries its org's chain head.
+	flagChained = 0x01
 )
 
 // Version 1 header names, read by Decode for messages written by older
@@ -61,46 +66,116 @@ const (
 	headerUUID      = "Audit-UUID"
 )
 
-// AllSubjects is the subject filter of every org's events.
+// AllSubjects is the subject filter of every org's events (of an
+// unpartitioned journal; PartitionRoot).
 const AllSubjects = "audit.>"
 
-// Subject is the subject an org's record batches are written to.
+// Subject is the subject an org's record batches are written to (in an
+// unpartitioned journal; PartitionSubject).
 func Subject(org string) string { return "audit." + org }
 
 // OrgSubjects is the subject filter of an org's events in both formats
 // (audit.<org> for record batches, audit.<org>.> for version 1 messages);
-// org "" means every org.
-func OrgSubjects(org string) []string {
-	if org == "" {
-		return []string{AllSubjects}
+// org "" means every org. It is for an unpartitioned journal
+// (PartitionSubjects).
+func OrgSubjects(org string) []string { return PartitionSubjects(0, 1, org) }
+
+// PartitionRoot is the first subject token of partition part's events
+// in a journal of n partitions: "audit" when n is 1 (the subjects of
+// every release before partitions), "audit_p<part>" otherwise, so that
+// each partition's stream has subjects of its own.
+func PartitionRoot(part, n int) string {
+	if n <= 1 {
+		return "audit"
 	}
-	return []string{"audit." + org, "audit." + org + ".>"}
+	return "audit_p" + strconv.Itoa(part)
+}
+
+// PartitionSubject is the subject an org's record batches are written to
+// in partition part of n.
+func PartitionSubject(part, n int, org string) string { return PartitionRoot(part, n) + "." + org }
+
+// PartitionSubjects is OrgSubjects in partition part of n.
+func PartitionSubjects(part, n int, org string) []string {
+	root := PartitionRoot(part, n)
+	if org == "" {
+		return []string{root + ".>"}
+	}
+	return []string{root + "." + org, root + "." + org + ".>"}
 }
 
 // OrgOfSubject returns the org a journal subject belongs to ("" if it is
 // not one).
 func OrgOfSubject(subject string) string {
-	rest, ok := strings.CutPrefix(subject, "audit.")
-	if !ok {
+	root, rest, ok := strings.Cut(subject, ".")
+	if !ok || (root != "audit" && partitionOfRoot(root) < 0) {
 		return ""
 	}
 	org, _, _ := strings.Cut(rest, ".")
 	return org
 }
 
+// PartitionOfSubject is the partition a journal subject belongs to (0 for
+// an unpartitioned journal's subjects).
+func PartitionOfSubject(subject string) int {
+	root, _, _ := strings.Cut(subject, ".")
+	return max(partitionOfRoot(root), 0)
+}
+
+// partitionOfRoot parses "audit_p<n>" (-1 if root is not one).
+func partitionOfRoot(root string) int {
+	d, ok := strings.CutPrefix(root, "audit_p")
+	if !ok {
+		return -1
+	}
+	n, err := strconv.Atoi(d)
+	if err != nil || n < 0 || n >= MaxPartitions {
+		return -1
+	}
+	return n
+}
+
 // Position is an event's position (event.Record.Seq): the message's
 // sequence shifted left by 8 bits plus the event's index in the message.
 // It increases in journal order, also from a version 1 message (index 0)
-// to the record batches after it.
+// to the record batches after it. msgSeq may carry a partition in its top
+// bits (PartitionSeq): the journal's partition is then the position's top
+// 8 bits, so that partition 0 has exactly the positions of an unpartitioned
+// journal and one org's positions (one partition) still increase.
 func Position(msgSeq uint64, index int) uint64 { return msgSeq<<indexBits | uint64(index) }
 
-// SplitPosition is the inverse of Position.
+// partitionBits is how many top bits of a position hold the journal
+// partition; the message sequence has the bits in between (48: 2.8e14
+// messages per partition).
+const (
+	partitionBits = 8
+	seqBits       = 64 - indexBits - partitionBits
+	// MaxPartitions is the most partitions a journal may have.
+	MaxPartitions = 1 << partitionBits
+)
+
+// PartitionSeq is the message sequence msgSeq of partition part as
+// Position takes it (msgSeq itself for partition 0).
+func PartitionSeq(part int, msgSeq uint64) uint64 { return uint64(part)<<seqBits | msgSeq }
+
+// SplitPosition is the inverse of Position: the message's sequence in its
+// partition (see PartitionOf) and the event's index in the message.
 func SplitPosition(pos uint64) (msgSeq uint64, index int) {
-	return pos >> indexBits, int(pos & (1<<indexBits - 1))
+	return MsgSeqOf(pos), int(pos & (1<<indexBits - 1))
 }
 
-// MsgSeqOf is the sequence of the message that holds the event at pos.
-func MsgSeqOf(pos uint64) uint64 { return pos >> indexBits }
+// MsgSeqOf is the sequence, in its partition's stream, of the message
+// that holds the event at pos.
+func MsgSeqOf(pos uint64) uint64 { return pos >> indexBits & (1<<seqBits - 1) }
+
+// MsgOf identifies the message that holds the event at pos across
+// partitions: PartitionSeq of its partition and sequence (MsgSeqOf for
+// partition 0).
+func MsgOf(pos uint64) uint64 { return pos >> indexBits }
+
+// PartitionOf is the journal partition of the event at pos (0 in an
+// unpartitioned journal).
+func PartitionOf(pos uint64) int { return int(pos >> (indexBits + seqBits)) }
 
 // ErrCorrupt is returned by Decode for a message that is neither format.
 var ErrCorrupt = errors.New("journal: unreadable message")
@@ -131,15 +206,16 @@ func RawMessage(m *jetstream.RawStreamMsg) Message {
 // Decode appends the events of a journal message to out, in order, with
 // their positions. The records' Data point into m.Data (no copy).
 func Decode(m Message, out []event.Record) ([]event.Record, error) {
+	seq := PartitionSeq(PartitionOfSubject(m.Subject), m.Seq)
 	if isBatch(m.Data) {
-		return decodeBatch(m.Data, m.Seq, out)
+		return decodeBatch(m.Data, seq, out)
 	}
 	h := m.Header
 	if h.Get(headerOrg) == "" {
 		return out, fmt.Errorf("%w: message %d has neither a record batch nor event headers", ErrCorrupt, m.Seq)
 	}
 	rec := headerRecord(h, m.Data)
-	rec.Seq = Position(m.Seq, 0)
+	rec.Seq = Position(seq, 0)
 	if rec.UUID == "" { // the oldest releases kept it in the message id only
 		id := h.Get(jetstream.MsgIDHeader)
 		if i := strings.IndexByte(id, '/'); i >= 0 {
@@ -214,6 +290,10 @@ func LegacyMessage(ev event.Record) *nats.Msg {
 	return m
 }
 
+// IsRecordBatch reports whether a message's data is a record batch
+// (version 2); a version 1 message carries its event in headers and data.
+func IsRecordBatch(data []byte) bool { return isBatch(data) }
+
 func isBatch(b []byte) bool {
 	return len(b) >= 4 && b[0] == batchMagic0 && b[1] == batchMagic1
 }
@@ -221,11 +301,18 @@ func isBatch(b []byte) bool {
 // batchEncoder encodes record batches into a reused buffer.
 type batchEncoder struct{ buf []byte }
 
-// encode returns the record batch of evs, all of one org. The result is
-// valid until the next call.
-func (e *batchEncoder) encode(org string, evs []event.Record) []byte {
-	b := append(e.buf[:0], batchMagic0, batchMagic1, batchVersion, 0)
+// encode returns the record batch of evs, all of one org, chained after
+// prev when it is not nil. The result is valid until the next call.
+func (e *batchEncoder) encode(org string, evs []event.Record, prev *Head) []byte {
+	flags := byte(0)
+	if prev != nil {
+		flags = flagChained
+	}
+	b := append(e.buf[:0], batchMagic0, batchMagic1, batchVersion, flags)
 	b = appendStr(b, org)
+	if prev != nil {
+		b = append(b, prev[:]...)
+	}
 	b = binary.AppendUvarint(b, uint64(len(evs)))
 	for i := range evs {
 		ev := &evs[i]
@@ -257,13 +344,20 @@ func decodeBatch(b []byte, seq uint64, out []event.Record) ([]event.Record, erro
 	if b[2] != batchVersion {
 		return bad(fmt.Sprintf("version %d is newer than this release reads", b[2]))
 	}
-	if b[3] != 0 {
+	if b[3]&^flagChained != 0 {
 		return bad(fmt.Sprintf("flags %#x are unknown to this release", b[3]))
 	}
 	p := 4
 	org, p, ok := readStr(b, p)
 	if !ok {
 		return bad("org")
+	}
+	orgEnd := p
+	if b[3]&flagChained != 0 {
+		if len(b) < p+len(Head{}) {
+			return bad("chain head")
+		}
+		p += len(Head{})
 	}
 	count, n := binary.Uvarint(b[p:])
 	if n <= 0 || count == 0 || count > 1<<indexBits || count > uint64(len(b)) {
@@ -280,7 +374,7 @@ func decodeBatch(b []byte, seq uint64, out []event.Record) ([]event.Record, erro
 	at := func(s []byte, off int) string { // s points into b[:indexEnd]
 		return strs[off-len(s) : off]
 	}
-	orgStr := at(org, p-n)
+	orgStr := at(org, orgEnd)
 	start := len(out)
 	q := indexEnd
 	for i := range int(count) {

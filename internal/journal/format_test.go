@@ -2,6 +2,7 @@ package journal
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ func sampleRecords() []event.Record {
 func TestBatchRoundTrip(t *testing.T) {
 	in := sampleRecords()
 	var enc batchEncoder
-	b := enc.encode("acme", in)
+	b := enc.encode("acme", in, nil)
 	out, err := Decode(Message{Subject: Subject("acme"), Data: bytes.Clone(b), Seq: 7}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +66,7 @@ func TestDecodeLegacy(t *testing.T) {
 
 func TestDecodeRefusesDamage(t *testing.T) {
 	var enc batchEncoder
-	good := bytes.Clone(enc.encode("acme", sampleRecords()))
+	good := bytes.Clone(enc.encode("acme", sampleRecords(), nil))
 	cases := map[string][]byte{
 		"truncated":        good[:len(good)-3],
 		"extra byte":       append(bytes.Clone(good), 'x'),
@@ -105,7 +106,7 @@ func TestOrgSubjects(t *testing.T) {
 // FuzzDecode: no input panics, and what decodes re-encodes to itself.
 func FuzzDecode(f *testing.F) {
 	var enc batchEncoder
-	f.Add(bytes.Clone(enc.encode("acme", sampleRecords())))
+	f.Add(bytes.Clone(enc.encode("acme", sampleRecords(), nil)))
 	f.Add([]byte("AR\x01\x00\x04acme\x01"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		out, err := Decode(Message{Data: b, Seq: 1}, nil)
@@ -113,7 +114,7 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		var e batchEncoder
-		if again := e.encode(out[0].Org, out); !bytes.Equal(again, b) && canonical(b) {
+		if again := e.encode(out[0].Org, out, prevOf(b)); !bytes.Equal(again, b) && canonical(b) {
 			t.Errorf("re-encoded %x, want %x", again, b)
 		}
 	})
@@ -127,5 +128,68 @@ func canonical(b []byte) bool {
 		return false
 	}
 	var e batchEncoder
-	return len(e.encode(out[0].Org, out)) == len(b)
+	return len(e.encode(out[0].Org, out, prevOf(b))) == len(b)
+}
+
+// prevOf is the chain head a batch stores, nil for an unchained one.
+func prevOf(b []byte) *Head {
+	if h, ok := ChainedBatch(b); ok {
+		return &h
+	}
+	return nil
+}
+
+// TestChainedBatch: a chained batch decodes to the same records as an
+// unchained one and gives back its head; an unchained one has none.
+func TestChainedBatch(t *testing.T) {
+	in := sampleRecords()
+	var enc batchEncoder
+	plain := bytes.Clone(enc.encode("acme", in, nil))
+	var hs Hasher
+	prev := hs.Append(Head{}, []byte("earlier"))
+	chained := bytes.Clone(enc.encode("acme", in, &prev))
+	if len(chained) != len(plain)+32 || chained[3] != flagChained {
+		t.Fatalf("chained batch: got %d bytes with flags %#x, want %d with 0x01", len(chained), chained[3], len(plain)+32)
+	}
+	a, err1 := Decode(Message{Data: plain, Seq: 5}, nil)
+	b, err2 := Decode(Message{Data: chained, Seq: 5}, nil)
+	if err1 != nil || err2 != nil || len(a) != len(b) {
+		t.Fatalf("decode: got %v, %v", err1, err2)
+	}
+	for i := range a {
+		if a[i].UUID != b[i].UUID || a[i].Org != b[i].Org || !bytes.Equal(a[i].Data, b[i].Data) || a[i].Seq != b[i].Seq {
+			t.Errorf("record %d: got %+v, want %+v", i, b[i], a[i])
+		}
+	}
+	if h, ok := ChainedBatch(chained); !ok || h != prev {
+		t.Errorf("ChainedBatch: got %v, %v, want %v", h, ok, prev)
+	}
+	if _, ok := ChainedBatch(plain); ok {
+		t.Error("ChainedBatch of an unchained batch: got true")
+	}
+	if out, err := Decode(Message{Data: append([]byte{'A', 'R', 1, 2}, plain[4:]...), Seq: 1}, nil); !errors.Is(err, ErrCorrupt) || len(out) != 0 {
+		t.Errorf("unknown flag: got %d records, %v, want ErrCorrupt", len(out), err)
+	}
+	if out, err := Decode(Message{Data: chained[:12], Seq: 1}, nil); !errors.Is(err, ErrCorrupt) || len(out) != 0 {
+		t.Errorf("cut in the head: got %d records, %v, want ErrCorrupt", len(out), err)
+	}
+}
+
+// TestChainDefinition pins the chain's hashes (docs/integrity.md), which
+// every verifier, in any language, recomputes.
+func TestChainDefinition(t *testing.T) {
+	var hs Hasher
+	leaf := hs.Leaf([]byte(`{"uuid":"u-1"}`))
+	want := sha256.Sum256(append([]byte{0}, `{"uuid":"u-1"}`...))
+	if leaf != Head(want) {
+		t.Errorf("leaf: got %v, want %x", leaf, want)
+	}
+	next := hs.Next(Head{}, leaf)
+	wantNext := sha256.Sum256(append(append([]byte{1}, make([]byte, 32)...), leaf[:]...))
+	if next != Head(wantNext) {
+		t.Errorf("next: got %v, want %x", next, wantNext)
+	}
+	if got := hs.Append(Head{}, []byte(`{"uuid":"u-1"}`)); got != next {
+		t.Errorf("Append: got %v, want %v", got, next)
+	}
 }

@@ -112,6 +112,11 @@ type Options struct {
 	SyncInterval time.Duration
 	// Replicas for the streams and buckets on a cluster (default 1).
 	Replicas int
+	// Partitions is how many streams hold the events (default 1), each
+	// with its own leader on a cluster; an org's events are all in one
+	// (see partition.go). MaxBytes is split evenly between them. The count
+	// is fixed when the journal is created.
+	Partitions int
 	// Listen, when set, makes the embedded server also listen for NATS
 	// clients on this host:port (for a second node or nats CLI). It
 	// requires ListenToken: the journal holds every event and the token
@@ -138,13 +143,14 @@ type Options struct {
 // Journal is the event store plus the state buckets. It is safe for
 // concurrent use.
 type Journal struct {
-	opts   Options
-	log    *slog.Logger
-	srv    *server.Server // nil when external
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	stream jetstream.Stream
-	dead   jetstream.Stream
+	opts Options
+	log  *slog.Logger
+	srv  *server.Server // nil when external
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	dead jetstream.Stream
+	// parts are the events streams (one unless Options.Partitions).
+	parts []*Partition
 	// full is signalled when an append hits the byte cap (see Full).
 	full chan struct{}
 
@@ -162,15 +168,11 @@ type Journal struct {
 	// pub is Append's JetStream context, replaced after a JetStream
 	// restart so futures the old store never answered cannot hold its
 	// pending slots.
-	pub atomic.Pointer[publisher]
-	// state is the record of what the journal held (see state.go).
-	state stateKeeper
-	stop  context.CancelFunc
-	done  chan struct{}
-	// writer appends (see writer.go); writerDone is closed when it ended.
-	writer     *writer
-	stopWriter context.CancelFunc
-	writerDone chan struct{}
+	pub  atomic.Pointer[publisher]
+	stop context.CancelFunc
+	done chan struct{}
+	// purgeHook is told what each Purge removed (see SetPurgeHook).
+	purgeHook atomic.Pointer[PurgeHook]
 }
 
 // Open starts (or connects to) NATS, and creates or updates the streams.
@@ -181,6 +183,10 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Journal, error)
 	opts.DuplicateWindowMaxIDs = cmp.Or(opts.DuplicateWindowMaxIDs, DefaultDuplicateWindowMaxIDs)
 	opts.Replicas = cmp.Or(opts.Replicas, 1)
 	opts.DeadLetterMaxBytes = cmp.Or(opts.DeadLetterMaxBytes, DefaultDeadLetterMaxBytes)
+	opts.Partitions = cmp.Or(opts.Partitions, 1)
+	if opts.Partitions < 1 || opts.Partitions > MaxPartitions {
+		return nil, fmt.Errorf("journal.partitions: %d is not 1 to %d", opts.Partitions, MaxPartitions)
+	}
 	if opts.AppendTimeout <= 0 {
 		opts.AppendTimeout = DefaultAppendTimeout
 	}
@@ -188,6 +194,9 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Journal, error)
 		opts.DiskSpace = statfsSpace
 	}
 	j := &Journal{opts: opts, log: log, full: make(chan struct{}, 1)}
+	for i := range opts.Partitions {
+		j.parts = append(j.parts, &Partition{j: j, index: i, name: partitionName(opts.Stream, i, opts.Partitions)})
+	}
 	var err error
 	if opts.URL != "" {
 		// Pings every 2 s, two unanswered: a black-holed connection is
@@ -212,10 +221,15 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Journal, error)
 		j.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
+	if err := j.checkPartitions(ctx); err != nil {
+		j.Close()
+		return nil, err
+	}
 	if err := j.setupStreams(ctx); err != nil {
 		j.Close()
 		return nil, err
 	}
+	j.spreadLeaders(ctx)
 	if j.srv != nil {
 		if err := j.checkState(ctx); err != nil {
 			j.Close()
@@ -230,19 +244,21 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Journal, error)
 	return j, nil
 }
 
-// startWriter rebuilds the uuid window from the journal's tail and starts
-// the writer goroutine.
+// startWriter rebuilds each partition's uuid window from its tail and
+// starts its writer goroutine.
 func (j *Journal) startWriter(ctx context.Context) error {
-	w := newWriter(j)
-	if _, err := w.sync(ctx); err != nil {
-		return fmt.Errorf("read the journal's tail into the de-duplication window: %w", err)
+	for _, p := range j.parts {
+		w := newWriter(j, p)
+		if _, err := w.sync(ctx); err != nil {
+			return fmt.Errorf("read the journal's tail (%s) into the de-duplication window: %w", p.name, err)
+		}
+		wctx, stop := context.WithCancel(context.Background())
+		p.writer, p.stopWriter, p.writerDone = w, stop, make(chan struct{})
+		go func() {
+			defer close(p.writerDone)
+			w.run(wctx)
+		}()
 	}
-	wctx, stop := context.WithCancel(context.Background())
-	j.writer, j.stopWriter, j.writerDone = w, stop, make(chan struct{})
-	go func() {
-		defer close(j.writerDone)
-		w.run(wctx)
-	}()
 	return nil
 }
 
@@ -263,7 +279,7 @@ func (j *Journal) startEmbedded() error {
 	if err := os.MkdirAll(j.storeDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	j.sizing, err = sizeStore(j.storeDir, j.opts.Stream, j.opts.MaxBytes, j.opts.DeadLetterMaxBytes, j.opts.DiskSpace)
+	j.sizing, err = sizeStoreParts(j.storeDir, j.streamNames(), j.opts.MaxBytes, j.opts.DeadLetterMaxBytes, j.opts.DiskSpace)
 	if err != nil {
 		return fmt.Errorf("size the journal: %w", err)
 	}
@@ -327,36 +343,36 @@ func (j *Journal) startEmbedded() error {
 }
 
 func (j *Journal) setupStreams(ctx context.Context) error {
-	maxBytes := j.opts.MaxBytes
-	if maxBytes < 0 {
-		maxBytes = -1
-	}
-	var err error
+	maxBytes := partitionCap(j.opts.MaxBytes, len(j.parts))
 	// Both streams refuse new messages at their cap (DiscardNew) rather
 	// than delete old ones unseen: retention (stream.Retention) purges
 	// events, knowing which log streams have delivered what; dead letters
 	// stay until redriven or purged.
-	j.stream, err = j.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        j.opts.Stream,
-		Description: "auditstream events",
-		Subjects:    []string{"audit.>"},
-		Storage:     jetstream.FileStorage,
-		Retention:   jetstream.LimitsPolicy,
-		Discard:     jetstream.DiscardNew,
-		MaxAge:      j.opts.MaxAge,
-		MaxBytes:    maxBytes,
-		Duplicates:  j.opts.DuplicateWindow,
-		Replicas:    j.opts.Replicas,
-		// Reads by sequence (the query engine, the writer confirming a
-		// duplicate) skip the JSON API and its base64 body.
-		AllowDirect: true,
-	})
-	if isInsufficientStorage(err) {
-		return j.storageError(j.opts.Stream, err)
+	for _, p := range j.parts {
+		var err error
+		p.stream, err = j.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:        p.name,
+			Description: j.streamDescription(p),
+			Subjects:    p.Subjects(""),
+			Storage:     jetstream.FileStorage,
+			Retention:   jetstream.LimitsPolicy,
+			Discard:     jetstream.DiscardNew,
+			MaxAge:      j.opts.MaxAge,
+			MaxBytes:    maxBytes,
+			Duplicates:  j.opts.DuplicateWindow,
+			Replicas:    j.opts.Replicas,
+			// Reads by sequence (the query engine, the writer confirming a
+			// duplicate) skip the JSON API and its base64 body.
+			AllowDirect: true,
+		})
+		if isInsufficientStorage(err) {
+			return j.storageError(p.name, err)
+		}
+		if err != nil {
+			return fmt.Errorf("create stream %s: %w", p.name, err)
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("create stream %s: %w", j.opts.Stream, err)
-	}
+	var err error
 	j.dead, err = j.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        DefaultDeadLetterStream,
 		Description: "auditstream dead letters, one subject per log stream",
@@ -379,8 +395,34 @@ func (j *Journal) setupStreams(ctx context.Context) error {
 // JetStream exposes the JetStream context for packages that own consumers.
 func (j *Journal) JetStream() jetstream.JetStream { return j.js }
 
-// StreamName is the name of the events stream.
-func (j *Journal) StreamName() string { return j.opts.Stream }
+// StreamName is the name of the events stream of partition 0 (the only
+// one unless Options.Partitions; see StreamOf).
+func (j *Journal) StreamName() string { return j.parts[0].name }
+
+// streamNames are the events streams' names.
+func (j *Journal) streamNames() []string {
+	out := make([]string, len(j.parts))
+	for i, p := range j.parts {
+		out[i] = p.name
+	}
+	return out
+}
+
+// streamDescription describes a partition's stream.
+func (j *Journal) streamDescription(p *Partition) string {
+	if len(j.parts) == 1 {
+		return "auditstream events"
+	}
+	return fmt.Sprintf("auditstream events, partition %d of %d", p.index, len(j.parts))
+}
+
+// partitionCap is each partition's share of journal.maxBytes (-1: none).
+func partitionCap(maxBytes int64, n int) int64 {
+	if maxBytes < 0 {
+		return -1
+	}
+	return maxBytes / int64(n)
+}
 
 // Conn is the NATS connection.
 func (j *Journal) Conn() *nats.Conn { return j.nc }
@@ -388,10 +430,12 @@ func (j *Journal) Conn() *nats.Conn { return j.nc }
 // Close drains the connection and stops the embedded server. It is safe to
 // call more than once.
 func (j *Journal) Close() {
-	if j.stopWriter != nil {
-		j.stopWriter()
-		<-j.writerDone
-		j.stopWriter = nil
+	for _, p := range j.parts {
+		if p.stopWriter != nil {
+			p.stopWriter()
+			<-p.writerDone
+			p.stopWriter = nil
+		}
 	}
 	if j.stop != nil {
 		j.stop()
@@ -418,13 +462,18 @@ func (j *Journal) Close() {
 	j.lock.release()
 }
 
-// Info reports the stream's message count and bytes.
+// Info reports the events streams' message count and bytes (summed over
+// the partitions).
 func (j *Journal) Info(ctx context.Context) (msgs, bytes uint64, err error) {
-	info, err := j.stream.Info(ctx)
-	if err != nil {
-		return 0, 0, err
+	for _, p := range j.parts {
+		info, err := p.stream.Info(ctx)
+		if err != nil {
+			return 0, 0, err
+		}
+		msgs += info.State.Msgs
+		bytes += info.State.Bytes
 	}
-	return info.State.Msgs, info.State.Bytes, nil
+	return msgs, bytes, nil
 }
 
 func splitHostPort(hp string) (string, int, error) {
@@ -459,9 +508,16 @@ func (l *natsLogger) Errorf(format string, v ...any) {
 func (l *natsLogger) Debugf(format string, v ...any) {}
 func (l *natsLogger) Tracef(format string, v ...any) {}
 
-// LastSeq is the sequence of the newest event in the journal (0 if empty).
+// LastSeq is the sequence of the newest event in the journal (0 if
+// empty); with several partitions, in partition 0 (see LastSeqOf).
 func (j *Journal) LastSeq(ctx context.Context) (uint64, error) {
-	info, err := j.stream.Info(ctx)
+	return j.LastSeqOf(ctx, "")
+}
+
+// LastSeqOf is the stream sequence of the newest message in org's
+// partition (0 if it is empty).
+func (j *Journal) LastSeqOf(ctx context.Context, org string) (uint64, error) {
+	info, err := j.PartitionFor(org).stream.Info(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("journal info: %w", err)
 	}

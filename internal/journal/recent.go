@@ -24,17 +24,33 @@ type ScanFrom struct {
 // message at a time, in order, and calls fn with each message's records
 // (valid only during the call), its sequence and arrival time. It stops
 // early when fn returns false. Unreadable messages are skipped and
-// logged.
+// logged. Sequences are those of org's partition's stream (FromSeq
+// too); with several partitions, every org's events are read a partition
+// at a time.
 func (j *Journal) Scan(ctx context.Context, org string, from ScanFrom,
 	fn func(recs []event.Record, seq uint64, arrived time.Time) bool) error {
-	_, err := j.scan(ctx, org, from, fn)
-	return err
+	if org != "" || len(j.parts) == 1 {
+		_, err := j.PartitionFor(org).scan(ctx, org, from, fn)
+		return err
+	}
+	stopped := false
+	for _, p := range j.parts {
+		_, err := p.scan(ctx, "", from, func(recs []event.Record, seq uint64, arrived time.Time) bool {
+			stopped = !fn(recs, seq, arrived)
+			return !stopped
+		})
+		if err != nil || stopped {
+			return err
+		}
+	}
+	return nil
 }
 
-// scan is Scan; it also returns the stream's last sequence it read up to.
-func (j *Journal) scan(ctx context.Context, org string, from ScanFrom,
+// scan is Scan in one partition; it also returns the stream's last
+// sequence it read up to.
+func (p *Partition) scan(ctx context.Context, org string, from ScanFrom,
 	fn func(recs []event.Record, seq uint64, arrived time.Time) bool) (uint64, error) {
-	info, err := j.stream.Info(ctx)
+	info, err := p.stream.Info(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("journal info: %w", err)
 	}
@@ -42,13 +58,13 @@ func (j *Journal) scan(ctx context.Context, org string, from ScanFrom,
 	if last == 0 || from.FromSeq > last {
 		return last, nil
 	}
-	err = j.scanTo(ctx, org, from, last, fn)
+	err = p.scanTo(ctx, org, from, last, fn)
 	return last, err
 }
 
-func (j *Journal) scanTo(ctx context.Context, org string, from ScanFrom, last uint64,
+func (p *Partition) scanTo(ctx context.Context, org string, from ScanFrom, last uint64,
 	fn func(recs []event.Record, seq uint64, arrived time.Time) bool) error {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: OrgSubjects(org)}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: p.Subjects(org)}
 	switch {
 	case from.FromSeq > 0:
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from.FromSeq
@@ -57,23 +73,71 @@ func (j *Journal) scanTo(ctx context.Context, org string, from ScanFrom, last ui
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
 	}
 	var recs []event.Record
-	return j.readMessages(ctx, cfg, last, func(m jetstream.Msg, md *jetstream.MsgMetadata) bool {
+	return p.readMessages(ctx, cfg, last, func(m jetstream.Msg, md *jetstream.MsgMetadata) bool {
 		var err error
 		recs, err = Decode(Message{Subject: m.Subject(), Header: m.Headers(), Data: m.Data(), Seq: md.Sequence.Stream}, recs[:0])
 		if err != nil {
-			j.log.Warn("journal: skipping an unreadable message", "err", err)
+			p.j.log.Warn("journal: skipping an unreadable message", "stream", p.name, "err", err)
 			return true
 		}
 		return fn(recs, md.Sequence.Stream, md.Timestamp)
 	})
 }
 
+// ScanMessages reads org's journal messages (every org's when org is "")
+// like Scan, handing fn each message itself, undecoded (Decode reads it;
+// ChainedBatch its chain head): integrity checks must see unreadable
+// messages too, and the bytes as stored.
+func (j *Journal) ScanMessages(ctx context.Context, org string, from ScanFrom,
+	fn func(m Message, arrived time.Time) bool) error {
+	if org != "" || len(j.parts) == 1 {
+		_, err := j.PartitionFor(org).scanMessages(ctx, org, from, fn)
+		return err
+	}
+	stopped := false
+	for _, p := range j.parts {
+		_, err := p.scanMessages(ctx, "", from, func(m Message, arrived time.Time) bool {
+			stopped = !fn(m, arrived)
+			return !stopped
+		})
+		if err != nil || stopped {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanMessages is ScanMessages in one partition; it also returns the
+// stream's last sequence it read up to.
+func (p *Partition) scanMessages(ctx context.Context, org string, from ScanFrom,
+	fn func(m Message, arrived time.Time) bool) (uint64, error) {
+	info, err := p.stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("journal info: %w", err)
+	}
+	last := info.State.LastSeq
+	if last == 0 || from.FromSeq > last {
+		return last, nil
+	}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: p.Subjects(org)}
+	switch {
+	case from.FromSeq > 0:
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from.FromSeq
+	case !from.Since.IsZero():
+		since := from.Since
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
+	}
+	return last, p.readMessages(ctx, cfg, last, func(m jetstream.Msg, md *jetstream.MsgMetadata) bool {
+		return fn(Message{Subject: m.Subject(), Header: m.Headers(), Data: m.Data(), Seq: md.Sequence.Stream}, md.Timestamp)
+	})
+}
+
 // readMessages reads the messages an ordered consumer with cfg delivers,
 // in order, up to sequence last, and calls fn with each until it returns
 // false.
-func (j *Journal) readMessages(ctx context.Context, cfg jetstream.OrderedConsumerConfig, last uint64,
+func (p *Partition) readMessages(ctx context.Context, cfg jetstream.OrderedConsumerConfig, last uint64,
 	fn func(m jetstream.Msg, md *jetstream.MsgMetadata) bool) error {
-	c, err := j.js.OrderedConsumer(ctx, j.opts.Stream, cfg)
+	c, err := p.j.js.OrderedConsumer(ctx, p.name, cfg)
 	if err != nil {
 		return fmt.Errorf("read the journal: %w", err)
 	}

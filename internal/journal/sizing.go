@@ -74,6 +74,12 @@ type storeSizing struct {
 // updated, one at a time, so each stream counts with the larger of its old
 // and new cap: lowering journal.maxBytes on a small disk then starts too.
 func sizeStore(storeDir, journalStream string, journalMax, deadMax int64, space DiskSpace) (storeSizing, error) {
+	return sizeStoreParts(storeDir, []string{journalStream}, journalMax, deadMax, space)
+}
+
+// sizeStoreParts is sizeStore for a journal of several partitions, whose
+// streams share journalMax evenly.
+func sizeStoreParts(storeDir string, journalStreams []string, journalMax, deadMax int64, space DiskSpace) (storeSizing, error) {
 	free, total, err := space(storeDir)
 	if err != nil {
 		return storeSizing{}, err
@@ -85,7 +91,11 @@ func sizeStore(storeDir, journalStream string, journalMax, deadMax int64, space 
 	}
 	reserve := int64(kvHeadroom)
 	old := reservedOnDisk(storeDir)
-	for name, c := range map[string]int64{journalStream: journalMax, DefaultDeadLetterStream: deadMax} {
+	caps2 := map[string]int64{DefaultDeadLetterStream: deadMax}
+	for _, name := range journalStreams {
+		caps2[name] = partitionCap(journalMax, len(journalStreams))
+	}
+	for name, c := range caps2 {
 		reserve += max(c, old[name], 0)
 		delete(old, name)
 	}
@@ -155,11 +165,20 @@ func (j *Journal) storageError(stream string, err error) error {
 		return fmt.Errorf("%w: create stream %s: journal.maxBytes (%s) + the dead-letter cap (%s) are reserved on each of "+
 			"journal.replicas = %d servers of the NATS cluster at %s and do not fit a server's JetStream max_file_store; "+
 			"lower journal.maxBytes or journal.deadLetters.maxBytes, or raise max_file_store: %v",
-			ErrInsufficientStorage, stream, human(j.opts.MaxBytes), human(j.opts.DeadLetterMaxBytes), j.opts.Replicas, j.opts.URL, err)
+			ErrInsufficientStorage, stream, j.maxBytesText(), human(j.opts.DeadLetterMaxBytes), j.opts.Replicas, j.opts.URL, err)
 	}
 	where := fmt.Sprintf("%s (%s free, JetStream store limit %s)", j.storeDir, human(int64(j.sizing.Free)), human(j.sizing.MaxStore))
 	return fmt.Errorf("%w: create stream %s: journal.maxBytes (%s) + the dead-letter cap (%s) do not fit %s; lower journal.maxBytes or free disk space: %v",
-		ErrInsufficientStorage, stream, human(j.opts.MaxBytes), human(j.opts.DeadLetterMaxBytes), where, err)
+		ErrInsufficientStorage, stream, j.maxBytesText(), human(j.opts.DeadLetterMaxBytes), where, err)
+}
+
+// maxBytesText is journal.maxBytes for a message, with its split over the
+// partitions when there are several.
+func (j *Journal) maxBytesText() string {
+	if n := len(j.parts); n > 1 && j.opts.MaxBytes > 0 {
+		return fmt.Sprintf("%s, split over journal.partitions = %d streams of %s", human(j.opts.MaxBytes), n, human(partitionCap(j.opts.MaxBytes, n)))
+	}
+	return human(j.opts.MaxBytes)
 }
 
 // human writes a byte count with a binary unit.

@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/auditstream/auditstream/internal/disktest"
 	"github.com/auditstream/auditstream/internal/health"
@@ -124,4 +127,37 @@ func TestInsufficientStorageNamesSettings(t *testing.T) {
 	}
 	j.Close()
 	_ = fmt.Sprint
+}
+
+// On a cluster whose servers cannot hold the caps, the error of a
+// partitioned journal names journal.maxBytes, its split over the
+// partitions, the replicas and max_file_store.
+func TestInsufficientStorageNamesPartitions(t *testing.T) {
+	srv := journaltestStartNATS(t, 64<<20)
+	_, err := Open(t.Context(), Options{URL: srv.ClientURL(), MaxBytes: 3 << 30, Partitions: 3}, slog.New(slog.DiscardHandler))
+	if !errors.Is(err, ErrInsufficientStorage) {
+		t.Fatalf("got %v, want ErrInsufficientStorage", err)
+	}
+	for _, want := range []string{"journal.maxBytes (3.0 GiB", "split over journal.partitions = 3 streams of 1.0 GiB", "journal.replicas = 1", "max_file_store", "AUDIT_P0"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q: want it to contain %q", err, want)
+		}
+	}
+}
+
+// journaltestStartNATS starts a nats-server with a JetStream store limit
+// (journaltest cannot be imported here: it imports this package).
+func journaltestStartNATS(t *testing.T, maxStore int64) *server.Server {
+	t.Helper()
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, NoSigs: true,
+		StoreDir: t.TempDir(), JetStreamMaxStore: maxStore, MaxPayload: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	return srv
 }

@@ -61,7 +61,14 @@ type stateKeeper struct {
 	unhealthy bool
 }
 
-func (j *Journal) statePath() string { return filepath.Join(j.dataDir, StateFile) }
+// statePath is the partition's record: StateFile with one partition,
+// journal-state-<stream>.json for each of several.
+func (p *Partition) statePath() string {
+	if len(p.j.parts) == 1 {
+		return filepath.Join(p.j.dataDir, StateFile)
+	}
+	return filepath.Join(p.j.dataDir, "journal-state-"+p.name+".json")
+}
 
 // readState reads the record; a missing file is a first start.
 func readState(path string) (stateRecord, bool, error) {
@@ -112,13 +119,20 @@ func writeState(path string, rec stateRecord) error {
 	return nil
 }
 
-// saveState records the stream's state when it changed (at most every
+// saveState records the streams' state when it changed (at most every
 // stateInterval unless force). Embedded only.
 func (j *Journal) saveState(force bool) {
 	if j.srv == nil || j.dataDir == "" {
 		return
 	}
-	st := &j.state
+	for _, p := range j.parts {
+		p.saveState(force)
+	}
+}
+
+func (p *Partition) saveState(force bool) {
+	j := p.j
+	st := &p.state
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if !force && time.Since(st.saved) < stateInterval {
@@ -126,19 +140,19 @@ func (j *Journal) saveState(force bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	info, err := j.stream.Info(ctx)
+	info, err := p.stream.Info(ctx)
 	if err != nil {
 		return
 	}
 	rec := st.last
-	rec.Stream, rec.FirstSeq, rec.LastSeq, rec.Msgs = j.opts.Stream, info.State.FirstSeq, info.State.LastSeq, info.State.Msgs
+	rec.Stream, rec.FirstSeq, rec.LastSeq, rec.Msgs = p.name, info.State.FirstSeq, info.State.LastSeq, info.State.Msgs
 	if !force && rec.FirstSeq == st.last.FirstSeq && rec.LastSeq == st.last.LastSeq && rec.Msgs == st.last.Msgs {
 		return
 	}
 	rec.Updated = time.Now().UTC()
-	if err := writeState(j.statePath(), rec); err != nil {
+	if err := writeState(p.statePath(), rec); err != nil {
 		if !st.unhealthy {
-			j.log.Warn("record journal state", "path", j.statePath(), "err", err)
+			j.log.Warn("record journal state", "path", p.statePath(), "err", err)
 		}
 		st.unhealthy = true
 		return
@@ -154,21 +168,36 @@ func (j *Journal) saveState(force bool) {
 // ConditionLost until AcknowledgeLost, and kept in the record so that a
 // restart does not forget it.
 func (j *Journal) checkState(ctx context.Context) error {
-	rec, ok, err := readState(j.statePath())
+	for _, p := range j.parts {
+		if err := p.checkState(ctx); err != nil {
+			return err
+		}
+	}
+	if l, ok := j.LostEvents(); ok {
+		j.opts.Health.Set(ConditionLost, health.Degraded, fmt.Sprintf(
+			"%d journal messages (each up to 100 events) recorded as stored (seq %d-%d) were missing at start; restore them from a backup or archive if you can, then acknowledge with POST /api/v1/journal/lost/acknowledge",
+			l.Count, l.FirstSeq, l.LastSeq))
+	}
+	return nil
+}
+
+func (p *Partition) checkState(ctx context.Context) error {
+	j := p.j
+	rec, ok, err := readState(p.statePath())
 	if err != nil {
 		// An unreadable record cannot prove a loss; say so and start over.
 		j.log.Error("journal state record unreadable; events lost before this start cannot be detected", "err", err)
 		ok = false
 	}
-	info, err := j.stream.Info(ctx)
+	info, err := p.stream.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("journal info: %w", err)
 	}
 	cur := info.State
-	st := &j.state
-	if ok && rec.Stream == j.opts.Stream {
+	st := &p.state
+	if ok && rec.Stream == p.name {
 		st.last = rec
-		newer, err := j.countFrom(ctx, rec.LastSeq+1, cur.LastSeq)
+		newer, err := p.countFrom(ctx, rec.LastSeq+1, cur.LastSeq)
 		if err != nil {
 			return err
 		}
@@ -183,15 +212,10 @@ func (j *Journal) checkState(ctx context.Context) error {
 			st.detected += n
 			j.log.Error("journal lost events: the store holds fewer events than it recorded before this start (corrupt or truncated files?)",
 				"lost", n, "recordedFirstSeq", rec.FirstSeq, "recordedLastSeq", rec.LastSeq, "recordedMsgs", rec.Msgs,
-				"firstSeq", cur.FirstSeq, "lastSeq", cur.LastSeq, "msgs", cur.Msgs, "dir", j.storeDir)
+				"firstSeq", cur.FirstSeq, "lastSeq", cur.LastSeq, "msgs", cur.Msgs, "dir", j.storeDir, "stream", p.name)
 		}
 	}
-	if l := st.last.Lost; l != nil {
-		j.opts.Health.Set(ConditionLost, health.Degraded, fmt.Sprintf(
-			"%d journal messages (each up to 100 events) recorded as stored (seq %d-%d) were missing at start; restore them from a backup or archive if you can, then acknowledge with POST /api/v1/journal/lost/acknowledge",
-			l.Count, l.FirstSeq, l.LastSeq))
-	}
-	j.saveState(true)
+	p.saveState(true)
 	return nil
 }
 
@@ -211,11 +235,11 @@ func lostCount(rec stateRecord, curFirst, curMsgs, newer uint64, retention bool)
 }
 
 // countFrom counts the stream's messages with a sequence from seq on.
-func (j *Journal) countFrom(ctx context.Context, seq, last uint64) (uint64, error) {
+func (p *Partition) countFrom(ctx context.Context, seq, last uint64) (uint64, error) {
 	if seq > last {
 		return 0, nil
 	}
-	c, err := j.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
+	c, err := p.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
 		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:       seq,
 		AckPolicy:         jetstream.AckNonePolicy,
@@ -225,48 +249,78 @@ func (j *Journal) countFrom(ctx context.Context, seq, last uint64) (uint64, erro
 		return 0, fmt.Errorf("count recent events: %w", err)
 	}
 	n := c.CachedInfo().NumPending
-	_ = j.stream.DeleteConsumer(ctx, c.CachedInfo().Name)
+	_ = p.stream.DeleteConsumer(ctx, c.CachedInfo().Name)
 	return n, nil
 }
 
 // LostTotal is how many events this process found lost at start.
 func (j *Journal) LostTotal() uint64 {
-	j.state.mu.Lock()
-	defer j.state.mu.Unlock()
-	return j.state.detected
+	var n uint64
+	for _, p := range j.parts {
+		p.state.mu.Lock()
+		n += p.state.detected
+		p.state.mu.Unlock()
+	}
+	return n
 }
 
-// LostEvents returns the loss not yet acknowledged, if any.
+// LostEvents returns the loss not yet acknowledged, if any. With several
+// partitions it sums their losses; FirstSeq and LastSeq then bound the
+// sequences over the partitions that lost messages.
 func (j *Journal) LostEvents() (Lost, bool) {
-	j.state.mu.Lock()
-	defer j.state.mu.Unlock()
-	if j.state.last.Lost == nil {
-		return Lost{}, false
+	var out Lost
+	found := false
+	for _, p := range j.parts {
+		p.state.mu.Lock()
+		l := p.state.last.Lost
+		p.state.mu.Unlock()
+		if l == nil {
+			continue
+		}
+		if !found {
+			out, found = *l, true
+			continue
+		}
+		out.Count += l.Count
+		out.FirstSeq, out.LastSeq = min(out.FirstSeq, l.FirstSeq), max(out.LastSeq, l.LastSeq)
+		if l.Detected.After(out.Detected) {
+			out.Detected = l.Detected
+		}
 	}
-	return *j.state.last.Lost, true
+	return out, found
 }
 
 // AcknowledgeLost records that an operator has seen the loss: the record
 // forgets it and ConditionLost clears. It returns the loss acknowledged
 // (false if there was none).
 func (j *Journal) AcknowledgeLost() (Lost, bool, error) {
-	st := &j.state
-	st.mu.Lock()
-	l := st.last.Lost
-	if l == nil {
-		st.mu.Unlock()
+	l, ok := j.LostEvents()
+	if !ok {
 		return Lost{}, false, nil
+	}
+	for _, p := range j.parts {
+		if err := p.acknowledgeLost(); err != nil {
+			return Lost{}, false, err
+		}
+	}
+	j.opts.Health.Clear(ConditionLost)
+	return l, true, nil
+}
+
+func (p *Partition) acknowledgeLost() error {
+	st := &p.state
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.last.Lost == nil {
+		return nil
 	}
 	rec := st.last
 	rec.Lost = nil
-	if j.dataDir != "" {
-		if err := writeState(j.statePath(), rec); err != nil {
-			st.mu.Unlock()
-			return Lost{}, false, fmt.Errorf("record acknowledgement: %w", err)
+	if p.j.dataDir != "" {
+		if err := writeState(p.statePath(), rec); err != nil {
+			return fmt.Errorf("record acknowledgement: %w", err)
 		}
 	}
 	st.last = rec
-	st.mu.Unlock()
-	j.opts.Health.Clear(ConditionLost)
-	return *l, true, nil
+	return nil
 }

@@ -26,6 +26,13 @@ import (
 // second node, issue 13) fails every batch after it rather than leaving a
 // hole: the writer then syncs (reads what it did not write into its
 // window) and tries again.
+//
+// The writer also keeps each org's hash chain head (chain.go): every batch
+// it cuts stores the org's head before it, read once per org from the
+// org's last batch. Anything that leaves the writer unsure what landed (a
+// failed group, a sync that read another writer's batches) forgets the
+// heads concerned, and the next batch of such an org reads its head from
+// the journal again, so two writers on one stream keep one chain per org.
 
 // maxGroupEvents bounds the events of one group commit.
 const maxGroupEvents = 20_000
@@ -35,11 +42,14 @@ const maxGroupEvents = 20_000
 const fenceRetries = 3
 
 type appendReq struct {
-	ctx  context.Context
-	evs  []event.Record
-	res  Result
-	err  *AppendError
-	done chan struct{}
+	ctx context.Context
+	evs []event.Record
+	// leaves are the events' chain leaves, hashed by the caller's
+	// goroutine so the one writer goroutine only chains them.
+	leaves []Head
+	res    Result
+	err    *AppendError
+	done   chan struct{}
 	// state per event while the writer works on it: -1 not stored yet,
 	// 0 stored, 1 duplicate, 2+k duplicate of event k-2 of this group's
 	// pending list (resolved at the end).
@@ -63,7 +73,9 @@ type pendingEv struct {
 
 // writer is the state of the writer goroutine.
 type writer struct {
-	j      *Journal
+	j *Journal
+	// p is the partition the writer appends to (one writer per partition).
+	p      *Partition
 	reqs   chan *appendReq
 	window *dedupWindow
 	nonce  string
@@ -76,6 +88,10 @@ type writer struct {
 	lastID  string
 	// unfenced makes the next batch expect nothing (see commit).
 	unfenced bool
+	// heads are the chain heads of the orgs whose head the writer knows:
+	// the head after the org's last stored batch.
+	heads  map[string]Head
+	hasher Hasher
 	// confirmed caches the last message read to confirm a digest hit.
 	confirmedSeq  uint64
 	confirmedRecs []event.Record
@@ -86,14 +102,16 @@ type writer struct {
 	local   map[uint64]int   // digest → index into pending
 	bufs    [][]byte
 	recs    []event.Record
+	leaves  []Head
 }
 
-func newWriter(j *Journal) *writer {
+func newWriter(j *Journal, p *Partition) *writer {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	return &writer{j: j, reqs: make(chan *appendReq, 256),
+	return &writer{j: j, p: p, reqs: make(chan *appendReq, 256),
 		window: newDedupWindow(j.opts.DuplicateWindow, j.opts.DuplicateWindowMaxIDs),
-		nonce:  hex.EncodeToString(b[:]), byOrg: map[string][]int{}, local: map[uint64]int{}}
+		nonce:  hex.EncodeToString(b[:]), byOrg: map[string][]int{}, local: map[uint64]int{},
+		heads: map[string]Head{}}
 }
 
 // Append stores events and returns once JetStream has acknowledged every
@@ -117,19 +135,37 @@ func (j *Journal) Append(ctx context.Context, evs []event.Record) (Result, error
 		// Answer at once so the producer retries (ingest: 503).
 		return Result{}, &AppendError{Err: fmt.Errorf("not connected to NATS (%s)", j.nc.Status())}
 	}
-	req := &appendReq{ctx: ctx, evs: evs, done: make(chan struct{})}
+	if len(j.parts) > 1 {
+		p := j.PartitionFor(evs[0].Org)
+		for i := range evs {
+			if j.PartitionFor(evs[i].Org) != p {
+				return j.appendSplit(ctx, evs)
+			}
+		}
+		return p.append(ctx, evs)
+	}
+	return j.parts[0].append(ctx, evs)
+}
+
+// append hands evs, all of orgs of this partition, to its writer.
+func (p *Partition) append(ctx context.Context, evs []event.Record) (Result, error) {
+	req := &appendReq{ctx: ctx, evs: evs, leaves: make([]Head, len(evs)), done: make(chan struct{})}
+	var hs Hasher
+	for i := range evs {
+		req.leaves[i] = hs.Leaf(evs[i].Data)
+	}
 	select {
-	case j.writer.reqs <- req:
+	case p.writer.reqs <- req:
 	case <-ctx.Done():
 		return Result{}, &AppendError{Err: ctx.Err()}
-	case <-j.writerDone:
+	case <-p.writerDone:
 		return Result{}, &AppendError{Err: errors.New("journal closed")}
 	}
 	// The writer may be reading evs: wait for it even if ctx ends (it
 	// gives up within AppendTimeout).
 	select {
 	case <-req.done:
-	case <-j.writerDone:
+	case <-p.writerDone:
 		return Result{}, &AppendError{Err: errors.New("journal closed")}
 	}
 	if req.err != nil {
@@ -283,15 +319,23 @@ func (w *writer) publishGroup(ctx context.Context, group []*appendReq) error {
 				n++
 			}
 			w.recs = w.recs[:0]
+			w.leaves = w.leaves[:0]
 			for _, k := range idx[:n] {
-				w.recs = append(w.recs, w.pending[k].req.evs[w.pending[k].i])
+				p := w.pending[k]
+				w.recs = append(w.recs, p.req.evs[p.i])
+				w.leaves = append(w.leaves, p.req.leaves[p.i])
 			}
-			buf := w.encode(org, w.recs)
-			m := nats.NewMsg(Subject(org))
+			prev, err := w.chainHead(ctx, org)
+			if err != nil {
+				pubErr = err
+				break
+			}
+			buf := w.encode(org, w.recs, &prev)
+			m := nats.NewMsg(w.p.subject(org))
 			m.Data = buf
 			w.n++
 			id := batchMsgID(w.nonce, w.n, n)
-			opts := []jetstream.PublishOpt{jetstream.WithMsgID(id), jetstream.WithExpectStream(w.j.opts.Stream),
+			opts := []jetstream.PublishOpt{jetstream.WithMsgID(id), jetstream.WithExpectStream(w.p.name),
 				jetstream.WithStallWait(w.j.opts.AppendTimeout)}
 			switch {
 			case w.lastID != "":
@@ -308,6 +352,11 @@ func (w *writer) publishGroup(ctx context.Context, group []*appendReq) error {
 				break
 			}
 			w.lastID = id
+			head := prev
+			for _, leaf := range w.leaves {
+				head = w.hasher.Next(head, leaf)
+			}
+			w.heads[org] = head
 			batches = append(batches, batch{idx: idx[:n], buf: buf, f: f})
 			idx = idx[n:]
 		}
@@ -363,8 +412,56 @@ func (w *writer) publishGroup(ctx context.Context, group []*appendReq) error {
 		// failed too; one that timed out may still land. Read the tail
 		// before the next publish, so the window knows what did land.
 		w.synced, w.lastID = false, ""
+		// Which of the batches landed is known again after the sync;
+		// until then no head is.
+		clear(w.heads)
 	}
 	return err
+}
+
+// chainHead returns org's chain head, reading it from the org's last
+// record batch when the writer does not know it: the head after that
+// batch, or the zero head (a new chain) when the org has none or only
+// unchained ones.
+func (w *writer) chainHead(ctx context.Context, org string) (Head, error) {
+	if h, ok := w.heads[org]; ok {
+		return h, nil
+	}
+	m, err := w.p.stream.GetLastMsgForSubject(ctx, w.p.subject(org))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		w.heads[org] = Head{}
+		return Head{}, nil
+	}
+	if err != nil {
+		return Head{}, fmt.Errorf("read the chain head of org %s: %w", org, err)
+	}
+	h, err := batchHeadAfter(&w.hasher, RawMessage(m))
+	if err != nil {
+		// The org's chain cannot continue from an unreadable batch: a
+		// new chain starts here, which verification reports as a break.
+		w.j.log.Error("journal: the org's last record batch is unreadable; its hash chain restarts (verification will report the break)",
+			"org", org, "seq", m.Sequence, "err", err)
+		h = Head{}
+	}
+	w.heads[org] = h
+	return h, nil
+}
+
+// batchHeadAfter is the chain head after a record batch: the zero head
+// for an unchained one (the chain starts after it).
+func batchHeadAfter(hs *Hasher, m Message) (Head, error) {
+	prev, chained := ChainedBatch(m.Data)
+	if !chained {
+		return Head{}, nil
+	}
+	recs, err := Decode(m, nil)
+	if err != nil {
+		return Head{}, err
+	}
+	for i := range recs {
+		prev = hs.Next(prev, hs.Leaf(recs[i].Data))
+	}
+	return prev, nil
 }
 
 func cmpErr(a, b error) error {
@@ -377,12 +474,12 @@ func cmpErr(a, b error) error {
 // encode returns the record batch of recs in a buffer of its own (the
 // client may resend a message until it is answered), reusing one whose
 // batch was answered.
-func (w *writer) encode(org string, recs []event.Record) []byte {
+func (w *writer) encode(org string, recs []event.Record, prev *Head) []byte {
 	var e batchEncoder
 	if n := len(w.bufs); n > 0 {
 		e.buf, w.bufs = w.bufs[n-1], w.bufs[:n-1]
 	}
-	return e.encode(org, recs)
+	return e.encode(org, recs, prev)
 }
 
 // confirm reports whether message seq holds org's event uuid (a window
@@ -390,7 +487,7 @@ func (w *writer) encode(org string, recs []event.Record) []byte {
 // confirms nothing: the event is stored again.
 func (w *writer) confirm(ctx context.Context, seq uint64, org, uuid string) (bool, error) {
 	if seq != w.confirmedSeq {
-		m, err := w.j.stream.GetMsg(ctx, seq)
+		m, err := w.p.stream.GetMsg(ctx, seq)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return false, nil
 		}
@@ -419,8 +516,13 @@ func (w *writer) sync(ctx context.Context) (read int, err error) {
 	if w.lastSeq == 0 {
 		from = ScanFrom{Since: time.Now().Add(-w.j.opts.DuplicateWindow)}
 	}
-	last, err := w.j.scan(ctx, "", from, func(recs []event.Record, seq uint64, arrived time.Time) bool {
+	last, err := w.p.scan(ctx, "", from, func(recs []event.Record, seq uint64, arrived time.Time) bool {
 		read++
+		if len(recs) > 0 {
+			// Another writer's batch (or one of ours whose answer was
+			// lost): the org's head is read again before its next batch.
+			delete(w.heads, recs[0].Org)
+		}
 		for i := range recs {
 			w.window.add(w.window.key(recs[i].Org, recs[i].UUID), seq, arrived)
 		}

@@ -43,6 +43,11 @@ type cursor struct {
 	// fixed on its first page so "until = now" does not move.
 	Lo int64 `json:"lo,omitempty"`
 	Hi int64 `json:"hi,omitempty"`
+	// Parts is a polling cursor of every org on a partitioned journal:
+	// the position in each partition (as Seq), noPosition where nothing
+	// was examined yet; Turn is the partition the next page reads first.
+	Parts []uint64 `json:"ps,omitempty"`
+	Turn  int      `json:"t,omitempty"`
 	// FP is the query fingerprint.
 	FP uint64 `json:"f"`
 }

@@ -74,11 +74,14 @@ type Engine struct {
 	j      *journal.Journal
 	js     jetstream.JetStream
 	stream jetstream.Stream
-	ix     *Index
-	msgs   *msgCache
-	key    []byte
-	rl     *limiter
-	log    *slog.Logger
+	// streams are the journal's partitions' streams (stream is the
+	// first; the only one unless journal.partitions).
+	streams []jetstream.Stream
+	ix      *Index
+	msgs    *msgCache
+	key     []byte
+	rl      *limiter
+	log     *slog.Logger
 	// running is set while Run runs.
 	running atomic.Bool
 }
@@ -98,15 +101,23 @@ func New(ctx context.Context, j *journal.Journal, cfg Config, log *slog.Logger) 
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	log = log.With("component", "query")
-	st, err := j.JetStream().Stream(ctx, j.StreamName())
-	if err != nil {
-		return nil, fmt.Errorf("query: open stream: %w", err)
+	var streams []jetstream.Stream
+	for _, p := range j.Partitions() {
+		st, err := j.JetStream().Stream(ctx, p.Stream())
+		if err != nil {
+			return nil, fmt.Errorf("query: open stream: %w", err)
+		}
+		streams = append(streams, st)
 	}
+	st := streams[0]
 	key, err := cursorKey(ctx, j, cfg.Keys)
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, j: j, js: j.JetStream(), stream: st, ix: newIndex(log), key: key, log: log}
+	e := &Engine{cfg: cfg, j: j, js: j.JetStream(), stream: st, streams: streams, ix: newIndex(log), key: key, log: log}
+	if len(streams) > 1 {
+		e.ix.setPartitions(len(streams))
+	}
 	e.msgs = newMsgCache(e.fetchMsg, cacheMessages, cacheBytes)
 	// Not ready until Run has indexed the journal (see ConditionIndex).
 	cfg.Health.Set(ConditionIndex, health.NotReady, "the query index is reading the journal")
@@ -138,7 +149,16 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	e.ix.follow(ctx, e.js, e.j.Conn(), e.j.StreamName())
+	if parts := e.j.Partitions(); len(parts) == 1 {
+		e.ix.follow(ctx, e.js, e.j.Conn(), e.j.StreamName())
+	} else {
+		// One follower per partition: each reads its own stream.
+		var wg sync.WaitGroup
+		for _, p := range parts {
+			wg.Go(func() { e.ix.followPart(ctx, e.js, e.j.Conn(), p.Stream(), p.Index(), p.Subjects("")) })
+		}
+		wg.Wait()
+	}
 	if ctx.Err() == nil {
 		e.log.Warn("query index: the journal's connection closed; the index no longer follows it")
 		<-ctx.Done()
@@ -206,22 +226,39 @@ const pollFetchEvents = 500
 // poll reads a polling page: journal order from the cursor (or from the
 // first event persisted at or after since), always with a next cursor.
 func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
-	info, err := e.stream.Info(ctx)
-	if err != nil {
-		return page{}, fmt.Errorf("stream info: %w", err)
-	}
-	last := info.State.LastSeq
 	org := r.org
 	if org == auth.AllOrgs {
 		org = ""
 	}
-	subjects := journal.OrgSubjects(org)
+	if org == "" && len(e.streams) > 1 {
+		return e.pollAll(ctx, r)
+	}
+	var after *uint64
+	if r.after != nil {
+		after = &r.after.Seq
+	}
+	return e.pollPart(ctx, r, org, e.j.PartitionFor(org), after, r.limit, time.Time{})
+}
+
+// pollPart reads a polling page of org's events ("" every org's) in one
+// journal partition, from the position after (nil: from r.since), of at
+// most limit events, reading until deadline (zero: the default).
+func (e *Engine) pollPart(ctx context.Context, r *request, org string, part *journal.Partition, after *uint64,
+	limit int, deadline time.Time) (page, error) {
+	info, err := e.streams[part.Index()].Info(ctx)
+	if err != nil {
+		return page{}, fmt.Errorf("stream info: %w", err)
+	}
+	// Positions carry the partition (part.Seq); sequences read are the
+	// partition stream's.
+	last := part.Seq(info.State.LastSeq)
+	subjects := part.Subjects(org)
 	pos := uint64(0)  // the last position examined
 	from := uint64(0) // the message sequence to read from; 0: from since
 	var since time.Time
 	switch {
-	case r.after != nil:
-		pos = r.after.Seq
+	case after != nil:
+		pos = *after
 		// The message of the cursor's position, unless it was examined
 		// whole (sequences start at 1: an earlier release's cursor on an
 		// empty journal held 0).
@@ -237,11 +274,11 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 		pos = endOf(last)
 	}
 	next := &cursor{Mode: "p", Seq: pos, FP: r.fp}
-	if r.limit == 0 && r.after == nil {
+	if limit == 0 && after == nil {
 		// No position yet: the next link repeats this request.
 		return page{}, nil
 	}
-	if r.limit == 0 || (r.after != nil && pos >= endOf(last)) {
+	if limit == 0 || (after != nil && pos >= endOf(last)) {
 		return page{next: next}, nil
 	}
 	more := true // messages may wait after those read
@@ -252,11 +289,13 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 	// Messages and events read so far, to size reads in events: a record
 	// batch holds up to 100, an older message one.
 	msgs, events := uint64(0), uint64(0)
-	deadline := time.Now().Add(min(DefaultPollScan, e.cfg.Timeout/2))
-	for more && len(out) < r.limit && time.Now().Before(deadline) {
+	if deadline.IsZero() {
+		deadline = time.Now().Add(min(DefaultPollScan, e.cfg.Timeout/2))
+	}
+	for more && len(out) < limit && time.Now().Before(deadline) {
 		want := uint64(pollFetchEvents)
 		if r.filter.root == nil && len(r.keywords) == 0 {
-			want = min(want, uint64(r.limit-len(out)))
+			want = min(want, uint64(limit-len(out)))
 		}
 		// A first message tells how many events a message holds here:
 		// asking for want messages of 100 events would read 100 times
@@ -265,14 +304,14 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 		if events > 0 {
 			n = max(1, want*msgs/events)
 		}
-		batch, complete, err := e.readMsgs(ctx, subjects, from, since, int(n))
+		batch, complete, err := e.readMsgs(ctx, part.Stream(), subjects, from, since, int(n))
 		if err != nil {
 			return page{}, err
 		}
 		more = !complete
 		got := 0
 		for _, msg := range batch {
-			if len(out) >= r.limit {
+			if len(out) >= limit {
 				more = true
 				break // the rest of the batch is read again next time
 			}
@@ -283,7 +322,7 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 			recs, err = journal.Decode(journal.Message{Subject: msg.Subject, Header: msg.Header, Data: msg.Data, Seq: seq}, recs[:0])
 			if err != nil {
 				e.log.Warn("query: skipping an unreadable journal message", "seq", seq, "err", err)
-				next.Seq = endOf(seq)
+				next.Seq = endOf(part.Seq(seq))
 				continue
 			}
 			msgs++
@@ -291,10 +330,10 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 			whole := true
 			for i := range recs {
 				rec := &recs[i]
-				if r.after != nil && rec.Seq <= r.after.Seq {
+				if after != nil && rec.Seq <= *after {
 					continue // examined by the page before
 				}
-				if len(out) >= r.limit {
+				if len(out) >= limit {
 					whole = false
 					break
 				}
@@ -304,7 +343,7 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 				}
 			}
 			if whole {
-				next.Seq = endOf(seq)
+				next.Seq = endOf(part.Seq(seq))
 			} else {
 				more = true
 			}
@@ -313,13 +352,62 @@ func (e *Engine) poll(ctx context.Context, r *request) (page, error) {
 			break
 		}
 	}
-	if !examined && r.after == nil {
+	if !examined && after == nil {
 		// Nothing read, though events may wait, or a replica that has not
 		// yet stored the journal's last messages answered: keep the
 		// request's own start rather than skip them.
 		return page{}, nil
 	}
 	return page{items: out, next: next}, nil
+}
+
+// noPosition marks, in a polling cursor of every org on a partitioned
+// journal, a partition read from since on the next page (nothing examined
+// there yet).
+const noPosition = math.MaxUint64
+
+// pollAll reads a polling page of every org's events on a partitioned
+// journal: the cursor holds a position per partition (cursor.Parts), and
+// each page reads the partitions in turn, starting with the next one each
+// page (cursor.Turn) so that a busy partition cannot starve the others.
+// Each org's events come in journal order; events of orgs in different
+// partitions interleave by page.
+func (e *Engine) pollAll(ctx context.Context, r *request) (page, error) {
+	parts := e.j.Partitions()
+	n := len(parts)
+	pos := slices.Repeat([]uint64{noPosition}, n)
+	turn := 0
+	if r.after != nil {
+		if len(r.after.Parts) != n {
+			return page{}, validation("after", "the cursor is not one of this query's")
+		}
+		copy(pos, r.after.Parts)
+		turn = r.after.Turn % n
+	}
+	deadline := time.Now().Add(min(DefaultPollScan, e.cfg.Timeout/2))
+	var out []item
+	anyPos := r.after != nil
+	for i := range n {
+		k := (turn + i) % n
+		var after *uint64
+		if pos[k] != noPosition {
+			after = &pos[k]
+		}
+		pg, err := e.pollPart(ctx, r, "", parts[k], after, r.limit-len(out), deadline)
+		if err != nil {
+			return page{}, err
+		}
+		out = append(out, pg.items...)
+		if pg.next != nil {
+			pos[k], anyPos = pg.next.Seq, true
+		}
+	}
+	if !anyPos {
+		// No position in any partition yet: the next link repeats this
+		// request.
+		return page{items: out}, nil
+	}
+	return page{items: out, next: &cursor{Mode: "p", Parts: pos, Turn: (turn + 1) % n, FP: r.fp}}, nil
 }
 
 // numPendingHeader is the header in which a batched direct get's end of
@@ -332,11 +420,11 @@ const numPendingHeader = "Nats-Num-Pending"
 // 0, from the first message stored at or after since. No message of
 // subjects is missing between those returned; complete tells that none
 // followed them when they were read.
-func (e *Engine) readMsgs(ctx context.Context, subjects []string, from uint64, since time.Time, n int) (msgs []*jetstream.RawStreamMsg, complete bool, err error) {
+func (e *Engine) readMsgs(ctx context.Context, stream string, subjects []string, from uint64, since time.Time, n int) (msgs []*jetstream.RawStreamMsg, complete bool, err error) {
 	complete = true
 	bound := uint64(math.MaxUint64) // every subject is read up to here
 	for _, subject := range subjects {
-		got, more, err := directBatch(ctx, e.js, e.j.StreamName(), subject, from, since, n)
+		got, more, err := directBatch(ctx, e.js, stream, subject, from, since, n)
 		if err != nil {
 			return nil, false, fmt.Errorf("read journal from %d: %w", from, err)
 		}
@@ -358,17 +446,23 @@ func (e *Engine) readMsgs(ctx context.Context, subjects []string, from uint64, s
 // bounded reads a page ordered by published (then uuid, then position)
 // within [lo, hi), from the index.
 func (e *Engine) bounded(ctx context.Context, r *request) (page, error) {
-	info, err := e.stream.Info(ctx)
-	if err != nil {
-		return page{}, fmt.Errorf("stream info: %w", err)
-	}
 	// Everything in the journal when the request came must be indexed
-	// (the index's high water is a message sequence). A journal whose
-	// every message aged out keeps its last sequence, which the index,
-	// rebuilt after a restart, never sees: there is nothing to wait for.
-	if info.State.Msgs > 0 {
-		if err := e.ix.waitFor(ctx, info.State.LastSeq); err != nil {
-			return page{}, err
+	// (the index's high water is a message sequence, per partition). A
+	// journal whose every message aged out keeps its last sequence, which
+	// the index, rebuilt after a restart, never sees: there is nothing to
+	// wait for. An org's query waits for its partition only.
+	for i, st := range e.streams {
+		if r.org != auth.AllOrgs && len(e.streams) > 1 && i != e.j.PartitionFor(r.org).Index() {
+			continue
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			return page{}, fmt.Errorf("stream info: %w", err)
+		}
+		if info.State.Msgs > 0 {
+			if err := e.ix.waitForPart(ctx, i, info.State.LastSeq); err != nil {
+				return page{}, err
+			}
 		}
 	}
 	lo, hi := r.lo, r.hi
@@ -484,7 +578,7 @@ func (e *Engine) read(ctx context.Context, ents []entry) ([]item, error) {
 	seqs := make([]uint64, 0, len(ents))
 	slot := make(map[uint64]int, len(ents))
 	for i := range ents {
-		s := journal.MsgSeqOf(ents[i].pos)
+		s := journal.MsgOf(ents[i].pos) // partition and sequence
 		if _, ok := slot[s]; !ok {
 			slot[s] = len(seqs)
 			seqs = append(seqs, s)
@@ -511,7 +605,7 @@ func (e *Engine) read(ctx context.Context, ents []entry) ([]item, error) {
 	}
 	out := make([]item, 0, len(ents))
 	for i := range ents {
-		recs := msgs[slot[journal.MsgSeqOf(ents[i].pos)]]
+		recs := msgs[slot[journal.MsgOf(ents[i].pos)]]
 		_, idx := journal.SplitPosition(ents[i].pos)
 		if idx >= len(recs) || recs[idx].Seq != ents[i].pos {
 			continue // aged out
@@ -523,9 +617,14 @@ func (e *Engine) read(ctx context.Context, ents []entry) ([]item, error) {
 }
 
 // fetchMsg reads and decodes the journal message at seq (msgCache's
-// fetch).
+// fetch): journal.MsgOf of a position, its partition and sequence.
 func (e *Engine) fetchMsg(ctx context.Context, seq uint64) ([]event.Record, int, error) {
-	m, err := e.stream.GetMsg(ctx, seq)
+	pos := journal.Position(seq, 0)
+	part := journal.PartitionOf(pos)
+	if part >= len(e.streams) {
+		return nil, 0, nil
+	}
+	m, err := e.streams[part].GetMsg(ctx, journal.MsgSeqOf(pos))
 	if err != nil {
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return nil, 0, nil

@@ -39,7 +39,12 @@ type harness struct {
 
 func newHarness(t *testing.T, cfg Config) *harness {
 	t.Helper()
-	j := journaltest.Open(t)
+	return newHarnessOn(t, cfg, journaltest.Open(t))
+}
+
+// newHarnessOn is newHarness on the journal j.
+func newHarnessOn(t *testing.T, cfg Config, j *journal.Journal) *harness {
+	t.Helper()
 	tokens, err := auth.NewStore(t.Context(), journaltest.KV(t, j, journal.BucketTokens), discard)
 	if err != nil {
 		t.Fatal(err)

@@ -71,13 +71,20 @@ type Index struct {
 	size    int
 
 	hw atomic.Uint64 // highest journal message sequence indexed (whole)
+	// hwp are the high waters of partitions 1… of a partitioned journal
+	// (hw is partition 0's; see setPartitions).
+	hwp []atomic.Uint64
 	// caughtUp is closed once the follower has read every message the
-	// journal held when it started (caughtUpOnce closes it).
+	// journal held when it started (caughtUpOnce closes it); with several
+	// partitions, once each partition's follower has (behind counts those
+	// that have not).
 	caughtUp     chan struct{}
 	caughtUpOnce sync.Once
+	behind       atomic.Int32
 	log          *slog.Logger
 	// actorScratch holds the actor of each event of the batch being added
-	// (used by the follower only, one batch at a time).
+	// (used by the follower only, one batch at a time; each follower of a
+	// partitioned journal has its own).
 	actorScratch []actorRef
 }
 
@@ -103,6 +110,33 @@ func newIndex(log *slog.Logger) *Index {
 // markCaughtUp records that the index has read the journal as it was
 // when the follower started.
 func (ix *Index) markCaughtUp() { ix.caughtUpOnce.Do(func() { close(ix.caughtUp) }) }
+
+// setPartitions prepares the index for a journal of n partitions (before
+// it follows them).
+func (ix *Index) setPartitions(n int) {
+	ix.hwp = make([]atomic.Uint64, n-1)
+	ix.behind.Store(int32(n))
+}
+
+// partCaughtUp records that one partition's follower has caught up (once
+// per partition: once is its flag); the index is caught up when all have.
+func (ix *Index) partCaughtUp(once *bool) {
+	if *once {
+		return
+	}
+	*once = true
+	if ix.behind.Add(-1) <= 0 {
+		ix.markCaughtUp()
+	}
+}
+
+// hwOf is partition part's high water.
+func (ix *Index) hwOf(part int) *atomic.Uint64 {
+	if part == 0 {
+		return &ix.hw
+	}
+	return &ix.hwp[part-1]
+}
 
 // HighWater is the highest journal message sequence in the index: every
 // event of that message and of the messages before it is indexed.
@@ -185,12 +219,17 @@ func (ix *Index) internActor(raw []byte) uint32 {
 // addBatch indexes the events of one journal message (as journal.Decode
 // returns them, with their positions). The events' JSON is read for the
 // actor only, before the index's lock is taken.
-func (ix *Index) addBatch(recs []event.Record) {
-	actors := ix.actorScratch[:0]
+func (ix *Index) addBatch(recs []event.Record) { ix.addBatchWith(recs, &ix.actorScratch) }
+
+// addBatchWith is addBatch with the caller's scratch for the actors: one
+// per follower, as the followers of a partitioned journal's partitions
+// add batches at the same time.
+func (ix *Index) addBatchWith(recs []event.Record, scratch *[]actorRef) {
+	actors := (*scratch)[:0]
 	for i := range recs {
 		actors = append(actors, actorOf(recs[i].Data))
 	}
-	ix.actorScratch = actors
+	*scratch = actors
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	var tk typeKey
@@ -229,8 +268,11 @@ func (ix *Index) addBatch(recs []event.Record) {
 
 // prune drops the entries of messages below the journal's first sequence
 // (aged out).
-func (ix *Index) prune(first uint64) {
-	from := journal.Position(first, 0)
+func (ix *Index) prune(first uint64) { ix.prunePart(0, first) }
+
+// prunePart is prune for journal partition part.
+func (ix *Index) prunePart(part int, first uint64) {
+	from := journal.Position(journal.PartitionSeq(part, first), 0)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	keys := ix.keys[:0]
@@ -238,7 +280,7 @@ func (ix *Index) prune(first uint64) {
 		b := ix.buckets[k]
 		kept := b[:0]
 		for _, e := range b {
-			if e.pos >= from {
+			if e.pos >= from || journal.PartitionOf(e.pos) != part {
 				kept = append(kept, e)
 			}
 		}
@@ -256,6 +298,16 @@ func (ix *Index) prune(first uint64) {
 // follow indexes the journal from its start and then every new event,
 // until ctx ends or the connection closes.
 func (ix *Index) follow(ctx context.Context, js jetstream.JetStream, nc *nats.Conn, streamName string) {
+	ix.followPart(ctx, js, nc, streamName, 0, journal.OrgSubjects(""))
+}
+
+// followPart is follow for one partition of a journal: its stream and its
+// subjects.
+func (ix *Index) followPart(ctx context.Context, js jetstream.JetStream, nc *nats.Conn, streamName string, part int, subjects []string) {
+	caught := false
+	if ix.behind.Load() == 0 {
+		caught = true // one partition: caughtUp is closed directly
+	}
 	backoff := 100 * time.Millisecond
 	lastPrune := time.Now()
 	stopped := func() bool { return ctx.Err() != nil || nc.IsClosed() || nc.IsDraining() }
@@ -263,7 +315,7 @@ func (ix *Index) follow(ctx context.Context, js jetstream.JetStream, nc *nats.Co
 		if stopped() {
 			return
 		}
-		err := ix.followOnce(ctx, js, streamName, &lastPrune)
+		err := ix.followOnce(ctx, js, streamName, part, subjects, &caught, &lastPrune)
 		if stopped() {
 			return
 		}
@@ -277,17 +329,27 @@ func (ix *Index) follow(ctx context.Context, js jetstream.JetStream, nc *nats.Co
 	}
 }
 
-func (ix *Index) followOnce(ctx context.Context, js jetstream.JetStream, streamName string, lastPrune *time.Time) error {
+func (ix *Index) followOnce(ctx context.Context, js jetstream.JetStream, streamName string, part int, subjects []string,
+	caught *bool, lastPrune *time.Time) error {
+	hw := ix.hwOf(part)
+	scratch := &ix.actorScratch
+	if ix.hwp != nil {
+		scratch = new([]actorRef) // several followers
+	}
+	markCaughtUp := ix.markCaughtUp
+	if !*caught {
+		markCaughtUp = func() { ix.partCaughtUp(caught) }
+	}
 	cons, err := js.OrderedConsumer(ctx, streamName, jetstream.OrderedConsumerConfig{
-		FilterSubjects: journal.OrgSubjects(""),
+		FilterSubjects: subjects,
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    ix.hw.Load() + 1,
+		OptStartSeq:    hw.Load() + 1,
 	})
 	if err != nil {
 		return err
 	}
 	if cons.CachedInfo().NumPending == 0 {
-		ix.markCaughtUp() // nothing to read (an empty journal)
+		markCaughtUp() // nothing to read (an empty journal)
 	}
 	// Bounded in bytes too: a message holds up to 100 events, so 2,000
 	// messages could be 280 MB waiting in the client.
@@ -315,16 +377,16 @@ func (ix *Index) followOnce(ctx context.Context, js jetstream.JetStream, streamN
 			// An unreadable message is skipped, not retried for ever.
 			ix.log.Warn("query index: skipping a journal message", "seq", m.Seq, "err", err)
 		}
-		ix.addBatch(recs)
+		ix.addBatchWith(recs, scratch)
 		clear(recs) // do not keep the message alive
-		ix.hw.Store(m.Seq)
+		hw.Store(m.Seq)
 		if md.NumPending == 0 {
-			ix.markCaughtUp()
+			markCaughtUp()
 		}
 		if md.NumPending == 0 && time.Since(*lastPrune) > time.Minute {
 			*lastPrune = time.Now()
 			if s, err := js.Stream(ctx, streamName); err == nil {
-				ix.prune(s.CachedInfo().State.FirstSeq)
+				ix.prunePart(part, s.CachedInfo().State.FirstSeq)
 			}
 		}
 	}
@@ -332,13 +394,17 @@ func (ix *Index) followOnce(ctx context.Context, js jetstream.JetStream, streamN
 
 // waitFor blocks until the index holds every event of the messages up to
 // sequence seq.
-func (ix *Index) waitFor(ctx context.Context, seq uint64) error {
-	if ix.hw.Load() >= seq {
+func (ix *Index) waitFor(ctx context.Context, seq uint64) error { return ix.waitForPart(ctx, 0, seq) }
+
+// waitForPart is waitFor in journal partition part.
+func (ix *Index) waitForPart(ctx context.Context, part int, seq uint64) error {
+	hw := ix.hwOf(part)
+	if hw.Load() >= seq {
 		return nil
 	}
 	t := time.NewTicker(2 * time.Millisecond)
 	defer t.Stop()
-	for ix.hw.Load() < seq {
+	for hw.Load() < seq {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

@@ -9,7 +9,7 @@ import (
 )
 
 // Deps are what every destination gets from its surroundings: the same
-// four things for all of them. Every field is optional.
+// things for all of them. Every field is optional.
 type Deps struct {
 	// HTTPClient sends the destination's requests (AWS SDK clients
 	// included): the client of the stream owner's trust, whose dialer
@@ -25,6 +25,19 @@ type Deps struct {
 	// Egress says where the stream's owner may send events and write
 	// files; nil allows everything.
 	Egress Egress
+	// Stream is the id of the stream the sink writes for; it names the
+	// stream's digests. Empty outside a stream (a connection test, Lambda).
+	Stream string
+	// Signer signs the digests of exported objects (package exportdigest)
+	// for destinations that keep objects (S3, files); nil writes none.
+	Signer Signer
+}
+
+// Signer signs the digests of exported objects: Sign returns the id of
+// the key it used and the Ed25519 signature of msg (integrity.Keyring is
+// one; exportdigest.Signer is the same interface).
+type Signer interface {
+	Sign(msg []byte) (keyID string, sig []byte)
 }
 
 // Egress is the policy a destination checks its targets with, as its

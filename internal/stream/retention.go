@@ -275,20 +275,61 @@ type reader struct {
 
 // check measures the journal, reports gaps, purges what it may and
 // updates the blocked state. cause says why it runs: an append refused
-// at the cap makes it purge even below the high-water mark.
+// at the cap makes it purge even below the high-water mark. With several
+// journal partitions each is checked and purged against its share of
+// journal.maxBytes; the blocked state and the warnings follow the fullest.
 // r.mu is held.
 func (r *Retention) check(ctx context.Context, cause checkCause) error {
 	urgent := cause == refused
-	j := r.cfg.Journal
-	u, err := j.Usage(ctx)
-	if err != nil {
-		return err
+	parts := r.cfg.Journal.Partitions()
+	var blockers []Blocker
+	var worst, worstBefore journal.Usage
+	full := false
+	for i, p := range parts {
+		before, u, b, err := r.checkPartition(ctx, p, urgent, len(parts) == 1)
+		if err != nil {
+			return err
+		}
+		blockers = append(blockers, b...)
+		if i == 0 || u.Ratio() > worst.Ratio() {
+			worst = u
+		}
+		if i == 0 || before.Ratio() > worstBefore.Ratio() {
+			worstBefore = before
+		}
+		full = full || (urgent && u.MaxBytes > 0 && u.Ratio() >= r.cfg.HighWater)
 	}
-	r.usageRatio.Set(u.Ratio())
-	r.capacityWarning(&r.warn, "journal", u, "journal.maxBytes", "system.journal.capacity.warning")
-	floors, err := j.AckFloors(ctx)
+	if len(parts) > 1 {
+		r.usageRatio.Set(worst.Ratio())
+		r.capacityWarning(&r.warn, "journal", worstBefore, "journal.maxBytes", "system.journal.capacity.warning")
+	}
+	u := worst
+	r.setBlocked(ctx, blockers, u)
+	r.lastAt, r.lastErr = time.Now(), nil
+	if len(blockers) > 0 || full {
+		r.lastErr = &FullError{Blockers: slices.Clone(blockers), Usage: u}
+	}
+	r.deadLetters(ctx)
+	r.flushEvents(ctx)
+	return nil
+}
+
+// checkPartition is check in one journal partition: it returns the
+// partition's usage before and after purging, and the streams that held
+// the purge back. warn raises the capacity warning here (one partition).
+func (r *Retention) checkPartition(ctx context.Context, p *journal.Partition, urgent, warn bool) (journal.Usage, journal.Usage, []Blocker, error) {
+	u, err := p.Usage(ctx)
 	if err != nil {
-		return err
+		return u, u, nil, err
+	}
+	before := u
+	r.usageRatio.Set(u.Ratio())
+	if warn {
+		r.capacityWarning(&r.warn, "journal", u, "journal.maxBytes", "system.journal.capacity.warning")
+	}
+	floors, err := p.AckFloors(ctx)
+	if err != nil {
+		return before, u, nil, err
 	}
 	var readers []reader
 	for _, d := range r.cfg.Supervisor.cfg.Store.List() {
@@ -296,9 +337,9 @@ func (r *Retention) check(ctx context.Context, cause checkCause) error {
 		if !ok {
 			continue
 		}
-		floor, err := r.floor(ctx, f, u)
+		floor, err := r.floor(ctx, p, f, u)
 		if err != nil {
-			return err
+			return before, u, nil, err
 		}
 		readers = append(readers, reader{def: d, floor: floor, acked: f.Acked})
 	}
@@ -309,46 +350,39 @@ func (r *Retention) check(ctx context.Context, cause checkCause) error {
 	// below other orgs' events, and what expired of its own is not known.
 	for _, rd := range readers {
 		if rd.def.JournalOrg() == "" && u.FirstSeq > 0 && rd.acked+1 < u.FirstSeq {
-			r.reportGap(ctx, rd.def, Gap{FromSeq: rd.acked + 1, ToSeq: u.FirstSeq - 1, Events: u.FirstSeq - 1 - rd.acked,
+			r.reportGap(ctx, rd.def, Gap{FromSeq: p.Seq(rd.acked + 1), ToSeq: p.Seq(u.FirstSeq - 1), Events: u.FirstSeq - 1 - rd.acked,
 				Cause: GapMissing, At: now})
 		}
 	}
 	var blockers []Blocker
 	if u.MaxBytes > 0 && u.Msgs > 0 && (urgent || u.Ratio() >= r.cfg.HighWater) {
-		blockers, err = r.purge(ctx, u, readers, now)
+		blockers, err = r.purge(ctx, p, u, readers, now)
 		if err != nil {
-			return err
+			return before, u, nil, err
 		}
-		if u, err = j.Usage(ctx); err != nil {
-			return err
+		if u, err = p.Usage(ctx); err != nil {
+			return before, u, nil, err
 		}
 		r.usageRatio.Set(u.Ratio())
 		if u.Ratio() < r.cfg.HighWater && !urgent {
 			blockers = nil
 		}
 	}
-	r.setBlocked(ctx, blockers, u)
-	r.lastAt, r.lastErr = time.Now(), nil
-	if len(blockers) > 0 || (urgent && u.MaxBytes > 0 && u.Ratio() >= r.cfg.HighWater) {
-		r.lastErr = &FullError{Blockers: slices.Clone(blockers), Usage: u}
-	}
-	r.deadLetters(ctx)
-	r.flushEvents(ctx)
-	return nil
+	return before, u, blockers, nil
 }
 
 // floor is where a stream's undelivered events begin, less one: its ack
 // floor, except that a stream with nothing pending holds nothing back, and
 // a stream of one org holds back only from its own next event (its ack
 // floor stays at its org's last event while other orgs' events go on).
-func (r *Retention) floor(ctx context.Context, f journal.ConsumerFloor, u journal.Usage) (uint64, error) {
+func (r *Retention) floor(ctx context.Context, p *journal.Partition, f journal.ConsumerFloor, u journal.Usage) (uint64, error) {
 	if f.Pending == 0 {
 		return max(f.Acked, u.LastSeq), nil
 	}
 	if f.Org == "" {
 		return f.Acked, nil
 	}
-	next, ok, err := r.cfg.Journal.NextSeq(ctx, f.Org, f.Acked+1)
+	next, ok, err := p.NextSeq(ctx, f.Org, f.Acked+1)
 	if err != nil {
 		return 0, err
 	}
@@ -361,8 +395,7 @@ func (r *Retention) floor(ctx context.Context, f journal.ConsumerFloor, u journa
 // purge removes the oldest events down to the Target, in protect mode
 // only below every active stream's ack floor, and reports what each stream
 // loses. It returns the active streams that held the purge back.
-func (r *Retention) purge(ctx context.Context, u journal.Usage, readers []reader, now time.Time) ([]Blocker, error) {
-	j := r.cfg.Journal
+func (r *Retention) purge(ctx context.Context, p *journal.Partition, u journal.Usage, readers []reader, now time.Time) ([]Blocker, error) {
 	for range 4 {
 		avg := max(u.Bytes/u.Msgs, 1)
 		target := uint64(r.cfg.Target * float64(u.MaxBytes))
@@ -379,11 +412,11 @@ func (r *Retention) purge(ctx context.Context, u journal.Usage, readers []reader
 				}
 				keep = min(keep, max(rd.floor+1, u.FirstSeq))
 				blockers = append(blockers, Blocker{ID: rd.def.ID, Name: rd.def.Name, Org: rd.def.Org,
-					OldestUndelivered: max(rd.floor+1, u.FirstSeq)})
+					OldestUndelivered: p.Seq(max(rd.floor+1, u.FirstSeq))})
 			}
 		}
 		if keep > u.FirstSeq {
-			if err := r.sweep(ctx, u.FirstSeq, keep, readers, now); err != nil {
+			if err := r.sweep(ctx, p, u.FirstSeq, keep, readers, now); err != nil {
 				return blockers, err
 			}
 		}
@@ -391,7 +424,7 @@ func (r *Retention) purge(ctx context.Context, u journal.Usage, readers []reader
 			return blockers, nil
 		}
 		var err error
-		if u, err = j.Usage(ctx); err != nil {
+		if u, err = p.Usage(ctx); err != nil {
 			return nil, err
 		}
 		if u.Msgs == 0 {
@@ -405,8 +438,8 @@ func (r *Retention) purge(ctx context.Context, u journal.Usage, readers []reader
 // keep lose [floor+1, keep-1]; the purge goes in segments between their
 // floors, per org subject, so that the count each stream lost is exact
 // (JetStream reports what each purge removed).
-func (r *Retention) sweep(ctx context.Context, first, keep uint64, readers []reader, now time.Time) error {
-	j := r.cfg.Journal
+func (r *Retention) sweep(ctx context.Context, p *journal.Partition, first, keep uint64, readers []reader, now time.Time) error {
+	j := p
 	type loser struct {
 		def  Definition
 		from uint64
@@ -486,7 +519,7 @@ func (r *Retention) sweep(ctx context.Context, first, keep uint64, readers []rea
 				lost += perSubject[i][s]
 			}
 		}
-		r.reportGap(ctx, l.def, Gap{FromSeq: l.from, ToSeq: keep - 1, Events: lost, Cause: GapDropOldest, At: now})
+		r.reportGap(ctx, l.def, Gap{FromSeq: p.Seq(l.from), ToSeq: p.Seq(keep - 1), Events: lost, Cause: GapDropOldest, At: now})
 	}
 	return nil
 }

@@ -182,9 +182,18 @@ func EnsureConsumer(ctx context.Context, j *journal.Journal, def Definition) (je
 }
 
 func ensureConsumer(ctx context.Context, j *journal.Journal, def Definition, ackWait time.Duration) (jetstream.Consumer, error) {
+	if def.JournalOrg() == "" && len(j.Partitions()) > 1 {
+		return ensureAllPartitions(ctx, j, def, ackWait) // partitions.go
+	}
+	return ensureOne(ctx, j, j.PartitionFor(def.JournalOrg()), def, ackWait)
+}
+
+// ensureOne is ensureConsumer in one journal partition.
+func ensureOne(ctx context.Context, j *journal.Journal, p *journal.Partition, def Definition, ackWait time.Duration) (jetstream.Consumer, error) {
 	js := j.JetStream()
-	subjects := def.FilterSubjects()
-	c, err := js.Consumer(ctx, j.StreamName(), def.ConsumerName())
+	subjects := p.Subjects(def.JournalOrg())
+	stream := p.Stream()
+	c, err := js.Consumer(ctx, stream, def.ConsumerName())
 	if err == nil {
 		// A consumer made by an older release filters on the version 1
 		// subjects only (audit.<org>.>): widen it to both formats. An
@@ -192,7 +201,7 @@ func ensureConsumer(ctx context.Context, j *journal.Journal, def Definition, ack
 		if cc := c.CachedInfo().Config; cc.AckWait != ackWait || !slices.Equal(filterSubjects(cc), subjects) {
 			cc.AckWait = ackWait
 			setFilter(&cc, subjects)
-			c, err := js.UpdateConsumer(ctx, j.StreamName(), cc)
+			c, err := js.UpdateConsumer(ctx, stream, cc)
 			if err != nil {
 				return nil, fmt.Errorf("update consumer %s: %w", def.ConsumerName(), err)
 			}
@@ -222,9 +231,9 @@ func ensureConsumer(ctx context.Context, j *journal.Journal, def Definition, ack
 		t := def.StartTime
 		cc.OptStartTime = &t
 	}
-	c, err = js.CreateConsumer(ctx, j.StreamName(), cc)
+	c, err = js.CreateConsumer(ctx, stream, cc)
 	if errors.Is(err, jetstream.ErrConsumerExists) {
-		return js.Consumer(ctx, j.StreamName(), def.ConsumerName())
+		return js.Consumer(ctx, stream, def.ConsumerName())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create consumer %s: %w", def.ConsumerName(), err)
@@ -373,7 +382,7 @@ func (r *Runner) step(ctx context.Context) error {
 		// Waiting on the iterator only reads its local buffer, so a
 		// client-side deadline loses nothing.
 		nctx, cancel := context.WithTimeout(ctx, wait)
-		m, err := r.it.Next(jetstream.NextContext(nctx))
+		m, err := nextMsg(r.it, nctx)
 		cancel()
 		switch {
 		case err == nil:
@@ -408,7 +417,7 @@ func (r *Runner) add(m jetstream.Msg) error {
 	ctx := r.hard
 	md, err := m.Metadata()
 	if err == nil {
-		if _, dup := r.pendingSeq[md.Sequence.Stream]; dup {
+		if _, dup := r.pendingSeq[msgKey(m, md)]; dup {
 			return nil // a redelivered copy of a message this runner holds
 		}
 		r.recs, err = journal.Decode(journal.Message{Subject: m.Subject(), Header: m.Headers(), Data: m.Data(),
@@ -421,7 +430,7 @@ func (r *Runner) add(m jetstream.Msg) error {
 		_ = m.Ack()
 		return nil
 	}
-	h := held{msg: m, seq: md.Sequence.Stream, at: md.Timestamp}
+	h := held{msg: m, seq: msgKey(m, md), at: md.Timestamp}
 	if len(r.pending) == 0 {
 		r.lastKeep = time.Now()
 	}
@@ -565,7 +574,7 @@ func (r *Runner) ackPending() {
 // journal messages' acknowledgements are confirmed (ackPending).
 func (r *Runner) delivered(recs []event.Record, now time.Time) {
 	for _, rec := range recs {
-		r.unacked[journal.MsgSeqOf(rec.Seq)]++
+		r.unacked[journal.MsgOf(rec.Seq)]++
 	}
 	r.cfg.Status.success(0, now)
 }

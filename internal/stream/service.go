@@ -72,11 +72,17 @@ func (s *Service) Get(id string) (Definition, bool) { return s.d.Store.Get(id) }
 // receive its own creation event.
 func (s *Service) Create(ctx context.Context, actor sysevent.Ref, d Definition) (Definition, error) {
 	s.record(ctx, actor, EventCreate, d)
-	last, err := s.d.Journal.LastSeq(ctx)
-	if err != nil {
-		return Definition{}, err
+	if d.JournalOrg() == "" && len(s.d.Journal.Partitions()) > 1 {
+		// Every org's events are in several partitions, whose sequences
+		// differ: start at the time instead (ensureAllPartitions).
+		d.StartTime = time.Now().UTC()
+	} else {
+		last, err := s.d.Journal.LastSeqOf(ctx, d.JournalOrg())
+		if err != nil {
+			return Definition{}, err
+		}
+		d.StartSeq = last + 1
 	}
-	d.StartSeq = last + 1
 	if _, err := EnsureConsumer(ctx, s.d.Journal, d); err != nil {
 		return Definition{}, err
 	}

@@ -195,9 +195,16 @@ func (k streams) MaySave(id string) bool { return !k.s.own.enabled() || k.s.own.
 func (k streams) Tick(ctx context.Context) { k.s.updateLagMetrics(ctx) }
 
 func (s *Supervisor) deleteConsumer(ctx context.Context, d Definition) {
-	err := s.cfg.Journal.JetStream().DeleteConsumer(ctx, s.cfg.Journal.StreamName(), d.ConsumerName())
-	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		s.cfg.Log.Warn("delete consumer", "stream", d.ID, "err", err)
+	j := s.cfg.Journal
+	parts := []*journal.Partition{j.PartitionFor(d.JournalOrg())}
+	if d.JournalOrg() == "" {
+		parts = j.Partitions() // one consumer in each
+	}
+	for _, p := range parts {
+		err := j.JetStream().DeleteConsumer(ctx, p.Stream(), d.ConsumerName())
+		if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			s.cfg.Log.Warn("delete consumer", "stream", d.ID, "journal", p.Stream(), "err", err)
+		}
 	}
 }
 
@@ -309,34 +316,35 @@ func (r *running) Stop(context.Context) {
 }
 
 // lag reports how many events of the stream's subject are not yet done and
-// how old the oldest of them is.
+// how old the oldest of them is (over the partitions it reads).
 func (s *Supervisor) lag(ctx context.Context, d Definition) (uint64, float64) {
-	js := s.cfg.Journal.JetStream()
-	c, err := js.Consumer(ctx, s.cfg.Journal.StreamName(), d.ConsumerName())
+	parts, infos, err := consumerInfos(ctx, s.cfg.Journal, d)
 	if err != nil {
 		return 0, 0
 	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		return 0, 0
+	var n uint64
+	var age float64
+	for i, info := range infos {
+		k := info.NumPending + uint64(info.NumAckPending)
+		if k == 0 {
+			continue
+		}
+		n += k
+		next, ok, err := parts[i].NextSeq(ctx, d.JournalOrg(), info.AckFloor.Stream+1)
+		if err != nil || !ok {
+			continue
+		}
+		st, err := s.cfg.Journal.JetStream().Stream(ctx, parts[i].Stream())
+		if err != nil {
+			continue
+		}
+		m, err := st.GetMsg(ctx, next)
+		if err != nil {
+			continue
+		}
+		age = max(age, time.Since(m.Time).Seconds())
 	}
-	n := info.NumPending + uint64(info.NumAckPending)
-	if n == 0 {
-		return 0, 0
-	}
-	stream, err := js.Stream(ctx, s.cfg.Journal.StreamName())
-	if err != nil {
-		return n, 0
-	}
-	next, ok, err := s.cfg.Journal.NextSeq(ctx, d.JournalOrg(), info.AckFloor.Stream+1)
-	if err != nil || !ok {
-		return n, 0
-	}
-	m, err := stream.GetMsg(ctx, next)
-	if err != nil {
-		return n, 0
-	}
-	return n, max(0, time.Since(m.Time).Seconds())
+	return n, age
 }
 
 func (s *Supervisor) updateLagMetrics(ctx context.Context) {

@@ -94,7 +94,8 @@ type DeadLetter struct {
 	// Seq is the dead letter's own sequence (used to redrive or delete it).
 	Seq uint64 `json:"seq"`
 	// JournalSeq is the sequence of the journal message that held the
-	// event (where a replay would start to deliver it again).
+	// event (where a replay would start to deliver it again), in the
+	// stream of its org's journal partition (journal.partitions).
 	JournalSeq uint64 `json:"journalSeq"`
 	UUID       string `json:"uuid"`
 	// Reason is the destination's refusal, at most 1 KiB.

@@ -5,7 +5,10 @@ package journaltest
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,4 +131,54 @@ func StartNATS(t testing.TB, opts *server.Options) *server.Server {
 	}
 	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
 	return srv
+}
+
+// StartCluster starts n nats-servers with JetStream clustered on
+// 127.0.0.1 (servers n1 … nn, cluster "test", each its own store in a
+// fresh t.TempDir()), waits until they have elected a JetStream meta
+// leader, and shuts them down when the test ends. Connect to any of them,
+// or to all: ClusterURL.
+func StartCluster(t testing.TB, n int) []*server.Server {
+	t.Helper()
+	ports := make([]int, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+	}
+	var routes []string
+	for _, p := range ports {
+		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
+	}
+	srvs := make([]*server.Server, n)
+	for i := range srvs {
+		srvs[i] = StartNATS(t, &server.Options{ServerName: fmt.Sprintf("n%d", i+1),
+			Cluster: server.ClusterOpts{Name: "test", Host: "127.0.0.1", Port: ports[i]},
+			Routes:  server.RoutesFromStr(strings.Join(routes, ","))})
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		for _, s := range srvs {
+			if s.JetStreamIsLeader() {
+				return srvs
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nats cluster: no JetStream meta leader after 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// ClusterURL is the comma-separated client URLs of srvs (nats.Connect
+// takes it as is).
+func ClusterURL(srvs []*server.Server) string {
+	urls := make([]string, len(srvs))
+	for i, s := range srvs {
+		urls[i] = s.ClientURL()
+	}
+	return strings.Join(urls, ",")
 }

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/exportdigest"
 	"github.com/auditstream/auditstream/internal/sink"
 )
 
@@ -43,6 +44,11 @@ type Config struct {
 	// Fsync makes every write wait until the events are on disk (default
 	// true). Off, a machine crash can lose acknowledged events.
 	Fsync *bool `json:"fsync,omitempty"`
+	// Digests lists every finished file, with its SHA-256, in signed
+	// digests under <dir>/_digest/ every interval (default "1h") while
+	// files are finished; "off": true turns them off. See
+	// docs/integrity-exports.md.
+	Digests exportdigest.Settings `json:"digests,omitzero"`
 }
 
 var prefixPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -76,5 +82,6 @@ func (c Config) Validate() error {
 	if c.MaxAge.D() < minMaxAge {
 		errs.Addf("maxAge %v: want at least %v", c.MaxAge, minMaxAge)
 	}
+	errs.Add(c.Digests.Validate())
 	return errs.Err()
 }

@@ -12,15 +12,28 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/auditstream/auditstream/internal/exportdigest"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/sink/sinktest"
 )
 
+// TestConformance runs the battery with digests off and on (the sink
+// then also writes signed digests from a goroutine of its own).
 func TestConformance(t *testing.T) {
+	for _, signed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "digests"}[signed], func(t *testing.T) { conformance(t, signed) })
+	}
+}
+
+func conformance(t *testing.T, signed bool) {
 	sinktest.Run(t, sinktest.Harness{
 		New: func(t *testing.T) (sink.Sink, sinktest.Fake) {
 			dir := filepath.Join(t.TempDir(), "out")
-			s, err := New(Config{Dir: dir}, sink.Deps{})
+			var deps sink.Deps
+			if signed {
+				deps = sink.Deps{Stream: "0ls1", Signer: testKeyring(t)}
+			}
+			s, err := New(Config{Dir: dir, Digests: exportdigestSettings}, deps)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -38,6 +51,9 @@ func TestConformance(t *testing.T) {
 		},
 	})
 }
+
+// exportdigestSettings make conformance digests frequent.
+var exportdigestSettings = exportdigest.Settings{Interval: "1s"}
 
 // dirFake is the destination directory. Pause and Unreachable put a plain
 // file where the directory should be, which stops even root.

@@ -31,6 +31,12 @@
 // sink.Deps.Egress: a tenant's directory under fileRoots), Dir is relative to it and is created and
 // opened one component at a time, refusing symbolic links (ErrLink).
 //
+// Digests (digests.go). Given a signer (sink.Deps.Signer), every finished
+// file is listed with its SHA-256 in signed, chained digests under
+// <dir>/_digest/ (package exportdigest; docs/integrity-exports.md), written
+// through a handle of the directory of their own; files finished by the
+// crash recovery above are listed too. `auditstream verify dir` checks them.
+//
 // Errors are retryable, except those an operator must fix (permission
 // denied, read-only file system, a path that is not a directory), which
 // are configuration errors: the runner holds the stream and retries slowly.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/exportdigest"
 	"github.com/auditstream/auditstream/internal/sink"
 )
 
@@ -56,6 +57,15 @@ type Sink struct {
 	recovered bool  // leftover .part files were finished
 	closed    bool
 
+	// signer, when set (sink.Deps.Signer), makes the sink list every
+	// finished file in signed digests (digests.go); digests and its own
+	// handle of the directory are made by the first Write.
+	signer     exportdigest.Signer
+	digests    *exportdigest.Writer
+	digestRoot *os.Root
+	// recoveredFiles were finished by recoverParts, for the first digest.
+	recoveredFiles []string
+
 	// afterSync, when set by tests, is called after each fsync of a file.
 	afterSync func(path string)
 }
@@ -69,6 +79,9 @@ type file struct {
 	size   int64  // bytes handed to w
 	start  int64  // size when the current batch began, where a failure cuts back to
 	opened time.Time
+	// stats are the file's events, startStats those when the current
+	// batch began (for a cut back).
+	stats, startStats fileStats
 }
 
 var _ sink.Sink = (*Sink)(nil)
@@ -123,7 +136,7 @@ func prepare(cfg Config, deps sink.Deps) (placed, error) {
 }
 
 func build(p placed, deps sink.Deps) (*Sink, error) {
-	return &Sink{cfg: p.cfg, fsync: *p.cfg.Fsync, log: deps.Logger, now: deps.Now, deps: deps, base: p.base, path: p.path}, nil
+	return &Sink{cfg: p.cfg, fsync: *p.cfg.Fsync, log: deps.Logger, now: deps.Now, deps: deps, base: p.base, path: p.path, signer: deps.Signer}, nil
 }
 
 // allowed asks deps.Egress whether path (the directory dir names) may be
@@ -237,13 +250,14 @@ func (s *Sink) Write(ctx context.Context, b sink.Batch) error {
 		}
 		s.recovered = true
 	}
+	s.startDigests(ctx)
 	if s.cur != nil && s.now().Sub(s.cur.opened) >= s.cfg.MaxAge.D() {
 		if err := s.finish(); err != nil {
 			return classify(err)
 		}
 	}
 	if s.cur != nil {
-		s.cur.start = s.cur.size
+		s.cur.start, s.cur.startStats = s.cur.size, s.cur.stats
 	}
 	if err := s.write(b); err != nil {
 		s.abort()
@@ -272,6 +286,7 @@ func (s *Sink) write(b sink.Batch) error {
 			return fmt.Errorf("write %s: %w", s.file(s.cur.part), err)
 		}
 		s.cur.size += n
+		s.cur.stats.add(r)
 	}
 	return s.flush()
 }
@@ -347,12 +362,18 @@ func (s *Sink) finish() error {
 	if err := c.f.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", s.file(c.part), err)
 	}
+	if s.digests != nil {
+		if err := s.touch(c.part); err != nil {
+			return err
+		}
+	}
 	if err := s.root.Rename(c.part, c.final); err != nil {
 		return fmt.Errorf("finish %s: %w", s.file(c.part), err)
 	}
 	if err := s.syncDir(); err != nil {
 		return err
 	}
+	s.digested(c.final, c.stats)
 	s.log.Info("finished file", "file", s.file(c.final), "bytes", c.size)
 	return nil
 }
@@ -382,8 +403,13 @@ func (s *Sink) abort() {
 	case mark == 0:
 		_ = s.root.Remove(c.part)
 	default:
+		if s.digests != nil {
+			_ = s.touch(c.part)
+		}
 		if err := s.root.Rename(c.part, c.final); err != nil {
 			s.log.Warn("left a partly written file for recovery", "file", s.file(c.part), "err", err)
+		} else {
+			s.digested(c.final, c.startStats)
 		}
 	}
 }
@@ -433,21 +459,30 @@ func (s *Sink) Verify(ctx context.Context) error {
 	return nil
 }
 
-// Close finishes the current file. It may be called more than once.
-func (s *Sink) Close(context.Context) error {
+// Close finishes the current file and, with digests on, writes a last
+// digest. It may be called more than once.
+func (s *Sink) Close(ctx context.Context) error {
 	if s.closed {
 		return nil
 	}
 	s.closed = true
 	defer s.dropDir()
-	if err := s.finish(); err != nil {
+	err := s.finish()
+	if err != nil {
 		if s.cur != nil {
 			_ = s.cur.f.Close()
 			s.cur = nil
 		}
-		return fmt.Errorf("file sink close: %w", err)
+		err = fmt.Errorf("file sink close: %w", err)
 	}
-	return nil
+	if s.digests != nil {
+		if derr := s.digests.Close(ctx); derr != nil {
+			s.log.Error("last digest not written: the files since the previous digest are in none until the stream writes again", "err", derr)
+			err = errors.Join(err, fmt.Errorf("last digest: %w", derr))
+		}
+		_ = s.digestRoot.Close()
+	}
+	return err
 }
 
 // file is name in the directory, as logs name it.

@@ -70,7 +70,11 @@ func (s *Sink) recoverPart(part string) error {
 		return fmt.Errorf("recover %s: %w", s.file(part), err)
 	}
 	s.log.Info("finished a file left by an earlier run", "file", s.file(final), "bytes", end)
-	return s.syncDir()
+	if err := s.syncDir(); err != nil {
+		return err
+	}
+	s.recoveredFiles = append(s.recoveredFiles, final)
+	return nil
 }
 
 // completeLength returns the length of f up to and including its last

@@ -13,6 +13,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/secret"
 	"github.com/auditstream/auditstream/internal/sink"
+	"github.com/auditstream/auditstream/internal/sink/notify"
 )
 
 // Defaults for the settings a stream leaves out.
@@ -100,6 +101,16 @@ type Config struct {
 	// InsecureHTTP allows plain http to hosts other than this machine
 	// (audit events and credentials then cross the network unencrypted).
 	InsecureHTTP bool `json:"insecureHttp,omitempty" help:"Allow plain http to other hosts (events and credentials cross the network unencrypted)"`
+	// BodyTemplate, when set, is the request body: a Go text/template
+	// over each event (body event, the default with a template) or, with
+	// digest, over the period's events, whose output must be JSON. It is
+	// checked when the stream is created (package notify describes its
+	// data and functions).
+	BodyTemplate string `json:"bodyTemplate,omitempty" help:"Optional Go text/template over each event (or the digest) that renders the JSON body"`
+	// Digest, e.g. "5m", holds events for that long and sends them in one
+	// request: one rendered BodyTemplate summarising them, or without a
+	// template one batch (body batch or ndjson).
+	Digest sink.Duration `json:"digest,omitempty" help:"Hold events this long (e.g. 5m) and send them in one request"`
 }
 
 // Auth is how requests authenticate. Only the fields of the chosen type
@@ -133,6 +144,9 @@ type Signing struct {
 // withDefaults returns c with every unset setting at its default.
 func (c Config) withDefaults() Config {
 	c.Method = cmp.Or(c.Method, http.MethodPost)
+	if c.BodyTemplate != "" && c.Digest == 0 {
+		c.Body = cmp.Or(c.Body, BodyEvent)
+	}
 	c.Body = cmp.Or(c.Body, BodyBatch)
 	c.Auth.Type = cmp.Or(c.Auth.Type, AuthNone)
 	if c.Auth.Type == AuthAPIKey && c.Auth.HeaderName == "" {
@@ -185,6 +199,7 @@ func (c Config) Validate() error {
 	default:
 		errs.Addf("body %q: want batch, ndjson or event", c.Body)
 	}
+	errs.Add(c.validateTemplate()...)
 	authHeader := c.authHeader()
 	for name, value := range c.Headers {
 		canon := textproto.CanonicalMIMEHeaderKey(name)
@@ -214,6 +229,27 @@ func (c Config) Validate() error {
 		errs.Addf("maxBytes %d: want at least 1024, or no event would fit", c.MaxBytes)
 	}
 	return errs.Err()
+}
+
+// validateTemplate checks bodyTemplate and digest: the template is parsed
+// and tried on sample events, so that it cannot fail at delivery.
+func (c Config) validateTemplate() []error {
+	var errs sink.Problems
+	errs.Add(notify.CheckDigest(c.Digest))
+	switch {
+	case c.Digest > 0 && c.Body == BodyEvent:
+		errs.Addf("digest: sends one request per period; body event sends one per event")
+	case c.BodyTemplate != "" && c.Digest > 0 && c.Body != BodyBatch:
+		errs.Addf("bodyTemplate with digest renders one body per period: leave body out")
+	case c.BodyTemplate != "" && c.Digest == 0 && c.Body != BodyEvent:
+		errs.Addf("bodyTemplate renders one body per event: use body event (the default with a template), or set digest")
+	}
+	if c.BodyTemplate != "" {
+		if _, err := notify.ParseTemplate(c.BodyTemplate, c.Digest > 0); err != nil {
+			errs.Addf("bodyTemplate: %w", err)
+		}
+	}
+	return errs
 }
 
 func (a Auth) validate(insecureHTTP bool) []error {

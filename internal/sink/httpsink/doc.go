@@ -12,6 +12,16 @@
 // is derived from its record IDs, so a retried batch keeps its id and
 // receivers can de-duplicate on it.
 //
+// With bodyTemplate the body is the operator's own JSON: a Go
+// text/template over each event (package notify: a detection's rule,
+// level, group key, count and window, or any event's summary, plus the
+// decoded event and JSON-escaping helpers), or with digest over the
+// events of each period in one request. The template is parsed and tried
+// on sample events when the stream is created, so a template that fails
+// or does not produce JSON is a 400 then; should it still fail on an event
+// at delivery, that event is sent as stored, with a warning. Digest
+// without a template sends a batch every period.
+//
 // Answers are classified for the runner: 2xx delivered; 408, 425 and 5xx
 // retried (429 and 503 throttled), honouring Retry-After; 3xx (redirects
 // are never followed), 401, 403, 404 and 407 are configuration errors (the

@@ -11,6 +11,7 @@ import (
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/jsonlex"
 	"github.com/auditstream/auditstream/internal/sink"
+	"github.com/auditstream/auditstream/internal/sink/notify"
 )
 
 // Sink delivers batches to an HTTP endpoint. Build it with New.
@@ -20,8 +21,9 @@ type Sink struct {
 	target string // url without query, for messages
 	http   *sink.HTTP
 	deps   sink.Deps
-	key    []byte       // Standard Webhooks HMAC key, nil when not signing
-	tokens *tokenSource // nil unless auth is oauth2ClientCredentials
+	key    []byte           // Standard Webhooks HMAC key, nil when not signing
+	tokens *tokenSource     // nil unless auth is oauth2ClientCredentials
+	tpl    *notify.Template // nil unless bodyTemplate is set
 	closed sink.Closed
 }
 
@@ -68,6 +70,9 @@ func build(cfg Config, deps sink.Deps) (*Sink, error) {
 		tu, _ := url.Parse(cfg.Auth.TokenURL)
 		s.tokens = &tokenSource{auth: cfg.Auth, url: tu, sink: s}
 	}
+	if cfg.BodyTemplate != "" {
+		s.tpl, _ = notify.ParseTemplate(cfg.BodyTemplate, cfg.Digest > 0) // Validate checked it
+	}
 	return s, nil
 }
 
@@ -84,6 +89,7 @@ func (s *Sink) Limits() sink.Limits {
 		// One event per request: the request limit is the event limit.
 		lim.MaxEventBytes = s.cfg.MaxBytes
 	}
+	lim.MaxAge = s.cfg.Digest.D()
 	return lim
 }
 
@@ -110,6 +116,9 @@ func (s *Sink) Write(ctx context.Context, b sink.Batch) error {
 // encode returns the body of a batch request (batch and ndjson mode) and
 // its media type.
 func (s *Sink) encode(b sink.Batch) (body []byte, contentType string) {
+	if s.tpl != nil {
+		return s.digestBody(b), "application/json"
+	}
 	if s.cfg.Body == BodyNDJSON {
 		return encodeNDJSON(b), "application/x-ndjson"
 	}
@@ -124,7 +133,7 @@ func (s *Sink) writeEvents(ctx context.Context, b sink.Batch) error {
 			failed[i] = stop
 			continue
 		}
-		err := s.send(ctx, r.Data, "application/json", eventID(r))
+		err := s.send(ctx, s.eventBody(r), "application/json", eventID(r))
 		if err == nil {
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/archive"
+	"github.com/auditstream/auditstream/internal/exportdigest"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/sink/awsconf"
 )
@@ -67,6 +68,11 @@ type Config struct {
 	// it off only for servers without conditional writes; a batch re-sent
 	// after a crash may then be archived twice.
 	ConditionalWrites *bool `json:"conditionalWrites,omitempty"`
+	// Digests lists every object written, with its SHA-256, in signed
+	// digest objects under <prefix>_digest/ every interval (default "1h")
+	// while objects are written; "off": true turns them off. See
+	// docs/integrity-exports.md.
+	Digests exportdigest.Settings `json:"digests,omitzero"`
 }
 
 // Batch says when the buffered events are written as an object: when the
@@ -116,6 +122,6 @@ func (c Config) Validate() error {
 		errs.Addf("batch.maxAge %v: want between %v and %v", d, minMaxAge, maxMaxAge)
 	}
 	errs.Add(sink.CheckBetween("batch.maxBytes", c.Batch.MaxBytes, minMaxBytes, maxMaxBytes),
-		sink.CheckBetween("batch.maxEvents", c.Batch.MaxEvents, 1, maxMaxEvents))
+		sink.CheckBetween("batch.maxEvents", c.Batch.MaxEvents, 1, maxMaxEvents), c.Digests.Validate())
 	return errs.Err()
 }

@@ -46,4 +46,13 @@
 //
 // Verify writes <prefix>auditstream-verify-test-<timestamp>, as S3 exports
 // do when a bucket is set up.
+//
+// Digests (digests.go). Given a signer (sink.Deps.Signer), the sink lists
+// every object it writes in signed, chained digest objects under
+// <prefix>_digest/ (package exportdigest; docs/integrity-exports.md):
+// every digests.interval while objects are written, and at Close. Its first
+// Write finds the stream's newest digest and lists objects written since
+// that no digest names, so a crash between an object and its digest loses
+// nothing. BucketStore and IsData are what `auditstream verify s3` reads a
+// prefix with.
 package s3

@@ -17,6 +17,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/archive"
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/exportdigest"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/sink/awsconf"
 )
@@ -70,8 +71,13 @@ type Sink struct {
 	recovering bool          // see recover.go; only touched by Write
 	listOK     bool          // false once listing was refused
 	skipHead   bool          // tests: multipart without the HEAD shortcut
-	closeOnce  sync.Once
-	closed     atomic.Bool
+	// digests, when the stream is given a signer, lists every object
+	// written in signed digests (digests.go, package exportdigest);
+	// digestsOn says its first Write recovered and started it.
+	digests   *exportdigest.Writer
+	digestsOn bool
+	closeOnce sync.Once
+	closed    atomic.Bool
 }
 
 var _ sink.Sink = (*Sink)(nil)
@@ -126,6 +132,14 @@ func build(cfg Config, deps sink.Deps, opts ...Option) (*Sink, error) {
 		return nil, err
 	}
 	s.conn, s.client = conn, newClient(conn.AWS, cfg)
+	if deps.Signer != nil && !cfg.Digests.Off {
+		s.digests = exportdigest.NewWriter(
+			exportdigest.Config{Stream: deps.Stream, Prefix: layout.Prefix, Interval: cfg.Digests.IntervalOrDefault()},
+			exportdigest.Deps{
+				Store:  BucketStore{Client: s.client, Bucket: cfg.Bucket, Unconditional: !*cfg.ConditionalWrites},
+				Signer: deps.Signer, Data: IsData, Describe: Describe, Logger: deps.Logger, Now: deps.Now,
+			})
+	}
 	prior := priorRatio
 	if s.exact {
 		prior = 1
@@ -184,6 +198,7 @@ func (s *Sink) EncodedSize(r event.Record) int {
 type object struct {
 	key  string
 	body []byte
+	recs []event.Record
 }
 
 // Write stores b as one object per partition (more when an object would
@@ -195,6 +210,15 @@ func (s *Sink) Write(ctx context.Context, b sink.Batch) error {
 		return err
 	}
 	groups := s.layout.Split(b.Records)
+	if s.digests != nil && !s.digestsOn {
+		// The chain goes on from the newest digest, and objects written
+		// before a crash but in no digest are found, before anything new.
+		if err := s.digests.Recover(ctx); err != nil {
+			s.log.Error("cannot find where the stream's digests stand; retrying before the next digest", "err", err)
+		}
+		s.digests.Start()
+		s.digestsOn = true
+	}
 	if s.recovering {
 		var err error
 		if groups, err = s.recover(ctx, groups); err != nil {
@@ -215,6 +239,9 @@ func (s *Sink) Write(ctx context.Context, b sink.Batch) error {
 			if err := s.put(ctx, o.key, o.body); err != nil {
 				return err
 			}
+			if s.digests != nil {
+				s.digests.Add(entry(o.key, o.body, o.recs))
+			}
 		}
 	}
 	if raw > 0 && !s.exact {
@@ -233,7 +260,7 @@ func (s *Sink) encode(dir string, recs []event.Record) ([]object, error) {
 		return nil, err
 	}
 	if len(body) <= s.cfg.Batch.MaxBytes || len(recs) == 1 {
-		return []object{{key: dir + archive.ObjectName(recs, s.codec.Ext()), body: body}}, nil
+		return []object{{key: dir + archive.ObjectName(recs, s.codec.Ext()), body: body, recs: recs}}, nil
 	}
 	n := int(float64(len(recs)) * float64(s.cfg.Batch.MaxBytes) / float64(len(body)) * 0.95)
 	n = min(max(n, 1), len(recs)-1)
@@ -280,14 +307,22 @@ func (s *Sink) Verify(ctx context.Context) error {
 	return fmt.Errorf("write %s%s: %w", "s3://"+s.cfg.Bucket+"/", key, s.plain(err))
 }
 
-// Close releases the sink's idle connections. It may be called more than
-// once.
-func (s *Sink) Close(context.Context) error {
+// Close writes a last digest of the objects written since the previous
+// one (when digests are on) and releases the sink's idle connections. It
+// may be called more than once.
+func (s *Sink) Close(ctx context.Context) error {
+	var err error
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
+		if s.digests != nil && s.digestsOn {
+			if err = s.digests.Close(ctx); err != nil {
+				err = fmt.Errorf("last digest: %w", err)
+				s.log.Error("last digest not written: the objects since the previous digest are in none until the stream writes again", "err", err)
+			}
+		}
 		s.conn.Close()
 	})
-	return nil
+	return err
 }
 
 // keyString is key as messages show it: s3://bucket/key.

@@ -1,0 +1,135 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/detect"
+	"github.com/auditstream/auditstream/internal/detect/correlate"
+	"github.com/auditstream/auditstream/internal/httpapi"
+	"github.com/auditstream/auditstream/internal/journal"
+)
+
+// detections is the detection runtime of serve: the rules (config packs
+// plus uploads), the evaluating service and the API.
+type detections struct {
+	rules *detect.Rules
+	svc   *detect.Service
+	api   *detect.API
+	on    bool
+}
+
+// detectionsDeps is what newDetections uses.
+type detectionsDeps struct {
+	cfg      config.Config
+	journal  *journal.Journal
+	leaseKV  jetstream.KeyValue
+	registry prometheus.Registerer
+	log      *slog.Logger
+}
+
+// loadPacks loads the config file's rule packs. A pack that cannot be read
+// stops the start; rules it refuses are logged, one line each, and listed
+// by the API with their reason.
+func loadPacks(cfg config.Config, log *slog.Logger) ([]*detect.Pack, error) {
+	var packs []*detect.Pack
+	popts := patternOptions(cfg.Patterns)
+	for _, pc := range cfg.Detections.Packs {
+		ov, err := detect.ReadOverlay(pc.Overlay)
+		if err != nil {
+			return nil, fmt.Errorf("detections pack %s: %w", pc.Name, err)
+		}
+		files, err := detect.ReadFiles(pc.Path)
+		if err != nil {
+			return nil, fmt.Errorf("detections pack %s: %w", pc.Name, err)
+		}
+		p := detect.LoadPack(pc.Name, "", files, ov, popts...)
+		loaded := 0
+		for _, in := range p.Infos {
+			switch in.Status {
+			case detect.StatusLoaded:
+				loaded++
+			case detect.StatusRefused:
+				log.Warn("detection rule refused", "pack", pc.Name, "file", in.File, "line", in.Line, "id", in.ID, "reason", in.Reason)
+			}
+		}
+		for _, w := range p.Warnings {
+			log.Warn("detection rule", "pack", pc.Name, "warning", w)
+		}
+		log.Info("detection pack loaded", "pack", pc.Name, "path", pc.Path, "loaded", loaded, "documents", len(p.Infos))
+		packs = append(packs, p)
+	}
+	return packs, nil
+}
+
+func newDetections(ctx context.Context, d detectionsDeps) (*detections, error) {
+	cfg := d.cfg
+	packs, err := loadPacks(cfg, d.log)
+	if err != nil {
+		return nil, err
+	}
+	routes := detect.DefaultRoutes()
+	for _, l := range cfg.Detections.Logsources {
+		routes = append(routes, detect.Route{Product: l.Product, Service: l.Service, Sources: l.Sources})
+	}
+	kv := func(b string) (jetstream.KeyValue, error) { return d.journal.KV(ctx, b) }
+	rulesKV, err := kv(detect.BucketRules)
+	if err != nil {
+		return nil, err
+	}
+	stateKV, err := kv(detect.BucketState)
+	if err != nil {
+		return nil, err
+	}
+	detKV, err := kv(detect.BucketDetections)
+	if err != nil {
+		return nil, err
+	}
+	engine := correlate.Config{AllowedLateness: time.Duration(cfg.Detections.AllowedLateness),
+		MaxGroupsPerRule: cfg.Detections.MaxGroupsPerRule, MaxEventsPerWindow: cfg.Detections.MaxEventsPerWindow}
+	rules, err := detect.OpenRules(ctx, detect.RulesConfig{Routes: routes, Packs: packs, KV: rulesKV,
+		Patterns: patternOptions(cfg.Patterns), Engine: engine, Log: d.log})
+	if err != nil {
+		return nil, err
+	}
+	for _, in := range rules.Registry().Infos() {
+		if in.Status == detect.StatusNoSource {
+			d.log.Warn("detection rule has no event source", "pack", in.Pack, "id", in.ID, "reason", in.Reason)
+		}
+	}
+	store := detect.NewStore(detKV)
+	env := detect.Envelope{Account: cfg.Envelope.Account, Region: cfg.Envelope.Region}
+	log := d.log
+	svc := detect.New(detect.Config{Engine: engine, Envelope: env, CheckpointInterval: time.Duration(cfg.Detections.CheckpointInterval)},
+		detect.Deps{Journal: d.journal, Rules: rules, StateKV: stateKV, LeaseKV: d.leaseKV, Node: cfg.Cluster.NodeID,
+			Raised: func(ctx context.Context, rs []detect.Raised) {
+				if err := store.Record(ctx, rs); err != nil {
+					log.Warn("detections: recording triage state", "err", err)
+				}
+			},
+			Suppressed: func(ctx context.Context, ss []correlate.Suppression) {
+				if err := store.Suppressed(ctx, ss); err != nil {
+					log.Warn("detections: recording suppressed firings", "err", err)
+				}
+			}, Log: d.log, Registry: d.registry})
+	api := &detect.API{Rules: rules, Store: store, Journal: d.journal, Engine: engine, Envelope: env,
+		DefaultOrg: cfg.Ingest.DefaultOrg, Log: d.log}
+	return &detections{rules: rules, svc: svc, api: api, on: cfg.Detections.On()}, nil
+}
+
+// run keeps the rules current and, when enabled, evaluates.
+func (d *detections) run(ctx context.Context) error {
+	if !d.on {
+		return d.rules.Run(ctx)
+	}
+	go func() { _ = d.rules.Run(ctx) }()
+	return d.svc.Run(ctx)
+}
+
+func (d *detections) routes() []httpapi.Route { return d.api.Routes() }

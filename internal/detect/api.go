@@ -1,0 +1,387 @@
+package detect
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/detect/correlate"
+	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/httpapi"
+	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/sysevent"
+)
+
+// System Log event types of changes made through the detections API.
+const (
+	EventRuleCreate     = "system.detection_rule.create"
+	EventRuleDelete     = "system.detection_rule.delete"
+	EventRuleActivate   = "system.detection_rule.lifecycle.activate"
+	EventRuleDeactivate = "system.detection_rule.lifecycle.deactivate"
+	EventTriage         = "system.detection.update"
+)
+
+// API serves /api/v1/detections.
+type API struct {
+	Rules      *Rules
+	Store      *Store
+	Journal    *journal.Journal
+	Engine     correlate.Config
+	Envelope   Envelope
+	DefaultOrg string
+	Log        *slog.Logger
+	Now        func() time.Time
+}
+
+// Routes are the detections endpoints.
+func (a *API) Routes() []httpapi.Route {
+	r, m := auth.ScopeReadDetections, auth.ScopeManageDetections
+	return []httpapi.Route{
+		{Pattern: "GET /api/v1/detections/rules", Scope: r, Handle: a.listRules},
+		{Pattern: "POST /api/v1/detections/rules", Scope: m, Handle: a.uploadRule},
+		{Pattern: "GET /api/v1/detections/rules/{id}", Scope: r, Handle: a.getRule},
+		{Pattern: "DELETE /api/v1/detections/rules/{id}", Scope: m, Handle: a.deleteRule},
+		{Pattern: "POST /api/v1/detections/rules/{id}/lifecycle/{op}", Scope: m, Handle: a.lifecycle},
+		{Pattern: "GET /api/v1/detections", Scope: r, Handle: a.list},
+		{Pattern: "GET /api/v1/detections/{id}", Scope: r, Handle: a.get},
+		{Pattern: "POST /api/v1/detections/{id}", Scope: m, Handle: a.update},
+		{Pattern: "POST /api/v1/detections/backtest", Scope: r, Handle: a.backtest},
+	}
+}
+
+func (a *API) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+// org is the org a request acts on: the token's, or for an all-orgs token
+// the org query parameter (default: the default org).
+func (a *API) org(r *http.Request, tok auth.Token) (string, error) {
+	q := r.URL.Query().Get("org")
+	if tok.Org != auth.AllOrgs {
+		if q != "" && q != tok.Org {
+			return "", httpapi.Forbidden("the token may not act on org " + q)
+		}
+		return tok.Org, nil
+	}
+	if q == "" {
+		return a.DefaultOrg, nil
+	}
+	if !event.ValidOrg(q) {
+		return "", httpapi.Errorf(http.StatusBadRequest, httpapi.CodeInvalidFilter, "Invalid org %q", q)
+	}
+	return q, nil
+}
+
+func notFound(what, id string) error {
+	return httpapi.Errorf(http.StatusNotFound, httpapi.CodeNotFound, "Not found: Resource not found: %s (%s)", id, what)
+}
+
+// RuleView is a rule as the API lists it for an org.
+type RuleView struct {
+	Info
+	Enabled bool `json:"enabled"`
+}
+
+func (a *API) visible(org string) []RuleView {
+	var out []RuleView
+	for _, in := range a.Rules.Registry().Infos() {
+		if in.Org != "" && in.Org != org {
+			continue
+		}
+		out = append(out, RuleView{Info: in, Enabled: a.Rules.Enabled(org, in.ID)})
+	}
+	return out
+}
+
+func (a *API) listRules(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	org, err := a.org(r, tok)
+	if err != nil {
+		return err
+	}
+	out := a.visible(org)
+	if st := r.URL.Query().Get("status"); st != "" {
+		out = slices.DeleteFunc(out, func(v RuleView) bool { return v.Status != st })
+	}
+	if out == nil {
+		out = []RuleView{}
+	}
+	httpapi.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) findRule(org, id string) (RuleView, bool) {
+	for _, v := range a.visible(org) {
+		if v.ID == id && v.ID != "" {
+			return v, true
+		}
+	}
+	return RuleView{}, false
+}
+
+func (a *API) getRule(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	org, err := a.org(r, tok)
+	if err != nil {
+		return err
+	}
+	v, ok := a.findRule(org, r.PathValue("id"))
+	if !ok {
+		return notFound("DetectionRule", r.PathValue("id"))
+	}
+	httpapi.WriteJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (a *API) uploadRule(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	org, err := a.org(r, tok)
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, httpapi.MaxControlBody+1))
+	if err != nil {
+		return httpapi.Malformed(err.Error())
+	}
+	if len(body) > httpapi.MaxControlBody {
+		return httpapi.Errorf(http.StatusRequestEntityTooLarge, httpapi.CodeTooLarge, "Request body too large")
+	}
+	infos, err := a.Rules.Upload(r.Context(), org, body)
+	var ue *UploadError
+	if errors.As(err, &ue) {
+		return httpapi.ValidationError("rule", errors.New(strings.Join(ue.Problems, "\n")))
+	}
+	if err != nil {
+		return err
+	}
+	a.record(r, tok, org, EventRuleCreate, "Detection rule created", infos[0])
+	httpapi.WriteJSON(w, http.StatusOK, RuleView{Info: infos[0], Enabled: a.Rules.Enabled(org, infos[0].ID)})
+	return nil
+}
+
+func (a *API) deleteRule(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	org, err := a.org(r, tok)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	v, found := a.findRule(org, id)
+	ok, err := a.Rules.Delete(r.Context(), org, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if found {
+			return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: rule").
+				WithCauses("rule " + id + " comes from a pack in the configuration: deactivate it instead")
+		}
+		return notFound("DetectionRule", id)
+	}
+	a.record(r, tok, org, EventRuleDelete, "Detection rule deleted", v.Info)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) lifecycle(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	org, err := a.org(r, tok)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	v, ok := a.findRule(org, id)
+	if !ok {
+		return notFound("DetectionRule", id)
+	}
+	var on bool
+	var typ, msg string
+	switch r.PathValue("op") {
+	case "activate":
+		on, typ, msg = true, EventRuleActivate, "Detection rule activated"
+	case "deactivate":
+		on, typ, msg = false, EventRuleDeactivate, "Detection rule deactivated"
+	default:
+		return notFound("lifecycle operation", r.PathValue("op"))
+	}
+	if err := a.Rules.SetEnabled(r.Context(), org, id, on); err != nil {
+		return err
+	}
+	a.record(r, tok, org, typ, msg, v.Info)
+	v.Enabled = on
+	httpapi.WriteJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (a *API) list(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	org, err := a.org(r, tok)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	f := Filter{Rule: q.Get("rule"), Status: strings.ToUpper(q.Get("status")), Limit: 200}
+	if f.Status != "" && !slices.Contains([]string{TriageOpen, TriageAcknowledged, TriageClosed}, f.Status) {
+		return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeInvalidFilter, "Invalid status %q", q.Get("status")).
+			WithCauses("status is OPEN, ACKNOWLEDGED or CLOSED")
+	}
+	if s := q.Get("since"); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeInvalidFilter, "Invalid since %q", s).WithCauses("since is an RFC 3339 time")
+		}
+		f.Since = t
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeInvalidFilter, "Invalid limit %q", s).WithCauses("limit is 1 to 1000")
+		}
+		f.Limit = n
+	}
+	out, err := a.Store.List(r.Context(), org, f)
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		out = []Detection{}
+	}
+	httpapi.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) get(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	org, err := a.org(r, tok)
+	if err != nil {
+		return err
+	}
+	d, _, err := a.Store.Get(r.Context(), org, r.PathValue("id"))
+	if errors.Is(err, ErrNotFound) {
+		return notFound("Detection", r.PathValue("id"))
+	}
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, d)
+	return nil
+}
+
+// triageInput is the body of POST /api/v1/detections/{id}.
+type triageInput struct {
+	Status string `json:"status"`
+	Note   string `json:"note"`
+}
+
+func (a *API) update(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	org, err := a.org(r, tok)
+	if err != nil {
+		return err
+	}
+	var in triageInput
+	if err := httpapi.DecodeBody(r, &in, true); err != nil {
+		return err
+	}
+	in.Status = strings.ToUpper(in.Status)
+	var probs []error
+	if !slices.Contains([]string{TriageOpen, TriageAcknowledged, TriageClosed}, in.Status) {
+		probs = append(probs, fmt.Errorf("status: must be OPEN, ACKNOWLEDGED or CLOSED, got %q", in.Status))
+	}
+	if len(in.Note) > 4096 {
+		probs = append(probs, errors.New("note: at most 4096 bytes"))
+	}
+	if len(probs) > 0 {
+		return httpapi.ValidationError("detection", errors.Join(probs...))
+	}
+	d, err := a.Store.Update(r.Context(), org, r.PathValue("id"), in.Status, in.Note, tok.ID, a.now())
+	if errors.Is(err, ErrNotFound) {
+		return notFound("Detection", r.PathValue("id"))
+	}
+	if err != nil {
+		return err
+	}
+	a.write(r, tok, sysevent.Spec{Type: EventTriage, Org: org, Message: "Detection " + strings.ToLower(in.Status),
+		Actor: sysevent.Token(tok), Targets: []sysevent.Ref{{ID: d.ID, Type: "Detection", AlternateID: d.EventType, DisplayName: d.Title}},
+		Debug: map[string]any{"status": in.Status, "note": in.Note, "ruleId": d.Rule}})
+	httpapi.WriteJSON(w, http.StatusOK, d)
+	return nil
+}
+
+// backtestInput is the body of POST /api/v1/detections/backtest.
+type backtestInput struct {
+	Rule  string `json:"rule"`
+	Pack  string `json:"pack"`
+	Since string `json:"since"`
+	Until string `json:"until"`
+}
+
+func (a *API) backtest(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	org, err := a.org(r, tok)
+	if err != nil {
+		return err
+	}
+	var in backtestInput
+	if err := httpapi.DecodeBody(r, &in, true); err != nil {
+		return err
+	}
+	var probs []error
+	req := BacktestRequest{Org: org, Rule: in.Rule, Pack: in.Pack}
+	if in.Rule == "" && in.Pack == "" {
+		probs = append(probs, errors.New("rule or pack: one is required"))
+	}
+	if in.Rule != "" {
+		if _, ok := a.findRule(org, in.Rule); !ok {
+			probs = append(probs, fmt.Errorf("rule: no rule %q", in.Rule))
+		}
+	}
+	if in.Pack != "" && !slices.ContainsFunc(a.visible(org), func(v RuleView) bool { return v.Pack == in.Pack }) {
+		probs = append(probs, fmt.Errorf("pack: no pack %q", in.Pack))
+	}
+	for _, p := range []struct {
+		name string
+		s    string
+		t    *time.Time
+	}{{"since", in.Since, &req.Since}, {"until", in.Until, &req.Until}} {
+		if p.s == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, p.s)
+		if err != nil {
+			probs = append(probs, fmt.Errorf("%s: not an RFC 3339 time: %q", p.name, p.s))
+		}
+		*p.t = t
+	}
+	if !req.Since.IsZero() && !req.Until.IsZero() && !req.Until.After(req.Since) {
+		probs = append(probs, errors.New("until: must be after since"))
+	}
+	if len(probs) > 0 {
+		return httpapi.ValidationError("backtest", errors.Join(probs...))
+	}
+	res, err := Backtest(r.Context(), a.Journal, a.orgRegistry(org), a.Engine, a.Envelope, req)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// orgRegistry is the registry restricted to what org may see (pack rules
+// and its own uploads).
+func (a *API) orgRegistry(org string) *Registry { return a.Rules.Registry() }
+
+func (a *API) record(r *http.Request, tok auth.Token, org, typ, msg string, in Info) {
+	a.write(r, tok, sysevent.Spec{Type: typ, Org: org, Message: msg, Actor: sysevent.Token(tok),
+		Targets: []sysevent.Ref{{ID: in.ID, Type: "DetectionRule", AlternateID: in.Slug, DisplayName: in.Title}}})
+}
+
+func (a *API) write(r *http.Request, _ auth.Token, s sysevent.Spec) {
+	if a.Journal == nil {
+		return
+	}
+	if err := sysevent.Write(r.Context(), a.Journal, s, a.now()); err != nil {
+		a.Log.Warn("detections: system log event", "type", s.Type, "err", err)
+	}
+}

@@ -1,0 +1,84 @@
+package detect
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/detect/correlate"
+	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/journal"
+)
+
+// MaxBacktestResults bounds the detections a backtest lists (the count is
+// complete).
+const MaxBacktestResults = 1000
+
+// BacktestRequest asks what rule (or every rule of pack) would have raised
+// over org's events published in [Since, Until).
+type BacktestRequest struct {
+	Org   string
+	Rule  string
+	Pack  string
+	Since time.Time
+	Until time.Time
+}
+
+// BacktestResult is what a backtest found, without raising anything.
+type BacktestResult struct {
+	Events     uint64      `json:"events"`
+	Count      int         `json:"count"`
+	Detections []Detection `json:"detections"`
+	Truncated  bool        `json:"truncated,omitempty"`
+}
+
+// errBacktestScope is returned when the request names no rule and no pack.
+var errBacktestScope = errors.New("name a rule or a pack")
+
+// Backtest evaluates reg's rules with a fresh engine over org's events in
+// the journal (in journal order) and reports the detections of the asked
+// rule or pack, appending nothing. Its correlation windows are event time
+// only (no wall clock).
+func Backtest(ctx context.Context, j *journal.Journal, reg *Registry, cfg correlate.Config, env Envelope, req BacktestRequest) (BacktestResult, error) {
+	var res BacktestResult
+	if req.Rule == "" && req.Pack == "" {
+		return res, errBacktestScope
+	}
+	m, err := NewMatcher(reg, cfg, env)
+	if err != nil {
+		return res, err
+	}
+	m.Enabled = func(org, id string) bool { return org == req.Org }
+	var raised []Raised
+	from := journal.ScanFrom{}
+	err = j.Scan(ctx, req.Org, from, func(recs []event.Record, _ uint64, _ time.Time) bool {
+		for i := range recs {
+			r := &recs[i]
+			if r.Org != req.Org || (!req.Since.IsZero() && r.Published.Before(req.Since)) ||
+				(!req.Until.IsZero() && !r.Published.Before(req.Until)) {
+				continue
+			}
+			res.Events++
+			raised = m.Feed(r, raised[:0])
+			for _, x := range raised {
+				if (req.Rule != "" && x.Info.ID != req.Rule) || (req.Pack != "" && x.Info.Pack != req.Pack) {
+					continue
+				}
+				res.Count++
+				if len(res.Detections) < MaxBacktestResults {
+					res.Detections = append(res.Detections, DetectionOf(x))
+				} else {
+					res.Truncated = true
+				}
+			}
+		}
+		return ctx.Err() == nil
+	})
+	if err == nil {
+		err = ctx.Err()
+	}
+	if res.Detections == nil {
+		res.Detections = []Detection{}
+	}
+	return res, err
+}

@@ -1,0 +1,473 @@
+package detect
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/auditstream/auditstream/internal/detect/correlate"
+	"github.com/auditstream/auditstream/internal/detect/sigma"
+	"github.com/auditstream/auditstream/internal/pattern"
+)
+
+// Overlay is what a user tunes per pack without editing the upstream rule
+// files (DETECTIONS.md §6.4): Sigma placeholders and field aliases, rules
+// disabled, levels, and the pack's default suppression.
+type Overlay struct {
+	Placeholders map[string][]string `yaml:"placeholders"`
+	Aliases      map[string]string   `yaml:"aliases"`
+	// Disabled lists rule ids not to load (listed with status "disabled").
+	Disabled []string `yaml:"disabled"`
+	// Levels overrides rules' levels by id.
+	Levels map[string]string `yaml:"levels"`
+	// Suppress is the default suppression of the pack's rules (default 1h).
+	Suppress *suppressSpec `yaml:"suppress"`
+}
+
+// ReadOverlay reads an overlay file strictly (unknown keys are errors).
+func ReadOverlay(path string) (Overlay, error) {
+	var ov Overlay
+	if path == "" {
+		return ov, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ov, fmt.Errorf("overlay: %w", err)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&ov); err != nil && len(strings.TrimSpace(string(b))) > 0 {
+		return ov, fmt.Errorf("overlay %s: %w", path, err)
+	}
+	return ov, nil
+}
+
+// StatusDisabled is the status of a rule its pack's overlay disables.
+const StatusDisabled = "disabled"
+
+// Pack is one loaded rule pack: its rules (detections and correlations) in
+// the engine's terms and every document's Info, loaded or not.
+type Pack struct {
+	Name  string
+	Org   string
+	rules []*rule
+	corrs []correlate.Rule
+	// Infos lists every rule document: loaded, refused (with reason) or disabled.
+	Infos []Info
+	// Warnings are the loaders' warnings, for the log.
+	Warnings []string
+}
+
+// ReadFiles reads the .yml and .yaml files of a pack path (a directory, or
+// one file), with pack-relative names.
+func ReadFiles(path string) ([]sigma.File, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		return []sigma.File{{Name: filepath.Base(path), Data: b}}, nil
+	}
+	var files []sigma.File
+	fsys := os.DirFS(path)
+	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !(strings.HasSuffix(p, ".yml") || strings.HasSuffix(p, ".yaml")) {
+			return nil
+		}
+		b, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		files = append(files, sigma.File{Name: p, Data: b})
+		return nil
+	})
+	return files, err
+}
+
+// LoadPack compiles the files of pack name with its overlay. Each file goes
+// to the native front end when its first document has a top-level match key,
+// else to the Sigma loader. org is the org of uploaded rules ("" for packs
+// of every org). popts are the pattern limits native rules compile with.
+func LoadPack(name, org string, files []sigma.File, ov Overlay, popts ...pattern.Option) *Pack {
+	p := &Pack{Name: name, Org: org}
+	defSup, err := ov.Suppress.duration(DefaultSuppress)
+	if err != nil {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("overlay: %v (using %s)", err, DefaultSuppress))
+		defSup = DefaultSuppress
+	}
+	var sigmaFiles []sigma.File
+	for _, f := range files {
+		docs, err := splitDocs(f.Data)
+		if err != nil && len(docs) == 0 {
+			p.Infos = append(p.Infos, Info{Pack: name, Org: org, File: f.Name, Line: 1, Status: StatusRefused,
+				Reason: fmt.Sprintf("yaml: %v", err), Format: FormatSigma})
+			continue
+		}
+		if len(docs) == 0 || !isNative(docs[0]) {
+			sigmaFiles = append(sigmaFiles, f)
+			continue
+		}
+		for _, d := range docs {
+			line := d.Line
+			if len(d.Content) == 1 {
+				line = d.Content[0].Line
+			}
+			r, c, info, err := loadNative(d, f.Name, line, defSup, popts)
+			info.Pack, info.Org = name, org
+			if err != nil {
+				info.Status, info.Reason = StatusRefused, err.Error()
+				p.Infos = append(p.Infos, info)
+				continue
+			}
+			r.Pack, r.Org = name, org
+			p.add(ov, r, c, info)
+		}
+	}
+	if len(sigmaFiles) > 0 {
+		p.loadSigma(sigmaFiles, ov, defSup)
+	}
+	return p
+}
+
+func (p *Pack) add(ov Overlay, r *rule, c *correlate.Rule, info Info) {
+	if lv := ov.Levels[info.ID]; lv != "" {
+		info.Level = lv
+		if r != nil {
+			r.Level = lv
+		}
+	}
+	if slices.Contains(ov.Disabled, info.ID) {
+		info.Status = StatusDisabled
+		p.Infos = append(p.Infos, info)
+		return
+	}
+	info.Status = StatusLoaded
+	if r != nil {
+		r.Info.Level = info.Level
+		r.Info.Status = StatusLoaded
+		p.rules = append(p.rules, r)
+	}
+	if c != nil {
+		p.corrs = append(p.corrs, *c)
+	}
+	p.Infos = append(p.Infos, info)
+}
+
+func (p *Pack) loadSigma(files []sigma.File, ov Overlay, defSup time.Duration) {
+	sp := sigma.LoadFiles(sigma.Overlay{Placeholders: ov.Placeholders, Aliases: ov.Aliases}, files...)
+	for _, w := range sp.Warnings {
+		p.Warnings = append(p.Warnings, w.String())
+	}
+	for _, rf := range sp.Refused {
+		p.Infos = append(p.Infos, Info{ID: rf.ID, Title: rf.Title, Pack: p.Name, Org: p.Org, File: rf.File, Line: rf.Line,
+			Format: FormatSigma, Status: StatusRefused, Reason: rf.Reason})
+	}
+	isCorr := make(map[string]bool, len(sp.Correlations))
+	for _, c := range sp.Correlations {
+		isCorr[c.ID] = true
+	}
+	ref := func(id string) string {
+		if isCorr[id] {
+			return id
+		}
+		return baseID(id)
+	}
+	// Sigma's generate: a rule referenced only by correlations that do not
+	// generate raises nothing on its own.
+	referenced := map[string]bool{}
+	generated := map[string]bool{}
+	for _, c := range sp.Correlations {
+		for _, id := range c.Resolved {
+			referenced[id] = true
+			if c.Generate {
+				generated[id] = true
+			}
+		}
+	}
+	for _, sr := range sp.Rules {
+		info := metaInfo(sr.Meta, p.Name, p.Org)
+		info.Kind = KindDetection
+		r := &rule{Info: info, match: sr.Match, suppress: defSup, groupBy: []string{"actor.id"}, raises: !referenced[sr.ID] || generated[sr.ID],
+			aliases: ov.Aliases}
+		if pf := sr.Prefilter(); pf != nil {
+			r.prefilter = pf.Pattern()
+		}
+		p.add(ov, r, nil, info)
+	}
+	for _, sc := range sp.Correlations {
+		info := metaInfo(sc.Meta, p.Name, p.Org)
+		info.Kind = KindCorrelation
+		c := correlate.Rule{ID: sc.ID, Type: correlate.Type(sc.Type), GroupBy: sc.GroupBy, Field: sc.Field,
+			Timespan: sc.Timespan, Percentile: sc.Percentile, Generate: sc.Generate, Suppress: defSup}
+		for _, id := range sc.Resolved {
+			c.Rules = append(c.Rules, ref(id))
+		}
+		for _, t := range sc.Thresholds {
+			c.Condition = append(c.Condition, correlate.Cond{Op: correlate.Op(t.Op), Value: t.Value})
+		}
+		if len(sc.Aliases) > 0 {
+			c.Aliases = map[string]map[string]string{}
+			for alias, per := range sc.Aliases {
+				m := map[string]string{}
+				for k, f := range per {
+					id := k
+					if i := slices.Index(sc.Rules, k); i >= 0 && i < len(sc.Resolved) {
+						id = sc.Resolved[i]
+					}
+					m[ref(id)] = f
+				}
+				c.Aliases[alias] = m
+			}
+		}
+		if sc.Expression != "" {
+			c.Expression, c.Names = sc.Expression, slices.Clone(sc.Rules)
+		}
+		p.add(ov, nil, &c, info)
+	}
+}
+
+func metaInfo(m sigma.Meta, pack, org string) Info {
+	return Info{ID: m.ID, Title: m.Title, Name: m.Name, Format: FormatSigma, Pack: pack, Org: org, File: m.File, Line: m.Line,
+		Level: cmpOr(m.Level, "medium"), RuleStatus: m.Status, Description: m.Description, Author: m.Author,
+		License: cmpOr(m.License, "DRL-1.1"), Tags: m.Tags, References: m.References, FalsePositives: m.FalsePositives,
+		Logsource: m.Logsource, Slug: slugOf(m.Name, m.File, m.Title)}
+}
+
+// Route binds a logsource to the journal events that carry it: events whose
+// envelope source starts with one of Sources (DETECTIONS.md §5.2).
+type Route struct {
+	Product string   `yaml:"product" json:"product"`
+	Service string   `yaml:"service,omitempty" json:"service,omitempty"`
+	Sources []string `yaml:"sources" json:"sources"`
+}
+
+// OktaSourcePrefix starts the envelope source of Okta's events: the poller's
+// and the EventBridge receiver's (aws.partner/okta.com/<org>/<name>).
+const OktaSourcePrefix = "aws.partner/okta.com/"
+
+// DetectSource is the envelope source of detection events.
+const DetectSource = "auditstream.detect"
+
+// DefaultRoutes binds logsource product okta to Okta's own event sources.
+func DefaultRoutes() []Route {
+	return []Route{{Product: "okta", Sources: []string{OktaSourcePrefix}}}
+}
+
+// detectionsLogsource is the logsource of detection events: only rules that
+// ask for it see them (no loops).
+var detectionsLogsource = sigma.Logsource{Product: "auditstream", Service: "detections"}
+
+func (r Route) binds(ls sigma.Logsource) bool {
+	return strings.EqualFold(r.Product, ls.Product) && (r.Service == "" || ls.Service == "" || strings.EqualFold(r.Service, ls.Service))
+}
+
+// Registry is the set of packs the runtime evaluates, with each rule's status.
+type Registry struct {
+	routes []Route
+	// classes are the distinct sets of envelope source prefixes rules bind
+	// to (the union of the routes binding their logsource); class
+	// detectClass (when not -1) is the detection events'.
+	classes     [][]string
+	classKey    map[string]int
+	detectClass int
+	// rules are the loaded detection rules; route[i] is rules[i]'s class.
+	rules []*rule
+	route []int
+	corrs []correlate.Rule
+	infos []Info
+	byID  map[string]*Info
+}
+
+// NewRegistry gathers packs: rule ids must be unique across packs (a later
+// duplicate is refused), and each loaded rule is bound to the route of its
+// logsource or listed as "no source".
+func NewRegistry(routes []Route, packs ...*Pack) *Registry {
+	g := &Registry{routes: routes, byID: map[string]*Info{}, classKey: map[string]int{}, detectClass: -1}
+	seen := map[string]string{}
+	dup := map[string]bool{}
+	for _, p := range packs {
+		for _, in := range p.Infos {
+			if in.Status != StatusLoaded || in.ID == "" {
+				continue
+			}
+			// Ids are unique across orgs too: they name the engine's state.
+			key := in.ID
+			if first, ok := seen[key]; ok && first != p.Name {
+				dup[p.Name+"\x00"+key] = true
+				continue
+			}
+			seen[key] = p.Name
+		}
+	}
+	for _, p := range packs {
+		isDup := func(_, id string) bool { return dup[p.Name+"\x00"+id] }
+		for _, in := range p.Infos {
+			if in.Status == StatusLoaded && isDup(in.Org, in.ID) {
+				in.Status, in.Reason = StatusRefused, fmt.Sprintf("id %s is already loaded from pack %s", in.ID, seen[in.ID])
+			}
+			g.infos = append(g.infos, in)
+		}
+		for _, r := range p.rules {
+			if isDup(r.Org, r.ID) {
+				continue
+			}
+			ri := g.classOf(r.Logsource)
+			if ri < 0 {
+				g.setStatus(r.Org, r.ID, StatusNoSource, fmt.Sprintf("no event source declares logsource %s", lsString(r.Logsource)))
+				continue
+			}
+			r.base = baseID(r.ID)
+			g.rules = append(g.rules, r)
+			g.route = append(g.route, ri)
+		}
+		for _, c := range p.corrs {
+			if !isDup(p.Org, c.ID) {
+				g.corrs = append(g.corrs, c)
+			}
+		}
+	}
+	for i := range g.infos {
+		in := &g.infos[i]
+		if in.Status == StatusLoaded || in.Status == StatusNoSource {
+			g.byID[in.ID] = in
+		}
+	}
+	return g
+}
+
+// classOf returns the class of a logsource, adding it when new; -1 when no
+// route binds it.
+func (g *Registry) classOf(ls sigma.Logsource) int {
+	if strings.EqualFold(ls.Product, detectionsLogsource.Product) && strings.EqualFold(ls.Service, detectionsLogsource.Service) {
+		if g.detectClass < 0 {
+			g.detectClass = len(g.classes)
+			g.classes = append(g.classes, nil)
+		}
+		return g.detectClass
+	}
+	var prefixes []string
+	for _, rt := range g.routes {
+		if rt.binds(ls) {
+			prefixes = append(prefixes, rt.Sources...)
+		}
+	}
+	if len(prefixes) == 0 {
+		return -1
+	}
+	slices.Sort(prefixes)
+	prefixes = slices.Compact(prefixes)
+	key := strings.Join(prefixes, "\x00")
+	if i, ok := g.classKey[key]; ok {
+		return i
+	}
+	g.classKey[key] = len(g.classes)
+	g.classes = append(g.classes, prefixes)
+	return len(g.classes) - 1
+}
+
+func (g *Registry) setStatus(org, id, status, reason string) {
+	for i := range g.infos {
+		if g.infos[i].ID == id && g.infos[i].Org == org && g.infos[i].Status == StatusLoaded {
+			g.infos[i].Status, g.infos[i].Reason = status, reason
+		}
+	}
+}
+
+func lsString(ls sigma.Logsource) string {
+	var parts []string
+	for _, kv := range [][2]string{{"product", ls.Product}, {"service", ls.Service}, {"category", ls.Category}} {
+		if kv[1] != "" {
+			parts = append(parts, kv[0]+": "+kv[1])
+		}
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+// Infos lists every rule document of every pack with its status.
+func (g *Registry) Infos() []Info { return slices.Clone(g.infos) }
+
+// Info returns a loaded (or "no source") rule's description.
+func (g *Registry) Info(id string) (Info, bool) {
+	in, ok := g.byID[id]
+	if !ok {
+		return Info{}, false
+	}
+	return *in, true
+}
+
+// engineRules are the correlation engine's rules: each Sigma or native
+// correlation, and a Single correlation for every detection rule that raises
+// its own detections.
+func (g *Registry) engineRules() []correlate.Rule {
+	out := slices.Clone(g.corrs)
+	for _, r := range g.rules {
+		if r.raises {
+			out = append(out, correlate.Rule{ID: r.ID, Type: correlate.Single, Rules: []string{baseID(r.ID)},
+				GroupBy: r.groupBy, Suppress: r.suppress})
+		}
+	}
+	return out
+}
+
+// errNoRules is returned by operations that need at least one loaded rule.
+var errNoRules = errors.New("no rule loaded")
+
+// Check compiles the registry's correlation rules with the engine's
+// configuration and refuses (with the engine's reason) those it would not
+// accept, such as a threshold maxEventsPerWindow cannot reach, so that one
+// such rule does not stop every other. It must run before the registry is
+// shared.
+func (g *Registry) Check(cfg correlate.Config) {
+	for range 3 {
+		all := g.engineRules()
+		if _, err := correlate.New(cfg, all); err == nil {
+			return
+		}
+		bad := map[string]string{}
+		for _, r := range all {
+			if _, err := correlate.New(cfg, []correlate.Rule{r}); err != nil {
+				bad[r.ID] = err.Error()
+			}
+		}
+		if len(bad) == 0 {
+			// A problem between rules (a cycle): refuse every correlation
+			// the error names.
+			_, err := correlate.New(cfg, all)
+			for _, r := range all {
+				if strings.Contains(err.Error(), fmt.Sprintf("%q", r.ID)) {
+					bad[r.ID] = err.Error()
+				}
+			}
+			if len(bad) == 0 {
+				return
+			}
+		}
+		g.corrs = slices.DeleteFunc(g.corrs, func(c correlate.Rule) bool { return bad[c.ID] != "" })
+		for i := 0; i < len(g.rules); i++ {
+			if bad[g.rules[i].ID] != "" {
+				g.rules = slices.Delete(g.rules, i, i+1)
+				g.route = slices.Delete(g.route, i, i+1)
+				i--
+			}
+		}
+		for i := range g.infos {
+			if reason := bad[g.infos[i].ID]; reason != "" && g.infos[i].Status == StatusLoaded {
+				g.infos[i].Status, g.infos[i].Reason = StatusRefused, reason
+			}
+		}
+	}
+}

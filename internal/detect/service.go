@@ -1,0 +1,428 @@
+package detect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/auditstream/auditstream/internal/detect/correlate"
+	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/lease"
+)
+
+// Timings of the runtime, named with their reasons.
+const (
+	// DefaultCheckpointInterval is how often the engine's state is saved: a
+	// restart re-reads at most this much of the journal.
+	DefaultCheckpointInterval = 5 * time.Second
+	// tickInterval renews the lease and advances idle orgs' clocks; within
+	// lease.Leases' TTL several times over.
+	tickInterval = 2 * time.Second
+	// LeaseTTL is how long a node evaluates detections without renewing its
+	// lease (as a log stream's).
+	LeaseTTL = 10 * time.Second
+	// LeaseID names the detections lease in the cluster bucket, under
+	// LeasePrefix.
+	LeaseID = "detect"
+	// LeasePrefix starts the key of the detections lease.
+	LeasePrefix = "detect."
+	// appendRetry is the first wait before appending detections again.
+	appendRetry = 200 * time.Millisecond
+)
+
+// RuleSource gives the service the rules to evaluate and tells it when they
+// changed (an upload, a pack reload).
+type RuleSource interface {
+	// Registry returns the current rules.
+	Registry() *Registry
+	// Changed delivers a value (coalesced) when Registry would return new rules.
+	Changed() <-chan struct{}
+	// Enabled reports whether rule id runs for org (enable/disable per org).
+	Enabled(org, id string) bool
+}
+
+// Config is what an operator sets for the runtime.
+type Config struct {
+	Engine             correlate.Config
+	Envelope           Envelope
+	CheckpointInterval time.Duration
+}
+
+// Deps is what the service is handed.
+type Deps struct {
+	Journal *journal.Journal
+	Rules   RuleSource
+	// StateKV holds the checkpoint (BucketState).
+	StateKV jetstream.KeyValue
+	// LeaseKV and Node make one node of a cluster evaluate (nil KV: this
+	// node always does).
+	LeaseKV jetstream.KeyValue
+	Node    string
+	// Raised, when set, is told of every detection appended (the triage store).
+	Raised func(ctx context.Context, rs []Raised)
+	// Suppressed, when set, is told of firings suppressed after a detection
+	// was appended (the triage store counts them on the open detection).
+	Suppressed func(ctx context.Context, ss []correlate.Suppression)
+	Log        *slog.Logger
+	Registry   prometheus.Registerer
+}
+
+// Service evaluates every rule over the journal as events arrive and appends
+// detection events. Run it on every node: only the lease holder evaluates.
+type Service struct {
+	cfg    Config
+	deps   Deps
+	log    *slog.Logger
+	leases *lease.Leases
+
+	pos       atomic.Uint64
+	unindexed atomic.Int64
+	events    atomic.Uint64
+	raised    atomic.Uint64
+	supp      atomic.Uint64
+	late      atomic.Uint64
+	evicted   atomic.Uint64
+	// noFinalSave and freezeCheckpoint simulate a crash in tests: no
+	// checkpoint at stop / from now on.
+	noFinalSave      bool
+	freezeCheckpoint atomic.Bool
+	// seen are the detections journaled after the checkpoint this run
+	// started from (owned by the evaluating goroutine).
+	seen map[string]bool
+}
+
+// New prepares the service.
+func New(cfg Config, deps Deps) *Service {
+	if cfg.CheckpointInterval <= 0 {
+		cfg.CheckpointInterval = DefaultCheckpointInterval
+	}
+	log := deps.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{cfg: cfg, deps: deps, log: log.With("component", "detect"),
+		leases: lease.New(lease.Config{KV: deps.LeaseKV, Prefix: LeasePrefix, Node: deps.Node, TTL: LeaseTTL})}
+	s.register(deps.Registry)
+	return s
+}
+
+func (s *Service) register(reg prometheus.Registerer) {
+	if reg == nil {
+		return
+	}
+	g := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+	}
+	c := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f)
+	}
+	for _, col := range []prometheus.Collector{
+		g("auditstream_detect_unindexed_rules", "Rules without a prefilter, evaluated for every event of their logsource.",
+			func() float64 { return float64(s.unindexed.Load()) }),
+		g("auditstream_detect_position", "Journal message sequence the detections runtime has evaluated up to.",
+			func() float64 { return float64(s.pos.Load()) }),
+		c("auditstream_detect_events_total", "Journal events evaluated by the detections runtime.",
+			func() float64 { return float64(s.events.Load()) }),
+		c("auditstream_detect_detections_total", "Detection events appended.",
+			func() float64 { return float64(s.raised.Load()) }),
+		c("auditstream_detect_suppressed_total", "Firings suppressed by a rule's suppression window.",
+			func() float64 { return float64(s.supp.Load()) }),
+		c("auditstream_detect_late_events_total", "Matches older than the watermark (allowedLateness), not applied.",
+			func() float64 { return float64(s.late.Load()) }),
+		c("auditstream_detect_evicted_total", "Correlation groups and window events evicted at the state caps.",
+			func() float64 { return float64(s.evicted.Load()) }),
+	} {
+		_ = reg.Register(col)
+	}
+}
+
+// Position is the journal message sequence evaluated so far.
+func (s *Service) Position() uint64 { return s.pos.Load() }
+
+// Run evaluates until ctx ends; on every node, only the lease holder works.
+func (s *Service) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		if s.leases.Enabled() && !s.leases.Acquire(ctx, LeaseID) {
+			select {
+			case <-ctx.Done():
+			case <-time.After(tickInterval):
+			}
+			continue
+		}
+		err := s.runOwned(ctx)
+		if s.leases.Enabled() {
+			s.leases.Release(context.WithoutCancel(ctx), LeaseID)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			s.log.Error("detections runtime stopped; restarting from the last checkpoint", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	return nil
+}
+
+// errLeaseLost stops an evaluation whose lease another node took.
+var errLeaseLost = errors.New("detections lease lost")
+
+func (s *Service) build(ctx context.Context) (*Matcher, uint64, error) {
+	// This build takes the current rules: a change signalled before it is
+	// already in them.
+	select {
+	case <-s.deps.Rules.Changed():
+	default:
+	}
+	reg := s.deps.Rules.Registry()
+	m, err := NewMatcher(reg, s.cfg.Engine, s.cfg.Envelope)
+	if err != nil {
+		return nil, 0, err
+	}
+	m.Enabled = s.deps.Rules.Enabled
+	s.unindexed.Store(int64(m.Unindexed()))
+	cp, ok, err := loadCheckpoint(ctx, s.deps.StateKV)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !ok {
+		return m, 0, nil
+	}
+	rep, err := m.Engine().Restore(cp.Snapshot)
+	if err != nil {
+		// Loudly: correlation windows open at the checkpoint start empty.
+		s.log.Error("detections checkpoint unreadable: correlation state starts empty", "err", err, "seq", cp.Seq)
+	} else if len(rep.Discarded) > 0 {
+		s.log.Warn("detections: state of changed or removed rules discarded", "rules", rep.Discarded)
+	}
+	return m, cp.Seq, nil
+}
+
+// journaled returns the uuids of the detection events in the journal after
+// message seq: those a previous run raised after its last checkpoint (or
+// every one, without a checkpoint). Their
+// repeats are not appended again, even after the journal's de-duplication
+// window has passed (a restart long after a crash).
+func (s *Service) journaled(ctx context.Context, seq uint64) (map[string]bool, error) {
+	seen := map[string]bool{}
+	err := s.deps.Journal.Scan(ctx, "", journal.ScanFrom{FromSeq: seq + 1}, func(recs []event.Record, _ uint64, _ time.Time) bool {
+		for i := range recs {
+			if recs[i].Source == DetectSource {
+				seen[recs[i].Org+"\x00"+recs[i].UUID] = true
+			}
+		}
+		return ctx.Err() == nil
+	})
+	return seen, err
+}
+
+func (s *Service) runOwned(ctx context.Context) error {
+	m, pos, err := s.build(ctx)
+	if err != nil {
+		return err
+	}
+	if u, err := s.deps.Journal.Usage(ctx); err == nil && u.FirstSeq > pos+1 && pos > 0 {
+		s.log.Error("detections: journal events after the checkpoint were removed before they were evaluated",
+			"checkpoint", pos, "firstSeq", u.FirstSeq, "messages", u.FirstSeq-pos-1)
+	}
+	// Also from the start (no checkpoint: a first start, or lost state):
+	// detections already in the journal are not appended again.
+	if s.seen, err = s.journaled(ctx, pos); err != nil {
+		return err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rd, err := openReader(rctx, s.deps.Journal, pos)
+	if err != nil {
+		return err
+	}
+	defer rd.stop()
+	s.pos.Store(pos)
+	s.log.Info("detections runtime evaluating", "from", pos+1, "rules", len(m.reg.rules), "unindexed", m.Unindexed())
+	var (
+		lastBatch batch
+		saved     = pos
+		lastSave  = time.Now()
+		raised    []Raised
+		tick      = time.NewTicker(tickInterval)
+		// caught is true once the journal has been read to its end.
+		caught = rd.pending == 0
+		// reported are the loss counters last logged.
+		reported lossCounts
+	)
+	defer tick.Stop()
+	save := func(ctx context.Context) error {
+		if s.freezeCheckpoint.Load() || (s.pos.Load() == saved && time.Since(lastSave) < time.Minute) {
+			return nil
+		}
+		snap, err := m.Engine().Snapshot()
+		if err != nil {
+			return err
+		}
+		if err := saveCheckpoint(ctx, s.deps.StateKV, s.pos.Load(), snap); err != nil {
+			return err
+		}
+		saved, lastSave = s.pos.Load(), time.Now()
+		return lastBatch.ack()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			sctx, c := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer c()
+			if s.noFinalSave || (s.leases.Enabled() && !s.leases.Holds(LeaseID)) {
+				return nil
+			}
+			return save(sctx)
+		case err := <-rd.errc:
+			return fmt.Errorf("read journal: %w", err)
+		case <-s.deps.Rules.Changed():
+			// New rules: save, then start again with the new engine (its
+			// Restore drops the state of changed rules).
+			if err := save(ctx); err != nil {
+				return err
+			}
+			return nil
+		case <-tick.C:
+			if s.leases.Enabled() && !s.leases.Acquire(ctx, LeaseID) {
+				return errLeaseLost
+			}
+			if time.Since(lastSave) >= s.cfg.CheckpointInterval {
+				if err := save(ctx); err != nil {
+					s.log.Warn("detections checkpoint", "err", err)
+				}
+			}
+			s.reportLosses(m, &reported)
+			// Idle orgs' clocks follow the wall clock only once the journal
+			// is read to its end: advancing during a backlog would make
+			// the backlog's events late.
+			if !caught {
+				continue
+			}
+			raised = m.Advance(time.Now(), raised[:0])
+			if err := s.emit(ctx, raised); err != nil {
+				return err
+			}
+			if ss := m.TakeSuppressed(); len(ss) > 0 && s.deps.Suppressed != nil {
+				s.deps.Suppressed(ctx, ss)
+			}
+			s.observe(m)
+		case b, ok := <-rd.msgs:
+			if !ok {
+				return fmt.Errorf("journal reader stopped")
+			}
+			raised = raised[:0]
+			for i := range b.recs {
+				raised = m.Feed(&b.recs[i], raised)
+			}
+			if err := s.emit(ctx, raised); err != nil {
+				return err
+			}
+			if ss := m.TakeSuppressed(); len(ss) > 0 && s.deps.Suppressed != nil {
+				s.deps.Suppressed(ctx, ss)
+			}
+			lastBatch = b
+			caught = b.pending == 0
+			s.pos.Store(b.seq)
+			s.observe(m)
+		}
+	}
+}
+
+func (s *Service) observe(m *Matcher) {
+	st := m.Stats()
+	s.events.Store(st.Events)
+	s.supp.Store(st.Suppressed)
+	s.late.Store(st.Late)
+	var ev uint64
+	for _, rs := range m.Engine().Stats() {
+		ev += rs.EvictedGroups + rs.EvictedEvents
+	}
+	s.evicted.Store(ev)
+}
+
+// lossCounts are the counters of inputs a runtime did not apply.
+type lossCounts struct{ late, evicted, bad, chain uint64 }
+
+// reportLosses logs, at most once a tick, matches that were not applied:
+// too late, evicted at the state caps, or events that could not be parsed.
+// The metrics count them too; the log line says it where operators look.
+func (s *Service) reportLosses(m *Matcher, last *lossCounts) {
+	st := m.Stats()
+	cur := lossCounts{late: st.Late, evicted: s.evicted.Load(), bad: st.BadEvents, chain: st.ChainStopped}
+	if cur.late > last.late {
+		s.log.Warn("detections: matches arrived later than allowedLateness and were not applied to correlations",
+			"count", cur.late-last.late)
+	}
+	if cur.evicted > last.evicted {
+		s.log.Warn("detections: correlation state evicted at maxGroupsPerRule/maxEventsPerWindow", "count", cur.evicted-last.evicted)
+	}
+	if cur.bad > last.bad {
+		s.log.Warn("detections: events that are not valid JSON were not evaluated", "count", cur.bad-last.bad)
+	}
+	if cur.chain > last.chain {
+		s.log.Warn("detections: detection events not evaluated: their alert-on-alert chain is MaxChainDepth deep",
+			"count", cur.chain-last.chain, "maxChainDepth", MaxChainDepth)
+	}
+	*last = cur
+}
+
+// emit appends detection events, retrying until the journal takes them: an
+// evaluation never goes past a detection it could not store.
+func (s *Service) emit(ctx context.Context, rs []Raised) error {
+	if len(s.seen) > 0 {
+		rs = slices.DeleteFunc(rs, func(r Raised) bool { return s.seen[r.Record.Org+"\x00"+r.Record.UUID] })
+	}
+	if len(rs) == 0 {
+		return nil
+	}
+	recs := make([]event.Record, len(rs))
+	for i := range rs {
+		recs[i] = rs[i].Record
+	}
+	wait := appendRetry
+	for {
+		_, err := s.deps.Journal.Append(ctx, recs)
+		if err == nil {
+			break
+		}
+		s.log.Warn("detections: appending detection events", "err", err, "events", len(recs))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 5*time.Second)
+	}
+	s.raised.Add(uint64(len(rs)))
+	for _, r := range rs {
+		s.log.Info("detection raised", "rule", r.Info.ID, "org", r.Record.Org, "id", r.Record.UUID, "level", r.Info.Level)
+	}
+	if s.deps.Raised != nil {
+		s.deps.Raised(ctx, rs)
+	}
+	return nil
+}
+
+// StaticRules is a RuleSource of one fixed registry with every rule enabled.
+type StaticRules struct{ Reg *Registry }
+
+// Registry returns the fixed registry.
+func (r StaticRules) Registry() *Registry { return r.Reg }
+
+// Changed never fires.
+func (StaticRules) Changed() <-chan struct{} { return nil }
+
+// Enabled enables every rule.
+func (StaticRules) Enabled(string, string) bool { return true }

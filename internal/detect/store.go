@@ -1,0 +1,211 @@
+package detect
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/auditstream/auditstream/internal/detect/correlate"
+)
+
+// BucketDetections holds each detection's triage state.
+const BucketDetections = "auditstream_detections"
+
+// Triage states of a detection.
+const (
+	TriageOpen         = "OPEN"
+	TriageAcknowledged = "ACKNOWLEDGED"
+	TriageClosed       = "CLOSED"
+)
+
+// Detection is a detection as the API lists it: what the detection event
+// says, plus its triage state.
+type Detection struct {
+	ID          string                 `json:"id"`
+	Org         string                 `json:"org"`
+	Rule        string                 `json:"rule"`
+	Title       string                 `json:"title"`
+	Level       string                 `json:"level"`
+	Severity    string                 `json:"severity"`
+	EventType   string                 `json:"eventType"`
+	Author      string                 `json:"author,omitempty"`
+	License     string                 `json:"license,omitempty"`
+	Published   time.Time              `json:"published"`
+	WindowStart time.Time              `json:"windowStart,omitzero"`
+	WindowEnd   time.Time              `json:"windowEnd,omitzero"`
+	Group       []correlate.GroupField `json:"group,omitempty"`
+	Count       int                    `json:"count"`
+	Events      []string               `json:"events,omitempty"`
+	// SuppressedCount counts firings of the group suppressed after this
+	// detection; LastEvent and LastSeen are the newest of them.
+	SuppressedCount int       `json:"suppressedCount"`
+	LastEvent       string    `json:"lastEvent,omitempty"`
+	LastSeen        time.Time `json:"lastSeen,omitzero"`
+	Status          string    `json:"status"`
+	Note            string    `json:"note,omitempty"`
+	Updated         time.Time `json:"updated,omitzero"`
+	UpdatedBy       string    `json:"updatedBy,omitempty"`
+}
+
+// DetectionOf describes a raised detection (status OPEN).
+func DetectionOf(r Raised) Detection {
+	d := r.Detection
+	return Detection{ID: d.ID, Org: d.Org, Rule: r.Info.ID, Title: r.Info.Title, Level: cmpOr(r.Info.Level, "medium"),
+		Severity: Severity(r.Info.Level), EventType: r.Record.EventType, Author: r.Info.Author, License: r.Info.License,
+		Published: d.Time, WindowStart: d.WindowStart, WindowEnd: d.WindowEnd, Group: d.Group, Count: d.Count,
+		Events: d.Events, Status: TriageOpen}
+}
+
+// Store keeps detections' triage state in BucketDetections, one entry per
+// (org, detection).
+type Store struct{ kv jetstream.KeyValue }
+
+// NewStore uses kv (BucketDetections).
+func NewStore(kv jetstream.KeyValue) *Store { return &Store{kv: kv} }
+
+func detKey(org, id string) string { return "d." + org + "." + id }
+
+// ErrNotFound is returned for a detection that does not exist (in the org).
+var ErrNotFound = errors.New("not found")
+
+// Record stores raised detections as OPEN; a detection already stored (a
+// replay, a restart) keeps its triage state.
+func (s *Store) Record(ctx context.Context, rs []Raised) error {
+	var errs []error
+	for _, r := range rs {
+		d := DetectionOf(r)
+		b, _ := json.Marshal(d)
+		if _, err := s.kv.Create(ctx, detKey(d.Org, d.ID), b); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Get returns org's detection id.
+func (s *Store) Get(ctx context.Context, org, id string) (Detection, uint64, error) {
+	var d Detection
+	if strings.ContainsAny(id, ".*> ") || id == "" {
+		return d, 0, ErrNotFound
+	}
+	e, err := s.kv.Get(ctx, detKey(org, id))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return d, 0, ErrNotFound
+	}
+	if err != nil {
+		return d, 0, err
+	}
+	if err := json.Unmarshal(e.Value(), &d); err != nil {
+		return d, 0, fmt.Errorf("detection %s: %w", id, err)
+	}
+	return d, e.Revision(), nil
+}
+
+// Filter selects detections in List.
+type Filter struct {
+	Rule   string
+	Status string
+	Since  time.Time
+	Limit  int
+}
+
+// List returns org's detections matching f, newest first.
+func (s *Store) List(ctx context.Context, org string, f Filter) ([]Detection, error) {
+	lister, err := s.kv.ListKeysFiltered(ctx, "d."+org+".*")
+	if err != nil {
+		if errors.Is(err, jetstream.ErrNoKeysFound) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out []Detection
+	for k := range lister.Keys() {
+		e, err := s.kv.Get(ctx, k)
+		if err != nil {
+			continue
+		}
+		var d Detection
+		if json.Unmarshal(e.Value(), &d) != nil {
+			continue
+		}
+		if (f.Rule != "" && d.Rule != f.Rule) || (f.Status != "" && !strings.EqualFold(d.Status, f.Status)) ||
+			(!f.Since.IsZero() && d.Published.Before(f.Since)) {
+			continue
+		}
+		out = append(out, d)
+	}
+	slices.SortFunc(out, func(a, b Detection) int {
+		if c := b.Published.Compare(a.Published); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[:f.Limit]
+	}
+	return out, nil
+}
+
+// Update sets org's detection id's triage status and note, by actor.
+func (s *Store) Update(ctx context.Context, org, id, status, note, actor string, now time.Time) (Detection, error) {
+	for range 5 {
+		d, rev, err := s.Get(ctx, org, id)
+		if err != nil {
+			return d, err
+		}
+		d.Status, d.Note, d.Updated, d.UpdatedBy = status, note, now.UTC(), actor
+		b, _ := json.Marshal(d)
+		if _, err := s.kv.Update(ctx, detKey(org, id), b, rev); err == nil {
+			return d, nil
+		} else if !errors.Is(err, jetstream.ErrKeyExists) {
+			return d, err
+		}
+	}
+	return Detection{}, errors.New("detection changed concurrently, try again")
+}
+
+// Suppressed records suppressed firings on their open detections: the count
+// and the newest event. Several firings of one detection in ss count once
+// each; the newest wins for LastEvent.
+func (s *Store) Suppressed(ctx context.Context, ss []correlate.Suppression) error {
+	last := map[string]correlate.Suppression{}
+	var order []string
+	for _, x := range ss {
+		k := x.Org + "\x00" + x.OpenID
+		if _, ok := last[k]; !ok {
+			order = append(order, k)
+		}
+		last[k] = x
+	}
+	var errs []error
+	for _, k := range order {
+		x := last[k]
+		for range 5 {
+			d, rev, err := s.Get(ctx, x.Org, x.OpenID)
+			if err != nil {
+				if !errors.Is(err, ErrNotFound) {
+					errs = append(errs, err)
+				}
+				break
+			}
+			if x.Count <= d.SuppressedCount {
+				break // already recorded (a replay)
+			}
+			d.SuppressedCount, d.LastEvent, d.LastSeen = x.Count, x.LastUID, x.Time
+			b, _ := json.Marshal(d)
+			if _, err := s.kv.Update(ctx, detKey(x.Org, x.OpenID), b, rev); err == nil {
+				break
+			} else if !errors.Is(err, jetstream.ErrKeyExists) {
+				errs = append(errs, err)
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,120 @@
+package filesink
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/auditstream/auditstream/internal/exportdigest"
+	"github.com/auditstream/auditstream/internal/integrity"
+	"github.com/auditstream/auditstream/internal/secret"
+	"github.com/auditstream/auditstream/internal/sink"
+	"github.com/auditstream/auditstream/internal/sink/sinktest"
+)
+
+func testKeyring(t *testing.T) *integrity.Keyring {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := integrity.NewKeyring([]integrity.KeySpec{{ID: "k1", PrivateKey: secret.String(base64.StdEncoding.EncodeToString(priv.Seed()))}}, "k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kr
+}
+
+func verifyDir(t *testing.T, dir string, kr *integrity.Keyring) exportdigest.Report {
+	t.Helper()
+	st, err := exportdigest.OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r, err := exportdigest.Verify(t.Context(), st, exportdigest.VerifyOptions{Keys: kr.Lookup(), Data: IsData})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func writeAll(t *testing.T, s *Sink, from, n int) {
+	t.Helper()
+	recs := make([]sink.Batch, 0)
+	for i := 0; i < n; i += 5 {
+		var b sink.Batch
+		for j := i; j < min(i+5, n); j++ {
+			b.Records = append(b.Records, sinktest.Record(from+j, 300))
+		}
+		recs = append(recs, b)
+	}
+	for _, b := range recs {
+		if err := s.Write(t.Context(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func dataFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(dir, "*.ndjson"))
+	return m
+}
+
+func TestDigestsOfFiles(t *testing.T) {
+	kr := testKeyring(t)
+	dir := t.TempDir()
+	s := newTestSink(t, Config{Dir: dir, MaxBytes: 2048}, sink.Deps{Stream: "0ls1", Signer: kr})
+	writeAll(t, s, 1, 20)
+	if err := s.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	files := dataFiles(t, dir)
+	if len(files) < 3 {
+		t.Fatalf("got %d files, want several", len(files))
+	}
+	r := verifyDir(t, dir, kr)
+	if !r.OK() || len(r.Warnings)+len(r.Infos) > 0 || r.Objects != len(files) || r.Events != 20 {
+		t.Fatalf("got %s %v %v %v, want %d files and 20 events verified", r.Summary(), r.Failures, r.Warnings, r.Infos, len(files))
+	}
+
+	// A line deleted from a file is named.
+	b, _ := os.ReadFile(files[1])
+	if err := os.WriteFile(files[1], b[strings.IndexByte(string(b), '\n')+1:], 0o640); err != nil {
+		t.Fatal(err)
+	}
+	r = verifyDir(t, dir, kr)
+	if len(r.Failures) != 1 || r.Failures[0].Kind != exportdigest.ModifiedObject || r.Failures[0].Key != filepath.Base(files[1]) {
+		t.Errorf("got %v, want only %s modified", r.Failures, filepath.Base(files[1]))
+	}
+}
+
+// TestDigestsOfFilesAfterACrash: the file being written when the process
+// died is finished by the next sink and listed in its digest, as are the
+// files finished after the last digest.
+func TestDigestsOfFilesAfterACrash(t *testing.T) {
+	kr := testKeyring(t)
+	dir := t.TempDir()
+	crashed := newTestSink(t, Config{Dir: dir, MaxBytes: 2048}, sink.Deps{Stream: "0ls1", Signer: kr})
+	writeAll(t, crashed, 1, 10)
+	if err := crashed.digests.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	writeAll(t, crashed, 11, 10) // finishes files and leaves one .part: then the process dies
+	crashed.digests, crashed.cur = nil, nil
+
+	next := newTestSink(t, Config{Dir: dir, MaxBytes: 2048}, sink.Deps{Stream: "0ls1", Signer: kr})
+	writeAll(t, next, 21, 2)
+	if err := next.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	r := verifyDir(t, dir, kr)
+	if !r.OK() || len(r.Warnings)+len(r.Infos) > 0 || r.Events != 22 || r.Objects != len(dataFiles(t, dir)) {
+		t.Errorf("got %s %v %v %v, want every file and 22 events verified", r.Summary(), r.Failures, r.Warnings, r.Infos)
+	}
+}

@@ -1,0 +1,193 @@
+package slack
+
+import (
+	"cmp"
+	"encoding/json"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/secret"
+	"github.com/auditstream/auditstream/internal/sink"
+	"github.com/auditstream/auditstream/internal/sink/notify"
+)
+
+const (
+	// DefaultTimeout bounds one request; Slack answers in well under a
+	// second.
+	DefaultTimeout = 10 * time.Second
+	maxTimeout     = time.Minute
+
+	// Slack's block limits: a header's text, a section field, a
+	// section's text, a message's fields per section.
+	maxHeader   = 150
+	maxField    = 2000
+	maxSection  = 3000
+	maxFields   = 10
+	maxFallback = 3000
+)
+
+// Config is the settings of a stream of type "slack".
+type Config struct {
+	// WebhookURL is the incoming webhook's URL, which is its credential
+	// (write-only).
+	WebhookURL secret.String `json:"webhookUrl"`
+	// Digest, e.g. "5m", sends one message summarising the events of each
+	// period instead of one message per event (at most 25 events a
+	// message).
+	Digest sink.Duration `json:"digest,omitempty"`
+	// Timeout bounds each request, e.g. "10s" (the default).
+	Timeout sink.Duration `json:"timeout,omitempty"`
+	// InsecureHTTP allows plain http to hosts other than this machine.
+	InsecureHTTP bool `json:"insecureHttp,omitempty"`
+}
+
+func (c Config) withDefaults() Config {
+	c.Timeout = cmp.Or(c.Timeout, sink.Duration(DefaultTimeout))
+	return c
+}
+
+// Validate reports every problem with c at once. No message names the URL.
+func (c Config) Validate() error {
+	var errs sink.Problems
+	if c.WebhookURL == "" {
+		errs.Addf("webhookUrl: required")
+	} else if _, err := sink.ParseURL(c.WebhookURL.Reveal(), sink.URLRules{Credentials: "webhookUrl", Query: true, InsecureHTTP: c.InsecureHTTP}); err != nil {
+		errs.Addf("webhookUrl: %w", err)
+	}
+	errs.Add(notify.CheckDigest(c.Digest), sink.CheckTimeout(c.Timeout, maxTimeout))
+	return errs.Err()
+}
+
+// Type is the "slack" row of the stream type table.
+func Type() sink.Type { return sink.NewType("slack", prepare, build) }
+
+// New checks cfg and returns a sink for it. It sends nothing.
+func New(cfg Config, deps sink.Deps) (*notify.Sink, error) {
+	return sink.Build(cfg, deps, prepare, build)
+}
+
+func prepare(cfg Config, deps sink.Deps) (Config, error) {
+	cfg, err := sink.Checked("slack", cfg, Config.withDefaults)
+	if err != nil {
+		return cfg, err
+	}
+	u, _ := url.Parse(cfg.WebhookURL.Reveal())
+	return cfg, notify.CheckURL(u, deps)
+}
+
+func build(cfg Config, deps sink.Deps) (*notify.Sink, error) {
+	u, _ := url.Parse(cfg.WebhookURL.Reveal())
+	return notify.New(notify.Options{
+		Name: "slack", URL: u, Shown: notify.Shown(u), Timeout: cfg.Timeout.D(),
+		Digest: cfg.Digest.D(), Render: renderer{}, Probe: []byte(`{}`),
+	}, deps), nil
+}
+
+// Message is a Slack message as an incoming webhook takes it.
+type Message struct {
+	Text   string  `json:"text"`
+	Blocks []Block `json:"blocks"`
+}
+
+// Block is a Slack layout block (header, section, context, divider).
+type Block struct {
+	Type     string `json:"type"`
+	Text     *Text  `json:"text,omitempty"`
+	Fields   []Text `json:"fields,omitempty"`
+	Elements []Text `json:"elements,omitempty"`
+}
+
+// Text is a Slack text object.
+type Text struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+}
+
+type renderer struct{}
+
+func (renderer) One(n notify.Notice) ([]byte, error) { return json.Marshal(One(n)) }
+
+func (renderer) Digest(d notify.Digest) ([]byte, error) { return json.Marshal(Digest(d)) }
+
+// One is the message about one event.
+func One(n notify.Notice) Message {
+	head := icon(n.Level) + " " + n.Headline()
+	m := Message{Text: cut(escape(head), maxFallback)}
+	m.Blocks = append(m.Blocks, Block{Type: "header", Text: &Text{Type: "plain_text", Text: cut(head, maxHeader)}})
+	var fields []Text
+	for _, f := range n.Facts() {
+		if len(fields) == maxFields {
+			break
+		}
+		fields = append(fields, Text{Type: "mrkdwn", Text: cut("*"+f.Name+"*\n"+escape(f.Value), maxField)})
+	}
+	if len(fields) > 0 {
+		m.Blocks = append(m.Blocks, Block{Type: "section", Fields: fields})
+	}
+	m.Blocks = append(m.Blocks, Block{Type: "context", Elements: []Text{{Type: "mrkdwn", Text: cut(escape(n.Attribution()), maxSection)}}})
+	return m
+}
+
+// Digest is the message about a period's events: a header, the counts per
+// level, and a line per event with its attribution.
+func Digest(d notify.Digest) Message {
+	head := d.Headline()
+	m := Message{Text: cut(escape(head+": "+d.Summary()), maxFallback)}
+	m.Blocks = append(m.Blocks,
+		Block{Type: "header", Text: &Text{Type: "plain_text", Text: cut(head, maxHeader)}},
+		Block{Type: "section", Text: &Text{Type: "mrkdwn", Text: cut(escape(d.Summary()), maxSection)}},
+		Block{Type: "divider"})
+	for _, n := range d.Notices {
+		// Lines are bounded (200 + 400 characters and the attribution) so that a digest stays a
+		// message people read, whatever the events hold.
+		// The attribution (author, licence, id) is never cut.
+		line := icon(n.Level) + " *" + cut(escape(n.Headline()), 200) + "*\n" +
+			cut(escape(strings.Join(detail(n), " · ")), 400) + " · " + escape(n.Attribution())
+		m.Blocks = append(m.Blocks, Block{Type: "section", Text: &Text{Type: "mrkdwn", Text: line}})
+	}
+	return m
+}
+
+// detail is the middle of a digest line: the group, count and time of a
+// detection; actor, outcome and time of another event.
+func detail(n notify.Notice) []string {
+	var out []string
+	for _, f := range n.Facts() {
+		switch f.Name {
+		case "Group", "Count", "Actor", "Outcome":
+			out = append(out, strings.ToLower(f.Name)+" "+f.Value)
+		}
+	}
+	if n.Published != "" {
+		out = append(out, n.Published)
+	}
+	return out
+}
+
+// icon is a level's emoji.
+func icon(level string) string {
+	switch level {
+	case "critical", "high":
+		return ":red_circle:"
+	case "medium":
+		return ":large_orange_circle:"
+	default:
+		return ":large_blue_circle:"
+	}
+}
+
+// escape makes a value from an event inert in mrkdwn: Slack reads &, < and
+// > as control characters (links, mentions such as <!channel>).
+func escape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// cut bounds s to n characters (Slack counts characters).
+func cut(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

@@ -1,0 +1,231 @@
+package teams
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/secret"
+	"github.com/auditstream/auditstream/internal/sink"
+	"github.com/auditstream/auditstream/internal/sink/notify"
+)
+
+const (
+	// DefaultTimeout bounds one request; a Workflows flow answers once it
+	// has accepted the request.
+	DefaultTimeout = 15 * time.Second
+	maxTimeout     = time.Minute
+	// maxValue bounds a fact's value; Teams refuses messages over 28 KB.
+	maxValue = 500
+)
+
+// Config is the settings of a stream of type "teams".
+type Config struct {
+	// WebhookURL is the Workflows or connector webhook URL, which is its
+	// credential (write-only).
+	WebhookURL secret.String `json:"webhookUrl"`
+	// Digest, e.g. "5m", sends one card summarising the events of each
+	// period instead of one card per event (at most 25 events a card).
+	Digest sink.Duration `json:"digest,omitempty"`
+	// Timeout bounds each request, e.g. "15s" (the default).
+	Timeout sink.Duration `json:"timeout,omitempty"`
+	// InsecureHTTP allows plain http to hosts other than this machine.
+	InsecureHTTP bool `json:"insecureHttp,omitempty"`
+}
+
+func (c Config) withDefaults() Config {
+	c.Timeout = cmp.Or(c.Timeout, sink.Duration(DefaultTimeout))
+	return c
+}
+
+// Validate reports every problem with c at once. No message names the URL.
+func (c Config) Validate() error {
+	var errs sink.Problems
+	if c.WebhookURL == "" {
+		errs.Addf("webhookUrl: required")
+	} else if _, err := sink.ParseURL(c.WebhookURL.Reveal(), sink.URLRules{Credentials: "webhookUrl", Query: true, InsecureHTTP: c.InsecureHTTP}); err != nil {
+		errs.Addf("webhookUrl: %w", err)
+	}
+	errs.Add(notify.CheckDigest(c.Digest), sink.CheckTimeout(c.Timeout, maxTimeout))
+	return errs.Err()
+}
+
+// Type is the "teams" row of the stream type table.
+func Type() sink.Type { return sink.NewType("teams", prepare, build) }
+
+// New checks cfg and returns a sink for it. It sends nothing.
+func New(cfg Config, deps sink.Deps) (*notify.Sink, error) {
+	return sink.Build(cfg, deps, prepare, build)
+}
+
+func prepare(cfg Config, deps sink.Deps) (Config, error) {
+	cfg, err := sink.Checked("teams", cfg, Config.withDefaults)
+	if err != nil {
+		return cfg, err
+	}
+	u, _ := url.Parse(cfg.WebhookURL.Reveal())
+	return cfg, notify.CheckURL(u, deps)
+}
+
+func build(cfg Config, deps sink.Deps) (*notify.Sink, error) {
+	u, _ := url.Parse(cfg.WebhookURL.Reveal())
+	return notify.New(notify.Options{
+		Name: "teams", URL: u, Shown: notify.Shown(u), Timeout: cfg.Timeout.D(),
+		Digest: cfg.Digest.D(), Render: renderer{}, Answer: classify,
+	}, deps), nil
+}
+
+// connectorFailure is how a legacy connector reports a failure inside a
+// 200 answer.
+var connectorFailure = regexp.MustCompile(`(?i)^webhook message delivery failed.*?HTTP error (\d{3})`)
+
+// classify is the default table, except that a 2xx whose body reports a
+// connector failure is classified by the code in the text.
+func classify(r sink.Response, now time.Time) error {
+	if r.StatusCode >= 200 && r.StatusCode < 300 {
+		m := connectorFailure.FindStringSubmatch(r.Snippet)
+		if m == nil {
+			return nil
+		}
+		code, _ := strconv.Atoi(m[1])
+		class, delay := sink.StatusClass(code, r.Header, now)
+		err := &sink.StatusError{Method: r.Method, URL: r.URL, StatusCode: code, Body: r.Snippet}
+		return sink.Mark(fmt.Errorf("teams answered %d: %w", r.StatusCode, err), class, delay)
+	}
+	return sink.Classify(r, now)
+}
+
+// Message is a Teams message with Adaptive Card attachments.
+type Message struct {
+	Type        string       `json:"type"`
+	Attachments []Attachment `json:"attachments"`
+}
+
+// Attachment holds one card.
+type Attachment struct {
+	ContentType string  `json:"contentType"`
+	ContentURL  *string `json:"contentUrl"`
+	Content     Card    `json:"content"`
+}
+
+// Card is an Adaptive Card.
+type Card struct {
+	Schema  string         `json:"$schema"`
+	Type    string         `json:"type"`
+	Version string         `json:"version"`
+	MSTeams map[string]any `json:"msteams,omitempty"`
+	Body    []Element      `json:"body"`
+}
+
+// Element is an Adaptive Card element: a TextBlock or a FactSet.
+type Element struct {
+	Type      string `json:"type"`
+	Text      string `json:"text,omitempty"`
+	Weight    string `json:"weight,omitempty"`
+	Size      string `json:"size,omitempty"`
+	Color     string `json:"color,omitempty"`
+	IsSubtle  bool   `json:"isSubtle,omitempty"`
+	Wrap      bool   `json:"wrap,omitempty"`
+	Separator bool   `json:"separator,omitempty"`
+	Facts     []Fact `json:"facts,omitempty"`
+}
+
+// Fact is one row of a FactSet.
+type Fact struct {
+	Title string `json:"title"`
+	Value string `json:"value"`
+}
+
+type renderer struct{}
+
+func (renderer) One(n notify.Notice) ([]byte, error)    { return json.Marshal(One(n)) }
+func (renderer) Digest(d notify.Digest) ([]byte, error) { return json.Marshal(Digest(d)) }
+
+func message(body []Element) Message {
+	return Message{Type: "message", Attachments: []Attachment{{
+		ContentType: "application/vnd.microsoft.card.adaptive",
+		Content: Card{Schema: "http://adaptivecards.io/schemas/adaptive-card.json", Type: "AdaptiveCard", Version: "1.4",
+			MSTeams: map[string]any{"width": "Full"}, Body: body},
+	}}}
+}
+
+// One is the card about one event.
+func One(n notify.Notice) Message {
+	body := []Element{{Type: "TextBlock", Text: text(n.Headline()), Weight: "Bolder", Size: "Large", Color: color(n.Level), Wrap: true}}
+	var facts []Fact
+	for _, f := range n.Facts() {
+		facts = append(facts, Fact{Title: f.Name, Value: cut(text(f.Value), maxValue)})
+	}
+	if len(facts) > 0 {
+		body = append(body, Element{Type: "FactSet", Facts: facts})
+	}
+	body = append(body, Element{Type: "TextBlock", Text: text(n.Attribution()), Size: "Small", IsSubtle: true, Wrap: true})
+	return message(body)
+}
+
+// Digest is the card about a period's events: a title, the counts per
+// level, and a block per event with its attribution.
+func Digest(d notify.Digest) Message {
+	body := []Element{
+		{Type: "TextBlock", Text: text(d.Headline()), Weight: "Bolder", Size: "Large", Wrap: true},
+		{Type: "TextBlock", Text: text(d.Summary()), Wrap: true},
+	}
+	for _, n := range d.Notices {
+		var parts []string
+		for _, f := range n.Facts() {
+			switch f.Name {
+			case "Group", "Count", "Actor", "Outcome":
+				parts = append(parts, strings.ToLower(f.Name)+" "+f.Value)
+			}
+		}
+		parts = append(parts, n.Published)
+		// 25 items of at most 200 + 400 characters and the attribution
+		// (never cut: author, licence, id) stay within Teams' 28 KB.
+		body = append(body,
+			Element{Type: "TextBlock", Text: cut(text(n.Headline()), 200), Weight: "Bolder", Color: color(n.Level), Wrap: true, Separator: true},
+			Element{Type: "TextBlock", Text: cut(text(strings.Join(nonEmpty(parts), " · ")), 400) + " · " + text(n.Attribution()), Size: "Small", Wrap: true})
+	}
+	return message(body)
+}
+
+func nonEmpty(parts []string) []string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// color is a level's Adaptive Card colour.
+func color(level string) string {
+	switch level {
+	case "critical", "high":
+		return "Attention"
+	case "medium":
+		return "Warning"
+	default:
+		return "Accent"
+	}
+}
+
+// text keeps a value from an event from making a Markdown link in a
+// TextBlock (which reads a subset of Markdown): brackets are escaped.
+// Teams may still show a bare URL as a link.
+func text(s string) string {
+	return strings.NewReplacer("[", `\[`, "]", `\]`).Replace(s)
+}
+
+func cut(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
