@@ -351,6 +351,7 @@ func TestConsoleWebhookStreamLifecycle(t *testing.T) {
 	}
 
 	// Deactivate, reactivate.
+	b.open(streamPath.Path)
 	b.navigateBy("deactivate", chromedp.Click(chromedp.CSS("#deactivate")))
 	if got := b.text("#stream-status"); got != "INACTIVE" {
 		t.Fatalf("deactivate: got %q, want INACTIVE", got)
