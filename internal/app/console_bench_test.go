@@ -11,6 +11,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -51,7 +52,7 @@ func BenchmarkConsolePages(b *testing.B) {
 	c, _ := benchSignIn(b, r.base)
 	// A stream, so the streams pages have a row with a status.
 	if code, body := benchCall(b, r.base, "POST", "/api/v1/logStreams?verify=false",
-		`{"type":"file","name":"bench","status":"INACTIVE","settings":{"dir":"`+b.TempDir()+`"}}`); code != 200 {
+		`{"type":"file","name":"bench-`+strconv.FormatInt(time.Now().UnixNano(), 36)+`","status":"INACTIVE","settings":{"dir":"`+b.TempDir()+`"}}`); code != 200 {
 		b.Fatalf("create stream: %d %s", code, body)
 	}
 	pattern := url.QueryEscape(`{"detail":{"eventType":[{"prefix":"app.family1."}]}}`)
