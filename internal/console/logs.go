@@ -2,8 +2,10 @@ package console
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -172,9 +174,16 @@ func (c *Console) logsPage(w http.ResponseWriter, rc *reqCtx) {
 		herr  error
 		hdone = make(chan struct{})
 	)
+	hctx, cancel := context.WithTimeout(rc.r.Context(), histBudget)
+	defer cancel()
 	go func() {
 		defer close(hdone)
-		_, herr = c.call(rc, http.MethodGet, lq.api(histLimit, ""), nil, &hraw)
+		hrc := *rc
+		hrc.r = rc.r.WithContext(hctx)
+		_, herr = c.call(&hrc, http.MethodGet, lq.api(histLimit, ""), nil, &hraw)
+		if hctx.Err() != nil {
+			herr = hctx.Err()
+		}
 	}()
 	var raw []json.RawMessage
 	res, err := c.call(rc, http.MethodGet, lq.api(pageSize, lq.After), nil, &raw)
@@ -194,13 +203,22 @@ func (c *Console) logsPage(w http.ResponseWriter, rc *reqCtx) {
 	d["NDJSON"] = lq.link("/console/logs/export", map[string]string{"format": "ndjson"})
 	d["CSV"] = lq.link("/console/logs/export", map[string]string{"format": "csv"})
 	// The histogram counts up to histLimit of the newest matches.
-	if herr == nil {
+	switch {
+	case herr == nil:
 		d["Histogram"] = histogram(lq, hraw)
+	case errors.Is(herr, context.DeadlineExceeded):
+		d["HistogramSlow"] = histBudget.String()
+	default:
+		d["HistogramErr"] = asAPIError(herr).Error()
 	}
 	c.render(w, rc.r, "logs", rc, page{Title: "System Log", Nav: "logs", Data: d})
 }
 
 const (
+	// histBudget bounds the histogram's query, so that a range whose
+	// matches are sparse (each read from the journal) does not hold the
+	// page: past it the page says the chart was left out.
+	histBudget  = 200 * time.Millisecond
 	histLimit   = 1000
 	histBuckets = 48
 )
