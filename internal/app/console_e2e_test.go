@@ -22,6 +22,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/auditstream/auditstream/internal/console"
 	"github.com/auditstream/auditstream/internal/wait"
 )
 
@@ -537,6 +538,15 @@ func TestConsoleRefusesCSRF(t *testing.T) {
 	_, body = r.call("GET", "/api/v1/tokens", testAdmin, nil)
 	if !strings.Contains(body, `"name":"ci"`) {
 		t.Fatal("the token was not created")
+	}
+	// Every console answer carries the strict CSP.
+	resp0, err := http.Get(r.base + "/console/signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp0.Body.Close()
+	if got := resp0.Header.Get("Content-Security-Policy"); got != console.CSP {
+		t.Errorf("CSP: got %q, want %q", got, console.CSP)
 	}
 	// A form posted from another site is refused at sign-in too.
 	req, _ := http.NewRequest("POST", r.base+"/console/signin", strings.NewReader(url.Values{"token": {testAdmin}}.Encode()))
