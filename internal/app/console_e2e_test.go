@@ -632,3 +632,24 @@ func TestConsoleSessionSurvivesRestart(t *testing.T) {
 		t.Fatalf("after a restart: got %d (%s), want the page", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
+
+// TestConsoleDisabled: console.enabled false serves the API alone.
+func TestConsoleDisabled(t *testing.T) {
+	cfg := testConfig("")
+	off := false
+	cfg.Console.Enabled = &off
+	r := startApp(t, cfg)
+	for _, p := range []string{"/", "/console/", "/console/signin", "/console/static/console.js"} {
+		resp, err := http.Get(r.base + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Content-Security-Policy") != "" {
+			t.Errorf("%s with the console off: got %d, want the API's 401", p, resp.StatusCode)
+		}
+	}
+	if code, _ := r.call("GET", "/api/v1/logStreams", testAdmin, nil); code != 200 {
+		t.Errorf("API with the console off: got %d, want 200", code)
+	}
+}
