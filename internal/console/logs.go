@@ -131,7 +131,9 @@ func (lq logQuery) api(limit int, after string) string {
 
 // link is a console URL for lq with changes.
 func (lq logQuery) link(path string, set map[string]string) string {
-	v := url.Values{"since": {lq.since.UTC().Format(time.RFC3339)}, "until": {lq.until.UTC().Format(time.RFC3339)}}
+	// Full precision: a next page's cursor is valid only for the very
+	// same since and until.
+	v := url.Values{"since": {lq.since.UTC().Format(time.RFC3339Nano)}, "until": {lq.until.UTC().Format(time.RFC3339Nano)}}
 	if lq.Filter != "" {
 		v.Set("filter", lq.Filter)
 	}
