@@ -102,7 +102,7 @@ func (c *Console) overview(w http.ResponseWriter, rc *reqCtx) {
 		// The ingest rate: events of the last 5 minutes the identity may
 		// read, counted by the System Log API (at most 1000).
 		now := c.d.Now().UTC()
-		q := url.Values{"since": {now.Add(-5 * time.Minute).Format(time.RFC3339)}, "until": {now.Format(time.RFC3339)}, "limit": {"1000"}}
+		q := url.Values{"since": {now.Add(-5 * time.Minute).Format(time.RFC3339Nano)}, "until": {now.Format(time.RFC3339Nano)}, "limit": {"1000"}}
 		var evs []json.RawMessage
 		if _, err := c.call(rc, http.MethodGet, "/api/v1/logs?"+q.Encode(), nil, &evs); err != nil {
 			errs = append(errs, asAPIError(err).Error())
