@@ -30,7 +30,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"time"
@@ -356,11 +355,11 @@ func (c *Console) call(rc *reqCtx, method, path string, body any, out any) (*api
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	rec := httptest.NewRecorder()
+	rec := &recorder{header: http.Header{}}
 	c.d.API.ServeAs(rec, req, rc.who)
-	res := &apiResult{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
-	if rec.Code >= 300 {
-		return res, decodeAPIError(rec.Code, res.Body)
+	res := &apiResult{Status: rec.status(), Header: rec.header, Body: rec.body.Bytes()}
+	if res.Status >= 300 {
+		return res, decodeAPIError(res.Status, res.Body)
 	}
 	if out != nil && len(res.Body) > 0 {
 		if err := json.Unmarshal(res.Body, out); err != nil {
@@ -368,6 +367,33 @@ func (c *Console) call(rc *reqCtx, method, path string, body any, out any) (*api
 		}
 	}
 	return res, nil
+}
+
+// recorder keeps an in-process API answer.
+type recorder struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(code int) {
+	if r.code == 0 {
+		r.code = code
+	}
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	return r.body.Write(b)
+}
+
+func (r *recorder) status() int {
+	if r.code == 0 {
+		return http.StatusOK
+	}
+	return r.code
 }
 
 func decodeAPIError(status int, b []byte) *apiError {
