@@ -2,6 +2,7 @@ package stream_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -361,5 +362,78 @@ func TestLongStallShowsInStatus(t *testing.T) {
 	got := n.sink.waitDelivered(t, 2)
 	if want := ids(1, 3); !equalIDs(got, want) {
 		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// TestSlowWriteAndRetryKeepOrder: a destination that is slow to answer
+// (for less or more than AckWait/3), then fails once (a retry), while
+// events keep coming. Every event the runner pulled meanwhile stays its
+// own: the events arrive promptly (long before AckWait) and in journal
+// order, each once. Before, a reader released during a long write or a
+// retry left messages to pull requests nobody read, and a reader whose
+// buffer was full dropped what kept arriving: those came back only after
+// AckWait, out of order.
+func TestSlowWriteAndRetryKeepOrder(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		maxEvents int
+		slow      time.Duration // the first write's
+		quiet     time.Duration // from the first write to the next events
+		cluster   bool          // three NATS servers, the runner and the writer on different ones
+	}{
+		// Heartbeats fill a reader's buffer while the runner writes; the
+		// events that follow find it full.
+		{"write shorter than AckWait/3, heartbeats then a burst", 2, 3500 * time.Millisecond, 1400 * time.Millisecond, false},
+		{"write shorter than AckWait/3, heartbeats then a later burst", 2, 3500 * time.Millisecond, 1700 * time.Millisecond, false},
+		// Events come after the runner would have released its reader.
+		{"write longer than AckWait/3", 5, 6 * time.Second, 4100 * time.Millisecond, false},
+		{"write longer than AckWait/3, on a cluster", 5, 6 * time.Second, 4100 * time.Millisecond, true},
+		{"write shorter than AckWait/3, heartbeats then a burst, on a cluster", 2, 3500 * time.Millisecond, 2500 * time.Millisecond, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			const events = 40
+			var rURL, wURL string
+			replicas := 1
+			if tt.cluster {
+				urls, _ := startNATSCluster(t)
+				rURL, wURL, replicas = urls[0], urls[1], 3
+			} else {
+				srv := journaltest.StartNATS(t, nil)
+				rURL, wURL = srv.ClientURL(), srv.ClientURL()
+			}
+			w := journaltest.OpenWith(t, journal.Options{URL: wURL, Replicas: replicas})
+			j := journaltest.OpenWith(t, journal.Options{URL: rURL, Replicas: replicas})
+			cfg := fast
+			cfg.AckWait = 12 * time.Second
+			f := newFakeSink(sink.Limits{MaxEvents: tt.maxEvents}, func(ctx context.Context, n int, b sink.Batch) error {
+				switch n {
+				case 0:
+					time.Sleep(tt.slow)
+				case 2:
+					return errors.New("try again") // unmarked: retryable
+				}
+				return nil
+			})
+			n := startNode(t, j, f, cfg)
+			start := time.Now()
+			appendOneByOne(t, w, 0, 1)
+			wait.Eventually(t, "the first write in flight", func() bool { return f.numCalls() == 1 })
+			time.Sleep(tt.quiet)
+			for i := 1; i < events; i++ {
+				appendOneByOne(t, w, i, i+1)
+				time.Sleep(40 * time.Millisecond)
+			}
+			wait.Eventually(t, "every event delivered", func() bool { return len(n.sink.deliveredIDs()) >= events },
+				wait.Within(20*time.Second))
+			if took := time.Since(start); took >= cfg.AckWait {
+				t.Errorf("all delivered after %v, want before AckWait (%v): some waited for redelivery", took, cfg.AckWait)
+			}
+			if got, want := n.sink.deliveredIDs(), ids(0, events); !equalIDs(got, want) {
+				t.Errorf("got %v, want %v (in order, each once)", got, want)
+			}
+		})
 	}
 }
