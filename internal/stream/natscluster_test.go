@@ -1,49 +1,18 @@
 package stream_test
 
 import (
-	"fmt"
-	"net"
-	"net/url"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
 )
 
-// startNATSCluster starts three clustered nats-servers with JetStream on
-// loopback and returns their client URLs, all three comma-separated too.
+// startNATSCluster starts three clustered nats-servers and returns their
+// client URLs, and all three comma-separated.
 func startNATSCluster(t *testing.T) (urls []string, all string) {
 	t.Helper()
-	ports := make([]int, 3)
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-		l.Close()
-	}
-	var routes []*url.URL
-	for _, p := range ports {
-		routes = append(routes, &url.URL{Scheme: "nats-route", Host: fmt.Sprintf("127.0.0.1:%d", p)})
-	}
-	srvs := make([]*server.Server, 3)
-	for i := range srvs {
-		srvs[i] = journaltest.StartNATS(t, &server.Options{ServerName: fmt.Sprintf("n%d", i+1),
-			Cluster: server.ClusterOpts{Name: "test", Host: "127.0.0.1", Port: ports[i]}, Routes: routes})
-		urls = append(urls, srvs[i].ClientURL())
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for _, s := range srvs {
-		for !s.JetStreamIsCurrent() || s.NumRoutes() < 2 {
-			if time.Now().After(deadline) {
-				t.Fatal("nats cluster not formed after 30s")
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+	for _, s := range journaltest.StartNATSCluster(t) {
+		urls = append(urls, s.ClientURL())
 	}
 	return urls, strings.Join(urls, ",")
 }
