@@ -100,6 +100,10 @@ type RunnerConfig struct {
 	// StallAfter and StallError set the watchdog (DefaultStallAfter and
 	// DefaultStallError when zero).
 	StallAfter, StallError time.Duration
+	// Inherited says the stream was taken over from a runner that did not
+	// hand it back (its node died, or was paused or cut off past its
+	// lease): what it held comes back first (see awaitHeld).
+	Inherited bool
 }
 
 // Runner delivers one log stream. Run blocks until its context ends.
@@ -269,6 +273,9 @@ func (r *Runner) Run(ctx, hard context.Context) error {
 	// reset would deliver everything above its ack floor again. Events a
 	// previous runner held when it died come back after AckWait.
 	r.cfg.Status.setState(StateActive)
+	if r.cfg.Inherited && !r.awaitHeld(ctx) {
+		return nil
+	}
 	// A message holds up to journal.MaxBatchEvents events: the byte limit
 	// bounds each pull (it must exceed the largest message).
 	for {
@@ -319,6 +326,34 @@ func (r *Runner) Run(ctx, hard context.Context) error {
 }
 
 var errPaused = errors.New("stream paused by its destination")
+
+// awaitHeld keeps the stream's order across a failover from a runner that
+// did not hand the stream back (it died, or was paused or cut off past its
+// lease; one that gives a stream up acknowledges or hands back what it
+// held). When the consumer has messages delivered and not acknowledged as
+// this runner starts, that runner may hold them. Pulling now would deliver the events after them first; they
+// would come back after AckWait, out of order. So the runner waits until
+// they come back (JetStream redelivers them before anything newer) or are
+// acknowledged: at most AckWait. It returns false when ctx ends.
+func (r *Runner) awaitHeld(ctx context.Context) bool {
+	info, err := r.cons.Info(ctx)
+	if err != nil || info.NumAckPending == 0 {
+		return ctx.Err() == nil
+	}
+	start := time.Now()
+	r.log.Warn("another runner holds messages of this stream (a node that died or was cut off); waiting for them to come back before delivering, to keep order",
+		"ackPending", info.NumAckPending, "atMost", r.cfg.AckWait)
+	for time.Since(start) < r.cfg.AckWait+time.Second {
+		if !sleep(ctx, min(time.Second, r.cfg.AckWait/4)) {
+			return false
+		}
+		if info, err := r.cons.Info(ctx); err == nil && info.NumAckPending == 0 {
+			break
+		}
+	}
+	r.log.Info("delivery resumes after the previous owner's messages", "waited", time.Since(start).Round(time.Millisecond))
+	return ctx.Err() == nil
+}
 
 // step takes the next message (waiting at most until the open batch is
 // due, or a second) and flushes when a limit or the batch's age is reached.

@@ -206,8 +206,10 @@ func (s *Supervisor) deleteConsumer(ctx context.Context, d Definition) {
 // the previous owner saved.
 func (k streams) Start(ctx context.Context, d Definition, st *Status) supervise.Work {
 	s := k.s
+	inherited := false
 	if s.own.enabled() {
-		if !s.own.claim(ctx, d.ID) {
+		var ok bool
+		if ok, inherited = s.own.claim(ctx, d.ID); !ok {
 			return nil
 		}
 		s.core.Reload(d.ID)
@@ -223,6 +225,7 @@ func (k streams) Start(ctx context.Context, d Definition, st *Status) supervise.
 	}
 	rc := s.cfg.Runner
 	rc.Def, rc.Sink, rc.Filter, rc.Journal, rc.Log, rc.Metrics, rc.Status = d, sk, filter, s.cfg.Journal, s.cfg.Log, s.cfg.Metrics, st
+	rc.Inherited = inherited
 	soft, cancelSoft := context.WithCancel(ctx)
 	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
 	r := &running{s: s, def: d, soft: cancelSoft, hard: cancelHard, done: make(chan struct{}), sink: sk, owned: s.own.enabled()}
