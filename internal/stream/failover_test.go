@@ -437,3 +437,42 @@ func TestSlowWriteAndRetryKeepOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestInheritedStreamKeepsOrder: node A dies (its connection drops) while
+// it holds the stream's first events, unacknowledged. Node B takes the
+// stream over from A's left-behind lease (Inherited) while more events
+// arrive: it waits for what A held to come back (after AckWait) and
+// delivers everything in journal order. Without the wait it delivered the
+// newer events first and A's after AckWait.
+func TestInheritedStreamKeepsOrder(t *testing.T) {
+	t.Parallel()
+	for _, inherited := range []bool{true, false} {
+		t.Run(fmt.Sprintf("inherited=%v", inherited), func(t *testing.T) {
+			t.Parallel()
+			srv := journaltest.StartNATS(t, nil)
+			jA := journaltest.OpenWith(t, journal.Options{URL: srv.ClientURL()})
+			jB := journaltest.OpenWith(t, journal.Options{URL: srv.ClientURL()})
+			cfg := fast
+			cfg.AckWait = 3 * time.Second
+			release := make(chan struct{})
+			defer close(release)
+			a := startNode(t, jA, newFakeSink(sink.Limits{MaxEvents: 5}, blockFirst(release)), cfg)
+			appendOneByOne(t, jB, 0, 10)
+			wait.Eventually(t, "node A's first write in flight", func() bool { return a.sink.numCalls() == 1 })
+			jA.Conn().Close() // node A dies holding its messages
+			cfg.Inherited = inherited
+			b := startNode(t, jB, newFakeSink(sink.Limits{MaxEvents: 5}, nil), cfg)
+			appendOneByOne(t, jB, 10, 15)
+			got := b.sink.waitDelivered(t, 15)
+			if want := ids(0, 15); !equalIDs(got, want) {
+				if inherited {
+					t.Errorf("got %v, want %v (journal order)", got, want)
+				} else {
+					t.Logf("without waiting: %v", got)
+				}
+			} else if !inherited {
+				t.Errorf("without waiting the order held (%v): the test does not show the failover", got)
+			}
+		})
+	}
+}
