@@ -452,6 +452,10 @@ func (s *suite) phase(name string, fault func(*testing.T, *phaseCtx)) {
 	t := s.t
 	phaseN++
 	prefix := fmt.Sprintf("f%d", phaseN)
+	if only := os.Getenv("CLUSTER_FAULTS"); only != "" && !strings.Contains(name, only) {
+		t.Logf("fault %q not run: CLUSTER_FAULTS=%q", name, only)
+		return
+	}
 	parent := t
 	ok := t.Run(name, func(t *testing.T) {
 		s.t = t

@@ -10,5 +10,6 @@
 // Needs: root (it makes a network namespace and veth pairs with `ip`), the
 // `nats-server` binary (PATH, $(go env GOPATH)/bin, else built once into
 // $(go env GOCACHE)/auditstream-tools), and Go to build auditstream.
-// CLUSTER_RESULTS=FILE appends each fault's table row to FILE.
+// CLUSTER_RESULTS=FILE writes the faults' table rows to FILE; CLUSTER_FAULTS=TEXT runs
+// only the faults whose name contains TEXT; CLUSTER_LOGS=DIR keeps the nodes' logs there.
 package cluster

@@ -322,6 +322,9 @@ cluster:
 		logs: &syncBuffer{}}, id: id, addr: listen}
 	t.Cleanup(func() {
 		n.stop(syscall.SIGKILL)
+		if dir := os.Getenv("CLUSTER_LOGS"); dir != "" {
+			_ = os.WriteFile(filepath.Join(dir, n.id+".log"), []byte(n.logs.String()), 0o644)
+		}
 		if t.Failed() {
 			t.Logf("%s logs:\n%s", n.id, n.logs.tail(4000))
 		}
