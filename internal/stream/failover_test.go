@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -474,5 +475,31 @@ func TestInheritedStreamKeepsOrder(t *testing.T) {
 				t.Errorf("without waiting the order held (%v): the test does not show the failover", got)
 			}
 		})
+	}
+}
+
+// TestFencedRunnerWritesNothing: once its lease has run out (Fenced), a
+// runner writes nothing more, whatever it holds, and stops.
+func TestFencedRunnerWritesNothing(t *testing.T) {
+	t.Parallel()
+	j := journaltest.Open(t)
+	var fenced atomic.Bool
+	cfg := fast
+	cfg.Fenced = fenced.Load
+	n := startNode(t, j, newFakeSink(sink.Limits{MaxEvents: 5}, nil), cfg)
+	appendOneByOne(t, j, 0, 5)
+	n.sink.waitDelivered(t, 5)
+	fenced.Store(true) // the process slept past its lease
+	appendOneByOne(t, j, 5, 10)
+	wait.Eventually(t, "the runner stopped", func() bool {
+		select {
+		case <-n.done:
+			return true
+		default:
+			return false
+		}
+	})
+	if got := n.sink.deliveredIDs(); len(got) != 5 {
+		t.Errorf("got %v delivered, want only the 5 before the lease ran out", got)
 	}
 }

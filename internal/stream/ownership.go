@@ -152,6 +152,17 @@ func (f *fence) extend() {
 	})
 }
 
+// expired reports whether the runner must not deliver any more: the fence
+// fired, or the lease is within the fence's margin of expiring (a runner
+// that was paused past its lease finds so before its next write, whatever
+// runs first when the process wakes). Never for a nil fence.
+func (f *fence) expired() bool {
+	if f == nil {
+		return false
+	}
+	return f.fired.Load() || !f.o.now().Before(f.o.leases.Expires(f.id).Add(-fenceMargin))
+}
+
 // tripped reports whether the fence stopped the runner.
 func (f *fence) tripped() bool { return f != nil && f.fired.Load() }
 

@@ -100,6 +100,11 @@ type RunnerConfig struct {
 	// StallAfter and StallError set the watchdog (DefaultStallAfter and
 	// DefaultStallError when zero).
 	StallAfter, StallError time.Duration
+	// Fenced reports that the runner's lease ran out or is about to: it
+	// must not write to the destination any more (nil: never). Checked
+	// before every write, so a runner paused past its lease delivers
+	// nothing when it wakes, whatever runs first.
+	Fenced func() bool
 	// Inherited says the stream was taken over from a runner that did not
 	// hand it back (its node died, or was paused or cut off past its
 	// lease): what it held comes back first (see awaitHeld).
@@ -297,6 +302,9 @@ func (r *Runner) Run(ctx, hard context.Context) error {
 				paused = true
 				break
 			}
+			if errors.Is(err, errFenced) {
+				break
+			}
 			if ctx.Err() != nil {
 				break
 			}
@@ -326,6 +334,9 @@ func (r *Runner) Run(ctx, hard context.Context) error {
 }
 
 var errPaused = errors.New("stream paused by its destination")
+
+// errFenced stops a runner whose lease ran out (see RunnerConfig.Fenced).
+var errFenced = errors.New("the stream's lease ran out: not delivering")
 
 // awaitHeld keeps the stream's order across a failover from a runner that
 // did not hand the stream back (it died, or was paused or cut off past its
@@ -582,6 +593,9 @@ func (r *Runner) deliver(ctx context.Context, recs []event.Record, depth int) er
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if errors.Is(err, errFenced) {
+			return err
+		}
 		if c, _ := sink.ClassOf(err); c != sink.ClassThrottled {
 			// A destination pacing us is not failing.
 			r.cfg.Metrics.Failed.WithLabelValues(r.id).Inc()
@@ -712,6 +726,9 @@ func (r *Runner) keepAlive() {
 // progress, however long the destination takes (a Splunk ack, a large
 // upload).
 func (r *Runner) write(ctx context.Context, recs []event.Record) error {
+	if r.cfg.Fenced != nil && r.cfg.Fenced() {
+		return errFenced
+	}
 	held := make([]jetstream.Msg, 0, len(r.pending)+1)
 	for _, h := range r.pending {
 		held = append(held, h.msg)

@@ -246,6 +246,7 @@ func (k streams) Start(ctx context.Context, d Definition, st *Status) supervise.
 		cancelSoft()
 		cancelHard()
 	})
+	rc.Fenced = r.fence.expired
 	log.Info("log stream started")
 	go func() {
 		defer close(r.done)
