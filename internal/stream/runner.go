@@ -347,11 +347,23 @@ var errFenced = errors.New("the stream's lease ran out: not delivering")
 // they come back (JetStream redelivers them before anything newer) or are
 // acknowledged: at most AckWait. It returns false when ctx ends.
 func (r *Runner) awaitHeld(ctx context.Context) bool {
-	info, err := r.cons.Info(ctx)
+	start := time.Now()
+	// A node woken from a pause is still reconnecting: until the consumer
+	// answers, assume the worst (what was held has come back after
+	// AckWait at the latest).
+	var info *jetstream.ConsumerInfo
+	var err error
+	for {
+		if info, err = r.cons.Info(ctx); err == nil || time.Since(start) > r.cfg.AckWait {
+			break
+		}
+		if !sleep(ctx, min(time.Second, r.cfg.AckWait/4)) {
+			return false
+		}
+	}
 	if err != nil || info.NumAckPending == 0 {
 		return ctx.Err() == nil
 	}
-	start := time.Now()
 	r.log.Warn("another runner holds messages of this stream (a node that died or was cut off); waiting for them to come back before delivering, to keep order",
 		"ackPending", info.NumAckPending, "atMost", r.cfg.AckWait)
 	for time.Since(start) < r.cfg.AckWait+time.Second {
