@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -47,6 +48,7 @@ func newNetns(t *testing.T) *netns {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Fatal("the cluster suite needs the `ip` command (iproute2)")
 	}
+	removeStaleNetns()
 	pid := os.Getpid()
 	a, b := 200+pid%50, (pid/50)%250
 	n := &netns{name: fmt.Sprintf("ascl%d", pid), natsLink: fmt.Sprintf("ascn%dn", pid%100000),
@@ -82,6 +84,27 @@ func newNetns(t *testing.T) *netns {
 		}
 	}
 	return n
+}
+
+// removeStaleNetns deletes the namespaces and veth pairs of earlier runs
+// whose test process is gone (a timeout panic skips the cleanups).
+func removeStaleNetns() {
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		name, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+		pidS, ok := strings.CutPrefix(name, "ascl")
+		if !ok {
+			continue
+		}
+		pid, err := strconv.Atoi(pidS)
+		if err != nil || fileExists(fmt.Sprintf("/proc/%d", pid)) {
+			continue
+		}
+		for _, l := range []string{"ascn%dh", "ascw%dh"} {
+			_ = ipCmd("link", "del", fmt.Sprintf(l, pid%100000))
+		}
+		_ = ipCmd("netns", "del", name)
+	}
 }
 
 // partition cuts the namespace off from NATS (or joins it again).
@@ -152,6 +175,9 @@ func (p *proc) start(onLine func(string)) {
 	p.t.Helper()
 	cmd := exec.Command(p.argv[0], p.argv[1:]...)
 	cmd.Env = append(os.Environ(), p.env...)
+	// A test process that dies (a timeout panic skips the cleanups) takes
+	// its servers with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Stderr = p.logs
 	out, err := cmd.StdoutPipe()
 	if err != nil {
