@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/auditstream/auditstream/internal/integrity"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 // orgIn returns an org name in partition part of n.
@@ -251,4 +253,29 @@ func TestPartitionsVerifyThroughAPI(t *testing.T) {
 // clientGet is an API client's GetJSON with token.
 func clientGet(h *apiHarness, token string) integrity.Getter {
 	return newClient(h.srv.URL, token).GetJSON
+}
+
+// TestPartitionsMaxAgeTruncationVerifies: events partition 2 drops by
+// journal.maxAge are recorded by the digester (its cursor in partition 2
+// sees that partition's first sequence move) and the trail verifies.
+func TestPartitionsMaxAgeTruncationVerifies(t *testing.T) {
+	j := journaltest.OpenWith(t, journal.Options{Partitions: 3, MaxAge: 2 * time.Second, DuplicateWindow: time.Second})
+	kr := keyring(t, newKeys(t, "k1"), "")
+	dg := integrity.NewDigester(integrity.DigesterConfig{Interval: time.Minute, MaxAge: 2 * time.Second},
+		integrity.DigesterDeps{Journal: j, Keys: kr, State: journaltest.KV(t, j, integrity.Bucket)})
+	f := &fixture{j: j, kr: kr, dg: dg}
+	c := orgIn(t, 2, 3)
+	appendAll(t, j, evs(t, c, "old", 150))
+	f.pass(t)
+	wait.Eventually(t, "the old events to age out", func() bool {
+		u, err := j.PartitionFor(c).Usage(t.Context())
+		return err == nil && u.Msgs == 0
+	}, wait.Within(20*time.Second), wait.Every(100*time.Millisecond))
+	appendAll(t, j, evs(t, c, "new", 30))
+	f.pass(t)
+	r := f.verify(t, c)
+	if !r.OK() || len(r.Truncations) != 1 || r.Truncations[0].Reason != integrity.ReasonMaxAge ||
+		journal.PartitionOf(r.Truncations[0].RemovedBefore) != 2 {
+		t.Fatalf("got %s %+v, want verified with a maxAge truncation in partition 2", r, r.Truncations)
+	}
 }
