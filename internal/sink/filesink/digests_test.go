@@ -118,3 +118,28 @@ func TestDigestsOfFilesAfterACrash(t *testing.T) {
 		t.Errorf("got %s %v %v %v, want every file and 22 events verified", r.Summary(), r.Failures, r.Warnings, r.Infos)
 	}
 }
+
+// TestDigestFailureReported: a digest that cannot be written (here its
+// directory's name is taken by a file) is handed to the reporter the
+// stream gave (sink.DigestReporter), and Close fails with it.
+func TestDigestFailureReported(t *testing.T) {
+	kr := testKeyring(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, exportdigest.Dir[:len(exportdigest.Dir)-1]), []byte("in the way"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	s := newTestSink(t, Config{Dir: dir, MaxBytes: 2048}, sink.Deps{Stream: "0ls1", Signer: kr})
+	var _ sink.DigestReporter = s
+	var got []error
+	s.ReportDigests(func(err error) { got = append(got, err) })
+	writeAll(t, s, 1, 20)
+	if len(dataFiles(t, dir)) == 0 {
+		t.Fatal("got no data files, want the events written despite the digests")
+	}
+	if err := s.Close(t.Context()); err == nil || !strings.Contains(err.Error(), "last digest") {
+		t.Errorf("close: got %v, want the last digest's error", err)
+	}
+	if len(got) != 1 || got[0] == nil {
+		t.Fatalf("reported %v, want one error", got)
+	}
+}
