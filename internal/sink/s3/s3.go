@@ -79,8 +79,8 @@ type Sink struct {
 	// reportDigests, set by ReportDigests before the first Write, is told
 	// each digest attempt's outcome.
 	reportDigests func(error)
-	closeOnce sync.Once
-	closed    atomic.Bool
+	closeOnce     sync.Once
+	closed        atomic.Bool
 }
 
 var _ sink.Sink = (*Sink)(nil)
