@@ -2,10 +2,12 @@ package s3
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -146,6 +148,39 @@ func TestDigestsOfAnArchive(t *testing.T) {
 		}
 		if r := verifyPrefix(t, srv, "mod/", kr); !found(r, exportdigest.ModifiedObject, key) {
 			t.Errorf("got %v, want %s named modified", r.Failures, key)
+		}
+	})
+	t.Run("lines reordered", func(t *testing.T) {
+		// Every event kept, two lines swapped: the object is named
+		// modified all the same.
+		archived(t, srv, "swap/", kr)
+		key := dataKeys("swap/")[1]
+		body, _ := srv.Get(ctx, bucket, key)
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.SplitAfter(string(plain), "\n")
+		if len(lines) < 3 || lines[0] == lines[1] {
+			t.Fatalf("got %d lines in %s, want at least two distinct", len(lines)-1, key)
+		}
+		lines[0], lines[1] = lines[1], lines[0]
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		_, _ = io.WriteString(zw, strings.Join(lines, ""))
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.PutObject(ctx, &s3api.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(buf.Bytes())}); err != nil {
+			t.Fatal(err)
+		}
+		r := verifyPrefix(t, srv, "swap/", kr)
+		if !found(r, exportdigest.ModifiedObject, key) || len(r.Failures) != 1 {
+			t.Errorf("got %v, want only %s named modified", r.Failures, key)
 		}
 	})
 	t.Run("deleted object", func(t *testing.T) {
