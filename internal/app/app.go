@@ -167,7 +167,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	sup := stream.NewSupervisor(stream.SupervisorConfig{
 		Store: streams, Journal: j, Build: typ.Build, Log: log, Metrics: stream.NewMetrics(reg),
 		StopTimeout: time.Duration(cfg.ShutdownTimeout) / 2, StatusKV: statusKV,
-		LeaseKV: clusterKV, Nodes: nodes,
+		LeaseKV: clusterKV, Nodes: nodes, Runner: stream.RunnerConfig{SystemOrg: cfg.Ingest.DefaultOrg},
 	})
 	// Retention keeps the journal under maxBytes without losing what an
 	// active stream has not delivered (journal.whenFull).

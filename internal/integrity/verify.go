@@ -320,6 +320,10 @@ func (v *Verifier) Finish() Report {
 			continue
 		}
 		detail := fmt.Sprintf("the batch stores chain head %.16s…, the events before it give %.16s…: an event before it was modified, or events between were removed", b.Stored, b.Want)
+		if b.After != 0 {
+			detail = fmt.Sprintf("the batch stores chain head %.16s…, the events up to position %d give %.16s…: events after position %d and before %d were removed, or an event up to %d was modified",
+				b.Stored, b.After, b.Want, b.After, b.Position, b.After)
+		}
 		if b.Follows != 0 {
 			detail = fmt.Sprintf("the batch claims to follow position %d, not the events before it: batches were removed, moved or re-inserted", b.Follows)
 		}

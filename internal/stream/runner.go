@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -110,15 +111,20 @@ type RunnerConfig struct {
 	// hand it back (its node died, or was paused or cut off past its
 	// lease): what it held comes back first (see awaitHeld).
 	Inherited bool
+	// SystemOrg receives the System Log events of a stream of every org.
+	SystemOrg string
 }
 
 // Runner delivers one log stream. Run blocks until its context ends.
 type Runner struct {
-	cfg    RunnerConfig
-	id     string
-	limits sink.Limits
-	log    *slog.Logger
-	cons   jetstream.Consumer
+	cfg RunnerConfig
+	// digestFailing is set while the sink's export digests fail
+	// (exportdigests.go); the System Log hears of each run of failures once.
+	digestFailing atomic.Bool
+	id            string
+	limits        sink.Limits
+	log           *slog.Logger
+	cons          jetstream.Consumer
 	// pending holds journal messages fetched since the last completed
 	// batch, in order, each with all its events taken (in the batch,
 	// dead-lettered or filtered out); they are acked together once the
@@ -176,8 +182,12 @@ func NewRunner(cfg RunnerConfig) *Runner {
 	}
 	cfg.StallAfter = cmp.Or(cfg.StallAfter, DefaultStallAfter)
 	cfg.StallError = cmp.Or(cfg.StallError, DefaultStallError)
-	return &Runner{cfg: cfg, id: cfg.Def.ID, limits: lim, pendingSeq: map[uint64]struct{}{}, unacked: map[uint64]int{},
+	r := &Runner{cfg: cfg, id: cfg.Def.ID, limits: lim, pendingSeq: map[uint64]struct{}{}, unacked: map[uint64]int{},
 		log: cfg.Log.With("stream", cfg.Def.ID, "sink", cfg.Def.Type)}
+	if dr, ok := cfg.Sink.(sink.DigestReporter); ok {
+		dr.ReportDigests(r.digestOutcome)
+	}
+	return r
 }
 
 // EnsureConsumer creates the durable consumer of def's epoch if it does not
