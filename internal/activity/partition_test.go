@@ -242,3 +242,36 @@ func TestCheckpointOfOnePartition(t *testing.T) {
 		}
 	}
 }
+
+// TestMissedMessagesPerPartition removes messages of partition 2 the fold
+// has not read yet: the next start counts them, and nothing of partition
+// 0, whose messages are all there.
+func TestMissedMessagesPerPartition(t *testing.T) {
+	const n = 3
+	org0, org2 := orgIn(t, 0, n), orgIn(t, 2, n)
+	j := journaltest.OpenWith(t, journal.Options{Partitions: n})
+	kv := journaltest.KV(t, j, Bucket)
+	evs0, evs2 := oktaEvents(t, org0), oktaEvents(t, org2)
+	appendAll(t, j, evs0[:10], 5)
+	appendAll(t, j, evs2[:10], 5)
+	first := start(t, j, kv, Config{})
+	caughtUpAll(t, j, first.s)
+	first.stop()
+	cursors := first.s.Cursors()
+	appendAll(t, j, evs0[10:30], 5)
+	appendAll(t, j, evs2[10:30], 5)
+	last := lastSeqs(t, j)
+	if last[2] < cursors[2]+2 {
+		t.Fatalf("partition 2: got last message %d, want at least %d", last[2], cursors[2]+2)
+	}
+	// Retention removes every message of partition 2 but its last.
+	if _, err := j.Purge(t.Context(), org2, last[2]); err != nil {
+		t.Fatal(err)
+	}
+	second := start(t, j, kv, Config{})
+	caughtUpAll(t, j, second.s)
+	second.stop()
+	if got, want := counterValue(t, second.s.missed), float64(last[2]-cursors[2]-1); got != want {
+		t.Errorf("auditstream_activity_missed_messages_total: got %v, want %v (partition 2's messages %d to %d)", got, want, cursors[2]+1, last[2]-1)
+	}
+}
