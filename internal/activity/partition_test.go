@@ -275,3 +275,33 @@ func TestMissedMessagesPerPartition(t *testing.T) {
 		t.Errorf("auditstream_activity_missed_messages_total: got %v, want %v (partition 2's messages %d to %d)", got, want, cursors[2]+1, last[2]-1)
 	}
 }
+
+func TestParseCheckpoint(t *testing.T) {
+	for _, tc := range []struct {
+		stored string
+		n      int
+		want   []uint64 // nil: refused
+	}{
+		{"12", 1, []uint64{12}},
+		{"0", 1, []uint64{0}},
+		{"1,2,3", 3, []uint64{1, 2, 3}},
+		{"12", 3, []uint64{12, 0, 0}}, // a single cursor is partition 0's
+		{"1,2", 3, nil},
+		{"1,2,3", 1, nil},
+		{"x", 1, nil},
+		{"1,,3", 3, nil},
+	} {
+		s := &Store{cursor: make([]uint64, tc.n)}
+		err := s.parseCheckpoint(tc.stored)
+		switch {
+		case tc.want == nil && err == nil:
+			t.Errorf("%q with %d partitions: got cursors %v, want an error", tc.stored, tc.n, s.cursor)
+		case tc.want != nil && err != nil:
+			t.Errorf("%q with %d partitions: got %v, want %v", tc.stored, tc.n, err, tc.want)
+		case tc.want != nil && !slices.Equal(s.cursor, tc.want):
+			t.Errorf("%q with %d partitions: got %v, want %v", tc.stored, tc.n, s.cursor, tc.want)
+		case tc.want != nil && tc.stored != "12" && string(checkpoint(tc.want)) != tc.stored:
+			t.Errorf("checkpoint(%v): got %q, want %q", tc.want, checkpoint(tc.want), tc.stored)
+		}
+	}
+}
