@@ -57,6 +57,9 @@ type Matcher struct {
 	// that raised it and its chain depth.
 	curRule  string
 	curDepth int
+	// curEnv is the envelope of the event being fed (nil in Advance), for
+	// the overlays' severityWhen.
+	curEnv *pattern.Envelope
 	// sec and secText cache the envelope time of the last event's second.
 	sec     int64
 	secText string
@@ -65,6 +68,8 @@ type Matcher struct {
 // MatchStats are the matcher's counters, for metrics.
 type MatchStats struct {
 	Events, Candidates, Matches, Detections, Suppressed, Late, BadEvents uint64
+	// Excepted counts matches dropped by an overlay exception.
+	Excepted uint64
 	// ChainStopped counts detection events not evaluated because their chain
 	// of alert-on-alert detections reached MaxChainDepth.
 	ChainStopped uint64
@@ -228,12 +233,14 @@ func (m *Matcher) Feed(r *event.Record, out []Raised) []Raised {
 			continue
 		}
 		m.ids = m.sets[ri].MatchAllEnvelope(&env, m.ids[:0])
+		m.curEnv = &env
 		for _, id := range m.ids {
-			out = m.eval(m.byPat[id], r, out)
+			out = m.eval(m.byPat[id], r, &env, out)
 		}
 		for _, rl := range m.unindexed[ri] {
-			out = m.eval(rl, r, out)
+			out = m.eval(rl, r, &env, out)
 		}
+		m.curEnv = nil
 	}
 	return out
 }
@@ -250,7 +257,7 @@ func (m *Matcher) event(r *event.Record) (*field.Event, bool) {
 	return &m.fe, len(m.fe.Raw()) > 0
 }
 
-func (m *Matcher) eval(rl *rule, r *event.Record, out []Raised) []Raised {
+func (m *Matcher) eval(rl *rule, r *event.Record, env *pattern.Envelope, out []Raised) []Raised {
 	if rl == nil || (rl.Org != "" && rl.Org != r.Org) || (m.curRule != "" && rl.ID == m.curRule) {
 		return out
 	}
@@ -263,6 +270,10 @@ func (m *Matcher) eval(rl *rule, r *event.Record, out []Raised) []Raised {
 		if !ok || !rl.match(fe) {
 			return out
 		}
+	}
+	if rl.exceptions != nil && rl.exceptions.Excepted(env) {
+		m.stats.Excepted++
+		return out
 	}
 	m.stats.Matches++
 	bid := rl.base
@@ -307,6 +318,10 @@ func (m *Matcher) collect(res correlate.Result, last *event.Record, out []Raised
 		info, ok := m.reg.Info(d.Rule)
 		if !ok {
 			info = Info{ID: d.Rule, Title: d.Rule, Slug: slugOf("", "", d.Rule), Level: "medium"}
+		}
+		if t := m.reg.tunes[d.Rule]; t != nil && m.curEnv != nil {
+			// severityWhen: the event that completed the detection decides.
+			info.Level = t.LevelFor(info.Level, m.curEnv)
 		}
 		depth := 1
 		if last != nil && last.Source == DetectSource {

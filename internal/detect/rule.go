@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/detect/field"
+	"github.com/auditstream/auditstream/internal/detect/overlay"
 	"github.com/auditstream/auditstream/internal/detect/sigma"
 	"github.com/auditstream/auditstream/internal/pattern"
 )
@@ -14,6 +15,8 @@ import (
 const (
 	FormatSigma  = "sigma"
 	FormatNative = "native"
+	// FormatOkta is Okta's detection catalog (okta/customer-detections).
+	FormatOkta = "okta"
 )
 
 // Rule kinds: a detection (single-event predicate) or a correlation over
@@ -85,6 +88,9 @@ type rule struct {
 	// aliases are the pack overlay's field aliases (Sigma name → LogEvent
 	// path), applied to the group-by and value fields the engine asks for.
 	aliases map[string]string
+	// exceptions, when set, are the overlay's exceptions: an event matching
+	// one never triggers the rule.
+	exceptions *overlay.Effective
 }
 
 // baseID is the correlation engine's name for the matches of detection rule id:
