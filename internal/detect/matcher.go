@@ -60,6 +60,7 @@ type Matcher struct {
 	// curEnv is the envelope of the event being fed (nil in Advance), for
 	// the overlays' severityWhen.
 	curEnv *pattern.Envelope
+	envBuf pattern.Envelope
 	// sec and secText cache the envelope time of the last event's second.
 	sec     int64
 	secText string
@@ -217,8 +218,11 @@ func (m *Matcher) Feed(r *event.Record, out []Raised) []Raised {
 			return out
 		}
 	}
-	env := pattern.Envelope{Version: "0", ID: r.UUID, DetailType: "SystemLog", Source: source,
+	// The envelope lives in the matcher (no allocation per event); curEnv
+	// points at it while the event's rules are evaluated.
+	m.envBuf = pattern.Envelope{Version: "0", ID: r.UUID, DetailType: "SystemLog", Source: source,
 		Account: m.env.Account, Region: m.env.Region, Detail: r.Data}
+	env := &m.envBuf
 	if r.Account != "" {
 		env.Account = r.Account
 	}
@@ -232,13 +236,13 @@ func (m *Matcher) Feed(r *event.Record, out []Raised) []Raised {
 		if routes&(1<<uint(ri)) == 0 {
 			continue
 		}
-		m.ids = m.sets[ri].MatchAllEnvelope(&env, m.ids[:0])
-		m.curEnv = &env
+		m.ids = m.sets[ri].MatchAllEnvelope(env, m.ids[:0])
+		m.curEnv = env
 		for _, id := range m.ids {
-			out = m.eval(m.byPat[id], r, &env, out)
+			out = m.eval(m.byPat[id], r, env, out)
 		}
 		for _, rl := range m.unindexed[ri] {
-			out = m.eval(rl, r, &env, out)
+			out = m.eval(rl, r, env, out)
 		}
 		m.curEnv = nil
 	}
