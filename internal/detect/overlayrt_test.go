@@ -190,6 +190,7 @@ filters:
 // rule id, exceptions on a Sigma correlation, suppress.summary.
 func TestOverlayWarnings(t *testing.T) {
 	ov, err := overlay.Parse([]byte(`
+defaults: {suppress: {for: 1h, by: [client.ipAddress]}}
 rules:
   no-such-rule: {level: high}
   ` + bruteForceID + `: {suppress: {for: 1h, summary: true}}
@@ -203,7 +204,7 @@ rules:
 	}
 	p := LoadPack("native", "", files, ov)
 	w := strings.Join(p.Warnings, "\n")
-	for _, want := range []string{"no-such-rule", "summary"} {
+	for _, want := range []string{"no-such-rule", "summary is not supported", "defaults.suppress"} {
 		if !strings.Contains(w, want) {
 			t.Errorf("warnings %q: want one naming %q", w, want)
 		}

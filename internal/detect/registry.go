@@ -124,6 +124,9 @@ func LoadPackFormat(format, name, org string, files []sigma.File, ov *overlay.Ov
 	defSup := DefaultSuppress
 	if ov != nil && ov.Defaults.Suppress != nil {
 		defSup = ov.Defaults.Suppress.For
+		if len(ov.Defaults.Suppress.By) > 0 || ov.Defaults.Suppress.Summary {
+			p.Warnings = append(p.Warnings, "overlay: defaults.suppress: only for is applied to every rule (set by and summary per rule)")
+		}
 	}
 	var sigmaFiles, oktaFiles []sigma.File
 	for _, f := range files {
