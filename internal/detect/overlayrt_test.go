@@ -210,3 +210,19 @@ rules:
 		}
 	}
 }
+
+// Exceptions under a Sigma correlation's id are not applied (its inputs are
+// shared with other correlations) and the loader says so.
+func TestOverlaySigmaCorrelationExceptionsWarned(t *testing.T) {
+	ov, err := overlay.Parse([]byte(`
+rules:
+  plan-fatigue: {exceptions: [{detail: {actor: {id: [00uX]}}}]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := LoadPack("plan", "", fileList("plan.yml", []byte(planCorrelations)), ov)
+	if w := strings.Join(p.Warnings, "\n"); !strings.Contains(w, "exceptions of correlation plan-fatigue are not applied") {
+		t.Errorf("warnings %q: want one saying the correlation's exceptions are not applied", w)
+	}
+}
