@@ -22,6 +22,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/auditstream/auditstream/internal/activity"
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/duration"
 	"github.com/auditstream/auditstream/internal/egress"
@@ -69,6 +70,8 @@ type Config struct {
 	Envelope        Envelope `yaml:"envelope"`
 	Log             Log      `yaml:"log"`
 	Query           Query    `yaml:"query"`
+	// Activity configures the per-user activity profiles.
+	Activity Activity `yaml:"activity"`
 	// Patterns bound the EventBridge patterns streams filter with.
 	Patterns Patterns `yaml:"patterns"`
 	// FileRoots are the directories file streams may write under (symbolic
@@ -368,6 +371,27 @@ type Query struct {
 	ClampLimit bool `yaml:"clampLimit"`
 }
 
+// Activity configures the per-user activity profiles
+// (GET /api/v1/activity/users/{id}, docs/activity.md).
+type Activity struct {
+	// Enabled folds the journal into a profile per user (default true).
+	// Off, nothing reads the journal for them and the endpoints answer
+	// 404 for every user.
+	Enabled *bool `yaml:"enabled"`
+	// MaxItems bounds each top-N list of a profile (IPs, countries, ASNs,
+	// user agents, devices, apps, factors, sessions; default 50); the
+	// stalest value goes first and is counted.
+	MaxItems int `yaml:"maxItems"`
+	// MaxActions bounds the admin actions and the changes by others kept
+	// per user (default 50, newest kept).
+	MaxActions int `yaml:"maxActions"`
+	// MaxDetections bounds the detections kept per user (default 50).
+	MaxDetections int `yaml:"maxDetections"`
+	// MaxCachedProfiles bounds the profiles kept in memory (default
+	// 100000); the others are read from the bucket when needed.
+	MaxCachedProfiles int `yaml:"maxCachedProfiles"`
+}
+
 // Patterns bound event patterns (PATTERNS.md §6); zero values keep the
 // defaults, which are AWS's.
 type Patterns struct {
@@ -558,6 +582,14 @@ func (c Config) WithDefaults() Config {
 	num(&c.Patterns.MaxLength, pattern.DefaultMaxLength)
 	num(&c.Patterns.MaxCombinations, pattern.DefaultMaxCombinations)
 	num(&c.Patterns.MaxWildcardComplexity, pattern.DefaultMaxWildcardComplexity)
+	if c.Activity.Enabled == nil {
+		on := true
+		c.Activity.Enabled = &on
+	}
+	num(&c.Activity.MaxItems, activity.DefaultItems)
+	num(&c.Activity.MaxActions, activity.DefaultActions)
+	num(&c.Activity.MaxDetections, activity.DefaultDetections)
+	num(&c.Activity.MaxCachedProfiles, activity.DefaultMaxCached)
 	if c.Patterns.StrictNumericOperands == nil {
 		on := DefaultStrictNumericOperands
 		c.Patterns.StrictNumericOperands = &on
@@ -665,6 +697,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("journal.deadLetters.maxBytes: %d must be -1 (no cap), 0 (the default) or positive", c.Journal.DeadLetters.MaxBytes))
 	}
 	errs = append(errs, c.Detections.validate()...)
+	if c.Activity.MaxItems < 0 || c.Activity.MaxActions < 0 || c.Activity.MaxDetections < 0 || c.Activity.MaxCachedProfiles < 0 {
+		errs = append(errs, errors.New("activity: limits must not be negative (0: the default)"))
+	}
 	if c.Query.Timeout < 0 || c.Query.RateLimitPerMinute < -1 {
 		errs = append(errs, errors.New("query: timeout must not be negative and rateLimitPerMinute must be -1 or more"))
 	}

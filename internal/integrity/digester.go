@@ -251,7 +251,7 @@ func (d *Digester) digestOrg(ctx context.Context, org string, last uint64) (Sign
 			recsOf = append(recsOf, r)
 			if rev == 0 && rec.EventType == EventDigest {
 				if sd, err := ParseDigestEvent(rec.Data); err == nil && sd.Org == org && sd.Kind == KindDigest {
-					if env, err := ParseEnvelope(sd.Envelope); err == nil && env.Verify(d.deps.Keys.Lookup()) == nil {
+					if sd.Verify(d.deps.Keys.Lookup()) == nil {
 						recovered = &sd
 					}
 				}

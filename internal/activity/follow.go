@@ -1,0 +1,117 @@
+package activity
+
+import (
+	"context"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/journal"
+)
+
+// The journal reading loop, kept apart from the fold: with journal
+// partitions there would be one such loop per partition, each with its
+// own cursor.
+
+// Flush policy of Run: the profiles and the checkpoint are stored when the
+// fold has caught up, or every flushEvery messages, or flushAfter after
+// the last flush, whichever comes first.
+const (
+	flushEvery = 1000
+	flushAfter = time.Second
+	// followPullBytes bounds what the pull requests bring into memory.
+	followPullBytes = 8 << 20
+)
+
+// Run folds the journal into the store from its checkpoint and then every
+// new event, until ctx ends; it stores what it folded before it returns.
+// Read errors are logged and the loop starts again from the checkpoint
+// (what was folded after it is not folded twice).
+func (s *Store) Run(ctx context.Context) error {
+	backoff := 100 * time.Millisecond
+	for {
+		err := s.followOnce(ctx)
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		ferr := s.Flush(fctx)
+		cancel()
+		if ctx.Err() != nil {
+			if ferr != nil {
+				s.log.Error("activity: storing the profiles at shutdown", "err", ferr)
+			}
+			return nil
+		}
+		s.log.Warn("activity: following the journal", "err", err, "flushErr", ferr)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+func (s *Store) followOnce(ctx context.Context) error {
+	j := s.deps.Journal
+	// From what the stored profiles cover: in-memory folds past it are
+	// redone, and skipped by position.
+	s.mu.Lock()
+	clear(s.profiles)
+	clear(s.dirty)
+	s.covered.Store(s.cursor)
+	from := s.cursor + 1
+	s.mu.Unlock()
+	// Said loudly: messages the journal dropped (retention) before the
+	// fold read them. The fold is not one of the consumers retention
+	// waits for, like the query index.
+	if u, err := j.Usage(ctx); err == nil && from > 1 && u.Msgs > 0 && u.FirstSeq > from {
+		s.missed.Add(float64(u.FirstSeq - from))
+		s.log.Error("activity: journal messages were removed before they were folded; their events are in no profile",
+			"fromSeq", from, "toSeq", u.FirstSeq-1)
+	}
+	cons, err := j.JetStream().OrderedConsumer(ctx, j.StreamName(), jetstream.OrderedConsumerConfig{
+		FilterSubjects: journal.OrgSubjects(""),
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    from,
+	})
+	if err != nil {
+		return err
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(1000, followPullBytes))
+	if err != nil {
+		return err
+	}
+	defer it.Stop()
+	defer context.AfterFunc(ctx, it.Stop)()
+	var recs []event.Record
+	n, last := 0, time.Now()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			return err
+		}
+		md, err := msg.Metadata()
+		if err != nil {
+			continue
+		}
+		m := journal.Message{Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data(), Seq: md.Sequence.Stream}
+		recs, err = journal.Decode(m, recs[:0])
+		if err != nil {
+			// Said loudly: the events of this message are not in any profile.
+			s.log.Warn("activity: skipping an unreadable journal message", "seq", m.Seq, "err", err)
+			s.skipped.Inc()
+		}
+		err = s.Apply(ctx, m.Seq, recs)
+		clear(recs)
+		if err != nil {
+			return err
+		}
+		n++
+		if md.NumPending == 0 || n >= flushEvery || time.Since(last) >= flushAfter {
+			if err := s.Flush(ctx); err != nil {
+				return err
+			}
+			n, last = 0, time.Now()
+		}
+	}
+}
