@@ -121,18 +121,24 @@ func NewMatcher(reg *Registry, cfg correlate.Config, env Envelope) (*Matcher, er
 			m.sets[ri].Add(pattern.ID(r.ID), p)
 			m.byPat[pattern.ID(r.ID)] = r
 		}
-		var paths []field.Path
-		for _, in := range eng.Inputs(baseID(r.ID)) {
-			if a, ok := r.aliases[in]; ok {
-				in = a
-			}
-			fp, err := field.ParsePath(in)
-			if err != nil {
-				return nil, fmt.Errorf("rule %s: field %q: %w", r.ID, in, err)
-			}
-			paths = append(paths, fp)
+		bases := []string{baseID(r.ID)}
+		for _, f := range r.feeds {
+			bases = append(bases, f.base)
 		}
-		m.inputs[baseID(r.ID)] = paths
+		for _, b := range bases {
+			var paths []field.Path
+			for _, in := range eng.Inputs(b) {
+				if a, ok := r.aliases[in]; ok {
+					in = a
+				}
+				fp, err := field.ParsePath(in)
+				if err != nil {
+					return nil, fmt.Errorf("rule %s: field %q: %w", r.ID, in, err)
+				}
+				paths = append(paths, fp)
+			}
+			m.inputs[b] = paths
+		}
 	}
 	for _, c := range reg.engineRules() {
 		m.corrType[c.ID] = string(c.Type)
@@ -280,7 +286,18 @@ func (m *Matcher) eval(rl *rule, r *event.Record, env *pattern.Envelope, out []R
 		return out
 	}
 	m.stats.Matches++
-	bid := rl.base
+	out = m.observe(rl.base, r, out)
+	for _, f := range rl.feeds {
+		if !f.exc.Excepted(env) {
+			out = m.observe(f.base, r, out)
+		}
+	}
+	return out
+}
+
+// observe gives the engine one match of base id bid with the fields it
+// asks for.
+func (m *Matcher) observe(bid string, r *event.Record, out []Raised) []Raised {
 	paths := m.inputs[bid]
 	m.fields = m.fields[:0]
 	if len(paths) > 0 {

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -211,9 +212,11 @@ rules:
 	}
 }
 
-// Exceptions under a Sigma correlation's id are not applied (its inputs are
-// shared with other correlations) and the loader says so.
-func TestOverlaySigmaCorrelationExceptionsWarned(t *testing.T) {
+// Exceptions under a Sigma correlation's id apply to the events of the
+// rules it correlates, for that correlation only: the excepted user's
+// denials do not count towards push fatigue, while a second correlation
+// over the same rule still counts them.
+func TestOverlaySigmaCorrelationExceptions(t *testing.T) {
 	ov, err := overlay.Parse([]byte(`
 rules:
   plan-fatigue: {exceptions: [{detail: {actor: {id: [00uX]}}}]}
@@ -221,8 +224,33 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := LoadPack("plan", "", fileList("plan.yml", []byte(planCorrelations)), ov)
-	if w := strings.Join(p.Warnings, "\n"); !strings.Contains(w, "exceptions of correlation plan-fatigue are not applied") {
-		t.Errorf("warnings %q: want one saying the correlation's exceptions are not applied", w)
+	other := `title: Three denials
+id: plan-three
+correlation: {type: event_count, rules: [deny], group-by: [actor.id], timespan: 10m, condition: {gte: 3}}
+`
+	p := LoadPack("plan", "", append(fileList("plan.yml", []byte(planCorrelations)), fileList("other.yml", []byte(other))...), ov)
+	if len(p.Warnings) > 0 {
+		t.Errorf("warnings: %v", p.Warnings)
+	}
+	reg := NewRegistry(DefaultRoutes(), p)
+	o := newOkta(t)
+	denials := func(user string) (out []event.Record) {
+		for i := range 5 {
+			out = append(out, o.raw(fmt.Sprintf("%s-%d", user, i), t0.Add(time.Duration(i)*time.Minute),
+				`{"eventType":"user.mfa.okta_verify.deny_push","actor":{"id":"`+user+`"}}`))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		user, rule string
+		want       int
+	}{
+		{"00uU", "plan-fatigue", 1},
+		{"00uX", "plan-fatigue", 0},
+		{"00uX", "plan-three", 1},
+	} {
+		if got := countRaised(t, reg, tc.rule, denials(tc.user)); got != tc.want {
+			t.Errorf("%s by %s: got %d detections, want %d", tc.rule, tc.user, got, tc.want)
+		}
 	}
 }

@@ -259,12 +259,10 @@ func (p *Pack) add(ov *overlay.Overlay, r *rule, c *correlate.Rule, info Info) {
 			p.applySuppress(info.ID, s, r, c)
 		}
 	}
+	if len(eff.Exceptions) > 0 && r == nil && c != nil {
+		p.privateInputs(c, &overlay.Effective{Exceptions: eff.Exceptions})
+	}
 	if len(eff.Exceptions) > 0 || len(eff.SeverityWhen) > 0 {
-		if len(eff.Exceptions) > 0 && r == nil {
-			// A Sigma correlation counts its rules' matches, which other
-			// correlations share: its exceptions belong on those rules.
-			p.Warnings = append(p.Warnings, fmt.Sprintf("overlay: exceptions of correlation %s are not applied: set them on the rules it correlates", info.ID))
-		}
 		if p.tunes == nil {
 			p.tunes = map[string]*overlay.Effective{}
 		}
@@ -284,6 +282,43 @@ func (p *Pack) add(ov *overlay.Overlay, r *rule, c *correlate.Rule, info Info) {
 		p.corrs = append(p.corrs, *c)
 	}
 	p.Infos = append(p.Infos, info)
+}
+
+// privateInputs gives Sigma correlation c, which has exceptions, private
+// inputs: its detection rules' matches reach it under a base id of its own
+// (base:<rule>#<correlation>) unless the event matches an exception, so
+// that other correlations of the same rules are not affected. Correlations
+// it references (chaining) are not filtered: the loader warns.
+func (p *Pack) privateInputs(c *correlate.Rule, exc *overlay.Effective) {
+	rename := map[string]string{}
+	for i, in := range c.Rules {
+		if !strings.HasPrefix(in, "base:") {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("overlay: exceptions of correlation %s apply to its rules' events, not to the firings of correlation %s", c.ID, in))
+			continue
+		}
+		rid := strings.TrimPrefix(in, "base:")
+		var target *rule
+		for _, r := range p.rules {
+			if r.ID == rid {
+				target = r
+			}
+		}
+		if target == nil {
+			continue // disabled: no matches at all
+		}
+		priv := in + "#" + c.ID
+		target.feeds = append(target.feeds, feed{base: priv, exc: exc})
+		rename[in] = priv
+		c.Rules[i] = priv
+	}
+	for _, per := range c.Aliases {
+		for from, to := range rename {
+			if f, ok := per[from]; ok {
+				delete(per, from)
+				per[to] = f
+			}
+		}
+	}
 }
 
 // applySuppress applies an overlay's per-rule suppression.

@@ -91,6 +91,17 @@ type rule struct {
 	// exceptions, when set, are the overlay's exceptions: an event matching
 	// one never triggers the rule.
 	exceptions *overlay.Effective
+	// feeds are the private inputs of Sigma correlations with exceptions:
+	// the rule's matches go to each feed's base id unless excepted.
+	feeds []feed
+}
+
+// feed is a private input of one correlation: its matches of a rule, minus
+// the correlation's exceptions (the rule's own base id is shared by every
+// correlation that references it).
+type feed struct {
+	base string
+	exc  *overlay.Effective
 }
 
 // baseID is the correlation engine's name for the matches of detection rule id:
