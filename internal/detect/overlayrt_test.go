@@ -188,7 +188,7 @@ filters:
 }
 
 // Overlay tuning the runtime cannot apply is said, not ignored: a typo'd
-// rule id, exceptions on a Sigma correlation, suppress.summary.
+// rule id, suppress.summary, by in defaults.suppress.
 func TestOverlayWarnings(t *testing.T) {
 	ov, err := overlay.Parse([]byte(`
 defaults: {suppress: {for: 1h, by: [client.ipAddress]}}
