@@ -182,7 +182,10 @@ func (v *Verifier) Add(m journal.Message) {
 	var err error
 	v.recs, err = journal.Decode(m, v.recs[:0])
 	if err != nil {
-		v.problem(ProblemUnreadable, journal.Position(m.Seq, 0), "", "message %d does not decode: %v", m.Seq, err)
+		// The position names the message's partition (m.Seq is a
+		// sequence of its stream).
+		pos := journal.Position(journal.PartitionSeq(journal.PartitionOfSubject(m.Subject), m.Seq), 0)
+		v.problem(ProblemUnreadable, pos, "", "message %d does not decode: %v", m.Seq, err)
 		return
 	}
 	if len(v.recs) > 0 && v.recs[0].Org != v.org {

@@ -33,6 +33,17 @@ import (
 // failed group, a sync that read another writer's batches) forgets the
 // heads concerned, and the next batch of such an org reads its head from
 // the journal again, so two writers on one stream keep one chain per org.
+//
+// On a replicated stream (Replicas > 1) each batch expects the sequence it
+// follows instead (Nats-Expected-Last-Sequence: the last known, plus one
+// per batch before it in the group). A clustered stream checks an expected
+// last sequence before it proposes the message, but an expected last msg
+// id only as its replicas apply it, and a mismatch there is a write error
+// that takes the whole stream down on every server (nats-server 2.15:
+// "stream write error: last msgid mismatch", found by test/cluster with
+// two nodes writing). The price: batches of a group after foreign writes
+// can be stored while earlier ones are refused and stored after them on
+// the retry (order across those batches, under concurrent writers only).
 
 // maxGroupEvents bounds the events of one group commit.
 const maxGroupEvents = 20_000
@@ -306,6 +317,10 @@ func (w *writer) publishGroup(ctx context.Context, group []*appendReq) error {
 	var batches []batch
 	js := w.j.pub.Load().js
 	var pubErr error
+	// On replicated streams each batch expects the last sequence it
+	// follows (see seqFence); fence is the next one's, noFence says this
+	// group publishes without a fence (after a repaired store).
+	seqFence, fence, noFence := w.j.opts.Replicas > 1, w.lastSeq, false
 	for _, org := range w.orgs {
 		idx := w.byOrg[org]
 		for len(idx) > 0 && pubErr == nil {
@@ -338,10 +353,13 @@ func (w *writer) publishGroup(ctx context.Context, group []*appendReq) error {
 			opts := []jetstream.PublishOpt{jetstream.WithMsgID(id), jetstream.WithExpectStream(w.p.name),
 				jetstream.WithStallWait(w.j.opts.AppendTimeout)}
 			switch {
+			case w.unfenced || noFence:
+				w.unfenced, noFence = false, seqFence
+			case seqFence:
+				opts = append(opts, jetstream.WithExpectLastSequence(fence))
+				fence++
 			case w.lastID != "":
 				opts = append(opts, jetstream.WithExpectLastMsgID(w.lastID))
-			case w.unfenced:
-				w.unfenced = false
 			default:
 				opts = append(opts, jetstream.WithExpectLastSequence(w.lastSeq))
 			}
