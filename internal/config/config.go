@@ -150,6 +150,11 @@ type Detections struct {
 	// Packs are rule packs: directories (or files) of Sigma and native
 	// rules, loaded as published, each with an optional overlay file.
 	Packs []DetectionPack `yaml:"packs"`
+	// Shipped loads auditstream's own Okta pack embedded in the binary
+	// (pack auditstream-okta, docs/detections.md; default true).
+	Shipped *bool `yaml:"shipped"`
+	// ShippedOverlay is an optional overlay file tuning the shipped pack.
+	ShippedOverlay string `yaml:"shippedOverlay,omitempty"`
 	// Logsources bind rule logsources to the envelope sources of the events
 	// that carry them, in addition to the built-in product okta =
 	// aws.partner/okta.com/... (the Okta poller and EventBridge receiver).
@@ -171,15 +176,27 @@ type Detections struct {
 // On reports whether the detection runtime runs.
 func (d Detections) On() bool { return d.Enabled == nil || *d.Enabled }
 
+// ShippedOn reports whether the shipped pack is loaded.
+func (d Detections) ShippedOn() bool { return d.Shipped == nil || *d.Shipped }
+
+// ShippedPackName is the name of the shipped pack (shipped.OktaPack; the
+// config package does not import the rules).
+const ShippedPackName = "auditstream-okta"
+
 // DetectionPack is one rule pack.
 type DetectionPack struct {
 	// Name names the pack in rule listings and detections.
 	Name string `yaml:"name"`
 	// Path is a directory of .yml/.yaml rule files, or one file.
 	Path string `yaml:"path"`
-	// Overlay is an optional YAML file of placeholders, aliases, disabled
-	// rules, levels and the pack's default suppression.
+	// Overlay is an optional pack overlay file (docs/detections.md: enable,
+	// level, suppression, exceptions, severityWhen, placeholders, aliases,
+	// Sigma filters).
 	Overlay string `yaml:"overlay,omitempty"`
+	// Format is the format of every file of the pack: sigma, native or okta
+	// (Okta's detection catalog); empty tells each file's format from its
+	// content.
+	Format string `yaml:"format,omitempty"`
 }
 
 // DetectionLogsource binds a Sigma logsource to envelope source prefixes.
@@ -553,6 +570,10 @@ func (c Config) WithDefaults() Config {
 		on := true
 		c.Detections.Enabled = &on
 	}
+	if c.Detections.Shipped == nil {
+		on := true
+		c.Detections.Shipped = &on
+	}
 	dur(&c.Detections.AllowedLateness, DefaultDetectionsLateness)
 	num(&c.Detections.MaxGroupsPerRule, DefaultDetectionsMaxGroups)
 	num(&c.Detections.MaxEventsPerWindow, DefaultDetectionsMaxEvents)
@@ -763,6 +784,17 @@ func (d Detections) validate() []error {
 		if p.Path == "" {
 			errs = append(errs, fmt.Errorf("detections.packs[%d].path: required", i))
 		}
+		if p.Name == ShippedPackName && d.ShippedOn() {
+			errs = append(errs, fmt.Errorf("detections.packs[%d].name: %q is the shipped pack's (set detections.shipped: false to replace it)", i, p.Name))
+		}
+		switch p.Format {
+		case "", "sigma", "native", "okta":
+		default:
+			errs = append(errs, fmt.Errorf("detections.packs[%d].format: %q is not one of sigma, native, okta (or empty: by content)", i, p.Format))
+		}
+	}
+	if d.ShippedOverlay != "" && !d.ShippedOn() {
+		errs = append(errs, errors.New("detections.shippedOverlay: set, but detections.shipped is false"))
 	}
 	for i, l := range d.Logsources {
 		if l.Product == "" || len(l.Sources) == 0 {
