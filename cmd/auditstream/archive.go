@@ -98,9 +98,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	since := fs.String("since", "", "import events published at or after `T` (RFC 3339 or YYYY-MM-DD)")
 	until := fs.String("until", "", "import events published before `T` (RFC 3339 or YYYY-MM-DD)")
 	org := fs.String("org", config.DefaultOrg, "`org` of events whose archive object does not name one")
-	dataDir := fs.String("data-dir", "", "`DIR` of the embedded journal (default ./data, as serve)")
-	natsURL := fs.String("nats-url", "", "external NATS server or cluster instead of the embedded journal")
-	cfgPath := fs.String("config", "", "serve's YAML configuration `FILE` (journal settings)")
+	jf := addJournalFlags(fs, "", "serve's, for the journal settings")
 	region := fs.String("region", "", "the bucket's region (default $AWS_REGION, else us-east-1)")
 	endpoint := fs.String("endpoint", "", "S3-compatible endpoint URL instead of AWS")
 	pathStyle := fs.Bool("force-path-style", false, "address the bucket in the path (most S3-compatible servers)")
@@ -146,7 +144,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	if *region == "" {
 		*region = "us-east-1"
 	}
-	cfg, err := loadConfig(*cfgPath, *dataDir, *natsURL)
+	cfg, err := jf.load()
 	if err != nil {
 		fmt.Fprintf(stderr, "import: %v\n", err)
 		return 2

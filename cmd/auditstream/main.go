@@ -68,6 +68,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cli.Tokens(ctx, args[1:], stdin, stdout, stderr, env)
 	case "detections":
 		return cli.Detections(ctx, args[1:], stdin, stdout, stderr, env)
+	case "activity":
+		return cli.Activity(ctx, args[1:], stdin, stdout, stderr, env)
 	case "pattern":
 		return runPattern(args[1:], stdin, stdout, stderr)
 	case "logs":

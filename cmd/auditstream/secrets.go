@@ -35,9 +35,7 @@ func runSecrets(ctx context.Context, args []string, stdout, stderr io.Writer, en
 	fs := flag.NewFlagSet("secrets rotate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, secretsUsage); fs.PrintDefaults() }
-	dataDir := fs.String("data-dir", "", "directory of the embedded journal (default ./data)")
-	cfgPath := fs.String("config", "", "YAML configuration file (secrets.keyFile, journal)")
-	natsURL := fs.String("nats-url", "", "external NATS server or cluster instead of the embedded journal")
+	jf := addJournalFlags(fs, "", "secrets.keyFile, journal")
 	if err := fs.Parse(args[1:]); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -48,7 +46,7 @@ func runSecrets(ctx context.Context, args []string, stdout, stderr io.Writer, en
 		fmt.Fprintf(stderr, "secrets rotate: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	cfg, err := loadConfig(*cfgPath, *dataDir, *natsURL)
+	cfg, err := jf.load()
 	if err != nil {
 		fmt.Fprintf(stderr, "secrets rotate: %v\n", err)
 		return 2

@@ -39,6 +39,27 @@ environment:
       the Go runtime's soft memory limit, e.g. 200MiB on a small machine
 `
 
+// journalFlags are the flags of the commands that open the journal
+// (serve, verify journal, import, secrets rotate): where the embedded
+// journal is, the configuration file, and an external NATS server.
+type journalFlags struct{ dataDir, config, natsURL *string }
+
+// addJournalFlags adds the journal flags to fs. prefix starts each help
+// text (verify's "admin: "); configHelp says what the command reads from
+// the configuration file.
+func addJournalFlags(fs *flag.FlagSet, prefix, configHelp string) journalFlags {
+	return journalFlags{
+		dataDir: fs.String("data-dir", "", prefix+"`DIR` of the embedded journal (default ./data)"),
+		config:  fs.String("config", "", prefix+"YAML configuration `FILE` ("+configHelp+")"),
+		natsURL: fs.String("nats-url", "", prefix+"external NATS server or cluster `URL` instead of the embedded journal"),
+	}
+}
+
+// load is loadConfig with the flags' values.
+func (j journalFlags) load() (config.Config, error) {
+	return loadConfig(*j.config, *j.dataDir, *j.natsURL)
+}
+
 // loadConfig loads the configuration file path (the defaults when path is
 // empty) and applies the --data-dir and --nats-url flags the commands
 // that open the journal share, when set.
@@ -62,15 +83,13 @@ func loadConfig(path, dataDir, natsURL string) (config.Config, error) {
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	dataDir := fs.String("data-dir", "", "`DIR` of the embedded journal (default ./data)")
+	jf := addJournalFlags(fs, "", "see the README's Configuration")
 	listen := fs.String("listen", "", "API address `host:port` (default 127.0.0.1:8080)")
-	cfgPath := fs.String("config", "", "YAML configuration `FILE` (see the README's Configuration)")
-	natsURL := fs.String("nats-url", "", "external NATS server or cluster `URL` instead of the embedded journal")
 	printConfig := fs.Bool("print-config", false, "print the effective configuration (defaults resolved, secrets redacted) and exit")
 	if code, done := parseFlags(fs, args, stdout, stderr, serveUsage); done {
 		return code
 	}
-	cfg, err := loadConfig(*cfgPath, *dataDir, *natsURL)
+	cfg, err := jf.load()
 	if err != nil {
 		fmt.Fprintf(stderr, "serve: %v\n", err)
 		return 2

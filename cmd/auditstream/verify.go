@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -67,9 +66,7 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 func runVerifyJournal(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) int {
 	fs := flag.NewFlagSet("verify journal", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	dataDir := fs.String("data-dir", "", "admin: `DIR` of the embedded journal (default ./data; serve stopped)")
-	cfgPath := fs.String("config", "", "admin: YAML configuration `FILE` (journal, integrity.keys)")
-	natsURL := fs.String("nats-url", "", "admin: external NATS server or cluster `URL`")
+	jf := addJournalFlags(fs, "admin: ", "journal, integrity.keys")
 	server := fs.String("server", "", "through the API: the server's base `URL` (env AUDITSTREAM_URL)")
 	token := fs.String("token", "", "through the API: an API `token` with logs.read (env AUDITSTREAM_TOKEN)")
 	org := fs.String("org", "", "the `org` to verify (admin: default every org; an all-orgs token must name one)")
@@ -100,7 +97,7 @@ func runVerifyJournal(ctx context.Context, args []string, stdout, stderr io.Writ
 	var reports []integrity.Report
 	var err error
 	if *server != "" || *token != "" {
-		if *dataDir != "" || *natsURL != "" {
+		if *jf.dataDir != "" || *jf.natsURL != "" {
 			fmt.Fprintln(stderr, "verify journal: --server/--token (through the API) and --data-dir/--nats-url (the journal) exclude each other")
 			return 2
 		}
@@ -125,7 +122,7 @@ func runVerifyJournal(ctx context.Context, args []string, stdout, stderr io.Writ
 			reports = []integrity.Report{r}
 		}
 	} else {
-		cfg, cerr := loadConfig(*cfgPath, *dataDir, *natsURL)
+		cfg, cerr := jf.load()
 		if cerr != nil {
 			fmt.Fprintf(stderr, "verify journal: %v\n", cerr)
 			return 2
@@ -141,9 +138,7 @@ func runVerifyJournal(ctx context.Context, args []string, stdout, stderr io.Writ
 		ok = ok && r.OK()
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(reports)
+		printJSON(stdout, reports)
 	} else {
 		if len(reports) == 0 {
 			fmt.Fprintln(stdout, "no events in the journal")
@@ -152,8 +147,5 @@ func runVerifyJournal(ctx context.Context, args []string, stdout, stderr io.Writ
 			fmt.Fprint(stdout, r.String())
 		}
 	}
-	if !ok {
-		return 1
-	}
-	return 0
+	return verifyStatus(ok)
 }

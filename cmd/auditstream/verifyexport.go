@@ -62,18 +62,21 @@ func verifyFlags(o *verifyOpts) *flag.FlagSet {
 	return fs
 }
 
-// parseVerify parses args; positional are the arguments that are not
-// flags (the dir's path).
-func parseVerify(args []string, stdout, stderr io.Writer) (o verifyOpts, positional []string, code int) {
+// parseVerify parses args and loads the keys. check reports what is
+// wrong with the subcommand's flags and positional arguments (the
+// arguments that are not flags), "" when nothing. code is the exit status
+// when the command ends here, -1 when it goes on.
+func parseVerify(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string,
+	check func(o verifyOpts, positional []string) string) (o verifyOpts, positional []string, keys exportdigest.KeyLookup, code int) {
 	fs := verifyFlags(&o)
 	for len(args) > 0 {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				fmt.Fprintf(stdout, verifyExportUsage, flagList(fs))
-				return o, nil, 0
+				return o, nil, nil, 0
 			}
 			fmt.Fprintf(stderr, "verify: %v\n\n"+verifyExportUsage, err, flagList(fs))
-			return o, nil, 2
+			return o, nil, nil, 2
 		}
 		args = fs.Args()
 		if len(args) > 0 {
@@ -82,24 +85,29 @@ func parseVerify(args []string, stdout, stderr io.Writer) (o verifyOpts, positio
 	}
 	if o.keys == "" {
 		fmt.Fprintf(stderr, "verify: --keys is required\n\n"+verifyExportUsage, flagList(fs))
-		return o, nil, 2
+		return o, nil, nil, 2
 	}
-	return o, positional, -1
-}
-
-func verifyS3(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) int {
-	o, pos, code := parseVerify(args, stdout, stderr)
-	if code >= 0 {
-		return code
-	}
-	if o.bucket == "" || len(pos) > 0 {
-		fmt.Fprintf(stderr, "verify s3: want --bucket and no other arguments\n\n"+verifyExportUsage, flagList(verifyFlags(new(verifyOpts))))
-		return 2
+	if problem := check(o, positional); problem != "" {
+		fmt.Fprintf(stderr, problem+"\n\n"+verifyExportUsage, flagList(verifyFlags(new(verifyOpts))))
+		return o, nil, nil, 2
 	}
 	keys, err := loadKeys(ctx, o.keys, env)
 	if err != nil {
 		fmt.Fprintf(stderr, "verify: %v\n", err)
-		return 2
+		return o, nil, nil, 2
+	}
+	return o, positional, keys, -1
+}
+
+func verifyS3(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) int {
+	o, _, keys, code := parseVerify(ctx, args, stdout, stderr, env, func(o verifyOpts, pos []string) string {
+		if o.bucket == "" || len(pos) > 0 {
+			return "verify s3: want --bucket and no other arguments"
+		}
+		return ""
+	})
+	if code >= 0 {
+		return code
 	}
 	region := o.region
 	if region == "" {
@@ -131,18 +139,14 @@ func verifyS3(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 }
 
 func verifyDir(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) int {
-	o, pos, code := parseVerify(args, stdout, stderr)
+	o, pos, keys, code := parseVerify(ctx, args, stdout, stderr, env, func(_ verifyOpts, pos []string) string {
+		if len(pos) != 1 {
+			return "verify dir: want one directory"
+		}
+		return ""
+	})
 	if code >= 0 {
 		return code
-	}
-	if len(pos) != 1 {
-		fmt.Fprintf(stderr, "verify dir: want one directory\n\n"+verifyExportUsage, flagList(verifyFlags(new(verifyOpts))))
-		return 2
-	}
-	keys, err := loadKeys(ctx, o.keys, env)
-	if err != nil {
-		fmt.Fprintf(stderr, "verify: %v\n", err)
-		return 2
 	}
 	st, err := exportdigest.OpenDir(pos[0])
 	if err != nil {
@@ -165,17 +169,12 @@ func printReport(r exportdigest.Report, err error, o verifyOpts, stdout, stderr 
 		return 1
 	}
 	if o.asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(struct {
+		printJSON(stdout, struct {
 			OK      bool   `json:"ok"`
 			Summary string `json:"summary"`
 			exportdigest.Report
 		}{r.OK(), r.Summary(), r})
-		if !r.OK() {
-			return 1
-		}
-		return 0
+		return verifyStatus(r.OK())
 	}
 	for _, f := range r.Failures {
 		fmt.Fprintf(stdout, "FAIL  %s\n", f)
@@ -189,7 +188,20 @@ func printReport(r exportdigest.Report, err error, o verifyOpts, stdout, stderr 
 		}
 	}
 	fmt.Fprintln(stdout, r.Summary())
-	if !r.OK() {
+	return verifyStatus(r.OK())
+}
+
+// printJSON writes v as indented JSON, the form of every --json report.
+func printJSON(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// verifyStatus is the exit status of a verification: 0 verified, 1
+// problems found.
+func verifyStatus(ok bool) int {
+	if !ok {
 		return 1
 	}
 	return 0

@@ -168,7 +168,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	sup := stream.NewSupervisor(stream.SupervisorConfig{
 		Store: streams, Journal: j, Build: typ.Build, Log: log, Metrics: stream.NewMetrics(reg),
 		StopTimeout: time.Duration(cfg.ShutdownTimeout) / 2, StatusKV: statusKV,
-		LeaseKV: clusterKV, Nodes: nodes,
+		LeaseKV: clusterKV, Nodes: nodes, Runner: stream.RunnerConfig{SystemOrg: cfg.Ingest.DefaultOrg},
 	})
 	// Retention keeps the journal under maxBytes without losing what an
 	// active stream has not delivered (journal.whenFull).
@@ -179,6 +179,10 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 		return err
 	}
 	queries, err := newQuery(ctx, cfg, j, keys, board, log)
+	if err != nil {
+		return err
+	}
+	act, err := newActivity(ctx, cfg, j, queries, reg, log)
 	if err != nil {
 		return err
 	}
@@ -197,7 +201,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 
 	srv := api.New(api.Deps{Journal: j, Tokens: tokens, Streams: streams, Supervisor: sup, Types: typ,
 		ValidateFilter: typ.validateFilter, Log: log, Registry: reg, DefaultOrg: cfg.Ingest.DefaultOrg, Limits: limits,
-		Routes: append(append(append(extraRoutes(queries, sources, routeDeps{cfg: cfg, journal: j, log: log}),
+		Routes: append(append(append(append(extraRoutes(queries, sources, routeDeps{cfg: cfg, journal: j, log: log}), act.routes...),
 			api.ClusterRoute(clusterDeps(cfg, j, clusterKV, sources.stateKV))), integ.api.Routes()...), dets.routes()...), Health: board,
 		PublicURL: publicURL(cfg), Retention: retention})
 	handler, err := withConsole(ctx, cfg, j, srv, tokens, typ, log, console.Deps{Log: log})
@@ -240,6 +244,13 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 		// the API so /api/v1/logs answers from it (queries wait for it to
 		// catch up), and stops after the API so no query waits on it.
 		component{name: "query index", run: queries.Run},
+		// The activity fold is a consumer of the journal like the index:
+		// up before the sources and the API append (so it follows from
+		// its checkpoint without waiting), down after them so it folds
+		// and stores what they appended last; its stop stores the
+		// profiles and the checkpoint. Its events endpoint answers from
+		// the query index, started just before.
+		component{name: "activity", run: act.run},
 		// Sources append what they poll: after the runners (consumers
 		// first), before the API; on the way down each poller finishes
 		// its page after the API (receivers) stopped.

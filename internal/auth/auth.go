@@ -47,12 +47,15 @@ const (
 	// rules and acknowledges or closes detections.
 	ScopeReadDetections   Scope = "detections.read"
 	ScopeManageDetections Scope = "detections.manage"
-	ScopeAdmin            Scope = "admin"
+	// ScopeReadActivity reads per-user activity profiles and a user's
+	// events (GET /api/v1/activity/users/...).
+	ScopeReadActivity Scope = "activity.read"
+	ScopeAdmin        Scope = "admin"
 )
 
 // AllScopes lists the valid scopes.
 var AllScopes = []Scope{ScopeWriteEvents, ScopeReadLogs, ScopeReadStreams, ScopeManageStreams,
-	ScopeReadSources, ScopeManageSources, ScopeReadDetections, ScopeManageDetections, ScopeAdmin}
+	ScopeReadSources, ScopeManageSources, ScopeReadDetections, ScopeManageDetections, ScopeReadActivity, ScopeAdmin}
 
 // AllOrgs is the Org of a token that may act on every org.
 const AllOrgs = "*"

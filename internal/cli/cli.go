@@ -60,6 +60,7 @@ var Commands = []struct {
 		{"sources", "manage sources (Okta poller, EventBridge receiver): list, get,\ncreate, update, delete, activate, deactivate, status"},
 		{"tokens", "manage API tokens: list, get, create, delete (revoke)"},
 		{"detections", "detection rules, detections and backtests: rules, upload,\nactivate, deactivate, list, get, ack, close, backtest"},
+		{"activity user", "show a user's activity profile (sign-ins, IPs, apps, detections)"},
 	}},
 	{"tools", []Command{
 		{"pattern test", "test an EventBridge event pattern against an event"},

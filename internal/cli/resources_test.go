@@ -170,6 +170,7 @@ func TestResourceUsageText(t *testing.T) {
 		{"streams", Streams},
 		{"sources", Sources},
 		{"tokens", Tokens},
+		{"activity", Activity},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			want, err := os.ReadFile(filepath.Join("testdata", "usage", tt.name+".txt"))

@@ -16,7 +16,7 @@ var tokensCmd = resCmd{
 	flags: []flagDef{
 		{name: "name", usage: "create: the token's `name`"},
 		{name: "org", usage: "create: the `org` it acts for (default the caller's; * = all orgs)"},
-		{name: "scopes", usage: "create: comma-separated `scopes`: events.write, logs.read,\nlogStreams.read, logStreams.manage, sources.read, sources.manage,\ndetections.read, detections.manage, admin"},
+		{name: "scopes", usage: "create: comma-separated `scopes`: events.write, logs.read,\nlogStreams.read, logStreams.manage, sources.read, sources.manage,\ndetections.read, detections.manage, activity.read, admin"},
 	},
 	footer: envFooter,
 	verbs: []resVerb{

@@ -22,6 +22,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/auditstream/auditstream/internal/activity"
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/duration"
 	"github.com/auditstream/auditstream/internal/egress"
@@ -72,6 +73,8 @@ type Config struct {
 	Envelope        Envelope `yaml:"envelope"`
 	Log             Log      `yaml:"log"`
 	Query           Query    `yaml:"query"`
+	// Activity configures the per-user activity profiles.
+	Activity Activity `yaml:"activity"`
 	// Patterns bound the EventBridge patterns streams filter with.
 	Patterns Patterns `yaml:"patterns"`
 	// FileRoots are the directories file streams may write under (symbolic
@@ -195,6 +198,11 @@ type Detections struct {
 	// Packs are rule packs: directories (or files) of Sigma and native
 	// rules, loaded as published, each with an optional overlay file.
 	Packs []DetectionPack `yaml:"packs"`
+	// Shipped loads auditstream's own Okta pack embedded in the binary
+	// (pack auditstream-okta, docs/detections.md; default true).
+	Shipped *bool `yaml:"shipped"`
+	// ShippedOverlay is an optional overlay file tuning the shipped pack.
+	ShippedOverlay string `yaml:"shippedOverlay,omitempty"`
 	// Logsources bind rule logsources to the envelope sources of the events
 	// that carry them, in addition to the built-in product okta =
 	// aws.partner/okta.com/... (the Okta poller and EventBridge receiver).
@@ -216,15 +224,27 @@ type Detections struct {
 // On reports whether the detection runtime runs.
 func (d Detections) On() bool { return d.Enabled == nil || *d.Enabled }
 
+// ShippedOn reports whether the shipped pack is loaded.
+func (d Detections) ShippedOn() bool { return d.Shipped == nil || *d.Shipped }
+
+// ShippedPackName is the name of the shipped pack (shipped.OktaPack; the
+// config package does not import the rules).
+const ShippedPackName = "auditstream-okta"
+
 // DetectionPack is one rule pack.
 type DetectionPack struct {
 	// Name names the pack in rule listings and detections.
 	Name string `yaml:"name"`
 	// Path is a directory of .yml/.yaml rule files, or one file.
 	Path string `yaml:"path"`
-	// Overlay is an optional YAML file of placeholders, aliases, disabled
-	// rules, levels and the pack's default suppression.
+	// Overlay is an optional pack overlay file (docs/detections.md: enable,
+	// level, suppression, exceptions, severityWhen, placeholders, aliases,
+	// Sigma filters).
 	Overlay string `yaml:"overlay,omitempty"`
+	// Format is the format of every file of the pack: sigma, native or okta
+	// (Okta's detection catalog); empty tells each file's format from its
+	// content.
+	Format string `yaml:"format,omitempty"`
 }
 
 // DetectionLogsource binds a Sigma logsource to envelope source prefixes.
@@ -397,6 +417,27 @@ type Query struct {
 	// ClampLimit serves a limit above 1000 as 1000 instead of answering
 	// 400, for clients that ask for more than Okta allows.
 	ClampLimit bool `yaml:"clampLimit"`
+}
+
+// Activity configures the per-user activity profiles
+// (GET /api/v1/activity/users/{id}, docs/activity.md).
+type Activity struct {
+	// Enabled folds the journal into a profile per user (default true).
+	// Off, nothing reads the journal for them and the endpoints answer
+	// 404 for every user.
+	Enabled *bool `yaml:"enabled"`
+	// MaxItems bounds each top-N list of a profile (IPs, countries, ASNs,
+	// user agents, devices, apps, factors, sessions; default 50); the
+	// stalest value goes first and is counted.
+	MaxItems int `yaml:"maxItems"`
+	// MaxActions bounds the admin actions and the changes by others kept
+	// per user (default 50, newest kept).
+	MaxActions int `yaml:"maxActions"`
+	// MaxDetections bounds the detections kept per user (default 50).
+	MaxDetections int `yaml:"maxDetections"`
+	// MaxCachedProfiles bounds the profiles kept in memory (default
+	// 100000); the others are read from the bucket when needed.
+	MaxCachedProfiles int `yaml:"maxCachedProfiles"`
 }
 
 // Patterns bound event patterns (PATTERNS.md §6); zero values keep the
@@ -577,6 +618,10 @@ func (c Config) WithDefaults() Config {
 		on := true
 		c.Detections.Enabled = &on
 	}
+	if c.Detections.Shipped == nil {
+		on := true
+		c.Detections.Shipped = &on
+	}
 	dur(&c.Detections.AllowedLateness, DefaultDetectionsLateness)
 	num(&c.Detections.MaxGroupsPerRule, DefaultDetectionsMaxGroups)
 	num(&c.Detections.MaxEventsPerWindow, DefaultDetectionsMaxEvents)
@@ -592,6 +637,14 @@ func (c Config) WithDefaults() Config {
 	num(&c.Patterns.MaxLength, pattern.DefaultMaxLength)
 	num(&c.Patterns.MaxCombinations, pattern.DefaultMaxCombinations)
 	num(&c.Patterns.MaxWildcardComplexity, pattern.DefaultMaxWildcardComplexity)
+	if c.Activity.Enabled == nil {
+		on := true
+		c.Activity.Enabled = &on
+	}
+	num(&c.Activity.MaxItems, activity.DefaultItems)
+	num(&c.Activity.MaxActions, activity.DefaultActions)
+	num(&c.Activity.MaxDetections, activity.DefaultDetections)
+	num(&c.Activity.MaxCachedProfiles, activity.DefaultMaxCached)
 	if c.Patterns.StrictNumericOperands == nil {
 		on := DefaultStrictNumericOperands
 		c.Patterns.StrictNumericOperands = &on
@@ -699,6 +752,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("journal.deadLetters.maxBytes: %d must be -1 (no cap), 0 (the default) or positive", c.Journal.DeadLetters.MaxBytes))
 	}
 	errs = append(errs, c.Detections.validate()...)
+	if c.Activity.MaxItems < 0 || c.Activity.MaxActions < 0 || c.Activity.MaxDetections < 0 || c.Activity.MaxCachedProfiles < 0 {
+		errs = append(errs, errors.New("activity: limits must not be negative (0: the default)"))
+	}
 	if c.Query.Timeout < 0 || c.Query.RateLimitPerMinute < -1 {
 		errs = append(errs, errors.New("query: timeout must not be negative and rateLimitPerMinute must be -1 or more"))
 	}
@@ -811,6 +867,17 @@ func (d Detections) validate() []error {
 		if p.Path == "" {
 			errs = append(errs, fmt.Errorf("detections.packs[%d].path: required", i))
 		}
+		if p.Name == ShippedPackName && d.ShippedOn() {
+			errs = append(errs, fmt.Errorf("detections.packs[%d].name: %q is the shipped pack's (set detections.shipped: false to replace it)", i, p.Name))
+		}
+		switch p.Format {
+		case "", "sigma", "native", "okta":
+		default:
+			errs = append(errs, fmt.Errorf("detections.packs[%d].format: %q is not one of sigma, native, okta (or empty: by content)", i, p.Format))
+		}
+	}
+	if d.ShippedOverlay != "" && !d.ShippedOn() {
+		errs = append(errs, errors.New("detections.shippedOverlay: set, but detections.shipped is false"))
 	}
 	for i, l := range d.Logsources {
 		if l.Product == "" || len(l.Sources) == 0 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -24,11 +23,8 @@ const Dir = "_digest/"
 // timeLayout names a digest from its end time; it sorts as text.
 const timeLayout = "20060102T150405.000Z"
 
-// Signer signs digests: Sign returns the id of the key it used and the
-// Ed25519 signature of msg. integrity.Keyring is one.
-type Signer interface {
-	Sign(msg []byte) (keyID string, sig []byte)
-}
+// Signer signs digests (integrity.Keyring is one).
+type Signer = integrity.Signer
 
 // KeyLookup returns the public key of a key id, and whether it is known.
 type KeyLookup func(id string) (ed25519.PublicKey, bool)
@@ -103,12 +99,11 @@ func safeName(s string) string {
 // Sign makes the signed digest object of d: the integrity package's
 // envelope, the signature over the exact payload bytes.
 func Sign(s Signer, d Digest) ([]byte, error) {
-	payload, err := json.Marshal(d)
+	b, err := integrity.SignJSON(s, d)
 	if err != nil {
 		return nil, fmt.Errorf("encode digest: %w", err)
 	}
-	id, sig := s.Sign(payload)
-	return json.Marshal(integrity.Envelope{Payload: payload, KeyID: id, Signature: base64.StdEncoding.EncodeToString(sig)})
+	return b, nil
 }
 
 // Errors of Open, for callers that branch on them (the integrity

@@ -78,6 +78,27 @@ func orgOfRequest(r *http.Request, tok auth.Token) (string, error) {
 	return q, nil
 }
 
+// page is a listing request: the org, where the page starts (the
+// parameter start, 0 when not given) and how many items it holds at most
+// (limit, def when not given, from 1 to maxV).
+type page struct {
+	org          string
+	start, limit uint64
+}
+
+func pageOfRequest(r *http.Request, tok auth.Token, start string, def, maxV uint64) (page, error) {
+	var p page
+	var err error
+	if p.org, err = orgOfRequest(r, tok); err != nil {
+		return p, err
+	}
+	if p.start, err = uintParam(r, start, 0, 0); err != nil {
+		return p, err
+	}
+	p.limit, err = uintParam(r, "limit", def, maxV)
+	return p, err
+}
+
 func uintParam(r *http.Request, name string, def, maxV uint64) (uint64, error) {
 	s := r.URL.Query().Get(name)
 	if s == "" {
@@ -101,18 +122,11 @@ type DigestEntry struct {
 }
 
 func (a *API) digests(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	org, err := orgOfRequest(r, tok)
+	pg, err := pageOfRequest(r, tok, "after", DefaultDigestLimit, MaxDigestLimit)
 	if err != nil {
 		return err
 	}
-	after, err := uintParam(r, "after", 0, 0)
-	if err != nil {
-		return err
-	}
-	limit, err := uintParam(r, "limit", DefaultDigestLimit, MaxDigestLimit)
-	if err != nil {
-		return err
-	}
+	org, after, limit := pg.org, pg.start, pg.limit
 	out := []DigestEntry{}
 	var recs []event.Record
 	err = a.Journal.ScanMessages(r.Context(), org, journal.ScanFrom{FromSeq: journal.MsgSeqOf(after)}, func(m journal.Message, _ time.Time) bool {
@@ -274,18 +288,11 @@ type BatchEntry struct {
 }
 
 func (a *API) batches(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	org, err := orgOfRequest(r, tok)
+	pg, err := pageOfRequest(r, tok, "fromSeq", DefaultBatchLimit, MaxBatchLimit)
 	if err != nil {
 		return err
 	}
-	from, err := uintParam(r, "fromSeq", 0, 0)
-	if err != nil {
-		return err
-	}
-	limit, err := uintParam(r, "limit", DefaultBatchLimit, MaxBatchLimit)
-	if err != nil {
-		return err
-	}
+	org, from, limit := pg.org, pg.start, pg.limit
 	out := []BatchEntry{}
 	next := uint64(0)
 	size := 0

@@ -340,14 +340,20 @@ var ErrSignature = errors.New("signature does not verify")
 // ErrUnknownKey: an envelope names a key the verifier does not have.
 var ErrUnknownKey = errors.New("signed with an unknown key")
 
-// SignJSON marshals payload and signs its exact bytes with kr's signing
-// key: {"payload":{...},"keyId":"…","signature":"base64"}.
-func SignJSON(kr *Keyring, payload any) ([]byte, error) {
+// Signer signs bytes: Sign returns the id of the key it used and the
+// Ed25519 signature of msg. *Keyring is one.
+type Signer interface {
+	Sign(msg []byte) (keyID string, sig []byte)
+}
+
+// SignJSON marshals payload and signs its exact bytes with s (a
+// Keyring's signing key): {"payload":{...},"keyId":"…","signature":"base64"}.
+func SignJSON(s Signer, payload any) ([]byte, error) {
 	p, err := json.Marshal(payload)
 	if err != nil {
 		return nil, err
 	}
-	id, sig := kr.Sign(p)
+	id, sig := s.Sign(p)
 	return json.Marshal(Envelope{Payload: p, KeyID: id, Signature: base64.StdEncoding.EncodeToString(sig)})
 }
 
@@ -396,6 +402,16 @@ func (env Envelope) Verify(lookup func(id string) (ed25519.PublicKey, bool)) err
 		return fmt.Errorf("key %q: %w", env.KeyID, ErrSignature)
 	}
 	return nil
+}
+
+// Verify checks the signature of d's envelope with the keys lookup returns
+// (ErrUnknownKey, ErrSignature).
+func (d SignedDigest) Verify(lookup func(id string) (ed25519.PublicKey, bool)) error {
+	env, err := ParseEnvelope(d.Envelope)
+	if err != nil {
+		return err
+	}
+	return env.Verify(lookup)
 }
 
 // Lookup returns kr.PublicKey as the lookup VerifyJSON takes.

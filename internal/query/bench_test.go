@@ -118,6 +118,20 @@ func loadBench(b *testing.B) (*benchEnv, error) {
 	return &benchEnv{srv: srv, token: secret, e: e}, nil
 }
 
+// benchPaired gives each actor.id one actor.alternateId, as Okta's users
+// have; by default the two are drawn independently (every event a new
+// pair: the worst case for the index's who tuples).
+var benchPaired = flag.Bool("query.pairedactors", false, "benchmark events: one actor.alternateId per actor.id")
+
+// altOf is the number in event i's actor.alternateId.
+func altOf(i int, rng *rand.Rand) int {
+	n := rng.IntN(10000) // drawn either way: the other values stay the same
+	if *benchPaired {
+		return i % 10000
+	}
+	return n
+}
+
 func benchEvent(i, n int, rng *rand.Rand) (event.Record, error) {
 	span := int64(benchDays * 24 * time.Hour)
 	pub := benchStart.Add(time.Duration(span/int64(n)*int64(i)) + time.Duration(rng.Int64N(int64(time.Hour))))
@@ -126,7 +140,7 @@ func benchEvent(i, n int, rng *rand.Rand) (event.Record, error) {
 		`"actor":{"id":"00u%d","type":"User","alternateId":"user%d@example.com","displayName":"User %d"},`+
 		`"client":{"ipAddress":"10.0.%d.%d","userAgent":{"rawUserAgent":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"}},`+
 		`"outcome":{"result":"SUCCESS"},"transaction":{"id":"tx%d","type":"WEB"},"debugContext":{"debugData":{"requestUri":"/api/v1/things/%d","pad":%q}}}`,
-		i, pub.Format(event.TimeFormat), typ, i%10000, rng.IntN(10000), i%10000, i%256, i%200, i, i, strings.Repeat("p", 440))
+		i, pub.Format(event.TimeFormat), typ, i%10000, altOf(i, rng), i%10000, i%256, i%200, i, i, strings.Repeat("p", 440))
 	return event.Parse([]byte(raw), "acme", pub)
 }
 
@@ -289,7 +303,7 @@ func BenchmarkIndexFollow(b *testing.B) {
 	runtime.GC()
 	runtime.ReadMemStats(&ms0)
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
-	events, entryBytes := 0, 0
+	events, entryBytes, peopleBytes, whos := 0, 0, 0, 0
 	b.ResetTimer()
 	for b.Loop() {
 		ix := newIndex(discard)
@@ -312,6 +326,7 @@ func BenchmarkIndexFollow(b *testing.B) {
 		for _, bk := range ix.buckets {
 			entryBytes += cap(bk) * int(unsafe.Sizeof(bk[0]))
 		}
+		peopleBytes, whos = ix.peopleBytes(), len(ix.people.whos)
 	}
 	b.StopTimer()
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
@@ -323,4 +338,8 @@ func BenchmarkIndexFollow(b *testing.B) {
 	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/float64(events), "B/event")
 	// The index's own memory: its entries (with the slack of their slices).
 	b.ReportMetric(float64(entryBytes)/float64(*benchFollowEvents), "index-B/event")
+	// Its interned people (strings and who tuples, with their maps): per
+	// distinct value, not per event, so this depends on the data.
+	b.ReportMetric(float64(peopleBytes)/float64(*benchFollowEvents), "people-B/event")
+	b.ReportMetric(float64(whos)/float64(*benchFollowEvents), "whos/event")
 }

@@ -23,10 +23,15 @@
 // the stream answers. It skips, on each record batch's own
 // index, events whose org or event type cannot match before reading their
 // JSON. Bounded queries use an in-memory Index of the journal by published
-// minute, event type and actor.alternateId, rebuilt from the journal at
+// minute, event type, actor.alternateId, actor.id and target.id (a user's
+// events as actor or target), rebuilt from the journal at
 // start and kept current by following it, so a query reads only events
 // that may match; the messages it reads are decoded once and kept in a
 // small cache, as the next events of a page are often in the same one.
+//
+// ServeSlice answers the same way for endpoints that show a slice of the
+// System Log (GET /api/v1/activity/users/{id}/events): a filter of the
+// caller's ANDed with the request's, links on the caller's path.
 //
 // The after cursor is opaque and signed (HMAC-SHA256 with a key kept in the
 // auditstream_query KV bucket), and bound to the query it was issued for.

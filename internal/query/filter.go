@@ -304,10 +304,72 @@ func (p *parser) unexpected(expected string) *FilterError {
 	}
 }
 
+// attrExpr parses a comparison. The dialects differ in how a path is
+// read (queryPath, detPath), in the detection dialect's in operator and
+// in its literals (detValue); the rest is one grammar.
 func (p *parser) attrExpr() (*node, error) {
+	ops := operatorList
+	path := p.queryPath
 	if p.det != nil {
-		return p.detAttrExpr()
+		ops += ",in"
+		path = p.detPath
 	}
+	n, err := path()
+	if err != nil {
+		return nil, err
+	}
+	p.next()
+	if p.tok.kind == tokBracket && p.det == nil {
+		return nil, p.unexpected("")
+	}
+	if p.tok.kind != tokWord {
+		return nil, p.unexpected(ops)
+	}
+	opTok := p.tok
+	n.op = strings.ToLower(opTok.text)
+	switch n.op {
+	case "eq", "ne", "co", "sw", "ew", "pr", "gt", "ge", "lt", "le":
+	case "in":
+		if p.det == nil {
+			return nil, p.errorf(opTok.pos, "Unrecognized attribute operator '%s' at position %d. Expected: %s", opTok.text, opTok.pos, ops)
+		}
+	default:
+		return nil, p.errorf(opTok.pos, "Unrecognized attribute operator '%s' at position %d. Expected: %s", opTok.text, opTok.pos, ops)
+	}
+	if p.det == nil && n.op == "co" && coUnsupported[n.pathStr] {
+		return nil, &FilterError{Code: codeUnsupportedOp, Filter: p.src, Pos: opTok.pos,
+			Reason: fmt.Sprintf("The supplied combination of operator and field is not currently supported. Operator: co, Field: %s", n.pathStr)}
+	}
+	p.next()
+	switch n.op {
+	case "pr":
+		return n, nil
+	case "in":
+		return p.inList(n)
+	}
+	val, err := p.literal()
+	if err != nil {
+		return nil, err
+	}
+	switch n.op {
+	case "co", "sw", "ew":
+		if val.kind != kindString {
+			return nil, p.errorf(p.tok.pos, "Operator '%s' needs a string value at position %d", n.op, p.tok.pos)
+		}
+	case "gt", "ge", "lt", "le":
+		if val.kind != kindString && val.kind != kindNumber {
+			return nil, p.errorf(p.tok.pos, "Operator '%s' needs a string, date or number value at position %d", n.op, p.tok.pos)
+		}
+	}
+	n.val = val
+	p.next()
+	return n, nil
+}
+
+// queryPath reads the path of a comparison in the query dialect: a known
+// top-level attribute, no published (the since and until parameters say
+// that) and no changeDetails members.
+func (p *parser) queryPath() (*node, error) {
 	pathTok := p.tok
 	path := strings.Split(pathTok.text, ".")
 	for _, part := range path {
@@ -323,46 +385,15 @@ func (p *parser) attrExpr() (*node, error) {
 	case len(path) >= 3 && path[len(path)-2] == "changeDetails":
 		return nil, p.errorf(pathTok.pos, "field is not valid: %s at position %d", pathTok.text, pathTok.pos)
 	}
-	p.next()
-	if p.tok.kind == tokBracket {
-		return nil, p.unexpected("")
+	return &node{kind: nodeCmp, path: path, pathStr: pathTok.text}, nil
+}
+
+// literal reads the comparison value in the parser's dialect.
+func (p *parser) literal() (literal, error) {
+	if p.det != nil {
+		return p.detValue()
 	}
-	if p.tok.kind != tokWord {
-		return nil, p.unexpected(operatorList)
-	}
-	opTok := p.tok
-	op := strings.ToLower(opTok.text)
-	switch op {
-	case "eq", "ne", "co", "sw", "ew", "pr", "gt", "ge", "lt", "le":
-	default:
-		return nil, p.errorf(opTok.pos, "Unrecognized attribute operator '%s' at position %d. Expected: %s", opTok.text, opTok.pos, operatorList)
-	}
-	n := &node{kind: nodeCmp, path: path, pathStr: pathTok.text, op: op}
-	if op == "co" && coUnsupported[pathTok.text] {
-		return nil, &FilterError{Code: codeUnsupportedOp, Filter: p.src, Pos: opTok.pos,
-			Reason: fmt.Sprintf("The supplied combination of operator and field is not currently supported. Operator: co, Field: %s", pathTok.text)}
-	}
-	p.next()
-	if op == "pr" {
-		return n, nil
-	}
-	val, err := p.value()
-	if err != nil {
-		return nil, err
-	}
-	switch op {
-	case "co", "sw", "ew":
-		if val.kind != kindString {
-			return nil, p.errorf(p.tok.pos, "Operator '%s' needs a string value at position %d", op, p.tok.pos)
-		}
-	case "gt", "ge", "lt", "le":
-		if val.kind != kindString && val.kind != kindNumber {
-			return nil, p.errorf(p.tok.pos, "Operator '%s' needs a string, date or number value at position %d", op, p.tok.pos)
-		}
-	}
-	n.val = val
-	p.next()
-	return n, nil
+	return p.value()
 }
 
 func (p *parser) value() (literal, error) {
@@ -417,27 +448,36 @@ func parseTime(s string) (time.Time, bool) {
 }
 
 // eval evaluates n against the event JSON.
-func (n *node) eval(ev []byte) bool {
+func (n *node) eval(ev []byte) bool { return evalTree(n, ev, (*node).evalJSON) }
+
+// evalTree evaluates the and, or and not nodes of n, and its comparisons
+// with leaf against x (the event as the dialect reads it).
+func evalTree[T any](n *node, x T, leaf func(*node, T) bool) bool {
 	switch n.kind {
 	case nodeAnd:
 		for _, k := range n.kids {
-			if !k.eval(ev) {
+			if !evalTree(k, x, leaf) {
 				return false
 			}
 		}
 		return true
 	case nodeOr:
 		for _, k := range n.kids {
-			if k.eval(ev) {
+			if evalTree(k, x, leaf) {
 				return true
 			}
 		}
 		return false
 	case nodeNot:
-		return !n.kids[0].eval(ev)
+		return !evalTree(n.kids[0], x, leaf)
 	default:
-		return n.matchValues(func(fn func(rawValue)) { lookup(ev, n.path, fn) })
+		return leaf(n, x)
 	}
+}
+
+// evalJSON evaluates the comparison n against the event JSON.
+func (n *node) evalJSON(ev []byte) bool {
+	return n.matchValues(func(fn func(rawValue)) { lookup(ev, n.path, fn) })
 }
 
 // matchValues applies the comparison to the values visit enumerates (all
@@ -540,7 +580,13 @@ func (n *node) test(v rawValue) bool {
 	default:
 		return false
 	}
-	switch n.op {
+	return ordered(n.op, c)
+}
+
+// ordered reports whether a comparison result c (of the value with the
+// operand) satisfies op: gt, ge, lt or le.
+func ordered(op string, c int) bool {
+	switch op {
 	case "gt":
 		return c > 0
 	case "ge":

@@ -150,8 +150,10 @@ func necessaryTypes(n *node) []string {
 	return nil
 }
 
-// detAttrExpr is attrExpr in the detection dialect.
-func (p *parser) detAttrExpr() (*node, error) {
+// detPath reads the path of a comparison in the detection dialect: aliases
+// applied, then a field.Path whose top-level attribute is a LogEvent's
+// (any case) or published.
+func (p *parser) detPath() (*node, error) {
 	pathTok := p.tok
 	name := pathTok.text
 	if a, ok := p.det.Aliases[name]; ok {
@@ -173,61 +175,31 @@ func (p *parser) detAttrExpr() (*node, error) {
 	if !known && !strings.EqualFold(top, "published") {
 		return nil, p.errorf(pathTok.pos, "field is not valid: %s at position %d", top, pathTok.pos)
 	}
-	p.next()
-	if p.tok.kind != tokWord {
-		return nil, p.unexpected(operatorList + ",in")
+	return &node{kind: nodeCmp, path: strings.Split(name, "."), pathStr: name, fpath: fp}, nil
+}
+
+// inList reads the values of "path in [v1, v2, ...]" into n.vals.
+func (p *parser) inList(n *node) (*node, error) {
+	if p.tok.kind != tokBracket || p.tok.text != "[" {
+		return nil, p.unexpected("[")
 	}
-	opTok := p.tok
-	op := strings.ToLower(opTok.text)
-	switch op {
-	case "eq", "ne", "co", "sw", "ew", "pr", "gt", "ge", "lt", "le", "in":
-	default:
-		return nil, p.errorf(opTok.pos, "Unrecognized attribute operator '%s' at position %d. Expected: %s,in", opTok.text, opTok.pos, operatorList)
-	}
-	n := &node{kind: nodeCmp, path: strings.Split(name, "."), pathStr: name, op: op, fpath: fp}
 	p.next()
-	switch op {
-	case "pr":
-		return n, nil
-	case "in":
-		if p.tok.kind != tokBracket || p.tok.text != "[" {
-			return nil, p.unexpected("[")
+	for {
+		v, err := p.detValue()
+		if err != nil {
+			return nil, err
+		}
+		n.vals = append(n.vals, v)
+		p.next()
+		if p.tok.kind == tokBracket && p.tok.text == "]" {
+			p.next()
+			return n, nil
+		}
+		if p.tok.kind != tokBad || p.tok.text != "," {
+			return nil, p.unexpected(", or ]")
 		}
 		p.next()
-		for {
-			v, err := p.detValue()
-			if err != nil {
-				return nil, err
-			}
-			n.vals = append(n.vals, v)
-			p.next()
-			if p.tok.kind == tokBracket && p.tok.text == "]" {
-				p.next()
-				return n, nil
-			}
-			if p.tok.kind != tokBad || p.tok.text != "," {
-				return nil, p.unexpected(", or ]")
-			}
-			p.next()
-		}
 	}
-	val, err := p.detValue()
-	if err != nil {
-		return nil, err
-	}
-	switch op {
-	case "co", "sw", "ew":
-		if val.kind != kindString {
-			return nil, p.errorf(p.tok.pos, "Operator '%s' needs a string value at position %d", op, p.tok.pos)
-		}
-	case "gt", "ge", "lt", "le":
-		if val.kind != kindString && val.kind != kindNumber {
-			return nil, p.errorf(p.tok.pos, "Operator '%s' needs a string, date or number value at position %d", op, p.tok.pos)
-		}
-	}
-	n.val = val
-	p.next()
-	return n, nil
 }
 
 // detValue is value with the texts the detection dialect compares: s holds the
@@ -271,25 +243,10 @@ func parseNumber(b []byte) (float64, bool) {
 }
 
 // evalEvent evaluates n against a parsed event (detection dialect).
-func (n *node) evalEvent(e *field.Event) bool {
-	switch n.kind {
-	case nodeAnd:
-		for _, k := range n.kids {
-			if !k.evalEvent(e) {
-				return false
-			}
-		}
-		return true
-	case nodeOr:
-		for _, k := range n.kids {
-			if k.evalEvent(e) {
-				return true
-			}
-		}
-		return false
-	case nodeNot:
-		return !n.kids[0].evalEvent(e)
-	}
+func (n *node) evalEvent(e *field.Event) bool { return evalTree(n, e, (*node).cmpEvent) }
+
+// cmpEvent evaluates the comparison n against a parsed event.
+func (n *node) cmpEvent(e *field.Event) bool {
 	var buf [8]field.Value
 	vals := e.AppendValues(buf[:0], n.fpath)
 	switch n.op {
@@ -402,14 +359,5 @@ func (n *node) detTest(v field.Value) bool {
 	default:
 		c = bytes.Compare(v.Text, n.val.bs)
 	}
-	switch n.op {
-	case "gt":
-		return c > 0
-	case "ge":
-		return c >= 0
-	case "lt":
-		return c < 0
-	default:
-		return c <= 0
-	}
+	return ordered(n.op, c)
 }

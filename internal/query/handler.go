@@ -39,6 +39,15 @@ func (e *Engine) Routes() []httpapi.Route {
 
 // ServeLogs is GET /api/v1/logs.
 func (e *Engine) ServeLogs(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	return e.ServeSlice(w, r, tok, "/api/v1/logs", "")
+}
+
+// ServeSlice answers like GET /api/v1/logs (same parameters, paging and
+// cursors) with only the events that also match scope, a filter
+// expression the caller builds (the events of one user, say), and with its
+// links on path. The token's org limits the events, as for
+// /api/v1/logs.
+func (e *Engine) ServeSlice(w http.ResponseWriter, r *http.Request, tok auth.Token, path, scope string) error {
 	h := w.Header()
 	h.Set("X-Okta-Request-Id", requestID())
 	if e.rl != nil {
@@ -51,7 +60,7 @@ func (e *Engine) ServeLogs(w http.ResponseWriter, r *http.Request, tok auth.Toke
 				Summary: "API call exceeded rate limit due to too many requests.", RetryAfter: st.reset.Sub(e.cfg.Now())}
 		}
 	}
-	req, err := e.parse(r.URL.Query(), tok)
+	req, err := e.parse(r.URL.Query(), tok, scope)
 	if err != nil {
 		return err
 	}
@@ -73,7 +82,7 @@ func (e *Engine) ServeLogs(w http.ResponseWriter, r *http.Request, tok auth.Toke
 		}
 		return err
 	}
-	self := e.cfg.BaseURL + "/api/v1/logs"
+	self := e.cfg.BaseURL + path
 	if r.URL.RawQuery != "" {
 		self += "?" + r.URL.RawQuery
 	}
@@ -82,7 +91,7 @@ func (e *Engine) ServeLogs(w http.ResponseWriter, r *http.Request, tok auth.Toke
 	case p.next != nil:
 		q := r.URL.Query()
 		q.Set("after", sealCursor(e.key, *p.next))
-		h.Add("Link", "<"+e.cfg.BaseURL+"/api/v1/logs?"+q.Encode()+`>; rel="next"`)
+		h.Add("Link", "<"+e.cfg.BaseURL+path+"?"+q.Encode()+`>; rel="next"`)
 	case req.polling:
 		// No position yet (since lies ahead): ask the same again.
 		h.Add("Link", "<"+self+`>; rel="next"`)
@@ -103,8 +112,9 @@ func validation(param, cause string) *httpapi.Error {
 
 const dateCause = "The date format in your query is not recognized. Please enter dates using ISO 8601 string format."
 
-// parse validates the parameters and resolves the query's mode and range.
-func (e *Engine) parse(q url.Values, tok auth.Token) (*request, error) {
+// parse validates the parameters and resolves the query's mode and range;
+// scope, when set, is a filter the request's own filter is ANDed with.
+func (e *Engine) parse(q url.Values, tok auth.Token, scope string) (*request, error) {
 	r := &request{org: tok.Org, limit: DefaultLimit}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -146,7 +156,15 @@ func (e *Engine) parse(q url.Values, tok auth.Token) (*request, error) {
 	if !since.IsZero() && !until.IsZero() && since.After(until) {
 		return nil, validation("since", "must not be after until")
 	}
-	f, err := ParseFilter(q.Get("filter"))
+	filter := q.Get("filter")
+	if scope != "" {
+		if filter == "" {
+			filter = scope
+		} else {
+			filter = "(" + scope + ") and (" + filter + ")"
+		}
+	}
+	f, err := ParseFilter(filter)
 	if err != nil {
 		var fe *FilterError
 		if errors.As(err, &fe) {
@@ -167,7 +185,7 @@ func (e *Engine) parse(q url.Values, tok auth.Token) (*request, error) {
 	if r.polling {
 		mode = "p"
 	}
-	r.fp = fingerprint(mode, tok.Org, q.Get("filter"), strings.Join(kw, " "), order, canonicalTime(since), canonicalTime(until))
+	r.fp = fingerprint(mode, tok.Org, filter, strings.Join(kw, " "), order, canonicalTime(since), canonicalTime(until))
 	if a := q.Get("after"); a != "" {
 		c, err := openCursor(e.key, a, r.fp)
 		if err != nil || c.Mode != mode {

@@ -3,27 +3,33 @@ package query
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"log/slog"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/jsonlex"
 )
 
 // The index answers "which journal positions hold events published in this
-// time range, of these event types, by these actors" without reading the
-// journal. It lives in memory and is rebuilt from the journal when the
-// process starts (one pass over the stream), then follows new events. It
-// holds 24 bytes per event (an entry: position, published, type and actor
-// ids), about 28 with the slack of its slices: 10 million events cost
-// about 280 MB. An event's position (journal.Position: its message's
+// time range, of these event types, by or about these users" without
+// reading the journal. It lives in memory and is rebuilt from the journal
+// when the process starts (one pass over the stream), then follows new
+// events. It holds 24 bytes per event (an entry: position, published, type
+// and "who" ids), about 28 with the slack of its slices: 10 million events
+// cost about 280 MB. The people of an event (actor.alternateId, actor.id
+// and every target.id) are interned together as one "who" tuple, so
+// indexing actor.id and the targets costs nothing per event, only per
+// distinct combination (an actor acting on a target), see who. An event's position (journal.Position: its message's
 // sequence and its index in the message) fits the 8 bytes a message
 // sequence took before record batches.
 //
@@ -39,20 +45,51 @@ const bucketWidth = int64(time.Minute)
 // memory ahead of indexing.
 const followPullBytes = 8 << 20
 
-// Special actor ids: actorAbsent when the event has no actor.alternateId,
-// actorOther when it is not one plain string (the index cannot answer for
-// such events, so they are always read).
+// Special string ids: actorAbsent when the event has no such field (no
+// actor.alternateId, no actor.id), actorOther when it is not one plain
+// string (the index cannot answer for such events, so they are always
+// read).
 const (
 	actorAbsent uint32 = 0
 	actorOther  uint32 = 1
 )
 
+// Special who ids: whoNobody for an event with no actor and no target,
+// whoUnknown when the index knows nothing of the event's people.
+const (
+	whoNobody  uint32 = 0
+	whoUnknown uint32 = 1
+)
+
+// maxTargets is the most target ids the index keeps for one event; an
+// event with more is always read by queries on target.id.
+const maxTargets = 16
+
+// who is the people of an event as the index knows them, interned once per
+// distinct combination: its actor's alternateId and id, and the id of
+// each of its targets (string ids into people.strs, or actorAbsent /
+// actorOther). targetsOther is set when a target id is not a plain string
+// or there are more than maxTargets: the index cannot answer target.id
+// for such events.
+type who struct {
+	alt, id      uint32
+	targets      []uint32
+	targetsOther bool
+}
+
+// people are the interned strings and who tuples, as the planner reads
+// them.
+type people struct {
+	strs []string
+	whos []who
+}
+
 // entry is one event in the index.
 type entry struct {
-	pos   uint64 // the event's journal position (journal.Position)
-	pub   int64  // published, unix nanoseconds
-	typ   uint32
-	actor uint32
+	pos uint64 // the event's journal position (journal.Position)
+	pub int64  // published, unix nanoseconds
+	typ uint32
+	who uint32 // index into people.whos
 }
 
 // typeKey is an (org, eventType) pair; events are interned by it.
@@ -66,8 +103,9 @@ type Index struct {
 	keys    []int64 // sorted bucket keys
 	types   []typeKey
 	typeIDs map[typeKey]uint32
-	actors  []string
-	actorID map[string]uint32
+	people  people
+	strID   map[string]uint32
+	whoID   map[string]uint32 // key: whoKey
 	size    int
 
 	hw atomic.Uint64 // highest journal message sequence indexed (whole)
@@ -82,10 +120,25 @@ type Index struct {
 	caughtUpOnce sync.Once
 	behind       atomic.Int32
 	log          *slog.Logger
-	// actorScratch holds the actor of each event of the batch being added
-	// (used by the follower only, one batch at a time; each follower of a
-	// partitioned journal has its own).
-	actorScratch []actorRef
+	// scratch holds the people of each event of the batch being added and
+	// their targets' raw ids (used by the follower only, one batch at a
+	// time; each follower of a partitioned journal has its own);
+	// keyScratch a who key being built (under mu).
+	scratch    batchScratch
+	keyScratch []byte
+}
+
+// batchScratch is one follower's scratch for addBatchWith.
+type batchScratch struct {
+	whos    []whoRef
+	targets [][]byte
+}
+
+// whoRef is an event's people as found in its JSON before interning.
+type whoRef struct {
+	alt, id      actorRef
+	tFrom, tTo   int // the event's target ids in its batchScratch.targets
+	targetsOther bool
 }
 
 // actorRef is an event's actor as found in its JSON before interning: the
@@ -98,10 +151,14 @@ type actorRef struct {
 
 func newIndex(log *slog.Logger) *Index {
 	return &Index{
-		buckets:  map[int64][]entry{},
-		typeIDs:  map[typeKey]uint32{},
-		actors:   []string{"", ""},
-		actorID:  map[string]uint32{},
+		buckets: map[int64][]entry{},
+		typeIDs: map[typeKey]uint32{},
+		people: people{strs: []string{"", ""}, whos: []who{
+			whoNobody:  {alt: actorAbsent, id: actorAbsent},
+			whoUnknown: {alt: actorOther, id: actorOther, targetsOther: true},
+		}},
+		strID:    map[string]uint32{},
+		whoID:    map[string]uint32{},
 		log:      log,
 		caughtUp: make(chan struct{}),
 	}
@@ -165,15 +222,23 @@ func unixNano(t time.Time) int64 {
 	return t.UnixNano()
 }
 
-// actorPath is the path of the indexed actor.
-var actorPath = []string{"actor", "alternateId"}
+// The paths of the indexed people.
+var (
+	actorPath    = []string{"actor", "alternateId"}
+	actorIDPath  = []string{"actor", "id"}
+	targetIDPath = []string{"target", "id"}
+)
 
 // actorOf finds an event's actor.alternateId in its JSON without
 // allocating: the raw string when there is exactly one plain string.
-func actorOf(data []byte) actorRef {
+func actorOf(data []byte) actorRef { return stringAt(data, actorPath) }
+
+// stringAt finds the value at path in an event's JSON without allocating:
+// the raw string when there is exactly one plain string.
+func stringAt(data []byte, path []string) actorRef {
 	var ref actorRef
 	n := 0
-	lookup(data, actorPath, func(v rawValue) {
+	lookup(data, path, func(v rawValue) {
 		n++
 		switch v.kind {
 		case kindString:
@@ -194,12 +259,56 @@ func actorOf(data []byte) actorRef {
 	return ref
 }
 
-// internActor returns the id of a raw actor string (with its quotes),
-// adding it when new. The caller holds ix.mu.
+// whoOf finds an event's people in its JSON, appending the raw target
+// ids to targets. One pass over the event's members: the actor's and
+// the targets' values are then searched as lookup would.
+func whoOf(data []byte, targets [][]byte) (whoRef, [][]byte) {
+	ref := whoRef{alt: actorRef{id: actorAbsent}, id: actorRef{id: actorAbsent}, tFrom: len(targets)}
+	i := jsonlex.SkipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		// Not an object: the paths' own walk (an array fans out).
+		ref.alt, ref.id = stringAt(data, actorPath), stringAt(data, actorIDPath)
+		targets = appendTargets(data, targetIDPath, &ref, targets)
+		ref.tTo = len(targets)
+		return ref, targets
+	}
+	var actorDone, targetDone bool
+	eachMember(data, i, func(key []byte, vs, ve int) bool {
+		switch {
+		case !actorDone && keyEquals(key, "actor"):
+			actorDone = true
+			v := data[vs:ve]
+			ref.alt, ref.id = stringAt(v, actorPath[1:]), stringAt(v, actorIDPath[1:])
+		case !targetDone && keyEquals(key, "target"):
+			targetDone = true
+			targets = appendTargets(data[vs:ve], targetIDPath[1:], &ref, targets)
+		}
+		return !actorDone || !targetDone
+	})
+	ref.tTo = len(targets)
+	return ref, targets
+}
+
+// appendTargets appends the raw target ids at path in b to targets,
+// marking ref.targetsOther for one that is not a plain string or past
+// maxTargets.
+func appendTargets(b []byte, path []string, ref *whoRef, targets [][]byte) [][]byte {
+	lookup(b, path, func(v rawValue) {
+		if v.kind != kindString || len(v.raw) <= 2 || len(targets)-ref.tFrom >= maxTargets {
+			ref.targetsOther = true
+			return
+		}
+		targets = append(targets, v.raw)
+	})
+	return targets
+}
+
+// internActor returns the id of a raw string (with its quotes), adding it
+// when new. The caller holds ix.mu.
 func (ix *Index) internActor(raw []byte) uint32 {
 	in := raw[1 : len(raw)-1]
 	if bytes.IndexByte(in, '\\') < 0 {
-		if id, ok := ix.actorID[string(in)]; ok { // no allocation
+		if id, ok := ix.strID[string(in)]; ok { // no allocation
 			return id
 		}
 	}
@@ -207,39 +316,83 @@ func (ix *Index) internActor(raw []byte) uint32 {
 	if alt == "" {
 		return actorOther
 	}
-	id, ok := ix.actorID[alt]
+	id, ok := ix.strID[alt]
 	if !ok {
-		id = uint32(len(ix.actors))
-		ix.actors = append(ix.actors, alt)
-		ix.actorID[alt] = id
+		id = uint32(len(ix.people.strs))
+		ix.people.strs = append(ix.people.strs, alt)
+		ix.strID[alt] = id
 	}
 	return id
 }
 
+// stringID is the id of one person field of an event.
+func (ix *Index) stringID(ref actorRef) uint32 {
+	if ref.raw != nil {
+		return ix.internActor(ref.raw)
+	}
+	return ref.id
+}
+
+// internWho returns the who id of an event's people, adding the tuple
+// when new. The caller holds ix.mu.
+func (ix *Index) internWho(ref *whoRef, targets [][]byte) uint32 {
+	alt, id := ix.stringID(ref.alt), ix.stringID(ref.id)
+	n := ref.tTo - ref.tFrom
+	if ref.targetsOther {
+		n = 0
+	}
+	if alt == actorAbsent && id == actorAbsent && n == 0 && !ref.targetsOther {
+		return whoNobody
+	}
+	key := ix.keyScratch[:0]
+	key = binary.LittleEndian.AppendUint32(key, alt)
+	key = binary.LittleEndian.AppendUint32(key, id)
+	if ref.targetsOther {
+		key = append(key, 0xff)
+	}
+	for _, raw := range targets[ref.tFrom : ref.tFrom+n] {
+		key = binary.LittleEndian.AppendUint32(key, ix.internActor(raw))
+	}
+	ix.keyScratch = key
+	if w, ok := ix.whoID[string(key)]; ok { // no allocation
+		return w
+	}
+	w := who{alt: alt, id: id, targetsOther: ref.targetsOther}
+	if n > 0 {
+		w.targets = make([]uint32, n)
+		for i := range n {
+			w.targets[i] = binary.LittleEndian.Uint32(key[8+4*i:])
+		}
+	}
+	wid := uint32(len(ix.people.whos))
+	ix.people.whos = append(ix.people.whos, w)
+	ix.whoID[string(key)] = wid
+	return wid
+}
+
 // addBatch indexes the events of one journal message (as journal.Decode
 // returns them, with their positions). The events' JSON is read for the
-// actor only, before the index's lock is taken.
-func (ix *Index) addBatch(recs []event.Record) { ix.addBatchWith(recs, &ix.actorScratch) }
+// actor and targets only, before the index's lock is taken.
+func (ix *Index) addBatch(recs []event.Record) { ix.addBatchWith(recs, &ix.scratch) }
 
-// addBatchWith is addBatch with the caller's scratch for the actors: one
-// per follower, as the followers of a partitioned journal's partitions
-// add batches at the same time.
-func (ix *Index) addBatchWith(recs []event.Record, scratch *[]actorRef) {
-	actors := (*scratch)[:0]
+// addBatchWith is addBatch with the caller's scratch: one per follower, as
+// the followers of a partitioned journal's partitions add batches at the
+// same time.
+func (ix *Index) addBatchWith(recs []event.Record, scratch *batchScratch) {
+	whos, targets := scratch.whos[:0], scratch.targets[:0]
 	for i := range recs {
-		actors = append(actors, actorOf(recs[i].Data))
+		var ref whoRef
+		ref, targets = whoOf(recs[i].Data, targets)
+		whos = append(whos, ref)
 	}
-	*scratch = actors
+	scratch.whos, scratch.targets = whos, targets
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	var tk typeKey
 	typ := uint32(0)
 	for i := range recs {
 		r := &recs[i]
-		actor := actors[i].id
-		if actors[i].raw != nil {
-			actor = ix.internActor(actors[i].raw)
-		}
+		w := ix.internWho(&whos[i], targets)
 		if i == 0 || r.Org != tk.org || r.EventType != tk.eventType {
 			tk = typeKey{r.Org, r.EventType}
 			var ok bool
@@ -258,12 +411,13 @@ func (ix *Index) addBatchWith(recs []event.Record, scratch *[]actorRef) {
 			i, _ := slices.BinarySearch(ix.keys, k)
 			ix.keys = slices.Insert(ix.keys, i, k)
 		}
-		ix.buckets[k] = append(b, entry{pos: r.Seq, pub: pub, typ: typ, actor: actor})
+		ix.buckets[k] = append(b, entry{pos: r.Seq, pub: pub, typ: typ, who: w})
 		ix.size++
 	}
-	for i := range actors {
-		actors[i].raw = nil // do not keep the message alive
+	for i := range whos {
+		whos[i] = whoRef{} // do not keep the message alive
 	}
+	clear(targets)
 }
 
 // prune drops the entries of messages below the journal's first sequence
@@ -332,9 +486,9 @@ func (ix *Index) followPart(ctx context.Context, js jetstream.JetStream, nc *nat
 func (ix *Index) followOnce(ctx context.Context, js jetstream.JetStream, streamName string, part int, subjects []string,
 	caught *bool, lastPrune *time.Time) error {
 	hw := ix.hwOf(part)
-	scratch := &ix.actorScratch
+	scratch := &ix.scratch
 	if ix.hwp != nil {
-		scratch = new([]actorRef) // several followers
+		scratch = new(batchScratch) // several followers
 	}
 	markCaughtUp := ix.markCaughtUp
 	if !*caught {
@@ -449,7 +603,7 @@ func (ix *Index) scan(lo, hi int64, desc bool, keep keepFunc, fn func([]entry) b
 			for i := range bk {
 				// A pointer into the bucket: &e of a copy would escape
 				// to the heap, one allocation per entry.
-				if e := &bk[i]; e.pub >= lo && e.pub < hi && keep(e, ix.types, ix.actors) {
+				if e := &bk[i]; e.pub >= lo && e.pub < hi && keep(e, ix.types, &ix.people) {
 					batch = append(batch, *e)
 				}
 			}
@@ -484,6 +638,26 @@ func (ix *Index) scan(lo, hi int64, desc bool, keep keepFunc, fn func([]entry) b
 }
 
 // keepFunc decides from the index alone whether an event may match. It is
-// called with the index's read lock held and the interned type and actor
+// called with the index's read lock held and the interned type and people
 // tables, so it must not call back into the index.
-type keepFunc func(e *entry, types []typeKey, actors []string) bool
+type keepFunc func(e *entry, types []typeKey, pp *people) bool
+
+// peopleBytes estimates the memory of the interned people: the strings,
+// the who tuples and both maps (a Go map entry costs about its key and
+// value plus 8 bytes of control, in groups kept at most 7/8 full).
+func (ix *Index) peopleBytes() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	const strHeader, mapSlack = 16, 8.0 / 7
+	n := 0
+	for _, s := range ix.people.strs {
+		// The string in the table and the same bytes as the map's key.
+		n += len(s) + 2*strHeader + int(float64(strHeader+4+8)*mapSlack)
+	}
+	for _, w := range ix.people.whos {
+		n += int(unsafe.Sizeof(w)) + 4*cap(w.targets)
+		key := 8 + 4*len(w.targets)
+		n += key + int(float64(strHeader+4+8)*mapSlack)
+	}
+	return n
+}

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/auditstream/auditstream/internal/auth"
@@ -24,6 +25,8 @@ const (
 const (
 	pathEventType = "eventType"
 	pathActorAlt  = "actor.alternateId"
+	pathActorID   = "actor.id"
+	pathTargetID  = "target.id"
 )
 
 // planner evaluates a filter over what the index knows of an event, with
@@ -43,7 +46,7 @@ func newPlanner(org string, f *Filter) *planner {
 }
 
 // keep is the index predicate: false only when the event cannot match.
-func (p *planner) keep(e *entry, types []typeKey, actors []string) bool {
+func (p *planner) keep(e *entry, types []typeKey, pp *people) bool {
 	tk := types[e.typ]
 	if p.org != auth.AllOrgs && tk.org != p.org {
 		return false
@@ -51,10 +54,10 @@ func (p *planner) keep(e *entry, types []typeKey, actors []string) bool {
 	if p.root == nil {
 		return true
 	}
-	return p.eval(p.root, e, tk.eventType, actors) != triFalse
+	return p.eval(p.root, e, tk.eventType, pp) != triFalse
 }
 
-func (p *planner) eval(n *node, e *entry, eventType string, actors []string) tri {
+func (p *planner) eval(n *node, e *entry, eventType string, pp *people) tri {
 	switch n.kind {
 	case nodeAnd, nodeOr:
 		// and ends at the first false kid, or at the first true one; an unknown
@@ -64,7 +67,7 @@ func (p *planner) eval(n *node, e *entry, eventType string, actors []string) tri
 			stop, out = triTrue, triFalse
 		}
 		for _, k := range n.kids {
-			switch p.eval(k, e, eventType, actors) {
+			switch p.eval(k, e, eventType, pp) {
 			case stop:
 				return stop
 			case triUnknown:
@@ -73,7 +76,7 @@ func (p *planner) eval(n *node, e *entry, eventType string, actors []string) tri
 		}
 		return out
 	case nodeNot:
-		switch p.eval(n.kids[0], e, eventType, actors) {
+		switch p.eval(n.kids[0], e, eventType, pp) {
 		case triTrue:
 			return triFalse
 		case triFalse:
@@ -84,19 +87,30 @@ func (p *planner) eval(n *node, e *entry, eventType string, actors []string) tri
 	var id uint32
 	var value string
 	var absent bool
+	var targets []uint32
 	switch n.pathStr {
 	case pathEventType:
 		id, value = e.typ, eventType
-	case pathActorAlt:
-		switch e.actor {
+	case pathActorAlt, pathActorID:
+		id = pp.whos[e.who].alt
+		if n.pathStr == pathActorID {
+			id = pp.whos[e.who].id
+		}
+		switch id {
 		case actorOther:
 			return triUnknown
 		case actorAbsent:
 			absent = true
 		default:
-			value = actors[e.actor]
+			value = pp.strs[id]
 		}
-		id = e.actor
+	case pathTargetID:
+		w := &pp.whos[e.who]
+		if w.targetsOther || slices.Contains(w.targets, actorOther) {
+			return triUnknown
+		}
+		// Memoised by the whole tuple: the answer depends on every target.
+		id, targets, absent = e.who, w.targets, true
 	default:
 		return triUnknown
 	}
@@ -110,6 +124,9 @@ func (p *planner) eval(n *node, e *entry, eventType string, actors []string) tri
 		r = n.matchValues(func(fn func(rawValue)) {
 			if !absent {
 				fn(rawValue{kind: kindString, decoded: true, str: value})
+			}
+			for _, t := range targets {
+				fn(rawValue{kind: kindString, decoded: true, str: pp.strs[t]})
 			}
 		})
 		m[id] = r
@@ -130,10 +147,12 @@ type recordKeeper struct {
 	p     *planner
 	ids   map[typeKey]uint32
 	types []typeKey
+	pp    people // knows nobody: every who is whoUnknown
 }
 
 func newRecordKeeper(org string, f *Filter) *recordKeeper {
-	return &recordKeeper{p: newPlanner(org, f), ids: map[typeKey]uint32{}}
+	return &recordKeeper{p: newPlanner(org, f), ids: map[typeKey]uint32{},
+		pp: people{whos: []who{whoNobody: {}, whoUnknown: {alt: actorOther, id: actorOther, targetsOther: true}}}}
 }
 
 // keep is false only when the record cannot match.
@@ -150,6 +169,6 @@ func (k *recordKeeper) keep(r *event.Record) bool {
 		k.types = append(k.types, tk)
 		k.ids[tk] = id
 	}
-	e := entry{typ: id, actor: actorOther}
-	return k.p.keep(&e, k.types, nil)
+	e := entry{typ: id, who: whoUnknown}
+	return k.p.keep(&e, k.types, &k.pp)
 }

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -68,7 +69,7 @@ func TestIndexPositions(t *testing.T) {
 		t.Fatalf("after pruning below message 5: got %d events, want 18", n)
 	}
 	var got []uint64
-	ix.scan(pub.UnixNano(), pub.Add(time.Hour).UnixNano(), false, func(*entry, []typeKey, []string) bool { return true }, func(b []entry) bool {
+	ix.scan(pub.UnixNano(), pub.Add(time.Hour).UnixNano(), false, func(*entry, []typeKey, *people) bool { return true }, func(b []entry) bool {
 		for _, e := range b {
 			got = append(got, e.pos)
 		}
@@ -77,7 +78,64 @@ func TestIndexPositions(t *testing.T) {
 	if len(got) != 18 || got[0] != journal.Position(5, 0) || got[17] != journal.Position(10, 2) {
 		t.Fatalf("positions: got %v, want 18 from %d to %d", got, journal.Position(5, 0), journal.Position(10, 2))
 	}
-	if len(ix.actors) != 3 || ix.actors[2] != "a@example.com" {
-		t.Fatalf("actors: got %q, want the one actor interned once", ix.actors)
+	if len(ix.people.strs) != 3 || ix.people.strs[2] != "a@example.com" {
+		t.Fatalf("actors: got %q, want the one actor interned once", ix.people.strs)
+	}
+}
+
+// TestIndexPeople checks that the index answers actor.id and target.id
+// (a user's events as actor or as target) without reading the events:
+// the events of other users are ruled out, those it cannot know about
+// (a target id that is not a plain string) are kept.
+func TestIndexPeople(t *testing.T) {
+	ix := newIndex(discard)
+	pub := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	datas := []string{
+		0: `{"actor":{"id":"00uA","alternateId":"a@example.com"},"target":[{"id":"00uV","type":"User"}]}`,
+		1: `{"actor":{"id":"00uV","alternateId":"v@example.com"},"target":[{"id":"0oaAPP","type":"AppInstance"}]}`,
+		2: `{"actor":{"id":"00uB","alternateId":"b@example.com"}}`,
+		3: `{"actor":{"id":"00uB","alternateId":"b@example.com"},"target":[{"id":"0oaAPP"},{"id":"00uC"}]}`,
+		4: `{"actor":{"id":"00uB","alternateId":"b@example.com"},"target":[{"id":null}]}`,
+		5: `{"actor":{"id":"00uA","alternateId":"a@example.com"},"target":[{"id":"00uV","type":"User"}]}`,
+		6: `{}`,
+	}
+	var recs []event.Record
+	for i, d := range datas {
+		recs = append(recs, event.Record{Seq: journal.Position(1, i), Org: "acme", EventType: "t", Published: pub, Data: []byte(d)})
+	}
+	ix.addBatch(recs)
+	// Events 0 and 5 share one who tuple.
+	if got := len(ix.people.whos); got != 2+5 {
+		t.Errorf("who tuples: got %d, want 7 (2 reserved, 5 distinct)", got)
+	}
+	for _, tc := range []struct {
+		filter string
+		want   []int // indexes of the events kept
+	}{
+		{`actor.id eq "00uV"`, []int{1}},
+		{`actor.id eq "00uB"`, []int{2, 3, 4}},
+		{`target.id eq "00uV"`, []int{0, 4, 5}},
+		{`target.id eq "00uC"`, []int{3, 4}},
+		{`actor.id eq "00uV" or target.id eq "00uV"`, []int{0, 1, 4, 5}},
+		{`actor.id eq "00uX" or target.id eq "00uX"`, []int{4}},
+		{`not (target.id eq "0oaAPP")`, []int{0, 2, 4, 5, 6}},
+		{`actor.alternateId eq "a@example.com"`, []int{0, 5}},
+	} {
+		f, err := ParseFilter(tc.filter)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.filter, err)
+		}
+		p := newPlanner("acme", f)
+		var got []int
+		ix.scan(pub.UnixNano(), pub.Add(time.Minute).UnixNano(), false, p.keep, func(b []entry) bool {
+			for _, e := range b {
+				_, i := journal.SplitPosition(e.pos)
+				got = append(got, i)
+			}
+			return true
+		})
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: got events %v, want %v", tc.filter, got, tc.want)
+		}
 	}
 }

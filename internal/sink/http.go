@@ -183,6 +183,23 @@ func Classify(r Response, now time.Time) error {
 	return Mark(err, class, delay)
 }
 
+// Reachable classifies the answer to a probe that delivers nothing (a
+// HEAD request from Verify). Any answer counts as reachable (receivers
+// often answer a HEAD with 404, 405, 400 or 501) except a redirect, 401,
+// 403, 407, 410 and 5xx other than 501, which are returned classified
+// like a write's answer (Classify).
+func Reachable(r Response, now time.Time) error {
+	switch st := r.StatusCode; {
+	case st == http.StatusNotImplemented:
+		return nil
+	case st >= 300 && st < 400, st == http.StatusUnauthorized, st == http.StatusForbidden,
+		st == http.StatusProxyAuthRequired, st == http.StatusGone, st >= 500:
+		return Classify(r, now)
+	default:
+		return nil
+	}
+}
+
 // StatusClass is the default table from an HTTP status to a class, with
 // the delay a Retry-After header asks for (the runner caps it):
 //

@@ -8,7 +8,7 @@ import (
 )
 
 // tokenScopes are the scopes the server knows.
-var tokenScopes = []string{"events.write", "logs.read", "logStreams.read", "logStreams.manage", "sources.read", "sources.manage", "admin"}
+var tokenScopes = []string{"events.write", "logs.read", "logStreams.read", "logStreams.manage", "sources.read", "sources.manage", "activity.read", "admin"}
 
 // sourceSecrets are the write-only members of a source's settings.auth.
 var sourceSecrets = []string{"token", "value", "clientSecret", "privateKey"}

@@ -60,25 +60,19 @@ func (p *exprParser) peek() string {
 	return ""
 }
 
-func (p *exprParser) or() (*expr, error) {
-	l, err := p.and()
-	for err == nil && strings.EqualFold(p.peek(), "or") {
-		p.i++
-		var r *expr
-		if r, err = p.and(); err == nil {
-			l = &expr{op: '|', l: l, r: r}
-		}
-	}
-	return l, err
-}
+func (p *exprParser) or() (*expr, error) { return p.chain("or", '|', p.and) }
 
-func (p *exprParser) and() (*expr, error) {
-	l, err := p.not()
-	for err == nil && strings.EqualFold(p.peek(), "and") {
+func (p *exprParser) and() (*expr, error) { return p.chain("and", '&', p.not) }
+
+// chain parses operands joined by the keyword word into a left-leaning
+// tree of op nodes.
+func (p *exprParser) chain(word string, op byte, operand func() (*expr, error)) (*expr, error) {
+	l, err := operand()
+	for err == nil && strings.EqualFold(p.peek(), word) {
 		p.i++
 		var r *expr
-		if r, err = p.not(); err == nil {
-			l = &expr{op: '&', l: l, r: r}
+		if r, err = operand(); err == nil {
+			l = &expr{op: op, l: l, r: r}
 		}
 	}
 	return l, err

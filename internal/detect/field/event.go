@@ -328,16 +328,13 @@ func (e *Event) walkAppend(i int, segs []seg, dst []Value) []Value {
 			return e.walkAppend(c, segs[1:], dst)
 		}
 	case array:
-		c := i + 1
 		if ix := segs[0].index; ix >= 0 {
-			if ix >= int(n.n) {
-				return dst
+			if c := e.element(i, ix); c >= 0 {
+				return e.walkAppend(c, segs[1:], dst)
 			}
-			for k := 0; k < ix; k++ {
-				c = int(e.nodes[c].next)
-			}
-			return e.walkAppend(c, segs[1:], dst)
+			return dst
 		}
+		c := i + 1
 		for k := int32(0); k < n.n; k++ {
 			dst = e.walkAppend(c, segs, dst)
 			c = int(e.nodes[c].next)
@@ -423,6 +420,19 @@ func (e *Event) text(n *node) []byte {
 	return e.raw[n.vs:n.ve]
 }
 
+// element returns the node of element ix of the array node i (a numeric
+// path segment), or -1 when the array is shorter.
+func (e *Event) element(i, ix int) int {
+	if ix >= int(e.nodes[i].n) {
+		return -1
+	}
+	c := i + 1
+	for range ix {
+		c = int(e.nodes[c].next)
+	}
+	return c
+}
+
 func (e *Event) walk(i int, segs []seg, fn func(Value) bool) bool {
 	n := &e.nodes[i]
 	if len(segs) == 0 {
@@ -436,16 +446,13 @@ func (e *Event) walk(i int, segs []seg, fn func(Value) bool) bool {
 		}
 		return e.walk(found, segs[1:], fn)
 	case array:
-		c := i + 1
 		if ix := segs[0].index; ix >= 0 {
-			if ix >= int(n.n) {
-				return true
+			if c := e.element(i, ix); c >= 0 {
+				return e.walk(c, segs[1:], fn)
 			}
-			for k := 0; k < ix; k++ {
-				c = int(e.nodes[c].next)
-			}
-			return e.walk(c, segs[1:], fn)
+			return true
 		}
+		c := i + 1
 		for k := int32(0); k < n.n; k++ {
 			if !e.walk(c, segs, fn) {
 				return false

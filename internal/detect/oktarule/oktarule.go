@@ -102,22 +102,7 @@ func LoadDir(dir string, ov *overlay.Overlay) (*Pack, error) {
 
 // LoadFS loads every .yml and .yaml file under root in fsys.
 func LoadFS(fsys fs.FS, root string, ov *overlay.Overlay) (*Pack, error) {
-	var files []sigma.File
-	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() || !(strings.HasSuffix(p, ".yml") || strings.HasSuffix(p, ".yaml")) {
-			return nil
-		}
-		data, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
-		}
-		rel := strings.TrimPrefix(strings.TrimPrefix(p, root), "/")
-		files = append(files, sigma.File{Name: rel, Data: data})
-		return nil
-	})
+	files, err := sigma.ReadFiles(fsys, root)
 	if err != nil {
 		return nil, fmt.Errorf("load okta catalog: %w", err)
 	}

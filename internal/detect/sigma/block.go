@@ -32,6 +32,14 @@ func CompileCorrelationBlock(block *yaml.Node, m Meta, rules ...string) (*Correl
 	}
 	c.Resolved = append([]string(nil), c.Rules...)
 	c.Depth = 1
+	c.resolveGroupPaths()
+	return c, nil
+}
+
+// resolveGroupPaths compiles the group-by paths of each resolved rule,
+// with the rule's field aliases applied. c.Resolved lists the rule ids in
+// the order of c.Rules.
+func (c *Correlation) resolveGroupPaths() {
 	c.groupPaths = map[string][]field.Path{}
 	for i, id := range c.Resolved {
 		paths := make([]field.Path, len(c.GroupBy))
@@ -44,5 +52,4 @@ func CompileCorrelationBlock(block *yaml.Node, m Meta, rules ...string) (*Correl
 		}
 		c.groupPaths[id] = paths
 	}
-	return c, nil
 }

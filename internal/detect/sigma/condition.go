@@ -124,34 +124,24 @@ func (p *condParser) errf(format string, a ...any) error {
 }
 
 func (p *condParser) or(depth int) (expr, error) {
-	x, err := p.and(depth)
-	if err != nil {
-		return nil, err
-	}
-	xs := []expr{x}
-	for p.peek() == "or" {
-		p.i++
-		y, err := p.and(depth)
-		if err != nil {
-			return nil, err
-		}
-		xs = append(xs, y)
-	}
-	if len(xs) == 1 {
-		return x, nil
-	}
-	return orExpr{xs}, nil
+	return p.chain("or", depth, p.and, func(xs []expr) expr { return orExpr{xs} })
 }
 
 func (p *condParser) and(depth int) (expr, error) {
-	x, err := p.not(depth)
+	return p.chain("and", depth, p.not, func(xs []expr) expr { return andExpr{xs} })
+}
+
+// chain parses operands joined by the keyword word into join(operands),
+// or returns the single operand as it is.
+func (p *condParser) chain(word string, depth int, operand func(int) (expr, error), join func([]expr) expr) (expr, error) {
+	x, err := operand(depth)
 	if err != nil {
 		return nil, err
 	}
 	xs := []expr{x}
-	for p.peek() == "and" {
+	for p.peek() == word {
 		p.i++
-		y, err := p.not(depth)
+		y, err := operand(depth)
 		if err != nil {
 			return nil, err
 		}
@@ -160,7 +150,7 @@ func (p *condParser) and(depth int) (expr, error) {
 	if len(xs) == 1 {
 		return x, nil
 	}
-	return andExpr{xs}, nil
+	return join(xs), nil
 }
 
 func (p *condParser) not(depth int) (expr, error) {

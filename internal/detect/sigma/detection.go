@@ -244,8 +244,7 @@ func (c *compileCtx) mapping(n *yaml.Node) (node, error) {
 		return nil, errAt(n, "empty search identifier")
 	}
 	var and andNode
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
+	for k, v := range members(n) {
 		parts := strings.Split(k.Value, "|")
 		x, err := c.item(v, parts[0], parts[1:], k)
 		if err != nil {

@@ -313,9 +313,7 @@ func windash(s sstr) []sstr {
 	out := []sstr{nil}
 	for ti, t := range s {
 		if t.kind != 'l' {
-			for i := range out {
-				out[i] = append(out[i], t)
-			}
+			appendEach(out, t)
 			continue
 		}
 		start := 0
@@ -342,9 +340,7 @@ func windash(s sstr) []sstr {
 				return out
 			}
 		}
-		for i := range out {
-			out[i] = append(out[i], tok{kind: 'l', lit: t.lit[start:]})
-		}
+		appendEach(out, tok{kind: 'l', lit: t.lit[start:]})
 	}
 	return out
 }
@@ -355,9 +351,7 @@ func expand(s sstr, placeholders map[string][]string) ([]sstr, error) {
 	out := []sstr{nil}
 	for _, t := range s {
 		if t.kind != 'l' {
-			for i := range out {
-				out[i] = append(out[i], t)
-			}
+			appendEach(out, t)
 			continue
 		}
 		rest := t.lit
@@ -368,9 +362,7 @@ func expand(s sstr, placeholders map[string][]string) ([]sstr, error) {
 				j = strings.IndexByte(rest[i+1:], '%')
 			}
 			if i < 0 || j < 0 {
-				for k := range out {
-					out[k] = append(out[k], tok{kind: 'l', lit: rest})
-				}
+				appendEach(out, tok{kind: 'l', lit: rest})
 				break
 			}
 			name := rest[i+1 : i+1+j]
@@ -393,6 +385,13 @@ func expand(s sstr, placeholders map[string][]string) ([]sstr, error) {
 		}
 	}
 	return out, nil
+}
+
+// appendEach appends t to each of the alternative values in out.
+func appendEach(out []sstr, t tok) {
+	for i := range out {
+		out[i] = append(out[i], t)
+	}
 }
 
 // placeholderError is the reason a rule with an unresolved placeholder is refused.

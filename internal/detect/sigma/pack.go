@@ -13,8 +13,6 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/auditstream/auditstream/internal/detect/field"
 )
 
 // Refusal is a rule document the engine does not load, with where and why. A
@@ -73,6 +71,16 @@ func LoadDir(dir string, ov Overlay) (*Pack, error) {
 // LoadFS loads every .yml and .yaml file under root in fsys; file names in the pack
 // are relative to root.
 func LoadFS(fsys fs.FS, root string, ov Overlay) (*Pack, error) {
+	files, err := ReadFiles(fsys, root)
+	if err != nil {
+		return nil, fmt.Errorf("load sigma pack: %w", err)
+	}
+	return LoadFiles(ov, files...), nil
+}
+
+// ReadFiles reads every .yml and .yaml file under root in fsys, named
+// relative to root: a rule pack or catalog as LoadFiles takes it.
+func ReadFiles(fsys fs.FS, root string) ([]File, error) {
 	var files []File
 	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -92,10 +100,7 @@ func LoadFS(fsys fs.FS, root string, ov Overlay) (*Pack, error) {
 		files = append(files, File{Name: rel, Data: data})
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("load sigma pack: %w", err)
-	}
-	return LoadFiles(ov, files...), nil
+	return files, err
 }
 
 // LoadFiles loads the given files as one pack: documents are parsed and compiled,
@@ -321,18 +326,7 @@ func (p *Pack) resolveCorrelations() {
 			c.Resolved = append(c.Resolved, id)
 		}
 		if len(c.Resolved) == len(c.Rules) {
-			c.groupPaths = map[string][]field.Path{}
-			for i, id := range c.Resolved {
-				paths := make([]field.Path, len(c.GroupBy))
-				for j, g := range c.GroupBy {
-					name := g
-					if f, ok := c.Aliases[g][c.Rules[i]]; ok {
-						name = f
-					}
-					paths[j] = field.MustParsePath(name) // checked by compileCorrelation
-				}
-				c.groupPaths[id] = paths
-			}
+			c.resolveGroupPaths()
 		}
 	}
 	// Depth by DFS; a node on the stack again is a cycle.

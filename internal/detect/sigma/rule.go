@@ -3,6 +3,7 @@ package sigma
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"regexp"
 	"slices"
 	"strconv"
@@ -188,19 +189,29 @@ func strList(n *yaml.Node) ([]string, error) {
 }
 
 func get(m *yaml.Node, key string) (k, v *yaml.Node) {
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i], m.Content[i+1]
+	for k, v := range members(m) {
+		if k.Value == key {
+			return k, v
 		}
 	}
 	return nil, nil
 }
 
+// members yields the key and value nodes of a mapping node, in order.
+func members(m *yaml.Node) iter.Seq2[*yaml.Node, *yaml.Node] {
+	return func(yield func(k, v *yaml.Node) bool) {
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if !yield(m.Content[i], m.Content[i+1]) {
+				return
+			}
+		}
+	}
+}
+
 // parseMeta reads the common keys of a document into m, keeping unknown keys.
 func parseMeta(doc *yaml.Node, m *Meta, own map[string]bool) error {
 	var errs []error
-	for i := 0; i+1 < len(doc.Content); i += 2 {
-		k, v := doc.Content[i], doc.Content[i+1]
+	for k, v := range members(doc) {
 		var err error
 		switch k.Value {
 		case "title":
@@ -306,8 +317,7 @@ func compileDetection(det, at *yaml.Node, ov *Overlay, warn func(int, string)) (
 	idents := map[string]node{}
 	var names []string
 	var condNode *yaml.Node
-	for i := 0; i+1 < len(det.Content); i += 2 {
-		k, v := det.Content[i], det.Content[i+1]
+	for k, v := range members(det) {
 		switch k.Value {
 		case "condition":
 			condNode = v
@@ -425,9 +435,9 @@ func compileFilter(doc *yaml.Node, m Meta, ov *Overlay, warn func(int, string)) 
 	}
 	// The filter's own map minus rules is a detection.
 	det := &yaml.Node{Kind: yaml.MappingNode, Line: fv.Line, Column: fv.Column}
-	for i := 0; i+1 < len(fv.Content); i += 2 {
-		if fv.Content[i].Value != "rules" {
-			det.Content = append(det.Content, fv.Content[i], fv.Content[i+1])
+	for k, v := range members(fv) {
+		if k.Value != "rules" {
+			det.Content = append(det.Content, k, v)
 		}
 	}
 	f.pred, f.Condition, _, err = compileDetection(det, fk, ov, warn)
@@ -466,8 +476,7 @@ func compileCorrelation(doc *yaml.Node, m Meta) (*Correlation, error) {
 	}
 	c := &Correlation{Meta: m}
 	var condK, condV *yaml.Node
-	for i := 0; i+1 < len(cv.Content); i += 2 {
-		k, v := cv.Content[i], cv.Content[i+1]
+	for k, v := range members(cv) {
 		var err error
 		switch k.Value {
 		case "type":
@@ -532,8 +541,7 @@ func compileCorrelation(doc *yaml.Node, m Meta) (*Correlation, error) {
 		}
 		c.Expression = condV.Value
 	case condV.Kind == yaml.MappingNode:
-		for i := 0; i+1 < len(condV.Content); i += 2 {
-			k, v := condV.Content[i], condV.Content[i+1]
+		for k, v := range members(condV) {
 			switch {
 			case k.Value == "field":
 				c.Field = v.Value

@@ -126,33 +126,9 @@ func (s *Sink) encode(b sink.Batch) (body []byte, contentType string) {
 }
 
 func (s *Sink) writeEvents(ctx context.Context, b sink.Batch) error {
-	failed := make(map[int]error)
-	var stop error
-	for i, r := range b.Records {
-		if stop != nil {
-			failed[i] = stop
-			continue
-		}
-		err := s.send(ctx, s.eventBody(r), "application/json", eventID(r))
-		if err == nil {
-			continue
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		failed[i] = err
-		if class, _ := sink.ClassOf(err); class != sink.ClassPermanent {
-			stop = err
-		}
-	}
-	switch {
-	case len(failed) == 0:
-		return nil
-	case stop != nil && failed[0] == stop:
-		return stop // nothing got through, for one reason
-	default:
-		return &sink.PartialError{Failed: failed}
-	}
+	return sink.WriteEach(ctx, b, func(_ int, r event.Record) error {
+		return s.send(ctx, s.eventBody(r), "application/json", eventID(r))
+	})
 }
 
 // send delivers one body, fetching a new OAuth token and sending again
@@ -232,15 +208,7 @@ func (s *Sink) Verify(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	switch st := resp.StatusCode; {
-	case st == http.StatusNotImplemented:
-		return nil
-	case st >= 300 && st < 400, st == http.StatusUnauthorized, st == http.StatusForbidden,
-		st == http.StatusProxyAuthRequired, st == http.StatusGone, st >= 500:
-		return sink.Classify(resp, s.deps.Now())
-	default:
-		return nil
-	}
+	return sink.Reachable(resp, s.deps.Now())
 }
 
 // Close releases idle connections of the sink's own client. It may be

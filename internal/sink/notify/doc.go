@@ -3,7 +3,8 @@
 // event into a Notice (a detection's rule, level, group, count and window,
 // or a plain event's summary), summarising a period's notices as a Digest,
 // the text/template engine of templated webhook bodies, and a sink that
-// posts one rendered message per event or one per digest.
+// posts one rendered message per event or one per digest (Webhook: what
+// slack and teams check and post with).
 //
 // A detection is an ordinary journaled event (eventType
 // security.detection.<rule>, envelope source auditstream.detect), so a

@@ -314,6 +314,33 @@ func (n Notice) Line() string {
 	return joinNonEmpty(" · ", parts...)
 }
 
+// Detail is the middle of a chat digest's line about n, between its
+// headline and its attribution: the group, count and time of a detection;
+// actor, outcome and time of another event.
+func (n Notice) Detail() []string {
+	var out []string
+	for _, f := range n.Facts() {
+		switch f.Name {
+		case "Group", "Count", "Actor", "Outcome":
+			out = append(out, strings.ToLower(f.Name)+" "+f.Value)
+		}
+	}
+	if n.Published != "" {
+		out = append(out, n.Published)
+	}
+	return out
+}
+
+// Cut bounds s to n characters, the last being "…" when s is cut (chat
+// destinations count characters, not bytes).
+func Cut(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
 func window(start, end string) string {
 	switch {
 	case start != "" && end != "" && start != end:

@@ -123,51 +123,36 @@ func (s *Sink) Write(ctx context.Context, b sink.Batch) error {
 		}
 		return s.Post(ctx, body)
 	}
-	failed := map[int]error{}
-	var stop error
-	for i, r := range b.Records {
-		if stop != nil {
-			failed[i] = stop
-			continue
-		}
+	return sink.WriteEach(ctx, b, func(_ int, r event.Record) error {
 		body, err := s.opts.Render.One(Parse(r))
-		if err == nil {
-			err = s.Post(ctx, body)
-		} else {
-			err = sink.Permanent(fmt.Errorf("%s message for event %s: %w", s.opts.Name, r.UUID, err))
+		if err != nil {
+			return sink.Permanent(fmt.Errorf("%s message for event %s: %w", s.opts.Name, r.UUID, err))
 		}
-		if err == nil {
-			continue
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		failed[i] = err
-		if class, _ := sink.ClassOf(err); class != sink.ClassPermanent {
-			stop = err
-		}
-	}
-	switch {
-	case len(failed) == 0:
-		return nil
-	case stop != nil && failed[0] == stop:
-		return stop
-	default:
-		return &sink.PartialError{Failed: failed}
-	}
+		return s.Post(ctx, body)
+	})
 }
 
 // Post sends one message and classifies the answer.
 func (s *Sink) Post(ctx context.Context, body []byte) error {
+	resp, err := s.post(ctx, body)
+	if err != nil {
+		return err
+	}
+	return s.answer(resp)
+}
+
+// post sends body as JSON with Options.Header.
+func (s *Sink) post(ctx context.Context, body []byte) (sink.Response, error) {
 	h := s.opts.Header.Clone()
 	if h == nil {
 		h = http.Header{}
 	}
 	h.Set("Content-Type", "application/json")
-	resp, err := s.do(ctx, sink.Request{Method: http.MethodPost, URL: s.opts.URL, Header: h, Body: body})
-	if err != nil {
-		return err
-	}
+	return s.do(ctx, sink.Request{Method: http.MethodPost, URL: s.opts.URL, Header: h, Body: body})
+}
+
+// answer classifies resp with Options.Answer, sink.Classify when not set.
+func (s *Sink) answer(resp sink.Response) error {
 	if s.opts.Answer != nil {
 		return s.opts.Answer(resp, s.deps.Now())
 	}
@@ -202,46 +187,29 @@ func (s *Sink) Verify(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	switch st := resp.StatusCode; {
-	case st == http.StatusNotImplemented:
-		return nil
-	case st >= 300 && st < 400, st == http.StatusUnauthorized, st == http.StatusForbidden,
-		st == http.StatusProxyAuthRequired, st == http.StatusGone, st >= 500:
-		return sink.Classify(resp, s.deps.Now())
-	default:
-		return nil
-	}
+	return sink.Reachable(resp, s.deps.Now())
 }
 
 // probe posts Options.Probe: 400 (the empty message refused) and 2xx
 // mean the endpoint and its credential are good, unless Answer makes the
 // 400 a configuration error; any other answer is classified.
 func (s *Sink) probe(ctx context.Context) error {
-	h := s.opts.Header.Clone()
-	if h == nil {
-		h = http.Header{}
-	}
-	h.Set("Content-Type", "application/json")
-	resp, err := s.do(ctx, sink.Request{Method: http.MethodPost, URL: s.opts.URL, Header: h, Body: s.opts.Probe})
+	resp, err := s.post(ctx, s.opts.Probe)
 	if err != nil {
 		return err
-	}
-	answer := s.opts.Answer
-	if answer == nil {
-		answer = sink.Classify
 	}
 	switch st := resp.StatusCode; {
 	case st >= 200 && st < 300:
 		return nil
 	case st == http.StatusBadRequest:
-		if err := answer(resp, s.deps.Now()); err != nil {
+		if err := s.answer(resp); err != nil {
 			if class, _ := sink.ClassOf(err); class == sink.ClassConfig {
 				return err
 			}
 		}
 		return nil
 	default:
-		return answer(resp, s.deps.Now())
+		return s.answer(resp)
 	}
 }
 

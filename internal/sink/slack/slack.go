@@ -3,7 +3,6 @@ package slack
 import (
 	"cmp"
 	"encoding/json"
-	"net/url"
 	"strings"
 	"time"
 
@@ -47,17 +46,13 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports every problem with c at once. No message names the URL.
-func (c Config) Validate() error {
-	var errs sink.Problems
-	if c.WebhookURL == "" {
-		errs.Addf("webhookUrl: required")
-	} else if _, err := sink.ParseURL(c.WebhookURL.Reveal(), sink.URLRules{Credentials: "webhookUrl", Query: true, InsecureHTTP: c.InsecureHTTP}); err != nil {
-		errs.Addf("webhookUrl: %w", err)
-	}
-	errs.Add(notify.CheckDigest(c.Digest), sink.CheckTimeout(c.Timeout, maxTimeout))
-	return errs.Err()
+// webhook is c as notify checks and posts with it.
+func (c Config) webhook() notify.Webhook {
+	return notify.Webhook{Name: "slack", URL: c.WebhookURL, InsecureHTTP: c.InsecureHTTP, Digest: c.Digest, Timeout: c.Timeout, MaxTimeout: maxTimeout}
 }
+
+// Validate reports every problem with c at once. No message names the URL.
+func (c Config) Validate() error { return c.webhook().Validate() }
 
 // Type is the "slack" row of the stream type table.
 func Type() sink.Type { return sink.NewType("slack", prepare, build) }
@@ -67,21 +62,18 @@ func New(cfg Config, deps sink.Deps) (*notify.Sink, error) {
 	return sink.Build(cfg, deps, prepare, build)
 }
 
-func prepare(cfg Config, deps sink.Deps) (Config, error) {
+func prepare(cfg Config, deps sink.Deps) (notify.Webhook, error) {
 	cfg, err := sink.Checked("slack", cfg, Config.withDefaults)
 	if err != nil {
-		return cfg, err
+		return notify.Webhook{}, err
 	}
-	u, _ := url.Parse(cfg.WebhookURL.Reveal())
-	return cfg, notify.CheckURL(u, deps)
+	return cfg.webhook().Prepared(deps)
 }
 
-func build(cfg Config, deps sink.Deps) (*notify.Sink, error) {
-	u, _ := url.Parse(cfg.WebhookURL.Reveal())
-	return notify.New(notify.Options{
-		Name: "slack", URL: u, Shown: notify.Shown(u), Timeout: cfg.Timeout.D(),
-		Digest: cfg.Digest.D(), Render: renderer{}, Probe: []byte(`{}`),
-	}, deps), nil
+func build(w notify.Webhook, deps sink.Deps) (*notify.Sink, error) {
+	o := w.Options(renderer{})
+	o.Probe = []byte(`{}`)
+	return notify.New(o, deps), nil
 }
 
 // Message is a Slack message as an incoming webhook takes it.
@@ -113,19 +105,19 @@ func (renderer) Digest(d notify.Digest) ([]byte, error) { return json.Marshal(Di
 // One is the message about one event.
 func One(n notify.Notice) Message {
 	head := icon(n.Level) + " " + n.Headline()
-	m := Message{Text: cut(escape(head), maxFallback)}
-	m.Blocks = append(m.Blocks, Block{Type: "header", Text: &Text{Type: "plain_text", Text: cut(head, maxHeader)}})
+	m := Message{Text: notify.Cut(escape(head), maxFallback)}
+	m.Blocks = append(m.Blocks, Block{Type: "header", Text: &Text{Type: "plain_text", Text: notify.Cut(head, maxHeader)}})
 	var fields []Text
 	for _, f := range n.Facts() {
 		if len(fields) == maxFields {
 			break
 		}
-		fields = append(fields, Text{Type: "mrkdwn", Text: cut("*"+f.Name+"*\n"+escape(f.Value), maxField)})
+		fields = append(fields, Text{Type: "mrkdwn", Text: notify.Cut("*"+f.Name+"*\n"+escape(f.Value), maxField)})
 	}
 	if len(fields) > 0 {
 		m.Blocks = append(m.Blocks, Block{Type: "section", Fields: fields})
 	}
-	m.Blocks = append(m.Blocks, Block{Type: "context", Elements: []Text{{Type: "mrkdwn", Text: cut(escape(n.Attribution()), maxSection)}}})
+	m.Blocks = append(m.Blocks, Block{Type: "context", Elements: []Text{{Type: "mrkdwn", Text: notify.Cut(escape(n.Attribution()), maxSection)}}})
 	return m
 }
 
@@ -133,36 +125,20 @@ func One(n notify.Notice) Message {
 // level, and a line per event with its attribution.
 func Digest(d notify.Digest) Message {
 	head := d.Headline()
-	m := Message{Text: cut(escape(head+": "+d.Summary()), maxFallback)}
+	m := Message{Text: notify.Cut(escape(head+": "+d.Summary()), maxFallback)}
 	m.Blocks = append(m.Blocks,
-		Block{Type: "header", Text: &Text{Type: "plain_text", Text: cut(head, maxHeader)}},
-		Block{Type: "section", Text: &Text{Type: "mrkdwn", Text: cut(escape(d.Summary()), maxSection)}},
+		Block{Type: "header", Text: &Text{Type: "plain_text", Text: notify.Cut(head, maxHeader)}},
+		Block{Type: "section", Text: &Text{Type: "mrkdwn", Text: notify.Cut(escape(d.Summary()), maxSection)}},
 		Block{Type: "divider"})
 	for _, n := range d.Notices {
 		// Lines are bounded (200 + 400 characters and the attribution) so that a digest stays a
 		// message people read, whatever the events hold.
 		// The attribution (author, licence, id) is never cut.
-		line := icon(n.Level) + " *" + cut(escape(n.Headline()), 200) + "*\n" +
-			cut(escape(strings.Join(detail(n), " · ")), 400) + " · " + escape(n.Attribution())
+		line := icon(n.Level) + " *" + notify.Cut(escape(n.Headline()), 200) + "*\n" +
+			notify.Cut(escape(strings.Join(n.Detail(), " · ")), 400) + " · " + escape(n.Attribution())
 		m.Blocks = append(m.Blocks, Block{Type: "section", Text: &Text{Type: "mrkdwn", Text: line}})
 	}
 	return m
-}
-
-// detail is the middle of a digest line: the group, count and time of a
-// detection; actor, outcome and time of another event.
-func detail(n notify.Notice) []string {
-	var out []string
-	for _, f := range n.Facts() {
-		switch f.Name {
-		case "Group", "Count", "Actor", "Outcome":
-			out = append(out, strings.ToLower(f.Name)+" "+f.Value)
-		}
-	}
-	if n.Published != "" {
-		out = append(out, n.Published)
-	}
-	return out
 }
 
 // icon is a level's emoji.
@@ -181,13 +157,4 @@ func icon(level string) string {
 // > as control characters (links, mentions such as <!channel>).
 func escape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
-
-// cut bounds s to n characters (Slack counts characters).
-func cut(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }

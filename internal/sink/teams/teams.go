@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -43,17 +42,13 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports every problem with c at once. No message names the URL.
-func (c Config) Validate() error {
-	var errs sink.Problems
-	if c.WebhookURL == "" {
-		errs.Addf("webhookUrl: required")
-	} else if _, err := sink.ParseURL(c.WebhookURL.Reveal(), sink.URLRules{Credentials: "webhookUrl", Query: true, InsecureHTTP: c.InsecureHTTP}); err != nil {
-		errs.Addf("webhookUrl: %w", err)
-	}
-	errs.Add(notify.CheckDigest(c.Digest), sink.CheckTimeout(c.Timeout, maxTimeout))
-	return errs.Err()
+// webhook is c as notify checks and posts with it.
+func (c Config) webhook() notify.Webhook {
+	return notify.Webhook{Name: "teams", URL: c.WebhookURL, InsecureHTTP: c.InsecureHTTP, Digest: c.Digest, Timeout: c.Timeout, MaxTimeout: maxTimeout}
 }
+
+// Validate reports every problem with c at once. No message names the URL.
+func (c Config) Validate() error { return c.webhook().Validate() }
 
 // Type is the "teams" row of the stream type table.
 func Type() sink.Type { return sink.NewType("teams", prepare, build) }
@@ -63,21 +58,18 @@ func New(cfg Config, deps sink.Deps) (*notify.Sink, error) {
 	return sink.Build(cfg, deps, prepare, build)
 }
 
-func prepare(cfg Config, deps sink.Deps) (Config, error) {
+func prepare(cfg Config, deps sink.Deps) (notify.Webhook, error) {
 	cfg, err := sink.Checked("teams", cfg, Config.withDefaults)
 	if err != nil {
-		return cfg, err
+		return notify.Webhook{}, err
 	}
-	u, _ := url.Parse(cfg.WebhookURL.Reveal())
-	return cfg, notify.CheckURL(u, deps)
+	return cfg.webhook().Prepared(deps)
 }
 
-func build(cfg Config, deps sink.Deps) (*notify.Sink, error) {
-	u, _ := url.Parse(cfg.WebhookURL.Reveal())
-	return notify.New(notify.Options{
-		Name: "teams", URL: u, Shown: notify.Shown(u), Timeout: cfg.Timeout.D(),
-		Digest: cfg.Digest.D(), Render: renderer{}, Answer: classify,
-	}, deps), nil
+func build(w notify.Webhook, deps sink.Deps) (*notify.Sink, error) {
+	o := w.Options(renderer{})
+	o.Answer = classify
+	return notify.New(o, deps), nil
 }
 
 // connectorFailure is how a legacy connector reports a failure inside a
@@ -159,7 +151,7 @@ func One(n notify.Notice) Message {
 	body := []Element{{Type: "TextBlock", Text: text(n.Headline()), Weight: "Bolder", Size: "Large", Color: color(n.Level), Wrap: true}}
 	var facts []Fact
 	for _, f := range n.Facts() {
-		facts = append(facts, Fact{Title: f.Name, Value: cut(text(f.Value), maxValue)})
+		facts = append(facts, Fact{Title: f.Name, Value: notify.Cut(text(f.Value), maxValue)})
 	}
 	if len(facts) > 0 {
 		body = append(body, Element{Type: "FactSet", Facts: facts})
@@ -176,31 +168,13 @@ func Digest(d notify.Digest) Message {
 		{Type: "TextBlock", Text: text(d.Summary()), Wrap: true},
 	}
 	for _, n := range d.Notices {
-		var parts []string
-		for _, f := range n.Facts() {
-			switch f.Name {
-			case "Group", "Count", "Actor", "Outcome":
-				parts = append(parts, strings.ToLower(f.Name)+" "+f.Value)
-			}
-		}
-		parts = append(parts, n.Published)
 		// 25 items of at most 200 + 400 characters and the attribution
 		// (never cut: author, licence, id) stay within Teams' 28 KB.
 		body = append(body,
-			Element{Type: "TextBlock", Text: cut(text(n.Headline()), 200), Weight: "Bolder", Color: color(n.Level), Wrap: true, Separator: true},
-			Element{Type: "TextBlock", Text: cut(text(strings.Join(nonEmpty(parts), " · ")), 400) + " · " + text(n.Attribution()), Size: "Small", Wrap: true})
+			Element{Type: "TextBlock", Text: notify.Cut(text(n.Headline()), 200), Weight: "Bolder", Color: color(n.Level), Wrap: true, Separator: true},
+			Element{Type: "TextBlock", Text: notify.Cut(text(strings.Join(n.Detail(), " · ")), 400) + " · " + text(n.Attribution()), Size: "Small", Wrap: true})
 	}
 	return message(body)
-}
-
-func nonEmpty(parts []string) []string {
-	var out []string
-	for _, p := range parts {
-		if p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // color is a level's Adaptive Card colour.
@@ -220,12 +194,4 @@ func color(level string) string {
 // Teams may still show a bare URL as a link.
 func text(s string) string {
 	return strings.NewReplacer("[", `\[`, "]", `\]`).Replace(s)
-}
-
-func cut(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }
