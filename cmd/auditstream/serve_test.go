@@ -68,7 +68,7 @@ func TestPrintConfig(t *testing.T) {
 					t.Errorf("got\n%s\nwant (%s)\n%s", got, tt.golden, w)
 				}
 			}
-			for _, secret := range []string{"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "s3cr3t-nats-token", "http-password-1", "okta-api-token-1", "eb-client-secret"} {
+			for _, secret := range []string{"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "s3cr3t-nats-token", "http-password-1", "okta-api-token-1", "eb-client-secret", "oidc-client-secret-1"} {
 				if strings.Contains(out.String()+errOut.String(), secret) {
 					t.Errorf("output shows the secret %q", secret)
 				}

@@ -13,8 +13,10 @@
 // profiles and the checkpoint. Lists are bounded (Limits): the stalest
 // value goes and the eviction is counted in the profile and in a metric.
 //
-// Run (follow.go) is the reading loop: one ordered consumer of the
-// journal from the checkpoint, records decoded with journal.Decode.
+// Run (follow.go) is the reading loop: one ordered consumer per journal
+// partition, each from its partition's cursor in the checkpoint, records
+// decoded with journal.Decode. An org's events are in one partition, so a
+// profile's positions all are too and compare as numbers.
 //
 // FirstSeen answers "first seen for this user" for the detection runtime,
 // and API serves GET /api/v1/activity/users/{id} and its events.

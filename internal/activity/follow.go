@@ -2,6 +2,7 @@ package activity
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,9 +12,8 @@ import (
 	"github.com/auditstream/auditstream/internal/journal"
 )
 
-// The journal reading loop, kept apart from the fold: with journal
-// partitions there would be one such loop per partition, each with its
-// own cursor.
+// The journal reading loops, kept apart from the fold: one per journal
+// partition, each from its own cursor.
 
 // Flush policy of Run: the profiles and the checkpoint are stored when the
 // fold has caught up, or every flushEvery messages, or flushAfter after
@@ -50,30 +50,58 @@ func (s *Store) Run(ctx context.Context) error {
 	}
 }
 
+// followOnce follows every journal partition from the checkpoint, one
+// follower per partition, until one of them fails or ctx ends; it returns
+// the first error once every follower has stopped.
 func (s *Store) followOnce(ctx context.Context) error {
-	j := s.deps.Journal
 	// From what the stored profiles cover: in-memory folds past it are
 	// redone, and skipped by position.
 	s.mu.Lock()
 	clear(s.profiles)
 	clear(s.dirty)
-	s.covered.Store(s.cursor)
-	from := s.cursor + 1
+	from := make([]uint64, len(s.cursor))
+	for i, c := range s.cursor {
+		s.covered[i].Store(c)
+		from[i] = c + 1
+	}
 	s.mu.Unlock()
+	parts := s.deps.Journal.Partitions()
+	if len(parts) != len(from) {
+		return fmt.Errorf("activity: the journal has %d partitions, the store %d", len(parts), len(from))
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(parts))
+	for i, p := range parts {
+		go func() { errs <- s.followPart(ctx, p, from[i]) }()
+	}
+	var first error
+	for range parts {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+			cancel() // the others restart from the checkpoint with it
+		}
+	}
+	return first
+}
+
+// followPart folds the messages of one journal partition from sequence
+// from (in its stream) until ctx ends or reading fails.
+func (s *Store) followPart(ctx context.Context, p *journal.Partition, from uint64) error {
 	// Said loudly: messages the journal dropped (retention) before the
 	// fold read them. The fold is not one of the consumers retention
 	// waits for, like the query index.
-	if u, err := j.Usage(ctx); err == nil && from > 1 && u.Msgs > 0 && u.FirstSeq > from {
+	if u, err := p.Usage(ctx); err == nil && from > 1 && u.Msgs > 0 && u.FirstSeq > from {
 		s.missed.Add(float64(u.FirstSeq - from))
 		s.log.Error("activity: journal messages were removed before they were folded; their events are in no profile",
-			"fromSeq", from, "toSeq", u.FirstSeq-1)
+			"stream", p.Stream(), "fromSeq", from, "toSeq", u.FirstSeq-1)
 	}
 	// A plain pull consumer without acks read through a journal.Tail,
 	// which stays behind a moving head (the store's memory); a gap in its
 	// sequence ends this pass, and the next one starts from the checkpoint.
-	js := j.JetStream()
-	cons, err := js.CreateConsumer(ctx, j.StreamName(), jetstream.ConsumerConfig{
-		FilterSubjects:    journal.OrgSubjects(""),
+	js := s.deps.Journal.JetStream()
+	cons, err := js.CreateConsumer(ctx, p.Stream(), jetstream.ConsumerConfig{
+		FilterSubjects:    p.Subjects(""),
 		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:       from,
 		AckPolicy:         jetstream.AckNonePolicy,
@@ -82,12 +110,12 @@ func (s *Store) followOnce(ctx context.Context) error {
 		Replicas:          1,
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("partition %d: %w", p.Index(), err)
 	}
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		defer cancel()
-		_ = js.DeleteConsumer(dctx, j.StreamName(), cons.CachedInfo().Name)
+		_ = js.DeleteConsumer(dctx, p.Stream(), cons.CachedInfo().Name)
 	}()
 	tail := journal.NewTail(cons, journal.TailConfig{})
 	var (
@@ -97,7 +125,8 @@ func (s *Store) followOnce(ctx context.Context) error {
 	n, last := 0, time.Now()
 	fold := func(msg jetstream.Msg, md *jetstream.MsgMetadata) error {
 		if md.Sequence.Consumer != cseq+1 {
-			return fmt.Errorf("activity: consumer sequence %d after %d: a message was lost in transit", md.Sequence.Consumer, cseq)
+			return fmt.Errorf("partition %d: consumer sequence %d after %d: a message was lost in transit",
+				p.Index(), md.Sequence.Consumer, cseq)
 		}
 		cseq = md.Sequence.Consumer
 		m := journal.Message{Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data(), Seq: md.Sequence.Stream}
@@ -105,10 +134,10 @@ func (s *Store) followOnce(ctx context.Context) error {
 		recs, err = journal.Decode(m, recs[:0])
 		if err != nil {
 			// Said loudly: the events of this message are not in any profile.
-			s.log.Warn("activity: skipping an unreadable journal message", "seq", m.Seq, "err", err)
+			s.log.Warn("activity: skipping an unreadable journal message", "stream", p.Stream(), "seq", m.Seq, "err", err)
 			s.skipped.Inc()
 		}
-		err = s.Apply(ctx, m.Seq, recs)
+		err = s.Apply(ctx, p.Seq(m.Seq), recs)
 		clear(recs)
 		if err != nil {
 			return err
@@ -124,7 +153,10 @@ func (s *Store) followOnce(ctx context.Context) error {
 	}
 	for {
 		if err := tail.Read(ctx, fold); err != nil {
-			return err
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return err
+			}
+			return fmt.Errorf("partition %d: %w", p.Index(), err)
 		}
 	}
 }

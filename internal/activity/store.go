@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -23,7 +25,9 @@ import (
 // checkpoint.
 const Bucket = "auditstream_activity"
 
-// cursorKey holds the journal message sequence every profile covers.
+// cursorKey holds the checkpoint: the journal message sequence every
+// profile covers, one per journal partition ("12" with one partition, as
+// before partitions; "12,0,7" with three).
 const cursorKey = "_cursor"
 
 // DefaultMaxCached is how many profiles the store keeps in memory by
@@ -61,11 +65,13 @@ type Store struct {
 	mu       sync.Mutex
 	profiles map[key]*Profile
 	dirty    map[key]bool
-	// cursor is the journal message sequence the bucket's profiles cover
-	// (every message up to it is folded and stored).
-	cursor uint64
-	// covered is the message sequence folded in memory (≥ cursor).
-	covered atomic.Uint64
+	// cursor is, per journal partition, the message sequence (in the
+	// partition's stream) the bucket's profiles cover: every message of
+	// the partition up to it is folded and stored.
+	cursor []uint64
+	// covered is, per partition, the message sequence folded in memory
+	// (≥ cursor).
+	covered []atomic.Uint64
 
 	folded, skipped, missed prometheus.Counter
 	evicted                 *prometheus.CounterVec
@@ -98,31 +104,86 @@ func Open(ctx context.Context, cfg Config, deps Deps) (*Store, error) {
 			}
 		}
 	}
+	n := 1
+	if deps.Journal != nil {
+		n = len(deps.Journal.Partitions())
+	}
+	s.cursor = make([]uint64, n)
+	s.covered = make([]atomic.Uint64, n)
 	e, err := deps.KV.Get(ctx, cursorKey)
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 	case err != nil:
 		return nil, fmt.Errorf("activity checkpoint: %w", err)
 	default:
-		if s.cursor, err = strconv.ParseUint(string(e.Value()), 10, 64); err != nil {
-			return nil, fmt.Errorf("activity checkpoint %q: %w", e.Value(), err)
+		if err := s.parseCheckpoint(string(e.Value())); err != nil {
+			return nil, err
 		}
 	}
-	s.covered.Store(s.cursor)
+	for i, c := range s.cursor {
+		s.covered[i].Store(c)
+	}
 	return s, nil
 }
 
-// Cursor is the journal message sequence the stored profiles cover: a
-// fold resumes after it.
-func (s *Store) Cursor() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.cursor
+// parseCheckpoint reads the stored checkpoint into s.cursor: one sequence
+// per partition, comma-separated. A single sequence (the checkpoint of a
+// release before partitions) is partition 0's.
+func (s *Store) parseCheckpoint(v string) error {
+	parts := strings.Split(v, ",")
+	if len(parts) > len(s.cursor) || (len(parts) != 1 && len(parts) != len(s.cursor)) {
+		return fmt.Errorf("activity checkpoint %q: %d cursors for a journal of %d partitions", v, len(parts), len(s.cursor))
+	}
+	for i, p := range parts {
+		c, err := strconv.ParseUint(p, 10, 64)
+		if err != nil {
+			return fmt.Errorf("activity checkpoint %q: %w", v, err)
+		}
+		s.cursor[i] = c
+	}
+	return nil
 }
 
-// Covered is the journal message sequence folded so far (in memory, maybe
-// not yet stored).
-func (s *Store) Covered() uint64 { return s.covered.Load() }
+// checkpoint is the stored form of cursors (see cursorKey).
+func checkpoint(cursors []uint64) []byte {
+	var b []byte
+	for i, c := range cursors {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendUint(b, c, 10)
+	}
+	return b
+}
+
+// Cursor is the message sequence of journal partition 0 (the only one
+// unless journal.partitions) the stored profiles cover: a fold resumes
+// after it. Cursors has every partition's.
+func (s *Store) Cursor() uint64 { return s.Cursors()[0] }
+
+// Cursors is, per journal partition, the message sequence (in the
+// partition's stream) the stored profiles cover.
+func (s *Store) Cursors() []uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.cursor)
+}
+
+// Covered is the message sequence of journal partition 0 folded so far
+// (in memory, maybe not yet stored). With journal partitions use
+// CoveredPos.
+func (s *Store) Covered() uint64 { return s.covered[0].Load() }
+
+// CoveredPos reports whether the fold has folded (in memory, maybe not
+// yet stored) the whole journal message holding the event at position pos,
+// in pos's partition: FirstSeen is then exact for the events after it.
+func (s *Store) CoveredPos(pos uint64) bool {
+	part := journal.PartitionOf(pos)
+	if part >= len(s.covered) {
+		return false
+	}
+	return s.covered[part].Load() >= journal.MsgSeqOf(pos)
+}
 
 var plainID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,200}$`)
 
@@ -161,11 +222,18 @@ func (s *Store) load(ctx context.Context, k key) (*Profile, error) {
 }
 
 // Apply folds the events of one journal message (as journal.Decode
-// returns them) into the profiles, in memory; Flush stores them. An event
+// returns them) into the profiles, in memory; Flush stores them. msg
+// identifies the message as journal.MsgOf does (its partition and
+// sequence: journal.PartitionSeq; the sequence itself in partition 0). An event
 // a profile already covers is not folded again. On an error (the bucket
 // unreadable) the message must be applied again later: what was folded
 // of it is not folded twice.
-func (s *Store) Apply(ctx context.Context, msgSeq uint64, recs []event.Record) error {
+func (s *Store) Apply(ctx context.Context, msg uint64, recs []event.Record) error {
+	pos := journal.Position(msg, 0)
+	part, msgSeq := journal.PartitionOf(pos), journal.MsgSeqOf(pos)
+	if part >= len(s.covered) {
+		return fmt.Errorf("activity: message %d of partition %d: the journal has %d partitions", msgSeq, part, len(s.covered))
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var err error
@@ -198,14 +266,14 @@ func (s *Store) Apply(ctx context.Context, msgSeq uint64, recs []event.Record) e
 		}
 		s.folded.Inc()
 	}
-	if msgSeq > s.covered.Load() {
-		s.covered.Store(msgSeq)
+	if msgSeq > s.covered[part].Load() {
+		s.covered[part].Store(msgSeq)
 	}
 	return nil
 }
 
 // Flush stores every changed profile, then the checkpoint: the profiles
-// cover every message up to the sequence Covered returns. A crash between
+// cover, in each partition, every message up to the sequence folded. A crash between
 // the two leaves profiles ahead of the checkpoint, which their positions
 // make harmless. Beyond MaxCached profiles, the memory is emptied (every
 // profile is stored by then).
@@ -223,9 +291,12 @@ func (s *Store) Flush(ctx context.Context) error {
 		}
 		delete(s.dirty, k)
 	}
-	cov := s.covered.Load()
-	if cov != s.cursor {
-		if _, err := s.deps.KV.Put(ctx, cursorKey, []byte(strconv.FormatUint(cov, 10))); err != nil {
+	cov := make([]uint64, len(s.covered))
+	for i := range s.covered {
+		cov[i] = s.covered[i].Load()
+	}
+	if !slices.Equal(cov, s.cursor) {
+		if _, err := s.deps.KV.Put(ctx, cursorKey, checkpoint(cov)); err != nil {
 			return fmt.Errorf("store activity checkpoint: %w", err)
 		}
 		s.cursor = cov
@@ -256,8 +327,9 @@ func (s *Store) Profile(ctx context.Context, org, user string) (Profile, bool, e
 // event at journal position pos: true when the user's profile does not
 // hold it, or first saw it at pos or later. The answer is the same whether
 // or not the fold has reached that event yet, provided it has reached the
-// events before it: a caller that must be exact waits until Covered() is
-// at least journal.MsgSeqOf(pos). A value evicted at the list's limit
+// events before it: a caller that must be exact waits until CoveredPos(pos)
+// (an org's events, and so a profile's, are all in one journal partition:
+// positions compare within it). A value evicted at the list's limit
 // counts as new again. A profile that cannot be read answers false (not
 // new), so a broken bucket does not raise "first seen" for everyone.
 func (s *Store) FirstSeen(ctx context.Context, org, user string, kind Kind, value string, pos uint64) bool {

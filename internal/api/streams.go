@@ -175,6 +175,11 @@ func (s *Server) createStream(w http.ResponseWriter, r *http.Request, tok auth.T
 	if err := s.verify(r.Context(), r, tok, d); err != nil {
 		return err
 	}
+	if r.URL.Query().Get("dryRun") == "true" {
+		// Checked and verified, not stored (the console's Verify step).
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"valid": true, "verified": r.URL.Query().Get("verify") != "false"})
+		return nil
+	}
 	d, err := s.streams.Create(r.Context(), sysevent.Token(tok), d)
 	if err != nil {
 		return err

@@ -7,15 +7,31 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/wait"
 )
 
 // TestActivityThroughServe ingests events through the API of a running
 // service, reads the user's profile, restarts the service on the same
 // data directory and checks that nothing was counted twice.
-func TestActivityThroughServe(t *testing.T) {
+func TestActivityThroughServe(t *testing.T) { testActivityThroughServe(t, 1, "acme") }
+
+// TestActivityThroughServePartitioned is TestActivityThroughServe on a
+// journal of three partitions, with an org of partition 2.
+func TestActivityThroughServePartitioned(t *testing.T) {
+	org := ""
+	for i := 0; org == ""; i++ {
+		if o := fmt.Sprintf("org%d", i); journal.PartitionOfOrg(o, 3) == 2 {
+			org = o
+		}
+	}
+	testActivityThroughServe(t, 3, org)
+}
+
+func testActivityThroughServe(t *testing.T, partitions int, org string) {
 	dir := t.TempDir()
 	cfg := testConfig(dir)
+	cfg.Journal.Partitions = partitions
 	ev := func(uuid, ip string) map[string]any {
 		return map[string]any{"uuid": uuid, "eventType": "user.session.start", "published": "2026-12-01T10:00:00.000Z",
 			"actor":   map[string]any{"id": "00uZED", "type": "User", "alternateId": "zed@example.com"},
@@ -31,7 +47,7 @@ func TestActivityThroughServe(t *testing.T) {
 		}
 	}
 	r := startApp(t, cfg)
-	tok := r.token("acme", "events.write", "activity.read")
+	tok := r.token(org, "events.write", "activity.read")
 	other := r.token("other", "activity.read")
 	if code, body := r.call("POST", "/api/v1/events", tok, []any{ev("z-1", "192.0.2.1"), ev("z-2", "192.0.2.2")}); code != http.StatusAccepted {
 		t.Fatalf("ingest: got %d %s, want 202", code, body)

@@ -20,6 +20,7 @@ import (
 	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/console"
 	"github.com/auditstream/auditstream/internal/egress"
 	"github.com/auditstream/auditstream/internal/health"
 	"github.com/auditstream/auditstream/internal/journal"
@@ -167,7 +168,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	sup := stream.NewSupervisor(stream.SupervisorConfig{
 		Store: streams, Journal: j, Build: typ.Build, Log: log, Metrics: stream.NewMetrics(reg),
 		StopTimeout: time.Duration(cfg.ShutdownTimeout) / 2, StatusKV: statusKV,
-		LeaseKV: clusterKV, Nodes: nodes,
+		LeaseKV: clusterKV, Nodes: nodes, Runner: stream.RunnerConfig{SystemOrg: cfg.Ingest.DefaultOrg},
 	})
 	// Retention keeps the journal under maxBytes without losing what an
 	// active stream has not delivered (journal.whenFull).
@@ -203,8 +204,12 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 		Routes: append(append(append(append(extraRoutes(queries, sources, routeDeps{cfg: cfg, journal: j, log: log}), act.routes...),
 			api.ClusterRoute(clusterDeps(cfg, j, clusterKV, sources.stateKV))), integ.api.Routes()...), dets.routes()...), Health: board,
 		PublicURL: publicURL(cfg), Retention: retention})
+	handler, err := withConsole(ctx, cfg, j, srv, tokens, typ, log, console.Deps{Log: log})
+	if err != nil {
+		return err
+	}
 	hs := &http.Server{
-		Handler:           srv,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,

@@ -12,6 +12,7 @@ import (
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/detect"
 	"github.com/auditstream/auditstream/internal/detect/correlate"
+	"github.com/auditstream/auditstream/internal/detect/shipped"
 	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/journal"
 )
@@ -40,6 +41,15 @@ type detectionsDeps struct {
 func loadPacks(cfg config.Config, log *slog.Logger) ([]*detect.Pack, error) {
 	var packs []*detect.Pack
 	popts := patternOptions(cfg.Patterns)
+	if cfg.Detections.ShippedOn() {
+		ov, err := detect.ReadOverlay(cfg.Detections.ShippedOverlay)
+		if err != nil {
+			return nil, fmt.Errorf("detections shipped pack: %w", err)
+		}
+		p := detect.LoadPack(shipped.OktaPack, "", shipped.OktaFiles(), ov, popts...)
+		logPack(log, p, "(embedded)")
+		packs = append(packs, p)
+	}
 	for _, pc := range cfg.Detections.Packs {
 		ov, err := detect.ReadOverlay(pc.Overlay)
 		if err != nil {
@@ -49,23 +59,28 @@ func loadPacks(cfg config.Config, log *slog.Logger) ([]*detect.Pack, error) {
 		if err != nil {
 			return nil, fmt.Errorf("detections pack %s: %w", pc.Name, err)
 		}
-		p := detect.LoadPack(pc.Name, "", files, ov, popts...)
-		loaded := 0
-		for _, in := range p.Infos {
-			switch in.Status {
-			case detect.StatusLoaded:
-				loaded++
-			case detect.StatusRefused:
-				log.Warn("detection rule refused", "pack", pc.Name, "file", in.File, "line", in.Line, "id", in.ID, "reason", in.Reason)
-			}
-		}
-		for _, w := range p.Warnings {
-			log.Warn("detection rule", "pack", pc.Name, "warning", w)
-		}
-		log.Info("detection pack loaded", "pack", pc.Name, "path", pc.Path, "loaded", loaded, "documents", len(p.Infos))
+		p := detect.LoadPackFormat(pc.Format, pc.Name, "", files, ov, popts...)
+		logPack(log, p, pc.Path)
 		packs = append(packs, p)
 	}
 	return packs, nil
+}
+
+// logPack logs a loaded pack: each refused rule and warning, one line each.
+func logPack(log *slog.Logger, p *detect.Pack, path string) {
+	loaded := 0
+	for _, in := range p.Infos {
+		switch in.Status {
+		case detect.StatusLoaded:
+			loaded++
+		case detect.StatusRefused:
+			log.Warn("detection rule refused", "pack", p.Name, "file", in.File, "line", in.Line, "id", in.ID, "reason", in.Reason)
+		}
+	}
+	for _, w := range p.Warnings {
+		log.Warn("detection rule", "pack", p.Name, "warning", w)
+	}
+	log.Info("detection pack loaded", "pack", p.Name, "path", path, "loaded", loaded, "documents", len(p.Infos))
 }
 
 func newDetections(ctx context.Context, d detectionsDeps) (*detections, error) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,6 +17,9 @@ import (
 
 	"github.com/auditstream/auditstream/internal/cli"
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/detect"
+	"github.com/auditstream/auditstream/internal/detect/oktarule"
+	"github.com/auditstream/auditstream/internal/detect/shipped"
 	"github.com/auditstream/auditstream/internal/wait"
 )
 
@@ -113,6 +117,10 @@ func TestDetectionsEndToEnd(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(body, `"status":"loaded"`) || !strings.Contains(body, `"pack":"ours"`) {
 		t.Errorf("rules: got %d %s, want the pack's rule loaded", code, body)
 	}
+	// The shipped pack is loaded by default and listed like any pack.
+	if !strings.Contains(body, `"pack":"`+shipped.OktaPack+`"`) || !strings.Contains(body, `"name":"okta_push_fatigue_then_success"`) {
+		t.Errorf("rules: got %s, want the shipped pack's rules listed", body)
+	}
 	code, body = r.call("POST", "/api/v1/detections/backtest", acme, map[string]any{"pack": "ours"})
 	if code != http.StatusOK || !strings.Contains(body, `"count":1`) {
 		t.Errorf("backtest: got %d %s, want count 1", code, body)
@@ -154,5 +162,63 @@ func TestDetectionsEndToEnd(t *testing.T) {
 	}
 	if d := delivered(); d != 1 {
 		t.Errorf("webhook: got %d deliveries of the detection, want 1", d)
+	}
+}
+
+// TestDetectionsLoadPacks: serve loads the shipped pack unless
+// detections.shipped is false, with its overlay; a pack declared format
+// okta loads Okta's catalog with its Splunk-only entries refused.
+func TestDetectionsLoadPacks(t *testing.T) {
+	if shipped.OktaPack != config.ShippedPackName {
+		t.Fatalf("config.ShippedPackName %q, want shipped.OktaPack %q", config.ShippedPackName, shipped.OktaPack)
+	}
+	ov := filepath.Join(t.TempDir(), "shipped-overlay.yml")
+	if err := os.WriteFile(ov, []byte("rules:\n  15065d5a-f789-4d94-bcec-ccfa6580a5a8: {enabled: false}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	catalog := config.DetectionPack{Name: "okta-catalog", Path: filepath.Join("..", "..", "testdata", "detections", "okta-customer-detections"), Format: "okta"}
+	off := false
+	for _, tc := range []struct {
+		name    string
+		mod     func(*config.Detections)
+		shipped int // shipped rules loaded
+		okta    bool
+	}{
+		{"default", func(*config.Detections) {}, 23, false},
+		{"shipped overlay", func(d *config.Detections) { d.ShippedOverlay = ov }, 22, false},
+		{"shipped off, catalog on", func(d *config.Detections) { d.Shipped = &off; d.Packs = []config.DetectionPack{catalog} }, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig("")
+			cfg.DataDir = t.TempDir()
+			tc.mod(&cfg.Detections)
+			cfg = cfg.WithDefaults()
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			packs, err := loadPacks(cfg, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, refusedNoOIE, oktaLoaded := 0, 0, 0
+			for _, p := range packs {
+				for _, in := range p.Infos {
+					switch {
+					case p.Name == shipped.OktaPack && in.Status == detect.StatusLoaded:
+						n++
+					case p.Name == "okta-catalog" && in.Status == detect.StatusRefused && in.Reason == oktarule.ReasonNoOIE:
+						refusedNoOIE++
+					case p.Name == "okta-catalog" && in.Status == detect.StatusLoaded:
+						oktaLoaded++
+					}
+				}
+			}
+			if n != tc.shipped {
+				t.Errorf("got %d shipped rules loaded, want %d", n, tc.shipped)
+			}
+			if tc.okta && (refusedNoOIE != 9 || oktaLoaded == 0) {
+				t.Errorf("catalog: got %d loaded, %d refused as Splunk only, want some loaded and 9 refused", oktaLoaded, refusedNoOIE)
+			}
+		})
 	}
 }

@@ -35,10 +35,17 @@ type running struct {
 // serving, and fails the test if it neither serves nor ends in 60s.
 func launch(t *testing.T, cfg config.Config, admin string) (*running, error) {
 	t.Helper()
+	cfg.Listen = "127.0.0.1:0"
+	return launchListen(t, cfg, admin)
+}
+
+// launchListen is launch on cfg.Listen as given (a test that must know
+// the address before the service starts, such as an OIDC redirect URL).
+func launchListen(t *testing.T, cfg config.Config, admin string) (*running, error) {
+	t.Helper()
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
 	}
-	cfg.Listen = "127.0.0.1:0"
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)

@@ -16,7 +16,7 @@ var layers = []struct {
 }{
 	{8, regexp.MustCompile(`^(cmd|bench|e2e)(/|$)`)},
 	{7, regexp.MustCompile(`^internal/app$`)},
-	{6, regexp.MustCompile(`^internal/(api|config|cli)$`)},
+	{6, regexp.MustCompile(`^internal/(api|config|cli|console)$`)},
 	{5, regexp.MustCompile(`^internal/(stream|lambda|source/.+|detect)$`)},
 	{4, regexp.MustCompile(`^internal/(query|activity|source|sink/.+|integrity|exportdigest|detect/.+)$`)},
 	{3, regexp.MustCompile(`^internal/(httpapi|sysevent|sink|supervise|archive|client)$`)},

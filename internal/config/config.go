@@ -56,6 +56,9 @@ const (
 // written as "5m" in YAML.
 type Duration = duration.Duration
 
+// DefaultSessionTTL is how long a console session lasts by default.
+const DefaultSessionTTL = 8 * time.Hour
+
 // Config is the whole configuration file.
 type Config struct {
 	// Listen is the API's host:port.
@@ -100,6 +103,51 @@ type Config struct {
 	// Detections configures the detection runtime: rule packs evaluated
 	// over every event as it is journaled (docs/detections.md).
 	Detections Detections `yaml:"detections"`
+	// Console configures the web console served at / on the API listener.
+	Console Console `yaml:"console"`
+}
+
+// Console configures the web console.
+type Console struct {
+	// Enabled serves the console at / (default true); false serves only
+	// the API.
+	Enabled *bool `yaml:"enabled"`
+	// SessionTTL is how long a console session lasts after sign-in
+	// (default 8h).
+	SessionTTL Duration `yaml:"sessionTtl"`
+	// OIDC, when its issuer is set, offers single sign-on with an OpenID
+	// Connect provider (authorization code flow with PKCE).
+	OIDC OIDC `yaml:"oidc"`
+}
+
+// On reports whether the console is served.
+func (c Console) On() bool { return c.Enabled == nil || *c.Enabled }
+
+// OIDC configures console sign-in through an OpenID Connect provider.
+type OIDC struct {
+	// Issuer is the provider's issuer URL (its discovery document is at
+	// <issuer>/.well-known/openid-configuration).
+	Issuer string `yaml:"issuer"`
+	// ClientID and ClientSecret are the console's client at the provider.
+	ClientID     string        `yaml:"clientId"`
+	ClientSecret secret.String `yaml:"clientSecret"`
+	// RedirectURL is <console URL>/console/oidc/callback as registered at
+	// the provider.
+	RedirectURL string `yaml:"redirectUrl"`
+	// GroupsClaim is the ID token claim that lists the user's groups
+	// (default "groups").
+	GroupsClaim string `yaml:"groupsClaim"`
+	// Groups map a group to the org and scopes its members get; a user in
+	// several groups gets the scopes of all of those of one org (the
+	// first matching group's org). A user in none cannot sign in.
+	Groups []OIDCGroup `yaml:"groups"`
+}
+
+// OIDCGroup maps members of Group to Org ("*" for every org) and Scopes.
+type OIDCGroup struct {
+	Group  string   `yaml:"group"`
+	Org    string   `yaml:"org"`
+	Scopes []string `yaml:"scopes"`
 }
 
 // DefaultDigestInterval is how often each org's trail is digested and
@@ -150,6 +198,11 @@ type Detections struct {
 	// Packs are rule packs: directories (or files) of Sigma and native
 	// rules, loaded as published, each with an optional overlay file.
 	Packs []DetectionPack `yaml:"packs"`
+	// Shipped loads auditstream's own Okta pack embedded in the binary
+	// (pack auditstream-okta, docs/detections.md; default true).
+	Shipped *bool `yaml:"shipped"`
+	// ShippedOverlay is an optional overlay file tuning the shipped pack.
+	ShippedOverlay string `yaml:"shippedOverlay,omitempty"`
 	// Logsources bind rule logsources to the envelope sources of the events
 	// that carry them, in addition to the built-in product okta =
 	// aws.partner/okta.com/... (the Okta poller and EventBridge receiver).
@@ -171,15 +224,27 @@ type Detections struct {
 // On reports whether the detection runtime runs.
 func (d Detections) On() bool { return d.Enabled == nil || *d.Enabled }
 
+// ShippedOn reports whether the shipped pack is loaded.
+func (d Detections) ShippedOn() bool { return d.Shipped == nil || *d.Shipped }
+
+// ShippedPackName is the name of the shipped pack (shipped.OktaPack; the
+// config package does not import the rules).
+const ShippedPackName = "auditstream-okta"
+
 // DetectionPack is one rule pack.
 type DetectionPack struct {
 	// Name names the pack in rule listings and detections.
 	Name string `yaml:"name"`
 	// Path is a directory of .yml/.yaml rule files, or one file.
 	Path string `yaml:"path"`
-	// Overlay is an optional YAML file of placeholders, aliases, disabled
-	// rules, levels and the pack's default suppression.
+	// Overlay is an optional pack overlay file (docs/detections.md: enable,
+	// level, suppression, exceptions, severityWhen, placeholders, aliases,
+	// Sigma filters).
 	Overlay string `yaml:"overlay,omitempty"`
+	// Format is the format of every file of the pack: sigma, native or okta
+	// (Okta's detection catalog); empty tells each file's format from its
+	// content.
+	Format string `yaml:"format,omitempty"`
 }
 
 // DetectionLogsource binds a Sigma logsource to envelope source prefixes.
@@ -553,10 +618,21 @@ func (c Config) WithDefaults() Config {
 		on := true
 		c.Detections.Enabled = &on
 	}
+	if c.Detections.Shipped == nil {
+		on := true
+		c.Detections.Shipped = &on
+	}
 	dur(&c.Detections.AllowedLateness, DefaultDetectionsLateness)
 	num(&c.Detections.MaxGroupsPerRule, DefaultDetectionsMaxGroups)
 	num(&c.Detections.MaxEventsPerWindow, DefaultDetectionsMaxEvents)
 	dur(&c.Detections.CheckpointInterval, DefaultDetectionsCheckpoint)
+
+	if c.Console.Enabled == nil {
+		on := true
+		c.Console.Enabled = &on
+	}
+	dur(&c.Console.SessionTTL, DefaultSessionTTL)
+	str(&c.Console.OIDC.GroupsClaim, "groups")
 
 	num(&c.Patterns.MaxLength, pattern.DefaultMaxLength)
 	num(&c.Patterns.MaxCombinations, pattern.DefaultMaxCombinations)
@@ -714,6 +790,7 @@ func (c Config) Validate() error {
 	if err := egress.Validate(c.Egress.Allow, c.Egress.Deny); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.Console.check()...)
 	ids := map[string]bool{}
 	for i, s := range c.Streams {
 		errs = append(errs, s.check(fmt.Sprintf("streams[%d]", i), ids,
@@ -750,6 +827,33 @@ func (d Declared) check(at string, seen map[string]bool, active, inactive string
 	return errs
 }
 
+// check reports the console section's problems.
+func (c Console) check() []error {
+	var errs []error
+	if c.SessionTTL < 0 {
+		errs = append(errs, errors.New("console.sessionTtl: must not be negative"))
+	}
+	o := c.OIDC
+	if o.Issuer == "" {
+		return errs
+	}
+	if !strings.HasPrefix(o.Issuer, "https://") && !strings.HasPrefix(o.Issuer, "http://") {
+		errs = append(errs, fmt.Errorf("console.oidc.issuer: %q must be an http or https URL", o.Issuer))
+	}
+	if o.ClientID == "" || o.RedirectURL == "" {
+		errs = append(errs, errors.New("console.oidc: clientId and redirectUrl are required with issuer"))
+	}
+	if len(o.Groups) == 0 {
+		errs = append(errs, errors.New("console.oidc.groups: at least one group mapping is required (nobody could sign in)"))
+	}
+	for i, g := range o.Groups {
+		if g.Group == "" || g.Org == "" || len(g.Scopes) == 0 {
+			errs = append(errs, fmt.Errorf("console.oidc.groups[%d]: group, org and scopes are required", i))
+		}
+	}
+	return errs
+}
+
 func (d Detections) validate() []error {
 	var errs []error
 	names := map[string]bool{}
@@ -763,6 +867,17 @@ func (d Detections) validate() []error {
 		if p.Path == "" {
 			errs = append(errs, fmt.Errorf("detections.packs[%d].path: required", i))
 		}
+		if p.Name == ShippedPackName && d.ShippedOn() {
+			errs = append(errs, fmt.Errorf("detections.packs[%d].name: %q is the shipped pack's (set detections.shipped: false to replace it)", i, p.Name))
+		}
+		switch p.Format {
+		case "", "sigma", "native", "okta":
+		default:
+			errs = append(errs, fmt.Errorf("detections.packs[%d].format: %q is not one of sigma, native, okta (or empty: by content)", i, p.Format))
+		}
+	}
+	if d.ShippedOverlay != "" && !d.ShippedOn() {
+		errs = append(errs, errors.New("detections.shippedOverlay: set, but detections.shipped is false"))
 	}
 	for i, l := range d.Logsources {
 		if l.Product == "" || len(l.Sources) == 0 {

@@ -237,6 +237,24 @@ func TestValidate(t *testing.T) {
 			c.Streams = []config.Stream{{Declared: config.Declared{ID: "a", Name: "a", Type: "file", Status: "ACTIVE"}}, {Declared: config.Declared{ID: "b", Name: "b", Type: "file", Status: "INACTIVE"}}}
 		}, ""},
 		{"stream without type", func(c *config.Config) { c.Streams = []config.Stream{{Declared: config.Declared{ID: "a", Name: "a"}}} }, "streams[0]: id, name and type are required"},
+		{"detection pack format okta", func(c *config.Config) {
+			c.Detections.Packs = []config.DetectionPack{{Name: "okta-catalog", Path: "x", Format: "okta"}}
+		}, ""},
+		{"detection pack format unknown", func(c *config.Config) {
+			c.Detections.Packs = []config.DetectionPack{{Name: "p", Path: "x", Format: "splunk"}}
+		}, "detections.packs[0].format"},
+		{"detection pack named as the shipped pack", func(c *config.Config) {
+			c.Detections.Packs = []config.DetectionPack{{Name: config.ShippedPackName, Path: "x"}}
+		}, "the shipped pack's"},
+		{"shipped pack replaced", func(c *config.Config) {
+			off := false
+			c.Detections.Shipped = &off
+			c.Detections.Packs = []config.DetectionPack{{Name: config.ShippedPackName, Path: "x"}}
+		}, ""},
+		{"shipped overlay without the shipped pack", func(c *config.Config) {
+			off := false
+			c.Detections.Shipped, c.Detections.ShippedOverlay = &off, "o.yml"
+		}, "detections.shippedOverlay"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

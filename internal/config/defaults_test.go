@@ -47,6 +47,8 @@ func TestWithDefaults(t *testing.T) {
 		{"sources[0]", [2]string{got.Sources[0].Org, got.Sources[0].Status}, [2]string{"default", "ACTIVE"}},
 		{"caller's streams", c.Streams[0], config.Stream{Declared: config.Declared{ID: "a"}}},
 		{"cluster.nodeId", got.Cluster.NodeID, config.DefaultNodeID("")},
+		{"detections.shipped", *got.Detections.Shipped, true},
+		{"detections.shipped (unset)", c.Detections.ShippedOn(), true},
 		{"fixed point", reflect.DeepEqual(got.WithDefaults(), got), true},
 	}
 	for _, tt := range checks {

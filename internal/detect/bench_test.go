@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"github.com/auditstream/auditstream/internal/detect/overlay"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -49,7 +50,11 @@ func benchRegistry(b *testing.B, sigmaDir string, disabled ...string) *Registry 
 	if err != nil {
 		b.Fatal(err)
 	}
-	ov := Overlay{Placeholders: map[string][]string{"legtimate_identifiers": {"@example.com"}}, Disabled: disabled}
+	ov := &overlay.Overlay{Placeholders: map[string][]string{"legtimate_identifiers": {"@example.com"}}, Rules: map[string]overlay.Tuning{}}
+	off := false
+	for _, id := range disabled {
+		ov.Rules[id] = overlay.Tuning{Enabled: &off}
+	}
 	reg := NewRegistry(DefaultRoutes(), LoadPack(sigmaDir, "", files, ov), nativePack(b))
 	for _, in := range reg.Infos() {
 		if in.Status == StatusRefused && in.Pack == sigmaDir {

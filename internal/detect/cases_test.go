@@ -22,7 +22,7 @@ func TestCaseMFAResetThroughRuntime(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			reg := NewRegistry(DefaultRoutes(), LoadPack(dir, "", files, Overlay{}))
+			reg := NewRegistry(DefaultRoutes(), LoadPack(dir, "", files, nil))
 			m, err := NewMatcher(reg, correlate.Config{}, Envelope{})
 			if err != nil {
 				t.Fatal(err)

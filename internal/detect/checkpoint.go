@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -15,22 +16,46 @@ import (
 // BucketState is the KV bucket of the detection runtime's checkpoints.
 const BucketState = "auditstream_detect_state"
 
-// checkpointKey is the key of the one checkpoint (one evaluator per journal;
-// a reader per partition would make it per partition).
+// checkpointKey is the key of the one checkpoint (one evaluator per journal,
+// with a position in each of its partitions).
 const checkpointKey = "checkpoint"
 
 // checkpoint is the correlation engine's state and the journal message up to
-// which it holds every event: restoring it and reading from Seq+1 resumes
-// exactly.
+// which it holds every event, in each journal partition: restoring it and
+// reading each partition from its sequence + 1 resumes exactly.
 type checkpoint struct {
-	Seq      uint64          `json:"seq"`
+	// Seq is the message sequence of partition 0 (of the journal, with one
+	// partition: the checkpoint of every release before partitions).
+	Seq uint64 `json:"seq"`
+	// Seqs, with several partitions only, is each partition's sequence
+	// (Seqs[0] is Seq).
+	Seqs     []uint64        `json:"seqs,omitempty"`
 	Snapshot json.RawMessage `json:"snapshot"`
 }
 
-// saveCheckpoint writes the checkpoint, gzipped (a KV value is one NATS
-// message: the journal allows 8 MiB).
-func saveCheckpoint(ctx context.Context, kv jetstream.KeyValue, seq uint64, snap []byte) error {
-	b, err := json.Marshal(checkpoint{Seq: seq, Snapshot: snap})
+// positions is the checkpoint's sequence in each of n partitions; ok is
+// false when it was written for another partition count (its state then
+// does not fit the journal's partitions).
+func (cp checkpoint) positions(n int) (seqs []uint64, ok bool) {
+	switch {
+	case n <= 1 && len(cp.Seqs) <= 1:
+		return []uint64{cp.Seq}, true
+	case len(cp.Seqs) == n:
+		return slices.Clone(cp.Seqs), true
+	}
+	return make([]uint64, max(n, 1)), false
+}
+
+// saveCheckpoint writes the checkpoint at seqs (one sequence per journal
+// partition), gzipped (a KV value is one NATS message: the journal allows
+// 8 MiB). With one partition it is the format of every release before
+// partitions.
+func saveCheckpoint(ctx context.Context, kv jetstream.KeyValue, seqs []uint64, snap []byte) error {
+	cp := checkpoint{Seq: seqs[0], Snapshot: snap}
+	if len(seqs) > 1 {
+		cp.Seqs = seqs
+	}
+	b, err := json.Marshal(cp)
 	if err != nil {
 		return err
 	}

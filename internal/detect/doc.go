@@ -1,6 +1,8 @@
 // Package detect is the detection runtime: it loads rule packs (Sigma rules,
-// correlations and filters through package sigma, native rules made of an
-// EventBridge pattern plus an optional Sigma correlation block), picks the
+// correlations and filters through package sigma, Okta's catalog through
+// package oktarule, native rules made of an EventBridge pattern plus an
+// optional Sigma correlation block), each tuned by its overlay (package
+// overlay), picks the
 // candidate rules of each journal event in one pass with a pattern.Set,
 // evaluates their full predicates, feeds the matches to the correlation engine
 // (package correlate) and journals what fires as detection events: Okta
@@ -12,8 +14,12 @@
 //
 //   - Registry (registry.go, native.go): the rules of every pack, each with a
 //     status: loaded, refused (with file, line and reason) or "no source" (its
-//     logsource matches no configured event source). LoadPack auto-detects the
-//     front end per file: a document with a top-level match key is native.
+//     logsource matches no configured event source) or disabled by the
+//     overlay. LoadPack auto-detects the front end per file (a document with
+//     a top-level match key is native, one whose detection has okta_systemlog
+//     or splunk is Okta's catalog, else Sigma); LoadPackFormat declares it.
+//     The overlay's level, enabled and suppress are applied at load, its
+//     exceptions and severityWhen by the Matcher.
 //   - Matcher (matcher.go): logsource routing (Routes), the prefilter Set,
 //     full evaluation, and the correlation engine. Detection events carry the
 //     logsource {product: auditstream, service: detections}: only rules that

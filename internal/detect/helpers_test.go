@@ -56,7 +56,7 @@ func nativePack(t testing.TB) *Pack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return LoadPack("native", "", files, Overlay{})
+	return LoadPack("native", "", files, nil)
 }
 
 func nativeRegistry(t testing.TB) *Registry {

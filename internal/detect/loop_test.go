@@ -27,7 +27,7 @@ func TestAlertOnAlertNoLoop(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var packs []*Pack
 			for _, id := range tc.rules {
-				packs = append(packs, LoadPack(id, "", fileList(id+".yml", rule(id)), Overlay{}))
+				packs = append(packs, LoadPack(id, "", fileList(id+".yml", rule(id)), nil))
 			}
 			packs = append(packs, nativePack(t))
 			reg := NewRegistry(DefaultRoutes(), packs...)

@@ -57,6 +57,10 @@ type Matcher struct {
 	// that raised it and its chain depth.
 	curRule  string
 	curDepth int
+	// curEnv is the envelope of the event being fed (nil in Advance), for
+	// the overlays' severityWhen.
+	curEnv *pattern.Envelope
+	envBuf pattern.Envelope
 	// sec and secText cache the envelope time of the last event's second.
 	sec     int64
 	secText string
@@ -65,6 +69,8 @@ type Matcher struct {
 // MatchStats are the matcher's counters, for metrics.
 type MatchStats struct {
 	Events, Candidates, Matches, Detections, Suppressed, Late, BadEvents uint64
+	// Excepted counts matches dropped by an overlay exception.
+	Excepted uint64
 	// ChainStopped counts detection events not evaluated because their chain
 	// of alert-on-alert detections reached MaxChainDepth.
 	ChainStopped uint64
@@ -115,18 +121,24 @@ func NewMatcher(reg *Registry, cfg correlate.Config, env Envelope) (*Matcher, er
 			m.sets[ri].Add(pattern.ID(r.ID), p)
 			m.byPat[pattern.ID(r.ID)] = r
 		}
-		var paths []field.Path
-		for _, in := range eng.Inputs(baseID(r.ID)) {
-			if a, ok := r.aliases[in]; ok {
-				in = a
-			}
-			fp, err := field.ParsePath(in)
-			if err != nil {
-				return nil, fmt.Errorf("rule %s: field %q: %w", r.ID, in, err)
-			}
-			paths = append(paths, fp)
+		bases := []string{baseID(r.ID)}
+		for _, f := range r.feeds {
+			bases = append(bases, f.base)
 		}
-		m.inputs[baseID(r.ID)] = paths
+		for _, b := range bases {
+			var paths []field.Path
+			for _, in := range eng.Inputs(b) {
+				if a, ok := r.aliases[in]; ok {
+					in = a
+				}
+				fp, err := field.ParsePath(in)
+				if err != nil {
+					return nil, fmt.Errorf("rule %s: field %q: %w", r.ID, in, err)
+				}
+				paths = append(paths, fp)
+			}
+			m.inputs[b] = paths
+		}
 	}
 	for _, c := range reg.engineRules() {
 		m.corrType[c.ID] = string(c.Type)
@@ -212,8 +224,11 @@ func (m *Matcher) Feed(r *event.Record, out []Raised) []Raised {
 			return out
 		}
 	}
-	env := pattern.Envelope{Version: "0", ID: r.UUID, DetailType: "SystemLog", Source: source,
+	// The envelope lives in the matcher (no allocation per event); curEnv
+	// points at it while the event's rules are evaluated.
+	m.envBuf = pattern.Envelope{Version: "0", ID: r.UUID, DetailType: "SystemLog", Source: source,
 		Account: m.env.Account, Region: m.env.Region, Detail: r.Data}
+	env := &m.envBuf
 	if r.Account != "" {
 		env.Account = r.Account
 	}
@@ -227,13 +242,15 @@ func (m *Matcher) Feed(r *event.Record, out []Raised) []Raised {
 		if routes&(1<<uint(ri)) == 0 {
 			continue
 		}
-		m.ids = m.sets[ri].MatchAllEnvelope(&env, m.ids[:0])
+		m.ids = m.sets[ri].MatchAllEnvelope(env, m.ids[:0])
+		m.curEnv = env
 		for _, id := range m.ids {
-			out = m.eval(m.byPat[id], r, out)
+			out = m.eval(m.byPat[id], r, env, out)
 		}
 		for _, rl := range m.unindexed[ri] {
-			out = m.eval(rl, r, out)
+			out = m.eval(rl, r, env, out)
 		}
+		m.curEnv = nil
 	}
 	return out
 }
@@ -250,7 +267,7 @@ func (m *Matcher) event(r *event.Record) (*field.Event, bool) {
 	return &m.fe, len(m.fe.Raw()) > 0
 }
 
-func (m *Matcher) eval(rl *rule, r *event.Record, out []Raised) []Raised {
+func (m *Matcher) eval(rl *rule, r *event.Record, env *pattern.Envelope, out []Raised) []Raised {
 	if rl == nil || (rl.Org != "" && rl.Org != r.Org) || (m.curRule != "" && rl.ID == m.curRule) {
 		return out
 	}
@@ -264,8 +281,23 @@ func (m *Matcher) eval(rl *rule, r *event.Record, out []Raised) []Raised {
 			return out
 		}
 	}
+	if rl.exceptions != nil && rl.exceptions.Excepted(env) {
+		m.stats.Excepted++
+		return out
+	}
 	m.stats.Matches++
-	bid := rl.base
+	out = m.observe(rl.base, r, out)
+	for _, f := range rl.feeds {
+		if !f.exc.Excepted(env) {
+			out = m.observe(f.base, r, out)
+		}
+	}
+	return out
+}
+
+// observe gives the engine one match of base id bid with the fields it
+// asks for.
+func (m *Matcher) observe(bid string, r *event.Record, out []Raised) []Raised {
 	paths := m.inputs[bid]
 	m.fields = m.fields[:0]
 	if len(paths) > 0 {
@@ -307,6 +339,10 @@ func (m *Matcher) collect(res correlate.Result, last *event.Record, out []Raised
 		info, ok := m.reg.Info(d.Rule)
 		if !ok {
 			info = Info{ID: d.Rule, Title: d.Rule, Slug: slugOf("", "", d.Rule), Level: "medium"}
+		}
+		if t := m.reg.tunes[d.Rule]; t != nil && m.curEnv != nil {
+			// severityWhen: the event that completed the detection decides.
+			info.Level = t.LevelFor(info.Level, m.curEnv)
 		}
 		depth := 1
 		if last != nil && last.Source == DetectSource {

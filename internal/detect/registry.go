@@ -13,38 +13,22 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/auditstream/auditstream/internal/detect/correlate"
+	"github.com/auditstream/auditstream/internal/detect/oktarule"
+	"github.com/auditstream/auditstream/internal/detect/overlay"
 	"github.com/auditstream/auditstream/internal/detect/sigma"
 	"github.com/auditstream/auditstream/internal/pattern"
 )
 
-// Overlay is what a user tunes per pack without editing the upstream rule
-// files (DETECTIONS.md §6.4): Sigma placeholders and field aliases, rules
-// disabled, levels, and the pack's default suppression.
-type Overlay struct {
-	Placeholders map[string][]string `yaml:"placeholders"`
-	Aliases      map[string]string   `yaml:"aliases"`
-	// Disabled lists rule ids not to load (listed with status "disabled").
-	Disabled []string `yaml:"disabled"`
-	// Levels overrides rules' levels by id.
-	Levels map[string]string `yaml:"levels"`
-	// Suppress is the default suppression of the pack's rules (default 1h).
-	Suppress *suppressSpec `yaml:"suppress"`
-}
-
-// ReadOverlay reads an overlay file strictly (unknown keys are errors).
-func ReadOverlay(path string) (Overlay, error) {
-	var ov Overlay
+// ReadOverlay reads a pack overlay file (package overlay: one format for every
+// pack, which also reads the older short forms disabled, levels and
+// suppress). An empty path is no overlay (nil).
+func ReadOverlay(path string) (*overlay.Overlay, error) {
 	if path == "" {
-		return ov, nil
+		return nil, nil
 	}
-	b, err := os.ReadFile(path)
+	ov, err := overlay.Load(path)
 	if err != nil {
-		return ov, fmt.Errorf("overlay: %w", err)
-	}
-	dec := yaml.NewDecoder(strings.NewReader(string(b)))
-	dec.KnownFields(true)
-	if err := dec.Decode(&ov); err != nil && len(strings.TrimSpace(string(b))) > 0 {
-		return ov, fmt.Errorf("overlay %s: %w", path, err)
+		return nil, fmt.Errorf("overlay: %w", err)
 	}
 	return ov, nil
 }
@@ -63,6 +47,8 @@ type Pack struct {
 	Infos []Info
 	// Warnings are the loaders' warnings, for the log.
 	Warnings []string
+	// tunes are the overlay's exceptions and severityWhen, by rule id.
+	tunes map[string]*overlay.Effective
 }
 
 // ReadFiles reads the .yml and .yaml files of a pack path (a directory, or
@@ -98,27 +84,72 @@ func ReadFiles(path string) ([]sigma.File, error) {
 	return files, err
 }
 
-// LoadPack compiles the files of pack name with its overlay. Each file goes
-// to the native front end when its first document has a top-level match key,
-// else to the Sigma loader. org is the org of uploaded rules ("" for packs
-// of every org). popts are the pattern limits native rules compile with.
-func LoadPack(name, org string, files []sigma.File, ov Overlay, popts ...pattern.Option) *Pack {
-	p := &Pack{Name: name, Org: org}
-	defSup, err := ov.Suppress.duration(DefaultSuppress)
-	if err != nil {
-		p.Warnings = append(p.Warnings, fmt.Sprintf("overlay: %v (using %s)", err, DefaultSuppress))
-		defSup = DefaultSuppress
+// LoadPack compiles the files of pack name with its overlay (nil: none),
+// telling each file's format from its content (LoadPackFormat with
+// FormatAuto).
+func LoadPack(name, org string, files []sigma.File, ov *overlay.Overlay, popts ...pattern.Option) *Pack {
+	return LoadPackFormat(FormatAuto, name, org, files, ov, popts...)
+}
+
+// FormatAuto tells a pack file's format from its first document: native
+// when it has a top-level match key, Okta's catalog when its detection has
+// okta_systemlog or splunk and no condition, else Sigma.
+const FormatAuto = ""
+
+// ValidFormat reports whether f is a pack format LoadPackFormat takes.
+func ValidFormat(f string) bool {
+	switch f {
+	case FormatAuto, FormatSigma, FormatNative, FormatOkta:
+		return true
 	}
-	var sigmaFiles []sigma.File
+	return false
+}
+
+// LoadPackFormat compiles the files of pack name with its overlay. format
+// is FormatAuto (each file by its content) or the format of every file:
+// FormatSigma, FormatNative or FormatOkta (Okta's detection catalog, whose
+// entries without an OIE expression are listed as refused). org is the org
+// of uploaded rules ("" for packs of every org). popts are the pattern
+// limits native rules compile with.
+func LoadPackFormat(format, name, org string, files []sigma.File, ov *overlay.Overlay, popts ...pattern.Option) *Pack {
+	p := &Pack{Name: name, Org: org}
+	if !ValidFormat(format) {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("unknown pack format %q: every file refused", format))
+		for _, f := range files {
+			p.Infos = append(p.Infos, Info{Pack: name, Org: org, File: f.Name, Line: 1, Status: StatusRefused,
+				Reason: fmt.Sprintf("unknown pack format %q", format)})
+		}
+		return p
+	}
+	defSup := DefaultSuppress
+	if ov != nil && ov.Defaults.Suppress != nil {
+		defSup = ov.Defaults.Suppress.For
+		if len(ov.Defaults.Suppress.By) > 0 || ov.Defaults.Suppress.Summary {
+			p.Warnings = append(p.Warnings, "overlay: defaults.suppress: only for is applied to every rule (set by and summary per rule)")
+		}
+	}
+	var sigmaFiles, oktaFiles []sigma.File
 	for _, f := range files {
+		if format == FormatOkta {
+			oktaFiles = append(oktaFiles, f)
+			continue
+		}
+		if format == FormatSigma {
+			sigmaFiles = append(sigmaFiles, f)
+			continue
+		}
 		docs, err := splitDocs(f.Data)
 		if err != nil && len(docs) == 0 {
 			p.Infos = append(p.Infos, Info{Pack: name, Org: org, File: f.Name, Line: 1, Status: StatusRefused,
-				Reason: fmt.Sprintf("yaml: %v", err), Format: FormatSigma})
+				Reason: fmt.Sprintf("yaml: %v", err), Format: cmpOr(format, FormatSigma)})
 			continue
 		}
-		if len(docs) == 0 || !isNative(docs[0]) {
-			sigmaFiles = append(sigmaFiles, f)
+		if format == FormatAuto && (len(docs) == 0 || !isNative(docs[0])) {
+			if len(docs) > 0 && isOkta(docs[0]) {
+				oktaFiles = append(oktaFiles, f)
+			} else {
+				sigmaFiles = append(sigmaFiles, f)
+			}
 			continue
 		}
 		for _, d := range docs {
@@ -137,28 +168,114 @@ func LoadPack(name, org string, files []sigma.File, ov Overlay, popts ...pattern
 			p.add(ov, r, c, info)
 		}
 	}
-	if len(sigmaFiles) > 0 {
+	if len(sigmaFiles) > 0 || (len(ov.SigmaFiles()) > 0 && len(oktaFiles) == 0) {
 		p.loadSigma(sigmaFiles, ov, defSup)
+	}
+	if len(oktaFiles) > 0 {
+		p.loadOkta(oktaFiles, ov, defSup)
+	}
+	var ids []string
+	for _, in := range p.Infos {
+		ids = append(ids, in.ID)
+	}
+	for _, id := range ov.Unknown(ids) {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("overlay tunes rule %s, which the pack does not have", id))
 	}
 	return p
 }
 
-func (p *Pack) add(ov Overlay, r *rule, c *correlate.Rule, info Info) {
-	if lv := ov.Levels[info.ID]; lv != "" {
-		info.Level = lv
+// isOkta reports whether a YAML document is an entry of Okta's detection
+// catalog: its detection has okta_systemlog or splunk and no condition.
+func isOkta(doc *yaml.Node) bool {
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		doc = doc.Content[0]
+	}
+	if doc.Kind != yaml.MappingNode {
+		return false
+	}
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		if doc.Content[i].Value != "detection" || doc.Content[i+1].Kind != yaml.MappingNode {
+			continue
+		}
+		det, okta := doc.Content[i+1], false
+		for j := 0; j+1 < len(det.Content); j += 2 {
+			switch det.Content[j].Value {
+			case "condition":
+				return false
+			case "okta_systemlog", "splunk":
+				okta = true
+			}
+		}
+		return okta
+	}
+	return false
+}
+
+// loadOkta compiles files of Okta's detection catalog. Entries without an
+// OIE expression are refused ("unsupported: no OIE expression").
+func (p *Pack) loadOkta(files []sigma.File, ov *overlay.Overlay, defSup time.Duration) {
+	op := oktarule.LoadFiles(ov, files...)
+	for _, w := range op.Warnings {
+		p.Warnings = append(p.Warnings, w.String())
+	}
+	for _, rf := range op.Refused {
+		p.Infos = append(p.Infos, Info{ID: rf.ID, Title: rf.Title, Pack: p.Name, Org: p.Org, File: rf.File, Line: rf.Line,
+			Format: FormatOkta, Status: StatusRefused, Reason: rf.Reason, Kind: KindDetection})
+	}
+	var aliases map[string]string
+	if ov != nil {
+		aliases = ov.Aliases
+	}
+	for _, or := range op.Rules {
+		info := metaInfo(or.Meta, p.Name, p.Org)
+		info.Format, info.Kind = FormatOkta, KindDetection
+		info.License = cmpOr(or.License, oktarule.License)
+		r := &rule{Info: info, match: or.Match, suppress: defSup, groupBy: []string{"actor.id"}, raises: true, aliases: aliases}
+		if pf := or.Prefilter(); pf != nil {
+			r.prefilter = pf.Pattern()
+		}
+		p.add(ov, r, nil, info)
+	}
+}
+
+// add applies the overlay's tuning of the rule (enabled, level, suppress,
+// exceptions, severityWhen) and adds it: r is its detection rule, c its
+// correlation (either may be nil).
+func (p *Pack) add(ov *overlay.Overlay, r *rule, c *correlate.Rule, info Info) {
+	eff := ov.For(info.ID)
+	if eff.Level != "" {
+		info.Level = eff.Level
 		if r != nil {
-			r.Level = lv
+			r.Level = eff.Level
 		}
 	}
-	if slices.Contains(ov.Disabled, info.ID) {
+	if !eff.Enabled {
 		info.Status = StatusDisabled
 		p.Infos = append(p.Infos, info)
 		return
+	}
+	if ov != nil {
+		if s := ov.Rules[info.ID].Suppress; s != nil {
+			p.applySuppress(info.ID, s, r, c)
+		}
+	}
+	if len(eff.Exceptions) > 0 && r == nil && c != nil {
+		p.privateInputs(c, &overlay.Effective{Exceptions: eff.Exceptions})
+	}
+	if len(eff.Exceptions) > 0 || len(eff.SeverityWhen) > 0 {
+		if p.tunes == nil {
+			p.tunes = map[string]*overlay.Effective{}
+		}
+		e := eff
+		p.tunes[info.ID] = &e
 	}
 	info.Status = StatusLoaded
 	if r != nil {
 		r.Info.Level = info.Level
 		r.Info.Status = StatusLoaded
+		if len(eff.Exceptions) > 0 {
+			r.exceptions = &overlay.Effective{Exceptions: eff.Exceptions}
+		}
 		p.rules = append(p.rules, r)
 	}
 	if c != nil {
@@ -167,8 +284,72 @@ func (p *Pack) add(ov Overlay, r *rule, c *correlate.Rule, info Info) {
 	p.Infos = append(p.Infos, info)
 }
 
-func (p *Pack) loadSigma(files []sigma.File, ov Overlay, defSup time.Duration) {
-	sp := sigma.LoadFiles(sigma.Overlay{Placeholders: ov.Placeholders, Aliases: ov.Aliases}, files...)
+// privateInputs gives Sigma correlation c, which has exceptions, private
+// inputs: its detection rules' matches reach it under a base id of its own
+// (base:<rule>#<correlation>) unless the event matches an exception, so
+// that other correlations of the same rules are not affected. Correlations
+// it references (chaining) are not filtered: the loader warns.
+func (p *Pack) privateInputs(c *correlate.Rule, exc *overlay.Effective) {
+	rename := map[string]string{}
+	for i, in := range c.Rules {
+		if !strings.HasPrefix(in, "base:") {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("overlay: exceptions of correlation %s apply to its rules' events, not to the firings of correlation %s", c.ID, in))
+			continue
+		}
+		rid := strings.TrimPrefix(in, "base:")
+		var target *rule
+		for _, r := range p.rules {
+			if r.ID == rid {
+				target = r
+			}
+		}
+		if target == nil {
+			continue // disabled: no matches at all
+		}
+		priv := in + "#" + c.ID
+		target.feeds = append(target.feeds, feed{base: priv, exc: exc})
+		rename[in] = priv
+		c.Rules[i] = priv
+	}
+	for _, per := range c.Aliases {
+		for from, to := range rename {
+			if f, ok := per[from]; ok {
+				delete(per, from)
+				per[to] = f
+			}
+		}
+	}
+}
+
+// applySuppress applies an overlay's per-rule suppression.
+func (p *Pack) applySuppress(id string, s *overlay.Suppress, r *rule, c *correlate.Rule) {
+	if s.Summary {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("overlay: rule %s: suppress.summary is not supported yet (ignored)", id))
+	}
+	if c != nil {
+		c.Suppress = s.For
+		if len(s.By) > 0 && !slices.Equal(s.By, c.GroupBy) {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("overlay: rule %s: suppress.by is ignored: a correlation is suppressed per group-by group", id))
+		}
+		if r != nil {
+			r.suppress = s.For
+		}
+		return
+	}
+	if r != nil {
+		r.suppress = s.For
+		if len(s.By) > 0 {
+			r.groupBy = slices.Clone(s.By)
+		}
+	}
+}
+
+func (p *Pack) loadSigma(files []sigma.File, ov *overlay.Overlay, defSup time.Duration) {
+	sp := sigma.LoadFiles(ov.Sigma(), append(slices.Clone(files), ov.SigmaFiles()...)...)
+	var aliases map[string]string
+	if ov != nil {
+		aliases = ov.Aliases
+	}
 	for _, w := range sp.Warnings {
 		p.Warnings = append(p.Warnings, w.String())
 	}
@@ -202,7 +383,7 @@ func (p *Pack) loadSigma(files []sigma.File, ov Overlay, defSup time.Duration) {
 		info := metaInfo(sr.Meta, p.Name, p.Org)
 		info.Kind = KindDetection
 		r := &rule{Info: info, match: sr.Match, suppress: defSup, groupBy: []string{"actor.id"}, raises: !referenced[sr.ID] || generated[sr.ID],
-			aliases: ov.Aliases}
+			aliases: aliases}
 		if pf := sr.Prefilter(); pf != nil {
 			r.prefilter = pf.Pattern()
 		}
@@ -290,6 +471,8 @@ type Registry struct {
 	corrs []correlate.Rule
 	infos []Info
 	byID  map[string]*Info
+	// tunes are the overlays' severityWhen (and exceptions), by rule id.
+	tunes map[string]*overlay.Effective
 }
 
 // NewRegistry gathers packs: rule ids must be unique across packs (a later
@@ -337,6 +520,14 @@ func NewRegistry(routes []Route, packs ...*Pack) *Registry {
 		for _, c := range p.corrs {
 			if !isDup(p.Org, c.ID) {
 				g.corrs = append(g.corrs, c)
+			}
+		}
+		for id, t := range p.tunes {
+			if !isDup(p.Org, id) {
+				if g.tunes == nil {
+					g.tunes = map[string]*overlay.Effective{}
+				}
+				g.tunes[id] = t
 			}
 		}
 	}

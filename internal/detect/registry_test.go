@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"github.com/auditstream/auditstream/internal/detect/overlay"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -52,7 +53,7 @@ func TestSigmaPacksLoad(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			reg := NewRegistry(DefaultRoutes(), LoadPack(dir, "", files, Overlay{}))
+			reg := NewRegistry(DefaultRoutes(), LoadPack(dir, "", files, nil))
 			loaded, refused := 0, 0
 			for _, in := range reg.Infos() {
 				switch in.Status {
@@ -77,7 +78,7 @@ func TestSigmaPacksLoad(t *testing.T) {
 				if refused != 1 {
 					t.Errorf("got %d refused, want 1 (the placeholder rule without overlay)", refused)
 				}
-				ov := Overlay{Placeholders: map[string][]string{"legtimate_identifiers": {"@example.com"}}}
+				ov := &overlay.Overlay{Placeholders: map[string][]string{"legtimate_identifiers": {"@example.com"}}}
 				reg := NewRegistry(DefaultRoutes(), LoadPack(dir, "", files, ov))
 				for _, in := range reg.Infos() {
 					if in.Status != StatusLoaded {
@@ -95,7 +96,7 @@ func TestRoutesDeclareSources(t *testing.T) {
 		t.Fatal(err)
 	}
 	routes := append(DefaultRoutes(), Route{Product: "github", Sources: []string{"github.audit"}})
-	reg := NewRegistry(routes, LoadPack("p", "", files, Overlay{}))
+	reg := NewRegistry(routes, LoadPack("p", "", files, nil))
 	if in, _ := reg.Info("2c0f6a0e-6a57-4f0e-9d0e-0b6f3f1b1a04"); in.Status != StatusLoaded {
 		t.Errorf("with a github route: got %q, want loaded", in.Status)
 	}
@@ -110,7 +111,7 @@ author: t
 match: {detail: {eventType: [user.session.start]}}
 correlation: {type: event_count, timespan: 1h, condition: {gte: 5000}}
 `)
-	reg := NewRegistry(DefaultRoutes(), nativePack(t), LoadPack("p2", "", fileList("x.yml", unreachable), Overlay{}))
+	reg := NewRegistry(DefaultRoutes(), nativePack(t), LoadPack("p2", "", fileList("x.yml", unreachable), nil))
 	reg.Check(correlate.Config{})
 	in, _ := findInfo(reg, "too-many")
 	if in.Status != StatusRefused || !strings.Contains(in.Reason, "cannot be reached") {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/detect/field"
+	"github.com/auditstream/auditstream/internal/detect/overlay"
 	"github.com/auditstream/auditstream/internal/detect/sigma"
 	"github.com/auditstream/auditstream/internal/pattern"
 )
@@ -14,6 +15,8 @@ import (
 const (
 	FormatSigma  = "sigma"
 	FormatNative = "native"
+	// FormatOkta is Okta's detection catalog (okta/customer-detections).
+	FormatOkta = "okta"
 )
 
 // Rule kinds: a detection (single-event predicate) or a correlation over
@@ -85,6 +88,20 @@ type rule struct {
 	// aliases are the pack overlay's field aliases (Sigma name → LogEvent
 	// path), applied to the group-by and value fields the engine asks for.
 	aliases map[string]string
+	// exceptions, when set, are the overlay's exceptions: an event matching
+	// one never triggers the rule.
+	exceptions *overlay.Effective
+	// feeds are the private inputs of Sigma correlations with exceptions:
+	// the rule's matches go to each feed's base id unless excepted.
+	feeds []feed
+}
+
+// feed is a private input of one correlation: its matches of a rule, minus
+// the correlation's exceptions (the rule's own base id is shared by every
+// correlation that references it).
+type feed struct {
+	base string
+	exc  *overlay.Effective
 }
 
 // baseID is the correlation engine's name for the matches of detection rule id:

@@ -160,7 +160,7 @@ func (r *Rules) rebuildOff() {
 // uploadPack loads an uploaded rule file as the one-file pack of its org.
 func uploadPack(org, doc string, popts []pattern.Option) *Pack {
 	name := "upload.yml"
-	return LoadPack("uploaded", org, []sigma.File{{Name: name, Data: []byte(doc)}}, Overlay{}, popts...)
+	return LoadPack("uploaded", org, []sigma.File{{Name: name, Data: []byte(doc)}}, nil, popts...)
 }
 
 // Run keeps the rules current with the bucket until ctx ends.

@@ -83,7 +83,9 @@ type Service struct {
 	log    *slog.Logger
 	leases *lease.Leases
 
-	pos       atomic.Uint64
+	// pos is the message sequence evaluated up to in each journal
+	// partition (nil before the first evaluation).
+	pos       atomic.Pointer[[]atomic.Uint64]
 	unindexed atomic.Int64
 	events    atomic.Uint64
 	raised    atomic.Uint64
@@ -127,8 +129,8 @@ func (s *Service) register(reg prometheus.Registerer) {
 	for _, col := range []prometheus.Collector{
 		g("auditstream_detect_unindexed_rules", "Rules without a prefilter, evaluated for every event of their logsource.",
 			func() float64 { return float64(s.unindexed.Load()) }),
-		g("auditstream_detect_position", "Journal message sequence the detections runtime has evaluated up to.",
-			func() float64 { return float64(s.pos.Load()) }),
+		g("auditstream_detect_position", "Journal message sequence the detections runtime has evaluated up to (summed over the journal partitions).",
+			func() float64 { return float64(s.Position()) }),
 		c("auditstream_detect_events_total", "Journal events evaluated by the detections runtime.",
 			func() float64 { return float64(s.events.Load()) }),
 		c("auditstream_detect_detections_total", "Detection events appended.",
@@ -144,8 +146,29 @@ func (s *Service) register(reg prometheus.Registerer) {
 	}
 }
 
-// Position is the journal message sequence evaluated so far.
-func (s *Service) Position() uint64 { return s.pos.Load() }
+// Position is the journal message sequence evaluated so far; with several
+// journal partitions, the sum of Positions.
+func (s *Service) Position() uint64 {
+	var sum uint64
+	for _, p := range s.Positions() {
+		sum += p
+	}
+	return sum
+}
+
+// Positions is the message sequence evaluated so far in each journal
+// partition (nil before the runtime started evaluating).
+func (s *Service) Positions() []uint64 {
+	ps := s.pos.Load()
+	if ps == nil {
+		return nil
+	}
+	out := make([]uint64, len(*ps))
+	for i := range *ps {
+		out[i] = (*ps)[i].Load()
+	}
+	return out
+}
 
 // Run evaluates until ctx ends; on every node, only the lease holder works.
 func (s *Service) Run(ctx context.Context) error {
@@ -178,7 +201,10 @@ func (s *Service) Run(ctx context.Context) error {
 // errLeaseLost stops an evaluation whose lease another node took.
 var errLeaseLost = errors.New("detections lease lost")
 
-func (s *Service) build(ctx context.Context) (*Matcher, uint64, error) {
+// build makes the matcher of the current rules, restored from the
+// checkpoint, and returns the sequence the checkpoint covers in each
+// journal partition.
+func (s *Service) build(ctx context.Context) (*Matcher, []uint64, error) {
 	// This build takes the current rules: a change signalled before it is
 	// already in them.
 	select {
@@ -188,16 +214,25 @@ func (s *Service) build(ctx context.Context) (*Matcher, uint64, error) {
 	reg := s.deps.Rules.Registry()
 	m, err := NewMatcher(reg, s.cfg.Engine, s.cfg.Envelope)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	m.Enabled = s.deps.Rules.Enabled
 	s.unindexed.Store(int64(m.Unindexed()))
+	n := len(s.deps.Journal.Partitions())
 	cp, ok, err := loadCheckpoint(ctx, s.deps.StateKV)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	if !ok {
-		return m, 0, nil
+		return m, make([]uint64, n), nil
+	}
+	seqs, fits := cp.positions(n)
+	if !fits {
+		// Loudly: the journal's events are evaluated again from its start
+		// (detections already journaled are not appended again).
+		s.log.Error("detections checkpoint is of a journal with another number of partitions: correlation state starts empty, the journal is evaluated from its start",
+			"checkpointPartitions", max(len(cp.Seqs), 1), "journalPartitions", n)
+		return m, seqs, nil
 	}
 	rep, err := m.Engine().Restore(cp.Snapshot)
 	if err != nil {
@@ -206,25 +241,30 @@ func (s *Service) build(ctx context.Context) (*Matcher, uint64, error) {
 	} else if len(rep.Discarded) > 0 {
 		s.log.Warn("detections: state of changed or removed rules discarded", "rules", rep.Discarded)
 	}
-	return m, cp.Seq, nil
+	return m, seqs, nil
 }
 
 // journaled returns the uuids of the detection events in the journal after
-// message seq: those a previous run raised after its last checkpoint (or
-// every one, without a checkpoint). Their
+// message seqs[i] of each partition i: those a previous run raised after
+// its last checkpoint (or every one, without a checkpoint). Their
 // repeats are not appended again, even after the journal's de-duplication
 // window has passed (a restart long after a crash).
-func (s *Service) journaled(ctx context.Context, seq uint64) (map[string]bool, error) {
+func (s *Service) journaled(ctx context.Context, seqs []uint64) (map[string]bool, error) {
 	seen := map[string]bool{}
-	err := s.deps.Journal.Scan(ctx, "", journal.ScanFrom{FromSeq: seq + 1}, func(recs []event.Record, _ uint64, _ time.Time) bool {
-		for i := range recs {
-			if recs[i].Source == DetectSource {
-				seen[recs[i].Org+"\x00"+recs[i].UUID] = true
+	for i, p := range s.deps.Journal.Partitions() {
+		err := p.Scan(ctx, "", journal.ScanFrom{FromSeq: seqs[i] + 1}, func(recs []event.Record, _ uint64, _ time.Time) bool {
+			for i := range recs {
+				if recs[i].Source == DetectSource {
+					seen[recs[i].Org+"\x00"+recs[i].UUID] = true
+				}
 			}
+			return ctx.Err() == nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		return ctx.Err() == nil
-	})
-	return seen, err
+	}
+	return seen, nil
 }
 
 func (s *Service) runOwned(ctx context.Context) error {
@@ -232,9 +272,11 @@ func (s *Service) runOwned(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if u, err := s.deps.Journal.Usage(ctx); err == nil && u.FirstSeq > pos+1 && pos > 0 {
-		s.log.Error("detections: journal events after the checkpoint were removed before they were evaluated",
-			"checkpoint", pos, "firstSeq", u.FirstSeq, "messages", u.FirstSeq-pos-1)
+	for i, p := range s.deps.Journal.Partitions() {
+		if u, err := p.Usage(ctx); err == nil && u.FirstSeq > pos[i]+1 && pos[i] > 0 {
+			s.log.Error("detections: journal events after the checkpoint were removed before they were evaluated",
+				"stream", p.Stream(), "checkpoint", pos[i], "firstSeq", u.FirstSeq, "messages", u.FirstSeq-pos[i]-1)
+		}
 	}
 	// Also from the start (no checkpoint: a first start, or lost state):
 	// detections already in the journal are not appended again.
@@ -248,33 +290,50 @@ func (s *Service) runOwned(ctx context.Context) error {
 		return err
 	}
 	defer rd.stop()
-	s.pos.Store(pos)
-	s.log.Info("detections runtime evaluating", "from", pos+1, "rules", len(m.reg.rules), "unindexed", m.Unindexed())
+	cur := make([]atomic.Uint64, len(pos))
+	for i := range pos {
+		cur[i].Store(pos[i])
+	}
+	s.pos.Store(&cur)
+	s.log.Info("detections runtime evaluating", "after", pos, "rules", len(m.reg.rules), "unindexed", m.Unindexed())
 	var (
-		lastBatch batch
-		saved     = pos
+		// lastBatch is the last message handed on of each partition.
+		lastBatch = make([]batch, len(pos))
+		saved     = slices.Clone(pos)
 		lastSave  = time.Now()
 		raised    []Raised
 		tick      = time.NewTicker(tickInterval)
-		// caught is true once the journal has been read to its end.
-		caught = rd.pending == 0
+		// behind marks the partitions not yet read to their end; caught
+		// is true once every partition has been.
+		behind = make([]bool, len(pos))
+		caught = true
 		// reported are the loss counters last logged.
 		reported lossCounts
 	)
+	for i, n := range rd.pending {
+		behind[i] = n > 0
+		caught = caught && n == 0
+	}
 	defer tick.Stop()
 	save := func(ctx context.Context) error {
-		if s.freezeCheckpoint.Load() || (s.pos.Load() == saved && time.Since(lastSave) < time.Minute) {
+		now := s.Positions()
+		if s.freezeCheckpoint.Load() || (slices.Equal(now, saved) && time.Since(lastSave) < time.Minute) {
 			return nil
 		}
 		snap, err := m.Engine().Snapshot()
 		if err != nil {
 			return err
 		}
-		if err := saveCheckpoint(ctx, s.deps.StateKV, s.pos.Load(), snap); err != nil {
+		if err := saveCheckpoint(ctx, s.deps.StateKV, now, snap); err != nil {
 			return err
 		}
-		saved, lastSave = s.pos.Load(), time.Now()
-		return lastBatch.ack()
+		saved, lastSave = now, time.Now()
+		for _, b := range lastBatch {
+			if err := b.ack(); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	for {
 		select {
@@ -332,9 +391,10 @@ func (s *Service) runOwned(ctx context.Context) error {
 			if ss := m.TakeSuppressed(); len(ss) > 0 && s.deps.Suppressed != nil {
 				s.deps.Suppressed(ctx, ss)
 			}
-			lastBatch = b
-			caught = b.pending == 0
-			s.pos.Store(b.seq)
+			lastBatch[b.part] = b
+			behind[b.part] = b.pending > 0
+			caught = !slices.Contains(behind, true)
+			cur[b.part].Store(b.seq)
 			s.observe(m)
 		}
 	}

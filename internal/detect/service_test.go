@@ -99,7 +99,7 @@ author: auditstream
 match: {detail: {eventType: [{prefix: ""}]}}
 suppress: {for: "0"}
 `)
-	reg := NewRegistry(DefaultRoutes(), LoadPack("p", "", fileList("any.yml", files), Overlay{}))
+	reg := NewRegistry(DefaultRoutes(), LoadPack("p", "", fileList("any.yml", files), nil))
 	j := journaltest.Open(t)
 	svc, stop := startService(t, j, reg, Config{}, nil)
 	defer stop()

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"github.com/auditstream/auditstream/internal/detect/overlay"
 	"testing"
 	"time"
 
@@ -36,7 +37,7 @@ correlation:
 `
 
 func TestSigmaCorrelationThroughRuntime(t *testing.T) {
-	ov := Overlay{Aliases: map[string]string{"user": "actor.alternateId"}}
+	ov := &overlay.Overlay{Aliases: map[string]string{"user": "actor.alternateId"}}
 	reg := NewRegistry(DefaultRoutes(), LoadPack("p", "", fileList("c.yml", []byte(sigmaCorrelation)), ov))
 	for _, in := range reg.Infos() {
 		if in.Status != StatusLoaded {

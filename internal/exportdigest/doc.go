@@ -26,7 +26,12 @@
 // waiting, from a goroutine of its own, so a quiet stream's last objects
 // are covered too; Close writes a last digest. Keys are created only if
 // absent (S3 If-None-Match: *; O_EXCL on disk): nothing is ever overwritten
-// or deleted, so a bucket with S3 Object Lock works.
+// or deleted, so a bucket with S3 Object Lock works. A digest that cannot
+// be written is retried at the next tick (its objects wait); each failure
+// is logged (ERROR) and handed to Deps.Report, through which a stream
+// shows it in its status (lastError), the metric
+// auditstream_export_digest_failures_total{stream} and a
+// system.log_stream.digest_failed System Log event.
 //
 // Restarts. Before its first digest, a Writer finds the stream's newest
 // digest (the chain goes on from it) and lists the data written since:

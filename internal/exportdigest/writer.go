@@ -90,6 +90,12 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Report, when set, is told the outcome of every digest the timer or
+	// Close tried to write: the error, or nil once one was written (or
+	// nothing was waiting). A stream shows the failures in its status, a
+	// metric and the System Log (sink.DigestReporter); the writer itself
+	// only logs them.
+	Report func(err error)
 }
 
 // Writer writes the digests of one stream. Add, Flush and Close may be
@@ -154,13 +160,22 @@ func (w *Writer) Start() {
 				return
 			case <-t.C:
 				ctx, cancel := context.WithTimeout(context.Background(), max(w.cfg.Interval, time.Minute))
-				if err := w.Flush(ctx); err != nil {
+				err := w.Flush(ctx)
+				if err != nil {
 					w.log.Error("digest not written; the objects since the last digest wait for the next attempt", "err", err)
 				}
 				cancel()
+				w.report(err)
 			}
 		}
 	}()
+}
+
+// report hands the outcome of a digest attempt to Deps.Report.
+func (w *Writer) report(err error) {
+	if w.deps.Report != nil {
+		w.deps.Report(err)
+	}
 }
 
 // Add records that the data object e was written; the next digest lists
@@ -364,6 +379,7 @@ func (w *Writer) Close(ctx context.Context) error {
 			<-w.done
 		}
 		w.closeErr = w.Flush(ctx)
+		w.report(w.closeErr)
 	})
 	return w.closeErr
 }

@@ -28,7 +28,12 @@ type apiHarness struct {
 
 func newAPIHarness(t *testing.T) *apiHarness {
 	t.Helper()
-	j := journaltest.Open(t)
+	return newAPIHarnessOn(t, journaltest.Open(t))
+}
+
+// newAPIHarnessOn serves the integrity API of journal j.
+func newAPIHarnessOn(t *testing.T, j *journal.Journal) *apiHarness {
+	t.Helper()
 	f := newFixture(t, j, keyring(t, newKeys(t, "k1"), ""))
 	discard := slog.New(slog.DiscardHandler)
 	tokens, err := auth.NewStore(t.Context(), journaltest.KV(t, j, journal.BucketTokens), discard)
@@ -199,3 +204,6 @@ func TestVerifyThroughAPI(t *testing.T) {
 		t.Fatalf("after deleting a batch: got %s, %v, want problems", r, err)
 	}
 }
+
+// newClient is an API client of url with token.
+func newClient(url, token string) *client.Client { return client.New(url, token, nil) }

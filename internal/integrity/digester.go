@@ -18,8 +18,8 @@ import (
 	"github.com/auditstream/auditstream/internal/sysevent"
 )
 
-// Bucket holds the digester's state: its cursor in the journal and each
-// org's last digest.
+// Bucket holds the digester's state: its cursor in each journal partition
+// and each org's last digest.
 const Bucket = "auditstream_integrity"
 
 // LeaseID is the digester's lease in the cluster bucket: one node digests.
@@ -61,10 +61,23 @@ type orgState struct {
 	CutHead string `json:"cutHead,omitempty"`
 }
 
+// cursorState is where the digester stands in one journal partition: the
+// sequences of its stream (key cursorKey).
 type cursorState struct {
 	Seq uint64 `json:"seq"`
-	// FirstSeq is the journal's first sequence at the last pass.
+	// FirstSeq is the partition's first sequence at the last pass.
 	FirstSeq uint64 `json:"firstSeq,omitempty"`
+}
+
+// cursorKey is the state key of the cursor in partition part: "cursor"
+// for partition 0 (the key of every release before partitions, so a data
+// directory with one partition resumes where it was), "cursor.p<part>"
+// for the others.
+func cursorKey(part int) string {
+	if part == 0 {
+		return "cursor"
+	}
+	return fmt.Sprintf("cursor.p%d", part)
 }
 
 // Digester signs each org's new events at an interval: it reads the
@@ -128,15 +141,32 @@ func (d *Digester) Run(ctx context.Context) {
 }
 
 // Pass digests every org with new events since the last pass and returns
-// the digests it appended.
+// the digests it appended. It goes through the journal's partitions one at
+// a time, each from its own cursor (an org's events are all in one
+// partition).
 func (d *Digester) Pass(ctx context.Context) ([]SignedDigest, error) {
-	j := d.deps.Journal
-	last, err := j.LastSeq(ctx)
+	var out []SignedDigest
+	for _, p := range d.deps.Journal.Partitions() {
+		sds, err := d.passPartition(ctx, p)
+		out = append(out, sds...)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// passPartition is Pass in partition p: cursor, sequences and orgs are
+// p's.
+func (d *Digester) passPartition(ctx context.Context, p *journal.Partition) ([]SignedDigest, error) {
+	u, err := p.Usage(ctx)
 	if err != nil {
 		return nil, err
 	}
+	last := u.LastSeq
+	key := cursorKey(p.Index())
 	var cur cursorState
-	curRev, err := d.get(ctx, "cursor", &cur)
+	curRev, err := d.get(ctx, key, &cur)
 	if err != nil {
 		return nil, err
 	}
@@ -144,34 +174,32 @@ func (d *Digester) Pass(ctx context.Context) ([]SignedDigest, error) {
 	if cur.Seq > last {
 		d.rolled.Inc()
 		d.log.Error("integrity: the journal ends before what was digested: it was rolled back or cut; digests start again from its end",
-			"digestedTo", cur.Seq, "journalLastSeq", last)
+			"stream", p.Stream(), "digestedTo", cur.Seq, "journalLastSeq", last)
+		where := "The journal"
+		if len(d.deps.Journal.Partitions()) > 1 {
+			where = fmt.Sprintf("Journal partition %d (stream %s)", p.Index(), p.Stream())
+		}
 		d.event(ctx, sysevent.Spec{Type: EventChainBroken, Severity: sysevent.SeverityError, Org: d.cfg.SystemOrg,
-			Message: fmt.Sprintf("The journal ends at message %d, before message %d already digested: it was rolled back or cut", last, cur.Seq)})
+			Message: fmt.Sprintf("%s ends at message %d, before message %d already digested: it was rolled back or cut", where, last, cur.Seq)})
 		cur.Seq = last
 	}
-	if d.cfg.MaxAge > 0 {
-		u, err := j.Usage(ctx)
-		if err != nil {
+	if d.cfg.MaxAge > 0 && u.FirstSeq > cur.FirstSeq {
+		if err := d.recordAged(ctx, p, u.FirstSeq); err != nil {
 			return nil, err
 		}
-		if u.FirstSeq > cur.FirstSeq {
-			if err := d.recordAged(ctx, u.FirstSeq); err != nil {
-				return nil, err
-			}
-			cur.FirstSeq = u.FirstSeq
-		}
+		cur.FirstSeq = u.FirstSeq
 	}
 	if cur.Seq == last {
 		if cur == before && curRev != 0 {
 			return nil, nil // nothing new: no write
 		}
-		return nil, d.put(ctx, "cursor", cur, curRev)
+		return nil, d.put(ctx, key, cur, curRev)
 	}
 	// The orgs with new events other than their own digests.
 	orgs := map[string]bool{}
 	var order []string
 	var recs []event.Record
-	err = j.ScanMessages(ctx, "", journal.ScanFrom{FromSeq: cur.Seq + 1}, func(m journal.Message, _ time.Time) bool {
+	err = p.ScanMessages(ctx, "", journal.ScanFrom{FromSeq: cur.Seq + 1}, func(m journal.Message, _ time.Time) bool {
 		if m.Seq > last {
 			return false
 		}
@@ -198,10 +226,11 @@ func (d *Digester) Pass(ctx context.Context) ([]SignedDigest, error) {
 		}
 	}
 	cur.Seq = last
-	return out, d.put(ctx, "cursor", cur, curRev)
+	return out, d.put(ctx, key, cur, curRev)
 }
 
-// digestOrg digests org's events after its last digest up to message last.
+// digestOrg digests org's events after its last digest up to message last
+// of org's partition.
 func (d *Digester) digestOrg(ctx context.Context, org string, last uint64) (SignedDigest, bool, error) {
 	j := d.deps.Journal
 	var st orgState
@@ -214,7 +243,7 @@ func (d *Digester) digestOrg(ctx context.Context, org string, last uint64) (Sign
 	anchored := false
 	if st.LastPosition > 0 {
 		from = journal.MsgSeqOf(st.LastPosition) + 1
-		u, err := j.Usage(ctx)
+		u, err := j.PartitionFor(org).Usage(ctx)
 		if err != nil {
 			return SignedDigest{}, false, err
 		}
@@ -273,7 +302,7 @@ func (d *Digester) digestOrg(ctx context.Context, org string, last uint64) (Sign
 	// files) are recorded as such, signed, so verification tells them
 	// from tampering; the loss itself was reported when it was found.
 	for _, b := range lost {
-		cut := journal.Cut{Org: org, KeepFrom: journal.MsgSeqOf(b.Position), After: b.After}
+		cut := journal.Cut{Org: org, Partition: journal.PartitionOf(b.Position), KeepFrom: journal.MsgSeqOf(b.Position), After: b.After}
 		cut.HeadAtCut, _ = hexHead(b.Stored)
 		tr := Truncations{Journal: j, Keys: d.deps.Keys, Log: d.log, Now: d.deps.Now}
 		if err := tr.Record(ctx, cut, ReasonLost); err != nil {
@@ -343,17 +372,18 @@ func (d *Digester) digestOrg(ctx context.Context, org string, last uint64) (Sign
 	return sd, true, d.put(ctx, "org."+org, st, rev)
 }
 
-// recordAged records, for each org digested before, the events the
-// journal dropped by age: a truncation digest whose head at the cut is
-// the one the org's first remaining batch stores (once per cut).
-func (d *Digester) recordAged(ctx context.Context, firstSeq uint64) error {
+// recordAged records, for each org of partition p digested before, the
+// events the partition dropped by age (its first sequence is now firstSeq):
+// a truncation digest whose head at the cut is the one the org's first
+// remaining batch stores (once per cut).
+func (d *Digester) recordAged(ctx context.Context, p *journal.Partition, firstSeq uint64) error {
 	lister, err := d.deps.State.ListKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("integrity state: %w", err)
 	}
 	var orgs []string
 	for k := range lister.Keys() {
-		if o, ok := strings.CutPrefix(k, "org."); ok {
+		if o, ok := strings.CutPrefix(k, "org."); ok && d.deps.Journal.PartitionFor(o) == p {
 			orgs = append(orgs, o)
 		}
 	}
@@ -378,7 +408,7 @@ func (d *Digester) recordAged(ctx context.Context, firstSeq uint64) error {
 		if !ok {
 			next = firstSeq
 		}
-		if err := tr.Record(ctx, journal.Cut{Org: org, KeepFrom: next, HeadAtCut: h}, ReasonMaxAge); err != nil {
+		if err := tr.Record(ctx, journal.Cut{Org: org, Partition: p.Index(), KeepFrom: next, HeadAtCut: h}, ReasonMaxAge); err != nil {
 			return err
 		}
 		d.log.Info("integrity: events dropped by journal.maxAge recorded in a truncation digest", "org", org, "before", next)
@@ -391,9 +421,13 @@ func (d *Digester) recordAged(ctx context.Context, firstSeq uint64) error {
 }
 
 // lostAt reports whether a break's gap lies in the range of messages the
-// journal found missing at start.
+// journal (the break's partition) found missing at start.
 func (d *Digester) lostAt(b Break) bool {
-	l, ok := d.deps.Journal.LostEvents()
+	p := d.deps.Journal.Partition(b.Position)
+	if p == nil {
+		return false
+	}
+	l, ok := p.LostEvents()
 	if !ok {
 		return false
 	}
@@ -473,7 +507,9 @@ func (t *Truncations) RecordAll(ctx context.Context, cuts []journal.Cut, reason 
 		if cut.Reason != "" {
 			why = cut.Reason
 		}
-		d := Digest{Kind: KindTruncation, Org: cut.Org, Reason: why, RemovedBefore: journal.Position(cut.KeepFrom, 0),
+		// KeepFrom is a sequence of the cut's partition; the digest
+		// names journal positions (with the partition's bits).
+		d := Digest{Kind: KindTruncation, Org: cut.Org, Reason: why, RemovedBefore: journal.Position(journal.PartitionSeq(cut.Partition, cut.KeepFrom), 0),
 			RemovedAfter: cut.After, Count: int(cut.Events), HeadAtCut: cut.HeadAtCut.String()}
 		ev, _, err := DigestEvent(t.Keys, d, now())
 		if err != nil {
@@ -505,6 +541,8 @@ func (t *Truncations) Hook(reason string) journal.PurgeHook {
 // RecordLoss records, in signed truncation digests (ReasonLost), each gap
 // in an org's chain that lies in the range the journal found missing at
 // start (journal.Lost), so verification tells the loss from tampering.
+// With several partitions each gap is checked against its own partition's
+// loss (Partition.LostEvents; lost is then not used).
 // It reads the whole journal once (a loss is rare) and skips gaps a
 // truncation digest already records (the loss stays reported across
 // restarts until acknowledged). It returns how many it recorded.
@@ -530,8 +568,12 @@ func RecordLoss(ctx context.Context, j *journal.Journal, keys *Keyring, lost jou
 		}
 		_, brk := c.Add(m, recs, nil)
 		if brk != nil {
+			l, ok := lost, true
+			if len(j.Partitions()) > 1 {
+				l, ok = j.Partition(brk.Position).LostEvents()
+			}
 			from, to := journal.MsgSeqOf(brk.After), journal.MsgSeqOf(brk.Position)
-			if from < lost.LastSeq && to > lost.FirstSeq && to-from > 1 {
+			if ok && from < l.LastSeq && to > l.FirstSeq && to-from > 1 {
 				gaps = append(gaps, gap{org, *brk})
 			}
 		}
@@ -553,7 +595,7 @@ func RecordLoss(ctx context.Context, j *journal.Journal, keys *Keyring, lost jou
 		if recorded[g.org+"/"+g.brk.Stored] {
 			continue
 		}
-		cut := journal.Cut{Org: g.org, KeepFrom: journal.MsgSeqOf(g.brk.Position), After: g.brk.After}
+		cut := journal.Cut{Org: g.org, Partition: journal.PartitionOf(g.brk.Position), KeepFrom: journal.MsgSeqOf(g.brk.Position), After: g.brk.After}
 		cut.HeadAtCut, _ = hexHead(g.brk.Stored)
 		if err := tr.Record(ctx, cut, ReasonLost); err != nil {
 			return n, err

@@ -282,6 +282,50 @@ func TestDeleteNamesPosition(t *testing.T) {
 	}
 }
 
+// TestDropInTheMiddleNamesTheRange: one message deleted by hand through
+// the JetStream API from the middle of an org's trail (other orgs'
+// messages around it) is reported with the range it held: the events
+// after the org's last event before it and before the next batch, and how
+// many the signed digest counts that the journal no longer holds. The
+// other org's trail still verifies.
+func TestDropInTheMiddleNamesTheRange(t *testing.T) {
+	f := newFixture(t, journaltest.Open(t), keyring(t, newKeys(t, "k1"), ""))
+	for i := range 9 {
+		appendAll(t, f.j, evs(t, "acme", string(rune('a'+i)), 100))
+		appendAll(t, f.j, evs(t, "globex", string(rune('a'+i)), 10))
+	}
+	f.pass(t)
+	bs := batches(t, f.j, "acme")
+	if len(bs) != 9 {
+		t.Fatalf("got %d batches of acme, want 9", len(bs))
+	}
+	before, _ := journal.Decode(bs[3], nil)
+	gone, _ := journal.Decode(bs[4], nil)
+	after, _ := journal.Decode(bs[5], nil)
+	from, to := before[len(before)-1].Seq, after[0].Seq
+	if err := stream(t, f.j).DeleteMsg(t.Context(), bs[4].Seq); err != nil {
+		t.Fatal(err)
+	}
+	r := f.verify(t, "acme")
+	if !hasProblem(r, integrity.ProblemBrokenLink, to) {
+		t.Fatalf("got %s, want the broken link at position %d (uuid %s)", r, to, after[0].UUID)
+	}
+	want := fmt.Sprintf("events after position %d and before %d were removed", from, to)
+	if !strings.Contains(r.String(), want) {
+		t.Errorf("got %s, want %q", r, want)
+	}
+	if g := gone[0].Seq; g <= from || gone[len(gone)-1].Seq >= to {
+		t.Errorf("the deleted batch holds positions %d to %d, outside the reported range (%d, %d)", g, gone[len(gone)-1].Seq, from, to)
+	}
+	// Events counts the org's digest event too.
+	if !strings.Contains(r.String(), "100 are missing") || r.Events != 801 {
+		t.Errorf("got %s (%d events), want 800 events and the digest, and 100 reported missing", r, r.Events)
+	}
+	if r := f.verify(t, "globex"); !r.OK() || r.Events != 91 {
+		t.Errorf("globex: got %s, want its 90 events and its digest verified", r)
+	}
+}
+
 func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()

@@ -182,7 +182,10 @@ func (v *Verifier) Add(m journal.Message) {
 	var err error
 	v.recs, err = journal.Decode(m, v.recs[:0])
 	if err != nil {
-		v.problem(ProblemUnreadable, journal.Position(m.Seq, 0), "", "message %d does not decode: %v", m.Seq, err)
+		// The position names the message's partition (m.Seq is a
+		// sequence of its stream).
+		pos := journal.Position(journal.PartitionSeq(journal.PartitionOfSubject(m.Subject), m.Seq), 0)
+		v.problem(ProblemUnreadable, pos, "", "message %d does not decode: %v", m.Seq, err)
 		return
 	}
 	if len(v.recs) > 0 && v.recs[0].Org != v.org {
@@ -317,6 +320,10 @@ func (v *Verifier) Finish() Report {
 			continue
 		}
 		detail := fmt.Sprintf("the batch stores chain head %.16s…, the events before it give %.16s…: an event before it was modified, or events between were removed", b.Stored, b.Want)
+		if b.After != 0 {
+			detail = fmt.Sprintf("the batch stores chain head %.16s…, the events up to position %d give %.16s…: events after position %d and before %d were removed, or an event up to %d was modified",
+				b.Stored, b.After, b.Want, b.After, b.Position, b.After)
+		}
 		if b.Follows != 0 {
 			detail = fmt.Sprintf("the batch claims to follow position %d, not the events before it: batches were removed, moved or re-inserted", b.Follows)
 		}

@@ -225,7 +225,7 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Journal, error)
 		j.Close()
 		return nil, err
 	}
-	if err := j.setupStreams(ctx); err != nil {
+	if err := j.retryStart(ctx, j.setupStreams); err != nil {
 		j.Close()
 		return nil, err
 	}
@@ -236,7 +236,7 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Journal, error)
 			return nil, err
 		}
 	}
-	if err := j.startWriter(ctx); err != nil {
+	if err := j.retryStart(ctx, j.startWriter); err != nil {
 		j.Close()
 		return nil, err
 	}
@@ -340,6 +340,40 @@ func (j *Journal) startEmbedded() error {
 	}
 	j.nc = nc
 	return nil
+}
+
+// setupRetryFor bounds how long a start retries creating the streams while
+// the NATS cluster does not answer (a leader election after a server
+// died, a restart in progress).
+const setupRetryFor = 2 * time.Minute
+
+// retryStart runs a step of Open (setting up the streams, reading the
+// journal's tail), again while its errors are the cluster's passing
+// unavailability (a timeout, no responders: a stream leader not elected
+// yet) rather than an answer: a node started during a NATS fault waits for
+// the cluster instead of exiting.
+func (j *Journal) retryStart(ctx context.Context, step func(context.Context) error) error {
+	deadline := time.Now().Add(setupRetryFor)
+	for {
+		err := step(ctx)
+		if err == nil || !transientAPIError(err) || time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		j.log.Warn("journal not open yet: NATS does not answer; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// transientAPIError says err is a JetStream API request that got no
+// answer, rather than an answer refusing it.
+func transientAPIError(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoHeartbeat) ||
+		errors.Is(err, jetstream.ErrJetStreamNotEnabled)
 }
 
 func (j *Journal) setupStreams(ctx context.Context) error {

@@ -197,3 +197,19 @@ func (j *Journal) RecentUUIDs(ctx context.Context, org, source string, since tim
 	}
 	return out, nil
 }
+
+// Scan is Journal.Scan in this partition only: every org's events when
+// org is "", from a sequence of this partition's stream. A reader that
+// keeps a position per partition (a checkpoint) reads each from its own.
+func (p *Partition) Scan(ctx context.Context, org string, from ScanFrom,
+	fn func(recs []event.Record, seq uint64, arrived time.Time) bool) error {
+	_, err := p.scan(ctx, org, from, fn)
+	return err
+}
+
+// ScanMessages is Journal.ScanMessages in this partition only (see Scan).
+func (p *Partition) ScanMessages(ctx context.Context, org string, from ScanFrom,
+	fn func(m Message, arrived time.Time) bool) error {
+	_, err := p.scanMessages(ctx, org, from, fn)
+	return err
+}

@@ -324,3 +324,14 @@ func (p *Partition) acknowledgeLost() error {
 	st.last = rec
 	return nil
 }
+
+// LostEvents is Journal.LostEvents for this partition alone: FirstSeq and
+// LastSeq are sequences of its stream.
+func (p *Partition) LostEvents() (Lost, bool) {
+	p.state.mu.Lock()
+	defer p.state.mu.Unlock()
+	if p.state.last.Lost == nil {
+		return Lost{}, false
+	}
+	return *p.state.last.Lost, true
+}

@@ -33,6 +33,17 @@ import (
 // failed group, a sync that read another writer's batches) forgets the
 // heads concerned, and the next batch of such an org reads its head from
 // the journal again, so two writers on one stream keep one chain per org.
+//
+// On a replicated stream (Replicas > 1) each batch expects the sequence it
+// follows instead (Nats-Expected-Last-Sequence: the last known, plus one
+// per batch before it in the group). A clustered stream checks an expected
+// last sequence before it proposes the message, but an expected last msg
+// id only as its replicas apply it, and a mismatch there is a write error
+// that takes the whole stream down on every server (nats-server 2.15:
+// "stream write error: last msgid mismatch", found by test/cluster with
+// two nodes writing). The price: batches of a group after foreign writes
+// can be stored while earlier ones are refused and stored after them on
+// the retry (order across those batches, under concurrent writers only).
 
 // maxGroupEvents bounds the events of one group commit.
 const maxGroupEvents = 20_000
@@ -90,8 +101,11 @@ type writer struct {
 	unfenced bool
 	// heads are the chain heads of the orgs whose head the writer knows:
 	// the head after the org's last stored batch.
-	heads  map[string]Head
-	hasher Hasher
+	heads map[string]Head
+	// headSeqs are, on a replicated stream, the sequence of the org's
+	// last batch for orgs in heads (see publishGroup's rounds).
+	headSeqs map[string]uint64
+	hasher   Hasher
 	// confirmed caches the last message read to confirm a digest hit.
 	confirmedSeq  uint64
 	confirmedRecs []event.Record
@@ -111,7 +125,7 @@ func newWriter(j *Journal, p *Partition) *writer {
 	return &writer{j: j, p: p, reqs: make(chan *appendReq, 256),
 		window: newDedupWindow(j.opts.DuplicateWindow, j.opts.DuplicateWindowMaxIDs),
 		nonce:  hex.EncodeToString(b[:]), byOrg: map[string][]int{}, local: map[uint64]int{},
-		heads: map[string]Head{}}
+		heads: map[string]Head{}, headSeqs: map[string]uint64{}}
 }
 
 // Append stores events and returns once JetStream has acknowledged every
@@ -305,118 +319,147 @@ func (w *writer) publishGroup(ctx context.Context, group []*appendReq) error {
 	}
 	var batches []batch
 	js := w.j.pub.Load().js
-	var pubErr error
-	for _, org := range w.orgs {
-		idx := w.byOrg[org]
-		for len(idx) > 0 && pubErr == nil {
-			n, size := 0, 0
-			for n < len(idx) && n < MaxBatchEvents {
-				l := len(w.pending[idx[n]].req.evs[w.pending[idx[n]].i].Data)
-				if n > 0 && size+l > maxBatchBytes {
+	// On replicated streams each batch expects the last sequence it
+	// follows (see seqFence); fence is the next one's, noFence says this
+	// group publishes without a fence (after a repaired store). There each
+	// batch also expects its org's last batch by sequence (headSeqs), and
+	// an org has one batch in flight at a time (rounds): a batch can only
+	// land right after its org's predecessor, so no other writer's batch
+	// of the org, nor a refused one of ours, leaves its chain forked.
+	seqFence, fence, noFence := w.j.opts.Replicas > 1, w.lastSeq, false
+	for {
+		var pubErr error
+		batches = batches[:0]
+		for _, org := range w.orgs {
+			idx := w.byOrg[org]
+			for len(idx) > 0 && pubErr == nil {
+				n, size := 0, 0
+				for n < len(idx) && n < MaxBatchEvents {
+					l := len(w.pending[idx[n]].req.evs[w.pending[idx[n]].i].Data)
+					if n > 0 && size+l > maxBatchBytes {
+						break
+					}
+					size += l
+					n++
+				}
+				w.recs = w.recs[:0]
+				w.leaves = w.leaves[:0]
+				for _, k := range idx[:n] {
+					p := w.pending[k]
+					w.recs = append(w.recs, p.req.evs[p.i])
+					w.leaves = append(w.leaves, p.req.leaves[p.i])
+				}
+				prev, err := w.chainHead(ctx, org)
+				if err != nil {
+					pubErr = err
 					break
 				}
-				size += l
-				n++
+				buf := w.encode(org, w.recs, &prev)
+				m := nats.NewMsg(w.p.subject(org))
+				m.Data = buf
+				w.n++
+				id := batchMsgID(w.nonce, w.n, n)
+				opts := []jetstream.PublishOpt{jetstream.WithMsgID(id), jetstream.WithExpectStream(w.p.name),
+					jetstream.WithStallWait(w.j.opts.AppendTimeout)}
+				if hs, ok := w.headSeqs[org]; ok && seqFence {
+					opts = append(opts, jetstream.WithExpectLastSequencePerSubject(hs))
+				}
+				switch {
+				case w.unfenced || noFence:
+					w.unfenced, noFence = false, seqFence
+				case seqFence:
+					opts = append(opts, jetstream.WithExpectLastSequence(fence))
+					fence++
+				case w.lastID != "":
+					opts = append(opts, jetstream.WithExpectLastMsgID(w.lastID))
+				default:
+					opts = append(opts, jetstream.WithExpectLastSequence(w.lastSeq))
+				}
+				f, err := js.PublishMsgAsync(m, opts...)
+				if err != nil {
+					pubErr = fmt.Errorf("publish: %w", err)
+					w.bufs = append(w.bufs, buf)
+					break
+				}
+				w.lastID = id
+				head := prev
+				for _, leaf := range w.leaves {
+					head = w.hasher.Next(head, leaf)
+				}
+				w.heads[org] = head
+				delete(w.headSeqs, org) // known again from the acknowledgement
+				batches = append(batches, batch{idx: idx[:n], buf: buf, f: f})
+				idx = idx[n:]
+				if seqFence {
+					break // one batch of the org per round
+				}
 			}
-			w.recs = w.recs[:0]
-			w.leaves = w.leaves[:0]
-			for _, k := range idx[:n] {
-				p := w.pending[k]
-				w.recs = append(w.recs, p.req.evs[p.i])
-				w.leaves = append(w.leaves, p.req.leaves[p.i])
-			}
-			prev, err := w.chainHead(ctx, org)
-			if err != nil {
-				pubErr = err
-				break
-			}
-			buf := w.encode(org, w.recs, &prev)
-			m := nats.NewMsg(w.p.subject(org))
-			m.Data = buf
-			w.n++
-			id := batchMsgID(w.nonce, w.n, n)
-			opts := []jetstream.PublishOpt{jetstream.WithMsgID(id), jetstream.WithExpectStream(w.p.name),
-				jetstream.WithStallWait(w.j.opts.AppendTimeout)}
-			switch {
-			case w.lastID != "":
-				opts = append(opts, jetstream.WithExpectLastMsgID(w.lastID))
-			case w.unfenced:
-				w.unfenced = false
-			default:
-				opts = append(opts, jetstream.WithExpectLastSequence(w.lastSeq))
-			}
-			f, err := js.PublishMsgAsync(m, opts...)
-			if err != nil {
-				pubErr = fmt.Errorf("publish: %w", err)
-				w.bufs = append(w.bufs, buf)
-				break
-			}
-			w.lastID = id
-			head := prev
-			for _, leaf := range w.leaves {
-				head = w.hasher.Next(head, leaf)
-			}
-			w.heads[org] = head
-			batches = append(batches, batch{idx: idx[:n], buf: buf, f: f})
-			idx = idx[n:]
+			w.byOrg[org] = idx
 		}
-	}
-	// Wait for every published batch, also after a failure, so the
-	// requests can say exactly which events were stored.
-	var firstErr error
-	first := w.j.opts.AppendTimeout
-	if pubErr != nil {
-		first = time.Millisecond // publishing stalled for AppendTimeout already
-	}
-	idle := time.NewTimer(first)
-	defer idle.Stop()
-	gaveUp := false
-	for _, b := range batches {
-		var ack *jetstream.PubAck
-		if gaveUp {
-			select {
-			case ack = <-b.f.Ok():
-			default:
+		// Wait for every published batch, also after a failure, so the
+		// requests can say exactly which events were stored.
+		var firstErr error
+		first := w.j.opts.AppendTimeout
+		if pubErr != nil {
+			first = time.Millisecond // publishing stalled for AppendTimeout already
+		}
+		idle := time.NewTimer(first)
+		gaveUp := false
+		for _, b := range batches {
+			var ack *jetstream.PubAck
+			if gaveUp {
+				select {
+				case ack = <-b.f.Ok():
+				default:
+				}
+			} else {
+				select {
+				case ack = <-b.f.Ok():
+					idle.Reset(w.j.opts.AppendTimeout)
+				case err := <-b.f.Err():
+					firstErr = cmpErr(firstErr, err)
+				case <-idle.C:
+					gaveUp = true
+					firstErr = cmpErr(firstErr, fmt.Errorf("%w: no acknowledgement for %s", errStalled, w.j.opts.AppendTimeout))
+				case <-ctx.Done():
+					gaveUp = true
+					firstErr = cmpErr(firstErr, ctx.Err())
+				}
 			}
-		} else {
-			select {
-			case ack = <-b.f.Ok():
-				idle.Reset(w.j.opts.AppendTimeout)
-			case err := <-b.f.Err():
-				firstErr = cmpErr(firstErr, err)
-			case <-idle.C:
-				gaveUp = true
-				firstErr = cmpErr(firstErr, fmt.Errorf("%w: no acknowledgement for %s", errStalled, w.j.opts.AppendTimeout))
-			case <-ctx.Done():
-				gaveUp = true
-				firstErr = cmpErr(firstErr, ctx.Err())
+			if ack != nil {
+				w.lastSeq = max(w.lastSeq, ack.Sequence)
+				first := w.pending[b.idx[0]]
+				w.headSeqs[first.req.evs[first.i].Org] = ack.Sequence
+				for _, k := range b.idx {
+					p := w.pending[k]
+					p.req.state[p.i] = stStored
+					w.window.add(p.key, ack.Sequence, now)
+				}
+			}
+			if !gaveUp {
+				// A buffer whose future is still open may be resent by the
+				// client: reuse only answered ones.
+				w.bufs = append(w.bufs, b.buf)
 			}
 		}
-		if ack != nil {
-			w.lastSeq = max(w.lastSeq, ack.Sequence)
-			for _, k := range b.idx {
-				p := w.pending[k]
-				p.req.state[p.i] = stStored
-				w.window.add(p.key, ack.Sequence, now)
-			}
+		idle.Stop()
+		err := cmpErr(firstErr, pubErr)
+		if err != nil {
+			// Batches after a failed one expected it as the last message and
+			// failed too; one that timed out may still land. Read the tail
+			// before the next publish, so the window knows what did land.
+			w.synced, w.lastID = false, ""
+			// Which of the batches landed is known again after the sync;
+			// until then no head is.
+			clear(w.heads)
+			clear(w.headSeqs)
+			return err
 		}
-		if !gaveUp {
-			// A buffer whose future is still open may be resent by the
-			// client: reuse only answered ones.
-			w.bufs = append(w.bufs, b.buf)
+		if !seqFence || len(batches) == 0 {
+			return nil
 		}
+		fence = w.lastSeq // the next round follows what this one stored
 	}
-	err := cmpErr(firstErr, pubErr)
-	if err != nil {
-		// Batches after a failed one expected it as the last message and
-		// failed too; one that timed out may still land. Read the tail
-		// before the next publish, so the window knows what did land.
-		w.synced, w.lastID = false, ""
-		// Which of the batches landed is known again after the sync;
-		// until then no head is.
-		clear(w.heads)
-	}
-	return err
 }
 
 // chainHead returns org's chain head, reading it from the org's last
@@ -429,7 +472,7 @@ func (w *writer) chainHead(ctx context.Context, org string) (Head, error) {
 	}
 	m, err := w.p.stream.GetLastMsgForSubject(ctx, w.p.subject(org))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		w.heads[org] = Head{}
+		w.heads[org], w.headSeqs[org] = Head{}, 0
 		return Head{}, nil
 	}
 	if err != nil {
@@ -443,7 +486,7 @@ func (w *writer) chainHead(ctx context.Context, org string) (Head, error) {
 			"org", org, "seq", m.Sequence, "err", err)
 		h = Head{}
 	}
-	w.heads[org] = h
+	w.heads[org], w.headSeqs[org] = h, m.Sequence
 	return h, nil
 }
 
@@ -522,6 +565,7 @@ func (w *writer) sync(ctx context.Context) (read int, err error) {
 			// Another writer's batch (or one of ours whose answer was
 			// lost): the org's head is read again before its next batch.
 			delete(w.heads, recs[0].Org)
+			delete(w.headSeqs, recs[0].Org)
 		}
 		for i := range recs {
 			w.window.add(w.window.key(recs[i].Org, recs[i].UUID), seq, arrived)

@@ -40,6 +40,16 @@ type Signer interface {
 	Sign(msg []byte) (keyID string, sig []byte)
 }
 
+// DigestReporter is implemented by destinations that write signed digests
+// of what they export (S3, files) from a goroutine of their own, outside
+// Write: ReportDigests hands them the function each digest attempt's
+// outcome goes to (the error, or nil once a digest was written). The stream
+// runner calls it before the first Write and shows failures in the
+// stream's status, a metric and the System Log.
+type DigestReporter interface {
+	ReportDigests(report func(err error))
+}
+
 // Egress is the policy a destination checks its targets with, as its
 // stream's owner may use them. Names are judged again, on every address
 // they resolve to, by the dialer of Deps.HTTPClient.

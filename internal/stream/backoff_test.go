@@ -80,6 +80,7 @@ func TestDeliverWaitsOnTheClock(t *testing.T) {
 				r := NewRunner(RunnerConfig{Def: Definition{}, Sink: s, Log: slog.New(slog.DiscardHandler),
 					Metrics: NewMetrics(prometheus.NewRegistry()), Status: &Status{},
 					BaseDelay: time.Second, MaxDelay: 4 * time.Second, ConfigDelay: time.Minute})
+				r.feed = &memIter{wake: make(chan struct{}, 1)} // an empty journal feed
 				if err := r.deliver(t.Context(), []event.Record{{Data: []byte(`{}`)}}, 0); err != nil {
 					t.Fatal(err)
 				}

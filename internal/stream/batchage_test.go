@@ -35,13 +35,10 @@ func (m *memMsg) DoubleAck(context.Context) error           { return nil }
 func (m *memMsg) InProgress() error                         { return nil }
 func (m *memMsg) Nak() error                                { return nil }
 
-// memIter stands in for the consumer's message iterator: Next returns a
-// queued message, or nats.ErrTimeout after a millisecond of the bubble's
-// clock, or at once when a message is pushed (the runner's own deadline
-// is an option a fake cannot read, so the runner looks at its batch's age
-// every millisecond).
+// memIter stands in for the runner's feed of journal messages: next
+// returns a queued message, at once when one is pushed, or
+// context.DeadlineExceeded after the runner's wait on the bubble's clock.
 type memIter struct {
-	jetstream.MessagesContext
 	mu    sync.Mutex
 	queue []jetstream.Msg
 	seq   uint64
@@ -60,25 +57,51 @@ func (it *memIter) push(ev event.Record) {
 	}
 }
 
-func (it *memIter) Next(...jetstream.NextOpt) (jetstream.Msg, error) {
-	it.mu.Lock()
-	if len(it.queue) > 0 {
-		m := it.queue[0]
-		it.queue = it.queue[1:]
+func (it *memIter) next(ctx context.Context, wait time.Duration) (jetstream.Msg, error) {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		it.mu.Lock()
+		if len(it.queue) > 0 {
+			m := it.queue[0]
+			it.queue = it.queue[1:]
+			it.mu.Unlock()
+			return m, nil
+		}
 		it.mu.Unlock()
-		return m, nil
-	}
-	it.mu.Unlock()
-	select {
-	case <-it.wake:
-		return it.Next()
-	case <-time.After(time.Millisecond):
-		return nil, nats.ErrTimeout
+		select {
+		case <-it.wake:
+		case <-t.C:
+			return nil, context.DeadlineExceeded
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 }
 
-func (it *memIter) Drain() {}
-func (it *memIter) Stop()  {}
+func (it *memIter) setLimit(int) {}
+
+func (it *memIter) len() int {
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	return len(it.queue)
+}
+
+func (it *memIter) each(fn func(jetstream.Msg)) {
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	for _, m := range it.queue {
+		fn(m)
+	}
+}
+
+func (it *memIter) close() []jetstream.Msg {
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	q := it.queue
+	it.queue = nil
+	return q
+}
 
 // batchSink notes each write's size and time.
 type batchSink struct {
@@ -108,7 +131,7 @@ func TestBatchAgeOnTheClock(t *testing.T) {
 		r := NewRunner(RunnerConfig{Def: Definition{}, Sink: s, Log: slog.New(slog.DiscardHandler),
 			Metrics: NewMetrics(prometheus.NewRegistry()), Status: &Status{}, MaxAge: maxAge, StallAfter: time.Hour})
 		ctx, cancel := context.WithCancel(t.Context())
-		r.hard, r.it = ctx, it
+		r.hard, r.feed = ctx, it
 		r.wd.created(time.Now())
 		done := make(chan error, 1)
 		go func() {

@@ -2,10 +2,12 @@ package stream_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -363,5 +365,143 @@ func TestLongStallShowsInStatus(t *testing.T) {
 	got := n.sink.waitDelivered(t, 2)
 	if want := ids(1, 3); !equalIDs(got, want) {
 		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// TestSlowWriteAndRetryKeepOrder: a destination that is slow to answer
+// (for less or more than AckWait/3), then fails once (a retry), while
+// events keep coming. Every event the runner pulled meanwhile stays its
+// own: the events arrive promptly (long before AckWait) and in journal
+// order, each once. Before, a reader released during a long write or a
+// retry left messages to pull requests nobody read, and a reader whose
+// buffer was full dropped what kept arriving: those came back only after
+// AckWait, out of order.
+func TestSlowWriteAndRetryKeepOrder(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		maxEvents int
+		slow      time.Duration // the first write's
+		quiet     time.Duration // from the first write to the next events
+		cluster   bool          // three NATS servers, the runner and the writer on different ones
+	}{
+		// Heartbeats fill a reader's buffer while the runner writes; the
+		// events that follow find it full.
+		{"write shorter than AckWait/3, heartbeats then a burst", 2, 3500 * time.Millisecond, 1400 * time.Millisecond, false},
+		{"write shorter than AckWait/3, heartbeats then a later burst", 2, 3500 * time.Millisecond, 1700 * time.Millisecond, false},
+		// Events come after the runner would have released its reader.
+		{"write longer than AckWait/3", 5, 6 * time.Second, 4100 * time.Millisecond, false},
+		{"write longer than AckWait/3, on a cluster", 5, 6 * time.Second, 4100 * time.Millisecond, true},
+		{"write shorter than AckWait/3, heartbeats then a burst, on a cluster", 2, 3500 * time.Millisecond, 2500 * time.Millisecond, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			const events = 40
+			var rURL, wURL string
+			replicas := 1
+			if tt.cluster {
+				urls, _ := startNATSCluster(t)
+				rURL, wURL, replicas = urls[0], urls[1], 3
+			} else {
+				srv := journaltest.StartNATS(t, nil)
+				rURL, wURL = srv.ClientURL(), srv.ClientURL()
+			}
+			w := journaltest.OpenWith(t, journal.Options{URL: wURL, Replicas: replicas})
+			j := journaltest.OpenWith(t, journal.Options{URL: rURL, Replicas: replicas})
+			cfg := fast
+			cfg.AckWait = 12 * time.Second
+			f := newFakeSink(sink.Limits{MaxEvents: tt.maxEvents}, func(ctx context.Context, n int, b sink.Batch) error {
+				switch n {
+				case 0:
+					time.Sleep(tt.slow)
+				case 2:
+					return errors.New("try again") // unmarked: retryable
+				}
+				return nil
+			})
+			n := startNode(t, j, f, cfg)
+			start := time.Now()
+			appendOneByOne(t, w, 0, 1)
+			wait.Eventually(t, "the first write in flight", func() bool { return f.numCalls() == 1 })
+			time.Sleep(tt.quiet)
+			for i := 1; i < events; i++ {
+				appendOneByOne(t, w, i, i+1)
+				time.Sleep(40 * time.Millisecond)
+			}
+			wait.Eventually(t, "every event delivered", func() bool { return len(n.sink.deliveredIDs()) >= events },
+				wait.Within(20*time.Second))
+			if took := time.Since(start); took >= cfg.AckWait {
+				t.Errorf("all delivered after %v, want before AckWait (%v): some waited for redelivery", took, cfg.AckWait)
+			}
+			if got, want := n.sink.deliveredIDs(), ids(0, events); !equalIDs(got, want) {
+				t.Errorf("got %v, want %v (in order, each once)", got, want)
+			}
+		})
+	}
+}
+
+// TestInheritedStreamKeepsOrder: node A dies (its connection drops) while
+// it holds the stream's first events, unacknowledged. Node B takes the
+// stream over from A's left-behind lease (Inherited) while more events
+// arrive: it waits for what A held to come back (after AckWait) and
+// delivers everything in journal order. Without the wait it delivered the
+// newer events first and A's after AckWait.
+func TestInheritedStreamKeepsOrder(t *testing.T) {
+	t.Parallel()
+	for _, inherited := range []bool{true, false} {
+		t.Run(fmt.Sprintf("inherited=%v", inherited), func(t *testing.T) {
+			t.Parallel()
+			srv := journaltest.StartNATS(t, nil)
+			jA := journaltest.OpenWith(t, journal.Options{URL: srv.ClientURL()})
+			jB := journaltest.OpenWith(t, journal.Options{URL: srv.ClientURL()})
+			cfg := fast
+			cfg.AckWait = 3 * time.Second
+			release := make(chan struct{})
+			defer close(release)
+			a := startNode(t, jA, newFakeSink(sink.Limits{MaxEvents: 5}, blockFirst(release)), cfg)
+			appendOneByOne(t, jB, 0, 10)
+			wait.Eventually(t, "node A's first write in flight", func() bool { return a.sink.numCalls() == 1 })
+			jA.Conn().Close() // node A dies holding its messages
+			cfg.Inherited = inherited
+			b := startNode(t, jB, newFakeSink(sink.Limits{MaxEvents: 5}, nil), cfg)
+			appendOneByOne(t, jB, 10, 15)
+			got := b.sink.waitDelivered(t, 15)
+			if want := ids(0, 15); !equalIDs(got, want) {
+				if inherited {
+					t.Errorf("got %v, want %v (journal order)", got, want)
+				} else {
+					t.Logf("without waiting: %v", got)
+				}
+			} else if !inherited {
+				t.Errorf("without waiting the order held (%v): the test does not show the failover", got)
+			}
+		})
+	}
+}
+
+// TestFencedRunnerWritesNothing: once its lease has run out (Fenced), a
+// runner writes nothing more, whatever it holds, and stops.
+func TestFencedRunnerWritesNothing(t *testing.T) {
+	t.Parallel()
+	j := journaltest.Open(t)
+	var fenced atomic.Bool
+	cfg := fast
+	cfg.Fenced = fenced.Load
+	n := startNode(t, j, newFakeSink(sink.Limits{MaxEvents: 5}, nil), cfg)
+	appendOneByOne(t, j, 0, 5)
+	n.sink.waitDelivered(t, 5)
+	fenced.Store(true) // the process slept past its lease
+	appendOneByOne(t, j, 5, 10)
+	wait.Eventually(t, "the runner stopped", func() bool {
+		select {
+		case <-n.done:
+			return true
+		default:
+			return false
+		}
+	})
+	if got := n.sink.deliveredIDs(); len(got) != 5 {
+		t.Errorf("got %v delivered, want only the 5 before the lease ran out", got)
 	}
 }

@@ -51,16 +51,18 @@ type ownership struct {
 func (o *ownership) enabled() bool { return o != nil && o.leases.Enabled() && o.nodes != nil }
 
 // claim reports whether this node may run stream id now, taking its lease
-// when so.
-func (o *ownership) claim(ctx context.Context, id string) bool {
+// when so. inherited says a lease was left behind (expired, of another
+// node or of this one before a restart) rather than given up: its holder
+// stopped without handing back what it held (see Runner.awaitHeld).
+func (o *ownership) claim(ctx context.Context, id string) (ok, inherited bool) {
 	if !o.enabled() {
-		return true
+		return true, false
+	}
+	cur, _, found, err := o.leases.Get(ctx, id)
+	if err != nil {
+		return false, false
 	}
 	if o.nodes.Preferred(id) != o.nodes.Self() {
-		cur, _, found, err := o.leases.Get(ctx, id)
-		if err != nil {
-			return false
-		}
 		now := o.now()
 		o.mu.Lock()
 		free := !found
@@ -73,18 +75,18 @@ func (o *ownership) claim(ctx context.Context, id string) bool {
 		o.mu.Unlock()
 		switch {
 		case found && now.Before(cur.Expires):
-			return false // its owner holds it (this node too, from an earlier run: it expires)
+			return false, false // its owner holds it (this node too, from an earlier run: it expires)
 		case free && now.Sub(since) < o.ttl:
-			return false // the preferred node takes it
+			return false, false // the preferred node takes it
 		}
 	}
 	if !o.leases.Acquire(ctx, id) {
-		return false
+		return false, false
 	}
 	o.mu.Lock()
 	delete(o.freeSince, id)
 	o.mu.Unlock()
-	return true
+	return true, found
 }
 
 // keep renews the lease of a stream running here. It returns keep=false
@@ -148,6 +150,17 @@ func (f *fence) extend() {
 		f.fired.Store(true)
 		f.stop()
 	})
+}
+
+// expired reports whether the runner must not deliver any more: the fence
+// fired, or the lease is within the fence's margin of expiring (a runner
+// that was paused past its lease finds so before its next write, whatever
+// runs first when the process wakes). Never for a nil fence.
+func (f *fence) expired() bool {
+	if f == nil {
+		return false
+	}
+	return f.fired.Load() || !f.o.now().Before(f.o.leases.Expires(f.id).Add(-fenceMargin))
 }
 
 // tripped reports whether the fence stopped the runner.

@@ -344,8 +344,8 @@ func TestRetentionDropOldestReportsGaps(t *testing.T) {
 	})
 	// Every event of org acme (the test's and the gap events retention
 	// wrote there) is delivered or counted as dropped. The count is an
-	// upper bound: the runner's batch in memory (50 events) is counted and
-	// still delivered.
+	// upper bound: what the runner holds in memory (its batch of 50 events
+	// and its read-ahead) is counted and still delivered.
 	delivered := func() int {
 		seen := map[uint64]bool{}
 		for _, r := range fDown.deliveredRecords() {
@@ -361,8 +361,10 @@ func TestRetentionDropOldestReportsGaps(t *testing.T) {
 		return fmt.Sprintf("delivered %d, dropped %+v, total %d", delivered(), dropped(), total())
 	}))
 	time.Sleep(100 * time.Millisecond)
-	if over := delivered() + int(dropped().Events) - total(); over > 50 {
-		t.Errorf("got %d events counted as dropped and delivered, want at most the runner's batch (50)", over)
+	// The runner holds its batch and reads about two batches ahead (it
+	// never hands those back while it retries: see the feed in runner.go).
+	if over := delivered() + int(dropped().Events) - total(); over > 3*50 {
+		t.Errorf("got %d events counted as dropped and delivered, want at most the runner's batch and read-ahead (150)", over)
 	}
 	if s := re.sup.StatusOf("ok").Snapshot(); s.DroppedByRetention != nil {
 		t.Errorf("got stream ok dropped %+v, want nothing: it kept up", s.DroppedByRetention)

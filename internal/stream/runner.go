@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -39,8 +40,8 @@ const (
 	// redelivers. The runner tells it every message it holds is in
 	// progress (while a batch fills, is written or retried) every
 	// AckWait/3, so this only matters for messages nobody holds: those of
-	// a runner that died (a crashed or partitioned node), or given to a
-	// pull request nobody reads any more. Seconds, so that those come back
+	// a runner that died (a crashed or partitioned node), or whose acks
+	// the journal lost. Seconds, so that those come back
 	// promptly; not less, so that a pause of the process (GC, a loaded
 	// machine) does not make held messages redeliver as duplicates. No
 	// runner resets its consumer: another node may be reading it.
@@ -66,11 +67,9 @@ const (
 	// maxThrottle caps a destination's Retry-After (sinks pass what the
 	// destination asked for; the cap lives here only).
 	maxThrottle = 15 * time.Minute
-	// pullExpiry bounds how long a pull request waits in the server. A
-	// released iterator unsubscribes its inbox, and the server drops
-	// requests nobody listens to; the expiry bounds those it has not yet
-	// dropped (in a cluster, interest travels between servers), so it is
-	// short.
+	// pullExpiry bounds how long a pull request waits in the server: a
+	// pull left on a consumer leader that moved ends within it, and the
+	// next goes to the new leader.
 	pullExpiry = 2 * time.Second
 	// pullHeartbeat is the idle heartbeat of a pull request, half its
 	// expiry (the most JetStream allows).
@@ -103,15 +102,29 @@ type RunnerConfig struct {
 	// StallAfter and StallError set the watchdog (DefaultStallAfter and
 	// DefaultStallError when zero).
 	StallAfter, StallError time.Duration
+	// Fenced reports that the runner's lease ran out or is about to: it
+	// must not write to the destination any more (nil: never). Checked
+	// before every write, so a runner paused past its lease delivers
+	// nothing when it wakes, whatever runs first.
+	Fenced func() bool
+	// Inherited says the stream was taken over from a runner that did not
+	// hand it back (its node died, or was paused or cut off past its
+	// lease): what it held comes back first (see awaitHeld).
+	Inherited bool
+	// SystemOrg receives the System Log events of a stream of every org.
+	SystemOrg string
 }
 
 // Runner delivers one log stream. Run blocks until its context ends.
 type Runner struct {
-	cfg    RunnerConfig
-	id     string
-	limits sink.Limits
-	log    *slog.Logger
-	cons   jetstream.Consumer
+	cfg RunnerConfig
+	// digestFailing is set while the sink's export digests fail
+	// (exportdigests.go); the System Log hears of each run of failures once.
+	digestFailing atomic.Bool
+	id            string
+	limits        sink.Limits
+	log           *slog.Logger
+	cons          jetstream.Consumer
 	// pending holds journal messages fetched since the last completed
 	// batch, in order, each with all its events taken (in the batch,
 	// dead-lettered or filtered out); they are acked together once the
@@ -128,14 +141,13 @@ type Runner struct {
 	recs []event.Record
 	// lastKeep is when pending messages were last marked in progress.
 	lastKeep time.Time
-	// it pulls from the consumer; nil while released during retries.
-	it jetstream.MessagesContext
-	// backlog holds what the iterator had prefetched when it was released
-	// for a retry, taken before anything new. Handing those back with a
-	// Nak would leave them to JetStream's redelivery queue, which a purge
-	// of the journal empties (nats-server consumer.purge), stalling them
-	// for AckWait.
-	backlog []jetstream.Msg
+	// feed pulls from the consumer while the runner runs (it is never
+	// released: see feed), so the next batch is fetched while this one is
+	// written.
+	feed msgFeed
+	// perMsg is a running average of the events per journal message,
+	// which sizes the feed's read-ahead to about two batches.
+	perMsg float64
 	// unacked counts, by journal message sequence, the events delivered
 	// from messages not yet acknowledged: they are counted delivered once
 	// their message's acknowledgement is confirmed.
@@ -170,8 +182,12 @@ func NewRunner(cfg RunnerConfig) *Runner {
 	}
 	cfg.StallAfter = cmp.Or(cfg.StallAfter, DefaultStallAfter)
 	cfg.StallError = cmp.Or(cfg.StallError, DefaultStallError)
-	return &Runner{cfg: cfg, id: cfg.Def.ID, limits: lim, pendingSeq: map[uint64]struct{}{}, unacked: map[uint64]int{},
+	r := &Runner{cfg: cfg, id: cfg.Def.ID, limits: lim, pendingSeq: map[uint64]struct{}{}, unacked: map[uint64]int{},
 		log: cfg.Log.With("stream", cfg.Def.ID, "sink", cfg.Def.Type)}
+	if dr, ok := cfg.Sink.(sink.DigestReporter); ok {
+		dr.ReportDigests(r.digestOutcome)
+	}
+	return r
 }
 
 // EnsureConsumer creates the durable consumer of def's epoch if it does not
@@ -282,6 +298,22 @@ func (r *Runner) Run(ctx, hard context.Context) error {
 	// reset would deliver everything above its ack floor again. Events a
 	// previous runner held when it died come back after AckWait.
 	r.cfg.Status.setState(StateActive)
+	if r.cfg.Inherited && !r.awaitHeld(ctx) {
+		return nil
+	}
+	// A message holds up to journal.MaxBatchEvents events: the byte limit
+	// bounds each pull (it must exceed the largest message).
+	for {
+		r.feed, err = startFeeds(r.cfg.Journal, r.cfg.Def, readAhead(r.limits.MaxEvents, journal.MaxBatchEvents), r.log)
+		if err == nil {
+			break
+		}
+		r.log.Warn("journal consumer unavailable", "err", err)
+		if !sleep(ctx, time.Second) {
+			return ctx.Err()
+		}
+	}
+	r.wd.created(time.Now())
 	paused := false
 	for ctx.Err() == nil {
 		if err := r.step(ctx); err != nil {
@@ -289,7 +321,7 @@ func (r *Runner) Run(ctx, hard context.Context) error {
 				paused = true
 				break
 			}
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			if errors.Is(err, errFenced) {
 				break
 			}
 			if ctx.Err() != nil {
@@ -312,64 +344,62 @@ func (r *Runner) Run(ctx, hard context.Context) error {
 	case len(r.pending) > 0:
 		r.ackPending()
 	}
-	// Messages the iterator holds but the runner never took are handed
-	// back at once (after the batch's, to keep journal order).
-	r.release()
-	for _, m := range r.backlog {
+	// Messages pulled but never taken are handed back at once (after the
+	// batch's, to keep journal order).
+	for _, m := range r.feed.close() {
 		_ = m.Nak()
 	}
-	r.backlog = nil
 	return nil
-}
-
-// release stops the iterator and moves the messages it prefetched to the
-// backlog, kept in progress, so they are neither redelivered as
-// duplicates nor left waiting while the runner retries.
-func (r *Runner) release() {
-	if r.it == nil {
-		return
-	}
-	r.it.Drain()
-	for {
-		m, err := r.it.Next()
-		if err != nil {
-			break
-		}
-		r.backlog = append(r.backlog, m)
-	}
-	r.it = nil
 }
 
 var errPaused = errors.New("stream paused by its destination")
 
+// errFenced stops a runner whose lease ran out (see RunnerConfig.Fenced).
+var errFenced = errors.New("the stream's lease ran out: not delivering")
+
+// awaitHeld keeps the stream's order across a failover from a runner that
+// did not hand the stream back (it died, or was paused or cut off past its
+// lease; one that gives a stream up acknowledges or hands back what it
+// held). When the consumer has messages delivered and not acknowledged as
+// this runner starts, that runner may hold them. Pulling now would deliver the events after them first; they
+// would come back after AckWait, out of order. So the runner waits until
+// they come back (JetStream redelivers them before anything newer) or are
+// acknowledged: at most AckWait. It returns false when ctx ends.
+func (r *Runner) awaitHeld(ctx context.Context) bool {
+	start := time.Now()
+	// A node woken from a pause is still reconnecting: until the consumer
+	// answers, assume the worst (what was held has come back after
+	// AckWait at the latest).
+	var info *jetstream.ConsumerInfo
+	var err error
+	for {
+		if info, err = r.cons.Info(ctx); err == nil || time.Since(start) > r.cfg.AckWait {
+			break
+		}
+		if !sleep(ctx, min(time.Second, r.cfg.AckWait/4)) {
+			return false
+		}
+	}
+	if err != nil || info.NumAckPending == 0 {
+		return ctx.Err() == nil
+	}
+	r.log.Warn("another runner holds messages of this stream (a node that died or was cut off); waiting for them to come back before delivering, to keep order",
+		"ackPending", info.NumAckPending, "atMost", r.cfg.AckWait)
+	for time.Since(start) < r.cfg.AckWait+time.Second {
+		if !sleep(ctx, min(time.Second, r.cfg.AckWait/4)) {
+			return false
+		}
+		if info, err := r.cons.Info(ctx); err == nil && info.NumAckPending == 0 {
+			break
+		}
+	}
+	r.log.Info("delivery resumes after the previous owner's messages", "waited", time.Since(start).Round(time.Millisecond))
+	return ctx.Err() == nil
+}
+
 // step takes the next message (waiting at most until the open batch is
 // due, or a second) and flushes when a limit or the batch's age is reached.
 func (r *Runner) step(ctx context.Context) error {
-	if len(r.backlog) > 0 {
-		m := r.backlog[0]
-		r.backlog[0] = nil
-		r.backlog = r.backlog[1:]
-		if err := r.add(m); err != nil {
-			return err
-		}
-		if len(r.batch) > 0 && time.Since(r.opened) >= r.cfg.MaxAge {
-			return r.flush(r.hard)
-		}
-		return nil
-	}
-	if r.it == nil {
-		// The iterator keeps pulling in the background, so the next batch
-		// is fetched while this one is written. A message holds up to
-		// journal.MaxBatchEvents events: the byte limit bounds each pull
-		// (it must exceed the largest message).
-		it, err := r.cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(min(2*r.limits.MaxEvents, 4000), pullBytes),
-			jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(pullHeartbeat))
-		if err != nil {
-			return fmt.Errorf("consume journal: %w", err)
-		}
-		r.it = it
-		r.wd.created(time.Now())
-	}
 	if len(r.pending) > 0 && time.Since(r.lastKeep) > r.cfg.AckWait/3 {
 		r.keepAlive() // a batch that fills slowly (S3's five minutes)
 	}
@@ -379,11 +409,9 @@ func (r *Runner) step(ctx context.Context) error {
 	}
 	idle := false
 	if wait > 0 {
-		// Waiting on the iterator only reads its local buffer, so a
-		// client-side deadline loses nothing.
-		nctx, cancel := context.WithTimeout(ctx, wait)
-		m, err := nextMsg(r.it, nctx)
-		cancel()
+		// Waiting on the feed only reads its queue, so a deadline loses
+		// nothing.
+		m, err := r.feed.next(ctx, wait)
 		switch {
 		case err == nil:
 			r.wd.arrived(r)
@@ -430,6 +458,9 @@ func (r *Runner) add(m jetstream.Msg) error {
 		_ = m.Ack()
 		return nil
 	}
+	r.perMsg = cmp.Or(r.perMsg, float64(len(r.recs)))
+	r.perMsg += (float64(len(r.recs)) - r.perMsg) / 16
+	r.feed.setLimit(readAhead(r.limits.MaxEvents, r.perMsg))
 	h := held{msg: m, seq: msgKey(m, md), at: md.Timestamp}
 	if len(r.pending) == 0 {
 		r.lastKeep = time.Now()
@@ -593,6 +624,9 @@ func (r *Runner) deliver(ctx context.Context, recs []event.Record, depth int) er
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if errors.Is(err, errFenced) {
+			return err
+		}
 		if c, _ := sink.ClassOf(err); c != sink.ClassThrottled {
 			// A destination pacing us is not failing.
 			r.cfg.Metrics.Failed.WithLabelValues(r.id).Inc()
@@ -667,9 +701,8 @@ func (r *Runner) deliver(ctx context.Context, recs []event.Record, depth int) er
 			// does not grow the backoff.
 			attempt++
 		}
-		// Nothing new can be taken while retrying: hand the prefetched
-		// messages back instead of letting them wait out AckWait.
-		r.release()
+		// Nothing new is taken while retrying; what the feed queued stays
+		// the runner's, kept in progress (it stops pulling when full).
 		r.keepAlive()
 		if !sleep(ctx, delay) {
 			return ctx.Err()
@@ -716,9 +749,7 @@ func (r *Runner) keepAlive() {
 	if r.cur != nil {
 		_ = r.cur.InProgress()
 	}
-	for _, m := range r.backlog {
-		_ = m.InProgress()
-	}
+	r.feed.each(inProgress)
 	r.lastKeep = time.Now()
 }
 
@@ -726,6 +757,9 @@ func (r *Runner) keepAlive() {
 // progress, however long the destination takes (a Splunk ack, a large
 // upload).
 func (r *Runner) write(ctx context.Context, recs []event.Record) error {
+	if r.cfg.Fenced != nil && r.cfg.Fenced() {
+		return errFenced
+	}
 	held := make([]jetstream.Msg, 0, len(r.pending)+1)
 	for _, h := range r.pending {
 		held = append(held, h.msg)
@@ -735,8 +769,6 @@ func (r *Runner) write(ctx context.Context, recs []event.Record) error {
 	}
 	stop := make(chan struct{})
 	done := make(chan struct{})
-	// Until done is closed, the goroutine owns r.it and r.backlog: the
-	// runner is in Sink.Write.
 	go func() {
 		defer close(done)
 		t := time.NewTicker(r.cfg.AckWait / 3)
@@ -749,13 +781,9 @@ func (r *Runner) write(ctx context.Context, recs []event.Record) error {
 				for _, m := range held {
 					_ = m.InProgress()
 				}
-				// A long write: what the iterator prefetched would
-				// outlive AckWait in its buffer. Stop pulling and keep
-				// those in progress too.
-				r.release()
-				for _, m := range r.backlog {
-					_ = m.InProgress()
-				}
+				// A long write: what the feed queued meanwhile is
+				// kept in progress too (it is the runner's).
+				r.feed.each(inProgress)
 			}
 		}
 	}()
@@ -795,5 +823,13 @@ func (r *Runner) deadLetter(ctx context.Context, recs []event.Record, reason err
 	r.log.Warn("events dead-lettered", "count", len(recs), "reason", reason)
 	return nil
 }
+
+// readAhead is how many journal messages of perMsg events hold about two
+// batches of maxEvents: at least 2, at most 4000.
+func readAhead(maxEvents int, perMsg float64) int {
+	return int(min(max(2*float64(maxEvents)/max(perMsg, 1), 2), 4000))
+}
+
+func inProgress(m jetstream.Msg) { _ = m.InProgress() }
 
 func sleep(ctx context.Context, d time.Duration) bool { return pause.For(ctx, d) == nil }

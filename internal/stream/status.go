@@ -171,6 +171,15 @@ func (s *Status) stalled(err error, now time.Time) {
 	s.mu.Unlock()
 }
 
+// digestFailed records that a digest of the stream's exported objects was
+// not written (msg says why) without changing the delivery state.
+func (s *Status) digestFailed(msg string, now time.Time) {
+	s.mu.Lock()
+	s.lastError = msg
+	s.lastErrorAt = now
+	s.mu.Unlock()
+}
+
 // retry tells Status.failure whether the failed write is tried again
 // (it then counts in Retried).
 type retry bool

@@ -8,18 +8,20 @@ import (
 
 // watchdog finds a runner whose journal reader stopped receiving: pull
 // requests left on a consumer leader that moved (a server crash, pause or
-// step-down) are neither answered nor re-sent, and the iterator waits for
-// them for good. When nothing arrived for StallAfter, the runner asks the
-// consumer (at most once per StallAfter) whether events are waiting for it;
-// if so, it recreates the iterator, which pulls anew.
+// step-down) are neither answered nor re-sent, and the pull waits for
+// them for good. The runner's feed ends each pull within its expiry and
+// pulls anew; the watchdog makes such stalls, and longer ones (the journal
+// has events the runner does not get), visible: when nothing arrived for
+// StallAfter, the runner asks the consumer (at most once per StallAfter)
+// whether events are waiting for it, and counts and logs a stall if so.
 type watchdog struct {
-	last    time.Time // a message arrived, or the iterator was created
+	last    time.Time // a message arrived, or the feed started
 	checked time.Time // the consumer was last asked
 	since   time.Time // the current stall began (zero: none)
 	shown   bool      // the status says the current stall is long
 }
 
-// created notes a new iterator.
+// created notes a new feed.
 func (w *watchdog) created(now time.Time) { w.last = now }
 
 // arrived notes a message: a stall, if any, is over.
@@ -33,9 +35,7 @@ func (w *watchdog) arrived(r *Runner) {
 }
 
 // watch runs when the runner waited for a message in vain; noHeartbeat
-// says the iterator itself found its heartbeats missing. It recreates the
-// iterator (on the next step) when the consumer has events the runner does
-// not get.
+// says the feed found a pull's heartbeats missing.
 func (r *Runner) watch(ctx context.Context, noHeartbeat bool) {
 	w := &r.wd
 	now := time.Now()
@@ -54,7 +54,7 @@ func (r *Runner) watch(ctx context.Context, noHeartbeat bool) {
 		// given to a pull request (ours, or another node's) that is
 		// still waiting comes back after AckWait.
 		pending, ackPending, waiting = info.NumPending, info.NumAckPending, info.NumWaiting
-		held := len(r.pending) + len(r.backlog)
+		held := len(r.pending) + r.feed.len()
 		if pending == 0 && (ackPending <= held || waiting > 0) {
 			return
 		}
@@ -62,7 +62,7 @@ func (r *Runner) watch(ctx context.Context, noHeartbeat bool) {
 	if w.since.IsZero() {
 		w.since = now
 		r.cfg.Metrics.Stalls.WithLabelValues(r.id).Inc()
-		r.log.Warn("journal delivery stalled: events are pending but none arrive; recreating the reader",
+		r.log.Warn("journal delivery stalled: events are pending but none arrive; pulling anew",
 			"pending", pending, "ackPending", ackPending, "waitingPulls", waiting, "missedHeartbeats", noHeartbeat,
 			"idleFor", now.Sub(w.last).Round(time.Millisecond))
 	} else if !w.shown && now.Sub(w.since) >= r.cfg.StallError {
@@ -71,5 +71,4 @@ func (r *Runner) watch(ctx context.Context, noHeartbeat bool) {
 		r.cfg.Status.stalled(err, now)
 		r.log.Error("journal delivery stalled for long", "err", err)
 	}
-	r.release()
 }

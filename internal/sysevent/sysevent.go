@@ -8,6 +8,7 @@ package sysevent
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -48,6 +49,9 @@ const (
 // Token is the Ref of an API token (never its secret): the actor of a
 // change an API caller made, or the target of an event about a token.
 func Token(t auth.Token) Ref {
+	if strings.HasPrefix(t.ID, "sso:") { // a person signed in to the console through OIDC
+		return Ref{ID: t.ID, Type: "User", AlternateID: t.Name, DisplayName: t.Name}
+	}
 	return Ref{ID: t.ID, Type: "Token", AlternateID: t.Name, DisplayName: t.Name}
 }
 

@@ -58,6 +58,11 @@ func (s *Sink) startDigests(ctx context.Context) {
 			Store: exportdigest.NewDirStore(root), Signer: s.signer, Logger: s.log, Now: s.now,
 			Data:     func(key string) bool { return s.isData(key) },
 			Describe: func(key string, body []byte) exportdigest.Entry { return s.describe(key, body) },
+			Report: func(err error) {
+				if s.reportDigests != nil {
+					s.reportDigests(err)
+				}
+			},
 		})
 	if err := s.digests.Recover(ctx); err != nil {
 		s.log.Error("cannot find where the stream's digests stand; retrying before the next digest", "err", err)

@@ -94,6 +94,35 @@ func TestDigestsOfFiles(t *testing.T) {
 	}
 }
 
+// TestDigestsOfFilesLinesReordered: two lines of an exported file swapped
+// (every event still there) name the file as modified, and only it.
+func TestDigestsOfFilesLinesReordered(t *testing.T) {
+	kr := testKeyring(t)
+	dir := t.TempDir()
+	s := newTestSink(t, Config{Dir: dir, MaxBytes: 2048}, sink.Deps{Stream: "0ls1", Signer: kr})
+	writeAll(t, s, 1, 20)
+	if err := s.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	files := dataFiles(t, dir)
+	if len(files) < 3 {
+		t.Fatalf("got %d files, want several", len(files))
+	}
+	b, _ := os.ReadFile(files[1])
+	lines := strings.SplitAfter(string(b), "\n")
+	if len(lines) < 3 || lines[0] == lines[1] {
+		t.Fatalf("got %d lines in %s, want two distinct lines to swap", len(lines)-1, files[1])
+	}
+	lines[0], lines[1] = lines[1], lines[0]
+	if err := os.WriteFile(files[1], []byte(strings.Join(lines, "")), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	r := verifyDir(t, dir, kr)
+	if len(r.Failures) != 1 || r.Failures[0].Kind != exportdigest.ModifiedObject || r.Failures[0].Key != filepath.Base(files[1]) {
+		t.Errorf("got %v, want only %s modified", r.Failures, filepath.Base(files[1]))
+	}
+}
+
 // TestDigestsOfFilesAfterACrash: the file being written when the process
 // died is finished by the next sink and listed in its digest, as are the
 // files finished after the last digest.
@@ -116,5 +145,30 @@ func TestDigestsOfFilesAfterACrash(t *testing.T) {
 	r := verifyDir(t, dir, kr)
 	if !r.OK() || len(r.Warnings)+len(r.Infos) > 0 || r.Events != 22 || r.Objects != len(dataFiles(t, dir)) {
 		t.Errorf("got %s %v %v %v, want every file and 22 events verified", r.Summary(), r.Failures, r.Warnings, r.Infos)
+	}
+}
+
+// TestDigestFailureReported: a digest that cannot be written (here its
+// directory's name is taken by a file) is handed to the reporter the
+// stream gave (sink.DigestReporter), and Close fails with it.
+func TestDigestFailureReported(t *testing.T) {
+	kr := testKeyring(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, exportdigest.Dir[:len(exportdigest.Dir)-1]), []byte("in the way"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	s := newTestSink(t, Config{Dir: dir, MaxBytes: 2048}, sink.Deps{Stream: "0ls1", Signer: kr})
+	var _ sink.DigestReporter = s
+	var got []error
+	s.ReportDigests(func(err error) { got = append(got, err) })
+	writeAll(t, s, 1, 20)
+	if len(dataFiles(t, dir)) == 0 {
+		t.Fatal("got no data files, want the events written despite the digests")
+	}
+	if err := s.Close(t.Context()); err == nil || !strings.Contains(err.Error(), "last digest") {
+		t.Errorf("close: got %v, want the last digest's error", err)
+	}
+	if len(got) != 1 || got[0] == nil {
+		t.Fatalf("reported %v, want one error", got)
 	}
 }

@@ -65,6 +65,9 @@ type Sink struct {
 	digestRoot *os.Root
 	// recoveredFiles were finished by recoverParts, for the first digest.
 	recoveredFiles []string
+	// reportDigests, set by ReportDigests before the first Write, is told
+	// each digest attempt's outcome.
+	reportDigests func(error)
 
 	// afterSync, when set by tests, is called after each fsync of a file.
 	afterSync func(path string)
@@ -458,6 +461,10 @@ func (s *Sink) Verify(ctx context.Context) error {
 	}
 	return nil
 }
+
+// ReportDigests implements sink.DigestReporter; call it before the first
+// Write.
+func (s *Sink) ReportDigests(report func(error)) { s.reportDigests = report }
 
 // Close finishes the current file and, with digests on, writes a last
 // digest. It may be called more than once.

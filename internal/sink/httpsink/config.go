@@ -75,52 +75,52 @@ const (
 type Config struct {
 	// URL receives the events; http or https. It must not carry
 	// credentials (use auth).
-	URL string `json:"url"`
+	URL string `json:"url" required:"true" help:"Endpoint that receives the events (https; http only to this machine or with insecureHttp)"`
 	// Method is POST (default) or PUT.
-	Method string `json:"method,omitempty"`
+	Method string `json:"method,omitempty" help:"POST (default) or PUT"`
 	// Headers are added to every request. Their values are shown by the
 	// API and in logs: put credentials in auth, which is redacted.
 	// Headers the sink sets itself (Content-Type, webhook-*, and the
 	// auth header) cannot be set here.
-	Headers map[string]string `json:"headers,omitempty"`
+	Headers map[string]string `json:"headers,omitempty" help:"Extra headers as a JSON object; shown to readers, so no credentials"`
 	// Auth is how requests authenticate; none by default.
 	Auth Auth `json:"auth,omitzero"`
 	// Body is batch (default: a JSON array), ndjson, or event (one
 	// request per event).
-	Body Body `json:"body,omitempty"`
+	Body Body `json:"body,omitempty" help:"batch (JSON array, default), ndjson, or event (one request per event)"`
 	// Signing, when its secret is set, signs every request the Standard
 	// Webhooks way (webhook-id, webhook-timestamp, webhook-signature).
 	Signing Signing `json:"signing,omitzero"`
 	// Timeout bounds each request, e.g. "15s" (the default).
-	Timeout sink.Duration `json:"timeout,omitempty"`
+	Timeout sink.Duration `json:"timeout,omitempty" help:"Per-request timeout, e.g. 15s (default)"`
 	// MaxEvents is the most events in one batch (default 500).
-	MaxEvents int `json:"maxEvents,omitempty"`
+	MaxEvents int `json:"maxEvents,omitempty" help:"Most events per request (default 500)"`
 	// MaxBytes is the largest request body in bytes (default 1 MiB); in
 	// event mode, the largest event.
-	MaxBytes int `json:"maxBytes,omitempty"`
+	MaxBytes int `json:"maxBytes,omitempty" help:"Largest request body in bytes (default 1 MiB)"`
 	// InsecureHTTP allows plain http to hosts other than this machine
 	// (audit events and credentials then cross the network unencrypted).
-	InsecureHTTP bool `json:"insecureHttp,omitempty"`
+	InsecureHTTP bool `json:"insecureHttp,omitempty" help:"Allow plain http to other hosts (events and credentials cross the network unencrypted)"`
 	// BodyTemplate, when set, is the request body: a Go text/template
 	// over each event (body event, the default with a template) or, with
 	// digest, over the period's events, whose output must be JSON. It is
 	// checked when the stream is created (package notify describes its
 	// data and functions).
-	BodyTemplate string `json:"bodyTemplate,omitempty"`
+	BodyTemplate string `json:"bodyTemplate,omitempty" help:"Optional Go text/template over each event (or the digest) that renders the JSON body"`
 	// Digest, e.g. "5m", holds events for that long and sends them in one
 	// request: one rendered BodyTemplate summarising them, or without a
 	// template one batch (body batch or ndjson).
-	Digest sink.Duration `json:"digest,omitempty"`
+	Digest sink.Duration `json:"digest,omitempty" help:"Hold events this long (e.g. 5m) and send them in one request"`
 }
 
 // Auth is how requests authenticate. Only the fields of the chosen type
 // may be set.
 type Auth struct {
 	// Type is none (default), basic, apiKey or oauth2ClientCredentials.
-	Type AuthType `json:"type,omitempty"`
+	Type AuthType `json:"type,omitempty" help:"none (default), basic, apiKey or oauth2ClientCredentials"`
 	// Username and Password are the basic credentials.
 	Username string        `json:"username,omitempty"`
-	Password secret.String `json:"password,omitempty"`
+	Password secret.String `json:"password,omitempty" help:"Basic auth password (write-only)"`
 	// HeaderName is the header that carries APIKey (default X-API-Key;
 	// use Authorization with a value "Bearer <token>" for bearer tokens).
 	HeaderName string        `json:"headerName,omitempty"`
@@ -138,7 +138,7 @@ type Auth struct {
 type Signing struct {
 	// Secret is the endpoint's whsec_ secret: "whsec_" followed by the
 	// base64 of 24 to 64 random bytes.
-	Secret secret.String `json:"secret,omitempty"`
+	Secret secret.String `json:"secret,omitempty" help:"Standard Webhooks whsec_ secret; signs every request (write-only)"`
 }
 
 // withDefaults returns c with every unset setting at its default.

@@ -2,10 +2,13 @@ package s3
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -148,6 +151,39 @@ func TestDigestsOfAnArchive(t *testing.T) {
 			t.Errorf("got %v, want %s named modified", r.Failures, key)
 		}
 	})
+	t.Run("lines reordered", func(t *testing.T) {
+		// Every event kept, two lines swapped: the object is named
+		// modified all the same.
+		archived(t, srv, "swap/", kr)
+		key := dataKeys("swap/")[1]
+		body, _ := srv.Get(ctx, bucket, key)
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.SplitAfter(string(plain), "\n")
+		if len(lines) < 3 || lines[0] == lines[1] {
+			t.Fatalf("got %d lines in %s, want at least two distinct", len(lines)-1, key)
+		}
+		lines[0], lines[1] = lines[1], lines[0]
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		_, _ = io.WriteString(zw, strings.Join(lines, ""))
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.PutObject(ctx, &s3api.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(buf.Bytes())}); err != nil {
+			t.Fatal(err)
+		}
+		r := verifyPrefix(t, srv, "swap/", kr)
+		if !found(r, exportdigest.ModifiedObject, key) || len(r.Failures) != 1 {
+			t.Errorf("got %v, want only %s named modified", r.Failures, key)
+		}
+	})
 	t.Run("deleted object", func(t *testing.T) {
 		archived(t, srv, "del/", kr)
 		key := dataKeys("del/")[0]
@@ -272,5 +308,56 @@ func TestDigestsOff(t *testing.T) {
 	}
 	if got := digestKeys(t, srv, "off/"); len(got) != 0 {
 		t.Errorf("got digests %v, want none", got)
+	}
+}
+
+// refuseDigests answers 403 AccessDenied to every PUT of a digest and
+// hands everything else to next: a bucket policy that lets the stream
+// write its data but not its digests.
+type refuseDigests struct{ next http.RoundTripper }
+
+func (r refuseDigests) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPut && strings.Contains(req.URL.Path, "/"+exportdigest.Dir) {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		body := `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`
+		return &http.Response{StatusCode: http.StatusForbidden, Status: "403 Forbidden", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header: http.Header{"Content-Type": {"application/xml"}}, Body: io.NopCloser(strings.NewReader(body)),
+			ContentLength: int64(len(body)), Request: req}, nil
+	}
+	return r.next.RoundTrip(req)
+}
+
+// TestDigestFailureReported: a bucket that refuses the digest PUT lets the
+// data through; each failed digest is handed to the stream's reporter
+// (sink.DigestReporter) and Close fails with it.
+func TestDigestFailureReported(t *testing.T) {
+	srv := s3test.Start(t, s3test.Options{})
+	srv.CreateBucket(bucket)
+	kr := testKeyring(t, "k1")
+	hc := &http.Client{Transport: refuseDigests{next: srv.HTTPClient.Transport}}
+	s := newSink(t, srv, testConfig(srv, func(c *Config) { c.Prefix = "refused/" }), sink.Deps{Stream: "0ls1", Signer: kr, HTTPClient: hc})
+	var _ sink.DigestReporter = s
+	var got []error
+	s.ReportDigests(func(err error) { got = append(got, err) })
+	write(t, s, records(1, 10))
+	if err := s.Close(t.Context()); err == nil || !strings.Contains(err.Error(), "last digest") {
+		t.Errorf("close: got %v, want the last digest's error", err)
+	}
+	if len(got) != 1 || got[0] == nil || !strings.Contains(got[0].Error(), "AccessDenied") {
+		t.Fatalf("reported %v, want one AccessDenied", got)
+	}
+	if n := len(digestKeys(t, srv, "refused/")); n != 0 {
+		t.Errorf("got %d digests, want none written", n)
+	}
+	data := 0
+	for _, k := range srv.Keys(t.Context(), bucket, "refused/") {
+		if IsData(k) {
+			data++
+		}
+	}
+	if data == 0 {
+		t.Error("got no data objects, want the events written despite the digests")
 	}
 }

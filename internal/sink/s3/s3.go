@@ -76,8 +76,11 @@ type Sink struct {
 	// digestsOn says its first Write recovered and started it.
 	digests   *exportdigest.Writer
 	digestsOn bool
-	closeOnce sync.Once
-	closed    atomic.Bool
+	// reportDigests, set by ReportDigests before the first Write, is told
+	// each digest attempt's outcome.
+	reportDigests func(error)
+	closeOnce     sync.Once
+	closed        atomic.Bool
 }
 
 var _ sink.Sink = (*Sink)(nil)
@@ -138,6 +141,11 @@ func build(cfg Config, deps sink.Deps, opts ...Option) (*Sink, error) {
 			exportdigest.Deps{
 				Store:  BucketStore{Client: s.client, Bucket: cfg.Bucket, Unconditional: !*cfg.ConditionalWrites},
 				Signer: deps.Signer, Data: IsData, Describe: Describe, Logger: deps.Logger, Now: deps.Now,
+				Report: func(err error) {
+					if s.reportDigests != nil {
+						s.reportDigests(err)
+					}
+				},
 			})
 	}
 	prior := priorRatio
@@ -306,6 +314,10 @@ func (s *Sink) Verify(ctx context.Context) error {
 	}
 	return fmt.Errorf("write %s%s: %w", "s3://"+s.cfg.Bucket+"/", key, s.plain(err))
 }
+
+// ReportDigests implements sink.DigestReporter; call it before the first
+// Write.
+func (s *Sink) ReportDigests(report func(error)) { s.reportDigests = report }
 
 // Close writes a last digest of the objects written since the previous
 // one (when digests are on) and releases the sink's idle connections. It

@@ -1,0 +1,219 @@
+package app
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/journal"
+)
+
+// BenchmarkConsolePages times each console page, server side, over a
+// journal of -console.events 1-KB events published over the 7 days before
+// the journal was filled (-console.dir keeps and reuses it; reuse it
+// within a day or two, since the pages' presets are relative to now). It
+// runs the real serve (app.Run) on that data directory, signs in with the
+// admin token and GETs each page over loopback HTTP: the time per op is
+// the server's time plus one loopback round trip.
+var (
+	consoleBenchEvents = flag.Int("console.events", 1_000_000, "events in the console benchmark journal")
+	consoleBenchDir    = flag.String("console.dir", "", "keep the console benchmark journal here and reuse it")
+)
+
+func BenchmarkConsolePages(b *testing.B) {
+	dir := *consoleBenchDir
+	if dir == "" {
+		dir = b.TempDir()
+	}
+	if err := fillConsoleBench(b, dir, *consoleBenchEvents); err != nil {
+		b.Fatal(err)
+	}
+	cfg := testConfig(dir)
+	cfg.Journal.MaxBytes = -1
+	cfg.Query.RateLimitPerMinute = -1
+	start := time.Now()
+	r := startBench(b, cfg)
+	b.Logf("serve ready (query index rebuilt) in %s", time.Since(start).Round(time.Millisecond))
+
+	c, _ := benchSignIn(b, r.base)
+	// A stream, so the streams pages have a row with a status.
+	if code, body := benchCall(b, r.base, "POST", "/api/v1/logStreams?verify=false",
+		`{"type":"file","name":"bench-`+strconv.FormatInt(time.Now().UnixNano(), 36)+`","status":"INACTIVE","settings":{"dir":"`+b.TempDir()+`"}}`); code != 200 {
+		b.Fatalf("create stream: %d %s", code, body)
+	}
+	pattern := url.QueryEscape(`{"detail":{"eventType":[{"prefix":"app.family1."}]}}`)
+	pages := []struct{ name, path string }{
+		{"overview", "/console/"},
+		{"streams", "/console/streams"},
+		{"wizard-form", "/console/streams/new/http"},
+		{"logs-24h", "/console/logs"},
+		{"logs-7d-filter", "/console/logs?preset=7d&filter=" + url.QueryEscape(`eventType eq "app.family1.action3"`)},
+		{"logs-7d-actor", "/console/logs?preset=7d&filter=" + url.QueryEscape(`actor.alternateId eq "user42@example.com"`)},
+		{"logs-keyword", "/console/logs?preset=1h&q=user42"},
+		{"filter-preview-100", "/console/filter?n=100&pattern=" + pattern},
+		{"filter-preview-1000", "/console/filter?n=1000&pattern=" + pattern},
+		{"sources", "/console/sources"},
+		{"tokens", "/console/tokens"},
+	}
+	for _, p := range pages {
+		b.Run(p.name, func(b *testing.B) {
+			for b.Loop() {
+				resp, err := c.Get(r.base + p.path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || strings.Contains(string(body), `role="alert"`) {
+					b.Fatalf("%s: %d %s", p.path, resp.StatusCode, body)
+				}
+			}
+		})
+	}
+}
+
+// startBench is startApp for a benchmark.
+func startBench(b *testing.B, cfg config.Config) *running {
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, cfg, Options{AdminToken: testAdmin, Ready: func(a string) { ready <- a }}, slog.New(slog.DiscardHandler))
+	}()
+	b.Cleanup(func() { cancel(); <-done })
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		b.Fatal(err)
+	}
+	base := "http://" + addr
+	for {
+		code, body := benchCall(b, base, "GET", "/readyz", "")
+		if code == 200 && !strings.Contains(body, "query.index") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return &running{addr: addr, base: base}
+}
+
+func benchCall(b *testing.B, base, method, path, body string) (int, string) {
+	req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "SSWS "+testAdmin)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(out)
+}
+
+func benchSignIn(b *testing.B, base string) (*http.Client, string) {
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	resp, err := c.PostForm(base+"/console/signin", url.Values{"token": {testAdmin}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b.Fatalf("sign in: %d", resp.StatusCode)
+	}
+	return c, ""
+}
+
+// fillConsoleBench appends events up to n into the journal in dir (the
+// default org), published over the 7 days before now.
+func fillConsoleBench(b *testing.B, dir string, n int) error {
+	j, err := journal.Open(b.Context(), journal.Options{DataDir: dir, MaxBytes: -1, DuplicateWindow: time.Second}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	have := 0
+	if err := j.Scan(b.Context(), "", journal.ScanFrom{}, func(recs []event.Record, _ uint64, _ time.Time) bool {
+		have += len(recs)
+		return true
+	}); err != nil {
+		return err
+	}
+	if have >= n {
+		b.Logf("journal in %s holds %d events", dir, have)
+		return nil
+	}
+	start := time.Now()
+	end := start
+	if st, err := os.ReadFile(dir + "/console-bench-end"); err == nil {
+		end, _ = time.Parse(time.RFC3339, string(st))
+	} else {
+		_ = os.WriteFile(dir+"/console-bench-end", []byte(end.UTC().Format(time.RFC3339)), 0o644)
+	}
+	span := 7 * 24 * time.Hour
+	const batch = 1000
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	next := make(chan int)
+	for w := range 2 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(have+w), 9))
+			for s := range next {
+				evs := make([]event.Record, 0, batch)
+				for i := s; i < min(s+batch, n); i++ {
+					pub := end.Add(-span + time.Duration(int64(span)/int64(n)*int64(i)) - time.Duration(rng.Int64N(int64(time.Minute))))
+					typ := fmt.Sprintf("app.family%d.action%d", rng.IntN(5), rng.IntN(10))
+					raw := fmt.Sprintf(`{"uuid":"cb-%09d","published":%q,"eventType":%q,"version":"0","severity":"INFO","displayMessage":"User did something",`+
+						`"actor":{"id":"00u%d","type":"User","alternateId":"user%d@example.com","displayName":"User %d"},`+
+						`"client":{"ipAddress":"10.0.%d.%d","geographicalContext":{"country":"Germany"}},`+
+						`"outcome":{"result":"SUCCESS"},"target":[{"id":"0oa%d","type":"AppInstance","alternateId":"app%d","displayName":"App %d"}],`+
+						`"debugContext":{"debugData":{"requestUri":"/api/v1/things/%d","pad":%q}}}`,
+						i, pub.UTC().Format(event.TimeFormat), typ, i%10000, rng.IntN(10000), i%10000, i%256, i%200, i%50, i%50, i%50, i, strings.Repeat("p", 440))
+					ev, err := event.Parse([]byte(raw), "default", pub)
+					if err != nil {
+						errc <- err
+						return
+					}
+					evs = append(evs, ev)
+				}
+				if _, err := j.Append(b.Context(), evs); err != nil {
+					errc <- err
+					return
+				}
+			}
+		})
+	}
+	for s := have; s < n; s += batch {
+		select {
+		case next <- s:
+		case err := <-errc:
+			close(next)
+			wg.Wait()
+			return err
+		}
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+	}
+	b.Logf("loaded %d events in %s", n-have, time.Since(start).Round(time.Second))
+	return nil
+}

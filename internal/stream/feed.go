@@ -1,0 +1,391 @@
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/auditstream/auditstream/internal/journal"
+)
+
+// feed pulls a consumer's messages into a queue the runner reads. It sends
+// its own pull requests, one at a time, all answered to one inbox that it
+// keeps for as long as the runner runs.
+//
+// It replaces a Messages iterator and Fetch, which strand messages until
+// AckWait (30 s) comes back, out of order: releasing an iterator (on a
+// retry or a long write) unsubscribed the inbox of pull requests the
+// server was still answering; a full iterator buffer (heartbeats count)
+// dropped what kept arriving; and a Fetch ends on the server's "409 Batch
+// Completed", which on a cluster can overtake the batch's last message,
+// and unsubscribes its inbox before that message arrives. A feed's inbox is
+// never unsubscribed while the runner runs and never drops a message: every
+// message that reaches it is queued, and every queued message is the
+// runner's, kept in progress with its batch (keepAlive) until it is taken,
+// or handed back in order when the runner stops.
+//
+// A pull asks for what the queue has room for (limit messages, pullBytes),
+// so a slow or failing destination bounds what the feed holds. A pull
+// left on a consumer leader that moved ends when its heartbeats stop, and
+// the next goes to the new leader.
+type feed struct {
+	nc      *nats.Conn
+	subject string // the consumer's next-messages API subject
+	log     *slog.Logger
+	sub     *nats.Subscription
+
+	mu sync.Mutex
+	q  []jetstream.Msg
+	// limit is the most messages queued and asked for, together (see
+	// setLimit).
+	limit int
+	// want is how many messages the current pull may still bring (0: no
+	// pull is open).
+	want int
+	// ends is when the current pull ends at the latest (its expiry and a
+	// margin); heard is when the server last sent anything.
+	ends, heard time.Time
+	// noBeat says a pull's heartbeats stopped; next reports it once (the
+	// watchdog counts it).
+	noBeat bool
+	closed bool
+
+	arrived chan struct{} // (cap 1) the queue grew, or a pull lost its heartbeats
+	wake    chan struct{} // (cap 1) a pull ended or the queue shrank
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+// startFeed subscribes an inbox for cons (of stream, on nc) and starts
+// pulling, at most limit messages.
+func startFeed(nc *nats.Conn, stream, consumer string, limit int, log *slog.Logger) (*feed, error) {
+	return startFeedTo(nc, stream, consumer, limit, log, make(chan struct{}, 1))
+}
+
+// startFeedTo is startFeed signalling arrivals on arrived (cap 1), which
+// several feeds may share.
+func startFeedTo(nc *nats.Conn, stream, consumer string, limit int, log *slog.Logger, arrived chan struct{}) (*feed, error) {
+	f := &feed{nc: nc, subject: fmt.Sprintf("$JS.API.CONSUMER.MSG.NEXT.%s.%s", stream, consumer), limit: limit, log: log,
+		arrived: arrived, wake: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	sub, err := nc.Subscribe(nc.NewInbox(), f.receive)
+	if err != nil {
+		return nil, fmt.Errorf("subscribe for journal messages: %w", err)
+	}
+	// The pulls bound what arrives; a second, fixed bound would drop.
+	if err := sub.SetPendingLimits(-1, -1); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, fmt.Errorf("subscribe for journal messages: %w", err)
+	}
+	f.sub = sub
+	go f.run()
+	return f, nil
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// receive takes what the server sends to the inbox: messages, heartbeats,
+// and the statuses that end a pull.
+func (f *feed) receive(m *nats.Msg) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.heard = time.Now()
+	if status := m.Header.Get("Status"); status != "" && len(m.Data) == 0 {
+		switch status {
+		case "100": // an idle heartbeat (or flow control)
+			if m.Reply != "" {
+				_ = m.Respond(nil)
+			}
+		default:
+			// 404/408: no messages, expired; 409: batch completed,
+			// leadership change, and the like. The pull is over.
+			if status != "404" && status != "408" {
+				f.log.Debug("journal pull ended", "status", status, "description", m.Header.Get("Description"))
+			}
+			f.want = 0
+			signal(f.wake)
+		}
+		return
+	}
+	if f.closed {
+		_ = m.Nak() // hand it back at once rather than after AckWait
+		return
+	}
+	f.q = append(f.q, pulled{m})
+	if f.want > 0 {
+		f.want--
+		if f.want == 0 {
+			signal(f.wake)
+		}
+	}
+	signal(f.arrived)
+}
+
+// pullRequest is the body of a JetStream pull request.
+type pullRequest struct {
+	Batch     int           `json:"batch"`
+	MaxBytes  int           `json:"max_bytes,omitempty"`
+	Expires   time.Duration `json:"expires"`
+	Heartbeat time.Duration `json:"idle_heartbeat,omitempty"`
+}
+
+func (f *feed) run() {
+	defer close(f.done)
+	tick := time.NewTicker(pullHeartbeat / 4)
+	defer tick.Stop()
+	for {
+		now := time.Now()
+		f.mu.Lock()
+		if f.want > 0 {
+			switch {
+			case now.Sub(f.heard) > 2*pullHeartbeat:
+				// Left on a leader that moved, or the connection
+				// dropped: pull again.
+				f.want, f.noBeat = 0, true
+				signal(f.arrived)
+			case now.After(f.ends):
+				f.want = 0
+			}
+		}
+		n := 0
+		if f.want == 0 {
+			n = f.limit - len(f.q)
+		}
+		if n > 0 {
+			f.want, f.heard, f.ends = n, now, now.Add(pullExpiry+time.Second)
+		}
+		f.mu.Unlock()
+		if n > 0 {
+			body, _ := json.Marshal(pullRequest{Batch: n, MaxBytes: pullBytes, Expires: pullExpiry, Heartbeat: pullHeartbeat})
+			if err := f.nc.PublishRequest(f.subject, f.sub.Subject, body); err != nil {
+				f.log.Debug("journal pull failed", "err", err)
+				f.mu.Lock()
+				f.want = 0
+				f.mu.Unlock()
+			}
+		}
+		select {
+		case <-f.stop:
+			return
+		case <-f.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// setLimit sets how many messages the feed may hold: the runner keeps it
+// to about two batches of events, so that what it holds beyond its batch
+// (kept in progress, and counted as dropped if retention purges it) stays
+// small whatever the size of the journal's messages.
+func (f *feed) setLimit(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.limit = max(n, 1)
+}
+
+func (f *feed) len() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.q)
+}
+
+// next returns the oldest queued message, waiting at most wait for one. It
+// returns context.DeadlineExceeded when none came, and
+// jetstream.ErrNoHeartbeat (once) when a pull lost its heartbeats.
+func (f *feed) next(ctx context.Context, wait time.Duration) (jetstream.Msg, error) {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		if m, err := f.take(); m != nil || err != nil {
+			return m, err
+		}
+		select {
+		case <-f.arrived:
+		case <-t.C:
+			return nil, context.DeadlineExceeded
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// take returns the oldest queued message, or ErrNoHeartbeat (once) when
+// a pull lost its heartbeats, or neither, without waiting.
+func (f *feed) take() (jetstream.Msg, error) {
+	f.mu.Lock()
+	if len(f.q) > 0 {
+		m := f.q[0]
+		f.q[0] = nil
+		f.q = f.q[1:]
+		f.mu.Unlock()
+		signal(f.wake)
+		return m, nil
+	}
+	noBeat := f.noBeat
+	f.noBeat = false
+	f.mu.Unlock()
+	if noBeat {
+		return nil, jetstream.ErrNoHeartbeat
+	}
+	return nil, nil
+}
+
+// each calls fn with every queued message (keepAlive marks them in
+// progress). fn must not call the feed.
+func (f *feed) each(fn func(jetstream.Msg)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, m := range f.q {
+		fn(m)
+	}
+}
+
+// close stops pulling and returns the messages queued and not taken, in
+// order. It does not wait for the pull in flight (the runner may have lost
+// its lease): its inbox is drained, and a message that still arrives is
+// handed back at once.
+func (f *feed) close() []jetstream.Msg {
+	close(f.stop)
+	<-f.done
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+	_ = f.sub.Drain()
+	q := f.q
+	f.q = nil
+	return q
+}
+
+// pulled is a journal message a feed received, with the jetstream.Msg
+// methods the runner uses.
+type pulled struct{ m *nats.Msg }
+
+var _ jetstream.Msg = pulled{}
+
+func (p pulled) Metadata() (*jetstream.MsgMetadata, error) {
+	md, err := p.m.Metadata()
+	if err != nil {
+		return nil, err
+	}
+	return &jetstream.MsgMetadata{
+		Sequence:     jetstream.SequencePair{Consumer: md.Sequence.Consumer, Stream: md.Sequence.Stream},
+		NumDelivered: md.NumDelivered, NumPending: md.NumPending, Timestamp: md.Timestamp,
+		Stream: md.Stream, Consumer: md.Consumer, Domain: md.Domain,
+	}, nil
+}
+
+func (p pulled) Data() []byte         { return p.m.Data }
+func (p pulled) Headers() nats.Header { return p.m.Header }
+func (p pulled) Subject() string      { return p.m.Subject }
+func (p pulled) Reply() string        { return p.m.Reply }
+func (p pulled) Ack() error           { return p.m.Ack() }
+func (p pulled) Nak() error           { return p.m.Nak() }
+func (p pulled) InProgress() error    { return p.m.InProgress() }
+func (p pulled) Term() error          { return p.m.Term() }
+
+func (p pulled) DoubleAck(ctx context.Context) error { return p.m.AckSync(nats.Context(ctx)) }
+
+func (p pulled) NakWithDelay(delay time.Duration) error { return p.m.NakWithDelay(delay) }
+
+func (p pulled) TermWithReason(reason string) error {
+	return p.m.Respond([]byte("+TERM " + reason))
+}
+
+// msgFeed is what the runner reads the journal through: one feed, or a
+// feedSet for a stream of every org on a partitioned journal.
+type msgFeed interface {
+	next(ctx context.Context, wait time.Duration) (jetstream.Msg, error)
+	setLimit(n int)
+	len() int
+	each(fn func(jetstream.Msg))
+	close() []jetstream.Msg
+}
+
+// feedSet reads a log stream of every org on a partitioned journal: a
+// feed per partition's consumer, sharing one arrival signal. next takes
+// from them in turn; an org's events are all in one partition, so its
+// order holds.
+type feedSet struct {
+	fs      []*feed
+	arrived chan struct{}
+	turn    int
+}
+
+// startFeeds starts the feeds of def's consumers: one, or one per
+// partition for a stream of every org on a partitioned journal.
+func startFeeds(j *journal.Journal, def Definition, limit int, log *slog.Logger) (msgFeed, error) {
+	parts := j.Partitions()
+	if def.JournalOrg() != "" || len(parts) == 1 {
+		return startFeed(j.Conn(), j.PartitionFor(def.JournalOrg()).Stream(), def.ConsumerName(), limit, log)
+	}
+	fs := &feedSet{arrived: make(chan struct{}, 1)}
+	for _, p := range parts {
+		f, err := startFeedTo(j.Conn(), p.Stream(), def.ConsumerName(), limit, log, fs.arrived)
+		if err != nil {
+			fs.close()
+			return nil, err
+		}
+		fs.fs = append(fs.fs, f)
+	}
+	return fs, nil
+}
+
+func (s *feedSet) next(ctx context.Context, wait time.Duration) (jetstream.Msg, error) {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		for range s.fs {
+			f := s.fs[s.turn]
+			s.turn = (s.turn + 1) % len(s.fs)
+			if m, err := f.take(); m != nil || err != nil {
+				return m, err
+			}
+		}
+		select {
+		case <-s.arrived:
+		case <-t.C:
+			return nil, context.DeadlineExceeded
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (s *feedSet) setLimit(n int) {
+	for _, f := range s.fs {
+		f.setLimit(n)
+	}
+}
+
+func (s *feedSet) len() int {
+	n := 0
+	for _, f := range s.fs {
+		n += f.len()
+	}
+	return n
+}
+
+func (s *feedSet) each(fn func(jetstream.Msg)) {
+	for _, f := range s.fs {
+		f.each(fn)
+	}
+}
+
+func (s *feedSet) close() []jetstream.Msg {
+	var q []jetstream.Msg
+	for _, f := range s.fs {
+		q = append(q, f.close()...)
+	}
+	return q
+}
