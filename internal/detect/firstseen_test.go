@@ -210,3 +210,25 @@ func TestFirstSeenLoadAndKinds(t *testing.T) {
 	}
 
 }
+
+// The shipped "sign-in from a new country" rule through the runtime with
+// the activity profiles: a user's first sign-in from the United States
+// raises, the second does not; another user's first does.
+func TestShippedSignInNewCountry(t *testing.T) {
+	o := newOkta(t)
+	j := journaltest.Open(t)
+	store, runFold := openActivity(t, j)
+	runFold()
+	svc, stop := startWithFirstSeen(t, j, shippedRegistry(t), store)
+	defer stop()
+	start := recent()
+	const lineSignIn = 23 // a successful OIE user.session.start from the United States
+	appendAll(t, j, []event.Record{o.event(lineSignIn, "", "n-1", "JANE", "203.0.113.7", start)})
+	appendAll(t, j, []event.Record{o.event(lineSignIn, "", "n-2", "JANE", "203.0.113.8", start.Add(time.Second)),
+		o.event(lineSignIn, "", "n-3", "BOB", "203.0.113.9", start.Add(2*time.Second))})
+	waitRaised(t, svc, 2)
+	caughtUp(t, j, svc)
+	if n := byType(detections(t, j))["signin_new_country"]; n != 2 {
+		t.Errorf("got %d signin_new_country detections, want 2 (JANE's first, BOB's first)", n)
+	}
+}
