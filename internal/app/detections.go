@@ -141,7 +141,7 @@ func newDetections(ctx context.Context, d detectionsDeps) (*detections, error) {
 				}
 			}, FirstSeen: firstSeen, Log: d.log, Registry: d.registry})
 	api := &detect.API{Rules: rules, Store: store, Journal: d.journal, Engine: engine, Envelope: env,
-		DefaultOrg: cfg.Ingest.DefaultOrg, Log: d.log}
+		DefaultOrg: cfg.Ingest.DefaultOrg, FirstSeen: firstSeen, Log: d.log}
 	return &detections{rules: rules, svc: svc, api: api, on: cfg.Detections.On()}, nil
 }
 

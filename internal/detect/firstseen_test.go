@@ -232,3 +232,34 @@ func TestShippedSignInNewCountry(t *testing.T) {
 		t.Errorf("got %d signin_new_country detections, want 2 (JANE's first, BOB's first)", n)
 	}
 }
+
+// A backtest of a firstSeen rule with the activity store (which has read
+// the journal) reports what the runtime raises; without a store, nothing.
+func TestFirstSeenBacktest(t *testing.T) {
+	reg := NewRegistry(DefaultRoutes(), firstSeenPack(t, newCountryRule))
+	j := journaltest.Open(t)
+	store, runFold := openActivity(t, j)
+	for _, msg := range firstSeenInput(recent()) {
+		appendAll(t, j, msg)
+	}
+	runFold()
+	last, err := j.LastSeq(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait.Eventually(t, "the fold read the journal", func() bool { return store.Covered() >= last }, wait.Within(15*time.Second))
+	for _, tc := range []struct {
+		name string
+		fs   FirstSeenSource
+		want int
+	}{{"with the activity store", store, 3}, {"without", nil, 0}} {
+		res, err := Backtest(t.Context(), j, reg, correlate.Config{}, Envelope{},
+			BacktestRequest{Org: "acme", Rule: "7d1c9a52-0000-4000-8000-00000000f001", FirstSeen: tc.fs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Count != tc.want || res.Events != 5 {
+			t.Errorf("%s: got %d detections over %d events, want %d over 5", tc.name, res.Count, res.Events, tc.want)
+		}
+	}
+}
