@@ -59,8 +59,10 @@ func parseFirstSeen(kinds []string) ([]string, error) {
 
 // firstSeenWait bounds how long the runtime waits for the activity fold to
 // reach an event before answering firstSeen anyway (counted and logged:
-// the answer may then differ on replay).
-const firstSeenWait = 10 * time.Second
+// the answer may then differ on replay). The wait blocks the evaluating
+// loop, which renews the lease every tickInterval: tickInterval plus this
+// stays well within LeaseTTL.
+const firstSeenWait = 3 * time.Second
 
 // FirstSeenFunc answers a rule's firstSeen test for one event: whether the
 // event's value of kind is new for the user.

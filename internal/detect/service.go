@@ -146,7 +146,7 @@ func (s *Service) register(reg prometheus.Registerer) {
 			func() float64 { return float64(s.supp.Load()) }),
 		c("auditstream_detect_late_events_total", "Matches older than the watermark (allowedLateness), not applied.",
 			func() float64 { return float64(s.late.Load()) }),
-		c("auditstream_detect_firstseen_unfolded_total", "firstSeen tests answered before the activity fold reached the event (it lagged more than 10s): the answer may differ on replay.",
+		c("auditstream_detect_firstseen_unfolded_total", "firstSeen tests answered before the activity fold reached the event (it lagged more than 3s): the answer may differ on replay.",
 			func() float64 { return float64(s.fsLate.Load()) }),
 		c("auditstream_detect_evicted_total", "Correlation groups and window events evicted at the state caps.",
 			func() float64 { return float64(s.evicted.Load()) }),
