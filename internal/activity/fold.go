@@ -27,7 +27,7 @@ type logEvent struct {
 	Outcome        struct{ Result, Reason string }
 	Target         []target
 	Transaction    struct{ ID string }
-	Debug          struct{ Factor, DetectionID, Level, GroupBy string } // debugData's members read
+	Debug          struct{ Factor, DetectionID, Level, GroupBy, Status, Note string } // debugData's members read
 	DisplayMessage string
 }
 
@@ -44,12 +44,20 @@ func isUser(typ string) bool { return strings.EqualFold(typ, "User") }
 // detectionPrefix starts the event types of detection events (DETECTIONS.md §6.1).
 const detectionPrefix = "security.detection."
 
+// triageType is the event type of a detection's triage (the detections
+// API's acknowledge/close/reopen).
+const triageType = "system.detection.update"
+
 // folder applies one event to the profiles it concerns. get returns the
 // profile of a user of the event's org, creating it; it is called once per
-// user per event.
+// user per event. users returns the users a detection of the event's org
+// was folded into, note records them (nil: triage events only reach the
+// users they name).
 type folder struct {
-	lim Limits
-	get func(user string) *Profile
+	lim   Limits
+	get   func(user string) *Profile
+	users func(detection string) []string
+	note  func(detection string, users []string)
 }
 
 // fold applies the event at position pos (journal.Position), published
@@ -84,8 +92,26 @@ func (f folder) fold(data []byte, pos uint64, t time.Time) bool {
 		}
 	}
 	if strings.HasPrefix(e.EventType, detectionPrefix) {
-		for _, u := range detectionUsers(&e) {
+		users := detectionUsers(&e)
+		if f.note != nil && len(users) > 0 {
+			f.note(detectionIDOf(&e), users)
+		}
+		for _, u := range users {
 			apply(u, func(p *Profile) { f.detection(p, &e) })
+		}
+		return true
+	}
+	if e.EventType == triageType {
+		id := triagedID(&e)
+		if id == "" {
+			return true
+		}
+		users := detectionUsers(&e)
+		if f.users != nil {
+			users = append(users, f.users(id)...)
+		}
+		for _, u := range users {
+			apply(u, func(p *Profile) { p.triage(id, &e) })
 		}
 		return true
 	}
@@ -228,9 +254,41 @@ func detectionUsers(e *logEvent) []string {
 	return out
 }
 
+// detectionIDOf is a detection event's detection id.
+func detectionIDOf(e *logEvent) string { return firstOf(e.Debug.DetectionID, e.Transaction.ID, e.UUID) }
+
+// triagedID is the detection a triage event changes: its Detection target.
+func triagedID(e *logEvent) string {
+	for _, tg := range e.Target {
+		if strings.EqualFold(tg.Type, "Detection") && tg.ID != "" {
+			return tg.ID
+		}
+	}
+	return ""
+}
+
+// triage applies a triage event to the user's copy of detection id (a
+// profile without it is left as it is: the detection was dropped at the
+// limit, or never concerned the user).
+func (p *Profile) triage(id string, e *logEvent) {
+	st := strings.ToUpper(e.Debug.Status)
+	switch st {
+	case DetectionOpen, DetectionAcknowledged, DetectionClosed:
+	default:
+		return
+	}
+	for i := range p.Detections {
+		d := &p.Detections[i]
+		if d.ID == id {
+			d.Status, d.Note, d.Updated = st, e.Debug.Note, e.Published
+			return
+		}
+	}
+}
+
 // detection folds a detection event into the profile of a user it names.
 func (f folder) detection(p *Profile, e *logEvent) {
-	id := firstOf(e.Debug.DetectionID, e.Transaction.ID, e.UUID)
+	id := detectionIDOf(e)
 	rule := strings.TrimPrefix(e.EventType, detectionPrefix)
 	for i := range p.Detections {
 		d := &p.Detections[i]
@@ -247,7 +305,7 @@ func (f folder) detection(p *Profile, e *logEvent) {
 		return
 	}
 	d := Detection{ID: id, Rule: rule, Title: e.DisplayMessage, Level: e.Debug.Level,
-		First: e.Published, Last: e.Published, UUID: e.UUID, Count: 1}
+		First: e.Published, Last: e.Published, UUID: e.UUID, Count: 1, Status: DetectionOpen}
 	p.Detections = insertNewest(p.Detections, d, func(d Detection) time.Time { return d.Last })
 	if len(p.Detections) > f.lim.Detections {
 		p.Detections = p.Detections[:f.lim.Detections]

@@ -152,7 +152,22 @@ type Detection struct {
 	Last  time.Time `json:"last"`
 	UUID  string    `json:"uuid"` // of the latest detection event
 	Count int64     `json:"count"`
+	// Status is the detection's triage state: OPEN when raised, then as
+	// the latest system.detection.update event about it says
+	// (ACKNOWLEDGED, CLOSED, OPEN again); empty in profiles folded before
+	// triage was folded (OPEN).
+	Status string `json:"status,omitempty"`
+	// Note and Updated are the latest triage's note and time.
+	Note    string    `json:"note,omitempty"`
+	Updated time.Time `json:"updated,omitzero"`
 }
+
+// Triage states of a Detection (as the detections API sets them).
+const (
+	DetectionOpen         = "OPEN"
+	DetectionAcknowledged = "ACKNOWLEDGED"
+	DetectionClosed       = "CLOSED"
+)
 
 func newProfile(org, user string) *Profile {
 	return &Profile{Org: org, UserID: user, Lists: map[Kind][]Item{}}

@@ -248,6 +248,10 @@ func parseEvent(data []byte, e *logEvent) bool {
 						e.Debug.Level = scalar(v)
 					case is(k, "groupBy"):
 						e.Debug.GroupBy = scalar(v)
+					case is(k, "status"):
+						e.Debug.Status = scalar(v)
+					case is(k, "note"):
+						e.Debug.Note = scalar(v)
 					}
 				})
 			})

@@ -65,6 +65,11 @@ type Store struct {
 	mu       sync.Mutex
 	profiles map[key]*Profile
 	dirty    map[key]bool
+	// detUsers are, by (org, detection id), the users a detection was
+	// folded into: a triage event names only the detection. Stored in the
+	// bucket (idxKey) with the profiles.
+	detUsers map[key][]string
+	detDirty map[key]bool
 	// cursor is, per journal partition, the message sequence (in the
 	// partition's stream) the bucket's profiles cover: every message of
 	// the partition up to it is folded and stored.
@@ -87,7 +92,7 @@ func Open(ctx context.Context, cfg Config, deps Deps) (*Store, error) {
 		deps.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{cfg: cfg, deps: deps, log: deps.Log.With("component", "activity"),
-		profiles: map[key]*Profile{}, dirty: map[key]bool{},
+		profiles: map[key]*Profile{}, dirty: map[key]bool{}, detUsers: map[key][]string{}, detDirty: map[key]bool{},
 		folded: prometheus.NewCounter(prometheus.CounterOpts{Name: "auditstream_activity_events_total",
 			Help: "Events folded into per-user activity profiles."}),
 		skipped: prometheus.NewCounter(prometheus.CounterOpts{Name: "auditstream_activity_skipped_total",
@@ -197,6 +202,55 @@ func kvKey(k key) string {
 	return "p." + k.org + "." + u
 }
 
+// idxKey is the bucket key of the users of detection k.user (an id) in
+// k.org.
+func idxKey(k key) string {
+	id := k.user
+	if !plainID.MatchString(id) {
+		id = "=" + base64.RawURLEncoding.EncodeToString([]byte(id))
+	}
+	return "x." + k.org + "." + id
+}
+
+// detectionUsers returns the users detection k was folded into, from
+// memory or the bucket. The caller holds s.mu.
+func (s *Store) detectionUsers(ctx context.Context, k key) []string {
+	if us, ok := s.detUsers[k]; ok {
+		return us
+	}
+	e, err := s.deps.KV.Get(ctx, idxKey(k))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil
+	}
+	var us []string
+	if err == nil {
+		err = json.Unmarshal(e.Value(), &us)
+	}
+	if err != nil {
+		// Loudly: the triage of this detection reaches only the users its
+		// event names.
+		s.log.Warn("activity: reading the users of a detection; its triage is not folded into their profiles", "org", k.org, "detection", k.user, "err", err)
+		return nil
+	}
+	s.detUsers[k] = us
+	return us
+}
+
+// noteDetection records that detection k was folded into users. The
+// caller holds s.mu.
+func (s *Store) noteDetection(ctx context.Context, k key, users []string) {
+	cur := s.detectionUsers(ctx, k)
+	n := len(cur)
+	for _, u := range users {
+		if !slices.Contains(cur, u) {
+			cur = append(cur, u)
+		}
+	}
+	if len(cur) != n {
+		s.detUsers[k], s.detDirty[k] = cur, true
+	}
+}
+
 // load returns the profile of k, from memory or the bucket, nil when
 // there is none. The caller holds s.mu.
 func (s *Store) load(ctx context.Context, k key) (*Profile, error) {
@@ -255,6 +309,10 @@ func (s *Store) Apply(ctx context.Context, msg uint64, recs []event.Record) erro
 			p.onEvict = s.onEvict
 			s.dirty[k] = true
 			return p
+		}, users: func(id string) []string {
+			return slices.Clone(s.detectionUsers(ctx, key{r.Org, id}))
+		}, note: func(id string, users []string) {
+			s.noteDetection(ctx, key{r.Org, id}, users)
 		}}
 		if !f.fold(r.Data, r.Seq, r.Published) {
 			s.skipped.Inc()
@@ -291,6 +349,16 @@ func (s *Store) Flush(ctx context.Context) error {
 		}
 		delete(s.dirty, k)
 	}
+	for k := range s.detDirty {
+		b, err := json.Marshal(s.detUsers[k])
+		if err != nil {
+			return fmt.Errorf("encode detection users %s: %w", idxKey(k), err)
+		}
+		if _, err := s.deps.KV.Put(ctx, idxKey(k), b); err != nil {
+			return fmt.Errorf("store detection users %s: %w", idxKey(k), err)
+		}
+		delete(s.detDirty, k)
+	}
 	cov := make([]uint64, len(s.covered))
 	for i := range s.covered {
 		cov[i] = s.covered[i].Load()
@@ -303,6 +371,9 @@ func (s *Store) Flush(ctx context.Context) error {
 	}
 	if len(s.profiles) > s.cfg.MaxCached {
 		clear(s.profiles)
+	}
+	if len(s.detUsers) > s.cfg.MaxCached {
+		clear(s.detUsers)
 	}
 	return nil
 }

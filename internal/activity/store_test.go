@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,7 +141,7 @@ func profiles(t *testing.T, kv jetstream.KeyValue, org string) map[string]Profil
 	}
 	out := map[string]Profile{}
 	for k := range keys.Keys() {
-		if k == cursorKey {
+		if k == cursorKey || !strings.HasPrefix(k, "p.") {
 			continue
 		}
 		e, err := kv.Get(t.Context(), k)

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/auditstream/auditstream/internal/activity"
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/detect"
 	"github.com/auditstream/auditstream/internal/detect/correlate"
@@ -33,6 +34,8 @@ type detectionsDeps struct {
 	leaseKV  jetstream.KeyValue
 	registry prometheus.Registerer
 	log      *slog.Logger
+	// activity, when set (activity.enabled), answers rules' firstSeen.
+	activity *activity.Store
 }
 
 // loadPacks loads the config file's rule packs. A pack that cannot be read
@@ -109,7 +112,7 @@ func newDetections(ctx context.Context, d detectionsDeps) (*detections, error) {
 	engine := correlate.Config{AllowedLateness: time.Duration(cfg.Detections.AllowedLateness),
 		MaxGroupsPerRule: cfg.Detections.MaxGroupsPerRule, MaxEventsPerWindow: cfg.Detections.MaxEventsPerWindow}
 	rules, err := detect.OpenRules(ctx, detect.RulesConfig{Routes: routes, Packs: packs, KV: rulesKV,
-		Patterns: patternOptions(cfg.Patterns), Engine: engine, Log: d.log})
+		Patterns: patternOptions(cfg.Patterns), Engine: engine, FirstSeen: d.activity != nil, Log: d.log})
 	if err != nil {
 		return nil, err
 	}
@@ -121,6 +124,10 @@ func newDetections(ctx context.Context, d detectionsDeps) (*detections, error) {
 	store := detect.NewStore(detKV)
 	env := detect.Envelope{Account: cfg.Envelope.Account, Region: cfg.Envelope.Region}
 	log := d.log
+	var firstSeen detect.FirstSeenSource
+	if d.activity != nil {
+		firstSeen = d.activity
+	}
 	svc := detect.New(detect.Config{Engine: engine, Envelope: env, CheckpointInterval: time.Duration(cfg.Detections.CheckpointInterval)},
 		detect.Deps{Journal: d.journal, Rules: rules, StateKV: stateKV, LeaseKV: d.leaseKV, Node: cfg.Cluster.NodeID,
 			Raised: func(ctx context.Context, rs []detect.Raised) {
@@ -132,9 +139,9 @@ func newDetections(ctx context.Context, d detectionsDeps) (*detections, error) {
 				if err := store.Suppressed(ctx, ss); err != nil {
 					log.Warn("detections: recording suppressed firings", "err", err)
 				}
-			}, Log: d.log, Registry: d.registry})
+			}, FirstSeen: firstSeen, Log: d.log, Registry: d.registry})
 	api := &detect.API{Rules: rules, Store: store, Journal: d.journal, Engine: engine, Envelope: env,
-		DefaultOrg: cfg.Ingest.DefaultOrg, Log: d.log}
+		DefaultOrg: cfg.Ingest.DefaultOrg, FirstSeen: firstSeen, Log: d.log}
 	return &detections{rules: rules, svc: svc, api: api, on: cfg.Detections.On()}, nil
 }
 

@@ -184,8 +184,8 @@ func TestDetectionsLoadPacks(t *testing.T) {
 		shipped int // shipped rules loaded
 		okta    bool
 	}{
-		{"default", func(*config.Detections) {}, 23, false},
-		{"shipped overlay", func(d *config.Detections) { d.ShippedOverlay = ov }, 22, false},
+		{"default", func(*config.Detections) {}, 24, false},
+		{"shipped overlay", func(d *config.Detections) { d.ShippedOverlay = ov }, 23, false},
 		{"shipped off, catalog on", func(d *config.Detections) { d.Shipped = &off; d.Packs = []config.DetectionPack{catalog} }, 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

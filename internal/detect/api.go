@@ -36,8 +36,10 @@ type API struct {
 	Engine     correlate.Config
 	Envelope   Envelope
 	DefaultOrg string
-	Log        *slog.Logger
-	Now        func() time.Time
+	// FirstSeen, when set, answers firstSeen rules in backtests.
+	FirstSeen FirstSeenSource
+	Log       *slog.Logger
+	Now       func() time.Time
 }
 
 // Routes are the detections endpoints.
@@ -328,7 +330,7 @@ func (a *API) backtest(w http.ResponseWriter, r *http.Request, tok auth.Token) e
 		return err
 	}
 	var probs []error
-	req := BacktestRequest{Org: org, Rule: in.Rule, Pack: in.Pack}
+	req := BacktestRequest{Org: org, Rule: in.Rule, Pack: in.Pack, FirstSeen: a.FirstSeen}
 	if in.Rule == "" && in.Pack == "" {
 		probs = append(probs, errors.New("rule or pack: one is required"))
 	}

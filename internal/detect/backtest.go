@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/activity"
 	"github.com/auditstream/auditstream/internal/detect/correlate"
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
@@ -22,6 +23,9 @@ type BacktestRequest struct {
 	Pack  string
 	Since time.Time
 	Until time.Time
+	// FirstSeen, when set, answers rules' firstSeen (the activity store,
+	// as of each event's position); nil: those rules raise nothing.
+	FirstSeen FirstSeenSource
 }
 
 // BacktestResult is what a backtest found, without raising anything.
@@ -49,6 +53,14 @@ func Backtest(ctx context.Context, j *journal.Journal, reg *Registry, cfg correl
 		return res, err
 	}
 	m.Enabled = func(org, id string) bool { return org == req.Org }
+	if fs := req.FirstSeen; fs != nil {
+		// Past events: the fold has normally read them, and answers as of
+		// their positions (events it has not read yet are answered as far
+		// as it has).
+		m.FirstSeen = func(org, user string, kind activity.Kind, value string, pos uint64) bool {
+			return fs.FirstSeen(ctx, org, user, kind, value, pos)
+		}
+	}
 	var raised []Raised
 	from := journal.ScanFrom{}
 	err = j.Scan(ctx, req.Org, from, func(recs []event.Record, _ uint64, _ time.Time) bool {

@@ -45,6 +45,9 @@ type Matcher struct {
 	// Enabled, when set, says whether rule id runs for org (the API's
 	// enable/disable); nil runs every rule.
 	Enabled func(org, id string) bool
+	// FirstSeen, when set, answers rules' firstSeen tests; nil: rules with
+	// firstSeen never match (counted in MatchStats.FirstSeenUnavailable).
+	FirstSeen FirstSeenFunc
 
 	fe     field.Event
 	feSet  bool
@@ -74,6 +77,9 @@ type MatchStats struct {
 	// ChainStopped counts detection events not evaluated because their chain
 	// of alert-on-alert detections reached MaxChainDepth.
 	ChainStopped uint64
+	// FirstSeenUnavailable counts pattern matches of rules with firstSeen
+	// not evaluated because the matcher has no FirstSeen source.
+	FirstSeenUnavailable uint64
 }
 
 // MaxChainDepth bounds chains of detections raised from detection events
@@ -283,6 +289,9 @@ func (m *Matcher) eval(rl *rule, r *event.Record, env *pattern.Envelope, out []R
 	}
 	if rl.exceptions != nil && rl.exceptions.Excepted(env) {
 		m.stats.Excepted++
+		return out
+	}
+	if len(rl.firstSeen) > 0 && !m.firstSeenOK(rl, r) {
 		return out
 	}
 	m.stats.Matches++

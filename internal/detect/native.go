@@ -40,6 +40,9 @@ type nativeDoc struct {
 	Match          yaml.Node       `yaml:"match"`
 	Correlation    *nativeCorr     `yaml:"correlation"`
 	Suppress       *suppressSpec   `yaml:"suppress"`
+	// FirstSeen lists kinds (country, asn, userAgent, app) whose value on
+	// the event must be new for the event's actor (FirstSeenSource).
+	FirstSeen []string `yaml:"firstSeen"`
 }
 
 // nativeCorr is a Sigma correlation block without rules (the native rule's
@@ -146,7 +149,11 @@ func loadNative(doc *yaml.Node, file string, line int, defSuppress time.Duration
 	if d.Suppress != nil {
 		by = d.Suppress.By
 	}
-	r := &rule{Info: info, prefilter: pj, pat: pat, suppress: sup, raises: true}
+	fs, err := parseFirstSeen(d.FirstSeen)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	r := &rule{Info: info, prefilter: pj, pat: pat, suppress: sup, raises: true, firstSeen: fs}
 	r.Info.Kind = KindDetection
 	var corr *correlate.Rule
 	if d.Correlation != nil {

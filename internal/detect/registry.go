@@ -662,3 +662,35 @@ func (g *Registry) Check(cfg correlate.Config) {
 		}
 	}
 }
+
+// NoFirstSeenReason is the status reason of rules using firstSeen when the
+// runtime has no FirstSeenSource.
+const NoFirstSeenReason = "firstSeen needs the per-user activity profiles (activity.enabled: true)"
+
+// WithoutFirstSeen lists the rules using firstSeen as "no source" and takes
+// them out of evaluation: for a runtime without a FirstSeenSource. It
+// changes g (call it before g is shared) and returns it.
+func (g *Registry) WithoutFirstSeen() *Registry {
+	keep, route := g.rules[:0], g.route[:0]
+	for i, r := range g.rules {
+		if len(r.firstSeen) > 0 {
+			g.setStatus(r.Org, r.ID, StatusNoSource, NoFirstSeenReason)
+			continue
+		}
+		keep, route = append(keep, r), append(route, g.route[i])
+	}
+	clear(g.rules[len(keep):])
+	g.rules, g.route = keep, route
+	return g
+}
+
+// firstSeenRules lists the ids of the evaluated rules using firstSeen.
+func (g *Registry) firstSeenRules() []string {
+	var ids []string
+	for _, r := range g.rules {
+		if len(r.firstSeen) > 0 {
+			ids = append(ids, r.ID)
+		}
+	}
+	return ids
+}

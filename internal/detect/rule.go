@@ -77,6 +77,9 @@ type rule struct {
 	match func(e *field.Event) bool
 	// pat is a native rule's compiled pattern.
 	pat *pattern.Pattern
+	// firstSeen are the kinds whose value must be new for the event's actor
+	// (native rules' firstSeen); evaluated after the pattern matched.
+	firstSeen []string
 	// groupBy groups the suppression of a single-event rule's detections.
 	groupBy []string
 	// suppress is the suppression window of its own detections.

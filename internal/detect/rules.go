@@ -49,7 +49,10 @@ type RulesConfig struct {
 	// Engine is the correlation engine's configuration: rules it would refuse
 	// are refused at load (Registry.Check).
 	Engine correlate.Config
-	Log    *slog.Logger
+	// FirstSeen is true when the runtime is given a FirstSeenSource (the
+	// activity profiles); false lists rules using firstSeen as "no source".
+	FirstSeen bool
+	Log       *slog.Logger
 }
 
 // Rules is the live RuleSource: the config's packs plus the rules uploaded
@@ -136,6 +139,9 @@ func (r *Rules) rebuild() {
 	}
 	r.mu.Unlock()
 	reg := NewRegistry(r.cfg.Routes, packs...)
+	if !r.cfg.FirstSeen {
+		reg.WithoutFirstSeen()
+	}
 	reg.Check(r.cfg.Engine)
 	r.reg.Store(reg)
 	r.off.Store(&off)

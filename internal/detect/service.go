@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/auditstream/auditstream/internal/activity"
 	"github.com/auditstream/auditstream/internal/detect/correlate"
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
@@ -71,8 +72,11 @@ type Deps struct {
 	// Suppressed, when set, is told of firings suppressed after a detection
 	// was appended (the triage store counts them on the open detection).
 	Suppressed func(ctx context.Context, ss []correlate.Suppression)
-	Log        *slog.Logger
-	Registry   prometheus.Registerer
+	// FirstSeen answers native rules' firstSeen (the activity store); nil:
+	// such rules never match, and the runtime says so at every start.
+	FirstSeen FirstSeenSource
+	Log       *slog.Logger
+	Registry  prometheus.Registerer
 }
 
 // Service evaluates every rule over the journal as events arrive and appends
@@ -92,6 +96,9 @@ type Service struct {
 	supp      atomic.Uint64
 	late      atomic.Uint64
 	evicted   atomic.Uint64
+	// fsLate counts firstSeen answers given before the source had folded
+	// the event (after firstSeenWait): they may differ on replay.
+	fsLate atomic.Uint64
 	// noFinalSave and freezeCheckpoint simulate a crash in tests: no
 	// checkpoint at stop / from now on.
 	noFinalSave      bool
@@ -139,6 +146,8 @@ func (s *Service) register(reg prometheus.Registerer) {
 			func() float64 { return float64(s.supp.Load()) }),
 		c("auditstream_detect_late_events_total", "Matches older than the watermark (allowedLateness), not applied.",
 			func() float64 { return float64(s.late.Load()) }),
+		c("auditstream_detect_firstseen_unfolded_total", "firstSeen tests answered before the activity fold reached the event (it lagged more than 3s): the answer may differ on replay.",
+			func() float64 { return float64(s.fsLate.Load()) }),
 		c("auditstream_detect_evicted_total", "Correlation groups and window events evicted at the state caps.",
 			func() float64 { return float64(s.evicted.Load()) }),
 	} {
@@ -198,6 +207,40 @@ func (s *Service) Run(ctx context.Context) error {
 	return nil
 }
 
+// firstSeen asks the FirstSeenSource, first waiting (up to firstSeenWait)
+// until it has folded the event's message, so that the answer is the one a
+// replay gives (the source answers as of the event's position).
+func (s *Service) firstSeen(ctx context.Context) FirstSeenFunc {
+	src := s.deps.FirstSeen
+	// lagging is set once a wait timed out: later tests do not wait again
+	// (a stopped fold must not slow every event by firstSeenWait) until the
+	// fold has caught up with one.
+	lagging := false
+	return func(org, user string, kind activity.Kind, value string, pos uint64) bool {
+		if src.CoveredPos(pos) {
+			lagging = false
+		} else if lagging {
+			s.fsLate.Add(1)
+		} else {
+			deadline := time.Now().Add(firstSeenWait)
+			for !src.CoveredPos(pos) && ctx.Err() == nil {
+				if time.Now().After(deadline) {
+					s.fsLate.Add(1)
+					lagging = true
+					s.log.Warn("detections: firstSeen answered before the activity fold reached the event: the answer may differ on replay",
+						"org", org, "position", pos, "waited", firstSeenWait)
+					break
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+		}
+		return src.FirstSeen(ctx, org, user, kind, value, pos)
+	}
+}
+
 // errLeaseLost stops an evaluation whose lease another node took.
 var errLeaseLost = errors.New("detections lease lost")
 
@@ -217,6 +260,11 @@ func (s *Service) build(ctx context.Context) (*Matcher, []uint64, error) {
 		return nil, nil, err
 	}
 	m.Enabled = s.deps.Rules.Enabled
+	if s.deps.FirstSeen != nil {
+		m.FirstSeen = s.firstSeen(ctx)
+	} else if ids := reg.firstSeenRules(); len(ids) > 0 {
+		s.log.Error("detections: rules using firstSeen never match: the runtime has no activity profiles (activity.enabled: true)", "rules", ids)
+	}
 	s.unindexed.Store(int64(m.Unindexed()))
 	n := len(s.deps.Journal.Partitions())
 	cp, ok, err := loadCheckpoint(ctx, s.deps.StateKV)

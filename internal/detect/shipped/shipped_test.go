@@ -125,6 +125,7 @@ func TestShippedOktaPack(t *testing.T) {
 			[]string{ev(`{"eventType":"system.sms.send_phone_verification_message","target":[{"type":"User","id":"00u1"},{"type":"MobilePhone","id":"mbl1a2b3"}]}`)},
 			[]string{ev(`{"eventType":"system.sms.send_phone_verification_message","target":[{"type":"User","id":"00u1"}]}`)}},
 		"push_from_roaming_session.yml":          {[]string{pushSent, pushOK, pushDeny}, []string{ev(`{"eventType":"system.push.send_factor_verify_push","debugContext":{"debugData":{"behaviors":"{New Device=NEGATIVE}"}}}`)}},
+		"signin_new_country.yml":                 {[]string{line(23), ev(`{"eventType":"user.authentication.sso","outcome":{"result":"SUCCESS"}}`)}, []string{line(9), ev(`{"client":{"geographicalContext":{"country":""}}}`), ev(`{"outcome":{"result":"FAILURE"}}`)}},
 		"app_sign_on_challenges_unsatisfied.yml": {[]string{line(27), line(33)}, []string{line(31), line(46)}},
 	}
 
