@@ -513,8 +513,11 @@ func NewRegistry(routes []Route, packs ...*Pack) *Registry {
 				g.setStatus(r.Org, r.ID, StatusNoSource, fmt.Sprintf("no event source declares logsource %s", lsString(r.Logsource)))
 				continue
 			}
-			r.base = baseID(r.ID)
-			g.rules = append(g.rules, r)
+			// A copy: packs' rules are shared by every registry built
+			// from them (a rebuild runs while the engine reads the last).
+			rc := *r
+			rc.base = baseID(r.ID)
+			g.rules = append(g.rules, &rc)
 			g.route = append(g.route, ri)
 		}
 		for _, c := range p.corrs {
