@@ -428,8 +428,8 @@ func (w *writer) publishGroup(ctx context.Context, group []*appendReq) error {
 			}
 			if ack != nil {
 				w.lastSeq = max(w.lastSeq, ack.Sequence)
-				first := w.pending[b.idx[0]]
-				w.headSeqs[first.req.evs[first.i].Org] = ack.Sequence
+				p0 := w.pending[b.idx[0]]
+				w.headSeqs[p0.req.evs[p0.i].Org] = ack.Sequence
 				for _, k := range b.idx {
 					p := w.pending[k]
 					p.req.state[p.i] = stStored
