@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -34,11 +35,31 @@ import (
 // so a slow or failing destination bounds what the feed holds. A pull
 // left on a consumer leader that moved ends when its heartbeats stop, and
 // the next goes to the new leader.
+//
+// Order. The consumer numbers what it delivers (the consumer sequence in
+// each message's reply subject), and the runner, the stream's only
+// reader, must see every number. A number skipped means the consumer
+// handed messages to a pull whose answer never arrived: the connection
+// dropped while a NATS server restarted, or a pull of the previous owner
+// was answered after it stopped reading. The consumer waits AckWait before
+// it sends those again, after newer ones: out of order. So a feed that
+// sees a gap queues and pulls nothing more and reports it (errGap, once
+// its queue is empty); the runner delivers and acknowledges what it took
+// before the gap and calls resync, which resets the consumer to its ack
+// floor: everything after it comes again, in order, at once. The feed
+// starts the same way when the consumer has messages delivered and not
+// acknowledged (held by a runner that stopped without handing them back).
 type feed struct {
-	nc      *nats.Conn
-	subject string // the consumer's next-messages API subject
-	log     *slog.Logger
-	sub     *nats.Subscription
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	stream   string
+	consumer string
+	subject  string // the consumer's next-messages API subject
+	log      *slog.Logger
+	sub      *nats.Subscription
+	// fenced, when set, reports that the runner lost its lease: the feed
+	// asks for nothing more (see mayPull).
+	fenced func() bool
 
 	mu sync.Mutex
 	q  []jetstream.Msg
@@ -55,6 +76,12 @@ type feed struct {
 	// watchdog counts it).
 	noBeat bool
 	closed bool
+	// lastSeq is the consumer sequence of the last message received (0:
+	// none since the consumer was reset), when seqKnown; gapAt is when a
+	// gap was seen (zero: none open).
+	lastSeq  uint64
+	seqKnown bool
+	gapAt    time.Time
 
 	arrived chan struct{} // (cap 1) the queue grew, or a pull lost its heartbeats
 	wake    chan struct{} // (cap 1) a pull ended or the queue shrank
@@ -62,19 +89,47 @@ type feed struct {
 	done    chan struct{}
 }
 
-// startFeed subscribes an inbox for cons (of stream, on nc) and starts
-// pulling, at most limit messages.
-func startFeed(nc *nats.Conn, stream, consumer string, limit int, log *slog.Logger) (*feed, error) {
-	return startFeedTo(nc, stream, consumer, limit, log, make(chan struct{}, 1))
+// feedConfig is what a feed reads: a consumer of a journal stream, on
+// the journal's connection.
+type feedConfig struct {
+	nc               *nats.Conn
+	js               jetstream.JetStream
+	stream, consumer string
+	limit            int
+	log              *slog.Logger
+	fenced           func() bool
+}
+
+// startFeed subscribes an inbox for the consumer and starts pulling, at
+// most cfg.limit messages.
+func startFeed(ctx context.Context, cfg feedConfig) (*feed, error) {
+	return startFeedTo(ctx, cfg, make(chan struct{}, 1))
 }
 
 // startFeedTo is startFeed signalling arrivals on arrived (cap 1), which
-// several feeds may share.
-func startFeedTo(nc *nats.Conn, stream, consumer string, limit int, log *slog.Logger, arrived chan struct{}) (*feed, error) {
-	f := &feed{nc: nc, subject: fmt.Sprintf("$JS.API.CONSUMER.MSG.NEXT.%s.%s", stream, consumer), limit: limit, log: log,
+// several feeds may share. It resets the consumer first when it has
+// messages delivered and not acknowledged (see feed).
+func startFeedTo(ctx context.Context, cfg feedConfig, arrived chan struct{}) (*feed, error) {
+	f := &feed{nc: cfg.nc, js: cfg.js, stream: cfg.stream, consumer: cfg.consumer,
+		subject: fmt.Sprintf("$JS.API.CONSUMER.MSG.NEXT.%s.%s", cfg.stream, cfg.consumer),
+		limit:   cfg.limit, log: cfg.log, fenced: cfg.fenced,
 		arrived: arrived, wake: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
-	sub, err := nc.Subscribe(nc.NewInbox(), f.receive)
+	cons, err := f.js.Consumer(ctx, f.stream, f.consumer)
+	if err != nil {
+		return nil, fmt.Errorf("journal consumer %s: %w", f.consumer, err)
+	}
+	info := cons.CachedInfo()
+	if info.NumAckPending > 0 {
+		f.log.Info("journal consumer has messages delivered and not acknowledged (a runner stopped without handing them back): resetting it to its ack floor to keep order",
+			"stream", f.stream, "ackPending", info.NumAckPending)
+		if err := f.reset(ctx); err != nil {
+			return nil, err
+		}
+	} else {
+		f.lastSeq, f.seqKnown = info.Delivered.Consumer, true
+	}
+	sub, err := f.nc.Subscribe(f.nc.NewInbox(), f.receive)
 	if err != nil {
 		return nil, fmt.Errorf("subscribe for journal messages: %w", err)
 	}
@@ -122,6 +177,20 @@ func (f *feed) receive(m *nats.Msg) {
 		_ = m.Nak() // hand it back at once rather than after AckWait
 		return
 	}
+	if !f.gapAt.IsZero() {
+		return // it comes again after the reset
+	}
+	if md, err := m.Metadata(); err == nil {
+		if f.seqKnown && md.Sequence.Consumer != f.lastSeq+1 {
+			f.log.Warn("journal consumer skipped messages (a pull's answer was lost): delivering what came before, then resetting the consumer to keep order",
+				"stream", f.stream, "expected", f.lastSeq+1, "got", md.Sequence.Consumer)
+			f.gapAt = time.Now()
+			f.want = 0
+			signal(f.arrived)
+			return
+		}
+		f.lastSeq, f.seqKnown = md.Sequence.Consumer, true
+	}
 	f.q = append(f.q, pulled{m})
 	if f.want > 0 {
 		f.want--
@@ -159,7 +228,7 @@ func (f *feed) run() {
 			}
 		}
 		n := 0
-		if f.want == 0 {
+		if f.want == 0 && f.gapAt.IsZero() && f.mayPull() {
 			n = f.limit - len(f.q)
 		}
 		if n > 0 {
@@ -182,6 +251,71 @@ func (f *feed) run() {
 		case <-tick.C:
 		}
 	}
+}
+
+// mayPull reports whether a pull request may be sent now. Not while the
+// connection is down: the client would buffer the request and send it on
+// reconnecting, when the runner may have lost its lease and stopped, and
+// the server would hand the next messages to an inbox nobody reads. Not
+// once the runner is fenced, for the same reason (a node woken from a
+// pause pulls before it sees its lease ran out). The ticker tries again.
+func (f *feed) mayPull() bool {
+	if !f.nc.IsConnected() {
+		return false
+	}
+	return f.fenced == nil || !f.fenced()
+}
+
+// gapError reports a feed that saw a gap in its consumer's sequence (see
+// feed); the runner resyncs it.
+type gapError struct{ f *feed }
+
+func (e *gapError) Error() string {
+	return fmt.Sprintf("journal consumer %s on %s skipped messages", e.f.consumer, e.f.stream)
+}
+
+// resync resets the consumer of a feed that saw a gap to its ack floor and
+// pulls again. The runner calls it once everything it took is acknowledged.
+// If the consumer cannot be reset for AckWait (a server without the reset
+// API, or an outage), the feed goes on without: what was skipped comes
+// back after AckWait, possibly after newer events, and the log says so.
+func (f *feed) resync(ctx context.Context, ackWait time.Duration) error {
+	err := f.reset(ctx)
+	if err == nil || errors.Is(err, errFenced) {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if time.Since(f.gapAt) < ackWait {
+		return err
+	}
+	f.log.Error("journal consumer could not be reset after a gap: delivering on; the skipped messages come back after AckWait, possibly after newer events",
+		"stream", f.stream, "err", err)
+	f.seqKnown = false
+	f.gapAt = time.Time{}
+	signal(f.wake)
+	return nil
+}
+
+// reset resets the consumer to its ack floor; the next message it delivers
+// is number 1.
+func (f *feed) reset(ctx context.Context) error {
+	if f.fenced != nil && f.fenced() {
+		return errFenced
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := f.js.ResetConsumer(ctx, f.stream, f.consumer); err != nil {
+		return fmt.Errorf("reset journal consumer %s on %s: %w", f.consumer, f.stream, err)
+	}
+	f.mu.Lock()
+	f.lastSeq, f.seqKnown = 0, true
+	f.gapAt = time.Time{}
+	f.q = nil // none: the runner resyncs an empty feed; at start, none yet
+	f.want = 0
+	f.mu.Unlock()
+	signal(f.wake)
+	return nil
 }
 
 // setLimit sets how many messages the feed may hold: the runner keeps it
@@ -232,9 +366,12 @@ func (f *feed) take() (jetstream.Msg, error) {
 		signal(f.wake)
 		return m, nil
 	}
-	noBeat := f.noBeat
+	noBeat, gap := f.noBeat, !f.gapAt.IsZero()
 	f.noBeat = false
 	f.mu.Unlock()
+	if gap {
+		return nil, &gapError{f}
+	}
 	if noBeat {
 		return nil, jetstream.ErrNoHeartbeat
 	}
@@ -324,14 +461,17 @@ type feedSet struct {
 
 // startFeeds starts the feeds of def's consumers: one, or one per
 // partition for a stream of every org on a partitioned journal.
-func startFeeds(j *journal.Journal, def Definition, limit int, log *slog.Logger) (msgFeed, error) {
+func startFeeds(ctx context.Context, j *journal.Journal, def Definition, limit int, log *slog.Logger, fenced func() bool) (msgFeed, error) {
+	cfg := feedConfig{nc: j.Conn(), js: j.JetStream(), consumer: def.ConsumerName(), limit: limit, log: log, fenced: fenced}
 	parts := j.Partitions()
 	if def.JournalOrg() != "" || len(parts) == 1 {
-		return startFeed(j.Conn(), j.PartitionFor(def.JournalOrg()).Stream(), def.ConsumerName(), limit, log)
+		cfg.stream = j.PartitionFor(def.JournalOrg()).Stream()
+		return startFeed(ctx, cfg)
 	}
 	fs := &feedSet{arrived: make(chan struct{}, 1)}
 	for _, p := range parts {
-		f, err := startFeedTo(j.Conn(), p.Stream(), def.ConsumerName(), limit, log, fs.arrived)
+		cfg.stream = p.Stream()
+		f, err := startFeedTo(ctx, cfg, fs.arrived)
 		if err != nil {
 			fs.close()
 			return nil, err

@@ -28,6 +28,10 @@ type Metrics struct {
 	// AckFailures counts journal messages whose acknowledgement the
 	// server did not confirm: their events may be delivered again.
 	AckFailures *prometheus.CounterVec
+	// Resyncs counts times a journal consumer skipped messages (a pull's
+	// answer was lost) and the runner reset it to its ack floor to keep
+	// order.
+	Resyncs *prometheus.CounterVec
 	// DigestFailures counts signed digests of exported objects (S3 and
 	// file streams) that could not be written: the objects wait, unproven,
 	// for the next attempt.
@@ -57,6 +61,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			"Times events were pending in the journal but none arrived for several heartbeats, so the runner recreated its reader."),
 		AckFailures: v.Counter("auditstream_stream_ack_failures_total",
 			"Journal messages whose acknowledgement the server did not confirm; their events may be delivered again."),
+		Resyncs: v.Counter("auditstream_stream_resyncs_total",
+			"Times the stream's journal consumer skipped messages (a pull's answer was lost) and was reset to its ack floor to keep order."),
 		DigestFailures: v.Counter("auditstream_export_digest_failures_total",
 			"Signed digests of the stream's exported objects that could not be written; the objects wait for the next attempt (docs/integrity-exports.md)."),
 	}

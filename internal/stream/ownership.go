@@ -51,16 +51,16 @@ type ownership struct {
 func (o *ownership) enabled() bool { return o != nil && o.leases.Enabled() && o.nodes != nil }
 
 // claim reports whether this node may run stream id now, taking its lease
-// when so. inherited says a lease was left behind (expired, of another
-// node or of this one before a restart) rather than given up: its holder
-// stopped without handing back what it held (see Runner.awaitHeld).
-func (o *ownership) claim(ctx context.Context, id string) (ok, inherited bool) {
+// when so. A holder that stopped without handing back what it held (its
+// lease expired) leaves messages unacknowledged: the runner's feed resets
+// the consumer to its ack floor (see feed).
+func (o *ownership) claim(ctx context.Context, id string) bool {
 	if !o.enabled() {
-		return true, false
+		return true
 	}
 	cur, _, found, err := o.leases.Get(ctx, id)
 	if err != nil {
-		return false, false
+		return false
 	}
 	if o.nodes.Preferred(id) != o.nodes.Self() {
 		now := o.now()
@@ -75,18 +75,18 @@ func (o *ownership) claim(ctx context.Context, id string) (ok, inherited bool) {
 		o.mu.Unlock()
 		switch {
 		case found && now.Before(cur.Expires):
-			return false, false // its owner holds it (this node too, from an earlier run: it expires)
+			return false // its owner holds it (this node too, from an earlier run: it expires)
 		case free && now.Sub(since) < o.ttl:
-			return false, false // the preferred node takes it
+			return false // the preferred node takes it
 		}
 	}
 	if !o.leases.Acquire(ctx, id) {
-		return false, false
+		return false
 	}
 	o.mu.Lock()
 	delete(o.freeSince, id)
 	o.mu.Unlock()
-	return true, found
+	return true
 }
 
 // keep renews the lease of a stream running here. It returns keep=false

@@ -107,10 +107,6 @@ type RunnerConfig struct {
 	// before every write, so a runner paused past its lease delivers
 	// nothing when it wakes, whatever runs first.
 	Fenced func() bool
-	// Inherited says the stream was taken over from a runner that did not
-	// hand it back (its node died, or was paused or cut off past its
-	// lease): what it held comes back first (see awaitHeld).
-	Inherited bool
 	// SystemOrg receives the System Log events of a stream of every org.
 	SystemOrg string
 }
@@ -137,6 +133,11 @@ type Runner struct {
 	// pendingSeq holds the journal sequences of pending and cur, so that
 	// a redelivered copy of a message the runner already holds is dropped.
 	pendingSeq map[uint64]struct{}
+	// taken is, by journal partition, the highest journal sequence whose
+	// message the runner took: a redelivered copy (NumDelivered > 1) at or
+	// below it that the runner no longer holds was acknowledged already
+	// (a copy queued while the runner held the original) and is dropped.
+	taken map[int]uint64
 	// recs is add's decoding buffer, reused.
 	recs []event.Record
 	// lastKeep is when pending messages were last marked in progress.
@@ -182,7 +183,7 @@ func NewRunner(cfg RunnerConfig) *Runner {
 	}
 	cfg.StallAfter = cmp.Or(cfg.StallAfter, DefaultStallAfter)
 	cfg.StallError = cmp.Or(cfg.StallError, DefaultStallError)
-	r := &Runner{cfg: cfg, id: cfg.Def.ID, limits: lim, pendingSeq: map[uint64]struct{}{}, unacked: map[uint64]int{},
+	r := &Runner{cfg: cfg, id: cfg.Def.ID, limits: lim, pendingSeq: map[uint64]struct{}{}, taken: map[int]uint64{}, unacked: map[uint64]int{},
 		log: cfg.Log.With("stream", cfg.Def.ID, "sink", cfg.Def.Type)}
 	if dr, ok := cfg.Sink.(sink.DigestReporter); ok {
 		dr.ReportDigests(r.digestOutcome)
@@ -294,17 +295,14 @@ func (r *Runner) Run(ctx, hard context.Context) error {
 			return ctx.Err()
 		}
 	}
-	// No reset of the consumer: another node may be reading it, and a
-	// reset would deliver everything above its ack floor again. Events a
-	// previous runner held when it died come back after AckWait.
+	// The stream has one owner (this runner): a feed resets the consumer
+	// to its ack floor when another runner left messages delivered and not
+	// acknowledged, so that they come again first, in order (see feed).
 	r.cfg.Status.setState(StateActive)
-	if r.cfg.Inherited && !r.awaitHeld(ctx) {
-		return nil
-	}
 	// A message holds up to journal.MaxBatchEvents events: the byte limit
 	// bounds each pull (it must exceed the largest message).
 	for {
-		r.feed, err = startFeeds(r.cfg.Journal, r.cfg.Def, readAhead(r.limits.MaxEvents, journal.MaxBatchEvents), r.log)
+		r.feed, err = startFeeds(ctx, r.cfg.Journal, r.cfg.Def, readAhead(r.limits.MaxEvents, journal.MaxBatchEvents), r.log, r.cfg.Fenced)
 		if err == nil {
 			break
 		}
@@ -357,46 +355,6 @@ var errPaused = errors.New("stream paused by its destination")
 // errFenced stops a runner whose lease ran out (see RunnerConfig.Fenced).
 var errFenced = errors.New("the stream's lease ran out: not delivering")
 
-// awaitHeld keeps the stream's order across a failover from a runner that
-// did not hand the stream back (it died, or was paused or cut off past its
-// lease; one that gives a stream up acknowledges or hands back what it
-// held). When the consumer has messages delivered and not acknowledged as
-// this runner starts, that runner may hold them. Pulling now would deliver the events after them first; they
-// would come back after AckWait, out of order. So the runner waits until
-// they come back (JetStream redelivers them before anything newer) or are
-// acknowledged: at most AckWait. It returns false when ctx ends.
-func (r *Runner) awaitHeld(ctx context.Context) bool {
-	start := time.Now()
-	// A node woken from a pause is still reconnecting: until the consumer
-	// answers, assume the worst (what was held has come back after
-	// AckWait at the latest).
-	var info *jetstream.ConsumerInfo
-	var err error
-	for {
-		if info, err = r.cons.Info(ctx); err == nil || time.Since(start) > r.cfg.AckWait {
-			break
-		}
-		if !sleep(ctx, min(time.Second, r.cfg.AckWait/4)) {
-			return false
-		}
-	}
-	if err != nil || info.NumAckPending == 0 {
-		return ctx.Err() == nil
-	}
-	r.log.Warn("another runner holds messages of this stream (a node that died or was cut off); waiting for them to come back before delivering, to keep order",
-		"ackPending", info.NumAckPending, "atMost", r.cfg.AckWait)
-	for time.Since(start) < r.cfg.AckWait+time.Second {
-		if !sleep(ctx, min(time.Second, r.cfg.AckWait/4)) {
-			return false
-		}
-		if info, err := r.cons.Info(ctx); err == nil && info.NumAckPending == 0 {
-			break
-		}
-	}
-	r.log.Info("delivery resumes after the previous owner's messages", "waited", time.Since(start).Round(time.Millisecond))
-	return ctx.Err() == nil
-}
-
 // step takes the next message (waiting at most until the open batch is
 // due, or a second) and flushes when a limit or the batch's age is reached.
 func (r *Runner) step(ctx context.Context) error {
@@ -407,7 +365,12 @@ func (r *Runner) step(ctx context.Context) error {
 	if len(r.batch) > 0 {
 		wait = r.cfg.MaxAge - time.Since(r.opened)
 	}
+	if len(r.pending) > 0 {
+		// Wake in time to keep what the runner holds in progress.
+		wait = min(wait, r.cfg.AckWait/3)
+	}
 	idle := false
+	var gap *gapError
 	if wait > 0 {
 		// Waiting on the feed only reads its queue, so a deadline loses
 		// nothing.
@@ -423,6 +386,8 @@ func (r *Runner) step(ctx context.Context) error {
 			r.watch(ctx, false)
 		case errors.Is(err, jetstream.ErrNoHeartbeat):
 			r.watch(ctx, true)
+		case errors.As(err, &gap):
+			return r.resync(ctx, gap)
 		case errors.Is(err, context.Canceled):
 			return nil
 		default:
@@ -438,6 +403,23 @@ func (r *Runner) step(ctx context.Context) error {
 	return nil
 }
 
+// resync answers a feed that saw a gap in its consumer's sequence: it
+// delivers and acknowledges what it took before the gap, then has the
+// feed reset the consumer to its ack floor (see feed).
+func (r *Runner) resync(ctx context.Context, gap *gapError) error {
+	if len(r.batch) > 0 {
+		if err := r.flush(r.hard); err != nil {
+			return err
+		}
+	}
+	r.ackPending()
+	if err := gap.f.resync(ctx, r.cfg.AckWait); err != nil {
+		return err
+	}
+	r.cfg.Metrics.Resyncs.WithLabelValues(r.id).Inc()
+	return nil
+}
+
 // add takes the events of one journal message into the open batch,
 // flushing it when an event does not fit. The message is acked with the
 // batch that holds its last event.
@@ -448,6 +430,12 @@ func (r *Runner) add(m jetstream.Msg) error {
 		if _, dup := r.pendingSeq[msgKey(m, md)]; dup {
 			return nil // a redelivered copy of a message this runner holds
 		}
+		part := journal.PartitionOfSubject(m.Subject())
+		if md.NumDelivered > 1 && md.Sequence.Stream <= r.taken[part] {
+			_ = m.Ack() // a copy of one acknowledged since it was queued
+			return nil
+		}
+		r.taken[part] = max(r.taken[part], md.Sequence.Stream)
 		r.recs, err = journal.Decode(journal.Message{Subject: m.Subject(), Header: m.Headers(), Data: m.Data(),
 			Seq: md.Sequence.Stream}, r.recs[:0])
 	}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,13 +58,6 @@ type Supervisor struct {
 	cfg  SupervisorConfig
 	own  *ownership
 	core *supervise.Core[Definition, *Status, Snapshot]
-	// lostRuns holds the streams whose runner here stopped because its
-	// lease was lost (a pause, a cut-off): what it held may not have been
-	// handed back (its connection to NATS was likely gone), so the next
-	// runner of the stream here waits for it like one that inherits a
-	// lease left behind.
-	lostMu   sync.Mutex
-	lostRuns map[string]bool
 }
 
 // NewSupervisor prepares a supervisor; Run starts it.
@@ -79,7 +71,7 @@ func NewSupervisor(cfg SupervisorConfig) *Supervisor {
 	if cfg.LeaseTTL == 0 {
 		cfg.LeaseTTL = LeaseTTL
 	}
-	s := &Supervisor{cfg: cfg, lostRuns: map[string]bool{}}
+	s := &Supervisor{cfg: cfg}
 	if cfg.LeaseKV != nil && cfg.Nodes != nil {
 		// A stopping runner finishes its batch while its lease and those
 		// of the other streams go unrenewed (the reconcile pass waits for
@@ -221,16 +213,10 @@ func (s *Supervisor) deleteConsumer(ctx context.Context, d Definition) {
 // the previous owner saved.
 func (k streams) Start(ctx context.Context, d Definition, st *Status) supervise.Work {
 	s := k.s
-	inherited := false
 	if s.own.enabled() {
-		var ok bool
-		if ok, inherited = s.own.claim(ctx, d.ID); !ok {
+		if !s.own.claim(ctx, d.ID) {
 			return nil
 		}
-		s.lostMu.Lock()
-		inherited = inherited || s.lostRuns[d.ID]
-		delete(s.lostRuns, d.ID)
-		s.lostMu.Unlock()
 		s.core.Reload(d.ID)
 	}
 	log := s.cfg.Log.With("stream", d.ID, "sink", d.Type)
@@ -244,7 +230,6 @@ func (k streams) Start(ctx context.Context, d Definition, st *Status) supervise.
 	}
 	rc := s.cfg.Runner
 	rc.Def, rc.Sink, rc.Filter, rc.Journal, rc.Log, rc.Metrics, rc.Status = d, sk, filter, s.cfg.Journal, s.cfg.Log, s.cfg.Metrics, st
-	rc.Inherited = inherited
 	soft, cancelSoft := context.WithCancel(ctx)
 	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
 	r := &running{s: s, def: d, soft: cancelSoft, hard: cancelHard, done: make(chan struct{}), sink: sk, owned: s.own.enabled()}
@@ -322,9 +307,6 @@ func (r *running) Stop(context.Context) {
 		// stopped the runner, yet the renewal went through late), so
 		// another node need not wait for it to expire.
 		r.s.own.leases.Release(ctx, r.def.ID)
-		r.s.lostMu.Lock()
-		r.s.lostRuns[r.def.ID] = true
-		r.s.lostMu.Unlock()
 		r.s.cfg.Log.Warn("log stream lease lost: stopped at once", "stream", r.def.ID)
 		return
 	}

@@ -188,17 +188,6 @@ type suite struct {
 	natsURLs []string
 }
 
-// knownDisorder are the faults whose order violations are a known, open
-// issue (issue 13): after SIGCONT or the partition heals, a node that owned
-// two streams can deliver some events of a producer after later ones. The
-// suite reports them in its table and log but does not fail on them yet;
-// every other check (nothing lost, duplicates bounded, no delivery after a
-// lost lease) still fails the fault.
-var knownDisorder = map[string]bool{
-	"SIGSTOP of an owning node past its lease, then SIGCONT": true,
-	"network partition of one serve node from NATS":          true,
-}
-
 func TestClusterFaults(t *testing.T) {
 	start := time.Now()
 	s := &suite{t: t}
@@ -578,16 +567,7 @@ func (s *suite) phase(name string, fault func(*testing.T, *phaseCtx)) {
 			t.Errorf("%d acknowledged event deliveries missing after 75s", lost)
 		}
 		if disorder > 0 {
-			if knownDisorder[name] {
-				// Known issue (issue 13, BENCHMARKS.md "Cluster faults"): when
-				// the paused or cut-off node owns two streams, some events of
-				// a producer reach a stream after later ones (never lost).
-				// Counted in the table and logged; not yet a failure.
-				t.Logf("KNOWN ISSUE: %d events arrived after a later event of their producer (not as a duplicate)", disorder)
-				p.notes = append(p.notes, "known issue: order after the node resumes while owning two streams")
-			} else {
-				t.Errorf("%d events arrived after a later event of their producer (not as a duplicate)", disorder)
-			}
+			t.Errorf("%d events arrived after a later event of their producer (not as a duplicate)", disorder)
 		}
 		notes := strings.Join(p.notes, "; ")
 		if len(codes) > 0 {
