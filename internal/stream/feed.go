@@ -43,12 +43,13 @@ import (
 // dropped while a NATS server restarted, or a pull of the previous owner
 // was answered after it stopped reading. The consumer waits AckWait before
 // it sends those again, after newer ones: out of order. So a feed that
-// sees a gap queues and pulls nothing more and reports it (errGap, once
-// its queue is empty); the runner delivers and acknowledges what it took
-// before the gap and calls resync, which resets the consumer to its ack
-// floor: everything after it comes again, in order, at once. The feed
-// starts the same way when the consumer has messages delivered and not
-// acknowledged (held by a runner that stopped without handing them back).
+// sees a gap queues and pulls nothing more and reports it (a gapError,
+// once its queue is empty); the runner delivers and acknowledges what it
+// took before the gap and calls resync, which resets the consumer to the
+// journal sequence after the last message queued: everything after it
+// comes again, in order, at once. A feed starts by resetting the consumer
+// to its ack floor when it has messages delivered and not acknowledged
+// (held by a runner that stopped without handing them back).
 type feed struct {
 	nc       *nats.Conn
 	js       jetstream.JetStream
@@ -82,6 +83,11 @@ type feed struct {
 	lastSeq  uint64
 	seqKnown bool
 	gapAt    time.Time
+	// lastStream is the highest journal sequence queued: the runner took,
+	// or will take, every message up to it. A resync restarts the consumer
+	// after it, not at its ack floor, which an acknowledgement lost in the
+	// fault may hold back (everything above it would come twice).
+	lastStream uint64
 
 	arrived chan struct{} // (cap 1) the queue grew, or a pull lost its heartbeats
 	wake    chan struct{} // (cap 1) a pull ended or the queue shrank
@@ -123,11 +129,13 @@ func startFeedTo(ctx context.Context, cfg feedConfig, arrived chan struct{}) (*f
 	if info.NumAckPending > 0 {
 		f.log.Info("journal consumer has messages delivered and not acknowledged (a runner stopped without handing them back): resetting it to its ack floor to keep order",
 			"stream", f.stream, "ackPending", info.NumAckPending)
-		if err := f.reset(ctx); err != nil {
+		if err := f.reset(ctx, 0); err != nil {
 			return nil, err
 		}
+		f.lastStream = info.AckFloor.Stream
 	} else {
 		f.lastSeq, f.seqKnown = info.Delivered.Consumer, true
+		f.lastStream = info.Delivered.Stream
 	}
 	sub, err := f.nc.Subscribe(f.nc.NewInbox(), f.receive)
 	if err != nil {
@@ -190,6 +198,7 @@ func (f *feed) receive(m *nats.Msg) {
 			return
 		}
 		f.lastSeq, f.seqKnown = md.Sequence.Consumer, true
+		f.lastStream = max(f.lastStream, md.Sequence.Stream)
 	}
 	f.q = append(f.q, pulled{m})
 	if f.want > 0 {
@@ -274,13 +283,16 @@ func (e *gapError) Error() string {
 	return fmt.Sprintf("journal consumer %s on %s skipped messages", e.f.consumer, e.f.stream)
 }
 
-// resync resets the consumer of a feed that saw a gap to its ack floor and
-// pulls again. The runner calls it once everything it took is acknowledged.
+// resync restarts the consumer of a feed that saw a gap after the last
+// message it queued and pulls again. The runner calls it once everything it took is acknowledged.
 // If the consumer cannot be reset for AckWait (a server without the reset
 // API, or an outage), the feed goes on without: what was skipped comes
 // back after AckWait, possibly after newer events, and the log says so.
 func (f *feed) resync(ctx context.Context, ackWait time.Duration) error {
-	err := f.reset(ctx)
+	f.mu.Lock()
+	after := f.lastStream
+	f.mu.Unlock()
+	err := f.reset(ctx, after+1)
 	if err == nil || errors.Is(err, errFenced) {
 		return err
 	}
@@ -297,15 +309,28 @@ func (f *feed) resync(ctx context.Context, ackWait time.Duration) error {
 	return nil
 }
 
-// reset resets the consumer to its ack floor; the next message it delivers
-// is number 1.
-func (f *feed) reset(ctx context.Context) error {
+// reset restarts the consumer at journal sequence seq (0 or 1: at its ack
+// floor), forgetting what it delivered and was not acknowledged; the next
+// message it delivers is number 1.
+func (f *feed) reset(ctx context.Context, seq uint64) error {
 	if f.fenced != nil && f.fenced() {
 		return errFenced
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := f.js.ResetConsumer(ctx, f.stream, f.consumer); err != nil {
+	var err error
+	if seq > 1 {
+		_, err = f.js.ResetConsumerToSequence(ctx, f.stream, f.consumer, seq)
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) {
+			// Refused (below the consumer's start): the ack floor is safe.
+			f.log.Warn("journal consumer refused a reset to a sequence; resetting it to its ack floor", "stream", f.stream, "seq", seq, "err", err)
+			_, err = f.js.ResetConsumer(ctx, f.stream, f.consumer)
+		}
+	} else {
+		_, err = f.js.ResetConsumer(ctx, f.stream, f.consumer)
+	}
+	if err != nil {
 		return fmt.Errorf("reset journal consumer %s on %s: %w", f.consumer, f.stream, err)
 	}
 	f.mu.Lock()
