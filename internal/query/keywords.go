@@ -1,6 +1,7 @@
 package query
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -54,6 +55,11 @@ func (k Keywords) Match(event []byte) bool {
 	if len(k) == 0 {
 		return true
 	}
+	return k.mayMatch(event) && k.walkMatch(event)
+}
+
+// walkMatch is Match without its quick test: it walks every value.
+func (k Keywords) walkMatch(event []byte) bool {
 	var found uint16 // one bit per keyword; at most MaxKeywords
 	all := uint16(1)<<len(k) - 1
 	leaves(event, 0, func(v rawValue) {
@@ -71,6 +77,57 @@ func (k Keywords) Match(event []byte) bool {
 		}
 	})
 	return found == all
+}
+
+// mayMatch is a quick test Match must pass: every keyword occurs in the
+// event's text (its bytes with the simple escapes decoded, ASCII letters
+// case-folded). Most events of a keyword search fail it and are never
+// walked (each value decoded and lower-cased: tens of allocations). It
+// judges only ASCII events without \u escapes and answers true for others:
+// Unicode case folding (the Kelvin sign lower-cases to k) or a \u escape
+// can make a value match that the folded bytes do not show.
+func (k Keywords) mayMatch(event []byte) bool {
+	var stack [2048]byte
+	folded := stack[:0]
+	if len(event) > len(stack) {
+		folded = make([]byte, 0, len(event))
+	}
+	for i := 0; i < len(event); i++ {
+		c := event[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			return true
+		case c == '\\':
+			if i++; i == len(event) {
+				return true
+			}
+			switch event[i] {
+			case '"', '\\', '/':
+				c = event[i]
+			case 'b':
+				c = '\b'
+			case 'f':
+				c = '\f'
+			case 'n':
+				c = '\n'
+			case 'r':
+				c = '\r'
+			case 't':
+				c = '\t'
+			default: // \u
+				return true
+			}
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		folded = append(folded, c)
+	}
+	for _, w := range k {
+		if !bytes.Contains(folded, []byte(w)) {
+			return false
+		}
+	}
+	return true
 }
 
 // hasToken reports whether w is one of the tokens of s split at sep.
