@@ -14,6 +14,7 @@ import (
 	"github.com/auditstream/auditstream/internal/detect"
 	"github.com/auditstream/auditstream/internal/detect/correlate"
 	"github.com/auditstream/auditstream/internal/detect/shipped"
+	"github.com/auditstream/auditstream/internal/health"
 	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/journal"
 )
@@ -36,6 +37,8 @@ type detectionsDeps struct {
 	log      *slog.Logger
 	// activity, when set (activity.enabled), answers rules' firstSeen.
 	activity *activity.Store
+	// health reports a detections checkpoint that cannot be saved.
+	health *health.Board
 }
 
 // loadPacks loads the config file's rule packs. A pack that cannot be read
@@ -139,7 +142,7 @@ func newDetections(ctx context.Context, d detectionsDeps) (*detections, error) {
 				if err := store.Suppressed(ctx, ss); err != nil {
 					log.Warn("detections: recording suppressed firings", "err", err)
 				}
-			}, FirstSeen: firstSeen, Log: d.log, Registry: d.registry})
+			}, FirstSeen: firstSeen, Health: d.health, Log: d.log, Registry: d.registry})
 	api := &detect.API{Rules: rules, Store: store, Journal: d.journal, Engine: engine, Envelope: env,
 		DefaultOrg: cfg.Ingest.DefaultOrg, FirstSeen: firstSeen, Log: d.log}
 	return &detections{rules: rules, svc: svc, api: api, on: cfg.Detections.On()}, nil
