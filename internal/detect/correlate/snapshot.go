@@ -37,6 +37,7 @@ type snapGroup struct {
 	SuppUntil  int64        `json:"supp_until,omitempty"`
 	OpenID     string       `json:"open_id,omitempty"`
 	Suppressed int          `json:"suppressed,omitempty"`
+	SuppLast   string       `json:"supp_last,omitempty"`
 	Seq        uint64       `json:"seq"`
 	// TimerAt is the group's pending visit (absent: none). It is state, not derived:
 	// when a group is visited decides when it expires, which decides evictions.
@@ -63,7 +64,7 @@ func (e *Engine) Snapshot() ([]byte, error) {
 	for _, r := range e.rules {
 		sr := snapRule{ID: r.ID, Fingerprint: r.fp}
 		for g := r.lru.prev; g != &r.lru; g = g.prev {
-			sg := snapGroup{Org: g.org.name, Vals: g.vals, SuppUntil: g.suppUntil, OpenID: g.openID, Suppressed: g.suppressed, Seq: g.seq}
+			sg := snapGroup{Org: g.org.name, Vals: g.vals, SuppUntil: g.suppUntil, OpenID: g.openID, Suppressed: g.suppressed, SuppLast: g.suppLast, Seq: g.seq}
 			if g.timerAt != math.MaxInt64 {
 				at := g.timerAt
 				sg.TimerAt = &at
@@ -142,7 +143,7 @@ func (e *Engine) Restore(data []byte) (RestoreReport, error) {
 			}
 			g := e.lookup(r, o, vals)
 			g.seq = sg.Seq
-			g.suppUntil, g.openID, g.suppressed = sg.SuppUntil, sg.OpenID, sg.Suppressed
+			g.suppUntil, g.openID, g.suppressed, g.suppLast = sg.SuppUntil, sg.OpenID, sg.Suppressed, sg.SuppLast
 			for _, en := range restoreEntries(sg.Live) {
 				g.insertLive(en)
 			}
