@@ -145,11 +145,16 @@ func newDetections(ctx context.Context, d detectionsDeps) (*detections, error) {
 			}, FirstSeen: firstSeen, Health: d.health, Log: d.log, Registry: d.registry})
 	api := &detect.API{Rules: rules, Store: store, Journal: d.journal, Engine: engine, Envelope: env,
 		DefaultOrg: cfg.Ingest.DefaultOrg, FirstSeen: firstSeen, Log: d.log}
+	bt := cfg.Detections.Backtest
+	api.Backtests = detect.NewBacktestJobs(detect.BacktestJobsConfig{Timeout: time.Duration(bt.Timeout),
+		MaxEvents: uint64(max(bt.MaxEvents, 0)), PerOrg: bt.MaxConcurrentPerOrg}, api.RunBacktest)
 	return &detections{rules: rules, svc: svc, api: api, on: cfg.Detections.On()}, nil
 }
 
-// run keeps the rules current and, when enabled, evaluates.
+// run keeps the rules current and, when enabled, evaluates; backtest jobs
+// are cancelled when it ends.
 func (d *detections) run(ctx context.Context) error {
+	defer d.api.Backtests.Close()
 	if !d.on {
 		return d.rules.Run(ctx)
 	}

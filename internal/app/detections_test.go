@@ -143,6 +143,8 @@ func TestDetectionsEndToEnd(t *testing.T) {
 		{[]string{"rules"}, "Okta brute force against one user"},
 		{[]string{"close", dets[0]["id"].(string), "--note", "done"}, `"status": "CLOSED"`},
 		{[]string{"backtest", "--pack", "ours"}, `"count":1`},
+		{[]string{"backtests"}, "SUCCEEDED"},
+		{[]string{"backtest", "--pack", "ours", "--async"}, `"status":"`},
 		{[]string{"upload", "-f", ruleFile}, `"status": "loaded"`},
 		{[]string{"deactivate", "acme-token-created"}, `"enabled": false`},
 		{[]string{"rules"}, "acme-token-created"},
