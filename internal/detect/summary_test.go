@@ -1,14 +1,17 @@
 package detect
 
 import (
+	"context"
 	"encoding/json"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/auditstream/auditstream/internal/detect/correlate"
 	"github.com/auditstream/auditstream/internal/detect/overlay"
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/journal/journaltest"
 )
 
 // suppress.summary set in a pack overlay: after the suppression period of a
@@ -102,5 +105,52 @@ func TestSuppressSummaryFromOverlay(t *testing.T) {
 				t.Errorf("replay: got %s, want %s", again[1].Record.Data, sum.Record.Data)
 			}
 		})
+	}
+}
+
+// Through the runtime: the summary is journaled as a detection event once
+// the suppression period ended (here by the wall clock, after the backlog
+// was read), once, and recorded for triage.
+func TestServiceSuppressSummary(t *testing.T) {
+	ov, err := overlay.Parse([]byte("rules: {" + bruteForceID + ": {suppress: {for: 2s, summary: true}}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := ReadFiles(filepath.Join("testdata", "native", "brute_force.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := NewRegistry(DefaultRoutes(), LoadPack("native", "", files, ov))
+	j := journaltest.Open(t)
+	// Three firings within 2s: the 2nd and 3rd suppressed.
+	appendAll(t, j, failuresEvery("acme", "00uJANE", 15, recent(), 100*time.Millisecond, "f"))
+	var recorded atomic.Int64
+	svc, stop := startService(t, j, reg, Config{Engine: correlate.Config{AllowedLateness: time.Second}}, func(s *Service) {
+		s.deps.Raised = func(_ context.Context, rs []Raised) {
+			for _, r := range rs {
+				if DetectionOf(r).SummaryOf != "" {
+					recorded.Add(1)
+				}
+			}
+		}
+	})
+	defer stop()
+	waitRaised(t, svc, 2)
+	caughtUp(t, j, svc)
+	dets := detections(t, j)
+	if len(dets) != 2 {
+		t.Fatalf("got %d detection events, want the detection and its summary", len(dets))
+	}
+	var ev struct {
+		DebugContext struct{ DebugData map[string]string } `json:"debugContext"`
+	}
+	if err := json.Unmarshal(dets[1].Data, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if dd := ev.DebugContext.DebugData; dd["summaryOf"] != dets[0].UUID || dd["suppressedCount"] != "2" {
+		t.Errorf("got summary %s, want 2 suppressed of %s", dets[1].Data, dets[0].UUID)
+	}
+	if recorded.Load() != 1 {
+		t.Errorf("got %d summaries recorded for triage, want 1", recorded.Load())
 	}
 }
