@@ -218,25 +218,34 @@ func (c *checkpointStore) load(ctx context.Context) (cp checkpoint, err error) {
 	}
 	c.slot = m.Slot
 	gz := make([]byte, 0, m.Size)
+	cp.Chunks = nil
 	for i := range m.N {
 		e, err := c.kv.Get(ctx, chunkKey(m.Slot, i))
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return cp, fmt.Errorf("load detections checkpoint: chunk %d of %d is missing: %w", i+1, m.N, errSnapshotLost)
+		}
 		if err != nil {
 			return cp, fmt.Errorf("load detections checkpoint: chunk %d of %d: %w", i+1, m.N, err)
 		}
 		gz = append(gz, e.Value()...)
 	}
 	if sum := sha256.Sum256(gz); len(gz) != m.Size || hex.EncodeToString(sum[:]) != m.SHA256 {
-		return cp, fmt.Errorf("load detections checkpoint: chunks of slot %d are %d bytes with another checksum than the manifest's (%d bytes)", m.Slot, len(gz), m.Size)
+		return cp, fmt.Errorf("load detections checkpoint: chunks of slot %d are %d bytes with another checksum than the manifest's (%d bytes): %w",
+			m.Slot, len(gz), m.Size, errSnapshotLost)
 	}
 	if cp.Snapshot, err = gunzip(gz); err != nil {
-		return cp, fmt.Errorf("load detections checkpoint: %w", err)
+		return cp, fmt.Errorf("load detections checkpoint: %w: %w", err, errSnapshotLost)
 	}
-	cp.Chunks = nil
 	return cp, nil
 }
 
 // errNoCheckpoint: the bucket holds no checkpoint (a first start).
 var errNoCheckpoint = errors.New("no detections checkpoint")
+
+// errSnapshotLost: the checkpoint's positions are readable but its chunked
+// snapshot is not (missing or altered chunks): the load returns the
+// positions without a snapshot.
+var errSnapshotLost = errors.New("snapshot lost")
 
 func gunzip(b []byte) ([]byte, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(b))

@@ -190,8 +190,48 @@ func TestCheckpointChunksChecked(t *testing.T) {
 	if _, err := kv.Put(t.Context(), chunkKey(st.slot, 1), []byte("garbage")); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := loadCheckpoint(t.Context(), kv); err == nil || !strings.Contains(err.Error(), "checksum") {
-		t.Fatalf("got %v, want a checksum error", err)
+	cp, _, err := loadCheckpoint(t.Context(), kv)
+	if !errors.Is(err, errSnapshotLost) || !strings.Contains(err.Error(), "checksum") || cp.Seq != 5 || cp.Snapshot != nil {
+		t.Fatalf("got %v (seq %d, %d bytes), want a checksum error with the positions only", err, cp.Seq, len(cp.Snapshot))
+	}
+	if err := kv.Delete(t.Context(), chunkKey(st.slot, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := loadCheckpoint(t.Context(), kv); !errors.Is(err, errSnapshotLost) || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("got %v, want a missing chunk", err)
+	}
+}
+
+// A runtime whose checkpoint's chunks are lost starts with empty state at
+// the checkpoint's positions (loudly), instead of failing to start.
+func TestServiceStartsWithLostChunks(t *testing.T) {
+	j := journaltest.Open(t)
+	appendAll(t, j, failuresEvery("acme", "00uJANE", 3, recent(), time.Second, "f"))
+	last, err := j.LastSeq(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv := journaltest.KV(t, j, BucketState)
+	snap, err := bigEngine(t, 50, 2).Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := newCheckpointStore(kv, 1<<10)
+	if _, err := st.save(t.Context(), []uint64{last}, snap); err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Delete(t.Context(), chunkKey(st.slot, 1)); err != nil {
+		t.Fatal(err)
+	}
+	appendAll(t, j, failuresEvery("acme", "00uJANE", 5, recent().Add(10*time.Second), time.Second, "g"))
+	svc, stop := startService(t, j, nativeRegistry(t), Config{}, nil)
+	defer stop()
+	waitRaised(t, svc, 2) // the 5 failures after the checkpoint: brute force, then alert-on-alert
+	caughtUp(t, j, svc)
+	// 5 failures, the brute-force detection, the alert-on-alert one: not
+	// the 3 failures before the checkpoint.
+	if got := svc.events.Load(); got != 7 {
+		t.Errorf("evaluated %d events, want the 7 after the checkpoint", got)
 	}
 }
 

@@ -299,7 +299,13 @@ func (s *Service) build(ctx context.Context) (*Matcher, []uint64, error) {
 	if errors.Is(err, errNoCheckpoint) {
 		return m, make([]uint64, n), nil
 	}
-	if err != nil {
+	if errors.Is(err, errSnapshotLost) {
+		// Loudly: correlation windows open at the checkpoint start empty;
+		// evaluation resumes at the checkpoint's positions (no detection is
+		// raised twice, windows across the checkpoint may miss).
+		s.log.Error("detections checkpoint's snapshot unreadable: correlation state starts empty", "err", err, "seq", cp.Seq)
+		cp.Snapshot = nil
+	} else if err != nil {
 		return nil, nil, err
 	}
 	seqs, fits := cp.positions(n)
@@ -308,6 +314,9 @@ func (s *Service) build(ctx context.Context) (*Matcher, []uint64, error) {
 		// (detections already journaled are not appended again).
 		s.log.Error("detections checkpoint is of a journal with another number of partitions: correlation state starts empty, the journal is evaluated from its start",
 			"checkpointPartitions", max(len(cp.Seqs), 1), "journalPartitions", n)
+		return m, seqs, nil
+	}
+	if cp.Snapshot == nil {
 		return m, seqs, nil
 	}
 	rep, err := m.Engine().Restore(cp.Snapshot)
