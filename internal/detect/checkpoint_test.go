@@ -259,3 +259,44 @@ func TestCheckpointFailureIsLoud(t *testing.T) {
 		return len(board.Conditions()) == 0 && svc.ckptAt.Load() > 0 && svc.ckptChunks.Load() == 1
 	}, wait.Within(15*time.Second))
 }
+
+// kill -9 mid-window with the state in a chunked checkpoint (tiny chunks):
+// the runtime dies after 3 of 5 failures were checkpointed; a new runtime
+// restores the chunks and raises exactly one detection from the next 2.
+func TestServiceRestartMidWindowChunked(t *testing.T) {
+	j := journaltest.Open(t)
+	reg := nativeRegistry(t)
+	kv := journaltest.KV(t, j, BucketState)
+	evs := failuresEvery("acme", "00uJANE", 5, recent(), time.Second, "k")
+	appendAll(t, j, evs[:3])
+	tiny := func(s *Service) { s.chunkSize = 64 }
+	svc, stop := startService(t, j, reg, Config{CheckpointInterval: time.Millisecond}, func(s *Service) { tiny(s); s.noFinalSave = true })
+	caughtUp(t, j, svc)
+	wait.Eventually(t, "a chunked checkpoint covering 3 failures", func() bool {
+		e, err := kv.Get(t.Context(), checkpointKey)
+		if err != nil {
+			return false
+		}
+		b, err := gunzip(e.Value())
+		if err != nil || !strings.Contains(string(b), `"chunks":{`) {
+			return false
+		}
+		cp, ok, err := loadCheckpoint(t.Context(), kv)
+		return err == nil && ok && cp.Seq >= svc.Position() && strings.Contains(string(cp.Snapshot), `"live":[`)
+	}, wait.Within(15*time.Second))
+	stop()
+	appendAll(t, j, evs[3:])
+	svc2, stop2 := startService(t, j, reg, Config{}, tiny)
+	defer stop2()
+	waitRaised(t, svc2, 1)
+	caughtUp(t, j, svc2)
+	n := 0
+	for _, d := range detections(t, j) {
+		if d.EventType == EventTypePrefix+"okta_brute_force_user" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("got %d brute force detections, want exactly 1 (the window's state came back from the chunks)", n)
+	}
+}

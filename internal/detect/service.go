@@ -407,6 +407,7 @@ func (s *Service) runOwned(ctx context.Context) error {
 		}
 		snap, err := m.Engine().Snapshot()
 		if err != nil {
+			s.checkpointFailed(err, 0)
 			return err
 		}
 		st, err := s.ckpt.save(ctx, now, snap)
