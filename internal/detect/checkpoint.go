@@ -27,11 +27,12 @@ const checkpointKey = "checkpoint"
 // checkpoint.chunk.<slot>.<index>.
 const chunkPrefix = "checkpoint.chunk."
 
-// DefaultChunkSize is the largest KV value a checkpoint writes: a gzipped
-// checkpoint up to half of it is stored inline in one value (the format of
-// every release before chunking), a larger snapshot in chunks of this
-// size. 1 MiB fits a NATS server's default max_payload (the journal's
-// allows 8 MiB).
+// DefaultChunkSize is the largest KV value a checkpoint writes: state whose
+// gzipped compact snapshot is up to a quarter of it is stored inline in one
+// value with the JSON snapshot (the format of every release before
+// chunking), larger state as the compact snapshot in chunks of this size.
+// 1 MiB fits a NATS server's default max_payload (the journal's allows
+// 8 MiB).
 const DefaultChunkSize = 1 << 20
 
 // checkpoint is the correlation engine's state and the journal message up to
@@ -114,34 +115,59 @@ func gzipped(b []byte) []byte {
 	return buf.Bytes()
 }
 
-// save writes the checkpoint at seqs (one sequence per journal partition).
-// A small one is one gzipped value (with one partition the format of every
-// release before partitions); a snapshot too large for one value is
-// written in chunks to the free slot, then the manifest naming them.
-func (c *checkpointStore) save(ctx context.Context, seqs []uint64, snap []byte) (savedCheckpoint, error) {
+// snapshotter is what a checkpoint holds: the correlation engine's state,
+// as JSON or in the compact form (correlate.Engine).
+type snapshotter interface {
+	Snapshot() ([]byte, error)
+	SnapshotCompact() []byte
+}
+
+// save writes the checkpoint of eng's state at seqs (one sequence per
+// journal partition). Small state is one gzipped value with the JSON
+// snapshot (with one partition the format of every release before
+// partitions); larger state is the compact snapshot, gzipped and written in
+// chunks to the free slot, then the manifest naming them.
+func (c *checkpointStore) save(ctx context.Context, seqs []uint64, eng snapshotter) (savedCheckpoint, error) {
 	cp := checkpoint{Seq: seqs[0]}
 	if len(seqs) > 1 {
 		cp.Seqs = seqs
 	}
-	gz := gzipped(snap)
-	if len(gz) <= c.chunkSize/2 {
+	gz := gzipped(eng.SnapshotCompact())
+	if len(gz) <= c.chunkSize/4 {
+		snap, err := eng.Snapshot()
+		if err != nil {
+			return savedCheckpoint{}, err
+		}
 		cp.Snapshot = snap
 		b, err := json.Marshal(cp)
 		if err != nil {
 			return savedCheckpoint{}, err
 		}
-		v := gzipped(b)
-		if _, err := c.kv.Put(ctx, checkpointKey, v); err != nil {
-			return savedCheckpoint{}, fmt.Errorf("save detections checkpoint (%d bytes): %w", len(v), err)
+		if v := gzipped(b); len(v) <= c.chunkSize {
+			return c.saveInline(ctx, v)
 		}
-		if c.slot != slotInline {
-			// Chunks of an earlier chunked checkpoint are garbage now.
-			c.cleanSlot(ctx, 0, 0)
-			c.cleanSlot(ctx, 1, 0)
-		}
-		c.slot = slotInline
-		return savedCheckpoint{Bytes: len(v), Chunks: 1}, nil
+		cp.Snapshot = nil
 	}
+	return c.saveChunks(ctx, cp, gz)
+}
+
+// saveInline writes a checkpoint of one value v.
+func (c *checkpointStore) saveInline(ctx context.Context, v []byte) (savedCheckpoint, error) {
+	if _, err := c.kv.Put(ctx, checkpointKey, v); err != nil {
+		return savedCheckpoint{}, fmt.Errorf("save detections checkpoint (%d bytes): %w", len(v), err)
+	}
+	if c.slot != slotInline {
+		// Chunks of an earlier chunked checkpoint are garbage now.
+		c.cleanSlot(ctx, 0, 0)
+		c.cleanSlot(ctx, 1, 0)
+	}
+	c.slot = slotInline
+	return savedCheckpoint{Bytes: len(v), Chunks: 1}, nil
+}
+
+// saveChunks writes gz (a gzipped snapshot) in chunks to the free slot, then
+// cp with the manifest naming them.
+func (c *checkpointStore) saveChunks(ctx context.Context, cp checkpoint, gz []byte) (savedCheckpoint, error) {
 	if c.slot == slotUnknown {
 		if _, err := c.load(ctx); err != nil {
 			// An unreadable checkpoint: its slot is unknown, write slot 0.
@@ -253,12 +279,6 @@ func gunzip(b []byte) ([]byte, error) {
 		return nil, err
 	}
 	return io.ReadAll(zr)
-}
-
-// saveCheckpoint writes a checkpoint with a store of its own (tests).
-func saveCheckpoint(ctx context.Context, kv jetstream.KeyValue, seqs []uint64, snap []byte) error {
-	_, err := newCheckpointStore(kv, 0).save(ctx, seqs, snap)
-	return err
 }
 
 // loadCheckpoint reads the checkpoint; ok is false when there is none.

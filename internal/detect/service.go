@@ -405,14 +405,9 @@ func (s *Service) runOwned(ctx context.Context) error {
 		if s.freezeCheckpoint.Load() || (slices.Equal(now, saved) && time.Since(lastSave) < time.Minute) {
 			return nil
 		}
-		snap, err := m.Engine().Snapshot()
+		st, err := s.ckpt.save(ctx, now, m.Engine())
 		if err != nil {
-			s.checkpointFailed(err, 0)
-			return err
-		}
-		st, err := s.ckpt.save(ctx, now, snap)
-		if err != nil {
-			s.checkpointFailed(err, len(snap))
+			s.checkpointFailed(err)
 			return err
 		}
 		s.checkpointSaved(st)
@@ -489,10 +484,10 @@ func (s *Service) runOwned(ctx context.Context) error {
 
 // checkpointFailed says loudly that a checkpoint could not be saved: error
 // log, metric, health condition (until a save succeeds).
-func (s *Service) checkpointFailed(err error, snapBytes int) {
+func (s *Service) checkpointFailed(err error) {
 	n := s.ckptFailed.Add(1)
 	s.log.Error("detections checkpoint NOT saved: a restart re-evaluates from the last saved checkpoint",
-		"err", err, "snapshotBytes", snapBytes, "failures", n)
+		"err", err, "failures", n)
 	s.deps.Health.Set(HealthCheckpoint, health.Degraded,
 		fmt.Sprintf("detections checkpoint not saved (%d failures): %v; a restart re-evaluates the journal from the last saved checkpoint", n, err))
 }
