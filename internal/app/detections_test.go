@@ -156,6 +156,28 @@ func TestDetectionsEndToEnd(t *testing.T) {
 			t.Errorf("auditstream detections %v: got exit %d, %s %s, want 0 and %q", tc.args, code, out.String(), errOut.String(), tc.want)
 		}
 	}
+	// A job started with --async, then shown and cancelled by id (a job
+	// that ended is returned as it is); another org's token cannot see it.
+	cliRun := func(token string, args ...string) (int, string) {
+		var out, errOut strings.Builder
+		code := cli.Detections(t.Context(), append(args, "--server", r.base, "--token", token), strings.NewReader(""), &out, &errOut, func(string) string { return "" })
+		return code, out.String() + errOut.String()
+	}
+	code, out := cliRun(acme, "backtest", "--pack", "ours", "--async")
+	var job struct{ ID string }
+	if err := json.Unmarshal([]byte(out), &job); code != 0 || err != nil || job.ID == "" {
+		t.Fatalf("backtest --async: got %d %s, want a job", code, out)
+	}
+	wait.Eventually(t, "the job ended", func() bool {
+		code, out := cliRun(acme, "backtest-get", job.ID)
+		return code == 0 && strings.Contains(out, `"status":"SUCCEEDED"`) && strings.Contains(out, `"count":1`)
+	}, wait.Within(10*time.Second))
+	if code, out := cliRun(acme, "backtest-cancel", job.ID); code != 0 || !strings.Contains(out, `"status":"SUCCEEDED"`) {
+		t.Errorf("backtest-cancel of an ended job: got %d %s, want it as it is", code, out)
+	}
+	if code, out := cliRun(other, "backtest-get", job.ID); code == 0 || !strings.Contains(out, "Not found") {
+		t.Errorf("another org's backtest-get: got %d %s, want an error", code, out)
+	}
 	_, metrics := r.call("GET", "/metrics", testAdmin, nil)
 	for _, m := range []string{"auditstream_detect_unindexed_rules 0", "auditstream_detect_detections_total 1", "auditstream_detect_position "} {
 		if !strings.Contains(metrics, m) {
