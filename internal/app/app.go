@@ -194,7 +194,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	}
 	closers = append(closers, sources.store.Close)
 
-	dets, err := newDetections(ctx, detectionsDeps{cfg: cfg, journal: j, leaseKV: clusterKV, registry: reg, log: log, activity: act.store})
+	dets, err := newDetections(ctx, detectionsDeps{cfg: cfg, journal: j, leaseKV: clusterKV, registry: reg, log: log, activity: act.store, health: board})
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/auditstream/auditstream/internal/detect"
 	"github.com/auditstream/auditstream/internal/detect/correlate"
 	"github.com/auditstream/auditstream/internal/detect/shipped"
+	"github.com/auditstream/auditstream/internal/health"
 	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/journal"
 )
@@ -36,6 +37,8 @@ type detectionsDeps struct {
 	log      *slog.Logger
 	// activity, when set (activity.enabled), answers rules' firstSeen.
 	activity *activity.Store
+	// health reports a detections checkpoint that cannot be saved.
+	health *health.Board
 }
 
 // loadPacks loads the config file's rule packs. A pack that cannot be read
@@ -139,14 +142,19 @@ func newDetections(ctx context.Context, d detectionsDeps) (*detections, error) {
 				if err := store.Suppressed(ctx, ss); err != nil {
 					log.Warn("detections: recording suppressed firings", "err", err)
 				}
-			}, FirstSeen: firstSeen, Log: d.log, Registry: d.registry})
+			}, FirstSeen: firstSeen, Health: d.health, Log: d.log, Registry: d.registry})
 	api := &detect.API{Rules: rules, Store: store, Journal: d.journal, Engine: engine, Envelope: env,
 		DefaultOrg: cfg.Ingest.DefaultOrg, FirstSeen: firstSeen, Log: d.log}
+	bt := cfg.Detections.Backtest
+	api.Backtests = detect.NewBacktestJobs(detect.BacktestJobsConfig{Timeout: time.Duration(bt.Timeout),
+		MaxEvents: uint64(max(bt.MaxEvents, 0)), PerOrg: bt.MaxConcurrentPerOrg}, api.RunBacktest)
 	return &detections{rules: rules, svc: svc, api: api, on: cfg.Detections.On()}, nil
 }
 
-// run keeps the rules current and, when enabled, evaluates.
+// run keeps the rules current and, when enabled, evaluates; backtest jobs
+// are cancelled when it ends.
 func (d *detections) run(ctx context.Context) error {
+	defer d.api.Backtests.Close()
 	if !d.on {
 		return d.rules.Run(ctx)
 	}

@@ -143,6 +143,8 @@ func TestDetectionsEndToEnd(t *testing.T) {
 		{[]string{"rules"}, "Okta brute force against one user"},
 		{[]string{"close", dets[0]["id"].(string), "--note", "done"}, `"status": "CLOSED"`},
 		{[]string{"backtest", "--pack", "ours"}, `"count":1`},
+		{[]string{"backtests"}, "SUCCEEDED"},
+		{[]string{"backtest", "--pack", "ours", "--async"}, `"status":"`},
 		{[]string{"upload", "-f", ruleFile}, `"status": "loaded"`},
 		{[]string{"deactivate", "acme-token-created"}, `"enabled": false`},
 		{[]string{"rules"}, "acme-token-created"},
@@ -153,6 +155,28 @@ func TestDetectionsEndToEnd(t *testing.T) {
 			!strings.Contains(out.String(), tc.want) {
 			t.Errorf("auditstream detections %v: got exit %d, %s %s, want 0 and %q", tc.args, code, out.String(), errOut.String(), tc.want)
 		}
+	}
+	// A job started with --async, then shown and cancelled by id (a job
+	// that ended is returned as it is); another org's token cannot see it.
+	cliRun := func(token string, args ...string) (int, string) {
+		var out, errOut strings.Builder
+		code := cli.Detections(t.Context(), append(args, "--server", r.base, "--token", token), strings.NewReader(""), &out, &errOut, func(string) string { return "" })
+		return code, out.String() + errOut.String()
+	}
+	code, out := cliRun(acme, "backtest", "--pack", "ours", "--async")
+	var job struct{ ID string }
+	if err := json.Unmarshal([]byte(out), &job); code != 0 || err != nil || job.ID == "" {
+		t.Fatalf("backtest --async: got %d %s, want a job", code, out)
+	}
+	wait.Eventually(t, "the job ended", func() bool {
+		code, out := cliRun(acme, "backtest-get", job.ID)
+		return code == 0 && strings.Contains(out, `"status":"SUCCEEDED"`) && strings.Contains(out, `"count":1`)
+	}, wait.Within(10*time.Second))
+	if code, out := cliRun(acme, "backtest-cancel", job.ID); code != 0 || !strings.Contains(out, `"status":"SUCCEEDED"`) {
+		t.Errorf("backtest-cancel of an ended job: got %d %s, want it as it is", code, out)
+	}
+	if code, out := cliRun(other, "backtest-get", job.ID); code == 0 || !strings.Contains(out, "Not found") {
+		t.Errorf("another org's backtest-get: got %d %s, want an error", code, out)
 	}
 	_, metrics := r.call("GET", "/metrics", testAdmin, nil)
 	for _, m := range []string{"auditstream_detect_unindexed_rules 0", "auditstream_detect_detections_total 1", "auditstream_detect_position "} {

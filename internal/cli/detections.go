@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"text/tabwriter"
+	"time"
 
 	"github.com/auditstream/auditstream/internal/client"
 )
@@ -28,7 +30,10 @@ var detectionVerbs = []struct {
 	{"ack", " ID [--note N]", true, "acknowledge a detection"},
 	{"close", " ID [--note N]", true, "close a detection"},
 	{"reopen", " ID [--note N]", true, "open a detection again"},
-	{"backtest", " --rule R|--pack P [--since T] [--until T]", false, "what a rule or pack would have raised (raises nothing)"},
+	{"backtest", " --rule R|--pack P [--since T] [--until T] [--async]", false, "what a rule or pack would have raised (raises nothing):\nstarts a job and waits for its result, showing progress (--async: print the job)"},
+	{"backtests", "", false, "list the org's backtest jobs"},
+	{"backtest-get", " ID", true, "show a backtest job: status, progress, result"},
+	{"backtest-cancel", " ID", true, "stop a running backtest job (keeps what it found so far)"},
 }
 
 // Detections is `auditstream detections VERB [ID] [flags]`: detection rules,
@@ -36,6 +41,8 @@ var detectionVerbs = []struct {
 func Detections(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) string) int {
 	fs, c := newClientFlags("detections", env)
 	var file, rule, pack, status, since, until, note, output string
+	var async bool
+	fs.BoolVar(&async, "async", false, "backtest: start the job and print it, without waiting")
 	fs.StringVar(&file, "file", "", "upload: the rule `file` (- for stdin)")
 	fs.StringVar(&file, "f", "", "shorthand for --file")
 	fs.StringVar(&rule, "rule", "", "list, backtest: the rule `id`")
@@ -93,16 +100,19 @@ func Detections(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err != nil {
 		return usageError(err, stdout, stderr, usage)
 	}
-	if err := runDetections(ctx, cl, verb, id, detectionArgs{file, rule, pack, status, since, until, note, output}, stdin, stdout); err != nil {
+	if err := runDetections(ctx, cl, verb, id, detectionArgs{file, rule, pack, status, since, until, note, output, async}, stdin, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "auditstream: detections %s: %v\n", verb, err)
 		return exitError
 	}
 	return exitOK
 }
 
-type detectionArgs struct{ file, rule, pack, status, since, until, note, output string }
+type detectionArgs struct {
+	file, rule, pack, status, since, until, note, output string
+	async                                                bool
+}
 
-func runDetections(ctx context.Context, cl *client.Client, verb, id string, a detectionArgs, stdin io.Reader, stdout io.Writer) error {
+func runDetections(ctx context.Context, cl *client.Client, verb, id string, a detectionArgs, stdin io.Reader, stdout, stderr io.Writer) error {
 	one := func(v map[string]any, err error) error {
 		if err != nil {
 			return err
@@ -156,7 +166,25 @@ func runDetections(ctx context.Context, cl *client.Client, verb, id string, a de
 		st := map[string]string{"ack": "ACKNOWLEDGED", "close": "CLOSED", "reopen": "OPEN"}[verb]
 		return one(cl.TriageDetection(ctx, id, st, a.note))
 	case "backtest":
-		raw, err := cl.Backtest(ctx, a.rule, a.pack, a.since, a.until)
+		return backtestJob(ctx, cl, a, stdout, stderr)
+	case "backtests":
+		jobs, err := cl.ListBacktests(ctx)
+		if err != nil {
+			return err
+		}
+		if a.output == "json" {
+			return printJSON(stdout, jobs)
+		}
+		return printRows(stdout, "ID\tSTATUS\tCREATED\tRULE\tPACK", jobs, "id", "status", "created", "rule", "pack")
+	case "backtest-get":
+		raw, err := cl.GetBacktest(ctx, id)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "%s\n", raw)
+		return err
+	case "backtest-cancel":
+		raw, err := cl.CancelBacktest(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -184,4 +212,63 @@ func printRows(w io.Writer, header string, rows []map[string]any, keys ...string
 		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
+}
+
+// backtestPoll is how often `detections backtest` asks for its job's
+// progress.
+const backtestPoll = 500 * time.Millisecond
+
+// backtestJob starts a backtest job and, unless --async, polls it until it
+// ended, showing its progress on stderr, then prints its result (the
+// result so far and why, when it stopped early). Interrupting the command
+// cancels the job.
+func backtestJob(ctx context.Context, cl *client.Client, a detectionArgs, stdout, stderr io.Writer) error {
+	raw, err := cl.StartBacktest(ctx, a.rule, a.pack, a.since, a.until)
+	if err != nil {
+		return err
+	}
+	if a.async {
+		_, err = fmt.Fprintf(stdout, "%s\n", raw)
+		return err
+	}
+	type job struct {
+		ID       string          `json:"id"`
+		Status   string          `json:"status"`
+		Error    string          `json:"error"`
+		Result   json.RawMessage `json:"result"`
+		Progress struct {
+			Scanned  uint64 `json:"scanned"`
+			Position uint64 `json:"position"`
+			Matches  int    `json:"matches"`
+		} `json:"progress"`
+	}
+	var j job
+	if err := json.Unmarshal(raw, &j); err != nil {
+		return fmt.Errorf("backtest job: %w", err)
+	}
+	tick := time.NewTicker(backtestPoll)
+	defer tick.Stop()
+	for j.Status == "RUNNING" {
+		select {
+		case <-ctx.Done():
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			_, _ = cl.CancelBacktest(cctx, j.ID)
+			return fmt.Errorf("backtest %s cancelled: %w", j.ID, ctx.Err())
+		case <-tick.C:
+		}
+		if raw, err = cl.GetBacktest(ctx, j.ID); err != nil {
+			return err
+		}
+		if err := json.Unmarshal(raw, &j); err != nil {
+			return fmt.Errorf("backtest job: %w", err)
+		}
+		fmt.Fprintf(stderr, "backtest %s: %s, %d events scanned, position %d, %d matches\n",
+			j.ID, j.Status, j.Progress.Scanned, j.Progress.Position, j.Progress.Matches)
+	}
+	if j.Status == "FAILED" {
+		return fmt.Errorf("backtest %s failed: %s", j.ID, j.Error)
+	}
+	_, err = fmt.Fprintf(stdout, "%s\n", j.Result)
+	return err
 }

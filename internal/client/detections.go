@@ -85,3 +85,28 @@ func (c *Client) Backtest(ctx context.Context, rule, pack, since, until string) 
 	body := map[string]string{"rule": rule, "pack": pack, "since": since, "until": until}
 	return call[json.RawMessage](ctx, c, http.MethodPost, "/api/v1/detections/backtest", safeToResend, body)
 }
+
+// StartBacktest starts a backtest job of a rule or a pack over the
+// caller's org's events published in [since, until) (RFC 3339, optional)
+// and returns the job (id, status, progress).
+func (c *Client) StartBacktest(ctx context.Context, rule, pack, since, until string) (json.RawMessage, error) {
+	body := map[string]string{"rule": rule, "pack": pack, "since": since, "until": until}
+	return call[json.RawMessage](ctx, c, http.MethodPost, "/api/v1/detections/backtests", sendOnce, body)
+}
+
+// GetBacktest returns a backtest job: its status, progress and, once it
+// ended, its result.
+func (c *Client) GetBacktest(ctx context.Context, id string) (json.RawMessage, error) {
+	return call[json.RawMessage](ctx, c, http.MethodGet, "/api/v1/detections/backtests/"+url.PathEscape(id), safeToResend, nil)
+}
+
+// ListBacktests lists the caller's org's backtest jobs, newest first.
+func (c *Client) ListBacktests(ctx context.Context) ([]map[string]any, error) {
+	return call[[]map[string]any](ctx, c, http.MethodGet, "/api/v1/detections/backtests", safeToResend, nil)
+}
+
+// CancelBacktest stops a running backtest job and returns it (with what it
+// found so far).
+func (c *Client) CancelBacktest(ctx context.Context, id string) (json.RawMessage, error) {
+	return call[json.RawMessage](ctx, c, http.MethodPost, "/api/v1/detections/backtests/"+url.PathEscape(id)+"/cancel", safeToResend, nil)
+}

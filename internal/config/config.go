@@ -188,6 +188,15 @@ const (
 	// DefaultDetectionsCheckpoint is how often the correlation state is
 	// saved: a restart re-reads at most this much of the journal.
 	DefaultDetectionsCheckpoint = 5 * time.Second
+	// DefaultBacktestTimeout bounds one backtest: reading a large journal
+	// takes minutes, not hours.
+	DefaultBacktestTimeout = 10 * time.Minute
+	// DefaultBacktestMaxEvents bounds the events one backtest scans (at the
+	// engine's speed, well within the timeout).
+	DefaultBacktestMaxEvents = 50_000_000
+	// DefaultBacktestsPerOrg is how many backtests of one org run at once:
+	// a tenant cannot occupy every core.
+	DefaultBacktestsPerOrg = 2
 )
 
 // Detections configures the detection runtime.
@@ -219,6 +228,22 @@ type Detections struct {
 	MaxEventsPerWindow int `yaml:"maxEventsPerWindow"`
 	// CheckpointInterval is how often the state is saved (default 5s).
 	CheckpointInterval Duration `yaml:"checkpointInterval"`
+	// Backtest bounds backtest jobs.
+	Backtest DetectionBacktest `yaml:"backtest"`
+}
+
+// DetectionBacktest bounds backtests (each runs as a job on the node that
+// took the request).
+type DetectionBacktest struct {
+	// Timeout stops a backtest after this long, with what it found so far
+	// (default 10m).
+	Timeout Duration `yaml:"timeout"`
+	// MaxEvents stops a backtest after it scanned this many of the org's
+	// events (default 50000000).
+	MaxEvents int `yaml:"maxEvents"`
+	// MaxConcurrentPerOrg is how many backtests of one org run at once;
+	// more are answered 429 (default 2).
+	MaxConcurrentPerOrg int `yaml:"maxConcurrentPerOrg"`
 }
 
 // On reports whether the detection runtime runs.
@@ -626,6 +651,9 @@ func (c Config) WithDefaults() Config {
 	num(&c.Detections.MaxGroupsPerRule, DefaultDetectionsMaxGroups)
 	num(&c.Detections.MaxEventsPerWindow, DefaultDetectionsMaxEvents)
 	dur(&c.Detections.CheckpointInterval, DefaultDetectionsCheckpoint)
+	dur(&c.Detections.Backtest.Timeout, DefaultBacktestTimeout)
+	num(&c.Detections.Backtest.MaxEvents, DefaultBacktestMaxEvents)
+	num(&c.Detections.Backtest.MaxConcurrentPerOrg, DefaultBacktestsPerOrg)
 
 	if c.Console.Enabled == nil {
 		on := true
@@ -894,6 +922,9 @@ func (d Detections) validate() []error {
 	}
 	if d.AllowedLateness < 0 || d.MaxGroupsPerRule < 0 || d.MaxEventsPerWindow < 0 || d.CheckpointInterval < 0 {
 		errs = append(errs, errors.New("detections: allowedLateness, maxGroupsPerRule, maxEventsPerWindow and checkpointInterval must not be negative"))
+	}
+	if b := d.Backtest; b.Timeout < 0 || b.MaxEvents < 0 || b.MaxConcurrentPerOrg < 0 {
+		errs = append(errs, errors.New("detections.backtest: timeout, maxEvents and maxConcurrentPerOrg must not be negative"))
 	}
 	return errs
 }

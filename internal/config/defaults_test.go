@@ -49,6 +49,7 @@ func TestWithDefaults(t *testing.T) {
 		{"cluster.nodeId", got.Cluster.NodeID, config.DefaultNodeID("")},
 		{"detections.shipped", *got.Detections.Shipped, true},
 		{"detections.shipped (unset)", c.Detections.ShippedOn(), true},
+		{"detections.backtest", got.Detections.Backtest, config.DetectionBacktest{Timeout: config.Duration(10 * time.Minute), MaxEvents: 50_000_000, MaxConcurrentPerOrg: 2}},
 		{"fixed point", reflect.DeepEqual(got.WithDefaults(), got), true},
 	}
 	for _, tt := range checks {

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/auditstream/auditstream/internal/auth"
@@ -38,8 +40,13 @@ type API struct {
 	DefaultOrg string
 	// FirstSeen, when set, answers firstSeen rules in backtests.
 	FirstSeen FirstSeenSource
+	// Backtests runs backtests as jobs; nil: one with the default limits,
+	// made at the first backtest.
+	Backtests *BacktestJobs
 	Log       *slog.Logger
 	Now       func() time.Time
+
+	jobsOnce sync.Once
 }
 
 // Routes are the detections endpoints.
@@ -55,6 +62,10 @@ func (a *API) Routes() []httpapi.Route {
 		{Pattern: "GET /api/v1/detections/{id}", Scope: r, Handle: a.get},
 		{Pattern: "POST /api/v1/detections/{id}", Scope: m, Handle: a.update},
 		{Pattern: "POST /api/v1/detections/backtest", Scope: r, Handle: a.backtest},
+		{Pattern: "POST /api/v1/detections/backtests", Scope: r, Handle: a.startBacktest},
+		{Pattern: "GET /api/v1/detections/backtests", Scope: r, Handle: a.listBacktests},
+		{Pattern: "GET /api/v1/detections/backtests/{id}", Scope: r, Handle: a.getBacktest},
+		{Pattern: "POST /api/v1/detections/backtests/{id}/cancel", Scope: r, Handle: a.cancelBacktest},
 	}
 }
 
@@ -320,14 +331,111 @@ type backtestInput struct {
 	Until string `json:"until"`
 }
 
+// jobs is the backtest job runner.
+func (a *API) jobs() *BacktestJobs {
+	a.jobsOnce.Do(func() {
+		if a.Backtests == nil {
+			a.Backtests = NewBacktestJobs(BacktestJobsConfig{}, a.RunBacktest)
+		}
+	})
+	return a.Backtests
+}
+
+// RunBacktest runs one backtest over the API's journal and rules (the
+// BacktestFunc of the API's jobs).
+func (a *API) RunBacktest(ctx context.Context, req BacktestRequest) (BacktestResult, error) {
+	return Backtest(ctx, a.Journal, a.orgRegistry(req.Org), a.Engine, a.Envelope, req)
+}
+
+// startJob starts the backtest a request asks for.
+func (a *API) startJob(r *http.Request, tok auth.Token) (string, BacktestJob, error) {
+	org, err := a.org(r, tok)
+	if err != nil {
+		return "", BacktestJob{}, err
+	}
+	req, err := a.backtestRequest(r, org)
+	if err != nil {
+		return "", BacktestJob{}, err
+	}
+	job, err := a.jobs().Start(req)
+	if errors.Is(err, ErrTooManyBacktests) {
+		return "", job, &httpapi.Error{Status: http.StatusTooManyRequests, Code: httpapi.CodeRateLimit,
+			Summary: "API call exceeded rate limit due to too many requests.", RetryAfter: 5 * time.Second,
+			Causes: []string{fmt.Sprintf("at most %d backtests of an org run at once: wait for one to finish or cancel one", a.jobs().cfg.PerOrg)}}
+	}
+	return org, job, err
+}
+
+// backtest runs a backtest as a job and answers with its result once it
+// ended (bounded like every job; a client that goes away cancels it).
 func (a *API) backtest(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	org, job, err := a.startJob(r, tok)
+	if err != nil {
+		return err
+	}
+	job, _ = a.jobs().Wait(r.Context(), org, job.ID)
+	if job.Status == JobRunning {
+		job, _ = a.jobs().Cancel(context.WithoutCancel(r.Context()), org, job.ID)
+	}
+	if job.Status == JobFailed {
+		return errors.New("backtest: " + job.Error)
+	}
+	httpapi.WriteJSON(w, http.StatusOK, job.Result)
+	return nil
+}
+
+func (a *API) startBacktest(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	_, job, err := a.startJob(r, tok)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/detections/backtests/"+job.ID)
+	httpapi.WriteJSON(w, http.StatusAccepted, job)
+	return nil
+}
+
+func (a *API) listBacktests(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
 	org, err := a.org(r, tok)
 	if err != nil {
 		return err
 	}
+	httpapi.WriteJSON(w, http.StatusOK, a.jobs().List(org))
+	return nil
+}
+
+func (a *API) getBacktest(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	org, err := a.org(r, tok)
+	if err != nil {
+		return err
+	}
+	job, ok := a.jobs().Get(org, r.PathValue("id"))
+	if !ok {
+		return notFound("Backtest", r.PathValue("id"))
+	}
+	httpapi.WriteJSON(w, http.StatusOK, job)
+	return nil
+}
+
+func (a *API) cancelBacktest(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+	org, err := a.org(r, tok)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	job, ok := a.jobs().Cancel(ctx, org, r.PathValue("id"))
+	if !ok {
+		return notFound("Backtest", r.PathValue("id"))
+	}
+	httpapi.WriteJSON(w, http.StatusOK, job)
+	return nil
+}
+
+// backtestRequest reads and checks a backtest body for org.
+func (a *API) backtestRequest(r *http.Request, org string) (BacktestRequest, error) {
 	var in backtestInput
 	if err := httpapi.DecodeBody(r, &in, true); err != nil {
-		return err
+		return BacktestRequest{}, err
 	}
 	var probs []error
 	req := BacktestRequest{Org: org, Rule: in.Rule, Pack: in.Pack, FirstSeen: a.FirstSeen}
@@ -360,14 +468,9 @@ func (a *API) backtest(w http.ResponseWriter, r *http.Request, tok auth.Token) e
 		probs = append(probs, errors.New("until: must be after since"))
 	}
 	if len(probs) > 0 {
-		return httpapi.ValidationError("backtest", errors.Join(probs...))
+		return req, httpapi.ValidationError("backtest", errors.Join(probs...))
 	}
-	res, err := Backtest(r.Context(), a.Journal, a.orgRegistry(org), a.Engine, a.Envelope, req)
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, res)
-	return nil
+	return req, nil
 }
 
 // orgRegistry is the registry restricted to what org may see (pack rules

@@ -26,6 +26,25 @@ type BacktestRequest struct {
 	// FirstSeen, when set, answers rules' firstSeen (the activity store,
 	// as of each event's position); nil: those rules raise nothing.
 	FirstSeen FirstSeenSource
+	// MaxEvents, when not 0, stops the backtest (ErrBacktestEventLimit, with
+	// the result so far) once it has scanned this many of the org's events.
+	MaxEvents uint64
+	// Progress, when set, is called after each journal message scanned
+	// (from the backtest's goroutine).
+	Progress func(BacktestProgress)
+}
+
+// BacktestProgress is how far a backtest got.
+type BacktestProgress struct {
+	// Scanned counts the org's events read; Events those in the range.
+	Scanned uint64 `json:"scanned"`
+	Events  uint64 `json:"events"`
+	// Position is the journal message sequence read up to (in the org's
+	// partition), At the newest published time seen.
+	Position uint64    `json:"position"`
+	At       time.Time `json:"at,omitzero"`
+	// Matches counts the detections the asked rules would have raised.
+	Matches int `json:"matches"`
 }
 
 // BacktestResult is what a backtest found, without raising anything.
@@ -34,10 +53,20 @@ type BacktestResult struct {
 	Count      int         `json:"count"`
 	Detections []Detection `json:"detections"`
 	Truncated  bool        `json:"truncated,omitempty"`
+	// Scanned counts the org's events read (in the range or not); Position
+	// is the journal message sequence read up to.
+	Scanned  uint64 `json:"scanned"`
+	Position uint64 `json:"position"`
+	// Stopped says why a backtest ended before the range's end ("timeout",
+	// "event limit", "cancelled"); the result is then what it found so far.
+	Stopped string `json:"stopped,omitempty"`
 }
 
 // errBacktestScope is returned when the request names no rule and no pack.
 var errBacktestScope = errors.New("name a rule or a pack")
+
+// ErrBacktestEventLimit stops a backtest at BacktestRequest.MaxEvents.
+var ErrBacktestEventLimit = errors.New("backtest event limit reached")
 
 // Backtest evaluates reg's rules with a fresh engine over org's events in
 // the journal (in journal order) and reports the detections of the asked
@@ -61,12 +90,28 @@ func Backtest(ctx context.Context, j *journal.Journal, reg *Registry, cfg correl
 			return fs.FirstSeen(ctx, org, user, kind, value, pos)
 		}
 	}
-	var raised []Raised
+	var (
+		raised  []Raised
+		limited bool
+		at      time.Time
+	)
 	from := journal.ScanFrom{}
-	err = j.Scan(ctx, req.Org, from, func(recs []event.Record, _ uint64, _ time.Time) bool {
+	err = j.Scan(ctx, req.Org, from, func(recs []event.Record, seq uint64, _ time.Time) bool {
+		res.Position = seq
 		for i := range recs {
 			r := &recs[i]
-			if r.Org != req.Org || (!req.Since.IsZero() && r.Published.Before(req.Since)) ||
+			if r.Org != req.Org {
+				continue
+			}
+			if req.MaxEvents > 0 && res.Scanned >= req.MaxEvents {
+				limited = true
+				break
+			}
+			res.Scanned++
+			if r.Published.After(at) {
+				at = r.Published
+			}
+			if (!req.Since.IsZero() && r.Published.Before(req.Since)) ||
 				(!req.Until.IsZero() && !r.Published.Before(req.Until)) {
 				continue
 			}
@@ -84,10 +129,16 @@ func Backtest(ctx context.Context, j *journal.Journal, reg *Registry, cfg correl
 				}
 			}
 		}
-		return ctx.Err() == nil
+		if req.Progress != nil {
+			req.Progress(BacktestProgress{Scanned: res.Scanned, Events: res.Events, Position: res.Position, At: at, Matches: res.Count})
+		}
+		return ctx.Err() == nil && !limited
 	})
 	if err == nil {
 		err = ctx.Err()
+	}
+	if err == nil && limited {
+		err = ErrBacktestEventLimit
 	}
 	if res.Detections == nil {
 		res.Detections = []Detection{}

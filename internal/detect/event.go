@@ -146,6 +146,13 @@ func buildDetection(d correlate.Detection, info Info, corrType string, last *eve
 		"suppressedCount": strconv.Itoa(d.SuppressedBefore), "author": info.Author, "license": info.License,
 		"chainDepth": strconv.Itoa(depth),
 	}
+	if d.SummaryOf != "" {
+		// A suppression summary: the firings suppressed after detection
+		// SummaryOf, in [windowStart, windowEnd).
+		debug["summaryOf"] = d.SummaryOf
+		debug["suppressedCount"] = strconv.Itoa(d.Count)
+		ev.DisplayMessage = info.Title + " (" + strconv.Itoa(d.Count) + " suppressed)"
+	}
 	ev.DebugContext = map[string]any{"debugData": debug}
 	data, err := json.Marshal(ev)
 	if err != nil {

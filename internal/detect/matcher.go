@@ -349,7 +349,13 @@ func (m *Matcher) collect(res correlate.Result, last *event.Record, out []Raised
 		if !ok {
 			info = Info{ID: d.Rule, Title: d.Rule, Slug: slugOf("", "", d.Rule), Level: "medium"}
 		}
-		if t := m.reg.tunes[d.Rule]; t != nil && m.curEnv != nil {
+		src := last
+		if d.SummaryOf != "" {
+			// A summary is about its period, not the event that ended it
+			// (the clock may end it as well): the same bytes either way.
+			src = nil
+		}
+		if t := m.reg.tunes[d.Rule]; t != nil && m.curEnv != nil && src != nil {
 			// severityWhen: the event that completed the detection decides.
 			info.Level = t.LevelFor(info.Level, m.curEnv)
 		}
@@ -357,7 +363,7 @@ func (m *Matcher) collect(res correlate.Result, last *event.Record, out []Raised
 		if last != nil && last.Source == DetectSource {
 			depth = m.curDepth + 1
 		}
-		rec, err := buildDetection(d, info, m.corrType[d.Rule], last, depth)
+		rec, err := buildDetection(d, info, m.corrType[d.Rule], src, depth)
 		if err != nil {
 			continue // cannot happen: the event is built from strings and numbers
 		}

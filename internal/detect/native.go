@@ -61,6 +61,9 @@ type nativeCorr struct {
 type suppressSpec struct {
 	For string   `yaml:"for"`
 	By  []string `yaml:"by"`
+	// Summary asks for one roll-up detection when a suppression period
+	// with suppressed firings ends.
+	Summary bool `yaml:"summary"`
 }
 
 func (s *suppressSpec) duration(def time.Duration) (time.Duration, error) {
@@ -146,14 +149,18 @@ func loadNative(doc *yaml.Node, file string, line int, defSuppress time.Duration
 		errs = append(errs, err)
 	}
 	var by []string
+	summary := false
 	if d.Suppress != nil {
-		by = d.Suppress.By
+		by, summary = d.Suppress.By, d.Suppress.Summary
+		if summary && sup <= 0 {
+			errs = append(errs, errors.New("suppress.summary needs a suppression period (for is 0)"))
+		}
 	}
 	fs, err := parseFirstSeen(d.FirstSeen)
 	if err != nil {
 		errs = append(errs, err)
 	}
-	r := &rule{Info: info, prefilter: pj, pat: pat, suppress: sup, raises: true, firstSeen: fs}
+	r := &rule{Info: info, prefilter: pj, pat: pat, suppress: sup, summary: summary, raises: true, firstSeen: fs}
 	r.Info.Kind = KindDetection
 	var corr *correlate.Rule
 	if d.Correlation != nil {
@@ -165,6 +172,7 @@ func loadNative(doc *yaml.Node, file string, line int, defSuppress time.Duration
 			errs = append(errs, fmt.Errorf("correlation: %w", err))
 		} else {
 			corr = c
+			corr.SuppressSummary = summary && sup > 0
 			r.raises = false
 			info.Kind = KindCorrelation
 		}

@@ -188,13 +188,14 @@ filters:
 }
 
 // Overlay tuning the runtime cannot apply is said, not ignored: a typo'd
-// rule id, suppress.summary, by in defaults.suppress.
+// rule id, suppress.summary without a suppression period, by in
+// defaults.suppress.
 func TestOverlayWarnings(t *testing.T) {
 	ov, err := overlay.Parse([]byte(`
 defaults: {suppress: {for: 1h, by: [client.ipAddress]}}
 rules:
   no-such-rule: {level: high}
-  ` + bruteForceID + `: {suppress: {for: 1h, summary: true}}
+  ` + bruteForceID + `: {suppress: {for: "0", summary: true}}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +206,7 @@ rules:
 	}
 	p := LoadPack("native", "", files, ov)
 	w := strings.Join(p.Warnings, "\n")
-	for _, want := range []string{"no-such-rule", "summary is not supported", "defaults.suppress"} {
+	for _, want := range []string{"no-such-rule", "summary without a suppression period", "defaults.suppress"} {
 		if !strings.Contains(w, want) {
 			t.Errorf("warnings %q: want one naming %q", w, want)
 		}

@@ -323,21 +323,22 @@ func (p *Pack) privateInputs(c *correlate.Rule, exc *overlay.Effective) {
 
 // applySuppress applies an overlay's per-rule suppression.
 func (p *Pack) applySuppress(id string, s *overlay.Suppress, r *rule, c *correlate.Rule) {
-	if s.Summary {
-		p.Warnings = append(p.Warnings, fmt.Sprintf("overlay: rule %s: suppress.summary is not supported yet (ignored)", id))
+	if s.Summary && s.For <= 0 {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("overlay: rule %s: suppress.summary without a suppression period (for: 0) is ignored", id))
 	}
+	summary := s.Summary && s.For > 0
 	if c != nil {
-		c.Suppress = s.For
+		c.Suppress, c.SuppressSummary = s.For, summary
 		if len(s.By) > 0 && !slices.Equal(s.By, c.GroupBy) {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("overlay: rule %s: suppress.by is ignored: a correlation is suppressed per group-by group", id))
 		}
 		if r != nil {
-			r.suppress = s.For
+			r.suppress, r.summary = s.For, summary
 		}
 		return
 	}
 	if r != nil {
-		r.suppress = s.For
+		r.suppress, r.summary = s.For, summary
 		if len(s.By) > 0 {
 			r.groupBy = slices.Clone(s.By)
 		}
@@ -611,7 +612,7 @@ func (g *Registry) engineRules() []correlate.Rule {
 	for _, r := range g.rules {
 		if r.raises {
 			out = append(out, correlate.Rule{ID: r.ID, Type: correlate.Single, Rules: []string{baseID(r.ID)},
-				GroupBy: r.groupBy, Suppress: r.suppress})
+				GroupBy: r.groupBy, Suppress: r.suppress, SuppressSummary: r.summary && r.suppress > 0})
 		}
 	}
 	return out

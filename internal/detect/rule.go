@@ -84,6 +84,9 @@ type rule struct {
 	groupBy []string
 	// suppress is the suppression window of its own detections.
 	suppress time.Duration
+	// summary asks for a suppression summary when a suppression period
+	// with suppressed firings ends (suppress.summary).
+	summary bool
 	// raises is true when the rule raises its own detections (Sigma's generate).
 	raises bool
 	// base is baseID(ID), kept to build it once.

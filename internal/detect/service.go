@@ -15,6 +15,7 @@ import (
 	"github.com/auditstream/auditstream/internal/activity"
 	"github.com/auditstream/auditstream/internal/detect/correlate"
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/health"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/lease"
 )
@@ -75,9 +76,16 @@ type Deps struct {
 	// FirstSeen answers native rules' firstSeen (the activity store); nil:
 	// such rules never match, and the runtime says so at every start.
 	FirstSeen FirstSeenSource
-	Log       *slog.Logger
-	Registry  prometheus.Registerer
+	// Health, when set, reports a checkpoint that cannot be written
+	// (condition HealthCheckpoint, degraded) until one is.
+	Health   *health.Board
+	Log      *slog.Logger
+	Registry prometheus.Registerer
 }
+
+// HealthCheckpoint names the health condition of a detections checkpoint
+// that could not be saved: a restart would re-evaluate from the last one.
+const HealthCheckpoint = "detections.checkpoint"
 
 // Service evaluates every rule over the journal as events arrive and appends
 // detection events. Run it on every node: only the lease holder evaluates.
@@ -99,6 +107,16 @@ type Service struct {
 	// fsLate counts firstSeen answers given before the source had folded
 	// the event (after firstSeenWait): they may differ on replay.
 	fsLate atomic.Uint64
+	// ckptFailed counts checkpoints that could not be saved; ckptBytes and
+	// ckptChunks describe the last saved one, ckptAt is when (unix seconds).
+	ckptFailed atomic.Uint64
+	ckptBytes  atomic.Int64
+	ckptChunks atomic.Int64
+	ckptAt     atomic.Int64
+	// ckpt stores the checkpoint (owned by the evaluating goroutine).
+	ckpt *checkpointStore
+	// chunkSize overrides DefaultChunkSize (tests).
+	chunkSize int
 	// noFinalSave and freezeCheckpoint simulate a crash in tests: no
 	// checkpoint at stop / from now on.
 	noFinalSave      bool
@@ -148,6 +166,14 @@ func (s *Service) register(reg prometheus.Registerer) {
 			func() float64 { return float64(s.late.Load()) }),
 		c("auditstream_detect_firstseen_unfolded_total", "firstSeen tests answered before the activity fold reached the event (it lagged more than 3s): the answer may differ on replay.",
 			func() float64 { return float64(s.fsLate.Load()) }),
+		c("auditstream_detect_checkpoint_failures_total", "Detections checkpoints that could not be saved (a restart re-evaluates from the last saved one).",
+			func() float64 { return float64(s.ckptFailed.Load()) }),
+		g("auditstream_detect_checkpoint_bytes", "Size of the last saved detections checkpoint (gzipped).",
+			func() float64 { return float64(s.ckptBytes.Load()) }),
+		g("auditstream_detect_checkpoint_chunks", "KV values the last saved detections checkpoint's snapshot takes (1: inline).",
+			func() float64 { return float64(s.ckptChunks.Load()) }),
+		g("auditstream_detect_checkpoint_timestamp_seconds", "When the last detections checkpoint was saved (unix time).",
+			func() float64 { return float64(s.ckptAt.Load()) }),
 		c("auditstream_detect_evicted_total", "Correlation groups and window events evicted at the state caps.",
 			func() float64 { return float64(s.evicted.Load()) }),
 	} {
@@ -267,12 +293,20 @@ func (s *Service) build(ctx context.Context) (*Matcher, []uint64, error) {
 	}
 	s.unindexed.Store(int64(m.Unindexed()))
 	n := len(s.deps.Journal.Partitions())
-	cp, ok, err := loadCheckpoint(ctx, s.deps.StateKV)
-	if err != nil {
-		return nil, nil, err
-	}
-	if !ok {
+	// A fresh store per run: another node may have written since.
+	s.ckpt = newCheckpointStore(s.deps.StateKV, s.chunkSize)
+	cp, err := s.ckpt.load(ctx)
+	if errors.Is(err, errNoCheckpoint) {
 		return m, make([]uint64, n), nil
+	}
+	if errors.Is(err, errSnapshotLost) {
+		// Loudly: correlation windows open at the checkpoint start empty;
+		// evaluation resumes at the checkpoint's positions (no detection is
+		// raised twice, windows across the checkpoint may miss).
+		s.log.Error("detections checkpoint's snapshot unreadable: correlation state starts empty", "err", err, "seq", cp.Seq)
+		cp.Snapshot = nil
+	} else if err != nil {
+		return nil, nil, err
 	}
 	seqs, fits := cp.positions(n)
 	if !fits {
@@ -280,6 +314,9 @@ func (s *Service) build(ctx context.Context) (*Matcher, []uint64, error) {
 		// (detections already journaled are not appended again).
 		s.log.Error("detections checkpoint is of a journal with another number of partitions: correlation state starts empty, the journal is evaluated from its start",
 			"checkpointPartitions", max(len(cp.Seqs), 1), "journalPartitions", n)
+		return m, seqs, nil
+	}
+	if cp.Snapshot == nil {
 		return m, seqs, nil
 	}
 	rep, err := m.Engine().Restore(cp.Snapshot)
@@ -368,13 +405,12 @@ func (s *Service) runOwned(ctx context.Context) error {
 		if s.freezeCheckpoint.Load() || (slices.Equal(now, saved) && time.Since(lastSave) < time.Minute) {
 			return nil
 		}
-		snap, err := m.Engine().Snapshot()
+		st, err := s.ckpt.save(ctx, now, m.Engine())
 		if err != nil {
+			s.checkpointFailed(err)
 			return err
 		}
-		if err := saveCheckpoint(ctx, s.deps.StateKV, now, snap); err != nil {
-			return err
-		}
+		s.checkpointSaved(st)
 		saved, lastSave = now, time.Now()
 		for _, b := range lastBatch {
 			if err := b.ack(); err != nil {
@@ -406,9 +442,7 @@ func (s *Service) runOwned(ctx context.Context) error {
 				return errLeaseLost
 			}
 			if time.Since(lastSave) >= s.cfg.CheckpointInterval {
-				if err := save(ctx); err != nil {
-					s.log.Warn("detections checkpoint", "err", err)
-				}
+				_ = save(ctx) // failures are reported by checkpointFailed
 			}
 			s.reportLosses(m, &reported)
 			// Idle orgs' clocks follow the wall clock only once the journal
@@ -446,6 +480,23 @@ func (s *Service) runOwned(ctx context.Context) error {
 			s.observe(m)
 		}
 	}
+}
+
+// checkpointFailed says loudly that a checkpoint could not be saved: error
+// log, metric, health condition (until a save succeeds).
+func (s *Service) checkpointFailed(err error) {
+	n := s.ckptFailed.Add(1)
+	s.log.Error("detections checkpoint NOT saved: a restart re-evaluates from the last saved checkpoint",
+		"err", err, "failures", n)
+	s.deps.Health.Set(HealthCheckpoint, health.Degraded,
+		fmt.Sprintf("detections checkpoint not saved (%d failures): %v; a restart re-evaluates the journal from the last saved checkpoint", n, err))
+}
+
+func (s *Service) checkpointSaved(st savedCheckpoint) {
+	s.ckptBytes.Store(int64(st.Bytes))
+	s.ckptChunks.Store(int64(st.Chunks))
+	s.ckptAt.Store(time.Now().Unix())
+	s.deps.Health.Clear(HealthCheckpoint)
 }
 
 func (s *Service) observe(m *Matcher) {

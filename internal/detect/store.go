@@ -51,6 +51,9 @@ type Detection struct {
 	Note            string    `json:"note,omitempty"`
 	Updated         time.Time `json:"updated,omitzero"`
 	UpdatedBy       string    `json:"updatedBy,omitempty"`
+	// SummaryOf, on a suppression summary, is the detection whose
+	// suppression period it sums up (Count firings suppressed).
+	SummaryOf string `json:"summaryOf,omitempty"`
 }
 
 // DetectionOf describes a raised detection (status OPEN).
@@ -59,7 +62,7 @@ func DetectionOf(r Raised) Detection {
 	return Detection{ID: d.ID, Org: d.Org, Rule: r.Info.ID, Title: r.Info.Title, Level: cmpOr(r.Info.Level, "medium"),
 		Severity: Severity(r.Info.Level), EventType: r.Record.EventType, Author: r.Info.Author, License: r.Info.License,
 		Published: d.Time, WindowStart: d.WindowStart, WindowEnd: d.WindowEnd, Group: d.Group, Count: d.Count,
-		Events: d.Events, Status: TriageOpen}
+		Events: d.Events, Status: TriageOpen, SummaryOf: d.SummaryOf}
 }
 
 // Store keeps detections' triage state in BucketDetections, one entry per

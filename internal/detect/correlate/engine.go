@@ -530,6 +530,10 @@ func (e *Engine) fire(g *group, win []entry, start, end, at int64, m float64) {
 	}
 	if suppressed {
 		g.suppressed++
+		g.suppLast = win[len(win)-1].uuid()
+		if r.SuppressSummary {
+			e.schedule(g, g.suppUntil-1, true)
+		}
 		r.stats.Suppressed++
 		e.res.Suppressed = append(e.res.Suppressed, Suppression{
 			Rule: r.ID, Org: g.org.name, Group: slices.Clone(g.vals), OpenID: g.openID, Count: g.suppressed,
@@ -547,6 +551,11 @@ func (e *Engine) fire(g *group, win []entry, start, end, at int64, m float64) {
 	case !r.generates:
 		r.stats.NotGenerated++
 	default:
+		if g.summaryPending() {
+			// The previous suppression period ended (at >= suppUntil) before its
+			// timer ran: its summary comes first.
+			e.summarize(g)
+		}
 		d.SuppressedBefore = g.suppressed
 		g.suppressed = 0
 		g.openID = d.ID
@@ -574,6 +583,33 @@ func (e *Engine) fire(g *group, win []entry, start, end, at int64, m float64) {
 		}
 		e.feed(c, g.org, vals, at, pid, praw)
 	}
+}
+
+// summarize emits the suppression summary of g's ended suppression period:
+// one detection counting the firings suppressed in it (Rule.SuppressSummary).
+// Its id is derived from the detection that opened the period, so a replay
+// gives the same.
+func (e *Engine) summarize(g *group) {
+	r := g.rule
+	d := Detection{
+		ID:          detectionID(r.ID, g.key, g.suppUntil, "summary:"+g.openID),
+		Rule:        r.ID,
+		Org:         g.org.name,
+		Group:       slices.Clone(g.vals),
+		Time:        time.Unix(0, g.suppUntil).UTC(),
+		WindowStart: time.Unix(0, g.suppUntil-int64(r.Suppress)).UTC(),
+		WindowEnd:   time.Unix(0, g.suppUntil).UTC(),
+		Count:       g.suppressed,
+		Value:       float64(g.suppressed),
+		Events:      []string{},
+		SummaryOf:   g.openID,
+	}
+	if g.suppLast != "" {
+		d.Events = append(d.Events, g.suppLast)
+	}
+	g.suppressed, g.suppLast = 0, ""
+	r.stats.Summaries++
+	e.res.Detections = append(e.res.Detections, d)
 }
 
 // measure computes the rule's measure over a window.

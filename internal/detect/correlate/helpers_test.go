@@ -20,6 +20,8 @@ type in struct {
 	id     int
 	fields []string // "" = absent
 	org    string
+	// rawID, when set, is the event's id instead of uid(id) (not a uuid).
+	rawID string
 }
 
 func (i in) match() Match {
@@ -28,6 +30,9 @@ func (i in) match() Match {
 		org = "org1"
 	}
 	m := Match{Rule: i.rule, Org: org, Time: t0.Add(i.at), UUID: uid(i.id)}
+	if i.rawID != "" {
+		m.UUID = i.rawID
+	}
 	for _, f := range i.fields {
 		m.Fields = append(m.Fields, Field{Value: f, Present: f != ""})
 	}

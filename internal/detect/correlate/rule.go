@@ -113,6 +113,10 @@ type Rule struct {
 	// Suppress is the suppression period after an emitted detection, per (org, rule,
 	// group). Zero: every firing is emitted.
 	Suppress time.Duration `json:"suppress,omitempty"`
+	// SuppressSummary asks for one roll-up detection (Detection.SummaryOf set)
+	// when a suppression period in which firings were suppressed ends: its
+	// Count is the number suppressed, its window the suppression period.
+	SuppressSummary bool `json:"suppress_summary,omitempty"`
 	// Expression is pySigma's extended temporal condition, a boolean expression over
 	// the referenced rules ("a and not b"; and, or, not, parentheses), for Temporal
 	// only, instead of Condition. Identifiers are entries of Rules or of Names. It is
@@ -219,6 +223,9 @@ func (r *Rule) validate() error {
 				bad("%v", err)
 			}
 		}
+	}
+	if r.SuppressSummary && r.Suppress <= 0 {
+		bad("suppress_summary needs a suppression period (suppress > 0)")
 	}
 	if r.Suppress < 0 {
 		bad("suppress must not be negative")

@@ -37,6 +37,7 @@ type snapGroup struct {
 	SuppUntil  int64        `json:"supp_until,omitempty"`
 	OpenID     string       `json:"open_id,omitempty"`
 	Suppressed int          `json:"suppressed,omitempty"`
+	SuppLast   string       `json:"supp_last,omitempty"`
 	Seq        uint64       `json:"seq"`
 	// TimerAt is the group's pending visit (absent: none). It is state, not derived:
 	// when a group is visited decides when it expires, which decides evictions.
@@ -49,6 +50,10 @@ type snapEntry struct {
 	Str string  `json:"s,omitempty"`
 	Num float64 `json:"n,omitempty"`
 	Ref uint16  `json:"r,omitempty"`
+	// id and raw, when parsed (a compact snapshot), replace ID.
+	id     [16]byte
+	raw    string
+	parsed bool
 }
 
 // Snapshot encodes the engine's state (windows, de-duplication sets, suppression,
@@ -63,7 +68,7 @@ func (e *Engine) Snapshot() ([]byte, error) {
 	for _, r := range e.rules {
 		sr := snapRule{ID: r.ID, Fingerprint: r.fp}
 		for g := r.lru.prev; g != &r.lru; g = g.prev {
-			sg := snapGroup{Org: g.org.name, Vals: g.vals, SuppUntil: g.suppUntil, OpenID: g.openID, Suppressed: g.suppressed, Seq: g.seq}
+			sg := snapGroup{Org: g.org.name, Vals: g.vals, SuppUntil: g.suppUntil, OpenID: g.openID, Suppressed: g.suppressed, SuppLast: g.suppLast, Seq: g.seq}
 			if g.timerAt != math.MaxInt64 {
 				at := g.timerAt
 				sg.TimerAt = &at
@@ -99,7 +104,8 @@ type RestoreReport struct {
 	Discarded []string
 }
 
-// Restore replaces the engine's state with a snapshot. It is meant for a freshly
+// Restore replaces the engine's state with a snapshot (Snapshot's JSON or
+// SnapshotCompact's form). It is meant for a freshly
 // created engine; state of rules missing from the engine or changed since the snapshot
 // is discarded and listed in the report. Afterwards, feed the inputs after the
 // position the snapshot covers; redelivered inputs the snapshot already holds are
@@ -107,7 +113,12 @@ type RestoreReport struct {
 func (e *Engine) Restore(data []byte) (RestoreReport, error) {
 	var rep RestoreReport
 	var s snapshot
-	if err := json.Unmarshal(data, &s); err != nil {
+	if isCompact(data) {
+		var err error
+		if s, err = decodeCompact(data); err != nil {
+			return rep, err
+		}
+	} else if err := json.Unmarshal(data, &s); err != nil {
 		return rep, fmt.Errorf("decode snapshot: %w", err)
 	}
 	if s.Version != SnapshotVersion {
@@ -142,7 +153,7 @@ func (e *Engine) Restore(data []byte) (RestoreReport, error) {
 			}
 			g := e.lookup(r, o, vals)
 			g.seq = sg.Seq
-			g.suppUntil, g.openID, g.suppressed = sg.SuppUntil, sg.OpenID, sg.Suppressed
+			g.suppUntil, g.openID, g.suppressed, g.suppLast = sg.SuppUntil, sg.OpenID, sg.Suppressed, sg.SuppLast
 			for _, en := range restoreEntries(sg.Live) {
 				g.insertLive(en)
 			}
@@ -165,7 +176,10 @@ func restoreEntries(s []snapEntry) []entry {
 	}
 	out := make([]entry, len(s))
 	for i, se := range s {
-		id, raw := parseID(se.ID)
+		id, raw := se.id, se.raw
+		if !se.parsed {
+			id, raw = parseID(se.ID)
+		}
 		out[i] = entry{t: se.T, id: id, raw: raw, str: se.Str, num: se.Num, ref: se.Ref}
 	}
 	return out

@@ -96,6 +96,9 @@ type group struct {
 	suppUntil  int64
 	openID     string
 	suppressed int
+	// suppLast is the newest event of the last suppressed firing (for the
+	// suppression summary).
+	suppLast   string
 	prev, next *group // LRU list of the rule
 	seq        uint64 // creation order: ties between timers
 	timerAt    int64  // earliest pending timer, MaxInt64 for none
@@ -257,6 +260,19 @@ func (d *distinct) advance(live []entry, from int64) float64 {
 // (close mode), or when all of its state will have expired. ok is false when the group
 // holds nothing and can be dropped.
 func (g *group) nextDue(wm int64) (at int64, ok bool) {
+	at, ok = g.stateDue(wm)
+	if g.summaryPending() && g.suppUntil > wm && (!ok || g.suppUntil-1 < at) {
+		// The suppression summary is due when the period ends.
+		at, ok = g.suppUntil-1, true
+	}
+	return at, ok
+}
+
+// summaryPending reports whether the group owes a suppression summary.
+func (g *group) summaryPending() bool { return g.rule.SuppressSummary && g.suppressed > 0 }
+
+// stateDue is nextDue without the suppression summary.
+func (g *group) stateDue(wm int64) (at int64, ok bool) {
 	if !g.rule.eager && len(g.live) > 0 {
 		return g.live[0].t + g.rule.span, true
 	}
@@ -337,6 +353,9 @@ func (e *Engine) runTimers(o *orgState) {
 		g.timerAt = math.MaxInt64
 		if !g.rule.eager {
 			e.closeWindows(g, wm)
+		}
+		if g.summaryPending() && g.suppUntil <= wm {
+			e.summarize(g)
 		}
 		g.prune(wm)
 		at, ok := g.nextDue(wm)

@@ -126,6 +126,11 @@ type Detection struct {
 	// SuppressedBefore is the number of firings of this group suppressed since the
 	// previous emitted detection of the group.
 	SuppressedBefore int `json:"suppressed_before,omitempty"`
+	// SummaryOf, set on a suppression summary (Rule.SuppressSummary), is the id
+	// of the detection that opened the suppression period; Count is then the
+	// number of firings suppressed in it, Events the last suppressed firing's
+	// newest event, WindowStart and WindowEnd the period, Time its end.
+	SummaryOf string `json:"summary_of,omitempty"`
 }
 
 // Suppression reports a firing that was suppressed: Count firings of the group have
@@ -170,6 +175,8 @@ type RuleStats struct {
 	// Fired counts firings; Emitted the detections returned; Suppressed the firings
 	// suppressed; NotGenerated the firings that only fed chained correlations.
 	Fired, Emitted, Suppressed, NotGenerated uint64
+	// Summaries counts suppression summaries emitted (Rule.SuppressSummary).
+	Summaries uint64
 	// EvictedGroups and EvictedEvents count state dropped at the caps.
 	EvictedGroups, EvictedEvents uint64
 	// Groups is the number of active groups.

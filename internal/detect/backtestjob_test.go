@@ -1,0 +1,221 @@
+package detect
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/httpapi"
+	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/journal/journaltest"
+	"github.com/auditstream/auditstream/internal/wait"
+)
+
+// jobServer serves the detections routes (as apiServer) with backtest jobs
+// configured by cfg; slow, when set, wraps each job's run (to make it
+// last). The jobs are closed at the end of the test.
+func jobServer(t *testing.T, j *journal.Journal, cfg BacktestJobsConfig, slow func(BacktestFunc) BacktestFunc) *httptest.Server {
+	t.Helper()
+	rules, err := OpenRules(t.Context(), RulesConfig{Routes: DefaultRoutes(), Packs: []*Pack{nativePack(t)}, KV: journaltest.KV(t, j, BucketRules)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &API{Rules: rules, Store: NewStore(journaltest.KV(t, j, BucketDetections)), Journal: j, DefaultOrg: "default",
+		Log: slog.New(slog.DiscardHandler)}
+	run := a.RunBacktest
+	if slow != nil {
+		run = slow(run)
+	}
+	a.Backtests = NewBacktestJobs(cfg, run)
+	t.Cleanup(a.Backtests.Close)
+	mux := http.NewServeMux()
+	for _, rt := range a.Routes() {
+		mux.HandleFunc(rt.Pattern, func(w http.ResponseWriter, r *http.Request) {
+			tok := auth.Token{ID: "tok-" + r.Header.Get("X-Org"), Org: r.Header.Get("X-Org"), Scopes: []auth.Scope{auth.ScopeReadDetections}}
+			if err := rt.Handle(w, r, tok); err != nil {
+				httpapi.WriteError(w, a.Log, err)
+			}
+		})
+	}
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func decodeJob(t *testing.T, body string) BacktestJob {
+	t.Helper()
+	var job BacktestJob
+	if err := json.Unmarshal([]byte(body), &job); err != nil {
+		t.Fatalf("decode %s: %v", body, err)
+	}
+	return job
+}
+
+// waitJob polls GET /backtests/{id} until the job is no longer running.
+func waitJob(t *testing.T, srv *httptest.Server, org, id string) BacktestJob {
+	t.Helper()
+	var job BacktestJob
+	wait.Eventually(t, "backtest "+id+" ended", func() bool {
+		code, body := do(t, srv, org, "GET", "/api/v1/detections/backtests/"+id, "")
+		if code != http.StatusOK {
+			t.Fatalf("get job: got %d %s", code, body)
+		}
+		job = decodeJob(t, body)
+		return job.Status != JobRunning
+	}, wait.Within(15*time.Second))
+	return job
+}
+
+// A backtest job through the HTTP handler: POST starts it (202 with the
+// job), GET shows its progress and then its result; the journal is
+// unchanged; another org sees neither the job nor its result.
+func TestBacktestJobThroughAPI(t *testing.T) {
+	j := journaltest.Open(t)
+	appendAll(t, j, failures("acme", "00uJANE", 6, t0, "a"))
+	appendAll(t, j, failures("other", "00uJANE", 6, t0, "b"))
+	appendAll(t, j, failures("acme", "00uBOB", 2, t0.Add(time.Hour), "c"))
+	before := len(journaltest.Records(t, j))
+	srv := jobServer(t, j, BacktestJobsConfig{}, nil)
+
+	code, body := do(t, srv, "acme", "POST", "/api/v1/detections/backtests", `{"rule":"`+bruteForceID+`"}`)
+	if code != http.StatusAccepted {
+		t.Fatalf("start: got %d %s, want 202", code, body)
+	}
+	job := decodeJob(t, body)
+	if job.ID == "" || job.Rule != bruteForceID {
+		t.Fatalf("start: got %+v, want a job of the rule", job)
+	}
+	job = waitJob(t, srv, "acme", job.ID)
+	if job.Status != JobSucceeded || job.Result == nil || job.Result.Count != 1 || len(job.Result.Detections) != 1 {
+		t.Fatalf("got %+v, want SUCCEEDED with 1 detection", job)
+	}
+	if job.Progress.Scanned != 8 || job.Progress.Events != 8 || job.Progress.Matches != 1 || job.Progress.Position == 0 || job.Finished.IsZero() {
+		t.Errorf("progress: got %+v, want 8 scanned, 8 in range, 1 match, a position", job.Progress)
+	}
+	if d := job.Result.Detections[0]; d.Org != "acme" {
+		t.Errorf("detection of org %s, want acme", d.Org)
+	}
+	// Org scope: the other org neither gets, lists nor cancels the job.
+	if code, body := do(t, srv, "other", "GET", "/api/v1/detections/backtests/"+job.ID, ""); code != http.StatusNotFound || !strings.Contains(body, `"errorCode":"E0000007"`) {
+		t.Errorf("another org's job: got %d %s, want 404 E0000007", code, body)
+	}
+	if code, _ := do(t, srv, "other", "POST", "/api/v1/detections/backtests/"+job.ID+"/cancel", ""); code != http.StatusNotFound {
+		t.Errorf("another org cancelling: got %d, want 404", code)
+	}
+	if code, body := do(t, srv, "other", "GET", "/api/v1/detections/backtests", ""); code != http.StatusOK || body != "[]\n" && body != "[]" {
+		t.Errorf("another org's list: got %d %q, want 200 []", code, body)
+	}
+	code, body = do(t, srv, "acme", "GET", "/api/v1/detections/backtests", "")
+	var list []BacktestJob
+	if err := json.Unmarshal([]byte(body), &list); err != nil || code != http.StatusOK || len(list) != 1 || list[0].ID != job.ID || list[0].Result.Count != 1 {
+		t.Errorf("list: got %d %s, want the one job", code, body)
+	}
+	// The synchronous endpoint runs the same way and answers the result.
+	code, body = do(t, srv, "acme", "POST", "/api/v1/detections/backtest", `{"pack":"native","since":"`+t0.Add(30*time.Minute).Format(time.RFC3339)+`"}`)
+	var res BacktestResult
+	if err := json.Unmarshal([]byte(body), &res); err != nil || code != http.StatusOK || res.Count != 0 || res.Events != 2 || res.Scanned != 8 {
+		t.Errorf("sync backtest: got %d %s, want 200, 0 detections of 2 events in range, 8 scanned", code, body)
+	}
+	// Bad input: 400 with Okta's body, no job.
+	if code, body := do(t, srv, "acme", "POST", "/api/v1/detections/backtests", `{"rule":"nope"}`); code != http.StatusBadRequest || !strings.Contains(body, "no rule") {
+		t.Errorf("bad rule: got %d %s, want 400", code, body)
+	}
+	if after := len(journaltest.Records(t, j)); after != before {
+		t.Errorf("journal: got %d events, want %d (a backtest raises nothing)", after, before)
+	}
+}
+
+// blockAfterFirst makes a job's run stop after the first journal message
+// it scanned, until its context ends (a long backtest).
+func blockAfterFirst(run BacktestFunc) BacktestFunc {
+	return func(ctx context.Context, req BacktestRequest) (BacktestResult, error) {
+		report := req.Progress
+		req.Progress = func(p BacktestProgress) {
+			report(p)
+			<-ctx.Done()
+		}
+		return run(ctx, req)
+	}
+}
+
+// Limits: at most PerOrg running jobs per org (429 with Okta's body; other
+// orgs unaffected); a job can be cancelled (partial result, "cancelled");
+// a job is stopped at its timeout and at its event limit.
+func TestBacktestJobLimits(t *testing.T) {
+	j := journaltest.Open(t)
+	for i := range 3 {
+		appendAll(t, j, failures("acme", "00uJANE", 6, t0.Add(time.Duration(i)*time.Hour), fmt.Sprintf("a%d", i)))
+	}
+	appendAll(t, j, failures("other", "00uJANE", 6, t0, "b"))
+	start := func(srv *httptest.Server, org string) (int, BacktestJob, string) {
+		code, body := do(t, srv, org, "POST", "/api/v1/detections/backtests", `{"rule":"`+bruteForceID+`"}`)
+		var job BacktestJob
+		if code == http.StatusAccepted {
+			job = decodeJob(t, body)
+		}
+		return code, job, body
+	}
+
+	t.Run("concurrency and cancel", func(t *testing.T) {
+		srv := jobServer(t, j, BacktestJobsConfig{PerOrg: 2, Timeout: time.Minute}, blockAfterFirst)
+		_, first, _ := start(srv, "acme")
+		if _, second, _ := start(srv, "acme"); second.ID == "" || first.ID == "" {
+			t.Fatalf("two jobs: got %q %q, want both started", first.ID, second.ID)
+		}
+		code, _, body := start(srv, "acme")
+		if code != http.StatusTooManyRequests || !strings.Contains(body, `"errorCode":"E0000047"`) || !strings.Contains(body, "at most 2 backtests") {
+			t.Fatalf("third job: got %d %s, want 429 E0000047", code, body)
+		}
+		if code, _, _ := start(srv, "other"); code != http.StatusAccepted {
+			t.Errorf("another org's job: got %d, want 202 (the limit is per org)", code)
+		}
+		// Progress of a running job: it scanned the first message.
+		wait.Eventually(t, "progress of the running job", func() bool {
+			_, body := do(t, srv, "acme", "GET", "/api/v1/detections/backtests/"+first.ID, "")
+			p := decodeJob(t, body)
+			return p.Status == JobRunning && p.Progress.Scanned == 6 && p.Progress.Position > 0
+		}, wait.Within(10*time.Second))
+		code, body = do(t, srv, "acme", "POST", "/api/v1/detections/backtests/"+first.ID+"/cancel", "")
+		job := decodeJob(t, body)
+		if code != http.StatusOK || job.Status != JobStopped || job.Result == nil || job.Result.Stopped != "cancelled" || job.Result.Scanned != 6 {
+			t.Fatalf("cancel: got %d %s, want 200 STOPPED cancelled with 6 scanned", code, body)
+		}
+		if code, _, body := start(srv, "acme"); code != http.StatusAccepted {
+			t.Errorf("after a cancel: got %d %s, want 202", code, body)
+		}
+	})
+	t.Run("timeout", func(t *testing.T) {
+		srv := jobServer(t, j, BacktestJobsConfig{Timeout: 300 * time.Millisecond}, blockAfterFirst)
+		_, job, body := start(srv, "acme")
+		if job.ID == "" {
+			t.Fatalf("start: %s", body)
+		}
+		job = waitJob(t, srv, "acme", job.ID)
+		if job.Status != JobStopped || job.Result == nil || job.Result.Stopped != "timeout" {
+			t.Fatalf("got %+v, want STOPPED by the timeout", job)
+		}
+	})
+	t.Run("event limit", func(t *testing.T) {
+		srv := jobServer(t, j, BacktestJobsConfig{MaxEvents: 10}, nil)
+		_, job, body := start(srv, "acme")
+		if job.ID == "" {
+			t.Fatalf("start: %s", body)
+		}
+		job = waitJob(t, srv, "acme", job.ID)
+		if job.Status != JobStopped || job.Result == nil || job.Result.Stopped != "event limit" || job.Result.Scanned != 10 || job.Result.Count != 1 {
+			t.Fatalf("got %+v, want STOPPED at the event limit after 10 events, 1 detection so far", job)
+		}
+		// The synchronous endpoint is bounded the same way.
+		code, body := do(t, srv, "acme", "POST", "/api/v1/detections/backtest", `{"rule":"`+bruteForceID+`"}`)
+		if code != http.StatusOK || !strings.Contains(body, `"stopped":"event limit"`) {
+			t.Errorf("sync: got %d %s, want 200 stopped at the event limit", code, body)
+		}
+	})
+}
