@@ -140,6 +140,27 @@ func StartNATS(t testing.TB, opts *server.Options) *server.Server {
 // or to all: ClusterURL.
 func StartCluster(t testing.TB, n int) []*server.Server {
 	t.Helper()
+	srvs := startRouted(t, n)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		for _, s := range srvs {
+			if s.JetStreamIsLeader() {
+				return srvs
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nats cluster: no JetStream meta leader after 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// startRouted starts n nats-servers with JetStream (StartNATS each),
+// servers n1 … nn of cluster "test" routed to each other on loopback
+// ports picked free, and returns them without waiting for the cluster to
+// form.
+func startRouted(t testing.TB, n int) []*server.Server {
+	t.Helper()
 	ports := make([]int, n)
 	for i := range ports {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -159,18 +180,7 @@ func StartCluster(t testing.TB, n int) []*server.Server {
 			Cluster: server.ClusterOpts{Name: "test", Host: "127.0.0.1", Port: ports[i]},
 			Routes:  server.RoutesFromStr(strings.Join(routes, ","))})
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		for _, s := range srvs {
-			if s.JetStreamIsLeader() {
-				return srvs
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("nats cluster: no JetStream meta leader after 30s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return srvs
 }
 
 // ClusterURL is the comma-separated client URLs of srvs (nats.Connect
