@@ -67,6 +67,34 @@ func AppendLegacy(t testing.TB, j *journal.Journal, evs []event.Record) {
 	}
 }
 
+// AppendPadded appends msgs record batches of per events each to j for
+// org (uuids "r<batch>-<i>", type user.session.start, each event padded
+// with pad bytes) and returns the journal's last sequence: a journal of
+// known size, for tests of how far a reader lags behind its head. It
+// fails the test on an error.
+func AppendPadded(t testing.TB, j *journal.Journal, org string, msgs, per, pad int) uint64 {
+	t.Helper()
+	fill := strings.Repeat("x", pad)
+	for r := range msgs {
+		evs := make([]event.Record, per)
+		for i := range evs {
+			ev, err := event.Parse(fmt.Appendf(nil, `{"uuid":"r%d-%d","eventType":"user.session.start","pad":%q}`, r, i, fill), org, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs[i] = ev
+		}
+		if _, err := j.Append(t.Context(), evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last, err := j.LastSeq(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return last
+}
+
 // Records returns every event in the journal, in journal order, read with
 // journal.Scan; it fails the test on an error.
 func Records(t testing.TB, j *journal.Journal) []event.Record {
