@@ -5,10 +5,12 @@ package journaltest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -93,6 +95,54 @@ func AppendPadded(t testing.TB, j *journal.Journal, org string, msgs, per, pad i
 		t.Fatal(err)
 	}
 	return last
+}
+
+// Fill appends the events from to n-1 of a benchmark's journal in
+// batches of 1000, from two writers at once. Each writer w gets its own
+// generator, newGen(w), and asks it for the events of the batches it
+// takes, in order. Fill stops at the first error.
+func Fill(ctx context.Context, j *journal.Journal, from, n int, newGen func(w int) func(i int) (event.Record, error)) error {
+	const batch = 1000
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	next := make(chan int)
+	for w := range 2 {
+		wg.Go(func() {
+			gen := newGen(w)
+			for s := range next {
+				evs := make([]event.Record, 0, batch)
+				for i := s; i < min(s+batch, n); i++ {
+					ev, err := gen(i)
+					if err != nil {
+						errc <- err
+						return
+					}
+					evs = append(evs, ev)
+				}
+				if _, err := j.Append(ctx, evs); err != nil {
+					errc <- err
+					return
+				}
+			}
+		})
+	}
+	for s := from; s < n; s += batch {
+		select {
+		case next <- s:
+		case err := <-errc:
+			close(next)
+			wg.Wait()
+			return err
+		}
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
 }
 
 // Records returns every event in the journal, in journal order, read with
