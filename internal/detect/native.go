@@ -85,19 +85,23 @@ func (s *suppressSpec) duration(def time.Duration) (time.Duration, error) {
 
 // isNative reports whether a YAML document is a native rule: it has a
 // top-level match key (Sigma rules have detection).
-func isNative(doc *yaml.Node) bool {
+func isNative(doc *yaml.Node) bool { return topKey(doc, "match") != nil }
+
+// topKey returns the value of a YAML document's top-level key, nil when
+// the document is not a mapping or has no such key.
+func topKey(doc *yaml.Node, key string) *yaml.Node {
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
 		doc = doc.Content[0]
 	}
 	if doc.Kind != yaml.MappingNode {
-		return false
+		return nil
 	}
 	for i := 0; i+1 < len(doc.Content); i += 2 {
-		if doc.Content[i].Value == "match" {
-			return true
+		if doc.Content[i].Value == key {
+			return doc.Content[i+1]
 		}
 	}
-	return false
+	return nil
 }
 
 // loadNative compiles one native rule document: its detection rule and, when
