@@ -87,9 +87,11 @@ type WebhookKind[C interface {
 	// DefaultTimeout is the Timeout when none is set; MaxTimeout the
 	// longest accepted.
 	DefaultTimeout, MaxTimeout time.Duration
-	// Finish adds the destination's parts (renderer, probe, answer
-	// table) to the Options that post to w.
-	Finish func(w Webhook) Options
+	// Render, Answer and Probe are the destination's parts of the
+	// Options that post to the webhook (Answer and Probe may be nil).
+	Render Renderer
+	Answer func(r sink.Response, now time.Time) error
+	Probe  []byte
 }
 
 // Defaults is c with its defaults applied.
@@ -120,7 +122,9 @@ func (k WebhookKind[C]) prepare(cfg C, deps sink.Deps) (Webhook, error) {
 }
 
 func (k WebhookKind[C]) build(w Webhook, deps sink.Deps) (*Sink, error) {
-	return New(k.Finish(w), deps), nil
+	o := w.Options(k.Render)
+	o.Answer, o.Probe = k.Answer, k.Probe
+	return New(o, deps), nil
 }
 
 // webhook is c as Webhook checks and posts with it.

@@ -1,7 +1,6 @@
 package slack
 
 import (
-	"encoding/json"
 	"strings"
 	"time"
 
@@ -42,15 +41,11 @@ func Type() sink.Type { return kind().Type() }
 // New checks cfg and returns a sink for it. It sends nothing.
 func New(cfg Config, deps sink.Deps) (*notify.Sink, error) { return kind().New(cfg, deps) }
 
-// kind is slack as a webhook destination: its renderer, and an empty
+// kind is slack as a webhook destination: its messages, and an empty
 // message as the probe.
 func kind() notify.WebhookKind[Config] {
 	return notify.WebhookKind[Config]{Name: "slack", DefaultTimeout: DefaultTimeout, MaxTimeout: maxTimeout,
-		Finish: func(w notify.Webhook) notify.Options {
-			o := w.Options(renderer{})
-			o.Probe = []byte(`{}`)
-			return o
-		}}
+		Render: notify.JSON(One, Digest), Probe: []byte(`{}`)}
 }
 
 // Message is a Slack message as an incoming webhook takes it.
@@ -72,12 +67,6 @@ type Text struct {
 	Type string `json:"type"`
 	Text string `json:"text"`
 }
-
-type renderer struct{}
-
-func (renderer) One(n notify.Notice) ([]byte, error) { return json.Marshal(One(n)) }
-
-func (renderer) Digest(d notify.Digest) ([]byte, error) { return json.Marshal(Digest(d)) }
 
 // One is the message about one event.
 func One(n notify.Notice) Message {

@@ -1,7 +1,6 @@
 package teams
 
 import (
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -39,15 +38,11 @@ func Type() sink.Type { return kind().Type() }
 // New checks cfg and returns a sink for it. It sends nothing.
 func New(cfg Config, deps sink.Deps) (*notify.Sink, error) { return kind().New(cfg, deps) }
 
-// kind is teams as a webhook destination: its renderer, and its answer
+// kind is teams as a webhook destination: its cards, and its answer
 // table (classify).
 func kind() notify.WebhookKind[Config] {
 	return notify.WebhookKind[Config]{Name: "teams", DefaultTimeout: DefaultTimeout, MaxTimeout: maxTimeout,
-		Finish: func(w notify.Webhook) notify.Options {
-			o := w.Options(renderer{})
-			o.Answer = classify
-			return o
-		}}
+		Render: notify.JSON(One, Digest), Answer: classify}
 }
 
 // connectorFailure is how a legacy connector reports a failure inside a
@@ -110,11 +105,6 @@ type Fact struct {
 	Title string `json:"title"`
 	Value string `json:"value"`
 }
-
-type renderer struct{}
-
-func (renderer) One(n notify.Notice) ([]byte, error)    { return json.Marshal(One(n)) }
-func (renderer) Digest(d notify.Digest) ([]byte, error) { return json.Marshal(Digest(d)) }
 
 func message(body []Element) Message {
 	return Message{Type: "message", Attachments: []Attachment{{
