@@ -22,24 +22,10 @@ import (
 // EventBridge pattern under match, an optional Sigma correlation block and
 // auditstream's suppress.
 type nativeDoc struct {
-	Title          string          `yaml:"title"`
-	ID             string          `yaml:"id"`
-	Name           string          `yaml:"name"`
-	Status         string          `yaml:"status"`
-	Description    string          `yaml:"description"`
-	Author         string          `yaml:"author"`
-	License        string          `yaml:"license"`
-	Date           string          `yaml:"date"`
-	Modified       string          `yaml:"modified"`
-	Level          string          `yaml:"level"`
-	Tags           []string        `yaml:"tags"`
-	References     []string        `yaml:"references"`
-	FalsePositives []string        `yaml:"falsepositives"`
-	Related        []sigma.Related `yaml:"related"`
-	Logsource      sigma.Logsource `yaml:"logsource"`
-	Match          yaml.Node       `yaml:"match"`
-	Correlation    *nativeCorr     `yaml:"correlation"`
-	Suppress       *suppressSpec   `yaml:"suppress"`
+	sigma.Meta  `yaml:",inline"`
+	Match       yaml.Node     `yaml:"match"`
+	Correlation *nativeCorr   `yaml:"correlation"`
+	Suppress    *suppressSpec `yaml:"suppress"`
 	// FirstSeen lists kinds (country, asn, userAgent, app) whose value on
 	// the event must be new for the event's actor (FirstSeenSource).
 	FirstSeen []string `yaml:"firstSeen"`
@@ -112,11 +98,11 @@ func loadNative(doc *yaml.Node, file string, line int, defSuppress time.Duration
 	if err := doc.Decode(&d); err != nil {
 		return nil, nil, info, err
 	}
-	info.ID, info.Title, info.Name = d.ID, d.Title, d.Name
-	info.Level, info.RuleStatus, info.Description = cmpOr(d.Level, "medium"), d.Status, d.Description
-	info.Author, info.License = d.Author, d.License
-	info.Tags, info.References, info.FalsePositives = d.Tags, d.References, d.FalsePositives
-	info.Logsource = d.Logsource
+	d.File, d.Line = file, line
+	info = metaInfo(d.Meta, "", "")
+	// A native rule has no licence unless it says so, and reads Okta's
+	// System Log unless it names another source.
+	info.Format, info.Kind, info.License = FormatNative, KindDetection, d.License
 	if info.Logsource == (sigma.Logsource{}) {
 		info.Logsource = sigma.Logsource{Product: "okta", Service: "okta"}
 	}
