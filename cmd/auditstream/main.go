@@ -55,25 +55,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		cli.Usage(stderr)
 		return 2
 	}
+	// The client commands share one signature and read their own flags.
+	clientCommands := map[string]func(context.Context, []string, io.Reader, io.Writer, io.Writer, func(string) string) int{
+		"send": cli.Send, "streams": cli.Streams, "sources": cli.Sources, "tokens": cli.Tokens,
+		"detections": cli.Detections, "activity": cli.Activity, "logs": runLogs,
+	}
+	if cmd, ok := clientCommands[args[0]]; ok {
+		return cmd(ctx, args[1:], stdin, stdout, stderr, env)
+	}
 	switch args[0] {
 	case "serve":
 		return runServe(ctx, args[1:], stdout, stderr, env)
-	case "send":
-		return cli.Send(ctx, args[1:], stdin, stdout, stderr, env)
-	case "streams":
-		return cli.Streams(ctx, args[1:], stdin, stdout, stderr, env)
-	case "sources":
-		return cli.Sources(ctx, args[1:], stdin, stdout, stderr, env)
-	case "tokens":
-		return cli.Tokens(ctx, args[1:], stdin, stdout, stderr, env)
-	case "detections":
-		return cli.Detections(ctx, args[1:], stdin, stdout, stderr, env)
-	case "activity":
-		return cli.Activity(ctx, args[1:], stdin, stdout, stderr, env)
 	case "pattern":
 		return runPattern(args[1:], stdin, stdout, stderr)
-	case "logs":
-		return runLogs(ctx, args[1:], stdin, stdout, stderr, env)
 	case "lambda":
 		return runLambda(ctx, args[1:], stdout, stderr, env)
 	case "import":

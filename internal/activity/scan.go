@@ -112,149 +112,102 @@ func scalar(v []byte) string {
 	return str(v)
 }
 
+// field is one member of a JSON object that parseEvent keeps: its name and
+// what to do with its value. The rows below are the event's members the
+// fold reads, one line each, instead of a switch per nested object.
+type field struct {
+	name string
+	set  func(v []byte)
+}
+
+// text keeps the member name, a JSON string, in dst.
+func text(name string, dst *string) field {
+	return field{name, func(v []byte) { *dst = str(v) }}
+}
+
+// number keeps the member name, a JSON string or a number as written, in
+// dst.
+func number(name string, dst *string) field {
+	return field{name, func(v []byte) { *dst = scalar(v) }}
+}
+
+// object reads the member name, a JSON object, with the rows fs.
+func object(name string, fs ...field) field {
+	return field{name, func(v []byte) { assign(v, fs...) }}
+}
+
+// assign hands each member of obj to the first row of fs that names it;
+// members no row names are passed over. It reports false when obj is not
+// an object.
+func assign(obj []byte, fs ...field) bool {
+	return members(obj, func(k, v []byte) {
+		for _, f := range fs {
+			if is(k, f.name) {
+				f.set(v)
+				return
+			}
+		}
+	})
+}
+
 // parseEvent reads the members a profile needs from an event's JSON; false
 // when it is not a JSON object.
 func parseEvent(data []byte, e *logEvent) bool {
-	return members(data, func(k, v []byte) {
-		switch {
-		case is(k, "uuid"):
-			e.UUID = str(v)
-		case is(k, "eventType"):
-			e.EventType = str(v)
-		case is(k, "displayMessage"):
-			e.DisplayMessage = str(v)
-		case is(k, "actor"):
-			members(v, func(k, v []byte) {
-				switch {
-				case is(k, "id"):
-					e.Actor.ID = str(v)
-				case is(k, "type"):
-					e.Actor.Type = str(v)
-				case is(k, "alternateId"):
-					e.Actor.AlternateID = str(v)
-				case is(k, "displayName"):
-					e.Actor.DisplayName = str(v)
-				}
-			})
-		case is(k, "client"):
-			members(v, func(k, v []byte) {
-				switch {
-				case is(k, "ipAddress"):
-					e.Client.IPAddress = str(v)
-				case is(k, "userAgent"):
-					members(v, func(k, v []byte) {
-						switch {
-						case is(k, "rawUserAgent"):
-							e.Client.UserAgent.Raw = str(v)
-						case is(k, "os"):
-							e.Client.UserAgent.OS = str(v)
-						case is(k, "browser"):
-							e.Client.UserAgent.Browser = str(v)
-						}
-					})
-				case is(k, "geographicalContext"):
-					members(v, func(k, v []byte) {
-						if is(k, "country") {
-							e.Client.Geo.Country = str(v)
-						}
-					})
-				}
-			})
-		case is(k, "device"):
+	return assign(data,
+		text("uuid", &e.UUID),
+		text("eventType", &e.EventType),
+		text("displayMessage", &e.DisplayMessage),
+		object("actor",
+			text("id", &e.Actor.ID),
+			text("type", &e.Actor.Type),
+			text("alternateId", &e.Actor.AlternateID),
+			text("displayName", &e.Actor.DisplayName)),
+		object("client",
+			text("ipAddress", &e.Client.IPAddress),
+			object("userAgent",
+				text("rawUserAgent", &e.Client.UserAgent.Raw),
+				text("os", &e.Client.UserAgent.OS),
+				text("browser", &e.Client.UserAgent.Browser)),
+			object("geographicalContext", text("country", &e.Client.Geo.Country))),
+		field{"device", func(v []byte) {
 			var d deviceInfo
-			if members(v, func(k, v []byte) {
-				switch {
-				case is(k, "id"):
-					d.ID = str(v)
-				case is(k, "name"):
-					d.Name = str(v)
-				case is(k, "os_platform"):
-					d.OSPlatform = str(v)
-				}
-			}) {
+			if assign(v,
+				text("id", &d.ID),
+				text("name", &d.Name),
+				text("os_platform", &d.OSPlatform)) {
 				e.Device = &d
 			}
-		case is(k, "authenticationContext"):
-			members(v, func(k, v []byte) {
-				switch {
-				case is(k, "credentialType"):
-					e.AuthContext.CredentialType = str(v)
-				case is(k, "externalSessionId"):
-					e.AuthContext.ExternalSessionID = str(v)
-				}
-			})
-		case is(k, "securityContext"):
-			members(v, func(k, v []byte) {
-				switch {
-				case is(k, "asNumber"):
-					e.Security.ASNumber = scalar(v)
-				case is(k, "asOrg"):
-					e.Security.ASOrg = str(v)
-				}
-			})
-		case is(k, "outcome"):
-			members(v, func(k, v []byte) {
-				switch {
-				case is(k, "result"):
-					e.Outcome.Result = str(v)
-				case is(k, "reason"):
-					e.Outcome.Reason = str(v)
-				}
-			})
-		case is(k, "target"):
+		}},
+		object("authenticationContext",
+			text("credentialType", &e.AuthContext.CredentialType),
+			text("externalSessionId", &e.AuthContext.ExternalSessionID)),
+		object("securityContext",
+			number("asNumber", &e.Security.ASNumber),
+			text("asOrg", &e.Security.ASOrg)),
+		object("outcome",
+			text("result", &e.Outcome.Result),
+			text("reason", &e.Outcome.Reason)),
+		field{"target", func(v []byte) {
 			e.Target = e.Target[:0]
 			elements(v, func(v []byte) {
 				var t target
-				if !members(v, func(k, v []byte) {
-					switch {
-					case is(k, "id"):
-						t.ID = str(v)
-					case is(k, "type"):
-						t.Type = str(v)
-					case is(k, "alternateId"):
-						t.AlternateID = str(v)
-					case is(k, "displayName"):
-						t.DisplayName = str(v)
-					case is(k, "detailEntry"):
-						members(v, func(k, v []byte) {
-							if is(k, "methodTypeUsed") {
-								t.MethodTypeUsed = scalar(v)
-							}
-						})
-					}
-				}) {
-					return
-				}
-				e.Target = append(e.Target, t)
-			})
-		case is(k, "transaction"):
-			members(v, func(k, v []byte) {
-				if is(k, "id") {
-					e.Transaction.ID = str(v)
+				if assign(v,
+					text("id", &t.ID),
+					text("type", &t.Type),
+					text("alternateId", &t.AlternateID),
+					text("displayName", &t.DisplayName),
+					object("detailEntry", number("methodTypeUsed", &t.MethodTypeUsed))) {
+					e.Target = append(e.Target, t)
 				}
 			})
-		case is(k, "debugContext"):
-			members(v, func(k, v []byte) {
-				if !is(k, "debugData") {
-					return
-				}
-				members(v, func(k, v []byte) {
-					switch {
-					case is(k, "factor"):
-						e.Debug.Factor = scalar(v)
-					case is(k, "detectionId"):
-						e.Debug.DetectionID = scalar(v)
-					case is(k, "level"):
-						e.Debug.Level = scalar(v)
-					case is(k, "groupBy"):
-						e.Debug.GroupBy = scalar(v)
-					case is(k, "status"):
-						e.Debug.Status = scalar(v)
-					case is(k, "note"):
-						e.Debug.Note = scalar(v)
-					}
-				})
-			})
-		}
-	})
+		}},
+		object("transaction", text("id", &e.Transaction.ID)),
+		object("debugContext", object("debugData",
+			number("factor", &e.Debug.Factor),
+			number("detectionId", &e.Debug.DetectionID),
+			number("level", &e.Debug.Level),
+			number("groupBy", &e.Debug.GroupBy),
+			number("status", &e.Debug.Status),
+			number("note", &e.Debug.Note))),
+	)
 }

@@ -13,13 +13,13 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/journal/journaltest"
 )
 
 // BenchmarkConsolePages times each console page, server side, over a
@@ -166,53 +166,22 @@ func fillConsoleBench(b *testing.B, dir string, n int) error {
 		_ = os.WriteFile(dir+"/console-bench-end", []byte(end.UTC().Format(time.RFC3339)), 0o644)
 	}
 	span := 7 * 24 * time.Hour
-	const batch = 1000
-	var wg sync.WaitGroup
-	errc := make(chan error, 2)
-	next := make(chan int)
-	for w := range 2 {
-		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(uint64(have+w), 9))
-			for s := range next {
-				evs := make([]event.Record, 0, batch)
-				for i := s; i < min(s+batch, n); i++ {
-					pub := end.Add(-span + time.Duration(int64(span)/int64(n)*int64(i)) - time.Duration(rng.Int64N(int64(time.Minute))))
-					typ := fmt.Sprintf("app.family%d.action%d", rng.IntN(5), rng.IntN(10))
-					raw := fmt.Sprintf(`{"uuid":"cb-%09d","published":%q,"eventType":%q,"version":"0","severity":"INFO","displayMessage":"User did something",`+
-						`"actor":{"id":"00u%d","type":"User","alternateId":"user%d@example.com","displayName":"User %d"},`+
-						`"client":{"ipAddress":"10.0.%d.%d","geographicalContext":{"country":"Germany"}},`+
-						`"outcome":{"result":"SUCCESS"},"target":[{"id":"0oa%d","type":"AppInstance","alternateId":"app%d","displayName":"App %d"}],`+
-						`"debugContext":{"debugData":{"requestUri":"/api/v1/things/%d","pad":%q}}}`,
-						i, pub.UTC().Format(event.TimeFormat), typ, i%10000, rng.IntN(10000), i%10000, i%256, i%200, i%50, i%50, i%50, i, strings.Repeat("p", 440))
-					ev, err := event.Parse([]byte(raw), "default", pub)
-					if err != nil {
-						errc <- err
-						return
-					}
-					evs = append(evs, ev)
-				}
-				if _, err := j.Append(b.Context(), evs); err != nil {
-					errc <- err
-					return
-				}
-			}
-		})
-	}
-	for s := have; s < n; s += batch {
-		select {
-		case next <- s:
-		case err := <-errc:
-			close(next)
-			wg.Wait()
-			return err
+	err = journaltest.Fill(b.Context(), j, have, n, func(w int) func(int) (event.Record, error) {
+		rng := rand.New(rand.NewPCG(uint64(have+w), 9))
+		return func(i int) (event.Record, error) {
+			pub := end.Add(-span + time.Duration(int64(span)/int64(n)*int64(i)) - time.Duration(rng.Int64N(int64(time.Minute))))
+			typ := fmt.Sprintf("app.family%d.action%d", rng.IntN(5), rng.IntN(10))
+			raw := fmt.Sprintf(`{"uuid":"cb-%09d","published":%q,"eventType":%q,"version":"0","severity":"INFO","displayMessage":"User did something",`+
+				`"actor":{"id":"00u%d","type":"User","alternateId":"user%d@example.com","displayName":"User %d"},`+
+				`"client":{"ipAddress":"10.0.%d.%d","geographicalContext":{"country":"Germany"}},`+
+				`"outcome":{"result":"SUCCESS"},"target":[{"id":"0oa%d","type":"AppInstance","alternateId":"app%d","displayName":"App %d"}],`+
+				`"debugContext":{"debugData":{"requestUri":"/api/v1/things/%d","pad":%q}}}`,
+				i, pub.UTC().Format(event.TimeFormat), typ, i%10000, rng.IntN(10000), i%10000, i%256, i%200, i%50, i%50, i%50, i, strings.Repeat("p", 440))
+			return event.Parse([]byte(raw), "default", pub)
 		}
-	}
-	close(next)
-	wg.Wait()
-	select {
-	case err := <-errc:
+	})
+	if err != nil {
 		return err
-	default:
 	}
 	b.Logf("loaded %d events in %s", n-have, time.Since(start).Round(time.Second))
 	return nil

@@ -109,7 +109,7 @@ func encodeCSV(w io.Writer, recs []event.Record, cols []Column) error {
 			case c.path == nil:
 				row[i] = string(r.Data)
 			default:
-				row[i] = text(lookup(ev, c.path...))
+				row[i] = jsonmap.Scalar(jsonmap.Lookup(ev, c.path))
 			}
 		}
 		if err := cw.Write(row); err != nil {
@@ -120,51 +120,13 @@ func encodeCSV(w io.Writer, recs []event.Record, cols []Column) error {
 	return cw.Error()
 }
 
-// lookup follows a dotted path through objects and arrays (numeric
-// segments index arrays).
-func lookup(v any, path ...string) any {
-	for _, p := range path {
-		switch t := v.(type) {
-		case map[string]any:
-			v = t[p]
-		case []any:
-			i, err := strconv.Atoi(p)
-			if err != nil || i < 0 || i >= len(t) {
-				return nil
-			}
-			v = t[i]
-		default:
-			return nil
-		}
-	}
-	return v
-}
-
-// text renders a JSON value as a CSV cell: strings and numbers as they
-// are, null and missing as empty, objects and arrays as compact JSON.
-func text(v any) string {
-	switch t := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return t
-	case json.Number:
-		return t.String()
-	case bool:
-		return strconv.FormatBool(t)
-	default:
-		b, _ := json.Marshal(t)
-		return string(b)
-	}
-}
-
 func exportValue(col string, r event.Record, ev map[string]any) string {
 	t := r.Published.UTC()
 	switch col {
 	case "ORGANIZATION_ID":
 		return r.Org
 	case "EVENT_ID":
-		return text(ev["uuid"])
+		return jsonmap.Scalar(ev["uuid"])
 	case "EVENT_YEAR":
 		return strconv.Itoa(t.Year())
 	case "EVENT_MONTH":
@@ -174,39 +136,39 @@ func exportValue(col string, r event.Record, ev map[string]any) string {
 	case "EVENT_TIME":
 		return t.Format(exportTimeLayout)
 	case "ROOT_SCOPE_USER_ID":
-		if v := text(ev["rootScopeUserId"]); v != "" {
+		if v := jsonmap.Scalar(ev["rootScopeUserId"]); v != "" {
 			return v
 		}
-		if strings.Contains(text(ev["eventType"]), "impersonation") {
-			return text(lookup(ev, "actor", "id"))
+		if strings.Contains(jsonmap.Scalar(ev["eventType"]), "impersonation") {
+			return jsonmap.Scalar(jsonmap.Lookup(ev, []string{"actor", "id"}))
 		}
 		return ""
 	case "USER_ID":
-		return text(lookup(ev, "actor", "id"))
+		return jsonmap.Scalar(jsonmap.Lookup(ev, []string{"actor", "id"}))
 	case "EMAIL":
-		if v := text(lookup(ev, "actor", "alternateId")); strings.Contains(v, "@") {
+		if v := jsonmap.Scalar(jsonmap.Lookup(ev, []string{"actor", "alternateId"})); strings.Contains(v, "@") {
 			return v
 		}
 		return ""
 	case "APP_ID":
-		if v := text(ev["appId"]); v != "" {
+		if v := jsonmap.Scalar(ev["appId"]); v != "" {
 			return v
 		}
 		return firstTarget(ev, "AppInstance", "id")
 	case "RESOURCE_TYPE":
-		return text(lookup(ev, "target", "0", "type"))
+		return jsonmap.Scalar(jsonmap.Lookup(ev, []string{"target", "0", "type"}))
 	case "RESOURCE_ID":
-		return text(lookup(ev, "target", "0", "id"))
+		return jsonmap.Scalar(jsonmap.Lookup(ev, []string{"target", "0", "id"}))
 	case "DOMAIN":
-		if v := text(ev["domain"]); v != "" {
+		if v := jsonmap.Scalar(ev["domain"]); v != "" {
 			return v
 		}
-		if u, err := url.Parse(text(lookup(ev, "debugContext", "debugData", "url"))); err == nil {
+		if u, err := url.Parse(jsonmap.Scalar(jsonmap.Lookup(ev, []string{"debugContext", "debugData", "url"}))); err == nil {
 			return u.Hostname()
 		}
 		return ""
 	case "SERVICE":
-		if v := text(ev["service"]); v != "" {
+		if v := jsonmap.Scalar(ev["service"]); v != "" {
 			return v
 		}
 		if _, ok := ev["legacyEventType"]; ok {
@@ -214,21 +176,21 @@ func exportValue(col string, r event.Record, ev map[string]any) string {
 		}
 		return ""
 	case "SERVICE_REVISION":
-		return text(ev["version"])
+		return jsonmap.Scalar(ev["version"])
 	case "LOGIN_TYPE":
-		et := text(ev["eventType"])
+		et := jsonmap.Scalar(ev["eventType"])
 		if !strings.Contains(et, "session") && !strings.Contains(et, "login") && !strings.Contains(et, "auth") {
 			return ""
 		}
-		if v := text(lookup(ev, "authenticationContext", "credentialType")); v != "" {
+		if v := jsonmap.Scalar(jsonmap.Lookup(ev, []string{"authenticationContext", "credentialType"})); v != "" {
 			return v
 		}
-		return text(lookup(ev, "client", "userAgent", "browser"))
+		return jsonmap.Scalar(jsonmap.Lookup(ev, []string{"client", "userAgent", "browser"}))
 	case "EVENT_TYPE":
-		return text(ev["eventType"])
+		return jsonmap.Scalar(ev["eventType"])
 	}
 	if appSpecific[col] {
-		return text(ev[lowerCamel(col)])
+		return jsonmap.Scalar(ev[lowerCamel(col)])
 	}
 	return ""
 }
@@ -236,8 +198,8 @@ func exportValue(col string, r event.Record, ev map[string]any) string {
 func firstTarget(ev map[string]any, typ, field string) string {
 	targets, _ := ev["target"].([]any)
 	for _, t := range targets {
-		if m, ok := t.(map[string]any); ok && text(m["type"]) == typ {
-			return text(m[field])
+		if m, ok := t.(map[string]any); ok && jsonmap.Scalar(m["type"]) == typ {
+			return jsonmap.Scalar(m[field])
 		}
 	}
 	return ""

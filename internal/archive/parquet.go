@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/jsonmap"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
 )
@@ -82,22 +83,22 @@ func toRow(r event.Record) (parquetRow, error) {
 		return parquetRow{}, fmt.Errorf("event %s: %w", r.UUID, err)
 	}
 	return parquetRow{
-		UUID:             text(ev["uuid"]),
+		UUID:             jsonmap.Scalar(ev["uuid"]),
 		Published:        r.Published.UTC(),
-		EventType:        text(ev["eventType"]),
+		EventType:        jsonmap.Scalar(ev["eventType"]),
 		Org:              r.Org,
-		Severity:         text(ev["severity"]),
-		DisplayMessage:   text(ev["displayMessage"]),
-		ActorID:          text(lookup(ev, "actor", "id")),
-		ActorType:        text(lookup(ev, "actor", "type")),
-		ActorAlternateID: text(lookup(ev, "actor", "alternateId")),
-		ActorDisplayName: text(lookup(ev, "actor", "displayName")),
-		ClientIPAddress:  text(lookup(ev, "client", "ipAddress")),
-		OutcomeResult:    text(lookup(ev, "outcome", "result")),
-		OutcomeReason:    text(lookup(ev, "outcome", "reason")),
-		TransactionID:    text(lookup(ev, "transaction", "id")),
-		LegacyEventType:  text(ev["legacyEventType"]),
-		Version:          text(ev["version"]),
+		Severity:         jsonmap.Scalar(ev["severity"]),
+		DisplayMessage:   jsonmap.Scalar(ev["displayMessage"]),
+		ActorID:          jsonmap.Scalar(jsonmap.Lookup(ev, []string{"actor", "id"})),
+		ActorType:        jsonmap.Scalar(jsonmap.Lookup(ev, []string{"actor", "type"})),
+		ActorAlternateID: jsonmap.Scalar(jsonmap.Lookup(ev, []string{"actor", "alternateId"})),
+		ActorDisplayName: jsonmap.Scalar(jsonmap.Lookup(ev, []string{"actor", "displayName"})),
+		ClientIPAddress:  jsonmap.Scalar(jsonmap.Lookup(ev, []string{"client", "ipAddress"})),
+		OutcomeResult:    jsonmap.Scalar(jsonmap.Lookup(ev, []string{"outcome", "result"})),
+		OutcomeReason:    jsonmap.Scalar(jsonmap.Lookup(ev, []string{"outcome", "reason"})),
+		TransactionID:    jsonmap.Scalar(jsonmap.Lookup(ev, []string{"transaction", "id"})),
+		LegacyEventType:  jsonmap.Scalar(ev["legacyEventType"]),
+		Version:          jsonmap.Scalar(ev["version"]),
 		Event:            string(r.Data),
 	}, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -159,12 +158,9 @@ func (a *API) uploadRule(w http.ResponseWriter, r *http.Request, tok auth.Token)
 	if err != nil {
 		return err
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, httpapi.MaxControlBody+1))
+	body, err := httpapi.ReadControlBody(r)
 	if err != nil {
-		return httpapi.Malformed(err.Error())
-	}
-	if len(body) > httpapi.MaxControlBody {
-		return httpapi.Errorf(http.StatusRequestEntityTooLarge, httpapi.CodeTooLarge, "Request body too large")
+		return err
 	}
 	infos, err := a.Rules.Upload(r.Context(), org, body)
 	var ue *UploadError

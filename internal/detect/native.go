@@ -22,24 +22,10 @@ import (
 // EventBridge pattern under match, an optional Sigma correlation block and
 // auditstream's suppress.
 type nativeDoc struct {
-	Title          string          `yaml:"title"`
-	ID             string          `yaml:"id"`
-	Name           string          `yaml:"name"`
-	Status         string          `yaml:"status"`
-	Description    string          `yaml:"description"`
-	Author         string          `yaml:"author"`
-	License        string          `yaml:"license"`
-	Date           string          `yaml:"date"`
-	Modified       string          `yaml:"modified"`
-	Level          string          `yaml:"level"`
-	Tags           []string        `yaml:"tags"`
-	References     []string        `yaml:"references"`
-	FalsePositives []string        `yaml:"falsepositives"`
-	Related        []sigma.Related `yaml:"related"`
-	Logsource      sigma.Logsource `yaml:"logsource"`
-	Match          yaml.Node       `yaml:"match"`
-	Correlation    *nativeCorr     `yaml:"correlation"`
-	Suppress       *suppressSpec   `yaml:"suppress"`
+	sigma.Meta  `yaml:",inline"`
+	Match       yaml.Node     `yaml:"match"`
+	Correlation *nativeCorr   `yaml:"correlation"`
+	Suppress    *suppressSpec `yaml:"suppress"`
 	// FirstSeen lists kinds (country, asn, userAgent, app) whose value on
 	// the event must be new for the event's actor (FirstSeenSource).
 	FirstSeen []string `yaml:"firstSeen"`
@@ -88,19 +74,23 @@ func (s *suppressSpec) duration(def time.Duration) (time.Duration, error) {
 
 // isNative reports whether a YAML document is a native rule: it has a
 // top-level match key (Sigma rules have detection).
-func isNative(doc *yaml.Node) bool {
+func isNative(doc *yaml.Node) bool { return topKey(doc, "match") != nil }
+
+// topKey returns the value of a YAML document's top-level key, nil when
+// the document is not a mapping or has no such key.
+func topKey(doc *yaml.Node, key string) *yaml.Node {
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
 		doc = doc.Content[0]
 	}
 	if doc.Kind != yaml.MappingNode {
-		return false
+		return nil
 	}
 	for i := 0; i+1 < len(doc.Content); i += 2 {
-		if doc.Content[i].Value == "match" {
-			return true
+		if doc.Content[i].Value == key {
+			return doc.Content[i+1]
 		}
 	}
-	return false
+	return nil
 }
 
 // loadNative compiles one native rule document: its detection rule and, when
@@ -111,11 +101,11 @@ func loadNative(doc *yaml.Node, file string, line int, defSuppress time.Duration
 	if err := doc.Decode(&d); err != nil {
 		return nil, nil, info, err
 	}
-	info.ID, info.Title, info.Name = d.ID, d.Title, d.Name
-	info.Level, info.RuleStatus, info.Description = cmpOr(d.Level, "medium"), d.Status, d.Description
-	info.Author, info.License = d.Author, d.License
-	info.Tags, info.References, info.FalsePositives = d.Tags, d.References, d.FalsePositives
-	info.Logsource = d.Logsource
+	d.File, d.Line = file, line
+	info = metaInfo(d.Meta, "", "")
+	// A native rule has no licence unless it says so, and reads Okta's
+	// System Log unless it names another source.
+	info.Format, info.Kind, info.License = FormatNative, KindDetection, d.License
 	if info.Logsource == (sigma.Logsource{}) {
 		info.Logsource = sigma.Logsource{Product: "okta", Service: "okta"}
 	}

@@ -187,28 +187,20 @@ func LoadPackFormat(format, name, org string, files []sigma.File, ov *overlay.Ov
 // isOkta reports whether a YAML document is an entry of Okta's detection
 // catalog: its detection has okta_systemlog or splunk and no condition.
 func isOkta(doc *yaml.Node) bool {
-	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
-		doc = doc.Content[0]
-	}
-	if doc.Kind != yaml.MappingNode {
+	det := topKey(doc, "detection")
+	if det == nil || det.Kind != yaml.MappingNode {
 		return false
 	}
-	for i := 0; i+1 < len(doc.Content); i += 2 {
-		if doc.Content[i].Value != "detection" || doc.Content[i+1].Kind != yaml.MappingNode {
-			continue
+	okta := false
+	for j := 0; j+1 < len(det.Content); j += 2 {
+		switch det.Content[j].Value {
+		case "condition":
+			return false
+		case "okta_systemlog", "splunk":
+			okta = true
 		}
-		det, okta := doc.Content[i+1], false
-		for j := 0; j+1 < len(det.Content); j += 2 {
-			switch det.Content[j].Value {
-			case "condition":
-				return false
-			case "okta_systemlog", "splunk":
-				okta = true
-			}
-		}
-		return okta
 	}
-	return false
+	return okta
 }
 
 // loadOkta compiles files of Okta's detection catalog. Entries without an

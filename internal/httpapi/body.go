@@ -43,6 +43,21 @@ func TooManyEvents(max int) *Error {
 // MaxControlBody bounds bodies of control-plane requests (DecodeBody).
 const MaxControlBody = 1 << 20
 
+// ReadControlBody reads a control-plane request body of any media type
+// (a rule file, a JSON document), answering Okta errors: 413 for a body
+// larger than MaxControlBody, 400 for one that cannot be read.
+func ReadControlBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxControlBody+1))
+	if err != nil {
+		return nil, Malformed(err.Error())
+	}
+	if len(body) > MaxControlBody {
+		return nil, Errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "Request body too large").
+			WithCauses(fmt.Sprintf("at most %d bytes", MaxControlBody))
+	}
+	return body, nil
+}
+
 // DecodeBody reads a JSON request body of at most MaxControlBody bytes
 // into v, strictly (unknown members are errors) when strict is set,
 // answering Okta errors: 415 for another media type, 413 for a body too
@@ -52,13 +67,9 @@ func DecodeBody(r *http.Request, v any, strict bool) error {
 		return Errorf(http.StatusUnsupportedMediaType, CodeUnsupported, "Unsupported media type %q", ct).
 			WithCauses("send application/json")
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxControlBody+1))
+	body, err := ReadControlBody(r)
 	if err != nil {
-		return Malformed(err.Error())
-	}
-	if len(body) > MaxControlBody {
-		return Errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "Request body too large").
-			WithCauses(fmt.Sprintf("at most %d bytes", MaxControlBody))
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if strict {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -168,6 +169,33 @@ func TestDecodeBody(t *testing.T) {
 				t.Fatalf("got %v, want nil", err)
 			case tc.status != 0 && (!errors.As(err, &e) || e.Status != tc.status):
 				t.Fatalf("got %v, want a %d", err, tc.status)
+			}
+		})
+	}
+}
+
+// TestReadControlBody reads a body of any media type up to
+// MaxControlBody and answers a larger one with Okta's 413 naming the limit.
+func TestReadControlBody(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, body string
+		status     int
+	}{
+		{"yaml", "title: x\n", 0},
+		{"at the limit", strings.Repeat("a", httpapi.MaxControlBody), 0},
+		{"over the limit", strings.Repeat("a", httpapi.MaxControlBody+1), http.StatusRequestEntityTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tc.body))
+			r.Header.Set("Content-Type", "application/yaml")
+			got, err := httpapi.ReadControlBody(r)
+			var e *httpapi.Error
+			switch {
+			case tc.status == 0 && (err != nil || string(got) != tc.body):
+				t.Fatalf("got %d bytes, %v, want the %d bytes sent", len(got), err, len(tc.body))
+			case tc.status != 0 && (!errors.As(err, &e) || e.Status != tc.status || !strings.Contains(fmt.Sprint(e.Causes), "at most")):
+				t.Fatalf("got %v, want a %d naming the limit", err, tc.status)
 			}
 		})
 	}

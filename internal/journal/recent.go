@@ -29,16 +29,26 @@ type ScanFrom struct {
 // at a time.
 func (j *Journal) Scan(ctx context.Context, org string, from ScanFrom,
 	fn func(recs []event.Record, seq uint64, arrived time.Time) bool) error {
-	if org != "" || len(j.parts) == 1 {
-		_, err := j.PartitionFor(org).scan(ctx, org, from, fn)
-		return err
-	}
-	stopped := false
-	for _, p := range j.parts {
-		_, err := p.scan(ctx, "", from, func(recs []event.Record, seq uint64, arrived time.Time) bool {
+	return j.eachPartition(org, func(p *Partition, org string) (bool, error) {
+		stopped := false
+		_, err := p.scan(ctx, org, from, func(recs []event.Record, seq uint64, arrived time.Time) bool {
 			stopped = !fn(recs, seq, arrived)
 			return !stopped
 		})
+		return stopped, err
+	})
+}
+
+// eachPartition runs read for org's partition, or, for every org (org "")
+// with several partitions, for each partition in turn (with org "") until
+// one reports stopped or an error.
+func (j *Journal) eachPartition(org string, read func(p *Partition, org string) (stopped bool, err error)) error {
+	if org != "" || len(j.parts) == 1 {
+		_, err := read(j.PartitionFor(org), org)
+		return err
+	}
+	for _, p := range j.parts {
+		stopped, err := read(p, "")
 		if err != nil || stopped {
 			return err
 		}
@@ -46,41 +56,19 @@ func (j *Journal) Scan(ctx context.Context, org string, from ScanFrom,
 	return nil
 }
 
-// scan is Scan in one partition; it also returns the stream's last
-// sequence it read up to.
+// scan is Scan in one partition: scanMessages with each message decoded.
+// It also returns the stream's last sequence it read up to.
 func (p *Partition) scan(ctx context.Context, org string, from ScanFrom,
 	fn func(recs []event.Record, seq uint64, arrived time.Time) bool) (uint64, error) {
-	info, err := p.stream.Info(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("journal info: %w", err)
-	}
-	last := info.State.LastSeq
-	if last == 0 || from.FromSeq > last {
-		return last, nil
-	}
-	err = p.scanTo(ctx, org, from, last, fn)
-	return last, err
-}
-
-func (p *Partition) scanTo(ctx context.Context, org string, from ScanFrom, last uint64,
-	fn func(recs []event.Record, seq uint64, arrived time.Time) bool) error {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: p.Subjects(org)}
-	switch {
-	case from.FromSeq > 0:
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from.FromSeq
-	case !from.Since.IsZero():
-		since := from.Since
-		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
-	}
 	var recs []event.Record
-	return p.readMessages(ctx, cfg, last, func(m jetstream.Msg, md *jetstream.MsgMetadata) bool {
+	return p.scanMessages(ctx, org, from, func(m Message, arrived time.Time) bool {
 		var err error
-		recs, err = Decode(Message{Subject: m.Subject(), Header: m.Headers(), Data: m.Data(), Seq: md.Sequence.Stream}, recs[:0])
+		recs, err = Decode(m, recs[:0])
 		if err != nil {
 			p.j.log.Warn("journal: skipping an unreadable message", "stream", p.name, "err", err)
 			return true
 		}
-		return fn(recs, md.Sequence.Stream, md.Timestamp)
+		return fn(recs, m.Seq, arrived)
 	})
 }
 
@@ -90,21 +78,14 @@ func (p *Partition) scanTo(ctx context.Context, org string, from ScanFrom, last 
 // messages too, and the bytes as stored.
 func (j *Journal) ScanMessages(ctx context.Context, org string, from ScanFrom,
 	fn func(m Message, arrived time.Time) bool) error {
-	if org != "" || len(j.parts) == 1 {
-		_, err := j.PartitionFor(org).scanMessages(ctx, org, from, fn)
-		return err
-	}
-	stopped := false
-	for _, p := range j.parts {
-		_, err := p.scanMessages(ctx, "", from, func(m Message, arrived time.Time) bool {
+	return j.eachPartition(org, func(p *Partition, org string) (bool, error) {
+		stopped := false
+		_, err := p.scanMessages(ctx, org, from, func(m Message, arrived time.Time) bool {
 			stopped = !fn(m, arrived)
 			return !stopped
 		})
-		if err != nil || stopped {
-			return err
-		}
-	}
-	return nil
+		return stopped, err
+	})
 }
 
 // scanMessages is ScanMessages in one partition; it also returns the

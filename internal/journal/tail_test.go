@@ -3,7 +3,6 @@ package journal_test
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,24 +23,7 @@ import (
 // as it comes.
 func TestTailLagsBehindHead(t *testing.T) {
 	j := journaltest.Open(t)
-	pad := strings.Repeat("x", 1000)
-	for r := range 20 { // 20 messages of 100 events, about 110 KB each
-		evs := make([]event.Record, 100)
-		for i := range evs {
-			ev, err := event.Parse(fmt.Appendf(nil, `{"uuid":"r%d-%d","eventType":"user.session.start","pad":%q}`, r, i, pad), "acme", time.Now())
-			if err != nil {
-				t.Fatal(err)
-			}
-			evs[i] = ev
-		}
-		if _, err := j.Append(t.Context(), evs); err != nil {
-			t.Fatal(err)
-		}
-	}
-	last, err := j.LastSeq(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	last := journaltest.AppendPadded(t, j, "acme", 20, 100, 1000) // 20 messages of 100 events, about 110 KB each
 	cons, err := j.JetStream().CreateConsumer(t.Context(), j.StreamName(), jetstream.ConsumerConfig{
 		FilterSubjects: journal.OrgSubjects(""), AckPolicy: jetstream.AckNonePolicy, MemoryStorage: true})
 	if err != nil {

@@ -3,6 +3,12 @@
 // settings ("auth.password") or of a LogEvent's members ("actor.id").
 package jsonmap
 
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+)
+
 // Get returns the value at path in m and whether it is there.
 func Get(m map[string]any, path []string) (any, bool) {
 	for i, k := range path {
@@ -41,4 +47,50 @@ func Delete(m map[string]any, path []string) {
 		m = sub
 	}
 	delete(m, path[len(path)-1])
+}
+
+// Lookup returns the value at path in a decoded JSON value, through
+// objects (a member name) and arrays (an element's index, "0" first); nil
+// when any step is missing.
+func Lookup(v any, path []string) any {
+	for _, p := range path {
+		switch t := v.(type) {
+		case map[string]any:
+			v = t[p]
+		case []any:
+			i, err := strconv.Atoi(p)
+			if err != nil || i < 0 || i >= len(t) {
+				return nil
+			}
+			v = t[i]
+		default:
+			return nil
+		}
+	}
+	return v
+}
+
+// Scalar writes a decoded JSON value as text: a string as it is, a number
+// as written (json.Number) or in its shortest decimal form (float64),
+// true or false, "" for null or missing, and an object or array as
+// compact JSON.
+func Scalar(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return t
+	case json.Number:
+		return t.String()
+	case float64:
+		return strconv.FormatFloat(t, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(t)
+	default:
+		b, err := json.Marshal(t)
+		if err != nil {
+			return fmt.Sprint(t)
+		}
+		return string(b)
+	}
 }

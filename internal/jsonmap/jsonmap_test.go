@@ -74,3 +74,30 @@ func TestSetAndDelete(t *testing.T) {
 		t.Errorf("delete through a string: got %s, want {\"a\":\"s\"}", got)
 	}
 }
+
+func TestLookupAndScalar(t *testing.T) {
+	m := decode(t, `{"actor":{"id":"u1"},"target":[{"id":"t0"},{"id":"t1","n":2.5,"ok":true,"o":{"k":[1]}}],"z":null}`)
+	for _, tt := range []struct {
+		path []string
+		want string
+	}{
+		{[]string{"actor", "id"}, "u1"},
+		{[]string{"target", "1", "id"}, "t1"},
+		{[]string{"target", "1", "n"}, "2.5"},
+		{[]string{"target", "1", "ok"}, "true"},
+		{[]string{"target", "1", "o"}, `{"k":[1]}`},
+		{[]string{"target", "2", "id"}, ""},
+		{[]string{"target", "-1"}, ""},
+		{[]string{"target", "x"}, ""},
+		{[]string{"actor", "id", "deeper"}, ""},
+		{[]string{"z"}, ""},
+		{[]string{"missing"}, ""},
+	} {
+		if got := Scalar(Lookup(m, tt.path)); got != tt.want {
+			t.Errorf("Scalar(Lookup(%v)): got %q, want %q", tt.path, got, tt.want)
+		}
+	}
+	if got := Scalar(json.Number("1e3")); got != "1e3" {
+		t.Errorf("Scalar(json.Number): got %q, want the number as written", got)
+	}
+}

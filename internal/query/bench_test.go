@@ -24,6 +24,7 @@ import (
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/journal/journaltest"
 )
 
 // The benchmarks load a journal of -query.events 1-KB events published over
@@ -145,47 +146,10 @@ func benchEvent(i, n int, rng *rand.Rand) (event.Record, error) {
 }
 
 func fillBench(b *testing.B, j *journal.Journal, from, n int) error {
-	const batch = 1000
-	var wg sync.WaitGroup
-	errc := make(chan error, 2)
-	next := make(chan int)
-	for range 2 {
-		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(uint64(from), 7))
-			for s := range next {
-				evs := make([]event.Record, 0, batch)
-				for i := s; i < min(s+batch, n); i++ {
-					ev, err := benchEvent(i, n, rng)
-					if err != nil {
-						errc <- err
-						return
-					}
-					evs = append(evs, ev)
-				}
-				if _, err := j.Append(b.Context(), evs); err != nil {
-					errc <- err
-					return
-				}
-			}
-		})
-	}
-	for s := from; s < n; s += batch {
-		select {
-		case next <- s:
-		case err := <-errc:
-			close(next)
-			wg.Wait()
-			return err
-		}
-	}
-	close(next)
-	wg.Wait()
-	select {
-	case err := <-errc:
-		return err
-	default:
-		return nil
-	}
+	return journaltest.Fill(b.Context(), j, from, n, func(int) func(int) (event.Record, error) {
+		rng := rand.New(rand.NewPCG(uint64(from), 7))
+		return func(i int) (event.Record, error) { return benchEvent(i, n, rng) }
+	})
 }
 
 func (be *benchEnv) get(b *testing.B, rawURL string) (int, string) {

@@ -3,7 +3,6 @@ package query
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,24 +18,7 @@ import (
 // head at once, and once at the head it reads each new message as it comes.
 func TestFollowerLagsBehindHead(t *testing.T) {
 	j := journaltest.Open(t)
-	pad := strings.Repeat("x", 1000)
-	for r := range 20 { // 20 messages of 100 events, about 110 KB each
-		evs := make([]event.Record, 100)
-		for i := range evs {
-			ev, err := event.Parse(fmt.Appendf(nil, `{"uuid":"r%d-%d","eventType":"user.session.start","pad":%q}`, r, i, pad), "acme", time.Now())
-			if err != nil {
-				t.Fatal(err)
-			}
-			evs[i] = ev
-		}
-		if _, err := j.Append(t.Context(), evs); err != nil {
-			t.Fatal(err)
-		}
-	}
-	last, err := j.LastSeq(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	last := journaltest.AppendPadded(t, j, "acme", 20, 100, 1000) // 20 messages of 100 events, about 110 KB each
 	ix := newIndex(discard)
 	ix.quiet = time.Hour
 	ix.lagBytes = 1 << 20 // about 9 of these messages

@@ -15,12 +15,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	s3api "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/auditstream/auditstream/internal/gotool"
 )
 
 // Version is the versitygw release the project tests against; Package is
@@ -30,32 +31,16 @@ const (
 	Package = "github.com/versity/versitygw/cmd/versitygw"
 )
 
-// ErrNotFound is returned by Lookup when no versitygw is installed.
-var ErrNotFound = errors.New("versitygw not found")
+// Tool is versitygw as package gotool finds and builds it.
+func Tool() gotool.Tool {
+	return gotool.Tool{Name: "versitygw", Package: Package, Version: Version, Env: "VERSITYGW"}
+}
 
 // Lookup returns the installed versitygw that env (os.Getenv or a fake)
 // points to: $VERSITYGW as it is, else versitygw on PATH, else
 // versitygw in the bin directory of a $GOPATH entry ($HOME/go without
-// GOPATH). The error wraps ErrNotFound and says how to install it.
-func Lookup(env func(string) string) (string, error) {
-	if p := env("VERSITYGW"); p != "" {
-		return p, nil
-	}
-	if p, err := exec.LookPath("versitygw"); err == nil {
-		return p, nil
-	}
-	gopath := env("GOPATH")
-	if gopath == "" && env("HOME") != "" {
-		gopath = filepath.Join(env("HOME"), "go")
-	}
-	for _, dir := range filepath.SplitList(gopath) {
-		p := filepath.Join(dir, "bin", "versitygw")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%w: set VERSITYGW or go install %s@%s", ErrNotFound, Package, Version)
-}
+// GOPATH). The error wraps gotool.ErrNotFound and says how to install it.
+func Lookup(env func(string) string) (string, error) { return Tool().Lookup(env) }
 
 // Options say how to run versitygw.
 type Options struct {

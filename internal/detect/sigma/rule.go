@@ -40,6 +40,10 @@ type Related struct {
 }
 
 // Meta is the metadata every Sigma document (rule, correlation, filter) carries.
+// Its keys are read from YAML under their lowercased names (title, …,
+// falsepositives, related, logsource), by this package's parser and by
+// decoders that inline Meta (detect's native rules); File, Line, IDDerived
+// and Extra are never read from a document.
 type Meta struct {
 	Title          string    `json:"title"`
 	ID             string    `json:"id"`
@@ -57,12 +61,12 @@ type Meta struct {
 	Related        []Related `json:"related,omitempty"`
 	Logsource      Logsource `json:"logsource"`
 	// File is the pack-relative path of the file, Line the line the document starts.
-	File string `json:"file"`
-	Line int    `json:"line"`
+	File string `json:"file" yaml:"-"`
+	Line int    `json:"line" yaml:"-"`
 	// IDDerived is true when the document had no id and ID was derived from File.
-	IDDerived bool `json:"idDerived,omitempty"`
+	IDDerived bool `json:"idDerived,omitempty" yaml:"-"`
 	// Extra holds top-level keys this package does not interpret, as YAML nodes.
-	Extra map[string]*yaml.Node `json:"-"`
+	Extra map[string]*yaml.Node `json:"-" yaml:"-"`
 }
 
 // Rule is a compiled Sigma detection rule.

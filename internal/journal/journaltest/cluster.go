@@ -1,9 +1,6 @@
 package journaltest
 
 import (
-	"fmt"
-	"net"
-	"net/url"
 	"testing"
 	"time"
 
@@ -16,24 +13,7 @@ import (
 // They are shut down when the test ends.
 func StartNATSCluster(t testing.TB) []*server.Server {
 	t.Helper()
-	ports := make([]int, 3)
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-		l.Close()
-	}
-	var routes []*url.URL
-	for _, p := range ports {
-		routes = append(routes, &url.URL{Scheme: "nats-route", Host: fmt.Sprintf("127.0.0.1:%d", p)})
-	}
-	srvs := make([]*server.Server, 3)
-	for i := range srvs {
-		srvs[i] = StartNATS(t, &server.Options{ServerName: fmt.Sprintf("n%d", i+1),
-			Cluster: server.ClusterOpts{Name: "test", Host: "127.0.0.1", Port: ports[i]}, Routes: routes})
-	}
+	srvs := startRouted(t, 3)
 	deadline := time.Now().Add(30 * time.Second)
 	for _, s := range srvs {
 		for !s.JetStreamIsCurrent() || s.NumRoutes() < 2 {

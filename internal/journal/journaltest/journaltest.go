@@ -5,10 +5,12 @@ package journaltest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,6 +66,82 @@ func AppendLegacy(t testing.TB, j *journal.Journal, evs []event.Record) {
 		if _, err := j.JetStream().PublishMsg(t.Context(), journal.LegacyMessage(ev)); err != nil {
 			t.Fatalf("append a version 1 message: %v", err)
 		}
+	}
+}
+
+// AppendPadded appends msgs record batches of per events each to j for
+// org (uuids "r<batch>-<i>", type user.session.start, each event padded
+// with pad bytes) and returns the journal's last sequence: a journal of
+// known size, for tests of how far a reader lags behind its head. It
+// fails the test on an error.
+func AppendPadded(t testing.TB, j *journal.Journal, org string, msgs, per, pad int) uint64 {
+	t.Helper()
+	fill := strings.Repeat("x", pad)
+	for r := range msgs {
+		evs := make([]event.Record, per)
+		for i := range evs {
+			ev, err := event.Parse(fmt.Appendf(nil, `{"uuid":"r%d-%d","eventType":"user.session.start","pad":%q}`, r, i, fill), org, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs[i] = ev
+		}
+		if _, err := j.Append(t.Context(), evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last, err := j.LastSeq(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return last
+}
+
+// Fill appends the events from to n-1 of a benchmark's journal in
+// batches of 1000, from two writers at once. Each writer w gets its own
+// generator, newGen(w), and asks it for the events of the batches it
+// takes, in order. Fill stops at the first error.
+func Fill(ctx context.Context, j *journal.Journal, from, n int, newGen func(w int) func(i int) (event.Record, error)) error {
+	const batch = 1000
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	next := make(chan int)
+	for w := range 2 {
+		wg.Go(func() {
+			gen := newGen(w)
+			for s := range next {
+				evs := make([]event.Record, 0, batch)
+				for i := s; i < min(s+batch, n); i++ {
+					ev, err := gen(i)
+					if err != nil {
+						errc <- err
+						return
+					}
+					evs = append(evs, ev)
+				}
+				if _, err := j.Append(ctx, evs); err != nil {
+					errc <- err
+					return
+				}
+			}
+		})
+	}
+	for s := from; s < n; s += batch {
+		select {
+		case next <- s:
+		case err := <-errc:
+			close(next)
+			wg.Wait()
+			return err
+		}
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
 	}
 }
 
@@ -140,6 +218,27 @@ func StartNATS(t testing.TB, opts *server.Options) *server.Server {
 // or to all: ClusterURL.
 func StartCluster(t testing.TB, n int) []*server.Server {
 	t.Helper()
+	srvs := startRouted(t, n)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		for _, s := range srvs {
+			if s.JetStreamIsLeader() {
+				return srvs
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nats cluster: no JetStream meta leader after 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// startRouted starts n nats-servers with JetStream (StartNATS each),
+// servers n1 … nn of cluster "test" routed to each other on loopback
+// ports picked free, and returns them without waiting for the cluster to
+// form.
+func startRouted(t testing.TB, n int) []*server.Server {
+	t.Helper()
 	ports := make([]int, n)
 	for i := range ports {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -159,18 +258,7 @@ func StartCluster(t testing.TB, n int) []*server.Server {
 			Cluster: server.ClusterOpts{Name: "test", Host: "127.0.0.1", Port: ports[i]},
 			Routes:  server.RoutesFromStr(strings.Join(routes, ","))})
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		for _, s := range srvs {
-			if s.JetStreamIsLeader() {
-				return srvs
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("nats cluster: no JetStream meta leader after 30s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return srvs
 }
 
 // ClusterURL is the comma-separated client URLs of srvs (nats.Connect

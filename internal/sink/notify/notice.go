@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/jsonmap"
 )
 
 // DetectionPrefix starts the eventType of every detection event.
@@ -154,12 +154,12 @@ func Parse(r event.Record) Notice {
 	n.IP = clip(ev.Client.IPAddress)
 	n.Country, n.City = clip(ev.Client.GeographicalContext.Country), clip(ev.Client.GeographicalContext.City)
 	n.UserAgent = clip(ev.Client.UserAgent.RawUserAgent)
-	if asn := scalar(ev.SecurityContext.ASNumber); asn != "" {
+	if asn := jsonmap.Scalar(ev.SecurityContext.ASNumber); asn != "" {
 		n.ASN = clip(strings.TrimSpace("AS" + asn + " " + ev.SecurityContext.ASOrg))
 	}
 	n.ID = n.UUID
 	n.Detection = strings.HasPrefix(n.EventType, DetectionPrefix) || r.Source == DetectionSource
-	debug := func(k string) string { return clip(scalar(ev.DebugContext.DebugData[k])) }
+	debug := func(k string) string { return clip(jsonmap.Scalar(ev.DebugContext.DebugData[k])) }
 	for _, t := range ev.Target {
 		switch t.Type {
 		case "DetectionRule":
@@ -168,7 +168,7 @@ func Parse(r event.Record) Notice {
 			}
 			n.RuleID, n.RuleName = clip(t.ID), clip(t.AlternateID)
 			n.Title = clip(cmpOr(t.DisplayName, n.Title))
-			d := func(k string) string { return clip(scalar(t.DetailEntry[k])) }
+			d := func(k string) string { return clip(jsonmap.Scalar(t.DetailEntry[k])) }
 			n.Level, n.RuleFormat, n.Pack = d("level"), d("ruleFormat"), d("pack")
 			n.Author, n.License = d("author"), d("license")
 			n.Tags = strings.Fields(d("tags"))
@@ -365,27 +365,6 @@ func joinNonEmpty(sep string, parts ...string) string {
 		}
 	}
 	return strings.Join(keep, sep)
-}
-
-// scalar formats a JSON scalar as a string; objects and arrays are
-// written as JSON.
-func scalar(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case bool:
-		return strconv.FormatBool(x)
-	default:
-		b, err := json.Marshal(x)
-		if err != nil {
-			return fmt.Sprint(x)
-		}
-		return string(b)
-	}
 }
 
 // clip bounds a string from an event and makes it one line.

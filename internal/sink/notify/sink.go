@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -41,6 +42,20 @@ type Renderer interface {
 	// Digest is the body of the message about a period's events.
 	Digest(d Digest) ([]byte, error)
 }
+
+// JSON is the Renderer that writes the messages one and digest make as
+// JSON (a destination's message types, such as slack.Message).
+func JSON[M any](one func(Notice) M, digest func(Digest) M) Renderer {
+	return jsonRenderer[M]{one, digest}
+}
+
+type jsonRenderer[M any] struct {
+	one    func(Notice) M
+	digest func(Digest) M
+}
+
+func (r jsonRenderer[M]) One(n Notice) ([]byte, error)    { return json.Marshal(r.one(n)) }
+func (r jsonRenderer[M]) Digest(d Digest) ([]byte, error) { return json.Marshal(r.digest(d)) }
 
 // Options configure a Sink.
 type Options struct {

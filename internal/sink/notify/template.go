@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/jsonmap"
 )
 
 // MaxTemplateBytes bounds a body template's source and MaxBodyBytes what
@@ -193,24 +194,7 @@ func deref(v any) any {
 
 // field returns the value at a dotted path in a decoded event; array
 // elements are named by their index ("target.0.id").
-func field(root any, path string) any {
-	cur := root
-	for _, seg := range strings.Split(path, ".") {
-		switch x := cur.(type) {
-		case map[string]any:
-			cur = x[seg]
-		case []any:
-			var i int
-			if _, err := fmt.Sscanf(seg, "%d", &i); err != nil || i < 0 || i >= len(x) {
-				return nil
-			}
-			cur = x[i]
-		default:
-			return nil
-		}
-	}
-	return cur
-}
+func field(root any, path string) any { return jsonmap.Lookup(root, strings.Split(path, ".")) }
 
 func empty(v any) bool {
 	switch x := v.(type) {

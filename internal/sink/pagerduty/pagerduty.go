@@ -98,7 +98,7 @@ func build(cfg Config, deps sink.Deps) (*notify.Sink, error) {
 	return notify.New(notify.Options{
 		Name: "pagerduty", URL: u, Shown: sink.ShowURL(u), Timeout: cfg.Timeout.D(),
 		Header: http.Header{"Accept": {"application/json"}},
-		Digest: cfg.Digest.D(), Render: renderer{cfg: cfg}, Probe: probe,
+		Digest: cfg.Digest.D(), Render: notify.JSON(renderer{cfg: cfg}.event, renderer{cfg: cfg}.digest), Probe: probe,
 		Answer: func(r sink.Response, now time.Time) error {
 			// An answer may quote the event, routing key included: the
 			// snippet goes to the stream's status and the logs.
@@ -129,10 +129,8 @@ type Payload struct {
 	CustomDetails map[string]any `json:"custom_details,omitempty"`
 }
 
+// renderer makes the Events API events of a stream with cfg.
 type renderer struct{ cfg Config }
-
-func (r renderer) One(n notify.Notice) ([]byte, error)    { return json.Marshal(r.event(n)) }
-func (r renderer) Digest(d notify.Digest) ([]byte, error) { return json.Marshal(r.digest(d)) }
 
 // Severity maps a rule level onto PagerDuty's severities.
 func Severity(level string) string {

@@ -77,40 +77,27 @@ func success() sinktest.Response {
 }
 
 func TestConformance(t *testing.T) {
-	for _, digest := range []time.Duration{0, 5 * time.Minute} {
-		t.Run(fmt.Sprintf("digest=%v", digest), func(t *testing.T) {
-			h := sinktest.Harness{
-				New: func(t *testing.T) (sink.Sink, sinktest.Fake) {
-					probe, _ := json.Marshal(map[string]string{"routing_key": testKey, "event_action": "trigger"})
-					fake := sinktest.NewHTTPFake(t, sinktest.HTTPFakeOptions{
-						Decode: decode,
-						// Verify's probe is a trigger without payload: 400.
-						Route:     func(r *http.Request) bool { return r.ContentLength != int64(len(probe)) },
-						Probe:     http.StatusBadRequest,
-						Responses: map[sinktest.Behaviour]sinktest.Response{sinktest.Accept: success()},
-					})
-					s, err := New(Config{RoutingKey: testKey, URL: fake.URL() + "/v2/enqueue", Digest: sink.Duration(digest)}, sink.Deps{})
-					if err != nil {
-						t.Fatal(err)
-					}
-					t.Cleanup(func() { _ = s.Close(t.Context()) })
-					return s, fake
-				},
-				DataEqual:        sameEvent,
-				MaxRequestEvents: 1,
-				Unsupported: map[sinktest.Scenario]string{
-					sinktest.ScenarioPaused: "the Events API has no answer that stops a stream (410 is not one of its answers)",
-				},
-			}
-			if digest > 0 {
-				h.MaxRequestEvents = notify.MaxDigestItems
-				h.DataEqual = func(sent, received []byte) bool {
-					return bytes.Contains(received, []byte(notify.Parse(event.Record{Data: sent}).UUID))
-				}
-			}
-			sinktest.Run(t, h)
-		})
-	}
+	probe, _ := json.Marshal(map[string]string{"routing_key": testKey, "event_action": "trigger"})
+	notifytest.Conformance(t, notifytest.Harness{
+		Digest: 5 * time.Minute,
+		Fake: sinktest.HTTPFakeOptions{
+			Decode: decode,
+			// Verify's probe is a trigger without payload: 400.
+			Route:     func(r *http.Request) bool { return r.ContentLength != int64(len(probe)) },
+			Probe:     http.StatusBadRequest,
+			Responses: map[sinktest.Behaviour]sinktest.Response{sinktest.Accept: success()},
+		},
+		Open: func(url string, digest time.Duration) (sink.Sink, error) {
+			return New(Config{RoutingKey: testKey, URL: url + "/v2/enqueue", Digest: sink.Duration(digest)}, sink.Deps{})
+		},
+		Equal: sameEvent,
+		DigestEqual: func(sent, received []byte) bool {
+			return bytes.Contains(received, []byte(notify.Parse(event.Record{Data: sent}).UUID))
+		},
+		Unsupported: map[sinktest.Scenario]string{
+			sinktest.ScenarioPaused: "the Events API has no answer that stops a stream (410 is not one of its answers)",
+		},
+	})
 }
 
 // server is an Events API v2 endpoint.

@@ -1,12 +1,9 @@
 package slack
 
 import (
-	"cmp"
-	"encoding/json"
 	"strings"
 	"time"
 
-	"github.com/auditstream/auditstream/internal/secret"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/sink/notify"
 )
@@ -26,54 +23,29 @@ const (
 	maxFallback = 3000
 )
 
-// Config is the settings of a stream of type "slack".
-type Config struct {
-	// WebhookURL is the incoming webhook's URL, which is its credential
-	// (write-only).
-	WebhookURL secret.String `json:"webhookUrl"`
-	// Digest, e.g. "5m", sends one message summarising the events of each
-	// period instead of one message per event (at most 25 events a
-	// message).
-	Digest sink.Duration `json:"digest,omitempty"`
-	// Timeout bounds each request, e.g. "10s" (the default).
-	Timeout sink.Duration `json:"timeout,omitempty"`
-	// InsecureHTTP allows plain http to hosts other than this machine.
-	InsecureHTTP bool `json:"insecureHttp,omitempty"`
-}
+// Config is the settings of a stream of type "slack"
+// (notify.WebhookSettings): webhookUrl, the incoming webhook's URL, which
+// is its credential (write-only); digest, e.g. "5m", one message per
+// period (at most 25 events a message) instead of one per event; timeout
+// (DefaultTimeout when not set); insecureHttp.
+type Config notify.WebhookSettings
 
-func (c Config) withDefaults() Config {
-	c.Timeout = cmp.Or(c.Timeout, sink.Duration(DefaultTimeout))
-	return c
-}
-
-// webhook is c as notify checks and posts with it.
-func (c Config) webhook() notify.Webhook {
-	return notify.Webhook{Name: "slack", URL: c.WebhookURL, InsecureHTTP: c.InsecureHTTP, Digest: c.Digest, Timeout: c.Timeout, MaxTimeout: maxTimeout}
-}
+func (c Config) withDefaults() Config { return kind().Defaults(c) }
 
 // Validate reports every problem with c at once. No message names the URL.
-func (c Config) Validate() error { return c.webhook().Validate() }
+func (c Config) Validate() error { return kind().Validate(c) }
 
 // Type is the "slack" row of the stream type table.
-func Type() sink.Type { return sink.NewType("slack", prepare, build) }
+func Type() sink.Type { return kind().Type() }
 
 // New checks cfg and returns a sink for it. It sends nothing.
-func New(cfg Config, deps sink.Deps) (*notify.Sink, error) {
-	return sink.Build(cfg, deps, prepare, build)
-}
+func New(cfg Config, deps sink.Deps) (*notify.Sink, error) { return kind().New(cfg, deps) }
 
-func prepare(cfg Config, deps sink.Deps) (notify.Webhook, error) {
-	cfg, err := sink.Checked("slack", cfg, Config.withDefaults)
-	if err != nil {
-		return notify.Webhook{}, err
-	}
-	return cfg.webhook().Prepared(deps)
-}
-
-func build(w notify.Webhook, deps sink.Deps) (*notify.Sink, error) {
-	o := w.Options(renderer{})
-	o.Probe = []byte(`{}`)
-	return notify.New(o, deps), nil
+// kind is slack as a webhook destination: its messages, and an empty
+// message as the probe.
+func kind() notify.WebhookKind[Config] {
+	return notify.WebhookKind[Config]{Name: "slack", DefaultTimeout: DefaultTimeout, MaxTimeout: maxTimeout,
+		Render: notify.JSON(One, Digest), Probe: []byte(`{}`)}
 }
 
 // Message is a Slack message as an incoming webhook takes it.
@@ -95,12 +67,6 @@ type Text struct {
 	Type string `json:"type"`
 	Text string `json:"text"`
 }
-
-type renderer struct{}
-
-func (renderer) One(n notify.Notice) ([]byte, error) { return json.Marshal(One(n)) }
-
-func (renderer) Digest(d notify.Digest) ([]byte, error) { return json.Marshal(Digest(d)) }
 
 // One is the message about one event.
 func One(n notify.Notice) Message {

@@ -93,40 +93,27 @@ func sameEvent(sent, received []byte) bool {
 }
 
 func TestConformance(t *testing.T) {
-	for _, digest := range []time.Duration{0, 5 * time.Minute} {
-		t.Run(fmt.Sprintf("digest=%v", digest), func(t *testing.T) {
-			h := sinktest.Harness{
-				New: func(t *testing.T) (sink.Sink, sinktest.Fake) {
-					fake := sinktest.NewHTTPFake(t, sinktest.HTTPFakeOptions{
-						Decode: decode,
-						// Verify's probe is an empty message, which Slack
-						// refuses with 400 no_text.
-						Route: func(r *http.Request) bool { return r.ContentLength != int64(len(`{}`)) },
-						Probe: http.StatusBadRequest,
-						Responses: map[sinktest.Behaviour]sinktest.Response{
-							sinktest.Accept:        answer(http.StatusOK, "ok"),
-							sinktest.FailPermanent: answer(http.StatusBadRequest, "invalid_payload"),
-							sinktest.FailRetryable: answer(http.StatusInternalServerError, "rollup_error"),
-							sinktest.Throttle:      answer(http.StatusTooManyRequests, "rate_limited"),
-							sinktest.Pause:         answer(http.StatusGone, "channel_is_archived"),
-						},
-					})
-					s, err := New(Config{WebhookURL: secret.String(fake.URL() + hookPath), Digest: sink.Duration(digest)}, sink.Deps{})
-					if err != nil {
-						t.Fatal(err)
-					}
-					t.Cleanup(func() { _ = s.Close(t.Context()) })
-					return s, fake
-				},
-				DataEqual:        sameEvent,
-				MaxRequestEvents: 1,
-			}
-			if digest > 0 {
-				h.MaxRequestEvents = notify.MaxDigestItems
-			}
-			sinktest.Run(t, h)
-		})
-	}
+	notifytest.Conformance(t, notifytest.Harness{
+		Digest: 5 * time.Minute,
+		Fake: sinktest.HTTPFakeOptions{
+			Decode: decode,
+			// Verify's probe is an empty message, which Slack refuses with
+			// 400 no_text.
+			Route: func(r *http.Request) bool { return r.ContentLength != int64(len(`{}`)) },
+			Probe: http.StatusBadRequest,
+			Responses: map[sinktest.Behaviour]sinktest.Response{
+				sinktest.Accept:        answer(http.StatusOK, "ok"),
+				sinktest.FailPermanent: answer(http.StatusBadRequest, "invalid_payload"),
+				sinktest.FailRetryable: answer(http.StatusInternalServerError, "rollup_error"),
+				sinktest.Throttle:      answer(http.StatusTooManyRequests, "rate_limited"),
+				sinktest.Pause:         answer(http.StatusGone, "channel_is_archived"),
+			},
+		},
+		Open: func(url string, digest time.Duration) (sink.Sink, error) {
+			return New(Config{WebhookURL: secret.String(url + hookPath), Digest: sink.Duration(digest)}, sink.Deps{})
+		},
+		Equal: sameEvent,
+	})
 }
 
 // server is a Slack incoming webhook that answers as scripted.

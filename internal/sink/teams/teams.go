@@ -1,15 +1,12 @@
 package teams
 
 import (
-	"cmp"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/auditstream/auditstream/internal/secret"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/sink/notify"
 )
@@ -23,53 +20,29 @@ const (
 	maxValue = 500
 )
 
-// Config is the settings of a stream of type "teams".
-type Config struct {
-	// WebhookURL is the Workflows or connector webhook URL, which is its
-	// credential (write-only).
-	WebhookURL secret.String `json:"webhookUrl"`
-	// Digest, e.g. "5m", sends one card summarising the events of each
-	// period instead of one card per event (at most 25 events a card).
-	Digest sink.Duration `json:"digest,omitempty"`
-	// Timeout bounds each request, e.g. "15s" (the default).
-	Timeout sink.Duration `json:"timeout,omitempty"`
-	// InsecureHTTP allows plain http to hosts other than this machine.
-	InsecureHTTP bool `json:"insecureHttp,omitempty"`
-}
+// Config is the settings of a stream of type "teams"
+// (notify.WebhookSettings): webhookUrl, the Workflows or connector webhook
+// URL, which is its credential (write-only); digest, e.g. "5m", one card
+// per period (at most 25 events a card) instead of one per event; timeout
+// (DefaultTimeout when not set); insecureHttp.
+type Config notify.WebhookSettings
 
-func (c Config) withDefaults() Config {
-	c.Timeout = cmp.Or(c.Timeout, sink.Duration(DefaultTimeout))
-	return c
-}
-
-// webhook is c as notify checks and posts with it.
-func (c Config) webhook() notify.Webhook {
-	return notify.Webhook{Name: "teams", URL: c.WebhookURL, InsecureHTTP: c.InsecureHTTP, Digest: c.Digest, Timeout: c.Timeout, MaxTimeout: maxTimeout}
-}
+func (c Config) withDefaults() Config { return kind().Defaults(c) }
 
 // Validate reports every problem with c at once. No message names the URL.
-func (c Config) Validate() error { return c.webhook().Validate() }
+func (c Config) Validate() error { return kind().Validate(c) }
 
 // Type is the "teams" row of the stream type table.
-func Type() sink.Type { return sink.NewType("teams", prepare, build) }
+func Type() sink.Type { return kind().Type() }
 
 // New checks cfg and returns a sink for it. It sends nothing.
-func New(cfg Config, deps sink.Deps) (*notify.Sink, error) {
-	return sink.Build(cfg, deps, prepare, build)
-}
+func New(cfg Config, deps sink.Deps) (*notify.Sink, error) { return kind().New(cfg, deps) }
 
-func prepare(cfg Config, deps sink.Deps) (notify.Webhook, error) {
-	cfg, err := sink.Checked("teams", cfg, Config.withDefaults)
-	if err != nil {
-		return notify.Webhook{}, err
-	}
-	return cfg.webhook().Prepared(deps)
-}
-
-func build(w notify.Webhook, deps sink.Deps) (*notify.Sink, error) {
-	o := w.Options(renderer{})
-	o.Answer = classify
-	return notify.New(o, deps), nil
+// kind is teams as a webhook destination: its cards, and its answer
+// table (classify).
+func kind() notify.WebhookKind[Config] {
+	return notify.WebhookKind[Config]{Name: "teams", DefaultTimeout: DefaultTimeout, MaxTimeout: maxTimeout,
+		Render: notify.JSON(One, Digest), Answer: classify}
 }
 
 // connectorFailure is how a legacy connector reports a failure inside a
@@ -132,11 +105,6 @@ type Fact struct {
 	Title string `json:"title"`
 	Value string `json:"value"`
 }
-
-type renderer struct{}
-
-func (renderer) One(n notify.Notice) ([]byte, error)    { return json.Marshal(One(n)) }
-func (renderer) Digest(d notify.Digest) ([]byte, error) { return json.Marshal(Digest(d)) }
 
 func message(body []Element) Message {
 	return Message{Type: "message", Attachments: []Attachment{{

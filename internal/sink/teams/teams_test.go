@@ -76,33 +76,20 @@ func pad(status int, text string) sinktest.Response {
 }
 
 func TestConformance(t *testing.T) {
-	for _, digest := range []time.Duration{0, 10 * time.Minute} {
-		t.Run(fmt.Sprintf("digest=%v", digest), func(t *testing.T) {
-			h := sinktest.Harness{
-				New: func(t *testing.T) (sink.Sink, sinktest.Fake) {
-					fake := sinktest.NewHTTPFake(t, sinktest.HTTPFakeOptions{
-						Decode: decode,
-						Responses: map[sinktest.Behaviour]sinktest.Response{
-							sinktest.Accept:        {Status: http.StatusAccepted},
-							sinktest.FailPermanent: pad(http.StatusBadRequest, `{"error":{"code":"InvalidRequestContent"}}`),
-						},
-					})
-					s, err := New(Config{WebhookURL: secret.String(fake.URL() + hook), Digest: sink.Duration(digest)}, sink.Deps{})
-					if err != nil {
-						t.Fatal(err)
-					}
-					t.Cleanup(func() { _ = s.Close(t.Context()) })
-					return s, fake
-				},
-				DataEqual:        sameEvent,
-				MaxRequestEvents: 1,
-			}
-			if digest > 0 {
-				h.MaxRequestEvents = notify.MaxDigestItems
-			}
-			sinktest.Run(t, h)
-		})
-	}
+	notifytest.Conformance(t, notifytest.Harness{
+		Digest: 10 * time.Minute,
+		Fake: sinktest.HTTPFakeOptions{
+			Decode: decode,
+			Responses: map[sinktest.Behaviour]sinktest.Response{
+				sinktest.Accept:        {Status: http.StatusAccepted},
+				sinktest.FailPermanent: pad(http.StatusBadRequest, `{"error":{"code":"InvalidRequestContent"}}`),
+			},
+		},
+		Open: func(url string, digest time.Duration) (sink.Sink, error) {
+			return New(Config{WebhookURL: secret.String(url + hook), Digest: sink.Duration(digest)}, sink.Deps{})
+		},
+		Equal: sameEvent,
+	})
 }
 
 type server struct {

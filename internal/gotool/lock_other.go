@@ -1,6 +1,6 @@
 //go:build !unix
 
-package s3test
+package gotool
 
 import (
 	"errors"
@@ -9,10 +9,10 @@ import (
 )
 
 // lockFile takes an exclusive lock on path by creating it (O_EXCL), waiting
-// up to buildTimeout for another process to remove it, and returns the
-// function that releases it.
-func lockFile(path string) (func(), error) {
-	deadline := time.Now().Add(buildTimeout)
+// up to wait for another process to remove it, and returns the function
+// that releases it.
+func lockFile(path string, wait time.Duration) (func(), error) {
+	deadline := time.Now().Add(wait)
 	for {
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 		if err == nil {
