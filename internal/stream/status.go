@@ -39,6 +39,8 @@ type Status struct {
 	dropped      Dropped
 	blocking     bool
 	deadFull     bool
+	// perMinute is the last hour's deliveries and failures per minute.
+	perMinute minuteRing
 }
 
 // Dropped accounts for events the journal removed before the stream
@@ -63,7 +65,11 @@ const (
 type Snapshot = wire.StreamStatus
 
 // Snapshot copies the status.
-func (s *Status) Snapshot() Snapshot {
+func (s *Status) Snapshot() Snapshot { return s.snapshotAt(time.Time{}) }
+
+// snapshotAt copies the status, its per-minute history brought up to
+// now's minute (zero: as last counted).
+func (s *Status) snapshotAt(now time.Time) Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.state
@@ -72,7 +78,7 @@ func (s *Status) Snapshot() Snapshot {
 	}
 	snap := Snapshot{State: st, Delivered: s.delivered, Failed: s.failed, Retried: s.retried,
 		DeadLettered: s.deadLettered, LastError: s.lastError, LastErrorAt: s.lastErrorAt,
-		LastSuccessAt: s.lastSuccess, RetentionBlocking: s.blocking}
+		LastSuccessAt: s.lastSuccess, RetentionBlocking: s.blocking, PerMinute: s.perMinute.export(now)}
 	if s.dropped.Gaps > 0 {
 		d := s.dropped
 		snap.DroppedByRetention = &d
@@ -155,10 +161,12 @@ func (s *Status) success(n int, now time.Time) {
 	s.mu.Unlock()
 }
 
-// addDelivered counts n events delivered and acknowledged in the journal.
-func (s *Status) addDelivered(n int) {
+// addDelivered counts n events delivered and acknowledged in the journal
+// at now.
+func (s *Status) addDelivered(n int, now time.Time) {
 	s.mu.Lock()
 	s.delivered += uint64(n)
+	s.perMinute.add(now, uint64(n), 0)
 	s.mu.Unlock()
 }
 
@@ -192,6 +200,7 @@ const (
 func (s *Status) failure(now time.Time, state supervise.State, err error, r retry) {
 	s.mu.Lock()
 	s.failed++
+	s.perMinute.add(now, 0, 1)
 	if r == willRetry {
 		s.retried++
 	}
@@ -233,8 +242,8 @@ func (s *Status) redriven(n int) {
 
 // Record returns the snapshot the status bucket keeps for stream id
 // (supervise.Status).
-func (s *Status) Record(id string, _ time.Time) Snapshot {
-	snap := s.Snapshot()
+func (s *Status) Record(id string, now time.Time) Snapshot {
+	snap := s.snapshotAt(now)
 	snap.ID = id
 	return snap
 }
@@ -248,4 +257,5 @@ func (s *Status) Restore(snap Snapshot) {
 	if snap.DroppedByRetention != nil {
 		s.dropped = *snap.DroppedByRetention
 	}
+	s.perMinute.load(snap.PerMinute)
 }
