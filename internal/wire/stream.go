@@ -22,6 +22,10 @@ type Stream struct {
 	Filter json.RawMessage `json:"filter,omitempty"`
 	// Org is the organisation the stream belongs to, "*" for every org.
 	Org string `json:"org"`
+	// SecretsSet names the write-only settings that hold a value, as
+	// dotted paths from the stream ("settings.auth.password"), never the
+	// value: forms show them as set or unset.
+	SecretsSet []string `json:"secretsSet,omitempty"`
 	Tail
 }
 
