@@ -31,7 +31,7 @@ func (s *Server) view(r *http.Request, d stream.Definition) wire.Stream {
 	}
 	return wire.Stream{ID: d.ID, Type: d.Type, Name: d.Name, Status: d.Status, Settings: settings, Filter: d.Filter, Org: d.Org,
 		SecretsSet: secretsSet(d.Settings, s.d.Types.SecretPaths(d.Type)),
-		Tail: wire.NewTail(s.d.PublicURL+"/api/v1/logStreams/"+d.ID, d.Status == stream.StatusActive, d.ReadOnly, d.Created, d.LastUpdated)}
+		Tail:       wire.NewTail(s.d.PublicURL+"/api/v1/logStreams/"+d.ID, d.Status == stream.StatusActive, d.ReadOnly, d.Created, d.LastUpdated)}
 }
 
 // secretsSet names the secret settings that hold a non-empty value, as
