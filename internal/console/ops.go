@@ -6,6 +6,14 @@ import "net/http"
 // editing a stream, the System Log's live tail, a source's detail and its
 // backfill.
 func (c *Console) opsRoutes(m *http.ServeMux) {
-	m.Handle("GET /console/streams/{id}/edit", c.authed(c.streamEditPage))
-	m.Handle("POST /console/streams/{id}/edit", c.authed(c.streamEditSave))
+	// GET /console/streams/{id}/edit: a pattern of its own would clash
+	// with /console/streams/new/{type}. Its POST is a streamAction.
+	m.Handle("GET /console/streams/{id}/{page}", c.authed(func(w http.ResponseWriter, rc *reqCtx) {
+		switch rc.r.PathValue("page") {
+		case "edit":
+			c.streamEditPage(w, rc)
+		default:
+			c.renderStatus(w, rc.r, http.StatusNotFound, "error", rc, page{Title: "Not found", Error: &apiError{Summary: "Not found: " + rc.r.URL.Path}})
+		}
+	}))
 }

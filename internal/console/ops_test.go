@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/secret"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/wire"
@@ -93,9 +94,15 @@ func TestEditForm(t *testing.T) {
 	if f := got["Headers"]; f.Value != `{"A":"b"}` {
 		t.Errorf("Headers: got %q", f.Value)
 	}
-	d.place([]string{"settings.url: must be https", "settings.auth.password must be sent again because settings.url changed host", "name: too long"})
+	d.place([]string{"http sink config: url: scheme \"ftp\": want https", "batch: must be positive", `http sink config: Headers "x": bad`, "settings.auth.password must be sent again because settings.url changed host", "name: too long"})
 	for i := range d.Fields {
 		got[d.Fields[i].Path] = d.Fields[i]
+	}
+	if e := got["Headers"].Errors; len(e) != 1 {
+		t.Errorf("Headers errors: got %q", e)
+	}
+	if e := got["batch"].Errors; len(e) != 1 {
+		t.Errorf("batch errors: got %q", e)
 	}
 	if e := got["url"].Errors; len(e) != 1 || !strings.Contains(e[0], "https") {
 		t.Errorf("url errors: got %q", e)
@@ -105,5 +112,13 @@ func TestEditForm(t *testing.T) {
 	}
 	if !slices.Equal(d.Other, []string{"name: too long"}) {
 		t.Errorf("other causes: got %q", d.Other)
+	}
+}
+
+// TestNewRegistersRoutes: the console's routes do not clash (the mux
+// panics on patterns that match the same paths).
+func TestNewRegistersRoutes(t *testing.T) {
+	if _, err := New(config.Console{}, Deps{}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -174,6 +174,9 @@ func (c *Console) streamAction(w http.ResponseWriter, rc *reqCtx) {
 		next   = "/console/streams/" + url.PathEscape(id)
 	)
 	switch action {
+	case "edit":
+		c.streamEditSave(w, rc)
+		return
 	case "activate", "deactivate":
 		_, err = c.call(rc, http.MethodPost, base+"/lifecycle/"+action, nil, nil)
 		notice = "Log stream " + action + "d"

@@ -55,11 +55,7 @@ func settingText(v any, kind string) string {
 	case bool:
 		return strconv.FormatBool(x)
 	}
-	if kind == "json" {
-		b, _ := json.Marshal(v)
-		return string(b)
-	}
-	b, _ := json.Marshal(v)
+	b, _ := json.Marshal(v) // numbers, and JSON values as JSON
 	return string(b)
 }
 
@@ -179,14 +175,15 @@ func (c *Console) streamEditSave(w http.ResponseWriter, rc *reqCtx) {
 	c.renderStatus(w, rc.r, status, "stream-edit", rc, page{Title: "Edit " + s.Name, Nav: "streams", Error: ae, Data: d})
 }
 
-// place puts each cause next to the setting it names ("settings.<path>:"
-// or "settings.<path> ..."); the others stay with the form.
+// place puts each cause next to the setting it names: "settings.<path>:"
+// or "settings.<path> ..." (the API's), or "<path>: ..." or `<path> "v"`
+// after the destination's own prefix ("http sink config: url: ..."); the others
+// stay with the form.
 func (d *editData) place(causes []string) {
 	for _, cz := range causes {
 		placed := false
 		for i := range d.Fields {
-			p := "settings." + d.Fields[i].Path
-			if rest, ok := strings.CutPrefix(cz, p); ok && (rest == "" || rest[0] == ':' || rest[0] == ' ') {
+			if namesSetting(cz, d.Fields[i].Path) {
 				d.Fields[i].Errors = append(d.Fields[i].Errors, cz)
 				placed = true
 				break
@@ -196,4 +193,16 @@ func (d *editData) place(causes []string) {
 			d.Other = append(d.Other, cz)
 		}
 	}
+}
+
+func namesSetting(cause, path string) bool {
+	if rest, ok := strings.CutPrefix(cause, "settings."+path); ok && (rest == "" || rest[0] == ':' || rest[0] == ' ') {
+		return true
+	}
+	for _, after := range []string{": ", ` "`} { // "url: …", `body "x": …`
+		if strings.HasPrefix(cause, path+after) || strings.Contains(cause, ": "+path+after) {
+			return true
+		}
+	}
+	return false
 }

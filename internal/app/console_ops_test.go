@@ -1,0 +1,201 @@
+package app
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/auditstream/auditstream/internal/wait"
+)
+
+// The console's stream editing, delivery chart, live tail and source
+// pages, driven in a real Chromium against a real serve.
+
+// signingSecret is a webhook's write-only setting the pages must never show.
+var signingSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("console-test-signing-key-0123456"))
+
+// createWebhookStream makes an http stream with a signing secret through
+// the API and returns its id.
+func createWebhookStream(t *testing.T, r *running, token, org, name, hookURL string) string {
+	t.Helper()
+	in := map[string]any{"type": "http", "name": name, "settings": map[string]any{"url": hookURL, "body": "event",
+		"signing": map[string]any{"secret": signingSecret}}}
+	if org != "" {
+		in["org"] = org
+	}
+	code, body := r.call("POST", "/api/v1/logStreams", token, in)
+	if code != http.StatusOK {
+		t.Fatalf("create stream: %d %s", code, body)
+	}
+	var out struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal([]byte(body), &out)
+	return out.ID
+}
+
+// pageHTML is the whole document as the browser holds it (inputs'
+// values included).
+func (b *browser) pageHTML() string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](
+		`document.documentElement.outerHTML + [...document.querySelectorAll('input,textarea')].map(e => e.value).join('\n')`))
+	if err != nil {
+		b.t.Fatalf("page HTML: %v", err)
+	}
+	return s
+}
+
+func TestConsoleEditStreamSettings(t *testing.T) {
+	r := startApp(t, testConfig(""))
+	hook := newWebhook(t)
+	id := createWebhookStream(t, r, testAdmin, "", "edit me", hook.srv.URL+"/hook")
+	b := newBrowser(t, r.base)
+	b.signIn(testAdmin)
+
+	// Deliveries show in the stream's chart of the last hour.
+	ingest(t, r, testAdmin, "user.session.start", 3)
+	wait.Eventually(t, "the chart to count 3 deliveries", func() bool {
+		b.open("/console/streams/" + id)
+		v, err := chromedp.Run(b.ctx, chromedp.AttributeValue(chromedp.CSS("#delivery-chart svg"), "data-delivered"))
+		n, _ := strconv.Atoi(v.Value)
+		return err == nil && n >= 3
+	}, wait.Within(30*time.Second), wait.Every(300*time.Millisecond))
+	if n := b.count("#delivery-chart svg rect.ok"); n != 60 {
+		t.Errorf("chart: got %d minutes, want 60", n)
+	}
+	b.shot("stream-chart")
+
+	b.navigateBy("edit", chromedp.Click(chromedp.CSS("#edit-settings")))
+	b.do("the form", chromedp.WaitVisible(chromedp.CSS("#edit-stream")))
+	if html := b.pageHTML(); strings.Contains(html, signingSecret) || strings.Contains(html, "console-test-signing") {
+		t.Fatal("the edit page holds the signing secret")
+	}
+	if got := b.text(`[id="state-signing.secret"]`); !strings.HasPrefix(got, "set") {
+		t.Errorf("secret state: got %q, want set", got)
+	}
+	if got, _ := chromedp.Run(b.ctx, chromedp.Value(chromedp.CSS(`[id="s.url"]`))); got != hook.srv.URL+"/hook" {
+		t.Errorf("url input: got %q, want the stored url", got)
+	}
+	b.shot("stream-edit")
+
+	// Bad values: the API's causes are shown next to their setting, and
+	// nothing is stored. Moving the url to another host needs the secret
+	// typed again.
+	b.do("another host", chromedp.SetValue(chromedp.CSS(`[id="s.url"]`), "https://nowhere.example/x"))
+	b.navigateBy("save", chromedp.Click(chromedp.CSS("#save-settings")))
+	if b.count(`[id="field-signing.secret"] .field-error`) != 1 || !strings.Contains(b.text(`[id="field-signing.secret"] .field-error`), "sent again") {
+		t.Fatalf("another host: got no error next to the secret (page %s)", b.body())
+	}
+	b.do("a bad body", chromedp.SetValue(chromedp.CSS(`[id="s.url"]`), hook.srv.URL+"/hook"),
+		chromedp.SetValue(chromedp.CSS(`[id="s.body"]`), "weird"))
+	b.navigateBy("save", chromedp.Click(chromedp.CSS("#save-settings")))
+	if b.count(`[id="field-body"] .field-error`) != 1 || !strings.Contains(b.text(`[id="field-body"] .field-error`), "weird") {
+		t.Fatalf("bad body: got no error next to body (page %s)", b.body())
+	}
+	b.shot("stream-edit-error")
+	if html := b.pageHTML(); strings.Contains(html, signingSecret) {
+		t.Fatal("the refused form holds the signing secret")
+	}
+	_, body := r.call("GET", "/api/v1/logStreams/"+id, testAdmin, nil)
+	if strings.Contains(body, "nowhere.example") || strings.Contains(body, "weird") {
+		t.Fatalf("a refused edit was stored: %s", body)
+	}
+
+	// A good change is saved; the secret, not typed, is kept.
+	b.do("change settings",
+		chromedp.SetValue(chromedp.CSS(`[id="s.url"]`), hook.srv.URL+"/hook2"),
+		chromedp.SetValue(chromedp.CSS(`[id="s.body"]`), "event"),
+		chromedp.SetValue(chromedp.CSS(`[id="s.maxEvents"]`), "7"),
+		chromedp.SetValue(chromedp.CSS("#name"), "edited"),
+		chromedp.SetValue(chromedp.CSS("#filter"), `{"detail": {"eventType": [{"prefix": "user."}]}}`))
+	b.navigateBy("save", chromedp.Click(chromedp.CSS("#save-settings")))
+	if got := b.text("#notice"); got != "Settings saved" {
+		t.Fatalf("save: got notice %q (page %s), want Settings saved", got, b.body())
+	}
+	if html := b.pageHTML(); strings.Contains(html, signingSecret) {
+		t.Fatal("the detail page holds the signing secret")
+	}
+	_, body = r.call("GET", "/api/v1/logStreams/"+id, testAdmin, nil)
+	var got struct {
+		Name       string          `json:"name"`
+		Settings   map[string]any  `json:"settings"`
+		Filter     json.RawMessage `json:"filter"`
+		SecretsSet []string        `json:"secretsSet"`
+	}
+	_ = json.Unmarshal([]byte(body), &got)
+	if got.Name != "edited" || got.Settings["url"] != hook.srv.URL+"/hook2" || got.Settings["maxEvents"] != 7.0 ||
+		!strings.Contains(string(got.Filter), "user.") || len(got.SecretsSet) != 1 {
+		t.Fatalf("after save: got %s, want the new name, url, maxEvents and filter, the secret kept", body)
+	}
+	// The change is audited with the signed-in identity as actor.
+	code, logs := r.call("GET", "/api/v1/logs?filter="+url.QueryEscape(`eventType eq "system.log_stream.lifecycle.update"`), testAdmin, nil)
+	if code != 200 || !strings.Contains(logs, `"alternateId":"`+envTokenNameForTest(t, r)+`"`) {
+		t.Errorf("audit event of the edit: got %d %s", code, logs)
+	}
+}
+
+// TestConsoleTenantCannotReachOtherOrgs: an org's console session gets
+// Okta's not-found for another org's stream and source, to read or to
+// change, and nothing changes.
+func TestConsoleTenantCannotReachOtherOrgs(t *testing.T) {
+	r := startApp(t, testConfig(""))
+	hook := newWebhook(t)
+	other := createWebhookStream(t, r, testAdmin, "other", "other stream", hook.srv.URL+"/hook")
+	code, body := r.call("POST", "/api/v1/sources", testAdmin, map[string]any{"type": "okta", "name": "other okta", "org": "other",
+		"settings": map[string]any{"baseUrl": "http://127.0.0.1:9", "auth": map[string]any{"type": "SSWS", "token": "okta-token-0123456789"}}})
+	if code != http.StatusOK {
+		t.Fatalf("create source: %d %s", code, body)
+	}
+	var src struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal([]byte(body), &src)
+	acme := createToken(t, r, "acme-console", "acme", "logs.read", "logStreams.manage", "sources.manage")
+	c, csrf := consoleClient(t, r, acme)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	for _, p := range []string{"/console/streams/" + other, "/console/streams/" + other + "/edit", "/console/sources/" + src.ID} {
+		resp, err := c.Get(r.base + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound || strings.Contains(string(b), "other stream") || strings.Contains(string(b), "other okta") {
+			t.Errorf("GET %s as acme: got %d, want 404 without the other org's object", p, resp.StatusCode)
+		}
+	}
+	for _, p := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/console/streams/" + other + "/edit", url.Values{"name": {"taken over"}, "s.url": {"https://evil.example"}}},
+		{"/console/sources/" + src.ID + "/backfill", url.Values{"since": {time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}}},
+	} {
+		p.form.Set("csrf", csrf)
+		resp, err := c.PostForm(r.base+p.path, p.form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("POST %s as acme: got %d, want 404", p.path, resp.StatusCode)
+		}
+	}
+	_, body = r.call("GET", "/api/v1/logStreams/"+other, testAdmin, nil)
+	if strings.Contains(body, "taken over") || strings.Contains(body, "evil.example") {
+		t.Fatalf("acme changed another org's stream: %s", body)
+	}
+	_, body = r.call("GET", "/api/v1/sources/"+src.ID+"/status", testAdmin, nil)
+	if strings.Contains(body, "backfill") {
+		t.Fatalf("acme started a backfill of another org's source: %s", body)
+	}
+}
