@@ -199,3 +199,45 @@ func TestConsoleTenantCannotReachOtherOrgs(t *testing.T) {
 		t.Fatalf("acme started a backfill of another org's source: %s", body)
 	}
 }
+
+func TestConsoleSystemLogLiveTail(t *testing.T) {
+	r := startApp(t, testConfig(""))
+	before := ingest(t, r, testAdmin, "user.tail.seen", 1)[0]
+	b := newBrowser(t, r.base)
+	b.signIn(testAdmin)
+	b.open("/console/logs?filter=" + url.QueryEscape(`eventType eq "user.tail.seen"`))
+	b.do("start the tail", chromedp.WaitEnabled(chromedp.CSS("#tail-toggle")), chromedp.Click(chromedp.CSS("#tail-toggle")),
+		chromedp.WaitVisible(chromedp.CSS(`#tail-section[data-state="running"]`)))
+	seen := ingest(t, r, testAdmin, "user.tail.seen", 2)
+	other := ingest(t, r, testAdmin, "user.tail.other", 1)[0]
+	row := func(id string) string { return `#tail tbody tr[data-uuid="` + id + `"]` }
+	wait.Eventually(t, "the tail to show the events ingested after the page opened", func() bool {
+		return b.count(row(seen[0])) == 1 && b.count(row(seen[1])) == 1
+	}, wait.Within(30*time.Second), wait.Every(200*time.Millisecond))
+	if b.count(row(other)) != 0 {
+		t.Errorf("tail: got an event the filter excludes")
+	}
+	if b.count(row(before)) != 0 {
+		t.Errorf("tail: got an event from before the page opened")
+	}
+	// Newest on top.
+	first, err := chromedp.Run(b.ctx, chromedp.AttributeValue(chromedp.CSS("#tail tbody tr"), "data-uuid"))
+	if err != nil || first.Value != seen[1] {
+		t.Errorf("tail order: got %q first, want the newest %s", first.Value, seen[1])
+	}
+	b.shot("systemlog-tail")
+
+	// Paused, it asks for nothing; resumed, it catches up from where it
+	// stopped.
+	b.do("pause", chromedp.Click(chromedp.CSS("#tail-toggle")), chromedp.WaitVisible(chromedp.CSS(`#tail-section[data-state="paused"]`)))
+	if got := b.text("#tail-toggle"); got != "Resume live tail" {
+		t.Errorf("paused: got button %q, want Resume live tail", got)
+	}
+	later := ingest(t, r, testAdmin, "user.tail.seen", 1)[0]
+	b.do("resume", chromedp.Click(chromedp.CSS("#tail-toggle")))
+	wait.Eventually(t, "the resumed tail to show the event sent while paused", func() bool { return b.count(row(later)) == 1 },
+		wait.Within(30*time.Second), wait.Every(200*time.Millisecond))
+	if n := b.count("#tail tbody tr"); n != 3 {
+		t.Errorf("tail: got %d rows, want 3 (each event once)", n)
+	}
+}

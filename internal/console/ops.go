@@ -6,6 +6,7 @@ import "net/http"
 // editing a stream, the System Log's live tail, a source's detail and its
 // backfill.
 func (c *Console) opsRoutes(m *http.ServeMux) {
+	m.Handle("GET /console/logs/tail", c.authed(c.logsTail))
 	// GET /console/streams/{id}/edit: a pattern of its own would clash
 	// with /console/streams/new/{type}. Its POST is a streamAction.
 	m.Handle("GET /console/streams/{id}/{page}", c.authed(func(w http.ResponseWriter, rc *reqCtx) {
