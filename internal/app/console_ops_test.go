@@ -3,8 +3,10 @@ package app
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -239,5 +241,144 @@ func TestConsoleSystemLogLiveTail(t *testing.T) {
 		wait.Within(30*time.Second), wait.Every(200*time.Millisecond))
 	if n := b.count("#tail tbody tr"); n != 3 {
 		t.Errorf("tail: got %d rows, want 3 (each event once)", n)
+	}
+}
+
+// fakeOkta is an Okta org's System Log API for the backfill test: bounded
+// queries (since and until) answer pages of two events in published
+// order with Okta's next links, and every page after the first waits
+// until the test opens the gate; polling queries find nothing new.
+type fakeOkta struct {
+	srv    *httptest.Server
+	events []json.RawMessage // by published
+	pubs   []time.Time
+	gate   chan struct{}
+}
+
+func newFakeOkta(t *testing.T, token string, published []time.Time) *fakeOkta {
+	f := &fakeOkta{gate: make(chan struct{}), pubs: published}
+	for i, p := range published {
+		f.events = append(f.events, json.RawMessage(fmt.Sprintf(`{"uuid":"okta-backfill-%d","published":%q,"eventType":"user.session.start",`+
+			`"displayMessage":"User login to Okta","actor":{"id":"00u1","type":"User","alternateId":"bob@example.com"},"outcome":{"result":"SUCCESS"}}`,
+			i, p.UTC().Format("2006-01-02T15:04:05.000Z"))))
+	}
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/logs" || r.Header.Get("Authorization") != "SSWS "+token {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = io.WriteString(w, `{"errorCode":"E0000011","errorSummary":"Invalid token provided"}`)
+			return
+		}
+		q := r.URL.Query()
+		w.Header().Set("Content-Type", "application/json")
+		self := fmt.Sprintf(`<%s/api/v1/logs?%s>; rel="self"`, f.srv.URL, q.Encode())
+		if q.Get("until") == "" { // polling: nothing new
+			w.Header().Add("Link", self)
+			w.Header().Add("Link", fmt.Sprintf(`<%s/api/v1/logs?%s>; rel="next"`, f.srv.URL, q.Encode()))
+			_, _ = io.WriteString(w, "[]")
+			return
+		}
+		since, _ := time.Parse(time.RFC3339Nano, q.Get("since"))
+		until, _ := time.Parse(time.RFC3339Nano, q.Get("until"))
+		var in []json.RawMessage
+		for i, p := range f.pubs {
+			if !p.Before(since) && p.Before(until) {
+				in = append(in, f.events[i])
+			}
+		}
+		off, _ := strconv.Atoi(q.Get("after"))
+		if off > 0 {
+			select {
+			case <-f.gate:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		end := min(len(in), off+2)
+		w.Header().Add("Link", self)
+		if end < len(in) {
+			q.Set("after", strconv.Itoa(end))
+			w.Header().Add("Link", fmt.Sprintf(`<%s/api/v1/logs?%s>; rel="next"`, f.srv.URL, q.Encode()))
+		}
+		b, _ := json.Marshal(in[min(off, len(in)):end])
+		_, _ = w.Write(b)
+	}))
+	t.Cleanup(f.srv.Close)
+	t.Cleanup(func() {
+		select {
+		case <-f.gate:
+		default:
+			close(f.gate)
+		}
+	})
+	return f
+}
+
+func TestConsoleSourceBackfillProgress(t *testing.T) {
+	r := startApp(t, testConfig(""))
+	now := time.Now().UTC()
+	var pubs []time.Time
+	for i := range 6 {
+		pubs = append(pubs, now.Add(-time.Duration(7-i)*time.Hour))
+	}
+	const oktaToken = "okta-token-0123456789"
+	org := newFakeOkta(t, oktaToken, pubs)
+	code, body := r.call("POST", "/api/v1/sources", testAdmin, map[string]any{"type": "okta", "name": "acme okta", "org": "acme",
+		"settings": map[string]any{"baseUrl": org.srv.URL, "auth": map[string]any{"type": "SSWS", "token": oktaToken}}})
+	if code != http.StatusOK {
+		t.Fatalf("create source: %d %s", code, body)
+	}
+	var src struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal([]byte(body), &src)
+
+	b := newBrowser(t, r.base)
+	b.signIn(testAdmin)
+	b.open("/console/sources")
+	b.navigateBy("open the source", chromedp.Click(chromedp.CSS(`#sources a[href="/console/sources/`+src.ID+`"]`)))
+	b.do("source page", chromedp.WaitVisible(chromedp.CSS("#source-props")))
+	if html := b.pageHTML(); strings.Contains(html, oktaToken) {
+		t.Fatal("the source page holds the Okta API token")
+	}
+	wait.Eventually(t, "the source to poll", func() bool {
+		b.open("/console/sources/" + src.ID)
+		return !strings.Contains(b.text("#source-last-poll"), "—")
+	}, wait.Within(30*time.Second), wait.Every(300*time.Millisecond))
+	if n := b.count("#no-backfill"); n != 1 {
+		t.Fatalf("before a backfill: got %q", b.text("#backfill"))
+	}
+
+	// Backfill from the default (a day ago): the first page is stored,
+	// the next waits; the page follows the progress without a reload.
+	b.navigateBy("start the backfill", chromedp.Click(chromedp.CSS("#backfill-start")))
+	if got := b.text("#notice"); !strings.HasPrefix(got, "Backfill started from") {
+		t.Fatalf("backfill: got notice %q (page %s)", got, b.body())
+	}
+	wait.Eventually(t, "the page to show the first page's progress", func() bool {
+		return b.text("#backfill-events") == "2"
+	}, wait.Within(30*time.Second), wait.Every(200*time.Millisecond))
+	pct, err := chromedp.Run(b.ctx, chromedp.AttributeValue(chromedp.CSS("#backfill-progress"), "value"))
+	if n, _ := strconv.Atoi(pct.Value); err != nil || n <= 0 || n >= 100 {
+		t.Errorf("running backfill: got progress %q (%v), want between 0 and 100", pct.Value, err)
+	}
+	if got, _ := chromedp.Run(b.ctx, chromedp.AttributeValue(chromedp.CSS("#backfill-state"), "data-state")); got.Value != "RUNNING" {
+		t.Errorf("running backfill: got state %q", got.Value)
+	}
+	b.shot("source-backfill")
+	close(org.gate)
+	wait.Eventually(t, "the page to show the backfill done", func() bool {
+		st, _ := chromedp.Run(b.ctx, chromedp.AttributeValue(chromedp.CSS("#backfill-state"), "data-state"))
+		return st.Value == "DONE"
+	}, wait.Within(30*time.Second), wait.Every(200*time.Millisecond))
+	if got, want := b.text("#backfill-events"), "6"; got != want {
+		t.Errorf("done: got %s events, want %s", got, want)
+	}
+	if got := b.text("#backfill-percent"); got != "100%" {
+		t.Errorf("done: got %s, want 100%%", got)
+	}
+	// The events are in acme's System Log.
+	code, logs := r.call("GET", "/api/v1/logs?filter="+url.QueryEscape(`actor.alternateId eq "bob@example.com"`), testAdmin, nil)
+	if code != 200 || strings.Count(logs, "okta-backfill-") != 6 {
+		t.Errorf("backfilled events: got %d %s, want 6", code, logs)
 	}
 }
