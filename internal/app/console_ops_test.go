@@ -112,6 +112,16 @@ func TestConsoleEditStreamSettings(t *testing.T) {
 		t.Fatalf("a refused edit was stored: %s", body)
 	}
 
+	// The filter has the live preview against recent events.
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`(document.getElementById('filter').value = '') === ''`)); err != nil {
+		t.Fatal(err)
+	}
+	b.do("type a filter", chromedp.SendKeys(chromedp.CSS("#filter"), `{"detail": {"eventType": ["user.session.start"]}}`),
+		chromedp.WaitVisible(chromedp.CSS("#edit-preview #matched")))
+	if got := b.text("#edit-preview #matched"); got != "3" {
+		t.Errorf("filter preview: got %s matches, want the 3 events sent", got)
+	}
+
 	// A good change is saved; the secret, not typed, is kept.
 	b.do("change settings",
 		chromedp.SetValue(chromedp.CSS(`[id="s.url"]`), hook.srv.URL+"/hook2"),
