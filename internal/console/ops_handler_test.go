@@ -115,7 +115,7 @@ func (e *handlerEnv) do(method, path string, form url.Values) *httptest.Response
 var acmeManager = auth.Token{ID: "tok1", Name: "acme ops", Org: "acme", Scopes: []auth.Scope{auth.ScopeManageStreams, auth.ScopeReadLogs, auth.ScopeManageSources}}
 
 const storedStream = `{"id":"0oa1","type":"http","name":"siem","status":"ACTIVE","org":"acme",
- "settings":{"url":"https://a.example/h","body":"event"},"secretsSet":["settings.signing.secret"]}`
+ "settings":{"url":"https://a.example/h","body":"event","insecureHttp":true},"secretsSet":["settings.signing.secret"]}`
 
 // TestStreamEditHandler: the edit form's POST is the API's PUT as the
 // signed-in identity: a secret not typed is left out (the API keeps it),
@@ -179,6 +179,14 @@ func TestStreamEditHandler(t *testing.T) {
 			}
 			if puts[0].Body["type"] != "http" || puts[0].Body["org"] != "acme" || puts[0].Body["name"] != tt.form.Get("name") {
 				t.Errorf("PUT body: got %v", puts[0].Body)
+			}
+			// insecureHttp was set and is unticked: false; gzip-like
+			// settings the stream never had stay out (their default).
+			if settings["insecureHttp"] != false {
+				t.Errorf("unticked insecureHttp: got %v, want false", settings["insecureHttp"])
+			}
+			if _, has := settings["maxEvents"]; has {
+				t.Errorf("maxEvents left empty: got %v, want it left out", settings["maxEvents"])
 			}
 			if tt.refuse && !strings.Contains(w.Body.String(), `<p class="field-error" role="alert">http sink config: url: not allowed here</p>`) {
 				t.Errorf("refused: got %s, want the cause next to url", w.Body)

@@ -132,9 +132,12 @@ func (c *Console) streamEditSave(w http.ResponseWriter, rc *reqCtx) {
 		}
 	}
 	settings, causes := settingsFrom(form, editable)
-	// A checkbox left unticked is false, not "the default".
+	var stored map[string]any
+	_ = json.Unmarshal(s.Settings, &stored)
 	for _, f := range editable {
-		if f.Kind == "bool" && form.Get("s."+f.Path) == "" {
+		// A box unticked on a setting the stream has is false; on one it
+		// does not have, the destination's default stays.
+		if _, had := jsonmap.Get(stored, strings.Split(f.Path, ".")); f.Kind == "bool" && had && form.Get("s."+f.Path) == "" {
 			setPath(settings, strings.Split(f.Path, "."), false)
 		}
 		if f.Kind == "secret" && form.Get("clear."+f.Path) == "on" && strings.TrimSpace(form.Get("s."+f.Path)) == "" {
@@ -142,8 +145,6 @@ func (c *Console) streamEditSave(w http.ResponseWriter, rc *reqCtx) {
 		}
 	}
 	// Write-once settings go back as stored.
-	var stored map[string]any
-	_ = json.Unmarshal(s.Settings, &stored)
 	for _, name := range t.WriteOnce {
 		if v, ok := stored[name]; ok {
 			settings[name] = v
