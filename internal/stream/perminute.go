@@ -96,3 +96,15 @@ func (r *minuteRing) load(p *PerMinute) {
 		r.advance(last)
 	}
 }
+
+// PerMinuteAt returns p brought up to now's minute: the minutes since its
+// last one count 0, and those older than HistoryMinutes fall off. A nil p
+// stays nil.
+func PerMinuteAt(p *PerMinute, now time.Time) *PerMinute {
+	if p == nil {
+		return nil
+	}
+	var r minuteRing
+	r.load(p)
+	return r.export(now)
+}

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -56,11 +57,20 @@ func TestStatusPerMinute(t *testing.T) {
 					}
 				}
 			}
-			snap := s.Record("s1", minute(tt.now))
-			check("record", snap)
+			rec := s.Record("s1", minute(tt.now))
+			snap := rec
+			snap.PerMinute = PerMinuteAt(rec.PerMinute, minute(tt.now))
+			check("snapshot", snap)
 			var restored Status
-			restored.Restore(snap)
-			check("restored", restored.Record("s1", minute(tt.now)))
+			restored.Restore(rec)
+			again := restored.Record("s1", minute(tt.now))
+			again.PerMinute = PerMinuteAt(again.PerMinute, minute(tt.now))
+			check("restored", again)
+			// The saved record does not change with the clock alone: an
+			// idle stream's status is not written again every minute.
+			if later := s.Record("s1", minute(tt.now+5)); !reflect.DeepEqual(later, rec) {
+				t.Errorf("record five minutes later: got %+v, want %+v", later.PerMinute, rec.PerMinute)
+			}
 		})
 	}
 	var empty Status

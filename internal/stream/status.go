@@ -64,12 +64,9 @@ const (
 // (wire.StreamStatus); the status bucket keeps it too.
 type Snapshot = wire.StreamStatus
 
-// Snapshot copies the status.
-func (s *Status) Snapshot() Snapshot { return s.snapshotAt(time.Time{}) }
-
-// snapshotAt copies the status, its per-minute history brought up to
-// now's minute (zero: as last counted).
-func (s *Status) snapshotAt(now time.Time) Snapshot {
+// Snapshot copies the status; its per-minute history ends with the last
+// minute counted (PerMinuteAt brings it up to a time).
+func (s *Status) Snapshot() Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.state
@@ -78,7 +75,7 @@ func (s *Status) snapshotAt(now time.Time) Snapshot {
 	}
 	snap := Snapshot{State: st, Delivered: s.delivered, Failed: s.failed, Retried: s.retried,
 		DeadLettered: s.deadLettered, LastError: s.lastError, LastErrorAt: s.lastErrorAt,
-		LastSuccessAt: s.lastSuccess, RetentionBlocking: s.blocking, PerMinute: s.perMinute.export(now)}
+		LastSuccessAt: s.lastSuccess, RetentionBlocking: s.blocking, PerMinute: s.perMinute.export(time.Time{})}
 	if s.dropped.Gaps > 0 {
 		d := s.dropped
 		snap.DroppedByRetention = &d
@@ -242,8 +239,13 @@ func (s *Status) redriven(n int) {
 
 // Record returns the snapshot the status bucket keeps for stream id
 // (supervise.Status).
-func (s *Status) Record(id string, now time.Time) Snapshot {
-	snap := s.snapshotAt(now)
+//
+// Its per-minute history is as last counted, not brought up to now: the
+// record changes only when something was counted, so an idle stream's
+// status is not saved again every minute (Supervisor.Snapshot brings it
+// up to date for the API).
+func (s *Status) Record(id string, _ time.Time) Snapshot {
+	snap := s.Snapshot()
 	snap.ID = id
 	return snap
 }
