@@ -202,6 +202,28 @@ func TestConsoleTenantCannotReachOtherOrgs(t *testing.T) {
 			t.Errorf("POST %s as acme: got %d, want 404", p.path, resp.StatusCode)
 		}
 	}
+	// The live tail shows acme's events only.
+	since := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339Nano)
+	otherWrite := createToken(t, r, "other-writer", "other", "events.write")
+	acmeWrite := createToken(t, r, "acme-writer", "acme", "events.write")
+	otherIDs := ingest(t, r, otherWrite, "user.session.start", 2)
+	acmeIDs := ingest(t, r, acmeWrite, "user.session.start", 2)
+	var tail string
+	wait.Eventually(t, "acme's tail to show its events", func() bool {
+		resp, err := c.Get(r.base + "/console/logs/tail?" + url.Values{"since": {since}}.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		tail = string(b)
+		return strings.Contains(tail, acmeIDs[1])
+	}, wait.Within(20*time.Second), wait.Every(200*time.Millisecond))
+	for _, id := range otherIDs {
+		if strings.Contains(tail, id) {
+			t.Errorf("acme's tail shows the other org's event %s", id)
+		}
+	}
 	_, body = r.call("GET", "/api/v1/logStreams/"+other, testAdmin, nil)
 	if strings.Contains(body, "taken over") || strings.Contains(body, "evil.example") {
 		t.Fatalf("acme changed another org's stream: %s", body)
