@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,7 +86,7 @@ func newHandlerEnv(t *testing.T, who auth.Token, answer func(c apiCall) (int, ht
 	j := journaltest.Open(t)
 	api := &fakeAPI{answer: answer}
 	c, err := New(config.Console{}, Deps{API: api, Tokens: fakeTokens{who.ID: who}, Sessions: journaltest.KV(t, j, Bucket),
-		Destinations: []sink.Type{httpsink.Type()}})
+		Destinations: []sink.Type{httpsink.Type(), writeOnceType()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,5 +301,38 @@ func TestSourceBackfillHandler(t *testing.T) {
 	w = e.do("POST", "/console/sources/other/backfill", url.Values{"csrf": {e.csrf}, "since": {"2026-12-05T10:00"}})
 	if w.Code != http.StatusNotFound || len(e.api.made("POST", "/api/v1/sources/other/backfill")) != 0 {
 		t.Fatalf("another org's source: got %d, want 404 and no backfill", w.Code)
+	}
+}
+
+// writeOnceType is a destination with a write-once setting.
+func writeOnceType() sink.Type {
+	return sink.NewType[struct {
+		Region string `json:"region"`
+		Bus    string `json:"bus"`
+	}, struct{}, sink.Sink]("wo", nil, nil).WithWriteOnce("region")
+}
+
+// TestStreamEditKeepsWriteOnce: a write-once setting goes back as stored,
+// whatever the form says (its input is read-only; a crafted post does not
+// change it either).
+func TestStreamEditKeepsWriteOnce(t *testing.T) {
+	e := newHandlerEnv(t, acmeManager, func(c apiCall) (int, http.Header, string) {
+		if c.Method == "GET" || c.Method == "PUT" {
+			return 200, nil, `{"id":"0oa2","type":"wo","name":"bus","status":"ACTIVE","org":"acme","settings":{"region":"eu-west-1","bus":"a"}}`
+		}
+		return 404, nil, `{"errorCode":"E0000007","errorSummary":"Not found"}`
+	})
+	page := e.do("GET", "/console/streams/0oa2/edit", nil)
+	if page.Code != 200 || !regexp.MustCompile(`name="s.region" value="eu-west-1"[^>]*readonly`).MatchString(page.Body.String()) {
+		t.Fatalf("edit page: got %d, want region read-only: %s", page.Code, page.Body)
+	}
+	w := e.do("POST", "/console/streams/0oa2/edit", url.Values{"csrf": {e.csrf}, "name": {"bus"}, "s.region": {"us-west-2"}, "s.bus": {"b"}})
+	if w.Code != http.StatusSeeOther {
+		t.Fatalf("got %d %s", w.Code, w.Body)
+	}
+	puts := e.api.made("PUT", "/api/v1/logStreams/0oa2")
+	settings, _ := puts[0].Body["settings"].(map[string]any)
+	if settings["region"] != "eu-west-1" || settings["bus"] != "b" {
+		t.Fatalf("PUT settings: got %v, want region kept and bus changed", settings)
 	}
 }
