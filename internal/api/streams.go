@@ -15,6 +15,7 @@ import (
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/egress"
 	"github.com/auditstream/auditstream/internal/httpapi"
+	"github.com/auditstream/auditstream/internal/jsonmap"
 	"github.com/auditstream/auditstream/internal/kvstore"
 	"github.com/auditstream/auditstream/internal/secret"
 	"github.com/auditstream/auditstream/internal/stream"
@@ -29,7 +30,27 @@ func (s *Server) view(r *http.Request, d stream.Definition) wire.Stream {
 		settings = json.RawMessage("{}")
 	}
 	return wire.Stream{ID: d.ID, Type: d.Type, Name: d.Name, Status: d.Status, Settings: settings, Filter: d.Filter, Org: d.Org,
-		Tail: wire.NewTail(s.d.PublicURL+"/api/v1/logStreams/"+d.ID, d.Status == stream.StatusActive, d.ReadOnly, d.Created, d.LastUpdated)}
+		SecretsSet: secretsSet(d.Settings, s.d.Types.SecretPaths(d.Type)),
+		Tail:       wire.NewTail(s.d.PublicURL+"/api/v1/logStreams/"+d.ID, d.Status == stream.StatusActive, d.ReadOnly, d.Created, d.LastUpdated)}
+}
+
+// secretsSet names the secret settings that hold a non-empty value, as
+// "settings.<path>".
+func secretsSet(settings json.RawMessage, paths []string) []string {
+	if len(paths) == 0 {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal(settings, &m) != nil {
+		return nil
+	}
+	var out []string
+	for _, p := range paths {
+		if v, ok := jsonmap.Get(m, strings.Split(p, ".")); ok && v != nil && v != "" {
+			out = append(out, "settings."+p)
+		}
+	}
+	return out
 }
 
 // streamInput is the body of POST and PUT, decoded strictly: a misspelt
@@ -49,6 +70,7 @@ type streamInput struct {
 	LastUpdated json.RawMessage `json:"lastUpdated"`
 	ReadOnly    json.RawMessage `json:"readOnly"`
 	Links       json.RawMessage `json:"_links"`
+	SecretsSet  json.RawMessage `json:"secretsSet"`
 }
 
 // logStreams is the shared request flow of /api/v1/logStreams.

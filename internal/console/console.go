@@ -243,6 +243,7 @@ func (c *Console) routes() {
 	m.Handle("GET /console/tokens", c.authed(c.tokensPage))
 	m.Handle("POST /console/tokens", c.authed(c.tokenCreate))
 	m.Handle("POST /console/tokens/{id}/revoke", c.authed(c.tokenRevoke))
+	c.opsRoutes(m)
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		c.renderStatus(w, r, http.StatusNotFound, "error", nil, page{Title: "Not found", Error: &apiError{Summary: "Not found: " + r.URL.Path}})
 	})

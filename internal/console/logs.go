@@ -164,7 +164,7 @@ const pageSize = 50
 
 func (c *Console) logsPage(w http.ResponseWriter, rc *reqCtx) {
 	lq, err := c.readQuery(rc.r)
-	d := map[string]any{"Q": lq}
+	d := map[string]any{"Q": lq, "TailSince": c.d.Now().UTC().Format(time.RFC3339Nano)}
 	if err != nil {
 		c.renderStatus(w, rc.r, http.StatusBadRequest, "logs", rc, page{Title: "System Log", Nav: "logs", Error: asAPIError(err), Data: d})
 		return

@@ -2,6 +2,7 @@ package console
 
 import (
 	"encoding/json"
+	"html/template"
 	"net/http"
 	"net/url"
 	"sort"
@@ -19,6 +20,8 @@ type streamRow struct {
 	St     wire.StreamStatus
 	StErr  *apiError
 	Health string // ok, failing, inactive
+	// Spark is the deliveries of the last hour, a small SVG chart.
+	Spark template.HTML
 }
 
 func health(status string, st wire.StreamStatus, stErr *apiError) string {
@@ -43,6 +46,7 @@ func (c *Console) streams(rc *reqCtx) ([]streamRow, error) {
 		_, err := c.call(rc, http.MethodGet, "/api/v1/logStreams/"+url.PathEscape(s.ID)+"/status", nil, &rows[i].St)
 		rows[i].StErr = asAPIError(err)
 		rows[i].Health = health(s.Status, rows[i].St, rows[i].StErr)
+		rows[i].Spark = sparkline(rows[i].St.PerMinute, c.d.Now())
 	}
 	return rows, nil
 }
@@ -146,6 +150,7 @@ func (c *Console) streamDetail(w http.ResponseWriter, rc *reqCtx) {
 	_, dlErr := c.call(rc, http.MethodGet, "/api/v1/logStreams/"+url.PathEscape(id)+"/deadLetters?limit=50", nil, &dead)
 	c.render(w, rc.r, "stream", rc, page{Title: row.Name, Nav: "streams", Data: map[string]any{
 		"S": row, "Dead": dead, "DeadErr": asAPIError(dlErr), "CanManage": rc.who.Has(auth.ScopeManageStreams),
+		"Chart":   deliveryChart(row.St.PerMinute, c.d.Now()),
 		"Secrets": c.secretPaths(row.Type), "ReplayDefault": c.d.Now().Add(-time.Hour).UTC().Format("2006-01-02T15:04"),
 	}})
 }
@@ -169,6 +174,9 @@ func (c *Console) streamAction(w http.ResponseWriter, rc *reqCtx) {
 		next   = "/console/streams/" + url.PathEscape(id)
 	)
 	switch action {
+	case "edit":
+		c.streamEditSave(w, rc)
+		return
 	case "activate", "deactivate":
 		_, err = c.call(rc, http.MethodPost, base+"/lifecycle/"+action, nil, nil)
 		notice = "Log stream " + action + "d"

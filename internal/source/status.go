@@ -100,7 +100,7 @@ func (s *Status) Snapshot(now time.Time) Snapshot {
 	}
 	snap := Snapshot{State: st, Health: health, Events: s.events, Duplicates: s.duplicates,
 		LastPollAt: s.lastPoll, LastSuccessAt: s.lastSuccess, LastEventPublished: s.lastPublished,
-		CaughtUp: s.caughtUp, LagSeconds: s.lagLocked(now), LastError: s.lastError,
+		CaughtUp: s.caughtUp, ReadUpTo: s.cursorTime, LagSeconds: s.lagLocked(now), LastError: s.lastError,
 		LastErrorKind: s.lastErrorKind, LastErrorAt: s.lastErrorAt, FailingSince: s.failingSince}
 	if s.rate.Limit > 0 || !s.rate.Reset.IsZero() {
 		r := s.rate
@@ -268,11 +268,15 @@ func (s *Status) StartBackfill(b Backfill) bool {
 	return true
 }
 
-// BackfillProgress adds n events to the running backfill.
-func (s *Status) BackfillProgress(n int) {
+// BackfillProgress adds n events to the running backfill, which has
+// read up to the published time reached (zero: unknown, as before).
+func (s *Status) BackfillProgress(n int, reached time.Time) {
 	s.mu.Lock()
 	if s.backfill != nil {
 		s.backfill.Events += uint64(n)
+		if reached.After(s.backfill.Reached) {
+			s.backfill.Reached = reached
+		}
 	}
 	s.mu.Unlock()
 }

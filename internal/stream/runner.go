@@ -578,7 +578,7 @@ func (r *Runner) ackPending() {
 		delivered += n
 	}
 	if delivered > 0 {
-		r.cfg.Status.addDelivered(delivered)
+		r.cfg.Status.addDelivered(delivered, now)
 		r.cfg.Metrics.Delivered.WithLabelValues(r.id).Add(float64(delivered))
 	}
 	if failed > 0 {

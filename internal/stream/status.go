@@ -39,6 +39,8 @@ type Status struct {
 	dropped      Dropped
 	blocking     bool
 	deadFull     bool
+	// perMinute is the last hour's deliveries and failures per minute.
+	perMinute minuteRing
 }
 
 // Dropped accounts for events the journal removed before the stream
@@ -62,7 +64,8 @@ const (
 // (wire.StreamStatus); the status bucket keeps it too.
 type Snapshot = wire.StreamStatus
 
-// Snapshot copies the status.
+// Snapshot copies the status; its per-minute history ends with the last
+// minute counted (PerMinuteAt brings it up to a time).
 func (s *Status) Snapshot() Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -72,7 +75,7 @@ func (s *Status) Snapshot() Snapshot {
 	}
 	snap := Snapshot{State: st, Delivered: s.delivered, Failed: s.failed, Retried: s.retried,
 		DeadLettered: s.deadLettered, LastError: s.lastError, LastErrorAt: s.lastErrorAt,
-		LastSuccessAt: s.lastSuccess, RetentionBlocking: s.blocking}
+		LastSuccessAt: s.lastSuccess, RetentionBlocking: s.blocking, PerMinute: s.perMinute.export(time.Time{})}
 	if s.dropped.Gaps > 0 {
 		d := s.dropped
 		snap.DroppedByRetention = &d
@@ -155,10 +158,12 @@ func (s *Status) success(n int, now time.Time) {
 	s.mu.Unlock()
 }
 
-// addDelivered counts n events delivered and acknowledged in the journal.
-func (s *Status) addDelivered(n int) {
+// addDelivered counts n events delivered and acknowledged in the journal
+// at now.
+func (s *Status) addDelivered(n int, now time.Time) {
 	s.mu.Lock()
 	s.delivered += uint64(n)
+	s.perMinute.add(now, uint64(n), 0)
 	s.mu.Unlock()
 }
 
@@ -192,6 +197,7 @@ const (
 func (s *Status) failure(now time.Time, state supervise.State, err error, r retry) {
 	s.mu.Lock()
 	s.failed++
+	s.perMinute.add(now, 0, 1)
 	if r == willRetry {
 		s.retried++
 	}
@@ -233,6 +239,11 @@ func (s *Status) redriven(n int) {
 
 // Record returns the snapshot the status bucket keeps for stream id
 // (supervise.Status).
+//
+// Its per-minute history is as last counted, not brought up to now: the
+// record changes only when something was counted, so an idle stream's
+// status is not saved again every minute (Supervisor.Snapshot brings it
+// up to date for the API).
 func (s *Status) Record(id string, _ time.Time) Snapshot {
 	snap := s.Snapshot()
 	snap.ID = id
@@ -248,4 +259,5 @@ func (s *Status) Restore(snap Snapshot) {
 	if snap.DroppedByRetention != nil {
 		s.dropped = *snap.DroppedByRetention
 	}
+	s.perMinute.load(snap.PerMinute)
 }

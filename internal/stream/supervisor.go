@@ -125,6 +125,7 @@ func (s *Supervisor) Snapshot(ctx context.Context, d Definition) Snapshot {
 		snap.State = StateInactive
 	}
 	snap.LagEvents, snap.LagSeconds = s.lag(ctx, d)
+	snap.PerMinute = PerMinuteAt(snap.PerMinute, s.cfg.Now())
 	return snap
 }
 

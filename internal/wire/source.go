@@ -36,11 +36,14 @@ type SourceStatus struct {
 	LastSuccessAt      time.Time `json:"lastSuccessAt,omitzero"`
 	LastEventPublished time.Time `json:"lastEventPublished,omitzero"`
 	CaughtUp           bool      `json:"caughtUp"`
-	LagSeconds         float64   `json:"lagSeconds"`
-	LastError          string    `json:"lastError,omitempty"`
-	LastErrorKind      string    `json:"lastErrorKind,omitempty"`
-	LastErrorAt        time.Time `json:"lastErrorAt,omitzero"`
-	FailingSince       time.Time `json:"failingSince,omitzero"`
+	// ReadUpTo is the source's cursor as a time: how far it has read (the
+	// newest event read while catching up, the last poll once caught up).
+	ReadUpTo      time.Time `json:"readUpTo,omitzero"`
+	LagSeconds    float64   `json:"lagSeconds"`
+	LastError     string    `json:"lastError,omitempty"`
+	LastErrorKind string    `json:"lastErrorKind,omitempty"`
+	LastErrorAt   time.Time `json:"lastErrorAt,omitzero"`
+	FailingSince  time.Time `json:"failingSince,omitzero"`
 	// RateLimit is the org's last rate-limit state, when it sent one.
 	RateLimit *RateLimit `json:"rateLimit,omitempty"`
 	// Backfill is the last on-demand backfill, when there was one.
@@ -66,11 +69,15 @@ const (
 
 // Backfill reports an on-demand bounded pull.
 type Backfill struct {
-	State    BackfillState `json:"state"`
-	Since    time.Time     `json:"since"`
-	Until    time.Time     `json:"until"`
-	Events   uint64        `json:"events"`
-	Started  time.Time     `json:"started"`
-	Finished time.Time     `json:"finished,omitzero"`
-	Error    string        `json:"error,omitempty"`
+	State  BackfillState `json:"state"`
+	Since  time.Time     `json:"since"`
+	Until  time.Time     `json:"until"`
+	Events uint64        `json:"events"`
+	// Reached is the published time of the newest event the backfill has
+	// read (it reads in published order): its progress through
+	// [Since, Until).
+	Reached  time.Time `json:"reached,omitzero"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished,omitzero"`
+	Error    string    `json:"error,omitempty"`
 }

@@ -22,6 +22,10 @@ type Stream struct {
 	Filter json.RawMessage `json:"filter,omitempty"`
 	// Org is the organisation the stream belongs to, "*" for every org.
 	Org string `json:"org"`
+	// SecretsSet names the write-only settings that hold a value, as
+	// dotted paths from the stream ("settings.auth.password"), never the
+	// value: forms show them as set or unset.
+	SecretsSet []string `json:"secretsSet,omitempty"`
 	Tail
 }
 
@@ -52,6 +56,21 @@ type StreamStatus struct {
 	// stream's undelivered events keep retention from freeing space; at
 	// the cap ingest answers 507.
 	RetentionBlocking bool `json:"retentionBlocking,omitempty"`
+	// PerMinute is the recent history of deliveries and failures, one
+	// count a minute (absent until the stream delivered or failed once).
+	PerMinute *PerMinute `json:"perMinute,omitempty"`
+}
+
+// PerMinute counts a log stream's deliveries (events acknowledged by the
+// destination) and failures (failed writes, as Failed counts them) per
+// UTC minute. Delivered[i] and Failed[i] belong to the minute that starts
+// len-1-i minutes before Last: the last element is Last's minute. Minutes
+// without activity count 0.
+type PerMinute struct {
+	// Last is the start of the newest minute.
+	Last      time.Time `json:"last"`
+	Delivered []uint64  `json:"delivered"`
+	Failed    []uint64  `json:"failed"`
 }
 
 // UnmarshalJSON decodes a status, taking empty or null times as unset.

@@ -336,6 +336,20 @@ func TestBackfill(t *testing.T) {
 	if got := st.Snapshot(time.Now()).Backfill.Events; got != uint64(len(want)) {
 		t.Fatalf("backfill events: got %d, want %d", got, len(want))
 	}
+	// Its progress: the newest published time it read.
+	var newest time.Time
+	for _, raw := range want {
+		var h struct {
+			Published time.Time `json:"published"`
+		}
+		_ = json.Unmarshal(raw, &h)
+		if h.Published.After(newest) {
+			newest = h.Published
+		}
+	}
+	if got := st.Snapshot(time.Now()).Backfill.Reached; !got.Equal(newest) {
+		t.Fatalf("backfill reached: got %v, want %v (the newest event of the window)", got, newest)
+	}
 }
 
 // TestEnvelopeSource checks the envelope source of polled events.

@@ -315,12 +315,12 @@ func (pl *Poller) Backfill(ctx context.Context, since, until time.Time) error {
 			continue
 		}
 		failures, authRetried = 0, false
-		evs, _ := pl.events(pg.events)
+		evs, newest := pl.events(pg.events)
 		res, ok := pl.appendAll(ctx, evs)
 		if !ok {
 			return ctx.Err()
 		}
-		pl.deps.Status.BackfillProgress(res.Stored)
+		pl.deps.Status.BackfillProgress(res.Stored, newest)
 		if m := pl.deps.Metrics; m != nil {
 			m.Backfilled.WithLabelValues(pl.def.ID).Add(float64(res.Stored))
 		}
