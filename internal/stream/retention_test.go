@@ -362,9 +362,11 @@ func TestRetentionDropOldestReportsGaps(t *testing.T) {
 	}))
 	time.Sleep(100 * time.Millisecond)
 	// The runner holds its batch and reads about two batches ahead (it
-	// never hands those back while it retries: see the feed in runner.go).
-	if over := delivered() + int(dropped().Events) - total(); over > 3*50 {
-		t.Errorf("got %d events counted as dropped and delivered, want at most the runner's batch and read-ahead (150)", over)
+	// never hands those back while it retries: see feed.go); a pull whose
+	// heartbeat came late on a loaded machine is replaced by a new one
+	// while the server may still answer it, so the read-ahead can double.
+	if over := delivered() + int(dropped().Events) - total(); over > 5*50 {
+		t.Errorf("got %d events counted as dropped and delivered, want at most the runner's batch and twice its read-ahead (250)", over)
 	}
 	if s := re.sup.StatusOf("ok").Snapshot(); s.DroppedByRetention != nil {
 		t.Errorf("got stream ok dropped %+v, want nothing: it kept up", s.DroppedByRetention)
