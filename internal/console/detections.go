@@ -46,6 +46,8 @@ type detectionRule struct {
 	Org     string `json:"org"`
 	Slug    string `json:"slug"`
 	Enabled bool   `json:"enabled"`
+	// Text is the rule's source (GET of one rule only).
+	Text string `json:"text"`
 	// Firings counts the rule's detections of the last 24 hours (filled
 	// by the console from GET /api/v1/detections).
 	Firings int `json:"-"`

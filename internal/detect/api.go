@@ -139,8 +139,16 @@ func (a *API) getRule(w http.ResponseWriter, r *http.Request, tok auth.Token) er
 	if !ok {
 		return notFound("DetectionRule", r.PathValue("id"))
 	}
-	httpapi.WriteJSON(w, http.StatusOK, v)
+	httpapi.WriteJSON(w, http.StatusOK, RuleDetail{RuleView: v, Text: a.Rules.Registry().Text(v.Info)})
 	return nil
+}
+
+// RuleDetail is a rule as GET /api/v1/detections/rules/{id} answers: the
+// list's view and the rule's source text (its YAML document in its pack's
+// file, or the uploaded document).
+type RuleDetail struct {
+	RuleView
+	Text string `json:"text,omitempty"`
 }
 
 func (a *API) uploadRule(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
