@@ -112,6 +112,9 @@ func TestConsoleDetections(t *testing.T) {
 	if got := b.text("#rule-text"); !strings.Contains(got, "group-by: [actor.id]") || !strings.Contains(got, "id: "+bruteForceRule) {
 		t.Errorf("rule text: got %q, want the rule's YAML", got)
 	}
+	if got := b.text("#rule-suppress"); got != "1h0m0s after a detection, per actor.id" {
+		t.Errorf("suppression: got %q, want the rule's 1h per actor.id", got)
+	}
 	b.navigateBy("disable", chromedp.Click(chromedp.CSS("#rule-deactivate")))
 	if got, n := b.text("#rule-enabled"), b.text("#notice"); got != "no" || n != "Rule deactivated" {
 		t.Fatalf("disable: got enabled %q, notice %q, want no, Rule deactivated", got, n)

@@ -46,8 +46,18 @@ type detectionRule struct {
 	Org     string `json:"org"`
 	Slug    string `json:"slug"`
 	Enabled bool   `json:"enabled"`
-	// Text is the rule's source (GET of one rule only).
-	Text string `json:"text"`
+	// Text is the rule's source and Tuning its effective tuning (GET of
+	// one rule only).
+	Text   string `json:"text"`
+	Tuning struct {
+		Suppress     string   `json:"suppress"`
+		SuppressBy   []string `json:"suppressBy"`
+		Exceptions   []string `json:"exceptions"`
+		SeverityWhen []struct {
+			Match string `json:"match"`
+			Level string `json:"level"`
+		} `json:"severityWhen"`
+	} `json:"tuning"`
 	// Firings counts the rule's detections of the last 24 hours (filled
 	// by the console from GET /api/v1/detections).
 	Firings int `json:"-"`

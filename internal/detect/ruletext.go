@@ -41,3 +41,54 @@ func (g *Registry) Text(in Info) string {
 	}
 	return string(text)
 }
+
+// RuleTuning is a rule's effective tuning as loaded: its suppression
+// and its pack overlay's exceptions and severityWhen (the overlay's
+// level and enabled show in Info's level and status).
+type RuleTuning struct {
+	// Suppress is the suppression window after a detection ("0s": every
+	// match raises); empty for a rule that raises nothing itself (a
+	// Sigma rule only referenced by correlations).
+	Suppress string `json:"suppress,omitempty"`
+	// SuppressBy are the fields of the suppression key (a correlation's
+	// group-by).
+	SuppressBy []string `json:"suppressBy,omitempty"`
+	// Exceptions are EventBridge patterns: an event matching one never
+	// triggers the rule.
+	Exceptions []string `json:"exceptions,omitempty"`
+	// SeverityWhen sets the level for events matching a pattern.
+	SeverityWhen []SeverityWhen `json:"severityWhen,omitempty"`
+}
+
+// SeverityWhen is one severityWhen entry of RuleTuning.
+type SeverityWhen struct {
+	Match string `json:"match"`
+	Level string `json:"level"`
+}
+
+// Tuning is the effective tuning of the loaded rule in describes (zero
+// for a rule not loaded).
+func (g *Registry) Tuning(in Info) RuleTuning {
+	var t RuleTuning
+	for _, c := range g.corrs {
+		if c.ID == in.ID {
+			t.Suppress, t.SuppressBy = c.Suppress.String(), c.GroupBy
+		}
+	}
+	if t.Suppress == "" {
+		for _, r := range g.rules {
+			if r.ID == in.ID && r.Org == in.Org && r.raises {
+				t.Suppress, t.SuppressBy = r.suppress.String(), r.groupBy
+			}
+		}
+	}
+	if e := g.tunes[in.ID]; e != nil {
+		for _, p := range e.Exceptions {
+			t.Exceptions = append(t.Exceptions, p.String())
+		}
+		for _, s := range e.SeverityWhen {
+			t.SeverityWhen = append(t.SeverityWhen, SeverityWhen{Match: s.Match.String(), Level: s.Level})
+		}
+	}
+	return t
+}

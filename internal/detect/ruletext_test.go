@@ -1,10 +1,12 @@
 package detect
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/auditstream/auditstream/internal/detect/overlay"
 	"github.com/auditstream/auditstream/internal/detect/sigma"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
 )
@@ -64,6 +66,42 @@ func TestAPIRuleText(t *testing.T) {
 		code, body := do(t, srv, "acme", "GET", "/api/v1/detections/rules/"+id, "")
 		if code != http.StatusOK || !strings.Contains(body, `"text":"`) || !strings.Contains(body, want) {
 			t.Errorf("GET rule %s: got %d %s, want its text with %q", id, code, body, want)
+		}
+	}
+}
+
+func TestRegistryTuning(t *testing.T) {
+	ov, err := overlay.Parse([]byte(`
+rules:
+  rule-a:
+    suppress: {for: 10m, by: [client.ipAddress]}
+    exceptions: ['{"detail":{"client":{"ipAddress":[{"cidr":"10.0.0.0/8"}]}}}']
+    severityWhen: [{match: '{"detail":{"outcome":{"result":["FAILURE"]}}}', level: critical}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.ReplaceAll(twoRules, "match:", "logsource: {product: okta, service: okta}\nmatch:")
+	reg := NewRegistry(DefaultRoutes(), LoadPack("p", "", []sigma.File{{Name: "two.yml", Data: []byte(doc)}}, ov))
+	tests := []struct {
+		id   string
+		want string
+	}{
+		{"rule-a", `{"suppress":"10m0s","suppressBy":["client.ipAddress"],"exceptions":["{\"detail\":{\"client\":{\"ipAddress\":[{\"cidr\":\"10.0.0.0/8\"}]}}}"],` +
+			`"severityWhen":[{"match":"{\"detail\":{\"outcome\":{\"result\":[\"FAILURE\"]}}}","level":"critical"}]}`},
+		{"rule-b", `{"suppress":"1h0m0s","suppressBy":["actor.id"]}`},
+		{"nope", `{}`},
+	}
+	for _, tt := range tests {
+		in := Info{ID: tt.id}
+		for _, x := range reg.Infos() {
+			if x.ID == tt.id {
+				in = x
+			}
+		}
+		b, _ := json.Marshal(reg.Tuning(in))
+		if string(b) != tt.want {
+			t.Errorf("%s (status %s %s): got %s, want %s", tt.id, in.Status, in.Reason, b, tt.want)
 		}
 	}
 }
