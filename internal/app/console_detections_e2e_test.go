@@ -230,6 +230,11 @@ func TestConsoleUserActivity(t *testing.T) {
 	if n := b.count("#events tbody tr"); n != len(evs) {
 		t.Errorf("System Log of the user: got %d rows, want %d", n, len(evs))
 	}
+	// The user's name in the System Log leads back to the profile.
+	b.navigateBy("the actor's link", chromedp.Click(chromedp.CSS("#events tbody tr:last-child a.user")))
+	if got := b.text("#user-id"); got != "00uJANE" {
+		t.Errorf("actor link: got user %q (page %s), want 00uJANE", got, b.location())
+	}
 	// A user id opens the profile too.
 	b.open("/console/users?q=00uJANE")
 	if got := b.text("#user-id"); got != "00uJANE" {
