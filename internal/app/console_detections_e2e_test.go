@@ -100,6 +100,13 @@ func TestConsoleDetections(t *testing.T) {
 		t.Errorf("alerts: got %q, want the open high detection", got)
 	}
 	b.shot("detections")
+	// At phone width the page does not scroll sideways.
+	b.do("phone width", chromedp.EmulateViewport(390, 844), chromedp.Reload())
+	if w, err := chromedp.Run(b.ctx, chromedp.Evaluate[int]("document.documentElement.scrollWidth")); err != nil || w > 390 {
+		t.Errorf("phone width: got a page %d px wide (%v), want at most 390", w, err)
+	}
+	b.shot("detections-phone")
+	b.do("desktop width", chromedp.EmulateViewport(1280, 900))
 
 	// The rule: disable, enable.
 	b.navigateBy("open the rule", chromedp.Click(chromedp.CSS(row+" a")))
@@ -225,6 +232,12 @@ func TestConsoleUserActivity(t *testing.T) {
 		t.Errorf("newest events: got %d rows, want %d", n, len(evs))
 	}
 	b.shot("user-activity")
+	b.do("phone width", chromedp.EmulateViewport(390, 844), chromedp.Reload())
+	if w, err := chromedp.Run(b.ctx, chromedp.Evaluate[int]("document.documentElement.scrollWidth")); err != nil || w > 390 {
+		t.Errorf("phone width: got a page %d px wide (%v), want at most 390", w, err)
+	}
+	b.shot("user-activity-phone")
+	b.do("desktop width", chromedp.EmulateViewport(1280, 900))
 	b.navigateBy("open in the System Log", chromedp.Click(chromedp.CSS("#user-logs")))
 	b.do("events", chromedp.WaitVisible(chromedp.CSS("#events")))
 	if n := b.count("#events tbody tr"); n != len(evs) {
