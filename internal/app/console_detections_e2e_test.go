@@ -311,6 +311,21 @@ func TestConsoleDetectionsOrgScoped(t *testing.T) {
 	if got := b.text("#user-id"); got != "00uBOB" {
 		t.Errorf("other's own user: got %q (page %s)", got, b.body())
 	}
+	b.navigateBy("sign out", chromedp.Click(chromedp.CSS(".who button")))
+
+	// An all-orgs admin picks the org.
+	b.signIn(testAdmin)
+	b.open("/console/detections")
+	b.do("org picker", chromedp.WaitVisible(chromedp.CSS("#org-picker")), chromedp.SendKeys(chromedp.CSS("#org"), "acme"))
+	b.navigateBy("show acme", chromedp.Submit(chromedp.CSS("#org-picker")))
+	if n := b.count(`#alerts tr[data-id="` + dets[0].ID + `"]`); n != 1 {
+		t.Fatalf("admin with org acme: got %d rows of acme's detection (page %s)", n, b.location())
+	}
+	b.navigateBy("open the detection", chromedp.Click(chromedp.CSS(`#alerts tr[data-id="`+dets[0].ID+`"] td:nth-child(2) a`)))
+	b.navigateBy("open the user", chromedp.Click(chromedp.CSS("#alert-user")))
+	if got := b.text("#user-id"); got != "00uJANE" {
+		t.Errorf("admin: got user %q (page %s), want 00uJANE", got, b.location())
+	}
 }
 
 // TestConsoleDetectionsCSRF: a rule change or a triage without the
