@@ -321,3 +321,69 @@ func TestDetectionEventsLink(t *testing.T) {
 		t.Errorf("until: got %s, want %s", got, want)
 	}
 }
+
+func TestBacktestAndTriageForms(t *testing.T) {
+	api := &fakeAPI{answers: map[string]fakeAnswer{
+		"POST /api/v1/detections/backtest": {200, `{"events":42,"count":1,"detections":[{"id":"x","rule":"r1","title":"Rule one","level":"high","count":5,"published":"2026-12-05T11:00:00Z"}]}`},
+		"POST /api/v1/detections/d1":       {200, `{"id":"d1","status":"CLOSED"}`},
+	}}
+	srv, cl, csrf := consoleFor(t, api, acmeReader)
+	tests := []struct {
+		name     string
+		path     string
+		form     url.Values
+		status   int
+		want     string
+		apiPath  string
+		apiBody  string
+		apiCalls int
+	}{
+		{"backtest of a rule", "/console/detections/backtest", url.Values{"csrf": {csrf}, "rule": {"r1"}, "since": {"2026-12-01T10:00"}, "tz": {"-60"}},
+			http.StatusOK, `<dd id="bt-count">1</dd>`, "/api/v1/detections/backtest", `{"rule":"r1","since":"2026-12-01T09:00:00Z"}`, 1},
+		{"backtest with a bad time", "/console/detections/backtest", url.Values{"csrf": {csrf}, "pack": {"a"}, "since": {"yesterday"}},
+			http.StatusBadRequest, "Api validation failed: backtest", "/api/v1/detections/backtest", "", 0},
+		{"close with a note", "/console/detections/alerts/d1", url.Values{"csrf": {csrf}, "status": {"CLOSED"}, "note": {"benign"}},
+			http.StatusSeeOther, "", "/api/v1/detections/d1", `{"note":"benign","status":"CLOSED"}`, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(api.called("POST", tt.apiPath))
+			resp, err := cl.PostForm(srv.URL+tt.path, tt.form)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.status || !strings.Contains(string(b), tt.want) {
+				t.Fatalf("got %d %s, want %d with %q", resp.StatusCode, b, tt.status, tt.want)
+			}
+			calls := api.called("POST", tt.apiPath)
+			if len(calls)-before != tt.apiCalls {
+				t.Fatalf("got %d API calls, want %d", len(calls)-before, tt.apiCalls)
+			}
+			if tt.apiCalls > 0 {
+				if c := calls[len(calls)-1]; c.body != tt.apiBody || c.who.ID != acmeReader.ID {
+					t.Errorf("got API body %s as %s, want %s as %s", c.body, c.who.ID, tt.apiBody, acmeReader.ID)
+				}
+			}
+		})
+	}
+}
+
+// TestAlertPageWithoutManage: an identity that may read detections but
+// not change them gets no triage form.
+func TestAlertPageWithoutManage(t *testing.T) {
+	api := &fakeAPI{answers: map[string]fakeAnswer{
+		"GET /api/v1/detections/d1": {200, `{"id":"d1","org":"acme","rule":"r1","title":"Rule one","level":"high","status":"OPEN","events":["e1"]}`},
+	}}
+	reader := acmeReader
+	reader.Scopes = []auth.Scope{auth.ScopeReadDetections}
+	srv, cl, _ := consoleFor(t, api, reader)
+	page := get(t, cl, srv.URL+"/console/detections/alerts/d1", http.StatusOK)
+	if strings.Contains(page, `id="triage"`) || strings.Contains(page, `id="alert-events"`) {
+		t.Errorf("a reader without detections.manage and logs.read got the triage form or the System Log link")
+	}
+	if !strings.Contains(page, "<code>e1</code>") {
+		t.Errorf("the contributing event is not listed")
+	}
+}
