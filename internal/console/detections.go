@@ -172,8 +172,10 @@ func (c *Console) detectionsPage(w http.ResponseWriter, rc *reqCtx) {
 	org := orgParam(rc)
 	status := strings.ToUpper(rc.r.URL.Query().Get("status"))
 	d := map[string]any{"Org": org, "Status": status, "CanManage": rc.who.Has(auth.ScopeManageDetections)}
+	ruleStatus := rc.r.URL.Query().Get("ruleStatus")
+	d["RuleStatus"] = ruleStatus
 	var rules []detectionRule
-	if _, err := c.call(rc, http.MethodGet, withOrg("/api/v1/detections/rules", org), nil, &rules); err != nil {
+	if _, err := c.call(rc, http.MethodGet, withOrg(addParam("/api/v1/detections/rules", "status", ruleStatus), org), nil, &rules); err != nil {
 		c.renderStatus(w, rc.r, apiStatus(err), "detections", rc, page{Title: "Detections", Nav: "detections", Error: asAPIError(err), Data: d})
 		return
 	}

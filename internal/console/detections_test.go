@@ -152,6 +152,11 @@ func TestDetectionsPageCountsFiringsPerRule(t *testing.T) {
 	if !strings.Contains(page, `id="pack-a"`) || !strings.Contains(page, `id="pack-b"`) {
 		t.Errorf("packs a and b not shown")
 	}
+	// The load-status filter is the API's.
+	get(t, cl, srv.URL+"/console/detections?ruleStatus=refused", http.StatusOK)
+	if calls := api.called("GET", "/api/v1/detections/rules"); calls[len(calls)-1].query.Get("status") != "refused" {
+		t.Errorf("ruleStatus: got rules query %v, want status refused", calls[len(calls)-1].query)
+	}
 	if !strings.Contains(page, `href="/console/users/00uJ?org=acme"`) {
 		t.Errorf("the detection's user does not link to the user's activity")
 	}
