@@ -148,11 +148,19 @@ func TestConsoleDetections(t *testing.T) {
 	}
 	b.shot("detection-backtest")
 
-	// The detection: acknowledge with a note.
+	// The detection: its user with their login (from the activity
+	// profile, once folded); acknowledge with a note.
+	wait.Eventually(t, "jane's activity profile", func() bool {
+		code, _ := r.call("GET", "/api/v1/activity/users/00uJANE", acme, nil)
+		return code == http.StatusOK
+	}, wait.Within(20*time.Second))
 	b.open("/console/detections/alerts/" + dets[0].ID)
 	b.do("detection", chromedp.WaitVisible(chromedp.CSS("#triage")))
 	if got := b.text("#alert-user"); got != "00uJANE" {
 		t.Errorf("detection's user: got %q, want 00uJANE", got)
+	}
+	if got := b.text("#alert-login"); got != "jane@example.com" {
+		t.Errorf("detection's user login: got %q, want jane@example.com", got)
 	}
 	b.do("acknowledge", chromedp.Click(chromedp.CSS("#status-acknowledged")), chromedp.SendKeys(chromedp.CSS("#note"), "looking into it"))
 	b.navigateBy("save", chromedp.Click(chromedp.CSS("#triage-go")))

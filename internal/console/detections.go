@@ -290,10 +290,16 @@ func (c *Console) alertDetail(w http.ResponseWriter, rc *reqCtx) {
 		c.renderStatus(w, rc.r, apiStatus(err), "error", rc, page{Title: "Detection", Nav: "detections", Error: asAPIError(err)})
 		return
 	}
-	c.render(w, rc.r, "detections-alert", rc, page{Title: firstOf(a.Title, a.Rule), Nav: "detections", Data: map[string]any{
-		"A": a, "Org": org, "CanManage": rc.who.Has(auth.ScopeManageDetections),
-		"CanActivity": rc.who.Has(auth.ScopeReadActivity), "CanLogs": rc.who.Has(auth.ScopeReadLogs),
-	}})
+	d := map[string]any{"A": a, "Org": org, "CanManage": rc.who.Has(auth.ScopeManageDetections),
+		"CanActivity": rc.who.Has(auth.ScopeReadActivity), "CanLogs": rc.who.Has(auth.ScopeReadLogs)}
+	// The user's login and name, from their activity profile.
+	if u := a.User(); u != "" && rc.who.Has(auth.ScopeReadActivity) {
+		var p profile
+		if _, err := c.call(rc, http.MethodGet, withOrg("/api/v1/activity/users/"+url.PathEscape(u), firstOf(org, a.Org)), nil, &p); err == nil {
+			d["UserLogin"], d["UserName"] = p.Login, p.DisplayName
+		}
+	}
+	c.render(w, rc.r, "detections-alert", rc, page{Title: firstOf(a.Title, a.Rule), Nav: "detections", Data: d})
 }
 
 // alertTriage acknowledges, closes or reopens a detection with a note.
