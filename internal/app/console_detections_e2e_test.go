@@ -209,11 +209,15 @@ func TestConsoleUserActivity(t *testing.T) {
 	}))
 	// The user's events as the activity API answers them: the six
 	// sign-ins and the detection event naming her.
-	_, body := r.call("GET", "/api/v1/activity/users/00uJANE/events", acme, nil)
 	var evs []json.RawMessage
-	if err := json.Unmarshal([]byte(body), &evs); err != nil || len(evs) != 7 {
-		t.Fatalf("jane's events: got %s, want 7", body)
+	events := func() string {
+		_, body := r.call("GET", "/api/v1/activity/users/00uJANE/events", acme, nil)
+		evs = nil
+		_ = json.Unmarshal([]byte(body), &evs)
+		return body
 	}
+	wait.Eventually(t, "jane's 7 events in the activity API", func() bool { events(); return len(evs) == 7 },
+		wait.Within(20*time.Second), wait.Seen(events))
 	b.open("/console/users")
 	b.do("search by login", chromedp.WaitVisible(chromedp.CSS("#user-q")), chromedp.SendKeys(chromedp.CSS("#user-q"), "jane@example.com"))
 	b.navigateBy("open", chromedp.Click(chromedp.CSS("#user-go")))
