@@ -287,6 +287,11 @@ func TestConsoleDetectionsOrgScoped(t *testing.T) {
 		t.Fatalf("acme's detections: got %s", body)
 	}
 
+	wait.Eventually(t, "acme's rule and bob's profile", func() bool {
+		c1, _ := r.call("GET", "/api/v1/detections/rules/acme-token-created", acme, nil)
+		c2, _ := r.call("GET", "/api/v1/activity/users/00uBOB", other, nil)
+		return c1 == http.StatusOK && c2 == http.StatusOK
+	}, wait.Within(20*time.Second))
 	b := newBrowser(t, r.base)
 	b.signIn(acme)
 	b.open("/console/detections")
