@@ -290,7 +290,8 @@ func TestConsoleDetectionsOrgScoped(t *testing.T) {
 	wait.Eventually(t, "acme's rule and bob's profile", func() bool {
 		c1, _ := r.call("GET", "/api/v1/detections/rules/acme-token-created", acme, nil)
 		c2, _ := r.call("GET", "/api/v1/activity/users/00uBOB", other, nil)
-		return c1 == http.StatusOK && c2 == http.StatusOK
+		_, logs := r.call("GET", "/api/v1/logs?filter="+url.QueryEscape(`actor.alternateId eq "bob@example.com"`), other, nil)
+		return c1 == http.StatusOK && c2 == http.StatusOK && strings.Contains(logs, "00uBOB")
 	}, wait.Within(20*time.Second))
 	b := newBrowser(t, r.base)
 	b.signIn(acme)
