@@ -177,6 +177,10 @@ func TestConsoleDetections(t *testing.T) {
 	}, wait.Within(10*time.Second))
 
 	// Its events in the System Log: the detection event and its events.
+	wait.Eventually(t, "the detection event in the System Log", func() bool {
+		_, body := r.call("GET", "/api/v1/logs?filter="+url.QueryEscape(`uuid eq "`+dets[0].ID+`"`), acme, nil)
+		return strings.Contains(body, dets[0].ID)
+	}, wait.Within(20*time.Second))
 	b.navigateBy("open its events", chromedp.Click(chromedp.CSS("#alert-events")))
 	b.do("events", chromedp.WaitVisible(chromedp.CSS("#events")))
 	all, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('.event-json')].map(e => e.textContent).join('\n')`))
