@@ -180,7 +180,7 @@ func (c *Console) parse() error {
 		if strings.HasSuffix(n, "/layout.html") {
 			continue
 		}
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(webFS, "web/layout.html", n)
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(webFS, "web/layout.html", "web/parts/*.html", n)
 		if err != nil {
 			return fmt.Errorf("console template %s: %w", n, err)
 		}
@@ -240,6 +240,8 @@ func (c *Console) routes() {
 	m.Handle("GET /console/logs", c.authed(c.logsPage))
 	m.Handle("GET /console/logs/export", c.authed(c.logsExport))
 	m.Handle("GET /console/sources", c.authed(c.sourcesPage))
+	c.detectionRoutes(m)
+	c.activityRoutes(m)
 	m.Handle("GET /console/tokens", c.authed(c.tokensPage))
 	m.Handle("POST /console/tokens", c.authed(c.tokenCreate))
 	m.Handle("POST /console/tokens/{id}/revoke", c.authed(c.tokenRevoke))

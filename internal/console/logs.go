@@ -26,6 +26,8 @@ type logEvent struct {
 	Severity       string `json:"severity"`
 	DisplayMessage string `json:"displayMessage"`
 	Actor          struct {
+		ID          string `json:"id"`
+		Type        string `json:"type"`
 		AlternateID string `json:"alternateId"`
 		DisplayName string `json:"displayName"`
 	} `json:"actor"`

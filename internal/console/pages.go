@@ -122,6 +122,7 @@ func (c *Console) overview(w http.ResponseWriter, rc *reqCtx) {
 			d["Usage"] = u
 		}
 	}
+	errs = c.overviewDetections(rc, d, errs)
 	var pe *apiError
 	if len(errs) > 0 {
 		pe = &apiError{Summary: "Parts of this page could not be read", Causes: errs}

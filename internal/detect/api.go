@@ -149,8 +149,21 @@ func (a *API) getRule(w http.ResponseWriter, r *http.Request, tok auth.Token) er
 	if !ok {
 		return notFound("DetectionRule", r.PathValue("id"))
 	}
-	httpapi.WriteJSON(w, http.StatusOK, v)
+	reg := a.Rules.Registry()
+	httpapi.WriteJSON(w, http.StatusOK, RuleDetail{RuleView: v, Text: reg.Text(v.Info), Tuning: reg.Tuning(v.Info)})
 	return nil
+}
+
+// RuleDetail is a rule as GET /api/v1/detections/rules/{id} answers: the
+// list's view, the rule's source text (its YAML document in its pack's
+// file, or the uploaded document) and its effective tuning.
+type RuleDetail struct {
+	RuleView
+	Text string `json:"text,omitempty"`
+	// Tuning is the rule's effective suppression, exceptions and
+	// severityWhen (its overlay's level and enabled show in level and
+	// status).
+	Tuning RuleTuning `json:"tuning"`
 }
 
 func (a *API) uploadRule(w http.ResponseWriter, r *http.Request, tok auth.Token) error {

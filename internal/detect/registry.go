@@ -49,6 +49,8 @@ type Pack struct {
 	Warnings []string
 	// tunes are the overlay's exceptions and severityWhen, by rule id.
 	tunes map[string]*overlay.Effective
+	// files are the pack's files by name, for each rule's text (Text).
+	files map[string][]byte
 }
 
 // ReadFiles reads the .yml and .yaml files of a pack path (a directory, or
@@ -112,7 +114,10 @@ func ValidFormat(f string) bool {
 // of uploaded rules ("" for packs of every org). popts are the pattern
 // limits native rules compile with.
 func LoadPackFormat(format, name, org string, files []sigma.File, ov *overlay.Overlay, popts ...pattern.Option) *Pack {
-	p := &Pack{Name: name, Org: org}
+	p := &Pack{Name: name, Org: org, files: make(map[string][]byte, len(files))}
+	for _, f := range files {
+		p.files[f.Name] = f.Data
+	}
 	if !ValidFormat(format) {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("unknown pack format %q: every file refused", format))
 		for _, f := range files {
@@ -466,6 +471,8 @@ type Registry struct {
 	byID  map[string]*Info
 	// tunes are the overlays' severityWhen (and exceptions), by rule id.
 	tunes map[string]*overlay.Effective
+	// files are the files of each rule's pack by textKey, for Text.
+	files map[string]map[string][]byte
 }
 
 // NewRegistry gathers packs: rule ids must be unique across packs (a later
@@ -490,6 +497,14 @@ func NewRegistry(routes []Route, packs ...*Pack) *Registry {
 		}
 	}
 	for _, p := range packs {
+		for _, in := range p.Infos {
+			if g.files == nil {
+				g.files = map[string]map[string][]byte{}
+			}
+			if _, ok := g.files[textKey(in.Org, in.ID)]; !ok {
+				g.files[textKey(in.Org, in.ID)] = p.files
+			}
+		}
 		isDup := func(_, id string) bool { return dup[p.Name+"\x00"+id] }
 		for _, in := range p.Infos {
 			if in.Status == StatusLoaded && isDup(in.Org, in.ID) {

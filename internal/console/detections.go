@@ -1,0 +1,391 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/auth"
+)
+
+// The Detections pages: the rules by pack with their firings, a rule's
+// detail with enable/disable and a backtest, the recent detections
+// (alerts) with their triage. Every read and change is the detections
+// API (/api/v1/detections...) served as the signed-in identity, so the
+// API's scope and org checks hold and each change is its System Log
+// audit event with that identity as actor.
+
+// detectionRule is a rule as GET /api/v1/detections/rules lists it.
+type detectionRule struct {
+	ID          string   `json:"id"`
+	Title       string   `json:"title"`
+	Name        string   `json:"name"`
+	Kind        string   `json:"kind"`
+	Format      string   `json:"format"`
+	Pack        string   `json:"pack"`
+	File        string   `json:"file"`
+	Line        int      `json:"line"`
+	Level       string   `json:"level"`
+	RuleStatus  string   `json:"ruleStatus"`
+	Description string   `json:"description"`
+	Author      string   `json:"author"`
+	License     string   `json:"license"`
+	Tags        []string `json:"tags"`
+	References  []string `json:"references"`
+	FalsePos    []string `json:"falsePositives"`
+	Logsource   struct {
+		Product  string `json:"product"`
+		Service  string `json:"service"`
+		Category string `json:"category"`
+	} `json:"logsource"`
+	Status  string `json:"status"`
+	Reason  string `json:"reason"`
+	Org     string `json:"org"`
+	Slug    string `json:"slug"`
+	Enabled bool   `json:"enabled"`
+	// Text is the rule's source and Tuning its effective tuning (GET of
+	// one rule only).
+	Text   string `json:"text"`
+	Tuning struct {
+		Suppress     string   `json:"suppress"`
+		SuppressBy   []string `json:"suppressBy"`
+		Exceptions   []string `json:"exceptions"`
+		SeverityWhen []struct {
+			Match string `json:"match"`
+			Level string `json:"level"`
+		} `json:"severityWhen"`
+	} `json:"tuning"`
+	// Firings counts the rule's detections of the last 24 hours (filled
+	// by the console from GET /api/v1/detections).
+	Firings int `json:"-"`
+}
+
+// detection is a detection as GET /api/v1/detections answers it.
+type detection struct {
+	ID          string    `json:"id"`
+	Org         string    `json:"org"`
+	Rule        string    `json:"rule"`
+	Title       string    `json:"title"`
+	Level       string    `json:"level"`
+	Severity    string    `json:"severity"`
+	EventType   string    `json:"eventType"`
+	Author      string    `json:"author"`
+	License     string    `json:"license"`
+	Published   time.Time `json:"published"`
+	WindowStart time.Time `json:"windowStart"`
+	WindowEnd   time.Time `json:"windowEnd"`
+	Group       []struct {
+		Field string `json:"field"`
+		Value string `json:"value"`
+		Null  bool   `json:"null"`
+	} `json:"group"`
+	Count           int       `json:"count"`
+	Events          []string  `json:"events"`
+	SuppressedCount int       `json:"suppressedCount"`
+	LastEvent       string    `json:"lastEvent"`
+	LastSeen        time.Time `json:"lastSeen"`
+	Status          string    `json:"status"`
+	Note            string    `json:"note"`
+	Updated         time.Time `json:"updated"`
+	UpdatedBy       string    `json:"updatedBy"`
+}
+
+// User is the user a detection is about: the value of its actor.id group
+// field (or another user id field), empty when it has none.
+func (d detection) User() string {
+	for _, g := range d.Group {
+		if !g.Null && g.Value != "" && (g.Field == "actor.id" || strings.HasSuffix(g.Field, "userId") || g.Field == "target.id") {
+			return g.Value
+		}
+	}
+	return ""
+}
+
+// EventsLink is the System Log page showing the detection's contributing
+// events and the detection event itself (its uuid is the detection id).
+func (d detection) EventsLink() string {
+	ids := append([]string{d.ID}, d.Events...)
+	if d.LastEvent != "" && !slices.Contains(ids, d.LastEvent) {
+		ids = append(ids, d.LastEvent)
+	}
+	ids = ids[:min(len(ids), 50)]
+	var f []string
+	for _, id := range ids {
+		f = append(f, `uuid eq "`+id+`"`)
+	}
+	since := d.WindowStart
+	if since.IsZero() || d.Published.Sub(since) > 7*24*time.Hour {
+		since = d.Published.Add(-24 * time.Hour)
+	}
+	until := d.Published
+	if d.LastSeen.After(until) {
+		until = d.LastSeen
+	}
+	v := url.Values{"filter": {strings.Join(f, " or ")},
+		"since": {since.Add(-time.Minute).UTC().Format(time.RFC3339)}, "until": {until.Add(time.Minute).UTC().Format(time.RFC3339)}}
+	return "/console/logs?" + v.Encode()
+}
+
+// orgParam is the org an all-orgs identity chose (?org= on the page, or
+// the form's org field); the API checks it. Empty: the API's default.
+func orgParam(rc *reqCtx) string {
+	o := rc.r.URL.Query().Get("org")
+	if o == "" && rc.r.Method == http.MethodPost {
+		o = rc.r.PostFormValue("org")
+	}
+	return o
+}
+
+// withOrg adds the chosen org to an API or console path.
+func withOrg(path, org string) string { return addParam(path, "org", org) }
+
+// addParam adds key=value to path's query; an empty value adds nothing.
+func addParam(path, key, value string) string {
+	if value == "" {
+		return path
+	}
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	return path + sep + key + "=" + url.QueryEscape(value)
+}
+
+// packRules is one pack's rules in the list.
+type packRules struct {
+	Pack    string
+	Rules   []detectionRule
+	Loaded  int
+	Enabled int
+}
+
+// firingsWindow is the window of the rules list's firing counts.
+const firingsWindow = 24 * time.Hour
+
+// alertsLimit bounds the detections the list pages read.
+const alertsLimit = 1000
+
+func (c *Console) detectionsPage(w http.ResponseWriter, rc *reqCtx) {
+	org := orgParam(rc)
+	status := strings.ToUpper(rc.r.URL.Query().Get("status"))
+	d := map[string]any{"Org": org, "Status": status, "CanManage": rc.who.Has(auth.ScopeManageDetections)}
+	ruleStatus := rc.r.URL.Query().Get("ruleStatus")
+	d["RuleStatus"] = ruleStatus
+	var rules []detectionRule
+	if _, err := c.call(rc, http.MethodGet, withOrg(addParam("/api/v1/detections/rules", "status", ruleStatus), org), nil, &rules); err != nil {
+		c.renderStatus(w, rc.r, apiStatus(err), "detections", rc, page{Title: "Detections", Nav: "detections", Error: asAPIError(err), Data: d})
+		return
+	}
+	// Firings of the last 24 hours, counted per rule from the detections.
+	since := c.d.Now().UTC().Add(-firingsWindow)
+	q := url.Values{"since": {since.Format(time.RFC3339)}, "limit": {strconv.Itoa(alertsLimit)}}
+	var recent []detection
+	var errs []string
+	if _, err := c.call(rc, http.MethodGet, withOrg("/api/v1/detections?"+q.Encode(), org), nil, &recent); err != nil {
+		errs = append(errs, asAPIError(err).Error())
+	}
+	counts := map[string]int{}
+	for _, a := range recent {
+		counts[a.Rule]++
+	}
+	d["FiringsCapped"] = len(recent) >= alertsLimit
+	byPack := map[string]*packRules{}
+	var packs []*packRules
+	for _, r := range rules {
+		r.Firings = counts[r.ID]
+		p := byPack[r.Pack]
+		if p == nil {
+			p = &packRules{Pack: r.Pack}
+			byPack[r.Pack] = p
+			packs = append(packs, p)
+		}
+		p.Rules = append(p.Rules, r)
+		if r.Status == "loaded" {
+			p.Loaded++
+		}
+		if r.Enabled {
+			p.Enabled++
+		}
+	}
+	slices.SortFunc(packs, func(a, b *packRules) int { return strings.Compare(a.Pack, b.Pack) })
+	for _, p := range packs {
+		slices.SortFunc(p.Rules, func(a, b detectionRule) int {
+			if a.Firings != b.Firings {
+				return b.Firings - a.Firings
+			}
+			return strings.Compare(strings.ToLower(a.Title), strings.ToLower(b.Title))
+		})
+	}
+	d["Packs"], d["RuleCount"] = packs, len(rules)
+	// The alerts list: the newest detections, of a status when chosen.
+	aq := url.Values{"limit": {"100"}}
+	if status != "" {
+		aq.Set("status", status)
+	}
+	var alerts []detection
+	if _, err := c.call(rc, http.MethodGet, withOrg("/api/v1/detections?"+aq.Encode(), org), nil, &alerts); err != nil {
+		errs = append(errs, asAPIError(err).Error())
+	}
+	d["Alerts"] = alerts
+	d["BacktestSince"] = c.d.Now().UTC().Add(-7 * 24 * time.Hour).Format("2006-01-02T15:04")
+	var pe *apiError
+	if len(errs) > 0 {
+		pe = &apiError{Summary: "Parts of this page could not be read", Causes: errs}
+	}
+	c.render(w, rc.r, "detections", rc, page{Title: "Detections", Nav: "detections", Data: d, Error: pe})
+}
+
+// apiStatus is the status a page answers with for an API error.
+func apiStatus(err error) int {
+	switch asAPIError(err).Code {
+	case "E0000006":
+		return http.StatusForbidden
+	case "E0000007":
+		return http.StatusNotFound
+	}
+	return http.StatusBadRequest
+}
+
+func (c *Console) ruleDetail(w http.ResponseWriter, rc *reqCtx) {
+	org, id := orgParam(rc), rc.r.PathValue("id")
+	var rule detectionRule
+	if _, err := c.call(rc, http.MethodGet, withOrg("/api/v1/detections/rules/"+url.PathEscape(id), org), nil, &rule); err != nil {
+		c.renderStatus(w, rc.r, apiStatus(err), "error", rc, page{Title: "Detection rule", Nav: "detections", Error: asAPIError(err)})
+		return
+	}
+	var alerts []detection
+	q := url.Values{"rule": {rule.ID}, "limit": {"50"}}
+	_, aerr := c.call(rc, http.MethodGet, withOrg("/api/v1/detections?"+q.Encode(), org), nil, &alerts)
+	c.render(w, rc.r, "detections-rule", rc, page{Title: firstOf(rule.Title, rule.Name, rule.ID), Nav: "detections", Data: map[string]any{
+		"R": rule, "Alerts": alerts, "AlertsErr": asAPIError(aerr), "Org": org, "CanManage": rc.who.Has(auth.ScopeManageDetections),
+		"BacktestSince": c.d.Now().UTC().Add(-7 * 24 * time.Hour).Format("2006-01-02T15:04"),
+	}})
+}
+
+// ruleAction enables or disables a rule for the org (the API's lifecycle,
+// the org's overlay of the pack).
+func (c *Console) ruleAction(w http.ResponseWriter, rc *reqCtx) {
+	org, id, op := orgParam(rc), rc.r.PathValue("id"), rc.r.PathValue("op")
+	if op != "activate" && op != "deactivate" {
+		c.renderStatus(w, rc.r, http.StatusNotFound, "error", rc, page{Title: "Detection rule", Nav: "detections",
+			Error: &apiError{Code: "E0000007", Summary: "Not found: Resource not found: " + op + " (lifecycle operation)"}})
+		return
+	}
+	next := withOrg("/console/detections/rules/"+url.PathEscape(id), org)
+	if _, err := c.call(rc, http.MethodPost, withOrg("/api/v1/detections/rules/"+url.PathEscape(id)+"/lifecycle/"+op, org), nil, nil); err != nil {
+		c.renderStatus(w, rc.r, apiStatus(err), "error", rc, page{Title: "Detection rule", Nav: "detections", Error: asAPIError(err),
+			Data: map[string]any{"Back": next}})
+		return
+	}
+	http.Redirect(w, rc.r, addParam(next, "notice", "Rule "+op+"d"), http.StatusSeeOther)
+}
+
+func (c *Console) alertDetail(w http.ResponseWriter, rc *reqCtx) {
+	org, id := orgParam(rc), rc.r.PathValue("id")
+	var a detection
+	if _, err := c.call(rc, http.MethodGet, withOrg("/api/v1/detections/"+url.PathEscape(id), org), nil, &a); err != nil {
+		c.renderStatus(w, rc.r, apiStatus(err), "error", rc, page{Title: "Detection", Nav: "detections", Error: asAPIError(err)})
+		return
+	}
+	d := map[string]any{"A": a, "Org": org, "CanManage": rc.who.Has(auth.ScopeManageDetections),
+		"CanActivity": rc.who.Has(auth.ScopeReadActivity), "CanLogs": rc.who.Has(auth.ScopeReadLogs)}
+	// The user's login and name, from their activity profile.
+	if u := a.User(); u != "" && rc.who.Has(auth.ScopeReadActivity) {
+		var p profile
+		if _, err := c.call(rc, http.MethodGet, withOrg("/api/v1/activity/users/"+url.PathEscape(u), firstOf(org, a.Org)), nil, &p); err == nil {
+			d["UserLogin"], d["UserName"] = p.Login, p.DisplayName
+		}
+	}
+	c.render(w, rc.r, "detections-alert", rc, page{Title: firstOf(a.Title, a.Rule), Nav: "detections", Data: d})
+}
+
+// alertTriage acknowledges, closes or reopens a detection with a note.
+func (c *Console) alertTriage(w http.ResponseWriter, rc *reqCtx) {
+	org, id := orgParam(rc), rc.r.PathValue("id")
+	status := rc.r.PostFormValue("status")
+	next := withOrg("/console/detections/alerts/"+url.PathEscape(id), org)
+	if _, err := c.call(rc, http.MethodPost, withOrg("/api/v1/detections/"+url.PathEscape(id), org),
+		map[string]string{"status": status, "note": rc.r.PostFormValue("note")}, nil); err != nil {
+		c.renderStatus(w, rc.r, apiStatus(err), "error", rc, page{Title: "Detection", Nav: "detections", Error: asAPIError(err),
+			Data: map[string]any{"Back": next}})
+		return
+	}
+	http.Redirect(w, rc.r, addParam(next, "notice", "Detection "+strings.ToLower(status)), http.StatusSeeOther)
+}
+
+// backtestResult is the answer of POST /api/v1/detections/backtest.
+type backtestResult struct {
+	Events     uint64      `json:"events"`
+	Count      int         `json:"count"`
+	Detections []detection `json:"detections"`
+	Truncated  bool        `json:"truncated"`
+}
+
+// backtest runs a rule or a pack over the org's journal events without
+// raising anything, and shows what it would have found.
+func (c *Console) backtest(w http.ResponseWriter, rc *reqCtx) {
+	f := rc.r.PostForm
+	org := orgParam(rc)
+	in := map[string]string{}
+	if v := strings.TrimSpace(f.Get("rule")); v != "" {
+		in["rule"] = v
+	}
+	if v := strings.TrimSpace(f.Get("pack")); v != "" {
+		in["pack"] = v
+	}
+	d := map[string]any{"Rule": in["rule"], "Pack": in["pack"], "Org": org}
+	var causes []string
+	for _, k := range []string{"since", "until"} {
+		v := strings.TrimSpace(f.Get(k))
+		if v == "" {
+			continue
+		}
+		t, err := parseLocal(v, f.Get("tz"))
+		if err != nil {
+			causes = append(causes, k+": "+err.Error())
+			continue
+		}
+		in[k] = t.UTC().Format(time.RFC3339)
+		d[k] = in[k]
+	}
+	if len(causes) > 0 {
+		c.renderStatus(w, rc.r, http.StatusBadRequest, "detections-backtest", rc, page{Title: "Backtest", Nav: "detections",
+			Error: &apiError{Code: "E0000001", Summary: "Api validation failed: backtest", Causes: causes}, Data: d})
+		return
+	}
+	start := time.Now()
+	var res backtestResult
+	if _, err := c.call(rc, http.MethodPost, withOrg("/api/v1/detections/backtest", org), in, &res); err != nil {
+		c.renderStatus(w, rc.r, apiStatus(err), "detections-backtest", rc, page{Title: "Backtest", Nav: "detections", Error: asAPIError(err), Data: d})
+		return
+	}
+	d["Res"], d["Took"] = res, time.Since(start).Round(time.Millisecond).String()
+	c.render(w, rc.r, "detections-backtest", rc, page{Title: "Backtest", Nav: "detections", Data: d})
+}
+
+// overviewDetections puts the newest detections on the overview (when
+// the identity may read detections) and returns errs with any error.
+func (c *Console) overviewDetections(rc *reqCtx, d map[string]any, errs []string) []string {
+	if !rc.who.Has(auth.ScopeReadDetections) {
+		return errs
+	}
+	var out []detection
+	if _, err := c.call(rc, http.MethodGet, "/api/v1/detections?limit=10", nil, &out); err != nil {
+		return append(errs, asAPIError(err).Error())
+	}
+	d["ShowDetections"], d["Detections"] = true, out
+	return errs
+}
+
+// detectionRoutes adds the Detections pages to m.
+func (c *Console) detectionRoutes(m *http.ServeMux) {
+	m.Handle("GET /console/detections", c.authed(c.detectionsPage))
+	m.Handle("GET /console/detections/rules/{id}", c.authed(c.ruleDetail))
+	m.Handle("POST /console/detections/rules/{id}/{op}", c.authed(c.ruleAction))
+	m.Handle("GET /console/detections/alerts/{id}", c.authed(c.alertDetail))
+	m.Handle("POST /console/detections/alerts/{id}", c.authed(c.alertTriage))
+	m.Handle("POST /console/detections/backtest", c.authed(c.backtest))
+}
