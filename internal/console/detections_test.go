@@ -17,10 +17,10 @@ import (
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
 )
 
-// fakeAPI answers the console's in-process calls from canned bodies by
+// cannedAPI answers the console's in-process calls from canned bodies by
 // "METHOD path" (path without the query) and records each call with the
 // identity it was made as.
-type fakeAPI struct {
+type cannedAPI struct {
 	mu      sync.Mutex
 	answers map[string]fakeAnswer
 	calls   []fakeCall
@@ -38,7 +38,7 @@ type fakeCall struct {
 	who          auth.Token
 }
 
-func (f *fakeAPI) ServeAs(w http.ResponseWriter, r *http.Request, tok auth.Token) {
+func (f *cannedAPI) ServeAs(w http.ResponseWriter, r *http.Request, tok auth.Token) {
 	var b []byte
 	if r.Body != nil {
 		b, _ = io.ReadAll(r.Body)
@@ -56,7 +56,7 @@ func (f *fakeAPI) ServeAs(w http.ResponseWriter, r *http.Request, tok auth.Token
 }
 
 // called returns the calls to "METHOD path".
-func (f *fakeAPI) called(method, path string) []fakeCall {
+func (f *cannedAPI) called(method, path string) []fakeCall {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []fakeCall
@@ -68,19 +68,19 @@ func (f *fakeAPI) called(method, path string) []fakeCall {
 	return out
 }
 
-type fakeTokens struct{ tok auth.Token }
+type oneToken struct{ tok auth.Token }
 
-func (f fakeTokens) Authenticate(secret string) (auth.Token, bool) { return f.tok, secret == "secret" }
-func (f fakeTokens) Get(id string) (auth.Token, bool)              { return f.tok, id == f.tok.ID }
+func (f oneToken) Authenticate(secret string) (auth.Token, bool) { return f.tok, secret == "secret" }
+func (f oneToken) Get(id string) (auth.Token, bool)              { return f.tok, id == f.tok.ID }
 
 var testNow = time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
 
 // consoleFor serves a console over api for the identity who, signed in;
 // it returns the server, a client with the session and its CSRF token.
-func consoleFor(t *testing.T, api *fakeAPI, who auth.Token) (*httptest.Server, *http.Client, string) {
+func consoleFor(t *testing.T, api *cannedAPI, who auth.Token) (*httptest.Server, *http.Client, string) {
 	t.Helper()
 	j := journaltest.Open(t)
-	c, err := New(config.Console{}, Deps{API: api, Tokens: fakeTokens{who}, Sessions: journaltest.KV(t, j, Bucket),
+	c, err := New(config.Console{}, Deps{API: api, Tokens: oneToken{who}, Sessions: journaltest.KV(t, j, Bucket),
 		Now: func() time.Time { return testNow }})
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +136,7 @@ func firings(t *testing.T, page, rule string) string {
 }
 
 func TestDetectionsPageCountsFiringsPerRule(t *testing.T) {
-	api := &fakeAPI{answers: map[string]fakeAnswer{
+	api := &cannedAPI{answers: map[string]fakeAnswer{
 		"GET /api/v1/detections/rules": {200, rulesJSON},
 		"GET /api/v1/detections": {200, `[{"id":"d1","org":"acme","rule":"r1","title":"Rule one","level":"high","status":"OPEN","count":5,"published":"2026-12-05T11:00:00Z","group":[{"field":"actor.id","value":"00uJ"}]},
 			{"id":"d2","org":"acme","rule":"r1","title":"Rule one","level":"high","status":"CLOSED","count":5,"published":"2026-12-05T10:00:00Z"},
@@ -178,7 +178,7 @@ func TestDetectionsPageCountsFiringsPerRule(t *testing.T) {
 }
 
 func TestDetectionsPageShowsTheAPIError(t *testing.T) {
-	api := &fakeAPI{answers: map[string]fakeAnswer{
+	api := &cannedAPI{answers: map[string]fakeAnswer{
 		"GET /api/v1/detections/rules": {403, `{"errorCode":"E0000006","errorSummary":"You do not have permission to perform the requested action","errorCauses":[]}`},
 	}}
 	srv, cl, _ := consoleFor(t, api, acmeReader)
@@ -189,7 +189,7 @@ func TestDetectionsPageShowsTheAPIError(t *testing.T) {
 }
 
 func TestRuleActionGoesThroughTheAPI(t *testing.T) {
-	api := &fakeAPI{answers: map[string]fakeAnswer{
+	api := &cannedAPI{answers: map[string]fakeAnswer{
 		"POST /api/v1/detections/rules/r1/lifecycle/deactivate": {200, `{"id":"r1","enabled":false}`},
 	}}
 	srv, cl, csrf := consoleFor(t, api, acmeReader)
@@ -261,7 +261,7 @@ func TestUsersSearch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			api := &fakeAPI{answers: tt.answers}
+			api := &cannedAPI{answers: tt.answers}
 			srv, cl, _ := consoleFor(t, api, acmeReader)
 			resp, err := cl.Get(srv.URL + "/console/users?q=" + url.QueryEscape(tt.q))
 			if err != nil {
@@ -287,7 +287,7 @@ func TestUsersSearch(t *testing.T) {
 }
 
 func TestUserPageChartAndLinks(t *testing.T) {
-	api := &fakeAPI{answers: map[string]fakeAnswer{
+	api := &cannedAPI{answers: map[string]fakeAnswer{
 		"GET /api/v1/activity/users/00uJ": {200, `{"org":"acme","userId":"00uJ","login":"jane@example.com","asActor":3,"asTarget":1,
 			"first":"2026-11-20T08:00:00Z","last":"2026-12-05T11:00:00Z","lists":{"country":[{"value":"France","count":3}]},
 			"detections":[{"id":"d1","rule":"r1","title":"Rule one","level":"high","count":1,"status":"ACKNOWLEDGED"}]}`},
@@ -328,7 +328,7 @@ func TestDetectionEventsLink(t *testing.T) {
 }
 
 func TestBacktestAndTriageForms(t *testing.T) {
-	api := &fakeAPI{answers: map[string]fakeAnswer{
+	api := &cannedAPI{answers: map[string]fakeAnswer{
 		"POST /api/v1/detections/backtest": {200, `{"events":42,"count":1,"detections":[{"id":"x","rule":"r1","title":"Rule one","level":"high","count":5,"published":"2026-12-05T11:00:00Z"}]}`},
 		"POST /api/v1/detections/d1":       {200, `{"id":"d1","status":"CLOSED"}`},
 	}}
@@ -378,7 +378,7 @@ func TestBacktestAndTriageForms(t *testing.T) {
 // TestAlertPageWithoutManage: an identity that may read detections but
 // not change them gets no triage form.
 func TestAlertPageWithoutManage(t *testing.T) {
-	api := &fakeAPI{answers: map[string]fakeAnswer{
+	api := &cannedAPI{answers: map[string]fakeAnswer{
 		"GET /api/v1/detections/d1": {200, `{"id":"d1","org":"acme","rule":"r1","title":"Rule one","level":"high","status":"OPEN","events":["e1"]}`},
 	}}
 	reader := acmeReader
