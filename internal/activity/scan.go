@@ -10,81 +10,129 @@ import (
 // (stored events were validated at ingest), without reflection and
 // allocating only the strings it keeps: encoding/json cost about 14 µs
 // an event, most of the fold (BENCHMARKS.md).
+//
+// It walks the event once: a member the fold descends into (actor,
+// client, target, ...) is read where it lies instead of being skipped
+// first and scanned again, and member names are compared as written
+// (decoded only when they hold an escape), so each byte of the event is
+// scanned about once.
 
-// members calls fn with each member of the JSON object obj: its name as
-// written (with quotes) and its value. It reports false when obj is not an
-// object.
-func members(obj []byte, fn func(key, val []byte)) bool {
-	i := jsonlex.SkipSpace(obj, 0)
-	if i >= len(obj) || obj[i] != '{' {
-		return false
+// Results of object and array besides the offset past the value.
+const (
+	// notThere: the value is not an object (or array); the caller skips
+	// it with jsonlex.SkipValue, which fails on malformed JSON.
+	notThere = -1
+	// malformed: the value is not valid JSON.
+	malformed = -2
+)
+
+// object walks the JSON object at b[i:] (after spaces), calling fn with
+// each member's name (unquoted, escapes decoded) and the offset of its
+// value. fn returns the offset just past the value it read, or notThere
+// or malformed to have it skipped. object returns the offset past the
+// object, notThere when the value at i is not an object, or malformed.
+func object(b []byte, i int, fn func(name []byte, vs int) int) int {
+	i = jsonlex.SkipSpace(b, i)
+	if i >= len(b) || b[i] != '{' {
+		return notThere
 	}
 	i++
 	for {
-		i = jsonlex.SkipSpace(obj, i)
-		if i >= len(obj) || obj[i] == '}' {
-			return i < len(obj)
+		i = jsonlex.SkipSpace(b, i)
+		if i >= len(b) {
+			return malformed
 		}
-		if obj[i] == ',' {
+		switch b[i] {
+		case '}':
+			return i + 1
+		case ',':
 			i++
 			continue
+		case '"':
+		default:
+			return malformed
 		}
-		if obj[i] != '"' {
-			return false
-		}
-		ke, ok := jsonlex.SkipString(obj, i)
+		ke, ok := jsonlex.SkipString(b, i)
 		if !ok {
-			return false
+			return malformed
 		}
-		key := obj[i:ke]
-		i = jsonlex.SkipSpace(obj, ke)
-		if i >= len(obj) || obj[i] != ':' {
-			return false
+		name := b[i+1 : ke-1]
+		if bytes.IndexByte(name, '\\') >= 0 {
+			dec, _, bad := jsonlex.AppendUnescaped(nil, b, i+1)
+			if bad >= 0 {
+				dec = nil // names nothing the fold reads
+			}
+			name = dec
 		}
-		vs := jsonlex.SkipSpace(obj, i+1)
-		ve, ok := jsonlex.SkipValue(obj, vs)
-		if !ok {
-			return false
+		i = jsonlex.SkipSpace(b, ke)
+		if i >= len(b) || b[i] != ':' {
+			return malformed
 		}
-		fn(key, obj[vs:ve])
+		vs := jsonlex.SkipSpace(b, i+1)
+		// A value fn could not read (notThere, malformed) is skipped: a
+		// malformed member fails the object only if skipping it fails,
+		// as when every member was skipped before being read.
+		ve := fn(name, vs)
+		if ve < 0 {
+			if ve, ok = jsonlex.SkipValue(b, vs); !ok {
+				return malformed
+			}
+		}
 		i = ve
 	}
 }
 
-// elements calls fn with each element of the JSON array arr.
-func elements(arr []byte, fn func(val []byte)) {
-	i := jsonlex.SkipSpace(arr, 0)
-	if i >= len(arr) || arr[i] != '[' {
-		return
+// array walks the JSON array at b[i:] as object walks an object: fn gets
+// each element's offset and returns the offset past it, notThere or
+// malformed.
+func array(b []byte, i int, fn func(es int) int) int {
+	i = jsonlex.SkipSpace(b, i)
+	if i >= len(b) || b[i] != '[' {
+		return notThere
 	}
 	i++
 	for {
-		i = jsonlex.SkipSpace(arr, i)
-		if i >= len(arr) || arr[i] == ']' {
-			return
+		i = jsonlex.SkipSpace(b, i)
+		if i >= len(b) {
+			return malformed
 		}
-		if arr[i] == ',' {
+		switch b[i] {
+		case ']':
+			return i + 1
+		case ',':
 			i++
 			continue
 		}
-		ve, ok := jsonlex.SkipValue(arr, i)
-		if !ok {
-			return
+		ve := fn(i)
+		if ve < 0 {
+			var ok bool
+			if ve, ok = jsonlex.SkipValue(b, i); !ok {
+				return malformed
+			}
 		}
-		fn(arr[i:ve])
 		i = ve
 	}
 }
 
-// is reports whether the quoted key names name.
-func is(key []byte, name string) bool {
-	if len(key) == len(name)+2 && string(key[1:len(key)-1]) == name {
-		return true
+// setStr sets *dst to the value at b[vs] as str reads it and returns the
+// offset past the value.
+func setStr(dst *string, b []byte, vs int) int {
+	ve, ok := jsonlex.SkipValue(b, vs)
+	if !ok {
+		return malformed
 	}
-	if bytes.IndexByte(key, '\\') < 0 {
-		return false
+	*dst = str(b[vs:ve])
+	return ve
+}
+
+// setScalar sets *dst to the value at b[vs] as scalar reads it.
+func setScalar(dst *string, b []byte, vs int) int {
+	ve, ok := jsonlex.SkipValue(b, vs)
+	if !ok {
+		return malformed
 	}
-	return str(key) == name
+	*dst = scalar(b[vs:ve])
+	return ve
 }
 
 // str is a JSON string value decoded, "" for anything else (null, a
@@ -113,148 +161,164 @@ func scalar(v []byte) string {
 }
 
 // parseEvent reads the members a profile needs from an event's JSON; false
-// when it is not a JSON object.
-func parseEvent(data []byte, e *logEvent) bool {
-	return members(data, func(k, v []byte) {
-		switch {
-		case is(k, "uuid"):
-			e.UUID = str(v)
-		case is(k, "eventType"):
-			e.EventType = str(v)
-		case is(k, "displayMessage"):
-			e.DisplayMessage = str(v)
-		case is(k, "actor"):
-			members(v, func(k, v []byte) {
-				switch {
-				case is(k, "id"):
-					e.Actor.ID = str(v)
-				case is(k, "type"):
-					e.Actor.Type = str(v)
-				case is(k, "alternateId"):
-					e.Actor.AlternateID = str(v)
-				case is(k, "displayName"):
-					e.Actor.DisplayName = str(v)
+// when it is not a JSON object or not valid JSON.
+func parseEvent(b []byte, e *logEvent) bool {
+	return object(b, 0, func(k []byte, vs int) int {
+		switch string(k) {
+		case "uuid":
+			return setStr(&e.UUID, b, vs)
+		case "eventType":
+			return setStr(&e.EventType, b, vs)
+		case "displayMessage":
+			return setStr(&e.DisplayMessage, b, vs)
+		case "actor":
+			return object(b, vs, func(k []byte, vs int) int {
+				switch string(k) {
+				case "id":
+					return setStr(&e.Actor.ID, b, vs)
+				case "type":
+					return setStr(&e.Actor.Type, b, vs)
+				case "alternateId":
+					return setStr(&e.Actor.AlternateID, b, vs)
+				case "displayName":
+					return setStr(&e.Actor.DisplayName, b, vs)
 				}
+				return notThere
 			})
-		case is(k, "client"):
-			members(v, func(k, v []byte) {
-				switch {
-				case is(k, "ipAddress"):
-					e.Client.IPAddress = str(v)
-				case is(k, "userAgent"):
-					members(v, func(k, v []byte) {
-						switch {
-						case is(k, "rawUserAgent"):
-							e.Client.UserAgent.Raw = str(v)
-						case is(k, "os"):
-							e.Client.UserAgent.OS = str(v)
-						case is(k, "browser"):
-							e.Client.UserAgent.Browser = str(v)
+		case "client":
+			return object(b, vs, func(k []byte, vs int) int {
+				switch string(k) {
+				case "ipAddress":
+					return setStr(&e.Client.IPAddress, b, vs)
+				case "userAgent":
+					return object(b, vs, func(k []byte, vs int) int {
+						switch string(k) {
+						case "rawUserAgent":
+							return setStr(&e.Client.UserAgent.Raw, b, vs)
+						case "os":
+							return setStr(&e.Client.UserAgent.OS, b, vs)
+						case "browser":
+							return setStr(&e.Client.UserAgent.Browser, b, vs)
 						}
+						return notThere
 					})
-				case is(k, "geographicalContext"):
-					members(v, func(k, v []byte) {
-						if is(k, "country") {
-							e.Client.Geo.Country = str(v)
+				case "geographicalContext":
+					return object(b, vs, func(k []byte, vs int) int {
+						if string(k) == "country" {
+							return setStr(&e.Client.Geo.Country, b, vs)
 						}
+						return notThere
 					})
 				}
+				return notThere
 			})
-		case is(k, "device"):
+		case "device":
 			var d deviceInfo
-			if members(v, func(k, v []byte) {
-				switch {
-				case is(k, "id"):
-					d.ID = str(v)
-				case is(k, "name"):
-					d.Name = str(v)
-				case is(k, "os_platform"):
-					d.OSPlatform = str(v)
+			end := object(b, vs, func(k []byte, vs int) int {
+				switch string(k) {
+				case "id":
+					return setStr(&d.ID, b, vs)
+				case "name":
+					return setStr(&d.Name, b, vs)
+				case "os_platform":
+					return setStr(&d.OSPlatform, b, vs)
 				}
-			}) {
+				return notThere
+			})
+			if end >= 0 {
 				e.Device = &d
 			}
-		case is(k, "authenticationContext"):
-			members(v, func(k, v []byte) {
-				switch {
-				case is(k, "credentialType"):
-					e.AuthContext.CredentialType = str(v)
-				case is(k, "externalSessionId"):
-					e.AuthContext.ExternalSessionID = str(v)
+			return end
+		case "authenticationContext":
+			return object(b, vs, func(k []byte, vs int) int {
+				switch string(k) {
+				case "credentialType":
+					return setStr(&e.AuthContext.CredentialType, b, vs)
+				case "externalSessionId":
+					return setStr(&e.AuthContext.ExternalSessionID, b, vs)
 				}
+				return notThere
 			})
-		case is(k, "securityContext"):
-			members(v, func(k, v []byte) {
-				switch {
-				case is(k, "asNumber"):
-					e.Security.ASNumber = scalar(v)
-				case is(k, "asOrg"):
-					e.Security.ASOrg = str(v)
+		case "securityContext":
+			return object(b, vs, func(k []byte, vs int) int {
+				switch string(k) {
+				case "asNumber":
+					return setScalar(&e.Security.ASNumber, b, vs)
+				case "asOrg":
+					return setStr(&e.Security.ASOrg, b, vs)
 				}
+				return notThere
 			})
-		case is(k, "outcome"):
-			members(v, func(k, v []byte) {
-				switch {
-				case is(k, "result"):
-					e.Outcome.Result = str(v)
-				case is(k, "reason"):
-					e.Outcome.Reason = str(v)
+		case "outcome":
+			return object(b, vs, func(k []byte, vs int) int {
+				switch string(k) {
+				case "result":
+					return setStr(&e.Outcome.Result, b, vs)
+				case "reason":
+					return setStr(&e.Outcome.Reason, b, vs)
 				}
+				return notThere
 			})
-		case is(k, "target"):
+		case "target":
 			e.Target = e.Target[:0]
-			elements(v, func(v []byte) {
+			return array(b, vs, func(es int) int {
 				var t target
-				if !members(v, func(k, v []byte) {
-					switch {
-					case is(k, "id"):
-						t.ID = str(v)
-					case is(k, "type"):
-						t.Type = str(v)
-					case is(k, "alternateId"):
-						t.AlternateID = str(v)
-					case is(k, "displayName"):
-						t.DisplayName = str(v)
-					case is(k, "detailEntry"):
-						members(v, func(k, v []byte) {
-							if is(k, "methodTypeUsed") {
-								t.MethodTypeUsed = scalar(v)
+				end := object(b, es, func(k []byte, vs int) int {
+					switch string(k) {
+					case "id":
+						return setStr(&t.ID, b, vs)
+					case "type":
+						return setStr(&t.Type, b, vs)
+					case "alternateId":
+						return setStr(&t.AlternateID, b, vs)
+					case "displayName":
+						return setStr(&t.DisplayName, b, vs)
+					case "detailEntry":
+						return object(b, vs, func(k []byte, vs int) int {
+							if string(k) == "methodTypeUsed" {
+								return setScalar(&t.MethodTypeUsed, b, vs)
 							}
+							return notThere
 						})
 					}
-				}) {
-					return
+					return notThere
+				})
+				if end >= 0 {
+					e.Target = append(e.Target, t)
 				}
-				e.Target = append(e.Target, t)
+				return end
 			})
-		case is(k, "transaction"):
-			members(v, func(k, v []byte) {
-				if is(k, "id") {
-					e.Transaction.ID = str(v)
+		case "transaction":
+			return object(b, vs, func(k []byte, vs int) int {
+				if string(k) == "id" {
+					return setStr(&e.Transaction.ID, b, vs)
 				}
+				return notThere
 			})
-		case is(k, "debugContext"):
-			members(v, func(k, v []byte) {
-				if !is(k, "debugData") {
-					return
+		case "debugContext":
+			return object(b, vs, func(k []byte, vs int) int {
+				if string(k) != "debugData" {
+					return notThere
 				}
-				members(v, func(k, v []byte) {
-					switch {
-					case is(k, "factor"):
-						e.Debug.Factor = scalar(v)
-					case is(k, "detectionId"):
-						e.Debug.DetectionID = scalar(v)
-					case is(k, "level"):
-						e.Debug.Level = scalar(v)
-					case is(k, "groupBy"):
-						e.Debug.GroupBy = scalar(v)
-					case is(k, "status"):
-						e.Debug.Status = scalar(v)
-					case is(k, "note"):
-						e.Debug.Note = scalar(v)
+				return object(b, vs, func(k []byte, vs int) int {
+					switch string(k) {
+					case "factor":
+						return setScalar(&e.Debug.Factor, b, vs)
+					case "detectionId":
+						return setScalar(&e.Debug.DetectionID, b, vs)
+					case "level":
+						return setScalar(&e.Debug.Level, b, vs)
+					case "groupBy":
+						return setScalar(&e.Debug.GroupBy, b, vs)
+					case "status":
+						return setScalar(&e.Debug.Status, b, vs)
+					case "note":
+						return setScalar(&e.Debug.Note, b, vs)
 					}
+					return notThere
 				})
 			})
 		}
-	})
+		return notThere
+	}) >= 0
 }
