@@ -65,6 +65,8 @@ type Store struct {
 	mu       sync.Mutex
 	profiles map[key]*Profile
 	dirty    map[key]bool
+	// enc is Flush's encoding buffer, reused (the KV put copies it).
+	enc []byte
 	// detUsers are, by (org, detection id), the users a detection was
 	// folded into: a triage event names only the detection. Stored in the
 	// bucket (idxKey) with the profiles.
@@ -340,9 +342,14 @@ func (s *Store) Flush(ctx context.Context) error {
 	defer s.mu.Unlock()
 	for k := range s.dirty {
 		p := s.profiles[k]
-		b, err := json.Marshal(p)
-		if err != nil {
-			return fmt.Errorf("encode profile %s: %w", kvKey(k), err)
+		b, ok := appendProfile(s.enc[:0], p)
+		if ok {
+			s.enc = b
+		} else {
+			var err error
+			if b, err = json.Marshal(p); err != nil {
+				return fmt.Errorf("encode profile %s: %w", kvKey(k), err)
+			}
 		}
 		if _, err := s.deps.KV.Put(ctx, kvKey(k), b); err != nil {
 			return fmt.Errorf("store profile %s: %w", kvKey(k), err)
