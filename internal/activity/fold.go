@@ -55,6 +55,7 @@ const triageType = "system.detection.update"
 // users they name).
 type folder struct {
 	lim   Limits
+	in    *interner // may be nil
 	get   func(user string) *Profile
 	users func(detection string) []string
 	note  func(detection string, users []string)
@@ -70,7 +71,7 @@ func (f folder) fold(data []byte, pos uint64, t time.Time) bool {
 	var e logEvent
 	var targets [4]target
 	e.Target = targets[:0]
-	if !parseEvent(data, &e) {
+	if !parseEvent(data, &e, f.in) {
 		return false
 	}
 	e.Published = t

@@ -135,6 +135,47 @@ func setScalar(dst *string, b []byte, vs int) int {
 	return ve
 }
 
+// interner hands out one string per distinct value for the members that
+// repeat from event to event (event types, actors, addresses, agents,
+// outcomes), so reading them allocates nothing once seen; unique ones
+// (uuids, transaction ids) are not interned. It holds at most maxInterned
+// values and starts over when full. The zero value is ready; a nil
+// interner allocates every string. Not safe for concurrent use.
+type interner struct{ m map[string]string }
+
+// maxInterned bounds an interner: about 0.5 MB of short strings.
+const maxInterned = 8192
+
+// setStr is setStr with the value interned when it is a plain string.
+func (in *interner) setStr(dst *string, b []byte, vs int) int {
+	ve, ok := jsonlex.SkipValue(b, vs)
+	if !ok {
+		return malformed
+	}
+	*dst = in.str(b[vs:ve])
+	return ve
+}
+
+// str is str(v), interned when v is a string without escapes.
+func (in *interner) str(v []byte) string {
+	if in == nil || len(v) < 2 || v[0] != '"' {
+		return str(v)
+	}
+	raw := v[1 : len(v)-1]
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		return str(v)
+	}
+	if s, ok := in.m[string(raw)]; ok { // no allocation
+		return s
+	}
+	if in.m == nil || len(in.m) >= maxInterned {
+		in.m = make(map[string]string, 256)
+	}
+	s := string(raw)
+	in.m[s] = s
+	return s
+}
+
 // str is a JSON string value decoded, "" for anything else (null, a
 // number, an object).
 func str(v []byte) string {
@@ -161,27 +202,28 @@ func scalar(v []byte) string {
 }
 
 // parseEvent reads the members a profile needs from an event's JSON; false
-// when it is not a JSON object or not valid JSON.
-func parseEvent(b []byte, e *logEvent) bool {
+// when it is not a JSON object or not valid JSON. in (may be nil) interns
+// the members that repeat.
+func parseEvent(b []byte, e *logEvent, in *interner) bool {
 	return object(b, 0, func(k []byte, vs int) int {
 		switch string(k) {
 		case "uuid":
 			return setStr(&e.UUID, b, vs)
 		case "eventType":
-			return setStr(&e.EventType, b, vs)
+			return in.setStr(&e.EventType, b, vs)
 		case "displayMessage":
-			return setStr(&e.DisplayMessage, b, vs)
+			return in.setStr(&e.DisplayMessage, b, vs)
 		case "actor":
 			return object(b, vs, func(k []byte, vs int) int {
 				switch string(k) {
 				case "id":
-					return setStr(&e.Actor.ID, b, vs)
+					return in.setStr(&e.Actor.ID, b, vs)
 				case "type":
-					return setStr(&e.Actor.Type, b, vs)
+					return in.setStr(&e.Actor.Type, b, vs)
 				case "alternateId":
-					return setStr(&e.Actor.AlternateID, b, vs)
+					return in.setStr(&e.Actor.AlternateID, b, vs)
 				case "displayName":
-					return setStr(&e.Actor.DisplayName, b, vs)
+					return in.setStr(&e.Actor.DisplayName, b, vs)
 				}
 				return notThere
 			})
@@ -189,23 +231,23 @@ func parseEvent(b []byte, e *logEvent) bool {
 			return object(b, vs, func(k []byte, vs int) int {
 				switch string(k) {
 				case "ipAddress":
-					return setStr(&e.Client.IPAddress, b, vs)
+					return in.setStr(&e.Client.IPAddress, b, vs)
 				case "userAgent":
 					return object(b, vs, func(k []byte, vs int) int {
 						switch string(k) {
 						case "rawUserAgent":
-							return setStr(&e.Client.UserAgent.Raw, b, vs)
+							return in.setStr(&e.Client.UserAgent.Raw, b, vs)
 						case "os":
-							return setStr(&e.Client.UserAgent.OS, b, vs)
+							return in.setStr(&e.Client.UserAgent.OS, b, vs)
 						case "browser":
-							return setStr(&e.Client.UserAgent.Browser, b, vs)
+							return in.setStr(&e.Client.UserAgent.Browser, b, vs)
 						}
 						return notThere
 					})
 				case "geographicalContext":
 					return object(b, vs, func(k []byte, vs int) int {
 						if string(k) == "country" {
-							return setStr(&e.Client.Geo.Country, b, vs)
+							return in.setStr(&e.Client.Geo.Country, b, vs)
 						}
 						return notThere
 					})
@@ -217,11 +259,11 @@ func parseEvent(b []byte, e *logEvent) bool {
 			end := object(b, vs, func(k []byte, vs int) int {
 				switch string(k) {
 				case "id":
-					return setStr(&d.ID, b, vs)
+					return in.setStr(&d.ID, b, vs)
 				case "name":
-					return setStr(&d.Name, b, vs)
+					return in.setStr(&d.Name, b, vs)
 				case "os_platform":
-					return setStr(&d.OSPlatform, b, vs)
+					return in.setStr(&d.OSPlatform, b, vs)
 				}
 				return notThere
 			})
@@ -233,7 +275,7 @@ func parseEvent(b []byte, e *logEvent) bool {
 			return object(b, vs, func(k []byte, vs int) int {
 				switch string(k) {
 				case "credentialType":
-					return setStr(&e.AuthContext.CredentialType, b, vs)
+					return in.setStr(&e.AuthContext.CredentialType, b, vs)
 				case "externalSessionId":
 					return setStr(&e.AuthContext.ExternalSessionID, b, vs)
 				}
@@ -245,7 +287,7 @@ func parseEvent(b []byte, e *logEvent) bool {
 				case "asNumber":
 					return setScalar(&e.Security.ASNumber, b, vs)
 				case "asOrg":
-					return setStr(&e.Security.ASOrg, b, vs)
+					return in.setStr(&e.Security.ASOrg, b, vs)
 				}
 				return notThere
 			})
@@ -253,9 +295,9 @@ func parseEvent(b []byte, e *logEvent) bool {
 			return object(b, vs, func(k []byte, vs int) int {
 				switch string(k) {
 				case "result":
-					return setStr(&e.Outcome.Result, b, vs)
+					return in.setStr(&e.Outcome.Result, b, vs)
 				case "reason":
-					return setStr(&e.Outcome.Reason, b, vs)
+					return in.setStr(&e.Outcome.Reason, b, vs)
 				}
 				return notThere
 			})
@@ -266,13 +308,13 @@ func parseEvent(b []byte, e *logEvent) bool {
 				end := object(b, es, func(k []byte, vs int) int {
 					switch string(k) {
 					case "id":
-						return setStr(&t.ID, b, vs)
+						return in.setStr(&t.ID, b, vs)
 					case "type":
-						return setStr(&t.Type, b, vs)
+						return in.setStr(&t.Type, b, vs)
 					case "alternateId":
-						return setStr(&t.AlternateID, b, vs)
+						return in.setStr(&t.AlternateID, b, vs)
 					case "displayName":
-						return setStr(&t.DisplayName, b, vs)
+						return in.setStr(&t.DisplayName, b, vs)
 					case "detailEntry":
 						return object(b, vs, func(k []byte, vs int) int {
 							if string(k) == "methodTypeUsed" {

@@ -14,7 +14,8 @@ import (
 // the reader it replaced (kept below as oldParseEvent: skip each member,
 // then scan the ones it reads again): the same logEvent and the same
 // verdict for the fixture's events, the extra ones, and mutations of them
-// (bytes dropped, changed, truncated) that are still valid JSON. The
+// (bytes dropped, changed, truncated) that are still valid JSON, with
+// one interner for all (as the store has). The
 // journal stores only events validated at ingest; on invalid JSON the two
 // may differ (both are lenient in their own way) and only must not panic.
 func TestParseEventSameAsBefore(t *testing.T) {
@@ -52,9 +53,10 @@ func TestParseEventSameAsBefore(t *testing.T) {
 		}
 	}
 	valid := 0
+	var intern interner // shared, as the store's: values seen before come from it
 	for i, in := range inputs {
 		var got, want logEvent
-		gok, wok := parseEvent(in, &got), oldParseEvent(in, &want)
+		gok, wok := parseEvent(in, &got, &intern), oldParseEvent(in, &want)
 		if !json.Valid(in) {
 			continue
 		}
@@ -77,9 +79,10 @@ func FuzzParseEventSameAsBefore(f *testing.F) {
 	for _, r := range oktaEvents(f, "acme") {
 		f.Add(r.Data)
 	}
+	var intern interner
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var got, want logEvent
-		gok, wok := parseEvent(in, &got), oldParseEvent(in, &want)
+		gok, wok := parseEvent(in, &got, &intern), oldParseEvent(in, &want)
 		if !json.Valid(in) {
 			return
 		}
