@@ -263,7 +263,9 @@ func insertNewest[T any](l []T, v T, at func(T) time.Time) []T {
 // stamp keeps s in *dst when it is newer.
 func stamp(dst **Stamp, s Stamp) {
 	if *dst == nil || s.Time.After((*dst).Time) {
-		*dst = &s
+		n := new(Stamp) // allocated only when kept (&s would move s to the heap on every call)
+		*n = s
+		*dst = n
 	}
 }
 

@@ -310,7 +310,9 @@ func (s *Store) Apply(ctx context.Context, msg uint64, recs []event.Record) erro
 				p = newProfile(k.org, k.user)
 				s.profiles[k] = p
 			}
-			p.onEvict = s.onEvict
+			if p.onEvict == nil {
+				p.onEvict = s.onEvict // a method value allocates: once per profile, not per event
+			}
 			s.dirty[k] = true
 			return p
 		}, users: func(id string) []string {
