@@ -67,8 +67,10 @@ type Store struct {
 	dirty    map[key]bool
 	// enc is Flush's encoding buffer, reused (the KV put copies it).
 	enc []byte
-	// in interns the fold's repeated strings (under mu).
-	in interner
+	// in interns the fold's repeated strings, targets holds an event's
+	// targets while it is folded (both under mu).
+	in      interner
+	targets []target
 	// detUsers are, by (org, detection id), the users a detection was
 	// folded into: a triage event names only the detection. Stored in the
 	// bucket (idxKey) with the profiles.
@@ -297,7 +299,7 @@ func (s *Store) Apply(ctx context.Context, msg uint64, recs []event.Record) erro
 	var err error
 	for i := range recs {
 		r := &recs[i]
-		f := folder{lim: s.cfg.Limits, in: &s.in, get: func(user string) *Profile {
+		f := folder{lim: s.cfg.Limits, in: &s.in, targets: &s.targets, get: func(user string) *Profile {
 			k := key{r.Org, user}
 			p, lerr := s.load(ctx, k)
 			if lerr != nil {
