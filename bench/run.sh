@@ -18,6 +18,10 @@
 #   LOAD_ARGS  extra bench/load flags (word-split)
 #   VERSITYGW  versitygw binary for s3 (default: PATH, $GOPATH/bin, ~/go/bin)
 #   KEEP=1     keep the work directory (server logs) after the run
+#   SETTLE     seconds to wait after the load tool before stopping serve;
+#              the summary then adds settledCpu-s/M: serve's CPU from ready
+#              to the end of the wait, per event (includes the followers
+#              that lag behind the head: query index, activity, detections)
 # serve's own environment (GOMEMLIMIT, GOGC, AUDITSTREAM_CPUPROFILE, ...)
 # passes through.
 set -euo pipefail
@@ -73,6 +77,12 @@ for b in "${binaries[@]}"; do
 	[ -x "$b" ] || { echo "run.sh: $b is not an executable" >&2; exit 2; }
 done
 
+# cpu_ticks prints a process's utime+stime in clock ticks (/proc/PID/stat;
+# the fields after the command name, which may hold spaces).
+cpu_ticks() {
+	sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+
 # free_port prints a loopback port nothing listens on.
 free_port() {
 	local p
@@ -115,17 +125,25 @@ for round in $(seq 1 "$rounds"); do
 			exit 1
 		fi
 		echo "== $scenario, round $round, $bin (pid $server_pid), load: ${args[*]}" >&2
+		cpu0=$(cpu_ticks "$server_pid")
 		out="$work/report-$n.txt"
 		rc=0
 		(cd "$root" && AUDITSTREAM_ADMIN_TOKEN=$token "$work/load" --server "http://127.0.0.1:$port" --pid "$server_pid" "${args[@]}") | tee "$out" || rc=$?
 		[ $rc = 0 ] || status=$rc
+		settled=
+		if [ -n "${SETTLE:-}" ]; then
+			sleep "$SETTLE"
+			events=$(printf '%s\n' "${args[@]}" | sed -n '/^--events$/{n;p;}')
+			settled=$(awk -v a="$cpu0" -v b="$(cpu_ticks "$server_pid")" -v hz="$(getconf CLK_TCK)" -v n="$events" \
+				'BEGIN { printf " settledCpu-s/M=%.1f (%.2f s over load + %ss)", (b-a)/hz/n*1e6, (b-a)/hz, ENVIRON["SETTLE"] }')
+		fi
 		kill -TERM "$server_pid"
 		wait "$server_pid" || true
 		server_pid=
 		rm -rf "$data"
 		label=$bin
 		[ "$bin" = "$work/auditstream" ] && label="cmd/auditstream (this checkout)"
-		summaries+=("$scenario r$round $label: $(sed -n 's/^summary *//p' "$out")")
+		summaries+=("$scenario r$round $label: $(sed -n 's/^summary *//p' "$out")$settled")
 	done
 done
 echo

@@ -16,7 +16,7 @@ import (
 func BenchmarkFold(b *testing.B) {
 	evs := append(oktaEvents(b, "acme"), parseAll(b, "acme", extraEvents...)...)
 	profiles := map[string]*Profile{}
-	f := folder{lim: Limits{}.withDefaults(), get: func(user string) *Profile {
+	f := folder{lim: Limits{}.withDefaults(), in: &interner{}, targets: new([]target), get: func(user string) *Profile {
 		p := profiles[user]
 		if p == nil {
 			p = newProfile("acme", user)

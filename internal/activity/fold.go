@@ -54,10 +54,14 @@ const triageType = "system.detection.update"
 // was folded into, note records them (nil: triage events only reach the
 // users they name).
 type folder struct {
-	lim   Limits
-	get   func(user string) *Profile
-	users func(detection string) []string
-	note  func(detection string, users []string)
+	lim Limits
+	in  *interner // may be nil
+	// targets, when set, is reused for each event's targets (the fold
+	// keeps no reference to them); nil: allocated per event.
+	targets *[]target
+	get     func(user string) *Profile
+	users   func(detection string) []string
+	note    func(detection string, users []string)
 }
 
 // fold applies the event at position pos (journal.Position), published
@@ -68,9 +72,14 @@ type folder struct {
 // type is only left out.
 func (f folder) fold(data []byte, pos uint64, t time.Time) bool {
 	var e logEvent
-	var targets [4]target
-	e.Target = targets[:0]
-	if !parseEvent(data, &e) {
+	if f.targets != nil {
+		e.Target = (*f.targets)[:0]
+	}
+	ok := parseEvent(data, &e, f.in)
+	if f.targets != nil {
+		*f.targets = e.Target[:0] // keep what it grew to
+	}
+	if !ok {
 		return false
 	}
 	e.Published = t

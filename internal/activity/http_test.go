@@ -166,7 +166,7 @@ func TestAPIEvents(t *testing.T) {
 		var want []string
 		for _, r := range e.evs {
 			var ev logEvent
-			parseEvent(r.Data, &ev)
+			parseEvent(r.Data, &ev, nil)
 			hit := ev.Actor.ID == user
 			for _, tg := range ev.Target {
 				hit = hit || tg.ID == user

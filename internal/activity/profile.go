@@ -2,6 +2,7 @@ package activity
 
 import (
 	"slices"
+	"sort"
 	"strings"
 	"time"
 )
@@ -226,13 +227,28 @@ func (p *Profile) evict(list string) {
 	}
 }
 
-// pushAction adds a to list (newest first), keeping max.
+// pushAction adds a to list (newest first), keeping max. Action lists
+// are only ever built here, so they are sorted: the place is found by
+// binary search (the first action a is newer than, after any of the same
+// time, as insertNewest finds it), and an action that would land past
+// max is counted as evicted without being inserted.
 func (p *Profile) pushAction(list *[]Action, name string, a Action, max int) {
-	*list = insertNewest(*list, a, func(x Action) time.Time { return x.Time })
-	if len(*list) > max {
-		*list = (*list)[:max]
+	l := *list
+	i := sort.Search(len(l), func(i int) bool { return a.Time.After(l[i].Time) })
+	if i >= max {
 		p.evict(name)
+		return
 	}
+	if len(l) >= max {
+		// Full (or longer, stored under a higher limit): shift down over
+		// the last kept one instead of growing, and cut at max.
+		copy(l[i+1:max], l[i:max-1])
+		l[i] = a
+		*list = l[:max]
+		p.evict(name)
+		return
+	}
+	*list = slices.Insert(l, i, a)
 }
 
 // insertNewest inserts v in l ordered newest first by at.
@@ -247,7 +263,9 @@ func insertNewest[T any](l []T, v T, at func(T) time.Time) []T {
 // stamp keeps s in *dst when it is newer.
 func stamp(dst **Stamp, s Stamp) {
 	if *dst == nil || s.Time.After((*dst).Time) {
-		*dst = &s
+		n := new(Stamp) // allocated only when kept (&s would move s to the heap on every call)
+		*n = s
+		*dst = n
 	}
 }
 

@@ -10,81 +10,170 @@ import (
 // (stored events were validated at ingest), without reflection and
 // allocating only the strings it keeps: encoding/json cost about 14 µs
 // an event, most of the fold (BENCHMARKS.md).
+//
+// It walks the event once: a member the fold descends into (actor,
+// client, target, ...) is read where it lies instead of being skipped
+// first and scanned again, and member names are compared as written
+// (decoded only when they hold an escape), so each byte of the event is
+// scanned about once.
 
-// members calls fn with each member of the JSON object obj: its name as
-// written (with quotes) and its value. It reports false when obj is not an
-// object.
-func members(obj []byte, fn func(key, val []byte)) bool {
-	i := jsonlex.SkipSpace(obj, 0)
-	if i >= len(obj) || obj[i] != '{' {
-		return false
+// Results of object and array besides the offset past the value.
+const (
+	// notThere: the value is not an object (or array); the caller skips
+	// it with jsonlex.SkipValue, which fails on malformed JSON.
+	notThere = -1
+	// malformed: the value is not valid JSON.
+	malformed = -2
+)
+
+// object walks the JSON object at b[i:] (after spaces), calling fn with
+// each member's name (unquoted, escapes decoded) and the offset of its
+// value. fn returns the offset just past the value it read, or notThere
+// or malformed to have it skipped. object returns the offset past the
+// object, notThere when the value at i is not an object, or malformed.
+func object(b []byte, i int, fn func(name []byte, vs int) int) int {
+	i = jsonlex.SkipSpace(b, i)
+	if i >= len(b) || b[i] != '{' {
+		return notThere
 	}
 	i++
 	for {
-		i = jsonlex.SkipSpace(obj, i)
-		if i >= len(obj) || obj[i] == '}' {
-			return i < len(obj)
+		i = jsonlex.SkipSpace(b, i)
+		if i >= len(b) {
+			return malformed
 		}
-		if obj[i] == ',' {
+		switch b[i] {
+		case '}':
+			return i + 1
+		case ',':
 			i++
 			continue
+		case '"':
+		default:
+			return malformed
 		}
-		if obj[i] != '"' {
-			return false
-		}
-		ke, ok := jsonlex.SkipString(obj, i)
+		ke, ok := jsonlex.SkipString(b, i)
 		if !ok {
-			return false
+			return malformed
 		}
-		key := obj[i:ke]
-		i = jsonlex.SkipSpace(obj, ke)
-		if i >= len(obj) || obj[i] != ':' {
-			return false
+		name := b[i+1 : ke-1]
+		if bytes.IndexByte(name, '\\') >= 0 {
+			dec, _, bad := jsonlex.AppendUnescaped(nil, b, i+1)
+			if bad >= 0 {
+				dec = nil // names nothing the fold reads
+			}
+			name = dec
 		}
-		vs := jsonlex.SkipSpace(obj, i+1)
-		ve, ok := jsonlex.SkipValue(obj, vs)
-		if !ok {
-			return false
+		i = jsonlex.SkipSpace(b, ke)
+		if i >= len(b) || b[i] != ':' {
+			return malformed
 		}
-		fn(key, obj[vs:ve])
+		vs := jsonlex.SkipSpace(b, i+1)
+		// A value fn could not read (notThere, malformed) is skipped: a
+		// malformed member fails the object only if skipping it fails,
+		// as when every member was skipped before being read.
+		ve := fn(name, vs)
+		if ve < 0 {
+			if ve, ok = jsonlex.SkipValue(b, vs); !ok {
+				return malformed
+			}
+		}
 		i = ve
 	}
 }
 
-// elements calls fn with each element of the JSON array arr.
-func elements(arr []byte, fn func(val []byte)) {
-	i := jsonlex.SkipSpace(arr, 0)
-	if i >= len(arr) || arr[i] != '[' {
-		return
+// array walks the JSON array at b[i:] as object walks an object: fn gets
+// each element's offset and returns the offset past it, notThere or
+// malformed.
+func array(b []byte, i int, fn func(es int) int) int {
+	i = jsonlex.SkipSpace(b, i)
+	if i >= len(b) || b[i] != '[' {
+		return notThere
 	}
 	i++
 	for {
-		i = jsonlex.SkipSpace(arr, i)
-		if i >= len(arr) || arr[i] == ']' {
-			return
+		i = jsonlex.SkipSpace(b, i)
+		if i >= len(b) {
+			return malformed
 		}
-		if arr[i] == ',' {
+		switch b[i] {
+		case ']':
+			return i + 1
+		case ',':
 			i++
 			continue
 		}
-		ve, ok := jsonlex.SkipValue(arr, i)
-		if !ok {
-			return
+		ve := fn(i)
+		if ve < 0 {
+			var ok bool
+			if ve, ok = jsonlex.SkipValue(b, i); !ok {
+				return malformed
+			}
 		}
-		fn(arr[i:ve])
 		i = ve
 	}
 }
 
-// is reports whether the quoted key names name.
-func is(key []byte, name string) bool {
-	if len(key) == len(name)+2 && string(key[1:len(key)-1]) == name {
-		return true
+// setStr sets *dst to the value at b[vs] as str reads it and returns the
+// offset past the value.
+func setStr(dst *string, b []byte, vs int) int {
+	ve, ok := jsonlex.SkipValue(b, vs)
+	if !ok {
+		return malformed
 	}
-	if bytes.IndexByte(key, '\\') < 0 {
-		return false
+	*dst = str(b[vs:ve])
+	return ve
+}
+
+// setScalar sets *dst to the value at b[vs] as scalar reads it.
+func setScalar(dst *string, b []byte, vs int) int {
+	ve, ok := jsonlex.SkipValue(b, vs)
+	if !ok {
+		return malformed
 	}
-	return str(key) == name
+	*dst = scalar(b[vs:ve])
+	return ve
+}
+
+// interner hands out one string per distinct value for the members that
+// repeat from event to event (event types, actors, addresses, agents,
+// outcomes), so reading them allocates nothing once seen; unique ones
+// (uuids, transaction ids) are not interned. It holds at most maxInterned
+// values and starts over when full. The zero value is ready; a nil
+// interner allocates every string. Not safe for concurrent use.
+type interner struct{ m map[string]string }
+
+// maxInterned bounds an interner: about 0.5 MB of short strings.
+const maxInterned = 8192
+
+// setStr is setStr with the value interned when it is a plain string.
+func (in *interner) setStr(dst *string, b []byte, vs int) int {
+	ve, ok := jsonlex.SkipValue(b, vs)
+	if !ok {
+		return malformed
+	}
+	*dst = in.str(b[vs:ve])
+	return ve
+}
+
+// str is str(v), interned when v is a string without escapes.
+func (in *interner) str(v []byte) string {
+	if in == nil || len(v) < 2 || v[0] != '"' {
+		return str(v)
+	}
+	raw := v[1 : len(v)-1]
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		return str(v)
+	}
+	if s, ok := in.m[string(raw)]; ok { // no allocation
+		return s
+	}
+	if in.m == nil || len(in.m) >= maxInterned {
+		in.m = make(map[string]string, 256)
+	}
+	s := string(raw)
+	in.m[s] = s
+	return s
 }
 
 // str is a JSON string value decoded, "" for anything else (null, a
@@ -112,102 +201,166 @@ func scalar(v []byte) string {
 	return str(v)
 }
 
-// field is one member of a JSON object that parseEvent keeps: its name and
-// what to do with its value. The rows below are the event's members the
-// fold reads, one line each, instead of a switch per nested object.
-type field struct {
-	name string
-	set  func(v []byte)
-}
-
-// text keeps the member name, a JSON string, in dst.
-func text(name string, dst *string) field {
-	return field{name, func(v []byte) { *dst = str(v) }}
-}
-
-// number keeps the member name, a JSON string or a number as written, in
-// dst.
-func number(name string, dst *string) field {
-	return field{name, func(v []byte) { *dst = scalar(v) }}
-}
-
-// object reads the member name, a JSON object, with the rows fs.
-func object(name string, fs ...field) field {
-	return field{name, func(v []byte) { assign(v, fs...) }}
-}
-
-// assign hands each member of obj to the first row of fs that names it;
-// members no row names are passed over. It reports false when obj is not
-// an object.
-func assign(obj []byte, fs ...field) bool {
-	return members(obj, func(k, v []byte) {
-		for _, f := range fs {
-			if is(k, f.name) {
-				f.set(v)
-				return
-			}
-		}
-	})
-}
-
 // parseEvent reads the members a profile needs from an event's JSON; false
-// when it is not a JSON object.
-func parseEvent(data []byte, e *logEvent) bool {
-	return assign(data,
-		text("uuid", &e.UUID),
-		text("eventType", &e.EventType),
-		text("displayMessage", &e.DisplayMessage),
-		object("actor",
-			text("id", &e.Actor.ID),
-			text("type", &e.Actor.Type),
-			text("alternateId", &e.Actor.AlternateID),
-			text("displayName", &e.Actor.DisplayName)),
-		object("client",
-			text("ipAddress", &e.Client.IPAddress),
-			object("userAgent",
-				text("rawUserAgent", &e.Client.UserAgent.Raw),
-				text("os", &e.Client.UserAgent.OS),
-				text("browser", &e.Client.UserAgent.Browser)),
-			object("geographicalContext", text("country", &e.Client.Geo.Country))),
-		field{"device", func(v []byte) {
+// when it is not a JSON object or not valid JSON. in (may be nil) interns
+// the members that repeat.
+func parseEvent(b []byte, e *logEvent, in *interner) bool {
+	return object(b, 0, func(k []byte, vs int) int {
+		switch string(k) {
+		case "uuid":
+			return setStr(&e.UUID, b, vs)
+		case "eventType":
+			return in.setStr(&e.EventType, b, vs)
+		case "displayMessage":
+			return in.setStr(&e.DisplayMessage, b, vs)
+		case "actor":
+			return object(b, vs, func(k []byte, vs int) int {
+				switch string(k) {
+				case "id":
+					return in.setStr(&e.Actor.ID, b, vs)
+				case "type":
+					return in.setStr(&e.Actor.Type, b, vs)
+				case "alternateId":
+					return in.setStr(&e.Actor.AlternateID, b, vs)
+				case "displayName":
+					return in.setStr(&e.Actor.DisplayName, b, vs)
+				}
+				return notThere
+			})
+		case "client":
+			return object(b, vs, func(k []byte, vs int) int {
+				switch string(k) {
+				case "ipAddress":
+					return in.setStr(&e.Client.IPAddress, b, vs)
+				case "userAgent":
+					return object(b, vs, func(k []byte, vs int) int {
+						switch string(k) {
+						case "rawUserAgent":
+							return in.setStr(&e.Client.UserAgent.Raw, b, vs)
+						case "os":
+							return in.setStr(&e.Client.UserAgent.OS, b, vs)
+						case "browser":
+							return in.setStr(&e.Client.UserAgent.Browser, b, vs)
+						}
+						return notThere
+					})
+				case "geographicalContext":
+					return object(b, vs, func(k []byte, vs int) int {
+						if string(k) == "country" {
+							return in.setStr(&e.Client.Geo.Country, b, vs)
+						}
+						return notThere
+					})
+				}
+				return notThere
+			})
+		case "device":
 			var d deviceInfo
-			if assign(v,
-				text("id", &d.ID),
-				text("name", &d.Name),
-				text("os_platform", &d.OSPlatform)) {
+			end := object(b, vs, func(k []byte, vs int) int {
+				switch string(k) {
+				case "id":
+					return in.setStr(&d.ID, b, vs)
+				case "name":
+					return in.setStr(&d.Name, b, vs)
+				case "os_platform":
+					return in.setStr(&d.OSPlatform, b, vs)
+				}
+				return notThere
+			})
+			if end >= 0 {
 				e.Device = &d
 			}
-		}},
-		object("authenticationContext",
-			text("credentialType", &e.AuthContext.CredentialType),
-			text("externalSessionId", &e.AuthContext.ExternalSessionID)),
-		object("securityContext",
-			number("asNumber", &e.Security.ASNumber),
-			text("asOrg", &e.Security.ASOrg)),
-		object("outcome",
-			text("result", &e.Outcome.Result),
-			text("reason", &e.Outcome.Reason)),
-		field{"target", func(v []byte) {
+			return end
+		case "authenticationContext":
+			return object(b, vs, func(k []byte, vs int) int {
+				switch string(k) {
+				case "credentialType":
+					return in.setStr(&e.AuthContext.CredentialType, b, vs)
+				case "externalSessionId":
+					return setStr(&e.AuthContext.ExternalSessionID, b, vs)
+				}
+				return notThere
+			})
+		case "securityContext":
+			return object(b, vs, func(k []byte, vs int) int {
+				switch string(k) {
+				case "asNumber":
+					return setScalar(&e.Security.ASNumber, b, vs)
+				case "asOrg":
+					return in.setStr(&e.Security.ASOrg, b, vs)
+				}
+				return notThere
+			})
+		case "outcome":
+			return object(b, vs, func(k []byte, vs int) int {
+				switch string(k) {
+				case "result":
+					return in.setStr(&e.Outcome.Result, b, vs)
+				case "reason":
+					return in.setStr(&e.Outcome.Reason, b, vs)
+				}
+				return notThere
+			})
+		case "target":
 			e.Target = e.Target[:0]
-			elements(v, func(v []byte) {
+			return array(b, vs, func(es int) int {
 				var t target
-				if assign(v,
-					text("id", &t.ID),
-					text("type", &t.Type),
-					text("alternateId", &t.AlternateID),
-					text("displayName", &t.DisplayName),
-					object("detailEntry", number("methodTypeUsed", &t.MethodTypeUsed))) {
+				end := object(b, es, func(k []byte, vs int) int {
+					switch string(k) {
+					case "id":
+						return in.setStr(&t.ID, b, vs)
+					case "type":
+						return in.setStr(&t.Type, b, vs)
+					case "alternateId":
+						return in.setStr(&t.AlternateID, b, vs)
+					case "displayName":
+						return in.setStr(&t.DisplayName, b, vs)
+					case "detailEntry":
+						return object(b, vs, func(k []byte, vs int) int {
+							if string(k) == "methodTypeUsed" {
+								return setScalar(&t.MethodTypeUsed, b, vs)
+							}
+							return notThere
+						})
+					}
+					return notThere
+				})
+				if end >= 0 {
 					e.Target = append(e.Target, t)
 				}
+				return end
 			})
-		}},
-		object("transaction", text("id", &e.Transaction.ID)),
-		object("debugContext", object("debugData",
-			number("factor", &e.Debug.Factor),
-			number("detectionId", &e.Debug.DetectionID),
-			number("level", &e.Debug.Level),
-			number("groupBy", &e.Debug.GroupBy),
-			number("status", &e.Debug.Status),
-			number("note", &e.Debug.Note))),
-	)
+		case "transaction":
+			return object(b, vs, func(k []byte, vs int) int {
+				if string(k) == "id" {
+					return setStr(&e.Transaction.ID, b, vs)
+				}
+				return notThere
+			})
+		case "debugContext":
+			return object(b, vs, func(k []byte, vs int) int {
+				if string(k) != "debugData" {
+					return notThere
+				}
+				return object(b, vs, func(k []byte, vs int) int {
+					switch string(k) {
+					case "factor":
+						return setScalar(&e.Debug.Factor, b, vs)
+					case "detectionId":
+						return setScalar(&e.Debug.DetectionID, b, vs)
+					case "level":
+						return setScalar(&e.Debug.Level, b, vs)
+					case "groupBy":
+						return setScalar(&e.Debug.GroupBy, b, vs)
+					case "status":
+						return setScalar(&e.Debug.Status, b, vs)
+					case "note":
+						return setScalar(&e.Debug.Note, b, vs)
+					}
+					return notThere
+				})
+			})
+		}
+		return notThere
+	}) >= 0
 }

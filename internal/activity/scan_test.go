@@ -1,6 +1,10 @@
 package activity
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+	"unsafe"
+)
 
 // TestParseEvent checks the direct JSON reading against what
 // encoding/json would give: escapes, numbers and strings for asNumber,
@@ -52,7 +56,7 @@ func TestParseEvent(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var e logEvent
-			if got := parseEvent([]byte(tc.data), &e); got != tc.ok {
+			if got := parseEvent([]byte(tc.data), &e, nil); got != tc.ok {
 				t.Fatalf("ok: got %v, want %v", got, tc.ok)
 			}
 			if tc.check != nil {
@@ -61,5 +65,36 @@ func TestParseEvent(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestInterner checks that an interner gives the value read, the same
+// string for a value seen before, decodes escaped values without keeping
+// them, and starts over at maxInterned values.
+func TestInterner(t *testing.T) {
+	var in interner
+	a := in.str([]byte(`"user.session.start"`))
+	b := in.str([]byte(`"user.session.start"`))
+	if a != "user.session.start" || unsafe.StringData(a) != unsafe.StringData(b) {
+		t.Fatalf("got %q and %q (distinct copies: %v), want one interned string", a, b, unsafe.StringData(a) != unsafe.StringData(b))
+	}
+	if got := in.str([]byte(`"a\u0041"`)); got != "aA" {
+		t.Errorf("escaped: got %q, want %q", got, "aA")
+	}
+	if got := in.str([]byte(`12`)); got != "" {
+		t.Errorf("number: got %q, want %q", got, "")
+	}
+	if len(in.m) != 1 {
+		t.Errorf("got %d interned values, want 1", len(in.m))
+	}
+	for i := range maxInterned + 1 {
+		in.str([]byte(fmt.Sprintf(`"v%d"`, i)))
+	}
+	if len(in.m) > maxInterned {
+		t.Errorf("got %d interned values, want at most %d", len(in.m), maxInterned)
+	}
+	var none *interner
+	if got := none.str([]byte(`"x"`)); got != "x" {
+		t.Errorf("nil interner: got %q, want %q", got, "x")
 	}
 }

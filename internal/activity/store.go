@@ -65,6 +65,12 @@ type Store struct {
 	mu       sync.Mutex
 	profiles map[key]*Profile
 	dirty    map[key]bool
+	// enc is Flush's encoding buffer, reused (the KV put copies it).
+	enc []byte
+	// in interns the fold's repeated strings, targets holds an event's
+	// targets while it is folded (both under mu).
+	in      interner
+	targets []target
 	// detUsers are, by (org, detection id), the users a detection was
 	// folded into: a triage event names only the detection. Stored in the
 	// bucket (idxKey) with the profiles.
@@ -293,7 +299,7 @@ func (s *Store) Apply(ctx context.Context, msg uint64, recs []event.Record) erro
 	var err error
 	for i := range recs {
 		r := &recs[i]
-		f := folder{lim: s.cfg.Limits, get: func(user string) *Profile {
+		f := folder{lim: s.cfg.Limits, in: &s.in, targets: &s.targets, get: func(user string) *Profile {
 			k := key{r.Org, user}
 			p, lerr := s.load(ctx, k)
 			if lerr != nil {
@@ -306,7 +312,9 @@ func (s *Store) Apply(ctx context.Context, msg uint64, recs []event.Record) erro
 				p = newProfile(k.org, k.user)
 				s.profiles[k] = p
 			}
-			p.onEvict = s.onEvict
+			if p.onEvict == nil {
+				p.onEvict = s.onEvict // a method value allocates: once per profile, not per event
+			}
 			s.dirty[k] = true
 			return p
 		}, users: func(id string) []string {
@@ -340,9 +348,14 @@ func (s *Store) Flush(ctx context.Context) error {
 	defer s.mu.Unlock()
 	for k := range s.dirty {
 		p := s.profiles[k]
-		b, err := json.Marshal(p)
-		if err != nil {
-			return fmt.Errorf("encode profile %s: %w", kvKey(k), err)
+		b, ok := appendProfile(s.enc[:0], p)
+		if ok {
+			s.enc = b
+		} else {
+			var err error
+			if b, err = json.Marshal(p); err != nil {
+				return fmt.Errorf("encode profile %s: %w", kvKey(k), err)
+			}
 		}
 		if _, err := s.deps.KV.Put(ctx, kvKey(k), b); err != nil {
 			return fmt.Errorf("store profile %s: %w", kvKey(k), err)

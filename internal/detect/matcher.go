@@ -67,6 +67,9 @@ type Matcher struct {
 	// sec and secText cache the envelope time of the last event's second.
 	sec     int64
 	secText string
+	// apiOrg and apiSource are the last org fed without an envelope
+	// source (events of the API) and its source, auditstream.<org>.
+	apiOrg, apiSource string
 }
 
 // MatchStats are the matcher's counters, for metrics.
@@ -203,7 +206,12 @@ func (m *Matcher) Feed(r *event.Record, out []Raised) []Raised {
 	m.stats.Events++
 	source := r.Source
 	if source == "" {
-		source = "auditstream." + r.Org
+		// The API's source, built once per org in a row (one allocation
+		// per event before).
+		if r.Org != m.apiOrg || m.apiSource == "" {
+			m.apiOrg, m.apiSource = r.Org, "auditstream."+r.Org
+		}
+		source = m.apiSource
 	}
 	routes := m.routeOf(r.Source, source)
 	if routes == 0 {

@@ -2,8 +2,10 @@ package event
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -93,6 +95,16 @@ func (s *scanner) same(a, b name) bool {
 		return bytes.Equal(s.raw[a.start:a.end], s.raw[b.start:b.end])
 	}
 	return bytes.Equal(s.text(a), s.text(b))
+}
+
+// careBytes flags (0x80) the bytes of the little-endian word x that
+// needsCare marks; its lowest flag is always such a byte, higher ones may
+// be false positives (the "has zero byte" and "has byte less than" word
+// tests leave borrows above a hit).
+func careBytes(x uint64) uint64 {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	q, b := x^('"'*lo), x^('\\'*lo)
+	return ((q-lo)&^q|(b-lo)&^b|(x-0x20*lo)&^x)&hi | x&hi
 }
 
 // needsCare marks the bytes a string scan must look at: the quote, the
@@ -280,6 +292,15 @@ func (s *scanner) str(i int) (end int, escaped bool, err error) {
 	raw := s.raw
 	j := i + 1
 	for j < len(raw) {
+		if j+8 <= len(raw) {
+			// 8 bytes at a time up to the first one that needs care.
+			m := careBytes(binary.LittleEndian.Uint64(raw[j:]))
+			if m == 0 {
+				j += 8
+				continue
+			}
+			j += bits.TrailingZeros64(m) >> 3
+		}
 		c := raw[j]
 		if !needsCare[c] {
 			j++

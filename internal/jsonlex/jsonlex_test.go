@@ -2,6 +2,7 @@ package jsonlex
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -188,6 +189,77 @@ func TestMembers(t *testing.T) {
 			if got[i].Key != tt.want[i].Key || string(got[i].Value) != string(tt.want[i].Value) {
 				t.Errorf("%s: member %d: got %s=%s, want %s=%s", tt.in, i, got[i].Key, got[i].Value, tt.want[i].Key, tt.want[i].Value)
 			}
+		}
+	}
+}
+
+// skipStringBytewise is SkipString as it was before the 8-byte scan: the
+// reference for TestSkipStringSameAsBytewise.
+func skipStringBytewise(b []byte, i int) (int, bool) {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1, true
+		}
+	}
+	return i, false
+}
+
+// TestSkipStringSameAsBytewise checks the word-at-a-time SkipString
+// against the byte loop on strings with quotes, backslashes (also
+// doubled, also last), bytes next to them in value ('!', '#', '[', ']',
+// 0xa2, 0xdc) and long runs, at every start offset and every length.
+func TestSkipStringSameAsBytewise(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	alphabet := []byte("ab\"\\!#[]\xa2\xdc \x00\x7f")
+	for n := range 3000 {
+		size := rng.IntN(40)
+		b := make([]byte, size+1)
+		b[0] = '"'
+		for j := 1; j < len(b); j++ {
+			if rng.IntN(4) == 0 {
+				b[j] = alphabet[rng.IntN(len(alphabet))]
+			} else {
+				b[j] = 'a' + byte(rng.IntN(26))
+			}
+		}
+		for start := range b {
+			gotEnd, gotOK := SkipString(b, start)
+			wantEnd, wantOK := skipStringBytewise(b, start)
+			if gotEnd != wantEnd || gotOK != wantOK {
+				t.Fatalf("case %d: SkipString(%q, %d): got %d %v, want %d %v", n, b, start, gotEnd, gotOK, wantEnd, wantOK)
+			}
+		}
+	}
+}
+
+// FuzzSkipString compares SkipString with the byte loop on fuzzed input.
+func FuzzSkipString(f *testing.F) {
+	f.Add([]byte(`"abcdefgh\"ijklmnop\\"x`), 0)
+	f.Fuzz(func(t *testing.T, b []byte, i int) {
+		if i < 0 || i >= len(b) {
+			return
+		}
+		gotEnd, gotOK := SkipString(b, i)
+		wantEnd, wantOK := skipStringBytewise(b, i)
+		if gotEnd != wantEnd || gotOK != wantOK {
+			t.Fatalf("SkipString(%q, %d): got %d %v, want %d %v", b, i, gotEnd, gotOK, wantEnd, wantOK)
+		}
+	})
+}
+
+// BenchmarkSkipValueEvent skips a 1.4 KB Okta LogEvent (the shape of
+// testdata/okta) as readers of stored events do with what they do not
+// read: SkipString over every string.
+func BenchmarkSkipValueEvent(b *testing.B) {
+	ev := []byte(`{"actor":{"id":"00uttidj01jqL21aM1d6","type":"User","alternateId":"john.doe@example.com","displayName":"John Doe","detailEntry":null},"client":{"userAgent":{"rawUserAgent":"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/127.0.0.0 Safari/537.36","os":"Mac OS X","browser":"CHROME"},"zone":null,"device":"Computer","id":null,"ipAddress":"10.0.0.1","geographicalContext":{"city":"New York","state":"New York","country":"United States","postalCode":"10013","geolocation":{"lat":40.3157,"lon":-74.01}}},"device":{"id":"guofdhyjex1feOgbN1d9","name":"Mac15,6","os_platform":"OSX","os_version":"14.6.0","managed":false,"registered":true,"device_integrator":null,"disk_encryption_type":"ALL_INTERNAL_VOLUMES","screen_lock_type":"BIOMETRIC","jailbreak":null,"secure_hardware_present":true},"authenticationContext":{"authenticationProvider":null,"credentialProvider":null,"credentialType":null,"issuer":null,"interface":null,"authenticationStep":0,"rootSessionId":"idxBager62CSveUkTxvgRtonA","externalSessionId":"idxBager62CSveUkTxvgRtonA"},"displayMessage":"User login to Okta","eventType":"user.session.start","outcome":{"result":"SUCCESS","reason":null},"published":"2024-08-13T15:58:20.353Z","securityContext":{"asNumber":394089,"asOrg":"ASN 0000","isp":"google","domain":null,"isProxy":false},"severity":"INFO","debugContext":{"debugData":{"requestId":"ab609228fe84ce59cdcbfa690bcce016","requestUri":"/idp/idx/authenticators/poll","url":"/idp/idx/authenticators/poll"}},"legacyEventType":"core.user_auth.login_success","transaction":{"type":"WEB","id":"ab609228fe84ce59cdcbfa690bgce016","detail":null},"uuid":"dc9fd3c0-598c-11ef-8478-2b7584bf8d5a","version":"0","request":{"ipChain":[{"ip":"10.0.0.1","geographicalContext":{"city":"New York","state":"New York","country":"United States","postalCode":"10013","geolocation":{"lat":40.3157,"lon":-74.01}},"version":"V4","source":null}]},"target":[{"id":"pfdfdhyjf0HMbkP2e1d7","type":"AuthenticatorEnrollment","alternateId":"unknown","displayName":"Okta Verify","detailEntry":null},{"id":"0oatxlef9sQvvqInq5d6","type":"AppInstance","alternateId":"Okta Admin Console","displayName":"Okta Admin Console","detailEntry":null}]}`)
+	b.SetBytes(int64(len(ev)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if end, ok := SkipValue(ev, 0); !ok || end != len(ev) {
+			b.Fatalf("got %d %v, want %d true", end, ok, len(ev))
 		}
 	}
 }
