@@ -188,6 +188,9 @@ func NewRunner(cfg RunnerConfig) *Runner {
 	if dr, ok := cfg.Sink.(sink.DigestReporter); ok {
 		dr.ReportDigests(r.digestOutcome)
 	}
+	if df, ok := cfg.Sink.(sink.DigestFencer); ok && cfg.Fenced != nil {
+		df.FenceDigests(cfg.Fenced)
+	}
 	return r
 }
 
