@@ -335,7 +335,11 @@ egress:
   allow: [%q]
 cluster:
   nodeId: %s
-`, listen, filepath.Join(dir, "data"), strings.Join(natsURLs, ","), receiverNet, id)
+integrity:
+  keys:
+    - id: %s
+      privateKey: %s
+`, listen, filepath.Join(dir, "data"), strings.Join(natsURLs, ","), receiverNet, id, signingKey.ID, signingKey.PrivateKey.Reveal())
 	cf := filepath.Join(dir, "node.yaml")
 	if err := os.WriteFile(cf, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
