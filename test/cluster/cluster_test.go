@@ -212,6 +212,7 @@ func TestClusterFaults(t *testing.T) {
 		s.nodes = append(s.nodes, startNode(t, bin, fmt.Sprintf("node%d", i+1), fmt.Sprintf("127.0.0.1:%d", freePort(t, "127.0.0.1")), s.natsURLs, recvNet, nil))
 	}
 	s.nodes = append(s.nodes, startNode(t, bin, "node3", s.ns.webNS+":18080", s.natsURLs, recvNet, s.ns))
+	s.waitLive()
 	s.createStreams()
 	t.Logf("cluster up in %v: nats %v, nodes %v", time.Since(start).Round(time.Millisecond), s.natsURLs, []string{s.nodes[0].addr, s.nodes[1].addr, s.nodes[2].addr})
 	t.Log("| fault | producer errors | acked | acked-but-lost | duplicates | order violations | recovery | notes |")
@@ -347,6 +348,23 @@ func (s *suite) arrivals(st stream) []arrival {
 		return s.archive.arrivals(s.t)
 	}
 	return s.rc.arrivals(st.name)
+}
+
+// waitLive waits until node1 sees the three nodes live, so that streams
+// spread over all three (a node that started last could otherwise own
+// nothing yet when the streams are created).
+func (s *suite) waitLive() {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		live, err := s.nodes[0].live()
+		if err == nil && len(live) == len(s.nodes) {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("nodes live after 60s: %v (%v), want all %d", live, err, len(s.nodes))
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 // waitOwned waits until every stream has an owner.
