@@ -240,7 +240,7 @@ func TestClusterFaults(t *testing.T) {
 	s.phase("SIGSTOP of an owning node past its lease, then SIGCONT", func(t *testing.T, p *phaseCtx) {
 		n3 := s.nodes[2]
 		mine := s.ownedBy(n3.id)
-		p.note("paused node3 (owner of %d streams) for %v", len(mine), leaseTTL+5*time.Second)
+		p.note("paused node3 (owner of %s) for %v", s.names(mine), leaseTTL+5*time.Second)
 		n3.signal(syscall.SIGSTOP)
 		time.Sleep(leaseTTL + 5*time.Second)
 		n3.signal(syscall.SIGCONT)
@@ -263,7 +263,7 @@ func TestClusterFaults(t *testing.T) {
 	s.phase("network partition of one serve node from NATS", func(t *testing.T, p *phaseCtx) {
 		n3 := s.nodes[2]
 		mine := s.ownedBy(n3.id)
-		p.note("cut node3 (owner of %d streams) off for %v", len(mine), leaseTTL+10*time.Second)
+		p.note("cut node3 (owner of %s) off for %v", s.names(mine), leaseTTL+10*time.Second)
 		s.ns.partition(t, true)
 		cut := time.Now()
 		time.Sleep(leaseTTL + 10*time.Second)
@@ -401,6 +401,18 @@ func (s *suite) ownedBy(node string) []string {
 		}
 	}
 	return ids
+}
+
+// names are the names of the streams ids, sorted.
+func (s *suite) names(ids []string) string {
+	var names []string
+	for _, st := range s.streams {
+		if slices.Contains(ids, st.id) {
+			names = append(names, st.name)
+		}
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
 }
 
 func (s *suite) nodeByID(id string) *node {
