@@ -163,6 +163,9 @@ type Object struct {
 var (
 	// ErrExists: Create found the key already there.
 	ErrExists = errors.New("already exists")
+	// ErrFenced is the outcome of a digest not written because
+	// Deps.Fenced said the writer must not write any more.
+	ErrFenced = errors.New("not written: the stream's lease ran out, its next owner's digest lists the objects")
 	// ErrNotFound: Read found no such key.
 	ErrNotFound = errors.New("not found")
 )

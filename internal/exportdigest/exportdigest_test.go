@@ -3,10 +3,12 @@ package exportdigest_test
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -394,5 +396,48 @@ func TestAddDuringADigest(t *testing.T) {
 	}
 	if got := w.Pending(); got != 1 {
 		t.Errorf("got %d objects waiting, want events-y.ndjson", got)
+	}
+}
+
+// TestFencedWriterLeavesTheChainToTheNextOwner: an owner whose lease ran
+// out (paused, cut off) writes no digest when it wakes, from Flush or
+// Close, so the chain its successor went on with is not forked; the
+// successor's digest lists the object it left undigested.
+func TestFencedWriterLeavesTheChainToTheNextOwner(t *testing.T) {
+	tr := standard(t)
+	var fenced atomic.Bool
+	var reported []error
+	old := exportdigest.NewWriter(exportdigest.Config{Stream: "0ls1", Interval: time.Hour},
+		exportdigest.Deps{Store: tr.store, Signer: tr.keys, Data: isData, Describe: describe,
+			Fenced: fenced.Load, Report: func(err error) { reported = append(reported, err) }})
+	if err := old.Recover(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	tr.w = old
+	tr.object(t, "events-d.ndjson", 4) // written, then the owner pauses past its lease
+	fenced.Store(true)
+
+	next := tr.writer()
+	if err := next.Recover(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	tr.w = next
+	tr.object(t, "events-e.ndjson", 1)
+	tr.flush(t)
+
+	if err := old.Flush(t.Context()); !errors.Is(err, exportdigest.ErrFenced) {
+		t.Errorf("fenced Flush: got %v, want ErrFenced", err)
+	}
+	if err := old.Close(t.Context()); !errors.Is(err, exportdigest.ErrFenced) {
+		t.Errorf("fenced Close: got %v, want ErrFenced", err)
+	}
+	if len(reported) != 0 {
+		t.Errorf("reported: got %v, want nothing (no failure of the owner)", reported)
+	}
+	if got := len(tr.digests(t)); got != 4 {
+		t.Errorf("got %d digests, want 4 (the successor's only)", got)
+	}
+	if r := tr.verify(t, tr.keys); !r.OK() || r.Objects != 5 || len(r.Warnings)+len(r.Infos) > 0 {
+		t.Errorf("got %s, %v %v %v, want 5 objects verified and nothing else", r.Summary(), r.Failures, r.Warnings, r.Infos)
 	}
 }

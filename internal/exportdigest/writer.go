@@ -94,8 +94,15 @@ type Deps struct {
 	// Close tried to write: the error, or nil once one was written (or
 	// nothing was waiting). A stream shows the failures in its status, a
 	// metric and the System Log (sink.DigestReporter); the writer itself
-	// only logs them.
+	// only logs them. A digest not written because of Fenced is not
+	// reported (it is no failure of the stream's owner).
 	Report func(err error)
+	// Fenced, when set, reports that the writer must not write any more
+	// digests: the stream's lease ran out and another process may own it
+	// (and go on with its chain). Each digest is checked against it just
+	// before it is written; the objects then wait, Flush and Close answer
+	// ErrFenced, and the next owner's recovery lists the objects.
+	Fenced func() bool
 }
 
 // Writer writes the digests of one stream. Add, Flush and Close may be
@@ -161,7 +168,10 @@ func (w *Writer) Start() {
 			case <-t.C:
 				ctx, cancel := context.WithTimeout(context.Background(), max(w.cfg.Interval, time.Minute))
 				err := w.Flush(ctx)
-				if err != nil {
+				switch {
+				case errors.Is(err, ErrFenced):
+					w.log.Warn("digest not written: the stream's lease ran out; its next owner's digest lists the objects", "objects", w.Pending())
+				case err != nil:
 					w.log.Error("digest not written; the objects since the last digest wait for the next attempt", "err", err)
 				}
 				cancel()
@@ -173,7 +183,7 @@ func (w *Writer) Start() {
 
 // report hands the outcome of a digest attempt to Deps.Report.
 func (w *Writer) report(err error) {
-	if w.deps.Report != nil {
+	if w.deps.Report != nil && !errors.Is(err, ErrFenced) {
 		w.deps.Report(err)
 	}
 }
@@ -333,6 +343,9 @@ func (w *Writer) Flush(ctx context.Context) error {
 // the caller holds io. The key is created only if absent: a key taken (by
 // a digest of another writer in the same millisecond) moves on by 1ms.
 func (w *Writer) flush(ctx context.Context, objs []Entry) error {
+	if w.deps.Fenced != nil && w.deps.Fenced() {
+		return ErrFenced
+	}
 	end := w.deps.Now().UTC().Truncate(time.Millisecond)
 	if !end.After(w.prevEnd) {
 		end = w.prevEnd.Add(time.Millisecond)

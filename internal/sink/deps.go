@@ -50,6 +50,18 @@ type DigestReporter interface {
 	ReportDigests(report func(err error))
 }
 
+// DigestFencer is implemented by destinations that write signed digests
+// (S3, files): FenceDigests hands them the function that reports that the
+// stream's lease ran out, so that another node may own the stream now.
+// While it says so the destination writes no digest, from its timer or at
+// Close: an owner paused or cut off past its lease that wakes up must not
+// fork the chain its successor goes on with (the successor's recovery
+// lists the objects it left in no digest). The stream runner calls it
+// before the first Write.
+type DigestFencer interface {
+	FenceDigests(fenced func() bool)
+}
+
 // Egress is the policy a destination checks its targets with, as its
 // stream's owner may use them. Names are judged again, on every address
 // they resolve to, by the dialer of Deps.HTTPClient.

@@ -18,8 +18,11 @@
 // message a runner holds, so a dead runner's messages come back promptly;
 // a runner that stops hands back what it holds with a Nak. A batch's
 // messages are acknowledged with confirmed acks, and its events count as
-// delivered (status, metrics) only once the server confirmed them. A
-// watchdog recreates a runner's journal reader when the consumer has
+// delivered (status, metrics) only once the server confirmed them; an ack
+// not confirmed (a NATS fault) is sent again with the next batches' for up
+// to AckWait, since it would otherwise hold the consumer's ack floor and a
+// next owner's reset to that floor would deliver everything acknowledged
+// since again. A watchdog recreates a runner's journal reader when the consumer has
 // events pending and nothing arrived for a few pull heartbeats (pull
 // requests lost with a consumer leader), counts it (a stalls metric),
 // and after DefaultStallError says so in the stream's status.

@@ -153,6 +153,9 @@ type Runner struct {
 	// from messages not yet acknowledged: they are counted delivered once
 	// their message's acknowledgement is confirmed.
 	unacked map[uint64]int
+	// ackRetry holds delivered messages whose acknowledgement the journal
+	// did not confirm; each ackPending sends them again (see ackPending).
+	ackRetry []unconfirmed
 	// wd is the watchdog's state.
 	wd     watchdog
 	batch  []event.Record
@@ -161,6 +164,14 @@ type Runner struct {
 	// hard bounds writes; it outlives the soft context of Run so that a
 	// graceful stop can finish the batch in flight.
 	hard context.Context
+}
+
+// unconfirmed is a delivered message whose acknowledgement failed: n
+// events of it wait to be counted, since is when it first failed.
+type unconfirmed struct {
+	h     held
+	n     int
+	since time.Time
 }
 
 // held is a journal message the runner holds until its events are done.
@@ -187,6 +198,9 @@ func NewRunner(cfg RunnerConfig) *Runner {
 		log: cfg.Log.With("stream", cfg.Def.ID, "sink", cfg.Def.Type)}
 	if dr, ok := cfg.Sink.(sink.DigestReporter); ok {
 		dr.ReportDigests(r.digestOutcome)
+	}
+	if df, ok := cfg.Sink.(sink.DigestFencer); ok && cfg.Fenced != nil {
+		df.FenceDigests(cfg.Fenced)
 	}
 	return r
 }
@@ -543,39 +557,64 @@ func (r *Runner) clearPending() {
 // ackPending acknowledges the pending messages with confirmed acks, and
 // only then counts their delivered events in the status and metrics. A
 // message whose ack the server does not confirm may be delivered again
-// (at least once); its events are not counted now, but when they are
-// delivered and acknowledged again.
+// (at least once); its events are not counted now, but when its ack is
+// confirmed or it is delivered and acknowledged again. Its ack is sent
+// again with every later batch's, for up to AckWait (the journal then
+// hands the message out again anyway): an unconfirmed ack left alone
+// holds the consumer's ack floor below it, and a next owner that resets
+// the consumer to its ack floor would deliver again everything
+// acknowledged since.
 func (r *Runner) ackPending() {
-	if len(r.pending) == 0 {
+	if len(r.pending) == 0 && len(r.ackRetry) == 0 {
 		return
 	}
-	errs := make([]error, len(r.pending))
+	now := time.Now()
+	todo := make([]unconfirmed, 0, len(r.pending)+len(r.ackRetry))
+	for _, u := range r.ackRetry {
+		if now.Sub(u.since) < r.cfg.AckWait {
+			todo = append(todo, u)
+		}
+	}
+	retried := len(todo)
+	r.ackRetry = r.ackRetry[:0]
+	for _, h := range r.pending {
+		todo = append(todo, unconfirmed{h: h, n: r.unacked[h.seq], since: now})
+		delete(r.unacked, h.seq)
+	}
+	errs := make([]error, len(todo))
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.hard), ackTimeout)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, ackParallel)
-	for i, h := range r.pending {
+	for i, u := range todo {
 		sem <- struct{}{}
 		wg.Go(func() {
-			errs[i] = h.msg.DoubleAck(ctx)
+			errs[i] = u.h.msg.DoubleAck(ctx)
 			<-sem
 		})
 	}
 	wg.Wait()
 	cancel()
-	now := time.Now()
+	now = time.Now()
 	lat := r.cfg.Metrics.Latency.WithLabelValues(r.id)
-	delivered, failed := 0, 0
+	delivered, failed, confirmedLate := 0, 0, 0
 	var firstErr error
-	for i, h := range r.pending {
-		n := r.unacked[h.seq]
-		delete(r.unacked, h.seq)
+	for i, u := range todo {
 		if errs[i] != nil {
-			failed++
-			firstErr = cmp.Or(firstErr, errs[i])
+			if i >= retried {
+				failed++
+				firstErr = cmp.Or(firstErr, errs[i])
+			}
+			r.ackRetry = append(r.ackRetry, u)
 			continue
 		}
-		lat.Observe(now.Sub(h.at).Seconds())
-		delivered += n
+		if i < retried {
+			confirmedLate++
+		}
+		lat.Observe(now.Sub(u.h.at).Seconds())
+		delivered += u.n
+	}
+	if confirmedLate > 0 {
+		r.log.Info("journal confirmed acknowledgements on a retry", "messages", confirmedLate)
 	}
 	if delivered > 0 {
 		r.cfg.Status.addDelivered(delivered, now)
@@ -583,7 +622,7 @@ func (r *Runner) ackPending() {
 	}
 	if failed > 0 {
 		r.cfg.Metrics.AckFailures.WithLabelValues(r.id).Add(float64(failed))
-		r.log.Warn("journal did not confirm acknowledgements; those events may be delivered again",
+		r.log.Warn("journal did not confirm acknowledgements; sent again with the next batch's, those events may be delivered again",
 			"messages", failed, "err", firstErr)
 	}
 	r.clearPending()

@@ -57,6 +57,8 @@ type Options struct {
 	// Output receives versitygw's stdout and stderr; discarded when nil.
 	// It is written from another goroutine.
 	Output io.Writer
+	// Host is the local address it listens on; 127.0.0.1 when empty.
+	Host string
 }
 
 // startTimeout bounds how long versitygw may take to answer.
@@ -64,17 +66,22 @@ const startTimeout = 15 * time.Second
 
 // Process is a running versitygw.
 type Process struct {
-	// Endpoint is its base URL, http:// or https://127.0.0.1:port.
+	// Endpoint is its base URL, http:// or https://host:port (127.0.0.1
+	// unless Options.Host says otherwise).
 	Endpoint string
 	cmd      *exec.Cmd
 	done     chan struct{}
 }
 
-// Start runs bin on a free loopback port with opts and waits until it
-// answers /health (at most 15 s), exits, or ctx ends; on an error nothing
-// is left running.
+// Start runs bin on a free port of opts.Host (loopback by default) with
+// opts and waits until it answers /health (at most 15 s), exits, or ctx
+// ends; on an error nothing is left running.
 func Start(ctx context.Context, bin string, opts Options) (*Process, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	host := opts.Host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return nil, err
 	}

@@ -171,6 +171,7 @@ func (p *producers) run(ctx context.Context, phase string) *sync.WaitGroup {
 type stream struct {
 	id, name string
 	orgs     []string // nil: all
+	s3       bool     // the S3 archive (else a webhook)
 }
 
 func (s stream) wants(org string) bool { return s.orgs == nil || slices.Contains(s.orgs, org) }
@@ -183,6 +184,7 @@ type suite struct {
 	nats     []*natsServer
 	nodes    []*node
 	rc       *receiver
+	archive  *archiveReader
 	streams  []stream
 	results  []string
 	natsURLs []string
@@ -202,11 +204,15 @@ func TestClusterFaults(t *testing.T) {
 		s.natsURLs = append(s.natsURLs, n.clientURL)
 	}
 	s.rc = newReceiver(t, s.ns.webHost, s.ns.webNS)
+	// versitygw on the receiver's address: node3 reaches it from its
+	// namespace through the HTTP veth pair, as it reaches the webhook.
+	s.archive = startArchive(t, s.ns.webHost)
 	recvNet := s.ns.webHost + "/32"
 	for i := range 2 {
 		s.nodes = append(s.nodes, startNode(t, bin, fmt.Sprintf("node%d", i+1), fmt.Sprintf("127.0.0.1:%d", freePort(t, "127.0.0.1")), s.natsURLs, recvNet, nil))
 	}
 	s.nodes = append(s.nodes, startNode(t, bin, "node3", s.ns.webNS+":18080", s.natsURLs, recvNet, s.ns))
+	s.waitLive()
 	s.createStreams()
 	t.Logf("cluster up in %v: nats %v, nodes %v", time.Since(start).Round(time.Millisecond), s.natsURLs, []string{s.nodes[0].addr, s.nodes[1].addr, s.nodes[2].addr})
 	t.Log("| fault | producer errors | acked | acked-but-lost | duplicates | order violations | recovery | notes |")
@@ -234,7 +240,7 @@ func TestClusterFaults(t *testing.T) {
 	s.phase("SIGSTOP of an owning node past its lease, then SIGCONT", func(t *testing.T, p *phaseCtx) {
 		n3 := s.nodes[2]
 		mine := s.ownedBy(n3.id)
-		p.note("paused node3 (owner of %d streams) for %v", len(mine), leaseTTL+5*time.Second)
+		p.note("paused node3 (owner of %s) for %v", s.names(mine), leaseTTL+5*time.Second)
 		n3.signal(syscall.SIGSTOP)
 		time.Sleep(leaseTTL + 5*time.Second)
 		n3.signal(syscall.SIGCONT)
@@ -257,7 +263,7 @@ func TestClusterFaults(t *testing.T) {
 	s.phase("network partition of one serve node from NATS", func(t *testing.T, p *phaseCtx) {
 		n3 := s.nodes[2]
 		mine := s.ownedBy(n3.id)
-		p.note("cut node3 (owner of %d streams) off for %v", len(mine), leaseTTL+10*time.Second)
+		p.note("cut node3 (owner of %s) off for %v", s.names(mine), leaseTTL+10*time.Second)
 		s.ns.partition(t, true)
 		cut := time.Now()
 		time.Sleep(leaseTTL + 10*time.Second)
@@ -306,6 +312,7 @@ func (s *suite) createStreams() {
 	mk("acme", "acme")
 	mk("globex", "globex")
 	mk("all", "")
+	s.createS3Stream()
 	// node3 (the one that is paused and cut off) must own a stream.
 	for i := 0; ; i++ {
 		s.waitOwned()
@@ -316,6 +323,47 @@ func (s *suite) createStreams() {
 			t.Fatal("node3 owns no stream after 11 streams")
 		}
 		mk(fmt.Sprintf("all%d", i+2), "")
+	}
+}
+
+// createS3Stream creates the S3 archive of every org.
+func (s *suite) createS3Stream() {
+	t := s.t
+	body, _ := json.Marshal(map[string]any{"type": "s3", "name": "archive", "settings": s.archive.settings()})
+	code, out, err := s.nodes[0].post("/api/v1/logStreams", "application/json", body)
+	if err != nil || code != 200 {
+		t.Fatalf("create S3 stream: %d %s %v", code, out, err)
+	}
+	var v struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(out, &v)
+	s.streams = append(s.streams, stream{id: v.ID, name: "archive", s3: true})
+}
+
+// arrivals are the events stream st delivered: what the webhook received,
+// or the S3 archive's objects in the order of their journal ranges.
+func (s *suite) arrivals(st stream) []arrival {
+	if st.s3 {
+		return s.archive.arrivals(s.t)
+	}
+	return s.rc.arrivals(st.name)
+}
+
+// waitLive waits until node1 sees the three nodes live, so that streams
+// spread over all three (a node that started last could otherwise own
+// nothing yet when the streams are created).
+func (s *suite) waitLive() {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		live, err := s.nodes[0].live()
+		if err == nil && len(live) == len(s.nodes) {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("nodes live after 60s: %v (%v), want all %d", live, err, len(s.nodes))
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 }
 
@@ -353,6 +401,18 @@ func (s *suite) ownedBy(node string) []string {
 		}
 	}
 	return ids
+}
+
+// names are the names of the streams ids, sorted.
+func (s *suite) names(ids []string) string {
+	var names []string
+	for _, st := range s.streams {
+		if slices.Contains(ids, st.id) {
+			names = append(names, st.name)
+		}
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
 }
 
 func (s *suite) nodeByID(id string) *node {
@@ -478,17 +538,20 @@ func (s *suite) phase(name string, fault func(*testing.T, *phaseCtx)) {
 		// Wait until every acknowledged event reached every stream that
 		// wants it (AckWait, 30 s, bounds any redelivery).
 		var lost int
+		lostBy := map[string]int{}
 		deadline := time.Now().Add(75 * time.Second)
 		for {
 			lost = 0
+			clear(lostBy)
 			for _, st := range s.streams {
 				got := map[string]bool{}
-				for _, a := range s.rc.arrivals(st.name) {
+				for _, a := range s.arrivals(st) {
 					got[a.uuid] = true
 				}
 				for id, a := range ackedIDs {
 					if st.wants(a.org) && !got[id] {
 						lost++
+						lostBy[st.name]++
 					}
 				}
 			}
@@ -500,11 +563,13 @@ func (s *suite) phase(name string, fault func(*testing.T, *phaseCtx)) {
 		time.Sleep(2 * time.Second) // room for late duplicates to show
 		dups, disorder, late := 0, 0, 0
 		var recovery time.Duration
+		var s3note string
 		for _, st := range s.streams {
-			arr := s.rc.arrivals(st.name)
+			arr := s.arrivals(st)
 			seen := map[string]bool{}
 			maxSeq := map[string]int{}
-			stDups := 0
+			stDups, stDisorder := 0, 0
+			var stRecovery time.Duration
 			fenced := slices.Contains(p.checkFenced, st.id)
 			var lateReqs []int
 			for _, a := range arr {
@@ -520,8 +585,8 @@ func (s *suite) phase(name string, fault func(*testing.T, *phaseCtx)) {
 				org := parts[1]
 				seq, _ := strconv.Atoi(parts[2])
 				if m, ok := maxSeq[org]; ok && seq < m {
-					disorder++
-					if disorder <= 5 {
+					stDisorder++
+					if stDisorder <= 5 {
 						t.Logf("stream %s: %s arrived after sequence %d", st.name, a.uuid, m)
 					}
 				}
@@ -531,8 +596,24 @@ func (s *suite) phase(name string, fault func(*testing.T, *phaseCtx)) {
 					if t0.After(from) {
 						from = t0
 					}
-					recovery = max(recovery, a.at.Sub(from))
+					stRecovery = max(stRecovery, a.at.Sub(from))
 				}
+			}
+			disorder += stDisorder
+			if st.s3 {
+				// Its own note: an object waits up to batch.maxAge (1 s)
+				// before it is written, and a duplicate is an event in a
+				// second object.
+				objects := map[int]bool{}
+				for _, a := range arr {
+					if strings.HasPrefix(a.uuid, prefix+"-") {
+						objects[a.req] = true
+					}
+				}
+				s3note = fmt.Sprintf("S3 archive: %d objects, %d lost, %d duplicates, %d order violations, recovery %.1f s",
+					len(objects), lostBy[st.name], stDups, stDisorder, stRecovery.Seconds())
+			} else {
+				recovery = max(recovery, stRecovery)
 			}
 			for _, a := range arr {
 				if !a.fromN || !strings.HasPrefix(a.uuid, prefix+"-") {
@@ -569,7 +650,23 @@ func (s *suite) phase(name string, fault func(*testing.T, *phaseCtx)) {
 		if disorder > 0 {
 			t.Errorf("%d events arrived after a later event of their producer (not as a duplicate)", disorder)
 		}
-		notes := strings.Join(p.notes, "; ")
+		if bad := s.archive.unreadable(); len(bad) > 0 {
+			t.Errorf("S3 archive: %d objects cannot be read: %v", len(bad), bad)
+		}
+		// The export digests still verify: every digest's signature and
+		// link, every listed object's size and SHA-256.
+		rep := s.archive.verifyDigests(t)
+		for _, f := range rep.Failures {
+			t.Errorf("S3 archive digests: %s", f)
+		}
+		if rep.Objects == 0 {
+			t.Errorf("S3 archive digests: %s: want objects verified", rep.Summary())
+		}
+		for _, f := range rep.Warnings {
+			t.Logf("S3 archive digests: warning: %s", f)
+		}
+		s3note += fmt.Sprintf("; digests: %s, %d warnings", rep.Summary(), len(rep.Warnings))
+		notes := strings.Join(append(p.notes, s3note), "; ")
 		if len(codes) > 0 {
 			notes += fmt.Sprintf("; producer errors by status: %v", codes)
 		}

@@ -335,7 +335,11 @@ egress:
   allow: [%q]
 cluster:
   nodeId: %s
-`, listen, filepath.Join(dir, "data"), strings.Join(natsURLs, ","), receiverNet, id)
+integrity:
+  keys:
+    - id: %s
+      privateKey: %s
+`, listen, filepath.Join(dir, "data"), strings.Join(natsURLs, ","), receiverNet, id, signingKey.ID, signingKey.PrivateKey.Reveal())
 	cf := filepath.Join(dir, "node.yaml")
 	if err := os.WriteFile(cf, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -419,20 +423,44 @@ func (n *node) post(path, contentType string, body []byte) (int, []byte, error) 
 	return resp.StatusCode, b, nil
 }
 
-// owned returns what each node says it owns: stream id → node id.
-func (n *node) owned() (map[string]string, error) {
+// clusterNodes is what GET /api/v1/cluster says of the nodes.
+type clusterNodes struct {
+	Nodes []struct {
+		ID         string   `json:"id"`
+		Live       bool     `json:"live"`
+		LogStreams []string `json:"logStreams"`
+	} `json:"nodes"`
+}
+
+func (n *node) cluster() (clusterNodes, error) {
+	var v clusterNodes
 	code, body := n.get("/api/v1/cluster")
 	if code != 200 {
-		return nil, fmt.Errorf("GET /api/v1/cluster on %s: %d %s", n.id, code, body)
+		return v, fmt.Errorf("GET /api/v1/cluster on %s: %d %s", n.id, code, body)
 	}
-	var v struct {
-		Nodes []struct {
-			ID         string   `json:"id"`
-			Live       bool     `json:"live"`
-			LogStreams []string `json:"logStreams"`
-		} `json:"nodes"`
+	err := json.Unmarshal(body, &v)
+	return v, err
+}
+
+// live returns the ids of the nodes n sees live.
+func (n *node) live() ([]string, error) {
+	v, err := n.cluster()
+	if err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal(body, &v); err != nil {
+	var ids []string
+	for _, nd := range v.Nodes {
+		if nd.Live {
+			ids = append(ids, nd.ID)
+		}
+	}
+	return ids, nil
+}
+
+// owned returns what each node says it owns: stream id → node id.
+func (n *node) owned() (map[string]string, error) {
+	v, err := n.cluster()
+	if err != nil {
 		return nil, err
 	}
 	m := map[string]string{}

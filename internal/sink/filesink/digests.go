@@ -63,6 +63,7 @@ func (s *Sink) startDigests(ctx context.Context) {
 					s.reportDigests(err)
 				}
 			},
+			Fenced: func() bool { return s.fenced != nil && s.fenced() },
 		})
 	if err := s.digests.Recover(ctx); err != nil {
 		s.log.Error("cannot find where the stream's digests stand; retrying before the next digest", "err", err)

@@ -44,7 +44,8 @@ const (
 
 // Server is a running versitygw.
 type Server struct {
-	// Endpoint is the server's base URL (http:// or https://127.0.0.1:port).
+	// Endpoint is the server's base URL (http:// or https://127.0.0.1:port,
+	// or Options.Host's address).
 	Endpoint string
 	// Root is the posix backend's directory: each directory in it is a
 	// bucket.
@@ -61,11 +62,14 @@ type Server struct {
 type Options struct {
 	// TLS serves HTTPS with a fresh self-signed certificate for 127.0.0.1.
 	TLS bool
+	// Host is the local address to listen on, 127.0.0.1 when empty (e.g.
+	// a veth address that a node in a network namespace can reach).
+	Host string
 }
 
-// Start runs versitygw on a free loopback port with a posix backend on a
-// temporary directory, waits until it answers, and stops it when the test
-// ends.
+// Start runs versitygw on a free loopback (or opts.Host) port with a
+// posix backend on a temporary directory, waits until it answers, and
+// stops it when the test ends.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	bin, err := Binary()
@@ -74,7 +78,7 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	root := t.TempDir()
 	s := &Server{Root: root, t: t, logs: &lockedBuffer{}, HTTPClient: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}}
-	o := versitygw.Options{Root: root, AccessKey: AccessKey, SecretKey: SecretKey, HTTPClient: s.HTTPClient, Output: s.logs}
+	o := versitygw.Options{Root: root, AccessKey: AccessKey, SecretKey: SecretKey, HTTPClient: s.HTTPClient, Output: s.logs, Host: opts.Host}
 	if opts.TLS {
 		var pool *x509.CertPool
 		o.CertFile, o.KeyFile, pool = selfSigned(t)

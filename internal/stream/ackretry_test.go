@@ -1,0 +1,109 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/journal"
+)
+
+// flakyAckMsg is a journal message whose first fail acknowledgements are
+// not confirmed (a NATS fault: "no responders").
+type flakyAckMsg struct {
+	*memMsg
+	fail  int32
+	calls atomic.Int32
+}
+
+func (m *flakyAckMsg) DoubleAck(context.Context) error {
+	if m.calls.Add(1) <= m.fail {
+		return errors.New("nats: no responders available for request")
+	}
+	return nil
+}
+
+// TestUnconfirmedAckIsSentAgain: a delivered message whose ack the journal
+// did not confirm is acknowledged again with the next batch, and its
+// events are counted delivered then. Left unacknowledged, it would hold
+// the consumer's ack floor, and a next owner resetting the consumer to
+// that floor would deliver everything acknowledged since again (the
+// cluster suite saw 1340 duplicates so).
+func TestUnconfirmedAckIsSentAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &scriptedSink{}
+		it := &memIter{wake: make(chan struct{}, 1)}
+		metrics := NewMetrics(prometheus.NewRegistry())
+		st := &Status{}
+		r := NewRunner(RunnerConfig{Def: Definition{}, Sink: s, Log: slog.New(slog.DiscardHandler),
+			Metrics: metrics, Status: st, MaxAge: 200 * time.Millisecond, StallAfter: time.Hour})
+		ctx, cancel := context.WithCancel(t.Context())
+		r.hard, r.feed = ctx, it
+		r.wd.created(time.Now())
+		done := make(chan error, 1)
+		go func() {
+			for ctx.Err() == nil {
+				if err := r.step(ctx); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+		ev := func(id string) event.Record {
+			return event.Record{UUID: id, Org: "acme", EventType: "user.session.start", Data: []byte(`{"uuid":"` + id + `"}`)}
+		}
+		synctest.Wait()
+		first := &flakyAckMsg{memMsg: &memMsg{m: journal.LegacyMessage(ev("a")),
+			md: jetstream.MsgMetadata{Sequence: jetstream.SequencePair{Stream: 1}, Timestamp: time.Now()}}, fail: 1}
+		it.mu.Lock()
+		it.seq = 1
+		it.queue = append(it.queue, first)
+		it.mu.Unlock()
+		it.wake <- struct{}{}
+		time.Sleep(time.Second) // batch 1 written; its ack not confirmed
+		if got := first.calls.Load(); got != 1 {
+			t.Fatalf("acks of the first message after its batch: got %d, want 1", got)
+		}
+		it.push(ev("b"))
+		time.Sleep(time.Second) // batch 2 written and acked, with the first again
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if got := first.calls.Load(); got != 2 {
+			t.Errorf("acks of the first message: got %d, want 2 (sent again with the next batch)", got)
+		}
+		st.mu.Lock()
+		delivered := st.delivered
+		st.mu.Unlock()
+		if delivered != 2 {
+			t.Errorf("delivered: got %d, want 2 (the first counted once its ack was confirmed)", delivered)
+		}
+		if got := ackFailures(metrics); got != 1 {
+			t.Errorf("ack failures metric: got %v, want 1", got)
+		}
+		if len(r.ackRetry) != 0 {
+			t.Errorf("acks still to retry: got %d, want 0", len(r.ackRetry))
+		}
+	})
+}
+
+// ackFailures reads the runner's ack failures counter (its stream id is
+// empty here).
+func ackFailures(m *Metrics) float64 {
+	var d dto.Metric
+	if err := m.AckFailures.WithLabelValues("").Write(&d); err != nil {
+		panic(err)
+	}
+	return d.GetCounter().GetValue()
+}
