@@ -12,17 +12,23 @@
 // flush that completes it, when it straddles two sink batches), so an
 // ungraceful stop may deliver a batch again but never drops one.
 //
-// Several nodes may read one consumer, so no runner resets it (that would
-// hand out again everything above its ack floor). The consumer's AckWait
-// is seconds (DefaultAckWait), kept alive with in-progress acks for every
-// message a runner holds, so a dead runner's messages come back promptly;
-// a runner that stops hands back what it holds with a Nak. A batch's
-// messages are acknowledged with confirmed acks, and its events count as
-// delivered (status, metrics) only once the server confirmed them; an ack
-// not confirmed (a NATS fault) is sent again with the next batches' for up
-// to AckWait, since it would otherwise hold the consumer's ack floor and a
-// next owner's reset to that floor would deliver everything acknowledged
-// since again. A watchdog recreates a runner's journal reader when the consumer has
+// Each stream has one reader, its owner (see below), which keeps the
+// stream's order: its feed checks the consumer's delivery numbers, and a
+// number skipped (a pull's answer lost in a NATS fault, or a previous
+// owner's late pull) makes the runner deliver and acknowledge what it took
+// before the gap and restart the consumer right after it; a new owner
+// finding messages delivered and not acknowledged resets the consumer to
+// its ack floor (feed.go). The consumer's AckWait is seconds
+// (DefaultAckWait), kept alive with in-progress acks for every message a
+// runner holds; a runner that stops hands back what it holds with a Nak.
+// A batch's messages are acknowledged with confirmed acks, and its events
+// count as delivered (status, metrics) only once the server confirmed
+// them; an ack not confirmed (a NATS fault) is sent again with the next
+// batches' for up to AckWait, since it would otherwise hold the consumer's
+// ack floor and a next owner's reset to that floor would deliver
+// everything acknowledged since again.
+//
+// A watchdog recreates a runner's journal reader when the consumer has
 // events pending and nothing arrived for a few pull heartbeats (pull
 // requests lost with a consumer leader), counts it (a stalls metric),
 // and after DefaultStallError says so in the stream's status.
