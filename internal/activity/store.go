@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -88,7 +89,11 @@ type Store struct {
 	evicted                 *prometheus.CounterVec
 }
 
-// Open opens the store on its bucket and reads its checkpoint.
+// openRetry is how long Open retries reading the checkpoint.
+const openRetry = 30 * time.Second
+
+// Open opens the store on its bucket and reads its checkpoint, retrying
+// for up to openRetry while the bucket does not answer.
 func Open(ctx context.Context, cfg Config, deps Deps) (*Store, error) {
 	cfg.Limits = cfg.Limits.withDefaults()
 	if cfg.MaxCached <= 0 {
@@ -122,6 +127,17 @@ func Open(ctx context.Context, cfg Config, deps Deps) (*Store, error) {
 	s.cursor = make([]uint64, n)
 	s.covered = make([]atomic.Uint64, n)
 	e, err := deps.KV.Get(ctx, cursorKey)
+	// On a cluster the bucket may have no leader for a moment (a leader
+	// election at start): wait for one rather than fail the start.
+	for wait := time.Now().Add(openRetry); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) && time.Now().Before(wait); {
+		s.log.Warn("activity checkpoint unreadable; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+		e, err = deps.KV.Get(ctx, cursorKey)
+	}
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 	case err != nil:
