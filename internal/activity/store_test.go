@@ -10,9 +10,11 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -486,5 +488,38 @@ func TestMissedMessagesCounted(t *testing.T) {
 	}
 	if got := counterValue(t, first.s.missed); got != 0 {
 		t.Errorf("missed on a first start: got %v, want 0", got)
+	}
+}
+
+// flakyKV fails its first n Gets as a bucket without a leader does.
+type flakyKV struct {
+	jetstream.KeyValue
+	n atomic.Int32
+}
+
+func (f *flakyKV) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	if f.n.Add(-1) >= 0 {
+		return nil, nats.ErrNoResponders
+	}
+	return f.KeyValue.Get(ctx, key)
+}
+
+// TestOpenWaitsForTheBucket: a checkpoint read that finds no responders
+// (a leader election at start on a cluster) is retried; Open then reads
+// the stored checkpoint.
+func TestOpenWaitsForTheBucket(t *testing.T) {
+	j := journaltest.Open(t)
+	kv := journaltest.KV(t, j, Bucket)
+	if _, err := kv.Put(t.Context(), cursorKey, checkpoint([]uint64{42})); err != nil {
+		t.Fatal(err)
+	}
+	f := &flakyKV{KeyValue: kv}
+	f.n.Store(2)
+	s, err := Open(t.Context(), Config{}, Deps{KV: f, Journal: j})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	if got := s.cursor[0]; got != 42 {
+		t.Errorf("cursor: got %d, want 42", got)
 	}
 }
