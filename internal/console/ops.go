@@ -10,6 +10,7 @@ func (c *Console) opsRoutes(m *http.ServeMux) {
 	m.Handle("GET /console/sources/{id}", c.authed(c.sourceDetail))
 	m.Handle("GET /console/sources/{id}/progress", c.authed(c.sourceProgress))
 	m.Handle("POST /console/sources/{id}/backfill", c.authed(c.sourceBackfill))
+	c.sourceAddRoutes(m)
 	// GET /console/streams/{id}/edit: a pattern of its own would clash
 	// with /console/streams/new/{type}. Its POST is a streamAction.
 	m.Handle("GET /console/streams/{id}/{page}", c.authed(func(w http.ResponseWriter, rc *reqCtx) {

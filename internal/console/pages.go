@@ -229,7 +229,7 @@ func parseLocal(v, tzOffset string) (time.Time, error) {
 
 func (c *Console) sourcesPage(w http.ResponseWriter, rc *reqCtx) {
 	rows, err := c.sources(rc)
-	c.render(w, rc.r, "sources", rc, page{Title: "Sources", Nav: "sources", Error: asAPIError(err), Data: map[string]any{"Rows": rows}})
+	c.render(w, rc.r, "sources", rc, page{Title: "Sources", Nav: "sources", Error: asAPIError(err), Data: map[string]any{"Rows": rows, "CanManage": rc.who.Has(auth.ScopeManageSources)}})
 }
 
 func (c *Console) tokensPage(w http.ResponseWriter, rc *reqCtx) {

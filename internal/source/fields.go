@@ -20,6 +20,9 @@ type Field struct {
 	Help string
 	// Required is set by the tag `required:"true"`.
 	Required bool
+	// Multiline is set by the tag `form:"text"`: the value has several
+	// lines (a PEM key), also when it is a secret.
+	Multiline bool
 	// Options are a choice's values, from the tag `options:"A,B"`; the
 	// first is the default.
 	Options []string
@@ -55,7 +58,7 @@ func fieldsOf(rt reflect.Type, prefix string, secrets []string) []Field {
 			name = sf.Name
 		}
 		path := prefix + name
-		f := Field{Path: path, Help: sf.Tag.Get("help"), Required: sf.Tag.Get("required") == "true"}
+		f := Field{Path: path, Help: sf.Tag.Get("help"), Required: sf.Tag.Get("required") == "true", Multiline: sf.Tag.Get("form") == "text"}
 		if o := sf.Tag.Get("options"); o != "" {
 			f.Options = strings.Split(o, ",")
 		}
@@ -68,7 +71,7 @@ func fieldsOf(rt reflect.Type, prefix string, secrets []string) []Field {
 			f.Kind = "secret"
 		case len(f.Options) > 0:
 			f.Kind = "choice"
-		case sf.Tag.Get("form") == "text":
+		case f.Multiline:
 			f.Kind = "text"
 		case ft.Kind() == reflect.String:
 			f.Kind = "string"

@@ -13,6 +13,7 @@ type formSettings struct {
 		Type  string `json:"type" options:"A,B"`
 		Token string `json:"token,omitempty"`
 		Key   string `json:"key,omitempty" form:"text"`
+		PEM   string `json:"pem,omitempty" form:"text"`
 		Hash  string `json:"hash,omitempty" form:"-"`
 	} `json:"auth"`
 	Share  float64           `json:"share,omitempty"`
@@ -21,12 +22,13 @@ type formSettings struct {
 }
 
 func TestFieldsOf(t *testing.T) {
-	got := source.FieldsOf(formSettings{}, []string{"auth.token"})
+	got := source.FieldsOf(formSettings{}, []string{"auth.token", "auth.pem"})
 	want := []source.Field{
 		{Path: "url", Kind: "string", Help: "where", Required: true},
 		{Path: "auth.type", Kind: "choice", Options: []string{"A", "B"}},
 		{Path: "auth.token", Kind: "secret"},
-		{Path: "auth.key", Kind: "text"},
+		{Path: "auth.key", Kind: "text", Multiline: true},
+		{Path: "auth.pem", Kind: "secret", Multiline: true},
 		{Path: "share", Kind: "number"},
 		{Path: "labels", Kind: "json"},
 	}
