@@ -17,6 +17,8 @@ func (c *Console) opsRoutes(m *http.ServeMux) {
 		switch rc.r.PathValue("page") {
 		case "edit":
 			c.streamEditPage(w, rc)
+		case "progress":
+			c.streamProgress(w, rc)
 		default:
 			c.renderStatus(w, rc.r, http.StatusNotFound, "error", rc, page{Title: "Not found", Error: &apiError{Summary: "Not found: " + rc.r.URL.Path}})
 		}
