@@ -155,10 +155,10 @@ func (c *Console) streamDetail(w http.ResponseWriter, rc *reqCtx) {
 		prog = &opProgress{Kind: q.Get("progress"), Err: asAPIError(progErr)}
 	}
 	c.render(w, rc.r, "stream", rc, page{Title: row.Name, Nav: "streams", Data: map[string]any{
-		"Progress": prog,
-		"S":        row, "Dead": dead, "DeadErr": asAPIError(dlErr), "CanManage": rc.who.Has(auth.ScopeManageStreams),
+		"S": row, "Dead": dead, "DeadErr": asAPIError(dlErr), "CanManage": rc.who.Has(auth.ScopeManageStreams),
 		"Chart":   deliveryChart(row.St.PerMinute, c.d.Now()),
 		"Secrets": c.secretPaths(row.Type), "ReplayDefault": c.d.Now().Add(-time.Hour).UTC().Format("2006-01-02T15:04"),
+		"Progress": prog,
 	}})
 }
 
