@@ -83,6 +83,29 @@ func TestConsoleAddOktaSource(t *testing.T) {
 		t.Fatalf("activate: got %q, want ACTIVE", got)
 	}
 
+	// Edit: the token is kept while left empty; the source goes on polling.
+	b.navigateBy("edit", chromedp.Click(chromedp.CSS("#source-edit")))
+	b.do("change the poll interval",
+		chromedp.WaitVisible(chromedp.CSS("#source-form")),
+		chromedp.SetValue(chromedp.CSS(`[id="s.pollInterval"]`), "300ms"))
+	if strings.Contains(b.pageHTML(), oktaToken) {
+		t.Fatal("the edit form holds the Okta API token")
+	}
+	b.navigateBy("save the edit", chromedp.Click(chromedp.CSS("#source-save")))
+	if got := b.text("#notice"); got != "Source updated" {
+		t.Fatalf("edit: got notice %q (page %s)", got, b.body())
+	}
+	if got := b.text("#source-settings"); !strings.Contains(got, `"pollInterval": "300ms"`) {
+		t.Errorf("edited settings: got %s", got)
+	}
+	org.Add(json.RawMessage(fmt.Sprintf(`{"uuid":"okta-console-2","published":%q,"eventType":"user.session.end",`+
+		`"displayMessage":"User logout","actor":{"id":"00u9","type":"User","alternateId":"carol@example.com"},"outcome":{"result":"SUCCESS"}}`,
+		time.Now().UTC().Format("2006-01-02T15:04:05.000Z"))))
+	wait.Eventually(t, "the edited source to poll with the kept token", func() bool {
+		_, body := r.call("GET", "/api/v1/logs?filter="+url.QueryEscape(`uuid eq "okta-console-2"`), testAdmin, nil)
+		return strings.Contains(body, "okta-console-2")
+	}, wait.Within(30*time.Second), wait.Every(300*time.Millisecond))
+
 	// A refusal is the API's text, and keeps the form without the token.
 	b.open("/console/sources/new?type=okta")
 	b.do("fill a bad form",

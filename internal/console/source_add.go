@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/jsonmap"
 	"github.com/auditstream/auditstream/internal/source"
 	"github.com/auditstream/auditstream/internal/wire"
 )
@@ -29,6 +30,8 @@ func (c *Console) sourceAddRoutes(m *http.ServeMux) {
 	m.Handle("GET /console/sources/new", c.authed(c.sourceNewPage))
 	m.Handle("POST /console/sources/new", c.authed(c.sourceNewSave))
 	m.Handle("POST /console/sources/{id}/lifecycle", c.authed(c.sourceLifecycle))
+	m.Handle("GET /console/sources/{id}/edit", c.authed(c.sourceEditPage))
+	m.Handle("POST /console/sources/{id}/edit", c.authed(c.sourceEditSave))
 }
 
 // sourceField is one input of the add form.
@@ -38,6 +41,8 @@ type sourceField struct {
 }
 
 type sourceFormData struct {
+	// ID is set when editing.
+	ID      string
 	Type    string
 	Types   []string
 	Name    string
@@ -111,7 +116,9 @@ func sourceSettingsFrom(form url.Values, fields []source.Field) (map[string]any,
 // URLs it takes requests at, and the secrets the server generated (shown
 // this once).
 type createdSource struct {
-	S         wire.Source
+	S wire.Source
+	// Updated: an edit, not a create.
+	Updated   bool
 	Endpoints []nameValue
 	Generated []nameValue
 }
@@ -130,6 +137,14 @@ func (c *Console) sourceNewSave(w http.ResponseWriter, rc *reqCtx) {
 	}
 	d := sourceFormData{Type: name, Types: c.sourceTypeNames(), Name: form.Get("name"), Org: strings.TrimSpace(form.Get("org")),
 		AllOrgs: rc.who.Org == auth.AllOrgs}
+	c.saveSource(w, rc, t, d, http.MethodPost, "/api/v1/sources")
+}
+
+// saveSource sends the form's source to the API (create or replace) and
+// draws the answer: the form again with the API's causes, the page with
+// the URLs and the secrets the server generated, or the source's page.
+func (c *Console) saveSource(w http.ResponseWriter, rc *reqCtx, t source.Type, d sourceFormData, method, path string) {
+	form := rc.r.PostForm
 	fields := t.Fields()
 	for _, f := range fields {
 		sf := sourceField{Field: f}
@@ -138,24 +153,31 @@ func (c *Console) sourceNewSave(w http.ResponseWriter, rc *reqCtx) {
 		}
 		d.Fields = append(d.Fields, sf)
 	}
+	title := "Add source: " + d.Type
+	if d.ID != "" {
+		title = "Edit source: " + d.Name
+	}
 	settings, causes := sourceSettingsFrom(form, fields)
 	fail := func(err *apiError) {
-		c.renderStatus(w, rc.r, http.StatusBadRequest, "source-new", rc, page{Title: "Add source: " + name, Nav: "sources", Error: err, Data: d})
+		c.renderStatus(w, rc.r, http.StatusBadRequest, "source-new", rc, page{Title: title, Nav: "sources", Error: err, Data: d})
 	}
 	if len(causes) > 0 {
 		fail(&apiError{Code: "E0000001", Summary: "Api validation failed: source", Causes: causes})
 		return
 	}
-	in := map[string]any{"type": name, "name": d.Name, "settings": settings}
+	in := map[string]any{"name": d.Name, "settings": settings}
+	if d.ID == "" {
+		in["type"] = d.Type
+	}
 	if d.Org != "" {
 		in["org"] = d.Org
 	}
 	var out wire.Source
-	if _, err := c.call(rc, http.MethodPost, "/api/v1/sources", in, &out); err != nil {
+	if _, err := c.call(rc, method, path, in, &out); err != nil {
 		fail(asAPIError(err))
 		return
 	}
-	cs := createdSource{S: out}
+	cs := createdSource{S: out, Updated: d.ID != ""}
 	for _, k := range slices.Sorted(maps.Keys(out.Links)) {
 		if k != "activate" && k != "deactivate" && out.Links[k].Method == http.MethodPost {
 			cs.Endpoints = append(cs.Endpoints, nameValue{k, out.Links[k].Href})
@@ -174,11 +196,66 @@ func (c *Console) sourceNewSave(w http.ResponseWriter, rc *reqCtx) {
 			cs.S.Settings = b
 		}
 	}
-	if len(cs.Endpoints) == 0 && len(cs.Generated) == 0 {
-		http.Redirect(w, rc.r, "/console/sources/"+url.PathEscape(out.ID)+"?notice="+url.QueryEscape("Source created"), http.StatusSeeOther)
+	notice := "Source created"
+	if cs.Updated {
+		notice = "Source updated"
+	}
+	if len(cs.Generated) == 0 && (cs.Updated || len(cs.Endpoints) == 0) {
+		http.Redirect(w, rc.r, "/console/sources/"+url.PathEscape(out.ID)+"?notice="+url.QueryEscape(notice), http.StatusSeeOther)
 		return
 	}
-	c.render(w, rc.r, "source-created", rc, page{Title: "Source created: " + out.Name, Nav: "sources", Data: cs})
+	c.render(w, rc.r, "source-created", rc, page{Title: notice + ": " + out.Name, Nav: "sources", Data: cs})
+}
+
+// sourceEditPage is the add form filled with the source's settings as the
+// API shows them; secrets stay empty and are kept unless typed.
+func (c *Console) sourceEditPage(w http.ResponseWriter, rc *reqCtx) {
+	s, t, ok := c.editableSource(w, rc)
+	if !ok {
+		return
+	}
+	d := sourceFormData{ID: s.ID, Type: s.Type, Name: s.Name, Org: s.Org}
+	var settings map[string]any
+	_ = json.Unmarshal(s.Settings, &settings)
+	for _, f := range t.Fields() {
+		sf := sourceField{Field: f}
+		if v, ok := jsonmap.Get(settings, strings.Split(f.Path, ".")); ok && f.Kind != "secret" {
+			sf.Value = settingText(v, f.Kind)
+		}
+		d.Fields = append(d.Fields, sf)
+	}
+	c.render(w, rc.r, "source-new", rc, page{Title: "Edit source: " + s.Name, Nav: "sources", Data: d})
+}
+
+// sourceEditSave replaces the source's name and settings (PUT); its type
+// and org stay.
+func (c *Console) sourceEditSave(w http.ResponseWriter, rc *reqCtx) {
+	s, t, ok := c.editableSource(w, rc)
+	if !ok {
+		return
+	}
+	d := sourceFormData{ID: s.ID, Type: s.Type, Name: rc.r.PostFormValue("name"), Org: s.Org}
+	c.saveSource(w, rc, t, d, http.MethodPut, "/api/v1/sources/"+url.PathEscape(s.ID))
+}
+
+// editableSource reads the source named by the path (not found: as the
+// API answers, also for another org's), refusing a config-file one.
+func (c *Console) editableSource(w http.ResponseWriter, rc *reqCtx) (wire.Source, source.Type, bool) {
+	id := rc.r.PathValue("id")
+	var s wire.Source
+	if _, err := c.call(rc, http.MethodGet, "/api/v1/sources/"+url.PathEscape(id), nil, &s); err != nil {
+		c.renderStatus(w, rc.r, http.StatusNotFound, "error", rc, page{Title: "Source", Nav: "sources", Error: asAPIError(err),
+			Data: map[string]any{"Back": "/console/sources"}})
+		return s, source.Type{}, false
+	}
+	t, ok := c.d.Sources[s.Type]
+	if !ok || s.ReadOnly {
+		c.renderStatus(w, rc.r, http.StatusBadRequest, "error", rc, page{Title: s.Name, Nav: "sources",
+			Error: &apiError{Code: "E0000001", Summary: "Api validation failed: source", Causes: []string{"the source is declared in the config file and is read-only"}},
+			Data:  map[string]any{"Back": "/console/sources/" + url.PathEscape(id)}})
+		return s, source.Type{}, false
+	}
+	return s, t, true
 }
 
 // takePath removes the string at path from m and returns it.

@@ -141,3 +141,48 @@ func TestSourceLifecycle(t *testing.T) {
 		t.Errorf("another org's source: got %d, want 404", w.Code)
 	}
 }
+
+func TestSourceEdit(t *testing.T) {
+	const stored = `{"id":"0sr2","type":"okta","name":"acme okta","status":"ACTIVE","org":"acme",
+	 "settings":{"baseUrl":"https://acme.okta.com","auth":{"type":"SSWS"},"pollInterval":"60s","rateLimitShare":0.25}}`
+	e := newSourceEnv(t, func(c apiCall) (int, http.Header, string) {
+		switch c.Path {
+		case "/api/v1/sources/0sr2":
+			return 200, nil, stored
+		case "/api/v1/sources/cfg":
+			return 200, nil, `{"id":"cfg","type":"okta","name":"from config","org":"acme","readOnly":true,"settings":{}}`
+		}
+		return 404, nil, `{"errorCode":"E0000007","errorSummary":"Not found: Resource not found: x (LogSource)"}`
+	})
+	w := e.do("GET", "/console/sources/0sr2/edit", nil)
+	for _, s := range []string{`action="/console/sources/0sr2/edit"`, `name="s.baseUrl" value="https://acme.okta.com"`, `name="s.pollInterval" value="60s"`,
+		`name="s.rateLimitShare" value="0.25"`, `<option value="SSWS" selected>`, `id="s.auth.token" name="s.auth.token" type="password"`, "leave one empty to keep it"} {
+		if !strings.Contains(w.Body.String(), s) {
+			t.Errorf("edit form: got no %s", s)
+		}
+	}
+	if strings.Contains(w.Body.String(), `id="org"`) {
+		t.Error("edit form: got an org input, want the org kept")
+	}
+	w = e.do("POST", "/console/sources/0sr2/edit", url.Values{"csrf": {e.csrf}, "name": {"acme okta 2"}, "s.baseUrl": {"https://acme.okta.com"},
+		"s.auth.type": {"SSWS"}, "s.auth.token": {""}, "s.pollInterval": {"30s"}})
+	if w.Code != http.StatusSeeOther || !strings.Contains(w.Header().Get("Location"), "Source+updated") {
+		t.Fatalf("save: got %d %s", w.Code, w.Header().Get("Location"))
+	}
+	puts := e.api.made("PUT", "/api/v1/sources/0sr2")
+	if len(puts) != 1 {
+		t.Fatalf("got %d PUTs, want 1", len(puts))
+	}
+	settings := puts[0].Body["settings"].(map[string]any)
+	if _, ok := settings["auth"].(map[string]any)["token"]; ok || settings["pollInterval"] != "30s" || puts[0].Body["name"] != "acme okta 2" || puts[0].Body["type"] != nil {
+		t.Errorf("PUT body: got %v, want the token left out (kept), no type", puts[0].Body)
+	}
+	for _, p := range []string{"/console/sources/cfg/edit", "/console/sources/other/edit"} {
+		if w := e.do("GET", p, nil); w.Code == 200 {
+			t.Errorf("%s: got 200, want refused", p)
+		}
+	}
+	if w := e.do("POST", "/console/sources/other/edit", url.Values{"csrf": {e.csrf}, "name": {"x"}}); w.Code != 404 || len(e.api.made("PUT", "/api/v1/sources/other")) != 0 {
+		t.Errorf("another org's source: got %d", w.Code)
+	}
+}
