@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -288,5 +290,87 @@ func TestConsoleReplayProgress(t *testing.T) {
 	}
 	if n := hook.deliveries(ids[0]); n < 2 {
 		t.Errorf("replayed event: got %d deliveries, want 2", n)
+	}
+}
+
+// TestConsoleRedriveProgress: while a redrive runs (the destination takes
+// each dead letter only when the test lets it), the stream's page counts
+// the dead letters left going down, then shows the redrive done.
+func TestConsoleRedriveProgress(t *testing.T) {
+	r := startApp(t, testConfig(""))
+	var (
+		mu       sync.Mutex
+		accept   bool
+		accepted int
+	)
+	release, done := make(chan struct{}, 3), make(chan struct{})
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		mu.Lock()
+		ok := accept
+		mu.Unlock()
+		if !ok {
+			http.Error(w, "refused by the test", http.StatusUnprocessableEntity)
+			return
+		}
+		select {
+		case <-release:
+		case <-req.Context().Done():
+			return
+		case <-done:
+			http.Error(w, "the test ended", http.StatusServiceUnavailable)
+			return
+		}
+		mu.Lock()
+		accepted++
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(hook.Close)
+	t.Cleanup(func() { close(done) }) // before hook.Close: no handler waits on
+	code, body := r.call("POST", "/api/v1/logStreams", testAdmin, map[string]any{"type": "http", "name": "slow hook",
+		"settings": map[string]any{"url": hook.URL + "/hook", "body": "event", "maxEvents": 1}})
+	if code != http.StatusOK {
+		t.Fatalf("create stream: %d %s", code, body)
+	}
+	var st struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal([]byte(body), &st)
+	ingest(t, r, testAdmin, refuseType, 3)
+
+	b := newBrowser(t, r.base)
+	b.signIn(testAdmin)
+	wait.Eventually(t, "3 dead letters", func() bool {
+		b.open("/console/streams/" + st.ID)
+		return b.count("#dead-letters tbody tr") == 3
+	}, wait.Within(30*time.Second), wait.Every(300*time.Millisecond))
+	mu.Lock()
+	accept = true
+	mu.Unlock()
+	// The form is sent after the count; its answer waits for the hook.
+	b.do("redrive", chromedp.Click(chromedp.CSS("#redrive")))
+	left := func() string {
+		s, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.querySelector('#op-state[data-kind=redrive] #op-left')?.textContent ?? ''`))
+		return s
+	}
+	wait.Eventually(t, "the page to count 3 left", func() bool { return left() == "3" }, wait.Within(20*time.Second), wait.Every(100*time.Millisecond))
+	release <- struct{}{}
+	wait.Eventually(t, "the page to count 2 left", func() bool { return left() == "2" }, wait.Within(20*time.Second), wait.Every(100*time.Millisecond))
+	pct, _ := chromedp.Run(b.ctx, chromedp.AttributeValue(chromedp.CSS("#op-progress-bar"), "value"))
+	if pct.Value != "33" {
+		t.Errorf("one of 3 redriven: got progress %q, want 33", pct.Value)
+	}
+	b.shot("stream-redrive")
+	release <- struct{}{}
+	release <- struct{}{}
+	wait.Eventually(t, "the redrive's answer", func() bool {
+		s, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.getElementById('notice')?.textContent ?? ''`))
+		return strings.Contains(s, "3 dead letters redriven")
+	}, wait.Within(20*time.Second), wait.Every(100*time.Millisecond))
+	if got, pct := b.text("#op-redriven"), b.text("#op-percent"); got != "3" || pct != "100%" {
+		t.Errorf("redrive done: got %s redriven, %s; want 3, 100%%", got, pct)
+	}
+	if got := b.text("#op-from"); got != "3" {
+		t.Errorf("redrive done: got from %s, want 3", got)
 	}
 }

@@ -1,8 +1,8 @@
 // Follows a replay or a redrive on a stream's page: while the progress
 // block says it runs, asks the server for it again every second and puts
 // the answer (server-rendered, escaped by html/template) in its place. A
-// redrive runs within its request: before the form is sent, the block is
-// drawn once to know how many dead letters there are, and the page follows
+// redrive runs within its request: before the form is sent (by fetch), the
+// block is drawn once to know how many dead letters there are, and the page follows
 // them going down until the answer replaces it.
 
 const box = document.getElementById('op-progress');
@@ -43,8 +43,21 @@ if (box) {
       } catch {
         // Sent without a count; the answer shows the result.
       }
-      HTMLFormElement.prototype.submit.call(form);
+      // Sent by fetch, so that this page (and its bar) stays until the
+      // answer: the redirect to the stream's page, or a refusal shown in
+      // place of the page.
       setTimeout(tick, 500);
+      try {
+        const res = await fetch(form.action, { method: 'POST', body: new URLSearchParams(new FormData(form)), credentials: 'same-origin' });
+        if (res.redirected) {
+          window.location.assign(res.url);
+          return;
+        }
+        const doc = new DOMParser().parseFromString(await res.text(), 'text/html');
+        document.body.replaceWith(doc.body);
+      } catch {
+        window.location.reload();
+      }
     });
   }
 }
