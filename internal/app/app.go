@@ -204,7 +204,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 		Routes: append(append(append(append(extraRoutes(queries, sources, routeDeps{cfg: cfg, journal: j, log: log}), act.routes...),
 			api.ClusterRoute(clusterDeps(cfg, j, clusterKV, sources.stateKV))), integ.api.Routes()...), dets.routes()...), Health: board,
 		PublicURL: publicURL(cfg), Retention: retention})
-	handler, err := withConsole(ctx, cfg, j, srv, tokens, typ, log, console.Deps{Log: log})
+	handler, err := withConsole(ctx, cfg, j, srv, tokens, typ, log, console.Deps{Log: log, Sources: srcTypes})
 	if err != nil {
 		return err
 	}

@@ -390,6 +390,10 @@ func TestConsoleWebhookStreamLifecycle(t *testing.T) {
 	if n := b.count("#no-dead"); n != 1 {
 		t.Errorf("after redrive: got dead letters still listed")
 	}
+	// The redrive's progress: all of them redriven, done.
+	if got, pct := b.text("#op-redriven"), b.text("#op-percent"); got != "1" || pct != "100%" {
+		t.Errorf("redrive progress: got %s redriven, %s; want 1, 100%%", got, pct)
+	}
 }
 
 // envTokenNameForTest is the name of the token set from

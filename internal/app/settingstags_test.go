@@ -49,3 +49,32 @@ func TestSettingsHaveNoYAMLTags(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceTypesDescribeTheirSettings: the console's add form is drawn
+// from each source type's Fields, so every type has them, every secret
+// is a write-only field and every field is a setting the type accepts.
+func TestSourceTypesDescribeTheirSettings(t *testing.T) {
+	for name, typ := range sourceTypes(nil, "http://127.0.0.1") {
+		fields := typ.Fields()
+		if len(fields) == 0 {
+			t.Errorf("%s: no fields", name)
+			continue
+		}
+		kinds := map[string]string{}
+		for _, f := range fields {
+			kinds[f.Path] = f.Kind
+		}
+		for _, p := range typ.SecretPaths {
+			if k, ok := kinds[p]; ok && k != "secret" {
+				t.Errorf("%s: secret %s: got kind %q, want secret", name, p, k)
+			}
+		}
+		if k := kinds["auth.type"]; k != "choice" {
+			t.Errorf("%s: auth.type: got kind %q, want choice", name, k)
+		}
+	}
+	okta := sourceTypes(nil, "")["okta"].Fields()
+	if okta[0].Path != "baseUrl" || !okta[0].Required {
+		t.Errorf("okta: got first field %+v, want baseUrl, required", okta[0])
+	}
+}

@@ -41,6 +41,7 @@ import (
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/sink"
+	"github.com/auditstream/auditstream/internal/source"
 )
 
 //go:embed web
@@ -83,6 +84,9 @@ type Deps struct {
 	Now func() time.Time
 	// OIDC is the OpenID Connect relying party; nil: token sign-in only.
 	OIDC *OIDC
+	// Sources are the source types by name; the add form draws each
+	// type's form from its Fields.
+	Sources map[string]source.Type
 }
 
 // Console serves the web console. Create it with New.

@@ -149,10 +149,16 @@ func (c *Console) streamDetail(w http.ResponseWriter, rc *reqCtx) {
 	row.Health = health(row.Status, row.St, row.StErr)
 	var dead []wire.DeadLetter
 	_, dlErr := c.call(rc, http.MethodGet, "/api/v1/logStreams/"+url.PathEscape(id)+"/deadLetters?limit=50", nil, &dead)
+	q := rc.r.URL.Query()
+	prog, progErr := c.progressOf(rc, id, q.Get("progress"), q)
+	if progErr != nil {
+		prog = &opProgress{Kind: q.Get("progress"), Err: asAPIError(progErr)}
+	}
 	c.render(w, rc.r, "stream", rc, page{Title: row.Name, Nav: "streams", Data: map[string]any{
 		"S": row, "Dead": dead, "DeadErr": asAPIError(dlErr), "CanManage": rc.who.Has(auth.ScopeManageStreams),
 		"Chart":   deliveryChart(row.St.PerMinute, c.d.Now()),
 		"Secrets": c.secretPaths(row.Type), "ReplayDefault": c.d.Now().Add(-time.Hour).UTC().Format("2006-01-02T15:04"),
+		"Progress": prog,
 	}})
 }
 
@@ -192,12 +198,22 @@ func (c *Console) streamAction(w http.ResponseWriter, rc *reqCtx) {
 		}
 		_, err = c.call(rc, http.MethodPost, base+"/replay", map[string]string{"since": since.UTC().Format(time.RFC3339Nano)}, nil)
 		notice = "Replay started from " + since.UTC().Format(time.RFC3339)
+		if err == nil { // the lag right after the start is where the progress counts from
+			var st wire.StreamStatus
+			if _, serr := c.call(rc, http.MethodGet, base+"/status", nil, &st); serr == nil {
+				next += "?progress=replay&from=" + strconv.FormatUint(st.LagEvents, 10) + "&"
+			}
+		}
 	case "redrive":
 		var out struct {
 			Redriven int `json:"redriven"`
 		}
 		_, err = c.call(rc, http.MethodPost, base+"/deadLetters/redrive", nil, &out)
 		notice = strconv.Itoa(out.Redriven) + " dead letters redriven"
+		if err == nil { // from: the count the page had when the redrive started (opprogress.js)
+			from, _ := strconv.Atoi(rc.r.PostFormValue("from"))
+			next += "?progress=redrive&done=1&n=" + strconv.Itoa(out.Redriven) + "&from=" + strconv.Itoa(from) + "&"
+		}
 	default:
 		http.NotFound(w, rc.r)
 		return
@@ -207,7 +223,10 @@ func (c *Console) streamAction(w http.ResponseWriter, rc *reqCtx) {
 			Data: map[string]any{"Back": next}})
 		return
 	}
-	http.Redirect(w, rc.r, next+"?notice="+url.QueryEscape(notice), http.StatusSeeOther)
+	if !strings.Contains(next, "?") {
+		next += "?"
+	}
+	http.Redirect(w, rc.r, next+"notice="+url.QueryEscape(notice), http.StatusSeeOther)
 }
 
 // parseLocal reads a datetime-local value; tzOffset is the browser's
@@ -229,7 +248,7 @@ func parseLocal(v, tzOffset string) (time.Time, error) {
 
 func (c *Console) sourcesPage(w http.ResponseWriter, rc *reqCtx) {
 	rows, err := c.sources(rc)
-	c.render(w, rc.r, "sources", rc, page{Title: "Sources", Nav: "sources", Error: asAPIError(err), Data: map[string]any{"Rows": rows}})
+	c.render(w, rc.r, "sources", rc, page{Title: "Sources", Nav: "sources", Error: asAPIError(err), Data: map[string]any{"Rows": rows, "CanManage": rc.who.Has(auth.ScopeManageSources)}})
 }
 
 func (c *Console) tokensPage(w http.ResponseWriter, rc *reqCtx) {

@@ -72,7 +72,14 @@ type Type struct {
 	// a reason that depends on its owner (the egress policy refusing a
 	// tenant's URL); its error becomes a cause of the 400.
 	Check func(d Definition) error
+	// Settings is a zero value of the type's settings struct, whose tags
+	// describe each setting for a form (FieldsOf); nil: no form.
+	Settings any
 }
+
+// Fields are the type's settings as a form shows them (FieldsOf), the
+// SecretPaths write-only.
+func (t Type) Fields() []Field { return FieldsOf(t.Settings, t.SecretPaths) }
 
 // SupervisorConfig is what a Supervisor needs.
 type SupervisorConfig struct {

@@ -77,32 +77,32 @@ type Settings struct {
 	Auth Auth `json:"auth"`
 	// TokenTTL is the lifetime of access tokens issued to an
 	// OAUTH_CLIENT_CREDENTIALS connection (default 1h, 1m to 24h).
-	TokenTTL string `json:"tokenTtl,omitempty"`
+	TokenTTL string `json:"tokenTtl,omitempty" help:"Lifetime of access tokens issued to an OAUTH_CLIENT_CREDENTIALS connection, 1m to 24h (default 1h)."`
 }
 
 // Auth is the API destination connection's authorization.
 type Auth struct {
 	// Type is API_KEY, BASIC or OAUTH_CLIENT_CREDENTIALS.
-	Type string `json:"type"`
+	Type string `json:"type" required:"true" options:"API_KEY,BASIC,OAUTH_CLIENT_CREDENTIALS" help:"The API destination connection's authorization type."`
 	// Header is the API key's header name (API_KEY; default x-api-key).
 	// Standard headers (Content-Type, User-Agent, Accept*, X-Forwarded-*,
 	// X-Amz-*…) are refused: a value every request may carry is no key.
-	Header string `json:"header,omitempty"`
+	Header string `json:"header,omitempty" help:"The API key's header (API_KEY; default x-api-key). Standard headers are refused."`
 	// Value is the API key, compared with the whole header value
 	// (API_KEY). Write-only; left out on create, the server generates one
 	// and shows it once.
-	Value string `json:"value,omitempty"`
+	Value string `json:"value,omitempty" help:"The API key (API_KEY). Leave empty: the server generates one and shows it once."`
 	// Username and Password are the Basic credentials (BASIC). The
 	// password is write-only.
-	Username string `json:"username,omitempty"`
-	Password string `json:"password,omitempty"`
+	Username string `json:"username,omitempty" help:"The Basic user name (BASIC)."`
+	Password string `json:"password,omitempty" help:"The Basic password (BASIC). Leave empty: generated and shown once."`
 	// ClientID and ClientSecret are the OAuth client's (the secret is
 	// write-only).
-	ClientID     string `json:"clientId,omitempty"`
-	ClientSecret string `json:"clientSecret,omitempty"`
+	ClientID     string `json:"clientId,omitempty" help:"The OAuth client id (OAUTH_CLIENT_CREDENTIALS)."`
+	ClientSecret string `json:"clientSecret,omitempty" help:"The OAuth client secret. Leave empty: generated and shown once."`
 	// SecretSHA256 is the stored hash of the key, password or client
 	// secret; never shown.
-	SecretSHA256 string `json:"secretSha256,omitempty"`
+	SecretSHA256 string `json:"secretSha256,omitempty" form:"-"`
 }
 
 // SecretPaths are the settings the API never shows.
@@ -120,7 +120,7 @@ var headerRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
 // receiver's URL is shown in its _links; never the request's Host.
 func NewType(baseURL string) source.Type {
 	baseURL = strings.TrimRight(baseURL, "/")
-	return source.Type{Prepare: Prepare, SecretPaths: SecretPaths, Generate: Generate,
+	return source.Type{Prepare: Prepare, SecretPaths: SecretPaths, Generate: Generate, Settings: Settings{},
 		Endpoints: func(d source.Definition) map[string]string {
 			out := map[string]string{"receiver": baseURL + ReceiverPath(d.ID)}
 			var s Settings

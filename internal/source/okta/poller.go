@@ -96,6 +96,7 @@ func NewType(opts Options) source.Type {
 			return Prepare(settings, old, now())
 		},
 		SecretPaths: SecretPaths,
+		Settings:    Settings{},
 		NewRunner: func(d source.Definition, deps source.RunnerDeps) (source.Runner, error) {
 			return New(d, deps, opts)
 		},

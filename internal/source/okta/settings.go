@@ -55,45 +55,45 @@ const (
 type Settings struct {
 	// BaseURL is the org's URL, e.g. https://acme.okta.com (plain http only
 	// for loopback).
-	BaseURL string `json:"baseUrl"`
+	BaseURL string `json:"baseUrl" required:"true" help:"The org's URL, e.g. https://acme.okta.com (plain http only for loopback)."`
 	Auth    Auth   `json:"auth"`
 	// PollInterval is the pause after a page that reached the end of the
 	// log (default 60s).
-	PollInterval string `json:"pollInterval,omitempty"`
+	PollInterval string `json:"pollInterval,omitempty" help:"Pause after a page that reached the end of the log, e.g. 60s (the default)."`
 	// Since is where the first poll starts: an RFC 3339 time, or a duration
 	// back from the source's creation such as "168h" (default 7 days, at
 	// most 90 days).
-	Since string `json:"since,omitempty"`
+	Since string `json:"since,omitempty" help:"Where the first poll starts: an RFC 3339 time or a duration back such as 168h (default 7 days, at most 90)."`
 	// RateLimitShare is the share of the org's /api/v1/logs rate limit the
 	// poller may use, 0 < share <= 1 (default 0.5).
-	RateLimitShare float64 `json:"rateLimitShare,omitempty"`
+	RateLimitShare float64 `json:"rateLimitShare,omitempty" help:"Share of the org's /api/v1/logs rate limit the poller may use, more than 0 and at most 1 (default 0.5)."`
 	// EventSourceName is the last part of the events' envelope source
 	// (default auditstream).
-	EventSourceName string `json:"eventSourceName,omitempty"`
+	EventSourceName string `json:"eventSourceName,omitempty" help:"Last part of the events' envelope source aws.partner/okta.com/<subdomain>/<name> (default auditstream)."`
 	// Overlap is how far before the newest event seen a poll restarts when
 	// the stored cursor is refused (default 5m).
-	Overlap string `json:"overlap,omitempty"`
+	Overlap string `json:"overlap,omitempty" help:"How far before the newest event seen a poll restarts when the cursor is refused (default 5m)."`
 	// AlertAfter raises a failing event after this long failing (default
 	// 15m, "0s" turns it off).
-	AlertAfter string `json:"alertAfter,omitempty"`
+	AlertAfter string `json:"alertAfter,omitempty" help:"Raise a failing event after this long failing (default 15m; 0s: never)."`
 	// SilentAfter raises a silent event after this long without a new
 	// event (default 24h, "0s" turns it off).
-	SilentAfter string `json:"silentAfter,omitempty"`
+	SilentAfter string `json:"silentAfter,omitempty" help:"Raise a silent event after this long without a new event (default 24h; 0s: never)."`
 }
 
 // Auth is how the poller authenticates.
 type Auth struct {
 	// Type is SSWS (an API token) or OAUTH (a service app).
-	Type string `json:"type"`
+	Type string `json:"type" required:"true" options:"SSWS,OAUTH" help:"SSWS: an API token. OAUTH: a service app with a registered public key."`
 	// Token is the API token (SSWS). Write-only.
-	Token string `json:"token,omitempty"`
+	Token string `json:"token,omitempty" help:"The API token (SSWS)."`
 	// ClientID is the service app's client id (OAUTH).
-	ClientID string `json:"clientId,omitempty"`
+	ClientID string `json:"clientId,omitempty" help:"The service app's client id (OAUTH)."`
 	// KeyID is the kid of the app's registered public key (OAUTH).
-	KeyID string `json:"keyId,omitempty"`
+	KeyID string `json:"keyId,omitempty" help:"The kid of the app's registered public key (OAUTH)."`
 	// PrivateKey is the app's RSA private key, PEM (PKCS#8 or PKCS#1).
 	// Write-only.
-	PrivateKey string `json:"privateKey,omitempty"`
+	PrivateKey string `json:"privateKey,omitempty" form:"text" help:"The app's RSA private key, PEM (OAUTH)."`
 }
 
 // SecretPaths are the settings the API never shows.
