@@ -55,3 +55,43 @@ func TestLogsKeywordHistogram(t *testing.T) {
 		})
 	}
 }
+
+// TestUserPageNewestBeforeChart: the user page asks for the newest
+// events alone first, so they are listed even when the chart's reads (the
+// next pages, after them) run out of budget.
+func TestUserPageNewestBeforeChart(t *testing.T) {
+	now := time.Now().UTC()
+	e := newHandlerEnv(t, acmeManager, func(c apiCall) (int, http.Header, string) {
+		switch c.Path {
+		case "/api/v1/activity/users/00uJ":
+			return http.StatusOK, nil, `{"org":"acme","userId":"00uJ","login":"jane@example.com","asActor":3000}`
+		case "/api/v1/activity/users/00uJ/events":
+			if c.Query.Get("limit") != strconv.Itoa(userNewest) {
+				// The chart's pages: slower than its budget.
+				time.Sleep(chartBudget + 100*time.Millisecond)
+				return http.StatusOK, nil, `[]`
+			}
+			var evs []string
+			for i := range userNewest {
+				evs = append(evs, fmt.Sprintf(`{"uuid":"newest-%d","published":%q,"eventType":"user.session.start"}`,
+					i, now.Add(-time.Duration(i+1)*time.Minute).Format(time.RFC3339)))
+			}
+			h := http.Header{"Link": {`<http://x/api/v1/activity/users/00uJ/events?after=c1>; rel="next"`}}
+			return http.StatusOK, h, "[" + strings.Join(evs, ",") + "]"
+		}
+		return http.StatusNotFound, nil, `{}`
+	})
+	w := e.do(http.MethodGet, "/console/users/00uJ?org=acme", nil)
+	if w.Code != http.StatusOK {
+		t.Fatalf("got status %d, want 200: %s", w.Code, w.Body)
+	}
+	calls := e.api.made(http.MethodGet, "/api/v1/activity/users/00uJ/events")
+	if len(calls) < 2 || calls[0].Query.Get("limit") != "20" || calls[1].Query.Get("after") != "c1" {
+		t.Errorf("events calls: got %+v, want the newest 20, then the chart's pages after them", calls)
+	}
+	for i := range userNewest {
+		if !strings.Contains(w.Body.String(), fmt.Sprintf("newest-%d", i)) {
+			t.Errorf("the page does not list event newest-%d", i)
+		}
+	}
+}
