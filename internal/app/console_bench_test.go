@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -51,9 +52,14 @@ func BenchmarkConsolePages(b *testing.B) {
 
 	c, _ := benchSignIn(b, r.base)
 	// A stream, so the streams pages have a row with a status.
-	if code, body := benchCall(b, r.base, "POST", "/api/v1/logStreams?verify=false",
-		`{"type":"file","name":"bench-`+strconv.FormatInt(time.Now().UnixNano(), 36)+`","status":"INACTIVE","settings":{"dir":"`+b.TempDir()+`"}}`); code != 200 {
+	code, body := benchCall(b, r.base, "POST", "/api/v1/logStreams?verify=false",
+		`{"type":"file","name":"bench-`+strconv.FormatInt(time.Now().UnixNano(), 36)+`","status":"INACTIVE","settings":{"dir":"`+b.TempDir()+`"}}`)
+	if code != 200 {
 		b.Fatalf("create stream: %d %s", code, body)
+	}
+	var stream struct{ ID string }
+	if err := json.Unmarshal([]byte(body), &stream); err != nil || stream.ID == "" {
+		b.Fatalf("create stream: no id in %s (%v)", body, err)
 	}
 	pattern := url.QueryEscape(`{"detail":{"eventType":[{"prefix":"app.family1."}]}}`)
 	pages := []struct{ name, path string }{
@@ -63,11 +69,13 @@ func BenchmarkConsolePages(b *testing.B) {
 		{"logs-24h", "/console/logs"},
 		{"logs-7d-filter", "/console/logs?preset=7d&filter=" + url.QueryEscape(`eventType eq "app.family1.action3"`)},
 		{"logs-7d-actor", "/console/logs?preset=7d&filter=" + url.QueryEscape(`actor.alternateId eq "user42@example.com"`)},
+		{"logs-7d-actor-or-target", "/console/logs?preset=7d&filter=" + url.QueryEscape(`actor.id eq "00u42" or target.id eq "00u42"`)},
 		{"logs-keyword", "/console/logs?preset=1h&q=user42"},
 		{"filter-preview-100", "/console/filter?n=100&pattern=" + pattern},
 		{"filter-preview-1000", "/console/filter?n=1000&pattern=" + pattern},
 		{"sources", "/console/sources"},
 		{"tokens", "/console/tokens"},
+		{"stream-detail", "/console/streams/" + url.PathEscape(stream.ID)},
 		{"detections", "/console/detections?org=default"},
 		{"user-activity", "/console/users/00u42?org=default"},
 		{"user-search-login", "/console/users?org=default&q=user42@example.com"},

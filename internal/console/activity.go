@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -239,6 +240,9 @@ const chartDays = 30
 // partial (like the System Log's histogram, and with its budget).
 const chartBudget = 200 * time.Millisecond
 
+// userNewest is how many of the user's newest events the page lists.
+const userNewest = 20
+
 // chartMax bounds the events the chart counts.
 const chartMax = 5000
 
@@ -268,8 +272,13 @@ func (c *Console) userPage(w http.ResponseWriter, rc *reqCtx) {
 		partial bool
 		cerr    error
 	)
+	// The first read is the table's newest events only, so that they are
+	// shown even when the chart's reads run out of budget (over a large
+	// journal, a user's 1,000 events are each read from another journal
+	// message); the chart's reads go on after them.
+	limit := userNewest
 	for n < chartMax {
-		v := url.Values{"since": {day0.Format(time.RFC3339)}, "until": {now.Format(time.RFC3339Nano)}, "limit": {"1000"}, "sortOrder": {"DESCENDING"}}
+		v := url.Values{"since": {day0.Format(time.RFC3339)}, "until": {now.Format(time.RFC3339Nano)}, "limit": {strconv.Itoa(limit)}, "sortOrder": {"DESCENDING"}}
 		if after != "" {
 			v.Set("after", after)
 		}
@@ -284,7 +293,7 @@ func (c *Console) userPage(w http.ResponseWriter, rc *reqCtx) {
 			break
 		}
 		if newest == nil {
-			newest = raw[:min(len(raw), 20)]
+			newest = raw[:min(len(raw), userNewest)]
 		}
 		for _, r := range raw {
 			var e struct {
@@ -299,9 +308,10 @@ func (c *Console) userPage(w http.ResponseWriter, rc *reqCtx) {
 		}
 		n += len(raw)
 		after = nextAfter(res.Header)
-		if len(raw) < 1000 || after == "" {
+		if len(raw) < limit || after == "" {
 			break
 		}
+		limit = 1000
 		if n >= chartMax {
 			partial = true
 		}

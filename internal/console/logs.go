@@ -173,24 +173,40 @@ func (c *Console) logsPage(w http.ResponseWriter, rc *reqCtx) {
 	}
 	// The histogram's query runs beside the table's (both are the API's
 	// GET /api/v1/logs): the page takes the longer of the two, not their sum.
+	// A keyword search is the exception: the index cannot answer it, so
+	// both queries would read every event of the range at once, on the same
+	// cores. Its histogram waits for the table, and is not asked for when
+	// the table's first page already holds every match.
 	var (
 		hraw  []json.RawMessage
 		herr  error
 		hdone = make(chan struct{})
 	)
-	hctx, cancel := context.WithTimeout(rc.r.Context(), histBudget)
-	defer cancel()
-	go func() {
+	hist := func() {
 		defer close(hdone)
+		hctx, cancel := context.WithTimeout(rc.r.Context(), histBudget)
+		defer cancel()
 		hrc := *rc
 		hrc.r = rc.r.WithContext(hctx)
 		_, herr = c.call(&hrc, http.MethodGet, lq.api(histLimit, ""), nil, &hraw)
 		if hctx.Err() != nil {
 			herr = hctx.Err()
 		}
-	}()
+	}
+	keywords := lq.Q != ""
+	if !keywords {
+		go hist()
+	}
 	var raw []json.RawMessage
 	res, err := c.call(rc, http.MethodGet, lq.api(pageSize, lq.After), nil, &raw)
+	if keywords {
+		if err == nil && lq.After == "" && len(raw) < pageSize {
+			hraw = raw // every match of the range
+			close(hdone)
+		} else {
+			go hist()
+		}
+	}
 	<-hdone
 	if err != nil {
 		c.renderStatus(w, rc.r, http.StatusBadRequest, "logs", rc, page{Title: "System Log", Nav: "logs", Error: asAPIError(err), Data: d})

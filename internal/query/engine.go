@@ -481,11 +481,16 @@ func (e *Engine) bounded(ctx context.Context, r *request) (page, error) {
 	if r.limit == 0 {
 		return page{}, nil
 	}
+	// chunk is the least read at a time: it doubles while the reads find
+	// too few matches (a keyword or a filter the index cannot answer), so
+	// that sparse matches are searched readAhead messages at a time, not
+	// one message after another.
+	chunk := readAhead
 	e.ix.scan(lo, hi, r.desc, pl.keep, func(batch []entry) bool {
 		for len(batch) > 0 {
 			// Read enough for the page, ending at a published boundary so
 			// ties are sorted whole.
-			n := min(len(batch), max(want-len(out), readAhead))
+			n := min(len(batch), max(want-len(out), chunk))
 			for n < len(batch) && batch[n].pub == batch[n-1].pub {
 				n++
 			}
@@ -515,6 +520,7 @@ func (e *Engine) bounded(ctx context.Context, r *request) (page, error) {
 			if len(out) >= want {
 				return false
 			}
+			chunk = min(2*chunk, readAhead*journal.MaxBatchEvents)
 		}
 		return ctx.Err() == nil
 	})

@@ -30,15 +30,32 @@ const (
 )
 
 // planner evaluates a filter over what the index knows of an event, with
-// per-value memos so each distinct type or actor is tested once per query.
+// per-value memos so each distinct type, actor or target is tested once
+// per query. The memos are slices indexed by the interned id (types and
+// strings are numbered densely), as keep runs for every event in the
+// query's window.
 type planner struct {
 	org  string // auth.AllOrgs for every org
 	root *node
-	memo map[*node]map[uint32]bool
+	// orgOK is the org test per type id (memo: 0 not yet known).
+	orgOK []uint8
+	memos []leafMemo
 }
 
+// leafMemo is one comparison's answers per interned id: 0 not yet known,
+// memoFalse or memoTrue.
+type leafMemo struct {
+	n *node
+	m []uint8
+}
+
+const (
+	memoFalse = 1
+	memoTrue  = 2
+)
+
 func newPlanner(org string, f *Filter) *planner {
-	p := &planner{org: org, memo: map[*node]map[uint32]bool{}}
+	p := &planner{org: org}
 	if f != nil {
 		p.root = f.root
 	}
@@ -47,17 +64,28 @@ func newPlanner(org string, f *Filter) *planner {
 
 // keep is the index predicate: false only when the event cannot match.
 func (p *planner) keep(e *entry, types []typeKey, pp *people) bool {
-	tk := types[e.typ]
-	if p.org != auth.AllOrgs && tk.org != p.org {
-		return false
+	if p.org != auth.AllOrgs {
+		if int(e.typ) >= len(p.orgOK) {
+			p.orgOK = append(p.orgOK, make([]uint8, max(len(types), int(e.typ)+1)-len(p.orgOK))...)
+		}
+		switch p.orgOK[e.typ] {
+		case memoFalse:
+			return false
+		case 0:
+			if types[e.typ].org != p.org {
+				p.orgOK[e.typ] = memoFalse
+				return false
+			}
+			p.orgOK[e.typ] = memoTrue
+		}
 	}
 	if p.root == nil {
 		return true
 	}
-	return p.eval(p.root, e, tk.eventType, pp) != triFalse
+	return p.eval(p.root, e, types, pp) != triFalse
 }
 
-func (p *planner) eval(n *node, e *entry, eventType string, pp *people) tri {
+func (p *planner) eval(n *node, e *entry, types []typeKey, pp *people) tri {
 	switch n.kind {
 	case nodeAnd, nodeOr:
 		// and ends at the first false kid, or at the first true one; an unknown
@@ -67,7 +95,7 @@ func (p *planner) eval(n *node, e *entry, eventType string, pp *people) tri {
 			stop, out = triTrue, triFalse
 		}
 		for _, k := range n.kids {
-			switch p.eval(k, e, eventType, pp) {
+			switch p.eval(k, e, types, pp) {
 			case stop:
 				return stop
 			case triUnknown:
@@ -76,7 +104,7 @@ func (p *planner) eval(n *node, e *entry, eventType string, pp *people) tri {
 		}
 		return out
 	case nodeNot:
-		switch p.eval(n.kids[0], e, eventType, pp) {
+		switch p.eval(n.kids[0], e, types, pp) {
 		case triTrue:
 			return triFalse
 		case triFalse:
@@ -84,15 +112,11 @@ func (p *planner) eval(n *node, e *entry, eventType string, pp *people) tri {
 		}
 		return triUnknown
 	}
-	var id uint32
-	var value string
-	var absent bool
-	var targets []uint32
 	switch n.pathStr {
 	case pathEventType:
-		id, value = e.typ, eventType
+		return p.one(n, e.typ, len(types), types[e.typ].eventType, false)
 	case pathActorAlt, pathActorID:
-		id = pp.whos[e.who].alt
+		id := pp.whos[e.who].alt
 		if n.pathStr == pathActorID {
 			id = pp.whos[e.who].id
 		}
@@ -100,38 +124,71 @@ func (p *planner) eval(n *node, e *entry, eventType string, pp *people) tri {
 		case actorOther:
 			return triUnknown
 		case actorAbsent:
-			absent = true
-		default:
-			value = pp.strs[id]
+			// No value: asked once per query, under the absent id.
+			return p.one(n, actorAbsent, len(pp.strs), "", true)
 		}
+		return p.one(n, id, len(pp.strs), pp.strs[id], false)
 	case pathTargetID:
 		w := &pp.whos[e.who]
 		if w.targetsOther || slices.Contains(w.targets, actorOther) {
 			return triUnknown
 		}
-		// Memoised by the whole tuple: the answer depends on every target.
-		id, targets, absent = e.who, w.targets, true
-	default:
-		return triUnknown
+		// Every operator but ne and eq null matches when one of the
+		// values does (matchValues); those two when each does (ne: no
+		// value is equal; eq null: there is no value, as target ids here
+		// are strings). Each target id is tested once per query.
+		all := n.op == "ne" || n.op == "eq" && n.val.kind == kindNull
+		if len(w.targets) == 0 {
+			return p.one(n, actorAbsent, len(pp.strs), "", true)
+		}
+		for _, t := range w.targets {
+			r := p.one(n, t, len(pp.strs), pp.strs[t], false)
+			if all && r == triFalse {
+				return triFalse
+			}
+			if !all && r == triTrue {
+				return triTrue
+			}
+		}
+		if all {
+			return triTrue
+		}
+		return triFalse
 	}
-	m := p.memo[n]
-	if m == nil {
-		m = map[uint32]bool{}
-		p.memo[n] = m
+	return triUnknown
+}
+
+// one is comparison n's answer for the single value of interned id (of
+// ids, the table's size), or for no value when absent, from its memo.
+func (p *planner) one(n *node, id uint32, ids int, value string, absent bool) tri {
+	var lm *leafMemo
+	for i := range p.memos {
+		if p.memos[i].n == n {
+			lm = &p.memos[i]
+			break
+		}
 	}
-	r, ok := m[id]
-	if !ok {
-		r = n.matchValues(func(fn func(rawValue)) {
+	if lm == nil {
+		p.memos = append(p.memos, leafMemo{n: n})
+		lm = &p.memos[len(p.memos)-1]
+	}
+	if int(id) >= len(lm.m) {
+		lm.m = append(lm.m, make([]uint8, max(ids, int(id)+1)-len(lm.m))...)
+	}
+	r := lm.m[id]
+	if r == 0 {
+		ok := n.matchValues(func(fn func(rawValue)) {
 			if !absent {
 				fn(rawValue{kind: kindString, decoded: true, str: value})
 			}
-			for _, t := range targets {
-				fn(rawValue{kind: kindString, decoded: true, str: pp.strs[t]})
-			}
 		})
-		m[id] = r
+		r = memoFalse
+		if ok {
+			r = memoTrue
+		}
+		lm.m[id] = r
 	}
-	if r {
+	if r == memoTrue {
 		return triTrue
 	}
 	return triFalse
