@@ -186,7 +186,13 @@ func (f *feed) receive(m *nats.Msg) {
 		return
 	}
 	if !f.gapAt.IsZero() {
-		return // it comes again after the reset
+		// Sent before the reset, it comes again after it. Sent to a pull
+		// still open when the reset applied, before this feed knew, it is
+		// the new numbering's: handed back, it comes again at once (and its
+		// number, skipped, makes the feed resync once more) rather than
+		// after AckWait.
+		_ = m.Nak()
+		return
 	}
 	if md, err := m.Metadata(); err == nil {
 		if f.seqKnown && md.Sequence.Consumer != f.lastSeq+1 {
