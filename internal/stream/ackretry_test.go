@@ -3,7 +3,6 @@ package stream
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -12,9 +11,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-
-	"github.com/auditstream/auditstream/internal/event"
-	"github.com/auditstream/auditstream/internal/journal"
 )
 
 // flakyAckMsg is a journal message whose first fail acknowledgements are
@@ -41,43 +37,22 @@ func (m *flakyAckMsg) DoubleAck(context.Context) error {
 func TestUnconfirmedAckIsSentAgain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := &scriptedSink{}
-		it := &memIter{wake: make(chan struct{}, 1)}
 		metrics := NewMetrics(prometheus.NewRegistry())
 		st := &Status{}
-		r := NewRunner(RunnerConfig{Def: Definition{}, Sink: s, Log: slog.New(slog.DiscardHandler),
-			Metrics: metrics, Status: st, MaxAge: 200 * time.Millisecond, StallAfter: time.Hour})
-		ctx, cancel := context.WithCancel(t.Context())
-		r.hard, r.feed = ctx, it
-		r.wd.created(time.Now())
-		done := make(chan error, 1)
-		go func() {
-			for ctx.Err() == nil {
-				if err := r.step(ctx); err != nil {
-					done <- err
-					return
-				}
-			}
-			done <- nil
-		}()
-		ev := func(id string) event.Record {
-			return event.Record{UUID: id, Org: "acme", EventType: "user.session.start", Data: []byte(`{"uuid":"` + id + `"}`)}
-		}
+		r, it, stop := stepOnMem(t, RunnerConfig{Sink: s, Metrics: metrics, Status: st, MaxAge: 200 * time.Millisecond})
 		synctest.Wait()
-		first := &flakyAckMsg{memMsg: &memMsg{m: journal.LegacyMessage(ev("a")),
-			md: jetstream.MsgMetadata{Sequence: jetstream.SequencePair{Stream: 1}, Timestamp: time.Now()}}, fail: 1}
-		it.mu.Lock()
-		it.seq = 1
-		it.queue = append(it.queue, first)
-		it.mu.Unlock()
-		it.wake <- struct{}{}
+		var first *flakyAckMsg
+		it.pushWith(memEvent("a"), func(m *memMsg) jetstream.Msg {
+			first = &flakyAckMsg{memMsg: m, fail: 1}
+			return first
+		})
 		time.Sleep(time.Second) // batch 1 written; its ack not confirmed
 		if got := first.calls.Load(); got != 1 {
 			t.Fatalf("acks of the first message after its batch: got %d, want 1", got)
 		}
-		it.push(ev("b"))
+		it.push(memEvent("b"))
 		time.Sleep(time.Second) // batch 2 written and acked, with the first again
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
 		if got := first.calls.Load(); got != 2 {

@@ -46,15 +46,48 @@ type memIter struct {
 }
 
 func (it *memIter) push(ev event.Record) {
+	it.pushWith(ev, func(m *memMsg) jetstream.Msg { return m })
+}
+
+// pushWith queues ev's message as wrap makes it (a message whose methods
+// a test changes).
+func (it *memIter) pushWith(ev event.Record, wrap func(*memMsg) jetstream.Msg) {
 	it.mu.Lock()
 	defer it.mu.Unlock()
 	it.seq++
-	it.queue = append(it.queue, &memMsg{m: journal.LegacyMessage(ev),
-		md: jetstream.MsgMetadata{Sequence: jetstream.SequencePair{Stream: it.seq}, Timestamp: time.Now()}})
+	it.queue = append(it.queue, wrap(&memMsg{m: journal.LegacyMessage(ev),
+		md: jetstream.MsgMetadata{Sequence: jetstream.SequencePair{Stream: it.seq}, Timestamp: time.Now()}}))
 	select {
 	case it.wake <- struct{}{}:
 	default:
 	}
+}
+
+// memEvent is an event of org acme with uuid id.
+func memEvent(id string) event.Record {
+	return event.Record{UUID: id, Org: "acme", EventType: "user.session.start", Data: []byte(`{"uuid":"` + id + `"}`)}
+}
+
+// stepOnMem runs cfg's runner step by step (inside a synctest bubble) on
+// a memIter it returns, until stop, which returns the loop's error.
+func stepOnMem(t *testing.T, cfg RunnerConfig) (r *Runner, it *memIter, stop func() error) {
+	cfg.Def, cfg.Log, cfg.StallAfter = Definition{}, slog.New(slog.DiscardHandler), time.Hour
+	r = NewRunner(cfg)
+	it = &memIter{wake: make(chan struct{}, 1)}
+	ctx, cancel := context.WithCancel(t.Context())
+	r.hard, r.feed = ctx, it
+	r.wd.created(time.Now())
+	done := make(chan error, 1)
+	go func() {
+		for ctx.Err() == nil {
+			if err := r.step(ctx); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	return r, it, func() error { cancel(); return <-done }
 }
 
 func (it *memIter) next(ctx context.Context, wait time.Duration) (jetstream.Msg, error) {
@@ -127,25 +160,8 @@ func TestBatchAgeOnTheClock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const maxAge = 200 * time.Millisecond
 		s := &batchSink{max: 3}
-		it := &memIter{wake: make(chan struct{}, 1)}
-		r := NewRunner(RunnerConfig{Def: Definition{}, Sink: s, Log: slog.New(slog.DiscardHandler),
-			Metrics: NewMetrics(prometheus.NewRegistry()), Status: &Status{}, MaxAge: maxAge, StallAfter: time.Hour})
-		ctx, cancel := context.WithCancel(t.Context())
-		r.hard, r.feed = ctx, it
-		r.wd.created(time.Now())
-		done := make(chan error, 1)
-		go func() {
-			for ctx.Err() == nil {
-				if err := r.step(ctx); err != nil {
-					done <- err
-					return
-				}
-			}
-			done <- nil
-		}()
-		ev := func(id string) event.Record {
-			return event.Record{UUID: id, Org: "acme", EventType: "user.session.start", Data: []byte(`{"uuid":"` + id + `"}`)}
-		}
+		_, it, stop := stepOnMem(t, RunnerConfig{Sink: s, Metrics: NewMetrics(prometheus.NewRegistry()), Status: &Status{}, MaxAge: maxAge})
+		ev := memEvent
 		synctest.Wait()
 		start := time.Now()
 		it.push(ev("a"))
@@ -157,8 +173,7 @@ func TestBatchAgeOnTheClock(t *testing.T) {
 		it.push(ev("e")) // a full batch: out at once
 		it.push(ev("f")) // waits its age
 		time.Sleep(5 * time.Second)
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
 		s.mu.Lock()
