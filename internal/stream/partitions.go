@@ -2,9 +2,7 @@ package stream
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -15,8 +13,8 @@ import (
 // A log stream of one org reads its org's journal partition only. A log
 // stream of every org (org "*") on a journal of several partitions
 // (journal.partitions) has one durable consumer per partition, all with
-// the stream's consumer name, read together: partConsumer merges them, so
-// the runner sees one consumer. Each org's events keep their order (one
+// the stream's consumer name, read together: a feedSet (feed.go) reads
+// them all, and partConsumer gives the runner one consumer to ask. Each org's events keep their order (one
 // org is in one partition); events of orgs in different partitions
 // interleave as they arrive. Acknowledgements go to each message's own
 // consumer.
@@ -25,14 +23,6 @@ import (
 // and sequence, as journal.MsgOf gives it for an event's position).
 func msgKey(m jetstream.Msg, md *jetstream.MsgMetadata) uint64 {
 	return journal.PartitionSeq(journal.PartitionOfSubject(m.Subject()), md.Sequence.Stream)
-}
-
-// nextMsg waits for the iterator's next message until ctx ends.
-func nextMsg(it jetstream.MessagesContext, ctx context.Context) (jetstream.Msg, error) {
-	if mi, ok := it.(*mergedIter); ok {
-		return mi.next(ctx)
-	}
-	return it.Next(jetstream.NextContext(ctx))
 }
 
 // ensureAllPartitions ensures the consumer of def, a stream of every org,
@@ -58,33 +48,10 @@ func ensureAllPartitions(ctx context.Context, j *journal.Journal, def Definition
 }
 
 // partConsumer is the consumers of one log stream in every partition. Its
-// Messages merges theirs and Info sums their counts; every other method
-// is partition 0's.
+// Info sums their counts; every other method is partition 0's.
 type partConsumer struct {
 	jetstream.Consumer
 	cons []jetstream.Consumer
-}
-
-// Messages starts an iterator on every partition's consumer.
-func (pc *partConsumer) Messages(opts ...jetstream.PullMessagesOpt) (jetstream.MessagesContext, error) {
-	mi := &mergedIter{ch: make(chan iterItem), stop: make(chan struct{})}
-	for _, c := range pc.cons {
-		it, err := c.Messages(opts...)
-		if err != nil {
-			mi.Stop()
-			return nil, err
-		}
-		mi.its = append(mi.its, it)
-	}
-	for _, it := range mi.its {
-		mi.wg.Add(1)
-		go mi.forward(it)
-	}
-	go func() {
-		mi.wg.Wait()
-		close(mi.ch)
-	}()
-	return mi, nil
 }
 
 // Info sums the partitions' pending, ack pending and waiting counts into
@@ -107,75 +74,6 @@ func (pc *partConsumer) Info(ctx context.Context) (*jetstream.ConsumerInfo, erro
 		sum.NumRedelivered += info.NumRedelivered
 	}
 	return sum, nil
-}
-
-type iterItem struct {
-	m   jetstream.Msg
-	err error
-}
-
-// mergedIter hands out the messages of several iterators as they come.
-type mergedIter struct {
-	its      []jetstream.MessagesContext
-	ch       chan iterItem
-	stop     chan struct{}
-	stopOnce sync.Once
-	wg       sync.WaitGroup
-}
-
-// forward moves it's messages (and its heartbeat errors) to the merged
-// channel until it is closed.
-func (mi *mergedIter) forward(it jetstream.MessagesContext) {
-	defer mi.wg.Done()
-	for {
-		m, err := it.Next()
-		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-			return
-		}
-		select {
-		case mi.ch <- iterItem{m: m, err: err}:
-		case <-mi.stop:
-			if m != nil {
-				_ = m.Nak()
-			}
-			return
-		}
-	}
-}
-
-func (mi *mergedIter) next(ctx context.Context) (jetstream.Msg, error) {
-	select {
-	case it, ok := <-mi.ch:
-		if !ok {
-			return nil, jetstream.ErrMsgIteratorClosed
-		}
-		return it.m, it.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// Next waits for the next message of any partition (opts are ignored:
-// use nextMsg for a deadline).
-func (mi *mergedIter) Next(...jetstream.NextOpt) (jetstream.Msg, error) {
-	return mi.next(context.Background())
-}
-
-// Stop stops every iterator; what they hold is dropped (and comes back
-// after AckWait, as with one iterator).
-func (mi *mergedIter) Stop() {
-	mi.stopOnce.Do(func() { close(mi.stop) })
-	for _, it := range mi.its {
-		it.Stop()
-	}
-}
-
-// Drain drains every iterator: Next returns what they hold, then
-// ErrMsgIteratorClosed.
-func (mi *mergedIter) Drain() {
-	for _, it := range mi.its {
-		it.Drain()
-	}
 }
 
 // consumerInfos returns d's consumer in each partition it reads.
