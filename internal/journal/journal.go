@@ -221,7 +221,9 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Journal, error)
 		j.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	if err := j.checkPartitions(ctx); err != nil {
+	// A status bucket created just now on a cluster answers "no
+	// responders" until its leader is elected: retried like the streams.
+	if err := j.retryStart(ctx, j.checkPartitions); err != nil {
 		j.Close()
 		return nil, err
 	}

@@ -341,10 +341,18 @@ func TestLongStallShowsInStatus(t *testing.T) {
 	}
 	cfg := fast
 	cfg.StallAfter, cfg.StallError = time.Second, 2*time.Second
-	var noPulls atomic.Bool
+	var noPulls, asked atomic.Bool
 	noPulls.Store(true)
-	cfg.Fenced = noPulls.Load
+	// Nothing is pending yet, so the first to ask is the runner's feed,
+	// deciding whether to pull: it started on a consumer with nothing
+	// delivered. (A feed starting after the fetch below would reset the
+	// consumer to its ack floor, as a new owner does, and never stall.)
+	cfg.Fenced = func() bool {
+		asked.Store(true)
+		return noPulls.Load()
+	}
 	n := startNode(t, j, newFakeSink(sink.Limits{}, nil), cfg)
+	wait.Eventually(t, "the runner's feed started", asked.Load)
 	wait.Eventually(t, "no pull waiting", func() bool {
 		info, err := c.Info(t.Context())
 		return err == nil && info.NumWaiting == 0
