@@ -2,8 +2,8 @@ package sink
 
 import (
 	"reflect"
-	"strings"
 
+	"github.com/auditstream/auditstream/internal/formfield"
 	"github.com/auditstream/auditstream/internal/secret"
 )
 
@@ -25,12 +25,12 @@ type Field struct {
 }
 
 // Fields lists t's settings in declaration order (nested structs
-// flattened into dotted paths).
+// flattened into dotted paths, as formfield.Walk reads them).
 func (t Type) Fields() []Field {
 	if t.settings == nil {
 		return nil
 	}
-	return fieldsOf(t.settings, "")
+	return fieldsOf(t.settings)
 }
 
 var (
@@ -38,34 +38,15 @@ var (
 	durationType = reflect.TypeFor[Duration]()
 )
 
-func fieldsOf(rt reflect.Type, prefix string) []Field {
-	for rt.Kind() == reflect.Pointer {
-		rt = rt.Elem()
-	}
+func fieldsOf(rt reflect.Type) []Field {
 	var out []Field
-	for i := range rt.NumField() {
-		sf := rt.Field(i)
-		if !sf.IsExported() {
-			continue
-		}
-		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
-		if name == "-" {
-			continue
-		}
-		if name == "" {
-			name = sf.Name
-		}
-		path := prefix + name
-		f := Field{Path: path, Help: sf.Tag.Get("help"), Required: sf.Tag.Get("required") == "true"}
-		ft := sf.Type
-		switch {
+	formfield.Walk(rt, func(s formfield.Setting) {
+		f := Field{Path: s.Path, Help: s.Help, Required: s.Required}
+		switch ft := s.Field.Type; {
 		case ft == secretType:
 			f.Kind = "secret"
 		case ft == durationType:
 			f.Kind = "duration"
-		case ft.Kind() == reflect.Struct:
-			out = append(out, fieldsOf(ft, path+".")...)
-			continue
 		case ft.Kind() == reflect.String:
 			f.Kind = "string"
 		case ft.Kind() == reflect.Bool:
@@ -76,6 +57,6 @@ func fieldsOf(rt reflect.Type, prefix string) []Field {
 			f.Kind = "json"
 		}
 		out = append(out, f)
-	}
+	})
 	return out
 }

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+
+	"github.com/auditstream/auditstream/internal/formfield"
 )
 
 // Field is one setting of a source type as a form shows it: the console's
@@ -29,7 +31,7 @@ type Field struct {
 }
 
 // FieldsOf lists the settings of a settings struct in declaration order,
-// nested structs flattened into dotted paths. Tags: `help:"…"`,
+// nested structs flattened into dotted paths (formfield.Walk). Tags: `help:"…"`,
 // `required:"true"`, `options:"A,B"` (a choice), `form:"text"` (several
 // lines) and `form:"-"` (left out: a value the server keeps, such as a
 // hash). Settings in secrets (dotted paths) are write-only.
@@ -37,37 +39,15 @@ func FieldsOf(settings any, secrets []string) []Field {
 	if settings == nil {
 		return nil
 	}
-	return fieldsOf(reflect.TypeOf(settings), "", secrets)
-}
-
-func fieldsOf(rt reflect.Type, prefix string, secrets []string) []Field {
-	for rt.Kind() == reflect.Pointer {
-		rt = rt.Elem()
-	}
 	var out []Field
-	for i := range rt.NumField() {
-		sf := rt.Field(i)
-		if !sf.IsExported() || sf.Tag.Get("form") == "-" {
-			continue
-		}
-		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
-		if name == "-" {
-			continue
-		}
-		if name == "" {
-			name = sf.Name
-		}
-		path := prefix + name
-		f := Field{Path: path, Help: sf.Tag.Get("help"), Required: sf.Tag.Get("required") == "true", Multiline: sf.Tag.Get("form") == "text"}
-		if o := sf.Tag.Get("options"); o != "" {
+	formfield.Walk(reflect.TypeOf(settings), func(s formfield.Setting) {
+		tag := s.Field.Tag
+		f := Field{Path: s.Path, Help: s.Help, Required: s.Required, Multiline: tag.Get("form") == "text"}
+		if o := tag.Get("options"); o != "" {
 			f.Options = strings.Split(o, ",")
 		}
-		ft := sf.Type
-		switch {
-		case ft.Kind() == reflect.Struct:
-			out = append(out, fieldsOf(ft, path+".", secrets)...)
-			continue
-		case slices.Contains(secrets, path):
+		switch ft := s.Field.Type; {
+		case slices.Contains(secrets, s.Path):
 			f.Kind = "secret"
 		case len(f.Options) > 0:
 			f.Kind = "choice"
@@ -81,6 +61,6 @@ func fieldsOf(rt reflect.Type, prefix string, secrets []string) []Field {
 			f.Kind = "json"
 		}
 		out = append(out, f)
-	}
+	})
 	return out
 }

@@ -1,0 +1,35 @@
+package formfield_test
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/auditstream/auditstream/internal/formfield"
+)
+
+type settings struct {
+	URL  string `json:"url" required:"true" help:"where"`
+	Auth struct {
+		Type string `json:"type,omitempty" help:"how"`
+		Hash string `json:"hash" form:"-"`
+	} `json:"auth"`
+	Plain   int
+	Skipped string `json:"-"`
+	hidden  string
+}
+
+func TestWalk(t *testing.T) {
+	var got []formfield.Setting
+	formfield.Walk(reflect.TypeFor[*settings](), func(s formfield.Setting) {
+		s.Field = reflect.StructField{Name: s.Field.Name}
+		got = append(got, s)
+	})
+	want := []formfield.Setting{
+		{Path: "url", Help: "where", Required: true, Field: reflect.StructField{Name: "URL"}},
+		{Path: "auth.type", Help: "how", Field: reflect.StructField{Name: "Type"}},
+		{Path: "Plain", Field: reflect.StructField{Name: "Plain"}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+}
