@@ -593,6 +593,12 @@ func (c Config) WithDefaults() Config {
 			*v = Duration(def)
 		}
 	}
+	// flag sets an unset switch (a nil *bool: left out, unlike false).
+	flag := func(v **bool, def bool) {
+		if *v == nil {
+			*v = &def
+		}
+	}
 	dur(&c.ShutdownTimeout, DefaultShutdownTimeout)
 
 	num64(&c.Journal.MaxBytes, journal.DefaultMaxBytes)
@@ -639,14 +645,8 @@ func (c Config) WithDefaults() Config {
 	}
 
 	dur(&c.Integrity.DigestInterval, DefaultDigestInterval)
-	if c.Detections.Enabled == nil {
-		on := true
-		c.Detections.Enabled = &on
-	}
-	if c.Detections.Shipped == nil {
-		on := true
-		c.Detections.Shipped = &on
-	}
+	flag(&c.Detections.Enabled, true)
+	flag(&c.Detections.Shipped, true)
 	dur(&c.Detections.AllowedLateness, DefaultDetectionsLateness)
 	num(&c.Detections.MaxGroupsPerRule, DefaultDetectionsMaxGroups)
 	num(&c.Detections.MaxEventsPerWindow, DefaultDetectionsMaxEvents)
@@ -655,28 +655,19 @@ func (c Config) WithDefaults() Config {
 	num(&c.Detections.Backtest.MaxEvents, DefaultBacktestMaxEvents)
 	num(&c.Detections.Backtest.MaxConcurrentPerOrg, DefaultBacktestsPerOrg)
 
-	if c.Console.Enabled == nil {
-		on := true
-		c.Console.Enabled = &on
-	}
+	flag(&c.Console.Enabled, true)
 	dur(&c.Console.SessionTTL, DefaultSessionTTL)
 	str(&c.Console.OIDC.GroupsClaim, "groups")
 
 	num(&c.Patterns.MaxLength, pattern.DefaultMaxLength)
 	num(&c.Patterns.MaxCombinations, pattern.DefaultMaxCombinations)
 	num(&c.Patterns.MaxWildcardComplexity, pattern.DefaultMaxWildcardComplexity)
-	if c.Activity.Enabled == nil {
-		on := true
-		c.Activity.Enabled = &on
-	}
+	flag(&c.Activity.Enabled, true)
 	num(&c.Activity.MaxItems, activity.DefaultItems)
 	num(&c.Activity.MaxActions, activity.DefaultActions)
 	num(&c.Activity.MaxDetections, activity.DefaultDetections)
 	num(&c.Activity.MaxCachedProfiles, activity.DefaultMaxCached)
-	if c.Patterns.StrictNumericOperands == nil {
-		on := DefaultStrictNumericOperands
-		c.Patterns.StrictNumericOperands = &on
-	}
+	flag(&c.Patterns.StrictNumericOperands, DefaultStrictNumericOperands)
 	return c
 }
 
