@@ -119,16 +119,30 @@ func runDetections(ctx context.Context, cl *client.Client, verb, id string, a de
 		}
 		return printJSON(stdout, v)
 	}
-	switch verb {
-	case "rules":
-		rules, err := cl.ListDetectionRules(ctx)
+	// rows prints a list as JSON with --output json, else as a table of
+	// the given columns.
+	rows := func(header string, keys ...string) func([]map[string]any, error) error {
+		return func(list []map[string]any, err error) error {
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return printJSON(stdout, list)
+			}
+			return printRows(stdout, header, list, keys...)
+		}
+	}
+	// raw prints a document as the server sent it.
+	raw := func(b json.RawMessage, err error) error {
 		if err != nil {
 			return err
 		}
-		if a.output == "json" {
-			return printJSON(stdout, rules)
-		}
-		return printRows(stdout, "ID\tPACK\tSTATUS\tON\tLEVEL\tTITLE\tREASON", rules, "id", "pack", "status", "enabled", "level", "title", "reason")
+		_, err = fmt.Fprintf(stdout, "%s\n", b)
+		return err
+	}
+	switch verb {
+	case "rules":
+		return rows("ID\tPACK\tSTATUS\tON\tLEVEL\tTITLE\tREASON", "id", "pack", "status", "enabled", "level", "title", "reason")(cl.ListDetectionRules(ctx))
 	case "rule":
 		return one(cl.GetDetectionRule(ctx, id))
 	case "upload":
@@ -152,14 +166,8 @@ func runDetections(ctx context.Context, cl *client.Client, verb, id string, a de
 	case "activate", "deactivate":
 		return one(cl.SetDetectionRule(ctx, id, verb == "activate"))
 	case "list":
-		ds, err := cl.ListDetections(ctx, client.DetectionQuery{Rule: a.rule, Status: a.status, Since: a.since})
-		if err != nil {
-			return err
-		}
-		if a.output == "json" {
-			return printJSON(stdout, ds)
-		}
-		return printRows(stdout, "ID\tPUBLISHED\tLEVEL\tSTATUS\tCOUNT\tRULE\tTITLE", ds, "id", "published", "level", "status", "count", "rule", "title")
+		return rows("ID\tPUBLISHED\tLEVEL\tSTATUS\tCOUNT\tRULE\tTITLE", "id", "published", "level", "status", "count", "rule", "title")(
+			cl.ListDetections(ctx, client.DetectionQuery{Rule: a.rule, Status: a.status, Since: a.since}))
 	case "get":
 		return one(cl.GetDetection(ctx, id))
 	case "ack", "close", "reopen":
@@ -168,28 +176,11 @@ func runDetections(ctx context.Context, cl *client.Client, verb, id string, a de
 	case "backtest":
 		return backtestJob(ctx, cl, a, stdout, stderr)
 	case "backtests":
-		jobs, err := cl.ListBacktests(ctx)
-		if err != nil {
-			return err
-		}
-		if a.output == "json" {
-			return printJSON(stdout, jobs)
-		}
-		return printRows(stdout, "ID\tSTATUS\tCREATED\tRULE\tPACK", jobs, "id", "status", "created", "rule", "pack")
+		return rows("ID\tSTATUS\tCREATED\tRULE\tPACK", "id", "status", "created", "rule", "pack")(cl.ListBacktests(ctx))
 	case "backtest-get":
-		raw, err := cl.GetBacktest(ctx, id)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(stdout, "%s\n", raw)
-		return err
+		return raw(cl.GetBacktest(ctx, id))
 	case "backtest-cancel":
-		raw, err := cl.CancelBacktest(ctx, id)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(stdout, "%s\n", raw)
-		return err
+		return raw(cl.CancelBacktest(ctx, id))
 	}
 	return fmt.Errorf("unknown verb %q", verb)
 }
