@@ -211,11 +211,9 @@ func StandardHeader(name string) bool {
 // Prepare validates settings and returns them as stored: the secret
 // hashed, or kept from old when left out.
 func Prepare(raw, old json.RawMessage) (json.RawMessage, error) {
-	var s Settings
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return nil, fmt.Errorf("settings: %v", err)
+	s, err := source.DecodeSettings[Settings](raw)
+	if err != nil {
+		return nil, err
 	}
 	var o Settings
 	if len(old) > 0 {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/secret"
+	"github.com/auditstream/auditstream/internal/source"
 )
 
 // Defaults of a source's settings, each with its reason.
@@ -126,11 +127,9 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 // Prepare validates settings (merging write-only secrets from old) and
 // returns them as stored. now resolves a relative since.
 func Prepare(raw, old json.RawMessage, now time.Time) (json.RawMessage, error) {
-	var s Settings
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return nil, fmt.Errorf("settings: %v", err)
+	s, err := source.DecodeSettings[Settings](raw)
+	if err != nil {
+		return nil, err
 	}
 	if len(old) > 0 {
 		var o Settings
