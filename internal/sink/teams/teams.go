@@ -27,8 +27,6 @@ const (
 // (DefaultTimeout when not set); insecureHttp.
 type Config notify.WebhookSettings
 
-func (c Config) withDefaults() Config { return kind().Defaults(c) }
-
 // Validate reports every problem with c at once. No message names the URL.
 func (c Config) Validate() error { return kind().Validate(c) }
 
