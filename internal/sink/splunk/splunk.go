@@ -68,8 +68,7 @@ func prepare(cfg Config, deps sink.Deps) (Config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	base := baseURL(cfg)
-	return cfg, deps.CheckURL(base, sink.ShowURL(base))
+	return cfg, checkURL(cfg, deps)
 }
 
 func prepareOkta(cfg OktaConfig, deps sink.Deps) (Config, error) {
@@ -77,13 +76,18 @@ func prepareOkta(cfg OktaConfig, deps sink.Deps) (Config, error) {
 		return Config{}, err
 	}
 	g := cfg.Generic().withDefaults()
-	base := baseURL(g)
-	return g, deps.CheckURL(base, sink.ShowURL(base))
+	return g, checkURL(g, deps)
 }
 
 func baseURL(cfg Config) *url.URL {
 	base, _ := url.Parse(strings.TrimSuffix(cfg.URL, "/")) // Validate parsed it
 	return base
+}
+
+// checkURL checks the collector's URL against deps.Egress, for both rows.
+func checkURL(cfg Config, deps sink.Deps) error {
+	base := baseURL(cfg)
+	return deps.CheckURL(base, sink.ShowURL(base))
 }
 
 func build(cfg Config, deps sink.Deps) (*Sink, error) {
