@@ -3,8 +3,8 @@ package sink
 import (
 	"reflect"
 
-	"github.com/auditstream/auditstream/internal/formfield"
 	"github.com/auditstream/auditstream/internal/secret"
+	"github.com/auditstream/auditstream/internal/setting"
 )
 
 // Field describes one setting of a destination, for forms (the web
@@ -25,7 +25,7 @@ type Field struct {
 }
 
 // Fields lists t's settings in declaration order (nested structs
-// flattened into dotted paths, as formfield.Walk reads them).
+// flattened into dotted paths, as setting.Walk reads them).
 func (t Type) Fields() []Field {
 	if t.settings == nil {
 		return nil
@@ -40,7 +40,7 @@ var (
 
 func fieldsOf(rt reflect.Type) []Field {
 	var out []Field
-	formfield.Walk(rt, func(s formfield.Setting) {
+	setting.Walk(rt, func(s setting.Field) {
 		f := Field{Path: s.Path, Help: s.Help, Required: s.Required}
 		switch ft := s.Field.Type; {
 		case ft == secretType:

@@ -1,12 +1,11 @@
 package sink
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"reflect"
 
 	"github.com/auditstream/auditstream/internal/secret"
+	"github.com/auditstream/auditstream/internal/setting"
 )
 
 // Type is one row of the table from a log stream's type to its
@@ -46,7 +45,7 @@ func (t Type) Settings() any {
 }
 
 // NewType makes the row of a destination whose settings are a C: strict
-// decoding; Validate runs prepare, which applies C's defaults and checks
+// decoding (setting.Decode); Validate runs prepare, which applies C's defaults and checks
 // it, its targets against deps.Egress included, without building
 // anything; New runs prepare then build (Build). The secret paths are
 // derived from C's secret.String fields.
@@ -56,7 +55,7 @@ func NewType[C, P any, S Sink](name string, prepare func(C, Deps) (P, error), bu
 		Name:    name,
 		Secrets: secret.Paths(zero),
 		Validate: func(raw []byte, deps Deps) error {
-			cfg, err := Decode[C](raw)
+			cfg, err := setting.Decode[C](raw)
 			if err != nil {
 				return err
 			}
@@ -64,7 +63,7 @@ func NewType[C, P any, S Sink](name string, prepare func(C, Deps) (P, error), bu
 			return err
 		},
 		New: func(raw []byte, deps Deps) (Sink, error) {
-			cfg, err := Decode[C](raw)
+			cfg, err := setting.Decode[C](raw)
 			if err != nil {
 				return nil, err
 			}
@@ -108,17 +107,6 @@ func Checked[C interface{ Validate() error }](name string, cfg C, defaults func(
 	cfg = defaults(cfg)
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("%s sink config: %w", name, err)
-	}
-	return cfg, nil
-}
-
-// Decode reads settings into a C strictly: an unknown member is an error.
-func Decode[C any](raw []byte) (C, error) {
-	var cfg C
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
-		return cfg, fmt.Errorf("settings: %w", err)
 	}
 	return cfg, nil
 }

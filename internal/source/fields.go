@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/auditstream/auditstream/internal/formfield"
+	"github.com/auditstream/auditstream/internal/setting"
 )
 
 // Field is one setting of a source type as a form shows it: the console's
@@ -31,7 +31,7 @@ type Field struct {
 }
 
 // FieldsOf lists the settings of a settings struct in declaration order,
-// nested structs flattened into dotted paths (formfield.Walk). Tags: `help:"…"`,
+// nested structs flattened into dotted paths (setting.Walk). Tags: `help:"…"`,
 // `required:"true"`, `options:"A,B"` (a choice), `form:"text"` (several
 // lines) and `form:"-"` (left out: a value the server keeps, such as a
 // hash). Settings in secrets (dotted paths) are write-only.
@@ -40,7 +40,7 @@ func FieldsOf(settings any, secrets []string) []Field {
 		return nil
 	}
 	var out []Field
-	formfield.Walk(reflect.TypeOf(settings), func(s formfield.Setting) {
+	setting.Walk(reflect.TypeOf(settings), func(s setting.Field) {
 		tag := s.Field.Tag
 		f := Field{Path: s.Path, Help: s.Help, Required: s.Required, Multiline: tag.Get("form") == "text"}
 		if o := tag.Get("options"); o != "" {

@@ -81,19 +81,6 @@ type Type struct {
 // SecretPaths write-only.
 func (t Type) Fields() []Field { return FieldsOf(t.Settings, t.SecretPaths) }
 
-// DecodeSettings is the start of a type's Prepare: it reads settings into
-// an S strictly, so that a misspelt member is an error ("settings: …")
-// rather than a setting silently left at its default.
-func DecodeSettings[S any](settings json.RawMessage) (S, error) {
-	var s S
-	dec := json.NewDecoder(bytes.NewReader(settings))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return s, fmt.Errorf("settings: %w", err)
-	}
-	return s, nil
-}
-
 // SupervisorConfig is what a Supervisor needs.
 type SupervisorConfig struct {
 	Store   *Store

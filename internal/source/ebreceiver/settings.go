@@ -49,6 +49,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/secret"
+	"github.com/auditstream/auditstream/internal/setting"
 	"github.com/auditstream/auditstream/internal/source"
 )
 
@@ -211,7 +212,7 @@ func StandardHeader(name string) bool {
 // Prepare validates settings and returns them as stored: the secret
 // hashed, or kept from old when left out.
 func Prepare(raw, old json.RawMessage) (json.RawMessage, error) {
-	s, err := source.DecodeSettings[Settings](raw)
+	s, err := setting.Decode[Settings](raw)
 	if err != nil {
 		return nil, err
 	}

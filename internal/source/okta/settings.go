@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/secret"
-	"github.com/auditstream/auditstream/internal/source"
+	"github.com/auditstream/auditstream/internal/setting"
 )
 
 // Defaults of a source's settings, each with its reason.
@@ -127,7 +127,7 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 // Prepare validates settings (merging write-only secrets from old) and
 // returns them as stored. now resolves a relative since.
 func Prepare(raw, old json.RawMessage, now time.Time) (json.RawMessage, error) {
-	s, err := source.DecodeSettings[Settings](raw)
+	s, err := setting.Decode[Settings](raw)
 	if err != nil {
 		return nil, err
 	}

@@ -1,13 +1,13 @@
-package source_test
+package setting_test
 
 import (
 	"strings"
 	"testing"
 
-	"github.com/auditstream/auditstream/internal/source"
+	"github.com/auditstream/auditstream/internal/setting"
 )
 
-func TestDecodeSettings(t *testing.T) {
+func TestDecode(t *testing.T) {
 	type settings struct {
 		URL  string `json:"url"`
 		Auth struct {
@@ -25,7 +25,7 @@ func TestDecodeSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := source.DecodeSettings[settings]([]byte(tt.in))
+			got, err := setting.Decode[settings]([]byte(tt.in))
 			switch {
 			case tt.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.wantErr)):
 				t.Errorf("got error %v, want %q", err, tt.wantErr)

@@ -1,17 +1,32 @@
-// Package formfield walks a settings struct for the forms drawn from it:
-// the destinations' (package sink) and the sources' (package source)
-// settings share one reading of the struct (JSON names, dotted paths,
-// the `help`, `required` and `form` tags); what kind of input each
-// setting is stays with each package.
-package formfield
+// Package setting reads the settings structs of the destinations (package
+// sink) and the sources (package source) the one way they share: from
+// JSON strictly (Decode), and field by field for the forms drawn from them
+// (Walk: JSON names, dotted paths, the `help`, `required` and `form`
+// tags). What kind of input each setting is stays with each package.
+package setting
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 )
 
-// Setting is one leaf of a settings struct.
-type Setting struct {
+// Decode reads settings into an S strictly: a misspelt member is an error
+// ("settings: …") rather than a setting silently left at its default.
+func Decode[S any](settings []byte) (S, error) {
+	var s S
+	dec := json.NewDecoder(bytes.NewReader(settings))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return s, fmt.Errorf("settings: %w", err)
+	}
+	return s, nil
+}
+
+// Field is one leaf of a settings struct.
+type Field struct {
 	// Path is the dotted JSON path, e.g. "auth.password".
 	Path string
 	// Help is the field's `help` tag; empty when it has none.
@@ -28,9 +43,9 @@ type Setting struct {
 // left out; a field without a JSON name goes by its Go name. A struct
 // field is a group: its own settings are walked, with its path and a dot
 // as their prefix, and it is not visited itself.
-func Walk(rt reflect.Type, visit func(Setting)) { walk(rt, "", visit) }
+func Walk(rt reflect.Type, visit func(Field)) { walk(rt, "", visit) }
 
-func walk(rt reflect.Type, prefix string, visit func(Setting)) {
+func walk(rt reflect.Type, prefix string, visit func(Field)) {
 	for rt.Kind() == reflect.Pointer {
 		rt = rt.Elem()
 	}
@@ -51,6 +66,6 @@ func walk(rt reflect.Type, prefix string, visit func(Setting)) {
 			walk(sf.Type, path+".", visit)
 			continue
 		}
-		visit(Setting{Path: path, Help: sf.Tag.Get("help"), Required: sf.Tag.Get("required") == "true", Field: sf})
+		visit(Field{Path: path, Help: sf.Tag.Get("help"), Required: sf.Tag.Get("required") == "true", Field: sf})
 	}
 }

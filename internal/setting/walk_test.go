@@ -1,10 +1,10 @@
-package formfield_test
+package setting_test
 
 import (
 	"reflect"
 	"testing"
 
-	"github.com/auditstream/auditstream/internal/formfield"
+	"github.com/auditstream/auditstream/internal/setting"
 )
 
 type settings struct {
@@ -19,12 +19,12 @@ type settings struct {
 }
 
 func TestWalk(t *testing.T) {
-	var got []formfield.Setting
-	formfield.Walk(reflect.TypeFor[*settings](), func(s formfield.Setting) {
+	var got []setting.Field
+	setting.Walk(reflect.TypeFor[*settings](), func(s setting.Field) {
 		s.Field = reflect.StructField{Name: s.Field.Name}
 		got = append(got, s)
 	})
-	want := []formfield.Setting{
+	want := []setting.Field{
 		{Path: "url", Help: "where", Required: true, Field: reflect.StructField{Name: "URL"}},
 		{Path: "auth.type", Help: "how", Field: reflect.StructField{Name: "Type"}},
 		{Path: "Plain", Field: reflect.StructField{Name: "Plain"}},
