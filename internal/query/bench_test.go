@@ -47,10 +47,21 @@ type benchEnv struct {
 }
 
 var (
+	// benchTmp is the journal directory the benchmarks made (none with
+	// -query.benchdir): TestMain removes it (about 1.2 GB) at the end.
+	benchTmp  string
 	benchOnce sync.Once
 	bench     *benchEnv
 	benchErr  error
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchTmp != "" {
+		_ = os.RemoveAll(benchTmp)
+	}
+	os.Exit(code)
+}
 
 func benchSetup(b *testing.B) *benchEnv {
 	benchOnce.Do(func() { bench, benchErr = loadBench(b) })
@@ -67,6 +78,7 @@ func loadBench(b *testing.B) (*benchEnv, error) {
 		if dir, err = os.MkdirTemp("", "querybench"); err != nil {
 			return nil, err
 		}
+		benchTmp = dir
 	}
 	j, err := journal.Open(b.Context(), journal.Options{DataDir: dir, MaxBytes: -1, DuplicateWindow: time.Second}, discard)
 	if err != nil {
