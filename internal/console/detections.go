@@ -107,7 +107,12 @@ func (d detection) User() string {
 // EventsLink is the System Log page showing the detection's contributing
 // events and the detection event itself (its uuid is the detection id).
 func (d detection) EventsLink() string {
-	ids := append([]string{d.ID}, d.Events...)
+	return d.logsLink(append([]string{d.ID}, d.Events...))
+}
+
+// logsLink is the System Log page showing the events ids (at most 50, and
+// the detection's last event) over the detection's window.
+func (d detection) logsLink(ids []string) string {
 	if d.LastEvent != "" && !slices.Contains(ids, d.LastEvent) {
 		ids = append(ids, d.LastEvent)
 	}
@@ -245,6 +250,8 @@ func apiStatus(err error) int {
 		return http.StatusForbidden
 	case "E0000007":
 		return http.StatusNotFound
+	case "E0000047":
+		return http.StatusTooManyRequests
 	}
 	return http.StatusBadRequest
 }
@@ -316,56 +323,6 @@ func (c *Console) alertTriage(w http.ResponseWriter, rc *reqCtx) {
 	http.Redirect(w, rc.r, addParam(next, "notice", "Detection "+strings.ToLower(status)), http.StatusSeeOther)
 }
 
-// backtestResult is the answer of POST /api/v1/detections/backtest.
-type backtestResult struct {
-	Events     uint64      `json:"events"`
-	Count      int         `json:"count"`
-	Detections []detection `json:"detections"`
-	Truncated  bool        `json:"truncated"`
-}
-
-// backtest runs a rule or a pack over the org's journal events without
-// raising anything, and shows what it would have found.
-func (c *Console) backtest(w http.ResponseWriter, rc *reqCtx) {
-	f := rc.r.PostForm
-	org := orgParam(rc)
-	in := map[string]string{}
-	if v := strings.TrimSpace(f.Get("rule")); v != "" {
-		in["rule"] = v
-	}
-	if v := strings.TrimSpace(f.Get("pack")); v != "" {
-		in["pack"] = v
-	}
-	d := map[string]any{"Rule": in["rule"], "Pack": in["pack"], "Org": org}
-	var causes []string
-	for _, k := range []string{"since", "until"} {
-		v := strings.TrimSpace(f.Get(k))
-		if v == "" {
-			continue
-		}
-		t, err := parseLocal(v, f.Get("tz"))
-		if err != nil {
-			causes = append(causes, k+": "+err.Error())
-			continue
-		}
-		in[k] = t.UTC().Format(time.RFC3339)
-		d[k] = in[k]
-	}
-	if len(causes) > 0 {
-		c.renderStatus(w, rc.r, http.StatusBadRequest, "detections-backtest", rc, page{Title: "Backtest", Nav: "detections",
-			Error: &apiError{Code: "E0000001", Summary: "Api validation failed: backtest", Causes: causes}, Data: d})
-		return
-	}
-	start := time.Now()
-	var res backtestResult
-	if _, err := c.call(rc, http.MethodPost, withOrg("/api/v1/detections/backtest", org), in, &res); err != nil {
-		c.renderStatus(w, rc.r, apiStatus(err), "detections-backtest", rc, page{Title: "Backtest", Nav: "detections", Error: asAPIError(err), Data: d})
-		return
-	}
-	d["Res"], d["Took"] = res, time.Since(start).Round(time.Millisecond).String()
-	c.render(w, rc.r, "detections-backtest", rc, page{Title: "Backtest", Nav: "detections", Data: d})
-}
-
 // overviewDetections puts the newest detections on the overview (when
 // the identity may read detections) and returns errs with any error.
 func (c *Console) overviewDetections(rc *reqCtx, d map[string]any, errs []string) []string {
@@ -388,4 +345,7 @@ func (c *Console) detectionRoutes(m *http.ServeMux) {
 	m.Handle("GET /console/detections/alerts/{id}", c.authed(c.alertDetail))
 	m.Handle("POST /console/detections/alerts/{id}", c.authed(c.alertTriage))
 	m.Handle("POST /console/detections/backtest", c.authed(c.backtest))
+	m.Handle("GET /console/detections/backtests/{id}", c.authed(c.backtestPage))
+	m.Handle("GET /console/detections/backtests/{id}/progress", c.authed(c.backtestProgress))
+	m.Handle("POST /console/detections/backtests/{id}/cancel", c.authed(c.backtestCancel))
 }
