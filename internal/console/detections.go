@@ -276,6 +276,15 @@ func (c *Console) ruleDetail(w http.ResponseWriter, rc *reqCtx) {
 // the org's overlay of the pack).
 func (c *Console) ruleAction(w http.ResponseWriter, rc *reqCtx) {
 	org, id, op := orgParam(rc), rc.r.PathValue("id"), rc.r.PathValue("op")
+	if op == "delete" {
+		if _, err := c.call(rc, http.MethodDelete, withOrg("/api/v1/detections/rules/"+url.PathEscape(id), org), nil, nil); err != nil {
+			c.renderStatus(w, rc.r, apiStatus(err), "error", rc, page{Title: "Detection rule", Nav: "detections", Error: asAPIError(err),
+				Data: map[string]any{"Back": withOrg("/console/detections/rules/"+url.PathEscape(id), org)}})
+			return
+		}
+		http.Redirect(w, rc.r, addParam(withOrg("/console/detections", org), "notice", "Rule "+id+" deleted"), http.StatusSeeOther)
+		return
+	}
 	if op != "activate" && op != "deactivate" {
 		c.renderStatus(w, rc.r, http.StatusNotFound, "error", rc, page{Title: "Detection rule", Nav: "detections",
 			Error: &apiError{Code: "E0000007", Summary: "Not found: Resource not found: " + op + " (lifecycle operation)"}})
@@ -341,6 +350,9 @@ func (c *Console) overviewDetections(rc *reqCtx, d map[string]any, errs []string
 func (c *Console) detectionRoutes(m *http.ServeMux) {
 	m.Handle("GET /console/detections", c.authed(c.detectionsPage))
 	m.Handle("GET /console/detections/rules/{id}", c.authed(c.ruleDetail))
+	m.Handle("GET /console/detections/rules/new", c.authed(c.ruleNew))
+	m.Handle("GET /console/detections/rules/{id}/edit", c.authed(c.ruleEditPage))
+	m.Handle("POST /console/detections/rules", c.authed(c.ruleSave))
 	m.Handle("POST /console/detections/rules/{id}/{op}", c.authed(c.ruleAction))
 	m.Handle("GET /console/detections/alerts/{id}", c.authed(c.alertDetail))
 	m.Handle("POST /console/detections/alerts/{id}", c.authed(c.alertTriage))
