@@ -1,8 +1,11 @@
 package app
 
 import (
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,6 +13,10 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/wait"
 )
 
@@ -133,4 +140,124 @@ func TestConsoleNativeRule(t *testing.T) {
 	if strings.Contains(body, "Bad correlation") {
 		t.Errorf("a refused rule was stored")
 	}
+}
+
+// backtestEvents is how many events of org acme TestConsoleBacktestProgress
+// puts in the journal: failed sign-ins the shipped pack's correlations
+// count, enough for a backtest of the pack to run a few seconds (about 3 s
+// here; without the correlations' work 400,000 events took 0.4 s).
+const backtestEvents = 150_000
+
+// TestConsoleBacktestProgress: a backtest over a journal of many events
+// runs as a job whose page follows it (the bar and the counts move while
+// it runs); Cancel stops it with what it found so far.
+func TestConsoleBacktestProgress(t *testing.T) {
+	dir := t.TempDir()
+	jr, err := journal.Open(t.Context(), journal.Options{DataDir: dir, MaxBytes: -1, DuplicateWindow: time.Second}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	end := time.Now().UTC()
+	err = journaltest.Fill(t.Context(), jr, 0, backtestEvents, func(int) func(int) (event.Record, error) {
+		return func(i int) (event.Record, error) {
+			pub := end.Add(-48*time.Hour + time.Duration(i)*100*time.Millisecond)
+			raw := fmt.Sprintf(`{"uuid":"bt-%07d","published":%q,"eventType":"user.session.start","version":"0","severity":"WARN",`+
+				`"actor":{"id":"00u%d","type":"User","alternateId":"user%d@example.com"},"outcome":{"result":"FAILURE","reason":"INVALID_CREDENTIALS"},`+
+				`"client":{"ipAddress":"10.0.%d.%d","userAgent":{"rawUserAgent":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"}},`+
+				`"target":[{"id":"0oa%d","type":"AppInstance","alternateId":"app%d"}],"debugContext":{"debugData":{"requestUri":"/api/v1/things/%d"}}}`,
+				i, pub.Format(event.TimeFormat), i%100, i%100, i%256, i%200, i%50, i%50, i)
+			return event.Parse([]byte(raw), "acme", pub)
+		}
+	})
+	jr.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("filled %d events in %s", backtestEvents, time.Since(start).Round(time.Millisecond))
+	cfg := testConfig(dir)
+	cfg.Journal.MaxBytes = -1
+	// The shipped pack sees these events (failed sign-ins): its
+	// correlations make the backtest do real work.
+	cfg.Detections.Logsources = []config.DetectionLogsource{{Product: "okta", Sources: []string{"auditstream."}}}
+	start = time.Now()
+	r := startApp(t, cfg)
+	t.Logf("serve ready in %s", time.Since(start).Round(time.Millisecond))
+	acme := createToken(t, r, "acme-console", "acme", "logs.read", "detections.read", "detections.manage")
+	b := newBrowser(t, r.base)
+	b.signIn(acme)
+	startJob := func() {
+		b.open("/console/detections")
+		b.do("choose the shipped pack", chromedp.SetValue(chromedp.CSS("#bt-pack"), "auditstream-okta"),
+			chromedp.SetValue(chromedp.CSS("#bt-since"), ""))
+		b.navigateBy("backtest", chromedp.Click(chromedp.CSS("#bt-go")))
+	}
+
+	// The job's page, drawn right after the job started: it runs.
+	start = time.Now()
+	startJob()
+	if first := b.job(); first.Status != "RUNNING" || !first.Cancel {
+		t.Fatalf("job page: got %+v, want RUNNING with a Cancel (%s after the start)", first, time.Since(start))
+	}
+	b.shot("detection-backtest-running")
+	// backtest.js follows it in place (no reload): the bar and the counts
+	// move, then it ends.
+	b.do("mark the page", chromedp.Evaluate[chromedp.Void]("window.notReloaded = true"))
+	var seen []string
+	wait.Eventually(t, "the running job's progress, in place", func() bool {
+		p := b.job()
+		seen = append(seen, fmt.Sprintf("%+v", p))
+		return p.Status == "RUNNING" && p.Percent > 0 && p.Percent < 100 && p.Scanned > 0 && p.Scanned < backtestEvents
+	}, wait.Within(30*time.Second), wait.Every(50*time.Millisecond), wait.Seen(func() string { return strings.Join(seen, ", ") }))
+	t.Logf("progress after %s: %s", time.Since(start).Round(time.Millisecond), seen[len(seen)-1])
+	b.shot("detection-backtest-progress")
+	var j btJob // the job as last read
+	wait.Eventually(t, "the job's end, in place", func() bool { j = b.job(); return j.Status != "RUNNING" },
+		wait.Within(60*time.Second), wait.Every(100*time.Millisecond), wait.Seen(func() string { return fmt.Sprintf("%+v", j) }))
+	t.Logf("backtest of %d events ended after %s: %+v", backtestEvents, time.Since(start).Round(time.Millisecond), j)
+	if same, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool]("window.notReloaded === true")); err != nil || !same {
+		t.Errorf("the page was reloaded (%v): want the block updated in place", err)
+	}
+	if j.Status != "SUCCEEDED" || j.Percent != 100 || j.Scanned < backtestEvents || j.Count == "" {
+		t.Errorf("ended: got %+v, want SUCCEEDED at 100%% with every event scanned and a count", j)
+	}
+	if !regexp.MustCompile(`^(\d+) of 1–(\d+)$`).MatchString(j.Position) {
+		t.Errorf("position: got %q, want N of 1–last", j.Position)
+	}
+
+	// Cancel, at once: the job stops with what it found so far.
+	startJob()
+	landed := time.Now()
+	b.navigateBy("cancel", chromedp.Click(chromedp.CSS("#bt-cancel")))
+	t.Logf("cancelled %s after the job's page was drawn", time.Since(landed).Round(time.Millisecond))
+	j = b.job()
+	if j.Notice != "Backtest cancelled" || j.Status != "STOPPED" || !strings.Contains(j.Stopped, "cancelled") || j.Cancel {
+		t.Errorf("cancel: got %+v, want STOPPED, cancelled, no Cancel (a job that ended before the cancel arrived means the journal is too small for this machine: raise backtestEvents)", j)
+	}
+	if j.Scanned >= backtestEvents {
+		t.Errorf("cancel: got %d events scanned, want fewer than all %d", j.Scanned, backtestEvents)
+	}
+	b.shot("detection-backtest-cancelled")
+}
+
+// btJob is what a backtest job's page shows, read at one instant.
+type btJob struct {
+	Status, Position, Count, Stopped, Notice string
+	Percent, Scanned                         int
+	Cancel                                   bool
+}
+
+// job reads the job's block at one instant (backtest.js replaces it).
+func (b *browser) job() btJob {
+	b.t.Helper()
+	j, err := chromedp.Run(b.ctx, chromedp.Evaluate[btJob](`(() => {
+  const t = (id) => (document.getElementById(id)?.textContent ?? '').trim();
+  return {Status: t('bt-status'), Position: t('bt-position'), Count: t('bt-count'), Stopped: t('bt-stopped'), Notice: t('notice'),
+    Percent: Number(document.getElementById('bt-progress')?.getAttribute('value') ?? -1), Scanned: Number(t('bt-scanned') || -1),
+    Cancel: document.getElementById('bt-cancel') !== null};
+})()`))
+	if err != nil {
+		b.t.Fatalf("read the job's page: %v (page %s)", err, b.location())
+	}
+	return j
 }
