@@ -119,6 +119,19 @@ func TestConsoleNativeRule(t *testing.T) {
 		t.Errorf("edit: got level %q, want critical (page %s)", got, b.body())
 	}
 
+	// Delete (confirmed): the rule is gone from the list and the API.
+	b.do("accept the confirmation", chromedp.Evaluate[chromedp.Void]("window.confirm = () => true"))
+	b.navigateBy("delete", chromedp.Click(chromedp.CSS("#rule-delete")))
+	if got := b.text("#notice"); got != "Rule "+id+" deleted" {
+		t.Errorf("delete: got notice %q", got)
+	}
+	if n := b.count(`tr[data-rule="` + id + `"]`); n != 0 {
+		t.Errorf("delete: the rule is still listed")
+	}
+	if code, _ := r.call("GET", "/api/v1/detections/rules/"+id, acme, nil); code != http.StatusNotFound {
+		t.Errorf("delete: the API answers %d for the rule, want 404", code)
+	}
+
 	// A refused rule: the API's cause, with the document's line.
 	b.open("/console/detections/rules/new")
 	b.do("fill a bad rule",

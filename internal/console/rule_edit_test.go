@@ -4,11 +4,18 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/journal/journaltest"
 )
 
 // A native rule read into the form and written back is the same rule:
@@ -175,5 +182,67 @@ func TestRuleFormThroughTheAPI(t *testing.T) {
 	}
 	if page := get(t, cl, srv.URL+"/console/detections/rules/r1/edit", http.StatusBadRequest); !strings.Contains(page, "only native rules uploaded by the org") {
 		t.Errorf("edit of a pack rule: got %s", page)
+	}
+
+	// Without the CSRF token nothing is uploaded or deleted.
+	n = len(api.called("POST", "/api/v1/detections/rules"))
+	for _, path := range []string{"/console/detections/rules", "/console/detections/rules/up1/delete"} {
+		resp, err := cl.PostForm(srv.URL+path, url.Values{"mode": {"new"}, "id": {"x"}, "title": {"x"}, "match": {`{}`}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("POST %s without CSRF: got %d, want 403", path, resp.StatusCode)
+		}
+	}
+	if len(api.called("POST", "/api/v1/detections/rules")) != n || len(api.called("DELETE", "/api/v1/detections/rules/up1")) != 0 {
+		t.Errorf("a request without CSRF reached the API")
+	}
+	// Delete is the API's DELETE.
+	api.mu.Lock()
+	api.answers["DELETE /api/v1/detections/rules/up1"] = fakeAnswer{204, ""}
+	api.mu.Unlock()
+	resp, err := cl.PostForm(srv.URL+"/console/detections/rules/up1/delete", url.Values{"csrf": {csrf}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if calls := api.called("DELETE", "/api/v1/detections/rules/up1"); resp.StatusCode != http.StatusSeeOther || len(calls) != 1 || calls[0].who.ID != acmeReader.ID ||
+		!strings.HasPrefix(resp.Header.Get("Location"), "/console/detections?notice=") {
+		t.Errorf("delete: got %d to %s with calls %+v, want 303 to the list after one DELETE as the token", resp.StatusCode, resp.Header.Get("Location"), calls)
+	}
+}
+
+// The filter editor's preview reads the latest events of the range it is
+// given (default 7 days).
+func TestFilterPreviewRange(t *testing.T) {
+	api := &cannedAPI{answers: map[string]fakeAnswer{"GET /api/v1/logs": {200, `[]`}}}
+	j := journaltest.Open(t)
+	c, err := New(config.Console{}, Deps{API: api, Tokens: oneToken{acmeReader}, Sessions: journaltest.KV(t, j, Bucket),
+		Now: func() time.Time { return testNow }, Match: func([]byte) (func(*event.Record) bool, error) {
+			return func(*event.Record) bool { return true }, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(c)
+	t.Cleanup(srv.Close)
+	jar, _ := cookiejar.New(nil)
+	cl := &http.Client{Jar: jar}
+	resp, err := cl.PostForm(srv.URL+"/console/signin", url.Values{"token": {"secret"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, tt := range []struct{ rng, since string }{{"1h", "2026-12-05T11:00:00Z"}, {"30d", "2026-11-05T12:00:00Z"}, {"", "2026-11-28T12:00:00Z"}, {"1y", "2026-11-28T12:00:00Z"}} {
+		page := get(t, cl, srv.URL+"/console/filter/preview?pattern=%7B%7D&n=10&range="+tt.rng, http.StatusOK)
+		calls := api.called("GET", "/api/v1/logs")
+		if len(calls) == 0 || calls[len(calls)-1].query.Get("since") != tt.since {
+			t.Errorf("range %q: got calls %+v, want since %s", tt.rng, calls, tt.since)
+		}
+		if !strings.Contains(page, `id="preview-counts"`) {
+			t.Errorf("range %q: got %s, want the counts", tt.rng, page)
+		}
 	}
 }
