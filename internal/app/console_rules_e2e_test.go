@@ -63,6 +63,11 @@ func TestConsoleNativeRule(t *testing.T) {
 		t.Errorf("preview: got %d events not matching, want the detection and others", n)
 	}
 	b.shot("native-rule-new")
+	b.do("phone width", chromedp.EmulateViewport(390, 844))
+	if w, err := chromedp.Run(b.ctx, chromedp.Evaluate[int]("document.documentElement.scrollWidth")); err != nil || w > 390 {
+		t.Errorf("phone width: got a form %d px wide (%v), want at most 390", w, err)
+	}
+	b.do("desktop width", chromedp.EmulateViewport(1280, 900))
 	b.navigateBy("create", chromedp.Click(chromedp.CSS("#rule-save")))
 	if got := b.text("#notice"); got != "Rule created" {
 		t.Fatalf("create: got notice %q (page %s: %s)", got, b.location(), b.body())
