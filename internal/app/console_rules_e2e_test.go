@@ -162,9 +162,9 @@ func TestConsoleNativeRule(t *testing.T) {
 
 // backtestEvents is how many events of org acme TestConsoleBacktestProgress
 // puts in the journal: failed sign-ins the shipped pack's correlations
-// count, enough for a backtest of the pack to run a few seconds (about 3 s
-// here; without the correlations' work 400,000 events took 0.4 s).
-const backtestEvents = 150_000
+// count, so that a backtest of the pack runs for seconds (2.5 to 4 s here;
+// without the correlations' work 400,000 events took 0.4 s).
+const backtestEvents = 250_000
 
 // TestConsoleBacktestProgress: a backtest over a journal of many events
 // runs as a job whose page follows it (the bar and the counts move while
@@ -256,6 +256,11 @@ func TestConsoleBacktestProgress(t *testing.T) {
 		t.Errorf("cancel: got %d events scanned, want fewer than all %d", j.Scanned, backtestEvents)
 	}
 	b.shot("detection-backtest-cancelled")
+	// Both jobs are listed on the Detections page.
+	b.open("/console/detections")
+	if n, got := b.count("#bt-jobs tbody tr"), b.text("#bt-jobs"); n != 2 || !strings.Contains(got, "SUCCEEDED") || !strings.Contains(got, "STOPPED") {
+		t.Errorf("recent backtests: got %d rows %q, want the succeeded and the stopped job", n, got)
+	}
 }
 
 // btJob is what a backtest job's page shows, read at one instant.

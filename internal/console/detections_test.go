@@ -141,9 +141,16 @@ func TestDetectionsPageCountsFiringsPerRule(t *testing.T) {
 		"GET /api/v1/detections": {200, `[{"id":"d1","org":"acme","rule":"r1","title":"Rule one","level":"high","status":"OPEN","count":5,"published":"2026-12-05T11:00:00Z","group":[{"field":"actor.id","value":"00uJ"}]},
 			{"id":"d2","org":"acme","rule":"r1","title":"Rule one","level":"high","status":"CLOSED","count":5,"published":"2026-12-05T10:00:00Z"},
 			{"id":"d3","org":"acme","rule":"r3","title":"Rule three","level":"medium","status":"OPEN","count":1,"published":"2026-12-05T09:00:00Z"}]`},
+		"GET /api/v1/detections/backtests": {200, `[{"id":"j1","status":"RUNNING","pack":"a","created":"2026-12-05T11:59:00Z","progress":{"scanned":10,"position":5,"first":1,"last":9}}]`},
 	}}
 	srv, cl, _ := consoleFor(t, api, acmeReader)
 	page := get(t, cl, srv.URL+"/console/detections", http.StatusOK)
+	if !strings.Contains(page, `<tr data-job="j1"><td><a href="/console/detections/backtests/j1">`) || !strings.Contains(page, "RUNNING</span> 55%") {
+		t.Errorf("the org's backtests: want the running job with its progress and link in %s", page)
+	}
+	if strings.Contains(page, `id="error"`) {
+		t.Errorf("the page shows an error: %s", page)
+	}
 	for rule, want := range map[string]string{"r1": "2", "r2": "0", "r3": "1"} {
 		if got := firings(t, page, rule); got != want {
 			t.Errorf("rule %s: got %s firings, want %s", rule, got, want)

@@ -37,5 +37,5 @@ if (box) {
     }
     setTimeout(tick, 1000);
   };
-  setTimeout(tick, 1000);
+  setTimeout(tick, 300); // the first answer soon, then every second
 }
