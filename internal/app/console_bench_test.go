@@ -79,7 +79,20 @@ func BenchmarkConsolePages(b *testing.B) {
 		{"detections", "/console/detections?org=default"},
 		{"user-activity", "/console/users/00u42?org=default"},
 		{"user-search-login", "/console/users?org=default&q=user42@example.com"},
+		{"native-rule-new", "/console/detections/rules/new?org=default"},
+		{"filter-preview-100-30d", "/console/filter/preview?n=100&range=30d&pattern=" + pattern},
 	}
+	// A backtest job's page: a job of the whole journal, cancelled at once
+	// (a running one would compete with the pages for the CPU).
+	code, body = benchCall(b, r.base, "POST", "/api/v1/detections/backtests?org=default", `{"pack":"auditstream-okta"}`)
+	var job struct{ ID string }
+	if err := json.Unmarshal([]byte(body), &job); err != nil || code != 202 {
+		b.Fatalf("start a backtest: %d %s", code, body)
+	}
+	if code, body := benchCall(b, r.base, "POST", "/api/v1/detections/backtests/"+job.ID+"/cancel?org=default", ""); code != 200 {
+		b.Fatalf("cancel the backtest: %d %s", code, body)
+	}
+	pages = append(pages, struct{ name, path string }{"backtest-job", "/console/detections/backtests/" + job.ID + "?org=default"})
 	// The user pages need the activity fold to have read the journal.
 	foldStart := time.Now()
 	for {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -142,11 +143,32 @@ func TestConsoleDetections(t *testing.T) {
 	}
 
 	// Backtest the rule from its page: it finds the detection, raises none.
+	// It runs as a job: the page follows it with a progress bar against
+	// the journal range and shows the result when it ended.
 	b.navigateBy("backtest", chromedp.Click(chromedp.CSS("#bt-go")))
+	if loc := b.location(); !strings.Contains(loc, "/console/detections/backtests/") {
+		t.Fatalf("backtest: got page %s, want the job's page", loc)
+	}
+	b.do("backtest ended", chromedp.WaitVisible(chromedp.CSS("#bt-count")))
 	if got := b.text("#bt-count"); got != "1" {
 		t.Errorf("backtest: got %q detections, want 1 (page %s)", got, b.body())
 	}
+	if got, v := b.text("#bt-status"), b.attr("#bt-progress", "value"); got != "SUCCEEDED" || v != "100" {
+		t.Errorf("backtest: got status %q, bar at %q, want SUCCEEDED at 100", got, v)
+	}
+	if got := b.text("#bt-matches"); got != "1" {
+		t.Errorf("backtest: got %q matches, want 1", got)
+	}
+	if got := b.text("#bt-position"); !regexp.MustCompile(`^\d+ of \d+–\d+$`).MatchString(got) {
+		t.Errorf("backtest: got position %q, want N of first–last", got)
+	}
 	b.shot("detection-backtest")
+	// Its matched events open in the System Log: jane's six failures.
+	b.navigateBy("open the matched events", chromedp.Click(chromedp.CSS("#bt-logs")))
+	b.do("events", chromedp.WaitVisible(chromedp.CSS("#events")))
+	if n, page := b.count("#events tbody tr"), b.body(); n < 5 || !strings.Contains(page, "jane@example.com") {
+		t.Errorf("backtest's events in the System Log: got %d rows, want jane's failures", n)
+	}
 
 	// The detection: its user with their login (from the activity
 	// profile, once folded); acknowledge with a note.

@@ -145,6 +145,17 @@ var funcs = template.FuncMap{
 		return fmt.Sprintf("%.1f", min(100, 100*float64(toInt64(a))/float64(toInt64(b))))
 	},
 	"bytes": func(v any) string { return humanBytes(toInt64(v)) },
+	"editor": func(name, id, value, preview string) filterEditor {
+		return filterEditor{Name: name, ID: id, Value: value, Preview: preview, Rows: 5}
+	},
+}
+
+// filterEditor is what the filter editor part (parts/filtereditor.html)
+// draws: the pattern's input (form field Name, element ID, its Value) and
+// the element its live preview goes to.
+type filterEditor struct {
+	Name, ID, Value, Preview string
+	Rows                     int
 }
 
 func toInt64(v any) int64 {
@@ -341,13 +352,22 @@ func (e *apiError) Error() string {
 // call serves an API request in process as the signed-in identity. A
 // non-2xx answer is returned as an *apiError with Okta's text.
 func (c *Console) call(rc *reqCtx, method, path string, body any, out any) (*apiResult, error) {
+	if body == nil {
+		return c.callBody(rc, method, path, "", nil, out)
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	return c.callBody(rc, method, path, "application/json", b, out)
+}
+
+// callBody is call with a body of a given content type as it is (a rule's
+// YAML); a nil body sends none.
+func (c *Console) callBody(rc *reqCtx, method, path, contentType string, body []byte, out any) (*apiResult, error) {
 	var rd io.Reader
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(b)
+		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(rc.r.Context(), method, "http://console.internal"+path, rd)
 	if err != nil {
@@ -360,7 +380,7 @@ func (c *Console) call(rc *reqCtx, method, path string, body any, out any) (*api
 		req.Header.Set("X-Forwarded-For", xf)
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 	}
 	rec := &recorder{header: http.Header{}}
 	c.d.API.ServeAs(rec, req, rc.who)

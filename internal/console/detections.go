@@ -107,7 +107,12 @@ func (d detection) User() string {
 // EventsLink is the System Log page showing the detection's contributing
 // events and the detection event itself (its uuid is the detection id).
 func (d detection) EventsLink() string {
-	ids := append([]string{d.ID}, d.Events...)
+	return d.logsLink(append([]string{d.ID}, d.Events...))
+}
+
+// logsLink is the System Log page showing the events ids (at most 50, and
+// the detection's last event) over the detection's window.
+func (d detection) logsLink(ids []string) string {
 	if d.LastEvent != "" && !slices.Contains(ids, d.LastEvent) {
 		ids = append(ids, d.LastEvent)
 	}
@@ -231,6 +236,12 @@ func (c *Console) detectionsPage(w http.ResponseWriter, rc *reqCtx) {
 	}
 	d["Alerts"] = alerts
 	d["BacktestSince"] = c.d.Now().UTC().Add(-7 * 24 * time.Hour).Format("2006-01-02T15:04")
+	// The org's backtest jobs (kept an hour after they ended, in memory).
+	var jobs []backtestJob
+	if _, err := c.call(rc, http.MethodGet, withOrg("/api/v1/detections/backtests", org), nil, &jobs); err != nil {
+		errs = append(errs, asAPIError(err).Error())
+	}
+	d["Jobs"] = jobs
 	var pe *apiError
 	if len(errs) > 0 {
 		pe = &apiError{Summary: "Parts of this page could not be read", Causes: errs}
@@ -245,6 +256,8 @@ func apiStatus(err error) int {
 		return http.StatusForbidden
 	case "E0000007":
 		return http.StatusNotFound
+	case "E0000047":
+		return http.StatusTooManyRequests
 	}
 	return http.StatusBadRequest
 }
@@ -269,6 +282,15 @@ func (c *Console) ruleDetail(w http.ResponseWriter, rc *reqCtx) {
 // the org's overlay of the pack).
 func (c *Console) ruleAction(w http.ResponseWriter, rc *reqCtx) {
 	org, id, op := orgParam(rc), rc.r.PathValue("id"), rc.r.PathValue("op")
+	if op == "delete" {
+		if _, err := c.call(rc, http.MethodDelete, withOrg("/api/v1/detections/rules/"+url.PathEscape(id), org), nil, nil); err != nil {
+			c.renderStatus(w, rc.r, apiStatus(err), "error", rc, page{Title: "Detection rule", Nav: "detections", Error: asAPIError(err),
+				Data: map[string]any{"Back": withOrg("/console/detections/rules/"+url.PathEscape(id), org)}})
+			return
+		}
+		http.Redirect(w, rc.r, addParam(withOrg("/console/detections", org), "notice", "Rule "+id+" deleted"), http.StatusSeeOther)
+		return
+	}
 	if op != "activate" && op != "deactivate" {
 		c.renderStatus(w, rc.r, http.StatusNotFound, "error", rc, page{Title: "Detection rule", Nav: "detections",
 			Error: &apiError{Code: "E0000007", Summary: "Not found: Resource not found: " + op + " (lifecycle operation)"}})
@@ -316,56 +338,6 @@ func (c *Console) alertTriage(w http.ResponseWriter, rc *reqCtx) {
 	http.Redirect(w, rc.r, addParam(next, "notice", "Detection "+strings.ToLower(status)), http.StatusSeeOther)
 }
 
-// backtestResult is the answer of POST /api/v1/detections/backtest.
-type backtestResult struct {
-	Events     uint64      `json:"events"`
-	Count      int         `json:"count"`
-	Detections []detection `json:"detections"`
-	Truncated  bool        `json:"truncated"`
-}
-
-// backtest runs a rule or a pack over the org's journal events without
-// raising anything, and shows what it would have found.
-func (c *Console) backtest(w http.ResponseWriter, rc *reqCtx) {
-	f := rc.r.PostForm
-	org := orgParam(rc)
-	in := map[string]string{}
-	if v := strings.TrimSpace(f.Get("rule")); v != "" {
-		in["rule"] = v
-	}
-	if v := strings.TrimSpace(f.Get("pack")); v != "" {
-		in["pack"] = v
-	}
-	d := map[string]any{"Rule": in["rule"], "Pack": in["pack"], "Org": org}
-	var causes []string
-	for _, k := range []string{"since", "until"} {
-		v := strings.TrimSpace(f.Get(k))
-		if v == "" {
-			continue
-		}
-		t, err := parseLocal(v, f.Get("tz"))
-		if err != nil {
-			causes = append(causes, k+": "+err.Error())
-			continue
-		}
-		in[k] = t.UTC().Format(time.RFC3339)
-		d[k] = in[k]
-	}
-	if len(causes) > 0 {
-		c.renderStatus(w, rc.r, http.StatusBadRequest, "detections-backtest", rc, page{Title: "Backtest", Nav: "detections",
-			Error: &apiError{Code: "E0000001", Summary: "Api validation failed: backtest", Causes: causes}, Data: d})
-		return
-	}
-	start := time.Now()
-	var res backtestResult
-	if _, err := c.call(rc, http.MethodPost, withOrg("/api/v1/detections/backtest", org), in, &res); err != nil {
-		c.renderStatus(w, rc.r, apiStatus(err), "detections-backtest", rc, page{Title: "Backtest", Nav: "detections", Error: asAPIError(err), Data: d})
-		return
-	}
-	d["Res"], d["Took"] = res, time.Since(start).Round(time.Millisecond).String()
-	c.render(w, rc.r, "detections-backtest", rc, page{Title: "Backtest", Nav: "detections", Data: d})
-}
-
 // overviewDetections puts the newest detections on the overview (when
 // the identity may read detections) and returns errs with any error.
 func (c *Console) overviewDetections(rc *reqCtx, d map[string]any, errs []string) []string {
@@ -384,8 +356,14 @@ func (c *Console) overviewDetections(rc *reqCtx, d map[string]any, errs []string
 func (c *Console) detectionRoutes(m *http.ServeMux) {
 	m.Handle("GET /console/detections", c.authed(c.detectionsPage))
 	m.Handle("GET /console/detections/rules/{id}", c.authed(c.ruleDetail))
+	m.Handle("GET /console/detections/rules/new", c.authed(c.ruleNew))
+	m.Handle("GET /console/detections/rules/{id}/edit", c.authed(c.ruleEditPage))
+	m.Handle("POST /console/detections/rules", c.authed(c.ruleSave))
 	m.Handle("POST /console/detections/rules/{id}/{op}", c.authed(c.ruleAction))
 	m.Handle("GET /console/detections/alerts/{id}", c.authed(c.alertDetail))
 	m.Handle("POST /console/detections/alerts/{id}", c.authed(c.alertTriage))
 	m.Handle("POST /console/detections/backtest", c.authed(c.backtest))
+	m.Handle("GET /console/detections/backtests/{id}", c.authed(c.backtestPage))
+	m.Handle("GET /console/detections/backtests/{id}/progress", c.authed(c.backtestProgress))
+	m.Handle("POST /console/detections/backtests/{id}/cancel", c.authed(c.backtestCancel))
 }

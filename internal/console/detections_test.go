@@ -141,9 +141,16 @@ func TestDetectionsPageCountsFiringsPerRule(t *testing.T) {
 		"GET /api/v1/detections": {200, `[{"id":"d1","org":"acme","rule":"r1","title":"Rule one","level":"high","status":"OPEN","count":5,"published":"2026-12-05T11:00:00Z","group":[{"field":"actor.id","value":"00uJ"}]},
 			{"id":"d2","org":"acme","rule":"r1","title":"Rule one","level":"high","status":"CLOSED","count":5,"published":"2026-12-05T10:00:00Z"},
 			{"id":"d3","org":"acme","rule":"r3","title":"Rule three","level":"medium","status":"OPEN","count":1,"published":"2026-12-05T09:00:00Z"}]`},
+		"GET /api/v1/detections/backtests": {200, `[{"id":"j1","status":"RUNNING","pack":"a","created":"2026-12-05T11:59:00Z","progress":{"scanned":10,"position":5,"first":1,"last":9}}]`},
 	}}
 	srv, cl, _ := consoleFor(t, api, acmeReader)
 	page := get(t, cl, srv.URL+"/console/detections", http.StatusOK)
+	if !strings.Contains(page, `<tr data-job="j1"><td><a href="/console/detections/backtests/j1">`) || !strings.Contains(page, "RUNNING</span> 55%") {
+		t.Errorf("the org's backtests: want the running job with its progress and link in %s", page)
+	}
+	if strings.Contains(page, `id="error"`) {
+		t.Errorf("the page shows an error: %s", page)
+	}
 	for rule, want := range map[string]string{"r1": "2", "r2": "0", "r3": "1"} {
 		if got := firings(t, page, rule); got != want {
 			t.Errorf("rule %s: got %s firings, want %s", rule, got, want)
@@ -329,8 +336,8 @@ func TestDetectionEventsLink(t *testing.T) {
 
 func TestBacktestAndTriageForms(t *testing.T) {
 	api := &cannedAPI{answers: map[string]fakeAnswer{
-		"POST /api/v1/detections/backtest": {200, `{"events":42,"count":1,"detections":[{"id":"x","rule":"r1","title":"Rule one","level":"high","count":5,"published":"2026-12-05T11:00:00Z"}]}`},
-		"POST /api/v1/detections/d1":       {200, `{"id":"d1","status":"CLOSED"}`},
+		"POST /api/v1/detections/backtests": {202, `{"id":"j1","status":"RUNNING","rule":"r1"}`},
+		"POST /api/v1/detections/d1":        {200, `{"id":"d1","status":"CLOSED"}`},
 	}}
 	srv, cl, csrf := consoleFor(t, api, acmeReader)
 	tests := []struct {
@@ -343,10 +350,10 @@ func TestBacktestAndTriageForms(t *testing.T) {
 		apiBody  string
 		apiCalls int
 	}{
-		{"backtest of a rule", "/console/detections/backtest", url.Values{"csrf": {csrf}, "rule": {"r1"}, "since": {"2026-12-01T10:00"}, "tz": {"-60"}},
-			http.StatusOK, `<dd id="bt-count">1</dd>`, "/api/v1/detections/backtest", `{"rule":"r1","since":"2026-12-01T09:00:00Z"}`, 1},
+		{"backtest of a rule starts a job", "/console/detections/backtest", url.Values{"csrf": {csrf}, "rule": {"r1"}, "since": {"2026-12-01T10:00"}, "tz": {"-60"}},
+			http.StatusSeeOther, "", "/api/v1/detections/backtests", `{"rule":"r1","since":"2026-12-01T09:00:00Z"}`, 1},
 		{"backtest with a bad time", "/console/detections/backtest", url.Values{"csrf": {csrf}, "pack": {"a"}, "since": {"yesterday"}},
-			http.StatusBadRequest, "Api validation failed: backtest", "/api/v1/detections/backtest", "", 0},
+			http.StatusBadRequest, "Api validation failed: backtest", "/api/v1/detections/backtests", "", 0},
 		{"close with a note", "/console/detections/alerts/d1", url.Values{"csrf": {csrf}, "status": {"CLOSED"}, "note": {"benign"}},
 			http.StatusSeeOther, "", "/api/v1/detections/d1", `{"note":"benign","status":"CLOSED"}`, 1},
 	}
@@ -361,6 +368,11 @@ func TestBacktestAndTriageForms(t *testing.T) {
 			resp.Body.Close()
 			if resp.StatusCode != tt.status || !strings.Contains(string(b), tt.want) {
 				t.Fatalf("got %d %s, want %d with %q", resp.StatusCode, b, tt.status, tt.want)
+			}
+			if tt.path == "/console/detections/backtest" && tt.status == http.StatusSeeOther {
+				if loc := resp.Header.Get("Location"); loc != "/console/detections/backtests/j1" {
+					t.Errorf("got Location %q, want the job's page", loc)
+				}
 			}
 			calls := api.called("POST", tt.apiPath)
 			if len(calls)-before != tt.apiCalls {
@@ -390,5 +402,69 @@ func TestAlertPageWithoutManage(t *testing.T) {
 	}
 	if !strings.Contains(page, "<code>e1</code>") {
 		t.Errorf("the contributing event is not listed")
+	}
+}
+
+// TestBacktestJobPage: a job's page shows its progress against the
+// journal range it reads and a Cancel that is the API's cancel (with the
+// CSRF token only); the block alone is served for backtest.js; an ended
+// job shows its result with its events in the System Log.
+func TestBacktestJobPage(t *testing.T) {
+	running := `{"id":"j1","status":"RUNNING","rule":"r1","created":"2026-12-05T11:59:00Z",
+		"progress":{"scanned":1200,"events":800,"position":6,"first":2,"last":10,"matches":3,"at":"2026-12-04T10:00:00Z"}}`
+	api := &cannedAPI{answers: map[string]fakeAnswer{
+		"GET /api/v1/detections/backtests/j1":         {200, running},
+		"POST /api/v1/detections/backtests/j1/cancel": {200, `{"id":"j1","status":"STOPPED"}`},
+	}}
+	srv, cl, csrf := consoleFor(t, api, acmeReader)
+	page := get(t, cl, srv.URL+"/console/detections/backtests/j1", http.StatusOK)
+	for _, want := range []string{`data-running="true"`, `id="bt-progress" max="100" value="55"`, `<dd id="bt-scanned">1200</dd>`,
+		`<dd id="bt-matches">3</dd>`, `<dd id="bt-position">6 of 2–10</dd>`, `id="bt-cancel"`, `src="/console/static/backtest.js"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("running job's page: want %q in %s", want, page)
+		}
+	}
+	frag := get(t, cl, srv.URL+"/console/detections/backtests/j1/progress", http.StatusOK)
+	if !strings.Contains(frag, `value="55"`) || strings.Contains(frag, "<html") || !strings.Contains(frag, `name="csrf" value="`+csrf+`"`) {
+		t.Errorf("progress block: got %s, want the block alone with its cancel form", frag)
+	}
+	post := func(form url.Values) *http.Response {
+		resp, err := cl.PostForm(srv.URL+"/console/detections/backtests/j1/cancel", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := post(url.Values{}); resp.StatusCode != http.StatusForbidden || len(api.called("POST", "/api/v1/detections/backtests/j1/cancel")) != 0 {
+		t.Fatalf("cancel without CSRF: got %d, want 403 and no API call", resp.StatusCode)
+	}
+	resp := post(url.Values{"csrf": {csrf}})
+	if calls := api.called("POST", "/api/v1/detections/backtests/j1/cancel"); resp.StatusCode != http.StatusSeeOther || len(calls) != 1 || calls[0].who.ID != acmeReader.ID {
+		t.Fatalf("cancel: got %d and calls %+v, want 303 and one call as the signed-in token", resp.StatusCode, calls)
+	}
+	if loc := resp.Header.Get("Location"); !strings.HasPrefix(loc, "/console/detections/backtests/j1?notice=") {
+		t.Errorf("cancel: got Location %q, want the job's page", loc)
+	}
+
+	api.mu.Lock()
+	api.answers["GET /api/v1/detections/backtests/j1"] = fakeAnswer{200, `{"id":"j1","status":"STOPPED","rule":"r1","created":"2026-12-05T11:59:00Z","finished":"2026-12-05T11:59:02Z",
+		"progress":{"scanned":1300,"events":900,"position":7,"first":2,"last":10,"matches":1},
+		"result":{"events":900,"count":1,"scanned":1300,"stopped":"cancelled","detections":[{"id":"x","rule":"r1","title":"Rule one","level":"high","count":2,
+		"published":"2026-12-04T10:00:00Z","windowStart":"2026-12-04T09:50:00Z","events":["e1","e2"],"group":[{"field":"actor.id","value":"00uJ"}]}]}}`}
+	api.mu.Unlock()
+	page = get(t, cl, srv.URL+"/console/detections/backtests/j1", http.StatusOK)
+	for _, want := range []string{`data-running="false"`, `value="100"`, `<dd id="bt-count">1</dd>`, `id="bt-stopped"`, `<dd id="bt-took">2s</dd>`,
+		`id="bt-logs"`, `uuid&#43;eq&#43;%22e1%22&#43;or&#43;uuid&#43;eq&#43;%22e2%22`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("stopped job's page: want %q in %s", want, page)
+		}
+	}
+	if strings.Contains(page, `id="bt-cancel"`) {
+		t.Errorf("an ended job has a Cancel button")
+	}
+	// Another org's or a forgotten job: the API's 404 text.
+	if page := get(t, cl, srv.URL+"/console/detections/backtests/nope", http.StatusNotFound); !strings.Contains(page, "Not found") {
+		t.Errorf("unknown job: got %s", page)
 	}
 }

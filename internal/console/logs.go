@@ -379,6 +379,10 @@ func (c *Console) filterPreview(w http.ResponseWriter, rc *reqCtx) {
 	}
 }
 
+// previewRanges are the ranges the filter preview reads the latest
+// events of.
+var previewRanges = map[string]time.Duration{"1h": time.Hour, "24h": 24 * time.Hour, "7d": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour}
+
 func (c *Console) preview(rc *reqCtx) (map[string]any, *apiError) {
 	q := rc.r.URL.Query()
 	pat := q.Get("pattern")
@@ -386,7 +390,12 @@ func (c *Console) preview(rc *reqCtx) (map[string]any, *apiError) {
 	if n <= 0 || n > 1000 {
 		n = 100
 	}
-	d := map[string]any{"Pattern": pat, "N": n}
+	rng := q.Get("range")
+	span, ok := previewRanges[rng]
+	if !ok {
+		rng, span = "7d", previewRanges["7d"]
+	}
+	d := map[string]any{"Pattern": pat, "N": n, "Range": rng}
 	if strings.TrimSpace(pat) == "" {
 		return d, nil
 	}
@@ -397,7 +406,7 @@ func (c *Console) preview(rc *reqCtx) (map[string]any, *apiError) {
 		return d, nil
 	}
 	now := c.d.Now().UTC()
-	lq := logQuery{since: now.Add(-7 * 24 * time.Hour), until: now}
+	lq := logQuery{since: now.Add(-span), until: now}
 	var raw []json.RawMessage
 	if _, err := c.call(rc, http.MethodGet, lq.api(n, ""), nil, &raw); err != nil {
 		return d, asAPIError(err)

@@ -43,6 +43,12 @@ type BacktestProgress struct {
 	// partition), At the newest published time seen.
 	Position uint64    `json:"position"`
 	At       time.Time `json:"at,omitzero"`
+	// First and Last are the journal range the backtest reads: the
+	// sequence of the org's first message it read and the last sequence
+	// of the org's partition when it started (0 when empty), so
+	// (Position-First)/(Last-First) is how far it got.
+	First uint64 `json:"first"`
+	Last  uint64 `json:"last"`
 	// Matches counts the detections the asked rules would have raised.
 	Matches int `json:"matches"`
 }
@@ -94,10 +100,19 @@ func Backtest(ctx context.Context, j *journal.Journal, reg *Registry, cfg correl
 		raised  []Raised
 		limited bool
 		at      time.Time
+		first   uint64
 	)
+	last, err := j.LastSeqOf(ctx, req.Org)
+	if err != nil {
+		return res, err
+	}
 	from := journal.ScanFrom{}
 	err = j.Scan(ctx, req.Org, from, func(recs []event.Record, seq uint64, _ time.Time) bool {
 		res.Position = seq
+		if first == 0 {
+			first = seq
+		}
+		last = max(last, seq)
 		for i := range recs {
 			r := &recs[i]
 			if r.Org != req.Org {
@@ -130,7 +145,8 @@ func Backtest(ctx context.Context, j *journal.Journal, reg *Registry, cfg correl
 			}
 		}
 		if req.Progress != nil {
-			req.Progress(BacktestProgress{Scanned: res.Scanned, Events: res.Events, Position: res.Position, At: at, Matches: res.Count})
+			req.Progress(BacktestProgress{Scanned: res.Scanned, Events: res.Events, Position: res.Position, At: at, Matches: res.Count,
+				First: first, Last: last})
 		}
 		return ctx.Err() == nil && !limited
 	})

@@ -160,7 +160,7 @@ func (b *BacktestJobs) Start(req BacktestRequest) (BacktestJob, error) {
 		defer b.mu.Unlock()
 		j.view.Finished = b.now().UTC()
 		j.view.Progress = BacktestProgress{Scanned: res.Scanned, Events: res.Events, Position: res.Position,
-			At: j.view.Progress.At, Matches: res.Count}
+			At: j.view.Progress.At, Matches: res.Count, First: j.view.Progress.First, Last: j.view.Progress.Last}
 		switch {
 		case err == nil:
 			j.view.Status = JobSucceeded

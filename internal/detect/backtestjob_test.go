@@ -99,6 +99,11 @@ func TestBacktestJobThroughAPI(t *testing.T) {
 	if job.Progress.Scanned != 8 || job.Progress.Events != 8 || job.Progress.Matches != 1 || job.Progress.Position == 0 || job.Finished.IsZero() {
 		t.Errorf("progress: got %+v, want 8 scanned, 8 in range, 1 match, a position", job.Progress)
 	}
+	// The range read: acme's first message to the partition's last.
+	last, err := j.LastSeqOf(t.Context(), "acme")
+	if p := job.Progress; err != nil || p.First == 0 || p.Last < p.Position || p.Position < p.First || p.Last != last {
+		t.Errorf("range: got first %d, position %d, last %d, want first ≤ position ≤ last = %d (%v)", p.First, p.Position, p.Last, last, err)
+	}
 	if d := job.Result.Detections[0]; d.Org != "acme" {
 		t.Errorf("detection of org %s, want acme", d.Org)
 	}

@@ -53,11 +53,13 @@ for (const form of document.querySelectorAll('form[data-confirm]')) {
 for (const area of document.querySelectorAll('textarea.pattern[data-preview]')) {
   const target = document.getElementById(area.dataset.preview);
   const nInput = document.getElementById('n');
+  const rangeInput = document.getElementById('range');
   let timer;
   let seq = 0;
   const run = async () => {
     const mine = ++seq;
     const q = new URLSearchParams({ pattern: area.value, n: nInput ? nInput.value : '20' });
+    if (rangeInput) q.set('range', rangeInput.value);
     target.setAttribute('aria-busy', 'true');
     try {
       const res = await fetch(`/console/filter/preview?${q}`, { credentials: 'same-origin' });
@@ -82,4 +84,10 @@ for (const area of document.querySelectorAll('textarea.pattern[data-preview]')) 
     clearTimeout(timer);
     timer = setTimeout(run, 300);
   });
+  // The editor's own controls (the number of events, the range) rerun it.
+  for (const el of [nInput, rangeInput]) {
+    if (el && el.form === null) el.addEventListener('change', () => { if (area.value.trim()) run(); });
+  }
+  // A pattern already there (an edit, a refused form) is previewed at once.
+  if (area.value.trim() && target.childElementCount === 0) run();
 }
