@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -390,5 +391,67 @@ func TestAlertPageWithoutManage(t *testing.T) {
 	}
 	if !strings.Contains(page, "<code>e1</code>") {
 		t.Errorf("the contributing event is not listed")
+	}
+}
+
+// TestUserPageChartFromDailyCounts draws the chart of a busy user from
+// the profile's daily counts (millions of events, far more than any
+// read of events could count) and reads the events once, for the table.
+func TestUserPageChartFromDailyCounts(t *testing.T) {
+	// From 2026-10-27 (39 days before testNow's day) to 2026-12-05.
+	counts := make([]string, 40)
+	for i := range counts {
+		counts[i] = "0"
+	}
+	counts[0] = "7"                   // 2026-10-27: before the chart's 30 days
+	counts[len(counts)-1] = "4000000" // 2026-12-05
+	counts[len(counts)-5] = "2500000" // 2026-12-01
+	counts[len(counts)-30] = "12"     // 2026-11-06, the chart's first day
+	api := &cannedAPI{answers: map[string]fakeAnswer{
+		"GET /api/v1/activity/users/00uJ": {200, `{"org":"acme","userId":"00uJ","login":"jane@example.com","asActor":6500019,"asTarget":0,
+			"first":"2026-10-27T08:00:00Z","last":"2026-12-05T11:00:00Z","lists":{},
+			"dailyCounts":{"from":"2026-10-27","counts":[` + strings.Join(counts, ",") + `]}}`},
+		"GET /api/v1/activity/users/00uJ/events": {200, `[{"uuid":"e3","published":"2026-12-05T11:00:00Z","eventType":"user.session.start"}]`},
+	}}
+	srv, cl, _ := consoleFor(t, api, acmeReader)
+	page := get(t, cl, srv.URL+"/console/users/00uJ", http.StatusOK)
+	for _, want := range []string{`data-day="2026-12-05" data-count="4000000"`, `data-day="2026-12-01" data-count="2500000"`,
+		`data-day="2026-11-06" data-count="12"`, `data-day="2026-11-20" data-count="0"`, `id="user-events"`, "6500012 events as actor or target"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("user page: want %s in it", want)
+		}
+	}
+	if strings.Contains(page, "counts only the newest") || strings.Contains(page, "counted from") {
+		t.Errorf("user page: the chart says it is partial, want it whole")
+	}
+	if n := strings.Count(page, `<g class="day"`); n != chartDays {
+		t.Errorf("chart: got %d days, want %d", n, chartDays)
+	}
+	// The bars are drawn: the tallest is the full height.
+	if !strings.Contains(page, `data-day="2026-12-05" data-count="4000000"><title>2026-12-05: 4000000 events</title><rect class="bar" x="581" y="0.0" width="18" height="100.0"/>`) {
+		t.Errorf("chart: the newest day is not the full-height bar")
+	}
+	calls := api.called(http.MethodGet, "/api/v1/activity/users/00uJ/events")
+	if len(calls) != 1 || calls[0].query.Get("limit") != strconv.Itoa(userNewest) {
+		t.Errorf("events reads: got %d (%v), want one of %d events", len(calls), calls, userNewest)
+	}
+}
+
+// TestUserPageChartOfAnOlderProfile: a profile whose counts start after
+// its first event (stored before they were kept) says since when the
+// chart counts.
+func TestUserPageChartOfAnOlderProfile(t *testing.T) {
+	api := &cannedAPI{answers: map[string]fakeAnswer{
+		"GET /api/v1/activity/users/00uJ": {200, `{"org":"acme","userId":"00uJ","asActor":9,
+			"first":"2026-01-01T08:00:00Z","last":"2026-12-05T11:00:00Z","lists":{},
+			"dailyCounts":{"from":"2026-12-03","counts":[1,0,2]}}`},
+		"GET /api/v1/activity/users/00uJ/events": {200, `[]`},
+	}}
+	srv, cl, _ := consoleFor(t, api, acmeReader)
+	page := get(t, cl, srv.URL+"/console/users/00uJ", http.StatusOK)
+	for _, want := range []string{`data-day="2026-12-03" data-count="1"`, `data-day="2026-12-05" data-count="2"`, "counted from 2026-12-03 on"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("user page: want %s in it", want)
+		}
 	}
 }
