@@ -24,7 +24,9 @@ import (
 type cannedAPI struct {
 	mu      sync.Mutex
 	answers map[string]fakeAnswer
-	calls   []fakeCall
+	// links are Link headers of answers by "METHOD path".
+	links map[string]string
+	calls []fakeCall
 }
 
 type fakeAnswer struct {
@@ -52,6 +54,9 @@ func (f *cannedAPI) ServeAs(w http.ResponseWriter, r *http.Request, tok auth.Tok
 		a = fakeAnswer{http.StatusNotFound, `{"errorCode":"E0000007","errorSummary":"Not found: Resource not found: ` + r.URL.Path + ` (fake)","errorCauses":[]}`}
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if l := f.links[r.Method+" "+r.URL.Path]; l != "" {
+		w.Header().Set("Link", l)
+	}
 	w.WriteHeader(a.status)
 	_, _ = io.WriteString(w, a.body)
 }
@@ -453,5 +458,38 @@ func TestUserPageChartOfAnOlderProfile(t *testing.T) {
 		if !strings.Contains(page, want) {
 			t.Errorf("user page: want %s in it", want)
 		}
+	}
+}
+
+// TestDetectionsPageOlderLink pages the detections list by the API's
+// cursor: the API's rel="next" becomes an "Older detections" link whose
+// after (and status) the next page hands back to the API.
+func TestDetectionsPageOlderLink(t *testing.T) {
+	api := &cannedAPI{answers: map[string]fakeAnswer{
+		"GET /api/v1/detections/rules": {200, rulesJSON},
+		"GET /api/v1/detections":       {200, `[{"id":"d9","rule":"r1","title":"Rule one","level":"high","severity":"HIGH","published":"2026-12-05T11:00:00Z","status":"CLOSED"}]`},
+	}, links: map[string]string{"GET /api/v1/detections": `<http://x/api/v1/detections?after=1764932400000000000_d9&limit=100&status=CLOSED>; rel="next"`}}
+	srv, cl, _ := consoleFor(t, api, acmeReader)
+	page := get(t, cl, srv.URL+"/console/detections?status=closed", http.StatusOK)
+	m := regexp.MustCompile(`<a href="([^"]+)" id="alerts-older">`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no Older detections link in the page")
+	}
+	older := strings.ReplaceAll(m[1], "&amp;", "&")
+	if !strings.Contains(older, "after=1764932400000000000_d9") || !strings.Contains(older, "status=CLOSED") {
+		t.Errorf("older link: got %s, want the API's after and the status", older)
+	}
+	page = get(t, cl, srv.URL+older, http.StatusOK)
+	if !strings.Contains(page, `id="alerts-newest"`) {
+		t.Errorf("an older page has no link back to the newest")
+	}
+	var withAfter int
+	for _, c := range api.called(http.MethodGet, "/api/v1/detections") {
+		if c.query.Get("after") == "1764932400000000000_d9" && c.query.Get("status") == "CLOSED" && c.query.Get("limit") == "100" {
+			withAfter++
+		}
+	}
+	if withAfter != 1 {
+		t.Errorf("API calls with the cursor: got %d, want 1", withAfter)
 	}
 }
