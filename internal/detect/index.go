@@ -191,6 +191,13 @@ func (s *Store) build(ctx context.Context, org string) error {
 		return err
 	}
 	if err == nil {
+		// The ids each hour's segments held when first looked at: only a
+		// detection not among them is indexed (with index's own checks).
+		dir, _, err := s.readDir(ctx, org)
+		if err != nil {
+			return err
+		}
+		known := map[int64]map[string]bool{}
 		for k := range lister.Keys() {
 			e, err := s.kv.Get(ctx, k)
 			if err != nil {
@@ -201,6 +208,24 @@ func (s *Store) build(ctx context.Context, org string) error {
 				continue
 			}
 			d.Org = org
+			h := hourOf(d.Published)
+			ids, ok := known[h]
+			if !ok {
+				ids = map[string]bool{}
+				for i := range dir.Hours[h] {
+					seg, _, err := s.readSeg(ctx, segKey(org, h, i))
+					if err != nil {
+						return err
+					}
+					for _, en := range seg {
+						ids[en.ID] = true
+					}
+				}
+				known[h] = ids
+			}
+			if ids[d.ID] {
+				continue
+			}
 			if err := s.index(ctx, d, true); err != nil {
 				return err
 			}
