@@ -1,8 +1,9 @@
-package okta
+package okta_test
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/source"
+	"github.com/auditstream/auditstream/internal/source/okta"
 	"github.com/auditstream/auditstream/internal/source/okta/oktatest"
 )
 
@@ -45,7 +47,7 @@ func verifyAPI(t *testing.T, logs *bytes.Buffer) (*httptest.Server, *source.Stor
 	if err != nil {
 		t.Fatal(err)
 	}
-	typ := NewType(Options{Egress: policy, RequestTimeout: 5 * time.Second, Transport: func(d source.Definition) http.RoundTripper {
+	typ := okta.NewType(okta.Options{Egress: policy, RequestTimeout: 5 * time.Second, Transport: func(d source.Definition) http.RoundTripper {
 		trust := egress.Tenant
 		if d.ByOperator() {
 			trust = egress.Operator
@@ -67,7 +69,7 @@ func verifyAPI(t *testing.T, logs *bytes.Buffer) (*httptest.Server, *source.Stor
 	return srv, store
 }
 
-func post(t *testing.T, srv *httptest.Server, org, path, body string) (int, string) {
+func postAs(t *testing.T, srv *httptest.Server, org, path, body string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+path, strings.NewReader(body))
 	req.Header.Set("X-Org", org)
@@ -114,7 +116,7 @@ func TestVerifyDryRun(t *testing.T) {
 		{"bad token", "*", org, body(org.URL, bad), nil, 400, []string{"E0000001", "401 Unauthorized", "E0000011 Invalid token provided"}, 1},
 		{"forbidden", "*", org, body(org.URL, good), func() { org.FailNext(1, http.StatusForbidden) }, 400, []string{"403 Forbidden"}, 1},
 		{"rate limited", "*", limited, body(limited.URL, good), func() {
-			if code, b := post(t, srv, "*", "/api/v1/sources?dryRun=true", body(limited.URL, good)); code != 200 {
+			if code, b := postAs(t, srv, "*", "/api/v1/sources?dryRun=true", body(limited.URL, good)); code != 200 {
 				t.Fatalf("first call: got %d %s, want 200", code, b)
 			}
 		}, 400, []string{"429 Too Many Requests"}, 2},
@@ -126,7 +128,7 @@ func TestVerifyDryRun(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.name == "an org's token, skipping the check" {
-				code, b := post(t, srv, tt.as, "/api/v1/sources?dryRun=true&verify=false", tt.body)
+				code, b := postAs(t, srv, tt.as, "/api/v1/sources?dryRun=true&verify=false", tt.body)
 				if code != 200 || !strings.Contains(b, `"verified":false`) {
 					t.Errorf("verify=false: got %d %s, want 200, not verified", code, b)
 				}
@@ -136,7 +138,7 @@ func TestVerifyDryRun(t *testing.T) {
 				tt.before()
 			}
 			before := tt.org.Stats().Requests
-			code, b := post(t, srv, tt.as, "/api/v1/sources?dryRun=true", tt.body)
+			code, b := postAs(t, srv, tt.as, "/api/v1/sources?dryRun=true", tt.body)
 			if code != tt.status {
 				t.Errorf("got %d %s, want %d", code, b, tt.status)
 			}
@@ -161,10 +163,47 @@ func TestVerifyDryRun(t *testing.T) {
 	}
 	// Without dryRun the same body is stored (the dry run is the only
 	// difference).
-	if code, b := post(t, srv, "*", "/api/v1/sources", body(org.URL, good)); code != 200 || strings.Contains(b, good) {
+	if code, b := postAs(t, srv, "*", "/api/v1/sources", body(org.URL, good)); code != 200 || strings.Contains(b, good) {
 		t.Errorf("create: got %d %s, want 200 without the token", code, b)
 	}
 	if ds := store.List(); len(ds) != 1 {
 		t.Errorf("stored: got %d sources after a create, want 1", len(ds))
+	}
+}
+
+// TestVerifyDryRunOAuth: a service app's source is verified with a token
+// from the org's token endpoint (its client assertion signed with the
+// typed key), then the System Log request; a key the app did not register
+// is the token endpoint's refusal, and the key is never in the answer.
+func TestVerifyDryRunOAuth(t *testing.T) {
+	key, pemKey := rsaKey(t)
+	_, otherPEM := rsaKey(t)
+	org := oktatest.New(oktatest.Config{ClientID: clientID, KeyID: "kid1", PublicKey: &key.PublicKey})
+	defer org.Close()
+	var logs bytes.Buffer
+	srv, store := verifyAPI(t, &logs)
+	body := func(pemText string) string {
+		b, _ := json.Marshal(map[string]any{"type": "okta", "name": "oauth okta", "org": "acme", "settings": map[string]any{
+			"baseUrl": org.URL, "auth": map[string]any{"type": "OAUTH", "clientId": clientID, "keyId": "kid1", "privateKey": pemText}}})
+		return string(b)
+	}
+	if code, b := postAs(t, srv, "*", "/api/v1/sources?dryRun=true", body(pemKey)); code != 200 || !strings.Contains(b, `"verified":true`) {
+		t.Errorf("registered key: got %d %s, want verified", code, b)
+	}
+	if st := org.Stats(); st.Tokens != 1 || st.Requests != 1 {
+		t.Errorf("the org issued %d tokens and saw %d log requests, want 1 and 1", st.Tokens, st.Requests)
+	}
+	code, b := postAs(t, srv, "*", "/api/v1/sources?dryRun=true", body(otherPEM))
+	if code != 400 || !strings.Contains(b, "the source check failed") {
+		t.Errorf("another key: got %d %s, want the token endpoint's refusal", code, b)
+	}
+	if strings.Contains(b, "PRIVATE KEY") || strings.Contains(logs.String(), "PRIVATE KEY") {
+		t.Errorf("the key is in the answer or the logs")
+	}
+	if st := org.Stats(); st.Requests != 1 {
+		t.Errorf("log requests: got %d, want still 1 (no token, no request)", st.Requests)
+	}
+	if ds := store.List(); len(ds) != 0 {
+		t.Errorf("stored: got %d sources, want none", len(ds))
 	}
 }
