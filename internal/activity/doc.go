@@ -3,7 +3,9 @@
 // failure, last MFA, and bounded top-N lists (IPs, countries, ASNs, user
 // agents, devices, apps, factors, sessions) with first and last sighting
 // and counts, the user's admin actions, the changes others made to the
-// user, and the detections about the user (security.detection.* events).
+// user, the detections about the user (security.detection.* events), and
+// the user's events per UTC day over the last DailyDays days (Daily, the
+// console's chart).
 //
 // The Store folds one journal message at a time (Apply) and stores the
 // changed profiles and then its checkpoint in a JetStream KV bucket

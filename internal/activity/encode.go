@@ -90,6 +90,10 @@ func appendProfile(b []byte, p *Profile) ([]byte, bool) {
 		}
 		b = append(b, '}')
 	}
+	if p.Daily != nil {
+		b = append(b, `,"dailyCounts":`...)
+		b = p.Daily.appendJSON(b)
+	}
 	b = append(b, '}')
 	return b, ok
 }

@@ -85,6 +85,12 @@ func TestAppendProfileSameAsJSON(t *testing.T) {
 		case 2:
 			p.Evicted = map[string]int64{s(): 1, "adminActions": 3, string(KindIP): rng.Int64N(50)}
 		}
+		if rng.IntN(3) > 0 {
+			p.Daily = new(Daily)
+			for range rng.IntN(200) {
+				p.Daily.add(time.Unix(1.7e9+rng.Int64N(200*86400), 0).In(zone))
+			}
+		}
 		want, err := json.Marshal(p)
 		if err != nil {
 			t.Fatal(err)
@@ -125,6 +131,10 @@ func BenchmarkEncodeProfile(b *testing.B) {
 		p.ChangesByOthers = append(p.ChangesByOthers, a)
 		p.Detections = append(p.Detections, Detection{ID: "det-" + a.UUID, Rule: "okta_mfa_fatigue", Title: "MFA fatigue", Level: "high",
 			First: a.Time, Last: a.Time, UUID: a.UUID, Count: 2, Status: DetectionOpen})
+	}
+	p.Daily = new(Daily)
+	for i := range DailyDays {
+		p.Daily.add(t0.AddDate(0, 0, i-DailyDays+1))
 	}
 	want, _ := json.Marshal(p)
 	b.Run("encoding-json", func(b *testing.B) {

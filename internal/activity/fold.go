@@ -96,6 +96,12 @@ func (f folder) fold(data []byte, pos uint64, t time.Time) bool {
 		}
 		fn(p)
 		p.touch(t)
+		if e.EventType != triageType { // a triage names a detection, not the user
+			if p.Daily == nil {
+				p.Daily = new(Daily)
+			}
+			p.Daily.add(t)
+		}
 		if pos > p.Position {
 			p.Position = pos
 		}

@@ -99,6 +99,9 @@ type Profile struct {
 	// Evicted counts, per list (a Kind, "adminActions",
 	// "changesByOthers", "detections"), the values dropped at its limit.
 	Evicted map[string]int64 `json:"evicted,omitempty"`
+	// Daily counts the user's events per day (UTC) over the last
+	// DailyDays days; nil in a profile stored before it was kept.
+	Daily *Daily `json:"dailyCounts,omitempty"`
 
 	// onEvict, when set, is told of each eviction (the store's metric).
 	onEvict func(list string)
@@ -299,6 +302,7 @@ func (p *Profile) clone() Profile {
 	c.AdminActions = slices.Clone(p.AdminActions)
 	c.ChangesByOthers = slices.Clone(p.ChangesByOthers)
 	c.Detections = slices.Clone(p.Detections)
+	c.Daily = p.Daily.clone()
 	if p.Evicted != nil {
 		c.Evicted = make(map[string]int64, len(p.Evicted))
 		for k, v := range p.Evicted {

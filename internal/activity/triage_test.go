@@ -50,4 +50,9 @@ func TestTriageUpdatesDetection(t *testing.T) {
 	if len(ps) != 1 {
 		t.Errorf("got profiles of %d users, want only john's (the token is no user)", len(ps))
 	}
+	// The daily counts hold the two detection events, not the triages
+	// (they name the detection, not the user).
+	if dc := ps[john].Daily; dc == nil || len(dc.Counts()) != 1 || dc.Counts()[0] != 2 {
+		t.Errorf("daily counts: got %+v, want the 2 detection events of 2024-08-13", dc)
+	}
 }

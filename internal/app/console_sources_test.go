@@ -374,3 +374,58 @@ func TestConsoleRedriveProgress(t *testing.T) {
 		t.Errorf("redrive done: got from %s, want 3", got)
 	}
 }
+
+// TestConsoleVerifyOktaSource: the add form's Verify makes one real
+// System Log request with the typed token (the sources API's dry run)
+// and shows Okta's answer: a bad token its 401 and error code, a good
+// one "Verified"; nothing is stored either way, and the token never
+// comes back to the browser.
+func TestConsoleVerifyOktaSource(t *testing.T) {
+	r := startApp(t, testConfig(""))
+	const good, bad = "okta-verify-good-token-0123456789", "okta-verify-bad-token-0123456789"
+	org := oktatest.New(oktatest.Config{APIToken: good})
+	t.Cleanup(org.Close)
+	b := newBrowser(t, r.base)
+	b.signIn(testAdmin)
+	fill := func(tok string) {
+		b.open("/console/sources/new?type=okta")
+		b.do("fill the form",
+			chromedp.WaitVisible(chromedp.CSS("#source-form")),
+			chromedp.SendKeys(chromedp.CSS("#name"), "verified okta"),
+			chromedp.SendKeys(chromedp.CSS("#org"), "acme"),
+			chromedp.SendKeys(chromedp.CSS(`[id="s.baseUrl"]`), org.URL),
+			chromedp.SetValue(chromedp.CSS(`[id="s.auth.type"]`), "SSWS"),
+			chromedp.SendKeys(chromedp.CSS(`[id="s.auth.token"]`), tok))
+	}
+	fill(bad)
+	b.navigateBy("verify a bad token", chromedp.Click(chromedp.CSS("#source-verify")))
+	if got := b.body(); !strings.Contains(got, "401 Unauthorized") || !strings.Contains(got, "E0000011 Invalid token provided") {
+		t.Errorf("bad token: got %s, want Okta's 401 and its error", got)
+	}
+	if n := b.count("#source-verified"); n != 0 {
+		t.Errorf("bad token: the page says verified")
+	}
+	b.shot("source-verify-failed")
+	if html := b.pageHTML(); strings.Contains(html, bad) {
+		t.Error("the refused form sends the token back")
+	}
+	fill(good)
+	b.navigateBy("verify a good token", chromedp.Click(chromedp.CSS("#source-verify")))
+	if got := b.text("#source-verified"); !strings.Contains(got, "Verified") {
+		t.Errorf("good token: got %q (page %s), want Verified", got, b.body())
+	}
+	if got := b.text("#notice"); !strings.Contains(got, "Nothing was stored") {
+		t.Errorf("good token: got notice %q", got)
+	}
+	b.shot("source-verify")
+	if html := b.pageHTML(); strings.Contains(html, good) {
+		t.Error("the verified form sends the token back")
+	}
+	if n := org.Stats().Requests; n != 2 {
+		t.Errorf("the org saw %d requests, want 2 (one per Verify)", n)
+	}
+	code, body := r.call("GET", "/api/v1/sources", testAdmin, nil)
+	if code != 200 || strings.Contains(body, "verified okta") {
+		t.Errorf("sources after Verify: got %d %s, want none stored", code, body)
+	}
+}

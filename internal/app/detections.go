@@ -144,7 +144,7 @@ func newDetections(ctx context.Context, d detectionsDeps) (*detections, error) {
 				}
 			}, FirstSeen: firstSeen, Health: d.health, Log: d.log, Registry: d.registry})
 	api := &detect.API{Rules: rules, Store: store, Journal: d.journal, Engine: engine, Envelope: env,
-		DefaultOrg: cfg.Ingest.DefaultOrg, FirstSeen: firstSeen, Log: d.log}
+		DefaultOrg: cfg.Ingest.DefaultOrg, BaseURL: publicURL(cfg), FirstSeen: firstSeen, Log: d.log}
 	bt := cfg.Detections.Backtest
 	api.Backtests = detect.NewBacktestJobs(detect.BacktestJobsConfig{Timeout: time.Duration(bt.Timeout),
 		MaxEvents: uint64(max(bt.MaxEvents, 0)), PerOrg: bt.MaxConcurrentPerOrg}, api.RunBacktest)

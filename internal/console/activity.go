@@ -87,6 +87,35 @@ type profile struct {
 	ChangesByOthers   []activityAction          `json:"changesByOthers"`
 	Detections        []activityDetection       `json:"detections"`
 	Evicted           map[string]int64          `json:"evicted"`
+	// DailyCounts are the user's events per UTC day kept by the profile
+	// (absent from a profile stored before they were kept).
+	DailyCounts *dailyCounts `json:"dailyCounts"`
+}
+
+// dailyCounts is a profile's dailyCounts: counts per day from From on.
+type dailyCounts struct {
+	From    string  `json:"from"`
+	Counts  []int64 `json:"counts"`
+	Dropped int64   `json:"dropped"`
+}
+
+// window returns the counts of the n days from day0 on (0 for a day
+// outside the profile's counts), their total, and the first day the
+// profile counts (zero when it counts none).
+func (d *dailyCounts) window(day0 time.Time, n int) (counts []int, total int64, from time.Time) {
+	counts = make([]int, n)
+	f, err := time.Parse(time.DateOnly, d.From)
+	if err != nil || len(d.Counts) == 0 {
+		return counts, 0, time.Time{}
+	}
+	off := int(f.Sub(day0) / (24 * time.Hour)) // index of From in the window
+	for i, c := range d.Counts {
+		if j := off + i; j >= 0 && j < n {
+			counts[j] = int(c)
+			total += c
+		}
+	}
+	return counts, total, f
 }
 
 // activityList is one top-N list as the page shows it.
@@ -256,10 +285,47 @@ func (c *Console) userPage(w http.ResponseWriter, rc *reqCtx) {
 		return
 	}
 	d := map[string]any{"P": p, "Org": org, "CanLogs": rc.who.Has(auth.ScopeReadLogs), "CanDetections": rc.who.Has(auth.ScopeReadDetections)}
-	// The user's events of the last chartDays days, newest first: the
-	// chart counts them per day (UTC), the table shows the newest.
 	now := c.d.Now().UTC()
 	day0 := now.Truncate(24*time.Hour).AddDate(0, 0, -(chartDays - 1))
+	var newest []json.RawMessage
+	if p.DailyCounts != nil {
+		// The profile counts the user's events per day: the chart is
+		// drawn from it, whatever their number; one read gets the
+		// table's newest events.
+		counts, total, from := p.DailyCounts.window(day0, chartDays)
+		d["Chart"] = dayChart(day0, counts)
+		d["ChartTotal"] = total
+		if from.After(day0) && p.First.Before(from) {
+			d["ChartFrom"] = from // an older profile: counted since then
+		}
+		v := url.Values{"since": {day0.Format(time.RFC3339)}, "until": {now.Format(time.RFC3339Nano)},
+			"limit": {strconv.Itoa(userNewest)}, "sortOrder": {"DESCENDING"}}
+		ctx, cancel := context.WithTimeout(rc.r.Context(), chartBudget)
+		defer cancel()
+		crc := *rc
+		crc.r = rc.r.WithContext(ctx)
+		if _, err := c.call(&crc, http.MethodGet, withOrg(base+"/events?"+v.Encode(), org), nil, &newest); err != nil {
+			d["EventsErr"] = asAPIError(err).Error()
+		}
+	} else {
+		newest = c.chartFromEvents(rc, d, base, org, day0, now)
+	}
+	d["Events"] = decodeEvents(newest)
+	since := p.First
+	if since.IsZero() || since.Before(now.AddDate(-1, 0, 0)) {
+		since = now.AddDate(0, 0, -chartDays)
+	}
+	v := url.Values{"filter": {`actor.id eq "` + p.UserID + `" or target.id eq "` + p.UserID + `"`},
+		"since": {since.Add(-time.Minute).UTC().Format(time.RFC3339)}, "until": {now.Add(time.Minute).Format(time.RFC3339)}}
+	d["LogsLink"] = "/console/logs?" + v.Encode()
+	c.render(w, rc.r, "activity", rc, page{Title: firstOf(p.DisplayName, p.Login, p.UserID), Nav: "users", Data: d})
+}
+
+// chartFromEvents draws the chart of a profile without daily counts
+// (stored before they were kept) from a bounded read of the user's
+// events of the last chartDays days, newest first, and returns the
+// newest for the table.
+func (c *Console) chartFromEvents(rc *reqCtx, d map[string]any, base, org string, day0, now time.Time) []json.RawMessage {
 	ctx, cancel := context.WithTimeout(rc.r.Context(), chartBudget)
 	defer cancel()
 	crc := *rc
@@ -323,15 +389,7 @@ func (c *Console) userPage(w http.ResponseWriter, rc *reqCtx) {
 		d["ChartPartial"] = partial
 		d["ChartTotal"] = n
 	}
-	d["Events"] = decodeEvents(newest)
-	since := p.First
-	if since.IsZero() || since.Before(now.AddDate(-1, 0, 0)) {
-		since = now.AddDate(0, 0, -chartDays)
-	}
-	v := url.Values{"filter": {`actor.id eq "` + p.UserID + `" or target.id eq "` + p.UserID + `"`},
-		"since": {since.Add(-time.Minute).UTC().Format(time.RFC3339)}, "until": {now.Add(time.Minute).Format(time.RFC3339)}}
-	d["LogsLink"] = "/console/logs?" + v.Encode()
-	c.render(w, rc.r, "activity", rc, page{Title: firstOf(p.DisplayName, p.Login, p.UserID), Nav: "users", Data: d})
+	return newest
 }
 
 // dayChart draws the counts of consecutive days from day0 as SVG bars.

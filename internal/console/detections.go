@@ -226,13 +226,24 @@ func (c *Console) detectionsPage(w http.ResponseWriter, rc *reqCtx) {
 	}
 	d["Packs"], d["RuleCount"] = packs, len(rules)
 	// The alerts list: the newest detections, of a status when chosen.
+	// Paged by the API's cursor: "Older detections" follows its rel="next".
 	aq := url.Values{"limit": {"100"}}
 	if status != "" {
 		aq.Set("status", status)
 	}
+	if after := rc.r.URL.Query().Get("after"); after != "" {
+		aq.Set("after", after)
+		d["AlertsNewest"] = withOrg(addParam("/console/detections", "status", status), org) + "#recent"
+	}
 	var alerts []detection
-	if _, err := c.call(rc, http.MethodGet, withOrg("/api/v1/detections?"+aq.Encode(), org), nil, &alerts); err != nil {
+	if res, err := c.call(rc, http.MethodGet, withOrg("/api/v1/detections?"+aq.Encode(), org), nil, &alerts); err != nil {
 		errs = append(errs, asAPIError(err).Error())
+	} else if next := nextAfter(res.Header); next != "" {
+		nq := url.Values{"after": {next}}
+		if status != "" {
+			nq.Set("status", status)
+		}
+		d["AlertsNext"] = withOrg("/console/detections?"+nq.Encode(), org) + "#recent"
 	}
 	d["Alerts"] = alerts
 	d["BacktestSince"] = c.d.Now().UTC().Add(-7 * 24 * time.Hour).Format("2006-01-02T15:04")

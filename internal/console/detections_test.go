@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,7 +24,9 @@ import (
 type cannedAPI struct {
 	mu      sync.Mutex
 	answers map[string]fakeAnswer
-	calls   []fakeCall
+	// links are Link headers of answers by "METHOD path".
+	links map[string]string
+	calls []fakeCall
 }
 
 type fakeAnswer struct {
@@ -51,6 +54,9 @@ func (f *cannedAPI) ServeAs(w http.ResponseWriter, r *http.Request, tok auth.Tok
 		a = fakeAnswer{http.StatusNotFound, `{"errorCode":"E0000007","errorSummary":"Not found: Resource not found: ` + r.URL.Path + ` (fake)","errorCauses":[]}`}
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if l := f.links[r.Method+" "+r.URL.Path]; l != "" {
+		w.Header().Set("Link", l)
+	}
 	w.WriteHeader(a.status)
 	_, _ = io.WriteString(w, a.body)
 }
@@ -466,5 +472,100 @@ func TestBacktestJobPage(t *testing.T) {
 	// Another org's or a forgotten job: the API's 404 text.
 	if page := get(t, cl, srv.URL+"/console/detections/backtests/nope", http.StatusNotFound); !strings.Contains(page, "Not found") {
 		t.Errorf("unknown job: got %s", page)
+	}
+}
+
+// TestUserPageChartFromDailyCounts draws the chart of a busy user from
+// the profile's daily counts (millions of events, far more than any
+// read of events could count) and reads the events once, for the table.
+func TestUserPageChartFromDailyCounts(t *testing.T) {
+	// From 2026-10-27 (39 days before testNow's day) to 2026-12-05.
+	counts := make([]string, 40)
+	for i := range counts {
+		counts[i] = "0"
+	}
+	counts[0] = "7"                   // 2026-10-27: before the chart's 30 days
+	counts[len(counts)-1] = "4000000" // 2026-12-05
+	counts[len(counts)-5] = "2500000" // 2026-12-01
+	counts[len(counts)-30] = "12"     // 2026-11-06, the chart's first day
+	api := &cannedAPI{answers: map[string]fakeAnswer{
+		"GET /api/v1/activity/users/00uJ": {200, `{"org":"acme","userId":"00uJ","login":"jane@example.com","asActor":6500019,"asTarget":0,
+			"first":"2026-10-27T08:00:00Z","last":"2026-12-05T11:00:00Z","lists":{},
+			"dailyCounts":{"from":"2026-10-27","counts":[` + strings.Join(counts, ",") + `]}}`},
+		"GET /api/v1/activity/users/00uJ/events": {200, `[{"uuid":"e3","published":"2026-12-05T11:00:00Z","eventType":"user.session.start"}]`},
+	}}
+	srv, cl, _ := consoleFor(t, api, acmeReader)
+	page := get(t, cl, srv.URL+"/console/users/00uJ", http.StatusOK)
+	for _, want := range []string{`data-day="2026-12-05" data-count="4000000"`, `data-day="2026-12-01" data-count="2500000"`,
+		`data-day="2026-11-06" data-count="12"`, `data-day="2026-11-20" data-count="0"`, `id="user-events"`, "6500012 events as actor or target"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("user page: want %s in it", want)
+		}
+	}
+	if strings.Contains(page, "counts only the newest") || strings.Contains(page, "counted from") {
+		t.Errorf("user page: the chart says it is partial, want it whole")
+	}
+	if n := strings.Count(page, `<g class="day"`); n != chartDays {
+		t.Errorf("chart: got %d days, want %d", n, chartDays)
+	}
+	// The bars are drawn: the tallest is the full height.
+	if !strings.Contains(page, `data-day="2026-12-05" data-count="4000000"><title>2026-12-05: 4000000 events</title><rect class="bar" x="581" y="0.0" width="18" height="100.0"/>`) {
+		t.Errorf("chart: the newest day is not the full-height bar")
+	}
+	calls := api.called(http.MethodGet, "/api/v1/activity/users/00uJ/events")
+	if len(calls) != 1 || calls[0].query.Get("limit") != strconv.Itoa(userNewest) {
+		t.Errorf("events reads: got %d (%v), want one of %d events", len(calls), calls, userNewest)
+	}
+}
+
+// TestUserPageChartOfAnOlderProfile: a profile whose counts start after
+// its first event (stored before they were kept) says since when the
+// chart counts.
+func TestUserPageChartOfAnOlderProfile(t *testing.T) {
+	api := &cannedAPI{answers: map[string]fakeAnswer{
+		"GET /api/v1/activity/users/00uJ": {200, `{"org":"acme","userId":"00uJ","asActor":9,
+			"first":"2026-01-01T08:00:00Z","last":"2026-12-05T11:00:00Z","lists":{},
+			"dailyCounts":{"from":"2026-12-03","counts":[1,0,2]}}`},
+		"GET /api/v1/activity/users/00uJ/events": {200, `[]`},
+	}}
+	srv, cl, _ := consoleFor(t, api, acmeReader)
+	page := get(t, cl, srv.URL+"/console/users/00uJ", http.StatusOK)
+	for _, want := range []string{`data-day="2026-12-03" data-count="1"`, `data-day="2026-12-05" data-count="2"`, "counted from 2026-12-03 on"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("user page: want %s in it", want)
+		}
+	}
+}
+
+// TestDetectionsPageOlderLink pages the detections list by the API's
+// cursor: the API's rel="next" becomes an "Older detections" link whose
+// after (and status) the next page hands back to the API.
+func TestDetectionsPageOlderLink(t *testing.T) {
+	api := &cannedAPI{answers: map[string]fakeAnswer{
+		"GET /api/v1/detections/rules": {200, rulesJSON},
+		"GET /api/v1/detections":       {200, `[{"id":"d9","rule":"r1","title":"Rule one","level":"high","severity":"HIGH","published":"2026-12-05T11:00:00Z","status":"CLOSED"}]`},
+	}, links: map[string]string{"GET /api/v1/detections": `<http://x/api/v1/detections?after=1764932400000000000_d9&limit=100&status=CLOSED>; rel="next"`}}
+	srv, cl, _ := consoleFor(t, api, acmeReader)
+	page := get(t, cl, srv.URL+"/console/detections?status=closed", http.StatusOK)
+	m := regexp.MustCompile(`<a href="([^"]+)" id="alerts-older">`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no Older detections link in the page")
+	}
+	older := strings.ReplaceAll(m[1], "&amp;", "&")
+	if !strings.Contains(older, "after=1764932400000000000_d9") || !strings.Contains(older, "status=CLOSED") {
+		t.Errorf("older link: got %s, want the API's after and the status", older)
+	}
+	page = get(t, cl, srv.URL+older, http.StatusOK)
+	if !strings.Contains(page, `id="alerts-newest"`) {
+		t.Errorf("an older page has no link back to the newest")
+	}
+	var withAfter int
+	for _, c := range api.called(http.MethodGet, "/api/v1/detections") {
+		if c.query.Get("after") == "1764932400000000000_d9" && c.query.Get("status") == "CLOSED" && c.query.Get("limit") == "100" {
+			withAfter++
+		}
+	}
+	if withAfter != 1 {
+		t.Errorf("API calls with the cursor: got %d, want 1", withAfter)
 	}
 }

@@ -17,9 +17,11 @@ import (
 
 // Adding a source: choose a type, fill the form drawn from the type's
 // Fields (source.Type.Fields, next to its settings struct), save through
-// POST /api/v1/sources. The sources API has no dry run, so there is no
-// Verify step: the API's validation answers on Save, and nothing is
-// stored when it refuses. A secret the server generated (a receiver's API
+// POST /api/v1/sources. Verify sends the form to the API's dry run
+// (POST /api/v1/sources?dryRun=true: checked, and for an Okta poller one
+// real System Log request with its token, nothing stored) and draws the
+// answer on the form; Save stores, and nothing is stored when the API
+// refuses. A secret the server generated (a receiver's API
 // key) is in that one answer only; the page drawn from it is the only
 // place it is shown. A source's page activates, deactivates and deletes
 // it.
@@ -49,6 +51,10 @@ type sourceFormData struct {
 	Org     string
 	AllOrgs bool
 	Fields  []sourceField
+	// Verified is the dry run's answer: "verified" (the source answered a
+	// real request) or "valid" (checked only: the type has nothing to
+	// call); empty when not verified.
+	Verified string
 }
 
 func (c *Console) sourceTypeNames() []string {
@@ -171,6 +177,23 @@ func (c *Console) saveSource(w http.ResponseWriter, rc *reqCtx, t source.Type, d
 	}
 	if d.Org != "" {
 		in["org"] = d.Org
+	}
+	if d.ID == "" && form.Get("step") == "verify" {
+		var res struct {
+			Verified bool `json:"verified"`
+		}
+		if _, err := c.call(rc, http.MethodPost, path+"?dryRun=true", in, &res); err != nil {
+			fail(asAPIError(err))
+			return
+		}
+		d.Verified, title = "valid", title+" (verified)"
+		notice := "Valid: the settings pass the API's checks. Nothing was stored; secrets must be entered again to save."
+		if res.Verified {
+			d.Verified = "verified"
+			notice = "Verified: the settings are valid and the source answered a real request. Nothing was stored; secrets must be entered again to save."
+		}
+		c.render(w, rc.r, "source-new", rc, page{Title: title, Nav: "sources", Data: d, Notice: notice})
+		return
 	}
 	var out wire.Source
 	if _, err := c.call(rc, method, path, in, &out); err != nil {

@@ -37,6 +37,9 @@ type API struct {
 	Engine     correlate.Config
 	Envelope   Envelope
 	DefaultOrg string
+	// BaseURL is the public base URL the list's Link headers are built on
+	// (empty: links relative to the host).
+	BaseURL string
 	// FirstSeen, when set, answers firstSeen rules in backtests.
 	FirstSeen FirstSeenSource
 	// Backtests runs backtests as jobs; nil: one with the default limits,
@@ -265,12 +268,33 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, tok auth.Token) error
 		}
 		f.Limit = n
 	}
-	out, err := a.Store.List(r.Context(), org, f)
+	var after Cursor
+	if s := q.Get("after"); s != "" {
+		if after, err = ParseCursor(s); err != nil {
+			return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeInvalidFilter, "Invalid after %q", s).
+				WithCauses("after is the cursor of a rel=\"next\" link of this list")
+		}
+	}
+	page, err := a.Store.ListPage(r.Context(), org, f, after)
 	if err != nil {
 		return err
 	}
+	out := page.Detections
 	if out == nil {
 		out = []Detection{}
+	}
+	// Okta's paging: rel="self" and, while there may be more, rel="next"
+	// with the after cursor (the same filters and limit).
+	self := a.BaseURL + "/api/v1/detections"
+	if len(q) > 0 {
+		self += "?" + q.Encode()
+	}
+	w.Header().Add("Link", "<"+self+`>; rel="self"`)
+	if page.Next.ID != "" {
+		nq := q
+		nq.Set("after", page.Next.String())
+		nq.Set("limit", strconv.Itoa(f.Limit))
+		w.Header().Add("Link", "<"+a.BaseURL+"/api/v1/detections?"+nq.Encode()+`>; rel="next"`)
 	}
 	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil

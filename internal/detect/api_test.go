@@ -21,8 +21,13 @@ import (
 // header X-Org picks it), as the API server would after authentication.
 func apiServer(t *testing.T, j *journal.Journal, rules *Rules) *httptest.Server {
 	t.Helper()
-	a := &API{Rules: rules, Store: NewStore(journaltest.KV(t, j, BucketDetections)), Journal: j, DefaultOrg: "default",
-		Log: slog.New(slog.DiscardHandler)}
+	return serveAPI(t, &API{Rules: rules, Store: NewStore(journaltest.KV(t, j, BucketDetections)), Journal: j, DefaultOrg: "default",
+		Log: slog.New(slog.DiscardHandler)})
+}
+
+// serveAPI serves a's routes as apiServer does.
+func serveAPI(t *testing.T, a *API) *httptest.Server {
+	t.Helper()
 	mux := http.NewServeMux()
 	for _, rt := range a.Routes() {
 		mux.HandleFunc(rt.Pattern, func(w http.ResponseWriter, r *http.Request) {

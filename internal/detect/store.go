@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -78,14 +77,22 @@ func detKey(org, id string) string { return "d." + org + "." + id }
 var ErrNotFound = errors.New("not found")
 
 // Record stores raised detections as OPEN; a detection already stored (a
-// replay, a restart) keeps its triage state.
+// replay, a restart) keeps its triage state. Each is added to the list
+// index (index.go) unless it is there already, also when stored before
+// (a writer that stopped between the two).
 func (s *Store) Record(ctx context.Context, rs []Raised) error {
 	var errs []error
 	for _, r := range rs {
 		d := DetectionOf(r)
 		b, _ := json.Marshal(d)
-		if _, err := s.kv.Create(ctx, detKey(d.Org, d.ID), b); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		_, err := s.kv.Create(ctx, detKey(d.Org, d.ID), b)
+		stored := errors.Is(err, jetstream.ErrKeyExists)
+		if err != nil && !stored {
 			errs = append(errs, err)
+			continue
+		}
+		if err := s.index(ctx, d, stored); err != nil {
+			errs = append(errs, fmt.Errorf("detection %s of %s is not in the list index: %w", d.ID, d.Org, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -118,41 +125,11 @@ type Filter struct {
 	Limit  int
 }
 
-// List returns org's detections matching f, newest first.
+// List returns the first page of org's detections matching f, newest
+// first (ListPage).
 func (s *Store) List(ctx context.Context, org string, f Filter) ([]Detection, error) {
-	lister, err := s.kv.ListKeysFiltered(ctx, "d."+org+".*")
-	if err != nil {
-		if errors.Is(err, jetstream.ErrNoKeysFound) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	var out []Detection
-	for k := range lister.Keys() {
-		e, err := s.kv.Get(ctx, k)
-		if err != nil {
-			continue
-		}
-		var d Detection
-		if json.Unmarshal(e.Value(), &d) != nil {
-			continue
-		}
-		if (f.Rule != "" && d.Rule != f.Rule) || (f.Status != "" && !strings.EqualFold(d.Status, f.Status)) ||
-			(!f.Since.IsZero() && d.Published.Before(f.Since)) {
-			continue
-		}
-		out = append(out, d)
-	}
-	slices.SortFunc(out, func(a, b Detection) int {
-		if c := b.Published.Compare(a.Published); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	if f.Limit > 0 && len(out) > f.Limit {
-		out = out[:f.Limit]
-	}
-	return out, nil
+	p, err := s.ListPage(ctx, org, f, Cursor{})
+	return p.Detections, err
 }
 
 // Update sets org's detection id's triage status and note, by actor.

@@ -2,6 +2,7 @@ package source
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/egress"
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/kvstore"
@@ -193,12 +195,46 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, tok auth.Token) err
 	now := a.now().UTC().Truncate(time.Millisecond)
 	d := Definition{Header: kvstore.Header{ID: NewID(), Type: in.Type, Name: in.Name, Status: StatusActive, Org: in.Org, Settings: settings},
 		Stamps: kvstore.Stamps{Created: now, LastUpdated: now}, Operator: tok.Org == auth.AllOrgs}
+	if r.URL.Query().Get("dryRun") == "true" {
+		return a.dryRun(w, r, tok, d)
+	}
 	if err := a.Store.Put(r.Context(), d); err != nil {
 		return err
 	}
 	a.Log.Info("source created", "source", d.ID, "type", d.Type, "org", d.Org)
 	a.record(r, tok, "create", d)
 	httpapi.WriteJSON(w, http.StatusOK, withGenerated(a.view(r, d), generated))
+	return nil
+}
+
+// verifyTimeout bounds a dry run's request to the source.
+const verifyTimeout = 20 * time.Second
+
+// dryRun answers POST /api/v1/sources?dryRun=true (the console's Verify),
+// as log streams' dry run does: d was checked like a create; its type's
+// Verify then makes one real request with its settings (unless
+// verify=false), and nothing is stored, generated values are not shown,
+// no event is written. A refusal is a 400 whose cause is the source's
+// answer: all of it for the operator, the status line and Okta's error
+// code for a tenant (egress.PublicMessage), never the secrets sent.
+func (a *API) dryRun(w http.ResponseWriter, r *http.Request, tok auth.Token, d Definition) error {
+	verify := a.Types[d.Type].Verify
+	if r.URL.Query().Get("verify") == "false" || verify == nil {
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"valid": true, "verified": false})
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), verifyTimeout)
+	defer cancel()
+	if err := verify(ctx, d); err != nil {
+		msg := err.Error()
+		if tok.Org != auth.AllOrgs {
+			msg = egress.PublicMessage(err)
+		}
+		a.Log.Info("source verify failed", "type", d.Type, "org", d.Org, "err", msg)
+		return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeValidation, "Api validation failed: settings").
+			WithCauses("the source check failed: " + msg)
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"valid": true, "verified": true})
 	return nil
 }
 

@@ -72,6 +72,12 @@ type Type struct {
 	// a reason that depends on its owner (the egress policy refusing a
 	// tenant's URL); its error becomes a cause of the 400.
 	Check func(d Definition) error
+	// Verify, when set, tries a definition the API has checked without
+	// storing it (POST /api/v1/sources?dryRun=true): one real request with
+	// its settings, through the egress its owner's sources get; nil when
+	// it fails, else the destination's refusal. Secrets must not appear in
+	// the error. nil: the type has nothing to try (a receiver).
+	Verify func(ctx context.Context, d Definition) error
 	// Settings is a zero value of the type's settings struct, whose tags
 	// describe each setting for a form (FieldsOf); nil: no form.
 	Settings any

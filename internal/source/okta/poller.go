@@ -100,8 +100,28 @@ func NewType(opts Options) source.Type {
 		NewRunner: func(d source.Definition, deps source.RunnerDeps) (source.Runner, error) {
 			return New(d, deps, opts)
 		},
-		Check: func(d source.Definition) error { return checkEgress(opts.Egress, d) },
+		Check:  func(d source.Definition) error { return checkEgress(opts.Egress, d) },
+		Verify: func(ctx context.Context, d source.Definition) error { return Verify(ctx, d, opts) },
 	}
+}
+
+// Verify makes one System Log request with d's settings, as d's poller
+// would (its token, or a token for its service app; its transport, so
+// the egress policy of d's owner; Okta's rate limit headers honoured),
+// for the last minute and one event, and keeps nothing: nil when the org
+// answers it, else the org's refusal (401/403 with Okta's error code and
+// summary, 429, a server error) or why the request could not be made.
+// The credential is never in the error.
+func Verify(ctx context.Context, d source.Definition, opts Options) error {
+	pl, err := New(d, source.RunnerDeps{}, opts)
+	if err != nil {
+		return err
+	}
+	now := pl.opts.Now().UTC()
+	q := url.Values{"since": {now.Add(-time.Minute).Format(event.TimeFormat)}, "until": {now.Format(event.TimeFormat)},
+		"limit": {"1"}, "sortOrder": {"ASCENDING"}}
+	_, err = pl.fetch(ctx, pl.p.base.String()+"/api/v1/logs?"+q.Encode(), nil)
+	return err
 }
 
 // checkEgress asks the egress policy whether d's owner may reach d's
