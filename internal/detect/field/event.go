@@ -179,7 +179,7 @@ func (e *Event) parse(i, depth int) (int, error) {
 	case 'n':
 		return e.lit(idx, i, "null", Null)
 	default:
-		end, ok := number(raw, i)
+		end, ok := jsonlex.SkipNumber(raw, i)
 		if !ok {
 			return i, syntaxErr(i)
 		}
@@ -245,48 +245,6 @@ func scanPlain(b []byte, i int) int {
 		}
 	}
 	return i
-}
-
-// number returns the end of the JSON number at b[i] and whether it is well formed
-// (RFC 8259 grammar).
-func number(b []byte, i int) (int, bool) {
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-	default:
-		return i, false
-	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		s := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		if i == s {
-			return i, false
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		s := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		if i == s {
-			return i, false
-		}
-	}
-	return i, true
 }
 
 func (e *Event) key(n *node) []byte {
