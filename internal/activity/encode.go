@@ -64,17 +64,23 @@ func appendProfile(b []byte, p *Profile) ([]byte, bool) {
 }
 
 func appendStamp(b []byte, s *Stamp, ok *bool) []byte {
-	b = append(b, `{"time":`...)
-	b = appendJSONTime(b, s.Time, ok)
-	b = append(b, `,"uuid":`...)
-	b = appendJSONString(b, s.UUID)
-	b = append(b, `,"eventType":`...)
-	b = appendJSONString(b, s.Event)
+	b = appendEventHead(b, s.Time, s.UUID, s.Event, ok)
 	b = appendOmitEmpty(b, `,"ip":`, s.IP)
 	b = appendOmitEmpty(b, `,"result":`, s.Result)
 	b = appendOmitEmpty(b, `,"reason":`, s.Reason)
 	b = appendOmitEmpty(b, `,"factor":`, s.Factor)
 	return append(b, '}')
+}
+
+// appendEventHead opens the object of an event a profile keeps (a Stamp,
+// an Action) with the members both begin with: time, uuid, eventType.
+func appendEventHead(b []byte, t time.Time, uuid, event string, ok *bool) []byte {
+	b = append(b, `{"time":`...)
+	b = appendJSONTime(b, t, ok)
+	b = append(b, `,"uuid":`...)
+	b = appendJSONString(b, uuid)
+	b = append(b, `,"eventType":`...)
+	return appendJSONString(b, event)
 }
 
 // appendArray appends xs as encoding/json writes a slice: null when nil,
@@ -133,12 +139,7 @@ func appendItem(b []byte, it *Item, ok *bool) []byte {
 }
 
 func appendAction(b []byte, a *Action, ok *bool) []byte {
-	b = append(b, `{"time":`...)
-	b = appendJSONTime(b, a.Time, ok)
-	b = append(b, `,"uuid":`...)
-	b = appendJSONString(b, a.UUID)
-	b = append(b, `,"eventType":`...)
-	b = appendJSONString(b, a.Event)
+	b = appendEventHead(b, a.Time, a.UUID, a.Event, ok)
 	b = appendOmitEmpty(b, `,"result":`, a.Result)
 	b = appendOmitEmpty(b, `,"actor":`, a.Actor)
 	b = appendOmitEmpty(b, `,"target":`, a.Target)
