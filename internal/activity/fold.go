@@ -334,12 +334,14 @@ func firstOf(vs ...string) string {
 	return ""
 }
 
-func joinNonEmpty(sep string, vs ...string) string {
-	var out []string
-	for _, v := range vs {
-		if v != "" {
-			out = append(out, v)
-		}
+// joinNonEmpty is a and b joined with sep, or the one that is not empty
+// (a user agent's OS and browser, a device's name and platform).
+func joinNonEmpty(sep, a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
 	}
-	return strings.Join(out, sep)
+	return a + sep + b
 }
