@@ -20,14 +20,8 @@ func appendProfile(b []byte, p *Profile) ([]byte, bool) {
 	b = appendJSONString(b, p.Org)
 	b = append(b, `,"userId":`...)
 	b = appendJSONString(b, p.UserID)
-	if p.Login != "" {
-		b = append(b, `,"login":`...)
-		b = appendJSONString(b, p.Login)
-	}
-	if p.DisplayName != "" {
-		b = append(b, `,"displayName":`...)
-		b = appendJSONString(b, p.DisplayName)
-	}
+	b = appendOmitEmpty(b, `,"login":`, p.Login)
+	b = appendOmitEmpty(b, `,"displayName":`, p.DisplayName)
 	b = append(b, `,"position":`...)
 	b = strconv.AppendUint(b, p.Position, 10)
 	b = append(b, `,"asActor":`...)
@@ -51,44 +45,19 @@ func appendProfile(b []byte, p *Profile) ([]byte, bool) {
 	if p.Lists == nil {
 		b = append(b, "null"...)
 	} else {
-		kinds := make([]Kind, 0, len(p.Lists))
-		for k := range p.Lists {
-			kinds = append(kinds, k)
-		}
-		slices.Sort(kinds)
-		b = append(b, '{')
-		for i, k := range kinds {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, string(k))
-			b = append(b, ':')
-			b = appendItems(b, p.Lists[k], &ok)
-		}
-		b = append(b, '}')
+		b = appendObject(b, p.Lists, func(b []byte, items []Item) []byte {
+			return appendArray(b, items, &ok, appendItem)
+		})
 	}
 	b = append(b, `,"adminActions":`...)
-	b = appendActions(b, p.AdminActions, &ok)
+	b = appendArray(b, p.AdminActions, &ok, appendAction)
 	b = append(b, `,"changesByOthers":`...)
-	b = appendActions(b, p.ChangesByOthers, &ok)
+	b = appendArray(b, p.ChangesByOthers, &ok, appendAction)
 	b = append(b, `,"detections":`...)
-	b = appendDetections(b, p.Detections, &ok)
+	b = appendArray(b, p.Detections, &ok, appendDetection)
 	if len(p.Evicted) > 0 {
-		names := make([]string, 0, len(p.Evicted))
-		for n := range p.Evicted {
-			names = append(names, n)
-		}
-		slices.Sort(names)
-		b = append(b, `,"evicted":{`...)
-		for i, n := range names {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, n)
-			b = append(b, ':')
-			b = strconv.AppendInt(b, p.Evicted[n], 10)
-		}
-		b = append(b, '}')
+		b = append(b, `,"evicted":`...)
+		b = appendObject(b, p.Evicted, func(b []byte, n int64) []byte { return strconv.AppendInt(b, n, 10) })
 	}
 	if p.Daily != nil {
 		b = append(b, `,"dailyCounts":`...)
@@ -99,12 +68,7 @@ func appendProfile(b []byte, p *Profile) ([]byte, bool) {
 }
 
 func appendStamp(b []byte, s *Stamp, ok *bool) []byte {
-	b = append(b, `{"time":`...)
-	b = appendJSONTime(b, s.Time, ok)
-	b = append(b, `,"uuid":`...)
-	b = appendJSONString(b, s.UUID)
-	b = append(b, `,"eventType":`...)
-	b = appendJSONString(b, s.Event)
+	b = appendEventHead(b, s.Time, s.UUID, s.Event, ok)
 	b = appendOmitEmpty(b, `,"ip":`, s.IP)
 	b = appendOmitEmpty(b, `,"result":`, s.Result)
 	b = appendOmitEmpty(b, `,"reason":`, s.Reason)
@@ -112,93 +76,102 @@ func appendStamp(b []byte, s *Stamp, ok *bool) []byte {
 	return append(b, '}')
 }
 
-func appendItems(b []byte, items []Item, ok *bool) []byte {
-	if items == nil {
+// appendEventHead opens the object of an event a profile keeps (a Stamp,
+// an Action) with the members both begin with: time, uuid, eventType.
+func appendEventHead(b []byte, t time.Time, uuid, event string, ok *bool) []byte {
+	b = append(b, `{"time":`...)
+	b = appendJSONTime(b, t, ok)
+	b = append(b, `,"uuid":`...)
+	b = appendJSONString(b, uuid)
+	b = append(b, `,"eventType":`...)
+	return appendJSONString(b, event)
+}
+
+// appendArray appends xs as encoding/json writes a slice: null when nil,
+// else each element as elem appends it, in brackets.
+func appendArray[T any](b []byte, xs []T, ok *bool, elem func(b []byte, x *T, ok *bool) []byte) []byte {
+	if xs == nil {
 		return append(b, "null"...)
 	}
 	b = append(b, '[')
-	for i := range items {
-		it := &items[i]
+	for i := range xs {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, `{"value":`...)
-		b = appendJSONString(b, it.Value)
-		b = appendOmitEmpty(b, `,"label":`, it.Label)
-		b = append(b, `,"first":`...)
-		b = appendJSONTime(b, it.First, ok)
-		b = append(b, `,"last":`...)
-		b = appendJSONTime(b, it.Last, ok)
-		b = append(b, `,"firstPos":`...)
-		b = strconv.AppendUint(b, it.FirstPos, 10)
-		b = append(b, `,"count":`...)
-		b = strconv.AppendInt(b, it.Count, 10)
-		b = append(b, `,"ok":`...)
-		b = strconv.AppendInt(b, it.OK, 10)
-		b = append(b, `,"fail":`...)
-		b = strconv.AppendInt(b, it.Fail, 10)
-		b = append(b, '}')
+		b = elem(b, &xs[i], ok)
 	}
 	return append(b, ']')
 }
 
-func appendActions(b []byte, as []Action, ok *bool) []byte {
-	if as == nil {
-		return append(b, "null"...)
+// appendObject appends the non-nil map m as encoding/json writes a map:
+// its keys sorted, each value as val appends it.
+func appendObject[K ~string, V any](b []byte, m map[K]V, val func(b []byte, v V) []byte) []byte {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
 	}
-	b = append(b, '[')
-	for i := range as {
-		a := &as[i]
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, `{"time":`...)
-		b = appendJSONTime(b, a.Time, ok)
-		b = append(b, `,"uuid":`...)
-		b = appendJSONString(b, a.UUID)
-		b = append(b, `,"eventType":`...)
-		b = appendJSONString(b, a.Event)
-		b = appendOmitEmpty(b, `,"result":`, a.Result)
-		b = appendOmitEmpty(b, `,"actor":`, a.Actor)
-		b = appendOmitEmpty(b, `,"target":`, a.Target)
-		b = append(b, '}')
+		b = appendJSONString(b, string(k))
+		b = append(b, ':')
+		b = val(b, m[k])
 	}
-	return append(b, ']')
+	return append(b, '}')
 }
 
-func appendDetections(b []byte, ds []Detection, ok *bool) []byte {
-	if ds == nil {
-		return append(b, "null"...)
+func appendItem(b []byte, it *Item, ok *bool) []byte {
+	b = append(b, `{"value":`...)
+	b = appendJSONString(b, it.Value)
+	b = appendOmitEmpty(b, `,"label":`, it.Label)
+	b = append(b, `,"first":`...)
+	b = appendJSONTime(b, it.First, ok)
+	b = append(b, `,"last":`...)
+	b = appendJSONTime(b, it.Last, ok)
+	b = append(b, `,"firstPos":`...)
+	b = strconv.AppendUint(b, it.FirstPos, 10)
+	b = append(b, `,"count":`...)
+	b = strconv.AppendInt(b, it.Count, 10)
+	b = append(b, `,"ok":`...)
+	b = strconv.AppendInt(b, it.OK, 10)
+	b = append(b, `,"fail":`...)
+	b = strconv.AppendInt(b, it.Fail, 10)
+	return append(b, '}')
+}
+
+func appendAction(b []byte, a *Action, ok *bool) []byte {
+	b = appendEventHead(b, a.Time, a.UUID, a.Event, ok)
+	b = appendOmitEmpty(b, `,"result":`, a.Result)
+	b = appendOmitEmpty(b, `,"actor":`, a.Actor)
+	b = appendOmitEmpty(b, `,"target":`, a.Target)
+	return append(b, '}')
+}
+
+func appendDetection(b []byte, d *Detection, ok *bool) []byte {
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, d.ID)
+	b = append(b, `,"rule":`...)
+	b = appendJSONString(b, d.Rule)
+	b = appendOmitEmpty(b, `,"title":`, d.Title)
+	b = appendOmitEmpty(b, `,"level":`, d.Level)
+	b = append(b, `,"first":`...)
+	b = appendJSONTime(b, d.First, ok)
+	b = append(b, `,"last":`...)
+	b = appendJSONTime(b, d.Last, ok)
+	b = append(b, `,"uuid":`...)
+	b = appendJSONString(b, d.UUID)
+	b = append(b, `,"count":`...)
+	b = strconv.AppendInt(b, d.Count, 10)
+	b = appendOmitEmpty(b, `,"status":`, d.Status)
+	b = appendOmitEmpty(b, `,"note":`, d.Note)
+	if !d.Updated.IsZero() {
+		b = append(b, `,"updated":`...)
+		b = appendJSONTime(b, d.Updated, ok)
 	}
-	b = append(b, '[')
-	for i := range ds {
-		d := &ds[i]
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"id":`...)
-		b = appendJSONString(b, d.ID)
-		b = append(b, `,"rule":`...)
-		b = appendJSONString(b, d.Rule)
-		b = appendOmitEmpty(b, `,"title":`, d.Title)
-		b = appendOmitEmpty(b, `,"level":`, d.Level)
-		b = append(b, `,"first":`...)
-		b = appendJSONTime(b, d.First, ok)
-		b = append(b, `,"last":`...)
-		b = appendJSONTime(b, d.Last, ok)
-		b = append(b, `,"uuid":`...)
-		b = appendJSONString(b, d.UUID)
-		b = append(b, `,"count":`...)
-		b = strconv.AppendInt(b, d.Count, 10)
-		b = appendOmitEmpty(b, `,"status":`, d.Status)
-		b = appendOmitEmpty(b, `,"note":`, d.Note)
-		if !d.Updated.IsZero() {
-			b = append(b, `,"updated":`...)
-			b = appendJSONTime(b, d.Updated, ok)
-		}
-		b = append(b, '}')
-	}
-	return append(b, ']')
+	return append(b, '}')
 }
 
 // appendOmitEmpty appends name and s unless s is empty (omitempty).

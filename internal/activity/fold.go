@@ -13,7 +13,7 @@ type logEvent struct {
 	EventType string
 	// Published is the record's (the journal's copy of the event's time).
 	Published time.Time
-	Actor     struct{ ID, Type, AlternateID, DisplayName string }
+	Actor     entity
 	Client    struct {
 		IPAddress string
 		UserAgent struct{ Raw, OS, Browser string }
@@ -33,9 +33,12 @@ type logEvent struct {
 
 type deviceInfo struct{ ID, Name, OSPlatform string }
 
+// entity is the part of an actor or a target a profile reads.
+type entity struct{ ID, Type, AlternateID, DisplayName string }
+
 type target struct {
-	ID, Type, AlternateID, DisplayName string
-	MethodTypeUsed                     string // detailEntry.methodTypeUsed
+	entity
+	MethodTypeUsed string // detailEntry.methodTypeUsed
 }
 
 // isUser reports whether an actor or target type is a user.
@@ -337,12 +340,14 @@ func firstOf(vs ...string) string {
 	return ""
 }
 
-func joinNonEmpty(sep string, vs ...string) string {
-	var out []string
-	for _, v := range vs {
-		if v != "" {
-			out = append(out, v)
-		}
+// joinNonEmpty is a and b joined with sep, or the one that is not empty
+// (a user agent's OS and browser, a device's name and platform).
+func joinNonEmpty(sep, a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
 	}
-	return strings.Join(out, sep)
+	return a + sep + b
 }

@@ -156,6 +156,23 @@ func (in *interner) setStr(dst *string, b []byte, vs int) int {
 	return ve
 }
 
+// setEntity reads the member named k (its value at b[vs]) of an actor or
+// a target into en, as setStr does, or returns notThere for a member en
+// does not hold.
+func (in *interner) setEntity(en *entity, k, b []byte, vs int) int {
+	switch string(k) {
+	case "id":
+		return in.setStr(&en.ID, b, vs)
+	case "type":
+		return in.setStr(&en.Type, b, vs)
+	case "alternateId":
+		return in.setStr(&en.AlternateID, b, vs)
+	case "displayName":
+		return in.setStr(&en.DisplayName, b, vs)
+	}
+	return notThere
+}
+
 // str is str(v), interned when v is a string without escapes.
 func (in *interner) str(v []byte) string {
 	if in == nil || len(v) < 2 || v[0] != '"' {
@@ -215,17 +232,7 @@ func parseEvent(b []byte, e *logEvent, in *interner) bool {
 			return in.setStr(&e.DisplayMessage, b, vs)
 		case "actor":
 			return object(b, vs, func(k []byte, vs int) int {
-				switch string(k) {
-				case "id":
-					return in.setStr(&e.Actor.ID, b, vs)
-				case "type":
-					return in.setStr(&e.Actor.Type, b, vs)
-				case "alternateId":
-					return in.setStr(&e.Actor.AlternateID, b, vs)
-				case "displayName":
-					return in.setStr(&e.Actor.DisplayName, b, vs)
-				}
-				return notThere
+				return in.setEntity(&e.Actor, k, b, vs)
 			})
 		case "client":
 			return object(b, vs, func(k []byte, vs int) int {
@@ -306,16 +313,7 @@ func parseEvent(b []byte, e *logEvent, in *interner) bool {
 			return array(b, vs, func(es int) int {
 				var t target
 				end := object(b, es, func(k []byte, vs int) int {
-					switch string(k) {
-					case "id":
-						return in.setStr(&t.ID, b, vs)
-					case "type":
-						return in.setStr(&t.Type, b, vs)
-					case "alternateId":
-						return in.setStr(&t.AlternateID, b, vs)
-					case "displayName":
-						return in.setStr(&t.DisplayName, b, vs)
-					case "detailEntry":
+					if string(k) == "detailEntry" {
 						return object(b, vs, func(k []byte, vs int) int {
 							if string(k) == "methodTypeUsed" {
 								return setScalar(&t.MethodTypeUsed, b, vs)
@@ -323,7 +321,7 @@ func parseEvent(b []byte, e *logEvent, in *interner) bool {
 							return notThere
 						})
 					}
-					return notThere
+					return in.setEntity(&t.entity, k, b, vs)
 				})
 				if end >= 0 {
 					e.Target = append(e.Target, t)

@@ -55,19 +55,19 @@ type API struct {
 func (a *API) Routes() []httpapi.Route {
 	r, m := auth.ScopeReadDetections, auth.ScopeManageDetections
 	return []httpapi.Route{
-		{Pattern: "GET /api/v1/detections/rules", Scope: r, Handle: a.listRules},
-		{Pattern: "POST /api/v1/detections/rules", Scope: m, Handle: a.uploadRule},
-		{Pattern: "GET /api/v1/detections/rules/{id}", Scope: r, Handle: a.getRule},
-		{Pattern: "DELETE /api/v1/detections/rules/{id}", Scope: m, Handle: a.deleteRule},
-		{Pattern: "POST /api/v1/detections/rules/{id}/lifecycle/{op}", Scope: m, Handle: a.lifecycle},
-		{Pattern: "GET /api/v1/detections", Scope: r, Handle: a.list},
-		{Pattern: "GET /api/v1/detections/{id}", Scope: r, Handle: a.get},
-		{Pattern: "POST /api/v1/detections/{id}", Scope: m, Handle: a.update},
-		{Pattern: "POST /api/v1/detections/backtest", Scope: r, Handle: a.backtest},
-		{Pattern: "POST /api/v1/detections/backtests", Scope: r, Handle: a.startBacktest},
-		{Pattern: "GET /api/v1/detections/backtests", Scope: r, Handle: a.listBacktests},
-		{Pattern: "GET /api/v1/detections/backtests/{id}", Scope: r, Handle: a.getBacktest},
-		{Pattern: "POST /api/v1/detections/backtests/{id}/cancel", Scope: r, Handle: a.cancelBacktest},
+		{Pattern: "GET /api/v1/detections/rules", Scope: r, Handle: a.inOrg(a.listRules)},
+		{Pattern: "POST /api/v1/detections/rules", Scope: m, Handle: a.inOrg(a.uploadRule)},
+		{Pattern: "GET /api/v1/detections/rules/{id}", Scope: r, Handle: a.inOrg(a.getRule)},
+		{Pattern: "DELETE /api/v1/detections/rules/{id}", Scope: m, Handle: a.inOrg(a.deleteRule)},
+		{Pattern: "POST /api/v1/detections/rules/{id}/lifecycle/{op}", Scope: m, Handle: a.inOrg(a.lifecycle)},
+		{Pattern: "GET /api/v1/detections", Scope: r, Handle: a.inOrg(a.list)},
+		{Pattern: "GET /api/v1/detections/{id}", Scope: r, Handle: a.inOrg(a.get)},
+		{Pattern: "POST /api/v1/detections/{id}", Scope: m, Handle: a.inOrg(a.update)},
+		{Pattern: "POST /api/v1/detections/backtest", Scope: r, Handle: a.inOrg(a.backtest)},
+		{Pattern: "POST /api/v1/detections/backtests", Scope: r, Handle: a.inOrg(a.startBacktest)},
+		{Pattern: "GET /api/v1/detections/backtests", Scope: r, Handle: a.inOrg(a.listBacktests)},
+		{Pattern: "GET /api/v1/detections/backtests/{id}", Scope: r, Handle: a.inOrg(a.getBacktest)},
+		{Pattern: "POST /api/v1/detections/backtests/{id}/cancel", Scope: r, Handle: a.inOrg(a.cancelBacktest)},
 	}
 }
 
@@ -97,6 +97,23 @@ func (a *API) org(r *http.Request, tok auth.Token) (string, error) {
 	return q, nil
 }
 
+// orgHandler is a detections endpoint's handler, given the org the
+// request acts on.
+type orgHandler func(w http.ResponseWriter, r *http.Request, tok auth.Token, org string) error
+
+// inOrg resolves the org a request acts on (API.org), refusing the request
+// when it names one the token may not act on, and calls h with it: every
+// detections endpoint acts in one org.
+func (a *API) inOrg(h orgHandler) httpapi.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
+		org, err := a.org(r, tok)
+		if err != nil {
+			return err
+		}
+		return h(w, r, tok, org)
+	}
+}
+
 func notFound(what, id string) error {
 	return httpapi.Errorf(http.StatusNotFound, httpapi.CodeNotFound, "Not found: Resource not found: %s (%s)", id, what)
 }
@@ -118,11 +135,7 @@ func (a *API) visible(org string) []RuleView {
 	return out
 }
 
-func (a *API) listRules(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	org, err := a.org(r, tok)
-	if err != nil {
-		return err
-	}
+func (a *API) listRules(w http.ResponseWriter, r *http.Request, _ auth.Token, org string) error {
 	out := a.visible(org)
 	if st := r.URL.Query().Get("status"); st != "" {
 		out = slices.DeleteFunc(out, func(v RuleView) bool { return v.Status != st })
@@ -143,11 +156,7 @@ func (a *API) findRule(org, id string) (RuleView, bool) {
 	return RuleView{}, false
 }
 
-func (a *API) getRule(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	org, err := a.org(r, tok)
-	if err != nil {
-		return err
-	}
+func (a *API) getRule(w http.ResponseWriter, r *http.Request, _ auth.Token, org string) error {
 	v, ok := a.findRule(org, r.PathValue("id"))
 	if !ok {
 		return notFound("DetectionRule", r.PathValue("id"))
@@ -169,11 +178,7 @@ type RuleDetail struct {
 	Tuning RuleTuning `json:"tuning"`
 }
 
-func (a *API) uploadRule(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	org, err := a.org(r, tok)
-	if err != nil {
-		return err
-	}
+func (a *API) uploadRule(w http.ResponseWriter, r *http.Request, tok auth.Token, org string) error {
 	body, err := httpapi.ReadControlBody(r)
 	if err != nil {
 		return err
@@ -191,11 +196,7 @@ func (a *API) uploadRule(w http.ResponseWriter, r *http.Request, tok auth.Token)
 	return nil
 }
 
-func (a *API) deleteRule(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	org, err := a.org(r, tok)
-	if err != nil {
-		return err
-	}
+func (a *API) deleteRule(w http.ResponseWriter, r *http.Request, tok auth.Token, org string) error {
 	id := r.PathValue("id")
 	v, found := a.findRule(org, id)
 	ok, err := a.Rules.Delete(r.Context(), org, id)
@@ -214,11 +215,7 @@ func (a *API) deleteRule(w http.ResponseWriter, r *http.Request, tok auth.Token)
 	return nil
 }
 
-func (a *API) lifecycle(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	org, err := a.org(r, tok)
-	if err != nil {
-		return err
-	}
+func (a *API) lifecycle(w http.ResponseWriter, r *http.Request, tok auth.Token, org string) error {
 	id := r.PathValue("id")
 	v, ok := a.findRule(org, id)
 	if !ok {
@@ -243,11 +240,7 @@ func (a *API) lifecycle(w http.ResponseWriter, r *http.Request, tok auth.Token) 
 	return nil
 }
 
-func (a *API) list(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	org, err := a.org(r, tok)
-	if err != nil {
-		return err
-	}
+func (a *API) list(w http.ResponseWriter, r *http.Request, _ auth.Token, org string) error {
 	q := r.URL.Query()
 	f := Filter{Rule: q.Get("rule"), Status: strings.ToUpper(q.Get("status")), Limit: 200}
 	if f.Status != "" && !slices.Contains([]string{TriageOpen, TriageAcknowledged, TriageClosed}, f.Status) {
@@ -270,6 +263,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, tok auth.Token) error
 	}
 	var after Cursor
 	if s := q.Get("after"); s != "" {
+		var err error
 		if after, err = ParseCursor(s); err != nil {
 			return httpapi.Errorf(http.StatusBadRequest, httpapi.CodeInvalidFilter, "Invalid after %q", s).
 				WithCauses("after is the cursor of a rel=\"next\" link of this list")
@@ -300,11 +294,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, tok auth.Token) error
 	return nil
 }
 
-func (a *API) get(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	org, err := a.org(r, tok)
-	if err != nil {
-		return err
-	}
+func (a *API) get(w http.ResponseWriter, r *http.Request, _ auth.Token, org string) error {
 	d, _, err := a.Store.Get(r.Context(), org, r.PathValue("id"))
 	if errors.Is(err, ErrNotFound) {
 		return notFound("Detection", r.PathValue("id"))
@@ -322,11 +312,7 @@ type triageInput struct {
 	Note   string `json:"note"`
 }
 
-func (a *API) update(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	org, err := a.org(r, tok)
-	if err != nil {
-		return err
-	}
+func (a *API) update(w http.ResponseWriter, r *http.Request, tok auth.Token, org string) error {
 	var in triageInput
 	if err := httpapi.DecodeBody(r, &in, true); err != nil {
 		return err
@@ -381,28 +367,24 @@ func (a *API) RunBacktest(ctx context.Context, req BacktestRequest) (BacktestRes
 }
 
 // startJob starts the backtest a request asks for.
-func (a *API) startJob(r *http.Request, tok auth.Token) (string, BacktestJob, error) {
-	org, err := a.org(r, tok)
-	if err != nil {
-		return "", BacktestJob{}, err
-	}
+func (a *API) startJob(r *http.Request, org string) (BacktestJob, error) {
 	req, err := a.backtestRequest(r, org)
 	if err != nil {
-		return "", BacktestJob{}, err
+		return BacktestJob{}, err
 	}
 	job, err := a.jobs().Start(req)
 	if errors.Is(err, ErrTooManyBacktests) {
-		return "", job, &httpapi.Error{Status: http.StatusTooManyRequests, Code: httpapi.CodeRateLimit,
+		return job, &httpapi.Error{Status: http.StatusTooManyRequests, Code: httpapi.CodeRateLimit,
 			Summary: "API call exceeded rate limit due to too many requests.", RetryAfter: 5 * time.Second,
 			Causes: []string{fmt.Sprintf("at most %d backtests of an org run at once: wait for one to finish or cancel one", a.jobs().cfg.PerOrg)}}
 	}
-	return org, job, err
+	return job, err
 }
 
 // backtest runs a backtest as a job and answers with its result once it
 // ended (bounded like every job; a client that goes away cancels it).
-func (a *API) backtest(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	org, job, err := a.startJob(r, tok)
+func (a *API) backtest(w http.ResponseWriter, r *http.Request, _ auth.Token, org string) error {
+	job, err := a.startJob(r, org)
 	if err != nil {
 		return err
 	}
@@ -417,8 +399,8 @@ func (a *API) backtest(w http.ResponseWriter, r *http.Request, tok auth.Token) e
 	return nil
 }
 
-func (a *API) startBacktest(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	_, job, err := a.startJob(r, tok)
+func (a *API) startBacktest(w http.ResponseWriter, r *http.Request, _ auth.Token, org string) error {
+	job, err := a.startJob(r, org)
 	if err != nil {
 		return err
 	}
@@ -427,20 +409,12 @@ func (a *API) startBacktest(w http.ResponseWriter, r *http.Request, tok auth.Tok
 	return nil
 }
 
-func (a *API) listBacktests(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	org, err := a.org(r, tok)
-	if err != nil {
-		return err
-	}
+func (a *API) listBacktests(w http.ResponseWriter, r *http.Request, _ auth.Token, org string) error {
 	httpapi.WriteJSON(w, http.StatusOK, a.jobs().List(org))
 	return nil
 }
 
-func (a *API) getBacktest(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	org, err := a.org(r, tok)
-	if err != nil {
-		return err
-	}
+func (a *API) getBacktest(w http.ResponseWriter, r *http.Request, _ auth.Token, org string) error {
 	job, ok := a.jobs().Get(org, r.PathValue("id"))
 	if !ok {
 		return notFound("Backtest", r.PathValue("id"))
@@ -449,11 +423,7 @@ func (a *API) getBacktest(w http.ResponseWriter, r *http.Request, tok auth.Token
 	return nil
 }
 
-func (a *API) cancelBacktest(w http.ResponseWriter, r *http.Request, tok auth.Token) error {
-	org, err := a.org(r, tok)
-	if err != nil {
-		return err
-	}
+func (a *API) cancelBacktest(w http.ResponseWriter, r *http.Request, _ auth.Token, org string) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
 	job, ok := a.jobs().Cancel(ctx, org, r.PathValue("id"))

@@ -198,3 +198,29 @@ func TestBacktest(t *testing.T) {
 		t.Error("backtest without rule or pack: got nil error")
 	}
 }
+
+// Every detections endpoint acts in one org: an org's token naming
+// another org with ?org= is refused (403) on each, before anything is
+// read or stored.
+func TestAPIEveryRouteRefusesAnotherOrg(t *testing.T) {
+	j := journaltest.Open(t)
+	rules, err := OpenRules(t.Context(), RulesConfig{Routes: DefaultRoutes(), Packs: []*Pack{nativePack(t)}, KV: journaltest.KV(t, j, BucketRules)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := apiServer(t, j, rules)
+	before := len(rules.Registry().Infos())
+	paths := strings.NewReplacer("{id}", "x", "{op}", "activate")
+	for _, rt := range (&API{}).Routes() {
+		method, path, _ := strings.Cut(rt.Pattern, " ")
+		t.Run(rt.Pattern, func(t *testing.T) {
+			code, body := do(t, srv, "acme", method, paths.Replace(path)+"?org=other", `{"rule":"x"}`)
+			if code != http.StatusForbidden || !strings.Contains(body, "may not act on org other") {
+				t.Errorf("got %d %s, want 403 naming org other", code, body)
+			}
+		})
+	}
+	if got := len(rules.Registry().Infos()); got != before {
+		t.Errorf("got %d rules after the refused requests, want %d", got, before)
+	}
+}

@@ -220,13 +220,18 @@ func (b *BacktestJobs) List(org string) []BacktestJob {
 // Cancel stops org's job id and waits until it ended (or ctx ends); ok is
 // false when the org has no such job. A finished job is returned as it is.
 func (b *BacktestJobs) Cancel(ctx context.Context, org, id string) (BacktestJob, bool) {
-	b.mu.Lock()
-	j := b.jobs[id]
-	b.mu.Unlock()
-	if j == nil || j.org != org {
+	if j := b.job(org, id); j != nil {
+		j.cancel(errJobCancelled)
+	}
+	return b.Wait(ctx, org, id)
+}
+
+// Wait waits until org's job id ended or ctx ends, and returns it.
+func (b *BacktestJobs) Wait(ctx context.Context, org, id string) (BacktestJob, bool) {
+	j := b.job(org, id)
+	if j == nil {
 		return BacktestJob{}, false
 	}
-	j.cancel(errJobCancelled)
 	select {
 	case <-j.done:
 	case <-ctx.Done():
@@ -234,19 +239,14 @@ func (b *BacktestJobs) Cancel(ctx context.Context, org, id string) (BacktestJob,
 	return b.Get(org, id)
 }
 
-// Wait waits until org's job id ended or ctx ends, and returns it.
-func (b *BacktestJobs) Wait(ctx context.Context, org, id string) (BacktestJob, bool) {
+// job is org's job id, nil when the org has no such job.
+func (b *BacktestJobs) job(org, id string) *backtestJob {
 	b.mu.Lock()
-	j := b.jobs[id]
-	b.mu.Unlock()
-	if j == nil || j.org != org {
-		return BacktestJob{}, false
+	defer b.mu.Unlock()
+	if j := b.jobs[id]; j != nil && j.org == org {
+		return j
 	}
-	select {
-	case <-j.done:
-	case <-ctx.Done():
-	}
-	return b.Get(org, id)
+	return nil
 }
 
 // prune forgets finished jobs older than backtestKeep, and beyond

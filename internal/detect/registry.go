@@ -3,7 +3,6 @@ package detect
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -67,23 +66,7 @@ func ReadFiles(path string) ([]sigma.File, error) {
 		}
 		return []sigma.File{{Name: filepath.Base(path), Data: b}}, nil
 	}
-	var files []sigma.File
-	fsys := os.DirFS(path)
-	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() || !(strings.HasSuffix(p, ".yml") || strings.HasSuffix(p, ".yaml")) {
-			return nil
-		}
-		b, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
-		}
-		files = append(files, sigma.File{Name: p, Data: b})
-		return nil
-	})
-	return files, err
+	return sigma.ReadFiles(os.DirFS(path), ".")
 }
 
 // LoadPack compiles the files of pack name with its overlay (nil: none),

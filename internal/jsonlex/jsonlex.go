@@ -273,3 +273,49 @@ func closed(obj []byte, i int, out []Member) ([]Member, bool) {
 	}
 	return out, true
 }
+
+// SkipNumber returns the offset just past the JSON number that starts at
+// b[i], and whether it follows the grammar of RFC 8259 (an optional minus,
+// an integer part without leading zeros, an optional fraction and an
+// optional exponent, each with at least one digit). Unlike SkipValue, it
+// checks what it skips: the pattern parser and the detections' event
+// reader use it to validate numbers.
+func SkipNumber(b []byte, i int) (int, bool) {
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = skipDigits(b, i)
+	default:
+		return i, false
+	}
+	if i < len(b) && b[i] == '.' {
+		d := i + 1
+		if i = skipDigits(b, d); i == d {
+			return i, false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		d := i
+		if i = skipDigits(b, d); i == d {
+			return i, false
+		}
+	}
+	return i, true
+}
+
+// skipDigits returns the offset of the first byte at or after i that is
+// not a decimal digit.
+func skipDigits(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return i
+}

@@ -263,3 +263,23 @@ func BenchmarkSkipValueEvent(b *testing.B) {
 		}
 	}
 }
+
+func TestSkipNumber(t *testing.T) {
+	tests := []struct {
+		src  string
+		from int
+		end  int
+		ok   bool
+	}{
+		{"0", 0, 1, true}, {"-0", 0, 2, true}, {"12345,", 0, 5, true}, {"x-1.5e+10]", 1, 9, true},
+		{"0.25", 0, 4, true}, {"1E9", 0, 3, true}, {"1e-0 ", 0, 4, true}, {"01", 0, 1, true},
+		{"", 0, 0, false}, {"-", 0, 1, false}, {"-x", 0, 1, false}, {"+1", 0, 0, false}, {".5", 0, 0, false},
+		{"1.", 0, 2, false}, {"1.e5", 0, 2, false}, {"1e", 0, 2, false}, {"1e+", 0, 3, false}, {"1e+x", 0, 3, false},
+	}
+	for _, tt := range tests {
+		end, ok := SkipNumber([]byte(tt.src), tt.from)
+		if end != tt.end || ok != tt.ok {
+			t.Errorf("SkipNumber(%q, %d): got %d, %v, want %d, %v", tt.src, tt.from, end, ok, tt.end, tt.ok)
+		}
+	}
+}

@@ -118,7 +118,7 @@ func (f *flattener) walk(depth int, t *tnode) bool {
 		return true
 	default:
 		start := f.pos
-		end, ok := scanNumber(f.ev, f.pos)
+		end, ok := jsonlex.SkipNumber(f.ev, f.pos)
 		if !ok {
 			return false
 		}

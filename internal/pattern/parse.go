@@ -141,7 +141,7 @@ func (p *parser) value1(depth int) (*node, *Error) {
 		}
 		return &node{kind: nodeString, text: s, off: start}, nil
 	case c == '-' || (c >= '0' && c <= '9'):
-		end, ok := scanNumber(p.src, p.pos)
+		end, ok := jsonlex.SkipNumber(p.src, p.pos)
 		if !ok {
 			return nil, p.errAt(p.pos, reasonInvalidNumber)
 		}
@@ -282,48 +282,4 @@ func (p *parser) str() (string, *Error) {
 	}
 	p.pos = end
 	return string(out), nil
-}
-
-// scanNumber checks the JSON number grammar at src[i] and returns the end offset.
-func scanNumber(src []byte, i int) (int, bool) {
-	if i < len(src) && src[i] == '-' {
-		i++
-	}
-	if i >= len(src) {
-		return i, false
-	}
-	switch {
-	case src[i] == '0':
-		i++
-	case src[i] >= '1' && src[i] <= '9':
-		i = digits(src, i)
-	default:
-		return i, false
-	}
-	if i < len(src) && src[i] == '.' {
-		d := i + 1
-		if i = digits(src, d); i == d {
-			return i, false
-		}
-	}
-	if i < len(src) && (src[i] == 'e' || src[i] == 'E') {
-		i++
-		if i < len(src) && (src[i] == '+' || src[i] == '-') {
-			i++
-		}
-		d := i
-		if i = digits(src, d); i == d {
-			return i, false
-		}
-	}
-	return i, true
-}
-
-// digits returns the offset of the first byte at or after i that is not a decimal
-// digit.
-func digits(src []byte, i int) int {
-	for i < len(src) && src[i] >= '0' && src[i] <= '9' {
-		i++
-	}
-	return i
 }

@@ -86,7 +86,7 @@ func (f *flattener) skip(depth int) bool {
 			}
 			i += 4
 		default:
-			if i, ok = scanNumber(ev, i); !ok {
+			if i, ok = jsonlex.SkipNumber(ev, i); !ok {
 				return false
 			}
 		}

@@ -369,14 +369,22 @@ func (f *feed) len() int {
 // returns context.DeadlineExceeded when none came, and
 // jetstream.ErrNoHeartbeat (once) when a pull lost its heartbeats.
 func (f *feed) next(ctx context.Context, wait time.Duration) (jetstream.Msg, error) {
+	return awaitMsg(ctx, wait, f.arrived, f.take)
+}
+
+// awaitMsg returns what take gives (a message or an error), waiting at
+// most wait on arrived, then asking again, while it gives neither: the
+// wait of feed.next and feedSet.next. It returns
+// context.DeadlineExceeded when nothing came.
+func awaitMsg(ctx context.Context, wait time.Duration, arrived <-chan struct{}, take func() (jetstream.Msg, error)) (jetstream.Msg, error) {
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	for {
-		if m, err := f.take(); m != nil || err != nil {
+		if m, err := take(); m != nil || err != nil {
 			return m, err
 		}
 		select {
-		case <-f.arrived:
+		case <-arrived:
 		case <-t.C:
 			return nil, context.DeadlineExceeded
 		case <-ctx.Done():
@@ -513,24 +521,20 @@ func startFeeds(ctx context.Context, j *journal.Journal, def Definition, limit i
 }
 
 func (s *feedSet) next(ctx context.Context, wait time.Duration) (jetstream.Msg, error) {
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	for {
-		for range s.fs {
-			f := s.fs[s.turn]
-			s.turn = (s.turn + 1) % len(s.fs)
-			if m, err := f.take(); m != nil || err != nil {
-				return m, err
-			}
-		}
-		select {
-		case <-s.arrived:
-		case <-t.C:
-			return nil, context.DeadlineExceeded
-		case <-ctx.Done():
-			return nil, ctx.Err()
+	return awaitMsg(ctx, wait, s.arrived, s.take)
+}
+
+// take asks the feeds in turn, from the one after the last asked, for a
+// message (or an error), without waiting.
+func (s *feedSet) take() (jetstream.Msg, error) {
+	for range s.fs {
+		f := s.fs[s.turn]
+		s.turn = (s.turn + 1) % len(s.fs)
+		if m, err := f.take(); m != nil || err != nil {
+			return m, err
 		}
 	}
+	return nil, nil
 }
 
 func (s *feedSet) setLimit(n int) {

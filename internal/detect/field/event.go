@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/auditstream/auditstream/internal/jsonlex"
 )
@@ -179,7 +180,7 @@ func (e *Event) parse(i, depth int) (int, error) {
 	case 'n':
 		return e.lit(idx, i, "null", Null)
 	default:
-		end, ok := number(raw, i)
+		end, ok := jsonlex.SkipNumber(raw, i)
 		if !ok {
 			return i, syntaxErr(i)
 		}
@@ -247,48 +248,6 @@ func scanPlain(b []byte, i int) int {
 	return i
 }
 
-// number returns the end of the JSON number at b[i] and whether it is well formed
-// (RFC 8259 grammar).
-func number(b []byte, i int) (int, bool) {
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-	default:
-		return i, false
-	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		s := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		if i == s {
-			return i, false
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		s := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		if i == s {
-			return i, false
-		}
-	}
-	return i, true
-}
-
 func (e *Event) key(n *node) []byte {
 	if n.keyBuf {
 		return e.buf[n.ks:n.ke]
@@ -299,10 +258,12 @@ func (e *Event) key(n *node) []byte {
 // Values calls fn with each value p resolves to, in document order, until fn
 // returns false. It calls nothing for an absent path or an empty Event.
 func (e *Event) Values(p Path, fn func(v Value) bool) {
-	if len(e.nodes) == 0 {
-		return
+	var arr [8]Value // most paths resolve to a few values
+	for _, v := range e.AppendValues(arr[:0], p) {
+		if !fn(v) {
+			return
+		}
 	}
-	e.walk(0, p.segs, fn)
 }
 
 // AppendValues appends to dst the values p resolves to, in document order, and
@@ -312,44 +273,47 @@ func (e *Event) AppendValues(dst []Value, p Path) []Value {
 	if len(e.nodes) == 0 {
 		return dst
 	}
-	return e.walkAppend(0, p.segs, dst)
+	return e.walkAppend(0, p.segs, dst, math.MaxInt)
 }
 
-// walkAppend is walk collecting into dst without a callback, so that a caller's
-// stack array can hold the values.
-func (e *Event) walkAppend(i int, segs []seg, dst []Value) []Value {
+// walkAppend appends to dst the values segs resolves to from node i, in
+// document order, until dst holds upto values. It takes no callback, so
+// that a caller's stack array can hold the values.
+func (e *Event) walkAppend(i int, segs []seg, dst []Value, upto int) []Value {
 	n := &e.nodes[i]
 	if len(segs) == 0 {
-		return e.emitAppend(i, dst)
+		return e.emitAppend(i, dst, upto)
 	}
 	switch n.kind {
 	case Object:
 		if c := e.member(i, segs[0].name); c >= 0 {
-			return e.walkAppend(c, segs[1:], dst)
+			return e.walkAppend(c, segs[1:], dst, upto)
 		}
 	case array:
 		if ix := segs[0].index; ix >= 0 {
 			if c := e.element(i, ix); c >= 0 {
-				return e.walkAppend(c, segs[1:], dst)
+				return e.walkAppend(c, segs[1:], dst, upto)
 			}
 			return dst
 		}
 		c := i + 1
-		for k := int32(0); k < n.n; k++ {
-			dst = e.walkAppend(c, segs, dst)
+		for k := int32(0); k < n.n && len(dst) < upto; k++ {
+			dst = e.walkAppend(c, segs, dst, upto)
 			c = int(e.nodes[c].next)
 		}
 	}
 	return dst
 }
 
-func (e *Event) emitAppend(i int, dst []Value) []Value {
+// emitAppend appends the value of node i (an array's elements, flattened)
+// until dst holds upto values.
+func (e *Event) emitAppend(i int, dst []Value, upto int) []Value {
 	n := &e.nodes[i]
 	switch n.kind {
 	case array:
 		c := i + 1
-		for k := int32(0); k < n.n; k++ {
-			dst = e.emitAppend(c, dst)
+		for k := int32(0); k < n.n && len(dst) < upto; k++ {
+			dst = e.emitAppend(c, dst, upto)
 			c = int(e.nodes[c].next)
 		}
 		return dst
@@ -385,9 +349,11 @@ func (e *Event) member(i int, name string) int {
 
 // Exists reports whether p resolves to at least one value (null counts).
 func (e *Event) Exists(p Path) bool {
-	found := false
-	e.Values(p, func(Value) bool { found = true; return false })
-	return found
+	if len(e.nodes) == 0 {
+		return false
+	}
+	var one [1]Value
+	return len(e.walkAppend(0, p.segs, one[:0], 1)) > 0
 }
 
 // Strings calls fn with every string value in the event (not keys), in document
@@ -431,59 +397,6 @@ func (e *Event) element(i, ix int) int {
 		c = int(e.nodes[c].next)
 	}
 	return c
-}
-
-func (e *Event) walk(i int, segs []seg, fn func(Value) bool) bool {
-	n := &e.nodes[i]
-	if len(segs) == 0 {
-		return e.emit(i, fn)
-	}
-	switch n.kind {
-	case Object:
-		found := e.member(i, segs[0].name)
-		if found < 0 {
-			return true
-		}
-		return e.walk(found, segs[1:], fn)
-	case array:
-		if ix := segs[0].index; ix >= 0 {
-			if c := e.element(i, ix); c >= 0 {
-				return e.walk(c, segs[1:], fn)
-			}
-			return true
-		}
-		c := i + 1
-		for k := int32(0); k < n.n; k++ {
-			if !e.walk(c, segs, fn) {
-				return false
-			}
-			c = int(e.nodes[c].next)
-		}
-	}
-	return true
-}
-
-func (e *Event) emit(i int, fn func(Value) bool) bool {
-	n := &e.nodes[i]
-	switch n.kind {
-	case array:
-		c := i + 1
-		for k := int32(0); k < n.n; k++ {
-			if !e.emit(c, fn) {
-				return false
-			}
-			c = int(e.nodes[c].next)
-		}
-		return true
-	case String:
-		return fn(Value{Kind: String, Text: e.text(n)})
-	case Object:
-		start := len(e.tmp)
-		e.tmp = compact(e.tmp, e.raw[n.vs:n.ve])
-		return fn(Value{Kind: Object, Text: e.tmp[start:len(e.tmp):len(e.tmp)]})
-	default:
-		return fn(Value{Kind: n.kind, Text: e.raw[n.vs:n.ve]})
-	}
 }
 
 // compact appends src, valid JSON, without white space outside strings.

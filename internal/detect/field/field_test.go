@@ -362,3 +362,34 @@ func BenchmarkReset(b *testing.B) {
 		e.Values(p, func(Value) bool { return true })
 	}
 }
+
+// BenchmarkExists is a Sigma `exists` test: a path present once, one
+// through an array and one absent, on each event of the fixture.
+func BenchmarkExists(b *testing.B) {
+	data, err := os.ReadFile("../../../testdata/okta/logevents.ndjson")
+	if err != nil {
+		b.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
+	evs := make([]Event, len(lines))
+	for i := range lines {
+		if err := evs[i].Reset(lines[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	paths := []Path{MustParsePath("actor.id"), MustParsePath("target.displayName"), MustParsePath("client.nope")}
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		for i := range evs {
+			for _, p := range paths {
+				if evs[i].Exists(p) {
+					n++
+				}
+			}
+		}
+	}
+	if n == 0 {
+		b.Fatal("no path exists")
+	}
+}
