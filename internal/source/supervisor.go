@@ -75,7 +75,7 @@ type Type struct {
 	// Verify, when set, tries a definition the API has checked without
 	// storing it (POST /api/v1/sources?dryRun=true): one real request with
 	// its settings, through the egress its owner's sources get; nil when
-	// it fails, else the destination's refusal. Secrets must not appear in
+	// it succeeds, else the destination's refusal. Secrets must not appear in
 	// the error. nil: the type has nothing to try (a receiver).
 	Verify func(ctx context.Context, d Definition) error
 	// Settings is a zero value of the type's settings struct, whose tags
