@@ -50,6 +50,7 @@ var (
 	// benchTmp is the journal directory the benchmarks made (none with
 	// -query.benchdir): TestMain removes it (about 1.2 GB) at the end.
 	benchTmp  string
+	followTmp string // the same for BenchmarkIndexFollow's journal
 	benchOnce sync.Once
 	bench     *benchEnv
 	benchErr  error
@@ -57,8 +58,10 @@ var (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if benchTmp != "" {
-		_ = os.RemoveAll(benchTmp)
+	for _, dir := range []string{benchTmp, followTmp} {
+		if dir != "" {
+			_ = os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }
@@ -281,6 +284,7 @@ func BenchmarkIndexFollow(b *testing.B) {
 			followErr = err
 			return
 		}
+		followTmp = dir
 		// Not b.Context(): the journal outlives this benchmark's first run.
 		followJ, followErr = journal.Open(context.Background(), journal.Options{DataDir: dir, MaxBytes: -1, DuplicateWindow: time.Second}, discard)
 		if followErr == nil {
