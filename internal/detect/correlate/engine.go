@@ -461,6 +461,10 @@ func (e *Engine) evalEager(g *group, i int) {
 		return
 	}
 	last := upperBound(live, t) // entries with time <= t
+	if g.dc != nil {
+		e.evalDistinctSliding(g, lo, last)
+		return
+	}
 	for j := lo; j < last; j++ {
 		if j > lo && live[j].t == live[j-1].t {
 			continue
@@ -468,6 +472,33 @@ func (e *Engine) evalEager(g *group, i int) {
 		end := upperBound(live, live[j].t+r.span)
 		win := live[j:end]
 		if m := e.measure(r, win); r.holds(m) {
+			e.fire(g, win, win[0].t, win[len(win)-1].t, win[len(win)-1].t, m)
+			return
+		}
+	}
+}
+
+// evalDistinctSliding is evalEager's out-of-order case for value_count: the
+// windows [live[j].t, live[j].t+T] for j in [lo, last) are tested in order as
+// above, their distinct counts kept by sliding both ends forward (each entry
+// is added and removed at most once) instead of counting every window again.
+func (e *Engine) evalDistinctSliding(g *group, lo, last int) {
+	r := g.rule
+	live := g.live
+	d := distinct{counts: e.scratch.counts()}
+	start, end := lo, lo
+	for j := lo; j < last; j++ {
+		if j > lo && live[j].t == live[j-1].t {
+			continue
+		}
+		for ; start < j; start++ {
+			d.remove(live[start].str)
+		}
+		for lim := live[j].t + r.span; end < len(live) && live[end].t <= lim; end++ {
+			d.add(live[end].str)
+		}
+		if m := float64(len(d.counts)); r.holds(m) {
+			win := live[j:end]
 			e.fire(g, win, win[0].t, win[len(win)-1].t, win[len(win)-1].t, m)
 			return
 		}
@@ -689,6 +720,7 @@ func percentile(xs []float64, p float64) float64 {
 
 type scratch struct {
 	set map[string]struct{}
+	cnt map[string]int32
 	bs  []bool
 	fs  []float64
 }
@@ -699,6 +731,14 @@ func (s *scratch) strings() map[string]struct{} {
 	}
 	clear(s.set)
 	return s.set
+}
+
+func (s *scratch) counts() map[string]int32 {
+	if s.cnt == nil {
+		s.cnt = make(map[string]int32)
+	}
+	clear(s.cnt)
+	return s.cnt
 }
 
 func (s *scratch) bools(n int) []bool {
