@@ -8,8 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -35,6 +37,9 @@ environment:
       Without it and without any token in the store, nothing can use the API.
   AUDITSTREAM_CPUPROFILE, AUDITSTREAM_MEMPROFILE
       write a CPU profile (start to stop) / a heap profile (at stop) to this file
+  AUDITSTREAM_MEMPROFILE_PEAK
+      set (with AUDITSTREAM_MEMPROFILE=FILE): also FILE.peak, the heap profile
+      at the largest heap in use seen (checked every 250 ms)
   GOMEMLIMIT
       the Go runtime's soft memory limit, e.g. 200MiB on a small machine
 `
@@ -138,6 +143,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 			defer f.Close()
 			_ = pprof.WriteHeapProfile(f)
 		}()
+		// AUDITSTREAM_MEMPROFILE_PEAK=1 also writes FILE.peak, a heap
+		// profile taken whenever the heap in use reaches a new maximum
+		// (checked every 250 ms): what a flood's peak RSS is made of.
+		if env("AUDITSTREAM_MEMPROFILE_PEAK") != "" {
+			pctx, stop := context.WithCancel(ctx)
+			defer stop()
+			go peakHeapProfile(pctx, path+".peak", stderr)
+		}
 	}
 	err = app.Run(ctx, cfg, app.Options{AdminToken: env("AUDITSTREAM_ADMIN_TOKEN"), SecretKey: env("AUDITSTREAM_SECRET_KEY"),
 		Ready: func(addr string) { fmt.Fprintf(stdout, "listening on http://%s\n", addr) }}, log)
@@ -163,4 +176,32 @@ func newLogger(w io.Writer, c config.Log) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// peakHeapProfile writes a heap profile to path each time the heap in use
+// exceeds the largest seen so far by 8 MiB, until ctx ends.
+func peakHeapProfile(ctx context.Context, path string, stderr io.Writer) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	var peak uint64
+	var ms runtime.MemStats
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		runtime.ReadMemStats(&ms)
+		if ms.HeapInuse < peak+8<<20 {
+			continue
+		}
+		peak = ms.HeapInuse
+		f, err := os.Create(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "serve: heap profile: %v\n", err)
+			return
+		}
+		_ = pprof.Lookup("heap").WriteTo(f, 0)
+		_ = f.Close()
+	}
 }

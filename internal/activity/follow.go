@@ -15,9 +15,12 @@ import (
 // The journal reading loops, kept apart from the fold: one per journal
 // partition, each from its own cursor.
 
-// Flush policy of Run: the profiles and the checkpoint are stored when the
-// fold has caught up, or every flushEvery messages, or flushAfter after
-// the last flush, whichever comes first.
+// Flush policy of Run: the profiles and the checkpoint are stored every
+// flushEvery messages of a partition, and at least every flushAfter while
+// anything changed (also once the fold has caught up and the journal is
+// quiet), whichever comes first. Not at every message that catches up: at
+// a steady rate the fold is caught up after nearly every message, and each
+// flush encodes and stores every profile the message changed.
 const (
 	flushEvery = 1000
 	flushAfter = time.Second
@@ -71,6 +74,12 @@ func (s *Store) followOnce(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	flushed := make(chan struct{})
+	defer func() { <-flushed }()
+	go func() {
+		defer close(flushed)
+		s.flushPeriodically(ctx, flushAfter)
+	}()
 	errs := make(chan error, len(parts))
 	for i, p := range parts {
 		go func() { errs <- s.followPart(ctx, p, from[i]) }()
@@ -83,6 +92,24 @@ func (s *Store) followOnce(ctx context.Context) error {
 		}
 	}
 	return first
+}
+
+// flushPeriodically stores what changed every d until ctx ends: what the fold
+// folded since its last flush, also when no message comes after it. A
+// failure is logged; the fold's next flush returns it.
+func (s *Store) flushPeriodically(ctx context.Context, d time.Duration) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.Flush(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("activity: storing the profiles", "err", err)
+		}
+	}
 }
 
 // followPart folds the messages of one journal partition from sequence
@@ -143,7 +170,7 @@ func (s *Store) followPart(ctx context.Context, p *journal.Partition, from uint6
 			return err
 		}
 		n++
-		if md.NumPending == 0 || n >= flushEvery || time.Since(last) >= flushAfter {
+		if n >= flushEvery || time.Since(last) >= flushAfter {
 			if err := s.Flush(ctx); err != nil {
 				return err
 			}

@@ -119,6 +119,11 @@ func openPartition(ctx context.Context, j *journal.Journal, p *journal.Partition
 		// Every org's events of the partition (journal.AllSubjects with
 		// one partition).
 		FilterSubject: p.Subjects("")[0],
+		// Its state is kept in memory, not in a file: the consumer is
+		// recreated at every start from the checkpoint, so its state is
+		// never read back, and a file-backed consumer rewrites its state
+		// file up to ten times a second while messages are delivered.
+		MemoryStorage: true,
 	}
 	if afterSeq > 0 {
 		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, afterSeq+1

@@ -72,6 +72,8 @@ type Deps struct {
 	Raised func(ctx context.Context, rs []Raised)
 	// Suppressed, when set, is told of firings suppressed after a detection
 	// was appended (the triage store counts them on the open detection).
+	// It is also called with none on every tick and before every
+	// checkpoint, for a store that holds writes back to flush them.
 	Suppressed func(ctx context.Context, ss []correlate.Suppression)
 	// FirstSeen answers native rules' firstSeen (the activity store); nil:
 	// such rules never match, and the runtime says so at every start.
@@ -401,6 +403,9 @@ func (s *Service) runOwned(ctx context.Context) error {
 	}
 	defer tick.Stop()
 	save := func(ctx context.Context) error {
+		// Suppression counts held back by the triage store are written
+		// before the checkpoint moves past the firings they count.
+		s.flushSuppressed(ctx, m)
 		now := s.Positions()
 		if s.freezeCheckpoint.Load() || (slices.Equal(now, saved) && time.Since(lastSave) < time.Minute) {
 			return nil
@@ -449,15 +454,14 @@ func (s *Service) runOwned(ctx context.Context) error {
 			// is read to its end: advancing during a backlog would make
 			// the backlog's events late.
 			if !caught {
+				s.flushSuppressed(ctx, m)
 				continue
 			}
 			raised = m.Advance(time.Now(), raised[:0])
 			if err := s.emit(ctx, raised); err != nil {
 				return err
 			}
-			if ss := m.TakeSuppressed(); len(ss) > 0 && s.deps.Suppressed != nil {
-				s.deps.Suppressed(ctx, ss)
-			}
+			s.flushSuppressed(ctx, m)
 			s.observe(m)
 		case b, ok := <-rd.msgs:
 			if !ok {
@@ -480,6 +484,18 @@ func (s *Service) runOwned(ctx context.Context) error {
 			s.observe(m)
 		}
 	}
+}
+
+// flushSuppressed hands the firings suppressed since the last call to
+// Deps.Suppressed, then calls it with none: write every count held back.
+func (s *Service) flushSuppressed(ctx context.Context, m *Matcher) {
+	if s.deps.Suppressed == nil {
+		return
+	}
+	if ss := m.TakeSuppressed(); len(ss) > 0 {
+		s.deps.Suppressed(ctx, ss)
+	}
+	s.deps.Suppressed(ctx, nil)
 }
 
 // checkpointFailed says loudly that a checkpoint could not be saved: error

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -66,10 +67,42 @@ func DetectionOf(r Raised) Detection {
 
 // Store keeps detections' triage state in BucketDetections, one entry per
 // (org, detection).
-type Store struct{ kv jetstream.KeyValue }
+//
+// Suppressed firings are counted in memory first: the node that evaluates
+// (the lease holder) is the only writer of suppression counts, so its memory
+// is the authoritative count and the bucket the durable copy, written at
+// most once per suppressedWriteInterval per detection and whenever
+// Suppressed is called with nothing (the runtime's tick and each checkpoint).
+// Every write is a compare-and-set on the entry's revision: a triage update
+// made meanwhile (on any node) makes it re-read the entry, so it is kept.
+type Store struct {
+	kv jetstream.KeyValue
+	mu sync.Mutex
+	// open are detections as this store last read or wrote them; pending
+	// the suppressions not yet written, by org and detection.
+	open    map[string]*openDetection
+	pending map[string]correlate.Suppression
+	now     func() time.Time
+}
+
+// openDetection is a detection's entry as last read or written here.
+type openDetection struct {
+	d       Detection
+	rev     uint64
+	written time.Time
+}
+
+// suppressedWriteInterval is how often at most a detection's suppression
+// count is written while its firings keep being suppressed.
+const suppressedWriteInterval = time.Second
+
+// maxOpenCached bounds the detections whose entries the store keeps.
+const maxOpenCached = 4096
 
 // NewStore uses kv (BucketDetections).
-func NewStore(kv jetstream.KeyValue) *Store { return &Store{kv: kv} }
+func NewStore(kv jetstream.KeyValue) *Store {
+	return &Store{kv: kv, open: map[string]*openDetection{}, pending: map[string]correlate.Suppression{}, now: time.Now}
+}
 
 func detKey(org, id string) string { return "d." + org + "." + id }
 
@@ -141,7 +174,12 @@ func (s *Store) Update(ctx context.Context, org, id, status, note, actor string,
 		}
 		d.Status, d.Note, d.Updated, d.UpdatedBy = status, note, now.UTC(), actor
 		b, _ := json.Marshal(d)
-		if _, err := s.kv.Update(ctx, detKey(org, id), b, rev); err == nil {
+		if nrev, err := s.kv.Update(ctx, detKey(org, id), b, rev); err == nil {
+			s.mu.Lock()
+			if o := s.open[org+"\x00"+id]; o != nil {
+				o.d, o.rev = d, nrev
+			}
+			s.mu.Unlock()
 			return d, nil
 		} else if !errors.Is(err, jetstream.ErrKeyExists) {
 			return d, err
@@ -151,41 +189,86 @@ func (s *Store) Update(ctx context.Context, org, id, status, note, actor string,
 }
 
 // Suppressed records suppressed firings on their open detections: the count
-// and the newest event. Several firings of one detection in ss count once
-// each; the newest wins for LastEvent.
+// and the newest event. Several firings of one detection count once each;
+// the newest wins for LastEvent. A detection written less than
+// suppressedWriteInterval ago is written later; called with no firings,
+// Suppressed writes every count not yet written (the runtime does so every
+// tick and before each checkpoint, so a restart, which re-evaluates from the
+// checkpoint, never misses a count).
 func (s *Store) Suppressed(ctx context.Context, ss []correlate.Suppression) error {
-	last := map[string]correlate.Suppression{}
-	var order []string
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, x := range ss {
 		k := x.Org + "\x00" + x.OpenID
-		if _, ok := last[k]; !ok {
-			order = append(order, k)
+		if p, ok := s.pending[k]; !ok || x.Count >= p.Count {
+			s.pending[k] = x
 		}
-		last[k] = x
 	}
+	now := s.now()
 	var errs []error
-	for _, k := range order {
-		x := last[k]
-		for range 5 {
-			d, rev, err := s.Get(ctx, x.Org, x.OpenID)
-			if err != nil {
-				if !errors.Is(err, ErrNotFound) {
-					errs = append(errs, err)
-				}
-				break
-			}
-			if x.Count <= d.SuppressedCount {
-				break // already recorded (a replay)
-			}
-			d.SuppressedCount, d.LastEvent, d.LastSeen = x.Count, x.LastUID, x.Time
-			b, _ := json.Marshal(d)
-			if _, err := s.kv.Update(ctx, detKey(x.Org, x.OpenID), b, rev); err == nil {
-				break
-			} else if !errors.Is(err, jetstream.ErrKeyExists) {
-				errs = append(errs, err)
-				break
-			}
+	for k, x := range s.pending {
+		o := s.open[k]
+		if o != nil && x.Count <= o.d.SuppressedCount {
+			delete(s.pending, k) // already recorded (a replay)
+			continue
 		}
+		if o != nil && len(ss) > 0 && now.Sub(o.written) < suppressedWriteInterval {
+			continue
+		}
+		if err := s.writeSuppressed(ctx, k, x, o, now); err != nil {
+			errs = append(errs, err) // kept pending: tried again at the next call
+			continue
+		}
+		delete(s.pending, k)
 	}
 	return errors.Join(errs...)
+}
+
+// writeSuppressed writes x on its detection, starting from o (nil: read the
+// entry); s.mu is held.
+func (s *Store) writeSuppressed(ctx context.Context, k string, x correlate.Suppression, o *openDetection, now time.Time) error {
+	for range 5 {
+		if o == nil {
+			d, rev, err := s.Get(ctx, x.Org, x.OpenID)
+			if err != nil {
+				if errors.Is(err, ErrNotFound) {
+					return nil
+				}
+				return err
+			}
+			o = &openDetection{d: d, rev: rev}
+			s.cache(k, o)
+		}
+		if x.Count <= o.d.SuppressedCount {
+			return nil // already recorded (a replay)
+		}
+		d := o.d
+		d.SuppressedCount, d.LastEvent, d.LastSeen = x.Count, x.LastUID, x.Time
+		b, _ := json.Marshal(d)
+		rev, err := s.kv.Update(ctx, detKey(x.Org, x.OpenID), b, o.rev)
+		if err == nil {
+			o.d, o.rev, o.written = d, rev, now
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return err
+		}
+		// Changed since (a triage update): read it again.
+		delete(s.open, k)
+		o = nil
+	}
+	return fmt.Errorf("detection %s changed concurrently", x.OpenID)
+}
+
+// cache keeps o as k's entry, first dropping every entry without a pending
+// write when the cache is full; s.mu is held.
+func (s *Store) cache(k string, o *openDetection) {
+	if len(s.open) >= maxOpenCached {
+		for ck := range s.open {
+			if _, ok := s.pending[ck]; !ok {
+				delete(s.open, ck)
+			}
+		}
+	}
+	s.open[k] = o
 }

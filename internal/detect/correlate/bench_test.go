@@ -80,6 +80,39 @@ func BenchmarkObserve(b *testing.B) {
 	}
 }
 
+// BenchmarkObserveInterleaved is BenchmarkObserve's value_count rule (each IP's
+// window holds ~600 events and two users, so it never fires) fed as four ingest
+// clients sending in parallel give it: each client's batches of 1,000 in time order,
+// the clients' batches interleaved, so most arrivals are out of order in their group.
+func BenchmarkObserveInterleaved(b *testing.B) {
+	const clients, batch = 4, 1000
+	in := benchInputs(200_000, 1000, 500)
+	ins := make([]Match, 0, len(in))
+	for c := 0; c < len(in); c += clients * batch {
+		for k := range clients {
+			// Client k has the runs of 7 events i with (i/7)%clients == k.
+			for i := c; i < min(c+clients*batch, len(in)); i++ {
+				if (i/7)%clients == k {
+					ins = append(ins, in[i])
+				}
+			}
+		}
+	}
+	e, err := New(Config{MaxEventsPerWindow: 10_000}, benchRules(2)[1:])
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		m := ins[i%len(ins)]
+		if i >= len(ins) {
+			m.Time = m.Time.Add(time.Duration(i/len(ins)) * 200 * time.Second)
+		}
+		e.Observe(m)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
 // BenchmarkObserveSparse is the common case: many groups, few events each (a window
 // rarely holds more than a handful), e.g. failures per user over 100,000 users.
 func BenchmarkObserveSparse(b *testing.B) {

@@ -461,6 +461,10 @@ func (e *Engine) evalEager(g *group, i int) {
 		return
 	}
 	last := upperBound(live, t) // entries with time <= t
+	if g.dc != nil {
+		e.evalDistinctSliding(g, lo, last)
+		return
+	}
 	for j := lo; j < last; j++ {
 		if j > lo && live[j].t == live[j-1].t {
 			continue
@@ -472,6 +476,83 @@ func (e *Engine) evalEager(g *group, i int) {
 			return
 		}
 	}
+}
+
+// evalDistinctSliding is evalEager's out-of-order case for value_count: the
+// windows [live[j].t, live[j].t+T] for j in [lo, last) are tested in order as
+// above, their distinct counts kept by moving both ends of a counted range
+// instead of counting every window again. The range starts from the group's
+// own counts (live entries from dc.from on, i.e. the newest window) when the
+// first window is close to it, as for an arrival a little out of order, and
+// those counts are put back before anything else uses them; otherwise from an
+// empty count. A window within the previous one (same end) is not counted.
+func (e *Engine) evalDistinctSliding(g *group, lo, last int) {
+	r := g.rule
+	live := g.live
+	dc := g.dc
+	a, n := lowerBound(live, dc.from), len(live)
+	first := upperBound(live, live[lo].t+r.span)
+	w := countedRange{d: dc, s: a, e: n}
+	if abs(lo-a)+(n-first) >= first-lo {
+		w = countedRange{d: &distinct{counts: e.scratch.counts()}, s: lo, e: lo}
+	}
+	putBack := func() {
+		if w.d == dc {
+			w.move(live, a, n)
+		}
+	}
+	end, prevEnd := first, -1
+	for j := lo; j < last; j++ {
+		if j > lo && live[j].t == live[j-1].t {
+			continue
+		}
+		for lim := live[j].t + r.span; end < n && live[end].t <= lim; end++ {
+		}
+		if end == prevEnd {
+			// live[j:end] lies within the previous window, which did not
+			// hold: an eager rule's conditions are lower bounds, so neither
+			// does this one.
+			continue
+		}
+		prevEnd = end
+		w.move(live, j, end)
+		if m := float64(len(w.d.counts)); r.holds(m) {
+			putBack()
+			win := live[j:end]
+			e.fire(g, win, win[0].t, win[len(win)-1].t, win[len(win)-1].t, m)
+			return
+		}
+	}
+	putBack()
+}
+
+// countedRange is a distinct count of the values of live[s:e].
+type countedRange struct {
+	d    *distinct
+	s, e int
+}
+
+// move makes the range live[s:e], adding before removing.
+func (w *countedRange) move(live []entry, s, e int) {
+	for ; w.s > s; w.s-- {
+		w.d.add(live[w.s-1].str)
+	}
+	for ; w.e < e; w.e++ {
+		w.d.add(live[w.e].str)
+	}
+	for ; w.s < s; w.s++ {
+		w.d.remove(live[w.s].str)
+	}
+	for ; w.e > e; w.e-- {
+		w.d.remove(live[w.e-1].str)
+	}
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 // closeWindows decides the windows whose end the watermark has passed. A window starts
@@ -689,6 +770,7 @@ func percentile(xs []float64, p float64) float64 {
 
 type scratch struct {
 	set map[string]struct{}
+	cnt map[string]int32
 	bs  []bool
 	fs  []float64
 }
@@ -699,6 +781,14 @@ func (s *scratch) strings() map[string]struct{} {
 	}
 	clear(s.set)
 	return s.set
+}
+
+func (s *scratch) counts() map[string]int32 {
+	if s.cnt == nil {
+		s.cnt = make(map[string]int32)
+	}
+	clear(s.cnt)
+	return s.cnt
 }
 
 func (s *scratch) bools(n int) []bool {

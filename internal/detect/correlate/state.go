@@ -244,12 +244,22 @@ func (d *distinct) remove(s string) {
 	}
 }
 
-// advance moves from forward to from and returns the distinct count of live entries at
-// or after it.
+// advance moves from to from and returns the distinct count of live entries at or
+// after it.
 func (d *distinct) advance(live []entry, from int64) float64 {
-	if from > d.from {
+	switch {
+	case from > d.from:
 		for k := lowerBound(live, d.from); k < len(live) && live[k].t < from; k++ {
 			d.remove(live[k].str)
+		}
+		d.from = from
+	case from < d.from:
+		// An arrival older than the windows counted so far that is still the
+		// newest live entry (a firing consumed the newer ones): the entries in
+		// [from, d.from) were never counted, so count again from from.
+		clear(d.counts)
+		for k := lowerBound(live, from); k < len(live); k++ {
+			d.add(live[k].str)
 		}
 		d.from = from
 	}
