@@ -113,7 +113,7 @@ func sourceSettingsFrom(form url.Values, fields []source.Field) (map[string]any,
 			}
 			v = j
 		}
-		setPath(out, strings.Split(f.Path, "."), v)
+		jsonmap.Set(out, strings.Split(f.Path, "."), v)
 	}
 	return out, causes
 }
@@ -283,19 +283,12 @@ func (c *Console) editableSource(w http.ResponseWriter, rc *reqCtx) (wire.Source
 
 // takePath removes the string at path from m and returns it.
 func takePath(m map[string]any, path []string) (string, bool) {
-	for _, p := range path[:len(path)-1] {
-		next, ok := m[p].(map[string]any)
-		if !ok {
-			return "", false
-		}
-		m = next
-	}
-	last := path[len(path)-1]
-	v, ok := m[last].(string)
+	v, _ := jsonmap.Get(m, path)
+	s, ok := v.(string)
 	if ok {
-		delete(m, last)
+		jsonmap.Delete(m, path)
 	}
-	return v, ok
+	return s, ok
 }
 
 // sourceLifecycle activates, deactivates or deletes a source through the

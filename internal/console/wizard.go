@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/jsonmap"
 	"github.com/auditstream/auditstream/internal/sink"
 )
 
@@ -92,21 +93,9 @@ func settingsFrom(form url.Values, fields []sink.Field) (map[string]any, []strin
 			}
 			v = j
 		}
-		setPath(out, strings.Split(f.Path, "."), v)
+		jsonmap.Set(out, strings.Split(f.Path, "."), v)
 	}
 	return out, causes
-}
-
-func setPath(m map[string]any, path []string, v any) {
-	for _, p := range path[:len(path)-1] {
-		next, ok := m[p].(map[string]any)
-		if !ok {
-			next = map[string]any{}
-			m[p] = next
-		}
-		m = next
-	}
-	m[path[len(path)-1]] = v
 }
 
 func (c *Console) wizardSave(w http.ResponseWriter, rc *reqCtx) {
