@@ -84,38 +84,14 @@ func (c *Console) sourceNewPage(w http.ResponseWriter, rc *reqCtx) {
 
 // sourceSettingsFrom builds the settings object from the form's s.<path>
 // inputs; empty inputs are left out, so the type's defaults apply (and a
-// receiver's secret left empty is generated).
+// receiver's secret left empty is generated). Text and secrets are taken
+// as typed.
 func sourceSettingsFrom(form url.Values, fields []source.Field) (map[string]any, []string) {
-	out := map[string]any{}
-	var causes []string
-	for _, f := range fields {
-		raw := form.Get("s." + f.Path)
-		if f.Kind != "text" && f.Kind != "secret" {
-			raw = strings.TrimSpace(raw)
-		}
-		if raw == "" {
-			continue
-		}
-		var v any = raw
-		switch f.Kind {
-		case "number":
-			n, err := strconv.ParseFloat(strings.TrimSpace(raw), 64)
-			if err != nil {
-				causes = append(causes, "settings."+f.Path+": "+strconv.Quote(raw)+" is not a number")
-				continue
-			}
-			v = n
-		case "json":
-			var j any
-			if err := json.Unmarshal([]byte(raw), &j); err != nil {
-				causes = append(causes, "settings."+f.Path+": not valid JSON: "+err.Error())
-				continue
-			}
-			v = j
-		}
-		jsonmap.Set(out, strings.Split(f.Path, "."), v)
+	inputs := make([]settingInput, len(fields))
+	for i, f := range fields {
+		inputs[i] = settingInput{Path: f.Path, Kind: f.Kind, Verbatim: f.Kind == "text" || f.Kind == "secret"}
 	}
-	return out, causes
+	return formSettings(form, inputs)
 }
 
 // createdSource is what the page after a create shows: the source, the

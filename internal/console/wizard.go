@@ -64,13 +64,38 @@ func (c *Console) wizardForm(w http.ResponseWriter, rc *reqCtx) {
 	c.render(w, rc.r, "wizard-form", rc, page{Title: "Add log stream: " + t.Name, Nav: "streams", Data: d})
 }
 
-// settingsFrom builds the settings object from the form's s.<path> inputs:
-// empty inputs are left out, so the destination's defaults apply.
+// settingsFrom builds a log stream's settings object from the form's
+// s.<path> inputs: empty inputs are left out, so the destination's
+// defaults apply.
 func settingsFrom(form url.Values, fields []sink.Field) (map[string]any, []string) {
+	inputs := make([]settingInput, len(fields))
+	for i, f := range fields {
+		inputs[i] = settingInput{Path: f.Path, Kind: f.Kind}
+	}
+	return formSettings(form, inputs)
+}
+
+// settingInput is one settings input of a form (a destination's or a
+// source type's field): its dotted path, its kind, and whether its text is
+// taken as typed (not trimmed).
+type settingInput struct {
+	Path, Kind string
+	Verbatim   bool
+}
+
+// formSettings builds a settings object from the form's s.<path> inputs:
+// empty inputs are left out, so the type's defaults apply. A "bool" input
+// is a checkbox (on or true), an "int" or "number" one a number, a "json"
+// one a JSON value, any other its text; an input that is not what its
+// kind says is left out with a cause ("settings.<path>: …").
+func formSettings(form url.Values, inputs []settingInput) (map[string]any, []string) {
 	out := map[string]any{}
 	var causes []string
-	for _, f := range fields {
-		raw := strings.TrimSpace(form.Get("s." + f.Path))
+	for _, f := range inputs {
+		raw := form.Get("s." + f.Path)
+		if !f.Verbatim {
+			raw = strings.TrimSpace(raw)
+		}
 		if raw == "" {
 			continue
 		}
@@ -78,8 +103,8 @@ func settingsFrom(form url.Values, fields []sink.Field) (map[string]any, []strin
 		switch f.Kind {
 		case "bool":
 			v = raw == "on" || raw == "true"
-		case "int":
-			n, err := strconv.ParseFloat(raw, 64)
+		case "int", "number":
+			n, err := strconv.ParseFloat(strings.TrimSpace(raw), 64)
 			if err != nil {
 				causes = append(causes, "settings."+f.Path+": "+strconv.Quote(raw)+" is not a number")
 				continue
