@@ -68,11 +68,8 @@ func (c *Console) sourceNewPage(w http.ResponseWriter, rc *reqCtx) {
 		c.render(w, rc.r, "source-new", rc, page{Title: "Add source", Nav: "sources", Data: d})
 		return
 	}
-	t, ok := c.d.Sources[name]
+	t, ok := c.sourceType(w, rc, name)
 	if !ok {
-		c.renderStatus(w, rc.r, http.StatusNotFound, "error", rc, page{Title: "Add source", Nav: "sources",
-			Error: &apiError{Code: "E0000007", Summary: "Not found: Resource not found: " + name + " (LogSourceType)"},
-			Data:  map[string]any{"Back": "/console/sources/new"}})
 		return
 	}
 	d.Type = name
@@ -80,6 +77,18 @@ func (c *Console) sourceNewPage(w http.ResponseWriter, rc *reqCtx) {
 		d.Fields = append(d.Fields, sourceField{Field: f})
 	}
 	c.render(w, rc.r, "source-new", rc, page{Title: "Add source: " + name, Nav: "sources", Data: d})
+}
+
+// sourceType returns the source type name, or draws the add form's not
+// found page.
+func (c *Console) sourceType(w http.ResponseWriter, rc *reqCtx, name string) (source.Type, bool) {
+	t, ok := c.d.Sources[name]
+	if !ok {
+		c.renderStatus(w, rc.r, http.StatusNotFound, "error", rc, page{Title: "Add source", Nav: "sources",
+			Error: &apiError{Code: "E0000007", Summary: "Not found: Resource not found: " + name + " (LogSourceType)"},
+			Data:  map[string]any{"Back": "/console/sources/new"}})
+	}
+	return t, ok
 }
 
 // sourceSettingsFrom builds the settings object from the form's s.<path>
@@ -110,11 +119,8 @@ type nameValue struct{ Name, Value string }
 func (c *Console) sourceNewSave(w http.ResponseWriter, rc *reqCtx) {
 	form := rc.r.PostForm
 	name := form.Get("type")
-	t, ok := c.d.Sources[name]
+	t, ok := c.sourceType(w, rc, name)
 	if !ok {
-		c.renderStatus(w, rc.r, http.StatusNotFound, "error", rc, page{Title: "Add source", Nav: "sources",
-			Error: &apiError{Code: "E0000007", Summary: "Not found: Resource not found: " + name + " (LogSourceType)"},
-			Data:  map[string]any{"Back": "/console/sources/new"}})
 		return
 	}
 	d := sourceFormData{Type: name, Types: c.sourceTypeNames(), Name: form.Get("name"), Org: strings.TrimSpace(form.Get("org")),
