@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/detect"
 )
 
 // The Detections pages: the rules by pack with their firings, a rule's
@@ -63,35 +64,10 @@ type detectionRule struct {
 	Firings int `json:"-"`
 }
 
-// detection is a detection as GET /api/v1/detections answers it.
-type detection struct {
-	ID          string    `json:"id"`
-	Org         string    `json:"org"`
-	Rule        string    `json:"rule"`
-	Title       string    `json:"title"`
-	Level       string    `json:"level"`
-	Severity    string    `json:"severity"`
-	EventType   string    `json:"eventType"`
-	Author      string    `json:"author"`
-	License     string    `json:"license"`
-	Published   time.Time `json:"published"`
-	WindowStart time.Time `json:"windowStart"`
-	WindowEnd   time.Time `json:"windowEnd"`
-	Group       []struct {
-		Field string `json:"field"`
-		Value string `json:"value"`
-		Null  bool   `json:"null"`
-	} `json:"group"`
-	Count           int       `json:"count"`
-	Events          []string  `json:"events"`
-	SuppressedCount int       `json:"suppressedCount"`
-	LastEvent       string    `json:"lastEvent"`
-	LastSeen        time.Time `json:"lastSeen"`
-	Status          string    `json:"status"`
-	Note            string    `json:"note"`
-	Updated         time.Time `json:"updated"`
-	UpdatedBy       string    `json:"updatedBy"`
-}
+// detection is a detection as GET /api/v1/detections answers it: the
+// detections API's own Detection (decoded from its JSON), with the links
+// the pages draw from it.
+type detection detect.Detection
 
 // User is the user a detection is about: the value of its actor.id group
 // field (or another user id field), empty when it has none.
