@@ -19,46 +19,11 @@ import (
 // API's scope and org checks hold and each change is its System Log
 // audit event with that identity as actor.
 
-// detectionRule is a rule as GET /api/v1/detections/rules lists it.
+// detectionRule is a rule as GET /api/v1/detections/rules lists it (the
+// detections API's own RuleDetail, decoded from its JSON: Text and Tuning
+// are in the GET of one rule only), and its firings.
 type detectionRule struct {
-	ID          string   `json:"id"`
-	Title       string   `json:"title"`
-	Name        string   `json:"name"`
-	Kind        string   `json:"kind"`
-	Format      string   `json:"format"`
-	Pack        string   `json:"pack"`
-	File        string   `json:"file"`
-	Line        int      `json:"line"`
-	Level       string   `json:"level"`
-	RuleStatus  string   `json:"ruleStatus"`
-	Description string   `json:"description"`
-	Author      string   `json:"author"`
-	License     string   `json:"license"`
-	Tags        []string `json:"tags"`
-	References  []string `json:"references"`
-	FalsePos    []string `json:"falsePositives"`
-	Logsource   struct {
-		Product  string `json:"product"`
-		Service  string `json:"service"`
-		Category string `json:"category"`
-	} `json:"logsource"`
-	Status  string `json:"status"`
-	Reason  string `json:"reason"`
-	Org     string `json:"org"`
-	Slug    string `json:"slug"`
-	Enabled bool   `json:"enabled"`
-	// Text is the rule's source and Tuning its effective tuning (GET of
-	// one rule only).
-	Text   string `json:"text"`
-	Tuning struct {
-		Suppress     string   `json:"suppress"`
-		SuppressBy   []string `json:"suppressBy"`
-		Exceptions   []string `json:"exceptions"`
-		SeverityWhen []struct {
-			Match string `json:"match"`
-			Level string `json:"level"`
-		} `json:"severityWhen"`
-	} `json:"tuning"`
+	detect.RuleDetail
 	// Firings counts the rule's detections of the last 24 hours (filled
 	// by the console from GET /api/v1/detections).
 	Firings int `json:"-"`
