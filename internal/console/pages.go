@@ -36,19 +36,10 @@ func health(status string, st wire.StreamStatus, stErr *apiError) string {
 
 // streams lists the identity's streams with their statuses.
 func (c *Console) streams(rc *reqCtx) ([]streamRow, error) {
-	var list []wire.Stream
-	if _, err := c.call(rc, http.MethodGet, "/api/v1/logStreams?limit=200", nil, &list); err != nil {
-		return nil, err
-	}
-	rows := make([]streamRow, len(list))
-	for i, s := range list {
-		rows[i].Stream = s
-		_, err := c.call(rc, http.MethodGet, "/api/v1/logStreams/"+url.PathEscape(s.ID)+"/status", nil, &rows[i].St)
-		rows[i].StErr = asAPIError(err)
-		rows[i].Health = health(s.Status, rows[i].St, rows[i].StErr)
-		rows[i].Spark = sparkline(rows[i].St.PerMinute, c.d.Now())
-	}
-	return rows, nil
+	return listWithStatus(c, rc, "/api/v1/logStreams", func(s wire.Stream) string { return s.ID },
+		func(s wire.Stream, st wire.StreamStatus, stErr *apiError) streamRow {
+			return streamRow{Stream: s, St: st, StErr: stErr, Health: health(s.Status, st, stErr), Spark: sparkline(st.PerMinute, c.d.Now())}
+		})
 }
 
 type sourceRow struct {
@@ -57,16 +48,27 @@ type sourceRow struct {
 	StErr *apiError
 }
 
+// sources lists the identity's sources with their statuses.
 func (c *Console) sources(rc *reqCtx) ([]sourceRow, error) {
-	var list []wire.Source
-	if _, err := c.call(rc, http.MethodGet, "/api/v1/sources?limit=200", nil, &list); err != nil {
+	return listWithStatus(c, rc, "/api/v1/sources", func(s wire.Source) string { return s.ID },
+		func(s wire.Source, st wire.SourceStatus, stErr *apiError) sourceRow {
+			return sourceRow{Source: s, St: st, StErr: stErr}
+		})
+}
+
+// listWithStatus reads the identity's list at path (at most 200 items)
+// and each item's status (path/{id}/status), and makes a row of each
+// with its status or the error reading it.
+func listWithStatus[T, S, R any](c *Console, rc *reqCtx, path string, id func(T) string, row func(T, S, *apiError) R) ([]R, error) {
+	var list []T
+	if _, err := c.call(rc, http.MethodGet, path+"?limit=200", nil, &list); err != nil {
 		return nil, err
 	}
-	rows := make([]sourceRow, len(list))
-	for i, s := range list {
-		rows[i].Source = s
-		_, err := c.call(rc, http.MethodGet, "/api/v1/sources/"+url.PathEscape(s.ID)+"/status", nil, &rows[i].St)
-		rows[i].StErr = asAPIError(err)
+	rows := make([]R, len(list))
+	for i, item := range list {
+		var st S
+		_, err := c.call(rc, http.MethodGet, path+"/"+url.PathEscape(id(item))+"/status", nil, &st)
+		rows[i] = row(item, st, asAPIError(err))
 	}
 	return rows, nil
 }
