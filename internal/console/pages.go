@@ -186,12 +186,12 @@ func (c *Console) streamAction(w http.ResponseWriter, rc *reqCtx) {
 	case "edit":
 		c.streamEditSave(w, rc)
 		return
-	case "activate", "deactivate":
-		_, err = c.call(rc, http.MethodPost, base+"/lifecycle/"+action, nil, nil)
+	case "activate", "deactivate", "delete":
+		err = c.lifecycle(rc, base, action)
 		notice = "Log stream " + action + "d"
-	case "delete":
-		_, err = c.call(rc, http.MethodDelete, base, nil, nil)
-		notice, next = "Log stream deleted", "/console/streams"
+		if action == "delete" {
+			next = "/console/streams"
+		}
 	case "replay":
 		since, perr := parseLocal(rc.r.PostFormValue("since"), rc.r.PostFormValue("tz"))
 		if perr != nil {
@@ -229,6 +229,18 @@ func (c *Console) streamAction(w http.ResponseWriter, rc *reqCtx) {
 		next += "?"
 	}
 	http.Redirect(w, rc.r, next+"notice="+url.QueryEscape(notice), http.StatusSeeOther)
+}
+
+// lifecycle activates, deactivates or deletes the API's resource at base
+// (a log stream or a source) as the signed-in identity.
+func (c *Console) lifecycle(rc *reqCtx, base, action string) error {
+	var err error
+	if action == "delete" {
+		_, err = c.call(rc, http.MethodDelete, base, nil, nil)
+	} else {
+		_, err = c.call(rc, http.MethodPost, base+"/lifecycle/"+action, nil, nil)
+	}
+	return err
 }
 
 // parseLocal reads a datetime-local value; tzOffset is the browser's

@@ -284,12 +284,12 @@ func (c *Console) sourceLifecycle(w http.ResponseWriter, rc *reqCtx) {
 		notice string
 	)
 	switch action := rc.r.PostFormValue("action"); action {
-	case "activate", "deactivate":
-		_, err = c.call(rc, http.MethodPost, base+"/lifecycle/"+action, nil, nil)
+	case "activate", "deactivate", "delete":
+		err = c.lifecycle(rc, base, action)
 		notice = "Source " + action + "d"
-	case "delete":
-		_, err = c.call(rc, http.MethodDelete, base, nil, nil)
-		notice, next = "Source deleted", "/console/sources"
+		if action == "delete" {
+			next = "/console/sources"
+		}
 	default:
 		err = &apiError{Code: "E0000001", Summary: "Api validation failed: action", Causes: []string{strconv.Quote(action) + " is not activate, deactivate or delete"}}
 	}
