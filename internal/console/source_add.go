@@ -135,11 +135,7 @@ func (c *Console) saveSource(w http.ResponseWriter, rc *reqCtx, t source.Type, d
 	form := rc.r.PostForm
 	fields := t.Fields()
 	for _, f := range fields {
-		sf := sourceField{Field: f}
-		if f.Kind != "secret" { // secrets are never sent back to the browser
-			sf.Value = form.Get("s." + f.Path)
-		}
-		d.Fields = append(d.Fields, sf)
+		d.Fields = append(d.Fields, sourceField{Field: f, Value: typedValue(form, f.Path, f.Kind)})
 	}
 	title := "Add source: " + d.Type
 	if d.ID != "" {

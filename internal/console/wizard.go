@@ -75,6 +75,15 @@ func settingsFrom(form url.Values, fields []sink.Field) (map[string]any, []strin
 	return formSettings(form, inputs)
 }
 
+// typedValue is what the form's s.<path> input held, to draw the form
+// again: "" for a secret, which is never sent back to the browser.
+func typedValue(form url.Values, path, kind string) string {
+	if kind == "secret" {
+		return ""
+	}
+	return form.Get("s." + path)
+}
+
 // settingInput is one settings input of a form (a destination's or a
 // source type's field): its dotted path, its kind, and whether its text is
 // taken as typed (not trimmed).
@@ -133,12 +142,8 @@ func (c *Console) wizardSave(w http.ResponseWriter, rc *reqCtx) {
 	d := wizardData{Type: t.Name, Name: form.Get("name"), Org: form.Get("org"), Filter: form.Get("filter"), AllOrgs: rc.who.Org == auth.AllOrgs}
 	fields := t.Fields()
 	for _, f := range fields {
-		ff := formField{Field: f}
-		if f.Kind != "secret" { // secrets are never sent back to the browser
-			ff.Value = form.Get("s." + f.Path)
-			ff.Checked = ff.Value == "on"
-		}
-		d.Fields = append(d.Fields, ff)
+		v := typedValue(form, f.Path, f.Kind)
+		d.Fields = append(d.Fields, formField{Field: f, Value: v, Checked: v == "on"})
 	}
 	settings, causes := settingsFrom(form, fields)
 	in := map[string]any{"type": t.Name, "name": d.Name, "settings": settings}
