@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/activity"
 	"github.com/auditstream/auditstream/internal/auth"
 )
 
@@ -23,119 +24,50 @@ import (
 // served as the signed-in identity (scope activity.read; a login is
 // looked up in the System Log, scope logs.read).
 
-// activityItem is one value of a profile's top-N list.
-type activityItem struct {
-	Value string    `json:"value"`
-	Label string    `json:"label"`
-	First time.Time `json:"first"`
-	Last  time.Time `json:"last"`
-	Count int64     `json:"count"`
-	OK    int64     `json:"ok"`
-	Fail  int64     `json:"fail"`
-}
+// profile is the answer of GET /api/v1/activity/users/{id}: the activity
+// API's own Profile (decoded from its JSON; a profile stored before daily
+// counts were kept has no Daily), with what the page draws from it.
+type profile activity.Profile
 
-// activityStamp is a notable event of a profile (last sign-in…).
-type activityStamp struct {
-	Time   time.Time `json:"time"`
-	UUID   string    `json:"uuid"`
-	Event  string    `json:"eventType"`
-	IP     string    `json:"ip"`
-	Result string    `json:"result"`
-	Reason string    `json:"reason"`
-	Factor string    `json:"factor"`
-}
-
-// activityAction is an admin action or a change by another actor.
-type activityAction struct {
-	Time   time.Time `json:"time"`
-	UUID   string    `json:"uuid"`
-	Event  string    `json:"eventType"`
-	Result string    `json:"result"`
-	Actor  string    `json:"actor"`
-	Target string    `json:"target"`
-}
-
-// activityDetection is a detection about the user.
-type activityDetection struct {
-	ID     string    `json:"id"`
-	Rule   string    `json:"rule"`
-	Title  string    `json:"title"`
-	Level  string    `json:"level"`
-	First  time.Time `json:"first"`
-	Last   time.Time `json:"last"`
-	UUID   string    `json:"uuid"`
-	Count  int64     `json:"count"`
-	Status string    `json:"status"`
-	Note   string    `json:"note"`
-}
-
-// profile is the answer of GET /api/v1/activity/users/{id}.
-type profile struct {
-	Org               string                    `json:"org"`
-	UserID            string                    `json:"userId"`
-	Login             string                    `json:"login"`
-	DisplayName       string                    `json:"displayName"`
-	AsActor           int64                     `json:"asActor"`
-	AsTarget          int64                     `json:"asTarget"`
-	First             time.Time                 `json:"first"`
-	Last              time.Time                 `json:"last"`
-	LastSignIn        *activityStamp            `json:"lastSignIn"`
-	LastSignInFailure *activityStamp            `json:"lastSignInFailure"`
-	LastMFA           *activityStamp            `json:"lastMfa"`
-	Lists             map[string][]activityItem `json:"lists"`
-	AdminActions      []activityAction          `json:"adminActions"`
-	ChangesByOthers   []activityAction          `json:"changesByOthers"`
-	Detections        []activityDetection       `json:"detections"`
-	Evicted           map[string]int64          `json:"evicted"`
-	// DailyCounts are the user's events per UTC day kept by the profile
-	// (absent from a profile stored before they were kept).
-	DailyCounts *dailyCounts `json:"dailyCounts"`
-}
-
-// dailyCounts is a profile's dailyCounts: counts per day from From on.
-type dailyCounts struct {
-	From    string  `json:"from"`
-	Counts  []int64 `json:"counts"`
-	Dropped int64   `json:"dropped"`
-}
-
-// window returns the counts of the n days from day0 on (0 for a day
-// outside the profile's counts), their total, and the first day the
-// profile counts (zero when it counts none).
-func (d *dailyCounts) window(day0 time.Time, n int) (counts []int, total int64, from time.Time) {
+// dailyWindow returns the counts of the n days from day0 (a UTC midnight)
+// on (0 for a day outside the profile's counts), their total, and the
+// first day the profile counts (zero when it counts none).
+func dailyWindow(d *activity.Daily, day0 time.Time, n int) (counts []int, total int64, from time.Time) {
 	counts = make([]int, n)
-	f, err := time.Parse(time.DateOnly, d.From)
-	if err != nil || len(d.Counts) == 0 {
-		return counts, 0, time.Time{}
+	if from = d.From(); from.IsZero() {
+		return counts, 0, from
 	}
-	off := int(f.Sub(day0) / (24 * time.Hour)) // index of From in the window
-	for i, c := range d.Counts {
-		if j := off + i; j >= 0 && j < n {
-			counts[j] = int(c)
-			total += c
-		}
+	for i := range counts {
+		c := d.On(day0.AddDate(0, 0, i))
+		counts[i] = int(c)
+		total += c
 	}
-	return counts, total, f
+	return counts, total, from
 }
 
 // activityList is one top-N list as the page shows it.
 type activityList struct {
-	Kind, Title string
-	Items       []activityItem
-	Evicted     int64
+	Kind    activity.Kind
+	Title   string
+	Items   []activity.Item
+	Evicted int64
 }
 
 // listTitles are the profile's lists in the order the page shows them.
-var listTitles = []struct{ kind, title string }{
-	{"country", "Countries"}, {"ip", "IP addresses"}, {"asn", "Networks (ASN)"}, {"device", "Devices"},
-	{"userAgent", "User agents"}, {"app", "Apps"}, {"factor", "MFA factors"}, {"session", "Sessions"},
+var listTitles = []struct {
+	kind  activity.Kind
+	title string
+}{
+	{activity.KindCountry, "Countries"}, {activity.KindIP, "IP addresses"}, {activity.KindASN, "Networks (ASN)"},
+	{activity.KindDevice, "Devices"}, {activity.KindUserAgent, "User agents"}, {activity.KindApp, "Apps"},
+	{activity.KindFactor, "MFA factors"}, {activity.KindSession, "Sessions"},
 }
 
 func (p profile) ListsInOrder() []activityList {
 	var out []activityList
 	for _, lt := range listTitles {
 		if items := p.Lists[lt.kind]; len(items) > 0 {
-			out = append(out, activityList{Kind: lt.kind, Title: lt.title, Items: items, Evicted: p.Evicted[lt.kind]})
+			out = append(out, activityList{Kind: lt.kind, Title: lt.title, Items: items, Evicted: p.Evicted[string(lt.kind)]})
 		}
 	}
 	return out
@@ -288,11 +220,11 @@ func (c *Console) userPage(w http.ResponseWriter, rc *reqCtx) {
 	now := c.d.Now().UTC()
 	day0 := now.Truncate(24*time.Hour).AddDate(0, 0, -(chartDays - 1))
 	var newest []json.RawMessage
-	if p.DailyCounts != nil {
+	if p.Daily != nil {
 		// The profile counts the user's events per day: the chart is
 		// drawn from it, whatever their number; one read gets the
 		// table's newest events.
-		counts, total, from := p.DailyCounts.window(day0, chartDays)
+		counts, total, from := dailyWindow(p.Daily, day0, chartDays)
 		d["Chart"] = dayChart(day0, counts)
 		d["ChartTotal"] = total
 		if from.After(day0) && p.First.Before(from) {

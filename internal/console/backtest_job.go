@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/detect"
 )
 
 // A backtest from the console is a job of the detections API
@@ -17,42 +19,22 @@ import (
 // nothing: every read is GET /api/v1/detections/backtests/{id} as the
 // signed-in identity, so a job is visible to its org only.
 
-// backtestResult is a backtest job's result.
-type backtestResult struct {
-	Events     uint64      `json:"events"`
-	Count      int         `json:"count"`
-	Detections []detection `json:"detections"`
-	Truncated  bool        `json:"truncated"`
-	Scanned    uint64      `json:"scanned"`
-	Position   uint64      `json:"position"`
-	Stopped    string      `json:"stopped"`
+// backtestJob is a job as GET /api/v1/detections/backtests/{id} answers:
+// the detections API's own BacktestJob (decoded from its JSON), its
+// result's detections with the links the page draws from them.
+type backtestJob struct {
+	detect.BacktestJob
+	Result *backtestResult `json:"result"`
 }
 
-// backtestJob is a job as GET /api/v1/detections/backtests/{id} answers.
-type backtestJob struct {
-	ID       string    `json:"id"`
-	Status   string    `json:"status"`
-	Rule     string    `json:"rule"`
-	Pack     string    `json:"pack"`
-	Since    time.Time `json:"since"`
-	Until    time.Time `json:"until"`
-	Created  time.Time `json:"created"`
-	Finished time.Time `json:"finished"`
-	Progress struct {
-		Scanned  uint64    `json:"scanned"`
-		Events   uint64    `json:"events"`
-		Position uint64    `json:"position"`
-		At       time.Time `json:"at"`
-		Matches  int       `json:"matches"`
-		First    uint64    `json:"first"`
-		Last     uint64    `json:"last"`
-	} `json:"progress"`
-	Result *backtestResult `json:"result"`
-	Error  string          `json:"error"`
+// backtestResult is a backtest job's result.
+type backtestResult struct {
+	detect.BacktestResult
+	Detections []detection `json:"detections"`
 }
 
 // Running reports whether the job still runs.
-func (j backtestJob) Running() bool { return j.Status == "RUNNING" }
+func (j backtestJob) Running() bool { return j.Status == detect.JobRunning }
 
 // Percent is how far the job got through the journal range it reads:
 // the position against [first, last]; 100 once it ended.

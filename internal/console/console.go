@@ -144,7 +144,7 @@ var funcs = template.FuncMap{
 		}
 		return fmt.Sprintf("%.1f", min(100, 100*float64(toInt64(a))/float64(toInt64(b))))
 	},
-	"bytes": func(v any) string { return humanBytes(toInt64(v)) },
+	"bytes": func(v any) string { return journal.FormatBytes(toInt64(v)) },
 	"editor": func(name, id, value, preview string) filterEditor {
 		return filterEditor{Name: name, ID: id, Value: value, Preview: preview, Rows: 5}
 	},
@@ -522,17 +522,4 @@ func prettyJSON(v any) string {
 		b, _ = json.MarshalIndent(v, "", "  ")
 	}
 	return string(b)
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

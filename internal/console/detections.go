@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/detect"
 )
 
 // The Detections pages: the rules by pack with their firings, a rule's
@@ -18,80 +19,20 @@ import (
 // API's scope and org checks hold and each change is its System Log
 // audit event with that identity as actor.
 
-// detectionRule is a rule as GET /api/v1/detections/rules lists it.
+// detectionRule is a rule as GET /api/v1/detections/rules lists it (the
+// detections API's own RuleDetail, decoded from its JSON: Text and Tuning
+// are in the GET of one rule only), and its firings.
 type detectionRule struct {
-	ID          string   `json:"id"`
-	Title       string   `json:"title"`
-	Name        string   `json:"name"`
-	Kind        string   `json:"kind"`
-	Format      string   `json:"format"`
-	Pack        string   `json:"pack"`
-	File        string   `json:"file"`
-	Line        int      `json:"line"`
-	Level       string   `json:"level"`
-	RuleStatus  string   `json:"ruleStatus"`
-	Description string   `json:"description"`
-	Author      string   `json:"author"`
-	License     string   `json:"license"`
-	Tags        []string `json:"tags"`
-	References  []string `json:"references"`
-	FalsePos    []string `json:"falsePositives"`
-	Logsource   struct {
-		Product  string `json:"product"`
-		Service  string `json:"service"`
-		Category string `json:"category"`
-	} `json:"logsource"`
-	Status  string `json:"status"`
-	Reason  string `json:"reason"`
-	Org     string `json:"org"`
-	Slug    string `json:"slug"`
-	Enabled bool   `json:"enabled"`
-	// Text is the rule's source and Tuning its effective tuning (GET of
-	// one rule only).
-	Text   string `json:"text"`
-	Tuning struct {
-		Suppress     string   `json:"suppress"`
-		SuppressBy   []string `json:"suppressBy"`
-		Exceptions   []string `json:"exceptions"`
-		SeverityWhen []struct {
-			Match string `json:"match"`
-			Level string `json:"level"`
-		} `json:"severityWhen"`
-	} `json:"tuning"`
+	detect.RuleDetail
 	// Firings counts the rule's detections of the last 24 hours (filled
 	// by the console from GET /api/v1/detections).
 	Firings int `json:"-"`
 }
 
-// detection is a detection as GET /api/v1/detections answers it.
-type detection struct {
-	ID          string    `json:"id"`
-	Org         string    `json:"org"`
-	Rule        string    `json:"rule"`
-	Title       string    `json:"title"`
-	Level       string    `json:"level"`
-	Severity    string    `json:"severity"`
-	EventType   string    `json:"eventType"`
-	Author      string    `json:"author"`
-	License     string    `json:"license"`
-	Published   time.Time `json:"published"`
-	WindowStart time.Time `json:"windowStart"`
-	WindowEnd   time.Time `json:"windowEnd"`
-	Group       []struct {
-		Field string `json:"field"`
-		Value string `json:"value"`
-		Null  bool   `json:"null"`
-	} `json:"group"`
-	Count           int       `json:"count"`
-	Events          []string  `json:"events"`
-	SuppressedCount int       `json:"suppressedCount"`
-	LastEvent       string    `json:"lastEvent"`
-	LastSeen        time.Time `json:"lastSeen"`
-	Status          string    `json:"status"`
-	Note            string    `json:"note"`
-	Updated         time.Time `json:"updated"`
-	UpdatedBy       string    `json:"updatedBy"`
-}
+// detection is a detection as GET /api/v1/detections answers it: the
+// detections API's own Detection (decoded from its JSON), with the links
+// the pages draw from it.
+type detection detect.Detection
 
 // User is the user a detection is about: the value of its actor.id group
 // field (or another user id field), empty when it has none.

@@ -569,3 +569,24 @@ func TestDetectionsPageOlderLink(t *testing.T) {
 		t.Errorf("API calls with the cursor: got %d, want 1", withAfter)
 	}
 }
+
+// TestRuleDetailPage draws a rule's page from the API's answer: its
+// description, false positives, log source and effective tuning.
+func TestRuleDetailPage(t *testing.T) {
+	api := &cannedAPI{answers: map[string]fakeAnswer{
+		"GET /api/v1/detections/rules/r1": {200, `{"id":"r1","title":"Rule one","pack":"a","format":"sigma","level":"high","status":"loaded","enabled":true,
+			"description":"Many failed sign-ins","falsePositives":["a load test"],"logsource":{"product":"okta","service":"okta"},
+			"text":"title: Rule one","tuning":{"suppress":"1h0m0s","suppressBy":["actor.id"],"exceptions":["{\"a\":[1]}"],
+			"severityWhen":[{"match":"{\"b\":[2]}","level":"critical"}]}}`},
+		"GET /api/v1/detections": {200, `[]`},
+	}}
+	srv, cl, _ := consoleFor(t, api, acmeReader)
+	page := get(t, cl, srv.URL+"/console/detections/rules/r1", http.StatusOK)
+	for _, want := range []string{`<p id="rule-description">Many failed sign-ins</p>`, `<li>a load test</li>`, "product okta service okta",
+		`<pre class="json" id="rule-text">title: Rule one</pre>`, "1h0m0s after a detection, per actor.id", `<pre class="json exception">{&#34;a&#34;:[1]}</pre>`,
+		`<span class="badge sev-critical">critical</span>`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("rule page: want %s in it", want)
+		}
+	}
+}

@@ -36,19 +36,10 @@ func health(status string, st wire.StreamStatus, stErr *apiError) string {
 
 // streams lists the identity's streams with their statuses.
 func (c *Console) streams(rc *reqCtx) ([]streamRow, error) {
-	var list []wire.Stream
-	if _, err := c.call(rc, http.MethodGet, "/api/v1/logStreams?limit=200", nil, &list); err != nil {
-		return nil, err
-	}
-	rows := make([]streamRow, len(list))
-	for i, s := range list {
-		rows[i].Stream = s
-		_, err := c.call(rc, http.MethodGet, "/api/v1/logStreams/"+url.PathEscape(s.ID)+"/status", nil, &rows[i].St)
-		rows[i].StErr = asAPIError(err)
-		rows[i].Health = health(s.Status, rows[i].St, rows[i].StErr)
-		rows[i].Spark = sparkline(rows[i].St.PerMinute, c.d.Now())
-	}
-	return rows, nil
+	return listWithStatus(c, rc, "/api/v1/logStreams", func(s wire.Stream) string { return s.ID },
+		func(s wire.Stream, st wire.StreamStatus, stErr *apiError) streamRow {
+			return streamRow{Stream: s, St: st, StErr: stErr, Health: health(s.Status, st, stErr), Spark: sparkline(st.PerMinute, c.d.Now())}
+		})
 }
 
 type sourceRow struct {
@@ -57,16 +48,27 @@ type sourceRow struct {
 	StErr *apiError
 }
 
+// sources lists the identity's sources with their statuses.
 func (c *Console) sources(rc *reqCtx) ([]sourceRow, error) {
-	var list []wire.Source
-	if _, err := c.call(rc, http.MethodGet, "/api/v1/sources?limit=200", nil, &list); err != nil {
+	return listWithStatus(c, rc, "/api/v1/sources", func(s wire.Source) string { return s.ID },
+		func(s wire.Source, st wire.SourceStatus, stErr *apiError) sourceRow {
+			return sourceRow{Source: s, St: st, StErr: stErr}
+		})
+}
+
+// listWithStatus reads the identity's list at path (at most 200 items)
+// and each item's status (path/{id}/status), and makes a row of each
+// with its status or the error reading it.
+func listWithStatus[T, S, R any](c *Console, rc *reqCtx, path string, id func(T) string, row func(T, S, *apiError) R) ([]R, error) {
+	var list []T
+	if _, err := c.call(rc, http.MethodGet, path+"?limit=200", nil, &list); err != nil {
 		return nil, err
 	}
-	rows := make([]sourceRow, len(list))
-	for i, s := range list {
-		rows[i].Source = s
-		_, err := c.call(rc, http.MethodGet, "/api/v1/sources/"+url.PathEscape(s.ID)+"/status", nil, &rows[i].St)
-		rows[i].StErr = asAPIError(err)
+	rows := make([]R, len(list))
+	for i, item := range list {
+		var st S
+		_, err := c.call(rc, http.MethodGet, path+"/"+url.PathEscape(id(item))+"/status", nil, &st)
+		rows[i] = row(item, st, asAPIError(err))
 	}
 	return rows, nil
 }
@@ -184,12 +186,12 @@ func (c *Console) streamAction(w http.ResponseWriter, rc *reqCtx) {
 	case "edit":
 		c.streamEditSave(w, rc)
 		return
-	case "activate", "deactivate":
-		_, err = c.call(rc, http.MethodPost, base+"/lifecycle/"+action, nil, nil)
+	case "activate", "deactivate", "delete":
+		err = c.lifecycle(rc, base, action)
 		notice = "Log stream " + action + "d"
-	case "delete":
-		_, err = c.call(rc, http.MethodDelete, base, nil, nil)
-		notice, next = "Log stream deleted", "/console/streams"
+		if action == "delete" {
+			next = "/console/streams"
+		}
 	case "replay":
 		since, perr := parseLocal(rc.r.PostFormValue("since"), rc.r.PostFormValue("tz"))
 		if perr != nil {
@@ -227,6 +229,18 @@ func (c *Console) streamAction(w http.ResponseWriter, rc *reqCtx) {
 		next += "?"
 	}
 	http.Redirect(w, rc.r, next+"notice="+url.QueryEscape(notice), http.StatusSeeOther)
+}
+
+// lifecycle activates, deactivates or deletes the API's resource at base
+// (a log stream or a source) as the signed-in identity.
+func (c *Console) lifecycle(rc *reqCtx, base, action string) error {
+	var err error
+	if action == "delete" {
+		_, err = c.call(rc, http.MethodDelete, base, nil, nil)
+	} else {
+		_, err = c.call(rc, http.MethodPost, base+"/lifecycle/"+action, nil, nil)
+	}
+	return err
 }
 
 // parseLocal reads a datetime-local value; tzOffset is the browser's

@@ -113,22 +113,14 @@ func formOf(text string) (ruleForm, error) {
 	var f ruleForm
 	extra := &yaml.Node{Kind: yaml.MappingNode}
 	top := doc.Content[0]
+	// The form's text inputs, each a scalar of the document.
+	scalars := map[string]*string{"title": &f.Title, "id": &f.ID, "name": &f.Name, "level": &f.Level,
+		"description": &f.Description, "author": &f.Author}
 	for i := 0; i+1 < len(top.Content); i += 2 {
 		k, v := top.Content[i], top.Content[i+1]
-		scalar := v.Kind == yaml.ScalarNode
 		switch {
-		case k.Value == "title" && scalar:
-			f.Title = v.Value
-		case k.Value == "id" && scalar:
-			f.ID = v.Value
-		case k.Value == "name" && scalar:
-			f.Name = v.Value
-		case k.Value == "level" && scalar:
-			f.Level = v.Value
-		case k.Value == "description" && scalar:
-			f.Description = v.Value
-		case k.Value == "author" && scalar:
-			f.Author = v.Value
+		case scalars[k.Value] != nil && v.Kind == yaml.ScalarNode:
+			*scalars[k.Value] = v.Value
 		case k.Value == "logsource" && onlyKeys(v, "product", "service"):
 			f.Product, f.Service = mapValue(v, "product"), mapValue(v, "service")
 		case k.Value == "match":

@@ -68,11 +68,8 @@ func (c *Console) sourceNewPage(w http.ResponseWriter, rc *reqCtx) {
 		c.render(w, rc.r, "source-new", rc, page{Title: "Add source", Nav: "sources", Data: d})
 		return
 	}
-	t, ok := c.d.Sources[name]
+	t, ok := c.sourceType(w, rc, name)
 	if !ok {
-		c.renderStatus(w, rc.r, http.StatusNotFound, "error", rc, page{Title: "Add source", Nav: "sources",
-			Error: &apiError{Code: "E0000007", Summary: "Not found: Resource not found: " + name + " (LogSourceType)"},
-			Data:  map[string]any{"Back": "/console/sources/new"}})
 		return
 	}
 	d.Type = name
@@ -82,40 +79,28 @@ func (c *Console) sourceNewPage(w http.ResponseWriter, rc *reqCtx) {
 	c.render(w, rc.r, "source-new", rc, page{Title: "Add source: " + name, Nav: "sources", Data: d})
 }
 
+// sourceType returns the source type name, or draws the add form's not
+// found page.
+func (c *Console) sourceType(w http.ResponseWriter, rc *reqCtx, name string) (source.Type, bool) {
+	t, ok := c.d.Sources[name]
+	if !ok {
+		c.renderStatus(w, rc.r, http.StatusNotFound, "error", rc, page{Title: "Add source", Nav: "sources",
+			Error: &apiError{Code: "E0000007", Summary: "Not found: Resource not found: " + name + " (LogSourceType)"},
+			Data:  map[string]any{"Back": "/console/sources/new"}})
+	}
+	return t, ok
+}
+
 // sourceSettingsFrom builds the settings object from the form's s.<path>
 // inputs; empty inputs are left out, so the type's defaults apply (and a
-// receiver's secret left empty is generated).
+// receiver's secret left empty is generated). Text and secrets are taken
+// as typed.
 func sourceSettingsFrom(form url.Values, fields []source.Field) (map[string]any, []string) {
-	out := map[string]any{}
-	var causes []string
-	for _, f := range fields {
-		raw := form.Get("s." + f.Path)
-		if f.Kind != "text" && f.Kind != "secret" {
-			raw = strings.TrimSpace(raw)
-		}
-		if raw == "" {
-			continue
-		}
-		var v any = raw
-		switch f.Kind {
-		case "number":
-			n, err := strconv.ParseFloat(strings.TrimSpace(raw), 64)
-			if err != nil {
-				causes = append(causes, "settings."+f.Path+": "+strconv.Quote(raw)+" is not a number")
-				continue
-			}
-			v = n
-		case "json":
-			var j any
-			if err := json.Unmarshal([]byte(raw), &j); err != nil {
-				causes = append(causes, "settings."+f.Path+": not valid JSON: "+err.Error())
-				continue
-			}
-			v = j
-		}
-		setPath(out, strings.Split(f.Path, "."), v)
+	inputs := make([]settingInput, len(fields))
+	for i, f := range fields {
+		inputs[i] = settingInput{Path: f.Path, Kind: f.Kind, Verbatim: f.Kind == "text" || f.Kind == "secret"}
 	}
-	return out, causes
+	return formSettings(form, inputs)
 }
 
 // createdSource is what the page after a create shows: the source, the
@@ -134,11 +119,8 @@ type nameValue struct{ Name, Value string }
 func (c *Console) sourceNewSave(w http.ResponseWriter, rc *reqCtx) {
 	form := rc.r.PostForm
 	name := form.Get("type")
-	t, ok := c.d.Sources[name]
+	t, ok := c.sourceType(w, rc, name)
 	if !ok {
-		c.renderStatus(w, rc.r, http.StatusNotFound, "error", rc, page{Title: "Add source", Nav: "sources",
-			Error: &apiError{Code: "E0000007", Summary: "Not found: Resource not found: " + name + " (LogSourceType)"},
-			Data:  map[string]any{"Back": "/console/sources/new"}})
 		return
 	}
 	d := sourceFormData{Type: name, Types: c.sourceTypeNames(), Name: form.Get("name"), Org: strings.TrimSpace(form.Get("org")),
@@ -153,11 +135,7 @@ func (c *Console) saveSource(w http.ResponseWriter, rc *reqCtx, t source.Type, d
 	form := rc.r.PostForm
 	fields := t.Fields()
 	for _, f := range fields {
-		sf := sourceField{Field: f}
-		if f.Kind != "secret" { // secrets are never sent back to the browser
-			sf.Value = form.Get("s." + f.Path)
-		}
-		d.Fields = append(d.Fields, sf)
+		d.Fields = append(d.Fields, sourceField{Field: f, Value: typedValue(form, f.Path, f.Kind)})
 	}
 	title := "Add source: " + d.Type
 	if d.ID != "" {
@@ -283,19 +261,12 @@ func (c *Console) editableSource(w http.ResponseWriter, rc *reqCtx) (wire.Source
 
 // takePath removes the string at path from m and returns it.
 func takePath(m map[string]any, path []string) (string, bool) {
-	for _, p := range path[:len(path)-1] {
-		next, ok := m[p].(map[string]any)
-		if !ok {
-			return "", false
-		}
-		m = next
-	}
-	last := path[len(path)-1]
-	v, ok := m[last].(string)
+	v, _ := jsonmap.Get(m, path)
+	s, ok := v.(string)
 	if ok {
-		delete(m, last)
+		jsonmap.Delete(m, path)
 	}
-	return v, ok
+	return s, ok
 }
 
 // sourceLifecycle activates, deactivates or deletes a source through the
@@ -309,12 +280,12 @@ func (c *Console) sourceLifecycle(w http.ResponseWriter, rc *reqCtx) {
 		notice string
 	)
 	switch action := rc.r.PostFormValue("action"); action {
-	case "activate", "deactivate":
-		_, err = c.call(rc, http.MethodPost, base+"/lifecycle/"+action, nil, nil)
+	case "activate", "deactivate", "delete":
+		err = c.lifecycle(rc, base, action)
 		notice = "Source " + action + "d"
-	case "delete":
-		_, err = c.call(rc, http.MethodDelete, base, nil, nil)
-		notice, next = "Source deleted", "/console/sources"
+		if action == "delete" {
+			next = "/console/sources"
+		}
 	default:
 		err = &apiError{Code: "E0000001", Summary: "Api validation failed: action", Causes: []string{strconv.Quote(action) + " is not activate, deactivate or delete"}}
 	}

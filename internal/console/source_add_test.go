@@ -186,3 +186,49 @@ func TestSourceEdit(t *testing.T) {
 		t.Errorf("another org's source: got %d", w.Code)
 	}
 }
+
+// TestSourceFormRefusedKeepsTypedValuesNotSecrets: a form the API refuses
+// is drawn again with what was typed, the secret apart (never sent back
+// to the browser), and text kept as typed while other inputs are trimmed
+// before they go to the API.
+func TestSourceFormRefusedKeepsTypedValuesNotSecrets(t *testing.T) {
+	var sent map[string]any
+	e := newSourceEnv(t, func(c apiCall) (int, http.Header, string) {
+		if c.Method == "POST" && c.Path == "/api/v1/sources" {
+			sent = c.Body
+			return 400, nil, `{"errorCode":"E0000001","errorSummary":"Api validation failed: source","errorCauses":[{"errorSummary":"settings.baseUrl: not reachable"}]}`
+		}
+		return 200, nil, `{}`
+	})
+	const token = "00typed-secret-token-value"
+	w := e.do("POST", "/console/sources/new", url.Values{"csrf": {e.csrf}, "type": {"okta"}, "name": {"o"},
+		"s.baseUrl": {"  https://acme.okta.example  "}, "s.auth.type": {"SSWS"}, "s.auth.token": {" " + token}})
+	if w.Code != http.StatusBadRequest {
+		t.Fatalf("got %d %s, want 400", w.Code, w.Body)
+	}
+	body := w.Body.String()
+	if strings.Contains(body, token) || !strings.Contains(body, `value="  https://acme.okta.example  "`) || !strings.Contains(body, "not reachable") {
+		t.Errorf("refused form: got %s, want the typed base URL and the API's cause, and no secret", body)
+	}
+	settings, _ := sent["settings"].(map[string]any)
+	auth, _ := settings["auth"].(map[string]any)
+	if settings["baseUrl"] != "https://acme.okta.example" || auth["token"] != " "+token {
+		t.Errorf("sent to the API: got %v, want the base URL trimmed and the secret as typed", sent)
+	}
+}
+
+// TestWizardRefusedKeepsTypedValuesNotSecrets: the add-stream wizard's
+// form the API refuses is drawn again with what was typed, never a
+// secret (its input would show it).
+func TestWizardRefusedKeepsTypedValuesNotSecrets(t *testing.T) {
+	e := newHandlerEnv(t, acmeManager, func(c apiCall) (int, http.Header, string) {
+		return 400, nil, `{"errorCode":"E0000001","errorSummary":"Api validation failed: logStream","errorCauses":[{"errorSummary":"settings.url: refused"}]}`
+	})
+	const password = "typed-wizard-password-value"
+	w := e.do("POST", "/console/streams/new/http", url.Values{"csrf": {e.csrf}, "name": {"h"}, "s.url": {"https://sink.example/in"},
+		"s.auth.password": {password}, "s.insecureHttp": {"on"}})
+	body := w.Body.String()
+	if w.Code != http.StatusBadRequest || strings.Contains(body, password) || !strings.Contains(body, `value="https://sink.example/in"`) {
+		t.Errorf("refused wizard: got %d %s, want 400 with the typed URL and no secret", w.Code, body)
+	}
+}

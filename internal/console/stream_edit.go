@@ -138,10 +138,10 @@ func (c *Console) streamEditSave(w http.ResponseWriter, rc *reqCtx) {
 		// A box unticked on a setting the stream has is false; on one it
 		// does not have, the destination's default stays.
 		if _, had := jsonmap.Get(stored, strings.Split(f.Path, ".")); f.Kind == "bool" && had && form.Get("s."+f.Path) == "" {
-			setPath(settings, strings.Split(f.Path, "."), false)
+			jsonmap.Set(settings, strings.Split(f.Path, "."), false)
 		}
 		if f.Kind == "secret" && form.Get("clear."+f.Path) == "on" && strings.TrimSpace(form.Get("s."+f.Path)) == "" {
-			setPath(settings, strings.Split(f.Path, "."), "")
+			jsonmap.Set(settings, strings.Split(f.Path, "."), "")
 		}
 	}
 	// Write-once settings go back as stored.

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/jsonmap"
 	"github.com/auditstream/auditstream/internal/sink"
 )
 
@@ -63,13 +64,47 @@ func (c *Console) wizardForm(w http.ResponseWriter, rc *reqCtx) {
 	c.render(w, rc.r, "wizard-form", rc, page{Title: "Add log stream: " + t.Name, Nav: "streams", Data: d})
 }
 
-// settingsFrom builds the settings object from the form's s.<path> inputs:
-// empty inputs are left out, so the destination's defaults apply.
+// settingsFrom builds a log stream's settings object from the form's
+// s.<path> inputs: empty inputs are left out, so the destination's
+// defaults apply.
 func settingsFrom(form url.Values, fields []sink.Field) (map[string]any, []string) {
+	inputs := make([]settingInput, len(fields))
+	for i, f := range fields {
+		inputs[i] = settingInput{Path: f.Path, Kind: f.Kind}
+	}
+	return formSettings(form, inputs)
+}
+
+// typedValue is what the form's s.<path> input held, to draw the form
+// again: "" for a secret, which is never sent back to the browser.
+func typedValue(form url.Values, path, kind string) string {
+	if kind == "secret" {
+		return ""
+	}
+	return form.Get("s." + path)
+}
+
+// settingInput is one settings input of a form (a destination's or a
+// source type's field): its dotted path, its kind, and whether its text is
+// taken as typed (not trimmed).
+type settingInput struct {
+	Path, Kind string
+	Verbatim   bool
+}
+
+// formSettings builds a settings object from the form's s.<path> inputs:
+// empty inputs are left out, so the type's defaults apply. A "bool" input
+// is a checkbox (on or true), an "int" or "number" one a number, a "json"
+// one a JSON value, any other its text; an input that is not what its
+// kind says is left out with a cause ("settings.<path>: …").
+func formSettings(form url.Values, inputs []settingInput) (map[string]any, []string) {
 	out := map[string]any{}
 	var causes []string
-	for _, f := range fields {
-		raw := strings.TrimSpace(form.Get("s." + f.Path))
+	for _, f := range inputs {
+		raw := form.Get("s." + f.Path)
+		if !f.Verbatim {
+			raw = strings.TrimSpace(raw)
+		}
 		if raw == "" {
 			continue
 		}
@@ -77,8 +112,8 @@ func settingsFrom(form url.Values, fields []sink.Field) (map[string]any, []strin
 		switch f.Kind {
 		case "bool":
 			v = raw == "on" || raw == "true"
-		case "int":
-			n, err := strconv.ParseFloat(raw, 64)
+		case "int", "number":
+			n, err := strconv.ParseFloat(strings.TrimSpace(raw), 64)
 			if err != nil {
 				causes = append(causes, "settings."+f.Path+": "+strconv.Quote(raw)+" is not a number")
 				continue
@@ -92,21 +127,9 @@ func settingsFrom(form url.Values, fields []sink.Field) (map[string]any, []strin
 			}
 			v = j
 		}
-		setPath(out, strings.Split(f.Path, "."), v)
+		jsonmap.Set(out, strings.Split(f.Path, "."), v)
 	}
 	return out, causes
-}
-
-func setPath(m map[string]any, path []string, v any) {
-	for _, p := range path[:len(path)-1] {
-		next, ok := m[p].(map[string]any)
-		if !ok {
-			next = map[string]any{}
-			m[p] = next
-		}
-		m = next
-	}
-	m[path[len(path)-1]] = v
 }
 
 func (c *Console) wizardSave(w http.ResponseWriter, rc *reqCtx) {
@@ -119,12 +142,8 @@ func (c *Console) wizardSave(w http.ResponseWriter, rc *reqCtx) {
 	d := wizardData{Type: t.Name, Name: form.Get("name"), Org: form.Get("org"), Filter: form.Get("filter"), AllOrgs: rc.who.Org == auth.AllOrgs}
 	fields := t.Fields()
 	for _, f := range fields {
-		ff := formField{Field: f}
-		if f.Kind != "secret" { // secrets are never sent back to the browser
-			ff.Value = form.Get("s." + f.Path)
-			ff.Checked = ff.Value == "on"
-		}
-		d.Fields = append(d.Fields, ff)
+		v := typedValue(form, f.Path, f.Kind)
+		d.Fields = append(d.Fields, formField{Field: f, Value: v, Checked: v == "on"})
 	}
 	settings, causes := settingsFrom(form, fields)
 	in := map[string]any{"type": t.Name, "name": d.Name, "settings": settings}

@@ -181,11 +181,21 @@ func (j *Journal) maxBytesText() string {
 	return human(j.opts.MaxBytes)
 }
 
-// human writes a byte count with a binary unit.
+// human writes a byte count with a binary unit and, from a KiB on, the
+// exact count; a negative one is unlimited.
 func human(n int64) string {
-	if n < 0 {
+	switch {
+	case n < 0:
 		return "unlimited"
+	case n < 1024:
+		return FormatBytes(n)
 	}
+	return fmt.Sprintf("%s (%d bytes)", FormatBytes(n), n)
+}
+
+// FormatBytes writes a byte count with a binary unit, one decimal from a
+// KiB on: "512 B", "1.5 KiB", "2.0 GiB".
+func FormatBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)
@@ -195,5 +205,5 @@ func human(n int64) string {
 		div *= unit
 		exp++
 	}
-	return fmt.Sprintf("%.1f %ciB (%d bytes)", float64(n)/float64(div), "KMGTPE"[exp], n)
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -161,3 +161,26 @@ func journaltestStartNATS(t *testing.T, maxStore int64) *server.Server {
 	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
 	return srv
 }
+
+// TestFormatBytes: the console's byte counts and the journal's sizing
+// messages (human adds the exact count, and "unlimited" for -1).
+func TestFormatBytes(t *testing.T) {
+	tests := []struct {
+		n           int64
+		want, human string
+	}{
+		{-1, "-1 B", "unlimited"},
+		{0, "0 B", "0 B"},
+		{1023, "1023 B", "1023 B"},
+		{1536, "1.5 KiB", "1.5 KiB (1536 bytes)"},
+		{5 << 30, "5.0 GiB", "5.0 GiB (5368709120 bytes)"},
+	}
+	for _, tt := range tests {
+		if got := FormatBytes(tt.n); got != tt.want {
+			t.Errorf("FormatBytes(%d): got %q, want %q", tt.n, got, tt.want)
+		}
+		if got := human(tt.n); got != tt.human {
+			t.Errorf("human(%d): got %q, want %q", tt.n, got, tt.human)
+		}
+	}
+}
