@@ -3,6 +3,7 @@ package detect
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -377,5 +378,72 @@ func TestBacktestJobNodeDies(t *testing.T) {
 	}
 	if code, body := do(t, nodeB, "acme", "POST", "/api/v1/detections/backtests", `{"rule":"`+bruteForceID+`"}`); code != http.StatusAccepted {
 		t.Errorf("start on B after A died: got %d %s, want 202 (the dead job's slot is free)", code, body)
+	}
+}
+
+// A result larger than one KV entry is stored in chunks and read back
+// whole; ended jobs beyond KeepPerOrg or older than Keep are forgotten
+// (with their chunks), running ones and other orgs' are kept.
+func TestBacktestJobStore(t *testing.T) {
+	j := journaltest.Open(t)
+	kv, err := j.KVWithTTL(t.Context(), BucketBacktests, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := NewBacktestJobs(context.WithoutCancel(t.Context()), BacktestJobsConfig{KeepPerOrg: 2, Keep: time.Hour}, BacktestJobsDeps{KV: kv})
+	defer b.Close()
+	ctx := t.Context()
+	ended := func(org, id string, finished time.Time, ds []Detection) {
+		t.Helper()
+		chunks, err := b.writeChunks(ctx, org, id, ds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := BacktestResult{Count: len(ds)}
+		rec := jobRecord{Org: org, Chunks: chunks, Job: BacktestJob{ID: id, Status: JobSucceeded, Created: finished, Finished: finished, Result: &res}}
+		if _, err := b.put(ctx, rec, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds := make([]Detection, MaxBacktestResults)
+	for i := range ds {
+		ds[i] = Detection{ID: fmt.Sprintf("d%04d", i), Org: "acme", Rule: "r", Events: []string{strings.Repeat("e", 600)}}
+	}
+	now := time.Now().UTC()
+	ended("acme", "big", now, ds)
+	got, err := b.Get(ctx, "acme", "big")
+	if err != nil || len(got.Result.Detections) != len(ds) || got.Result.Detections[999].ID != "d0999" {
+		t.Fatalf("big result: got %v, %v, want %d detections in order", err, got.Result, len(ds))
+	}
+	if e, err := kv.Get(ctx, resultKey("acme", "big", 2)); err != nil || len(e.Value()) > resultChunkBytes+1024 {
+		t.Fatalf("chunks: got %v, want at least 3 chunks of at most %d bytes", err, resultChunkBytes)
+	}
+
+	ended("acme", "old", now.Add(-2*time.Hour), ds[:1])
+	ended("acme", "mid", now.Add(-time.Minute), ds[:1])
+	ended("acme", "new", now.Add(-time.Second), ds[:1])
+	ended("other", "theirs", now.Add(-time.Minute), nil)
+	if _, err := b.put(ctx, jobRecord{Org: "acme", Job: BacktestJob{ID: "running", Status: JobRunning, Created: now.Add(-3 * time.Hour)}}, 0); err != nil {
+		t.Fatal(err)
+	}
+	list, err := b.List(ctx, "acme")
+	var ids []string
+	for _, j := range list {
+		ids = append(ids, j.ID)
+		if j.Result != nil && j.Result.Detections != nil {
+			t.Errorf("list: job %s carries its detections", j.ID)
+		}
+	}
+	if err != nil || strings.Join(ids, ",") != "big,new,running" {
+		t.Errorf("after pruning: got %v (%v), want big,new,running (old past Keep, mid beyond KeepPerOrg)", ids, err)
+	}
+	if _, err := kv.Get(ctx, resultKey("acme", "mid", 0)); err == nil {
+		t.Errorf("the forgotten job's result chunk is still stored")
+	}
+	if _, err := b.Get(ctx, "other", "theirs"); err != nil {
+		t.Errorf("another org's job: got %v, want kept", err)
+	}
+	if _, err := b.Get(ctx, "other", "big"); !errors.Is(err, ErrBacktestNotFound) {
+		t.Errorf("acme's job as other: got %v, want ErrBacktestNotFound", err)
 	}
 }
