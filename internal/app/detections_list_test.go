@@ -1,8 +1,11 @@
 package app
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,9 +16,11 @@ import (
 
 	"github.com/auditstream/auditstream/internal/cli"
 	"github.com/auditstream/auditstream/internal/client"
+	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/detect"
 	"github.com/auditstream/auditstream/internal/detect/correlate"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
+	"github.com/auditstream/auditstream/internal/wait"
 )
 
 // TestListDetectionsPages: against serve, the client's ListDetections and
@@ -131,5 +136,44 @@ func TestListDetectionsPages(t *testing.T) {
 	args = []string{"list", "--limit", "-2", "--server", r.base, "--token", acme}
 	if code := cli.Detections(t.Context(), args, strings.NewReader(""), &out, &errOut, func(string) string { return "" }); code == 0 {
 		t.Errorf("detections list --limit -2: got exit 0, want a usage error")
+	}
+}
+
+// TestBacktestJobsAcrossServeNodes: two serve nodes on one NATS server; a
+// backtest job started through node A is read and listed through node B
+// (before jobs were kept in the journal's KV, B answered 404), and stays
+// hidden from another org there.
+func TestBacktestJobsAcrossServeNodes(t *testing.T) {
+	ns := journaltest.StartNATS(t, nil)
+	node := func(id string) *running {
+		cfg := testConfig("")
+		cfg.Journal.NatsURL = ns.ClientURL()
+		cfg.Cluster.NodeID = id
+		cfg.Detections.Packs = []config.DetectionPack{{Name: "ours", Path: filepath.Join("testdata", "detections")}}
+		return startApp(t, cfg)
+	}
+	a, b := node("node-a"), node("node-b")
+	acme := a.token("acme", "detections.read")
+	other := a.token("other", "detections.read")
+	code, body := a.call("POST", "/api/v1/detections/backtests", acme, map[string]any{"pack": "ours"})
+	if code != http.StatusAccepted {
+		t.Fatalf("start on A: got %d %s, want 202", code, body)
+	}
+	var job detect.BacktestJob
+	if err := json.Unmarshal([]byte(body), &job); err != nil {
+		t.Fatal(err)
+	}
+	wait.Eventually(t, "B shows A's job ended", func() bool {
+		code, body = b.call("GET", "/api/v1/detections/backtests/"+job.ID, acme, nil)
+		return code == http.StatusOK && json.Unmarshal([]byte(body), &job) == nil && job.Status != detect.JobRunning
+	}, wait.Within(20*time.Second), wait.Seen(func() string { return body }))
+	if job.Status != detect.JobSucceeded || job.Node != "node-a" || job.Result == nil {
+		t.Errorf("A's job on B: got %s, want SUCCEEDED on node-a with a result", body)
+	}
+	if code, body := b.call("GET", "/api/v1/detections/backtests", acme, nil); code != http.StatusOK || !strings.Contains(body, job.ID) {
+		t.Errorf("list on B: got %d %s, want A's job", code, body)
+	}
+	if code, _ := b.call("GET", "/api/v1/detections/backtests/"+job.ID, other, nil); code != http.StatusNotFound {
+		t.Errorf("another org on B: got %d, want 404", code)
 	}
 }

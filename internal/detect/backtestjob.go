@@ -480,6 +480,8 @@ func (b *BacktestJobs) load(ctx context.Context, org, id string) (jobRecord, uin
 		rec.Job.Error = fmt.Sprintf("node %q running the job stopped updating it at %s (no update for %s): it is presumed gone; start the backtest again",
 			rec.Job.Node, e.Created().UTC().Format(time.RFC3339), b.cfg.StaleAfter)
 		if rev, err := b.put(ctx, rec, e.Revision()); err == nil {
+			b.log.Warn("backtest job failed: its node stopped updating it", "org", org, "job", id, "node", rec.Job.Node,
+				"updated", e.Created().UTC())
 			return rec, rev, nil
 		}
 	}
