@@ -447,3 +447,36 @@ func TestBacktestJobStore(t *testing.T) {
 		t.Errorf("acme's job as other: got %v, want ErrBacktestNotFound", err)
 	}
 }
+
+// The same on a three-server NATS cluster with replicated buckets: node A
+// connected to one server, node B to another; B reads A's job's progress,
+// cancels it, and the per-org limit holds across them.
+func TestBacktestJobOnNATSCluster(t *testing.T) {
+	srvs := journaltest.StartNATSCluster(t)
+	ja := journaltest.OpenWith(t, journal.Options{URL: srvs[0].ClientURL(), Replicas: 3})
+	jb := journaltest.OpenWith(t, journal.Options{URL: srvs[1].ClientURL(), Replicas: 3})
+	appendAll(t, ja, failures("acme", "00uJANE", 6, t0, "a"))
+	cfg := BacktestJobsConfig{PerOrg: 1, Timeout: time.Minute}
+	nodeA := jobNode(t, context.WithoutCancel(t.Context()), ja, "a", cfg, blockAfterFirst)
+	nodeB := jobNode(t, context.WithoutCancel(t.Context()), jb, "b", cfg, blockAfterFirst)
+
+	code, body := do(t, nodeA, "acme", "POST", "/api/v1/detections/backtests", `{"rule":"`+bruteForceID+`"}`)
+	if code != http.StatusAccepted {
+		t.Fatalf("start on A: got %d %s, want 202", code, body)
+	}
+	job := decodeJob(t, body)
+	wait.Eventually(t, "B sees A's job's progress", func() bool {
+		p := getJob(t, nodeB, "acme", job.ID)
+		return p.Status == JobRunning && p.Node == "a" && p.Progress.Scanned == 6
+	}, wait.Within(15*time.Second))
+	if code, body := do(t, nodeB, "acme", "POST", "/api/v1/detections/backtests", `{"rule":"`+bruteForceID+`"}`); code != http.StatusTooManyRequests {
+		t.Errorf("a second job on B: got %d %s, want 429 (one per org in the cluster)", code, body)
+	}
+	code, body = do(t, nodeB, "acme", "POST", "/api/v1/detections/backtests/"+job.ID+"/cancel", "")
+	if got := decodeJob(t, body); code != http.StatusOK || got.Status != JobStopped || got.Result == nil || got.Result.Stopped != "cancelled" {
+		t.Fatalf("cancel on B: got %d %s, want 200 STOPPED cancelled", code, body)
+	}
+	if code, body := do(t, nodeB, "acme", "POST", "/api/v1/detections/backtests", `{"rule":"`+bruteForceID+`"}`); code != http.StatusAccepted {
+		t.Errorf("a job on B after the cancel: got %d %s, want 202", code, body)
+	}
+}
