@@ -146,8 +146,16 @@ func newDetections(ctx context.Context, d detectionsDeps) (*detections, error) {
 	api := &detect.API{Rules: rules, Store: store, Journal: d.journal, Engine: engine, Envelope: env,
 		DefaultOrg: cfg.Ingest.DefaultOrg, BaseURL: publicURL(cfg), FirstSeen: firstSeen, Log: d.log}
 	bt := cfg.Detections.Backtest
-	api.Backtests = detect.NewBacktestJobs(detect.BacktestJobsConfig{Timeout: time.Duration(bt.Timeout),
-		MaxEvents: uint64(max(bt.MaxEvents, 0)), PerOrg: bt.MaxConcurrentPerOrg}, api.RunBacktest)
+	btCfg := detect.BacktestJobsConfig{Timeout: time.Duration(bt.Timeout),
+		MaxEvents: uint64(max(bt.MaxEvents, 0)), PerOrg: bt.MaxConcurrentPerOrg}
+	btKV, err := d.journal.KVWithTTL(ctx, detect.BucketBacktests, detect.DefaultBacktestKeep+max(btCfg.Timeout, detect.DefaultBacktestTimeout))
+	if err != nil {
+		return nil, err
+	}
+	// The jobs' state is written until run's deferred Close (not cut off by
+	// ctx), so that a stopping node records its jobs stopped.
+	api.Backtests = detect.NewBacktestJobs(context.WithoutCancel(ctx), btCfg,
+		detect.BacktestJobsDeps{Run: api.RunBacktest, KV: btKV, Node: cfg.Cluster.NodeID, Log: d.log})
 	return &detections{rules: rules, svc: svc, api: api, on: cfg.Detections.On()}, nil
 }
 

@@ -25,7 +25,7 @@ var detectionVerbs = []struct {
 	{"delete-rule", " ID", true, "delete an uploaded rule"},
 	{"activate", " ID", true, "turn a rule on for the org"},
 	{"deactivate", " ID", true, "turn a rule off for the org"},
-	{"list", " [--rule R] [--status S] [--since T]", false, "list detections, newest first"},
+	{"list", " [--rule R] [--status S] [--since T] [--limit N]", false, "list detections, newest first (at most --limit; 0: every one)"},
 	{"get", " ID", true, "show one detection"},
 	{"ack", " ID [--note N]", true, "acknowledge a detection"},
 	{"close", " ID [--note N]", true, "close a detection"},
@@ -42,6 +42,8 @@ func Detections(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	fs, c := newClientFlags("detections", env)
 	var file, rule, pack, status, since, until, note, output string
 	var async bool
+	var limit int
+	fs.IntVar(&limit, "limit", 200, "list: at most this many detections, newest first, read page by page (0: every one)")
 	fs.BoolVar(&async, "async", false, "backtest: start the job and print it, without waiting")
 	fs.StringVar(&file, "file", "", "upload: the rule `file` (- for stdin)")
 	fs.StringVar(&file, "f", "", "shorthand for --file")
@@ -89,6 +91,8 @@ func Detections(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return usageError(fmt.Errorf("detections upload needs -f FILE"), stdout, stderr, usage)
 	case verb == "backtest" && rule == "" && pack == "":
 		return usageError(fmt.Errorf("detections backtest needs --rule or --pack"), stdout, stderr, usage)
+	case limit < 0:
+		return usageError(fmt.Errorf("--limit %d: want 0 (every detection) or more", limit), stdout, stderr, usage)
 	case output != "json" && output != "table":
 		return usageError(fmt.Errorf("--output %q: want json or table", output), stdout, stderr, usage)
 	}
@@ -100,7 +104,7 @@ func Detections(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err != nil {
 		return usageError(err, stdout, stderr, usage)
 	}
-	if err := runDetections(ctx, cl, verb, id, detectionArgs{file, rule, pack, status, since, until, note, output, async}, stdin, stdout, stderr); err != nil {
+	if err := runDetections(ctx, cl, verb, id, detectionArgs{file, rule, pack, status, since, until, note, output, async, limit}, stdin, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "auditstream: detections %s: %v\n", verb, err)
 		return exitError
 	}
@@ -110,6 +114,7 @@ func Detections(ctx context.Context, args []string, stdin io.Reader, stdout, std
 type detectionArgs struct {
 	file, rule, pack, status, since, until, note, output string
 	async                                                bool
+	limit                                                int
 }
 
 func runDetections(ctx context.Context, cl *client.Client, verb, id string, a detectionArgs, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -167,7 +172,7 @@ func runDetections(ctx context.Context, cl *client.Client, verb, id string, a de
 		return one(cl.SetDetectionRule(ctx, id, verb == "activate"))
 	case "list":
 		return rows("ID\tPUBLISHED\tLEVEL\tSTATUS\tCOUNT\tRULE\tTITLE", "id", "published", "level", "status", "count", "rule", "title")(
-			cl.ListDetections(ctx, client.DetectionQuery{Rule: a.rule, Status: a.status, Since: a.since}))
+			cl.ListDetections(ctx, client.DetectionQuery{Rule: a.rule, Status: a.status, Since: a.since, Limit: a.limit}))
 	case "get":
 		return one(cl.GetDetection(ctx, id))
 	case "ack", "close", "reopen":

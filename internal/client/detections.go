@@ -3,8 +3,10 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 )
 
 // Detections are kept as JSON objects by the client: the server's shapes
@@ -12,10 +14,15 @@ import (
 // come, so the CLI shows every field the server adds.
 
 // DetectionQuery filters ListDetections: rule id, triage status (OPEN,
-// ACKNOWLEDGED, CLOSED) and since (RFC 3339), each optional.
+// ACKNOWLEDGED, CLOSED) and since (RFC 3339), each optional; Limit bounds
+// how many detections are returned (0: every one).
 type DetectionQuery struct {
 	Rule, Status, Since string
+	Limit               int
 }
+
+// MaxDetectionsPage is the largest page GET /api/v1/detections answers.
+const MaxDetectionsPage = 1000
 
 // ListDetectionRules lists the detection rules the caller's org sees, each
 // with its status (loaded, refused with reason, no source, disabled) and
@@ -52,19 +59,24 @@ func (c *Client) SetDetectionRule(ctx context.Context, id string, on bool) (map[
 	return call[map[string]any](ctx, c, http.MethodPost, "/api/v1/detections/rules/"+url.PathEscape(id)+"/lifecycle/"+op, safeToResend, nil)
 }
 
-// ListDetections lists the caller's org's detections, newest first.
+// ListDetections lists the caller's org's detections, newest first, up to
+// q.Limit (0: every one), following the list's Link rel="next" pages.
 func (c *Client) ListDetections(ctx context.Context, q DetectionQuery) ([]map[string]any, error) {
+	if q.Limit < 0 {
+		return nil, fmt.Errorf("list detections: limit %d: want 0 (every one) or more", q.Limit)
+	}
 	v := url.Values{}
 	for k, s := range map[string]string{"rule": q.Rule, "status": q.Status, "since": q.Since} {
 		if s != "" {
 			v.Set(k, s)
 		}
 	}
-	path := "/api/v1/detections"
-	if len(v) > 0 {
-		path += "?" + v.Encode()
+	page := MaxDetectionsPage
+	if q.Limit > 0 {
+		page = min(q.Limit, MaxDetectionsPage)
 	}
-	return call[[]map[string]any](ctx, c, http.MethodGet, path, safeToResend, nil)
+	v.Set("limit", strconv.Itoa(page))
+	return getUpTo[map[string]any](ctx, c, "/api/v1/detections?"+v.Encode(), q.Limit)
 }
 
 // GetDetection returns one detection.

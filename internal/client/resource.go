@@ -67,6 +67,12 @@ const maxPages = 10000
 
 // getAll GETs a JSON array, following Link rel="next" to the same server.
 func getAll[T any](ctx context.Context, c *Client, path string) ([]T, error) {
+	return getUpTo[T](ctx, c, path, 0)
+}
+
+// getUpTo is getAll stopping once it has most items (0: no bound); it
+// returns at most most items.
+func getUpTo[T any](ctx context.Context, c *Client, path string, most int) ([]T, error) {
 	all := []T{}
 	next := c.url(path)
 	for range maxPages {
@@ -76,6 +82,9 @@ func getAll[T any](ctx context.Context, c *Client, path string) ([]T, error) {
 			return nil, err
 		}
 		all = append(all, page...)
+		if most > 0 && len(all) >= most {
+			return all[:most], nil
+		}
 		link := nextLink(h)
 		if link == "" || len(page) == 0 {
 			return all, nil

@@ -241,8 +241,9 @@ type DetectionBacktest struct {
 	// MaxEvents stops a backtest after it scanned this many of the org's
 	// events (default 50000000).
 	MaxEvents int `yaml:"maxEvents"`
-	// MaxConcurrentPerOrg is how many backtests of one org run at once;
-	// more are answered 429 (default 2).
+	// MaxConcurrentPerOrg is how many backtests of one org run at once in
+	// the cluster (every node should set the same); more are answered 429
+	// (default 2).
 	MaxConcurrentPerOrg int `yaml:"maxConcurrentPerOrg"`
 }
 

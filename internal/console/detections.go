@@ -188,7 +188,7 @@ func (c *Console) detectionsPage(w http.ResponseWriter, rc *reqCtx) {
 	}
 	d["Alerts"] = alerts
 	d["BacktestSince"] = c.d.Now().UTC().Add(-7 * 24 * time.Hour).Format("2006-01-02T15:04")
-	// The org's backtest jobs (kept an hour after they ended, in memory).
+	// The org's backtest jobs (kept 24 hours after they ended, in the cluster's KV).
 	var jobs []backtestJob
 	if _, err := c.call(rc, http.MethodGet, withOrg("/api/v1/detections/backtests", org), nil, &jobs); err != nil {
 		errs = append(errs, asAPIError(err).Error())

@@ -49,6 +49,7 @@ type API struct {
 	Now       func() time.Time
 
 	jobsOnce sync.Once
+	jobsErr  error
 }
 
 // Routes are the detections endpoints.
@@ -350,14 +351,22 @@ type backtestInput struct {
 	Until string `json:"until"`
 }
 
-// jobs is the backtest job runner.
-func (a *API) jobs() *BacktestJobs {
+// jobs is the backtest job runner (made with the default limits on the
+// journal's BucketBacktests at the first backtest when Backtests is nil).
+func (a *API) jobs() (*BacktestJobs, error) {
 	a.jobsOnce.Do(func() {
-		if a.Backtests == nil {
-			a.Backtests = NewBacktestJobs(BacktestJobsConfig{}, a.RunBacktest)
+		if a.Backtests != nil {
+			return
 		}
+		kv, err := a.Journal.KVWithTTL(context.Background(), BucketBacktests, DefaultBacktestKeep+DefaultBacktestTimeout)
+		if err != nil {
+			a.jobsErr = err
+			return
+		}
+		a.Backtests = NewBacktestJobs(context.Background(), BacktestJobsConfig{},
+			BacktestJobsDeps{Run: a.RunBacktest, KV: kv, Log: a.Log})
 	})
-	return a.Backtests
+	return a.Backtests, a.jobsErr
 }
 
 // RunBacktest runs one backtest over the API's journal and rules (the
@@ -367,30 +376,38 @@ func (a *API) RunBacktest(ctx context.Context, req BacktestRequest) (BacktestRes
 }
 
 // startJob starts the backtest a request asks for.
-func (a *API) startJob(r *http.Request, org string) (BacktestJob, error) {
+func (a *API) startJob(r *http.Request, org string) (*BacktestJobs, BacktestJob, error) {
 	req, err := a.backtestRequest(r, org)
 	if err != nil {
-		return BacktestJob{}, err
+		return nil, BacktestJob{}, err
 	}
-	job, err := a.jobs().Start(req)
+	jobs, err := a.jobs()
+	if err != nil {
+		return nil, BacktestJob{}, err
+	}
+	job, err := jobs.Start(r.Context(), req)
 	if errors.Is(err, ErrTooManyBacktests) {
-		return job, &httpapi.Error{Status: http.StatusTooManyRequests, Code: httpapi.CodeRateLimit,
+		return nil, job, &httpapi.Error{Status: http.StatusTooManyRequests, Code: httpapi.CodeRateLimit,
 			Summary: "API call exceeded rate limit due to too many requests.", RetryAfter: 5 * time.Second,
-			Causes: []string{fmt.Sprintf("at most %d backtests of an org run at once: wait for one to finish or cancel one", a.jobs().cfg.PerOrg)}}
+			Causes: []string{fmt.Sprintf("at most %d backtests of an org run at once: wait for one to finish or cancel one", jobs.PerOrg())}}
 	}
-	return job, err
+	return jobs, job, err
 }
 
 // backtest runs a backtest as a job and answers with its result once it
 // ended (bounded like every job; a client that goes away cancels it).
 func (a *API) backtest(w http.ResponseWriter, r *http.Request, _ auth.Token, org string) error {
-	job, err := a.startJob(r, org)
+	jobs, job, err := a.startJob(r, org)
 	if err != nil {
 		return err
 	}
-	job, _ = a.jobs().Wait(r.Context(), org, job.ID)
+	if job, err = jobs.Wait(r.Context(), org, job.ID); err != nil {
+		return err
+	}
 	if job.Status == JobRunning {
-		job, _ = a.jobs().Cancel(context.WithoutCancel(r.Context()), org, job.ID)
+		if job, err = jobs.Cancel(context.WithoutCancel(r.Context()), org, job.ID); err != nil {
+			return err
+		}
 	}
 	if job.Status == JobFailed {
 		return errors.New("backtest: " + job.Error)
@@ -400,7 +417,7 @@ func (a *API) backtest(w http.ResponseWriter, r *http.Request, _ auth.Token, org
 }
 
 func (a *API) startBacktest(w http.ResponseWriter, r *http.Request, _ auth.Token, org string) error {
-	job, err := a.startJob(r, org)
+	_, job, err := a.startJob(r, org)
 	if err != nil {
 		return err
 	}
@@ -410,25 +427,47 @@ func (a *API) startBacktest(w http.ResponseWriter, r *http.Request, _ auth.Token
 }
 
 func (a *API) listBacktests(w http.ResponseWriter, r *http.Request, _ auth.Token, org string) error {
-	httpapi.WriteJSON(w, http.StatusOK, a.jobs().List(org))
+	jobs, err := a.jobs()
+	if err != nil {
+		return err
+	}
+	list, err := jobs.List(r.Context(), org)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, list)
 	return nil
 }
 
 func (a *API) getBacktest(w http.ResponseWriter, r *http.Request, _ auth.Token, org string) error {
-	job, ok := a.jobs().Get(org, r.PathValue("id"))
-	if !ok {
+	jobs, err := a.jobs()
+	if err != nil {
+		return err
+	}
+	job, err := jobs.Get(r.Context(), org, r.PathValue("id"))
+	if errors.Is(err, ErrBacktestNotFound) {
 		return notFound("Backtest", r.PathValue("id"))
+	}
+	if err != nil {
+		return err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, job)
 	return nil
 }
 
 func (a *API) cancelBacktest(w http.ResponseWriter, r *http.Request, _ auth.Token, org string) error {
+	jobs, err := a.jobs()
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	job, ok := a.jobs().Cancel(ctx, org, r.PathValue("id"))
-	if !ok {
+	job, err := jobs.Cancel(ctx, org, r.PathValue("id"))
+	if errors.Is(err, ErrBacktestNotFound) {
 		return notFound("Backtest", r.PathValue("id"))
+	}
+	if err != nil {
+		return err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, job)
 	return nil

@@ -27,7 +27,7 @@ if (box) {
           p.setAttribute('role', 'alert');
           p.textContent = res.redirected
             ? 'Your session has ended: sign in again to follow the backtest.'
-            : 'The backtest is no longer known to this server (a job is kept an hour after it ended, on the node that ran it).';
+            : 'The backtest is no longer known (a job is kept 24 hours after it ended).';
           box.append(p);
           return;
         }
