@@ -86,11 +86,12 @@ func startApp(t *testing.T, cfg config.Config) *running {
 		t.Fatalf("run: %v", err)
 	}
 	// The query index reads the journal at start (query.index on
-	// /readyz): tests begin once it has.
+	// /readyz): tests begin once it has. A test's journal of 250,000
+	// events took over 20 s under -race on a busy CI machine.
 	wait.Eventually(t, "the query index to catch up", func() bool {
 		_, body := r.call("GET", "/readyz", testAdmin, nil)
 		return !strings.Contains(body, query.ConditionIndex)
-	}, wait.Within(20*time.Second), wait.Every(20*time.Millisecond))
+	}, wait.Within(90*time.Second), wait.Every(20*time.Millisecond))
 	return r
 }
 
