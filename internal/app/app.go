@@ -73,6 +73,11 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 		return fmt.Errorf("listen: %w", err)
 	}
 	defer ln.Close()
+	// A default publicUrl of a listen address with port 0 names port 0:
+	// the links in answers (Okta's Link paging) name the bound port.
+	if _, port, err := net.SplitHostPort(cfg.Listen); err == nil && port == "0" && cfg.Query.PublicURL == config.DefaultPublicURL(cfg.Listen) {
+		cfg.Query.PublicURL = config.DefaultPublicURL(ln.Addr().String())
+	}
 
 	// The secret keys are read before the journal is touched, so a bad key
 	// file changes nothing.

@@ -131,3 +131,23 @@ func testConfig(dir string) config.Config {
 	cfg.ShutdownTimeout = config.Duration(5 * time.Second)
 	return cfg
 }
+
+// With listen port 0 and no query.publicUrl, the links in answers name
+// the port the service is bound to (they named port 0).
+func TestLinksNameTheBoundPort(t *testing.T) {
+	r := startApp(t, testConfig(""))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, r.base+"/api/v1/logs?limit=1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "SSWS "+testAdmin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	links := strings.Join(resp.Header.Values("Link"), ", ")
+	if !strings.Contains(links, "<"+r.base+"/api/v1/logs") {
+		t.Errorf("links: got %q, want them under %s", links, r.base)
+	}
+}

@@ -624,7 +624,7 @@ func (c Config) WithDefaults() Config {
 	// Links in answers are built from publicUrl, never from the request's
 	// Host: by default the listen address, an unspecified host made
 	// loopback.
-	str(&c.Query.PublicURL, "http://"+publicHost(c.Listen))
+	str(&c.Query.PublicURL, DefaultPublicURL(c.Listen))
 	dur(&c.Query.Timeout, query.DefaultTimeout)
 	num(&c.Query.RateLimitPerMinute, query.DefaultRateLimit)
 
@@ -674,6 +674,11 @@ func (c Config) WithDefaults() Config {
 
 // publicHost turns a listen address into one a client can reach: an
 // unspecified host becomes loopback.
+// DefaultPublicURL is query.publicUrl when none is set: http:// and the
+// listen address, an unspecified host made loopback. With port 0 it is
+// only known once the listener is bound (app.Run asks again then).
+func DefaultPublicURL(listen string) string { return "http://" + publicHost(listen) }
+
 func publicHost(listen string) string {
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
