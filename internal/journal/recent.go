@@ -122,10 +122,17 @@ func (p *Partition) readMessages(ctx context.Context, cfg jetstream.OrderedConsu
 	if err != nil {
 		return fmt.Errorf("read the journal: %w", err)
 	}
+	return readConsumer(ctx, c, last, fn)
+}
+
+// readConsumer is readMessages' loop over the consumer it created.
+func readConsumer(ctx context.Context, c jetstream.Consumer, last uint64,
+	fn func(m jetstream.Msg, md *jetstream.MsgMetadata) bool) error {
 	// The messages that matched when the consumer was created are all
 	// there is to read up to last (later ones have higher sequences).
 	pending := c.CachedInfo().NumPending
 	read := uint64(0)
+	heard := time.Now()
 	for read < pending {
 		batch, err := c.Fetch(500, jetstream.FetchMaxWait(200*time.Millisecond))
 		if err != nil {
@@ -146,12 +153,35 @@ func (p *Partition) readMessages(ctx context.Context, cfg jetstream.OrderedConsu
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
 			return fmt.Errorf("read the journal: %w", err)
 		}
-		if n == 0 {
+		if n > 0 {
+			heard = time.Now()
+			continue
+		}
+		// Nothing within the wait: a busy server (a block loaded from
+		// disk, a loaded machine) rather than the end, unless the
+		// consumer has nothing left (messages removed since it was
+		// created). Returning here read part of the range as if it were
+		// all of it (a backtest ended early as succeeded).
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ci, err := c.Info(ctx)
+		if err != nil {
+			return fmt.Errorf("read the journal: %w", err)
+		}
+		if ci.NumPending == 0 {
 			return nil
+		}
+		if time.Since(heard) > scanStall {
+			return fmt.Errorf("read the journal: no message for %s with %d still pending", scanStall, ci.NumPending)
 		}
 	}
 	return nil
 }
+
+// scanStall is how long readMessages waits for the next message the
+// consumer says is pending before it fails.
+const scanStall = 30 * time.Second
 
 // RecentUUIDs returns the uuids of org's events that arrived since the
 // given time with the given envelope source, oldest first, at most max of

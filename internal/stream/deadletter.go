@@ -62,6 +62,7 @@ func ListDeadLetters(ctx context.Context, j *journal.Journal, id string, limit i
 	if err != nil {
 		return nil, fmt.Errorf("read dead letters: %w", err)
 	}
+	heard := time.Now()
 	for uint64(len(out)) < pending && len(out) < limit {
 		want := min(limit-len(out), int(pending)-len(out), 500)
 		batch, err := c.Fetch(want, jetstream.FetchMaxWait(time.Second))
@@ -80,8 +81,22 @@ func ListDeadLetters(ctx context.Context, j *journal.Journal, id string, limit i
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
 			return nil, fmt.Errorf("read dead letters: %w", err)
 		}
-		if n == 0 {
+		if n > 0 {
+			heard = time.Now()
+			continue
+		}
+		// Nothing within the wait: the end only when the consumer has
+		// nothing left (a busy server otherwise; listing fewer letters
+		// than there are would hide some).
+		ci, err := c.Info(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read dead letters: %w", err)
+		}
+		if ci.NumPending == 0 {
 			break
+		}
+		if time.Since(heard) > 30*time.Second {
+			return nil, fmt.Errorf("read dead letters: no message for 30s with %d still pending", ci.NumPending)
 		}
 	}
 	return out, nil
