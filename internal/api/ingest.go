@@ -98,15 +98,18 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, tok auth.Token) 
 	}
 	res, err := s.d.Journal.Append(ctx, evs)
 	var fullErr error
-	if errors.Is(err, journal.ErrFull) && s.d.Retention != nil {
-		// Retention purges what it may, then the append is tried once
-		// more; events stored the first time come back as duplicates.
-		if fullErr = s.d.Retention.MakeRoom(ctx); fullErr == nil {
-			first := res
-			res, err = s.d.Journal.Append(ctx, evs)
-			res.Stored += first.Stored
-			res.Duplicates -= min(first.Stored, res.Duplicates)
+	// Retention purges what it may, then the append is tried again;
+	// events stored by an earlier try come back as duplicates. A few
+	// tries: a check that was running when the append failed answers for
+	// it, and may have measured the journal before it filled.
+	for try := 0; try < makeRoomTries && errors.Is(err, journal.ErrFull) && s.d.Retention != nil; try++ {
+		if fullErr = s.d.Retention.MakeRoom(ctx); fullErr != nil {
+			break
 		}
+		first := res
+		res, err = s.d.Journal.Append(ctx, evs)
+		res.Stored += first.Stored
+		res.Duplicates -= min(first.Stored, res.Duplicates)
 	}
 	if errors.Is(err, journal.ErrFull) {
 		s.d.Log.Warn("journal full; ingest refused", "org", org, "events", len(evs), "stored", res.Stored, "err", err)
@@ -123,6 +126,10 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, tok auth.Token) 
 	httpapi.WriteJSON(w, http.StatusAccepted, httpapi.PushResult{Accepted: res.Stored, Duplicates: res.Duplicates})
 	return nil
 }
+
+// makeRoomTries bounds how often an append refused as full is tried again
+// after retention made room.
+const makeRoomTries = 3
 
 // readEvents reads and validates the events of an ingest request: the
 // body (gzip or not, within the size limits) and every event in it, all

@@ -280,6 +280,10 @@ type reader struct {
 // journal.maxBytes; the blocked state and the warnings follow the fullest.
 // r.mu is held.
 func (r *Retention) check(ctx context.Context, cause checkCause) error {
+	// lastAt is when the check measured the journal, not when it ended:
+	// an append refused while a check ran may have filled the journal
+	// after the check looked, and that check does not answer for it.
+	measured := time.Now()
 	urgent := cause == refused
 	parts := r.cfg.Journal.Partitions()
 	var blockers []Blocker
@@ -305,7 +309,7 @@ func (r *Retention) check(ctx context.Context, cause checkCause) error {
 	}
 	u := worst
 	r.setBlocked(ctx, blockers, u)
-	r.lastAt, r.lastErr = time.Now(), nil
+	r.lastAt, r.lastErr = measured, nil
 	if len(blockers) > 0 || full {
 		r.lastErr = &FullError{Blockers: slices.Clone(blockers), Usage: u}
 	}

@@ -61,10 +61,12 @@ func (re *retEnv) ingest(org string, n int) ([]string, error) {
 			return stored, err
 		}
 		_, err := re.j.Append(re.t.Context(), []event.Record{ev})
-		if errors.Is(err, journal.ErrFull) {
-			if err = re.ret.MakeRoom(re.t.Context()); err == nil {
-				_, err = re.j.Append(re.t.Context(), []event.Record{ev})
+		// As the ingest API does (api.makeRoomTries).
+		for try := 0; try < 3 && errors.Is(err, journal.ErrFull); try++ {
+			if err = re.ret.MakeRoom(re.t.Context()); err != nil {
+				break
 			}
+			_, err = re.j.Append(re.t.Context(), []event.Record{ev})
 		}
 		if err != nil {
 			return stored, err
