@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,15 +13,18 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/activity"
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // BenchmarkConsolePages times each console page, server side, over a
@@ -29,10 +33,16 @@ import (
 // within a day or two, since the pages' presets are relative to now). It
 // runs the real serve (app.Run) on that data directory, signs in with the
 // admin token and GETs each page over loopback HTTP: the time per op is
-// the server's time plus one loopback round trip.
+// the server's time plus one loopback round trip. -console.refold deletes
+// the activity bucket of a kept directory first, so that serve folds the
+// whole journal again (profiles written by an older release gain what
+// the fold keeps now, e.g. dailyCounts), and waits for the fold to reach
+// the journal's end before timing the pages. Pages that answer a POST
+// (source Verify) are timed with the session's CSRF token.
 var (
 	consoleBenchEvents = flag.Int("console.events", 1_000_000, "events in the console benchmark journal")
 	consoleBenchDir    = flag.String("console.dir", "", "keep the console benchmark journal here and reuse it")
+	consoleBenchRefold = flag.Bool("console.refold", false, "delete the activity profiles so that serve folds the journal again")
 )
 
 func BenchmarkConsolePages(b *testing.B) {
@@ -40,7 +50,7 @@ func BenchmarkConsolePages(b *testing.B) {
 	if dir == "" {
 		dir = b.TempDir()
 	}
-	if err := fillConsoleBench(b, dir, *consoleBenchEvents); err != nil {
+	if err := fillConsoleBench(b, dir, *consoleBenchEvents, *consoleBenchRefold); err != nil {
 		b.Fatal(err)
 	}
 	cfg := testConfig(dir)
@@ -50,7 +60,7 @@ func BenchmarkConsolePages(b *testing.B) {
 	r := startBench(b, cfg)
 	b.Logf("serve ready (query index rebuilt) in %s", time.Since(start).Round(time.Millisecond))
 
-	c, _ := benchSignIn(b, r.base)
+	c, csrf := benchSignIn(b, r.base)
 	// A stream, so the streams pages have a row with a status.
 	code, body := benchCall(b, r.base, "POST", "/api/v1/logStreams?verify=false",
 		`{"type":"file","name":"bench-`+strconv.FormatInt(time.Now().UnixNano(), 36)+`","status":"INACTIVE","settings":{"dir":"`+b.TempDir()+`"}}`)
@@ -60,6 +70,20 @@ func BenchmarkConsolePages(b *testing.B) {
 	var stream struct{ ID string }
 	if err := json.Unmarshal([]byte(body), &stream); err != nil || stream.ID == "" {
 		b.Fatalf("create stream: no id in %s (%v)", body, err)
+	}
+	// A receiver, so the source pages have one to show.
+	code, body = benchCall(b, r.base, "POST", "/api/v1/sources",
+		`{"type":"eventbridge","name":"bench-`+strconv.FormatInt(time.Now().UnixNano(), 36)+`","org":"default","settings":{"auth":{"type":"API_KEY"}}}`)
+	var src struct{ ID string }
+	if err := json.Unmarshal([]byte(body), &src); err != nil || code != 200 || src.ID == "" {
+		b.Fatalf("create source: %d %s", code, body)
+	}
+	var rules []struct {
+		ID   string
+		Pack string
+	}
+	if code, body := benchCall(b, r.base, "GET", "/api/v1/detections/rules?org=default", ""); code != 200 || json.Unmarshal([]byte(body), &rules) != nil || len(rules) == 0 {
+		b.Fatalf("list rules: %d %s", code, body)
 	}
 	pattern := url.QueryEscape(`{"detail":{"eventType":[{"prefix":"app.family1."}]}}`)
 	pages := []struct{ name, path string }{
@@ -81,6 +105,25 @@ func BenchmarkConsolePages(b *testing.B) {
 		{"user-search-login", "/console/users?org=default&q=user42@example.com"},
 		{"native-rule-new", "/console/detections/rules/new?org=default"},
 		{"filter-preview-100-30d", "/console/filter/preview?n=100&range=30d&pattern=" + pattern},
+		{"filter-preview-100-24h", "/console/filter/preview?n=100&range=24h&pattern=" + pattern},
+		{"filter-preview-1000-7d", "/console/filter/preview?n=1000&range=7d&pattern=" + pattern},
+		{"streams-new", "/console/streams/new"},
+		{"stream-edit", "/console/streams/" + url.PathEscape(stream.ID) + "/edit"},
+		{"logs-tail", "/console/logs/tail?since=" + url.QueryEscape(time.Now().Add(-time.Minute).UTC().Format(time.RFC3339Nano))},
+		{"source-detail", "/console/sources/" + url.PathEscape(src.ID)},
+		{"source-progress", "/console/sources/" + url.PathEscape(src.ID) + "/progress"},
+		{"source-edit", "/console/sources/" + url.PathEscape(src.ID) + "/edit"},
+		{"sources-new", "/console/sources/new?type=eventbridge"},
+		{"rule-detail", "/console/detections/rules/" + url.PathEscape(rules[0].ID) + "?org=default"},
+		{"user-search-id", "/console/users?org=default&q=00u42"},
+	}
+	// The presets are relative to now; a kept journal ends when it was
+	// filled: the keyword search also over the last hour of the fill.
+	if st, err := os.ReadFile(dir + "/console-bench-end"); err == nil {
+		if end, err := time.Parse(time.RFC3339, string(st)); err == nil {
+			pages = append(pages, struct{ name, path string }{"logs-keyword-fill-last-hour", "/console/logs?q=user42&since=" +
+				url.QueryEscape(end.Add(-time.Hour).Format(time.RFC3339)) + "&until=" + url.QueryEscape(end.Format(time.RFC3339))})
+		}
 	}
 	// A backtest job's page: a job of the whole journal, cancelled at once
 	// (a running one would compete with the pages for the CPU).
@@ -92,12 +135,19 @@ func BenchmarkConsolePages(b *testing.B) {
 	if code, body := benchCall(b, r.base, "POST", "/api/v1/detections/backtests/"+job.ID+"/cancel?org=default", ""); code != 200 {
 		b.Fatalf("cancel the backtest: %d %s", code, body)
 	}
-	pages = append(pages, struct{ name, path string }{"backtest-job", "/console/detections/backtests/" + job.ID + "?org=default"})
-	// The user pages need the activity fold to have read the journal.
+	pages = append(pages, struct{ name, path string }{"backtest-job", "/console/detections/backtests/" + job.ID + "?org=default"},
+		struct{ name, path string }{"backtest-progress", "/console/detections/backtests/" + job.ID + "/progress?org=default"})
+	// The user pages need the activity fold to have read the journal; a
+	// refold waits for its end: the last actor of the fill (each of the
+	// 10,000 actors has events/10,000 events) has all of them.
 	foldStart := time.Now()
+	user, want := "00u42", `"asActor":0,`
+	if *consoleBenchRefold {
+		user, want = "00u9999", `"asActor":`+strconv.Itoa(*consoleBenchEvents/10000)+`,`
+	}
 	for {
-		code, body := benchCall(b, r.base, "GET", "/api/v1/activity/users/00u42?org=default", "")
-		if code == 200 && !strings.Contains(body, `"asActor":0,`) {
+		code, body := benchCall(b, r.base, "GET", "/api/v1/activity/users/"+user+"?org=default", "")
+		if code == 200 && strings.Contains(body, want) == *consoleBenchRefold {
 			break
 		}
 		if time.Since(foldStart) > 30*time.Minute {
@@ -105,7 +155,10 @@ func BenchmarkConsolePages(b *testing.B) {
 		}
 		time.Sleep(time.Second)
 	}
-	b.Logf("activity fold reached user 00u42 after %s", time.Since(foldStart).Round(time.Millisecond))
+	b.Logf("activity fold reached user %s after %s", user, time.Since(foldStart).Round(time.Millisecond))
+	if _, body := benchCall(b, r.base, "GET", "/api/v1/activity/users/00u42?org=default", ""); !strings.Contains(body, `"dailyCounts"`) {
+		b.Logf("user 00u42's profile has no dailyCounts (folded by an older release): its page reads the user's events for the chart")
+	}
 	for _, p := range pages {
 		b.Run(p.name, func(b *testing.B) {
 			for b.Loop() {
@@ -121,6 +174,23 @@ func BenchmarkConsolePages(b *testing.B) {
 			}
 		})
 	}
+	// Source Verify: the add form posted with step=verify (the API's dry
+	// run; a receiver's settings are checked, nothing is stored).
+	b.Run("source-verify", func(b *testing.B) {
+		form := url.Values{"csrf": {csrf}, "type": {"eventbridge"}, "name": {"bench-verify"}, "org": {"default"},
+			"s.auth.type": {"API_KEY"}, "step": {"verify"}}
+		for b.Loop() {
+			resp, err := c.PostForm(r.base+"/console/sources/new", form)
+			if err != nil {
+				b.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || !strings.Contains(string(body), "Nothing was stored") {
+				b.Fatalf("verify: %d %s", resp.StatusCode, body)
+			}
+		}
+	})
 }
 
 // startBench is startApp for a benchmark.
@@ -169,21 +239,33 @@ func benchSignIn(b *testing.B, base string) (*http.Client, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		b.Fatalf("sign in: %d", resp.StatusCode)
 	}
-	return c, ""
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
+	if m == nil {
+		b.Fatalf("sign in: no CSRF token in %s", page)
+	}
+	return c, string(m[1])
 }
 
 // fillConsoleBench appends events up to n into the journal in dir (the
-// default org), published over the 7 days before now.
-func fillConsoleBench(b *testing.B, dir string, n int) error {
+// default org), published over the 7 days before now; refold deletes the
+// activity bucket (the profiles and the fold's checkpoint).
+func fillConsoleBench(b *testing.B, dir string, n int, refold bool) error {
 	j, err := journal.Open(b.Context(), journal.Options{DataDir: dir, MaxBytes: -1, DuplicateWindow: time.Second}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
 	defer j.Close()
+	if refold {
+		if err := j.JetStream().DeleteKeyValue(b.Context(), activity.Bucket); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
+			return fmt.Errorf("delete the activity bucket: %w", err)
+		}
+		b.Logf("activity bucket %s deleted: serve folds the journal again", activity.Bucket)
+	}
 	have := 0
 	if err := j.Scan(b.Context(), "", journal.ScanFrom{}, func(recs []event.Record, _ uint64, _ time.Time) bool {
 		have += len(recs)
