@@ -161,16 +161,23 @@ func BenchmarkConsolePages(b *testing.B) {
 	}
 	for _, p := range pages {
 		b.Run(p.name, func(b *testing.B) {
+			var body []byte
 			for b.Loop() {
 				resp, err := c.Get(r.base + p.path)
 				if err != nil {
 					b.Fatal(err)
 				}
-				body, _ := io.ReadAll(resp.Body)
+				body, _ = io.ReadAll(resp.Body)
 				resp.Body.Close()
 				if resp.StatusCode != 200 || strings.Contains(string(body), `role="alert"`) {
 					b.Fatalf("%s: %d %s", p.path, resp.StatusCode, body)
 				}
+			}
+			// What a System Log page showed: rows, and whether its search
+			// stopped at the table's budget or left the chart out.
+			if strings.HasPrefix(p.path, "/console/logs?") {
+				b.Logf("%s: %d rows, search stopped: %t, chart left out: %t", p.name, strings.Count(string(body), "<tr><td>"),
+					strings.Contains(string(body), `id="search-stopped"`), strings.Contains(string(body), `id="histogram-slow"`))
 			}
 		})
 	}
