@@ -43,6 +43,7 @@ var (
 	consoleBenchEvents = flag.Int("console.events", 1_000_000, "events in the console benchmark journal")
 	consoleBenchDir    = flag.String("console.dir", "", "keep the console benchmark journal here and reuse it")
 	consoleBenchRefold = flag.Bool("console.refold", false, "delete the activity profiles so that serve folds the journal again")
+	consoleBenchDets   = flag.Int("console.detections", 0, "raise this many detections (a native rule, events through the API) before timing the detection pages")
 )
 
 func BenchmarkConsolePages(b *testing.B) {
@@ -56,6 +57,10 @@ func BenchmarkConsolePages(b *testing.B) {
 	cfg := testConfig(dir)
 	cfg.Journal.MaxBytes = -1
 	cfg.Query.RateLimitPerMinute = -1
+	if *consoleBenchDets > 0 {
+		// Events ingested through the API are Okta's for the rules.
+		cfg.Detections.Logsources = []config.DetectionLogsource{{Product: "okta", Sources: []string{"auditstream."}}}
+	}
 	start := time.Now()
 	r := startBench(b, cfg)
 	b.Logf("serve ready (query index rebuilt) in %s", time.Since(start).Round(time.Millisecond))
@@ -124,6 +129,9 @@ func BenchmarkConsolePages(b *testing.B) {
 			pages = append(pages, struct{ name, path string }{"logs-keyword-fill-last-hour", "/console/logs?q=user42&since=" +
 				url.QueryEscape(end.Add(-time.Hour).Format(time.RFC3339)) + "&until=" + url.QueryEscape(end.Format(time.RFC3339))})
 		}
+	}
+	if n := *consoleBenchDets; n > 0 {
+		pages = append(pages, benchDetections(b, r.base, n)...)
 	}
 	// A backtest job's page: a job of the whole journal, cancelled at once
 	// (a running one would compete with the pages for the CPU).
@@ -311,4 +319,81 @@ func fillConsoleBench(b *testing.B, dir string, n int, refold bool) error {
 	}
 	b.Logf("loaded %d events in %s", n-have, time.Since(start).Round(time.Second))
 	return nil
+}
+
+// benchDetections raises n detections in the default org (a native rule
+// of its own, one event each through POST /api/v1/events), waits for
+// them and returns the detection pages to time: the list's second page
+// and a detection's page.
+func benchDetections(b *testing.B, base string, n int) []struct{ name, path string } {
+	id := "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	rule := "title: Bench detection\nid: " + id + "\nlevel: low\nmatch: {detail: {eventType: [bench.detect]}}\nsuppress: {for: '0'}\n"
+	req, _ := http.NewRequest("POST", base+"/api/v1/detections/rules?org=default", strings.NewReader(rule))
+	req.Header.Set("Authorization", "SSWS "+testAdmin)
+	req.Header.Set("Content-Type", "application/yaml")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b.Fatalf("upload the rule: %d %s", resp.StatusCode, out)
+	}
+	start := time.Now()
+	now := time.Now().UTC()
+	for i := 0; i < n; i += 100 {
+		var evs []string
+		for k := i; k < min(n, i+100); k++ {
+			evs = append(evs, fmt.Sprintf(`{"uuid":"%s-%06d","eventType":"bench.detect","published":%q,"actor":{"id":"00u%d","type":"User","alternateId":"user%d@example.com"},"outcome":{"result":"SUCCESS"}}`,
+				id, k, now.Add(-time.Duration(n-k)*time.Second).Format(time.RFC3339Nano), k%10000, k%10000))
+		}
+		if code, body := benchCall(b, base, "POST", "/api/v1/events", "["+strings.Join(evs, ",")+"]"); code != 202 {
+			b.Fatalf("ingest: %d %s", code, body)
+		}
+	}
+	var dets []struct{ ID string }
+	for {
+		code, body := benchCall(b, base, "GET", "/api/v1/detections?org=default&limit=1000&rule="+id, "")
+		dets = nil
+		if code == 200 && json.Unmarshal([]byte(body), &dets) == nil && len(dets) >= n {
+			break
+		}
+		if time.Since(start) > 10*time.Minute {
+			b.Fatalf("%d of %d detections after 10 minutes", len(dets), n)
+		}
+		time.Sleep(time.Second)
+	}
+	b.Logf("%d detections raised in %s", n, time.Since(start).Round(time.Millisecond))
+	req, _ = http.NewRequest("GET", base+"/api/v1/detections?org=default&limit=100", nil)
+	req.Header.Set("Authorization", "SSWS "+testAdmin)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp.Body.Close()
+	after := nextAfterLink(resp.Header)
+	if after == "" {
+		b.Fatalf("the detections list has no next page: %v", resp.Header)
+	}
+	return []struct{ name, path string }{
+		{"detections-with-" + strconv.Itoa(n), "/console/detections?org=default"},
+		{"detections-page-2", "/console/detections?org=default&after=" + url.QueryEscape(after)},
+		{"detection-detail", "/console/detections/alerts/" + url.PathEscape(dets[n/2].ID) + "?org=default"},
+		{"rule-detail-with-detections", "/console/detections/rules/" + url.PathEscape(id) + "?org=default"},
+	}
+}
+
+// nextAfterLink is the after parameter of h's rel="next" link.
+func nextAfterLink(h http.Header) string {
+	for _, l := range h.Values("Link") {
+		target, rel, _ := strings.Cut(l, ";")
+		if !strings.Contains(rel, `rel="next"`) {
+			continue
+		}
+		if u, err := url.Parse(strings.Trim(strings.TrimSpace(target), "<>")); err == nil {
+			return u.Query().Get("after")
+		}
+	}
+	return ""
 }
