@@ -281,12 +281,23 @@ func fillConsoleBench(b *testing.B, dir string, n int, refold bool) error {
 		}
 		b.Logf("activity bucket %s deleted: serve folds the journal again", activity.Bucket)
 	}
-	have := 0
+	msgs, _, err := j.Info(b.Context())
+	if err != nil {
+		return err
+	}
+	have, read := 0, uint64(0)
 	if err := j.Scan(b.Context(), "", journal.ScanFrom{}, func(recs []event.Record, _ uint64, _ time.Time) bool {
 		have += len(recs)
+		read++
 		return true
 	}); err != nil {
 		return err
+	}
+	// Scan can end early without an error (a fetch that got no message
+	// within its wait, on a loaded machine): appending then would add
+	// events to a journal that already has them all.
+	if read < msgs {
+		return fmt.Errorf("the scan of the journal read %d of its %d messages (%d events): not appending to it", read, msgs, have)
 	}
 	if have >= n {
 		b.Logf("journal in %s holds %d events", dir, have)
