@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/query"
 )
 
 // logEvent is what the table shows of an event; Raw is all of it.
@@ -197,13 +198,27 @@ func (c *Console) logsPage(w http.ResponseWriter, rc *reqCtx) {
 	if !keywords {
 		go hist()
 	}
+	// The table's query has a scan budget: over a sparse range (a
+	// keyword, which the index cannot answer, reads every event of it) it
+	// answers with the matches found within it and a next link that
+	// searches on from where it stopped, so the page's time does not grow
+	// with the range.
 	var raw []json.RawMessage
-	res, err := c.call(rc, http.MethodGet, lq.api(pageSize, lq.After), nil, &raw)
+	trc := *rc
+	trc.r = rc.r.WithContext(query.WithScanBudget(rc.r.Context(), tableBudget))
+	res, err := c.call(&trc, http.MethodGet, lq.api(pageSize, lq.After), nil, &raw)
+	stopped := err == nil && res.Header.Get(query.ScanStoppedHeader) != ""
 	if keywords {
-		if err == nil && lq.After == "" && len(raw) < pageSize {
+		switch {
+		case stopped:
+			// The range is not read whole: a second read for the chart
+			// would take as long again.
+			herr = context.DeadlineExceeded
+			close(hdone)
+		case err == nil && lq.After == "" && len(raw) < pageSize:
 			hraw = raw // every match of the range
 			close(hdone)
-		} else {
+		default:
 			go hist()
 		}
 	}
@@ -214,8 +229,11 @@ func (c *Console) logsPage(w http.ResponseWriter, rc *reqCtx) {
 	}
 	evs := decodeEvents(raw)
 	d["Events"] = evs
-	if a := nextAfter(res.Header); a != "" && len(raw) == pageSize {
+	if a := nextAfter(res.Header); a != "" && (len(raw) == pageSize || stopped) {
 		d["Next"] = lq.link("/console/logs", map[string]string{"after": a})
+		if stopped {
+			d["Stopped"] = tableBudget.String()
+		}
 	}
 	if lq.After != "" {
 		d["First"] = lq.link("/console/logs", nil)
@@ -235,6 +253,10 @@ func (c *Console) logsPage(w http.ResponseWriter, rc *reqCtx) {
 }
 
 const (
+	// tableBudget is the table's scan budget (query.WithScanBudget): past
+	// it the page shows the matches found so far and a link that searches
+	// on.
+	tableBudget = 200 * time.Millisecond
 	// histBudget bounds the histogram's query, so that a range whose
 	// matches are sparse (each read from the journal) does not hold the
 	// page: past it the page says the chart was left out.

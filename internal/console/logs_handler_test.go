@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/query"
 )
 
 // TestLogsKeywordHistogram: a keyword search's histogram is drawn from the
@@ -93,5 +95,51 @@ func TestUserPageNewestBeforeChart(t *testing.T) {
 		if !strings.Contains(w.Body.String(), fmt.Sprintf("newest-%d", i)) {
 			t.Errorf("the page does not list event newest-%d", i)
 		}
+	}
+}
+
+// TestLogsStoppedSearch: when the table's query stops at its scan budget
+// (the API's query.ScanStoppedHeader, with a next link), the page shows
+// the matches found so far, says the search stopped, links to search on
+// from there, and reads the range no second time for the histogram.
+func TestLogsStoppedSearch(t *testing.T) {
+	now := time.Now().UTC()
+	for _, tc := range []struct {
+		name    string
+		matches int
+	}{{"some matches so far", 3}, {"none so far", 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newHandlerEnv(t, acmeManager, func(c apiCall) (int, http.Header, string) {
+				if c.Path != "/api/v1/logs" {
+					return http.StatusNotFound, nil, `{}`
+				}
+				var evs []string
+				for i := range tc.matches {
+					evs = append(evs, fmt.Sprintf(`{"uuid":"u%d","published":%q,"eventType":"a","actor":{"id":"00u42"}}`,
+						i, now.Add(-time.Duration(i+1)*time.Minute).Format(time.RFC3339)))
+				}
+				h := http.Header{query.ScanStoppedHeader: {"200ms"}, "Link": {`<http://x/api/v1/logs?after=c1>; rel="next"`}}
+				return http.StatusOK, h, "[" + strings.Join(evs, ",") + "]"
+			})
+			w := e.do(http.MethodGet, "/console/logs?q=user42&preset=24h", nil)
+			if w.Code != http.StatusOK {
+				t.Fatalf("got status %d, want 200: %s", w.Code, w.Body)
+			}
+			body := w.Body.String()
+			if got := len(e.api.made(http.MethodGet, "/api/v1/logs")); got != 1 {
+				t.Errorf("System Log API calls: got %d, want 1 (no histogram read)", got)
+			}
+			for _, want := range []string{`id="search-stopped"`, `id="search-on"`, "after=c1", `id="histogram-slow"`} {
+				if !strings.Contains(body, want) {
+					t.Errorf("the page has no %s", want)
+				}
+			}
+			if strings.Contains(body, `id="no-events"`) {
+				t.Error(`the page says "No events match." of a search that stopped`)
+			}
+			if tc.matches > 0 && !strings.Contains(body, `u0`) {
+				t.Errorf("the table does not show the match u0")
+			}
+		})
 	}
 }

@@ -209,6 +209,9 @@ type request struct {
 type page struct {
 	items []item
 	next  *cursor
+	// stopped: a bounded page that stopped at its scan budget
+	// (WithScanBudget) before it was full.
+	stopped bool
 }
 
 func (e *Engine) matches(r *request, data []byte) bool {
@@ -486,8 +489,24 @@ func (e *Engine) bounded(ctx context.Context, r *request) (page, error) {
 	// that sparse matches are searched readAhead messages at a time, not
 	// one message after another.
 	chunk := readAhead
+	// With a scan budget, the search stops once it has run out, between
+	// two reads, and answers with what it found: its next cursor is the
+	// last event examined (matching or not), so the next page goes on
+	// from there.
+	var (
+		stopAt  time.Time
+		seen    *item // the last event examined, in the query's order
+		stopped bool
+	)
+	if d := scanBudget(ctx); d > 0 {
+		stopAt = time.Now().Add(d)
+	}
 	e.ix.scan(lo, hi, r.desc, pl.keep, func(batch []entry) bool {
 		for len(batch) > 0 {
+			if seen != nil && !stopAt.IsZero() && time.Now().After(stopAt) {
+				stopped = true
+				return false
+			}
 			// Read enough for the page, ending at a published boundary so
 			// ties are sorted whole.
 			n := min(len(batch), max(want-len(out), chunk))
@@ -511,6 +530,7 @@ func (e *Engine) bounded(ctx context.Context, r *request) (page, error) {
 					if c != nil && !afterCursor(it, c, r.desc) {
 						continue
 					}
+					seen = &it
 					if e.matches(r, it.data) {
 						out = append(out, it)
 					}
@@ -531,10 +551,14 @@ func (e *Engine) bounded(ctx context.Context, r *request) (page, error) {
 		return page{}, err
 	}
 	p := page{items: out}
-	if len(out) > r.limit {
+	switch {
+	case len(out) > r.limit:
 		p.items = out[:r.limit]
 		last := p.items[r.limit-1]
 		p.next = &cursor{Mode: "b", Seq: last.seq, Pub: last.pub, UUID: last.uuid, Lo: r.lo, Hi: r.hi, FP: r.fp}
+	case stopped:
+		p.stopped = true
+		p.next = &cursor{Mode: "b", Seq: seen.seq, Pub: seen.pub, UUID: seen.uuid, Lo: r.lo, Hi: r.hi, FP: r.fp}
 	}
 	return p, nil
 }

@@ -87,6 +87,9 @@ func (e *Engine) ServeSlice(w http.ResponseWriter, r *http.Request, tok auth.Tok
 		self += "?" + r.URL.RawQuery
 	}
 	h.Add("Link", "<"+self+`>; rel="self"`)
+	if p.stopped {
+		h.Set(ScanStoppedHeader, scanBudget(r.Context()).String())
+	}
 	switch {
 	case p.next != nil:
 		q := r.URL.Query()
