@@ -221,7 +221,9 @@ func TestFanoutSlowAndRestartingSubscribers(t *testing.T) {
 	last := lastOf(t, j, 0)
 	wait.Eventually(t, "the fast subscriber reads everything while the slow one waits",
 		func() bool { return fast.last.Load() == last }, wait.Within(20*time.Second),
-		wait.Seen(func() string { return fmt.Sprintf("fast at %d, slow at %d, of %d", fast.last.Load(), slow.last.Load(), last) }))
+		wait.Seen(func() string {
+			return fmt.Sprintf("fast at %d, slow at %d, of %d", fast.last.Load(), slow.last.Load(), last)
+		}))
 	if slow.last.Load() != 0 {
 		t.Fatalf("the slow subscriber read %d messages through a closed gate", slow.last.Load())
 	}
