@@ -182,6 +182,10 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	// the detection runtime) read it through one shared reader per
 	// partition (docs/journal.md, "One reader for the followers").
 	readers := journal.NewFanout(j, journal.FanoutConfig{Log: log})
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "auditstream_journal_followers_detached_total",
+		Help: "Times a journal follower (query index, activity, detections) was left behind by the shared reader (too slow, or the reader failed) and read on its own consumer until it caught up (nothing is lost).",
+	}, func() float64 { return float64(readers.Detached()) }))
 	queries, err := newQuery(ctx, cfg, j, readers, keys, board, log)
 	if err != nil {
 		return err
