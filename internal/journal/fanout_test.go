@@ -304,3 +304,69 @@ func TestFanoutFeedFailure(t *testing.T) {
 	cancel()
 	f.stop(t)
 }
+
+// A subscriber that fails (its fold returns an error and it stops
+// reading, without closing its Sub yet) does not stop the others: they
+// read everything, and the failed one subscribes again from its position.
+func TestFanoutFailingSubscriber(t *testing.T) {
+	j := journaltest.Open(t)
+	fo := journal.NewFanout(j, journal.FanoutConfig{RingBytes: 64 << 10, SlowAfter: 200 * time.Millisecond,
+		Tail: journal.TailConfig{Quiet: 5 * time.Millisecond}})
+	runFanout(t, fo)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var ok *follower
+	var bad *journal.Sub
+	wait.Eventually(t, "both subscribers attach", func() bool {
+		a, err := fo.Subscribe(ctx, 0, 0, journal.SubConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := fo.Subscribe(ctx, 0, 0, journal.SubConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Attached() && b.Attached() {
+			ok, bad = follow(t, ctx, a, 0, nil), b
+			return true
+		}
+		a.Close(ctx)
+		b.Close(ctx)
+		return false
+	}, wait.Within(10*time.Second))
+	failed := make(chan error, 1)
+	var badLast uint64
+	go func() {
+		for {
+			err := bad.Read(ctx, func(m journal.Message, _ uint64) error {
+				if m.Seq == 3 {
+					return errors.New("the fold failed")
+				}
+				badLast = m.Seq
+				return nil
+			})
+			if err != nil {
+				failed <- err
+				return
+			}
+		}
+	}()
+	appendMsgs(t, j, "acme", "a", 30, 10, 1000) // about 10 KB a message: the ring holds 6
+	if err := <-failed; err == nil || err.Error() != "the fold failed" {
+		t.Fatalf("the failing subscriber's Read: got %v, want its fold's error", err)
+	}
+	last := lastOf(t, j, 0)
+	wait.Eventually(t, "the other subscriber reads everything", func() bool { return ok.last.Load() == last },
+		wait.Within(20*time.Second), wait.Seen(func() string { return fmt.Sprintf("at %d of %d", ok.last.Load(), last) }))
+	bad.Close(ctx)
+	sub, err := fo.Subscribe(ctx, 0, badLast, journal.SubConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := follow(t, ctx, sub, badLast, nil)
+	wait.Eventually(t, "the failed subscriber, subscribed again, reads everything", func() bool { return again.last.Load() == last },
+		wait.Within(20*time.Second), wait.Seen(func() string { return fmt.Sprintf("at %d of %d", again.last.Load(), last) }))
+	cancel()
+	ok.stop(t)
+	again.stop(t)
+}
