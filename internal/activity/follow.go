@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
 )
@@ -123,40 +121,22 @@ func (s *Store) followPart(ctx context.Context, p *journal.Partition, from uint6
 		s.log.Error("activity: journal messages were removed before they were folded; their events are in no profile",
 			"stream", p.Stream(), "fromSeq", from, "toSeq", u.FirstSeq-1)
 	}
-	// A plain pull consumer without acks read through a journal.Tail,
-	// which stays behind a moving head (the store's memory); a gap in its
-	// sequence ends this pass, and the next one starts from the checkpoint.
-	js := s.deps.Journal.JetStream()
-	cons, err := js.CreateConsumer(ctx, p.Stream(), jetstream.ConsumerConfig{
-		FilterSubjects:    p.Subjects(""),
-		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       from,
-		AckPolicy:         jetstream.AckNonePolicy,
-		InactiveThreshold: time.Minute,
-		MemoryStorage:     true,
-		Replicas:          1,
-	})
+	// Through the followers' shared reader (journal.Fanout) or, behind
+	// it, a Tail of its own, which stays behind a moving head (the
+	// store's memory); a gap in the sequence ends this pass, and the next
+	// one starts from the checkpoint.
+	fo := s.deps.Fanout
+	if fo == nil {
+		fo = journal.NewFanout(s.deps.Journal, journal.FanoutConfig{Log: s.log}) // never run: a reader of its own
+	}
+	sub, err := fo.Subscribe(ctx, p.Index(), from-1, journal.SubConfig{})
 	if err != nil {
 		return fmt.Errorf("partition %d: %w", p.Index(), err)
 	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-		defer cancel()
-		_ = js.DeleteConsumer(dctx, p.Stream(), cons.CachedInfo().Name)
-	}()
-	tail := journal.NewTail(cons, journal.TailConfig{})
-	var (
-		recs []event.Record
-		cseq uint64
-	)
+	defer sub.Close(ctx)
+	var recs []event.Record
 	n, last := 0, time.Now()
-	fold := func(msg jetstream.Msg, md *jetstream.MsgMetadata) error {
-		if md.Sequence.Consumer != cseq+1 {
-			return fmt.Errorf("partition %d: consumer sequence %d after %d: a message was lost in transit",
-				p.Index(), md.Sequence.Consumer, cseq)
-		}
-		cseq = md.Sequence.Consumer
-		m := journal.Message{Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data(), Seq: md.Sequence.Stream}
+	fold := func(m journal.Message, _ uint64) error {
 		var err error
 		recs, err = journal.Decode(m, recs[:0])
 		if err != nil {
@@ -179,7 +159,7 @@ func (s *Store) followPart(ctx context.Context, p *journal.Partition, from uint6
 		return nil
 	}
 	for {
-		if err := tail.Read(ctx, fold); err != nil {
+		if err := sub.Read(ctx, fold); err != nil {
 			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 				return err
 			}

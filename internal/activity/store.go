@@ -49,7 +49,10 @@ type Deps struct {
 	KV jetstream.KeyValue
 	// Journal is read by Run.
 	Journal *journal.Journal
-	Log     *slog.Logger
+	// Fanout, when set, is the followers' shared reader of the journal
+	// Run reads through (nil: a reader of its own).
+	Fanout *journal.Fanout
+	Log    *slog.Logger
 	// Registry, when set, receives the store's metrics.
 	Registry prometheus.Registerer
 }

@@ -31,7 +31,7 @@ func (a activityRuntime) run(ctx context.Context) error {
 }
 
 // newActivity opens the profiles' bucket and store; it starts nothing.
-func newActivity(ctx context.Context, cfg config.Config, j *journal.Journal, q *query.Engine, reg prometheus.Registerer, log *slog.Logger) (activityRuntime, error) {
+func newActivity(ctx context.Context, cfg config.Config, j *journal.Journal, fo *journal.Fanout, q *query.Engine, reg prometheus.Registerer, log *slog.Logger) (activityRuntime, error) {
 	if !*cfg.Activity.Enabled {
 		return activityRuntime{}, nil
 	}
@@ -43,7 +43,7 @@ func newActivity(ctx context.Context, cfg config.Config, j *journal.Journal, q *
 		Limits: activity.Limits{Items: cfg.Activity.MaxItems, Actions: cfg.Activity.MaxActions,
 			Detections: cfg.Activity.MaxDetections},
 		MaxCached: cfg.Activity.MaxCachedProfiles,
-	}, activity.Deps{KV: kv, Journal: j, Log: log, Registry: reg})
+	}, activity.Deps{KV: kv, Journal: j, Fanout: fo, Log: log, Registry: reg})
 	if err != nil {
 		return activityRuntime{}, err
 	}

@@ -183,11 +183,19 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	if err != nil {
 		return err
 	}
-	queries, err := newQuery(ctx, cfg, j, keys, board, log)
+	// The followers of the journal (the query index, the activity fold,
+	// the detection runtime) read it through one shared reader per
+	// partition (docs/journal.md, "One reader for the followers").
+	readers := journal.NewFanout(j, journal.FanoutConfig{Log: log})
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "auditstream_journal_followers_detached_total",
+		Help: "Times a journal follower (query index, activity, detections) was left behind by the shared reader (too slow, or the reader failed) and read on its own consumer until it caught up (nothing is lost).",
+	}, func() float64 { return float64(readers.Detached()) }))
+	queries, err := newQuery(ctx, cfg, j, readers, keys, board, log)
 	if err != nil {
 		return err
 	}
-	act, err := newActivity(ctx, cfg, j, queries, reg, log)
+	act, err := newActivity(ctx, cfg, j, readers, queries, reg, log)
 	if err != nil {
 		return err
 	}
@@ -199,7 +207,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	}
 	closers = append(closers, sources.store.Close)
 
-	dets, err := newDetections(ctx, detectionsDeps{cfg: cfg, journal: j, leaseKV: clusterKV, registry: reg, log: log, activity: act.store, health: board})
+	dets, err := newDetections(ctx, detectionsDeps{cfg: cfg, journal: j, fanout: readers, leaseKV: clusterKV, registry: reg, log: log, activity: act.store, health: board})
 	if err != nil {
 		return err
 	}
@@ -245,6 +253,11 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 		// node leaves first (the others stop preferring it) and its
 		// runners then finish their batches and give their leases up.
 		component{name: "heartbeat", run: func(ctx context.Context) error { nodes.Run(ctx); return nil }},
+		// The followers' shared reader of the journal: up before the query
+		// index, the activity fold and the detection runtime, which read
+		// through it, and down after them (one reading on its own when it
+		// is not running loses nothing).
+		component{name: "journal readers", run: readers.Run},
 		// The query index follows the journal (Engine.Run); it runs before
 		// the API so /api/v1/logs answers from it (queries wait for it to
 		// catch up), and stops after the API so no query waits on it.

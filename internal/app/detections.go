@@ -30,8 +30,10 @@ type detections struct {
 
 // detectionsDeps is what newDetections uses.
 type detectionsDeps struct {
-	cfg      config.Config
-	journal  *journal.Journal
+	cfg     config.Config
+	journal *journal.Journal
+	// fanout is the followers' shared reader of the journal.
+	fanout   *journal.Fanout
 	leaseKV  jetstream.KeyValue
 	registry prometheus.Registerer
 	log      *slog.Logger
@@ -132,7 +134,7 @@ func newDetections(ctx context.Context, d detectionsDeps) (*detections, error) {
 		firstSeen = d.activity
 	}
 	svc := detect.New(detect.Config{Engine: engine, Envelope: env, CheckpointInterval: time.Duration(cfg.Detections.CheckpointInterval)},
-		detect.Deps{Journal: d.journal, Rules: rules, StateKV: stateKV, LeaseKV: d.leaseKV, Node: cfg.Cluster.NodeID,
+		detect.Deps{Journal: d.journal, Fanout: d.fanout, Rules: rules, StateKV: stateKV, LeaseKV: d.leaseKV, Node: cfg.Cluster.NodeID,
 			Raised: func(ctx context.Context, rs []detect.Raised) {
 				if err := store.Record(ctx, rs); err != nil {
 					log.Warn("detections: recording triage state", "err", err)

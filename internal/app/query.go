@@ -14,8 +14,9 @@ import (
 
 // newQuery builds the System Log query engine (GET /api/v1/logs); its
 // index runs in app.Run's lifecycle.
-func newQuery(ctx context.Context, cfg config.Config, j *journal.Journal, keys *secret.Keyring, board *health.Board, log *slog.Logger) (*query.Engine, error) {
+func newQuery(ctx context.Context, cfg config.Config, j *journal.Journal, fo *journal.Fanout, keys *secret.Keyring, board *health.Board, log *slog.Logger) (*query.Engine, error) {
 	return query.New(ctx, j, query.Config{
+		Fanout:     fo,
 		Health:     board,
 		Keys:       keys,
 		BaseURL:    publicURL(cfg),

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -13,24 +12,19 @@ import (
 	"github.com/auditstream/auditstream/internal/journal"
 )
 
-// This file is all the runtime knows of how the journal is read. On a
-// journal of several partitions (journal.partitions) it reads every
-// partition through a durable consumer of its own (all named
-// ConsumerName, one per partition stream), each from its own checkpointed
-// sequence, and hands their messages on merged as they come: an org lives
-// in one partition, so each org's events keep their order, which is what
-// correlation needs (it is per org; event-time windows absorb the
-// interleaving of different orgs).
+// This file is all the runtime knows of how the journal is read. It reads
+// every partition of the journal (journal.partitions) through the
+// followers' shared reader (journal.Fanout, also read by the query index
+// and the activity fold) or, when it is behind it (a start from an older
+// checkpoint, a lease taken over), a Tail of its own, each partition from
+// its own checkpointed sequence, and hands their messages on merged as
+// they come: an org lives in one partition, so each org's events keep
+// their order, which is what correlation needs (it is per org; event-time
+// windows absorb the interleaving of different orgs).
 
-// ConsumerName is the durable consumer of the journal every rule is
-// evaluated through (one for all rules, not one per rule), in each journal
-// partition.
+// ConsumerName is the durable consumer earlier releases evaluated the
+// journal through (one per partition stream); a start removes it.
 const ConsumerName = "auditstream_detect"
-
-// readerAckWait is the consumer's AckWait: longer than the checkpoint
-// interval, which is when the runtime acknowledges (everything up to the
-// checkpoint's message, AckAll).
-const readerAckWait = 5 * time.Minute
 
 // batch is one journal message's events.
 type batch struct {
@@ -38,15 +32,13 @@ type batch struct {
 	part int
 	seq  uint64
 	recs []event.Record
-	msg  jetstream.Msg
 	// pending is how many messages the partition's consumer has after
 	// this one.
 	pending uint64
 }
 
 // reader delivers the journal's messages after a sequence of each
-// partition, in order within each partition, through the durable
-// consumers.
+// partition, in order within each partition.
 type reader struct {
 	msgs  chan batch
 	errc  chan error
@@ -63,35 +55,39 @@ func (r *reader) stop() {
 	}
 }
 
-// openReader (re)creates the durable consumer of each partition at the
-// message after its sequence in afterSeqs (one per partition) and starts
-// reading. The consumers are recreated rather than reused because the
-// position that counts is the checkpoint's (the engine state covers exactly
-// the messages up to it), not a consumer's ack floor.
-func openReader(ctx context.Context, j *journal.Journal, afterSeqs []uint64) (*reader, error) {
+// openReader starts reading each partition at the message after its
+// sequence in afterSeqs (one per partition), through fo (nil: readers of
+// its own).
+func openReader(ctx context.Context, j *journal.Journal, fo *journal.Fanout, afterSeqs []uint64) (*reader, error) {
 	parts := j.Partitions()
 	if len(afterSeqs) != len(parts) {
 		return nil, fmt.Errorf("%d checkpoint positions for %d journal partitions", len(afterSeqs), len(parts))
 	}
+	if fo == nil {
+		fo = journal.NewFanout(j, journal.FanoutConfig{}) // never run: readers of its own
+	}
 	r := &reader{msgs: make(chan batch, 64), errc: make(chan error, len(parts))}
-	var tails []*journal.Tail
+	var subs []*journal.Sub
 	for i, p := range parts {
-		tail, pending, err := openPartition(ctx, j, p, afterSeqs[i])
+		sub, err := openPartition(ctx, j, fo, p, afterSeqs[i])
 		if err != nil {
-			r.stop()
+			for _, sub := range subs {
+				sub.Close(ctx)
+			}
 			return nil, err
 		}
-		tails = append(tails, tail)
-		r.pending = append(r.pending, pending)
+		subs = append(subs, sub)
+		r.pending = append(r.pending, sub.Pending())
 	}
 	var wg sync.WaitGroup
-	for i, tail := range tails {
+	for i, sub := range subs {
 		pctx, stop := context.WithCancel(ctx)
 		r.stops = append(r.stops, stop)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.forward(pctx, i, tail, afterSeqs[i])
+			defer sub.Close(pctx)
+			r.forward(pctx, i, sub, afterSeqs[i])
 		}()
 	}
 	go func() {
@@ -101,64 +97,43 @@ func openReader(ctx context.Context, j *journal.Journal, afterSeqs []uint64) (*r
 	return r, nil
 }
 
-// openPartition (re)creates the durable consumer of partition p after
-// sequence afterSeq; it returns a journal.Tail over it (which stays
-// behind a moving head: the store's memory) and how many messages it has
-// to deliver.
-func openPartition(ctx context.Context, j *journal.Journal, p *journal.Partition, afterSeq uint64) (*journal.Tail, uint64, error) {
+// openPartition subscribes to partition p after sequence afterSeq. It
+// first removes the durable consumer of earlier releases, if any.
+func openPartition(ctx context.Context, j *journal.Journal, fo *journal.Fanout, p *journal.Partition, afterSeq uint64) (*journal.Sub, error) {
 	js := j.JetStream()
 	if err := js.DeleteConsumer(ctx, p.Stream(), ConsumerName); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return nil, 0, fmt.Errorf("delete consumer %s of %s: %w", ConsumerName, p.Stream(), err)
+		return nil, fmt.Errorf("delete consumer %s of %s: %w", ConsumerName, p.Stream(), err)
 	}
-	cc := jetstream.ConsumerConfig{
-		Durable:       ConsumerName,
-		AckPolicy:     jetstream.AckAllPolicy,
-		AckWait:       readerAckWait,
-		MaxAckPending: 1 << 20,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		// Every org's events of the partition (journal.AllSubjects with
-		// one partition).
-		FilterSubject: p.Subjects("")[0],
-		// Its state is kept in memory, not in a file: the consumer is
-		// recreated at every start from the checkpoint, so its state is
-		// never read back, and a file-backed consumer rewrites its state
-		// file up to ten times a second while messages are delivered.
-		MemoryStorage: true,
-	}
-	if afterSeq > 0 {
-		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, afterSeq+1
-	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, p.Stream(), cc)
+	sub, err := fo.Subscribe(ctx, p.Index(), afterSeq, journal.SubConfig{})
 	if err != nil {
-		return nil, 0, fmt.Errorf("create consumer %s of %s: %w", ConsumerName, p.Stream(), err)
+		return nil, fmt.Errorf("read %s: %w", p.Stream(), err)
 	}
-	return journal.NewTail(cons, journal.TailConfig{}), cons.CachedInfo().NumPending, nil
+	return sub, nil
 }
 
 // forward hands partition part's messages after afterSeq to r.msgs until
 // ctx ends (stop) or reading fails.
-func (r *reader) forward(ctx context.Context, part int, tail *journal.Tail, afterSeq uint64) {
+func (r *reader) forward(ctx context.Context, part int, sub *journal.Sub, afterSeq uint64) {
 	last := afterSeq
-	hand := func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
-		seq := md.Sequence.Stream
-		if seq <= last {
+	hand := func(m journal.Message, pending uint64) error {
+		if m.Seq <= last {
 			return nil // a redelivery of what was already handed on
 		}
-		last = seq
-		recs, err := journal.Decode(journal.Message{Subject: m.Subject(), Header: m.Headers(), Data: m.Data(), Seq: seq}, nil)
+		last = m.Seq
+		recs, err := journal.Decode(m, nil)
 		if err != nil {
 			// An unreadable message is skipped (the journal logs its own).
 			recs = nil
 		}
 		select {
-		case r.msgs <- batch{part: part, seq: seq, recs: recs, msg: m, pending: md.NumPending}:
+		case r.msgs <- batch{part: part, seq: m.Seq, recs: recs, pending: pending}:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
 	for {
-		if err := tail.Read(ctx, hand); err != nil {
+		if err := sub.Read(ctx, hand); err != nil {
 			if ctx.Err() == nil {
 				select {
 				case r.errc <- err:
@@ -168,12 +143,4 @@ func (r *reader) forward(ctx context.Context, part int, tail *journal.Tail, afte
 			return
 		}
 	}
-}
-
-// ack acknowledges every message of b's partition up to b's (AckAll).
-func (b batch) ack() error {
-	if b.msg == nil {
-		return nil
-	}
-	return b.msg.Ack()
 }

@@ -61,7 +61,10 @@ type Config struct {
 // Deps is what the service is handed.
 type Deps struct {
 	Journal *journal.Journal
-	Rules   RuleSource
+	// Fanout, when set, is the followers' shared reader of the journal
+	// the runtime reads through (nil: readers of its own).
+	Fanout *journal.Fanout
+	Rules  RuleSource
 	// StateKV holds the checkpoint (BucketState).
 	StateKV jetstream.KeyValue
 	// LeaseKV and Node make one node of a cluster evaluate (nil KV: this
@@ -372,7 +375,7 @@ func (s *Service) runOwned(ctx context.Context) error {
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	rd, err := openReader(rctx, s.deps.Journal, pos)
+	rd, err := openReader(rctx, s.deps.Journal, s.deps.Fanout, pos)
 	if err != nil {
 		return err
 	}
@@ -384,12 +387,10 @@ func (s *Service) runOwned(ctx context.Context) error {
 	s.pos.Store(&cur)
 	s.log.Info("detections runtime evaluating", "after", pos, "rules", len(m.reg.rules), "unindexed", m.Unindexed())
 	var (
-		// lastBatch is the last message handed on of each partition.
-		lastBatch = make([]batch, len(pos))
-		saved     = slices.Clone(pos)
-		lastSave  = time.Now()
-		raised    []Raised
-		tick      = time.NewTicker(tickInterval)
+		saved    = slices.Clone(pos)
+		lastSave = time.Now()
+		raised   []Raised
+		tick     = time.NewTicker(tickInterval)
 		// behind marks the partitions not yet read to their end; caught
 		// is true once every partition has been.
 		behind = make([]bool, len(pos))
@@ -417,11 +418,6 @@ func (s *Service) runOwned(ctx context.Context) error {
 		}
 		s.checkpointSaved(st)
 		saved, lastSave = now, time.Now()
-		for _, b := range lastBatch {
-			if err := b.ack(); err != nil {
-				return err
-			}
-		}
 		return nil
 	}
 	for {
@@ -477,7 +473,6 @@ func (s *Service) runOwned(ctx context.Context) error {
 			if ss := m.TakeSuppressed(); len(ss) > 0 && s.deps.Suppressed != nil {
 				s.deps.Suppressed(ctx, ss)
 			}
-			lastBatch[b.part] = b
 			behind[b.part] = b.pending > 0
 			caught = !slices.Contains(behind, true)
 			cur[b.part].Store(b.seq)

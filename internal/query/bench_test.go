@@ -311,7 +311,7 @@ func BenchmarkIndexFollow(b *testing.B) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			ix.follow(ctx, followJ.JetStream(), followJ.Conn(), followJ.StreamName())
+			ix.follow(ctx, followJ, nil)
 		}()
 		if err := ix.waitFor(b.Context(), last); err != nil {
 			b.Fatal(err)

@@ -61,6 +61,9 @@ type Config struct {
 	// Health, when set, receives ConditionIndex: NotReady from New until
 	// Run's index has read the journal as it was when Run started.
 	Health *health.Board
+	// Fanout, when set, is the followers' shared reader of the journal
+	// the index follows through (nil: a reader of its own).
+	Fanout *journal.Fanout
 }
 
 // ConditionIndex is NotReady while the query index reads the journal at
@@ -150,12 +153,12 @@ func (e *Engine) Run(ctx context.Context) error {
 		}()
 	}
 	if parts := e.j.Partitions(); len(parts) == 1 {
-		e.ix.follow(ctx, e.js, e.j.Conn(), e.j.StreamName())
+		e.ix.follow(ctx, e.j, e.cfg.Fanout)
 	} else {
 		// One follower per partition: each reads its own stream.
 		var wg sync.WaitGroup
 		for _, p := range parts {
-			wg.Go(func() { e.ix.followPart(ctx, e.js, e.j.Conn(), p.Stream(), p.Index(), p.Subjects("")) })
+			wg.Go(func() { e.ix.followPart(ctx, e.j, e.cfg.Fanout, p.Index()) })
 		}
 		wg.Wait()
 	}

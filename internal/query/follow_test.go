@@ -26,7 +26,7 @@ func TestFollowerLagsBehindHead(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		ix.follow(ctx, j.JetStream(), j.Conn(), j.StreamName())
+		ix.follow(ctx, j, nil)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 

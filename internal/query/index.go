@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -12,9 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
@@ -476,26 +472,31 @@ func (ix *Index) prunePart(part int, first uint64) {
 }
 
 // follow indexes the journal from its start and then every new event,
-// until ctx ends or the connection closes.
-func (ix *Index) follow(ctx context.Context, js jetstream.JetStream, nc *nats.Conn, streamName string) {
-	ix.followPart(ctx, js, nc, streamName, 0, journal.OrgSubjects(""))
+// until ctx ends or the connection closes; it reads through fo (nil: a
+// reader of its own).
+func (ix *Index) follow(ctx context.Context, j *journal.Journal, fo *journal.Fanout) {
+	ix.followPart(ctx, j, fo, 0)
 }
 
-// followPart is follow for one partition of a journal: its stream and its
-// subjects.
-func (ix *Index) followPart(ctx context.Context, js jetstream.JetStream, nc *nats.Conn, streamName string, part int, subjects []string) {
+// followPart is follow for one partition of a journal.
+func (ix *Index) followPart(ctx context.Context, j *journal.Journal, fo *journal.Fanout, part int) {
+	if fo == nil {
+		// Never run: every subscriber reads on its own Tail.
+		fo = journal.NewFanout(j, journal.FanoutConfig{Tail: journal.TailConfig{LagBytes: ix.lagBytes, Quiet: ix.quiet}, Log: ix.log})
+	}
 	caught := false
 	if ix.behind.Load() == 0 {
 		caught = true // one partition: caughtUp is closed directly
 	}
 	backoff := 100 * time.Millisecond
 	lastPrune := time.Now()
+	nc := j.Conn()
 	stopped := func() bool { return ctx.Err() != nil || nc.IsClosed() || nc.IsDraining() }
 	for {
 		if stopped() {
 			return
 		}
-		err := ix.followOnce(ctx, js, streamName, part, subjects, &caught, &lastPrune)
+		err := ix.followOnce(ctx, j, fo, part, &caught, &lastPrune)
 		if stopped() {
 			return
 		}
@@ -509,7 +510,7 @@ func (ix *Index) followPart(ctx context.Context, js jetstream.JetStream, nc *nat
 	}
 }
 
-func (ix *Index) followOnce(ctx context.Context, js jetstream.JetStream, streamName string, part int, subjects []string,
+func (ix *Index) followOnce(ctx context.Context, j *journal.Journal, fo *journal.Fanout, part int,
 	caught *bool, lastPrune *time.Time) error {
 	hw, nd := ix.hwOf(part), ix.nudgeOf(part)
 	scratch := &ix.scratch
@@ -520,43 +521,21 @@ func (ix *Index) followOnce(ctx context.Context, js jetstream.JetStream, streamN
 	if !*caught {
 		markCaughtUp = func() { ix.partCaughtUp(caught) }
 	}
-	// A plain pull consumer (an ordered one is recreated on every Fetch),
-	// without acks; a gap in its sequence ends this pass and the next one
-	// starts again after the high-water mark.
-	cons, err := js.CreateConsumer(ctx, streamName, jetstream.ConsumerConfig{
-		FilterSubjects:    subjects,
-		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       hw.Load() + 1,
-		AckPolicy:         jetstream.AckNonePolicy,
-		InactiveThreshold: time.Minute,
-		MemoryStorage:     true,
-		Replicas:          1,
-	})
+	// The partition's messages after the high-water mark, through the
+	// followers' shared reader (journal.Fanout) or, behind it, a Tail of
+	// its own, which stays behind a moving head (journal.TailLagBytes: the
+	// store's memory) until a query waits (waitForPart). A gap ends this
+	// pass and the next one starts again after the high-water mark.
+	sub, err := fo.Subscribe(ctx, part, hw.Load(), journal.SubConfig{Wanted: nd.want.Load, Wake: nd.wake})
 	if err != nil {
 		return err
 	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-		defer cancel()
-		_ = js.DeleteConsumer(dctx, streamName, cons.CachedInfo().Name)
-	}()
-	// The tail stays behind a moving head (journal.TailLagBytes: the
-	// store's memory) until a query waits (waitForPart).
-	tail := journal.NewTail(cons, journal.TailConfig{LagBytes: ix.lagBytes, Quiet: ix.quiet,
-		Wanted: nd.want.Load, Wake: nd.wake})
-	if tail.Pending() == 0 {
+	defer sub.Close(ctx)
+	if sub.Pending() == 0 {
 		markCaughtUp() // nothing to read (an empty journal)
 	}
-	var (
-		recs []event.Record
-		cseq uint64
-	)
-	index := func(msg jetstream.Msg, md *jetstream.MsgMetadata) error {
-		if md.Sequence.Consumer != cseq+1 {
-			return fmt.Errorf("consumer sequence %d after %d: a message was lost in transit", md.Sequence.Consumer, cseq)
-		}
-		cseq = md.Sequence.Consumer
-		m := journal.Message{Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data(), Seq: md.Sequence.Stream}
+	var recs []event.Record
+	index := func(m journal.Message, pending uint64) error {
 		var err error
 		recs, err = journal.Decode(m, recs[:0])
 		if err != nil {
@@ -566,18 +545,19 @@ func (ix *Index) followOnce(ctx context.Context, js jetstream.JetStream, streamN
 		ix.addBatchWith(recs, scratch)
 		clear(recs) // do not keep the message alive
 		hw.Store(m.Seq)
-		if md.NumPending == 0 {
+		if pending == 0 {
 			markCaughtUp()
 		}
 		return nil
 	}
+	stream := j.Partitions()[part].Stream()
 	for {
-		if err := tail.Read(ctx, index); err != nil {
+		if err := sub.Read(ctx, index); err != nil {
 			return err
 		}
-		if tail.Pending() == 0 && time.Since(*lastPrune) > time.Minute {
+		if sub.Pending() == 0 && time.Since(*lastPrune) > time.Minute {
 			*lastPrune = time.Now()
-			if s, err := js.Stream(ctx, streamName); err == nil {
+			if s, err := j.JetStream().Stream(ctx, stream); err == nil {
 				ix.prunePart(part, s.CachedInfo().State.FirstSeq)
 			}
 		}

@@ -1,0 +1,372 @@
+package journal_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/journal"
+	"github.com/auditstream/auditstream/internal/journal/journaltest"
+	"github.com/auditstream/auditstream/internal/wait"
+)
+
+// appendMsgs appends n messages of per events (each padded to about pad
+// bytes) of org, with uuids starting with prefix.
+func appendMsgs(t *testing.T, j *journal.Journal, org, prefix string, n, per, pad int) {
+	t.Helper()
+	fill := strings.Repeat("x", pad)
+	for r := range n {
+		evs := make([]event.Record, per)
+		for i := range evs {
+			ev, err := event.Parse(fmt.Appendf(nil, `{"uuid":"%s-%d-%d","eventType":"user.session.start","pad":%q}`, prefix, r, i, fill), org, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs[i] = ev
+		}
+		if _, err := j.Append(t.Context(), evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// lastOf is partition part's last stream sequence.
+func lastOf(t *testing.T, j *journal.Journal, part int) uint64 {
+	t.Helper()
+	info, err := j.Partitions()[part].Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.LastSeq
+}
+
+// orgIn is an org whose events go to partition part of n.
+func orgIn(part, n int) string {
+	for i := 0; ; i++ {
+		if org := fmt.Sprintf("org%d", i); journal.PartitionOfOrg(org, n) == part {
+			return org
+		}
+	}
+}
+
+// follower reads a Sub in a goroutine, checking that every message comes
+// once, in order, with no gap, and that its events decode.
+type follower struct {
+	sub  *journal.Sub
+	last atomic.Uint64
+	errc chan error
+	// gate, when set, is waited for before each message (a slow
+	// subscriber).
+	gate chan struct{}
+}
+
+func follow(t *testing.T, ctx context.Context, sub *journal.Sub, after uint64, gate chan struct{}) *follower {
+	t.Helper()
+	f := &follower{sub: sub, errc: make(chan error, 1), gate: gate}
+	f.last.Store(after)
+	go func() {
+		for {
+			err := sub.Read(ctx, func(m journal.Message, _ uint64) error {
+				if f.gate != nil {
+					select {
+					case <-f.gate:
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				}
+				if want := f.last.Load() + 1; m.Seq != want {
+					return fmt.Errorf("got message %d, want %d", m.Seq, want)
+				}
+				if _, err := journal.Decode(m, nil); err != nil {
+					return fmt.Errorf("message %d: %w", m.Seq, err)
+				}
+				f.last.Store(m.Seq)
+				return nil
+			})
+			if err != nil {
+				f.errc <- err
+				return
+			}
+		}
+	}()
+	return f
+}
+
+// stop ends the follower's reading (cancel ctx first) and checks it
+// failed with nothing but the cancellation.
+func (f *follower) stop(t *testing.T) {
+	t.Helper()
+	if err := <-f.errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("Read: got %v, want context.Canceled", err)
+	}
+	f.sub.Close(context.Background())
+}
+
+// runFanout runs fo until the test ends.
+func runFanout(t *testing.T, fo *journal.Fanout) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fo.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: got %v, want nil", err)
+		}
+	})
+}
+
+// Subscribers at different positions of a partitioned journal: one
+// behind the feed (history appended before it started) catches up on its
+// own Tail and then joins it; one at the head joins at once; both get every
+// message once, in order, in each partition.
+func TestFanoutSubscribersAtDifferentPositions(t *testing.T) {
+	const parts = 2
+	j := journaltest.OpenWith(t, journal.Options{Partitions: parts})
+	for p := range parts {
+		appendMsgs(t, j, orgIn(p, parts), "old", 10, 20, 200)
+	}
+	fo := journal.NewFanout(j, journal.FanoutConfig{Tail: journal.TailConfig{Quiet: 5 * time.Millisecond}})
+	runFanout(t, fo)
+	ctx, cancel := context.WithCancel(t.Context())
+	var fs []*follower
+	for p := range parts {
+		head := lastOf(t, j, p)
+		// The feed starts at the head when Run starts.
+		wait.Eventually(t, "a subscriber at the head attaches", func() bool {
+			sub, err := fo.Subscribe(ctx, p, head, journal.SubConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sub.Attached() {
+				fs = append(fs, follow(t, ctx, sub, head, nil))
+				return true
+			}
+			sub.Close(ctx)
+			return false
+		}, wait.Within(10*time.Second))
+		sub, err := fo.Subscribe(ctx, p, 3, journal.SubConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sub.Attached() {
+			t.Fatalf("partition %d: a subscriber behind the feed attached at once", p)
+		}
+		fs = append(fs, follow(t, ctx, sub, 3, nil))
+	}
+	for p := range parts {
+		appendMsgs(t, j, orgIn(p, parts), "new", 10, 20, 200)
+	}
+	for i, f := range fs {
+		p := i / 2
+		last := lastOf(t, j, p)
+		wait.Eventually(t, "every message read", func() bool { return f.last.Load() == last },
+			wait.Within(20*time.Second), wait.Seen(func() string {
+				select {
+				case err := <-f.errc:
+					t.Fatalf("follower %d: %v", i, err)
+				default:
+				}
+				return fmt.Sprintf("follower %d of partition %d at %d of %d", i, p, f.last.Load(), last)
+			}))
+		wait.Eventually(t, "the follower reads through the feed", f.sub.Attached, wait.Within(10*time.Second))
+	}
+	cancel()
+	for _, f := range fs {
+		f.stop(t)
+	}
+	if n := fo.Detached(); n != 0 {
+		t.Errorf("Detached: got %d, want 0", n)
+	}
+}
+
+// A slow subscriber does not hold the others: the feed waits SlowAfter for
+// it, then it reads on its own Tail, losing nothing, and joins the feed
+// again once it has caught up; a subscriber that stops and subscribes
+// again from an older position (a restart from a checkpoint) reads from
+// there.
+func TestFanoutSlowAndRestartingSubscribers(t *testing.T) {
+	j := journaltest.Open(t)
+	fo := journal.NewFanout(j, journal.FanoutConfig{RingBytes: 64 << 10, SlowAfter: 200 * time.Millisecond,
+		Tail: journal.TailConfig{Quiet: 5 * time.Millisecond}})
+	runFanout(t, fo)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var fast, slow *follower
+	gate := make(chan struct{})
+	wait.Eventually(t, "both subscribers attach", func() bool {
+		a, err := fo.Subscribe(ctx, 0, 0, journal.SubConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := fo.Subscribe(ctx, 0, 0, journal.SubConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Attached() && b.Attached() {
+			fast, slow = follow(t, ctx, a, 0, nil), follow(t, ctx, b, 0, gate)
+			return true
+		}
+		a.Close(ctx)
+		b.Close(ctx)
+		return false
+	}, wait.Within(10*time.Second))
+
+	appendMsgs(t, j, "acme", "a", 40, 10, 1000) // about 10 KB a message: the ring holds 6
+	last := lastOf(t, j, 0)
+	wait.Eventually(t, "the fast subscriber reads everything while the slow one waits",
+		func() bool { return fast.last.Load() == last }, wait.Within(20*time.Second),
+		wait.Seen(func() string {
+			return fmt.Sprintf("fast at %d, slow at %d, of %d", fast.last.Load(), slow.last.Load(), last)
+		}))
+	if slow.last.Load() != 0 {
+		t.Fatalf("the slow subscriber read %d messages through a closed gate", slow.last.Load())
+	}
+	if fo.Detached() == 0 {
+		t.Fatal("Detached: got 0, want the slow subscriber detached")
+	}
+	close(gate) // the slow subscriber goes on: every message, in order
+	wait.Eventually(t, "the slow subscriber reads everything", func() bool { return slow.last.Load() == last },
+		wait.Within(20*time.Second), wait.Seen(func() string { return fmt.Sprintf("slow at %d of %d", slow.last.Load(), last) }))
+	wait.Eventually(t, "the slow subscriber joins the feed again", slow.sub.Attached, wait.Within(10*time.Second))
+
+	// A restart: the fast one stops and subscribes again from message 5.
+	cancel()
+	fast.stop(t)
+	slow.stop(t)
+	ctx, cancel = context.WithCancel(t.Context())
+	defer cancel()
+	sub, err := fo.Subscribe(ctx, 0, 5, journal.SubConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := follow(t, ctx, sub, 5, nil)
+	appendMsgs(t, j, "acme", "b", 5, 10, 1000)
+	last = lastOf(t, j, 0)
+	wait.Eventually(t, "the restarted subscriber reads from its position", func() bool { return again.last.Load() == last },
+		wait.Within(20*time.Second), wait.Seen(func() string { return fmt.Sprintf("at %d of %d", again.last.Load(), last) }))
+	wait.Eventually(t, "the restarted subscriber joins the feed", sub.Attached, wait.Within(10*time.Second))
+	cancel()
+	again.stop(t)
+}
+
+// A feed that fails (its consumer removed) detaches its subscribers, which
+// go on on their own Tails without losing anything and join the feed once
+// it has started again.
+func TestFanoutFeedFailure(t *testing.T) {
+	j := journaltest.Open(t)
+	fo := journal.NewFanout(j, journal.FanoutConfig{Tail: journal.TailConfig{Quiet: 5 * time.Millisecond}})
+	runFanout(t, fo)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var f *follower
+	wait.Eventually(t, "the subscriber attaches", func() bool {
+		sub, err := fo.Subscribe(ctx, 0, 0, journal.SubConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sub.Attached() {
+			f = follow(t, ctx, sub, 0, nil)
+			return true
+		}
+		sub.Close(ctx)
+		return false
+	}, wait.Within(10*time.Second))
+	appendMsgs(t, j, "acme", "a", 5, 10, 100)
+	wait.Eventually(t, "first messages", func() bool { return f.last.Load() == 5 }, wait.Within(10*time.Second))
+
+	// Remove every consumer of the stream: the feed's only.
+	js := j.JetStream()
+	st, err := js.Stream(t.Context(), j.StreamName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := st.ConsumerNames(t.Context())
+	for name := range names.Name() {
+		if err := js.DeleteConsumer(t.Context(), j.StreamName(), name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wait.Eventually(t, "the subscriber is detached", func() bool { return fo.Detached() > 0 }, wait.Within(20*time.Second))
+	appendMsgs(t, j, "acme", "b", 5, 10, 100)
+	last := lastOf(t, j, 0)
+	wait.Eventually(t, "every message read", func() bool { return f.last.Load() == last }, wait.Within(20*time.Second),
+		wait.Seen(func() string { return fmt.Sprintf("at %d of %d", f.last.Load(), last) }))
+	wait.Eventually(t, "the subscriber joins the restarted feed", f.sub.Attached, wait.Within(20*time.Second))
+	appendMsgs(t, j, "acme", "c", 3, 10, 100)
+	last = lastOf(t, j, 0)
+	wait.Eventually(t, "every message read after rejoining", func() bool { return f.last.Load() == last }, wait.Within(20*time.Second))
+	cancel()
+	f.stop(t)
+}
+
+// A subscriber that fails (its fold returns an error and it stops
+// reading, without closing its Sub yet) does not stop the others: they
+// read everything, and the failed one subscribes again from its position.
+func TestFanoutFailingSubscriber(t *testing.T) {
+	j := journaltest.Open(t)
+	fo := journal.NewFanout(j, journal.FanoutConfig{RingBytes: 64 << 10, SlowAfter: 200 * time.Millisecond,
+		Tail: journal.TailConfig{Quiet: 5 * time.Millisecond}})
+	runFanout(t, fo)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var ok *follower
+	var bad *journal.Sub
+	wait.Eventually(t, "both subscribers attach", func() bool {
+		a, err := fo.Subscribe(ctx, 0, 0, journal.SubConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := fo.Subscribe(ctx, 0, 0, journal.SubConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Attached() && b.Attached() {
+			ok, bad = follow(t, ctx, a, 0, nil), b
+			return true
+		}
+		a.Close(ctx)
+		b.Close(ctx)
+		return false
+	}, wait.Within(10*time.Second))
+	failed := make(chan error, 1)
+	var badLast uint64
+	go func() {
+		for {
+			err := bad.Read(ctx, func(m journal.Message, _ uint64) error {
+				if m.Seq == 3 {
+					return errors.New("the fold failed")
+				}
+				badLast = m.Seq
+				return nil
+			})
+			if err != nil {
+				failed <- err
+				return
+			}
+		}
+	}()
+	appendMsgs(t, j, "acme", "a", 30, 10, 1000) // about 10 KB a message: the ring holds 6
+	if err := <-failed; err == nil || err.Error() != "the fold failed" {
+		t.Fatalf("the failing subscriber's Read: got %v, want its fold's error", err)
+	}
+	last := lastOf(t, j, 0)
+	wait.Eventually(t, "the other subscriber reads everything", func() bool { return ok.last.Load() == last },
+		wait.Within(20*time.Second), wait.Seen(func() string { return fmt.Sprintf("at %d of %d", ok.last.Load(), last) }))
+	bad.Close(ctx)
+	sub, err := fo.Subscribe(ctx, 0, badLast, journal.SubConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := follow(t, ctx, sub, badLast, nil)
+	wait.Eventually(t, "the failed subscriber, subscribed again, reads everything", func() bool { return again.last.Load() == last },
+		wait.Within(20*time.Second), wait.Seen(func() string { return fmt.Sprintf("at %d of %d", again.last.Load(), last) }))
+	cancel()
+	ok.stop(t)
+	again.stop(t)
+}
