@@ -57,9 +57,18 @@ func TestTwoWritersOnAReplicatedStream(t *testing.T) {
 	if ci := info.CachedInfo().Cluster; ci != nil {
 		t.Logf("stream leader %q, replicas %d", ci.Leader, len(ci.Replicas))
 	}
-	// The stream still takes writes.
-	if _, err := a.Append(t.Context(), []event.Record{parse(t, "acme", "after", "x", 0)}); err != nil {
-		t.Fatalf("append after the race: %v", err)
+	// The stream still takes writes (a client sends a 503'd append again,
+	// as above: the writer may first re-read the tail while leaders
+	// settle).
+	var err2 error
+	for try := 0; try < 20; try++ {
+		if _, err2 = a.Append(t.Context(), []event.Record{parse(t, "acme", "after", "x", 0)}); err2 == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err2 != nil {
+		t.Fatalf("append after the race: %v", err2)
 	}
 	seen := map[string]int{}
 	deadline := time.Now().Add(10 * time.Second)

@@ -165,14 +165,16 @@ func readConsumer(ctx context.Context, c jetstream.Consumer, last uint64,
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		// An error asking is the cluster's passing state (a leader
+		// moving) as much as the empty fetch was: try again.
 		ci, err := c.Info(ctx)
-		if err != nil {
-			return fmt.Errorf("read the journal: %w", err)
-		}
-		if ci.NumPending == 0 {
+		if err == nil && ci.NumPending == 0 {
 			return nil
 		}
 		if time.Since(heard) > scanStall {
+			if err != nil {
+				return fmt.Errorf("read the journal: no message for %s: %w", scanStall, err)
+			}
 			return fmt.Errorf("read the journal: no message for %s with %d still pending", scanStall, ci.NumPending)
 		}
 	}
