@@ -122,46 +122,49 @@ func (p *Partition) readMessages(ctx context.Context, cfg jetstream.OrderedConsu
 	if err != nil {
 		return fmt.Errorf("read the journal: %w", err)
 	}
-	return readConsumer(ctx, c, last, fn)
+	// Later messages have higher sequences: last ends the read.
+	return ReadConsumer(ctx, c, 500, func(m jetstream.Msg, md *jetstream.MsgMetadata) bool {
+		return md.Sequence.Stream <= last && fn(m, md) && md.Sequence.Stream != last
+	})
 }
 
-// readConsumer is readMessages' loop over the consumer it created.
-func readConsumer(ctx context.Context, c jetstream.Consumer, last uint64,
+// ReadConsumer reads, in order, the messages c (an ordered consumer just
+// created) had pending when it was created, batch at a time, and calls fn
+// with each until it returns false. A fetch that brings nothing ends the
+// read only when c has nothing left pending (messages removed since): a
+// busy server (a block loaded from disk, a loaded machine) answers an
+// empty fetch too, and ending there read part of the range as if it were
+// all of it (a backtest ended early as succeeded). It fails after
+// scanStall without a message.
+func ReadConsumer(ctx context.Context, c jetstream.Consumer, batch int,
 	fn func(m jetstream.Msg, md *jetstream.MsgMetadata) bool) error {
-	// The messages that matched when the consumer was created are all
-	// there is to read up to last (later ones have higher sequences).
 	pending := c.CachedInfo().NumPending
 	read := uint64(0)
 	heard := time.Now()
 	for read < pending {
-		batch, err := c.Fetch(500, jetstream.FetchMaxWait(200*time.Millisecond))
+		msgs, err := c.Fetch(int(min(uint64(batch), pending-read)), jetstream.FetchMaxWait(200*time.Millisecond))
 		if err != nil {
 			return fmt.Errorf("read the journal: %w", err)
 		}
 		n := 0
-		for m := range batch.Messages() {
+		for m := range msgs.Messages() {
 			n++
 			read++
 			md, err := m.Metadata()
 			if err != nil {
 				return fmt.Errorf("read the journal: %w", err)
 			}
-			if md.Sequence.Stream > last || !fn(m, md) || md.Sequence.Stream == last {
+			if !fn(m, md) {
 				return nil
 			}
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+		if err := msgs.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
 			return fmt.Errorf("read the journal: %w", err)
 		}
 		if n > 0 {
 			heard = time.Now()
 			continue
 		}
-		// Nothing within the wait: a busy server (a block loaded from
-		// disk, a loaded machine) rather than the end, unless the
-		// consumer has nothing left (messages removed since it was
-		// created). Returning here read part of the range as if it were
-		// all of it (a backtest ended early as succeeded).
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -181,7 +184,7 @@ func readConsumer(ctx context.Context, c jetstream.Consumer, last uint64,
 	return nil
 }
 
-// scanStall is how long readMessages waits for the next message the
+// scanStall is how long ReadConsumer waits for the next message the
 // consumer says is pending before it fails.
 const scanStall = 30 * time.Second
 

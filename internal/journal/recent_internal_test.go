@@ -62,9 +62,9 @@ func TestReadGoesOnPastAnEmptyFetch(t *testing.T) {
 	}
 	slow := &slowConsumer{Consumer: c, empty: 2}
 	read := 0
-	err = readConsumer(t.Context(), slow, info.State.LastSeq, func(jetstream.Msg, *jetstream.MsgMetadata) bool {
+	err = ReadConsumer(t.Context(), slow, 500, func(_ jetstream.Msg, md *jetstream.MsgMetadata) bool {
 		read++
-		return true
+		return md.Sequence.Stream != info.State.LastSeq
 	})
 	if err != nil || read != 1200 {
 		t.Errorf("got %d messages read (%v), want all 1200", read, err)

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/auditstream/auditstream/internal/egress"
@@ -53,7 +51,7 @@ func ListDeadLetters(ctx context.Context, j *journal.Journal, id string, limit i
 	}
 	pending := info.State.Subjects[subj]
 	out := []DeadLetter{}
-	if pending == 0 {
+	if pending == 0 || limit <= 0 {
 		return out, nil
 	}
 	c, err := js.OrderedConsumer(ctx, journal.DefaultDeadLetterStream, jetstream.OrderedConsumerConfig{
@@ -62,42 +60,14 @@ func ListDeadLetters(ctx context.Context, j *journal.Journal, id string, limit i
 	if err != nil {
 		return nil, fmt.Errorf("read dead letters: %w", err)
 	}
-	heard := time.Now()
-	for uint64(len(out)) < pending && len(out) < limit {
-		want := min(limit-len(out), int(pending)-len(out), 500)
-		batch, err := c.Fetch(want, jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			return nil, fmt.Errorf("read dead letters: %w", err)
-		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			dl, err := toDeadLetter(m)
-			if err != nil {
-				continue
-			}
+	err = journal.ReadConsumer(ctx, c, min(limit, 500), func(m jetstream.Msg, _ *jetstream.MsgMetadata) bool {
+		if dl, err := toDeadLetter(m); err == nil {
 			out = append(out, dl)
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return nil, fmt.Errorf("read dead letters: %w", err)
-		}
-		if n > 0 {
-			heard = time.Now()
-			continue
-		}
-		// Nothing within the wait: the end only when the consumer has
-		// nothing left (a busy server otherwise; listing fewer letters
-		// than there are would hide some).
-		ci, err := c.Info(ctx)
-		if err == nil && ci.NumPending == 0 {
-			break
-		}
-		if time.Since(heard) > 30*time.Second {
-			if err != nil {
-				return nil, fmt.Errorf("read dead letters: no message for 30s: %w", err)
-			}
-			return nil, fmt.Errorf("read dead letters: no message for 30s with %d still pending", ci.NumPending)
-		}
+		return len(out) < limit
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read dead letters: %w", err)
 	}
 	return out, nil
 }
