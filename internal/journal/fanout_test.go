@@ -197,25 +197,9 @@ func TestFanoutSlowAndRestartingSubscribers(t *testing.T) {
 	runFanout(t, fo)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var fast, slow *follower
 	gate := make(chan struct{})
-	wait.Eventually(t, "both subscribers attach", func() bool {
-		a, err := fo.Subscribe(ctx, 0, 0, journal.SubConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := fo.Subscribe(ctx, 0, 0, journal.SubConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if a.Attached() && b.Attached() {
-			fast, slow = follow(t, ctx, a, 0, nil), follow(t, ctx, b, 0, gate)
-			return true
-		}
-		a.Close(ctx)
-		b.Close(ctx)
-		return false
-	}, wait.Within(10*time.Second))
+	a, b := attachTwo(t, ctx, fo)
+	fast, slow := follow(t, ctx, a, 0, nil), follow(t, ctx, b, 0, gate)
 
 	appendMsgs(t, j, "acme", "a", 40, 10, 1000) // about 10 KB a message: the ring holds 6
 	last := lastOf(t, j, 0)
@@ -315,25 +299,8 @@ func TestFanoutFailingSubscriber(t *testing.T) {
 	runFanout(t, fo)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var ok *follower
-	var bad *journal.Sub
-	wait.Eventually(t, "both subscribers attach", func() bool {
-		a, err := fo.Subscribe(ctx, 0, 0, journal.SubConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := fo.Subscribe(ctx, 0, 0, journal.SubConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if a.Attached() && b.Attached() {
-			ok, bad = follow(t, ctx, a, 0, nil), b
-			return true
-		}
-		a.Close(ctx)
-		b.Close(ctx)
-		return false
-	}, wait.Within(10*time.Second))
+	a, bad := attachTwo(t, ctx, fo)
+	ok := follow(t, ctx, a, 0, nil)
 	failed := make(chan error, 1)
 	var badLast uint64
 	go func() {
@@ -369,4 +336,28 @@ func TestFanoutFailingSubscriber(t *testing.T) {
 	cancel()
 	ok.stop(t)
 	again.stop(t)
+}
+
+// attachTwo subscribes two subscribers to partition 0 from its start,
+// again until both read through the shared feed (a subscriber that came
+// before the feed had read reads on its own).
+func attachTwo(t *testing.T, ctx context.Context, fo *journal.Fanout) (*journal.Sub, *journal.Sub) {
+	t.Helper()
+	var a, b *journal.Sub
+	wait.Eventually(t, "both subscribers attach", func() bool {
+		var err error
+		if a, err = fo.Subscribe(ctx, 0, 0, journal.SubConfig{}); err != nil {
+			t.Fatal(err)
+		}
+		if b, err = fo.Subscribe(ctx, 0, 0, journal.SubConfig{}); err != nil {
+			t.Fatal(err)
+		}
+		if a.Attached() && b.Attached() {
+			return true
+		}
+		a.Close(ctx)
+		b.Close(ctx)
+		return false
+	}, wait.Within(10*time.Second))
+	return a, b
 }
