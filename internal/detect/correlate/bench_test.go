@@ -64,18 +64,7 @@ func BenchmarkObserve(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; b.Loop(); i++ {
-				m := ins[i%len(ins)]
-				if i >= len(ins) {
-					// Later laps: shift time so the stream stays in order (the
-					// uuids repeat, but de-duplication is by time and uuid).
-					m.Time = m.Time.Add(time.Duration(i/len(ins)) * 200 * time.Second)
-				}
-				e.Observe(m)
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			observeLaps(b, e, ins, 200*time.Second)
 		})
 	}
 }
@@ -102,15 +91,7 @@ func BenchmarkObserveInterleaved(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		m := ins[i%len(ins)]
-		if i >= len(ins) {
-			m.Time = m.Time.Add(time.Duration(i/len(ins)) * 200 * time.Second)
-		}
-		e.Observe(m)
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	observeLaps(b, e, ins, 200*time.Second)
 }
 
 // BenchmarkObserveSparse is the common case: many groups, few events each (a window
@@ -121,15 +102,7 @@ func BenchmarkObserveSparse(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		m := ins[i%len(ins)]
-		if i >= len(ins) {
-			m.Time = m.Time.Add(time.Duration(i/len(ins)) * 500 * time.Second)
-		}
-		e.Observe(m)
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	observeLaps(b, e, ins, 500*time.Second)
 }
 
 // BenchmarkGroupMemory measures the live heap per active group: groups groups of one
@@ -182,4 +155,19 @@ func BenchmarkGroupMemory(b *testing.B) {
 			}
 		})
 	}
+}
+
+// observeLaps feeds ins to e, one event per b.Loop, and reports events/s;
+// each later lap is shifted by lap so that the stream stays in order (the
+// uuids repeat, but de-duplication is by time and uuid).
+func observeLaps(b *testing.B, e *Engine, ins []Match, lap time.Duration) {
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		m := ins[i%len(ins)]
+		if i >= len(ins) {
+			m.Time = m.Time.Add(time.Duration(i/len(ins)) * lap)
+		}
+		e.Observe(m)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
