@@ -268,16 +268,12 @@ func TestBacktestJobAcrossNodes(t *testing.T) {
 	nodeA := jobServer(t, j, BacktestJobsConfig{}, blockAfterFirst)
 	nodeB := jobNode(t, context.WithoutCancel(t.Context()), j, "b", BacktestJobsConfig{}, nil)
 
-	code, body := do(t, nodeA, "acme", "POST", "/api/v1/detections/backtests", `{"rule":"`+bruteForceID+`"}`)
-	if code != http.StatusAccepted {
-		t.Fatalf("start on A: got %d %s, want 202", code, body)
-	}
-	job := decodeJob(t, body)
+	job := startBruteForce(t, nodeA)
 	wait.Eventually(t, "B sees A's job's progress", func() bool {
 		p := getJob(t, nodeB, "acme", job.ID)
 		return p.Status == JobRunning && p.Node == "a" && p.Progress.Scanned == 6 && p.Progress.Position > 0
 	}, wait.Within(10*time.Second))
-	code, body = do(t, nodeB, "acme", "GET", "/api/v1/detections/backtests", "")
+	code, body := do(t, nodeB, "acme", "GET", "/api/v1/detections/backtests", "")
 	var list []BacktestJob
 	if err := json.Unmarshal([]byte(body), &list); err != nil || code != http.StatusOK || len(list) != 1 || list[0].ID != job.ID {
 		t.Fatalf("list on B: got %d %s, want A's job", code, body)
@@ -301,11 +297,7 @@ func TestBacktestJobAcrossNodes(t *testing.T) {
 	}
 
 	// A job run on B, read with its detections on A.
-	code, body = do(t, nodeB, "acme", "POST", "/api/v1/detections/backtests", `{"rule":"`+bruteForceID+`"}`)
-	if code != http.StatusAccepted {
-		t.Fatalf("start on B: got %d %s, want 202", code, body)
-	}
-	done := waitJob(t, nodeA, "acme", decodeJob(t, body).ID)
+	done := waitJob(t, nodeA, "acme", startBruteForce(t, nodeB).ID)
 	if done.Status != JobSucceeded || done.Node != "b" || done.Result == nil || done.Result.Count != 2 || len(done.Result.Detections) != 2 {
 		t.Fatalf("B's job read on A: got %+v, want SUCCEEDED on b with 2 detections", done)
 	}
@@ -359,11 +351,7 @@ func TestBacktestJobNodeDies(t *testing.T) {
 	nodeA := jobNode(t, life, j, "a", cfg, blockAfterFirst)
 	nodeB := jobNode(t, context.WithoutCancel(t.Context()), j, "b", cfg, blockAfterFirst)
 
-	code, body := do(t, nodeA, "acme", "POST", "/api/v1/detections/backtests", `{"rule":"`+bruteForceID+`"}`)
-	if code != http.StatusAccepted {
-		t.Fatalf("start on A: got %d %s", code, body)
-	}
-	job := decodeJob(t, body)
+	job := startBruteForce(t, nodeA)
 	wait.Eventually(t, "A's job running with progress", func() bool {
 		p := getJob(t, nodeB, "acme", job.ID)
 		return p.Status == JobRunning && p.Progress.Scanned == 6
@@ -460,11 +448,7 @@ func TestBacktestJobOnNATSCluster(t *testing.T) {
 	nodeA := jobNode(t, context.WithoutCancel(t.Context()), ja, "a", cfg, blockAfterFirst)
 	nodeB := jobNode(t, context.WithoutCancel(t.Context()), jb, "b", cfg, blockAfterFirst)
 
-	code, body := do(t, nodeA, "acme", "POST", "/api/v1/detections/backtests", `{"rule":"`+bruteForceID+`"}`)
-	if code != http.StatusAccepted {
-		t.Fatalf("start on A: got %d %s, want 202", code, body)
-	}
-	job := decodeJob(t, body)
+	job := startBruteForce(t, nodeA)
 	wait.Eventually(t, "B sees A's job's progress", func() bool {
 		p := getJob(t, nodeB, "acme", job.ID)
 		return p.Status == JobRunning && p.Node == "a" && p.Progress.Scanned == 6
@@ -472,11 +456,22 @@ func TestBacktestJobOnNATSCluster(t *testing.T) {
 	if code, body := do(t, nodeB, "acme", "POST", "/api/v1/detections/backtests", `{"rule":"`+bruteForceID+`"}`); code != http.StatusTooManyRequests {
 		t.Errorf("a second job on B: got %d %s, want 429 (one per org in the cluster)", code, body)
 	}
-	code, body = do(t, nodeB, "acme", "POST", "/api/v1/detections/backtests/"+job.ID+"/cancel", "")
+	code, body := do(t, nodeB, "acme", "POST", "/api/v1/detections/backtests/"+job.ID+"/cancel", "")
 	if got := decodeJob(t, body); code != http.StatusOK || got.Status != JobStopped || got.Result == nil || got.Result.Stopped != "cancelled" {
 		t.Fatalf("cancel on B: got %d %s, want 200 STOPPED cancelled", code, body)
 	}
 	if code, body := do(t, nodeB, "acme", "POST", "/api/v1/detections/backtests", `{"rule":"`+bruteForceID+`"}`); code != http.StatusAccepted {
 		t.Errorf("a job on B after the cancel: got %d %s, want 202", code, body)
 	}
+}
+
+// startBruteForce starts a backtest of the brute force rule for acme on
+// node and returns the job its 202 answers.
+func startBruteForce(t *testing.T, node *httptest.Server) BacktestJob {
+	t.Helper()
+	code, body := do(t, node, "acme", "POST", "/api/v1/detections/backtests", `{"rule":"`+bruteForceID+`"}`)
+	if code != http.StatusAccepted {
+		t.Fatalf("start on %s: got %d %s, want 202", node.URL, code, body)
+	}
+	return decodeJob(t, body)
 }
