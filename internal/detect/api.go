@@ -119,6 +119,26 @@ func notFound(what, id string) error {
 	return httpapi.Errorf(http.StatusNotFound, httpapi.CodeNotFound, "Not found: Resource not found: %s (%s)", id, what)
 }
 
+// notFoundAs is err of a read or change of the resource the request's
+// {id} names: Okta's 404 for a resource of type what when err is missing
+// (the store's not-found sentinel), any other err as it is.
+func notFoundAs(r *http.Request, err, missing error, what string) error {
+	if errors.Is(err, missing) {
+		return notFound(what, r.PathValue("id"))
+	}
+	return err
+}
+
+// writeFound answers such a read or change: v with 200 when err is nil,
+// else the error as notFoundAs maps it.
+func writeFound[T any](w http.ResponseWriter, r *http.Request, v T, err, missing error, what string) error {
+	if err != nil {
+		return notFoundAs(r, err, missing, what)
+	}
+	httpapi.WriteJSON(w, http.StatusOK, v)
+	return nil
+}
+
 // RuleView is a rule as the API lists it for an org.
 type RuleView struct {
 	Info
@@ -297,14 +317,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, _ auth.Token, org str
 
 func (a *API) get(w http.ResponseWriter, r *http.Request, _ auth.Token, org string) error {
 	d, _, err := a.Store.Get(r.Context(), org, r.PathValue("id"))
-	if errors.Is(err, ErrNotFound) {
-		return notFound("Detection", r.PathValue("id"))
-	}
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, d)
-	return nil
+	return writeFound(w, r, d, err, ErrNotFound, "Detection")
 }
 
 // triageInput is the body of POST /api/v1/detections/{id}.
@@ -330,11 +343,8 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, tok auth.Token, org
 		return httpapi.ValidationError("detection", errors.Join(probs...))
 	}
 	d, err := a.Store.Update(r.Context(), org, r.PathValue("id"), in.Status, in.Note, tok.ID, a.now())
-	if errors.Is(err, ErrNotFound) {
-		return notFound("Detection", r.PathValue("id"))
-	}
 	if err != nil {
-		return err
+		return notFoundAs(r, err, ErrNotFound, "Detection")
 	}
 	a.write(r, tok, sysevent.Spec{Type: EventTriage, Org: org, Message: "Detection " + strings.ToLower(in.Status),
 		Actor: sysevent.Token(tok), Targets: []sysevent.Ref{{ID: d.ID, Type: "Detection", AlternateID: d.EventType, DisplayName: d.Title}},
@@ -445,14 +455,7 @@ func (a *API) getBacktest(w http.ResponseWriter, r *http.Request, _ auth.Token, 
 		return err
 	}
 	job, err := jobs.Get(r.Context(), org, r.PathValue("id"))
-	if errors.Is(err, ErrBacktestNotFound) {
-		return notFound("Backtest", r.PathValue("id"))
-	}
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, job)
-	return nil
+	return writeFound(w, r, job, err, ErrBacktestNotFound, "Backtest")
 }
 
 func (a *API) cancelBacktest(w http.ResponseWriter, r *http.Request, _ auth.Token, org string) error {
@@ -463,14 +466,7 @@ func (a *API) cancelBacktest(w http.ResponseWriter, r *http.Request, _ auth.Toke
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
 	job, err := jobs.Cancel(ctx, org, r.PathValue("id"))
-	if errors.Is(err, ErrBacktestNotFound) {
-		return notFound("Backtest", r.PathValue("id"))
-	}
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, job)
-	return nil
+	return writeFound(w, r, job, err, ErrBacktestNotFound, "Backtest")
 }
 
 // backtestRequest reads and checks a backtest body for org.
