@@ -38,16 +38,24 @@ func perMinuteAt(p *wire.PerMinute, now time.Time) (delivered, failed []uint64, 
 	return delivered, failed, first
 }
 
+// hourTotals are the events delivered and the failed writes of the
+// minutes perMinuteAt laid out.
+func hourTotals(delivered, failed []uint64) (totalD, totalF uint64) {
+	for i := range delivered {
+		totalD += delivered[i]
+		totalF += failed[i]
+	}
+	return totalD, totalF
+}
+
 // deliveryChart draws deliveries and failures per minute over the last
 // hour as SVG: a green bar of events delivered and a red bar of failed
 // writes per minute, each with its counts on hover.
 func deliveryChart(p *wire.PerMinute, now time.Time) template.HTML {
 	del, fail, first := perMinuteAt(p, now)
-	var totalD, totalF uint64
-	maxN := uint64(1)
+	totalD, totalF := hourTotals(del, fail)
+	maxN := uint64(1) // the highest bar: bars stand side by side
 	for i := range del {
-		totalD += del[i]
-		totalF += fail[i]
 		maxN = max(maxN, del[i], fail[i])
 	}
 	const width, height, slot = 960, 100, 16
@@ -73,11 +81,9 @@ func deliveryChart(p *wire.PerMinute, now time.Time) template.HTML {
 // sparkline is a small deliveries-over-the-last-hour chart for lists.
 func sparkline(p *wire.PerMinute, now time.Time) template.HTML {
 	del, fail, _ := perMinuteAt(p, now)
-	var totalD, totalF uint64
-	maxN := uint64(1)
+	totalD, totalF := hourTotals(del, fail)
+	maxN := uint64(1) // the highest stack: failures stand on deliveries
 	for i := range del {
-		totalD += del[i]
-		totalF += fail[i]
 		maxN = max(maxN, del[i]+fail[i])
 	}
 	const height = 24
