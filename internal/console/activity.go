@@ -212,7 +212,7 @@ func (c *Console) userPage(w http.ResponseWriter, rc *reqCtx) {
 	var p profile
 	base := "/api/v1/activity/users/" + url.PathEscape(id)
 	if _, err := c.call(rc, http.MethodGet, withOrg(base, org), nil, &p); err != nil {
-		c.renderStatus(w, rc.r, apiStatus(err), "activity-search", rc, page{Title: "User activity", Nav: "users", Error: asAPIError(err),
+		c.renderAPIError(w, rc, "activity-search", err, page{Title: "User activity", Nav: "users",
 			Data: map[string]any{"Q": id, "Org": org}})
 		return
 	}

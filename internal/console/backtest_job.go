@@ -127,7 +127,7 @@ func (c *Console) backtest(w http.ResponseWriter, rc *reqCtx) {
 	}
 	var job backtestJob
 	if _, err := c.call(rc, http.MethodPost, withOrg("/api/v1/detections/backtests", org), in, &job); err != nil {
-		c.renderStatus(w, rc.r, apiStatus(err), "detections-backtest", rc, page{Title: "Backtest", Nav: "detections", Error: asAPIError(err), Data: d})
+		c.renderAPIError(w, rc, "detections-backtest", err, page{Title: "Backtest", Nav: "detections", Data: d})
 		return
 	}
 	http.Redirect(w, rc.r, withOrg("/console/detections/backtests/"+url.PathEscape(job.ID), org), http.StatusSeeOther)
@@ -148,7 +148,7 @@ func (c *Console) backtestJobData(rc *reqCtx) (map[string]any, error) {
 func (c *Console) backtestPage(w http.ResponseWriter, rc *reqCtx) {
 	d, err := c.backtestJobData(rc)
 	if err != nil {
-		c.renderStatus(w, rc.r, apiStatus(err), "error", rc, page{Title: "Backtest", Nav: "detections", Error: asAPIError(err)})
+		c.renderAPIError(w, rc, "error", err, page{Title: "Backtest", Nav: "detections"})
 		return
 	}
 	c.render(w, rc.r, "detections-backtest", rc, page{Title: "Backtest", Nav: "detections", Data: d})
@@ -173,7 +173,7 @@ func (c *Console) backtestCancel(w http.ResponseWriter, rc *reqCtx) {
 	org, id := orgParam(rc), rc.r.PathValue("id")
 	next := withOrg("/console/detections/backtests/"+url.PathEscape(id), org)
 	if _, err := c.call(rc, http.MethodPost, withOrg("/api/v1/detections/backtests/"+url.PathEscape(id)+"/cancel", org), nil, nil); err != nil {
-		c.renderStatus(w, rc.r, apiStatus(err), "error", rc, page{Title: "Backtest", Nav: "detections", Error: asAPIError(err),
+		c.renderAPIError(w, rc, "error", err, page{Title: "Backtest", Nav: "detections",
 			Data: map[string]any{"Back": next}})
 		return
 	}

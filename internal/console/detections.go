@@ -122,7 +122,7 @@ func (c *Console) detectionsPage(w http.ResponseWriter, rc *reqCtx) {
 	d["RuleStatus"] = ruleStatus
 	var rules []detectionRule
 	if _, err := c.call(rc, http.MethodGet, withOrg(addParam("/api/v1/detections/rules", "status", ruleStatus), org), nil, &rules); err != nil {
-		c.renderStatus(w, rc.r, apiStatus(err), "detections", rc, page{Title: "Detections", Nav: "detections", Error: asAPIError(err), Data: d})
+		c.renderAPIError(w, rc, "detections", err, page{Title: "Detections", Nav: "detections", Data: d})
 		return
 	}
 	// Firings of the last 24 hours, counted per rule from the detections.
@@ -214,11 +214,18 @@ func apiStatus(err error) int {
 	return http.StatusBadRequest
 }
 
+// renderAPIError draws page name for an API call that failed with err:
+// with the status apiStatus gives and the API's error (asAPIError) in p.
+func (c *Console) renderAPIError(w http.ResponseWriter, rc *reqCtx, name string, err error, p page) {
+	p.Error = asAPIError(err)
+	c.renderStatus(w, rc.r, apiStatus(err), name, rc, p)
+}
+
 func (c *Console) ruleDetail(w http.ResponseWriter, rc *reqCtx) {
 	org, id := orgParam(rc), rc.r.PathValue("id")
 	var rule detectionRule
 	if _, err := c.call(rc, http.MethodGet, withOrg("/api/v1/detections/rules/"+url.PathEscape(id), org), nil, &rule); err != nil {
-		c.renderStatus(w, rc.r, apiStatus(err), "error", rc, page{Title: "Detection rule", Nav: "detections", Error: asAPIError(err)})
+		c.renderAPIError(w, rc, "error", err, page{Title: "Detection rule", Nav: "detections"})
 		return
 	}
 	var alerts []detection
@@ -236,7 +243,7 @@ func (c *Console) ruleAction(w http.ResponseWriter, rc *reqCtx) {
 	org, id, op := orgParam(rc), rc.r.PathValue("id"), rc.r.PathValue("op")
 	if op == "delete" {
 		if _, err := c.call(rc, http.MethodDelete, withOrg("/api/v1/detections/rules/"+url.PathEscape(id), org), nil, nil); err != nil {
-			c.renderStatus(w, rc.r, apiStatus(err), "error", rc, page{Title: "Detection rule", Nav: "detections", Error: asAPIError(err),
+			c.renderAPIError(w, rc, "error", err, page{Title: "Detection rule", Nav: "detections",
 				Data: map[string]any{"Back": withOrg("/console/detections/rules/"+url.PathEscape(id), org)}})
 			return
 		}
@@ -250,7 +257,7 @@ func (c *Console) ruleAction(w http.ResponseWriter, rc *reqCtx) {
 	}
 	next := withOrg("/console/detections/rules/"+url.PathEscape(id), org)
 	if _, err := c.call(rc, http.MethodPost, withOrg("/api/v1/detections/rules/"+url.PathEscape(id)+"/lifecycle/"+op, org), nil, nil); err != nil {
-		c.renderStatus(w, rc.r, apiStatus(err), "error", rc, page{Title: "Detection rule", Nav: "detections", Error: asAPIError(err),
+		c.renderAPIError(w, rc, "error", err, page{Title: "Detection rule", Nav: "detections",
 			Data: map[string]any{"Back": next}})
 		return
 	}
@@ -261,7 +268,7 @@ func (c *Console) alertDetail(w http.ResponseWriter, rc *reqCtx) {
 	org, id := orgParam(rc), rc.r.PathValue("id")
 	var a detection
 	if _, err := c.call(rc, http.MethodGet, withOrg("/api/v1/detections/"+url.PathEscape(id), org), nil, &a); err != nil {
-		c.renderStatus(w, rc.r, apiStatus(err), "error", rc, page{Title: "Detection", Nav: "detections", Error: asAPIError(err)})
+		c.renderAPIError(w, rc, "error", err, page{Title: "Detection", Nav: "detections"})
 		return
 	}
 	d := map[string]any{"A": a, "Org": org, "CanManage": rc.who.Has(auth.ScopeManageDetections),
@@ -283,7 +290,7 @@ func (c *Console) alertTriage(w http.ResponseWriter, rc *reqCtx) {
 	next := withOrg("/console/detections/alerts/"+url.PathEscape(id), org)
 	if _, err := c.call(rc, http.MethodPost, withOrg("/api/v1/detections/"+url.PathEscape(id), org),
 		map[string]string{"status": status, "note": rc.r.PostFormValue("note")}, nil); err != nil {
-		c.renderStatus(w, rc.r, apiStatus(err), "error", rc, page{Title: "Detection", Nav: "detections", Error: asAPIError(err),
+		c.renderAPIError(w, rc, "error", err, page{Title: "Detection", Nav: "detections",
 			Data: map[string]any{"Back": next}})
 		return
 	}

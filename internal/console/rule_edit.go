@@ -75,7 +75,7 @@ func (c *Console) ruleEditPage(w http.ResponseWriter, rc *reqCtx) {
 	org, id := orgParam(rc), rc.r.PathValue("id")
 	f, err := c.editableRule(rc, org, id)
 	if err != nil {
-		c.renderStatus(w, rc.r, apiStatus(err), "error", rc, page{Title: "Edit rule", Nav: "detections", Error: asAPIError(err),
+		c.renderAPIError(w, rc, "error", err, page{Title: "Edit rule", Nav: "detections",
 			Data: map[string]any{"Back": withOrg("/console/detections/rules/"+url.PathEscape(id), org)}})
 		return
 	}
