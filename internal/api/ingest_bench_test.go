@@ -9,11 +9,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/benchcost"
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/httpapi"
 )
@@ -95,7 +94,7 @@ func BenchmarkIngestRead(b *testing.B) {
 				r.Header.Set("Content-Encoding", bc.enc)
 			}
 			now := time.Now()
-			done := perEvent(b, n)
+			done := benchcost.PerEvent(b, n)
 			for b.Loop() {
 				rd.Reset(bc.body)
 				r.Body = readCloser{rd}
@@ -117,34 +116,3 @@ func BenchmarkIngestRead(b *testing.B) {
 type readCloser struct{ *bytes.Reader }
 
 func (readCloser) Close() error { return nil }
-
-// perEvent starts counting for a benchmark whose every iteration handles
-// n events; the function it returns, called after the loop, reports ns, B
-// and allocs per event, and cpu-ns/event: the process's user and system
-// CPU time (getrusage, so the garbage collector's work counts) per event,
-// which the other processes of a busy machine disturb less than the wall
-// clock (B/op and allocs/op stay per request).
-func perEvent(b *testing.B, n int) (done func()) {
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
-	cpu0 := cpuTime(b)
-	return func() {
-		cpu := cpuTime(b) - cpu0
-		var after runtime.MemStats
-		runtime.ReadMemStats(&after)
-		evs := float64(b.N) * float64(n)
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/evs, "ns/event")
-		b.ReportMetric(float64(cpu.Nanoseconds())/evs, "cpu-ns/event")
-		b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/evs, "B/event")
-		b.ReportMetric(float64(after.Mallocs-before.Mallocs)/evs, "allocs/event")
-	}
-}
-
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}

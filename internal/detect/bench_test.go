@@ -4,14 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"github.com/auditstream/auditstream/internal/detect/overlay"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/benchcost"
 	"github.com/auditstream/auditstream/internal/detect/correlate"
+	"github.com/auditstream/auditstream/internal/detect/overlay"
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/pattern"
 )
@@ -91,15 +91,14 @@ func BenchmarkMatcher(b *testing.B) {
 			var out []Raised
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0 := cpuTime(b)
+			cpu0 := benchcost.CPU(b)
 			for i := 0; b.Loop(); i++ {
 				r := evs[i%len(evs)]
 				r.UUID = uuids[i%len(uuids)]
 				r.Published = t0.Add(time.Duration(i) * time.Millisecond)
 				out = m.Feed(&r, out[:0])
 			}
-			reportCPU(b, cpu0)
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			benchcost.ReportRates(b, cpu0)
 			b.ReportMetric(float64(m.Stats().Detections)/float64(b.N), "detections/event")
 		})
 	}
@@ -122,32 +121,13 @@ func BenchmarkPrefilterOnly(b *testing.B) {
 	var ids []pattern.ID
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime(b)
+	cpu0 := benchcost.CPU(b)
 	for i := 0; b.Loop(); i++ {
 		r := &evs[i%len(evs)]
 		env := pattern.Envelope{Version: "0", ID: r.UUID, DetailType: "SystemLog", Source: r.Source, Detail: r.Data}
 		ids = set.MatchAllEnvelope(&env, ids[:0])
 	}
-	reportCPU(b, cpu0)
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-}
-
-// cpuTime returns the process's user+system CPU time: on the shared, loaded
-// machine the benchmarks run on, events per CPU second is steadier than
-// wall-clock events per second.
-func cpuTime(b *testing.B) time.Duration {
-	b.Helper()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func reportCPU(b *testing.B, cpu0 time.Duration) {
-	if cpu := cpuTime(b) - cpu0; cpu > 0 {
-		b.ReportMetric(float64(b.N)/cpu.Seconds(), "events/cpu-s")
-	}
+	benchcost.ReportRates(b, cpu0)
 }
 
 // BenchmarkMatcherAPIUnrouted is the runtime's cost for an event of the

@@ -6,12 +6,12 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/auditstream/auditstream/internal/benchcost"
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
@@ -161,13 +161,13 @@ func benchmarkRunner(b *testing.B, batches bool) {
 		runtime.GC()
 		runtime.ReadMemStats(&ms0)
 		b.StartTimer()
-		start, cpu0 := time.Now(), cpuTime(b)
+		start, cpu0 := time.Now(), benchcost.CPU(b)
 		go func() { _ = r.Run(ctx, context.Background()); close(done) }()
 		for cs.n.Load() < n {
 			time.Sleep(200 * time.Microsecond)
 		}
 		elapsed += time.Since(start)
-		cpu += cpuTime(b) - cpu0
+		cpu += benchcost.CPU(b) - cpu0
 		b.StopTimer()
 		runtime.ReadMemStats(&ms1)
 		mallocs += ms1.Mallocs - ms0.Mallocs
@@ -182,13 +182,4 @@ func benchmarkRunner(b *testing.B, batches bool) {
 	b.ReportMetric(float64(mallocs)/events, "allocs/event")
 	b.ReportMetric(float64(bytes)/events, "B/event")
 	b.ReportMetric(events/elapsed.Seconds(), "events/s")
-}
-
-// cpuTime is the CPU time the process has used, user and system.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

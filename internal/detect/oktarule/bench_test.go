@@ -1,10 +1,9 @@
 package oktarule
 
 import (
-	"syscall"
 	"testing"
-	"time"
 
+	"github.com/auditstream/auditstream/internal/benchcost"
 	"github.com/auditstream/auditstream/internal/detect/field"
 )
 
@@ -16,7 +15,7 @@ func BenchmarkCatalog(b *testing.B) {
 	events := readEvents(b)
 	var e field.Event
 	b.ReportAllocs()
-	cpu0 := cpuTime(b)
+	cpu0 := benchcost.CPU(b)
 	b.ResetTimer()
 	hits := 0
 	for i := 0; b.Loop(); i++ {
@@ -29,7 +28,7 @@ func BenchmarkCatalog(b *testing.B) {
 			}
 		}
 	}
-	reportRates(b, cpu0)
+	benchcost.ReportRates(b, cpu0)
 	_ = hits
 }
 
@@ -55,7 +54,7 @@ func BenchmarkCatalogPrefiltered(b *testing.B) {
 	var e field.Event
 	var lower []byte
 	b.ReportAllocs()
-	cpu0 := cpuTime(b)
+	cpu0 := benchcost.CPU(b)
 	b.ResetTimer()
 	hits := 0
 	for i := 0; b.Loop(); i++ {
@@ -83,7 +82,7 @@ func BenchmarkCatalogPrefiltered(b *testing.B) {
 			}
 		}
 	}
-	reportRates(b, cpu0)
+	benchcost.ReportRates(b, cpu0)
 	_ = hits
 }
 
@@ -93,30 +92,13 @@ func BenchmarkReset(b *testing.B) {
 	events := readEvents(b)
 	var e field.Event
 	b.ReportAllocs()
-	cpu0 := cpuTime(b)
+	cpu0 := benchcost.CPU(b)
 	for i := 0; b.Loop(); i++ {
 		if err := e.Reset(events[i%len(events)]); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportRates(b, cpu0)
-}
-
-// cpuTime returns the process's user+system CPU time: on a shared, loaded machine
-// events per CPU-second say more about the cost per core than wall-clock time.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func reportRates(b *testing.B, cpu0 time.Duration) {
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	if cpu := cpuTime(b) - cpu0; cpu > 0 {
-		b.ReportMetric(float64(b.N)/cpu.Seconds(), "events/cpu-s")
-	}
+	benchcost.ReportRates(b, cpu0)
 }
 
 // Evaluating every catalog rule on an event allocates nothing (BENCHMARKS.md).

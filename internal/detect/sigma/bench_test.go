@@ -1,10 +1,9 @@
 package sigma
 
 import (
-	"syscall"
 	"testing"
-	"time"
 
+	"github.com/auditstream/auditstream/internal/benchcost"
 	"github.com/auditstream/auditstream/internal/detect/field"
 	"github.com/auditstream/auditstream/internal/pattern"
 )
@@ -39,7 +38,7 @@ func BenchmarkEngine(b *testing.B) {
 		hits := 0
 		b.ReportAllocs()
 		b.SetBytes(bytes / int64(len(events)))
-		cpu0 := cpuTime(b)
+		cpu0 := benchcost.CPU(b)
 		for i := 0; b.Loop(); i++ {
 			if err := e.Reset(events[i%len(events)]); err != nil {
 				b.Fatal(err)
@@ -50,7 +49,7 @@ func BenchmarkEngine(b *testing.B) {
 				}
 			}
 		}
-		reportRates(b, cpu0)
+		benchcost.ReportRates(b, cpu0)
 	})
 	b.Run("index", func(b *testing.B) {
 		ix := NewIndex(rules)
@@ -59,7 +58,7 @@ func BenchmarkEngine(b *testing.B) {
 		hits := 0
 		b.ReportAllocs()
 		b.SetBytes(bytes / int64(len(events)))
-		cpu0 := cpuTime(b)
+		cpu0 := benchcost.CPU(b)
 		for i := 0; b.Loop(); i++ {
 			if err := e.Reset(events[i%len(events)]); err != nil {
 				b.Fatal(err)
@@ -71,7 +70,7 @@ func BenchmarkEngine(b *testing.B) {
 				}
 			}
 		}
-		reportRates(b, cpu0)
+		benchcost.ReportRates(b, cpu0)
 	})
 	b.Run("prefilter", func(b *testing.B) {
 		set := pattern.NewSet()
@@ -93,7 +92,7 @@ func BenchmarkEngine(b *testing.B) {
 		hits := 0
 		b.ReportAllocs()
 		b.SetBytes(bytes / int64(len(events)))
-		cpu0 := cpuTime(b)
+		cpu0 := benchcost.CPU(b)
 		for i := 0; b.Loop(); i++ {
 			raw := events[i%len(events)]
 			env.Detail = raw
@@ -115,25 +114,8 @@ func BenchmarkEngine(b *testing.B) {
 				}
 			}
 		}
-		reportRates(b, cpu0)
+		benchcost.ReportRates(b, cpu0)
 	})
-}
-
-// cpuTime returns the process's user+system CPU time: on a shared, loaded machine
-// events per CPU-second say more about the cost per core than wall-clock time.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func reportRates(b *testing.B, cpu0 time.Duration) {
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	if cpu := cpuTime(b) - cpu0; cpu > 0 {
-		b.ReportMetric(float64(b.N)/cpu.Seconds(), "events/cpu-s")
-	}
 }
 
 // TestMatchAllocatesNothing pins the claim of BENCHMARKS.md: evaluating every rule

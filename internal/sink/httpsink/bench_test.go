@@ -8,12 +8,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/benchcost"
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/sink"
 )
@@ -45,28 +44,6 @@ func benchBatch(b *testing.B, n int) sink.Batch {
 	return sink.Batch{Records: recs}
 }
 
-// perEvent starts counting for a benchmark whose every iteration handles
-// n events; the function it returns, called after the loop, reports ns, B
-// and allocs per event, and cpu-ns/event: the process's user and system
-// CPU time (getrusage, so the garbage collector's work counts) per event,
-// which the other processes of a busy machine disturb less than the wall
-// clock (B/op and allocs/op stay per batch).
-func perEvent(b *testing.B, n int) (done func()) {
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
-	cpu0 := cpuTime(b)
-	return func() {
-		cpu := cpuTime(b) - cpu0
-		var after runtime.MemStats
-		runtime.ReadMemStats(&after)
-		evs := float64(b.N) * float64(n)
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/evs, "ns/event")
-		b.ReportMetric(float64(cpu.Nanoseconds())/evs, "cpu-ns/event")
-		b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/evs, "B/event")
-		b.ReportMetric(float64(after.Mallocs-before.Mallocs)/evs, "allocs/event")
-	}
-}
-
 // BenchmarkEncode measures what the sink does with a batch of 1,000
 // records before sending it: the body, the webhook-id, and in "signed"
 // the Standard Webhooks signature.
@@ -93,7 +70,7 @@ func BenchmarkEncode(b *testing.B) {
 			}
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
-			done := perEvent(b, n)
+			done := benchcost.PerEvent(b, n)
 			for b.Loop() {
 				body, _ := s.encode(batch)
 				id := batchID(batch)
@@ -124,20 +101,11 @@ func BenchmarkWrite(b *testing.B) {
 	}
 	defer s.Close(b.Context())
 	b.ReportAllocs()
-	done := perEvent(b, n)
+	done := benchcost.PerEvent(b, n)
 	for b.Loop() {
 		if err := s.Write(b.Context(), batch); err != nil {
 			b.Fatal(err)
 		}
 	}
 	done()
-}
-
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
