@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/syncbuf"
 )
 
 const adminToken = "e2e-admin-token-0123456789abcdef0123456789abcdef"
@@ -45,25 +47,8 @@ type server struct {
 	dataDir string
 	addr    string
 	cmd     *exec.Cmd
-	logs    *syncBuffer
+	logs    *syncbuf.Buffer
 	done    chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startServer starts auditstream on a fresh port with dataDir (a new temp
@@ -77,7 +62,7 @@ func startServer(t *testing.T, dataDir string, extra ...string) *server {
 	args := append([]string{"serve", "--data-dir", dataDir, "--listen", addr}, extra...)
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), "AUDITSTREAM_ADMIN_TOKEN="+adminToken)
-	s := &server{t: t, dataDir: dataDir, addr: addr, cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
+	s := &server{t: t, dataDir: dataDir, addr: addr, cmd: cmd, logs: &syncbuf.Buffer{}, done: make(chan struct{})}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

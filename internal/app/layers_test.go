@@ -21,7 +21,7 @@ var layers = []struct {
 	{4, regexp.MustCompile(`^internal/(query|activity|source|sink/.+|integrity|exportdigest|detect/.+)$`)},
 	{3, regexp.MustCompile(`^internal/(httpapi|sysevent|sink|supervise|archive|client)$`)},
 	{2, regexp.MustCompile(`^internal/(secret|pattern|journal|auth|journal/journaltest|client/clienttest)$`)},
-	{1, regexp.MustCompile(`^internal/`)}, // the leaves: wire, event, kvstore, jsonlex, pause, benchcost, …
+	{1, regexp.MustCompile(`^internal/`)}, // the leaves: wire, event, kvstore, jsonlex, pause, benchcost, syncbuf, fakeclock, …
 }
 
 func layerOf(p string) int {

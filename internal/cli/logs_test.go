@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/query"
+	"github.com/auditstream/auditstream/internal/syncbuf"
 	"github.com/auditstream/auditstream/internal/wait"
 )
 
@@ -125,30 +125,12 @@ func TestLogsQuery(t *testing.T) {
 	}
 }
 
-// syncBuffer is a writer safe to read while the command writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestLogsTail(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	srvURL, secret, j := logsServer(t, t0, 5)
 	vars := map[string]string{envURL: srvURL, envToken: secret}
 	ctx, cancel := context.WithCancel(t.Context())
-	var out, errOut syncBuffer
+	var out, errOut syncbuf.Buffer
 	done := make(chan int)
 	go func() {
 		done <- Logs(ctx, []string{"tail", "--interval", "20ms", "-o", "json"}, strings.NewReader(""), &out, &errOut,

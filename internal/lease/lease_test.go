@@ -1,48 +1,30 @@
 package lease_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/auditstream/auditstream/internal/fakeclock"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/lease"
+	"github.com/auditstream/auditstream/internal/syncbuf"
 	"github.com/auditstream/auditstream/internal/wait"
 )
 
 // TestMain checks that heartbeats and watches leave no goroutine behind.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// clock is a settable time shared by the nodes of a test.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // TestLeaseOneHolder: a lease has one holder until it expires or is given
 // up; its holder renews it.
 func TestLeaseOneHolder(t *testing.T) {
 	j := journaltest.Open(t)
 	kv := journaltest.KV(t, j, "leases")
-	clk := &clock{now: time.Unix(1_800_000_000, 0)}
+	clk := fakeclock.New(time.Unix(1_800_000_000, 0))
 	a := lease.New(lease.Config{KV: kv, Prefix: "lease.", Node: "a", TTL: 10 * time.Second, Now: clk.Now})
 	b := lease.New(lease.Config{KV: kv, Prefix: "lease.", Node: "b", TTL: 10 * time.Second, Now: clk.Now})
 	ctx := t.Context()
@@ -53,11 +35,11 @@ func TestLeaseOneHolder(t *testing.T) {
 	if b.Acquire(ctx, "s1") {
 		t.Fatal("b acquire a's live lease: got true, want false")
 	}
-	clk.add(6 * time.Second)
+	clk.Add(6 * time.Second)
 	if !a.Acquire(ctx, "s1") {
 		t.Fatal("a renew: got false, want true")
 	}
-	clk.add(6 * time.Second) // 12 s after the take, 6 s after the renewal
+	clk.Add(6 * time.Second) // 12 s after the take, 6 s after the renewal
 	if b.Acquire(ctx, "s1") {
 		t.Fatal("b acquire a renewed lease: got true, want false")
 	}
@@ -84,21 +66,21 @@ func TestLeaseOneHolder(t *testing.T) {
 func TestLeaseFencing(t *testing.T) {
 	j := journaltest.Open(t)
 	kv := journaltest.KV(t, j, "leases")
-	clk := &clock{now: time.Unix(1_800_000_000, 0)}
+	clk := fakeclock.New(time.Unix(1_800_000_000, 0))
 	a := lease.New(lease.Config{KV: kv, Prefix: "lease.", Node: "a", TTL: 10 * time.Second, Now: clk.Now})
 	b := lease.New(lease.Config{KV: kv, Prefix: "lease.", Node: "b", TTL: 10 * time.Second, Now: clk.Now})
 	ctx := t.Context()
 	if !a.Acquire(ctx, "s1") {
 		t.Fatal("a acquire: got false")
 	}
-	clk.add(11 * time.Second) // a is paused past its lease
+	clk.Add(11 * time.Second) // a is paused past its lease
 	if a.Holds("s1") {
 		t.Fatal("a holds an expired lease: got true, want false")
 	}
 	if !b.Acquire(ctx, "s1") {
 		t.Fatal("b acquire expired lease: got false, want true")
 	}
-	clk.add(11 * time.Second) // b's lease expired too
+	clk.Add(11 * time.Second) // b's lease expired too
 	if a.Acquire(ctx, "s1") {
 		t.Fatal("a renew after b took the lease: got true, want false (fenced)")
 	}
@@ -156,7 +138,7 @@ func TestPreferred(t *testing.T) {
 func TestNodes(t *testing.T) {
 	j := journaltest.Open(t)
 	kv := journaltest.KV(t, j, "nodes")
-	clk := &clock{now: time.Unix(1_800_000_000, 0)}
+	clk := fakeclock.New(time.Unix(1_800_000_000, 0))
 	a := lease.NewNodes(lease.NodesConfig{KV: kv, Node: "a", Version: "v1", Now: clk.Now})
 	b := lease.NewNodes(lease.NodesConfig{KV: kv, Node: "b", Version: "v1", Now: clk.Now})
 	c := lease.NewNodes(lease.NodesConfig{KV: kv, Node: "c", Version: "v1", Now: clk.Now})
@@ -170,7 +152,7 @@ func TestNodes(t *testing.T) {
 		t.Fatalf("live: got %v, want a b c", got)
 	}
 	c.Leave()
-	clk.add(lease.NodeTTL + time.Second) // b stops announcing
+	clk.Add(lease.NodeTTL + time.Second) // b stops announcing
 	if err := a.Announce(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -186,30 +168,12 @@ func TestNodes(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestNodesDuplicateID: a node that sees another announce itself under
 // its own id says so.
 func TestNodesDuplicateID(t *testing.T) {
 	j := journaltest.Open(t)
 	kv := journaltest.KV(t, j, "nodes")
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	a := lease.NewNodes(lease.NodesConfig{KV: kv, Node: "same", Log: slog.New(slog.NewTextHandler(&logs, nil)), Interval: time.Hour})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
