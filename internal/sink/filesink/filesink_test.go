@@ -6,32 +6,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/fakeclock"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/sink/sinktest"
 )
-
-// clock is a settable Deps.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func newTestSink(t *testing.T, cfg Config, deps sink.Deps) *Sink {
 	t.Helper()
@@ -101,21 +83,21 @@ func TestRotateBySize(t *testing.T) {
 
 func TestRotateByAge(t *testing.T) {
 	dir := t.TempDir()
-	clk := &clock{t: time.Date(2024, 8, 13, 15, 58, 20, 0, time.Local)}
-	s := newTestSink(t, Config{Dir: dir, Prefix: "audit", MaxAge: sink.Duration(time.Minute)}, sink.Deps{Now: clk.now})
+	clk := fakeclock.New(time.Date(2024, 8, 13, 15, 58, 20, 0, time.Local))
+	s := newTestSink(t, Config{Dir: dir, Prefix: "audit", MaxAge: sink.Duration(time.Minute)}, sink.Deps{Now: clk.Now})
 	recs := sinktest.Records(4, 20, 100)
 	for _, step := range []struct {
 		advance time.Duration
 		rec     int
 	}{{0, 0}, {30 * time.Second, 1}, {31 * time.Second, 2}, {10 * time.Second, 3}} {
-		clk.add(step.advance)
+		clk.Add(step.advance)
 		if err := s.Write(t.Context(), sink.Batch{Records: recs[step.rec : step.rec+1]}); err != nil {
 			t.Fatalf("write: got %v, want nil", err)
 		}
 	}
 	want := []string{
-		"audit-20240813T" + clk.t.Add(-71*time.Second).UTC().Format("150405") + "Z-00000000000000000001.ndjson",
-		"audit-20240813T" + clk.t.Add(-10*time.Second).UTC().Format("150405") + "Z-00000000000000000003.ndjson.part",
+		"audit-20240813T" + clk.Now().Add(-71*time.Second).UTC().Format("150405") + "Z-00000000000000000001.ndjson",
+		"audit-20240813T" + clk.Now().Add(-10*time.Second).UTC().Format("150405") + "Z-00000000000000000003.ndjson.part",
 	}
 	if got := fileNames(t, dir); !slices.Equal(got, want) {
 		t.Errorf("files: got %v, want %v", got, want)
@@ -125,7 +107,7 @@ func TestRotateByAge(t *testing.T) {
 	}
 	// An idle stream's old file is finished by the next write, before it
 	// takes new events.
-	clk.add(2 * time.Minute)
+	clk.Add(2 * time.Minute)
 	more := sinktest.Records(1, 20, 100)
 	if err := s.Write(t.Context(), sink.Batch{Records: more}); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/fakeclock"
 	"github.com/auditstream/auditstream/internal/sink"
 )
 
@@ -128,7 +129,7 @@ func (ts *tokenServer) counts() (issued, hookHits int) {
 
 func TestOAuth2ClientCredentials(t *testing.T) {
 	ts := newTokenServer(t)
-	clock := &fixedClock{t: time.Unix(1723564700, 0)}
+	clock := fakeclock.New(time.Unix(1723564700, 0))
 	s := newTestSink(t, Config{
 		URL: ts.srv.URL + "/hook",
 		Auth: Auth{
@@ -138,7 +139,7 @@ func TestOAuth2ClientCredentials(t *testing.T) {
 			ClientSecret: "s&cr=t",
 			Scopes:       []string{"events.write", "audit"},
 		},
-	}, sink.Deps{Now: clock.now})
+	}, sink.Deps{Now: clock.Now})
 
 	// Each step runs in order against the same sink and servers.
 	for _, step := range []struct {
@@ -150,13 +151,13 @@ func TestOAuth2ClientCredentials(t *testing.T) {
 	}{
 		{name: "first write fetches a token", wantIssued: 1, wantHits: 1},
 		{name: "cached token is reused", wantIssued: 1, wantHits: 2},
-		{name: "still cached before refresh time", before: func() { clock.add(100 * time.Second) }, wantIssued: 1, wantHits: 3},
-		{name: "refreshed shortly before expiry", before: func() { clock.add(10 * time.Second) }, wantIssued: 2, wantHits: 4},
+		{name: "still cached before refresh time", before: func() { clock.Add(100 * time.Second) }, wantIssued: 1, wantHits: 3},
+		{name: "refreshed shortly before expiry", before: func() { clock.Add(10 * time.Second) }, wantIssued: 2, wantHits: 4},
 		{name: "401 fetches again once", before: func() { ts.set(func(ts *tokenServer) { ts.valid = "tok-3" }) }, wantIssued: 3, wantHits: 6},
 		{name: "second 401 holds the stream as misconfigured", before: func() { ts.set(func(ts *tokenServer) { ts.valid = "never" }) }, wantClass: ptr(sink.ClassConfig), wantIssued: 4, wantHits: 8},
 		{name: "token endpoint refusing the client holds the stream as misconfigured", before: func() {
 			ts.set(func(ts *tokenServer) { ts.valid, ts.refuse = "", http.StatusUnauthorized })
-			clock.add(time.Hour)
+			clock.Add(time.Hour)
 		}, wantClass: ptr(sink.ClassConfig), wantIssued: 4, wantHits: 8},
 		{name: "token endpoint 503 throttles", before: func() { ts.set(func(ts *tokenServer) { ts.refuse = http.StatusServiceUnavailable }) }, wantClass: ptr(sink.ClassThrottled), wantIssued: 4, wantHits: 8},
 		{name: "recovers", before: func() { ts.set(func(ts *tokenServer) { ts.refuse = 0 }) }, wantIssued: 5, wantHits: 9},
@@ -182,7 +183,7 @@ func TestOAuth2ClientCredentials(t *testing.T) {
 
 	t.Run("token errors quote the endpoint's answer", func(t *testing.T) {
 		ts.set(func(ts *tokenServer) { ts.refuse = http.StatusBadRequest })
-		clock.add(time.Hour)
+		clock.Add(time.Hour)
 		err := s.Write(t.Context(), sink.Batch{Records: records(1)})
 		if !strings.Contains(fmt.Sprint(err), "invalid_client") || strings.Contains(fmt.Sprint(err), "s&cr=t") {
 			t.Errorf("write: got %v, want the error body quoted and no secret", err)
@@ -191,7 +192,7 @@ func TestOAuth2ClientCredentials(t *testing.T) {
 	})
 
 	t.Run("verify fetches a token", func(t *testing.T) {
-		clock.add(time.Hour)
+		clock.Add(time.Hour)
 		issued, _ := ts.counts()
 		if err := s.Verify(t.Context()); err != nil {
 			t.Errorf("verify: got %v, want nil", err)

@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/sink"
@@ -86,24 +85,6 @@ func records(n int) []event.Record {
 		out[i] = event.Record{UUID: id, Seq: uint64(i + 1), Data: []byte(`{"uuid":"` + id + `","n":` + string(rune('0'+i%10)) + `}`)}
 	}
 	return out
-}
-
-// fixedClock is a settable clock for Deps.Now.
-type fixedClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fixedClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fixedClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 func joinLines(parts ...string) []byte {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/fakeclock"
 	"github.com/auditstream/auditstream/internal/sink"
 )
 
@@ -82,14 +83,14 @@ func TestSigning(t *testing.T) {
 		{BodyEvent, []sink.Batch{{Records: recs[:2]}}, []string{recs[0].UUID, recs[1].UUID}},
 	} {
 		t.Run(string(tc.body), func(t *testing.T) {
-			clock := &fixedClock{t: time.Unix(1723564700, 0)}
+			clock := fakeclock.New(time.Unix(1723564700, 0))
 			rc := newReceiver(t, nil)
-			s := newTestSink(t, Config{URL: rc.srv.URL, Body: tc.body, Signing: Signing{Secret: testSecret}}, sink.Deps{Now: clock.now})
+			s := newTestSink(t, Config{URL: rc.srv.URL, Body: tc.body, Signing: Signing{Secret: testSecret}}, sink.Deps{Now: clock.Now})
 			for _, b := range tc.batches {
 				if err := s.Write(t.Context(), b); err != nil {
 					t.Fatalf("write: got %v, want nil", err)
 				}
-				clock.add(time.Second)
+				clock.Add(time.Second)
 			}
 			got := rc.requests()
 			if len(got) != len(tc.wantIDs) {
