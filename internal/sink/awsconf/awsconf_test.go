@@ -2,8 +2,9 @@ package awsconf
 
 import (
 	"net/http"
-	"strings"
 	"testing"
+
+	"github.com/auditstream/auditstream/internal/sink/sinktest"
 )
 
 func TestValidate(t *testing.T) {
@@ -23,15 +24,7 @@ func TestValidate(t *testing.T) {
 		{"endpoint", Config{Region: "us-east-1", Endpoint: "http://user:pw@127.0.0.1"}, []string{"endpoint: credentials"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.cfg.Validate()
-			if len(tc.want) == 0 && err != nil {
-				t.Fatalf("validate: got %v, want nil", err)
-			}
-			for _, w := range tc.want {
-				if err == nil || !strings.Contains(err.Error(), w) {
-					t.Errorf("validate: got %v, want it to contain %q", err, w)
-				}
-			}
+			sinktest.WantProblems(t, tc.cfg.Validate(), tc.want)
 		})
 	}
 }

@@ -255,21 +255,7 @@ func TestValidate(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.cfg.Validate()
-			if len(tc.want) == 0 {
-				if err != nil {
-					t.Fatalf("validate: got %v, want nil", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("validate: got nil, want %q", tc.want)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("validate: got %q, want it to contain %q", err, w)
-				}
-			}
+			sinktest.WantProblems(t, tc.cfg.Validate(), tc.want)
 		})
 	}
 }
