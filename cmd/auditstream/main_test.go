@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/syncbuf"
 	"github.com/auditstream/auditstream/internal/wait"
 )
 
@@ -126,24 +126,6 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for a writer and a reader.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestServeWarnsWithoutToken runs serve in-process on a loopback port: a
 // fresh store without AUDITSTREAM_ADMIN_TOKEN warns how to create a token;
 // with the token, and later without it on the same (no longer empty)
@@ -154,7 +136,7 @@ func TestServeWarnsWithoutToken(t *testing.T) {
 		t.Helper()
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
-		var out, errOut lockedBuffer
+		var out, errOut syncbuf.Buffer
 		env := func(k string) string {
 			if k == "AUDITSTREAM_ADMIN_TOKEN" {
 				return token
