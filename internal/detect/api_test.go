@@ -22,16 +22,17 @@ import (
 func apiServer(t *testing.T, j *journal.Journal, rules *Rules) *httptest.Server {
 	t.Helper()
 	return serveAPI(t, &API{Rules: rules, Store: NewStore(journaltest.KV(t, j, BucketDetections)), Journal: j, DefaultOrg: "default",
-		Log: slog.New(slog.DiscardHandler)})
+		Log: slog.New(slog.DiscardHandler)}, auth.ScopeManageDetections)
 }
 
-// serveAPI serves a's routes as apiServer does.
-func serveAPI(t *testing.T, a *API) *httptest.Server {
+// serveAPI serves a's routes as apiServer does, each org's token with
+// scope.
+func serveAPI(t *testing.T, a *API, scope auth.Scope) *httptest.Server {
 	t.Helper()
 	mux := http.NewServeMux()
 	for _, rt := range a.Routes() {
 		mux.HandleFunc(rt.Pattern, func(w http.ResponseWriter, r *http.Request) {
-			tok := auth.Token{ID: "tok-" + r.Header.Get("X-Org"), Org: r.Header.Get("X-Org"), Scopes: []auth.Scope{auth.ScopeManageDetections}}
+			tok := auth.Token{ID: "tok-" + r.Header.Get("X-Org"), Org: r.Header.Get("X-Org"), Scopes: []auth.Scope{scope}}
 			if err := rt.Handle(w, r, tok); err != nil {
 				httpapi.WriteError(w, a.Log, err)
 			}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/auth"
-	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/wait"
@@ -57,18 +56,7 @@ func jobNode(t *testing.T, ctx context.Context, j *journal.Journal, node string,
 	}
 	a.Backtests = NewBacktestJobs(ctx, cfg, BacktestJobsDeps{Run: run, KV: kv, Node: node, Log: slog.New(slog.DiscardHandler)})
 	t.Cleanup(a.Backtests.Close)
-	mux := http.NewServeMux()
-	for _, rt := range a.Routes() {
-		mux.HandleFunc(rt.Pattern, func(w http.ResponseWriter, r *http.Request) {
-			tok := auth.Token{ID: "tok-" + r.Header.Get("X-Org"), Org: r.Header.Get("X-Org"), Scopes: []auth.Scope{auth.ScopeReadDetections}}
-			if err := rt.Handle(w, r, tok); err != nil {
-				httpapi.WriteError(w, a.Log, err)
-			}
-		})
-	}
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return srv
+	return serveAPI(t, a, auth.ScopeReadDetections)
 }
 
 func decodeJob(t *testing.T, body string) BacktestJob {

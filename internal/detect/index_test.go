@@ -17,6 +17,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/detect/correlate"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
 )
@@ -176,7 +177,7 @@ func TestListPagesNewestFirst(t *testing.T) {
 			closed = append(closed, d)
 		}
 	}
-	srv := serveAPI(t, &API{Store: store, Journal: j, DefaultOrg: "default", Log: slog.New(slog.DiscardHandler)})
+	srv := serveAPI(t, &API{Store: store, Journal: j, DefaultOrg: "default", Log: slog.New(slog.DiscardHandler)}, auth.ScopeManageDetections)
 	listed := kv.listings.Load()
 	if listed != 0 {
 		t.Fatalf("recording listed the bucket's keys %d times, want 0", listed)
