@@ -196,7 +196,7 @@ func TestStreamsFlow(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "updated siem ("+siem+") ACTIVE") || !strings.Contains(r.stdout, "updated, activated archive ("+archive+") ACTIVE") {
 		t.Fatalf("re-apply: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
-	if n := countReqs(srv, "POST", "/api/v1/logStreams"); n != 2 {
+	if n := srv.Count("POST", "/api/v1/logStreams"); n != 2 {
 		t.Errorf("got %d creates, want 2", n)
 	}
 
@@ -267,16 +267,6 @@ func TestStreamsFlow(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "404 E0000007") || r.stdout != "" {
 		t.Errorf("get deleted: exit %d, stderr %q", r.code, r.stderr)
 	}
-}
-
-func countReqs(srv *clienttest.Server, method, path string) int {
-	n := 0
-	for _, r := range srv.Requests() {
-		if r.Method == method && r.Path == path {
-			n++
-		}
-	}
-	return n
 }
 
 func TestStreamsAPIErrors(t *testing.T) {

@@ -365,7 +365,7 @@ func TestStreamLifecycle(t *testing.T) {
 	if len(list) != 5 || list[4].ID != ids[4] {
 		t.Fatalf("listed %d streams, want all 5 across pages", len(list))
 	}
-	if gets := countReqs(srv, "GET", "/api/v1/logStreams"); gets != 3 {
+	if gets := srv.Count("GET", "/api/v1/logStreams"); gets != 3 {
 		t.Errorf("got %d list requests, want 3 pages", gets)
 	}
 
@@ -418,16 +418,6 @@ func TestStreamLifecycle(t *testing.T) {
 	if _, err := c.GetStream(ctx, id); !errors.As(err, &apiErr) || apiErr.Status != 404 {
 		t.Errorf("GetStream after delete: %v, want 404", err)
 	}
-}
-
-func countReqs(srv *clienttest.Server, method, path string) int {
-	n := 0
-	for _, r := range srv.Requests() {
-		if r.Method == method && r.Path == path {
-			n++
-		}
-	}
-	return n
 }
 
 func TestNextLink(t *testing.T) {

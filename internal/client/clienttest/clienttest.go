@@ -147,6 +147,17 @@ func (s *Server) Requests() []Request {
 	return slices.Clone(s.reqs)
 }
 
+// Count is how many of the requests so far were method path.
+func (s *Server) Count(method, path string) int {
+	n := 0
+	for _, r := range s.Requests() {
+		if r.Method == method && r.Path == path {
+			n++
+		}
+	}
+	return n
+}
+
 // Events returns the stored events in the order stored.
 func (s *Server) Events() []json.RawMessage {
 	s.mu.Lock()
