@@ -31,6 +31,21 @@ func matches(t *testing.T, r *Rule, event string) bool {
 	return r.Match(&e)
 }
 
+// wantMatches checks that r matches every event of yes and none of no.
+func wantMatches(t *testing.T, r *Rule, yes, no []string) {
+	t.Helper()
+	for _, ev := range yes {
+		if !matches(t, r, ev) {
+			t.Errorf("%s: got no match, want a match", ev)
+		}
+	}
+	for _, ev := range no {
+		if matches(t, r, ev) {
+			t.Errorf("%s: got a match, want none", ev)
+		}
+	}
+}
+
 type matchCase struct {
 	name      string
 	detection string
@@ -45,16 +60,7 @@ func runMatchCases(t *testing.T, cases []matchCase, ov Overlay) {
 			if r == nil {
 				t.Fatalf("refused: %v", p.Refused)
 			}
-			for _, ev := range tc.yes {
-				if !matches(t, r, ev) {
-					t.Errorf("%s: got no match, want a match", ev)
-				}
-			}
-			for _, ev := range tc.no {
-				if matches(t, r, ev) {
-					t.Errorf("%s: got a match, want none", ev)
-				}
-			}
+			wantMatches(t, r, tc.yes, tc.no)
 		})
 	}
 }
@@ -223,16 +229,7 @@ func TestConditions(t *testing.T) {
 			if r == nil {
 				t.Fatalf("refused: %v", p.Refused)
 			}
-			for _, ev := range tc.yes {
-				if !matches(t, r, ev) {
-					t.Errorf("%s: got no match, want a match", ev)
-				}
-			}
-			for _, ev := range tc.no {
-				if matches(t, r, ev) {
-					t.Errorf("%s: got a match, want none", ev)
-				}
-			}
+			wantMatches(t, r, tc.yes, tc.no)
 		})
 	}
 }
