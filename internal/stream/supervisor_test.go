@@ -19,8 +19,11 @@ import (
 	"github.com/auditstream/auditstream/internal/wait"
 )
 
-func TestPausedStreamWaitsForResume(t *testing.T) {
-	t.Parallel()
+// startPausedOnFirstWrite starts a supervisor with the stream s1, whose
+// destination answers its first write with a pause (410) and every later
+// one with success, and 3 events of acme to deliver.
+func startPausedOnFirstWrite(t *testing.T) (*env, *fakeSink, stream.Definition, *supervisor) {
+	t.Helper()
 	e := newEnv(t)
 	f := newFakeSink(sink.Limits{}, func(ctx context.Context, n int, b sink.Batch) error {
 		if n == 0 {
@@ -32,7 +35,12 @@ func TestPausedStreamWaitsForResume(t *testing.T) {
 	e.appendEvents("acme", "x", 0, 3)
 	d := def("s1")
 	e.put(d)
-	sup := e.start(time.Second)
+	return e, f, d, e.start(time.Second)
+}
+
+func TestPausedStreamWaitsForResume(t *testing.T) {
+	t.Parallel()
+	e, f, d, sup := startPausedOnFirstWrite(t)
 
 	wait.Eventually(t, "state paused", func() bool { return sup.StatusOf("s1").Snapshot().State == stream.StatePaused }, wait.Seen(func() string {
 		return fmt.Sprintf("status %+v, writes %v", sup.StatusOf("s1").Snapshot(), f.attemptIDs())
@@ -60,18 +68,7 @@ func TestPausedStreamWaitsForResume(t *testing.T) {
 // paused on is delivered as soon as the stream is resumed.
 func TestPausedBatchIsDeliveredOnResume(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	f := newFakeSink(sink.Limits{}, func(ctx context.Context, n int, b sink.Batch) error {
-		if n == 0 {
-			return sink.Paused(errors.New("410 gone"))
-		}
-		return nil
-	})
-	e.setSink("s1", f)
-	e.appendEvents("acme", "x", 0, 3)
-	d := def("s1")
-	e.put(d)
-	sup := e.start(time.Second)
+	e, f, d, sup := startPausedOnFirstWrite(t)
 	wait.Eventually(t, "state paused", func() bool { return sup.StatusOf("s1").Snapshot().State == stream.StatePaused })
 	d.Resume++
 	e.put(d)
