@@ -3,9 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +17,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/integrity"
+	"github.com/auditstream/auditstream/internal/integrity/integritytest"
 	"github.com/auditstream/auditstream/internal/secret"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/sink/awsconf"
@@ -31,14 +29,7 @@ import (
 
 func verifyKeyring(t *testing.T) (*integrity.Keyring, string) {
 	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := integrity.NewKeyring([]integrity.KeySpec{{ID: "k1", PrivateKey: secret.String(base64.StdEncoding.EncodeToString(priv.Seed()))}}, "k1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	kr := integritytest.Keyring(t)
 	file := filepath.Join(t.TempDir(), "keys.json")
 	if err := integrity.WriteKeysFile(file, kr.PublicKeys()); err != nil {
 		t.Fatal(err)

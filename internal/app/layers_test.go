@@ -18,7 +18,7 @@ var layers = []struct {
 	{7, regexp.MustCompile(`^internal/app$`)},
 	{6, regexp.MustCompile(`^internal/(api|config|cli|console)$`)},
 	{5, regexp.MustCompile(`^internal/(stream|lambda|source/.+|detect)$`)},
-	{4, regexp.MustCompile(`^internal/(query|activity|source|sink/.+|integrity|exportdigest|detect/.+)$`)},
+	{4, regexp.MustCompile(`^internal/(query|activity|source|sink/.+|integrity|integrity/integritytest|exportdigest|detect/.+)$`)},
 	{3, regexp.MustCompile(`^internal/(httpapi|sysevent|sink|supervise|archive|client)$`)},
 	{2, regexp.MustCompile(`^internal/(secret|pattern|journal|auth|journal/journaltest|client/clienttest)$`)},
 	{1, regexp.MustCompile(`^internal/`)}, // the leaves: wire, event, kvstore, jsonlex, pause, benchcost, syncbuf, fakeclock, …

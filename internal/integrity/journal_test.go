@@ -3,9 +3,6 @@ package integrity_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"strings"
 	"sync"
@@ -18,10 +15,10 @@ import (
 
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/integrity"
+	"github.com/auditstream/auditstream/internal/integrity/integritytest"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/lease"
-	"github.com/auditstream/auditstream/internal/secret"
 	"github.com/auditstream/auditstream/internal/wait"
 )
 
@@ -29,11 +26,7 @@ func newKeys(t testing.TB, ids ...string) []integrity.KeySpec {
 	t.Helper()
 	var out []integrity.KeySpec
 	for _, id := range ids {
-		_, priv, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, integrity.KeySpec{ID: id, PrivateKey: secret.String(base64.StdEncoding.EncodeToString(priv.Seed()))})
+		out = append(out, integritytest.Spec(t, id))
 	}
 	return out
 }

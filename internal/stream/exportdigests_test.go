@@ -2,9 +2,6 @@ package stream_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,9 +10,8 @@ import (
 
 	"github.com/auditstream/auditstream/internal/event"
 	"github.com/auditstream/auditstream/internal/exportdigest"
-	"github.com/auditstream/auditstream/internal/integrity"
+	"github.com/auditstream/auditstream/internal/integrity/integritytest"
 	"github.com/auditstream/auditstream/internal/journal"
-	"github.com/auditstream/auditstream/internal/secret"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/sink/filesink"
 	"github.com/auditstream/auditstream/internal/stream"
@@ -31,14 +27,7 @@ import (
 func TestExportDigestFailureIsShown(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := integrity.NewKeyring([]integrity.KeySpec{{ID: "k1", PrivateKey: secret.String(base64.StdEncoding.EncodeToString(priv.Seed()))}}, "k1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	kr := integritytest.Keyring(t)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, strings.TrimSuffix(exportdigest.Dir, "/")), []byte("in the way"), 0o640); err != nil {
 		t.Fatal(err)

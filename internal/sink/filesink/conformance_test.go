@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/auditstream/auditstream/internal/exportdigest"
+	"github.com/auditstream/auditstream/internal/integrity/integritytest"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/sink/sinktest"
 )
@@ -31,7 +32,7 @@ func conformance(t *testing.T, signed bool) {
 			dir := filepath.Join(t.TempDir(), "out")
 			var deps sink.Deps
 			if signed {
-				deps = sink.Deps{Stream: "0ls1", Signer: testKeyring(t)}
+				deps = sink.Deps{Stream: "0ls1", Signer: integritytest.Keyring(t)}
 			}
 			s, err := New(Config{Dir: dir, Digests: exportdigestSettings}, deps)
 			if err != nil {

@@ -1,9 +1,6 @@
 package filesink
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,23 +8,10 @@ import (
 
 	"github.com/auditstream/auditstream/internal/exportdigest"
 	"github.com/auditstream/auditstream/internal/integrity"
-	"github.com/auditstream/auditstream/internal/secret"
+	"github.com/auditstream/auditstream/internal/integrity/integritytest"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/sink/sinktest"
 )
-
-func testKeyring(t *testing.T) *integrity.Keyring {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := integrity.NewKeyring([]integrity.KeySpec{{ID: "k1", PrivateKey: secret.String(base64.StdEncoding.EncodeToString(priv.Seed()))}}, "k1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kr
-}
 
 func verifyDir(t *testing.T, dir string, kr *integrity.Keyring) exportdigest.Report {
 	t.Helper()
@@ -67,7 +51,7 @@ func dataFiles(t *testing.T, dir string) []string {
 }
 
 func TestDigestsOfFiles(t *testing.T) {
-	kr := testKeyring(t)
+	kr := integritytest.Keyring(t)
 	dir := t.TempDir()
 	s := newTestSink(t, Config{Dir: dir, MaxBytes: 2048}, sink.Deps{Stream: "0ls1", Signer: kr})
 	writeAll(t, s, 1, 20)
@@ -97,7 +81,7 @@ func TestDigestsOfFiles(t *testing.T) {
 // TestDigestsOfFilesLinesReordered: two lines of an exported file swapped
 // (every event still there) name the file as modified, and only it.
 func TestDigestsOfFilesLinesReordered(t *testing.T) {
-	kr := testKeyring(t)
+	kr := integritytest.Keyring(t)
 	dir := t.TempDir()
 	s := newTestSink(t, Config{Dir: dir, MaxBytes: 2048}, sink.Deps{Stream: "0ls1", Signer: kr})
 	writeAll(t, s, 1, 20)
@@ -127,7 +111,7 @@ func TestDigestsOfFilesLinesReordered(t *testing.T) {
 // died is finished by the next sink and listed in its digest, as are the
 // files finished after the last digest.
 func TestDigestsOfFilesAfterACrash(t *testing.T) {
-	kr := testKeyring(t)
+	kr := integritytest.Keyring(t)
 	dir := t.TempDir()
 	crashed := newTestSink(t, Config{Dir: dir, MaxBytes: 2048}, sink.Deps{Stream: "0ls1", Signer: kr})
 	writeAll(t, crashed, 1, 10)
@@ -152,7 +136,7 @@ func TestDigestsOfFilesAfterACrash(t *testing.T) {
 // directory's name is taken by a file) is handed to the reporter the
 // stream gave (sink.DigestReporter), and Close fails with it.
 func TestDigestFailureReported(t *testing.T) {
-	kr := testKeyring(t)
+	kr := integritytest.Keyring(t)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, exportdigest.Dir[:len(exportdigest.Dir)-1]), []byte("in the way"), 0o640); err != nil {
 		t.Fatal(err)
