@@ -50,18 +50,35 @@ func dataFiles(t *testing.T, dir string) []string {
 	return m
 }
 
-func TestDigestsOfFiles(t *testing.T) {
-	kr := integritytest.Keyring(t)
-	dir := t.TempDir()
+// exportTwenty writes 20 events with digests into several files of a new
+// directory and closes the sink: the directory, the signing keyring and
+// the data files.
+func exportTwenty(t *testing.T) (dir string, kr *integrity.Keyring, files []string) {
+	t.Helper()
+	kr = integritytest.Keyring(t)
+	dir = t.TempDir()
 	s := newTestSink(t, Config{Dir: dir, MaxBytes: 2048}, sink.Deps{Stream: "0ls1", Signer: kr})
 	writeAll(t, s, 1, 20)
 	if err := s.Close(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	files := dataFiles(t, dir)
+	files = dataFiles(t, dir)
 	if len(files) < 3 {
 		t.Fatalf("got %d files, want several", len(files))
 	}
+	return dir, kr, files
+}
+
+// wantOnlyModified checks that r names file, and only it, as modified.
+func wantOnlyModified(t *testing.T, r exportdigest.Report, file string) {
+	t.Helper()
+	if len(r.Failures) != 1 || r.Failures[0].Kind != exportdigest.ModifiedObject || r.Failures[0].Key != filepath.Base(file) {
+		t.Errorf("got %v, want only %s modified", r.Failures, filepath.Base(file))
+	}
+}
+
+func TestDigestsOfFiles(t *testing.T) {
+	dir, kr, files := exportTwenty(t)
 	r := verifyDir(t, dir, kr)
 	if !r.OK() || len(r.Warnings)+len(r.Infos) > 0 || r.Objects != len(files) || r.Events != 20 {
 		t.Fatalf("got %s %v %v %v, want %d files and 20 events verified", r.Summary(), r.Failures, r.Warnings, r.Infos, len(files))
@@ -73,25 +90,13 @@ func TestDigestsOfFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = verifyDir(t, dir, kr)
-	if len(r.Failures) != 1 || r.Failures[0].Kind != exportdigest.ModifiedObject || r.Failures[0].Key != filepath.Base(files[1]) {
-		t.Errorf("got %v, want only %s modified", r.Failures, filepath.Base(files[1]))
-	}
+	wantOnlyModified(t, r, files[1])
 }
 
 // TestDigestsOfFilesLinesReordered: two lines of an exported file swapped
 // (every event still there) name the file as modified, and only it.
 func TestDigestsOfFilesLinesReordered(t *testing.T) {
-	kr := integritytest.Keyring(t)
-	dir := t.TempDir()
-	s := newTestSink(t, Config{Dir: dir, MaxBytes: 2048}, sink.Deps{Stream: "0ls1", Signer: kr})
-	writeAll(t, s, 1, 20)
-	if err := s.Close(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	files := dataFiles(t, dir)
-	if len(files) < 3 {
-		t.Fatalf("got %d files, want several", len(files))
-	}
+	dir, kr, files := exportTwenty(t)
 	b, _ := os.ReadFile(files[1])
 	lines := strings.SplitAfter(string(b), "\n")
 	if len(lines) < 3 || lines[0] == lines[1] {
@@ -102,9 +107,7 @@ func TestDigestsOfFilesLinesReordered(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := verifyDir(t, dir, kr)
-	if len(r.Failures) != 1 || r.Failures[0].Kind != exportdigest.ModifiedObject || r.Failures[0].Key != filepath.Base(files[1]) {
-		t.Errorf("got %v, want only %s modified", r.Failures, filepath.Base(files[1]))
-	}
+	wantOnlyModified(t, r, files[1])
 }
 
 // TestDigestsOfFilesAfterACrash: the file being written when the process
