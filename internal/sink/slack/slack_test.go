@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -116,50 +114,16 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// server is a Slack incoming webhook that answers as scripted.
-type server struct {
-	*httptest.Server
-	mu       sync.Mutex
-	bodies   [][]byte
-	status   int
-	text     string
-	retryFor string
+// newServer is a Slack incoming webhook at hookPath that answers 200 ok
+// until scripted otherwise.
+func newServer(t *testing.T) *notifytest.Webhook {
+	return notifytest.NewWebhook(t, hookPath, http.StatusOK, "ok")
 }
 
-func newServer(t *testing.T) *server {
-	s := &server{status: http.StatusOK, text: "ok"}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var buf bytes.Buffer
-		_, _ = buf.ReadFrom(r.Body)
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if r.URL.Path != hookPath {
-			w.WriteHeader(http.StatusNotFound)
-			_, _ = w.Write([]byte("no_service"))
-			return
-		}
-		s.bodies = append(s.bodies, buf.Bytes())
-		if s.retryFor != "" {
-			w.Header().Set("Retry-After", s.retryFor)
-		}
-		w.WriteHeader(s.status)
-		_, _ = w.Write([]byte(s.text))
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *server) set(status int, text, retryAfter string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.status, s.text, s.retryFor = status, text, retryAfter
-}
-
-func (s *server) messages(t *testing.T) []Message {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// messages are the messages posted to srv.
+func messages(t *testing.T, srv *notifytest.Webhook) []Message {
 	var out []Message
-	for _, b := range s.bodies {
+	for _, b := range srv.Bodies() {
 		var m Message
 		if err := json.Unmarshal(b, &m); err != nil {
 			t.Fatalf("message %s: %v", b, err)
@@ -180,7 +144,7 @@ func TestDetectionMessage(t *testing.T) {
 	if err := s.Write(t.Context(), sink.Batch{Records: recs}); err != nil {
 		t.Fatalf("write: %v", err)
 	}
-	msgs := srv.messages(t)
+	msgs := messages(t, srv)
 	if len(msgs) != 2 {
 		t.Fatalf("messages: got %d, want 2 (one per detection)", len(msgs))
 	}
@@ -243,7 +207,7 @@ func TestDigestMessage(t *testing.T) {
 	if err := s.Write(t.Context(), sink.Batch{Records: recs}); err != nil {
 		t.Fatalf("write: %v", err)
 	}
-	msgs := srv.messages(t)
+	msgs := messages(t, srv)
 	if len(msgs) != 1 {
 		t.Fatalf("messages: got %d, want 1 digest", len(msgs))
 	}
@@ -282,7 +246,7 @@ func TestAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.text, func(t *testing.T) {
 			srv := newServer(t)
-			srv.set(tt.status, tt.text, tt.retryAfter)
+			srv.Answer(tt.status, tt.text, tt.retryAfter)
 			var logs bytes.Buffer
 			s, err := New(Config{WebhookURL: secret.String(srv.URL + hookPath)}, sink.Deps{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 			if err != nil {
@@ -410,7 +374,7 @@ func TestVerify(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.text, func(t *testing.T) {
 			srv := newServer(t)
-			srv.set(tt.status, tt.text, "")
+			srv.Answer(tt.status, tt.text, "")
 			s, err := New(Config{WebhookURL: secret.String(srv.URL + hookPath)}, sink.Deps{})
 			if err != nil {
 				t.Fatal(err)
@@ -423,10 +387,8 @@ func TestVerify(t *testing.T) {
 			if err != nil && strings.Contains(err.Error(), "XXXXsecretXXXX") {
 				t.Errorf("verify error shows the credential: %v", err)
 			}
-			srv.mu.Lock()
-			defer srv.mu.Unlock()
-			if len(srv.bodies) != 1 || string(srv.bodies[0]) != "{}" {
-				t.Errorf("posted: got %q, want one empty message", srv.bodies)
+			if bodies := srv.Bodies(); len(bodies) != 1 || string(bodies[0]) != "{}" {
+				t.Errorf("posted: got %q, want one empty message", bodies)
 			}
 		})
 	}

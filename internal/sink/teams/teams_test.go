@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -92,27 +90,9 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-type server struct {
-	*httptest.Server
-	mu     sync.Mutex
-	bodies [][]byte
-	status int
-	text   string
-}
-
-func newServer(t *testing.T, status int, text string) *server {
-	s := &server{status: status, text: text}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var buf bytes.Buffer
-		_, _ = buf.ReadFrom(r.Body)
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.bodies = append(s.bodies, buf.Bytes())
-		w.WriteHeader(s.status)
-		_, _ = w.Write([]byte(s.text))
-	}))
-	t.Cleanup(s.Close)
-	return s
+// newServer is a Teams workflow webhook that answers status with text.
+func newServer(t *testing.T, status int, text string) *notifytest.Webhook {
+	return notifytest.NewWebhook(t, "", status, text)
 }
 
 func TestDetectionCard(t *testing.T) {
@@ -125,7 +105,7 @@ func TestDetectionCard(t *testing.T) {
 	if err := s.Write(t.Context(), sink.Batch{Records: []event.Record{notifytest.Detection("sigma_detection")}}); err != nil {
 		t.Fatalf("write: %v", err)
 	}
-	m, err := readMessage(srv.bodies[0])
+	m, err := readMessage(srv.Bodies()[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,10 +139,10 @@ func TestDigestCard(t *testing.T) {
 	if err := s.Write(t.Context(), sink.Batch{Records: recs}); err != nil {
 		t.Fatalf("write: %v", err)
 	}
-	if len(srv.bodies) != 1 {
-		t.Fatalf("messages: got %d, want 1", len(srv.bodies))
+	if len(srv.Bodies()) != 1 {
+		t.Fatalf("messages: got %d, want 1", len(srv.Bodies()))
 	}
-	m, err := readMessage(srv.bodies[0])
+	m, err := readMessage(srv.Bodies()[0])
 	if err != nil {
 		t.Fatal(err)
 	}

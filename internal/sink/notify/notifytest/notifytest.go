@@ -1,6 +1,7 @@
 // Package notifytest holds what the notification destinations' tests
 // share: detection events in the engine's shape, a reader of the ids a
-// message names, and their conformance run (per event and per digest).
+// message names, their conformance run (per event and per digest) and a
+// scripted incoming webhook (Webhook).
 package notifytest
 
 import (
