@@ -14,19 +14,27 @@ import (
 	"github.com/auditstream/auditstream/internal/lease"
 	"github.com/auditstream/auditstream/internal/syncbuf"
 	"github.com/auditstream/auditstream/internal/wait"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestMain checks that heartbeats and watches leave no goroutine behind.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// twoNodes are the leases of nodes a and b on one KV bucket, kv, with a
+// TTL of 10 s on a clock the test moves.
+func twoNodes(t *testing.T) (kv jetstream.KeyValue, clk *fakeclock.Clock, a, b *lease.Leases) {
+	t.Helper()
+	kv = journaltest.KV(t, journaltest.Open(t), "leases")
+	clk = fakeclock.New(time.Unix(1_800_000_000, 0))
+	a = lease.New(lease.Config{KV: kv, Prefix: "lease.", Node: "a", TTL: 10 * time.Second, Now: clk.Now})
+	b = lease.New(lease.Config{KV: kv, Prefix: "lease.", Node: "b", TTL: 10 * time.Second, Now: clk.Now})
+	return kv, clk, a, b
+}
+
 // TestLeaseOneHolder: a lease has one holder until it expires or is given
 // up; its holder renews it.
 func TestLeaseOneHolder(t *testing.T) {
-	j := journaltest.Open(t)
-	kv := journaltest.KV(t, j, "leases")
-	clk := fakeclock.New(time.Unix(1_800_000_000, 0))
-	a := lease.New(lease.Config{KV: kv, Prefix: "lease.", Node: "a", TTL: 10 * time.Second, Now: clk.Now})
-	b := lease.New(lease.Config{KV: kv, Prefix: "lease.", Node: "b", TTL: 10 * time.Second, Now: clk.Now})
+	kv, clk, a, b := twoNodes(t)
 	ctx := t.Context()
 
 	if !a.Acquire(ctx, "s1") {
@@ -64,11 +72,7 @@ func TestLeaseOneHolder(t *testing.T) {
 // new holder's lease has expired in turn: it renews with the revision it
 // wrote, not one it reads again.
 func TestLeaseFencing(t *testing.T) {
-	j := journaltest.Open(t)
-	kv := journaltest.KV(t, j, "leases")
-	clk := fakeclock.New(time.Unix(1_800_000_000, 0))
-	a := lease.New(lease.Config{KV: kv, Prefix: "lease.", Node: "a", TTL: 10 * time.Second, Now: clk.Now})
-	b := lease.New(lease.Config{KV: kv, Prefix: "lease.", Node: "b", TTL: 10 * time.Second, Now: clk.Now})
+	kv, clk, a, b := twoNodes(t)
 	ctx := t.Context()
 	if !a.Acquire(ctx, "s1") {
 		t.Fatal("a acquire: got false")
