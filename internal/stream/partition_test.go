@@ -125,15 +125,7 @@ func TestLogStreamsOnPartitionedJournal(t *testing.T) {
 // one org, while the stream of every org, which keeps up, loses nothing.
 func TestRetentionPerPartition(t *testing.T) {
 	re := newRetEnv(t, journal.Options{MaxBytes: 3 * 256 << 10, Partitions: 3}, stream.WhenFullDropOldest)
-	down := &switchable{}
-	fDown := newFakeSink(sink.Limits{MaxEvents: 50}, down.answer)
-	fOK := newFakeSink(sink.Limits{MaxEvents: 50}, nil)
-	re.setSink("down", fDown)
-	re.setSink("ok", fOK)
-	d := def("down")
-	d.Org = "acme"
-	re.put(d)
-	re.put(def("ok"))
+	_, _, fOK := re.downAndOK("acme")
 	for range 50 {
 		if _, err := re.ingest("acme", 10); err != nil {
 			t.Fatalf("ingest acme: %v", err)

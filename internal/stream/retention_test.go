@@ -52,6 +52,24 @@ func newRetEnv(t *testing.T, opts journal.Options, whenFull string) *retEnv {
 // ingest appends n events of about 1 KiB for org as the ingest API does:
 // on ErrFull it asks retention for room and tries once more. It returns
 // the uuids stored and the error that stopped it, if any.
+// downAndOK adds two streams of 50-event batches: "down", of org (of
+// every org when empty), whose destination fails until down.set(true), and
+// "ok", of every org, which delivers.
+func (re *retEnv) downAndOK(org string) (down *switchable, fDown, fOK *fakeSink) {
+	down = &switchable{}
+	fDown = newFakeSink(sink.Limits{MaxEvents: 50}, down.answer)
+	fOK = newFakeSink(sink.Limits{MaxEvents: 50}, nil)
+	re.setSink("down", fDown)
+	re.setSink("ok", fOK)
+	d := def("down")
+	if org != "" {
+		d.Org = org
+	}
+	re.put(d)
+	re.put(def("ok"))
+	return down, fDown, fOK
+}
+
 func (re *retEnv) ingest(org string, n int) ([]string, error) {
 	var stored []string
 	for range n {
@@ -170,13 +188,7 @@ func countOf(list []string, v string) int {
 // again.
 func TestRetentionProtectsUndelivered(t *testing.T) {
 	re := newRetEnv(t, journal.Options{MaxBytes: 512 << 10}, stream.WhenFullProtect)
-	down := &switchable{}
-	fDown := newFakeSink(sink.Limits{MaxEvents: 50}, down.answer)
-	fOK := newFakeSink(sink.Limits{MaxEvents: 50}, nil)
-	re.setSink("down", fDown)
-	re.setSink("ok", fOK)
-	re.put(def("down"))
-	re.put(def("ok"))
+	down, fDown, fOK := re.downAndOK("")
 	wait.Eventually(t, "consumers created", func() bool {
 		_, ok1, _ := re.j.AckFloor(t.Context(), "ls_down_0")
 		_, ok2, _ := re.j.AckFloor(t.Context(), "ls_ok_0")
@@ -291,15 +303,7 @@ func TestRetentionDeactivateClearsBlock(t *testing.T) {
 // system.log_stream.gap event in its org.
 func TestRetentionDropOldestReportsGaps(t *testing.T) {
 	re := newRetEnv(t, journal.Options{MaxBytes: 256 << 10}, stream.WhenFullDropOldest)
-	down := &switchable{}
-	fDown := newFakeSink(sink.Limits{MaxEvents: 50}, down.answer)
-	fOK := newFakeSink(sink.Limits{MaxEvents: 50}, nil)
-	re.setSink("down", fDown)
-	re.setSink("ok", fOK)
-	d := def("down")
-	d.Org = "acme"
-	re.put(d)
-	re.put(def("ok"))
+	down, fDown, _ := re.downAndOK("acme")
 	// Paced so that stream ok keeps up; down is the only one lagging.
 	var acme []string
 	for range 50 {
