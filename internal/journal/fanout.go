@@ -55,6 +55,9 @@ type Fanout struct {
 	log      *slog.Logger
 	feeds    []*feed
 	detached atomic.Uint64
+	// fromServer counts the messages the feeds read from the server
+	// (not taken from this process's writer).
+	fromServer atomic.Uint64
 	running  atomic.Bool
 }
 
@@ -83,6 +86,11 @@ func NewFanout(j *Journal, cfg FanoutConfig) *Fanout {
 // Detached counts the times a subscriber was left behind by a feed (too
 // slow) or a feed failed under it; each went on reading on its own.
 func (f *Fanout) Detached() uint64 { return f.detached.Load() }
+
+// FromServer counts the messages the feeds read from nats-server: what
+// this process's writer did not store (another writer's) or did not hand
+// over (a feed that fell behind). On one node it stays 0 after start.
+func (f *Fanout) FromServer() uint64 { return f.fromServer.Load() }
 
 // Run reads every partition through its feed until ctx ends; it returns
 // nil then. A feed that fails starts again at its partition's head after
@@ -225,46 +233,231 @@ func (fd *feed) stop(err error) {
 	fd.broadcast()
 }
 
-// readOnce reads the partition from its head through one consumer until
-// ctx ends or reading fails.
+// readOnce reads the partition from its head until ctx ends or reading
+// fails (feedReader).
 func (fd *feed) readOnce(ctx context.Context) error {
+	stored, unwatch := fd.p.watchStored()
+	defer unwatch()
 	info, err := fd.p.Info(ctx)
 	if err != nil {
 		return err
 	}
 	head := info.State.LastSeq
-	js := fd.f.j.JetStream()
-	cons, err := js.CreateConsumer(ctx, fd.p.Stream(), readerConsumer(fd.p, head+1))
-	if err != nil {
-		return err
-	}
-	defer deleteConsumer(ctx, js, fd.p.Stream(), cons)
-	tcfg := fd.f.cfg.Tail
-	tcfg.Wanted, tcfg.Wake = fd.wanted, fd.wake
-	tail := NewTail(cons, tcfg)
 	fd.mu.Lock()
 	fd.running = true
-	fd.floor, fd.last, fd.pending = head, head, tail.Pending()
+	fd.floor, fd.last, fd.pending = head, head, 0
 	fd.base += uint64(len(fd.ring))
 	fd.ring, fd.bytes = nil, 0
 	fd.mu.Unlock()
-	var cseq uint64
-	push := func(msg jetstream.Msg, md *jetstream.MsgMetadata) error {
-		if md.Sequence.Consumer != cseq+1 {
-			return fmt.Errorf("consumer sequence %d after %d: a message was lost in transit", md.Sequence.Consumer, cseq)
+	r := &feedReader{fd: fd, stored: stored, covered: head}
+	defer r.closeConsumer(ctx)
+	return r.run(ctx)
+}
+
+// How a feed reads (docs/journal.md, "The feed takes what this process
+// stored").
+const (
+	// feedCheckEvery is how often a feed that received nothing from the
+	// writer asks the server whether another writer stored something.
+	feedCheckEvery = 250 * time.Millisecond
+	// feedConsumerFor is how long a feed reads from a consumer at least,
+	// once it found messages this process did not store: another writer
+	// (a cluster) writes on, and a consumer per gap would cost more.
+	feedConsumerFor = 2 * time.Second
+)
+
+// feedReader is a feed's reading. It takes the batches this process's
+// writer stored from the writer (Partition.watchStored) while they follow
+// one another without a gap, which on one node is always: the followers
+// then cost nats-server nothing. A gap (another writer's messages, a batch
+// the watch missed) or a head that moved without the writer has it read
+// from a consumer through a Tail (as every reader did before) for at
+// least feedConsumerFor, until it is at the head or where the writer's
+// batches go on.
+type feedReader struct {
+	fd     *feed
+	stored <-chan Message
+	// covered is the last sequence pushed, or known not to exist.
+	covered uint64
+	// lastStored is when the writer's last batch arrived.
+	lastStored time.Time
+	// held are the writer's batches received while reading from a
+	// consumer, one run without a gap after covered.
+	held []Message
+	// The consumer while reading from one, its Tail, its last delivery
+	// number and when it may end.
+	cons  jetstream.Consumer
+	tail  *Tail
+	cseq  uint64
+	until time.Time
+}
+
+// run reads until ctx ends or reading fails.
+func (r *feedReader) run(ctx context.Context) error {
+	fd := r.fd
+	tick := time.NewTicker(feedCheckEvery)
+	defer tick.Stop()
+	for {
+		if r.tail != nil {
+			if err := r.readConsumer(ctx); err != nil {
+				return err
+			}
+			continue
 		}
-		cseq = md.Sequence.Consumer
+		if len(r.held) > 0 {
+			m := r.held[0]
+			r.held = r.held[1:]
+			if err := r.takeStored(ctx, m); err != nil {
+				return err
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case m := <-r.stored:
+			if err := r.takeStored(ctx, m); err != nil {
+				return err
+			}
+		case <-tick.C:
+			if time.Since(r.lastStored) < feedCheckEvery {
+				continue
+			}
+			if err := r.checkHead(ctx, 0); err != nil {
+				return err
+			}
+		case <-fd.wake:
+			if w := fd.wanted(); w > r.covered {
+				if err := r.checkHead(ctx, w); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// takeStored pushes the writer's batch m when it follows covered, and
+// reads from a consumer when messages lie between them.
+func (r *feedReader) takeStored(ctx context.Context, m Message) error {
+	switch {
+	case m.Seq <= r.covered:
+		return nil // read from the server already
+	case m.Seq > r.covered+1:
+		return r.openConsumer(ctx)
+	}
+	r.lastStored = time.Now()
+	r.covered = m.Seq
+	return r.fd.push(ctx, feedMsg{m: m, pending: uint64(len(r.stored)), size: len(m.Data) + len(m.Subject)})
+}
+
+// checkHead reads from a consumer when the partition holds messages after
+// covered (another writer's; or, with want, up to want) that the writer
+// did not hand over.
+func (r *feedReader) checkHead(ctx context.Context, want uint64) error {
+	info, err := r.fd.p.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if info.State.LastSeq <= r.covered || (want > 0 && len(r.stored) > 0) {
+		return nil // nothing new, or the writer's batches are on their way
+	}
+	return r.openConsumer(ctx)
+}
+
+// openConsumer starts reading from a consumer after covered.
+func (r *feedReader) openConsumer(ctx context.Context) error {
+	fd := r.fd
+	js := fd.f.j.JetStream()
+	cons, err := js.CreateConsumer(ctx, fd.p.Stream(), readerConsumer(fd.p, r.covered+1))
+	if err != nil {
+		return err
+	}
+	tcfg := fd.f.cfg.Tail
+	tcfg.Wanted, tcfg.Wake = r.wanted, fd.wake
+	r.cons, r.tail, r.cseq = cons, NewTail(cons, tcfg), 0
+	r.until = time.Now().Add(feedConsumerFor)
+	return nil
+}
+
+// wanted is the Tail's Wanted while reading from a consumer: what the
+// subscribers wait for, and the sequence before the writer's held batches
+// (so the Tail reads up to them at once instead of staying behind).
+func (r *feedReader) wanted() uint64 {
+	w := r.fd.wanted()
+	if len(r.held) > 0 {
+		w = max(w, r.held[0].Seq-1)
+	}
+	return w
+}
+
+// readConsumer reads one round from the consumer, keeps the writer's
+// batches that arrived meanwhile, and goes back to them once the consumer
+// has read up to them (or to the head) and feedConsumerFor has passed.
+func (r *feedReader) readConsumer(ctx context.Context) error {
+	fd := r.fd
+	err := r.tail.Read(ctx, func(msg jetstream.Msg, md *jetstream.MsgMetadata) error {
+		if md.Sequence.Consumer != r.cseq+1 {
+			return fmt.Errorf("consumer sequence %d after %d: a message was lost in transit", md.Sequence.Consumer, r.cseq)
+		}
+		r.cseq = md.Sequence.Consumer
+		if md.Sequence.Stream <= r.covered {
+			return nil
+		}
+		r.covered = md.Sequence.Stream
+		fd.f.fromServer.Add(1)
 		m := Message{Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data(), Seq: md.Sequence.Stream}
 		return fd.push(ctx, feedMsg{m: m, pending: md.NumPending, size: len(m.Data) + len(m.Subject)})
+	})
+	if err != nil {
+		return err
 	}
+	fd.mu.Lock()
+	fd.pending = r.tail.Pending()
+	fd.mu.Unlock()
+	r.holdStored()
+	atStored := len(r.held) > 0 && r.held[0].Seq <= r.covered+1
+	if (r.tail.Pending() == 0 || atStored) && time.Now().After(r.until) {
+		r.closeConsumer(ctx)
+	}
+	return nil
+}
+
+// holdStored keeps the writer's batches that arrived while reading from a
+// consumer: the newest run without a gap after covered, at most what a
+// watch holds.
+func (r *feedReader) holdStored() {
 	for {
-		if err := tail.Read(ctx, push); err != nil {
-			return err
+		select {
+		case m := <-r.stored:
+			if m.Seq <= r.covered {
+				continue
+			}
+			if n := len(r.held); n > 0 && m.Seq != r.held[n-1].Seq+1 {
+				clear(r.held)
+				r.held = r.held[:0]
+			}
+			if len(r.held) == storedWatchLen {
+				r.held[0] = Message{}
+				r.held = r.held[1:]
+			}
+			r.held = append(r.held, m)
+		default:
+			for len(r.held) > 0 && r.held[0].Seq <= r.covered {
+				r.held[0] = Message{}
+				r.held = r.held[1:]
+			}
+			return
 		}
-		fd.mu.Lock()
-		fd.pending = tail.Pending()
-		fd.mu.Unlock()
 	}
+}
+
+// closeConsumer ends reading from a consumer.
+func (r *feedReader) closeConsumer(ctx context.Context) {
+	if r.cons == nil {
+		return
+	}
+	deleteConsumer(ctx, r.fd.f.j.JetStream(), r.fd.p.Stream(), r.cons)
+	r.cons, r.tail = nil, nil
 }
 
 // push appends e to the ring, first making room: messages every attached

@@ -107,6 +107,19 @@ func (f *follower) stop(t *testing.T) {
 	f.sub.Close(context.Background())
 }
 
+// publishForeign stores one event of org in partition 0 as another
+// process's writer would: past this process's writer.
+func publishForeign(t *testing.T, j *journal.Journal, org, uuid string) {
+	t.Helper()
+	ev, err := event.Parse(fmt.Appendf(nil, `{"uuid":%q,"eventType":"user.session.start"}`, uuid), org, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.JetStream().PublishMsg(t.Context(), journal.LegacyMessage(ev)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // runFanout runs fo until the test ends.
 func runFanout(t *testing.T, fo *journal.Fanout) {
 	t.Helper()
@@ -263,9 +276,14 @@ func TestFanoutFeedFailure(t *testing.T) {
 	}, wait.Within(10*time.Second))
 	appendMsgs(t, j, "acme", "a", 5, 10, 100)
 	wait.Eventually(t, "first messages", func() bool { return f.last.Load() == 5 }, wait.Within(10*time.Second))
+	// The feed takes what this process's writer stored from the writer
+	// and reads from a consumer only what another writer stored: store
+	// one message as another writer would, so the feed reads from one.
+	js := j.JetStream()
+	publishForeign(t, j, "acme", "other-1")
+	wait.Eventually(t, "the other writer's message", func() bool { return f.last.Load() == 6 }, wait.Within(10*time.Second))
 
 	// Remove every consumer of the stream: the feed's only.
-	js := j.JetStream()
 	st, err := js.Stream(t.Context(), j.StreamName())
 	if err != nil {
 		t.Fatal(err)
@@ -360,4 +378,143 @@ func attachTwo(t *testing.T, ctx context.Context, fo *journal.Fanout) (*journal.
 		return false
 	}, wait.Within(10*time.Second))
 	return a, b
+}
+
+// consumers is the number of consumers of partition 0's stream.
+func consumers(t *testing.T, j *journal.Journal) int {
+	t.Helper()
+	info, err := j.Partitions()[0].Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Consumers
+}
+
+// attachOne subscribes to partition 0 after after until the subscriber
+// reads through the feed, and follows it.
+func attachOne(t *testing.T, ctx context.Context, fo *journal.Fanout, after uint64, gate chan struct{}) *follower {
+	t.Helper()
+	var f *follower
+	wait.Eventually(t, "the subscriber attaches", func() bool {
+		sub, err := fo.Subscribe(ctx, 0, after, journal.SubConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sub.Attached() {
+			f = follow(t, ctx, sub, after, gate)
+			return true
+		}
+		sub.Close(ctx)
+		return false
+	}, wait.Within(10*time.Second))
+	return f
+}
+
+// On one node the feed takes every batch from this process's writer: the
+// stream has no consumer while the subscriber reads them all, in order.
+func TestFanoutTakesWhatTheWriterStored(t *testing.T) {
+	j := journaltest.Open(t)
+	appendMsgs(t, j, "acme", "old", 3, 10, 100)
+	fo := journal.NewFanout(j, journal.FanoutConfig{Tail: journal.TailConfig{Quiet: 5 * time.Millisecond}})
+	runFanout(t, fo)
+	ctx, cancel := context.WithCancel(t.Context())
+	f := attachOne(t, ctx, fo, lastOf(t, j, 0), nil)
+	for r := range 20 {
+		appendMsgs(t, j, "acme", fmt.Sprintf("r%d", r), 5, 20, 300)
+		if n := consumers(t, j); n != 0 {
+			t.Fatalf("after round %d: the stream has %d consumers, want 0 (the feed reads from the writer)", r, n)
+		}
+	}
+	last := lastOf(t, j, 0)
+	wait.Eventually(t, "every message read", func() bool { return f.last.Load() == last }, wait.Within(10*time.Second),
+		wait.Seen(func() string { return fmt.Sprintf("at %d of %d", f.last.Load(), last) }))
+	if n := consumers(t, j); n != 0 {
+		t.Errorf("the stream has %d consumers, want 0", n)
+	}
+	if n := fo.FromServer(); n != 0 {
+		t.Errorf("FromServer: got %d, want 0", n)
+	}
+	cancel()
+	f.stop(t)
+	if n := fo.Detached(); n != 0 {
+		t.Errorf("Detached: got %d, want 0", n)
+	}
+}
+
+// Messages this process's writer did not store (another writer's) and
+// batches the feed's watch missed (the feed held up by a slow subscriber)
+// are read from the server: the subscriber gets every message once, in
+// order, and the feed goes back to the writer's batches afterwards.
+func TestFanoutReadsWhatTheWriterDidNotHandOver(t *testing.T) {
+	j := journaltest.Open(t)
+	fo := journal.NewFanout(j, journal.FanoutConfig{RingBytes: 8 << 10, SlowAfter: time.Minute,
+		Tail: journal.TailConfig{Quiet: 5 * time.Millisecond}})
+	runFanout(t, fo)
+	ctx, cancel := context.WithCancel(t.Context())
+	// The subscriber reads while reading is set.
+	var reading atomic.Bool
+	reading.Store(true)
+	gate := make(chan struct{})
+	go func() {
+		for ctx.Err() == nil {
+			if !reading.Load() {
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			select {
+			case gate <- struct{}{}:
+			case <-ctx.Done():
+			}
+		}
+	}()
+	f := attachOne(t, ctx, fo, lastOf(t, j, 0), gate)
+	readAll := func(what string) {
+		t.Helper()
+		last := lastOf(t, j, 0)
+		wait.Eventually(t, what, func() bool { return f.last.Load() == last }, wait.Within(30*time.Second),
+			wait.Seen(func() string {
+				select {
+				case err := <-f.errc:
+					t.Fatal(err)
+				default:
+				}
+				return fmt.Sprintf("at %d of %d", f.last.Load(), last)
+			}))
+	}
+
+	// Another writer's messages between this writer's batches.
+	for r := range 5 {
+		appendMsgs(t, j, "acme", fmt.Sprintf("own%d", r), 2, 5, 100)
+		publishForeign(t, j, "acme", fmt.Sprintf("other-%d", r))
+	}
+	readAll("every message read, the other writer's too")
+	if fo.FromServer() == 0 {
+		t.Error("FromServer: got 0, want the other writer's messages read from the server")
+	}
+
+	// The subscriber stops reading: the feed fills its ring and waits, the
+	// writer's batches overflow its watch (more than it holds).
+	reading.Store(false)
+	time.Sleep(20 * time.Millisecond) // let the subscriber finish its round
+	before := fo.FromServer()
+	appendMsgs(t, j, "acme", "flood", 80, 1, 300)
+	reading.Store(true)
+	readAll("every message read after the overflow")
+	if fo.FromServer() == before {
+		t.Error("FromServer did not grow: the watch's missed batches were not read from the server")
+	}
+
+	// Back to the writer's batches: what is appended now is not read from
+	// the server.
+	wait.Eventually(t, "the feed takes the writer's batches again", func() bool {
+		before := fo.FromServer()
+		appendMsgs(t, j, "acme", fmt.Sprintf("after-%d", time.Now().UnixNano()), 3, 5, 100)
+		readAll("every message read at the end")
+		return fo.FromServer() == before
+	}, wait.Within(20*time.Second))
+	cancel()
+	f.stop(t)
+	if n := fo.Detached(); n != 0 {
+		t.Errorf("Detached: got %d, want 0", n)
+	}
 }

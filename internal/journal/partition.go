@@ -61,6 +61,8 @@ type Partition struct {
 	writerDone chan struct{}
 	// state is the record of what the partition held (see state.go).
 	state stateKeeper
+	// watchers receive what the writer stored (see stored.go).
+	watchers storedWatchers
 }
 
 // Index is the partition's number (0 … Partitions-1).

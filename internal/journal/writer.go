@@ -115,8 +115,10 @@ type writer struct {
 	byOrg   map[string][]int // org → indexes into pending
 	local   map[uint64]int   // digest → index into pending
 	bufs    [][]byte
-	recs    []event.Record
-	leaves  []Head
+	// bufCap sizes a new batch buffer (from the last batch's size).
+	bufCap int
+	recs   []event.Record
+	leaves []Head
 }
 
 func newWriter(j *Journal, p *Partition) *writer {
@@ -313,9 +315,10 @@ func (w *writer) publishGroup(ctx context.Context, group []*appendReq) error {
 		return nil
 	}
 	type batch struct {
-		idx []int // into pending
-		buf []byte
-		f   jetstream.PubAckFuture
+		idx  []int // into pending
+		subj string
+		buf  []byte
+		f    jetstream.PubAckFuture
 	}
 	var batches []batch
 	js := w.j.pub.Load().js
@@ -388,7 +391,7 @@ func (w *writer) publishGroup(ctx context.Context, group []*appendReq) error {
 				}
 				w.heads[org] = head
 				delete(w.headSeqs, org) // known again from the acknowledgement
-				batches = append(batches, batch{idx: idx[:n], buf: buf, f: f})
+				batches = append(batches, batch{idx: idx[:n], subj: m.Subject, buf: buf, f: f})
 				idx = idx[n:]
 				if seqFence {
 					break // one batch of the org per round
@@ -436,7 +439,14 @@ func (w *writer) publishGroup(ctx context.Context, group []*appendReq) error {
 					w.window.add(p.key, ack.Sequence, now)
 				}
 			}
-			if !gaveUp {
+			handed := false
+			if ack != nil && w.p.watched() {
+				// The followers' feed reads the batch from here instead of
+				// from the server (stored.go); the buffer is now theirs.
+				w.p.stored(Message{Subject: b.subj, Data: b.buf, Seq: ack.Sequence})
+				handed = true
+			}
+			if !gaveUp && !handed {
 				// A buffer whose future is still open may be resent by the
 				// client: reuse only answered ones.
 				w.bufs = append(w.bufs, b.buf)
@@ -521,8 +531,12 @@ func (w *writer) encode(org string, recs []event.Record, prev *Head) []byte {
 	var e batchEncoder
 	if n := len(w.bufs); n > 0 {
 		e.buf, w.bufs = w.bufs[n-1], w.bufs[:n-1]
+	} else {
+		e.buf = make([]byte, 0, w.bufCap) // the last batch's size: no regrowth
 	}
-	return e.encode(org, recs, prev)
+	b := e.encode(org, recs, prev)
+	w.bufCap = len(b) + len(b)/8
+	return b
 }
 
 // confirm reports whether message seq holds org's event uuid (a window
