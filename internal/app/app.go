@@ -185,12 +185,18 @@ func Run(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger)
 	}
 	// The followers of the journal (the query index, the activity fold,
 	// the detection runtime) read it through one shared reader per
-	// partition (docs/journal.md, "One reader for the followers").
+	// partition (docs/journal.md, "One reader for the followers"), which
+	// takes the batches this process stored from its writer ("The feed
+	// takes what this process stored").
 	readers := journal.NewFanout(j, journal.FanoutConfig{Log: log})
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "auditstream_journal_followers_detached_total",
 		Help: "Times a journal follower (query index, activity, detections) was left behind by the shared reader (too slow, or the reader failed) and read on its own consumer until it caught up (nothing is lost).",
 	}, func() float64 { return float64(readers.Detached()) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "auditstream_journal_feed_read_from_server_total",
+		Help: "Journal messages the followers' shared reader read from nats-server: what this process's writer did not store (another node's writes) or did not hand over (the reader fell behind). On one node it stays near 0: the reader takes the writer's batches (docs/journal.md).",
+	}, func() float64 { return float64(readers.FromServer()) }))
 	queries, err := newQuery(ctx, cfg, j, readers, keys, board, log)
 	if err != nil {
 		return err
