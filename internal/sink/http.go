@@ -51,8 +51,11 @@ type Request struct {
 	URL    *url.URL
 	// Header is sent as it is, plus a User-Agent when it has none.
 	Header http.Header
-	// Body is the request body; nil sends none.
+	// Body is the request body; nil sends none (or Joined).
 	Body []byte
+	// Joined, when Body is nil, is the body sent from the records' data
+	// without a copy (Joined).
+	Joined *Joined
 	// Keep is how many bytes of the answer's body Response.Body holds
 	// (zero: none; the snippet is always read).
 	Keep int64
@@ -88,12 +91,24 @@ func (h *HTTP) Do(ctx context.Context, req Request) (Response, error) {
 	}
 	defer cancel()
 	var rd io.Reader
-	if req.Body != nil {
+	switch {
+	case req.Body != nil:
 		rd = bytes.NewReader(req.Body)
+	case req.Joined != nil:
+		rd = req.Joined.Reader()
 	}
 	hr, err := http.NewRequestWithContext(rctx, req.Method, req.URL.String(), rd)
 	if err != nil {
 		return Response{}, Misconfigured(fmt.Errorf("%s %s: %w", req.Method, shown, err))
+	}
+	if j := req.Joined; req.Body == nil && j != nil {
+		// As NewRequest does for a bytes.Reader: a length (no chunked
+		// encoding) and a fresh reader for a request sent again.
+		hr.ContentLength = j.Len()
+		hr.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(j.Reader()), nil }
+		if hr.ContentLength == 0 {
+			hr.Body, hr.GetBody = http.NoBody, nil
+		}
 	}
 	if req.Header != nil {
 		hr.Header = req.Header

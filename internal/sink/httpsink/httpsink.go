@@ -3,13 +3,13 @@ package httpsink
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/auditstream/auditstream/internal/event"
-	"github.com/auditstream/auditstream/internal/jsonlex"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/sink/notify"
 )
@@ -114,26 +114,50 @@ func (s *Sink) Write(ctx context.Context, b sink.Batch) error {
 }
 
 // encode returns the body of a batch request (batch and ndjson mode) and
-// its media type.
-func (s *Sink) encode(b sink.Batch) (body []byte, contentType string) {
+// its media type. The events are sent from the journal's messages as they
+// are (sink.Joined), not copied into one buffer first.
+func (s *Sink) encode(b sink.Batch) (body payload, contentType string) {
 	if s.tpl != nil {
-		return s.digestBody(b), "application/json"
+		return payload{bytes: s.digestBody(b)}, "application/json"
 	}
 	if s.cfg.Body == BodyNDJSON {
-		return encodeNDJSON(b), "application/x-ndjson"
+		return payload{joined: &sink.Joined{Records: b.Records, End: "\n"}}, "application/x-ndjson"
 	}
-	return encodeArray(b), "application/json"
+	return payload{joined: &sink.Joined{Records: b.Records, Open: "[", Sep: ",", Close: "]"}}, "application/json"
+}
+
+// payload is a request's body: bytes, or records joined as they are.
+type payload struct {
+	bytes  []byte
+	joined *sink.Joined
+}
+
+// len is the body's length in bytes.
+func (p payload) len() int {
+	if p.joined != nil {
+		return int(p.joined.Len())
+	}
+	return len(p.bytes)
+}
+
+// writeTo writes the body to w (for signing).
+func (p payload) writeTo(w io.Writer) {
+	if p.joined != nil {
+		_, _ = p.joined.WriteTo(w)
+		return
+	}
+	_, _ = w.Write(p.bytes)
 }
 
 func (s *Sink) writeEvents(ctx context.Context, b sink.Batch) error {
 	return sink.WriteEach(ctx, b, func(_ int, r event.Record) error {
-		return s.send(ctx, s.eventBody(r), "application/json", eventID(r))
+		return s.send(ctx, payload{bytes: s.eventBody(r)}, "application/json", eventID(r))
 	})
 }
 
 // send delivers one body, fetching a new OAuth token and sending again
 // once if the endpoint rejects the cached one.
-func (s *Sink) send(ctx context.Context, body []byte, contentType, id string) error {
+func (s *Sink) send(ctx context.Context, body payload, contentType, id string) error {
 	for attempt := 0; ; attempt++ {
 		auth, err := s.authorization(ctx)
 		if err != nil {
@@ -162,14 +186,14 @@ func (s *Sink) send(ctx context.Context, body []byte, contentType, id string) er
 
 // do sends one request with the configured headers, the auth header and
 // h (sink.HTTP.Do: egress check, timeout, drained answer).
-func (s *Sink) do(ctx context.Context, method string, body []byte, h http.Header, auth string) (sink.Response, error) {
+func (s *Sink) do(ctx context.Context, method string, body payload, h http.Header, auth string) (sink.Response, error) {
 	for k, v := range s.cfg.Headers {
 		h.Set(k, v)
 	}
 	if auth != "" {
 		h.Set(s.cfg.authHeader(), auth)
 	}
-	return s.http.Do(ctx, sink.Request{Method: method, URL: s.url, Header: h, Body: body})
+	return s.http.Do(ctx, sink.Request{Method: method, URL: s.url, Header: h, Body: body.bytes, Joined: body.joined})
 }
 
 // authorization returns the value of the auth header, "" for none. It
@@ -204,7 +228,7 @@ func (s *Sink) Verify(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	resp, err := s.do(ctx, http.MethodHead, nil, make(http.Header), auth)
+	resp, err := s.do(ctx, http.MethodHead, payload{}, make(http.Header), auth)
 	if err != nil {
 		return err
 	}
@@ -214,23 +238,6 @@ func (s *Sink) Verify(ctx context.Context) error {
 // Close releases idle connections of the sink's own client. It may be
 // called more than once.
 func (s *Sink) Close(context.Context) error { return s.closed.Close(s.http.Close) }
-
-func encodeArray(b sink.Batch) []byte {
-	return jsonlex.AppendArray(nil, b.Records, func(r event.Record) []byte { return r.Data })
-}
-
-func encodeNDJSON(b sink.Batch) []byte {
-	n := 0
-	for _, r := range b.Records {
-		n += len(r.Data) + 1
-	}
-	buf := make([]byte, 0, n)
-	for _, r := range b.Records {
-		buf = append(buf, r.Data...)
-		buf = append(buf, '\n')
-	}
-	return buf
-}
 
 // eventID is the webhook-id of a single event: its uuid, unless that could
 // not be one (Standard Webhooks ids must not contain '.').

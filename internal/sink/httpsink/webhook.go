@@ -11,13 +11,13 @@ import (
 
 // sign returns the Standard Webhooks v1 signature header value: the
 // base64 HMAC-SHA256 of "<id>.<timestamp>.<body>" under key.
-func sign(key []byte, id, timestamp string, body []byte) string {
+func sign(key []byte, id, timestamp string, body payload) string {
 	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte(id))
 	mac.Write([]byte{'.'})
 	mac.Write([]byte(timestamp))
 	mac.Write([]byte{'.'})
-	mac.Write(body)
+	body.writeTo(mac)
 	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
