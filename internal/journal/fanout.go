@@ -58,7 +58,7 @@ type Fanout struct {
 	// fromServer counts the messages the feeds read from the server
 	// (not taken from this process's writer).
 	fromServer atomic.Uint64
-	running  atomic.Bool
+	running    atomic.Bool
 }
 
 // NewFanout prepares the feeds of j's partitions; Run starts them. Until
