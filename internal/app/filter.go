@@ -18,7 +18,23 @@ type envelopeDefaults struct{ account, region string }
 // from one event to the next (events of one org, published within the
 // same second, share them), so matching allocates nothing on the common
 // path; the filter is used by one goroutine (stream.Filter).
+//
+// When every rule of the pattern names the event types it selects with
+// exact strings (the usual stream filter, {"detail":{"eventType":[...]}}),
+// a record whose journal event type is none of them is refused without
+// reading its JSON: the event type is the one Parse took from that JSON
+// (a string, its only eventType member), so matching could only say
+// false. Ten streams filtered on event types then read each event's JSON
+// about once between them instead of ten times. A record without an
+// event type is matched in full.
 func (t *destinations) filter(p *pattern.Pattern) stream.Filter {
+	var types map[string]struct{}
+	if vals, ok := p.ExactStrings("detail.eventType"); ok {
+		types = make(map[string]struct{}, len(vals))
+		for _, v := range vals {
+			types[v] = struct{}{}
+		}
+	}
 	var (
 		org, defSource string // defSource is the default source of org
 		sec            int64  // the Unix second of timeStr
@@ -26,6 +42,11 @@ func (t *destinations) filter(p *pattern.Pattern) stream.Filter {
 		haveTime       bool
 	)
 	return func(r *event.Record) bool {
+		if types != nil && r.EventType != "" {
+			if _, ok := types[r.EventType]; !ok {
+				return false
+			}
+		}
 		source := r.Source
 		if source == "" {
 			if r.Org != org || defSource == "" {

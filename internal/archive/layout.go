@@ -123,21 +123,73 @@ type Group struct {
 }
 
 // Split groups recs by partition, keeping journal order within each group;
-// groups come in the order of their first record.
+// groups come in the order of their first record. A partition depends only
+// on the org and the UTC hour (the finest placeholder), so a record of the
+// same org and hour as the one before it goes to the same group without
+// naming its directory again; when every record shares one partition (an
+// s3 stream's usual batch), the group is recs itself (capacity cut to its
+// length), not a copy.
 func (l Layout) Split(recs []event.Record) []Group {
-	var groups []Group
+	if len(recs) == 0 {
+		return nil
+	}
+	one := true
+	for i := 1; i < len(recs) && one; i++ {
+		one = samePartition(&recs[i-1], &recs[i])
+	}
+	if one {
+		return []Group{{Dir: l.Dir(recs[0].Org, recs[0].Published), Records: recs[:len(recs):len(recs)]}}
+	}
+	// Runs of one partition (a journal message's events are one org's),
+	// then each group sized once and filled by copying its runs.
+	type run struct{ group, start, end int }
+	var (
+		groups []Group
+		runs   []run
+		sizes  []int
+	)
 	index := map[string]int{}
-	for _, r := range recs {
-		dir := l.Dir(r.Org, r.Published)
+	for k := range recs {
+		if k > 0 && samePartition(&recs[k-1], &recs[k]) {
+			runs[len(runs)-1].end = k + 1
+			continue
+		}
+		dir := l.Dir(recs[k].Org, recs[k].Published)
 		i, ok := index[dir]
 		if !ok {
 			i = len(groups)
 			index[dir] = i
 			groups = append(groups, Group{Dir: dir})
+			sizes = append(sizes, 0)
 		}
-		groups[i].Records = append(groups[i].Records, r)
+		runs = append(runs, run{group: i, start: k, end: k + 1})
+	}
+	for _, r := range runs {
+		sizes[r.group] += r.end - r.start
+	}
+	for i := range groups {
+		groups[i].Records = make([]event.Record, 0, sizes[i])
+	}
+	for _, r := range runs {
+		groups[r.group].Records = append(groups[r.group].Records, recs[r.start:r.end]...)
 	}
 	return groups
+}
+
+// samePartition reports whether a and b have the same org and UTC hour,
+// and so the same partition under every template.
+func samePartition(a, b *event.Record) bool {
+	return a.Org == b.Org && hourOf(a.Published) == hourOf(b.Published)
+}
+
+// hourOf numbers t's UTC hour (hours since 1970, rounded down).
+func hourOf(t time.Time) int64 {
+	s := t.Unix()
+	h := s / 3600
+	if s%3600 < 0 {
+		h--
+	}
+	return h
 }
 
 // ObjectName names an object holding recs (journal order, at least one):

@@ -1,6 +1,10 @@
 package archive
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -253,6 +257,97 @@ func TestOrgOf(t *testing.T) {
 		t.Run(tt.key, func(t *testing.T) {
 			if got := OrgOf(tt.key); got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestLayoutSplitAgreesWithDir: Split puts every record in the group of its
+// own Dir, in journal order, groups in the order of their first record,
+// for records crossing orgs, hour boundaries (also before 1970) and
+// templates of every granularity.
+func TestLayoutSplitAgreesWithDir(t *testing.T) {
+	base := time.Date(2024, 8, 3, 10, 59, 59, 999e6, time.UTC)
+	times := []time.Time{base, base.Add(time.Millisecond), base.Add(time.Hour), base.AddDate(0, 0, 1),
+		time.Date(1969, 12, 31, 23, 0, 0, 0, time.UTC), time.Date(1969, 12, 31, 22, 59, 59, 0, time.UTC),
+		base.In(time.FixedZone("x", 5*3600+1800))}
+	orgs := []string{"acme", "other"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, tmpl := range []string{DefaultTemplate, "{org}/", "{yyyy}/{MM}/{dd}/", "{org}/{HH}/", "flat/"} {
+		l, err := NewLayout("p/", tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for round := range 200 {
+			recs := make([]event.Record, 1+rng.IntN(12))
+			for i := range recs {
+				// Runs of equal partitions, as in real batches.
+				if i > 0 && rng.IntN(3) > 0 {
+					recs[i] = recs[i-1]
+				} else {
+					recs[i] = event.Record{Org: orgs[rng.IntN(len(orgs))], Published: times[rng.IntN(len(times))]}
+				}
+				recs[i].Seq, recs[i].UUID = uint64(i+1), strconv.Itoa(i+1)
+			}
+			var want []Group
+			at := map[string]int{}
+			for _, r := range recs {
+				dir := l.Dir(r.Org, r.Published)
+				i, ok := at[dir]
+				if !ok {
+					i = len(want)
+					at[dir] = i
+					want = append(want, Group{Dir: dir})
+				}
+				want[i].Records = append(want[i].Records, r)
+			}
+			got := l.Split(recs)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("template %s, round %d: got %+v, want %+v", tmpl, round, got, want)
+			}
+		}
+	}
+}
+
+// TestLayoutSplitOnePartition: a batch of one partition comes back as
+// itself, and appending to its group cannot write into the caller's batch.
+func TestLayoutSplitOnePartition(t *testing.T) {
+	l, _ := NewLayout("", DefaultTemplate)
+	at := time.Date(2024, 8, 3, 10, 0, 0, 0, time.UTC)
+	batch := make([]event.Record, 3, 8)
+	for i := range batch {
+		batch[i] = event.Record{UUID: strconv.Itoa(i), Seq: uint64(i + 1), Org: "acme", Published: at.Add(time.Duration(i) * time.Minute)}
+	}
+	groups := l.Split(batch)
+	if len(groups) != 1 || groups[0].Dir != "year=2024/month=08/day=03/hour=10/" || len(groups[0].Records) != 3 {
+		t.Fatalf("got %+v, want one group of 3 in hour 10", groups)
+	}
+	if &groups[0].Records[0] != &batch[0] {
+		t.Errorf("the group is a copy of the batch, want the batch itself")
+	}
+	_ = append(groups[0].Records, event.Record{UUID: "x"})
+	if got := batch[:4][3].UUID; got != "" {
+		t.Errorf("appending to the group wrote %q into the batch's spare capacity, want nothing", got)
+	}
+}
+
+// BenchmarkSplit is an s3 stream's batch of 10,000 events of one org within
+// one hour (one partition), and the same over two orgs alternating in runs
+// of 100 (a journal message each). One op is one event.
+func BenchmarkSplit(b *testing.B) {
+	l, _ := NewLayout("bench/", "org={org}/"+DefaultTemplate)
+	at := time.Date(2024, 8, 3, 10, 0, 0, 0, time.UTC)
+	for _, orgs := range []int{1, 2} {
+		b.Run(fmt.Sprint("orgs-", orgs), func(b *testing.B) {
+			recs := make([]event.Record, 10000)
+			for i := range recs {
+				recs[i] = event.Record{Seq: uint64(i + 1), Org: fmt.Sprint("org", i/100%orgs), Published: at.Add(time.Duration(i) * time.Millisecond)}
+			}
+			b.ReportAllocs()
+			for done := 0; done < b.N; done += len(recs) {
+				if len(l.Split(recs)) != orgs {
+					b.Fatal("wrong groups")
+				}
 			}
 		})
 	}

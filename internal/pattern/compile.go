@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -515,4 +516,33 @@ func parseCIDR(s string) (netip.Prefix, string) {
 		return netip.Prefix{}, reasonCIDRBits
 	}
 	return p, ""
+}
+
+// ExactStrings reports the strings the field at path must equal for the pattern to
+// match. ok is true when every rule (every $or combination) of the pattern tests path
+// with exact strings only: no exists, prefix, wildcard, anything-but or other
+// operator, no number, boolean, null or IP address. vals is then the union of those
+// strings, and an event whose only value at path is a string not among them does not
+// match. A caller that holds that value outside the event's JSON (the journal's event
+// type, for "detail.eventType") can skip such events without matching them. path is
+// dot-joined as in a pattern: "detail.eventType".
+func (p *Pattern) ExactStrings(path string) (vals []string, ok bool) {
+	for _, r := range p.rules {
+		var l *leaf
+		for _, x := range r.leaves {
+			if x.path == path {
+				l = x
+				break
+			}
+		}
+		if l == nil || l.exact == nil || l.absentOK {
+			return nil, false
+		}
+		for _, s := range l.exact {
+			if !slices.Contains(vals, s) {
+				vals = append(vals, s)
+			}
+		}
+	}
+	return vals, len(p.rules) > 0
 }
