@@ -22,16 +22,22 @@ import (
 // batch, up to MaxBatchEvents events of one org from one append, on the
 // subject audit.<org>, without headers:
 //
-//	"AR" version(=1) flags(1 byte)
+//	"AR" batch version(=2) flags(1 byte)
 //	org (uvarint length + bytes)
 //	prev head (32 bytes, only with flag chained)
 //	count (uvarint)
 //	count × index entry: uuid, eventType, source, account (uvarint length
-//	  + bytes each), published (varint Unix ns), data length (uvarint)
+//	  + bytes each), published (varint Unix ns), data length (uvarint),
+//	  spans: 0 (not known) or 1 then actor start, actor length, target
+//	  start, target length (uvarints; start and length 0: absent)
 //	the events' JSON, back to back in index order
 //
 // The index comes first, so readers route and filter without touching the
-// JSON. Flag chained (0x01, written since issue 16) adds the org's hash
+// JSON. The spans are event.Record.Spans, the bounds of the event's
+// top-level actor and target values in its JSON, so that readers that
+// look for them (the query index) need not walk the JSON either. Batch
+// version 1 (written from issue 12 until the spans) has index entries
+// without them; Decode reads it with the spans not known. Flag chained (0x01, written since issue 16) adds the org's hash
 // chain head before the batch's first event (chain.go); batches without it
 // (flags 0) are read as before and are outside the chain.
 //
@@ -49,8 +55,10 @@ const (
 	// indexBits is how many low bits of a position hold the index in the
 	// message (see Position).
 	indexBits = 8
-	// batchMagic and batchVersion open a version 2 message.
-	batchMagic0, batchMagic1, batchVersion = 'A', 'R', 1
+	// batchMagic and batchVersion open a version 2 message; batch
+	// version 1 is still read (index entries without spans).
+	batchMagic0, batchMagic1, batchVersion = 'A', 'R', 2
+	batchVersionNoSpans                    = 1
 	// flagChained marks a batch that carries its org's chain head.
 	flagChained = 0x01
 )
@@ -322,12 +330,61 @@ func (e *batchEncoder) encode(org string, evs []event.Record, prev *Head) []byte
 		b = appendStr(b, ev.Account)
 		b = binary.AppendVarint(b, ev.Published.UnixNano())
 		b = binary.AppendUvarint(b, uint64(len(ev.Data)))
+		b = appendSpans(b, &ev.Spans, len(ev.Data))
 	}
 	for i := range evs {
 		b = append(b, evs[i].Data...)
 	}
 	e.buf = b
 	return b
+}
+
+// appendSpans appends an index entry's spans; spans that do not fit the
+// event (a caller changed Data) are written as not known, so a batch
+// never holds spans Decode refuses.
+func appendSpans(b []byte, sp *event.Spans, n int) []byte {
+	if !sp.Known || !sp.Fits(n) {
+		return append(b, 0)
+	}
+	b = append(b, 1)
+	b = binary.AppendUvarint(b, uint64(sp.Actor.Start))
+	b = binary.AppendUvarint(b, uint64(sp.Actor.End-sp.Actor.Start))
+	b = binary.AppendUvarint(b, uint64(sp.Target.Start))
+	return binary.AppendUvarint(b, uint64(sp.Target.End-sp.Target.Start))
+}
+
+// readSpans reads an index entry's spans at p, for an event of n bytes.
+func readSpans(b []byte, p, n int) (event.Spans, int, bool) {
+	if p >= len(b) {
+		return event.Spans{}, p, false
+	}
+	switch b[p] {
+	case 0:
+		return event.Spans{}, p + 1, true
+	case 1:
+	default:
+		return event.Spans{}, p, false
+	}
+	p++
+	var v [4]uint64
+	for i := range v {
+		x, k := binary.Uvarint(b[p:])
+		if k <= 0 || x > uint64(n) {
+			return event.Spans{}, p, false
+		}
+		v[i], p = x, p+k
+	}
+	sp := event.Spans{
+		Actor:  event.Span{Start: uint32(v[0]), End: uint32(v[0] + v[1])},
+		Target: event.Span{Start: uint32(v[2]), End: uint32(v[2] + v[3])},
+		Known:  true,
+	}
+	// A start without a length (or a length without a start) is no
+	// span the encoder writes.
+	if (v[0] == 0) != (v[1] == 0) || (v[2] == 0) != (v[3] == 0) || !sp.Fits(n) {
+		return event.Spans{}, p, false
+	}
+	return sp, p, true
 }
 
 func appendStr(b []byte, s string) []byte {
@@ -341,9 +398,10 @@ func decodeBatch(b []byte, seq uint64, out []event.Record) ([]event.Record, erro
 	bad := func(what string) ([]event.Record, error) {
 		return out, fmt.Errorf("%w: message %d: record batch: %s", ErrCorrupt, seq, what)
 	}
-	if b[2] != batchVersion {
+	if b[2] != batchVersion && b[2] != batchVersionNoSpans {
 		return bad(fmt.Sprintf("version %d is newer than this release reads", b[2]))
 	}
+	spans := b[2] != batchVersionNoSpans
 	if b[3]&^flagChained != 0 {
 		return bad(fmt.Sprintf("flags %#x are unknown to this release", b[3]))
 	}
@@ -366,7 +424,7 @@ func decodeBatch(b []byte, seq uint64, out []event.Record) ([]event.Record, erro
 	p += n
 	// One string holds the org and every entry's strings: the index is
 	// small next to the JSON, and this keeps decoding at one allocation.
-	indexEnd, err := scanIndex(b, p, int(count))
+	indexEnd, err := scanIndex(b, p, int(count), spans)
 	if err != nil {
 		return bad(err.Error())
 	}
@@ -392,6 +450,9 @@ func decodeBatch(b []byte, seq uint64, out []event.Record) ([]event.Record, erro
 		p += k
 		l, k := binary.Uvarint(b[p:])
 		p += k
+		if spans {
+			r.Spans, p, _ = readSpans(b, p, int(l))
+		}
 		r.Published = time.Unix(0, ns).UTC()
 		r.Org = orgStr
 		r.Seq = Position(seq, i)
@@ -405,9 +466,9 @@ func decodeBatch(b []byte, seq uint64, out []event.Record) ([]event.Record, erro
 	return out, nil
 }
 
-// scanIndex checks count index entries from p and that the data lengths
-// fit the message; it returns where the data starts.
-func scanIndex(b []byte, p, count int) (int, error) {
+// scanIndex checks count index entries from p (with spans or not) and
+// that the data lengths fit the message; it returns where the data starts.
+func scanIndex(b []byte, p, count int, spans bool) (int, error) {
 	total := uint64(0)
 	for range count {
 		for f := 0; f < 4; f++ {
@@ -426,6 +487,12 @@ func scanIndex(b []byte, p, count int) (int, error) {
 			return 0, errors.New("data length")
 		}
 		p += n
+		if spans {
+			var ok bool
+			if _, p, ok = readSpans(b, p, int(l)); !ok {
+				return 0, errors.New("actor and target spans")
+			}
+		}
 		total += l
 	}
 	if total != uint64(len(b)-p) {
