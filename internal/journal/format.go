@@ -28,8 +28,9 @@ import (
 //	count (uvarint)
 //	count × index entry: uuid, eventType, source, account (uvarint length
 //	  + bytes each), published (varint Unix ns), data length (uvarint),
-//	  spans: 0 (not known) or 1 then actor start, actor length, target
-//	  start, target length (uvarints; start and length 0: absent)
+//	  spans: 0 (not known) or the length of what follows (1 byte) then
+//	  actor start, actor length, target start, target length (uvarints;
+//	  start and length 0: absent)
 //	the events' JSON, back to back in index order
 //
 // The index comes first, so readers route and filter without touching the
@@ -339,52 +340,83 @@ func (e *batchEncoder) encode(org string, evs []event.Record, prev *Head) []byte
 	return b
 }
 
-// appendSpans appends an index entry's spans; spans that do not fit the
-// event (a caller changed Data) are written as not known, so a batch
-// never holds spans Decode refuses.
+// appendSpans appends an index entry's spans: a byte 0 when they are not
+// known, else the length of what follows and the actor's start and
+// length and the target's start and length as uvarints (the length
+// byte lets scanIndex skip them without reading them). Spans that do not
+// fit the event (a caller changed Data) are written as not known, so a
+// batch never holds spans Decode refuses.
 func appendSpans(b []byte, sp *event.Spans, n int) []byte {
 	if !sp.Known || !sp.Fits(n) {
 		return append(b, 0)
 	}
-	b = append(b, 1)
-	b = binary.AppendUvarint(b, uint64(sp.Actor.Start))
-	b = binary.AppendUvarint(b, uint64(sp.Actor.End-sp.Actor.Start))
-	b = binary.AppendUvarint(b, uint64(sp.Target.Start))
-	return binary.AppendUvarint(b, uint64(sp.Target.End-sp.Target.Start))
+	mark := len(b)
+	b = append(b, 0)
+	b = appendUvarint32(b, sp.Actor.Start)
+	b = appendUvarint32(b, sp.Actor.End-sp.Actor.Start)
+	b = appendUvarint32(b, sp.Target.Start)
+	b = appendUvarint32(b, sp.Target.End-sp.Target.Start)
+	b[mark] = byte(len(b) - mark - 1)
+	return b
 }
 
-// readSpans reads an index entry's spans at p, for an event of n bytes.
-func readSpans(b []byte, p, n int) (event.Spans, int, bool) {
+// appendUvarint32 is binary.AppendUvarint with the one- and two-byte
+// values of event offsets written at once.
+func appendUvarint32(b []byte, v uint32) []byte {
+	switch {
+	case v < 1<<7:
+		return append(b, byte(v))
+	case v < 1<<14:
+		return append(b, byte(v)|0x80, byte(v>>7))
+	}
+	return binary.AppendUvarint(b, uint64(v))
+}
+
+// maxSpansLen is the most bytes an entry's spans take after their length
+// byte: four uvarints of 32-bit values.
+const maxSpansLen = 4 * binary.MaxVarintLen32
+
+// skipSpans returns the index just past an entry's spans at p, or false
+// when their length byte does not fit the message.
+func skipSpans(b []byte, p int) (int, bool) {
 	if p >= len(b) {
-		return event.Spans{}, p, false
+		return p, false
 	}
-	switch b[p] {
-	case 0:
-		return event.Spans{}, p + 1, true
-	case 1:
-	default:
-		return event.Spans{}, p, false
+	l := int(b[p])
+	if l != 0 && l < 4 || l > maxSpansLen || len(b)-p-1 < l {
+		return p, false
 	}
-	p++
-	var v [4]uint64
+	return p + 1 + l, true
+}
+
+// readSpans reads an entry's spans at p (which skipSpans passed), for an
+// event of n bytes, and returns the index just past them.
+func readSpans(b []byte, p, n int) (event.Spans, int, bool) {
+	l := int(b[p])
+	end := p + 1 + l
+	if l == 0 {
+		return event.Spans{}, end, true
+	}
+	q := p + 1
+	var v [4]uint32
 	for i := range v {
-		x, k := binary.Uvarint(b[p:])
+		x, k := binary.Uvarint(b[q:end])
 		if k <= 0 || x > uint64(n) {
-			return event.Spans{}, p, false
+			return event.Spans{}, end, false
 		}
-		v[i], p = x, p+k
+		v[i], q = uint32(x), q+k
 	}
 	sp := event.Spans{
-		Actor:  event.Span{Start: uint32(v[0]), End: uint32(v[0] + v[1])},
-		Target: event.Span{Start: uint32(v[2]), End: uint32(v[2] + v[3])},
+		Actor:  event.Span{Start: v[0], End: v[0] + v[1]},
+		Target: event.Span{Start: v[2], End: v[2] + v[3]},
 		Known:  true,
 	}
-	// A start without a length (or a length without a start) is no
-	// span the encoder writes.
-	if (v[0] == 0) != (v[1] == 0) || (v[2] == 0) != (v[3] == 0) || !sp.Fits(n) {
-		return event.Spans{}, p, false
+	// Every byte is read, and a start without a length (or a length
+	// without a start) is no span the encoder writes.
+	if q != end || (v[0] == 0) != (v[1] == 0) || (v[2] == 0) != (v[3] == 0) || !sp.Fits(n) {
+		return event.Spans{}, end, false
 	}
-	return sp, p, true
+	return sp, end, true
 }
 
 func appendStr(b []byte, s string) []byte {
@@ -451,7 +483,9 @@ func decodeBatch(b []byte, seq uint64, out []event.Record) ([]event.Record, erro
 		l, k := binary.Uvarint(b[p:])
 		p += k
 		if spans {
-			r.Spans, p, _ = readSpans(b, p, int(l))
+			if r.Spans, p, ok = readSpans(b, p, int(l)); !ok {
+				return out[:start], fmt.Errorf("%w: message %d: record batch: actor and target spans of event %d", ErrCorrupt, seq, i)
+			}
 		}
 		r.Published = time.Unix(0, ns).UTC()
 		r.Org = orgStr
@@ -489,7 +523,7 @@ func scanIndex(b []byte, p, count int, spans bool) (int, error) {
 		p += n
 		if spans {
 			var ok bool
-			if _, p, ok = readSpans(b, p, int(l)); !ok {
+			if p, ok = skipSpans(b, p); !ok {
 				return 0, errors.New("actor and target spans")
 			}
 		}

@@ -99,9 +99,10 @@ func TestDecodeRefusesBadSpans(t *testing.T) {
 	if _, err := Decode(Message{Data: good, Seq: 1}, nil); err != nil {
 		t.Fatal(err)
 	}
-	// The entry's spans are the 5 bytes before the data: 1 9 1 0 0.
+	// The entry's spans are the 5 bytes before the data: their length
+	// (4), then actor start 9, length 1, target start 0, length 0.
 	at := len(good) - len(rec.Data) - 5
-	if !bytes.Equal(good[at:at+5], []byte{1, 9, 1, 0, 0}) {
+	if !bytes.Equal(good[at:at+5], []byte{4, 9, 1, 0, 0}) {
 		t.Fatalf("spans bytes: got %v", good[at:at+5])
 	}
 	set := func(spans ...byte) []byte {
@@ -110,12 +111,15 @@ func TestDecodeRefusesBadSpans(t *testing.T) {
 		return b
 	}
 	cases := map[string][]byte{
-		"marker 2":         set(2),
-		"start past data":  set(1, 11),
-		"start, no length": set(1, 9, 0),
-		"length, no start": set(1, 9, 1, 0, 1),
-		"length past data": set(1, 9, 3),
-		"target past data": set(1, 9, 1, 10, 2),
+		"length byte 3":    set(3),
+		"length byte 200":  set(200),
+		"length byte 5":    set(5),
+		"varint cut":       set(4, 9, 1, 0, 0x80),
+		"start past data":  set(4, 11),
+		"start, no length": set(4, 9, 0),
+		"length, no start": set(4, 9, 1, 0, 1),
+		"length past data": set(4, 9, 3),
+		"target past data": set(4, 9, 1, 10, 2),
 	}
 	for name, b := range cases {
 		t.Run(name, func(t *testing.T) {
