@@ -118,8 +118,12 @@ func (s *Spans) Fits(n int) bool {
 	if !s.Known {
 		return true
 	}
-	fit := func(p Span) bool { return p == Span{} || p.Start > 0 && p.Start < p.End && uint64(p.End) <= uint64(n) }
-	return fit(s.Actor) && fit(s.Target)
+	return s.Actor.fits(n) && s.Target.fits(n)
+}
+
+// fits is Fits for one span.
+func (s Span) fits(n int) bool {
+	return s == Span{} || s.Start > 0 && s.Start < s.End && uint64(s.End) <= uint64(n)
 }
 
 // Limits bound what Parse accepts.

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -27,19 +28,24 @@ import (
 //	prev head (32 bytes, only with flag chained)
 //	count (uvarint)
 //	count × index entry: uuid, eventType, source, account (uvarint length
-//	  + bytes each), published (varint Unix ns), data length (uvarint),
-//	  spans: 0 (not known) or the length of what follows (1 byte) then
-//	  actor start, actor length, target start, target length (uvarints;
-//	  start and length 0: absent)
+//	  + bytes each), published (varint Unix ns), data length (uvarint)
+//	count × spans, in index order: 0 (not known) or the length of what
+//	  follows (1 byte: 8 or 16), then actor start, actor length, target
+//	  start, target length (little-endian, 16 or 32 bits each; start and
+//	  length 0: absent)
 //	the events' JSON, back to back in index order
 //
 // The index comes first, so readers route and filter without touching the
 // JSON. The spans are event.Record.Spans, the bounds of the event's
 // top-level actor and target values in its JSON, so that readers that
-// look for them (the query index) need not walk the JSON either. Batch
-// version 1 (written from issue 12 until the spans) has index entries
-// without them; Decode reads it with the spans not known. Flag chained (0x01, written since issue 16) adds the org's hash
-// chain head before the batch's first event (chain.go); batches without it
+// look for them (the query index) need not walk the JSON either; they
+// follow the index entries so that the copy Decode makes of the index's
+// strings does not hold them. Batch version 1 (written from issue 12
+// until the spans) has no spans; Decode reads it with the spans not
+// known.
+//
+// Flag chained (0x01, written since issue 16) adds the org's hash chain
+// head before the batch's first event (chain.go); batches without it
 // (flags 0) are read as before and are outside the chain.
 //
 // Version 1 (written before): one message per event on
@@ -308,7 +314,11 @@ func isBatch(b []byte) bool {
 }
 
 // batchEncoder encodes record batches into a reused buffer.
-type batchEncoder struct{ buf []byte }
+type batchEncoder struct {
+	buf []byte
+	// spans collects the batch's spans while the index is written.
+	spans []byte
+}
 
 // encode returns the record batch of evs, all of one org, chained after
 // prev when it is not nil. The result is valid until the next call.
@@ -323,6 +333,7 @@ func (e *batchEncoder) encode(org string, evs []event.Record, prev *Head) []byte
 		b = append(b, prev[:]...)
 	}
 	b = binary.AppendUvarint(b, uint64(len(evs)))
+	sp := e.spans[:0]
 	for i := range evs {
 		ev := &evs[i]
 		b = appendStr(b, ev.UUID)
@@ -331,8 +342,10 @@ func (e *batchEncoder) encode(org string, evs []event.Record, prev *Head) []byte
 		b = appendStr(b, ev.Account)
 		b = binary.AppendVarint(b, ev.Published.UnixNano())
 		b = binary.AppendUvarint(b, uint64(len(ev.Data)))
-		b = appendSpans(b, &ev.Spans, len(ev.Data))
+		sp = appendSpans(sp, &ev.Spans, len(ev.Data))
 	}
+	b = append(b, sp...)
+	e.spans = sp
 	for i := range evs {
 		b = append(b, evs[i].Data...)
 	}
@@ -340,80 +353,70 @@ func (e *batchEncoder) encode(org string, evs []event.Record, prev *Head) []byte
 	return b
 }
 
-// appendSpans appends an index entry's spans: a byte 0 when they are not
-// known, else the length of what follows and the actor's start and
-// length and the target's start and length as uvarints (the length
-// byte lets scanIndex skip them without reading them). Spans that do not
-// fit the event (a caller changed Data) are written as not known, so a
-// batch never holds spans Decode refuses.
+// appendSpans appends an event's spans: a byte 0 when they are not
+// known, else the length of what follows (8 or 16) and the actor's start
+// and length and the target's start and length, little-endian, 16 bits
+// each when they all fit, else 32 (fixed widths: one append to write,
+// four loads to read, and the length byte lets scanIndex skip them).
+// Spans that do not fit the event (a caller changed Data) are written as
+// not known, so a batch never holds spans Decode refuses.
 func appendSpans(b []byte, sp *event.Spans, n int) []byte {
 	if !sp.Known || !sp.Fits(n) {
 		return append(b, 0)
 	}
-	mark := len(b)
-	b = append(b, 0)
-	b = appendUvarint32(b, sp.Actor.Start)
-	b = appendUvarint32(b, sp.Actor.End-sp.Actor.Start)
-	b = appendUvarint32(b, sp.Target.Start)
-	b = appendUvarint32(b, sp.Target.End-sp.Target.Start)
-	b[mark] = byte(len(b) - mark - 1)
-	return b
-}
-
-// appendUvarint32 is binary.AppendUvarint with the one- and two-byte
-// values of event offsets written at once.
-func appendUvarint32(b []byte, v uint32) []byte {
-	switch {
-	case v < 1<<7:
-		return append(b, byte(v))
-	case v < 1<<14:
-		return append(b, byte(v)|0x80, byte(v>>7))
+	a0, a1 := sp.Actor.Start, sp.Actor.End-sp.Actor.Start
+	t0, t1 := sp.Target.Start, sp.Target.End-sp.Target.Start
+	if sp.Actor.End <= math.MaxUint16 && sp.Target.End <= math.MaxUint16 {
+		return append(b, 8, byte(a0), byte(a0>>8), byte(a1), byte(a1>>8), byte(t0), byte(t0>>8), byte(t1), byte(t1>>8))
 	}
-	return binary.AppendUvarint(b, uint64(v))
+	b = append(b, 16)
+	b = binary.LittleEndian.AppendUint32(b, a0)
+	b = binary.LittleEndian.AppendUint32(b, a1)
+	b = binary.LittleEndian.AppendUint32(b, t0)
+	return binary.LittleEndian.AppendUint32(b, t1)
 }
 
-// maxSpansLen is the most bytes an entry's spans take after their length
-// byte: four uvarints of 32-bit values.
-const maxSpansLen = 4 * binary.MaxVarintLen32
-
-// skipSpans returns the index just past an entry's spans at p, or false
-// when their length byte does not fit the message.
+// skipSpans returns the index just past an event's spans at p, or false
+// when their length byte is not one appendSpans writes or does not fit
+// the message.
 func skipSpans(b []byte, p int) (int, bool) {
 	if p >= len(b) {
 		return p, false
 	}
 	l := int(b[p])
-	if l != 0 && l < 4 || l > maxSpansLen || len(b)-p-1 < l {
+	if l != 0 && l != 8 && l != 16 || len(b)-p-1 < l {
 		return p, false
 	}
 	return p + 1 + l, true
 }
 
-// readSpans reads an entry's spans at p (which skipSpans passed), for an
+// readSpans reads an event's spans at p (which skipSpans passed), for an
 // event of n bytes, and returns the index just past them.
 func readSpans(b []byte, p, n int) (event.Spans, int, bool) {
-	l := int(b[p])
-	end := p + 1 + l
-	if l == 0 {
-		return event.Spans{}, end, true
-	}
-	q := p + 1
 	var v [4]uint32
-	for i := range v {
-		x, k := binary.Uvarint(b[q:end])
-		if k <= 0 || x > uint64(n) {
-			return event.Spans{}, end, false
+	switch b[p] {
+	case 0:
+		return event.Spans{}, p + 1, true
+	case 8:
+		e := b[p+1 : p+9]
+		for i := range v {
+			v[i] = uint32(binary.LittleEndian.Uint16(e[2*i:]))
 		}
-		v[i], q = uint32(x), q+k
+	default: // 16
+		e := b[p+1 : p+17]
+		for i := range v {
+			v[i] = binary.LittleEndian.Uint32(e[4*i:])
+		}
 	}
+	end := p + 1 + int(b[p])
 	sp := event.Spans{
 		Actor:  event.Span{Start: v[0], End: v[0] + v[1]},
 		Target: event.Span{Start: v[2], End: v[2] + v[3]},
 		Known:  true,
 	}
-	// Every byte is read, and a start without a length (or a length
-	// without a start) is no span the encoder writes.
-	if q != end || (v[0] == 0) != (v[1] == 0) || (v[2] == 0) != (v[3] == 0) || !sp.Fits(n) {
+	// A start without a length (or a length without a start), or a sum
+	// that wraps, is no span the encoder writes.
+	if (v[0] == 0) != (v[1] == 0) || (v[2] == 0) != (v[3] == 0) || sp.Actor.End < v[0] || sp.Target.End < v[2] || !sp.Fits(n) {
 		return event.Spans{}, end, false
 	}
 	return sp, end, true
@@ -456,7 +459,7 @@ func decodeBatch(b []byte, seq uint64, out []event.Record) ([]event.Record, erro
 	p += n
 	// One string holds the org and every entry's strings: the index is
 	// small next to the JSON, and this keeps decoding at one allocation.
-	indexEnd, err := scanIndex(b, p, int(count), spans)
+	indexEnd, dataStart, err := scanIndex(b, p, int(count), spans)
 	if err != nil {
 		return bad(err.Error())
 	}
@@ -466,7 +469,7 @@ func decodeBatch(b []byte, seq uint64, out []event.Record) ([]event.Record, erro
 	}
 	orgStr := at(org, orgEnd)
 	start := len(out)
-	q := indexEnd
+	sp, q := indexEnd, dataStart
 	for i := range int(count) {
 		var r event.Record
 		var u, t, s, a []byte
@@ -483,7 +486,7 @@ func decodeBatch(b []byte, seq uint64, out []event.Record) ([]event.Record, erro
 		l, k := binary.Uvarint(b[p:])
 		p += k
 		if spans {
-			if r.Spans, p, ok = readSpans(b, p, int(l)); !ok {
+			if r.Spans, sp, ok = readSpans(b, sp, int(l)); !ok {
 				return out[:start], fmt.Errorf("%w: message %d: record batch: actor and target spans of event %d", ErrCorrupt, seq, i)
 			}
 		}
@@ -500,39 +503,41 @@ func decodeBatch(b []byte, seq uint64, out []event.Record) ([]event.Record, erro
 	return out, nil
 }
 
-// scanIndex checks count index entries from p (with spans or not) and
-// that the data lengths fit the message; it returns where the data starts.
-func scanIndex(b []byte, p, count int, spans bool) (int, error) {
+// scanIndex checks count index entries from p, and their spans after
+// them when the batch has spans, and that the data lengths fit the
+// message; it returns where the entries end and where the data starts.
+func scanIndex(b []byte, p, count int, spans bool) (indexEnd, dataStart int, err error) {
 	total := uint64(0)
 	for range count {
 		for f := 0; f < 4; f++ {
 			var ok bool
 			if _, p, ok = readStr(b, p); !ok {
-				return 0, errors.New("index entry")
+				return 0, 0, errors.New("index entry")
 			}
 		}
 		_, n := binary.Varint(b[p:])
 		if n <= 0 {
-			return 0, errors.New("published")
+			return 0, 0, errors.New("published")
 		}
 		p += n
 		l, n := binary.Uvarint(b[p:])
 		if n <= 0 || l > uint64(len(b)) {
-			return 0, errors.New("data length")
+			return 0, 0, errors.New("data length")
 		}
 		p += n
-		if spans {
-			var ok bool
-			if p, ok = skipSpans(b, p); !ok {
-				return 0, errors.New("actor and target spans")
-			}
-		}
 		total += l
 	}
-	if total != uint64(len(b)-p) {
-		return 0, fmt.Errorf("data lengths add up to %d bytes, the message has %d", total, len(b)-p)
+	indexEnd = p
+	for i := 0; spans && i < count; i++ {
+		var ok bool
+		if p, ok = skipSpans(b, p); !ok {
+			return 0, 0, errors.New("actor and target spans")
+		}
 	}
-	return p, nil
+	if total != uint64(len(b)-p) {
+		return 0, 0, fmt.Errorf("data lengths add up to %d bytes, the message has %d", total, len(b)-p)
+	}
+	return indexEnd, p, nil
 }
 
 // readStr reads a uvarint-length-prefixed string at p.

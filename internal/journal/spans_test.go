@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/auditstream/auditstream/internal/event"
 )
@@ -99,11 +100,12 @@ func TestDecodeRefusesBadSpans(t *testing.T) {
 	if _, err := Decode(Message{Data: good, Seq: 1}, nil); err != nil {
 		t.Fatal(err)
 	}
-	// The entry's spans are the 5 bytes before the data: their length
-	// (4), then actor start 9, length 1, target start 0, length 0.
-	at := len(good) - len(rec.Data) - 5
-	if !bytes.Equal(good[at:at+5], []byte{4, 9, 1, 0, 0}) {
-		t.Fatalf("spans bytes: got %v", good[at:at+5])
+	// The event's spans are the 9 bytes before the data: their length
+	// (8), then actor start 9, length 1, target start 0, length 0 (16
+	// bits each, little-endian).
+	at := len(good) - len(rec.Data) - 9
+	if !bytes.Equal(good[at:at+9], []byte{8, 9, 0, 1, 0, 0, 0, 0, 0}) {
+		t.Fatalf("spans bytes: got %v", good[at:at+9])
 	}
 	set := func(spans ...byte) []byte {
 		b := bytes.Clone(good)
@@ -111,15 +113,14 @@ func TestDecodeRefusesBadSpans(t *testing.T) {
 		return b
 	}
 	cases := map[string][]byte{
-		"length byte 3":    set(3),
+		"length byte 4":    set(4),
 		"length byte 200":  set(200),
-		"length byte 5":    set(5),
-		"varint cut":       set(4, 9, 1, 0, 0x80),
-		"start past data":  set(4, 11),
-		"start, no length": set(4, 9, 0),
-		"length, no start": set(4, 9, 1, 0, 1),
-		"length past data": set(4, 9, 3),
-		"target past data": set(4, 9, 1, 10, 2),
+		"length byte 16":   set(16),
+		"start past data":  set(8, 11),
+		"start, no length": set(8, 9, 0, 0),
+		"length, no start": set(8, 9, 0, 1, 0, 0, 0, 1),
+		"length past data": set(8, 9, 0, 3),
+		"target past data": set(8, 9, 0, 1, 0, 10, 0, 2),
 	}
 	for name, b := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -127,5 +128,26 @@ func TestDecodeRefusesBadSpans(t *testing.T) {
 				t.Errorf("got %d records, %v; want ErrCorrupt and none", len(out), err)
 			}
 		})
+	}
+}
+
+// TestBatchSpansWide: spans past 64 KiB (a large event) take 32 bits.
+func TestBatchSpansWide(t *testing.T) {
+	data := append(append([]byte(`{"eventType":"x","pad":"`), bytes.Repeat([]byte("p"), 70000)...), `","actor":{"id":"a"},"target":[]}`...)
+	rec, err := event.Parse(data, "acme", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Spans.Target.End <= 1<<16 {
+		t.Fatalf("target span %+v: want it past 64 KiB", rec.Spans.Target)
+	}
+	var enc batchEncoder
+	b := enc.encode("acme", []event.Record{rec}, nil)
+	if at := len(b) - len(rec.Data) - 17; b[at] != 16 {
+		t.Fatalf("spans length byte: got %d, want 16", b[at])
+	}
+	out, err := Decode(Message{Data: bytes.Clone(b), Seq: 1}, nil)
+	if err != nil || len(out) != 1 || out[0].Spans != rec.Spans {
+		t.Fatalf("got %+v, %v; want spans %+v", out, err, rec.Spans)
 	}
 }
