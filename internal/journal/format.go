@@ -367,7 +367,7 @@ func appendSpans(b []byte, sp *event.Spans, n int) []byte {
 	a0, a1 := sp.Actor.Start, sp.Actor.End-sp.Actor.Start
 	t0, t1 := sp.Target.Start, sp.Target.End-sp.Target.Start
 	if sp.Actor.End <= math.MaxUint16 && sp.Target.End <= math.MaxUint16 {
-		return append(b, 8, byte(a0), byte(a0>>8), byte(a1), byte(a1>>8), byte(t0), byte(t0>>8), byte(t1), byte(t1>>8))
+		return binary.LittleEndian.AppendUint64(append(b, 8), uint64(a0)|uint64(a1)<<16|uint64(t0)<<32|uint64(t1)<<48)
 	}
 	b = append(b, 16)
 	b = binary.LittleEndian.AppendUint32(b, a0)
@@ -398,10 +398,8 @@ func readSpans(b []byte, p, n int) (event.Spans, int, bool) {
 	case 0:
 		return event.Spans{}, p + 1, true
 	case 8:
-		e := b[p+1 : p+9]
-		for i := range v {
-			v[i] = uint32(binary.LittleEndian.Uint16(e[2*i:]))
-		}
+		x := binary.LittleEndian.Uint64(b[p+1 : p+9])
+		v = [4]uint32{uint32(x & 0xffff), uint32(x >> 16 & 0xffff), uint32(x >> 32 & 0xffff), uint32(x >> 48)}
 	default: // 16
 		e := b[p+1 : p+17]
 		for i := range v {
