@@ -63,9 +63,9 @@ type Record struct {
 
 // Spans are the bounds in an event's Data of the values of the top-level
 // members that readers look up in every event: "actor" and "target" (the
-// query index's people, detection fields). Parse fills them as its one
-// scan meets the members, so they cost no extra pass; the journal stores
-// them in its record-batch index (journal.Decode fills them again).
+// query index's people). Parse fills them as its one scan meets the
+// members, so they cost no extra pass; the journal stores them in its
+// record batches (journal.Decode fills them again).
 //
 // The zero Spans is "not known" (a record built by other means, an event
 // read from a journal written before the spans): readers then walk the
