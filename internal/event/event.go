@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 	"time"
@@ -53,6 +54,76 @@ type Record struct {
 	// point into the journal message: readers must not modify it, and
 	// copy it to keep it past the batch they were handed.
 	Data []byte
+	// Spans says where in Data the actor and target members are, as
+	// the ingest parser found them; the journal carries them, so that
+	// readers need not walk the JSON for them. Whoever changes Data must
+	// reset Spans (the zero value: not known).
+	Spans Spans
+}
+
+// Spans are the bounds in an event's Data of the values of the top-level
+// members that readers look up in every event: "actor" and "target" (the
+// query index's people). Parse fills them as its one scan meets the
+// members, so they cost no extra pass; the journal stores them in its
+// record batches (journal.Decode fills them again).
+//
+// The zero Spans is "not known" (a record built by other means, an event
+// read from a journal written before the spans): readers then walk the
+// JSON. When Known, a zero Span means the member is absent. Member names
+// are compared after unescaping, as every reader compares them, and Parse
+// refuses duplicate members, so a span is the one member a walk finds.
+type Spans struct {
+	Actor, Target Span
+	// Known is true when Actor and Target were recorded for this Data.
+	Known bool
+}
+
+// Span is one value in an event's Data: Data[Start:End]. The zero Span
+// is no value (a value never starts at 0, where the object opens).
+type Span struct{ Start, End uint32 }
+
+// Of returns the actor and target values in data (nil for an absent
+// member), or ok false when the spans are not known or do not fit data:
+// the caller then finds the members by walking data.
+func (s *Spans) Of(data []byte) (actor, target []byte, ok bool) {
+	if !s.Known {
+		return nil, nil, false
+	}
+	actor, ok = s.Actor.of(data)
+	if !ok {
+		return nil, nil, false
+	}
+	target, ok = s.Target.of(data)
+	if !ok {
+		return nil, nil, false
+	}
+	return actor, target, true
+}
+
+// of is Of for one span: nil for the zero span, ok false when it does
+// not fit data.
+func (s Span) of(data []byte) ([]byte, bool) {
+	switch {
+	case s == Span{}:
+		return nil, true
+	case s.Start == 0 || s.Start >= s.End || uint64(s.End) > uint64(len(data)):
+		return nil, false
+	}
+	return data[s.Start:s.End:s.End], true
+}
+
+// Fits reports whether the spans fit an event of n bytes, as Of checks
+// them (not known spans fit any event).
+func (s *Spans) Fits(n int) bool {
+	if !s.Known {
+		return true
+	}
+	return s.Actor.fits(n) && s.Target.fits(n)
+}
+
+// fits is Fits for one span.
+func (s Span) fits(n int) bool {
+	return s == Span{} || s.Start > 0 && s.Start < s.End && uint64(s.End) <= uint64(n)
 }
 
 // Limits bound what Parse accepts.
@@ -171,18 +242,60 @@ func (p *Parser) record(raw []byte, f fields, org string, now time.Time) (Record
 		head = append(head, `",`...)
 	}
 	ev.Data = raw
+	ev.Spans = Spans{Actor: span(f.actor, 0), Target: span(f.target, 0), Known: true}
 	if f.loose || len(head) > 0 {
 		out := p.grab(len(raw) + len(head))
 		out = append(out, '{')
 		out = append(out, head...)
 		if f.loose {
-			out = appendCompact(out, raw[1:])
+			out, ev.Spans = appendCompactSpans(out, raw, &f)
 		} else {
 			out = append(out, raw[1:]...)
+			ev.Spans.Actor, ev.Spans.Target = span(f.actor, len(head)), span(f.target, len(head))
 		}
 		ev.Data = out
 	}
+	if uint64(len(ev.Data)) > math.MaxUint32 {
+		ev.Spans = Spans{}
+	}
 	return ev, nil
+}
+
+// span is the Span of the bounds b, shifted by shift bytes (the members
+// added at the front); {0, 0} stays the zero Span.
+func span(b [2]int, shift int) Span {
+	if b[1] == 0 {
+		return Span{}
+	}
+	return Span{uint32(b[0] + shift), uint32(b[1] + shift)}
+}
+
+// appendCompactSpans is appendCompact of raw[1:] (one object that scan
+// accepted, whose members f holds) that also returns the Spans of f's
+// members in the result out. The members' bounds are token boundaries,
+// outside every string, so compacting piece by piece between them gives
+// the bytes of compacting in one go.
+func appendCompactSpans(out, raw []byte, f *fields) ([]byte, Spans) {
+	sp := Spans{Known: true}
+	first, second := &f.actor, &f.target
+	a, t := &sp.Actor, &sp.Target
+	if first[1] == 0 || second[1] != 0 && second[0] < first[0] {
+		first, second, a, t = second, first, t, a
+	}
+	from := 1
+	dsts := [2]*Span{a, t}
+	for k, b := range [2]*[2]int{first, second} {
+		if b[1] == 0 {
+			continue
+		}
+		dst := dsts[k]
+		out = appendCompact(out, raw[from:b[0]])
+		dst.Start = uint32(len(out))
+		out = appendCompact(out, raw[b[0]:b[1]])
+		dst.End = uint32(len(out))
+		from = b[1]
+	}
+	return appendCompact(out, raw[from:]), sp
 }
 
 // Parser is reusable state for parsing many events (see Parser.Parse).

@@ -71,6 +71,7 @@ func FuzzParse(f *testing.F) {
 		`{"eventType":"x","s":"\ud83d\ude00"}`, `{"eventType":"x","s":"\ud800"}`, "{\"eventType\":\"x\",\"s\":\"\xff\"}",
 		`{"eventType":"x","\u0061":1,"a":2}`, ` { "eventType" : "x" , "uuid" : "u" } `, `{"eventType":"x","n":-0.0E+1}`,
 		`{"eventType":"x","uuid":"a b"}`, `{"eventType":"x","published":"2026-01-01T00:00:00Z"}`,
+		` {"target" : [ {"id":"t"} ], "eventType":"x", "\u0061ctor" : { } } `,
 	} {
 		f.Add([]byte(s))
 	}
@@ -103,6 +104,10 @@ func FuzzParse(f *testing.F) {
 			if err != nil || n != len(trimmed) || oe.EventType != ev.EventType || len(oe.Data) != len(ev.Data) {
 				t.Fatalf("ParseObject: got %+v, %d, %v, want %+v, %d", oe, n, err, ev, len(trimmed))
 			}
+			// The actor and target spans name what encoding/json reads.
+			checkSpans(t, ev)
+			checkSpans(t, pe)
+			checkSpans(t, oe)
 			return
 		}
 		var p event.Parser

@@ -13,6 +13,9 @@ import (
 // (nil when absent), plus what the scan learned about the text.
 type fields struct {
 	uuid, eventType, published []byte
+	// actor and target are the bounds in the scanned text of the values
+	// of the members Spans records ({0, 0} when absent).
+	actor, target [2]int
 	// loose is true when the text has whitespace outside strings and so
 	// needs compacting.
 	loose bool
@@ -236,6 +239,10 @@ func (s *scanner) object(i, depth int) (int, error) {
 				s.f.eventType = raw[vStart:i]
 			case "published":
 				s.f.published = raw[vStart:i]
+			case "actor":
+				s.f.actor = [2]int{vStart, i}
+			case "target":
+				s.f.target = [2]int{vStart, i}
 			}
 		}
 		if i, done, err = s.sep(i, '}', "after object key:value pair"); done || err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -22,17 +23,29 @@ import (
 // batch, up to MaxBatchEvents events of one org from one append, on the
 // subject audit.<org>, without headers:
 //
-//	"AR" version(=1) flags(1 byte)
+//	"AR" batch version(=2) flags(1 byte)
 //	org (uvarint length + bytes)
 //	prev head (32 bytes, only with flag chained)
 //	count (uvarint)
 //	count × index entry: uuid, eventType, source, account (uvarint length
 //	  + bytes each), published (varint Unix ns), data length (uvarint)
+//	count × spans, in index order: 0 (not known) or the length of what
+//	  follows (1 byte: 8 or 16), then actor start, actor length, target
+//	  start, target length (little-endian, 16 or 32 bits each; start and
+//	  length 0: absent)
 //	the events' JSON, back to back in index order
 //
 // The index comes first, so readers route and filter without touching the
-// JSON. Flag chained (0x01, written since issue 16) adds the org's hash
-// chain head before the batch's first event (chain.go); batches without it
+// JSON. The spans are event.Record.Spans, the bounds of the event's
+// top-level actor and target values in its JSON, so that readers that
+// look for them (the query index) need not walk the JSON either; they
+// follow the index entries so that the copy Decode makes of the index's
+// strings does not hold them. Batch version 1 (written from issue 12
+// until the spans) has no spans; Decode reads it with the spans not
+// known.
+//
+// Flag chained (0x01, written since issue 16) adds the org's hash chain
+// head before the batch's first event (chain.go); batches without it
 // (flags 0) are read as before and are outside the chain.
 //
 // Version 1 (written before): one message per event on
@@ -49,8 +62,10 @@ const (
 	// indexBits is how many low bits of a position hold the index in the
 	// message (see Position).
 	indexBits = 8
-	// batchMagic and batchVersion open a version 2 message.
-	batchMagic0, batchMagic1, batchVersion = 'A', 'R', 1
+	// batchMagic and batchVersion open a version 2 message; batch
+	// version 1 is still read (index entries without spans).
+	batchMagic0, batchMagic1, batchVersion = 'A', 'R', 2
+	batchVersionNoSpans                    = 1
 	// flagChained marks a batch that carries its org's chain head.
 	flagChained = 0x01
 )
@@ -299,7 +314,11 @@ func isBatch(b []byte) bool {
 }
 
 // batchEncoder encodes record batches into a reused buffer.
-type batchEncoder struct{ buf []byte }
+type batchEncoder struct {
+	buf []byte
+	// spans collects the batch's spans while the index is written.
+	spans []byte
+}
 
 // encode returns the record batch of evs, all of one org, chained after
 // prev when it is not nil. The result is valid until the next call.
@@ -314,6 +333,7 @@ func (e *batchEncoder) encode(org string, evs []event.Record, prev *Head) []byte
 		b = append(b, prev[:]...)
 	}
 	b = binary.AppendUvarint(b, uint64(len(evs)))
+	sp := e.spans[:0]
 	for i := range evs {
 		ev := &evs[i]
 		b = appendStr(b, ev.UUID)
@@ -322,12 +342,82 @@ func (e *batchEncoder) encode(org string, evs []event.Record, prev *Head) []byte
 		b = appendStr(b, ev.Account)
 		b = binary.AppendVarint(b, ev.Published.UnixNano())
 		b = binary.AppendUvarint(b, uint64(len(ev.Data)))
+		sp = appendSpans(sp, &ev.Spans, len(ev.Data))
 	}
+	b = append(b, sp...)
+	e.spans = sp
 	for i := range evs {
 		b = append(b, evs[i].Data...)
 	}
 	e.buf = b
 	return b
+}
+
+// appendSpans appends an event's spans: a byte 0 when they are not
+// known, else the length of what follows (8 or 16) and the actor's start
+// and length and the target's start and length, little-endian, 16 bits
+// each when they all fit, else 32 (fixed widths: one append to write,
+// four loads to read, and the length byte lets scanIndex skip them).
+// Spans that do not fit the event (a caller changed Data) are written as
+// not known, so a batch never holds spans Decode refuses.
+func appendSpans(b []byte, sp *event.Spans, n int) []byte {
+	if !sp.Known || !sp.Fits(n) {
+		return append(b, 0)
+	}
+	a0, a1 := sp.Actor.Start, sp.Actor.End-sp.Actor.Start
+	t0, t1 := sp.Target.Start, sp.Target.End-sp.Target.Start
+	if sp.Actor.End <= math.MaxUint16 && sp.Target.End <= math.MaxUint16 {
+		return binary.LittleEndian.AppendUint64(append(b, 8), uint64(a0)|uint64(a1)<<16|uint64(t0)<<32|uint64(t1)<<48)
+	}
+	b = append(b, 16)
+	b = binary.LittleEndian.AppendUint32(b, a0)
+	b = binary.LittleEndian.AppendUint32(b, a1)
+	b = binary.LittleEndian.AppendUint32(b, t0)
+	return binary.LittleEndian.AppendUint32(b, t1)
+}
+
+// skipSpans returns the index just past an event's spans at p, or false
+// when their length byte is not one appendSpans writes or does not fit
+// the message.
+func skipSpans(b []byte, p int) (int, bool) {
+	if p >= len(b) {
+		return p, false
+	}
+	l := int(b[p])
+	if l != 0 && l != 8 && l != 16 || len(b)-p-1 < l {
+		return p, false
+	}
+	return p + 1 + l, true
+}
+
+// readSpans reads an event's spans at p (which skipSpans passed), for an
+// event of n bytes, and returns the index just past them.
+func readSpans(b []byte, p, n int) (event.Spans, int, bool) {
+	var v [4]uint32
+	switch b[p] {
+	case 0:
+		return event.Spans{}, p + 1, true
+	case 8:
+		x := binary.LittleEndian.Uint64(b[p+1 : p+9])
+		v = [4]uint32{uint32(x & 0xffff), uint32(x >> 16 & 0xffff), uint32(x >> 32 & 0xffff), uint32(x >> 48)}
+	default: // 16
+		e := b[p+1 : p+17]
+		for i := range v {
+			v[i] = binary.LittleEndian.Uint32(e[4*i:])
+		}
+	}
+	end := p + 1 + int(b[p])
+	sp := event.Spans{
+		Actor:  event.Span{Start: v[0], End: v[0] + v[1]},
+		Target: event.Span{Start: v[2], End: v[2] + v[3]},
+		Known:  true,
+	}
+	// A start without a length (or a length without a start), or a sum
+	// that wraps, is no span the encoder writes.
+	if (v[0] == 0) != (v[1] == 0) || (v[2] == 0) != (v[3] == 0) || sp.Actor.End < v[0] || sp.Target.End < v[2] || !sp.Fits(n) {
+		return event.Spans{}, end, false
+	}
+	return sp, end, true
 }
 
 func appendStr(b []byte, s string) []byte {
@@ -341,9 +431,10 @@ func decodeBatch(b []byte, seq uint64, out []event.Record) ([]event.Record, erro
 	bad := func(what string) ([]event.Record, error) {
 		return out, fmt.Errorf("%w: message %d: record batch: %s", ErrCorrupt, seq, what)
 	}
-	if b[2] != batchVersion {
+	if b[2] != batchVersion && b[2] != batchVersionNoSpans {
 		return bad(fmt.Sprintf("version %d is newer than this release reads", b[2]))
 	}
+	spans := b[2] != batchVersionNoSpans
 	if b[3]&^flagChained != 0 {
 		return bad(fmt.Sprintf("flags %#x are unknown to this release", b[3]))
 	}
@@ -366,7 +457,7 @@ func decodeBatch(b []byte, seq uint64, out []event.Record) ([]event.Record, erro
 	p += n
 	// One string holds the org and every entry's strings: the index is
 	// small next to the JSON, and this keeps decoding at one allocation.
-	indexEnd, err := scanIndex(b, p, int(count))
+	indexEnd, dataStart, err := scanIndex(b, p, int(count), spans)
 	if err != nil {
 		return bad(err.Error())
 	}
@@ -376,7 +467,7 @@ func decodeBatch(b []byte, seq uint64, out []event.Record) ([]event.Record, erro
 	}
 	orgStr := at(org, orgEnd)
 	start := len(out)
-	q := indexEnd
+	sp, q := indexEnd, dataStart
 	for i := range int(count) {
 		var r event.Record
 		var u, t, s, a []byte
@@ -392,6 +483,11 @@ func decodeBatch(b []byte, seq uint64, out []event.Record) ([]event.Record, erro
 		p += k
 		l, k := binary.Uvarint(b[p:])
 		p += k
+		if spans {
+			if r.Spans, sp, ok = readSpans(b, sp, int(l)); !ok {
+				return out[:start], fmt.Errorf("%w: message %d: record batch: actor and target spans of event %d", ErrCorrupt, seq, i)
+			}
+		}
 		r.Published = time.Unix(0, ns).UTC()
 		r.Org = orgStr
 		r.Seq = Position(seq, i)
@@ -405,33 +501,41 @@ func decodeBatch(b []byte, seq uint64, out []event.Record) ([]event.Record, erro
 	return out, nil
 }
 
-// scanIndex checks count index entries from p and that the data lengths
-// fit the message; it returns where the data starts.
-func scanIndex(b []byte, p, count int) (int, error) {
+// scanIndex checks count index entries from p, and their spans after
+// them when the batch has spans, and that the data lengths fit the
+// message; it returns where the entries end and where the data starts.
+func scanIndex(b []byte, p, count int, spans bool) (indexEnd, dataStart int, err error) {
 	total := uint64(0)
 	for range count {
 		for f := 0; f < 4; f++ {
 			var ok bool
 			if _, p, ok = readStr(b, p); !ok {
-				return 0, errors.New("index entry")
+				return 0, 0, errors.New("index entry")
 			}
 		}
 		_, n := binary.Varint(b[p:])
 		if n <= 0 {
-			return 0, errors.New("published")
+			return 0, 0, errors.New("published")
 		}
 		p += n
 		l, n := binary.Uvarint(b[p:])
 		if n <= 0 || l > uint64(len(b)) {
-			return 0, errors.New("data length")
+			return 0, 0, errors.New("data length")
 		}
 		p += n
 		total += l
 	}
-	if total != uint64(len(b)-p) {
-		return 0, fmt.Errorf("data lengths add up to %d bytes, the message has %d", total, len(b)-p)
+	indexEnd = p
+	for i := 0; spans && i < count; i++ {
+		var ok bool
+		if p, ok = skipSpans(b, p); !ok {
+			return 0, 0, errors.New("actor and target spans")
+		}
 	}
-	return p, nil
+	if total != uint64(len(b)-p) {
+		return 0, 0, fmt.Errorf("data lengths add up to %d bytes, the message has %d", total, len(b)-p)
+	}
+	return indexEnd, p, nil
 }
 
 // readStr reads a uvarint-length-prefixed string at p.

@@ -41,7 +41,7 @@ import (
 const benchBatch = 1000
 
 // oktaEvents parses the sample Okta LogEvents once per benchmark.
-func oktaEvents(b *testing.B) []event.Record {
+func oktaEvents(b testing.TB) []event.Record {
 	b.Helper()
 	f, err := os.Open("../../testdata/okta/logevents.ndjson")
 	if err != nil {

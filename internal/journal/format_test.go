@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"os"
 	"testing"
 	"time"
 
@@ -108,6 +109,15 @@ func FuzzDecode(f *testing.F) {
 	var enc batchEncoder
 	f.Add(bytes.Clone(enc.encode("acme", sampleRecords(), nil)))
 	f.Add([]byte("AR\x01\x00\x04acme\x01"))
+	spans := sampleRecords()
+	spans[1].Spans = event.Spans{Actor: event.Span{Start: 9, End: 14}, Known: true}
+	spans[0].Spans = event.Spans{Known: true}
+	f.Add(bytes.Clone(enc.encode("acme", spans, nil)))
+	for _, name := range []string{"testdata/batch-v1.bin", "testdata/batch-v1-chained.bin"} {
+		if b, err := os.ReadFile(name); err == nil {
+			f.Add(b)
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		out, err := Decode(Message{Data: b, Seq: 1}, nil)
 		if err != nil || !isBatch(b) {

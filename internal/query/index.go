@@ -281,10 +281,31 @@ func stringAt(data []byte, path []string) actorRef {
 	return ref
 }
 
-// whoOf finds an event's people in its JSON, appending the raw target
-// ids to targets. One pass over the event's members: the actor's and
-// the targets' values are then searched as lookup would.
-func whoOf(data []byte, targets [][]byte) (whoRef, [][]byte) {
+// whoOf finds an event's people, appending the raw target ids to
+// targets: in the actor and target values the record's spans point at
+// (event.Spans, recorded by the ingest parser and carried by the
+// journal) when they are known, else by walking its JSON (whoOfJSON),
+// with the same result.
+func whoOf(rec *event.Record, targets [][]byte) (whoRef, [][]byte) {
+	actor, target, ok := rec.Spans.Of(rec.Data)
+	if !ok {
+		return whoOfJSON(rec.Data, targets)
+	}
+	ref := whoRef{alt: actorRef{id: actorAbsent}, id: actorRef{id: actorAbsent}, tFrom: len(targets)}
+	if actor != nil {
+		ref.alt, ref.id = stringAt(actor, actorPath[1:]), stringAt(actor, actorIDPath[1:])
+	}
+	if target != nil {
+		targets = appendTargets(target, targetIDPath[1:], &ref, targets)
+	}
+	ref.tTo = len(targets)
+	return ref, targets
+}
+
+// whoOfJSON is whoOf without spans: it finds an event's people in its
+// JSON. One pass over the event's members: the actor's and the targets'
+// values are then searched as lookup would.
+func whoOfJSON(data []byte, targets [][]byte) (whoRef, [][]byte) {
 	ref := whoRef{alt: actorRef{id: actorAbsent}, id: actorRef{id: actorAbsent}, tFrom: len(targets)}
 	i := jsonlex.SkipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
@@ -404,7 +425,7 @@ func (ix *Index) addBatchWith(recs []event.Record, scratch *batchScratch) {
 	whos, targets := scratch.whos[:0], scratch.targets[:0]
 	for i := range recs {
 		var ref whoRef
-		ref, targets = whoOf(recs[i].Data, targets)
+		ref, targets = whoOf(&recs[i], targets)
 		whos = append(whos, ref)
 	}
 	scratch.whos, scratch.targets = whos, targets

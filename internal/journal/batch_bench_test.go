@@ -1,0 +1,70 @@
+package journal
+
+import (
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/event"
+)
+
+// sampleBatch is one full record batch (MaxBatchEvents events) of the
+// sample Okta LogEvents, as ingest parses them.
+func sampleBatch(b *testing.B) []event.Record {
+	b.Helper()
+	samples := oktaEvents(b)
+	recs := make([]event.Record, MaxBatchEvents)
+	for i := range recs {
+		recs[i] = samples[i%len(samples)]
+	}
+	return recs
+}
+
+// BenchmarkBatchEncode is the writer's encoding of one full record batch
+// of real-shaped Okta LogEvents, without JetStream.
+func BenchmarkBatchEncode(b *testing.B) {
+	recs := sampleBatch(b)
+	var enc batchEncoder
+	b.ReportAllocs()
+	cpu0 := processCPU(b)
+	for b.Loop() {
+		enc.encode("acme", recs, nil)
+	}
+	reportPerEvent(b, cpu0, len(recs))
+}
+
+// processCPU is the process's user and system CPU time so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportPerEvent reports wall-clock and process CPU time per event of a
+// loop over batches of n events that started at CPU time cpu0 (CPU time
+// is the steadier figure on a shared machine).
+func reportPerEvent(b *testing.B, cpu0 time.Duration, n int) {
+	events := float64(b.N * n)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/events, "ns/event")
+	b.ReportMetric(float64((processCPU(b)-cpu0).Nanoseconds())/events, "cpu-ns/event")
+}
+
+// BenchmarkBatchDecode is journal.Decode of one full record batch, as
+// every reader (runner, query-index follower) does per message.
+func BenchmarkBatchDecode(b *testing.B) {
+	recs := sampleBatch(b)
+	var enc batchEncoder
+	m := Message{Subject: Subject("acme"), Data: enc.encode("acme", recs, nil), Seq: 1}
+	out := make([]event.Record, 0, len(recs))
+	b.ReportAllocs()
+	cpu0 := processCPU(b)
+	for b.Loop() {
+		var err error
+		if out, err = Decode(m, out[:0]); err != nil || len(out) != len(recs) {
+			b.Fatalf("got %d records, %v", len(out), err)
+		}
+	}
+	reportPerEvent(b, cpu0, len(recs))
+}
