@@ -8,7 +8,6 @@
 package s3test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -25,13 +24,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	s3api "github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/auditstream/auditstream/internal/syncbuf"
 	"github.com/auditstream/auditstream/internal/versitygw"
 )
 
@@ -55,7 +54,7 @@ type Server struct {
 	HTTPClient *http.Client
 
 	t    testing.TB
-	logs *lockedBuffer
+	logs *syncbuf.Buffer
 }
 
 // Options change how the server starts.
@@ -77,7 +76,7 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Fatal(err)
 	}
 	root := t.TempDir()
-	s := &Server{Root: root, t: t, logs: &lockedBuffer{}, HTTPClient: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}}
+	s := &Server{Root: root, t: t, logs: &syncbuf.Buffer{}, HTTPClient: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}}
 	o := versitygw.Options{Root: root, AccessKey: AccessKey, SecretKey: SecretKey, HTTPClient: s.HTTPClient, Output: s.logs, Host: opts.Host}
 	if opts.TLS {
 		var pool *x509.CertPool
@@ -186,23 +185,6 @@ func selfSigned(t testing.TB) (certFile, keyFile string, pool *x509.CertPool) {
 	pool = x509.NewCertPool()
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // String describes the server for test logs.
