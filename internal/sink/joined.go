@@ -10,21 +10,35 @@ import (
 // the journal's messages instead of copied into one buffer first: Open,
 // then each record's data followed by End, with Sep between two records,
 // then Close. A JSON array is Open "[", Sep ",", Close "]"; NDJSON is End
-// "\n". The records' data must not change while a request may read it
-// (journal messages do not).
+// "\n". Build it with Join.
 type Joined struct {
-	Records               []event.Record
+	// Items are the records' data, in order. The bytes must not change
+	// while a request may read them (journal messages do not); the slice
+	// is the Joined's own, since net/http may still read a body after the
+	// answer came (a destination that answered early) while the runner
+	// reuses its batch.
+	Items                 [][]byte
 	Open, Sep, End, Close string
+}
+
+// Join is the body of recs' data between open and closing, with sep
+// between two records and end after each.
+func Join(recs []event.Record, open, sep, end, closing string) *Joined {
+	items := make([][]byte, len(recs))
+	for i := range recs {
+		items[i] = recs[i].Data
+	}
+	return &Joined{Items: items, Open: open, Sep: sep, End: end, Close: closing}
 }
 
 // Len is the body's length in bytes.
 func (j *Joined) Len() int64 {
-	n := len(j.Open) + len(j.Close) + len(j.Records)*len(j.End)
-	if len(j.Records) > 1 {
-		n += (len(j.Records) - 1) * len(j.Sep)
+	n := len(j.Open) + len(j.Close) + len(j.Items)*len(j.End)
+	if len(j.Items) > 1 {
+		n += (len(j.Items) - 1) * len(j.Sep)
 	}
-	for i := range j.Records {
-		n += len(j.Records[i].Data)
+	for _, it := range j.Items {
+		n += len(it)
 	}
 	return int64(n)
 }
@@ -81,7 +95,7 @@ func (r *joinedReader) next() {
 	for {
 		s := r.step
 		r.step++
-		n := len(r.j.Records)
+		n := len(r.j.Items)
 		switch {
 		case s == 0:
 			r.cur = r.open
@@ -95,7 +109,7 @@ func (r *joinedReader) next() {
 					r.cur = r.sep
 				}
 			case 1:
-				r.cur = r.j.Records[i].Data
+				r.cur = r.j.Items[i]
 			default:
 				r.cur = r.end
 			}

@@ -19,11 +19,11 @@ import (
 func joinedWant(j *sink.Joined) []byte {
 	var b bytes.Buffer
 	b.WriteString(j.Open)
-	for i, r := range j.Records {
+	for i, it := range j.Items {
 		if i > 0 {
 			b.WriteString(j.Sep)
 		}
-		b.Write(r.Data)
+		b.Write(it)
 		b.WriteString(j.End)
 	}
 	b.WriteString(j.Close)
@@ -43,14 +43,18 @@ func joinedRecords(n int) []event.Record {
 // size (iotest.TestReader).
 func TestJoined(t *testing.T) {
 	for _, n := range []int{0, 1, 2, 50} {
-		for _, shape := range []sink.Joined{
-			{Open: "[", Sep: ",", Close: "]"},
-			{End: "\n"},
-			{Open: "<", Sep: "--", End: ";", Close: ">"},
+		for _, shape := range [][4]string{
+			{"[", ",", "", "]"},
+			{"", "", "\n", ""},
+			{"<", "--", ";", ">"},
 		} {
-			j := shape
-			j.Records = joinedRecords(n)
-			want := joinedWant(&j)
+			recs := joinedRecords(n)
+			j := sink.Join(recs, shape[0], shape[1], shape[2], shape[3])
+			want := joinedWant(j)
+			// The body is the Joined's own: the batch may be reused.
+			for i := range recs {
+				recs[i] = event.Record{Data: []byte("reused")}
+			}
 			t.Run(fmt.Sprintf("%d/%q", n, want[:min(len(want), 12)]), func(t *testing.T) {
 				if got := j.Len(); got != int64(len(want)) {
 					t.Errorf("Len: got %d, want %d", got, len(want))
@@ -107,7 +111,7 @@ func TestDoSendsJoined(t *testing.T) {
 	}))
 	defer srv.Close()
 	u, _ := url.Parse(srv.URL)
-	j := &sink.Joined{Records: joinedRecords(30), Open: "[", Sep: ",", Close: "]"}
+	j := sink.Join(joinedRecords(30), "[", ",", "", "]")
 	want := joinedWant(j)
 	tr := &resending{base: srv.Client().Transport}
 	h := sink.NewHTTP(sink.Deps{HTTPClient: &http.Client{Transport: tr}}, 0)

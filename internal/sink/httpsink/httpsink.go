@@ -121,9 +121,9 @@ func (s *Sink) encode(b sink.Batch) (body payload, contentType string) {
 		return payload{bytes: s.digestBody(b)}, "application/json"
 	}
 	if s.cfg.Body == BodyNDJSON {
-		return payload{joined: &sink.Joined{Records: b.Records, End: "\n"}}, "application/x-ndjson"
+		return payload{joined: sink.Join(b.Records, "", "", "\n", "")}, "application/x-ndjson"
 	}
-	return payload{joined: &sink.Joined{Records: b.Records, Open: "[", Sep: ",", Close: "]"}}, "application/json"
+	return payload{joined: sink.Join(b.Records, "[", ",", "", "]")}, "application/json"
 }
 
 // payload is a request's body: bytes, or records joined as they are.
