@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -516,5 +517,66 @@ func TestFanoutReadsWhatTheWriterDidNotHandOver(t *testing.T) {
 	f.stop(t)
 	if n := fo.Detached(); n != 0 {
 		t.Errorf("Detached: got %d, want 0", n)
+	}
+}
+
+// Two processes' writers append to one stream at the same time (two nodes
+// on one nats-server): each process's feed takes its own writer's batches
+// and reads the other's from the server, and its subscriber gets every
+// message of the stream once, in order, whichever wrote it.
+func TestFanoutsOfTwoWriters(t *testing.T) {
+	ns := journaltest.StartNATS(t, nil)
+	a := journaltest.OpenWith(t, journal.Options{URL: ns.ClientURL()})
+	b := journaltest.OpenWith(t, journal.Options{URL: ns.ClientURL()})
+	ctx, cancel := context.WithCancel(t.Context())
+	var fs []*follower
+	var fos []*journal.Fanout
+	for _, j := range []*journal.Journal{a, b} {
+		fo := journal.NewFanout(j, journal.FanoutConfig{Tail: journal.TailConfig{Quiet: 5 * time.Millisecond}})
+		runFanout(t, fo)
+		fos = append(fos, fo)
+		fs = append(fs, attachOne(t, ctx, fo, lastOf(t, j, 0), nil))
+	}
+	const rounds = 30
+	var wg sync.WaitGroup
+	for w, j := range []*journal.Journal{a, b} {
+		wg.Go(func() {
+			for r := range rounds {
+				evs := events(t, "acme", fmt.Sprintf("w%d-%03d", w, r), 120, 50)
+				for try := 0; ; try++ { // a fenced append is sent again, as a client would
+					if _, err := j.Append(t.Context(), evs); err == nil {
+						break
+					} else if try == 20 {
+						t.Errorf("writer %d round %d: %v", w, r, err)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	last := lastOf(t, a, 0)
+	for i, f := range fs {
+		wait.Eventually(t, "every message read", func() bool { return f.last.Load() == last }, wait.Within(30*time.Second),
+			wait.Seen(func() string {
+				select {
+				case err := <-f.errc:
+					t.Fatalf("follower %d: %v", i, err)
+				default:
+				}
+				return fmt.Sprintf("follower %d at %d of %d", i, f.last.Load(), last)
+			}))
+		if fos[i].FromServer() == 0 {
+			t.Errorf("follower %d: FromServer 0, want the other writer's messages read from the server", i)
+		}
+	}
+	cancel()
+	for _, f := range fs {
+		f.stop(t)
+	}
+	for i, fo := range fos {
+		if n := fo.Detached(); n != 0 {
+			t.Errorf("fanout %d: Detached %d, want 0", i, n)
+		}
 	}
 }
