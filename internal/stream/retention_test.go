@@ -441,8 +441,11 @@ func TestRetentionReportsMissingEvents(t *testing.T) {
 		return dr != nil && dr.FromSeq == 1 && dr.ToSeq == 20 && dr.Events == 20 && dr.Last.Cause == stream.GapMissing
 	}, wait.Seen(func() string { return fmt.Sprintf("%+v", re.sup.StatusOf("down").Snapshot().DroppedByRetention) }))
 	time.Sleep(100 * time.Millisecond)
-	if dr := re.sup.StatusOf("down").Snapshot().DroppedByRetention; dr.Gaps != 1 {
-		t.Errorf("got %d gaps, want the gap reported once", dr.Gaps)
+	// Reported once: a second gap may only be a later range (on a slow
+	// machine the 21st event, or the service's own event about the loss,
+	// ages out too before this look), never 1–20 again.
+	if dr := re.sup.StatusOf("down").Snapshot().DroppedByRetention; dr.Gaps != 1 && (dr.Gaps != 2 || dr.Last.FromSeq <= 20 || dr.Events <= 20) {
+		t.Errorf("got %d gaps (%+v), want the gap 1–20 reported once", dr.Gaps, dr)
 	}
 }
 
