@@ -436,16 +436,16 @@ func TestRetentionReportsMissingEvents(t *testing.T) {
 	if _, err := re.ingest("acme", 1); err != nil {
 		t.Fatal(err)
 	}
+	// Expiry may take the 20 events in more than one sweep on a loaded
+	// machine (CI), and a later event may age out too before the last
+	// look: each lost event is reported, once.
 	wait.Eventually(t, "the aged-out events reported", func() bool {
 		dr := re.sup.StatusOf("down").Snapshot().DroppedByRetention
-		return dr != nil && dr.FromSeq == 1 && dr.ToSeq == 20 && dr.Events == 20 && dr.Last.Cause == stream.GapMissing
+		return dr != nil && dr.FromSeq == 1 && dr.ToSeq >= 20 && dr.Last.Cause == stream.GapMissing
 	}, wait.Seen(func() string { return fmt.Sprintf("%+v", re.sup.StatusOf("down").Snapshot().DroppedByRetention) }))
 	time.Sleep(100 * time.Millisecond)
-	// Reported once: a second gap may only be a later range (on a slow
-	// machine the 21st event, or the service's own event about the loss,
-	// ages out too before this look), never 1–20 again.
-	if dr := re.sup.StatusOf("down").Snapshot().DroppedByRetention; dr.Gaps != 1 && (dr.Gaps != 2 || dr.Last.FromSeq <= 20 || dr.Events <= 20) {
-		t.Errorf("got %d gaps (%+v), want the gap 1–20 reported once", dr.Gaps, dr)
+	if dr := re.sup.StatusOf("down").Snapshot().DroppedByRetention; dr.Events != dr.ToSeq-dr.FromSeq+1 {
+		t.Errorf("got %+v, want each of the events %d–%d counted once", dr, dr.FromSeq, dr.ToSeq)
 	}
 }
 
