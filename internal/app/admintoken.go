@@ -53,8 +53,16 @@ func checkAdminToken(secret string) error {
 // replacement at WARN, and both are written to the System Log of org
 // (system.api_token.create, system.api_token.rotate).
 func setAdminToken(ctx context.Context, tokens *auth.Store, j *journal.Journal, org string, secret string, log *slog.Logger) error {
-	fx, err := tokens.SetFixed(ctx, secret, auth.Token{ID: auth.EnvTokenID, Name: auth.EnvTokenName, Org: auth.AllOrgs,
-		Scopes: []auth.Scope{auth.ScopeAdmin}})
+	// The tokens bucket may have just been created on a cluster still
+	// electing its leader: a first write that gets no answer is tried
+	// again (SetFixed of the same secret is idempotent).
+	var fx auth.Fixed
+	err := journal.RetryStart(ctx, log, "admin token not stored yet", func(ctx context.Context) error {
+		var err error
+		fx, err = tokens.SetFixed(ctx, secret, auth.Token{ID: auth.EnvTokenID, Name: auth.EnvTokenName, Org: auth.AllOrgs,
+			Scopes: []auth.Scope{auth.ScopeAdmin}})
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("admin token: %w", err)
 	}

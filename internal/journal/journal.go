@@ -350,18 +350,25 @@ func (j *Journal) startEmbedded() error {
 const setupRetryFor = 2 * time.Minute
 
 // retryStart runs a step of Open (setting up the streams, reading the
-// journal's tail), again while its errors are the cluster's passing
-// unavailability (a timeout, no responders: a stream leader not elected
-// yet) rather than an answer: a node started during a NATS fault waits for
-// the cluster instead of exiting.
+// journal's tail) as RetryStart does.
 func (j *Journal) retryStart(ctx context.Context, step func(context.Context) error) error {
+	return RetryStart(ctx, j.log, "journal not open yet", step)
+}
+
+// RetryStart runs a start-up step against NATS (creating a stream or a
+// bucket, a first write to it) again while its errors are the cluster's
+// passing unavailability (Transient: a stream leader not elected yet)
+// rather than an answer, for up to setupRetryFor:
+// a node started during a NATS fault, or with the cluster, waits for it
+// instead of exiting. Each retry is logged at WARN with what.
+func RetryStart(ctx context.Context, log *slog.Logger, what string, step func(context.Context) error) error {
 	deadline := time.Now().Add(setupRetryFor)
 	for {
 		err := step(ctx)
-		if err == nil || !transientAPIError(err) || time.Now().After(deadline) || ctx.Err() != nil {
+		if err == nil || !Transient(err) || time.Now().After(deadline) || ctx.Err() != nil {
 			return err
 		}
-		j.log.Warn("journal not open yet: NATS does not answer; retrying", "err", err)
+		log.Warn(what+": NATS does not answer yet; retrying", "err", err)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -370,12 +377,14 @@ func (j *Journal) retryStart(ctx context.Context, step func(context.Context) err
 	}
 }
 
-// transientAPIError says err is a JetStream API request that got no
-// answer, rather than an answer refusing it.
-func transientAPIError(err error) bool {
+// Transient says err is a JetStream request that got no answer (a
+// timeout, no responders, no response from the stream: a leader not
+// elected yet) rather than an answer refusing it.
+func Transient(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
 		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoHeartbeat) ||
-		errors.Is(err, jetstream.ErrJetStreamNotEnabled)
+		errors.Is(err, jetstream.ErrJetStreamNotEnabled) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoStreamResponse)
 }
 
 func (j *Journal) setupStreams(ctx context.Context) error {

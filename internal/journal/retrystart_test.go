@@ -23,6 +23,7 @@ func TestRetryStart(t *testing.T) {
 	}{
 		{"no responders, then done", []error{fmt.Errorf("create stream: %w", nats.ErrNoResponders), nil}, 2, false},
 		{"timeout, then done", []error{fmt.Errorf("create stream: %w", context.DeadlineExceeded), nil}, 2, false},
+		{"no response from the stream, then done", []error{fmt.Errorf("store token: %w", jetstream.ErrNoStreamResponse), nil}, 2, false},
 		{"refused at once", []error{&jetstream.APIError{ErrorCode: 10005, Description: "insufficient storage"}}, 1, true},
 		{"other error at once", []error{errors.New("bad config")}, 1, true},
 	}
