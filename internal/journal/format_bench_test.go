@@ -14,15 +14,12 @@ package journal
 // only; the journal does not use them (yet).
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"runtime"
 	"strconv"
 	"sync"
@@ -35,41 +32,16 @@ import (
 	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/event/eventtest"
 )
 
 // benchBatch is the number of events of one ingest request.
 const benchBatch = 1000
 
-// oktaEvents parses the sample Okta LogEvents once per benchmark.
+// oktaEvents are the sample Okta LogEvents as ingest parses them.
 func oktaEvents(b testing.TB) []event.Record {
 	b.Helper()
-	f, err := os.Open("../../testdata/okta/logevents.ndjson")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	var evs []event.Record
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
-		}
-		ev, err := event.Parse(bytes.Clone(sc.Bytes()), "acme", time.Now())
-		if err != nil {
-			// Three samples carry a redacted published time; the other
-			// 53 are enough.
-			continue
-		}
-		evs = append(evs, ev)
-	}
-	if err := sc.Err(); err != nil {
-		b.Fatal(err)
-	}
-	if len(evs) < 50 {
-		b.Fatalf("got %d sample events, want at least 50", len(evs))
-	}
-	return evs
+	return eventtest.OktaSamples(b, "acme")
 }
 
 // eventBatches returns rounds batches of benchBatch events cycling through

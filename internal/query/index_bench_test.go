@@ -1,44 +1,20 @@
 package query
 
 import (
-	"bufio"
-	"bytes"
-	"os"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/event/eventtest"
 )
 
-// oktaRecords are the sample Okta LogEvents (testdata/okta) as ingest
-// parses them, with positions; events Parse refuses are left out.
+// oktaRecords are the sample Okta LogEvents as ingest parses them
+// (eventtest.OktaSamples), with positions.
 func oktaRecords(tb testing.TB) []event.Record {
 	tb.Helper()
-	f, err := os.Open("../../testdata/okta/logevents.ndjson")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	var out []event.Record
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
-		}
-		ev, err := event.Parse(bytes.Clone(sc.Bytes()), "acme", time.Now())
-		if err != nil {
-			continue // a few samples carry a redacted published time
-		}
-		ev.Seq = uint64(len(out) + 1)
-		out = append(out, ev)
-	}
-	if err := sc.Err(); err != nil {
-		tb.Fatal(err)
-	}
-	if len(out) < 50 {
-		tb.Fatalf("got %d sample events, want at least 50", len(out))
+	out := eventtest.OktaSamples(tb, "acme")
+	for i := range out {
+		out[i].Seq = uint64(i + 1)
 	}
 	return out
 }
