@@ -150,20 +150,8 @@ func TestFanoutSubscribersAtDifferentPositions(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	var fs []*follower
 	for p := range parts {
-		head := lastOf(t, j, p)
 		// The feed starts at the head when Run starts.
-		wait.Eventually(t, "a subscriber at the head attaches", func() bool {
-			sub, err := fo.Subscribe(ctx, p, head, journal.SubConfig{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if sub.Attached() {
-				fs = append(fs, follow(t, ctx, sub, head, nil))
-				return true
-			}
-			sub.Close(ctx)
-			return false
-		}, wait.Within(10*time.Second))
+		fs = append(fs, attachOne(t, ctx, fo, p, lastOf(t, j, p), nil))
 		sub, err := fo.Subscribe(ctx, p, 3, journal.SubConfig{})
 		if err != nil {
 			t.Fatal(err)
@@ -262,19 +250,7 @@ func TestFanoutFeedFailure(t *testing.T) {
 	runFanout(t, fo)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var f *follower
-	wait.Eventually(t, "the subscriber attaches", func() bool {
-		sub, err := fo.Subscribe(ctx, 0, 0, journal.SubConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if sub.Attached() {
-			f = follow(t, ctx, sub, 0, nil)
-			return true
-		}
-		sub.Close(ctx)
-		return false
-	}, wait.Within(10*time.Second))
+	f := attachOne(t, ctx, fo, 0, 0, nil)
 	appendMsgs(t, j, "acme", "a", 5, 10, 100)
 	wait.Eventually(t, "first messages", func() bool { return f.last.Load() == 5 }, wait.Within(10*time.Second))
 	// The feed takes what this process's writer stored from the writer
@@ -391,13 +367,13 @@ func consumers(t *testing.T, j *journal.Journal) int {
 	return info.State.Consumers
 }
 
-// attachOne subscribes to partition 0 after after until the subscriber
-// reads through the feed, and follows it.
-func attachOne(t *testing.T, ctx context.Context, fo *journal.Fanout, after uint64, gate chan struct{}) *follower {
+// attachOne subscribes to partition part after after until the
+// subscriber reads through the feed, and follows it.
+func attachOne(t *testing.T, ctx context.Context, fo *journal.Fanout, part int, after uint64, gate chan struct{}) *follower {
 	t.Helper()
 	var f *follower
 	wait.Eventually(t, "the subscriber attaches", func() bool {
-		sub, err := fo.Subscribe(ctx, 0, after, journal.SubConfig{})
+		sub, err := fo.Subscribe(ctx, part, after, journal.SubConfig{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -419,7 +395,7 @@ func TestFanoutTakesWhatTheWriterStored(t *testing.T) {
 	fo := journal.NewFanout(j, journal.FanoutConfig{Tail: journal.TailConfig{Quiet: 5 * time.Millisecond}})
 	runFanout(t, fo)
 	ctx, cancel := context.WithCancel(t.Context())
-	f := attachOne(t, ctx, fo, lastOf(t, j, 0), nil)
+	f := attachOne(t, ctx, fo, 0, lastOf(t, j, 0), nil)
 	for r := range 20 {
 		appendMsgs(t, j, "acme", fmt.Sprintf("r%d", r), 5, 20, 300)
 		if n := consumers(t, j); n != 0 {
@@ -468,7 +444,7 @@ func TestFanoutReadsWhatTheWriterDidNotHandOver(t *testing.T) {
 			}
 		}
 	}()
-	f := attachOne(t, ctx, fo, lastOf(t, j, 0), gate)
+	f := attachOne(t, ctx, fo, 0, lastOf(t, j, 0), gate)
 	readAll := func(what string) {
 		t.Helper()
 		last := lastOf(t, j, 0)
@@ -535,7 +511,7 @@ func TestFanoutsOfTwoWriters(t *testing.T) {
 		fo := journal.NewFanout(j, journal.FanoutConfig{Tail: journal.TailConfig{Quiet: 5 * time.Millisecond}})
 		runFanout(t, fo)
 		fos = append(fos, fo)
-		fs = append(fs, attachOne(t, ctx, fo, lastOf(t, j, 0), nil))
+		fs = append(fs, attachOne(t, ctx, fo, 0, lastOf(t, j, 0), nil))
 	}
 	const rounds = 30
 	var wg sync.WaitGroup
