@@ -396,16 +396,12 @@ func (r *feedReader) wanted() uint64 {
 func (r *feedReader) readConsumer(ctx context.Context) error {
 	fd := r.fd
 	err := r.tail.Read(ctx, func(msg jetstream.Msg, md *jetstream.MsgMetadata) error {
-		if md.Sequence.Consumer != r.cseq+1 {
-			return fmt.Errorf("consumer sequence %d after %d: a message was lost in transit", md.Sequence.Consumer, r.cseq)
+		m, err := inOrder(&r.cseq, msg, md)
+		if err != nil || m.Seq <= r.covered {
+			return err
 		}
-		r.cseq = md.Sequence.Consumer
-		if md.Sequence.Stream <= r.covered {
-			return nil
-		}
-		r.covered = md.Sequence.Stream
+		r.covered = m.Seq
 		fd.f.fromServer.Add(1)
-		m := Message{Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data(), Seq: md.Sequence.Stream}
 		return fd.push(ctx, feedMsg{m: m, pending: md.NumPending, size: len(m.Data) + len(m.Subject)})
 	})
 	if err != nil {
@@ -580,13 +576,25 @@ func (s *Sub) Read(ctx context.Context, fn func(m Message, pending uint64) error
 		}
 	}
 	return s.tail.Read(ctx, func(msg jetstream.Msg, md *jetstream.MsgMetadata) error {
-		if md.Sequence.Consumer != s.cseq+1 {
-			return fmt.Errorf("consumer sequence %d after %d: a message was lost in transit", md.Sequence.Consumer, s.cseq)
+		m, err := inOrder(&s.cseq, msg, md)
+		if err != nil {
+			return err
 		}
-		s.cseq = md.Sequence.Consumer
-		s.last, s.pending = md.Sequence.Stream, md.NumPending
-		return fn(Message{Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data(), Seq: md.Sequence.Stream}, md.NumPending)
+		s.last, s.pending = m.Seq, md.NumPending
+		return fn(m, md.NumPending)
 	})
+}
+
+// inOrder is msg as a Message when its consumer delivery number follows
+// *cseq (which it then becomes), and an error when one was skipped: a
+// follower's consumer has no acks, so a message lost in transit would not
+// come again.
+func inOrder(cseq *uint64, msg jetstream.Msg, md *jetstream.MsgMetadata) (Message, error) {
+	if md.Sequence.Consumer != *cseq+1 {
+		return Message{}, fmt.Errorf("consumer sequence %d after %d: a message was lost in transit", md.Sequence.Consumer, *cseq)
+	}
+	*cseq = md.Sequence.Consumer
+	return Message{Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data(), Seq: md.Sequence.Stream}, nil
 }
 
 // tryAttach attaches s to the feed when its position lies within the
