@@ -132,14 +132,6 @@ type payload struct {
 	joined *sink.Joined
 }
 
-// len is the body's length in bytes.
-func (p payload) len() int {
-	if p.joined != nil {
-		return int(p.joined.Len())
-	}
-	return len(p.bytes)
-}
-
 // writeTo writes the body to w (for signing).
 func (p payload) writeTo(w io.Writer) {
 	if p.joined != nil {
