@@ -17,7 +17,8 @@
 #   CONFIG     YAML config file passed to serve as --config
 #   LOAD_ARGS  extra bench/load flags (word-split)
 #   VERSITYGW  versitygw binary for s3 (default: PATH, $GOPATH/bin, ~/go/bin)
-#   KEEP=1     keep the work directory (server logs) after the run
+#   KEEP=1     keep the work directory (server logs, and each run's /metrics
+#              as it stood before serve stopped) after the run
 #   SETTLE     seconds to wait after the load tool before stopping serve;
 #              the summary then adds settledCpu-s/M: serve's CPU from ready
 #              to the end of the wait, per event (includes the followers
@@ -136,6 +137,9 @@ for round in $(seq 1 "$rounds"); do
 			events=$(printf '%s\n' "${args[@]}" | sed -n '/^--events$/{n;p;}')
 			settled=$(awk -v a="$cpu0" -v b="$(cpu_ticks "$server_pid")" -v hz="$(getconf CLK_TCK)" -v n="$events" \
 				'BEGIN { printf " settledCpu-s/M=%.1f (%.2f s over load + %ss)", (b-a)/hz/n*1e6, (b-a)/hz, ENVIRON["SETTLE"] }')
+		fi
+		if [ "${KEEP:-0}" = 1 ]; then
+			curl -fsS -H "Authorization: SSWS $token" -o "$work/metrics-$n.txt" "http://127.0.0.1:$port/metrics" || true
 		fi
 		kill -TERM "$server_pid"
 		wait "$server_pid" || true

@@ -107,7 +107,9 @@ func (s *hookScanner) object(depth int) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			if err := json.Unmarshal(v, &id); err != nil {
+			if len(v) >= 2 && bytes.IndexByte(v, '\\') < 0 {
+				id = string(v[1 : len(v)-1]) // no escapes: the bytes are the string
+			} else if err := json.Unmarshal(v, &id); err != nil {
 				return "", err
 			}
 		case bytes.EqualFold(name, []byte("detail")) && depth == 0 && s.peek() == '{':
