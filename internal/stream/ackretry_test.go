@@ -82,3 +82,63 @@ func ackFailures(m *Metrics) float64 {
 	}
 	return d.GetCounter().GetValue()
 }
+
+// slowAckMsg is a journal message whose acknowledgement the journal
+// confirms only once release is closed.
+type slowAckMsg struct {
+	*memMsg
+	release chan struct{}
+}
+
+func (m *slowAckMsg) DoubleAck(ctx context.Context) error {
+	select {
+	case <-m.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// TestAckConfirmationDoesNotHoldTheNextBatch: the runner writes the next
+// batch while the journal has not yet confirmed the acks of the previous
+// one, and counts the previous batch's events once it does (waiting for
+// each batch's confirmations in turn was a third of a runner's time under
+// load).
+func TestAckConfirmationDoesNotHoldTheNextBatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &scriptedSink{}
+		st := &Status{}
+		_, it, stop := stepOnMem(t, RunnerConfig{Sink: s, Metrics: NewMetrics(prometheus.NewRegistry()), Status: st,
+			MaxAge: 200 * time.Millisecond})
+		synctest.Wait()
+		release := make(chan struct{})
+		it.pushWith(memEvent("a"), func(m *memMsg) jetstream.Msg { return &slowAckMsg{memMsg: m, release: release} })
+		time.Sleep(time.Second) // batch 1 written; its ack waits
+		it.push(memEvent("b"))
+		time.Sleep(time.Second)
+		s.mu.Lock()
+		writes := len(s.times)
+		s.mu.Unlock()
+		if writes != 2 {
+			t.Fatalf("batches written while the first batch's ack waits: got %d, want 2", writes)
+		}
+		if got := delivered(st); got != 0 {
+			t.Errorf("delivered before the first ack is confirmed: got %d, want 0", got)
+		}
+		close(release)
+		time.Sleep(time.Second)
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		if got := delivered(st); got != 2 {
+			t.Errorf("delivered: got %d, want 2", got)
+		}
+	})
+}
+
+// delivered is the events st counts delivered.
+func delivered(st *Status) uint64 {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.delivered
+}

@@ -51,6 +51,9 @@ const (
 	// once: each waits for the server's reply, and a batch of small
 	// messages must not pay a round trip per message in turn.
 	ackParallel = 32
+	// ackPoll is how often a runner waiting for events looks whether its
+	// ack round in flight is done (see ackPending).
+	ackPoll = 5 * time.Millisecond
 	// DefaultStallAfter is how long a runner waits with nothing arriving
 	// before it asks the consumer whether events are pending: three
 	// heartbeats of its pull requests. Pull requests left on a consumer
@@ -155,6 +158,8 @@ type Runner struct {
 	// ackRetry holds delivered messages whose acknowledgement the journal
 	// did not confirm; each ackPending sends them again (see ackPending).
 	ackRetry []unconfirmed
+	// acking is the ack round in flight (nil: none; see ackPending).
+	acking *ackRound
 	// wd is the watchdog's state.
 	wd     watchdog
 	batch  []event.Record
@@ -269,6 +274,7 @@ func (r *Runner) Run(ctx, hard context.Context) error {
 	case len(r.pending) > 0:
 		r.ackPending()
 	}
+	r.collectAcks(true)
 	// Messages pulled but never taken are handed back at once (after the
 	// batch's, to keep journal order).
 	for _, m := range r.feed.close() {
@@ -285,6 +291,7 @@ var errFenced = errors.New("the stream's lease ran out: not delivering")
 // step takes the next message (waiting at most until the open batch is
 // due, or a second) and flushes when a limit or the batch's age is reached.
 func (r *Runner) step(ctx context.Context) error {
+	r.collectAcks(false)
 	if len(r.pending) > 0 && time.Since(r.lastKeep) > r.cfg.AckWait/3 {
 		r.keepAlive() // a batch that fills slowly (S3's five minutes)
 	}
@@ -295,6 +302,11 @@ func (r *Runner) step(ctx context.Context) error {
 	if len(r.pending) > 0 {
 		// Wake in time to keep what the runner holds in progress.
 		wait = min(wait, r.cfg.AckWait/3)
+	}
+	if r.acking != nil {
+		// Count the round's events soon after it is confirmed, also
+		// when nothing more arrives.
+		wait = min(wait, ackPoll)
 	}
 	idle := false
 	var gap *gapError
@@ -340,6 +352,7 @@ func (r *Runner) resync(ctx context.Context, gap *gapError) error {
 		}
 	}
 	r.ackPending()
+	r.collectAcks(true)
 	if err := gap.f.resync(ctx, r.cfg.AckWait); err != nil {
 		return err
 	}
@@ -468,8 +481,15 @@ func (r *Runner) clearPending() {
 }
 
 // ackPending acknowledges the pending messages with confirmed acks, and
-// only then counts their delivered events in the status and metrics. A
-// message whose ack the server does not confirm may be delivered again
+// only then counts their delivered events in the status and metrics. The
+// acks go out in the background (an ackRound) while the runner reads and
+// delivers the next batch: waiting for the journal's confirmations of each
+// batch before the next one's write was a third of a runner's time under
+// load. The round is collected (its events counted, its failures kept)
+// before the next one starts, when it is done and the runner waits for
+// events, and before the runner resets its consumer or stops.
+//
+// A message whose ack the server does not confirm may be delivered again
 // (at least once); its events are not counted now, but when its ack is
 // confirmed or it is delivered and acknowledged again. Its ack is sent
 // again with every later batch's, for up to AckWait (the journal then
@@ -478,49 +498,98 @@ func (r *Runner) clearPending() {
 // the consumer to its ack floor would deliver again everything
 // acknowledged since.
 func (r *Runner) ackPending() {
+	r.collectAcks(true)
 	if len(r.pending) == 0 && len(r.ackRetry) == 0 {
 		return
 	}
 	now := time.Now()
-	todo := make([]unconfirmed, 0, len(r.pending)+len(r.ackRetry))
+	a := &ackRound{done: make(chan struct{})}
+	a.todo = make([]unconfirmed, 0, len(r.pending)+len(r.ackRetry))
 	for _, u := range r.ackRetry {
 		if now.Sub(u.since) < r.cfg.AckWait {
-			todo = append(todo, u)
+			a.todo = append(a.todo, u)
 		}
 	}
-	retried := len(todo)
+	a.retried = len(a.todo)
 	r.ackRetry = r.ackRetry[:0]
 	for _, h := range r.pending {
-		todo = append(todo, unconfirmed{h: h, n: r.unacked[h.seq], since: now})
+		a.todo = append(a.todo, unconfirmed{h: h, n: r.unacked[h.seq], since: now})
 		delete(r.unacked, h.seq)
 	}
-	errs := make([]error, len(todo))
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.hard), ackTimeout)
+	r.clearPending()
+	r.acking = a
+	go a.send(context.WithoutCancel(r.hard))
+}
+
+// ackRound is one batch's confirmed acknowledgements, sent in the
+// background: todo holds the messages (those retried first), errs their
+// outcomes once done is closed.
+type ackRound struct {
+	todo    []unconfirmed
+	retried int
+	errs    []error
+	done    chan struct{}
+}
+
+// send acknowledges the round's messages, ackParallel at a time, each
+// waiting for the server's confirmation for at most ackTimeout.
+func (a *ackRound) send(ctx context.Context) {
+	defer close(a.done)
+	a.errs = make([]error, len(a.todo))
+	ctx, cancel := context.WithTimeout(ctx, ackTimeout)
+	defer cancel()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, ackParallel)
-	for i, u := range todo {
+	for i, u := range a.todo {
 		sem <- struct{}{}
 		wg.Go(func() {
-			errs[i] = u.h.msg.DoubleAck(ctx)
+			a.errs[i] = u.h.msg.DoubleAck(ctx)
 			<-sem
 		})
 	}
 	wg.Wait()
-	cancel()
-	now = time.Now()
+}
+
+// acksInFlight is how many messages the open ack round holds.
+func (r *Runner) acksInFlight() int {
+	if r.acking == nil {
+		return 0
+	}
+	return len(r.acking.todo)
+}
+
+// collectAcks counts the open ack round's confirmed messages delivered and
+// keeps its unconfirmed ones for the next round. With wait it waits for
+// the round; without, it collects only a round that is done.
+func (r *Runner) collectAcks(wait bool) {
+	a := r.acking
+	if a == nil {
+		return
+	}
+	if wait {
+		<-a.done
+	} else {
+		select {
+		case <-a.done:
+		default:
+			return
+		}
+	}
+	r.acking = nil
+	now := time.Now()
 	lat := r.cfg.Metrics.Latency.WithLabelValues(r.id)
 	delivered, failed, confirmedLate := 0, 0, 0
 	var firstErr error
-	for i, u := range todo {
-		if errs[i] != nil {
-			if i >= retried {
+	for i, u := range a.todo {
+		if a.errs[i] != nil {
+			if i >= a.retried {
 				failed++
-				firstErr = cmp.Or(firstErr, errs[i])
+				firstErr = cmp.Or(firstErr, a.errs[i])
 			}
 			r.ackRetry = append(r.ackRetry, u)
 			continue
 		}
-		if i < retried {
+		if i < a.retried {
 			confirmedLate++
 		}
 		lat.Observe(now.Sub(u.h.at).Seconds())
@@ -538,7 +607,6 @@ func (r *Runner) ackPending() {
 		r.log.Warn("journal did not confirm acknowledgements; sent again with the next batch's, those events may be delivered again",
 			"messages", failed, "err", firstErr)
 	}
-	r.clearPending()
 }
 
 // delivered notes recs as written: they are counted delivered when their

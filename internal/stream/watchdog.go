@@ -54,7 +54,7 @@ func (r *Runner) watch(ctx context.Context, noHeartbeat bool) {
 		// given to a pull request (ours, or another node's) that is
 		// still waiting comes back after AckWait.
 		pending, ackPending, waiting = info.NumPending, info.NumAckPending, info.NumWaiting
-		held := len(r.pending) + r.feed.len()
+		held := len(r.pending) + r.acksInFlight() + r.feed.len()
 		if pending == 0 && (ackPending <= held || waiting > 0) {
 			return
 		}
