@@ -2,7 +2,10 @@
 # bench/run.sh: run one bench/load scenario against `auditstream serve`,
 # for one binary or several alternately (before/after in one run).
 #
-#   bench/run.sh flood|steady|streams10|s3 [BINARY...]
+#   bench/run.sh flood|ingest|steady|streams10|s3 [BINARY...]
+#
+# ingest is the flood with no log stream (bench/load --streams 0): what
+# keeping the events costs, without delivering them.
 #
 # Without BINARY it builds ./cmd/auditstream of this checkout. The load tool
 # is always built from this checkout, so every binary meets the same tool.
@@ -38,6 +41,8 @@ shift
 case $scenario in
 flood)
 	args=(--events "${EVENTS:-100000}" --batch 1000 --concurrency 4) ;;
+ingest)
+	args=(--streams 0 --events "${EVENTS:-100000}" --batch 1000 --concurrency 4) ;;
 steady)
 	args=(--events "${EVENTS:-40000}" --rate "${RATE:-2000}" --batch 100 --concurrency 2) ;;
 streams10)

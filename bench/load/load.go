@@ -93,7 +93,7 @@ func (c config) validate() error {
 	switch c.sink {
 	case sinkHTTP, "":
 		if c.streams < 0 || c.streams > maxStreams {
-			errs = append(errs, fmt.Errorf("--streams %d: want 1 to %d", c.streams, maxStreams))
+			errs = append(errs, fmt.Errorf("--streams %d: want 0 (ingest only) to %d", c.streams, maxStreams))
 		}
 	case sinkS3:
 		if c.streams > 1 {
@@ -137,6 +137,11 @@ func loopbackURL(s string) error {
 // run performs one load run and returns its report. The report is filled
 // as far as the run got even when the run fails part way; err is for
 // failures that make it meaningless (no server, no stream).
+// ingestOnly says the run creates no stream (--streams 0): it measures
+// ingest and the server's cost of keeping the events, and waits for no
+// delivery.
+func (c config) ingestOnly() bool { return c.sink != sinkS3 && c.streams == 0 }
+
 func run(ctx context.Context, cfg config, progress io.Writer) (*Report, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -221,6 +226,9 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*Report, error) {
 			defs = append(defs, client.Stream{Type: "http", Name: n, Settings: settings, Filter: filter})
 		}
 	}
+	if cfg.ingestOnly() {
+		defs = nil
+	}
 	var created []string
 	defer func() {
 		dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
@@ -249,7 +257,7 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*Report, error) {
 		defer func() { stopReading(); <-done }()
 	}
 
-	rep := &Report{Events: cfg.events, Sink: cfg.sink}
+	rep := &Report{Events: cfg.events, Sink: cfg.sink, IngestOnly: cfg.ingestOnly()}
 	snd := newSender(cfg, gen, cl, start)
 	stopProgress := startProgress(ctx, progress, cfg.events, snd, rc)
 	defer stopProgress()
@@ -272,7 +280,7 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*Report, error) {
 	}
 
 	// Wait for every sent event, or the timeout.
-	rep.TimedOut = !waitFor(ctx, func() bool { return rc.received.Load() >= rep.Sent })
+	rep.TimedOut = !rep.IngestOnly && !waitFor(ctx, func() bool { return rc.received.Load() >= rep.Sent })
 	cpuEnd := time.Now()
 	cpu.stop(rep, cpuEnd.Sub(ingestStart))
 	if !rep.TimedOut {
@@ -306,12 +314,19 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*Report, error) {
 	if last := rc.last.Load(); last > 0 {
 		rep.EndToEndPerSecond = rate(rep.Received, start.Add(time.Duration(last-1)).Sub(ingestStart))
 	}
-	rep.Streams = make([]StreamResult, rt.streams())
+	n := rt.streams()
+	if rep.IngestOnly {
+		n = 0
+	}
+	rep.Streams = make([]StreamResult, n)
 	for s := range rep.Streams {
 		rep.Streams[s] = StreamResult{Filter: rt.filters[s], Received: rc.perStream[s].Load()}
 	}
 	lat := make([]time.Duration, 0, rep.Received)
 	for i := range cfg.events {
+		if rep.IngestOnly {
+			break // nothing was to be delivered
+		}
 		req := i / cfg.batch
 		at := rc.at[i].Load()
 		if !snd.ok[req] {

@@ -184,7 +184,7 @@ func TestRunAgainstFake(t *testing.T) {
 	for _, gz := range []bool{false, true} {
 		cfg := config{
 			server: srv.URL, token: token, events: 2500, batch: 200, concurrency: 3,
-			receiver: "127.0.0.1:0", pid: os.Getpid(), testdata: testdata, timeout: time.Minute, gzip: gz,
+			receiver: "127.0.0.1:0", pid: os.Getpid(), testdata: testdata, timeout: time.Minute, gzip: gz, streams: 1,
 		}
 		var progress bytes.Buffer
 		rep, err := run(t.Context(), cfg, &progress)
@@ -218,7 +218,7 @@ func TestRunAgainstFake(t *testing.T) {
 	})
 	cfg := config{
 		server: srv.URL, token: token, events: 1000, batch: 500, concurrency: 1,
-		receiver: "127.0.0.1:0", testdata: testdata, timeout: time.Minute,
+		receiver: "127.0.0.1:0", testdata: testdata, timeout: time.Minute, streams: 1,
 	}
 	rep, err := run(t.Context(), cfg, &bytes.Buffer{})
 	srv.Intercept(nil)

@@ -40,7 +40,7 @@ func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer, env f
 	fs.Float64Var(&cfg.rate, "rate", 0, "target events/s (0: as fast as possible)")
 	fs.StringVar(&cfg.receiver, "receiver", "127.0.0.1:0", "listen `address` of the webhook receiver (loopback only)")
 	fs.IntVar(&cfg.pid, "pid", 0, "server `pid` whose CPU time and RSS to measure (Linux /proc)")
-	fs.IntVar(&cfg.streams, "streams", 1, "`N` http streams; more than one: each filters a share of the event types")
+	fs.IntVar(&cfg.streams, "streams", 1, "`N` http streams; more than one: each filters a share of the event types; 0: none (ingest only)")
 	fs.StringVar(&cfg.sink, "sink", sinkHTTP, "destination: http (webhook receiver) or s3 (a versitygw the tool runs)")
 	fs.StringVar(&cfg.versitygw, "versitygw", "", "versitygw `binary` for --sink s3 (default $VERSITYGW, PATH, $GOPATH/bin)")
 	fs.DurationVar(&cfg.s3MaxAge, "s3-max-age", 2*time.Second, "the s3 stream's batch.maxAge")

@@ -61,6 +61,9 @@ type Report struct {
 	// BadDeliveries counts deliveries (or s3 objects) the tool could not
 	// decode.
 	BadDeliveries int64 `json:"badDeliveries"`
+	// IngestOnly says the run created no stream (--streams 0): nothing
+	// was to be delivered, and the CPU window ends with the last answer.
+	IngestOnly bool `json:"ingestOnly,omitempty"`
 	// Streams holds each stream's filter and counts, in creation order.
 	Streams []StreamResult `json:"streams"`
 	// Objects counts the event objects the s3 stream wrote.
@@ -168,7 +171,11 @@ func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "events sent        %d of %d in %d requests (accepted %d, server duplicates %d, not sent %d)\n",
 		r.Sent, r.Events, r.Requests, r.Accepted, r.ServerDuplicates, r.NotSent)
 	fmt.Fprintf(w, "ingest             %.0f events/s over %.2fs (answers by status %v)\n", r.IngestPerSecond, r.IngestSeconds, r.IngestAnswers)
-	fmt.Fprintf(w, "delivered          %d, %.0f events/s over %.2fs (first to last receipt)\n", r.Received, r.DeliveredPerSecond, r.DeliverSeconds)
+	if r.IngestOnly {
+		fmt.Fprintf(w, "delivered          no stream (--streams 0): ingest only\n")
+	} else {
+		fmt.Fprintf(w, "delivered          %d, %.0f events/s over %.2fs (first to last receipt)\n", r.Received, r.DeliveredPerSecond, r.DeliverSeconds)
+	}
 	fmt.Fprintf(w, "end to end         %.0f events/s (first request to last receipt)\n", r.EndToEndPerSecond)
 	fmt.Fprintf(w, "latency ms         p50 %.1f  p90 %.1f  p99 %.1f  max %.1f\n", r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.Max)
 	fmt.Fprintf(w, "missing            %d\n", r.Missing)

@@ -99,6 +99,44 @@ func TestRunStreamsAgainstServer(t *testing.T) {
 	}
 }
 
+// TestRunIngestOnlyAgainstServer: --streams 0 sends every event, creates
+// no stream on the server and waits for no delivery.
+func TestRunIngestOnlyAgainstServer(t *testing.T) {
+	base := startServer(t)
+	cfg := config{
+		server: base, token: serverAdmin, events: 2000, batch: 500, concurrency: 2,
+		receiver: "127.0.0.1:0", pid: os.Getpid(), testdata: testdataPath(t), timeout: 20 * time.Second,
+		streams: 0, sink: sinkHTTP,
+	}
+	var text strings.Builder
+	rep, err := run(t.Context(), cfg, &text)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if !rep.OK() || !rep.IngestOnly || rep.Accepted != 2000 || rep.Received != 0 || rep.TimedOut || len(rep.Streams) != 0 {
+		t.Fatalf("report %+v, want 2000 accepted, no stream, nothing awaited", rep)
+	}
+	if rep.ServerCPUSeconds <= 0 || rep.IngestPerSecond <= 0 {
+		t.Errorf("report %+v, want the CPU and ingest figures", rep)
+	}
+	var out strings.Builder
+	rep.WriteText(&out)
+	if !strings.Contains(out.String(), "ingest only") {
+		t.Errorf("report text %q, want it to say the run was ingest only", out.String())
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/api/v1/logStreams", nil)
+	req.Header.Set("Authorization", "SSWS "+serverAdmin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var streams []json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&streams); err != nil || len(streams) != 0 {
+		t.Errorf("log streams on the server: %d (%v), want none", len(streams), err)
+	}
+}
+
 // TestRunS3AgainstServer runs the s3 sink against the real service and a
 // versitygw the tool starts itself, and reads every event back from the
 // objects.
