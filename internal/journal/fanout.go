@@ -26,6 +26,14 @@ const (
 	// FanoutRingBytes bounds the messages a feed keeps for subscribers
 	// that have not read them yet.
 	FanoutRingBytes = 4 << 20
+	// FanoutWatchBytes bounds the writer's batches a feed has not taken
+	// yet (Partition.watchStored): 32 MiB is what a flood of 190 MB/s
+	// (135,000 events/s of 1.4 KB) stores in 170 ms, so that a follower's
+	// pause of that long does not send the feed to read the batches back
+	// from the server, which costs more memory (nats-server's 8 MB block
+	// buffers) and CPU than holding them. With 4.5 MB the feed read most
+	// of a 200,000-event flood back (BENCHMARKS.md).
+	FanoutWatchBytes = 32 << 20
 	// FanoutSlowAfter is how long a feed waits for room in its ring
 	// before it detaches the subscribers holding it.
 	FanoutSlowAfter = 2 * time.Second
@@ -37,6 +45,10 @@ const (
 type FanoutConfig struct {
 	// RingBytes bounds each feed's ring (0: FanoutRingBytes).
 	RingBytes int
+	// WatchBytes bounds the writer's batches each feed holds before it
+	// takes them into its ring (0: FanoutWatchBytes); while it reads from
+	// a consumer it holds at most as much.
+	WatchBytes int
 	// SlowAfter is how long a feed waits for a slow subscriber before
 	// detaching it (0: FanoutSlowAfter).
 	SlowAfter time.Duration
@@ -69,6 +81,9 @@ func NewFanout(j *Journal, cfg FanoutConfig) *Fanout {
 	}
 	if cfg.SlowAfter <= 0 {
 		cfg.SlowAfter = FanoutSlowAfter
+	}
+	if cfg.WatchBytes <= 0 {
+		cfg.WatchBytes = FanoutWatchBytes
 	}
 	cfg.Tail.Wanted, cfg.Tail.Wake = nil, nil
 	log := cfg.Log
@@ -236,7 +251,7 @@ func (fd *feed) stop(err error) {
 // readOnce reads the partition from its head until ctx ends or reading
 // fails (feedReader).
 func (fd *feed) readOnce(ctx context.Context) error {
-	stored, unwatch := fd.p.watchStored()
+	stored, unwatch := fd.p.watchStored(fd.f.cfg.WatchBytes)
 	defer unwatch()
 	info, err := fd.p.Info(ctx)
 	if err != nil {
@@ -276,7 +291,7 @@ const (
 // batches go on.
 type feedReader struct {
 	fd     *feed
-	stored <-chan Message
+	stored *storedWatch
 	// covered is the last sequence pushed, or known not to exist.
 	covered uint64
 	// lastStored is when the writer's last batch arrived.
@@ -284,6 +299,8 @@ type feedReader struct {
 	// held are the writer's batches received while reading from a
 	// consumer, one run without a gap after covered.
 	held []Message
+	// heldBytes is the Data of held.
+	heldBytes int
 	// The consumer while reading from one, its Tail, its last delivery
 	// number and when it may end.
 	cons  jetstream.Consumer
@@ -306,7 +323,7 @@ func (r *feedReader) run(ctx context.Context) error {
 		}
 		if len(r.held) > 0 {
 			m := r.held[0]
-			r.held = r.held[1:]
+			r.dropHeld()
 			if err := r.takeStored(ctx, m); err != nil {
 				return err
 			}
@@ -315,7 +332,8 @@ func (r *feedReader) run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case m := <-r.stored:
+		case m := <-r.stored.ch:
+			r.stored.take(m)
 			if err := r.takeStored(ctx, m); err != nil {
 				return err
 			}
@@ -347,7 +365,7 @@ func (r *feedReader) takeStored(ctx context.Context, m Message) error {
 	}
 	r.lastStored = time.Now()
 	r.covered = m.Seq
-	return r.fd.push(ctx, feedMsg{m: m, pending: uint64(len(r.stored)), size: len(m.Data) + len(m.Subject)})
+	return r.fd.push(ctx, feedMsg{m: m, pending: uint64(len(r.stored.ch)), size: len(m.Data) + len(m.Subject)})
 }
 
 // checkHead reads from a consumer when the partition holds messages after
@@ -358,7 +376,7 @@ func (r *feedReader) checkHead(ctx context.Context, want uint64) error {
 	if err != nil {
 		return err
 	}
-	if info.State.LastSeq <= r.covered || (want > 0 && len(r.stored) > 0) {
+	if info.State.LastSeq <= r.covered || (want > 0 && len(r.stored.ch) > 0) {
 		return nil // nothing new, or the writer's batches are on their way
 	}
 	return r.openConsumer(ctx)
@@ -420,31 +438,38 @@ func (r *feedReader) readConsumer(ctx context.Context) error {
 
 // holdStored keeps the writer's batches that arrived while reading from a
 // consumer: the newest run without a gap after covered, at most what a
-// watch holds.
+// watch holds (WatchBytes).
 func (r *feedReader) holdStored() {
 	for {
 		select {
-		case m := <-r.stored:
+		case m := <-r.stored.ch:
+			r.stored.take(m)
 			if m.Seq <= r.covered {
 				continue
 			}
 			if n := len(r.held); n > 0 && m.Seq != r.held[n-1].Seq+1 {
 				clear(r.held)
-				r.held = r.held[:0]
+				r.held, r.heldBytes = r.held[:0], 0
 			}
-			if len(r.held) == storedWatchLen {
-				r.held[0] = Message{}
-				r.held = r.held[1:]
+			for len(r.held) > 0 && (len(r.held) == storedWatchLen || r.heldBytes+len(m.Data) > r.fd.f.cfg.WatchBytes) {
+				r.dropHeld()
 			}
 			r.held = append(r.held, m)
+			r.heldBytes += len(m.Data)
 		default:
 			for len(r.held) > 0 && r.held[0].Seq <= r.covered {
-				r.held[0] = Message{}
-				r.held = r.held[1:]
+				r.dropHeld()
 			}
 			return
 		}
 	}
+}
+
+// dropHeld lets go of the oldest held batch.
+func (r *feedReader) dropHeld() {
+	r.heldBytes -= len(r.held[0].Data)
+	r.held[0] = Message{}
+	r.held = r.held[1:]
 }
 
 // closeConsumer ends reading from a consumer.

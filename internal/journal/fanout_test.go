@@ -418,18 +418,12 @@ func TestFanoutTakesWhatTheWriterStored(t *testing.T) {
 	}
 }
 
-// Messages this process's writer did not store (another writer's) and
-// batches the feed's watch missed (the feed held up by a slow subscriber)
-// are read from the server: the subscriber gets every message once, in
-// order, and the feed goes back to the writer's batches afterwards.
-func TestFanoutReadsWhatTheWriterDidNotHandOver(t *testing.T) {
-	j := journaltest.Open(t)
-	fo := journal.NewFanout(j, journal.FanoutConfig{RingBytes: 8 << 10, SlowAfter: time.Minute,
-		Tail: journal.TailConfig{Quiet: 5 * time.Millisecond}})
-	runFanout(t, fo)
-	ctx, cancel := context.WithCancel(t.Context())
-	// The subscriber reads while reading is set.
-	var reading atomic.Bool
+// pausable attaches a subscriber to partition 0 at its head that reads
+// while reading is set; readAll waits until it read the partition's last
+// message.
+func pausable(t *testing.T, ctx context.Context, j *journal.Journal, fo *journal.Fanout) (f *follower, reading *atomic.Bool, readAll func(what string)) {
+	t.Helper()
+	reading = new(atomic.Bool)
 	reading.Store(true)
 	gate := make(chan struct{})
 	go func() {
@@ -444,8 +438,8 @@ func TestFanoutReadsWhatTheWriterDidNotHandOver(t *testing.T) {
 			}
 		}
 	}()
-	f := attachOne(t, ctx, fo, 0, lastOf(t, j, 0), gate)
-	readAll := func(what string) {
+	f = attachOne(t, ctx, fo, 0, lastOf(t, j, 0), gate)
+	readAll = func(what string) {
 		t.Helper()
 		last := lastOf(t, j, 0)
 		wait.Eventually(t, what, func() bool { return f.last.Load() == last }, wait.Within(30*time.Second),
@@ -458,6 +452,45 @@ func TestFanoutReadsWhatTheWriterDidNotHandOver(t *testing.T) {
 				return fmt.Sprintf("at %d of %d", f.last.Load(), last)
 			}))
 	}
+	return f, reading, readAll
+}
+
+// A subscriber that pauses while the writer stores less than the feed's
+// watch holds (by bytes: here 80 batches, more than the 32 the watch held
+// by number before) costs no read from the server: the feed takes the
+// batches from its watch once the subscriber reads again.
+func TestFanoutWatchHoldsAPause(t *testing.T) {
+	j := journaltest.Open(t)
+	fo := journal.NewFanout(j, journal.FanoutConfig{RingBytes: 8 << 10, SlowAfter: time.Minute,
+		Tail: journal.TailConfig{Quiet: 5 * time.Millisecond}})
+	runFanout(t, fo)
+	ctx, cancel := context.WithCancel(t.Context())
+	f, reading, readAll := pausable(t, ctx, j, fo)
+	appendMsgs(t, j, "acme", "before", 3, 5, 100)
+	readAll("the first messages")
+	reading.Store(false)
+	time.Sleep(20 * time.Millisecond) // let the subscriber finish its round
+	appendMsgs(t, j, "acme", "pause", 80, 1, 300)
+	reading.Store(true)
+	readAll("every message read after the pause")
+	if n := fo.FromServer(); n != 0 {
+		t.Errorf("FromServer: got %d, want 0 (the watch held the batches stored during the pause)", n)
+	}
+	cancel()
+	f.stop(t)
+}
+
+// Messages this process's writer did not store (another writer's) and
+// batches the feed's watch missed (the feed held up by a slow subscriber)
+// are read from the server: the subscriber gets every message once, in
+// order, and the feed goes back to the writer's batches afterwards.
+func TestFanoutReadsWhatTheWriterDidNotHandOver(t *testing.T) {
+	j := journaltest.Open(t)
+	fo := journal.NewFanout(j, journal.FanoutConfig{RingBytes: 8 << 10, WatchBytes: 8 << 10, SlowAfter: time.Minute,
+		Tail: journal.TailConfig{Quiet: 5 * time.Millisecond}})
+	runFanout(t, fo)
+	ctx, cancel := context.WithCancel(t.Context())
+	f, reading, readAll := pausable(t, ctx, j, fo)
 
 	// Another writer's messages between this writer's batches.
 	for r := range 5 {
@@ -470,7 +503,7 @@ func TestFanoutReadsWhatTheWriterDidNotHandOver(t *testing.T) {
 	}
 
 	// The subscriber stops reading: the feed fills its ring and waits, the
-	// writer's batches overflow its watch (more than it holds).
+	// writer's batches overflow its watch (more than its 8 KB).
 	reading.Store(false)
 	time.Sleep(20 * time.Millisecond) // let the subscriber finish its round
 	before := fo.FromServer()

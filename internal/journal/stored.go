@@ -15,38 +15,68 @@ import (
 // full misses messages, which it notices as a gap in the sequences and
 // reads from the server.
 
-// storedWatchLen is how many batches a watcher holds before it misses
-// some (32 batches of 100 events of 1.4 KB: about 4.5 MB at most).
-const storedWatchLen = 32
+// storedWatchLen bounds the batches a watch holds, whatever their size
+// (the watch's bytes bound it first for batches of more than 32 KB).
+const storedWatchLen = 1024
+
+// storedWatch is one watcher of what a partition's writer stored: the
+// batches, in stream order, up to a number of bytes.
+type storedWatch struct {
+	ch chan Message
+	// max bounds bytes, the Data of the batches sent and not yet taken.
+	max   int64
+	bytes atomic.Int64
+}
+
+// take notes that the watcher received m from ch.
+func (w *storedWatch) take(m Message) { w.bytes.Add(-int64(len(m.Data))) }
+
+// offer sends m when the watch has room for it, and reports whether it did.
+func (w *storedWatch) offer(m Message) bool {
+	n := int64(len(m.Data))
+	if w.bytes.Add(n) > w.max {
+		w.bytes.Add(-n)
+		return false
+	}
+	select {
+	case w.ch <- m:
+		return true
+	default:
+		w.bytes.Add(-n)
+		return false
+	}
+}
 
 // storedWatchers are a partition's watchers of what its writer stored.
 type storedWatchers struct {
 	mu   sync.Mutex
-	chs  []chan Message
-	some atomic.Bool // len(chs) > 0, read by the writer without mu
+	ws   []*storedWatch
+	some atomic.Bool // len(ws) > 0, read by the writer without mu
 }
 
-// watchStored returns a channel that receives every batch message this
-// process's writer stores in p from now on (Subject, Data, Seq; no
-// header), in stream order, as long as it has room, and a function that
-// ends the watch. The messages' Data is the receiver's (never reused).
-func (p *Partition) watchStored() (<-chan Message, func()) {
-	ch := make(chan Message, storedWatchLen)
+// watchStored returns a watch whose channel receives every batch message
+// this process's writer stores in p from now on (Subject, Data, Seq; no
+// header), in stream order, as long as the watch holds less than maxBytes
+// of them, and a function that ends the watch. The receiver calls take
+// with each message it receives. The messages' Data is the receiver's
+// (never reused).
+func (p *Partition) watchStored(maxBytes int) (*storedWatch, func()) {
+	sw := &storedWatch{ch: make(chan Message, storedWatchLen), max: int64(maxBytes)}
 	w := &p.watchers
 	w.mu.Lock()
-	w.chs = append(w.chs, ch)
+	w.ws = append(w.ws, sw)
 	w.some.Store(true)
 	w.mu.Unlock()
-	return ch, func() {
+	return sw, func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		for i, c := range w.chs {
-			if c == ch {
-				w.chs = append(w.chs[:i:i], w.chs[i+1:]...)
+		for i, c := range w.ws {
+			if c == sw {
+				w.ws = append(w.ws[:i:i], w.ws[i+1:]...)
 				break
 			}
 		}
-		w.some.Store(len(w.chs) > 0)
+		w.some.Store(len(w.ws) > 0)
 	}
 }
 
@@ -59,10 +89,7 @@ func (p *Partition) stored(m Message) {
 	w := &p.watchers
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, ch := range w.chs {
-		select {
-		case ch <- m:
-		default: // a full watcher reads the gap from the server
-		}
+	for _, sw := range w.ws {
+		sw.offer(m) // a full watcher reads the gap from the server
 	}
 }
