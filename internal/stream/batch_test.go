@@ -102,12 +102,7 @@ func TestMessageStraddlesBatches(t *testing.T) {
 	if n := counterValue(e.metrics.Filtered.WithLabelValues("s1")); n != 2 {
 		t.Errorf("filtered metric: got %v, want 2", n)
 	}
-	wait.Eventually(t, "9 events counted delivered", func() bool {
-		return counterValue(e.metrics.Delivered.WithLabelValues("s1")) >= 9
-	})
-	if n := counterValue(e.metrics.Delivered.WithLabelValues("s1")); n != 9 {
-		t.Errorf("delivered metric: got %v, want 9", n)
-	}
+	e.wantDeliveredMetric(t, "s1", 9)
 }
 
 // TestOldConsumerWidened: a durable consumer created by the previous

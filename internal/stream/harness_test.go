@@ -359,3 +359,15 @@ func (e *env) positions() map[string]uint64 {
 	}
 	return out
 }
+
+// wantDeliveredMetric waits until stream id's delivered metric reaches n
+// (events count once the journal confirms their acks, which the runner
+// collects after the write) and checks it is exactly n.
+func (e *env) wantDeliveredMetric(t *testing.T, id string, n int) {
+	t.Helper()
+	c := e.metrics.Delivered.WithLabelValues(id)
+	wait.Eventually(t, fmt.Sprintf("%d events counted delivered", n), func() bool { return counterValue(c) >= float64(n) })
+	if got := counterValue(c); got != float64(n) {
+		t.Errorf("delivered metric: got %v, want %d", got, n)
+	}
+}

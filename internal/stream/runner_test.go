@@ -44,14 +44,7 @@ func TestDeliversInJournalOrderWithIDs(t *testing.T) {
 		}
 		last = r.Seq
 	}
-	// Events count delivered once the journal confirms their acks, which
-	// the runner collects after the write.
-	wait.Eventually(t, "25 events counted delivered", func() bool {
-		return counterValue(e.metrics.Delivered.WithLabelValues("s1")) >= 25
-	})
-	if n := counterValue(e.metrics.Delivered.WithLabelValues("s1")); n != 25 {
-		t.Errorf("delivered metric: got %v, want 25", n)
-	}
+	e.wantDeliveredMetric(t, "s1", 25)
 	wait.Eventually(t, "lag to reach 0", func() bool {
 		snap := sup.Snapshot(t.Context(), def("s1"))
 		return snap.LagEvents == 0
