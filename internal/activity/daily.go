@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/epoch"
 )
 
 // DailyDays is how many days (UTC) of event counts a profile keeps.
@@ -33,20 +35,10 @@ type Daily struct {
 	Dropped int64
 }
 
-// dayOf is t's day (UTC) as days since the Unix epoch.
-func dayOf(t time.Time) int64 {
-	s := t.Unix()
-	d := s / 86400
-	if s%86400 < 0 {
-		d--
-	}
-	return d
-}
-
 // add counts one event at t. Its cost is a division and a compare but
 // on the first event of a day (a shift of at most DailyDays counts).
 func (d *Daily) add(t time.Time) {
-	day := dayOf(t)
+	day := epoch.Day(t)
 	n := int64(len(d.counts))
 	switch {
 	case n > 0 && day == d.end:
@@ -105,7 +97,7 @@ func (d *Daily) On(day time.Time) int64 {
 	if d == nil || len(d.counts) == 0 {
 		return 0
 	}
-	i := int64(len(d.counts)) - 1 - (d.end - dayOf(day))
+	i := int64(len(d.counts)) - 1 - (d.end - epoch.Day(day))
 	if i < 0 || i >= int64(len(d.counts)) {
 		return 0
 	}
@@ -165,7 +157,7 @@ func (d *Daily) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("dailyCounts: from: %w", err)
 	}
-	d.end = dayOf(from) + int64(len(v.Counts)) - 1
+	d.end = epoch.Day(from) + int64(len(v.Counts)) - 1
 	if over := len(v.Counts) - DailyDays; over > 0 {
 		v.Counts = v.Counts[over:]
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/epoch"
 	"github.com/auditstream/auditstream/internal/event"
 )
 
@@ -179,17 +180,7 @@ func (l Layout) Split(recs []event.Record) []Group {
 // samePartition reports whether a and b have the same org and UTC hour,
 // and so the same partition under every template.
 func samePartition(a, b *event.Record) bool {
-	return a.Org == b.Org && hourOf(a.Published) == hourOf(b.Published)
-}
-
-// hourOf numbers t's UTC hour (hours since 1970, rounded down).
-func hourOf(t time.Time) int64 {
-	s := t.Unix()
-	h := s / 3600
-	if s%3600 < 0 {
-		h--
-	}
-	return h
+	return a.Org == b.Org && epoch.Hour(a.Published) == epoch.Hour(b.Published)
 }
 
 // ObjectName names an object holding recs (journal order, at least one):

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/epoch"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -53,16 +54,6 @@ func dirKey(org string) string { return "h." + org }
 
 func segKey(org string, hour int64, n int) string {
 	return "i." + org + "." + strconv.FormatInt(hour, 10) + "." + strconv.Itoa(n)
-}
-
-// hourOf is t's hour since the Unix epoch (UTC).
-func hourOf(t time.Time) int64 {
-	s := t.Unix()
-	h := s / 3600
-	if s%3600 < 0 {
-		h--
-	}
-	return h
 }
 
 // readDir returns org's directory and its revision (0: none yet).
@@ -122,7 +113,7 @@ func (s *Store) readSeg(ctx context.Context, key string) ([]indexEntry, uint64, 
 // drop it).
 func (s *Store) index(ctx context.Context, d Detection, all bool) error {
 	en := indexEntry{T: d.Published.UnixNano(), ID: d.ID, Rule: d.Rule}
-	hour := hourOf(d.Published)
+	hour := epoch.Hour(d.Published)
 	for range 20 {
 		dir, drev, err := s.readDir(ctx, d.Org)
 		if err != nil {
@@ -208,7 +199,7 @@ func (s *Store) build(ctx context.Context, org string) error {
 				continue
 			}
 			d.Org = org
-			h := hourOf(d.Published)
+			h := epoch.Hour(d.Published)
 			ids, ok := known[h]
 			if !ok {
 				ids = map[string]bool{}
@@ -327,10 +318,10 @@ func (s *Store) ListPage(ctx context.Context, org string, f Filter, after Cursor
 		since = f.Since.UnixNano()
 	}
 	for _, h := range hours {
-		if after.ID != "" && h > hourOf(time.Unix(0, after.T)) {
+		if after.ID != "" && h > epoch.Hour(time.Unix(0, after.T)) {
 			continue
 		}
-		if !f.Since.IsZero() && h < hourOf(f.Since) {
+		if !f.Since.IsZero() && h < epoch.Hour(f.Since) {
 			break
 		}
 		var es []indexEntry

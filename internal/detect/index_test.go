@@ -19,6 +19,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/detect/correlate"
+	"github.com/auditstream/auditstream/internal/epoch"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
 )
 
@@ -324,7 +325,7 @@ func TestIndexConcurrentWriters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := dir.Hours[hourOf(base)]; n != 2 {
+	if n := dir.Hours[epoch.Hour(base)]; n != 2 {
 		t.Errorf("segments of the hour: got %d, want 2 (1,200 entries, 1,000 a segment)", n)
 	}
 }
