@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/syncbuf"
 )
 
 const adminToken = "cluster-admin-token-0123456789abcdef0123456789abcdef"
@@ -129,45 +131,21 @@ func freePort(t *testing.T, host string) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// procLogMax bounds a child process's kept log (its tail is shown when
+// it fails).
+const procLogMax = 4 << 20
+
 // proc is a child process that can be killed, paused and started again.
 type proc struct {
 	t    *testing.T
 	name string
 	argv []string
 	env  []string
-	logs *syncBuffer
+	logs *syncbuf.Buffer
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.b.Len() > 4<<20 {
-		s.b.Reset()
-	}
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) tail(n int) string {
-	x := s.String()
-	if len(x) > n {
-		x = x[len(x)-n:]
-	}
-	return x
 }
 
 // start runs the process; stdout lines go to onLine as well as the logs.
@@ -268,14 +246,14 @@ cluster {
 		if err := os.WriteFile(cf, []byte(conf), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		s := &natsServer{proc: &proc{t: t, name: name, argv: []string{bin, "-c", cf}, logs: &syncBuffer{}},
+		s := &natsServer{proc: &proc{t: t, name: name, argv: []string{bin, "-c", cf}, logs: &syncbuf.Buffer{Max: procLogMax}},
 			name: name, clientURL: fmt.Sprintf("nats://%s:%d", clientHost, cport),
 			monitorURL: fmt.Sprintf("http://127.0.0.1:%d", mport)}
 		s.start(nil)
 		t.Cleanup(func() {
 			s.stop(syscall.SIGKILL)
 			if t.Failed() {
-				t.Logf("%s logs:\n%s", s.name, s.logs.tail(3000))
+				t.Logf("%s logs:\n%s", s.name, s.logs.Tail(3000))
 			}
 		})
 		srvs = append(srvs, s)
@@ -300,7 +278,7 @@ func (s *natsServer) waitHealthy(t *testing.T) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s not healthy after 60s (%v):\n%s", s.name, err, s.logs.tail(3000))
+			t.Fatalf("%s not healthy after 60s (%v):\n%s", s.name, err, s.logs.Tail(3000))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -349,14 +327,14 @@ integrity:
 		argv = append([]string{"ip", "netns", "exec", ns.name}, argv...)
 	}
 	n := &node{proc: &proc{t: t, name: id, argv: argv, env: []string{"AUDITSTREAM_ADMIN_TOKEN=" + adminToken, "GOMEMLIMIT=300MiB"},
-		logs: &syncBuffer{}}, id: id, addr: listen}
+		logs: &syncbuf.Buffer{Max: procLogMax}}, id: id, addr: listen}
 	t.Cleanup(func() {
 		n.stop(syscall.SIGKILL)
 		if dir := os.Getenv("CLUSTER_LOGS"); dir != "" {
 			_ = os.WriteFile(filepath.Join(dir, n.id+".log"), []byte(n.logs.String()), 0o644)
 		}
 		if t.Failed() {
-			t.Logf("%s logs:\n%s", n.id, n.logs.tail(4000))
+			t.Logf("%s logs:\n%s", n.id, n.logs.Tail(4000))
 		}
 	})
 	n.run(t)
@@ -379,9 +357,9 @@ func (n *node) run(t *testing.T) {
 	select {
 	case <-ready:
 	case <-done:
-		t.Fatalf("%s exited at start:\n%s", n.id, n.logs.tail(4000))
+		t.Fatalf("%s exited at start:\n%s", n.id, n.logs.Tail(4000))
 	case <-time.After(60 * time.Second):
-		t.Fatalf("%s did not start in 60s:\n%s", n.id, n.logs.tail(4000))
+		t.Fatalf("%s did not start in 60s:\n%s", n.id, n.logs.Tail(4000))
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -390,7 +368,7 @@ func (n *node) run(t *testing.T) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready after 60s:\n%s", n.id, n.logs.tail(4000))
+			t.Fatalf("%s not ready after 60s:\n%s", n.id, n.logs.Tail(4000))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
