@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/event/eventtest"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/query"
@@ -36,11 +36,7 @@ func TestActivityUser(t *testing.T) {
 	j := journaltest.Open(t)
 	var evs []event.Record
 	for _, raw := range activityEvents {
-		r, err := event.Parse([]byte(raw), "acme", time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		evs = append(evs, r)
+		evs = append(evs, eventtest.Parse(t, raw))
 	}
 	if _, err := j.Append(t.Context(), evs); err != nil {
 		t.Fatal(err)

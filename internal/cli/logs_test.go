@@ -14,6 +14,7 @@ import (
 	"github.com/auditstream/auditstream/internal/api"
 	"github.com/auditstream/auditstream/internal/auth"
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/event/eventtest"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/query"
@@ -60,11 +61,7 @@ func appendLogs(t *testing.T, j *journal.Journal, prefix string, t0 time.Time, n
 		}
 		raw := fmt.Sprintf(`{"uuid":"%s%03d","published":%q,"eventType":%q,"displayMessage":"User login\nto Okta","actor":{"alternateId":"u%d@example.com"},"outcome":{"result":"SUCCESS"}}`,
 			prefix, i, t0.Add(time.Duration(i)*time.Minute).Format(event.TimeFormat), typ, i%3)
-		ev, err := event.Parse([]byte(raw), "acme", time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		evs = append(evs, ev)
+		evs = append(evs, eventtest.Parse(t, raw))
 	}
 	if _, err := j.Append(t.Context(), evs); err != nil {
 		t.Fatal(err)

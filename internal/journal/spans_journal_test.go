@@ -3,9 +3,9 @@ package journal_test
 import (
 	"os"
 	"testing"
-	"time"
 
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/event/eventtest"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
 )
@@ -25,9 +25,9 @@ func TestJournalKeepsSpans(t *testing.T) {
 	}
 	journaltest.AppendLegacy(t, j, []event.Record{parse(t, "acme", "legacy-1", "user.session.start", 10)})
 	evs := []event.Record{
-		mustParse(t, `{"uuid":"n-1","eventType":"x","actor":{"id":"00u1","alternateId":"a@x"},"target":[{"id":"t1"}]}`),
-		mustParse(t, "{ \"uuid\":\"n-2\", \"eventType\":\"x\",\n \"target\" : [ ] , \"actor\" : null }"),
-		mustParse(t, `{"uuid":"n-3","eventType":"x"}`),
+		eventtest.Parse(t, `{"uuid":"n-1","eventType":"x","actor":{"id":"00u1","alternateId":"a@x"},"target":[{"id":"t1"}]}`),
+		eventtest.Parse(t, "{ \"uuid\":\"n-2\", \"eventType\":\"x\",\n \"target\" : [ ] , \"actor\" : null }"),
+		eventtest.Parse(t, `{"uuid":"n-3","eventType":"x"}`),
 	}
 	if res, err := j.Append(t.Context(), evs); err != nil || res.Stored != len(evs) {
 		t.Fatalf("append: got %+v, %v", res, err)
@@ -49,13 +49,4 @@ func TestJournalKeepsSpans(t *testing.T) {
 	if a, tg, ok := got[4].Spans.Of(got[4].Data); !ok || string(a) != `{"id":"00u1","alternateId":"a@x"}` || string(tg) != `[{"id":"t1"}]` {
 		t.Errorf("n-1: got actor %s, target %s, %v", a, tg, ok)
 	}
-}
-
-func mustParse(t *testing.T, raw string) event.Record {
-	t.Helper()
-	ev, err := event.Parse([]byte(raw), "acme", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ev
 }

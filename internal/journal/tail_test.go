@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/event/eventtest"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/wait"
@@ -65,18 +66,9 @@ func TestTailLagsBehindHead(t *testing.T) {
 	wake <- struct{}{}
 	wait.Eventually(t, "tail woken up to the head", func() bool { return read.Load() == last }, wait.Within(5*time.Second), seen)
 
-	if _, err := j.Append(t.Context(), []event.Record{mustParseTail(t, `{"uuid":"later","eventType":"x"}`)}); err != nil {
+	if _, err := j.Append(t.Context(), []event.Record{eventtest.Parse(t, `{"uuid":"later","eventType":"x"}`)}); err != nil {
 		t.Fatal(err)
 	}
 	wait.Eventually(t, "tail reads a new message at the head", func() bool { return read.Load() == last+1 },
 		wait.Within(5*time.Second), seen)
-}
-
-func mustParseTail(t *testing.T, raw string) event.Record {
-	t.Helper()
-	ev, err := event.Parse([]byte(raw), "acme", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ev
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/event/eventtest"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/wait"
 )
@@ -41,7 +42,7 @@ func TestFollowerLagsBehindHead(t *testing.T) {
 		t.Fatalf("waitFor(%d): got %v (high water %d), want the follower woken up to the head", last, err, ix.HighWater())
 	}
 
-	if _, err := j.Append(t.Context(), []event.Record{mustParse(t, `{"uuid":"later","eventType":"x"}`)}); err != nil {
+	if _, err := j.Append(t.Context(), []event.Record{eventtest.Parse(t, `{"uuid":"later","eventType":"x"}`)}); err != nil {
 		t.Fatal(err)
 	}
 	wait.Eventually(t, "follower reads a new message at the head", func() bool { return ix.HighWater() == last+1 },

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/event/eventtest"
 	"github.com/auditstream/auditstream/internal/health"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/wait"
@@ -48,19 +49,10 @@ func TestIndexReadiness(t *testing.T) {
 	if hw := e.Index().HighWater(); hw < last {
 		t.Errorf("ready with the index at message %d, want at least %d (the journal's last at start)", hw, last)
 	}
-	if _, err := j.Append(t.Context(), []event.Record{mustParse(t, `{"uuid":"later","eventType":"x"}`)}); err != nil {
+	if _, err := j.Append(t.Context(), []event.Record{eventtest.Parse(t, `{"uuid":"later","eventType":"x"}`)}); err != nil {
 		t.Fatal(err)
 	}
 	if !board.Ready() {
 		t.Errorf("after a new event: got %+v, want ready", board.Conditions())
 	}
-}
-
-func mustParse(t *testing.T, raw string) event.Record {
-	t.Helper()
-	ev, err := event.Parse([]byte(raw), "acme", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ev
 }

@@ -48,3 +48,14 @@ func OktaSamples(tb testing.TB, org string) []event.Record {
 	}
 	return out
 }
+
+// Parse parses raw as ingest does for org "acme", received now, and fails
+// the test when it does not parse.
+func Parse(tb testing.TB, raw string) event.Record {
+	tb.Helper()
+	ev, err := event.Parse([]byte(raw), "acme", time.Now())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ev
+}
