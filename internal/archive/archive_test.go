@@ -1,41 +1,24 @@
 package archive
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
-	"os"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/event/eventtest"
 )
 
-// oktaRecords are the Okta LogEvents of the shared test data that parse
-// (three carry "redacted" as published), as the journal would hand them
-// out.
+// oktaRecords are the repository's sample Okta LogEvents as the journal
+// would hand them out (with positions).
 func oktaRecords(t *testing.T) []event.Record {
 	t.Helper()
-	f, err := os.Open("../../testdata/okta/logevents.ndjson")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var recs []event.Record
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-	for sc.Scan() {
-		ev, err := event.Parse(bytes.Clone(sc.Bytes()), "acme", now)
-		if err != nil {
-			continue
-		}
-		recs = append(recs, event.Record{UUID: ev.UUID, Seq: uint64(len(recs) + 1), Org: ev.Org, EventType: ev.EventType, Published: ev.Published, Data: ev.Data})
-	}
-	if len(recs) < 50 {
-		t.Fatalf("okta records: got %d, want at least 50", len(recs))
+	recs := eventtest.OktaSamples(t, "acme")
+	for i := range recs {
+		recs[i].Seq = uint64(i + 1)
 	}
 	return recs
 }

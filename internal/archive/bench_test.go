@@ -47,16 +47,22 @@ func oktaBatch(tb testing.TB, n int) []event.Record {
 	return recs
 }
 
+// rawSize is the size of recs as NDJSON.
+func rawSize(recs []event.Record) int {
+	n := 0
+	for _, r := range recs {
+		n += RawSize(r)
+	}
+	return n
+}
+
 // BenchmarkEncode is an s3 stream's object encoding: 10,000 Okta events
 // (the bench/load s3 stream's maxEvents) into one object. One op is one
 // event; "ratio" is the object's size over the events' NDJSON.
 func BenchmarkEncode(b *testing.B) {
 	const batch = 10000
 	recs := oktaBatch(b, batch)
-	raw := 0
-	for _, r := range recs {
-		raw += RawSize(r)
-	}
+	raw := rawSize(recs)
 	for _, tc := range []struct {
 		format      Format
 		compression Compression
@@ -89,10 +95,7 @@ func BenchmarkEncode(b *testing.B) {
 func BenchmarkGzipLevels(b *testing.B) {
 	const batch = 10000
 	recs := oktaBatch(b, batch)
-	raw := 0
-	for _, r := range recs {
-		raw += RawSize(r)
-	}
+	raw := rawSize(recs)
 	for level := 1; level <= 6; level++ {
 		b.Run(fmt.Sprint("level-", level), func(b *testing.B) {
 			var buf bytes.Buffer
