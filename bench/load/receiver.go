@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,10 +74,14 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		body = io.LimitReader(zr, maxHookBody)
 	}
-	buf := bodyBufs.Get().(*[]byte)
+	buf := bodyBufs.Get().(*bytes.Buffer)
 	defer bodyBufs.Put(buf)
-	raw, err := readBody(body, r.ContentLength, (*buf)[:0])
-	*buf = raw[:0]
+	buf.Reset()
+	if r.ContentLength > 0 && r.ContentLength <= maxHookBody {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead) // room for the read that finds the end
+	}
+	_, err = buf.ReadFrom(body)
+	raw := buf.Bytes()
 	if err != nil {
 		rc.badBodies.Add(1)
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -108,31 +111,11 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// bodyBufs are the receiver's request body buffers, reused: reading a
-// 1 MB delivery into a fresh, growing buffer cost the load tool, which
-// shares the machine with the server, as much as scanning it.
-var bodyBufs = sync.Pool{New: func() any { return new([]byte) }}
-
-// readBody reads body into buf, which it grows to length first when the
-// request said its length.
-func readBody(body io.Reader, length int64, buf []byte) ([]byte, error) {
-	if length > 0 && length <= maxHookBody {
-		buf = slices.Grow(buf, int(length))
-	}
-	for {
-		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, 4096)
-		}
-		n, err := body.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
-}
+// bodyBufs are the receiver's request body buffers, reused and grown to
+// the request's length first: reading a 1 MB delivery into a fresh,
+// growing buffer cost the load tool, which shares the machine with the
+// server, as much as scanning it.
+var bodyBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // decodeHook reads a JSON array of events, or events one after another
 // (NDJSON or a single object).
