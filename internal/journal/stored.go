@@ -31,19 +31,17 @@ type storedWatch struct {
 // take notes that the watcher received m from ch.
 func (w *storedWatch) take(m Message) { w.bytes.Add(-int64(len(m.Data))) }
 
-// offer sends m when the watch has room for it, and reports whether it did.
-func (w *storedWatch) offer(m Message) bool {
+// offer sends m when the watch has room for it; a full watch misses it.
+func (w *storedWatch) offer(m Message) {
 	n := int64(len(m.Data))
 	if w.bytes.Add(n) > w.max {
 		w.bytes.Add(-n)
-		return false
+		return
 	}
 	select {
 	case w.ch <- m:
-		return true
 	default:
 		w.bytes.Add(-n)
-		return false
 	}
 }
 
