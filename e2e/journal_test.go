@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/disktest"
+	"github.com/auditstream/auditstream/internal/event/eventtest"
 	"github.com/auditstream/auditstream/internal/wait"
 )
 
@@ -123,12 +124,11 @@ func TestDiskFullRecovers(t *testing.T) {
 	filler := filepath.Join(mnt, "filler")
 	disktest.Fill(t, filler, 3<<20)
 
-	pad := strings.Repeat("p", 1000)
 	batch := func(prefix string, n int) ([][]byte, []string) {
 		lines, ids := make([][]byte, n), make([]string, n)
 		for i := range n {
 			ids[i] = fmt.Sprintf("%s-%d", prefix, i)
-			lines[i] = fmt.Appendf(nil, `{"eventType":"disk.fill","uuid":%q,"pad":%q}`, ids[i], pad)
+			lines[i] = fmt.Appendf(nil, `{"eventType":"disk.fill","uuid":%q,"pad":%q}`, ids[i], eventtest.Noise(ids[i], 1000))
 		}
 		return lines, ids
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/event/eventtest"
 	"github.com/auditstream/auditstream/internal/wait"
 )
 
@@ -29,7 +30,6 @@ func TestJournalFullProtectsUndeliveredEvents(t *testing.T) {
 	id := s.createHTTPStream("down", rcv.url(), nil, nil)
 	rcv.setDown(true)
 
-	pad := strings.Repeat("p", 400)
 	var accepted []string
 	var code int
 	var body []byte
@@ -39,7 +39,7 @@ func TestJournalFullProtectsUndeliveredEvents(t *testing.T) {
 		for i := range 2000 {
 			u := fmt.Sprintf("ret-%d-%d", b, i)
 			ids = append(ids, u)
-			lines = append(lines, fmt.Appendf(nil, `{"eventType":"ret.test","uuid":%q,"pad":%q}`, u, pad))
+			lines = append(lines, fmt.Appendf(nil, `{"eventType":"ret.test","uuid":%q,"pad":%q}`, u, eventtest.Noise(u, 400)))
 		}
 		if code, body = s.ingest(lines); code != 202 {
 			break

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/auditstream/auditstream/internal/auth"
+	"github.com/auditstream/auditstream/internal/event/eventtest"
 	"github.com/auditstream/auditstream/internal/httpapi"
 	"github.com/auditstream/auditstream/internal/sink"
 	"github.com/auditstream/auditstream/internal/stream"
@@ -54,7 +55,7 @@ func TestIngestFullJournalProtectsUndelivered(t *testing.T) {
 		for i := range 200 {
 			id := fmt.Sprintf("ret-%d-%d", b, i)
 			ids = append(ids, id)
-			lines = append(lines, fmt.Sprintf(`{"eventType":"ret.test","uuid":%q,"pad":%q}`, id, strings.Repeat("p", 400)))
+			lines = append(lines, fmt.Sprintf(`{"eventType":"ret.test","uuid":%q,"pad":%q}`, id, eventtest.Noise(id, 400)))
 		}
 		r := s.call("POST", "/api/v1/events", s.admin, strings.Join(lines, "\n"), "Content-Type", "application/x-ndjson")
 		if r.status != 202 {
@@ -148,12 +149,12 @@ func TestIngestFullJournalDeactivateUnblocks(t *testing.T) {
 	wantStatus(t, r, 200)
 	var created struct{ ID string }
 	r.json(t, &created)
-	pad := strings.Repeat("p", 400)
 	n := 0
 	for ; n < 100; n++ {
 		var lines []string
 		for i := range 200 {
-			lines = append(lines, fmt.Sprintf(`{"eventType":"ret.test","uuid":"d-%d-%d","pad":%q}`, n, i, pad))
+			id := fmt.Sprintf("d-%d-%d", n, i)
+			lines = append(lines, fmt.Sprintf(`{"eventType":"ret.test","uuid":%q,"pad":%q}`, id, eventtest.Noise(id, 400)))
 		}
 		if r = s.call("POST", "/api/v1/events", s.admin, strings.Join(lines, "\n"), "Content-Type", "application/x-ndjson"); r.status != 202 {
 			break

@@ -30,6 +30,7 @@ func journalOptions(cfg config.Config) journal.Options {
 		SyncInterval:          time.Duration(cfg.Journal.SyncInterval),
 		Replicas:              cfg.Journal.Replicas,
 		Partitions:            cfg.Journal.Partitions,
+		Compression:           journal.Compression(cfg.Journal.Compression),
 
 		DeadLetterMaxBytes: cfg.Journal.DeadLetters.MaxBytes,
 	}

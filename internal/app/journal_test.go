@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/disktest"
+	"github.com/auditstream/auditstream/internal/event/eventtest"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/wait"
@@ -125,7 +126,6 @@ func TestDiskFullIngest(t *testing.T) {
 	filler := filepath.Join(mnt, "filler")
 	disktest.Fill(t, filler, 3<<20)
 
-	pad := strings.Repeat("x", 1000)
 	acked := map[string]bool{}
 	batch := func(name string, n int) (string, []string) {
 		var b strings.Builder
@@ -133,7 +133,7 @@ func TestDiskFullIngest(t *testing.T) {
 		for i := range n {
 			u := fmt.Sprintf("%s-%d", name, i)
 			uuids = append(uuids, u)
-			fmt.Fprintf(&b, "{\"eventType\":\"disk.fill\",\"uuid\":%q,\"pad\":%q}\n", u, pad)
+			fmt.Fprintf(&b, "{\"eventType\":\"disk.fill\",\"uuid\":%q,\"pad\":%q}\n", u, eventtest.Noise(u, 1000))
 		}
 		return b.String(), uuids
 	}

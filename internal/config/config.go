@@ -377,6 +377,11 @@ type Journal struct {
 	// (a hash of its name). MaxBytes is split evenly between them. Fixed
 	// when the journal is created: another count is refused at start.
 	Partitions int `yaml:"partitions"`
+	// Compression is how the journal stores its record batches' JSON: s2
+	// (the default) compresses each batch, none stores it as it is (for
+	// a data directory an older release must read; see docs/journal.md).
+	// It applies to what is written from then on; both are always read.
+	Compression string `yaml:"compression"`
 }
 
 // DeadLetters bounds the store of events destinations refused for good.

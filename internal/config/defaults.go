@@ -80,6 +80,7 @@ func (c Config) WithDefaults() Config {
 
 	num64(&c.Journal.MaxBytes, journal.DefaultMaxBytes)
 	str(&c.Journal.WhenFull, DefaultWhenFull)
+	str(&c.Journal.Compression, string(journal.CompressS2))
 	num64(&c.Journal.DeadLetters.MaxBytes, journal.DefaultDeadLetterMaxBytes)
 	dur(&c.Journal.DuplicateWindow, journal.DefaultDuplicateWindow)
 	num(&c.Journal.DuplicateWindowMaxIDs, journal.DefaultDuplicateWindowMaxIDs)

@@ -33,6 +33,7 @@ func TestWithDefaults(t *testing.T) {
 		{"journal.syncInterval", got.Journal.SyncInterval.D(), 2 * time.Minute},
 		{"journal.replicas", got.Journal.Replicas, 1},
 		{"journal.partitions", got.Journal.Partitions, 1},
+		{"journal.compression", got.Journal.Compression, "s2"},
 		{"ingest limits", httpapi.Limits{MaxBody: got.Ingest.MaxBodyBytes, MaxEvent: got.Ingest.MaxEventBytes, MaxEvents: got.Ingest.MaxEvents}, httpapi.DefaultLimits},
 		{"ingest.defaultOrg", got.Ingest.DefaultOrg, config.DefaultOrg},
 		{"envelope", got.Envelope, config.Envelope{Account: config.DefaultAccount, Region: config.DefaultRegion}},

@@ -97,6 +97,11 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("journal.whenFull: %q is not protect or dropOldest", c.Journal.WhenFull))
 	}
+	switch journal.Compression(c.Journal.Compression) {
+	case "", journal.CompressS2, journal.CompressNone:
+	default:
+		errs = append(errs, fmt.Errorf("journal.compression: %q is not %s or %s", c.Journal.Compression, journal.CompressS2, journal.CompressNone))
+	}
 	if c.Journal.DuplicateWindowMaxIDs < 0 {
 		errs = append(errs, fmt.Errorf("journal.duplicateWindowMaxIds: %d must be positive (0: the default of %d)",
 			c.Journal.DuplicateWindowMaxIDs, journal.DefaultDuplicateWindowMaxIDs))

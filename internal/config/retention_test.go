@@ -9,8 +9,9 @@ import (
 	"github.com/auditstream/auditstream/internal/config"
 )
 
-// TestRetentionSettings checks journal.whenFull and the dead-letter cap:
-// they load strictly, and bad values are reported with the others.
+// TestRetentionSettings checks journal.whenFull, journal.compression and
+// the dead-letter cap: they load strictly, and bad values are reported
+// with the others.
 func TestRetentionSettings(t *testing.T) {
 	tests := []struct {
 		name string
@@ -21,6 +22,9 @@ func TestRetentionSettings(t *testing.T) {
 		{"protect", "journal: {whenFull: protect, maxBytes: 1048576, deadLetters: {maxBytes: 65536}}\n", nil},
 		{"dropOldest", "journal: {whenFull: dropOldest, maxBytes: -1, deadLetters: {maxBytes: -1}}\n", nil},
 		{"unknown mode", "journal: {whenFull: block}\n", []string{`journal.whenFull: "block" is not protect or dropOldest`}},
+		{"compression none", "journal: {compression: none}\n", nil},
+		{"unknown compression", "journal: {compression: zstd, whenFull: block}\n", []string{`journal.compression: "zstd" is not s2 or none`,
+			`journal.whenFull: "block"`}},
 		{"negative caps", "journal: {maxBytes: -5, deadLetters: {maxBytes: -2}}\n", []string{
 			"journal.maxBytes: -5 must be -1 (no cap), 0 (the default) or positive",
 			"journal.deadLetters.maxBytes: -2 must be -1 (no cap), 0 (the default) or positive"}},

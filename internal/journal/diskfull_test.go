@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,16 +13,17 @@ import (
 
 	"github.com/auditstream/auditstream/internal/disktest"
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/event/eventtest"
 	"github.com/auditstream/auditstream/internal/health"
 	"github.com/auditstream/auditstream/internal/wait"
 )
 
 func padEvents(t *testing.T, prefix string, n, size int) []event.Record {
 	t.Helper()
-	pad := strings.Repeat("x", size)
 	evs := make([]event.Record, n)
 	for i := range evs {
-		ev, err := event.Parse(fmt.Appendf(nil, `{"uuid":"%s-%d","eventType":"disk.fill","pad":%q}`, prefix, i, pad), "acme", time.Now())
+		uuid := fmt.Sprintf("%s-%d", prefix, i)
+		ev, err := event.Parse(fmt.Appendf(nil, `{"uuid":%q,"eventType":"disk.fill","pad":%q}`, uuid, eventtest.Noise(uuid, size)), "acme", time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}

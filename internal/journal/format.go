@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -48,6 +49,15 @@ import (
 // head before the batch's first event (chain.go); batches without it
 // (flags 0) are read as before and are outside the chain.
 //
+// Flag compressed (0x02, written since issue 12's fourth round unless
+// journal.compression is none) says the events' JSON is one S2 block
+// (github.com/klauspost/compress/s2, block format) instead of the events
+// back to back; everything before it is as above, so readers route and
+// filter without decompressing, and the chain is over the events' JSON,
+// whichever way it is stored. The data lengths in the index add up to
+// the block's decoded length. A writer sets it only when the block is
+// smaller than the JSON.
+//
 // Version 1 (written before): one message per event on
 // audit.<org>.<eventType tokens> with the Audit-* headers below and the
 // message id <org>/<uuid>. Decode reads both, so a data directory written
@@ -68,6 +78,26 @@ const (
 	batchVersionNoSpans                    = 1
 	// flagChained marks a batch that carries its org's chain head.
 	flagChained = 0x01
+	// flagCompressed marks a batch whose events' JSON is an S2 block.
+	flagCompressed = 0x02
+	// maxPayload is the largest journal message, the embedded server's
+	// max_payload; it also bounds a batch's JSON, stored or decoded.
+	maxPayload = 8 << 20
+	// minCompress is the least JSON a batch compresses: below it the
+	// block would save less than its framing.
+	minCompress = 64
+)
+
+// Compression is how the journal stores its record batches' JSON.
+type Compression string
+
+// The journal's compressions (Options.Compression).
+const (
+	// CompressS2 stores each batch's JSON as one S2 block (the default).
+	CompressS2 Compression = "s2"
+	// CompressNone stores the JSON as it is, readable by releases before
+	// compression.
+	CompressNone Compression = "none"
 )
 
 // Version 1 header names, read by Decode for messages written by older
@@ -318,6 +348,8 @@ type batchEncoder struct {
 	buf []byte
 	// spans collects the batch's spans while the index is written.
 	spans []byte
+	// dataStart is where the last batch's JSON starts in buf.
+	dataStart int
 }
 
 // encode returns the record batch of evs, all of one org, chained after
@@ -346,11 +378,34 @@ func (e *batchEncoder) encode(org string, evs []event.Record, prev *Head) []byte
 	}
 	b = append(b, sp...)
 	e.spans = sp
+	e.dataStart = len(b)
 	for i := range evs {
 		b = append(b, evs[i].Data...)
 	}
 	e.buf = b
 	return b
+}
+
+// compress returns the last batch encode returned with its JSON as one
+// S2 block (flag compressed), in dst's storage when it has room, or nil
+// when the block would not be smaller than the JSON.
+func (e *batchEncoder) compress(dst []byte) []byte {
+	head, data := e.buf[:e.dataStart], e.buf[e.dataStart:]
+	bound := s2.MaxEncodedLen(len(data))
+	if len(data) < minCompress || bound < 0 {
+		return nil
+	}
+	need := len(head) + bound
+	if cap(dst) < need {
+		dst = make([]byte, 0, need)
+	}
+	dst = append(dst[:0], head...)
+	dst[3] |= flagCompressed
+	z := s2.Encode(dst[len(head):need], data)
+	if len(z) >= len(data) {
+		return nil
+	}
+	return dst[:len(head)+len(z)]
 }
 
 // appendSpans appends an event's spans: a byte 0 when they are not
@@ -435,7 +490,7 @@ func decodeBatch(b []byte, seq uint64, out []event.Record) ([]event.Record, erro
 		return bad(fmt.Sprintf("version %d is newer than this release reads", b[2]))
 	}
 	spans := b[2] != batchVersionNoSpans
-	if b[3]&^flagChained != 0 {
+	if b[3]&^(flagChained|flagCompressed) != 0 {
 		return bad(fmt.Sprintf("flags %#x are unknown to this release", b[3]))
 	}
 	p := 4
@@ -457,9 +512,25 @@ func decodeBatch(b []byte, seq uint64, out []event.Record) ([]event.Record, erro
 	p += n
 	// One string holds the org and every entry's strings: the index is
 	// small next to the JSON, and this keeps decoding at one allocation.
-	indexEnd, dataStart, err := scanIndex(b, p, int(count), spans)
+	indexEnd, dataStart, total, err := scanIndex(b, p, int(count), spans)
 	if err != nil {
 		return bad(err.Error())
+	}
+	data := b[dataStart:]
+	if b[3]&flagCompressed != 0 {
+		// The records' Data point into a buffer of their own: the
+		// message's bytes hold the block.
+		n, err := s2.DecodedLen(data)
+		if err != nil || uint64(n) != total {
+			return bad(fmt.Sprintf("compressed JSON decodes to %d bytes (%v), the data lengths add up to %d", n, err, total))
+		}
+		d := make([]byte, n)
+		if _, err := s2.Decode(d, data); err != nil {
+			return bad(fmt.Sprintf("compressed JSON: %v", err))
+		}
+		data = d
+	} else if total != uint64(len(data)) {
+		return bad(fmt.Sprintf("data lengths add up to %d bytes, the message has %d", total, len(data)))
 	}
 	strs := string(b[:indexEnd])
 	at := func(s []byte, off int) string { // s points into b[:indexEnd]
@@ -467,7 +538,7 @@ func decodeBatch(b []byte, seq uint64, out []event.Record) ([]event.Record, erro
 	}
 	orgStr := at(org, orgEnd)
 	start := len(out)
-	sp, q := indexEnd, dataStart
+	sp, q := indexEnd, 0
 	for i := range int(count) {
 		var r event.Record
 		var u, t, s, a []byte
@@ -491,36 +562,33 @@ func decodeBatch(b []byte, seq uint64, out []event.Record) ([]event.Record, erro
 		r.Published = time.Unix(0, ns).UTC()
 		r.Org = orgStr
 		r.Seq = Position(seq, i)
-		r.Data = b[q : q+int(l) : q+int(l)]
+		r.Data = data[q : q+int(l) : q+int(l)]
 		q += int(l)
 		out = append(out, r)
-	}
-	if q != len(b) {
-		return out[:start], fmt.Errorf("%w: message %d: record batch: %d bytes after the last event", ErrCorrupt, seq, len(b)-q)
 	}
 	return out, nil
 }
 
 // scanIndex checks count index entries from p, and their spans after
-// them when the batch has spans, and that the data lengths fit the
-// message; it returns where the entries end and where the data starts.
-func scanIndex(b []byte, p, count int, spans bool) (indexEnd, dataStart int, err error) {
-	total := uint64(0)
+// them when the batch has spans; it returns where the entries end, where
+// the data starts and what the entries' data lengths add up to (which
+// the caller checks against the data).
+func scanIndex(b []byte, p, count int, spans bool) (indexEnd, dataStart int, total uint64, err error) {
 	for range count {
 		for f := 0; f < 4; f++ {
 			var ok bool
 			if _, p, ok = readStr(b, p); !ok {
-				return 0, 0, errors.New("index entry")
+				return 0, 0, 0, errors.New("index entry")
 			}
 		}
 		_, n := binary.Varint(b[p:])
 		if n <= 0 {
-			return 0, 0, errors.New("published")
+			return 0, 0, 0, errors.New("published")
 		}
 		p += n
 		l, n := binary.Uvarint(b[p:])
-		if n <= 0 || l > uint64(len(b)) {
-			return 0, 0, errors.New("data length")
+		if n <= 0 || l > maxPayload {
+			return 0, 0, 0, errors.New("data length")
 		}
 		p += n
 		total += l
@@ -529,13 +597,13 @@ func scanIndex(b []byte, p, count int, spans bool) (indexEnd, dataStart int, err
 	for i := 0; spans && i < count; i++ {
 		var ok bool
 		if p, ok = skipSpans(b, p); !ok {
-			return 0, 0, errors.New("actor and target spans")
+			return 0, 0, 0, errors.New("actor and target spans")
 		}
 	}
-	if total != uint64(len(b)-p) {
-		return 0, 0, fmt.Errorf("data lengths add up to %d bytes, the message has %d", total, len(b)-p)
+	if total > maxPayload {
+		return 0, 0, 0, fmt.Errorf("data lengths add up to %d bytes, more than a batch holds", total)
 	}
-	return indexEnd, p, nil
+	return indexEnd, p, total, nil
 }
 
 // readStr reads a uvarint-length-prefixed string at p.

@@ -7,8 +7,11 @@ import (
 	"os"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/event/eventtest"
+	"github.com/klauspost/compress/s2"
 )
 
 func sampleRecords() []event.Record {
@@ -113,6 +116,7 @@ func FuzzDecode(f *testing.F) {
 	spans[1].Spans = event.Spans{Actor: event.Span{Start: 9, End: 14}, Known: true}
 	spans[0].Spans = event.Spans{Known: true}
 	f.Add(bytes.Clone(enc.encode("acme", spans, nil)))
+	f.Add(compressedBatch(f, eventtest.OktaSamples(f, "acme")))
 	for _, name := range []string{"testdata/batch-v1.bin", "testdata/batch-v1-chained.bin"} {
 		if b, err := os.ReadFile(name); err == nil {
 			f.Add(b)
@@ -130,9 +134,13 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// canonical reports whether b uses minimal varints (the encoder's), so a
-// round trip must give the same bytes.
+// canonical reports whether b uses minimal varints (the encoder's) and is
+// not compressed (S2 blocks have many encodings), so a round trip must
+// give the same bytes.
 func canonical(b []byte) bool {
+	if b[3]&flagCompressed != 0 {
+		return false
+	}
 	out, err := Decode(Message{Data: b, Seq: 1}, nil)
 	if err != nil {
 		return false
@@ -201,5 +209,106 @@ func TestChainDefinition(t *testing.T) {
 	}
 	if got := hs.Append(Head{}, []byte(`{"uuid":"u-1"}`)); got != next {
 		t.Errorf("Append: got %v, want %v", got, next)
+	}
+}
+
+// compressedBatch is a batch of recs chained after Head{1, 2, 3},
+// compressed.
+func compressedBatch(tb testing.TB, recs []event.Record) []byte {
+	tb.Helper()
+	var enc batchEncoder
+	prev := Head{1, 2, 3}
+	enc.encode("acme", recs, &prev)
+	z := enc.compress(nil)
+	if z == nil {
+		tb.Fatal("the sample events did not compress")
+	}
+	return z
+}
+
+// TestCompressedBatch: a compressed batch is smaller, carries the flag and
+// the same chain head, and decodes to the same records as the batch
+// uncompressed, their data in a buffer of their own.
+func TestCompressedBatch(t *testing.T) {
+	in := distinct(eventtest.OktaSamples(t, "acme"))
+	var enc batchEncoder
+	prev := Head{1, 2, 3}
+	plain := bytes.Clone(enc.encode("acme", in, &prev))
+	z := compressedBatch(t, in)
+	if z[3] != flagChained|flagCompressed || plain[3] != flagChained {
+		t.Errorf("flags: compressed %#x, plain %#x; want %#x and %#x", z[3], plain[3], flagChained|flagCompressed, flagChained)
+	}
+	if len(z) >= len(plain)/2 {
+		t.Errorf("compressed %d bytes of %d, want less than half (the distinct samples shrink about 2.7-fold)", len(z), len(plain))
+	}
+	if h, ok := ChainedBatch(z); !ok || h != prev {
+		t.Errorf("ChainedBatch: got %v %v, want %v", h, ok, prev)
+	}
+	want, err := Decode(Message{Subject: Subject("acme"), Data: plain, Seq: 9}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(Message{Subject: Subject("acme"), Data: z, Seq: 9}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(in) || len(want) != len(in) {
+		t.Fatalf("got %d and %d records, want %d", len(got), len(want), len(in))
+	}
+	for i := range got {
+		g, w := got[i], want[i]
+		if g.UUID != w.UUID || g.EventType != w.EventType || !g.Published.Equal(w.Published) || g.Seq != w.Seq ||
+			g.Spans != w.Spans || !bytes.Equal(g.Data, in[i].Data) || !bytes.Equal(g.Data, w.Data) {
+			t.Errorf("record %d: got %s (%d bytes), want %s (%d bytes), the same as the batch uncompressed", i, g.UUID, len(g.Data), w.UUID, len(w.Data))
+		}
+	}
+	// Data does not point into the message: its bytes are the block.
+	first := &got[0].Data[0]
+	if uintptr(unsafe.Pointer(first)) >= uintptr(unsafe.Pointer(&z[0])) && uintptr(unsafe.Pointer(first)) < uintptr(unsafe.Pointer(&z[0]))+uintptr(len(z)) {
+		t.Error("a record's data points into the compressed message")
+	}
+}
+
+// TestCompressOnlyWhenSmaller: JSON that S2 cannot shrink, or too little
+// to be worth it, is published as it is.
+func TestCompressOnlyWhenSmaller(t *testing.T) {
+	small := []byte(`{"a":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}`)
+	if len(small) >= minCompress || len(s2.Encode(nil, small)) >= len(small) {
+		t.Fatalf("the small event (%d bytes) must be under %d bytes and shrink", len(small), minCompress)
+	}
+	for name, ev := range map[string]event.Record{
+		"random":    eventtest.Parse(t, `{"uuid":"n","eventType":"x","pad":"`+eventtest.Noise("n", 2000)+`"}`),
+		"too small": {UUID: "s", Org: "acme", Data: small},
+	} {
+		var enc batchEncoder
+		enc.encode("acme", []event.Record{ev}, nil)
+		if z := enc.compress(nil); z != nil {
+			t.Errorf("%s: compressed %d bytes to %d, want it left as it is", name, len(ev.Data), len(z))
+		}
+	}
+}
+
+// TestDecodeRefusesDamagedCompression: a block cut short, one whose
+// decoded length is not what the index says, and an unknown flag are
+// ErrCorrupt, with no records.
+func TestDecodeRefusesDamagedCompression(t *testing.T) {
+	samples := eventtest.OktaSamples(t, "acme")
+	good := compressedBatch(t, samples)
+	var enc batchEncoder
+	plain := enc.encode("acme", samples, nil)
+	head := bytes.Clone(plain[:enc.dataStart])
+	head[3] |= flagCompressed
+	cases := map[string][]byte{
+		"truncated block": good[:len(good)-10],
+		// The index's lengths add up to one byte less than the block.
+		"block of another length": append(head, s2.Encode(nil, append(bytes.Clone(plain[enc.dataStart:]), ' '))...),
+		"unknown flag":            append([]byte{'A', 'R', batchVersion, good[3] | 0x04}, good[4:]...),
+	}
+	for name, b := range cases {
+		t.Run(name, func(t *testing.T) {
+			if out, err := Decode(Message{Data: b, Seq: 1}, nil); !errors.Is(err, ErrCorrupt) || len(out) != 0 {
+				t.Errorf("got %d records, %v; want ErrCorrupt and none", len(out), err)
+			}
+		})
 	}
 }

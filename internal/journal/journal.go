@@ -117,6 +117,10 @@ type Options struct {
 	// (see partition.go). MaxBytes is split evenly between them. The count
 	// is fixed when the journal is created.
 	Partitions int
+	// Compression is how record batches store their events' JSON
+	// (CompressS2 when empty; CompressNone writes batches releases before
+	// compression read).
+	Compression Compression
 	// Listen, when set, makes the embedded server also listen for NATS
 	// clients on this host:port (for a second node or nats CLI). It
 	// requires ListenToken: the journal holds every event and the token
@@ -189,6 +193,10 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Journal, error)
 	}
 	if opts.AppendTimeout <= 0 {
 		opts.AppendTimeout = DefaultAppendTimeout
+	}
+	opts.Compression = cmp.Or(opts.Compression, CompressS2)
+	if opts.Compression != CompressS2 && opts.Compression != CompressNone {
+		return nil, fmt.Errorf("journal.compression: %q is not %s or %s", opts.Compression, CompressS2, CompressNone)
 	}
 	if opts.DiskSpace == nil {
 		opts.DiskSpace = statfsSpace
@@ -300,7 +308,7 @@ func (j *Journal) startEmbedded() error {
 		NoSigs:       true,
 		SyncAlways:   j.opts.SyncAlways,
 		SyncInterval: j.opts.SyncInterval,
-		MaxPayload:   8 << 20,
+		MaxPayload:   maxPayload,
 		// The one client is this process: every log stream's runner and
 		// the query index pull over it (up to 8 MiB each in flight), so
 		// the default 64 MiB would close it as a slow consumer with a

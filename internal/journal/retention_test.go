@@ -4,16 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/event/eventtest"
 )
 
 func padded(t *testing.T, org string, i int) event.Record {
 	t.Helper()
-	ev, err := event.Parse(fmt.Appendf(nil, `{"uuid":"u-%d","eventType":"t.x","pad":%q}`, i, strings.Repeat("p", 900)), org, time.Now())
+	ev, err := event.Parse(fmt.Appendf(nil, `{"uuid":"u-%d","eventType":"t.x","pad":%q}`, i, eventtest.Noise(fmt.Sprint(org, i), 900)), org, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -115,6 +115,8 @@ type writer struct {
 	byOrg   map[string][]int // org → indexes into pending
 	local   map[uint64]int   // digest → index into pending
 	bufs    [][]byte
+	// zbufs are buffers for compressed batches (see encode).
+	zbufs [][]byte
 	// bufCap sizes a new batch buffer (from the last batch's size).
 	bufCap int
 	recs   []event.Record
@@ -317,7 +319,8 @@ func (w *writer) publishGroup(ctx context.Context, group []*appendReq) error {
 	type batch struct {
 		idx  []int // into pending
 		subj string
-		buf  []byte
+		buf  []byte // the batch, uncompressed
+		zbuf []byte // the batch compressed, when it was published so
 		f    jetstream.PubAckFuture
 	}
 	var batches []batch
@@ -357,9 +360,12 @@ func (w *writer) publishGroup(ctx context.Context, group []*appendReq) error {
 					pubErr = err
 					break
 				}
-				buf := w.encode(org, w.recs, &prev)
+				buf, zbuf := w.encode(org, w.recs, &prev)
 				m := nats.NewMsg(w.p.subject(org))
 				m.Data = buf
+				if zbuf != nil {
+					m.Data = zbuf
+				}
 				w.n++
 				id := batchMsgID(w.nonce, w.n, n)
 				opts := []jetstream.PublishOpt{jetstream.WithMsgID(id), jetstream.WithExpectStream(w.p.name),
@@ -381,7 +387,7 @@ func (w *writer) publishGroup(ctx context.Context, group []*appendReq) error {
 				f, err := js.PublishMsgAsync(m, opts...)
 				if err != nil {
 					pubErr = fmt.Errorf("publish: %w", err)
-					w.bufs = append(w.bufs, buf)
+					w.reuse(buf, zbuf)
 					break
 				}
 				w.lastID = id
@@ -391,7 +397,7 @@ func (w *writer) publishGroup(ctx context.Context, group []*appendReq) error {
 				}
 				w.heads[org] = head
 				delete(w.headSeqs, org) // known again from the acknowledgement
-				batches = append(batches, batch{idx: idx[:n], subj: m.Subject, buf: buf, f: f})
+				batches = append(batches, batch{idx: idx[:n], subj: m.Subject, buf: buf, zbuf: zbuf, f: f})
 				idx = idx[n:]
 				if seqFence {
 					break // one batch of the org per round
@@ -439,17 +445,18 @@ func (w *writer) publishGroup(ctx context.Context, group []*appendReq) error {
 					w.window.add(p.key, ack.Sequence, now)
 				}
 			}
-			handed := false
+			raw := b.buf
 			if ack != nil && w.p.watched() {
 				// The followers' feed reads the batch from here instead of
-				// from the server (stored.go); the buffer is now theirs.
+				// from the server (stored.go), uncompressed; the buffer is
+				// now theirs.
 				w.p.stored(Message{Subject: b.subj, Data: b.buf, Seq: ack.Sequence})
-				handed = true
+				raw = nil
 			}
-			if !gaveUp && !handed {
+			if !gaveUp {
 				// A buffer whose future is still open may be resent by the
 				// client: reuse only answered ones.
-				w.bufs = append(w.bufs, b.buf)
+				w.reuse(raw, b.zbuf)
 			}
 		}
 		idle.Stop()
@@ -526,17 +533,40 @@ func cmpErr(a, b error) error {
 
 // encode returns the record batch of recs in a buffer of its own (the
 // client may resend a message until it is answered), reusing one whose
-// batch was answered.
-func (w *writer) encode(org string, recs []event.Record, prev *Head) []byte {
+// batch was answered, and, when the journal compresses and the block is
+// smaller, the batch compressed (zbuf, what is published; buf is what the
+// followers read, see stored.go).
+func (w *writer) encode(org string, recs []event.Record, prev *Head) (buf, zbuf []byte) {
 	var e batchEncoder
 	if n := len(w.bufs); n > 0 {
 		e.buf, w.bufs = w.bufs[n-1], w.bufs[:n-1]
 	} else {
 		e.buf = make([]byte, 0, w.bufCap) // the last batch's size: no regrowth
 	}
-	b := e.encode(org, recs, prev)
-	w.bufCap = len(b) + len(b)/8
-	return b
+	buf = e.encode(org, recs, prev)
+	w.bufCap = len(buf) + len(buf)/8
+	if w.j.opts.Compression == CompressNone {
+		return buf, nil
+	}
+	var dst []byte
+	if n := len(w.zbufs); n > 0 {
+		dst, w.zbufs = w.zbufs[n-1], w.zbufs[:n-1]
+	}
+	zbuf = e.compress(dst)
+	if zbuf == nil && dst != nil {
+		w.zbufs = append(w.zbufs, dst)
+	}
+	return buf, zbuf
+}
+
+// reuse takes back answered batch buffers (nil ones are skipped).
+func (w *writer) reuse(buf, zbuf []byte) {
+	if buf != nil {
+		w.bufs = append(w.bufs, buf)
+	}
+	if zbuf != nil {
+		w.zbufs = append(w.zbufs, zbuf)
+	}
 }
 
 // confirm reports whether message seq holds org's event uuid (a window

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/event/eventtest"
 	"github.com/auditstream/auditstream/internal/journal"
 	"github.com/auditstream/auditstream/internal/journal/journaltest"
 	"github.com/auditstream/auditstream/internal/kvstore"
@@ -283,11 +283,12 @@ func (e *env) put(d stream.Definition) {
 }
 
 // mkEvent builds an event with a fixed uuid and, when pad > 0, a padding
-// member so that its size can be controlled.
+// member so that its size can be controlled (pseudo-random, so that it is
+// also its size in the journal, which compresses repeated bytes).
 func mkEvent(t *testing.T, org, typ, id string, pad int) event.Record {
 	t.Helper()
 	raw := fmt.Sprintf(`{"uuid":%q,"eventType":%q,"published":"2026-01-02T03:04:05.000Z","pad":%q}`,
-		id, typ, strings.Repeat("p", pad))
+		id, typ, eventtest.Noise(id, pad))
 	ev, err := event.Parse([]byte(raw), org, time.Now())
 	if err != nil {
 		t.Fatalf("parse %s: %v", raw, err)

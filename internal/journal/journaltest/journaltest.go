@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/auditstream/auditstream/internal/event"
+	"github.com/auditstream/auditstream/internal/event/eventtest"
 	"github.com/auditstream/auditstream/internal/journal"
 )
 
@@ -71,16 +72,15 @@ func AppendLegacy(t testing.TB, j *journal.Journal, evs []event.Record) {
 
 // AppendPadded appends msgs record batches of per events each to j for
 // org (uuids "r<batch>-<i>", type user.session.start, each event padded
-// with pad bytes) and returns the journal's last sequence: a journal of
+// with pad random bytes, which compression does not shrink) and returns the journal's last sequence: a journal of
 // known size, for tests of how far a reader lags behind its head. It
 // fails the test on an error.
 func AppendPadded(t testing.TB, j *journal.Journal, org string, msgs, per, pad int) uint64 {
 	t.Helper()
-	fill := strings.Repeat("x", pad)
 	for r := range msgs {
 		evs := make([]event.Record, per)
 		for i := range evs {
-			ev, err := event.Parse(fmt.Appendf(nil, `{"uuid":"r%d-%d","eventType":"user.session.start","pad":%q}`, r, i, fill), org, time.Now())
+			ev, err := event.Parse(fmt.Appendf(nil, `{"uuid":"r%d-%d","eventType":"user.session.start","pad":%q}`, r, i, eventtest.Noise(fmt.Sprint(r, "-", i), pad)), org, time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
