@@ -2,12 +2,13 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
+	crand "crypto/rand"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -37,11 +38,16 @@ type generator struct {
 	// types holds each template's eventType ("" when it has none).
 	types  []string
 	prefix [10]byte
+	// noise is how many pseudo-random characters each event carries in
+	// a member benchNoise (--noise): the templates repeat, so without it
+	// a batch of events compresses far better than real audit events
+	// do, whose ids, addresses and session data differ event by event.
+	noise int
 }
 
 func newGenerator(templates [][]byte) (*generator, error) {
 	g := &generator{}
-	if _, err := rand.Read(g.prefix[:]); err != nil {
+	if _, err := crand.Read(g.prefix[:]); err != nil {
 		return nil, err
 	}
 	g.prefix[6] = g.prefix[6]&0x0f | 0x40 // version 4
@@ -129,7 +135,31 @@ func (g *generator) appendEvent(dst []byte, idx uint64, published string) []byte
 		dst = append(dst, ',')
 		dst = append(dst, m...)
 	}
+	if g.noise > 0 {
+		dst = append(dst, `,"benchNoise":"`...)
+		dst = appendNoise(dst, idx, [10]byte(g.prefix), g.noise)
+		dst = append(dst, '"')
+	}
 	return append(dst, "}\n"...)
+}
+
+// noiseAlphabet is base64url's: nothing in it needs escaping in JSON,
+// and its four-character runs repeat too rarely for a compressor to find.
+const noiseAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+// appendNoise appends n pseudo-random characters, the same for the same
+// event index and run prefix.
+func appendNoise(dst []byte, idx uint64, prefix [10]byte, n int) []byte {
+	r := rand.NewPCG(idx, binary.BigEndian.Uint64(prefix[:8]))
+	for n > 0 {
+		x := r.Uint64()
+		for k := 0; k < 10 && n > 0; k++ {
+			dst = append(dst, noiseAlphabet[x&63])
+			x >>= 6
+			n--
+		}
+	}
+	return dst
 }
 
 // loadTemplates reads the NDJSON template file.

@@ -63,6 +63,8 @@ type config struct {
 	// orgs spreads the requests over this many orgs (bench0, bench1, …)
 	// with ?org=; 1 sends to the token's org, as before.
 	orgs int
+	// noise is the generator's noise (--noise).
+	noise int
 }
 
 // The destinations the tool measures.
@@ -154,6 +156,7 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	gen.noise = cfg.noise
 	rt, err := newRoute(gen, cfg.streams)
 	if err != nil {
 		return nil, err

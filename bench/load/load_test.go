@@ -114,6 +114,36 @@ func TestGenerator(t *testing.T) {
 	}
 }
 
+// TestGeneratorNoise: with noise every event carries that many
+// characters of its own in benchNoise, the same for the same index, and
+// stays valid JSON.
+func TestGeneratorNoise(t *testing.T) {
+	g, err := newGenerator([][]byte{[]byte(`{"eventType":"a.b","actor":{"id":"x"}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.noise = 37
+	noiseOf := func(idx uint64) string {
+		var e struct{ BenchNoise string }
+		line := g.appendEvent(nil, idx, "2025-01-02T03:04:05.678Z")
+		if err := json.Unmarshal(line, &e); err != nil {
+			t.Fatalf("event %d: %v: %s", idx, err, line)
+		}
+		return e.BenchNoise
+	}
+	a, b := noiseOf(1), noiseOf(2)
+	if len(a) != 37 || len(b) != 37 || a == b {
+		t.Errorf("noise of events 1 and 2: %q, %q; want 37 characters each, different", a, b)
+	}
+	if again := noiseOf(1); again != a {
+		t.Errorf("noise of event 1 again: %q, want %q", again, a)
+	}
+	g.noise = 0
+	if n := noiseOf(1); n != "" {
+		t.Errorf("without noise: got benchNoise %q", n)
+	}
+}
+
 func TestReadStatus(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "status")
 	content := "Name:\tauditstream\nVmPeak:\t  900000 kB\nVmHWM:\t   20480 kB\nVmRSS:\t   10240 kB\nThreads:\t12\n"
