@@ -249,11 +249,26 @@ func RawMessage(m *jetstream.RawStreamMsg) Message {
 }
 
 // Decode appends the events of a journal message to out, in order, with
-// their positions. The records' Data point into m.Data (no copy).
+// their positions. The records' Data point into m.Data (no copy), or, for
+// a compressed batch, into a buffer of their own.
 func Decode(m Message, out []event.Record) ([]event.Record, error) {
+	return decode(m, out, nil)
+}
+
+// Decode is the package's Decode for readers that read the same messages
+// as others at about the same time (the log streams' runners): the JSON
+// of a compressed batch comes from the journal's cache of the batches
+// decoded last when another reader decoded it (DefaultInflateCacheBytes).
+// The records' Data are then shared: readers must not modify them (no
+// reader of Decode's records does).
+func (j *Journal) Decode(m Message, out []event.Record) ([]event.Record, error) {
+	return decode(m, out, j.inflated)
+}
+
+func decode(m Message, out []event.Record, cache *inflateCache) ([]event.Record, error) {
 	seq := PartitionSeq(PartitionOfSubject(m.Subject), m.Seq)
 	if isBatch(m.Data) {
-		return decodeBatch(m.Data, seq, out)
+		return decodeBatch(m.Data, seq, out, cache)
 	}
 	h := m.Header
 	if h.Get(headerOrg) == "" {
@@ -481,8 +496,9 @@ func appendStr(b []byte, s string) []byte {
 }
 
 // decodeBatch appends the records of a version 2 message to out. The
-// strings of one batch share one allocation; Data points into b.
-func decodeBatch(b []byte, seq uint64, out []event.Record) ([]event.Record, error) {
+// strings of one batch share one allocation; Data points into b, or into
+// what cache gives for a compressed batch.
+func decodeBatch(b []byte, seq uint64, out []event.Record, cache *inflateCache) ([]event.Record, error) {
 	bad := func(what string) ([]event.Record, error) {
 		return out, fmt.Errorf("%w: message %d: record batch: %s", ErrCorrupt, seq, what)
 	}
@@ -524,11 +540,9 @@ func decodeBatch(b []byte, seq uint64, out []event.Record) ([]event.Record, erro
 		if err != nil || uint64(n) != total {
 			return bad(fmt.Sprintf("compressed JSON decodes to %d bytes (%v), the data lengths add up to %d", n, err, total))
 		}
-		d := make([]byte, n)
-		if _, err := s2.Decode(d, data); err != nil {
+		if data, err = cache.inflate(seq, data, n); err != nil {
 			return bad(fmt.Sprintf("compressed JSON: %v", err))
 		}
-		data = d
 	} else if total != uint64(len(data)) {
 		return bad(fmt.Sprintf("data lengths add up to %d bytes, the message has %d", total, len(data)))
 	}

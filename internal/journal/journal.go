@@ -157,6 +157,12 @@ type Journal struct {
 	parts []*Partition
 	// full is signalled when an append hits the byte cap (see Full).
 	full chan struct{}
+	// inflated keeps the JSON of the compressed batches decoded last
+	// (Journal.Decode).
+	inflated *inflateCache
+	// written counts the record batches this process stored (see
+	// Written).
+	written struct{ batches, stored atomic.Uint64 }
 
 	// Embedded only: the data dir's lock, the store's directory, the
 	// server's JetStream settings (to restart it after a write error) and
@@ -201,7 +207,7 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Journal, error)
 	if opts.DiskSpace == nil {
 		opts.DiskSpace = statfsSpace
 	}
-	j := &Journal{opts: opts, log: log, full: make(chan struct{}, 1)}
+	j := &Journal{opts: opts, log: log, full: make(chan struct{}, 1), inflated: newInflateCache(DefaultInflateCacheBytes)}
 	for i := range opts.Partitions {
 		j.parts = append(j.parts, &Partition{j: j, index: i, name: partitionName(opts.Stream, i, opts.Partitions)})
 	}
@@ -575,4 +581,11 @@ func (j *Journal) LastSeqOf(ctx context.Context, org string) (uint64, error) {
 		return 0, fmt.Errorf("journal info: %w", err)
 	}
 	return info.State.LastSeq, nil
+}
+
+// Written is what the record batches this process stored came to: their
+// bytes as encoded (the events' JSON and their index) and as stored,
+// compressed (Options.Compression); the two are equal with CompressNone.
+func (j *Journal) Written() (batches, stored uint64) {
+	return j.written.batches.Load(), j.written.stored.Load()
 }

@@ -122,7 +122,10 @@ type Runner struct {
 	id            string
 	limits        sink.Limits
 	log           *slog.Logger
-	cons          jetstream.Consumer
+	// decode is the journal's Decode (journal.Decode without a journal:
+	// tests that feed the runner themselves).
+	decode func(journal.Message, []event.Record) ([]event.Record, error)
+	cons   jetstream.Consumer
 	// pending holds journal messages fetched since the last completed
 	// batch, in order, each with all its events taken (in the batch,
 	// dead-lettered or filtered out); they are acked together once the
@@ -199,7 +202,10 @@ func NewRunner(cfg RunnerConfig) *Runner {
 	cfg.StallAfter = cmp.Or(cfg.StallAfter, DefaultStallAfter)
 	cfg.StallError = cmp.Or(cfg.StallError, DefaultStallError)
 	r := &Runner{cfg: cfg, id: cfg.Def.ID, limits: lim, pendingSeq: map[uint64]struct{}{}, taken: map[int]uint64{}, unacked: map[uint64]int{},
-		log: cfg.Log.With("stream", cfg.Def.ID, "sink", cfg.Def.Type)}
+		log: cfg.Log.With("stream", cfg.Def.ID, "sink", cfg.Def.Type), decode: journal.Decode}
+	if cfg.Journal != nil {
+		r.decode = cfg.Journal.Decode
+	}
 	if dr, ok := cfg.Sink.(sink.DigestReporter); ok {
 		dr.ReportDigests(r.digestOutcome)
 	}
@@ -376,7 +382,9 @@ func (r *Runner) add(m jetstream.Msg) error {
 			return nil
 		}
 		r.taken[part] = max(r.taken[part], md.Sequence.Stream)
-		r.recs, err = journal.Decode(journal.Message{Subject: m.Subject(), Header: m.Headers(), Data: m.Data(),
+		// The journal's Decode: the other streams' runners read the same
+		// messages, and a compressed batch is decompressed once for all.
+		r.recs, err = r.decode(journal.Message{Subject: m.Subject(), Header: m.Headers(), Data: m.Data(),
 			Seq: md.Sequence.Stream}, r.recs[:0])
 	}
 	if err != nil {
