@@ -406,12 +406,20 @@ func registerJournalMetrics(reg *prometheus.Registry, j *journal.Journal) {
 			return float64(pick(m, b))
 		}
 	}
+	writtenBytes := func(form string, pick func(batch, stored uint64) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "auditstream_journal_written_bytes_total",
+			Help:        "Bytes of the record batches this process stored, as encoded (form=batch: the events' JSON and their index) and as stored (form=stored: compressed unless journal.compression is none).",
+			ConstLabels: prometheus.Labels{"form": form}},
+			func() float64 { return float64(pick(j.Written())) })
+	}
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "auditstream_journal_messages",
 			Help: "Messages in the journal: record batches of up to 100 events of one org (one event each if written by a release before record batches)."},
 			info(func(m, _ uint64) uint64 { return m })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "auditstream_journal_bytes", Help: "Bytes stored by the journal."},
 			info(func(_, b uint64) uint64 { return b })),
+		writtenBytes("batch", func(b, _ uint64) uint64 { return b }),
+		writtenBytes("stored", func(_, s uint64) uint64 { return s }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "auditstream_journal_lost_events_total",
 			Help: "Journal messages (each up to 100 events) recorded as stored that were missing when the journal started (corrupt or truncated files)."},
 			func() float64 { return float64(j.LostTotal()) }),

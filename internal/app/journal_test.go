@@ -239,9 +239,16 @@ func TestLostEventsReportedAndAcknowledged(t *testing.T) {
 	}
 	// How many messages hold them (record batches of up to 100 events).
 	var recorded int
+	var encoded, stored float64
 	_, before := app.call("GET", "/metrics", testAdmin, nil)
 	for _, line := range strings.Split(before, "\n") {
 		fmt.Sscanf(line, "auditstream_journal_messages %d", &recorded)
+		fmt.Sscanf(line, `auditstream_journal_written_bytes_total{form="batch"} %g`, &encoded)
+		fmt.Sscanf(line, `auditstream_journal_written_bytes_total{form="stored"} %g`, &stored)
+	}
+	// The padding repeats: the batches are stored compressed.
+	if stored == 0 || encoded < 3*stored {
+		t.Errorf("written bytes: %g encoded, %g stored; want the stored a fraction of the encoded", encoded, stored)
 	}
 	if err := app.stop(); err != nil {
 		t.Fatal(err)

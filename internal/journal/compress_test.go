@@ -13,7 +13,8 @@ import (
 // TestCompressionSetting: a journal written with compression none and
 // then with the default (s2) holds batches of both kinds, each as its
 // setting wrote it, and reads every event back as it was appended, in
-// order; the compressed batches take a fraction of the bytes.
+// order; the compressed batches take a fraction of the bytes, and
+// Written says so.
 func TestCompressionSetting(t *testing.T) {
 	dir := t.TempDir()
 	open := func(c Compression) *Journal {
@@ -29,11 +30,17 @@ func TestCompressionSetting(t *testing.T) {
 	if _, err := j.Append(t.Context(), plain); err != nil {
 		t.Fatal(err)
 	}
+	if b, s := j.Written(); b == 0 || s != b {
+		t.Errorf("written uncompressed: %d bytes encoded, %d stored; want the same, not 0", b, s)
+	}
 	j.Close()
 	j = open("")
 	defer j.Close()
 	if _, err := j.Append(t.Context(), packed); err != nil {
 		t.Fatal(err)
+	}
+	if b, s := j.Written(); s == 0 || 2*s > b {
+		t.Errorf("written compressed: %d bytes encoded, %d stored; want less than half stored", b, s)
 	}
 
 	sizes := map[bool]int{}

@@ -362,10 +362,7 @@ func (w *writer) publishGroup(ctx context.Context, group []*appendReq) error {
 				}
 				buf, zbuf := w.encode(org, w.recs, &prev)
 				m := nats.NewMsg(w.p.subject(org))
-				m.Data = buf
-				if zbuf != nil {
-					m.Data = zbuf
-				}
+				m.Data = cmpBytes(zbuf, buf)
 				w.n++
 				id := batchMsgID(w.nonce, w.n, n)
 				opts := []jetstream.PublishOpt{jetstream.WithMsgID(id), jetstream.WithExpectStream(w.p.name),
@@ -436,6 +433,8 @@ func (w *writer) publishGroup(ctx context.Context, group []*appendReq) error {
 				}
 			}
 			if ack != nil {
+				w.j.written.batches.Add(uint64(len(b.buf)))
+				w.j.written.stored.Add(uint64(len(cmpBytes(b.zbuf, b.buf))))
 				w.lastSeq = max(w.lastSeq, ack.Sequence)
 				p0 := w.pending[b.idx[0]]
 				w.headSeqs[p0.req.evs[p0.i].Org] = ack.Sequence
@@ -692,4 +691,12 @@ func isFenced(err error) bool {
 	var apiErr *jetstream.APIError
 	return errors.As(err, &apiErr) &&
 		(apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == 10070)
+}
+
+// cmpBytes is the first of a and b that is not nil.
+func cmpBytes(a, b []byte) []byte {
+	if a != nil {
+		return a
+	}
+	return b
 }
