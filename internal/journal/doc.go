@@ -5,11 +5,15 @@
 // One JetStream stream (AUDIT by default) stores all events, as record
 // batches: one message holds up to MaxBatchEvents events of one org, with
 // a compact index (uuid, event type, published, source, account) in front
-// of their JSON, on the subject audit.<org> (format.go, the only file that
-// knows the wire format; docs/journal.md has the design and its
-// measurements). Readers decode messages with Decode, which also reads the
-// one-message-per-event format of older releases, and address an event by
-// its position (Position: message sequence and index). Readers that follow
+// of their JSON, which is compressed as one S2 block unless
+// Options.Compression is CompressNone, on the subject audit.<org>
+// (format.go, the only file that knows the wire format; docs/journal.md
+// has the design and its measurements). Readers decode messages with
+// Decode, which also reads the one-message-per-event format of older
+// releases, and address an event by its position (Position: message
+// sequence and index); readers of the same messages at about the same
+// time (the log streams' runners) use Journal.Decode, which decompresses
+// each batch once between them (inflate.go). Readers that follow
 // the journal without a latency contract read through a Tail, which stays
 // a few message blocks behind a moving head so that the embedded store can
 // recycle the cache of the block being written (tail.go).
