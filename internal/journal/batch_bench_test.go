@@ -56,17 +56,22 @@ func reportPerEvent(b *testing.B, cpu0 time.Duration, n int) {
 func BenchmarkBatchDecode(b *testing.B) {
 	recs := sampleBatch(b)
 	var enc batchEncoder
-	m := Message{Subject: Subject("acme"), Data: enc.encode("acme", recs, nil), Seq: 1}
-	out := make([]event.Record, 0, len(recs))
+	benchDecode(b, enc.encode("acme", recs, nil), len(recs))
+}
+
+// benchDecode measures Decode of a message holding batch, of n events.
+func benchDecode(b *testing.B, batch []byte, n int) {
+	m := Message{Subject: Subject("acme"), Data: batch, Seq: 1}
+	out := make([]event.Record, 0, n)
 	b.ReportAllocs()
 	cpu0 := processCPU(b)
 	for b.Loop() {
 		var err error
-		if out, err = Decode(m, out[:0]); err != nil || len(out) != len(recs) {
+		if out, err = Decode(m, out[:0]); err != nil || len(out) != n {
 			b.Fatalf("got %d records, %v", len(out), err)
 		}
 	}
-	reportPerEvent(b, cpu0, len(recs))
+	reportPerEvent(b, cpu0, n)
 }
 
 // BenchmarkBatchCompress is the writer's compression of one full record
@@ -96,15 +101,5 @@ func BenchmarkBatchDecodeCompressed(b *testing.B) {
 	recs := sampleBatch(b)
 	var enc batchEncoder
 	enc.encode("acme", recs, nil)
-	m := Message{Subject: Subject("acme"), Data: enc.compress(nil), Seq: 1}
-	out := make([]event.Record, 0, len(recs))
-	b.ReportAllocs()
-	cpu0 := processCPU(b)
-	for b.Loop() {
-		var err error
-		if out, err = Decode(m, out[:0]); err != nil || len(out) != len(recs) {
-			b.Fatalf("got %d records, %v", len(out), err)
-		}
-	}
-	reportPerEvent(b, cpu0, len(recs))
+	benchDecode(b, enc.compress(nil), len(recs))
 }
