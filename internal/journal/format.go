@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats.go"
@@ -416,9 +417,13 @@ func (e *batchEncoder) compress(dst []byte) []byte {
 	}
 	dst = append(dst[:0], head...)
 	dst[3] |= flagCompressed
-	z := s2.Encode(dst[len(head):need], data)
+	room := dst[len(head):need]
+	z := s2.Encode(room, data)
 	if len(z) >= len(data) {
 		return nil
+	}
+	if unsafe.SliceData(z) != unsafe.SliceData(room) {
+		copy(room, z) // s2 encoded elsewhere (it does not with room)
 	}
 	return dst[:len(head)+len(z)]
 }
