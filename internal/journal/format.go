@@ -226,6 +226,13 @@ func PartitionOf(pos uint64) int { return int(pos >> (indexBits + seqBits)) }
 // ErrCorrupt is returned by Decode for a message that is neither format.
 var ErrCorrupt = errors.New("journal: unreadable message")
 
+// ErrNewer is returned by Decode for a record batch of a version, or with
+// flags, that this release does not know: a newer release wrote it (on a
+// cluster being upgraded, another node). It is not damage: a reader that
+// must not lose events (a log stream's runner) waits for this node's
+// upgrade rather than skip the message.
+var ErrNewer = errors.New("journal: message written by a newer release")
+
 // Message is what Decode needs of a journal message.
 type Message struct {
 	Subject string
@@ -507,12 +514,15 @@ func decodeBatch(b []byte, seq uint64, out []event.Record, cache *inflateCache) 
 	bad := func(what string) ([]event.Record, error) {
 		return out, fmt.Errorf("%w: message %d: record batch: %s", ErrCorrupt, seq, what)
 	}
+	newer := func(what string) ([]event.Record, error) {
+		return out, fmt.Errorf("%w: message %d: record batch %s", ErrNewer, seq, what)
+	}
 	if b[2] != batchVersion && b[2] != batchVersionNoSpans {
-		return bad(fmt.Sprintf("version %d is newer than this release reads", b[2]))
+		return newer(fmt.Sprintf("version %d is newer than this release reads", b[2]))
 	}
 	spans := b[2] != batchVersionNoSpans
 	if b[3]&^(flagChained|flagCompressed) != 0 {
-		return bad(fmt.Sprintf("flags %#x are unknown to this release", b[3]))
+		return newer(fmt.Sprintf("flags %#x are unknown to this release", b[3]))
 	}
 	p := 4
 	org, p, ok := readStr(b, p)

@@ -74,7 +74,6 @@ func TestDecodeRefusesDamage(t *testing.T) {
 	cases := map[string][]byte{
 		"truncated":        good[:len(good)-3],
 		"extra byte":       append(bytes.Clone(good), 'x'),
-		"newer version":    append([]byte{'A', 'R', 9, 0}, good[4:]...),
 		"cut in the index": good[:12],
 		"no headers, JSON": []byte(`{"uuid":"x"}`),
 	}
@@ -185,8 +184,8 @@ func TestChainedBatch(t *testing.T) {
 	if _, ok := ChainedBatch(plain); ok {
 		t.Error("ChainedBatch of an unchained batch: got true")
 	}
-	if out, err := Decode(Message{Data: append([]byte{'A', 'R', 1, 2}, plain[4:]...), Seq: 1}, nil); !errors.Is(err, ErrCorrupt) || len(out) != 0 {
-		t.Errorf("unknown flag: got %d records, %v, want ErrCorrupt", len(out), err)
+	if out, err := Decode(Message{Data: append([]byte{'A', 'R', 1, 4}, plain[4:]...), Seq: 1}, nil); !errors.Is(err, ErrNewer) || len(out) != 0 {
+		t.Errorf("unknown flag: got %d records, %v, want ErrNewer", len(out), err)
 	}
 	if out, err := Decode(Message{Data: chained[:12], Seq: 1}, nil); !errors.Is(err, ErrCorrupt) || len(out) != 0 {
 		t.Errorf("cut in the head: got %d records, %v, want ErrCorrupt", len(out), err)
@@ -288,9 +287,9 @@ func TestCompressOnlyWhenSmaller(t *testing.T) {
 	}
 }
 
-// TestDecodeRefusesDamagedCompression: a block cut short, one whose
-// decoded length is not what the index says, and an unknown flag are
-// ErrCorrupt, with no records.
+// TestDecodeRefusesDamagedCompression: a block cut short and one whose
+// decoded length is not what the index says are ErrCorrupt, with no
+// records.
 func TestDecodeRefusesDamagedCompression(t *testing.T) {
 	samples := eventtest.OktaSamples(t, "acme")
 	good := compressedBatch(t, samples)
@@ -302,7 +301,6 @@ func TestDecodeRefusesDamagedCompression(t *testing.T) {
 		"truncated block": good[:len(good)-10],
 		// The index's lengths add up to one byte less than the block.
 		"block of another length": append(head, s2.Encode(nil, append(bytes.Clone(plain[enc.dataStart:]), ' '))...),
-		"unknown flag":            append([]byte{'A', 'R', batchVersion, good[3] | 0x04}, good[4:]...),
 	}
 	for name, b := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -310,5 +308,22 @@ func TestDecodeRefusesDamagedCompression(t *testing.T) {
 				t.Errorf("got %d records, %v; want ErrCorrupt and none", len(out), err)
 			}
 		})
+	}
+}
+
+// TestDecodeNewer: a batch of a version or with a flag this release does
+// not know is ErrNewer, not ErrCorrupt: readers that must not lose its
+// events wait for an upgrade instead of skipping it.
+func TestDecodeNewer(t *testing.T) {
+	var enc batchEncoder
+	good := bytes.Clone(enc.encode("acme", sampleRecords(), nil))
+	for name, b := range map[string][]byte{
+		"newer version": append([]byte{'A', 'R', 9, 0}, good[4:]...),
+		"unknown flag":  append([]byte{'A', 'R', batchVersion, good[3] | 0x04}, good[4:]...),
+	} {
+		out, err := Decode(Message{Data: b, Seq: 1}, nil)
+		if !errors.Is(err, ErrNewer) || errors.Is(err, ErrCorrupt) || len(out) != 0 {
+			t.Errorf("%s: got %d records, %v; want ErrNewer (not ErrCorrupt) and none", name, len(out), err)
+		}
 	}
 }

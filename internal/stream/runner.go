@@ -323,7 +323,7 @@ func (r *Runner) step(ctx context.Context) error {
 		switch {
 		case err == nil:
 			r.wd.arrived(r)
-			if err := r.add(m); err != nil {
+			if err := r.add(ctx, m); err != nil {
 				return err
 			}
 		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
@@ -368,8 +368,9 @@ func (r *Runner) resync(ctx context.Context, gap *gapError) error {
 
 // add takes the events of one journal message into the open batch,
 // flushing it when an event does not fit. The message is acked with the
-// batch that holds its last event.
-func (r *Runner) add(m jetstream.Msg) error {
+// batch that holds its last event. A message a newer release wrote waits
+// for this node's upgrade until stop ends (waitForUpgrade).
+func (r *Runner) add(stop context.Context, m jetstream.Msg) error {
 	ctx := r.hard
 	md, err := m.Metadata()
 	if err == nil {
@@ -386,6 +387,9 @@ func (r *Runner) add(m jetstream.Msg) error {
 		// messages, and a compressed batch is decompressed once for all.
 		r.recs, err = r.decode(journal.Message{Subject: m.Subject(), Header: m.Headers(), Data: m.Data(),
 			Seq: md.Sequence.Stream}, r.recs[:0])
+	}
+	if errors.Is(err, journal.ErrNewer) {
+		return r.waitForUpgrade(stop, m, err)
 	}
 	if err != nil {
 		// Unreadable messages cannot happen for messages we wrote; keep
@@ -442,6 +446,33 @@ func (r *Runner) add(m jetstream.Msg) error {
 		return r.flush(ctx)
 	}
 	return nil
+}
+
+// waitForUpgrade holds m, a journal message a newer release wrote (another
+// node of a cluster being upgraded), instead of skipping it, which would
+// lose its events for this stream. It delivers and acknowledges what it
+// took before m, says in the status (error, retrying) and the log why the
+// stream does not move, and keeps m and what follows it in progress until
+// stop ends; it then hands m back, and a runner of the newer release
+// delivers it.
+func (r *Runner) waitForUpgrade(stop context.Context, m jetstream.Msg, err error) error {
+	if len(r.batch) > 0 {
+		if ferr := r.flush(r.hard); ferr != nil {
+			_ = m.Nak()
+			return ferr
+		}
+	}
+	r.ackPending()
+	r.cfg.Status.failure(time.Now(), StateError, fmt.Errorf("this node cannot read the journal any more: %w; upgrade it", err), willRetry)
+	r.log.Error("journal message written by a newer release: the stream waits until this node runs it", "err", err)
+	r.cur = m
+	defer func() { r.cur = nil }()
+	for sleep(stop, r.cfg.AckWait/3) {
+		r.keepAlive()
+		r.collectAcks(false)
+	}
+	_ = m.Nak()
+	return stop.Err()
 }
 
 // abandon gives up on message h when taking its events failed (the hard
