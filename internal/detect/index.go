@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -107,6 +108,30 @@ func (s *Store) readSeg(ctx context.Context, key string) ([]indexEntry, uint64, 
 	return es, e.Revision(), nil
 }
 
+// indexRounds bounds the tries of one change to the index; each try after
+// the first follows a conflictPause.
+const indexRounds = 50
+
+// conflictPause waits before try round (none before the first) of a
+// change to the index: a random while of up to 1 ms doubling with each
+// round, up to 64 ms. Writers on several nodes that change the same
+// directory or segment at once otherwise try again in step and keep
+// colliding (four writers under the race detector ran out of tries). It
+// reports false when ctx ended.
+func conflictPause(ctx context.Context, round int) bool {
+	if round == 0 {
+		return true
+	}
+	t := time.NewTimer(time.Duration(rand.Int64N(int64(time.Millisecond) << min(round-1, 6))))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // index adds d to its org's index unless it is there: in any segment of
 // its hour when all (a detection stored before: a replay, a restart),
 // else in the last (a new one; a duplicate would only cost space, pages
@@ -114,7 +139,10 @@ func (s *Store) readSeg(ctx context.Context, key string) ([]indexEntry, uint64, 
 func (s *Store) index(ctx context.Context, d Detection, all bool) error {
 	en := indexEntry{T: d.Published.UnixNano(), ID: d.ID, Rule: d.Rule}
 	hour := epoch.Hour(d.Published)
-	for range 20 {
+	for round := range indexRounds {
+		if !conflictPause(ctx, round) {
+			return ctx.Err()
+		}
 		dir, drev, err := s.readDir(ctx, d.Org)
 		if err != nil {
 			return err
@@ -222,7 +250,10 @@ func (s *Store) build(ctx context.Context, org string) error {
 			}
 		}
 	}
-	for range 20 {
+	for round := range indexRounds {
+		if !conflictPause(ctx, round) {
+			return ctx.Err()
+		}
 		dir, rev, err := s.readDir(ctx, org)
 		if err != nil {
 			return err
