@@ -320,7 +320,7 @@ func (w *writer) publishGroup(ctx context.Context, group []*appendReq) error {
 		idx  []int // into pending
 		subj string
 		buf  []byte // the batch, uncompressed
-		zbuf []byte // the batch compressed, when it was published so
+		zbuf []byte // the batch compressed when that is what was published, else nil
 		f    jetstream.PubAckFuture
 	}
 	var batches []batch
