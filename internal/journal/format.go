@@ -411,11 +411,14 @@ func (e *batchEncoder) encode(org string, evs []event.Record, prev *Head) []byte
 
 // compress returns the last batch encode returned with its JSON as one
 // S2 block (flag compressed), in dst's storage when it has room, or nil
-// when the block would not be smaller than the JSON.
+// when the block would not be smaller than the JSON, or the JSON is more
+// than a message holds (Decode refuses a block that decodes to more; the
+// batch uncompressed is refused by the server, and the append fails, as
+// before compression).
 func (e *batchEncoder) compress(dst []byte) []byte {
 	head, data := e.buf[:e.dataStart], e.buf[e.dataStart:]
 	bound := s2.MaxEncodedLen(len(data))
-	if len(data) < minCompress || bound < 0 {
+	if len(data) < minCompress || len(data) > maxPayload || bound < 0 {
 		return nil
 	}
 	need := len(head) + bound

@@ -268,16 +268,19 @@ func TestCompressedBatch(t *testing.T) {
 	}
 }
 
-// TestCompressOnlyWhenSmaller: JSON that S2 cannot shrink, or too little
-// to be worth it, is published as it is.
+// TestCompressOnlyWhenSmaller: JSON that S2 cannot shrink, too little to
+// be worth it, or more than a message holds is published as it is.
 func TestCompressOnlyWhenSmaller(t *testing.T) {
 	small := []byte(`{"a":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}`)
 	if len(small) >= minCompress || len(s2.Encode(nil, small)) >= len(small) {
 		t.Fatalf("the small event (%d bytes) must be under %d bytes and shrink", len(small), minCompress)
 	}
+	huge := append(append([]byte(`{"a":"`), bytes.Repeat([]byte("a"), maxPayload)...), `"}`...)
 	for name, ev := range map[string]event.Record{
 		"random":    eventtest.Parse(t, `{"uuid":"n","eventType":"x","pad":"`+eventtest.Noise("n", 2000)+`"}`),
 		"too small": {UUID: "s", Org: "acme", Data: small},
+		// Decode refuses a block that decodes to more than a message.
+		"more than a message holds": {UUID: "h", Org: "acme", Data: huge},
 	} {
 		var enc batchEncoder
 		enc.encode("acme", []event.Record{ev}, nil)
