@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/epoch"
+	"github.com/auditstream/auditstream/internal/pause"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -109,27 +110,19 @@ func (s *Store) readSeg(ctx context.Context, key string) ([]indexEntry, uint64, 
 }
 
 // indexRounds bounds the tries of one change to the index; each try after
-// the first follows a conflictPause.
+// the first waits conflictWait.
 const indexRounds = 50
 
-// conflictPause waits before try round (none before the first) of a
+// conflictWait is the wait before try round (none before the first) of a
 // change to the index: a random while of up to 1 ms doubling with each
 // round, up to 64 ms. Writers on several nodes that change the same
 // directory or segment at once otherwise try again in step and keep
-// colliding (four writers under the race detector ran out of tries). It
-// reports false when ctx ended.
-func conflictPause(ctx context.Context, round int) bool {
+// colliding (four writers under the race detector ran out of tries).
+func conflictWait(round int) time.Duration {
 	if round == 0 {
-		return true
+		return 0
 	}
-	t := time.NewTimer(time.Duration(rand.Int64N(int64(time.Millisecond) << min(round-1, 6))))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return time.Duration(rand.Int64N(int64(time.Millisecond) << min(round-1, 6)))
 }
 
 // index adds d to its org's index unless it is there: in any segment of
@@ -140,8 +133,8 @@ func (s *Store) index(ctx context.Context, d Detection, all bool) error {
 	en := indexEntry{T: d.Published.UnixNano(), ID: d.ID, Rule: d.Rule}
 	hour := epoch.Hour(d.Published)
 	for round := range indexRounds {
-		if !conflictPause(ctx, round) {
-			return ctx.Err()
+		if err := pause.For(ctx, conflictWait(round)); err != nil {
+			return err
 		}
 		dir, drev, err := s.readDir(ctx, d.Org)
 		if err != nil {
@@ -251,8 +244,8 @@ func (s *Store) build(ctx context.Context, org string) error {
 		}
 	}
 	for round := range indexRounds {
-		if !conflictPause(ctx, round) {
-			return ctx.Err()
+		if err := pause.For(ctx, conflictWait(round)); err != nil {
+			return err
 		}
 		dir, rev, err := s.readDir(ctx, org)
 		if err != nil {
