@@ -20,12 +20,11 @@ type newerMsg struct {
 	acks, naks, kept atomic.Int32
 }
 
-func (m *newerMsg) Data() []byte                              { return []byte{'A', 'R', 2, 0x04, 4, 'a', 'c', 'm', 'e', 1} }
-func (m *newerMsg) Ack() error                                { m.acks.Add(1); return nil }
-func (m *newerMsg) DoubleAck(context.Context) error           { m.acks.Add(1); return nil }
-func (m *newerMsg) Nak() error                                { m.naks.Add(1); return nil }
-func (m *newerMsg) InProgress() error                         { m.kept.Add(1); return nil }
-func (m *newerMsg) Metadata() (*jetstream.MsgMetadata, error) { return &m.md, nil }
+func (m *newerMsg) Data() []byte                    { return []byte{'A', 'R', 2, 0x04, 4, 'a', 'c', 'm', 'e', 1} }
+func (m *newerMsg) Ack() error                      { m.acks.Add(1); return nil }
+func (m *newerMsg) DoubleAck(context.Context) error { m.acks.Add(1); return nil }
+func (m *newerMsg) Nak() error                      { m.naks.Add(1); return nil }
+func (m *newerMsg) InProgress() error               { m.kept.Add(1); return nil }
 
 // TestNewerMessageWaitsForUpgrade: a journal message of a newer release
 // (another node of a cluster being upgraded) is not skipped, which would
